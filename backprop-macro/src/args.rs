@@ -1,0 +1,40 @@
+//! The attribute's arguments: `#[differentiate]` or `#[differentiate(wrt(x, z))]`.
+
+use proc_macro2::{Ident, TokenStream};
+use syn::parse::Parser;
+
+#[derive(Default)]
+pub struct Args {
+    /// Restricts the gradient to these parameters; `None` means every float one.
+    pub wrt: Option<Vec<Ident>>,
+}
+
+impl Args {
+    pub fn parse(tokens: TokenStream) -> syn::Result<Args> {
+        let mut args = Args::default();
+        let parser = syn::meta::parser(|meta| {
+            if !meta.path.is_ident("wrt") {
+                return Err(
+                    meta.error("unknown argument; `#[differentiate]` takes only `wrt(param, ...)`")
+                );
+            }
+            if args.wrt.is_some() {
+                return Err(
+                    meta.error("`wrt` is given twice; list every parameter in one `wrt(...)`")
+                );
+            }
+            let mut names = Vec::new();
+            meta.parse_nested_meta(|inner| match inner.path.get_ident() {
+                Some(ident) => {
+                    names.push(ident.clone());
+                    Ok(())
+                }
+                None => Err(inner.error("expected a parameter name, as in `wrt(x, y)`")),
+            })?;
+            args.wrt = Some(names);
+            Ok(())
+        });
+        parser.parse2(tokens)?;
+        Ok(args)
+    }
+}

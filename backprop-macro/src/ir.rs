@@ -1,0 +1,220 @@
+//! The intermediate representation: a Wengert list.
+//!
+//! One [`Node`] per primitive operation, in evaluation order, like the blog's
+//! `sigx`, `numer`, `denom`. Lowering builds it, the analyses annotate it, and both
+//! passes are emitted from it.
+
+use crate::rules::Rule;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{quote, ToTokens};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FloatTy {
+    F32,
+    F64,
+}
+
+impl FloatTy {
+    pub fn from_type(ty: &syn::Type) -> Option<FloatTy> {
+        match ty {
+            syn::Type::Path(p) if p.qself.is_none() => {
+                let ident = p.path.get_ident()?;
+                Self::from_ident(ident)
+            }
+            syn::Type::Paren(p) => Self::from_type(&p.elem),
+            syn::Type::Group(g) => Self::from_type(&g.elem),
+            _ => None,
+        }
+    }
+
+    pub fn from_ident(ident: &Ident) -> Option<FloatTy> {
+        if ident == "f64" {
+            Some(FloatTy::F64)
+        } else if ident == "f32" {
+            Some(FloatTy::F32)
+        } else {
+            None
+        }
+    }
+
+    pub fn from_suffix(suffix: &str) -> Option<FloatTy> {
+        match suffix {
+            "f64" => Some(FloatTy::F64),
+            "f32" => Some(FloatTy::F32),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatTy::F32 => "f32",
+            FloatTy::F64 => "f64",
+        }
+    }
+
+    pub fn to_type(self) -> syn::Type {
+        let ident = Ident::new(self.name(), Span::call_site());
+        syn::parse_quote!(#ident)
+    }
+
+    pub fn zero(self) -> TokenStream {
+        match self {
+            FloatTy::F32 => quote!(0.0_f32),
+            FloatTy::F64 => quote!(0.0_f64),
+        }
+    }
+
+    pub fn one(self) -> TokenStream {
+        match self {
+            FloatTy::F32 => quote!(1.0_f32),
+            FloatTy::F64 => quote!(1.0_f64),
+        }
+    }
+}
+
+impl std::fmt::Display for FloatTy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl ToTokens for FloatTy {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        Ident::new(self.name(), Span::call_site()).to_tokens(tokens);
+    }
+}
+
+pub type NodeId = usize;
+
+/// A value an operation reads.
+#[derive(Clone)]
+pub enum Operand {
+    /// The value of an earlier node (or parameter).
+    Node(NodeId),
+    /// A closed, pure expression that mentions no local: a literal, a constant,
+    /// arithmetic on those. It is re-emitted wherever it is needed instead of saved.
+    Const(Constant),
+}
+
+#[derive(Clone)]
+pub struct Constant {
+    pub tokens: TokenStream,
+    /// A literal or a path: never needs parentheses.
+    pub atomic: bool,
+    /// Its float type, when its spelling says (`2.0_f32`, `f64::consts::PI`).
+    pub float: Option<FloatTy>,
+}
+
+impl Constant {
+    /// The tokens, parenthesised if they are not a single literal or path, so they
+    /// can stand as an operand of any operator.
+    pub fn operand_tokens(&self) -> TokenStream {
+        let tokens = &self.tokens;
+        if self.atomic {
+            tokens.clone()
+        } else {
+            quote!((#tokens))
+        }
+    }
+
+    /// An integer literal's value, for rules that can fold it (`powi(3)`).
+    pub fn int_value(&self) -> Option<i64> {
+        let lit: syn::LitInt = syn::parse2(self.tokens.clone()).ok()?;
+        lit.base10_parse().ok()
+    }
+}
+
+/// How the forward pass spells an operation, so it reads as the user wrote it.
+#[derive(Clone, Copy)]
+pub enum Form {
+    /// `a + b`, `-a`: the operator itself.
+    Operator,
+    /// `a.exp()`, `a.powf(b)`.
+    Method,
+    /// `f64::exp(a)`.
+    TypePath(FloatTy),
+    /// `sigmoid(a)`: one of the runtime's activations.
+    Runtime,
+}
+
+#[derive(Clone)]
+pub enum NodeKind {
+    /// A parameter of the function; it is active if it is differentiable.
+    Param,
+    /// A primitive operation with a derivative rule.
+    Op {
+        rule: &'static Rule,
+        form: Form,
+        args: Vec<Operand>,
+    },
+    /// `x as f32`: the one primitive whose rule needs both float types.
+    Cast { to: FloatTy, arg: Operand },
+    /// A call to another differentiated function: its `forward` runs here, its
+    /// `pullback` runs in our backward pass.
+    Call {
+        path: syn::Path,
+        args: Vec<Operand>,
+        /// The local that holds the callee's tape.
+        tape: Ident,
+    },
+    /// A value that does not depend on a differentiable input (integer arithmetic,
+    /// `n as f64`, calls on constants): emitted as the user wrote it, with the
+    /// locals it mentions renamed to their nodes' names.
+    Inactive {
+        expr: syn::Expr,
+        locals: Vec<(String, NodeId)>,
+    },
+}
+
+/// Where a node's name comes from.
+#[derive(Clone)]
+pub enum Hint {
+    /// The user's `let` binding (or the function's name, for its result).
+    User(Ident),
+    /// A short name for an unnamed intermediate: `sum`, `exp`, `prod`.
+    Op(String),
+}
+
+#[derive(Clone)]
+pub struct Node {
+    /// The local's name in the generated code, chosen once lowering is done.
+    pub name: Ident,
+    pub hint: Hint,
+    pub kind: NodeKind,
+    /// Depends on a differentiable input.
+    pub active: bool,
+    /// The Rust type, where it is known; needed when the value is saved on the tape.
+    pub ty: Option<syn::Type>,
+    /// The user's annotation, repeated in the forward pass.
+    pub annotation: Option<syn::Type>,
+    /// The user's tokens this node came from, for error messages.
+    pub span: Span,
+}
+
+impl Node {
+    /// A node the user did not name, created while lowering one expression.
+    pub fn is_unnamed_intermediate(&self) -> bool {
+        matches!(self.hint, Hint::Op(_)) && !matches!(self.kind, NodeKind::Param)
+    }
+
+    pub fn float(&self) -> Option<FloatTy> {
+        self.ty.as_ref().and_then(FloatTy::from_type)
+    }
+
+    pub fn args(&self) -> &[Operand] {
+        match &self.kind {
+            NodeKind::Op { args, .. } | NodeKind::Call { args, .. } => args,
+            NodeKind::Cast { arg, .. } => std::slice::from_ref(arg),
+            NodeKind::Param | NodeKind::Inactive { .. } => &[],
+        }
+    }
+}
+
+/// A lowered function body.
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    /// What the function returns.
+    pub output: Operand,
+    /// The function's return type, the type of the seed.
+    pub ret: FloatTy,
+}

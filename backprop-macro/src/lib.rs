@@ -1,0 +1,31 @@
+//! The `#[differentiate]` attribute of backprop.
+//!
+//! Users depend on `backprop-runtime`, which re-exports this macro; see its
+//! documentation and the README. The stages, one file each:
+//! [`args`] and [`signature`] read the attribute and the function's signature,
+//! [`lower`] turns the body into the Wengert list of [`ir`], [`analysis`] finds
+//! which nodes need an adjoint, [`forward`] and [`backward`] emit the two passes
+//! using the derivative table in [`rules`], and [`module`] assembles them.
+
+mod analysis;
+mod args;
+mod backward;
+mod errors;
+mod expand;
+mod forward;
+mod ir;
+mod lower;
+mod module;
+mod names;
+mod paths;
+mod pretty;
+mod rules;
+mod signature;
+
+use proc_macro::TokenStream;
+
+/// Generates the gradient of a function at compile time. See `backprop_runtime`.
+#[proc_macro_attribute]
+pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::differentiate(attr.into(), item.into()).into()
+}

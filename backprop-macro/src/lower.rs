@@ -1,0 +1,974 @@
+//! Lowering: the function body becomes a Wengert list, one node per operation.
+//!
+//! Every `let` and every operation on a value that depends on a differentiable
+//! input becomes a node. Code that does not depend on one (integer arithmetic,
+//! `n as f64`, constants) is kept as the user wrote it: it needs no derivative.
+//! Mutation is turned into fresh versions (`a`, `a2`, ...), so the list is in
+//! single-assignment form and the backward pass can read any earlier value.
+
+use crate::errors::Errors;
+use crate::ir::{Constant, FloatTy, Form, Graph, Hint, Node, NodeId, NodeKind, Operand};
+use crate::names::Names;
+use crate::rules::{self, Rule};
+use crate::signature::Signature;
+use proc_macro2::{Ident, Span};
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{BinOp, Expr, Pat, Stmt, UnOp};
+
+pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mut Errors) -> Graph {
+    let mut lowerer = Lowerer {
+        nodes: Vec::new(),
+        scopes: vec![Vec::new()],
+        errors,
+        ret: sig.ret,
+    };
+    for param in &sig.params {
+        let id = lowerer.push(Node {
+            name: placeholder(),
+            hint: Hint::User(param.ident.clone()),
+            kind: NodeKind::Param,
+            active: param.differentiable.is_some(),
+            ty: Some(param.ty.clone()),
+            annotation: None,
+            span: param.ident.span(),
+        });
+        lowerer.declare(&param.ident, id);
+    }
+    let mark = lowerer.nodes.len();
+    let output = lowerer.block(block, true);
+    lowerer.name_result(&output, mark, &sig.ident);
+    let mut graph = Graph {
+        nodes: lowerer.nodes,
+        output,
+        ret: sig.ret,
+    };
+    assign_names(&mut graph, names);
+    graph
+}
+
+fn placeholder() -> Ident {
+    Ident::new("__unnamed", Span::call_site())
+}
+
+/// Names are chosen once the whole body is lowered, in evaluation order, so a
+/// `let` can still rename the node its right-hand side created.
+fn assign_names(graph: &mut Graph, names: &mut Names) {
+    for node in &mut graph.nodes {
+        node.name = match &node.hint {
+            Hint::User(ident) => names.binding(ident),
+            Hint::Op(base) => names.fresh(base),
+        };
+        if let NodeKind::Call { tape, .. } = &mut node.kind {
+            *tape = names.fresh(&format!("{}_tape", node.name));
+        }
+    }
+}
+
+struct Lowerer<'a> {
+    nodes: Vec<Node>,
+    /// Innermost scope last; each maps a user's name to its current version.
+    scopes: Vec<Vec<(String, NodeId)>>,
+    errors: &'a mut Errors,
+    ret: FloatTy,
+}
+
+impl Lowerer<'_> {
+    fn push(&mut self, node: Node) -> NodeId {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    fn declare(&mut self, ident: &Ident, id: NodeId) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push((ident.to_string(), id));
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<NodeId> {
+        self.scopes
+            .iter()
+            .rev()
+            .flat_map(|scope| scope.iter().rev())
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
+    }
+
+    /// After `a = ...` or `a += ...`: later code sees the new version, also after
+    /// the block the assignment is in.
+    fn rebind(&mut self, name: &str, id: NodeId) {
+        for scope in self.scopes.iter_mut().rev() {
+            if let Some(entry) = scope.iter_mut().rev().find(|(n, _)| n == name) {
+                entry.1 = id;
+                return;
+            }
+        }
+    }
+
+    fn local(&self, expr: &Expr) -> Option<NodeId> {
+        match expr {
+            Expr::Path(p) if p.qself.is_none() => self.lookup(&p.path.get_ident()?.to_string()),
+            _ => None,
+        }
+    }
+
+    /// A harmless stand-in after an error, so lowering can go on and report more.
+    fn dummy(&self) -> Operand {
+        Operand::Const(Constant {
+            tokens: quote!(0.0),
+            atomic: true,
+            float: None,
+        })
+    }
+
+    fn block(&mut self, block: &syn::Block, is_fn_body: bool) -> Operand {
+        self.scopes.push(Vec::new());
+        let mut result = None;
+        let count = block.stmts.len();
+        for (i, stmt) in block.stmts.iter().enumerate() {
+            let last = i + 1 == count;
+            match stmt {
+                Stmt::Local(local) => self.local_stmt(local),
+                Stmt::Expr(Expr::Return(ret), _) if is_fn_body && last => {
+                    result = Some(match &ret.expr {
+                        Some(expr) => self.expr(expr),
+                        None => {
+                            self.errors.spanned(ret, "a differentiated function must return a value");
+                            self.dummy()
+                        }
+                    });
+                }
+                Stmt::Expr(Expr::Assign(assign), _) => self.assign(assign),
+                Stmt::Expr(Expr::Binary(binary), _) if compound_operator(&binary.op).is_some() => {
+                    self.compound_assign(binary)
+                }
+                Stmt::Expr(expr, None) if last => result = Some(self.expr(expr)),
+                Stmt::Expr(expr, _) => match unsupported(expr) {
+                    Some(message) => self.errors.spanned(expr, message),
+                    None => self.errors.spanned(
+                        expr,
+                        "this statement has no effect on the result; a differentiated function is built from `let` bindings, assignments and a final expression",
+                    ),
+                },
+                Stmt::Item(item) => self.errors.spanned(
+                    item,
+                    "items inside a differentiated function are not supported; move this item outside the function",
+                ),
+                Stmt::Macro(mac) => self.errors.spanned(&mac.mac, MACRO_MESSAGE),
+            }
+        }
+        self.scopes.pop();
+        result.unwrap_or_else(|| {
+            self.errors.push(syn::Error::new(
+                block.brace_token.span.close(),
+                "expected a final expression: the block must end with the value it computes",
+            ));
+            self.dummy()
+        })
+    }
+
+    fn local_stmt(&mut self, local: &syn::Local) {
+        let Some(init) = &local.init else {
+            self.errors.spanned(
+                local,
+                "a `let` without a value is not supported; give the variable its value where it is declared",
+            );
+            return;
+        };
+        if let Some((else_token, _)) = &init.diverge {
+            self.errors.spanned(
+                else_token,
+                "`let ... else` is not supported in a differentiated function",
+            );
+            return;
+        }
+        self.bind_pattern(&local.pat, &init.expr, None);
+    }
+
+    fn bind_pattern(&mut self, pat: &Pat, expr: &Expr, annotation: Option<&syn::Type>) {
+        match pat {
+            Pat::Type(typed) => self.bind_pattern(&typed.pat, expr, Some(&typed.ty)),
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                let mark = self.nodes.len();
+                let value = self.expr(expr);
+                let id = self.bind(&p.ident, value, mark, annotation);
+                self.declare(&p.ident, id);
+            }
+            Pat::Tuple(tuple) => self.bind_tuple(tuple, expr, annotation),
+            Pat::Wild(_) => self.errors.spanned(
+                pat,
+                "`let _ = ...` discards a value; a differentiated function has no side effects to keep, so remove the statement",
+            ),
+            _ => self.errors.spanned(
+                pat,
+                "only `let name = ...` and `let (a, b) = (..., ...)` are supported here",
+            ),
+        }
+    }
+
+    /// `let (a, b) = (e1, e2);`: every right-hand side is evaluated before any name
+    /// is bound, so `let (a, b) = (b, a);` swaps.
+    fn bind_tuple(&mut self, tuple: &syn::PatTuple, expr: &Expr, annotation: Option<&syn::Type>) {
+        let Expr::Tuple(values) = strip_parens(expr) else {
+            self.errors.spanned(
+                expr,
+                "a tuple pattern needs a tuple expression on the right, as in `let (a, b) = (x, y);`",
+            );
+            return;
+        };
+        if values.elems.len() != tuple.elems.len() {
+            self.errors.spanned(
+                expr,
+                "the tuple has a different number of elements than the pattern",
+            );
+            return;
+        }
+        let types: Vec<Option<&syn::Type>> = match annotation {
+            Some(syn::Type::Tuple(t)) => t.elems.iter().map(Some).collect(),
+            _ => vec![None; values.elems.len()],
+        };
+        let mut lowered = Vec::new();
+        for (value, ty) in values.elems.iter().zip(&types) {
+            let mark = self.nodes.len();
+            lowered.push((self.expr(value), mark, *ty));
+        }
+        for (pat, (value, mark, ty)) in tuple.elems.iter().zip(lowered) {
+            let pat = match pat {
+                Pat::Type(typed) => &*typed.pat,
+                other => other,
+            };
+            match pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    let id = self.bind(&p.ident, value, mark, ty);
+                    self.declare(&p.ident, id);
+                }
+                _ => self
+                    .errors
+                    .spanned(pat, "expected a variable name in this tuple pattern"),
+            }
+        }
+    }
+
+    /// Gives `value` the user's name: the node the right-hand side just created is
+    /// renamed (so `let sigx = sigmoid(x)` is one node called `sigx`); anything else
+    /// gets a copy node with that name.
+    fn bind(
+        &mut self,
+        ident: &Ident,
+        value: Operand,
+        mark: NodeId,
+        annotation: Option<&syn::Type>,
+    ) -> NodeId {
+        if let Operand::Node(id) = value {
+            if id >= mark && id + 1 == self.nodes.len() && self.nodes[id].is_unnamed_intermediate()
+            {
+                let node = &mut self.nodes[id];
+                node.hint = Hint::User(ident.clone());
+                if let Some(ty) = annotation {
+                    node.annotation = Some(ty.clone());
+                    node.ty = Some(ty.clone());
+                }
+                return id;
+            }
+        }
+        let mut node = self.copy_node(value, ident.span());
+        node.hint = Hint::User(ident.clone());
+        if let Some(ty) = annotation {
+            node.annotation = Some(ty.clone());
+            node.ty = Some(ty.clone());
+        }
+        self.push(node)
+    }
+
+    fn copy_node(&self, value: Operand, span: Span) -> Node {
+        match value {
+            Operand::Node(id) if self.nodes[id].active => Node {
+                name: placeholder(),
+                hint: Hint::Op("copy".into()),
+                ty: self.nodes[id].ty.clone(),
+                kind: NodeKind::Op {
+                    rule: rules::operator("copy"),
+                    form: Form::Operator,
+                    args: vec![Operand::Node(id)],
+                },
+                active: true,
+                annotation: None,
+                span,
+            },
+            Operand::Node(id) => {
+                let source = Ident::new("__source", Span::call_site());
+                Node {
+                    name: placeholder(),
+                    hint: Hint::Op("c".into()),
+                    ty: self.nodes[id].ty.clone(),
+                    kind: NodeKind::Inactive {
+                        expr: syn::parse_quote!(#source),
+                        locals: vec![("__source".into(), id)],
+                    },
+                    active: false,
+                    annotation: None,
+                    span,
+                }
+            }
+            Operand::Const(c) => {
+                let tokens = &c.tokens;
+                Node {
+                    name: placeholder(),
+                    hint: Hint::Op("c".into()),
+                    ty: c
+                        .float
+                        .or_else(|| is_float_literal(tokens).then_some(self.ret))
+                        .map(FloatTy::to_type),
+                    kind: NodeKind::Inactive {
+                        expr: syn::parse_quote!(#tokens),
+                        locals: Vec::new(),
+                    },
+                    active: false,
+                    annotation: None,
+                    span,
+                }
+            }
+        }
+    }
+
+    fn assigned_local(&mut self, target: &Expr) -> Option<(Ident, NodeId)> {
+        let ident = match strip_parens(target) {
+            Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+            _ => None,
+        };
+        match ident.and_then(|i| self.lookup(&i.to_string()).map(|id| (i, id))) {
+            Some(found) => Some(found),
+            None => {
+                self.errors.spanned(
+                    target,
+                    "only local variables can be assigned to in a differentiated function",
+                );
+                None
+            }
+        }
+    }
+
+    fn assign(&mut self, assign: &syn::ExprAssign) {
+        let Some((ident, _)) = self.assigned_local(&assign.left) else {
+            return;
+        };
+        let mark = self.nodes.len();
+        let value = self.expr(&assign.right);
+        let id = self.bind(&ident, value, mark, None);
+        self.rebind(&ident.to_string(), id);
+    }
+
+    fn compound_assign(&mut self, binary: &syn::ExprBinary) {
+        let Some(op) = compound_operator(&binary.op) else {
+            return;
+        };
+        let Some((ident, current)) = self.assigned_local(&binary.left) else {
+            return;
+        };
+        let value = self.expr(&binary.right);
+        let id = self.arithmetic(op, Operand::Node(current), value, binary);
+        if let Operand::Node(id) = id {
+            self.nodes[id].hint = Hint::User(ident.clone());
+            self.rebind(&ident.to_string(), id);
+        }
+    }
+
+    fn expr(&mut self, expr: &Expr) -> Operand {
+        match expr {
+            Expr::Paren(p) => return self.expr(&p.expr),
+            Expr::Group(g) => return self.expr(&g.expr),
+            Expr::Block(b) if b.label.is_none() => return self.block(&b.block, false),
+            Expr::Path(_) => {
+                if let Some(id) = self.local(expr) {
+                    return Operand::Node(id);
+                }
+            }
+            _ => {}
+        }
+        if let Some(message) = unsupported(expr) {
+            self.errors.spanned(expr, message);
+            return self.dummy();
+        }
+        if !self.mentions_active(expr) {
+            return self.inactive(expr);
+        }
+        match expr {
+            Expr::Unary(unary) => match unary.op {
+                UnOp::Neg(_) => {
+                    let a = self.expr(&unary.expr);
+                    self.op(rules::operator("neg"), Form::Operator, vec![a], expr)
+                }
+                _ => {
+                    self.errors.spanned(
+                        unary.op,
+                        "this operator cannot be applied to a value being differentiated; supported: `-`, `+`, `-`, `*`, `/`, `%`",
+                    );
+                    self.dummy()
+                }
+            },
+            Expr::Binary(binary) => match arithmetic_operator(&binary.op) {
+                Some(name) => {
+                    let a = self.expr(&binary.left);
+                    let b = self.expr(&binary.right);
+                    self.arithmetic(name, a, b, expr)
+                }
+                None if is_comparison(&binary.op) => self.inactive(expr),
+                None => {
+                    self.errors.spanned(
+                        binary.op,
+                        "this operator cannot be applied to a value being differentiated; supported: `+`, `-`, `*`, `/`, `%`, comparisons",
+                    );
+                    self.dummy()
+                }
+            },
+            Expr::Cast(cast) => match FloatTy::from_type(&cast.ty) {
+                Some(to) => {
+                    let arg = self.expr(&cast.expr);
+                    let id = self.push(Node {
+                        name: placeholder(),
+                        hint: Hint::Op("cast".into()),
+                        kind: NodeKind::Cast { to, arg },
+                        active: true,
+                        ty: Some(to.to_type()),
+                        annotation: None,
+                        span: expr.span(),
+                    });
+                    Operand::Node(id)
+                }
+                // Truncating to an integer: the result is piecewise constant.
+                None => self.inactive(expr),
+            },
+            Expr::MethodCall(call) => self.method_call(call, expr),
+            Expr::Call(call) => self.call(call, expr),
+            _ => {
+                self.errors.spanned(
+                    expr,
+                    "this expression is not supported on a value being differentiated; supported: arithmetic, float methods, calls of differentiated functions, casts between f32 and f64",
+                );
+                self.dummy()
+            }
+        }
+    }
+
+    fn arithmetic(&mut self, name: &str, a: Operand, b: Operand, span: &dyn ToTokens) -> Operand {
+        if !self.is_active(&a) && !self.is_active(&b) {
+            // `acc += 1.0` on an inactive accumulator: still plain arithmetic.
+            return self.op_inactive(name, a, b, span);
+        }
+        match (&a, &b) {
+            (Operand::Node(x), Operand::Node(y)) if name == "mul" && x == y => {
+                self.op(rules::operator("square"), Form::Operator, vec![a], span)
+            }
+            _ => self.op(rules::operator(name), Form::Operator, vec![a, b], span),
+        }
+    }
+
+    /// An inactive `a op b` built from operands (compound assignment on an inactive
+    /// variable), emitted as ordinary arithmetic.
+    fn op_inactive(&mut self, name: &str, a: Operand, b: Operand, span: &dyn ToTokens) -> Operand {
+        let symbol = operator_symbol(name);
+        let (left, right) = (
+            Ident::new("__left", Span::call_site()),
+            Ident::new("__right", Span::call_site()),
+        );
+        let mut locals = Vec::new();
+        let mut side = |operand: &Operand, ident: &Ident| match operand {
+            Operand::Node(id) => {
+                locals.push((ident.to_string(), *id));
+                quote!(#ident)
+            }
+            Operand::Const(c) => c.operand_tokens(),
+        };
+        let (l, r) = (side(&a, &left), side(&b, &right));
+        let expr: Expr = syn::parse_quote!(#l #symbol #r);
+        let ty = self.type_of(&a).or_else(|| self.type_of(&b));
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("c".into()),
+            kind: NodeKind::Inactive { expr, locals },
+            active: false,
+            ty,
+            annotation: None,
+            span: span_of(span),
+        });
+        Operand::Node(id)
+    }
+
+    fn method_call(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
+        let name = call.method.to_string();
+        let Some(rule) = rules::method(&name) else {
+            self.errors.spanned(
+                &call.method,
+                format!(
+                    "`{name}` is not a float method `#[differentiate]` knows; supported: {}",
+                    rules::method_names()
+                ),
+            );
+            return self.dummy();
+        };
+        if let Some(turbofish) = &call.turbofish {
+            self.errors.spanned(
+                turbofish,
+                "type arguments are not supported on float methods",
+            );
+            return self.dummy();
+        }
+        if call.args.len() + 1 != rule.arity {
+            self.errors.spanned(
+                expr,
+                format!("`.{name}()` takes {} argument(s)", rule.arity - 1),
+            );
+            return self.dummy();
+        }
+        if rule.partial.is_none() || is_powi_zero(rule, call.args.first()) {
+            return self.inactive(expr);
+        }
+        let mut args = vec![self.expr(&call.receiver)];
+        args.extend(call.args.iter().map(|a| self.expr(a)));
+        self.op(rule, Form::Method, args, expr)
+    }
+
+    fn call(&mut self, call: &syn::ExprCall, expr: &Expr) -> Operand {
+        let Expr::Path(func) = strip_parens(&call.func) else {
+            self.errors.spanned(
+                &call.func,
+                "only calls of named functions are supported; closures and function values cannot be differentiated",
+            );
+            return self.dummy();
+        };
+        if func.qself.is_some() {
+            self.errors.spanned(
+                func,
+                "qualified paths `<T as Trait>::f` are not supported in calls",
+            );
+            return self.dummy();
+        }
+        let path = &func.path;
+        if let Some(rule) = runtime_activation(path) {
+            return self.primitive_call(rule, Form::Runtime, call, expr);
+        }
+        if let Some((float, method)) = float_function(path) {
+            let name = method.to_string();
+            let Some(rule) = rules::method(&name) else {
+                self.errors.spanned(
+                    method,
+                    format!(
+                        "`{float}::{name}` is not a function `#[differentiate]` knows; supported: {}",
+                        rules::method_names()
+                    ),
+                );
+                return self.dummy();
+            };
+            return self.primitive_call(rule, Form::TypePath(float), call, expr);
+        }
+        if let Some(generic) = path.segments.iter().find(|s| !s.arguments.is_none()) {
+            self.errors.spanned(
+                &generic.arguments,
+                "calls with type arguments are not supported yet; call a non-generic differentiated function",
+            );
+            return self.dummy();
+        }
+        let args: Vec<Operand> = call.args.iter().map(|a| self.expr(a)).collect();
+        let float = args
+            .iter()
+            .filter(|a| self.is_active(a))
+            .find_map(|a| self.float_of(a));
+        let callee = path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op(format!("{}_out", callee.trim_start_matches("r#"))),
+            kind: NodeKind::Call {
+                path: path.clone(),
+                args,
+                tape: placeholder(),
+            },
+            active: true,
+            ty: Some(float.unwrap_or(self.ret).to_type()),
+            annotation: None,
+            span: expr.span(),
+        });
+        Operand::Node(id)
+    }
+
+    fn primitive_call(
+        &mut self,
+        rule: &'static Rule,
+        form: Form,
+        call: &syn::ExprCall,
+        expr: &Expr,
+    ) -> Operand {
+        if call.args.len() != rule.arity {
+            self.errors.spanned(
+                expr,
+                format!("`{}` takes {} argument(s)", rule.name, rule.arity),
+            );
+            return self.dummy();
+        }
+        if rule.partial.is_none() || is_powi_zero(rule, call.args.iter().nth(1)) {
+            return self.inactive(expr);
+        }
+        let args = call.args.iter().map(|a| self.expr(a)).collect();
+        self.op(rule, form, args, expr)
+    }
+
+    fn op(
+        &mut self,
+        rule: &'static Rule,
+        form: Form,
+        args: Vec<Operand>,
+        span: &dyn ToTokens,
+    ) -> Operand {
+        let active = args.iter().any(|a| self.is_active(a));
+        let float = args
+            .iter()
+            .filter(|a| self.is_active(a))
+            .chain(args.iter())
+            .find_map(|a| self.float_of(a))
+            .or(match form {
+                Form::TypePath(float) => Some(float),
+                _ => None,
+            });
+        let hint = match rule.name {
+            "add" => "sum",
+            "sub" => "diff",
+            "mul" => "prod",
+            "div" => "quot",
+            "square" => "sq",
+            other => other,
+        };
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op(hint.to_string()),
+            kind: NodeKind::Op { rule, form, args },
+            active,
+            ty: Some(float.unwrap_or(self.ret).to_type()),
+            annotation: None,
+            span: span_of(span),
+        });
+        Operand::Node(id)
+    }
+
+    /// A value that does not depend on the differentiable inputs. A pure closed
+    /// expression (literals, constants, arithmetic on them) is spelled again where
+    /// it is used; anything else is computed once, as a node.
+    fn inactive(&mut self, expr: &Expr) -> Operand {
+        if let Some((tokens, message)) = forbidden_inside(expr) {
+            self.errors.spanned(tokens, message);
+            return self.dummy();
+        }
+        let locals = self.locals_in(expr);
+        if locals.is_empty() && is_pure(expr) {
+            return Operand::Const(Constant {
+                tokens: expr.to_token_stream(),
+                atomic: matches!(strip_parens(expr), Expr::Lit(_) | Expr::Path(_)),
+                float: literal_float(expr),
+            });
+        }
+        let ty = self.guess_type(expr);
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("c".into()),
+            kind: NodeKind::Inactive {
+                expr: expr.clone(),
+                locals,
+            },
+            active: false,
+            ty,
+            annotation: None,
+            span: expr.span(),
+        });
+        Operand::Node(id)
+    }
+
+    /// The result of the function: an intermediate created for the final expression
+    /// is named after the function, like the blog's `f`.
+    fn name_result(&mut self, output: &Operand, mark: NodeId, fn_name: &Ident) {
+        if let Operand::Node(id) = output {
+            if *id >= mark && self.nodes[*id].is_unnamed_intermediate() {
+                self.nodes[*id].hint = Hint::User(fn_name.clone());
+            }
+        }
+    }
+
+    fn is_active(&self, operand: &Operand) -> bool {
+        matches!(operand, Operand::Node(id) if self.nodes[*id].active)
+    }
+
+    fn float_of(&self, operand: &Operand) -> Option<FloatTy> {
+        match operand {
+            Operand::Node(id) => self.nodes[*id].float(),
+            Operand::Const(c) => c.float,
+        }
+    }
+
+    fn type_of(&self, operand: &Operand) -> Option<syn::Type> {
+        match operand {
+            Operand::Node(id) => self.nodes[*id].ty.clone(),
+            Operand::Const(c) => c
+                .float
+                .or_else(|| is_float_literal(&c.tokens).then_some(self.ret))
+                .map(FloatTy::to_type),
+        }
+    }
+
+    fn mentions_active(&self, expr: &Expr) -> bool {
+        self.locals_in(expr)
+            .iter()
+            .any(|(_, id)| self.nodes[*id].active)
+    }
+
+    fn locals_in(&self, expr: &Expr) -> Vec<(String, NodeId)> {
+        let mut finder = LocalFinder { names: Vec::new() };
+        finder.visit_expr(expr);
+        let mut locals: Vec<(String, NodeId)> = Vec::new();
+        for name in finder.names {
+            if let Some(id) = self.lookup(&name) {
+                if !locals.iter().any(|(n, _)| *n == name) {
+                    locals.push((name, id));
+                }
+            }
+        }
+        locals
+    }
+
+    /// The type of an inactive value, where its spelling tells; needed only if the
+    /// backward pass reads it from the tape.
+    fn guess_type(&self, expr: &Expr) -> Option<syn::Type> {
+        match expr {
+            Expr::Cast(cast) => Some((*cast.ty).clone()),
+            Expr::Paren(p) => self.guess_type(&p.expr),
+            Expr::Group(g) => self.guess_type(&g.expr),
+            Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => self.guess_type(&u.expr),
+            Expr::Lit(_) => literal_float(expr)
+                .or_else(|| is_float_literal(&expr.to_token_stream()).then_some(self.ret))
+                .map(FloatTy::to_type),
+            Expr::Path(_) => self.local(expr).and_then(|id| self.nodes[id].ty.clone()),
+            Expr::Binary(b) if arithmetic_operator(&b.op).is_some() => self
+                .guess_type(&b.left)
+                .or_else(|| self.guess_type(&b.right)),
+            Expr::Binary(_) => Some(syn::parse_quote!(bool)),
+            Expr::MethodCall(m) if rules::method(&m.method.to_string()).is_some() => {
+                self.guess_type(&m.receiver)
+            }
+            Expr::MethodCall(m) if m.method == "len" => Some(syn::parse_quote!(usize)),
+            Expr::Call(c) => match strip_parens(&c.func) {
+                Expr::Path(p) => float_function(&p.path).map(|(float, _)| float.to_type()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+const MACRO_MESSAGE: &str =
+    "macros cannot be differentiated: `#[differentiate]` sees only the macro call, not its expansion; write the computation as plain Rust";
+
+/// Constructs outside the supported language, with what to do instead.
+fn unsupported(expr: &Expr) -> Option<&'static str> {
+    Some(match expr {
+        Expr::If(_) => "`if` is not supported yet: branches come with control-flow support; for a smooth choice use `max`, `min`, `clamp` or `abs`",
+        Expr::Match(_) => "`match` is not supported yet: branches come with control-flow support",
+        Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
+            "loops are not supported yet: they come with control-flow support; unroll the loop by hand for now"
+        }
+        Expr::Break(_) | Expr::Continue(_) => "`break` and `continue` are not supported yet",
+        Expr::Return(_) => "`return` is supported only as the last statement of the function",
+        Expr::Closure(_) => "closures cannot be differentiated; write a separate `#[differentiate]` function and call it",
+        Expr::Macro(_) => MACRO_MESSAGE,
+        Expr::Async(_) | Expr::Await(_) => "async code cannot be differentiated",
+        Expr::Unsafe(_) => "`unsafe` blocks cannot be differentiated",
+        Expr::Block(b) if b.label.is_some() => "labelled blocks are not supported",
+        Expr::TryBlock(_) | Expr::Try(_) => "`?` and `try` blocks are not supported in a differentiated function",
+        Expr::Let(_) => "`let` expressions are not supported",
+        Expr::Assign(_) => "assignments are supported only as statements: `a = ...;`",
+        Expr::Binary(b) if compound_operator(&b.op).is_some() => {
+            "compound assignments are supported only as statements: `a += ...;`"
+        }
+        Expr::Yield(_) => "generators cannot be differentiated",
+        _ => return None,
+    })
+}
+
+/// Inside code we keep verbatim (an inactive expression) nothing may bind names or
+/// change control flow, so renaming its locals stays correct.
+fn forbidden_inside(expr: &Expr) -> Option<(proc_macro2::TokenStream, &'static str)> {
+    struct Finder(Option<(proc_macro2::TokenStream, &'static str)>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            if self.0.is_some() {
+                return;
+            }
+            if let Some(message) = unsupported(expr) {
+                self.0 = Some((expr.to_token_stream(), message));
+                return;
+            }
+            if let Expr::Block(_) = expr {
+                self.0 = Some((
+                    expr.to_token_stream(),
+                    "a block inside this expression is not supported; bind its value with `let` first",
+                ));
+                return;
+            }
+            syn::visit::visit_expr(self, expr);
+        }
+        fn visit_expr_struct(&mut self, expr: &'ast syn::ExprStruct) {
+            if expr.fields.iter().any(|f| f.colon_token.is_none()) {
+                self.0.get_or_insert((
+                    expr.to_token_stream(),
+                    "field init shorthand is not supported here; write `field: value`",
+                ));
+            }
+            syn::visit::visit_expr_struct(self, expr);
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_expr(expr);
+    finder.0
+}
+
+struct LocalFinder {
+    names: Vec<String>,
+}
+
+impl<'ast> Visit<'ast> for LocalFinder {
+    fn visit_expr_path(&mut self, expr: &'ast syn::ExprPath) {
+        if expr.qself.is_none() {
+            if let Some(ident) = expr.path.get_ident() {
+                self.names.push(ident.to_string());
+            }
+        }
+    }
+}
+
+/// Free of side effects and cheap, so it may be spelled again in the backward pass.
+fn is_pure(expr: &Expr) -> bool {
+    match expr {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Paren(p) => is_pure(&p.expr),
+        Expr::Group(g) => is_pure(&g.expr),
+        Expr::Unary(u) => is_pure(&u.expr),
+        Expr::Binary(b) => is_pure(&b.left) && is_pure(&b.right),
+        Expr::Cast(c) => is_pure(&c.expr),
+        Expr::MethodCall(m) => {
+            rules::method(&m.method.to_string()).is_some()
+                && is_pure(&m.receiver)
+                && m.args.iter().all(is_pure)
+        }
+        _ => false,
+    }
+}
+
+fn strip_parens(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        Expr::Group(g) => strip_parens(&g.expr),
+        other => other,
+    }
+}
+
+fn span_of(tokens: &dyn ToTokens) -> Span {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .next()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
+}
+
+/// The float type a literal or constant path spells: `2.0_f32`, `f64::consts::PI`.
+fn literal_float(expr: &Expr) -> Option<FloatTy> {
+    match strip_parens(expr) {
+        Expr::Lit(lit) => match &lit.lit {
+            syn::Lit::Float(f) => FloatTy::from_suffix(f.suffix()),
+            syn::Lit::Int(i) => FloatTy::from_suffix(i.suffix()),
+            _ => None,
+        },
+        Expr::Path(p) => p
+            .path
+            .segments
+            .iter()
+            .find_map(|s| FloatTy::from_ident(&s.ident)),
+        Expr::Unary(u) => literal_float(&u.expr),
+        _ => None,
+    }
+}
+
+fn is_float_literal(tokens: &proc_macro2::TokenStream) -> bool {
+    matches!(
+        syn::parse2::<syn::Lit>(tokens.clone()),
+        Ok(syn::Lit::Float(_))
+    )
+}
+
+fn is_powi_zero(rule: &Rule, exponent: Option<&Expr>) -> bool {
+    rule.name == "powi"
+        && matches!(exponent.map(strip_parens), Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) if i.base10_digits() == "0")
+}
+
+/// `sigmoid(x)`, `backprop_runtime::sigmoid(x)`, `::backprop_runtime::relu(x)`.
+fn runtime_activation(path: &syn::Path) -> Option<&'static Rule> {
+    let segments: Vec<&syn::PathSegment> = path.segments.iter().collect();
+    let last = segments.last()?;
+    let prefix_ok = match segments.len() {
+        1 => path.leading_colon.is_none(),
+        2 => segments[0].ident == "backprop_runtime",
+        _ => false,
+    };
+    if !prefix_ok || !last.arguments.is_none() {
+        return None;
+    }
+    rules::runtime(&last.ident.to_string())
+}
+
+/// `f64::exp`, `f32::max`: the method rules, called by path.
+fn float_function(path: &syn::Path) -> Option<(FloatTy, &Ident)> {
+    if path.leading_colon.is_some() || path.segments.len() != 2 {
+        return None;
+    }
+    let float = FloatTy::from_ident(&path.segments[0].ident)?;
+    Some((float, &path.segments[1].ident))
+}
+
+fn arithmetic_operator(op: &BinOp) -> Option<&'static str> {
+    Some(match op {
+        BinOp::Add(_) => "add",
+        BinOp::Sub(_) => "sub",
+        BinOp::Mul(_) => "mul",
+        BinOp::Div(_) => "div",
+        BinOp::Rem(_) => "rem",
+        _ => return None,
+    })
+}
+
+fn compound_operator(op: &BinOp) -> Option<&'static str> {
+    Some(match op {
+        BinOp::AddAssign(_) => "add",
+        BinOp::SubAssign(_) => "sub",
+        BinOp::MulAssign(_) => "mul",
+        BinOp::DivAssign(_) => "div",
+        BinOp::RemAssign(_) => "rem",
+        _ => return None,
+    })
+}
+
+fn operator_symbol(name: &str) -> proc_macro2::TokenStream {
+    match name {
+        "sub" => quote!(-),
+        "mul" => quote!(*),
+        "div" => quote!(/),
+        "rem" => quote!(%),
+        _ => quote!(+),
+    }
+}
+
+fn is_comparison(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Eq(_) | BinOp::Ne(_) | BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_)
+    )
+}

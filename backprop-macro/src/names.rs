@@ -1,0 +1,104 @@
+//! Names for generated locals: readable, and never one the user's code mentions.
+//!
+//! Every identifier the user's function could use as a value (bindings, parameters,
+//! single-segment paths such as constants) is reserved up front. A generated name
+//! is the readable choice (`dx`, `dx1`, `sum`) when that is free, and otherwise the
+//! same name with a suffix, so a user variable called `dx` or `tape` just works.
+
+use proc_macro2::{Ident, Span};
+use std::collections::HashSet;
+use syn::visit::Visit;
+
+#[derive(Clone)]
+pub struct Names {
+    taken: HashSet<String>,
+    /// Identifiers the user's code mentions; a user binding may still claim its own.
+    reserved: HashSet<String>,
+}
+
+impl Names {
+    pub fn for_function(item: &syn::ItemFn) -> Names {
+        let mut collector = Collector::default();
+        collector.visit_item_fn(item);
+        Names {
+            taken: HashSet::new(),
+            reserved: collector.idents,
+        }
+    }
+
+    /// The name for a user binding: its own name the first time, a fresh variant
+    /// when the user shadows or reassigns it.
+    pub fn binding(&mut self, ident: &Ident) -> Ident {
+        let name = ident.to_string();
+        if self.taken.insert(name.clone()) {
+            return Ident::new(&name, ident.span());
+        }
+        self.fresh(&name)
+    }
+
+    /// `base` if free, else `base2`, `base3`, ... (`base_2` if `base` ends in a digit,
+    /// so that `x1`'s variants do not read as `x12`).
+    pub fn fresh(&mut self, base: &str) -> Ident {
+        let base = base.trim_start_matches("r#");
+        let mut candidate = base.to_string();
+        let separator = if base.ends_with(|c: char| c.is_ascii_digit()) {
+            "_"
+        } else {
+            ""
+        };
+        let mut n = 2;
+        while !self.is_free(&candidate) {
+            candidate = format!("{base}{separator}{n}");
+            n += 1;
+        }
+        self.taken.insert(candidate.clone());
+        Ident::new(&candidate, Span::call_site())
+    }
+
+    /// The first free of several readable choices, falling back to suffixes of the
+    /// last one.
+    pub fn first_free(&mut self, choices: &[String]) -> Ident {
+        for choice in choices {
+            if self.is_free(choice) {
+                return self.fresh(choice);
+            }
+        }
+        self.fresh(choices.last().map(String::as_str).unwrap_or("v"))
+    }
+
+    fn is_free(&self, name: &str) -> bool {
+        !self.taken.contains(name) && !self.reserved.contains(name) && !is_keyword(name)
+    }
+}
+
+fn is_keyword(name: &str) -> bool {
+    syn::parse_str::<Ident>(name).is_err()
+}
+
+#[derive(Default)]
+struct Collector {
+    idents: HashSet<String>,
+}
+
+impl<'ast> Visit<'ast> for Collector {
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        self.idents.insert(pat.ident.to_string());
+        syn::visit::visit_pat_ident(self, pat);
+    }
+
+    fn visit_expr_path(&mut self, expr: &'ast syn::ExprPath) {
+        if let Some(first) = expr.path.segments.first() {
+            self.idents.insert(first.ident.to_string());
+        }
+        syn::visit::visit_expr_path(self, expr);
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // Refused later, but its identifiers still must not be shadowed meanwhile.
+        for token in mac.tokens.clone() {
+            if let proc_macro2::TokenTree::Ident(ident) = token {
+                self.idents.insert(ident.to_string());
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Checks the function's signature and reads its parameters.
+
+use crate::args::Args;
+use crate::errors::Errors;
+use crate::ir::FloatTy;
+use proc_macro2::Ident;
+
+pub struct Param {
+    pub ident: Ident,
+    pub ty: syn::Type,
+    /// Gets a `Grad` field; always a float.
+    pub differentiable: Option<FloatTy>,
+}
+
+pub struct Signature {
+    pub ident: Ident,
+    pub vis: syn::Visibility,
+    pub params: Vec<Param>,
+    pub ret: FloatTy,
+}
+
+impl Signature {
+    /// Reads what we support and reports everything else. Returns `None` only when
+    /// nothing sensible can be generated.
+    pub fn from_syn(item: &syn::ItemFn, args: &Args, errors: &mut Errors) -> Option<Signature> {
+        let sig = &item.sig;
+        refuse_qualifiers(sig, errors);
+        let ret = return_float(sig, errors);
+        let params = params(sig, errors);
+        let params = apply_wrt(params, args, errors);
+        Some(Signature {
+            ident: sig.ident.clone(),
+            vis: item.vis.clone(),
+            params,
+            ret: ret?,
+        })
+    }
+
+    pub fn differentiable(&self) -> impl Iterator<Item = (&Param, FloatTy)> {
+        self.params
+            .iter()
+            .filter_map(|p| p.differentiable.map(|f| (p, f)))
+    }
+}
+
+fn refuse_qualifiers(sig: &syn::Signature, errors: &mut Errors) {
+    if let Some(token) = &sig.constness {
+        errors.spanned(token, "`const fn` cannot be differentiated; remove `const`");
+    }
+    if let Some(token) = &sig.asyncness {
+        errors.spanned(token, "`async fn` cannot be differentiated; differentiate a plain `fn` and call it from async code");
+    }
+    if let syn::Safety::Unsafe(token) = &sig.safety {
+        errors.spanned(
+            token,
+            "`unsafe fn` cannot be differentiated; differentiate a safe `fn`",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.spanned(
+            abi,
+            "`extern` functions cannot be differentiated; differentiate a plain Rust `fn`",
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.spanned(
+            &sig.generics,
+            "generic functions are not supported yet; write the function for `f64` or `f32`",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "variadic functions cannot be differentiated");
+    }
+}
+
+fn return_float(sig: &syn::Signature, errors: &mut Errors) -> Option<FloatTy> {
+    match &sig.output {
+        syn::ReturnType::Type(_, ty) => match FloatTy::from_type(ty) {
+            Some(float) => Some(float),
+            None => {
+                errors.spanned(ty, "a differentiated function must return `f64` or `f32`");
+                None
+            }
+        },
+        syn::ReturnType::Default => {
+            errors.spanned(
+                &sig.ident,
+                "a differentiated function must return `f64` or `f32`; add `-> f64`",
+            );
+            None
+        }
+    }
+}
+
+fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            syn::FnArg::Receiver(receiver) => errors.spanned(
+                receiver,
+                "methods with `self` are not supported yet; write a free function that takes the fields it needs",
+            ),
+            syn::FnArg::Typed(typed) => match &*typed.pat {
+                syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                    params.push(Param {
+                        ident: pat.ident.clone(),
+                        ty: (*typed.ty).clone(),
+                        differentiable: FloatTy::from_type(&typed.ty),
+                    })
+                }
+                other => errors.spanned(
+                    other,
+                    "only plain parameter names are supported, as in `x: f64`; destructure inside the body",
+                ),
+            },
+            #[allow(unreachable_patterns)]
+            other => errors.spanned(other, "unsupported parameter"),
+        }
+    }
+    params
+}
+
+/// With `wrt(...)`, only the named parameters are differentiable; each must exist
+/// and be a float.
+fn apply_wrt(mut params: Vec<Param>, args: &Args, errors: &mut Errors) -> Vec<Param> {
+    let Some(wrt) = &args.wrt else {
+        return params;
+    };
+    for name in wrt {
+        match params.iter().find(|p| p.ident == *name) {
+            None => errors.spanned(
+                name,
+                format!("`wrt` names `{name}`, but the function has no parameter of that name"),
+            ),
+            Some(param) if param.differentiable.is_none() => {
+                let ty = &param.ty;
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "`{name}` has type `{}`, which cannot be differentiated; `wrt` takes `f64` and `f32` parameters",
+                        quote::quote!(#ty)
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for param in &mut params {
+        if !wrt.contains(&param.ident) {
+            param.differentiable = None;
+        }
+    }
+    params
+}

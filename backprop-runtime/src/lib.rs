@@ -1,0 +1,123 @@
+//! # backprop
+//!
+//! Differentiate ordinary Rust functions at compile time. Put `#[differentiate]` on
+//! a numeric function and a module of the same name appears next to it, holding
+//! the gradient as plain Rust: a staged forward pass that saves what the gradient
+//! needs, and a backward pass that applies the chain rule node by node, the way a
+//! person writes backpropagation by hand.
+//!
+//! ```
+//! use backprop_runtime::{differentiate, sigmoid};
+//!
+//! #[differentiate]
+//! fn f(x: f64, y: f64) -> f64 {
+//!     let sigx = sigmoid(x);
+//!     let sigy = sigmoid(y);
+//!     let numer = x + sigy;
+//!     let xandy = x + y;
+//!     let xandysqr = xandy * xandy;
+//!     let denom = xandysqr + sigx;
+//!     let rec_denom = 1.0 / denom;
+//!     numer * rec_denom
+//! }
+//!
+//! let (value, g) = f::grad(3.0, -4.0);
+//! assert!((value - 1.5456448841066441).abs() < 1e-12);
+//! assert!((g.x - 2.0595697955721652).abs() < 1e-12);
+//! assert!((g.y - 1.5922327514838093).abs() < 1e-12);
+//!
+//! // Staged: the forward pass returns a tape, the backward pass takes a seed (the
+//! // derivative of an outer loss with respect to f's result).
+//! let (value, tape) = f::forward(3.0, -4.0);
+//! let g2 = f::backward(&tape, 2.0 * value);
+//! assert!((g2.x - 2.0 * value * g.x).abs() < 1e-12);
+//! ```
+//!
+//! For `#[differentiate] fn f(x: f64, y: f64) -> f64`, the module `f` holds:
+//! - `f::forward(x, y) -> (f64, f::Tape)`: the value and the saved intermediates;
+//! - `f::backward(&tape, seed) -> f::Grad`: the reverse pass;
+//! - `f::grad(x, y) -> (f64, f::Grad)`: both, with a seed of one;
+//! - `f::Grad`: one field per differentiable parameter (`g.x`, `g.y`);
+//! - `f::pullback`: `backward` with the gradient as a tuple in parameter order,
+//!   which differentiated callers of `f` use;
+//! - `f::SOURCE`: the generated code, pretty-printed.
+//!
+//! Every `f64` and `f32` parameter is differentiable unless
+//! `#[differentiate(wrt(x, ...))]` names a subset; other parameters pass through.
+
+pub use backprop_macro::differentiate;
+
+/// The float types backprop differentiates: `f32` and `f64`.
+pub trait Real:
+    Copy
+    + PartialOrd
+    + core::ops::Neg<Output = Self>
+    + core::ops::Add<Output = Self>
+    + core::ops::Div<Output = Self>
+    + sealed::Sealed
+{
+    #[doc(hidden)]
+    const ZERO: Self;
+    #[doc(hidden)]
+    const ONE: Self;
+    #[doc(hidden)]
+    fn exp(self) -> Self;
+    #[doc(hidden)]
+    fn ln_1p(self) -> Self;
+    #[doc(hidden)]
+    fn abs(self) -> Self;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+macro_rules! real {
+    ($($t:ident),*) => {$(
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            fn exp(self) -> Self { $t::exp(self) }
+            fn ln_1p(self) -> Self { $t::ln_1p(self) }
+            fn abs(self) -> Self { $t::abs(self) }
+        }
+    )*};
+}
+real!(f32, f64);
+
+/// The logistic sigmoid, `1 / (1 + e^-x)`, computed without overflow for large
+/// `|x|`. Inside `#[differentiate]` its derivative reuses the saved output, as the
+/// blog does: `σ'(x) = σ(x) (1 - σ(x))`.
+pub fn sigmoid<F: Real>(x: F) -> F {
+    if x >= F::ZERO {
+        F::ONE / (F::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (F::ONE + e)
+    }
+}
+
+/// The rectifier, `max(x, 0)`. Its derivative is taken as 0 at 0.
+pub fn relu<F: Real>(x: F) -> F {
+    if x > F::ZERO {
+        x
+    } else {
+        F::ZERO
+    }
+}
+
+/// `ln(1 + e^x)`, a smooth rectifier, computed without overflow for large `x`.
+/// Its derivative is the sigmoid.
+pub fn softplus<F: Real>(x: F) -> F {
+    // ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|)
+    relu(x) + (-x.abs()).exp().ln_1p()
+}
+
+/// Stands in a `pullback` tuple for a parameter that is not differentiated (an
+/// integer, or a float left out of `wrt`). A differentiated caller that passes a
+/// value depending on its own inputs there gets a type error instead of a silently
+/// dropped gradient.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotDifferentiable;
