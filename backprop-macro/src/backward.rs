@@ -62,15 +62,18 @@ pub fn generate(
             pass.node(id);
         }
     }
+    // Parameters are the first nodes, in order.
     let gradient = sig
-        .differentiable()
-        .zip(0..)
-        .map(|((param, float), id)| {
+        .params
+        .iter()
+        .enumerate()
+        .filter_map(|(id, param)| {
+            let float = param.differentiable?;
             let value = match &pass.adjoints[id] {
                 Some(adjoint) => quote!(#adjoint),
                 None => float.zero(),
             };
-            (param.ident.clone(), value)
+            Some((param.ident.clone(), value))
         })
         .collect();
     Backward {

@@ -47,6 +47,12 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
             "unsupported signature",
         ));
     };
-    let module = module::generate(&signature, &graph, &mut names)?;
+    let lints: Vec<syn::Attribute> = function
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("allow"))
+        .cloned()
+        .collect();
+    let module = module::generate(&signature, &graph, &mut names, &lints)?;
     Ok(quote!(#function #module))
 }

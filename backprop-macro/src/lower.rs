@@ -423,19 +423,7 @@ impl Lowerer<'_> {
                 }
             },
             Expr::Cast(cast) => match FloatTy::from_type(&cast.ty) {
-                Some(to) => {
-                    let arg = self.expr(&cast.expr);
-                    let id = self.push(Node {
-                        name: placeholder(),
-                        hint: Hint::Op("cast".into()),
-                        kind: NodeKind::Cast { to, arg },
-                        active: true,
-                        ty: Some(to.to_type()),
-                        annotation: None,
-                        span: expr.span(),
-                    });
-                    Operand::Node(id)
-                }
+                Some(to) => self.cast(&cast.expr, to, expr),
                 // Truncating to an integer: the result is piecewise constant.
                 None => self.inactive(expr),
             },
@@ -495,6 +483,24 @@ impl Lowerer<'_> {
         Operand::Node(id)
     }
 
+    /// `x as f32`, `f64::from(x)`.
+    fn cast(&mut self, inner: &Expr, to: FloatTy, expr: &Expr) -> Operand {
+        if !self.mentions_active(inner) {
+            return self.inactive(expr);
+        }
+        let arg = self.expr(inner);
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("cast".into()),
+            kind: NodeKind::Cast { to, arg },
+            active: true,
+            ty: Some(to.to_type()),
+            annotation: None,
+            span: expr.span(),
+        });
+        Operand::Node(id)
+    }
+
     fn method_call(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
         let name = call.method.to_string();
         let Some(rule) = rules::method(&name) else {
@@ -550,6 +556,9 @@ impl Lowerer<'_> {
         }
         if let Some((float, method)) = float_function(path) {
             let name = method.to_string();
+            if name == "from" && call.args.len() == 1 {
+                return self.cast(&call.args[0], float, expr);
+            }
             let Some(rule) = rules::method(&name) else {
                 self.errors.spanned(
                     method,
@@ -633,6 +642,18 @@ impl Lowerer<'_> {
                 Form::TypePath(float) => Some(float),
                 _ => None,
             });
+        // Arithmetic with a float makes an untyped inactive operand that float
+        // (`powi`'s exponent is an `i32`): its type for the tape, should it be saved.
+        for (i, arg) in args.iter().enumerate() {
+            if let Operand::Node(id) = arg {
+                if self.nodes[*id].ty.is_none() {
+                    self.nodes[*id].ty = Some(match (rule.name, i) {
+                        ("powi", 1) => syn::parse_quote!(i32),
+                        _ => float.unwrap_or(self.ret).to_type(),
+                    });
+                }
+            }
+        }
         let hint = match rule.name {
             "add" => "sum",
             "sub" => "diff",

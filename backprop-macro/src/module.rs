@@ -12,7 +12,14 @@ use crate::signature::Signature;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-pub fn generate(sig: &Signature, graph: &Graph, names: &mut Names) -> syn::Result<TokenStream> {
+/// `lints`: the user's `#[allow(...)]` attributes on the function, which apply to
+/// the same code in the generated passes.
+pub fn generate(
+    sig: &Signature,
+    graph: &Graph,
+    names: &mut Names,
+    lints: &[syn::Attribute],
+) -> syn::Result<TokenStream> {
     // `grad`'s two locals only need to avoid the user's names, not the other
     // functions' locals.
     let mut grad_names = names.clone();
@@ -38,6 +45,7 @@ pub fn generate(sig: &Signature, graph: &Graph, names: &mut Names) -> syn::Resul
         #[doc = #doc]
         // Not every caller uses every item (a binary may call only `grad`).
         #[allow(dead_code)]
+        #(#lints)*
         #vis mod #ident {
             // The body may mention none of the parent's items.
             #[allow(unused_imports)]
@@ -88,7 +96,7 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
                 None => errors.push(syn::Error::new(
                     node.span,
                     format!(
-                        "the backward pass needs this value, but its type is not written here; bind it with a type annotation, as in `let {}: i32 = ...;`",
+                        "the backward pass needs this value, but its type cannot be inferred; bind it with a type annotation, as in `let {}: f64 = ...;`",
                         match &node.hint {
                             crate::ir::Hint::User(ident) => ident.to_string(),
                             crate::ir::Hint::Op(_) => "k".to_string(),
@@ -135,6 +143,8 @@ fn grad_struct(sig: &Signature) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[derive(Clone, Debug, PartialEq)]
+        // The fields are named after the parameters, `_y` included.
+        #[allow(clippy::pub_underscore_fields)]
         pub struct Grad { #(#fields),* }
     }
 }
@@ -160,6 +170,7 @@ fn forward_fn(sig: &Signature, graph: &Graph, backward: &Backward, tape: &Tape) 
     );
     quote! {
         #[doc = #doc]
+        #[must_use]
         pub fn forward(#params) -> (#ret, Tape) {
             #statements
             (#output, Tape { #(#fields),* })
@@ -201,6 +212,7 @@ fn backward_fn(
     );
     quote! {
         #[doc = #doc]
+        #[must_use]
         pub fn backward(#tape_param: &Tape, #seed: #ret) -> Grad {
             #unpack
             #body
@@ -211,12 +223,26 @@ fn backward_fn(
 
 fn grad_fn(sig: &Signature, names: &mut Names) -> TokenStream {
     let (value, tape) = (names.fresh("value"), names.fresh("tape"));
-    let args = sig.params.iter().map(|p| &p.ident);
-    let (params, ret, one) = (params(sig), sig.ret, sig.ret.one());
+    // `grad` passes every parameter on, so `_y` would be a used underscore
+    // binding: such parameters drop the underscore here.
+    let args: Vec<Ident> = sig
+        .params
+        .iter()
+        .map(|p| match p.ident.to_string().strip_prefix('_') {
+            Some(bare) if !bare.is_empty() => names.fresh(bare),
+            _ => p.ident.clone(),
+        })
+        .collect();
+    let params = sig.params.iter().zip(&args).map(|(p, ident)| {
+        let ty = &p.ty;
+        quote!(#ident: #ty)
+    });
+    let (ret, one) = (sig.ret, sig.ret.one());
     let doc = format!("The value of `{}` and its gradient.", sig.ident);
     quote! {
         #[doc = #doc]
-        pub fn grad(#params) -> (#ret, Grad) {
+        #[must_use]
+        pub fn grad(#(#params),*) -> (#ret, Grad) {
             let (#value, #tape) = self::forward(#(#args),*);
             (#value, self::backward(&#tape, #one))
         }
@@ -249,6 +275,7 @@ fn pullback_fn(sig: &Signature) -> TokenStream {
         /// `backward`, with the gradient as a tuple in parameter order (a
         /// `NotDifferentiable` marker for the other parameters). Differentiated
         /// callers use it.
+        #[must_use]
         pub fn pullback(tape: &Tape, seed: #ret) -> #types {
             let #g = self::backward(tape, seed);
             #values

@@ -1,0 +1,130 @@
+//! Calls between differentiated functions: the caller runs the callee's `forward`
+//! and, in its own backward pass, the callee's `pullback`.
+
+mod common;
+
+use backprop_runtime::differentiate;
+use common::{assert_gradient, Rng};
+
+#[differentiate]
+fn sig(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[differentiate]
+fn blog(x: f64, y: f64) -> f64 {
+    let sigx = sig(x);
+    let sigy = sig(y);
+    (x + sigy) / (sigx + (x + y).powi(2))
+}
+
+#[differentiate]
+fn weighted(x: f64, n: i32, w: f64) -> f64 {
+    x.powi(n) * w
+}
+
+/// `w` is left out of `wrt`: a caller may pass it only values that do not depend
+/// on the caller's inputs (a type error says so otherwise).
+#[differentiate(wrt(x))]
+fn scaled(x: f64, w: f64) -> f64 {
+    x.sin() * w
+}
+
+#[differentiate]
+fn level_one(a: f64, b: f64) -> f64 {
+    let s = weighted(a, 3, b);
+    s + sig(a * b)
+}
+
+#[differentiate]
+fn level_two(x: f64, y: f64, n: i32) -> f64 {
+    let first = level_one(x, y);
+    let second = level_one(first, x);
+    second * weighted(y, n, first) + scaled(x, 2.0 * n as f64)
+}
+
+#[differentiate]
+fn same_argument_twice(x: f64) -> f64 {
+    weighted(x, 2, x) + level_one(x, x)
+}
+
+#[differentiate]
+fn unused_call(x: f64) -> f64 {
+    let _ignored = sig(x);
+    x * 2.0
+}
+
+mod helpers {
+    use backprop_runtime::differentiate;
+
+    #[differentiate]
+    pub fn cube(x: f32) -> f32 {
+        x * x * x
+    }
+}
+
+#[differentiate]
+fn calls_by_path(x: f32) -> f32 {
+    helpers::cube(x) + crate::helpers::cube(x * 2.0)
+}
+
+#[test]
+fn the_blog_helper_agrees_with_the_primitive() {
+    for (x, y) in [(3.0, -4.0), (0.5, 1.5), (-2.0, 0.1)] {
+        let (value, g) = blog::grad(x, y);
+        assert_eq!(value, blog(x, y));
+        assert_gradient(|v| blog(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+    let (_, g) = blog::grad(3.0, -4.0);
+    assert!((g.x - 2.0595697955721652).abs() < 1e-12);
+    assert!((g.y - 1.5922327514838093).abs() < 1e-12);
+}
+
+#[test]
+fn three_levels_of_calls() {
+    let mut rng = Rng::new(11);
+    for _ in 0..25 {
+        let (x, y) = (rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5));
+        let n = (rng.next_u64() % 4) as i32;
+        let (value, g) = level_two::grad(x, y, n);
+        assert_eq!(value, level_two(x, y, n));
+        assert_gradient(|v| level_two(v[0], v[1], n), &[x, y], &[g.x, g.y]);
+    }
+}
+
+#[test]
+fn the_same_argument_in_two_positions() {
+    for x in [0.4, -1.1, 2.0] {
+        let (value, g) = same_argument_twice::grad(x);
+        assert_eq!(value, same_argument_twice(x));
+        assert_gradient(|v| same_argument_twice(v[0]), &[x], &[g.x]);
+    }
+}
+
+#[test]
+fn a_call_whose_result_is_unused_costs_nothing_backward() {
+    let (_, tape) = unused_call::forward(0.3);
+    let unused_call::Tape {} = tape;
+    assert_eq!(unused_call::grad(0.3).1.x, 2.0);
+}
+
+#[test]
+fn calls_by_path_and_in_f32() {
+    for x in [0.5_f32, -1.5] {
+        let (value, g) = calls_by_path::grad(x);
+        assert_eq!(value, calls_by_path(x));
+        let h = 1e-2_f64;
+        let wide = |v: f64| calls_by_path(v as f32) as f64;
+        let numeric = (wide(x as f64 + h) - wide(x as f64 - h)) / (2.0 * h);
+        assert!((numeric - g.x as f64).abs() < 1e-3 * numeric.abs().max(1.0));
+    }
+}
+
+#[test]
+fn pullback_returns_the_gradient_by_position() {
+    let (_, tape) = weighted::forward(1.5, 3, 2.0);
+    let (dx, marker, dw) = weighted::pullback(&tape, 1.0);
+    let g = weighted::backward(&tape, 1.0);
+    assert_eq!((dx, dw), (g.x, g.w));
+    assert_eq!(marker, backprop_runtime::NotDifferentiable);
+}

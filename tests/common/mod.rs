@@ -1,0 +1,49 @@
+//! Shared helpers: central finite differences and a seeded random source.
+#![allow(dead_code)]
+
+/// Central difference of `f` along coordinate `i` of `x`.
+pub fn central_difference(f: impl Fn(&[f64]) -> f64, x: &[f64], i: usize) -> f64 {
+    let h = 1e-6 * x[i].abs().max(1.0);
+    let mut plus = x.to_vec();
+    let mut minus = x.to_vec();
+    plus[i] += h;
+    minus[i] -= h;
+    (f(&plus) - f(&minus)) / (2.0 * h)
+}
+
+/// Asserts that `analytic` matches the central difference of `f` in every
+/// coordinate, to a relative tolerance that catches a wrong sign or factor.
+#[track_caller]
+pub fn assert_gradient(f: impl Fn(&[f64]) -> f64, x: &[f64], analytic: &[f64]) {
+    assert_eq!(x.len(), analytic.len());
+    for (i, &generated) in analytic.iter().enumerate() {
+        let numeric = central_difference(&f, x, i);
+        let scale = numeric.abs().max(generated.abs()).max(1.0);
+        assert!(
+            (numeric - generated).abs() <= 1e-6 * scale,
+            "d/dx{i} at {x:?}: generated {generated} but finite differences give {numeric}"
+        );
+    }
+}
+
+/// xorshift64*: a small seeded generator, so property tests repeat.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        lo + (hi - lo) * unit
+    }
+}
