@@ -36,7 +36,7 @@ pub fn generate(
         definition: tape_def,
         ..
     } = &tape;
-    let shown = quote!(#tape_def #grad #forward_fn #backward_fn #grad_fn);
+    let shown = quote!(#tape_def #grad #forward_fn #backward_fn #grad_fn #pullback_fn);
     let source = pretty(shown.clone());
     let ident = &sig.ident;
     let vis = &sig.vis;
@@ -52,9 +52,8 @@ pub fn generate(
             use super::*;
 
             #shown
-            #pullback_fn
 
-            /// The generated code above, pretty-printed (what `cargo expand` shows).
+            /// This module's code, pretty-printed: what `cargo expand` shows, less the docs.
             pub const SOURCE: &str = #source;
         }
     })

@@ -36,19 +36,15 @@ impl Names {
         self.fresh(&name)
     }
 
-    /// `base` if free, else `base2`, `base3`, ... (`base_2` if `base` ends in a digit,
-    /// so that `x1`'s variants do not read as `x12`).
+    /// `base` if free, else `base_2`, `base_3`, ... The underscore keeps a second
+    /// version of `v` (`v_2`, adjoint `dv_2`) apart from the terms of `v`'s adjoint
+    /// (`dv1`, `dv2`).
     pub fn fresh(&mut self, base: &str) -> Ident {
         let base = base.trim_start_matches("r#");
         let mut candidate = base.to_string();
-        let separator = if base.ends_with(|c: char| c.is_ascii_digit()) {
-            "_"
-        } else {
-            ""
-        };
         let mut n = 2;
         while !self.is_free(&candidate) {
-            candidate = format!("{base}{separator}{n}");
+            candidate = format!("{base}_{n}");
             n += 1;
         }
         self.taken.insert(candidate.clone());

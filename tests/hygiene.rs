@@ -1,0 +1,105 @@
+//! Generated names never collide with the user's: variables called like the
+//! adjoints, the tape or the module's functions just work.
+
+mod common;
+
+use backprop_runtime::differentiate;
+use common::assert_gradient;
+
+/// Every local is named like something the generator would want to use.
+#[differentiate]
+#[allow(clippy::similar_names)]
+fn collisions(x: f64, dx: f64, tape: f64) -> f64 {
+    let dx1 = x * dx;
+    let dx2 = dx1.sin() + tape;
+    let d_x = dx2 * x;
+    let grad = d_x + x.exp();
+    let _t1 = grad * tape;
+    let df = _t1 + x * x;
+    let value = df / (1.0 + dx * dx);
+    let seed = value.cos();
+    let sum = seed + x;
+    let prod = sum * dx;
+    let exp = prod.exp() * 0.1;
+    let collisions_out = exp + dx1;
+    let forward = collisions_out * 2.0;
+    let backward = forward - x;
+    let pullback = backward + tape;
+    backward * pullback
+}
+
+#[differentiate]
+fn callee(value: f64) -> f64 {
+    value * value
+}
+
+/// A user's `dcallee_out` and `callee_out_tape` beside a call.
+#[differentiate]
+#[allow(clippy::similar_names)]
+fn call_collisions(x: f64) -> f64 {
+    let dcallee_out = x * 2.0;
+    let callee_out_tape = dcallee_out + 1.0;
+    callee(callee_out_tape) + callee(x)
+}
+
+/// A parameter named like the function, and a result named like its adjoint.
+#[differentiate]
+fn f(f: f64, df: f64) -> f64 {
+    let g = f * df;
+    g * f
+}
+
+#[test]
+fn user_names_that_look_generated() {
+    for (x, dx, tape) in [(0.3, 0.7, -0.2), (-1.0, 0.4, 0.5)] {
+        let (value, g) = collisions::grad(x, dx, tape);
+        assert_eq!(value, collisions(x, dx, tape));
+        assert_gradient(|v| collisions(v[0], v[1], v[2]), &[x, dx, tape], &[g.x, g.dx, g.tape]);
+    }
+}
+
+#[test]
+fn names_around_calls() {
+    for x in [0.3, -1.2] {
+        let (value, g) = call_collisions::grad(x);
+        assert_eq!(value, call_collisions(x));
+        assert_gradient(|v| call_collisions(v[0]), &[x], &[g.x]);
+    }
+}
+
+#[test]
+fn parameters_named_like_the_function() {
+    for (a, b) in [(0.3, 0.7), (-1.0, 2.0)] {
+        let (value, g) = f::grad(a, b);
+        assert_eq!(value, f(a, b));
+        assert_gradient(|v| f(v[0], v[1]), &[a, b], &[g.f, g.df]);
+    }
+}
+
+/// The user's own `Option`, `Vec` or `Result` do not disturb the generated code,
+/// which names what it needs by absolute path.
+mod shadowed_prelude {
+    #![allow(dead_code)]
+    use backprop_runtime::differentiate;
+
+    struct Option;
+    struct Vec;
+    struct Result;
+    struct Clone;
+    struct Debug;
+    fn sigmoid(_: f64) -> f64 {
+        unreachable!("the runtime's sigmoid is meant")
+    }
+
+    #[differentiate]
+    pub fn with_shadows(x: f64) -> f64 {
+        backprop_runtime::sigmoid(x) * x
+    }
+}
+
+#[test]
+fn shadowed_prelude_names() {
+    let (value, g) = shadowed_prelude::with_shadows::grad(0.4);
+    assert_eq!(value, shadowed_prelude::with_shadows(0.4));
+    assert_gradient(|v| shadowed_prelude::with_shadows(v[0]), &[0.4], &[g.x]);
+}

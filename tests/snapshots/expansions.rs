@@ -1,0 +1,236 @@
+// Generated code of the functions in tests/snapshot.rs, as their `SOURCE`
+// constants print it. Rewrite with `BLESS=1 cargo test --test snapshot`.
+
+pub mod f {
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    pub struct Tape {
+        pub sigx: f64,
+        pub sigy: f64,
+        pub numer: f64,
+        pub xandy: f64,
+        pub denom: f64,
+        pub rec_denom: f64,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad {
+        pub x: f64,
+        pub y: f64,
+    }
+
+    #[must_use]
+    pub fn forward(x: f64, y: f64) -> (f64, Tape) {
+        let sigx = ::backprop_runtime::sigmoid(x);
+        let sigy = ::backprop_runtime::sigmoid(y);
+        let numer = x + sigy;
+        let xandy = x + y;
+        let xandysqr = xandy * xandy;
+        let denom = xandysqr + sigx;
+        let rec_denom = 1.0 / denom;
+        let f = numer * rec_denom;
+        (f, Tape { sigx, sigy, numer, xandy, denom, rec_denom })
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, df: f64) -> Grad {
+        let Tape { sigx, sigy, numer, xandy, denom, rec_denom } = *tape;
+        let dnumer = df * rec_denom;
+        let drec_denom = df * numer;
+        let ddenom = drec_denom * (-1.0 / (denom * denom));
+        let dxandysqr = ddenom;
+        let dsigx = ddenom;
+        let dxandy = dxandysqr * (2.0 * xandy);
+        let dx1 = dxandy;
+        let dy1 = dxandy;
+        let dx2 = dnumer;
+        let dsigy = dnumer;
+        let dy2 = dsigy * (sigy * (1.0 - sigy));
+        let dx3 = dsigx * (sigx * (1.0 - sigx));
+        let dy = dy1 + dy2;
+        let dx = dx1 + dx2 + dx3;
+        Grad { x: dx, y: dy }
+    }
+
+    #[must_use]
+    pub fn grad(x: f64, y: f64) -> (f64, Grad) {
+        let (value, tape) = self::forward(x, y);
+        (value, self::backward(&tape, 1.0_f64))
+    }
+
+    #[must_use]
+    pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
+        let g = self::backward(tape, seed);
+        (g.x, g.y)
+    }
+}
+
+pub mod sig {
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    pub struct Tape {
+        pub exp: f64,
+        pub sum: f64,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad {
+        pub x: f64
+    }
+
+    #[must_use]
+    pub fn forward(x: f64) -> (f64, Tape) {
+        let neg = -x;
+        let exp = neg.exp();
+        let sum = 1.0 + exp;
+        let sig = 1.0 / sum;
+        (sig, Tape { exp, sum })
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, dsig: f64) -> Grad {
+        let Tape { exp, sum } = *tape;
+        let dsum = dsig * (-1.0 / (sum * sum));
+        let dexp = dsum;
+        let dneg = dexp * exp;
+        let dx = -dneg;
+        Grad { x: dx }
+    }
+
+    #[must_use]
+    pub fn grad(x: f64) -> (f64, Grad) {
+        let (value, tape) = self::forward(x);
+        (value, self::backward(&tape, 1.0_f64))
+    }
+
+    #[must_use]
+    pub fn pullback(tape: &Tape, seed: f64) -> (f64,) {
+        let g = self::backward(tape, seed);
+        (g.x,)
+    }
+}
+
+pub mod f_inline {
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    pub struct Tape {
+        pub sig_out_tape: sig::Tape,
+        pub sum: f64,
+        pub sig_out_2_tape: sig::Tape,
+        pub sum_2: f64,
+        pub sum_3: f64,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad {
+        pub x: f64,
+        pub y: f64,
+    }
+
+    #[must_use]
+    pub fn forward(x: f64, y: f64) -> (f64, Tape) {
+        let (sig_out, sig_out_tape) = sig::forward(y);
+        let sum = x + sig_out;
+        let (sig_out_2, sig_out_2_tape) = sig::forward(x);
+        let sum_2 = x + y;
+        let powi = sum_2.powi(2);
+        let sum_3 = sig_out_2 + powi;
+        let f_inline = sum / sum_3;
+        (f_inline, Tape { sig_out_tape, sum, sig_out_2_tape, sum_2, sum_3 })
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, df_inline: f64) -> Grad {
+        let Tape { ref sig_out_tape, sum, ref sig_out_2_tape, sum_2, sum_3 } = *tape;
+        let dsum = df_inline / sum_3;
+        let dsum_3 = df_inline * (-sum / (sum_3 * sum_3));
+        let dsig_out_2 = dsum_3;
+        let dpowi = dsum_3;
+        let dsum_2 = dpowi * (2.0 * sum_2);
+        let dx1 = dsum_2;
+        let dy1 = dsum_2;
+        let (dx2,) = sig::pullback(sig_out_2_tape, dsig_out_2);
+        let dx3 = dsum;
+        let dsig_out = dsum;
+        let (dy2,) = sig::pullback(sig_out_tape, dsig_out);
+        let dy = dy1 + dy2;
+        let dx = dx1 + dx2 + dx3;
+        Grad { x: dx, y: dy }
+    }
+
+    #[must_use]
+    pub fn grad(x: f64, y: f64) -> (f64, Grad) {
+        let (value, tape) = self::forward(x, y);
+        (value, self::backward(&tape, 1.0_f64))
+    }
+
+    #[must_use]
+    pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
+        let g = self::backward(tape, seed);
+        (g.x, g.y)
+    }
+}
+
+pub mod damped {
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    pub struct Tape {
+        pub x: f32,
+        pub rate: f32,
+        pub steps: i32,
+        pub v: f32,
+        pub v_3: f32,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad {
+        pub x: f32
+    }
+
+    #[must_use]
+    pub fn forward(x: f32, rate: f32, steps: i32) -> (f32, Tape) {
+        let v = x * rate;
+        let powi = v.powi(steps);
+        let prod = powi * 0.5;
+        let v_2 = v - prod;
+        let v_3 = v_2.tanh();
+        let damped = v_3 * x;
+        (damped, Tape { x, rate, steps, v, v_3 })
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, ddamped: f32) -> Grad {
+        let Tape { x, rate, steps, v, v_3 } = *tape;
+        let dv_3 = ddamped * x;
+        let dx1 = ddamped * v_3;
+        let dv_2 = dv_3 * (1.0 - v_3 * v_3);
+        let dv1 = dv_2;
+        let dprod = -dv_2;
+        let dpowi = dprod * 0.5;
+        let dv2 = dpowi * (steps as f32 * v.powi(steps - 1));
+        let dv = dv1 + dv2;
+        let dx2 = dv * rate;
+        let dx = dx1 + dx2;
+        Grad { x: dx }
+    }
+
+    #[must_use]
+    pub fn grad(x: f32, rate: f32, steps: i32) -> (f32, Grad) {
+        let (value, tape) = self::forward(x, rate, steps);
+        (value, self::backward(&tape, 1.0_f32))
+    }
+
+    #[must_use]
+    pub fn pullback(tape: &Tape, seed: f32) -> (f32, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable) {
+        let g = self::backward(tape, seed);
+        (g.x, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable)
+    }
+}
