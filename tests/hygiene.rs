@@ -54,7 +54,11 @@ fn user_names_that_look_generated() {
     for (x, dx, tape) in [(0.3, 0.7, -0.2), (-1.0, 0.4, 0.5)] {
         let (value, g) = collisions::grad(x, dx, tape);
         assert_eq!(value, collisions(x, dx, tape));
-        assert_gradient(|v| collisions(v[0], v[1], v[2]), &[x, dx, tape], &[g.x, g.dx, g.tape]);
+        assert_gradient(
+            |v| collisions(v[0], v[1], v[2]),
+            &[x, dx, tape],
+            &[g.x, g.dx, g.tape],
+        );
     }
 }
 

@@ -32,7 +32,13 @@ pub fn methods(x: f64) -> f64 {
     let second =
         x.sqrt() + x.cbrt() + x.powi(3) + x.powi(2) + x.recip() + x.sin() + x.cos() + x.tan();
     let third = (x * 0.1).asin() + (x * 0.1).acos() + x.atan() + x.sinh() + x.cosh() + x.tanh();
-    let fourth = x.asinh() + (x + 2.0).acosh() + (x * 0.1).atanh() + x.abs() + x.fract();
+    let fourth = x.asinh()
+        + (x + 2.0).acosh()
+        + (x * 0.1).atanh()
+        + x.abs()
+        + x.fract()
+        + x.to_degrees()
+        + x.to_radians();
     let steps = x.signum() * x.floor() * x.ceil() * x.round() * x.trunc();
     first + second + third + fourth + steps * x
 }

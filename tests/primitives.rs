@@ -77,6 +77,8 @@ unary! {
     round: |x| x.round() * x, at [-2.3, 0.4];
     trunc: |x| x.trunc() * x, at [-2.3, 0.4];
     fract: |x| x.fract(), at [-2.3, 0.4];
+    to_degrees: |x| x.to_degrees(), at [-2.0, 0.0, 3.0];
+    to_radians: |x| x.to_radians(), at [-200.0, 0.0, 3.0];
     neg: |x| -x, at [-2.0, 3.0];
     square: |x| x * x, at [-2.0, 3.0];
     sigmoid: |x| backprop_runtime::sigmoid(x), at [-30.0, -2.0, 0.0, 1.5, 30.0];

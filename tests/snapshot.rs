@@ -54,7 +54,9 @@ fn render() -> String {
          // constants print it. Rewrite with `BLESS=1 cargo test --test snapshot`.\n",
     );
     for (name, source) in FUNCTIONS {
-        out.push_str(&format!("\npub mod {name} {{\n    use super::*;\n\n"));
+        out.push_str(&format!(
+            "\npub mod {name} {{\n    #[allow(unused_imports)]\n    use super::*;\n\n"
+        ));
         for line in source.lines() {
             if line.is_empty() {
                 out.push('\n');

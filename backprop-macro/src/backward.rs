@@ -160,13 +160,29 @@ impl Pass<'_> {
                 let name = self.next_term(arg);
                 self.body.extend(quote!(let #name = #term;));
             }
-            NodeKind::Call { path, args, tape } => {
+            NodeKind::Call {
+                path,
+                args,
+                tape,
+                arg_spans,
+            } => {
                 self.saved_tapes.insert(id);
+                // Each term carries the location of the user's argument, so a type
+                // error about it (a callee that does not differentiate that
+                // parameter) points there.
                 let patterns: Vec<TokenStream> = args
                     .iter()
-                    .map(|arg| match self.active(arg) {
+                    .zip(arg_spans)
+                    .map(|(arg, span)| match self.active(arg) {
                         Some(arg) => {
-                            let name = self.next_term(arg);
+                            let mut name = self.next_term(arg);
+                            name.set_span(name.span().located_at(*span));
+                            if let Some(last) = self.terms[arg].last_mut() {
+                                *last = name.clone();
+                            }
+                            if self.analysis.terms[arg] == 1 {
+                                self.adjoints[arg] = Some(name.clone());
+                            }
                             quote!(#name)
                         }
                         None => quote!(_),

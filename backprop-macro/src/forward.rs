@@ -14,7 +14,9 @@ pub fn statements(graph: &Graph, saved_tapes: &BTreeSet<usize>) -> TokenStream {
         let annotation = node.annotation.as_ref().map(|ty| quote!(: #ty));
         let statement = match &node.kind {
             NodeKind::Param => continue,
-            NodeKind::Call { path, args, tape } => {
+            NodeKind::Call {
+                path, args, tape, ..
+            } => {
                 let args = args.iter().map(|a| argument(graph, a));
                 let tape = if saved_tapes.contains(&id) {
                     quote!(#tape)

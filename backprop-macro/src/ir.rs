@@ -156,6 +156,8 @@ pub enum NodeKind {
         args: Vec<Operand>,
         /// The local that holds the callee's tape.
         tape: Ident,
+        /// Where the user wrote each argument, for errors about its gradient.
+        arg_spans: Vec<Span>,
     },
     /// A value that does not depend on a differentiable input (integer arithmetic,
     /// `n as f64`, calls on constants): emitted as the user wrote it, with the

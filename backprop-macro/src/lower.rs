@@ -399,10 +399,12 @@ impl Lowerer<'_> {
                     let a = self.expr(&unary.expr);
                     self.op(rules::operator("neg"), Form::Operator, vec![a], expr)
                 }
+                // A boolean: no derivative.
+                UnOp::Not(_) => self.inactive(expr),
                 _ => {
                     self.errors.spanned(
                         unary.op,
-                        "this operator cannot be applied to a value being differentiated; supported: `-`, `+`, `-`, `*`, `/`, `%`",
+                        "dereferencing is not supported on a value being differentiated; differentiated values are `f64` or `f32`, not references",
                     );
                     self.dummy()
                 }
@@ -413,14 +415,8 @@ impl Lowerer<'_> {
                     let b = self.expr(&binary.right);
                     self.arithmetic(name, a, b, expr)
                 }
-                None if is_comparison(&binary.op) => self.inactive(expr),
-                None => {
-                    self.errors.spanned(
-                        binary.op,
-                        "this operator cannot be applied to a value being differentiated; supported: `+`, `-`, `*`, `/`, `%`, comparisons",
-                    );
-                    self.dummy()
-                }
+                // Comparisons and `&&`, `||`: booleans, with no derivative.
+                None => self.inactive(expr),
             },
             Expr::Cast(cast) => match FloatTy::from_type(&cast.ty) {
                 Some(to) => self.cast(&cast.expr, to, expr),
@@ -430,10 +426,7 @@ impl Lowerer<'_> {
             Expr::MethodCall(call) => self.method_call(call, expr),
             Expr::Call(call) => self.call(call, expr),
             _ => {
-                self.errors.spanned(
-                    expr,
-                    "this expression is not supported on a value being differentiated; supported: arithmetic, float methods, calls of differentiated functions, casts between f32 and f64",
-                );
+                self.errors.spanned(expr, not_differentiable(expr));
                 self.dummy()
             }
         }
@@ -595,6 +588,7 @@ impl Lowerer<'_> {
                 path: path.clone(),
                 args,
                 tape: placeholder(),
+                arg_spans: call.args.iter().map(Spanned::span).collect(),
             },
             active: true,
             ty: Some(float.unwrap_or(self.ret).to_type()),
@@ -815,6 +809,25 @@ fn unsupported(expr: &Expr) -> Option<&'static str> {
     })
 }
 
+/// Why an expression that mentions a differentiated value is refused.
+fn not_differentiable(expr: &Expr) -> &'static str {
+    match expr {
+        Expr::Tuple(_) => {
+            "a tuple of differentiated values is supported only as `let (a, b) = (x, y);`"
+        }
+        Expr::Reference(_) | Expr::RawAddr(_) => {
+            "references to differentiated values are not supported; pass the value itself"
+        }
+        Expr::Array(_) | Expr::Repeat(_) | Expr::Index(_) => {
+            "arrays and indexing of differentiated values are not supported yet"
+        }
+        Expr::Field(_) | Expr::Struct(_) => {
+            "structs holding differentiated values are not supported yet; pass the fields as parameters"
+        }
+        _ => "this expression is not supported on a value being differentiated; supported: arithmetic, float methods, calls of differentiated functions, casts between f32 and f64",
+    }
+}
+
 /// Inside code we keep verbatim (an inactive expression) nothing may bind names or
 /// change control flow, so renaming its locals stays correct.
 fn forbidden_inside(expr: &Expr) -> Option<(proc_macro2::TokenStream, &'static str)> {
@@ -985,11 +998,4 @@ fn operator_symbol(name: &str) -> proc_macro2::TokenStream {
         "rem" => quote!(%),
         _ => quote!(+),
     }
-}
-
-fn is_comparison(op: &BinOp) -> bool {
-    matches!(
-        op,
-        BinOp::Eq(_) | BinOp::Ne(_) | BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_)
-    )
 }

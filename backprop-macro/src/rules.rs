@@ -87,6 +87,11 @@ impl RuleCtx<'_> {
         quote!(::core::#float::consts::LN_2)
     }
 
+    fn pi(&self) -> TokenStream {
+        let float = self.float();
+        quote!(::core::#float::consts::PI)
+    }
+
     fn ln_10(&self) -> TokenStream {
         let float = self.float();
         quote!(::core::#float::consts::LN_10)
@@ -307,6 +312,14 @@ pub static METHODS: &[Rule] = &[
     rule!("abs", 1, |c, _i| {
         let (d, sign) = (c.d(), c.apply(0, "signum"));
         quote!(#d * #sign)
+    }),
+    rule!("to_degrees", 1, |c, _i| {
+        let (d, pi) = (c.d(), c.pi());
+        quote!(#d * (180.0 / #pi))
+    }),
+    rule!("to_radians", 1, |c, _i| {
+        let (d, pi) = (c.d(), c.pi());
+        quote!(#d * (#pi / 180.0))
     }),
     rule!("signum", 1, zero),
     rule!("floor", 1, zero),

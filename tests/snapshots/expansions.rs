@@ -2,6 +2,7 @@
 // constants print it. Rewrite with `BLESS=1 cargo test --test snapshot`.
 
 pub mod f {
+    #[allow(unused_imports)]
     use super::*;
 
     #[derive(Clone, Debug)]
@@ -68,6 +69,7 @@ pub mod f {
 }
 
 pub mod sig {
+    #[allow(unused_imports)]
     use super::*;
 
     #[derive(Clone, Debug)]
@@ -115,6 +117,7 @@ pub mod sig {
 }
 
 pub mod f_inline {
+    #[allow(unused_imports)]
     use super::*;
 
     #[derive(Clone, Debug)]
@@ -178,6 +181,7 @@ pub mod f_inline {
 }
 
 pub mod damped {
+    #[allow(unused_imports)]
     use super::*;
 
     #[derive(Clone, Debug)]

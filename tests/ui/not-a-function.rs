@@ -1,0 +1,8 @@
+use backprop_runtime::differentiate;
+
+#[differentiate]
+struct Point {
+    x: f64,
+}
+
+fn main() {}
