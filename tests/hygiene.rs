@@ -107,3 +107,19 @@ fn shadowed_prelude_names() {
     assert_eq!(value, shadowed_prelude::with_shadows(0.4));
     assert_gradient(|v| shadowed_prelude::with_shadows(v[0]), &[0.4], &[g.x]);
 }
+
+/// Raw identifiers, also ones that are keywords.
+#[differentiate]
+fn raw_identifiers(r#type: f64, r#x: f64) -> f64 {
+    let r#match = r#type * x;
+    r#match.sin() + r#x
+}
+
+#[test]
+fn raw_identifiers_work() {
+    for (a, b) in [(0.3, 0.7), (-1.0, 2.0)] {
+        let (value, g) = raw_identifiers::grad(a, b);
+        assert_eq!(value, raw_identifiers(a, b));
+        assert_gradient(|v| raw_identifiers(v[0], v[1]), &[a, b], &[g.r#type, g.x]);
+    }
+}

@@ -56,3 +56,181 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let module = module::generate(&signature, &graph, &mut names, &lints)?;
     Ok(quote!(#function #module))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::differentiate;
+    use crate::pretty::pretty;
+    use quote::quote;
+
+    fn expand(item: proc_macro2::TokenStream) -> String {
+        pretty(differentiate(quote!(), item))
+    }
+
+    #[test]
+    fn blog_function_has_the_blogs_sums() {
+        let code = expand(quote! {
+            fn f(x: f64, y: f64) -> f64 {
+                let sigx = sigmoid(x);
+                let sigy = sigmoid(y);
+                let numer = x + sigy;
+                let xandy = x + y;
+                let xandysqr = xandy * xandy;
+                let denom = xandysqr + sigx;
+                let rec_denom = 1.0 / denom;
+                numer * rec_denom
+            }
+        });
+        assert!(code.contains("let dx = dx1 + dx2 + dx3;"), "{code}");
+        assert!(code.contains("let dy = dy1 + dy2;"), "{code}");
+        assert!(code.contains("let dsigx = ddenom;"), "{code}");
+        assert!(
+            code.contains("let dxandy = dxandysqr * (2.0 * xandy);"),
+            "{code}"
+        );
+        assert!(!code.contains("compile_error"), "{code}");
+    }
+
+    #[test]
+    fn refusals_keep_the_original_item() {
+        let code = differentiate(
+            quote!(),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    if x > 0.0 {
+                        x
+                    } else {
+                        0.0
+                    }
+                }
+            ),
+        );
+        let code = code.to_string();
+        assert!(code.contains("compile_error"), "{code}");
+        assert!(code.contains("fn f"), "{code}");
+    }
+
+    /// Odd and broken inputs give errors, never a panic.
+    #[test]
+    fn never_panics_on_odd_input() {
+        let inputs = [
+            quote!(),
+            quote!(fn),
+            quote!(
+                struct S;
+            ),
+            quote!(
+                fn f() -> f64 {}
+            ),
+            quote!(
+                fn f() -> f64 {
+                    1.0
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    x = x;
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let (a, b) = (x,);
+                    a
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let (a, (b, c)) = (x, (x, x));
+                    a
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    x.powi()
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    f64::exp()
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    sigmoid()
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    (x)(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    <f64>::exp(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    g::<f64>(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    undefined += x;
+                    x
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    return;
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    {
+                        x
+                    }
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    'a: {
+                        x
+                    }
+                }
+            ),
+            quote!(
+                fn f(r#x: f64) -> f64 {
+                    r#x * 2.0
+                }
+            ),
+            quote!(
+                fn f(x: f64, x2: f64) -> f64 {
+                    let x = x * x2;
+                    let x = x + 1.0;
+                    x
+                }
+            ),
+        ];
+        for input in inputs {
+            let _ = differentiate(quote!(), input);
+        }
+        for attr in [
+            quote!(wrt),
+            quote!(wrt()),
+            quote!(wrt(1)),
+            quote!(wrt(x), wrt(x)),
+            quote!(wrt = 1),
+        ] {
+            let _ = differentiate(
+                attr,
+                quote!(
+                    fn f(x: f64) -> f64 {
+                        x
+                    }
+                ),
+            );
+        }
+    }
+}

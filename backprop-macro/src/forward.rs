@@ -113,7 +113,7 @@ impl VisitMut for Rename<'_> {
     fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
         if let syn::Expr::Path(path) = expr {
             if let Some(ident) = path.path.get_ident() {
-                let name = ident.to_string();
+                let name = crate::lower::key(ident);
                 if let Some((_, id)) = self.locals.iter().find(|(n, _)| *n == name) {
                     let renamed = &self.graph.nodes[*id].name;
                     *expr = syn::parse_quote!(#renamed);

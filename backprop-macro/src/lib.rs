@@ -2,10 +2,10 @@
 //!
 //! Users depend on `backprop-runtime`, which re-exports this macro; see its
 //! documentation and the README. The stages, one file each:
-//! [`args`] and [`signature`] read the attribute and the function's signature,
-//! [`lower`] turns the body into the Wengert list of [`ir`], [`analysis`] finds
-//! which nodes need an adjoint, [`forward`] and [`backward`] emit the two passes
-//! using the derivative table in [`rules`], and [`module`] assembles them.
+//! `args` and `signature` read the attribute and the function's signature,
+//! `lower` turns the body into the Wengert list of `ir`, `analysis` finds
+//! which nodes need an adjoint, `forward` and `backward` emit the two passes
+//! using the derivative table in `rules`, and `module` assembles them.
 
 mod analysis;
 mod args;

@@ -82,7 +82,7 @@ impl Lowerer<'_> {
 
     fn declare(&mut self, ident: &Ident, id: NodeId) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.push((ident.to_string(), id));
+            scope.push((key(ident), id));
         }
     }
 
@@ -108,7 +108,7 @@ impl Lowerer<'_> {
 
     fn local(&self, expr: &Expr) -> Option<NodeId> {
         match expr {
-            Expr::Path(p) if p.qself.is_none() => self.lookup(&p.path.get_ident()?.to_string()),
+            Expr::Path(p) if p.qself.is_none() => self.lookup(&key(p.path.get_ident()?)),
             _ => None,
         }
     }
@@ -337,7 +337,7 @@ impl Lowerer<'_> {
             Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
             _ => None,
         };
-        match ident.and_then(|i| self.lookup(&i.to_string()).map(|id| (i, id))) {
+        match ident.and_then(|i| self.lookup(&key(&i)).map(|id| (i, id))) {
             Some(found) => Some(found),
             None => {
                 self.errors.spanned(
@@ -356,7 +356,7 @@ impl Lowerer<'_> {
         let mark = self.nodes.len();
         let value = self.expr(&assign.right);
         let id = self.bind(&ident, value, mark, None);
-        self.rebind(&ident.to_string(), id);
+        self.rebind(&key(&ident), id);
     }
 
     fn compound_assign(&mut self, binary: &syn::ExprBinary) {
@@ -370,7 +370,7 @@ impl Lowerer<'_> {
         let id = self.arithmetic(op, Operand::Node(current), value, binary);
         if let Operand::Node(id) = id {
             self.nodes[id].hint = Hint::User(ident.clone());
-            self.rebind(&ident.to_string(), id);
+            self.rebind(&key(&ident), id);
         }
     }
 
@@ -456,7 +456,7 @@ impl Lowerer<'_> {
         let mut locals = Vec::new();
         let mut side = |operand: &Operand, ident: &Ident| match operand {
             Operand::Node(id) => {
-                locals.push((ident.to_string(), *id));
+                locals.push((key(ident), *id));
                 quote!(#ident)
             }
             Operand::Const(c) => c.operand_tokens(),
@@ -873,7 +873,7 @@ impl<'ast> Visit<'ast> for LocalFinder {
     fn visit_expr_path(&mut self, expr: &'ast syn::ExprPath) {
         if expr.qself.is_none() {
             if let Some(ident) = expr.path.get_ident() {
-                self.names.push(ident.to_string());
+                self.names.push(key(ident));
             }
         }
     }
@@ -894,6 +894,15 @@ fn is_pure(expr: &Expr) -> bool {
                 && m.args.iter().all(is_pure)
         }
         _ => false,
+    }
+}
+
+/// How a local is looked up: `r#x` and `x` are the same variable.
+pub fn key(ident: &Ident) -> String {
+    let name = ident.to_string();
+    match name.strip_prefix("r#") {
+        Some(bare) => bare.to_string(),
+        None => name,
     }
 }
 

@@ -29,9 +29,9 @@ impl Names {
     /// The name for a user binding: its own name the first time, a fresh variant
     /// when the user shadows or reassigns it.
     pub fn binding(&mut self, ident: &Ident) -> Ident {
-        let name = ident.to_string();
+        let name = bare(&ident.to_string());
         if self.taken.insert(name.clone()) {
-            return Ident::new(&name, ident.span());
+            return ident.clone();
         }
         self.fresh(&name)
     }
@@ -40,8 +40,8 @@ impl Names {
     /// version of `v` (`v_2`, adjoint `dv_2`) apart from the terms of `v`'s adjoint
     /// (`dv1`, `dv2`).
     pub fn fresh(&mut self, base: &str) -> Ident {
-        let base = base.trim_start_matches("r#");
-        let mut candidate = base.to_string();
+        let base = bare(base);
+        let mut candidate = base.clone();
         let mut n = 2;
         while !self.is_free(&candidate) {
             candidate = format!("{base}_{n}");
@@ -55,7 +55,7 @@ impl Names {
     /// last one.
     pub fn first_free(&mut self, choices: &[String]) -> Ident {
         for choice in choices {
-            if self.is_free(choice) {
+            if self.is_free(&bare(choice)) {
                 return self.fresh(choice);
             }
         }
@@ -65,6 +65,13 @@ impl Names {
     fn is_free(&self, name: &str) -> bool {
         !self.taken.contains(name) && !self.reserved.contains(name) && !is_keyword(name)
     }
+}
+
+/// A name without raw-identifier markers: `r#type` is `type`, and `dr#type` (an
+/// adjoint's name built from it) is `dtype`. Keywords are then never free, so a
+/// generated name is always a valid plain identifier.
+fn bare(name: &str) -> String {
+    name.replace("r#", "")
 }
 
 fn is_keyword(name: &str) -> bool {
@@ -78,13 +85,13 @@ struct Collector {
 
 impl<'ast> Visit<'ast> for Collector {
     fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
-        self.idents.insert(pat.ident.to_string());
+        self.idents.insert(bare(&pat.ident.to_string()));
         syn::visit::visit_pat_ident(self, pat);
     }
 
     fn visit_expr_path(&mut self, expr: &'ast syn::ExprPath) {
         if let Some(first) = expr.path.segments.first() {
-            self.idents.insert(first.ident.to_string());
+            self.idents.insert(bare(&first.ident.to_string()));
         }
         syn::visit::visit_expr_path(self, expr);
     }
@@ -93,8 +100,55 @@ impl<'ast> Visit<'ast> for Collector {
         // Refused later, but its identifiers still must not be shadowed meanwhile.
         for token in mac.tokens.clone() {
             if let proc_macro2::TokenTree::Ident(ident) = token {
-                self.idents.insert(ident.to_string());
+                self.idents.insert(bare(&ident.to_string()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+    use proc_macro2::{Ident, Span};
+
+    fn names_for(item: syn::ItemFn) -> Names {
+        Names::for_function(&item)
+    }
+
+    #[test]
+    fn generated_names_avoid_every_user_name() {
+        let mut names = names_for(syn::parse_quote! {
+            fn f(x: f64, dx: f64) -> f64 { let dx1 = x * dx; let tape = dx1; tape + SCALE }
+        });
+        assert_eq!(names.fresh("dx"), "dx_2");
+        assert_eq!(names.fresh("dx1"), "dx1_2");
+        assert_eq!(names.fresh("tape"), "tape_2");
+        assert_eq!(names.fresh("SCALE"), "SCALE_2");
+        assert_eq!(names.fresh("sum"), "sum");
+        assert_eq!(names.fresh("sum"), "sum_2");
+        assert_eq!(names.first_free(&["dx".into(), "d_x".into()]), "d_x");
+    }
+
+    #[test]
+    fn a_user_binding_keeps_its_name_until_shadowed() {
+        let mut names = names_for(syn::parse_quote!(
+            fn f(x: f64) -> f64 {
+                let x = x;
+                x
+            }
+        ));
+        let x = Ident::new("x", Span::call_site());
+        assert_eq!(names.binding(&x), "x");
+        assert_eq!(names.binding(&x), "x_2");
+    }
+
+    #[test]
+    fn keywords_are_never_chosen() {
+        let mut names = names_for(syn::parse_quote!(
+            fn f() -> f64 {
+                1.0
+            }
+        ));
+        assert_eq!(names.fresh("fn"), "fn_2");
     }
 }

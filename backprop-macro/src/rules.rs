@@ -414,3 +414,31 @@ pub fn method_names() -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{METHODS, OPERATORS, RUNTIME};
+
+    /// `operator` falls back to the first entry for an unknown name; lowering
+    /// asks only for these.
+    #[test]
+    fn every_operator_lowering_uses_exists() {
+        for name in ["add", "sub", "mul", "div", "rem", "neg", "square", "copy"] {
+            assert!(OPERATORS.iter().any(|r| r.name == name), "{name}");
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut all: Vec<&str> = OPERATORS
+            .iter()
+            .chain(METHODS)
+            .chain(RUNTIME)
+            .map(|r| r.name)
+            .collect();
+        all.sort_unstable();
+        let count = all.len();
+        all.dedup();
+        assert_eq!(all.len(), count);
+    }
+}
