@@ -71,6 +71,34 @@ pub fn calls(x: f64, y: f64) -> f64 {
     methods(inner.abs() + 1.0) * binary_methods(x, y, 2)
 }
 
+/// Branches, loops with carried variables, a call inside a loop.
+#[differentiate]
+#[must_use]
+pub fn control_flow(x: f64, y: f64, steps: usize) -> f64 {
+    let mut position = x;
+    let mut velocity = y;
+    let mut bounces = 0_u32;
+    for step in 0..steps {
+        let force = if position > 0.0 {
+            -position
+        } else {
+            -2.0 * position
+        };
+        velocity += force * 0.1;
+        position += velocity * 0.1;
+        if step % 2 == 0 && velocity < 0.0 {
+            bounces += 1;
+            velocity *= 0.9;
+        }
+    }
+    let tail = if bounces > 2 {
+        calls(position, velocity)
+    } else {
+        position * velocity
+    };
+    tail + f64::from(bounces)
+}
+
 /// The result is a parameter; another parameter is unused.
 #[differentiate]
 #[must_use]
@@ -93,6 +121,7 @@ fn generated_code_is_lint_clean() {
     assert!(binary_methods::grad(1.5, 0.5, 2).1.y.is_finite());
     assert!(mixed::grad(0.5, 2.0, 3, true).1.x.is_finite());
     assert!(calls::grad(1.5, 0.5).1.x.is_finite());
+    assert!(control_flow::grad(1.5, 0.5, 3).1.y.is_finite());
     assert!((identity::grad(1.0, 2.0).1.x - 1.0).abs() < f64::EPSILON);
     assert!(constant::grad(1.0).1._x.abs() < f64::EPSILON);
 }

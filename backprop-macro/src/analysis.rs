@@ -1,45 +1,159 @@
-//! Which nodes get an adjoint, and how many terms each adjoint sums.
+//! Which nodes get an adjoint, and how the terms of each adjoint are laid out.
 //!
 //! A node needs an adjoint when the result depends on it through differentiable
-//! operations: walking the list backwards from the result, each active operand of
-//! a reached node is reached, and gains one term (the blog's `dx1`, `dx2`, `dx3`).
-//! Nodes that do not reach the result (dead code, inactive values) cost nothing in
-//! the backward pass.
+//! operations: walking the body backwards from the result, each active operand of
+//! a reached node is reached. A branch passes reach from its merged values to the
+//! values each arm hands back; a loop from its variables after the loop to their
+//! next values in the body and their values before the loop. Loops make this a
+//! fixpoint: a variable reached in the body is reached in every iteration.
+//!
+//! Each use of a reached node is one term of its adjoint (the blog's `dx1`,
+//! `dx2`, `dx3`). Uses inside a branch or loop that the node is defined outside of
+//! are accumulated, across iterations too, into one term per such statement.
 
-use crate::ir::{Graph, Operand};
+use crate::ir::{Block, Graph, NodeId, NodeKind, Operand, RegionId, Stmt, StmtId};
+use std::collections::BTreeMap;
 
 pub struct Analysis {
     /// The result depends on this node through differentiable operations.
     pub reached: Vec<bool>,
     /// How many terms this node's adjoint is the sum of.
     pub terms: Vec<usize>,
+    /// For each branch or loop, the nodes defined outside it that gain a term from
+    /// inside it, in order.
+    pub accumulated: BTreeMap<StmtId, Vec<NodeId>>,
 }
 
 impl Analysis {
     pub fn of(graph: &Graph) -> Analysis {
-        let count = graph.nodes.len();
-        let mut reached = vec![false; count];
-        let mut terms = vec![0; count];
-        if let Operand::Node(output) = graph.output {
-            if graph.nodes[output].active {
-                reached[output] = true;
-                // The seed: the adjoint of the result, passed in by the caller.
-                terms[output] = 1;
+        let mut analysis = Analysis {
+            reached: vec![false; graph.nodes.len()],
+            terms: vec![0; graph.nodes.len()],
+            accumulated: BTreeMap::new(),
+        };
+        analysis.reach(graph, &graph.output);
+        loop {
+            let before = analysis.reached.clone();
+            analysis.propagate(graph, &graph.body);
+            if analysis.reached == before {
+                break;
             }
         }
-        for id in (0..count).rev() {
-            if !reached[id] {
-                continue;
+        if let Operand::Node(output) = graph.output {
+            if analysis.reached[output] {
+                // The seed: the adjoint of the result, passed in by the caller.
+                analysis.terms[output] += 1;
             }
-            for arg in graph.nodes[id].args() {
-                if let Operand::Node(arg) = arg {
-                    if graph.nodes[*arg].active {
-                        reached[*arg] = true;
-                        terms[*arg] += 1;
+        }
+        analysis.count_uses(graph, &graph.body);
+        analysis
+    }
+
+    /// Whether a loop variable's adjoint is carried through the backward loop.
+    pub fn carries(&self, carried: &crate::ir::Carried) -> bool {
+        self.reached[carried.out] || self.reached[carried.param]
+    }
+
+    fn reach(&mut self, graph: &Graph, operand: &Operand) {
+        if let Operand::Node(id) = operand {
+            if graph.nodes[*id].active {
+                self.reached[*id] = true;
+            }
+        }
+    }
+
+    fn propagate(&mut self, graph: &Graph, block: &Block) {
+        for stmt in block.stmts.iter().rev() {
+            match stmt {
+                Stmt::Node(id) => {
+                    if self.reached[*id] {
+                        for arg in graph.nodes[*id].args() {
+                            self.reach(graph, arg);
+                        }
                     }
+                }
+                Stmt::If(branch) => {
+                    for (k, merge) in branch.merges.iter().enumerate() {
+                        if self.reached[*merge] {
+                            self.reach(graph, &branch.then_block.results[k]);
+                            self.reach(graph, &branch.else_block.results[k]);
+                        }
+                    }
+                    self.propagate(graph, &branch.then_block);
+                    self.propagate(graph, &branch.else_block);
+                }
+                Stmt::Loop(looped) => {
+                    for (k, carried) in looped.carried.iter().enumerate() {
+                        if self.carries(carried) {
+                            self.reach(graph, &looped.body.results[k]);
+                            self.reach(graph, &carried.init);
+                        }
+                    }
+                    self.propagate(graph, &looped.body);
                 }
             }
         }
-        Analysis { reached, terms }
+    }
+
+    /// One term per use of a reached node, in the block where the use's
+    /// contribution is computed.
+    fn count_uses(&mut self, graph: &Graph, block: &Block) {
+        for stmt in &block.stmts {
+            match stmt {
+                Stmt::Node(id) => {
+                    if self.reached[*id] {
+                        let node = &graph.nodes[*id];
+                        let calls_or_rules = !matches!(node.kind, NodeKind::Inactive { .. });
+                        for arg in node.args().iter().filter(|_| calls_or_rules) {
+                            self.use_at(graph, arg, block.region);
+                        }
+                    }
+                }
+                Stmt::If(branch) => {
+                    for (k, merge) in branch.merges.iter().enumerate() {
+                        if self.reached[*merge] {
+                            self.use_at(
+                                graph,
+                                &branch.then_block.results[k],
+                                branch.then_block.region,
+                            );
+                            self.use_at(
+                                graph,
+                                &branch.else_block.results[k],
+                                branch.else_block.region,
+                            );
+                        }
+                    }
+                    self.count_uses(graph, &branch.then_block);
+                    self.count_uses(graph, &branch.else_block);
+                }
+                Stmt::Loop(looped) => {
+                    for (k, carried) in looped.carried.iter().enumerate() {
+                        if self.carries(carried) {
+                            self.use_at(graph, &looped.body.results[k], looped.body.region);
+                            self.use_at(graph, &carried.init, block.region);
+                        }
+                    }
+                    self.count_uses(graph, &looped.body);
+                }
+            }
+        }
+    }
+
+    fn use_at(&mut self, graph: &Graph, operand: &Operand, site: RegionId) {
+        let Operand::Node(id) = operand else { return };
+        if !graph.nodes[*id].active {
+            return;
+        }
+        match graph.child_statement(site, graph.nodes[*id].region) {
+            None => self.terms[*id] += 1,
+            Some(statement) => {
+                let nodes = self.accumulated.entry(statement).or_default();
+                if !nodes.contains(id) {
+                    nodes.push(*id);
+                    self.terms[*id] += 1;
+                }
+            }
+        }
     }
 }

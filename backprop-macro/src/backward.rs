@@ -1,18 +1,24 @@
 //! The backward pass, in the blog's shape.
 //!
-//! Nodes are visited in reverse. Each reached node's adjoint is named after it
-//! (`dsigx`); each of its active operands gets one term (`dx1 = dsigx * ...`), and
-//! an adjoint with several terms is their explicit sum (`dx = dx1 + dx2 + dx3`),
-//! written just before the node's own terms need it. No mutable accumulation.
+//! Statements are visited in reverse. Each reached node's adjoint is named after
+//! it (`dsigx`); each of its active operands gets one term (`dx1 = dsigx * ...`),
+//! and an adjoint with several terms is their explicit sum (`dx = dx1 + dx2`),
+//! written just before the node's own terms need it.
+//!
+//! A branch replays the arm the forward pass took. A loop runs its body's reverse
+//! once per forward iteration; a variable the loop assigns carries its adjoint
+//! from one reversed iteration to the one before (`dp = dp_3;`). A value defined
+//! outside a branch or loop and used inside it gets one term for the whole
+//! statement, accumulated inside it (`dx2 += ...`): the only mutable adjoints.
 
 use crate::analysis::Analysis;
-use crate::ir::{Graph, NodeId, NodeKind, Operand};
+use crate::ir::{Block, Graph, If, Loop, NodeId, NodeKind, Operand, RegionId, Stmt, StmtId};
 use crate::names::Names;
 use crate::rules::RuleCtx;
 use crate::signature::Signature;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub struct Backward {
     /// The statements of `backward`, after the tape is unpacked.
@@ -21,8 +27,13 @@ pub struct Backward {
     pub saved: BTreeSet<NodeId>,
     /// Call nodes whose callee tape the statements read.
     pub saved_tapes: BTreeSet<NodeId>,
+    /// The stack of each saved value computed inside a branch or loop.
+    pub stacks: BTreeMap<NodeId, Ident>,
+    pub tape_stacks: BTreeMap<NodeId, Ident>,
     /// The seed parameter: the adjoint of the result.
     pub seed: Ident,
+    /// The seed is a loop's variable, whose adjoint the backward loop updates.
+    pub seed_is_mutable: bool,
     /// `Grad`'s fields: each differentiable parameter and its adjoint.
     pub gradient: Vec<(Ident, TokenStream)>,
 }
@@ -39,29 +50,23 @@ pub fn generate(
         names,
         adjoints: vec![None; graph.nodes.len()],
         terms: vec![Vec::new(); graph.nodes.len()],
-        body: TokenStream::new(),
+        accumulators: HashMap::new(),
+        out: TokenStream::new(),
         saved: BTreeSet::new(),
         saved_tapes: BTreeSet::new(),
+        stacks: BTreeMap::new(),
+        tape_stacks: BTreeMap::new(),
     };
-    // Named in the order they are written, so `dx1` appears before `dx2`.
-    for id in (0..graph.nodes.len()).rev() {
-        if analysis.reached[id] {
-            let name = &graph.nodes[id].name;
-            let ident = pass
-                .names
-                .first_free(&[format!("d{name}"), format!("d_{name}")]);
-            pass.adjoints[id] = Some(ident);
+    let (seed, seed_is_mutable) = match graph.output {
+        Operand::Node(id) if analysis.reached[id] => {
+            let seed = pass.next_term(id);
+            let mutable =
+                matches!(graph.nodes[id].kind, NodeKind::LoopOut) && analysis.terms[id] == 1;
+            (seed, mutable)
         }
-    }
-    let seed = match graph.output {
-        Operand::Node(id) if analysis.reached[id] => pass.adjoint(id),
-        _ => pass.names.fresh(&format!("_d{}", sig.ident)),
+        _ => (pass.names.fresh(&format!("_d{}", sig.ident)), false),
     };
-    for id in (0..graph.nodes.len()).rev() {
-        if analysis.reached[id] {
-            pass.node(id);
-        }
-    }
+    let body = pass.block(&graph.body, &[], TokenStream::new());
     // Parameters are the first nodes, in order.
     let gradient = sig
         .params
@@ -77,10 +82,13 @@ pub fn generate(
         })
         .collect();
     Backward {
-        body: pass.body,
+        body,
         saved: pass.saved,
         saved_tapes: pass.saved_tapes,
+        stacks: pass.stacks,
+        tape_stacks: pass.tape_stacks,
         seed,
+        seed_is_mutable,
         gradient,
     }
 }
@@ -92,16 +100,29 @@ struct Pass<'a> {
     adjoints: Vec<Option<Ident>>,
     /// The terms written so far for each node's adjoint.
     terms: Vec<Vec<Ident>>,
-    body: TokenStream,
+    /// The term of a node that a branch or loop accumulates into.
+    accumulators: HashMap<(NodeId, StmtId), Ident>,
+    /// The code being written for the current block.
+    out: TokenStream,
     saved: BTreeSet<NodeId>,
     saved_tapes: BTreeSet<NodeId>,
+    stacks: BTreeMap<NodeId, Ident>,
+    tape_stacks: BTreeMap<NodeId, Ident>,
 }
 
 impl Pass<'_> {
-    fn adjoint(&self, id: NodeId) -> Ident {
-        self.adjoints[id]
-            .clone()
-            .unwrap_or_else(|| Ident::new("__unreached", proc_macro2::Span::call_site()))
+    /// The adjoint's name, chosen when first needed, so names appear in the order
+    /// they are written.
+    fn adjoint(&mut self, id: NodeId) -> Ident {
+        if let Some(adjoint) = &self.adjoints[id] {
+            return adjoint.clone();
+        }
+        let name = &self.graph.nodes[id].name;
+        let adjoint = self
+            .names
+            .first_free(&[format!("d{name}"), format!("d_{name}")]);
+        self.adjoints[id] = Some(adjoint.clone());
+        adjoint
     }
 
     /// The name of the next term of `id`'s adjoint: the adjoint itself when it has
@@ -123,20 +144,132 @@ impl Pass<'_> {
         name
     }
 
-    fn node(&mut self, id: NodeId) {
-        let d = self.adjoint(id);
-        if self.analysis.terms[id] > 1 {
-            let terms = &self.terms[id];
-            self.body.extend(quote!(let #d = #(#terms)+*;));
+    fn zero(&self, id: NodeId) -> TokenStream {
+        self.graph.nodes[id]
+            .float()
+            .unwrap_or(self.graph.ret)
+            .zero()
+    }
+
+    /// A loop's variable after the loop: its adjoint is updated by the backward loop.
+    fn is_mutable(&self, id: NodeId) -> bool {
+        matches!(self.graph.nodes[id].kind, NodeKind::LoopOut)
+    }
+
+    /// The reverse of a block: pops of what it saved, the adjoints flowing into
+    /// its results, its statements in reverse, then `epilogue`.
+    fn block(
+        &mut self,
+        block: &Block,
+        incoming: &[(Operand, Ident)],
+        epilogue: TokenStream,
+    ) -> TokenStream {
+        let outer = std::mem::take(&mut self.out);
+        for (operand, adjoint) in incoming {
+            self.contribute(operand, block.region, quote!(#adjoint));
         }
+        for stmt in block.stmts.iter().rev() {
+            match stmt {
+                Stmt::Node(id) => self.node(*id, block.region),
+                Stmt::If(branch) => self.branch(branch),
+                Stmt::Loop(looped) => self.for_loop(looped, block.region),
+            }
+        }
+        let code = std::mem::replace(&mut self.out, outer);
+        let pops = self.pops(block.region);
+        quote!(#pops #code #epilogue)
+    }
+
+    /// At the start of a reversed branch or loop body: the values it saved, in the
+    /// reverse of the order they were pushed.
+    fn pops(&mut self, region: RegionId) -> TokenStream {
+        let mut code = TokenStream::new();
+        if region == 0 {
+            return code;
+        }
+        for (id, node) in self.graph.nodes.iter().enumerate().rev() {
+            if node.region != region {
+                continue;
+            }
+            if self.saved_tapes.contains(&id) {
+                if let NodeKind::Call { tape, .. } = &node.kind {
+                    let stack = self.names.fresh(&format!("{tape}_stack"));
+                    code.extend(quote!(let #tape = #stack.pop_ref();));
+                    self.tape_stacks.insert(id, stack);
+                }
+            }
+            if self.saved.contains(&id) {
+                let name = &node.name;
+                let stack = self.names.fresh(&format!("{name}_stack"));
+                code.extend(quote!(let #name = #stack.pop();));
+                self.stacks.insert(id, stack);
+            }
+        }
+        code
+    }
+
+    /// Adds `term` to the adjoint of `operand`, from code in `site`: a term of its
+    /// own where the operand is defined in that block, else into the accumulator
+    /// of the branch or loop that contains the site.
+    fn contribute(&mut self, operand: &Operand, site: RegionId, term: TokenStream) {
+        let Some(id) = self.active(operand) else {
+            return;
+        };
+        match self
+            .graph
+            .child_statement(site, self.graph.nodes[id].region)
+        {
+            None => {
+                let name = self.next_term(id);
+                let binding = self.binding(id, &name);
+                self.out.extend(quote!(let #binding = #term;));
+            }
+            Some(statement) => {
+                let accumulator = self.accumulators.get(&(id, statement)).cloned();
+                if let Some(accumulator) = accumulator {
+                    self.out.extend(quote!(#accumulator += #term;));
+                }
+            }
+        }
+    }
+
+    /// `dp` or `mut dp`: a loop variable's single term is updated by the loop.
+    fn binding(&self, id: NodeId, name: &Ident) -> TokenStream {
+        if self.is_mutable(id) && self.analysis.terms[id] == 1 {
+            quote!(mut #name)
+        } else {
+            quote!(#name)
+        }
+    }
+
+    /// `let dx = dx1 + dx2;` once every term of `id` is written.
+    fn sum(&mut self, id: NodeId) {
+        if self.analysis.terms[id] > 1 {
+            let d = self.adjoint(id);
+            let terms = &self.terms[id];
+            let binding = if self.is_mutable(id) {
+                quote!(mut #d)
+            } else {
+                quote!(#d)
+            };
+            self.out.extend(quote!(let #binding = #(#terms)+*;));
+        }
+    }
+
+    fn node(&mut self, id: NodeId, region: RegionId) {
+        if !self.analysis.reached[id] {
+            return;
+        }
+        self.sum(id);
+        let d = self.adjoint(id);
         let node = &self.graph.nodes[id];
         match &node.kind {
             NodeKind::Op { rule, args, .. } => {
                 let Some(partial) = rule.partial else { return };
                 for (i, arg) in args.iter().enumerate() {
-                    let Some(arg) = self.active(arg) else {
+                    if self.active(arg).is_none() {
                         continue;
-                    };
+                    }
                     let mut ctx = RuleCtx {
                         graph: self.graph,
                         node: id,
@@ -144,21 +277,21 @@ impl Pass<'_> {
                         saved: &mut self.saved,
                     };
                     let term = partial(&mut ctx, i);
-                    let name = self.next_term(arg);
-                    self.body.extend(quote!(let #name = #term;));
+                    self.contribute(arg, region, term);
                 }
             }
             NodeKind::Cast { arg, .. } => {
-                let Some(arg) = self.active(arg) else { return };
-                let from = self.graph.nodes[arg].float();
+                let Some(source) = self.active(arg) else {
+                    return;
+                };
+                let from = self.graph.nodes[source].float();
                 let term = if from == node.float() {
                     quote!(#d)
                 } else {
                     let from = from.unwrap_or(self.graph.ret);
                     quote!(#d as #from)
                 };
-                let name = self.next_term(arg);
-                self.body.extend(quote!(let #name = #term;));
+                self.contribute(arg, region, term);
             }
             NodeKind::Call {
                 path,
@@ -167,6 +300,7 @@ impl Pass<'_> {
                 arg_spans,
             } => {
                 self.saved_tapes.insert(id);
+                let mut accumulated = Vec::new();
                 // Each term carries the location of the user's argument, so a type
                 // error about it (a callee that does not differentiate that
                 // parameter) points there.
@@ -174,16 +308,30 @@ impl Pass<'_> {
                     .iter()
                     .zip(arg_spans)
                     .map(|(arg, span)| match self.active(arg) {
-                        Some(arg) => {
-                            let mut name = self.next_term(arg);
+                        Some(source) => {
+                            let local = self
+                                .graph
+                                .child_statement(region, self.graph.nodes[source].region)
+                                .is_none();
+                            let mut name = if local {
+                                self.next_term(source)
+                            } else {
+                                let base = format!("{}_{}", self.adjoint(source), node.name);
+                                self.names.fresh(&base)
+                            };
                             name.set_span(name.span().located_at(*span));
-                            if let Some(last) = self.terms[arg].last_mut() {
-                                *last = name.clone();
+                            if local {
+                                if let Some(last) = self.terms[source].last_mut() {
+                                    *last = name.clone();
+                                }
+                                if self.analysis.terms[source] == 1 {
+                                    self.adjoints[source] = Some(name.clone());
+                                }
+                                self.binding(source, &name)
+                            } else {
+                                accumulated.push((arg.clone(), name.clone()));
+                                quote!(#name)
                             }
-                            if self.analysis.terms[arg] == 1 {
-                                self.adjoints[arg] = Some(name.clone());
-                            }
-                            quote!(#name)
                         }
                         None => quote!(_),
                     })
@@ -193,10 +341,124 @@ impl Pass<'_> {
                 } else {
                     quote!((#(#patterns),*))
                 };
-                self.body
+                self.out
                     .extend(quote!(let #pattern = #path::pullback(#tape, #d);));
+                for (arg, name) in accumulated {
+                    self.contribute(&arg, region, quote!(#name));
+                }
             }
-            NodeKind::Param | NodeKind::Inactive { .. } => {}
+            _ => {}
+        }
+    }
+
+    /// Declares, before a branch or loop, the terms it accumulates for values
+    /// defined outside it.
+    fn open_accumulators(&mut self, statement: StmtId) {
+        let nodes = self
+            .analysis
+            .accumulated
+            .get(&statement)
+            .cloned()
+            .unwrap_or_default();
+        for id in nodes {
+            let name = self.next_term(id);
+            let zero = self.zero(id);
+            self.out.extend(quote!(let mut #name = #zero;));
+            self.accumulators.insert((id, statement), name);
+        }
+    }
+
+    fn branch(&mut self, branch: &If) {
+        let reached: Vec<(usize, NodeId)> = branch
+            .merges
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, m)| self.analysis.reached[*m])
+            .collect();
+        for (_, merge) in &reached {
+            self.sum(*merge);
+        }
+        let mark = self.out.clone();
+        self.open_accumulators(branch.id);
+        let incoming = |block: &Block, pass: &mut Self| -> Vec<(Operand, Ident)> {
+            reached
+                .iter()
+                .map(|(k, merge)| (block.results[*k].clone(), pass.adjoint(*merge)))
+                .collect()
+        };
+        let then_in = incoming(&branch.then_block, self);
+        let else_in = incoming(&branch.else_block, self);
+        let then_code = self.block(&branch.then_block, &then_in, TokenStream::new());
+        let else_code = self.block(&branch.else_block, &else_in, TokenStream::new());
+        if then_code.is_empty() && else_code.is_empty() {
+            self.out = mark;
+            return;
+        }
+        let cond = self.value(&branch.cond);
+        let else_part = if else_code.is_empty() {
+            quote!()
+        } else {
+            quote!(else { #else_code })
+        };
+        self.out.extend(quote!(if #cond { #then_code } #else_part));
+    }
+
+    fn for_loop(&mut self, looped: &Loop, region: RegionId) {
+        let carried: Vec<usize> = (0..looped.carried.len())
+            .filter(|k| self.analysis.carries(&looped.carried[*k]))
+            .collect();
+        if carried.is_empty() {
+            return;
+        }
+        // The adjoint of each variable after the loop, updated by every reversed
+        // iteration to the adjoint of its value before that iteration.
+        let mut slots = Vec::new();
+        for k in &carried {
+            let out = looped.carried[*k].out;
+            if self.analysis.reached[out] {
+                self.sum(out);
+            } else {
+                let slot = self.adjoint(out);
+                let zero = self.zero(out);
+                self.out.extend(quote!(let mut #slot = #zero;));
+            }
+            slots.push(self.adjoint(out));
+        }
+        self.open_accumulators(looped.id);
+        let incoming: Vec<(Operand, Ident)> = carried
+            .iter()
+            .zip(&slots)
+            .map(|(k, slot)| (looped.body.results[*k].clone(), slot.clone()))
+            .collect();
+        let mut epilogue = TokenStream::new();
+        for (k, slot) in carried.iter().zip(&slots) {
+            let param = looped.carried[*k].param;
+            let value = if self.analysis.reached[param] {
+                let d = self.adjoint(param);
+                quote!(#d)
+            } else {
+                self.zero(param)
+            };
+            epilogue.extend(quote!(#slot = #value;));
+        }
+        let body = self.block(&looped.body, &incoming, epilogue);
+        let trips = self.value(&Operand::Node(looped.trips));
+        self.out.extend(quote!(for _ in 0..#trips { #body }));
+        for (k, slot) in carried.iter().zip(&slots) {
+            self.contribute(&looped.carried[*k].init, region, quote!(#slot));
+        }
+    }
+
+    /// A saved value, read in the backward pass.
+    fn value(&mut self, operand: &Operand) -> TokenStream {
+        match operand {
+            Operand::Node(id) => {
+                self.saved.insert(*id);
+                let name = &self.graph.nodes[*id].name;
+                quote!(#name)
+            }
+            Operand::Const(c) => c.tokens.clone(),
         }
     }
 

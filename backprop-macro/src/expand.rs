@@ -97,11 +97,8 @@ mod tests {
             quote!(),
             quote!(
                 fn f(x: f64) -> f64 {
-                    if x > 0.0 {
-                        x
-                    } else {
-                        0.0
-                    }
+                    while x > 0.0 {}
+                    x
                 }
             ),
         );

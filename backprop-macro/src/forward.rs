@@ -1,38 +1,215 @@
 //! The forward pass: one `let` per node, in the user's order and with the user's
-//! names, ending with the result and the tape.
+//! names, inside the user's branches and loops. Values the backward pass reads
+//! are kept: in plain locals (moved into the tape at the end) in the function
+//! body, pushed on stacks inside branches and loops.
 
-use crate::ir::{Form, Graph, Node, NodeKind, Operand};
+use crate::ir::{Block, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Stmt};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use syn::visit_mut::VisitMut;
 
-pub fn statements(graph: &Graph, saved_tapes: &BTreeSet<usize>) -> TokenStream {
-    let mut body = TokenStream::new();
-    for (id, node) in graph.nodes.iter().enumerate() {
+pub struct Forward<'a> {
+    pub graph: &'a Graph,
+    pub saved: &'a BTreeSet<NodeId>,
+    pub saved_tapes: &'a BTreeSet<NodeId>,
+    /// The stack each value saved inside a branch or loop is pushed on.
+    pub stacks: &'a BTreeMap<NodeId, Ident>,
+    pub tape_stacks: &'a BTreeMap<NodeId, Ident>,
+}
+
+impl Forward<'_> {
+    pub fn statements(&self) -> TokenStream {
+        self.block(&self.graph.body)
+    }
+
+    fn block(&self, block: &Block) -> TokenStream {
+        let mut code = TokenStream::new();
+        for stmt in &block.stmts {
+            code.extend(self.stmt(stmt));
+        }
+        code.extend(self.pushes(block));
+        code
+    }
+
+    /// At the end of a branch or loop body: the values the backward pass will pop.
+    fn pushes(&self, block: &Block) -> TokenStream {
+        let mut code = TokenStream::new();
+        for (id, node) in self.graph.nodes.iter().enumerate() {
+            if node.region != block.region {
+                continue;
+            }
+            if let Some(stack) = self.stacks.get(&id) {
+                let name = &node.name;
+                code.extend(quote!(#stack.push(#name);));
+            }
+            if let (Some(stack), NodeKind::Call { tape, .. }) =
+                (self.tape_stacks.get(&id), &node.kind)
+            {
+                code.extend(quote!(#stack.push(#tape);));
+            }
+        }
+        code
+    }
+
+    fn stmt(&self, stmt: &Stmt) -> TokenStream {
+        match stmt {
+            Stmt::Node(id) => self.node(*id),
+            Stmt::If(branch) => {
+                let cond = argument(self.graph, &branch.cond);
+                let then_code = self.block(&branch.then_block);
+                let else_code = self.block(&branch.else_block);
+                let then_value = results(self.graph, &branch.then_block.results);
+                let else_value = results(self.graph, &branch.else_block.results);
+                let merges: Vec<&Ident> = branch
+                    .merges
+                    .iter()
+                    .map(|m| &self.graph.nodes[*m].name)
+                    .collect();
+                let else_part = if else_code.is_empty() && merges.is_empty() {
+                    quote!()
+                } else {
+                    quote!(else { #else_code #else_value })
+                };
+                let statement = quote!(if #cond { #then_code #then_value } #else_part);
+                match merges.len() {
+                    0 => statement,
+                    1 => quote!(let #(#merges)* = #statement;),
+                    _ => quote!(let (#(#merges),*) = #statement;),
+                }
+            }
+            Stmt::Loop(looped) => self.for_loop(looped),
+        }
+    }
+
+    fn for_loop(&self, looped: &Loop) -> TokenStream {
+        let nodes = &self.graph.nodes;
+        let mut code = TokenStream::new();
+        for carried in &looped.carried {
+            let (out, init) = (
+                &nodes[carried.out].name,
+                argument(self.graph, &carried.init),
+            );
+            code.extend(quote!(let mut #out = #init;));
+        }
+        let counted = self.saved.contains(&looped.trips);
+        let trips = &nodes[looped.trips].name;
+        if counted {
+            code.extend(quote!(let mut #trips = 0_usize;));
+        }
+        let var = match looped.var {
+            Some(var) => {
+                let name = &nodes[var].name;
+                quote!(#name)
+            }
+            None => quote!(_),
+        };
+        let mut iter = looped.iter.clone();
+        Rename {
+            graph: self.graph,
+            locals: &looped.iter_locals,
+        }
+        .visit_expr_mut(&mut iter);
+        let mut body = TokenStream::new();
+        for carried in &looped.carried {
+            if is_read(self.graph, carried.param) {
+                let (param, out) = (&nodes[carried.param].name, &nodes[carried.out].name);
+                body.extend(quote!(let #param = #out;));
+            }
+        }
+        body.extend(self.block(&looped.body));
+        for (carried, next) in looped.carried.iter().zip(&looped.body.results) {
+            if !matches!(next, Operand::Node(id) if *id == carried.param) {
+                let (out, next) = (&nodes[carried.out].name, argument(self.graph, next));
+                body.extend(quote!(#out = #next;));
+            }
+        }
+        if counted {
+            body.extend(quote!(#trips += 1;));
+        }
+        code.extend(quote!(for #var in #iter { #body }));
+        code
+    }
+
+    fn node(&self, id: NodeId) -> TokenStream {
+        let node = &self.graph.nodes[id];
         let name = &node.name;
         let annotation = node.annotation.as_ref().map(|ty| quote!(: #ty));
-        let statement = match &node.kind {
-            NodeKind::Param => continue,
+        match &node.kind {
             NodeKind::Call {
                 path, args, tape, ..
             } => {
-                let args = args.iter().map(|a| argument(graph, a));
-                let tape = if saved_tapes.contains(&id) {
-                    quote!(#tape)
-                } else {
-                    quote!(_)
-                };
+                let args = args.iter().map(|a| argument(self.graph, a));
+                let keeps_tape = self.saved_tapes.contains(&id);
+                let tape = if keeps_tape { quote!(#tape) } else { quote!(_) };
                 quote!(let (#name, #tape) = #path::forward(#(#args),*);)
             }
+            // Bound by their statement (the loop header, the loop's first line).
+            NodeKind::Param
+            | NodeKind::LoopVar
+            | NodeKind::LoopParam
+            | NodeKind::Merge
+            | NodeKind::LoopOut
+            | NodeKind::LoopTrips => quote!(),
             _ => {
-                let value = value(graph, node);
+                let value = value(self.graph, node);
                 quote!(let #name #annotation = #value;)
             }
-        };
-        body.extend(statement);
+        }
     }
-    body
+}
+
+/// Whether any code reads a node's value (a loop variable's value at the start of
+/// an iteration is bound only then).
+fn is_read(graph: &Graph, id: NodeId) -> bool {
+    let mut read = false;
+    for node in &graph.nodes {
+        read |= node
+            .args()
+            .iter()
+            .any(|a| matches!(a, Operand::Node(n) if *n == id));
+        if let NodeKind::Inactive { locals, .. } = &node.kind {
+            read |= locals.iter().any(|(_, n)| *n == id);
+        }
+    }
+    read || reads_in(&graph.body.stmts, id) || graph.body.results.iter().any(|r| reads(r, id))
+}
+
+fn reads(operand: &Operand, id: NodeId) -> bool {
+    matches!(operand, Operand::Node(n) if *n == id)
+}
+
+fn reads_in(stmts: &[Stmt], id: NodeId) -> bool {
+    stmts.iter().any(|stmt| match stmt {
+        Stmt::Node(_) => false,
+        Stmt::If(branch) => {
+            reads(&branch.cond, id)
+                || [&branch.then_block, &branch.else_block]
+                    .iter()
+                    .any(|b| b.results.iter().any(|r| reads(r, id)) || reads_in(&b.stmts, id))
+        }
+        Stmt::Loop(looped) => {
+            looped.iter_locals.iter().any(|(_, n)| *n == id)
+                || looped.carried.iter().any(|c| reads(&c.init, id))
+                // A variable the body leaves unchanged hands back its own start value.
+                || looped
+                    .carried
+                    .iter()
+                    .zip(&looped.body.results)
+                    .any(|(c, r)| reads(r, id) && c.param != id)
+                || reads_in(&looped.body.stmts, id)
+        }
+    })
+}
+
+/// What a block hands back: nothing, one value, or a tuple.
+fn results(graph: &Graph, results: &[Operand]) -> TokenStream {
+    let values: Vec<TokenStream> = results.iter().map(|r| argument(graph, r)).collect();
+    match values.len() {
+        0 => quote!(),
+        1 => quote!(#(#values)*),
+        _ => quote!((#(#values),*)),
+    }
 }
 
 /// An operand where any expression may stand: a call's argument.
@@ -84,7 +261,7 @@ fn value(graph: &Graph, node: &Node) -> TokenStream {
             Rename { graph, locals }.visit_expr_mut(&mut expr);
             quote!(#expr)
         }
-        NodeKind::Param | NodeKind::Call { .. } => quote!(),
+        _ => quote!(),
     }
 }
 

@@ -159,6 +159,17 @@ pub enum NodeKind {
         /// Where the user wrote each argument, for errors about its gradient.
         arg_spans: Vec<Span>,
     },
+    /// A value chosen by a branch: `let a = if c { x } else { y };`, or a variable
+    /// that a branch assigns. Its `If` statement computes it.
+    Merge,
+    /// A variable a loop assigns, at the start of an iteration.
+    LoopParam,
+    /// A variable a loop assigns, after the loop.
+    LoopOut,
+    /// The loop's own variable (`i` in `for i in 0..n`): never differentiable.
+    LoopVar,
+    /// How many times a loop ran, counted by the forward pass.
+    LoopTrips,
     /// A value that does not depend on a differentiable input (integer arithmetic,
     /// `n as f64`, calls on constants): emitted as the user wrote it, with the
     /// locals it mentions renamed to their nodes' names.
@@ -191,6 +202,8 @@ pub struct Node {
     pub annotation: Option<syn::Type>,
     /// The user's tokens this node came from, for error messages.
     pub span: Span,
+    /// The block it is computed in.
+    pub region: RegionId,
 }
 
 impl Node {
@@ -207,16 +220,97 @@ impl Node {
         match &self.kind {
             NodeKind::Op { args, .. } | NodeKind::Call { args, .. } => args,
             NodeKind::Cast { arg, .. } => std::slice::from_ref(arg),
-            NodeKind::Param | NodeKind::Inactive { .. } => &[],
+            _ => &[],
         }
     }
+}
+
+pub type RegionId = usize;
+pub type StmtId = usize;
+
+/// A block of code: the function body (region 0), a branch, or a loop body.
+pub struct RegionInfo {
+    pub parent: Option<RegionId>,
+    /// The branch or loop statement this block belongs to.
+    pub owner: Option<StmtId>,
+}
+
+/// The body's structure. Nodes live in one flat list; statements say in which
+/// block, and under which branch or loop, each is computed.
+pub enum Stmt {
+    Node(NodeId),
+    If(If),
+    Loop(Loop),
+}
+
+pub struct Block {
+    pub region: RegionId,
+    pub stmts: Vec<Stmt>,
+    /// What the block hands back to its statement: a branch's value and the
+    /// variables it assigns, or a loop body's next values of its variables.
+    pub results: Vec<Operand>,
+}
+
+/// `if cond { .. } else { .. }`; both passes take the same branch.
+pub struct If {
+    pub id: StmtId,
+    pub cond: Operand,
+    pub then_block: Block,
+    pub else_block: Block,
+    /// One `Merge` node per result, defined by this statement.
+    pub merges: Vec<NodeId>,
+}
+
+/// `for pat in iter { .. }`. The forward pass counts the iterations; the backward
+/// pass runs the body's reverse as many times, popping what each one saved.
+pub struct Loop {
+    pub id: StmtId,
+    /// The loop variable's node, or `None` for `_`.
+    pub var: Option<NodeId>,
+    /// The iterable, kept as written (it never depends on the inputs).
+    pub iter: syn::Expr,
+    pub iter_locals: Vec<(String, NodeId)>,
+    /// Variables the body assigns; the body's results are their next values.
+    pub carried: Vec<Carried>,
+    pub body: Block,
+    /// The `LoopTrips` node that counts iterations.
+    pub trips: NodeId,
+}
+
+pub struct Carried {
+    /// The value before the loop.
+    pub init: Operand,
+    /// The value at the start of an iteration (a `LoopParam` node in the body).
+    pub param: NodeId,
+    /// The value after the loop (a `LoopOut` node).
+    pub out: NodeId,
 }
 
 /// A lowered function body.
 pub struct Graph {
     pub nodes: Vec<Node>,
+    pub regions: Vec<RegionInfo>,
+    /// The function body; its one result is what the function returns.
+    pub body: Block,
     /// What the function returns.
     pub output: Operand,
     /// The function's return type, the type of the seed.
     pub ret: FloatTy,
+}
+
+impl Graph {
+    /// The statement directly inside `ancestor` that contains `region`, or `None`
+    /// when `region` is `ancestor` itself.
+    pub fn child_statement(&self, region: RegionId, ancestor: RegionId) -> Option<StmtId> {
+        let mut current = region;
+        while current != ancestor {
+            let info = &self.regions[current];
+            let parent = info.parent?;
+            if parent == ancestor {
+                return info.owner;
+            }
+            current = parent;
+        }
+        None
+    }
 }

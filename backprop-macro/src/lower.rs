@@ -7,7 +7,10 @@
 //! single-assignment form and the backward pass can read any earlier value.
 
 use crate::errors::Errors;
-use crate::ir::{Constant, FloatTy, Form, Graph, Hint, Node, NodeId, NodeKind, Operand};
+use crate::ir::{
+    Block, Carried, Constant, FloatTy, Form, Graph, Hint, If, Loop, Node, NodeId, NodeKind,
+    Operand, RegionId, RegionInfo, Stmt as IrStmt, StmtId,
+};
 use crate::names::Names;
 use crate::rules::{self, Rule};
 use crate::signature::Signature;
@@ -20,6 +23,13 @@ use syn::{BinOp, Expr, Pat, Stmt, UnOp};
 pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mut Errors) -> Graph {
     let mut lowerer = Lowerer {
         nodes: Vec::new(),
+        regions: vec![RegionInfo {
+            parent: None,
+            owner: None,
+        }],
+        region: 0,
+        blocks: vec![Vec::new()],
+        statements: 0,
         scopes: vec![Vec::new()],
         errors,
         ret: sig.ret,
@@ -33,14 +43,24 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
             ty: Some(param.ty.clone()),
             annotation: None,
             span: param.ident.span(),
+            region: 0,
         });
         lowerer.declare(&param.ident, id);
     }
     let mark = lowerer.nodes.len();
-    let output = lowerer.block(block, true);
+    let output = lowerer
+        .block(block, Tail::Value)
+        .unwrap_or_else(|| lowerer.dummy());
     lowerer.name_result(&output, mark, &sig.ident);
+    let stmts = lowerer.blocks.pop().unwrap_or_default();
     let mut graph = Graph {
         nodes: lowerer.nodes,
+        regions: lowerer.regions,
+        body: Block {
+            region: 0,
+            stmts,
+            results: vec![output.clone()],
+        },
         output,
         ret: sig.ret,
     };
@@ -66,8 +86,29 @@ fn assign_names(graph: &mut Graph, names: &mut Names) {
     }
 }
 
+/// A variable's place in the scopes: (scope, entry).
+type ScopeSlot = (usize, usize);
+
+/// What a block's last expression is for.
+#[derive(Clone, Copy, PartialEq)]
+enum Tail {
+    /// The function body: its value is returned, a final `return` is allowed.
+    Value,
+    /// A block expression or a branch whose value is used.
+    Inner,
+    /// A loop body or a branch used as a statement: no value.
+    Unit,
+}
+
 struct Lowerer<'a> {
     nodes: Vec<Node>,
+    regions: Vec<RegionInfo>,
+    /// The block being lowered.
+    region: RegionId,
+    /// The statements of the blocks being lowered, innermost last.
+    blocks: Vec<Vec<IrStmt>>,
+    /// Branch and loop statements created so far.
+    statements: StmtId,
     /// Innermost scope last; each maps a user's name to its current version.
     scopes: Vec<Vec<(String, NodeId)>>,
     errors: &'a mut Errors,
@@ -75,9 +116,51 @@ struct Lowerer<'a> {
 }
 
 impl Lowerer<'_> {
+    /// Adds a node computed at this point of the current block.
     fn push(&mut self, node: Node) -> NodeId {
+        let id = self.push_detached(node);
+        if let Some(block) = self.blocks.last_mut() {
+            block.push(IrStmt::Node(id));
+        }
+        id
+    }
+
+    /// Adds a node that a branch or loop statement defines (a merge, a loop's
+    /// variable after the loop) in the current block.
+    fn push_detached(&mut self, mut node: Node) -> NodeId {
+        node.region = self.region;
         self.nodes.push(node);
         self.nodes.len() - 1
+    }
+
+    fn new_statement(&mut self) -> StmtId {
+        self.statements += 1;
+        self.statements - 1
+    }
+
+    fn enter_region(&mut self, owner: StmtId) {
+        self.regions.push(RegionInfo {
+            parent: Some(self.region),
+            owner: Some(owner),
+        });
+        self.region = self.regions.len() - 1;
+        self.blocks.push(Vec::new());
+    }
+
+    fn exit_region(&mut self, results: Vec<Operand>) -> Block {
+        let region = self.region;
+        self.region = self.regions[region].parent.unwrap_or(0);
+        Block {
+            region,
+            stmts: self.blocks.pop().unwrap_or_default(),
+            results,
+        }
+    }
+
+    fn emit(&mut self, stmt: IrStmt) {
+        if let Some(block) = self.blocks.last_mut() {
+            block.push(stmt);
+        }
     }
 
     fn declare(&mut self, ident: &Ident, id: NodeId) {
@@ -122,7 +205,8 @@ impl Lowerer<'_> {
         })
     }
 
-    fn block(&mut self, block: &syn::Block, is_fn_body: bool) -> Operand {
+    /// Lowers a block's statements into the current region; returns its value.
+    fn block(&mut self, block: &syn::Block, tail: Tail) -> Option<Operand> {
         self.scopes.push(Vec::new());
         let mut result = None;
         let count = block.stmts.len();
@@ -130,7 +214,7 @@ impl Lowerer<'_> {
             let last = i + 1 == count;
             match stmt {
                 Stmt::Local(local) => self.local_stmt(local),
-                Stmt::Expr(Expr::Return(ret), _) if is_fn_body && last => {
+                Stmt::Expr(Expr::Return(ret), _) if tail == Tail::Value && last => {
                     result = Some(match &ret.expr {
                         Some(expr) => self.expr(expr),
                         None => {
@@ -143,12 +227,20 @@ impl Lowerer<'_> {
                 Stmt::Expr(Expr::Binary(binary), _) if compound_operator(&binary.op).is_some() => {
                     self.compound_assign(binary)
                 }
-                Stmt::Expr(expr, None) if last => result = Some(self.expr(expr)),
+                Stmt::Expr(Expr::If(branch), semi) => {
+                    let wants_value = last && semi.is_none() && tail != Tail::Unit;
+                    let value = self.branch(branch, wants_value);
+                    if wants_value {
+                        result = Some(value);
+                    }
+                }
+                Stmt::Expr(Expr::ForLoop(looped), _) => self.for_loop(looped),
+                Stmt::Expr(expr, None) if last && tail != Tail::Unit => result = Some(self.expr(expr)),
                 Stmt::Expr(expr, _) => match unsupported(expr) {
                     Some(message) => self.errors.spanned(expr, message),
                     None => self.errors.spanned(
                         expr,
-                        "this statement has no effect on the result; a differentiated function is built from `let` bindings, assignments and a final expression",
+                        "this statement has no effect on the result; a differentiated function is built from `let` bindings, assignments, branches, loops and a final expression",
                     ),
                 },
                 Stmt::Item(item) => self.errors.spanned(
@@ -159,13 +251,346 @@ impl Lowerer<'_> {
             }
         }
         self.scopes.pop();
-        result.unwrap_or_else(|| {
+        if result.is_none() && tail != Tail::Unit {
             self.errors.push(syn::Error::new(
                 block.brace_token.span.close(),
                 "expected a final expression: the block must end with the value it computes",
             ));
-            self.dummy()
-        })
+        }
+        result
+    }
+
+    /// `if c { .. } else { .. }`: each arm is a block of its own. The value of
+    /// the `if` (when it is used) and every variable an arm assigns become merge
+    /// nodes, defined by the branch statement.
+    fn branch(&mut self, branch: &syn::ExprIf, wants_value: bool) -> Operand {
+        if let Expr::Let(_) = strip_parens(&branch.cond) {
+            self.errors.spanned(
+                &branch.cond,
+                "`if let` is not supported in a differentiated function; test the value with a comparison",
+            );
+            return self.dummy();
+        }
+        let cond = self.expr(&branch.cond);
+        let id = self.new_statement();
+        let tail = if wants_value { Tail::Inner } else { Tail::Unit };
+        let before = self.scopes.clone();
+
+        self.enter_region(id);
+        let then_value = self.block(&branch.then_branch, tail);
+        let then_scopes = std::mem::replace(&mut self.scopes, before.clone());
+        let mut then_block = self.exit_region(Vec::new());
+
+        self.enter_region(id);
+        let else_value = match &branch.else_branch {
+            None => None,
+            Some((_, else_expr)) => match strip_parens(else_expr) {
+                Expr::Block(b) => self.block(&b.block, tail),
+                Expr::If(nested) => {
+                    let value = self.branch(nested, wants_value);
+                    wants_value.then_some(value)
+                }
+                other => {
+                    self.errors
+                        .spanned(other, "expected a block or `if` after `else`");
+                    None
+                }
+            },
+        };
+        let else_scopes = std::mem::replace(&mut self.scopes, before.clone());
+        let mut else_block = self.exit_region(Vec::new());
+
+        // What each arm hands back: the variables they assign (by their place in
+        // the scopes), then the value.
+        let mut results: Vec<(Option<ScopeSlot>, Operand, Operand)> = Vec::new();
+        for (si, scope) in before.iter().enumerate() {
+            for (ei, (_, original)) in scope.iter().enumerate() {
+                let then_id = then_scopes[si][ei].1;
+                let else_id = else_scopes[si][ei].1;
+                if then_id != *original || else_id != *original {
+                    results.push((
+                        Some((si, ei)),
+                        Operand::Node(then_id),
+                        Operand::Node(else_id),
+                    ));
+                }
+            }
+        }
+        if wants_value {
+            if branch.else_branch.is_none() {
+                self.errors
+                    .spanned(branch, "an `if` whose value is used needs an `else`");
+            }
+            let then_value = then_value.unwrap_or_else(|| self.dummy());
+            let else_value = else_value.unwrap_or_else(|| self.dummy());
+            results.push((None, then_value, else_value));
+        }
+        let mut merges = Vec::new();
+        for (slot, then_result, else_result) in results {
+            let hint = match slot {
+                Some((si, ei)) => self.nodes[before[si][ei].1].hint.clone(),
+                None => Hint::Op("merge".into()),
+            };
+            let id = self.push_detached(Node {
+                name: placeholder(),
+                hint,
+                kind: NodeKind::Merge,
+                active: self.is_active(&then_result) || self.is_active(&else_result),
+                ty: self
+                    .type_of(&then_result)
+                    .or_else(|| self.type_of(&else_result)),
+                annotation: None,
+                span: branch.if_token.span,
+                region: 0,
+            });
+            if let Some((si, ei)) = slot {
+                self.scopes[si][ei].1 = id;
+            }
+            then_block.results.push(then_result);
+            else_block.results.push(else_result);
+            merges.push(id);
+        }
+        let value = match merges.last() {
+            Some(last) if wants_value => Operand::Node(*last),
+            _ => self.dummy(),
+        };
+        self.emit(IrStmt::If(If {
+            id,
+            cond,
+            then_block,
+            else_block,
+            merges,
+        }));
+        value
+    }
+
+    /// `for pat in iter { .. }` over values that do not depend on the inputs (ranges,
+    /// arrays of constants, any iterator of such values). Variables the body
+    /// assigns are carried from one iteration to the next.
+    fn for_loop(&mut self, looped: &syn::ExprForLoop) {
+        if let Some(label) = &looped.label {
+            self.errors
+                .spanned(label, "loop labels are not supported yet");
+            return;
+        }
+        if self.mentions_active(&looped.expr) {
+            match strip_parens(&looped.expr) {
+                Expr::Array(array) => self.unrolled_loop(looped, array),
+                other => self.errors.spanned(
+                    other,
+                    "this loop iterates over values that depend on the differentiated inputs; supported: ranges, iterators of values that do not, and arrays `[a, b, c]`",
+                ),
+            }
+            return;
+        }
+        if let Some((tokens, message)) = forbidden_inside(&looped.expr) {
+            self.errors.spanned(tokens, message);
+            return;
+        }
+        let var = match &*looped.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+            Pat::Wild(_) => None,
+            other => {
+                self.errors.spanned(
+                    other,
+                    "only `for name in ...` and `for _ in ...` are supported",
+                );
+                return;
+            }
+        };
+        let iter_locals = self.locals_in(&looped.expr);
+        let carried = self.assigned_outer_variables(&looped.body);
+        let mut active: Vec<bool> = carried
+            .iter()
+            .map(|(_, id)| self.nodes[*id].active)
+            .collect();
+        let saved_scopes = self.scopes.clone();
+        let (node_mark, region_mark, statement_mark) =
+            (self.nodes.len(), self.regions.len(), self.statements);
+        // Lower the body until the carried variables' activity is stable: a
+        // variable that starts inactive becomes active once the body assigns it an
+        // active value.
+        loop {
+            let outer_errors = std::mem::take(&mut *self.errors);
+            let id = self.new_statement();
+            self.enter_region(id);
+            self.scopes.push(Vec::new());
+            let var_node = var.as_ref().map(|ident| {
+                let node = self.push(Node {
+                    name: placeholder(),
+                    hint: Hint::User(ident.clone()),
+                    kind: NodeKind::LoopVar,
+                    active: false,
+                    ty: self.element_type(&looped.expr),
+                    annotation: None,
+                    span: ident.span(),
+                    region: 0,
+                });
+                self.declare(ident, node);
+                node
+            });
+            let params: Vec<NodeId> = carried
+                .iter()
+                .zip(&active)
+                .map(|((name, outer), active)| {
+                    let outer_node = &self.nodes[*outer];
+                    let param = Node {
+                        name: placeholder(),
+                        hint: outer_node.hint.clone(),
+                        kind: NodeKind::LoopParam,
+                        active: *active,
+                        ty: outer_node.ty.clone(),
+                        annotation: None,
+                        span: outer_node.span,
+                        region: 0,
+                    };
+                    let param = self.push(param);
+                    self.rebind(name, param);
+                    param
+                })
+                .collect();
+            self.block(&looped.body, Tail::Unit);
+            self.scopes.pop();
+            let nexts: Vec<Operand> = carried
+                .iter()
+                .zip(&params)
+                .map(|((name, _), param)| Operand::Node(self.lookup(name).unwrap_or(*param)))
+                .collect();
+            let body = self.exit_region(nexts);
+            let body_errors = std::mem::replace(&mut *self.errors, outer_errors);
+            let mut grew = false;
+            for (next, active) in body.results.iter().zip(&mut active) {
+                if self.is_active(next) && !*active {
+                    *active = true;
+                    grew = true;
+                }
+            }
+            self.scopes = saved_scopes.clone();
+            if grew {
+                self.nodes.truncate(node_mark);
+                self.regions.truncate(region_mark);
+                self.statements = statement_mark;
+                continue;
+            }
+            if let Err(error) = body_errors.finish() {
+                self.errors.push(error);
+            }
+            let carried: Vec<Carried> = carried
+                .iter()
+                .zip(&params)
+                .map(|((name, outer), param)| {
+                    let param_node = &self.nodes[*param];
+                    let out = Node {
+                        name: placeholder(),
+                        hint: param_node.hint.clone(),
+                        kind: NodeKind::LoopOut,
+                        active: param_node.active,
+                        ty: param_node.ty.clone(),
+                        annotation: None,
+                        span: param_node.span,
+                        region: 0,
+                    };
+                    let out = self.push_detached(out);
+                    self.rebind(name, out);
+                    Carried {
+                        init: Operand::Node(*outer),
+                        param: *param,
+                        out,
+                    }
+                })
+                .collect();
+            let trips = self.push_detached(Node {
+                name: placeholder(),
+                hint: Hint::Op("trips".into()),
+                kind: NodeKind::LoopTrips,
+                active: false,
+                ty: Some(syn::parse_quote!(usize)),
+                annotation: None,
+                span: looped.for_token.span,
+                region: 0,
+            });
+            self.emit(IrStmt::Loop(Loop {
+                id,
+                var: var_node,
+                iter: (*looped.expr).clone(),
+                iter_locals: iter_locals.clone(),
+                carried,
+                body,
+                trips,
+            }));
+            return;
+        }
+    }
+
+    /// `for v in [a, b, c]` over differentiated values: the body is repeated for
+    /// each element, which is the same computation without a loop.
+    fn unrolled_loop(&mut self, looped: &syn::ExprForLoop, array: &syn::ExprArray) {
+        let Pat::Ident(pat) = &*looped.pat else {
+            self.errors.spanned(
+                &looped.pat,
+                "only `for name in [...]` is supported over differentiated values",
+            );
+            return;
+        };
+        let elements: Vec<Operand> = array.elems.iter().map(|e| self.expr(e)).collect();
+        for element in elements {
+            self.scopes.push(Vec::new());
+            let mark = self.nodes.len();
+            let id = self.bind(&pat.ident, element, mark, None);
+            self.declare(&pat.ident, id);
+            self.block(&looped.body, Tail::Unit);
+            self.scopes.pop();
+        }
+    }
+
+    /// Variables declared outside `body` that it assigns, in order.
+    fn assigned_outer_variables(&self, body: &syn::Block) -> Vec<(String, NodeId)> {
+        struct Assigned(Vec<String>);
+        impl<'ast> Visit<'ast> for Assigned {
+            fn visit_expr_assign(&mut self, expr: &'ast syn::ExprAssign) {
+                if let Expr::Path(p) = strip_parens(&expr.left) {
+                    if let Some(ident) = p.path.get_ident() {
+                        self.0.push(key(ident));
+                    }
+                }
+                syn::visit::visit_expr_assign(self, expr);
+            }
+            fn visit_expr_binary(&mut self, expr: &'ast syn::ExprBinary) {
+                if compound_operator(&expr.op).is_some() {
+                    if let Expr::Path(p) = strip_parens(&expr.left) {
+                        if let Some(ident) = p.path.get_ident() {
+                            self.0.push(key(ident));
+                        }
+                    }
+                }
+                syn::visit::visit_expr_binary(self, expr);
+            }
+        }
+        let mut assigned = Assigned(Vec::new());
+        assigned.visit_block(body);
+        let mut variables: Vec<(String, NodeId)> = Vec::new();
+        for name in assigned.0 {
+            if let Some(id) = self.lookup(&name) {
+                if !variables.iter().any(|(n, _)| *n == name) {
+                    variables.push((name, id));
+                }
+            }
+        }
+        variables
+    }
+
+    /// The type of a loop variable, where the iterable's spelling tells.
+    fn element_type(&self, iter: &Expr) -> Option<syn::Type> {
+        match strip_parens(iter) {
+            Expr::Range(range) => range
+                .start
+                .as_deref()
+                .and_then(|e| self.guess_type(e))
+                .or_else(|| range.end.as_deref().and_then(|e| self.guess_type(e))),
+            Expr::MethodCall(call) => self.element_type(&call.receiver),
+            Expr::Array(array) => array.elems.first().and_then(|e| self.guess_type(e)),
+            _ => None,
+        }
     }
 
     fn local_stmt(&mut self, local: &syn::Local) {
@@ -295,6 +720,7 @@ impl Lowerer<'_> {
                 active: true,
                 annotation: None,
                 span,
+                region: 0,
             },
             Operand::Node(id) => {
                 let source = Ident::new("__source", Span::call_site());
@@ -309,6 +735,7 @@ impl Lowerer<'_> {
                     active: false,
                     annotation: None,
                     span,
+                    region: 0,
                 }
             }
             Operand::Const(c) => {
@@ -327,6 +754,7 @@ impl Lowerer<'_> {
                     active: false,
                     annotation: None,
                     span,
+                    region: 0,
                 }
             }
         }
@@ -378,7 +806,12 @@ impl Lowerer<'_> {
         match expr {
             Expr::Paren(p) => return self.expr(&p.expr),
             Expr::Group(g) => return self.expr(&g.expr),
-            Expr::Block(b) if b.label.is_none() => return self.block(&b.block, false),
+            Expr::Block(b) if b.label.is_none() => {
+                return self
+                    .block(&b.block, Tail::Inner)
+                    .unwrap_or_else(|| self.dummy())
+            }
+            Expr::If(branch) => return self.branch(branch, true),
             Expr::Path(_) => {
                 if let Some(id) = self.local(expr) {
                     return Operand::Node(id);
@@ -390,7 +823,7 @@ impl Lowerer<'_> {
             self.errors.spanned(expr, message);
             return self.dummy();
         }
-        if !self.mentions_active(expr) {
+        if !self.mentions_active(expr) && !contains_branch(expr) {
             return self.inactive(expr);
         }
         match expr {
@@ -449,29 +882,58 @@ impl Lowerer<'_> {
     /// variable), emitted as ordinary arithmetic.
     fn op_inactive(&mut self, name: &str, a: Operand, b: Operand, span: &dyn ToTokens) -> Operand {
         let symbol = operator_symbol(name);
-        let (left, right) = (
-            Ident::new("__left", Span::call_site()),
-            Ident::new("__right", Span::call_site()),
-        );
-        let mut locals = Vec::new();
-        let mut side = |operand: &Operand, ident: &Ident| match operand {
-            Operand::Node(id) => {
-                locals.push((key(ident), *id));
-                quote!(#ident)
-            }
-            Operand::Const(c) => c.operand_tokens(),
-        };
-        let (l, r) = (side(&a, &left), side(&b, &right));
-        let expr: Expr = syn::parse_quote!(#l #symbol #r);
         let ty = self.type_of(&a).or_else(|| self.type_of(&b));
+        let operand = self.inactive_template(
+            |args| {
+                let (l, r) = (args.first(), args.get(1));
+                quote!(#l #symbol #r)
+            },
+            &[a, b],
+            span,
+        );
+        if let Operand::Node(id) = operand {
+            self.nodes[id].ty = ty;
+        }
+        operand
+    }
+
+    /// An inactive node computing `template` of the operands: each operand is a
+    /// placeholder renamed to its node at emission, or a constant's tokens.
+    fn inactive_template(
+        &mut self,
+        template: impl FnOnce(Vec<proc_macro2::TokenStream>) -> proc_macro2::TokenStream,
+        operands: &[Operand],
+        span: &dyn ToTokens,
+    ) -> Operand {
+        let mut locals = Vec::new();
+        let parts = operands
+            .iter()
+            .enumerate()
+            .map(|(i, operand)| match operand {
+                Operand::Node(id) => {
+                    let placeholder = Ident::new(&format!("__operand{i}"), Span::call_site());
+                    locals.push((placeholder.to_string(), *id));
+                    quote!(#placeholder)
+                }
+                Operand::Const(c) => c.operand_tokens(),
+            })
+            .collect();
+        let expr = match syn::parse2::<Expr>(template(parts)) {
+            Ok(expr) => expr,
+            Err(error) => {
+                self.errors.push(error);
+                return self.dummy();
+            }
+        };
         let id = self.push(Node {
             name: placeholder(),
             hint: Hint::Op("c".into()),
             kind: NodeKind::Inactive { expr, locals },
             active: false,
-            ty,
+            ty: None,
             annotation: None,
             span: span_of(span),
+            region: 0,
         });
         Operand::Node(id)
     }
@@ -490,6 +952,7 @@ impl Lowerer<'_> {
             ty: Some(to.to_type()),
             annotation: None,
             span: expr.span(),
+            region: 0,
         });
         Operand::Node(id)
     }
@@ -572,6 +1035,11 @@ impl Lowerer<'_> {
             return self.dummy();
         }
         let args: Vec<Operand> = call.args.iter().map(|a| self.expr(a)).collect();
+        if !args.iter().any(|a| self.is_active(a)) {
+            // An ordinary call on values that do not depend on the inputs (its
+            // arguments held a branch, so they were lowered one by one).
+            return self.inactive_template(|args| quote!(#path(#(#args),*)), &args, expr);
+        }
         let float = args
             .iter()
             .filter(|a| self.is_active(a))
@@ -594,6 +1062,7 @@ impl Lowerer<'_> {
             ty: Some(float.unwrap_or(self.ret).to_type()),
             annotation: None,
             span: expr.span(),
+            region: 0,
         });
         Operand::Node(id)
     }
@@ -664,6 +1133,7 @@ impl Lowerer<'_> {
             ty: Some(float.unwrap_or(self.ret).to_type()),
             annotation: None,
             span: span_of(span),
+            region: 0,
         });
         Operand::Node(id)
     }
@@ -696,6 +1166,7 @@ impl Lowerer<'_> {
             ty,
             annotation: None,
             span: expr.span(),
+            region: 0,
         });
         Operand::Node(id)
     }
@@ -786,11 +1257,11 @@ const MACRO_MESSAGE: &str =
 /// Constructs outside the supported language, with what to do instead.
 fn unsupported(expr: &Expr) -> Option<&'static str> {
     Some(match expr {
-        Expr::If(_) => "`if` is not supported yet: branches come with control-flow support; for a smooth choice use `max`, `min`, `clamp` or `abs`",
-        Expr::Match(_) => "`match` is not supported yet: branches come with control-flow support",
-        Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
-            "loops are not supported yet: they come with control-flow support; unroll the loop by hand for now"
+        Expr::Match(_) => "`match` is not supported yet; write it as `if` / `else if` / `else`",
+        Expr::While(_) | Expr::Loop(_) => {
+            "`while` and `loop` are not supported yet; write the loop as `for` over a range"
         }
+        Expr::ForLoop(_) => "a `for` loop has no value; use it as a statement",
         Expr::Break(_) | Expr::Continue(_) => "`break` and `continue` are not supported yet",
         Expr::Return(_) => "`return` is supported only as the last statement of the function",
         Expr::Closure(_) => "closures cannot be differentiated; write a separate `#[differentiate]` function and call it",
@@ -807,6 +1278,24 @@ fn unsupported(expr: &Expr) -> Option<&'static str> {
         Expr::Yield(_) => "generators cannot be differentiated",
         _ => return None,
     })
+}
+
+/// An `if` or block inside an expression: lowered node by node, since its arms
+/// may assign variables or hold differentiated values.
+fn contains_branch(expr: &Expr) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::If(_) | Expr::Block(_) => self.0 = true,
+                Expr::Closure(_) | Expr::Macro(_) => {}
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_expr(expr);
+    finder.0
 }
 
 /// Why an expression that mentions a differentiated value is refused.
@@ -841,10 +1330,10 @@ fn forbidden_inside(expr: &Expr) -> Option<(proc_macro2::TokenStream, &'static s
                 self.0 = Some((expr.to_token_stream(), message));
                 return;
             }
-            if let Expr::Block(_) = expr {
+            if let Expr::Block(_) | Expr::If(_) = expr {
                 self.0 = Some((
                     expr.to_token_stream(),
-                    "a block inside this expression is not supported; bind its value with `let` first",
+                    "a block or `if` inside this expression is not supported here; bind its value with `let` first",
                 ));
                 return;
             }

@@ -4,8 +4,8 @@
 use crate::analysis::Analysis;
 use crate::backward::{self, Backward};
 use crate::errors::Errors;
-use crate::forward;
-use crate::ir::{Graph, Operand};
+use crate::forward::{self, Forward};
+use crate::ir::Graph;
 use crate::names::Names;
 use crate::pretty::pretty;
 use crate::signature::Signature;
@@ -72,10 +72,12 @@ fn module_doc(name: &str, source: &str) -> String {
 
 struct Tape {
     definition: TokenStream,
-    /// The field names, also the names of the locals they are saved from.
+    /// Fields saved as plain values, named like the locals they are saved from.
     fields: Vec<Ident>,
     /// Fields that hold a callee's tape, unpacked by reference.
     callee_tapes: Vec<Ident>,
+    /// Fields that hold a stack: (field, the stack's local in both passes).
+    stacks: Vec<(Ident, Ident)>,
 }
 
 fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Result<Tape> {
@@ -83,15 +85,23 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
     let mut definitions = Vec::new();
     let mut fields = Vec::new();
     let mut callee_tapes = Vec::new();
+    let mut stacks = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let name = &node.name;
         if backward.saved.contains(&id) {
             match &node.ty {
-                Some(ty) => {
-                    let doc = format!("`{name}`, saved for the backward pass.");
-                    definitions.push(quote!(#[doc = #doc] pub #name: #ty));
-                    fields.push(name.clone());
-                }
+                Some(ty) => match backward.stacks.get(&id) {
+                    Some(stack) => {
+                        let doc = format!("`{name}` at each pass through its branch or loop, for the backward pass.");
+                        definitions.push(quote!(#[doc = #doc] pub #name: ::backprop_runtime::Stack<#ty>));
+                        stacks.push((name.clone(), stack.clone()));
+                    }
+                    None => {
+                        let doc = format!("`{name}`, saved for the backward pass.");
+                        definitions.push(quote!(#[doc = #doc] pub #name: #ty));
+                        fields.push(name.clone());
+                    }
+                },
                 None => errors.push(syn::Error::new(
                     node.span,
                     format!(
@@ -108,9 +118,19 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
             (backward.saved_tapes.contains(&id), &node.kind)
         {
             let doc = format!("The tape of the call that computed `{name}`.");
-            definitions.push(quote!(#[doc = #doc] pub #tape: #path::Tape));
-            fields.push(tape.clone());
-            callee_tapes.push(tape.clone());
+            match backward.tape_stacks.get(&id) {
+                Some(stack) => {
+                    definitions.push(
+                        quote!(#[doc = #doc] pub #tape: ::backprop_runtime::Stack<#path::Tape>),
+                    );
+                    stacks.push((tape.clone(), stack.clone()));
+                }
+                None => {
+                    definitions.push(quote!(#[doc = #doc] pub #tape: #path::Tape));
+                    fields.push(tape.clone());
+                    callee_tapes.push(tape.clone());
+                }
+            }
         }
     }
     errors.finish()?;
@@ -126,6 +146,7 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
         },
         fields,
         callee_tapes,
+        stacks,
     })
 }
 
@@ -157,11 +178,25 @@ fn params(sig: &Signature) -> TokenStream {
 }
 
 fn forward_fn(sig: &Signature, graph: &Graph, backward: &Backward, tape: &Tape) -> TokenStream {
-    let statements = forward::statements(graph, &backward.saved_tapes);
-    let output = match &graph.output {
-        Operand::Node(_) | Operand::Const(_) => forward::argument(graph, &graph.output),
-    };
-    let fields = &tape.fields;
+    let statements = Forward {
+        graph,
+        saved: &backward.saved,
+        saved_tapes: &backward.saved_tapes,
+        stacks: &backward.stacks,
+        tape_stacks: &backward.tape_stacks,
+    }
+    .statements();
+    let output = forward::argument(graph, &graph.output);
+    let new_stacks = tape
+        .stacks
+        .iter()
+        .map(|(_, stack)| quote!(let mut #stack = ::backprop_runtime::Stack::new();));
+    let fields = tape.fields.iter().map(|f| quote!(#f));
+    let stack_fields = tape
+        .stacks
+        .iter()
+        .map(|(field, stack)| quote!(#field: #stack));
+    let fields = fields.chain(stack_fields);
     let (params, ret) = (params(sig), graph.ret);
     let doc = format!(
         "Runs `{}` and saves what the backward pass needs: returns the value and the tape.",
@@ -171,6 +206,7 @@ fn forward_fn(sig: &Signature, graph: &Graph, backward: &Backward, tape: &Tape) 
         #[doc = #doc]
         #[must_use]
         pub fn forward(#params) -> (#ret, Tape) {
+            #(#new_stacks)*
             #statements
             (#output, Tape { #(#fields),* })
         }
@@ -184,14 +220,19 @@ fn backward_fn(
     names: &mut Names,
 ) -> TokenStream {
     let (seed, body, ret) = (&backward.seed, &backward.body, sig.ret);
-    let tape_param = if tape.fields.is_empty() {
-        names.fresh("_tape")
+    let seed = if backward.seed_is_mutable {
+        quote!(mut #seed)
     } else {
-        names.fresh("tape")
+        quote!(#seed)
     };
-    let unpack = if tape.fields.is_empty() {
-        quote!()
+    let reads_tape = !tape.fields.is_empty() || !tape.stacks.is_empty();
+    let tape_param = if reads_tape {
+        names.fresh("tape")
     } else {
+        names.fresh("_tape")
+    };
+    let mut unpack = TokenStream::new();
+    if !tape.fields.is_empty() {
         let fields = tape.fields.iter().map(|f| {
             if tape.callee_tapes.contains(f) {
                 quote!(ref #f)
@@ -199,15 +240,23 @@ fn backward_fn(
                 quote!(#f)
             }
         });
-        quote!(let Tape { #(#fields),* } = *#tape_param;)
-    };
+        let rest = if tape.stacks.is_empty() {
+            quote!()
+        } else {
+            quote!(, ..)
+        };
+        unpack.extend(quote!(let Tape { #(#fields),* #rest } = *#tape_param;));
+    }
+    for (field, stack) in &tape.stacks {
+        unpack.extend(quote!(let mut #stack = #tape_param.#field.reader();));
+    }
     let gradient = backward
         .gradient
         .iter()
         .map(|(field, value)| quote!(#field: #value));
     let doc = format!(
-        "The chain rule, node by node: `{seed}` is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself).",
-        sig.ident, sig.ident
+        "The chain rule, node by node: `{}` is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself).",
+        backward.seed, sig.ident, sig.ident
     );
     quote! {
         #[doc = #doc]

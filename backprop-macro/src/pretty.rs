@@ -35,6 +35,36 @@ impl Tok {
 /// Token trees to tokens, joining multi-character operators and dropping doc
 /// attributes.
 fn lex(tokens: TokenStream) -> Vec<Tok> {
+    let mut out = lex_trees(tokens);
+    mark_generics(&mut out);
+    out
+}
+
+/// `Stack<f64>`: angle brackets after a type name or `::` are generics, printed
+/// without spaces (`<`/`>` stay comparisons elsewhere).
+fn mark_generics(toks: &mut [Tok]) {
+    let mut depth = 0usize;
+    for i in 0..toks.len() {
+        let opens = toks[i].is_op("<")
+            && i > 0
+            && match &toks[i - 1] {
+                Tok::Word(w) => w.starts_with(char::is_uppercase),
+                Tok::Op(o) => o == "::",
+                _ => false,
+            };
+        if opens {
+            depth += 1;
+            toks[i] = Tok::Op("<generic".into());
+        } else if depth > 0 && toks[i].is_op(">") {
+            depth -= 1;
+            toks[i] = Tok::Op(">generic".into());
+        } else if let Tok::Group(_, inner) = &mut toks[i] {
+            mark_generics(inner);
+        }
+    }
+}
+
+fn lex_trees(tokens: TokenStream) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::new();
     let mut joining = false;
     for tree in tokens {
@@ -51,7 +81,7 @@ fn lex(tokens: TokenStream) -> Vec<Tok> {
                 continue;
             }
             TokenTree::Group(group) => {
-                let inner = lex(group.stream());
+                let inner = lex_trees(group.stream());
                 let is_doc = group.delimiter() == Delimiter::Bracket
                     && inner.first().is_some_and(|t| t.is_word("doc"));
                 if is_doc {
@@ -118,7 +148,7 @@ impl Printer {
                         next.is_some_and(|n| n.is_word("else") || n.is_op(";") || n.is_op(","));
                     if !continues {
                         self.newline();
-                        if self.indent <= 1 && next.is_some() {
+                        if self.indent == 0 && next.is_some() {
                             self.newline();
                         }
                     }
@@ -146,6 +176,7 @@ impl Printer {
             self.out.push(' ');
         }
         match tok {
+            Tok::Op(s) if s.ends_with("generic") => self.out.push_str(&s[..1]),
             Tok::Word(s) | Tok::Literal(s) | Tok::Op(s) => self.out.push_str(s),
             Tok::Group(Delimiter::Parenthesis, inner) => {
                 self.out.push('(');
@@ -235,7 +266,7 @@ fn space_between(prev2: Option<&Tok>, prev: Option<&Tok>, next: &Tok) -> bool {
     // After an operator that binds to what follows.
     if let Tok::Op(op) = prev {
         match op.as_str() {
-            "." | "::" | "#" | ".." | "..=" => return false,
+            "." | "::" | "#" | ".." | "..=" | "<generic" => return false,
             "!" if prev2.is_some_and(|p| p.is_op("#")) => return false,
             "-" | "&" | "*" | "!" if is_prefix(prev2) => return false,
             _ => {}
@@ -243,7 +274,8 @@ fn space_between(prev2: Option<&Tok>, prev: Option<&Tok>, next: &Tok) -> bool {
     }
     match next {
         Tok::Op(op) => match op.as_str() {
-            "," | ";" | "." | "?" | ":" | ".." | "..=" => false,
+            "," | ";" | "." | "?" | ":" | "<generic" | ">generic" => false,
+            ".." | "..=" => prev.is_op(","),
             "::" => match prev {
                 Tok::Word(w) => KEYWORDS.contains(&w.as_str()),
                 Tok::Op(o) => o != ">",

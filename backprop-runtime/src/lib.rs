@@ -121,3 +121,89 @@ pub fn softplus<F: Real>(x: F) -> F {
 /// dropped gradient.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NotDifferentiable;
+
+/// Values a branch or loop saves for the backward pass: the forward pass pushes
+/// one per pass through the code that computes it, the backward pass reads them
+/// back in reverse with a [`Reader`]. One stack per saved value, so memory grows
+/// with the values actually saved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stack<T> {
+    items: Vec<T>,
+}
+
+impl<T> Default for Stack<T> {
+    fn default() -> Self {
+        Stack { items: Vec::new() }
+    }
+}
+
+impl<T> Stack<T> {
+    /// An empty stack; it allocates on the first push.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Saves one value.
+    pub fn push(&mut self, value: T) {
+        self.items.push(value);
+    }
+
+    /// How many values were saved.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing was saved.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The saved values, oldest first.
+    #[must_use]
+    pub fn as_slice(&self) -> &[T] {
+        &self.items
+    }
+
+    /// Reads the values back, newest first, without consuming the stack (a tape
+    /// can be run backward more than once).
+    #[must_use]
+    pub fn reader(&self) -> Reader<'_, T> {
+        Reader {
+            items: &self.items,
+            next: self.items.len(),
+        }
+    }
+}
+
+/// Reads a [`Stack`] back in reverse.
+#[derive(Debug)]
+pub struct Reader<'a, T> {
+    items: &'a [T],
+    next: usize,
+}
+
+impl<'a, T> Reader<'a, T> {
+    /// The newest value not read yet, by reference (a callee's tape).
+    ///
+    /// # Panics
+    /// If every value has been read: the generated backward pass reads exactly
+    /// as many values as the forward pass saved, so this means a tape from a
+    /// different function was passed in.
+    pub fn pop_ref(&mut self) -> &'a T {
+        self.next -= 1;
+        &self.items[self.next]
+    }
+}
+
+impl<T: Copy> Reader<'_, T> {
+    /// The newest value not read yet.
+    ///
+    /// # Panics
+    /// As [`Reader::pop_ref`].
+    pub fn pop(&mut self) -> T {
+        *self.pop_ref()
+    }
+}

@@ -2,11 +2,11 @@ use backprop_runtime::differentiate;
 
 #[differentiate]
 fn f(x: f64) -> f64 {
-    let mut acc = 0.0;
-    for _ in 0..3 {
-        acc += x;
+    let mut y = x;
+    while y < 10.0 {
+        y *= 2.0;
     }
-    acc
+    y
 }
 
 fn main() {}

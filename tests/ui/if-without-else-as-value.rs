@@ -2,7 +2,8 @@ use backprop_runtime::differentiate;
 
 #[differentiate]
 fn f(x: f64) -> f64 {
-    if x > 0.0 { x } else { -x }
+    let y = if x > 0.0 { x };
+    y
 }
 
 fn main() {}

@@ -1,0 +1,379 @@
+//! Branches and loops: the gradient of the path the forward pass took, checked
+//! against central finite differences on both sides of every branch and at trip
+//! counts 0, 1 and many.
+
+mod common;
+
+use backprop_runtime::differentiate;
+use common::{assert_gradient, Rng};
+
+#[differentiate]
+fn if_expression(x: f64, y: f64) -> f64 {
+    let a = if x > y { x * y } else { y.sin() - x };
+    a * a + x
+}
+
+#[differentiate]
+fn huber(residual: f64, delta: f64) -> f64 {
+    if residual.abs() <= delta {
+        0.5 * residual * residual
+    } else {
+        delta * (residual.abs() - 0.5 * delta)
+    }
+}
+
+#[differentiate]
+fn leaky_relu(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.01 * x
+    }
+}
+
+/// A statement `if` without `else` that assigns outer variables.
+#[differentiate]
+fn assigns_in_one_branch(x: f64, y: f64) -> f64 {
+    let mut a = x * 2.0;
+    let mut b = y;
+    if x < y {
+        a *= y;
+        b += x.exp();
+    }
+    a + b * b
+}
+
+#[differentiate]
+fn else_if_chain(x: f64, n: i32, flag: bool) -> f64 {
+    let scale = if n > 2 && flag {
+        x.powi(3)
+    } else if n == 2 || !flag {
+        x.sin() * 2.0
+    } else {
+        let t = x * x;
+        t.sqrt() + t
+    };
+    scale * x
+}
+
+#[differentiate]
+fn nested_branches(x: f64, y: f64) -> f64 {
+    let mut out = x;
+    if x > 0.0 {
+        if y > 0.0 {
+            out *= y;
+        } else {
+            out -= y * y;
+        }
+        out = out.tanh();
+    } else {
+        out = (out * y).exp();
+    }
+    out + y
+}
+
+#[differentiate]
+fn accumulate(x: f64, n: usize) -> f64 {
+    let mut acc = 0.0;
+    for i in 0..n {
+        acc += x * i as f64 + x.sin();
+    }
+    acc
+}
+
+/// Horner's rule over constant coefficients.
+#[differentiate]
+fn horner(x: f64) -> f64 {
+    let mut p = 0.0;
+    for c in [1.5, -2.0, 0.5, 3.0] {
+        p = p * x + c;
+    }
+    p
+}
+
+/// A loop over differentiable values: unrolled.
+#[differentiate]
+fn over_values(a: f64, b: f64, c: f64) -> f64 {
+    let mut sum = 0.0;
+    let mut product = 1.0;
+    for v in [a, b, c] {
+        sum += v * v;
+        product *= v;
+    }
+    sum + product
+}
+
+#[differentiate]
+fn ranges(x: f64, n: usize) -> f64 {
+    let mut a = x;
+    for i in (0..n).rev() {
+        a = a * 0.5 + (i as f64) * x;
+    }
+    for i in (1..=n).step_by(2) {
+        a += x.powi(i as i32);
+    }
+    a
+}
+
+/// Newton's method for the square root: the gradient of the iteration.
+#[differentiate]
+fn newton_sqrt(x: f64) -> f64 {
+    let mut y = x;
+    for _ in 0..30 {
+        y = 0.5 * (y + x / y);
+    }
+    y
+}
+
+#[differentiate]
+fn nested_loops(x: f64, y: f64, n: usize) -> f64 {
+    let mut total = 0.0;
+    for i in 0..n {
+        let mut row = y;
+        for j in 0..3 {
+            row = row * x + (i * j) as f64;
+        }
+        total += row.sin();
+    }
+    total
+}
+
+/// A branch inside a loop, with a loop-carried value.
+#[differentiate]
+fn branch_in_loop(x: f64, n: usize) -> f64 {
+    let mut p = x;
+    let mut count = 0;
+    for i in 0..n {
+        let step = p * x;
+        if step > 1.0 || i % 3 == 0 {
+            p = step.ln_1p();
+            count += 1;
+        } else {
+            p += x;
+        }
+    }
+    p * count as f64 + p
+}
+
+/// A loop inside a branch.
+#[differentiate]
+fn loop_in_branch(x: f64, n: usize) -> f64 {
+    let mut a = x;
+    if n > 1 {
+        for _ in 0..n {
+            a *= x;
+        }
+    } else {
+        a = a.exp();
+    }
+    a
+}
+
+/// Two loop variables feeding each other.
+#[differentiate]
+fn coupled(x: f64, y: f64, n: usize) -> f64 {
+    let mut p = x;
+    let mut q = y;
+    for _ in 0..n {
+        let old_p = p;
+        p = p * 0.9 + q * 0.1;
+        q = q * 0.9 - old_p.sin() * 0.1;
+    }
+    p * q
+}
+
+#[differentiate]
+fn helper(x: f64, k: f64) -> f64 {
+    (x * k).tanh()
+}
+
+/// A differentiated callee inside a loop: its tapes are stacked.
+#[differentiate]
+fn calls_in_loop(x: f64, n: usize) -> f64 {
+    let mut a = x;
+    for i in 0..n {
+        a = helper(a, x) + i as f64;
+    }
+    a
+}
+
+fn points(seed: u64, count: usize, lo: f64, hi: f64) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..count).map(|_| rng.uniform(lo, hi)).collect()
+}
+
+#[test]
+fn if_as_an_expression_on_both_sides() {
+    for (x, y) in [(2.0, 1.0), (0.5, 1.5), (-1.0, -2.0), (-2.0, 0.3)] {
+        let (value, g) = if_expression::grad(x, y);
+        assert_eq!(value, if_expression(x, y));
+        assert_gradient(|v| if_expression(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+}
+
+#[test]
+fn huber_loss_on_both_sides() {
+    for (r, d) in [(0.3, 1.0), (-0.5, 1.0), (2.0, 1.0), (-3.0, 0.5)] {
+        let (value, g) = huber::grad(r, d);
+        assert_eq!(value, huber(r, d));
+        assert_gradient(|v| huber(v[0], v[1]), &[r, d], &[g.residual, g.delta]);
+    }
+}
+
+#[test]
+fn leaky_relu_on_both_sides() {
+    for x in [-2.0, -0.1, 0.1, 3.0] {
+        let (value, g) = leaky_relu::grad(x);
+        assert_eq!(value, leaky_relu(x));
+        assert_gradient(|v| leaky_relu(v[0]), &[x], &[g.x]);
+    }
+}
+
+#[test]
+fn a_branch_that_assigns_outer_variables() {
+    for (x, y) in [(0.5, 1.5), (1.5, 0.5), (-1.0, 0.0)] {
+        let (value, g) = assigns_in_one_branch::grad(x, y);
+        assert_eq!(value, assigns_in_one_branch(x, y));
+        assert_gradient(|v| assigns_in_one_branch(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+}
+
+#[test]
+fn else_if_chains_on_every_arm() {
+    for (n, flag) in [(3, true), (2, true), (5, false), (1, true)] {
+        for x in [0.7, 1.9] {
+            let (value, g) = else_if_chain::grad(x, n, flag);
+            assert_eq!(value, else_if_chain(x, n, flag));
+            assert_gradient(|v| else_if_chain(v[0], n, flag), &[x], &[g.x]);
+        }
+    }
+}
+
+#[test]
+fn nested_branches_on_every_path() {
+    for (x, y) in [(0.5, 1.5), (0.5, -1.5), (-0.5, 1.5), (-0.5, -1.5)] {
+        let (value, g) = nested_branches::grad(x, y);
+        assert_eq!(value, nested_branches(x, y));
+        assert_gradient(|v| nested_branches(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+}
+
+#[test]
+fn loops_at_zero_one_and_many_trips() {
+    for n in [0, 1, 2, 17] {
+        for x in points(n as u64 + 1, 3, -2.0, 2.0) {
+            let (value, g) = accumulate::grad(x, n);
+            assert_eq!(value, accumulate(x, n));
+            assert_gradient(|v| accumulate(v[0], n), &[x], &[g.x]);
+            let (value, g) = ranges::grad(x, n);
+            assert_eq!(value, ranges(x, n));
+            assert_gradient(|v| ranges(v[0], n), &[x], &[g.x]);
+            let (value, g) = nested_loops::grad(x, 0.3, n);
+            assert_eq!(value, nested_loops(x, 0.3, n));
+            assert_gradient(|v| nested_loops(v[0], v[1], n), &[x, 0.3], &[g.x, g.y]);
+        }
+    }
+}
+
+#[test]
+fn loops_over_arrays() {
+    for x in points(5, 5, -2.0, 2.0) {
+        let (value, g) = horner::grad(x);
+        assert_eq!(value, horner(x));
+        assert_gradient(|v| horner(v[0]), &[x], &[g.x]);
+        let (value, g) = over_values::grad(x, 0.5, -1.5);
+        assert_eq!(value, over_values(x, 0.5, -1.5));
+        assert_gradient(
+            |v| over_values(v[0], v[1], v[2]),
+            &[x, 0.5, -1.5],
+            &[g.a, g.b, g.c],
+        );
+    }
+}
+
+#[test]
+fn newton_iteration() {
+    for x in [0.5, 2.0, 9.0] {
+        let (value, g) = newton_sqrt::grad(x);
+        assert_eq!(value, newton_sqrt(x));
+        assert!((value - x.sqrt()).abs() < 1e-12);
+        // The iteration's derivative converges to the derivative of the square root.
+        assert!(
+            (g.x - 0.5 / x.sqrt()).abs() < 1e-9,
+            "{} vs {}",
+            g.x,
+            0.5 / x.sqrt()
+        );
+        assert_gradient(|v| newton_sqrt(v[0]), &[x], &[g.x]);
+    }
+}
+
+#[test]
+fn branches_inside_loops_and_loops_inside_branches() {
+    for n in [0, 1, 4, 9] {
+        for x in points(n as u64 + 10, 4, 0.1, 1.4) {
+            let (value, g) = branch_in_loop::grad(x, n);
+            assert_eq!(value, branch_in_loop(x, n));
+            assert_gradient(|v| branch_in_loop(v[0], n), &[x], &[g.x]);
+            let (value, g) = loop_in_branch::grad(x, n);
+            assert_eq!(value, loop_in_branch(x, n));
+            assert_gradient(|v| loop_in_branch(v[0], n), &[x], &[g.x]);
+        }
+    }
+}
+
+#[test]
+fn coupled_loop_variables() {
+    for n in [0, 1, 5, 30] {
+        for (x, y) in [(0.4, -0.8), (1.3, 0.2)] {
+            let (value, g) = coupled::grad(x, y, n);
+            assert_eq!(value, coupled(x, y, n));
+            assert_gradient(|v| coupled(v[0], v[1], n), &[x, y], &[g.x, g.y]);
+        }
+    }
+}
+
+#[test]
+fn differentiated_calls_inside_loops() {
+    for n in [0, 1, 6] {
+        for x in [0.3, -0.9] {
+            let (value, g) = calls_in_loop::grad(x, n);
+            assert_eq!(value, calls_in_loop(x, n));
+            assert_gradient(|v| calls_in_loop(v[0], n), &[x], &[g.x]);
+        }
+    }
+}
+
+/// `a <- a * (1 + x / n)` a million times: the gradient is right, and the tape
+/// holds one value per iteration for the one stack the product rule needs.
+#[differentiate]
+fn compound_growth(x: f64, n: usize) -> f64 {
+    let mut a = 1.0;
+    let rate = 1.0 + x / n as f64;
+    for _ in 0..n {
+        a *= rate;
+    }
+    a
+}
+
+#[test]
+fn a_million_iterations() {
+    let n = 1_000_000;
+    let x = 0.7;
+    let (value, g) = compound_growth::grad(x, n);
+    let exact = (1.0 + x / n as f64).powi(n as i32);
+    assert!((value - exact).abs() < 1e-6 * exact);
+    // d/dx (1 + x/n)^n = (1 + x/n)^(n-1)
+    let derivative = (1.0 + x / n as f64).powi(n as i32 - 1);
+    assert!(
+        (g.x - derivative).abs() < 1e-6 * derivative,
+        "{} vs {derivative}",
+        g.x
+    );
+    let (_, tape) = compound_growth::forward(x, n);
+    // The iteration-start value of `a` (its second version, `a_2`) is all the
+    // product rule needs; `rate` is saved once.
+    assert_eq!(tape.a_2.len(), n);
+    assert_eq!(tape.rate, 1.0 + x / n as f64);
+    assert_eq!(tape.trips, n);
+}

@@ -1,0 +1,15 @@
+use backprop_runtime::differentiate;
+
+#[differentiate]
+fn f(x: f64, n: usize) -> f64 {
+    let mut y = x;
+    for _ in 0..n {
+        y *= 2.0;
+        if y > 10.0 {
+            break;
+        }
+    }
+    y
+}
+
+fn main() {}
