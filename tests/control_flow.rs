@@ -377,3 +377,180 @@ fn a_million_iterations() {
     assert_eq!(tape.rate, 1.0 + x / n as f64);
     assert_eq!(tape.trips, n);
 }
+
+#[differentiate]
+fn with_continue(x: f64, n: usize) -> f64 {
+    let mut acc = 0.0;
+    for i in 0..n {
+        if i % 2 == 1 {
+            continue;
+        }
+        let term = x.powi(i as i32);
+        acc += term;
+        if acc > 100.0 {
+            continue;
+        }
+        acc *= 1.01;
+    }
+    acc
+}
+
+#[differentiate]
+fn with_break(x: f64, n: usize) -> f64 {
+    let mut y = x;
+    for _ in 0..n {
+        y = y * y + 0.1;
+        if y > 5.0 {
+            break;
+        }
+        y *= 0.9;
+    }
+    y
+}
+
+#[differentiate]
+fn labelled(x: f64, n: usize) -> f64 {
+    let mut total = 0.0;
+    'rows: for i in 0..n {
+        for j in 0..n {
+            if j > i {
+                continue 'rows;
+            }
+            total += x * (i + j) as f64;
+            if total > 50.0 {
+                break 'rows;
+            }
+        }
+        total = total.sin() + x;
+    }
+    total
+}
+
+#[differentiate]
+fn while_loop(x: f64) -> f64 {
+    let mut y = x;
+    let mut steps = 0;
+    while y < 10.0 && steps < 100 {
+        y = y * 1.5 + x;
+        steps += 1;
+    }
+    y / f64::from(steps + 1)
+}
+
+#[differentiate]
+fn plain_loop(x: f64) -> f64 {
+    let mut y = x;
+    loop {
+        y = y.sin() + y * 1.2;
+        if y > 3.0 {
+            break;
+        }
+    }
+    y
+}
+
+#[differentiate]
+fn early_returns(x: f64, n: usize) -> f64 {
+    if x < 0.0 {
+        return x * x;
+    }
+    let mut y = x;
+    for i in 0..n {
+        y = y * 1.1 + i as f64;
+        if y > 20.0 {
+            return y.ln();
+        }
+    }
+    y.sqrt()
+}
+
+#[differentiate]
+fn matches(x: f64, n: u8, flag: bool) -> f64 {
+    let scale = match n {
+        0 => x,
+        1 | 2 => x * x,
+        3..=5 => {
+            let t = x.sin();
+            t * 2.0
+        }
+        _ if flag => x.exp(),
+        _ => -x,
+    };
+    let mut extra = 0.0;
+    match n % 3 {
+        0 => extra += x,
+        _ => {
+            extra -= scale;
+        }
+    }
+    scale + extra
+}
+
+#[test]
+fn continue_skips_the_rest_of_the_iteration() {
+    for n in [0, 1, 2, 7, 12] {
+        for x in [0.5, 1.2, 2.5] {
+            let (value, g) = with_continue::grad(x, n);
+            assert_eq!(value, with_continue(x, n));
+            assert_gradient(|v| with_continue(v[0], n), &[x], &[g.x]);
+        }
+    }
+}
+
+#[test]
+fn break_leaves_the_loop() {
+    for n in [0, 1, 3, 20] {
+        for x in [0.3, 1.1, 2.2] {
+            let (value, g) = with_break::grad(x, n);
+            assert_eq!(value, with_break(x, n));
+            assert_gradient(|v| with_break(v[0], n), &[x], &[g.x]);
+        }
+    }
+}
+
+#[test]
+fn labelled_break_and_continue() {
+    for n in [0, 1, 3, 6] {
+        for x in [0.2, 1.0, 3.0] {
+            let (value, g) = labelled::grad(x, n);
+            assert_eq!(value, labelled(x, n));
+            assert_gradient(|v| labelled(v[0], n), &[x], &[g.x]);
+        }
+    }
+}
+
+#[test]
+fn while_and_loop() {
+    for x in [0.5, 2.0, 12.0] {
+        let (value, g) = while_loop::grad(x);
+        assert_eq!(value, while_loop(x));
+        assert_gradient(|v| while_loop(v[0]), &[x], &[g.x]);
+        let (value, g) = plain_loop::grad(x);
+        assert_eq!(value, plain_loop(x));
+        assert_gradient(|v| plain_loop(v[0]), &[x], &[g.x]);
+    }
+}
+
+#[test]
+fn return_from_anywhere() {
+    for n in [0, 1, 5, 40] {
+        for x in [-1.5, 0.7, 3.0, 25.0] {
+            let (value, g) = early_returns::grad(x, n);
+            assert_eq!(value, early_returns(x, n));
+            assert_gradient(|v| early_returns(v[0], n), &[x], &[g.x]);
+        }
+    }
+}
+
+#[test]
+fn match_on_every_arm() {
+    for n in 0..8 {
+        for flag in [true, false] {
+            for x in [0.4, -1.3] {
+                let (value, g) = matches::grad(x, n, flag);
+                assert_eq!(value, matches(x, n, flag));
+                assert_gradient(|v| matches(v[0], n, flag), &[x], &[g.x]);
+            }
+        }
+    }
+}

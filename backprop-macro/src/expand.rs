@@ -97,8 +97,8 @@ mod tests {
             quote!(),
             quote!(
                 fn f(x: f64) -> f64 {
-                    while x > 0.0 {}
-                    x
+                    let g = |v: f64| v;
+                    g(x)
                 }
             ),
         );

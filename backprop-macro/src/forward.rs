@@ -104,18 +104,16 @@ impl Forward<'_> {
             }
             None => quote!(_),
         };
-        let mut iter = looped.iter.clone();
-        Rename {
-            graph: self.graph,
-            locals: &looped.iter_locals,
-        }
-        .visit_expr_mut(&mut iter);
         let mut body = TokenStream::new();
         for carried in &looped.carried {
-            if is_read(self.graph, carried.param) {
+            if is_read(self.graph, carried.param) || looped.exit == Some(carried.param) {
                 let (param, out) = (&nodes[carried.param].name, &nodes[carried.out].name);
                 body.extend(quote!(let #param = #out;));
             }
+        }
+        if let Some(exit) = looped.exit {
+            let flag = &nodes[exit].name;
+            body.extend(quote!(if #flag { break; }));
         }
         body.extend(self.block(&looped.body));
         for (carried, next) in looped.carried.iter().zip(&looped.body.results) {
@@ -127,7 +125,18 @@ impl Forward<'_> {
         if counted {
             body.extend(quote!(#trips += 1;));
         }
-        code.extend(quote!(for #var in #iter { #body }));
+        match &looped.iter {
+            Some(iter) => {
+                let mut iter = iter.clone();
+                Rename {
+                    graph: self.graph,
+                    locals: &looped.iter_locals,
+                }
+                .visit_expr_mut(&mut iter);
+                code.extend(quote!(for #var in #iter { #body }));
+            }
+            None => code.extend(quote!(loop { #body })),
+        }
         code
     }
 
@@ -299,5 +308,39 @@ impl VisitMut for Rename<'_> {
             }
         }
         syn::visit_mut::visit_expr_mut(self, expr);
+    }
+
+    /// Inside the `matches!` that a `match` arm's condition becomes, the one
+    /// placeholder for the scrutinee is renamed token by token.
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        mac.tokens = self.rename_tokens(std::mem::take(&mut mac.tokens));
+    }
+}
+
+impl Rename<'_> {
+    fn rename_tokens(&self, tokens: TokenStream) -> TokenStream {
+        tokens
+            .into_iter()
+            .map(|tree| match tree {
+                proc_macro2::TokenTree::Ident(ident) => {
+                    let name = ident.to_string();
+                    let renamed = self
+                        .locals
+                        .iter()
+                        .find(|(n, _)| *n == name && n.starts_with("__operand"))
+                        .map(|(_, id)| self.graph.nodes[*id].name.clone());
+                    proc_macro2::TokenTree::Ident(renamed.unwrap_or(ident))
+                }
+                proc_macro2::TokenTree::Group(group) => {
+                    let mut renamed = proc_macro2::Group::new(
+                        group.delimiter(),
+                        self.rename_tokens(group.stream()),
+                    );
+                    renamed.set_span(group.span());
+                    proc_macro2::TokenTree::Group(renamed)
+                }
+                other => other,
+            })
+            .collect()
     }
 }

@@ -261,20 +261,24 @@ pub struct If {
     pub merges: Vec<NodeId>,
 }
 
-/// `for pat in iter { .. }`. The forward pass counts the iterations; the backward
+/// `for pat in iter { .. }`, `while`, `loop`. The forward pass counts the iterations; the backward
 /// pass runs the body's reverse as many times, popping what each one saved.
 pub struct Loop {
     pub id: StmtId,
-    /// The loop variable's node, or `None` for `_`.
+    /// The loop variable's node, or `None` for `_` (and for `loop`/`while`).
     pub var: Option<NodeId>,
-    /// The iterable, kept as written (it never depends on the inputs).
-    pub iter: syn::Expr,
+    /// The iterable, kept as written (it never depends on the inputs); `None` for
+    /// `loop` and `while`, which run until their break flag is set.
+    pub iter: Option<syn::Expr>,
     pub iter_locals: Vec<(String, NodeId)>,
     /// Variables the body assigns; the body's results are their next values.
     pub carried: Vec<Carried>,
     pub body: Block,
     /// The `LoopTrips` node that counts iterations.
     pub trips: NodeId,
+    /// The break flag at the start of an iteration: the forward loop stops when
+    /// it is set.
+    pub exit: Option<NodeId>,
 }
 
 pub struct Carried {

@@ -31,6 +31,8 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         blocks: vec![Vec::new()],
         statements: 0,
         scopes: vec![Vec::new()],
+        loops: Vec::new(),
+        returns: None,
         errors,
         ret: sig.ret,
     };
@@ -48,9 +50,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         lowerer.declare(&param.ident, id);
     }
     let mark = lowerer.nodes.len();
-    let output = lowerer
-        .block(block, Tail::Value)
-        .unwrap_or_else(|| lowerer.dummy());
+    let output = lowerer.function_body(block);
     lowerer.name_result(&output, mark, &sig.ident);
     let stmts = lowerer.blocks.pop().unwrap_or_default();
     let mut graph = Graph {
@@ -86,6 +86,9 @@ fn assign_names(graph: &mut Graph, names: &mut Names) {
     }
 }
 
+/// Lowers one arm of a branch; returns the arm's value.
+type Arm<'f, 'a> = dyn FnMut(&mut Lowerer<'a>) -> Option<Operand> + 'f;
+
 /// A variable's place in the scopes: (scope, entry).
 type ScopeSlot = (usize, usize);
 
@@ -110,12 +113,29 @@ struct Lowerer<'a> {
     /// Branch and loop statements created so far.
     statements: StmtId,
     /// Innermost scope last; each maps a user's name to its current version.
+    /// Exit flags live here too, under keys no identifier can have (`#break0`).
     scopes: Vec<Vec<(String, NodeId)>>,
+    /// The loops being lowered, innermost last.
+    loops: Vec<LoopFrame>,
+    /// With an early `return`: the keys of its flag and of the returned value.
+    returns: Option<(String, String)>,
     errors: &'a mut Errors,
     ret: FloatTy,
 }
 
-impl Lowerer<'_> {
+struct LoopFrame {
+    label: Option<String>,
+    break_key: Option<String>,
+    continue_key: Option<String>,
+}
+
+enum Header<'a> {
+    For { var: Option<Ident>, iter: &'a Expr },
+    While(&'a Expr),
+    Infinite,
+}
+
+impl<'a> Lowerer<'a> {
     /// Adds a node computed at this point of the current block.
     fn push(&mut self, node: Node) -> NodeId {
         let id = self.push_detached(node);
@@ -205,13 +225,65 @@ impl Lowerer<'_> {
         })
     }
 
-    /// Lowers a block's statements into the current region; returns its value.
+    /// The function's body. With an early `return`, the result is the returned
+    /// value if the return flag is set, else the body's final value.
+    fn function_body(&mut self, block: &syn::Block) -> Operand {
+        if !has_early_return(block) {
+            return self
+                .block(block, Tail::Value)
+                .unwrap_or_else(|| self.dummy());
+        }
+        let (flag, result) = ("#return".to_string(), "#result".to_string());
+        self.declare_flag(&flag, "returned");
+        let zero = self.ret.zero();
+        let initial = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("result".into()),
+            kind: NodeKind::Inactive {
+                expr: syn::parse_quote!(#zero),
+                locals: Vec::new(),
+            },
+            active: false,
+            ty: Some(self.ret.to_type()),
+            annotation: None,
+            span: Span::call_site(),
+            region: 0,
+        });
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push((result.clone(), initial));
+        }
+        self.returns = Some((flag.clone(), result.clone()));
+        let value = self
+            .block(block, Tail::Value)
+            .unwrap_or_else(|| self.dummy());
+        let returned = self
+            .lookup(&flag)
+            .map_or_else(|| self.dummy(), Operand::Node);
+        let early = self
+            .lookup(&result)
+            .map_or_else(|| self.dummy(), Operand::Node);
+        self.branch_with(
+            returned,
+            true,
+            block.brace_token.span.close(),
+            &mut |_| Some(early.clone()),
+            Some(&mut |_| Some(value.clone())),
+        )
+    }
+
+    /// Lowers a block, in a scope of its own, into the current region; returns its
+    /// value.
     fn block(&mut self, block: &syn::Block, tail: Tail) -> Option<Operand> {
         self.scopes.push(Vec::new());
+        let result = self.stmts(&block.stmts, tail, block.brace_token.span.close());
+        self.scopes.pop();
+        result
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt], tail: Tail, close: Span) -> Option<Operand> {
         let mut result = None;
-        let count = block.stmts.len();
-        for (i, stmt) in block.stmts.iter().enumerate() {
-            let last = i + 1 == count;
+        for (i, stmt) in stmts.iter().enumerate() {
+            let last = i + 1 == stmts.len();
             match stmt {
                 Stmt::Local(local) => self.local_stmt(local),
                 Stmt::Expr(Expr::Return(ret), _) if tail == Tail::Value && last => {
@@ -223,46 +295,101 @@ impl Lowerer<'_> {
                         }
                     });
                 }
-                Stmt::Expr(Expr::Assign(assign), _) => self.assign(assign),
-                Stmt::Expr(Expr::Binary(binary), _) if compound_operator(&binary.op).is_some() => {
-                    self.compound_assign(binary)
-                }
-                Stmt::Expr(Expr::If(branch), semi) => {
+                Stmt::Expr(expr @ (Expr::If(_) | Expr::Match(_)), semi) => {
                     let wants_value = last && semi.is_none() && tail != Tail::Unit;
-                    let value = self.branch(branch, wants_value);
+                    let value = match expr {
+                        Expr::If(branch) => self.branch(branch, wants_value),
+                        Expr::Match(matched) => self.match_expr(matched, wants_value),
+                        _ => self.dummy(),
+                    };
                     if wants_value {
                         result = Some(value);
                     }
                 }
-                Stmt::Expr(Expr::ForLoop(looped), _) => self.for_loop(looped),
-                Stmt::Expr(expr, None) if last && tail != Tail::Unit => result = Some(self.expr(expr)),
-                Stmt::Expr(expr, _) => match unsupported(expr) {
-                    Some(message) => self.errors.spanned(expr, message),
-                    None => self.errors.spanned(
-                        expr,
-                        "this statement has no effect on the result; a differentiated function is built from `let` bindings, assignments, branches, loops and a final expression",
-                    ),
-                },
+                Stmt::Expr(expr, None) if last && tail != Tail::Unit && !is_statement_only(expr) => {
+                    result = Some(self.expr(expr))
+                }
+                Stmt::Expr(expr, _) => {
+                    self.expr_statement(expr);
+                    if last && tail != Tail::Unit && diverges(expr) {
+                        // The block's value is never used on this path.
+                        result = Some(default_value());
+                    }
+                }
                 Stmt::Item(item) => self.errors.spanned(
                     item,
                     "items inside a differentiated function are not supported; move this item outside the function",
                 ),
                 Stmt::Macro(mac) => self.errors.spanned(&mac.mac, MACRO_MESSAGE),
             }
+            if !last && may_exit(stmt) {
+                // The rest runs only if this statement did not leave the block
+                // (`break`, `continue` or `return` inside it).
+                let rest = &stmts[i + 1..];
+                let wants_value = tail != Tail::Unit;
+                let continuing = self.not_exited(stmt);
+                return Some(self.branch_with(
+                    continuing,
+                    wants_value,
+                    span_of(stmt),
+                    &mut |s| s.stmts(rest, tail, close),
+                    None,
+                ))
+                .filter(|_| wants_value);
+            }
         }
-        self.scopes.pop();
         if result.is_none() && tail != Tail::Unit {
             self.errors.push(syn::Error::new(
-                block.brace_token.span.close(),
+                close,
                 "expected a final expression: the block must end with the value it computes",
             ));
         }
         result
     }
 
-    /// `if c { .. } else { .. }`: each arm is a block of its own. The value of
-    /// the `if` (when it is used) and every variable an arm assigns become merge
-    /// nodes, defined by the branch statement.
+    /// An expression used as a statement: assignments, branches, loops, exits.
+    fn expr_statement(&mut self, expr: &Expr) {
+        match expr {
+            Expr::Assign(assign) => self.assign(assign),
+            Expr::Binary(binary) if compound_operator(&binary.op).is_some() => self.compound_assign(binary),
+            Expr::If(branch) => {
+                self.branch(branch, false);
+            }
+            Expr::Match(matched) => {
+                self.match_expr(matched, false);
+            }
+            Expr::ForLoop(looped) => self.for_loop(looped),
+            Expr::While(looped) => {
+                if let Expr::Let(_) = strip_parens(&looped.cond) {
+                    self.errors.spanned(&looped.cond, "`while let` is not supported; write a `loop` with a comparison and `break`");
+                    return;
+                }
+                self.lower_loop(looped.label.as_ref(), Header::While(&looped.cond), &looped.body)
+            }
+            Expr::Loop(looped) => self.lower_loop(looped.label.as_ref(), Header::Infinite, &looped.body),
+            Expr::Break(exit) => {
+                if let Some(value) = &exit.expr {
+                    self.errors.spanned(value, "`break` with a value is not supported; assign the value to a variable before `break`");
+                    return;
+                }
+                self.exit_loop(exit.label.as_ref(), false, expr);
+            }
+            Expr::Continue(exit) => self.exit_loop(exit.label.as_ref(), true, expr),
+            Expr::Return(ret) => self.early_return(ret),
+            Expr::Block(b) if b.label.is_none() => {
+                self.block(&b.block, Tail::Unit);
+            }
+            _ => match unsupported(expr) {
+                Some(message) => self.errors.spanned(expr, message),
+                None => self.errors.spanned(
+                    expr,
+                    "this statement has no effect on the result; a differentiated function is built from `let` bindings, assignments, branches, loops and a final expression",
+                ),
+            },
+        }
+    }
+
+    /// `if c { .. } else { .. }`.
     fn branch(&mut self, branch: &syn::ExprIf, wants_value: bool) -> Operand {
         if let Expr::Let(_) = strip_parens(&branch.cond) {
             self.errors.spanned(
@@ -271,32 +398,69 @@ impl Lowerer<'_> {
             );
             return self.dummy();
         }
+        if wants_value && branch.else_branch.is_none() {
+            self.errors
+                .spanned(branch, "an `if` whose value is used needs an `else`");
+            return self.dummy();
+        }
         let cond = self.expr(&branch.cond);
-        let id = self.new_statement();
         let tail = if wants_value { Tail::Inner } else { Tail::Unit };
+        let then_branch = &branch.then_branch;
+        let mut then_arm = |s: &mut Self| s.block(then_branch, tail);
+        match &branch.else_branch {
+            None => self.branch_with(cond, wants_value, branch.if_token.span, &mut then_arm, None),
+            Some((_, else_expr)) => {
+                let mut else_arm = |s: &mut Self| match strip_parens(else_expr) {
+                    Expr::Block(b) => s.block(&b.block, tail),
+                    Expr::If(nested) => Some(s.branch(nested, wants_value)),
+                    other => {
+                        s.errors
+                            .spanned(other, "expected a block or `if` after `else`");
+                        None
+                    }
+                };
+                self.branch_with(
+                    cond,
+                    wants_value,
+                    branch.if_token.span,
+                    &mut then_arm,
+                    Some(&mut else_arm),
+                )
+            }
+        }
+    }
+
+    /// A two-way branch: each arm is a block of its own. The branch's value (when
+    /// it is used) and every variable an arm assigns become merge nodes, defined
+    /// by the branch statement.
+    fn branch_with(
+        &mut self,
+        cond: Operand,
+        wants_value: bool,
+        span: Span,
+        then_arm: &mut Arm<'_, 'a>,
+        else_arm: Option<&mut Arm<'_, 'a>>,
+    ) -> Operand {
+        if let Operand::Node(id) = cond {
+            // A branch condition is a `bool`, should the backward pass need it saved.
+            self.nodes[id]
+                .ty
+                .get_or_insert_with(|| syn::parse_quote!(bool));
+        }
+        let id = self.new_statement();
         let before = self.scopes.clone();
 
         self.enter_region(id);
-        let then_value = self.block(&branch.then_branch, tail);
+        self.scopes.push(Vec::new());
+        let then_value = then_arm(self);
+        self.scopes.pop();
         let then_scopes = std::mem::replace(&mut self.scopes, before.clone());
         let mut then_block = self.exit_region(Vec::new());
 
         self.enter_region(id);
-        let else_value = match &branch.else_branch {
-            None => None,
-            Some((_, else_expr)) => match strip_parens(else_expr) {
-                Expr::Block(b) => self.block(&b.block, tail),
-                Expr::If(nested) => {
-                    let value = self.branch(nested, wants_value);
-                    wants_value.then_some(value)
-                }
-                other => {
-                    self.errors
-                        .spanned(other, "expected a block or `if` after `else`");
-                    None
-                }
-            },
-        };
+        self.scopes.push(Vec::new());
+        let else_value = else_arm.and_then(|arm| arm(self));
+        self.scopes.pop();
         let else_scopes = std::mem::replace(&mut self.scopes, before.clone());
         let mut else_block = self.exit_region(Vec::new());
 
@@ -317,12 +481,8 @@ impl Lowerer<'_> {
             }
         }
         if wants_value {
-            if branch.else_branch.is_none() {
-                self.errors
-                    .spanned(branch, "an `if` whose value is used needs an `else`");
-            }
-            let then_value = then_value.unwrap_or_else(|| self.dummy());
-            let else_value = else_value.unwrap_or_else(|| self.dummy());
+            let then_value = then_value.unwrap_or_else(default_value);
+            let else_value = else_value.unwrap_or_else(default_value);
             results.push((None, then_value, else_value));
         }
         let mut merges = Vec::new();
@@ -340,7 +500,7 @@ impl Lowerer<'_> {
                     .type_of(&then_result)
                     .or_else(|| self.type_of(&else_result)),
                 annotation: None,
-                span: branch.if_token.span,
+                span,
                 region: 0,
             });
             if let Some((si, ei)) = slot {
@@ -364,18 +524,231 @@ impl Lowerer<'_> {
         value
     }
 
-    /// `for pat in iter { .. }` over values that do not depend on the inputs (ranges,
-    /// arrays of constants, any iterator of such values). Variables the body
-    /// assigns are carried from one iteration to the next.
-    fn for_loop(&mut self, looped: &syn::ExprForLoop) {
-        if let Some(label) = &looped.label {
-            self.errors
-                .spanned(label, "loop labels are not supported yet");
-            return;
+    /// `match` on a value that does not depend on the inputs: a chain of
+    /// branches, one per arm, each taken when its pattern (and guard) matches.
+    fn match_expr(&mut self, matched: &syn::ExprMatch, wants_value: bool) -> Operand {
+        if self.mentions_active(&matched.expr) {
+            self.errors.spanned(
+                &matched.expr,
+                "`match` on a value being differentiated is not supported; compare it with `if`",
+            );
+            return self.dummy();
         }
+        let mut refused = false;
+        for arm in &matched.arms {
+            if let Some(binding) = pattern_binding(&arm.pat) {
+                self.errors.spanned(
+                    binding,
+                    "patterns that bind variables are not supported in a differentiated function; match literals, ranges, constants and unit variants",
+                );
+                refused = true;
+            }
+        }
+        if refused || matched.arms.is_empty() {
+            return self.dummy();
+        }
+        let scrutinee = self.expr(&matched.expr);
+        let mut conds = Vec::new();
+        for arm in &matched.arms[..matched.arms.len() - 1] {
+            let (pat, guard) = match &arm.pat {
+                Pat::Guard(guarded) => (&*guarded.pat, Some(self.expr(&guarded.guard))),
+                pat => (pat, None),
+            };
+            let cond = match guard {
+                None => self.inactive_template(
+                    |a| {
+                        let s = a.first();
+                        quote!(::core::matches!(#s, #pat))
+                    },
+                    std::slice::from_ref(&scrutinee),
+                    pat,
+                ),
+                Some(guard) => self.inactive_template(
+                    |a| {
+                        let (s, g) = (a.first(), a.get(1));
+                        quote!(::core::matches!(#s, #pat) && #g)
+                    },
+                    &[scrutinee.clone(), guard],
+                    pat,
+                ),
+            };
+            conds.push(cond);
+        }
+        self.match_arms(&matched.arms, &conds, wants_value)
+            .unwrap_or_else(|| self.dummy())
+    }
+
+    fn match_arms(
+        &mut self,
+        arms: &[syn::Arm],
+        conds: &[Operand],
+        wants_value: bool,
+    ) -> Option<Operand> {
+        let tail = if wants_value { Tail::Inner } else { Tail::Unit };
+        let (arm, rest) = arms.split_first()?;
+        let Some((cond, rest_conds)) = conds.split_first() else {
+            return self.arm(&arm.body, tail);
+        };
+        let body = &arm.body;
+        let value = self.branch_with(
+            cond.clone(),
+            wants_value,
+            span_of(&arm.pat),
+            &mut |s| s.arm(body, tail),
+            Some(&mut |s| s.match_arms(rest, rest_conds, wants_value)),
+        );
+        wants_value.then_some(value)
+    }
+
+    fn arm(&mut self, body: &Expr, tail: Tail) -> Option<Operand> {
+        match body {
+            Expr::Block(b) if b.label.is_none() => self.block(&b.block, tail),
+            other if tail == Tail::Unit => {
+                self.expr_statement(other);
+                None
+            }
+            other => Some(self.expr(other)),
+        }
+    }
+
+    /// `break` and `continue`: set the flags of the loops they leave. The rest of
+    /// each block on the way out is guarded by those flags.
+    fn exit_loop(&mut self, label: Option<&syn::Lifetime>, is_continue: bool, tokens: &Expr) {
+        let target = match label {
+            Some(label) => {
+                let name = label.ident.to_string();
+                self.loops
+                    .iter()
+                    .rposition(|frame| frame.label.as_deref() == Some(name.as_str()))
+            }
+            None => self.loops.len().checked_sub(1),
+        };
+        let Some(target) = target else {
+            self.errors
+                .spanned(tokens, "`break` and `continue` must be inside a loop");
+            return;
+        };
+        let inner: Vec<Option<String>> = self.loops[target + 1..]
+            .iter()
+            .map(|f| f.break_key.clone())
+            .collect();
+        for key in inner {
+            self.set_flag(key);
+        }
+        let key = if is_continue {
+            self.loops[target].continue_key.clone()
+        } else {
+            self.loops[target].break_key.clone()
+        };
+        self.set_flag(key);
+    }
+
+    /// `return value` before the end: remembers the value, and leaves every loop.
+    fn early_return(&mut self, ret: &syn::ExprReturn) {
+        let Some(expr) = &ret.expr else {
+            self.errors
+                .spanned(ret, "a differentiated function must return a value");
+            return;
+        };
+        let value = self.expr(expr);
+        let Some((flag, result)) = self.returns.clone() else {
+            return;
+        };
+        let mut node = self.copy_node(value, span_of(ret));
+        node.hint = Hint::Op("result".into());
+        node.ty.get_or_insert_with(|| self.ret.to_type());
+        let id = self.push(node);
+        self.rebind(&result, id);
+        self.set_flag(Some(flag));
+        let keys: Vec<Option<String>> = self.loops.iter().map(|f| f.break_key.clone()).collect();
+        for key in keys {
+            self.set_flag(key);
+        }
+    }
+
+    /// A new version of an exit flag, now `true`.
+    fn set_flag(&mut self, key: Option<String>) {
+        let Some(key) = key else { return };
+        let hint = match self.lookup(&key) {
+            Some(id) => self.nodes[id].hint.clone(),
+            None => return,
+        };
+        let id = self.flag(hint, true);
+        self.rebind(&key, id);
+    }
+
+    fn flag(&mut self, hint: Hint, value: bool) -> NodeId {
+        self.push(Node {
+            name: placeholder(),
+            hint,
+            kind: NodeKind::Inactive {
+                expr: syn::parse_quote!(#value),
+                locals: Vec::new(),
+            },
+            active: false,
+            ty: Some(syn::parse_quote!(bool)),
+            annotation: None,
+            span: Span::call_site(),
+            region: 0,
+        })
+    }
+
+    /// Declares an exit flag, `false`, in the current scope.
+    fn declare_flag(&mut self, key: &str, hint: &str) {
+        let id = self.flag(Hint::Op(hint.into()), false);
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push((key.to_string(), id));
+        }
+    }
+
+    /// `!(broke || skipped)`: true while control is still in this block.
+    fn not_exited(&mut self, stmt: &Stmt) -> Operand {
+        let keys: Vec<String> = match self.loops.last() {
+            Some(frame) => frame
+                .break_key
+                .iter()
+                .chain(&frame.continue_key)
+                .cloned()
+                .collect(),
+            None => self.returns.iter().map(|(flag, _)| flag.clone()).collect(),
+        };
+        let flags: Vec<Operand> = keys
+            .iter()
+            .filter_map(|key| self.lookup(key))
+            .map(Operand::Node)
+            .collect();
+        if flags.is_empty() {
+            return Operand::Const(Constant {
+                tokens: quote!(true),
+                atomic: true,
+                float: None,
+            });
+        }
+        let operand = self.inactive_template(
+            |flags| match flags.as_slice() {
+                [flag] => quote!(!#flag),
+                _ => quote!(!(#(#flags)||*)),
+            },
+            &flags,
+            stmt,
+        );
+        if let Operand::Node(id) = operand {
+            self.nodes[id].hint = Hint::Op("running".into());
+            self.nodes[id].ty = Some(syn::parse_quote!(bool));
+        }
+        operand
+    }
+
+    fn for_loop(&mut self, looped: &syn::ExprForLoop) {
         if self.mentions_active(&looped.expr) {
             match strip_parens(&looped.expr) {
-                Expr::Array(array) => self.unrolled_loop(looped, array),
+                Expr::Array(array) if !has_exit(&looped.body) && looped.label.is_none() => {
+                    self.unrolled_loop(looped, array)
+                }
+                Expr::Array(array) => self.errors.spanned(
+                    array,
+                    "`break`, `continue` and labels are not supported in a loop over differentiated values",
+                ),
                 other => self.errors.spanned(
                     other,
                     "this loop iterates over values that depend on the differentiated inputs; supported: ranges, iterators of values that do not, and arrays `[a, b, c]`",
@@ -398,8 +771,56 @@ impl Lowerer<'_> {
                 return;
             }
         };
-        let iter_locals = self.locals_in(&looped.expr);
-        let carried = self.assigned_outer_variables(&looped.body);
+        self.lower_loop(
+            looped.label.as_ref(),
+            Header::For {
+                var,
+                iter: &looped.expr,
+            },
+            &looped.body,
+        );
+    }
+
+    /// A loop whose iterations the forward pass counts and the backward pass
+    /// replays in reverse. Variables the body assigns are carried from one
+    /// iteration to the next; `break` and `continue` become flags.
+    fn lower_loop(&mut self, label: Option<&syn::Label>, header: Header, body: &syn::Block) {
+        let label_name = label.map(|l| l.name.ident.to_string());
+        let exits = loop_exits(body, label_name.as_deref());
+        let needs_break = exits.breaks || matches!(header, Header::While(_));
+        let index = self.loops.len();
+        let break_key = needs_break.then(|| format!("#break{index}"));
+        let continue_key = exits.continues.then(|| format!("#continue{index}"));
+        if let Some(key) = &break_key {
+            self.declare_flag(key, "broke");
+        }
+        let iter_locals = match &header {
+            Header::For { iter, .. } => self.locals_in(iter),
+            _ => Vec::new(),
+        };
+        let mut carried = self.assigned_outer_variables(body);
+        // Flags the body may set: its own, and those of the loops and function it
+        // may leave.
+        let mut flags: Vec<String> = break_key.iter().cloned().collect();
+        if exits.leaves_outer {
+            flags.extend(
+                self.loops
+                    .iter()
+                    .flat_map(|f| f.break_key.iter().chain(&f.continue_key).cloned()),
+            );
+            flags.extend(
+                self.returns
+                    .iter()
+                    .flat_map(|(flag, result)| [flag.clone(), result.clone()]),
+            );
+        }
+        for key in flags {
+            if let Some(id) = self.lookup(&key) {
+                if !carried.iter().any(|(n, _)| *n == key) {
+                    carried.push((key, id));
+                }
+            }
+        }
         let mut active: Vec<bool> = carried
             .iter()
             .map(|(_, id)| self.nodes[*id].active)
@@ -415,20 +836,31 @@ impl Lowerer<'_> {
             let id = self.new_statement();
             self.enter_region(id);
             self.scopes.push(Vec::new());
-            let var_node = var.as_ref().map(|ident| {
-                let node = self.push(Node {
-                    name: placeholder(),
-                    hint: Hint::User(ident.clone()),
-                    kind: NodeKind::LoopVar,
-                    active: false,
-                    ty: self.element_type(&looped.expr),
-                    annotation: None,
-                    span: ident.span(),
-                    region: 0,
-                });
-                self.declare(ident, node);
-                node
+            self.loops.push(LoopFrame {
+                label: label_name.clone(),
+                break_key: break_key.clone(),
+                continue_key: continue_key.clone(),
             });
+            let var_node = match &header {
+                Header::For {
+                    var: Some(ident),
+                    iter,
+                } => {
+                    let node = self.push(Node {
+                        name: placeholder(),
+                        hint: Hint::User(ident.clone()),
+                        kind: NodeKind::LoopVar,
+                        active: false,
+                        ty: self.element_type(iter),
+                        annotation: None,
+                        span: ident.span(),
+                        region: 0,
+                    });
+                    self.declare(ident, node);
+                    Some(node)
+                }
+                _ => None,
+            };
             let params: Vec<NodeId> = carried
                 .iter()
                 .zip(&active)
@@ -449,17 +881,67 @@ impl Lowerer<'_> {
                     param
                 })
                 .collect();
-            self.block(&looped.body, Tail::Unit);
+            let exit = break_key.as_ref().and_then(|key| self.lookup(key));
+            if let Some(key) = &continue_key {
+                self.declare_flag(key, "skipped");
+            }
+            match &header {
+                Header::While(cond) => {
+                    // `while c { body }` is `loop { if !c { break; } body }`.
+                    let cond = self.expr(cond);
+                    let stop = self.inactive_template(
+                        |c| quote!(!#(#c)*),
+                        std::slice::from_ref(&cond),
+                        body,
+                    );
+                    if let Operand::Node(id) = stop {
+                        self.nodes[id].hint = Hint::Op("done".into());
+                    }
+                    let key = break_key.clone();
+                    self.branch_with(
+                        stop,
+                        false,
+                        span_of(body),
+                        &mut |s| {
+                            s.set_flag(key.clone());
+                            None
+                        },
+                        None,
+                    );
+                    let running = match break_key.as_ref().and_then(|key| self.lookup(key)) {
+                        Some(flag) => self.inactive_template(
+                            |f| quote!(!#(#f)*),
+                            &[Operand::Node(flag)],
+                            body,
+                        ),
+                        None => self.dummy(),
+                    };
+                    if let Operand::Node(id) = running {
+                        self.nodes[id].hint = Hint::Op("running".into());
+                    }
+                    self.branch_with(
+                        running,
+                        false,
+                        span_of(body),
+                        &mut |s| s.block(body, Tail::Unit),
+                        None,
+                    );
+                }
+                _ => {
+                    self.block(body, Tail::Unit);
+                }
+            }
+            self.loops.pop();
             self.scopes.pop();
             let nexts: Vec<Operand> = carried
                 .iter()
                 .zip(&params)
                 .map(|((name, _), param)| Operand::Node(self.lookup(name).unwrap_or(*param)))
                 .collect();
-            let body = self.exit_region(nexts);
+            let body_block = self.exit_region(nexts);
             let body_errors = std::mem::replace(&mut *self.errors, outer_errors);
             let mut grew = false;
-            for (next, active) in body.results.iter().zip(&mut active) {
+            for (next, active) in body_block.results.iter().zip(&mut active) {
                 if self.is_active(next) && !*active {
                     *active = true;
                     grew = true;
@@ -506,17 +988,22 @@ impl Lowerer<'_> {
                 active: false,
                 ty: Some(syn::parse_quote!(usize)),
                 annotation: None,
-                span: looped.for_token.span,
+                span: span_of(body),
                 region: 0,
             });
+            let (var, iter) = match header {
+                Header::For { iter, .. } => (var_node, Some(iter.clone())),
+                _ => (None, None),
+            };
             self.emit(IrStmt::Loop(Loop {
                 id,
-                var: var_node,
-                iter: (*looped.expr).clone(),
+                var,
+                iter,
                 iter_locals: iter_locals.clone(),
                 carried,
-                body,
+                body: body_block,
                 trips,
+                exit,
             }));
             return;
         }
@@ -812,6 +1299,7 @@ impl Lowerer<'_> {
                     .unwrap_or_else(|| self.dummy())
             }
             Expr::If(branch) => return self.branch(branch, true),
+            Expr::Match(matched) => return self.match_expr(matched, true),
             Expr::Path(_) => {
                 if let Some(id) = self.local(expr) {
                     return Operand::Node(id);
@@ -1257,13 +1745,12 @@ const MACRO_MESSAGE: &str =
 /// Constructs outside the supported language, with what to do instead.
 fn unsupported(expr: &Expr) -> Option<&'static str> {
     Some(match expr {
-        Expr::Match(_) => "`match` is not supported yet; write it as `if` / `else if` / `else`",
-        Expr::While(_) | Expr::Loop(_) => {
-            "`while` and `loop` are not supported yet; write the loop as `for` over a range"
+        Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
+            "a loop has no value here; use it as a statement"
         }
-        Expr::ForLoop(_) => "a `for` loop has no value; use it as a statement",
-        Expr::Break(_) | Expr::Continue(_) => "`break` and `continue` are not supported yet",
-        Expr::Return(_) => "`return` is supported only as the last statement of the function",
+        Expr::Break(_) | Expr::Continue(_) | Expr::Return(_) => {
+            "`break`, `continue` and `return` are supported as statements, not inside an expression"
+        }
         Expr::Closure(_) => "closures cannot be differentiated; write a separate `#[differentiate]` function and call it",
         Expr::Macro(_) => MACRO_MESSAGE,
         Expr::Async(_) | Expr::Await(_) => "async code cannot be differentiated",
@@ -1278,6 +1765,174 @@ fn unsupported(expr: &Expr) -> Option<&'static str> {
         Expr::Yield(_) => "generators cannot be differentiated",
         _ => return None,
     })
+}
+
+/// Statements that are expressions but have no value to give.
+fn is_statement_only(expr: &Expr) -> bool {
+    diverges(expr)
+        || matches!(
+            expr,
+            Expr::Assign(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_)
+        )
+        || matches!(expr, Expr::Binary(b) if compound_operator(&b.op).is_some())
+}
+
+fn diverges(expr: &Expr) -> bool {
+    matches!(expr, Expr::Break(_) | Expr::Continue(_) | Expr::Return(_))
+}
+
+/// The value of a block on a path that left it: never used, any value will do.
+fn default_value() -> Operand {
+    Operand::Const(Constant {
+        tokens: quote!(::core::default::Default::default()),
+        atomic: false,
+        float: None,
+    })
+}
+
+/// A statement that may leave its block: it contains a `return`, or a `break` or
+/// `continue` for a loop outside it.
+fn may_exit(stmt: &Stmt) -> bool {
+    let mut finder = ExitFinder::default();
+    finder.visit_stmt(stmt);
+    finder.leaves_code()
+}
+
+/// A `return`, or a `break` or `continue` for a loop around `block`.
+fn has_exit(block: &syn::Block) -> bool {
+    let mut finder = ExitFinder::default();
+    finder.visit_block(block);
+    finder.leaves_code()
+}
+
+fn has_early_return(block: &syn::Block) -> bool {
+    let count = block.stmts.len();
+    block.stmts.iter().enumerate().any(|(i, stmt)| {
+        let mut finder = ExitFinder::default();
+        match stmt {
+            // The final `return` is the function's value, not an early exit...
+            Stmt::Expr(Expr::Return(ret), _) if i + 1 == count => {
+                if let Some(expr) = &ret.expr {
+                    finder.visit_expr(expr);
+                }
+            }
+            _ => finder.visit_stmt(stmt),
+        }
+        finder.returns
+    })
+}
+
+/// How a loop's body leaves it.
+struct LoopExits {
+    /// `break` for this loop, or any exit that passes through it.
+    breaks: bool,
+    /// `continue` for this loop.
+    continues: bool,
+    /// `return`, or `break`/`continue` for an outer loop.
+    leaves_outer: bool,
+}
+
+fn loop_exits(body: &syn::Block, label: Option<&str>) -> LoopExits {
+    let mut finder = ExitFinder {
+        own_label: label.map(str::to_string),
+        ..ExitFinder::default()
+    };
+    finder.visit_block(body);
+    LoopExits {
+        breaks: finder.own_breaks || finder.returns || finder.leaves,
+        continues: finder.own_continues,
+        leaves_outer: finder.returns || finder.leaves,
+    }
+}
+
+/// Finds `return`, `break` and `continue`, telling which loop each leaves.
+#[derive(Default)]
+struct ExitFinder {
+    /// Labels of the loops inside the code searched (`None` for unlabelled).
+    inner: Vec<Option<String>>,
+    /// The label of the loop whose body is searched, if any.
+    own_label: Option<String>,
+    returns: bool,
+    /// An exit for a loop outside the code searched (and outside its own loop).
+    leaves: bool,
+    own_breaks: bool,
+    own_continues: bool,
+}
+
+impl ExitFinder {
+    /// Control may leave the code searched (not counting exits from loops
+    /// inside it).
+    fn leaves_code(&self) -> bool {
+        self.returns || self.leaves || self.own_breaks || self.own_continues
+    }
+
+    fn exit(&mut self, label: Option<&syn::Lifetime>, is_continue: bool) {
+        let target = label.map(|l| l.ident.to_string());
+        let inside = match &target {
+            None => !self.inner.is_empty(),
+            Some(name) => self
+                .inner
+                .iter()
+                .any(|l| l.as_deref() == Some(name.as_str())),
+        };
+        if inside {
+            return;
+        }
+        let own = target.is_none() || target == self.own_label;
+        match (own, is_continue) {
+            (true, false) => self.own_breaks = true,
+            (true, true) => self.own_continues = true,
+            (false, _) => self.leaves = true,
+        }
+    }
+
+    fn nested_loop(&mut self, label: Option<&syn::Label>, visit: impl FnOnce(&mut Self)) {
+        self.inner.push(label.map(|l| l.name.ident.to_string()));
+        visit(self);
+        self.inner.pop();
+    }
+}
+
+impl<'ast> Visit<'ast> for ExitFinder {
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        match expr {
+            Expr::Return(ret) => {
+                self.returns = true;
+                syn::visit::visit_expr_return(self, ret);
+            }
+            Expr::Break(exit) => self.exit(exit.label.as_ref(), false),
+            Expr::Continue(exit) => self.exit(exit.label.as_ref(), true),
+            Expr::ForLoop(l) => {
+                self.visit_expr(&l.expr);
+                self.nested_loop(l.label.as_ref(), |s| s.visit_block(&l.body));
+            }
+            Expr::While(l) => self.nested_loop(l.label.as_ref(), |s| {
+                s.visit_expr(&l.cond);
+                s.visit_block(&l.body);
+            }),
+            Expr::Loop(l) => self.nested_loop(l.label.as_ref(), |s| s.visit_block(&l.body)),
+            Expr::Closure(_) => {}
+            _ => syn::visit::visit_expr(self, expr),
+        }
+    }
+}
+
+/// The first variable a pattern binds, if any (`Some(v)`, `n @ 1..=3`).
+fn pattern_binding(pat: &Pat) -> Option<&syn::PatIdent> {
+    struct Finder<'a>(Option<&'a syn::PatIdent>);
+    impl<'a> Visit<'a> for Finder<'a> {
+        fn visit_pat_ident(&mut self, pat: &'a syn::PatIdent) {
+            // A lone capitalised name is a unit variant or constant, not a binding.
+            let name = pat.ident.to_string();
+            let looks_like_constant = pat.subpat.is_none() && name.starts_with(char::is_uppercase);
+            if self.0.is_none() && !looks_like_constant {
+                self.0 = Some(pat);
+            }
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_pat(pat);
+    finder.0
 }
 
 /// An `if` or block inside an expression: lowered node by node, since its arms

@@ -1,12 +1,15 @@
 use backprop_runtime::differentiate;
 
 #[differentiate]
-fn f(x: f64, n: usize) -> f64 {
+fn f(x: f64) -> f64 {
     let mut y = x;
-    'outer: for _ in 0..n {
+    let z = loop {
         y *= 2.0;
-    }
-    y
+        if y > 10.0 {
+            break y;
+        }
+    };
+    z
 }
 
 fn main() {}

@@ -2,10 +2,10 @@ use backprop_runtime::differentiate;
 
 #[differentiate]
 fn f(x: f64) -> f64 {
-    let y = x * 2.0;
-    return y;
-    #[allow(unreachable_code)]
-    x
+    match x {
+        v if v > 0.0 => v,
+        _ => 0.0,
+    }
 }
 
 fn main() {}
