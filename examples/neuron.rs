@@ -6,14 +6,14 @@ use backprop_runtime::{differentiate, sigmoid};
 
 /// Written out the way the course's circuit diagram draws it.
 #[differentiate]
-fn neuron(w0: f64, w1: f64, w2: f64, x0: f64, x1: f64) -> f64 {
+pub fn neuron(w0: f64, w1: f64, w2: f64, x0: f64, x1: f64) -> f64 {
     let dot = w0 * x0 + w1 * x1 + w2;
     1.0 / (1.0 + (-dot).exp())
 }
 
 /// The same neuron with the sigmoid as one node, as the course then suggests.
 #[differentiate]
-fn neuron_gate(w0: f64, w1: f64, w2: f64, x0: f64, x1: f64) -> f64 {
+pub fn neuron_gate(w0: f64, w1: f64, w2: f64, x0: f64, x1: f64) -> f64 {
     let dot = w0 * x0 + w1 * x1 + w2;
     sigmoid(dot)
 }

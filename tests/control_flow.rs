@@ -554,3 +554,58 @@ fn match_on_every_arm() {
         }
     }
 }
+
+/// A loop condition with a side effect (Clad issue 746's shape).
+#[differentiate]
+fn condition_with_side_effect(x: f64, n: usize) -> f64 {
+    let mut i = 0;
+    let mut y = x;
+    while {
+        i += 1;
+        i <= n
+    } {
+        y = y * x + 1.0;
+    }
+    y * i as f64
+}
+
+/// Locals declared inside loop bodies, shadowing outer names (Clad issue 440's
+/// shape, with values instead of references).
+#[differentiate]
+fn locals_in_loops(x: f64, n: usize) -> f64 {
+    let t = x * 2.0;
+    let mut acc = t;
+    for i in 0..n {
+        let t = acc * x;
+        let u = t.sin() + i as f64;
+        let mut inner = u;
+        for _ in 0..2 {
+            let t = inner * 0.5;
+            inner = t + x;
+        }
+        acc = inner + t;
+    }
+    acc + t
+}
+
+#[test]
+fn conditions_with_side_effects() {
+    for n in [0, 1, 4] {
+        for x in [0.3, 0.9] {
+            let (value, g) = condition_with_side_effect::grad(x, n);
+            assert_eq!(value, condition_with_side_effect(x, n));
+            assert_gradient(|v| condition_with_side_effect(v[0], n), &[x], &[g.x]);
+        }
+    }
+}
+
+#[test]
+fn locals_declared_inside_loops() {
+    for n in [0, 1, 3] {
+        for x in [0.3, -0.7] {
+            let (value, g) = locals_in_loops::grad(x, n);
+            assert_eq!(value, locals_in_loops(x, n));
+            assert_gradient(|v| locals_in_loops(v[0], n), &[x], &[g.x]);
+        }
+    }
+}

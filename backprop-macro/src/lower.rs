@@ -311,7 +311,9 @@ impl<'a> Lowerer<'a> {
                 }
                 Stmt::Expr(expr, _) => {
                     self.expr_statement(expr);
-                    if last && tail != Tail::Unit && diverges(expr) {
+                    // `loop` as a block's last statement only ends by `return`.
+                    let endless = matches!(expr, Expr::Loop(_));
+                    if last && tail != Tail::Unit && (diverges(expr) || endless) {
                         // The block's value is never used on this path.
                         result = Some(default_value());
                     }
@@ -799,6 +801,14 @@ impl<'a> Lowerer<'a> {
             _ => Vec::new(),
         };
         let mut carried = self.assigned_outer_variables(body);
+        if let Header::While(cond) = &header {
+            // A condition with side effects (`while { i += 1; i < n }`) assigns too.
+            for variable in self.assigned_outer_variables_in(cond) {
+                if !carried.iter().any(|(n, _)| *n == variable.0) {
+                    carried.push(variable);
+                }
+            }
+        }
         // Flags the body may set: its own, and those of the loops and function it
         // may leave.
         let mut flags: Vec<String> = break_key.iter().cloned().collect();
@@ -1028,6 +1038,11 @@ impl<'a> Lowerer<'a> {
             self.block(&looped.body, Tail::Unit);
             self.scopes.pop();
         }
+    }
+
+    fn assigned_outer_variables_in(&self, expr: &Expr) -> Vec<(String, NodeId)> {
+        let block: syn::Block = syn::parse_quote!({ #expr });
+        self.assigned_outer_variables(&block)
     }
 
     /// Variables declared outside `body` that it assigns, in order.

@@ -1,0 +1,43 @@
+//! The examples' differentiated functions, checked against finite differences.
+
+mod common;
+
+#[allow(dead_code)]
+#[path = "../examples/projectile.rs"]
+mod projectile;
+
+#[allow(dead_code)]
+#[path = "../examples/neuron.rs"]
+mod neuron;
+
+#[test]
+fn projectile_gradient_matches_finite_differences() {
+    let (speed, drag, dt) = (30.0, 0.005, 1e-3);
+    for degrees in [10.0_f64, 27.0, 45.0, 70.0] {
+        let angle = degrees.to_radians();
+        let (value, g) = projectile::landing_distance::grad(angle, speed, drag, dt);
+        assert_eq!(value, projectile::landing_distance(angle, speed, drag, dt));
+        let h = 1e-7;
+        let numeric = (projectile::landing_distance(angle + h, speed, drag, dt)
+            - projectile::landing_distance(angle - h, speed, drag, dt))
+            / (2.0 * h);
+        assert!(
+            (numeric - g.angle).abs() <= 1e-4 * numeric.abs().max(1.0),
+            "at {degrees}°: generated {} vs finite differences {numeric}",
+            g.angle
+        );
+    }
+}
+
+#[test]
+fn neuron_matches_the_course() {
+    let (_, g) = neuron::neuron::grad(2.0, -3.0, -3.0, -1.0, -2.0);
+    let rounded = |v: f64| (v * 100.0).round() / 100.0;
+    assert_eq!([g.w0, g.w1, g.w2].map(rounded), [-0.2, -0.39, 0.2]);
+    assert_eq!([g.x0, g.x1].map(rounded), [0.39, -0.59]);
+    common::assert_gradient(
+        |v| neuron::neuron(v[0], v[1], v[2], v[3], v[4]),
+        &[2.0, -3.0, -3.0, -1.0, -2.0],
+        &[g.w0, g.w1, g.w2, g.x0, g.x1],
+    );
+}
