@@ -41,11 +41,30 @@ fn damped(x: f32, rate: f32, steps: i32) -> f32 {
     v * x
 }
 
+/// A loop and a branch: the push/pop code of the tape's stacks.
+#[differentiate]
+fn soft_power(x: f64, n: usize) -> f64 {
+    let mut p = 1.0;
+    for i in 0..n {
+        if i % 2 == 0 {
+            p *= x;
+        } else {
+            p = p * x.sin() + 1.0;
+        }
+    }
+    if p > 1.0 {
+        p.ln() + 1.0
+    } else {
+        p
+    }
+}
+
 const FUNCTIONS: &[(&str, &str)] = &[
     ("f", f::SOURCE),
     ("sig", sig::SOURCE),
     ("f_inline", f_inline::SOURCE),
     ("damped", damped::SOURCE),
+    ("soft_power", soft_power::SOURCE),
 ];
 
 fn render() -> String {
@@ -107,6 +126,11 @@ fn pasted_expansion_compiles_and_agrees() {
         let (pasted_value, pasted) = pasted::f_inline::grad(x, y);
         let (value, g) = f_inline::grad(x, y);
         assert_eq!((pasted_value, pasted.x, pasted.y), (value, g.x, g.y));
+    }
+    for n in [0, 1, 4] {
+        let (pasted_value, pasted) = pasted::soft_power::grad(1.3, n);
+        let (value, g) = soft_power::grad(1.3, n);
+        assert_eq!((pasted_value, pasted.x), (value, g.x));
     }
     let (pasted_value, pasted) = pasted::damped::grad(0.7, 1.3, 3);
     let (value, g) = damped::grad(0.7, 1.3, 3);

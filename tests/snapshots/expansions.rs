@@ -238,3 +238,117 @@ pub mod damped {
         (g.x, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable)
     }
 }
+
+pub mod soft_power {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    pub struct Tape {
+        pub x: f64,
+        pub p_2: ::backprop_runtime::Stack<f64>,
+        pub c: ::backprop_runtime::Stack<bool>,
+        pub sin: ::backprop_runtime::Stack<f64>,
+        pub p_6: f64,
+        pub trips: usize,
+        pub c_2: bool,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad {
+        pub x: f64
+    }
+
+    #[must_use]
+    pub fn forward(x: f64, n: usize) -> (f64, Tape) {
+        let mut p_2_stack = ::backprop_runtime::Stack::new();
+        let mut c_stack = ::backprop_runtime::Stack::new();
+        let mut sin_stack = ::backprop_runtime::Stack::new();
+        let p = 1.0;
+        let mut p_6 = p;
+        let mut trips = 0_usize;
+        for i in 0..n {
+            let p_2 = p_6;
+            let c = i % 2 == 0;
+            let p_5 = if c {
+                let p_3 = p_2 * x;
+                p_3
+            } else {
+                let sin = x.sin();
+                let prod = p_2 * sin;
+                let p_4 = prod + 1.0;
+                sin_stack.push(sin);
+                p_4
+            };
+            p_2_stack.push(p_2);
+            c_stack.push(c);
+            p_6 = p_5;
+            trips += 1;
+        }
+        let c_2 = p_6 > 1.0;
+        let soft_power = if c_2 {
+            let ln = p_6.ln();
+            let sum = ln + 1.0;
+            sum
+        } else { p_6 };
+        (soft_power, Tape {
+            x,
+            p_6,
+            trips,
+            c_2,
+            p_2: p_2_stack,
+            c: c_stack,
+            sin: sin_stack,
+        })
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, dsoft_power: f64) -> Grad {
+        let Tape { x, p_6, trips, c_2, .. } = *tape;
+        let mut p_2_stack = tape.p_2.reader();
+        let mut c_stack = tape.c.reader();
+        let mut sin_stack = tape.sin.reader();
+        let mut dp_6 = 0.0_f64;
+        if c_2 {
+            let dsum = dsoft_power;
+            let dln = dsum;
+            dp_6 += dln / p_6;
+        } else {
+            dp_6 += dsoft_power;
+        }
+        let mut dx = 0.0_f64;
+        for _ in 0..trips {
+            let c = c_stack.pop();
+            let p_2 = p_2_stack.pop();
+            let dp_5 = dp_6;
+            let mut dp_2 = 0.0_f64;
+            if c {
+                let dp_3 = dp_5;
+                dp_2 += dp_3 * x;
+                dx += dp_3 * p_2;
+            } else {
+                let sin = sin_stack.pop();
+                let dp_4 = dp_5;
+                let dprod = dp_4;
+                dp_2 += dprod * sin;
+                let dsin = dprod * p_2;
+                dx += dsin * x.cos();
+            }
+            dp_6 = dp_2;
+        }
+        Grad { x: dx }
+    }
+
+    #[must_use]
+    pub fn grad(x: f64, n: usize) -> (f64, Grad) {
+        let (value, tape) = self::forward(x, n);
+        (value, self::backward(&tape, 1.0_f64))
+    }
+
+    #[must_use]
+    pub fn pullback(tape: &Tape, seed: f64) -> (f64, ::backprop_runtime::NotDifferentiable) {
+        let g = self::backward(tape, seed);
+        (g.x, ::backprop_runtime::NotDifferentiable)
+    }
+}
