@@ -609,3 +609,22 @@ fn locals_declared_inside_loops() {
         }
     }
 }
+
+#[differentiate]
+fn running_sum(x: f64, n: usize) -> f64 {
+    let mut acc = 0.0;
+    for _ in 0..n {
+        acc += x;
+    }
+    acc
+}
+
+#[test]
+fn an_accumulator_saves_nothing() {
+    // `acc += x` needs no value in the backward pass: the tape holds only the
+    // trip count.
+    let (_, tape) = running_sum::forward(0.5, 1000);
+    let running_sum::Tape { trips } = tape;
+    assert_eq!(trips, 1000);
+    assert_eq!(running_sum::grad(0.5, 1000).1.x, 1000.0);
+}

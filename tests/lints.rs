@@ -99,6 +99,48 @@ pub fn control_flow(x: f64, y: f64, steps: usize) -> f64 {
     tail + f64::from(bounces)
 }
 
+/// `while`, `loop`, labelled `break` and `continue`, `match` and early `return`.
+#[differentiate]
+#[must_use]
+pub fn exits(x: f64, mode: u8, limit: usize) -> f64 {
+    if x < -10.0 {
+        return x.abs();
+    }
+    let mut y = x;
+    let mut count = 0_usize;
+    while y < 5.0 && count < limit {
+        y = y * 1.5 + 1.0;
+        count += 1;
+    }
+    'outer: for i in 0..limit {
+        for j in 0..3_usize {
+            if j > i {
+                continue 'outer;
+            }
+            if y > 1e6 {
+                break 'outer;
+            }
+            y += x;
+        }
+    }
+    loop {
+        y *= 0.5;
+        if y < 10.0 {
+            break;
+        }
+    }
+    match mode {
+        0 => y,
+        1 | 2 => y * x,
+        _ => {
+            if y > 0.0 {
+                return y.sqrt();
+            }
+            -y
+        }
+    }
+}
+
 /// The result is a parameter; another parameter is unused.
 #[differentiate]
 #[must_use]
@@ -122,6 +164,7 @@ fn generated_code_is_lint_clean() {
     assert!(mixed::grad(0.5, 2.0, 3, true).1.x.is_finite());
     assert!(calls::grad(1.5, 0.5).1.x.is_finite());
     assert!(control_flow::grad(1.5, 0.5, 3).1.y.is_finite());
+    assert!(exits::grad(1.5, 3, 4).1.x.is_finite());
     assert!((identity::grad(1.0, 2.0).1.x - 1.0).abs() < f64::EPSILON);
     assert!(constant::grad(1.0).1._x.abs() < f64::EPSILON);
 }
