@@ -875,17 +875,7 @@ impl<'a> Lowerer<'a> {
                 .iter()
                 .zip(&active)
                 .map(|((name, outer), active)| {
-                    let outer_node = &self.nodes[*outer];
-                    let param = Node {
-                        name: placeholder(),
-                        hint: outer_node.hint.clone(),
-                        kind: NodeKind::LoopParam,
-                        active: *active,
-                        ty: outer_node.ty.clone(),
-                        annotation: None,
-                        span: outer_node.span,
-                        region: 0,
-                    };
+                    let param = self.version_of(*outer, NodeKind::LoopParam, *active);
                     let param = self.push(param);
                     self.rebind(name, param);
                     param
@@ -971,17 +961,7 @@ impl<'a> Lowerer<'a> {
                 .iter()
                 .zip(&params)
                 .map(|((name, outer), param)| {
-                    let param_node = &self.nodes[*param];
-                    let out = Node {
-                        name: placeholder(),
-                        hint: param_node.hint.clone(),
-                        kind: NodeKind::LoopOut,
-                        active: param_node.active,
-                        ty: param_node.ty.clone(),
-                        annotation: None,
-                        span: param_node.span,
-                        region: 0,
-                    };
+                    let out = self.version_of(*param, NodeKind::LoopOut, self.nodes[*param].active);
                     let out = self.push_detached(out);
                     self.rebind(name, out);
                     Carried {
@@ -1016,6 +996,22 @@ impl<'a> Lowerer<'a> {
                 exit,
             }));
             return;
+        }
+    }
+
+    /// Another version of a loop's variable: at the start of an iteration, or
+    /// after the loop.
+    fn version_of(&self, variable: NodeId, kind: NodeKind, active: bool) -> Node {
+        let node = &self.nodes[variable];
+        Node {
+            name: placeholder(),
+            hint: node.hint.clone(),
+            kind,
+            active,
+            ty: node.ty.clone(),
+            annotation: None,
+            span: node.span,
+            region: 0,
         }
     }
 
