@@ -628,3 +628,40 @@ fn an_accumulator_saves_nothing() {
     assert_eq!(trips, 1000);
     assert_eq!(running_sum::grad(0.5, 1000).1.x, 1000.0);
 }
+
+#[derive(Clone, Copy)]
+enum Shape {
+    Line,
+    Parabola,
+    Scaled(f64),
+}
+
+const THRESHOLD: u32 = 3;
+
+#[differentiate]
+fn match_enum(x: f64, shape: Shape, k: u32) -> f64 {
+    let base = match shape {
+        Shape::Line => x,
+        Shape::Parabola => x * x,
+        Shape::Scaled(..) => x.exp(),
+    };
+    match k {
+        THRESHOLD => base * 3.0,
+        0 | 1 => base,
+        n if n > 10 => base.sin(),
+        _ => base + x,
+    }
+}
+
+#[test]
+fn match_on_enums_constants_and_guards() {
+    for shape in [Shape::Line, Shape::Parabola, Shape::Scaled(2.0)] {
+        for k in [0, 1, 3, 5, 11] {
+            for x in [0.4, -1.1] {
+                let (value, g) = match_enum::grad(x, shape, k);
+                assert_eq!(value, match_enum(x, shape, k));
+                assert_gradient(|v| match_enum(v[0], shape, k), &[x], &[g.x]);
+            }
+        }
+    }
+}

@@ -536,68 +536,86 @@ impl<'a> Lowerer<'a> {
             );
             return self.dummy();
         }
+        let arms: Vec<MatchArm> = matched.arms.iter().map(MatchArm::of).collect();
         let mut refused = false;
-        for arm in &matched.arms {
-            if let Some(binding) = pattern_binding(&arm.pat) {
+        for arm in &arms {
+            if let Some(binding) = arm.test.and_then(pattern_binding) {
                 self.errors.spanned(
                     binding,
-                    "patterns that bind variables are not supported in a differentiated function; match literals, ranges, constants and unit variants",
+                    "patterns that bind variables inside are not supported in a differentiated function; match literals, ranges, constants, variants, or bind the whole value (`n if n > 3`)",
                 );
                 refused = true;
             }
         }
-        if refused || matched.arms.is_empty() {
+        if refused || arms.is_empty() {
             return self.dummy();
         }
-        let scrutinee = self.expr(&matched.expr);
+        // The scrutinee is evaluated once; an arm's binding (`n if n > 3`) names it.
+        let scrutinee = match self.expr(&matched.expr) {
+            Operand::Const(c) => {
+                let node = self.copy_node(Operand::Const(c), span_of(&matched.expr));
+                Operand::Node(self.push(node))
+            }
+            node => node,
+        };
         let mut conds = Vec::new();
-        for arm in &matched.arms[..matched.arms.len() - 1] {
-            let (pat, guard) = match &arm.pat {
-                Pat::Guard(guarded) => (&*guarded.pat, Some(self.expr(&guarded.guard))),
-                pat => (pat, None),
-            };
-            let cond = match guard {
-                None => self.inactive_template(
-                    |a| {
-                        let s = a.first();
-                        quote!(::core::matches!(#s, #pat))
-                    },
-                    std::slice::from_ref(&scrutinee),
-                    pat,
-                ),
-                Some(guard) => self.inactive_template(
-                    |a| {
-                        let (s, g) = (a.first(), a.get(1));
-                        quote!(::core::matches!(#s, #pat) && #g)
-                    },
-                    &[scrutinee.clone(), guard],
-                    pat,
-                ),
-            };
+        for arm in &arms[..arms.len() - 1] {
+            self.scopes.push(Vec::new());
+            self.bind_scrutinee(arm, &scrutinee);
+            let guard = arm.guard.map(|guard| self.expr(guard));
+            self.scopes.pop();
+            let operands: Vec<Operand> = std::iter::once(scrutinee.clone()).chain(guard).collect();
+            let test = arm.test;
+            let cond = self.inactive_template(
+                |a| {
+                    let (s, g) = (a.first(), a.get(1));
+                    match (test, g) {
+                        (Some(pat), None) => quote!(::core::matches!(#s, #pat)),
+                        (Some(pat), Some(g)) => quote!(::core::matches!(#s, #pat) && #g),
+                        (None, Some(g)) => quote!(#g),
+                        (None, None) => quote!(true),
+                    }
+                },
+                &operands,
+                &arm.arm.pat,
+            );
             conds.push(cond);
         }
-        self.match_arms(&matched.arms, &conds, wants_value)
+        self.match_arms(&arms, &conds, &scrutinee, wants_value)
             .unwrap_or_else(|| self.dummy())
+    }
+
+    fn bind_scrutinee(&mut self, arm: &MatchArm, scrutinee: &Operand) {
+        if let (Some(ident), Operand::Node(id)) = (arm.binding, scrutinee) {
+            self.declare(ident, *id);
+        }
     }
 
     fn match_arms(
         &mut self,
-        arms: &[syn::Arm],
+        arms: &[MatchArm],
         conds: &[Operand],
+        scrutinee: &Operand,
         wants_value: bool,
     ) -> Option<Operand> {
         let tail = if wants_value { Tail::Inner } else { Tail::Unit };
         let (arm, rest) = arms.split_first()?;
-        let Some((cond, rest_conds)) = conds.split_first() else {
-            return self.arm(&arm.body, tail);
+        let mut lower_arm = |s: &mut Self| {
+            s.scopes.push(Vec::new());
+            s.bind_scrutinee(arm, scrutinee);
+            let value = s.arm(&arm.arm.body, tail);
+            s.scopes.pop();
+            value
         };
-        let body = &arm.body;
+        let Some((cond, rest_conds)) = conds.split_first() else {
+            return lower_arm(self);
+        };
         let value = self.branch_with(
             cond.clone(),
             wants_value,
-            span_of(&arm.pat),
-            &mut |s| s.arm(body, tail),
-            Some(&mut |s| s.match_arms(rest, rest_conds, wants_value)),
+            span_of(&arm.arm.pat),
+            &mut lower_arm,
+            Some(&mut |s| s.match_arms(rest, rest_conds, scrutinee, wants_value)),
         );
         wants_value.then_some(value)
     }
@@ -1928,14 +1946,49 @@ impl<'ast> Visit<'ast> for ExitFinder {
     }
 }
 
+/// A `match` arm, its pattern taken apart: `n @ 1..=3 if n != 2`.
+struct MatchArm<'a> {
+    arm: &'a syn::Arm,
+    /// The pattern to test, or `None` when the arm matches anything.
+    test: Option<&'a Pat>,
+    /// A name for the whole scrutinee (`n` in `n if n > 3` or `n @ 1..=3`).
+    binding: Option<&'a Ident>,
+    guard: Option<&'a Expr>,
+}
+
+impl<'a> MatchArm<'a> {
+    fn of(arm: &'a syn::Arm) -> MatchArm<'a> {
+        let (pat, guard) = match &arm.pat {
+            Pat::Guard(guarded) => (&*guarded.pat, Some(&*guarded.guard)),
+            pat => (pat, None),
+        };
+        let (test, binding) = match pat {
+            Pat::Ident(p) if p.by_ref.is_none() && !is_constant_name(&p.ident) => {
+                (p.subpat.as_ref().map(|(_, sub)| &**sub), Some(&p.ident))
+            }
+            Pat::Wild(_) => (None, None),
+            pat => (Some(pat), None),
+        };
+        MatchArm {
+            arm,
+            test,
+            binding,
+            guard,
+        }
+    }
+}
+
+/// A lone capitalised name in a pattern is a unit variant or constant.
+fn is_constant_name(ident: &Ident) -> bool {
+    ident.to_string().starts_with(char::is_uppercase)
+}
+
 /// The first variable a pattern binds, if any (`Some(v)`, `n @ 1..=3`).
 fn pattern_binding(pat: &Pat) -> Option<&syn::PatIdent> {
     struct Finder<'a>(Option<&'a syn::PatIdent>);
     impl<'a> Visit<'a> for Finder<'a> {
         fn visit_pat_ident(&mut self, pat: &'a syn::PatIdent) {
-            // A lone capitalised name is a unit variant or constant, not a binding.
-            let name = pat.ident.to_string();
-            let looks_like_constant = pat.subpat.is_none() && name.starts_with(char::is_uppercase);
+            let looks_like_constant = pat.subpat.is_none() && is_constant_name(&pat.ident);
             if self.0.is_none() && !looks_like_constant {
                 self.0 = Some(pat);
             }
