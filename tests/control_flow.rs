@@ -630,6 +630,8 @@ fn an_accumulator_saves_nothing() {
 }
 
 #[derive(Clone, Copy)]
+// `Scaled`'s field is never read: it is there for the `Scaled(..)` pattern.
+#[allow(dead_code)]
 enum Shape {
     Line,
     Parabola,
