@@ -66,6 +66,14 @@ impl Analysis {
         for stmt in block.stmts.iter().rev() {
             match stmt {
                 Stmt::Node(id) => {
+                    match graph.nodes[*id].kind {
+                        // A write matters when the array is read later.
+                        NodeKind::Write { array, .. } => self.reached[*id] |= self.reached[array],
+                        NodeKind::Read { array, .. } if self.reached[*id] => {
+                            self.reached[array] = true
+                        }
+                        _ => {}
+                    }
                     if self.reached[*id] {
                         for arg in graph.nodes[*id].args() {
                             self.reach(graph, arg);

@@ -34,8 +34,11 @@ pub struct Backward {
     pub seed: Ident,
     /// The seed is a loop's variable, whose adjoint the backward loop updates.
     pub seed_is_mutable: bool,
-    /// `Grad`'s fields: each differentiable parameter and its adjoint.
+    /// The scalar parameters' adjoints, added to `Grad`'s fields at the end
+    /// (array parameters' adjoints are written into `Grad` directly).
     pub gradient: Vec<(Ident, TokenStream)>,
+    /// The `&mut Grad` parameter of `backward_into`.
+    pub grad: Ident,
 }
 
 pub fn generate(
@@ -44,9 +47,12 @@ pub fn generate(
     sig: &Signature,
     names: &mut Names,
 ) -> Backward {
+    let grad = names.fresh("grad");
     let mut pass = Pass {
         graph,
         analysis,
+        grad: grad.clone(),
+        sig,
         names,
         adjoints: vec![None; graph.nodes.len()],
         terms: vec![Vec::new(); graph.nodes.len()],
@@ -72,13 +78,10 @@ pub fn generate(
         .params
         .iter()
         .enumerate()
+        .filter(|(_, param)| param.differentiable.is_some() && param.shape.is_none())
         .filter_map(|(id, param)| {
-            let float = param.differentiable?;
-            let value = match &pass.adjoints[id] {
-                Some(adjoint) => quote!(#adjoint),
-                None => float.zero(),
-            };
-            Some((param.ident.clone(), value))
+            let adjoint = pass.adjoints[id].as_ref()?;
+            Some((param.ident.clone(), quote!(#adjoint)))
         })
         .collect();
     Backward {
@@ -90,12 +93,15 @@ pub fn generate(
         seed,
         seed_is_mutable,
         gradient,
+        grad,
     }
 }
 
 struct Pass<'a> {
     graph: &'a Graph,
     analysis: &'a Analysis,
+    sig: &'a Signature,
+    grad: Ident,
     names: &'a mut Names,
     adjoints: Vec<Option<Ident>>,
     /// The terms written so far for each node's adjoint.
@@ -177,7 +183,8 @@ impl Pass<'_> {
         }
         let code = std::mem::replace(&mut self.out, outer);
         let pops = self.pops(block.region);
-        quote!(#pops #code #epilogue)
+        let adjoints = self.array_adjoints(block.region);
+        quote!(#pops #adjoints #code #epilogue)
     }
 
     /// At the start of a reversed branch or loop body: the values it saved, in the
@@ -203,6 +210,43 @@ impl Pass<'_> {
                 let stack = self.names.fresh(&format!("{name}_stack"));
                 code.extend(quote!(let #name = #stack.pop();));
                 self.stacks.insert(id, stack);
+            }
+        }
+        code
+    }
+
+    /// The adjoints of the arrays created in this block, zero at first: for a
+    /// parameter, its field of `Grad` itself (sized on first use); for a buffer, a
+    /// buffer of the same length.
+    fn array_adjoints(&mut self, region: RegionId) -> TokenStream {
+        let mut code = TokenStream::new();
+        for (id, node) in self.graph.nodes.iter().enumerate() {
+            let Some(info) = &node.array else { continue };
+            if node.region != region || !node.active {
+                continue;
+            }
+            let is_param = matches!(node.kind, NodeKind::Param);
+            if !is_param && !self.analysis.reached[id] {
+                continue;
+            }
+            let len = self.value(&info.len);
+            if is_param {
+                let (grad, field) = (self.grad.clone(), self.sig.params[id].ident.clone());
+                if !info.fixed {
+                    code.extend(quote!(::backprop_runtime::prepare(&mut #grad.#field, #len);));
+                }
+                if self.analysis.reached[id] {
+                    let d = self.adjoint(id);
+                    code.extend(quote!(let #d = &mut #grad.#field;));
+                }
+            } else {
+                let d = self.adjoint(id);
+                let zero = self.zero(id);
+                if info.fixed {
+                    code.extend(quote!(let mut #d = [#zero; #len];));
+                } else {
+                    code.extend(quote!(let mut #d = ::std::vec![#zero; #len];));
+                }
             }
         }
         code
@@ -347,6 +391,24 @@ impl Pass<'_> {
                     self.contribute(&arg, region, quote!(#name));
                 }
             }
+            NodeKind::Read { array, index } => {
+                let da = self.adjoint(*array);
+                let index = self.value(index);
+                self.out.extend(quote!(#da[#index] += #d;));
+            }
+            NodeKind::Write {
+                array,
+                index,
+                value,
+            } => {
+                // The element's adjoint flows to the value written, and the value
+                // it overwrote had no effect: its adjoint starts from zero.
+                let da = self.adjoint(*array);
+                let index = self.value(index);
+                self.contribute(value, region, quote!(#da[#index]));
+                let zero = self.zero(*array);
+                self.out.extend(quote!(#da[#index] = #zero;));
+            }
             _ => {}
         }
     }
@@ -408,7 +470,7 @@ impl Pass<'_> {
         let carried: Vec<usize> = (0..looped.carried.len())
             .filter(|k| self.analysis.carries(&looped.carried[*k]))
             .collect();
-        if carried.is_empty() {
+        if carried.is_empty() && !self.reaches_any(&looped.body) {
             return;
         }
         // The adjoint of each variable after the loop, updated by every reversed
@@ -448,6 +510,18 @@ impl Pass<'_> {
         for (k, slot) in carried.iter().zip(&slots) {
             self.contribute(&looped.carried[*k].init, region, quote!(#slot));
         }
+    }
+
+    /// Whether anything in `block` needs its reverse (a loop that only writes
+    /// into a buffer carries no variable, yet its writes matter).
+    fn reaches_any(&self, block: &Block) -> bool {
+        block.stmts.iter().any(|stmt| match stmt {
+            Stmt::Node(id) => self.analysis.reached[*id],
+            Stmt::If(branch) => {
+                self.reaches_any(&branch.then_block) || self.reaches_any(&branch.else_block)
+            }
+            Stmt::Loop(looped) => self.reaches_any(&looped.body),
+        })
     }
 
     /// A saved value, read in the backward pass.

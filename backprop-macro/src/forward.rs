@@ -153,6 +153,45 @@ impl Forward<'_> {
                 let tape = if keeps_tape { quote!(#tape) } else { quote!(_) };
                 quote!(let (#name, #tape) = #path::forward(#(#args),*);)
             }
+            NodeKind::Buffer { fill, len, fixed } => {
+                let written = self
+                    .graph
+                    .nodes
+                    .iter()
+                    .any(|n| matches!(n.kind, NodeKind::Write { array, .. } if array == id));
+                let binding = if written {
+                    quote!(mut #name)
+                } else {
+                    quote!(#name)
+                };
+                let (fill, len) = (argument(self.graph, fill), argument(self.graph, len));
+                let value = if *fixed {
+                    quote!([#fill; #len])
+                } else {
+                    quote!(::std::vec![#fill; #len])
+                };
+                quote!(let #binding #annotation = #value;)
+            }
+            NodeKind::Read { array, index } => {
+                let (array, index) = (&self.graph.nodes[*array].name, argument(self.graph, index));
+                quote!(let #name #annotation = #array[#index];)
+            }
+            NodeKind::Write {
+                array,
+                index,
+                value,
+            } => {
+                let (array, index) = (&self.graph.nodes[*array].name, argument(self.graph, index));
+                let value = argument(self.graph, value);
+                quote!(#array[#index] = #value;)
+            }
+            NodeKind::Len { array } => {
+                if !self.saved.contains(&id) {
+                    return quote!();
+                }
+                let array = &self.graph.nodes[*array].name;
+                quote!(let #name = #array.len();)
+            }
             // Bound by their statement (the loop header, the loop's first line).
             NodeKind::Param
             | NodeKind::LoopVar

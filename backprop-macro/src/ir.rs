@@ -170,6 +170,22 @@ pub enum NodeKind {
     LoopVar,
     /// How many times a loop ran, counted by the forward pass.
     LoopTrips,
+    /// A local buffer, `[0.0; 16]` or `vec![0.0; n]`, filled with a constant.
+    Buffer {
+        fill: Operand,
+        len: Operand,
+        fixed: bool,
+    },
+    /// `a[i]`: one element of an array (a parameter or a buffer).
+    Read { array: NodeId, index: Operand },
+    /// `a[i] = value`: a statement, with no value of its own.
+    Write {
+        array: NodeId,
+        index: Operand,
+        value: Operand,
+    },
+    /// `a.len()`, measured by the forward pass when the backward pass needs it.
+    Len { array: NodeId },
     /// A value that does not depend on a differentiable input (integer arithmetic,
     /// `n as f64`, calls on constants): emitted as the user wrote it, with the
     /// locals it mentions renamed to their nodes' names.
@@ -204,6 +220,17 @@ pub struct Node {
     pub span: Span,
     /// The block it is computed in.
     pub region: RegionId,
+    /// For an array (a slice parameter, a buffer): its length.
+    pub array: Option<ArrayInfo>,
+}
+
+/// What the backward pass needs to know of an array to hold its adjoint.
+#[derive(Clone)]
+pub struct ArrayInfo {
+    /// A constant (`16`, `N`) or the node that measures the length.
+    pub len: Operand,
+    /// A fixed-size array: its adjoint is an array on the stack, not a `Vec`.
+    pub fixed: bool,
 }
 
 impl Node {
@@ -220,6 +247,7 @@ impl Node {
         match &self.kind {
             NodeKind::Op { args, .. } | NodeKind::Call { args, .. } => args,
             NodeKind::Cast { arg, .. } => std::slice::from_ref(arg),
+            NodeKind::Write { value, .. } => std::slice::from_ref(value),
             _ => &[],
         }
     }

@@ -8,12 +8,12 @@
 
 use crate::errors::Errors;
 use crate::ir::{
-    Block, Carried, Constant, FloatTy, Form, Graph, Hint, If, Loop, Node, NodeId, NodeKind,
-    Operand, RegionId, RegionInfo, Stmt as IrStmt, StmtId,
+    ArrayInfo, Block, Carried, Constant, FloatTy, Form, Graph, Hint, If, Loop, Node, NodeId,
+    NodeKind, Operand, RegionId, RegionInfo, Stmt as IrStmt, StmtId,
 };
 use crate::names::Names;
 use crate::rules::{self, Rule};
-use crate::signature::Signature;
+use crate::signature::{Shape, Signature};
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
@@ -46,8 +46,32 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
             annotation: None,
             span: param.ident.span(),
             region: 0,
+            array: None,
         });
         lowerer.declare(&param.ident, id);
+    }
+    // Parameters are the first nodes, in order; the lengths of slices follow.
+    for (id, param) in sig.params.iter().enumerate() {
+        let info = match &param.shape {
+            None => continue,
+            Some(Shape::Array(len)) => ArrayInfo {
+                len: Operand::Const(Constant {
+                    tokens: quote!(#len),
+                    atomic: matches!(len, Expr::Lit(_) | Expr::Path(_)),
+                    float: None,
+                }),
+                fixed: true,
+            },
+            Some(Shape::Slice) => {
+                let len = lowerer.length_of(id, &param.ident);
+                ArrayInfo {
+                    len: Operand::Node(len),
+                    fixed: false,
+                }
+            }
+        };
+        lowerer.nodes[id].ty = param.differentiable.map(FloatTy::to_type);
+        lowerer.nodes[id].array = Some(info);
     }
     let mark = lowerer.nodes.len();
     let output = lowerer.function_body(block);
@@ -66,6 +90,14 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
     };
     assign_names(&mut graph, names);
     graph
+}
+
+/// The user's name of a node, or its hint, for naming what derives from it.
+fn node_ident(node: &Node) -> Ident {
+    match &node.hint {
+        Hint::User(ident) => ident.clone(),
+        Hint::Op(name) => Ident::new(&crate::names::bare_name(name), Span::call_site()),
+    }
 }
 
 fn placeholder() -> Ident {
@@ -129,8 +161,24 @@ struct LoopFrame {
     continue_key: Option<String>,
 }
 
+/// A loop over the elements of slices, by index.
+struct SliceIteration {
+    arrays: Vec<NodeId>,
+    enumerate: bool,
+}
+
 enum Header<'a> {
-    For { var: Option<Ident>, iter: &'a Expr },
+    For {
+        var: Option<Ident>,
+        iter: &'a Expr,
+    },
+    /// Over indices `0..len`; each element is read from its array.
+    Slices {
+        index: Option<Ident>,
+        elements: Vec<(Ident, NodeId)>,
+        len: &'a Expr,
+        iter_locals: Vec<(String, NodeId)>,
+    },
     While(&'a Expr),
     Infinite,
 }
@@ -248,6 +296,7 @@ impl<'a> Lowerer<'a> {
             annotation: None,
             span: Span::call_site(),
             region: 0,
+            array: None,
         });
         if let Some(scope) = self.scopes.last_mut() {
             scope.push((result.clone(), initial));
@@ -504,6 +553,7 @@ impl<'a> Lowerer<'a> {
                 annotation: None,
                 span,
                 region: 0,
+                array: None,
             });
             if let Some((si, ei)) = slot {
                 self.scopes[si][ei].1 = id;
@@ -710,6 +760,7 @@ impl<'a> Lowerer<'a> {
             annotation: None,
             span: Span::call_site(),
             region: 0,
+            array: None,
         })
     }
 
@@ -760,6 +811,11 @@ impl<'a> Lowerer<'a> {
     }
 
     fn for_loop(&mut self, looped: &syn::ExprForLoop) {
+        if let Some(slices) = self.slice_iteration(&looped.expr) {
+            if slices.arrays.iter().any(|a| self.nodes[*a].active) {
+                return self.slice_loop(looped, slices);
+            }
+        }
         if self.mentions_active(&looped.expr) {
             match strip_parens(&looped.expr) {
                 Expr::Array(array) if !has_exit(&looped.body) && looped.label.is_none() => {
@@ -801,6 +857,99 @@ impl<'a> Lowerer<'a> {
         );
     }
 
+    /// `for v in w.iter()`, `for (i, v) in w.iter().enumerate()`,
+    /// `for (a, b) in w.iter().zip(x.iter())`: recognised so that a loop over a
+    /// differentiated slice becomes a loop over indices, each element a read.
+    fn slice_iteration(&self, iter: &Expr) -> Option<SliceIteration> {
+        match strip_parens(iter) {
+            Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
+                let inner = self.slice_iteration(&call.receiver)?;
+                (!inner.enumerate && inner.arrays.len() == 1).then_some(SliceIteration {
+                    enumerate: true,
+                    ..inner
+                })
+            }
+            Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
+                let left = self.slice_iteration(&call.receiver)?;
+                let right = self.slice_iteration(&call.args[0])?;
+                (left.arrays.len() == 1
+                    && right.arrays.len() == 1
+                    && !left.enumerate
+                    && !right.enumerate)
+                    .then(|| SliceIteration {
+                        arrays: vec![left.arrays[0], right.arrays[0]],
+                        enumerate: false,
+                    })
+            }
+            Expr::MethodCall(call)
+                if (call.method == "iter" || call.method == "copied") && call.args.is_empty() =>
+            {
+                self.slice_iteration(&call.receiver)
+            }
+            Expr::Reference(reference) if reference.mutability.is_none() => {
+                self.slice_iteration(&reference.expr)
+            }
+            other => self.array_local(other).map(|array| SliceIteration {
+                arrays: vec![array],
+                enumerate: false,
+            }),
+        }
+    }
+
+    fn slice_loop(&mut self, looped: &syn::ExprForLoop, slices: SliceIteration) {
+        // The pattern: `v`, `&v`, `(i, v)`, `(a, b)`, with `&` allowed on elements.
+        let element = |pat: &Pat| -> Option<Ident> {
+            match pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+                Pat::Reference(r) => match &*r.pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                        Some(p.ident.clone())
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        let parts: Vec<&Pat> = match &*looped.pat {
+            Pat::Tuple(tuple) => tuple.elems.iter().collect(),
+            single => vec![single],
+        };
+        let expected = slices.arrays.len() + usize::from(slices.enumerate);
+        let bindings: Option<Vec<Ident>> = parts.iter().map(|p| element(p)).collect();
+        let Some(mut bindings) = bindings.filter(|b| b.len() == expected) else {
+            self.errors.spanned(
+                &looped.pat,
+                "expected `v`, `&v`, `(i, v)` or `(a, b)` for a loop over a differentiated slice",
+            );
+            return;
+        };
+        let index = slices.enumerate.then(|| bindings.remove(0));
+        let placeholders: Vec<Ident> = (0..slices.arrays.len())
+            .map(|i| Ident::new(&format!("__array{i}"), Span::call_site()))
+            .collect();
+        let len: Expr = match placeholders.as_slice() {
+            [a] => syn::parse_quote!(0..#a.len()),
+            [a, b] => syn::parse_quote!(0..#a.len().min(#b.len())),
+            _ => return,
+        };
+        let iter_locals = placeholders
+            .iter()
+            .zip(&slices.arrays)
+            .map(|(p, a)| (p.to_string(), *a))
+            .collect();
+        let elements = bindings.into_iter().zip(slices.arrays).collect();
+        self.lower_loop(
+            looped.label.as_ref(),
+            Header::Slices {
+                index,
+                elements,
+                len: &len,
+                iter_locals,
+            },
+            &looped.body,
+        );
+    }
+
     /// A loop whose iterations the forward pass counts and the backward pass
     /// replays in reverse. Variables the body assigns are carried from one
     /// iteration to the next; `break` and `continue` become flags.
@@ -816,6 +965,7 @@ impl<'a> Lowerer<'a> {
         }
         let iter_locals = match &header {
             Header::For { iter, .. } => self.locals_in(iter),
+            Header::Slices { iter_locals, .. } => iter_locals.clone(),
             _ => Vec::new(),
         };
         let mut carried = self.assigned_outer_variables(body);
@@ -883,12 +1033,55 @@ impl<'a> Lowerer<'a> {
                         annotation: None,
                         span: ident.span(),
                         region: 0,
+                        array: None,
                     });
                     self.declare(ident, node);
                     Some(node)
                 }
+                Header::Slices { index, .. } => {
+                    let hint = match index {
+                        Some(ident) => Hint::User(ident.clone()),
+                        None => Hint::Op("k".into()),
+                    };
+                    let node = self.push(Node {
+                        name: placeholder(),
+                        hint,
+                        kind: NodeKind::LoopVar,
+                        active: false,
+                        ty: Some(syn::parse_quote!(usize)),
+                        annotation: None,
+                        span: span_of(body),
+                        region: 0,
+                        array: None,
+                    });
+                    if let Some(ident) = index {
+                        self.declare(ident, node);
+                    }
+                    Some(node)
+                }
                 _ => None,
             };
+            if let (Header::Slices { elements, .. }, Some(index)) = (&header, var_node) {
+                for (ident, array) in elements {
+                    let array_node = &self.nodes[*array];
+                    let read = Node {
+                        name: placeholder(),
+                        hint: Hint::User(ident.clone()),
+                        kind: NodeKind::Read {
+                            array: *array,
+                            index: Operand::Node(index),
+                        },
+                        active: array_node.active,
+                        ty: array_node.ty.clone(),
+                        annotation: None,
+                        span: ident.span(),
+                        region: 0,
+                        array: None,
+                    };
+                    let read = self.push(read);
+                    self.declare(ident, read);
+                }
+            }
             let params: Vec<NodeId> = carried
                 .iter()
                 .zip(&active)
@@ -998,9 +1191,11 @@ impl<'a> Lowerer<'a> {
                 annotation: None,
                 span: span_of(body),
                 region: 0,
+                array: None,
             });
             let (var, iter) = match header {
                 Header::For { iter, .. } => (var_node, Some(iter.clone())),
+                Header::Slices { len, .. } => (var_node, Some(len.clone())),
                 _ => (None, None),
             };
             self.emit(IrStmt::Loop(Loop {
@@ -1017,6 +1212,198 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// A node measuring an array's length, for the backward pass's adjoint.
+    fn length_of(&mut self, array: NodeId, name: &Ident) -> NodeId {
+        self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op(format!("{}_len", key(name))),
+            kind: NodeKind::Len { array },
+            active: false,
+            ty: Some(syn::parse_quote!(usize)),
+            annotation: None,
+            span: name.span(),
+            region: 0,
+            array: None,
+        })
+    }
+
+    /// The array a local names, if it is one.
+    fn array_local(&self, expr: &Expr) -> Option<NodeId> {
+        let id = self.local(strip_parens(expr))?;
+        self.nodes[id].array.is_some().then_some(id)
+    }
+
+    /// `[0.0; 16]` or `vec![0.0; n]`: a buffer of floats, active when the function
+    /// has differentiable inputs (what is written into it may depend on them).
+    fn buffer(
+        &mut self,
+        fill: &Expr,
+        len: &Expr,
+        fixed: bool,
+        annotation: Option<&syn::Type>,
+        expr: &Expr,
+    ) -> Operand {
+        if self.mentions_active(fill) {
+            self.errors.spanned(
+                fill,
+                "a buffer must start from a constant, as in `[0.0; 16]`; write the values in a loop",
+            );
+            return self.dummy();
+        }
+        let element = annotation.and_then(Shape::of).map(|(float, _, _)| float);
+        let float = element.or_else(|| literal_float(fill)).or_else(|| {
+            is_float_literal(&strip_parens(fill).to_token_stream()).then_some(self.ret)
+        });
+        let fill = self.expr(fill);
+        let len = self.expr(len);
+        let active = float.is_some()
+            && self
+                .nodes
+                .iter()
+                .any(|n| matches!(n.kind, NodeKind::Param) && n.active);
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("buffer".into()),
+            kind: NodeKind::Buffer {
+                fill,
+                len: len.clone(),
+                fixed,
+            },
+            active,
+            ty: float.map(FloatTy::to_type),
+            annotation: None,
+            span: span_of(expr),
+            region: 0,
+            array: Some(ArrayInfo { len, fixed }),
+        });
+        Operand::Node(id)
+    }
+
+    /// `vec![0.0; n]`.
+    fn vec_buffer(
+        &mut self,
+        mac: &syn::Macro,
+        annotation: Option<&syn::Type>,
+        expr: &Expr,
+    ) -> Operand {
+        let parsed = mac.parse_body_with(|input: syn::parse::ParseStream| {
+            let fill: Expr = input.parse()?;
+            input.parse::<syn::Token![;]>()?;
+            let len: Expr = input.parse()?;
+            Ok((fill, len))
+        });
+        match parsed {
+            Ok((fill, len)) => self.buffer(&fill, &len, false, annotation, expr),
+            Err(_) => {
+                self.errors.spanned(
+                    mac,
+                    "only `vec![value; length]` is supported; build other vectors outside the function",
+                );
+                self.dummy()
+            }
+        }
+    }
+
+    /// `a[i]` of an array local.
+    fn read(&mut self, array: NodeId, index: &Expr, expr: &Expr) -> Operand {
+        let index = self.index(index);
+        let node = &self.nodes[array];
+        let read = Node {
+            name: placeholder(),
+            hint: Hint::Op(format!("{}_i", key(&node_ident(node)))),
+            kind: NodeKind::Read { array, index },
+            active: node.active,
+            ty: node.ty.clone(),
+            annotation: None,
+            span: span_of(expr),
+            region: 0,
+            array: None,
+        };
+        Operand::Node(self.push(read))
+    }
+
+    fn index(&mut self, index: &Expr) -> Operand {
+        if self.mentions_active(index) {
+            self.errors
+                .spanned(index, "an index cannot depend on the differentiated inputs");
+            return self.dummy();
+        }
+        let index = self.expr(index);
+        if let Operand::Node(id) = index {
+            self.nodes[id]
+                .ty
+                .get_or_insert_with(|| syn::parse_quote!(usize));
+        }
+        index
+    }
+
+    /// `a[i] = value`, `a[i] += value`.
+    fn write(
+        &mut self,
+        target: &syn::ExprIndex,
+        op: Option<&'static str>,
+        value: &Expr,
+        span: &dyn ToTokens,
+    ) {
+        let Some(array) = self.array_local(&target.expr) else {
+            self.errors.spanned(
+                &target.expr,
+                "only elements of a local buffer can be assigned to, as in `h[i] = ...` after `let mut h = [0.0; 16];`",
+            );
+            return;
+        };
+        if !matches!(self.nodes[array].kind, NodeKind::Buffer { .. }) {
+            self.errors.spanned(
+                &target.expr,
+                "parameters cannot be written to; copy the values into a local buffer first",
+            );
+            return;
+        }
+        let index = self.index(&target.index);
+        let mut value = self.expr(value);
+        if let Some(op) = op {
+            let old = self.push(Node {
+                name: placeholder(),
+                hint: Hint::Op(format!("{}_i", key(&node_ident(&self.nodes[array])))),
+                kind: NodeKind::Read {
+                    array,
+                    index: index.clone(),
+                },
+                active: self.nodes[array].active,
+                ty: self.nodes[array].ty.clone(),
+                annotation: None,
+                span: span_of(span),
+                region: 0,
+                array: None,
+            });
+            value = self.arithmetic(op, Operand::Node(old), value, span);
+        }
+        if self.is_active(&value) && !self.nodes[array].active {
+            self.errors.spanned(
+                &target.expr,
+                "this buffer holds values that depend on the differentiated inputs; give it a float fill, as in `[0.0; 16]`",
+            );
+            return;
+        }
+        let node = &self.nodes[array];
+        let write = Node {
+            name: placeholder(),
+            hint: Hint::Op("write".into()),
+            kind: NodeKind::Write {
+                array,
+                index,
+                value,
+            },
+            active: node.active,
+            ty: None,
+            annotation: None,
+            span: span_of(span),
+            region: 0,
+            array: None,
+        };
+        self.push(write);
+    }
+
     /// Another version of a loop's variable: at the start of an iteration, or
     /// after the loop.
     fn version_of(&self, variable: NodeId, kind: NodeKind, active: bool) -> Node {
@@ -1030,6 +1417,7 @@ impl<'a> Lowerer<'a> {
             annotation: None,
             span: node.span,
             region: 0,
+            array: None,
         }
     }
 
@@ -1132,7 +1520,24 @@ impl<'a> Lowerer<'a> {
             Pat::Type(typed) => self.bind_pattern(&typed.pat, expr, Some(&typed.ty)),
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
                 let mark = self.nodes.len();
-                let value = self.expr(expr);
+                let value = match strip_parens(expr) {
+                    Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
+                    Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
+                    _ => self.expr(expr),
+                };
+                if let Operand::Node(array) = value {
+                    if array < mark && self.nodes[array].array.is_some() {
+                        // `let w = weights;`: another name for the same array.
+                        if p.mutability.is_some() {
+                            self.errors.spanned(
+                                expr,
+                                "copying an array into a mutable variable is not supported; write into a new buffer element by element",
+                            );
+                        }
+                        self.declare(&p.ident, array);
+                        return;
+                    }
+                }
                 let id = self.bind(&p.ident, value, mark, annotation);
                 self.declare(&p.ident, id);
             }
@@ -1237,6 +1642,7 @@ impl<'a> Lowerer<'a> {
                 annotation: None,
                 span,
                 region: 0,
+                array: None,
             },
             Operand::Node(id) => {
                 let source = Ident::new("__source", Span::call_site());
@@ -1252,6 +1658,7 @@ impl<'a> Lowerer<'a> {
                     annotation: None,
                     span,
                     region: 0,
+                    array: None,
                 }
             }
             Operand::Const(c) => {
@@ -1271,6 +1678,7 @@ impl<'a> Lowerer<'a> {
                     annotation: None,
                     span,
                     region: 0,
+                    array: None,
                 }
             }
         }
@@ -1294,6 +1702,10 @@ impl<'a> Lowerer<'a> {
     }
 
     fn assign(&mut self, assign: &syn::ExprAssign) {
+        if let Expr::Index(target) = strip_parens(&assign.left) {
+            self.write(target, None, &assign.right, assign);
+            return;
+        }
         let Some((ident, _)) = self.assigned_local(&assign.left) else {
             return;
         };
@@ -1307,6 +1719,10 @@ impl<'a> Lowerer<'a> {
         let Some(op) = compound_operator(&binary.op) else {
             return;
         };
+        if let Expr::Index(target) = strip_parens(&binary.left) {
+            self.write(target, Some(op), &binary.right, binary);
+            return;
+        }
         let Some((ident, current)) = self.assigned_local(&binary.left) else {
             return;
         };
@@ -1329,6 +1745,19 @@ impl<'a> Lowerer<'a> {
             }
             Expr::If(branch) => return self.branch(branch, true),
             Expr::Match(matched) => return self.match_expr(matched, true),
+            Expr::Repeat(repeat) => {
+                return self.buffer(&repeat.expr, &repeat.len, true, None, expr)
+            }
+            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+                return self.vec_buffer(&mac.mac, None, expr)
+            }
+            Expr::Index(index) => {
+                if let Some(array) = self.array_local(&index.expr) {
+                    if self.nodes[array].active {
+                        return self.read(array, &index.index, expr);
+                    }
+                }
+            }
             Expr::Path(_) => {
                 if let Some(id) = self.local(expr) {
                     return Operand::Node(id);
@@ -1451,6 +1880,7 @@ impl<'a> Lowerer<'a> {
             annotation: None,
             span: span_of(span),
             region: 0,
+            array: None,
         });
         Operand::Node(id)
     }
@@ -1461,6 +1891,9 @@ impl<'a> Lowerer<'a> {
             return self.inactive(expr);
         }
         let arg = self.expr(inner);
+        if !self.is_active(&arg) {
+            return self.inactive_template(|a| quote!(#(#a)* as #to), &[arg], expr);
+        }
         let id = self.push(Node {
             name: placeholder(),
             hint: Hint::Op("cast".into()),
@@ -1470,12 +1903,23 @@ impl<'a> Lowerer<'a> {
             annotation: None,
             span: expr.span(),
             region: 0,
+            array: None,
         });
         Operand::Node(id)
     }
 
     fn method_call(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
         let name = call.method.to_string();
+        if self.array_local(&call.receiver).is_some() {
+            if name == "len" || name == "is_empty" {
+                return self.inactive(expr);
+            }
+            self.errors.spanned(
+                &call.method,
+                "methods of a differentiated slice are not supported, except `len`; write a loop (`for v in w.iter()` or over indices)",
+            );
+            return self.dummy();
+        }
         let Some(rule) = rules::method(&name) else {
             self.errors.spanned(
                 &call.method,
@@ -1552,6 +1996,16 @@ impl<'a> Lowerer<'a> {
             return self.dummy();
         }
         let args: Vec<Operand> = call.args.iter().map(|a| self.expr(a)).collect();
+        for (arg, tokens) in args.iter().zip(&call.args) {
+            if matches!(arg, Operand::Node(id) if self.nodes[*id].array.is_some() && self.nodes[*id].active)
+            {
+                self.errors.spanned(
+                    tokens,
+                    "passing a differentiated slice or array to another function is not supported yet; pass its elements",
+                );
+                return self.dummy();
+            }
+        }
         if !args.iter().any(|a| self.is_active(a)) {
             // An ordinary call on values that do not depend on the inputs (its
             // arguments held a branch, so they were lowered one by one).
@@ -1580,6 +2034,7 @@ impl<'a> Lowerer<'a> {
             annotation: None,
             span: expr.span(),
             region: 0,
+            array: None,
         });
         Operand::Node(id)
     }
@@ -1651,6 +2106,7 @@ impl<'a> Lowerer<'a> {
             annotation: None,
             span: span_of(span),
             region: 0,
+            array: None,
         });
         Operand::Node(id)
     }
@@ -1684,6 +2140,7 @@ impl<'a> Lowerer<'a> {
             annotation: None,
             span: expr.span(),
             region: 0,
+            array: None,
         });
         Operand::Node(id)
     }
@@ -1719,10 +2176,38 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Whether the expression's value may depend on a differentiable input. An
+    /// array counts where its elements are used (`w[i]`, passing `w` on), not
+    /// where only its length is (`w.len()`).
     fn mentions_active(&self, expr: &Expr) -> bool {
-        self.locals_in(expr)
-            .iter()
-            .any(|(_, id)| self.nodes[*id].active)
+        struct Finder<'l, 'a> {
+            lowerer: &'l Lowerer<'a>,
+            found: bool,
+        }
+        impl<'ast> Visit<'ast> for Finder<'_, '_> {
+            fn visit_expr(&mut self, expr: &'ast Expr) {
+                if self.found {
+                    return;
+                }
+                match expr {
+                    Expr::MethodCall(call)
+                        if (call.method == "len" || call.method == "is_empty")
+                            && self.lowerer.array_local(&call.receiver).is_some() => {}
+                    Expr::Path(_) => {
+                        if let Some(id) = self.lowerer.local(expr) {
+                            self.found |= self.lowerer.nodes[id].active;
+                        }
+                    }
+                    _ => syn::visit::visit_expr(self, expr),
+                }
+            }
+        }
+        let mut finder = Finder {
+            lowerer: self,
+            found: false,
+        };
+        finder.visit_expr(expr);
+        finder.found
     }
 
     fn locals_in(&self, expr: &Expr) -> Vec<(String, NodeId)> {

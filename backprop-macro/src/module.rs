@@ -5,10 +5,11 @@ use crate::analysis::Analysis;
 use crate::backward::{self, Backward};
 use crate::errors::Errors;
 use crate::forward::{self, Forward};
+use crate::ir::FloatTy;
 use crate::ir::Graph;
 use crate::names::Names;
 use crate::pretty::pretty;
-use crate::signature::Signature;
+use crate::signature::{Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -27,8 +28,8 @@ pub fn generate(
     let backward = backward::generate(graph, &analysis, sig, names);
     let tape = tape_struct(sig, graph, &backward)?;
     let grad = grad_struct(sig);
-    let forward_fn = forward_fn(sig, graph, &backward, &tape);
-    let backward_fn = backward_fn(sig, &backward, &tape, names);
+    let forward_fn = forward_fns(sig, graph, &backward, &tape, &grad_names);
+    let backward_fn = backward_fns(sig, &backward, &tape, names);
     let grad_fn = grad_fn(sig, &mut grad_names);
     let pullback_fn = pullback_fn(sig);
 
@@ -141,7 +142,7 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
     Ok(Tape {
         definition: quote! {
             #[doc = #doc]
-            #[derive(Clone, Debug)]
+            #[derive(Clone, Debug, Default)]
             pub struct Tape { #(#definitions),* }
         },
         fields,
@@ -150,14 +151,35 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
     })
 }
 
+/// The type of a parameter's gradient: a float, a `Vec` for a slice, an array
+/// for an array.
+fn gradient_type(param: &crate::signature::Param, float: FloatTy) -> TokenStream {
+    match &param.shape {
+        None => quote!(#float),
+        Some(Shape::Slice) => quote!(::std::vec::Vec<#float>),
+        Some(Shape::Array(len)) => quote!([#float; #len]),
+    }
+}
+
 fn grad_struct(sig: &Signature) -> TokenStream {
     let fields = sig.differentiable().map(|(param, float)| {
         let name = &param.ident;
+        let ty = gradient_type(param, float);
         let doc = format!("∂{}/∂{name}", sig.ident);
-        quote!(#[doc = #doc] pub #name: #float)
+        quote!(#[doc = #doc] pub #name: #ty)
+    });
+    let zeros = sig.differentiable().map(|(param, float)| {
+        let name = &param.ident;
+        let zero = float.zero();
+        match &param.shape {
+            None => quote!(#name: #zero),
+            Some(Shape::Slice) => quote!(#name: ::std::vec::Vec::new()),
+            Some(Shape::Array(len)) => quote!(#name: [#zero; #len]),
+        }
     });
     let doc = format!(
-        "The gradient of `{}`: one field per differentiable parameter.",
+        "The gradient of `{}`: one field per differentiable parameter. `Grad::default()` is zero \
+         (with empty vectors, sized by the first `backward_into`).",
         sig.ident
     );
     quote! {
@@ -166,6 +188,12 @@ fn grad_struct(sig: &Signature) -> TokenStream {
         // The fields are named after the parameters, `_y` included.
         #[allow(clippy::pub_underscore_fields)]
         pub struct Grad { #(#fields),* }
+
+        impl ::core::default::Default for Grad {
+            fn default() -> Self {
+                Grad { #(#zeros),* }
+            }
+        }
     }
 }
 
@@ -177,7 +205,13 @@ fn params(sig: &Signature) -> TokenStream {
     quote!(#(#params),*)
 }
 
-fn forward_fn(sig: &Signature, graph: &Graph, backward: &Backward, tape: &Tape) -> TokenStream {
+fn forward_fns(
+    sig: &Signature,
+    graph: &Graph,
+    backward: &Backward,
+    tape: &Tape,
+    names: &Names,
+) -> TokenStream {
     let statements = Forward {
         graph,
         saved: &backward.saved,
@@ -186,11 +220,16 @@ fn forward_fn(sig: &Signature, graph: &Graph, backward: &Backward, tape: &Tape) 
         tape_stacks: &backward.tape_stacks,
     }
     .statements();
+    let tape_param = names.clone().fresh("tape");
     let output = forward::argument(graph, &graph.output);
-    let new_stacks = tape
-        .stacks
-        .iter()
-        .map(|(_, stack)| quote!(let mut #stack = ::backprop_runtime::Stack::new();));
+    // The stacks are taken from the tape and cleared, so a tape that is reused
+    // keeps its memory.
+    let reuse_stacks = tape.stacks.iter().map(|(field, stack)| {
+        quote! {
+            let mut #stack = ::core::mem::take(&mut #tape_param.#field);
+            #stack.clear();
+        }
+    });
     let fields = tape.fields.iter().map(|f| quote!(#f));
     let stack_fields = tape
         .stacks
@@ -198,22 +237,40 @@ fn forward_fn(sig: &Signature, graph: &Graph, backward: &Backward, tape: &Tape) 
         .map(|(field, stack)| quote!(#field: #stack));
     let fields = fields.chain(stack_fields);
     let (params, ret) = (params(sig), graph.ret);
+    // The wrapper's locals only need to avoid the user's names.
+    let mut wrapper_names = names.clone();
+    let (value, new_tape) = (wrapper_names.fresh("value"), wrapper_names.fresh("tape"));
+    let (wrapper_params, args) = passed_params(sig, &mut wrapper_names);
     let doc = format!(
+        "Runs `{}` and saves what the backward pass needs into `{tape_param}`, reusing its memory: returns the value.",
+        sig.ident
+    );
+    let forward_doc = format!(
         "Runs `{}` and saves what the backward pass needs: returns the value and the tape.",
         sig.ident
     );
     quote! {
         #[doc = #doc]
-        #[must_use]
-        pub fn forward(#params) -> (#ret, Tape) {
-            #(#new_stacks)*
+        // The user's parameters and the tape: one more than the function has.
+        #[allow(clippy::too_many_arguments)]
+        pub fn forward_into(#tape_param: &mut Tape, #params) -> #ret {
+            #(#reuse_stacks)*
             #statements
-            (#output, Tape { #(#fields),* })
+            *#tape_param = Tape { #(#fields),* };
+            #output
+        }
+
+        #[doc = #forward_doc]
+        #[must_use]
+        pub fn forward(#(#wrapper_params),*) -> (#ret, Tape) {
+            let mut #new_tape = Tape::default();
+            let #value = self::forward_into(&mut #new_tape, #(#args),*);
+            (#value, #new_tape)
         }
     }
 }
 
-fn backward_fn(
+fn backward_fns(
     sig: &Signature,
     backward: &Backward,
     tape: &Tape,
@@ -250,29 +307,55 @@ fn backward_fn(
     for (field, stack) in &tape.stacks {
         unpack.extend(quote!(let mut #stack = #tape_param.#field.reader();));
     }
-    let gradient = backward
-        .gradient
-        .iter()
-        .map(|(field, value)| quote!(#field: #value));
+    let grad = &backward.grad;
+    let writes_grad = !backward.gradient.is_empty()
+        || sig
+            .params
+            .iter()
+            .any(|p| p.differentiable.is_some() && p.shape.is_some());
+    let grad_param = if writes_grad {
+        quote!(#grad)
+    } else {
+        let unused = format_ident!("_{}", grad);
+        quote!(#unused)
+    };
+    // Spanned at the adjoint, so a type error (a callee that does not
+    // differentiate an argument) points at the user's argument.
+    let accumulate = backward.gradient.iter().map(|(field, value)| {
+        let span = value
+            .clone()
+            .into_iter()
+            .next()
+            .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+        quote::quote_spanned!(span=> #grad.#field += #value;)
+    });
     let doc = format!(
-        "The chain rule, node by node: `{}` is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself).",
+        "The chain rule, node by node, adding the gradient into `{grad}`: `{}` is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself). Summing over a minibatch this way allocates nothing per example.",
         backward.seed, sig.ident, sig.ident
     );
     quote! {
         #[doc = #doc]
-        #[must_use]
-        pub fn backward(#tape_param: &Tape, #seed: #ret) -> Grad {
+        pub fn backward_into(#tape_param: &Tape, #seed: #ret, #grad_param: &mut Grad) {
             #unpack
             #body
-            Grad { #(#gradient),* }
+            #(#accumulate)*
+        }
+
+        /// The gradient, from the tape and the derivative of the final loss with
+        /// respect to the result (the seed; 1 for the function itself).
+        #[must_use]
+        pub fn backward(tape: &Tape, seed: #ret) -> Grad {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
         }
     }
 }
 
-fn grad_fn(sig: &Signature, names: &mut Names) -> TokenStream {
-    let (value, tape) = (names.fresh("value"), names.fresh("tape"));
-    // `grad` passes every parameter on, so `_y` would be a used underscore
-    // binding: such parameters drop the underscore here.
+/// The parameters of a function that only passes them on (`grad`, `forward`),
+/// and the names to pass: `_y` would be a used underscore binding there, so such
+/// parameters drop the underscore.
+fn passed_params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, Vec<Ident>) {
     let args: Vec<Ident> = sig
         .params
         .iter()
@@ -281,10 +364,21 @@ fn grad_fn(sig: &Signature, names: &mut Names) -> TokenStream {
             _ => p.ident.clone(),
         })
         .collect();
-    let params = sig.params.iter().zip(&args).map(|(p, ident)| {
-        let ty = &p.ty;
-        quote!(#ident: #ty)
-    });
+    let params = sig
+        .params
+        .iter()
+        .zip(&args)
+        .map(|(p, ident)| {
+            let ty = &p.ty;
+            quote!(#ident: #ty)
+        })
+        .collect();
+    (params, args)
+}
+
+fn grad_fn(sig: &Signature, names: &mut Names) -> TokenStream {
+    let (value, tape) = (names.fresh("value"), names.fresh("tape"));
+    let (params, args) = passed_params(sig, names);
     let (ret, one) = (sig.ret, sig.ret.one());
     let doc = format!("The value of `{}` and its gradient.", sig.ident);
     quote! {
@@ -307,7 +401,7 @@ fn pullback_fn(sig: &Signature) -> TokenStream {
         .map(|p| match p.differentiable {
             Some(float) => {
                 let field = &p.ident;
-                (quote!(#float), quote!(g.#field))
+                (gradient_type(p, float), quote!(g.#field))
             }
             None => (not.clone(), not.clone()),
         })

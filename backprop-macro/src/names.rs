@@ -74,6 +74,16 @@ fn bare(name: &str) -> String {
     name.replace("r#", "")
 }
 
+/// A valid plain identifier made from a generated name's base.
+pub fn bare_name(name: &str) -> String {
+    let name = bare(name);
+    if is_keyword(&name) {
+        format!("{name}_")
+    } else {
+        name
+    }
+}
+
 fn is_keyword(name: &str) -> bool {
     syn::parse_str::<Ident>(name).is_err()
 }

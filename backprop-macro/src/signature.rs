@@ -8,8 +8,58 @@ use proc_macro2::Ident;
 pub struct Param {
     pub ident: Ident,
     pub ty: syn::Type,
-    /// Gets a `Grad` field; always a float.
+    /// Gets a `Grad` field: a float, or an array of floats.
     pub differentiable: Option<FloatTy>,
+    /// For a slice, vector or array of floats: its shape.
+    pub shape: Option<Shape>,
+}
+
+/// How a parameter holds many floats.
+#[derive(Clone)]
+pub enum Shape {
+    /// `&[f64]` or `&Vec<f64>`: the gradient is a `Vec`.
+    Slice,
+    /// `[f64; N]` or `&[f64; N]`: the gradient is an array of the same length.
+    Array(syn::Expr),
+}
+
+impl Shape {
+    /// The float type and shape of a parameter type that holds floats, and
+    /// whether it is behind `&mut`.
+    pub fn of(ty: &syn::Type) -> Option<(FloatTy, Shape, bool)> {
+        match ty {
+            syn::Type::Reference(r) => {
+                let (float, shape, _) = Shape::of(&r.elem)?;
+                Some((float, shape, r.mutability.is_some()))
+            }
+            syn::Type::Slice(slice) => {
+                Some((FloatTy::from_type(&slice.elem)?, Shape::Slice, false))
+            }
+            syn::Type::Array(array) => Some((
+                FloatTy::from_type(&array.elem)?,
+                Shape::Array(array.len.clone()),
+                false,
+            )),
+            syn::Type::Path(path) if path.qself.is_none() => {
+                let last = path.path.segments.last()?;
+                if last.ident != "Vec" {
+                    return None;
+                }
+                let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                    return None;
+                };
+                match args.args.first()? {
+                    syn::GenericArgument::Type(elem) => {
+                        Some((FloatTy::from_type(elem)?, Shape::Slice, false))
+                    }
+                    _ => None,
+                }
+            }
+            syn::Type::Paren(p) => Shape::of(&p.elem),
+            syn::Type::Group(g) => Shape::of(&g.elem),
+            _ => None,
+        }
+    }
 }
 
 pub struct Signature {
@@ -102,10 +152,12 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
             ),
             syn::FnArg::Typed(typed) => match &*typed.pat {
                 syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                    let (differentiable, shape) = classify(&typed.ty, errors);
                     params.push(Param {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
-                        differentiable: FloatTy::from_type(&typed.ty),
+                        differentiable,
+                        shape,
                     })
                 }
                 other => errors.spanned(
@@ -118,6 +170,25 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
         }
     }
     params
+}
+
+/// A float, a slice, vector or array of floats, or something passed through.
+fn classify(ty: &syn::Type, errors: &mut Errors) -> (Option<FloatTy>, Option<Shape>) {
+    if let Some(float) = FloatTy::from_type(ty) {
+        return (Some(float), None);
+    }
+    let mutable_float = matches!(ty, syn::Type::Reference(r) if r.mutability.is_some() && FloatTy::from_type(&r.elem).is_some());
+    match Shape::of(ty) {
+        Some((_, _, true)) => {}
+        Some((float, shape, false)) => return (Some(float), Some(shape)),
+        None if mutable_float => {}
+        None => return (None, None),
+    }
+    errors.spanned(
+        ty,
+        "`&mut` parameters are not supported yet; take the values by reference and return what the function computes",
+    );
+    (None, None)
 }
 
 /// With `wrt(...)`, only the named parameters are differentiable; each must exist
@@ -137,7 +208,7 @@ fn apply_wrt(mut params: Vec<Param>, args: &Args, errors: &mut Errors) -> Vec<Pa
                 errors.push(syn::Error::new(
                     name.span(),
                     format!(
-                        "`{name}` has type `{}`, which cannot be differentiated; `wrt` takes `f64` and `f32` parameters",
+                        "`{name}` has type `{}`, which cannot be differentiated; `wrt` takes `f64` and `f32` parameters and slices, vectors and arrays of them",
                         quote::quote!(#ty)
                     ),
                 ));

@@ -144,6 +144,11 @@ impl<T> Stack<T> {
         Self::default()
     }
 
+    /// Forgets every value, keeping the memory for the next forward pass.
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
     /// Saves one value.
     pub fn push(&mut self, value: T) {
         self.items.push(value);
@@ -206,4 +211,22 @@ impl<T: Copy> Reader<'_, T> {
     pub fn pop(&mut self) -> T {
         *self.pop_ref()
     }
+}
+
+/// Sizes a slice parameter's gradient on first use, and checks it afterwards:
+/// `backward_into` adds into a `Grad` that is either fresh (`Grad::default()`,
+/// empty vectors) or was made for arguments of the same lengths.
+///
+/// # Panics
+/// If `gradient` is not empty and its length is not `len`.
+pub fn prepare<F: Real>(gradient: &mut Vec<F>, len: usize) {
+    if gradient.is_empty() {
+        gradient.resize(len, F::ZERO);
+    }
+    assert_eq!(
+        gradient.len(),
+        len,
+        "a gradient vector has length {} but its parameter has length {len}; use `Grad::default()` or a `Grad` from arguments of the same lengths",
+        gradient.len()
+    );
 }

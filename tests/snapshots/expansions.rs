@@ -5,7 +5,7 @@ pub mod f {
     #[allow(unused_imports)]
     use super::*;
 
-    #[derive(Clone, Debug)]
+    #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub sigx: f64,
         pub sigy: f64,
@@ -22,8 +22,12 @@ pub mod f {
         pub y: f64,
     }
 
-    #[must_use]
-    pub fn forward(x: f64, y: f64) -> (f64, Tape) {
+    impl ::core::default::Default for Grad {
+        fn default() -> Self { Grad { x: 0.0_f64, y: 0.0_f64 } }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let sigx = ::backprop_runtime::sigmoid(x);
         let sigy = ::backprop_runtime::sigmoid(y);
         let numer = x + sigy;
@@ -32,11 +36,18 @@ pub mod f {
         let denom = xandysqr + sigx;
         let rec_denom = 1.0 / denom;
         let f = numer * rec_denom;
-        (f, Tape { sigx, sigy, numer, xandy, denom, rec_denom })
+        *tape = Tape { sigx, sigy, numer, xandy, denom, rec_denom };
+        f
     }
 
     #[must_use]
-    pub fn backward(tape: &Tape, df: f64) -> Grad {
+    pub fn forward(x: f64, y: f64) -> (f64, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, x, y);
+        (value, tape)
+    }
+
+    pub fn backward_into(tape: &Tape, df: f64, grad: &mut Grad) {
         let Tape { sigx, sigy, numer, xandy, denom, rec_denom } = *tape;
         let dnumer = df * rec_denom;
         let drec_denom = df * numer;
@@ -52,7 +63,15 @@ pub mod f {
         let dx3 = dsigx * (sigx * (1.0 - sigx));
         let dy = dy1 + dy2;
         let dx = dx1 + dx2 + dx3;
-        Grad { x: dx, y: dy }
+        grad.x += dx;
+        grad.y += dy;
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, seed: f64) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
     }
 
     #[must_use]
@@ -72,7 +91,7 @@ pub mod sig {
     #[allow(unused_imports)]
     use super::*;
 
-    #[derive(Clone, Debug)]
+    #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub exp: f64,
         pub sum: f64,
@@ -84,23 +103,41 @@ pub mod sig {
         pub x: f64
     }
 
-    #[must_use]
-    pub fn forward(x: f64) -> (f64, Tape) {
+    impl ::core::default::Default for Grad {
+        fn default() -> Self { Grad { x: 0.0_f64 } }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         let neg = -x;
         let exp = neg.exp();
         let sum = 1.0 + exp;
         let sig = 1.0 / sum;
-        (sig, Tape { exp, sum })
+        *tape = Tape { exp, sum };
+        sig
     }
 
     #[must_use]
-    pub fn backward(tape: &Tape, dsig: f64) -> Grad {
+    pub fn forward(x: f64) -> (f64, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, x);
+        (value, tape)
+    }
+
+    pub fn backward_into(tape: &Tape, dsig: f64, grad: &mut Grad) {
         let Tape { exp, sum } = *tape;
         let dsum = dsig * (-1.0 / (sum * sum));
         let dexp = dsum;
         let dneg = dexp * exp;
         let dx = -dneg;
-        Grad { x: dx }
+        grad.x += dx;
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, seed: f64) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
     }
 
     #[must_use]
@@ -120,7 +157,7 @@ pub mod f_inline {
     #[allow(unused_imports)]
     use super::*;
 
-    #[derive(Clone, Debug)]
+    #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub sig_out_tape: sig::Tape,
         pub sum: f64,
@@ -136,8 +173,12 @@ pub mod f_inline {
         pub y: f64,
     }
 
-    #[must_use]
-    pub fn forward(x: f64, y: f64) -> (f64, Tape) {
+    impl ::core::default::Default for Grad {
+        fn default() -> Self { Grad { x: 0.0_f64, y: 0.0_f64 } }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let (sig_out, sig_out_tape) = sig::forward(y);
         let sum = x + sig_out;
         let (sig_out_2, sig_out_2_tape) = sig::forward(x);
@@ -145,11 +186,18 @@ pub mod f_inline {
         let powi = sum_2.powi(2);
         let sum_3 = sig_out_2 + powi;
         let f_inline = sum / sum_3;
-        (f_inline, Tape { sig_out_tape, sum, sig_out_2_tape, sum_2, sum_3 })
+        *tape = Tape { sig_out_tape, sum, sig_out_2_tape, sum_2, sum_3 };
+        f_inline
     }
 
     #[must_use]
-    pub fn backward(tape: &Tape, df_inline: f64) -> Grad {
+    pub fn forward(x: f64, y: f64) -> (f64, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, x, y);
+        (value, tape)
+    }
+
+    pub fn backward_into(tape: &Tape, df_inline: f64, grad: &mut Grad) {
         let Tape { ref sig_out_tape, sum, ref sig_out_2_tape, sum_2, sum_3 } = *tape;
         let dsum = df_inline / sum_3;
         let dsum_3 = df_inline * (-sum / (sum_3 * sum_3));
@@ -164,7 +212,15 @@ pub mod f_inline {
         let (dy2,) = sig::pullback(sig_out_tape, dsig_out);
         let dy = dy1 + dy2;
         let dx = dx1 + dx2 + dx3;
-        Grad { x: dx, y: dy }
+        grad.x += dx;
+        grad.y += dy;
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, seed: f64) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
     }
 
     #[must_use]
@@ -184,7 +240,7 @@ pub mod damped {
     #[allow(unused_imports)]
     use super::*;
 
-    #[derive(Clone, Debug)]
+    #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub x: f32,
         pub rate: f32,
@@ -199,19 +255,30 @@ pub mod damped {
         pub x: f32
     }
 
-    #[must_use]
-    pub fn forward(x: f32, rate: f32, steps: i32) -> (f32, Tape) {
+    impl ::core::default::Default for Grad {
+        fn default() -> Self { Grad { x: 0.0_f32 } }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_into(tape: &mut Tape, x: f32, rate: f32, steps: i32) -> f32 {
         let v = x * rate;
         let powi = v.powi(steps);
         let prod = powi * 0.5;
         let v_2 = v - prod;
         let v_3 = v_2.tanh();
         let damped = v_3 * x;
-        (damped, Tape { x, rate, steps, v, v_3 })
+        *tape = Tape { x, rate, steps, v, v_3 };
+        damped
     }
 
     #[must_use]
-    pub fn backward(tape: &Tape, ddamped: f32) -> Grad {
+    pub fn forward(x: f32, rate: f32, steps: i32) -> (f32, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, x, rate, steps);
+        (value, tape)
+    }
+
+    pub fn backward_into(tape: &Tape, ddamped: f32, grad: &mut Grad) {
         let Tape { x, rate, steps, v, v_3 } = *tape;
         let dv_3 = ddamped * x;
         let dx1 = ddamped * v_3;
@@ -223,7 +290,14 @@ pub mod damped {
         let dv = dv1 + dv2;
         let dx2 = dv * rate;
         let dx = dx1 + dx2;
-        Grad { x: dx }
+        grad.x += dx;
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, seed: f32) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
     }
 
     #[must_use]
@@ -243,7 +317,7 @@ pub mod soft_power {
     #[allow(unused_imports)]
     use super::*;
 
-    #[derive(Clone, Debug)]
+    #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub x: f64,
         pub p_2: ::backprop_runtime::Stack<f64>,
@@ -260,11 +334,18 @@ pub mod soft_power {
         pub x: f64
     }
 
-    #[must_use]
-    pub fn forward(x: f64, n: usize) -> (f64, Tape) {
-        let mut p_2_stack = ::backprop_runtime::Stack::new();
-        let mut c_stack = ::backprop_runtime::Stack::new();
-        let mut sin_stack = ::backprop_runtime::Stack::new();
+    impl ::core::default::Default for Grad {
+        fn default() -> Self { Grad { x: 0.0_f64 } }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
+        let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
+        p_2_stack.clear();
+        let mut c_stack = ::core::mem::take(&mut tape.c);
+        c_stack.clear();
+        let mut sin_stack = ::core::mem::take(&mut tape.sin);
+        sin_stack.clear();
         let p = 1.0;
         let mut p_6 = p;
         let mut trips = 0_usize;
@@ -292,7 +373,7 @@ pub mod soft_power {
             let sum = ln + 1.0;
             sum
         } else { p_6 };
-        (soft_power, Tape {
+        *tape = Tape {
             x,
             p_6,
             trips,
@@ -300,11 +381,18 @@ pub mod soft_power {
             p_2: p_2_stack,
             c: c_stack,
             sin: sin_stack,
-        })
+        };
+        soft_power
     }
 
     #[must_use]
-    pub fn backward(tape: &Tape, dsoft_power: f64) -> Grad {
+    pub fn forward(x: f64, n: usize) -> (f64, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, x, n);
+        (value, tape)
+    }
+
+    pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
         let Tape { x, p_6, trips, c_2, .. } = *tape;
         let mut p_2_stack = tape.p_2.reader();
         let mut c_stack = tape.c.reader();
@@ -337,7 +425,14 @@ pub mod soft_power {
             }
             dp_6 = dp_2;
         }
-        Grad { x: dx }
+        grad.x += dx;
+    }
+
+    #[must_use]
+    pub fn backward(tape: &Tape, seed: f64) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
     }
 
     #[must_use]
