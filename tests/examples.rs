@@ -41,3 +41,18 @@ fn neuron_matches_the_course() {
         &[g.w0, g.w1, g.w2, g.x0, g.x1],
     );
 }
+
+#[allow(dead_code)]
+#[path = "../examples/mlp.rs"]
+mod mlp;
+
+#[test]
+fn mlp_gradient_matches_finite_differences() {
+    let mut rng = mlp::Rng(7);
+    let params: Vec<f64> = (0..mlp::PARAMS).map(|_| rng.uniform(-0.8, 0.8)).collect();
+    for (x0, x1, label) in [(0.3, -0.2, 1.0), (-0.7, 0.5, 0.0)] {
+        let (value, g) = mlp::loss::grad(&params, x0, x1, label);
+        assert_eq!(value, mlp::loss(&params, x0, x1, label));
+        common::assert_gradient(|p| mlp::loss(p, x0, x1, label), &params, &g.params);
+    }
+}

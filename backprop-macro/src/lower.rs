@@ -1304,6 +1304,16 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The differentiated array an iterator chain starts from: `w` in
+    /// `w.iter().map(..)`.
+    fn chain_root_array(&self, expr: &Expr) -> Option<NodeId> {
+        match strip_parens(expr) {
+            Expr::MethodCall(call) => self.chain_root_array(&call.receiver),
+            Expr::Reference(r) => self.chain_root_array(&r.expr),
+            other => self.array_local(other).filter(|id| self.nodes[*id].active),
+        }
+    }
+
     /// `a[i]` of an array local.
     fn read(&mut self, array: NodeId, index: &Expr, expr: &Expr) -> Operand {
         let index = self.index(index);
@@ -1910,6 +1920,15 @@ impl<'a> Lowerer<'a> {
 
     fn method_call(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
         let name = call.method.to_string();
+        if self.array_local(&call.receiver).is_none()
+            && self.chain_root_array(&call.receiver).is_some()
+        {
+            self.errors.spanned(
+                expr,
+                "iterator chains over a differentiated slice are not supported; write a loop, as in `for v in w.iter() { total += v * v; }`",
+            );
+            return self.dummy();
+        }
         if self.array_local(&call.receiver).is_some() {
             if name == "len" || name == "is_empty" {
                 return self.inactive(expr);

@@ -78,6 +78,9 @@ impl Signature {
         let ret = return_float(sig, errors);
         let params = params(sig, errors);
         let params = apply_wrt(params, args, errors);
+        if args.wrt.is_none() {
+            refuse_hidden_floats(&params, errors);
+        }
         Some(Signature {
             ident: sig.ident.clone(),
             vis: item.vis.clone(),
@@ -170,6 +173,25 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
         }
     }
     params
+}
+
+/// Without `wrt`, every float parameter is differentiated. Floats the macro
+/// cannot differentiate (nested in slices of slices, behind a plain reference)
+/// would silently be treated as constants, so they need `wrt(...)` to say so.
+fn refuse_hidden_floats(params: &[Param], errors: &mut Errors) {
+    for param in params.iter().filter(|p| p.differentiable.is_none()) {
+        let ty = &param.ty;
+        let tokens = quote::quote!(#ty).to_string();
+        let mentions_float = tokens
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|word| word == "f64" || word == "f32");
+        if mentions_float {
+            errors.spanned(
+                ty,
+                "this parameter holds floats that cannot be differentiated (slices of slices, references to a float); flatten them into one `&[f64]`, or list the parameters to differentiate in `wrt(...)` to pass this one as data",
+            );
+        }
+    }
 }
 
 /// A float, a slice, vector or array of floats, or something passed through.
