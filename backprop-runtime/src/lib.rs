@@ -36,14 +36,63 @@
 //! For `#[differentiate] fn f(x: f64, y: f64) -> f64`, the module `f` holds:
 //! - `f::forward(x, y) -> (f64, f::Tape)`: the value and the saved intermediates;
 //! - `f::backward(&tape, seed) -> f::Grad`: the reverse pass;
+//! - `f::forward_into(&mut tape, x, y) -> f64` and
+//!   `f::backward_into(&tape, seed, &mut grad)`: the same, reusing a tape and
+//!   adding into a gradient (see below);
 //! - `f::grad(x, y) -> (f64, f::Grad)`: both, with a seed of one;
 //! - `f::Grad`: one field per differentiable parameter (`g.x`, `g.y`);
 //! - `f::pullback`: `backward` with the gradient as a tuple in parameter order,
 //!   which differentiated callers of `f` use;
 //! - `f::SOURCE`: the generated code, pretty-printed.
 //!
-//! Every `f64` and `f32` parameter is differentiable unless
+//! Every `f64` and `f32` parameter, and every slice, vector or array of them
+//! (`&[f64]`, `&Vec<f64>`, `[f64; N]`, `&[f64; N]`), is differentiable unless
 //! `#[differentiate(wrt(x, ...))]` names a subset; other parameters pass through.
+//! A slice's gradient is a `Vec`, an array's an array.
+//!
+//! ## Minibatches without allocation
+//!
+//! `forward_into` reuses a tape's memory and `backward_into` *adds* the gradient
+//! into a caller-owned `Grad` (sized on first use from `Grad::default()`), so the
+//! gradient of a minibatch is a sum over examples with no allocation per example
+//! (as long as the function itself allocates nothing, like this one):
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! /// Squared error of a linear model `w . x + b` on one example.
+//! #[differentiate(wrt(w, b))]
+//! fn loss(w: &[f64], b: f64, x: &[f64], y: f64) -> f64 {
+//!     let mut prediction = b;
+//!     for (wi, xi) in w.iter().zip(x.iter()) {
+//!         prediction += wi * xi;
+//!     }
+//!     let error = prediction - y;
+//!     error * error
+//! }
+//!
+//! let (w, b) = (vec![0.5, -0.25], 0.1);
+//! let batch = [([1.0, 2.0], 1.0), ([0.0, -1.0], 0.5), ([3.0, 1.0], -1.0)];
+//!
+//! let mut tape = loss::Tape::default();
+//! let mut total = loss::Grad::default();
+//! for (x, y) in &batch {
+//!     loss::forward_into(&mut tape, &w, b, x, *y);
+//!     loss::backward_into(&tape, 1.0, &mut total);
+//! }
+//!
+//! // The same as summing the per-example gradients.
+//! let mut expected = vec![0.0; 2];
+//! let mut expected_b = 0.0;
+//! for (x, y) in &batch {
+//!     let (_, g) = loss::grad(&w, b, x, *y);
+//!     expected[0] += g.w[0];
+//!     expected[1] += g.w[1];
+//!     expected_b += g.b;
+//! }
+//! assert_eq!(total.w, expected);
+//! assert_eq!(total.b, expected_b);
+//! ```
 
 pub use backprop_macro::differentiate;
 
