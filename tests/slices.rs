@@ -220,3 +220,39 @@ fn a_hundred_thousand_parameters() {
     // `w` itself.
     assert_eq!((tape.i.len(), tape.c.len(), tape.tanh.len()), (n, n, n));
 }
+
+#[differentiate]
+fn single_precision(w: &[f32], scale: f32) -> f32 {
+    let mut h = [0.0_f32; 4];
+    for (i, v) in w.iter().enumerate() {
+        h[i % 4] += v * scale;
+    }
+    let mut total = 0.0;
+    for v in h {
+        total += v.tanh();
+    }
+    total
+}
+
+#[test]
+fn f32_slices() {
+    let w: Vec<f32> = random(20, 6).iter().map(|&v| v as f32).collect();
+    let (value, g) = single_precision::grad(&w, 0.7);
+    assert_eq!(value, single_precision(&w, 0.7));
+    let wide = |v: &[f64]| {
+        let narrow: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        f64::from(single_precision(&narrow, 0.7))
+    };
+    let w64: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
+    for (i, &generated) in g.w.iter().enumerate() {
+        let h = 1e-2;
+        let (mut up, mut down) = (w64.clone(), w64.clone());
+        up[i] += h;
+        down[i] -= h;
+        let numeric = (wide(&up) - wide(&down)) / (2.0 * h);
+        assert!(
+            (numeric - f64::from(generated)).abs() < 1e-2,
+            "{generated} vs {numeric}"
+        );
+    }
+}
