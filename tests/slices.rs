@@ -5,21 +5,7 @@
 mod common;
 
 use backprop_runtime::differentiate;
-use common::{central_difference, Rng};
-
-/// Checks a gradient over many coordinates against finite differences.
-#[track_caller]
-fn assert_vector_gradient(f: impl Fn(&[f64]) -> f64, x: &[f64], analytic: &[f64]) {
-    assert_eq!(x.len(), analytic.len(), "gradient length");
-    for (i, &generated) in analytic.iter().enumerate() {
-        let numeric = central_difference(&f, x, i);
-        let scale = numeric.abs().max(generated.abs()).max(1.0);
-        assert!(
-            (numeric - generated).abs() <= 1e-6 * scale,
-            "d/dw{i}: generated {generated} but finite differences give {numeric}"
-        );
-    }
-}
+use common::{assert_gradient, central_difference, Rng};
 
 fn random(seed: u64, n: usize) -> Vec<f64> {
     let mut rng = Rng::new(seed);
@@ -125,8 +111,8 @@ fn matrix_vector_layer() {
     let (m, b, x) = (random(3, rows * cols), random(4, rows), random(5, cols));
     let (value, g) = layer::grad(&m, &b, &x, rows);
     assert_eq!(value, layer(&m, &b, &x, rows));
-    assert_vector_gradient(|v| layer(v, &b, &x, rows), &m, &g.m);
-    assert_vector_gradient(|v| layer(&m, v, &x, rows), &b, &g.b);
+    assert_gradient(|v| layer(v, &b, &x, rows), &m, &g.m);
+    assert_gradient(|v| layer(&m, v, &x, rows), &b, &g.b);
 }
 
 #[test]
@@ -137,9 +123,9 @@ fn arrays_and_vectors() {
     let grad_a: [f64; 3] = g.a;
     let grad_b: [f64; 3] = g.b;
     let grad_v: Vec<f64> = g.v;
-    assert_vector_gradient(|w| shapes([w[0], w[1], w[2]], &b, &v), &a, &grad_a);
-    assert_vector_gradient(|w| shapes(a, &[w[0], w[1], w[2]], &v), &b, &grad_b);
-    assert_vector_gradient(|w| shapes(a, &b, &w.to_vec()), &v, &grad_v);
+    assert_gradient(|w| shapes([w[0], w[1], w[2]], &b, &v), &a, &grad_a);
+    assert_gradient(|w| shapes(a, &[w[0], w[1], w[2]], &v), &b, &grad_b);
+    assert_gradient(|w| shapes(a, &b, &w.to_vec()), &v, &grad_v);
 }
 
 #[test]
@@ -148,7 +134,7 @@ fn writes_and_overwrites() {
         let w = random(6 + n as u64, n);
         let (value, g) = overwrites::grad(&w);
         assert_eq!(value, overwrites(&w));
-        assert_vector_gradient(overwrites, &w, &g.w);
+        assert_gradient(overwrites, &w, &g.w);
     }
 }
 
@@ -158,8 +144,8 @@ fn loops_over_elements() {
         let (w, x) = (random(7, n), random(8, n + 1));
         let (value, g) = iterators::grad(&w, &x);
         assert_eq!(value, iterators(&w, &x));
-        assert_vector_gradient(|v| iterators(v, &x), &w, &g.w);
-        assert_vector_gradient(|v| iterators(&w, v), &x, &g.x);
+        assert_gradient(|v| iterators(v, &x), &w, &g.w);
+        assert_gradient(|v| iterators(&w, v), &x, &g.x);
     }
 }
 
