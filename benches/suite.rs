@@ -1,0 +1,699 @@
+//! The benchmark suite: generated gradients against the hand-written limit and
+//! against the peers a user would pick instead, each as a ratio measured in the
+//! same run. `cargo bench` runs it and prints the README's table at the end.
+//!
+//! 1. The blog's function: hand-written backward, generated `grad`, the plain
+//!    function, num-dual's forward-mode `gradient`, ad_trait's reverse mode.
+//! 2. An MLP loss over 833 parameters (8-32-16-1, tanh): hand-written backprop,
+//!    the generated gradient through `backward_into`, ad_trait, and num-dual's
+//!    per-example cost (one forward-mode pass per parameter).
+//! 3. Scaling from about 100 to 100,000 parameters: time and peak tape memory.
+//! 4. Expansion cost of the macro on long straight-line and loop-heavy functions.
+
+use backprop_runtime::differentiate;
+use criterion::Criterion;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+// ---------------------------------------------------------------------------
+// Memory: a counting allocator, for the tape's peak size.
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The most memory `run` holds at once beyond what was held before it.
+fn peak_bytes<T>(run: impl FnOnce() -> T) -> (T, usize) {
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = run();
+    (out, PEAK.load(Ordering::Relaxed) - base)
+}
+
+// ---------------------------------------------------------------------------
+// 1. The blog's function.
+
+mod blog {
+    use super::differentiate;
+    use ad_trait::nalgebra::ComplexField;
+    use ad_trait::AD;
+    use backprop_runtime::sigmoid;
+    use num_dual::DualNum;
+
+    #[differentiate]
+    pub fn f(x: f64, y: f64) -> f64 {
+        let sigx = sigmoid(x);
+        let sigy = sigmoid(y);
+        let numer = x + sigy;
+        let xandy = x + y;
+        let xandysqr = xandy * xandy;
+        let denom = xandysqr + sigx;
+        let rec_denom = 1.0 / denom;
+        numer * rec_denom
+    }
+
+    fn sig(x: f64) -> f64 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    /// The blog's backward pass, transcribed line for line: the limit.
+    pub fn by_hand(x: f64, y: f64) -> (f64, f64, f64) {
+        let sigx = sig(x);
+        let sigy = sig(y);
+        let numer = x + sigy;
+        let xandy = x + y;
+        let xandysqr = xandy * xandy;
+        let denom = xandysqr + sigx;
+        let rec_denom = 1.0 / denom;
+        let f = numer * rec_denom;
+        let df = 1.0;
+        let drec_denom = df * numer;
+        let ddenom = drec_denom * (-1.0 / (denom * denom));
+        let dsigx = ddenom;
+        let dxandysqr = ddenom;
+        let dx1 = dsigx * (sigx * (1.0 - sigx));
+        let dxandy = dxandysqr * 2.0 * xandy;
+        let dx2 = dxandy;
+        let dy1 = dxandy;
+        let dnumer = df * rec_denom;
+        let dx3 = dnumer;
+        let dsigy = dnumer;
+        let dy2 = dsigy * (sigy * (1.0 - sigy));
+        (f, dx1 + dx2 + dx3, dy1 + dy2)
+    }
+
+    /// For num-dual: the same function over dual numbers.
+    pub fn dual<D: DualNum<Primitive = f64> + Copy>(x: D, y: D) -> D {
+        let one = D::from(1.0);
+        let sig = |v: D| one / (one + (-v).exp());
+        (x + sig(y)) / (sig(x) + (x + y) * (x + y))
+    }
+
+    /// For ad_trait: the same function over its AD types.
+    pub fn generic<T: AD>(x: T, y: T) -> T {
+        let one = T::constant(1.0);
+        let sig = |v: T| one / (one + ComplexField::exp(-v));
+        (x + sig(y)) / (sig(x) + (x + y) * (x + y))
+    }
+}
+
+fn bench_blog(c: &mut Criterion) {
+    use ad_trait::reverse_ad::adr::adr;
+    use nalgebra::SVector;
+    use num_dual::{gradient, DualSVec64};
+
+    // The implementations agree before they are timed.
+    let (value, g) = blog::f::grad(3.0, -4.0);
+    let (hand, dx, dy) = blog::by_hand(3.0, -4.0);
+    assert!((value - hand).abs() < 1e-12 && (g.x - dx).abs() < 1e-12 && (g.y - dy).abs() < 1e-12);
+
+    let mut group = c.benchmark_group("blog");
+    group.bench_function("hand-written", |b| {
+        b.iter(|| blog::by_hand(black_box(3.0), black_box(-4.0)))
+    });
+    group.bench_function("generated", |b| {
+        b.iter(|| blog::f::grad(black_box(3.0), black_box(-4.0)))
+    });
+    group.bench_function("function", |b| {
+        b.iter(|| blog::f(black_box(3.0), black_box(-4.0)))
+    });
+    group.bench_function("num-dual", |b| {
+        b.iter(|| {
+            let point = SVector::from([black_box(3.0), black_box(-4.0)]);
+            gradient(
+                |v: SVector<DualSVec64<2>, 2>| blog::dual(v[0], v[1]),
+                &point,
+            )
+        })
+    });
+    group.bench_function("ad_trait", |b| {
+        b.iter(|| {
+            let x = adr::new_variable(black_box(3.0), true);
+            let y = adr::new_variable(black_box(-4.0), false);
+            let out = blog::generic(x, y);
+            let grad = out.get_backwards_mode_grad();
+            (out.value(), grad.wrt(&x), grad.wrt(&y))
+        })
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------
+// 2. An MLP loss over 833 parameters: 8 inputs, 32 and 16 tanh units, 1 output.
+
+mod mlp {
+    use super::differentiate;
+    use ad_trait::nalgebra::ComplexField;
+    use ad_trait::AD;
+    use num_dual::DualNum;
+
+    pub const I: usize = 8;
+    pub const H1: usize = 32;
+    pub const H2: usize = 16;
+    const W1: usize = 0;
+    const B1: usize = W1 + I * H1;
+    const W2: usize = B1 + H1;
+    const B2: usize = W2 + H1 * H2;
+    const W3: usize = B2 + H2;
+    const B3: usize = W3 + H2;
+    pub const PARAMS: usize = B3 + 1;
+
+    /// Squared error of the network's output on one example.
+    #[differentiate(wrt(p))]
+    #[allow(clippy::needless_range_loop)]
+    pub fn loss(p: &[f64], x: &[f64], y: f64) -> f64 {
+        let mut h1 = [0.0; H1];
+        for j in 0..H1 {
+            let mut s = p[B1 + j];
+            for i in 0..I {
+                s += p[W1 + j * I + i] * x[i];
+            }
+            h1[j] = s.tanh();
+        }
+        let mut h2 = [0.0; H2];
+        for j in 0..H2 {
+            let mut s = p[B2 + j];
+            for i in 0..H1 {
+                s += p[W2 + j * H1 + i] * h1[i];
+            }
+            h2[j] = s.tanh();
+        }
+        let mut z = p[B3];
+        for i in 0..H2 {
+            z += p[W3 + i] * h2[i];
+        }
+        let e = z - y;
+        e * e
+    }
+
+    /// Backpropagation written by hand, the way a careful engineer writes it:
+    /// activations kept on the stack, gradients accumulated in place.
+    #[allow(clippy::needless_range_loop)]
+    pub fn by_hand(p: &[f64], x: &[f64], y: f64, g: &mut [f64]) -> f64 {
+        let mut h1 = [0.0; H1];
+        for j in 0..H1 {
+            let row = &p[W1 + j * I..W1 + (j + 1) * I];
+            let s = p[B1 + j] + row.iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
+            h1[j] = s.tanh();
+        }
+        let mut h2 = [0.0; H2];
+        for j in 0..H2 {
+            let row = &p[W2 + j * H1..W2 + (j + 1) * H1];
+            let s = p[B2 + j] + row.iter().zip(&h1).map(|(w, h)| w * h).sum::<f64>();
+            h2[j] = s.tanh();
+        }
+        let z = p[B3]
+            + p[W3..W3 + H2]
+                .iter()
+                .zip(&h2)
+                .map(|(w, h)| w * h)
+                .sum::<f64>();
+        let e = z - y;
+        let dz = 2.0 * e;
+        g[B3] += dz;
+        let mut dh2 = [0.0; H2];
+        for i in 0..H2 {
+            g[W3 + i] += dz * h2[i];
+            dh2[i] = dz * p[W3 + i];
+        }
+        let mut dh1 = [0.0; H1];
+        for j in 0..H2 {
+            let ds = dh2[j] * (1.0 - h2[j] * h2[j]);
+            g[B2 + j] += ds;
+            let row = W2 + j * H1;
+            for i in 0..H1 {
+                g[row + i] += ds * h1[i];
+                dh1[i] += ds * p[row + i];
+            }
+        }
+        for j in 0..H1 {
+            let ds = dh1[j] * (1.0 - h1[j] * h1[j]);
+            g[B1 + j] += ds;
+            let row = W1 + j * I;
+            for i in 0..I {
+                g[row + i] += ds * x[i];
+            }
+        }
+        e * e
+    }
+
+    /// The same scalar code over another number type (ad_trait, num-dual).
+    macro_rules! generic_loss {
+        ($name:ident, $bound:path, $constant:expr, $tanh:expr) => {
+            // `s = s + ..`: not every number type here implements `+=`.
+            #[allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
+            pub fn $name<T: $bound + Copy>(p: &[T], x: &[f64], y: f64) -> T {
+                let constant = $constant;
+                let tanh = $tanh;
+                let mut h1 = [constant(0.0); H1];
+                for j in 0..H1 {
+                    let mut s = p[B1 + j];
+                    for i in 0..I {
+                        s = s + p[W1 + j * I + i] * constant(x[i]);
+                    }
+                    h1[j] = tanh(s);
+                }
+                let mut h2 = [constant(0.0); H2];
+                for j in 0..H2 {
+                    let mut s = p[B2 + j];
+                    for i in 0..H1 {
+                        s = s + p[W2 + j * H1 + i] * h1[i];
+                    }
+                    h2[j] = tanh(s);
+                }
+                let mut z = p[B3];
+                for i in 0..H2 {
+                    z = z + p[W3 + i] * h2[i];
+                }
+                let e = z - constant(y);
+                e * e
+            }
+        };
+    }
+
+    generic_loss!(ad, AD, |v: f64| T::constant(v), |v: T| ComplexField::tanh(
+        v
+    ));
+    generic_loss!(
+        dual,
+        DualNum<Primitive = f64>,
+        |v: f64| T::from(v),
+        |v: T| v.tanh()
+    );
+
+    pub fn random(seed: u64, n: usize) -> Vec<f64> {
+        let mut state = seed.max(1);
+        (0..n)
+            .map(|_| {
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                let bits = state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
+                (bits as f64 / (1u64 << 53) as f64 - 0.5) * 0.6
+            })
+            .collect()
+    }
+}
+
+fn bench_mlp(c: &mut Criterion) {
+    use ad_trait::reverse_ad::adr::adr;
+    use num_dual::Dual64;
+
+    let (p, x, y) = (mlp::random(1, mlp::PARAMS), mlp::random(2, mlp::I), 0.3);
+    // The implementations agree before they are timed.
+    let mut hand = vec![0.0; mlp::PARAMS];
+    mlp::by_hand(&p, &x, y, &mut hand);
+    let (_, generated) = mlp::loss::grad(&p, &x, y);
+    let worst = hand
+        .iter()
+        .zip(&generated.p)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst < 1e-12,
+        "hand-written and generated MLP gradients differ by {worst}"
+    );
+
+    let mut group = c.benchmark_group("mlp");
+    let mut g = vec![0.0; mlp::PARAMS];
+    group.bench_function("hand-written", |b| {
+        b.iter(|| {
+            g.iter_mut().for_each(|v| *v = 0.0);
+            mlp::by_hand(black_box(&p), black_box(&x), y, &mut g)
+        })
+    });
+    let mut tape = mlp::loss::Tape::default();
+    let mut grad = mlp::loss::Grad::default();
+    group.bench_function("generated", |b| {
+        b.iter(|| {
+            grad.p.iter_mut().for_each(|v| *v = 0.0);
+            let value = mlp::loss::forward_into(&mut tape, black_box(&p), black_box(&x), y);
+            mlp::loss::backward_into(&tape, 1.0, &mut grad);
+            value
+        })
+    });
+    group.bench_function("ad_trait", |b| {
+        b.iter(|| {
+            let vars: Vec<adr> = p
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| adr::new_variable(v, i == 0))
+                .collect();
+            let out = mlp::ad(&vars, black_box(&x), y);
+            let grad = out.get_backwards_mode_grad();
+            vars.iter().map(|v| grad.wrt(v)).sum::<f64>()
+        })
+    });
+    // Forward mode needs one pass per parameter: time one, report it times 833.
+    group.bench_function("num-dual per parameter", |b| {
+        b.iter(|| {
+            let duals: Vec<Dual64> = p
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    if i == 7 {
+                        Dual64::from(v).derivative()
+                    } else {
+                        Dual64::from(v)
+                    }
+                })
+                .collect();
+            mlp::dual(&duals, black_box(&x), y).eps
+        })
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------
+// 3. Scaling: one hidden layer of H tanh units on 8 inputs, 10 H + 1 parameters.
+
+mod wide {
+    use super::differentiate;
+
+    pub const I: usize = 8;
+
+    #[differentiate(wrt(p))]
+    #[allow(clippy::needless_range_loop)]
+    pub fn loss(p: &[f64], x: &[f64], y: f64, hidden: usize) -> f64 {
+        let out = hidden * (I + 1);
+        let mut z = p[out + hidden];
+        for j in 0..hidden {
+            let mut s = p[hidden * I + j];
+            for i in 0..I {
+                s += p[j * I + i] * x[i];
+            }
+            z += p[out + j] * s.tanh();
+        }
+        let e = z - y;
+        e * e
+    }
+
+    #[allow(clippy::needless_range_loop)]
+    pub fn by_hand(
+        p: &[f64],
+        x: &[f64],
+        y: f64,
+        hidden: usize,
+        g: &mut [f64],
+        h: &mut Vec<f64>,
+    ) -> f64 {
+        let out = hidden * (I + 1);
+        h.clear();
+        let mut z = p[out + hidden];
+        for j in 0..hidden {
+            let row = &p[j * I..(j + 1) * I];
+            let s = p[hidden * I + j] + row.iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
+            let t = s.tanh();
+            h.push(t);
+            z += p[out + j] * t;
+        }
+        let e = z - y;
+        let dz = 2.0 * e;
+        g[out + hidden] += dz;
+        for j in 0..hidden {
+            g[out + j] += dz * h[j];
+            let ds = dz * p[out + j] * (1.0 - h[j] * h[j]);
+            g[hidden * I + j] += ds;
+            for i in 0..I {
+                g[j * I + i] += ds * x[i];
+            }
+        }
+        e * e
+    }
+}
+
+pub const WIDTHS: [usize; 4] = [10, 100, 1_000, 10_000];
+
+fn bench_scaling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scaling");
+    for hidden in WIDTHS {
+        let params = 10 * hidden + 1;
+        let (p, x) = (mlp::random(3, params), mlp::random(4, wide::I));
+        let mut g = vec![0.0; params];
+        let mut h = Vec::with_capacity(hidden);
+        group.bench_function(format!("hand-written {params}"), |b| {
+            b.iter(|| {
+                g.iter_mut().for_each(|v| *v = 0.0);
+                wide::by_hand(black_box(&p), &x, 0.3, hidden, &mut g, &mut h)
+            })
+        });
+        let mut tape = wide::loss::Tape::default();
+        let mut grad = wide::loss::Grad::default();
+        group.bench_function(format!("generated {params}"), |b| {
+            b.iter(|| {
+                grad.p.iter_mut().for_each(|v| *v = 0.0);
+                let value = wide::loss::forward_into(&mut tape, black_box(&p), &x, 0.3, hidden);
+                wide::loss::backward_into(&tape, 1.0, &mut grad);
+                value
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Peak memory of one forward pass's tape, per parameter count.
+fn tape_memory() -> Vec<(usize, usize)> {
+    WIDTHS
+        .iter()
+        .map(|&hidden| {
+            let params = 10 * hidden + 1;
+            let (p, x) = (mlp::random(3, params), mlp::random(4, wide::I));
+            let (_, bytes) = peak_bytes(|| wide::loss::forward(&p, &x, 0.3, hidden));
+            (params, bytes)
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// 4. Expansion cost: the macro's own stages, compiled into this binary.
+
+// The macro's stages at this crate's root, where their `crate::` paths point.
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/analysis.rs"]
+mod analysis;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/args.rs"]
+mod args;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/backward.rs"]
+mod backward;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/errors.rs"]
+mod errors;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/expand.rs"]
+mod expand;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/forward.rs"]
+mod forward;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/ir.rs"]
+mod ir;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/lower.rs"]
+mod lower;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/module.rs"]
+mod module;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/names.rs"]
+mod names;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/paths.rs"]
+mod paths;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/pretty.rs"]
+mod pretty;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/rules.rs"]
+mod rules;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/signature.rs"]
+mod signature;
+
+/// A straight-line function of `nodes` operations.
+fn straight_line(nodes: usize) -> proc_macro2::TokenStream {
+    let mut body = quote::quote!(let v0 = x * y;);
+    for k in 1..nodes {
+        let (prev, next) = (
+            quote::format_ident!("v{}", k - 1),
+            quote::format_ident!("v{k}"),
+        );
+        body.extend(match k % 4 {
+            0 => quote::quote!(let #next = #prev * x + y;),
+            1 => quote::quote!(let #next = #prev.sin() + x;),
+            2 => quote::quote!(let #next = #prev * #prev - y;),
+            _ => quote::quote!(let #next = (#prev * 0.5).tanh();),
+        });
+    }
+    let last = quote::format_ident!("v{}", nodes - 1);
+    quote::quote!(fn long(x: f64, y: f64) -> f64 { #body #last })
+}
+
+/// A function of `loops` loops, each with a branch and a carried variable.
+fn loop_heavy(loops: usize) -> proc_macro2::TokenStream {
+    let mut body = quote::quote!(let mut a = x;);
+    for k in 0..loops {
+        let k = k as u64;
+        body.extend(quote::quote! {
+            for i in 0..n {
+                let t = a * x + i as f64;
+                if t > #k as f64 {
+                    a = t.sin();
+                } else {
+                    a += t * y;
+                }
+            }
+        });
+    }
+    quote::quote!(fn loopy(x: f64, y: f64, n: usize) -> f64 { #body a })
+}
+
+fn bench_expansion(c: &mut Criterion) {
+    let mut group = c.benchmark_group("expansion");
+    for nodes in [125, 250, 500] {
+        let item = straight_line(nodes);
+        group.bench_function(format!("straight-line {nodes}"), |b| {
+            b.iter(|| expand::differentiate(proc_macro2::TokenStream::new(), item.clone()))
+        });
+    }
+    for loops in [10, 20, 40] {
+        let item = loop_heavy(loops);
+        group.bench_function(format!("loops {loops}"), |b| {
+            b.iter(|| expand::differentiate(proc_macro2::TokenStream::new(), item.clone()))
+        });
+    }
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------
+// The table.
+
+/// Criterion's mean estimate for a benchmark, in nanoseconds.
+fn mean_ns(group: &str, id: &str) -> Option<f64> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/criterion")
+        .join(group)
+        .join(id.replace('/', "_"))
+        .join("new/estimates.json");
+    let json = std::fs::read_to_string(dir).ok()?;
+    let mean = json.split("\"mean\"").nth(1)?;
+    let estimate = mean.split("\"point_estimate\":").nth(1)?;
+    estimate.split([',', '}']).next()?.trim().parse().ok()
+}
+
+fn print_table(memory: &[(usize, usize)]) {
+    let ns = |g: &str, id: &str| mean_ns(g, id).unwrap_or(f64::NAN);
+    let ratio = |a: f64, b: f64| format!("{:.2}", a / b);
+    println!("\n## Results (mean time; ratios in the same run)\n");
+    let hand = ns("blog", "hand-written");
+    let generated = ns("blog", "generated");
+    println!("| blog function | time | ratio |");
+    println!("|---|---|---|");
+    println!("| hand-written backward (the limit) | {hand:.1} ns | 1.00 |");
+    println!(
+        "| generated `grad` | {generated:.1} ns | {} |",
+        ratio(generated, hand)
+    );
+    let plain = ns("blog", "function");
+    println!(
+        "| the function alone | {plain:.1} ns | gradient / function = {} |",
+        ratio(generated, plain)
+    );
+    let dual = ns("blog", "num-dual");
+    println!(
+        "| num-dual `gradient` | {dual:.1} ns | {} x generated |",
+        ratio(dual, generated)
+    );
+    let adr = ns("blog", "ad_trait");
+    println!(
+        "| ad_trait `adr` | {adr:.1} ns | {} x generated |",
+        ratio(adr, generated)
+    );
+
+    let hand = ns("mlp", "hand-written");
+    let generated = ns("mlp", "generated");
+    let adr = ns("mlp", "ad_trait");
+    let dual = ns("mlp", "num-dual per parameter") * mlp::PARAMS as f64;
+    println!("\n| MLP, {} parameters | time | ratio |", mlp::PARAMS);
+    println!("|---|---|---|");
+    println!("| hand-written backprop | {:.2} µs | 1.00 |", hand / 1e3);
+    println!(
+        "| generated, `backward_into` | {:.2} µs | {} |",
+        generated / 1e3,
+        ratio(generated, hand)
+    );
+    println!(
+        "| ad_trait `adr` | {:.2} µs | {} x generated |",
+        adr / 1e3,
+        ratio(adr, generated)
+    );
+    println!(
+        "| num-dual, one pass per parameter | {:.2} µs | {} x generated |",
+        dual / 1e3,
+        ratio(dual, generated)
+    );
+
+    println!("\n| parameters | hand-written | generated | ratio | peak tape memory | bytes per parameter |");
+    println!("|---|---|---|---|---|---|");
+    for (&hidden, &(params, bytes)) in WIDTHS.iter().zip(memory) {
+        let _ = hidden;
+        let hand = ns("scaling", &format!("hand-written {params}"));
+        let generated = ns("scaling", &format!("generated {params}"));
+        println!(
+            "| {params} | {:.2} µs | {:.2} µs | {} | {:.1} KiB | {:.1} |",
+            hand / 1e3,
+            generated / 1e3,
+            ratio(generated, hand),
+            bytes as f64 / 1024.0,
+            bytes as f64 / params as f64
+        );
+    }
+
+    println!("\n| expansion of | time | per unit |");
+    println!("|---|---|---|");
+    for nodes in [125, 250, 500] {
+        let t = ns("expansion", &format!("straight-line {nodes}"));
+        println!(
+            "| straight line, {nodes} nodes | {:.2} ms | {:.2} µs per node |",
+            t / 1e6,
+            t / 1e3 / nodes as f64
+        );
+    }
+    for loops in [10, 20, 40] {
+        let t = ns("expansion", &format!("loops {loops}"));
+        println!(
+            "| {loops} loops with a branch | {:.2} ms | {:.1} µs per loop |",
+            t / 1e6,
+            t / 1e3 / loops as f64
+        );
+    }
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench_blog(&mut criterion);
+    bench_mlp(&mut criterion);
+    bench_scaling(&mut criterion);
+    bench_expansion(&mut criterion);
+    criterion.final_summary();
+    print_table(&tape_memory());
+}
