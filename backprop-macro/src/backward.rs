@@ -27,6 +27,8 @@ pub struct Backward {
     pub saved: BTreeSet<NodeId>,
     /// Call nodes whose callee tape the statements read.
     pub saved_tapes: BTreeSet<NodeId>,
+    /// Inactive array parameters copied whole into the tape.
+    pub copied: BTreeSet<NodeId>,
     /// The stack of each saved value computed inside a branch or loop.
     pub stacks: BTreeMap<NodeId, Ident>,
     pub tape_stacks: BTreeMap<NodeId, Ident>,
@@ -58,8 +60,11 @@ pub fn generate(
         terms: vec![Vec::new(); graph.nodes.len()],
         accumulators: HashMap::new(),
         out: TokenStream::new(),
+        needed: BTreeSet::new(),
         saved: BTreeSet::new(),
         saved_tapes: BTreeSet::new(),
+        bound: BTreeSet::new(),
+        copied: BTreeSet::new(),
         stacks: BTreeMap::new(),
         tape_stacks: BTreeMap::new(),
     };
@@ -73,6 +78,14 @@ pub fn generate(
         _ => (pass.names.fresh(&format!("_d{}", sig.ident)), false),
     };
     let body = pass.block(&graph.body, &[], TokenStream::new());
+    // The function body's values are plain fields of the tape.
+    let top: Vec<NodeId> = pass
+        .needed
+        .iter()
+        .copied()
+        .filter(|id| graph.nodes[*id].region == 0)
+        .collect();
+    pass.saved.extend(top);
     // Parameters are the first nodes, in order.
     let gradient = sig
         .params
@@ -88,6 +101,7 @@ pub fn generate(
         body,
         saved: pass.saved,
         saved_tapes: pass.saved_tapes,
+        copied: pass.copied,
         stacks: pass.stacks,
         tape_stacks: pass.tape_stacks,
         seed,
@@ -110,8 +124,17 @@ struct Pass<'a> {
     accumulators: HashMap<(NodeId, StmtId), Ident>,
     /// The code being written for the current block.
     out: TokenStream,
+    /// Values the backward code reads. Each is materialised at the start of the
+    /// reversed block that computed it: popped from its stack, recomputed, or
+    /// (in the function body) read from a field of the tape.
+    needed: BTreeSet<NodeId>,
+    /// The needed values that are saved: fields and stacks of the tape.
     saved: BTreeSet<NodeId>,
     saved_tapes: BTreeSet<NodeId>,
+    /// Loop variables the backward loops bind themselves.
+    bound: BTreeSet<NodeId>,
+    /// Data arrays copied whole into the tape, for values recomputed from them.
+    pub copied: BTreeSet<NodeId>,
     stacks: BTreeMap<NodeId, Ident>,
     tape_stacks: BTreeMap<NodeId, Ident>,
 }
@@ -187,32 +210,192 @@ impl Pass<'_> {
         quote!(#pops #adjoints #code #epilogue)
     }
 
-    /// At the start of a reversed branch or loop body: the values it saved, in the
-    /// reverse of the order they were pushed.
+    /// At the start of a reversed branch or loop body: the values its reverse
+    /// reads, in the order the forward pass computed them. A loop variable is
+    /// bound by the backward loop; a cheap value that does not depend on the
+    /// inputs is recomputed (an index `j * cols + i`, a data element `x[i]`);
+    /// anything else is popped from its stack.
     fn pops(&mut self, region: RegionId) -> TokenStream {
         let mut code = TokenStream::new();
         if region == 0 {
             return code;
         }
-        for (id, node) in self.graph.nodes.iter().enumerate().rev() {
-            if node.region != region {
+        // Recomputing one value may need another of this block.
+        let mut order: Vec<NodeId> = Vec::new();
+        let mut pending: Vec<NodeId> = self
+            .needed
+            .iter()
+            .copied()
+            .filter(|id| self.graph.nodes[*id].region == region)
+            .collect();
+        while let Some(id) = pending.pop() {
+            if order.contains(&id) {
                 continue;
             }
-            if self.saved_tapes.contains(&id) {
-                if let NodeKind::Call { tape, .. } = &node.kind {
-                    let stack = self.names.fresh(&format!("{tape}_stack"));
-                    code.extend(quote!(let #tape = #stack.pop_ref();));
-                    self.tape_stacks.insert(id, stack);
+            order.push(id);
+            if let Some(deps) = self.recompute_deps(id) {
+                for dep in deps {
+                    self.needed.insert(dep);
+                    if self.graph.nodes[dep].region == region && !order.contains(&dep) {
+                        pending.push(dep);
+                    }
                 }
             }
-            if self.saved.contains(&id) {
-                let name = &node.name;
-                let stack = self.names.fresh(&format!("{name}_stack"));
-                code.extend(quote!(let #name = #stack.pop();));
-                self.stacks.insert(id, stack);
+        }
+        order.sort_unstable();
+        for id in order {
+            let node = &self.graph.nodes[id];
+            let name = &node.name;
+            if self.bound.contains(&id) {
+                continue;
+            }
+            if let Some(value) = self.recompute(id) {
+                code.extend(quote!(let #name = #value;));
+                continue;
+            }
+            let stack = self.names.fresh(&format!("{name}_stack"));
+            code.extend(quote!(let #name = #stack.pop();));
+            self.stacks.insert(id, stack);
+            self.saved.insert(id);
+        }
+        for (id, node) in self.graph.nodes.iter().enumerate().rev() {
+            if node.region != region || !self.saved_tapes.contains(&id) {
+                continue;
+            }
+            if let NodeKind::Call { tape, .. } = &node.kind {
+                let stack = self.names.fresh(&format!("{tape}_stack"));
+                code.extend(quote!(let #tape = #stack.pop_ref();));
+                self.tape_stacks.insert(id, stack);
             }
         }
         code
+    }
+
+    /// The nodes a cheap inactive value is computed from, if it can be recomputed
+    /// in the backward pass: a pure expression of loop variables the backward
+    /// loops rebuild, values of the function body (plain fields of the tape),
+    /// data arrays (copied into the tape once), and other such values.
+    fn recompute_deps(&self, id: NodeId) -> Option<Vec<NodeId>> {
+        let node = &self.graph.nodes[id];
+        if let NodeKind::Read { array, index } = &node.kind {
+            // An element of an array that no later code changes: read again from a
+            // copy of the array taken at the end of the forward pass.
+            if !self.unchanged_after(*array, id) {
+                return None;
+            }
+            return match index {
+                Operand::Const(_) => Some(Vec::new()),
+                Operand::Node(i) => {
+                    let i_node = &self.graph.nodes[*i];
+                    let available = i_node.region == 0
+                        || self.bound.contains(i)
+                        || self.recompute_deps(*i).is_some();
+                    available.then(|| vec![*i])
+                }
+            };
+        }
+        let NodeKind::Inactive { expr, locals } = &node.kind else {
+            return None;
+        };
+        if !is_cheap(expr) {
+            return None;
+        }
+        let mut deps = Vec::new();
+        for (_, dep) in locals {
+            let dep_node = &self.graph.nodes[*dep];
+            if dep_node.array.is_some() {
+                // A data array is copied into the tape; the others change.
+                if !self.is_data_array(*dep) {
+                    return None;
+                }
+                continue;
+            }
+            let available = dep_node.region == 0
+                || self.bound.contains(dep)
+                || self.recompute_deps(*dep).is_some();
+            if !available {
+                return None;
+            }
+            deps.push(*dep);
+        }
+        Some(deps)
+    }
+
+    /// Whether `array` holds, at the end of the forward pass, what `read` read:
+    /// a parameter, or a buffer of the function body that no write changes
+    /// after the read (none later, none in a loop around both).
+    fn unchanged_after(&self, array: NodeId, read: NodeId) -> bool {
+        let node = &self.graph.nodes[array];
+        match node.kind {
+            NodeKind::Param => true,
+            NodeKind::Buffer { .. } if node.region == 0 => {
+                self.graph.nodes.iter().enumerate().all(|(w, n)| {
+                    !matches!(n.kind, NodeKind::Write { array: a, .. } if a == array)
+                        || (w < read && !self.share_a_loop(w, read))
+                })
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether some loop contains both nodes.
+    fn share_a_loop(&self, a: NodeId, b: NodeId) -> bool {
+        let loops_around = |id: NodeId| {
+            let mut regions = Vec::new();
+            let mut region = self.graph.nodes[id].region;
+            while let Some(parent) = self.graph.regions[region].parent {
+                regions.push(region);
+                region = parent;
+            }
+            regions
+        };
+        let (around_a, around_b) = (loops_around(a), loops_around(b));
+        around_a
+            .iter()
+            .any(|r| around_b.contains(r) && self.is_loop_body(*r))
+    }
+
+    fn is_loop_body(&self, region: RegionId) -> bool {
+        fn find(block: &Block, region: RegionId) -> Option<bool> {
+            block.stmts.iter().find_map(|stmt| match stmt {
+                Stmt::Node(_) => None,
+                Stmt::If(branch) => {
+                    find(&branch.then_block, region).or_else(|| find(&branch.else_block, region))
+                }
+                Stmt::Loop(looped) if looped.body.region == region => Some(true),
+                Stmt::Loop(looped) => find(&looped.body, region),
+            })
+        }
+        find(&self.graph.body, region).unwrap_or(false)
+    }
+
+    /// The expression that recomputes a value, with locals renamed.
+    fn recompute(&mut self, id: NodeId) -> Option<TokenStream> {
+        self.recompute_deps(id)?;
+        if let NodeKind::Read { array, index } = &self.graph.nodes[id].kind {
+            self.copied.insert(*array);
+            let name = &self.graph.nodes[*array].name;
+            let index = crate::forward::argument(self.graph, index);
+            return Some(quote!(#name[#index]));
+        }
+        let NodeKind::Inactive { expr, locals } = &self.graph.nodes[id].kind else {
+            return None;
+        };
+        for (_, dep) in locals {
+            if self.is_data_array(*dep) {
+                self.copied.insert(*dep);
+            }
+        }
+        Some(crate::forward::renamed(self.graph, expr, locals))
+    }
+
+    /// A parameter slice or array of floats: it never changes, so the backward
+    /// pass can read a copy of it.
+    fn is_data_array(&self, id: NodeId) -> bool {
+        let node = &self.graph.nodes[id];
+        matches!(node.kind, NodeKind::Param)
+            && node.array.is_some()
+            && self.sig.params[id].shape.is_some()
     }
 
     /// The adjoints of the arrays created in this block, zero at first: for a
@@ -318,7 +501,7 @@ impl Pass<'_> {
                         graph: self.graph,
                         node: id,
                         adjoint: &d,
-                        saved: &mut self.saved,
+                        saved: &mut self.needed,
                     };
                     let term = partial(&mut ctx, i);
                     self.contribute(arg, region, term);
@@ -504,9 +687,29 @@ impl Pass<'_> {
             };
             epilogue.extend(quote!(#slot = #value;));
         }
+        // The loop variable of a loop over `start..end` is rebuilt from the
+        // iteration count instead of saved.
+        let rebuilt = match (looped.var, &looped.var_start) {
+            (Some(var), Some(_)) => {
+                self.bound.insert(var);
+                Some(var)
+            }
+            _ => None,
+        };
         let body = self.block(&looped.body, &incoming, epilogue);
         let trips = self.value(&Operand::Node(looped.trips));
-        self.out.extend(quote!(for _ in 0..#trips { #body }));
+        let header = match (rebuilt, &looped.var_start) {
+            (Some(var), Some(start)) if self.needed.contains(&var) => {
+                let name = &self.graph.nodes[var].name;
+                if start.to_string() == "0" {
+                    quote!(for #name in (0..#trips).rev())
+                } else {
+                    quote!(for #name in (0..#trips).rev().map(|k| #start + k))
+                }
+            }
+            _ => quote!(for _ in 0..#trips),
+        };
+        self.out.extend(quote!(#header { #body }));
         for (k, slot) in carried.iter().zip(&slots) {
             self.contribute(&looped.carried[*k].init, region, quote!(#slot));
         }
@@ -528,7 +731,7 @@ impl Pass<'_> {
     fn value(&mut self, operand: &Operand) -> TokenStream {
         match operand {
             Operand::Node(id) => {
-                self.saved.insert(*id);
+                self.needed.insert(*id);
                 let name = &self.graph.nodes[*id].name;
                 quote!(#name)
             }
@@ -541,5 +744,21 @@ impl Pass<'_> {
             Operand::Node(id) if self.graph.nodes[*id].active => Some(*id),
             _ => None,
         }
+    }
+}
+
+/// Cheap to compute again: arithmetic, casts, comparisons, indexing, constants.
+fn is_cheap(expr: &syn::Expr) -> bool {
+    use syn::Expr;
+    match expr {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Paren(p) => is_cheap(&p.expr),
+        Expr::Group(g) => is_cheap(&g.expr),
+        Expr::Unary(u) => is_cheap(&u.expr),
+        Expr::Binary(b) => is_cheap(&b.left) && is_cheap(&b.right),
+        Expr::Cast(c) => is_cheap(&c.expr),
+        Expr::Index(i) => is_cheap(&i.expr) && is_cheap(&i.index),
+        Expr::MethodCall(m) => m.method == "len" && m.args.is_empty() && is_cheap(&m.receiver),
+        _ => false,
     }
 }

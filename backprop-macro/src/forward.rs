@@ -304,11 +304,7 @@ fn value(graph: &Graph, node: &Node) -> TokenStream {
             let arg = operand(graph, arg);
             quote!(#arg as #to)
         }
-        NodeKind::Inactive { expr, locals } => {
-            let mut expr = expr.clone();
-            Rename { graph, locals }.visit_expr_mut(&mut expr);
-            quote!(#expr)
-        }
+        NodeKind::Inactive { expr, locals } => renamed(graph, expr, locals),
         _ => quote!(),
     }
 }
@@ -326,6 +322,13 @@ fn operator(graph: &Graph, name: &str, args: &[Operand]) -> TokenStream {
         "square" => quote!(#a * #a),
         _ => a,
     }
+}
+
+/// Verbatim code with the user's locals renamed to their nodes' names.
+pub fn renamed(graph: &Graph, expr: &syn::Expr, locals: &[(String, NodeId)]) -> TokenStream {
+    let mut expr = expr.clone();
+    Rename { graph, locals }.visit_expr_mut(&mut expr);
+    quote!(#expr)
 }
 
 /// Renames the user's locals in verbatim code to their nodes' names.

@@ -307,6 +307,10 @@ pub struct Loop {
     /// The break flag at the start of an iteration: the forward loop stops when
     /// it is set.
     pub exit: Option<NodeId>,
+    /// For a loop over `start..end` or `start..=end` with a constant start: the
+    /// start. The loop variable of iteration `k` is then `start + k`, and the
+    /// backward pass rebuilds it from the trip count instead of saving it.
+    pub var_start: Option<TokenStream>,
 }
 
 pub struct Carried {

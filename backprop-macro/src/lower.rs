@@ -1198,6 +1198,7 @@ impl<'a> Lowerer<'a> {
                 Header::Slices { len, .. } => (var_node, Some(len.clone())),
                 _ => (None, None),
             };
+            let var_start = iter.as_ref().and_then(range_start);
             self.emit(IrStmt::Loop(Loop {
                 id,
                 var,
@@ -1207,6 +1208,7 @@ impl<'a> Lowerer<'a> {
                 body: body_block,
                 trips,
                 exit,
+                var_start,
             }));
             return;
         }
@@ -2298,6 +2300,18 @@ fn unsupported(expr: &Expr) -> Option<&'static str> {
         Expr::Yield(_) => "generators cannot be differentiated",
         _ => return None,
     })
+}
+
+/// The start of `start..end` or `start..=end` when it is a literal or a constant
+/// path, which the backward pass can spell again.
+fn range_start(iter: &Expr) -> Option<proc_macro2::TokenStream> {
+    let Expr::Range(range) = strip_parens(iter) else {
+        return None;
+    };
+    let start = strip_parens(range.start.as_deref()?);
+    let constant = matches!(start, Expr::Lit(_))
+        || matches!(start, Expr::Path(p) if p.path.segments.len() > 1 || p.path.get_ident().is_some_and(is_constant_name));
+    (constant && range.end.is_some()).then(|| start.to_token_stream())
 }
 
 /// Statements that are expressions but have no value to give.

@@ -79,6 +79,8 @@ struct Tape {
     callee_tapes: Vec<Ident>,
     /// Fields that hold a stack: (field, the stack's local in both passes).
     stacks: Vec<(Ident, Ident)>,
+    /// Data arrays copied into the tape, named like the parameter.
+    copies: Vec<Ident>,
 }
 
 fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Result<Tape> {
@@ -87,6 +89,7 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
     let mut fields = Vec::new();
     let mut callee_tapes = Vec::new();
     let mut stacks = Vec::new();
+    let mut copies = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let name = &node.name;
         if backward.saved.contains(&id) {
@@ -134,6 +137,18 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
             }
         }
     }
+    for &id in &backward.copied {
+        let name = &graph.nodes[id].name;
+        let element = match sig.params.get(id) {
+            Some(param) => Shape::of(&param.ty).map(|(float, _, _)| float),
+            None => graph.nodes[id].float(),
+        };
+        if let Some(float) = element {
+            let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
+            definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
+            copies.push(name.clone());
+        }
+    }
     errors.finish()?;
     let doc = format!(
         "The intermediates of `{}` that the backward pass reads, saved by `forward`.",
@@ -148,6 +163,7 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
         fields,
         callee_tapes,
         stacks,
+        copies,
     })
 }
 
@@ -230,12 +246,26 @@ fn forward_fns(
             #stack.clear();
         }
     });
+    let mut copy_names = names.clone();
+    let copies: Vec<(Ident, Ident)> = tape
+        .copies
+        .iter()
+        .map(|field| (field.clone(), copy_names.fresh(&format!("{field}_copy"))))
+        .collect();
+    let fill_copies = copies.iter().map(|(field, copy)| {
+        quote! {
+            let mut #copy = ::core::mem::take(&mut #tape_param.#field);
+            #copy.clear();
+            #copy.extend_from_slice(&#field[..]);
+        }
+    });
     let fields = tape.fields.iter().map(|f| quote!(#f));
     let stack_fields = tape
         .stacks
         .iter()
         .map(|(field, stack)| quote!(#field: #stack));
-    let fields = fields.chain(stack_fields);
+    let copy_fields = copies.iter().map(|(field, copy)| quote!(#field: #copy));
+    let fields = fields.chain(stack_fields).chain(copy_fields);
     let (params, ret) = (params(sig), graph.ret);
     // The wrapper's locals only need to avoid the user's names.
     let mut wrapper_names = names.clone();
@@ -256,6 +286,7 @@ fn forward_fns(
         pub fn forward_into(#tape_param: &mut Tape, #params) -> #ret {
             #(#reuse_stacks)*
             #statements
+            #(#fill_copies)*
             *#tape_param = Tape { #(#fields),* };
             #output
         }
@@ -282,7 +313,7 @@ fn backward_fns(
     } else {
         quote!(#seed)
     };
-    let reads_tape = !tape.fields.is_empty() || !tape.stacks.is_empty();
+    let reads_tape = !tape.fields.is_empty() || !tape.stacks.is_empty() || !tape.copies.is_empty();
     let tape_param = if reads_tape {
         names.fresh("tape")
     } else {
@@ -297,7 +328,7 @@ fn backward_fns(
                 quote!(#f)
             }
         });
-        let rest = if tape.stacks.is_empty() {
+        let rest = if tape.stacks.is_empty() && tape.copies.is_empty() {
             quote!()
         } else {
             quote!(, ..)
@@ -306,6 +337,9 @@ fn backward_fns(
     }
     for (field, stack) in &tape.stacks {
         unpack.extend(quote!(let mut #stack = #tape_param.#field.reader();));
+    }
+    for field in &tape.copies {
+        unpack.extend(quote!(let #field = #tape_param.#field.as_slice();));
     }
     let grad = &backward.grad;
     let writes_grad = !backward.gradient.is_empty()

@@ -321,7 +321,6 @@ pub mod soft_power {
     pub struct Tape {
         pub x: f64,
         pub p_2: ::backprop_runtime::Stack<f64>,
-        pub c: ::backprop_runtime::Stack<bool>,
         pub sin: ::backprop_runtime::Stack<f64>,
         pub p_6: f64,
         pub trips: usize,
@@ -342,8 +341,6 @@ pub mod soft_power {
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
         p_2_stack.clear();
-        let mut c_stack = ::core::mem::take(&mut tape.c);
-        c_stack.clear();
         let mut sin_stack = ::core::mem::take(&mut tape.sin);
         sin_stack.clear();
         let p = 1.0;
@@ -363,7 +360,6 @@ pub mod soft_power {
                 p_4
             };
             p_2_stack.push(p_2);
-            c_stack.push(c);
             p_6 = p_5;
             trips += 1;
         }
@@ -373,15 +369,7 @@ pub mod soft_power {
             let sum = ln + 1.0;
             sum
         } else { p_6 };
-        *tape = Tape {
-            x,
-            p_6,
-            trips,
-            c_2,
-            p_2: p_2_stack,
-            c: c_stack,
-            sin: sin_stack,
-        };
+        *tape = Tape { x, p_6, trips, c_2, p_2: p_2_stack, sin: sin_stack };
         soft_power
     }
 
@@ -395,7 +383,6 @@ pub mod soft_power {
     pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
         let Tape { x, p_6, trips, c_2, .. } = *tape;
         let mut p_2_stack = tape.p_2.reader();
-        let mut c_stack = tape.c.reader();
         let mut sin_stack = tape.sin.reader();
         let mut dp_6 = 0.0_f64;
         if c_2 {
@@ -406,9 +393,9 @@ pub mod soft_power {
             dp_6 += dsoft_power;
         }
         let mut dx = 0.0_f64;
-        for _ in 0..trips {
-            let c = c_stack.pop();
+        for i in (0..trips).rev() {
             let p_2 = p_2_stack.pop();
+            let c = i % 2 == 0;
             let dp_5 = dp_6;
             let mut dp_2 = 0.0_f64;
             if c {
