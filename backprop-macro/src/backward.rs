@@ -563,13 +563,18 @@ impl Pass<'_> {
                         None => quote!(_),
                     })
                     .collect();
+                // Spanned at the call, so a callee whose `pullback` does not match
+                // its arguments (a custom rule with the wrong signature) is
+                // reported there.
+                let span = node.span;
                 let pattern = if patterns.len() == 1 {
-                    quote!((#(#patterns)*,))
+                    quote::quote_spanned!(span=> (#(#patterns)*,))
                 } else {
-                    quote!((#(#patterns),*))
+                    quote::quote_spanned!(span=> (#(#patterns),*))
                 };
-                self.out
-                    .extend(quote!(let #pattern = #path::pullback(#tape, #d);));
+                self.out.extend(
+                    quote::quote_spanned!(span=> let #pattern = #path::pullback(#tape, #d);),
+                );
                 for (arg, name) in accumulated {
                     self.contribute(&arg, region, quote!(#name));
                 }
