@@ -315,3 +315,27 @@ fn relative_paths_are_rebased() {
         assert_gradient(|v| nested::inner::relative_paths(v[0]), &[x], &[g.x]);
     }
 }
+
+/// Idioms of numeric Rust code: `sin_cos`, tests of floats, assertions.
+#[differentiate]
+fn idioms(x: f64, y: f64) -> f64 {
+    debug_assert!(y.is_finite(), "y must be finite");
+    assert!(!x.is_infinite());
+    let (s, c) = (x * y).sin_cos();
+    let safe = if s.is_nan() || !c.is_finite() {
+        0.0
+    } else {
+        s * c
+    };
+    let sign = if x.is_sign_negative() { -1.0 } else { 1.0 };
+    safe + sign * y
+}
+
+#[test]
+fn common_idioms() {
+    for (x, y) in [(0.3, 1.7), (-1.2, 0.4)] {
+        let (value, g) = idioms::grad(x, y);
+        assert_eq!(value, idioms(x, y));
+        assert_gradient(|v| idioms(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+}

@@ -371,6 +371,9 @@ impl<'a> Lowerer<'a> {
                     item,
                     "items inside a differentiated function are not supported; move this item outside the function",
                 ),
+                // Checks do not change the value: the function itself keeps them,
+                // the generated passes leave them out.
+                Stmt::Macro(mac) if is_assertion(&mac.mac) => {}
                 Stmt::Macro(mac) => self.errors.spanned(&mac.mac, MACRO_MESSAGE),
             }
             if !last && may_exit(stmt) {
@@ -427,6 +430,7 @@ impl<'a> Lowerer<'a> {
             }
             Expr::Continue(exit) => self.exit_loop(exit.label.as_ref(), true, expr),
             Expr::Return(ret) => self.early_return(ret),
+            Expr::Macro(mac) if is_assertion(&mac.mac) => {}
             Expr::Block(b) if b.label.is_none() => {
                 self.block(&b.block, Tail::Unit);
             }
@@ -1568,6 +1572,14 @@ impl<'a> Lowerer<'a> {
     /// `let (a, b) = (e1, e2);`: every right-hand side is evaluated before any name
     /// is bound, so `let (a, b) = (b, a);` swaps.
     fn bind_tuple(&mut self, tuple: &syn::PatTuple, expr: &Expr, annotation: Option<&syn::Type>) {
+        if let Expr::MethodCall(call) = strip_parens(expr) {
+            if call.method == "sin_cos" && call.args.is_empty() && tuple.elems.len() == 2 {
+                // `let (s, c) = x.sin_cos();` is `let (s, c) = (x.sin(), x.cos());`.
+                let receiver = &call.receiver;
+                let pair: Expr = syn::parse_quote!((#receiver.sin(), #receiver.cos()));
+                return self.bind_tuple(tuple, &pair, annotation);
+            }
+        }
         let Expr::Tuple(values) = strip_parens(expr) else {
             self.errors.spanned(
                 expr,
@@ -2312,6 +2324,21 @@ fn range_start(iter: &Expr) -> Option<proc_macro2::TokenStream> {
     let constant = matches!(start, Expr::Lit(_))
         || matches!(start, Expr::Path(p) if p.path.segments.len() > 1 || p.path.get_ident().is_some_and(is_constant_name));
     (constant && range.end.is_some()).then(|| start.to_token_stream())
+}
+
+/// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
+fn is_assertion(mac: &syn::Macro) -> bool {
+    mac.path.get_ident().is_some_and(|name| {
+        matches!(
+            name.to_string().as_str(),
+            "assert"
+                | "assert_eq"
+                | "assert_ne"
+                | "debug_assert"
+                | "debug_assert_eq"
+                | "debug_assert_ne"
+        )
+    })
 }
 
 /// Statements that are expressions but have no value to give.

@@ -322,6 +322,13 @@ pub static METHODS: &[Rule] = &[
         quote!(#d * (#pi / 180.0))
     }),
     rule!("signum", 1, zero),
+    // Tests of a float: booleans, with no derivative.
+    rule!("is_nan", 1, zero),
+    rule!("is_finite", 1, zero),
+    rule!("is_infinite", 1, zero),
+    rule!("is_normal", 1, zero),
+    rule!("is_sign_positive", 1, zero),
+    rule!("is_sign_negative", 1, zero),
     rule!("floor", 1, zero),
     rule!("ceil", 1, zero),
     rule!("round", 1, zero),
