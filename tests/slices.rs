@@ -242,3 +242,29 @@ fn f32_slices() {
         );
     }
 }
+
+/// A lookup table indexed by a truncated input, with linear interpolation, and a
+/// `match` on a truncated input: the index has no derivative, the interpolation
+/// does.
+#[differentiate(wrt(x))]
+fn interpolate(table: &[f64], x: f64) -> f64 {
+    let scaled = x * (table.len() - 1) as f64;
+    let i = (scaled as usize).min(table.len() - 2);
+    let t = scaled - i as f64;
+    let base = table[i] * (1.0 - t) + table[i + 1] * t;
+    match (x * 3.0) as u8 {
+        0 => base,
+        1 => base * x,
+        _ => base + x * x,
+    }
+}
+
+#[test]
+fn indices_and_matches_from_truncated_inputs() {
+    let table = [0.0, 1.0, 0.5, 2.0, -1.0];
+    for x in [0.1, 0.37, 0.55, 0.8] {
+        let (value, g) = interpolate::grad(&table, x);
+        assert_eq!(value, interpolate(&table, x));
+        assert_gradient(|v| interpolate(&table, v[0]), &[x], &[g.x]);
+    }
+}

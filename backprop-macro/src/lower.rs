@@ -583,13 +583,6 @@ impl<'a> Lowerer<'a> {
     /// `match` on a value that does not depend on the inputs: a chain of
     /// branches, one per arm, each taken when its pattern (and guard) matches.
     fn match_expr(&mut self, matched: &syn::ExprMatch, wants_value: bool) -> Operand {
-        if self.mentions_active(&matched.expr) {
-            self.errors.spanned(
-                &matched.expr,
-                "`match` on a value being differentiated is not supported; compare it with `if`",
-            );
-            return self.dummy();
-        }
         let arms: Vec<MatchArm> = matched.arms.iter().map(MatchArm::of).collect();
         let mut refused = false;
         for arm in &arms {
@@ -605,7 +598,17 @@ impl<'a> Lowerer<'a> {
             return self.dummy();
         }
         // The scrutinee is evaluated once; an arm's binding (`n if n > 3`) names it.
-        let scrutinee = match self.expr(&matched.expr) {
+        // It may be computed from differentiated values (`(x * 4.0) as u8`), but it
+        // cannot be one: patterns are not differentiable.
+        let scrutinee = self.expr(&matched.expr);
+        if self.is_active(&scrutinee) {
+            self.errors.spanned(
+                &matched.expr,
+                "`match` on a value being differentiated is not supported; compare it with `if`",
+            );
+            return self.dummy();
+        }
+        let scrutinee = match scrutinee {
             Operand::Const(c) => {
                 let node = self.copy_node(Operand::Const(c), span_of(&matched.expr));
                 Operand::Node(self.push(node))
@@ -1338,13 +1341,16 @@ impl<'a> Lowerer<'a> {
         Operand::Node(self.push(read))
     }
 
-    fn index(&mut self, index: &Expr) -> Operand {
-        if self.mentions_active(index) {
-            self.errors
-                .spanned(index, "an index cannot depend on the differentiated inputs");
+    fn index(&mut self, tokens: &Expr) -> Operand {
+        // `w[(x * 10.0) as usize]` is fine: the truncation has no derivative.
+        let index = self.expr(tokens);
+        if self.is_active(&index) {
+            self.errors.spanned(
+                tokens,
+                "an index must be an integer; a float that depends on the differentiated inputs cannot index",
+            );
             return self.dummy();
         }
-        let index = self.expr(index);
         if let Operand::Node(id) = index {
             self.nodes[id]
                 .ty
