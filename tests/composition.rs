@@ -131,3 +131,59 @@ fn custom_rules_compose_with_generated_code() {
         assert!((numeric_y - g.y).abs() < 1e-5, "{} vs {numeric_y}", g.y);
     }
 }
+
+/// Several outputs: polar to Cartesian coordinates.
+#[differentiate]
+fn to_cartesian(r: f64, theta: f64) -> (f64, f64) {
+    let (s, c) = theta.sin_cos();
+    (r * c, r * s)
+}
+
+/// An array of outputs: a softmax of three scores.
+#[differentiate]
+fn softmax3(a: f64, b: f64, c: f64) -> [f64; 3] {
+    let top = a.max(b).max(c);
+    let (ea, eb, ec) = ((a - top).exp(), (b - top).exp(), (c - top).exp());
+    let total = ea + eb + ec;
+    [ea / total, eb / total, ec / total]
+}
+
+#[test]
+fn several_outputs_vector_jacobian_products() {
+    let (r, theta) = (1.5, 0.7);
+    let ((x, y), tape) = to_cartesian::forward(r, theta);
+    assert_eq!((x, y), to_cartesian(r, theta));
+    // A vector-Jacobian product: one seed per output.
+    let (sx, sy) = (0.3, -1.2);
+    let g = to_cartesian::backward(&tape, (sx, sy));
+    let expected_r = sx * theta.cos() + sy * theta.sin();
+    let expected_theta = -sx * r * theta.sin() + sy * r * theta.cos();
+    assert!((g.r - expected_r).abs() < 1e-12 && (g.theta - expected_theta).abs() < 1e-12);
+}
+
+#[test]
+fn jacobians_against_finite_differences() {
+    let (value, rows) = to_cartesian::jacobian(1.5, 0.7);
+    assert_eq!(value, to_cartesian(1.5, 0.7));
+    assert_gradient(
+        |v| to_cartesian(v[0], v[1]).0,
+        &[1.5, 0.7],
+        &[rows[0].r, rows[0].theta],
+    );
+    assert_gradient(
+        |v| to_cartesian(v[0], v[1]).1,
+        &[1.5, 0.7],
+        &[rows[1].r, rows[1].theta],
+    );
+
+    let point = [0.2, -1.0, 0.9];
+    let (value, rows) = softmax3::jacobian(point[0], point[1], point[2]);
+    assert_eq!(value, softmax3(point[0], point[1], point[2]));
+    for (k, row) in rows.iter().enumerate() {
+        assert_gradient(
+            |v| softmax3(v[0], v[1], v[2])[k],
+            &point,
+            &[row.a, row.b, row.c],
+        );
+    }
+}

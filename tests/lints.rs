@@ -141,6 +141,17 @@ pub fn exits(x: f64, mode: u8, limit: usize) -> f64 {
     }
 }
 
+/// Several outputs, and a slice.
+#[differentiate]
+#[must_use]
+pub fn outputs(x: f64, w: &[f64]) -> (f64, f64) {
+    let mut total = 0.0;
+    for v in w {
+        total += v * x;
+    }
+    (total, total * x)
+}
+
 /// The result is a parameter; another parameter is unused.
 #[differentiate]
 #[must_use]
@@ -165,6 +176,7 @@ fn generated_code_is_lint_clean() {
     assert!(calls::grad(1.5, 0.5).1.x.is_finite());
     assert!(control_flow::grad(1.5, 0.5, 3).1.y.is_finite());
     assert!(exits::grad(1.5, 3, 4).1.x.is_finite());
+    assert!(outputs::jacobian(0.5, &[1.0, 2.0]).1[1].x.is_finite());
     assert!((identity::grad(1.0, 2.0).1.x - 1.0).abs() < f64::EPSILON);
     assert!(constant::grad(1.0).1._x.abs() < f64::EPSILON);
 }

@@ -31,7 +31,9 @@ impl Analysis {
             terms: vec![0; graph.nodes.len()],
             accumulated: BTreeMap::new(),
         };
-        analysis.reach(graph, &graph.output);
+        for output in &graph.outputs {
+            analysis.reach(graph, output);
+        }
         loop {
             let before = analysis.reached.clone();
             analysis.propagate(graph, &graph.body);
@@ -39,10 +41,12 @@ impl Analysis {
                 break;
             }
         }
-        if let Operand::Node(output) = graph.output {
-            if analysis.reached[output] {
-                // The seed: the adjoint of the result, passed in by the caller.
-                analysis.terms[output] += 1;
+        for output in &graph.outputs {
+            if let Operand::Node(output) = output {
+                if analysis.reached[*output] {
+                    // The seed: the adjoint of the result, passed in by the caller.
+                    analysis.terms[*output] += 1;
+                }
             }
         }
         analysis.count_uses(graph, &graph.body);

@@ -32,10 +32,9 @@ pub struct Backward {
     /// The stack of each saved value computed inside a branch or loop.
     pub stacks: BTreeMap<NodeId, Ident>,
     pub tape_stacks: BTreeMap<NodeId, Ident>,
-    /// The seed parameter: the adjoint of the result.
-    pub seed: Ident,
-    /// The seed is a loop's variable, whose adjoint the backward loop updates.
-    pub seed_is_mutable: bool,
+    /// The seed parameters, one per output: the adjoints of the results, and
+    /// whether the backward loop updates them (a loop's variable returned).
+    pub seeds: Vec<(Ident, bool)>,
     /// The scalar parameters' adjoints, added to `Grad`'s fields at the end
     /// (array parameters' adjoints are written into `Grad` directly).
     pub gradient: Vec<(Ident, TokenStream)>,
@@ -68,15 +67,23 @@ pub fn generate(
         stacks: BTreeMap::new(),
         tape_stacks: BTreeMap::new(),
     };
-    let (seed, seed_is_mutable) = match graph.output {
-        Operand::Node(id) if analysis.reached[id] => {
-            let seed = pass.next_term(id);
-            let mutable =
-                matches!(graph.nodes[id].kind, NodeKind::LoopOut) && analysis.terms[id] == 1;
-            (seed, mutable)
-        }
-        _ => (pass.names.fresh(&format!("_d{}", sig.ident)), false),
-    };
+    // One seed per output: the adjoint of that output, passed in by the caller.
+    let several = graph.outputs.len() > 1;
+    let seeds: Vec<(Ident, bool)> = graph
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(k, output)| match output {
+            Operand::Node(id) if analysis.reached[*id] => {
+                let seed = pass.next_term(*id);
+                let mutable =
+                    matches!(graph.nodes[*id].kind, NodeKind::LoopOut) && analysis.terms[*id] == 1;
+                (seed, mutable)
+            }
+            _ if several => (pass.names.fresh(&format!("_d{}_{k}", sig.ident)), false),
+            _ => (pass.names.fresh(&format!("_d{}", sig.ident)), false),
+        })
+        .collect();
     let body = pass.block(&graph.body, &[], TokenStream::new());
     // The function body's values are plain fields of the tape.
     let top: Vec<NodeId> = pass
@@ -104,8 +111,7 @@ pub fn generate(
         copied: pass.copied,
         stacks: pass.stacks,
         tape_stacks: pass.tape_stacks,
-        seed,
-        seed_is_mutable,
+        seeds,
         gradient,
         grad,
     }

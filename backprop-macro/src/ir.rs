@@ -326,10 +326,11 @@ pub struct Carried {
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub regions: Vec<RegionInfo>,
-    /// The function body; its one result is what the function returns.
+    /// The function body; its results are what the function returns.
     pub body: Block,
-    /// What the function returns.
-    pub output: Operand,
+    /// What the function returns: one value, or the elements of its tuple or
+    /// array.
+    pub outputs: Vec<Operand>,
     /// The function's return type, the type of the seed.
     pub ret: FloatTy,
 }

@@ -13,7 +13,7 @@ use crate::ir::{
 };
 use crate::names::Names;
 use crate::rules::{self, Rule};
-use crate::signature::{Shape, Signature};
+use crate::signature::{Outputs, Shape, Signature};
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
@@ -74,8 +74,14 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         lowerer.nodes[id].array = Some(info);
     }
     let mark = lowerer.nodes.len();
-    let output = lowerer.function_body(block);
-    lowerer.name_result(&output, mark, &sig.ident);
+    let outputs = match sig.outputs {
+        Outputs::One => {
+            let output = lowerer.function_body(block);
+            lowerer.name_result(&output, mark, &sig.ident);
+            vec![output]
+        }
+        _ => lowerer.several_outputs(block, &sig.ident),
+    };
     let stmts = lowerer.blocks.pop().unwrap_or_default();
     let mut graph = Graph {
         nodes: lowerer.nodes,
@@ -83,9 +89,9 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         body: Block {
             region: 0,
             stmts,
-            results: vec![output.clone()],
+            results: outputs.clone(),
         },
-        output,
+        outputs,
         ret: sig.ret,
     };
     assign_names(&mut graph, names);
@@ -318,6 +324,57 @@ impl<'a> Lowerer<'a> {
             &mut |_| Some(early.clone()),
             Some(&mut |_| Some(value.clone())),
         )
+    }
+
+    /// The body of a function returning a tuple or an array: its last expression
+    /// is a tuple or array expression, one output per element.
+    fn several_outputs(&mut self, block: &syn::Block, fn_name: &Ident) -> Vec<Operand> {
+        if has_early_return(block) {
+            self.errors.push(syn::Error::new(
+                block.brace_token.span.open(),
+                "`return` before the end is not supported in a function with several outputs; end with the tuple or array",
+            ));
+            return Vec::new();
+        }
+        let (last, rest) = match block.stmts.split_last() {
+            Some((Stmt::Expr(expr, None), rest)) => (strip_parens(expr), rest),
+            _ => {
+                self.errors.push(syn::Error::new(
+                    block.brace_token.span.close(),
+                    "a function with several outputs must end with a tuple `(a, b)` or an array `[a, b]` expression",
+                ));
+                return Vec::new();
+            }
+        };
+        self.scopes.push(Vec::new());
+        self.stmts(rest, Tail::Unit, block.brace_token.span.close());
+        let elements: Vec<&Expr> = match last {
+            Expr::Tuple(tuple) => tuple.elems.iter().collect(),
+            Expr::Array(array) => array.elems.iter().collect(),
+            other => {
+                self.errors.spanned(
+                    other,
+                    "a function with several outputs must end with a tuple `(a, b)` or an array `[a, b]` expression",
+                );
+                Vec::new()
+            }
+        };
+        let outputs = elements
+            .into_iter()
+            .enumerate()
+            .map(|(k, element)| {
+                let mark = self.nodes.len();
+                let output = self.expr(element);
+                if let Operand::Node(id) = output {
+                    if id >= mark && self.nodes[id].is_unnamed_intermediate() {
+                        self.nodes[id].hint = Hint::Op(format!("{}_{k}", key(fn_name)));
+                    }
+                }
+                output
+            })
+            .collect();
+        self.scopes.pop();
+        outputs
     }
 
     /// Lowers a block, in a scope of its own, into the current region; returns its

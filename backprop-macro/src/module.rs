@@ -9,7 +9,7 @@ use crate::ir::FloatTy;
 use crate::ir::Graph;
 use crate::names::Names;
 use crate::pretty::pretty;
-use crate::signature::{Shape, Signature};
+use crate::signature::{Outputs, Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -30,7 +30,7 @@ pub fn generate(
     let grad = grad_struct(sig);
     let forward_fn = forward_fns(sig, graph, &backward, &tape, &grad_names);
     let backward_fn = backward_fns(sig, &backward, &tape, names);
-    let grad_fn = grad_fn(sig, &mut grad_names);
+    let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names);
     let pullback_fn = pullback_fn(sig);
 
     let Tape {
@@ -237,7 +237,16 @@ fn forward_fns(
     }
     .statements();
     let tape_param = names.clone().fresh("tape");
-    let output = forward::argument(graph, &graph.output);
+    let elements: Vec<TokenStream> = graph
+        .outputs
+        .iter()
+        .map(|o| forward::argument(graph, o))
+        .collect();
+    let output = match sig.outputs {
+        Outputs::One => quote!(#(#elements)*),
+        Outputs::Tuple => quote!((#(#elements),*)),
+        Outputs::Array => quote!([#(#elements),*]),
+    };
     // The stacks are taken from the tape and cleared, so a tape that is reused
     // keeps its memory.
     let reuse_stacks = tape.stacks.iter().map(|(field, stack)| {
@@ -266,7 +275,7 @@ fn forward_fns(
         .map(|(field, stack)| quote!(#field: #stack));
     let copy_fields = copies.iter().map(|(field, copy)| quote!(#field: #copy));
     let fields = fields.chain(stack_fields).chain(copy_fields);
-    let (params, ret) = (params(sig), graph.ret);
+    let (params, ret) = (params(sig), &sig.ret_ty);
     // The wrapper's locals only need to avoid the user's names.
     let mut wrapper_names = names.clone();
     let (value, new_tape) = (wrapper_names.fresh("value"), wrapper_names.fresh("tape"));
@@ -307,12 +316,29 @@ fn backward_fns(
     tape: &Tape,
     names: &mut Names,
 ) -> TokenStream {
-    let (seed, body, ret) = (&backward.seed, &backward.body, sig.ret);
-    let seed = if backward.seed_is_mutable {
-        quote!(mut #seed)
-    } else {
-        quote!(#seed)
+    let (body, ret) = (&backward.body, &sig.ret_ty);
+    let seeds: Vec<TokenStream> = backward
+        .seeds
+        .iter()
+        .map(|(seed, mutable)| {
+            if *mutable {
+                quote!(mut #seed)
+            } else {
+                quote!(#seed)
+            }
+        })
+        .collect();
+    let seed = match sig.outputs {
+        Outputs::One => quote!(#(#seeds)*),
+        Outputs::Tuple => quote!((#(#seeds),*)),
+        Outputs::Array => quote!([#(#seeds),*]),
     };
+    let seed_names = backward
+        .seeds
+        .iter()
+        .map(|(seed, _)| format!("`{seed}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let reads_tape = !tape.fields.is_empty() || !tape.stacks.is_empty() || !tape.copies.is_empty();
     let tape_param = if reads_tape {
         names.fresh("tape")
@@ -364,8 +390,8 @@ fn backward_fns(
         quote::quote_spanned!(span=> #grad.#field += #value;)
     });
     let doc = format!(
-        "The chain rule, node by node, adding the gradient into `{grad}`: `{}` is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself). Summing over a minibatch this way allocates nothing per example.",
-        backward.seed, sig.ident, sig.ident
+        "The chain rule, node by node, adding the gradient into `{grad}`: {} is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself). Summing over a minibatch this way allocates nothing per example.",
+        seed_names, sig.ident, sig.ident
     );
     quote! {
         #[doc = #doc]
@@ -410,17 +436,46 @@ fn passed_params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, Vec<I
     (params, args)
 }
 
-fn grad_fn(sig: &Signature, names: &mut Names) -> TokenStream {
+fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
     let (value, tape) = (names.fresh("value"), names.fresh("tape"));
     let (params, args) = passed_params(sig, names);
-    let (ret, one) = (sig.ret, sig.ret.one());
-    let doc = format!("The value of `{}` and its gradient.", sig.ident);
+    let (ret, float) = (&sig.ret_ty, sig.ret);
+    let (zero, one) = (float.zero(), float.one());
+    // A unit seed for output `k`.
+    let unit = |k: usize| {
+        let elements = (0..outputs).map(|i| if i == k { one.clone() } else { zero.clone() });
+        match sig.outputs {
+            Outputs::One => one.clone(),
+            Outputs::Tuple => quote!((#(#elements),*)),
+            Outputs::Array => quote!([#(#elements),*]),
+        }
+    };
+    if let Outputs::One = sig.outputs {
+        let doc = format!("The value of `{}` and its gradient.", sig.ident);
+        let seed = unit(0);
+        return quote! {
+            #[doc = #doc]
+            #[must_use]
+            pub fn grad(#(#params),*) -> (#ret, Grad) {
+                let (#value, #tape) = self::forward(#(#args),*);
+                (#value, self::backward(&#tape, #seed))
+            }
+        };
+    }
+    let rows = (0..outputs).map(|k| {
+        let seed = unit(k);
+        quote!(self::backward(&#tape, #seed))
+    });
+    let doc = format!(
+        "The value of `{}` and its Jacobian: one `Grad` per output, the gradient of that output (a backward pass with a unit seed each).",
+        sig.ident
+    );
     quote! {
         #[doc = #doc]
         #[must_use]
-        pub fn grad(#(#params),*) -> (#ret, Grad) {
+        pub fn jacobian(#(#params),*) -> (#ret, [Grad; #outputs]) {
             let (#value, #tape) = self::forward(#(#args),*);
-            (#value, self::backward(&#tape, #one))
+            (#value, [#(#rows),*])
         }
     }
 }
@@ -445,7 +500,7 @@ fn pullback_fn(sig: &Signature) -> TokenStream {
         _ => quote!((#(#items),*)),
     };
     let (types, values) = (tuple(&types), tuple(&values));
-    let ret = sig.ret;
+    let ret = &sig.ret_ty;
     let g = format_ident!("g");
     quote! {
         /// `backward`, with the gradient as a tuple in parameter order (a

@@ -66,7 +66,22 @@ pub struct Signature {
     pub ident: Ident,
     pub vis: syn::Visibility,
     pub params: Vec<Param>,
+    /// The float type of the result (of each of its elements).
     pub ret: FloatTy,
+    /// One float, or several.
+    pub outputs: Outputs,
+    /// The return type as written.
+    pub ret_ty: syn::Type,
+}
+
+/// What the function returns.
+#[derive(Clone)]
+pub enum Outputs {
+    One,
+    /// `(f64, f64)`: as many outputs as elements.
+    Tuple,
+    /// `[f64; N]`.
+    Array,
 }
 
 impl Signature {
@@ -85,7 +100,12 @@ impl Signature {
             ident: sig.ident.clone(),
             vis: item.vis.clone(),
             params,
-            ret: ret?,
+            ret: ret.as_ref()?.0,
+            outputs: ret?.1,
+            ret_ty: match &sig.output {
+                syn::ReturnType::Type(_, ty) => (**ty).clone(),
+                syn::ReturnType::Default => syn::parse_quote!(()),
+            },
         })
     }
 
@@ -126,20 +146,34 @@ fn refuse_qualifiers(sig: &syn::Signature, errors: &mut Errors) {
     }
 }
 
-fn return_float(sig: &syn::Signature, errors: &mut Errors) -> Option<FloatTy> {
+fn return_float(sig: &syn::Signature, errors: &mut Errors) -> Option<(FloatTy, Outputs)> {
+    const MESSAGE: &str =
+        "a differentiated function must return `f64` or `f32`, a tuple of them, or an array `[f64; N]`";
     match &sig.output {
-        syn::ReturnType::Type(_, ty) => match FloatTy::from_type(ty) {
-            Some(float) => Some(float),
-            None => {
-                errors.spanned(ty, "a differentiated function must return `f64` or `f32`");
-                None
+        syn::ReturnType::Type(_, ty) => {
+            let found = match &**ty {
+                ty if FloatTy::from_type(ty).is_some() => {
+                    FloatTy::from_type(ty).map(|f| (f, Outputs::One))
+                }
+                syn::Type::Tuple(tuple) if tuple.elems.len() >= 2 => {
+                    let floats: Option<Vec<FloatTy>> =
+                        tuple.elems.iter().map(FloatTy::from_type).collect();
+                    floats
+                        .filter(|f| f.iter().all(|x| *x == f[0]))
+                        .map(|f| (f[0], Outputs::Tuple))
+                }
+                syn::Type::Array(array) => {
+                    FloatTy::from_type(&array.elem).map(|f| (f, Outputs::Array))
+                }
+                _ => None,
+            };
+            if found.is_none() {
+                errors.spanned(ty, MESSAGE);
             }
-        },
+            found
+        }
         syn::ReturnType::Default => {
-            errors.spanned(
-                &sig.ident,
-                "a differentiated function must return `f64` or `f32`; add `-> f64`",
-            );
+            errors.spanned(&sig.ident, format!("{MESSAGE}; add `-> f64`"));
             None
         }
     }
