@@ -499,8 +499,15 @@ fn pullback_fn(sig: &Signature) -> TokenStream {
         1 => quote!((#(#items)*,)),
         _ => quote!((#(#items),*)),
     };
-    let (types, values) = (tuple(&types), tuple(&values));
     let ret = &sig.ret_ty;
+    if sig.params.is_empty() {
+        // Nothing to return: no unit type for clippy to object to.
+        return quote! {
+            /// `backward` for a function without parameters: nothing to compute.
+            pub fn pullback(_tape: &Tape, _seed: #ret) {}
+        };
+    }
+    let (types, values) = (tuple(&types), tuple(&values));
     let g = format_ident!("g");
     quote! {
         /// `backward`, with the gradient as a tuple in parameter order (a
