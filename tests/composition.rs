@@ -187,3 +187,24 @@ fn jacobians_against_finite_differences() {
         );
     }
 }
+
+/// A caller of a function with several outputs.
+#[differentiate]
+fn distance_after_turn(r: f64, theta: f64, turn: f64) -> f64 {
+    let (x, y) = to_cartesian(r, theta + turn);
+    let (_, only_y) = to_cartesian(r * 0.5, theta);
+    (x - 1.0).hypot(y + 2.0) + only_y
+}
+
+#[test]
+fn calls_of_functions_with_several_outputs() {
+    for (r, theta, turn) in [(1.5, 0.7, 0.2), (0.4, -2.0, 1.1)] {
+        let (value, g) = distance_after_turn::grad(r, theta, turn);
+        assert_eq!(value, distance_after_turn(r, theta, turn));
+        assert_gradient(
+            |v| distance_after_turn(v[0], v[1], v[2]),
+            &[r, theta, turn],
+            &[g.r, g.theta, g.turn],
+        );
+    }
+}

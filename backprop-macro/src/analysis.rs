@@ -76,6 +76,9 @@ impl Analysis {
                         NodeKind::Read { array, .. } if self.reached[*id] => {
                             self.reached[array] = true
                         }
+                        NodeKind::Element { call, .. } if self.reached[*id] => {
+                            self.reached[call] = true
+                        }
                         _ => {}
                     }
                     if self.reached[*id] {

@@ -531,6 +531,7 @@ impl Pass<'_> {
                 args,
                 tape,
                 arg_spans,
+                outputs,
             } => {
                 self.saved_tapes.insert(id);
                 let mut accumulated = Vec::new();
@@ -578,8 +579,17 @@ impl Pass<'_> {
                 } else {
                     quote::quote_spanned!(span=> (#(#patterns),*))
                 };
+                // A callee with several outputs takes one seed per output: the
+                // adjoints of the elements the caller uses, zero for the others.
+                let seed = if *outputs > 1 {
+                    let seeds: Vec<TokenStream> =
+                        (0..*outputs).map(|k| self.element_adjoint(id, k)).collect();
+                    quote!((#(#seeds),*))
+                } else {
+                    quote!(#d)
+                };
                 self.out.extend(
-                    quote::quote_spanned!(span=> let #pattern = #path::pullback(#tape, #d);),
+                    quote::quote_spanned!(span=> let #pattern = #path::pullback(#tape, #seed);),
                 );
                 for (arg, name) in accumulated {
                     self.contribute(&arg, region, quote!(#name));
@@ -604,6 +614,23 @@ impl Pass<'_> {
                 self.out.extend(quote!(#da[#index] = #zero;));
             }
             _ => {}
+        }
+    }
+
+    /// The adjoint of output `k` of a call with several: its element's, or zero.
+    fn element_adjoint(&mut self, call: NodeId, k: usize) -> TokenStream {
+        let element = self.graph.nodes.iter().position(
+            |n| matches!(n.kind, NodeKind::Element { call: c, index } if c == call && index == k),
+        );
+        match element {
+            Some(e) if self.analysis.reached[e] => {
+                let d = self.adjoint(e);
+                quote!(#d)
+            }
+            _ => self.graph.nodes[call]
+                .float()
+                .unwrap_or(self.graph.ret)
+                .zero(),
         }
     }
 

@@ -185,6 +185,11 @@ impl Forward<'_> {
                 let value = argument(self.graph, value);
                 quote!(#array[#index] = #value;)
             }
+            NodeKind::Element { call, index } => {
+                let call = &self.graph.nodes[*call].name;
+                let index = proc_macro2::Literal::usize_unsuffixed(*index);
+                quote!(let #name = #call.#index;)
+            }
             NodeKind::Len { array } => {
                 if !self.saved.contains(&id) {
                     return quote!();

@@ -158,7 +158,12 @@ pub enum NodeKind {
         tape: Ident,
         /// Where the user wrote each argument, for errors about its gradient.
         arg_spans: Vec<Span>,
+        /// How many outputs the callee returns: one, or a tuple whose elements
+        /// are `Element` nodes.
+        outputs: usize,
     },
+    /// `a` in `let (a, b) = f(x);`: one output of a call with several.
+    Element { call: NodeId, index: usize },
     /// A value chosen by a branch: `let a = if c { x } else { y };`, or a variable
     /// that a branch assigns. Its `If` statement computes it.
     Merge,

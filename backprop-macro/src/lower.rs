@@ -1643,10 +1643,13 @@ impl<'a> Lowerer<'a> {
                 return self.bind_tuple(tuple, &pair, annotation);
             }
         }
+        if let Expr::Call(call) = strip_parens(expr) {
+            return self.bind_outputs(tuple, call, expr);
+        }
         let Expr::Tuple(values) = strip_parens(expr) else {
             self.errors.spanned(
                 expr,
-                "a tuple pattern needs a tuple expression on the right, as in `let (a, b) = (x, y);`",
+                "a tuple pattern needs a tuple expression on the right, as in `let (a, b) = (x, y);`, or a call of a function with several outputs",
             );
             return;
         };
@@ -1680,6 +1683,74 @@ impl<'a> Lowerer<'a> {
                     .errors
                     .spanned(pat, "expected a variable name in this tuple pattern"),
             }
+        }
+    }
+
+    /// `let (a, b) = f(x);` where `f` returns a tuple: one call, one element node
+    /// per name.
+    fn bind_outputs(&mut self, tuple: &syn::PatTuple, call: &syn::ExprCall, expr: &Expr) {
+        // A name, or `_`, for each output.
+        let names: Option<Vec<Option<Ident>>> = tuple
+            .elems
+            .iter()
+            .map(|pat| match pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    Some(Some(p.ident.clone()))
+                }
+                Pat::Wild(_) => Some(None),
+                _ => None,
+            })
+            .collect();
+        let Some(names) = names else {
+            self.errors.spanned(
+                tuple,
+                "expected a variable name or `_` for each output, as in `let (a, _) = f(x);`",
+            );
+            return;
+        };
+        let result = self.call(call, expr);
+        let Operand::Node(id) = result else {
+            return;
+        };
+        let active = self.nodes[id].active;
+        let float = self.nodes[id].ty.clone();
+        if let NodeKind::Call { outputs, .. } = &mut self.nodes[id].kind {
+            *outputs = names.len();
+        }
+        self.nodes[id].ty = None;
+        for (index, name) in names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            let element = if active {
+                self.push(Node {
+                    name: placeholder(),
+                    hint: Hint::User(name.clone()),
+                    kind: NodeKind::Element { call: id, index },
+                    active: true,
+                    ty: float.clone(),
+                    annotation: None,
+                    span: name.span(),
+                    region: 0,
+                    array: None,
+                })
+            } else {
+                let index = proc_macro2::Literal::usize_unsuffixed(index);
+                let operand = self.inactive_template(
+                    |t| {
+                        let t = t.first();
+                        quote!(#t.#index)
+                    },
+                    &[Operand::Node(id)],
+                    name,
+                );
+                match operand {
+                    Operand::Node(element) => {
+                        self.nodes[element].hint = Hint::User(name.clone());
+                        element
+                    }
+                    Operand::Const(_) => continue,
+                }
+            };
+            self.declare(name, element);
         }
     }
 
@@ -2124,6 +2195,7 @@ impl<'a> Lowerer<'a> {
                 args,
                 tape: placeholder(),
                 arg_spans: call.args.iter().map(Spanned::span).collect(),
+                outputs: 1,
             },
             active: true,
             ty: Some(float.unwrap_or(self.ret).to_type()),
