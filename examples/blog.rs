@@ -8,7 +8,7 @@
 use backprop_runtime::{differentiate, sigmoid};
 
 #[differentiate]
-fn f(x: f64, y: f64) -> f64 {
+pub fn f(x: f64, y: f64) -> f64 {
     let sigx = sigmoid(x);
     let sigy = sigmoid(y);
     let numer = x + sigy;
@@ -22,18 +22,18 @@ fn f(x: f64, y: f64) -> f64 {
 /// The blog's `sig` helper, itself differentiated: a caller uses its generated
 /// forward and backward.
 #[differentiate]
-fn sig(x: f64) -> f64 {
+pub fn sig(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
 /// The same function built on the helper.
 #[differentiate]
-fn f_with_helper(x: f64, y: f64) -> f64 {
+pub fn f_with_helper(x: f64, y: f64) -> f64 {
     (x + sig(y)) / (sig(x) + (x + y).powi(2))
 }
 
 /// The blog's backward pass, transcribed line for line.
-fn blog_by_hand(x: f64, y: f64) -> (f64, f64, f64) {
+pub fn blog_by_hand(x: f64, y: f64) -> (f64, f64, f64) {
     let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
     let sigx = sig(x);
     let sigy = sig(y);
