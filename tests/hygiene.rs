@@ -123,3 +123,35 @@ fn raw_identifiers_work() {
         assert_gradient(|v| raw_identifiers(v[0], v[1]), &[a, b], &[g.r#type, g.x]);
     }
 }
+
+/// Names the loop machinery would pick: stacks, trip counts, copies, flags.
+#[differentiate]
+#[allow(clippy::similar_names)]
+fn loop_collisions(x: f64, w: &[f64], n: usize) -> f64 {
+    let mut trips = 0.0;
+    let mut running = x;
+    let mut broke = 1.0;
+    for i in 0..n {
+        let x_stack = running * x;
+        let w_copy = w[i % w.len()];
+        let skipped = x_stack.sin() + w_copy;
+        if skipped > 10.0 {
+            break;
+        }
+        running = skipped;
+        trips += 1.0;
+        broke *= 0.9;
+    }
+    running * trips + broke
+}
+
+#[test]
+fn loop_machinery_names() {
+    let w = [0.3, -0.2, 0.8];
+    for (x, n) in [(0.4, 3), (1.3, 6)] {
+        let (value, g) = loop_collisions::grad(x, &w, n);
+        assert_eq!(value, loop_collisions(x, &w, n));
+        assert_gradient(|v| loop_collisions(v[0], &w, n), &[x], &[g.x]);
+        assert_gradient(|v| loop_collisions(x, v, n), &w, &g.w);
+    }
+}
