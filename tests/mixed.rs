@@ -97,3 +97,30 @@ fn mixed_shapes() {
     assert_eq!(v, shadow_in_loop(0.4));
     assert_gradient(|p| shadow_in_loop(p[0]), &[0.4], &[g.x]);
 }
+
+const STEPS: usize = 4;
+
+/// Constant ranges: the backward pass spells their counts again.
+#[differentiate]
+fn constant_ranges(x: f64) -> f64 {
+    let mut a = x;
+    for i in 2..5 {
+        a = a * 0.5 + (i as f64) * x;
+    }
+    for k in 1..=3 {
+        a += (a * k as f64).sin();
+    }
+    for _ in 0..STEPS {
+        a *= 1.1;
+    }
+    a
+}
+
+#[test]
+fn loops_over_constant_ranges() {
+    for x in [0.3, -0.8] {
+        let (value, g) = constant_ranges::grad(x);
+        assert_eq!(value, constant_ranges(x));
+        assert_gradient(|v| constant_ranges(v[0]), &[x], &[g.x]);
+    }
+}

@@ -735,7 +735,10 @@ impl Pass<'_> {
             _ => None,
         };
         let body = self.block(&looped.body, &incoming, epilogue);
-        let trips = self.value(&Operand::Node(looped.trips));
+        let trips = match &looped.fixed_trips {
+            Some(count) => count.clone(),
+            None => self.value(&Operand::Node(looped.trips)),
+        };
         let header = match (rebuilt, &looped.var_start) {
             (Some(var), Some(start)) if self.needed.contains(&var) => {
                 let name = &self.graph.nodes[var].name;

@@ -316,6 +316,9 @@ pub struct Loop {
     /// start. The loop variable of iteration `k` is then `start + k`, and the
     /// backward pass rebuilds it from the trip count instead of saving it.
     pub var_start: Option<TokenStream>,
+    /// For a loop over a constant range without `break`: its iteration count,
+    /// spelled again in the backward pass instead of saved.
+    pub fixed_trips: Option<TokenStream>,
 }
 
 pub struct Carried {

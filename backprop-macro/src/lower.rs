@@ -1263,6 +1263,10 @@ impl<'a> Lowerer<'a> {
                 _ => (None, None),
             };
             let var_start = iter.as_ref().and_then(range_start);
+            let fixed_trips = match exit {
+                None => iter.as_ref().and_then(constant_trips),
+                Some(_) => None,
+            };
             self.emit(IrStmt::Loop(Loop {
                 id,
                 var,
@@ -1273,6 +1277,7 @@ impl<'a> Lowerer<'a> {
                 trips,
                 exit,
                 var_start,
+                fixed_trips,
             }));
             return;
         }
@@ -2456,9 +2461,47 @@ fn range_start(iter: &Expr) -> Option<proc_macro2::TokenStream> {
         return None;
     };
     let start = strip_parens(range.start.as_deref()?);
-    let constant = matches!(start, Expr::Lit(_))
-        || matches!(start, Expr::Path(p) if p.path.segments.len() > 1 || p.path.get_ident().is_some_and(is_constant_name));
-    (constant && range.end.is_some()).then(|| start.to_token_stream())
+    (is_constant(start) && range.end.is_some()).then(|| start.to_token_stream())
+}
+
+/// The number of iterations of `start..end` or `start..=end` when both are
+/// constants: a loop without `break` runs exactly that many times, so the
+/// backward pass need not save its count.
+fn constant_trips(iter: &Expr) -> Option<proc_macro2::TokenStream> {
+    let Expr::Range(range) = strip_parens(iter) else {
+        return None;
+    };
+    let start = strip_parens(range.start.as_deref()?);
+    let end = strip_parens(range.end.as_deref()?);
+    if !is_constant(start) || !is_constant(end) {
+        return None;
+    }
+    // `end - start` must not underflow: from zero, or between literals in order.
+    let literal = |e: &Expr| match e {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse::<u128>().ok(),
+        _ => None,
+    };
+    let ordered = match (literal(start), literal(end)) {
+        (Some(0), _) => true,
+        (Some(a), Some(b)) => a <= b,
+        _ => false,
+    };
+    if !ordered {
+        return None;
+    }
+    Some(match range.limits {
+        syn::RangeLimits::HalfOpen(_) => quote!((#end - #start)),
+        syn::RangeLimits::Closed(_) => quote!((#end + 1 - #start)),
+    })
+}
+
+/// A literal or a constant's path: the backward pass may spell it again.
+fn is_constant(expr: &Expr) -> bool {
+    matches!(expr, Expr::Lit(_))
+        || matches!(expr, Expr::Path(p) if p.path.segments.len() > 1 || p.path.get_ident().is_some_and(is_constant_name))
 }
 
 /// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
