@@ -292,6 +292,7 @@ fn forward_fns(
         #[doc = #doc]
         // The user's parameters and the tape: one more than the function has.
         #[allow(clippy::too_many_arguments)]
+        #[inline]
         pub fn forward_into(#tape_param: &mut Tape, #params) -> #ret {
             #(#reuse_stacks)*
             #statements
@@ -302,6 +303,7 @@ fn forward_fns(
 
         #[doc = #forward_doc]
         #[must_use]
+        #[inline]
         pub fn forward(#(#wrapper_params),*) -> (#ret, Tape) {
             let mut #new_tape = Tape::default();
             let #value = self::forward_into(&mut #new_tape, #(#args),*);
@@ -395,6 +397,7 @@ fn backward_fns(
     );
     quote! {
         #[doc = #doc]
+        #[inline]
         pub fn backward_into(#tape_param: &Tape, #seed: #ret, #grad_param: &mut Grad) {
             #unpack
             #body
@@ -404,6 +407,7 @@ fn backward_fns(
         /// The gradient, from the tape and the derivative of the final loss with
         /// respect to the result (the seed; 1 for the function itself).
         #[must_use]
+        #[inline]
         pub fn backward(tape: &Tape, seed: #ret) -> Grad {
             let mut grad = Grad::default();
             self::backward_into(tape, seed, &mut grad);
@@ -456,6 +460,7 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
         return quote! {
             #[doc = #doc]
             #[must_use]
+            #[inline]
             pub fn grad(#(#params),*) -> (#ret, Grad) {
                 let (#value, #tape) = self::forward(#(#args),*);
                 (#value, self::backward(&#tape, #seed))

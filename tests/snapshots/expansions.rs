@@ -27,6 +27,7 @@ pub mod f {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let sigx = ::backprop_runtime::sigmoid(x);
         let sigy = ::backprop_runtime::sigmoid(y);
@@ -41,12 +42,14 @@ pub mod f {
     }
 
     #[must_use]
+    #[inline]
     pub fn forward(x: f64, y: f64) -> (f64, Tape) {
         let mut tape = Tape::default();
         let value = self::forward_into(&mut tape, x, y);
         (value, tape)
     }
 
+    #[inline]
     pub fn backward_into(tape: &Tape, df: f64, grad: &mut Grad) {
         let Tape { sigx, sigy, numer, xandy, denom, rec_denom } = *tape;
         let dnumer = df * rec_denom;
@@ -68,6 +71,7 @@ pub mod f {
     }
 
     #[must_use]
+    #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
         let mut grad = Grad::default();
         self::backward_into(tape, seed, &mut grad);
@@ -75,6 +79,7 @@ pub mod f {
     }
 
     #[must_use]
+    #[inline]
     pub fn grad(x: f64, y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, y);
         (value, self::backward(&tape, 1.0_f64))
@@ -108,6 +113,7 @@ pub mod sig {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         let neg = -x;
         let exp = neg.exp();
@@ -118,12 +124,14 @@ pub mod sig {
     }
 
     #[must_use]
+    #[inline]
     pub fn forward(x: f64) -> (f64, Tape) {
         let mut tape = Tape::default();
         let value = self::forward_into(&mut tape, x);
         (value, tape)
     }
 
+    #[inline]
     pub fn backward_into(tape: &Tape, dsig: f64, grad: &mut Grad) {
         let Tape { exp, sum } = *tape;
         let dsum = dsig * (-1.0 / (sum * sum));
@@ -134,6 +142,7 @@ pub mod sig {
     }
 
     #[must_use]
+    #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
         let mut grad = Grad::default();
         self::backward_into(tape, seed, &mut grad);
@@ -141,6 +150,7 @@ pub mod sig {
     }
 
     #[must_use]
+    #[inline]
     pub fn grad(x: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x);
         (value, self::backward(&tape, 1.0_f64))
@@ -178,6 +188,7 @@ pub mod f_inline {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let (sig_out, sig_out_tape) = sig::forward(y);
         let sum = x + sig_out;
@@ -191,12 +202,14 @@ pub mod f_inline {
     }
 
     #[must_use]
+    #[inline]
     pub fn forward(x: f64, y: f64) -> (f64, Tape) {
         let mut tape = Tape::default();
         let value = self::forward_into(&mut tape, x, y);
         (value, tape)
     }
 
+    #[inline]
     pub fn backward_into(tape: &Tape, df_inline: f64, grad: &mut Grad) {
         let Tape { ref sig_out_tape, sum, ref sig_out_2_tape, sum_2, sum_3 } = *tape;
         let dsum = df_inline / sum_3;
@@ -217,6 +230,7 @@ pub mod f_inline {
     }
 
     #[must_use]
+    #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
         let mut grad = Grad::default();
         self::backward_into(tape, seed, &mut grad);
@@ -224,6 +238,7 @@ pub mod f_inline {
     }
 
     #[must_use]
+    #[inline]
     pub fn grad(x: f64, y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, y);
         (value, self::backward(&tape, 1.0_f64))
@@ -260,6 +275,7 @@ pub mod damped {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn forward_into(tape: &mut Tape, x: f32, rate: f32, steps: i32) -> f32 {
         let v = x * rate;
         let powi = v.powi(steps);
@@ -272,12 +288,14 @@ pub mod damped {
     }
 
     #[must_use]
+    #[inline]
     pub fn forward(x: f32, rate: f32, steps: i32) -> (f32, Tape) {
         let mut tape = Tape::default();
         let value = self::forward_into(&mut tape, x, rate, steps);
         (value, tape)
     }
 
+    #[inline]
     pub fn backward_into(tape: &Tape, ddamped: f32, grad: &mut Grad) {
         let Tape { x, rate, steps, v, v_3 } = *tape;
         let dv_3 = ddamped * x;
@@ -294,6 +312,7 @@ pub mod damped {
     }
 
     #[must_use]
+    #[inline]
     pub fn backward(tape: &Tape, seed: f32) -> Grad {
         let mut grad = Grad::default();
         self::backward_into(tape, seed, &mut grad);
@@ -301,6 +320,7 @@ pub mod damped {
     }
 
     #[must_use]
+    #[inline]
     pub fn grad(x: f32, rate: f32, steps: i32) -> (f32, Grad) {
         let (value, tape) = self::forward(x, rate, steps);
         (value, self::backward(&tape, 1.0_f32))
@@ -338,6 +358,7 @@ pub mod soft_power {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
         p_2_stack.clear();
@@ -374,12 +395,14 @@ pub mod soft_power {
     }
 
     #[must_use]
+    #[inline]
     pub fn forward(x: f64, n: usize) -> (f64, Tape) {
         let mut tape = Tape::default();
         let value = self::forward_into(&mut tape, x, n);
         (value, tape)
     }
 
+    #[inline]
     pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
         let Tape { x, p_6, trips, c_2, .. } = *tape;
         let mut p_2_stack = tape.p_2.reader();
@@ -416,6 +439,7 @@ pub mod soft_power {
     }
 
     #[must_use]
+    #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
         let mut grad = Grad::default();
         self::backward_into(tape, seed, &mut grad);
@@ -423,6 +447,7 @@ pub mod soft_power {
     }
 
     #[must_use]
+    #[inline]
     pub fn grad(x: f64, n: usize) -> (f64, Grad) {
         let (value, tape) = self::forward(x, n);
         (value, self::backward(&tape, 1.0_f64))
