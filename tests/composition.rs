@@ -208,3 +208,49 @@ fn calls_of_functions_with_several_outputs() {
         );
     }
 }
+
+/// A callee that writes its results into `&mut` parameters.
+#[differentiate]
+fn update(i: &mut f64, j: &mut f64, rate: f64) {
+    let old = *i;
+    *i = old * *j + rate;
+    *j += old.sin() * rate;
+}
+
+/// One that also returns a value.
+#[differentiate]
+fn step(v: &mut f64, dt: f64) -> f64 {
+    let force = -*v * 0.5;
+    *v += force * dt;
+    force * force
+}
+
+#[differentiate]
+fn uses_mut_callees(x: f64, y: f64) -> f64 {
+    let mut a = x;
+    let mut b = y;
+    update(&mut a, &mut b, 0.3);
+    update(&mut b, &mut a, x);
+    let mut v = a * b;
+    let mut energy = 0.0;
+    for _ in 0..3 {
+        energy += step(&mut v, 0.1);
+    }
+    a + b * v + energy
+}
+
+#[test]
+fn callees_with_mut_parameters() {
+    for (x, y) in [(0.4, 1.3), (-0.9, 0.2)] {
+        let (value, g) = uses_mut_callees::grad(x, y);
+        assert_eq!(value, uses_mut_callees(x, y));
+        assert_gradient(|v| uses_mut_callees(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+    // The callee itself: outputs are the final values of `i` and `j`.
+    let (mut i, mut j) = (0.7, -0.4);
+    let ((), tape) = update::forward(&mut i, &mut j, 0.3);
+    let (i0, j0) = (0.7_f64, -0.4_f64);
+    assert_eq!((i, j), (i0 * j0 + 0.3, j0 + i0.sin() * 0.3));
+    let g = update::backward(&tape, (1.0, 0.0));
+    assert!((g.i - j0).abs() < 1e-12 && (g.j - i0).abs() < 1e-12 && (g.rate - 1.0).abs() < 1e-12);
+}

@@ -581,10 +581,19 @@ impl Pass<'_> {
                 };
                 // A callee with several outputs takes one seed per output: the
                 // adjoints of the elements the caller uses, zero for the others.
-                let seed = if *outputs > 1 {
+                let has_elements = self
+                    .graph
+                    .nodes
+                    .iter()
+                    .any(|n| matches!(n.kind, NodeKind::Element { call, .. } if call == id));
+                let seed = if has_elements {
                     let seeds: Vec<TokenStream> =
                         (0..*outputs).map(|k| self.element_adjoint(id, k)).collect();
-                    quote!((#(#seeds),*))
+                    if seeds.len() == 1 {
+                        quote!(#(#seeds)*)
+                    } else {
+                        quote!((#(#seeds),*))
+                    }
                 } else {
                     quote!(#d)
                 };
@@ -620,7 +629,7 @@ impl Pass<'_> {
     /// The adjoint of output `k` of a call with several: its element's, or zero.
     fn element_adjoint(&mut self, call: NodeId, k: usize) -> TokenStream {
         let element = self.graph.nodes.iter().position(
-            |n| matches!(n.kind, NodeKind::Element { call: c, index } if c == call && index == k),
+            |n| matches!(n.kind, NodeKind::Element { call: c, index, .. } if c == call && index == k),
         );
         match element {
             Some(e) if self.analysis.reached[e] => {

@@ -3,7 +3,7 @@
 //! are kept: in plain locals (moved into the tape at the end) in the function
 //! body, pushed on stacks inside branches and loops.
 
-use crate::ir::{Block, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Stmt};
+use crate::ir::{Block, ElementSource, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Stmt};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,10 +148,32 @@ impl Forward<'_> {
             NodeKind::Call {
                 path, args, tape, ..
             } => {
-                let args = args.iter().map(|a| argument(self.graph, a));
+                // `&mut` arguments: a local initialised from the argument, written
+                // by the call, is the argument's next version.
+                let mut before = TokenStream::new();
+                let mut passed: Vec<TokenStream> =
+                    args.iter().map(|a| argument(self.graph, a)).collect();
+                for element in self.graph.nodes.iter() {
+                    if let NodeKind::Element {
+                        call,
+                        source: ElementSource::Argument(k),
+                        ..
+                    } = element.kind
+                    {
+                        if call == id {
+                            let (local, value) = (&element.name, &passed[k]);
+                            before.extend(quote!(let mut #local = #value;));
+                            passed[k] = quote!(&mut #local);
+                        }
+                    }
+                }
                 let keeps_tape = self.saved_tapes.contains(&id);
                 let tape = if keeps_tape { quote!(#tape) } else { quote!(_) };
-                quote!(let (#name, #tape) = #path::forward(#(#args),*);)
+                let value_read = self.graph.nodes.iter().any(|n| {
+                    matches!(n.kind, NodeKind::Element { call, source: ElementSource::Value | ElementSource::Field, .. } if call == id)
+                }) || is_read(self.graph, id);
+                let value = if value_read { quote!(#name) } else { quote!(_) };
+                quote!(#before let (#value, #tape) = #path::forward(#(#passed),*);)
             }
             NodeKind::Buffer { fill, len, fixed } => {
                 let written = self
@@ -185,10 +207,21 @@ impl Forward<'_> {
                 let value = argument(self.graph, value);
                 quote!(#array[#index] = #value;)
             }
-            NodeKind::Element { call, index } => {
+            NodeKind::Element {
+                call,
+                index,
+                source,
+            } => {
                 let call = &self.graph.nodes[*call].name;
-                let index = proc_macro2::Literal::usize_unsuffixed(*index);
-                quote!(let #name = #call.#index;)
+                match source {
+                    ElementSource::Field => {
+                        let index = proc_macro2::Literal::usize_unsuffixed(*index);
+                        quote!(let #name = #call.#index;)
+                    }
+                    ElementSource::Value => quote!(let #name = #call;),
+                    // Bound before the call, which writes it.
+                    ElementSource::Argument(_) => quote!(),
+                }
             }
             NodeKind::Len { array } => {
                 if !self.saved.contains(&id) {

@@ -163,7 +163,11 @@ pub enum NodeKind {
         outputs: usize,
     },
     /// `a` in `let (a, b) = f(x);`: one output of a call with several.
-    Element { call: NodeId, index: usize },
+    Element {
+        call: NodeId,
+        index: usize,
+        source: ElementSource,
+    },
     /// A value chosen by a branch: `let a = if c { x } else { y };`, or a variable
     /// that a branch assigns. Its `If` statement computes it.
     Merge,
@@ -198,6 +202,18 @@ pub enum NodeKind {
         expr: syn::Expr,
         locals: Vec<(String, NodeId)>,
     },
+}
+
+/// How the forward pass gets an output of a call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ElementSource {
+    /// A field of the returned tuple: `out.0`.
+    Field,
+    /// The returned value itself (a call that also writes `&mut` arguments).
+    Value,
+    /// A `&mut` argument after the call: the forward pass passes this node's
+    /// local, initialised from the argument, by `&mut`.
+    Argument(usize),
 }
 
 /// Where a node's name comes from.

@@ -8,8 +8,8 @@
 
 use crate::errors::Errors;
 use crate::ir::{
-    ArrayInfo, Block, Carried, Constant, FloatTy, Form, Graph, Hint, If, Loop, Node, NodeId,
-    NodeKind, Operand, RegionId, RegionInfo, Stmt as IrStmt, StmtId,
+    ArrayInfo, Block, Carried, Constant, ElementSource, FloatTy, Form, Graph, Hint, If, Loop, Node,
+    NodeId, NodeKind, Operand, RegionId, RegionInfo, Stmt as IrStmt, StmtId,
 };
 use crate::names::Names;
 use crate::rules::{self, Rule};
@@ -42,7 +42,11 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
             hint: Hint::User(param.ident.clone()),
             kind: NodeKind::Param,
             active: param.differentiable.is_some(),
-            ty: Some(param.ty.clone()),
+            // A `&mut f64` parameter's node is its value.
+            ty: Some(match (param.inout, param.differentiable) {
+                (true, Some(float)) => float.to_type(),
+                _ => param.ty.clone(),
+            }),
             annotation: None,
             span: param.ident.span(),
             region: 0,
@@ -74,14 +78,25 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         lowerer.nodes[id].array = Some(info);
     }
     let mark = lowerer.nodes.len();
-    let outputs = match sig.outputs {
-        Outputs::One => {
+    let mut outputs = match sig.outputs {
+        Outputs::One if sig.returns_value => {
             let output = lowerer.function_body(block);
             lowerer.name_result(&output, mark, &sig.ident);
             vec![output]
         }
+        // Only `&mut` parameters carry results out.
+        Outputs::One => {
+            lowerer.block(block, Tail::Unit);
+            Vec::new()
+        }
         _ => lowerer.several_outputs(block, &sig.ident),
     };
+    // A `&mut f64` parameter's final value is an output too.
+    for (_, param) in sig.inouts() {
+        if let Some(id) = lowerer.lookup(&key(&param.ident)) {
+            outputs.push(Operand::Node(id));
+        }
+    }
     let stmts = lowerer.blocks.pop().unwrap_or_default();
     let mut graph = Graph {
         nodes: lowerer.nodes,
@@ -487,6 +502,9 @@ impl<'a> Lowerer<'a> {
             }
             Expr::Continue(exit) => self.exit_loop(exit.label.as_ref(), true, expr),
             Expr::Return(ret) => self.early_return(ret),
+            Expr::Call(call) if has_mut_argument(call) => {
+                self.call_with_mut_arguments(call, expr, false);
+            }
             Expr::Macro(mac) if is_assertion(&mac.mac) => {}
             Expr::Block(b) if b.label.is_none() => {
                 self.block(&b.block, Tail::Unit);
@@ -1536,19 +1554,28 @@ impl<'a> Lowerer<'a> {
         struct Assigned(Vec<String>);
         impl<'ast> Visit<'ast> for Assigned {
             fn visit_expr_assign(&mut self, expr: &'ast syn::ExprAssign) {
-                if let Expr::Path(p) = strip_parens(&expr.left) {
-                    if let Some(ident) = p.path.get_ident() {
-                        self.0.push(key(ident));
-                    }
+                if let Some(ident) = assigned_name(&expr.left) {
+                    self.0.push(key(ident));
                 }
                 syn::visit::visit_expr_assign(self, expr);
             }
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                // `f(&mut a)` assigns `a`.
+                for arg in &call.args {
+                    if let Expr::Reference(r) = strip_parens(arg) {
+                        if r.mutability.is_some() {
+                            if let Some(ident) = assigned_name(&r.expr) {
+                                self.0.push(key(ident));
+                            }
+                        }
+                    }
+                }
+                syn::visit::visit_expr_call(self, call);
+            }
             fn visit_expr_binary(&mut self, expr: &'ast syn::ExprBinary) {
                 if compound_operator(&expr.op).is_some() {
-                    if let Expr::Path(p) = strip_parens(&expr.left) {
-                        if let Some(ident) = p.path.get_ident() {
-                            self.0.push(key(ident));
-                        }
+                    if let Some(ident) = assigned_name(&expr.left) {
+                        self.0.push(key(ident));
                     }
                 }
                 syn::visit::visit_expr_binary(self, expr);
@@ -1691,6 +1718,104 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `update(&mut a, &mut b)`: a differentiated callee with `&mut f64`
+    /// parameters. Its outputs are its value (when used) and the final values
+    /// of the `&mut` arguments, which become the variables' next versions.
+    fn call_with_mut_arguments(
+        &mut self,
+        call: &syn::ExprCall,
+        expr: &Expr,
+        value_used: bool,
+    ) -> Operand {
+        let Expr::Path(func) = strip_parens(&call.func) else {
+            self.errors
+                .spanned(&call.func, "only calls of named functions are supported");
+            return self.dummy();
+        };
+        let mut args = Vec::new();
+        let mut written: Vec<(usize, Ident)> = Vec::new();
+        for (k, arg) in call.args.iter().enumerate() {
+            match strip_parens(arg) {
+                Expr::Reference(r) if r.mutability.is_some() => {
+                    let local = match strip_parens(&r.expr) {
+                        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+                        _ => None,
+                    };
+                    let Some((ident, id)) =
+                        local.and_then(|i| self.lookup(&key(&i)).map(|id| (i, id)))
+                    else {
+                        self.errors
+                            .spanned(arg, "only local variables can be passed by `&mut`");
+                        return self.dummy();
+                    };
+                    args.push(Operand::Node(id));
+                    written.push((k, ident));
+                }
+                other => args.push(self.expr(other)),
+            }
+        }
+        let active = args.iter().any(|a| self.is_active(a));
+        let float = args
+            .iter()
+            .find_map(|a| self.float_of(a))
+            .unwrap_or(self.ret);
+        let callee = func
+            .path
+            .segments
+            .last()
+            .map(|s| key(&s.ident))
+            .unwrap_or_default();
+        let outputs = usize::from(value_used) + written.len();
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op(format!("{callee}_out")),
+            kind: NodeKind::Call {
+                path: func.path.clone(),
+                args,
+                tape: placeholder(),
+                arg_spans: call.args.iter().map(Spanned::span).collect(),
+                outputs,
+            },
+            active,
+            ty: None,
+            annotation: None,
+            span: expr.span(),
+            region: 0,
+            array: None,
+        });
+        let element = |index: usize, source: ElementSource, hint: Hint| Node {
+            name: placeholder(),
+            hint,
+            kind: NodeKind::Element {
+                call: id,
+                index,
+                source,
+            },
+            active,
+            ty: Some(float.to_type()),
+            annotation: None,
+            span: expr.span(),
+            region: 0,
+            array: None,
+        };
+        let value = if value_used {
+            let node = element(0, ElementSource::Value, Hint::Op(format!("{callee}_value")));
+            Operand::Node(self.push(node))
+        } else {
+            self.dummy()
+        };
+        for (j, (k, ident)) in written.iter().enumerate() {
+            let node = element(
+                usize::from(value_used) + j,
+                ElementSource::Argument(*k),
+                Hint::User(ident.clone()),
+            );
+            let version = self.push(node);
+            self.rebind(&key(ident), version);
+        }
+        value
+    }
+
     /// `let (a, b) = f(x);` where `f` returns a tuple: one call, one element node
     /// per name.
     fn bind_outputs(&mut self, tuple: &syn::PatTuple, call: &syn::ExprCall, expr: &Expr) {
@@ -1729,7 +1854,11 @@ impl<'a> Lowerer<'a> {
                 self.push(Node {
                     name: placeholder(),
                     hint: Hint::User(name.clone()),
-                    kind: NodeKind::Element { call: id, index },
+                    kind: NodeKind::Element {
+                        call: id,
+                        index,
+                        source: ElementSource::Field,
+                    },
                     active: true,
                     ty: float.clone(),
                     annotation: None,
@@ -1850,6 +1979,11 @@ impl<'a> Lowerer<'a> {
     fn assigned_local(&mut self, target: &Expr) -> Option<(Ident, NodeId)> {
         let ident = match strip_parens(target) {
             Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+            // `*i = ...` for a `&mut f64` parameter `i`.
+            Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => match strip_parens(&u.expr) {
+                Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+                _ => None,
+            },
             _ => None,
         };
         match ident.and_then(|i| self.lookup(&key(&i)).map(|id| (i, id))) {
@@ -1900,6 +2034,15 @@ impl<'a> Lowerer<'a> {
     fn expr(&mut self, expr: &Expr) -> Operand {
         match expr {
             Expr::Paren(p) => return self.expr(&p.expr),
+            // `*i` of a `&mut f64` parameter: its current value.
+            Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => {
+                if let Some(id) = self.local(strip_parens(&u.expr)) {
+                    return Operand::Node(id);
+                }
+            }
+            Expr::Call(call) if has_mut_argument(call) => {
+                return self.call_with_mut_arguments(call, expr, true)
+            }
             Expr::Group(g) => return self.expr(&g.expr),
             Expr::Block(b) if b.label.is_none() => {
                 return self
@@ -2502,6 +2645,22 @@ fn constant_trips(iter: &Expr) -> Option<proc_macro2::TokenStream> {
 fn is_constant(expr: &Expr) -> bool {
     matches!(expr, Expr::Lit(_))
         || matches!(expr, Expr::Path(p) if p.path.segments.len() > 1 || p.path.get_ident().is_some_and(is_constant_name))
+}
+
+/// The variable an assignment target names: `a`, or `*a` for a `&mut` one.
+fn assigned_name(target: &Expr) -> Option<&Ident> {
+    match strip_parens(target) {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => assigned_name(&u.expr),
+        _ => None,
+    }
+}
+
+/// A call that passes a local by `&mut`: `update(&mut a, &mut b)`.
+fn has_mut_argument(call: &syn::ExprCall) -> bool {
+    call.args
+        .iter()
+        .any(|arg| matches!(strip_parens(arg), Expr::Reference(r) if r.mutability.is_some()))
 }
 
 /// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.

@@ -31,7 +31,7 @@ pub fn generate(
     let forward_fn = forward_fns(sig, graph, &backward, &tape, &grad_names);
     let backward_fn = backward_fns(sig, &backward, &tape, names);
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names);
-    let pullback_fn = pullback_fn(sig);
+    let pullback_fn = pullback_fn(sig, graph.outputs.len());
 
     let Tape {
         definition: tape_def,
@@ -167,6 +167,21 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
     })
 }
 
+/// The type of the seeds: the return type, or with `&mut f64` parameters a
+/// float per output (the value, then each parameter's final value).
+fn seed_type(sig: &Signature, count: usize) -> TokenStream {
+    if sig.inouts().next().is_none() {
+        let ty = &sig.ret_ty;
+        return quote!(#ty);
+    }
+    let float = sig.ret;
+    let floats = (0..count).map(|_| quote!(#float));
+    match count {
+        1 => quote!(#float),
+        _ => quote!((#(#floats),*)),
+    }
+}
+
 /// The type of a parameter's gradient: a float, a `Vec` for a slice, an array
 /// for an array.
 fn gradient_type(param: &crate::signature::Param, float: FloatTy) -> TokenStream {
@@ -213,14 +228,6 @@ fn grad_struct(sig: &Signature) -> TokenStream {
     }
 }
 
-fn params(sig: &Signature) -> TokenStream {
-    let params = sig.params.iter().map(|p| {
-        let (ident, ty) = (&p.ident, &p.ty);
-        quote!(#ident: #ty)
-    });
-    quote!(#(#params),*)
-}
-
 fn forward_fns(
     sig: &Signature,
     graph: &Graph,
@@ -236,17 +243,41 @@ fn forward_fns(
         tape_stacks: &backward.tape_stacks,
     }
     .statements();
-    let tape_param = names.clone().fresh("tape");
-    let elements: Vec<TokenStream> = graph
-        .outputs
+    let mut local_names = names.clone();
+    let tape_param = local_names.fresh("tape");
+    // `&mut f64` parameters: the reference gets a name of its own, the value the
+    // parameter's name; the value is read at the start and written at the end.
+    let inouts: Vec<(Ident, Ident)> = sig
+        .inouts()
+        .map(|(_, p)| {
+            (
+                p.ident.clone(),
+                local_names.fresh(&format!("{}_ref", p.ident)),
+            )
+        })
+        .collect();
+    let returned = graph.outputs.len() - inouts.len();
+    let elements: Vec<TokenStream> = graph.outputs[..returned]
         .iter()
         .map(|o| forward::argument(graph, o))
         .collect();
     let output = match sig.outputs {
+        Outputs::One if !sig.returns_value => quote!(),
         Outputs::One => quote!(#(#elements)*),
         Outputs::Tuple => quote!((#(#elements),*)),
         Outputs::Array => quote!([#(#elements),*]),
     };
+    let read_inouts = inouts
+        .iter()
+        .map(|(name, reference)| quote!(let #name = *#reference;));
+    let write_inouts =
+        inouts
+            .iter()
+            .zip(&graph.outputs[returned..])
+            .map(|((_, reference), last)| {
+                let last = forward::argument(graph, last);
+                quote!(*#reference = #last;)
+            });
     // The stacks are taken from the tape and cleared, so a tape that is reused
     // keeps its memory.
     let reuse_stacks = tape.stacks.iter().map(|(field, stack)| {
@@ -275,11 +306,39 @@ fn forward_fns(
         .map(|(field, stack)| quote!(#field: #stack));
     let copy_fields = copies.iter().map(|(field, copy)| quote!(#field: #copy));
     let fields = fields.chain(stack_fields).chain(copy_fields);
-    let (params, ret) = (params(sig), &sig.ret_ty);
+    let params = sig.params.iter().map(|p| {
+        let ty = &p.ty;
+        match inouts.iter().find(|(name, _)| *name == p.ident) {
+            Some((_, reference)) => quote!(#reference: #ty),
+            None => {
+                let ident = &p.ident;
+                quote!(#ident: #ty)
+            }
+        }
+    });
+    let params = quote!(#(#params),*);
+    let ret = &sig.ret_ty;
+    // A function that returns nothing: no `-> ()` and no `()` for clippy.
+    let returns = if sig.returns_value {
+        quote!(-> #ret)
+    } else {
+        quote!()
+    };
     // The wrapper's locals only need to avoid the user's names.
     let mut wrapper_names = names.clone();
     let (value, new_tape) = (wrapper_names.fresh("value"), wrapper_names.fresh("tape"));
     let (wrapper_params, args) = passed_params(sig, &mut wrapper_names);
+    let wrapper_body = if sig.returns_value {
+        quote! {
+            let #value = self::forward_into(&mut #new_tape, #(#args),*);
+            (#value, #new_tape)
+        }
+    } else {
+        quote! {
+            self::forward_into(&mut #new_tape, #(#args),*);
+            ((), #new_tape)
+        }
+    };
     let doc = format!(
         "Runs `{}` and saves what the backward pass needs into `{tape_param}`, reusing its memory: returns the value.",
         sig.ident
@@ -293,9 +352,11 @@ fn forward_fns(
         // The user's parameters and the tape: one more than the function has.
         #[allow(clippy::too_many_arguments)]
         #[inline]
-        pub fn forward_into(#tape_param: &mut Tape, #params) -> #ret {
+        pub fn forward_into(#tape_param: &mut Tape, #params) #returns {
             #(#reuse_stacks)*
+            #(#read_inouts)*
             #statements
+            #(#write_inouts)*
             #(#fill_copies)*
             *#tape_param = Tape { #(#fields),* };
             #output
@@ -306,8 +367,7 @@ fn forward_fns(
         #[inline]
         pub fn forward(#(#wrapper_params),*) -> (#ret, Tape) {
             let mut #new_tape = Tape::default();
-            let #value = self::forward_into(&mut #new_tape, #(#args),*);
-            (#value, #new_tape)
+            #wrapper_body
         }
     }
 }
@@ -318,7 +378,8 @@ fn backward_fns(
     tape: &Tape,
     names: &mut Names,
 ) -> TokenStream {
-    let (body, ret) = (&backward.body, &sig.ret_ty);
+    let body = &backward.body;
+    let ret = &seed_type(sig, backward.seeds.len());
     let seeds: Vec<TokenStream> = backward
         .seeds
         .iter()
@@ -331,8 +392,9 @@ fn backward_fns(
         })
         .collect();
     let seed = match sig.outputs {
-        Outputs::One => quote!(#(#seeds)*),
-        Outputs::Tuple => quote!((#(#seeds),*)),
+        Outputs::One if seeds.len() == 1 => quote!(#(#seeds)*),
+        // A value and `&mut` parameters' final values, or several of those.
+        Outputs::One | Outputs::Tuple => quote!((#(#seeds),*)),
         Outputs::Array => quote!([#(#seeds),*]),
     };
     let seed_names = backward
@@ -441,6 +503,10 @@ fn passed_params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, Vec<I
 }
 
 fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
+    if sig.inouts().next().is_some() {
+        // Its results are in its arguments; `forward` and `backward` serve.
+        return quote!();
+    }
     let (value, tape) = (names.fresh("value"), names.fresh("tape"));
     let (params, args) = passed_params(sig, names);
     let (ret, float) = (&sig.ret_ty, sig.ret);
@@ -487,7 +553,7 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
 
 /// `backward` with the gradient as a tuple in parameter order, for callers that are
 /// themselves differentiated and know the parameters only by position.
-fn pullback_fn(sig: &Signature) -> TokenStream {
+fn pullback_fn(sig: &Signature, seeds: usize) -> TokenStream {
     let not = quote!(::backprop_runtime::NotDifferentiable);
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
@@ -504,7 +570,7 @@ fn pullback_fn(sig: &Signature) -> TokenStream {
         1 => quote!((#(#items)*,)),
         _ => quote!((#(#items),*)),
     };
-    let ret = &sig.ret_ty;
+    let ret = &seed_type(sig, seeds);
     if sig.params.is_empty() {
         // Nothing to return: no unit type for clippy to object to.
         return quote! {

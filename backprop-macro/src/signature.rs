@@ -12,6 +12,9 @@ pub struct Param {
     pub differentiable: Option<FloatTy>,
     /// For a slice, vector or array of floats: its shape.
     pub shape: Option<Shape>,
+    /// `&mut f64`: read at the start, written at the end; its final value is an
+    /// output of the function.
+    pub inout: bool,
 }
 
 /// How a parameter holds many floats.
@@ -72,6 +75,8 @@ pub struct Signature {
     pub outputs: Outputs,
     /// The return type as written.
     pub ret_ty: syn::Type,
+    /// Returns a value (not only through `&mut` parameters).
+    pub returns_value: bool,
 }
 
 /// What the function returns.
@@ -90,8 +95,29 @@ impl Signature {
     pub fn from_syn(item: &syn::ItemFn, args: &Args, errors: &mut Errors) -> Option<Signature> {
         let sig = &item.sig;
         refuse_qualifiers(sig, errors);
-        let ret = return_float(sig, errors);
         let params = params(sig, errors);
+        let inout_float = params
+            .iter()
+            .find(|p| p.inout)
+            .and_then(|p| p.differentiable);
+        let returns_unit = match &sig.output {
+            syn::ReturnType::Default => true,
+            syn::ReturnType::Type(_, ty) => {
+                matches!(&**ty, syn::Type::Tuple(t) if t.elems.is_empty())
+            }
+        };
+        // A function with `&mut f64` parameters may return nothing: its outputs are
+        // the parameters' final values.
+        let ret = match (returns_unit, inout_float) {
+            (true, Some(float)) => Some((float, Outputs::One)),
+            _ => return_float(sig, errors),
+        };
+        if inout_float.is_some() && !matches!(ret, Some((_, Outputs::One)) | None) {
+            errors.spanned(
+                &sig.output,
+                "a function with `&mut` parameters must return one float or nothing",
+            );
+        }
         let params = apply_wrt(params, args, errors);
         if args.wrt.is_none() {
             refuse_hidden_floats(&params, errors);
@@ -100,6 +126,7 @@ impl Signature {
             ident: sig.ident.clone(),
             vis: item.vis.clone(),
             params,
+            returns_value: !returns_unit,
             ret: ret.as_ref()?.0,
             outputs: ret?.1,
             ret_ty: match &sig.output {
@@ -107,6 +134,11 @@ impl Signature {
                 syn::ReturnType::Default => syn::parse_quote!(()),
             },
         })
+    }
+
+    /// The `&mut f64` parameters, whose final values are outputs.
+    pub fn inouts(&self) -> impl Iterator<Item = (usize, &Param)> {
+        self.params.iter().enumerate().filter(|(_, p)| p.inout)
     }
 
     pub fn differentiable(&self) -> impl Iterator<Item = (&Param, FloatTy)> {
@@ -189,12 +221,13 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
             ),
             syn::FnArg::Typed(typed) => match &*typed.pat {
                 syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
-                    let (differentiable, shape) = classify(&typed.ty, errors);
+                    let (differentiable, shape, inout) = classify(&typed.ty, errors);
                     params.push(Param {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
                         differentiable,
                         shape,
+                        inout,
                     })
                 }
                 other => errors.spanned(
@@ -229,22 +262,27 @@ fn refuse_hidden_floats(params: &[Param], errors: &mut Errors) {
 }
 
 /// A float, a slice, vector or array of floats, or something passed through.
-fn classify(ty: &syn::Type, errors: &mut Errors) -> (Option<FloatTy>, Option<Shape>) {
+fn classify(ty: &syn::Type, errors: &mut Errors) -> (Option<FloatTy>, Option<Shape>, bool) {
     if let Some(float) = FloatTy::from_type(ty) {
-        return (Some(float), None);
+        return (Some(float), None, false);
     }
-    let mutable_float = matches!(ty, syn::Type::Reference(r) if r.mutability.is_some() && FloatTy::from_type(&r.elem).is_some());
+    if let syn::Type::Reference(r) = ty {
+        if r.mutability.is_some() {
+            if let Some(float) = FloatTy::from_type(&r.elem) {
+                return (Some(float), None, true);
+            }
+        }
+    }
     match Shape::of(ty) {
         Some((_, _, true)) => {}
-        Some((float, shape, false)) => return (Some(float), Some(shape)),
-        None if mutable_float => {}
-        None => return (None, None),
+        Some((float, shape, false)) => return (Some(float), Some(shape), false),
+        None => return (None, None, false),
     }
     errors.spanned(
         ty,
-        "`&mut` parameters are not supported yet; take the values by reference and return what the function computes",
+        "`&mut` slices are not supported yet; `&mut f64` is, and slices by reference",
     );
-    (None, None)
+    (None, None, false)
 }
 
 /// With `wrt(...)`, only the named parameters are differentiable; each must exist
