@@ -1145,22 +1145,12 @@ impl<'a> Lowerer<'a> {
             };
             if let (Header::Slices { elements, .. }, Some(index)) = (&header, var_node) {
                 for (ident, array) in elements {
-                    let array_node = &self.nodes[*array];
-                    let read = Node {
-                        name: placeholder(),
-                        hint: Hint::User(ident.clone()),
-                        kind: NodeKind::Read {
-                            array: *array,
-                            index: Operand::Node(index),
-                        },
-                        active: array_node.active,
-                        ty: array_node.ty.clone(),
-                        annotation: None,
-                        span: ident.span(),
-                        region: 0,
-                        array: None,
-                    };
-                    let read = self.push(read);
+                    let read = self.read_node(
+                        *array,
+                        Operand::Node(index),
+                        Hint::User(ident.clone()),
+                        ident.span(),
+                    );
                     self.declare(ident, read);
                 }
             }
@@ -1406,19 +1396,30 @@ impl<'a> Lowerer<'a> {
     /// `a[i]` of an array local.
     fn read(&mut self, array: NodeId, index: &Expr, expr: &Expr) -> Operand {
         let index = self.index(index);
+        let hint = self.element_hint(array);
+        Operand::Node(self.read_node(array, index, hint, span_of(expr)))
+    }
+
+    /// `w_i`: the name of an element read from `w`.
+    fn element_hint(&self, array: NodeId) -> Hint {
+        Hint::Op(format!("{}_i", key(&node_ident(&self.nodes[array]))))
+    }
+
+    /// A read of one element, as active as its array.
+    fn read_node(&mut self, array: NodeId, index: Operand, hint: Hint, span: Span) -> NodeId {
         let node = &self.nodes[array];
         let read = Node {
             name: placeholder(),
-            hint: Hint::Op(format!("{}_i", key(&node_ident(node)))),
+            hint,
             kind: NodeKind::Read { array, index },
             active: node.active,
             ty: node.ty.clone(),
             annotation: None,
-            span: span_of(expr),
+            span,
             region: 0,
             array: None,
         };
-        Operand::Node(self.push(read))
+        self.push(read)
     }
 
     fn index(&mut self, tokens: &Expr) -> Operand {
@@ -1464,20 +1465,8 @@ impl<'a> Lowerer<'a> {
         let index = self.index(&target.index);
         let mut value = self.expr(value);
         if let Some(op) = op {
-            let old = self.push(Node {
-                name: placeholder(),
-                hint: Hint::Op(format!("{}_i", key(&node_ident(&self.nodes[array])))),
-                kind: NodeKind::Read {
-                    array,
-                    index: index.clone(),
-                },
-                active: self.nodes[array].active,
-                ty: self.nodes[array].ty.clone(),
-                annotation: None,
-                span: span_of(span),
-                region: 0,
-                array: None,
-            });
+            let hint = self.element_hint(array);
+            let old = self.read_node(array, index.clone(), hint, span_of(span));
             value = self.arithmetic(op, Operand::Node(old), value, span);
         }
         if self.is_active(&value) && !self.nodes[array].active {
