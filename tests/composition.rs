@@ -254,3 +254,98 @@ fn callees_with_mut_parameters() {
     let g = update::backward(&tape, (1.0, 0.0));
     assert!((g.i - j0).abs() < 1e-12 && (g.j - i0).abs() < 1e-12 && (g.rate - 1.0).abs() < 1e-12);
 }
+
+/// Level one of three: rescales a buffer in place to unit length.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn normalize(v: &mut [f64]) {
+    let mut total = 0.0;
+    for x in v.iter() {
+        total += x * x;
+    }
+    let norm = total.sqrt();
+    for i in 0..v.len() {
+        v[i] /= norm;
+    }
+}
+
+/// Level two: writes a layer's activations into `out`, normalises them with a
+/// call that passes `out` on, scales a `&mut f64` gain, and returns a penalty.
+#[differentiate]
+fn layer(w: &[f64], x: &[f64], out: &mut [f64], gain: &mut f64) -> f64 {
+    for i in 0..out.len() {
+        out[i] = (w[i] * x[i] + *gain).tanh();
+    }
+    normalize(out);
+    *gain *= out[0];
+    let mut penalty = 0.0;
+    for wi in w {
+        penalty += wi * wi;
+    }
+    0.01 * penalty
+}
+
+/// Level three: a loss over a local buffer the layer fills.
+#[differentiate]
+fn chained_loss(w: &[f64], x: &[f64], g0: f64) -> f64 {
+    let mut h = vec![0.0; x.len()];
+    let mut gain = g0;
+    let penalty = layer(w, x, &mut h, &mut gain);
+    let mut fit = 0.0;
+    for i in 0..h.len() {
+        fit += h[i] * x[i];
+    }
+    gain * fit + penalty
+}
+
+#[test]
+fn a_callee_that_writes_a_slice() {
+    // The callee on its own: the seed is the adjoint of the final contents,
+    // the gradient that of the initial contents.
+    for start in [[3.0, -4.0, 1.0], [0.2, 0.5, -0.1]] {
+        let mut v = start;
+        let ((), tape) = normalize::forward(&mut v);
+        let mut expected = start;
+        normalize(&mut expected);
+        assert_eq!(v, expected);
+        let weights = [0.7, -1.1, 0.4];
+        let g = normalize::backward(&tape, &weights);
+        let weighted = |s: &[f64]| {
+            let mut v = s.to_vec();
+            normalize(&mut v);
+            v.iter().zip(&weights).map(|(a, b)| a * b).sum::<f64>()
+        };
+        assert_gradient(weighted, &start, &g.v);
+    }
+}
+
+#[test]
+fn three_levels_with_slices_and_mut_helpers() {
+    let x = [0.5, -1.2, 0.8, 2.0];
+    for (w, g0) in [
+        ([0.3, -0.4, 1.1, 0.2], 0.5),
+        ([-1.0, 0.6, 0.05, -0.7], -1.3),
+    ] {
+        let (value, g) = chained_loss::grad(&w, &x, g0);
+        assert_eq!(value, chained_loss(&w, &x, g0));
+        assert_gradient(|w| chained_loss(w, &x, g0), &w, &g.w);
+        assert_gradient(|v| chained_loss(&w, &x, v[0]), &[g0], &[g.g0]);
+        assert_gradient(|x| chained_loss(&w, x, g0), &x, &g.x);
+    }
+}
+
+/// Callers destructure an array of outputs like a tuple.
+#[differentiate]
+fn softmax_pick(a: f64, b: f64) -> f64 {
+    let [p, _, r] = softmax3(a, b, a * b);
+    p * r.ln()
+}
+
+#[test]
+fn calls_of_functions_returning_arrays() {
+    for (a, b) in [(0.3, -0.5), (1.2, 2.0)] {
+        let (value, g) = softmax_pick::grad(a, b);
+        assert_eq!(value, softmax_pick(a, b));
+        assert_gradient(|v| softmax_pick(v[0], v[1]), &[a, b], &[g.a, g.b]);
+    }
+}

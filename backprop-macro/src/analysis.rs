@@ -34,6 +34,10 @@ impl Analysis {
         for output in &graph.outputs {
             analysis.reach(graph, output);
         }
+        // A `&mut [f64]` parameter's final contents are an output.
+        for &array in &graph.written_params {
+            analysis.reached[array] = true;
+        }
         loop {
             let before = analysis.reached.clone();
             analysis.propagate(graph, &graph.body);
@@ -73,6 +77,12 @@ impl Analysis {
                     match graph.nodes[*id].kind {
                         // A write matters when the array is read later.
                         NodeKind::Write { array, .. } => self.reached[*id] |= self.reached[array],
+                        // So does a call that writes an array.
+                        NodeKind::Call { .. } => {
+                            let writes_reached =
+                                graph.writes_to_arrays(*id).any(|array| self.reached[array]);
+                            self.reached[*id] |= writes_reached;
+                        }
                         NodeKind::Read { array, .. } if self.reached[*id] => {
                             self.reached[array] = true
                         }
@@ -157,7 +167,9 @@ impl Analysis {
 
     fn use_at(&mut self, graph: &Graph, operand: &Operand, site: RegionId) {
         let Operand::Node(id) = operand else { return };
-        if !graph.nodes[*id].active {
+        // An array's adjoint is one buffer that every use adds into, not a sum
+        // of terms.
+        if !graph.nodes[*id].active || graph.nodes[*id].array.is_some() {
             return;
         }
         match graph.child_statement(site, graph.nodes[*id].region) {

@@ -66,10 +66,11 @@ pub fn generate(
         copied: BTreeSet::new(),
         stacks: BTreeMap::new(),
         tape_stacks: BTreeMap::new(),
+        array_seeds: BTreeMap::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
-    let seeds: Vec<(Ident, bool)> = graph
+    let mut seeds: Vec<(Ident, bool)> = graph
         .outputs
         .iter()
         .enumerate()
@@ -84,7 +85,24 @@ pub fn generate(
             _ => (pass.names.fresh(&format!("_d{}", sig.ident)), false),
         })
         .collect();
-    let body = pass.block(&graph.body, &[], TokenStream::new());
+    // The `&mut` parameters' seeds follow the value's, in parameter order: a
+    // float for a scalar (one of the outputs above), a slice for an array.
+    let scalar_finals = sig.inouts().filter(|(_, p)| !p.writes_array()).count();
+    let mut scalar_seeds = seeds.split_off(seeds.len() - scalar_finals).into_iter();
+    let mut finish = TokenStream::new();
+    for (id, param) in sig.inouts() {
+        if param.writes_array() {
+            let seed = pass.names.fresh(&format!("d{}_final", param.ident));
+            pass.array_seeds.insert(id, seed.clone());
+            seeds.push((seed, false));
+            let (d, grad, field) = (pass.adjoint(id), &pass.grad, &param.ident);
+            finish.extend(quote!(::backprop_runtime::accumulate(&mut #grad.#field[..], &#d[..]);));
+        } else {
+            seeds.extend(scalar_seeds.next());
+        }
+    }
+    let mut body = pass.block(&graph.body, &[], TokenStream::new());
+    body.extend(finish);
     // The function body's values are plain fields of the tape.
     let top: Vec<NodeId> = pass
         .needed
@@ -143,6 +161,8 @@ struct Pass<'a> {
     pub copied: BTreeSet<NodeId>,
     stacks: BTreeMap<NodeId, Ident>,
     tape_stacks: BTreeMap<NodeId, Ident>,
+    /// The seed of each `&mut [f64]` parameter's final contents.
+    array_seeds: BTreeMap<NodeId, Ident>,
 }
 
 impl Pass<'_> {
@@ -333,13 +353,11 @@ impl Pass<'_> {
     fn unchanged_after(&self, array: NodeId, read: NodeId) -> bool {
         let node = &self.graph.nodes[array];
         match node.kind {
-            NodeKind::Param => true,
-            NodeKind::Buffer { .. } if node.region == 0 => {
-                self.graph.nodes.iter().enumerate().all(|(w, n)| {
-                    !matches!(n.kind, NodeKind::Write { array: a, .. } if a == array)
-                        || (w < read && !self.share_a_loop(w, read))
-                })
-            }
+            NodeKind::Param if !self.graph.written_params.contains(&array) => true,
+            NodeKind::Param | NodeKind::Buffer { .. } if node.region == 0 => self
+                .graph
+                .writes_to(array)
+                .all(|w| w < read && !self.share_a_loop(w, read)),
             _ => false,
         }
     }
@@ -402,6 +420,7 @@ impl Pass<'_> {
         matches!(node.kind, NodeKind::Param)
             && node.array.is_some()
             && self.sig.params[id].shape.is_some()
+            && !self.graph.written_params.contains(&id)
     }
 
     /// The adjoints of the arrays created in this block, zero at first: for a
@@ -424,7 +443,13 @@ impl Pass<'_> {
                 if !info.fixed {
                     code.extend(quote!(::backprop_runtime::prepare(&mut #grad.#field, #len);));
                 }
-                if self.analysis.reached[id] {
+                if let Some(seed) = self.array_seeds.get(&id).cloned() {
+                    // A `&mut [f64]`: its adjoint starts from the seed of its final
+                    // contents and ends as that of its initial contents, added
+                    // into `Grad` at the end.
+                    let d = self.adjoint(id);
+                    code.extend(quote!(let mut #d = #seed.to_vec();));
+                } else if self.analysis.reached[id] {
                     let d = self.adjoint(id);
                     code.extend(quote!(let #d = &mut #grad.#field;));
                 }
@@ -532,9 +557,11 @@ impl Pass<'_> {
                 tape,
                 arg_spans,
                 outputs,
+                ..
             } => {
                 self.saved_tapes.insert(id);
                 let mut accumulated = Vec::new();
+                let mut whole_arrays = Vec::new();
                 // Each term carries the location of the user's argument, so a type
                 // error about it (a callee that does not differentiate that
                 // parameter) points there.
@@ -542,6 +569,15 @@ impl Pass<'_> {
                     .iter()
                     .zip(arg_spans)
                     .map(|(arg, span)| match self.active(arg) {
+                        // An array's adjoint comes back whole and is added
+                        // element by element.
+                        Some(source) if self.graph.nodes[source].array.is_some() => {
+                            let base = format!("{}_{}", self.adjoint(source), node.name);
+                            let mut name = self.names.fresh(&base);
+                            name.set_span(name.span().located_at(*span));
+                            whole_arrays.push((source, name.clone()));
+                            quote!(#name)
+                        }
                         Some(source) => {
                             let local = self
                                 .graph
@@ -581,15 +617,21 @@ impl Pass<'_> {
                 };
                 // A callee with several outputs takes one seed per output: the
                 // adjoints of the elements the caller uses, zero for the others.
-                let has_elements = self
-                    .graph
-                    .nodes
-                    .iter()
-                    .any(|n| matches!(n.kind, NodeKind::Element { call, .. } if call == id));
+                let written: Vec<NodeId> = self.graph.writes_to_arrays(id).collect();
+                let has_elements =
+                    !written.is_empty()
+                        || self.graph.nodes.iter().any(
+                            |n| matches!(n.kind, NodeKind::Element { call, .. } if call == id),
+                        );
                 let seed = if has_elements {
                     let seeds: Vec<TokenStream> =
                         (0..*outputs).map(|k| self.element_adjoint(id, k)).collect();
-                    if seeds.len() == 1 {
+                    let array = self.graph.nodes.iter().any(|n| {
+                        matches!(n.kind, NodeKind::Element { call, source: crate::ir::ElementSource::Item, .. } if call == id)
+                    });
+                    if array {
+                        quote!([#(#seeds),*])
+                    } else if seeds.len() == 1 {
                         quote!(#(#seeds)*)
                     } else {
                         quote!((#(#seeds),*))
@@ -602,6 +644,16 @@ impl Pass<'_> {
                 );
                 for (arg, name) in accumulated {
                     self.contribute(&arg, region, quote!(#name));
+                }
+                for (array, name) in whole_arrays {
+                    let da = self.adjoint(array);
+                    // An array the callee wrote: its adjoint before the call is
+                    // what the pullback hands back. One it only read: add.
+                    self.out.extend(if written.contains(&array) {
+                        quote!(#da[..].copy_from_slice(&#name[..]);)
+                    } else {
+                        quote!(::backprop_runtime::accumulate(&mut #da[..], &#name[..]);)
+                    });
                 }
             }
             NodeKind::Read { array, index } => {
@@ -628,6 +680,29 @@ impl Pass<'_> {
 
     /// The adjoint of output `k` of a call with several: its element's, or zero.
     fn element_adjoint(&mut self, call: NodeId, k: usize) -> TokenStream {
+        // The outputs of a call that writes its arguments: its value (when used),
+        // then each argument passed by `&mut`. An array's seed is its adjoint.
+        if let NodeKind::Call {
+            args,
+            borrows,
+            outputs,
+            ..
+        } = &self.graph.nodes[call].kind
+        {
+            let written: Vec<&Operand> = args
+                .iter()
+                .zip(borrows)
+                .filter(|(_, b)| b.writes())
+                .map(|(a, _)| a)
+                .collect();
+            let first = outputs - written.len();
+            if let Some(Operand::Node(array)) = k.checked_sub(first).map(|j| written[j]) {
+                if self.graph.nodes[*array].array.is_some() {
+                    let da = self.adjoint(*array);
+                    return quote!(&#da[..]);
+                }
+            }
+        }
         let element = self.graph.nodes.iter().position(
             |n| matches!(n.kind, NodeKind::Element { call: c, index, .. } if c == call && index == k),
         );

@@ -3,7 +3,9 @@
 //! are kept: in plain locals (moved into the tape at the end) in the function
 //! body, pushed on stacks inside branches and loops.
 
-use crate::ir::{Block, ElementSource, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Stmt};
+use crate::ir::{
+    Block, Borrow, ElementSource, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Stmt,
+};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use std::collections::{BTreeMap, BTreeSet};
@@ -146,13 +148,30 @@ impl Forward<'_> {
         let annotation = node.annotation.as_ref().map(|ty| quote!(: #ty));
         match &node.kind {
             NodeKind::Call {
-                path, args, tape, ..
+                path,
+                args,
+                tape,
+                borrows,
+                ..
             } => {
                 // `&mut` arguments: a local initialised from the argument, written
                 // by the call, is the argument's next version.
                 let mut before = TokenStream::new();
-                let mut passed: Vec<TokenStream> =
-                    args.iter().map(|a| argument(self.graph, a)).collect();
+                let mut passed: Vec<TokenStream> = args
+                    .iter()
+                    .zip(borrows)
+                    .map(|(a, borrow)| {
+                        let is_array =
+                            matches!(a, Operand::Node(id) if self.graph.nodes[*id].array.is_some());
+                        let a = argument(self.graph, a);
+                        match borrow {
+                            Borrow::Shared => quote!(&#a),
+                            Borrow::Mutable if is_array => quote!(&mut #a),
+                            // A float passed by `&mut` is bound to a local below.
+                            Borrow::Plain | Borrow::PassedOn | Borrow::Mutable => a,
+                        }
+                    })
+                    .collect();
                 for element in self.graph.nodes.iter() {
                     if let NodeKind::Element {
                         call,
@@ -170,17 +189,13 @@ impl Forward<'_> {
                 let keeps_tape = self.saved_tapes.contains(&id);
                 let tape = if keeps_tape { quote!(#tape) } else { quote!(_) };
                 let value_read = self.graph.nodes.iter().any(|n| {
-                    matches!(n.kind, NodeKind::Element { call, source: ElementSource::Value | ElementSource::Field, .. } if call == id)
+                    matches!(n.kind, NodeKind::Element { call, source: ElementSource::Value | ElementSource::Field | ElementSource::Item, .. } if call == id)
                 }) || is_read(self.graph, id);
                 let value = if value_read { quote!(#name) } else { quote!(_) };
                 quote!(#before let (#value, #tape) = #path::forward(#(#passed),*);)
             }
             NodeKind::Buffer { fill, len, fixed } => {
-                let written = self
-                    .graph
-                    .nodes
-                    .iter()
-                    .any(|n| matches!(n.kind, NodeKind::Write { array, .. } if array == id));
+                let written = self.graph.writes_to(id).next().is_some();
                 let binding = if written {
                     quote!(mut #name)
                 } else {
@@ -214,6 +229,7 @@ impl Forward<'_> {
             } => {
                 let call = &self.graph.nodes[*call].name;
                 match source {
+                    ElementSource::Item => quote!(let #name = #call[#index];),
                     ElementSource::Field => {
                         let index = proc_macro2::Literal::usize_unsuffixed(*index);
                         quote!(let #name = #call.#index;)

@@ -137,6 +137,27 @@ pub enum Form {
     Runtime,
 }
 
+/// How a call passes an argument.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Borrow {
+    /// A value, or an array local that is already a reference (`w: &[f64]`).
+    Plain,
+    /// `&h`: an array passed by shared reference.
+    Shared,
+    /// `&mut h` (or `&mut a` of a float): the callee writes it.
+    Mutable,
+    /// An `&mut [f64]` parameter passed on as it is: the callee writes it.
+    PassedOn,
+}
+
+impl Borrow {
+    /// The callee writes the argument: its final value is one of the call's
+    /// outputs.
+    pub fn writes(self) -> bool {
+        matches!(self, Borrow::Mutable | Borrow::PassedOn)
+    }
+}
+
 #[derive(Clone)]
 pub enum NodeKind {
     /// A parameter of the function; it is active if it is differentiable.
@@ -161,6 +182,9 @@ pub enum NodeKind {
         /// How many outputs the callee returns: one, or a tuple whose elements
         /// are `Element` nodes.
         outputs: usize,
+        /// How each argument is passed: arrays as the user wrote them (`w`,
+        /// `&h`, `&mut h`), since the callee takes them by reference.
+        borrows: Vec<Borrow>,
     },
     /// `a` in `let (a, b) = f(x);`: one output of a call with several.
     Element {
@@ -209,6 +233,8 @@ pub enum NodeKind {
 pub enum ElementSource {
     /// A field of the returned tuple: `out.0`.
     Field,
+    /// An element of the returned array: `out[0]`.
+    Item,
     /// The returned value itself (a call that also writes `&mut` arguments).
     Value,
     /// A `&mut` argument after the call: the forward pass passes this node's
@@ -357,9 +383,41 @@ pub struct Graph {
     pub outputs: Vec<Operand>,
     /// The function's return type, the type of the seed.
     pub ret: FloatTy,
+    /// `&mut [f64]` parameters: their final contents are outputs too.
+    pub written_params: Vec<NodeId>,
 }
 
 impl Graph {
+    /// The arrays a call writes (passed by `&mut`).
+    pub fn writes_to_arrays(&self, call: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        let (args, borrows): (&[Operand], &[Borrow]) = match &self.nodes[call].kind {
+            NodeKind::Call { args, borrows, .. } => (args, borrows),
+            _ => (&[], &[]),
+        };
+        args.iter()
+            .zip(borrows)
+            .filter_map(move |(arg, borrow)| match arg {
+                Operand::Node(id) if borrow.writes() && self.nodes[*id].array.is_some() => {
+                    Some(*id)
+                }
+                _ => None,
+            })
+    }
+
+    /// The statements that change an array's contents: writes of elements, and
+    /// calls that take it by `&mut`.
+    pub fn writes_to(&self, array: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(move |(id, n)| match &n.kind {
+                NodeKind::Write { array: a, .. } => *a == array,
+                NodeKind::Call { .. } => self.writes_to_arrays(*id).any(|a| a == array),
+                _ => false,
+            })
+            .map(|(id, _)| id)
+    }
+
     /// The statement directly inside `ancestor` that contains `region`, or `None`
     /// when `region` is `ancestor` itself.
     pub fn child_statement(&self, region: RegionId, ancestor: RegionId) -> Option<StmtId> {

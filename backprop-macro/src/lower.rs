@@ -8,8 +8,8 @@
 
 use crate::errors::Errors;
 use crate::ir::{
-    ArrayInfo, Block, Carried, Constant, ElementSource, FloatTy, Form, Graph, Hint, If, Loop, Node,
-    NodeId, NodeKind, Operand, RegionId, RegionInfo, Stmt as IrStmt, StmtId,
+    ArrayInfo, Block, Borrow, Carried, Constant, ElementSource, FloatTy, Form, Graph, Hint, If,
+    Loop, Node, NodeId, NodeKind, Operand, RegionId, RegionInfo, Stmt as IrStmt, StmtId,
 };
 use crate::names::Names;
 use crate::rules::{self, Rule};
@@ -35,6 +35,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         returns: None,
         errors,
         ret: sig.ret,
+        written_params: written_params(sig),
     };
     for param in &sig.params {
         let id = lowerer.push(Node {
@@ -91,8 +92,9 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         }
         _ => lowerer.several_outputs(block, &sig.ident),
     };
-    // A `&mut f64` parameter's final value is an output too.
-    for (_, param) in sig.inouts() {
+    // A `&mut f64` parameter's final value is an output too (a `&mut [f64]`'s
+    // contents are, through `Graph::written_params`).
+    for (_, param) in sig.inouts().filter(|(_, p)| !p.writes_array()) {
         if let Some(id) = lowerer.lookup(&key(&param.ident)) {
             outputs.push(Operand::Node(id));
         }
@@ -108,9 +110,18 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         },
         outputs,
         ret: sig.ret,
+        written_params: written_params(sig),
     };
     assign_names(&mut graph, names);
     graph
+}
+
+/// The `&mut [f64]` parameters: parameters are the first nodes, in order.
+fn written_params(sig: &Signature) -> Vec<NodeId> {
+    sig.inouts()
+        .filter(|(_, p)| p.writes_array())
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// The user's name of a node, or its hint, for naming what derives from it.
@@ -174,6 +185,8 @@ struct Lowerer<'a> {
     returns: Option<(String, String)>,
     errors: &'a mut Errors,
     ret: FloatTy,
+    /// The `&mut [f64]` parameters, which the body may write.
+    written_params: Vec<NodeId>,
 }
 
 struct LoopFrame {
@@ -502,7 +515,7 @@ impl<'a> Lowerer<'a> {
             }
             Expr::Continue(exit) => self.exit_loop(exit.label.as_ref(), true, expr),
             Expr::Return(ret) => self.early_return(ret),
-            Expr::Call(call) if has_mut_argument(call) => {
+            Expr::Call(call) if has_mut_argument(call) || self.passes_written_param(call) => {
                 self.call_with_mut_arguments(call, expr, false);
             }
             Expr::Macro(mac) if is_assertion(&mac.mac) => {}
@@ -1358,6 +1371,127 @@ impl<'a> Lowerer<'a> {
         Operand::Node(id)
     }
 
+    /// `w.to_vec()`, `w.clone()`, or `w` into a `let mut`: a copy of a
+    /// differentiated array, to write into.
+    fn copied_array(&self, expr: &Expr, mutable: bool) -> Option<(NodeId, Ident)> {
+        let source = match strip_parens(expr) {
+            Expr::MethodCall(call)
+                if call.args.is_empty() && (call.method == "to_vec" || call.method == "clone") =>
+            {
+                strip_parens(&call.receiver)
+            }
+            other if mutable => other,
+            _ => return None,
+        };
+        let Expr::Path(path) = source else {
+            return None;
+        };
+        let name = path.path.get_ident()?.clone();
+        let id = self.array_local(source)?;
+        self.nodes[id].active.then_some((id, name))
+    }
+
+    /// A new buffer with the source's length, filled element by element: the
+    /// loop a person writes when only `vec![0.0; n]` is allowed.
+    fn copy_array(&mut self, target: &Ident, source: NodeId, source_name: &Ident, expr: &Expr) {
+        let Some(info) = self.nodes[source].array.clone() else {
+            return;
+        };
+        let float = self.nodes[source].float().unwrap_or(self.ret);
+        let buffer = self.push(Node {
+            name: placeholder(),
+            hint: Hint::User(target.clone()),
+            kind: NodeKind::Buffer {
+                fill: Operand::Const(Constant {
+                    tokens: float.zero(),
+                    atomic: true,
+                    float: Some(float),
+                }),
+                len: info.len.clone(),
+                fixed: info.fixed,
+            },
+            active: true,
+            ty: Some(float.to_type()),
+            annotation: None,
+            span: span_of(expr),
+            region: 0,
+            array: Some(info),
+        });
+        self.declare(target, buffer);
+        // A loop variable that is neither array's name.
+        let index = ["k", "j", "i"]
+            .into_iter()
+            .find(|n| target != n && source_name != n)
+            .map_or_else(
+                || quote::format_ident!("k"),
+                |n| quote::format_ident!("{n}"),
+            );
+        let looped: syn::ExprForLoop = syn::parse_quote_spanned! {expr.span()=>
+            for #index in 0..#source_name.len() {
+                #target[#index] = #source_name[#index];
+            }
+        };
+        self.for_loop(&looped);
+    }
+
+    /// `[a, b, c]` of differentiated values: a buffer of that length, written
+    /// element by element, as a person would if only `[0.0; 3]` were allowed.
+    fn array_literal(
+        &mut self,
+        array: &syn::ExprArray,
+        annotation: Option<&syn::Type>,
+        expr: &Expr,
+    ) -> Operand {
+        let values: Vec<Operand> = array.elems.iter().map(|e| self.expr(e)).collect();
+        let float = annotation
+            .and_then(Shape::of)
+            .map(|(float, _, _)| float)
+            .or_else(|| values.iter().find_map(|v| self.float_of(v)))
+            .unwrap_or(self.ret);
+        let constant = |tokens: proc_macro2::TokenStream| {
+            Operand::Const(Constant {
+                tokens,
+                atomic: true,
+                float: None,
+            })
+        };
+        let len = array.elems.len();
+        let len = constant(quote!(#len));
+        let buffer = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("array".into()),
+            kind: NodeKind::Buffer {
+                fill: constant(float.zero()),
+                len: len.clone(),
+                fixed: true,
+            },
+            active: true,
+            ty: Some(float.to_type()),
+            annotation: None,
+            span: span_of(expr),
+            region: 0,
+            array: Some(ArrayInfo { len, fixed: true }),
+        });
+        for ((k, value), element) in values.into_iter().enumerate().zip(&array.elems) {
+            self.push(Node {
+                name: placeholder(),
+                hint: Hint::Op("write".into()),
+                kind: NodeKind::Write {
+                    array: buffer,
+                    index: constant(quote!(#k)),
+                    value,
+                },
+                active: true,
+                ty: None,
+                annotation: None,
+                span: span_of(element),
+                region: 0,
+                array: None,
+            });
+        }
+        Operand::Node(buffer)
+    }
+
     /// `vec![0.0; n]`.
     fn vec_buffer(
         &mut self,
@@ -1455,10 +1589,12 @@ impl<'a> Lowerer<'a> {
             );
             return;
         };
-        if !matches!(self.nodes[array].kind, NodeKind::Buffer { .. }) {
+        if !matches!(self.nodes[array].kind, NodeKind::Buffer { .. })
+            && !self.written_params.contains(&array)
+        {
             self.errors.spanned(
                 &target.expr,
-                "parameters cannot be written to; copy the values into a local buffer first",
+                "only buffers and `&mut` parameters can be written to; copy the values into a local buffer first",
             );
             return;
         }
@@ -1575,6 +1711,11 @@ impl<'a> Lowerer<'a> {
         let mut variables: Vec<(String, NodeId)> = Vec::new();
         for name in assigned.0 {
             if let Some(id) = self.lookup(&name) {
+                // An array is changed in place, not rebound: `h[i] = ..`,
+                // `scale(&mut h)`.
+                if self.nodes[id].array.is_some() {
+                    continue;
+                }
                 if !variables.iter().any(|(n, _)| *n == name) {
                     variables.push((name, id));
                 }
@@ -1619,10 +1760,14 @@ impl<'a> Lowerer<'a> {
         match pat {
             Pat::Type(typed) => self.bind_pattern(&typed.pat, expr, Some(&typed.ty)),
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                if let Some((source, source_name)) = self.copied_array(expr, p.mutability.is_some()) {
+                    return self.copy_array(&p.ident, source, &source_name, expr);
+                }
                 let mark = self.nodes.len();
                 let value = match strip_parens(expr) {
                     Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
                     Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
+                    Expr::Array(array) if self.mentions_active(expr) => self.array_literal(array, annotation, expr),
                     _ => self.expr(expr),
                 };
                 if let Operand::Node(array) = value {
@@ -1638,10 +1783,27 @@ impl<'a> Lowerer<'a> {
                         return;
                     }
                 }
+                if let Operand::Node(array) = value {
+                    if array >= mark && self.nodes[array].array.is_some() {
+                        // A new array: it takes the variable's name.
+                        self.nodes[array].hint = Hint::User(p.ident.clone());
+                        self.declare(&p.ident, array);
+                        return;
+                    }
+                }
                 let id = self.bind(&p.ident, value, mark, annotation);
                 self.declare(&p.ident, id);
             }
             Pat::Tuple(tuple) => self.bind_tuple(tuple, expr, annotation),
+            Pat::Slice(slice) => match strip_parens(expr) {
+                Expr::Call(call) => {
+                    self.bind_outputs(&slice.elems, slice, call, expr, ElementSource::Item);
+                }
+                _ => self.errors.spanned(
+                    slice,
+                    "an array pattern needs a call of a function that returns an array on the right, as in `let [a, b] = f(x);`",
+                ),
+            },
             Pat::Wild(_) => self.errors.spanned(
                 pat,
                 "`let _ = ...` discards a value; a differentiated function has no side effects to keep, so remove the statement",
@@ -1665,7 +1827,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         if let Expr::Call(call) = strip_parens(expr) {
-            return self.bind_outputs(tuple, call, expr);
+            return self.bind_outputs(&tuple.elems, tuple, call, expr, ElementSource::Field);
         }
         let Expr::Tuple(values) = strip_parens(expr) else {
             self.errors.spanned(
@@ -1722,8 +1884,22 @@ impl<'a> Lowerer<'a> {
             return self.dummy();
         };
         let mut args = Vec::new();
+        let mut borrows = Vec::new();
         let mut written: Vec<(usize, Ident)> = Vec::new();
         for (k, arg) in call.args.iter().enumerate() {
+            if let Some((id, borrow)) = self.passed_array(arg) {
+                // `&mut h`, or a `&mut [f64]` parameter passed on in a statement:
+                // the callee writes the array.
+                let borrow = if borrow == Borrow::Plain && self.written_params.contains(&id) {
+                    Borrow::PassedOn
+                } else {
+                    borrow
+                };
+                args.push(Operand::Node(id));
+                borrows.push(borrow);
+                continue;
+            }
+            borrows.push(Borrow::Plain);
             match strip_parens(arg) {
                 Expr::Reference(r) if r.mutability.is_some() => {
                     let local = match strip_parens(&r.expr) {
@@ -1738,6 +1914,7 @@ impl<'a> Lowerer<'a> {
                         return self.dummy();
                     };
                     args.push(Operand::Node(id));
+                    borrows[k] = Borrow::Mutable;
                     written.push((k, ident));
                 }
                 other => args.push(self.expr(other)),
@@ -1754,7 +1931,10 @@ impl<'a> Lowerer<'a> {
             .last()
             .map(|s| key(&s.ident))
             .unwrap_or_default();
-        let outputs = usize::from(value_used) + written.len();
+        // The value (when used), then what the callee writes, in argument order.
+        let outputs = usize::from(value_used) + borrows.iter().filter(|b| b.writes()).count();
+        let output_of =
+            |k: usize| usize::from(value_used) + borrows[..k].iter().filter(|b| b.writes()).count();
         let id = self.push(Node {
             name: placeholder(),
             hint: Hint::Op(format!("{callee}_out")),
@@ -1764,6 +1944,7 @@ impl<'a> Lowerer<'a> {
                 tape: placeholder(),
                 arg_spans: call.args.iter().map(Spanned::span).collect(),
                 outputs,
+                borrows: borrows.clone(),
             },
             active,
             ty: None,
@@ -1793,9 +1974,9 @@ impl<'a> Lowerer<'a> {
         } else {
             self.dummy()
         };
-        for (j, (k, ident)) in written.iter().enumerate() {
+        for (k, ident) in &written {
             let node = element(
-                usize::from(value_used) + j,
+                output_of(*k),
                 ElementSource::Argument(*k),
                 Hint::User(ident.clone()),
             );
@@ -1807,10 +1988,17 @@ impl<'a> Lowerer<'a> {
 
     /// `let (a, b) = f(x);` where `f` returns a tuple: one call, one element node
     /// per name.
-    fn bind_outputs(&mut self, tuple: &syn::PatTuple, call: &syn::ExprCall, expr: &Expr) {
+    /// `let [a, b] = f(x);` likewise, with `source` `Item`.
+    fn bind_outputs(
+        &mut self,
+        elems: &syn::punctuated::Punctuated<Pat, syn::Token![,]>,
+        pattern: &dyn ToTokens,
+        call: &syn::ExprCall,
+        expr: &Expr,
+        source: ElementSource,
+    ) {
         // A name, or `_`, for each output.
-        let names: Option<Vec<Option<Ident>>> = tuple
-            .elems
+        let names: Option<Vec<Option<Ident>>> = elems
             .iter()
             .map(|pat| match pat {
                 Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
@@ -1822,8 +2010,8 @@ impl<'a> Lowerer<'a> {
             .collect();
         let Some(names) = names else {
             self.errors.spanned(
-                tuple,
-                "expected a variable name or `_` for each output, as in `let (a, _) = f(x);`",
+                pattern,
+                "expected a variable name or `_` for each output, as in `let (a, _) = f(x);` or `let [a, _] = f(x);`",
             );
             return;
         };
@@ -1846,7 +2034,7 @@ impl<'a> Lowerer<'a> {
                     kind: NodeKind::Element {
                         call: id,
                         index,
-                        source: ElementSource::Field,
+                        source,
                     },
                     active: true,
                     ty: float.clone(),
@@ -1857,10 +2045,15 @@ impl<'a> Lowerer<'a> {
                 })
             } else {
                 let index = proc_macro2::Literal::usize_unsuffixed(index);
+                let is_array = matches!(source, ElementSource::Item);
                 let operand = self.inactive_template(
                     |t| {
                         let t = t.first();
-                        quote!(#t.#index)
+                        if is_array {
+                            quote!(#t[#index])
+                        } else {
+                            quote!(#t.#index)
+                        }
                     },
                     &[Operand::Node(id)],
                     name,
@@ -2299,17 +2492,7 @@ impl<'a> Lowerer<'a> {
             );
             return self.dummy();
         }
-        let args: Vec<Operand> = call.args.iter().map(|a| self.expr(a)).collect();
-        for (arg, tokens) in args.iter().zip(&call.args) {
-            if matches!(arg, Operand::Node(id) if self.nodes[*id].array.is_some() && self.nodes[*id].active)
-            {
-                self.errors.spanned(
-                    tokens,
-                    "passing a differentiated slice or array to another function is not supported yet; pass its elements",
-                );
-                return self.dummy();
-            }
-        }
+        let (args, borrows) = self.call_arguments(call);
         if !args.iter().any(|a| self.is_active(a)) {
             // An ordinary call on values that do not depend on the inputs (its
             // arguments held a branch, so they were lowered one by one).
@@ -2333,6 +2516,7 @@ impl<'a> Lowerer<'a> {
                 tape: placeholder(),
                 arg_spans: call.args.iter().map(Spanned::span).collect(),
                 outputs: 1,
+                borrows,
             },
             active: true,
             ty: Some(float.unwrap_or(self.ret).to_type()),
@@ -2342,6 +2526,51 @@ impl<'a> Lowerer<'a> {
             array: None,
         });
         Operand::Node(id)
+    }
+
+    /// The arguments of a call to a differentiated function. A differentiated
+    /// array is passed whole, as the user wrote it (`w`, `&h`): the callee's
+    /// pullback hands back its adjoint as a whole.
+    fn call_arguments(&mut self, call: &syn::ExprCall) -> (Vec<Operand>, Vec<Borrow>) {
+        call.args
+            .iter()
+            .map(|arg| {
+                if let Some((id, borrow)) = self.passed_array(arg) {
+                    return (Operand::Node(id), borrow);
+                }
+                // `f([a, b])`, `f(&[a, b])`: a buffer of its own, passed whole.
+                let (literal, borrow) = match strip_parens(arg) {
+                    Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, Borrow::Shared),
+                    other => (other, Borrow::Plain),
+                };
+                match literal {
+                    Expr::Array(array) if self.mentions_active(literal) => {
+                        (self.array_literal(array, None, literal), borrow)
+                    }
+                    _ => (self.expr(arg), Borrow::Plain),
+                }
+            })
+            .unzip()
+    }
+
+    /// `scale(x, 2.0);` with `x: &mut [f64]`: a call statement that passes
+    /// on an array this function writes is taken to write it.
+    fn passes_written_param(&self, call: &syn::ExprCall) -> bool {
+        call.args.iter().any(|arg| {
+            self.array_local(arg)
+                .is_some_and(|id| self.written_params.contains(&id))
+        })
+    }
+
+    /// `w`, `&h` or `&mut h`, naming a differentiated array local.
+    fn passed_array(&self, arg: &Expr) -> Option<(NodeId, Borrow)> {
+        let (local, borrow) = match strip_parens(arg) {
+            Expr::Reference(r) if r.mutability.is_some() => (&*r.expr, Borrow::Mutable),
+            Expr::Reference(r) => (&*r.expr, Borrow::Shared),
+            other => (other, Borrow::Plain),
+        };
+        let id = self.array_local(local)?;
+        self.nodes[id].active.then_some((id, borrow))
     }
 
     fn primitive_call(
@@ -2897,8 +3126,11 @@ fn not_differentiable(expr: &Expr) -> &'static str {
         Expr::Reference(_) | Expr::RawAddr(_) => {
             "references to differentiated values are not supported; pass the value itself"
         }
-        Expr::Array(_) | Expr::Repeat(_) | Expr::Index(_) => {
-            "arrays and indexing of differentiated values are not supported yet"
+        Expr::Array(_) => {
+            "an array of differentiated values is supported as a variable: bind it first, as in `let v = [a, b];`"
+        }
+        Expr::Repeat(_) | Expr::Index(_) => {
+            "arrays and indexing of differentiated values are not supported here; index a slice parameter or a local buffer"
         }
         Expr::Field(_) | Expr::Struct(_) => {
             "structs holding differentiated values are not supported yet; pass the fields as parameters"

@@ -31,7 +31,7 @@ pub fn generate(
     let forward_fn = forward_fns(sig, graph, &backward, &tape, &grad_names);
     let backward_fn = backward_fns(sig, &backward, &tape, names);
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names);
-    let pullback_fn = pullback_fn(sig, graph.outputs.len());
+    let pullback_fn = pullback_fn(sig);
 
     let Tape {
         definition: tape_def,
@@ -167,18 +167,28 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
     })
 }
 
-/// The type of the seeds: the return type, or with `&mut f64` parameters a
-/// float per output (the value, then each parameter's final value).
-fn seed_type(sig: &Signature, count: usize) -> TokenStream {
+/// The type of the seeds: the return type, or with `&mut` parameters one per
+/// output: the value, then each parameter's final value (a float) or contents
+/// (a slice).
+fn seed_type(sig: &Signature) -> TokenStream {
     if sig.inouts().next().is_none() {
         let ty = &sig.ret_ty;
         return quote!(#ty);
     }
     let float = sig.ret;
-    let floats = (0..count).map(|_| quote!(#float));
-    match count {
-        1 => quote!(#float),
-        _ => quote!((#(#floats),*)),
+    let finals = sig.inouts().map(|(_, p)| {
+        let float = p.differentiable.unwrap_or(float);
+        if p.writes_array() {
+            quote!(&[#float])
+        } else {
+            quote!(#float)
+        }
+    });
+    let value = sig.returns_value.then(|| quote!(#float));
+    let types: Vec<TokenStream> = value.into_iter().chain(finals).collect();
+    match types.len() {
+        1 => quote!(#(#types)*),
+        _ => quote!((#(#types),*)),
     }
 }
 
@@ -249,6 +259,7 @@ fn forward_fns(
     // parameter's name; the value is read at the start and written at the end.
     let inouts: Vec<(Ident, Ident)> = sig
         .inouts()
+        .filter(|(_, p)| !p.writes_array())
         .map(|(_, p)| {
             (
                 p.ident.clone(),
@@ -379,7 +390,7 @@ fn backward_fns(
     names: &mut Names,
 ) -> TokenStream {
     let body = &backward.body;
-    let ret = &seed_type(sig, backward.seeds.len());
+    let ret = &seed_type(sig);
     let seeds: Vec<TokenStream> = backward
         .seeds
         .iter()
@@ -553,7 +564,7 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
 
 /// `backward` with the gradient as a tuple in parameter order, for callers that are
 /// themselves differentiated and know the parameters only by position.
-fn pullback_fn(sig: &Signature, seeds: usize) -> TokenStream {
+fn pullback_fn(sig: &Signature) -> TokenStream {
     let not = quote!(::backprop_runtime::NotDifferentiable);
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
@@ -570,7 +581,7 @@ fn pullback_fn(sig: &Signature, seeds: usize) -> TokenStream {
         1 => quote!((#(#items)*,)),
         _ => quote!((#(#items),*)),
     };
-    let ret = &seed_type(sig, seeds);
+    let ret = &seed_type(sig);
     if sig.params.is_empty() {
         // Nothing to return: no unit type for clippy to object to.
         return quote! {

@@ -12,9 +12,16 @@ pub struct Param {
     pub differentiable: Option<FloatTy>,
     /// For a slice, vector or array of floats: its shape.
     pub shape: Option<Shape>,
-    /// `&mut f64`: read at the start, written at the end; its final value is an
-    /// output of the function.
+    /// `&mut f64` or `&mut [f64]`: read at the start, written at the end; its
+    /// final value (contents) is an output of the function.
     pub inout: bool,
+}
+
+impl Param {
+    /// `&mut [f64]`: an array the function writes in place.
+    pub fn writes_array(&self) -> bool {
+        self.inout && self.shape.is_some()
+    }
 }
 
 /// How a parameter holds many floats.
@@ -221,7 +228,7 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
             ),
             syn::FnArg::Typed(typed) => match &*typed.pat {
                 syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
-                    let (differentiable, shape, inout) = classify(&typed.ty, errors);
+                    let (differentiable, shape, inout) = classify(&typed.ty);
                     params.push(Param {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
@@ -262,7 +269,7 @@ fn refuse_hidden_floats(params: &[Param], errors: &mut Errors) {
 }
 
 /// A float, a slice, vector or array of floats, or something passed through.
-fn classify(ty: &syn::Type, errors: &mut Errors) -> (Option<FloatTy>, Option<Shape>, bool) {
+fn classify(ty: &syn::Type) -> (Option<FloatTy>, Option<Shape>, bool) {
     if let Some(float) = FloatTy::from_type(ty) {
         return (Some(float), None, false);
     }
@@ -274,15 +281,11 @@ fn classify(ty: &syn::Type, errors: &mut Errors) -> (Option<FloatTy>, Option<Sha
         }
     }
     match Shape::of(ty) {
-        Some((_, _, true)) => {}
-        Some((float, shape, false)) => return (Some(float), Some(shape), false),
-        None => return (None, None, false),
+        // `&mut [f64]`: an array the function writes; its final contents are
+        // outputs.
+        Some((float, shape, inout)) => (Some(float), Some(shape), inout),
+        None => (None, None, false),
     }
-    errors.spanned(
-        ty,
-        "`&mut` slices are not supported yet; `&mut f64` is, and slices by reference",
-    );
-    (None, None, false)
 }
 
 /// With `wrt(...)`, only the named parameters are differentiable; each must exist
@@ -311,6 +314,14 @@ fn apply_wrt(mut params: Vec<Param>, args: &Args, errors: &mut Errors) -> Vec<Pa
         }
     }
     for param in &mut params {
+        if param.inout && param.differentiable.is_some() && !wrt.contains(&param.ident) {
+            let name = &param.ident;
+            errors.spanned(
+                &param.ty,
+                format!("a `&mut` parameter's final value is an output, so it is always differentiated; add `{name}` to `wrt(...)`, or pass data that is only read by `&`"),
+            );
+            continue;
+        }
         if !wrt.contains(&param.ident) {
             param.differentiable = None;
         }

@@ -267,6 +267,23 @@ impl<T: Copy> Reader<'_, T> {
 }
 
 /// Sizes a slice parameter's gradient on first use, and checks it afterwards:
+/// Adds `from` into `into`, element by element: a callee's adjoint of an array
+/// argument, added into the caller's adjoint of that array.
+///
+/// # Panics
+/// If the lengths differ (the callee was handed an array of another length).
+#[inline]
+pub fn accumulate<F: Real>(into: &mut [F], from: &[F]) {
+    assert_eq!(
+        into.len(),
+        from.len(),
+        "an array's adjoint has the wrong length"
+    );
+    for (a, b) in into.iter_mut().zip(from) {
+        *a = *a + *b;
+    }
+}
+
 /// `backward_into` adds into a `Grad` that is either fresh (`Grad::default()`,
 /// empty vectors) or was made for arguments of the same lengths.
 ///

@@ -1,9 +1,10 @@
 use backprop_runtime::differentiate;
 
+// `let v = [x, y];` and `f(&[x, y])` are supported; indexing an array
+// expression is not.
 #[differentiate]
 fn f(x: f64, y: f64) -> f64 {
-    let v = [x, y];
-    v[0] * v[1]
+    [x, y * 2.0][1]
 }
 
 fn main() {}
