@@ -7,6 +7,7 @@
 #![deny(clippy::all, clippy::pedantic)]
 
 use backprop_runtime::{differentiate, relu, sigmoid, softplus};
+use num_traits::Float;
 
 const HALF: f64 = 0.5;
 
@@ -166,8 +167,50 @@ pub fn constant(_x: f64) -> f64 {
     1.0
 }
 
+/// Generic over the float type: literals, a slice, a branch, a runtime call.
+///
+/// # Panics
+/// Never: every float type holds 0.5.
+#[differentiate]
+#[must_use]
+pub fn generic<T: Float>(x: T, w: &[T]) -> T {
+    let mut total = T::zero();
+    for v in w {
+        total = total + *v * x;
+    }
+    let bent = if total > T::one() {
+        total.ln()
+    } else {
+        sigmoid(total)
+    };
+    bent * T::from(0.5).unwrap() + x.powi(2)
+}
+
+/// Writes a slice and a float in place, and passes slices whole.
+#[differentiate]
+pub fn writer(v: &mut [f64], scale: &mut f64) {
+    for x in v.iter() {
+        *scale += x * 0.5;
+    }
+    v[0] = v[1] * *scale;
+}
+
+/// Calls the writer on copies, and passes an array literal.
+#[differentiate]
+#[must_use]
+pub fn caller(w: &[f64], x: f64) -> f64 {
+    let mut h = w.to_vec();
+    let mut scale = x;
+    writer(&mut h, &mut scale);
+    let pair = [h[0], scale];
+    let (first, _) = outputs(x, &pair);
+    first + generic::<f64>(x, &h)
+}
+
 #[test]
 fn generated_code_is_lint_clean() {
+    assert!(generic::grad(0.5_f32, &[1.0, 2.0]).1.x.is_finite());
+    assert!(caller::grad(&[0.5, 1.5], 0.3).1.x.is_finite());
     // Compiling this file is the test; run the generated code once too.
     assert!(arithmetic::grad(1.5, 0.5).0.is_finite());
     assert!(methods::grad(0.7).1.x.is_finite());

@@ -6,6 +6,7 @@
 //! the diff.
 
 use backprop_runtime::{differentiate, sigmoid};
+use num_traits::Float;
 
 /// The blog's function, with the blog's node names.
 #[differentiate]
@@ -59,12 +60,35 @@ fn soft_power(x: f64, n: usize) -> f64 {
     }
 }
 
+/// Generic over the float type, with a slice written in place by a call.
+#[differentiate]
+fn scaled_logistic<T: Float>(w: &[T], x: T) -> T {
+    let mut h = w.to_vec();
+    scale(&mut h, x);
+    let mut total = T::zero();
+    for v in &h {
+        total = total + sigmoid(*v);
+    }
+    total * T::from(0.5).unwrap()
+}
+
+/// Writes its first argument: its seed is the adjoint of the final contents.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn scale<T: Float>(v: &mut [T], by: T) {
+    for i in 0..v.len() {
+        v[i] = v[i] * by;
+    }
+}
+
 const FUNCTIONS: &[(&str, &str)] = &[
     ("f", f::SOURCE),
     ("sig", sig::SOURCE),
     ("f_inline", f_inline::SOURCE),
     ("damped", damped::SOURCE),
     ("soft_power", soft_power::SOURCE),
+    ("scaled_logistic", scaled_logistic::SOURCE),
+    ("scale", scale::SOURCE),
 ];
 
 fn render() -> String {
@@ -114,6 +138,7 @@ fn expansion_matches_the_snapshot() {
 /// The snapshot, compiled as ordinary source.
 #[allow(dead_code, clippy::all)]
 mod pasted {
+    use num_traits::Float;
     include!("snapshots/expansions.rs");
 }
 
@@ -132,6 +157,10 @@ fn pasted_expansion_compiles_and_agrees() {
         let (value, g) = soft_power::grad(1.3, n);
         assert_eq!((pasted_value, pasted.x), (value, g.x));
     }
+    let w = [0.5, -1.5, 2.0];
+    let (pasted_value, pasted) = pasted::scaled_logistic::grad(&w, 0.8);
+    let (value, g) = scaled_logistic::grad(&w, 0.8);
+    assert_eq!((pasted_value, pasted.w, pasted.x), (value, g.w, g.x));
     let (pasted_value, pasted) = pasted::damped::grad(0.7, 1.3, 3);
     let (value, g) = damped::grad(0.7, 1.3, 3);
     assert_eq!((pasted_value, pasted.x), (value, g.x));

@@ -485,7 +485,12 @@ impl Pass<'_> {
             Some(statement) => {
                 let accumulator = self.accumulators.get(&(id, statement)).cloned();
                 if let Some(accumulator) = accumulator {
-                    self.out.extend(quote!(#accumulator += #term;));
+                    let add = self.graph.ret.add_assign(
+                        &quote!(#accumulator),
+                        &term,
+                        proc_macro2::Span::call_site(),
+                    );
+                    self.out.extend(add);
                 }
             }
         }
@@ -534,7 +539,7 @@ impl Pass<'_> {
                         adjoint: &d,
                         saved: &mut self.needed,
                     };
-                    let term = partial(&mut ctx, i);
+                    let term = self.graph.ret.literals_in(partial(&mut ctx, i));
                     self.contribute(arg, region, term);
                 }
             }
@@ -659,7 +664,12 @@ impl Pass<'_> {
             NodeKind::Read { array, index } => {
                 let da = self.adjoint(*array);
                 let index = self.value(index);
-                self.out.extend(quote!(#da[#index] += #d;));
+                let add = self.graph.ret.add_assign(
+                    &quote!(#da[#index]),
+                    &quote!(#d),
+                    proc_macro2::Span::call_site(),
+                );
+                self.out.extend(add);
             }
             NodeKind::Write {
                 array,

@@ -33,6 +33,9 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
 
+    // The float type of a generic function is known by name from here on.
+    let generic = crate::signature::generic_float(&function.sig.generics, &mut errors);
+    let _float = crate::ir::GenericFloat::set(generic);
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
     let signature = Signature::from_syn(&rebased, &args, &mut errors);

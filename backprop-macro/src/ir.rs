@@ -12,6 +12,31 @@ use quote::{quote, ToTokens};
 pub enum FloatTy {
     F32,
     F64,
+    /// The type parameter of a generic function, `T` in `fn f<T: Float>`.
+    Generic,
+}
+
+thread_local! {
+    /// The name of the generic float while a generic function is expanded. A
+    /// macro expands one function at a time, so `FloatTy` can stay `Copy` and
+    /// every place that compares or prints a float type sees the same name.
+    static GENERIC_FLOAT: std::cell::RefCell<Option<Ident>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While alive, `ident` is the generic float type; dropping it forgets it.
+pub struct GenericFloat(());
+
+impl GenericFloat {
+    pub fn set(ident: Option<Ident>) -> GenericFloat {
+        GENERIC_FLOAT.with(|g| *g.borrow_mut() = ident);
+        GenericFloat(())
+    }
+}
+
+impl Drop for GenericFloat {
+    fn drop(&mut self) {
+        GENERIC_FLOAT.with(|g| *g.borrow_mut() = None);
+    }
 }
 
 impl FloatTy {
@@ -32,6 +57,8 @@ impl FloatTy {
             Some(FloatTy::F64)
         } else if ident == "f32" {
             Some(FloatTy::F32)
+        } else if GENERIC_FLOAT.with(|g| g.borrow().as_ref() == Some(ident)) {
+            Some(FloatTy::Generic)
         } else {
             None
         }
@@ -45,15 +72,18 @@ impl FloatTy {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    fn ident(self) -> Ident {
         match self {
-            FloatTy::F32 => "f32",
-            FloatTy::F64 => "f64",
+            FloatTy::F32 => Ident::new("f32", Span::call_site()),
+            FloatTy::F64 => Ident::new("f64", Span::call_site()),
+            FloatTy::Generic => GENERIC_FLOAT
+                .with(|g| g.borrow().clone())
+                .unwrap_or_else(|| Ident::new("f64", Span::call_site())),
         }
     }
 
     pub fn to_type(self) -> syn::Type {
-        let ident = Ident::new(self.name(), Span::call_site());
+        let ident = self.ident();
         syn::parse_quote!(#ident)
     }
 
@@ -61,6 +91,7 @@ impl FloatTy {
         match self {
             FloatTy::F32 => quote!(0.0_f32),
             FloatTy::F64 => quote!(0.0_f64),
+            FloatTy::Generic => self.literal("0.0"),
         }
     }
 
@@ -68,19 +99,108 @@ impl FloatTy {
         match self {
             FloatTy::F32 => quote!(1.0_f32),
             FloatTy::F64 => quote!(1.0_f64),
+            FloatTy::Generic => self.literal("1.0"),
+        }
+    }
+
+    /// A float literal in this type: as written for `f32`/`f64` (inference types
+    /// it), `T::zero()`, `T::one()` or `T::from(2.0).unwrap()` for a generic `T`.
+    pub fn literal(self, digits: &str) -> TokenStream {
+        let lit: TokenStream = digits.parse().unwrap_or_else(|_| quote!(0.0));
+        match self {
+            FloatTy::F32 | FloatTy::F64 => lit,
+            FloatTy::Generic => {
+                let t = self.ident();
+                match digits {
+                    "0.0" => quote!(#t::zero()),
+                    "1.0" => quote!(#t::one()),
+                    _ => quote!(#t::from(#lit).unwrap()),
+                }
+            }
+        }
+    }
+
+    /// A constant of `core::f64::consts` (`PI`, `LN_2`) in this type.
+    pub fn constant(self, name: &str) -> TokenStream {
+        let name = Ident::new(name, Span::call_site());
+        match self {
+            FloatTy::F32 | FloatTy::F64 => quote!(::core::#self::consts::#name),
+            FloatTy::Generic => {
+                let t = self.ident();
+                quote!(#t::from(::core::f64::consts::#name).unwrap())
+            }
+        }
+    }
+
+    /// An integer `n` converted to this type.
+    pub fn converted_int(self, n: &TokenStream) -> TokenStream {
+        match self {
+            FloatTy::F32 | FloatTy::F64 => quote!(#n as #self),
+            FloatTy::Generic => {
+                let t = self.ident();
+                quote!(#t::from(#n).unwrap())
+            }
+        }
+    }
+
+    /// Rewrites the float literals of a derivative rule's code (`2.0 * a`) for a
+    /// generic float (`T::from(2.0).unwrap() * a`). The arguments of a `from`
+    /// call are the user's conversions and stay as written.
+    pub fn literals_in(self, tokens: TokenStream) -> TokenStream {
+        if self != FloatTy::Generic {
+            return tokens;
+        }
+        use proc_macro2::TokenTree;
+        let mut out = TokenStream::new();
+        let mut after_from = false;
+        for tree in tokens {
+            match tree {
+                TokenTree::Group(group) if !after_from => {
+                    let inner = self.literals_in(group.stream());
+                    let mut rebuilt = proc_macro2::Group::new(group.delimiter(), inner);
+                    rebuilt.set_span(group.span());
+                    out.extend([TokenTree::Group(rebuilt)]);
+                }
+                TokenTree::Literal(lit) if is_unsuffixed_float(&lit.to_string()) => {
+                    out.extend(self.literal(&lit.to_string()));
+                }
+                other => {
+                    after_from = matches!(&other, TokenTree::Ident(i) if i == "from");
+                    out.extend([other]);
+                    continue;
+                }
+            }
+            after_from = false;
+        }
+        out
+    }
+}
+
+impl FloatTy {
+    /// `place += term;`, or `place = place + term;` for a generic float, whose
+    /// `Float` bound does not include `AddAssign`.
+    /// `span` locates the operator, for type errors about the term.
+    pub fn add_assign(self, place: &TokenStream, term: &TokenStream, span: Span) -> TokenStream {
+        match self {
+            FloatTy::Generic => quote::quote_spanned!(span=> #place = #place + #term;),
+            FloatTy::F32 | FloatTy::F64 => quote::quote_spanned!(span=> #place += #term;),
         }
     }
 }
 
+fn is_unsuffixed_float(text: &str) -> bool {
+    text.parse::<f64>().is_ok() && text.contains('.') && !text.contains('_')
+}
+
 impl std::fmt::Display for FloatTy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        write!(f, "{}", self.ident())
     }
 }
 
 impl ToTokens for FloatTy {
     fn to_tokens(&self, tokens: &mut TokenStream) {
-        Ident::new(self.name(), Span::call_site()).to_tokens(tokens);
+        self.ident().to_tokens(tokens);
     }
 }
 
@@ -185,6 +305,9 @@ pub enum NodeKind {
         /// How each argument is passed: arrays as the user wrote them (`w`,
         /// `&h`, `&mut h`), since the callee takes them by reference.
         borrows: Vec<Borrow>,
+        /// The generic arguments of the callee's `Tape`: `<f64>` of
+        /// `dot::<f64>(..)`, `<T>` in a generic function, or none.
+        tape_args: TokenStream,
     },
     /// `a` in `let (a, b) = f(x);`: one output of a call with several.
     Element {

@@ -1883,6 +1883,9 @@ impl<'a> Lowerer<'a> {
                 .spanned(&call.func, "only calls of named functions are supported");
             return self.dummy();
         };
+        let Some((path, tape_args)) = self.callee(&func.path) else {
+            return self.dummy();
+        };
         let mut args = Vec::new();
         let mut borrows = Vec::new();
         let mut written: Vec<(usize, Ident)> = Vec::new();
@@ -1925,8 +1928,7 @@ impl<'a> Lowerer<'a> {
             .iter()
             .find_map(|a| self.float_of(a))
             .unwrap_or(self.ret);
-        let callee = func
-            .path
+        let callee = path
             .segments
             .last()
             .map(|s| key(&s.ident))
@@ -1939,12 +1941,13 @@ impl<'a> Lowerer<'a> {
             name: placeholder(),
             hint: Hint::Op(format!("{callee}_out")),
             kind: NodeKind::Call {
-                path: func.path.clone(),
+                path,
                 args,
                 tape: placeholder(),
                 arg_spans: call.args.iter().map(Spanned::span).collect(),
                 outputs,
                 borrows: borrows.clone(),
+                tape_args,
             },
             active,
             ty: None,
@@ -2485,13 +2488,10 @@ impl<'a> Lowerer<'a> {
             };
             return self.primitive_call(rule, Form::TypePath(float), call, expr);
         }
-        if let Some(generic) = path.segments.iter().find(|s| !s.arguments.is_none()) {
-            self.errors.spanned(
-                &generic.arguments,
-                "calls with type arguments are not supported yet; call a non-generic differentiated function",
-            );
+        let Some((path, tape_args)) = self.callee(path) else {
             return self.dummy();
-        }
+        };
+        let path = &path;
         let (args, borrows) = self.call_arguments(call);
         if !args.iter().any(|a| self.is_active(a)) {
             // An ordinary call on values that do not depend on the inputs (its
@@ -2517,6 +2517,7 @@ impl<'a> Lowerer<'a> {
                 arg_spans: call.args.iter().map(Spanned::span).collect(),
                 outputs: 1,
                 borrows,
+                tape_args,
             },
             active: true,
             ty: Some(float.unwrap_or(self.ret).to_type()),
@@ -2526,6 +2527,37 @@ impl<'a> Lowerer<'a> {
             array: None,
         });
         Operand::Node(id)
+    }
+
+    /// A callee's module path, and the generic arguments of its `Tape`:
+    /// `dot::<f64>` gives `dot` and `<f64>`; in a generic function, callees are
+    /// generic over the same float.
+    fn callee(&mut self, path: &syn::Path) -> Option<(syn::Path, proc_macro2::TokenStream)> {
+        let mut path = path.clone();
+        let count = path.segments.len();
+        for (k, segment) in path.segments.iter().enumerate() {
+            if k + 1 < count && !segment.arguments.is_none() {
+                self.errors.spanned(
+                    &segment.arguments,
+                    "generic arguments go on the function, as in `dot::<f64>(a, b)`",
+                );
+                return None;
+            }
+        }
+        let last = path.segments.last_mut()?;
+        let arguments = std::mem::replace(&mut last.arguments, syn::PathArguments::None);
+        let tape_args = match arguments {
+            syn::PathArguments::AngleBracketed(mut args) => {
+                args.colon2_token = None;
+                quote!(#args)
+            }
+            syn::PathArguments::None if self.ret == FloatTy::Generic => {
+                let float = self.ret;
+                quote!(<#float>)
+            }
+            _ => quote!(),
+        };
+        Some((path, tape_args))
     }
 
     /// The arguments of a call to a differentiated function. A differentiated
@@ -2657,7 +2689,10 @@ impl<'a> Lowerer<'a> {
         if locals.is_empty() && is_pure(expr) {
             return Operand::Const(Constant {
                 tokens: expr.to_token_stream(),
-                atomic: matches!(strip_parens(expr), Expr::Lit(_) | Expr::Path(_)),
+                atomic: matches!(
+                    strip_parens(expr),
+                    Expr::Lit(_) | Expr::Path(_) | Expr::Call(_) | Expr::MethodCall(_)
+                ),
                 float: literal_float(expr),
             });
         }
@@ -2778,6 +2813,7 @@ impl<'a> Lowerer<'a> {
                 self.guess_type(&m.receiver)
             }
             Expr::MethodCall(m) if m.method == "len" => Some(syn::parse_quote!(usize)),
+            Expr::MethodCall(m) if m.method == "unwrap" => self.guess_type(&m.receiver),
             Expr::Call(c) => match strip_parens(&c.func) {
                 Expr::Path(p) => float_function(&p.path).map(|(float, _)| float.to_type()),
                 _ => None,
@@ -3129,8 +3165,14 @@ fn not_differentiable(expr: &Expr) -> &'static str {
         Expr::Array(_) => {
             "an array of differentiated values is supported as a variable: bind it first, as in `let v = [a, b];`"
         }
+        Expr::Index(i) if matches!(&*i.expr, Expr::Call(_)) => {
+            "name the outputs of a call that returns an array first, as in `let [a, _] = f(x);`"
+        }
         Expr::Repeat(_) | Expr::Index(_) => {
             "arrays and indexing of differentiated values are not supported here; index a slice parameter or a local buffer"
+        }
+        Expr::Field(f) if matches!(&*f.base, Expr::Call(_)) => {
+            "name the outputs of a call with several first, as in `let (a, _) = f(x);`"
         }
         Expr::Field(_) | Expr::Struct(_) => {
             "structs holding differentiated values are not supported yet; pass the fields as parameters"
@@ -3200,9 +3242,15 @@ fn is_pure(expr: &Expr) -> bool {
         Expr::Binary(b) => is_pure(&b.left) && is_pure(&b.right),
         Expr::Cast(c) => is_pure(&c.expr),
         Expr::MethodCall(m) => {
-            rules::method(&m.method.to_string()).is_some()
+            (rules::method(&m.method.to_string()).is_some() || m.method == "unwrap")
                 && is_pure(&m.receiver)
                 && m.args.iter().all(is_pure)
+        }
+        // `T::from(2.0)`, `T::zero()`, `f64::sqrt(2.0)`: a function of the float
+        // type on constants.
+        Expr::Call(c) => {
+            matches!(strip_parens(&c.func), Expr::Path(p) if float_function(&p.path).is_some())
+                && c.args.iter().all(is_pure)
         }
         _ => false,
     }
@@ -3248,6 +3296,12 @@ fn literal_float(expr: &Expr) -> Option<FloatTy> {
             .iter()
             .find_map(|s| FloatTy::from_ident(&s.ident)),
         Expr::Unary(u) => literal_float(&u.expr),
+        // `T::from(2.0).unwrap()`, `T::one()`.
+        Expr::MethodCall(m) if m.method == "unwrap" => literal_float(&m.receiver),
+        Expr::Call(c) => match strip_parens(&c.func) {
+            Expr::Path(p) => float_function(&p.path).map(|(float, _)| float),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -26,12 +26,13 @@ pub fn generate(
     let mut grad_names = names.clone();
     let analysis = Analysis::of(graph);
     let backward = backward::generate(graph, &analysis, sig, names);
-    let tape = tape_struct(sig, graph, &backward)?;
-    let grad = grad_struct(sig);
-    let forward_fn = forward_fns(sig, graph, &backward, &tape, &grad_names);
-    let backward_fn = backward_fns(sig, &backward, &tape, names);
-    let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names);
-    let pullback_fn = pullback_fn(sig);
+    let generic = Generic::of(sig, names);
+    let tape = tape_struct(sig, graph, &backward, &generic)?;
+    let grad = grad_struct(sig, &generic);
+    let forward_fn = forward_fns(sig, graph, &backward, &tape, &grad_names, &generic);
+    let backward_fn = backward_fns(sig, &backward, &tape, names, &generic);
+    let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic);
+    let pullback_fn = pullback_fn(sig, &generic);
 
     let Tape {
         definition: tape_def,
@@ -71,6 +72,40 @@ fn module_doc(name: &str, source: &str) -> String {
     )
 }
 
+/// A generic function's module is generic too: `Tape<T>`, `fn forward<T: Float>`.
+/// For a function over `f64` or `f32` every part is empty.
+struct Generic {
+    /// `<T: Float>`, after a function's or an impl's name.
+    params: TokenStream,
+    /// `<T>`, after `Tape` and `Grad`.
+    args: TokenStream,
+    where_clause: TokenStream,
+    /// `Tape`'s field that holds the type parameter, which other fields may
+    /// not mention, and the parameter.
+    marker: Option<(Ident, Ident)>,
+}
+
+impl Generic {
+    fn of(sig: &Signature, names: &mut Names) -> Generic {
+        let (params, args, where_clause) = sig.generics.split_for_impl();
+        let float = sig.generics.type_params().next().map(|t| t.ident.clone());
+        Generic {
+            params: quote!(#params),
+            args: quote!(#args),
+            where_clause: quote!(#where_clause),
+            marker: float.map(|float| (names.fresh("float"), float)),
+        }
+    }
+
+    /// `float: PhantomData`, in a struct expression.
+    fn marker_value(&self) -> TokenStream {
+        match &self.marker {
+            Some((marker, _)) => quote!(#marker: ::core::marker::PhantomData),
+            None => quote!(),
+        }
+    }
+}
+
 struct Tape {
     definition: TokenStream,
     /// Fields saved as plain values, named like the locals they are saved from.
@@ -83,9 +118,17 @@ struct Tape {
     copies: Vec<Ident>,
 }
 
-fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Result<Tape> {
+fn tape_struct(
+    sig: &Signature,
+    graph: &Graph,
+    backward: &Backward,
+    generic: &Generic,
+) -> syn::Result<Tape> {
     let mut errors = Errors::default();
     let mut definitions = Vec::new();
+    // `Tape::default()` of a generic function: `T` need not be `Default`.
+    let mut defaults = Vec::new();
+    let args = &generic.args;
     let mut fields = Vec::new();
     let mut callee_tapes = Vec::new();
     let mut stacks = Vec::new();
@@ -98,11 +141,19 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
                     Some(stack) => {
                         let doc = format!("`{name}` at each pass through its branch or loop, for the backward pass.");
                         definitions.push(quote!(#[doc = #doc] pub #name: ::backprop_runtime::Stack<#ty>));
+                        defaults.push(quote!(#name: ::core::default::Default::default()));
                         stacks.push((name.clone(), stack.clone()));
                     }
                     None => {
                         let doc = format!("`{name}`, saved for the backward pass.");
                         definitions.push(quote!(#[doc = #doc] pub #name: #ty));
+                        defaults.push(match FloatTy::from_type(ty) {
+                            Some(float) => {
+                                let zero = float.zero();
+                                quote!(#name: #zero)
+                            }
+                            None => quote!(#name: ::core::default::Default::default()),
+                        });
                         fields.push(name.clone());
                     }
                 },
@@ -118,19 +169,31 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
                 )),
             }
         }
-        if let (true, crate::ir::NodeKind::Call { path, tape, .. }) =
-            (backward.saved_tapes.contains(&id), &node.kind)
+        if let (
+            true,
+            crate::ir::NodeKind::Call {
+                path,
+                tape,
+                tape_args,
+                ..
+            },
+        ) = (backward.saved_tapes.contains(&id), &node.kind)
         {
+            // Spanned at the call: a generic callee called from a function over
+            // `f64` needs its float named there (`dot::<f64>(..)`).
+            let span = node.span;
+            let tape_ty = quote::quote_spanned!(span=> #path::Tape #tape_args);
             let doc = format!("The tape of the call that computed `{name}`.");
             match backward.tape_stacks.get(&id) {
                 Some(stack) => {
-                    definitions.push(
-                        quote!(#[doc = #doc] pub #tape: ::backprop_runtime::Stack<#path::Tape>),
-                    );
+                    definitions
+                        .push(quote!(#[doc = #doc] pub #tape: ::backprop_runtime::Stack<#tape_ty>));
+                    defaults.push(quote!(#tape: ::core::default::Default::default()));
                     stacks.push((tape.clone(), stack.clone()));
                 }
                 None => {
-                    definitions.push(quote!(#[doc = #doc] pub #tape: #path::Tape));
+                    definitions.push(quote!(#[doc = #doc] pub #tape: #tape_ty));
+                    defaults.push(quote!(#tape: ::core::default::Default::default()));
                     fields.push(tape.clone());
                     callee_tapes.push(tape.clone());
                 }
@@ -146,6 +209,7 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
         if let Some(float) = element {
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
             definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
+            defaults.push(quote!(#name: ::std::vec::Vec::new()));
             copies.push(name.clone());
         }
     }
@@ -154,12 +218,34 @@ fn tape_struct(sig: &Signature, graph: &Graph, backward: &Backward) -> syn::Resu
         "The intermediates of `{}` that the backward pass reads, saved by `forward`.",
         sig.ident
     );
-    Ok(Tape {
-        definition: quote! {
+    let definition = match &generic.marker {
+        None => quote! {
             #[doc = #doc]
             #[derive(Clone, Debug, Default)]
             pub struct Tape { #(#definitions),* }
         },
+        Some((marker, float)) => {
+            let (params, where_clause) = (&generic.params, &generic.where_clause);
+            let marker_value = generic.marker_value();
+            quote! {
+                #[doc = #doc]
+                #[derive(Clone, Debug)]
+                pub struct Tape #args {
+                    #(#definitions,)*
+                    #[doc = "The float type, which the other fields need not mention."]
+                    pub #marker: ::core::marker::PhantomData<fn() -> #float>
+                }
+
+                impl #params ::core::default::Default for Tape #args #where_clause {
+                    fn default() -> Self {
+                        Tape { #(#defaults,)* #marker_value }
+                    }
+                }
+            }
+        }
+    };
+    Ok(Tape {
+        definition,
         fields,
         callee_tapes,
         stacks,
@@ -202,7 +288,13 @@ fn gradient_type(param: &crate::signature::Param, float: FloatTy) -> TokenStream
     }
 }
 
-fn grad_struct(sig: &Signature) -> TokenStream {
+fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
+    let Generic {
+        params,
+        args,
+        where_clause,
+        ..
+    } = generic;
     let fields = sig.differentiable().map(|(param, float)| {
         let name = &param.ident;
         let ty = gradient_type(param, float);
@@ -228,9 +320,9 @@ fn grad_struct(sig: &Signature) -> TokenStream {
         #[derive(Clone, Debug, PartialEq)]
         // The fields are named after the parameters, `_y` included.
         #[allow(clippy::pub_underscore_fields)]
-        pub struct Grad { #(#fields),* }
+        pub struct Grad #args { #(#fields),* }
 
-        impl ::core::default::Default for Grad {
+        impl #params ::core::default::Default for Grad #args #where_clause {
             fn default() -> Self {
                 Grad { #(#zeros),* }
             }
@@ -244,7 +336,15 @@ fn forward_fns(
     backward: &Backward,
     tape: &Tape,
     names: &Names,
+    generic: &Generic,
 ) -> TokenStream {
+    let Generic {
+        params: generics,
+        args: type_args,
+        where_clause,
+        ..
+    } = generic;
+    let marker = generic.marker_value();
     let statements = Forward {
         graph,
         saved: &backward.saved,
@@ -316,7 +416,10 @@ fn forward_fns(
         .iter()
         .map(|(field, stack)| quote!(#field: #stack));
     let copy_fields = copies.iter().map(|(field, copy)| quote!(#field: #copy));
-    let fields = fields.chain(stack_fields).chain(copy_fields);
+    let fields = fields
+        .chain(stack_fields)
+        .chain(copy_fields)
+        .chain(generic.marker.is_some().then_some(marker));
     let params = sig.params.iter().map(|p| {
         let ty = &p.ty;
         match inouts.iter().find(|(name, _)| *name == p.ident) {
@@ -363,7 +466,7 @@ fn forward_fns(
         // The user's parameters and the tape: one more than the function has.
         #[allow(clippy::too_many_arguments)]
         #[inline]
-        pub fn forward_into(#tape_param: &mut Tape, #params) #returns {
+        pub fn forward_into #generics (#tape_param: &mut Tape #type_args, #params) #returns #where_clause {
             #(#reuse_stacks)*
             #(#read_inouts)*
             #statements
@@ -376,7 +479,7 @@ fn forward_fns(
         #[doc = #forward_doc]
         #[must_use]
         #[inline]
-        pub fn forward(#(#wrapper_params),*) -> (#ret, Tape) {
+        pub fn forward #generics (#(#wrapper_params),*) -> (#ret, Tape #type_args) #where_clause {
             let mut #new_tape = Tape::default();
             #wrapper_body
         }
@@ -388,7 +491,14 @@ fn backward_fns(
     backward: &Backward,
     tape: &Tape,
     names: &mut Names,
+    generic: &Generic,
 ) -> TokenStream {
+    let Generic {
+        params: generics,
+        args: type_args,
+        where_clause,
+        ..
+    } = generic;
     let body = &backward.body;
     let ret = &seed_type(sig);
     let seeds: Vec<TokenStream> = backward
@@ -429,7 +539,7 @@ fn backward_fns(
                 quote!(#f)
             }
         });
-        let rest = if tape.stacks.is_empty() && tape.copies.is_empty() {
+        let rest = if tape.stacks.is_empty() && tape.copies.is_empty() && generic.marker.is_none() {
             quote!()
         } else {
             quote!(, ..)
@@ -462,7 +572,8 @@ fn backward_fns(
             .into_iter()
             .next()
             .map_or_else(proc_macro2::Span::call_site, |t| t.span());
-        quote::quote_spanned!(span=> #grad.#field += #value;)
+        sig.ret
+            .add_assign(&quote::quote_spanned!(span=> #grad.#field), value, span)
     });
     let doc = format!(
         "The chain rule, node by node, adding the gradient into `{grad}`: {} is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself). Summing over a minibatch this way allocates nothing per example.",
@@ -471,7 +582,7 @@ fn backward_fns(
     quote! {
         #[doc = #doc]
         #[inline]
-        pub fn backward_into(#tape_param: &Tape, #seed: #ret, #grad_param: &mut Grad) {
+        pub fn backward_into #generics (#tape_param: &Tape #type_args, #seed: #ret, #grad_param: &mut Grad #type_args) #where_clause {
             #unpack
             #body
             #(#accumulate)*
@@ -481,7 +592,7 @@ fn backward_fns(
         /// respect to the result (the seed; 1 for the function itself).
         #[must_use]
         #[inline]
-        pub fn backward(tape: &Tape, seed: #ret) -> Grad {
+        pub fn backward #generics (tape: &Tape #type_args, seed: #ret) -> Grad #type_args #where_clause {
             let mut grad = Grad::default();
             self::backward_into(tape, seed, &mut grad);
             grad
@@ -513,7 +624,13 @@ fn passed_params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, Vec<I
     (params, args)
 }
 
-fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
+fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names, generic: &Generic) -> TokenStream {
+    let Generic {
+        params: generics,
+        args: type_args,
+        where_clause,
+        ..
+    } = generic;
     if sig.inouts().next().is_some() {
         // Its results are in its arguments; `forward` and `backward` serve.
         return quote!();
@@ -538,7 +655,7 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
             #[doc = #doc]
             #[must_use]
             #[inline]
-            pub fn grad(#(#params),*) -> (#ret, Grad) {
+            pub fn grad #generics (#(#params),*) -> (#ret, Grad #type_args) #where_clause {
                 let (#value, #tape) = self::forward(#(#args),*);
                 (#value, self::backward(&#tape, #seed))
             }
@@ -555,7 +672,7 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[must_use]
-        pub fn jacobian(#(#params),*) -> (#ret, [Grad; #outputs]) {
+        pub fn jacobian #generics (#(#params),*) -> (#ret, [Grad #type_args; #outputs]) #where_clause {
             let (#value, #tape) = self::forward(#(#args),*);
             (#value, [#(#rows),*])
         }
@@ -564,7 +681,13 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names) -> TokenStream {
 
 /// `backward` with the gradient as a tuple in parameter order, for callers that are
 /// themselves differentiated and know the parameters only by position.
-fn pullback_fn(sig: &Signature) -> TokenStream {
+fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
+    let Generic {
+        params: generics,
+        args: type_args,
+        where_clause,
+        ..
+    } = generic;
     let not = quote!(::backprop_runtime::NotDifferentiable);
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
@@ -586,7 +709,7 @@ fn pullback_fn(sig: &Signature) -> TokenStream {
         // Nothing to return: no unit type for clippy to object to.
         return quote! {
             /// `backward` for a function without parameters: nothing to compute.
-            pub fn pullback(_tape: &Tape, _seed: #ret) {}
+            pub fn pullback #generics (_tape: &Tape #type_args, _seed: #ret) #where_clause {}
         };
     }
     let (types, values) = (tuple(&types), tuple(&values));
@@ -596,7 +719,7 @@ fn pullback_fn(sig: &Signature) -> TokenStream {
         /// `NotDifferentiable` marker for the other parameters). Differentiated
         /// callers use it.
         #[must_use]
-        pub fn pullback(tape: &Tape, seed: #ret) -> #types {
+        pub fn pullback #generics (tape: &Tape #type_args, seed: #ret) -> #types #where_clause {
             let #g = self::backward(tape, seed);
             #values
         }

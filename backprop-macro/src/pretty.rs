@@ -40,7 +40,8 @@ fn lex(tokens: TokenStream) -> Vec<Tok> {
     out
 }
 
-/// `Stack<f64>`: angle brackets after a type name or `::` are generics, printed
+/// `Stack<f64>`: angle brackets after a type name, `::` or a function's name
+/// are generics, printed
 /// without spaces (`<`/`>` stay comparisons elsewhere).
 fn mark_generics(toks: &mut [Tok]) {
     let mut depth = 0usize;
@@ -51,7 +52,10 @@ fn mark_generics(toks: &mut [Tok]) {
                 Tok::Word(w) => w.starts_with(char::is_uppercase),
                 Tok::Op(o) => o == "::",
                 _ => false,
-            };
+            }
+            // `fn forward<T: Float>`, `impl<T: Float>`.
+            || toks[i].is_op("<")
+                && (i > 1 && toks[i - 2].is_word("fn") || i > 0 && toks[i - 1].is_word("impl"));
         if opens {
             depth += 1;
             toks[i] = Tok::Op("<generic".into());
@@ -138,8 +142,11 @@ impl Printer {
             let next = toks.get(i + 1);
             match tok {
                 Tok::Op(op) if op == ";" => self.newline(),
+                // An attribute, `#[..]` or `#![..]` (not `vec![..]`).
                 Tok::Group(Delimiter::Bracket, _)
-                    if prev.is_some_and(|p| p.is_op("#") || p.is_op("!")) =>
+                    if prev.is_some_and(|p| p.is_op("#"))
+                        || prev.is_some_and(|p| p.is_op("!"))
+                            && prev2.is_some_and(|p| p.is_op("#")) =>
                 {
                     self.newline()
                 }
@@ -285,9 +292,12 @@ fn space_between(prev2: Option<&Tok>, prev: Option<&Tok>, next: &Tok) -> bool {
             _ => true,
         },
         Tok::Group(Delimiter::Parenthesis, _) => match prev {
+            // `PhantomData<fn() -> T>`.
+            Tok::Word(w) if w == "fn" => !prev2.is_some_and(|p| p.is_op("<generic")),
             Tok::Word(w) => KEYWORDS.contains(&w.as_str()),
             Tok::Group(..) => false,
-            Tok::Op(op) => op != "!",
+            // `fn forward<T>(..)`.
+            Tok::Op(op) => op != "!" && op != ">generic",
             _ => true,
         },
         Tok::Group(Delimiter::Bracket, _) => {

@@ -5,6 +5,8 @@
 //! blog writes it (`dsigx * (sigx * (1.0 - sigx))`). Rules read saved values through
 //! [`RuleCtx`], which records what the backward pass needs, so the tape holds
 //! exactly that. Adding a primitive is one entry here and nothing elsewhere.
+//! Literals are written for `f64`; a generic function's code gets them converted
+//! (`FloatTy::literals_in`).
 
 use crate::ir::{FloatTy, Graph, NodeId, Operand};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -83,18 +85,15 @@ impl RuleCtx<'_> {
     }
 
     fn ln_2(&self) -> TokenStream {
-        let float = self.float();
-        quote!(::core::#float::consts::LN_2)
+        self.float().constant("LN_2")
     }
 
     fn pi(&self) -> TokenStream {
-        let float = self.float();
-        quote!(::core::#float::consts::PI)
+        self.float().constant("PI")
     }
 
     fn ln_10(&self) -> TokenStream {
-        let float = self.float();
-        quote!(::core::#float::consts::LN_10)
+        self.float().constant("LN_10")
     }
 
     fn int_literal(&self, i: usize) -> Option<i64> {
@@ -232,8 +231,9 @@ pub static METHODS: &[Rule] = &[
                 quote!(#d * (#factor * #a.powi(#exponent)))
             }
             None => {
-                let (a, n, float) = (c.arg(0), c.arg(1), c.float());
-                quote!(#d * (#n as #float * #a.powi(#n - 1)))
+                let (a, n) = (c.arg(0), c.arg(1));
+                let factor = c.float().converted_int(&n);
+                quote!(#d * (#factor * #a.powi(#n - 1)))
             }
         }
     }),

@@ -84,6 +84,8 @@ pub struct Signature {
     pub ret_ty: syn::Type,
     /// Returns a value (not only through `&mut` parameters).
     pub returns_value: bool,
+    /// `<T: Float>` of a generic function, which the module's items share.
+    pub generics: syn::Generics,
 }
 
 /// What the function returns.
@@ -134,6 +136,7 @@ impl Signature {
             vis: item.vis.clone(),
             params,
             returns_value: !returns_unit,
+            generics: sig.generics.clone(),
             ret: ret.as_ref()?.0,
             outputs: ret?.1,
             ret_ty: match &sig.output {
@@ -155,6 +158,42 @@ impl Signature {
     }
 }
 
+/// `fn f<T: Float>(..)` or `fn f<T>(..) where T: Float`: the one type
+/// parameter a differentiated function may have is its float type, bounded by
+/// `Float` (num-traits', which `backprop_runtime` re-exports) or `Real`.
+pub fn generic_float(generics: &syn::Generics, errors: &mut Errors) -> Option<Ident> {
+    const MESSAGE: &str = "a differentiated function may have one generic parameter, its float type, as in `fn f<T: Float>(x: T) -> T`";
+    let mut float = None;
+    for param in &generics.params {
+        match param {
+            syn::GenericParam::Type(t) if float.is_none() => float = Some(t),
+            other => errors.spanned(other, MESSAGE),
+        }
+    }
+    let param = float?;
+    let is_float_bound = |bound: &syn::TypeParamBound| {
+        matches!(bound, syn::TypeParamBound::Trait(t)
+            if t.path.segments.last().is_some_and(|s| s.ident == "Float" || s.ident == "Real"))
+    };
+    let in_where_clause = generics
+        .where_clause
+        .iter()
+        .flat_map(|w| &w.predicates)
+        .any(|p| {
+            matches!(p, syn::WherePredicate::Type(t)
+            if matches!(&t.bounded_ty, syn::Type::Path(ty) if ty.path.is_ident(&param.ident))
+                && t.bounds.iter().any(is_float_bound))
+        });
+    if !param.bounds.iter().any(is_float_bound) && !in_where_clause {
+        errors.spanned(
+            &param.ident,
+            format!("the float type needs the bound `Float` (num-traits' `Float`, re-exported as `backprop_runtime::Float`): `<{}: Float>`", param.ident),
+        );
+        return None;
+    }
+    Some(param.ident.clone())
+}
+
 fn refuse_qualifiers(sig: &syn::Signature, errors: &mut Errors) {
     if let Some(token) = &sig.constness {
         errors.spanned(token, "`const fn` cannot be differentiated; remove `const`");
@@ -172,12 +211,6 @@ fn refuse_qualifiers(sig: &syn::Signature, errors: &mut Errors) {
         errors.spanned(
             abi,
             "`extern` functions cannot be differentiated; differentiate a plain Rust `fn`",
-        );
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.spanned(
-            &sig.generics,
-            "generic functions are not supported yet; write the function for `f64` or `f32`",
         );
     }
     if let Some(variadic) = &sig.variadic {

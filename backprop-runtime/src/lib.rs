@@ -96,46 +96,16 @@
 
 pub use backprop_macro::differentiate;
 
-/// The float types backprop differentiates: `f32` and `f64`.
-pub trait Real:
-    Copy
-    + PartialOrd
-    + core::ops::Neg<Output = Self>
-    + core::ops::Add<Output = Self>
-    + core::ops::Mul<Output = Self>
-    + core::ops::Div<Output = Self>
-    + sealed::Sealed
-{
-    #[doc(hidden)]
-    const ZERO: Self;
-    #[doc(hidden)]
-    const ONE: Self;
-    #[doc(hidden)]
-    fn exp(self) -> Self;
-    #[doc(hidden)]
-    fn ln_1p(self) -> Self;
-    #[doc(hidden)]
-    fn abs(self) -> Self;
-}
+/// `num-traits`, whose [`Float`] generic differentiated functions are written
+/// against: `fn f<T: Float>(x: T) -> T`.
+pub use num_traits;
+pub use num_traits::Float;
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
-}
+/// The float types backprop differentiates: `f32`, `f64`, and any other
+/// [`Float`] a generic function is instantiated with.
+pub trait Real: Float {}
 
-macro_rules! real {
-    ($($t:ident),*) => {$(
-        impl Real for $t {
-            const ZERO: Self = 0.0;
-            const ONE: Self = 1.0;
-            fn exp(self) -> Self { $t::exp(self) }
-            fn ln_1p(self) -> Self { $t::ln_1p(self) }
-            fn abs(self) -> Self { $t::abs(self) }
-        }
-    )*};
-}
-real!(f32, f64);
+impl<F: Float> Real for F {}
 
 /// The logistic sigmoid, `1 / (1 + e^-x)`, computed without overflow for large
 /// `|x|`. Inside `#[differentiate]` its derivative reuses the saved output, as the
@@ -144,8 +114,8 @@ pub fn sigmoid<F: Real>(x: F) -> F {
     // One exponential of a non-positive number, which cannot overflow, then a
     // select: as cheap as the textbook `1 / (1 + e^-x)`.
     let e = (-x.abs()).exp();
-    let s = F::ONE / (F::ONE + e);
-    if x >= F::ZERO {
+    let s = F::one() / (F::one() + e);
+    if x >= F::zero() {
         s
     } else {
         e * s
@@ -154,10 +124,10 @@ pub fn sigmoid<F: Real>(x: F) -> F {
 
 /// The rectifier, `max(x, 0)`. Its derivative is taken as 0 at 0.
 pub fn relu<F: Real>(x: F) -> F {
-    if x > F::ZERO {
+    if x > F::zero() {
         x
     } else {
-        F::ZERO
+        F::zero()
     }
 }
 
@@ -291,7 +261,7 @@ pub fn accumulate<F: Real>(into: &mut [F], from: &[F]) {
 /// If `gradient` is not empty and its length is not `len`.
 pub fn prepare<F: Real>(gradient: &mut Vec<F>, len: usize) {
     if gradient.is_empty() {
-        gradient.resize(len, F::ZERO);
+        gradient.resize(len, F::zero());
     }
     assert_eq!(
         gradient.len(),

@@ -459,3 +459,237 @@ pub mod soft_power {
         (g.x, ::backprop_runtime::NotDifferentiable)
     }
 }
+
+pub mod scaled_logistic {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    pub struct Tape<T> {
+        pub w_len: usize,
+        pub trips: usize,
+        pub scale_out_tape: scale::Tape<T>,
+        pub sigmoid_2: ::backprop_runtime::Stack<T>,
+        pub trips_2: usize,
+        pub float: ::core::marker::PhantomData<fn() -> T>,
+    }
+
+    impl<T: Float> ::core::default::Default for Tape<T> {
+        fn default() -> Self {
+            Tape {
+                w_len: ::core::default::Default::default(),
+                trips: ::core::default::Default::default(),
+                scale_out_tape: ::core::default::Default::default(),
+                sigmoid_2: ::core::default::Default::default(),
+                trips_2: ::core::default::Default::default(),
+                float: ::core::marker::PhantomData,
+            }
+        }
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad<T> {
+        pub w: ::std::vec::Vec<T>,
+        pub x: T,
+    }
+
+    impl<T: Float> ::core::default::Default for Grad<T> {
+        fn default() -> Self { Grad { w: ::std::vec::Vec::new(), x: T::zero() } }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn forward_into<T: Float>(tape: &mut Tape<T>, w: &[T], x: T) -> T {
+        let mut sigmoid_2_stack = ::core::mem::take(&mut tape.sigmoid_2);
+        sigmoid_2_stack.clear();
+        let w_len = w.len();
+        let mut h = ::std::vec![T::zero(); w_len];
+        let mut trips = 0_usize;
+        for k in 0..w.len() {
+            let w_i = w[k];
+            h[k] = w_i;
+            trips += 1;
+        }
+        let (_, scale_out_tape) = scale::forward(&mut h, x);
+        let total = T::zero();
+        let mut total_4 = total;
+        let mut trips_2 = 0_usize;
+        for k_2 in 0..h.len() {
+            let total_2 = total_4;
+            let v = h[k_2];
+            let sigmoid_2 = ::backprop_runtime::sigmoid(v);
+            let total_3 = total_2 + sigmoid_2;
+            sigmoid_2_stack.push(sigmoid_2);
+            total_4 = total_3;
+            trips_2 += 1;
+        }
+        let scaled_logistic = total_4 * T::from(0.5).unwrap();
+        *tape = Tape {
+            w_len,
+            trips,
+            scale_out_tape,
+            trips_2,
+            sigmoid_2: sigmoid_2_stack,
+            float: ::core::marker::PhantomData,
+        };
+        scaled_logistic
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn forward<T: Float>(w: &[T], x: T) -> (T, Tape<T>) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, w, x);
+        (value, tape)
+    }
+
+    #[inline]
+    pub fn backward_into<T: Float>(tape: &Tape<T>, dscaled_logistic: T, grad: &mut Grad<T>) {
+        let Tape { w_len, trips, ref scale_out_tape, trips_2, .. } = *tape;
+        let mut sigmoid_2_stack = tape.sigmoid_2.reader();
+        ::backprop_runtime::prepare(&mut grad.w, w_len);
+        let dw = &mut grad.w;
+        let mut dh = ::std::vec![T::zero(); w_len];
+        let mut dtotal_4 = dscaled_logistic * T::from(0.5).unwrap();
+        for k_2 in (0..trips_2).rev() {
+            let sigmoid_2 = sigmoid_2_stack.pop();
+            let dtotal_3 = dtotal_4;
+            let dtotal_2 = dtotal_3;
+            let dsigmoid_2 = dtotal_3;
+            let dv = dsigmoid_2 * (sigmoid_2 * (T::one() - sigmoid_2));
+            dh[k_2] = dh[k_2] + dv;
+            dtotal_4 = dtotal_2;
+        }
+        let (dh_scale_out, dx) = scale::pullback(scale_out_tape, &dh[..]);
+        dh[..].copy_from_slice(&dh_scale_out[..]);
+        for k in (0..trips).rev() {
+            let dw_i = dh[k];
+            dh[k] = T::zero();
+            dw[k] = dw[k] + dw_i;
+        }
+        grad.x = grad.x + dx;
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn backward<T: Float>(tape: &Tape<T>, seed: T) -> Grad<T> {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn grad<T: Float>(w: &[T], x: T) -> (T, Grad<T>) {
+        let (value, tape) = self::forward(w, x);
+        (value, self::backward(&tape, T::one()))
+    }
+
+    #[must_use]
+    pub fn pullback<T: Float>(tape: &Tape<T>, seed: T) -> (::std::vec::Vec<T>, T) {
+        let g = self::backward(tape, seed);
+        (g.w, g.x)
+    }
+}
+
+pub mod scale {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    pub struct Tape<T> {
+        pub by: T,
+        pub v_len: usize,
+        pub v_i: ::backprop_runtime::Stack<T>,
+        pub trips: usize,
+        pub float: ::core::marker::PhantomData<fn() -> T>,
+    }
+
+    impl<T: Float> ::core::default::Default for Tape<T> {
+        fn default() -> Self {
+            Tape {
+                by: T::zero(),
+                v_len: ::core::default::Default::default(),
+                v_i: ::core::default::Default::default(),
+                trips: ::core::default::Default::default(),
+                float: ::core::marker::PhantomData,
+            }
+        }
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad<T> {
+        pub v: ::std::vec::Vec<T>,
+        pub by: T,
+    }
+
+    impl<T: Float> ::core::default::Default for Grad<T> {
+        fn default() -> Self { Grad { v: ::std::vec::Vec::new(), by: T::zero() } }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn forward_into<T: Float>(tape: &mut Tape<T>, v: &mut [T], by: T) {
+        let mut v_i_stack = ::core::mem::take(&mut tape.v_i);
+        v_i_stack.clear();
+        let v_len = v.len();
+        let mut trips = 0_usize;
+        for i in 0..v.len() {
+            let v_i = v[i];
+            let prod = v_i * by;
+            v[i] = prod;
+            v_i_stack.push(v_i);
+            trips += 1;
+        }
+        * tape = Tape {
+            by,
+            v_len,
+            trips,
+            v_i: v_i_stack,
+            float: ::core::marker::PhantomData,
+        };
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn forward<T: Float>(v: &mut [T], by: T) -> ((), Tape<T>) {
+        let mut tape = Tape::default();
+        self::forward_into(&mut tape, v, by);
+        ((), tape)
+    }
+
+    #[inline]
+    pub fn backward_into<T: Float>(tape: &Tape<T>, dv_final: &[T], grad: &mut Grad<T>) {
+        let Tape { by, v_len, trips, .. } = *tape;
+        let mut v_i_stack = tape.v_i.reader();
+        ::backprop_runtime::prepare(&mut grad.v, v_len);
+        let mut dv = dv_final.to_vec();
+        let mut dby = T::zero();
+        for i in (0..trips).rev() {
+            let v_i = v_i_stack.pop();
+            let dprod = dv[i];
+            dv[i] = T::zero();
+            let dv_i = dprod * by;
+            dby = dby + dprod * v_i;
+            dv[i] = dv[i] + dv_i;
+        }
+        ::backprop_runtime::accumulate(&mut grad.v[..], &dv[..]);
+        grad.by = grad.by + dby;
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn backward<T: Float>(tape: &Tape<T>, seed: &[T]) -> Grad<T> {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
+    }
+
+    #[must_use]
+    pub fn pullback<T: Float>(tape: &Tape<T>, seed: &[T]) -> (::std::vec::Vec<T>, T) {
+        let g = self::backward(tape, seed);
+        (g.v, g.by)
+    }
+}

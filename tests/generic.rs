@@ -1,0 +1,123 @@
+//! Functions generic over the float type, `fn f<T: Float>(..)`, written with
+//! num-traits' `Float` as generic numeric Rust is, and instantiated with `f64`
+//! and `f32`.
+
+mod common;
+
+use backprop_runtime::{differentiate, sigmoid};
+use common::assert_gradient;
+use num_traits::Float;
+
+/// The blog's function, for any float.
+#[differentiate]
+fn blog<T: Float>(x: T, y: T) -> T {
+    let sigx = sigmoid(x);
+    let numer = x + sigmoid(y);
+    let xandy = x + y;
+    numer / (sigx + xandy * xandy)
+}
+
+/// Literals as generic code writes them, a `where` clause, a slice, a loop and
+/// a branch.
+#[differentiate]
+fn polynomial<T>(x: T, coefficients: &[T]) -> T
+where
+    T: Float,
+{
+    let half = T::from(0.5).unwrap();
+    let mut value = T::zero();
+    let mut power = T::one();
+    for c in coefficients {
+        value = value + *c * power;
+        power = power * x;
+    }
+    let bent = if value > T::zero() {
+        value.sqrt()
+    } else {
+        -(-value).sqrt() * half
+    };
+    bent + x.powi(3) / T::from(3).unwrap() + x.max(T::zero()) * T::epsilon()
+}
+
+/// A generic callee with a buffer it writes, and a generic caller.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn scale_all<T: Float>(v: &mut [T], by: T) {
+    for i in 0..v.len() {
+        v[i] = v[i] * by;
+    }
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn energy<T: Float>(x: &[T], k: T) -> T {
+    let mut v = x.to_vec();
+    scale_all(&mut v, k.exp());
+    let mut total = T::zero();
+    for i in 0..v.len() {
+        total = total + blog(v[i], k) * v[i];
+    }
+    total
+}
+
+/// Several outputs.
+#[differentiate]
+fn polar<T: Float>(r: T, theta: T) -> (T, T) {
+    (r * theta.cos(), r * theta.sin())
+}
+
+#[test]
+fn the_blog_function_in_both_float_types() {
+    let (value, g) = blog::grad(3.0_f64, -4.0);
+    let (value32, g32) = blog::grad(3.0_f32, -4.0);
+    assert_eq!(value, blog(3.0, -4.0));
+    assert!((value - 1.5456).abs() < 1e-4 && (g.x - 2.0596).abs() < 1e-4);
+    assert!((g.y - 1.5922).abs() < 1e-4);
+    assert!((f64::from(value32) - value).abs() < 1e-6);
+    assert!((f64::from(g32.x) - g.x).abs() < 1e-5 && (f64::from(g32.y) - g.y).abs() < 1e-5);
+    for (x, y) in [(0.5, 1.5), (-2.0, 0.3)] {
+        let (_, g) = blog::grad(x, y);
+        assert_gradient(|v| blog(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+}
+
+#[test]
+fn literals_loops_and_branches() {
+    // Both sides of the branch.
+    for (x, coefficients) in [(0.7, [1.0, 0.5, -0.2]), (-1.3, [-2.0, 0.25, 0.1])] {
+        let (value, g) = polynomial::grad(x, &coefficients);
+        assert_eq!(value, polynomial(x, &coefficients));
+        assert_gradient(|v| polynomial(v[0], &coefficients), &[x], &[g.x]);
+        assert_gradient(|c| polynomial(x, c), &coefficients, &g.coefficients);
+        let (value32, g32) = polynomial::grad(x as f32, &coefficients.map(|c| c as f32));
+        assert!((f64::from(value32) - value).abs() < 1e-5);
+        assert!((f64::from(g32.x) - g.x).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn generic_callers_of_generic_callees() {
+    let x = [0.3, -0.8, 1.2];
+    for k in [-0.4, 0.6] {
+        let (value, g) = energy::grad(&x, k);
+        assert_eq!(value, energy(&x, k));
+        assert_gradient(|x| energy(x, k), &x, &g.x);
+        assert_gradient(|v| energy(&x, v[0]), &[k], &[g.k]);
+    }
+}
+
+#[test]
+fn several_outputs() {
+    let (value, rows) = polar::jacobian(2.0_f64, 0.4);
+    assert_eq!(value, polar(2.0, 0.4));
+    assert_gradient(
+        |v| polar(v[0], v[1]).0,
+        &[2.0, 0.4],
+        &[rows[0].r, rows[0].theta],
+    );
+    assert_gradient(
+        |v| polar(v[0], v[1]).1,
+        &[2.0, 0.4],
+        &[rows[1].r, rows[1].theta],
+    );
+}
