@@ -473,6 +473,9 @@ mod ir;
 #[path = "../backprop-macro/src/lower.rs"]
 mod lower;
 #[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/method.rs"]
+mod method;
+#[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/module.rs"]
 mod module;
 #[allow(dead_code, unused_imports, clippy::all)]

@@ -207,8 +207,46 @@ pub fn caller(w: &[f64], x: f64) -> f64 {
     first + generic::<f64>(x, &h)
 }
 
+/// A model whose methods are differentiated.
+pub struct Model {
+    /// Weights.
+    pub w: Vec<f64>,
+    /// Bias.
+    pub b: f64,
+}
+
+#[differentiate]
+impl Model {
+    /// A prediction.
+    #[differentiate]
+    #[must_use]
+    pub fn predict(&self, x: &[f64]) -> f64 {
+        let mut total = self.b;
+        for (w, x) in self.w.iter().zip(x) {
+            total += w * x;
+        }
+        total
+    }
+
+    /// A squared error.
+    #[differentiate]
+    #[must_use]
+    pub fn loss(&self, x: &[f64], y: f64) -> f64 {
+        let e = self.predict(x) - y;
+        e * e
+    }
+}
+
 #[test]
 fn generated_code_is_lint_clean() {
+    assert!(Model {
+        w: vec![1.0],
+        b: 0.5
+    }
+    .loss_grad(&[2.0], 1.0)
+    .1
+    .b
+    .is_finite());
     assert!(generic::grad(0.5_f32, &[1.0, 2.0]).1.x.is_finite());
     assert!(caller::grad(&[0.5, 1.5], 0.3).1.x.is_finite());
     // Compiling this file is the test; run the generated code once too.

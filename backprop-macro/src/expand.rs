@@ -18,11 +18,15 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let item: syn::Item = syn::parse2(item)?;
-    let syn::Item::Fn(mut function) = item else {
-        return Err(syn::Error::new_spanned(
-            item,
-            "#[differentiate] applies to a free function: `fn f(x: f64, ...) -> f64 { ... }`",
-        ));
+    let mut function = match item {
+        syn::Item::Fn(function) => function,
+        syn::Item::Impl(block) => return crate::method::expand_impl(attr, block),
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "#[differentiate] applies to a function `fn f(x: f64, ...) -> f64 { ... }`, or to an `impl` block whose methods are marked `#[differentiate]`",
+            ))
+        }
     };
     let mut errors = Errors::default();
     let args = Args::parse(attr).unwrap_or_else(|error| {
@@ -32,14 +36,24 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    let module = module_of(&function, &args, errors)?;
+    Ok(quote!(#function #module))
+}
 
+/// The module of a function (`f::forward`, `f::backward`, ...), or every problem
+/// found on the way, with `errors` found before.
+pub fn module_of(
+    function: &syn::ItemFn,
+    args: &Args,
+    mut errors: Errors,
+) -> syn::Result<TokenStream> {
     // The float type of a generic function is known by name from here on.
     let generic = crate::signature::generic_float(&function.sig.generics, &mut errors);
     let _float = crate::ir::GenericFloat::set(generic);
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
-    let signature = Signature::from_syn(&rebased, &args, &mut errors);
-    let mut names = Names::for_function(&function);
+    let signature = Signature::from_syn(&rebased, args, &mut errors);
+    let mut names = Names::for_function(function);
     let graph = signature
         .as_ref()
         .map(|sig| lower(&rebased.block, sig, &mut names, &mut errors));
@@ -56,8 +70,7 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         .filter(|attr| attr.path().is_ident("allow"))
         .cloned()
         .collect();
-    let module = module::generate(&signature, &graph, &mut names, &lints)?;
-    Ok(quote!(#function #module))
+    module::generate(&signature, &graph, &mut names, &lints)
 }
 
 #[cfg(test)]

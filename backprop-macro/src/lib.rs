@@ -6,6 +6,7 @@
 //! `lower` turns the body into the Wengert list of `ir`, `analysis` finds
 //! which nodes need an adjoint, `forward` and `backward` emit the two passes
 //! using the derivative table in `rules`, and `module` assembles them.
+//! `method` turns the marked methods of an `impl` block into such functions.
 
 mod analysis;
 mod args;
@@ -15,6 +16,7 @@ mod expand;
 mod forward;
 mod ir;
 mod lower;
+mod method;
 mod module;
 mod names;
 mod paths;

@@ -257,7 +257,7 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
         match input {
             syn::FnArg::Receiver(receiver) => errors.spanned(
                 receiver,
-                "methods with `self` are not supported yet; write a free function that takes the fields it needs",
+                "a method's derivative needs a module beside its `impl`: put `#[differentiate]` on the `impl` block too, and keep it on the methods to differentiate",
             ),
             syn::FnArg::Typed(typed) => match &*typed.pat {
                 syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
