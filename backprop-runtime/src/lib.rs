@@ -48,7 +48,46 @@
 //! Every `f64` and `f32` parameter, and every slice, vector or array of them
 //! (`&[f64]`, `&Vec<f64>`, `[f64; N]`, `&[f64; N]`), is differentiable unless
 //! `#[differentiate(wrt(x, ...))]` names a subset; other parameters pass through.
-//! A slice's gradient is a `Vec`, an array's an array.
+//! A slice's gradient is a `Vec`, an array's an array. `&mut` parameters are
+//! written in place; their final values are outputs of the function.
+//!
+//! ## Generic floats and methods
+//!
+//! A function generic over [`Float`] gets a generic module; an `impl` block
+//! marked `#[differentiate]` differentiates its marked `&self` methods with
+//! respect to the fields they read as floats:
+//!
+//! ```
+//! use backprop_runtime::{differentiate, Float};
+//!
+//! #[differentiate]
+//! fn softsign<T: Float>(x: T) -> T {
+//!     x / (T::one() + x.abs())
+//! }
+//!
+//! pub struct Line {
+//!     pub slope: f64,
+//!     pub offsets: Vec<f64>,
+//! }
+//!
+//! #[differentiate]
+//! impl Line {
+//!     #[differentiate]
+//!     pub fn at(&self, x: f64, k: usize) -> f64 {
+//!         self.slope * x + self.offsets[k]
+//!     }
+//! }
+//!
+//! fn main() {
+//!     let (_, g) = softsign::grad(0.5_f32);
+//!     assert!((g.x - 1.0 / 2.25).abs() < 1e-6);
+//!
+//!     let line = Line { slope: 2.0, offsets: vec![0.5, -1.0] };
+//!     let (y, g) = line.at_grad(3.0, 1);
+//!     assert_eq!(y, 5.0);
+//!     assert_eq!((g.slope, g.offsets, g.x), (3.0, vec![0.0, 1.0], 2.0));
+//! }
+//! ```
 //!
 //! ## Minibatches without allocation
 //!
