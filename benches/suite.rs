@@ -458,6 +458,9 @@ mod args;
 #[path = "../backprop-macro/src/backward.rs"]
 mod backward;
 #[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/desugar.rs"]
+mod desugar;
+#[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/errors.rs"]
 mod errors;
 #[allow(dead_code, unused_imports, clippy::all)]

@@ -6,11 +6,13 @@
 //! `lower` turns the body into the Wengert list of `ir`, `analysis` finds
 //! which nodes need an adjoint, `forward` and `backward` emit the two passes
 //! using the derivative table in `rules`, and `module` assembles them.
-//! `method` turns the marked methods of an `impl` block into such functions.
+//! `method` turns the marked methods of an `impl` block into such functions,
+//! `desugar` iterator chains over slices into the loops they stand for.
 
 mod analysis;
 mod args;
 mod backward;
+mod desugar;
 mod errors;
 mod expand;
 mod forward;

@@ -6,6 +6,7 @@
 //! Mutation is turned into fresh versions (`a`, `a2`, ...), so the list is in
 //! single-assignment form and the backward pass can read any earlier value.
 
+use crate::desugar;
 use crate::errors::Errors;
 use crate::ir::{
     ArrayInfo, Block, Borrow, Carried, Constant, ElementSource, FloatTy, Form, Graph, Hint, If,
@@ -1521,6 +1522,12 @@ impl<'a> Lowerer<'a> {
     /// `w.iter().map(..)`.
     fn chain_root_array(&self, expr: &Expr) -> Option<NodeId> {
         match strip_parens(expr) {
+            // A reduction's result is a float, not a chain.
+            Expr::MethodCall(call)
+                if ["sum", "product", "fold"].contains(&call.method.to_string().as_str()) =>
+            {
+                None
+            }
             Expr::MethodCall(call) => self.chain_root_array(&call.receiver),
             Expr::Reference(r) => self.chain_root_array(&r.expr),
             other => self.array_local(other).filter(|id| self.nodes[*id].active),
@@ -1760,6 +1767,19 @@ impl<'a> Lowerer<'a> {
         match pat {
             Pat::Type(typed) => self.bind_pattern(&typed.pat, expr, Some(&typed.ty)),
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                if let Expr::MethodCall(call) = strip_parens(expr) {
+                    if self.chain_root_array(&call.receiver).is_some() {
+                        let float = annotation
+                            .and_then(Shape::of)
+                            .map(|(float, _, _)| float)
+                            .or_else(|| turbofish_float(call.turbofish.as_ref()))
+                            .unwrap_or(self.ret);
+                        if let Some(stmts) = desugar::collect(&p.ident, call, &float.zero()) {
+                            self.stmts(&stmts, Tail::Unit, expr.span());
+                            return;
+                        }
+                    }
+                }
                 if let Some((source, source_name)) = self.copied_array(expr, p.mutability.is_some()) {
                     return self.copy_array(&p.ident, source, &source_name, expr);
                 }
@@ -2404,9 +2424,13 @@ impl<'a> Lowerer<'a> {
         if self.array_local(&call.receiver).is_none()
             && self.chain_root_array(&call.receiver).is_some()
         {
+            let float = turbofish_float(call.turbofish.as_ref()).unwrap_or(self.ret);
+            if let Some(looped) = desugar::reduction(call, &float.zero(), &float.one()) {
+                return self.expr(&looped);
+            }
             self.errors.spanned(
                 expr,
-                "iterator chains over a differentiated slice are not supported; write a loop, as in `for v in w.iter() { total += v * v; }`",
+                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `map`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
             );
             return self.dummy();
         }
@@ -3253,6 +3277,16 @@ fn is_pure(expr: &Expr) -> bool {
                 && c.args.iter().all(is_pure)
         }
         _ => false,
+    }
+}
+
+/// `f64` of `sum::<f64>()` or `collect::<Vec<f64>>()`.
+fn turbofish_float(turbofish: Option<&syn::AngleBracketedGenericArguments>) -> Option<FloatTy> {
+    match turbofish?.args.first()? {
+        syn::GenericArgument::Type(ty) => {
+            FloatTy::from_type(ty).or_else(|| Shape::of(ty).map(|(float, _, _)| float))
+        }
+        _ => None,
     }
 }
 

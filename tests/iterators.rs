@@ -1,0 +1,69 @@
+//! Iterator chains over differentiated slices, as Rust is usually written:
+//! rewritten into the loops they stand for, then differentiated.
+
+mod common;
+
+use backprop_runtime::differentiate;
+use common::assert_gradient;
+use num_traits::Float;
+
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[differentiate]
+fn norms(v: &[f64]) -> f64 {
+    let squares: f64 = v.iter().map(|x| x * x).sum();
+    let total = v.iter().sum::<f64>();
+    let product: f64 = v.iter().map(|&x| 1.0 + x * x).product();
+    let largest = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let soft = v.iter().fold(0.0, |acc, &x| acc + x.exp()).ln();
+    squares.sqrt() + total + product.ln() + largest + soft
+}
+
+#[differentiate]
+fn chained_maps(w: &[f64], x: &[f64]) -> f64 {
+    let scaled: Vec<f64> = w
+        .iter()
+        .zip(x.iter())
+        .map(|(a, b)| a * b)
+        .map(|z| z.tanh())
+        .collect();
+    let mut out = 0.0;
+    for (i, s) in scaled.iter().enumerate() {
+        out += s * (i as f64 + 1.0);
+    }
+    out + scaled.iter().map(|s: &f64| s.powi(2)).sum::<f64>()
+}
+
+#[differentiate]
+fn mean_square<T: Float>(v: &[T]) -> T {
+    let n = T::from(v.len()).unwrap();
+    v.iter().map(|&x| x * x).fold(T::zero(), |acc, y| acc + y) / n
+}
+
+#[test]
+fn sums_products_and_folds() {
+    for v in [[0.3, -1.2, 0.8], [2.0, 0.1, -0.4]] {
+        let (value, g) = norms::grad(&v);
+        assert_eq!(value, norms(&v));
+        assert_gradient(norms, &v, &g.v);
+    }
+    let (a, b) = ([1.0, 2.0, 3.0], [0.5, -1.0, 2.0]);
+    let (value, g) = dot::grad(&a, &b);
+    assert_eq!(value, 4.5);
+    assert_eq!((g.a, g.b), (b.to_vec(), a.to_vec()));
+}
+
+#[test]
+fn collected_maps_and_generic_chains() {
+    let (w, x) = ([0.3, -0.7, 1.1], [1.0, 0.5, -2.0]);
+    let (value, g) = chained_maps::grad(&w, &x);
+    assert_eq!(value, chained_maps(&w, &x));
+    assert_gradient(|w| chained_maps(w, &x), &w, &g.w);
+    assert_gradient(|x| chained_maps(&w, x), &x, &g.x);
+    let (value, g) = mean_square::grad(&w);
+    assert_eq!(value, mean_square(&w));
+    assert_gradient(mean_square, &w, &g.v);
+}
