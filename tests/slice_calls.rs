@@ -196,3 +196,27 @@ fn copies_of_arrays_are_buffers() {
         assert_gradient(|a| copies(&w, [a[0], a[1]]), &a, &g.a);
     }
 }
+
+/// Const generic lengths, and `vec![..]` of differentiated values.
+#[differentiate]
+#[allow(clippy::useless_vec)]
+fn const_length<const N: usize>(w: [f64; N], x: f64) -> f64 {
+    let v = vec![x, x * x, w[0]];
+    let order: Vec<usize> = vec![2, 0, 1];
+    let mut total = 0.0;
+    for i in 0..N {
+        total += w[i] * v[order[i % 3]];
+    }
+    total
+}
+
+#[test]
+fn const_generic_arrays_and_vec_literals() {
+    let w = [0.5, -1.0, 2.0, 0.25];
+    for x in [0.7, -1.3] {
+        let (value, g) = const_length::grad(w, x);
+        assert_eq!(value, const_length(w, x));
+        assert_gradient(|w| const_length([w[0], w[1], w[2], w[3]], x), &w, &g.w);
+        assert_gradient(|v| const_length(w, v[0]), &[x], &[g.x]);
+    }
+}

@@ -1442,6 +1442,7 @@ impl<'a> Lowerer<'a> {
         array: &syn::ExprArray,
         annotation: Option<&syn::Type>,
         expr: &Expr,
+        fixed: bool,
     ) -> Operand {
         let values: Vec<Operand> = array.elems.iter().map(|e| self.expr(e)).collect();
         let float = annotation
@@ -1464,14 +1465,14 @@ impl<'a> Lowerer<'a> {
             kind: NodeKind::Buffer {
                 fill: constant(float.zero()),
                 len: len.clone(),
-                fixed: true,
+                fixed,
             },
             active: true,
             ty: Some(float.to_type()),
             annotation: None,
             span: span_of(expr),
             region: 0,
-            array: Some(ArrayInfo { len, fixed: true }),
+            array: Some(ArrayInfo { len, fixed }),
         });
         for ((k, value), element) in values.into_iter().enumerate().zip(&array.elems) {
             self.push(Node {
@@ -1506,9 +1507,28 @@ impl<'a> Lowerer<'a> {
             let len: Expr = input.parse()?;
             Ok((fill, len))
         });
-        match parsed {
-            Ok((fill, len)) => self.buffer(&fill, &len, false, annotation, expr),
-            Err(_) => {
+        let elements = mac
+            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated);
+        match (parsed, elements) {
+            (Ok((fill, len)), _) => self.buffer(&fill, &len, false, annotation, expr),
+            // `vec![a, b, c]` of differentiated values: a buffer written element
+            // by element.
+            (Err(_), Ok(elems)) => {
+                let array = syn::ExprArray {
+                    attrs: Vec::new(),
+                    bracket_token: syn::token::Bracket(*mac.delimiter.span()),
+                    elems,
+                };
+                if self.mentions_active(&Expr::Array(array.clone())) {
+                    self.array_literal(&array, annotation, expr, false)
+                } else {
+                    // Data: the same vector, spelled without a macro so that the
+                    // locals it mentions are seen.
+                    let data: Expr = syn::parse_quote_spanned!(expr.span()=> #array.to_vec());
+                    self.inactive(&data)
+                }
+            }
+            _ => {
                 self.errors.spanned(
                     mac,
                     "only `vec![value; length]` is supported; build other vectors outside the function",
@@ -1787,7 +1807,7 @@ impl<'a> Lowerer<'a> {
                 let value = match strip_parens(expr) {
                     Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
                     Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
-                    Expr::Array(array) if self.mentions_active(expr) => self.array_literal(array, annotation, expr),
+                    Expr::Array(array) if self.mentions_active(expr) => self.array_literal(array, annotation, expr, true),
                     _ => self.expr(expr),
                 };
                 if let Operand::Node(array) = value {
@@ -2601,7 +2621,7 @@ impl<'a> Lowerer<'a> {
                 };
                 match literal {
                     Expr::Array(array) if self.mentions_active(literal) => {
-                        (self.array_literal(array, None, literal), borrow)
+                        (self.array_literal(array, None, literal, true), borrow)
                     }
                     _ => (self.expr(arg), Borrow::Plain),
                 }

@@ -95,8 +95,10 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
             "mark the methods to differentiate with `#[differentiate]`, as in `#[differentiate] fn loss(&self, x: f64) -> f64`",
         );
     }
+    for m in &marked {
+        refuse_nested_fields(&m.method, &mut errors);
+    }
     errors.finish()?;
-
     let uses = field_uses(&marked);
     collect_fields(&mut marked, &uses);
     let mut modules = TokenStream::new();
@@ -206,6 +208,27 @@ fn strip(expr: &Expr) -> &Expr {
         Expr::Group(g) => strip(&g.expr),
         other => other,
     }
+}
+
+/// `self.layers[l][i]`: weights in nested vectors have no slice to differentiate
+/// with respect to.
+fn refuse_nested_fields(method: &syn::ImplItemFn, errors: &mut Errors) {
+    struct Nested<'e>(&'e mut Errors);
+    impl<'ast> Visit<'ast> for Nested<'_> {
+        fn visit_expr_index(&mut self, index: &'ast syn::ExprIndex) {
+            if let Expr::Index(inner) = strip(&index.expr) {
+                if self_field(&inner.expr).is_some() {
+                    self.0.spanned(
+                        index,
+                        "weights in nested vectors are not supported; flatten them into one `Vec<f64>` and index it as `w[l * width + i]`",
+                    );
+                    return;
+                }
+            }
+            syn::visit::visit_expr_index(self, index);
+        }
+    }
+    Nested(errors).visit_block(&method.block);
 }
 
 /// How the marked methods, all together, use each field of `self`: the

@@ -110,8 +110,9 @@ struct Tape {
     definition: TokenStream,
     /// Fields saved as plain values, named like the locals they are saved from.
     fields: Vec<Ident>,
-    /// Fields that hold a callee's tape, unpacked by reference.
-    callee_tapes: Vec<Ident>,
+    /// Fields that are not `Copy` (a callee's tape, a `Vec<usize>`), unpacked by
+    /// reference.
+    by_reference: Vec<Ident>,
     /// Fields that hold a stack: (field, the stack's local in both passes).
     stacks: Vec<(Ident, Ident)>,
     /// Data arrays copied into the tape, named like the parameter.
@@ -130,7 +131,7 @@ fn tape_struct(
     let mut defaults = Vec::new();
     let args = &generic.args;
     let mut fields = Vec::new();
-    let mut callee_tapes = Vec::new();
+    let mut by_reference = Vec::new();
     let mut stacks = Vec::new();
     let mut copies = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
@@ -147,6 +148,9 @@ fn tape_struct(
                     None => {
                         let doc = format!("`{name}`, saved for the backward pass.");
                         definitions.push(quote!(#[doc = #doc] pub #name: #ty));
+                        if !is_copy(ty) {
+                            by_reference.push(name.clone());
+                        }
                         defaults.push(match FloatTy::from_type(ty) {
                             Some(float) => {
                                 let zero = float.zero();
@@ -160,7 +164,7 @@ fn tape_struct(
                 None => errors.push(syn::Error::new(
                     node.span,
                     format!(
-                        "the backward pass needs this value, but its type cannot be inferred; bind it with a type annotation, as in `let {}: f64 = ...;`",
+                        "the backward pass needs this value, but its type cannot be inferred from the code; give it a type annotation, as in `let {}: usize = ...;` or `let {0}: Vec<usize> = ...;`",
                         match &node.hint {
                             crate::ir::Hint::User(ident) => ident.to_string(),
                             crate::ir::Hint::Op(_) => "k".to_string(),
@@ -195,7 +199,7 @@ fn tape_struct(
                     definitions.push(quote!(#[doc = #doc] pub #tape: #tape_ty));
                     defaults.push(quote!(#tape: ::core::default::Default::default()));
                     fields.push(tape.clone());
-                    callee_tapes.push(tape.clone());
+                    by_reference.push(tape.clone());
                 }
             }
         }
@@ -219,18 +223,21 @@ fn tape_struct(
         sig.ident
     );
     let definition = match &generic.marker {
-        None => quote! {
-            #[doc = #doc]
-            #[derive(Clone, Debug, Default)]
-            pub struct Tape { #(#definitions),* }
-        },
+        None => {
+            let (params, where_clause) = (&generic.params, &generic.where_clause);
+            quote! {
+                #[doc = #doc]
+                #[derive(Clone, Debug, Default)]
+                pub struct Tape #params #where_clause { #(#definitions),* }
+            }
+        }
         Some((marker, float)) => {
             let (params, where_clause) = (&generic.params, &generic.where_clause);
             let marker_value = generic.marker_value();
             quote! {
                 #[doc = #doc]
                 #[derive(Clone, Debug)]
-                pub struct Tape #args {
+                pub struct Tape #params #where_clause {
                     #(#definitions,)*
                     #[doc = "The float type, which the other fields need not mention."]
                     pub #marker: ::core::marker::PhantomData<fn() -> #float>
@@ -247,10 +254,21 @@ fn tape_struct(
     Ok(Tape {
         definition,
         fields,
-        callee_tapes,
+        by_reference,
         stacks,
         copies,
     })
+}
+
+/// Floats and the primitive types a backward pass reads by value; anything
+/// else (`Vec<usize>`, a callee's tape) it reads by reference.
+fn is_copy(ty: &syn::Type) -> bool {
+    const PRIMITIVE: &[&str] = &[
+        "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",
+        "bool", "char",
+    ];
+    FloatTy::from_type(ty).is_some()
+        || matches!(ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| PRIMITIVE.contains(&i.to_string().as_str())))
 }
 
 /// The type of the seeds: the return type, or with `&mut` parameters one per
@@ -320,7 +338,7 @@ fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
         #[derive(Clone, Debug, PartialEq)]
         // The fields are named after the parameters, `_y` included.
         #[allow(clippy::pub_underscore_fields)]
-        pub struct Grad #args { #(#fields),* }
+        pub struct Grad #params #where_clause { #(#fields),* }
 
         impl #params ::core::default::Default for Grad #args #where_clause {
             fn default() -> Self {
@@ -533,7 +551,7 @@ fn backward_fns(
     let mut unpack = TokenStream::new();
     if !tape.fields.is_empty() {
         let fields = tape.fields.iter().map(|f| {
-            if tape.callee_tapes.contains(f) {
+            if tape.by_reference.contains(f) {
                 quote!(ref #f)
             } else {
                 quote!(#f)

@@ -162,11 +162,13 @@ impl Signature {
 /// parameter a differentiated function may have is its float type, bounded by
 /// `Float` (num-traits', which `backprop_runtime` re-exports) or `Real`.
 pub fn generic_float(generics: &syn::Generics, errors: &mut Errors) -> Option<Ident> {
-    const MESSAGE: &str = "a differentiated function may have one generic parameter, its float type, as in `fn f<T: Float>(x: T) -> T`";
+    const MESSAGE: &str = "a differentiated function may have one type parameter, its float type, as in `fn f<T: Float>(x: T) -> T`, and const parameters (`const N: usize`)";
     let mut float = None;
     for param in &generics.params {
         match param {
             syn::GenericParam::Type(t) if float.is_none() => float = Some(t),
+            // Array lengths: `[f64; N]`.
+            syn::GenericParam::Const(_) => {}
             other => errors.spanned(other, MESSAGE),
         }
     }

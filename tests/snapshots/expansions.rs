@@ -465,7 +465,7 @@ pub mod scaled_logistic {
     use super::*;
 
     #[derive(Clone, Debug)]
-    pub struct Tape<T> {
+    pub struct Tape<T: Float> {
         pub w_len: usize,
         pub trips: usize,
         pub scale_out_tape: scale::Tape<T>,
@@ -489,7 +489,7 @@ pub mod scaled_logistic {
 
     #[derive(Clone, Debug, PartialEq)]
     #[allow(clippy::pub_underscore_fields)]
-    pub struct Grad<T> {
+    pub struct Grad<T: Float> {
         pub w: ::std::vec::Vec<T>,
         pub x: T,
     }
@@ -598,7 +598,7 @@ pub mod scale {
     use super::*;
 
     #[derive(Clone, Debug)]
-    pub struct Tape<T> {
+    pub struct Tape<T: Float> {
         pub by: T,
         pub v_len: usize,
         pub v_i: ::backprop_runtime::Stack<T>,
@@ -620,7 +620,7 @@ pub mod scale {
 
     #[derive(Clone, Debug, PartialEq)]
     #[allow(clippy::pub_underscore_fields)]
-    pub struct Grad<T> {
+    pub struct Grad<T: Float> {
         pub v: ::std::vec::Vec<T>,
         pub by: T,
     }

@@ -37,4 +37,16 @@ impl Loss for Other {
     }
 }
 
+pub struct Layers {
+    w: Vec<Vec<f64>>,
+}
+
+#[differentiate]
+impl Layers {
+    #[differentiate]
+    fn first(&self, x: f64) -> f64 {
+        self.w[0][0] * x
+    }
+}
+
 fn main() {}
