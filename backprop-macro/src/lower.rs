@@ -908,7 +908,10 @@ impl<'a> Lowerer<'a> {
 
     fn for_loop(&mut self, looped: &syn::ExprForLoop) {
         if let Some(slices) = self.slice_iteration(&looped.expr) {
-            if slices.arrays.iter().any(|a| self.nodes[*a].active) {
+            // Also a loop over data slices whose pattern takes elements apart:
+            // `for (x, y) in xs.iter().zip(ys)`.
+            let simple = matches!(&*looped.pat, Pat::Ident(_) | Pat::Wild(_));
+            if !simple || slices.arrays.iter().any(|a| self.nodes[*a].active) {
                 return self.slice_loop(looped, slices);
             }
         }
@@ -1838,6 +1841,17 @@ impl<'a> Lowerer<'a> {
             Pat::Slice(slice) => match strip_parens(expr) {
                 Expr::Call(call) => {
                     self.bind_outputs(&slice.elems, slice, call, expr, ElementSource::Item);
+                }
+                // `let [a, b] = [x, y];` is `let (a, b) = (x, y);`.
+                Expr::Array(array) => {
+                    let (elems, values) = (&slice.elems, &array.elems);
+                    let tuple = syn::PatTuple {
+                        attrs: Vec::new(),
+                        paren_token: syn::token::Paren(slice.bracket_token.span),
+                        elems: elems.clone(),
+                    };
+                    let values: Expr = syn::parse_quote_spanned!(array.span()=> (#values,));
+                    self.bind_tuple(&tuple, &values, None);
                 }
                 _ => self.errors.spanned(
                     slice,

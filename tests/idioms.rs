@@ -1,0 +1,138 @@
+//! Functions written the way Rust numerics code is usually written, each
+//! checked against finite differences: iterator folds, data slices zipped in a
+//! loop, array patterns, `while` with a tolerance, `match` on an integer.
+
+mod common;
+
+use backprop_runtime::differentiate;
+use common::assert_gradient;
+
+#[differentiate(wrt(logits))]
+fn cross_entropy(logits: &[f64], target: usize) -> f64 {
+    let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = logits.iter().map(|&z| (z - max).exp()).sum();
+    sum.ln() + max - logits[target]
+}
+
+#[differentiate]
+fn logsumexp(x: &[f64]) -> f64 {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+}
+
+#[differentiate]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    s
+}
+
+#[differentiate]
+fn ranked(x: &[f64]) -> f64 {
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| v * (i as f64 + 1.0))
+        .sum()
+}
+
+#[differentiate]
+fn small_arrays(x: f64, y: f64) -> f64 {
+    let mut v = [0.0; 3];
+    v[0] = x;
+    v[1] = x * y;
+    v[2] = y.sin();
+    let s: f64 = v.iter().sum();
+    let [a, b] = [x, y];
+    s * a + b
+}
+
+#[differentiate(wrt(a, b))]
+fn least_squares(a: f64, b: f64, xs: &[f64], ys: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for (x, y) in xs.iter().zip(ys.iter()) {
+        let r = a * x + b - y;
+        loss += r * r;
+    }
+    loss / xs.len() as f64
+}
+
+#[differentiate]
+fn newton_sqrt(a: f64) -> f64 {
+    let mut y = a;
+    let mut iterations = 0;
+    while (y * y - a).abs() > 1e-12 && iterations < 100 {
+        y -= (y * y - a) / (2.0 * y);
+        iterations += 1;
+    }
+    y
+}
+
+#[differentiate]
+fn piecewise(x: f64, n: u32) -> f64 {
+    match n {
+        0 => x,
+        1 => x * x,
+        _ => x.powi(n as i32),
+    }
+}
+
+#[test]
+fn softmax_cross_entropy_and_logsumexp() {
+    for logits in [[0.5, -1.0, 2.0], [3.0, 3.0, -0.5]] {
+        for target in 0..3 {
+            let (value, g) = cross_entropy::grad(&logits, target);
+            assert_eq!(value, cross_entropy(&logits, target));
+            assert_gradient(|l| cross_entropy(l, target), &logits, &g.logits);
+        }
+        let (value, g) = logsumexp::grad(&logits);
+        assert_eq!(value, logsumexp(&logits));
+        assert_gradient(logsumexp, &logits, &g.x);
+    }
+}
+
+#[test]
+fn loops_over_indices_and_enumerations() {
+    for x in [[1.2, 0.8, -0.5], [-1.0, 2.0, 0.3]] {
+        let (_, g) = rosenbrock::grad(&x);
+        assert_gradient(rosenbrock, &x, &g.x);
+        let (value, g) = ranked::grad(&x);
+        assert_eq!(value, ranked(&x));
+        assert_eq!(g.x, vec![1.0, 2.0, 3.0]);
+    }
+}
+
+#[test]
+fn arrays_patterns_and_data_slices() {
+    for (x, y) in [(0.3, 0.9), (-1.2, 2.5)] {
+        let (value, g) = small_arrays::grad(x, y);
+        assert_eq!(value, small_arrays(x, y));
+        assert_gradient(|v| small_arrays(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+    let (xs, ys) = ([1.0, 2.0, 4.0], [2.0, 2.5, 5.5]);
+    for (a, b) in [(1.0, 0.5), (-0.3, 2.0)] {
+        let (value, g) = least_squares::grad(a, b, &xs, &ys);
+        assert_eq!(value, least_squares(a, b, &xs, &ys));
+        assert_gradient(
+            |v| least_squares(v[0], v[1], &xs, &ys),
+            &[a, b],
+            &[g.a, g.b],
+        );
+    }
+}
+
+#[test]
+fn iterations_to_a_tolerance_and_integer_matches() {
+    for a in [2.0, 0.5, 9.0] {
+        let (value, g) = newton_sqrt::grad(a);
+        assert!((value - f64::sqrt(a)).abs() < 1e-12);
+        assert!((g.a - 0.5 / f64::sqrt(a)).abs() < 1e-9);
+    }
+    for n in 0..4 {
+        for x in [1.5, -0.7] {
+            let (_, g) = piecewise::grad(x, n);
+            assert_gradient(|v| piecewise(v[0], n), &[x], &[g.x]);
+        }
+    }
+}
