@@ -16,9 +16,10 @@
 //! (`iter`, `zip`, `enumerate`) and the end. The rewritten code keeps the
 //! user's spans, so errors inside a closure point at the closure.
 
+use crate::lower::strip_parens as strip;
+use crate::names::{identifiers, Names};
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote_spanned};
-use std::collections::BTreeSet;
+use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::{Expr, Pat};
 
@@ -32,7 +33,7 @@ pub fn reduction(
     let span = call.span();
     let method = call.method.to_string();
     let chain = Chain::of(&call.receiver)?;
-    let mut taken = identifiers(call);
+    let mut names = names_outside(call);
     match method.as_str() {
         "sum" | "product" if call.args.is_empty() => {
             let (init, op) = if method == "sum" {
@@ -40,13 +41,10 @@ pub fn reduction(
             } else {
                 (one, quote_spanned!(span=> *))
             };
-            let acc = fresh(
-                if method == "sum" { "total" } else { "product" },
-                &mut taken,
-            );
-            let item = fresh("item", &mut taken);
+            let acc = names.fresh(if method == "sum" { "total" } else { "product" });
+            let item = names.fresh("item");
             let (pattern, mut body, value) =
-                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut taken)?;
+                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
             let source = chain.source;
             body.extend(quote_spanned!(span=> #acc = #acc #op (#value);));
             Some(syn::parse_quote_spanned! {span=>
@@ -69,8 +67,8 @@ pub fn reduction(
                 }
                 // `f64::max`: a function of the accumulator and the item.
                 Expr::Path(function) => {
-                    let acc = fresh("acc", &mut taken);
-                    let item = fresh("item", &mut taken);
+                    let acc = names.fresh("acc");
+                    let item = names.fresh("item");
                     (
                         acc.clone(),
                         Pat::Verbatim(quote_spanned!(span=> #item)),
@@ -79,7 +77,7 @@ pub fn reduction(
                 }
                 _ => return None,
             };
-            let (pattern, mut body, value) = chain.body(item_pattern.clone(), &mut taken)?;
+            let (pattern, mut body, value) = chain.body(item_pattern.clone(), &mut names)?;
             if !chain.maps.is_empty() {
                 // The mapped value binds the closure's item.
                 let item = strip_reference(&item_pattern);
@@ -115,12 +113,12 @@ pub fn collect(
         return None;
     }
     let len = length(chain.source)?;
-    let mut taken = identifiers(call);
-    taken.insert(target.to_string());
-    let k = fresh("k", &mut taken);
-    let item = fresh("item", &mut taken);
+    let mut names = names_outside(call);
+    names.binding(target);
+    let k = names.fresh("k");
+    let item = names.fresh("item");
     let (pattern, body, value) =
-        chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut taken)?;
+        chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
     let source = chain.source;
     let block: syn::Block = syn::parse_quote_spanned! {span=>
         {
@@ -174,11 +172,7 @@ impl<'a> Chain<'a> {
 
     /// The loop's pattern, the statements that map each item, and the mapped
     /// value. Without a `map`, `item` is the pattern and the value.
-    fn body(
-        &self,
-        item: Pat,
-        taken: &mut BTreeSet<String>,
-    ) -> Option<(Pat, TokenStream, TokenStream)> {
+    fn body(&self, item: Pat, names: &mut Names) -> Option<(Pat, TokenStream, TokenStream)> {
         let Some((first, rest)) = self.maps.split_first() else {
             let value = strip_reference(&item);
             return Some((
@@ -193,7 +187,7 @@ impl<'a> Chain<'a> {
         for map in rest {
             let name = strip_reference(untyped(&map.inputs[0]));
             let span = map.span();
-            let bound = fresh("mapped", taken);
+            let bound = names.fresh("mapped");
             body.extend(quote_spanned!(span=> let #bound = #value; let #name = #bound;));
             value = closure_body(map);
         }
@@ -269,39 +263,7 @@ fn simple_name(pat: &Pat) -> Option<Ident> {
     }
 }
 
-fn strip(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Paren(p) => strip(&p.expr),
-        Expr::Group(g) => strip(&g.expr),
-        other => other,
-    }
-}
-
-/// Every identifier in the chain: names the rewritten loop must not take.
-fn identifiers(call: &syn::ExprMethodCall) -> BTreeSet<String> {
-    fn walk(tokens: TokenStream, into: &mut BTreeSet<String>) {
-        for tree in tokens {
-            match tree {
-                proc_macro2::TokenTree::Ident(i) => {
-                    into.insert(i.to_string());
-                }
-                proc_macro2::TokenTree::Group(g) => walk(g.stream(), into),
-                _ => {}
-            }
-        }
-    }
-    let mut names = BTreeSet::new();
-    walk(quote::quote!(#call), &mut names);
-    names
-}
-
-fn fresh(base: &str, taken: &mut BTreeSet<String>) -> Ident {
-    let mut name = base.to_string();
-    let mut k = 1;
-    while taken.contains(&name) {
-        k += 1;
-        name = format!("{base}_{k}");
-    }
-    taken.insert(name.clone());
-    format_ident!("{name}")
+/// Names for the rewritten loop's locals, which the chain's code must not see.
+fn names_outside(call: &syn::ExprMethodCall) -> Names {
+    Names::avoiding(identifiers(quote::quote!(#call)))
 }

@@ -3333,7 +3333,7 @@ pub fn key(ident: &Ident) -> String {
     }
 }
 
-fn strip_parens(expr: &Expr) -> &Expr {
+pub fn strip_parens(expr: &Expr) -> &Expr {
     match expr {
         Expr::Paren(p) => strip_parens(&p.expr),
         Expr::Group(g) => strip_parens(&g.expr),

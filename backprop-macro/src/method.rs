@@ -15,9 +15,11 @@
 
 use crate::args::Args;
 use crate::errors::Errors;
-use proc_macro2::{Ident, Span, TokenStream};
+use crate::lower::strip_parens as strip;
+use crate::names::Names;
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, ImplItem};
@@ -202,14 +204,6 @@ fn self_field(expr: &Expr) -> Option<&Ident> {
     matches!(strip(&field.base), Expr::Path(p) if p.path.is_ident("self")).then_some(name)
 }
 
-fn strip(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Paren(p) => strip(&p.expr),
-        Expr::Group(g) => strip(&g.expr),
-        other => other,
-    }
-}
-
 /// `self.layers[l][i]`: weights in nested vectors have no slice to differentiate
 /// with respect to.
 fn refuse_nested_fields(method: &syn::ImplItemFn, errors: &mut Errors) {
@@ -344,9 +338,9 @@ fn collect_fields(marked: &mut [Marked], uses: &BTreeMap<String, Use>) {
 
 /// The identifiers of a method, but for the fields it reads through `self`:
 /// the names a new local must avoid.
-fn identifiers(method: &syn::ImplItemFn) -> BTreeSet<String> {
-    struct Names(BTreeSet<String>);
-    impl<'ast> Visit<'ast> for Names {
+fn identifiers(method: &syn::ImplItemFn) -> HashSet<String> {
+    struct Seen(HashSet<String>);
+    impl<'ast> Visit<'ast> for Seen {
         fn visit_ident(&mut self, ident: &'ast Ident) {
             self.0.insert(ident.to_string());
         }
@@ -361,36 +355,13 @@ fn identifiers(method: &syn::ImplItemFn) -> BTreeSet<String> {
             }
         }
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            // Macro bodies are tokens: every identifier in them counts.
-            fn walk(tokens: TokenStream, into: &mut BTreeSet<String>) {
-                for tree in tokens {
-                    match tree {
-                        proc_macro2::TokenTree::Ident(i) => {
-                            into.insert(i.to_string());
-                        }
-                        proc_macro2::TokenTree::Group(g) => walk(g.stream(), into),
-                        _ => {}
-                    }
-                }
-            }
-            walk(mac.tokens.clone(), &mut self.0);
+            self.0.extend(crate::names::identifiers(mac.tokens.clone()));
             syn::visit::visit_macro(self, mac);
         }
     }
-    let mut names = Names(BTreeSet::new());
-    names.visit_impl_item_fn(method);
-    names.0
-}
-
-fn fresh(base: &str, taken: &mut BTreeSet<String>) -> Ident {
-    let mut name = base.to_string();
-    let mut k = 1;
-    while taken.contains(&name) {
-        k += 1;
-        name = format!("{base}_{k}");
-    }
-    taken.insert(name.clone());
-    Ident::new(&name, Span::call_site())
+    let mut seen = Seen(HashSet::new());
+    seen.visit_impl_item_fn(method);
+    seen.0
 }
 
 /// The names the free function gives the model and each field it reads.
@@ -402,11 +373,12 @@ struct Locals {
 fn locals(m: &Marked, type_ident: &Ident) -> Locals {
     let mut taken = identifiers(&m.method);
     taken.insert(m.module.to_string());
-    let model = fresh(&snake_case(&type_ident.to_string()), &mut taken);
+    let mut names = Names::avoiding(taken);
+    let model = names.fresh(&snake_case(&type_ident.to_string()));
     let fields = m
         .fields
         .iter()
-        .map(|f| (f.to_string(), fresh(&f.to_string(), &mut taken)))
+        .map(|f| (f.to_string(), names.fresh(&f.to_string())))
         .collect();
     Locals { model, fields }
 }

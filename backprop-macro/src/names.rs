@@ -5,7 +5,7 @@
 //! is the readable choice (`dx`, `dx1`, `sum`) when that is free, and otherwise the
 //! same name with a suffix, so a user variable called `dx` or `tape` just works.
 
-use proc_macro2::{Ident, Span};
+use proc_macro2::{Ident, Span, TokenStream};
 use std::collections::HashSet;
 use syn::visit::Visit;
 
@@ -23,6 +23,15 @@ impl Names {
         Names {
             taken: HashSet::new(),
             reserved: collector.idents,
+        }
+    }
+
+    /// Names that avoid every identifier in `reserved`: for code that rewrites
+    /// the user's before lowering (iterator chains, methods).
+    pub fn avoiding(reserved: HashSet<String>) -> Names {
+        Names {
+            taken: HashSet::new(),
+            reserved,
         }
     }
 
@@ -86,6 +95,24 @@ pub fn bare_name(name: &str) -> String {
 
 fn is_keyword(name: &str) -> bool {
     syn::parse_str::<Ident>(name).is_err()
+}
+
+/// Every identifier in the tokens, macro bodies included.
+pub fn identifiers(tokens: TokenStream) -> HashSet<String> {
+    fn walk(tokens: TokenStream, into: &mut HashSet<String>) {
+        for tree in tokens {
+            match tree {
+                proc_macro2::TokenTree::Ident(ident) => {
+                    into.insert(bare(&ident.to_string()));
+                }
+                proc_macro2::TokenTree::Group(group) => walk(group.stream(), into),
+                _ => {}
+            }
+        }
+    }
+    let mut names = HashSet::new();
+    walk(tokens, &mut names);
+    names
 }
 
 #[derive(Default)]
