@@ -136,3 +136,44 @@ fn iterations_to_a_tolerance_and_integer_matches() {
         }
     }
 }
+
+/// Horner's rule from the highest coefficient: a reversed iteration.
+#[differentiate]
+fn horner(coefficients: &[f64], x: f64) -> f64 {
+    let mut acc = 0.0;
+    for c in coefficients.iter().rev() {
+        acc = acc * x + c;
+    }
+    acc
+}
+
+#[differentiate]
+fn reversed_chains(w: &[f64], x: &[f64]) -> f64 {
+    let mut weight = 1.0;
+    let mut total = 0.0;
+    for (i, v) in w.iter().enumerate().rev() {
+        total += v * weight * (i as f64);
+        weight *= 0.5;
+    }
+    total
+        + w.iter()
+            .zip(x)
+            .rev()
+            .fold(0.0, |acc, (a, b)| acc * 0.9 + a * b)
+}
+
+#[test]
+fn reversed_iterations() {
+    let c = [1.0, -2.0, 0.5, 3.0];
+    for x in [0.7, -1.4] {
+        let (value, g) = horner::grad(&c, x);
+        assert_eq!(value, horner(&c, x));
+        assert_gradient(|c| horner(c, x), &c, &g.coefficients);
+        assert_gradient(|v| horner(&c, v[0]), &[x], &[g.x]);
+    }
+    let (w, x) = ([0.3, -1.0, 2.0, 0.5], [1.0, 2.0, -0.5]);
+    let (value, g) = reversed_chains::grad(&w, &x);
+    assert_eq!(value, reversed_chains(&w, &x));
+    assert_gradient(|w| reversed_chains(w, &x), &w, &g.w);
+    assert_gradient(|x| reversed_chains(&w, x), &x, &g.x);
+}

@@ -13,7 +13,7 @@
 //!
 //! `sum`, `product`, `fold` and `collect` into a `Vec` end a chain; `map`,
 //! `copied`, `cloned` and `into_iter` may come between the slice iteration
-//! (`iter`, `zip`, `enumerate`) and the end. The rewritten code keeps the
+//! (`iter`, `zip`, `enumerate`, `rev`) and the end. The rewritten code keeps the
 //! user's spans, so errors inside a closure point at the closure.
 
 use crate::lower::strip_parens as strip;
@@ -206,7 +206,9 @@ fn closure_body(closure: &syn::ExprClosure) -> TokenStream {
 fn is_slice_iteration(expr: &Expr) -> bool {
     match strip(expr) {
         Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => is_base(&m.receiver),
-        Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
+        Expr::MethodCall(m)
+            if (m.method == "enumerate" || m.method == "rev") && m.args.is_empty() =>
+        {
             is_slice_iteration(&m.receiver)
         }
         Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 => {
@@ -227,7 +229,11 @@ fn is_base(expr: &Expr) -> bool {
 fn length(expr: &Expr) -> Option<TokenStream> {
     let span = expr.span();
     match strip(expr) {
-        Expr::MethodCall(m) if m.method == "iter" || m.method == "enumerate" => length(&m.receiver),
+        Expr::MethodCall(m)
+            if ["iter", "enumerate", "rev"].contains(&m.method.to_string().as_str()) =>
+        {
+            length(&m.receiver)
+        }
         Expr::MethodCall(m) if m.method == "zip" => {
             let (a, b) = (length(&m.receiver)?, length(&m.args[0])?);
             Some(quote_spanned!(span=> #a.min(#b)))

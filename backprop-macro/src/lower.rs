@@ -200,6 +200,8 @@ struct LoopFrame {
 struct SliceIteration {
     arrays: Vec<NodeId>,
     enumerate: bool,
+    /// `.rev()` last: the same indices, from the end.
+    reversed: bool,
 }
 
 enum Header<'a> {
@@ -961,12 +963,21 @@ impl<'a> Lowerer<'a> {
     /// differentiated slice becomes a loop over indices, each element a read.
     fn slice_iteration(&self, iter: &Expr) -> Option<SliceIteration> {
         match strip_parens(iter) {
-            Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
+            Expr::MethodCall(call) if call.method == "rev" && call.args.is_empty() => {
                 let inner = self.slice_iteration(&call.receiver)?;
-                (!inner.enumerate && inner.arrays.len() == 1).then_some(SliceIteration {
-                    enumerate: true,
+                (!inner.reversed).then_some(SliceIteration {
+                    reversed: true,
                     ..inner
                 })
+            }
+            Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
+                let inner = self.slice_iteration(&call.receiver)?;
+                (!inner.enumerate && !inner.reversed && inner.arrays.len() == 1).then_some(
+                    SliceIteration {
+                        enumerate: true,
+                        ..inner
+                    },
+                )
             }
             Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
                 let left = self.slice_iteration(&call.receiver)?;
@@ -974,10 +985,13 @@ impl<'a> Lowerer<'a> {
                 (left.arrays.len() == 1
                     && right.arrays.len() == 1
                     && !left.enumerate
-                    && !right.enumerate)
+                    && !right.enumerate
+                    && !left.reversed
+                    && !right.reversed)
                     .then(|| SliceIteration {
                         arrays: vec![left.arrays[0], right.arrays[0]],
                         enumerate: false,
+                        reversed: false,
                     })
             }
             Expr::MethodCall(call)
@@ -991,6 +1005,7 @@ impl<'a> Lowerer<'a> {
             other => self.array_local(other).map(|array| SliceIteration {
                 arrays: vec![array],
                 enumerate: false,
+                reversed: false,
             }),
         }
     }
@@ -1026,9 +1041,11 @@ impl<'a> Lowerer<'a> {
         let placeholders: Vec<Ident> = (0..slices.arrays.len())
             .map(|i| Ident::new(&format!("__array{i}"), Span::call_site()))
             .collect();
-        let len: Expr = match placeholders.as_slice() {
-            [a] => syn::parse_quote!(0..#a.len()),
-            [a, b] => syn::parse_quote!(0..#a.len().min(#b.len())),
+        let len: Expr = match (placeholders.as_slice(), slices.reversed) {
+            ([a], false) => syn::parse_quote!(0..#a.len()),
+            ([a, b], false) => syn::parse_quote!(0..#a.len().min(#b.len())),
+            ([a], true) => syn::parse_quote!((0..#a.len()).rev()),
+            ([a, b], true) => syn::parse_quote!((0..#a.len().min(#b.len())).rev()),
             _ => return,
         };
         let iter_locals = placeholders
@@ -2464,7 +2481,7 @@ impl<'a> Lowerer<'a> {
             }
             self.errors.spanned(
                 expr,
-                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `map`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
+                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `map`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
             );
             return self.dummy();
         }
