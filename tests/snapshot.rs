@@ -81,6 +81,32 @@ fn scale<T: Float>(v: &mut [T], by: T) {
     }
 }
 
+/// An iterator chain, rewritten into its loop.
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A model whose methods are differentiated with respect to its fields.
+pub struct Linear {
+    pub w: Vec<f64>,
+    pub b: f64,
+}
+
+#[differentiate]
+impl Linear {
+    #[differentiate]
+    fn predict(&self, x: &[f64]) -> f64 {
+        dot(&self.w, x) + self.b
+    }
+
+    #[differentiate]
+    fn loss(&self, x: &[f64], y: f64) -> f64 {
+        let e = self.predict(x) - y;
+        e * e
+    }
+}
+
 const FUNCTIONS: &[(&str, &str)] = &[
     ("f", f::SOURCE),
     ("sig", sig::SOURCE),
@@ -89,6 +115,9 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("soft_power", soft_power::SOURCE),
     ("scaled_logistic", scaled_logistic::SOURCE),
     ("scale", scale::SOURCE),
+    ("dot", dot::SOURCE),
+    ("linear_predict", linear_predict::SOURCE),
+    ("linear_loss", linear_loss::SOURCE),
 ];
 
 fn render() -> String {
@@ -138,6 +167,7 @@ fn expansion_matches_the_snapshot() {
 /// The snapshot, compiled as ordinary source.
 #[allow(dead_code, clippy::all)]
 mod pasted {
+    use super::Linear;
     use num_traits::Float;
     include!("snapshots/expansions.rs");
 }
@@ -161,6 +191,14 @@ fn pasted_expansion_compiles_and_agrees() {
     let (pasted_value, pasted) = pasted::scaled_logistic::grad(&w, 0.8);
     let (value, g) = scaled_logistic::grad(&w, 0.8);
     assert_eq!((pasted_value, pasted.w, pasted.x), (value, g.w, g.x));
+    let model = Linear {
+        w: vec![0.5, -1.0],
+        b: 0.25,
+    };
+    let x = [2.0, 0.5];
+    let (pasted_value, pasted) = pasted::linear_loss::grad(&model, &model.w, model.b, &x, 1.5);
+    let (value, g) = model.loss_grad(&x, 1.5);
+    assert_eq!((pasted_value, pasted.w, pasted.b), (value, g.w, g.b));
     let (pasted_value, pasted) = pasted::damped::grad(0.7, 1.3, 3);
     let (value, g) = damped::grad(0.7, 1.3, 3);
     assert_eq!((pasted_value, pasted.x), (value, g.x));

@@ -151,8 +151,10 @@ impl Printer {
                     self.newline()
                 }
                 Tok::Group(Delimiter::Brace, inner) if is_multiline(inner) => {
-                    let continues =
-                        next.is_some_and(|n| n.is_word("else") || n.is_op(";") || n.is_op(","));
+                    // `} else`, `};`, `},` and a pattern's `} = *tape;`.
+                    let continues = next.is_some_and(|n| {
+                        n.is_word("else") || n.is_op(";") || n.is_op(",") || n.is_op("=")
+                    });
                     if !continues {
                         self.newline();
                         if self.indent == 0 && next.is_some() {
@@ -231,7 +233,10 @@ impl Printer {
                 self.newline();
             }
             self.block_items(field);
-            self.out.push(',');
+            // `..` closes a pattern and takes no comma.
+            if !matches!(field, [t] if t.is_op("..")) {
+                self.out.push(',');
+            }
         }
     }
 }

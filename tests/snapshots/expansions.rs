@@ -693,3 +693,288 @@ pub mod scale {
         (g.v, g.by)
     }
 }
+
+pub mod dot {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        pub a_len: usize,
+        pub b_len: usize,
+        pub trips: usize,
+        pub a: ::std::vec::Vec<f64>,
+        pub b: ::std::vec::Vec<f64>,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad {
+        pub a: ::std::vec::Vec<f64>,
+        pub b: ::std::vec::Vec<f64>,
+    }
+
+    impl ::core::default::Default for Grad {
+        fn default() -> Self {
+            Grad {
+                a: ::std::vec::Vec::new(),
+                b: ::std::vec::Vec::new(),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
+        let a_len = a.len();
+        let b_len = b.len();
+        let total = 0.0_f64;
+        let mut total_4 = total;
+        let mut trips = 0_usize;
+        for k in 0..a.len().min(b.len()) {
+            let total_2 = total_4;
+            let x = a[k];
+            let y = b[k];
+            let prod = x * y;
+            let total_3 = total_2 + prod;
+            total_4 = total_3;
+            trips += 1;
+        }
+        let mut a_copy = ::core::mem::take(&mut tape.a);
+        a_copy.clear();
+        a_copy.extend_from_slice(&a[..]);
+        let mut b_copy = ::core::mem::take(&mut tape.b);
+        b_copy.clear();
+        b_copy.extend_from_slice(&b[..]);
+        *tape = Tape { a_len, b_len, trips, a: a_copy, b: b_copy };
+        total_4
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn forward(a: &[f64], b: &[f64]) -> (f64, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, a, b);
+        (value, tape)
+    }
+
+    #[inline]
+    pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
+        let Tape { a_len, b_len, trips, .. } = *tape;
+        let a = tape.a.as_slice();
+        let b = tape.b.as_slice();
+        ::backprop_runtime::prepare(&mut grad.a, a_len);
+        let da = &mut grad.a;
+        ::backprop_runtime::prepare(&mut grad.b, b_len);
+        let db = &mut grad.b;
+        for k in (0..trips).rev() {
+            let x = a[k];
+            let y = b[k];
+            let dtotal_3 = dtotal_4;
+            let dtotal_2 = dtotal_3;
+            let dprod = dtotal_3;
+            let dx = dprod * y;
+            let dy = dprod * x;
+            db[k] += dy;
+            da[k] += dx;
+            dtotal_4 = dtotal_2;
+        }
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn backward(tape: &Tape, seed: f64) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn grad(a: &[f64], b: &[f64]) -> (f64, Grad) {
+        let (value, tape) = self::forward(a, b);
+        (value, self::backward(&tape, 1.0_f64))
+    }
+
+    #[must_use]
+    pub fn pullback(tape: &Tape, seed: f64) -> (::std::vec::Vec<f64>, ::std::vec::Vec<f64>) {
+        let g = self::backward(tape, seed);
+        (g.a, g.b)
+    }
+}
+
+pub mod linear_predict {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        pub w_len: usize,
+        pub x_len: usize,
+        pub dot_out_tape: dot::Tape,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad {
+        pub w: ::std::vec::Vec<f64>,
+        pub b: f64,
+        pub x: ::std::vec::Vec<f64>,
+    }
+
+    impl ::core::default::Default for Grad {
+        fn default() -> Self {
+            Grad {
+                w: ::std::vec::Vec::new(),
+                b: 0.0_f64,
+                x: ::std::vec::Vec::new(),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn forward_into(tape: &mut Tape, linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> f64 {
+        let w_len = w.len();
+        let x_len = x.len();
+        let (dot_out, dot_out_tape) = dot::forward(w, x);
+        let linear_predict = dot_out + b;
+        *tape = Tape { w_len, x_len, dot_out_tape };
+        linear_predict
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn forward(linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, linear, w, b, x);
+        (value, tape)
+    }
+
+    #[inline]
+    pub fn backward_into(tape: &Tape, dlinear_predict: f64, grad: &mut Grad) {
+        let Tape { w_len, x_len, ref dot_out_tape } = *tape;
+        ::backprop_runtime::prepare(&mut grad.w, w_len);
+        let dw = &mut grad.w;
+        ::backprop_runtime::prepare(&mut grad.x, x_len);
+        let dx = &mut grad.x;
+        let ddot_out = dlinear_predict;
+        let db = dlinear_predict;
+        let (dw_dot_out, dx_dot_out) = dot::pullback(dot_out_tape, ddot_out);
+        ::backprop_runtime::accumulate(&mut dw[..], &dw_dot_out[..]);
+        ::backprop_runtime::accumulate(&mut dx[..], &dx_dot_out[..]);
+        grad.b += db;
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn backward(tape: &Tape, seed: f64) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn grad(linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Grad) {
+        let (value, tape) = self::forward(linear, w, b, x);
+        (value, self::backward(&tape, 1.0_f64))
+    }
+
+    #[must_use]
+    pub fn pullback(tape: &Tape, seed: f64) -> (::backprop_runtime::NotDifferentiable, ::std::vec::Vec<f64>, f64, ::std::vec::Vec<f64>) {
+        let g = self::backward(tape, seed);
+        (::backprop_runtime::NotDifferentiable, g.w, g.b, g.x)
+    }
+}
+
+pub mod linear_loss {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        pub w_len: usize,
+        pub x_len: usize,
+        pub linear_predict_out_tape: linear_predict::Tape,
+        pub e: f64,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    #[allow(clippy::pub_underscore_fields)]
+    pub struct Grad {
+        pub w: ::std::vec::Vec<f64>,
+        pub b: f64,
+        pub x: ::std::vec::Vec<f64>,
+        pub y: f64,
+    }
+
+    impl ::core::default::Default for Grad {
+        fn default() -> Self {
+            Grad {
+                w: ::std::vec::Vec::new(),
+                b: 0.0_f64,
+                x: ::std::vec::Vec::new(),
+                y: 0.0_f64,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn forward_into(tape: &mut Tape, linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> f64 {
+        let w_len = w.len();
+        let x_len = x.len();
+        let (linear_predict_out, linear_predict_out_tape) = linear_predict::forward(linear, w, b, x);
+        let e = linear_predict_out - y;
+        let linear_loss = e * e;
+        *tape = Tape { w_len, x_len, linear_predict_out_tape, e };
+        linear_loss
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn forward(linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> (f64, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, linear, w, b, x, y);
+        (value, tape)
+    }
+
+    #[inline]
+    pub fn backward_into(tape: &Tape, dlinear_loss: f64, grad: &mut Grad) {
+        let Tape { w_len, x_len, ref linear_predict_out_tape, e } = *tape;
+        ::backprop_runtime::prepare(&mut grad.w, w_len);
+        let dw = &mut grad.w;
+        ::backprop_runtime::prepare(&mut grad.x, x_len);
+        let dx = &mut grad.x;
+        let de = dlinear_loss * (2.0 * e);
+        let dlinear_predict_out = de;
+        let dy = -de;
+        let (_, dw_linear_predict_out, db, dx_linear_predict_out) = linear_predict::pullback(linear_predict_out_tape, dlinear_predict_out);
+        ::backprop_runtime::accumulate(&mut dw[..], &dw_linear_predict_out[..]);
+        ::backprop_runtime::accumulate(&mut dx[..], &dx_linear_predict_out[..]);
+        grad.b += db;
+        grad.y += dy;
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn backward(tape: &Tape, seed: f64) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn grad(linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> (f64, Grad) {
+        let (value, tape) = self::forward(linear, w, b, x, y);
+        (value, self::backward(&tape, 1.0_f64))
+    }
+
+    #[must_use]
+    pub fn pullback(tape: &Tape, seed: f64) -> (::backprop_runtime::NotDifferentiable, ::std::vec::Vec<f64>, f64, ::std::vec::Vec<f64>, f64) {
+        let g = self::backward(tape, seed);
+        (::backprop_runtime::NotDifferentiable, g.w, g.b, g.x, g.y)
+    }
+}
