@@ -434,6 +434,15 @@ fn free_function(m: &Marked, marked: &[Marked], block: &syn::ItemImpl) -> syn::I
         self_ty,
     }
     .visit_block_mut(&mut body);
+    // A method that reads no data field and calls no other marked method does
+    // not use the model: its parameter says so, for the lints.
+    let has_self = m.method.sig.receiver().is_some();
+    if has_self && !crate::names::identifiers(quote!(#body)).contains(&model.to_string()) {
+        if let Some(first) = inputs.first_mut() {
+            let unused = format_ident!("_{}", model);
+            *first = quote!(#unused: &#self_ty);
+        }
+    }
     let mut generics = block.generics.clone();
     generics
         .params

@@ -834,7 +834,7 @@ pub mod linear_predict {
 
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    pub fn forward_into(tape: &mut Tape, linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> f64 {
+    pub fn forward_into(tape: &mut Tape, _linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> f64 {
         let w_len = w.len();
         let x_len = x.len();
         let (dot_out, dot_out_tape) = dot::forward(w, x);
