@@ -56,3 +56,26 @@ fn mlp_gradient_matches_finite_differences() {
         common::assert_gradient(|p| mlp::loss(p, x0, x1, label), &params, &g.params);
     }
 }
+
+#[allow(dead_code)]
+#[path = "../examples/oscillator.rs"]
+mod oscillator;
+
+#[test]
+fn oscillator_gradient_matches_finite_differences_and_fits() {
+    use oscillator::Oscillator;
+    let truth = Oscillator { k: 4.0, c: 0.3 };
+    let observed = truth.simulate(30, 0.01, 10);
+    for (k, c) in [(3.0, 0.1), (5.0, 0.6)] {
+        let model = Oscillator { k, c };
+        let (value, g) = model.loss_grad(&observed, 0.01, 10);
+        assert_eq!(value, model.loss(&observed, 0.01, 10));
+        common::assert_gradient(
+            |v| Oscillator { k: v[0], c: v[1] }.loss(&observed, 0.01, 10),
+            &[k, c],
+            &[g.k, g.c],
+        );
+    }
+    let (fitted, _) = oscillator::fit(&observed, 0.01, 10, Oscillator { k: 3.0, c: 0.1 });
+    assert!((fitted.k - 4.0).abs() < 1e-4 && (fitted.c - 0.3).abs() < 1e-4);
+}

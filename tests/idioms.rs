@@ -177,3 +177,26 @@ fn reversed_iterations() {
     assert_gradient(|w| reversed_chains(w, &x), &w, &g.w);
     assert_gradient(|x| reversed_chains(&w, x), &x, &g.x);
 }
+
+/// A loop over a data slice whose elements the backward pass needs.
+#[differentiate(wrt(w))]
+fn over_data(w: f64, xs: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for x in xs {
+        total += (w * x).sin();
+    }
+    for &x in xs.iter().rev() {
+        total = total * 0.5 + w * x * x;
+    }
+    total
+}
+
+#[test]
+fn loops_over_data_slices() {
+    let xs = [0.5, -1.5, 2.0];
+    for w in [0.3, -1.1] {
+        let (value, g) = over_data::grad(w, &xs);
+        assert_eq!(value, over_data(w, &xs));
+        assert_gradient(|v| over_data(v[0], &xs), &[w], &[g.w]);
+    }
+}

@@ -909,11 +909,10 @@ impl<'a> Lowerer<'a> {
     }
 
     fn for_loop(&mut self, looped: &syn::ExprForLoop) {
+        // Over slices, differentiated or data (`for (x, y) in xs.iter().zip(ys)`):
+        // a loop over indices, each element a read of its type.
         if let Some(slices) = self.slice_iteration(&looped.expr) {
-            // Also a loop over data slices whose pattern takes elements apart:
-            // `for (x, y) in xs.iter().zip(ys)`.
-            let simple = matches!(&*looped.pat, Pat::Ident(_) | Pat::Wild(_));
-            if !simple || slices.arrays.iter().any(|a| self.nodes[*a].active) {
+            if !matches!(&*looped.pat, Pat::Wild(_)) {
                 return self.slice_loop(looped, slices);
             }
         }
@@ -1539,7 +1538,7 @@ impl<'a> Lowerer<'a> {
                     bracket_token: syn::token::Bracket(*mac.delimiter.span()),
                     elems,
                 };
-                if self.mentions_active(&Expr::Array(array.clone())) {
+                if self.mentions_active(&Expr::Array(array.clone())) || holds_floats(&array) {
                     self.array_literal(&array, annotation, expr, false)
                 } else {
                     // Data: the same vector, spelled without a macro so that the
@@ -1827,7 +1826,7 @@ impl<'a> Lowerer<'a> {
                 let value = match strip_parens(expr) {
                     Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
                     Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
-                    Expr::Array(array) if self.mentions_active(expr) => self.array_literal(array, annotation, expr, true),
+                    Expr::Array(array) if self.mentions_active(expr) || holds_floats(array) => self.array_literal(array, annotation, expr, true),
                     _ => self.expr(expr),
                 };
                 if let Operand::Node(array) = value {
@@ -3329,6 +3328,18 @@ fn is_pure(expr: &Expr) -> bool {
         }
         _ => false,
     }
+}
+
+/// `[1.0, 0.0]`, `vec![T::one(), T::zero()]`: an array of floats, which the
+/// function may write differentiated values into.
+fn holds_floats(array: &syn::ExprArray) -> bool {
+    array.elems.iter().any(|e| {
+        let e = match strip_parens(e) {
+            Expr::Unary(u) => &*u.expr,
+            other => other,
+        };
+        literal_float(e).is_some() || is_float_literal(&strip_parens(e).to_token_stream())
+    })
 }
 
 /// `f64` of `sum::<f64>()` or `collect::<Vec<f64>>()`.
