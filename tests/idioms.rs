@@ -200,3 +200,27 @@ fn loops_over_data_slices() {
         assert_gradient(|v| over_data(v[0], &xs), &[w], &[g.w]);
     }
 }
+
+/// Floats by reference, as `std::autodiff`'s tests and C++ ports write them.
+#[differentiate]
+fn by_reference(x: &f64, y: &f64) -> f64 {
+    x * x * y.sin() + *x / y
+}
+
+#[differentiate]
+fn calls_by_reference(a: f64, b: f64) -> f64 {
+    let c = a * b;
+    by_reference(&c, &b) + by_reference(&a, &2.0)
+}
+
+#[test]
+fn floats_passed_by_reference() {
+    for (x, y) in [(0.7, 1.3), (-1.2, 0.4)] {
+        let (value, g) = by_reference::grad(&x, &y);
+        assert_eq!(value, by_reference(&x, &y));
+        assert_gradient(|v| by_reference(&v[0], &v[1]), &[x, y], &[g.x, g.y]);
+        let (value, g) = calls_by_reference::grad(x, y);
+        assert_eq!(value, calls_by_reference(x, y));
+        assert_gradient(|v| calls_by_reference(v[0], v[1]), &[x, y], &[g.a, g.b]);
+    }
+}

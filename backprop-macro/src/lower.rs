@@ -44,11 +44,13 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
             hint: Hint::User(param.ident.clone()),
             kind: NodeKind::Param,
             active: param.differentiable.is_some(),
-            // A `&mut f64` parameter's node is its value.
-            ty: Some(match (param.inout, param.differentiable) {
-                (true, Some(float)) => float.to_type(),
-                _ => param.ty.clone(),
-            }),
+            // A `&mut f64` or `&f64` parameter's node is its value.
+            ty: Some(
+                match (param.inout || param.by_reference, param.differentiable) {
+                    (true, Some(float)) => float.to_type(),
+                    _ => param.ty.clone(),
+                },
+            ),
             annotation: None,
             span: param.ident.span(),
             region: 0,
@@ -2643,6 +2645,14 @@ impl<'a> Lowerer<'a> {
             .map(|arg| {
                 if let Some((id, borrow)) = self.passed_array(arg) {
                     return (Operand::Node(id), borrow);
+                }
+                // `square(&a)`: a float passed by reference to an `&f64` parameter.
+                if let Expr::Reference(r) = strip_parens(arg) {
+                    if let Some(id) = self.local(strip_parens(&r.expr)) {
+                        if r.mutability.is_none() && self.nodes[id].active {
+                            return (Operand::Node(id), Borrow::Shared);
+                        }
+                    }
                 }
                 // `f([a, b])`, `f(&[a, b])`: a buffer of its own, passed whole.
                 let (literal, borrow) = match strip_parens(arg) {

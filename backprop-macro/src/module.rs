@@ -396,8 +396,21 @@ fn forward_fns(
         Outputs::Tuple => quote!((#(#elements),*)),
         Outputs::Array => quote!([#(#elements),*]),
     };
+    // `&f64` parameters: read once at the start, like `&mut f64` ones.
+    let shared: Vec<(Ident, Ident)> = sig
+        .params
+        .iter()
+        .filter(|p| p.by_reference && p.differentiable.is_some())
+        .map(|p| {
+            (
+                p.ident.clone(),
+                local_names.fresh(&format!("{}_ref", p.ident)),
+            )
+        })
+        .collect();
     let read_inouts = inouts
         .iter()
+        .chain(&shared)
         .map(|(name, reference)| quote!(let #name = *#reference;));
     let write_inouts =
         inouts
@@ -440,7 +453,11 @@ fn forward_fns(
         .chain(generic.marker.is_some().then_some(marker));
     let params = sig.params.iter().map(|p| {
         let ty = &p.ty;
-        match inouts.iter().find(|(name, _)| *name == p.ident) {
+        match inouts
+            .iter()
+            .chain(&shared)
+            .find(|(name, _)| *name == p.ident)
+        {
             Some((_, reference)) => quote!(#reference: #ty),
             None => {
                 let ident = &p.ident;

@@ -15,6 +15,9 @@ pub struct Param {
     /// `&mut f64` or `&mut [f64]`: read at the start, written at the end; its
     /// final value (contents) is an output of the function.
     pub inout: bool,
+    /// `&f64`: a float read through a reference, as `std::autodiff` and C++
+    /// ports write them; the function sees `*x`.
+    pub by_reference: bool,
 }
 
 impl Param {
@@ -263,13 +266,14 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
             ),
             syn::FnArg::Typed(typed) => match &*typed.pat {
                 syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
-                    let (differentiable, shape, inout) = classify(&typed.ty);
+                    let kind = classify(&typed.ty);
                     params.push(Param {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
-                        differentiable,
-                        shape,
-                        inout,
+                        differentiable: kind.float,
+                        shape: kind.shape,
+                        inout: kind.inout,
+                        by_reference: kind.by_reference,
                     })
                 }
                 other => errors.spanned(
@@ -304,22 +308,36 @@ fn refuse_hidden_floats(params: &[Param], errors: &mut Errors) {
 }
 
 /// A float, a slice, vector or array of floats, or something passed through.
-fn classify(ty: &syn::Type) -> (Option<FloatTy>, Option<Shape>, bool) {
+/// How a parameter's type holds floats.
+struct Kind {
+    float: Option<FloatTy>,
+    shape: Option<Shape>,
+    inout: bool,
+    by_reference: bool,
+}
+
+fn classify(ty: &syn::Type) -> Kind {
+    let kind = |float, shape, inout, by_reference| Kind {
+        float,
+        shape,
+        inout,
+        by_reference,
+    };
     if let Some(float) = FloatTy::from_type(ty) {
-        return (Some(float), None, false);
+        return kind(Some(float), None, false, false);
     }
     if let syn::Type::Reference(r) = ty {
-        if r.mutability.is_some() {
-            if let Some(float) = FloatTy::from_type(&r.elem) {
-                return (Some(float), None, true);
-            }
+        if let Some(float) = FloatTy::from_type(&r.elem) {
+            // `&mut f64` is written, `&f64` only read.
+            let written = r.mutability.is_some();
+            return kind(Some(float), None, written, !written);
         }
     }
     match Shape::of(ty) {
         // `&mut [f64]`: an array the function writes; its final contents are
         // outputs.
-        Some((float, shape, inout)) => (Some(float), Some(shape), inout),
-        None => (None, None, false),
+        Some((float, shape, inout)) => kind(Some(float), Some(shape), inout, false),
+        None => kind(None, None, false, false),
     }
 }
 
