@@ -114,7 +114,7 @@ mod tests {
             quote!(
                 fn f(x: f64) -> f64 {
                     let g = |v: f64| v;
-                    g(x)
+                    apply(g, x)
                 }
             ),
         );

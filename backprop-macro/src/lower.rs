@@ -37,6 +37,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         errors,
         ret: sig.ret,
         written_params: written_params(sig),
+        closures: Vec::new(),
     };
     for param in &sig.params {
         let id = lowerer.push(Node {
@@ -190,7 +191,20 @@ struct Lowerer<'a> {
     ret: FloatTy,
     /// The `&mut [f64]` parameters, which the body may write.
     written_params: Vec<NodeId>,
+    /// Closures bound with `let`, inlined where they are called. A scope entry
+    /// `CLOSURE + k` names `closures[k]`.
+    closures: Vec<Closure>,
 }
+
+/// A closure, and the variables it sees: those in scope where it is written
+/// (a later shadowing `let` does not change what it captured).
+struct Closure {
+    expr: syn::ExprClosure,
+    environment: Vec<(String, NodeId)>,
+}
+
+/// Scope entries at or above this name a closure, not a node.
+const CLOSURE: NodeId = usize::MAX / 2;
 
 struct LoopFrame {
     label: Option<String>,
@@ -277,12 +291,27 @@ impl<'a> Lowerer<'a> {
     }
 
     fn lookup(&self, name: &str) -> Option<NodeId> {
+        self.entry(name).filter(|id| *id < CLOSURE)
+    }
+
+    /// The newest binding of a name: a node, or a closure.
+    fn entry(&self, name: &str) -> Option<NodeId> {
         self.scopes
             .iter()
             .rev()
             .flat_map(|scope| scope.iter().rev())
             .find(|(n, _)| n == name)
             .map(|(_, id)| *id)
+    }
+
+    /// The closure a name is bound to, if it is one.
+    fn closure_named(&self, expr: &Expr) -> Option<usize> {
+        let Expr::Path(path) = strip_parens(expr) else {
+            return None;
+        };
+        let ident = path.path.get_ident()?;
+        let id = self.entry(&key(ident))?;
+        (id >= CLOSURE).then(|| id - CLOSURE)
     }
 
     /// After `a = ...` or `a += ...`: later code sees the new version, also after
@@ -1808,6 +1837,9 @@ impl<'a> Lowerer<'a> {
         match pat {
             Pat::Type(typed) => self.bind_pattern(&typed.pat, expr, Some(&typed.ty)),
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                if let Expr::Closure(closure) = strip_parens(expr) {
+                    return self.define_closure(&p.ident, closure);
+                }
                 if let Expr::MethodCall(call) = strip_parens(expr) {
                     if self.chain_root_array(&call.receiver).is_some() {
                         let float = annotation
@@ -2325,6 +2357,13 @@ impl<'a> Lowerer<'a> {
                 if let Some(id) = self.local(expr) {
                     return Operand::Node(id);
                 }
+                if self.closure_named(expr).is_some() {
+                    self.errors.spanned(
+                        expr,
+                        "a closure can be called here, `f(x)`, but not passed on as a value; write a `#[differentiate]` function for it",
+                    );
+                    return self.dummy();
+                }
             }
             _ => {}
         }
@@ -2528,7 +2567,93 @@ impl<'a> Lowerer<'a> {
         self.op(rule, Form::Method, args, expr)
     }
 
+    /// `let f = |t: f64| t * x;`: remembered with what it captures, and inlined
+    /// at each call. A closure that assigns to a captured variable or returns
+    /// early is refused.
+    fn define_closure(&mut self, ident: &Ident, closure: &syn::ExprClosure) {
+        if let Some(token) = &closure.asyncness {
+            self.errors
+                .spanned(token, "async closures cannot be differentiated");
+            return;
+        }
+        let mut exits = ExitFinder::default();
+        exits.visit_expr(&closure.body);
+        if exits.returns {
+            self.errors.spanned(
+                closure,
+                "a closure with `return` is not supported; write a `#[differentiate]` function",
+            );
+            return;
+        }
+        if let Some((name, _)) = self.assigned_outer_variables_in(&closure.body).first() {
+            self.errors.spanned(
+                closure,
+                format!("a closure that changes a captured variable (`{name}`) is not supported; return the new value instead"),
+            );
+            return;
+        }
+        let environment = self
+            .scopes
+            .iter()
+            .flatten()
+            .filter(|(name, _)| !name.starts_with('#'))
+            .cloned()
+            .collect();
+        self.closures.push(Closure {
+            expr: closure.clone(),
+            environment,
+        });
+        let id = CLOSURE + self.closures.len() - 1;
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push((key(ident), id));
+        }
+    }
+
+    /// A call of a closure: its body, lowered where the call is, with the
+    /// parameters bound to the arguments and the captured variables as they
+    /// were where the closure was written.
+    fn inline_closure(&mut self, k: usize, call: &syn::ExprCall) -> Operand {
+        let closure = self.closures[k].expr.clone();
+        if closure.inputs.len() != call.args.len() {
+            self.errors.spanned(
+                call,
+                format!("this closure takes {} arguments", closure.inputs.len()),
+            );
+            return self.dummy();
+        }
+        let args: Vec<Operand> = call.args.iter().map(|a| self.expr(a)).collect();
+        let environment = self.closures[k].environment.clone();
+        self.scopes.push(environment);
+        self.scopes.push(Vec::new());
+        for (pat, arg) in closure.inputs.iter().zip(args) {
+            let (pat, ty) = match pat {
+                Pat::Type(typed) => (&*typed.pat, Some(&*typed.ty)),
+                other => (other, None),
+            };
+            let annotation = ty.filter(|ty| FloatTy::from_type(ty).is_some());
+            match pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    let mark = self.nodes.len();
+                    let id = self.bind(&p.ident, arg, mark, annotation);
+                    self.declare(&p.ident, id);
+                }
+                Pat::Wild(_) => {}
+                other => self.errors.spanned(
+                    other,
+                    "a closure's parameters must be names, as in `|t: f64| t * t`",
+                ),
+            }
+        }
+        let value = self.expr(&closure.body);
+        self.scopes.pop();
+        self.scopes.pop();
+        value
+    }
+
     fn call(&mut self, call: &syn::ExprCall, expr: &Expr) -> Operand {
+        if let Some(k) = self.closure_named(&call.func) {
+            return self.inline_closure(k, call);
+        }
         let Expr::Path(func) = strip_parens(&call.func) else {
             self.errors.spanned(
                 &call.func,
@@ -2850,6 +2975,8 @@ impl<'a> Lowerer<'a> {
                         if let Some(id) = self.lowerer.local(expr) {
                             self.found |= self.lowerer.nodes[id].active;
                         }
+                        // A closure is inlined wherever it is called.
+                        self.found |= self.lowerer.closure_named(expr).is_some();
                     }
                     _ => syn::visit::visit_expr(self, expr),
                 }

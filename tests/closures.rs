@@ -1,0 +1,54 @@
+//! Closures bound with `let` inside a differentiated function are inlined at
+//! each call, with the variables they captured where they were written.
+
+mod common;
+
+use backprop_runtime::differentiate;
+use common::assert_gradient;
+
+#[differentiate]
+fn with_closures(x: f64, y: f64) -> f64 {
+    let scale = x * 0.5;
+    let bump = |t: f64| (t * scale).exp();
+    let square = |t| t * t;
+    // Shadowing after the closure does not change what it captured.
+    let scale = 10.0;
+    let mut total = 0.0;
+    for i in 0..3 {
+        total += bump(y + i as f64) * scale;
+    }
+    total + square(bump(x)) + square(2.0)
+}
+
+#[differentiate]
+fn closure_with_a_body(w: &[f64], x: f64) -> f64 {
+    let activate = |z: f64| {
+        if z > 0.0 {
+            z
+        } else {
+            0.1 * z
+        }
+    };
+    let mut out = 0.0;
+    for wi in w {
+        out += activate(wi * x);
+    }
+    out
+}
+
+#[test]
+fn closures_are_inlined() {
+    for (x, y) in [(0.3, -0.4), (-1.0, 0.8)] {
+        let (value, g) = with_closures::grad(x, y);
+        assert_eq!(value, with_closures(x, y));
+        assert_gradient(|v| with_closures(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+    let w = [0.5, -1.0, 2.0];
+    // Both sides of the closure's branch.
+    for x in [0.7, -0.3] {
+        let (value, g) = closure_with_a_body::grad(&w, x);
+        assert_eq!(value, closure_with_a_body(&w, x));
+        assert_gradient(|w| closure_with_a_body(w, x), &w, &g.w);
+        assert_gradient(|v| closure_with_a_body(&w, v[0]), &[x], &[g.x]);
+    }
+}
