@@ -219,6 +219,34 @@ mod tests {
                 }
             ),
             quote!(
+                fn f(x: f64) -> f64 {
+                    let g = |a: f64, b: f64| a * b;
+                    g(x)
+                }
+            ),
+            quote!(
+                fn f(x: f64) -> f64 {
+                    let g = |(a, b): (f64, f64)| a * b;
+                    let h = async |a: f64| a;
+                    g((x, x)) + g
+                }
+            ),
+            quote!(
+                impl M {
+                    #[differentiate]
+                    fn f(&self, x: f64) -> f64 {
+                        self.a.b[0] * self[1] * x
+                    }
+                }
+            ),
+            quote!(
+                fn f(x: &[f64]) -> f64 {
+                    x.iter().map(|a, b| a).sum::<f64>()
+                        + x.iter().fold(0.0, |a| a)
+                        + x.iter().map(g).product()
+                }
+            ),
+            quote!(
                 fn f(x: f64, x2: f64) -> f64 {
                     let x = x * x2;
                     let x = x + 1.0;
