@@ -224,3 +224,23 @@ fn floats_passed_by_reference() {
         assert_gradient(|v| calls_by_reference(v[0], v[1]), &[x, y], &[g.a, g.b]);
     }
 }
+
+/// Elements dereferenced in conditions, as loops over `iter()` write them.
+#[differentiate]
+fn positive_part(w: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for v in w.iter() {
+        if *v > 0.0 {
+            total += *v * *v;
+        }
+    }
+    total
+}
+
+#[test]
+fn dereferenced_elements() {
+    let w = [0.5, -1.0, 2.0];
+    let (value, g) = positive_part::grad(&w);
+    assert_eq!(value, positive_part(&w));
+    assert_eq!(g.w, vec![1.0, 0.0, 4.0]);
+}

@@ -67,3 +67,31 @@ fn collected_maps_and_generic_chains() {
     assert_eq!(value, mean_square(&w));
     assert_gradient(mean_square, &w, &g.v);
 }
+
+#[differentiate]
+fn filtered(margins: &[f64], w: &[f64]) -> f64 {
+    let hinge: f64 = margins.iter().filter(|m| **m > 0.0).map(|m| m * m).sum();
+    let positive = w
+        .iter()
+        .copied()
+        .filter(|&v| v > 0.1)
+        .fold(0.0, |acc, v| acc + v.ln());
+    let pairs: f64 = margins
+        .iter()
+        .zip(w)
+        .map(|(m, v)| m * v)
+        .filter(|p| p.abs() < 1.0)
+        .map(|p| p.sin())
+        .sum();
+    hinge + positive + pairs
+}
+
+#[test]
+fn filters_keep_the_items_they_pass() {
+    // Items on both sides of every filter.
+    let (margins, w) = ([0.5, -1.0, 2.0, 0.3], [0.2, 0.05, 0.4, 3.0]);
+    let (value, g) = filtered::grad(&margins, &w);
+    assert_eq!(value, filtered(&margins, &w));
+    assert_gradient(|m| filtered(m, &w), &margins, &g.margins);
+    assert_gradient(|w| filtered(&margins, w), &w, &g.w);
+}

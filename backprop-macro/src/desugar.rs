@@ -18,7 +18,7 @@
 
 use crate::lower::strip_parens as strip;
 use crate::names::{identifiers, Names};
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, TokenStream};
 use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::{Expr, Pat};
@@ -43,10 +43,10 @@ pub fn reduction(
             };
             let acc = names.fresh(if method == "sum" { "total" } else { "product" });
             let item = names.fresh("item");
-            let (pattern, mut body, value) =
-                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+            let (pattern, steps, value) =
+                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)))?;
             let source = chain.source;
-            body.extend(quote_spanned!(span=> #acc = #acc #op (#value);));
+            let body = nest(&steps, quote_spanned!(span=> #acc = #acc #op (#value);));
             Some(syn::parse_quote_spanned! {span=>
                 {
                     let mut #acc = #init;
@@ -77,14 +77,14 @@ pub fn reduction(
                 }
                 _ => return None,
             };
-            let (pattern, mut body, value) = chain.body(item_pattern.clone(), &mut names)?;
-            if !chain.maps.is_empty() {
-                // The mapped value binds the closure's item.
-                let item = strip_reference(&item_pattern);
-                body.extend(quote_spanned!(span=> let #item = #value;));
+            let (pattern, mut steps, value) = chain.body(item_pattern.clone())?;
+            if !chain.adapters.is_empty() {
+                // The adapted value binds the closure's item.
+                let item = without_references(&item_pattern);
+                steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
             }
             let source = chain.source;
-            body.extend(quote_spanned!(span=> #acc = #step;));
+            let body = nest(&steps, quote_spanned!(span=> #acc = #step;));
             Some(syn::parse_quote_spanned! {span=>
                 {
                     let mut #acc = #init;
@@ -109,7 +109,9 @@ pub fn collect(
     }
     let span = call.span();
     let chain = Chain::of(&call.receiver)?;
-    if chain.maps.is_empty() {
+    // A filter would leave the end of the buffer unwritten.
+    let maps_only = chain.adapters.iter().all(|a| matches!(a, Adapter::Map(_)));
+    if chain.adapters.is_empty() || !maps_only {
         return None;
     }
     let len = length(chain.source)?;
@@ -117,18 +119,17 @@ pub fn collect(
     names.binding(target);
     let k = names.fresh("k");
     let item = names.fresh("item");
-    let (pattern, body, value) =
-        chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+    let (pattern, steps, value) = chain.body(Pat::Verbatim(quote_spanned!(span=> #item)))?;
     let source = chain.source;
+    let body = nest(
+        &steps,
+        quote_spanned!(span=> #target[#k] = #value; #k += 1;),
+    );
     let block: syn::Block = syn::parse_quote_spanned! {span=>
         {
             let mut #target = vec![#zero; #len];
             let mut #k = 0_usize;
-            for #pattern in #source {
-                #body
-                #target[#k] = #value;
-                #k += 1;
-            }
+            for #pattern in #source { #body }
         }
     };
     Some(block.stmts)
@@ -138,23 +139,51 @@ pub fn collect(
 struct Chain<'a> {
     /// `w.iter()`, `w.iter().zip(x)`: what the loop iterates.
     source: &'a Expr,
-    /// The `map` closures, first to last.
-    maps: Vec<&'a syn::ExprClosure>,
+    /// `map` and `filter` closures, first to last.
+    adapters: Vec<Adapter<'a>>,
+}
+
+enum Adapter<'a> {
+    Map(&'a syn::ExprClosure),
+    /// Takes the item by reference: `|v| **v > 0.0`, `|&&v| v > 0.0`.
+    Filter(&'a syn::ExprClosure),
+}
+
+/// A statement of the loop body: a binding, or a filter's test around the rest.
+enum Step {
+    Let(TokenStream),
+    If(TokenStream),
+}
+
+/// The steps around `inner`: each filter's `if` holds what follows it.
+fn nest(steps: &[Step], inner: TokenStream) -> TokenStream {
+    steps.iter().rev().fold(inner, |inner, step| match step {
+        Step::Let(binding) => quote::quote!(#binding #inner),
+        Step::If(condition) => quote::quote!(if #condition { #inner }),
+    })
 }
 
 impl<'a> Chain<'a> {
     fn of(receiver: &'a Expr) -> Option<Chain<'a>> {
-        let mut maps = Vec::new();
+        let mut adapters = Vec::new();
         let mut source = receiver;
         loop {
             match strip(source) {
-                Expr::MethodCall(m) if m.method == "map" && m.args.len() == 1 => match &m.args[0] {
-                    Expr::Closure(c) if c.inputs.len() == 1 => {
-                        maps.push(c);
-                        source = &m.receiver;
+                Expr::MethodCall(m)
+                    if (m.method == "map" || m.method == "filter") && m.args.len() == 1 =>
+                {
+                    match &m.args[0] {
+                        Expr::Closure(c) if c.inputs.len() == 1 => {
+                            adapters.push(if m.method == "map" {
+                                Adapter::Map(c)
+                            } else {
+                                Adapter::Filter(c)
+                            });
+                            source = &m.receiver;
+                        }
+                        _ => return None,
                     }
-                    _ => return None,
-                },
+                }
                 Expr::MethodCall(m)
                     if m.args.is_empty()
                         && (m.method == "copied"
@@ -166,32 +195,84 @@ impl<'a> Chain<'a> {
                 _ => break,
             }
         }
-        maps.reverse();
-        is_slice_iteration(source).then_some(Chain { source, maps })
+        adapters.reverse();
+        is_slice_iteration(source).then_some(Chain { source, adapters })
     }
 
-    /// The loop's pattern, the statements that map each item, and the mapped
-    /// value. Without a `map`, `item` is the pattern and the value.
-    fn body(&self, item: Pat, names: &mut Names) -> Option<(Pat, TokenStream, TokenStream)> {
-        let Some((first, rest)) = self.maps.split_first() else {
-            let value = strip_reference(&item);
-            return Some((
-                item,
-                TokenStream::new(),
-                quote_spanned!(Span::call_site()=> #value),
-            ));
+    /// The loop's pattern, the steps that adapt each item, and the adapted
+    /// value. Without adapters, `item` is the pattern and the value.
+    fn body(&self, item: Pat) -> Option<(Pat, Vec<Step>, TokenStream)> {
+        let Some((first, rest)) = self.adapters.split_first() else {
+            let value = pattern_value(&without_references(&item))?;
+            return Some((item, Vec::new(), value));
         };
-        let pattern = untyped(&first.inputs[0]).clone();
-        let mut body = TokenStream::new();
-        let mut value = closure_body(first);
-        for map in rest {
-            let name = strip_reference(untyped(&map.inputs[0]));
-            let span = map.span();
-            let bound = names.fresh("mapped");
-            body.extend(quote_spanned!(span=> let #bound = #value; let #name = #bound;));
-            value = closure_body(map);
+        let mut steps = Vec::new();
+        // The first adapter's parameter is the loop's pattern (a filter's, one
+        // reference less, since it borrows the item).
+        let (pattern, mut value) = match first {
+            Adapter::Map(map) => (untyped(&map.inputs[0]).clone(), closure_body(map)),
+            Adapter::Filter(filter) => {
+                let pattern = one_reference_less(untyped(&filter.inputs[0]));
+                steps.push(Step::If(closure_body(filter)));
+                let value = pattern_value(&without_references(&pattern))?;
+                (pattern, value)
+            }
+        };
+        for adapter in rest {
+            let (closure, filter) = match adapter {
+                Adapter::Map(c) => (c, false),
+                Adapter::Filter(c) => (c, true),
+            };
+            let parameter = without_references(untyped(&closure.inputs[0]));
+            steps.push(Step::Let(
+                quote_spanned!(closure.span()=> let #parameter = #value;),
+            ));
+            value = if filter {
+                steps.push(Step::If(closure_body(closure)));
+                pattern_value(&parameter)?
+            } else {
+                closure_body(closure)
+            };
         }
-        Some((pattern, body, value))
+        Some((pattern, steps, value))
+    }
+}
+
+/// `&x` of `&&x`, `x` of `&x`: a filter's parameter as the item's pattern.
+fn one_reference_less(pat: &Pat) -> Pat {
+    match pat {
+        Pat::Reference(r) => (*r.pat).clone(),
+        other => other.clone(),
+    }
+}
+
+/// The pattern with every `&` taken out: `(a, b)` of `&(&a, &b)`, for a
+/// `let` that binds values, not references.
+fn without_references(pat: &Pat) -> Pat {
+    match untyped(pat) {
+        Pat::Reference(r) => without_references(&r.pat),
+        Pat::Tuple(t) => {
+            let elems = t.elems.iter().map(without_references);
+            syn::parse_quote!((#(#elems,)*))
+        }
+        other => other.clone(),
+    }
+}
+
+/// The value a pattern binds, as an expression: `(a, b)` of `(a, b)`.
+fn pattern_value(pat: &Pat) -> Option<TokenStream> {
+    match untyped(pat) {
+        Pat::Ident(p) => {
+            let ident = &p.ident;
+            Some(quote::quote!(#ident))
+        }
+        Pat::Tuple(t) => {
+            let elems: Option<Vec<TokenStream>> = t.elems.iter().map(pattern_value).collect();
+            let elems = elems?;
+            Some(quote::quote!((#(#elems,)*)))
+        }
+        Pat::Verbatim(tokens) => Some(tokens.clone()),
+        _ => None,
     }
 }
 
@@ -244,14 +325,6 @@ fn length(expr: &Expr) -> Option<TokenStream> {
             Some(quote_spanned!(span=> #name.len()))
         }
         _ => None,
-    }
-}
-
-/// `x` of `x`, `&x`, `x: &f64`: a name for the value.
-fn strip_reference(pat: &Pat) -> TokenStream {
-    match untyped(pat) {
-        Pat::Reference(r) => strip_reference(&r.pat),
-        other => quote::quote!(#other),
     }
 }
 

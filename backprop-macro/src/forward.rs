@@ -393,6 +393,13 @@ struct Rename<'a> {
 
 impl VisitMut for Rename<'_> {
     fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+        // `*v` of an element or an `&f64` parameter: the user's reference is a
+        // value here.
+        if let Some(id) = self.dereferenced_float(expr) {
+            let renamed = &self.graph.nodes[id].name;
+            *expr = syn::parse_quote!(#renamed);
+            return;
+        }
         if let syn::Expr::Path(path) = expr {
             if let Some(ident) = path.path.get_ident() {
                 let name = crate::lower::key(ident);
@@ -414,6 +421,31 @@ impl VisitMut for Rename<'_> {
 }
 
 impl Rename<'_> {
+    /// The float node behind `*v` or `**v`, when `v` is a local holding a float.
+    fn dereferenced_float(&self, expr: &syn::Expr) -> Option<usize> {
+        let syn::Expr::Unary(unary) = expr else {
+            return None;
+        };
+        if !matches!(unary.op, syn::UnOp::Deref(_)) {
+            return None;
+        }
+        let mut inner = crate::lower::strip_parens(&unary.expr);
+        while let syn::Expr::Unary(deeper) = inner {
+            if !matches!(deeper.op, syn::UnOp::Deref(_)) {
+                return None;
+            }
+            inner = crate::lower::strip_parens(&deeper.expr);
+        }
+        let syn::Expr::Path(path) = inner else {
+            return None;
+        };
+        let name = crate::lower::key(path.path.get_ident()?);
+        let (_, id) = self.locals.iter().find(|(n, _)| *n == name)?;
+        let node = &self.graph.nodes[*id];
+        let float = node.ty.as_ref().and_then(crate::ir::FloatTy::from_type);
+        (float.is_some() && node.array.is_none()).then_some(*id)
+    }
+
     fn rename_tokens(&self, tokens: TokenStream) -> TokenStream {
         tokens
             .into_iter()

@@ -2323,9 +2323,16 @@ impl<'a> Lowerer<'a> {
     fn expr(&mut self, expr: &Expr) -> Operand {
         match expr {
             Expr::Paren(p) => return self.expr(&p.expr),
-            // `*i` of a `&mut f64` parameter: its current value.
+            // `*i` of a `&mut f64` parameter, `**v` in a filter: the value.
             Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => {
-                if let Some(id) = self.local(strip_parens(&u.expr)) {
+                let mut inner = strip_parens(&u.expr);
+                while let Expr::Unary(deeper) = inner {
+                    if !matches!(deeper.op, UnOp::Deref(_)) {
+                        break;
+                    }
+                    inner = strip_parens(&deeper.expr);
+                }
+                if let Some(id) = self.local(inner) {
                     return Operand::Node(id);
                 }
             }
@@ -2521,7 +2528,7 @@ impl<'a> Lowerer<'a> {
             }
             self.errors.spanned(
                 expr,
-                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `map`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
+                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
             );
             return self.dummy();
         }
