@@ -220,3 +220,30 @@ fn const_generic_arrays_and_vec_literals() {
         assert_gradient(|v| const_length(w, v[0]), &[x], &[g.x]);
     }
 }
+
+/// An output-only `&mut` slice, as C ports write `void f(const double* x, double* y)`.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn into_outputs(x: &[f64], y: &mut [f64]) {
+    for i in 0..x.len() {
+        y[i] = x[i].sin() * x[0];
+    }
+}
+
+#[test]
+fn an_output_only_mut_slice() {
+    let x = [0.5, 1.5];
+    let mut y = [9.0, 9.0];
+    let ((), tape) = into_outputs::forward(&x, &mut y);
+    assert_eq!(y, [0.5f64.sin() * 0.5, 1.5f64.sin() * 0.5]);
+    let seed = [1.0, 2.0];
+    let g = into_outputs::backward(&tape, &seed);
+    let weighted = |x: &[f64]| {
+        let mut y = [0.0; 2];
+        into_outputs(x, &mut y);
+        y[0] * seed[0] + y[1] * seed[1]
+    };
+    assert_gradient(weighted, &x, &g.x);
+    // What `y` held before does not matter.
+    assert_eq!(g.y, vec![0.0, 0.0]);
+}

@@ -107,7 +107,7 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
     let mut wrappers = Vec::new();
     let mut errors = Errors::default();
     for m in &marked {
-        let free = free_function(m, &marked, &block);
+        let free = free_function(m, &marked, &block, &type_ident, &uses);
         let args = match Args::parse(m.args.clone()) {
             Ok(args) => args,
             Err(error) => {
@@ -403,12 +403,16 @@ fn float_type(method: &syn::ImplItemFn) -> syn::Type {
 
 /// The marked method as a free function of the model, its fields and its
 /// parameters.
-fn free_function(m: &Marked, marked: &[Marked], block: &syn::ItemImpl) -> syn::ItemFn {
-    let type_ident = type_name(block);
-    let names = locals(m, &type_ident);
+fn free_function(
+    m: &Marked,
+    marked: &[Marked],
+    block: &syn::ItemImpl,
+    type_ident: &Ident,
+    uses: &BTreeMap<String, Use>,
+) -> syn::ItemFn {
+    let names = locals(m, type_ident);
     let float = float_type(&m.method);
     let self_ty = &block.self_ty;
-    let uses = field_uses(marked);
     let model = &names.model;
     let mut inputs: Vec<TokenStream> = Vec::new();
     if m.method.sig.receiver().is_some() {
@@ -429,7 +433,7 @@ fn free_function(m: &Marked, marked: &[Marked], block: &syn::ItemImpl) -> syn::I
     let mut body = m.method.block.clone();
     Rewrite {
         names: &names,
-        uses: &uses,
+        uses,
         marked,
         self_ty,
     }
@@ -461,14 +465,6 @@ fn free_function(m: &Marked, marked: &[Marked], block: &syn::ItemImpl) -> syn::I
         #(#attrs)*
         #vis fn #ident #params (#(#inputs),*) #output #where_clause #body
     }
-}
-
-fn type_name(block: &syn::ItemImpl) -> Ident {
-    match &*block.self_ty {
-        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.clone()),
-        _ => None,
-    }
-    .unwrap_or_else(|| format_ident!("model"))
 }
 
 /// `self.w` becomes the field's local, `self.n` (data) `model.n`, a call of a
