@@ -3393,7 +3393,7 @@ fn not_differentiable(expr: &Expr) -> &'static str {
             "name the outputs of a call with several first, as in `let (a, _) = f(x);`"
         }
         Expr::Field(_) | Expr::Struct(_) => {
-            "structs holding differentiated values are not supported yet; pass the fields as parameters"
+            "structs holding differentiated values are supported through methods (`#[differentiate]` on the impl and the method) or as separate parameters"
         }
         _ => "this expression is not supported on a value being differentiated; supported: arithmetic, float methods, calls of differentiated functions, casts between f32 and f64",
     }
