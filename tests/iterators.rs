@@ -95,3 +95,24 @@ fn filters_keep_the_items_they_pass() {
     assert_gradient(|m| filtered(m, &w), &margins, &g.margins);
     assert_gradient(|w| filtered(&margins, w), &w, &g.w);
 }
+
+/// Windows of a path: a smoothness penalty.
+#[differentiate]
+fn roughness(x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for w in x.windows(3) {
+        total += (w[0] - 2.0 * w[1] + w[2]).powi(2) / w.len() as f64;
+    }
+    total + x.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>()
+}
+
+#[test]
+fn windows_of_a_slice() {
+    for x in [[0.0, 1.0, 1.5, 3.0, 2.0], [1.0, -0.5, 0.25, 0.0, 4.0]] {
+        let (value, g) = roughness::grad(&x);
+        assert_eq!(value, roughness(&x));
+        assert_gradient(roughness, &x, &g.x);
+    }
+    // Shorter than a window: no windows at all.
+    assert_eq!(roughness::grad(&[2.0]).1.x, vec![0.0]);
+}

@@ -21,6 +21,7 @@ use crate::names::{identifiers, Names};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote_spanned;
 use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat};
 
 /// The loop a reduction (`sum`, `product`, `fold`) over a slice stands for, as
@@ -44,8 +45,8 @@ pub fn reduction(
             let acc = names.fresh(if method == "sum" { "total" } else { "product" });
             let item = names.fresh("item");
             let (pattern, steps, value) =
-                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)))?;
-            let source = chain.source;
+                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+            let source = chain.loop_source();
             let body = nest(&steps, quote_spanned!(span=> #acc = #acc #op (#value);));
             Some(syn::parse_quote_spanned! {span=>
                 {
@@ -77,13 +78,13 @@ pub fn reduction(
                 }
                 _ => return None,
             };
-            let (pattern, mut steps, value) = chain.body(item_pattern.clone())?;
+            let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
             if !chain.adapters.is_empty() {
                 // The adapted value binds the closure's item.
                 let item = without_references(&item_pattern);
                 steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
             }
-            let source = chain.source;
+            let source = chain.loop_source();
             let body = nest(&steps, quote_spanned!(span=> #acc = #step;));
             Some(syn::parse_quote_spanned! {span=>
                 {
@@ -114,13 +115,14 @@ pub fn collect(
     if chain.adapters.is_empty() || !maps_only {
         return None;
     }
-    let len = length(chain.source)?;
+    let len = chain.length()?;
     let mut names = names_outside(call);
     names.binding(target);
     let k = names.fresh("k");
     let item = names.fresh("item");
-    let (pattern, steps, value) = chain.body(Pat::Verbatim(quote_spanned!(span=> #item)))?;
-    let source = chain.source;
+    let (pattern, steps, value) =
+        chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+    let source = chain.loop_source();
     let body = nest(
         &steps,
         quote_spanned!(span=> #target[#k] = #value; #k += 1;),
@@ -141,6 +143,9 @@ struct Chain<'a> {
     source: &'a Expr,
     /// `map` and `filter` closures, first to last.
     adapters: Vec<Adapter<'a>>,
+    /// `x.windows(n)`: the array and the width. The loop runs over start
+    /// indices, and the first `map` reads `w[i]` as `x[start + i]`.
+    window: Option<(Ident, &'a Expr)>,
 }
 
 enum Adapter<'a> {
@@ -196,12 +201,42 @@ impl<'a> Chain<'a> {
             }
         }
         adapters.reverse();
-        is_slice_iteration(source).then_some(Chain { source, adapters })
+        let window = windows_of(source);
+        (window.is_some() || is_slice_iteration(source)).then_some(Chain {
+            source,
+            adapters,
+            window,
+        })
+    }
+
+    /// What the loop iterates: the source, or a window's start indices.
+    fn loop_source(&self) -> TokenStream {
+        match &self.window {
+            Some((base, width)) => window_starts(base, width),
+            None => {
+                let source = self.source;
+                quote::quote!(#source)
+            }
+        }
+    }
+
+    /// How many items the chain yields before its adapters.
+    fn length(&self) -> Option<TokenStream> {
+        match &self.window {
+            Some((base, width)) => {
+                let starts = window_count(base, width);
+                Some(starts)
+            }
+            None => length(self.source),
+        }
     }
 
     /// The loop's pattern, the steps that adapt each item, and the adapted
     /// value. Without adapters, `item` is the pattern and the value.
-    fn body(&self, item: Pat) -> Option<(Pat, Vec<Step>, TokenStream)> {
+    fn body(&self, item: Pat, names: &mut Names) -> Option<(Pat, Vec<Step>, TokenStream)> {
+        if let Some((base, width)) = &self.window {
+            return self.window_body(base, width, names);
+        }
         let Some((first, rest)) = self.adapters.split_first() else {
             let value = pattern_value(&without_references(&item))?;
             return Some((item, Vec::new(), value));
@@ -236,6 +271,135 @@ impl<'a> Chain<'a> {
         }
         Some((pattern, steps, value))
     }
+}
+
+impl Chain<'_> {
+    /// `x.windows(2).map(|w| w[1] - w[0])`: the loop's pattern is the window's
+    /// start, and the first `map`'s window reads go to `x`.
+    fn window_body(
+        &self,
+        base: &Ident,
+        width: &Expr,
+        names: &mut Names,
+    ) -> Option<(Pat, Vec<Step>, TokenStream)> {
+        let (Adapter::Map(first), rest) = self.adapters.split_first()? else {
+            return None;
+        };
+        let window = simple_name(&first.inputs[0])?;
+        let start = names.fresh("start");
+        let mut body = (*first.body).clone();
+        if !read_window(&mut body, &window, base, &start, width) {
+            return None;
+        }
+        let rewritten = syn::ExprClosure {
+            body: Box::new(body),
+            ..(*first).clone()
+        };
+        let mut chain = Chain {
+            source: self.source,
+            adapters: vec![Adapter::Map(&rewritten)],
+            window: None,
+        };
+        chain.adapters.extend(rest.iter().map(|a| match a {
+            Adapter::Map(c) => Adapter::Map(c),
+            Adapter::Filter(c) => Adapter::Filter(c),
+        }));
+        let (_, steps, value) = chain.body(Pat::Verbatim(quote::quote!(#start)), names)?;
+        let pattern = Pat::Verbatim(quote::quote!(#start));
+        // The first map's value, with its parameter bound to nothing: it reads
+        // through `start` only.
+        Some((pattern, steps, value))
+    }
+}
+
+/// `for w in x.windows(2) { .. w[1] - w[0] .. }` as a loop over start indices,
+/// `for start in 0..(x.len() + 1).saturating_sub(2) { .. x[start + 1] - x[start] .. }`;
+/// `None` when `w` is used other than indexed or measured.
+pub fn windows_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+    let (base, width) = windows_of(&looped.expr)?;
+    let window = simple_name(&looped.pat)?;
+    let mut names = Names::avoiding(identifiers(quote::quote!(#looped)));
+    let start = names.fresh("start");
+    let mut body = Expr::Block(syn::ExprBlock {
+        attrs: Vec::new(),
+        label: None,
+        block: looped.body.clone(),
+    });
+    if !read_window(&mut body, &window, &base, &start, width) {
+        return None;
+    }
+    let Expr::Block(block) = body else {
+        return None;
+    };
+    let starts = window_starts(&base, width);
+    let label = &looped.label;
+    let body = &block.block;
+    Some(syn::parse_quote_spanned! {looped.span()=>
+        #label for #start in #starts #body
+    })
+}
+
+/// `x` and `n` of `x.windows(n)`.
+fn windows_of(expr: &Expr) -> Option<(Ident, &Expr)> {
+    let Expr::MethodCall(m) = strip(expr) else {
+        return None;
+    };
+    if m.method != "windows" || m.args.len() != 1 {
+        return None;
+    }
+    let Expr::Path(base) = strip(&m.receiver) else {
+        return None;
+    };
+    Some((base.path.get_ident()?.clone(), &m.args[0]))
+}
+
+fn window_count(base: &Ident, width: &Expr) -> TokenStream {
+    quote::quote!((#base.len() + 1).saturating_sub(#width))
+}
+
+fn window_starts(base: &Ident, width: &Expr) -> TokenStream {
+    let count = window_count(base, width);
+    quote::quote!(0..#count)
+}
+
+/// Rewrites `w[i]` to `x[start + i]` and `w.len()` to the width; false when
+/// `w` is used any other way.
+fn read_window(expr: &mut Expr, window: &Ident, base: &Ident, start: &Ident, width: &Expr) -> bool {
+    struct Reads<'a> {
+        window: &'a Ident,
+        base: &'a Ident,
+        start: &'a Ident,
+        width: &'a Expr,
+        other_use: bool,
+    }
+    impl VisitMut for Reads<'_> {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            let names_window =
+                |e: &Expr| matches!(strip(e), Expr::Path(p) if p.path.is_ident(self.window));
+            match expr {
+                Expr::Index(index) if names_window(&index.expr) => {
+                    self.visit_expr_mut(&mut index.index);
+                    let (base, start, i) = (self.base, self.start, &index.index);
+                    *expr = syn::parse_quote!(#base[#start + #i]);
+                }
+                Expr::MethodCall(call) if call.method == "len" && names_window(&call.receiver) => {
+                    let width = self.width;
+                    *expr = syn::parse_quote!((#width));
+                }
+                Expr::Path(p) if p.path.is_ident(self.window) => self.other_use = true,
+                _ => syn::visit_mut::visit_expr_mut(self, expr),
+            }
+        }
+    }
+    let mut reads = Reads {
+        window,
+        base,
+        start,
+        width,
+        other_use: false,
+    };
+    reads.visit_expr_mut(expr);
+    !reads.other_use
 }
 
 /// `&x` of `&&x`, `x` of `&x`: a filter's parameter as the item's pattern.

@@ -940,6 +940,9 @@ impl<'a> Lowerer<'a> {
     }
 
     fn for_loop(&mut self, looped: &syn::ExprForLoop) {
+        if let Some(starts) = desugar::windows_loop(looped) {
+            return self.for_loop(&starts);
+        }
         // Over slices, differentiated or data (`for (x, y) in xs.iter().zip(ys)`):
         // a loop over indices, each element a read of its type.
         if let Some(slices) = self.slice_iteration(&looped.expr) {
@@ -2528,7 +2531,7 @@ impl<'a> Lowerer<'a> {
             }
             self.errors.spanned(
                 expr,
-                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
+                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
             );
             return self.dummy();
         }
