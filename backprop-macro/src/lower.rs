@@ -1510,7 +1510,7 @@ impl<'a> Lowerer<'a> {
                 float: None,
             })
         };
-        let len = array.elems.len();
+        let len = proc_macro2::Literal::usize_unsuffixed(array.elems.len());
         let len = constant(quote!(#len));
         let buffer = self.push(Node {
             name: placeholder(),
@@ -1533,7 +1533,10 @@ impl<'a> Lowerer<'a> {
                 hint: Hint::Op("write".into()),
                 kind: NodeKind::Write {
                     array: buffer,
-                    index: constant(quote!(#k)),
+                    index: constant({
+                        let k = proc_macro2::Literal::usize_unsuffixed(k);
+                        quote!(#k)
+                    }),
                     value,
                 },
                 active: true,
