@@ -116,3 +116,29 @@ fn windows_of_a_slice() {
     // Shorter than a window: no windows at all.
     assert_eq!(roughness::grad(&[2.0]).1.x, vec![0.0]);
 }
+
+/// `skip` and `take` move the loop's bounds.
+#[differentiate]
+fn bounded(x: &[f64], k: usize) -> f64 {
+    let head: f64 = x.iter().take(k).map(|v| v * v).sum();
+    let mut tail = 0.0;
+    for (i, v) in x.iter().enumerate().skip(1) {
+        tail += v.sin() * i as f64;
+    }
+    let middle: Vec<f64> = x.iter().skip(1).take(2).map(|v| v.exp()).collect();
+    let mut shifted = 0.0;
+    for (a, b) in x.iter().zip(x.iter()).skip(k).rev() {
+        shifted += a * b;
+    }
+    head + tail + middle.iter().sum::<f64>() + shifted
+}
+
+#[test]
+fn skip_and_take() {
+    let x = [0.5, -1.0, 2.0, 0.3];
+    for k in [0, 2, 9] {
+        let (value, g) = bounded::grad(&x, k);
+        assert_eq!(value, bounded(&x, k));
+        assert_gradient(|x| bounded(x, k), &x, &g.x);
+    }
+}

@@ -130,8 +130,12 @@ pub fn collect(
     let block: syn::Block = syn::parse_quote_spanned! {span=>
         {
             let mut #target = vec![#zero; #len];
-            let mut #k = 0_usize;
-            for #pattern in #source { #body }
+            // In a block of its own: the counter must not shadow the user's
+            // names in the rest of the function.
+            {
+                let mut #k: usize = 0;
+                for #pattern in #source { #body }
+            }
         }
     };
     Some(block.stmts)
@@ -456,6 +460,9 @@ fn is_slice_iteration(expr: &Expr) -> bool {
         {
             is_slice_iteration(&m.receiver)
         }
+        Expr::MethodCall(m) if (m.method == "skip" || m.method == "take") && m.args.len() == 1 => {
+            is_slice_iteration(&m.receiver)
+        }
         Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 => {
             is_slice_iteration(&m.receiver)
                 && (is_slice_iteration(&m.args[0]) || is_base(&m.args[0]))
@@ -478,6 +485,14 @@ fn length(expr: &Expr) -> Option<TokenStream> {
             if ["iter", "enumerate", "rev"].contains(&m.method.to_string().as_str()) =>
         {
             length(&m.receiver)
+        }
+        Expr::MethodCall(m) if m.method == "skip" => {
+            let (inner, count) = (length(&m.receiver)?, &m.args[0]);
+            Some(quote_spanned!(span=> #inner.saturating_sub(#count)))
+        }
+        Expr::MethodCall(m) if m.method == "take" => {
+            let (inner, count) = (length(&m.receiver)?, &m.args[0]);
+            Some(quote_spanned!(span=> #inner.min(#count)))
         }
         Expr::MethodCall(m) if m.method == "zip" => {
             let (a, b) = (length(&m.receiver)?, length(&m.args[0])?);

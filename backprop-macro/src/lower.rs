@@ -218,6 +218,10 @@ struct SliceIteration {
     enumerate: bool,
     /// `.rev()` last: the same indices, from the end.
     reversed: bool,
+    /// `.skip(k)`: the first index.
+    start: Option<Expr>,
+    /// `.take(n)`: an index the loop stops before (the length bounds it too).
+    end: Option<Expr>,
 }
 
 enum Header<'a> {
@@ -996,6 +1000,36 @@ impl<'a> Lowerer<'a> {
     /// differentiated slice becomes a loop over indices, each element a read.
     fn slice_iteration(&self, iter: &Expr) -> Option<SliceIteration> {
         match strip_parens(iter) {
+            // `skip` and `take` move the loop's bounds, not its indices.
+            Expr::MethodCall(call)
+                if (call.method == "skip" || call.method == "take") && call.args.len() == 1 =>
+            {
+                let inner = self.slice_iteration(&call.receiver)?;
+                if inner.reversed {
+                    return None;
+                }
+                let count = &call.args[0];
+                let start: Expr = match &inner.start {
+                    Some(start) => syn::parse_quote!((#start)),
+                    None => syn::parse_quote!(0),
+                };
+                Some(if call.method == "skip" {
+                    let skipped: Expr = syn::parse_quote!(#start + (#count));
+                    SliceIteration {
+                        start: Some(skipped),
+                        ..inner
+                    }
+                } else {
+                    let end: Expr = match &inner.end {
+                        Some(end) => syn::parse_quote!((#end).min(#start + (#count))),
+                        None => syn::parse_quote!(#start + (#count)),
+                    };
+                    SliceIteration {
+                        end: Some(end),
+                        ..inner
+                    }
+                })
+            }
             Expr::MethodCall(call) if call.method == "rev" && call.args.is_empty() => {
                 let inner = self.slice_iteration(&call.receiver)?;
                 (!inner.reversed).then_some(SliceIteration {
@@ -1005,12 +1039,15 @@ impl<'a> Lowerer<'a> {
             }
             Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
                 let inner = self.slice_iteration(&call.receiver)?;
-                (!inner.enumerate && !inner.reversed && inner.arrays.len() == 1).then_some(
-                    SliceIteration {
+                // After `skip`, `enumerate` would count from 0, not the index.
+                (!inner.enumerate
+                    && !inner.reversed
+                    && inner.start.is_none()
+                    && inner.arrays.len() == 1)
+                    .then_some(SliceIteration {
                         enumerate: true,
                         ..inner
-                    },
-                )
+                    })
             }
             Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
                 let left = self.slice_iteration(&call.receiver)?;
@@ -1020,12 +1057,17 @@ impl<'a> Lowerer<'a> {
                     && !left.enumerate
                     && !right.enumerate
                     && !left.reversed
-                    && !right.reversed)
-                    .then(|| SliceIteration {
-                        arrays: vec![left.arrays[0], right.arrays[0]],
-                        enumerate: false,
-                        reversed: false,
-                    })
+                    && !right.reversed
+                    && [&left, &right]
+                        .iter()
+                        .all(|s| s.start.is_none() && s.end.is_none()))
+                .then(|| SliceIteration {
+                    arrays: vec![left.arrays[0], right.arrays[0]],
+                    enumerate: false,
+                    reversed: false,
+                    start: None,
+                    end: None,
+                })
             }
             Expr::MethodCall(call)
                 if (call.method == "iter" || call.method == "copied") && call.args.is_empty() =>
@@ -1039,6 +1081,8 @@ impl<'a> Lowerer<'a> {
                 arrays: vec![array],
                 enumerate: false,
                 reversed: false,
+                start: None,
+                end: None,
             }),
         }
     }
@@ -1074,18 +1118,37 @@ impl<'a> Lowerer<'a> {
         let placeholders: Vec<Ident> = (0..slices.arrays.len())
             .map(|i| Ident::new(&format!("__array{i}"), Span::call_site()))
             .collect();
-        let len: Expr = match (placeholders.as_slice(), slices.reversed) {
-            ([a], false) => syn::parse_quote!(0..#a.len()),
-            ([a, b], false) => syn::parse_quote!(0..#a.len().min(#b.len())),
-            ([a], true) => syn::parse_quote!((0..#a.len()).rev()),
-            ([a, b], true) => syn::parse_quote!((0..#a.len().min(#b.len())).rev()),
+        let length: Expr = match placeholders.as_slice() {
+            [a] => syn::parse_quote!(#a.len()),
+            [a, b] => syn::parse_quote!(#a.len().min(#b.len())),
             _ => return,
         };
-        let iter_locals = placeholders
+        let end: Expr = match &slices.end {
+            Some(end) => syn::parse_quote!(#length.min(#end)),
+            None => length,
+        };
+        let range: Expr = match &slices.start {
+            Some(start) => syn::parse_quote!((#start)..#end),
+            None => syn::parse_quote!(0..#end),
+        };
+        let len: Expr = if slices.reversed {
+            syn::parse_quote!((#range).rev())
+        } else {
+            range
+        };
+        let mut iter_locals: Vec<(String, NodeId)> = placeholders
             .iter()
             .zip(&slices.arrays)
             .map(|(p, a)| (p.to_string(), *a))
             .collect();
+        // Locals in the bounds: `skip(k)`.
+        for bound in slices.start.iter().chain(&slices.end) {
+            for local in self.locals_in(bound) {
+                if !iter_locals.contains(&local) {
+                    iter_locals.push(local);
+                }
+            }
+        }
         let elements = bindings.into_iter().zip(slices.arrays).collect();
         self.lower_loop(
             looped.label.as_ref(),
@@ -2534,7 +2597,7 @@ impl<'a> Lowerer<'a> {
             }
             self.errors.spanned(
                 expr,
-                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
+                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `skip`, `take`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
             );
             return self.dummy();
         }
@@ -3038,6 +3101,21 @@ impl<'a> Lowerer<'a> {
             }
             Expr::MethodCall(m) if m.method == "len" => Some(syn::parse_quote!(usize)),
             Expr::MethodCall(m) if m.method == "unwrap" => self.guess_type(&m.receiver),
+            // Integer arithmetic by method keeps the receiver's type.
+            Expr::MethodCall(m)
+                if [
+                    "saturating_sub",
+                    "saturating_add",
+                    "wrapping_sub",
+                    "wrapping_add",
+                    "abs_diff",
+                    "pow",
+                    "div_ceil",
+                ]
+                .contains(&m.method.to_string().as_str()) =>
+            {
+                self.guess_type(&m.receiver)
+            }
             Expr::Call(c) => match strip_parens(&c.func) {
                 Expr::Path(p) => float_function(&p.path).map(|(float, _)| float.to_type()),
                 _ => None,

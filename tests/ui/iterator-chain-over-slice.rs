@@ -1,9 +1,9 @@
 use backprop_runtime::differentiate;
 
-// `map`, `filter` and `sum` are supported; `take` is not.
+// `map`, `filter`, `take` and `sum` are supported; `step_by` is not.
 #[differentiate]
 fn f(w: &[f64]) -> f64 {
-    w.iter().take(2).map(|v| v * v).sum()
+    w.iter().step_by(2).map(|v| v * v).sum()
 }
 
 fn main() {}
