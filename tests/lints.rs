@@ -207,6 +207,21 @@ pub fn caller(w: &[f64], x: f64) -> f64 {
     first + generic::<f64>(x, &h)
 }
 
+/// Iterator chains, windows, `skip`, a closure and `&f64`.
+#[differentiate]
+#[must_use]
+pub fn rewritten(x: &[f64], scale: &f64) -> f64 {
+    let bump = |t: f64| (t * scale).exp();
+    let squares: f64 = x.iter().map(|v| v * v).sum();
+    let mut rough = 0.0;
+    for w in x.windows(2) {
+        rough += (w[1] - w[0]).powi(2);
+    }
+    let tail: Vec<f64> = x.iter().skip(1).map(|v| bump(*v)).collect();
+    let positive = x.iter().filter(|v| **v > 0.0).fold(0.0, |acc, v| acc + v);
+    squares + rough + tail.iter().sum::<f64>() + positive
+}
+
 /// A model whose methods are differentiated.
 pub struct Model {
     /// Weights.
@@ -239,6 +254,7 @@ impl Model {
 
 #[test]
 fn generated_code_is_lint_clean() {
+    assert!(rewritten::grad(&[0.5, -1.0, 2.0], &0.3).1.x[1].is_finite());
     assert!(Model {
         w: vec![1.0],
         b: 0.5
