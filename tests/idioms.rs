@@ -244,3 +244,27 @@ fn dereferenced_elements() {
     assert_eq!(value, positive_part(&w));
     assert_eq!(g.w, vec![1.0, 0.0, 4.0]);
 }
+
+/// Tuples chosen by a branch or a `match`, as in an ordering or a swap.
+#[differentiate]
+fn ordered(x: f64, y: f64, mode: u8) -> f64 {
+    let (lo, hi) = if x < y { (x, y) } else { (y, x) };
+    let (a, b) = match mode {
+        0 => (lo, hi * 2.0),
+        1 => (hi.sin(), lo),
+        _ => (lo * hi, 1.0),
+    };
+    (hi - lo).powi(2) + a * b
+}
+
+#[test]
+fn tuples_from_branches() {
+    for mode in 0..3 {
+        // Both orders of x and y.
+        for (x, y) in [(0.3, 1.2), (1.5, -0.4)] {
+            let (value, g) = ordered::grad(x, y, mode);
+            assert_eq!(value, ordered(x, y, mode));
+            assert_gradient(|v| ordered(v[0], v[1], mode), &[x, y], &[g.x, g.y]);
+        }
+    }
+}

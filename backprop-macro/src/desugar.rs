@@ -525,3 +525,96 @@ fn simple_name(pat: &Pat) -> Option<Ident> {
 fn names_outside(call: &syn::ExprMethodCall) -> Names {
     Names::avoiding(identifiers(quote::quote!(#call)))
 }
+
+/// `if c { (x, y) } else { (y, x) }` as one branch per element,
+/// `(if c { x } else { y }, if c { y } else { x })`, for `let (a, b) = ...`;
+/// also `match`. `None` unless every arm is a tuple of `n` elements and the
+/// conditions change nothing (each element's branch tests them again).
+pub fn split_tuple(expr: &Expr, n: usize) -> Option<Vec<Expr>> {
+    match strip(expr) {
+        Expr::Tuple(tuple) if tuple.elems.len() == n => Some(tuple.elems.iter().cloned().collect()),
+        Expr::Block(block) if block.label.is_none() => match block.block.stmts.as_slice() {
+            [syn::Stmt::Expr(inner, None)] => split_tuple(inner, n),
+            _ => None,
+        },
+        Expr::If(branch) => {
+            if assigns(&branch.cond) {
+                return None;
+            }
+            let then_arm = split_tuple(
+                &Expr::Block(syn::ExprBlock {
+                    attrs: Vec::new(),
+                    label: None,
+                    block: branch.then_branch.clone(),
+                }),
+                n,
+            )?;
+            let else_arm = split_tuple(&branch.else_branch.as_ref()?.1, n)?;
+            let cond = &branch.cond;
+            Some(
+                then_arm
+                    .into_iter()
+                    .zip(else_arm)
+                    .map(|(a, b)| syn::parse_quote_spanned!(branch.span()=> if #cond { #a } else { #b }))
+                    .collect(),
+            )
+        }
+        Expr::Match(matched) => {
+            if assigns(&matched.expr)
+                || matched
+                    .arms
+                    .iter()
+                    .any(|arm| matches!(&arm.pat, Pat::Guard(g) if assigns(&g.guard)))
+            {
+                return None;
+            }
+            let bodies: Option<Vec<Vec<Expr>>> = matched
+                .arms
+                .iter()
+                .map(|arm| split_tuple(&arm.body, n))
+                .collect();
+            let bodies = bodies?;
+            Some(
+                (0..n)
+                    .map(|k| {
+                        let mut single = matched.clone();
+                        for (arm, body) in single.arms.iter_mut().zip(&bodies) {
+                            *arm.body = body[k].clone();
+                            arm.comma = Some(Default::default());
+                        }
+                        Expr::Match(single)
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Whether evaluating `expr` assigns anything.
+fn assigns(expr: &Expr) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::Assign(_) => self.0 = true,
+                Expr::Binary(b)
+                    if matches!(
+                        b.op,
+                        syn::BinOp::AddAssign(_)
+                            | syn::BinOp::SubAssign(_)
+                            | syn::BinOp::MulAssign(_)
+                            | syn::BinOp::DivAssign(_)
+                            | syn::BinOp::RemAssign(_)
+                    ) =>
+                {
+                    self.0 = true
+                }
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_expr(&mut finder, expr);
+    finder.0
+}

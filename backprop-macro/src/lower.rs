@@ -2002,6 +2002,14 @@ impl<'a> Lowerer<'a> {
         if let Expr::Call(call) = strip_parens(expr) {
             return self.bind_outputs(&tuple.elems, tuple, call, expr, ElementSource::Field);
         }
+        // `let (lo, hi) = if a < b { (a, b) } else { (b, a) };`
+        if matches!(strip_parens(expr), Expr::If(_) | Expr::Match(_)) {
+            if let Some(elements) = desugar::split_tuple(expr, tuple.elems.len()) {
+                let span = expr.span();
+                let tuple_expr: Expr = syn::parse_quote_spanned!(span=> (#(#elements,)*));
+                return self.bind_tuple(tuple, &tuple_expr, annotation);
+            }
+        }
         let Expr::Tuple(values) = strip_parens(expr) else {
             self.errors.spanned(
                 expr,
