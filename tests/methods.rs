@@ -207,3 +207,59 @@ fn a_generic_impl() {
     };
     assert!((f64::from(p32.eval_grad(1.5).1.x) - g.x).abs() < 1e-5);
 }
+
+/// Everything at once: a generic impl, a closure over a field, an iterator
+/// chain over a field, windows, and a call of a generic free function.
+pub struct Smoother<T> {
+    pub weights: Vec<T>,
+    pub strength: T,
+    pub order: usize,
+}
+
+#[differentiate]
+fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    a.iter().zip(b).fold(T::zero(), |acc, (x, y)| acc + *x * *y)
+}
+
+#[differentiate]
+impl<T: Float> Smoother<T> {
+    #[differentiate]
+    pub fn cost(&self, signal: &[T]) -> T {
+        let penalty = |d: T| self.strength * d * d;
+        let mut rough = T::zero();
+        for w in self.weights.windows(2) {
+            rough = rough + penalty(w[1] - w[0]);
+        }
+        let fit = dot(&self.weights, signal);
+        let spread = self
+            .weights
+            .iter()
+            .map(|v| v.powi(2))
+            .fold(T::zero(), |a, b| a + b);
+        rough + fit * fit + spread / T::from(self.order).unwrap()
+    }
+}
+
+#[test]
+fn generic_method_with_closures_windows_and_calls() {
+    let model = Smoother {
+        weights: vec![0.5, -0.2, 0.9, 1.4],
+        strength: 0.7,
+        order: 3,
+    };
+    let signal = [1.0, 0.5, -0.5, 2.0];
+    let (value, g) = model.cost_grad(&signal);
+    assert_eq!(value, model.cost(&signal));
+    let with = |w: &[f64], s: f64| Smoother {
+        weights: w.to_vec(),
+        strength: s,
+        order: 3,
+    };
+    assert_gradient(|w| with(w, 0.7).cost(&signal), &model.weights, &g.weights);
+    assert_gradient(
+        |v| with(&model.weights, v[0]).cost(&signal),
+        &[0.7],
+        &[g.strength],
+    );
+    assert_gradient(|s| model.cost(s), &signal, &g.signal);
+}

@@ -11,7 +11,7 @@
 //! `loss_grad(&self, x)` and `loss_forward(&self, x)`.
 //!
 //! A field is data, not differentiated, when the body uses it as an integer: in a
-//! range, as an index, or cast with `as`.
+//! range, as an index, cast with `as`, or converted with `T::from`.
 
 use crate::args::Args;
 use crate::errors::Errors;
@@ -250,6 +250,19 @@ fn field_uses(marked: &[Marked]) -> BTreeMap<String, Use> {
                     }
                 }
                 Expr::Cast(cast) => self.mark(&cast.expr, Use::Data),
+                // `T::from(self.n)`: a count converted to the float type.
+                Expr::Call(call) => {
+                    let converts = matches!(strip(&call.func), Expr::Path(p)
+                        if p.path.segments.len() == 2
+                            && p.path.segments[1].ident == "from"
+                            && p.path.segments[0].ident != "f64"
+                            && p.path.segments[0].ident != "f32");
+                    if converts {
+                        for arg in &call.args {
+                            self.mark(arg, Use::Data);
+                        }
+                    }
+                }
                 Expr::MethodCall(call) if call.method == "len" || call.method == "iter" => {
                     self.mark(&call.receiver, Use::Array);
                 }
