@@ -97,6 +97,18 @@ impl Generic {
         }
     }
 
+    /// `Tape<T>`, or `Tape`.
+    fn tape(&self) -> TokenStream {
+        let args = &self.args;
+        quote!(Tape #args)
+    }
+
+    /// `Grad<T>`, or `Grad`.
+    fn grad(&self) -> TokenStream {
+        let args = &self.args;
+        quote!(Grad #args)
+    }
+
     /// `float: PhantomData`, in a struct expression.
     fn marker_value(&self) -> TokenStream {
         match &self.marker {
@@ -356,12 +368,8 @@ fn forward_fns(
     names: &Names,
     generic: &Generic,
 ) -> TokenStream {
-    let Generic {
-        params: generics,
-        args: type_args,
-        where_clause,
-        ..
-    } = generic;
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let tape_ty = generic.tape();
     let marker = generic.marker_value();
     let statements = Forward {
         graph,
@@ -501,7 +509,7 @@ fn forward_fns(
         // The user's parameters and the tape: one more than the function has.
         #[allow(clippy::too_many_arguments)]
         #[inline]
-        pub fn forward_into #generics (#tape_param: &mut Tape #type_args, #params) #returns #where_clause {
+        pub fn forward_into #generics (#tape_param: &mut #tape_ty, #params) #returns #where_clause {
             #(#reuse_stacks)*
             #(#read_inouts)*
             #statements
@@ -514,7 +522,7 @@ fn forward_fns(
         #[doc = #forward_doc]
         #[must_use]
         #[inline]
-        pub fn forward #generics (#(#wrapper_params),*) -> (#ret, Tape #type_args) #where_clause {
+        pub fn forward #generics (#(#wrapper_params),*) -> (#ret, #tape_ty) #where_clause {
             let mut #new_tape = Tape::default();
             #wrapper_body
         }
@@ -528,12 +536,8 @@ fn backward_fns(
     names: &mut Names,
     generic: &Generic,
 ) -> TokenStream {
-    let Generic {
-        params: generics,
-        args: type_args,
-        where_clause,
-        ..
-    } = generic;
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
     let body = &backward.body;
     let ret = &seed_type(sig);
     let seeds: Vec<TokenStream> = backward
@@ -617,7 +621,7 @@ fn backward_fns(
     quote! {
         #[doc = #doc]
         #[inline]
-        pub fn backward_into #generics (#tape_param: &Tape #type_args, #seed: #ret, #grad_param: &mut Grad #type_args) #where_clause {
+        pub fn backward_into #generics (#tape_param: &#tape_ty, #seed: #ret, #grad_param: &mut #grad_ty) #where_clause {
             #unpack
             #body
             #(#accumulate)*
@@ -627,7 +631,7 @@ fn backward_fns(
         /// respect to the result (the seed; 1 for the function itself).
         #[must_use]
         #[inline]
-        pub fn backward #generics (tape: &Tape #type_args, seed: #ret) -> Grad #type_args #where_clause {
+        pub fn backward #generics (tape: &#tape_ty, seed: #ret) -> #grad_ty #where_clause {
             let mut grad = Grad::default();
             self::backward_into(tape, seed, &mut grad);
             grad
@@ -660,12 +664,8 @@ fn passed_params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, Vec<I
 }
 
 fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names, generic: &Generic) -> TokenStream {
-    let Generic {
-        params: generics,
-        args: type_args,
-        where_clause,
-        ..
-    } = generic;
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let grad_ty = generic.grad();
     if sig.inouts().next().is_some() {
         // Its results are in its arguments; `forward` and `backward` serve.
         return quote!();
@@ -690,7 +690,7 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names, generic: &Generic
             #[doc = #doc]
             #[must_use]
             #[inline]
-            pub fn grad #generics (#(#params),*) -> (#ret, Grad #type_args) #where_clause {
+            pub fn grad #generics (#(#params),*) -> (#ret, #grad_ty) #where_clause {
                 let (#value, #tape) = self::forward(#(#args),*);
                 (#value, self::backward(&#tape, #seed))
             }
@@ -707,7 +707,7 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names, generic: &Generic
     quote! {
         #[doc = #doc]
         #[must_use]
-        pub fn jacobian #generics (#(#params),*) -> (#ret, [Grad #type_args; #outputs]) #where_clause {
+        pub fn jacobian #generics (#(#params),*) -> (#ret, [#grad_ty; #outputs]) #where_clause {
             let (#value, #tape) = self::forward(#(#args),*);
             (#value, [#(#rows),*])
         }
@@ -717,12 +717,8 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names, generic: &Generic
 /// `backward` with the gradient as a tuple in parameter order, for callers that are
 /// themselves differentiated and know the parameters only by position.
 fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
-    let Generic {
-        params: generics,
-        args: type_args,
-        where_clause,
-        ..
-    } = generic;
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let tape_ty = generic.tape();
     let not = quote!(::backprop_runtime::NotDifferentiable);
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
@@ -744,7 +740,7 @@ fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
         // Nothing to return: no unit type for clippy to object to.
         return quote! {
             /// `backward` for a function without parameters: nothing to compute.
-            pub fn pullback #generics (_tape: &Tape #type_args, _seed: #ret) #where_clause {}
+            pub fn pullback #generics (_tape: &#tape_ty, _seed: #ret) #where_clause {}
         };
     }
     let (types, values) = (tuple(&types), tuple(&values));
@@ -754,7 +750,7 @@ fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
         /// `NotDifferentiable` marker for the other parameters). Differentiated
         /// callers use it.
         #[must_use]
-        pub fn pullback #generics (tape: &Tape #type_args, seed: #ret) -> #types #where_clause {
+        pub fn pullback #generics (tape: &#tape_ty, seed: #ret) -> #types #where_clause {
             let #g = self::backward(tape, seed);
             #values
         }
