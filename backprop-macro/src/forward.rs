@@ -423,19 +423,7 @@ impl VisitMut for Rename<'_> {
 impl Rename<'_> {
     /// The float node behind `*v` or `**v`, when `v` is a local holding a float.
     fn dereferenced_float(&self, expr: &syn::Expr) -> Option<usize> {
-        let syn::Expr::Unary(unary) = expr else {
-            return None;
-        };
-        if !matches!(unary.op, syn::UnOp::Deref(_)) {
-            return None;
-        }
-        let mut inner = crate::lower::strip_parens(&unary.expr);
-        while let syn::Expr::Unary(deeper) = inner {
-            if !matches!(deeper.op, syn::UnOp::Deref(_)) {
-                return None;
-            }
-            inner = crate::lower::strip_parens(&deeper.expr);
-        }
+        let inner = crate::lower::dereferenced(expr)?;
         let syn::Expr::Path(path) = inner else {
             return None;
         };

@@ -114,7 +114,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         },
         outputs,
         ret: sig.ret,
-        written_params: written_params(sig),
+        written_params: lowerer.written_params,
     };
     assign_names(&mut graph, names);
     graph
@@ -1515,25 +1515,7 @@ impl<'a> Lowerer<'a> {
             return;
         };
         let float = self.nodes[source].float().unwrap_or(self.ret);
-        let buffer = self.push(Node {
-            name: placeholder(),
-            hint: Hint::User(target.clone()),
-            kind: NodeKind::Buffer {
-                fill: Operand::Const(Constant {
-                    tokens: float.zero(),
-                    atomic: true,
-                    float: Some(float),
-                }),
-                len: info.len.clone(),
-                fixed: info.fixed,
-            },
-            active: true,
-            ty: Some(float.to_type()),
-            annotation: None,
-            span: span_of(expr),
-            region: 0,
-            array: Some(info),
-        });
+        let buffer = self.zero_buffer(Hint::User(target.clone()), float, info, span_of(expr));
         self.declare(target, buffer);
         // A loop variable that is neither array's name.
         let index = ["k", "j", "i"]
@@ -1566,49 +1548,20 @@ impl<'a> Lowerer<'a> {
             .map(|(float, _, _)| float)
             .or_else(|| values.iter().find_map(|v| self.float_of(v)))
             .unwrap_or(self.ret);
-        let constant = |tokens: proc_macro2::TokenStream| {
+        // Lengths and indices, spelled without a `usize` suffix.
+        let constant = |n: usize| {
+            let n = proc_macro2::Literal::usize_unsuffixed(n);
             Operand::Const(Constant {
-                tokens,
+                tokens: quote!(#n),
                 atomic: true,
                 float: None,
             })
         };
-        let len = proc_macro2::Literal::usize_unsuffixed(array.elems.len());
-        let len = constant(quote!(#len));
-        let buffer = self.push(Node {
-            name: placeholder(),
-            hint: Hint::Op("array".into()),
-            kind: NodeKind::Buffer {
-                fill: constant(float.zero()),
-                len: len.clone(),
-                fixed,
-            },
-            active: true,
-            ty: Some(float.to_type()),
-            annotation: None,
-            span: span_of(expr),
-            region: 0,
-            array: Some(ArrayInfo { len, fixed }),
-        });
+        let len = constant(array.elems.len());
+        let info = ArrayInfo { len, fixed };
+        let buffer = self.zero_buffer(Hint::Op("array".into()), float, info, span_of(expr));
         for ((k, value), element) in values.into_iter().enumerate().zip(&array.elems) {
-            self.push(Node {
-                name: placeholder(),
-                hint: Hint::Op("write".into()),
-                kind: NodeKind::Write {
-                    array: buffer,
-                    index: constant({
-                        let k = proc_macro2::Literal::usize_unsuffixed(k);
-                        quote!(#k)
-                    }),
-                    value,
-                },
-                active: true,
-                ty: None,
-                annotation: None,
-                span: span_of(element),
-                region: 0,
-                array: None,
-            });
+            self.write_node(buffer, constant(k), value, span_of(element));
         }
         Operand::Node(buffer)
     }
@@ -1758,7 +1711,11 @@ impl<'a> Lowerer<'a> {
             );
             return;
         }
-        let node = &self.nodes[array];
+        self.write_node(array, index, value, span_of(span));
+    }
+
+    /// `a[i] = value`, as active as its array.
+    fn write_node(&mut self, array: NodeId, index: Operand, value: Operand, span: Span) {
         let write = Node {
             name: placeholder(),
             hint: Hint::Op("write".into()),
@@ -1767,14 +1724,38 @@ impl<'a> Lowerer<'a> {
                 index,
                 value,
             },
-            active: node.active,
+            active: self.nodes[array].active,
             ty: None,
             annotation: None,
-            span: span_of(span),
+            span,
             region: 0,
             array: None,
         };
         self.push(write);
+    }
+
+    /// A buffer of `len` zeros of `float`, which differentiated values are
+    /// written into: an array literal, or a copy of an array.
+    fn zero_buffer(&mut self, hint: Hint, float: FloatTy, info: ArrayInfo, span: Span) -> NodeId {
+        self.push(Node {
+            name: placeholder(),
+            hint,
+            kind: NodeKind::Buffer {
+                fill: Operand::Const(Constant {
+                    tokens: float.zero(),
+                    atomic: true,
+                    float: Some(float),
+                }),
+                len: info.len.clone(),
+                fixed: info.fixed,
+            },
+            active: true,
+            ty: Some(float.to_type()),
+            annotation: None,
+            span,
+            region: 0,
+            array: Some(info),
+        })
     }
 
     /// Another version of a loop's variable: at the start of an iteration, or
@@ -2402,14 +2383,7 @@ impl<'a> Lowerer<'a> {
             Expr::Paren(p) => return self.expr(&p.expr),
             // `*i` of a `&mut f64` parameter, `**v` in a filter: the value.
             Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => {
-                let mut inner = strip_parens(&u.expr);
-                while let Expr::Unary(deeper) = inner {
-                    if !matches!(deeper.op, UnOp::Deref(_)) {
-                        break;
-                    }
-                    inner = strip_parens(&deeper.expr);
-                }
-                if let Some(id) = self.local(inner) {
+                if let Some(id) = dereferenced(expr).and_then(|inner| self.local(inner)) {
                     return Operand::Node(id);
                 }
             }
@@ -3576,6 +3550,18 @@ fn holds_floats(array: &syn::ExprArray) -> bool {
         };
         literal_float(e).is_some() || is_float_literal(&strip_parens(e).to_token_stream())
     })
+}
+
+/// `v` of `*v` or `**v`; `None` unless `expr` dereferences.
+pub fn dereferenced(expr: &Expr) -> Option<&Expr> {
+    let Expr::Unary(unary) = strip_parens(expr) else {
+        return None;
+    };
+    if !matches!(unary.op, UnOp::Deref(_)) {
+        return None;
+    }
+    let inner = strip_parens(&unary.expr);
+    Some(dereferenced(inner).unwrap_or(inner))
 }
 
 /// `f64` of `sum::<f64>()` or `collect::<Vec<f64>>()`.
