@@ -1,0 +1,279 @@
+//! The programs the fuzzer writes: a small typed model of the Rust the README
+//! says `#[differentiate]` supports, printable as user code (f64, f32, generic)
+//! and as the oracle's dual-number code.
+
+/// A float expression.
+#[derive(Clone, Debug)]
+pub enum E {
+    /// A non-negative literal (negative ones are `Neg(Lit)`).
+    Lit(f64),
+    Var(String),
+    /// `*a` of a `&mut f64` or `&f64` parameter.
+    Deref(String),
+    /// An integer converted: `i as f64`.
+    IntF(I),
+    Bin(char, Box<E>, Box<E>),
+    Neg(Box<E>),
+    /// `e.exp()`, `e.tanh()`, ...
+    M1(&'static str, Box<E>),
+    /// `f64::exp(e)`: a method called by path.
+    Path1(&'static str, Box<E>),
+    Powi(Box<E>, i32),
+    /// `e.max(f)`, `e.atan2(f)`, `e.hypot(f)`, `e.powf(f)`, `e.log(f)`, `e.min(f)`.
+    M2(&'static str, Box<E>, Box<E>),
+    MulAdd(Box<E>, Box<E>, Box<E>),
+    Clamp(Box<E>, f64, f64),
+    /// `sigmoid(e)`, `relu(e)`, `softplus(e)`: the runtime's activations.
+    Act(&'static str, Box<E>),
+    /// `s[i]`: an element of a slice or buffer.
+    Index(String, I),
+    IfE(Box<C>, Box<E>, Box<E>),
+    Call(String, Vec<Arg>),
+    Chain(Box<Chain>),
+    Pi,
+    /// `{ let t = e; body }`: a block expression.
+    Block(String, Box<E>, Box<E>),
+}
+
+/// An integer (`usize`) expression: never depends on the inputs.
+#[derive(Clone, Debug)]
+pub enum I {
+    Lit(usize),
+    Var(String),
+    Len(String),
+    /// `(i + k) % m`.
+    AddMod(Box<I>, usize, usize),
+}
+
+/// A condition.
+#[derive(Clone, Debug)]
+pub enum C {
+    Cmp(&'static str, E, E),
+    ICmp(&'static str, I, I),
+    And(Box<C>, Box<C>),
+    Or(Box<C>, Box<C>),
+    Not(Box<C>),
+    /// An iterator chain inside a condition.
+    ChainGt(Box<Chain>, f64),
+}
+
+#[derive(Clone, Debug)]
+pub enum Arg {
+    E(E),
+    /// A whole slice or buffer, passed by reference: `&b` or `s`.
+    Slice(String, bool),
+    /// `&mut b`, or a `&mut` parameter passed on.
+    MutSlice(String, bool),
+    MutScalar(String),
+    RefScalar(E),
+}
+
+/// Iterator chains over one slice (and a second, zipped).
+#[derive(Clone, Debug)]
+pub enum Chain {
+    /// `s.iter().map(|v| body).sum::<F>()`; `body` reads `v` by reference.
+    SumMap { slice: String, var: String, body: E },
+    /// `a.iter().zip(b.iter()).map(|(x, y)| body).sum::<F>()`.
+    Zip { a: String, b: String, x: String, y: String, body: E },
+    /// `s.iter().fold(init, |acc, &v| body)`.
+    Fold { slice: String, init: f64, acc: String, var: String, body: E },
+    /// `s.iter().copied().fold(F::NEG_INFINITY, F::max)`.
+    FoldMax { slice: String },
+    /// `s.iter().map(|v| body).product::<F>()`.
+    Product { slice: String, var: String, body: E },
+}
+
+#[derive(Clone, Debug)]
+pub enum BufInit {
+    /// `[0.0; L]` or `vec![0.0; L]` / `vec![0.0; s.len()]`.
+    Zeros(Option<String>),
+    /// `[a, b, c]` / `vec![a, b, c]`.
+    Elems(Vec<E>),
+    /// `s.to_vec()`.
+    Copy(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum S {
+    Let { name: String, mutable: bool, annot: bool, value: E },
+    /// `let k: usize = i + 1;`-style integer locals, and index reads of
+    /// integer lists.
+    IntLet { name: String, value: I },
+    Assign { name: String, op: Option<char>, value: E },
+    /// `*a = e;` / `*a += e;` for a `&mut f64` parameter.
+    AssignDeref { name: String, op: Option<char>, value: E },
+    Buf { name: String, vec: bool, annot: bool, init: BufInit },
+    Write { name: String, idx: I, op: Option<char>, value: E },
+    If { cond: C, then: Vec<S>, els: Option<Vec<S>> },
+    For { label: Option<String>, var: String, lo: usize, hi: I, rev: bool, body: Vec<S> },
+    /// `for v in s.iter()` (or `for &v in s`), with an optional index from
+    /// `enumerate`.
+    ForEach { var: String, index: Option<String>, slice: String, by_ref: bool, body: Vec<S> },
+    While { counter: String, limit: usize, body: Vec<S> },
+    Loop { counter: String, limit: usize, body: Vec<S> },
+    Break(Option<String>),
+    Continue(Option<String>),
+    Return(E),
+    Match { scrut: I, arms: Vec<(String, Vec<S>)> },
+    /// `let _ = e;`
+    Discard(E),
+    /// A call statement: `h(&mut b, e);`.
+    CallStmt(String, Vec<Arg>),
+    /// `let (p, q) = h(a, b);`
+    LetPair { names: [String; 2], call: String, args: Vec<Arg> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PTy {
+    Scalar,
+    /// `&[F]`, differentiated.
+    Slice,
+    /// `&[F]`, left out of `wrt`.
+    Data,
+    /// `&mut [F]`: its final contents are an output.
+    MutSlice,
+    /// `&mut F`.
+    MutScalar,
+    /// `&F`.
+    RefScalar,
+    Int,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub ty: PTy,
+}
+
+#[derive(Clone, Debug)]
+pub enum Ret {
+    Scalar(E),
+    Pair(E, E),
+    Unit,
+}
+
+#[derive(Clone, Debug)]
+pub struct Func {
+    pub name: String,
+    pub params: Vec<Param>,
+    pub body: Vec<S>,
+    pub ret: Ret,
+    /// Listed in `wrt(..)`: needed when a data slice is present.
+    pub wrt: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Float {
+    F64,
+    F32,
+    Generic,
+}
+
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub seed: u64,
+    pub float: Float,
+    /// Length of every slice and buffer.
+    pub len: usize,
+    pub helpers: Vec<Func>,
+    pub main: Func,
+    /// Inputs, by parameter of `main`: scalars one value, slices `len` values,
+    /// integers one value.
+    pub inputs: Vec<Vec<f64>>,
+}
+
+impl Program {
+    /// A size measure for shrinking: the number of AST nodes.
+    pub fn size(&self) -> usize {
+        self.helpers.iter().map(Func::size).sum::<usize>() + self.main.size()
+    }
+}
+
+impl Func {
+    pub fn size(&self) -> usize {
+        let ret = match &self.ret {
+            Ret::Scalar(e) => e.size(),
+            Ret::Pair(a, b) => a.size() + b.size(),
+            Ret::Unit => 0,
+        };
+        self.params.len() + stmts_size(&self.body) + ret
+    }
+}
+
+pub fn stmts_size(body: &[S]) -> usize {
+    body.iter().map(S::size).sum()
+}
+
+impl S {
+    pub fn size(&self) -> usize {
+        1 + match self {
+            S::Let { value, .. } | S::Assign { value, .. } | S::AssignDeref { value, .. } => value.size(),
+            S::Write { value, .. } => 1 + value.size(),
+            S::IntLet { .. } | S::Break(_) | S::Continue(_) => 0,
+            S::Buf { init, .. } => match init {
+                BufInit::Elems(es) => es.iter().map(E::size).sum(),
+                _ => 1,
+            },
+            S::If { cond, then, els } => {
+                cond.size() + stmts_size(then) + els.as_deref().map_or(0, stmts_size)
+            }
+            S::For { body, .. }
+            | S::ForEach { body, .. }
+            | S::While { body, .. }
+            | S::Loop { body, .. } => 1 + stmts_size(body),
+            S::Return(e) | S::Discard(e) => e.size(),
+            S::Match { arms, .. } => arms.iter().map(|(_, b)| 1 + stmts_size(b)).sum(),
+            S::CallStmt(_, args) | S::LetPair { args, .. } => args.iter().map(Arg::size).sum(),
+        }
+    }
+}
+
+impl Arg {
+    fn size(&self) -> usize {
+        match self {
+            Arg::E(e) | Arg::RefScalar(e) => e.size(),
+            _ => 1,
+        }
+    }
+}
+
+impl C {
+    pub fn size(&self) -> usize {
+        match self {
+            C::Cmp(_, a, b) => 1 + a.size() + b.size(),
+            C::ICmp(..) => 1,
+            C::And(a, b) | C::Or(a, b) => 1 + a.size() + b.size(),
+            C::Not(a) => 1 + a.size(),
+            C::ChainGt(c, _) => 1 + c.size(),
+        }
+    }
+}
+
+impl Chain {
+    pub fn size(&self) -> usize {
+        match self {
+            Chain::SumMap { body, .. }
+            | Chain::Zip { body, .. }
+            | Chain::Fold { body, .. }
+            | Chain::Product { body, .. } => 2 + body.size(),
+            Chain::FoldMax { .. } => 2,
+        }
+    }
+}
+
+impl E {
+    pub fn size(&self) -> usize {
+        match self {
+            E::Lit(_) | E::Var(_) | E::Deref(_) | E::IntF(_) | E::Pi | E::Index(..) => 1,
+            E::Bin(_, a, b) | E::M2(_, a, b) => 1 + a.size() + b.size(),
+            E::Neg(a) | E::M1(_, a) | E::Path1(_, a) | E::Powi(a, _) | E::Clamp(a, ..) | E::Act(_, a) => {
+                1 + a.size()
+            }
+            E::MulAdd(a, b, c) => 1 + a.size() + b.size() + c.size(),
+            E::IfE(c, a, b) => 1 + c.size() + a.size() + b.size(),
+            E::Call(_, args) => 1 + args.iter().map(Arg::size).sum::<usize>(),
+            E::Chain(c) => c.size(),
+            E::Block(_, a, b) => 1 + a.size() + b.size(),
+        }
+    }
+}

@@ -1,0 +1,892 @@
+//! A seeded generator of random, valid programs over the language the README
+//! says `#[differentiate]` supports.
+//!
+//! Values are kept in safe domains by construction (`ln` of a positive
+//! expression, `asin` of a squashed one), every slice and buffer has the
+//! program's one length, and every index is in bounds, so a program that the
+//! macro refuses or gets wrong is the macro's problem, not the generator's.
+
+use crate::ast::*;
+
+/// splitmix64: small, seedable, and the same on every machine.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// The seed of program `index` of a run seeded `seed`.
+pub fn program_seed(seed: u64, index: u64) -> u64 {
+    let mut rng = Rng::new(seed ^ index.wrapping_mul(0x2545_f491_4f6c_dd1d));
+    rng.next()
+}
+
+/// Names users write, including the ones the macro generates for itself.
+const NAMES: &[&str] = &[
+    "a", "b", "t", "u", "v", "w", "acc", "dx", "dx1", "dy", "tape", "grad", "seed", "value", "sum",
+    "prod", "exp", "tmp", "c", "c_2", "df", "d1", "out", "h", "sigx", "numer", "denom", "total",
+    "x_2", "dacc", "broke", "returned", "running", "float", "i_2",
+];
+
+#[derive(Clone)]
+struct Arr {
+    name: String,
+    /// A local buffer (`&b` to pass it) rather than a parameter (`s`).
+    local: bool,
+    /// Can be written: a local buffer, or a `&mut [F]` parameter.
+    writable: bool,
+}
+
+#[derive(Clone, Default)]
+struct Scope {
+    /// Float locals and scalar parameters, with whether they can be assigned.
+    scalars: Vec<(String, bool)>,
+    /// `&mut F` (true) and `&F` (false) parameters.
+    refs: Vec<(String, bool)>,
+    /// Integers, with whether they index directly (always below the length).
+    ints: Vec<(String, bool)>,
+    arrays: Vec<Arr>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HelperKind {
+    Scalar,
+    SliceRead,
+    SliceWrite,
+    MutScalar,
+    Pair,
+    Ref,
+}
+
+#[derive(Clone)]
+struct Helper {
+    name: String,
+    kind: HelperKind,
+}
+
+struct Gen {
+    rng: Rng,
+    float: Float,
+    len: usize,
+    scope: Scope,
+    helpers: Vec<Helper>,
+    /// Statements left to write in this function.
+    budget: usize,
+    depth: usize,
+    /// Enclosing loops: their label, and whether `break`/`continue` may appear.
+    loops: Vec<Option<String>>,
+    labels: usize,
+    counters: usize,
+    can_return: bool,
+    /// Names in use in this function, to pick fresh ones.
+    used: Vec<String>,
+    in_helper: bool,
+}
+
+pub fn program(seed: u64) -> Program {
+    let mut rng = Rng::new(seed);
+    let float = match rng.below(10) {
+        0 => Float::F32,
+        1 | 2 => Float::Generic,
+        _ => Float::F64,
+    };
+    let len = 2 + rng.below(3);
+    let mut g = Gen {
+        rng,
+        float,
+        len,
+        scope: Scope::default(),
+        helpers: Vec::new(),
+        budget: 0,
+        depth: 0,
+        loops: Vec::new(),
+        labels: 0,
+        counters: 0,
+        can_return: false,
+        used: Vec::new(),
+        in_helper: false,
+    };
+    let mut helpers = Vec::new();
+    let count = [0, 0, 1, 1, 2][g.rng.below(5)];
+    for k in 0..count {
+        let kind = *g.rng.pick(&[
+            HelperKind::Scalar,
+            HelperKind::Scalar,
+            HelperKind::SliceRead,
+            HelperKind::SliceWrite,
+            HelperKind::MutScalar,
+            HelperKind::Pair,
+            HelperKind::Ref,
+        ]);
+        let f = g.helper(&format!("h{k}"), kind);
+        helpers.push(f);
+        g.helpers.push(Helper { name: format!("h{k}"), kind });
+    }
+    let main = g.main();
+    let inputs = main
+        .params
+        .iter()
+        .map(|p| match p.ty {
+            PTy::Scalar | PTy::MutScalar | PTy::RefScalar => vec![g.away_from_zero(2.0)],
+            PTy::Slice | PTy::Data | PTy::MutSlice => (0..len).map(|_| g.away_from_zero(1.5)).collect(),
+            PTy::Int => vec![g.rng.below(len + 1) as f64],
+        })
+        .collect();
+    Program { seed, float, len, helpers, main, inputs }
+}
+
+impl Gen {
+    fn away_from_zero(&mut self, r: f64) -> f64 {
+        let x = self.rng.uniform(0.1, r);
+        let x = (x * 1000.0).round() / 1000.0;
+        if self.rng.chance(0.5) {
+            -x
+        } else {
+            x
+        }
+    }
+
+    fn reset(&mut self, params: &[Param]) {
+        self.scope = Scope::default();
+        self.loops.clear();
+        self.depth = 0;
+        self.used = params.iter().map(|p| p.name.clone()).collect();
+        self.used.extend(self.helpers.iter().map(|h| h.name.clone()));
+        for p in params {
+            let name = p.name.clone();
+            match p.ty {
+                PTy::Scalar => self.scope.scalars.push((name, false)),
+                PTy::Slice | PTy::Data => self.scope.arrays.push(Arr { name, local: false, writable: false }),
+                PTy::MutSlice => self.scope.arrays.push(Arr { name, local: false, writable: true }),
+                PTy::MutScalar => self.scope.refs.push((name, true)),
+                PTy::RefScalar => self.scope.refs.push((name, false)),
+                PTy::Int => self.scope.ints.push((name, false)),
+            }
+        }
+    }
+
+    fn helper(&mut self, name: &str, kind: HelperKind) -> Func {
+        let p = |n: &str, ty| Param { name: n.into(), ty };
+        let params = match kind {
+            HelperKind::Scalar | HelperKind::Pair => vec![p("a", PTy::Scalar), p("b", PTy::Scalar)],
+            HelperKind::SliceRead => vec![p("v", PTy::Slice), p("k", PTy::Scalar)],
+            HelperKind::SliceWrite => vec![p("v", PTy::MutSlice), p("k", PTy::Scalar)],
+            HelperKind::MutScalar => vec![p("a", PTy::MutScalar), p("k", PTy::Scalar)],
+            HelperKind::Ref => vec![p("a", PTy::RefScalar)],
+        };
+        self.reset(&params);
+        self.in_helper = true;
+        self.budget = 1 + self.rng.below(3);
+        self.can_return = matches!(kind, HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref);
+        let mut body = self.body();
+        if kind == HelperKind::SliceWrite {
+            // Make sure the helper writes its slice.
+            let i = "i".to_string();
+            let old = E::Index("v".into(), I::Var(i.clone()));
+            let value = self.combine(old);
+            body.push(S::For {
+                label: None,
+                var: i.clone(),
+                lo: 0,
+                hi: I::Len("v".into()),
+                rev: false,
+                body: vec![S::Write { name: "v".into(), idx: I::Var(i), op: None, value }],
+            });
+        }
+        if kind == HelperKind::MutScalar {
+            let value = self.combine(E::Deref("a".into()));
+            body.push(S::AssignDeref { name: "a".into(), op: self.maybe_op(), value });
+        }
+        let ret = match kind {
+            HelperKind::Pair => Ret::Pair(self.tail(), self.tail()),
+            HelperKind::SliceWrite | HelperKind::MutScalar => Ret::Unit,
+            _ => Ret::Scalar(self.tail()),
+        };
+        self.in_helper = false;
+        Func { name: name.into(), params, body, ret, wrt: false }
+    }
+
+    fn main(&mut self) -> Func {
+        let mut params = Vec::new();
+        let scalar_names = [["x", "y", "z"], ["x0", "x1", "x2"], ["dx", "tape", "grad"], ["p", "q", "r"]];
+        let names = *self.rng.pick(&scalar_names);
+        for name in names.iter().take(1 + self.rng.below(3)) {
+            params.push(Param { name: name.to_string(), ty: PTy::Scalar });
+        }
+        if self.rng.chance(0.5) {
+            params.push(Param { name: "s".into(), ty: PTy::Slice });
+        }
+        if self.rng.chance(0.3) {
+            params.push(Param { name: "data".into(), ty: PTy::Data });
+        }
+        if self.rng.chance(0.3) {
+            params.push(Param { name: "n".into(), ty: PTy::Int });
+        }
+        if self.rng.chance(0.15) {
+            params.push(Param { name: "m".into(), ty: PTy::MutSlice });
+        }
+        if self.rng.chance(0.1) {
+            params.push(Param { name: "state".into(), ty: PTy::MutScalar });
+        }
+        if self.rng.chance(0.1) {
+            params.push(Param { name: "scale".into(), ty: PTy::RefScalar });
+        }
+        let wrt = params.iter().any(|p| p.ty == PTy::Data) || self.rng.chance(0.05);
+        self.reset(&params);
+        let has_mut = params.iter().any(|p| matches!(p.ty, PTy::MutSlice | PTy::MutScalar));
+        let ret_kind = if has_mut && self.rng.chance(0.3) {
+            0
+        } else if !has_mut && self.rng.chance(0.1) {
+            2
+        } else {
+            1
+        };
+        self.can_return = ret_kind == 1;
+        self.budget = 3 + self.rng.below(8);
+        let mut body = self.body();
+        // Every `&mut` parameter is written at least once.
+        for p in &params {
+            match p.ty {
+                PTy::MutSlice => {
+                    let idx = I::Lit(self.rng.below(self.len));
+                    let value = self.expr(1);
+                    body.push(S::Write { name: p.name.clone(), idx, op: Some('+'), value });
+                }
+                PTy::MutScalar => {
+                    let value = self.expr(1);
+                    body.push(S::AssignDeref { name: p.name.clone(), op: Some('*'), value });
+                }
+                _ => {}
+            }
+        }
+        let ret = match ret_kind {
+            0 => Ret::Unit,
+            1 => Ret::Scalar(self.tail()),
+            _ => Ret::Pair(self.tail(), self.tail()),
+        };
+        Func { name: "f".into(), params, body, ret, wrt }
+    }
+
+    /// A result that depends on several of the values computed so far.
+    fn tail(&mut self) -> E {
+        let mut e = self.expr(1);
+        let vars: Vec<String> = self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
+        for _ in 0..2 {
+            if vars.is_empty() {
+                break;
+            }
+            let v = E::Var(self.rng.pick(&vars).clone());
+            let k = self.lit();
+            e = E::Bin('+', Box::new(e), Box::new(E::Bin('*', Box::new(E::Lit(k)), Box::new(v))));
+        }
+        if let Some(arr) = self.readable_array() {
+            let idx = I::Lit(self.rng.below(self.len));
+            e = E::Bin('+', Box::new(e), Box::new(E::Index(arr, idx)));
+        }
+        e
+    }
+
+    fn fresh(&mut self) -> String {
+        for _ in 0..4 {
+            let name = self.rng.pick(NAMES).to_string();
+            if !self.used.contains(&name) {
+                self.used.push(name.clone());
+                return name;
+            }
+        }
+        let name = format!("v{}", self.used.len());
+        self.used.push(name.clone());
+        name
+    }
+
+    fn lit(&mut self) -> f64 {
+        *self.rng.pick(&[0.5, 2.0, 1.5, 0.25, 3.0, 0.1, 1.0, 0.75, 1.25])
+    }
+
+    fn maybe_op(&mut self) -> Option<char> {
+        *self.rng.pick(&[None, Some('+'), Some('+'), Some('-'), Some('*')])
+    }
+
+    /// A function's body: statements until the budget is spent, with the
+    /// locals left in scope for the result.
+    fn body(&mut self) -> Vec<S> {
+        let mut out = Vec::new();
+        while self.budget > 0 {
+            self.budget -= 1;
+            self.stmt(&mut out);
+        }
+        out
+    }
+
+    fn block(&mut self) -> Vec<S> {
+        let mark = self.scope.clone();
+        let mut out = Vec::new();
+        let n = 1 + self.rng.below(3);
+        for _ in 0..n {
+            if self.budget == 0 {
+                break;
+            }
+            self.budget -= 1;
+            self.stmt(&mut out);
+        }
+        self.scope = mark;
+        out
+    }
+
+    fn mutable_scalars(&self) -> Vec<String> {
+        self.scope.scalars.iter().filter(|(_, m)| *m).map(|(n, _)| n.clone()).collect()
+    }
+
+    fn writable_arrays(&self) -> Vec<Arr> {
+        self.scope.arrays.iter().filter(|a| a.writable).cloned().collect()
+    }
+
+    fn readable_array(&mut self) -> Option<String> {
+        if self.scope.arrays.is_empty() {
+            return None;
+        }
+        let names: Vec<String> = self.scope.arrays.iter().map(|a| a.name.clone()).collect();
+        Some(self.rng.pick(&names).clone())
+    }
+
+    /// An index below the length.
+    fn index(&mut self) -> I {
+        let direct: Vec<String> = self.scope.ints.iter().filter(|(_, d)| *d).map(|(n, _)| n.clone()).collect();
+        let any: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
+        match self.rng.below(4) {
+            0 | 1 if !direct.is_empty() => I::Var(self.rng.pick(&direct).clone()),
+            2 if !any.is_empty() => {
+                let v = self.rng.pick(&any).clone();
+                I::AddMod(Box::new(I::Var(v)), self.rng.below(self.len), self.len)
+            }
+            _ => I::Lit(self.rng.below(self.len)),
+        }
+    }
+
+    fn stmt(&mut self, out: &mut Vec<S>) {
+        let in_loop = !self.loops.is_empty();
+        let nested = self.depth < 2;
+        loop {
+            match self.rng.below(22) {
+                0..=3 => {
+                    let value = self.expr(2);
+                    let name = if self.rng.chance(0.2) && !self.scope.scalars.is_empty() {
+                        // Shadowing.
+                        let names: Vec<String> = self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
+                        self.rng.pick(&names).clone()
+                    } else {
+                        self.fresh()
+                    };
+                    let mutable = self.rng.chance(0.5);
+                    let annot = self.rng.chance(0.2);
+                    // A shadowing `let` hides the old binding, mutable or not.
+                    self.scope.scalars.retain(|(n, _)| *n != name);
+                    self.scope.scalars.push((name.clone(), mutable));
+                    out.push(S::Let { name, mutable, annot, value });
+                }
+                4..=6 => {
+                    let targets = self.mutable_scalars();
+                    if targets.is_empty() {
+                        continue;
+                    }
+                    let name = self.rng.pick(&targets).clone();
+                    let op = self.maybe_op();
+                    let value = if op == Some('*') { self.squash_expr() } else { self.expr(2) };
+                    out.push(S::Assign { name, op, value });
+                }
+                7 => {
+                    if self.scope.arrays.iter().filter(|a| a.local).count() >= 2 {
+                        continue;
+                    }
+                    let name = self.fresh();
+                    let vec = self.rng.chance(0.5);
+                    let annot = self.rng.chance(0.3);
+                    let params: Vec<String> =
+                        self.scope.arrays.iter().filter(|a| !a.local).map(|a| a.name.clone()).collect();
+                    let init = match self.rng.below(4) {
+                        0 if vec && !params.is_empty() => BufInit::Zeros(Some(self.rng.pick(&params).clone())),
+                        1 if !self.in_helper => BufInit::Elems((0..self.len).map(|_| self.expr(1)).collect()),
+                        2 if vec && !params.is_empty() => BufInit::Copy(self.rng.pick(&params).clone()),
+                        _ => BufInit::Zeros(None),
+                    };
+                    self.scope.arrays.push(Arr { name: name.clone(), local: true, writable: true });
+                    out.push(S::Buf { name, vec, annot, init });
+                }
+                8..=9 => {
+                    let arrays = self.writable_arrays();
+                    if arrays.is_empty() {
+                        continue;
+                    }
+                    let arr = self.rng.pick(&arrays).name.clone();
+                    let idx = self.index();
+                    let op = self.maybe_op();
+                    let value = if op == Some('*') { self.squash_expr() } else { self.expr(2) };
+                    out.push(S::Write { name: arr, idx, op, value });
+                }
+                10..=11 if nested => {
+                    let cond = self.cond();
+                    self.depth += 1;
+                    let mut then = self.block();
+                    if in_loop && self.rng.chance(0.4) {
+                        then.push(self.exit());
+                    } else if self.can_return && self.rng.chance(0.15) {
+                        let e = self.expr(1);
+                        then.push(S::Return(e));
+                    }
+                    let els = if self.rng.chance(0.5) { Some(self.block()) } else { None };
+                    self.depth -= 1;
+                    out.push(S::If { cond, then, els });
+                }
+                12..=13 if nested && self.loops.len() < 2 => {
+                    let var = format!("i{}", self.counters);
+                    self.counters += 1;
+                    let label = if self.rng.chance(0.2) {
+                        self.labels += 1;
+                        Some(format!("'l{}", self.labels))
+                    } else {
+                        None
+                    };
+                    let params: Vec<String> =
+                        self.scope.arrays.iter().filter(|a| !a.local).map(|a| a.name.clone()).collect();
+                    let (hi, direct) = match self.rng.below(4) {
+                        0 if !params.is_empty() => (I::Len(self.rng.pick(&params).clone()), true),
+                        1 => (I::Lit(2), false),
+                        _ => (I::Lit(self.len), true),
+                    };
+                    let lo = if self.rng.chance(0.2) { 1 } else { 0 };
+                    let rev = self.rng.chance(0.2);
+                    let body = self.loop_body(label.clone(), Some((var.clone(), direct)));
+                    out.push(S::For { label, var, lo, hi, rev, body });
+                }
+                14 if nested && self.loops.len() < 2 => {
+                    let Some(slice) = self.readable_array() else { continue };
+                    let var = self.fresh();
+                    let index = if self.rng.chance(0.3) {
+                        let i = format!("i{}", self.counters);
+                        self.counters += 1;
+                        Some(i)
+                    } else {
+                        None
+                    };
+                    let by_ref = self.rng.chance(0.7);
+                    let mark = self.scope.clone();
+                    // The loop borrows the slice: no writes to it inside.
+                    for a in &mut self.scope.arrays {
+                        if a.name == slice {
+                            a.writable = false;
+                        }
+                    }
+                    self.scope.scalars.push((var.clone(), false));
+                    if let Some(i) = &index {
+                        self.scope.ints.push((i.clone(), true));
+                    }
+                    let body = self.loop_body(None, None);
+                    self.scope = mark;
+                    out.push(S::ForEach { var, index, slice, by_ref, body });
+                }
+                15 if nested && self.loops.len() < 2 => {
+                    let counter = format!("k{}", self.counters);
+                    self.counters += 1;
+                    let limit = 1 + self.rng.below(3);
+                    let body = self.loop_body(None, Some((counter.clone(), false)));
+                    if self.rng.chance(0.5) {
+                        out.push(S::While { counter, limit, body });
+                    } else {
+                        out.push(S::Loop { counter, limit, body });
+                    }
+                }
+                16 if nested => {
+                    let ints: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
+                    let scrut = if ints.is_empty() {
+                        continue;
+                    } else {
+                        I::AddMod(Box::new(I::Var(self.rng.pick(&ints).clone())), 0, 3)
+                    };
+                    self.depth += 1;
+                    let arms = vec![
+                        ("0".to_string(), self.block()),
+                        ("1 | 2".to_string(), self.block()),
+                        ("_".to_string(), self.block()),
+                    ];
+                    self.depth -= 1;
+                    out.push(S::Match { scrut, arms });
+                }
+                17 => {
+                    let e = self.expr(1);
+                    out.push(S::Discard(e));
+                }
+                18..=19 if !self.helpers.is_empty() && !self.in_helper => {
+                    let h = self.rng.pick(&self.helpers.clone()).clone();
+                    match h.kind {
+                        HelperKind::SliceWrite => {
+                            let arrays = self.writable_arrays();
+                            if arrays.is_empty() {
+                                continue;
+                            }
+                            let arr = self.rng.pick(&arrays).clone();
+                            let k = self.expr_without(1, &arr.name);
+                            out.push(S::CallStmt(h.name, vec![Arg::MutSlice(arr.name, arr.local), Arg::E(k)]));
+                        }
+                        HelperKind::MutScalar => {
+                            let targets = self.mutable_scalars();
+                            if targets.is_empty() {
+                                continue;
+                            }
+                            let t = self.rng.pick(&targets).clone();
+                            let k = self.expr_without(1, &t);
+                            out.push(S::CallStmt(h.name, vec![Arg::MutScalar(t), Arg::E(k)]));
+                        }
+                        HelperKind::Pair => {
+                            let names = [self.fresh(), self.fresh()];
+                            let args = vec![Arg::E(self.expr(1)), Arg::E(self.expr(1))];
+                            for n in &names {
+                                self.scope.scalars.push((n.clone(), false));
+                            }
+                            out.push(S::LetPair { names, call: h.name, args });
+                        }
+                        _ => continue,
+                    }
+                }
+                20 => {
+                    let Some(arr) = self.readable_array() else { continue };
+                    let name = format!("j{}", self.counters);
+                    self.counters += 1;
+                    let value = match self.rng.below(2) {
+                        0 => I::Len(arr),
+                        _ => self.index(),
+                    };
+                    let direct = !matches!(value, I::Len(_));
+                    self.scope.ints.push((name.clone(), direct));
+                    out.push(S::IntLet { name, value });
+                }
+                21 if in_loop => {
+                    let cond = self.cond();
+                    let exit = self.exit();
+                    out.push(S::If { cond, then: vec![exit], els: None });
+                }
+                _ => continue,
+            }
+            return;
+        }
+    }
+
+    fn exit(&mut self) -> S {
+        let labels: Vec<String> = self.loops.iter().flatten().cloned().collect();
+        let label = if !labels.is_empty() && self.rng.chance(0.5) {
+            Some(self.rng.pick(&labels).clone())
+        } else {
+            None
+        };
+        if self.rng.chance(0.5) {
+            S::Break(label)
+        } else {
+            S::Continue(label)
+        }
+    }
+
+    fn loop_body(&mut self, label: Option<String>, var: Option<(String, bool)>) -> Vec<S> {
+        let mark = self.scope.clone();
+        if let Some(v) = var {
+            self.scope.ints.push(v);
+        }
+        self.loops.push(label);
+        self.depth += 1;
+        let body = self.block();
+        self.depth -= 1;
+        self.loops.pop();
+        self.scope = mark;
+        body
+    }
+
+    fn cond(&mut self) -> C {
+        match self.rng.below(8) {
+            0 if !self.scope.ints.is_empty() => {
+                let ints: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
+                let v = self.rng.pick(&ints).clone();
+                C::ICmp(*self.rng.pick(&["<", ">", "==", "!="]), I::Var(v), I::Lit(self.rng.below(3)))
+            }
+            1 => C::And(Box::new(self.simple_cond()), Box::new(self.simple_cond())),
+            2 => C::Or(Box::new(self.simple_cond()), Box::new(self.simple_cond())),
+            3 => C::Not(Box::new(self.simple_cond())),
+            4 if !self.in_helper => match self.chain() {
+                Some(chain) => C::ChainGt(Box::new(chain), self.lit()),
+                None => self.simple_cond(),
+            },
+            _ => self.simple_cond(),
+        }
+    }
+
+    fn simple_cond(&mut self) -> C {
+        let op = *self.rng.pick(&["<", ">", "<=", ">="]);
+        let a = self.expr(1);
+        let b = if self.rng.chance(0.5) { E::Lit(self.lit()) } else { self.expr(1) };
+        C::Cmp(op, a, b)
+    }
+
+    fn squash(&mut self, e: E) -> E {
+        match self.rng.below(6) {
+            0 => E::M1("tanh", Box::new(e)),
+            1 => E::M1("sin", Box::new(e)),
+            2 => E::M1("cos", Box::new(e)),
+            3 => E::M1("atan", Box::new(e)),
+            4 => E::Act("sigmoid", Box::new(e)),
+            _ => E::M1("tanh", Box::new(E::Bin('*', Box::new(E::Lit(0.5)), Box::new(e)))),
+        }
+    }
+
+    fn squash_expr(&mut self) -> E {
+        let e = self.expr(1);
+        self.squash(e)
+    }
+
+    /// A strictly positive expression, bounded away from zero.
+    fn positive(&mut self, e: E) -> E {
+        let b = Box::new(e.clone());
+        match self.rng.below(7) {
+            0 => E::Bin('+', Box::new(E::Bin('*', b.clone(), b)), Box::new(E::Lit(0.5))),
+            1 => E::M1("exp", Box::new(self.squash(e))),
+            2 => E::Bin('+', Box::new(E::Lit(1.5)), Box::new(E::M1("sin", b))),
+            3 => E::Bin('+', Box::new(E::M1("abs", b)), Box::new(E::Lit(0.25))),
+            4 => E::M2("hypot", b, Box::new(E::Lit(1.0))),
+            5 => E::Bin('+', Box::new(E::Act("softplus", b)), Box::new(E::Lit(0.1))),
+            _ => E::Bin('+', Box::new(E::Powi(b, 2)), Box::new(E::Lit(1.0))),
+        }
+    }
+
+    /// `old` combined with a new value, for updates that must use the old one.
+    fn combine(&mut self, old: E) -> E {
+        let k = if self.scope.scalars.is_empty() { E::Lit(self.lit()) } else { self.expr(1) };
+        match self.rng.below(3) {
+            0 => E::Bin('*', Box::new(old), Box::new(self.squash(k))),
+            1 => E::Bin('+', Box::new(old), Box::new(k)),
+            _ => E::M1("tanh", Box::new(E::Bin('+', Box::new(old), Box::new(k)))),
+        }
+    }
+
+    fn leaf(&mut self) -> E {
+        loop {
+            match self.rng.below(10) {
+                0..=4 if !self.scope.scalars.is_empty() => {
+                    let names: Vec<String> = self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
+                    return E::Var(self.rng.pick(&names).clone());
+                }
+                5 | 6 => {
+                    if let Some(arr) = self.readable_array() {
+                        let idx = self.index();
+                        return E::Index(arr, idx);
+                    }
+                }
+                7 if !self.scope.refs.is_empty() => {
+                    let refs: Vec<String> = self.scope.refs.iter().map(|(n, _)| n.clone()).collect();
+                    return E::Deref(self.rng.pick(&refs).clone());
+                }
+                8 if !self.scope.ints.is_empty() => {
+                    let ints: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
+                    return E::IntF(I::Var(self.rng.pick(&ints).clone()));
+                }
+                9 => return if self.rng.chance(0.1) { E::Pi } else { E::Lit(self.lit()) },
+                _ => {}
+            }
+        }
+    }
+
+    fn expr(&mut self, depth: usize) -> E {
+        if depth == 0 || self.rng.chance(0.25) {
+            return self.leaf();
+        }
+        let d = depth - 1;
+        match self.rng.below(24) {
+            0..=2 => {
+                let op = *self.rng.pick(&['+', '-', '*']);
+                E::Bin(op, Box::new(self.expr(d)), Box::new(self.expr(d)))
+            }
+            3 => {
+                let a = self.expr(d);
+                let b = self.expr(d);
+                E::Bin('/', Box::new(a), Box::new(self.positive(b)))
+            }
+            4 => E::Neg(Box::new(self.expr(d))),
+            5 => {
+                let m = *self.rng.pick(&[
+                    "sin", "cos", "tanh", "atan", "asinh", "abs", "to_radians", "signum", "floor",
+                    "ceil", "round", "trunc", "fract",
+                ]);
+                E::M1(m, Box::new(self.expr(d)))
+            }
+            6 => {
+                let m = *self.rng.pick(&["sqrt", "ln", "log2", "log10", "ln_1p", "recip", "cbrt"]);
+                let e = self.expr(d);
+                E::M1(m, Box::new(self.positive(e)))
+            }
+            7 => {
+                let m = *self.rng.pick(&["exp", "exp2", "exp_m1", "sinh", "cosh"]);
+                let e = self.squash_expr();
+                E::M1(m, Box::new(e))
+            }
+            8 => {
+                let m = *self.rng.pick(&["asin", "acos", "atanh"]);
+                let e = self.expr(d);
+                let inner = E::Bin('*', Box::new(E::Lit(0.9)), Box::new(E::M1("tanh", Box::new(e))));
+                E::M1(m, Box::new(inner))
+            }
+            9 => {
+                let e = self.expr(d);
+                let inner = E::Bin('+', Box::new(E::Powi(Box::new(e), 2)), Box::new(E::Lit(1.5)));
+                E::M1("acosh", Box::new(inner))
+            }
+            10 => E::Powi(Box::new(self.expr(d)), *self.rng.pick(&[2, 3, -1, 0, 1])),
+            11 => {
+                let m = *self.rng.pick(&["max", "min", "atan2", "hypot"]);
+                E::M2(m, Box::new(self.expr(d)), Box::new(self.expr(d)))
+            }
+            12 => {
+                let base = self.expr(d);
+                let base = self.positive(base);
+                let exp = self.squash_expr();
+                E::M2("powf", Box::new(base), Box::new(exp))
+            }
+            13 => {
+                let arg = self.expr(d);
+                let arg = self.positive(arg);
+                E::M2("log", Box::new(arg), Box::new(E::Lit(*self.rng.pick(&[2.0, 3.0, 10.0]))))
+            }
+            14 => E::MulAdd(Box::new(self.expr(d)), Box::new(self.expr(d)), Box::new(self.expr(d))),
+            15 => E::Clamp(Box::new(self.expr(d)), -1.0, 1.25),
+            16 => {
+                let f = *self.rng.pick(&["sigmoid", "relu", "softplus"]);
+                E::Act(f, Box::new(self.expr(d)))
+            }
+            17 => {
+                let m = *self.rng.pick(&["sin", "cos", "tanh", "atan"]);
+                E::Path1(m, Box::new(self.expr(d)))
+            }
+            18 => E::IfE(Box::new(self.cond()), Box::new(self.expr(d)), Box::new(self.expr(d))),
+            19 | 20 if !self.helpers.is_empty() && !self.in_helper => self.call(d),
+            21 if !self.in_helper => match self.chain() {
+                Some(c) => E::Chain(Box::new(c)),
+                None => self.leaf(),
+            },
+            22 => {
+                let t = self.fresh();
+                let a = self.expr(d);
+                self.scope.scalars.push((t.clone(), false));
+                let b = self.expr(d);
+                self.scope.scalars.pop();
+                E::Block(t, Box::new(a), Box::new(b))
+            }
+            23 => {
+                let a = self.expr(d);
+                E::Bin('%', Box::new(a), Box::new(E::Lit(*self.rng.pick(&[0.7, 1.3, 2.5]))))
+            }
+            _ => self.leaf(),
+        }
+    }
+
+    /// An expression that does not read `name` (borrowed mutably beside it).
+    fn expr_without(&mut self, depth: usize, name: &str) -> E {
+        let e = self.expr(depth);
+        if format!("{e:?}").contains(&format!("{name:?}")) {
+            E::Lit(self.lit())
+        } else {
+            e
+        }
+    }
+
+    fn call(&mut self, d: usize) -> E {
+        let helpers: Vec<Helper> = self
+            .helpers
+            .iter()
+            .filter(|h| matches!(h.kind, HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref))
+            .cloned()
+            .collect();
+        if helpers.is_empty() {
+            return self.leaf();
+        }
+        let h = self.rng.pick(&helpers).clone();
+        match h.kind {
+            HelperKind::Scalar => E::Call(h.name, vec![Arg::E(self.expr(d)), Arg::E(self.expr(d))]),
+            HelperKind::SliceRead => {
+                if self.scope.arrays.is_empty() {
+                    return self.leaf();
+                }
+                let arr = self.rng.pick(&self.scope.arrays.clone()).clone();
+                E::Call(h.name, vec![Arg::Slice(arr.name, arr.local), Arg::E(self.expr(d))])
+            }
+            _ => {
+                if self.scope.scalars.is_empty() {
+                    return self.leaf();
+                }
+                let names: Vec<String> = self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
+                E::Call(h.name, vec![Arg::RefScalar(E::Var(self.rng.pick(&names).clone()))])
+            }
+        }
+    }
+
+    fn chain(&mut self) -> Option<Chain> {
+        let slice = self.readable_array()?;
+        let mark = self.scope.clone();
+        let var = self.fresh();
+        self.scope.scalars.push((var.clone(), false));
+        // `Float` has no `Sum` or `Product`: generic code folds.
+        let choice = if self.float == Float::Generic { 3 + self.rng.below(2) } else { self.rng.below(5) };
+        let chain = match choice {
+            0 | 1 => {
+                let body = self.expr(1);
+                Chain::SumMap { slice, var, body }
+            }
+            2 => {
+                let other = self.readable_array()?;
+                let y = self.fresh();
+                self.scope.scalars.push((y.clone(), false));
+                let body = self.expr(1);
+                Chain::Zip { a: slice, b: other, x: var, y, body }
+            }
+            3 => {
+                let acc = self.fresh();
+                self.scope.scalars.push((acc.clone(), false));
+                let body = self.expr(2);
+                Chain::Fold { slice, init: self.lit(), acc, var, body }
+            }
+            _ => {
+                if self.rng.chance(0.5) || self.float == Float::Generic {
+                    Chain::FoldMax { slice }
+                } else {
+                    let body = self.squash_expr();
+                    Chain::Product { slice, var, body }
+                }
+            }
+        };
+        self.scope = mark;
+        Some(chain)
+    }
+}

@@ -1,0 +1,406 @@
+//! Writes one batch of programs into the scratch crate's `main.rs`: each
+//! program as user code under `#[differentiate]`, again over dual numbers (the
+//! oracle), and a check that compares every generated entry point with the
+//! oracle.
+
+use crate::ast::*;
+use crate::print::{self, float_digits, Dialect};
+use std::fmt::Write;
+
+/// Where a program's pieces landed in `main.rs`, to attribute diagnostics.
+#[derive(Clone, Debug, Default)]
+pub struct Lines {
+    /// The user code: the module, less its oracle.
+    pub user: (usize, usize),
+    /// The oracle: the same program over dual numbers. An error here means the
+    /// program is not valid Rust, whatever the macro did.
+    pub oracle: (usize, usize),
+    /// The check function: errors here with none in the user code are the fuzzer's.
+    pub check: (usize, usize),
+}
+
+/// Seeds for the outputs: fixed values other than one, so that a seed that is
+/// dropped or applied twice shows.
+const SEEDS: [f64; 8] = [0.7, -1.3, 0.4, 1.1, -0.6, 0.9, -0.2, 1.7];
+
+pub const PRELUDE: &str = r#"#![allow(warnings, clippy::all)]
+mod dual;
+use dual::D;
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Compares `got` with `want` element by element, naming the first mismatch.
+fn compare(what: &str, got: &[f64], want: &[f64], tol: f64) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!("{what}: {} values, expected {}", got.len(), want.len()));
+    }
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        if !close(*g, *w, tol) {
+            return Err(format!("{what}[{k}]: generated {g:e}, oracle {w:e}"));
+        }
+    }
+    Ok(())
+}
+
+/// `seeds · J` for each input direction: `tangents[j][o]` is d output o / d input j.
+fn vjp(tangents: &[Vec<f64>], seeds: &[f64], times: f64) -> Vec<f64> {
+    tangents.iter().map(|t| times * t.iter().zip(seeds).map(|(a, b)| a * b).sum::<f64>()).collect()
+}
+"#;
+
+pub fn write_main(programs: &[(String, Program)]) -> (String, Vec<Lines>) {
+    let mut out = String::from(PRELUDE);
+    let mut lines = Vec::new();
+    for (name, p) in programs {
+        lines.push(write_program(name, p, &mut out));
+    }
+    out.push_str("\nfn main() {\n    std::panic::set_hook(Box::new(|_| {}));\n    let only: Vec<String> = std::env::args().skip(1).collect();\n");
+    out.push_str("    let checks: Vec<(&str, fn() -> Result<String, String>)> = vec![\n");
+    for (name, _) in programs {
+        let _ = writeln!(out, "        (\"{name}\", check_{name}),");
+    }
+    out.push_str("    ];\n");
+    out.push_str(
+        r#"    for (name, check) in checks {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
+        match std::panic::catch_unwind(check) {
+            Ok(Ok(status)) => println!("RESULT {name} {status}"),
+            Ok(Err(why)) => println!("RESULT {name} wrong {}", why.replace('\n', " ")),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                println!("RESULT {name} panic {}", msg.replace('\n', " "));
+            }
+        }
+    }
+}
+"#,
+    );
+    (out, lines)
+}
+
+fn line_count(s: &str) -> usize {
+    s.matches('\n').count()
+}
+
+fn write_program(name: &str, p: &Program, out: &mut String) -> Lines {
+    let d = Dialect::of(p.float);
+    let start = line_count(out) + 1;
+    let _ = writeln!(out, "\nmod {name} {{");
+    out.push_str("    use backprop_runtime::{differentiate, relu, sigmoid, softplus, Float};\n");
+    for h in &p.helpers {
+        print::function(h, d, p.len, out);
+    }
+    print::function(&p.main, d, p.len, out);
+    let user_end = line_count(out);
+    out.push_str("    pub mod oracle {\n        use crate::dual::*;\n");
+    for h in &p.helpers {
+        print::function(h, Dialect::Dual, p.len, out);
+    }
+    print::function(&p.main, Dialect::Dual, p.len, out);
+    out.push_str("    }\n}\n");
+    let oracle_end = line_count(out);
+    write_check(name, p, out);
+    let check_end = line_count(out);
+    Lines { user: (start, user_end), oracle: (user_end + 1, oracle_end), check: (oracle_end + 1, check_end) }
+}
+
+/// The check of one program. Inputs are `f64`; an `f32` program gets them
+/// converted, and its results are compared at `f32`'s precision.
+fn write_check(name: &str, p: &Program, out: &mut String) {
+    let f = &p.main;
+    let ty = match p.float {
+        Float::F32 => "f32",
+        _ => "f64",
+    };
+    let tol = if p.float == Float::F32 { "2e-3" } else { "1e-7" };
+    let min_margin = if p.float == Float::F32 { "1e-3" } else { "1e-7" };
+    let _ = writeln!(out, "\nfn check_{name}() -> Result<String, String> {{");
+    let _ = writeln!(out, "    let z_tol = {tol};");
+    // Inputs.
+    for (param, values) in f.params.iter().zip(&p.inputs) {
+        let v = &param.name;
+        match param.ty {
+            PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
+                let _ = writeln!(out, "    let z_in_{v}: f64 = {};", float_digits(values[0]));
+            }
+            PTy::Int => {
+                let _ = writeln!(out, "    let z_in_{v}: usize = {};", values[0] as usize);
+            }
+            _ => {
+                let items: Vec<String> = values.iter().map(|x| float_digits(*x)).collect();
+                let _ = writeln!(out, "    let z_in_{v}: Vec<f64> = vec![{}];", items.join(", "));
+            }
+        }
+    }
+    // The differentiable coordinates, in order.
+    let mut coords = 0usize;
+    let mut offsets = Vec::new();
+    for param in &f.params {
+        offsets.push(coords);
+        coords += match param.ty {
+            PTy::Scalar | PTy::MutScalar | PTy::RefScalar => 1,
+            PTy::Slice | PTy::MutSlice => p.len,
+            PTy::Data | PTy::Int => 0,
+        };
+    }
+    // The oracle: one run per direction, and the value.
+    out.push_str("    let z_run = |z_dir: usize| -> Vec<D> {\n");
+    let mut call_args = Vec::new();
+    for (param, off) in f.params.iter().zip(&offsets) {
+        let v = &param.name;
+        match param.ty {
+            PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
+                let m = if param.ty == PTy::MutScalar { "mut " } else { "" };
+                let _ = writeln!(out, "        let {m}z_{v} = D::var(z_in_{v}, if z_dir == {off} {{ 1.0 }} else {{ 0.0 }});");
+                call_args.push(match param.ty {
+                    PTy::MutScalar => format!("&mut z_{v}"),
+                    PTy::RefScalar => format!("&z_{v}"),
+                    _ => format!("z_{v}"),
+                });
+            }
+            PTy::Slice | PTy::MutSlice => {
+                let _ = writeln!(out, "        let mut z_{v}: Vec<D> = z_in_{v}.iter().enumerate().map(|(i, &x)| D::var(x, if z_dir == {off} + i {{ 1.0 }} else {{ 0.0 }})).collect();");
+                call_args.push(if param.ty == PTy::MutSlice { format!("&mut z_{v}") } else { format!("&z_{v}") });
+            }
+            PTy::Data => {
+                let _ = writeln!(out, "        let z_{v}: Vec<D> = z_in_{v}.iter().map(|&x| D::c(x)).collect();");
+                call_args.push(format!("&z_{v}"));
+            }
+            PTy::Int => call_args.push(format!("z_in_{v}")),
+        }
+    }
+    let _ = writeln!(out, "        let z_r = {name}::oracle::f({});", call_args.join(", "));
+    out.push_str("        let mut z_out: Vec<D> = Vec::new();\n");
+    match &f.ret {
+        Ret::Scalar(_) => out.push_str("        z_out.push(z_r);\n"),
+        Ret::Pair(..) => out.push_str("        z_out.push(z_r.0);\n        z_out.push(z_r.1);\n"),
+        Ret::Unit => out.push_str("        let () = z_r;\n"),
+    }
+    for param in &f.params {
+        let v = &param.name;
+        match param.ty {
+            PTy::MutScalar => {
+                let _ = writeln!(out, "        z_out.push(z_{v});");
+            }
+            PTy::MutSlice => {
+                let _ = writeln!(out, "        z_out.extend(z_{v}.iter().copied());");
+            }
+            _ => {}
+        }
+    }
+    out.push_str("        z_out\n    };\n");
+    let _ = writeln!(out, "    dual::reset_margin();");
+    let _ = writeln!(out, "    let z_value: Vec<f64> = z_run(usize::MAX).iter().map(|d| d.v).collect();");
+    let _ = writeln!(out, "    let z_tangents: Vec<Vec<f64>> = (0..{coords}).map(|j| z_run(j).iter().map(|d| d.d).collect()).collect();");
+    let _ = writeln!(out, "    if dual::margin() < {min_margin} {{ return Ok(\"skip near-switch\".into()); }}");
+    out.push_str("    if z_value.iter().chain(z_tangents.iter().flatten()).any(|v| !v.is_finite() || v.abs() > 1e8) { return Ok(\"skip ill-conditioned\".into()); }\n");
+
+    // The user's arguments, fresh for each call (the `&mut` ones change).
+    let outputs = match &f.ret {
+        Ret::Scalar(_) => 1,
+        Ret::Pair(..) => 2,
+        Ret::Unit => 0,
+    } + f
+        .params
+        .iter()
+        .map(|q| match q.ty {
+            PTy::MutScalar => 1,
+            PTy::MutSlice => p.len,
+            _ => 0,
+        })
+        .sum::<usize>();
+    let seeds: Vec<f64> = (0..outputs).map(|k| SEEDS[k % SEEDS.len()]).collect();
+    let seed_list: Vec<String> = seeds.iter().map(|s| float_digits(*s)).collect();
+    let _ = writeln!(out, "    let z_seeds: Vec<f64> = vec![{}];", seed_list.join(", "));
+    for param in &f.params {
+        let v = &param.name;
+        match param.ty {
+            PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
+                let _ = writeln!(out, "    let z_u_{v} = z_in_{v} as {ty};");
+            }
+            PTy::Slice | PTy::Data | PTy::MutSlice => {
+                let _ = writeln!(out, "    let z_u_{v}: Vec<{ty}> = z_in_{v}.iter().map(|&x| x as {ty}).collect();");
+            }
+            PTy::Int => {
+                let _ = writeln!(out, "    let z_u_{v} = z_in_{v};");
+            }
+        }
+    }
+    // `call(tag)` declares fresh `&mut` copies named after `tag` and returns the
+    // argument list.
+    let call = |tag: &str, out: &mut String| -> String {
+        let mut args = Vec::new();
+        for param in &f.params {
+            let v = &param.name;
+            match param.ty {
+                PTy::MutScalar => {
+                    let _ = writeln!(out, "    let mut z_{tag}_{v} = z_u_{v};");
+                    args.push(format!("&mut z_{tag}_{v}"));
+                }
+                PTy::MutSlice => {
+                    let _ = writeln!(out, "    let mut z_{tag}_{v} = z_u_{v}.clone();");
+                    args.push(format!("&mut z_{tag}_{v}"));
+                }
+                PTy::RefScalar => args.push(format!("&z_u_{v}")),
+                PTy::Slice | PTy::Data => args.push(format!("&z_u_{v}")),
+                PTy::Scalar | PTy::Int => args.push(format!("z_u_{v}")),
+            }
+        }
+        args.join(", ")
+    };
+    // The outputs of a call as `Vec<f64>`, from its result `r` and the copies of `tag`.
+    let collect = |tag: &str, r: &str, out: &mut String| {
+        let _ = writeln!(out, "    let mut z_{tag}_out: Vec<f64> = Vec::new();");
+        match &f.ret {
+            Ret::Scalar(_) => {
+                let _ = writeln!(out, "    z_{tag}_out.push({r} as f64);");
+            }
+            Ret::Pair(..) => {
+                let _ = writeln!(out, "    z_{tag}_out.push({r}.0 as f64);\n    z_{tag}_out.push({r}.1 as f64);");
+            }
+            Ret::Unit => {
+                let _ = writeln!(out, "    let () = {r};");
+            }
+        }
+        for param in &f.params {
+            let v = &param.name;
+            match param.ty {
+                PTy::MutScalar => {
+                    let _ = writeln!(out, "    z_{tag}_out.push(z_{tag}_{v} as f64);");
+                }
+                PTy::MutSlice => {
+                    let _ = writeln!(out, "    z_{tag}_out.extend(z_{tag}_{v}.iter().map(|&x| x as f64));");
+                }
+                _ => {}
+            }
+        }
+    };
+    // The gradient struct `g` flattened into the coordinates' order.
+    let flatten = |g: &str, out: &mut String| -> String {
+        let var = format!("z_flat_{}", g.replace(['.', '[', ']'], "_"));
+        let _ = writeln!(out, "    let mut {var}: Vec<f64> = Vec::new();");
+        for param in &f.params {
+            let v = &param.name;
+            match param.ty {
+                PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
+                    let _ = writeln!(out, "    {var}.push({g}.{v} as f64);");
+                }
+                PTy::Slice | PTy::MutSlice => {
+                    let _ = writeln!(out, "    {var}.extend({g}.{v}.iter().map(|&x| x as f64));");
+                }
+                _ => {}
+            }
+        }
+        var
+    };
+    let module = format!("{name}::f");
+    // The seed argument of `backward`: value seed(s) first, then one per
+    // `&mut` parameter (a slice for a slice).
+    let seed_arg = {
+        let mut parts = Vec::new();
+        let mut k = 0;
+        match &f.ret {
+            Ret::Scalar(_) => {
+                parts.push(format!("z_seeds[0] as {ty}"));
+                k = 1;
+            }
+            Ret::Pair(..) => {
+                parts.push(format!("z_seeds[0] as {ty}"));
+                parts.push(format!("z_seeds[1] as {ty}"));
+                k = 2;
+            }
+            Ret::Unit => {}
+        }
+        for param in &f.params {
+            match param.ty {
+                PTy::MutScalar => {
+                    parts.push(format!("z_seeds[{k}] as {ty}"));
+                    k += 1;
+                }
+                PTy::MutSlice => {
+                    parts.push(format!("&z_seeds[{k}..{}].iter().map(|&x| x as {ty}).collect::<Vec<{ty}>>()", k + p.len));
+                    k += p.len;
+                }
+                _ => {}
+            }
+        }
+        if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            format!("({})", parts.join(", "))
+        }
+    };
+
+    // 1. The function itself, and the forward pass: same outputs.
+    let args = call("plain", out);
+    let _ = writeln!(out, "    let z_plain_r = {name}::f({args});");
+    collect("plain", "z_plain_r", out);
+    let args = call("fwd", out);
+    let _ = writeln!(out, "    let (z_fwd_r, z_tape) = {module}::forward({args});");
+    collect("fwd", "z_fwd_r", out);
+    out.push_str("    compare(\"forward value vs the function\", &z_fwd_out, &z_plain_out, 1e-12)?;\n");
+    out.push_str("    compare(\"value vs oracle\", &z_fwd_out, &z_value, z_tol)?;\n");
+    // 2. backward with seeds other than one.
+    let _ = writeln!(out, "    let z_g = {module}::backward(&z_tape, {seed_arg});");
+    let flat = flatten("z_g", out);
+    let _ = writeln!(out, "    compare(\"backward\", &{flat}, &vjp(&z_tangents, &z_seeds, 1.0), z_tol)?;");
+    // 3. pullback: the same gradient by position.
+    let _ = writeln!(out, "    let z_pb = {module}::pullback(&z_tape, {seed_arg});");
+    out.push_str("    let mut z_pb_flat: Vec<f64> = Vec::new();\n");
+    for (k, param) in f.params.iter().enumerate() {
+        match param.ty {
+            PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
+                let _ = writeln!(out, "    z_pb_flat.push(z_pb.{k} as f64);");
+            }
+            PTy::Slice | PTy::MutSlice => {
+                let _ = writeln!(out, "    z_pb_flat.extend(z_pb.{k}.iter().map(|&x| x as f64));");
+            }
+            _ => {}
+        }
+    }
+    let _ = writeln!(out, "    compare(\"pullback\", &z_pb_flat, &{flat}, 0.0)?;");
+    // 4. forward_into / backward_into, accumulating twice into one Grad.
+    let generic = if p.float == Float::Generic { "::<f64>" } else { "" };
+    let _ = writeln!(out, "    let mut z_tape2 = {module}::Tape{generic}::default();");
+    let args = call("into", out);
+    let _ = writeln!(out, "    let z_into_r = {module}::forward_into(&mut z_tape2, {args});");
+    collect("into", "z_into_r", out);
+    out.push_str("    compare(\"forward_into value\", &z_into_out, &z_plain_out, 1e-12)?;\n");
+    let _ = writeln!(out, "    let mut z_g2 = {module}::Grad{generic}::default();");
+    let _ = writeln!(out, "    {module}::backward_into(&z_tape2, {seed_arg}, &mut z_g2);");
+    let _ = writeln!(out, "    {module}::backward_into(&z_tape2, {seed_arg}, &mut z_g2);");
+    let flat2 = flatten("z_g2", out);
+    let _ = writeln!(out, "    compare(\"backward_into twice\", &{flat2}, &vjp(&z_tangents, &z_seeds, 2.0), z_tol)?;");
+    // 5. grad or jacobian, where there are no `&mut` parameters.
+    let has_mut = f.params.iter().any(|q| matches!(q.ty, PTy::MutScalar | PTy::MutSlice));
+    if !has_mut {
+        let args = call("grad", out);
+        match &f.ret {
+            Ret::Scalar(_) => {
+                let _ = writeln!(out, "    let (z_gv, z_gg) = {module}::grad({args});");
+                out.push_str("    compare(\"grad value\", &[z_gv as f64], &z_plain_out, 1e-12)?;\n");
+                let flat = flatten("z_gg", out);
+                let _ = writeln!(out, "    compare(\"grad\", &{flat}, &vjp(&z_tangents, &[1.0], 1.0), z_tol)?;");
+            }
+            Ret::Pair(..) => {
+                let _ = writeln!(out, "    let (_z_jv, z_rows) = {module}::jacobian({args});");
+                for k in 0..2 {
+                    let row = format!("z_rows[{k}]");
+                    let flat = flatten(&row, out);
+                    let unit = if k == 0 { "[1.0, 0.0]" } else { "[0.0, 1.0]" };
+                    let _ = writeln!(out, "    compare(\"jacobian row {k}\", &{flat}, &vjp(&z_tangents, &{unit}, 1.0), z_tol)?;");
+                }
+            }
+            Ret::Unit => {}
+        }
+    }
+    out.push_str("    Ok(\"pass\".into())\n}\n");
+}

@@ -1,0 +1,395 @@
+//! Prints a program as user code (over `f64`, `f32` or a generic `T: Float`)
+//! or as the oracle's code over dual numbers `D`.
+
+use crate::ast::*;
+use std::fmt::Write;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Dialect {
+    F64,
+    F32,
+    Generic,
+    Dual,
+}
+
+impl Dialect {
+    pub fn of(float: Float) -> Dialect {
+        match float {
+            Float::F64 => Dialect::F64,
+            Float::F32 => Dialect::F32,
+            Float::Generic => Dialect::Generic,
+        }
+    }
+
+    pub fn ty(self) -> &'static str {
+        match self {
+            Dialect::F64 => "f64",
+            Dialect::F32 => "f32",
+            Dialect::Generic => "T",
+            Dialect::Dual => "D",
+        }
+    }
+
+    fn lit(self, x: f64) -> String {
+        let digits = float_digits(x);
+        match self {
+            Dialect::F64 | Dialect::F32 => digits,
+            Dialect::Generic => match digits.as_str() {
+                "0.0" => "T::zero()".into(),
+                "1.0" => "T::one()".into(),
+                _ => format!("T::from({digits}).unwrap()"),
+            },
+            Dialect::Dual => format!("D::c({digits})"),
+        }
+    }
+
+    /// A literal that receives a method call must say its type.
+    fn receiver_lit(self, x: f64) -> String {
+        match self {
+            Dialect::F64 | Dialect::F32 => format!("{}_{}", float_digits(x), self.ty()),
+            _ => self.lit(x),
+        }
+    }
+
+    /// Compound assignment; `Float` has no `AddAssign`, so generic code writes
+    /// `a = a + b`, and so does the oracle (an overloaded `b[1] += b[0]` would
+    /// borrow `b` twice).
+    fn compound(self, place: &str, op: Option<char>, value: &str) -> String {
+        match op {
+            None => format!("{place} = {value};"),
+            Some(op) if matches!(self, Dialect::Generic | Dialect::Dual) => {
+                format!("{place} = {place} {op} {value};")
+            }
+            Some(op) => format!("{place} {op}= {value};"),
+        }
+    }
+}
+
+pub fn float_digits(x: f64) -> String {
+    let s = format!("{x:?}");
+    if s.contains('.') || s.contains('e') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Prints one function; `attr` is false for the oracle's copy.
+pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
+    if d != Dialect::Dual {
+        if f.wrt {
+            let names: Vec<&str> = f
+                .params
+                .iter()
+                .filter(|p| !matches!(p.ty, PTy::Data | PTy::Int))
+                .map(|p| p.name.as_str())
+                .collect();
+            let _ = writeln!(out, "#[differentiate(wrt({}))]", names.join(", "));
+        } else {
+            out.push_str("#[differentiate]\n");
+        }
+    }
+    let ty = d.ty();
+    let generics = if d == Dialect::Generic { "<T: Float>" } else { "" };
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .map(|p| {
+            let t = match p.ty {
+                PTy::Scalar => ty.to_string(),
+                PTy::Slice | PTy::Data => format!("&[{ty}]"),
+                PTy::MutSlice => format!("&mut [{ty}]"),
+                PTy::MutScalar => format!("&mut {ty}"),
+                PTy::RefScalar => format!("&{ty}"),
+                PTy::Int => "usize".into(),
+            };
+            format!("{}: {t}", p.name)
+        })
+        .collect();
+    let ret = match &f.ret {
+        Ret::Scalar(_) => format!(" -> {ty}"),
+        Ret::Pair(..) => format!(" -> ({ty}, {ty})"),
+        Ret::Unit => String::new(),
+    };
+    let _ = writeln!(out, "pub fn {}{generics}({}){ret} {{", f.name, params.join(", "));
+    let p = Printer { d, len };
+    for s in &f.body {
+        p.stmt(s, 1, out);
+    }
+    match &f.ret {
+        Ret::Scalar(e) => {
+            let _ = writeln!(out, "    {}", p.expr(e));
+        }
+        Ret::Pair(a, b) => {
+            let _ = writeln!(out, "    ({}, {})", p.expr(a), p.expr(b));
+        }
+        Ret::Unit => {}
+    }
+    out.push_str("}\n");
+}
+
+struct Printer {
+    d: Dialect,
+    /// The length of every slice and buffer.
+    len: usize,
+}
+
+fn pad(depth: usize) -> String {
+    "    ".repeat(depth)
+}
+
+impl Printer {
+    fn block(&self, body: &[S], depth: usize, out: &mut String) {
+        for s in body {
+            self.stmt(s, depth + 1, out);
+        }
+    }
+
+    fn stmt(&self, s: &S, depth: usize, out: &mut String) {
+        let p = pad(depth);
+        let d = self.d;
+        let ty = d.ty();
+        match s {
+            S::Let { name, mutable, annot, value } => {
+                let m = if *mutable { "mut " } else { "" };
+                let a = if *annot { format!(": {ty}") } else { String::new() };
+                let _ = writeln!(out, "{p}let {m}{name}{a} = {};", self.expr(value));
+            }
+            S::IntLet { name, value } => {
+                let _ = writeln!(out, "{p}let {name}: usize = {};", int(value));
+            }
+            S::Assign { name, op, value } => {
+                let _ = writeln!(out, "{p}{}", d.compound(name, *op, &self.expr(value)));
+            }
+            S::AssignDeref { name, op, value } => {
+                let place = format!("*{name}");
+                let _ = writeln!(out, "{p}{}", d.compound(&place, *op, &self.expr(value)));
+            }
+            S::Buf { name, vec, annot, init } => {
+                let zero = d.lit(0.0);
+                let (value, len) = match init {
+                    BufInit::Zeros(None) => (None, None),
+                    BufInit::Zeros(Some(slice)) => (Some(format!("vec![{zero}; {slice}.len()]")), None),
+                    BufInit::Elems(es) => {
+                        let items: Vec<String> = es.iter().map(|e| self.expr(e)).collect();
+                        let bang = if *vec { "vec!" } else { "" };
+                        (Some(format!("{bang}[{}]", items.join(", "))), Some(es.len()))
+                    }
+                    BufInit::Copy(slice) => (Some(format!("{slice}.to_vec()")), None),
+                };
+                let value = value.unwrap_or_else(|| {
+                    if *vec {
+                        format!("vec![{zero}; {}]", self.len)
+                    } else {
+                        format!("[{zero}; {}]", self.len)
+                    }
+                });
+                let a = match (annot, vec) {
+                    (false, _) => String::new(),
+                    (true, true) => format!(": Vec<{ty}>"),
+                    (true, false) => format!(": [{ty}; {}]", len.unwrap_or(self.len)),
+                };
+                let _ = writeln!(out, "{p}let mut {name}{a} = {value};");
+            }
+            S::Write { name, idx, op, value } => {
+                let place = format!("{name}[{}]", int(idx));
+                let _ = writeln!(out, "{p}{}", d.compound(&place, *op, &self.expr(value)));
+            }
+            S::If { cond, then, els } => {
+                let _ = writeln!(out, "{p}if {} {{", self.cond(cond));
+                self.block(then, depth, out);
+                if let Some(els) = els {
+                    let _ = writeln!(out, "{p}}} else {{");
+                    self.block(els, depth, out);
+                }
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::For { label, var, lo, hi, rev, body } => {
+                let l = label.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+                let range = if *rev {
+                    format!("({lo}..{}).rev()", int(hi))
+                } else {
+                    format!("{lo}..{}", int(hi))
+                };
+                let _ = writeln!(out, "{p}{l}for {var} in {range} {{");
+                self.block(body, depth, out);
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::ForEach { var, index, slice, by_ref, body } => {
+                let pat = match (index, by_ref) {
+                    (Some(i), _) => format!("({i}, &{var})"),
+                    (None, _) => format!("&{var}"),
+                };
+                let iter = match (index, by_ref) {
+                    (Some(_), _) => format!("{slice}.iter().enumerate()"),
+                    (None, true) => format!("{slice}.iter()"),
+                    (None, false) => format!("{slice}.iter().rev()"),
+                };
+                let _ = writeln!(out, "{p}for {pat} in {iter} {{");
+                self.block(body, depth, out);
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::While { counter, limit, body } => {
+                let _ = writeln!(out, "{p}let mut {counter} = 0;");
+                let _ = writeln!(out, "{p}while {counter} < {limit} {{");
+                let _ = writeln!(out, "{}{counter} += 1;", pad(depth + 1));
+                self.block(body, depth, out);
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::Loop { counter, limit, body } => {
+                let _ = writeln!(out, "{p}let mut {counter} = 0;");
+                let _ = writeln!(out, "{p}loop {{");
+                let _ = writeln!(out, "{}if {counter} >= {limit} {{ break; }}", pad(depth + 1));
+                let _ = writeln!(out, "{}{counter} += 1;", pad(depth + 1));
+                self.block(body, depth, out);
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::Break(label) => {
+                let l = label.as_ref().map(|l| format!(" {l}")).unwrap_or_default();
+                let _ = writeln!(out, "{p}break{l};");
+            }
+            S::Continue(label) => {
+                let l = label.as_ref().map(|l| format!(" {l}")).unwrap_or_default();
+                let _ = writeln!(out, "{p}continue{l};");
+            }
+            S::Return(e) => {
+                let _ = writeln!(out, "{p}return {};", self.expr(e));
+            }
+            S::Match { scrut, arms } => {
+                let _ = writeln!(out, "{p}match {} {{", int(scrut));
+                for (pat, body) in arms {
+                    let _ = writeln!(out, "{}{pat} => {{", pad(depth + 1));
+                    self.block(body, depth + 1, out);
+                    let _ = writeln!(out, "{}}}", pad(depth + 1));
+                }
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::Discard(e) => {
+                let _ = writeln!(out, "{p}let _ = {};", self.expr(e));
+            }
+            S::CallStmt(name, args) => {
+                let _ = writeln!(out, "{p}{name}({});", self.args(args));
+            }
+            S::LetPair { names, call, args } => {
+                let _ = writeln!(out, "{p}let ({}, {}) = {call}({});", names[0], names[1], self.args(args));
+            }
+        }
+    }
+
+    fn args(&self, args: &[Arg]) -> String {
+        let printed: Vec<String> = args
+            .iter()
+            .map(|a| match a {
+                Arg::E(e) => self.expr(e),
+                Arg::Slice(name, true) => format!("&{name}"),
+                Arg::Slice(name, false) | Arg::MutSlice(name, false) => name.clone(),
+                Arg::MutSlice(name, true) => format!("&mut {name}"),
+                Arg::MutScalar(name) => format!("&mut {name}"),
+                Arg::RefScalar(e) => format!("&{}", self.expr(e)),
+            })
+            .collect();
+        printed.join(", ")
+    }
+
+    fn cond(&self, c: &C) -> String {
+        match c {
+            C::Cmp(op, a, b) => format!("({} {op} {})", self.expr(a), self.expr(b)),
+            C::ICmp(op, a, b) => format!("({} {op} {})", int(a), int(b)),
+            C::And(a, b) => format!("({} && {})", self.cond(a), self.cond(b)),
+            C::Or(a, b) => format!("({} || {})", self.cond(a), self.cond(b)),
+            C::Not(a) => format!("!{}", self.cond(a)),
+            C::ChainGt(chain, x) => format!("({} > {})", self.chain(chain), self.d.lit(*x)),
+        }
+    }
+
+    fn receiver(&self, e: &E) -> String {
+        match e {
+            E::Lit(x) => self.d.receiver_lit(*x),
+            _ => self.expr(e),
+        }
+    }
+
+    fn chain(&self, c: &Chain) -> String {
+        let ty = self.d.ty();
+        match c {
+            Chain::SumMap { slice, var, body } => {
+                format!("{slice}.iter().map(|&{var}| {}).sum::<{ty}>()", self.expr(body))
+            }
+            Chain::Zip { a, b, x, y, body } => format!(
+                "{a}.iter().zip({b}.iter()).map(|(&{x}, &{y})| {}).sum::<{ty}>()",
+                self.expr(body)
+            ),
+            Chain::Fold { slice, init, acc, var, body } => format!(
+                "{slice}.iter().fold({}, |{acc}, &{var}| {})",
+                self.d.lit(*init),
+                self.expr(body)
+            ),
+            Chain::FoldMax { slice } => {
+                let init = match self.d {
+                    Dialect::F64 => "f64::NEG_INFINITY".to_string(),
+                    Dialect::F32 => "f32::NEG_INFINITY".to_string(),
+                    Dialect::Generic => "T::neg_infinity()".to_string(),
+                    Dialect::Dual => "D::c(f64::NEG_INFINITY)".to_string(),
+                };
+                format!("{slice}.iter().copied().fold({init}, {ty}::max)")
+            }
+            Chain::Product { slice, var, body } => {
+                format!("{slice}.iter().map(|&{var}| {}).product::<{ty}>()", self.expr(body))
+            }
+        }
+    }
+
+    fn expr(&self, e: &E) -> String {
+        let d = self.d;
+        match e {
+            E::Lit(x) => d.lit(*x),
+            E::Var(v) => v.clone(),
+            E::Deref(v) => format!("(*{v})"),
+            E::IntF(i) => match d {
+                Dialect::F64 => format!("({} as f64)", int(i)),
+                Dialect::F32 => format!("({} as f32)", int(i)),
+                Dialect::Generic => format!("T::from({}).unwrap()", int(i)),
+                Dialect::Dual => format!("D::c({} as f64)", int(i)),
+            },
+            E::Bin(op, a, b) => format!("({} {op} {})", self.expr(a), self.expr(b)),
+            E::Neg(a) => format!("(-{})", self.expr(a)),
+            E::M1(m, a) => format!("{}.{m}()", self.receiver(a)),
+            E::Path1(m, a) => format!("{}::{m}({})", d.ty(), self.expr(a)),
+            E::Powi(a, n) => format!("{}.powi({n})", self.receiver(a)),
+            E::M2(m, a, b) => format!("{}.{m}({})", self.receiver(a), self.expr(b)),
+            E::MulAdd(a, b, c) => {
+                format!("{}.mul_add({}, {})", self.receiver(a), self.expr(b), self.expr(c))
+            }
+            E::Clamp(a, lo, hi) => {
+                let lo = if *lo < 0.0 { format!("-{}", d.lit(-lo)) } else { d.lit(*lo) };
+                format!("{}.clamp({lo}, {})", self.receiver(a), d.lit(*hi))
+            }
+            E::Act(f, a) => format!("{f}({})", self.expr(a)),
+            E::Index(s, i) => format!("{s}[{}]", int(i)),
+            E::IfE(c, a, b) => format!(
+                "(if {} {{ {} }} else {{ {} }})",
+                self.cond(c),
+                self.expr(a),
+                self.expr(b)
+            ),
+            E::Call(f, args) => format!("{f}({})", self.args(args)),
+            E::Chain(c) => self.chain(c),
+            E::Pi => match d {
+                Dialect::F64 => "std::f64::consts::PI".into(),
+                Dialect::F32 => "std::f32::consts::PI".into(),
+                Dialect::Generic => "T::from(std::f64::consts::PI).unwrap()".into(),
+                Dialect::Dual => "D::c(std::f64::consts::PI)".into(),
+            },
+            E::Block(t, a, b) => format!("{{ let {t} = {}; {} }}", self.expr(a), self.expr(b)),
+        }
+    }
+}
+
+pub fn int(i: &I) -> String {
+    match i {
+        I::Lit(n) => n.to_string(),
+        I::Var(v) => v.clone(),
+        I::Len(s) => format!("{s}.len()"),
+        I::AddMod(a, k, m) => format!("(({} + {k}) % {m})", int(a)),
+    }
+}
