@@ -27,7 +27,7 @@ pub enum E {
     Act(&'static str, Box<E>),
     /// `s[i]`: an element of a slice or buffer.
     Index(String, I),
-    IfE(Box<C>, Box<E>, Box<E>),
+    Branch(Box<C>, Box<E>, Box<E>),
     Call(String, Vec<Arg>),
     Chain(Box<Chain>),
     Pi,
@@ -74,9 +74,21 @@ pub enum Chain {
     /// `s.iter().map(|v| body).sum::<F>()`; `body` reads `v` by reference.
     SumMap { slice: String, var: String, body: E },
     /// `a.iter().zip(b.iter()).map(|(x, y)| body).sum::<F>()`.
-    Zip { a: String, b: String, x: String, y: String, body: E },
+    Zip {
+        a: String,
+        b: String,
+        x: String,
+        y: String,
+        body: E,
+    },
     /// `s.iter().fold(init, |acc, &v| body)`.
-    Fold { slice: String, init: f64, acc: String, var: String, body: E },
+    Fold {
+        slice: String,
+        init: f64,
+        acc: String,
+        var: String,
+        body: E,
+    },
     /// `s.iter().copied().fold(F::NEG_INFINITY, F::max)`.
     FoldMax { slice: String },
     /// `s.iter().map(|v| body).product::<F>()`.
@@ -95,32 +107,90 @@ pub enum BufInit {
 
 #[derive(Clone, Debug)]
 pub enum S {
-    Let { name: String, mutable: bool, annot: bool, value: E },
+    Let {
+        name: String,
+        mutable: bool,
+        annot: bool,
+        value: E,
+    },
     /// `let k: usize = i + 1;`-style integer locals, and index reads of
     /// integer lists.
-    IntLet { name: String, value: I },
-    Assign { name: String, op: Option<char>, value: E },
+    IntLet {
+        name: String,
+        value: I,
+    },
+    Assign {
+        name: String,
+        op: Option<char>,
+        value: E,
+    },
     /// `*a = e;` / `*a += e;` for a `&mut f64` parameter.
-    AssignDeref { name: String, op: Option<char>, value: E },
-    Buf { name: String, vec: bool, annot: bool, init: BufInit },
-    Write { name: String, idx: I, op: Option<char>, value: E },
-    If { cond: C, then: Vec<S>, els: Option<Vec<S>> },
-    For { label: Option<String>, var: String, lo: usize, hi: I, rev: bool, body: Vec<S> },
+    AssignDeref {
+        name: String,
+        op: Option<char>,
+        value: E,
+    },
+    Buf {
+        name: String,
+        vec: bool,
+        annot: bool,
+        init: BufInit,
+    },
+    Write {
+        name: String,
+        idx: I,
+        op: Option<char>,
+        value: E,
+    },
+    If {
+        cond: C,
+        then: Vec<S>,
+        els: Option<Vec<S>>,
+    },
+    For {
+        label: Option<String>,
+        var: String,
+        lo: usize,
+        hi: I,
+        rev: bool,
+        body: Vec<S>,
+    },
     /// `for v in s.iter()` (or `for &v in s`), with an optional index from
     /// `enumerate`.
-    ForEach { var: String, index: Option<String>, slice: String, by_ref: bool, body: Vec<S> },
-    While { counter: String, limit: usize, body: Vec<S> },
-    Loop { counter: String, limit: usize, body: Vec<S> },
+    ForEach {
+        var: String,
+        index: Option<String>,
+        slice: String,
+        by_ref: bool,
+        body: Vec<S>,
+    },
+    While {
+        counter: String,
+        limit: usize,
+        body: Vec<S>,
+    },
+    Loop {
+        counter: String,
+        limit: usize,
+        body: Vec<S>,
+    },
     Break(Option<String>),
     Continue(Option<String>),
     Return(E),
-    Match { scrut: I, arms: Vec<(String, Vec<S>)> },
+    Match {
+        scrut: I,
+        arms: Vec<(String, Vec<S>)>,
+    },
     /// `let _ = e;`
     Discard(E),
     /// A call statement: `h(&mut b, e);`.
     CallStmt(String, Vec<Arg>),
     /// `let (p, q) = h(a, b);`
-    LetPair { names: [String; 2], call: String, args: Vec<Arg> },
+    LetPair {
+        names: [String; 2],
+        call: String,
+        args: Vec<Arg>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,7 +277,9 @@ pub fn stmts_size(body: &[S]) -> usize {
 impl S {
     pub fn size(&self) -> usize {
         1 + match self {
-            S::Let { value, .. } | S::Assign { value, .. } | S::AssignDeref { value, .. } => value.size(),
+            S::Let { value, .. } | S::Assign { value, .. } | S::AssignDeref { value, .. } => {
+                value.size()
+            }
             S::Write { value, .. } => 1 + value.size(),
             S::IntLet { .. } | S::Break(_) | S::Continue(_) => 0,
             S::Buf { init, .. } => match init {
@@ -266,11 +338,14 @@ impl E {
         match self {
             E::Lit(_) | E::Var(_) | E::Deref(_) | E::IntF(_) | E::Pi | E::Index(..) => 1,
             E::Bin(_, a, b) | E::M2(_, a, b) => 1 + a.size() + b.size(),
-            E::Neg(a) | E::M1(_, a) | E::Path1(_, a) | E::Powi(a, _) | E::Clamp(a, ..) | E::Act(_, a) => {
-                1 + a.size()
-            }
+            E::Neg(a)
+            | E::M1(_, a)
+            | E::Path1(_, a)
+            | E::Powi(a, _)
+            | E::Clamp(a, ..)
+            | E::Act(_, a) => 1 + a.size(),
             E::MulAdd(a, b, c) => 1 + a.size() + b.size() + c.size(),
-            E::IfE(c, a, b) => 1 + c.size() + a.size() + b.size(),
+            E::Branch(c, a, b) => 1 + c.size() + a.size() + b.size(),
             E::Call(_, args) => 1 + args.iter().map(Arg::size).sum::<usize>(),
             E::Chain(c) => c.size(),
             E::Block(_, a, b) => 1 + a.size() + b.size(),

@@ -31,7 +31,14 @@ pub fn margin() -> f64 {
     MARGIN.with(|m| m.get())
 }
 
-fn note_gap(a: f64, b: f64) {
+/// Notes how close `a` and `b` are, where the derivative jumps between them:
+/// only when the two sides move differently in this run's direction (two
+/// spellings of one value compare equal in the oracle and the macro alike).
+fn note_gap(a: D, b: D) {
+    if a.d == b.d {
+        return;
+    }
+    let (a, b) = (a.v, b.v);
     let gap = (a - b).abs() / a.abs().max(b.abs()).max(1.0);
     MARGIN.with(|m| m.set(m.get().min(gap)));
 }
@@ -137,6 +144,7 @@ impl D {
         self.chain(self.v.atanh(), 1.0 / (1.0 - self.v * self.v))
     }
     pub fn abs(self) -> D {
+        note_gap(self, D::c(0.0));
         let s = if self.v >= 0.0 { 1.0 } else { -1.0 };
         self.chain(self.v.abs(), s)
     }
@@ -147,16 +155,16 @@ impl D {
         self.chain(self.v.to_radians(), std::f64::consts::PI / 180.0)
     }
     pub fn max(self, o: D) -> D {
-        note_gap(self.v, o.v);
+        note_gap(self, o);
         if o.v > self.v { o } else { self }
     }
     pub fn min(self, o: D) -> D {
-        note_gap(self.v, o.v);
+        note_gap(self, o);
         if o.v < self.v { o } else { self }
     }
     pub fn clamp(self, lo: D, hi: D) -> D {
-        note_gap(self.v, lo.v);
-        note_gap(self.v, hi.v);
+        note_gap(self, lo);
+        note_gap(self, hi);
         if self.v < lo.v {
             lo
         } else if self.v > hi.v {
@@ -173,26 +181,26 @@ impl D {
         D { v: self.v.mul_add(a.v, b.v), d: self.d * a.v + self.v * a.d + b.d }
     }
     pub fn fract(self) -> D {
-        note_gap(self.v, self.v.round());
+        note_gap(self, D::c(self.v.round()));
         D { v: self.v.fract(), d: self.d }
     }
     pub fn signum(self) -> D {
         D::c(self.v.signum())
     }
     pub fn floor(self) -> D {
-        note_gap(self.v, self.v.round());
+        note_gap(self, D::c(self.v.round()));
         D::c(self.v.floor())
     }
     pub fn ceil(self) -> D {
-        note_gap(self.v, self.v.round());
+        note_gap(self, D::c(self.v.round()));
         D::c(self.v.ceil())
     }
     pub fn round(self) -> D {
-        note_gap(self.v, self.v.floor() + 0.5);
+        note_gap(self, D::c(self.v.floor() + 0.5));
         D::c(self.v.round())
     }
     pub fn trunc(self) -> D {
-        note_gap(self.v, self.v.round());
+        note_gap(self, D::c(self.v.round()));
         D::c(self.v.trunc())
     }
 }
@@ -203,7 +211,7 @@ pub fn sigmoid(x: D) -> D {
 }
 
 pub fn relu(x: D) -> D {
-    note_gap(x.v, 0.0);
+    note_gap(x, D::c(0.0));
     if x.v > 0.0 { x } else { D::c(0.0) }
 }
 
@@ -214,14 +222,14 @@ pub fn softplus(x: D) -> D {
 
 impl PartialEq for D {
     fn eq(&self, o: &D) -> bool {
-        note_gap(self.v, o.v);
+        note_gap(*self, *o);
         self.v == o.v
     }
 }
 
 impl PartialOrd for D {
     fn partial_cmp(&self, o: &D) -> Option<Ordering> {
-        note_gap(self.v, o.v);
+        note_gap(*self, *o);
         self.v.partial_cmp(&o.v)
     }
 }
@@ -255,7 +263,8 @@ fn div(a: D, b: D) -> D {
 fn rem(a: D, b: D) -> D {
     // a % b = a - trunc(a / b) * b, with the quotient piecewise constant.
     let q = (a.v / b.v).trunc();
-    note_gap(a.v / b.v, (a.v / b.v).round());
+    let q_exact = D { v: a.v / b.v, d: a.d - b.d };
+    note_gap(q_exact, D::c((a.v / b.v).round()));
     D { v: a.v % b.v, d: a.d - q * b.d }
 }
 

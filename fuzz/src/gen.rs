@@ -150,7 +150,10 @@ pub fn program(seed: u64) -> Program {
         ]);
         let f = g.helper(&format!("h{k}"), kind);
         helpers.push(f);
-        g.helpers.push(Helper { name: format!("h{k}"), kind });
+        g.helpers.push(Helper {
+            name: format!("h{k}"),
+            kind,
+        });
     }
     let main = g.main();
     let inputs = main
@@ -158,11 +161,20 @@ pub fn program(seed: u64) -> Program {
         .iter()
         .map(|p| match p.ty {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => vec![g.away_from_zero(2.0)],
-            PTy::Slice | PTy::Data | PTy::MutSlice => (0..len).map(|_| g.away_from_zero(1.5)).collect(),
+            PTy::Slice | PTy::Data | PTy::MutSlice => {
+                (0..len).map(|_| g.away_from_zero(1.5)).collect()
+            }
             PTy::Int => vec![g.rng.below(len + 1) as f64],
         })
         .collect();
-    Program { seed, float, len, helpers, main, inputs }
+    Program {
+        seed,
+        float,
+        len,
+        helpers,
+        main,
+        inputs,
+    }
 }
 
 impl Gen {
@@ -181,13 +193,22 @@ impl Gen {
         self.loops.clear();
         self.depth = 0;
         self.used = params.iter().map(|p| p.name.clone()).collect();
-        self.used.extend(self.helpers.iter().map(|h| h.name.clone()));
+        self.used
+            .extend(self.helpers.iter().map(|h| h.name.clone()));
         for p in params {
             let name = p.name.clone();
             match p.ty {
                 PTy::Scalar => self.scope.scalars.push((name, false)),
-                PTy::Slice | PTy::Data => self.scope.arrays.push(Arr { name, local: false, writable: false }),
-                PTy::MutSlice => self.scope.arrays.push(Arr { name, local: false, writable: true }),
+                PTy::Slice | PTy::Data => self.scope.arrays.push(Arr {
+                    name,
+                    local: false,
+                    writable: false,
+                }),
+                PTy::MutSlice => self.scope.arrays.push(Arr {
+                    name,
+                    local: false,
+                    writable: true,
+                }),
                 PTy::MutScalar => self.scope.refs.push((name, true)),
                 PTy::RefScalar => self.scope.refs.push((name, false)),
                 PTy::Int => self.scope.ints.push((name, false)),
@@ -207,7 +228,10 @@ impl Gen {
         self.reset(&params);
         self.in_helper = true;
         self.budget = 1 + self.rng.below(3);
-        self.can_return = matches!(kind, HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref);
+        self.can_return = matches!(
+            kind,
+            HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref
+        );
         let mut body = self.body();
         if kind == HelperKind::SliceWrite {
             // Make sure the helper writes its slice.
@@ -220,12 +244,21 @@ impl Gen {
                 lo: 0,
                 hi: I::Len("v".into()),
                 rev: false,
-                body: vec![S::Write { name: "v".into(), idx: I::Var(i), op: None, value }],
+                body: vec![S::Write {
+                    name: "v".into(),
+                    idx: I::Var(i),
+                    op: None,
+                    value,
+                }],
             });
         }
         if kind == HelperKind::MutScalar {
             let value = self.combine(E::Deref("a".into()));
-            body.push(S::AssignDeref { name: "a".into(), op: self.maybe_op(), value });
+            body.push(S::AssignDeref {
+                name: "a".into(),
+                op: self.maybe_op(),
+                value,
+            });
         }
         let ret = match kind {
             HelperKind::Pair => Ret::Pair(self.tail(), self.tail()),
@@ -233,37 +266,71 @@ impl Gen {
             _ => Ret::Scalar(self.tail()),
         };
         self.in_helper = false;
-        Func { name: name.into(), params, body, ret, wrt: false }
+        Func {
+            name: name.into(),
+            params,
+            body,
+            ret,
+            wrt: false,
+        }
     }
 
     fn main(&mut self) -> Func {
         let mut params = Vec::new();
-        let scalar_names = [["x", "y", "z"], ["x0", "x1", "x2"], ["dx", "tape", "grad"], ["p", "q", "r"]];
+        let scalar_names = [
+            ["x", "y", "z"],
+            ["x0", "x1", "x2"],
+            ["dx", "tape", "grad"],
+            ["p", "q", "r"],
+        ];
         let names = *self.rng.pick(&scalar_names);
         for name in names.iter().take(1 + self.rng.below(3)) {
-            params.push(Param { name: name.to_string(), ty: PTy::Scalar });
+            params.push(Param {
+                name: name.to_string(),
+                ty: PTy::Scalar,
+            });
         }
         if self.rng.chance(0.5) {
-            params.push(Param { name: "s".into(), ty: PTy::Slice });
+            params.push(Param {
+                name: "s".into(),
+                ty: PTy::Slice,
+            });
         }
         if self.rng.chance(0.3) {
-            params.push(Param { name: "data".into(), ty: PTy::Data });
+            params.push(Param {
+                name: "data".into(),
+                ty: PTy::Data,
+            });
         }
         if self.rng.chance(0.3) {
-            params.push(Param { name: "n".into(), ty: PTy::Int });
+            params.push(Param {
+                name: "n".into(),
+                ty: PTy::Int,
+            });
         }
         if self.rng.chance(0.15) {
-            params.push(Param { name: "m".into(), ty: PTy::MutSlice });
+            params.push(Param {
+                name: "m".into(),
+                ty: PTy::MutSlice,
+            });
         }
         if self.rng.chance(0.1) {
-            params.push(Param { name: "state".into(), ty: PTy::MutScalar });
+            params.push(Param {
+                name: "state".into(),
+                ty: PTy::MutScalar,
+            });
         }
         if self.rng.chance(0.1) {
-            params.push(Param { name: "scale".into(), ty: PTy::RefScalar });
+            params.push(Param {
+                name: "scale".into(),
+                ty: PTy::RefScalar,
+            });
         }
         let wrt = params.iter().any(|p| p.ty == PTy::Data) || self.rng.chance(0.05);
         self.reset(&params);
-        let has_mut = params.iter().any(|p| matches!(p.ty, PTy::MutSlice | PTy::MutScalar));
+        let has_mut = params
+            .iter()
+            .any(|p| matches!(p.ty, PTy::MutSlice | PTy::MutScalar));
         let ret_kind = if has_mut && self.rng.chance(0.3) {
             0
         } else if !has_mut && self.rng.chance(0.1) {
@@ -280,11 +347,20 @@ impl Gen {
                 PTy::MutSlice => {
                     let idx = I::Lit(self.rng.below(self.len));
                     let value = self.expr(1);
-                    body.push(S::Write { name: p.name.clone(), idx, op: Some('+'), value });
+                    body.push(S::Write {
+                        name: p.name.clone(),
+                        idx,
+                        op: Some('+'),
+                        value,
+                    });
                 }
                 PTy::MutScalar => {
                     let value = self.expr(1);
-                    body.push(S::AssignDeref { name: p.name.clone(), op: Some('*'), value });
+                    body.push(S::AssignDeref {
+                        name: p.name.clone(),
+                        op: Some('*'),
+                        value,
+                    });
                 }
                 _ => {}
             }
@@ -294,7 +370,13 @@ impl Gen {
             1 => Ret::Scalar(self.tail()),
             _ => Ret::Pair(self.tail(), self.tail()),
         };
-        Func { name: "f".into(), params, body, ret, wrt }
+        Func {
+            name: "f".into(),
+            params,
+            body,
+            ret,
+            wrt,
+        }
     }
 
     /// A result that depends on several of the values computed so far.
@@ -307,7 +389,11 @@ impl Gen {
             }
             let v = E::Var(self.rng.pick(&vars).clone());
             let k = self.lit();
-            e = E::Bin('+', Box::new(e), Box::new(E::Bin('*', Box::new(E::Lit(k)), Box::new(v))));
+            e = E::Bin(
+                '+',
+                Box::new(e),
+                Box::new(E::Bin('*', Box::new(E::Lit(k)), Box::new(v))),
+            );
         }
         if let Some(arr) = self.readable_array() {
             let idx = I::Lit(self.rng.below(self.len));
@@ -330,11 +416,15 @@ impl Gen {
     }
 
     fn lit(&mut self) -> f64 {
-        *self.rng.pick(&[0.5, 2.0, 1.5, 0.25, 3.0, 0.1, 1.0, 0.75, 1.25])
+        *self
+            .rng
+            .pick(&[0.5, 2.0, 1.5, 0.25, 3.0, 0.1, 1.0, 0.75, 1.25])
     }
 
     fn maybe_op(&mut self) -> Option<char> {
-        *self.rng.pick(&[None, Some('+'), Some('+'), Some('-'), Some('*')])
+        *self
+            .rng
+            .pick(&[None, Some('+'), Some('+'), Some('-'), Some('*')])
     }
 
     /// A function's body: statements until the budget is spent, with the
@@ -364,11 +454,21 @@ impl Gen {
     }
 
     fn mutable_scalars(&self) -> Vec<String> {
-        self.scope.scalars.iter().filter(|(_, m)| *m).map(|(n, _)| n.clone()).collect()
+        self.scope
+            .scalars
+            .iter()
+            .filter(|(_, m)| *m)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     fn writable_arrays(&self) -> Vec<Arr> {
-        self.scope.arrays.iter().filter(|a| a.writable).cloned().collect()
+        self.scope
+            .arrays
+            .iter()
+            .filter(|a| a.writable)
+            .cloned()
+            .collect()
     }
 
     fn readable_array(&mut self) -> Option<String> {
@@ -381,7 +481,13 @@ impl Gen {
 
     /// An index below the length.
     fn index(&mut self) -> I {
-        let direct: Vec<String> = self.scope.ints.iter().filter(|(_, d)| *d).map(|(n, _)| n.clone()).collect();
+        let direct: Vec<String> = self
+            .scope
+            .ints
+            .iter()
+            .filter(|(_, d)| *d)
+            .map(|(n, _)| n.clone())
+            .collect();
         let any: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
         match self.rng.below(4) {
             0 | 1 if !direct.is_empty() => I::Var(self.rng.pick(&direct).clone()),
@@ -402,7 +508,8 @@ impl Gen {
                     let value = self.expr(2);
                     let name = if self.rng.chance(0.2) && !self.scope.scalars.is_empty() {
                         // Shadowing.
-                        let names: Vec<String> = self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
+                        let names: Vec<String> =
+                            self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
                         self.rng.pick(&names).clone()
                     } else {
                         self.fresh()
@@ -412,7 +519,12 @@ impl Gen {
                     // A shadowing `let` hides the old binding, mutable or not.
                     self.scope.scalars.retain(|(n, _)| *n != name);
                     self.scope.scalars.push((name.clone(), mutable));
-                    out.push(S::Let { name, mutable, annot, value });
+                    out.push(S::Let {
+                        name,
+                        mutable,
+                        annot,
+                        value,
+                    });
                 }
                 4..=6 => {
                     let targets = self.mutable_scalars();
@@ -421,7 +533,11 @@ impl Gen {
                     }
                     let name = self.rng.pick(&targets).clone();
                     let op = self.maybe_op();
-                    let value = if op == Some('*') { self.squash_expr() } else { self.expr(2) };
+                    let value = if op == Some('*') {
+                        self.squash_expr()
+                    } else {
+                        self.expr(2)
+                    };
                     out.push(S::Assign { name, op, value });
                 }
                 7 => {
@@ -431,16 +547,36 @@ impl Gen {
                     let name = self.fresh();
                     let vec = self.rng.chance(0.5);
                     let annot = self.rng.chance(0.3);
-                    let params: Vec<String> =
-                        self.scope.arrays.iter().filter(|a| !a.local).map(|a| a.name.clone()).collect();
+                    let params: Vec<String> = self
+                        .scope
+                        .arrays
+                        .iter()
+                        .filter(|a| !a.local)
+                        .map(|a| a.name.clone())
+                        .collect();
                     let init = match self.rng.below(4) {
-                        0 if vec && !params.is_empty() => BufInit::Zeros(Some(self.rng.pick(&params).clone())),
-                        1 if !self.in_helper => BufInit::Elems((0..self.len).map(|_| self.expr(1)).collect()),
-                        2 if vec && !params.is_empty() => BufInit::Copy(self.rng.pick(&params).clone()),
+                        0 if vec && !params.is_empty() => {
+                            BufInit::Zeros(Some(self.rng.pick(&params).clone()))
+                        }
+                        1 if !self.in_helper => {
+                            BufInit::Elems((0..self.len).map(|_| self.expr(1)).collect())
+                        }
+                        2 if vec && !params.is_empty() => {
+                            BufInit::Copy(self.rng.pick(&params).clone())
+                        }
                         _ => BufInit::Zeros(None),
                     };
-                    self.scope.arrays.push(Arr { name: name.clone(), local: true, writable: true });
-                    out.push(S::Buf { name, vec, annot, init });
+                    self.scope.arrays.push(Arr {
+                        name: name.clone(),
+                        local: true,
+                        writable: true,
+                    });
+                    out.push(S::Buf {
+                        name,
+                        vec,
+                        annot,
+                        init,
+                    });
                 }
                 8..=9 => {
                     let arrays = self.writable_arrays();
@@ -450,8 +586,17 @@ impl Gen {
                     let arr = self.rng.pick(&arrays).name.clone();
                     let idx = self.index();
                     let op = self.maybe_op();
-                    let value = if op == Some('*') { self.squash_expr() } else { self.expr(2) };
-                    out.push(S::Write { name: arr, idx, op, value });
+                    let value = if op == Some('*') {
+                        self.squash_expr()
+                    } else {
+                        self.expr(2)
+                    };
+                    out.push(S::Write {
+                        name: arr,
+                        idx,
+                        op,
+                        value,
+                    });
                 }
                 10..=11 if nested => {
                     let cond = self.cond();
@@ -463,7 +608,11 @@ impl Gen {
                         let e = self.expr(1);
                         then.push(S::Return(e));
                     }
-                    let els = if self.rng.chance(0.5) { Some(self.block()) } else { None };
+                    let els = if self.rng.chance(0.5) {
+                        Some(self.block())
+                    } else {
+                        None
+                    };
                     self.depth -= 1;
                     out.push(S::If { cond, then, els });
                 }
@@ -476,8 +625,13 @@ impl Gen {
                     } else {
                         None
                     };
-                    let params: Vec<String> =
-                        self.scope.arrays.iter().filter(|a| !a.local).map(|a| a.name.clone()).collect();
+                    let params: Vec<String> = self
+                        .scope
+                        .arrays
+                        .iter()
+                        .filter(|a| !a.local)
+                        .map(|a| a.name.clone())
+                        .collect();
                     let (hi, direct) = match self.rng.below(4) {
                         0 if !params.is_empty() => (I::Len(self.rng.pick(&params).clone()), true),
                         1 => (I::Lit(2), false),
@@ -486,10 +640,19 @@ impl Gen {
                     let lo = if self.rng.chance(0.2) { 1 } else { 0 };
                     let rev = self.rng.chance(0.2);
                     let body = self.loop_body(label.clone(), Some((var.clone(), direct)));
-                    out.push(S::For { label, var, lo, hi, rev, body });
+                    out.push(S::For {
+                        label,
+                        var,
+                        lo,
+                        hi,
+                        rev,
+                        body,
+                    });
                 }
                 14 if nested && self.loops.len() < 2 => {
-                    let Some(slice) = self.readable_array() else { continue };
+                    let Some(slice) = self.readable_array() else {
+                        continue;
+                    };
                     let var = self.fresh();
                     let index = if self.rng.chance(0.3) {
                         let i = format!("i{}", self.counters);
@@ -512,7 +675,13 @@ impl Gen {
                     }
                     let body = self.loop_body(None, None);
                     self.scope = mark;
-                    out.push(S::ForEach { var, index, slice, by_ref, body });
+                    out.push(S::ForEach {
+                        var,
+                        index,
+                        slice,
+                        by_ref,
+                        body,
+                    });
                 }
                 15 if nested && self.loops.len() < 2 => {
                     let counter = format!("k{}", self.counters);
@@ -520,13 +689,22 @@ impl Gen {
                     let limit = 1 + self.rng.below(3);
                     let body = self.loop_body(None, Some((counter.clone(), false)));
                     if self.rng.chance(0.5) {
-                        out.push(S::While { counter, limit, body });
+                        out.push(S::While {
+                            counter,
+                            limit,
+                            body,
+                        });
                     } else {
-                        out.push(S::Loop { counter, limit, body });
+                        out.push(S::Loop {
+                            counter,
+                            limit,
+                            body,
+                        });
                     }
                 }
                 16 if nested => {
-                    let ints: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
+                    let ints: Vec<String> =
+                        self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
                     let scrut = if ints.is_empty() {
                         continue;
                     } else {
@@ -555,7 +733,10 @@ impl Gen {
                             }
                             let arr = self.rng.pick(&arrays).clone();
                             let k = self.expr_without(1, &arr.name);
-                            out.push(S::CallStmt(h.name, vec![Arg::MutSlice(arr.name, arr.local), Arg::E(k)]));
+                            out.push(S::CallStmt(
+                                h.name,
+                                vec![Arg::MutSlice(arr.name, arr.local), Arg::E(k)],
+                            ));
                         }
                         HelperKind::MutScalar => {
                             let targets = self.mutable_scalars();
@@ -572,13 +753,19 @@ impl Gen {
                             for n in &names {
                                 self.scope.scalars.push((n.clone(), false));
                             }
-                            out.push(S::LetPair { names, call: h.name, args });
+                            out.push(S::LetPair {
+                                names,
+                                call: h.name,
+                                args,
+                            });
                         }
                         _ => continue,
                     }
                 }
                 20 => {
-                    let Some(arr) = self.readable_array() else { continue };
+                    let Some(arr) = self.readable_array() else {
+                        continue;
+                    };
                     let name = format!("j{}", self.counters);
                     self.counters += 1;
                     let value = match self.rng.below(2) {
@@ -592,7 +779,11 @@ impl Gen {
                 21 if in_loop => {
                     let cond = self.cond();
                     let exit = self.exit();
-                    out.push(S::If { cond, then: vec![exit], els: None });
+                    out.push(S::If {
+                        cond,
+                        then: vec![exit],
+                        els: None,
+                    });
                 }
                 _ => continue,
             }
@@ -633,7 +824,8 @@ impl Gen {
             0 if !self.scope.ints.is_empty() => {
                 let ints: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
                 let v = self.rng.pick(&ints).clone();
-                C::ICmp(*self.rng.pick(&["<", ">", "==", "!="]), I::Var(v), I::Lit(self.rng.below(3)))
+                let op = ["<", ">", "==", "!="][self.rng.below(4)];
+                C::ICmp(op, I::Var(v), I::Lit(self.rng.below(3)))
             }
             1 => C::And(Box::new(self.simple_cond()), Box::new(self.simple_cond())),
             2 => C::Or(Box::new(self.simple_cond()), Box::new(self.simple_cond())),
@@ -649,7 +841,11 @@ impl Gen {
     fn simple_cond(&mut self) -> C {
         let op = *self.rng.pick(&["<", ">", "<=", ">="]);
         let a = self.expr(1);
-        let b = if self.rng.chance(0.5) { E::Lit(self.lit()) } else { self.expr(1) };
+        let b = if self.rng.chance(0.5) {
+            E::Lit(self.lit())
+        } else {
+            self.expr(1)
+        };
         C::Cmp(op, a, b)
     }
 
@@ -660,7 +856,10 @@ impl Gen {
             2 => E::M1("cos", Box::new(e)),
             3 => E::M1("atan", Box::new(e)),
             4 => E::Act("sigmoid", Box::new(e)),
-            _ => E::M1("tanh", Box::new(E::Bin('*', Box::new(E::Lit(0.5)), Box::new(e)))),
+            _ => E::M1(
+                "tanh",
+                Box::new(E::Bin('*', Box::new(E::Lit(0.5)), Box::new(e))),
+            ),
         }
     }
 
@@ -673,7 +872,11 @@ impl Gen {
     fn positive(&mut self, e: E) -> E {
         let b = Box::new(e.clone());
         match self.rng.below(7) {
-            0 => E::Bin('+', Box::new(E::Bin('*', b.clone(), b)), Box::new(E::Lit(0.5))),
+            0 => E::Bin(
+                '+',
+                Box::new(E::Bin('*', b.clone(), b)),
+                Box::new(E::Lit(0.5)),
+            ),
             1 => E::M1("exp", Box::new(self.squash(e))),
             2 => E::Bin('+', Box::new(E::Lit(1.5)), Box::new(E::M1("sin", b))),
             3 => E::Bin('+', Box::new(E::M1("abs", b)), Box::new(E::Lit(0.25))),
@@ -685,7 +888,11 @@ impl Gen {
 
     /// `old` combined with a new value, for updates that must use the old one.
     fn combine(&mut self, old: E) -> E {
-        let k = if self.scope.scalars.is_empty() { E::Lit(self.lit()) } else { self.expr(1) };
+        let k = if self.scope.scalars.is_empty() {
+            E::Lit(self.lit())
+        } else {
+            self.expr(1)
+        };
         match self.rng.below(3) {
             0 => E::Bin('*', Box::new(old), Box::new(self.squash(k))),
             1 => E::Bin('+', Box::new(old), Box::new(k)),
@@ -697,7 +904,8 @@ impl Gen {
         loop {
             match self.rng.below(10) {
                 0..=4 if !self.scope.scalars.is_empty() => {
-                    let names: Vec<String> = self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
+                    let names: Vec<String> =
+                        self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
                     return E::Var(self.rng.pick(&names).clone());
                 }
                 5 | 6 => {
@@ -707,14 +915,22 @@ impl Gen {
                     }
                 }
                 7 if !self.scope.refs.is_empty() => {
-                    let refs: Vec<String> = self.scope.refs.iter().map(|(n, _)| n.clone()).collect();
+                    let refs: Vec<String> =
+                        self.scope.refs.iter().map(|(n, _)| n.clone()).collect();
                     return E::Deref(self.rng.pick(&refs).clone());
                 }
                 8 if !self.scope.ints.is_empty() => {
-                    let ints: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
+                    let ints: Vec<String> =
+                        self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
                     return E::IntF(I::Var(self.rng.pick(&ints).clone()));
                 }
-                9 => return if self.rng.chance(0.1) { E::Pi } else { E::Lit(self.lit()) },
+                9 => {
+                    return if self.rng.chance(0.1) {
+                        E::Pi
+                    } else {
+                        E::Lit(self.lit())
+                    }
+                }
                 _ => {}
             }
         }
@@ -738,13 +954,26 @@ impl Gen {
             4 => E::Neg(Box::new(self.expr(d))),
             5 => {
                 let m = *self.rng.pick(&[
-                    "sin", "cos", "tanh", "atan", "asinh", "abs", "to_radians", "signum", "floor",
-                    "ceil", "round", "trunc", "fract",
+                    "sin",
+                    "cos",
+                    "tanh",
+                    "atan",
+                    "asinh",
+                    "abs",
+                    "to_radians",
+                    "signum",
+                    "floor",
+                    "ceil",
+                    "round",
+                    "trunc",
+                    "fract",
                 ]);
                 E::M1(m, Box::new(self.expr(d)))
             }
             6 => {
-                let m = *self.rng.pick(&["sqrt", "ln", "log2", "log10", "ln_1p", "recip", "cbrt"]);
+                let m = *self
+                    .rng
+                    .pick(&["sqrt", "ln", "log2", "log10", "ln_1p", "recip", "cbrt"]);
                 let e = self.expr(d);
                 E::M1(m, Box::new(self.positive(e)))
             }
@@ -756,12 +985,20 @@ impl Gen {
             8 => {
                 let m = *self.rng.pick(&["asin", "acos", "atanh"]);
                 let e = self.expr(d);
-                let inner = E::Bin('*', Box::new(E::Lit(0.9)), Box::new(E::M1("tanh", Box::new(e))));
+                let inner = E::Bin(
+                    '*',
+                    Box::new(E::Lit(0.9)),
+                    Box::new(E::M1("tanh", Box::new(e))),
+                );
                 E::M1(m, Box::new(inner))
             }
             9 => {
                 let e = self.expr(d);
-                let inner = E::Bin('+', Box::new(E::Powi(Box::new(e), 2)), Box::new(E::Lit(1.5)));
+                let inner = E::Bin(
+                    '+',
+                    Box::new(E::Powi(Box::new(e), 2)),
+                    Box::new(E::Lit(1.5)),
+                );
                 E::M1("acosh", Box::new(inner))
             }
             10 => E::Powi(Box::new(self.expr(d)), *self.rng.pick(&[2, 3, -1, 0, 1])),
@@ -778,9 +1015,17 @@ impl Gen {
             13 => {
                 let arg = self.expr(d);
                 let arg = self.positive(arg);
-                E::M2("log", Box::new(arg), Box::new(E::Lit(*self.rng.pick(&[2.0, 3.0, 10.0]))))
+                E::M2(
+                    "log",
+                    Box::new(arg),
+                    Box::new(E::Lit(*self.rng.pick(&[2.0, 3.0, 10.0]))),
+                )
             }
-            14 => E::MulAdd(Box::new(self.expr(d)), Box::new(self.expr(d)), Box::new(self.expr(d))),
+            14 => E::MulAdd(
+                Box::new(self.expr(d)),
+                Box::new(self.expr(d)),
+                Box::new(self.expr(d)),
+            ),
             15 => E::Clamp(Box::new(self.expr(d)), -1.0, 1.25),
             16 => {
                 let f = *self.rng.pick(&["sigmoid", "relu", "softplus"]);
@@ -790,7 +1035,11 @@ impl Gen {
                 let m = *self.rng.pick(&["sin", "cos", "tanh", "atan"]);
                 E::Path1(m, Box::new(self.expr(d)))
             }
-            18 => E::IfE(Box::new(self.cond()), Box::new(self.expr(d)), Box::new(self.expr(d))),
+            18 => E::Branch(
+                Box::new(self.cond()),
+                Box::new(self.expr(d)),
+                Box::new(self.expr(d)),
+            ),
             19 | 20 if !self.helpers.is_empty() && !self.in_helper => self.call(d),
             21 if !self.in_helper => match self.chain() {
                 Some(c) => E::Chain(Box::new(c)),
@@ -806,7 +1055,11 @@ impl Gen {
             }
             23 => {
                 let a = self.expr(d);
-                E::Bin('%', Box::new(a), Box::new(E::Lit(*self.rng.pick(&[0.7, 1.3, 2.5]))))
+                E::Bin(
+                    '%',
+                    Box::new(a),
+                    Box::new(E::Lit(*self.rng.pick(&[0.7, 1.3, 2.5]))),
+                )
             }
             _ => self.leaf(),
         }
@@ -826,7 +1079,12 @@ impl Gen {
         let helpers: Vec<Helper> = self
             .helpers
             .iter()
-            .filter(|h| matches!(h.kind, HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref))
+            .filter(|h| {
+                matches!(
+                    h.kind,
+                    HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref
+                )
+            })
             .cloned()
             .collect();
         if helpers.is_empty() {
@@ -840,14 +1098,21 @@ impl Gen {
                     return self.leaf();
                 }
                 let arr = self.rng.pick(&self.scope.arrays.clone()).clone();
-                E::Call(h.name, vec![Arg::Slice(arr.name, arr.local), Arg::E(self.expr(d))])
+                E::Call(
+                    h.name,
+                    vec![Arg::Slice(arr.name, arr.local), Arg::E(self.expr(d))],
+                )
             }
             _ => {
                 if self.scope.scalars.is_empty() {
                     return self.leaf();
                 }
-                let names: Vec<String> = self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
-                E::Call(h.name, vec![Arg::RefScalar(E::Var(self.rng.pick(&names).clone()))])
+                let names: Vec<String> =
+                    self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
+                E::Call(
+                    h.name,
+                    vec![Arg::RefScalar(E::Var(self.rng.pick(&names).clone()))],
+                )
             }
         }
     }
@@ -858,7 +1123,11 @@ impl Gen {
         let var = self.fresh();
         self.scope.scalars.push((var.clone(), false));
         // `Float` has no `Sum` or `Product`: generic code folds.
-        let choice = if self.float == Float::Generic { 3 + self.rng.below(2) } else { self.rng.below(5) };
+        let choice = if self.float == Float::Generic {
+            3 + self.rng.below(2)
+        } else {
+            self.rng.below(5)
+        };
         let chain = match choice {
             0 | 1 => {
                 let body = self.expr(1);
@@ -869,13 +1138,25 @@ impl Gen {
                 let y = self.fresh();
                 self.scope.scalars.push((y.clone(), false));
                 let body = self.expr(1);
-                Chain::Zip { a: slice, b: other, x: var, y, body }
+                Chain::Zip {
+                    a: slice,
+                    b: other,
+                    x: var,
+                    y,
+                    body,
+                }
             }
             3 => {
                 let acc = self.fresh();
                 self.scope.scalars.push((acc.clone(), false));
                 let body = self.expr(2);
-                Chain::Fold { slice, init: self.lit(), acc, var, body }
+                Chain::Fold {
+                    slice,
+                    init: self.lit(),
+                    acc,
+                    var,
+                    body,
+                }
             }
             _ => {
                 if self.rng.chance(0.5) || self.float == Float::Generic {

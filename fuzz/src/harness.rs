@@ -109,7 +109,11 @@ fn write_program(name: &str, p: &Program, out: &mut String) -> Lines {
     let oracle_end = line_count(out);
     write_check(name, p, out);
     let check_end = line_count(out);
-    Lines { user: (start, user_end), oracle: (user_end + 1, oracle_end), check: (oracle_end + 1, check_end) }
+    Lines {
+        user: (start, user_end),
+        oracle: (user_end + 1, oracle_end),
+        check: (oracle_end + 1, check_end),
+    }
 }
 
 /// The check of one program. Inputs are `f64`; an `f32` program gets them
@@ -120,8 +124,16 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         Float::F32 => "f32",
         _ => "f64",
     };
-    let tol = if p.float == Float::F32 { "2e-3" } else { "1e-7" };
-    let min_margin = if p.float == Float::F32 { "1e-3" } else { "1e-7" };
+    let tol = if p.float == Float::F32 {
+        "2e-3"
+    } else {
+        "1e-7"
+    };
+    let min_margin = if p.float == Float::F32 {
+        "1e-3"
+    } else {
+        "1e-9"
+    };
     let _ = writeln!(out, "\nfn check_{name}() -> Result<String, String> {{");
     let _ = writeln!(out, "    let z_tol = {tol};");
     // Inputs.
@@ -136,7 +148,11 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             }
             _ => {
                 let items: Vec<String> = values.iter().map(|x| float_digits(*x)).collect();
-                let _ = writeln!(out, "    let z_in_{v}: Vec<f64> = vec![{}];", items.join(", "));
+                let _ = writeln!(
+                    out,
+                    "    let z_in_{v}: Vec<f64> = vec![{}];",
+                    items.join(", ")
+                );
             }
         }
     }
@@ -158,7 +174,11 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         let v = &param.name;
         match param.ty {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
-                let m = if param.ty == PTy::MutScalar { "mut " } else { "" };
+                let m = if param.ty == PTy::MutScalar {
+                    "mut "
+                } else {
+                    ""
+                };
                 let _ = writeln!(out, "        let {m}z_{v} = D::var(z_in_{v}, if z_dir == {off} {{ 1.0 }} else {{ 0.0 }});");
                 call_args.push(match param.ty {
                     PTy::MutScalar => format!("&mut z_{v}"),
@@ -168,16 +188,27 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             }
             PTy::Slice | PTy::MutSlice => {
                 let _ = writeln!(out, "        let mut z_{v}: Vec<D> = z_in_{v}.iter().enumerate().map(|(i, &x)| D::var(x, if z_dir == {off} + i {{ 1.0 }} else {{ 0.0 }})).collect();");
-                call_args.push(if param.ty == PTy::MutSlice { format!("&mut z_{v}") } else { format!("&z_{v}") });
+                call_args.push(if param.ty == PTy::MutSlice {
+                    format!("&mut z_{v}")
+                } else {
+                    format!("&z_{v}")
+                });
             }
             PTy::Data => {
-                let _ = writeln!(out, "        let z_{v}: Vec<D> = z_in_{v}.iter().map(|&x| D::c(x)).collect();");
+                let _ = writeln!(
+                    out,
+                    "        let z_{v}: Vec<D> = z_in_{v}.iter().map(|&x| D::c(x)).collect();"
+                );
                 call_args.push(format!("&z_{v}"));
             }
             PTy::Int => call_args.push(format!("z_in_{v}")),
         }
     }
-    let _ = writeln!(out, "        let z_r = {name}::oracle::f({});", call_args.join(", "));
+    let _ = writeln!(
+        out,
+        "        let z_r = {name}::oracle::f({});",
+        call_args.join(", ")
+    );
     out.push_str("        let mut z_out: Vec<D> = Vec::new();\n");
     match &f.ret {
         Ret::Scalar(_) => out.push_str("        z_out.push(z_r);\n"),
@@ -198,9 +229,15 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     }
     out.push_str("        z_out\n    };\n");
     let _ = writeln!(out, "    dual::reset_margin();");
-    let _ = writeln!(out, "    let z_value: Vec<f64> = z_run(usize::MAX).iter().map(|d| d.v).collect();");
+    let _ = writeln!(
+        out,
+        "    let z_value: Vec<f64> = z_run(usize::MAX).iter().map(|d| d.v).collect();"
+    );
     let _ = writeln!(out, "    let z_tangents: Vec<Vec<f64>> = (0..{coords}).map(|j| z_run(j).iter().map(|d| d.d).collect()).collect();");
-    let _ = writeln!(out, "    if dual::margin() < {min_margin} {{ return Ok(\"skip near-switch\".into()); }}");
+    let _ = writeln!(
+        out,
+        "    if dual::margin() < {min_margin} {{ return Ok(\"skip near-switch\".into()); }}"
+    );
     out.push_str("    if z_value.iter().chain(z_tangents.iter().flatten()).any(|v| !v.is_finite() || v.abs() > 1e8) { return Ok(\"skip ill-conditioned\".into()); }\n");
 
     // The user's arguments, fresh for each call (the `&mut` ones change).
@@ -219,7 +256,11 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         .sum::<usize>();
     let seeds: Vec<f64> = (0..outputs).map(|k| SEEDS[k % SEEDS.len()]).collect();
     let seed_list: Vec<String> = seeds.iter().map(|s| float_digits(*s)).collect();
-    let _ = writeln!(out, "    let z_seeds: Vec<f64> = vec![{}];", seed_list.join(", "));
+    let _ = writeln!(
+        out,
+        "    let z_seeds: Vec<f64> = vec![{}];",
+        seed_list.join(", ")
+    );
     for param in &f.params {
         let v = &param.name;
         match param.ty {
@@ -227,7 +268,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 let _ = writeln!(out, "    let z_u_{v} = z_in_{v} as {ty};");
             }
             PTy::Slice | PTy::Data | PTy::MutSlice => {
-                let _ = writeln!(out, "    let z_u_{v}: Vec<{ty}> = z_in_{v}.iter().map(|&x| x as {ty}).collect();");
+                let _ = writeln!(
+                    out,
+                    "    let z_u_{v}: Vec<{ty}> = z_in_{v}.iter().map(|&x| x as {ty}).collect();"
+                );
             }
             PTy::Int => {
                 let _ = writeln!(out, "    let z_u_{v} = z_in_{v};");
@@ -264,7 +308,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 let _ = writeln!(out, "    z_{tag}_out.push({r} as f64);");
             }
             Ret::Pair(..) => {
-                let _ = writeln!(out, "    z_{tag}_out.push({r}.0 as f64);\n    z_{tag}_out.push({r}.1 as f64);");
+                let _ = writeln!(
+                    out,
+                    "    z_{tag}_out.push({r}.0 as f64);\n    z_{tag}_out.push({r}.1 as f64);"
+                );
             }
             Ret::Unit => {
                 let _ = writeln!(out, "    let () = {r};");
@@ -277,7 +324,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     let _ = writeln!(out, "    z_{tag}_out.push(z_{tag}_{v} as f64);");
                 }
                 PTy::MutSlice => {
-                    let _ = writeln!(out, "    z_{tag}_out.extend(z_{tag}_{v}.iter().map(|&x| x as f64));");
+                    let _ = writeln!(
+                        out,
+                        "    z_{tag}_out.extend(z_{tag}_{v}.iter().map(|&x| x as f64));"
+                    );
                 }
                 _ => {}
             }
@@ -326,7 +376,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     k += 1;
                 }
                 PTy::MutSlice => {
-                    parts.push(format!("&z_seeds[{k}..{}].iter().map(|&x| x as {ty}).collect::<Vec<{ty}>>()", k + p.len));
+                    parts.push(format!(
+                        "&z_seeds[{k}..{}].iter().map(|&x| x as {ty}).collect::<Vec<{ty}>>()",
+                        k + p.len
+                    ));
                     k += p.len;
                 }
                 _ => {}
@@ -344,16 +397,30 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     let _ = writeln!(out, "    let z_plain_r = {name}::f({args});");
     collect("plain", "z_plain_r", out);
     let args = call("fwd", out);
-    let _ = writeln!(out, "    let (z_fwd_r, z_tape) = {module}::forward({args});");
+    let _ = writeln!(
+        out,
+        "    let (z_fwd_r, z_tape) = {module}::forward({args});"
+    );
     collect("fwd", "z_fwd_r", out);
-    out.push_str("    compare(\"forward value vs the function\", &z_fwd_out, &z_plain_out, 1e-12)?;\n");
+    out.push_str(
+        "    compare(\"forward value vs the function\", &z_fwd_out, &z_plain_out, 1e-12)?;\n",
+    );
     out.push_str("    compare(\"value vs oracle\", &z_fwd_out, &z_value, z_tol)?;\n");
     // 2. backward with seeds other than one.
-    let _ = writeln!(out, "    let z_g = {module}::backward(&z_tape, {seed_arg});");
+    let _ = writeln!(
+        out,
+        "    let z_g = {module}::backward(&z_tape, {seed_arg});"
+    );
     let flat = flatten("z_g", out);
-    let _ = writeln!(out, "    compare(\"backward\", &{flat}, &vjp(&z_tangents, &z_seeds, 1.0), z_tol)?;");
+    let _ = writeln!(
+        out,
+        "    compare(\"backward\", &{flat}, &vjp(&z_tangents, &z_seeds, 1.0), z_tol)?;"
+    );
     // 3. pullback: the same gradient by position.
-    let _ = writeln!(out, "    let z_pb = {module}::pullback(&z_tape, {seed_arg});");
+    let _ = writeln!(
+        out,
+        "    let z_pb = {module}::pullback(&z_tape, {seed_arg});"
+    );
     out.push_str("    let mut z_pb_flat: Vec<f64> = Vec::new();\n");
     for (k, param) in f.params.iter().enumerate() {
         match param.ty {
@@ -361,34 +428,67 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 let _ = writeln!(out, "    z_pb_flat.push(z_pb.{k} as f64);");
             }
             PTy::Slice | PTy::MutSlice => {
-                let _ = writeln!(out, "    z_pb_flat.extend(z_pb.{k}.iter().map(|&x| x as f64));");
+                let _ = writeln!(
+                    out,
+                    "    z_pb_flat.extend(z_pb.{k}.iter().map(|&x| x as f64));"
+                );
             }
             _ => {}
         }
     }
     let _ = writeln!(out, "    compare(\"pullback\", &z_pb_flat, &{flat}, 0.0)?;");
     // 4. forward_into / backward_into, accumulating twice into one Grad.
-    let generic = if p.float == Float::Generic { "::<f64>" } else { "" };
-    let _ = writeln!(out, "    let mut z_tape2 = {module}::Tape{generic}::default();");
+    let generic = if p.float == Float::Generic {
+        "::<f64>"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "    let mut z_tape2 = {module}::Tape{generic}::default();"
+    );
     let args = call("into", out);
-    let _ = writeln!(out, "    let z_into_r = {module}::forward_into(&mut z_tape2, {args});");
+    let _ = writeln!(
+        out,
+        "    let z_into_r = {module}::forward_into(&mut z_tape2, {args});"
+    );
     collect("into", "z_into_r", out);
     out.push_str("    compare(\"forward_into value\", &z_into_out, &z_plain_out, 1e-12)?;\n");
-    let _ = writeln!(out, "    let mut z_g2 = {module}::Grad{generic}::default();");
-    let _ = writeln!(out, "    {module}::backward_into(&z_tape2, {seed_arg}, &mut z_g2);");
-    let _ = writeln!(out, "    {module}::backward_into(&z_tape2, {seed_arg}, &mut z_g2);");
+    let _ = writeln!(
+        out,
+        "    let mut z_g2 = {module}::Grad{generic}::default();"
+    );
+    let _ = writeln!(
+        out,
+        "    {module}::backward_into(&z_tape2, {seed_arg}, &mut z_g2);"
+    );
+    let _ = writeln!(
+        out,
+        "    {module}::backward_into(&z_tape2, {seed_arg}, &mut z_g2);"
+    );
     let flat2 = flatten("z_g2", out);
-    let _ = writeln!(out, "    compare(\"backward_into twice\", &{flat2}, &vjp(&z_tangents, &z_seeds, 2.0), z_tol)?;");
+    let _ = writeln!(
+        out,
+        "    compare(\"backward_into twice\", &{flat2}, &vjp(&z_tangents, &z_seeds, 2.0), z_tol)?;"
+    );
     // 5. grad or jacobian, where there are no `&mut` parameters.
-    let has_mut = f.params.iter().any(|q| matches!(q.ty, PTy::MutScalar | PTy::MutSlice));
+    let has_mut = f
+        .params
+        .iter()
+        .any(|q| matches!(q.ty, PTy::MutScalar | PTy::MutSlice));
     if !has_mut {
         let args = call("grad", out);
         match &f.ret {
             Ret::Scalar(_) => {
                 let _ = writeln!(out, "    let (z_gv, z_gg) = {module}::grad({args});");
-                out.push_str("    compare(\"grad value\", &[z_gv as f64], &z_plain_out, 1e-12)?;\n");
+                out.push_str(
+                    "    compare(\"grad value\", &[z_gv as f64], &z_plain_out, 1e-12)?;\n",
+                );
                 let flat = flatten("z_gg", out);
-                let _ = writeln!(out, "    compare(\"grad\", &{flat}, &vjp(&z_tangents, &[1.0], 1.0), z_tol)?;");
+                let _ = writeln!(
+                    out,
+                    "    compare(\"grad\", &{flat}, &vjp(&z_tangents, &[1.0], 1.0), z_tol)?;"
+                );
             }
             Ret::Pair(..) => {
                 let _ = writeln!(out, "    let (_z_jv, z_rows) = {module}::jacobian({args});");

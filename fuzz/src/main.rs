@@ -107,7 +107,14 @@ struct Options {
 }
 
 fn parse_options() -> Result<Options, String> {
-    let mut o = Options { seed: 1, count: 100, batch: 100, program: None, show: false, shrink: false };
+    let mut o = Options {
+        seed: 1,
+        count: 100,
+        batch: 100,
+        program: None,
+        show: false,
+        shrink: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| -> Result<u64, String> {
@@ -148,7 +155,9 @@ fn main() {
     };
     let seeds: Vec<u64> = match options.program {
         Some(p) => vec![p],
-        None => (0..options.count).map(|k| gen::program_seed(options.seed, k)).collect(),
+        None => (0..options.count)
+            .map(|k| gen::program_seed(options.seed, k))
+            .collect(),
     };
     if options.show {
         for &s in &seeds {
@@ -179,7 +188,10 @@ fn main() {
         }
     }
     let total = seeds.len();
-    println!("\n{total} programs in {:.0} s", start.elapsed().as_secs_f64());
+    println!(
+        "\n{total} programs in {:.0} s",
+        start.elapsed().as_secs_f64()
+    );
     for (kind, n) in &tally {
         println!("  {kind}: {n}");
     }
@@ -196,12 +208,26 @@ fn main() {
             for h in &small.helpers {
                 print::function(h, print::Dialect::of(small.float), small.len, &mut user);
             }
-            print::function(&small.main, print::Dialect::of(small.float), small.len, &mut user);
-            println!("\nseed {} shrunk from size {} to {} ({}):\n{user}", p.seed, p.size(), small.size(), o.kind());
+            print::function(
+                &small.main,
+                print::Dialect::of(small.float),
+                small.len,
+                &mut user,
+            );
+            println!(
+                "\nseed {} shrunk from size {} to {} ({}):\n{user}",
+                p.seed,
+                p.size(),
+                small.size(),
+                o.kind()
+            );
         }
     }
     let failed = failures.len();
-    println!("{} passed, {failed} failed", tally.get("pass").copied().unwrap_or(0));
+    println!(
+        "{} passed, {failed} failed",
+        tally.get("pass").copied().unwrap_or(0)
+    );
     if failed > 0 {
         std::process::exit(1);
     }
@@ -256,7 +282,11 @@ impl Scratch {
             let _ = std::fs::copy(repo.join("Cargo.lock"), dir.join("Cargo.lock"));
         }
         std::fs::write(dir.join("src/dual.rs"), include_str!("dual.rs"))?;
-        Ok(Scratch { dir, target: base.join("scratch-target"), failures })
+        Ok(Scratch {
+            dir,
+            target: base.join("scratch-target"),
+            failures,
+        })
     }
 
     /// Builds and runs `programs`, one outcome each.
@@ -265,15 +295,25 @@ impl Scratch {
         // Programs that fail to build are classified and left out, and the
         // rest built again, until the batch builds.
         for _attempt in 0..8 {
-            let live: Vec<usize> = (0..programs.len()).filter(|&k| outcomes[k].is_none()).collect();
+            let live: Vec<usize> = (0..programs.len())
+                .filter(|&k| outcomes[k].is_none())
+                .collect();
             if live.is_empty() {
-                return outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Pass)).collect();
+                return outcomes
+                    .into_iter()
+                    .map(|o| o.unwrap_or(Outcome::Pass))
+                    .collect();
             }
-            let named: Vec<(String, Program)> =
-                live.iter().map(|&k| (format!("p{}", programs[k].seed), programs[k].clone())).collect();
+            let named: Vec<(String, Program)> = live
+                .iter()
+                .map(|&k| (format!("p{k}_{}", programs[k].seed), programs[k].clone()))
+                .collect();
             let (text, lines) = harness::write_main(&named);
             if let Err(e) = std::fs::write(self.dir.join("src/main.rs"), text) {
-                return vec![Outcome::Invalid(format!("cannot write main.rs: {e}")); programs.len()];
+                return vec![
+                    Outcome::Invalid(format!("cannot write main.rs: {e}"));
+                    programs.len()
+                ];
             }
             let errors = match self.build() {
                 Ok(errors) => errors,
@@ -296,11 +336,16 @@ impl Scratch {
             if !attributed {
                 let first = errors.first().map(|e| e.1.clone()).unwrap_or_default();
                 for &k in &live {
-                    outcomes[k] = Some(Outcome::Invalid(format!("build failed outside any program: {first}")));
+                    outcomes[k] = Some(Outcome::Invalid(format!(
+                        "build failed outside any program: {first}"
+                    )));
                 }
             }
         }
-        outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::Invalid("did not build".into()))).collect()
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Invalid("did not build".into())))
+            .collect()
     }
 
     /// `cargo build`; the errors as (line in main.rs, message).
@@ -318,9 +363,14 @@ impl Scratch {
         let mut errors = Vec::new();
         for line in stderr.lines() {
             // src/main.rs:120:5: error[E0308]: mismatched types
-            let Some(rest) = line.strip_prefix("src/main.rs:") else { continue };
+            let Some(rest) = line.strip_prefix("src/main.rs:") else {
+                continue;
+            };
             let mut parts = rest.splitn(3, ':');
-            let (Some(l), Some(_col), Some(msg)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let (Some(l), Some(_col), Some(msg)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
             let msg = msg.trim();
             if !msg.starts_with("error") {
                 continue;
@@ -330,7 +380,12 @@ impl Scratch {
             }
         }
         if errors.is_empty() {
-            let tail: String = stderr.lines().rev().take(15).collect::<Vec<_>>().join(" | ");
+            let tail: String = stderr
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .join(" | ");
             return Err(format!("build failed without located errors: {tail}"));
         }
         Ok(errors)
@@ -338,16 +393,27 @@ impl Scratch {
 
     fn execute(&self, named: &[(String, Program)]) -> Vec<Outcome> {
         let exe = self.target.join("debug/fuzz-scratch");
-        let mut child = match Command::new(&exe).stdout(Stdio::piped()).stderr(Stdio::null()).spawn() {
+        let mut child = match Command::new(&exe)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+        {
             Ok(c) => c,
-            Err(e) => return vec![Outcome::Invalid(format!("cannot run {}: {e}", exe.display())); named.len()],
+            Err(e) => {
+                return vec![
+                    Outcome::Invalid(format!("cannot run {}: {e}", exe.display()));
+                    named.len()
+                ]
+            }
         };
         let start = Instant::now();
         let limit = Duration::from_secs(120);
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+                Ok(None) if start.elapsed() < limit => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
                 _ => {
                     let _ = child.kill();
                     break;
@@ -361,14 +427,20 @@ impl Scratch {
         }
         let mut results: BTreeMap<String, Outcome> = BTreeMap::new();
         for line in stdout.lines() {
-            let Some(rest) = line.strip_prefix("RESULT ") else { continue };
+            let Some(rest) = line.strip_prefix("RESULT ") else {
+                continue;
+            };
             let mut parts = rest.splitn(3, ' ');
-            let (Some(name), Some(status)) = (parts.next(), parts.next()) else { continue };
+            let (Some(name), Some(status)) = (parts.next(), parts.next()) else {
+                continue;
+            };
             let detail = parts.next().unwrap_or("").to_string();
             let o = match status {
                 "pass" => Outcome::Pass,
                 "skip" => Outcome::Skip(detail),
-                "wrong" if detail.contains("oracle") || detail.contains("generated") => Outcome::Wrong(detail),
+                "wrong" if detail.contains("oracle") || detail.contains("generated") => {
+                    Outcome::Wrong(detail)
+                }
                 "wrong" => Outcome::Wrong(detail),
                 "panic" => Outcome::RuntimePanic(detail),
                 other => Outcome::Invalid(format!("unknown status {other}")),
@@ -378,7 +450,9 @@ impl Scratch {
         named
             .iter()
             .map(|(name, _)| {
-                results.remove(name).unwrap_or_else(|| Outcome::RuntimePanic("no result: timed out or aborted".into()))
+                results.remove(name).unwrap_or_else(|| {
+                    Outcome::RuntimePanic("no result: timed out or aborted".into())
+                })
             })
             .collect()
     }
@@ -388,18 +462,28 @@ impl Scratch {
 fn classify(errors: &[(usize, String)], lines: &harness::Lines) -> Option<Outcome> {
     let within = |l: usize, (a, b): (usize, usize)| l >= a && l <= b;
     if let Some((l, m)) = errors.iter().find(|(l, _)| within(*l, lines.oracle)) {
-        return Some(Outcome::Invalid(format!("the oracle does not compile, line {l}: {m}")));
+        return Some(Outcome::Invalid(format!(
+            "the oracle does not compile, line {l}: {m}"
+        )));
     }
-    let user: Vec<&String> = errors.iter().filter(|(l, _)| within(*l, lines.user)).map(|(_, m)| m).collect();
+    let user: Vec<&String> = errors
+        .iter()
+        .filter(|(l, _)| within(*l, lines.user))
+        .map(|(_, m)| m)
+        .collect();
     if let Some(m) = user.iter().find(|m| m.contains("panicked")) {
         return Some(Outcome::MacroPanic(m.to_string()));
     }
     // `compile_error!` has no error code; rustc's own errors do.
     if let Some(m) = user.iter().find(|m| m.starts_with("error:")) {
-        return Some(Outcome::Refused(m.trim_start_matches("error:").trim().to_string()));
+        return Some(Outcome::Refused(
+            m.trim_start_matches("error:").trim().to_string(),
+        ));
     }
     if let Some(m) = user.first() {
-        return Some(Outcome::Miscompile(m.trim_start_matches("error").to_string()));
+        return Some(Outcome::Miscompile(
+            m.trim_start_matches("error").to_string(),
+        ));
     }
     let check = errors.iter().find(|(l, _)| within(*l, lines.check));
     check.map(|(l, m)| Outcome::Invalid(format!("line {l}: {m}")))

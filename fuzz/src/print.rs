@@ -90,7 +90,11 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         }
     }
     let ty = d.ty();
-    let generics = if d == Dialect::Generic { "<T: Float>" } else { "" };
+    let generics = if d == Dialect::Generic {
+        "<T: Float>"
+    } else {
+        ""
+    };
     let params: Vec<String> = f
         .params
         .iter()
@@ -111,7 +115,12 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         Ret::Pair(..) => format!(" -> ({ty}, {ty})"),
         Ret::Unit => String::new(),
     };
-    let _ = writeln!(out, "pub fn {}{generics}({}){ret} {{", f.name, params.join(", "));
+    let _ = writeln!(
+        out,
+        "pub fn {}{generics}({}){ret} {{",
+        f.name,
+        params.join(", ")
+    );
     let p = Printer { d, len };
     for s in &f.body {
         p.stmt(s, 1, out);
@@ -150,9 +159,18 @@ impl Printer {
         let d = self.d;
         let ty = d.ty();
         match s {
-            S::Let { name, mutable, annot, value } => {
+            S::Let {
+                name,
+                mutable,
+                annot,
+                value,
+            } => {
                 let m = if *mutable { "mut " } else { "" };
-                let a = if *annot { format!(": {ty}") } else { String::new() };
+                let a = if *annot {
+                    format!(": {ty}")
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(out, "{p}let {m}{name}{a} = {};", self.expr(value));
             }
             S::IntLet { name, value } => {
@@ -165,15 +183,25 @@ impl Printer {
                 let place = format!("*{name}");
                 let _ = writeln!(out, "{p}{}", d.compound(&place, *op, &self.expr(value)));
             }
-            S::Buf { name, vec, annot, init } => {
+            S::Buf {
+                name,
+                vec,
+                annot,
+                init,
+            } => {
                 let zero = d.lit(0.0);
                 let (value, len) = match init {
                     BufInit::Zeros(None) => (None, None),
-                    BufInit::Zeros(Some(slice)) => (Some(format!("vec![{zero}; {slice}.len()]")), None),
+                    BufInit::Zeros(Some(slice)) => {
+                        (Some(format!("vec![{zero}; {slice}.len()]")), None)
+                    }
                     BufInit::Elems(es) => {
                         let items: Vec<String> = es.iter().map(|e| self.expr(e)).collect();
                         let bang = if *vec { "vec!" } else { "" };
-                        (Some(format!("{bang}[{}]", items.join(", "))), Some(es.len()))
+                        (
+                            Some(format!("{bang}[{}]", items.join(", "))),
+                            Some(es.len()),
+                        )
                     }
                     BufInit::Copy(slice) => (Some(format!("{slice}.to_vec()")), None),
                 };
@@ -191,7 +219,12 @@ impl Printer {
                 };
                 let _ = writeln!(out, "{p}let mut {name}{a} = {value};");
             }
-            S::Write { name, idx, op, value } => {
+            S::Write {
+                name,
+                idx,
+                op,
+                value,
+            } => {
                 let place = format!("{name}[{}]", int(idx));
                 let _ = writeln!(out, "{p}{}", d.compound(&place, *op, &self.expr(value)));
             }
@@ -204,7 +237,14 @@ impl Printer {
                 }
                 let _ = writeln!(out, "{p}}}");
             }
-            S::For { label, var, lo, hi, rev, body } => {
+            S::For {
+                label,
+                var,
+                lo,
+                hi,
+                rev,
+                body,
+            } => {
                 let l = label.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
                 let range = if *rev {
                     format!("({lo}..{}).rev()", int(hi))
@@ -215,7 +255,13 @@ impl Printer {
                 self.block(body, depth, out);
                 let _ = writeln!(out, "{p}}}");
             }
-            S::ForEach { var, index, slice, by_ref, body } => {
+            S::ForEach {
+                var,
+                index,
+                slice,
+                by_ref,
+                body,
+            } => {
                 let pat = match (index, by_ref) {
                     (Some(i), _) => format!("({i}, &{var})"),
                     (None, _) => format!("&{var}"),
@@ -229,17 +275,29 @@ impl Printer {
                 self.block(body, depth, out);
                 let _ = writeln!(out, "{p}}}");
             }
-            S::While { counter, limit, body } => {
+            S::While {
+                counter,
+                limit,
+                body,
+            } => {
                 let _ = writeln!(out, "{p}let mut {counter} = 0;");
                 let _ = writeln!(out, "{p}while {counter} < {limit} {{");
                 let _ = writeln!(out, "{}{counter} += 1;", pad(depth + 1));
                 self.block(body, depth, out);
                 let _ = writeln!(out, "{p}}}");
             }
-            S::Loop { counter, limit, body } => {
+            S::Loop {
+                counter,
+                limit,
+                body,
+            } => {
                 let _ = writeln!(out, "{p}let mut {counter} = 0;");
                 let _ = writeln!(out, "{p}loop {{");
-                let _ = writeln!(out, "{}if {counter} >= {limit} {{ break; }}", pad(depth + 1));
+                let _ = writeln!(
+                    out,
+                    "{}if {counter} >= {limit} {{ break; }}",
+                    pad(depth + 1)
+                );
                 let _ = writeln!(out, "{}{counter} += 1;", pad(depth + 1));
                 self.block(body, depth, out);
                 let _ = writeln!(out, "{p}}}");
@@ -271,7 +329,13 @@ impl Printer {
                 let _ = writeln!(out, "{p}{name}({});", self.args(args));
             }
             S::LetPair { names, call, args } => {
-                let _ = writeln!(out, "{p}let ({}, {}) = {call}({});", names[0], names[1], self.args(args));
+                let _ = writeln!(
+                    out,
+                    "{p}let ({}, {}) = {call}({});",
+                    names[0],
+                    names[1],
+                    self.args(args)
+                );
             }
         }
     }
@@ -313,13 +377,22 @@ impl Printer {
         let ty = self.d.ty();
         match c {
             Chain::SumMap { slice, var, body } => {
-                format!("{slice}.iter().map(|&{var}| {}).sum::<{ty}>()", self.expr(body))
+                format!(
+                    "{slice}.iter().map(|&{var}| {}).sum::<{ty}>()",
+                    self.expr(body)
+                )
             }
             Chain::Zip { a, b, x, y, body } => format!(
                 "{a}.iter().zip({b}.iter()).map(|(&{x}, &{y})| {}).sum::<{ty}>()",
                 self.expr(body)
             ),
-            Chain::Fold { slice, init, acc, var, body } => format!(
+            Chain::Fold {
+                slice,
+                init,
+                acc,
+                var,
+                body,
+            } => format!(
                 "{slice}.iter().fold({}, |{acc}, &{var}| {})",
                 self.d.lit(*init),
                 self.expr(body)
@@ -334,7 +407,10 @@ impl Printer {
                 format!("{slice}.iter().copied().fold({init}, {ty}::max)")
             }
             Chain::Product { slice, var, body } => {
-                format!("{slice}.iter().map(|&{var}| {}).product::<{ty}>()", self.expr(body))
+                format!(
+                    "{slice}.iter().map(|&{var}| {}).product::<{ty}>()",
+                    self.expr(body)
+                )
             }
         }
     }
@@ -358,15 +434,24 @@ impl Printer {
             E::Powi(a, n) => format!("{}.powi({n})", self.receiver(a)),
             E::M2(m, a, b) => format!("{}.{m}({})", self.receiver(a), self.expr(b)),
             E::MulAdd(a, b, c) => {
-                format!("{}.mul_add({}, {})", self.receiver(a), self.expr(b), self.expr(c))
+                format!(
+                    "{}.mul_add({}, {})",
+                    self.receiver(a),
+                    self.expr(b),
+                    self.expr(c)
+                )
             }
             E::Clamp(a, lo, hi) => {
-                let lo = if *lo < 0.0 { format!("-{}", d.lit(-lo)) } else { d.lit(*lo) };
+                let lo = if *lo < 0.0 {
+                    format!("-{}", d.lit(-lo))
+                } else {
+                    d.lit(*lo)
+                };
                 format!("{}.clamp({lo}, {})", self.receiver(a), d.lit(*hi))
             }
             E::Act(f, a) => format!("{f}({})", self.expr(a)),
             E::Index(s, i) => format!("{s}[{}]", int(i)),
-            E::IfE(c, a, b) => format!(
+            E::Branch(c, a, b) => format!(
                 "(if {} {{ {} }} else {{ {} }})",
                 self.cond(c),
                 self.expr(a),

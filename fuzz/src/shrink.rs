@@ -45,7 +45,9 @@ fn body_of(q: &mut Program, which: usize) -> &mut Vec<S> {
 }
 
 fn count_stmts(body: &[S]) -> usize {
-    body.iter().map(|s| 1 + children(s).iter().map(|b| count_stmts(b)).sum::<usize>()).sum()
+    body.iter()
+        .map(|s| 1 + children(s).iter().map(|b| count_stmts(b)).sum::<usize>())
+        .sum()
 }
 
 fn children(s: &S) -> Vec<&Vec<S>> {
@@ -57,7 +59,10 @@ fn children(s: &S) -> Vec<&Vec<S>> {
             }
             v
         }
-        S::For { body, .. } | S::ForEach { body, .. } | S::While { body, .. } | S::Loop { body, .. } => vec![body],
+        S::For { body, .. }
+        | S::ForEach { body, .. }
+        | S::While { body, .. }
+        | S::Loop { body, .. } => vec![body],
         S::Match { arms, .. } => arms.iter().map(|(_, b)| b).collect(),
         _ => Vec::new(),
     }
@@ -72,7 +77,10 @@ fn children_mut(s: &mut S) -> Vec<&mut Vec<S>> {
             }
             v
         }
-        S::For { body, .. } | S::ForEach { body, .. } | S::While { body, .. } | S::Loop { body, .. } => vec![body],
+        S::For { body, .. }
+        | S::ForEach { body, .. }
+        | S::While { body, .. }
+        | S::Loop { body, .. } => vec![body],
         S::Match { arms, .. } => arms.iter_mut().map(|(_, b)| b).collect(),
         _ => Vec::new(),
     }
@@ -100,7 +108,10 @@ fn edit_stmt(body: &mut Vec<S>, n: &mut usize, variant: usize) -> bool {
                     return true;
                 }
                 _ => {
-                    if let S::If { els: els @ Some(_), .. } = &mut body[k] {
+                    if let S::If {
+                        els: els @ Some(_), ..
+                    } = &mut body[k]
+                    {
                         *els = None;
                         return true;
                     }
@@ -153,11 +164,16 @@ fn edit_expr(p: &mut Program, n: usize, variant: usize) -> bool {
 fn parts(e: &E) -> Vec<E> {
     match e {
         E::Bin(_, a, b) | E::M2(_, a, b) => vec![(**a).clone(), (**b).clone()],
-        E::Neg(a) | E::M1(_, a) | E::Path1(_, a) | E::Powi(a, _) | E::Clamp(a, ..) | E::Act(_, a) => {
+        E::Neg(a)
+        | E::M1(_, a)
+        | E::Path1(_, a)
+        | E::Powi(a, _)
+        | E::Clamp(a, ..)
+        | E::Act(_, a) => {
             vec![(**a).clone()]
         }
         E::MulAdd(a, b, c) => vec![(**a).clone(), (**b).clone(), (**c).clone()],
-        E::IfE(_, a, b) => vec![(**a).clone(), (**b).clone()],
+        E::Branch(_, a, b) => vec![(**a).clone(), (**b).clone()],
         E::Block(_, a, _) => vec![(**a).clone()],
         E::Call(_, args) => args
             .iter()
@@ -200,7 +216,10 @@ fn visit_stmts(body: &mut [S], f: &mut dyn FnMut(&mut E)) {
             | S::Write { value, .. }
             | S::Return(value)
             | S::Discard(value) => visit_expr(value, f),
-            S::Buf { init: BufInit::Elems(es), .. } => es.iter_mut().for_each(|e| visit_expr(e, f)),
+            S::Buf {
+                init: BufInit::Elems(es),
+                ..
+            } => es.iter_mut().for_each(|e| visit_expr(e, f)),
             S::If { cond, .. } => visit_cond(cond, f),
             S::CallStmt(_, args) | S::LetPair { args, .. } => visit_args(args, f),
             _ => {}
@@ -241,13 +260,18 @@ fn visit_expr(e: &mut E, f: &mut dyn FnMut(&mut E)) {
             visit_expr(a, f);
             visit_expr(b, f);
         }
-        E::Neg(a) | E::M1(_, a) | E::Path1(_, a) | E::Powi(a, _) | E::Clamp(a, ..) | E::Act(_, a) => visit_expr(a, f),
+        E::Neg(a)
+        | E::M1(_, a)
+        | E::Path1(_, a)
+        | E::Powi(a, _)
+        | E::Clamp(a, ..)
+        | E::Act(_, a) => visit_expr(a, f),
         E::MulAdd(a, b, c) => {
             visit_expr(a, f);
             visit_expr(b, f);
             visit_expr(c, f);
         }
-        E::IfE(c, a, b) => {
+        E::Branch(c, a, b) => {
             visit_cond(c, f);
             visit_expr(a, f);
             visit_expr(b, f);
