@@ -231,8 +231,9 @@ impl Pass<'_> {
             }
         }
         let code = std::mem::replace(&mut self.out, outer);
-        let pops = self.pops(block.region);
+        // A buffer's adjoint needs its length: known before the pops are chosen.
         let adjoints = self.array_adjoints(block.region);
+        let pops = self.pops(block.region);
         quote!(#pops #adjoints #code #epilogue)
     }
 

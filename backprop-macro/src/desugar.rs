@@ -98,6 +98,17 @@ pub fn reduction(
     }
 }
 
+/// Whether `call` ends an iterator chain over a slice that `reduction`
+/// rewrites, and the chain has a closure (code that must be lowered, not kept
+/// verbatim).
+pub fn is_reduction_with_closure(call: &syn::ExprMethodCall) -> bool {
+    let method = call.method.to_string();
+    let reduces = matches!(method.as_str(), "sum" | "product" | "fold");
+    let has_closure = call.args.iter().any(|a| matches!(a, Expr::Closure(_)))
+        || Chain::of(&call.receiver).is_some_and(|chain| !chain.adapters.is_empty());
+    reduces && has_closure && Chain::of(&call.receiver).is_some()
+}
+
 /// `let v: Vec<f64> = w.iter().map(|x| x * x).collect();` as statements: a
 /// buffer of the source's length, filled in a loop.
 pub fn collect(

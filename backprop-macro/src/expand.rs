@@ -5,7 +5,7 @@ use crate::errors::{with_original_item, Errors};
 use crate::lower::lower;
 use crate::names::Names;
 use crate::signature::Signature;
-use crate::{module, paths};
+use crate::{hoist, module, paths};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -52,6 +52,7 @@ pub fn module_of(
     let _float = crate::ir::GenericFloat::set(generic);
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
+    hoist::hoist_conditions(&mut rebased.block);
     let signature = Signature::from_syn(&rebased, args, &mut errors);
     let mut names = Names::for_function(function);
     let graph = signature

@@ -240,7 +240,11 @@ impl Forward<'_> {
                 }
             }
             NodeKind::Len { array } => {
-                if !self.saved.contains(&id) {
+                // Needed by the backward pass, or as the length of a copy.
+                let sizes_a_buffer = self.graph.nodes.iter().any(
+                    |n| matches!(&n.kind, NodeKind::Buffer { len: Operand::Node(len), .. } if *len == id),
+                );
+                if !self.saved.contains(&id) && !sizes_a_buffer {
                     return quote!();
                 }
                 let array = &self.graph.nodes[*array].name;

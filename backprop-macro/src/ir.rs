@@ -120,6 +120,16 @@ impl FloatTy {
         }
     }
 
+    /// A float literal that names its type: `0.0_f64`, `T::zero()`.
+    pub fn typed_literal(self, digits: &str) -> TokenStream {
+        match self {
+            FloatTy::F32 | FloatTy::F64 => format!("{digits}_{self}")
+                .parse()
+                .unwrap_or_else(|_| self.zero()),
+            FloatTy::Generic => self.literal(digits),
+        }
+    }
+
     /// A constant of `core::f64::consts` (`PI`, `LN_2`) in this type.
     pub fn constant(self, name: &str) -> TokenStream {
         let name = Ident::new(name, Span::call_site());

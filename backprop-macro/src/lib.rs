@@ -16,6 +16,7 @@ mod desugar;
 mod errors;
 mod expand;
 mod forward;
+mod hoist;
 mod ir;
 mod lower;
 mod method;

@@ -487,7 +487,7 @@ impl<'a> Lowerer<'a> {
                     let endless = matches!(expr, Expr::Loop(_));
                     if last && tail != Tail::Unit && (diverges(expr) || endless) {
                         // The block's value is never used on this path.
-                        result = Some(default_value());
+                        result = Some(unused_float(self.ret));
                     }
                 }
                 Stmt::Item(item) => self.errors.spanned(
@@ -662,8 +662,8 @@ impl<'a> Lowerer<'a> {
             }
         }
         if wants_value {
-            let then_value = then_value.unwrap_or_else(default_value);
-            let else_value = else_value.unwrap_or_else(default_value);
+            let then_value = then_value.unwrap_or_else(|| unused_float(self.ret));
+            let else_value = else_value.unwrap_or_else(|| unused_float(self.ret));
             results.push((None, then_value, else_value));
         }
         let mut merges = Vec::new();
@@ -906,7 +906,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// `!(broke || skipped)`: true while control is still in this block.
-    fn not_exited(&mut self, stmt: &Stmt) -> Operand {
+    fn not_exited(&mut self, stmt: &dyn ToTokens) -> Operand {
         let keys: Vec<String> = match self.loops.last() {
             Some(frame) => frame
                 .break_key
@@ -956,7 +956,7 @@ impl<'a> Lowerer<'a> {
         }
         if self.mentions_active(&looped.expr) {
             match strip_parens(&looped.expr) {
-                Expr::Array(array) if !has_exit(&looped.body) && looped.label.is_none() => {
+                Expr::Array(array) if !breaks_or_continues(&looped.body) && looped.label.is_none() => {
                     self.unrolled_loop(looped, array)
                 }
                 Expr::Array(array) => self.errors.spanned(
@@ -1463,7 +1463,18 @@ impl<'a> Lowerer<'a> {
         let float = element.or_else(|| literal_float(fill)).or_else(|| {
             is_float_literal(&strip_parens(fill).to_token_stream()).then_some(self.ret)
         });
-        let fill = self.expr(fill);
+        let fill = match (element, strip_parens(fill)) {
+            // `let b: [f64; 3] = [0.0; 3];`: the annotation typed the literal,
+            // and the generated `let` has no annotation, so the literal says it.
+            (Some(float), Expr::Lit(lit)) if is_float_literal(&lit.to_token_stream()) => {
+                Operand::Const(Constant {
+                    tokens: float.typed_literal(&lit.to_token_stream().to_string()),
+                    atomic: true,
+                    float: Some(float),
+                })
+            }
+            _ => self.expr(fill),
+        };
         let len = self.expr(len);
         let active = float.is_some()
             && self
@@ -1488,16 +1499,17 @@ impl<'a> Lowerer<'a> {
         Operand::Node(id)
     }
 
-    /// `w.to_vec()`, `w.clone()`, or `w` into a `let mut`: a copy of a
-    /// differentiated array, to write into.
+    /// `w.to_vec()`, `w.clone()`, or `w` into a `let mut`: a copy of an array,
+    /// to write into. A copy of a data slice is a buffer like any other: what
+    /// is written into it may depend on the inputs.
     fn copied_array(&self, expr: &Expr, mutable: bool) -> Option<(NodeId, Ident)> {
-        let source = match strip_parens(expr) {
+        let (source, explicit) = match strip_parens(expr) {
             Expr::MethodCall(call)
                 if call.args.is_empty() && (call.method == "to_vec" || call.method == "clone") =>
             {
-                strip_parens(&call.receiver)
+                (strip_parens(&call.receiver), true)
             }
-            other if mutable => other,
+            other if mutable => (other, false),
             _ => return None,
         };
         let Expr::Path(path) = source else {
@@ -1505,7 +1517,8 @@ impl<'a> Lowerer<'a> {
         };
         let name = path.path.get_ident()?.clone();
         let id = self.array_local(source)?;
-        self.nodes[id].active.then_some((id, name))
+        // `let mut p = q;` of a data slice only copies the reference.
+        (explicit || self.nodes[id].active).then_some((id, name))
     }
 
     /// A new buffer with the source's length, filled element by element: the
@@ -1786,14 +1799,43 @@ impl<'a> Lowerer<'a> {
             return;
         };
         let elements: Vec<Operand> = array.elems.iter().map(|e| self.expr(e)).collect();
-        for element in elements {
-            self.scopes.push(Vec::new());
-            let mark = self.nodes.len();
-            let id = self.bind(&pat.ident, element, mark, None);
-            self.declare(&pat.ident, id);
-            self.block(&looped.body, Tail::Unit);
-            self.scopes.pop();
+        self.unrolled_iterations(&pat.ident, &elements, looped);
+    }
+
+    /// The body once per element. After a body that may `return`, the rest
+    /// runs only if it did not, as after any statement that may leave.
+    fn unrolled_iterations(
+        &mut self,
+        pat: &Ident,
+        elements: &[Operand],
+        looped: &syn::ExprForLoop,
+    ) {
+        let Some((element, rest)) = elements.split_first() else {
+            return;
+        };
+        self.scopes.push(Vec::new());
+        let mark = self.nodes.len();
+        let id = self.bind(pat, element.clone(), mark, None);
+        self.declare(pat, id);
+        self.block(&looped.body, Tail::Unit);
+        self.scopes.pop();
+        if rest.is_empty() {
+            return;
         }
+        if !has_exit(&looped.body) {
+            return self.unrolled_iterations(pat, rest, looped);
+        }
+        let continuing = self.not_exited(looped);
+        self.branch_with(
+            continuing,
+            false,
+            looped.span(),
+            &mut |s| {
+                s.unrolled_iterations(pat, rest, looped);
+                None
+            },
+            None,
+        );
     }
 
     fn assigned_outer_variables_in(&self, expr: &Expr) -> Vec<(String, NodeId)> {
@@ -1910,7 +1952,7 @@ impl<'a> Lowerer<'a> {
                 let value = match strip_parens(expr) {
                     Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
                     Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
-                    Expr::Array(array) if self.mentions_active(expr) || holds_floats(array) => self.array_literal(array, annotation, expr, true),
+                    Expr::Array(array) if self.mentions_active(expr) || holds_floats(array) || contains_branch(expr) => self.array_literal(array, annotation, expr, true),
                     _ => self.expr(expr),
                 };
                 if let Operand::Node(array) = value {
@@ -1958,10 +2000,11 @@ impl<'a> Lowerer<'a> {
                     "an array pattern needs a call of a function that returns an array on the right, as in `let [a, b] = f(x);`",
                 ),
             },
-            Pat::Wild(_) => self.errors.spanned(
-                pat,
-                "`let _ = ...` discards a value; a differentiated function has no side effects to keep, so remove the statement",
-            ),
+            // The value is computed, as Rust does, and nothing reads it: it
+            // gets no adjoint.
+            Pat::Wild(_) => {
+                self.expr(expr);
+            }
             _ => self.errors.spanned(
                 pat,
                 "only `let name = ...` and `let (a, b) = (..., ...)` are supported here",
@@ -2308,7 +2351,13 @@ impl<'a> Lowerer<'a> {
                     ty: c
                         .float
                         .or_else(|| is_float_literal(tokens).then_some(self.ret))
-                        .map(FloatTy::to_type),
+                        .map(FloatTy::to_type)
+                        .or_else(|| {
+                            // A constant expression: `(0.75_f64.powi(2) + 1.5) * 3.0`.
+                            syn::parse2::<Expr>(tokens.clone())
+                                .ok()
+                                .and_then(|e| self.guess_type(&e))
+                        }),
                     kind: NodeKind::Inactive {
                         expr: syn::parse_quote!(#tokens),
                         locals: Vec::new(),
@@ -2570,13 +2619,17 @@ impl<'a> Lowerer<'a> {
 
     fn method_call(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
         let name = call.method.to_string();
-        if self.array_local(&call.receiver).is_none()
-            && self.chain_root_array(&call.receiver).is_some()
-        {
+        if self.array_local(&call.receiver).is_none() {
+            // A chain over any slice, data or differentiated: the loop it
+            // stands for. Which operand of a `zip` is data does not matter.
             let float = turbofish_float(call.turbofish.as_ref()).unwrap_or(self.ret);
             if let Some(looped) = desugar::reduction(call, &float.zero(), &float.one()) {
                 return self.expr(&looped);
             }
+        }
+        if self.array_local(&call.receiver).is_none()
+            && self.chain_root_array(&call.receiver).is_some()
+        {
             self.errors.spanned(
                 expr,
                 "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `skip`, `take`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
@@ -2618,11 +2671,38 @@ impl<'a> Lowerer<'a> {
             return self.dummy();
         }
         if rule.partial.is_none() || is_powi_zero(rule, call.args.first()) {
-            return self.inactive(expr);
+            return self.piecewise_constant(call, expr);
         }
         let mut args = vec![self.expr(&call.receiver)];
         args.extend(call.args.iter().map(|a| self.expr(a)));
         self.op(rule, Form::Method, args, expr)
+    }
+
+    /// `x.floor()`, `x.powi(0)`: no derivative. The call is kept as written,
+    /// after lowering a receiver or argument that cannot be (a branch, a
+    /// block, an iterator chain).
+    fn piecewise_constant(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
+        if !contains_branch(expr) {
+            return self.inactive(expr);
+        }
+        let mut operands = vec![self.expr(&call.receiver)];
+        operands.extend(call.args.iter().map(|a| self.expr(a)));
+        let ty = self.type_of(&operands[0]);
+        let method = &call.method;
+        let operand = self.inactive_template(
+            |parts| {
+                let (receiver, args) = parts
+                    .split_first()
+                    .map_or((None, &[][..]), |(r, a)| (Some(r), a));
+                quote!(#receiver.#method(#(#args),*))
+            },
+            &operands,
+            expr,
+        );
+        if let Operand::Node(id) = operand {
+            self.nodes[id].ty = ty;
+        }
+        operand
     }
 
     /// `let f = |t: f64| t * x;`: remembered with what it captures, and inlined
@@ -3230,12 +3310,13 @@ fn diverges(expr: &Expr) -> bool {
     matches!(expr, Expr::Break(_) | Expr::Continue(_) | Expr::Return(_))
 }
 
-/// The value of a block on a path that left it: never used, any value will do.
-fn default_value() -> Operand {
+/// The value of a block on a path that left it: never used, any float will do
+/// (a zero, since a generic `T: Float` has no `Default`).
+fn unused_float(float: FloatTy) -> Operand {
     Operand::Const(Constant {
-        tokens: quote!(::core::default::Default::default()),
-        atomic: false,
-        float: None,
+        tokens: float.zero(),
+        atomic: true,
+        float: Some(float),
     })
 }
 
@@ -3248,6 +3329,13 @@ fn may_exit(stmt: &Stmt) -> bool {
 }
 
 /// A `return`, or a `break` or `continue` for a loop around `block`.
+/// `break` or `continue` anywhere in `block` (a `return` is not counted).
+fn breaks_or_continues(block: &syn::Block) -> bool {
+    let mut finder = ExitFinder::default();
+    finder.visit_block(block);
+    finder.leaves || finder.own_breaks || finder.own_continues
+}
+
 fn has_exit(block: &syn::Block) -> bool {
     let mut finder = ExitFinder::default();
     finder.visit_block(block);
@@ -3419,14 +3507,16 @@ fn pattern_binding(pat: &Pat) -> Option<&syn::PatIdent> {
     finder.0
 }
 
-/// An `if` or block inside an expression: lowered node by node, since its arms
-/// may assign variables or hold differentiated values.
+/// An `if`, block or iterator chain inside an expression: lowered node by
+/// node, since its arms may assign variables or hold differentiated values.
 fn contains_branch(expr: &Expr) -> bool {
     struct Finder(bool);
     impl<'ast> Visit<'ast> for Finder {
         fn visit_expr(&mut self, expr: &'ast Expr) {
             match expr {
                 Expr::If(_) | Expr::Block(_) => self.0 = true,
+                // An iterator chain with a closure is lowered as its loop.
+                Expr::MethodCall(call) if desugar::is_reduction_with_closure(call) => self.0 = true,
                 Expr::Closure(_) | Expr::Macro(_) => {}
                 _ => syn::visit::visit_expr(self, expr),
             }

@@ -47,3 +47,20 @@ impl Rng {
         lo + (hi - lo) * unit
     }
 }
+
+/// At each point: `grad`'s value equals the plain function's, and its
+/// gradient matches central differences of the plain function. `grad` returns
+/// the value and the gradient flattened in the order of the point's
+/// coordinates.
+#[track_caller]
+pub fn check(
+    points: &[&[f64]],
+    plain: impl Fn(&[f64]) -> f64,
+    grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
+) {
+    for point in points {
+        let (value, gradient) = grad(point);
+        assert_eq!(value, plain(point), "value at {point:?}");
+        assert_gradient(&plain, point, &gradient);
+    }
+}

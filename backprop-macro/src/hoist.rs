@@ -1,0 +1,298 @@
+//! Values computed inside conditions, moved out into `let`s before lowering.
+//!
+//! A condition is kept as the user wrote it (comparisons have no derivative),
+//! so everything inside it must be plain code. An `if`, `match`, block or
+//! iterator chain inside a condition is not: it is evaluated first, into a
+//! named local, and the condition reads the local:
+//!
+//! ```text
+//! if (if x > 0.0 { x } else { y }) < 1.0 { .. }
+//! if xs.iter().map(|v| v * v).sum::<f64>() > 1.0 { .. }
+//! ```
+//!
+//! become
+//!
+//! ```text
+//! let picked = if x > 0.0 { x } else { y };
+//! if picked < 1.0 { .. }
+//! let total = xs.iter().map(|v| v * v).sum::<f64>();
+//! if total > 1.0 { .. }
+//! ```
+//!
+//! Each value is still evaluated exactly when it was: `a && b` with such a
+//! value in `b` is `if a { .. b } else { false }`, an `else if` condition moves
+//! into its `else` block, and a `while` condition into the `loop` the `while`
+//! stands for.
+
+use crate::names::{identifiers, Names};
+use quote::ToTokens;
+use syn::visit_mut::VisitMut;
+use syn::{BinOp, Expr, Stmt, UnOp};
+
+pub fn hoist_conditions(block: &mut syn::Block) {
+    let names = Names::avoiding(identifiers(block.to_token_stream()));
+    Hoister { names }.visit_block_mut(block);
+}
+
+struct Hoister {
+    names: Names,
+}
+
+impl VisitMut for Hoister {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        syn::visit_mut::visit_block_mut(self, block);
+        let mut stmts = Vec::with_capacity(block.stmts.len());
+        for stmt in std::mem::take(&mut block.stmts) {
+            self.flatten(stmt, &mut stmts);
+        }
+        block.stmts = stmts;
+    }
+
+    // A closure's body is code of its own: what its conditions need is
+    // computed at the start of each call.
+    fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
+        syn::visit_mut::visit_expr_closure_mut(self, closure);
+        let mut lets = Vec::new();
+        self.value(&mut closure.body, &mut lets);
+        let lets = self.flattened(lets);
+        if !lets.is_empty() {
+            let body = &closure.body;
+            *closure.body = syn::parse_quote!({ #(#lets)* #body });
+        }
+    }
+}
+
+impl Hoister {
+    /// `stmt` after the `let`s moved out of it, which may have conditions of
+    /// their own (`if (if a < b { .. }) < c`).
+    fn flatten(&mut self, mut stmt: Stmt, out: &mut Vec<Stmt>) {
+        for hoisted in self.statement(&mut stmt) {
+            self.flatten(hoisted, out);
+        }
+        out.push(stmt);
+    }
+
+    /// `lets` with what moves out of their own conditions before each.
+    fn flattened(&mut self, lets: Vec<Stmt>) -> Vec<Stmt> {
+        let mut out = Vec::new();
+        for stmt in lets {
+            self.flatten(stmt, &mut out);
+        }
+        out
+    }
+
+    /// The `let`s to put before `stmt`, after rewriting it to read them.
+    fn statement(&mut self, stmt: &mut Stmt) -> Vec<Stmt> {
+        let mut lets = Vec::new();
+        match stmt {
+            Stmt::Local(local) => {
+                if let Some(init) = &mut local.init {
+                    self.value(&mut init.expr, &mut lets);
+                }
+            }
+            Stmt::Expr(expr, _) => match expr {
+                Expr::While(looped) => {
+                    if let Some(rewritten) = self.while_loop(looped) {
+                        *expr = rewritten;
+                    }
+                }
+                Expr::Assign(assign) => self.operands(&mut assign.right, false, &mut lets),
+                Expr::Return(ret) => {
+                    if let Some(value) = &mut ret.expr {
+                        self.value(value, &mut lets);
+                    }
+                }
+                other => self.value(other, &mut lets),
+            },
+            _ => {}
+        }
+        lets
+    }
+
+    /// An expression whose value is used: an `if` or `match` at its top stays
+    /// (lowering takes those), its condition or scrutinee is searched.
+    fn value(&mut self, expr: &mut Expr, lets: &mut Vec<Stmt>) {
+        match expr {
+            Expr::If(branch) => self.branch(branch, lets),
+            Expr::Match(matched) => self.operands(&mut matched.expr, true, lets),
+            Expr::Paren(p) => self.value(&mut p.expr, lets),
+            other => self.operands(other, false, lets),
+        }
+    }
+
+    /// `if c1 { .. } else if c2 { .. }`: `c1`'s values go before the `if`,
+    /// `c2`'s into a block around the `else if`.
+    fn branch(&mut self, branch: &mut syn::ExprIf, lets: &mut Vec<Stmt>) {
+        self.operands(&mut branch.cond, true, lets);
+        if let Some((_, otherwise)) = &mut branch.else_branch {
+            if let Expr::If(inner) = otherwise.as_mut() {
+                let mut inner_lets = Vec::new();
+                self.branch(inner, &mut inner_lets);
+                let inner_lets = self.flattened(inner_lets);
+                if !inner_lets.is_empty() {
+                    let inner = Expr::If(inner.clone());
+                    **otherwise = syn::parse_quote!({ #(#inner_lets)* #inner });
+                }
+            }
+        }
+    }
+
+    /// `'l: while c { body }` with values to move out of `c` is
+    /// `'l: loop { let t = ..; if !c { break; } body }`.
+    fn while_loop(&mut self, looped: &mut syn::ExprWhile) -> Option<Expr> {
+        let mut lets = Vec::new();
+        self.operands(&mut looped.cond, true, &mut lets);
+        if lets.is_empty() {
+            return None;
+        }
+        let lets = self.flattened(lets);
+        let syn::ExprWhile {
+            attrs,
+            label,
+            cond,
+            body,
+            ..
+        } = looped;
+        let stmts = &body.stmts;
+        Some(syn::parse_quote! {
+            #(#attrs)* #label loop {
+                #(#lets)*
+                if !(#cond) { break; }
+                #(#stmts)*
+            }
+        })
+    }
+
+    /// Searches the parts of `expr` that are always evaluated; inside a
+    /// condition (`in_condition`), moves out what lowering cannot keep there.
+    fn operands(&mut self, expr: &mut Expr, in_condition: bool, lets: &mut Vec<Stmt>) {
+        if in_condition {
+            if let Some(base) = movable(expr) {
+                let name = self.names.fresh(base);
+                let value = std::mem::replace(expr, syn::parse_quote!(#name));
+                lets.push(syn::parse_quote!(let #name = #value;));
+                return;
+            }
+        }
+        match expr {
+            Expr::Paren(p) => self.operands(&mut p.expr, in_condition, lets),
+            Expr::Group(g) => self.operands(&mut g.expr, in_condition, lets),
+            Expr::Binary(b) => match b.op {
+                BinOp::And(_) | BinOp::Or(_) => {
+                    self.operands(&mut b.left, true, lets);
+                    // The right side runs only sometimes: what it needs moves
+                    // into the branch where it runs, `a && b` being
+                    // `if a { b } else { false }`.
+                    let mut inner = Vec::new();
+                    self.operands(&mut b.right, true, &mut inner);
+                    let inner = self.flattened(inner);
+                    if !inner.is_empty() {
+                        let (left, right) = (&b.left, &b.right);
+                        *expr = match b.op {
+                            BinOp::And(_) => {
+                                syn::parse_quote!(if #left { #(#inner)* #right } else { false })
+                            }
+                            _ => syn::parse_quote!(if #left { true } else { #(#inner)* #right }),
+                        };
+                        self.operands(expr, in_condition, lets);
+                    }
+                }
+                op => {
+                    let compares = matches!(
+                        op,
+                        BinOp::Lt(_)
+                            | BinOp::Le(_)
+                            | BinOp::Gt(_)
+                            | BinOp::Ge(_)
+                            | BinOp::Eq(_)
+                            | BinOp::Ne(_)
+                    );
+                    self.operands(&mut b.left, in_condition || compares, lets);
+                    self.operands(&mut b.right, in_condition || compares, lets);
+                }
+            },
+            Expr::Unary(u) => {
+                let negates = matches!(u.op, UnOp::Not(_));
+                self.operands(&mut u.expr, in_condition || negates, lets);
+            }
+            Expr::Cast(c) => self.operands(&mut c.expr, in_condition, lets),
+            Expr::MethodCall(call) => {
+                self.operands(&mut call.receiver, in_condition, lets);
+                for arg in &mut call.args {
+                    self.operands(arg, in_condition, lets);
+                }
+            }
+            Expr::Call(call) => {
+                for arg in &mut call.args {
+                    self.operands(arg, in_condition, lets);
+                }
+            }
+            Expr::Array(array) => {
+                for element in &mut array.elems {
+                    self.operands(element, in_condition, lets);
+                }
+            }
+            Expr::Tuple(tuple) => {
+                for element in &mut tuple.elems {
+                    self.operands(element, in_condition, lets);
+                }
+            }
+            Expr::Index(index) => {
+                self.operands(&mut index.expr, in_condition, lets);
+                self.operands(&mut index.index, in_condition, lets);
+            }
+            // An `if` or `match` evaluated here always evaluates its condition.
+            Expr::If(branch) => self.branch(branch, lets),
+            Expr::Match(matched) => self.operands(&mut matched.expr, true, lets),
+            _ => {}
+        }
+    }
+}
+
+/// What must move out of a condition, and the name to give it.
+fn movable(expr: &Expr) -> Option<&'static str> {
+    if diverges(expr) {
+        return None;
+    }
+    match expr {
+        Expr::If(_) => Some("picked"),
+        Expr::Match(_) => Some("matched"),
+        Expr::Block(b) if b.label.is_none() => Some("block"),
+        Expr::MethodCall(call) if receiver_is_chain(call) => match call.method.to_string().as_str()
+        {
+            "sum" => Some("total"),
+            "product" => Some("product"),
+            "fold" => Some("folded"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `xs.iter().map(..)` before `.sum()`: a method call on a method call.
+fn receiver_is_chain(call: &syn::ExprMethodCall) -> bool {
+    matches!(
+        crate::lower::strip_parens(&call.receiver),
+        Expr::MethodCall(_)
+    )
+}
+
+/// Whether `expr` contains `return`, `break`, `continue` or `?`, which must
+/// stay where they are.
+fn diverges(expr: &Expr) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Try(_) => {
+                    self.0 = true
+                }
+                Expr::Closure(_) => {}
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_expr(&mut finder, expr);
+    finder.0
+}

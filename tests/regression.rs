@@ -1,0 +1,324 @@
+//! Programs that once failed, each named after what went wrong: the
+//! reproducers of issue 10 and what the differential fuzzer (`fuzz/`) found.
+//! Every case compares the value with the plain function and the gradient with
+//! finite differences, at points on both sides of its branches.
+// The reproducers are kept as they were found, indexing loops and all.
+#![allow(clippy::needless_range_loop, clippy::let_and_return)]
+
+mod common;
+
+use backprop_runtime::{differentiate, Float};
+use common::check;
+
+/// A `vec!` sized by a slice's length inside a loop: its length was not
+/// available where the backward pass allocates the buffer's adjoint.
+#[differentiate]
+fn buffer_sized_by_slice_in_loop(x: f64, s: &[f64]) -> f64 {
+    let mut tot = x;
+    for i in 0..2 {
+        let mut h = vec![0.0; s.len()];
+        h[0] = tot * s[i];
+        tot += h[0];
+    }
+    tot
+}
+
+/// The same inside a branch.
+#[differentiate]
+fn buffer_sized_by_slice_in_branch(x: f64, s: &[f64]) -> f64 {
+    let mut tot = x * x;
+    if x > 0.0 {
+        let mut h = vec![0.0; s.len()];
+        h[1] = x * s[1];
+        tot += h[1].sin();
+    }
+    tot
+}
+
+/// The same after an early return, with the length bound first.
+#[differentiate]
+fn buffer_sized_after_early_return(x: f64, y: f64, ws: &[f64]) -> f64 {
+    if y > 0.0 {
+        return y * x;
+    }
+    let n = ws.len();
+    let mut z = vec![0.0; n];
+    z[0] = ws[0] * x;
+    z[0] + y * x
+}
+
+#[test]
+fn buffers_sized_by_a_slice_in_nested_code() {
+    let s = [0.5, -1.5, 2.0];
+    check(
+        &[&[1.5, 0.5, -1.5, 2.0], &[-0.7, 0.3, 0.2, -0.4]],
+        |v| buffer_sized_by_slice_in_loop(v[0], &v[1..]),
+        |v| {
+            let (value, g) = buffer_sized_by_slice_in_loop::grad(v[0], &v[1..]);
+            (value, [vec![g.x], g.s].concat())
+        },
+    );
+    for x in [0.8, -0.8] {
+        check(
+            &[&[x]],
+            |v| buffer_sized_by_slice_in_branch(v[0], &s),
+            |v| {
+                let (value, g) = buffer_sized_by_slice_in_branch::grad(v[0], &s);
+                (value, vec![g.x])
+            },
+        );
+    }
+    check(
+        &[
+            &[1.2, 0.4, 0.5, 2.0],
+            &[1.2, -0.4, 0.5, 2.0],
+            &[-0.3, -2.0, -1.0, 0.1],
+        ],
+        |v| buffer_sized_after_early_return(v[0], v[1], &v[2..]),
+        |v| {
+            let (value, g) = buffer_sized_after_early_return::grad(v[0], v[1], &v[2..]);
+            (value, [vec![g.x, g.y], g.ws].concat())
+        },
+    );
+}
+
+/// A buffer's type annotation was dropped: `b[0].exp()` was a method call on
+/// an ambiguous float.
+#[differentiate]
+fn annotated_buffers(x: f64, g: &[f64]) -> f64 {
+    let b: [f64; 3] = [0.0; 3];
+    let mut v: Vec<f64> = vec![0.0; 3];
+    let beta = 0.9;
+    let mut m: [f64; 3] = [0.0; 3];
+    for i in 0..3 {
+        m[i] = m[i].mul_add(beta, g[i] * x);
+        v[i] = v[i].max(m[i]);
+    }
+    b[0].exp() * x + m[2] * v[1]
+}
+
+#[test]
+fn buffers_with_type_annotations() {
+    check(
+        &[&[1.5, 1.0, 2.0, 3.0], &[-0.5, 0.3, -2.0, 0.7]],
+        |v| annotated_buffers(v[0], &v[1..]),
+        |v| {
+            let (value, g) = annotated_buffers::grad(v[0], &v[1..]);
+            (value, [vec![g.x], g.g].concat())
+        },
+    );
+}
+
+/// Iterator chains, `if` expressions and blocks inside conditions (of `if`,
+/// `else if`, `while` and the right side of `&&`) were refused.
+#[differentiate]
+fn values_computed_in_conditions(x: f64, xs: &[f64]) -> f64 {
+    let mut acc = x;
+    if xs.iter().map(|&v| v * v).sum::<f64>() > 1.0 {
+        acc *= 2.0;
+    } else if (if x > 0.0 { x } else { -x }) < 0.5 {
+        acc += 1.0;
+    }
+    if x * x > 0.01 && {
+        let t = x.sin();
+        t * 2.0
+    } > 0.1
+    {
+        acc += x.exp();
+    }
+    let mut k = 0;
+    while (if x > 0.0 { x } else { 1.0 }) * (k as f64) < 2.0 {
+        acc += x * k as f64;
+        k += 1;
+    }
+    acc
+}
+
+#[test]
+fn conditions_with_chains_branches_and_blocks() {
+    for point in [
+        [0.3, 0.2, 0.1],
+        [0.3, 2.0, 1.0],
+        [-0.2, 0.1, 0.1],
+        [-1.5, 0.1, 0.3],
+        [1.1, 0.4, -0.2],
+    ] {
+        check(
+            &[&point],
+            |v| values_computed_in_conditions(v[0], &v[1..]),
+            |v| {
+                let (value, g) = values_computed_in_conditions::grad(v[0], &v[1..]);
+                (value, [vec![g.x], g.xs].concat())
+            },
+        );
+    }
+}
+
+/// `return` inside a loop over differentiated values got the message for
+/// `break`/`continue`.
+#[differentiate]
+fn return_in_loop_over_values(a: f64, b: f64) -> f64 {
+    let mut acc = 0.0;
+    for v in [a, b] {
+        if v > 1.0 {
+            return acc + v;
+        }
+        acc += v * v;
+    }
+    acc
+}
+
+/// `let _ = ...;` (valid Rust, in Clad's test suite) was refused.
+#[differentiate]
+fn discarded_value(x: f64) -> f64 {
+    let _ = x;
+    let _ = x.exp();
+    x * x
+}
+
+#[test]
+fn returns_in_unrolled_loops_and_discarded_values() {
+    check(
+        &[&[0.5, 2.0], &[1.5, 0.3], &[0.5, 0.7]],
+        |v| return_in_loop_over_values(v[0], v[1]),
+        |v| {
+            let (value, g) = return_in_loop_over_values::grad(v[0], v[1]);
+            (value, vec![g.a, g.b])
+        },
+    );
+    check(
+        &[&[0.4], &[-1.3]],
+        |v| discarded_value(v[0]),
+        |v| {
+            let (value, g) = discarded_value::grad(v[0]);
+            (value, vec![g.x])
+        },
+    );
+}
+
+#[differentiate]
+fn scale_in_place(v: &mut [f64], k: f64) {
+    for i in 0..v.len() {
+        v[i] *= k;
+    }
+}
+
+/// A copy of a data slice, written and passed `&mut` to a differentiated
+/// callee (ADBench's objectives are written this way): it was refused, or got
+/// a scalar adjoint and failed to compile.
+#[differentiate(wrt(k))]
+fn copy_of_data(k: f64, data: &[f64]) -> f64 {
+    let mut v = data.to_vec();
+    v[0] += k;
+    scale_in_place(&mut v, k);
+    for _ in 0..2 {
+        let mut w = data.to_vec();
+        w[1] *= k;
+        v[1] += w[1];
+    }
+    v.iter().sum()
+}
+
+/// `a.iter().zip(b)` with `a` data and `b` differentiated: "`sum` is not a
+/// float method".
+#[differentiate(wrt(b))]
+fn zip_with_data_first(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+#[test]
+fn data_slices_copied_and_zipped() {
+    let data = [0.5, -1.0, 2.0];
+    check(
+        &[&[1.3], &[-0.6]],
+        |v| copy_of_data(v[0], &data),
+        |v| {
+            let (value, g) = copy_of_data::grad(v[0], &data);
+            (value, vec![g.k])
+        },
+    );
+    check(
+        &[&[0.1, 0.9, -2.0], &[1.0, 1.0, 1.0]],
+        |v| zip_with_data_first(&data, v),
+        |v| {
+            let (value, g) = zip_with_data_first::grad(&data, v);
+            (value, g.b)
+        },
+    );
+}
+
+/// A generic function with an early return: the unused value of the block
+/// that returned was `Default::default()`, which `T: Float` does not have.
+#[differentiate]
+fn generic_early_return<T: Float>(a: T, b: T) -> T {
+    if a < T::from(0.25).unwrap() {
+        return a * b;
+    }
+    b + a.sin()
+}
+
+/// A constant expression bound to a variable the backward pass reads: its
+/// type was not known, `(0.75_f64.powi(2) + 1.5).acosh() * 3.0`.
+#[differentiate]
+fn constant_expression_saved(p: f64) -> f64 {
+    let mut value = (0.75_f64.powi(2) + 1.5).acosh() * 3.0;
+    if p > 0.0 {
+        value *= p;
+    }
+    value * p
+}
+
+/// An array literal whose elements are branches; `floor` of a branch; a
+/// block inside an iterator chain's closure.
+#[differentiate]
+fn branches_inside_values(x: f64, s: &[f64]) -> f64 {
+    let a = [if x > 0.0 { x } else { -x }, x * 2.0];
+    let f = (if x > 1.0 { x } else { 2.5 }).floor();
+    let t = s
+        .iter()
+        .map(|&v| {
+            if {
+                let w = v * x;
+                w
+            } > 0.0
+            {
+                v
+            } else {
+                x
+            }
+        })
+        .sum::<f64>();
+    a[0] * a[1] + f * x + t
+}
+
+#[test]
+fn found_by_the_fuzzer() {
+    for point in [[0.1, 2.0], [0.7, -0.5]] {
+        check(
+            &[&point],
+            |v| generic_early_return(v[0], v[1]),
+            |v| {
+                let (value, g) = generic_early_return::grad(v[0], v[1]);
+                (value, vec![g.a, g.b])
+            },
+        );
+    }
+    check(
+        &[&[0.6], &[-0.6]],
+        |v| constant_expression_saved(v[0]),
+        |v| {
+            let (value, g) = constant_expression_saved::grad(v[0]);
+            (value, vec![g.p])
+        },
+    );
+    for point in [[1.7, 0.5, -0.5], [-0.4, 0.5, -0.5], [0.6, 0.3, 1.2]] {
+        check(
+            &[&point],
+            |v| branches_inside_values(v[0], &v[1..]),
+            |v| {
+                let (value, g) = branches_inside_values::grad(v[0], &v[1..]);
+                (value, [vec![g.x], g.s].concat())
+            },
+        );
+    }
+}
