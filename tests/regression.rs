@@ -3,7 +3,7 @@
 //! Every case compares the value with the plain function and the gradient with
 //! finite differences, at points on both sides of its branches.
 // The reproducers are kept as they were found, indexing loops and all.
-#![allow(clippy::needless_range_loop, clippy::let_and_return)]
+#![allow(clippy::needless_range_loop, clippy::let_and_return, clippy::useless_vec)]
 
 mod common;
 
@@ -321,4 +321,52 @@ fn found_by_the_fuzzer() {
             },
         );
     }
+}
+
+/// A closure called inside a condition stayed in the kept condition, where
+/// the generated code has no closure (closures are inlined where called).
+#[differentiate]
+fn closure_called_in_condition(p: f64) -> f64 {
+    let t = |u: f64| u * p;
+    let mut acc = p;
+    for _ in 0..3 {
+        let q = if t(p) <= 0.5 { p * 2.0 } else { p.sin() };
+        acc += q;
+    }
+    acc
+}
+
+/// `collect` and a `vec!` holding an iterator chain, over a data slice.
+#[differentiate(wrt(x))]
+fn chains_over_data(x: f64, data: &[f64]) -> f64 {
+    let scaled: Vec<f64> = data.iter().map(|&d| d * x).collect();
+    let both = vec![
+        data[1],
+        data.iter()
+            .zip(data.iter())
+            .map(|(&a, &b)| a * b)
+            .sum::<f64>(),
+    ];
+    scaled[0] * both[1] + scaled[1] * x
+}
+
+#[test]
+fn closures_and_chains_over_data() {
+    check(
+        &[&[0.3], &[0.9], &[-0.4]],
+        |v| closure_called_in_condition(v[0]),
+        |v| {
+            let (value, g) = closure_called_in_condition::grad(v[0]);
+            (value, vec![g.p])
+        },
+    );
+    let data = [0.5, -1.5, 2.0];
+    check(
+        &[&[0.3], &[-1.1]],
+        |v| chains_over_data(v[0], &data),
+        |v| {
+            let (value, g) = chains_over_data::grad(v[0], &data);
+            (value, vec![g.x])
+        },
+    );
 }

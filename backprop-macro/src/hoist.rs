@@ -31,11 +31,15 @@ use syn::{BinOp, Expr, Stmt, UnOp};
 
 pub fn hoist_conditions(block: &mut syn::Block) {
     let names = Names::avoiding(identifiers(block.to_token_stream()));
-    Hoister { names }.visit_block_mut(block);
+    let closures = closure_names(block);
+    Hoister { names, closures }.visit_block_mut(block);
 }
 
 struct Hoister {
     names: Names,
+    /// Names bound to closures (`let f = |t: f64| ...;`): a closure is inlined
+    /// where it is called, so its calls cannot stay in a condition either.
+    closures: Vec<String>,
 }
 
 impl VisitMut for Hoister {
@@ -163,11 +167,20 @@ impl Hoister {
         })
     }
 
+    fn closure_call(&self, expr: &Expr) -> Option<&'static str> {
+        let Expr::Call(call) = expr else { return None };
+        let Expr::Path(path) = crate::lower::strip_parens(&call.func) else {
+            return None;
+        };
+        let name = path.path.get_ident()?.to_string();
+        self.closures.contains(&name).then_some("called")
+    }
+
     /// Searches the parts of `expr` that are always evaluated; inside a
     /// condition (`in_condition`), moves out what lowering cannot keep there.
     fn operands(&mut self, expr: &mut Expr, in_condition: bool, lets: &mut Vec<Stmt>) {
         if in_condition {
-            if let Some(base) = movable(expr) {
+            if let Some(base) = movable(expr).or_else(|| self.closure_call(expr)) {
                 let name = self.names.fresh(base);
                 let value = std::mem::replace(expr, syn::parse_quote!(#name));
                 lets.push(syn::parse_quote!(let #name = #value;));
@@ -267,6 +280,24 @@ fn movable(expr: &Expr) -> Option<&'static str> {
         },
         _ => None,
     }
+}
+
+/// The names `let` binds to closures anywhere in `block`.
+fn closure_names(block: &syn::Block) -> Vec<String> {
+    struct Finder(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            if let (syn::Pat::Ident(p), Some(init)) = (&local.pat, &local.init) {
+                if matches!(crate::lower::strip_parens(&init.expr), Expr::Closure(_)) {
+                    self.0.push(p.ident.to_string());
+                }
+            }
+            syn::visit::visit_local(self, local);
+        }
+    }
+    let mut finder = Finder(Vec::new());
+    syn::visit::Visit::visit_block(&mut finder, block);
+    finder.0
 }
 
 /// `xs.iter().map(..)` before `.sum()`: a method call on a method call.

@@ -1604,7 +1604,11 @@ impl<'a> Lowerer<'a> {
                     bracket_token: syn::token::Bracket(*mac.delimiter.span()),
                     elems,
                 };
-                if self.mentions_active(&Expr::Array(array.clone())) || holds_floats(&array) {
+                let literal = Expr::Array(array.clone());
+                if self.mentions_active(&literal)
+                    || holds_floats(&array)
+                    || contains_branch(&literal)
+                {
                     self.array_literal(&array, annotation, expr, false)
                 } else {
                     // Data: the same vector, spelled without a macro so that the
@@ -1933,7 +1937,8 @@ impl<'a> Lowerer<'a> {
                     return self.define_closure(&p.ident, closure);
                 }
                 if let Expr::MethodCall(call) = strip_parens(expr) {
-                    if self.chain_root_array(&call.receiver).is_some() {
+                    // Over any slice: `collect` fills a buffer in a loop.
+                    if self.array_local(&call.receiver).is_none() {
                         let float = annotation
                             .and_then(Shape::of)
                             .map(|(float, _, _)| float)

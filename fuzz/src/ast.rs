@@ -30,6 +30,8 @@ pub enum E {
     Branch(Box<C>, Box<E>, Box<E>),
     Call(String, Vec<Arg>),
     Chain(Box<Chain>),
+    /// A call of a closure bound with `let`.
+    CallClosure(String, Box<E>),
     Pi,
     /// `{ let t = e; body }`: a block expression.
     Block(String, Box<E>, Box<E>),
@@ -72,7 +74,19 @@ pub enum Arg {
 #[derive(Clone, Debug)]
 pub enum Chain {
     /// `s.iter().map(|v| body).sum::<F>()`; `body` reads `v` by reference.
-    SumMap { slice: String, var: String, body: E },
+    SumMap {
+        slice: String,
+        adapter: Adapter,
+        var: String,
+        body: E,
+    },
+    /// `s.windows(2).map(|w| { let a = w[0]; let b = w[1]; body }).sum::<F>()`.
+    Windows {
+        slice: String,
+        a: String,
+        b: String,
+        body: E,
+    },
     /// `a.iter().zip(b.iter()).map(|(x, y)| body).sum::<F>()`.
     Zip {
         a: String,
@@ -95,6 +109,19 @@ pub enum Chain {
     Product { slice: String, var: String, body: E },
 }
 
+/// What comes between `iter()` and `map` in a chain.
+#[derive(Clone, Debug)]
+pub enum Adapter {
+    None,
+    Rev,
+    /// `.enumerate()`, the index named.
+    Enumerate(String),
+    /// `.filter(|&&v| v > t)`.
+    Filter(f64),
+    Skip(usize),
+    Copied,
+}
+
 #[derive(Clone, Debug)]
 pub enum BufInit {
     /// `[0.0; L]` or `vec![0.0; L]` / `vec![0.0; s.len()]`.
@@ -103,6 +130,8 @@ pub enum BufInit {
     Elems(Vec<E>),
     /// `s.to_vec()`.
     Copy(String),
+    /// `s.iter().map(|&v| body).collect()`, into a `Vec`.
+    Collect { slice: String, var: String, body: E },
 }
 
 #[derive(Clone, Debug)]
@@ -191,6 +220,17 @@ pub enum S {
         call: String,
         args: Vec<Arg>,
     },
+    /// `let (p, q) = (e1, e2);`
+    LetTuple {
+        names: [String; 2],
+        values: [E; 2],
+    },
+    /// `let name = |param: F| body;`, called as `name(e)`.
+    Closure {
+        name: String,
+        param: String,
+        body: E,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,6 +246,8 @@ pub enum PTy {
     MutScalar,
     /// `&F`.
     RefScalar,
+    /// `[F; LEN]`, by value.
+    Array,
     Int,
 }
 
@@ -219,6 +261,8 @@ pub struct Param {
 pub enum Ret {
     Scalar(E),
     Pair(E, E),
+    /// `-> [F; 2]`.
+    Array(E, E),
     Unit,
 }
 
@@ -263,7 +307,7 @@ impl Func {
     pub fn size(&self) -> usize {
         let ret = match &self.ret {
             Ret::Scalar(e) => e.size(),
-            Ret::Pair(a, b) => a.size() + b.size(),
+            Ret::Pair(a, b) | Ret::Array(a, b) => a.size() + b.size(),
             Ret::Unit => 0,
         };
         self.params.len() + stmts_size(&self.body) + ret
@@ -296,6 +340,8 @@ impl S {
             S::Return(e) | S::Discard(e) => e.size(),
             S::Match { arms, .. } => arms.iter().map(|(_, b)| 1 + stmts_size(b)).sum(),
             S::CallStmt(_, args) | S::LetPair { args, .. } => args.iter().map(Arg::size).sum(),
+            S::LetTuple { values, .. } => values.iter().map(E::size).sum(),
+            S::Closure { body, .. } => body.size(),
         }
     }
 }
@@ -327,7 +373,8 @@ impl Chain {
             Chain::SumMap { body, .. }
             | Chain::Zip { body, .. }
             | Chain::Fold { body, .. }
-            | Chain::Product { body, .. } => 2 + body.size(),
+            | Chain::Product { body, .. }
+            | Chain::Windows { body, .. } => 2 + body.size(),
             Chain::FoldMax { .. } => 2,
         }
     }
@@ -339,6 +386,7 @@ impl E {
             E::Lit(_) | E::Var(_) | E::Deref(_) | E::IntF(_) | E::Pi | E::Index(..) => 1,
             E::Bin(_, a, b) | E::M2(_, a, b) => 1 + a.size() + b.size(),
             E::Neg(a)
+            | E::CallClosure(_, a)
             | E::M1(_, a)
             | E::Path1(_, a)
             | E::Powi(a, _)

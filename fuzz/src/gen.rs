@@ -61,8 +61,10 @@ const NAMES: &[&str] = &[
 #[derive(Clone)]
 struct Arr {
     name: String,
-    /// A local buffer (`&b` to pass it) rather than a parameter (`s`).
+    /// A local buffer rather than a parameter.
     local: bool,
+    /// Passed as `&b`: a local buffer or an array parameter, not a slice.
+    by_ref: bool,
     /// Can be written: a local buffer, or a `&mut [F]` parameter.
     writable: bool,
 }
@@ -76,6 +78,8 @@ struct Scope {
     /// Integers, with whether they index directly (always below the length).
     ints: Vec<(String, bool)>,
     arrays: Vec<Arr>,
+    /// Closures bound with `let`, taking one float.
+    closures: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -161,7 +165,7 @@ pub fn program(seed: u64) -> Program {
         .iter()
         .map(|p| match p.ty {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => vec![g.away_from_zero(2.0)],
-            PTy::Slice | PTy::Data | PTy::MutSlice => {
+            PTy::Slice | PTy::Data | PTy::MutSlice | PTy::Array => {
                 (0..len).map(|_| g.away_from_zero(1.5)).collect()
             }
             PTy::Int => vec![g.rng.below(len + 1) as f64],
@@ -199,14 +203,16 @@ impl Gen {
             let name = p.name.clone();
             match p.ty {
                 PTy::Scalar => self.scope.scalars.push((name, false)),
-                PTy::Slice | PTy::Data => self.scope.arrays.push(Arr {
+                PTy::Slice | PTy::Data | PTy::Array => self.scope.arrays.push(Arr {
                     name,
                     local: false,
+                    by_ref: p.ty == PTy::Array,
                     writable: false,
                 }),
                 PTy::MutSlice => self.scope.arrays.push(Arr {
                     name,
                     local: false,
+                    by_ref: false,
                     writable: true,
                 }),
                 PTy::MutScalar => self.scope.refs.push((name, true)),
@@ -302,6 +308,12 @@ impl Gen {
                 ty: PTy::Data,
             });
         }
+        if self.rng.chance(0.15) {
+            params.push(Param {
+                name: "w".into(),
+                ty: PTy::Array,
+            });
+        }
         if self.rng.chance(0.3) {
             params.push(Param {
                 name: "n".into(),
@@ -368,7 +380,8 @@ impl Gen {
         let ret = match ret_kind {
             0 => Ret::Unit,
             1 => Ret::Scalar(self.tail()),
-            _ => Ret::Pair(self.tail(), self.tail()),
+            _ if self.rng.chance(0.5) => Ret::Pair(self.tail(), self.tail()),
+            _ => Ret::Array(self.tail(), self.tail()),
         };
         Func {
             name: "f".into(),
@@ -503,7 +516,7 @@ impl Gen {
         let in_loop = !self.loops.is_empty();
         let nested = self.depth < 2;
         loop {
-            match self.rng.below(22) {
+            match self.rng.below(24) {
                 0..=3 => {
                     let value = self.expr(2);
                     let name = if self.rng.chance(0.2) && !self.scope.scalars.is_empty() {
@@ -564,11 +577,22 @@ impl Gen {
                         2 if vec && !params.is_empty() => {
                             BufInit::Copy(self.rng.pick(&params).clone())
                         }
+                        3 if vec && !params.is_empty() && !self.in_helper => {
+                            let slice = self.rng.pick(&params).clone();
+                            let var = self.fresh();
+                            self.scope.scalars.push((var.clone(), false));
+                            let body = self.expr(1);
+                            self.scope.scalars.pop();
+                            BufInit::Collect { slice, var, body }
+                        }
                         _ => BufInit::Zeros(None),
                     };
+                    // `collect` needs the annotation.
+                    let annot = annot || matches!(init, BufInit::Collect { .. });
                     self.scope.arrays.push(Arr {
                         name: name.clone(),
                         local: true,
+                        by_ref: true,
                         writable: true,
                     });
                     out.push(S::Buf {
@@ -711,11 +735,15 @@ impl Gen {
                         I::AddMod(Box::new(I::Var(self.rng.pick(&ints).clone())), 0, 3)
                     };
                     self.depth += 1;
-                    let arms = vec![
-                        ("0".to_string(), self.block()),
-                        ("1 | 2".to_string(), self.block()),
-                        ("_".to_string(), self.block()),
-                    ];
+                    let patterns: [&str; 3] = *self.rng.pick(&[
+                        ["0", "1 | 2", "_"],
+                        ["0..=1", "big if big > 1", "_"],
+                        ["2", "1", "_"],
+                    ]);
+                    let arms = patterns
+                        .iter()
+                        .map(|p| (p.to_string(), self.block()))
+                        .collect();
                     self.depth -= 1;
                     out.push(S::Match { scrut, arms });
                 }
@@ -735,7 +763,7 @@ impl Gen {
                             let k = self.expr_without(1, &arr.name);
                             out.push(S::CallStmt(
                                 h.name,
-                                vec![Arg::MutSlice(arr.name, arr.local), Arg::E(k)],
+                                vec![Arg::MutSlice(arr.name, arr.by_ref), Arg::E(k)],
                             ));
                         }
                         HelperKind::MutScalar => {
@@ -775,6 +803,29 @@ impl Gen {
                     let direct = !matches!(value, I::Len(_));
                     self.scope.ints.push((name.clone(), direct));
                     out.push(S::IntLet { name, value });
+                }
+                22 => {
+                    let values = [self.expr(1), self.expr(1)];
+                    let names = [self.fresh(), self.fresh()];
+                    for n in &names {
+                        self.scope.scalars.retain(|(m, _)| m != n);
+                        self.scope.scalars.push((n.clone(), false));
+                    }
+                    out.push(S::LetTuple { names, values });
+                }
+                23 => {
+                    let name = self.fresh();
+                    let param = self.fresh();
+                    // It borrows what it captures: nothing that is written later.
+                    let mark = self.scope.clone();
+                    self.scope.scalars.retain(|(_, mutable)| !mutable);
+                    self.scope.arrays.retain(|a| !a.writable);
+                    self.scope.refs.retain(|(_, mutable)| !mutable);
+                    self.scope.scalars.push((param.clone(), false));
+                    let body = self.expr(2);
+                    self.scope = mark;
+                    self.scope.closures.push(name.clone());
+                    out.push(S::Closure { name, param, body });
                 }
                 21 if in_loop => {
                     let cond = self.cond();
@@ -941,7 +992,7 @@ impl Gen {
             return self.leaf();
         }
         let d = depth - 1;
-        match self.rng.below(24) {
+        match self.rng.below(26) {
             0..=2 => {
                 let op = *self.rng.pick(&['+', '-', '*']);
                 E::Bin(op, Box::new(self.expr(d)), Box::new(self.expr(d)))
@@ -961,6 +1012,7 @@ impl Gen {
                     "asinh",
                     "abs",
                     "to_radians",
+                    "to_degrees",
                     "signum",
                     "floor",
                     "ceil",
@@ -978,7 +1030,9 @@ impl Gen {
                 E::M1(m, Box::new(self.positive(e)))
             }
             7 => {
-                let m = *self.rng.pick(&["exp", "exp2", "exp_m1", "sinh", "cosh"]);
+                let m = *self
+                    .rng
+                    .pick(&["exp", "exp2", "exp_m1", "sinh", "cosh", "tan"]);
                 let e = self.squash_expr();
                 E::M1(m, Box::new(e))
             }
@@ -1053,6 +1107,10 @@ impl Gen {
                 self.scope.scalars.pop();
                 E::Block(t, Box::new(a), Box::new(b))
             }
+            24 if !self.scope.closures.is_empty() => {
+                let f = self.rng.pick(&self.scope.closures.clone()).clone();
+                E::CallClosure(f, Box::new(self.expr(d)))
+            }
             23 => {
                 let a = self.expr(d);
                 E::Bin(
@@ -1100,7 +1158,7 @@ impl Gen {
                 let arr = self.rng.pick(&self.scope.arrays.clone()).clone();
                 E::Call(
                     h.name,
-                    vec![Arg::Slice(arr.name, arr.local), Arg::E(self.expr(d))],
+                    vec![Arg::Slice(arr.name, arr.by_ref), Arg::E(self.expr(d))],
                 )
             }
             _ => {
@@ -1129,9 +1187,37 @@ impl Gen {
             self.rng.below(5)
         };
         let chain = match choice {
-            0 | 1 => {
+            0 => {
+                let a = self.fresh();
+                self.scope.scalars.push((a.clone(), false));
                 let body = self.expr(1);
-                Chain::SumMap { slice, var, body }
+                Chain::Windows {
+                    slice,
+                    a: var,
+                    b: a,
+                    body,
+                }
+            }
+            1 => {
+                let adapter = match self.rng.below(7) {
+                    0 => Adapter::Rev,
+                    1 => {
+                        let i = self.fresh();
+                        self.scope.ints.push((i.clone(), true));
+                        Adapter::Enumerate(i)
+                    }
+                    2 => Adapter::Filter(*self.rng.pick(&[-0.5, 0.0, 0.5])),
+                    3 => Adapter::Skip(1),
+                    4 => Adapter::Copied,
+                    _ => Adapter::None,
+                };
+                let body = self.expr(1);
+                Chain::SumMap {
+                    slice,
+                    adapter,
+                    var,
+                    body,
+                }
             }
             2 => {
                 let other = self.readable_array()?;

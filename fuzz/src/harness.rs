@@ -163,7 +163,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         offsets.push(coords);
         coords += match param.ty {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => 1,
-            PTy::Slice | PTy::MutSlice => p.len,
+            PTy::Slice | PTy::MutSlice | PTy::Array => p.len,
             PTy::Data | PTy::Int => 0,
         };
     }
@@ -185,6 +185,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     PTy::RefScalar => format!("&z_{v}"),
                     _ => format!("z_{v}"),
                 });
+            }
+            PTy::Array => {
+                let _ = writeln!(out, "        let z_{v}: [D; {}] = std::array::from_fn(|i| D::var(z_in_{v}[i], if z_dir == {off} + i {{ 1.0 }} else {{ 0.0 }}));", p.len);
+                call_args.push(format!("z_{v}"));
             }
             PTy::Slice | PTy::MutSlice => {
                 let _ = writeln!(out, "        let mut z_{v}: Vec<D> = z_in_{v}.iter().enumerate().map(|(i, &x)| D::var(x, if z_dir == {off} + i {{ 1.0 }} else {{ 0.0 }})).collect();");
@@ -213,6 +217,9 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     match &f.ret {
         Ret::Scalar(_) => out.push_str("        z_out.push(z_r);\n"),
         Ret::Pair(..) => out.push_str("        z_out.push(z_r.0);\n        z_out.push(z_r.1);\n"),
+        Ret::Array(..) => {
+            out.push_str("        z_out.push(z_r[0]);\n        z_out.push(z_r[1]);\n")
+        }
         Ret::Unit => out.push_str("        let () = z_r;\n"),
     }
     for param in &f.params {
@@ -243,7 +250,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     // The user's arguments, fresh for each call (the `&mut` ones change).
     let outputs = match &f.ret {
         Ret::Scalar(_) => 1,
-        Ret::Pair(..) => 2,
+        Ret::Pair(..) | Ret::Array(..) => 2,
         Ret::Unit => 0,
     } + f
         .params
@@ -266,6 +273,13 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         match param.ty {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
                 let _ = writeln!(out, "    let z_u_{v} = z_in_{v} as {ty};");
+            }
+            PTy::Array => {
+                let _ = writeln!(
+                    out,
+                    "    let z_u_{v}: [{ty}; {}] = std::array::from_fn(|i| z_in_{v}[i] as {ty});",
+                    p.len
+                );
             }
             PTy::Slice | PTy::Data | PTy::MutSlice => {
                 let _ = writeln!(
@@ -295,7 +309,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 }
                 PTy::RefScalar => args.push(format!("&z_u_{v}")),
                 PTy::Slice | PTy::Data => args.push(format!("&z_u_{v}")),
-                PTy::Scalar | PTy::Int => args.push(format!("z_u_{v}")),
+                PTy::Scalar | PTy::Int | PTy::Array => args.push(format!("z_u_{v}")),
             }
         }
         args.join(", ")
@@ -311,6 +325,12 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 let _ = writeln!(
                     out,
                     "    z_{tag}_out.push({r}.0 as f64);\n    z_{tag}_out.push({r}.1 as f64);"
+                );
+            }
+            Ret::Array(..) => {
+                let _ = writeln!(
+                    out,
+                    "    z_{tag}_out.push({r}[0] as f64);\n    z_{tag}_out.push({r}[1] as f64);"
                 );
             }
             Ret::Unit => {
@@ -343,7 +363,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
                     let _ = writeln!(out, "    {var}.push({g}.{v} as f64);");
                 }
-                PTy::Slice | PTy::MutSlice => {
+                PTy::Slice | PTy::MutSlice | PTy::Array => {
                     let _ = writeln!(out, "    {var}.extend({g}.{v}.iter().map(|&x| x as f64));");
                 }
                 _ => {}
@@ -365,6 +385,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             Ret::Pair(..) => {
                 parts.push(format!("z_seeds[0] as {ty}"));
                 parts.push(format!("z_seeds[1] as {ty}"));
+                k = 2;
+            }
+            Ret::Array(..) => {
+                parts.push(format!("[z_seeds[0] as {ty}, z_seeds[1] as {ty}]"));
                 k = 2;
             }
             Ret::Unit => {}
@@ -427,7 +451,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
                 let _ = writeln!(out, "    z_pb_flat.push(z_pb.{k} as f64);");
             }
-            PTy::Slice | PTy::MutSlice => {
+            PTy::Slice | PTy::MutSlice | PTy::Array => {
                 let _ = writeln!(
                     out,
                     "    z_pb_flat.extend(z_pb.{k}.iter().map(|&x| x as f64));"
@@ -490,7 +514,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     "    compare(\"grad\", &{flat}, &vjp(&z_tangents, &[1.0], 1.0), z_tol)?;"
                 );
             }
-            Ret::Pair(..) => {
+            Ret::Pair(..) | Ret::Array(..) => {
                 let _ = writeln!(out, "    let (_z_jv, z_rows) = {module}::jacobian({args});");
                 for k in 0..2 {
                     let row = format!("z_rows[{k}]");

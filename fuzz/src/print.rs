@@ -105,6 +105,7 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
                 PTy::MutSlice => format!("&mut [{ty}]"),
                 PTy::MutScalar => format!("&mut {ty}"),
                 PTy::RefScalar => format!("&{ty}"),
+                PTy::Array => format!("[{ty}; {len}]"),
                 PTy::Int => "usize".into(),
             };
             format!("{}: {t}", p.name)
@@ -113,6 +114,7 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
     let ret = match &f.ret {
         Ret::Scalar(_) => format!(" -> {ty}"),
         Ret::Pair(..) => format!(" -> ({ty}, {ty})"),
+        Ret::Array(..) => format!(" -> [{ty}; 2]"),
         Ret::Unit => String::new(),
     };
     let _ = writeln!(
@@ -131,6 +133,9 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         }
         Ret::Pair(a, b) => {
             let _ = writeln!(out, "    ({}, {})", p.expr(a), p.expr(b));
+        }
+        Ret::Array(a, b) => {
+            let _ = writeln!(out, "    [{}, {}]", p.expr(a), p.expr(b));
         }
         Ret::Unit => {}
     }
@@ -204,6 +209,13 @@ impl Printer {
                         )
                     }
                     BufInit::Copy(slice) => (Some(format!("{slice}.to_vec()")), None),
+                    BufInit::Collect { slice, var, body } => (
+                        Some(format!(
+                            "{slice}.iter().map(|&{var}| {}).collect()",
+                            self.expr(body)
+                        )),
+                        None,
+                    ),
                 };
                 let value = value.unwrap_or_else(|| {
                     if *vec {
@@ -328,6 +340,19 @@ impl Printer {
             S::CallStmt(name, args) => {
                 let _ = writeln!(out, "{p}{name}({});", self.args(args));
             }
+            S::LetTuple { names, values } => {
+                let _ = writeln!(
+                    out,
+                    "{p}let ({}, {}) = ({}, {});",
+                    names[0],
+                    names[1],
+                    self.expr(&values[0]),
+                    self.expr(&values[1])
+                );
+            }
+            S::Closure { name, param, body } => {
+                let _ = writeln!(out, "{p}let {name} = |{param}: {ty}| {};", self.expr(body));
+            }
             S::LetPair { names, call, args } => {
                 let _ = writeln!(
                     out,
@@ -376,12 +401,27 @@ impl Printer {
     fn chain(&self, c: &Chain) -> String {
         let ty = self.d.ty();
         match c {
-            Chain::SumMap { slice, var, body } => {
-                format!(
-                    "{slice}.iter().map(|&{var}| {}).sum::<{ty}>()",
-                    self.expr(body)
-                )
+            Chain::SumMap { slice, adapter, var, body } => {
+                let body = self.expr(body);
+                let iter = match adapter {
+                    Adapter::None => format!("{slice}.iter().map(|&{var}| {body})"),
+                    Adapter::Rev => format!("{slice}.iter().rev().map(|&{var}| {body})"),
+                    Adapter::Enumerate(i) => {
+                        format!("{slice}.iter().enumerate().map(|({i}, &{var})| {body})")
+                    }
+                    Adapter::Filter(t) => format!(
+                        "{slice}.iter().filter(|&&{var}| {var} > {}).map(|&{var}| {body})",
+                        self.d.lit(*t)
+                    ),
+                    Adapter::Skip(k) => format!("{slice}.iter().skip({k}).map(|&{var}| {body})"),
+                    Adapter::Copied => format!("{slice}.iter().copied().map(|{var}| {body})"),
+                };
+                format!("{iter}.sum::<{ty}>()")
             }
+            Chain::Windows { slice, a, b, body } => format!(
+                "{slice}.windows(2).map(|win| {{ let {a} = win[0]; let {b} = win[1]; {} }}).sum::<{ty}>()",
+                self.expr(body)
+            ),
             Chain::Zip { a, b, x, y, body } => format!(
                 "{a}.iter().zip({b}.iter()).map(|(&{x}, &{y})| {}).sum::<{ty}>()",
                 self.expr(body)
@@ -459,6 +499,7 @@ impl Printer {
             ),
             E::Call(f, args) => format!("{f}({})", self.args(args)),
             E::Chain(c) => self.chain(c),
+            E::CallClosure(f, a) => format!("{f}({})", self.expr(a)),
             E::Pi => match d {
                 Dialect::F64 => "std::f64::consts::PI".into(),
                 Dialect::F32 => "std::f32::consts::PI".into(),

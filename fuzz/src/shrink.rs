@@ -169,9 +169,8 @@ fn parts(e: &E) -> Vec<E> {
         | E::Path1(_, a)
         | E::Powi(a, _)
         | E::Clamp(a, ..)
-        | E::Act(_, a) => {
-            vec![(**a).clone()]
-        }
+        | E::Act(_, a)
+        | E::CallClosure(_, a) => vec![(**a).clone()],
         E::MulAdd(a, b, c) => vec![(**a).clone(), (**b).clone(), (**c).clone()],
         E::Branch(_, a, b) => vec![(**a).clone(), (**b).clone()],
         E::Block(_, a, _) => vec![(**a).clone()],
@@ -199,7 +198,7 @@ fn visit_func(func: &mut Func, f: &mut dyn FnMut(&mut E)) {
     visit_stmts(&mut func.body, f);
     match &mut func.ret {
         Ret::Scalar(e) => visit_expr(e, f),
-        Ret::Pair(a, b) => {
+        Ret::Pair(a, b) | Ret::Array(a, b) => {
             visit_expr(a, f);
             visit_expr(b, f);
         }
@@ -222,6 +221,8 @@ fn visit_stmts(body: &mut [S], f: &mut dyn FnMut(&mut E)) {
             } => es.iter_mut().for_each(|e| visit_expr(e, f)),
             S::If { cond, .. } => visit_cond(cond, f),
             S::CallStmt(_, args) | S::LetPair { args, .. } => visit_args(args, f),
+            S::LetTuple { values, .. } => values.iter_mut().for_each(|e| visit_expr(e, f)),
+            S::Closure { body, .. } => visit_expr(body, f),
             _ => {}
         }
         for child in children_mut(s) {
@@ -265,7 +266,8 @@ fn visit_expr(e: &mut E, f: &mut dyn FnMut(&mut E)) {
         | E::Path1(_, a)
         | E::Powi(a, _)
         | E::Clamp(a, ..)
-        | E::Act(_, a) => visit_expr(a, f),
+        | E::Act(_, a)
+        | E::CallClosure(_, a) => visit_expr(a, f),
         E::MulAdd(a, b, c) => {
             visit_expr(a, f);
             visit_expr(b, f);
