@@ -3,7 +3,11 @@
 //! Every case compares the value with the plain function and the gradient with
 //! finite differences, at points on both sides of its branches.
 // The reproducers are kept as they were found, indexing loops and all.
-#![allow(clippy::needless_range_loop, clippy::let_and_return, clippy::useless_vec)]
+#![allow(
+    clippy::needless_range_loop,
+    clippy::let_and_return,
+    clippy::useless_vec
+)]
 
 mod common;
 

@@ -61,7 +61,9 @@ impl VisitMut for Hoister {
         let lets = self.flattened(lets);
         if !lets.is_empty() {
             let body = &closure.body;
-            *closure.body = syn::parse_quote!({ #(#lets)* #body });
+            if let Some(block) = reparse(quote::quote!({ #(#lets)* #body })) {
+                *closure.body = block;
+            }
         }
     }
 }
@@ -135,7 +137,9 @@ impl Hoister {
                 let inner_lets = self.flattened(inner_lets);
                 if !inner_lets.is_empty() {
                     let inner = Expr::If(inner.clone());
-                    **otherwise = syn::parse_quote!({ #(#inner_lets)* #inner });
+                    if let Some(block) = reparse(quote::quote!({ #(#inner_lets)* #inner })) {
+                        **otherwise = block;
+                    }
                 }
             }
         }
@@ -158,7 +162,7 @@ impl Hoister {
             ..
         } = looped;
         let stmts = &body.stmts;
-        Some(syn::parse_quote! {
+        reparse(quote::quote! {
             #(#attrs)* #label loop {
                 #(#lets)*
                 if !(#cond) { break; }
@@ -182,8 +186,10 @@ impl Hoister {
         if in_condition {
             if let Some(base) = movable(expr).or_else(|| self.closure_call(expr)) {
                 let name = self.names.fresh(base);
-                let value = std::mem::replace(expr, syn::parse_quote!(#name));
-                lets.push(syn::parse_quote!(let #name = #value;));
+                if let Some(binding) = reparse(quote::quote!(let #name = #expr;)) {
+                    *expr = syn::parse_quote!(#name);
+                    lets.push(binding);
+                }
                 return;
             }
         }
@@ -201,13 +207,18 @@ impl Hoister {
                     let inner = self.flattened(inner);
                     if !inner.is_empty() {
                         let (left, right) = (&b.left, &b.right);
-                        *expr = match b.op {
-                            BinOp::And(_) => {
-                                syn::parse_quote!(if #left { #(#inner)* #right } else { false })
+                        let rewritten = match b.op {
+                            BinOp::And(_) => reparse(
+                                quote::quote!(if #left { #(#inner)* #right } else { false }),
+                            ),
+                            _ => {
+                                reparse(quote::quote!(if #left { true } else { #(#inner)* #right }))
                             }
-                            _ => syn::parse_quote!(if #left { true } else { #(#inner)* #right }),
                         };
-                        self.operands(expr, in_condition, lets);
+                        if let Some(rewritten) = rewritten {
+                            *expr = rewritten;
+                            self.operands(expr, in_condition, lets);
+                        }
                     }
                 }
                 op => {
@@ -280,6 +291,12 @@ fn movable(expr: &Expr) -> Option<&'static str> {
         },
         _ => None,
     }
+}
+
+/// Rewritten code, parsed back; `None` where the user's tokens do not fit
+/// there (the code is then left as it was, and lowering reports it).
+fn reparse<T: syn::parse::Parse>(tokens: proc_macro2::TokenStream) -> Option<T> {
+    syn::parse2(tokens).ok()
 }
 
 /// The names `let` binds to closures anywhere in `block`.

@@ -7,6 +7,7 @@
 //! which nodes need an adjoint, `forward` and `backward` emit the two passes
 //! using the derivative table in `rules`, and `module` assembles them.
 //! `method` turns the marked methods of an `impl` block into such functions,
+//! `hoist` moves values computed inside conditions into `let`s before them,
 //! `desugar` iterator chains over slices into the loops they stand for.
 
 mod analysis;
@@ -24,6 +25,8 @@ mod module;
 mod names;
 mod paths;
 mod pretty;
+#[cfg(test)]
+mod robustness;
 mod rules;
 mod signature;
 

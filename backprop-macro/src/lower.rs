@@ -1843,7 +1843,12 @@ impl<'a> Lowerer<'a> {
     }
 
     fn assigned_outer_variables_in(&self, expr: &Expr) -> Vec<(String, NodeId)> {
-        let block: syn::Block = syn::parse_quote!({ #expr });
+        // Built, not parsed: printing any expression does not make a block
+        // that parses (`let` is no expression of its own).
+        let block = syn::Block {
+            brace_token: syn::token::Brace::default(),
+            stmts: vec![Stmt::Expr(expr.clone(), None)],
+        };
         self.assigned_outer_variables(&block)
     }
 
