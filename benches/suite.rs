@@ -470,6 +470,9 @@ mod expand;
 #[path = "../backprop-macro/src/forward.rs"]
 mod forward;
 #[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/hoist.rs"]
+mod hoist;
+#[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/ir.rs"]
 mod ir;
 #[allow(dead_code, unused_imports, clippy::all)]
