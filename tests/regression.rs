@@ -374,3 +374,51 @@ fn closures_and_chains_over_data() {
         },
     );
 }
+
+/// A `vec!` of floats that do not depend on the inputs (`prod` is a constant)
+/// was kept as data, and writing into it was refused.
+#[differentiate]
+fn vector_of_constants_written(p: f64) -> f64 {
+    let prod = 1.0;
+    let mut v = vec![(prod * 2.0_f64).acosh(), prod, prod];
+    for i in 0..3 {
+        v[i] += p * (i as f64 + 1.0);
+    }
+    v[1] * v[2]
+}
+
+/// An `if` whose condition holds another `if`, as an element of `vec!`.
+#[differentiate]
+fn branch_in_vector_element(x: f64, y: f64) -> f64 {
+    let v = vec![
+        x,
+        if (if y < 0.75 { 3.0 } else { x }) > 1.0 {
+            x * y
+        } else {
+            y
+        },
+    ];
+    v[0] * v[1]
+}
+
+#[test]
+fn vectors_of_constants_and_branches() {
+    check(
+        &[&[0.3], &[-1.2]],
+        |v| vector_of_constants_written(v[0]),
+        |v| {
+            let (value, g) = vector_of_constants_written::grad(v[0]);
+            (value, vec![g.p])
+        },
+    );
+    for point in [[0.5, 0.2], [2.0, 1.5], [0.5, 1.5]] {
+        check(
+            &[&point],
+            |v| branch_in_vector_element(v[0], v[1]),
+            |v| {
+                let (value, g) = branch_in_vector_element::grad(v[0], v[1]);
+                (value, vec![g.x, g.y])
+            },
+        );
+    }
+}

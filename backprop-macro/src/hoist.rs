@@ -265,6 +265,20 @@ impl Hoister {
                 self.operands(&mut index.expr, in_condition, lets);
                 self.operands(&mut index.index, in_condition, lets);
             }
+            // `vec![a, b]`: its elements, as an array's.
+            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+                let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+                if let Ok(mut elements) = syn::parse::Parser::parse2(parser, mac.mac.tokens.clone())
+                {
+                    let before = lets.len();
+                    for element in &mut elements {
+                        self.operands(element, in_condition, lets);
+                    }
+                    if lets.len() > before {
+                        mac.mac.tokens = elements.to_token_stream();
+                    }
+                }
+            }
             // An `if` or `match` evaluated here always evaluates its condition.
             Expr::If(branch) => self.branch(branch, lets),
             Expr::Match(matched) => self.operands(&mut matched.expr, true, lets),

@@ -32,7 +32,39 @@ mod signature;
 
 use proc_macro::TokenStream;
 
-/// Generates the gradient of a function at compile time. See `backprop_runtime`.
+/// Generates the gradient of a function at compile time, as readable Rust.
+///
+/// ```text
+/// #[differentiate]                  // every float parameter
+/// #[differentiate(wrt(w, b))]       // only these; the others are data
+/// fn loss(w: &[f64], b: f64, x: &[f64], y: f64) -> f64 { ... }
+/// ```
+///
+/// The function stays as written; a module of the same name appears next to
+/// it:
+///
+/// - `loss::grad(args) -> (value, loss::Grad)`: the value and the gradient
+///   (`g.w`, `g.b`: one field per differentiated parameter; a `Vec` for a
+///   slice). Functions with several outputs (a tuple or array) have
+///   `loss::jacobian(args) -> (value, [Grad; K])` instead.
+/// - `loss::forward(args) -> (value, loss::Tape)` and
+///   `loss::backward(&tape, seed) -> loss::Grad`: the two passes, with the
+///   seed being the derivative of an outer loss with respect to the result
+///   (one seed per output; `&mut` parameters' final values are outputs too).
+/// - `loss::forward_into(&mut tape, args)` and
+///   `loss::backward_into(&tape, seed, &mut grad)`: the same without
+///   allocating, *adding* into `grad`, for minibatches.
+/// - `loss::pullback(&tape, seed)`: the gradient as a tuple in parameter
+///   order, used by differentiated callers; `loss::SOURCE`: the generated code.
+///
+/// Inside: arithmetic, float methods, `sigmoid`/`relu`/`softplus`, `let`,
+/// `if`/`match`/loops/`break`/`continue`/`return`, slices, arrays, `Vec`,
+/// iterator chains, closures, calls to other differentiated functions or custom
+/// rules, generic `T: Float`, methods of a marked `impl` block. The gradient is
+/// that of the path the forward pass took. Anything else is a compile error at
+/// the offending tokens saying what to write instead.
+///
+/// The crate `backprop_runtime` documents each point with examples.
 #[proc_macro_attribute]
 pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::differentiate(attr.into(), item.into()).into()

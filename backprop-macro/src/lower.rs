@@ -1606,7 +1606,7 @@ impl<'a> Lowerer<'a> {
                 };
                 let literal = Expr::Array(array.clone());
                 if self.mentions_active(&literal)
-                    || holds_floats(&array)
+                    || self.holds_floats(&array)
                     || contains_branch(&literal)
                 {
                     self.array_literal(&array, annotation, expr, false)
@@ -1962,7 +1962,7 @@ impl<'a> Lowerer<'a> {
                 let value = match strip_parens(expr) {
                     Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
                     Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
-                    Expr::Array(array) if self.mentions_active(expr) || holds_floats(array) || contains_branch(expr) => self.array_literal(array, annotation, expr, true),
+                    Expr::Array(array) if self.mentions_active(expr) || self.holds_floats(array) || contains_branch(expr) => self.array_literal(array, annotation, expr, true),
                     _ => self.expr(expr),
                 };
                 if let Operand::Node(array) = value {
@@ -3154,6 +3154,25 @@ impl<'a> Lowerer<'a> {
 
     /// The type of an inactive value, where its spelling tells; needed only if the
     /// backward pass reads it from the tape.
+    /// Whether an array literal holds floats (`[1.0, 0.0]`, `vec![T::one(), x]`:
+    /// a literal, or a value whose type is known to be a float): then it is a
+    /// buffer the function may write differentiated values into.
+    fn holds_floats(&self, array: &syn::ExprArray) -> bool {
+        array.elems.iter().any(|e| {
+            let e = match strip_parens(e) {
+                Expr::Unary(u) => &*u.expr,
+                other => other,
+            };
+            literal_float(e).is_some()
+                || is_float_literal(&strip_parens(e).to_token_stream())
+                || self
+                    .guess_type(e)
+                    .as_ref()
+                    .and_then(FloatTy::from_type)
+                    .is_some()
+        })
+    }
+
     fn guess_type(&self, expr: &Expr) -> Option<syn::Type> {
         match expr {
             Expr::Cast(cast) => Some((*cast.ty).clone()),
@@ -3638,18 +3657,6 @@ fn is_pure(expr: &Expr) -> bool {
         }
         _ => false,
     }
-}
-
-/// `[1.0, 0.0]`, `vec![T::one(), T::zero()]`: an array of floats, which the
-/// function may write differentiated values into.
-fn holds_floats(array: &syn::ExprArray) -> bool {
-    array.elems.iter().any(|e| {
-        let e = match strip_parens(e) {
-            Expr::Unary(u) => &*u.expr,
-            other => other,
-        };
-        literal_float(e).is_some() || is_float_literal(&strip_parens(e).to_token_stream())
-    })
 }
 
 /// `v` of `*v` or `**v`; `None` unless `expr` dereferences.

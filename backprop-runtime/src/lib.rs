@@ -33,23 +33,244 @@
 //! assert!((g2.x - 2.0 * value * g.x).abs() < 1e-12);
 //! ```
 //!
-//! For `#[differentiate] fn f(x: f64, y: f64) -> f64`, the module `f` holds:
-//! - `f::forward(x, y) -> (f64, f::Tape)`: the value and the saved intermediates;
-//! - `f::backward(&tape, seed) -> f::Grad`: the reverse pass;
-//! - `f::forward_into(&mut tape, x, y) -> f64` and
-//!   `f::backward_into(&tape, seed, &mut grad)`: the same, reusing a tape and
-//!   adding into a gradient (see below);
-//! - `f::grad(x, y) -> (f64, f::Grad)`: both, with a seed of one;
-//! - `f::Grad`: one field per differentiable parameter (`g.x`, `g.y`);
-//! - `f::pullback`: `backward` with the gradient as a tuple in parameter order,
-//!   which differentiated callers of `f` use;
-//! - `f::SOURCE`: the generated code, pretty-printed.
+//! ## The contract
+//!
+//! For `#[differentiate] pub fn f(x: f64, y: f64) -> f64`, `f` stays as written
+//! and callable, and a module `f` with the same visibility appears next to it
+//! (modules and functions live in different namespaces, so `use crate::f;`
+//! brings both):
+//!
+//! | item | what it is |
+//! |---|---|
+//! | `f::forward(x, y) -> (f64, f::Tape)` | the value, and the intermediates the backward pass reads |
+//! | `f::backward(&tape, seed) -> f::Grad` | the reverse pass; `seed` is the derivative of your final loss with respect to `f`'s result (the blog's `df = 1`) |
+//! | `f::forward_into(&mut tape, x, y) -> f64` | `forward`, reusing a tape's memory |
+//! | `f::backward_into(&tape, seed, &mut grad)` | `backward`, *adding* into a caller-owned `Grad` |
+//! | `f::grad(x, y) -> (f64, f::Grad)` | both, with a seed of one (functions with one output and no `&mut` parameters) |
+//! | `f::jacobian(x, y) -> (value, [f::Grad; K])` | instead of `grad`, for a function with `K` outputs |
+//! | `f::Grad` | one `pub` field per differentiable parameter, named after it: `g.x`; a `Vec` for a slice, an array for an array; `Grad::default()` is zero |
+//! | `f::Tape` | `pub` fields named after your `let` bindings, holding exactly what the backward pass reads; `Tape::default()` is empty |
+//! | `f::pullback(&tape, seed)` | `backward` with the gradient as a tuple in parameter order ([`NotDifferentiable`] for the others); differentiated callers use it |
+//! | `f::SOURCE` | the generated code, pretty-printed |
 //!
 //! Every `f64` and `f32` parameter, and every slice, vector or array of them
-//! (`&[f64]`, `&Vec<f64>`, `[f64; N]`, `&[f64; N]`), is differentiable unless
-//! `#[differentiate(wrt(x, ...))]` names a subset; other parameters pass through.
-//! A slice's gradient is a `Vec`, an array's an array. `&mut` parameters are
-//! written in place; their final values are outputs of the function.
+//! (`&[f64]`, `&Vec<f64>`, `[f64; N]`, `&[f64; N]`), `&f64` and `&mut` form, is
+//! differentiable unless `#[differentiate(wrt(x, ...))]` names a subset; other
+//! parameters (integers, bools, enums, slices of integers) pass through. A
+//! parameter left out of `wrt` costs nothing in the backward pass:
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! /// Mean squared error of `w` against data points.
+//! #[differentiate(wrt(w))]
+//! fn mse(w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
+//!     let mut total = 0.0;
+//!     for i in 0..xs.len() {
+//!         let e = w[0] * xs[i] + w[1] - ys[i];
+//!         total += e * e;
+//!     }
+//!     total / xs.len() as f64
+//! }
+//!
+//! let (loss, g) = mse::grad(&[2.0, 0.5], &[1.0, 2.0], &[2.0, 4.0]);
+//! assert_eq!(loss, 0.25);
+//! assert_eq!(g.w, vec![1.5, 1.0]); // `g` has no field for `xs` or `ys`
+//! ```
+//!
+//! ## Several outputs and `jacobian`
+//!
+//! A function returning a tuple `(f64, f64)` or an array `[f64; N]` takes one
+//! seed per output in `backward` (a vector-Jacobian product), and `jacobian`
+//! gives one `Grad` per output:
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! #[differentiate]
+//! fn to_cartesian(r: f64, theta: f64) -> (f64, f64) {
+//!     (r * theta.cos(), r * theta.sin())
+//! }
+//!
+//! let ((x, y), rows) = to_cartesian::jacobian(2.0, 0.0);
+//! assert_eq!((x, y), (2.0, 0.0));
+//! assert_eq!((rows[0].r, rows[0].theta), (1.0, 0.0)); // d x / d(r, theta)
+//! assert_eq!((rows[1].r, rows[1].theta), (0.0, 2.0)); // d y / d(r, theta)
+//!
+//! // A weighted sum of the outputs' gradients, in one backward pass.
+//! let (_, tape) = to_cartesian::forward(2.0, 0.0);
+//! let g = to_cartesian::backward(&tape, (0.5, 1.0));
+//! assert_eq!((g.r, g.theta), (0.5, 2.0));
+//! ```
+//!
+//! Differentiated callers destructure it: `let (x, y) = to_cartesian(r, t);`.
+//!
+//! ## `&mut` parameters and their seeds
+//!
+//! A function may write its results into `&mut f64` and `&mut [f64]` parameters;
+//! their final values are outputs too. `backward` then takes one seed per output:
+//! the returned value's first (if there is one), then each `&mut` parameter's, a
+//! slice for a slice. `Grad` holds the adjoint of the *initial* contents.
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! /// One explicit Euler step of `v' = -k v`, in place; returns the energy.
+//! #[differentiate]
+//! fn step(v: &mut [f64], k: f64) -> f64 {
+//!     let mut energy = 0.0;
+//!     for i in 0..v.len() {
+//!         v[i] -= 0.1 * k * v[i];
+//!         energy += v[i] * v[i];
+//!     }
+//!     energy
+//! }
+//!
+//! let mut v = [1.0, 2.0];
+//! let (energy, tape) = step::forward(&mut v, 1.0);
+//! assert_eq!(v, [0.9, 1.8]);
+//! // Seeds: d loss / d energy, then d loss / d (final v).
+//! let g = step::backward(&tape, (0.0, &[1.0, 0.0]));
+//! assert!((g.v[0] - 0.9).abs() < 1e-15 && g.v[1] == 0.0); // d v0_final / d v0
+//! assert!((g.k + 0.1).abs() < 1e-15);                    // d v0_final / d k
+//! # let _ = energy;
+//! ```
+//!
+//! A differentiated caller passes `&mut h` of its own buffer (or a local
+//! `&mut a` of a float), or passes on its own `&mut` parameter.
+//!
+//! ## Calls and custom derivative rules
+//!
+//! A differentiated function calls other `#[differentiate]` functions by name or
+//! path: its forward pass runs the callee's `forward`, its backward pass the
+//! callee's `pullback`. Any plain function can join in by getting a module of the
+//! same shape by hand: a custom rule, for a black box, a closed-form derivative,
+//! or an iterative solver whose adjoint is that of its solution.
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! /// Square root by Newton's method.
+//! pub fn newton_sqrt(a: f64, iterations: usize) -> f64 {
+//!     let mut y = a.max(1.0);
+//!     for _ in 0..iterations {
+//!         y = 0.5 * (y + a / y);
+//!     }
+//!     y
+//! }
+//!
+//! /// Its rule: the adjoint of the converged root, 1 / (2 sqrt(a)), rather
+//! /// than differentiating through the iterations.
+//! pub mod newton_sqrt {
+//!     use backprop_runtime::NotDifferentiable;
+//!
+//!     #[derive(Clone, Debug, Default)]
+//!     pub struct Tape {
+//!         root: f64,
+//!     }
+//!
+//!     pub fn forward(a: f64, iterations: usize) -> (f64, Tape) {
+//!         let root = super::newton_sqrt(a, iterations);
+//!         (root, Tape { root })
+//!     }
+//!
+//!     /// One adjoint per argument, in order.
+//!     pub fn pullback(tape: &Tape, seed: f64) -> (f64, NotDifferentiable) {
+//!         (seed / (2.0 * tape.root), NotDifferentiable)
+//!     }
+//! }
+//!
+//! #[differentiate]
+//! fn hypotenuse(x: f64, y: f64) -> f64 {
+//!     newton_sqrt(x * x + y * y, 30)
+//! }
+//!
+//! fn main() {
+//!     let (h, g) = hypotenuse::grad(3.0, 4.0);
+//!     assert!((h - 5.0).abs() < 1e-12);
+//!     assert!((g.x - 0.6).abs() < 1e-12 && (g.y - 0.8).abs() < 1e-12);
+//! }
+//! ```
+//!
+//! Passing a value that depends on the inputs to a parameter whose adjoint is
+//! [`NotDifferentiable`] is a type error at that argument, never a dropped
+//! gradient. A rule for a slice parameter returns a `Vec` of its adjoint.
+//!
+//! ## Control flow
+//!
+//! `if`/`else`, `match` on integers and enums, `for`, `while`, `loop`, labelled
+//! `break`/`continue` and early `return` all work, with the semantics every AD tool
+//! uses: **the gradient is the gradient of the path the forward pass took.**
+//! Comparisons are not differentiated; at a point where a branch switches, the
+//! gradient is that of the branch taken.
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! /// x^n by repeated multiplication, clipped at 10.
+//! #[differentiate]
+//! fn clipped_power(x: f64, n: usize) -> f64 {
+//!     let mut p = 1.0;
+//!     for _ in 0..n {
+//!         p *= x;
+//!         if p > 10.0 {
+//!             return 10.0;
+//!         }
+//!     }
+//!     p
+//! }
+//!
+//! assert_eq!(clipped_power::grad(2.0, 3), (8.0, clipped_power::Grad { x: 12.0 }));
+//! assert_eq!(clipped_power::grad(3.0, 3), (10.0, clipped_power::Grad { x: 0.0 }));
+//! ```
+//!
+//! ## What is supported, and what is refused
+//!
+//! Inside a differentiated function: `let` (with annotations, shadowing, `let
+//! mut`, compound assignment, tuple patterns, `let _`), arithmetic, casts between
+//! `f32` and `f64`, the float methods (`exp exp2 exp_m1 ln ln_1p log log2 log10
+//! sqrt cbrt powi powf recip sin cos tan asin acos atan atan2 sinh cosh tanh asinh
+//! acosh atanh abs to_degrees to_radians max min clamp hypot mul_add fract`, and
+//! `signum floor ceil round trunc` with derivative zero), [`sigmoid`], [`relu`] and
+//! [`softplus`], constants, code that does not depend on the inputs (kept as
+//! written), slices, arrays and vectors (reads, local buffers `[0.0; N]` and
+//! `vec![0.0; n]`, writes, copies with `to_vec`), loops over slices (`iter`,
+//! `enumerate`, `zip`, `rev`, `windows`), iterator chains ending in `sum`,
+//! `product`, `fold` or `collect` (rewritten into the loops they stand for),
+//! closures bound with `let`, calls, recursion, `assert!` (left out of the
+//! generated passes), and anything above inside conditions.
+//!
+//! Refused, with a compile error at the offending tokens that says what to write
+//! instead: `async`/`const`/`unsafe`/`extern` functions, closures passed as
+//! values or assigning captured variables, macros other than `vec!` and the
+//! assertions, items inside the body, `if let`/`while let`, `match` on a
+//! differentiated value or with bindings in patterns, struct fields and
+//! references of differentiated values, containers of floats other than slices,
+//! vectors and arrays (unless `wrt` leaves them out), methods without a rule.
+//! All errors of one function are reported in one build, and the function
+//! itself is still emitted, so the rest of the crate keeps compiling.
+//!
+//! ## Reading the generated code
+//!
+//! The generated code is meant to be read, like the blog post it grew from: one
+//! `let` per node named after your bindings (`sigx`, `numer`), each node's adjoint
+//! named after it (`dsigx`), and each branch that reaches a variable its own term
+//! (`dx1`, `dx2`, `dx3`), summed explicitly. Three ways to see it: print
+//! `f::SOURCE`; open the module's page in `cargo doc --open`; or run `cargo
+//! install cargo-expand` once and then `cargo expand path::to::module`.
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! #[differentiate]
+//! fn square_sum(x: f64, y: f64) -> f64 {
+//!     let s = x + y;
+//!     s * s
+//! }
+//!
+//! assert!(square_sum::SOURCE.contains("pub fn backward_into"));
+//! assert!(square_sum::SOURCE.contains("let ds = "));
+//! ```
 //!
 //! ## Generic floats and methods
 //!
@@ -142,6 +363,13 @@ pub use num_traits::Float;
 
 /// The float types backprop differentiates: `f32`, `f64`, and any other
 /// [`Float`] a generic function is instantiated with.
+///
+/// ```
+/// fn halve<F: backprop_runtime::Real>(x: F) -> F {
+///     x / (F::one() + F::one())
+/// }
+/// assert_eq!(halve(3.0_f32), 1.5);
+/// ```
 pub trait Real: Float {}
 
 impl<F: Float> Real for F {}
@@ -149,6 +377,12 @@ impl<F: Float> Real for F {}
 /// The logistic sigmoid, `1 / (1 + e^-x)`, computed without overflow for large
 /// `|x|`. Inside `#[differentiate]` its derivative reuses the saved output, as the
 /// blog does: `σ'(x) = σ(x) (1 - σ(x))`.
+///
+/// ```
+/// use backprop_runtime::sigmoid;
+/// assert_eq!(sigmoid(0.0_f64), 0.5);
+/// assert!(sigmoid(-800.0_f64) >= 0.0 && sigmoid(800.0_f64) == 1.0); // no overflow
+/// ```
 pub fn sigmoid<F: Real>(x: F) -> F {
     // One exponential of a non-positive number, which cannot overflow, then a
     // select: as cheap as the textbook `1 / (1 + e^-x)`.
@@ -162,6 +396,18 @@ pub fn sigmoid<F: Real>(x: F) -> F {
 }
 
 /// The rectifier, `max(x, 0)`. Its derivative is taken as 0 at 0.
+///
+/// ```
+/// use backprop_runtime::{differentiate, relu};
+/// assert_eq!((relu(-2.0_f64), relu(3.0_f64)), (0.0, 3.0));
+///
+/// #[differentiate]
+/// fn unit(x: f64) -> f64 {
+///     relu(x)
+/// }
+/// assert_eq!(unit::grad(0.0).1.x, 0.0);
+/// assert_eq!(unit::grad(0.5).1.x, 1.0);
+/// ```
 pub fn relu<F: Real>(x: F) -> F {
     if x > F::zero() {
         x
@@ -172,6 +418,12 @@ pub fn relu<F: Real>(x: F) -> F {
 
 /// `ln(1 + e^x)`, a smooth rectifier, computed without overflow for large `x`.
 /// Its derivative is the sigmoid.
+///
+/// ```
+/// use backprop_runtime::softplus;
+/// assert!((softplus(0.0_f64) - 2.0_f64.ln()).abs() < 1e-15);
+/// assert_eq!(softplus(1000.0_f64), 1000.0); // no overflow
+/// ```
 pub fn softplus<F: Real>(x: F) -> F {
     // ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|)
     relu(x) + (-x.abs()).exp().ln_1p()
@@ -181,13 +433,41 @@ pub fn softplus<F: Real>(x: F) -> F {
 /// integer, or a float left out of `wrt`). A differentiated caller that passes a
 /// value depending on its own inputs there gets a type error instead of a silently
 /// dropped gradient.
+///
+/// ```
+/// use backprop_runtime::{differentiate, NotDifferentiable};
+///
+/// #[differentiate]
+/// fn scaled(x: f64, times: usize) -> f64 {
+///     x * times as f64
+/// }
+///
+/// let (_, tape) = scaled::forward(2.0, 3);
+/// let (dx, dtimes) = scaled::pullback(&tape, 1.0);
+/// assert_eq!((dx, dtimes), (3.0, NotDifferentiable));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NotDifferentiable;
 
 /// Values a branch or loop saves for the backward pass: the forward pass pushes
 /// one per pass through the code that computes it, the backward pass reads them
 /// back in reverse with a [`Reader`]. One stack per saved value, so memory grows
-/// with the values actually saved.
+/// with the values actually saved. Generated tapes hold them; you rarely touch
+/// one yourself.
+///
+/// ```
+/// use backprop_runtime::Stack;
+///
+/// let mut saved = Stack::new();
+/// for v in [1.0, 2.0, 3.0] {
+///     saved.push(v);
+/// }
+/// assert_eq!((saved.len(), saved.as_slice()), (3, &[1.0, 2.0, 3.0][..]));
+/// let mut back = saved.reader();
+/// assert_eq!((back.pop(), back.pop(), back.pop()), (3.0, 2.0, 1.0));
+/// saved.clear();
+/// assert!(saved.is_empty());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stack<T> {
     items: Vec<T>,
@@ -245,7 +525,18 @@ impl<T> Stack<T> {
     }
 }
 
-/// Reads a [`Stack`] back in reverse.
+/// Reads a [`Stack`] back in reverse, newest first; the stack itself is left
+/// as it was, so a tape can be run backward several times.
+///
+/// ```
+/// use backprop_runtime::Stack;
+///
+/// let mut tapes = Stack::new();
+/// tapes.push(vec![1.0, 2.0]);
+/// let mut back = tapes.reader();
+/// assert_eq!(back.pop_ref(), &vec![1.0, 2.0]);
+/// assert_eq!(tapes.len(), 1);
+/// ```
 #[derive(Debug)]
 pub struct Reader<'a, T> {
     items: &'a [T],
@@ -275,9 +566,14 @@ impl<T: Copy> Reader<'_, T> {
     }
 }
 
-/// Sizes a slice parameter's gradient on first use, and checks it afterwards:
 /// Adds `from` into `into`, element by element: a callee's adjoint of an array
 /// argument, added into the caller's adjoint of that array.
+///
+/// ```
+/// let mut caller = [1.0, 2.0];
+/// backprop_runtime::accumulate(&mut caller, &[0.5, -1.0]);
+/// assert_eq!(caller, [1.5, 1.0]);
+/// ```
 ///
 /// # Panics
 /// If the lengths differ (the callee was handed an array of another length).
@@ -293,8 +589,15 @@ pub fn accumulate<F: Real>(into: &mut [F], from: &[F]) {
     }
 }
 
+/// Sizes a slice parameter's gradient on first use, and checks it afterwards:
 /// `backward_into` adds into a `Grad` that is either fresh (`Grad::default()`,
 /// empty vectors) or was made for arguments of the same lengths.
+///
+/// ```
+/// let mut gradient: Vec<f64> = Vec::new();
+/// backprop_runtime::prepare(&mut gradient, 3);
+/// assert_eq!(gradient, vec![0.0; 3]);
+/// ```
 ///
 /// # Panics
 /// If `gradient` is not empty and its length is not `len`.
