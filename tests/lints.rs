@@ -277,3 +277,14 @@ fn generated_code_is_lint_clean() {
     assert!((identity::grad(1.0, 2.0).1.x - 1.0).abs() < f64::EPSILON);
     assert!(constant::grad(1.0).1._x.abs() < f64::EPSILON);
 }
+
+/// `#[expect]` on the function covers the generated copy of its code too.
+#[differentiate(wrt(x))]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts are small enough to be exact in an f64"
+)]
+#[must_use]
+pub fn expected_lint(x: f64, n: usize) -> f64 {
+    x * n as f64
+}

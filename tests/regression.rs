@@ -422,3 +422,25 @@ fn vectors_of_constants_and_branches() {
         );
     }
 }
+
+/// `println!`, `eprintln!` and `dbg!` while debugging were refused; they run
+/// in the forward pass, with the values the names have at that point.
+#[differentiate]
+fn prints_while_debugging(x: f64, s: &[f64]) -> f64 {
+    let mut acc = x;
+    for i in 0..s.len() {
+        acc *= s[i];
+        println!("step {i}: acc = {acc}");
+    }
+    dbg!(acc);
+    eprintln!("{:?} {}", s, x);
+    acc
+}
+
+#[test]
+fn printing_macros_in_the_forward_pass() {
+    check(&[&[1.5, 2.0, 3.0], &[-0.5, 0.3, 1.1]], |v| prints_while_debugging(v[0], &v[1..]), |v| {
+        let (value, g) = prints_while_debugging::grad(v[0], &v[1..]);
+        (value, [vec![g.x], g.s].concat())
+    });
+}

@@ -7,6 +7,9 @@ use syn::parse::Parser;
 pub struct Args {
     /// Restricts the gradient to these parameters; `None` means every float one.
     pub wrt: Option<Vec<Ident>>,
+    /// Parameters known to be data, never written by the user: the model that
+    /// a method's `&self` becomes (its float fields are parameters of their own).
+    pub data: Vec<Ident>,
 }
 
 impl Args {

@@ -65,13 +65,30 @@ pub fn module_of(
             "unsupported signature",
         ));
     };
-    let lints: Vec<syn::Attribute> = function
-        .attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("allow"))
-        .cloned()
-        .collect();
+    let lints = lint_attributes(&function.attrs);
     module::generate(&signature, &graph, &mut names, &lints)
+}
+
+/// The user's `#[allow(..)]` and `#[expect(..)]` on the function, for the
+/// generated module, which repeats its code. An `expect` becomes an `allow`
+/// there: the generated code need not trip the lint again, and an unmet
+/// expectation would be a warning of its own.
+pub fn lint_attributes(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
+    attrs
+        .iter()
+        .filter_map(|attr| {
+            if attr.path().is_ident("allow") {
+                return Some(attr.clone());
+            }
+            let syn::Meta::List(list) = &attr.meta else { return None };
+            if !list.path.is_ident("expect") {
+                return None;
+            }
+            // `reason = ".."` is kept: `allow` takes it too.
+            let lints = &list.tokens;
+            Some(syn::parse_quote_spanned!(attr.pound_token.span=> #[allow(#lints)]))
+        })
+        .collect()
 }
 
 #[cfg(test)]

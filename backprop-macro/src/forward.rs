@@ -257,6 +257,11 @@ impl Forward<'_> {
             | NodeKind::Merge
             | NodeKind::LoopOut
             | NodeKind::LoopTrips => quote!(),
+            // A statement for its effect (`println!`): no value to bind.
+            NodeKind::Inactive { .. } if matches!(&node.ty, Some(syn::Type::Tuple(t)) if t.elems.is_empty()) => {
+                let value = value(self.graph, node);
+                quote!(#value;)
+            }
             _ => {
                 let value = value(self.graph, node);
                 quote!(let #name #annotation = #value;)

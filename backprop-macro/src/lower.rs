@@ -497,6 +497,7 @@ impl<'a> Lowerer<'a> {
                 // Checks do not change the value: the function itself keeps them,
                 // the generated passes leave them out.
                 Stmt::Macro(mac) if is_assertion(&mac.mac) => {}
+                Stmt::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
                 Stmt::Macro(mac) => self.errors.spanned(&mac.mac, MACRO_MESSAGE),
             }
             if !last && may_exit(stmt) {
@@ -557,14 +558,19 @@ impl<'a> Lowerer<'a> {
                 self.call_with_mut_arguments(call, expr, false);
             }
             Expr::Macro(mac) if is_assertion(&mac.mac) => {}
+            Expr::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
             Expr::Block(b) if b.label.is_none() => {
                 self.block(&b.block, Tail::Unit);
             }
+            Expr::MethodCall(call) if call.method == "for_each" => self.errors.spanned(
+                expr,
+                "`for_each` with a closure that changes variables outside it is not supported; write the loop it stands for, as in `for v in w.iter() { total += v * v; }`",
+            ),
             _ => match unsupported(expr) {
                 Some(message) => self.errors.spanned(expr, message),
                 None => self.errors.spanned(
                     expr,
-                    "this statement has no effect on the result; a differentiated function is built from `let` bindings, assignments, branches, loops and a final expression",
+                    "this statement's value is not used; a differentiated function is built from `let` bindings, assignments, calls that write `&mut` arguments, branches, loops and a final expression (write `let _ = ...;` to compute a value and drop it)",
                 ),
             },
         }
@@ -2715,6 +2721,36 @@ impl<'a> Lowerer<'a> {
         operand
     }
 
+    /// `println!("{x}")`, `dbg!(x)`: printed by the forward pass, with the
+    /// values the names have at that point (the generated code names versions
+    /// of a variable differently, so each is bound to its name first). Nothing
+    /// in it gets an adjoint.
+    fn print_statement(&mut self, mac: &syn::Macro) {
+        let mut names = Vec::new();
+        names_in_macro(mac.tokens.clone(), &mut names);
+        let mut seen = Vec::new();
+        let mut operands = Vec::new();
+        for name in names {
+            if seen.contains(&name) {
+                continue;
+            }
+            if let Some(id) = self.lookup(&name) {
+                seen.push(name);
+                operands.push(Operand::Node(id));
+            }
+        }
+        let bound: Vec<Ident> = seen.iter().map(|n| Ident::new(n, Span::call_site())).collect();
+        let operand = self.inactive_template(
+            |values| quote!({ #(let #bound = #values;)* #mac; }),
+            &operands,
+            mac,
+        );
+        if let Operand::Node(id) = operand {
+            self.nodes[id].hint = Hint::Op("printed".into());
+            self.nodes[id].ty = Some(syn::parse_quote!(()));
+        }
+    }
+
     /// `let f = |t: f64| t * x;`: remembered with what it captures, and inlined
     /// at each call. A closure that assigns to a captured variable or returns
     /// early is refused.
@@ -3217,7 +3253,7 @@ impl<'a> Lowerer<'a> {
 }
 
 const MACRO_MESSAGE: &str =
-    "macros cannot be differentiated: `#[differentiate]` sees only the macro call, not its expansion; write the computation as plain Rust";
+    "macros cannot be differentiated: `#[differentiate]` sees only the macro call, not its expansion; write the computation as plain Rust (`vec!`, `println!`, `eprintln!`, `dbg!` and the assertions are accepted)";
 
 /// Constructs outside the supported language, with what to do instead.
 fn unsupported(expr: &Expr) -> Option<&'static str> {
@@ -3311,6 +3347,40 @@ fn has_mut_argument(call: &syn::ExprCall) -> bool {
 }
 
 /// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
+/// `println!`, `eprintln!`, `print!`, `eprint!`, `dbg!`: for debugging.
+fn is_print(mac: &syn::Macro) -> bool {
+    mac.path.get_ident().is_some_and(|name| {
+        matches!(
+            name.to_string().as_str(),
+            "println" | "eprintln" | "print" | "eprint" | "dbg"
+        )
+    })
+}
+
+/// The names a macro's tokens may read: identifiers, and the `{name}` and
+/// `{name:?}` captures of its string literals.
+fn names_in_macro(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => out.push(key(&ident)),
+            proc_macro2::TokenTree::Group(group) => names_in_macro(group.stream(), out),
+            proc_macro2::TokenTree::Literal(lit) => {
+                let text = lit.to_string();
+                for capture in text.split('{').skip(1) {
+                    let name: String = capture
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                        out.push(name);
+                    }
+                }
+            }
+            proc_macro2::TokenTree::Punct(_) => {}
+        }
+    }
+}
+
 fn is_assertion(mac: &syn::Macro) -> bool {
     mac.path.get_ident().is_some_and(|name| {
         matches!(

@@ -109,7 +109,10 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
     for m in &marked {
         let free = free_function(m, &marked, &block, &type_ident, &uses);
         let args = match Args::parse(m.args.clone()) {
-            Ok(args) => args,
+            Ok(mut args) => {
+                args.data.push(locals(m, &type_ident).model);
+                args
+            }
             Err(error) => {
                 errors.push(error);
                 continue;
@@ -472,7 +475,7 @@ fn free_function(
     }
     let (ident, output) = (&m.module, &m.method.sig.output);
     let (params, _, where_clause) = generics.split_for_impl();
-    let attrs = m.method.attrs.iter().filter(|a| a.path().is_ident("allow"));
+    let attrs = crate::expand::lint_attributes(&m.method.attrs);
     let vis = &m.method.vis;
     syn::parse_quote! {
         #(#attrs)*

@@ -132,7 +132,7 @@ impl Signature {
         }
         let params = apply_wrt(params, args, errors);
         if args.wrt.is_none() {
-            refuse_hidden_floats(&params, errors);
+            refuse_hidden_floats(&params, &args.data, errors);
         }
         Some(Signature {
             ident: sig.ident.clone(),
@@ -288,11 +288,58 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
     params
 }
 
+/// The name in `names` within two edits of `name` (a typo), if any; short
+/// names are too close to everything to guess from.
+fn closest<'a>(name: &str, names: &'a [String]) -> Option<&'a str> {
+    if name.chars().count() < 3 {
+        return None;
+    }
+    names
+        .iter()
+        .map(|n| (edit_distance(name, n), n))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.as_str())
+}
+
+/// Levenshtein distance, counting a swap of two neighbours as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+fn quoted_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(", ")
+}
+
 /// Without `wrt`, every float parameter is differentiated. Floats the macro
 /// cannot differentiate (nested in slices of slices, behind a plain reference)
 /// would silently be treated as constants, so they need `wrt(...)` to say so.
-fn refuse_hidden_floats(params: &[Param], errors: &mut Errors) {
-    for param in params.iter().filter(|p| p.differentiable.is_none()) {
+fn refuse_hidden_floats(params: &[Param], data: &[Ident], errors: &mut Errors) {
+    // An unused model parameter is spelled `_model`.
+    let is_data = |p: &Param| {
+        let name = p.ident.to_string();
+        data.iter().any(|d| *d == name.trim_start_matches('_'))
+    };
+    for param in params.iter().filter(|p| p.differentiable.is_none() && !is_data(p)) {
         let ty = &param.ty;
         let tokens = quote::quote!(#ty).to_string();
         let mentions_float = tokens
@@ -301,10 +348,27 @@ fn refuse_hidden_floats(params: &[Param], errors: &mut Errors) {
         if mentions_float {
             errors.spanned(
                 ty,
-                "this parameter holds floats that cannot be differentiated (slices of slices, references to a float); flatten them into one `&[f64]`, or list the parameters to differentiate in `wrt(...)` to pass this one as data",
+                "this parameter holds floats that cannot be differentiated here (`Option<f64>`, `Box<f64>`, slices of slices); pass the floats as `f64`, `&f64`, `&mut f64` or one flat `&[f64]`, or list the parameters to differentiate in `wrt(...)` to pass this one as data",
+            );
+        } else if let Some(name) = referenced_struct(ty) {
+            errors.spanned(
+                ty,
+                format!("`{name}` may hold floats, and `#[differentiate]` cannot see inside a struct: its fields would get no gradient. Pass the floats as parameters (one `&[f64]` for many), or make this a method of an `impl {name}` block marked `#[differentiate]`; if it holds only data, list the differentiated parameters in `wrt(...)`"),
             );
         }
     }
+}
+
+/// `Params` in `&Params` or `&mut Params`: a type of the user's (named in
+/// upper camel case, and not one of std's containers), which may hold floats.
+fn referenced_struct(ty: &syn::Type) -> Option<&Ident> {
+    let syn::Type::Reference(r) = ty else { return None };
+    let syn::Type::Path(path) = &*r.elem else { return None };
+    let last = path.path.segments.last()?;
+    let name = last.ident.to_string();
+    let std_types = ["Vec", "String", "Option", "Box", "Rc", "Arc", "HashMap", "BTreeMap", "HashSet", "BTreeSet", "VecDeque", "Range"];
+    let user_type = name.starts_with(|c: char| c.is_ascii_uppercase()) && !std_types.contains(&name.as_str());
+    (path.qself.is_none() && user_type).then_some(&last.ident)
 }
 
 /// A float, a slice, vector or array of floats, or something passed through.
@@ -349,10 +413,17 @@ fn apply_wrt(mut params: Vec<Param>, args: &Args, errors: &mut Errors) -> Vec<Pa
     };
     for name in wrt {
         match params.iter().find(|p| p.ident == *name) {
-            None => errors.spanned(
-                name,
-                format!("`wrt` names `{name}`, but the function has no parameter of that name"),
-            ),
+            None => {
+                let names: Vec<String> = params.iter().map(|p| p.ident.to_string()).collect();
+                let hint = match closest(&name.to_string(), &names) {
+                    Some(close) => format!("; did you mean `{close}`?"),
+                    None => format!("; its parameters are {}", quoted_list(&names)),
+                };
+                errors.spanned(
+                    name,
+                    format!("`wrt` names `{name}`, but the function has no parameter of that name{hint}"),
+                );
+            }
             Some(param) if param.differentiable.is_none() => {
                 let ty = &param.ty;
                 errors.push(syn::Error::new(
