@@ -345,13 +345,16 @@ fn operand(graph: &Graph, operand: &Operand) -> TokenStream {
 fn value(graph: &Graph, node: &Node) -> TokenStream {
     match &node.kind {
         NodeKind::Op { rule, form, args } => {
-            let method = Ident::new(rule.name, Span::call_site());
+            // The user's span on the operator and the method: a type error in
+            // the user's code is then reported once, at the user's tokens,
+            // not again at the attribute for the generated copy.
+            let method = Ident::new(rule.name, node.span);
             match form {
-                Form::Operator => operator(graph, rule.name, args),
+                Form::Operator => operator(graph, rule.name, args, node.span),
                 Form::Method => {
                     let receiver = args.first().map(|a| operand(graph, a));
                     let rest = args.iter().skip(1).map(|a| argument(graph, a));
-                    quote!(#receiver.#method(#(#rest),*))
+                    quote::quote_spanned!(node.span=> #receiver.#method(#(#rest),*))
                 }
                 Form::TypePath(float) => {
                     let args = args.iter().map(|a| argument(graph, a));
@@ -372,16 +375,16 @@ fn value(graph: &Graph, node: &Node) -> TokenStream {
     }
 }
 
-fn operator(graph: &Graph, name: &str, args: &[Operand]) -> TokenStream {
+fn operator(graph: &Graph, name: &str, args: &[Operand], span: Span) -> TokenStream {
     let a = args.first().map(|a| operand(graph, a)).unwrap_or_default();
     let b = args.get(1).map(|b| operand(graph, b)).unwrap_or_default();
     match name {
-        "add" => quote!(#a + #b),
-        "sub" => quote!(#a - #b),
-        "mul" => quote!(#a * #b),
-        "div" => quote!(#a / #b),
-        "rem" => quote!(#a % #b),
-        "neg" => quote!(-#a),
+        "add" => quote::quote_spanned!(span=> #a + #b),
+        "sub" => quote::quote_spanned!(span=> #a - #b),
+        "mul" => quote::quote_spanned!(span=> #a * #b),
+        "div" => quote::quote_spanned!(span=> #a / #b),
+        "rem" => quote::quote_spanned!(span=> #a % #b),
+        "neg" => quote::quote_spanned!(span=> -#a),
         "square" => quote!(#a * #a),
         _ => a,
     }

@@ -2517,7 +2517,8 @@ impl<'a> Lowerer<'a> {
                 Some(name) => {
                     let a = self.expr(&binary.left);
                     let b = self.expr(&binary.right);
-                    self.arithmetic(name, a, b, expr)
+                    // At the operator, where rustc reports type errors of `a + b`.
+                    self.arithmetic(name, a, b, &binary.op)
                 }
                 // Comparisons and `&&`, `||`: booleans, with no derivative.
                 None => self.inactive(expr),
