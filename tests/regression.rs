@@ -439,8 +439,12 @@ fn prints_while_debugging(x: f64, s: &[f64]) -> f64 {
 
 #[test]
 fn printing_macros_in_the_forward_pass() {
-    check(&[&[1.5, 2.0, 3.0], &[-0.5, 0.3, 1.1]], |v| prints_while_debugging(v[0], &v[1..]), |v| {
-        let (value, g) = prints_while_debugging::grad(v[0], &v[1..]);
-        (value, [vec![g.x], g.s].concat())
-    });
+    check(
+        &[&[1.5, 2.0, 3.0], &[-0.5, 0.3, 1.1]],
+        |v| prints_while_debugging(v[0], &v[1..]),
+        |v| {
+            let (value, g) = prints_while_debugging::grad(v[0], &v[1..]);
+            (value, [vec![g.x], g.s].concat())
+        },
+    );
 }

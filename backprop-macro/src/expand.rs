@@ -80,7 +80,9 @@ pub fn lint_attributes(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
             if attr.path().is_ident("allow") {
                 return Some(attr.clone());
             }
-            let syn::Meta::List(list) = &attr.meta else { return None };
+            let syn::Meta::List(list) = &attr.meta else {
+                return None;
+            };
             if !list.path.is_ident("expect") {
                 return None;
             }

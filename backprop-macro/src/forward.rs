@@ -258,7 +258,8 @@ impl Forward<'_> {
             | NodeKind::LoopOut
             | NodeKind::LoopTrips => quote!(),
             // A statement for its effect (`println!`): no value to bind.
-            NodeKind::Inactive { .. } if matches!(&node.ty, Some(syn::Type::Tuple(t)) if t.elems.is_empty()) => {
+            NodeKind::Inactive { .. } if matches!(&node.ty, Some(syn::Type::Tuple(t)) if t.elems.is_empty()) =>
+            {
                 let value = value(self.graph, node);
                 quote!(#value;)
             }

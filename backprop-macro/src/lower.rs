@@ -2740,7 +2740,10 @@ impl<'a> Lowerer<'a> {
                 operands.push(Operand::Node(id));
             }
         }
-        let bound: Vec<Ident> = seen.iter().map(|n| Ident::new(n, Span::call_site())).collect();
+        let bound: Vec<Ident> = seen
+            .iter()
+            .map(|n| Ident::new(n, Span::call_site()))
+            .collect();
         let operand = self.inactive_template(
             |values| quote!({ #(let #bound = #values;)* #mac; }),
             &operands,

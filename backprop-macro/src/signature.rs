@@ -315,7 +315,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }
@@ -339,7 +341,10 @@ fn refuse_hidden_floats(params: &[Param], data: &[Ident], errors: &mut Errors) {
         let name = p.ident.to_string();
         data.iter().any(|d| *d == name.trim_start_matches('_'))
     };
-    for param in params.iter().filter(|p| p.differentiable.is_none() && !is_data(p)) {
+    for param in params
+        .iter()
+        .filter(|p| p.differentiable.is_none() && !is_data(p))
+    {
         let ty = &param.ty;
         let tokens = quote::quote!(#ty).to_string();
         let mentions_float = tokens
@@ -362,12 +367,20 @@ fn refuse_hidden_floats(params: &[Param], data: &[Ident], errors: &mut Errors) {
 /// `Params` in `&Params` or `&mut Params`: a type of the user's (named in
 /// upper camel case, and not one of std's containers), which may hold floats.
 fn referenced_struct(ty: &syn::Type) -> Option<&Ident> {
-    let syn::Type::Reference(r) = ty else { return None };
-    let syn::Type::Path(path) = &*r.elem else { return None };
+    let syn::Type::Reference(r) = ty else {
+        return None;
+    };
+    let syn::Type::Path(path) = &*r.elem else {
+        return None;
+    };
     let last = path.path.segments.last()?;
     let name = last.ident.to_string();
-    let std_types = ["Vec", "String", "Option", "Box", "Rc", "Arc", "HashMap", "BTreeMap", "HashSet", "BTreeSet", "VecDeque", "Range"];
-    let user_type = name.starts_with(|c: char| c.is_ascii_uppercase()) && !std_types.contains(&name.as_str());
+    let std_types = [
+        "Vec", "String", "Option", "Box", "Rc", "Arc", "HashMap", "BTreeMap", "HashSet",
+        "BTreeSet", "VecDeque", "Range",
+    ];
+    let user_type =
+        name.starts_with(|c: char| c.is_ascii_uppercase()) && !std_types.contains(&name.as_str());
     (path.qself.is_none() && user_type).then_some(&last.ident)
 }
 
