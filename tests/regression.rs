@@ -448,3 +448,34 @@ fn printing_macros_in_the_forward_pass() {
         },
     );
 }
+
+/// A chain in a condition inside a closure inside `vec![..]`: the macro's
+/// tokens were not searched for conditions.
+#[differentiate]
+fn chain_in_closure_in_vector(x: f64, s: &[f64]) -> f64 {
+    let v = vec![
+        1.0,
+        s.iter()
+            .map(|&c| {
+                if s.iter().fold(0.0, |acc, &t| acc + t) >= c {
+                    x * c
+                } else {
+                    x
+                }
+            })
+            .sum::<f64>(),
+    ];
+    v[0] + v[1]
+}
+
+#[test]
+fn chains_in_closures_in_vectors() {
+    check(
+        &[&[0.7, 0.5, 2.0, -1.0], &[-1.3, 3.0, 0.1, 0.2]],
+        |v| chain_in_closure_in_vector(v[0], &v[1..]),
+        |v| {
+            let (value, g) = chain_in_closure_in_vector::grad(v[0], &v[1..]);
+            (value, [vec![g.x], g.s].concat())
+        },
+    );
+}

@@ -270,13 +270,13 @@ impl Hoister {
                 let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
                 if let Ok(mut elements) = syn::parse::Parser::parse2(parser, mac.mac.tokens.clone())
                 {
-                    let before = lets.len();
                     for element in &mut elements {
+                        // The macro's tokens are not visited as code: its
+                        // closures and blocks are processed here.
+                        self.visit_expr_mut(element);
                         self.operands(element, in_condition, lets);
                     }
-                    if lets.len() > before {
-                        mac.mac.tokens = elements.to_token_stream();
-                    }
+                    mac.mac.tokens = elements.to_token_stream();
                 }
             }
             // An `if` or `match` evaluated here always evaluates its condition.
