@@ -709,12 +709,23 @@ fn grad_fn(sig: &Signature, outputs: usize, names: &mut Names, generic: &Generic
         "The value of `{}` and its Jacobian: one `Grad` per output, the gradient of that output (a backward pass with a unit seed each).",
         sig.ident
     );
+    let name = &sig.ident;
+    let grad_doc = format!("`{name}` has several outputs: its derivative is a Jacobian, which [`jacobian`] returns. This `grad` returns the same and says so.");
+    let note = format!("`{name}` has several outputs: call `{name}::jacobian(..)`, which returns the value and one `Grad` per output");
     quote! {
         #[doc = #doc]
         #[must_use]
         pub fn jacobian #generics (#(#params),*) -> (#ret, [#grad_ty; #outputs]) #where_clause {
             let (#value, #tape) = self::forward(#(#args),*);
             (#value, [#(#rows),*])
+        }
+
+        // Calling `grad` is a natural first guess; the note tells what to write.
+        #[doc = #grad_doc]
+        #[deprecated(note = #note)]
+        #[must_use]
+        pub fn grad #generics (#(#params),*) -> (#ret, [#grad_ty; #outputs]) #where_clause {
+            self::jacobian(#(#args),*)
         }
     }
 }
