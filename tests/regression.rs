@@ -479,3 +479,142 @@ fn chains_in_closures_in_vectors() {
         },
     );
 }
+
+// Issue 18: GradBench's problems as a Rust programmer writes them.
+
+/// `&mut [usize]` passed to a callee that differentiates only `a`: the caller
+/// gave the list a float adjoint (`cannot find value dr`).
+#[differentiate(wrt(a))]
+fn pick(a: &[f64], r: &mut [usize]) -> f64 {
+    let i: usize = r[0];
+    r[1] = i;
+    a[i] * a[i]
+}
+
+#[differentiate]
+fn pick_caller(a: &[f64]) -> f64 {
+    let mut r = vec![1usize; 2];
+    let first = pick(a, &mut r);
+    first + a[r[1]]
+}
+
+/// A `&mut [f64]` parameter passed on to a callee that only reads it, beside
+/// a buffer it writes: the shape of every in-place ODE stepper.
+#[differentiate]
+fn rhs(y: &[f64], z: &mut [f64]) {
+    for i in 0..y.len() {
+        z[i] = 2.0 * y[i] * y[(i + 1) % y.len()];
+    }
+}
+
+#[differentiate]
+fn euler_step(y: &mut [f64], h: f64) {
+    let mut k = vec![0.0; y.len()];
+    rhs(y, &mut k);
+    for i in 0..y.len() {
+        y[i] += h * k[i];
+    }
+}
+
+#[differentiate]
+fn integrate(y0: &[f64], h: f64) -> f64 {
+    let mut y = y0.to_vec();
+    for _ in 0..3 {
+        euler_step(&mut y, h);
+    }
+    y.iter().sum()
+}
+
+/// Determinant by cofactor expansion over a list of rows in play, which the
+/// recursion rewrites and restores (GradBench's `det`).
+#[differentiate(wrt(a))]
+fn det_of(a: &[f64], p: usize, n: usize, r: &mut [usize], c: usize) -> f64 {
+    if n == 1 {
+        return a[r[0] * p + c];
+    }
+    let mut total = 0.0;
+    let mut sign = 1.0;
+    for k in 0..n {
+        let row = r[k];
+        let r0 = r[n - 1];
+        r[k] = r0;
+        let minor = det_of(a, p, n - 1, r, c + 1);
+        r[k] = row;
+        total += sign * a[row * p + c] * minor;
+        sign = -sign;
+    }
+    total
+}
+
+#[differentiate(wrt(a))]
+fn det(a: &[f64], p: usize) -> f64 {
+    let mut r = vec![0usize; p];
+    for i in 0..p {
+        r[i] = i;
+    }
+    det_of(a, p, p, &mut r, 0)
+}
+
+/// A copy of an index list, written; an element read after a later write.
+#[differentiate(wrt(a))]
+fn swapped_copy(a: &[f64], idx: &[usize]) -> f64 {
+    let mut r = idx.to_vec();
+    let first = r[0];
+    r[0] = r[1];
+    r[1] = first;
+    a[r[0]] * a[r[1]] * a[first]
+}
+
+/// A plain helper that writes the list, called as a statement.
+fn set(r: &mut [usize], k: usize, v: usize) {
+    r[k] = v;
+}
+
+#[differentiate(wrt(a))]
+fn with_plain_helper(a: &[f64], r: &mut [usize], n: usize) -> f64 {
+    let before = a[r[n]];
+    let r0 = r[0];
+    set(r, n, r[r0]);
+    before * a[r[n]]
+}
+
+#[test]
+fn index_lists_and_mut_slices_passed_on() {
+    check(&[&[0.5, 1.5, -2.0], &[1.0, -0.3, 0.7]], pick_caller, |v| {
+        let (value, g) = pick_caller::grad(v);
+        (value, g.a)
+    });
+    check(
+        &[&[0.5, 1.5, -2.0, 0.1], &[1.0, -0.3, 0.7, 0.2]],
+        |v| integrate(&v[1..], v[0] * 0.1),
+        |v| {
+            let (value, g) = integrate::grad(&v[1..], v[0] * 0.1);
+            (value, [vec![g.h * 0.1], g.y0].concat())
+        },
+    );
+    let a = [2.0, 1.0, 0.5, -1.0, 3.0, 0.25, 0.5, 1.5, 4.0];
+    check(
+        &[&a, &[1.0, 0.0, 2.0, 0.5, 1.0, -1.0, 3.0, 2.0, 0.25]],
+        |v| det(v, 3),
+        |v| {
+            let (value, g) = det::grad(v, 3);
+            (value, g.a)
+        },
+    );
+    check(
+        &[&[1.0, 2.0, 3.0], &[-0.5, 0.25, 2.0]],
+        |v| swapped_copy(v, &[0, 2]),
+        |v| {
+            let (value, g) = swapped_copy::grad(v, &[0, 2]);
+            (value, g.a)
+        },
+    );
+    check(
+        &[&[1.0, 2.0, 3.0], &[-0.5, 0.25, 2.0]],
+        |v| with_plain_helper(v, &mut [2, 0, 1], 1),
+        |v| {
+            let (value, g) = with_plain_helper::grad(v, &mut [2, 0, 1], 1);
+            (value, g.a)
+        },
+    );
+}

@@ -329,6 +329,10 @@ impl Pass<'_> {
         }
         let mut deps = Vec::new();
         for (_, dep) in locals {
+            // Read from data that changes later: only the value saved then is right.
+            if self.graph.changed_data.contains(dep) {
+                return None;
+            }
             let dep_node = &self.graph.nodes[*dep];
             if dep_node.array.is_some() {
                 // A data array is copied into the tape; the others change.

@@ -167,6 +167,7 @@ impl Forward<'_> {
                         match borrow {
                             Borrow::Shared => quote!(&#a),
                             Borrow::Mutable if is_array => quote!(&mut #a),
+                            Borrow::MutableData => quote!(&mut #a),
                             // A float passed by `&mut` is bound to a local below.
                             Borrow::Plain | Borrow::PassedOn | Borrow::Mutable => a,
                         }
@@ -195,7 +196,8 @@ impl Forward<'_> {
                 quote!(#before let (#value, #tape) = #path::forward(#(#passed),*);)
             }
             NodeKind::Buffer { fill, len, fixed } => {
-                let written = self.graph.writes_to(id).next().is_some();
+                let written = self.graph.writes_to(id).next().is_some()
+                    || self.graph.passed_as_mutable_data(id);
                 let binding = if written {
                     quote!(mut #name)
                 } else {
@@ -262,6 +264,11 @@ impl Forward<'_> {
             {
                 let value = value(self.graph, node);
                 quote!(#value;)
+            }
+            // Data changed in place later (`r[0] = 1;` after `let mut r = ..`).
+            _ if self.graph.changed_data.contains(&id) => {
+                let value = value(self.graph, node);
+                quote!(let mut #name #annotation = #value;)
             }
             _ => {
                 let value = value(self.graph, node);

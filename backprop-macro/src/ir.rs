@@ -278,6 +278,9 @@ pub enum Borrow {
     Mutable,
     /// An `&mut [f64]` parameter passed on as it is: the callee writes it.
     PassedOn,
+    /// `&mut r` of data (a list of indices): the callee may change it, but it
+    /// has no adjoint, so it is no output of the call.
+    MutableData,
 }
 
 impl Borrow {
@@ -518,6 +521,9 @@ pub struct Graph {
     pub ret: FloatTy,
     /// `&mut [f64]` parameters: their final contents are outputs too.
     pub written_params: Vec<NodeId>,
+    /// Data the function changes in place (lists of indices): what is read
+    /// from it is saved for the backward pass, never read again.
+    pub changed_data: Vec<NodeId>,
 }
 
 impl Graph {
@@ -535,6 +541,16 @@ impl Graph {
                 }
                 _ => None,
             })
+    }
+
+    /// Whether a call takes `array` by `&mut` as data (a list of indices).
+    pub fn passed_as_mutable_data(&self, array: NodeId) -> bool {
+        self.nodes.iter().any(|n| match &n.kind {
+            NodeKind::Call { args, borrows, .. } => args.iter().zip(borrows).any(|(a, b)| {
+                *b == Borrow::MutableData && matches!(a, Operand::Node(id) if *id == array)
+            }),
+            _ => false,
+        })
     }
 
     /// The statements that change an array's contents: writes of elements, and

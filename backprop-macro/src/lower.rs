@@ -38,6 +38,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         ret: sig.ret,
         written_params: written_params(sig),
         closures: Vec::new(),
+        changed_data: Vec::new(),
     };
     for param in &sig.params {
         let id = lowerer.push(Node {
@@ -115,6 +116,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         outputs,
         ret: sig.ret,
         written_params: lowerer.written_params,
+        changed_data: lowerer.changed_data,
     };
     assign_names(&mut graph, names);
     graph
@@ -194,6 +196,8 @@ struct Lowerer<'a> {
     /// Closures bound with `let`, inlined where they are called. A scope entry
     /// `CLOSURE + k` names `closures[k]`.
     closures: Vec<Closure>,
+    /// Data the function changes (lists of indices written in place).
+    changed_data: Vec<NodeId>,
 }
 
 /// A closure, and the variables it sees: those in scope where it is written
@@ -562,6 +566,9 @@ impl<'a> Lowerer<'a> {
             Expr::Block(b) if b.label.is_none() => {
                 self.block(&b.block, Tail::Unit);
             }
+            // A plain function called for its effect on data (`set(r, n, v);`
+            // writing a list of indices): kept as written.
+            Expr::Call(call) if !self.mentions_active(expr) => self.data_call(call, expr),
             Expr::MethodCall(call) if call.method == "for_each" => self.errors.spanned(
                 expr,
                 "`for_each` with a closure that changes variables outside it is not supported; write the loop it stands for, as in `for v in w.iter() { total += v * v; }`",
@@ -1705,6 +1712,11 @@ impl<'a> Lowerer<'a> {
         span: &dyn ToTokens,
     ) {
         let Some(array) = self.array_local(&target.expr) else {
+            if let Some(list) = self.local(strip_parens(&target.expr)) {
+                if !self.nodes[list].active {
+                    return self.write_data(list, target, op, value, span);
+                }
+            }
             self.errors.spanned(
                 &target.expr,
                 "only elements of a local buffer can be assigned to, as in `h[i] = ...` after `let mut h = [0.0; 16];`",
@@ -1735,6 +1747,74 @@ impl<'a> Lowerer<'a> {
             return;
         }
         self.write_node(array, index, value, span_of(span));
+    }
+
+    /// `r[n] = r[r0];` into a list of indices or other data (a `&mut [usize]`
+    /// parameter, a copy `r.to_vec()`): kept as written, with no adjoint. The
+    /// list changes, so the backward pass saves what was read from it rather
+    /// than reading it again.
+    fn write_data(
+        &mut self,
+        list: NodeId,
+        target: &syn::ExprIndex,
+        op: Option<&'static str>,
+        value: &Expr,
+        span: &dyn ToTokens,
+    ) {
+        let index = self.index(&target.index);
+        let value = self.expr(value);
+        if self.is_active(&value) {
+            self.errors.spanned(
+                span,
+                "this list holds data (indices, counts), and the value written depends on the differentiated inputs; write it into a float buffer, as in `let mut h = [0.0; 16];`",
+            );
+            return;
+        }
+        let symbol = op.map(operator_symbol);
+        let statement = self.inactive_template(
+            |parts| {
+                let (a, i, v) = (&parts[0], &parts[1], &parts[2]);
+                match &symbol {
+                    Some(symbol) => quote!({ #a[#i] = #a[#i] #symbol #v; }),
+                    None => quote!({ #a[#i] = #v; }),
+                }
+            },
+            &[Operand::Node(list), index, value],
+            span,
+        );
+        self.as_statement(&statement, "written");
+        self.mark_changed(list);
+    }
+
+    /// A call statement on data only; the data it may change (every local
+    /// passed to it, by `&mut` or as a `&mut` parameter) is saved where read.
+    fn data_call(&mut self, call: &syn::ExprCall, expr: &Expr) {
+        let statement = self.inactive(expr);
+        self.as_statement(&statement, "called");
+        for arg in &call.args {
+            let passed = match strip_parens(arg) {
+                Expr::Reference(r) if r.mutability.is_some() => &*r.expr,
+                other => other,
+            };
+            if let Some(id) = self.local(strip_parens(passed)) {
+                self.mark_changed(id);
+            }
+        }
+    }
+
+    /// A statement node for its effect only (`r[0] = 1;`, `println!`).
+    fn as_statement(&mut self, operand: &Operand, hint: &str) {
+        if let Operand::Node(id) = operand {
+            self.nodes[*id].hint = Hint::Op(hint.into());
+            self.nodes[*id].ty = Some(syn::parse_quote!(()));
+        }
+    }
+
+    /// Records that data `list` changes: reads of it are saved, not repeated.
+    fn mark_changed(&mut self, list: NodeId) {
+        if !self.changed_data.contains(&list) {
+            self.changed_data.push(list);
+        }
     }
 
     /// `a[i] = value`, as active as its array.
@@ -2110,11 +2190,20 @@ impl<'a> Lowerer<'a> {
         let mut args = Vec::new();
         let mut borrows = Vec::new();
         let mut written: Vec<(usize, Ident)> = Vec::new();
+        // Where the call marks what it writes with `&mut`, a `&mut [f64]`
+        // parameter passed as it is (`rhs(y, &mut k)`) is only read; a callee
+        // that writes it after all has another `pullback`, and the mismatch is
+        // a type error at the call, never a wrong gradient.
+        let marks_writes = call
+            .args
+            .iter()
+            .any(|a| matches!(strip_parens(a), Expr::Reference(r) if r.mutability.is_some()));
         for (k, arg) in call.args.iter().enumerate() {
             if let Some((id, borrow)) = self.passed_array(arg) {
                 // `&mut h`, or a `&mut [f64]` parameter passed on in a statement:
                 // the callee writes the array.
-                let borrow = if borrow == Borrow::Plain && self.written_params.contains(&id) {
+                let passed_on = !marks_writes && self.written_params.contains(&id);
+                let borrow = if borrow == Borrow::Plain && passed_on {
                     Borrow::PassedOn
                 } else {
                     borrow
@@ -2137,6 +2226,13 @@ impl<'a> Lowerer<'a> {
                             .spanned(arg, "only local variables can be passed by `&mut`");
                         return self.dummy();
                     };
+                    if self.nodes[id].array.is_some() && !self.nodes[id].active {
+                        // A buffer of indices: the callee may write it; it
+                        // carries no adjoint in or out.
+                        args.push(Operand::Node(id));
+                        borrows[k] = Borrow::MutableData;
+                        continue;
+                    }
                     args.push(Operand::Node(id));
                     borrows[k] = Borrow::Mutable;
                     written.push((k, ident));
@@ -2749,10 +2845,7 @@ impl<'a> Lowerer<'a> {
             &operands,
             mac,
         );
-        if let Operand::Node(id) = operand {
-            self.nodes[id].hint = Hint::Op("printed".into());
-            self.nodes[id].ty = Some(syn::parse_quote!(()));
-        }
+        self.as_statement(&operand, "printed");
     }
 
     /// `let f = |t: f64| t * x;`: remembered with what it captures, and inlined
@@ -3231,6 +3324,13 @@ impl<'a> Lowerer<'a> {
                 self.guess_type(&m.receiver)
             }
             Expr::MethodCall(m) if m.method == "len" => Some(syn::parse_quote!(usize)),
+            // `r.to_vec()`, `r.clone()` of a list: a `Vec` of its elements.
+            Expr::MethodCall(m) if m.method == "to_vec" || m.method == "clone" => {
+                let element = element_type(&self.guess_type(&m.receiver)?)?;
+                Some(syn::parse_quote!(::std::vec::Vec<#element>))
+            }
+            // `r[n]`: an element of a list whose type is known.
+            Expr::Index(index) => element_type(&self.guess_type(&index.expr)?),
             Expr::MethodCall(m) if m.method == "unwrap" => self.guess_type(&m.receiver),
             // Integer arithmetic by method keeps the receiver's type.
             Expr::MethodCall(m)
@@ -3351,6 +3451,26 @@ fn has_mut_argument(call: &syn::ExprCall) -> bool {
 }
 
 /// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
+/// `T` of `&[T]`, `&mut [T]`, `[T; N]`, `Vec<T>` or `&Vec<T>`.
+fn element_type(ty: &syn::Type) -> Option<syn::Type> {
+    match ty {
+        syn::Type::Reference(r) => element_type(&r.elem),
+        syn::Type::Slice(s) => Some((*s.elem).clone()),
+        syn::Type::Array(a) => Some((*a.elem).clone()),
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            match args.args.first() {
+                Some(syn::GenericArgument::Type(t)) if last.ident == "Vec" => Some(t.clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// `println!`, `eprintln!`, `print!`, `eprint!`, `dbg!`: for debugging.
 fn is_print(mac: &syn::Macro) -> bool {
     mac.path.get_ident().is_some_and(|name| {
