@@ -1,12 +1,14 @@
 //! Programs that once failed, each named after what went wrong: the
-//! reproducers of issue 10 and what the differential fuzzer (`fuzz/`) found.
+//! reproducers of issues 10 and 18 and what the differential fuzzer (`fuzz/`)
+//! found.
 //! Every case compares the value with the plain function and the gradient with
 //! finite differences, at points on both sides of its branches.
 // The reproducers are kept as they were found, indexing loops and all.
 #![allow(
     clippy::needless_range_loop,
     clippy::let_and_return,
-    clippy::useless_vec
+    clippy::useless_vec,
+    clippy::manual_swap
 )]
 
 mod common;
