@@ -620,3 +620,33 @@ fn index_lists_and_mut_slices_passed_on() {
         },
     );
 }
+
+/// A `&mut [usize]` read inside a loop: the tape held the reference itself
+/// (`missing lifetime specifier`); it now keeps a copy of the contents.
+#[differentiate]
+fn list_read_in_loop(x: f64, perm: &mut [usize], m: &mut [f64]) -> f64 {
+    let mut z: f64 = x;
+    for _ in 0..4 {
+        z += m[perm[1]] * x;
+    }
+    for i in (1..m.len()).rev() {
+        m[i] += z;
+    }
+    m[2]
+}
+
+#[test]
+fn lists_read_in_loops() {
+    for point in [[0.5, 1.0, -2.0, 3.0], [-1.5, 0.3, 0.7, 0.2]] {
+        let value = |v: &[f64]| {
+            let mut m = v[1..].to_vec();
+            list_read_in_loop(v[0], &mut [2, 1, 0], &mut m)
+        };
+        check(&[&point], value, |v| {
+            let mut m = v[1..].to_vec();
+            let (value, tape) = list_read_in_loop::forward(v[0], &mut [2, 1, 0], &mut m);
+            let g = list_read_in_loop::backward(&tape, (1.0, &[0.0, 0.0, 0.0]));
+            (value, [vec![g.x], g.m].concat())
+        });
+    }
+}

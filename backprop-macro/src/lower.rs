@@ -1802,6 +1802,27 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Data a callee may change: `&mut r`, or a `&mut [usize]` parameter
+    /// passed on. What is read from it is saved, not read again.
+    fn mark_data_passed_mutably(
+        &mut self,
+        args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>,
+    ) {
+        for arg in args {
+            let (local, explicit) = match strip_parens(arg) {
+                Expr::Reference(r) if r.mutability.is_some() => (strip_parens(&r.expr), true),
+                other => (other, false),
+            };
+            let Some(id) = self.local(local) else {
+                continue;
+            };
+            let mutable_reference = matches!(&self.nodes[id].ty, Some(syn::Type::Reference(r)) if r.mutability.is_some());
+            if !self.nodes[id].active && (explicit || mutable_reference) {
+                self.mark_changed(id);
+            }
+        }
+    }
+
     /// A statement node for its effect only (`r[0] = 1;`, `println!`).
     fn as_statement(&mut self, operand: &Operand, hint: &str) {
         if let Operand::Node(id) = operand {
@@ -2184,6 +2205,7 @@ impl<'a> Lowerer<'a> {
                 .spanned(&call.func, "only calls of named functions are supported");
             return self.dummy();
         };
+        self.mark_data_passed_mutably(&call.args);
         let Some((path, tape_args)) = self.callee(&func.path) else {
             return self.dummy();
         };
@@ -2935,6 +2957,7 @@ impl<'a> Lowerer<'a> {
         if let Some(k) = self.closure_named(&call.func) {
             return self.inline_closure(k, call);
         }
+        self.mark_data_passed_mutably(&call.args);
         let Expr::Path(func) = strip_parens(&call.func) else {
             self.errors.spanned(
                 &call.func,

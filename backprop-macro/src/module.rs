@@ -153,7 +153,17 @@ fn tape_struct(
     let mut copies = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let name = &node.name;
-        if backward.saved.contains(&id) {
+        let borrowed = matches!(node.kind, crate::ir::NodeKind::Param)
+            .then(|| node.ty.as_ref().and_then(borrowed_list))
+            .flatten();
+        if let (true, Some(element)) = (backward.saved.contains(&id), borrowed) {
+            // A list the function borrows (`idx: &[usize]`): the tape keeps a
+            // copy of its contents, refilled in place by each forward pass.
+            let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
+            definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#element>));
+            defaults.push(quote!(#name: ::std::vec::Vec::new()));
+            copies.push(name.clone());
+        } else if backward.saved.contains(&id) {
             match &node.ty {
                 Some(ty) => match backward.stacks.get(&id) {
                     Some(stack) => {
@@ -279,6 +289,27 @@ fn tape_struct(
 
 /// Floats and the primitive types a backward pass reads by value; anything
 /// else (`Vec<usize>`, a callee's tape) it reads by reference.
+/// `T` of a borrowed list: `&[T]`, `&mut [T]`, `&Vec<T>`, `&mut Vec<T>`.
+fn borrowed_list(ty: &syn::Type) -> Option<syn::Type> {
+    let syn::Type::Reference(r) = ty else {
+        return None;
+    };
+    match &*r.elem {
+        syn::Type::Slice(slice) => Some((*slice.elem).clone()),
+        syn::Type::Path(path) => {
+            let last = path.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            match args.args.first() {
+                Some(syn::GenericArgument::Type(t)) if last.ident == "Vec" => Some(t.clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 fn is_copy(ty: &syn::Type) -> bool {
     const PRIMITIVE: &[&str] = &[
         "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",

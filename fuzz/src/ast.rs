@@ -45,6 +45,8 @@ pub enum I {
     Len(String),
     /// `(i + k) % m`.
     AddMod(Box<I>, usize, usize),
+    /// `r[i]` of a list of indices (its values are always below the length).
+    ListRead(String, Box<I>),
 }
 
 /// A condition.
@@ -220,6 +222,12 @@ pub enum S {
         call: String,
         args: Vec<Arg>,
     },
+    /// `r[i] = v;` into a list of indices.
+    ListWrite {
+        name: String,
+        idx: I,
+        value: I,
+    },
     /// `let (p, q) = (e1, e2);`
     LetTuple {
         names: [String; 2],
@@ -249,6 +257,8 @@ pub enum PTy {
     /// `[F; LEN]`, by value.
     Array,
     Int,
+    /// `&mut [usize]`: a list of indices, a permutation of `0..LEN`.
+    IntList,
 }
 
 #[derive(Clone, Debug)]
@@ -325,7 +335,7 @@ impl S {
                 value.size()
             }
             S::Write { value, .. } => 1 + value.size(),
-            S::IntLet { .. } | S::Break(_) | S::Continue(_) => 0,
+            S::IntLet { .. } | S::Break(_) | S::Continue(_) | S::ListWrite { .. } => 0,
             S::Buf { init, .. } => match init {
                 BufInit::Elems(es) => es.iter().map(E::size).sum(),
                 _ => 1,

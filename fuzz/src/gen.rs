@@ -80,6 +80,8 @@ struct Scope {
     arrays: Vec<Arr>,
     /// Closures bound with `let`, taking one float.
     closures: Vec<String>,
+    /// Lists of indices (`&mut [usize]`), permutations of `0..LEN`.
+    lists: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -169,6 +171,11 @@ pub fn program(seed: u64) -> Program {
                 (0..len).map(|_| g.away_from_zero(1.5)).collect()
             }
             PTy::Int => vec![g.rng.below(len + 1) as f64],
+            PTy::IntList => {
+                // A permutation: every value a valid index.
+                let shift = g.rng.below(len);
+                (0..len).map(|i| ((i + shift) % len) as f64).collect()
+            }
         })
         .collect();
     Program {
@@ -218,6 +225,7 @@ impl Gen {
                 PTy::MutScalar => self.scope.refs.push((name, true)),
                 PTy::RefScalar => self.scope.refs.push((name, false)),
                 PTy::Int => self.scope.ints.push((name, false)),
+                PTy::IntList => self.scope.lists.push(name),
             }
         }
     }
@@ -312,6 +320,12 @@ impl Gen {
             params.push(Param {
                 name: "w".into(),
                 ty: PTy::Array,
+            });
+        }
+        if self.rng.chance(0.15) {
+            params.push(Param {
+                name: "perm".into(),
+                ty: PTy::IntList,
             });
         }
         if self.rng.chance(0.3) {
@@ -508,6 +522,10 @@ impl Gen {
                 let v = self.rng.pick(&any).clone();
                 I::AddMod(Box::new(I::Var(v)), self.rng.below(self.len), self.len)
             }
+            3 if !self.scope.lists.is_empty() => {
+                let list = self.rng.pick(&self.scope.lists).clone();
+                I::ListRead(list, Box::new(I::Lit(self.rng.below(self.len))))
+            }
             _ => I::Lit(self.rng.below(self.len)),
         }
     }
@@ -516,7 +534,7 @@ impl Gen {
         let in_loop = !self.loops.is_empty();
         let nested = self.depth < 2;
         loop {
-            match self.rng.below(24) {
+            match self.rng.below(26) {
                 0..=3 => {
                     let value = self.expr(2);
                     let name = if self.rng.chance(0.2) && !self.scope.scalars.is_empty() {
@@ -826,6 +844,13 @@ impl Gen {
                     self.scope = mark;
                     self.scope.closures.push(name.clone());
                     out.push(S::Closure { name, param, body });
+                }
+                24 if !self.scope.lists.is_empty() => {
+                    // Another valid index: a rotation of the list's values.
+                    let name = self.rng.pick(&self.scope.lists).clone();
+                    let idx = self.index();
+                    let value = I::ListRead(name.clone(), Box::new(self.index()));
+                    out.push(S::ListWrite { name, idx, value });
                 }
                 21 if in_loop => {
                     let cond = self.cond();

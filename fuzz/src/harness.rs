@@ -146,6 +146,14 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             PTy::Int => {
                 let _ = writeln!(out, "    let z_in_{v}: usize = {};", values[0] as usize);
             }
+            PTy::IntList => {
+                let items: Vec<String> = values.iter().map(|x| (*x as usize).to_string()).collect();
+                let _ = writeln!(
+                    out,
+                    "    let z_in_{v}: Vec<usize> = vec![{}];",
+                    items.join(", ")
+                );
+            }
             _ => {
                 let items: Vec<String> = values.iter().map(|x| float_digits(*x)).collect();
                 let _ = writeln!(
@@ -164,7 +172,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         coords += match param.ty {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => 1,
             PTy::Slice | PTy::MutSlice | PTy::Array => p.len,
-            PTy::Data | PTy::Int => 0,
+            PTy::Data | PTy::Int | PTy::IntList => 0,
         };
     }
     // The oracle: one run per direction, and the value.
@@ -206,6 +214,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 call_args.push(format!("&z_{v}"));
             }
             PTy::Int => call_args.push(format!("z_in_{v}")),
+            PTy::IntList => {
+                let _ = writeln!(out, "        let mut z_{v} = z_in_{v}.clone();");
+                call_args.push(format!("&mut z_{v}"));
+            }
         }
     }
     let _ = writeln!(
@@ -290,6 +302,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             PTy::Int => {
                 let _ = writeln!(out, "    let z_u_{v} = z_in_{v};");
             }
+            PTy::IntList => {}
         }
     }
     // `call(tag)` declares fresh `&mut` copies named after `tag` and returns the
@@ -310,6 +323,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 PTy::RefScalar => args.push(format!("&z_u_{v}")),
                 PTy::Slice | PTy::Data => args.push(format!("&z_u_{v}")),
                 PTy::Scalar | PTy::Int | PTy::Array => args.push(format!("z_u_{v}")),
+                PTy::IntList => {
+                    let _ = writeln!(out, "    let mut z_{tag}_{v} = z_in_{v}.clone();");
+                    args.push(format!("&mut z_{tag}_{v}"));
+                }
             }
         }
         args.join(", ")

@@ -81,7 +81,7 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
             let names: Vec<&str> = f
                 .params
                 .iter()
-                .filter(|p| !matches!(p.ty, PTy::Data | PTy::Int))
+                .filter(|p| !matches!(p.ty, PTy::Data | PTy::Int | PTy::IntList))
                 .map(|p| p.name.as_str())
                 .collect();
             let _ = writeln!(out, "#[differentiate(wrt({}))]", names.join(", "));
@@ -107,6 +107,7 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
                 PTy::RefScalar => format!("&{ty}"),
                 PTy::Array => format!("[{ty}; {len}]"),
                 PTy::Int => "usize".into(),
+                PTy::IntList => "&mut [usize]".into(),
             };
             format!("{}: {t}", p.name)
         })
@@ -340,6 +341,9 @@ impl Printer {
             S::CallStmt(name, args) => {
                 let _ = writeln!(out, "{p}{name}({});", self.args(args));
             }
+            S::ListWrite { name, idx, value } => {
+                let _ = writeln!(out, "{p}{name}[{}] = {};", int(idx), int(value));
+            }
             S::LetTuple { names, values } => {
                 let _ = writeln!(
                     out,
@@ -517,5 +521,6 @@ pub fn int(i: &I) -> String {
         I::Var(v) => v.clone(),
         I::Len(s) => format!("{s}.len()"),
         I::AddMod(a, k, m) => format!("(({} + {k}) % {m})", int(a)),
+        I::ListRead(list, i) => format!("{list}[{}]", int(i)),
     }
 }
