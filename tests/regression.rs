@@ -650,3 +650,23 @@ fn lists_read_in_loops() {
         });
     }
 }
+
+/// `T::from(x).unwrap()` of a differentiated `x: T` was refused ("`unwrap` is
+/// not a float method"): it is the same value.
+#[differentiate]
+fn generic_self_conversion<T: Float>(x: T, y: T) -> T {
+    let z = T::from(x * y).unwrap();
+    z * x + T::from(2.5).unwrap()
+}
+
+#[test]
+fn conversions_to_the_same_float() {
+    check(
+        &[&[3.0, 0.5], &[-1.2, 2.0]],
+        |v| generic_self_conversion(v[0], v[1]),
+        |v| {
+            let (value, g) = generic_self_conversion::grad(v[0], v[1]);
+            (value, vec![g.x, g.y])
+        },
+    );
+}

@@ -2754,6 +2754,19 @@ impl<'a> Lowerer<'a> {
 
     fn method_call(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
         let name = call.method.to_string();
+        // `T::from(x).unwrap()` of a differentiated `x: T`: the same value.
+        if name == "unwrap" && call.args.is_empty() {
+            if let Some(arg) = self.same_float_conversion(&call.receiver) {
+                return self.expr(arg);
+            }
+            if self.mentions_active(&call.receiver) {
+                self.errors.spanned(
+                    expr,
+                    "a conversion of a differentiated value through `from(..).unwrap()` is supported only from the function's own float type (`T::from(x).unwrap()` with `x: T`); convert between `f32` and `f64` with `as`",
+                );
+                return self.dummy();
+            }
+        }
         if self.array_local(&call.receiver).is_none() {
             // A chain over any slice, data or differentiated: the loop it
             // stands for. Which operand of a `zip` is data does not matter.
@@ -2811,6 +2824,28 @@ impl<'a> Lowerer<'a> {
         let mut args = vec![self.expr(&call.receiver)];
         args.extend(call.args.iter().map(|a| self.expr(a)));
         self.op(rule, Form::Method, args, expr)
+    }
+
+    /// `x` of `T::from(x)` when `x` is differentiated and already of the
+    /// function's float type `T` (generic code converts that way).
+    fn same_float_conversion<'e>(&self, expr: &'e Expr) -> Option<&'e Expr> {
+        let Expr::Call(call) = strip_parens(expr) else {
+            return None;
+        };
+        let Expr::Path(path) = strip_parens(&call.func) else {
+            return None;
+        };
+        let segments: Vec<&syn::PathSegment> = path.path.segments.iter().collect();
+        let [ty, from] = segments.as_slice() else {
+            return None;
+        };
+        let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let float = FloatTy::from_ident(&ty.ident)?;
+        let arg_operand_float = self.guess_type(arg).as_ref().and_then(FloatTy::from_type);
+        (from.ident == "from" && self.mentions_active(arg) && arg_operand_float == Some(float))
+            .then_some(arg)
     }
 
     /// `x.floor()`, `x.powi(0)`: no derivative. The call is kept as written,

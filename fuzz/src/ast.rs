@@ -32,6 +32,8 @@ pub enum E {
     Chain(Box<Chain>),
     /// A call of a closure bound with `let`.
     CallClosure(String, Box<E>),
+    /// `((e as f32) as f64)`: a round trip through the other float type.
+    Cast(Box<E>),
     Pi,
     /// `{ let t = e; body }`: a block expression.
     Block(String, Box<E>, Box<E>),
@@ -186,6 +188,25 @@ pub enum S {
         rev: bool,
         body: Vec<S>,
     },
+    /// `for i in (0..=hi).step_by(step)`.
+    ForStep {
+        var: String,
+        hi: usize,
+        step: usize,
+        body: Vec<S>,
+    },
+    /// `while cond && k < limit { k += 1; body }`: a float condition, bounded.
+    WhileFloat {
+        cond: C,
+        counter: String,
+        limit: usize,
+        body: Vec<S>,
+    },
+    /// `let (s, c) = e.sin_cos();`
+    SinCos {
+        names: [String; 2],
+        value: E,
+    },
     /// `for v in s.iter()` (or `for &v in s`), with an optional index from
     /// `enumerate`.
     ForEach {
@@ -256,6 +277,10 @@ pub enum PTy {
     RefScalar,
     /// `[F; LEN]`, by value.
     Array,
+    /// `&[F; LEN]`.
+    ArrayRef,
+    /// `&Vec<F>`.
+    VecRef,
     Int,
     /// `&mut [usize]`: a list of indices, a permutation of `0..LEN`.
     IntList,
@@ -344,6 +369,8 @@ impl S {
                 cond.size() + stmts_size(then) + els.as_deref().map_or(0, stmts_size)
             }
             S::For { body, .. }
+            | S::ForStep { body, .. }
+            | S::WhileFloat { body, .. }
             | S::ForEach { body, .. }
             | S::While { body, .. }
             | S::Loop { body, .. } => 1 + stmts_size(body),
@@ -351,6 +378,7 @@ impl S {
             S::Match { arms, .. } => arms.iter().map(|(_, b)| 1 + stmts_size(b)).sum(),
             S::CallStmt(_, args) | S::LetPair { args, .. } => args.iter().map(Arg::size).sum(),
             S::LetTuple { values, .. } => values.iter().map(E::size).sum(),
+            S::SinCos { value, .. } => value.size(),
             S::Closure { body, .. } => body.size(),
         }
     }
@@ -397,6 +425,7 @@ impl E {
             E::Bin(_, a, b) | E::M2(_, a, b) => 1 + a.size() + b.size(),
             E::Neg(a)
             | E::CallClosure(_, a)
+            | E::Cast(a)
             | E::M1(_, a)
             | E::Path1(_, a)
             | E::Powi(a, _)

@@ -184,6 +184,16 @@ impl D {
         note_gap(self, D::c(self.v.round()));
         D { v: self.v.fract(), d: self.d }
     }
+    /// `(x as f32) as f64`: the value rounded, the derivative passed through
+    /// (the convention for casts between float types).
+    pub fn through_f32(self) -> D {
+        D { v: (self.v as f32) as f64, d: self.d }
+    }
+
+    pub fn sin_cos(self) -> (D, D) {
+        (self.sin(), self.cos())
+    }
+
     pub fn signum(self) -> D {
         D::c(self.v.signum())
     }

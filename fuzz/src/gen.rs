@@ -167,7 +167,7 @@ pub fn program(seed: u64) -> Program {
         .iter()
         .map(|p| match p.ty {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => vec![g.away_from_zero(2.0)],
-            PTy::Slice | PTy::Data | PTy::MutSlice | PTy::Array => {
+            PTy::Slice | PTy::Data | PTy::MutSlice | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
                 (0..len).map(|_| g.away_from_zero(1.5)).collect()
             }
             PTy::Int => vec![g.rng.below(len + 1) as f64],
@@ -210,12 +210,14 @@ impl Gen {
             let name = p.name.clone();
             match p.ty {
                 PTy::Scalar => self.scope.scalars.push((name, false)),
-                PTy::Slice | PTy::Data | PTy::Array => self.scope.arrays.push(Arr {
-                    name,
-                    local: false,
-                    by_ref: p.ty == PTy::Array,
-                    writable: false,
-                }),
+                PTy::Slice | PTy::Data | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
+                    self.scope.arrays.push(Arr {
+                        name,
+                        local: false,
+                        by_ref: p.ty == PTy::Array,
+                        writable: false,
+                    })
+                }
                 PTy::MutSlice => self.scope.arrays.push(Arr {
                     name,
                     local: false,
@@ -320,6 +322,18 @@ impl Gen {
             params.push(Param {
                 name: "w".into(),
                 ty: PTy::Array,
+            });
+        }
+        if self.rng.chance(0.08) {
+            params.push(Param {
+                name: "wr".into(),
+                ty: PTy::ArrayRef,
+            });
+        }
+        if self.rng.chance(0.08) {
+            params.push(Param {
+                name: "vr".into(),
+                ty: PTy::VecRef,
             });
         }
         if self.rng.chance(0.15) {
@@ -534,7 +548,7 @@ impl Gen {
         let in_loop = !self.loops.is_empty();
         let nested = self.depth < 2;
         loop {
-            match self.rng.below(26) {
+            match self.rng.below(29) {
                 0..=3 => {
                     let value = self.expr(2);
                     let name = if self.rng.chance(0.2) && !self.scope.scalars.is_empty() {
@@ -852,6 +866,40 @@ impl Gen {
                     let value = I::ListRead(name.clone(), Box::new(self.index()));
                     out.push(S::ListWrite { name, idx, value });
                 }
+                26 if nested && self.loops.len() < 2 => {
+                    let var = format!("i{}", self.counters);
+                    self.counters += 1;
+                    let (hi, step) = (self.len - 1, 1 + self.rng.below(2));
+                    let body = self.loop_body(None, Some((var.clone(), true)));
+                    out.push(S::ForStep {
+                        var,
+                        hi,
+                        step,
+                        body,
+                    });
+                }
+                27 if nested && self.loops.len() < 2 => {
+                    let cond = self.simple_cond();
+                    let counter = format!("k{}", self.counters);
+                    self.counters += 1;
+                    let limit = 1 + self.rng.below(4);
+                    let body = self.loop_body(None, Some((counter.clone(), false)));
+                    out.push(S::WhileFloat {
+                        cond,
+                        counter,
+                        limit,
+                        body,
+                    });
+                }
+                28 => {
+                    let value = self.expr(1);
+                    let names = [self.fresh(), self.fresh()];
+                    for n in &names {
+                        self.scope.scalars.retain(|(m, _)| m != n);
+                        self.scope.scalars.push((n.clone(), false));
+                    }
+                    out.push(S::SinCos { names, value });
+                }
                 21 if in_loop => {
                     let cond = self.cond();
                     let exit = self.exit();
@@ -1017,7 +1065,8 @@ impl Gen {
             return self.leaf();
         }
         let d = depth - 1;
-        match self.rng.below(26) {
+        match self.rng.below(27) {
+            26 => E::Cast(Box::new(self.expr(d))),
             0..=2 => {
                 let op = *self.rng.pick(&['+', '-', '*']);
                 E::Bin(op, Box::new(self.expr(d)), Box::new(self.expr(d)))

@@ -171,7 +171,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         offsets.push(coords);
         coords += match param.ty {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => 1,
-            PTy::Slice | PTy::MutSlice | PTy::Array => p.len,
+            PTy::Slice | PTy::MutSlice | PTy::Array | PTy::ArrayRef | PTy::VecRef => p.len,
             PTy::Data | PTy::Int | PTy::IntList => 0,
         };
     }
@@ -194,11 +194,12 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     _ => format!("z_{v}"),
                 });
             }
-            PTy::Array => {
+            PTy::Array | PTy::ArrayRef => {
                 let _ = writeln!(out, "        let z_{v}: [D; {}] = std::array::from_fn(|i| D::var(z_in_{v}[i], if z_dir == {off} + i {{ 1.0 }} else {{ 0.0 }}));", p.len);
-                call_args.push(format!("z_{v}"));
+                let amp = if param.ty == PTy::ArrayRef { "&" } else { "" };
+                call_args.push(format!("{amp}z_{v}"));
             }
-            PTy::Slice | PTy::MutSlice => {
+            PTy::Slice | PTy::MutSlice | PTy::VecRef => {
                 let _ = writeln!(out, "        let mut z_{v}: Vec<D> = z_in_{v}.iter().enumerate().map(|(i, &x)| D::var(x, if z_dir == {off} + i {{ 1.0 }} else {{ 0.0 }})).collect();");
                 call_args.push(if param.ty == PTy::MutSlice {
                     format!("&mut z_{v}")
@@ -286,14 +287,14 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
                 let _ = writeln!(out, "    let z_u_{v} = z_in_{v} as {ty};");
             }
-            PTy::Array => {
+            PTy::Array | PTy::ArrayRef => {
                 let _ = writeln!(
                     out,
                     "    let z_u_{v}: [{ty}; {}] = std::array::from_fn(|i| z_in_{v}[i] as {ty});",
                     p.len
                 );
             }
-            PTy::Slice | PTy::Data | PTy::MutSlice => {
+            PTy::Slice | PTy::Data | PTy::MutSlice | PTy::VecRef => {
                 let _ = writeln!(
                     out,
                     "    let z_u_{v}: Vec<{ty}> = z_in_{v}.iter().map(|&x| x as {ty}).collect();"
@@ -321,7 +322,9 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     args.push(format!("&mut z_{tag}_{v}"));
                 }
                 PTy::RefScalar => args.push(format!("&z_u_{v}")),
-                PTy::Slice | PTy::Data => args.push(format!("&z_u_{v}")),
+                PTy::Slice | PTy::Data | PTy::ArrayRef | PTy::VecRef => {
+                    args.push(format!("&z_u_{v}"))
+                }
                 PTy::Scalar | PTy::Int | PTy::Array => args.push(format!("z_u_{v}")),
                 PTy::IntList => {
                     let _ = writeln!(out, "    let mut z_{tag}_{v} = z_in_{v}.clone();");
@@ -380,7 +383,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
                     let _ = writeln!(out, "    {var}.push({g}.{v} as f64);");
                 }
-                PTy::Slice | PTy::MutSlice | PTy::Array => {
+                PTy::Slice | PTy::MutSlice | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
                     let _ = writeln!(out, "    {var}.extend({g}.{v}.iter().map(|&x| x as f64));");
                 }
                 _ => {}
@@ -468,7 +471,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
                 let _ = writeln!(out, "    z_pb_flat.push(z_pb.{k} as f64);");
             }
-            PTy::Slice | PTy::MutSlice | PTy::Array => {
+            PTy::Slice | PTy::MutSlice | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
                 let _ = writeln!(
                     out,
                     "    z_pb_flat.extend(z_pb.{k}.iter().map(|&x| x as f64));"

@@ -106,6 +106,8 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
                 PTy::MutScalar => format!("&mut {ty}"),
                 PTy::RefScalar => format!("&{ty}"),
                 PTy::Array => format!("[{ty}; {len}]"),
+                PTy::ArrayRef => format!("&[{ty}; {len}]"),
+                PTy::VecRef => format!("&Vec<{ty}>"),
                 PTy::Int => "usize".into(),
                 PTy::IntList => "&mut [usize]".into(),
             };
@@ -341,6 +343,41 @@ impl Printer {
             S::CallStmt(name, args) => {
                 let _ = writeln!(out, "{p}{name}({});", self.args(args));
             }
+            S::ForStep {
+                var,
+                hi,
+                step,
+                body,
+            } => {
+                let _ = writeln!(out, "{p}for {var} in (0..={hi}).step_by({step}) {{");
+                self.block(body, depth, out);
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::WhileFloat {
+                cond,
+                counter,
+                limit,
+                body,
+            } => {
+                let _ = writeln!(out, "{p}let mut {counter} = 0;");
+                let _ = writeln!(
+                    out,
+                    "{p}while {} && {counter} < {limit} {{",
+                    self.cond(cond)
+                );
+                let _ = writeln!(out, "{}{counter} += 1;", pad(depth + 1));
+                self.block(body, depth, out);
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::SinCos { names, value } => {
+                let _ = writeln!(
+                    out,
+                    "{p}let ({}, {}) = {}.sin_cos();",
+                    names[0],
+                    names[1],
+                    self.receiver(value)
+                );
+            }
             S::ListWrite { name, idx, value } => {
                 let _ = writeln!(out, "{p}{name}[{}] = {};", int(idx), int(value));
             }
@@ -504,6 +541,13 @@ impl Printer {
             E::Call(f, args) => format!("{f}({})", self.args(args)),
             E::Chain(c) => self.chain(c),
             E::CallClosure(f, a) => format!("{f}({})", self.expr(a)),
+            E::Cast(a) => match d {
+                Dialect::F64 => format!("(({} as f32) as f64)", self.expr(a)),
+                Dialect::F32 => format!("(f64::from({}) as f32)", self.expr(a)),
+                // Generic code has no second float type to go through.
+                Dialect::Generic => self.expr(a),
+                Dialect::Dual => format!("{}.through_f32()", self.receiver(a)),
+            },
             E::Pi => match d {
                 Dialect::F64 => "std::f64::consts::PI".into(),
                 Dialect::F32 => "std::f32::consts::PI".into(),

@@ -60,6 +60,8 @@ fn children(s: &S) -> Vec<&Vec<S>> {
             v
         }
         S::For { body, .. }
+        | S::ForStep { body, .. }
+        | S::WhileFloat { body, .. }
         | S::ForEach { body, .. }
         | S::While { body, .. }
         | S::Loop { body, .. } => vec![body],
@@ -78,6 +80,8 @@ fn children_mut(s: &mut S) -> Vec<&mut Vec<S>> {
             v
         }
         S::For { body, .. }
+        | S::ForStep { body, .. }
+        | S::WhileFloat { body, .. }
         | S::ForEach { body, .. }
         | S::While { body, .. }
         | S::Loop { body, .. } => vec![body],
@@ -170,7 +174,8 @@ fn parts(e: &E) -> Vec<E> {
         | E::Powi(a, _)
         | E::Clamp(a, ..)
         | E::Act(_, a)
-        | E::CallClosure(_, a) => vec![(**a).clone()],
+        | E::CallClosure(_, a)
+        | E::Cast(a) => vec![(**a).clone()],
         E::MulAdd(a, b, c) => vec![(**a).clone(), (**b).clone(), (**c).clone()],
         E::Branch(_, a, b) => vec![(**a).clone(), (**b).clone()],
         E::Block(_, a, _) => vec![(**a).clone()],
@@ -222,6 +227,8 @@ fn visit_stmts(body: &mut [S], f: &mut dyn FnMut(&mut E)) {
             S::If { cond, .. } => visit_cond(cond, f),
             S::CallStmt(_, args) | S::LetPair { args, .. } => visit_args(args, f),
             S::LetTuple { values, .. } => values.iter_mut().for_each(|e| visit_expr(e, f)),
+            S::SinCos { value, .. } => visit_expr(value, f),
+            S::WhileFloat { cond, .. } => visit_cond(cond, f),
             S::Closure { body, .. } => visit_expr(body, f),
             _ => {}
         }
@@ -267,7 +274,8 @@ fn visit_expr(e: &mut E, f: &mut dyn FnMut(&mut E)) {
         | E::Powi(a, _)
         | E::Clamp(a, ..)
         | E::Act(_, a)
-        | E::CallClosure(_, a) => visit_expr(a, f),
+        | E::CallClosure(_, a)
+        | E::Cast(a) => visit_expr(a, f),
         E::MulAdd(a, b, c) => {
             visit_expr(a, f);
             visit_expr(b, f);
