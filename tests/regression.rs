@@ -670,3 +670,23 @@ fn conversions_to_the_same_float() {
         },
     );
 }
+
+/// A closure call as the receiver of a method with no derivative
+/// (`df(1.25).signum()`) was kept as written, where no closure exists.
+#[differentiate]
+fn closure_under_piecewise_constant(p: f32, q: f32) -> f32 {
+    let df = |prod: f32| prod * q;
+    let sum = df(1.25).signum();
+    sum * p + df(p).floor() * q
+}
+
+#[test]
+fn closures_under_methods_without_derivative() {
+    for (p, q) in [(0.5_f32, 2.0_f32), (-1.3, 0.7)] {
+        let (value, g) = closure_under_piecewise_constant::grad(p, q);
+        assert_eq!(value, closure_under_piecewise_constant(p, q));
+        // floor and signum are flat: the value is sum * p + floor(p q) * q.
+        let expected_q = (p * q).floor();
+        assert_eq!((g.p, g.q), ((1.25 * q).signum(), expected_q));
+    }
+}

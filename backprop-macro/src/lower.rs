@@ -2826,6 +2826,20 @@ impl<'a> Lowerer<'a> {
         self.op(rule, Form::Method, args, expr)
     }
 
+    /// Whether `expr` calls a closure bound with `let` (inlined where called).
+    fn calls_closure(&self, expr: &Expr) -> bool {
+        struct Finder<'l, 'a>(&'l Lowerer<'a>, bool);
+        impl<'ast> Visit<'ast> for Finder<'_, '_> {
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                self.1 |= self.0.closure_named(&call.func).is_some();
+                syn::visit::visit_expr_call(self, call);
+            }
+        }
+        let mut finder = Finder(self, false);
+        finder.visit_expr(expr);
+        finder.1
+    }
+
     /// `x` of `T::from(x)` when `x` is differentiated and already of the
     /// function's float type `T` (generic code converts that way).
     fn same_float_conversion<'e>(&self, expr: &'e Expr) -> Option<&'e Expr> {
@@ -2852,7 +2866,8 @@ impl<'a> Lowerer<'a> {
     /// after lowering a receiver or argument that cannot be (a branch, a
     /// block, an iterator chain).
     fn piecewise_constant(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
-        if !contains_branch(expr) {
+        // A closure call must be inlined, so it cannot stay in kept code either.
+        if !contains_branch(expr) && !self.calls_closure(expr) {
             return self.inactive(expr);
         }
         let mut operands = vec![self.expr(&call.receiver)];

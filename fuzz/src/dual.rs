@@ -25,6 +25,26 @@ thread_local! {
 
 pub fn reset_margin() {
     MARGIN.with(|m| m.set(f64::INFINITY));
+    OVERFLOWED.with(|o| o.set(false));
+}
+
+thread_local! {
+    /// Whether some intermediate value or derivative was not finite since the
+    /// last reset: an infinity that does not reach the result still turns the
+    /// reverse pass's `0 * inf` into NaN, as in every reverse-mode tool.
+    pub static OVERFLOWED: Cell<bool> = const { Cell::new(false) };
+}
+
+pub fn overflowed() -> bool {
+    OVERFLOWED.with(|o| o.get())
+}
+
+/// Every value the oracle computes passes through here.
+fn mk(v: f64, d: f64) -> D {
+    if !v.is_finite() || !d.is_finite() {
+        OVERFLOWED.with(|o| o.set(true));
+    }
+    D { v, d }
 }
 
 pub fn margin() -> f64 {
@@ -51,7 +71,7 @@ impl D {
         D { v, d }
     }
     fn chain(self, v: f64, dv: f64) -> D {
-        D { v, d: self.d * dv }
+        mk(v, self.d * dv)
     }
     pub fn exp(self) -> D {
         let e = self.v.exp();
@@ -95,7 +115,7 @@ impl D {
         let value = self.v.powf(p.v);
         let d_base = if p.v == 0.0 { 0.0 } else { p.v * self.v.powf(p.v - 1.0) };
         let d_exp = if p.d == 0.0 { 0.0 } else { value * self.v.ln() };
-        D { v: value, d: self.d * d_base + p.d * d_exp }
+        mk(value, self.d * d_base + p.d * d_exp)
     }
     pub fn recip(self) -> D {
         self.chain(1.0 / self.v, -1.0 / (self.v * self.v))
@@ -122,7 +142,7 @@ impl D {
     pub fn atan2(self, x: D) -> D {
         // atan2(y, x): dy x/(x²+y²) - dx y/(x²+y²)
         let r2 = self.v * self.v + x.v * x.v;
-        D { v: self.v.atan2(x.v), d: (self.d * x.v - x.d * self.v) / r2 }
+        mk(self.v.atan2(x.v), (self.d * x.v - x.d * self.v) / r2)
     }
     pub fn sinh(self) -> D {
         self.chain(self.v.sinh(), self.v.cosh())
@@ -175,19 +195,19 @@ impl D {
     }
     pub fn hypot(self, o: D) -> D {
         let h = self.v.hypot(o.v);
-        D { v: h, d: (self.d * self.v + o.d * o.v) / h }
+        mk(h, (self.d * self.v + o.d * o.v) / h)
     }
     pub fn mul_add(self, a: D, b: D) -> D {
-        D { v: self.v.mul_add(a.v, b.v), d: self.d * a.v + self.v * a.d + b.d }
+        mk(self.v.mul_add(a.v, b.v), self.d * a.v + self.v * a.d + b.d)
     }
     pub fn fract(self) -> D {
         note_gap(self, D::c(self.v.round()));
-        D { v: self.v.fract(), d: self.d }
+        mk(self.v.fract(), self.d)
     }
     /// `(x as f32) as f64`: the value rounded, the derivative passed through
     /// (the convention for casts between float types).
     pub fn through_f32(self) -> D {
-        D { v: (self.v as f32) as f64, d: self.d }
+        mk((self.v as f32) as f64, self.d)
     }
 
     pub fn sin_cos(self) -> (D, D) {
@@ -247,7 +267,7 @@ impl PartialOrd for D {
 impl Neg for D {
     type Output = D;
     fn neg(self) -> D {
-        D { v: -self.v, d: -self.d }
+        mk(-self.v, -self.d)
     }
 }
 
@@ -259,23 +279,23 @@ impl Neg for &D {
 }
 
 fn add(a: D, b: D) -> D {
-    D { v: a.v + b.v, d: a.d + b.d }
+    mk(a.v + b.v, a.d + b.d)
 }
 fn sub(a: D, b: D) -> D {
-    D { v: a.v - b.v, d: a.d - b.d }
+    mk(a.v - b.v, a.d - b.d)
 }
 fn mul(a: D, b: D) -> D {
-    D { v: a.v * b.v, d: a.d * b.v + a.v * b.d }
+    mk(a.v * b.v, a.d * b.v + a.v * b.d)
 }
 fn div(a: D, b: D) -> D {
-    D { v: a.v / b.v, d: (a.d * b.v - a.v * b.d) / (b.v * b.v) }
+    mk(a.v / b.v, (a.d * b.v - a.v * b.d) / (b.v * b.v))
 }
 fn rem(a: D, b: D) -> D {
     // a % b = a - trunc(a / b) * b, with the quotient piecewise constant.
     let q = (a.v / b.v).trunc();
     let q_exact = D { v: a.v / b.v, d: a.d - b.d };
     note_gap(q_exact, D::c((a.v / b.v).round()));
-    D { v: a.v % b.v, d: a.d - q * b.d }
+    mk(a.v % b.v, a.d - q * b.d)
 }
 
 macro_rules! binary {

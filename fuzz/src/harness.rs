@@ -258,7 +258,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         out,
         "    if dual::margin() < {min_margin} {{ return Ok(\"skip near-switch\".into()); }}"
     );
-    out.push_str("    if z_value.iter().chain(z_tangents.iter().flatten()).any(|v| !v.is_finite() || v.abs() > 1e8) { return Ok(\"skip ill-conditioned\".into()); }\n");
+    out.push_str("    if dual::overflowed() || z_value.iter().chain(z_tangents.iter().flatten()).any(|v| !v.is_finite() || v.abs() > 1e8) { return Ok(\"skip ill-conditioned\".into()); }\n");
 
     // The user's arguments, fresh for each call (the `&mut` ones change).
     let outputs = match &f.ret {

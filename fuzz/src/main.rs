@@ -255,6 +255,8 @@ fn shrink_program(scratch: &Scratch, mut p: Program, outcome: &Outcome) -> Progr
 
 /// The crate the programs are compiled in, under the fuzzer's target directory.
 struct Scratch {
+    /// The crate's (and its binary's) name.
+    name: String,
     dir: PathBuf,
     target: PathBuf,
     failures: PathBuf,
@@ -265,13 +267,17 @@ impl Scratch {
         let fuzz = Path::new(env!("CARGO_MANIFEST_DIR"));
         let repo = fuzz.parent().unwrap_or(fuzz).canonicalize()?;
         let base = fuzz.join("target");
-        let dir = base.join("scratch");
+        // One crate per process, so that runs side by side do not rebuild
+        // each other's binary; the target directory (and the macro's build)
+        // is shared.
+        let name = format!("fuzz-scratch-{}", std::process::id());
+        let dir = base.join("scratch").join(&name);
         let failures = base.join("failures");
         std::fs::create_dir_all(dir.join("src"))?;
         std::fs::create_dir_all(&failures)?;
         let runtime = repo.join("backprop-runtime");
         let manifest = format!(
-            "[package]\nname = \"fuzz-scratch\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+            "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
              [workspace]\n\n[dependencies]\nbackprop-runtime = {{ path = {:?} }}\n\n\
              [profile.dev]\ndebug = false\nincremental = false\n",
             runtime.display().to_string()
@@ -283,6 +289,7 @@ impl Scratch {
         }
         std::fs::write(dir.join("src/dual.rs"), include_str!("dual.rs"))?;
         Ok(Scratch {
+            name,
             dir,
             target: base.join("scratch-target"),
             failures,
@@ -419,7 +426,7 @@ impl Scratch {
     /// The scratch binary's results for the programs in `only` (all if empty).
     fn run_binary(&self, only: &[&str]) -> BTreeMap<String, Outcome> {
         let mut results = BTreeMap::new();
-        let exe = self.target.join("debug/fuzz-scratch");
+        let exe = self.target.join("debug").join(&self.name);
         let Ok(mut child) = Command::new(&exe)
             .args(only)
             .stdout(Stdio::piped())
