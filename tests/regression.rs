@@ -690,3 +690,31 @@ fn closures_under_methods_without_derivative() {
         assert_eq!((g.p, g.q), ((1.25 * q).signum(), expected_q));
     }
 }
+
+/// An iterator chain or a branch inside a cast of values that do not depend
+/// on the inputs (`f64::from(chain) as f32`) was kept as written and refused.
+#[differentiate(wrt(p))]
+fn casts_of_computed_data(p: f32, data: &[f32], n: usize) -> f32 {
+    let sigx = f64::from(
+        data.windows(2)
+            .map(|win| {
+                let t = win[0];
+                t.mul_add(data[1], n as f32)
+            })
+            .sum::<f32>(),
+    ) as f32;
+    let mut running = 1.25;
+    running += f64::from(if running <= 2.0 { running } else { 0.5 }) as f32;
+    sigx * p + running * p
+}
+
+#[test]
+fn casts_of_chains_and_branches() {
+    for p in [0.5_f32, -2.0] {
+        let data = [1.0_f32, 2.0, 3.0];
+        let (value, g) = casts_of_computed_data::grad(p, &data, 2);
+        assert_eq!(value, casts_of_computed_data(p, &data, 2));
+        // Linear in p: the slope is sigx + running = 10 + 2.5.
+        assert_eq!(g.p, 12.5);
+    }
+}

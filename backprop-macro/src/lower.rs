@@ -2731,7 +2731,7 @@ impl<'a> Lowerer<'a> {
 
     /// `x as f32`, `f64::from(x)`.
     fn cast(&mut self, inner: &Expr, to: FloatTy, expr: &Expr) -> Operand {
-        if !self.mentions_active(inner) {
+        if !self.mentions_active(inner) && !contains_branch(inner) {
             return self.inactive(expr);
         }
         let arg = self.expr(inner);

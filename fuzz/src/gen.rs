@@ -1066,7 +1066,8 @@ impl Gen {
         }
         let d = depth - 1;
         match self.rng.below(27) {
-            26 => E::Cast(Box::new(self.expr(d))),
+            // Generic code has no second float type to go through.
+            26 if self.float != Float::Generic => E::Cast(Box::new(self.expr(d))),
             0..=2 => {
                 let op = *self.rng.pick(&['+', '-', '*']);
                 E::Bin(op, Box::new(self.expr(d)), Box::new(self.expr(d)))
