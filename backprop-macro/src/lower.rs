@@ -3523,9 +3523,8 @@ fn has_mut_argument(call: &syn::ExprCall) -> bool {
         .any(|arg| matches!(strip_parens(arg), Expr::Reference(r) if r.mutability.is_some()))
 }
 
-/// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
 /// `T` of `&[T]`, `&mut [T]`, `[T; N]`, `Vec<T>` or `&Vec<T>`.
-fn element_type(ty: &syn::Type) -> Option<syn::Type> {
+pub fn element_type(ty: &syn::Type) -> Option<syn::Type> {
     match ty {
         syn::Type::Reference(r) => element_type(&r.elem),
         syn::Type::Slice(s) => Some((*s.elem).clone()),
@@ -3578,6 +3577,7 @@ fn names_in_macro(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
     }
 }
 
+/// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
 fn is_assertion(mac: &syn::Macro) -> bool {
     mac.path.get_ident().is_some_and(|name| {
         matches!(

@@ -289,23 +289,10 @@ fn tape_struct(
 
 /// Floats and the primitive types a backward pass reads by value; anything
 /// else (`Vec<usize>`, a callee's tape) it reads by reference.
-/// `T` of a borrowed list: `&[T]`, `&mut [T]`, `&Vec<T>`, `&mut Vec<T>`.
+/// `T` of a borrowed list: `&[T]`, `&mut [T]`, `&[T; N]`, `&Vec<T>`.
 fn borrowed_list(ty: &syn::Type) -> Option<syn::Type> {
-    let syn::Type::Reference(r) = ty else {
-        return None;
-    };
-    match &*r.elem {
-        syn::Type::Slice(slice) => Some((*slice.elem).clone()),
-        syn::Type::Path(path) => {
-            let last = path.path.segments.last()?;
-            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-                return None;
-            };
-            match args.args.first() {
-                Some(syn::GenericArgument::Type(t)) if last.ident == "Vec" => Some(t.clone()),
-                _ => None,
-            }
-        }
+    match ty {
+        syn::Type::Reference(_) => crate::lower::element_type(ty),
         _ => None,
     }
 }
