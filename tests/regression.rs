@@ -718,3 +718,46 @@ fn casts_of_chains_and_branches() {
         assert_eq!(g.p, 12.5);
     }
 }
+
+/// Methods: a local named like a field (`let w = ..`) renamed the field's
+/// `Grad` entry to `w_2`; `self.w` inside `vec![..]` was left as `self.w` in
+/// the free function (E0424).
+pub struct Model {
+    pub w: Vec<f64>,
+    pub b: f64,
+}
+
+#[differentiate]
+impl Model {
+    #[differentiate]
+    pub fn shadows(&self, x: f64) -> f64 {
+        let b = x * 2.0;
+        let w = self.w[0] * self.b;
+        let v = vec![b, self.w[1], w];
+        v[0] * v[1] + v[2] * x
+    }
+}
+
+#[test]
+fn method_locals_named_like_fields() {
+    for (w, b, x) in [([1.5, -2.0], 0.5, 3.0), ([0.3, 0.7], -1.2, -0.4)] {
+        check(
+            &[&[w[0], w[1], b, x]],
+            |v| {
+                Model {
+                    w: v[..2].to_vec(),
+                    b: v[2],
+                }
+                .shadows(v[3])
+            },
+            |v| {
+                let model = Model {
+                    w: v[..2].to_vec(),
+                    b: v[2],
+                };
+                let (value, g) = model.shadows_grad(v[3]);
+                (value, vec![g.w[0], g.w[1], g.b, g.x])
+            },
+        );
+    }
+}

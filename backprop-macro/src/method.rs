@@ -384,6 +384,9 @@ fn identifiers(method: &syn::ImplItemFn) -> HashSet<String> {
 struct Locals {
     model: Ident,
     fields: BTreeMap<String, Ident>,
+    /// New names for the user's bindings that have a field's name
+    /// (`let w = self.w[0];`): the field keeps its name, which `Grad` shows.
+    shadows: BTreeMap<String, Ident>,
 }
 
 fn locals(m: &Marked, type_ident: &Ident) -> Locals {
@@ -394,9 +397,56 @@ fn locals(m: &Marked, type_ident: &Ident) -> Locals {
     let fields = m
         .fields
         .iter()
+        .map(|f| (f.to_string(), f.clone()))
+        .collect();
+    let shadows = m
+        .fields
+        .iter()
         .map(|f| (f.to_string(), names.fresh(&f.to_string())))
         .collect();
-    Locals { model, fields }
+    Locals {
+        model,
+        fields,
+        shadows,
+    }
+}
+
+/// `vec![2.0, self.w[3]]`, `println!("{}", self.b)`: a macro's arguments are
+/// code too, when they parse as expressions, and are rewritten like the rest.
+fn visit_macro_arguments(visitor: &mut impl VisitMut, mac: &mut syn::Macro) {
+    let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+    if let Ok(mut args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
+        for arg in &mut args {
+            visitor.visit_expr_mut(arg);
+        }
+        mac.tokens = quote!(#args);
+    }
+}
+
+/// Renames the user's bindings and uses of a name in `renames` (not
+/// `self.w`, a field access, which the method rewriting replaces).
+struct RenameShadows<'a>(&'a BTreeMap<String, Ident>);
+
+impl VisitMut for RenameShadows<'_> {
+    fn visit_pat_ident_mut(&mut self, pat: &mut syn::PatIdent) {
+        if let Some(name) = self.0.get(&pat.ident.to_string()) {
+            pat.ident = name.clone();
+        }
+        syn::visit_mut::visit_pat_ident_mut(self, pat);
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        visit_macro_arguments(self, mac);
+    }
+
+    fn visit_expr_path_mut(&mut self, expr: &mut syn::ExprPath) {
+        if expr.qself.is_none() && expr.path.segments.len() == 1 {
+            let segment = &mut expr.path.segments[0];
+            if let Some(name) = self.0.get(&segment.ident.to_string()) {
+                segment.ident = name.clone();
+            }
+        }
+    }
 }
 
 /// The float type a method computes in: its return type's.
@@ -441,12 +491,16 @@ fn free_function(
             }
         }
     }
+    let mut rename = RenameShadows(&names.shadows);
     for input in &m.method.sig.inputs {
         if let syn::FnArg::Typed(typed) = input {
+            let mut typed = typed.clone();
+            rename.visit_pat_mut(&mut typed.pat);
             inputs.push(quote!(#typed));
         }
     }
     let mut body = m.method.block.clone();
+    rename.visit_block_mut(&mut body);
     Rewrite {
         names: &names,
         uses,
@@ -523,6 +577,10 @@ impl Rewrite<'_> {
 }
 
 impl VisitMut for Rewrite<'_> {
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        visit_macro_arguments(self, mac);
+    }
+
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         // `&self.w` of an array field is the field's slice itself.
         if let Expr::Reference(r) = expr {

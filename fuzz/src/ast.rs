@@ -49,6 +49,8 @@ pub enum I {
     AddMod(Box<I>, usize, usize),
     /// `r[i]` of a list of indices (its values are always below the length).
     ListRead(String, Box<I>),
+    /// `(n - 1)`, of a recursion depth known to be positive.
+    Pred(String),
 }
 
 /// A condition.
@@ -72,6 +74,8 @@ pub enum Arg {
     MutSlice(String, bool),
     MutScalar(String),
     RefScalar(E),
+    /// An integer argument: a recursion depth.
+    Int(I),
 }
 
 /// Iterator chains over one slice (and a second, zipped).
@@ -329,6 +333,9 @@ pub struct Program {
     /// Inputs, by parameter of `main`: scalars one value, slices `len` values,
     /// integers one value.
     pub inputs: Vec<Vec<f64>>,
+    /// `Some((w, b))`: `main` is a method `f(&self, ..)` of
+    /// `struct Model { w: Vec<f64>, b: f64 }`, reading `self.w` and `self.b`.
+    pub model: Option<(Vec<f64>, f64)>,
 }
 
 impl Program {

@@ -92,6 +92,8 @@ pub enum HelperKind {
     MutScalar,
     Pair,
     Ref,
+    /// `fn h(a: F, depth: usize) -> F`, calling itself `depth` times.
+    Recursive,
 }
 
 #[derive(Clone)]
@@ -117,6 +119,8 @@ struct Gen {
     /// Names in use in this function, to pick fresh ones.
     used: Vec<String>,
     in_helper: bool,
+    /// `main` is a method of `Model`, reading `self.w` and `self.b`.
+    method: bool,
 }
 
 pub fn program(seed: u64) -> Program {
@@ -141,6 +145,7 @@ pub fn program(seed: u64) -> Program {
         can_return: false,
         used: Vec::new(),
         in_helper: false,
+        method: false,
     };
     let mut helpers = Vec::new();
     let count = [0, 0, 1, 1, 2][g.rng.below(5)];
@@ -153,6 +158,7 @@ pub fn program(seed: u64) -> Program {
             HelperKind::MutScalar,
             HelperKind::Pair,
             HelperKind::Ref,
+            HelperKind::Recursive,
         ]);
         let f = g.helper(&format!("h{k}"), kind);
         helpers.push(f);
@@ -161,7 +167,12 @@ pub fn program(seed: u64) -> Program {
             kind,
         });
     }
+    g.method = float == Float::F64 && g.rng.chance(0.15);
     let main = g.main();
+    let model = g.method.then(|| {
+        let w = (0..len).map(|_| g.away_from_zero(1.5)).collect();
+        (w, g.away_from_zero(1.5))
+    });
     let inputs = main
         .params
         .iter()
@@ -179,6 +190,7 @@ pub fn program(seed: u64) -> Program {
         })
         .collect();
     Program {
+        model,
         seed,
         float,
         len,
@@ -240,6 +252,7 @@ impl Gen {
             HelperKind::SliceWrite => vec![p("v", PTy::MutSlice), p("k", PTy::Scalar)],
             HelperKind::MutScalar => vec![p("a", PTy::MutScalar), p("k", PTy::Scalar)],
             HelperKind::Ref => vec![p("a", PTy::RefScalar)],
+            HelperKind::Recursive => vec![p("a", PTy::Scalar), p("depth", PTy::Int)],
         };
         self.reset(&params);
         self.in_helper = true;
@@ -248,7 +261,32 @@ impl Gen {
             kind,
             HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref
         );
-        let mut body = self.body();
+        let mut body = Vec::new();
+        if kind == HelperKind::Recursive {
+            // The base case first, then the body, then the call one level down.
+            let base = self.expr(1);
+            body.push(S::If {
+                cond: C::ICmp("==", I::Var("depth".into()), I::Lit(0)),
+                then: vec![S::Return(base)],
+                els: None,
+            });
+        }
+        body.extend(self.body());
+        if kind == HelperKind::Recursive {
+            let down = self.squash_expr();
+            let call = E::Call(
+                name.into(),
+                vec![Arg::E(down), Arg::Int(I::Pred("depth".into()))],
+            );
+            let r = self.fresh();
+            body.push(S::Let {
+                name: r.clone(),
+                mutable: false,
+                annot: false,
+                value: call,
+            });
+            self.scope.scalars.push((r, false));
+        }
         if kind == HelperKind::SliceWrite {
             // Make sure the helper writes its slice.
             let i = "i".to_string();
@@ -366,14 +404,30 @@ impl Gen {
                 ty: PTy::RefScalar,
             });
         }
-        let wrt = params.iter().any(|p| p.ty == PTy::Data) || self.rng.chance(0.05);
+        if self.method {
+            // A method here takes floats, a slice and a count besides `&self`.
+            params.retain(|p| matches!(p.ty, PTy::Scalar | PTy::Slice | PTy::Int));
+        }
+        let wrt =
+            !self.method && (params.iter().any(|p| p.ty == PTy::Data) || self.rng.chance(0.05));
         self.reset(&params);
+        if self.method {
+            // Read only; `local` keeps `self.w.len()` out of ranges, where
+            // the macro would take the field for data.
+            self.scope.arrays.push(Arr {
+                name: "self.w".into(),
+                local: true,
+                by_ref: true,
+                writable: false,
+            });
+            self.scope.scalars.push(("self.b".into(), false));
+        }
         let has_mut = params
             .iter()
             .any(|p| matches!(p.ty, PTy::MutSlice | PTy::MutScalar));
         let ret_kind = if has_mut && self.rng.chance(0.3) {
             0
-        } else if !has_mut && self.rng.chance(0.1) {
+        } else if !has_mut && !self.method && self.rng.chance(0.1) {
             2
         } else {
             1
@@ -407,6 +461,19 @@ impl Gen {
         }
         let ret = match ret_kind {
             0 => Ret::Unit,
+            1 if self.method => {
+                // Both fields read as floats, so both have a gradient.
+                let fields = E::Bin(
+                    '+',
+                    Box::new(E::Bin(
+                        '*',
+                        Box::new(E::Lit(0.5)),
+                        Box::new(E::Var("self.b".into())),
+                    )),
+                    Box::new(E::Index("self.w".into(), I::Lit(0))),
+                );
+                Ret::Scalar(E::Bin('+', Box::new(self.tail()), Box::new(fields)))
+            }
             1 => Ret::Scalar(self.tail()),
             _ if self.rng.chance(0.5) => Ret::Pair(self.tail(), self.tail()),
             _ => Ret::Array(self.tail(), self.tail()),
@@ -551,10 +618,15 @@ impl Gen {
             match self.rng.below(29) {
                 0..=3 => {
                     let value = self.expr(2);
-                    let name = if self.rng.chance(0.2) && !self.scope.scalars.is_empty() {
-                        // Shadowing.
-                        let names: Vec<String> =
-                            self.scope.scalars.iter().map(|(n, _)| n.clone()).collect();
+                    // Shadowing, of anything but a field (`self.b`).
+                    let names: Vec<String> = self
+                        .scope
+                        .scalars
+                        .iter()
+                        .map(|(n, _)| n.clone())
+                        .filter(|n| !n.contains('.'))
+                        .collect();
+                    let name = if self.rng.chance(0.2) && !names.is_empty() {
                         self.rng.pick(&names).clone()
                     } else {
                         self.fresh()
@@ -1067,7 +1139,8 @@ impl Gen {
         let d = depth - 1;
         match self.rng.below(27) {
             // Generic code has no second float type to go through.
-            26 if self.float != Float::Generic => E::Cast(Box::new(self.expr(d))),
+            // A method's field in an `as` cast would count as data.
+            26 if self.float != Float::Generic && !self.method => E::Cast(Box::new(self.expr(d))),
             0..=2 => {
                 let op = *self.rng.pick(&['+', '-', '*']);
                 E::Bin(op, Box::new(self.expr(d)), Box::new(self.expr(d)))
@@ -1215,7 +1288,10 @@ impl Gen {
             .filter(|h| {
                 matches!(
                     h.kind,
-                    HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref
+                    HelperKind::Scalar
+                        | HelperKind::SliceRead
+                        | HelperKind::Ref
+                        | HelperKind::Recursive
                 )
             })
             .cloned()
@@ -1226,6 +1302,10 @@ impl Gen {
         let h = self.rng.pick(&helpers).clone();
         match h.kind {
             HelperKind::Scalar => E::Call(h.name, vec![Arg::E(self.expr(d)), Arg::E(self.expr(d))]),
+            HelperKind::Recursive => {
+                let depth = I::Lit(self.rng.below(4));
+                E::Call(h.name, vec![Arg::E(self.expr(d)), Arg::Int(depth)])
+            }
             HelperKind::SliceRead => {
                 if self.scope.arrays.is_empty() {
                     return self.leaf();

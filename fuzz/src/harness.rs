@@ -90,6 +90,14 @@ fn line_count(s: &str) -> usize {
     s.matches('\n').count()
 }
 
+fn main_function(p: &Program, d: Dialect, out: &mut String) {
+    if p.model.is_some() {
+        print::method(&p.main, d, p.len, out);
+    } else {
+        print::function(&p.main, d, p.len, out);
+    }
+}
+
 fn write_program(name: &str, p: &Program, out: &mut String) -> Lines {
     let d = Dialect::of(p.float);
     let start = line_count(out) + 1;
@@ -98,13 +106,13 @@ fn write_program(name: &str, p: &Program, out: &mut String) -> Lines {
     for h in &p.helpers {
         print::function(h, d, p.len, out);
     }
-    print::function(&p.main, d, p.len, out);
+    main_function(p, d, out);
     let user_end = line_count(out);
     out.push_str("    pub mod oracle {\n        use crate::dual::*;\n");
     for h in &p.helpers {
         print::function(h, Dialect::Dual, p.len, out);
     }
-    print::function(&p.main, Dialect::Dual, p.len, out);
+    main_function(p, Dialect::Dual, out);
     out.push_str("    }\n}\n");
     let oracle_end = line_count(out);
     write_check(name, p, out);
@@ -167,8 +175,21 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             }
         }
     }
-    // The differentiable coordinates, in order.
-    let mut coords = 0usize;
+    // The differentiable coordinates, in order: a model's fields first.
+    if let Some((w, b)) = &p.model {
+        let items: Vec<String> = w.iter().map(|x| float_digits(*x)).collect();
+        let _ = writeln!(
+            out,
+            "    let z_in_mw: Vec<f64> = vec![{}];",
+            items.join(", ")
+        );
+        let _ = writeln!(out, "    let z_in_mb: f64 = {};", float_digits(*b));
+        let _ = writeln!(
+            out,
+            "    let z_umodel = {name}::Model {{ w: z_in_mw.clone(), b: z_in_mb }};"
+        );
+    }
+    let mut coords = if p.model.is_some() { p.len + 1 } else { 0 };
     let mut offsets = Vec::new();
     for param in &f.params {
         offsets.push(coords);
@@ -224,11 +245,16 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             }
         }
     }
-    let _ = writeln!(
-        out,
-        "        let z_r = {name}::oracle::f({});",
-        call_args.join(", ")
-    );
+    if p.model.is_some() {
+        let _ = writeln!(out, "        let z_m = {name}::oracle::Model {{ w: z_in_mw.iter().enumerate().map(|(i, &x)| D::var(x, if z_dir == i {{ 1.0 }} else {{ 0.0 }})).collect(), b: D::var(z_in_mb, if z_dir == {} {{ 1.0 }} else {{ 0.0 }}) }};", p.len);
+        let _ = writeln!(out, "        let z_r = z_m.f({});", call_args.join(", "));
+    } else {
+        let _ = writeln!(
+            out,
+            "        let z_r = {name}::oracle::f({});",
+            call_args.join(", ")
+        );
+    }
     out.push_str("        let mut z_out: Vec<D> = Vec::new();\n");
     match &f.ret {
         Ret::Scalar(_) => out.push_str("        z_out.push(z_r);\n"),
@@ -380,6 +406,12 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     let flatten = |g: &str, out: &mut String| -> String {
         let var = format!("z_flat_{}", g.replace(['.', '[', ']'], "_"));
         let _ = writeln!(out, "    let mut {var}: Vec<f64> = Vec::new();");
+        if p.model.is_some() {
+            let _ = writeln!(
+                out,
+                "    {var}.extend({g}.w.iter().copied());\n    {var}.push({g}.b);"
+            );
+        }
         for param in &f.params {
             let v = &param.name;
             match param.ty {
@@ -394,7 +426,26 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         }
         var
     };
-    let module = format!("{name}::f");
+    let method = p.model.is_some();
+    let module = if method {
+        format!("{name}::model_f")
+    } else {
+        format!("{name}::f")
+    };
+    // How the function itself, `forward` and `grad` are called.
+    let (plain_fn, forward_fn, grad_fn) = if method {
+        (
+            "z_umodel.f".to_string(),
+            "z_umodel.f_forward".to_string(),
+            "z_umodel.f_grad".to_string(),
+        )
+    } else {
+        (
+            format!("{name}::f"),
+            format!("{module}::forward"),
+            format!("{module}::grad"),
+        )
+    };
     // The seed argument of `backward`: value seed(s) first, then one per
     // `&mut` parameter (a slice for a slice).
     let seed_arg = {
@@ -441,13 +492,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
 
     // 1. The function itself, and the forward pass: same outputs.
     let args = call("plain", out);
-    let _ = writeln!(out, "    let z_plain_r = {name}::f({args});");
+    let _ = writeln!(out, "    let z_plain_r = {plain_fn}({args});");
     collect("plain", "z_plain_r", out);
     let args = call("fwd", out);
-    let _ = writeln!(
-        out,
-        "    let (z_fwd_r, z_tape) = {module}::forward({args});"
-    );
+    let _ = writeln!(out, "    let (z_fwd_r, z_tape) = {forward_fn}({args});");
     collect("fwd", "z_fwd_r", out);
     out.push_str(
         "    compare(\"forward value vs the function\", &z_fwd_out, &z_plain_out, 1e-12)?;\n",
@@ -463,55 +511,64 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         out,
         "    compare(\"backward\", &{flat}, &vjp(&z_tangents, &z_seeds, 1.0), z_tol)?;"
     );
-    // 3. pullback: the same gradient by position.
-    let _ = writeln!(
-        out,
-        "    let z_pb = {module}::pullback(&z_tape, {seed_arg});"
-    );
-    out.push_str("    let mut z_pb_flat: Vec<f64> = Vec::new();\n");
-    for (k, param) in f.params.iter().enumerate() {
-        match param.ty {
-            PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
-                let _ = writeln!(out, "    z_pb_flat.push(z_pb.{k} as f64);");
+    // 3. pullback: the same gradient by position (a method's module orders
+    // its fields as it finds them; `backward` is checked).
+    if !method {
+        let _ = writeln!(
+            out,
+            "    let z_pb = {module}::pullback(&z_tape, {seed_arg});"
+        );
+        out.push_str("    let mut z_pb_flat: Vec<f64> = Vec::new();\n");
+        for (k, param) in f.params.iter().enumerate() {
+            match param.ty {
+                PTy::Scalar | PTy::MutScalar | PTy::RefScalar => {
+                    let _ = writeln!(out, "    z_pb_flat.push(z_pb.{k} as f64);");
+                }
+                PTy::Slice | PTy::MutSlice | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
+                    let _ = writeln!(
+                        out,
+                        "    z_pb_flat.extend(z_pb.{k}.iter().map(|&x| x as f64));"
+                    );
+                }
+                _ => {}
             }
-            PTy::Slice | PTy::MutSlice | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
-                let _ = writeln!(
-                    out,
-                    "    z_pb_flat.extend(z_pb.{k}.iter().map(|&x| x as f64));"
-                );
-            }
-            _ => {}
         }
+        let _ = writeln!(out, "    compare(\"pullback\", &z_pb_flat, &{flat}, 0.0)?;");
     }
-    let _ = writeln!(out, "    compare(\"pullback\", &z_pb_flat, &{flat}, 0.0)?;");
-    // 4. forward_into / backward_into, accumulating twice into one Grad.
+    // 4. forward_into / backward_into, accumulating twice into one Grad (a
+    // method's forward is `f_forward`; its tape serves).
     let generic = if p.float == Float::Generic {
         "::<f64>"
     } else {
         ""
     };
-    let _ = writeln!(
-        out,
-        "    let mut z_tape2 = {module}::Tape{generic}::default();"
-    );
-    let args = call("into", out);
-    let _ = writeln!(
-        out,
-        "    let z_into_r = {module}::forward_into(&mut z_tape2, {args});"
-    );
-    collect("into", "z_into_r", out);
-    out.push_str("    compare(\"forward_into value\", &z_into_out, &z_plain_out, 1e-12)?;\n");
+    let tape2 = if method {
+        "z_tape".to_string()
+    } else {
+        let _ = writeln!(
+            out,
+            "    let mut z_tape2 = {module}::Tape{generic}::default();"
+        );
+        let args = call("into", out);
+        let _ = writeln!(
+            out,
+            "    let z_into_r = {module}::forward_into(&mut z_tape2, {args});"
+        );
+        collect("into", "z_into_r", out);
+        out.push_str("    compare(\"forward_into value\", &z_into_out, &z_plain_out, 1e-12)?;\n");
+        "z_tape2".to_string()
+    };
     let _ = writeln!(
         out,
         "    let mut z_g2 = {module}::Grad{generic}::default();"
     );
     let _ = writeln!(
         out,
-        "    {module}::backward_into(&z_tape2, {seed_arg}, &mut z_g2);"
+        "    {module}::backward_into(&{tape2}, {seed_arg}, &mut z_g2);"
     );
     let _ = writeln!(
         out,
-        "    {module}::backward_into(&z_tape2, {seed_arg}, &mut z_g2);"
+        "    {module}::backward_into(&{tape2}, {seed_arg}, &mut z_g2);"
     );
     let flat2 = flatten("z_g2", out);
     let _ = writeln!(
@@ -527,7 +584,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         let args = call("grad", out);
         match &f.ret {
             Ret::Scalar(_) => {
-                let _ = writeln!(out, "    let (z_gv, z_gg) = {module}::grad({args});");
+                let _ = writeln!(out, "    let (z_gv, z_gg) = {grad_fn}({args});");
                 out.push_str(
                     "    compare(\"grad value\", &[z_gv as f64], &z_plain_out, 1e-12)?;\n",
                 );

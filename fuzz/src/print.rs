@@ -65,6 +65,26 @@ impl Dialect {
     }
 }
 
+/// `main` as the marked method `f(&self, ..)` of `Model`, the struct printed
+/// with it.
+pub fn method(f: &Func, d: Dialect, len: usize, out: &mut String) {
+    let ty = d.ty();
+    let _ = writeln!(out, "pub struct Model {{ pub w: Vec<{ty}>, pub b: {ty} }}");
+    if d != Dialect::Dual {
+        out.push_str("#[differentiate]\n");
+    }
+    out.push_str("impl Model {\n");
+    let mut free = String::new();
+    function(f, d, len, &mut free);
+    let receiver = if f.params.is_empty() {
+        "&self"
+    } else {
+        "&self, "
+    };
+    out.push_str(&free.replacen("pub fn f(", &format!("pub fn f({receiver}"), 1));
+    out.push_str("}\n");
+}
+
 pub fn float_digits(x: f64) -> String {
     let s = format!("{x:?}");
     if s.contains('.') || s.contains('e') {
@@ -416,6 +436,7 @@ impl Printer {
                 Arg::MutSlice(name, true) => format!("&mut {name}"),
                 Arg::MutScalar(name) => format!("&mut {name}"),
                 Arg::RefScalar(e) => format!("&{}", self.expr(e)),
+                Arg::Int(i) => int(i),
             })
             .collect();
         printed.join(", ")
@@ -566,5 +587,6 @@ pub fn int(i: &I) -> String {
         I::Len(s) => format!("{s}.len()"),
         I::AddMod(a, k, m) => format!("(({} + {k}) % {m})", int(a)),
         I::ListRead(list, i) => format!("{list}[{}]", int(i)),
+        I::Pred(n) => format!("({n} - 1)"),
     }
 }
