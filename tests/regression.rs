@@ -761,3 +761,47 @@ fn method_locals_named_like_fields() {
         );
     }
 }
+
+#[differentiate]
+fn square_of(a: &f64) -> f64 {
+    *a * *a
+}
+
+/// A float field passed to a `&f64` parameter (`square_of(&self.b)`) was
+/// taken for an array, and `self.b.powi(2)` then refused.
+pub struct Scaled {
+    pub w: Vec<f64>,
+    pub b: f64,
+}
+
+#[differentiate]
+impl Scaled {
+    #[differentiate]
+    pub fn energy(&self, q: f64) -> f64 {
+        square_of(&self.b) + self.b.powi(2) * q + self.w[1].min(self.w[0])
+    }
+}
+
+#[test]
+fn float_fields_passed_by_reference() {
+    for point in [[1.5, -2.0, 0.5, 3.0], [0.3, 0.7, -1.2, -0.4]] {
+        check(
+            &[&point],
+            |v| {
+                Scaled {
+                    w: v[..2].to_vec(),
+                    b: v[2],
+                }
+                .energy(v[3])
+            },
+            |v| {
+                let model = Scaled {
+                    w: v[..2].to_vec(),
+                    b: v[2],
+                };
+                let (value, g) = model.energy_grad(v[3]);
+                (value, vec![g.w[0], g.w[1], g.b, g.q])
+            },
+        );
+    }
+}

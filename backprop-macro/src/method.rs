@@ -231,12 +231,26 @@ fn refuse_nested_fields(method: &syn::ImplItemFn, errors: &mut Errors) {
 /// How the marked methods, all together, use each field of `self`: the
 /// strongest use wins (data over array over scalar), so every method agrees.
 fn field_uses(marked: &[Marked]) -> BTreeMap<String, Use> {
-    struct Uses(BTreeMap<String, Use>);
+    #[derive(Default)]
+    struct Uses {
+        uses: BTreeMap<String, Use>,
+        /// Fields passed by reference (`&self.w`): an array passed whole, or
+        /// a float passed to a `&f64` parameter; their other uses decide.
+        referenced: BTreeSet<String>,
+        /// Fields used as floats: receivers of float methods, operands of
+        /// arithmetic.
+        as_float: BTreeSet<String>,
+    }
     impl Uses {
         fn mark(&mut self, expr: &Expr, used: Use) {
             if let Some(name) = self_field(expr) {
-                let entry = self.0.entry(name.to_string()).or_insert(used);
+                let entry = self.uses.entry(name.to_string()).or_insert(used);
                 *entry = (*entry).max(used);
+            }
+        }
+        fn note(set: &mut BTreeSet<String>, expr: &Expr) {
+            if let Some(name) = self_field(expr) {
+                set.insert(name.to_string());
             }
         }
     }
@@ -269,7 +283,16 @@ fn field_uses(marked: &[Marked]) -> BTreeMap<String, Use> {
                 Expr::MethodCall(call) if call.method == "len" || call.method == "iter" => {
                     self.mark(&call.receiver, Use::Array);
                 }
-                Expr::Reference(r) => self.mark(&r.expr, Use::Array),
+                Expr::MethodCall(call)
+                    if crate::rules::method(&call.method.to_string()).is_some() =>
+                {
+                    Self::note(&mut self.as_float, &call.receiver);
+                }
+                Expr::Binary(binary) => {
+                    Self::note(&mut self.as_float, &binary.left);
+                    Self::note(&mut self.as_float, &binary.right);
+                }
+                Expr::Reference(r) => Self::note(&mut self.referenced, &r.expr),
                 Expr::Field(field) => {
                     // `self.layer.w`: a field of a field is data.
                     self.mark(&field.base, Use::Data);
@@ -280,11 +303,27 @@ fn field_uses(marked: &[Marked]) -> BTreeMap<String, Use> {
             syn::visit::visit_expr(self, expr);
         }
     }
-    let mut uses = Uses(BTreeMap::new());
+    let mut uses = Uses::default();
     for m in marked {
         uses.visit_block(&m.method.block);
     }
-    uses.0
+    // `h(&self.b)` of a field also used as a float passes a `&f64`; any
+    // other field passed by reference is an array.
+    let Uses {
+        mut uses,
+        referenced,
+        as_float,
+    } = uses;
+    for name in referenced {
+        let passed = if as_float.contains(&name) {
+            Use::Scalar
+        } else {
+            Use::Array
+        };
+        let entry = uses.entry(name).or_insert(passed);
+        *entry = (*entry).max(passed);
+    }
+    uses
 }
 
 /// Each method's differentiated fields: those it reads, and those of the
