@@ -805,3 +805,55 @@ fn float_fields_passed_by_reference() {
         );
     }
 }
+
+/// A marked method called in another's condition (`if self.g(t) >= ..`) was
+/// kept as a call of a function that did not exist (only its module did).
+pub struct Pair {
+    pub w: Vec<f64>,
+    pub b: f64,
+}
+
+#[differentiate]
+impl Pair {
+    #[differentiate]
+    pub fn g(&self, t: f64) -> f64 {
+        (self.b * t).tanh() + self.w[1] * t
+    }
+
+    #[differentiate]
+    pub fn f(&self, p: f64) -> f64 {
+        if self.g(p) >= self.w[0] {
+            self.g(p * 2.0)
+        } else {
+            p * self.b
+        }
+    }
+}
+
+#[test]
+fn marked_methods_called_in_conditions() {
+    for point in [
+        [0.1, 0.5, 0.8, 1.5],
+        [2.0, -0.5, 0.8, 1.5],
+        [0.3, 0.7, -1.2, -0.4],
+    ] {
+        check(
+            &[&point],
+            |v| {
+                Pair {
+                    w: v[..2].to_vec(),
+                    b: v[2],
+                }
+                .f(v[3])
+            },
+            |v| {
+                let model = Pair {
+                    w: v[..2].to_vec(),
+                    b: v[2],
+                };
+                let (value, g) = model.f_grad(v[3]);
+                (value, vec![g.w[0], g.w[1], g.b, g.p])
+            },
+        );
+    }
+}

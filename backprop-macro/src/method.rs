@@ -119,7 +119,19 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
             }
         };
         match crate::expand::module_of(&free, &args, Errors::default()) {
-            Ok(module) => modules.extend(module),
+            Ok(module) => {
+                // The free function itself too: a call of one marked method in
+                // another's condition (`if self.g(t) > 0.0`) is kept as written,
+                // and calls it.
+                // It repeats the user's method, whose own lints apply there.
+                let mut plain = free.clone();
+                plain.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+                plain
+                    .attrs
+                    .push(syn::parse_quote!(#[allow(dead_code, clippy::all, clippy::pedantic)]));
+                modules.extend(quote!(#plain));
+                modules.extend(module);
+            }
             Err(error) => errors.push(error),
         }
         wrappers.extend(wrapper_methods(m, &block, &uses));

@@ -1137,7 +1137,11 @@ impl Gen {
             return self.leaf();
         }
         let d = depth - 1;
-        match self.rng.below(27) {
+        match self.rng.below(28) {
+            // The model's other marked method.
+            27 if self.method && !self.in_helper => {
+                E::Call("self.g".into(), vec![Arg::E(self.expr(d))])
+            }
             // Generic code has no second float type to go through.
             // A method's field in an `as` cast would count as data.
             26 if self.float != Float::Generic && !self.method => E::Cast(Box::new(self.expr(d))),

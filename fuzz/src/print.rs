@@ -74,6 +74,14 @@ pub fn method(f: &Func, d: Dialect, len: usize, out: &mut String) {
         out.push_str("#[differentiate]\n");
     }
     out.push_str("impl Model {\n");
+    // A second marked method, which `f` may call as `self.g(..)`.
+    if d != Dialect::Dual {
+        out.push_str("#[differentiate]\n");
+    }
+    let _ = writeln!(
+        out,
+        "pub fn g(&self, t: {ty}) -> {ty} {{ (self.b * t).tanh() + self.w[1] * t }}"
+    );
     let mut free = String::new();
     function(f, d, len, &mut free);
     let receiver = if f.params.is_empty() {
