@@ -19,6 +19,11 @@ pub enum E {
     /// `f64::exp(e)`: a method called by path.
     Path1(&'static str, Box<E>),
     Powi(Box<E>, i32),
+    /// `e.powi(k as i32)` with an integer variable `k`.
+    PowiVar(Box<E>, I),
+    /// A custom rule's call, `crule(e)`: a plain function with a hand-written
+    /// `crule` module (`Tape`, `forward`, `pullback`).
+    CustomRule(Box<E>),
     /// `e.max(f)`, `e.atan2(f)`, `e.hypot(f)`, `e.powf(f)`, `e.log(f)`, `e.min(f)`.
     M2(&'static str, Box<E>, Box<E>),
     MulAdd(Box<E>, Box<E>, Box<E>),
@@ -432,6 +437,8 @@ impl E {
             E::Bin(_, a, b) | E::M2(_, a, b) => 1 + a.size() + b.size(),
             E::Neg(a)
             | E::CallClosure(_, a)
+            | E::PowiVar(a, _)
+            | E::CustomRule(a)
             | E::Cast(a)
             | E::M1(_, a)
             | E::Path1(_, a)

@@ -1207,7 +1207,16 @@ impl Gen {
                 );
                 E::M1("acosh", Box::new(inner))
             }
+            10 if !self.scope.ints.is_empty() && self.rng.chance(0.3) => {
+                let ints: Vec<String> = self.scope.ints.iter().map(|(n, _)| n.clone()).collect();
+                let k = I::AddMod(Box::new(I::Var(self.rng.pick(&ints).clone())), 0, 4);
+                E::PowiVar(Box::new(self.expr(d)), k)
+            }
             10 => E::Powi(Box::new(self.expr(d)), *self.rng.pick(&[2, 3, -1, 0, 1])),
+            // A custom derivative rule (printed for `f64` programs only).
+            11 if self.float == Float::F64 && self.rng.chance(0.3) => {
+                E::CustomRule(Box::new(self.expr(d)))
+            }
             11 => {
                 let m = *self.rng.pick(&["max", "min", "atan2", "hypot"]);
                 E::M2(m, Box::new(self.expr(d)), Box::new(self.expr(d)))

@@ -23,6 +23,18 @@ pub struct Lines {
 /// dropped or applied twice shows.
 const SEEDS: [f64; 8] = [0.7, -1.3, 0.4, 1.1, -0.6, 0.9, -0.2, 1.7];
 
+/// A custom derivative rule, as the README describes them: a plain function
+/// and a module of the shape `#[differentiate]` generates, written by hand.
+const CUSTOM_RULE: &str = r#"
+pub fn crule(a: f64) -> f64 { a.sin() * 2.0 + a }
+pub mod crule {
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape { a: f64 }
+    pub fn forward(a: f64) -> (f64, Tape) { (super::crule(a), Tape { a }) }
+    pub fn pullback(tape: &Tape, seed: f64) -> (f64,) { (seed * (2.0 * tape.a.cos() + 1.0),) }
+}
+"#;
+
 pub const PRELUDE: &str = r#"#![allow(warnings, clippy::all)]
 mod dual;
 use dual::D;
@@ -103,12 +115,16 @@ fn write_program(name: &str, p: &Program, out: &mut String) -> Lines {
     let start = line_count(out) + 1;
     let _ = writeln!(out, "\nmod {name} {{");
     out.push_str("    use backprop_runtime::{differentiate, relu, sigmoid, softplus, Float};\n");
+    if p.float == Float::F64 {
+        out.push_str(CUSTOM_RULE);
+    }
     for h in &p.helpers {
         print::function(h, d, p.len, out);
     }
     main_function(p, d, out);
     let user_end = line_count(out);
     out.push_str("    pub mod oracle {\n        use crate::dual::*;\n");
+    out.push_str("pub fn crule(a: D) -> D { a.sin() * D::c(2.0) + a }\n");
     for h in &p.helpers {
         print::function(h, Dialect::Dual, p.len, out);
     }

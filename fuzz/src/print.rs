@@ -542,6 +542,8 @@ impl Printer {
             E::M1(m, a) => format!("{}.{m}()", self.receiver(a)),
             E::Path1(m, a) => format!("{}::{m}({})", d.ty(), self.expr(a)),
             E::Powi(a, n) => format!("{}.powi({n})", self.receiver(a)),
+            E::PowiVar(a, k) => format!("{}.powi({} as i32)", self.receiver(a), int(k)),
+            E::CustomRule(a) => format!("crule({})", self.expr(a)),
             E::M2(m, a, b) => format!("{}.{m}({})", self.receiver(a), self.expr(b)),
             E::MulAdd(a, b, c) => {
                 format!(

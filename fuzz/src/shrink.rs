@@ -175,6 +175,8 @@ fn parts(e: &E) -> Vec<E> {
         | E::Clamp(a, ..)
         | E::Act(_, a)
         | E::CallClosure(_, a)
+        | E::PowiVar(a, _)
+        | E::CustomRule(a)
         | E::Cast(a) => vec![(**a).clone()],
         E::MulAdd(a, b, c) => vec![(**a).clone(), (**b).clone(), (**c).clone()],
         E::Branch(_, a, b) => vec![(**a).clone(), (**b).clone()],
@@ -275,6 +277,8 @@ fn visit_expr(e: &mut E, f: &mut dyn FnMut(&mut E)) {
         | E::Clamp(a, ..)
         | E::Act(_, a)
         | E::CallClosure(_, a)
+        | E::PowiVar(a, _)
+        | E::CustomRule(a)
         | E::Cast(a) => visit_expr(a, f),
         E::MulAdd(a, b, c) => {
             visit_expr(a, f);
