@@ -857,3 +857,29 @@ fn marked_methods_called_in_conditions() {
         );
     }
 }
+
+/// A `vec!` of values read from a data slice, zipped with itself with a
+/// tuple pattern: the elements' type was unknown, so the vector was kept as
+/// data and the loop refused (`only for name in ...`).
+#[differentiate(wrt(x))]
+fn zip_of_vector_from_data(x: f64, data: &[f64]) -> f64 {
+    let dy = data[1];
+    let w = vec![dy, dy * x];
+    w.iter()
+        .zip(w.iter())
+        .map(|(&p, &q)| p * q * x)
+        .sum::<f64>()
+}
+
+#[test]
+fn vectors_of_data_zipped() {
+    let data = [1.0, 2.0];
+    check(
+        &[&[1.5], &[-0.7]],
+        |v| zip_of_vector_from_data(v[0], &data),
+        |v| {
+            let (value, g) = zip_of_vector_from_data::grad(v[0], &data);
+            (value, vec![g.x])
+        },
+    );
+}

@@ -3403,7 +3403,16 @@ impl<'a> Lowerer<'a> {
                 Some(syn::parse_quote!(::std::vec::Vec<#element>))
             }
             // `r[n]`: an element of a list whose type is known.
-            Expr::Index(index) => element_type(&self.guess_type(&index.expr)?),
+            Expr::Index(index) => match self.array_local(&index.expr) {
+                Some(array) if self.nodes[array].float().is_some() => {
+                    self.nodes[array].float().map(FloatTy::to_type)
+                }
+                // A data slice parameter: a float array too.
+                Some(array) if matches!(self.nodes[array].kind, NodeKind::Param) => {
+                    Some(self.ret.to_type())
+                }
+                _ => element_type(&self.guess_type(&index.expr)?),
+            },
             Expr::MethodCall(m) if m.method == "unwrap" => self.guess_type(&m.receiver),
             // Integer arithmetic by method keeps the receiver's type.
             Expr::MethodCall(m)
