@@ -925,6 +925,8 @@ impl Gen {
                     self.scope.scalars.retain(|(_, mutable)| !mutable);
                     self.scope.arrays.retain(|a| !a.writable);
                     self.scope.refs.retain(|(_, mutable)| !mutable);
+                    // Lists of indices are rewritten later.
+                    self.scope.lists.clear();
                     self.scope.scalars.push((param.clone(), false));
                     let body = self.expr(2);
                     self.scope = mark;
