@@ -1617,11 +1617,7 @@ impl<'a> Lowerer<'a> {
                     bracket_token: syn::token::Bracket(*mac.delimiter.span()),
                     elems,
                 };
-                let literal = Expr::Array(array.clone());
-                if self.mentions_active(&literal)
-                    || self.holds_floats(&array)
-                    || contains_branch(&literal)
-                {
+                if self.literal_is_buffer(&array) {
                     self.array_literal(&array, annotation, expr, false)
                 } else {
                     // Data: the same vector, spelled without a macro so that the
@@ -2069,7 +2065,7 @@ impl<'a> Lowerer<'a> {
                 let value = match strip_parens(expr) {
                     Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
                     Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
-                    Expr::Array(array) if self.mentions_active(expr) || self.holds_floats(array) || contains_branch(expr) => self.array_literal(array, annotation, expr, true),
+                    Expr::Array(array) if self.literal_is_buffer(array) => self.array_literal(array, annotation, expr, true),
                     _ => self.expr(expr),
                 };
                 if let Operand::Node(array) = value {
@@ -2774,15 +2770,13 @@ impl<'a> Lowerer<'a> {
             if let Some(looped) = desugar::reduction(call, &float.zero(), &float.one()) {
                 return self.expr(&looped);
             }
-        }
-        if self.array_local(&call.receiver).is_none()
-            && self.chain_root_array(&call.receiver).is_some()
-        {
-            self.errors.spanned(
-                expr,
-                "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `skip`, `take`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
-            );
-            return self.dummy();
+            if self.chain_root_array(&call.receiver).is_some() {
+                self.errors.spanned(
+                    expr,
+                    "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `skip`, `take`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
+                );
+                return self.dummy();
+            }
         }
         if self.array_local(&call.receiver).is_some() {
             if name == "len" || name == "is_empty" {
@@ -2826,20 +2820,6 @@ impl<'a> Lowerer<'a> {
         self.op(rule, Form::Method, args, expr)
     }
 
-    /// Whether `expr` calls a closure bound with `let` (inlined where called).
-    fn calls_closure(&self, expr: &Expr) -> bool {
-        struct Finder<'l, 'a>(&'l Lowerer<'a>, bool);
-        impl<'ast> Visit<'ast> for Finder<'_, '_> {
-            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-                self.1 |= self.0.closure_named(&call.func).is_some();
-                syn::visit::visit_expr_call(self, call);
-            }
-        }
-        let mut finder = Finder(self, false);
-        finder.visit_expr(expr);
-        finder.1
-    }
-
     /// `x` of `T::from(x)` when `x` is differentiated and already of the
     /// function's float type `T` (generic code converts that way).
     fn same_float_conversion<'e>(&self, expr: &'e Expr) -> Option<&'e Expr> {
@@ -2866,8 +2846,9 @@ impl<'a> Lowerer<'a> {
     /// after lowering a receiver or argument that cannot be (a branch, a
     /// block, an iterator chain).
     fn piecewise_constant(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Operand {
-        // A closure call must be inlined, so it cannot stay in kept code either.
-        if !contains_branch(expr) && !self.calls_closure(expr) {
+        // Kept as written only when nothing in it must be lowered: a
+        // closure (inlined where called) counts as a mention.
+        if !contains_branch(expr) && !self.mentions_active(expr) {
             return self.inactive(expr);
         }
         let mut operands = vec![self.expr(&call.receiver)];
@@ -3360,6 +3341,13 @@ impl<'a> Lowerer<'a> {
 
     /// The type of an inactive value, where its spelling tells; needed only if the
     /// backward pass reads it from the tape.
+    /// Whether an array literal is a buffer of floats (lowered element by
+    /// element) rather than data kept as written.
+    fn literal_is_buffer(&self, array: &syn::ExprArray) -> bool {
+        let literal = Expr::Array(array.clone());
+        self.mentions_active(&literal) || self.holds_floats(array) || contains_branch(&literal)
+    }
+
     /// Whether an array literal holds floats (`[1.0, 0.0]`, `vec![T::one(), x]`:
     /// a literal, or a value whose type is known to be a float): then it is a
     /// buffer the function may write differentiated values into.
