@@ -561,6 +561,22 @@ impl Gen {
         out
     }
 
+    /// Binds a float: a shadowing `let` hides the old binding, mutable or not.
+    fn declare_scalar(&mut self, name: &str, mutable: bool) {
+        self.scope.scalars.retain(|(n, _)| n != name);
+        self.scope.scalars.push((name.to_string(), mutable));
+    }
+
+    /// The slice and array parameters (not local buffers), by name.
+    fn param_arrays(&self) -> Vec<String> {
+        self.scope
+            .arrays
+            .iter()
+            .filter(|a| !a.local)
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
     fn mutable_scalars(&self) -> Vec<String> {
         self.scope
             .scalars
@@ -633,9 +649,7 @@ impl Gen {
                     };
                     let mutable = self.rng.chance(0.5);
                     let annot = self.rng.chance(0.2);
-                    // A shadowing `let` hides the old binding, mutable or not.
-                    self.scope.scalars.retain(|(n, _)| *n != name);
-                    self.scope.scalars.push((name.clone(), mutable));
+                    self.declare_scalar(&name, mutable);
                     out.push(S::Let {
                         name,
                         mutable,
@@ -664,13 +678,7 @@ impl Gen {
                     let name = self.fresh();
                     let vec = self.rng.chance(0.5);
                     let annot = self.rng.chance(0.3);
-                    let params: Vec<String> = self
-                        .scope
-                        .arrays
-                        .iter()
-                        .filter(|a| !a.local)
-                        .map(|a| a.name.clone())
-                        .collect();
+                    let params: Vec<String> = self.param_arrays();
                     let init = match self.rng.below(4) {
                         0 if vec && !params.is_empty() => {
                             BufInit::Zeros(Some(self.rng.pick(&params).clone()))
@@ -753,13 +761,7 @@ impl Gen {
                     } else {
                         None
                     };
-                    let params: Vec<String> = self
-                        .scope
-                        .arrays
-                        .iter()
-                        .filter(|a| !a.local)
-                        .map(|a| a.name.clone())
-                        .collect();
+                    let params: Vec<String> = self.param_arrays();
                     let (hi, direct) = match self.rng.below(4) {
                         0 if !params.is_empty() => (I::Len(self.rng.pick(&params).clone()), true),
                         1 => (I::Lit(2), false),
@@ -912,8 +914,7 @@ impl Gen {
                     let values = [self.expr(1), self.expr(1)];
                     let names = [self.fresh(), self.fresh()];
                     for n in &names {
-                        self.scope.scalars.retain(|(m, _)| m != n);
-                        self.scope.scalars.push((n.clone(), false));
+                        self.declare_scalar(n, false);
                     }
                     out.push(S::LetTuple { names, values });
                 }
@@ -969,8 +970,7 @@ impl Gen {
                     let value = self.expr(1);
                     let names = [self.fresh(), self.fresh()];
                     for n in &names {
-                        self.scope.scalars.retain(|(m, _)| m != n);
-                        self.scope.scalars.push((n.clone(), false));
+                        self.declare_scalar(n, false);
                     }
                     out.push(S::SinCos { names, value });
                 }
