@@ -476,7 +476,7 @@ mod hoist;
 #[path = "../backprop-macro/src/ir.rs"]
 mod ir;
 #[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/lower.rs"]
+#[path = "../backprop-macro/src/lower/mod.rs"]
 mod lower;
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/method.rs"]

@@ -1,0 +1,378 @@
+//! `let`, patterns and assignments: a binding names a node, an assignment
+//! makes a new version of a variable.
+
+use super::expressions::{is_float_literal, turbofish_float};
+use super::{key, placeholder, strip_parens, Lowerer, Tail};
+use crate::desugar;
+use crate::ir::{ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand};
+use crate::rules::{self};
+use crate::signature::Shape;
+use proc_macro2::{Ident, Span};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{BinOp, Expr, Pat, UnOp};
+
+impl<'a> Lowerer<'a> {
+    pub(super) fn local_stmt(&mut self, local: &syn::Local) {
+        let Some(init) = &local.init else {
+            self.errors.spanned(
+                local,
+                "a `let` without a value is not supported; give the variable its value where it is declared",
+            );
+            return;
+        };
+        if let Some((else_token, _)) = &init.diverge {
+            self.errors.spanned(
+                else_token,
+                "`let ... else` is not supported in a differentiated function",
+            );
+            return;
+        }
+        self.bind_pattern(&local.pat, &init.expr, None);
+    }
+
+    pub(super) fn bind_pattern(&mut self, pat: &Pat, expr: &Expr, annotation: Option<&syn::Type>) {
+        match pat {
+            Pat::Type(typed) => self.bind_pattern(&typed.pat, expr, Some(&typed.ty)),
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                if let Expr::Closure(closure) = strip_parens(expr) {
+                    return self.define_closure(&p.ident, closure);
+                }
+                if let Expr::MethodCall(call) = strip_parens(expr) {
+                    // Over any slice: `collect` fills a buffer in a loop.
+                    if self.array_local(&call.receiver).is_none() {
+                        let float = annotation
+                            .and_then(Shape::of)
+                            .map(|(float, _, _)| float)
+                            .or_else(|| turbofish_float(call.turbofish.as_ref()))
+                            .unwrap_or(self.ret);
+                        if let Some(stmts) = desugar::collect(&p.ident, call, &float.zero()) {
+                            self.stmts(&stmts, Tail::Unit, expr.span());
+                            return;
+                        }
+                    }
+                }
+                if let Some((source, source_name)) = self.copied_array(expr, p.mutability.is_some()) {
+                    return self.copy_array(&p.ident, source, &source_name, expr);
+                }
+                let mark = self.nodes.len();
+                let value = match strip_parens(expr) {
+                    Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
+                    Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
+                    Expr::Array(array) if self.literal_is_buffer(array) => self.array_literal(array, annotation, expr, true),
+                    _ => self.expr(expr),
+                };
+                if let Operand::Node(array) = value {
+                    if array < mark && self.nodes[array].array.is_some() {
+                        // `let w = weights;`: another name for the same array.
+                        if p.mutability.is_some() {
+                            self.errors.spanned(
+                                expr,
+                                "copying an array into a mutable variable is not supported; write into a new buffer element by element",
+                            );
+                        }
+                        self.declare(&p.ident, array);
+                        return;
+                    }
+                }
+                if let Operand::Node(array) = value {
+                    if array >= mark && self.nodes[array].array.is_some() {
+                        // A new array: it takes the variable's name.
+                        self.nodes[array].hint = Hint::User(p.ident.clone());
+                        self.declare(&p.ident, array);
+                        return;
+                    }
+                }
+                let id = self.bind(&p.ident, value, mark, annotation);
+                self.declare(&p.ident, id);
+            }
+            Pat::Tuple(tuple) => self.bind_tuple(tuple, expr, annotation),
+            Pat::Slice(slice) => match strip_parens(expr) {
+                Expr::Call(call) => {
+                    self.bind_outputs(&slice.elems, slice, call, expr, ElementSource::Item);
+                }
+                // `let [a, b] = [x, y];` is `let (a, b) = (x, y);`.
+                Expr::Array(array) => {
+                    let (elems, values) = (&slice.elems, &array.elems);
+                    let tuple = syn::PatTuple {
+                        attrs: Vec::new(),
+                        paren_token: syn::token::Paren(slice.bracket_token.span),
+                        elems: elems.clone(),
+                    };
+                    let values: Expr = syn::parse_quote_spanned!(array.span()=> (#values,));
+                    self.bind_tuple(&tuple, &values, None);
+                }
+                _ => self.errors.spanned(
+                    slice,
+                    "an array pattern needs a call of a function that returns an array on the right, as in `let [a, b] = f(x);`",
+                ),
+            },
+            // The value is computed, as Rust does, and nothing reads it: it
+            // gets no adjoint.
+            Pat::Wild(_) => {
+                self.expr(expr);
+            }
+            _ => self.errors.spanned(
+                pat,
+                "only `let name = ...` and `let (a, b) = (..., ...)` are supported here",
+            ),
+        }
+    }
+
+    /// `let (a, b) = (e1, e2);`: every right-hand side is evaluated before any name
+    /// is bound, so `let (a, b) = (b, a);` swaps.
+    pub(super) fn bind_tuple(
+        &mut self,
+        tuple: &syn::PatTuple,
+        expr: &Expr,
+        annotation: Option<&syn::Type>,
+    ) {
+        if let Expr::MethodCall(call) = strip_parens(expr) {
+            if call.method == "sin_cos" && call.args.is_empty() && tuple.elems.len() == 2 {
+                // `let (s, c) = x.sin_cos();` is `let (s, c) = (x.sin(), x.cos());`.
+                let receiver = &call.receiver;
+                let pair: Expr = syn::parse_quote!((#receiver.sin(), #receiver.cos()));
+                return self.bind_tuple(tuple, &pair, annotation);
+            }
+        }
+        if let Expr::Call(call) = strip_parens(expr) {
+            return self.bind_outputs(&tuple.elems, tuple, call, expr, ElementSource::Field);
+        }
+        // `let (lo, hi) = if a < b { (a, b) } else { (b, a) };`
+        if matches!(strip_parens(expr), Expr::If(_) | Expr::Match(_)) {
+            if let Some(elements) = desugar::split_tuple(expr, tuple.elems.len()) {
+                let span = expr.span();
+                let tuple_expr: Expr = syn::parse_quote_spanned!(span=> (#(#elements,)*));
+                return self.bind_tuple(tuple, &tuple_expr, annotation);
+            }
+        }
+        let Expr::Tuple(values) = strip_parens(expr) else {
+            self.errors.spanned(
+                expr,
+                "a tuple pattern needs a tuple expression on the right, as in `let (a, b) = (x, y);`, or a call of a function with several outputs",
+            );
+            return;
+        };
+        if values.elems.len() != tuple.elems.len() {
+            self.errors.spanned(
+                expr,
+                "the tuple has a different number of elements than the pattern",
+            );
+            return;
+        }
+        let types: Vec<Option<&syn::Type>> = match annotation {
+            Some(syn::Type::Tuple(t)) => t.elems.iter().map(Some).collect(),
+            _ => vec![None; values.elems.len()],
+        };
+        let mut lowered = Vec::new();
+        for (value, ty) in values.elems.iter().zip(&types) {
+            let mark = self.nodes.len();
+            lowered.push((self.expr(value), mark, *ty));
+        }
+        for (pat, (value, mark, ty)) in tuple.elems.iter().zip(lowered) {
+            let pat = match pat {
+                Pat::Type(typed) => &*typed.pat,
+                other => other,
+            };
+            match pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    let id = self.bind(&p.ident, value, mark, ty);
+                    self.declare(&p.ident, id);
+                }
+                _ => self
+                    .errors
+                    .spanned(pat, "expected a variable name in this tuple pattern"),
+            }
+        }
+    }
+
+    /// Gives `value` the user's name: the node the right-hand side just created is
+    /// renamed (so `let sigx = sigmoid(x)` is one node called `sigx`); anything else
+    /// gets a copy node with that name.
+    pub(super) fn bind(
+        &mut self,
+        ident: &Ident,
+        value: Operand,
+        mark: NodeId,
+        annotation: Option<&syn::Type>,
+    ) -> NodeId {
+        if let Operand::Node(id) = value {
+            if id >= mark && id + 1 == self.nodes.len() && self.nodes[id].is_unnamed_intermediate()
+            {
+                let node = &mut self.nodes[id];
+                node.hint = Hint::User(ident.clone());
+                if let Some(ty) = annotation {
+                    node.annotation = Some(ty.clone());
+                    node.ty = Some(ty.clone());
+                }
+                return id;
+            }
+        }
+        let mut node = self.copy_node(value, ident.span());
+        node.hint = Hint::User(ident.clone());
+        if let Some(ty) = annotation {
+            node.annotation = Some(ty.clone());
+            node.ty = Some(ty.clone());
+        }
+        self.push(node)
+    }
+
+    pub(super) fn copy_node(&self, value: Operand, span: Span) -> Node {
+        match value {
+            Operand::Node(id) if self.nodes[id].active => Node {
+                name: placeholder(),
+                hint: Hint::Op("copy".into()),
+                ty: self.nodes[id].ty.clone(),
+                kind: NodeKind::Op {
+                    rule: rules::operator("copy"),
+                    form: Form::Operator,
+                    args: vec![Operand::Node(id)],
+                },
+                active: true,
+                annotation: None,
+                span,
+                region: 0,
+                array: None,
+            },
+            Operand::Node(id) => {
+                let source = Ident::new("__source", Span::call_site());
+                Node {
+                    name: placeholder(),
+                    hint: Hint::Op("c".into()),
+                    ty: self.nodes[id].ty.clone(),
+                    kind: NodeKind::Inactive {
+                        expr: syn::parse_quote!(#source),
+                        locals: vec![("__source".into(), id)],
+                    },
+                    active: false,
+                    annotation: None,
+                    span,
+                    region: 0,
+                    array: None,
+                }
+            }
+            Operand::Const(c) => {
+                let tokens = &c.tokens;
+                Node {
+                    name: placeholder(),
+                    hint: Hint::Op("c".into()),
+                    ty: c
+                        .float
+                        .or_else(|| is_float_literal(tokens).then_some(self.ret))
+                        .map(FloatTy::to_type)
+                        .or_else(|| {
+                            // A constant expression: `(0.75_f64.powi(2) + 1.5) * 3.0`.
+                            syn::parse2::<Expr>(tokens.clone())
+                                .ok()
+                                .and_then(|e| self.guess_type(&e))
+                        }),
+                    kind: NodeKind::Inactive {
+                        expr: syn::parse_quote!(#tokens),
+                        locals: Vec::new(),
+                    },
+                    active: false,
+                    annotation: None,
+                    span,
+                    region: 0,
+                    array: None,
+                }
+            }
+        }
+    }
+
+    pub(super) fn assigned_local(&mut self, target: &Expr) -> Option<(Ident, NodeId)> {
+        let ident = match strip_parens(target) {
+            Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+            // `*i = ...` for a `&mut f64` parameter `i`.
+            Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => match strip_parens(&u.expr) {
+                Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+                _ => None,
+            },
+            _ => None,
+        };
+        match ident.and_then(|i| self.lookup(&key(&i)).map(|id| (i, id))) {
+            Some(found) => Some(found),
+            None => {
+                self.errors.spanned(
+                    target,
+                    "only local variables can be assigned to in a differentiated function",
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn assign(&mut self, assign: &syn::ExprAssign) {
+        if let Expr::Index(target) = strip_parens(&assign.left) {
+            self.write(target, None, &assign.right, assign);
+            return;
+        }
+        let Some((ident, _)) = self.assigned_local(&assign.left) else {
+            return;
+        };
+        let mark = self.nodes.len();
+        let value = self.expr(&assign.right);
+        let id = self.bind(&ident, value, mark, None);
+        self.rebind(&key(&ident), id);
+    }
+
+    pub(super) fn compound_assign(&mut self, binary: &syn::ExprBinary) {
+        let Some(op) = compound_operator(&binary.op) else {
+            return;
+        };
+        if let Expr::Index(target) = strip_parens(&binary.left) {
+            self.write(target, Some(op), &binary.right, binary);
+            return;
+        }
+        let Some((ident, current)) = self.assigned_local(&binary.left) else {
+            return;
+        };
+        let value = self.expr(&binary.right);
+        let id = self.arithmetic(op, Operand::Node(current), value, binary);
+        if let Operand::Node(id) = id {
+            self.nodes[id].hint = Hint::User(ident.clone());
+            self.rebind(&key(&ident), id);
+        }
+    }
+}
+
+/// The variable an assignment target names: `a`, or `*a` for a `&mut` one.
+pub(super) fn assigned_name(target: &Expr) -> Option<&Ident> {
+    match strip_parens(target) {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => assigned_name(&u.expr),
+        _ => None,
+    }
+}
+
+/// A lone capitalised name in a pattern is a unit variant or constant.
+pub(super) fn is_constant_name(ident: &Ident) -> bool {
+    ident.to_string().starts_with(char::is_uppercase)
+}
+
+/// The first variable a pattern binds, if any (`Some(v)`, `n @ 1..=3`).
+pub(super) fn pattern_binding(pat: &Pat) -> Option<&syn::PatIdent> {
+    struct Finder<'a>(Option<&'a syn::PatIdent>);
+    impl<'a> Visit<'a> for Finder<'a> {
+        fn visit_pat_ident(&mut self, pat: &'a syn::PatIdent) {
+            let looks_like_constant = pat.subpat.is_none() && is_constant_name(&pat.ident);
+            if self.0.is_none() && !looks_like_constant {
+                self.0 = Some(pat);
+            }
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_pat(pat);
+    finder.0
+}
+
+pub(super) fn compound_operator(op: &BinOp) -> Option<&'static str> {
+    Some(match op {
+        BinOp::AddAssign(_) => "add",
+        BinOp::SubAssign(_) => "sub",
+        BinOp::MulAssign(_) => "mul",
+        BinOp::DivAssign(_) => "div",
+        BinOp::RemAssign(_) => "rem",
+        _ => return None,
+    })
+}

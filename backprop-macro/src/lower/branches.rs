@@ -1,0 +1,288 @@
+//! `if` and `match`: each arm is a block of its own; values that differ between
+//! arms are merged after the branch.
+
+use super::bindings::{is_constant_name, pattern_binding};
+use super::statements::unused_float;
+use super::{placeholder, span_of, strip_parens, Arm, Lowerer, ScopeSlot, Tail};
+use crate::ir::{Hint, If, Node, NodeKind, Operand, Stmt as IrStmt};
+use proc_macro2::{Ident, Span};
+use quote::quote;
+use syn::{Expr, Pat};
+
+impl<'a> Lowerer<'a> {
+    /// `if c { .. } else { .. }`.
+    pub(super) fn branch(&mut self, branch: &syn::ExprIf, wants_value: bool) -> Operand {
+        if let Expr::Let(_) = strip_parens(&branch.cond) {
+            self.errors.spanned(
+                &branch.cond,
+                "`if let` is not supported in a differentiated function; test the value with a comparison",
+            );
+            return self.dummy();
+        }
+        if wants_value && branch.else_branch.is_none() {
+            self.errors
+                .spanned(branch, "an `if` whose value is used needs an `else`");
+            return self.dummy();
+        }
+        let cond = self.expr(&branch.cond);
+        let tail = if wants_value { Tail::Inner } else { Tail::Unit };
+        let then_branch = &branch.then_branch;
+        let mut then_arm = |s: &mut Self| s.block(then_branch, tail);
+        match &branch.else_branch {
+            None => self.branch_with(cond, wants_value, branch.if_token.span, &mut then_arm, None),
+            Some((_, else_expr)) => {
+                let mut else_arm = |s: &mut Self| match strip_parens(else_expr) {
+                    Expr::Block(b) => s.block(&b.block, tail),
+                    Expr::If(nested) => Some(s.branch(nested, wants_value)),
+                    other => {
+                        s.errors
+                            .spanned(other, "expected a block or `if` after `else`");
+                        None
+                    }
+                };
+                self.branch_with(
+                    cond,
+                    wants_value,
+                    branch.if_token.span,
+                    &mut then_arm,
+                    Some(&mut else_arm),
+                )
+            }
+        }
+    }
+
+    /// A two-way branch: each arm is a block of its own. The branch's value (when
+    /// it is used) and every variable an arm assigns become merge nodes, defined
+    /// by the branch statement.
+    pub(super) fn branch_with(
+        &mut self,
+        cond: Operand,
+        wants_value: bool,
+        span: Span,
+        then_arm: &mut Arm<'_, 'a>,
+        else_arm: Option<&mut Arm<'_, 'a>>,
+    ) -> Operand {
+        if let Operand::Node(id) = cond {
+            // A branch condition is a `bool`, should the backward pass need it saved.
+            self.nodes[id]
+                .ty
+                .get_or_insert_with(|| syn::parse_quote!(bool));
+        }
+        let id = self.new_statement();
+        let before = self.scopes.clone();
+
+        self.enter_region(id);
+        self.scopes.push(Vec::new());
+        let then_value = then_arm(self);
+        self.scopes.pop();
+        let then_scopes = std::mem::replace(&mut self.scopes, before.clone());
+        let mut then_block = self.exit_region(Vec::new());
+
+        self.enter_region(id);
+        self.scopes.push(Vec::new());
+        let else_value = else_arm.and_then(|arm| arm(self));
+        self.scopes.pop();
+        let else_scopes = std::mem::replace(&mut self.scopes, before.clone());
+        let mut else_block = self.exit_region(Vec::new());
+
+        // What each arm hands back: the variables they assign (by their place in
+        // the scopes), then the value.
+        let mut results: Vec<(Option<ScopeSlot>, Operand, Operand)> = Vec::new();
+        for (si, scope) in before.iter().enumerate() {
+            for (ei, (_, original)) in scope.iter().enumerate() {
+                let then_id = then_scopes[si][ei].1;
+                let else_id = else_scopes[si][ei].1;
+                if then_id != *original || else_id != *original {
+                    results.push((
+                        Some((si, ei)),
+                        Operand::Node(then_id),
+                        Operand::Node(else_id),
+                    ));
+                }
+            }
+        }
+        if wants_value {
+            let then_value = then_value.unwrap_or_else(|| unused_float(self.ret));
+            let else_value = else_value.unwrap_or_else(|| unused_float(self.ret));
+            results.push((None, then_value, else_value));
+        }
+        let mut merges = Vec::new();
+        for (slot, then_result, else_result) in results {
+            let hint = match slot {
+                Some((si, ei)) => self.nodes[before[si][ei].1].hint.clone(),
+                None => Hint::Op("merge".into()),
+            };
+            let id = self.push_detached(Node {
+                name: placeholder(),
+                hint,
+                kind: NodeKind::Merge,
+                active: self.is_active(&then_result) || self.is_active(&else_result),
+                ty: self
+                    .type_of(&then_result)
+                    .or_else(|| self.type_of(&else_result)),
+                annotation: None,
+                span,
+                region: 0,
+                array: None,
+            });
+            if let Some((si, ei)) = slot {
+                self.scopes[si][ei].1 = id;
+            }
+            then_block.results.push(then_result);
+            else_block.results.push(else_result);
+            merges.push(id);
+        }
+        let value = match merges.last() {
+            Some(last) if wants_value => Operand::Node(*last),
+            _ => self.dummy(),
+        };
+        self.emit(IrStmt::If(If {
+            id,
+            cond,
+            then_block,
+            else_block,
+            merges,
+        }));
+        value
+    }
+
+    /// `match` on a value that does not depend on the inputs: a chain of
+    /// branches, one per arm, each taken when its pattern (and guard) matches.
+    pub(super) fn match_expr(&mut self, matched: &syn::ExprMatch, wants_value: bool) -> Operand {
+        let arms: Vec<MatchArm> = matched.arms.iter().map(MatchArm::of).collect();
+        let mut refused = false;
+        for arm in &arms {
+            if let Some(binding) = arm.test.and_then(pattern_binding) {
+                self.errors.spanned(
+                    binding,
+                    "patterns that bind variables inside are not supported in a differentiated function; match literals, ranges, constants, variants, or bind the whole value (`n if n > 3`)",
+                );
+                refused = true;
+            }
+        }
+        if refused || arms.is_empty() {
+            return self.dummy();
+        }
+        // The scrutinee is evaluated once; an arm's binding (`n if n > 3`) names it.
+        // It may be computed from differentiated values (`(x * 4.0) as u8`), but it
+        // cannot be one: patterns are not differentiable.
+        let scrutinee = self.expr(&matched.expr);
+        if self.is_active(&scrutinee) {
+            self.errors.spanned(
+                &matched.expr,
+                "`match` on a value being differentiated is not supported; compare it with `if`",
+            );
+            return self.dummy();
+        }
+        let scrutinee = match scrutinee {
+            Operand::Const(c) => {
+                let node = self.copy_node(Operand::Const(c), span_of(&matched.expr));
+                Operand::Node(self.push(node))
+            }
+            node => node,
+        };
+        let mut conds = Vec::new();
+        for arm in &arms[..arms.len() - 1] {
+            self.scopes.push(Vec::new());
+            self.bind_scrutinee(arm, &scrutinee);
+            let guard = arm.guard.map(|guard| self.expr(guard));
+            self.scopes.pop();
+            let operands: Vec<Operand> = std::iter::once(scrutinee.clone()).chain(guard).collect();
+            let test = arm.test;
+            let cond = self.inactive_template(
+                |a| {
+                    let (s, g) = (a.first(), a.get(1));
+                    match (test, g) {
+                        (Some(pat), None) => quote!(::core::matches!(#s, #pat)),
+                        (Some(pat), Some(g)) => quote!(::core::matches!(#s, #pat) && #g),
+                        (None, Some(g)) => quote!(#g),
+                        (None, None) => quote!(true),
+                    }
+                },
+                &operands,
+                &arm.arm.pat,
+            );
+            conds.push(cond);
+        }
+        self.match_arms(&arms, &conds, &scrutinee, wants_value)
+            .unwrap_or_else(|| self.dummy())
+    }
+
+    pub(super) fn bind_scrutinee(&mut self, arm: &MatchArm, scrutinee: &Operand) {
+        if let (Some(ident), Operand::Node(id)) = (arm.binding, scrutinee) {
+            self.declare(ident, *id);
+        }
+    }
+
+    pub(super) fn match_arms(
+        &mut self,
+        arms: &[MatchArm],
+        conds: &[Operand],
+        scrutinee: &Operand,
+        wants_value: bool,
+    ) -> Option<Operand> {
+        let tail = if wants_value { Tail::Inner } else { Tail::Unit };
+        let (arm, rest) = arms.split_first()?;
+        let mut lower_arm = |s: &mut Self| {
+            s.scopes.push(Vec::new());
+            s.bind_scrutinee(arm, scrutinee);
+            let value = s.arm(&arm.arm.body, tail);
+            s.scopes.pop();
+            value
+        };
+        let Some((cond, rest_conds)) = conds.split_first() else {
+            return lower_arm(self);
+        };
+        let value = self.branch_with(
+            cond.clone(),
+            wants_value,
+            span_of(&arm.arm.pat),
+            &mut lower_arm,
+            Some(&mut |s| s.match_arms(rest, rest_conds, scrutinee, wants_value)),
+        );
+        wants_value.then_some(value)
+    }
+
+    pub(super) fn arm(&mut self, body: &Expr, tail: Tail) -> Option<Operand> {
+        match body {
+            Expr::Block(b) if b.label.is_none() => self.block(&b.block, tail),
+            other if tail == Tail::Unit => {
+                self.expr_statement(other);
+                None
+            }
+            other => Some(self.expr(other)),
+        }
+    }
+}
+
+/// A `match` arm, its pattern taken apart: `n @ 1..=3 if n != 2`.
+pub(super) struct MatchArm<'a> {
+    arm: &'a syn::Arm,
+    /// The pattern to test, or `None` when the arm matches anything.
+    test: Option<&'a Pat>,
+    /// A name for the whole scrutinee (`n` in `n if n > 3` or `n @ 1..=3`).
+    binding: Option<&'a Ident>,
+    guard: Option<&'a Expr>,
+}
+
+impl<'a> MatchArm<'a> {
+    fn of(arm: &'a syn::Arm) -> MatchArm<'a> {
+        let (pat, guard) = match &arm.pat {
+            Pat::Guard(guarded) => (&*guarded.pat, Some(&*guarded.guard)),
+            pat => (pat, None),
+        };
+        let (test, binding) = match pat {
+            Pat::Ident(p) if p.by_ref.is_none() && !is_constant_name(&p.ident) => {
+                (p.subpat.as_ref().map(|(_, sub)| &**sub), Some(&p.ident))
+            }
+            Pat::Wild(_) => (None, None),
+            pat => (Some(pat), None),
+        };
+        MatchArm {
+            arm,
+            test,
+            binding,
+            guard,
+        }
+    }
+}

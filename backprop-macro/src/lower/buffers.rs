@@ -1,0 +1,274 @@
+//! Local buffers: `vec![...]`, array literals and copies of slices, whose
+//! elements are differentiable values.
+
+use super::expressions::{contains_branch, is_float_literal, literal_float};
+use super::{placeholder, span_of, strip_parens, Lowerer};
+use crate::ir::{ArrayInfo, Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand};
+use crate::signature::Shape;
+use proc_macro2::{Ident, Span};
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::Expr;
+
+impl<'a> Lowerer<'a> {
+    /// `[0.0; 16]` or `vec![0.0; n]`: a buffer of floats, active when the function
+    /// has differentiable inputs (what is written into it may depend on them).
+    pub(super) fn buffer(
+        &mut self,
+        fill: &Expr,
+        len: &Expr,
+        fixed: bool,
+        annotation: Option<&syn::Type>,
+        expr: &Expr,
+    ) -> Operand {
+        if self.mentions_active(fill) {
+            self.errors.spanned(
+                fill,
+                "a buffer must start from a constant, as in `[0.0; 16]`; write the values in a loop",
+            );
+            return self.dummy();
+        }
+        let element = annotation.and_then(Shape::of).map(|(float, _, _)| float);
+        let float = element.or_else(|| literal_float(fill)).or_else(|| {
+            is_float_literal(&strip_parens(fill).to_token_stream()).then_some(self.ret)
+        });
+        let fill = match (element, strip_parens(fill)) {
+            // `let b: [f64; 3] = [0.0; 3];`: the annotation typed the literal,
+            // and the generated `let` has no annotation, so the literal says it.
+            (Some(float), Expr::Lit(lit)) if is_float_literal(&lit.to_token_stream()) => {
+                Operand::Const(Constant {
+                    tokens: float.typed_literal(&lit.to_token_stream().to_string()),
+                    atomic: true,
+                    float: Some(float),
+                })
+            }
+            _ => self.expr(fill),
+        };
+        let len = self.expr(len);
+        let active = float.is_some()
+            && self
+                .nodes
+                .iter()
+                .any(|n| matches!(n.kind, NodeKind::Param) && n.active);
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("buffer".into()),
+            kind: NodeKind::Buffer {
+                fill,
+                len: len.clone(),
+                fixed,
+            },
+            active,
+            ty: float.map(FloatTy::to_type),
+            annotation: None,
+            span: span_of(expr),
+            region: 0,
+            array: Some(ArrayInfo { len, fixed }),
+        });
+        Operand::Node(id)
+    }
+
+    /// `w.to_vec()`, `w.clone()`, or `w` into a `let mut`: a copy of an array,
+    /// to write into. A copy of a data slice is a buffer like any other: what
+    /// is written into it may depend on the inputs.
+    pub(super) fn copied_array(&self, expr: &Expr, mutable: bool) -> Option<(NodeId, Ident)> {
+        let (source, explicit) = match strip_parens(expr) {
+            Expr::MethodCall(call)
+                if call.args.is_empty() && (call.method == "to_vec" || call.method == "clone") =>
+            {
+                (strip_parens(&call.receiver), true)
+            }
+            other if mutable => (other, false),
+            _ => return None,
+        };
+        let Expr::Path(path) = source else {
+            return None;
+        };
+        let name = path.path.get_ident()?.clone();
+        let id = self.array_local(source)?;
+        // `let mut p = q;` of a data slice only copies the reference.
+        (explicit || self.nodes[id].active).then_some((id, name))
+    }
+
+    /// A new buffer with the source's length, filled element by element: the
+    /// loop a person writes when only `vec![0.0; n]` is allowed.
+    pub(super) fn copy_array(
+        &mut self,
+        target: &Ident,
+        source: NodeId,
+        source_name: &Ident,
+        expr: &Expr,
+    ) {
+        let Some(info) = self.nodes[source].array.clone() else {
+            return;
+        };
+        let float = self.nodes[source].float().unwrap_or(self.ret);
+        let buffer = self.zero_buffer(Hint::User(target.clone()), float, info, span_of(expr));
+        self.declare(target, buffer);
+        // A loop variable that is neither array's name.
+        let index = ["k", "j", "i"]
+            .into_iter()
+            .find(|n| target != n && source_name != n)
+            .map_or_else(
+                || quote::format_ident!("k"),
+                |n| quote::format_ident!("{n}"),
+            );
+        let looped: syn::ExprForLoop = syn::parse_quote_spanned! {expr.span()=>
+            for #index in 0..#source_name.len() {
+                #target[#index] = #source_name[#index];
+            }
+        };
+        self.for_loop(&looped);
+    }
+
+    /// `[a, b, c]` of differentiated values: a buffer of that length, written
+    /// element by element, as a person would if only `[0.0; 3]` were allowed.
+    pub(super) fn array_literal(
+        &mut self,
+        array: &syn::ExprArray,
+        annotation: Option<&syn::Type>,
+        expr: &Expr,
+        fixed: bool,
+    ) -> Operand {
+        let values: Vec<Operand> = array.elems.iter().map(|e| self.expr(e)).collect();
+        let float = annotation
+            .and_then(Shape::of)
+            .map(|(float, _, _)| float)
+            .or_else(|| values.iter().find_map(|v| self.float_of(v)))
+            .unwrap_or(self.ret);
+        // Lengths and indices, spelled without a `usize` suffix.
+        let constant = |n: usize| {
+            let n = proc_macro2::Literal::usize_unsuffixed(n);
+            Operand::Const(Constant {
+                tokens: quote!(#n),
+                atomic: true,
+                float: None,
+            })
+        };
+        let len = constant(array.elems.len());
+        let info = ArrayInfo { len, fixed };
+        let buffer = self.zero_buffer(Hint::Op("array".into()), float, info, span_of(expr));
+        for ((k, value), element) in values.into_iter().enumerate().zip(&array.elems) {
+            self.write_node(buffer, constant(k), value, span_of(element));
+        }
+        Operand::Node(buffer)
+    }
+
+    /// `vec![0.0; n]`.
+    pub(super) fn vec_buffer(
+        &mut self,
+        mac: &syn::Macro,
+        annotation: Option<&syn::Type>,
+        expr: &Expr,
+    ) -> Operand {
+        let parsed = mac.parse_body_with(|input: syn::parse::ParseStream| {
+            let fill: Expr = input.parse()?;
+            input.parse::<syn::Token![;]>()?;
+            let len: Expr = input.parse()?;
+            Ok((fill, len))
+        });
+        let elements = mac
+            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated);
+        match (parsed, elements) {
+            (Ok((fill, len)), _) => self.buffer(&fill, &len, false, annotation, expr),
+            // `vec![a, b, c]` of differentiated values: a buffer written element
+            // by element.
+            (Err(_), Ok(elems)) => {
+                let array = syn::ExprArray {
+                    attrs: Vec::new(),
+                    bracket_token: syn::token::Bracket(*mac.delimiter.span()),
+                    elems,
+                };
+                if self.literal_is_buffer(&array) {
+                    self.array_literal(&array, annotation, expr, false)
+                } else {
+                    // Data: the same vector, spelled without a macro so that the
+                    // locals it mentions are seen.
+                    let data: Expr = syn::parse_quote_spanned!(expr.span()=> #array.to_vec());
+                    self.inactive(&data)
+                }
+            }
+            _ => {
+                self.errors.spanned(
+                    mac,
+                    "only `vec![value; length]` is supported; build other vectors outside the function",
+                );
+                self.dummy()
+            }
+        }
+    }
+
+    /// The differentiated array an iterator chain starts from: `w` in
+    /// `w.iter().map(..)`.
+    pub(super) fn chain_root_array(&self, expr: &Expr) -> Option<NodeId> {
+        match strip_parens(expr) {
+            // A reduction's result is a float, not a chain.
+            Expr::MethodCall(call)
+                if ["sum", "product", "fold"].contains(&call.method.to_string().as_str()) =>
+            {
+                None
+            }
+            Expr::MethodCall(call) => self.chain_root_array(&call.receiver),
+            Expr::Reference(r) => self.chain_root_array(&r.expr),
+            other => self.array_local(other).filter(|id| self.nodes[*id].active),
+        }
+    }
+
+    /// A buffer of `len` zeros of `float`, which differentiated values are
+    /// written into: an array literal, or a copy of an array.
+    pub(super) fn zero_buffer(
+        &mut self,
+        hint: Hint,
+        float: FloatTy,
+        info: ArrayInfo,
+        span: Span,
+    ) -> NodeId {
+        self.push(Node {
+            name: placeholder(),
+            hint,
+            kind: NodeKind::Buffer {
+                fill: Operand::Const(Constant {
+                    tokens: float.zero(),
+                    atomic: true,
+                    float: Some(float),
+                }),
+                len: info.len.clone(),
+                fixed: info.fixed,
+            },
+            active: true,
+            ty: Some(float.to_type()),
+            annotation: None,
+            span,
+            region: 0,
+            array: Some(info),
+        })
+    }
+
+    /// The type of an inactive value, where its spelling tells; needed only if the
+    /// backward pass reads it from the tape.
+    /// Whether an array literal is a buffer of floats (lowered element by
+    /// element) rather than data kept as written.
+    pub(super) fn literal_is_buffer(&self, array: &syn::ExprArray) -> bool {
+        let literal = Expr::Array(array.clone());
+        self.mentions_active(&literal) || self.holds_floats(array) || contains_branch(&literal)
+    }
+
+    /// Whether an array literal holds floats (`[1.0, 0.0]`, `vec![T::one(), x]`:
+    /// a literal, or a value whose type is known to be a float): then it is a
+    /// buffer the function may write differentiated values into.
+    pub(super) fn holds_floats(&self, array: &syn::ExprArray) -> bool {
+        array.elems.iter().any(|e| {
+            let e = match strip_parens(e) {
+                Expr::Unary(u) => &*u.expr,
+                other => other,
+            };
+            literal_float(e).is_some()
+                || is_float_literal(&strip_parens(e).to_token_stream())
+                || self
+                    .guess_type(e)
+                    .as_ref()
+                    .and_then(FloatTy::from_type)
+                    .is_some()
+        })
+    }
+}

@@ -1,0 +1,479 @@
+//! Calls: other `#[differentiate]` functions (their pullbacks are called in the
+//! backward pass), custom rules, and calls that write through `&mut` arguments.
+
+use super::expressions::float_function;
+use super::{key, placeholder, strip_parens, Lowerer};
+use crate::ir::{Borrow, ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand};
+use crate::rules::{self, Rule};
+use proc_macro2::Ident;
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Expr, Pat};
+
+impl<'a> Lowerer<'a> {
+    /// A call statement on data only; the data it may change (every local
+    /// passed to it, by `&mut` or as a `&mut` parameter) is saved where read.
+    pub(super) fn data_call(&mut self, call: &syn::ExprCall, expr: &Expr) {
+        let statement = self.inactive(expr);
+        self.as_statement(&statement, "called");
+        for arg in &call.args {
+            let passed = match strip_parens(arg) {
+                Expr::Reference(r) if r.mutability.is_some() => &*r.expr,
+                other => other,
+            };
+            if let Some(id) = self.local(strip_parens(passed)) {
+                self.mark_changed(id);
+            }
+        }
+    }
+
+    /// Data a callee may change: `&mut r`, or a `&mut [usize]` parameter
+    /// passed on. What is read from it is saved, not read again.
+    pub(super) fn mark_data_passed_mutably(
+        &mut self,
+        args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>,
+    ) {
+        for arg in args {
+            let (local, explicit) = match strip_parens(arg) {
+                Expr::Reference(r) if r.mutability.is_some() => (strip_parens(&r.expr), true),
+                other => (other, false),
+            };
+            let Some(id) = self.local(local) else {
+                continue;
+            };
+            let mutable_reference = matches!(&self.nodes[id].ty, Some(syn::Type::Reference(r)) if r.mutability.is_some());
+            if !self.nodes[id].active && (explicit || mutable_reference) {
+                self.mark_changed(id);
+            }
+        }
+    }
+
+    /// A statement node for its effect only (`r[0] = 1;`, `println!`).
+    pub(super) fn as_statement(&mut self, operand: &Operand, hint: &str) {
+        if let Operand::Node(id) = operand {
+            self.nodes[*id].hint = Hint::Op(hint.into());
+            self.nodes[*id].ty = Some(syn::parse_quote!(()));
+        }
+    }
+
+    /// `update(&mut a, &mut b)`: a differentiated callee with `&mut f64`
+    /// parameters. Its outputs are its value (when used) and the final values
+    /// of the `&mut` arguments, which become the variables' next versions.
+    pub(super) fn call_with_mut_arguments(
+        &mut self,
+        call: &syn::ExprCall,
+        expr: &Expr,
+        value_used: bool,
+    ) -> Operand {
+        let Expr::Path(func) = strip_parens(&call.func) else {
+            self.errors
+                .spanned(&call.func, "only calls of named functions are supported");
+            return self.dummy();
+        };
+        self.mark_data_passed_mutably(&call.args);
+        let Some((path, tape_args)) = self.callee(&func.path) else {
+            return self.dummy();
+        };
+        let mut args = Vec::new();
+        let mut borrows = Vec::new();
+        let mut written: Vec<(usize, Ident)> = Vec::new();
+        // Where the call marks what it writes with `&mut`, a `&mut [f64]`
+        // parameter passed as it is (`rhs(y, &mut k)`) is only read; a callee
+        // that writes it after all has another `pullback`, and the mismatch is
+        // a type error at the call, never a wrong gradient.
+        let marks_writes = call
+            .args
+            .iter()
+            .any(|a| matches!(strip_parens(a), Expr::Reference(r) if r.mutability.is_some()));
+        for (k, arg) in call.args.iter().enumerate() {
+            if let Some((id, borrow)) = self.passed_array(arg) {
+                // `&mut h`, or a `&mut [f64]` parameter passed on in a statement:
+                // the callee writes the array.
+                let passed_on = !marks_writes && self.written_params.contains(&id);
+                let borrow = if borrow == Borrow::Plain && passed_on {
+                    Borrow::PassedOn
+                } else {
+                    borrow
+                };
+                args.push(Operand::Node(id));
+                borrows.push(borrow);
+                continue;
+            }
+            borrows.push(Borrow::Plain);
+            match strip_parens(arg) {
+                Expr::Reference(r) if r.mutability.is_some() => {
+                    let local = match strip_parens(&r.expr) {
+                        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+                        _ => None,
+                    };
+                    let Some((ident, id)) =
+                        local.and_then(|i| self.lookup(&key(&i)).map(|id| (i, id)))
+                    else {
+                        self.errors
+                            .spanned(arg, "only local variables can be passed by `&mut`");
+                        return self.dummy();
+                    };
+                    if self.nodes[id].array.is_some() && !self.nodes[id].active {
+                        // A buffer of indices: the callee may write it; it
+                        // carries no adjoint in or out.
+                        args.push(Operand::Node(id));
+                        borrows[k] = Borrow::MutableData;
+                        continue;
+                    }
+                    args.push(Operand::Node(id));
+                    borrows[k] = Borrow::Mutable;
+                    written.push((k, ident));
+                }
+                other => args.push(self.expr(other)),
+            }
+        }
+        let active = args.iter().any(|a| self.is_active(a));
+        let float = args
+            .iter()
+            .find_map(|a| self.float_of(a))
+            .unwrap_or(self.ret);
+        let callee = path
+            .segments
+            .last()
+            .map(|s| key(&s.ident))
+            .unwrap_or_default();
+        // The value (when used), then what the callee writes, in argument order.
+        let outputs = usize::from(value_used) + borrows.iter().filter(|b| b.writes()).count();
+        let output_of =
+            |k: usize| usize::from(value_used) + borrows[..k].iter().filter(|b| b.writes()).count();
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op(format!("{callee}_out")),
+            kind: NodeKind::Call {
+                path,
+                args,
+                tape: placeholder(),
+                arg_spans: call.args.iter().map(Spanned::span).collect(),
+                outputs,
+                borrows: borrows.clone(),
+                tape_args,
+            },
+            active,
+            ty: None,
+            annotation: None,
+            span: expr.span(),
+            region: 0,
+            array: None,
+        });
+        let element = |index: usize, source: ElementSource, hint: Hint| Node {
+            name: placeholder(),
+            hint,
+            kind: NodeKind::Element {
+                call: id,
+                index,
+                source,
+            },
+            active,
+            ty: Some(float.to_type()),
+            annotation: None,
+            span: expr.span(),
+            region: 0,
+            array: None,
+        };
+        let value = if value_used {
+            let node = element(0, ElementSource::Value, Hint::Op(format!("{callee}_value")));
+            Operand::Node(self.push(node))
+        } else {
+            self.dummy()
+        };
+        for (k, ident) in &written {
+            let node = element(
+                output_of(*k),
+                ElementSource::Argument(*k),
+                Hint::User(ident.clone()),
+            );
+            let version = self.push(node);
+            self.rebind(&key(ident), version);
+        }
+        value
+    }
+
+    /// `let (a, b) = f(x);` where `f` returns a tuple: one call, one element node
+    /// per name.
+    /// `let [a, b] = f(x);` likewise, with `source` `Item`.
+    pub(super) fn bind_outputs(
+        &mut self,
+        elems: &syn::punctuated::Punctuated<Pat, syn::Token![,]>,
+        pattern: &dyn ToTokens,
+        call: &syn::ExprCall,
+        expr: &Expr,
+        source: ElementSource,
+    ) {
+        // A name, or `_`, for each output.
+        let names: Option<Vec<Option<Ident>>> = elems
+            .iter()
+            .map(|pat| match pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    Some(Some(p.ident.clone()))
+                }
+                Pat::Wild(_) => Some(None),
+                _ => None,
+            })
+            .collect();
+        let Some(names) = names else {
+            self.errors.spanned(
+                pattern,
+                "expected a variable name or `_` for each output, as in `let (a, _) = f(x);` or `let [a, _] = f(x);`",
+            );
+            return;
+        };
+        let result = self.call(call, expr);
+        let Operand::Node(id) = result else {
+            return;
+        };
+        let active = self.nodes[id].active;
+        let float = self.nodes[id].ty.clone();
+        if let NodeKind::Call { outputs, .. } = &mut self.nodes[id].kind {
+            *outputs = names.len();
+        }
+        self.nodes[id].ty = None;
+        for (index, name) in names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            let element = if active {
+                self.push(Node {
+                    name: placeholder(),
+                    hint: Hint::User(name.clone()),
+                    kind: NodeKind::Element {
+                        call: id,
+                        index,
+                        source,
+                    },
+                    active: true,
+                    ty: float.clone(),
+                    annotation: None,
+                    span: name.span(),
+                    region: 0,
+                    array: None,
+                })
+            } else {
+                let index = proc_macro2::Literal::usize_unsuffixed(index);
+                let is_array = matches!(source, ElementSource::Item);
+                let operand = self.inactive_template(
+                    |t| {
+                        let t = t.first();
+                        if is_array {
+                            quote!(#t[#index])
+                        } else {
+                            quote!(#t.#index)
+                        }
+                    },
+                    &[Operand::Node(id)],
+                    name,
+                );
+                match operand {
+                    Operand::Node(element) => {
+                        self.nodes[element].hint = Hint::User(name.clone());
+                        element
+                    }
+                    Operand::Const(_) => continue,
+                }
+            };
+            self.declare(name, element);
+        }
+    }
+
+    pub(super) fn call(&mut self, call: &syn::ExprCall, expr: &Expr) -> Operand {
+        if let Some(k) = self.closure_named(&call.func) {
+            return self.inline_closure(k, call);
+        }
+        self.mark_data_passed_mutably(&call.args);
+        let Expr::Path(func) = strip_parens(&call.func) else {
+            self.errors.spanned(
+                &call.func,
+                "only calls of named functions are supported; closures and function values cannot be differentiated",
+            );
+            return self.dummy();
+        };
+        if func.qself.is_some() {
+            self.errors.spanned(
+                func,
+                "qualified paths `<T as Trait>::f` are not supported in calls",
+            );
+            return self.dummy();
+        }
+        let path = &func.path;
+        if let Some(rule) = runtime_activation(path) {
+            return self.primitive_call(rule, Form::Runtime, call, expr);
+        }
+        if let Some((float, method)) = float_function(path) {
+            let name = method.to_string();
+            if name == "from" && call.args.len() == 1 {
+                return self.cast(&call.args[0], float, expr);
+            }
+            let Some(rule) = rules::method(&name) else {
+                self.errors.spanned(
+                    method,
+                    format!(
+                        "`{float}::{name}` is not a function `#[differentiate]` knows; supported: {}",
+                        rules::method_names()
+                    ),
+                );
+                return self.dummy();
+            };
+            return self.primitive_call(rule, Form::TypePath(float), call, expr);
+        }
+        let Some((path, tape_args)) = self.callee(path) else {
+            return self.dummy();
+        };
+        let path = &path;
+        let (args, borrows) = self.call_arguments(call);
+        if !args.iter().any(|a| self.is_active(a)) {
+            // An ordinary call on values that do not depend on the inputs (its
+            // arguments held a branch, so they were lowered one by one).
+            return self.inactive_template(|args| quote!(#path(#(#args),*)), &args, expr);
+        }
+        let float = args
+            .iter()
+            .filter(|a| self.is_active(a))
+            .find_map(|a| self.float_of(a));
+        let callee = path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op(format!("{}_out", callee.trim_start_matches("r#"))),
+            kind: NodeKind::Call {
+                path: path.clone(),
+                args,
+                tape: placeholder(),
+                arg_spans: call.args.iter().map(Spanned::span).collect(),
+                outputs: 1,
+                borrows,
+                tape_args,
+            },
+            active: true,
+            ty: Some(float.unwrap_or(self.ret).to_type()),
+            annotation: None,
+            span: expr.span(),
+            region: 0,
+            array: None,
+        });
+        Operand::Node(id)
+    }
+
+    /// A callee's module path, and the generic arguments of its `Tape`:
+    /// `dot::<f64>` gives `dot` and `<f64>`; in a generic function, callees are
+    /// generic over the same float.
+    pub(super) fn callee(
+        &mut self,
+        path: &syn::Path,
+    ) -> Option<(syn::Path, proc_macro2::TokenStream)> {
+        let mut path = path.clone();
+        let count = path.segments.len();
+        for (k, segment) in path.segments.iter().enumerate() {
+            if k + 1 < count && !segment.arguments.is_none() {
+                self.errors.spanned(
+                    &segment.arguments,
+                    "generic arguments go on the function, as in `dot::<f64>(a, b)`",
+                );
+                return None;
+            }
+        }
+        let last = path.segments.last_mut()?;
+        let arguments = std::mem::replace(&mut last.arguments, syn::PathArguments::None);
+        let tape_args = match arguments {
+            syn::PathArguments::AngleBracketed(mut args) => {
+                args.colon2_token = None;
+                quote!(#args)
+            }
+            syn::PathArguments::None if self.ret == FloatTy::Generic => {
+                let float = self.ret;
+                quote!(<#float>)
+            }
+            _ => quote!(),
+        };
+        Some((path, tape_args))
+    }
+
+    /// The arguments of a call to a differentiated function. A differentiated
+    /// array is passed whole, as the user wrote it (`w`, `&h`): the callee's
+    /// pullback hands back its adjoint as a whole.
+    pub(super) fn call_arguments(&mut self, call: &syn::ExprCall) -> (Vec<Operand>, Vec<Borrow>) {
+        call.args
+            .iter()
+            .map(|arg| {
+                if let Some((id, borrow)) = self.passed_array(arg) {
+                    return (Operand::Node(id), borrow);
+                }
+                // `square(&a)`: a float passed by reference to an `&f64` parameter.
+                if let Expr::Reference(r) = strip_parens(arg) {
+                    if let Some(id) = self.local(strip_parens(&r.expr)) {
+                        if r.mutability.is_none() && self.nodes[id].active {
+                            return (Operand::Node(id), Borrow::Shared);
+                        }
+                    }
+                }
+                // `f([a, b])`, `f(&[a, b])`: a buffer of its own, passed whole.
+                let (literal, borrow) = match strip_parens(arg) {
+                    Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, Borrow::Shared),
+                    other => (other, Borrow::Plain),
+                };
+                match literal {
+                    Expr::Array(array) if self.mentions_active(literal) => {
+                        (self.array_literal(array, None, literal, true), borrow)
+                    }
+                    _ => (self.expr(arg), Borrow::Plain),
+                }
+            })
+            .unzip()
+    }
+
+    /// `scale(x, 2.0);` with `x: &mut [f64]`: a call statement that passes
+    /// on an array this function writes is taken to write it.
+    pub(super) fn passes_written_param(&self, call: &syn::ExprCall) -> bool {
+        call.args.iter().any(|arg| {
+            self.array_local(arg)
+                .is_some_and(|id| self.written_params.contains(&id))
+        })
+    }
+
+    /// `w`, `&h` or `&mut h`, naming a differentiated array local.
+    pub(super) fn passed_array(&self, arg: &Expr) -> Option<(NodeId, Borrow)> {
+        let (local, borrow) = match strip_parens(arg) {
+            Expr::Reference(r) if r.mutability.is_some() => (&*r.expr, Borrow::Mutable),
+            Expr::Reference(r) => (&*r.expr, Borrow::Shared),
+            other => (other, Borrow::Plain),
+        };
+        let id = self.array_local(local)?;
+        self.nodes[id].active.then_some((id, borrow))
+    }
+
+    /// The result of the function: an intermediate created for the final expression
+    /// is named after the function, like the blog's `f`.
+    pub(super) fn name_result(&mut self, output: &Operand, mark: NodeId, fn_name: &Ident) {
+        if let Operand::Node(id) = output {
+            if *id >= mark && self.nodes[*id].is_unnamed_intermediate() {
+                self.nodes[*id].hint = Hint::User(fn_name.clone());
+            }
+        }
+    }
+}
+
+/// A call that passes a local by `&mut`: `update(&mut a, &mut b)`.
+pub(super) fn has_mut_argument(call: &syn::ExprCall) -> bool {
+    call.args
+        .iter()
+        .any(|arg| matches!(strip_parens(arg), Expr::Reference(r) if r.mutability.is_some()))
+}
+
+/// `sigmoid(x)`, `backprop_runtime::sigmoid(x)`, `::backprop_runtime::relu(x)`.
+pub(super) fn runtime_activation(path: &syn::Path) -> Option<&'static Rule> {
+    let segments: Vec<&syn::PathSegment> = path.segments.iter().collect();
+    let last = segments.last()?;
+    let prefix_ok = match segments.len() {
+        1 => path.leading_colon.is_none(),
+        2 => segments[0].ident == "backprop_runtime",
+        _ => false,
+    };
+    if !prefix_ok || !last.arguments.is_none() {
+        return None;
+    }
+    rules::runtime(&last.ident.to_string())
+}

@@ -1,0 +1,267 @@
+//! Inactive values: code that does not depend on a differentiable input is
+//! kept as written (one node with a template), with its type guessed for the tape.
+
+use super::expressions::{
+    arithmetic_operator, float_function, forbidden_inside, is_float_literal, literal_float,
+    operator_symbol,
+};
+use super::{element_type, key, placeholder, span_of, strip_parens, Lowerer};
+use crate::ir::{Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand};
+use crate::rules::{self};
+use proc_macro2::{Ident, Span};
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Expr, UnOp};
+
+impl<'a> Lowerer<'a> {
+    /// An inactive `a op b` built from operands (compound assignment on an inactive
+    /// variable), emitted as ordinary arithmetic.
+    pub(super) fn op_inactive(
+        &mut self,
+        name: &str,
+        a: Operand,
+        b: Operand,
+        span: &dyn ToTokens,
+    ) -> Operand {
+        let symbol = operator_symbol(name);
+        let ty = self.type_of(&a).or_else(|| self.type_of(&b));
+        let operand = self.inactive_template(
+            |args| {
+                let (l, r) = (args.first(), args.get(1));
+                quote!(#l #symbol #r)
+            },
+            &[a, b],
+            span,
+        );
+        if let Operand::Node(id) = operand {
+            self.nodes[id].ty = ty;
+        }
+        operand
+    }
+
+    /// An inactive node computing `template` of the operands: each operand is a
+    /// placeholder renamed to its node at emission, or a constant's tokens.
+    pub(super) fn inactive_template(
+        &mut self,
+        template: impl FnOnce(Vec<proc_macro2::TokenStream>) -> proc_macro2::TokenStream,
+        operands: &[Operand],
+        span: &dyn ToTokens,
+    ) -> Operand {
+        let mut locals = Vec::new();
+        let parts = operands
+            .iter()
+            .enumerate()
+            .map(|(i, operand)| match operand {
+                Operand::Node(id) => {
+                    let placeholder = Ident::new(&format!("__operand{i}"), Span::call_site());
+                    locals.push((placeholder.to_string(), *id));
+                    quote!(#placeholder)
+                }
+                Operand::Const(c) => c.operand_tokens(),
+            })
+            .collect();
+        let expr = match syn::parse2::<Expr>(template(parts)) {
+            Ok(expr) => expr,
+            Err(error) => {
+                self.errors.push(error);
+                return self.dummy();
+            }
+        };
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("c".into()),
+            kind: NodeKind::Inactive { expr, locals },
+            active: false,
+            ty: None,
+            annotation: None,
+            span: span_of(span),
+            region: 0,
+            array: None,
+        });
+        Operand::Node(id)
+    }
+
+    /// A value that does not depend on the differentiable inputs. A pure closed
+    /// expression (literals, constants, arithmetic on them) is spelled again where
+    /// it is used; anything else is computed once, as a node.
+    pub(super) fn inactive(&mut self, expr: &Expr) -> Operand {
+        if let Some((tokens, message)) = forbidden_inside(expr) {
+            self.errors.spanned(tokens, message);
+            return self.dummy();
+        }
+        let locals = self.locals_in(expr);
+        if locals.is_empty() && is_pure(expr) {
+            return Operand::Const(Constant {
+                tokens: expr.to_token_stream(),
+                atomic: matches!(
+                    strip_parens(expr),
+                    Expr::Lit(_) | Expr::Path(_) | Expr::Call(_) | Expr::MethodCall(_)
+                ),
+                float: literal_float(expr),
+            });
+        }
+        let ty = self.guess_type(expr);
+        let id = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("c".into()),
+            kind: NodeKind::Inactive {
+                expr: expr.clone(),
+                locals,
+            },
+            active: false,
+            ty,
+            annotation: None,
+            span: expr.span(),
+            region: 0,
+            array: None,
+        });
+        Operand::Node(id)
+    }
+
+    /// Whether the expression's value may depend on a differentiable input. An
+    /// array counts where its elements are used (`w[i]`, passing `w` on), not
+    /// where only its length is (`w.len()`).
+    pub(super) fn mentions_active(&self, expr: &Expr) -> bool {
+        struct Finder<'l, 'a> {
+            lowerer: &'l Lowerer<'a>,
+            found: bool,
+        }
+        impl<'ast> Visit<'ast> for Finder<'_, '_> {
+            fn visit_expr(&mut self, expr: &'ast Expr) {
+                if self.found {
+                    return;
+                }
+                match expr {
+                    Expr::MethodCall(call)
+                        if (call.method == "len" || call.method == "is_empty")
+                            && self.lowerer.array_local(&call.receiver).is_some() => {}
+                    Expr::Path(_) => {
+                        if let Some(id) = self.lowerer.local(expr) {
+                            self.found |= self.lowerer.nodes[id].active;
+                        }
+                        // A closure is inlined wherever it is called.
+                        self.found |= self.lowerer.closure_named(expr).is_some();
+                    }
+                    _ => syn::visit::visit_expr(self, expr),
+                }
+            }
+        }
+        let mut finder = Finder {
+            lowerer: self,
+            found: false,
+        };
+        finder.visit_expr(expr);
+        finder.found
+    }
+
+    pub(super) fn locals_in(&self, expr: &Expr) -> Vec<(String, NodeId)> {
+        let mut finder = LocalFinder { names: Vec::new() };
+        finder.visit_expr(expr);
+        let mut locals: Vec<(String, NodeId)> = Vec::new();
+        for name in finder.names {
+            if let Some(id) = self.lookup(&name) {
+                if !locals.iter().any(|(n, _)| *n == name) {
+                    locals.push((name, id));
+                }
+            }
+        }
+        locals
+    }
+
+    pub(super) fn guess_type(&self, expr: &Expr) -> Option<syn::Type> {
+        match expr {
+            Expr::Cast(cast) => Some((*cast.ty).clone()),
+            Expr::Paren(p) => self.guess_type(&p.expr),
+            Expr::Group(g) => self.guess_type(&g.expr),
+            Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => self.guess_type(&u.expr),
+            Expr::Lit(_) => literal_float(expr)
+                .or_else(|| is_float_literal(&expr.to_token_stream()).then_some(self.ret))
+                .map(FloatTy::to_type),
+            Expr::Path(_) => self.local(expr).and_then(|id| self.nodes[id].ty.clone()),
+            Expr::Binary(b) if arithmetic_operator(&b.op).is_some() => self
+                .guess_type(&b.left)
+                .or_else(|| self.guess_type(&b.right)),
+            Expr::Binary(_) => Some(syn::parse_quote!(bool)),
+            Expr::MethodCall(m) if rules::method(&m.method.to_string()).is_some() => {
+                self.guess_type(&m.receiver)
+            }
+            Expr::MethodCall(m) if m.method == "len" => Some(syn::parse_quote!(usize)),
+            // `r.to_vec()`, `r.clone()` of a list: a `Vec` of its elements.
+            Expr::MethodCall(m) if m.method == "to_vec" || m.method == "clone" => {
+                let element = element_type(&self.guess_type(&m.receiver)?)?;
+                Some(syn::parse_quote!(::std::vec::Vec<#element>))
+            }
+            // `r[n]`: an element of a list whose type is known.
+            Expr::Index(index) => match self.array_local(&index.expr) {
+                Some(array) if self.nodes[array].float().is_some() => {
+                    self.nodes[array].float().map(FloatTy::to_type)
+                }
+                // A data slice parameter: a float array too.
+                Some(array) if matches!(self.nodes[array].kind, NodeKind::Param) => {
+                    Some(self.ret.to_type())
+                }
+                _ => element_type(&self.guess_type(&index.expr)?),
+            },
+            Expr::MethodCall(m) if m.method == "unwrap" => self.guess_type(&m.receiver),
+            // Integer arithmetic by method keeps the receiver's type.
+            Expr::MethodCall(m)
+                if [
+                    "saturating_sub",
+                    "saturating_add",
+                    "wrapping_sub",
+                    "wrapping_add",
+                    "abs_diff",
+                    "pow",
+                    "div_ceil",
+                ]
+                .contains(&m.method.to_string().as_str()) =>
+            {
+                self.guess_type(&m.receiver)
+            }
+            Expr::Call(c) => match strip_parens(&c.func) {
+                Expr::Path(p) => float_function(&p.path).map(|(float, _)| float.to_type()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+pub(super) struct LocalFinder {
+    names: Vec<String>,
+}
+
+impl<'ast> Visit<'ast> for LocalFinder {
+    fn visit_expr_path(&mut self, expr: &'ast syn::ExprPath) {
+        if expr.qself.is_none() {
+            if let Some(ident) = expr.path.get_ident() {
+                self.names.push(key(ident));
+            }
+        }
+    }
+}
+
+/// Free of side effects and cheap, so it may be spelled again in the backward pass.
+pub(super) fn is_pure(expr: &Expr) -> bool {
+    match expr {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Paren(p) => is_pure(&p.expr),
+        Expr::Group(g) => is_pure(&g.expr),
+        Expr::Unary(u) => is_pure(&u.expr),
+        Expr::Binary(b) => is_pure(&b.left) && is_pure(&b.right),
+        Expr::Cast(c) => is_pure(&c.expr),
+        Expr::MethodCall(m) => {
+            (rules::method(&m.method.to_string()).is_some() || m.method == "unwrap")
+                && is_pure(&m.receiver)
+                && m.args.iter().all(is_pure)
+        }
+        // `T::from(2.0)`, `T::zero()`, `f64::sqrt(2.0)`: a function of the float
+        // type on constants.
+        Expr::Call(c) => {
+            matches!(strip_parens(&c.func), Expr::Path(p) if float_function(&p.path).is_some())
+                && c.args.iter().all(is_pure)
+        }
+        _ => false,
+    }
+}

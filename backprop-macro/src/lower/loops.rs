@@ -1,0 +1,506 @@
+//! Loops: `for`, `while` and `loop`. The body is lowered until the activity of
+//! the variables it carries from one iteration to the next is stable.
+
+use super::bindings::{assigned_name, compound_operator, is_constant_name};
+use super::exits::{breaks_or_continues, has_exit, loop_exits};
+use super::expressions::forbidden_inside;
+use super::{key, placeholder, span_of, strip_parens, Header, LoopFrame, Lowerer, Tail};
+use crate::desugar;
+use crate::ir::{Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Stmt as IrStmt};
+use proc_macro2::Ident;
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Expr, Pat, Stmt};
+
+impl<'a> Lowerer<'a> {
+    pub(super) fn for_loop(&mut self, looped: &syn::ExprForLoop) {
+        if let Some(starts) = desugar::windows_loop(looped) {
+            return self.for_loop(&starts);
+        }
+        // Over slices, differentiated or data (`for (x, y) in xs.iter().zip(ys)`):
+        // a loop over indices, each element a read of its type.
+        if let Some(slices) = self.slice_iteration(&looped.expr) {
+            if !matches!(&*looped.pat, Pat::Wild(_)) {
+                return self.slice_loop(looped, slices);
+            }
+        }
+        if self.mentions_active(&looped.expr) {
+            match strip_parens(&looped.expr) {
+                Expr::Array(array) if !breaks_or_continues(&looped.body) && looped.label.is_none() => {
+                    self.unrolled_loop(looped, array)
+                }
+                Expr::Array(array) => self.errors.spanned(
+                    array,
+                    "`break`, `continue` and labels are not supported in a loop over differentiated values",
+                ),
+                other => self.errors.spanned(
+                    other,
+                    "this loop iterates over values that depend on the differentiated inputs; supported: ranges, iterators of values that do not, and arrays `[a, b, c]`",
+                ),
+            }
+            return;
+        }
+        if let Some((tokens, message)) = forbidden_inside(&looped.expr) {
+            self.errors.spanned(tokens, message);
+            return;
+        }
+        let var = match &*looped.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+            Pat::Wild(_) => None,
+            other => {
+                self.errors.spanned(
+                    other,
+                    "only `for name in ...` and `for _ in ...` are supported",
+                );
+                return;
+            }
+        };
+        self.lower_loop(
+            looped.label.as_ref(),
+            Header::For {
+                var,
+                iter: &looped.expr,
+            },
+            &looped.body,
+        );
+    }
+
+    /// A loop whose iterations the forward pass counts and the backward pass
+    /// replays in reverse. Variables the body assigns are carried from one
+    /// iteration to the next; `break` and `continue` become flags.
+    pub(super) fn lower_loop(
+        &mut self,
+        label: Option<&syn::Label>,
+        header: Header,
+        body: &syn::Block,
+    ) {
+        let label_name = label.map(|l| l.name.ident.to_string());
+        let exits = loop_exits(body, label_name.as_deref());
+        let needs_break = exits.breaks || matches!(header, Header::While(_));
+        let index = self.loops.len();
+        let break_key = needs_break.then(|| format!("#break{index}"));
+        let continue_key = exits.continues.then(|| format!("#continue{index}"));
+        if let Some(key) = &break_key {
+            self.declare_flag(key, "broke");
+        }
+        let iter_locals = match &header {
+            Header::For { iter, .. } => self.locals_in(iter),
+            Header::Slices { iter_locals, .. } => iter_locals.clone(),
+            _ => Vec::new(),
+        };
+        let mut carried = self.assigned_outer_variables(body);
+        if let Header::While(cond) = &header {
+            // A condition with side effects (`while { i += 1; i < n }`) assigns too.
+            for variable in self.assigned_outer_variables_in(cond) {
+                if !carried.iter().any(|(n, _)| *n == variable.0) {
+                    carried.push(variable);
+                }
+            }
+        }
+        // Flags the body may set: its own, and those of the loops and function it
+        // may leave.
+        let mut flags: Vec<String> = break_key.iter().cloned().collect();
+        if exits.leaves_outer {
+            flags.extend(
+                self.loops
+                    .iter()
+                    .flat_map(|f| f.break_key.iter().chain(&f.continue_key).cloned()),
+            );
+            flags.extend(
+                self.returns
+                    .iter()
+                    .flat_map(|(flag, result)| [flag.clone(), result.clone()]),
+            );
+        }
+        for key in flags {
+            if let Some(id) = self.lookup(&key) {
+                if !carried.iter().any(|(n, _)| *n == key) {
+                    carried.push((key, id));
+                }
+            }
+        }
+        let mut active: Vec<bool> = carried
+            .iter()
+            .map(|(_, id)| self.nodes[*id].active)
+            .collect();
+        let saved_scopes = self.scopes.clone();
+        let (node_mark, region_mark, statement_mark) =
+            (self.nodes.len(), self.regions.len(), self.statements);
+        // Lower the body until the carried variables' activity is stable: a
+        // variable that starts inactive becomes active once the body assigns it an
+        // active value.
+        loop {
+            let outer_errors = std::mem::take(&mut *self.errors);
+            let id = self.new_statement();
+            self.enter_region(id);
+            self.scopes.push(Vec::new());
+            self.loops.push(LoopFrame {
+                label: label_name.clone(),
+                break_key: break_key.clone(),
+                continue_key: continue_key.clone(),
+            });
+            let var_node = match &header {
+                Header::For {
+                    var: Some(ident),
+                    iter,
+                } => {
+                    let node = self.push(Node {
+                        name: placeholder(),
+                        hint: Hint::User(ident.clone()),
+                        kind: NodeKind::LoopVar,
+                        active: false,
+                        ty: self.element_type(iter),
+                        annotation: None,
+                        span: ident.span(),
+                        region: 0,
+                        array: None,
+                    });
+                    self.declare(ident, node);
+                    Some(node)
+                }
+                Header::Slices { index, .. } => {
+                    let hint = match index {
+                        Some(ident) => Hint::User(ident.clone()),
+                        None => Hint::Op("k".into()),
+                    };
+                    let node = self.push(Node {
+                        name: placeholder(),
+                        hint,
+                        kind: NodeKind::LoopVar,
+                        active: false,
+                        ty: Some(syn::parse_quote!(usize)),
+                        annotation: None,
+                        span: span_of(body),
+                        region: 0,
+                        array: None,
+                    });
+                    if let Some(ident) = index {
+                        self.declare(ident, node);
+                    }
+                    Some(node)
+                }
+                _ => None,
+            };
+            if let (Header::Slices { elements, .. }, Some(index)) = (&header, var_node) {
+                for (ident, array) in elements {
+                    let read = self.read_node(
+                        *array,
+                        Operand::Node(index),
+                        Hint::User(ident.clone()),
+                        ident.span(),
+                    );
+                    self.declare(ident, read);
+                }
+            }
+            let params: Vec<NodeId> = carried
+                .iter()
+                .zip(&active)
+                .map(|((name, outer), active)| {
+                    let param = self.version_of(*outer, NodeKind::LoopParam, *active);
+                    let param = self.push(param);
+                    self.rebind(name, param);
+                    param
+                })
+                .collect();
+            let exit = break_key.as_ref().and_then(|key| self.lookup(key));
+            if let Some(key) = &continue_key {
+                self.declare_flag(key, "skipped");
+            }
+            match &header {
+                Header::While(cond) => {
+                    // `while c { body }` is `loop { if !c { break; } body }`.
+                    let cond = self.expr(cond);
+                    let stop = self.inactive_template(
+                        |c| quote!(!#(#c)*),
+                        std::slice::from_ref(&cond),
+                        body,
+                    );
+                    if let Operand::Node(id) = stop {
+                        self.nodes[id].hint = Hint::Op("done".into());
+                    }
+                    let key = break_key.clone();
+                    self.branch_with(
+                        stop,
+                        false,
+                        span_of(body),
+                        &mut |s| {
+                            s.set_flag(key.clone());
+                            None
+                        },
+                        None,
+                    );
+                    let running = match break_key.as_ref().and_then(|key| self.lookup(key)) {
+                        Some(flag) => self.inactive_template(
+                            |f| quote!(!#(#f)*),
+                            &[Operand::Node(flag)],
+                            body,
+                        ),
+                        None => self.dummy(),
+                    };
+                    if let Operand::Node(id) = running {
+                        self.nodes[id].hint = Hint::Op("running".into());
+                    }
+                    self.branch_with(
+                        running,
+                        false,
+                        span_of(body),
+                        &mut |s| s.block(body, Tail::Unit),
+                        None,
+                    );
+                }
+                _ => {
+                    self.block(body, Tail::Unit);
+                }
+            }
+            self.loops.pop();
+            self.scopes.pop();
+            let nexts: Vec<Operand> = carried
+                .iter()
+                .zip(&params)
+                .map(|((name, _), param)| Operand::Node(self.lookup(name).unwrap_or(*param)))
+                .collect();
+            let body_block = self.exit_region(nexts);
+            let body_errors = std::mem::replace(&mut *self.errors, outer_errors);
+            let mut grew = false;
+            for (next, active) in body_block.results.iter().zip(&mut active) {
+                if self.is_active(next) && !*active {
+                    *active = true;
+                    grew = true;
+                }
+            }
+            self.scopes = saved_scopes.clone();
+            if grew {
+                self.nodes.truncate(node_mark);
+                self.regions.truncate(region_mark);
+                self.statements = statement_mark;
+                continue;
+            }
+            if let Err(error) = body_errors.finish() {
+                self.errors.push(error);
+            }
+            let carried: Vec<Carried> = carried
+                .iter()
+                .zip(&params)
+                .map(|((name, outer), param)| {
+                    let out = self.version_of(*param, NodeKind::LoopOut, self.nodes[*param].active);
+                    let out = self.push_detached(out);
+                    self.rebind(name, out);
+                    Carried {
+                        init: Operand::Node(*outer),
+                        param: *param,
+                        out,
+                    }
+                })
+                .collect();
+            let trips = self.push_detached(Node {
+                name: placeholder(),
+                hint: Hint::Op("trips".into()),
+                kind: NodeKind::LoopTrips,
+                active: false,
+                ty: Some(syn::parse_quote!(usize)),
+                annotation: None,
+                span: span_of(body),
+                region: 0,
+                array: None,
+            });
+            let (var, iter) = match header {
+                Header::For { iter, .. } => (var_node, Some(iter.clone())),
+                Header::Slices { len, .. } => (var_node, Some(len.clone())),
+                _ => (None, None),
+            };
+            let var_start = iter.as_ref().and_then(range_start);
+            let fixed_trips = match exit {
+                None => iter.as_ref().and_then(constant_trips),
+                Some(_) => None,
+            };
+            self.emit(IrStmt::Loop(Loop {
+                id,
+                var,
+                iter,
+                iter_locals: iter_locals.clone(),
+                carried,
+                body: body_block,
+                trips,
+                exit,
+                var_start,
+                fixed_trips,
+            }));
+            return;
+        }
+    }
+
+    /// `for v in [a, b, c]` over differentiated values: the body is repeated for
+    /// each element, which is the same computation without a loop.
+    pub(super) fn unrolled_loop(&mut self, looped: &syn::ExprForLoop, array: &syn::ExprArray) {
+        let Pat::Ident(pat) = &*looped.pat else {
+            self.errors.spanned(
+                &looped.pat,
+                "only `for name in [...]` is supported over differentiated values",
+            );
+            return;
+        };
+        let elements: Vec<Operand> = array.elems.iter().map(|e| self.expr(e)).collect();
+        self.unrolled_iterations(&pat.ident, &elements, looped);
+    }
+
+    /// The body once per element. After a body that may `return`, the rest
+    /// runs only if it did not, as after any statement that may leave.
+    pub(super) fn unrolled_iterations(
+        &mut self,
+        pat: &Ident,
+        elements: &[Operand],
+        looped: &syn::ExprForLoop,
+    ) {
+        let Some((element, rest)) = elements.split_first() else {
+            return;
+        };
+        self.scopes.push(Vec::new());
+        let mark = self.nodes.len();
+        let id = self.bind(pat, element.clone(), mark, None);
+        self.declare(pat, id);
+        self.block(&looped.body, Tail::Unit);
+        self.scopes.pop();
+        if rest.is_empty() {
+            return;
+        }
+        if !has_exit(&looped.body) {
+            return self.unrolled_iterations(pat, rest, looped);
+        }
+        let continuing = self.not_exited(looped);
+        self.branch_with(
+            continuing,
+            false,
+            looped.span(),
+            &mut |s| {
+                s.unrolled_iterations(pat, rest, looped);
+                None
+            },
+            None,
+        );
+    }
+
+    pub(super) fn assigned_outer_variables_in(&self, expr: &Expr) -> Vec<(String, NodeId)> {
+        // Built, not parsed: printing any expression does not make a block
+        // that parses (`let` is no expression of its own).
+        let block = syn::Block {
+            brace_token: syn::token::Brace::default(),
+            stmts: vec![Stmt::Expr(expr.clone(), None)],
+        };
+        self.assigned_outer_variables(&block)
+    }
+
+    /// Variables declared outside `body` that it assigns, in order.
+    pub(super) fn assigned_outer_variables(&self, body: &syn::Block) -> Vec<(String, NodeId)> {
+        struct Assigned(Vec<String>);
+        impl<'ast> Visit<'ast> for Assigned {
+            fn visit_expr_assign(&mut self, expr: &'ast syn::ExprAssign) {
+                if let Some(ident) = assigned_name(&expr.left) {
+                    self.0.push(key(ident));
+                }
+                syn::visit::visit_expr_assign(self, expr);
+            }
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                // `f(&mut a)` assigns `a`.
+                for arg in &call.args {
+                    if let Expr::Reference(r) = strip_parens(arg) {
+                        if r.mutability.is_some() {
+                            if let Some(ident) = assigned_name(&r.expr) {
+                                self.0.push(key(ident));
+                            }
+                        }
+                    }
+                }
+                syn::visit::visit_expr_call(self, call);
+            }
+            fn visit_expr_binary(&mut self, expr: &'ast syn::ExprBinary) {
+                if compound_operator(&expr.op).is_some() {
+                    if let Some(ident) = assigned_name(&expr.left) {
+                        self.0.push(key(ident));
+                    }
+                }
+                syn::visit::visit_expr_binary(self, expr);
+            }
+        }
+        let mut assigned = Assigned(Vec::new());
+        assigned.visit_block(body);
+        let mut variables: Vec<(String, NodeId)> = Vec::new();
+        for name in assigned.0 {
+            if let Some(id) = self.lookup(&name) {
+                // An array is changed in place, not rebound: `h[i] = ..`,
+                // `scale(&mut h)`.
+                if self.nodes[id].array.is_some() {
+                    continue;
+                }
+                if !variables.iter().any(|(n, _)| *n == name) {
+                    variables.push((name, id));
+                }
+            }
+        }
+        variables
+    }
+
+    /// The type of a loop variable, where the iterable's spelling tells.
+    pub(super) fn element_type(&self, iter: &Expr) -> Option<syn::Type> {
+        match strip_parens(iter) {
+            Expr::Range(range) => range
+                .start
+                .as_deref()
+                .and_then(|e| self.guess_type(e))
+                .or_else(|| range.end.as_deref().and_then(|e| self.guess_type(e))),
+            Expr::MethodCall(call) => self.element_type(&call.receiver),
+            Expr::Array(array) => array.elems.first().and_then(|e| self.guess_type(e)),
+            _ => None,
+        }
+    }
+}
+
+/// The start of `start..end` or `start..=end` when it is a literal or a constant
+/// path, which the backward pass can spell again.
+pub(super) fn range_start(iter: &Expr) -> Option<proc_macro2::TokenStream> {
+    let Expr::Range(range) = strip_parens(iter) else {
+        return None;
+    };
+    let start = strip_parens(range.start.as_deref()?);
+    (is_constant(start) && range.end.is_some()).then(|| start.to_token_stream())
+}
+
+/// The number of iterations of `start..end` or `start..=end` when both are
+/// constants: a loop without `break` runs exactly that many times, so the
+/// backward pass need not save its count.
+pub(super) fn constant_trips(iter: &Expr) -> Option<proc_macro2::TokenStream> {
+    let Expr::Range(range) = strip_parens(iter) else {
+        return None;
+    };
+    let start = strip_parens(range.start.as_deref()?);
+    let end = strip_parens(range.end.as_deref()?);
+    if !is_constant(start) || !is_constant(end) {
+        return None;
+    }
+    // `end - start` must not underflow: from zero, or between literals in order.
+    let literal = |e: &Expr| match e {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse::<u128>().ok(),
+        _ => None,
+    };
+    let ordered = match (literal(start), literal(end)) {
+        (Some(0), _) => true,
+        (Some(a), Some(b)) => a <= b,
+        _ => false,
+    };
+    if !ordered {
+        return None;
+    }
+    Some(match range.limits {
+        syn::RangeLimits::HalfOpen(_) => quote!((#end - #start)),
+        syn::RangeLimits::Closed(_) => quote!((#end + 1 - #start)),
+    })
+}
+
+/// A literal or a constant's path: the backward pass may spell it again.
+pub(super) fn is_constant(expr: &Expr) -> bool {
+    matches!(expr, Expr::Lit(_))
+        || matches!(expr, Expr::Path(p) if p.path.segments.len() > 1 || p.path.get_ident().is_some_and(is_constant_name))
+}

@@ -1,0 +1,355 @@
+//! Lowering: the function body becomes a Wengert list, one node per operation.
+//!
+//! Every `let` and every operation on a value that depends on a differentiable
+//! input becomes a node. Code that does not depend on one (integer arithmetic,
+//! `n as f64`, constants) is kept as the user wrote it: it needs no derivative.
+//! Mutation is turned into fresh versions (`a`, `a2`, ...), so the list is in
+//! single-assignment form and the backward pass can read any earlier value.
+//!
+//! One file per construct; each adds methods to the one `Lowerer`:
+//! - `builder`: nodes, blocks and the statements that own them; `scopes`: names.
+//! - `statements`, `bindings`: blocks, `let`, patterns, assignments.
+//! - `expressions`, `inactive`: values with and without a derivative.
+//! - `branches`, `exits`, `loops`: `if`/`match`; `break`/`continue`/`return`;
+//!   `for`/`while`/`loop`.
+//! - `slices`, `buffers`: element reads and writes; local arrays and `vec!`.
+//! - `calls`, `closures`: other functions, custom rules, inlined closures.
+
+mod bindings;
+mod branches;
+mod buffers;
+mod builder;
+mod calls;
+mod closures;
+mod exits;
+mod expressions;
+mod inactive;
+mod loops;
+mod scopes;
+mod slices;
+mod statements;
+
+use crate::errors::Errors;
+use crate::ir::{
+    ArrayInfo, Block, Constant, FloatTy, Graph, Hint, Node, NodeId, NodeKind, Operand, RegionId,
+    RegionInfo, Stmt as IrStmt, StmtId,
+};
+use crate::names::Names;
+use crate::signature::{Outputs, Shape, Signature};
+use expressions::is_float_literal;
+use proc_macro2::{Ident, Span};
+use quote::{quote, ToTokens};
+use syn::{Expr, UnOp};
+
+pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mut Errors) -> Graph {
+    let mut lowerer = Lowerer {
+        nodes: Vec::new(),
+        regions: vec![RegionInfo {
+            parent: None,
+            owner: None,
+        }],
+        region: 0,
+        blocks: vec![Vec::new()],
+        statements: 0,
+        scopes: vec![Vec::new()],
+        loops: Vec::new(),
+        returns: None,
+        errors,
+        ret: sig.ret,
+        written_params: written_params(sig),
+        closures: Vec::new(),
+        changed_data: Vec::new(),
+    };
+    for param in &sig.params {
+        let id = lowerer.push(Node {
+            name: placeholder(),
+            hint: Hint::User(param.ident.clone()),
+            kind: NodeKind::Param,
+            active: param.differentiable.is_some(),
+            // A `&mut f64` or `&f64` parameter's node is its value.
+            ty: Some(
+                match (param.inout || param.by_reference, param.differentiable) {
+                    (true, Some(float)) => float.to_type(),
+                    _ => param.ty.clone(),
+                },
+            ),
+            annotation: None,
+            span: param.ident.span(),
+            region: 0,
+            array: None,
+        });
+        lowerer.declare(&param.ident, id);
+    }
+    // Parameters are the first nodes, in order; the lengths of slices follow.
+    for (id, param) in sig.params.iter().enumerate() {
+        let info = match &param.shape {
+            None => continue,
+            Some(Shape::Array(len)) => ArrayInfo {
+                len: Operand::Const(Constant {
+                    tokens: quote!(#len),
+                    atomic: matches!(len, Expr::Lit(_) | Expr::Path(_)),
+                    float: None,
+                }),
+                fixed: true,
+            },
+            Some(Shape::Slice) => {
+                let len = lowerer.length_of(id, &param.ident);
+                ArrayInfo {
+                    len: Operand::Node(len),
+                    fixed: false,
+                }
+            }
+        };
+        lowerer.nodes[id].ty = param.differentiable.map(FloatTy::to_type);
+        lowerer.nodes[id].array = Some(info);
+    }
+    let mark = lowerer.nodes.len();
+    let mut outputs = match sig.outputs {
+        Outputs::One if sig.returns_value => {
+            let output = lowerer.function_body(block);
+            lowerer.name_result(&output, mark, &sig.ident);
+            vec![output]
+        }
+        // Only `&mut` parameters carry results out.
+        Outputs::One => {
+            lowerer.block(block, Tail::Unit);
+            Vec::new()
+        }
+        _ => lowerer.several_outputs(block, &sig.ident),
+    };
+    // A `&mut f64` parameter's final value is an output too (a `&mut [f64]`'s
+    // contents are, through `Graph::written_params`).
+    for (_, param) in sig.inouts().filter(|(_, p)| !p.writes_array()) {
+        if let Some(id) = lowerer.lookup(&key(&param.ident)) {
+            outputs.push(Operand::Node(id));
+        }
+    }
+    let stmts = lowerer.blocks.pop().unwrap_or_default();
+    let mut graph = Graph {
+        nodes: lowerer.nodes,
+        regions: lowerer.regions,
+        body: Block {
+            region: 0,
+            stmts,
+            results: outputs.clone(),
+        },
+        outputs,
+        ret: sig.ret,
+        written_params: lowerer.written_params,
+        changed_data: lowerer.changed_data,
+    };
+    assign_names(&mut graph, names);
+    graph
+}
+
+/// The `&mut [f64]` parameters: parameters are the first nodes, in order.
+fn written_params(sig: &Signature) -> Vec<NodeId> {
+    sig.inouts()
+        .filter(|(_, p)| p.writes_array())
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The user's name of a node, or its hint, for naming what derives from it.
+fn node_ident(node: &Node) -> Ident {
+    match &node.hint {
+        Hint::User(ident) => ident.clone(),
+        Hint::Op(name) => Ident::new(&crate::names::bare_name(name), Span::call_site()),
+    }
+}
+
+fn placeholder() -> Ident {
+    Ident::new("__unnamed", Span::call_site())
+}
+
+/// Names are chosen once the whole body is lowered, in evaluation order, so a
+/// `let` can still rename the node its right-hand side created.
+fn assign_names(graph: &mut Graph, names: &mut Names) {
+    for node in &mut graph.nodes {
+        node.name = match &node.hint {
+            Hint::User(ident) => names.binding(ident),
+            Hint::Op(base) => names.fresh(base),
+        };
+        if let NodeKind::Call { tape, .. } = &mut node.kind {
+            *tape = names.fresh(&format!("{}_tape", node.name));
+        }
+    }
+}
+
+/// Lowers one arm of a branch; returns the arm's value.
+type Arm<'f, 'a> = dyn FnMut(&mut Lowerer<'a>) -> Option<Operand> + 'f;
+
+/// A variable's place in the scopes: (scope, entry).
+type ScopeSlot = (usize, usize);
+
+/// What a block's last expression is for.
+#[derive(Clone, Copy, PartialEq)]
+enum Tail {
+    /// The function body: its value is returned, a final `return` is allowed.
+    Value,
+    /// A block expression or a branch whose value is used.
+    Inner,
+    /// A loop body or a branch used as a statement: no value.
+    Unit,
+}
+
+struct Lowerer<'a> {
+    nodes: Vec<Node>,
+    regions: Vec<RegionInfo>,
+    /// The block being lowered.
+    region: RegionId,
+    /// The statements of the blocks being lowered, innermost last.
+    blocks: Vec<Vec<IrStmt>>,
+    /// Branch and loop statements created so far.
+    statements: StmtId,
+    /// Innermost scope last; each maps a user's name to its current version.
+    /// Exit flags live here too, under keys no identifier can have (`#break0`).
+    scopes: Vec<Vec<(String, NodeId)>>,
+    /// The loops being lowered, innermost last.
+    loops: Vec<LoopFrame>,
+    /// With an early `return`: the keys of its flag and of the returned value.
+    returns: Option<(String, String)>,
+    errors: &'a mut Errors,
+    ret: FloatTy,
+    /// The `&mut [f64]` parameters, which the body may write.
+    written_params: Vec<NodeId>,
+    /// Closures bound with `let`, inlined where they are called. A scope entry
+    /// `CLOSURE + k` names `closures[k]`.
+    closures: Vec<Closure>,
+    /// Data the function changes (lists of indices written in place).
+    changed_data: Vec<NodeId>,
+}
+
+/// A closure, and the variables it sees: those in scope where it is written
+/// (a later shadowing `let` does not change what it captured).
+struct Closure {
+    expr: syn::ExprClosure,
+    environment: Vec<(String, NodeId)>,
+}
+
+/// Scope entries at or above this name a closure, not a node.
+const CLOSURE: NodeId = usize::MAX / 2;
+
+struct LoopFrame {
+    label: Option<String>,
+    break_key: Option<String>,
+    continue_key: Option<String>,
+}
+
+/// A loop over the elements of slices, by index.
+struct SliceIteration {
+    arrays: Vec<NodeId>,
+    enumerate: bool,
+    /// `.rev()` last: the same indices, from the end.
+    reversed: bool,
+    /// `.skip(k)`: the first index.
+    start: Option<Expr>,
+    /// `.take(n)`: an index the loop stops before (the length bounds it too).
+    end: Option<Expr>,
+}
+
+enum Header<'a> {
+    For {
+        var: Option<Ident>,
+        iter: &'a Expr,
+    },
+    /// Over indices `0..len`; each element is read from its array.
+    Slices {
+        index: Option<Ident>,
+        elements: Vec<(Ident, NodeId)>,
+        len: &'a Expr,
+        iter_locals: Vec<(String, NodeId)>,
+    },
+    While(&'a Expr),
+    Infinite,
+}
+
+/// `T` of `&[T]`, `&mut [T]`, `[T; N]`, `Vec<T>` or `&Vec<T>`.
+pub fn element_type(ty: &syn::Type) -> Option<syn::Type> {
+    match ty {
+        syn::Type::Reference(r) => element_type(&r.elem),
+        syn::Type::Slice(s) => Some((*s.elem).clone()),
+        syn::Type::Array(a) => Some((*a.elem).clone()),
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            match args.args.first() {
+                Some(syn::GenericArgument::Type(t)) if last.ident == "Vec" => Some(t.clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `v` of `*v` or `**v`; `None` unless `expr` dereferences.
+pub fn dereferenced(expr: &Expr) -> Option<&Expr> {
+    let Expr::Unary(unary) = strip_parens(expr) else {
+        return None;
+    };
+    if !matches!(unary.op, UnOp::Deref(_)) {
+        return None;
+    }
+    let inner = strip_parens(&unary.expr);
+    Some(dereferenced(inner).unwrap_or(inner))
+}
+
+/// How a local is looked up: `r#x` and `x` are the same variable.
+pub fn key(ident: &Ident) -> String {
+    let name = ident.to_string();
+    match name.strip_prefix("r#") {
+        Some(bare) => bare.to_string(),
+        None => name,
+    }
+}
+
+pub fn strip_parens(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        Expr::Group(g) => strip_parens(&g.expr),
+        other => other,
+    }
+}
+
+fn span_of(tokens: &dyn ToTokens) -> Span {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .next()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
+}
+
+impl<'a> Lowerer<'a> {
+    /// A harmless stand-in after an error, so lowering can go on and report more.
+    fn dummy(&self) -> Operand {
+        Operand::Const(Constant {
+            tokens: quote!(0.0),
+            atomic: true,
+            float: None,
+        })
+    }
+
+    fn is_active(&self, operand: &Operand) -> bool {
+        matches!(operand, Operand::Node(id) if self.nodes[*id].active)
+    }
+
+    fn float_of(&self, operand: &Operand) -> Option<FloatTy> {
+        match operand {
+            Operand::Node(id) => self.nodes[*id].float(),
+            Operand::Const(c) => c.float,
+        }
+    }
+
+    fn type_of(&self, operand: &Operand) -> Option<syn::Type> {
+        match operand {
+            Operand::Node(id) => self.nodes[*id].ty.clone(),
+            Operand::Const(c) => c
+                .float
+                .or_else(|| is_float_literal(&c.tokens).then_some(self.ret))
+                .map(FloatTy::to_type),
+        }
+    }
+}

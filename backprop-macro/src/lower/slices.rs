@@ -1,0 +1,362 @@
+//! Slices: loops over slices by index, reads of elements and writes into
+//! `&mut [f64]` parameters and local buffers.
+
+use super::expressions::operator_symbol;
+use super::{key, node_ident, placeholder, span_of, strip_parens, Header, Lowerer, SliceIteration};
+use crate::ir::{Hint, Node, NodeId, NodeKind, Operand};
+use proc_macro2::{Ident, Span};
+use quote::{quote, ToTokens};
+use syn::{Expr, Pat};
+
+impl<'a> Lowerer<'a> {
+    /// `for v in w.iter()`, `for (i, v) in w.iter().enumerate()`,
+    /// `for (a, b) in w.iter().zip(x.iter())`: recognised so that a loop over a
+    /// differentiated slice becomes a loop over indices, each element a read.
+    pub(super) fn slice_iteration(&self, iter: &Expr) -> Option<SliceIteration> {
+        match strip_parens(iter) {
+            // `skip` and `take` move the loop's bounds, not its indices.
+            Expr::MethodCall(call)
+                if (call.method == "skip" || call.method == "take") && call.args.len() == 1 =>
+            {
+                let inner = self.slice_iteration(&call.receiver)?;
+                if inner.reversed {
+                    return None;
+                }
+                let count = &call.args[0];
+                let start: Expr = match &inner.start {
+                    Some(start) => syn::parse_quote!((#start)),
+                    None => syn::parse_quote!(0),
+                };
+                Some(if call.method == "skip" {
+                    let skipped: Expr = syn::parse_quote!(#start + (#count));
+                    SliceIteration {
+                        start: Some(skipped),
+                        ..inner
+                    }
+                } else {
+                    let end: Expr = match &inner.end {
+                        Some(end) => syn::parse_quote!((#end).min(#start + (#count))),
+                        None => syn::parse_quote!(#start + (#count)),
+                    };
+                    SliceIteration {
+                        end: Some(end),
+                        ..inner
+                    }
+                })
+            }
+            Expr::MethodCall(call) if call.method == "rev" && call.args.is_empty() => {
+                let inner = self.slice_iteration(&call.receiver)?;
+                (!inner.reversed).then_some(SliceIteration {
+                    reversed: true,
+                    ..inner
+                })
+            }
+            Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
+                let inner = self.slice_iteration(&call.receiver)?;
+                // After `skip`, `enumerate` would count from 0, not the index.
+                (!inner.enumerate
+                    && !inner.reversed
+                    && inner.start.is_none()
+                    && inner.arrays.len() == 1)
+                    .then_some(SliceIteration {
+                        enumerate: true,
+                        ..inner
+                    })
+            }
+            Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
+                let left = self.slice_iteration(&call.receiver)?;
+                let right = self.slice_iteration(&call.args[0])?;
+                (left.arrays.len() == 1
+                    && right.arrays.len() == 1
+                    && !left.enumerate
+                    && !right.enumerate
+                    && !left.reversed
+                    && !right.reversed
+                    && [&left, &right]
+                        .iter()
+                        .all(|s| s.start.is_none() && s.end.is_none()))
+                .then(|| SliceIteration {
+                    arrays: vec![left.arrays[0], right.arrays[0]],
+                    enumerate: false,
+                    reversed: false,
+                    start: None,
+                    end: None,
+                })
+            }
+            Expr::MethodCall(call)
+                if (call.method == "iter" || call.method == "copied") && call.args.is_empty() =>
+            {
+                self.slice_iteration(&call.receiver)
+            }
+            Expr::Reference(reference) if reference.mutability.is_none() => {
+                self.slice_iteration(&reference.expr)
+            }
+            other => self.array_local(other).map(|array| SliceIteration {
+                arrays: vec![array],
+                enumerate: false,
+                reversed: false,
+                start: None,
+                end: None,
+            }),
+        }
+    }
+
+    pub(super) fn slice_loop(&mut self, looped: &syn::ExprForLoop, slices: SliceIteration) {
+        // The pattern: `v`, `&v`, `(i, v)`, `(a, b)`, with `&` allowed on elements.
+        let element = |pat: &Pat| -> Option<Ident> {
+            match pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+                Pat::Reference(r) => match &*r.pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                        Some(p.ident.clone())
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        let parts: Vec<&Pat> = match &*looped.pat {
+            Pat::Tuple(tuple) => tuple.elems.iter().collect(),
+            single => vec![single],
+        };
+        let expected = slices.arrays.len() + usize::from(slices.enumerate);
+        let bindings: Option<Vec<Ident>> = parts.iter().map(|p| element(p)).collect();
+        let Some(mut bindings) = bindings.filter(|b| b.len() == expected) else {
+            self.errors.spanned(
+                &looped.pat,
+                "expected `v`, `&v`, `(i, v)` or `(a, b)` for a loop over a differentiated slice",
+            );
+            return;
+        };
+        let index = slices.enumerate.then(|| bindings.remove(0));
+        let placeholders: Vec<Ident> = (0..slices.arrays.len())
+            .map(|i| Ident::new(&format!("__array{i}"), Span::call_site()))
+            .collect();
+        let length: Expr = match placeholders.as_slice() {
+            [a] => syn::parse_quote!(#a.len()),
+            [a, b] => syn::parse_quote!(#a.len().min(#b.len())),
+            _ => return,
+        };
+        let end: Expr = match &slices.end {
+            Some(end) => syn::parse_quote!(#length.min(#end)),
+            None => length,
+        };
+        let range: Expr = match &slices.start {
+            Some(start) => syn::parse_quote!((#start)..#end),
+            None => syn::parse_quote!(0..#end),
+        };
+        let len: Expr = if slices.reversed {
+            syn::parse_quote!((#range).rev())
+        } else {
+            range
+        };
+        let mut iter_locals: Vec<(String, NodeId)> = placeholders
+            .iter()
+            .zip(&slices.arrays)
+            .map(|(p, a)| (p.to_string(), *a))
+            .collect();
+        // Locals in the bounds: `skip(k)`.
+        for bound in slices.start.iter().chain(&slices.end) {
+            for local in self.locals_in(bound) {
+                if !iter_locals.contains(&local) {
+                    iter_locals.push(local);
+                }
+            }
+        }
+        let elements = bindings.into_iter().zip(slices.arrays).collect();
+        self.lower_loop(
+            looped.label.as_ref(),
+            Header::Slices {
+                index,
+                elements,
+                len: &len,
+                iter_locals,
+            },
+            &looped.body,
+        );
+    }
+
+    /// A node measuring an array's length, for the backward pass's adjoint.
+    pub(super) fn length_of(&mut self, array: NodeId, name: &Ident) -> NodeId {
+        self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op(format!("{}_len", key(name))),
+            kind: NodeKind::Len { array },
+            active: false,
+            ty: Some(syn::parse_quote!(usize)),
+            annotation: None,
+            span: name.span(),
+            region: 0,
+            array: None,
+        })
+    }
+
+    /// The array a local names, if it is one.
+    pub(super) fn array_local(&self, expr: &Expr) -> Option<NodeId> {
+        let id = self.local(strip_parens(expr))?;
+        self.nodes[id].array.is_some().then_some(id)
+    }
+
+    /// `a[i]` of an array local.
+    pub(super) fn read(&mut self, array: NodeId, index: &Expr, expr: &Expr) -> Operand {
+        let index = self.index(index);
+        let hint = self.element_hint(array);
+        Operand::Node(self.read_node(array, index, hint, span_of(expr)))
+    }
+
+    /// `w_i`: the name of an element read from `w`.
+    pub(super) fn element_hint(&self, array: NodeId) -> Hint {
+        Hint::Op(format!("{}_i", key(&node_ident(&self.nodes[array]))))
+    }
+
+    /// A read of one element, as active as its array.
+    pub(super) fn read_node(
+        &mut self,
+        array: NodeId,
+        index: Operand,
+        hint: Hint,
+        span: Span,
+    ) -> NodeId {
+        let node = &self.nodes[array];
+        let read = Node {
+            name: placeholder(),
+            hint,
+            kind: NodeKind::Read { array, index },
+            active: node.active,
+            ty: node.ty.clone(),
+            annotation: None,
+            span,
+            region: 0,
+            array: None,
+        };
+        self.push(read)
+    }
+
+    pub(super) fn index(&mut self, tokens: &Expr) -> Operand {
+        // `w[(x * 10.0) as usize]` is fine: the truncation has no derivative.
+        let index = self.expr(tokens);
+        if self.is_active(&index) {
+            self.errors.spanned(
+                tokens,
+                "an index must be an integer; a float that depends on the differentiated inputs cannot index",
+            );
+            return self.dummy();
+        }
+        if let Operand::Node(id) = index {
+            self.nodes[id]
+                .ty
+                .get_or_insert_with(|| syn::parse_quote!(usize));
+        }
+        index
+    }
+
+    /// `a[i] = value`, `a[i] += value`.
+    pub(super) fn write(
+        &mut self,
+        target: &syn::ExprIndex,
+        op: Option<&'static str>,
+        value: &Expr,
+        span: &dyn ToTokens,
+    ) {
+        let Some(array) = self.array_local(&target.expr) else {
+            if let Some(list) = self.local(strip_parens(&target.expr)) {
+                if !self.nodes[list].active {
+                    return self.write_data(list, target, op, value, span);
+                }
+            }
+            self.errors.spanned(
+                &target.expr,
+                "only elements of a local buffer can be assigned to, as in `h[i] = ...` after `let mut h = [0.0; 16];`",
+            );
+            return;
+        };
+        if !matches!(self.nodes[array].kind, NodeKind::Buffer { .. })
+            && !self.written_params.contains(&array)
+        {
+            self.errors.spanned(
+                &target.expr,
+                "only buffers and `&mut` parameters can be written to; copy the values into a local buffer first",
+            );
+            return;
+        }
+        let index = self.index(&target.index);
+        let mut value = self.expr(value);
+        if let Some(op) = op {
+            let hint = self.element_hint(array);
+            let old = self.read_node(array, index.clone(), hint, span_of(span));
+            value = self.arithmetic(op, Operand::Node(old), value, span);
+        }
+        if self.is_active(&value) && !self.nodes[array].active {
+            self.errors.spanned(
+                &target.expr,
+                "this buffer holds values that depend on the differentiated inputs; give it a float fill, as in `[0.0; 16]`",
+            );
+            return;
+        }
+        self.write_node(array, index, value, span_of(span));
+    }
+
+    /// `r[n] = r[r0];` into a list of indices or other data (a `&mut [usize]`
+    /// parameter, a copy `r.to_vec()`): kept as written, with no adjoint. The
+    /// list changes, so the backward pass saves what was read from it rather
+    /// than reading it again.
+    pub(super) fn write_data(
+        &mut self,
+        list: NodeId,
+        target: &syn::ExprIndex,
+        op: Option<&'static str>,
+        value: &Expr,
+        span: &dyn ToTokens,
+    ) {
+        let index = self.index(&target.index);
+        let value = self.expr(value);
+        if self.is_active(&value) {
+            self.errors.spanned(
+                span,
+                "this list holds data (indices, counts), and the value written depends on the differentiated inputs; write it into a float buffer, as in `let mut h = [0.0; 16];`",
+            );
+            return;
+        }
+        let symbol = op.map(operator_symbol);
+        let statement = self.inactive_template(
+            |parts| {
+                let (a, i, v) = (&parts[0], &parts[1], &parts[2]);
+                match &symbol {
+                    Some(symbol) => quote!({ #a[#i] = #a[#i] #symbol #v; }),
+                    None => quote!({ #a[#i] = #v; }),
+                }
+            },
+            &[Operand::Node(list), index, value],
+            span,
+        );
+        self.as_statement(&statement, "written");
+        self.mark_changed(list);
+    }
+
+    /// Records that data `list` changes: reads of it are saved, not repeated.
+    pub(super) fn mark_changed(&mut self, list: NodeId) {
+        if !self.changed_data.contains(&list) {
+            self.changed_data.push(list);
+        }
+    }
+
+    /// `a[i] = value`, as active as its array.
+    pub(super) fn write_node(&mut self, array: NodeId, index: Operand, value: Operand, span: Span) {
+        let write = Node {
+            name: placeholder(),
+            hint: Hint::Op("write".into()),
+            kind: NodeKind::Write {
+                array,
+                index,
+                value,
+            },
+            active: self.nodes[array].active,
+            ty: None,
+            annotation: None,
+            span,
+            region: 0,
+            array: None,
+        };
+        self.push(write);
+    }
+}

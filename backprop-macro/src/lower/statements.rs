@@ -1,0 +1,354 @@
+//! Statements and blocks: the function body, `let`-free statements, blocks
+//! with a value, and the statements kept as written (prints, assertions).
+
+use super::bindings::compound_operator;
+use super::calls::has_mut_argument;
+use super::exits::{has_early_return, may_exit};
+use super::expressions::unsupported;
+use super::{key, placeholder, span_of, strip_parens, Header, Lowerer, Tail};
+use crate::ir::{Constant, FloatTy, Hint, Node, NodeKind, Operand};
+use proc_macro2::{Ident, Span};
+use quote::quote;
+use syn::{Expr, Stmt};
+
+impl<'a> Lowerer<'a> {
+    /// The function's body. With an early `return`, the result is the returned
+    /// value if the return flag is set, else the body's final value.
+    pub(super) fn function_body(&mut self, block: &syn::Block) -> Operand {
+        if !has_early_return(block) {
+            return self
+                .block(block, Tail::Value)
+                .unwrap_or_else(|| self.dummy());
+        }
+        let (flag, result) = ("#return".to_string(), "#result".to_string());
+        self.declare_flag(&flag, "returned");
+        let zero = self.ret.zero();
+        let initial = self.push(Node {
+            name: placeholder(),
+            hint: Hint::Op("result".into()),
+            kind: NodeKind::Inactive {
+                expr: syn::parse_quote!(#zero),
+                locals: Vec::new(),
+            },
+            active: false,
+            ty: Some(self.ret.to_type()),
+            annotation: None,
+            span: Span::call_site(),
+            region: 0,
+            array: None,
+        });
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push((result.clone(), initial));
+        }
+        self.returns = Some((flag.clone(), result.clone()));
+        let value = self
+            .block(block, Tail::Value)
+            .unwrap_or_else(|| self.dummy());
+        let returned = self
+            .lookup(&flag)
+            .map_or_else(|| self.dummy(), Operand::Node);
+        let early = self
+            .lookup(&result)
+            .map_or_else(|| self.dummy(), Operand::Node);
+        self.branch_with(
+            returned,
+            true,
+            block.brace_token.span.close(),
+            &mut |_| Some(early.clone()),
+            Some(&mut |_| Some(value.clone())),
+        )
+    }
+
+    /// The body of a function returning a tuple or an array: its last expression
+    /// is a tuple or array expression, one output per element.
+    pub(super) fn several_outputs(&mut self, block: &syn::Block, fn_name: &Ident) -> Vec<Operand> {
+        if has_early_return(block) {
+            self.errors.push(syn::Error::new(
+                block.brace_token.span.open(),
+                "`return` before the end is not supported in a function with several outputs; end with the tuple or array",
+            ));
+            return Vec::new();
+        }
+        let (last, rest) = match block.stmts.split_last() {
+            Some((Stmt::Expr(expr, None), rest)) => (strip_parens(expr), rest),
+            _ => {
+                self.errors.push(syn::Error::new(
+                    block.brace_token.span.close(),
+                    "a function with several outputs must end with a tuple `(a, b)` or an array `[a, b]` expression",
+                ));
+                return Vec::new();
+            }
+        };
+        self.scopes.push(Vec::new());
+        self.stmts(rest, Tail::Unit, block.brace_token.span.close());
+        let elements: Vec<&Expr> = match last {
+            Expr::Tuple(tuple) => tuple.elems.iter().collect(),
+            Expr::Array(array) => array.elems.iter().collect(),
+            other => {
+                self.errors.spanned(
+                    other,
+                    "a function with several outputs must end with a tuple `(a, b)` or an array `[a, b]` expression",
+                );
+                Vec::new()
+            }
+        };
+        let outputs = elements
+            .into_iter()
+            .enumerate()
+            .map(|(k, element)| {
+                let mark = self.nodes.len();
+                let output = self.expr(element);
+                if let Operand::Node(id) = output {
+                    if id >= mark && self.nodes[id].is_unnamed_intermediate() {
+                        self.nodes[id].hint = Hint::Op(format!("{}_{k}", key(fn_name)));
+                    }
+                }
+                output
+            })
+            .collect();
+        self.scopes.pop();
+        outputs
+    }
+
+    /// Lowers a block, in a scope of its own, into the current region; returns its
+    /// value.
+    pub(super) fn block(&mut self, block: &syn::Block, tail: Tail) -> Option<Operand> {
+        self.scopes.push(Vec::new());
+        let result = self.stmts(&block.stmts, tail, block.brace_token.span.close());
+        self.scopes.pop();
+        result
+    }
+
+    pub(super) fn stmts(&mut self, stmts: &[Stmt], tail: Tail, close: Span) -> Option<Operand> {
+        let mut result = None;
+        for (i, stmt) in stmts.iter().enumerate() {
+            let last = i + 1 == stmts.len();
+            match stmt {
+                Stmt::Local(local) => self.local_stmt(local),
+                Stmt::Expr(Expr::Return(ret), _) if tail == Tail::Value && last => {
+                    result = Some(match &ret.expr {
+                        Some(expr) => self.expr(expr),
+                        None => {
+                            self.errors.spanned(ret, "a differentiated function must return a value");
+                            self.dummy()
+                        }
+                    });
+                }
+                Stmt::Expr(expr @ (Expr::If(_) | Expr::Match(_)), semi) => {
+                    let wants_value = last && semi.is_none() && tail != Tail::Unit;
+                    let value = match expr {
+                        Expr::If(branch) => self.branch(branch, wants_value),
+                        Expr::Match(matched) => self.match_expr(matched, wants_value),
+                        _ => self.dummy(),
+                    };
+                    if wants_value {
+                        result = Some(value);
+                    }
+                }
+                Stmt::Expr(expr, None) if last && tail != Tail::Unit && !is_statement_only(expr) => {
+                    result = Some(self.expr(expr))
+                }
+                Stmt::Expr(expr, _) => {
+                    self.expr_statement(expr);
+                    // `loop` as a block's last statement only ends by `return`.
+                    let endless = matches!(expr, Expr::Loop(_));
+                    if last && tail != Tail::Unit && (diverges(expr) || endless) {
+                        // The block's value is never used on this path.
+                        result = Some(unused_float(self.ret));
+                    }
+                }
+                Stmt::Item(item) => self.errors.spanned(
+                    item,
+                    "items inside a differentiated function are not supported; move this item outside the function",
+                ),
+                // Checks do not change the value: the function itself keeps them,
+                // the generated passes leave them out.
+                Stmt::Macro(mac) if is_assertion(&mac.mac) => {}
+                Stmt::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
+                Stmt::Macro(mac) => self.errors.spanned(&mac.mac, MACRO_MESSAGE),
+            }
+            if !last && may_exit(stmt) {
+                // The rest runs only if this statement did not leave the block
+                // (`break`, `continue` or `return` inside it).
+                let rest = &stmts[i + 1..];
+                let wants_value = tail != Tail::Unit;
+                let continuing = self.not_exited(stmt);
+                return Some(self.branch_with(
+                    continuing,
+                    wants_value,
+                    span_of(stmt),
+                    &mut |s| s.stmts(rest, tail, close),
+                    None,
+                ))
+                .filter(|_| wants_value);
+            }
+        }
+        if result.is_none() && tail != Tail::Unit {
+            self.errors.push(syn::Error::new(
+                close,
+                "expected a final expression: the block must end with the value it computes",
+            ));
+        }
+        result
+    }
+
+    /// An expression used as a statement: assignments, branches, loops, exits.
+    pub(super) fn expr_statement(&mut self, expr: &Expr) {
+        match expr {
+            Expr::Assign(assign) => self.assign(assign),
+            Expr::Binary(binary) if compound_operator(&binary.op).is_some() => self.compound_assign(binary),
+            Expr::If(branch) => {
+                self.branch(branch, false);
+            }
+            Expr::Match(matched) => {
+                self.match_expr(matched, false);
+            }
+            Expr::ForLoop(looped) => self.for_loop(looped),
+            Expr::While(looped) => {
+                if let Expr::Let(_) = strip_parens(&looped.cond) {
+                    self.errors.spanned(&looped.cond, "`while let` is not supported; write a `loop` with a comparison and `break`");
+                    return;
+                }
+                self.lower_loop(looped.label.as_ref(), Header::While(&looped.cond), &looped.body)
+            }
+            Expr::Loop(looped) => self.lower_loop(looped.label.as_ref(), Header::Infinite, &looped.body),
+            Expr::Break(exit) => {
+                if let Some(value) = &exit.expr {
+                    self.errors.spanned(value, "`break` with a value is not supported; assign the value to a variable before `break`");
+                    return;
+                }
+                self.exit_loop(exit.label.as_ref(), false, expr);
+            }
+            Expr::Continue(exit) => self.exit_loop(exit.label.as_ref(), true, expr),
+            Expr::Return(ret) => self.early_return(ret),
+            Expr::Call(call) if has_mut_argument(call) || self.passes_written_param(call) => {
+                self.call_with_mut_arguments(call, expr, false);
+            }
+            Expr::Macro(mac) if is_assertion(&mac.mac) => {}
+            Expr::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
+            Expr::Block(b) if b.label.is_none() => {
+                self.block(&b.block, Tail::Unit);
+            }
+            // A plain function called for its effect on data (`set(r, n, v);`
+            // writing a list of indices): kept as written.
+            Expr::Call(call) if !self.mentions_active(expr) => self.data_call(call, expr),
+            Expr::MethodCall(call) if call.method == "for_each" => self.errors.spanned(
+                expr,
+                "`for_each` with a closure that changes variables outside it is not supported; write the loop it stands for, as in `for v in w.iter() { total += v * v; }`",
+            ),
+            _ => match unsupported(expr) {
+                Some(message) => self.errors.spanned(expr, message),
+                None => self.errors.spanned(
+                    expr,
+                    "this statement's value is not used; a differentiated function is built from `let` bindings, assignments, calls that write `&mut` arguments, branches, loops and a final expression (write `let _ = ...;` to compute a value and drop it)",
+                ),
+            },
+        }
+    }
+
+    /// `println!("{x}")`, `dbg!(x)`: printed by the forward pass, with the
+    /// values the names have at that point (the generated code names versions
+    /// of a variable differently, so each is bound to its name first). Nothing
+    /// in it gets an adjoint.
+    pub(super) fn print_statement(&mut self, mac: &syn::Macro) {
+        let mut names = Vec::new();
+        names_in_macro(mac.tokens.clone(), &mut names);
+        let mut seen = Vec::new();
+        let mut operands = Vec::new();
+        for name in names {
+            if seen.contains(&name) {
+                continue;
+            }
+            if let Some(id) = self.lookup(&name) {
+                seen.push(name);
+                operands.push(Operand::Node(id));
+            }
+        }
+        let bound: Vec<Ident> = seen
+            .iter()
+            .map(|n| Ident::new(n, Span::call_site()))
+            .collect();
+        let operand = self.inactive_template(
+            |values| quote!({ #(let #bound = #values;)* #mac; }),
+            &operands,
+            mac,
+        );
+        self.as_statement(&operand, "printed");
+    }
+}
+
+pub(super) const MACRO_MESSAGE: &str =
+    "macros cannot be differentiated: `#[differentiate]` sees only the macro call, not its expansion; write the computation as plain Rust (`vec!`, `println!`, `eprintln!`, `dbg!` and the assertions are accepted)";
+
+/// `println!`, `eprintln!`, `print!`, `eprint!`, `dbg!`: for debugging.
+pub(super) fn is_print(mac: &syn::Macro) -> bool {
+    mac.path.get_ident().is_some_and(|name| {
+        matches!(
+            name.to_string().as_str(),
+            "println" | "eprintln" | "print" | "eprint" | "dbg"
+        )
+    })
+}
+
+/// The names a macro's tokens may read: identifiers, and the `{name}` and
+/// `{name:?}` captures of its string literals.
+pub(super) fn names_in_macro(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => out.push(key(&ident)),
+            proc_macro2::TokenTree::Group(group) => names_in_macro(group.stream(), out),
+            proc_macro2::TokenTree::Literal(lit) => {
+                let text = lit.to_string();
+                for capture in text.split('{').skip(1) {
+                    let name: String = capture
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                        out.push(name);
+                    }
+                }
+            }
+            proc_macro2::TokenTree::Punct(_) => {}
+        }
+    }
+}
+
+/// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
+pub(super) fn is_assertion(mac: &syn::Macro) -> bool {
+    mac.path.get_ident().is_some_and(|name| {
+        matches!(
+            name.to_string().as_str(),
+            "assert"
+                | "assert_eq"
+                | "assert_ne"
+                | "debug_assert"
+                | "debug_assert_eq"
+                | "debug_assert_ne"
+        )
+    })
+}
+
+/// Statements that are expressions but have no value to give.
+pub(super) fn is_statement_only(expr: &Expr) -> bool {
+    diverges(expr)
+        || matches!(
+            expr,
+            Expr::Assign(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_)
+        )
+        || matches!(expr, Expr::Binary(b) if compound_operator(&b.op).is_some())
+}
+
+pub(super) fn diverges(expr: &Expr) -> bool {
+    matches!(expr, Expr::Break(_) | Expr::Continue(_) | Expr::Return(_))
+}
+
+/// The value of a block on a path that left it: never used, any float will do
+/// (a zero, since a generic `T: Float` has no `Default`).
+pub(super) fn unused_float(float: FloatTy) -> Operand {
+    Operand::Const(Constant {
+        tokens: float.zero(),
+        atomic: true,
+        float: Some(float),
+    })
+}
