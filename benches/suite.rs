@@ -447,19 +447,17 @@ fn tape_memory() -> Vec<(usize, usize)> {
 // ---------------------------------------------------------------------------
 // 4. Expansion cost: the macro's own stages, compiled into this binary.
 
-// The macro's stages at this crate's root, where their `crate::` paths point.
+// The macro's stages at this crate's root, where their `crate::` paths point
+// (the same list as `backprop-macro/src/lib.rs`).
 #[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/analysis.rs"]
+#[path = "../backprop-macro/src/analysis/mod.rs"]
 mod analysis;
 #[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/args.rs"]
-mod args;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/backward.rs"]
-mod backward;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/desugar.rs"]
+#[path = "../backprop-macro/src/desugar/mod.rs"]
 mod desugar;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/emit/mod.rs"]
+mod emit;
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/errors.rs"]
 mod errors;
@@ -467,38 +465,17 @@ mod errors;
 #[path = "../backprop-macro/src/expand.rs"]
 mod expand;
 #[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/forward.rs"]
-mod forward;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/hoist.rs"]
-mod hoist;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/ir.rs"]
+#[path = "../backprop-macro/src/ir/mod.rs"]
 mod ir;
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/lower/mod.rs"]
 mod lower;
 #[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/method.rs"]
-mod method;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/module.rs"]
-mod module;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/names.rs"]
-mod names;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/paths.rs"]
-mod paths;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/pretty.rs"]
-mod pretty;
+#[path = "../backprop-macro/src/parse/mod.rs"]
+mod parse;
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/rules.rs"]
 mod rules;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/signature.rs"]
-mod signature;
 
 /// A straight-line function of `nodes` operations.
 fn straight_line(nodes: usize) -> proc_macro2::TokenStream {

@@ -1,11 +1,12 @@
 //! The pipeline: parse, check, lower, analyse, emit.
 
-use crate::args::Args;
+use crate::desugar::{hoist, paths};
+use crate::emit::module;
+use crate::emit::names::Names;
 use crate::errors::{with_original_item, Errors};
 use crate::lower::lower;
-use crate::names::Names;
-use crate::signature::Signature;
-use crate::{hoist, module, paths};
+use crate::parse::args::Args;
+use crate::parse::signature::Signature;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -20,7 +21,7 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let item: syn::Item = syn::parse2(item)?;
     let mut function = match item {
         syn::Item::Fn(function) => function,
-        syn::Item::Impl(block) => return crate::method::expand_impl(attr, block),
+        syn::Item::Impl(block) => return crate::parse::method::expand_impl(attr, block),
         other => {
             return Err(syn::Error::new_spanned(
                 other,
@@ -48,7 +49,7 @@ pub fn module_of(
     mut errors: Errors,
 ) -> syn::Result<TokenStream> {
     // The float type of a generic function is known by name from here on.
-    let generic = crate::signature::generic_float(&function.sig.generics, &mut errors);
+    let generic = crate::parse::signature::generic_float(&function.sig.generics, &mut errors);
     let _float = crate::ir::GenericFloat::set(generic);
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
@@ -96,7 +97,7 @@ pub fn lint_attributes(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
 #[cfg(test)]
 mod tests {
     use super::differentiate;
-    use crate::pretty::pretty;
+    use crate::emit::pretty::pretty;
     use quote::quote;
 
     fn expand(item: proc_macro2::TokenStream) -> String {

@@ -1,34 +1,33 @@
 //! The `#[differentiate]` attribute of backprop.
 //!
 //! Users depend on `backprop-runtime`, which re-exports this macro; see its
-//! documentation and the README. The stages, one file each:
-//! `args` and `signature` read the attribute and the function's signature,
-//! `lower` turns the body into the Wengert list of `ir`, `analysis` finds
-//! which nodes need an adjoint, `forward` and `backward` emit the two passes
-//! using the derivative table in `rules`, and `module` assembles them.
-//! `method` turns the marked methods of an `impl` block into such functions,
-//! `hoist` moves values computed inside conditions into `let`s before them,
-//! `desugar` iterator chains over slices into the loops they stand for.
+//! documentation and the README.
+//!
+//! The source follows the pipeline that `expand::module_of` runs, one folder a
+//! stage, one file a construct:
+//!
+//! - `parse/`: the attribute's arguments (`args`), the signature (`signature`),
+//!   and `impl` blocks, whose marked methods become functions (`method`).
+//! - `desugar/`: syntax in, syntax out: paths one module deeper (`paths`),
+//!   values out of conditions (`hoist`), iterator chains as loops (`iterators`).
+//! - `lower/`: the body becomes the Wengert list of `ir/`, one file per
+//!   language construct (`loops`, `branches`, `exits`, `slices`, `calls`, ...).
+//! - `analysis/`: which nodes need an adjoint and how many terms it has.
+//! - `emit/`: the forward pass, the backward pass (using the derivative table
+//!   in `rules`), the module around them, names, and a printed copy.
+//! - `errors`: errors collected with their spans, reported together.
 
 mod analysis;
-mod args;
-mod backward;
 mod desugar;
+mod emit;
 mod errors;
 mod expand;
-mod forward;
-mod hoist;
 mod ir;
 mod lower;
-mod method;
-mod module;
-mod names;
-mod paths;
-mod pretty;
+mod parse;
 #[cfg(test)]
 mod robustness;
 mod rules;
-mod signature;
 
 use proc_macro::TokenStream;
 

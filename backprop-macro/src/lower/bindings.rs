@@ -3,10 +3,10 @@
 
 use super::expressions::{is_float_literal, turbofish_float};
 use super::{key, placeholder, strip_parens, Lowerer, Tail};
-use crate::desugar;
+use crate::desugar::iterators;
 use crate::ir::{ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand};
+use crate::parse::signature::Shape;
 use crate::rules::{self};
-use crate::signature::Shape;
 use proc_macro2::{Ident, Span};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -46,7 +46,7 @@ impl<'a> Lowerer<'a> {
                             .map(|(float, _, _)| float)
                             .or_else(|| turbofish_float(call.turbofish.as_ref()))
                             .unwrap_or(self.ret);
-                        if let Some(stmts) = desugar::collect(&p.ident, call, &float.zero()) {
+                        if let Some(stmts) = iterators::collect(&p.ident, call, &float.zero()) {
                             self.stmts(&stmts, Tail::Unit, expr.span());
                             return;
                         }
@@ -140,7 +140,7 @@ impl<'a> Lowerer<'a> {
         }
         // `let (lo, hi) = if a < b { (a, b) } else { (b, a) };`
         if matches!(strip_parens(expr), Expr::If(_) | Expr::Match(_)) {
-            if let Some(elements) = desugar::split_tuple(expr, tuple.elems.len()) {
+            if let Some(elements) = iterators::split_tuple(expr, tuple.elems.len()) {
                 let span = expr.span();
                 let tuple_expr: Expr = syn::parse_quote_spanned!(span=> (#(#elements,)*));
                 return self.bind_tuple(tuple, &tuple_expr, annotation);

@@ -4,7 +4,7 @@
 use super::expressions::{contains_branch, is_float_literal, literal_float};
 use super::{placeholder, span_of, strip_parens, Lowerer};
 use crate::ir::{ArrayInfo, Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand};
-use crate::signature::Shape;
+use crate::parse::signature::Shape;
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;

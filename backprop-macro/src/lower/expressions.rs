@@ -5,10 +5,10 @@ use super::bindings::compound_operator;
 use super::calls::has_mut_argument;
 use super::statements::MACRO_MESSAGE;
 use super::{dereferenced, placeholder, span_of, strip_parens, Lowerer, Tail};
-use crate::desugar;
+use crate::desugar::iterators;
 use crate::ir::{FloatTy, Form, Hint, Node, NodeKind, Operand};
+use crate::parse::signature::Shape;
 use crate::rules::{self, Rule};
-use crate::signature::Shape;
 use proc_macro2::Ident;
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
@@ -171,7 +171,7 @@ impl<'a> Lowerer<'a> {
             // A chain over any slice, data or differentiated: the loop it
             // stands for. Which operand of a `zip` is data does not matter.
             let float = turbofish_float(call.turbofish.as_ref()).unwrap_or(self.ret);
-            if let Some(looped) = desugar::reduction(call, &float.zero(), &float.one()) {
+            if let Some(looped) = iterators::reduction(call, &float.zero(), &float.one()) {
                 return self.expr(&looped);
             }
             if self.chain_root_array(&call.receiver).is_some() {
@@ -386,7 +386,9 @@ pub(super) fn contains_branch(expr: &Expr) -> bool {
             match expr {
                 Expr::If(_) | Expr::Block(_) => self.0 = true,
                 // An iterator chain with a closure is lowered as its loop.
-                Expr::MethodCall(call) if desugar::is_reduction_with_closure(call) => self.0 = true,
+                Expr::MethodCall(call) if iterators::is_reduction_with_closure(call) => {
+                    self.0 = true
+                }
                 Expr::Closure(_) | Expr::Macro(_) => {}
                 _ => syn::visit::visit_expr(self, expr),
             }

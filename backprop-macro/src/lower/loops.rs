@@ -5,7 +5,7 @@ use super::bindings::{assigned_name, compound_operator, is_constant_name};
 use super::exits::{breaks_or_continues, has_exit, loop_exits};
 use super::expressions::forbidden_inside;
 use super::{key, placeholder, span_of, strip_parens, Header, LoopFrame, Lowerer, Tail};
-use crate::desugar;
+use crate::desugar::iterators;
 use crate::ir::{Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Stmt as IrStmt};
 use proc_macro2::Ident;
 use quote::{quote, ToTokens};
@@ -15,7 +15,7 @@ use syn::{Expr, Pat, Stmt};
 
 impl<'a> Lowerer<'a> {
     pub(super) fn for_loop(&mut self, looped: &syn::ExprForLoop) {
-        if let Some(starts) = desugar::windows_loop(looped) {
+        if let Some(starts) = iterators::windows_loop(looped) {
             return self.for_loop(&starts);
         }
         // Over slices, differentiated or data (`for (x, y) in xs.iter().zip(ys)`):

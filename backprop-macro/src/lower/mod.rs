@@ -29,13 +29,13 @@ mod scopes;
 mod slices;
 mod statements;
 
+use crate::emit::names::Names;
 use crate::errors::Errors;
 use crate::ir::{
     ArrayInfo, Block, Constant, FloatTy, Graph, Hint, Node, NodeId, NodeKind, Operand, RegionId,
     RegionInfo, Stmt as IrStmt, StmtId,
 };
-use crate::names::Names;
-use crate::signature::{Outputs, Shape, Signature};
+use crate::parse::signature::{Outputs, Shape, Signature};
 use expressions::is_float_literal;
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
@@ -154,7 +154,7 @@ fn written_params(sig: &Signature) -> Vec<NodeId> {
 fn node_ident(node: &Node) -> Ident {
     match &node.hint {
         Hint::User(ident) => ident.clone(),
-        Hint::Op(name) => Ident::new(&crate::names::bare_name(name), Span::call_site()),
+        Hint::Op(name) => Ident::new(&crate::emit::names::bare_name(name), Span::call_site()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! are kept: in plain locals (moved into the tape at the end) in the function
 //! body, pushed on stacks inside branches and loops.
 
+use crate::ir::traverse;
 use crate::ir::{
     Block, Borrow, ElementSource, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Stmt,
 };
@@ -291,21 +292,24 @@ fn is_read(graph: &Graph, id: NodeId) -> bool {
             read |= locals.iter().any(|(_, n)| *n == id);
         }
     }
-    read || reads_in(&graph.body.stmts, id) || graph.body.results.iter().any(|r| reads(r, id))
+    read || traverse::any_stmt(&graph.body, &mut |stmt| stmt_reads(stmt, id))
+        || graph.body.results.iter().any(|r| reads(r, id))
 }
 
 fn reads(operand: &Operand, id: NodeId) -> bool {
     matches!(operand, Operand::Node(n) if *n == id)
 }
 
-fn reads_in(stmts: &[Stmt], id: NodeId) -> bool {
-    stmts.iter().any(|stmt| match stmt {
+/// Whether a statement reads a node outside of its nodes' arguments: a branch's
+/// condition and results, a loop's iterable, start values and next values.
+fn stmt_reads(stmt: &Stmt, id: NodeId) -> bool {
+    match stmt {
         Stmt::Node(_) => false,
         Stmt::If(branch) => {
             reads(&branch.cond, id)
                 || [&branch.then_block, &branch.else_block]
                     .iter()
-                    .any(|b| b.results.iter().any(|r| reads(r, id)) || reads_in(&b.stmts, id))
+                    .any(|b| b.results.iter().any(|r| reads(r, id)))
         }
         Stmt::Loop(looped) => {
             looped.iter_locals.iter().any(|(_, n)| *n == id)
@@ -316,9 +320,8 @@ fn reads_in(stmts: &[Stmt], id: NodeId) -> bool {
                     .iter()
                     .zip(&looped.body.results)
                     .any(|(c, r)| reads(r, id) && c.param != id)
-                || reads_in(&looped.body.stmts, id)
         }
-    })
+    }
 }
 
 /// What a block hands back: nothing, one value, or a tuple.

@@ -16,8 +16,8 @@
 //! (`iter`, `zip`, `enumerate`, `rev`) and the end. The rewritten code keeps the
 //! user's spans, so errors inside a closure point at the closure.
 
+use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
-use crate::names::{identifiers, Names};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote_spanned;
 use syn::spanned::Spanned;

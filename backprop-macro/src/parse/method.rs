@@ -13,10 +13,10 @@
 //! A field is data, not differentiated, when the body uses it as an integer: in a
 //! range, as an index, cast with `as`, or converted with `T::from`.
 
-use crate::args::Args;
+use crate::emit::names::Names;
 use crate::errors::Errors;
 use crate::lower::strip_parens as strip;
-use crate::names::Names;
+use crate::parse::args::Args;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -422,7 +422,8 @@ fn identifiers(method: &syn::ImplItemFn) -> HashSet<String> {
             }
         }
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            self.0.extend(crate::names::identifiers(mac.tokens.clone()));
+            self.0
+                .extend(crate::emit::names::identifiers(mac.tokens.clone()));
             syn::visit::visit_macro(self, mac);
         }
     }
@@ -562,7 +563,7 @@ fn free_function(
     // A method that reads no data field and calls no other marked method does
     // not use the model: its parameter says so, for the lints.
     let has_self = m.method.sig.receiver().is_some();
-    if has_self && !crate::names::identifiers(quote!(#body)).contains(&model.to_string()) {
+    if has_self && !crate::emit::names::identifiers(quote!(#body)).contains(&model.to_string()) {
         if let Some(first) = inputs.first_mut() {
             let unused = format_ident!("_{}", model);
             *first = quote!(#unused: &#self_ty);

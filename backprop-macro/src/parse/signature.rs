@@ -1,8 +1,8 @@
 //! Checks the function's signature and reads its parameters.
 
-use crate::args::Args;
 use crate::errors::Errors;
 use crate::ir::FloatTy;
+use crate::parse::args::Args;
 use proc_macro2::Ident;
 
 pub struct Param {

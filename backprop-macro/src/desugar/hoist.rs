@@ -24,7 +24,7 @@
 //! into its `else` block, and a `while` condition into the `loop` the `while`
 //! stands for.
 
-use crate::names::{identifiers, Names};
+use crate::emit::names::{identifiers, Names};
 use quote::ToTokens;
 use syn::visit_mut::VisitMut;
 use syn::{BinOp, Expr, Stmt, UnOp};

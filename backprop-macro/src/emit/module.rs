@@ -1,15 +1,15 @@
 //! Assembles the module that sits next to the user's function: `Tape`, `Grad`,
 //! `forward`, `backward`, `grad`, `pullback` and `SOURCE`.
 
-use crate::analysis::Analysis;
-use crate::backward::{self, Backward};
+use crate::analysis::activity::Activity;
+use crate::emit::backward::{self, Backward};
+use crate::emit::forward::{self, Forward};
+use crate::emit::names::Names;
+use crate::emit::pretty::pretty;
 use crate::errors::Errors;
-use crate::forward::{self, Forward};
 use crate::ir::FloatTy;
 use crate::ir::Graph;
-use crate::names::Names;
-use crate::pretty::pretty;
-use crate::signature::{Outputs, Shape, Signature};
+use crate::parse::signature::{Outputs, Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -24,8 +24,8 @@ pub fn generate(
     // `grad`'s two locals only need to avoid the user's names, not the other
     // functions' locals.
     let mut grad_names = names.clone();
-    let analysis = Analysis::of(graph);
-    let backward = backward::generate(graph, &analysis, sig, names);
+    let activity = Activity::of(graph);
+    let backward = backward::generate(graph, &activity, sig, names);
     let generic = Generic::of(sig, names);
     let tape = tape_struct(sig, graph, &backward, &generic)?;
     let grad = grad_struct(sig, &generic);
@@ -333,7 +333,7 @@ fn seed_type(sig: &Signature) -> TokenStream {
 
 /// The type of a parameter's gradient: a float, a `Vec` for a slice, an array
 /// for an array.
-fn gradient_type(param: &crate::signature::Param, float: FloatTy) -> TokenStream {
+fn gradient_type(param: &crate::parse::signature::Param, float: FloatTy) -> TokenStream {
     match &param.shape {
         None => quote!(#float),
         Some(Shape::Slice) => quote!(::std::vec::Vec<#float>),

@@ -11,11 +11,13 @@
 //! outside a branch or loop and used inside it gets one term for the whole
 //! statement, accumulated inside it (`dx2 += ...`): the only mutable adjoints.
 
-use crate::analysis::Analysis;
+use crate::analysis::activity::Activity;
+use crate::analysis::tape::{Storage, TapePlan};
+use crate::emit::names::Names;
+use crate::ir::traverse;
 use crate::ir::{Block, Graph, If, Loop, NodeId, NodeKind, Operand, RegionId, Stmt, StmtId};
-use crate::names::Names;
+use crate::parse::signature::Signature;
 use crate::rules::RuleCtx;
-use crate::signature::Signature;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -44,14 +46,15 @@ pub struct Backward {
 
 pub fn generate(
     graph: &Graph,
-    analysis: &Analysis,
+    activity: &Activity,
     sig: &Signature,
     names: &mut Names,
 ) -> Backward {
     let grad = names.fresh("grad");
     let mut pass = Pass {
         graph,
-        analysis,
+        activity,
+        plan: TapePlan::of(graph, sig),
         grad: grad.clone(),
         sig,
         names,
@@ -62,7 +65,6 @@ pub fn generate(
         needed: BTreeSet::new(),
         saved: BTreeSet::new(),
         saved_tapes: BTreeSet::new(),
-        bound: BTreeSet::new(),
         copied: BTreeSet::new(),
         stacks: BTreeMap::new(),
         tape_stacks: BTreeMap::new(),
@@ -75,10 +77,10 @@ pub fn generate(
         .iter()
         .enumerate()
         .map(|(k, output)| match output {
-            Operand::Node(id) if analysis.reached[*id] => {
+            Operand::Node(id) if activity.reached[*id] => {
                 let seed = pass.next_term(*id);
                 let mutable =
-                    matches!(graph.nodes[*id].kind, NodeKind::LoopOut) && analysis.terms[*id] == 1;
+                    matches!(graph.nodes[*id].kind, NodeKind::LoopOut) && activity.terms[*id] == 1;
                 (seed, mutable)
             }
             _ if several => (pass.names.fresh(&format!("_d{}_{k}", sig.ident)), false),
@@ -137,7 +139,8 @@ pub fn generate(
 
 struct Pass<'a> {
     graph: &'a Graph,
-    analysis: &'a Analysis,
+    activity: &'a Activity,
+    plan: TapePlan<'a>,
     sig: &'a Signature,
     grad: Ident,
     names: &'a mut Names,
@@ -155,8 +158,6 @@ struct Pass<'a> {
     /// The needed values that are saved: fields and stacks of the tape.
     saved: BTreeSet<NodeId>,
     saved_tapes: BTreeSet<NodeId>,
-    /// Loop variables the backward loops bind themselves.
-    bound: BTreeSet<NodeId>,
     /// Data arrays copied whole into the tape, for values recomputed from them.
     pub copied: BTreeSet<NodeId>,
     stacks: BTreeMap<NodeId, Ident>,
@@ -184,7 +185,7 @@ impl Pass<'_> {
     /// one term, else `dx1`, `dx2`, ...
     fn next_term(&mut self, id: NodeId) -> Ident {
         let adjoint = self.adjoint(id);
-        let name = if self.analysis.terms[id] == 1 {
+        let name = if self.activity.terms[id] == 1 {
             adjoint
         } else {
             let k = self.terms[id].len() + 1;
@@ -260,7 +261,7 @@ impl Pass<'_> {
                 continue;
             }
             order.push(id);
-            if let Some(deps) = self.recompute_deps(id) {
+            if let Storage::Recompute(deps) = self.plan.storage(id) {
                 for dep in deps {
                     self.needed.insert(dep);
                     if self.graph.nodes[dep].region == region && !order.contains(&dep) {
@@ -273,12 +274,15 @@ impl Pass<'_> {
         for id in order {
             let node = &self.graph.nodes[id];
             let name = &node.name;
-            if self.bound.contains(&id) {
-                continue;
-            }
-            if let Some(value) = self.recompute(id) {
-                code.extend(quote!(let #name = #value;));
-                continue;
+            match self.plan.storage(id) {
+                Storage::Rebuilt => continue,
+                Storage::Recompute(_) => {
+                    if let Some(value) = self.recompute(id) {
+                        code.extend(quote!(let #name = #value;));
+                        continue;
+                    }
+                }
+                Storage::Field | Storage::Stack => {}
             }
             let stack = self.names.fresh(&format!("{name}_stack"));
             code.extend(quote!(let #name = #stack.pop();));
@@ -298,134 +302,26 @@ impl Pass<'_> {
         code
     }
 
-    /// The nodes a cheap inactive value is computed from, if it can be recomputed
-    /// in the backward pass: a pure expression of loop variables the backward
-    /// loops rebuild, values of the function body (plain fields of the tape),
-    /// data arrays (copied into the tape once), and other such values.
-    fn recompute_deps(&self, id: NodeId) -> Option<Vec<NodeId>> {
-        let node = &self.graph.nodes[id];
-        if let NodeKind::Read { array, index } = &node.kind {
-            // An element of an array that no later code changes: read again from a
-            // copy of the array taken at the end of the forward pass.
-            if !self.unchanged_after(*array, id) {
-                return None;
-            }
-            return match index {
-                Operand::Const(_) => Some(Vec::new()),
-                Operand::Node(i) => {
-                    let i_node = &self.graph.nodes[*i];
-                    let available = i_node.region == 0
-                        || self.bound.contains(i)
-                        || self.recompute_deps(*i).is_some();
-                    available.then(|| vec![*i])
-                }
-            };
-        }
-        let NodeKind::Inactive { expr, locals } = &node.kind else {
-            return None;
-        };
-        if !is_cheap(expr) {
-            return None;
-        }
-        let mut deps = Vec::new();
-        for (_, dep) in locals {
-            // Read from data that changes later: only the value saved then is right.
-            if self.graph.changed_data.contains(dep) {
-                return None;
-            }
-            let dep_node = &self.graph.nodes[*dep];
-            if dep_node.array.is_some() {
-                // A data array is copied into the tape; the others change.
-                if !self.is_data_array(*dep) {
-                    return None;
-                }
-                continue;
-            }
-            let available = dep_node.region == 0
-                || self.bound.contains(dep)
-                || self.recompute_deps(*dep).is_some();
-            if !available {
-                return None;
-            }
-            deps.push(*dep);
-        }
-        Some(deps)
-    }
-
-    /// Whether `array` holds, at the end of the forward pass, what `read` read:
-    /// a parameter, or a buffer of the function body that no write changes
-    /// after the read (none later, none in a loop around both).
-    fn unchanged_after(&self, array: NodeId, read: NodeId) -> bool {
-        let node = &self.graph.nodes[array];
-        match node.kind {
-            NodeKind::Param if !self.graph.written_params.contains(&array) => true,
-            NodeKind::Param | NodeKind::Buffer { .. } if node.region == 0 => self
-                .graph
-                .writes_to(array)
-                .all(|w| w < read && !self.share_a_loop(w, read)),
-            _ => false,
-        }
-    }
-
-    /// Whether some loop contains both nodes.
-    fn share_a_loop(&self, a: NodeId, b: NodeId) -> bool {
-        let loops_around = |id: NodeId| {
-            let mut regions = Vec::new();
-            let mut region = self.graph.nodes[id].region;
-            while let Some(parent) = self.graph.regions[region].parent {
-                regions.push(region);
-                region = parent;
-            }
-            regions
-        };
-        let (around_a, around_b) = (loops_around(a), loops_around(b));
-        around_a
-            .iter()
-            .any(|r| around_b.contains(r) && self.is_loop_body(*r))
-    }
-
-    fn is_loop_body(&self, region: RegionId) -> bool {
-        fn find(block: &Block, region: RegionId) -> Option<bool> {
-            block.stmts.iter().find_map(|stmt| match stmt {
-                Stmt::Node(_) => None,
-                Stmt::If(branch) => {
-                    find(&branch.then_block, region).or_else(|| find(&branch.else_block, region))
-                }
-                Stmt::Loop(looped) if looped.body.region == region => Some(true),
-                Stmt::Loop(looped) => find(&looped.body, region),
-            })
-        }
-        find(&self.graph.body, region).unwrap_or(false)
-    }
-
-    /// The expression that recomputes a value, with locals renamed.
+    /// The expression that recomputes a value the plan recomputes, with locals
+    /// renamed; the data arrays it reads are copied into the tape.
     fn recompute(&mut self, id: NodeId) -> Option<TokenStream> {
-        self.recompute_deps(id)?;
-        if let NodeKind::Read { array, index } = &self.graph.nodes[id].kind {
-            self.copied.insert(*array);
-            let name = &self.graph.nodes[*array].name;
-            let index = crate::forward::argument(self.graph, index);
-            return Some(quote!(#name[#index]));
-        }
-        let NodeKind::Inactive { expr, locals } = &self.graph.nodes[id].kind else {
-            return None;
-        };
-        for (_, dep) in locals {
-            if self.is_data_array(*dep) {
-                self.copied.insert(*dep);
+        match &self.graph.nodes[id].kind {
+            NodeKind::Read { array, index } => {
+                self.copied.insert(*array);
+                let name = &self.graph.nodes[*array].name;
+                let index = crate::emit::forward::argument(self.graph, index);
+                Some(quote!(#name[#index]))
             }
+            NodeKind::Inactive { expr, locals } => {
+                for (_, dep) in locals {
+                    if self.plan.is_data_array(*dep) {
+                        self.copied.insert(*dep);
+                    }
+                }
+                Some(crate::emit::forward::renamed(self.graph, expr, locals))
+            }
+            _ => None,
         }
-        Some(crate::forward::renamed(self.graph, expr, locals))
-    }
-
-    /// A parameter slice or array of floats: it never changes, so the backward
-    /// pass can read a copy of it.
-    fn is_data_array(&self, id: NodeId) -> bool {
-        let node = &self.graph.nodes[id];
-        matches!(node.kind, NodeKind::Param)
-            && node.array.is_some()
-            && self.sig.params[id].shape.is_some()
-            && !self.graph.written_params.contains(&id)
     }
 
     /// The adjoints of the arrays created in this block, zero at first: for a
@@ -439,7 +335,7 @@ impl Pass<'_> {
                 continue;
             }
             let is_param = matches!(node.kind, NodeKind::Param);
-            if !is_param && !self.analysis.reached[id] {
+            if !is_param && !self.activity.reached[id] {
                 continue;
             }
             let len = self.value(&info.len);
@@ -454,7 +350,7 @@ impl Pass<'_> {
                     // into `Grad` at the end.
                     let d = self.adjoint(id);
                     code.extend(quote!(let mut #d = #seed.to_vec();));
-                } else if self.analysis.reached[id] {
+                } else if self.activity.reached[id] {
                     let d = self.adjoint(id);
                     code.extend(quote!(let #d = &mut #grad.#field;));
                 }
@@ -503,7 +399,7 @@ impl Pass<'_> {
 
     /// `dp` or `mut dp`: a loop variable's single term is updated by the loop.
     fn binding(&self, id: NodeId, name: &Ident) -> TokenStream {
-        if self.is_mutable(id) && self.analysis.terms[id] == 1 {
+        if self.is_mutable(id) && self.activity.terms[id] == 1 {
             quote!(mut #name)
         } else {
             quote!(#name)
@@ -512,7 +408,7 @@ impl Pass<'_> {
 
     /// `let dx = dx1 + dx2;` once every term of `id` is written.
     fn sum(&mut self, id: NodeId) {
-        if self.analysis.terms[id] > 1 {
+        if self.activity.terms[id] > 1 {
             let d = self.adjoint(id);
             let terms = &self.terms[id];
             let binding = if self.is_mutable(id) {
@@ -525,7 +421,7 @@ impl Pass<'_> {
     }
 
     fn node(&mut self, id: NodeId, region: RegionId) {
-        if !self.analysis.reached[id] {
+        if !self.activity.reached[id] {
             return;
         }
         self.sum(id);
@@ -604,7 +500,7 @@ impl Pass<'_> {
                                 if let Some(last) = self.terms[source].last_mut() {
                                     *last = name.clone();
                                 }
-                                if self.analysis.terms[source] == 1 {
+                                if self.activity.terms[source] == 1 {
                                     self.adjoints[source] = Some(name.clone());
                                 }
                                 self.binding(source, &name)
@@ -722,7 +618,7 @@ impl Pass<'_> {
             |n| matches!(n.kind, NodeKind::Element { call: c, index, .. } if c == call && index == k),
         );
         match element {
-            Some(e) if self.analysis.reached[e] => {
+            Some(e) if self.activity.reached[e] => {
                 let d = self.adjoint(e);
                 quote!(#d)
             }
@@ -737,7 +633,7 @@ impl Pass<'_> {
     /// defined outside it.
     fn open_accumulators(&mut self, statement: StmtId) {
         let nodes = self
-            .analysis
+            .activity
             .accumulated
             .get(&statement)
             .cloned()
@@ -756,7 +652,7 @@ impl Pass<'_> {
             .iter()
             .copied()
             .enumerate()
-            .filter(|(_, m)| self.analysis.reached[*m])
+            .filter(|(_, m)| self.activity.reached[*m])
             .collect();
         for (_, merge) in &reached {
             self.sum(*merge);
@@ -788,7 +684,7 @@ impl Pass<'_> {
 
     fn for_loop(&mut self, looped: &Loop, region: RegionId) {
         let carried: Vec<usize> = (0..looped.carried.len())
-            .filter(|k| self.analysis.carries(&looped.carried[*k]))
+            .filter(|k| self.activity.carries(&looped.carried[*k]))
             .collect();
         if carried.is_empty() && !self.reaches_any(&looped.body) {
             return;
@@ -798,7 +694,7 @@ impl Pass<'_> {
         let mut slots = Vec::new();
         for k in &carried {
             let out = looped.carried[*k].out;
-            if self.analysis.reached[out] {
+            if self.activity.reached[out] {
                 self.sum(out);
             } else {
                 let slot = self.adjoint(out);
@@ -816,7 +712,7 @@ impl Pass<'_> {
         let mut epilogue = TokenStream::new();
         for (k, slot) in carried.iter().zip(&slots) {
             let param = looped.carried[*k].param;
-            let value = if self.analysis.reached[param] {
+            let value = if self.activity.reached[param] {
                 let d = self.adjoint(param);
                 quote!(#d)
             } else {
@@ -826,13 +722,9 @@ impl Pass<'_> {
         }
         // The loop variable of a loop over `start..end` is rebuilt from the
         // iteration count instead of saved.
-        let rebuilt = match (looped.var, &looped.var_start) {
-            (Some(var), Some(_)) => {
-                self.bound.insert(var);
-                Some(var)
-            }
-            _ => None,
-        };
+        let rebuilt = looped
+            .var
+            .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
         let body = self.block(&looped.body, &incoming, epilogue);
         let trips = match &looped.fixed_trips {
             Some(count) => count.clone(),
@@ -858,13 +750,10 @@ impl Pass<'_> {
     /// Whether anything in `block` needs its reverse (a loop that only writes
     /// into a buffer carries no variable, yet its writes matter).
     fn reaches_any(&self, block: &Block) -> bool {
-        block.stmts.iter().any(|stmt| match stmt {
-            Stmt::Node(id) => self.analysis.reached[*id],
-            Stmt::If(branch) => {
-                self.reaches_any(&branch.then_block) || self.reaches_any(&branch.else_block)
-            }
-            Stmt::Loop(looped) => self.reaches_any(&looped.body),
-        })
+        traverse::any_stmt(
+            block,
+            &mut |stmt| matches!(stmt, Stmt::Node(id) if self.activity.reached[*id]),
+        )
     }
 
     /// A saved value, read in the backward pass.
@@ -884,21 +773,5 @@ impl Pass<'_> {
             Operand::Node(id) if self.graph.nodes[*id].active => Some(*id),
             _ => None,
         }
-    }
-}
-
-/// Cheap to compute again: arithmetic, casts, comparisons, indexing, constants.
-fn is_cheap(expr: &syn::Expr) -> bool {
-    use syn::Expr;
-    match expr {
-        Expr::Lit(_) | Expr::Path(_) => true,
-        Expr::Paren(p) => is_cheap(&p.expr),
-        Expr::Group(g) => is_cheap(&g.expr),
-        Expr::Unary(u) => is_cheap(&u.expr),
-        Expr::Binary(b) => is_cheap(&b.left) && is_cheap(&b.right),
-        Expr::Cast(c) => is_cheap(&c.expr),
-        Expr::Index(i) => is_cheap(&i.expr) && is_cheap(&i.index),
-        Expr::MethodCall(m) => m.method == "len" && m.args.is_empty() && is_cheap(&m.receiver),
-        _ => false,
     }
 }

@@ -4,6 +4,8 @@
 //! `sigx`, `numer`, `denom`. Lowering builds it, the analyses annotate it, and both
 //! passes are emitted from it.
 
+pub mod traverse;
+
 use crate::rules::Rule;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, ToTokens};

@@ -1,0 +1,168 @@
+//! Which nodes get an adjoint, and how the terms of each adjoint are laid out.
+//!
+//! A node needs an adjoint when the result depends on it through differentiable
+//! operations: walking the body backwards from the result, each active operand of
+//! a reached node is reached. A branch passes reach from its merged values to the
+//! values each arm hands back; a loop from its variables after the loop to their
+//! next values in the body and their values before the loop. Loops make this a
+//! fixpoint: a variable reached in the body is reached in every iteration.
+//!
+//! Each use of a reached node is one term of its adjoint (the blog's `dx1`,
+//! `dx2`, `dx3`). Uses inside a branch or loop that the node is defined outside of
+//! are accumulated, across iterations too, into one term per such statement.
+
+use crate::ir::traverse::{walk, Order};
+use crate::ir::{Graph, NodeId, NodeKind, Operand, RegionId, Stmt, StmtId};
+use std::collections::BTreeMap;
+
+pub struct Activity {
+    /// The result depends on this node through differentiable operations.
+    pub reached: Vec<bool>,
+    /// How many terms this node's adjoint is the sum of.
+    pub terms: Vec<usize>,
+    /// For each branch or loop, the nodes defined outside it that gain a term from
+    /// inside it, in order.
+    pub accumulated: BTreeMap<StmtId, Vec<NodeId>>,
+}
+
+impl Activity {
+    pub fn of(graph: &Graph) -> Activity {
+        let mut activity = Activity {
+            reached: vec![false; graph.nodes.len()],
+            terms: vec![0; graph.nodes.len()],
+            accumulated: BTreeMap::new(),
+        };
+        for output in &graph.outputs {
+            activity.reach(graph, output);
+        }
+        // A `&mut [f64]` parameter's final contents are an output.
+        for &array in &graph.written_params {
+            activity.reached[array] = true;
+        }
+        loop {
+            let before = activity.reached.clone();
+            activity.propagate(graph);
+            if activity.reached == before {
+                break;
+            }
+        }
+        for output in &graph.outputs {
+            if let Operand::Node(output) = output {
+                if activity.reached[*output] {
+                    // The seed: the adjoint of the result, passed in by the caller.
+                    activity.terms[*output] += 1;
+                }
+            }
+        }
+        activity.count_uses(graph);
+        activity
+    }
+
+    /// Whether a loop variable's adjoint is carried through the backward loop.
+    pub fn carries(&self, carried: &crate::ir::Carried) -> bool {
+        self.reached[carried.out] || self.reached[carried.param]
+    }
+
+    fn reach(&mut self, graph: &Graph, operand: &Operand) {
+        if let Operand::Node(id) = operand {
+            if graph.nodes[*id].active {
+                self.reached[*id] = true;
+            }
+        }
+    }
+
+    fn propagate(&mut self, graph: &Graph) {
+        walk(&graph.body, Order::Backward, &mut |_, stmt| match stmt {
+            Stmt::Node(id) => {
+                match graph.nodes[*id].kind {
+                    // A write matters when the array is read later.
+                    NodeKind::Write { array, .. } => self.reached[*id] |= self.reached[array],
+                    // So does a call that writes an array.
+                    NodeKind::Call { .. } => {
+                        let writes_reached =
+                            graph.writes_to_arrays(*id).any(|array| self.reached[array]);
+                        self.reached[*id] |= writes_reached;
+                    }
+                    NodeKind::Read { array, .. } if self.reached[*id] => self.reached[array] = true,
+                    NodeKind::Element { call, .. } if self.reached[*id] => {
+                        self.reached[call] = true
+                    }
+                    _ => {}
+                }
+                if self.reached[*id] {
+                    for arg in graph.nodes[*id].args() {
+                        self.reach(graph, arg);
+                    }
+                }
+            }
+            Stmt::If(branch) => {
+                for (k, merge) in branch.merges.iter().enumerate() {
+                    if self.reached[*merge] {
+                        self.reach(graph, &branch.then_block.results[k]);
+                        self.reach(graph, &branch.else_block.results[k]);
+                    }
+                }
+            }
+            Stmt::Loop(looped) => {
+                for (k, carried) in looped.carried.iter().enumerate() {
+                    if self.carries(carried) {
+                        self.reach(graph, &looped.body.results[k]);
+                        self.reach(graph, &carried.init);
+                    }
+                }
+            }
+        });
+    }
+
+    /// One term per use of a reached node, in the block where the use's
+    /// contribution is computed.
+    fn count_uses(&mut self, graph: &Graph) {
+        walk(&graph.body, Order::Forward, &mut |block, stmt| match stmt {
+            Stmt::Node(id) => {
+                if self.reached[*id] {
+                    let node = &graph.nodes[*id];
+                    let calls_or_rules = !matches!(node.kind, NodeKind::Inactive { .. });
+                    for arg in node.args().iter().filter(|_| calls_or_rules) {
+                        self.use_at(graph, arg, block.region);
+                    }
+                }
+            }
+            Stmt::If(branch) => {
+                for (k, merge) in branch.merges.iter().enumerate() {
+                    if self.reached[*merge] {
+                        for arm in [&branch.then_block, &branch.else_block] {
+                            self.use_at(graph, &arm.results[k], arm.region);
+                        }
+                    }
+                }
+            }
+            Stmt::Loop(looped) => {
+                for (k, carried) in looped.carried.iter().enumerate() {
+                    if self.carries(carried) {
+                        self.use_at(graph, &looped.body.results[k], looped.body.region);
+                        self.use_at(graph, &carried.init, block.region);
+                    }
+                }
+            }
+        });
+    }
+
+    fn use_at(&mut self, graph: &Graph, operand: &Operand, site: RegionId) {
+        let Operand::Node(id) = operand else { return };
+        // An array's adjoint is one buffer that every use adds into, not a sum
+        // of terms.
+        if !graph.nodes[*id].active || graph.nodes[*id].array.is_some() {
+            return;
+        }
+        match graph.child_statement(site, graph.nodes[*id].region) {
+            None => self.terms[*id] += 1,
+            Some(statement) => {
+                let nodes = self.accumulated.entry(statement).or_default();
+                if !nodes.contains(id) {
+                    nodes.push(*id);
+                    self.terms[*id] += 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Rust code from the analysed graph: the forward pass (`forward`), the backward
+//! pass (`backward`), the module around them (`module`), with readable names
+//! that never collide with the user's (`names`) and a printed copy for the
+//! module's documentation (`pretty`).
+
+pub mod backward;
+pub mod forward;
+pub mod module;
+pub mod names;
+pub mod pretty;
