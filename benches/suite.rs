@@ -476,6 +476,9 @@ mod parse;
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/rules.rs"]
 mod rules;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/valid.rs"]
+mod valid;
 
 /// A straight-line function of `nodes` operations.
 fn straight_line(nodes: usize) -> proc_macro2::TokenStream {

@@ -1,12 +1,15 @@
 //! The pipeline: parse, check, lower, analyse, emit.
 
+use crate::analysis::activity::Activity;
 use crate::desugar::{hoist, paths};
+use crate::emit::backward;
 use crate::emit::module;
 use crate::emit::names::Names;
 use crate::errors::{with_original_item, Errors};
 use crate::lower::lower;
 use crate::parse::args::Args;
-use crate::parse::signature::Signature;
+use crate::parse::signature::{self, Signature};
+use crate::valid;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -42,19 +45,23 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
 }
 
 /// The module of a function (`f::forward`, `f::backward`, ...), or every problem
-/// found on the way, with `errors` found before.
+/// found on the way, with `errors` found before. The whole pipeline, in order.
 pub fn module_of(
     function: &syn::ItemFn,
     args: &Args,
     mut errors: Errors,
 ) -> syn::Result<TokenStream> {
-    // The float type of a generic function is known by name from here on.
-    let generic = crate::parse::signature::generic_float(&function.sig.generics, &mut errors);
+    // Parse: the float type of a generic function is known by name from here on.
+    let generic = signature::generic_float(&function.sig.generics, &mut errors);
     let _float = crate::ir::GenericFloat::set(generic);
+    // Validate: constructs refused wherever they appear.
+    valid::check(&function.block, &mut errors);
+    // Desugar: paths one module deeper, values out of conditions.
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
     hoist::hoist_conditions(&mut rebased.block);
     let signature = Signature::from_syn(&rebased, args, &mut errors);
+    // Lower: the body becomes a Wengert list.
     let mut names = Names::for_function(function);
     let graph = signature
         .as_ref()
@@ -66,8 +73,14 @@ pub fn module_of(
             "unsupported signature",
         ));
     };
+    // Analyse: which nodes get an adjoint (the tape plan is asked by the
+    // backward emitter, value by value).
+    let activity = Activity::of(&graph);
+    // Emit: the backward pass decides what the tape holds; the forward pass
+    // and the module are written around it.
+    let backward = backward::generate(&graph, &activity, &signature, &mut names);
     let lints = lint_attributes(&function.attrs);
-    module::generate(&signature, &graph, &mut names, &lints)
+    module::assemble(&signature, &graph, &backward, &mut names, &lints)
 }
 
 /// The user's `#[allow(..)]` and `#[expect(..)]` on the function, for the

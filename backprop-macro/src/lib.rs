@@ -10,6 +10,7 @@
 //!   and `impl` blocks, whose marked methods become functions (`method`).
 //! - `desugar/`: syntax in, syntax out: paths one module deeper (`paths`),
 //!   values out of conditions (`hoist`), iterator chains as loops (`iterators`).
+//! - `valid`: constructs refused wherever they appear, each with its reason.
 //! - `lower/`: the body becomes the Wengert list of `ir/`, one file per
 //!   language construct (`loops`, `branches`, `exits`, `slices`, `calls`, ...).
 //! - `analysis/`: which nodes need an adjoint and how many terms it has.
@@ -28,6 +29,7 @@ mod parse;
 #[cfg(test)]
 mod robustness;
 mod rules;
+mod valid;
 
 use proc_macro::TokenStream;
 

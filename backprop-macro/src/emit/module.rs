@@ -1,8 +1,7 @@
 //! Assembles the module that sits next to the user's function: `Tape`, `Grad`,
 //! `forward`, `backward`, `grad`, `pullback` and `SOURCE`.
 
-use crate::analysis::activity::Activity;
-use crate::emit::backward::{self, Backward};
+use crate::emit::backward::Backward;
 use crate::emit::forward::{self, Forward};
 use crate::emit::names::Names;
 use crate::emit::pretty::pretty;
@@ -15,22 +14,21 @@ use quote::{format_ident, quote};
 
 /// `lints`: the user's `#[allow(...)]` attributes on the function, which apply to
 /// the same code in the generated passes.
-pub fn generate(
+pub fn assemble(
     sig: &Signature,
     graph: &Graph,
+    backward: &Backward,
     names: &mut Names,
     lints: &[syn::Attribute],
 ) -> syn::Result<TokenStream> {
     // `grad`'s two locals only need to avoid the user's names, not the other
     // functions' locals.
     let mut grad_names = names.clone();
-    let activity = Activity::of(graph);
-    let backward = backward::generate(graph, &activity, sig, names);
     let generic = Generic::of(sig, names);
-    let tape = tape_struct(sig, graph, &backward, &generic)?;
+    let tape = tape_struct(sig, graph, backward, &generic)?;
     let grad = grad_struct(sig, &generic);
-    let forward_fn = forward_fns(sig, graph, &backward, &tape, &grad_names, &generic);
-    let backward_fn = backward_fns(sig, &backward, &tape, names, &generic);
+    let forward_fn = forward_fns(sig, graph, backward, &tape, &grad_names, &generic);
+    let backward_fn = backward_fns(sig, backward, &tape, names, &generic);
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic);
     let pullback_fn = pullback_fn(sig, &generic);
 

@@ -5,6 +5,7 @@ use super::bindings::{is_constant_name, pattern_binding};
 use super::statements::unused_float;
 use super::{placeholder, span_of, strip_parens, Arm, Lowerer, ScopeSlot, Tail};
 use crate::ir::{Hint, If, Node, NodeKind, Operand, Stmt as IrStmt};
+use crate::valid;
 use proc_macro2::{Ident, Span};
 use quote::quote;
 use syn::{Expr, Pat};
@@ -12,11 +13,8 @@ use syn::{Expr, Pat};
 impl<'a> Lowerer<'a> {
     /// `if c { .. } else { .. }`.
     pub(super) fn branch(&mut self, branch: &syn::ExprIf, wants_value: bool) -> Operand {
-        if let Expr::Let(_) = strip_parens(&branch.cond) {
-            self.errors.spanned(
-                &branch.cond,
-                "`if let` is not supported in a differentiated function; test the value with a comparison",
-            );
+        if valid::is_let(&branch.cond) {
+            // `if let`: reported by `valid::check`.
             return self.dummy();
         }
         if wants_value && branch.else_branch.is_none() {

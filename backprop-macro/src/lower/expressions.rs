@@ -9,6 +9,7 @@ use crate::desugar::iterators;
 use crate::ir::{FloatTy, Form, Hint, Node, NodeKind, Operand};
 use crate::parse::signature::Shape;
 use crate::rules::{self, Rule};
+use crate::valid;
 use proc_macro2::Ident;
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
@@ -62,6 +63,10 @@ impl<'a> Lowerer<'a> {
                 }
             }
             _ => {}
+        }
+        if valid::refusal(expr).is_some() {
+            // Reported by `valid::check`.
+            return self.dummy();
         }
         if let Some(message) = unsupported(expr) {
             self.errors.spanned(expr, message);
@@ -352,7 +357,8 @@ impl<'a> Lowerer<'a> {
     }
 }
 
-/// Constructs outside the supported language, with what to do instead.
+/// Constructs supported only elsewhere (as statements), with what to do
+/// instead; those refused everywhere are `valid`'s.
 pub(super) fn unsupported(expr: &Expr) -> Option<&'static str> {
     Some(match expr {
         Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
@@ -363,16 +369,10 @@ pub(super) fn unsupported(expr: &Expr) -> Option<&'static str> {
         }
         Expr::Closure(_) => "closures cannot be differentiated; write a separate `#[differentiate]` function and call it",
         Expr::Macro(_) => MACRO_MESSAGE,
-        Expr::Async(_) | Expr::Await(_) => "async code cannot be differentiated",
-        Expr::Unsafe(_) => "`unsafe` blocks cannot be differentiated",
-        Expr::Block(b) if b.label.is_some() => "labelled blocks are not supported",
-        Expr::TryBlock(_) | Expr::Try(_) => "`?` and `try` blocks are not supported in a differentiated function",
-        Expr::Let(_) => "`let` expressions are not supported",
         Expr::Assign(_) => "assignments are supported only as statements: `a = ...;`",
         Expr::Binary(b) if compound_operator(&b.op).is_some() => {
             "compound assignments are supported only as statements: `a += ...;`"
         }
-        Expr::Yield(_) => "generators cannot be differentiated",
         _ => return None,
     })
 }
@@ -434,6 +434,10 @@ pub(super) fn forbidden_inside(expr: &Expr) -> Option<(proc_macro2::TokenStream,
     impl<'ast> Visit<'ast> for Finder {
         fn visit_expr(&mut self, expr: &'ast Expr) {
             if self.0.is_some() {
+                return;
+            }
+            if valid::refusal(expr).is_some() {
+                // Reported by `valid::check`.
                 return;
             }
             if let Some(message) = unsupported(expr) {

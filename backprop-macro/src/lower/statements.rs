@@ -7,6 +7,7 @@ use super::exits::{has_early_return, may_exit};
 use super::expressions::unsupported;
 use super::{key, placeholder, span_of, strip_parens, Header, Lowerer, Tail};
 use crate::ir::{Constant, FloatTy, Hint, Node, NodeKind, Operand};
+use crate::valid;
 use proc_macro2::{Ident, Span};
 use quote::quote;
 use syn::{Expr, Stmt};
@@ -129,7 +130,8 @@ impl<'a> Lowerer<'a> {
                     result = Some(match &ret.expr {
                         Some(expr) => self.expr(expr),
                         None => {
-                            self.errors.spanned(ret, "a differentiated function must return a value");
+                            self.errors
+                                .spanned(ret, "a differentiated function must return a value");
                             self.dummy()
                         }
                     });
@@ -145,7 +147,9 @@ impl<'a> Lowerer<'a> {
                         result = Some(value);
                     }
                 }
-                Stmt::Expr(expr, None) if last && tail != Tail::Unit && !is_statement_only(expr) => {
+                Stmt::Expr(expr, None)
+                    if last && tail != Tail::Unit && !is_statement_only(expr) =>
+                {
                     result = Some(self.expr(expr))
                 }
                 Stmt::Expr(expr, _) => {
@@ -157,10 +161,8 @@ impl<'a> Lowerer<'a> {
                         result = Some(unused_float(self.ret));
                     }
                 }
-                Stmt::Item(item) => self.errors.spanned(
-                    item,
-                    "items inside a differentiated function are not supported; move this item outside the function",
-                ),
+                // Refused by `valid::check`.
+                Stmt::Item(_) => {}
                 // Checks do not change the value: the function itself keeps them,
                 // the generated passes leave them out.
                 Stmt::Macro(mac) if is_assertion(&mac.mac) => {}
@@ -194,6 +196,10 @@ impl<'a> Lowerer<'a> {
 
     /// An expression used as a statement: assignments, branches, loops, exits.
     pub(super) fn expr_statement(&mut self, expr: &Expr) {
+        if valid::refusal(expr).is_some() {
+            // Reported by `valid::check`.
+            return;
+        }
         match expr {
             Expr::Assign(assign) => self.assign(assign),
             Expr::Binary(binary) if compound_operator(&binary.op).is_some() => self.compound_assign(binary),
@@ -205,18 +211,10 @@ impl<'a> Lowerer<'a> {
             }
             Expr::ForLoop(looped) => self.for_loop(looped),
             Expr::While(looped) => {
-                if let Expr::Let(_) = strip_parens(&looped.cond) {
-                    self.errors.spanned(&looped.cond, "`while let` is not supported; write a `loop` with a comparison and `break`");
-                    return;
-                }
                 self.lower_loop(looped.label.as_ref(), Header::While(&looped.cond), &looped.body)
             }
             Expr::Loop(looped) => self.lower_loop(looped.label.as_ref(), Header::Infinite, &looped.body),
             Expr::Break(exit) => {
-                if let Some(value) = &exit.expr {
-                    self.errors.spanned(value, "`break` with a value is not supported; assign the value to a variable before `break`");
-                    return;
-                }
                 self.exit_loop(exit.label.as_ref(), false, expr);
             }
             Expr::Continue(exit) => self.exit_loop(exit.label.as_ref(), true, expr),
