@@ -110,11 +110,23 @@ mod tests {
         let body = parse_quote!({
             let mut s = 0.0;
             for i in 0..n {
-                if x > 0.0 { s += x * i as f64; } else { continue; }
-                while s > 1.0 { s *= 0.5; if s < 0.7 { break; } }
+                if x > 0.0 {
+                    s += x * i as f64;
+                } else {
+                    continue;
+                }
+                while s > 1.0 {
+                    s *= 0.5;
+                    if s < 0.7 {
+                        break;
+                    }
+                }
             }
             let g = |v: f64| v * v;
-            match k { 0 => s, _ => g(s) }
+            match k {
+                0 => s,
+                _ => g(s),
+            }
         });
         assert_eq!(refusals(body), Vec::<String>::new());
     }
@@ -124,10 +136,18 @@ mod tests {
         let body = parse_quote!({
             let a = unsafe { x };
             let b = f(x)?;
-            if let Some(v) = o { v } else { x };
-            while let Some(v) = it.next() { v; }
+            if let Some(v) = o {
+                v
+            } else {
+                x
+            };
+            while let Some(v) = it.next() {
+                v;
+            }
             let c = 'block: { x };
-            let d = loop { break x; };
+            let d = loop {
+                break x;
+            };
             fn helper() {}
             a
         });
@@ -143,13 +163,21 @@ mod tests {
         ];
         assert_eq!(found.len(), expected.len(), "{found:#?}");
         for (message, needle) in found.iter().zip(expected) {
-            assert!(message.contains(needle), "{message} should mention {needle}");
+            assert!(
+                message.contains(needle),
+                "{message} should mention {needle}"
+            );
         }
     }
 
     #[test]
     fn a_refused_construct_is_one_error_not_one_per_part() {
-        let body = parse_quote!({ unsafe { let y = f(x)?; y } });
+        let body = parse_quote!({
+            unsafe {
+                let y = f(x)?;
+                y
+            }
+        });
         assert_eq!(refusals(body).len(), 1);
     }
 }
