@@ -2,6 +2,7 @@
 //! makes a new version of a variable.
 
 use super::expressions::{is_float_literal, turbofish_float};
+use super::scopes::Key;
 use super::{key, placeholder, strip_parens, Lowerer, Tail};
 use crate::desugar::iterators;
 use crate::ir::{ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand};
@@ -290,7 +291,7 @@ impl<'a> Lowerer<'a> {
             },
             _ => None,
         };
-        match ident.and_then(|i| self.lookup(&key(&i)).map(|id| (i, id))) {
+        match ident.and_then(|i| self.variable(&key(&i)).map(|id| (i, id))) {
             Some(found) => Some(found),
             None => {
                 self.errors.spanned(
@@ -313,7 +314,7 @@ impl<'a> Lowerer<'a> {
         let mark = self.nodes.len();
         let value = self.expr(&assign.right);
         let id = self.bind(&ident, value, mark, None);
-        self.rebind(&key(&ident), id);
+        self.rebind(&Key::of(&ident), id);
     }
 
     pub(super) fn compound_assign(&mut self, binary: &syn::ExprBinary) {
@@ -331,7 +332,7 @@ impl<'a> Lowerer<'a> {
         let id = self.arithmetic(op, Operand::Node(current), value, binary);
         if let Operand::Node(id) = id {
             self.nodes[id].hint = Hint::User(ident.clone());
-            self.rebind(&key(&ident), id);
+            self.rebind(&Key::of(&ident), id);
         }
     }
 }

@@ -2,9 +2,10 @@
 //! arms are merged after the branch.
 
 use super::bindings::{is_constant_name, pattern_binding};
+use super::scopes::Binding;
 use super::statements::unused_float;
-use super::{placeholder, span_of, strip_parens, Arm, Lowerer, ScopeSlot, Tail};
-use crate::ir::{Hint, If, Node, NodeKind, Operand, Stmt as IrStmt};
+use super::{placeholder, span_of, strip_parens, Arm, Lowerer, Tail};
+use crate::ir::{Hint, If, Node, NodeId, NodeKind, Operand, Stmt as IrStmt};
 use crate::valid;
 use proc_macro2::{Ident, Span};
 use quote::quote;
@@ -85,14 +86,21 @@ impl<'a> Lowerer<'a> {
 
         // What each arm hands back: the variables they assign (by their place in
         // the scopes), then the value.
-        let mut results: Vec<(Option<ScopeSlot>, Operand, Operand)> = Vec::new();
+        let mut results: Vec<(Option<Reassigned>, Operand, Operand)> = Vec::new();
         for (si, scope) in before.iter().enumerate() {
             for (ei, (_, original)) in scope.iter().enumerate() {
-                let then_id = then_scopes[si][ei].1;
-                let else_id = else_scopes[si][ei].1;
-                if then_id != *original || else_id != *original {
+                let (Binding::Node(original), Binding::Node(then_id), Binding::Node(else_id)) =
+                    (*original, then_scopes[si][ei].1, else_scopes[si][ei].1)
+                else {
+                    continue;
+                };
+                if then_id != original || else_id != original {
                     results.push((
-                        Some((si, ei)),
+                        Some(Reassigned {
+                            scope: si,
+                            entry: ei,
+                            before: original,
+                        }),
                         Operand::Node(then_id),
                         Operand::Node(else_id),
                     ));
@@ -107,7 +115,7 @@ impl<'a> Lowerer<'a> {
         let mut merges = Vec::new();
         for (slot, then_result, else_result) in results {
             let hint = match slot {
-                Some((si, ei)) => self.nodes[before[si][ei].1].hint.clone(),
+                Some(Reassigned { before, .. }) => self.nodes[before].hint.clone(),
                 None => Hint::Op("merge".into()),
             };
             let id = self.push_detached(Node {
@@ -123,8 +131,8 @@ impl<'a> Lowerer<'a> {
                 region: 0,
                 array: None,
             });
-            if let Some((si, ei)) = slot {
-                self.scopes[si][ei].1 = id;
+            if let Some(Reassigned { scope, entry, .. }) = slot {
+                self.scopes[scope][entry].1 = Binding::Node(id);
             }
             then_block.results.push(then_result);
             else_block.results.push(else_result);
@@ -283,4 +291,12 @@ impl<'a> MatchArm<'a> {
             guard,
         }
     }
+}
+
+/// A variable an arm assigns: its place in the scopes, and its version before
+/// the branch.
+struct Reassigned {
+    scope: usize,
+    entry: usize,
+    before: NodeId,
 }

@@ -2,6 +2,7 @@
 //! backward pass), custom rules, and calls that write through `&mut` arguments.
 
 use super::expressions::float_function;
+use super::scopes::Key;
 use super::{key, placeholder, strip_parens, Lowerer};
 use crate::ir::{Borrow, ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand};
 use crate::rules::{self, Rule};
@@ -107,7 +108,7 @@ impl<'a> Lowerer<'a> {
                         _ => None,
                     };
                     let Some((ident, id)) =
-                        local.and_then(|i| self.lookup(&key(&i)).map(|id| (i, id)))
+                        local.and_then(|i| self.variable(&key(&i)).map(|id| (i, id)))
                     else {
                         self.errors
                             .spanned(arg, "only local variables can be passed by `&mut`");
@@ -188,7 +189,7 @@ impl<'a> Lowerer<'a> {
                 Hint::User(ident.clone()),
             );
             let version = self.push(node);
-            self.rebind(&key(ident), version);
+            self.rebind(&Key::of(ident), version);
         }
         value
     }

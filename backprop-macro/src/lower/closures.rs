@@ -2,7 +2,8 @@
 //! they captured.
 
 use super::exits::ExitFinder;
-use super::{key, Closure, Lowerer, CLOSURE};
+use super::scopes::{Binding, Key};
+use super::{Closure, Lowerer};
 use crate::ir::{FloatTy, Operand};
 use proc_macro2::Ident;
 use syn::visit::Visit;
@@ -38,17 +39,15 @@ impl<'a> Lowerer<'a> {
             .scopes
             .iter()
             .flatten()
-            .filter(|(name, _)| !name.starts_with('#'))
+            .filter(|(name, _)| matches!(name, Key::Var(_)))
             .cloned()
             .collect();
         self.closures.push(Closure {
             expr: closure.clone(),
             environment,
         });
-        let id = CLOSURE + self.closures.len() - 1;
-        if let Some(scope) = self.scopes.last_mut() {
-            scope.push((key(ident), id));
-        }
+        let k = self.closures.len() - 1;
+        self.declare_key(Key::of(ident), Binding::Closure(k));
     }
 
     /// A call of a closure: its body, lowered where the call is, with the

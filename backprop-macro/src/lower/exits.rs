@@ -1,6 +1,7 @@
 //! `break`, `continue` and `return`: exits become flags that guard the
 //! statements after them, so the backward pass knows which ran.
 
+use super::scopes::{Binding, Key};
 use super::{placeholder, span_of, Lowerer};
 use crate::ir::{Constant, Hint, Node, NodeId, NodeKind, Operand};
 use proc_macro2::Span;
@@ -31,7 +32,7 @@ impl<'a> Lowerer<'a> {
                 .spanned(tokens, "`break` and `continue` must be inside a loop");
             return;
         };
-        let inner: Vec<Option<String>> = self.loops[target + 1..]
+        let inner: Vec<Option<Key>> = self.loops[target + 1..]
             .iter()
             .map(|f| f.break_key.clone())
             .collect();
@@ -54,23 +55,23 @@ impl<'a> Lowerer<'a> {
             return;
         };
         let value = self.expr(expr);
-        let Some((flag, result)) = self.returns.clone() else {
+        if !self.returns {
             return;
-        };
+        }
         let mut node = self.copy_node(value, span_of(ret));
         node.hint = Hint::Op("result".into());
         node.ty.get_or_insert_with(|| self.ret.to_type());
         let id = self.push(node);
-        self.rebind(&result, id);
-        self.set_flag(Some(flag));
-        let keys: Vec<Option<String>> = self.loops.iter().map(|f| f.break_key.clone()).collect();
+        self.rebind(&Key::ReturnValue, id);
+        self.set_flag(Some(Key::Returned));
+        let keys: Vec<Option<Key>> = self.loops.iter().map(|f| f.break_key.clone()).collect();
         for key in keys {
             self.set_flag(key);
         }
     }
 
     /// A new version of an exit flag, now `true`.
-    pub(super) fn set_flag(&mut self, key: Option<String>) {
+    pub(super) fn set_flag(&mut self, key: Option<Key>) {
         let Some(key) = key else { return };
         let hint = match self.lookup(&key) {
             Some(id) => self.nodes[id].hint.clone(),
@@ -98,23 +99,22 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Declares an exit flag, `false`, in the current scope.
-    pub(super) fn declare_flag(&mut self, key: &str, hint: &str) {
+    pub(super) fn declare_flag(&mut self, key: Key, hint: &str) {
         let id = self.flag(Hint::Op(hint.into()), false);
-        if let Some(scope) = self.scopes.last_mut() {
-            scope.push((key.to_string(), id));
-        }
+        self.declare_key(key, Binding::Node(id));
     }
 
     /// `!(broke || skipped)`: true while control is still in this block.
     pub(super) fn not_exited(&mut self, stmt: &dyn ToTokens) -> Operand {
-        let keys: Vec<String> = match self.loops.last() {
+        let keys: Vec<Key> = match self.loops.last() {
             Some(frame) => frame
                 .break_key
                 .iter()
                 .chain(&frame.continue_key)
                 .cloned()
                 .collect(),
-            None => self.returns.iter().map(|(flag, _)| flag.clone()).collect(),
+            None if self.returns => vec![Key::Returned],
+            None => Vec::new(),
         };
         let flags: Vec<Operand> = keys
             .iter()

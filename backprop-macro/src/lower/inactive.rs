@@ -160,7 +160,7 @@ impl<'a> Lowerer<'a> {
         finder.visit_expr(expr);
         let mut locals: Vec<(String, NodeId)> = Vec::new();
         for name in finder.names {
-            if let Some(id) = self.lookup(&name) {
+            if let Some(id) = self.variable(&name) {
                 if !locals.iter().any(|(n, _)| *n == name) {
                     locals.push((name, id));
                 }

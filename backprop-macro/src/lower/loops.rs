@@ -4,6 +4,7 @@
 use super::bindings::{assigned_name, compound_operator, is_constant_name};
 use super::exits::{breaks_or_continues, has_exit, loop_exits};
 use super::expressions::forbidden_inside;
+use super::scopes::Key;
 use super::{key, placeholder, span_of, strip_parens, Header, LoopFrame, Lowerer, Tail};
 use crate::desugar::iterators;
 use crate::ir::{Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Stmt as IrStmt};
@@ -79,39 +80,42 @@ impl<'a> Lowerer<'a> {
         let exits = loop_exits(body, label_name.as_deref());
         let needs_break = exits.breaks || matches!(header, Header::While(_));
         let index = self.loops.len();
-        let break_key = needs_break.then(|| format!("#break{index}"));
-        let continue_key = exits.continues.then(|| format!("#continue{index}"));
+        let break_key = needs_break.then_some(Key::Broke(index));
+        let continue_key = exits.continues.then_some(Key::Skipped(index));
         if let Some(key) = &break_key {
-            self.declare_flag(key, "broke");
+            self.declare_flag(key.clone(), "broke");
         }
         let iter_locals = match &header {
             Header::For { iter, .. } => self.locals_in(iter),
             Header::Slices { iter_locals, .. } => iter_locals.clone(),
             _ => Vec::new(),
         };
-        let mut carried = self.assigned_outer_variables(body);
+        let mut carried: Vec<(Key, NodeId)> = self
+            .assigned_outer_variables(body)
+            .into_iter()
+            .map(|(name, id)| (Key::Var(name), id))
+            .collect();
         if let Header::While(cond) = &header {
             // A condition with side effects (`while { i += 1; i < n }`) assigns too.
-            for variable in self.assigned_outer_variables_in(cond) {
-                if !carried.iter().any(|(n, _)| *n == variable.0) {
-                    carried.push(variable);
+            for (name, id) in self.assigned_outer_variables_in(cond) {
+                let name = Key::Var(name);
+                if !carried.iter().any(|(n, _)| *n == name) {
+                    carried.push((name, id));
                 }
             }
         }
         // Flags the body may set: its own, and those of the loops and function it
         // may leave.
-        let mut flags: Vec<String> = break_key.iter().cloned().collect();
+        let mut flags: Vec<Key> = break_key.iter().cloned().collect();
         if exits.leaves_outer {
             flags.extend(
                 self.loops
                     .iter()
                     .flat_map(|f| f.break_key.iter().chain(&f.continue_key).cloned()),
             );
-            flags.extend(
-                self.returns
-                    .iter()
-                    .flat_map(|(flag, result)| [flag.clone(), result.clone()]),
-            );
+            if self.returns {
+                flags.extend([Key::Returned, Key::ReturnValue]);
+            }
         }
         for key in flags {
             if let Some(id) = self.lookup(&key) {
@@ -205,7 +209,7 @@ impl<'a> Lowerer<'a> {
                 .collect();
             let exit = break_key.as_ref().and_then(|key| self.lookup(key));
             if let Some(key) = &continue_key {
-                self.declare_flag(key, "skipped");
+                self.declare_flag(key.clone(), "skipped");
             }
             match &header {
                 Header::While(cond) => {
@@ -426,7 +430,7 @@ impl<'a> Lowerer<'a> {
         assigned.visit_block(body);
         let mut variables: Vec<(String, NodeId)> = Vec::new();
         for name in assigned.0 {
-            if let Some(id) = self.lookup(&name) {
+            if let Some(id) = self.variable(&name) {
                 // An array is changed in place, not rebound: `h[i] = ..`,
                 // `scale(&mut h)`.
                 if self.nodes[id].array.is_some() {

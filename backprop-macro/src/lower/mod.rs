@@ -39,6 +39,7 @@ use crate::parse::signature::{Outputs, Shape, Signature};
 use expressions::is_float_literal;
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
+use scopes::{Key, Scope};
 use syn::{Expr, UnOp};
 
 pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mut Errors) -> Graph {
@@ -53,7 +54,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         statements: 0,
         scopes: vec![Vec::new()],
         loops: Vec::new(),
-        returns: None,
+        returns: false,
         errors,
         ret: sig.ret,
         written_params: written_params(sig),
@@ -120,7 +121,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
     // A `&mut f64` parameter's final value is an output too (a `&mut [f64]`'s
     // contents are, through `Graph::written_params`).
     for (_, param) in sig.inouts().filter(|(_, p)| !p.writes_array()) {
-        if let Some(id) = lowerer.lookup(&key(&param.ident)) {
+        if let Some(id) = lowerer.variable(&key(&param.ident)) {
             outputs.push(Operand::Node(id));
         }
     }
@@ -179,9 +180,6 @@ fn assign_names(graph: &mut Graph, names: &mut Names) {
 /// Lowers one arm of a branch; returns the arm's value.
 type Arm<'f, 'a> = dyn FnMut(&mut Lowerer<'a>) -> Option<Operand> + 'f;
 
-/// A variable's place in the scopes: (scope, entry).
-type ScopeSlot = (usize, usize);
-
 /// What a block's last expression is for.
 #[derive(Clone, Copy, PartialEq)]
 enum Tail {
@@ -202,19 +200,20 @@ struct Lowerer<'a> {
     blocks: Vec<Vec<IrStmt>>,
     /// Branch and loop statements created so far.
     statements: StmtId,
-    /// Innermost scope last; each maps a user's name to its current version.
-    /// Exit flags live here too, under keys no identifier can have (`#break0`).
-    scopes: Vec<Vec<(String, NodeId)>>,
+    /// Innermost scope last; each maps a user's name (or an exit flag) to its
+    /// current version, or to a closure.
+    scopes: Vec<Scope>,
     /// The loops being lowered, innermost last.
     loops: Vec<LoopFrame>,
-    /// With an early `return`: the keys of its flag and of the returned value.
-    returns: Option<(String, String)>,
+    /// The body has an early `return`: `Key::Returned` and `Key::ReturnValue`
+    /// are in scope.
+    returns: bool,
     errors: &'a mut Errors,
     ret: FloatTy,
     /// The `&mut [f64]` parameters, which the body may write.
     written_params: Vec<NodeId>,
-    /// Closures bound with `let`, inlined where they are called. A scope entry
-    /// `CLOSURE + k` names `closures[k]`.
+    /// Closures bound with `let`, inlined where they are called
+    /// (`Binding::Closure(k)` names `closures[k]`).
     closures: Vec<Closure>,
     /// Data the function changes (lists of indices written in place).
     changed_data: Vec<NodeId>,
@@ -224,16 +223,13 @@ struct Lowerer<'a> {
 /// (a later shadowing `let` does not change what it captured).
 struct Closure {
     expr: syn::ExprClosure,
-    environment: Vec<(String, NodeId)>,
+    environment: Scope,
 }
-
-/// Scope entries at or above this name a closure, not a node.
-const CLOSURE: NodeId = usize::MAX / 2;
 
 struct LoopFrame {
     label: Option<String>,
-    break_key: Option<String>,
-    continue_key: Option<String>,
+    break_key: Option<Key>,
+    continue_key: Option<Key>,
 }
 
 /// A loop over the elements of slices, by index.

@@ -5,6 +5,7 @@ use super::bindings::compound_operator;
 use super::calls::has_mut_argument;
 use super::exits::{has_early_return, may_exit};
 use super::expressions::unsupported;
+use super::scopes::{Binding, Key};
 use super::{key, placeholder, span_of, strip_parens, Header, Lowerer, Tail};
 use crate::ir::{Constant, FloatTy, Hint, Node, NodeKind, Operand};
 use crate::valid;
@@ -21,8 +22,7 @@ impl<'a> Lowerer<'a> {
                 .block(block, Tail::Value)
                 .unwrap_or_else(|| self.dummy());
         }
-        let (flag, result) = ("#return".to_string(), "#result".to_string());
-        self.declare_flag(&flag, "returned");
+        self.declare_flag(Key::Returned, "returned");
         let zero = self.ret.zero();
         let initial = self.push(Node {
             name: placeholder(),
@@ -38,18 +38,16 @@ impl<'a> Lowerer<'a> {
             region: 0,
             array: None,
         });
-        if let Some(scope) = self.scopes.last_mut() {
-            scope.push((result.clone(), initial));
-        }
-        self.returns = Some((flag.clone(), result.clone()));
+        self.declare_key(Key::ReturnValue, Binding::Node(initial));
+        self.returns = true;
         let value = self
             .block(block, Tail::Value)
             .unwrap_or_else(|| self.dummy());
         let returned = self
-            .lookup(&flag)
+            .lookup(&Key::Returned)
             .map_or_else(|| self.dummy(), Operand::Node);
         let early = self
-            .lookup(&result)
+            .lookup(&Key::ReturnValue)
             .map_or_else(|| self.dummy(), Operand::Node);
         self.branch_with(
             returned,
@@ -257,7 +255,7 @@ impl<'a> Lowerer<'a> {
             if seen.contains(&name) {
                 continue;
             }
-            if let Some(id) = self.lookup(&name) {
+            if let Some(id) = self.variable(&name) {
                 seen.push(name);
                 operands.push(Operand::Node(id));
             }
