@@ -8,7 +8,7 @@
 //! Literals are written for `f64`; a generic function's code gets them converted
 //! (`FloatTy::literals_in`).
 
-use crate::ir::{FloatTy, Graph, NodeId, Operand};
+use crate::ir::{FloatTy, Graph, NodeId, Operand, Operator};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use std::collections::BTreeSet;
@@ -397,8 +397,10 @@ pub static RUNTIME: &[Rule] = &[
     }),
 ];
 
-pub fn operator(name: &str) -> &'static Rule {
-    lookup(OPERATORS, name).unwrap_or(&OPERATORS[0])
+/// An operator's rule: `OPERATORS` lists them in `Operator::ALL`'s order
+/// (checked by a test).
+pub fn operator(op: Operator) -> &'static Rule {
+    &OPERATORS[op as usize]
 }
 
 pub fn method(name: &str) -> Option<&'static Rule> {
@@ -425,13 +427,14 @@ pub fn method_names() -> String {
 #[cfg(test)]
 mod tests {
     use super::{METHODS, OPERATORS, RUNTIME};
+    use crate::ir::Operator;
 
-    /// `operator` falls back to the first entry for an unknown name; lowering
-    /// asks only for these.
+    /// `operator` finds an operator's rule by its position.
     #[test]
-    fn every_operator_lowering_uses_exists() {
-        for name in ["add", "sub", "mul", "div", "rem", "neg", "square", "copy"] {
-            assert!(OPERATORS.iter().any(|r| r.name == name), "{name}");
+    fn operators_are_in_the_order_of_the_enum() {
+        assert_eq!(OPERATORS.len(), Operator::ALL.len());
+        for op in Operator::ALL {
+            assert_eq!(op.rule().name, op.name(), "{op:?}");
         }
     }
 

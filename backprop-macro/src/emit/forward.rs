@@ -5,7 +5,8 @@
 
 use crate::ir::traverse;
 use crate::ir::{
-    Block, Borrow, ElementSource, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Stmt,
+    Block, Borrow, ElementSource, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Operator,
+    Stmt,
 };
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -361,7 +362,7 @@ fn value(graph: &Graph, node: &Node) -> TokenStream {
             // not again at the attribute for the generated copy.
             let method = Ident::new(rule.name, node.span);
             match form {
-                Form::Operator => operator(graph, rule.name, args, node.span),
+                Form::Operator(op) => operator(graph, *op, args, node.span),
                 Form::Method => {
                     let receiver = args.first().map(|a| operand(graph, a));
                     let rest = args.iter().skip(1).map(|a| argument(graph, a));
@@ -386,19 +387,10 @@ fn value(graph: &Graph, node: &Node) -> TokenStream {
     }
 }
 
-fn operator(graph: &Graph, name: &str, args: &[Operand], span: Span) -> TokenStream {
+fn operator(graph: &Graph, op: Operator, args: &[Operand], span: Span) -> TokenStream {
     let a = args.first().map(|a| operand(graph, a)).unwrap_or_default();
     let b = args.get(1).map(|b| operand(graph, b)).unwrap_or_default();
-    match name {
-        "add" => quote::quote_spanned!(span=> #a + #b),
-        "sub" => quote::quote_spanned!(span=> #a - #b),
-        "mul" => quote::quote_spanned!(span=> #a * #b),
-        "div" => quote::quote_spanned!(span=> #a / #b),
-        "rem" => quote::quote_spanned!(span=> #a % #b),
-        "neg" => quote::quote_spanned!(span=> -#a),
-        "square" => quote!(#a * #a),
-        _ => a,
-    }
+    op.apply(&a, &b, span)
 }
 
 /// Verbatim code with the user's locals renamed to their nodes' names.

@@ -4,7 +4,10 @@
 //! `sigx`, `numer`, `denom`. Lowering builds it, the analyses annotate it, and both
 //! passes are emitted from it.
 
+pub mod ops;
 pub mod traverse;
+
+pub use ops::Operator;
 
 use crate::rules::Rule;
 use proc_macro2::{Ident, Span, TokenStream};
@@ -260,7 +263,7 @@ impl Constant {
 #[derive(Clone, Copy)]
 pub enum Form {
     /// `a + b`, `-a`: the operator itself.
-    Operator,
+    Operator(Operator),
     /// `a.exp()`, `a.powf(b)`.
     Method,
     /// `f64::exp(a)`.

@@ -5,13 +5,13 @@ use super::expressions::{is_float_literal, turbofish_float};
 use super::scopes::Key;
 use super::{key, placeholder, strip_parens, Lowerer, Tail};
 use crate::desugar::iterators;
-use crate::ir::{ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand};
+use crate::ir::{ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use crate::parse::signature::Shape;
-use crate::rules::{self};
+
 use proc_macro2::{Ident, Span};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{BinOp, Expr, Pat, UnOp};
+use syn::{Expr, Pat, UnOp};
 
 impl<'a> Lowerer<'a> {
     pub(super) fn local_stmt(&mut self, local: &syn::Local) {
@@ -225,8 +225,8 @@ impl<'a> Lowerer<'a> {
                 hint: Hint::Op("copy".into()),
                 ty: self.nodes[id].ty.clone(),
                 kind: NodeKind::Op {
-                    rule: rules::operator("copy"),
-                    form: Form::Operator,
+                    rule: Operator::Copy.rule(),
+                    form: Form::Operator(Operator::Copy),
                     args: vec![Operand::Node(id)],
                 },
                 active: true,
@@ -318,7 +318,7 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(super) fn compound_assign(&mut self, binary: &syn::ExprBinary) {
-        let Some(op) = compound_operator(&binary.op) else {
+        let Some(op) = Operator::of_compound(&binary.op) else {
             return;
         };
         if let Expr::Index(target) = strip_parens(&binary.left) {
@@ -365,15 +365,4 @@ pub(super) fn pattern_binding(pat: &Pat) -> Option<&syn::PatIdent> {
     let mut finder = Finder(None);
     finder.visit_pat(pat);
     finder.0
-}
-
-pub(super) fn compound_operator(op: &BinOp) -> Option<&'static str> {
-    Some(match op {
-        BinOp::AddAssign(_) => "add",
-        BinOp::SubAssign(_) => "sub",
-        BinOp::MulAssign(_) => "mul",
-        BinOp::DivAssign(_) => "div",
-        BinOp::RemAssign(_) => "rem",
-        _ => return None,
-    })
 }

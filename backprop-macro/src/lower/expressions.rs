@@ -1,12 +1,11 @@
 //! Expressions on differentiable values: operators, float methods and
 //! functions, casts. Each becomes one node with its rule from `rules`.
 
-use super::bindings::compound_operator;
 use super::calls::has_mut_argument;
 use super::statements::MACRO_MESSAGE;
 use super::{dereferenced, placeholder, span_of, strip_parens, Lowerer, Tail};
 use crate::desugar::iterators;
-use crate::ir::{FloatTy, Form, Hint, Node, NodeKind, Operand};
+use crate::ir::{FloatTy, Form, Hint, Node, NodeKind, Operand, Operator};
 use crate::parse::signature::Shape;
 use crate::rules::{self, Rule};
 use crate::valid;
@@ -14,7 +13,7 @@ use proc_macro2::Ident;
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{BinOp, Expr, UnOp};
+use syn::{Expr, UnOp};
 
 impl<'a> Lowerer<'a> {
     pub(super) fn expr(&mut self, expr: &Expr) -> Operand {
@@ -79,7 +78,7 @@ impl<'a> Lowerer<'a> {
             Expr::Unary(unary) => match unary.op {
                 UnOp::Neg(_) => {
                     let a = self.expr(&unary.expr);
-                    self.op(rules::operator("neg"), Form::Operator, vec![a], expr)
+                    self.operator(Operator::Neg, vec![a], expr)
                 }
                 // A boolean: no derivative.
                 UnOp::Not(_) => self.inactive(expr),
@@ -91,7 +90,7 @@ impl<'a> Lowerer<'a> {
                     self.dummy()
                 }
             },
-            Expr::Binary(binary) => match arithmetic_operator(&binary.op) {
+            Expr::Binary(binary) => match Operator::of_binary(&binary.op) {
                 Some(name) => {
                     let a = self.expr(&binary.left);
                     let b = self.expr(&binary.right);
@@ -117,21 +116,25 @@ impl<'a> Lowerer<'a> {
 
     pub(super) fn arithmetic(
         &mut self,
-        name: &str,
+        op: Operator,
         a: Operand,
         b: Operand,
         span: &dyn ToTokens,
     ) -> Operand {
         if !self.is_active(&a) && !self.is_active(&b) {
             // `acc += 1.0` on an inactive accumulator: still plain arithmetic.
-            return self.op_inactive(name, a, b, span);
+            return self.op_inactive(op, a, b, span);
         }
         match (&a, &b) {
-            (Operand::Node(x), Operand::Node(y)) if name == "mul" && x == y => {
-                self.op(rules::operator("square"), Form::Operator, vec![a], span)
+            (Operand::Node(x), Operand::Node(y)) if op == Operator::Mul && x == y => {
+                self.operator(Operator::Square, vec![a], span)
             }
-            _ => self.op(rules::operator(name), Form::Operator, vec![a, b], span),
+            _ => self.operator(op, vec![a, b], span),
         }
+    }
+
+    fn operator(&mut self, op: Operator, args: Vec<Operand>, span: &dyn ToTokens) -> Operand {
+        self.op(op.rule(), Form::Operator(op), args, span)
     }
 
     /// `x as f32`, `f64::from(x)`.
@@ -334,13 +337,9 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
-        let hint = match rule.name {
-            "add" => "sum",
-            "sub" => "diff",
-            "mul" => "prod",
-            "div" => "quot",
-            "square" => "sq",
-            other => other,
+        let hint = match form {
+            Form::Operator(op) => op.hint(),
+            _ => rule.name,
         };
         let id = self.push(Node {
             name: placeholder(),
@@ -370,7 +369,7 @@ pub(super) fn unsupported(expr: &Expr) -> Option<&'static str> {
         Expr::Closure(_) => "closures cannot be differentiated; write a separate `#[differentiate]` function and call it",
         Expr::Macro(_) => MACRO_MESSAGE,
         Expr::Assign(_) => "assignments are supported only as statements: `a = ...;`",
-        Expr::Binary(b) if compound_operator(&b.op).is_some() => {
+        Expr::Binary(b) if Operator::of_compound(&b.op).is_some() => {
             "compound assignments are supported only as statements: `a += ...;`"
         }
         _ => return None,
@@ -523,25 +522,4 @@ pub(super) fn float_function(path: &syn::Path) -> Option<(FloatTy, &Ident)> {
     }
     let float = FloatTy::from_ident(&path.segments[0].ident)?;
     Some((float, &path.segments[1].ident))
-}
-
-pub(super) fn arithmetic_operator(op: &BinOp) -> Option<&'static str> {
-    Some(match op {
-        BinOp::Add(_) => "add",
-        BinOp::Sub(_) => "sub",
-        BinOp::Mul(_) => "mul",
-        BinOp::Div(_) => "div",
-        BinOp::Rem(_) => "rem",
-        _ => return None,
-    })
-}
-
-pub(super) fn operator_symbol(name: &str) -> proc_macro2::TokenStream {
-    match name {
-        "sub" => quote!(-),
-        "mul" => quote!(*),
-        "div" => quote!(/),
-        "rem" => quote!(%),
-        _ => quote!(+),
-    }
 }

@@ -1,12 +1,9 @@
 //! Inactive values: code that does not depend on a differentiable input is
 //! kept as written (one node with a template), with its type guessed for the tape.
 
-use super::expressions::{
-    arithmetic_operator, float_function, forbidden_inside, is_float_literal, literal_float,
-    operator_symbol,
-};
+use super::expressions::{float_function, forbidden_inside, is_float_literal, literal_float};
 use super::{element_type, key, placeholder, span_of, strip_parens, Lowerer};
-use crate::ir::{Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand};
+use crate::ir::{Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use crate::rules::{self};
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
@@ -19,17 +16,16 @@ impl<'a> Lowerer<'a> {
     /// variable), emitted as ordinary arithmetic.
     pub(super) fn op_inactive(
         &mut self,
-        name: &str,
+        op: Operator,
         a: Operand,
         b: Operand,
         span: &dyn ToTokens,
     ) -> Operand {
-        let symbol = operator_symbol(name);
         let ty = self.type_of(&a).or_else(|| self.type_of(&b));
         let operand = self.inactive_template(
             |args| {
-                let (l, r) = (args.first(), args.get(1));
-                quote!(#l #symbol #r)
+                let (l, r) = (&args[0], &args[1]);
+                op.apply(l, r, proc_macro2::Span::call_site())
             },
             &[a, b],
             span,
@@ -179,7 +175,7 @@ impl<'a> Lowerer<'a> {
                 .or_else(|| is_float_literal(&expr.to_token_stream()).then_some(self.ret))
                 .map(FloatTy::to_type),
             Expr::Path(_) => self.local(expr).and_then(|id| self.nodes[id].ty.clone()),
-            Expr::Binary(b) if arithmetic_operator(&b.op).is_some() => self
+            Expr::Binary(b) if Operator::of_binary(&b.op).is_some() => self
                 .guess_type(&b.left)
                 .or_else(|| self.guess_type(&b.right)),
             Expr::Binary(_) => Some(syn::parse_quote!(bool)),

@@ -1,13 +1,13 @@
 //! Loops: `for`, `while` and `loop`. The body is lowered until the activity of
 //! the variables it carries from one iteration to the next is stable.
 
-use super::bindings::{assigned_name, compound_operator, is_constant_name};
+use super::bindings::{assigned_name, is_constant_name};
 use super::exits::{breaks_or_continues, has_exit, loop_exits};
 use super::expressions::forbidden_inside;
 use super::scopes::Key;
 use super::{key, placeholder, span_of, strip_parens, Header, LoopFrame, Lowerer, Tail};
 use crate::desugar::iterators;
-use crate::ir::{Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Stmt as IrStmt};
+use crate::ir::{Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Operator, Stmt as IrStmt};
 use proc_macro2::Ident;
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
@@ -418,7 +418,7 @@ impl<'a> Lowerer<'a> {
                 syn::visit::visit_expr_call(self, call);
             }
             fn visit_expr_binary(&mut self, expr: &'ast syn::ExprBinary) {
-                if compound_operator(&expr.op).is_some() {
+                if Operator::of_compound(&expr.op).is_some() {
                     if let Some(ident) = assigned_name(&expr.left) {
                         self.0.push(key(ident));
                     }

@@ -1,9 +1,8 @@
 //! Slices: loops over slices by index, reads of elements and writes into
 //! `&mut [f64]` parameters and local buffers.
 
-use super::expressions::operator_symbol;
 use super::{key, node_ident, placeholder, span_of, strip_parens, Header, Lowerer, SliceIteration};
-use crate::ir::{Hint, Node, NodeId, NodeKind, Operand};
+use crate::ir::{Hint, Node, NodeId, NodeKind, Operand, Operator};
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
 use syn::{Expr, Pat};
@@ -254,7 +253,7 @@ impl<'a> Lowerer<'a> {
     pub(super) fn write(
         &mut self,
         target: &syn::ExprIndex,
-        op: Option<&'static str>,
+        op: Option<Operator>,
         value: &Expr,
         span: &dyn ToTokens,
     ) {
@@ -304,7 +303,7 @@ impl<'a> Lowerer<'a> {
         &mut self,
         list: NodeId,
         target: &syn::ExprIndex,
-        op: Option<&'static str>,
+        op: Option<Operator>,
         value: &Expr,
         span: &dyn ToTokens,
     ) {
@@ -317,14 +316,14 @@ impl<'a> Lowerer<'a> {
             );
             return;
         }
-        let symbol = op.map(operator_symbol);
         let statement = self.inactive_template(
             |parts| {
                 let (a, i, v) = (&parts[0], &parts[1], &parts[2]);
-                match &symbol {
-                    Some(symbol) => quote!({ #a[#i] = #a[#i] #symbol #v; }),
-                    None => quote!({ #a[#i] = #v; }),
-                }
+                let value = match op {
+                    Some(op) => op.apply(&quote!(#a[#i]), v, proc_macro2::Span::call_site()),
+                    None => quote!(#v),
+                };
+                quote!({ #a[#i] = #value; })
             },
             &[Operand::Node(list), index, value],
             span,

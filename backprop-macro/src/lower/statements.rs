@@ -1,13 +1,12 @@
 //! Statements and blocks: the function body, `let`-free statements, blocks
 //! with a value, and the statements kept as written (prints, assertions).
 
-use super::bindings::compound_operator;
 use super::calls::has_mut_argument;
 use super::exits::{has_early_return, may_exit};
 use super::expressions::unsupported;
 use super::scopes::{Binding, Key};
 use super::{key, placeholder, span_of, strip_parens, Header, Lowerer, Tail};
-use crate::ir::{Constant, FloatTy, Hint, Node, NodeKind, Operand};
+use crate::ir::{Constant, FloatTy, Hint, Node, NodeKind, Operand, Operator};
 use crate::valid;
 use proc_macro2::{Ident, Span};
 use quote::quote;
@@ -200,7 +199,7 @@ impl<'a> Lowerer<'a> {
         }
         match expr {
             Expr::Assign(assign) => self.assign(assign),
-            Expr::Binary(binary) if compound_operator(&binary.op).is_some() => self.compound_assign(binary),
+            Expr::Binary(binary) if Operator::of_compound(&binary.op).is_some() => self.compound_assign(binary),
             Expr::If(branch) => {
                 self.branch(branch, false);
             }
@@ -332,7 +331,7 @@ pub(super) fn is_statement_only(expr: &Expr) -> bool {
             expr,
             Expr::Assign(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_)
         )
-        || matches!(expr, Expr::Binary(b) if compound_operator(&b.op).is_some())
+        || matches!(expr, Expr::Binary(b) if Operator::of_compound(&b.op).is_some())
 }
 
 pub(super) fn diverges(expr: &Expr) -> bool {
