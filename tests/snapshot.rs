@@ -1,6 +1,9 @@
-//! The generated code, checked in: every change to what the macro emits shows up
-//! in review as a diff of `tests/snapshots/expansions.rs`. That file is also
-//! compiled back as source here, and must agree with the macro's own output.
+//! The generated code, one snapshot per construct: `tests/snapshots/<name>.rs`
+//! holds the functions below as written (in a comment) and the module the
+//! macro generates for each, as its `SOURCE` prints it. Every change to what the
+//! macro emits shows up in review as a diff there. The snapshots are compiled
+//! back as source here (with clippy's lints on, as CI runs clippy on the
+//! tests) and must agree with the macro's own output.
 //!
 //! After an intended change: `BLESS=1 cargo test --test snapshot`, then review
 //! the diff.
@@ -40,6 +43,89 @@ fn damped(x: f32, rate: f32, steps: i32) -> f32 {
     v -= v.powi(steps) * 0.5;
     let v = v.tanh();
     v * x
+}
+
+/// `if` with a value, and one without `else` that assigns.
+#[differentiate]
+fn clipped(x: f64, y: f64) -> f64 {
+    let mut z = x * y;
+    if z > 1.0 {
+        z = z.sqrt();
+    }
+    let w = if x > y { z * x } else { z - y };
+    w + z
+}
+
+/// A `for` loop over a range, carrying two variables.
+#[differentiate]
+fn power_series(x: f64, n: usize) -> f64 {
+    let mut term = 1.0;
+    let mut total = 0.0;
+    for k in 1..n {
+        term = term * x / k as f64;
+        total += term;
+    }
+    total
+}
+
+/// `while` with a `break`.
+#[differentiate]
+fn halve_until(x: f64, limit: f64) -> f64 {
+    let mut v = x;
+    let mut steps = 0;
+    while v > limit {
+        v = v * 0.5 + x.sin() * 0.1;
+        steps += 1;
+        if steps == 20 {
+            break;
+        }
+    }
+    v * x
+}
+
+/// An early `return`.
+#[differentiate]
+fn early_return(x: f64, y: f64) -> f64 {
+    if x < 0.0 {
+        return y * y;
+    }
+    let z = x * y;
+    z.sin()
+}
+
+/// `continue` in a loop over a slice.
+#[differentiate]
+fn even_terms(w: &[f64], x: f64) -> f64 {
+    let mut total = 0.0;
+    for (i, wi) in w.iter().enumerate() {
+        if i % 2 == 1 {
+            continue;
+        }
+        total += wi * x;
+    }
+    total
+}
+
+/// `match` on an integer.
+#[differentiate]
+fn piecewise(x: f64, kind: u8) -> f64 {
+    match kind {
+        0 => x * x,
+        1 => x.exp(),
+        _ => -x,
+    }
+}
+
+/// Slices read and a slice parameter's gradient: the mean squared error of a
+/// linear model.
+#[differentiate(wrt(w))]
+fn mse(w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for (x, y) in xs.iter().zip(ys) {
+        let e = w[0] * x + w[1] - y;
+        total += e * e;
+    }
+    total / xs.len() as f64
 }
 
 /// A loop and a branch: the push/pop code of the tape's stacks.
@@ -107,27 +193,124 @@ impl Linear {
     }
 }
 
-const FUNCTIONS: &[(&str, &str)] = &[
-    ("f", f::SOURCE),
-    ("sig", sig::SOURCE),
-    ("f_inline", f_inline::SOURCE),
-    ("damped", damped::SOURCE),
-    ("soft_power", soft_power::SOURCE),
-    ("scaled_logistic", scaled_logistic::SOURCE),
-    ("scale", scale::SOURCE),
-    ("dot", dot::SOURCE),
-    ("linear_predict", linear_predict::SOURCE),
-    ("linear_loss", linear_loss::SOURCE),
+/// Each snapshot: its file name, what it shows, and its functions (each a
+/// function of this file and the `SOURCE` of its module).
+const SNAPSHOTS: &[(&str, &str, &[(&str, &str)])] = &[
+    (
+        "straight_line",
+        "the blog's function, node by node",
+        &[("f", f::SOURCE)],
+    ),
+    (
+        "call",
+        "a call of another differentiated function",
+        &[("sig", sig::SOURCE), ("f_inline", f_inline::SOURCE)],
+    ),
+    (
+        "mutation",
+        "reassignment, compound assignment and shadowing, in f32, with `wrt`",
+        &[("damped", damped::SOURCE)],
+    ),
+    (
+        "if",
+        "`if` with and without `else`",
+        &[("clipped", clipped::SOURCE)],
+    ),
+    (
+        "for",
+        "a `for` loop over a range",
+        &[("power_series", power_series::SOURCE)],
+    ),
+    (
+        "for_with_branch",
+        "a branch inside a loop, and one after it",
+        &[("soft_power", soft_power::SOURCE)],
+    ),
+    (
+        "while_break",
+        "`while` with a `break`",
+        &[("halve_until", halve_until::SOURCE)],
+    ),
+    (
+        "return",
+        "an early `return`",
+        &[("early_return", early_return::SOURCE)],
+    ),
+    (
+        "continue",
+        "`continue` in a loop over a slice",
+        &[("even_terms", even_terms::SOURCE)],
+    ),
+    (
+        "match",
+        "`match` on an integer",
+        &[("piecewise", piecewise::SOURCE)],
+    ),
+    (
+        "slices",
+        "slices read, and a slice written in place",
+        &[("mse", mse::SOURCE), ("scale", scale::SOURCE)],
+    ),
+    (
+        "generic",
+        "a generic float type, and a buffer passed by `&mut`",
+        &[("scaled_logistic", scaled_logistic::SOURCE)],
+    ),
+    (
+        "iterator_chain",
+        "an iterator chain, rewritten into its loop",
+        &[("dot", dot::SOURCE)],
+    ),
+    (
+        "method",
+        "methods of a model, differentiated with respect to its fields",
+        &[
+            ("linear_predict", linear_predict::SOURCE),
+            ("linear_loss", linear_loss::SOURCE),
+        ],
+    ),
 ];
 
-fn render() -> String {
-    let mut out = String::from(
-        "// Generated code of the functions in tests/snapshot.rs, as their `SOURCE`\n\
-         // constants print it. Rewrite with `BLESS=1 cargo test --test snapshot`.\n",
+/// This file's text of a function (or, for a method, of its `impl` block):
+/// from its doc comment to its closing brace.
+fn input_text(name: &str) -> String {
+    let this_file = include_str!("snapshot.rs");
+    let lines: Vec<&str> = this_file.lines().collect();
+    let method = name.strip_prefix("linear_");
+    let start = lines
+        .iter()
+        .position(|line| match method {
+            Some(_) => *line == "impl Linear {",
+            None => line.starts_with(&format!("fn {name}")),
+        })
+        .expect("every snapshot function is defined in this file");
+    let mut first = start;
+    while first > 0 && (lines[first - 1].starts_with("///") || lines[first - 1].starts_with("#[")) {
+        first -= 1;
+    }
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| *l == "}")
+            .expect("closing brace");
+    lines[first..=end].join("\n")
+}
+
+fn render(about: &str, functions: &[(&str, &str)]) -> String {
+    let mut out = format!(
+        "// Snapshot: {about}. Generated by tests/snapshot.rs; rewrite with\n\
+         // `BLESS=1 cargo test --test snapshot`.\n"
     );
-    for (name, source) in FUNCTIONS {
+    for (name, source) in functions {
+        let input = input_text(name);
+        if !out.contains(&input) {
+            out.push_str("\n// The function as written:\n//\n");
+            for line in input.lines() {
+                out.push_str(&format!("// {line}\n").replace("// \n", "//\n"));
+            }
+        }
         out.push_str(&format!(
-            "\npub mod {name} {{\n    #[allow(unused_imports)]\n    use super::*;\n\n"
+            "\n// Generated:\npub mod {name} {{\n    #[allow(unused_imports)]\n    use super::*;\n\n"
         ));
         for line in source.lines() {
             if line.is_empty() {
@@ -142,64 +325,153 @@ fn render() -> String {
 }
 
 #[test]
-fn expansion_matches_the_snapshot() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/expansions.rs");
-    let rendered = render();
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(path, &rendered).expect("write the snapshot");
-        return;
+fn expansions_match_the_snapshots() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots");
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut changed = Vec::new();
+    for (file, about, functions) in SNAPSHOTS {
+        let path = format!("{dir}/{file}.rs");
+        let rendered = render(about, functions);
+        if bless {
+            std::fs::write(&path, &rendered).expect("write the snapshot");
+            continue;
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        if checked_in != rendered {
+            changed.push(format!("{file}.rs:\n{rendered}"));
+        }
     }
-    let checked_in = std::fs::read_to_string(path).expect("read the snapshot");
-    if checked_in != rendered {
-        let first = checked_in
-            .lines()
-            .zip(rendered.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(0);
-        panic!(
-            "the generated code changed (first difference at line {}); review it and run \
-             `BLESS=1 cargo test --test snapshot`\n\ngenerated now:\n{rendered}",
-            first + 1
-        );
-    }
+    assert!(
+        changed.is_empty(),
+        "the generated code changed; review it and run `BLESS=1 cargo test --test snapshot`\n\n{}",
+        changed.join("\n")
+    );
 }
 
-/// The snapshot, compiled as ordinary source.
+/// The snapshots, compiled as ordinary source.
 #[allow(dead_code, clippy::all)]
 mod pasted {
-    use super::Linear;
-    use num_traits::Float;
-    include!("snapshots/expansions.rs");
+    use super::*;
+
+    pub mod straight_line {
+        use super::*;
+        include!("snapshots/straight_line.rs");
+    }
+    pub mod call {
+        use super::*;
+        include!("snapshots/call.rs");
+    }
+    pub mod mutation {
+        use super::*;
+        include!("snapshots/mutation.rs");
+    }
+    pub mod if_else {
+        use super::*;
+        include!("snapshots/if.rs");
+    }
+    pub mod for_loop {
+        use super::*;
+        include!("snapshots/for.rs");
+    }
+    pub mod for_with_branch {
+        use super::*;
+        include!("snapshots/for_with_branch.rs");
+    }
+    pub mod while_break {
+        use super::*;
+        include!("snapshots/while_break.rs");
+    }
+    pub mod early {
+        use super::*;
+        include!("snapshots/return.rs");
+    }
+    pub mod skip {
+        use super::*;
+        include!("snapshots/continue.rs");
+    }
+    pub mod matched {
+        use super::*;
+        include!("snapshots/match.rs");
+    }
+    pub mod slices {
+        use super::*;
+        include!("snapshots/slices.rs");
+    }
+    pub mod generic {
+        use super::*;
+        include!("snapshots/generic.rs");
+    }
+    pub mod iterator_chain {
+        use super::*;
+        include!("snapshots/iterator_chain.rs");
+    }
+    pub mod method {
+        use super::*;
+        include!("snapshots/method.rs");
+    }
 }
 
+/// Both `grad`s give the same value and the same gradient (their `Grad`
+/// types are distinct, so they are compared as printed).
+macro_rules! agree {
+    ($pasted:expr, $macro:expr) => {
+        assert_eq!(format!("{:?}", $pasted), format!("{:?}", $macro))
+    };
+}
+
+/// The pasted code computes what the macro's code computes, on both sides of
+/// every branch.
 #[test]
-fn pasted_expansion_compiles_and_agrees() {
+fn pasted_expansions_compile_and_agree() {
+    use pasted::*;
     for (x, y) in [(3.0, -4.0), (0.5, 1.5)] {
-        let (pasted_value, pasted) = pasted::f::grad(x, y);
-        let (value, g) = f::grad(x, y);
-        assert_eq!((pasted_value, pasted.x, pasted.y), (value, g.x, g.y));
-        let (pasted_value, pasted) = pasted::f_inline::grad(x, y);
-        let (value, g) = f_inline::grad(x, y);
-        assert_eq!((pasted_value, pasted.x, pasted.y), (value, g.x, g.y));
+        agree!(straight_line::f::grad(x, y), f::grad(x, y));
+        agree!(call::f_inline::grad(x, y), f_inline::grad(x, y));
+        agree!(if_else::clipped::grad(x, y), clipped::grad(x, y));
+        agree!(early::early_return::grad(x, y), early_return::grad(x, y));
+        agree!(early::early_return::grad(-x, y), early_return::grad(-x, y));
     }
     for n in [0, 1, 4] {
-        let (pasted_value, pasted) = pasted::soft_power::grad(1.3, n);
-        let (value, g) = soft_power::grad(1.3, n);
-        assert_eq!((pasted_value, pasted.x), (value, g.x));
+        agree!(
+            for_with_branch::soft_power::grad(1.3, n),
+            soft_power::grad(1.3, n)
+        );
+        agree!(
+            for_loop::power_series::grad(0.7, n),
+            power_series::grad(0.7, n)
+        );
+    }
+    for limit in [0.1, 2.0, 1e-9] {
+        agree!(
+            while_break::halve_until::grad(3.0, limit),
+            halve_until::grad(3.0, limit)
+        );
+    }
+    for kind in 0..3 {
+        agree!(
+            matched::piecewise::grad(0.8, kind),
+            piecewise::grad(0.8, kind)
+        );
     }
     let w = [0.5, -1.5, 2.0];
-    let (pasted_value, pasted) = pasted::scaled_logistic::grad(&w, 0.8);
-    let (value, g) = scaled_logistic::grad(&w, 0.8);
-    assert_eq!((pasted_value, pasted.w, pasted.x), (value, g.w, g.x));
+    agree!(skip::even_terms::grad(&w, 0.8), even_terms::grad(&w, 0.8));
+    agree!(
+        generic::scaled_logistic::grad(&w, 0.8),
+        scaled_logistic::grad(&w, 0.8)
+    );
+    agree!(iterator_chain::dot::grad(&w, &w), dot::grad(&w, &w));
+    let (xs, ys) = ([0.5, 1.0, 2.0], [1.0, 0.0, -1.0]);
+    agree!(slices::mse::grad(&w, &xs, &ys), mse::grad(&w, &xs, &ys));
     let model = Linear {
         w: vec![0.5, -1.0],
         b: 0.25,
     };
     let x = [2.0, 0.5];
-    let (pasted_value, pasted) = pasted::linear_loss::grad(&model, &model.w, model.b, &x, 1.5);
+    let (pasted_value, pasted) = method::linear_loss::grad(&model, &model.w, model.b, &x, 1.5);
     let (value, g) = model.loss_grad(&x, 1.5);
-    assert_eq!((pasted_value, pasted.w, pasted.b), (value, g.w, g.b));
-    let (pasted_value, pasted) = pasted::damped::grad(0.7, 1.3, 3);
-    let (value, g) = damped::grad(0.7, 1.3, 3);
-    assert_eq!((pasted_value, pasted.x), (value, g.x));
+    agree!((pasted_value, pasted.w, pasted.b), (value, g.w, g.b));
+    agree!(
+        mutation::damped::grad(0.7, 1.3, 3),
+        damped::grad(0.7, 1.3, 3)
+    );
 }
