@@ -348,8 +348,9 @@ fn expansions_match_the_snapshots() {
     );
 }
 
-/// The snapshots, compiled as ordinary source.
-#[allow(dead_code, clippy::all)]
+/// The snapshots, compiled as ordinary source. Each wrapper's glob import is
+/// there for the generated module's own `use super::*`.
+#[allow(dead_code, unused_imports, clippy::all)]
 mod pasted {
     use super::*;
 
