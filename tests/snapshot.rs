@@ -195,7 +195,9 @@ impl Linear {
 
 /// Each snapshot: its file name, what it shows, and its functions (each a
 /// function of this file and the `SOURCE` of its module).
-const SNAPSHOTS: &[(&str, &str, &[(&str, &str)])] = &[
+type Snapshot = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+const SNAPSHOTS: &[Snapshot] = &[
     (
         "straight_line",
         "the blog's function, node by node",
