@@ -195,7 +195,11 @@ impl Linear {
 
 /// Each snapshot: its file name, what it shows, and its functions (each a
 /// function of this file and the `SOURCE` of its module).
-type Snapshot = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+type Snapshot = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 const SNAPSHOTS: &[Snapshot] = &[
     (
@@ -352,7 +356,7 @@ fn expansions_match_the_snapshots() {
 
 /// The snapshots, compiled as ordinary source. Each wrapper's glob import is
 /// there for the generated module's own `use super::*`.
-#[allow(dead_code, unused_imports, clippy::all)]
+#[allow(dead_code, unused_imports)]
 mod pasted {
     use super::*;
 

@@ -20,17 +20,12 @@ pub mod sig {
         pub sum: f64,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         let neg = -x;
@@ -49,6 +44,7 @@ pub mod sig {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dsig: f64, grad: &mut Grad) {
         let Tape { exp, sum } = *tape;
@@ -103,18 +99,13 @@ pub mod f_inline {
         pub sum_3: f64,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64, y: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let (sig_out, sig_out_tape) = sig::forward(y);
@@ -136,6 +127,7 @@ pub mod f_inline {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, df_inline: f64, grad: &mut Grad) {
         let Tape { ref sig_out_tape, sum, ref sig_out_2_tape, sum_2, sum_3 } = *tape;

@@ -30,18 +30,13 @@ pub mod even_terms {
         pub w: ::std::vec::Vec<f64>,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
         pub x: f64,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { w: ::std::vec::Vec::new(), x: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
         let mut running_stack = ::core::mem::take(&mut tape.running);
@@ -50,20 +45,17 @@ pub mod even_terms {
         let total = 0.0;
         let mut total_5 = total;
         let mut trips = 0_usize;
+        #[allow(clippy::needless_range_loop)]
         for i in 0..w.len() {
             let total_2 = total_5;
             let wi = w[i];
             let skipped = false;
             let c = i % 2 == 1;
-            let skipped_3 = if c {
-                let skipped_2 = true;
-                skipped_2
-            } else { skipped };
+            let skipped_3 = if c { true } else { skipped };
             let running = !skipped_3;
             let total_4 = if running {
                 let prod = wi * x;
-                let total_3 = total_2 + prod;
-                total_3
+                total_2 + prod
             } else { total_2 };
             running_stack.push(running);
             total_5 = total_4;
@@ -71,7 +63,7 @@ pub mod even_terms {
         }
         let mut w_copy = ::core::mem::take(&mut tape.w);
         w_copy.clear();
-        w_copy.extend_from_slice(&w[..]);
+        w_copy.extend_from_slice(w);
         *tape = Tape { x, w_len, trips, running: running_stack, w: w_copy };
         total_5
     }
@@ -84,6 +76,7 @@ pub mod even_terms {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad) {
         let Tape { x, w_len, trips, .. } = *tape;

@@ -27,17 +27,12 @@ pub mod power_series {
         pub trips: usize,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut term_2_stack = ::core::mem::take(&mut tape.term_2);
@@ -71,6 +66,7 @@ pub mod power_series {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
         let Tape { x, trips, .. } = *tape;

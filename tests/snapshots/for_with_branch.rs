@@ -36,17 +36,12 @@ pub mod soft_power {
         pub c_2: bool,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
@@ -59,10 +54,7 @@ pub mod soft_power {
         for i in 0..n {
             let p_2 = p_6;
             let c = i % 2 == 0;
-            let p_5 = if c {
-                let p_3 = p_2 * x;
-                p_3
-            } else {
+            let p_5 = if c { p_2 * x } else {
                 let sin = x.sin();
                 let prod = p_2 * sin;
                 let p_4 = prod + 1.0;
@@ -76,8 +68,7 @@ pub mod soft_power {
         let c_2 = p_6 > 1.0;
         let soft_power = if c_2 {
             let ln = p_6.ln();
-            let sum = ln + 1.0;
-            sum
+            ln + 1.0
         } else { p_6 };
         *tape = Tape { x, p_6, trips, c_2, p_2: p_2_stack, sin: sin_stack };
         soft_power
@@ -91,6 +82,7 @@ pub mod soft_power {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
         let Tape { x, p_6, trips, c_2, .. } = *tape;

@@ -44,7 +44,6 @@ pub mod scaled_logistic {
     }
 
     #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
     pub struct Grad<T: Float> {
         pub w: ::std::vec::Vec<T>,
         pub x: T,
@@ -54,7 +53,7 @@ pub mod scaled_logistic {
         fn default() -> Self { Grad { w: ::std::vec::Vec::new(), x: T::zero() } }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, w: &[T], x: T) -> T {
         let mut sigmoid_2_stack = ::core::mem::take(&mut tape.sigmoid_2);
@@ -71,6 +70,7 @@ pub mod scaled_logistic {
         let total = T::zero();
         let mut total_4 = total;
         let mut trips_2 = 0_usize;
+        #[allow(clippy::needless_range_loop)]
         for k_2 in 0..h.len() {
             let total_2 = total_4;
             let v = h[k_2];
@@ -100,6 +100,7 @@ pub mod scaled_logistic {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into<T: Float>(tape: &Tape<T>, dscaled_logistic: T, grad: &mut Grad<T>) {
         let Tape { w_len, trips, ref scale_out_tape, trips_2, .. } = *tape;

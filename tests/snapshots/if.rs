@@ -29,18 +29,13 @@ pub mod clipped {
         pub c_2: bool,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64, y: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let mut z_2_stack = ::core::mem::take(&mut tape.z_2);
@@ -53,13 +48,7 @@ pub mod clipped {
             z_2
         } else { z };
         let c_2 = x > y;
-        let w = if c_2 {
-            let prod = z_3 * x;
-            prod
-        } else {
-            let diff = z_3 - y;
-            diff
-        };
+        let w = if c_2 { z_3 * x } else { z_3 - y };
         let clipped = w + z_3;
         *tape = Tape { x, y, c, z_3, c_2, z_2: z_2_stack };
         clipped
@@ -73,6 +62,7 @@ pub mod clipped {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dclipped: f64, grad: &mut Grad) {
         let Tape { x, y, c, z_3, c_2, .. } = *tape;

@@ -23,23 +23,13 @@ pub mod dot {
         pub b: ::std::vec::Vec<f64>,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub a: ::std::vec::Vec<f64>,
         pub b: ::std::vec::Vec<f64>,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self {
-            Grad {
-                a: ::std::vec::Vec::new(),
-                b: ::std::vec::Vec::new(),
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
         let a_len = a.len();
@@ -47,6 +37,7 @@ pub mod dot {
         let total = 0.0_f64;
         let mut total_4 = total;
         let mut trips = 0_usize;
+        #[allow(clippy::needless_range_loop)]
         for k in 0..a.len().min(b.len()) {
             let total_2 = total_4;
             let x = a[k];
@@ -58,10 +49,10 @@ pub mod dot {
         }
         let mut a_copy = ::core::mem::take(&mut tape.a);
         a_copy.clear();
-        a_copy.extend_from_slice(&a[..]);
+        a_copy.extend_from_slice(a);
         let mut b_copy = ::core::mem::take(&mut tape.b);
         b_copy.clear();
-        b_copy.extend_from_slice(&b[..]);
+        b_copy.extend_from_slice(b);
         *tape = Tape { a_len, b_len, trips, a: a_copy, b: b_copy };
         total_4
     }
@@ -74,6 +65,7 @@ pub mod dot {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
         let Tape { a_len, b_len, trips, .. } = *tape;

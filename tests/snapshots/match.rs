@@ -26,36 +26,24 @@ pub mod piecewise {
         pub exp: ::backprop_runtime::Stack<f64>,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
         let mut exp_stack = ::core::mem::take(&mut tape.exp);
         exp_stack.clear();
         let c = ::core::matches!(kind, 0);
         let c_2 = ::core::matches!(kind, 1);
-        let piecewise = if c {
-            let sq = x * x;
-            sq
-        } else {
-            let merge = if c_2 {
+        let piecewise = if c { x * x } else {
+            if c_2 {
                 let exp = x.exp();
                 exp_stack.push(exp);
                 exp
-            } else {
-                let neg = -x;
-                neg
-            };
-            merge
+            } else { -x }
         };
         *tape = Tape { x, c, c_2, exp: exp_stack };
         piecewise
@@ -69,6 +57,7 @@ pub mod piecewise {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dpiecewise: f64, grad: &mut Grad) {
         let Tape { x, c, c_2, .. } = *tape;

@@ -29,25 +29,13 @@ pub mod linear_predict {
         pub dot_out_tape: dot::Tape,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
         pub b: f64,
         pub x: ::std::vec::Vec<f64>,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self {
-            Grad {
-                w: ::std::vec::Vec::new(),
-                b: 0.0_f64,
-                x: ::std::vec::Vec::new(),
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, _linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> f64 {
         let w_len = w.len();
@@ -132,8 +120,7 @@ pub mod linear_loss {
         pub e: f64,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
         pub b: f64,
@@ -141,18 +128,6 @@ pub mod linear_loss {
         pub y: f64,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self {
-            Grad {
-                w: ::std::vec::Vec::new(),
-                b: 0.0_f64,
-                x: ::std::vec::Vec::new(),
-                y: 0.0_f64,
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> f64 {
         let w_len = w.len();

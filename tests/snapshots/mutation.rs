@@ -26,17 +26,12 @@ pub mod damped {
         pub v_3: f32,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f32
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f32 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f32, rate: f32, steps: i32) -> f32 {
         let v = x * rate;
@@ -57,6 +52,7 @@ pub mod damped {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, ddamped: f32, grad: &mut Grad) {
         let Tape { x, rate, steps, v, v_3 } = *tape;

@@ -28,18 +28,13 @@ pub mod early_return {
         pub z: ::backprop_runtime::Stack<f64>,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64, y: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let mut z_stack = ::core::mem::take(&mut tape.z);
@@ -73,6 +68,7 @@ pub mod early_return {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dearly_return: f64, grad: &mut Grad) {
         let Tape { x, y, c, returned_3, running, .. } = *tape;

@@ -29,17 +29,12 @@ pub mod mse {
         pub xs: ::std::vec::Vec<f64>,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { w: ::std::vec::Vec::new() } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
         let mut e_stack = ::core::mem::take(&mut tape.e);
@@ -48,6 +43,7 @@ pub mod mse {
         let total = 0.0;
         let mut total_4 = total;
         let mut trips = 0_usize;
+        #[allow(clippy::needless_range_loop)]
         for k in 0..xs.len().min(ys.len()) {
             let total_2 = total_4;
             let x = xs[k];
@@ -67,7 +63,7 @@ pub mod mse {
         let mse = total_4 / c;
         let mut xs_copy = ::core::mem::take(&mut tape.xs);
         xs_copy.clear();
-        xs_copy.extend_from_slice(&xs[..]);
+        xs_copy.extend_from_slice(xs);
         *tape = Tape { w_len, trips, c, e: e_stack, xs: xs_copy };
         mse
     }
@@ -80,6 +76,7 @@ pub mod mse {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dmse: f64, grad: &mut Grad) {
         let Tape { w_len, trips, c, .. } = *tape;
@@ -168,7 +165,6 @@ pub mod scale {
     }
 
     #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
     pub struct Grad<T: Float> {
         pub v: ::std::vec::Vec<T>,
         pub by: T,
@@ -178,7 +174,8 @@ pub mod scale {
         fn default() -> Self { Grad { v: ::std::vec::Vec::new(), by: T::zero() } }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::needless_range_loop)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, v: &mut [T], by: T) {
         let mut v_i_stack = ::core::mem::take(&mut tape.v_i);
@@ -209,6 +206,8 @@ pub mod scale {
         ((), tape)
     }
 
+    #[allow(clippy::needless_range_loop)]
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into<T: Float>(tape: &Tape<T>, dv_final: &[T], grad: &mut Grad<T>) {
         let Tape { by, v_len, trips, .. } = *tape;

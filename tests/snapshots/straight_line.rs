@@ -31,18 +31,13 @@ pub mod f {
         pub rec_denom: f64,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64, y: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let sigx = ::backprop_runtime::sigmoid(x);
@@ -65,6 +60,7 @@ pub mod f {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, df: f64, grad: &mut Grad) {
         let Tape { sigx, sigy, numer, xandy, denom, rec_denom } = *tape;

@@ -31,18 +31,13 @@ pub mod halve_until {
         pub trips: usize,
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    #[allow(clippy::pub_underscore_fields)]
+    #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub limit: f64,
     }
 
-    impl ::core::default::Default for Grad {
-        fn default() -> Self { Grad { x: 0.0_f64, limit: 0.0_f64 } }
-    }
-
-    #[allow(clippy::too_many_arguments)]
+    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, limit: f64) -> f64 {
         let mut running_stack = ::core::mem::take(&mut tape.running);
@@ -63,10 +58,7 @@ pub mod halve_until {
             }
             let c = v_2 > limit;
             let done = !c;
-            let broke_4 = if done {
-                let broke_3 = true;
-                broke_3
-            } else { broke_2 };
+            let broke_4 = if done { true } else { broke_2 };
             let running = !broke_4;
             let (v_4, steps_4, broke_7) = if running {
                 let prod = v_2 * 0.5;
@@ -75,10 +67,7 @@ pub mod halve_until {
                 let v_3 = prod + prod_2;
                 let steps_3 = steps_2 + 1;
                 let c_2 = steps_3 == 20;
-                let broke_6 = if c_2 {
-                    let broke_5 = true;
-                    broke_5
-                } else { broke_4 };
+                let broke_6 = if c_2 { true } else { broke_4 };
                 (v_3, steps_3, broke_6)
             } else { (v_2, steps_2, broke_4) };
             running_stack.push(running);
@@ -100,6 +89,7 @@ pub mod halve_until {
         (value, tape)
     }
 
+    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dhalve_until: f64, grad: &mut Grad) {
         let Tape { x, v_5, trips, .. } = *tape;

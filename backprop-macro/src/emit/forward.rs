@@ -61,10 +61,14 @@ impl Forward<'_> {
             Stmt::Node(id) => self.node(*id),
             Stmt::If(branch) => {
                 let cond = argument(self.graph, &branch.cond);
-                let then_code = self.block(&branch.then_block);
-                let else_code = self.block(&branch.else_block);
-                let then_value = results(self.graph, &branch.then_block.results);
-                let else_value = results(self.graph, &branch.else_block.results);
+                let (then_code, then_value) = returned_directly(
+                    self.block(&branch.then_block),
+                    results(self.graph, &branch.then_block.results),
+                );
+                let (else_code, else_value) = returned_directly(
+                    self.block(&branch.else_block),
+                    results(self.graph, &branch.else_block.results),
+                );
                 let merges: Vec<&Ident> = branch
                     .merges
                     .iter()
@@ -137,7 +141,10 @@ impl Forward<'_> {
                     locals: &looped.iter_locals,
                 }
                 .visit_expr_mut(&mut iter);
-                code.extend(quote!(for #var in #iter { #body }));
+                let allow = looped
+                    .over_slices
+                    .then(|| quote!(#[allow(clippy::needless_range_loop)]));
+                code.extend(quote!(#allow for #var in #iter { #body }));
             }
             None => code.extend(quote!(loop { #body })),
         }
@@ -322,6 +329,44 @@ fn stmt_reads(stmt: &Stmt, id: NodeId) -> bool {
                     .zip(&looped.body.results)
                     .any(|(c, r)| reads(r, id) && c.param != id)
         }
+    }
+}
+
+/// A block that ends in `let v = expr;` and hands back `v` hands back `expr`
+/// instead, as a person would write it (and as clippy's `let_and_return`
+/// asks).
+fn returned_directly(code: TokenStream, value: TokenStream) -> (TokenStream, TokenStream) {
+    use proc_macro2::TokenTree;
+    let mut value_tokens = value.clone().into_iter();
+    let (Some(TokenTree::Ident(returned)), None) = (value_tokens.next(), value_tokens.next())
+    else {
+        return (code, value);
+    };
+    let tokens: Vec<TokenTree> = code.clone().into_iter().collect();
+    let is_punct = |t: &TokenTree, c: char| matches!(t, TokenTree::Punct(p) if p.as_char() == c);
+    // The last statement starts after the second-to-last top-level `;`.
+    let Some((last, before)) = tokens.split_last() else {
+        return (code, value);
+    };
+    if !is_punct(last, ';') {
+        return (code, value);
+    }
+    let start = before
+        .iter()
+        .rposition(|t| is_punct(t, ';'))
+        .map_or(0, |i| i + 1);
+    match &tokens[start..] {
+        [TokenTree::Ident(kw), TokenTree::Ident(name), eq, expr @ .., _]
+            if kw == "let" && *name == returned && is_punct(eq, '=') && !expr.is_empty() =>
+        {
+            // `==` would be two puncts; a lone `=` is the binding's.
+            if matches!(expr.first(), Some(t) if is_punct(t, '=')) {
+                return (code, value);
+            }
+            let kept: TokenStream = tokens[..start].iter().cloned().collect();
+            (kept, expr.iter().cloned().collect())
+        }
+        _ => (code, value),
     }
 }
 

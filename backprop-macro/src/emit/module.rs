@@ -7,7 +7,7 @@ use crate::emit::names::Names;
 use crate::emit::pretty::pretty;
 use crate::errors::Errors;
 use crate::ir::FloatTy;
-use crate::ir::Graph;
+use crate::ir::{Graph, NodeId};
 use crate::parse::signature::{Outputs, Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -27,8 +27,12 @@ pub fn assemble(
     let generic = Generic::of(sig, names);
     let tape = tape_struct(sig, graph, backward, &generic)?;
     let grad = grad_struct(sig, &generic);
+    // The user's lints hold for the passes, which repeat the user's code (the
+    // first item of each); on the module too, for what it defines.
     let forward_fn = forward_fns(sig, graph, backward, &tape, &grad_names, &generic);
+    let forward_fn = quote!(#(#lints)* #forward_fn);
     let backward_fn = backward_fns(sig, backward, &tape, names, &generic);
+    let backward_fn = quote!(#(#lints)* #backward_fn);
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic);
     let pullback_fn = pullback_fn(sig, &generic);
 
@@ -130,8 +134,9 @@ struct Tape {
     by_reference: Vec<Ident>,
     /// Fields that hold a stack: (field, the stack's local in both passes).
     stacks: Vec<(Ident, Ident)>,
-    /// Data arrays copied into the tape, named like the parameter.
-    copies: Vec<Ident>,
+    /// Data arrays copied into the tape, named like the parameter, and whether
+    /// the parameter is a reference (`&[f64]`) or holds the array (`[f64; 3]`).
+    copies: Vec<(Ident, bool)>,
 }
 
 fn tape_struct(
@@ -160,7 +165,7 @@ fn tape_struct(
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
             definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#element>));
             defaults.push(quote!(#name: ::std::vec::Vec::new()));
-            copies.push(name.clone());
+            copies.push((name.clone(), is_reference(sig, id)));
         } else if backward.saved.contains(&id) {
             match &node.ty {
                 Some(ty) => match backward.stacks.get(&id) {
@@ -239,7 +244,7 @@ fn tape_struct(
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
             definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
             defaults.push(quote!(#name: ::std::vec::Vec::new()));
-            copies.push(name.clone());
+            copies.push((name.clone(), is_reference(sig, id)));
         }
     }
     errors.finish()?;
@@ -288,6 +293,13 @@ fn tape_struct(
 /// Floats and the primitive types a backward pass reads by value; anything
 /// else (`Vec<usize>`, a callee's tape) it reads by reference.
 /// `T` of a borrowed list: `&[T]`, `&mut [T]`, `&[T; N]`, `&Vec<T>`.
+/// Whether a parameter's type is a reference; `false` for locals (a `Vec`).
+fn is_reference(sig: &Signature, id: NodeId) -> bool {
+    sig.params
+        .get(id)
+        .is_some_and(|param| matches!(param.ty, syn::Type::Reference(_)))
+}
+
 fn borrowed_list(ty: &syn::Type) -> Option<syn::Type> {
     match ty {
         syn::Type::Reference(_) => crate::lower::element_type(ty),
@@ -366,11 +378,34 @@ fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
          (with empty vectors, sized by the first `backward_into`).",
         sig.ident
     );
+    // The fields are named after the parameters, `_y` included.
+    let underscore = sig
+        .differentiable()
+        .any(|(param, _)| param.ident.to_string().starts_with('_'))
+        .then(|| quote!(#[allow(clippy::pub_underscore_fields)]));
+    // Zero is each field's `Default` unless the float is generic (`T: Float`
+    // has no `Default`) or an array is too long for `Default`.
+    let derivable = generic.params.is_empty()
+        && sig.differentiable().all(|(param, _)| match &param.shape {
+            Some(Shape::Array(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(len),
+                ..
+            }))) => matches!(len.base10_parse::<usize>(), Ok(n) if n <= 32),
+            Some(Shape::Array(_)) => false,
+            _ => true,
+        });
+    if derivable {
+        return quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, Default, PartialEq)]
+            #underscore
+            pub struct Grad { #(#fields),* }
+        };
+    }
     quote! {
         #[doc = #doc]
         #[derive(Clone, Debug, PartialEq)]
-        // The fields are named after the parameters, `_y` included.
-        #[allow(clippy::pub_underscore_fields)]
+        #underscore
         pub struct Grad #params #where_clause { #(#fields),* }
 
         impl #params ::core::default::Default for Grad #args #where_clause {
@@ -390,6 +425,9 @@ fn forward_fns(
     generic: &Generic,
 ) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    // The user's parameters and the tape: one more than the function has,
+    // which may pass clippy's limit of seven.
+    let too_many = (sig.params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     let tape_ty = generic.tape();
     let marker = generic.marker_value();
     let statements = Forward {
@@ -461,15 +499,22 @@ fn forward_fns(
     let copies: Vec<(Ident, Ident)> = tape
         .copies
         .iter()
-        .map(|field| (field.clone(), copy_names.fresh(&format!("{field}_copy"))))
+        .map(|(field, _)| (field.clone(), copy_names.fresh(&format!("{field}_copy"))))
         .collect();
-    let fill_copies = copies.iter().map(|(field, copy)| {
-        quote! {
-            let mut #copy = ::core::mem::take(&mut #tape_param.#field);
-            #copy.clear();
-            #copy.extend_from_slice(&#field[..]);
-        }
-    });
+    let fill_copies = copies
+        .iter()
+        .zip(&tape.copies)
+        .map(|((field, copy), (_, is_reference))| {
+            let contents = match is_reference {
+                true => quote!(#field),
+                false => quote!(&#field),
+            };
+            quote! {
+                let mut #copy = ::core::mem::take(&mut #tape_param.#field);
+                #copy.clear();
+                #copy.extend_from_slice(#contents);
+            }
+        });
     let fields = tape.fields.iter().map(|f| quote!(#f));
     let stack_fields = tape
         .stacks
@@ -527,8 +572,7 @@ fn forward_fns(
     );
     quote! {
         #[doc = #doc]
-        // The user's parameters and the tape: one more than the function has.
-        #[allow(clippy::too_many_arguments)]
+        #too_many
         #[inline]
         pub fn forward_into #generics (#tape_param: &mut #tape_ty, #params) #returns #where_clause {
             #(#reuse_stacks)*
@@ -609,7 +653,7 @@ fn backward_fns(
     for (field, stack) in &tape.stacks {
         unpack.extend(quote!(let mut #stack = #tape_param.#field.reader();));
     }
-    for field in &tape.copies {
+    for (field, _) in &tape.copies {
         unpack.extend(quote!(let #field = #tape_param.#field.as_slice();));
     }
     let grad = &backward.grad;

@@ -456,7 +456,7 @@ pub struct RegionInfo {
 pub enum Stmt {
     Node(NodeId),
     If(If),
-    Loop(Loop),
+    Loop(Box<Loop>),
 }
 
 pub struct Block {
@@ -502,6 +502,10 @@ pub struct Loop {
     /// For a loop over a constant range without `break`: its iteration count,
     /// spelled again in the backward pass instead of saved.
     pub fixed_trips: Option<TokenStream>,
+    /// A loop over the elements of slices (`for v in &h`), run by index: the
+    /// index is there to read the elements, as clippy's `needless_range_loop`
+    /// would not have it in code a person writes.
+    pub over_slices: bool,
 }
 
 pub struct Carried {

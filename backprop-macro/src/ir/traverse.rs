@@ -55,7 +55,7 @@ impl Graph {
         let mut loops = Vec::new();
         walk(&self.body, Order::Forward, &mut |_, stmt| {
             if let Stmt::Loop(looped) = stmt {
-                loops.push(looped);
+                loops.push(&**looped);
             }
         });
         loops

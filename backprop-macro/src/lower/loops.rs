@@ -308,6 +308,7 @@ impl<'a> Lowerer<'a> {
                 region: 0,
                 array: None,
             });
+            let over_slices = matches!(header, Header::Slices { .. });
             let (var, iter) = match header {
                 Header::For { iter, .. } => (var_node, Some(iter.clone())),
                 Header::Slices { len, .. } => (var_node, Some(len.clone())),
@@ -318,7 +319,7 @@ impl<'a> Lowerer<'a> {
                 None => iter.as_ref().and_then(constant_trips),
                 Some(_) => None,
             };
-            self.emit(IrStmt::Loop(Loop {
+            self.emit(IrStmt::Loop(Box::new(Loop {
                 id,
                 var,
                 iter,
@@ -329,7 +330,8 @@ impl<'a> Lowerer<'a> {
                 exit,
                 var_start,
                 fixed_trips,
-            }));
+                over_slices,
+            })));
             return;
         }
     }
