@@ -37,10 +37,10 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         errors.push(error);
         Args::default()
     });
+    let module = module_of(&function, &args, errors)?;
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
-    let module = module_of(&function, &args, errors)?;
     Ok(quote!(#function #module))
 }
 

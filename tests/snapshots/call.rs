@@ -25,7 +25,6 @@ pub mod sig {
         pub x: f64
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         let neg = -x;
@@ -44,7 +43,6 @@ pub mod sig {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dsig: f64, grad: &mut Grad) {
         let Tape { exp, sum } = *tape;
@@ -105,7 +103,6 @@ pub mod f_inline {
         pub y: f64,
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let (sig_out, sig_out_tape) = sig::forward(y);
@@ -127,7 +124,6 @@ pub mod f_inline {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, df_inline: f64, grad: &mut Grad) {
         let Tape { ref sig_out_tape, sum, ref sig_out_2_tape, sum_2, sum_3 } = *tape;

@@ -36,7 +36,6 @@ pub mod even_terms {
         pub x: f64,
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
         let mut running_stack = ::core::mem::take(&mut tape.running);
@@ -76,7 +75,6 @@ pub mod even_terms {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad) {
         let Tape { x, w_len, trips, .. } = *tape;

@@ -32,7 +32,6 @@ pub mod power_series {
         pub x: f64
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut term_2_stack = ::core::mem::take(&mut tape.term_2);
@@ -66,7 +65,6 @@ pub mod power_series {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
         let Tape { x, trips, .. } = *tape;

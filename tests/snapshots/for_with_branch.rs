@@ -41,7 +41,6 @@ pub mod soft_power {
         pub x: f64
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
@@ -82,7 +81,6 @@ pub mod soft_power {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
         let Tape { x, p_6, trips, c_2, .. } = *tape;

@@ -53,7 +53,6 @@ pub mod scaled_logistic {
         fn default() -> Self { Grad { w: ::std::vec::Vec::new(), x: T::zero() } }
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, w: &[T], x: T) -> T {
         let mut sigmoid_2_stack = ::core::mem::take(&mut tape.sigmoid_2);
@@ -100,7 +99,6 @@ pub mod scaled_logistic {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into<T: Float>(tape: &Tape<T>, dscaled_logistic: T, grad: &mut Grad<T>) {
         let Tape { w_len, trips, ref scale_out_tape, trips_2, .. } = *tape;

@@ -24,7 +24,7 @@ pub mod clipped {
         pub x: f64,
         pub y: f64,
         pub c: bool,
-        pub z_2: ::backprop_runtime::Stack<f64>,
+        pub z_2: f64,
         pub z_3: f64,
         pub c_2: bool,
     }
@@ -35,22 +35,19 @@ pub mod clipped {
         pub y: f64,
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
-        let mut z_2_stack = ::core::mem::take(&mut tape.z_2);
-        z_2_stack.clear();
         let z = x * y;
         let c = z > 1.0;
         let z_3 = if c {
             let z_2 = z.sqrt();
-            z_2_stack.push(z_2);
+            tape.z_2 = z_2;
             z_2
         } else { z };
         let c_2 = x > y;
         let w = if c_2 { z_3 * x } else { z_3 - y };
         let clipped = w + z_3;
-        *tape = Tape { x, y, c, z_3, c_2, z_2: z_2_stack };
+        *tape = Tape { x, y, c, z_3, c_2, ..*tape };
         clipped
     }
 
@@ -62,11 +59,9 @@ pub mod clipped {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dclipped: f64, grad: &mut Grad) {
-        let Tape { x, y, c, z_3, c_2, .. } = *tape;
-        let mut z_2_stack = tape.z_2.reader();
+        let Tape { x, y, c, z_2, z_3, c_2 } = *tape;
         let dw = dclipped;
         let dz_3_1 = dclipped;
         let mut dz_3_2 = 0.0_f64;
@@ -84,7 +79,6 @@ pub mod clipped {
         let dz_3 = dz_3_1 + dz_3_2;
         let mut dz = 0.0_f64;
         if c {
-            let z_2 = z_2_stack.pop();
             let dz_2 = dz_3;
             dz += dz_2 / (2.0 * z_2);
         } else {

@@ -29,7 +29,6 @@ pub mod dot {
         pub b: ::std::vec::Vec<f64>,
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
         let a_len = a.len();
@@ -65,7 +64,6 @@ pub mod dot {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
         let Tape { a_len, b_len, trips, .. } = *tape;

@@ -23,7 +23,7 @@ pub mod piecewise {
         pub x: f64,
         pub c: bool,
         pub c_2: bool,
-        pub exp: ::backprop_runtime::Stack<f64>,
+        pub exp: f64,
     }
 
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -31,21 +31,18 @@ pub mod piecewise {
         pub x: f64
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
-        let mut exp_stack = ::core::mem::take(&mut tape.exp);
-        exp_stack.clear();
         let c = ::core::matches!(kind, 0);
         let c_2 = ::core::matches!(kind, 1);
         let piecewise = if c { x * x } else {
             if c_2 {
                 let exp = x.exp();
-                exp_stack.push(exp);
+                tape.exp = exp;
                 exp
             } else { -x }
         };
-        *tape = Tape { x, c, c_2, exp: exp_stack };
+        *tape = Tape { x, c, c_2, ..*tape };
         piecewise
     }
 
@@ -57,11 +54,9 @@ pub mod piecewise {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dpiecewise: f64, grad: &mut Grad) {
-        let Tape { x, c, c_2, .. } = *tape;
-        let mut exp_stack = tape.exp.reader();
+        let Tape { x, c, c_2, exp } = *tape;
         let mut dx = 0.0_f64;
         if c {
             let dsq = dpiecewise;
@@ -69,7 +64,6 @@ pub mod piecewise {
         } else {
             let dmerge = dpiecewise;
             if c_2 {
-                let exp = exp_stack.pop();
                 let dexp = dmerge;
                 dx += dexp * exp;
             } else {

@@ -31,7 +31,6 @@ pub mod damped {
         pub x: f32
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f32, rate: f32, steps: i32) -> f32 {
         let v = x * rate;
@@ -52,7 +51,6 @@ pub mod damped {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, ddamped: f32, grad: &mut Grad) {
         let Tape { x, rate, steps, v, v_3 } = *tape;

@@ -25,7 +25,7 @@ pub mod early_return {
         pub c: bool,
         pub returned_3: bool,
         pub running: bool,
-        pub z: ::backprop_runtime::Stack<f64>,
+        pub z: f64,
     }
 
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -34,11 +34,8 @@ pub mod early_return {
         pub y: f64,
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
-        let mut z_stack = ::core::mem::take(&mut tape.z);
-        z_stack.clear();
         let returned = false;
         let result = 0.0_f64;
         let c = x < 0.0;
@@ -52,11 +49,11 @@ pub mod early_return {
         let merge = if running {
             let z = x * y;
             let sin = z.sin();
-            z_stack.push(z);
+            tape.z = z;
             sin
         } else { 0.0_f64 };
         let early_return = if returned_3 { result_3 } else { merge };
-        *tape = Tape { x, y, c, returned_3, running, z: z_stack };
+        *tape = Tape { x, y, c, returned_3, running, ..*tape };
         early_return
     }
 
@@ -68,11 +65,9 @@ pub mod early_return {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dearly_return: f64, grad: &mut Grad) {
-        let Tape { x, y, c, returned_3, running, .. } = *tape;
-        let mut z_stack = tape.z.reader();
+        let Tape { x, y, c, returned_3, running, z } = *tape;
         let mut dresult_3 = 0.0_f64;
         let mut dmerge = 0.0_f64;
         if returned_3 {
@@ -83,7 +78,6 @@ pub mod early_return {
         let mut dx = 0.0_f64;
         let mut dy1 = 0.0_f64;
         if running {
-            let z = z_stack.pop();
             let dsin = dmerge;
             let dz = dsin * z.cos();
             dx += dz * y;

@@ -34,7 +34,6 @@ pub mod mse {
         pub w: ::std::vec::Vec<f64>
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
         let mut e_stack = ::core::mem::take(&mut tape.e);
@@ -76,7 +75,6 @@ pub mod mse {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dmse: f64, grad: &mut Grad) {
         let Tape { w_len, trips, c, .. } = *tape;
@@ -175,7 +173,6 @@ pub mod scale {
     }
 
     #[allow(clippy::needless_range_loop)]
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, v: &mut [T], by: T) {
         let mut v_i_stack = ::core::mem::take(&mut tape.v_i);
@@ -207,7 +204,6 @@ pub mod scale {
     }
 
     #[allow(clippy::needless_range_loop)]
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into<T: Float>(tape: &Tape<T>, dv_final: &[T], grad: &mut Grad<T>) {
         let Tape { by, v_len, trips, .. } = *tape;

@@ -37,7 +37,6 @@ pub mod f {
         pub y: f64,
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let sigx = ::backprop_runtime::sigmoid(x);
@@ -60,7 +59,6 @@ pub mod f {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, df: f64, grad: &mut Grad) {
         let Tape { sigx, sigy, numer, xandy, denom, rec_denom } = *tape;

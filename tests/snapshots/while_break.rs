@@ -37,7 +37,6 @@ pub mod halve_until {
         pub limit: f64,
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, limit: f64) -> f64 {
         let mut running_stack = ::core::mem::take(&mut tape.running);
@@ -89,7 +88,6 @@ pub mod halve_until {
         (value, tape)
     }
 
-    #[allow(dead_code)]
     #[inline]
     pub fn backward_into(tape: &Tape, dhalve_until: f64, grad: &mut Grad) {
         let Tape { x, v_5, trips, .. } = *tape;

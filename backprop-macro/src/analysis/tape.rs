@@ -15,7 +15,9 @@ use std::collections::BTreeSet;
 /// Where the backward pass gets a value it reads.
 #[derive(Debug, PartialEq)]
 pub enum Storage {
-    /// A field of the tape: values of the function body.
+    /// A field of the tape: values of the function body, and values of a
+    /// branch that runs at most once (not inside a loop), written into the
+    /// tape where they are computed.
     Field,
     /// The reversed loop's own variable, rebuilt from its counter.
     Rebuilt,
@@ -54,17 +56,35 @@ impl<'g> TapePlan<'g> {
             Storage::Rebuilt
         } else if let Some(deps) = self.recompute_deps(id) {
             Storage::Recompute(deps)
-        } else if self.graph.nodes[id].region == 0 {
+        } else if self.is_once(id) {
             Storage::Field
         } else {
             Storage::Stack
         }
     }
 
+    /// Whether a node is computed at most once per call, with a type the tape
+    /// can copy out: in the function body, or in branches outside every loop.
+    fn is_once(&self, id: NodeId) -> bool {
+        let node = &self.graph.nodes[id];
+        if node.region == 0 {
+            return true;
+        }
+        let copy = node.ty.as_ref().is_some_and(crate::ir::is_copy);
+        let mut region = node.region;
+        while let Some(parent) = self.graph.regions[region].parent {
+            if self.is_loop_body(region) {
+                return false;
+            }
+            region = parent;
+        }
+        copy
+    }
+
     /// Whether the value is there in the backward pass without being
     /// recomputed: a field, or a rebuilt loop variable.
     fn is_available(&self, id: NodeId) -> bool {
-        self.graph.nodes[id].region == 0
+        self.is_once(id)
             || self.rebuilt.contains(&id)
             || self.recompute_deps(id).is_some()
     }

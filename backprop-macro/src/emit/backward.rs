@@ -27,6 +27,9 @@ pub struct Backward {
     pub body: TokenStream,
     /// Nodes whose values the statements read.
     pub saved: BTreeSet<NodeId>,
+    /// Saved values of branches that run at most once: plain fields of the
+    /// tape, written where they are computed.
+    pub once: BTreeSet<NodeId>,
     /// Call nodes whose callee tape the statements read.
     pub saved_tapes: BTreeSet<NodeId>,
     /// Inactive array parameters copied whole into the tape.
@@ -105,14 +108,20 @@ pub fn generate(
     }
     let mut body = pass.block(&graph.body, &[], TokenStream::new());
     body.extend(finish);
-    // The function body's values are plain fields of the tape.
-    let top: Vec<NodeId> = pass
+    // The function body's values are plain fields of the tape, and so are those
+    // of branches that run at most once, written into the tape where computed.
+    let fields: Vec<NodeId> = pass
         .needed
         .iter()
         .copied()
-        .filter(|id| graph.nodes[*id].region == 0)
+        .filter(|id| graph.nodes[*id].region == 0 || pass.plan.storage(*id) == Storage::Field)
         .collect();
-    pass.saved.extend(top);
+    let once = fields
+        .iter()
+        .copied()
+        .filter(|id| graph.nodes[*id].region != 0)
+        .collect();
+    pass.saved.extend(fields);
     // Parameters are the first nodes, in order.
     let gradient = sig
         .params
@@ -127,6 +136,7 @@ pub fn generate(
     Backward {
         body,
         saved: pass.saved,
+        once,
         saved_tapes: pass.saved_tapes,
         copied: pass.copied,
         stacks: pass.stacks,
@@ -275,14 +285,15 @@ impl Pass<'_> {
             let node = &self.graph.nodes[id];
             let name = &node.name;
             match self.plan.storage(id) {
-                Storage::Rebuilt => continue,
+                // Unpacked from the tape's fields at the start.
+                Storage::Rebuilt | Storage::Field => continue,
                 Storage::Recompute(_) => {
                     if let Some(value) = self.recompute(id) {
                         code.extend(quote!(let #name = #value;));
                         continue;
                     }
                 }
-                Storage::Field | Storage::Stack => {}
+                Storage::Stack => {}
             }
             let stack = self.names.fresh(&format!("{name}_stack"));
             code.extend(quote!(let #name = #stack.pop();));

@@ -20,6 +20,11 @@ pub struct Forward<'a> {
     /// The stack each value saved inside a branch or loop is pushed on.
     pub stacks: &'a BTreeMap<NodeId, Ident>,
     pub tape_stacks: &'a BTreeMap<NodeId, Ident>,
+    /// Values of branches that run at most once, written into the tape's
+    /// field of the same name.
+    pub once: &'a BTreeSet<NodeId>,
+    /// The `&mut Tape` parameter.
+    pub tape: &'a Ident,
 }
 
 impl Forward<'_> {
@@ -36,12 +41,17 @@ impl Forward<'_> {
         code
     }
 
-    /// At the end of a branch or loop body: the values the backward pass will pop.
+    /// At the end of a branch or loop body: the values the backward pass will
+    /// pop, and those it reads from a field of the tape.
     fn pushes(&self, block: &Block) -> TokenStream {
         let mut code = TokenStream::new();
         for (id, node) in self.graph.nodes.iter().enumerate() {
             if node.region != block.region {
                 continue;
+            }
+            if self.once.contains(&id) {
+                let (tape, name) = (self.tape, &node.name);
+                code.extend(quote!(#tape.#name = #name;));
             }
             if let Some(stack) = self.stacks.get(&id) {
                 let name = &node.name;

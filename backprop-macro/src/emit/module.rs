@@ -129,6 +129,9 @@ struct Tape {
     definition: TokenStream,
     /// Fields saved as plain values, named like the locals they are saved from.
     fields: Vec<Ident>,
+    /// Fields written where a branch that runs at most once computes them; the
+    /// others are set together at the end of the forward pass.
+    once: Vec<Ident>,
     /// Fields that are not `Copy` (a callee's tape, a `Vec<usize>`), unpacked by
     /// reference.
     by_reference: Vec<Ident>,
@@ -154,6 +157,7 @@ fn tape_struct(
     let mut by_reference = Vec::new();
     let mut stacks = Vec::new();
     let mut copies = Vec::new();
+    let mut once = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let name = &node.name;
         let borrowed = matches!(node.kind, crate::ir::NodeKind::Param)
@@ -178,7 +182,7 @@ fn tape_struct(
                     None => {
                         let doc = format!("`{name}`, saved for the backward pass.");
                         definitions.push(quote!(#[doc = #doc] pub #name: #ty));
-                        if !is_copy(ty) {
+                        if !crate::ir::is_copy(ty) {
                             by_reference.push(name.clone());
                         }
                         defaults.push(match FloatTy::from_type(ty) {
@@ -189,6 +193,9 @@ fn tape_struct(
                             None => quote!(#name: ::core::default::Default::default()),
                         });
                         fields.push(name.clone());
+                        if backward.once.contains(&id) {
+                            once.push(name.clone());
+                        }
                     }
                 },
                 None => errors.push(syn::Error::new(
@@ -287,6 +294,7 @@ fn tape_struct(
         by_reference,
         stacks,
         copies,
+        once,
     })
 }
 
@@ -307,14 +315,6 @@ fn borrowed_list(ty: &syn::Type) -> Option<syn::Type> {
     }
 }
 
-fn is_copy(ty: &syn::Type) -> bool {
-    const PRIMITIVE: &[&str] = &[
-        "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",
-        "bool", "char",
-    ];
-    FloatTy::from_type(ty).is_some()
-        || matches!(ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| PRIMITIVE.contains(&i.to_string().as_str())))
-}
 
 /// The type of the seeds: the return type, or with `&mut` parameters one per
 /// output: the value, then each parameter's final value (a float) or contents
@@ -430,16 +430,18 @@ fn forward_fns(
     let too_many = (sig.params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     let tape_ty = generic.tape();
     let marker = generic.marker_value();
+    let mut local_names = names.clone();
+    let tape_param = local_names.fresh("tape");
     let statements = Forward {
         graph,
         saved: &backward.saved,
         saved_tapes: &backward.saved_tapes,
         stacks: &backward.stacks,
         tape_stacks: &backward.tape_stacks,
+        once: &backward.once,
+        tape: &tape_param,
     }
     .statements();
-    let mut local_names = names.clone();
-    let tape_param = local_names.fresh("tape");
     // `&mut f64` parameters: the reference gets a name of its own, the value the
     // parameter's name; the value is read at the start and written at the end.
     let inouts: Vec<(Ident, Ident)> = sig
@@ -515,7 +517,11 @@ fn forward_fns(
                 #copy.extend_from_slice(#contents);
             }
         });
-    let fields = tape.fields.iter().map(|f| quote!(#f));
+    let fields = tape
+        .fields
+        .iter()
+        .filter(|f| !tape.once.contains(f))
+        .map(|f| quote!(#f));
     let stack_fields = tape
         .stacks
         .iter()
@@ -570,6 +576,12 @@ fn forward_fns(
         "Runs `{}` and saves what the backward pass needs: returns the value and the tape.",
         sig.ident
     );
+    // The fields of branches that ran are already written; the others keep
+    // what they held, unread.
+    let literal = match tape.once.is_empty() {
+        true => quote!(Tape { #(#fields),* }),
+        false => quote!(Tape { #(#fields,)* ..*#tape_param }),
+    };
     quote! {
         #[doc = #doc]
         #too_many
@@ -580,7 +592,7 @@ fn forward_fns(
             #statements
             #(#write_inouts)*
             #(#fill_copies)*
-            *#tape_param = Tape { #(#fields),* };
+            *#tape_param = #literal;
             #output
         }
 

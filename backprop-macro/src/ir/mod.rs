@@ -219,6 +219,16 @@ impl ToTokens for FloatTy {
     }
 }
 
+/// Whether values of this type are `Copy`: floats, integers, `bool`, `char`.
+pub fn is_copy(ty: &syn::Type) -> bool {
+    const PRIMITIVE: &[&str] = &[
+        "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",
+        "bool", "char",
+    ];
+    FloatTy::from_type(ty).is_some()
+        || matches!(ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| PRIMITIVE.contains(&i.to_string().as_str())))
+}
+
 pub type NodeId = usize;
 
 /// A value an operation reads.
