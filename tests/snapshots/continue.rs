@@ -49,8 +49,8 @@ pub mod even_terms {
             let total_2 = total_5;
             let wi = w[i];
             let skipped = false;
-            let c = i % 2 == 1;
-            let skipped_3 = if c { true } else { skipped };
+            let cond = i % 2 == 1;
+            let skipped_3 = if cond { true } else { skipped };
             let running = !skipped_3;
             let total_4 = if running {
                 let prod = wi * x;

@@ -45,8 +45,8 @@ pub mod power_series {
             let term_2 = term_4;
             let total_2 = total_4;
             let prod = term_2 * x;
-            let c = k as f64;
-            let term_3 = prod / c;
+            let k_f64 = k as f64;
+            let term_3 = prod / k_f64;
             let total_3 = total_2 + term_3;
             term_2_stack.push(term_2);
             term_4 = term_3;
@@ -73,13 +73,13 @@ pub mod power_series {
         let mut dx = 0.0_f64;
         for k in (0..trips).rev().map(| k | 1 + k) {
             let term_2 = term_2_stack.pop();
-            let c = k as f64;
+            let k_f64 = k as f64;
             let dterm_3_1 = dterm_4;
             let dtotal_3 = dtotal_4;
             let dtotal_2 = dtotal_3;
             let dterm_3_2 = dtotal_3;
             let dterm_3 = dterm_3_1 + dterm_3_2;
-            let dprod = dterm_3 / c;
+            let dprod = dterm_3 / k_f64;
             let dterm_2 = dprod * x;
             dx += dprod * term_2;
             dterm_4 = dterm_2;

@@ -33,7 +33,7 @@ pub mod soft_power {
         pub sin: ::backprop_runtime::Stack<f64>,
         pub p_6: f64,
         pub trips: usize,
-        pub c_2: bool,
+        pub cond_2: bool,
     }
 
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -52,8 +52,8 @@ pub mod soft_power {
         let mut trips = 0_usize;
         for i in 0..n {
             let p_2 = p_6;
-            let c = i % 2 == 0;
-            let p_5 = if c { p_2 * x } else {
+            let cond = i % 2 == 0;
+            let p_5 = if cond { p_2 * x } else {
                 let sin = x.sin();
                 let prod = p_2 * sin;
                 let p_4 = prod + 1.0;
@@ -64,12 +64,19 @@ pub mod soft_power {
             p_6 = p_5;
             trips += 1;
         }
-        let c_2 = p_6 > 1.0;
-        let soft_power = if c_2 {
+        let cond_2 = p_6 > 1.0;
+        let soft_power = if cond_2 {
             let ln = p_6.ln();
             ln + 1.0
         } else { p_6 };
-        *tape = Tape { x, p_6, trips, c_2, p_2: p_2_stack, sin: sin_stack };
+        *tape = Tape {
+            x,
+            p_6,
+            trips,
+            cond_2,
+            p_2: p_2_stack,
+            sin: sin_stack,
+        };
         soft_power
     }
 
@@ -83,11 +90,11 @@ pub mod soft_power {
 
     #[inline]
     pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
-        let Tape { x, p_6, trips, c_2, .. } = *tape;
+        let Tape { x, p_6, trips, cond_2, .. } = *tape;
         let mut p_2_stack = tape.p_2.reader();
         let mut sin_stack = tape.sin.reader();
         let mut dp_6 = 0.0_f64;
-        if c_2 {
+        if cond_2 {
             let dsum = dsoft_power;
             let dln = dsum;
             dp_6 += dln / p_6;
@@ -97,10 +104,10 @@ pub mod soft_power {
         let mut dx = 0.0_f64;
         for i in (0..trips).rev() {
             let p_2 = p_2_stack.pop();
-            let c = i % 2 == 0;
+            let cond = i % 2 == 0;
             let dp_5 = dp_6;
             let mut dp_2 = 0.0_f64;
-            if c {
+            if cond {
                 let dp_3 = dp_5;
                 dp_2 += dp_3 * x;
                 dx += dp_3 * p_2;

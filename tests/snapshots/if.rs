@@ -23,10 +23,10 @@ pub mod clipped {
     pub struct Tape {
         pub x: f64,
         pub y: f64,
-        pub c: bool,
+        pub cond: bool,
         pub z_2: f64,
         pub z_3: f64,
-        pub c_2: bool,
+        pub cond_2: bool,
     }
 
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -38,16 +38,16 @@ pub mod clipped {
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let z = x * y;
-        let c = z > 1.0;
-        let z_3 = if c {
+        let cond = z > 1.0;
+        let z_3 = if cond {
             let z_2 = z.sqrt();
             tape.z_2 = z_2;
             z_2
         } else { z };
-        let c_2 = x > y;
-        let w = if c_2 { z_3 * x } else { z_3 - y };
+        let cond_2 = x > y;
+        let w = if cond_2 { z_3 * x } else { z_3 - y };
         let clipped = w + z_3;
-        *tape = Tape { x, y, c, z_3, c_2, ..*tape };
+        *tape = Tape { x, y, cond, z_3, cond_2, ..*tape };
         clipped
     }
 
@@ -61,13 +61,13 @@ pub mod clipped {
 
     #[inline]
     pub fn backward_into(tape: &Tape, dclipped: f64, grad: &mut Grad) {
-        let Tape { x, y, c, z_2, z_3, c_2 } = *tape;
+        let Tape { x, y, cond, z_2, z_3, cond_2 } = *tape;
         let dw = dclipped;
         let dz_3_1 = dclipped;
         let mut dz_3_2 = 0.0_f64;
         let mut dx1 = 0.0_f64;
         let mut dy1 = 0.0_f64;
-        if c_2 {
+        if cond_2 {
             let dprod = dw;
             dz_3_2 += dprod * x;
             dx1 += dprod * z_3;
@@ -78,7 +78,7 @@ pub mod clipped {
         }
         let dz_3 = dz_3_1 + dz_3_2;
         let mut dz = 0.0_f64;
-        if c {
+        if cond {
             let dz_2 = dz_3;
             dz += dz_2 / (2.0 * z_2);
         } else {

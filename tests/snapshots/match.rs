@@ -21,8 +21,8 @@ pub mod piecewise {
     #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub x: f64,
-        pub c: bool,
-        pub c_2: bool,
+        pub value: bool,
+        pub value_2: bool,
         pub exp: f64,
     }
 
@@ -33,16 +33,16 @@ pub mod piecewise {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
-        let c = ::core::matches!(kind, 0);
-        let c_2 = ::core::matches!(kind, 1);
-        let piecewise = if c { x * x } else {
-            if c_2 {
+        let value = ::core::matches!(kind, 0);
+        let value_2 = ::core::matches!(kind, 1);
+        let piecewise = if value { x * x } else {
+            if value_2 {
                 let exp = x.exp();
                 tape.exp = exp;
                 exp
             } else { -x }
         };
-        *tape = Tape { x, c, c_2, ..*tape };
+        *tape = Tape { x, value, value_2, ..*tape };
         piecewise
     }
 
@@ -50,20 +50,20 @@ pub mod piecewise {
     #[inline]
     pub fn forward(x: f64, kind: u8) -> (f64, Tape) {
         let mut tape = Tape::default();
-        let value = self::forward_into(&mut tape, x, kind);
-        (value, tape)
+        let value_3 = self::forward_into(&mut tape, x, kind);
+        (value_3, tape)
     }
 
     #[inline]
     pub fn backward_into(tape: &Tape, dpiecewise: f64, grad: &mut Grad) {
-        let Tape { x, c, c_2, exp } = *tape;
+        let Tape { x, value, value_2, exp } = *tape;
         let mut dx = 0.0_f64;
-        if c {
+        if value {
             let dsq = dpiecewise;
             dx += dsq * (2.0 * x);
         } else {
             let dmerge = dpiecewise;
-            if c_2 {
+            if value_2 {
                 let dexp = dmerge;
                 dx += dexp * exp;
             } else {
@@ -85,8 +85,8 @@ pub mod piecewise {
     #[must_use]
     #[inline]
     pub fn grad(x: f64, kind: u8) -> (f64, Grad) {
-        let (value, tape) = self::forward(x, kind);
-        (value, self::backward(&tape, 1.0_f64))
+        let (value_3, tape) = self::forward(x, kind);
+        (value_3, self::backward(&tape, 1.0_f64))
     }
 
     #[must_use]

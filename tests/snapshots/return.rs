@@ -22,7 +22,7 @@ pub mod early_return {
     pub struct Tape {
         pub x: f64,
         pub y: f64,
-        pub c: bool,
+        pub cond: bool,
         pub returned_3: bool,
         pub running: bool,
         pub z: f64,
@@ -38,8 +38,8 @@ pub mod early_return {
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let returned = false;
         let result = 0.0_f64;
-        let c = x < 0.0;
-        let (returned_3, result_3) = if c {
+        let cond = x < 0.0;
+        let (returned_3, result_3) = if cond {
             let sq = y * y;
             let result_2 = sq;
             let returned_2 = true;
@@ -53,7 +53,7 @@ pub mod early_return {
             sin
         } else { 0.0_f64 };
         let early_return = if returned_3 { result_3 } else { merge };
-        *tape = Tape { x, y, c, returned_3, running, ..*tape };
+        *tape = Tape { x, y, cond, returned_3, running, ..*tape };
         early_return
     }
 
@@ -67,7 +67,7 @@ pub mod early_return {
 
     #[inline]
     pub fn backward_into(tape: &Tape, dearly_return: f64, grad: &mut Grad) {
-        let Tape { x, y, c, returned_3, running, z } = *tape;
+        let Tape { x, y, cond, returned_3, running, z } = *tape;
         let mut dresult_3 = 0.0_f64;
         let mut dmerge = 0.0_f64;
         if returned_3 {
@@ -84,7 +84,7 @@ pub mod early_return {
             dy1 += dz * x;
         }
         let mut dy2 = 0.0_f64;
-        if c {
+        if cond {
             let dresult_2 = dresult_3;
             let dsq = dresult_2;
             dy2 += dsq * (2.0 * y);

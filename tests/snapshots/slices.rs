@@ -25,7 +25,7 @@ pub mod mse {
         pub w_len: usize,
         pub e: ::backprop_runtime::Stack<f64>,
         pub trips: usize,
-        pub c: f64,
+        pub cast: f64,
         pub xs: ::std::vec::Vec<f64>,
     }
 
@@ -58,12 +58,12 @@ pub mod mse {
             total_4 = total_3;
             trips += 1;
         }
-        let c = xs.len() as f64;
-        let mse = total_4 / c;
+        let cast = xs.len() as f64;
+        let mse = total_4 / cast;
         let mut xs_copy = ::core::mem::take(&mut tape.xs);
         xs_copy.clear();
         xs_copy.extend_from_slice(xs);
-        *tape = Tape { w_len, trips, c, e: e_stack, xs: xs_copy };
+        *tape = Tape { w_len, trips, cast, e: e_stack, xs: xs_copy };
         mse
     }
 
@@ -77,12 +77,12 @@ pub mod mse {
 
     #[inline]
     pub fn backward_into(tape: &Tape, dmse: f64, grad: &mut Grad) {
-        let Tape { w_len, trips, c, .. } = *tape;
+        let Tape { w_len, trips, cast, .. } = *tape;
         let mut e_stack = tape.e.reader();
         let xs = tape.xs.as_slice();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
-        let mut dtotal_4 = dmse / c;
+        let mut dtotal_4 = dmse / cast;
         for k in (0..trips).rev() {
             let x = xs[k];
             let e = e_stack.pop();

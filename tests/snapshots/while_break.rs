@@ -55,8 +55,8 @@ pub mod halve_until {
             if broke_2 {
                 break;
             }
-            let c = v_2 > limit;
-            let done = !c;
+            let cond = v_2 > limit;
+            let done = !cond;
             let broke_4 = if done { true } else { broke_2 };
             let running = !broke_4;
             let (v_4, steps_4, broke_7) = if running {
@@ -65,8 +65,8 @@ pub mod halve_until {
                 let prod_2 = sin * 0.1;
                 let v_3 = prod + prod_2;
                 let steps_3 = steps_2 + 1;
-                let c_2 = steps_3 == 20;
-                let broke_6 = if c_2 { true } else { broke_4 };
+                let cond_2 = steps_3 == 20;
+                let broke_6 = if cond_2 { true } else { broke_4 };
                 (v_3, steps_3, broke_6)
             } else { (v_2, steps_2, broke_4) };
             running_stack.push(running);

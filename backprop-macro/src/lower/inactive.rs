@@ -2,7 +2,7 @@
 //! kept as written (one node with a template), with its type guessed for the tape.
 
 use super::expressions::{float_function, forbidden_inside, is_float_literal, literal_float};
-use super::{element_type, key, placeholder, span_of, strip_parens, Lowerer};
+use super::{node_ident, element_type, key, placeholder, span_of, strip_parens, Lowerer};
 use crate::ir::{Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use crate::rules::{self};
 use proc_macro2::{Ident, Span};
@@ -64,9 +64,10 @@ impl<'a> Lowerer<'a> {
                 return self.dummy();
             }
         };
+        let hint = Hint::Op(self.content_hint(&expr, &locals));
         let id = self.push(Node {
             name: placeholder(),
-            hint: Hint::Op("c".into()),
+            hint,
             kind: NodeKind::Inactive { expr, locals },
             active: false,
             ty: None,
@@ -98,9 +99,10 @@ impl<'a> Lowerer<'a> {
             });
         }
         let ty = self.guess_type(expr);
+        let hint = Hint::Op(self.content_hint(expr, &locals));
         let id = self.push(Node {
             name: placeholder(),
-            hint: Hint::Op("c".into()),
+            hint,
             kind: NodeKind::Inactive {
                 expr: expr.clone(),
                 locals,
@@ -113,6 +115,59 @@ impl<'a> Lowerer<'a> {
             array: None,
         });
         Operand::Node(id)
+    }
+
+    /// A name for an inactive value, from what it computes: `cond` for a test,
+    /// `i_f64` for `i as f64`, `w_len` for `w.len()`, `x_j` for `x[j]`,
+    /// `sum` for `j * cols + i`. `locals` maps placeholders to their nodes.
+    fn content_hint(&self, expr: &Expr, locals: &[(String, NodeId)]) -> String {
+        let name_of = |e: &Expr| -> Option<String> {
+            let Expr::Path(path) = strip_parens(e) else {
+                return None;
+            };
+            let name = key(path.path.get_ident()?);
+            Some(match locals.iter().find(|(local, _)| *local == name) {
+                Some((_, id)) if name.starts_with("__") => node_ident(&self.nodes[*id]).to_string(),
+                _ => name,
+            })
+        };
+        let hint = match strip_parens(expr) {
+            Expr::Unary(syn::ExprUnary {
+                op: UnOp::Not(_), ..
+            }) => "cond".to_string(),
+            Expr::Binary(binary) => match Operator::of_binary(&binary.op) {
+                Some(op) => op.hint().to_string(),
+                // Comparisons, `&&` and `||`.
+                None => "cond".to_string(),
+            },
+            Expr::Cast(cast) => match (name_of(&cast.expr), &*cast.ty) {
+                (Some(name), syn::Type::Path(ty)) => match ty.path.get_ident() {
+                    Some(ty) => format!("{name}_{ty}"),
+                    None => "cast".to_string(),
+                },
+                _ => "cast".to_string(),
+            },
+            Expr::MethodCall(call) => match name_of(&call.receiver) {
+                Some(receiver) if call.method == "len" => format!("{receiver}_len"),
+                _ => call.method.to_string(),
+            },
+            Expr::Index(index) => match (name_of(&index.expr), name_of(&index.index)) {
+                (Some(array), Some(index)) => format!("{array}_{index}"),
+                (Some(array), None) => format!("{array}_elem"),
+                _ => "elem".to_string(),
+            },
+            Expr::Path(_) => name_of(expr).unwrap_or_else(|| "value".to_string()),
+            Expr::Call(call) => match strip_parens(&call.func) {
+                Expr::Path(path) => path
+                    .path
+                    .segments
+                    .last()
+                    .map_or_else(|| "value".to_string(), |s| s.ident.to_string()),
+                _ => "value".to_string(),
+            },
+            _ => "value".to_string(),
+        };
+        crate::emit::names::bare_name(&hint.to_lowercase())
     }
 
     /// Whether the expression's value may depend on a differentiable input. An
