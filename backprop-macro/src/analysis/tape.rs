@@ -84,9 +84,7 @@ impl<'g> TapePlan<'g> {
     /// Whether the value is there in the backward pass without being
     /// recomputed: a field, or a rebuilt loop variable.
     fn is_available(&self, id: NodeId) -> bool {
-        self.is_once(id)
-            || self.rebuilt.contains(&id)
-            || self.recompute_deps(id).is_some()
+        self.is_once(id) || self.rebuilt.contains(&id) || self.recompute_deps(id).is_some()
     }
 
     /// The nodes a cheap inactive value is computed from, if it can be recomputed

@@ -315,7 +315,6 @@ fn borrowed_list(ty: &syn::Type) -> Option<syn::Type> {
     }
 }
 
-
 /// The type of the seeds: the return type, or with `&mut` parameters one per
 /// output: the value, then each parameter's final value (a float) or contents
 /// (a slice).

@@ -2,7 +2,7 @@
 //! kept as written (one node with a template), with its type guessed for the tape.
 
 use super::expressions::{float_function, forbidden_inside, is_float_literal, literal_float};
-use super::{node_ident, element_type, key, placeholder, span_of, strip_parens, Lowerer};
+use super::{element_type, key, node_ident, placeholder, span_of, strip_parens, Lowerer};
 use crate::ir::{Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use crate::rules::{self};
 use proc_macro2::{Ident, Span};

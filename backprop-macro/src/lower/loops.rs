@@ -7,8 +7,10 @@ use super::expressions::forbidden_inside;
 use super::scopes::Key;
 use super::{key, placeholder, span_of, strip_parens, Header, LoopFrame, Lowerer, Tail};
 use crate::desugar::iterators;
-use crate::ir::{Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Operator, Stmt as IrStmt};
-use proc_macro2::Ident;
+use crate::ir::{
+    Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Operator, Stmt as IrStmt, StmtId,
+};
+use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -69,7 +71,9 @@ impl<'a> Lowerer<'a> {
 
     /// A loop whose iterations the forward pass counts and the backward pass
     /// replays in reverse. Variables the body assigns are carried from one
-    /// iteration to the next; `break` and `continue` become flags.
+    /// iteration to the next; `break` and `continue` become flags. In order:
+    /// the loop's frame (label, exit flags), the variables it carries, its body
+    /// lowered until their activity is stable, then the loop statement.
     pub(super) fn lower_loop(
         &mut self,
         label: Option<&syn::Label>,
@@ -80,9 +84,12 @@ impl<'a> Lowerer<'a> {
         let exits = loop_exits(body, label_name.as_deref());
         let needs_break = exits.breaks || matches!(header, Header::While(_));
         let index = self.loops.len();
-        let break_key = needs_break.then_some(Key::Broke(index));
-        let continue_key = exits.continues.then_some(Key::Skipped(index));
-        if let Some(key) = &break_key {
+        let frame = LoopFrame {
+            label: label_name,
+            break_key: needs_break.then_some(Key::Broke(index)),
+            continue_key: exits.continues.then_some(Key::Skipped(index)),
+        };
+        if let Some(key) = &frame.break_key {
             self.declare_flag(key.clone(), "broke");
         }
         let iter_locals = match &header {
@@ -90,12 +97,27 @@ impl<'a> Lowerer<'a> {
             Header::Slices { iter_locals, .. } => iter_locals.clone(),
             _ => Vec::new(),
         };
+        let carried = self.carried_variables(&header, body, &frame, exits.leaves_outer);
+        let lowered = self.lower_body_until_stable(&header, body, &frame, &carried);
+        self.assemble_loop(header, body, lowered, &carried, iter_locals);
+    }
+
+    /// The variables a loop carries from one iteration to the next: those its
+    /// body (or a `while` condition) assigns, and the exit flags it may set:
+    /// its own, and those of the loops and function it may leave.
+    fn carried_variables(
+        &self,
+        header: &Header,
+        body: &syn::Block,
+        frame: &LoopFrame,
+        leaves_outer: bool,
+    ) -> Vec<(Key, NodeId)> {
         let mut carried: Vec<(Key, NodeId)> = self
             .assigned_outer_variables(body)
             .into_iter()
             .map(|(name, id)| (Key::Var(name), id))
             .collect();
-        if let Header::While(cond) = &header {
+        if let Header::While(cond) = header {
             // A condition with side effects (`while { i += 1; i < n }`) assigns too.
             for (name, id) in self.assigned_outer_variables_in(cond) {
                 let name = Key::Var(name);
@@ -104,10 +126,8 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
-        // Flags the body may set: its own, and those of the loops and function it
-        // may leave.
-        let mut flags: Vec<Key> = break_key.iter().cloned().collect();
-        if exits.leaves_outer {
+        let mut flags: Vec<Key> = frame.break_key.iter().cloned().collect();
+        if leaves_outer {
             flags.extend(
                 self.loops
                     .iter()
@@ -124,6 +144,20 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
+        carried
+    }
+
+    /// The carried-activity fixpoint: a variable that starts inactive becomes
+    /// active once the body assigns it an active value, and then every use of
+    /// it in the body needs a derivative. The body is lowered again (its nodes,
+    /// blocks and errors of the last try rolled back) until nothing changes.
+    fn lower_body_until_stable(
+        &mut self,
+        header: &Header,
+        body: &syn::Block,
+        frame: &LoopFrame,
+        carried: &[(Key, NodeId)],
+    ) -> LoweredBody {
         let mut active: Vec<bool> = carried
             .iter()
             .map(|(_, id)| self.nodes[*id].active)
@@ -131,209 +165,229 @@ impl<'a> Lowerer<'a> {
         let saved_scopes = self.scopes.clone();
         let (node_mark, region_mark, statement_mark) =
             (self.nodes.len(), self.regions.len(), self.statements);
-        // Lower the body until the carried variables' activity is stable: a
-        // variable that starts inactive becomes active once the body assigns it an
-        // active value.
         loop {
             let outer_errors = std::mem::take(&mut *self.errors);
-            let id = self.new_statement();
-            self.enter_region(id);
-            self.scopes.push(Vec::new());
-            self.loops.push(LoopFrame {
-                label: label_name.clone(),
-                break_key: break_key.clone(),
-                continue_key: continue_key.clone(),
-            });
-            let var_node = match &header {
-                Header::For {
-                    var: Some(ident),
-                    iter,
-                } => {
-                    let node = self.push(Node {
-                        name: placeholder(),
-                        hint: Hint::User(ident.clone()),
-                        kind: NodeKind::LoopVar,
-                        active: false,
-                        ty: self.element_type(iter),
-                        annotation: None,
-                        span: ident.span(),
-                        region: 0,
-                        array: None,
-                    });
-                    self.declare(ident, node);
-                    Some(node)
-                }
-                Header::Slices { index, .. } => {
-                    let hint = match index {
-                        Some(ident) => Hint::User(ident.clone()),
-                        None => Hint::Op("k".into()),
-                    };
-                    let node = self.push(Node {
-                        name: placeholder(),
-                        hint,
-                        kind: NodeKind::LoopVar,
-                        active: false,
-                        ty: Some(syn::parse_quote!(usize)),
-                        annotation: None,
-                        span: span_of(body),
-                        region: 0,
-                        array: None,
-                    });
-                    if let Some(ident) = index {
-                        self.declare(ident, node);
-                    }
-                    Some(node)
-                }
-                _ => None,
-            };
-            if let (Header::Slices { elements, .. }, Some(index)) = (&header, var_node) {
-                for (ident, array) in elements {
-                    let read = self.read_node(
-                        *array,
-                        Operand::Node(index),
-                        Hint::User(ident.clone()),
-                        ident.span(),
-                    );
-                    self.declare(ident, read);
-                }
-            }
-            let params: Vec<NodeId> = carried
-                .iter()
-                .zip(&active)
-                .map(|((name, outer), active)| {
-                    let param = self.version_of(*outer, NodeKind::LoopParam, *active);
-                    let param = self.push(param);
-                    self.rebind(name, param);
-                    param
-                })
-                .collect();
-            let exit = break_key.as_ref().and_then(|key| self.lookup(key));
-            if let Some(key) = &continue_key {
-                self.declare_flag(key.clone(), "skipped");
-            }
-            match &header {
-                Header::While(cond) => {
-                    // `while c { body }` is `loop { if !c { break; } body }`.
-                    let cond = self.expr(cond);
-                    let stop = self.inactive_template(
-                        |c| quote!(!#(#c)*),
-                        std::slice::from_ref(&cond),
-                        body,
-                    );
-                    if let Operand::Node(id) = stop {
-                        self.nodes[id].hint = Hint::Op("done".into());
-                    }
-                    let key = break_key.clone();
-                    self.branch_with(
-                        stop,
-                        false,
-                        span_of(body),
-                        &mut |s| {
-                            s.set_flag(key.clone());
-                            None
-                        },
-                        None,
-                    );
-                    let running = match break_key.as_ref().and_then(|key| self.lookup(key)) {
-                        Some(flag) => self.inactive_template(
-                            |f| quote!(!#(#f)*),
-                            &[Operand::Node(flag)],
-                            body,
-                        ),
-                        None => self.dummy(),
-                    };
-                    if let Operand::Node(id) = running {
-                        self.nodes[id].hint = Hint::Op("running".into());
-                    }
-                    self.branch_with(
-                        running,
-                        false,
-                        span_of(body),
-                        &mut |s| s.block(body, Tail::Unit),
-                        None,
-                    );
-                }
-                _ => {
-                    self.block(body, Tail::Unit);
-                }
-            }
-            self.loops.pop();
-            self.scopes.pop();
-            let nexts: Vec<Operand> = carried
-                .iter()
-                .zip(&params)
-                .map(|((name, _), param)| Operand::Node(self.lookup(name).unwrap_or(*param)))
-                .collect();
-            let body_block = self.exit_region(nexts);
+            let lowered = self.lower_body(header, body, frame, carried, &active);
             let body_errors = std::mem::replace(&mut *self.errors, outer_errors);
             let mut grew = false;
-            for (next, active) in body_block.results.iter().zip(&mut active) {
+            for (next, active) in lowered.block.results.iter().zip(&mut active) {
                 if self.is_active(next) && !*active {
                     *active = true;
                     grew = true;
                 }
             }
             self.scopes = saved_scopes.clone();
-            if grew {
-                self.nodes.truncate(node_mark);
-                self.regions.truncate(region_mark);
-                self.statements = statement_mark;
-                continue;
+            if !grew {
+                if let Err(error) = body_errors.finish() {
+                    self.errors.push(error);
+                }
+                return lowered;
             }
-            if let Err(error) = body_errors.finish() {
-                self.errors.push(error);
-            }
-            let carried: Vec<Carried> = carried
-                .iter()
-                .zip(&params)
-                .map(|((name, outer), param)| {
-                    let out = self.version_of(*param, NodeKind::LoopOut, self.nodes[*param].active);
-                    let out = self.push_detached(out);
-                    self.rebind(name, out);
-                    Carried {
-                        init: Operand::Node(*outer),
-                        param: *param,
-                        out,
-                    }
-                })
-                .collect();
-            let trips = self.push_detached(Node {
-                name: placeholder(),
-                hint: Hint::Op("trips".into()),
-                kind: NodeKind::LoopTrips,
-                active: false,
-                ty: Some(syn::parse_quote!(usize)),
-                annotation: None,
-                span: span_of(body),
-                region: 0,
-                array: None,
-            });
-            let over_slices = matches!(header, Header::Slices { .. });
-            let (var, iter) = match header {
-                Header::For { iter, .. } => (var_node, Some(iter.clone())),
-                Header::Slices { len, .. } => (var_node, Some(len.clone())),
-                _ => (None, None),
-            };
-            let var_start = iter.as_ref().and_then(range_start);
-            let fixed_trips = match exit {
-                None => iter.as_ref().and_then(constant_trips),
-                Some(_) => None,
-            };
-            self.emit(IrStmt::Loop(Box::new(Loop {
-                id,
-                var,
-                iter,
-                iter_locals: iter_locals.clone(),
-                carried,
-                body: body_block,
-                trips,
-                exit,
-                var_start,
-                fixed_trips,
-                over_slices,
-            })));
-            return;
+            self.nodes.truncate(node_mark);
+            self.regions.truncate(region_mark);
+            self.statements = statement_mark;
         }
+    }
+
+    /// One lowering of the body, with the carried variables as active as
+    /// `active` says: the loop variable, the elements a loop over slices reads,
+    /// a version of each carried variable at the start of an iteration, then
+    /// the body (behind its condition, for `while`).
+    fn lower_body(
+        &mut self,
+        header: &Header,
+        body: &syn::Block,
+        frame: &LoopFrame,
+        carried: &[(Key, NodeId)],
+        active: &[bool],
+    ) -> LoweredBody {
+        let id = self.new_statement();
+        self.enter_region(id);
+        self.scopes.push(Vec::new());
+        self.loops.push(frame.clone());
+        let var = self.loop_variable(header, body);
+        let params: Vec<NodeId> = carried
+            .iter()
+            .zip(active)
+            .map(|((name, outer), active)| {
+                let param = self.version_of(*outer, NodeKind::LoopParam, *active);
+                let param = self.push(param);
+                self.rebind(name, param);
+                param
+            })
+            .collect();
+        let exit = frame.break_key.as_ref().and_then(|key| self.lookup(key));
+        if let Some(key) = &frame.continue_key {
+            self.declare_flag(key.clone(), "skipped");
+        }
+        match header {
+            Header::While(cond) => self.while_body(cond, body, frame),
+            _ => {
+                self.block(body, Tail::Unit);
+            }
+        }
+        self.loops.pop();
+        self.scopes.pop();
+        let nexts: Vec<Operand> = carried
+            .iter()
+            .zip(&params)
+            .map(|((name, _), param)| Operand::Node(self.lookup(name).unwrap_or(*param)))
+            .collect();
+        LoweredBody {
+            id,
+            var,
+            params,
+            exit,
+            block: self.exit_region(nexts),
+        }
+    }
+
+    /// The loop variable's node (and, over slices, a read of each element).
+    fn loop_variable(&mut self, header: &Header, body: &syn::Block) -> Option<NodeId> {
+        match header {
+            Header::For {
+                var: Some(ident),
+                iter,
+            } => {
+                let ty = self.element_type(iter);
+                let node =
+                    self.push(self.loop_var_node(Hint::User(ident.clone()), ty, ident.span()));
+                self.declare(ident, node);
+                Some(node)
+            }
+            Header::Slices {
+                index, elements, ..
+            } => {
+                let hint = match index {
+                    Some(ident) => Hint::User(ident.clone()),
+                    None => Hint::Op("k".into()),
+                };
+                let usize = Some(syn::parse_quote!(usize));
+                let node = self.push(self.loop_var_node(hint, usize, span_of(body)));
+                if let Some(ident) = index {
+                    self.declare(ident, node);
+                }
+                for (ident, array) in elements {
+                    let hint = Hint::User(ident.clone());
+                    let read = self.read_node(*array, Operand::Node(node), hint, ident.span());
+                    self.declare(ident, read);
+                }
+                Some(node)
+            }
+            _ => None,
+        }
+    }
+
+    fn loop_var_node(&self, hint: Hint, ty: Option<syn::Type>, span: Span) -> Node {
+        Node {
+            name: placeholder(),
+            hint,
+            kind: NodeKind::LoopVar,
+            active: false,
+            ty,
+            annotation: None,
+            span,
+            region: 0,
+            array: None,
+        }
+    }
+
+    /// `while c { body }` is `loop { if !c { break; } body }`: the condition
+    /// sets the break flag, and the body runs while the flag is down.
+    fn while_body(&mut self, cond: &Expr, body: &syn::Block, frame: &LoopFrame) {
+        let cond = self.expr(cond);
+        let stop = self.inactive_template(|c| quote!(!#(#c)*), std::slice::from_ref(&cond), body);
+        if let Operand::Node(id) = stop {
+            self.nodes[id].hint = Hint::Op("done".into());
+        }
+        let key = frame.break_key.clone();
+        self.branch_with(
+            stop,
+            false,
+            span_of(body),
+            &mut |s| {
+                s.set_flag(key.clone());
+                None
+            },
+            None,
+        );
+        let running = match frame.break_key.as_ref().and_then(|key| self.lookup(key)) {
+            Some(flag) => self.inactive_template(|f| quote!(!#(#f)*), &[Operand::Node(flag)], body),
+            None => self.dummy(),
+        };
+        if let Operand::Node(id) = running {
+            self.nodes[id].hint = Hint::Op("running".into());
+        }
+        self.branch_with(
+            running,
+            false,
+            span_of(body),
+            &mut |s| s.block(body, Tail::Unit),
+            None,
+        );
+    }
+
+    /// The loop statement, once its body is stable: each carried variable's
+    /// version after the loop, the trip counter, what the backward pass can
+    /// spell again instead of saving (the range's start, a constant count).
+    fn assemble_loop(
+        &mut self,
+        header: Header,
+        body: &syn::Block,
+        lowered: LoweredBody,
+        carried: &[(Key, NodeId)],
+        iter_locals: Vec<(String, NodeId)>,
+    ) {
+        let carried: Vec<Carried> = carried
+            .iter()
+            .zip(&lowered.params)
+            .map(|((name, outer), param)| {
+                let out = self.version_of(*param, NodeKind::LoopOut, self.nodes[*param].active);
+                let out = self.push_detached(out);
+                self.rebind(name, out);
+                Carried {
+                    init: Operand::Node(*outer),
+                    param: *param,
+                    out,
+                }
+            })
+            .collect();
+        let trips = self.push_detached(Node {
+            name: placeholder(),
+            hint: Hint::Op("trips".into()),
+            kind: NodeKind::LoopTrips,
+            active: false,
+            ty: Some(syn::parse_quote!(usize)),
+            annotation: None,
+            span: span_of(body),
+            region: 0,
+            array: None,
+        });
+        let over_slices = matches!(header, Header::Slices { .. });
+        let iter = match header {
+            Header::For { iter, .. } => Some(iter.clone()),
+            Header::Slices { len, .. } => Some(len.clone()),
+            _ => None,
+        };
+        let var = lowered.var.filter(|_| iter.is_some());
+        let var_start = iter.as_ref().and_then(range_start);
+        let fixed_trips = match lowered.exit {
+            None => iter.as_ref().and_then(constant_trips),
+            Some(_) => None,
+        };
+        self.emit(IrStmt::Loop(Box::new(Loop {
+            id: lowered.id,
+            var,
+            iter,
+            iter_locals,
+            carried,
+            body: lowered.block,
+            trips,
+            exit: lowered.exit,
+            var_start,
+            fixed_trips,
+            over_slices,
+        })));
     }
 
     /// `for v in [a, b, c]` over differentiated values: the body is repeated for
@@ -509,4 +563,15 @@ pub(super) fn constant_trips(iter: &Expr) -> Option<proc_macro2::TokenStream> {
 pub(super) fn is_constant(expr: &Expr) -> bool {
     matches!(expr, Expr::Lit(_))
         || matches!(expr, Expr::Path(p) if p.path.segments.len() > 1 || p.path.get_ident().is_some_and(is_constant_name))
+}
+
+/// A loop's body, lowered once.
+struct LoweredBody {
+    id: StmtId,
+    var: Option<NodeId>,
+    /// Each carried variable's version at the start of an iteration.
+    params: Vec<NodeId>,
+    /// The break flag at the start of an iteration.
+    exit: Option<NodeId>,
+    block: crate::ir::Block,
 }

@@ -226,6 +226,7 @@ struct Closure {
     environment: Scope,
 }
 
+#[derive(Clone)]
 struct LoopFrame {
     label: Option<String>,
     break_key: Option<Key>,
