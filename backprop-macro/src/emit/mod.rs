@@ -3,8 +3,11 @@
 //! that never collide with the user's (`names`) and a printed copy for the
 //! module's documentation (`pretty`).
 
+mod api;
 pub mod backward;
 pub mod forward;
 pub mod module;
 pub mod names;
+mod passes;
 pub mod pretty;
+mod tape;

@@ -1,0 +1,243 @@
+//! What the user calls besides the passes: `Grad`, `grad` (or `jacobian`),
+//! `pullback`, and the types they share.
+
+use super::module::Generic;
+use crate::emit::names::Names;
+use crate::ir::FloatTy;
+use crate::parse::signature::{Outputs, Shape, Signature};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+/// The type of the seeds: the return type, or with `&mut` parameters one per
+/// output: the value, then each parameter's final value (a float) or contents
+/// (a slice).
+pub(super) fn seed_type(sig: &Signature) -> TokenStream {
+    if sig.inouts().next().is_none() {
+        let ty = &sig.ret_ty;
+        return quote!(#ty);
+    }
+    let float = sig.ret;
+    let finals = sig.inouts().map(|(_, p)| {
+        let float = p.differentiable.unwrap_or(float);
+        if p.writes_array() {
+            quote!(&[#float])
+        } else {
+            quote!(#float)
+        }
+    });
+    let value = sig.returns_value.then(|| quote!(#float));
+    let types: Vec<TokenStream> = value.into_iter().chain(finals).collect();
+    match types.len() {
+        1 => quote!(#(#types)*),
+        _ => quote!((#(#types),*)),
+    }
+}
+
+/// The type of a parameter's gradient: a float, a `Vec` for a slice, an array
+/// for an array.
+pub(super) fn gradient_type(param: &crate::parse::signature::Param, float: FloatTy) -> TokenStream {
+    match &param.shape {
+        None => quote!(#float),
+        Some(Shape::Slice) => quote!(::std::vec::Vec<#float>),
+        Some(Shape::Array(len)) => quote!([#float; #len]),
+    }
+}
+
+pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
+    let Generic {
+        params,
+        args,
+        where_clause,
+        ..
+    } = generic;
+    let fields = sig.differentiable().map(|(param, float)| {
+        let name = &param.ident;
+        let ty = gradient_type(param, float);
+        let doc = format!("∂{}/∂{name}", sig.ident);
+        quote!(#[doc = #doc] pub #name: #ty)
+    });
+    let zeros = sig.differentiable().map(|(param, float)| {
+        let name = &param.ident;
+        let zero = float.zero();
+        match &param.shape {
+            None => quote!(#name: #zero),
+            Some(Shape::Slice) => quote!(#name: ::std::vec::Vec::new()),
+            Some(Shape::Array(len)) => quote!(#name: [#zero; #len]),
+        }
+    });
+    let doc = format!(
+        "The gradient of `{}`: one field per differentiable parameter. `Grad::default()` is zero \
+         (with empty vectors, sized by the first `backward_into`).",
+        sig.ident
+    );
+    // The fields are named after the parameters, `_y` included.
+    let underscore = sig
+        .differentiable()
+        .any(|(param, _)| param.ident.to_string().starts_with('_'))
+        .then(|| quote!(#[allow(clippy::pub_underscore_fields)]));
+    // Zero is each field's `Default` unless the float is generic (`T: Float`
+    // has no `Default`) or an array is too long for `Default`.
+    let derivable = generic.params.is_empty()
+        && sig.differentiable().all(|(param, _)| match &param.shape {
+            Some(Shape::Array(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(len),
+                ..
+            }))) => matches!(len.base10_parse::<usize>(), Ok(n) if n <= 32),
+            Some(Shape::Array(_)) => false,
+            _ => true,
+        });
+    if derivable {
+        return quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, Default, PartialEq)]
+            #underscore
+            pub struct Grad { #(#fields),* }
+        };
+    }
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq)]
+        #underscore
+        pub struct Grad #params #where_clause { #(#fields),* }
+
+        impl #params ::core::default::Default for Grad #args #where_clause {
+            fn default() -> Self {
+                Grad { #(#zeros),* }
+            }
+        }
+    }
+}
+
+/// The parameters of a function that only passes them on (`grad`, `forward`),
+/// and the names to pass: `_y` would be a used underscore binding there, so such
+/// parameters drop the underscore.
+pub(super) fn passed_params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, Vec<Ident>) {
+    let args: Vec<Ident> = sig
+        .params
+        .iter()
+        .map(|p| match p.ident.to_string().strip_prefix('_') {
+            Some(bare) if !bare.is_empty() => names.fresh(bare),
+            _ => p.ident.clone(),
+        })
+        .collect();
+    let params = sig
+        .params
+        .iter()
+        .zip(&args)
+        .map(|(p, ident)| {
+            let ty = &p.ty;
+            quote!(#ident: #ty)
+        })
+        .collect();
+    (params, args)
+}
+
+pub(super) fn grad_fn(
+    sig: &Signature,
+    outputs: usize,
+    names: &mut Names,
+    generic: &Generic,
+) -> TokenStream {
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let grad_ty = generic.grad();
+    if sig.inouts().next().is_some() {
+        // Its results are in its arguments; `forward` and `backward` serve.
+        return quote!();
+    }
+    let (value, tape) = (names.fresh("value"), names.fresh("tape"));
+    let (params, args) = passed_params(sig, names);
+    let (ret, float) = (&sig.ret_ty, sig.ret);
+    let (zero, one) = (float.zero(), float.one());
+    // A unit seed for output `k`.
+    let unit = |k: usize| {
+        let elements = (0..outputs).map(|i| if i == k { one.clone() } else { zero.clone() });
+        match sig.outputs {
+            Outputs::One => one.clone(),
+            Outputs::Tuple => quote!((#(#elements),*)),
+            Outputs::Array => quote!([#(#elements),*]),
+        }
+    };
+    if let Outputs::One = sig.outputs {
+        let doc = format!("The value of `{}` and its gradient.", sig.ident);
+        let seed = unit(0);
+        return quote! {
+            #[doc = #doc]
+            #[must_use]
+            #[inline]
+            pub fn grad #generics (#(#params),*) -> (#ret, #grad_ty) #where_clause {
+                let (#value, #tape) = self::forward(#(#args),*);
+                (#value, self::backward(&#tape, #seed))
+            }
+        };
+    }
+    let rows = (0..outputs).map(|k| {
+        let seed = unit(k);
+        quote!(self::backward(&#tape, #seed))
+    });
+    let doc = format!(
+        "The value of `{}` and its Jacobian: one `Grad` per output, the gradient of that output (a backward pass with a unit seed each).",
+        sig.ident
+    );
+    let name = &sig.ident;
+    let grad_doc = format!("`{name}` has several outputs: its derivative is a Jacobian, which [`jacobian`] returns. This `grad` returns the same and says so.");
+    let note = format!("`{name}` has several outputs: call `{name}::jacobian(..)`, which returns the value and one `Grad` per output");
+    quote! {
+        #[doc = #doc]
+        #[must_use]
+        pub fn jacobian #generics (#(#params),*) -> (#ret, [#grad_ty; #outputs]) #where_clause {
+            let (#value, #tape) = self::forward(#(#args),*);
+            (#value, [#(#rows),*])
+        }
+
+        // Calling `grad` is a natural first guess; the note tells what to write.
+        #[doc = #grad_doc]
+        #[deprecated(note = #note)]
+        #[must_use]
+        pub fn grad #generics (#(#params),*) -> (#ret, [#grad_ty; #outputs]) #where_clause {
+            self::jacobian(#(#args),*)
+        }
+    }
+}
+
+/// `backward` with the gradient as a tuple in parameter order, for callers that are
+/// themselves differentiated and know the parameters only by position.
+pub(super) fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let tape_ty = generic.tape();
+    let not = quote!(::backprop_runtime::NotDifferentiable);
+    let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
+        .params
+        .iter()
+        .map(|p| match p.differentiable {
+            Some(float) => {
+                let field = &p.ident;
+                (gradient_type(p, float), quote!(g.#field))
+            }
+            None => (not.clone(), not.clone()),
+        })
+        .unzip();
+    let tuple = |items: &[TokenStream]| match items.len() {
+        1 => quote!((#(#items)*,)),
+        _ => quote!((#(#items),*)),
+    };
+    let ret = &seed_type(sig);
+    if sig.params.is_empty() {
+        // Nothing to return: no unit type for clippy to object to.
+        return quote! {
+            /// `backward` for a function without parameters: nothing to compute.
+            pub fn pullback #generics (_tape: &#tape_ty, _seed: #ret) #where_clause {}
+        };
+    }
+    let (types, values) = (tuple(&types), tuple(&values));
+    let g = format_ident!("g");
+    quote! {
+        /// `backward`, with the gradient as a tuple in parameter order (a
+        /// `NotDifferentiable` marker for the other parameters). Differentiated
+        /// callers use it.
+        #[must_use]
+        pub fn pullback #generics (tape: &#tape_ty, seed: #ret) -> #types #where_clause {
+            let #g = self::backward(tape, seed);
+            #values
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The `Tape` struct: one field per value the backward pass reads (a stack
+//! for values computed in a loop), copies of the data it reads again, and the
+//! tapes of the calls it pulls back through.
+
+use super::module::Generic;
+use crate::emit::backward::Backward;
+use crate::errors::Errors;
+use crate::ir::FloatTy;
+use crate::ir::{Graph, NodeId};
+use crate::parse::signature::{Shape, Signature};
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+pub(super) struct Tape {
+    pub(super) definition: TokenStream,
+    /// Fields saved as plain values, named like the locals they are saved from.
+    pub(super) fields: Vec<Ident>,
+    /// Fields written where a branch that runs at most once computes them; the
+    /// others are set together at the end of the forward pass.
+    pub(super) once: Vec<Ident>,
+    /// Fields that are not `Copy` (a callee's tape, a `Vec<usize>`), unpacked by
+    /// reference.
+    pub(super) by_reference: Vec<Ident>,
+    /// Fields that hold a stack: (field, the stack's local in both passes).
+    pub(super) stacks: Vec<(Ident, Ident)>,
+    /// Data arrays copied into the tape, named like the parameter, and whether
+    /// the parameter is a reference (`&[f64]`) or holds the array (`[f64; 3]`).
+    pub(super) copies: Vec<(Ident, bool)>,
+}
+
+pub(super) fn tape_struct(
+    sig: &Signature,
+    graph: &Graph,
+    backward: &Backward,
+    generic: &Generic,
+) -> syn::Result<Tape> {
+    let mut errors = Errors::default();
+    let mut definitions = Vec::new();
+    // `Tape::default()` of a generic function: `T` need not be `Default`.
+    let mut defaults = Vec::new();
+    let mut fields = Vec::new();
+    let mut by_reference = Vec::new();
+    let mut stacks = Vec::new();
+    let mut copies = Vec::new();
+    let mut once = Vec::new();
+    for (id, node) in graph.nodes.iter().enumerate() {
+        let name = &node.name;
+        let borrowed = matches!(node.kind, crate::ir::NodeKind::Param)
+            .then(|| node.ty.as_ref().and_then(borrowed_list))
+            .flatten();
+        if let (true, Some(element)) = (backward.saved.contains(&id), borrowed) {
+            // A list the function borrows (`idx: &[usize]`): the tape keeps a
+            // copy of its contents, refilled in place by each forward pass.
+            let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
+            definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#element>));
+            defaults.push(quote!(#name: ::std::vec::Vec::new()));
+            copies.push((name.clone(), is_reference(sig, id)));
+        } else if backward.saved.contains(&id) {
+            match &node.ty {
+                Some(ty) => match backward.stacks.get(&id) {
+                    Some(stack) => {
+                        let doc = format!("`{name}` at each pass through its branch or loop, for the backward pass.");
+                        definitions.push(quote!(#[doc = #doc] pub #name: ::backprop_runtime::Stack<#ty>));
+                        defaults.push(quote!(#name: ::core::default::Default::default()));
+                        stacks.push((name.clone(), stack.clone()));
+                    }
+                    None => {
+                        let doc = format!("`{name}`, saved for the backward pass.");
+                        definitions.push(quote!(#[doc = #doc] pub #name: #ty));
+                        if !crate::ir::is_copy(ty) {
+                            by_reference.push(name.clone());
+                        }
+                        defaults.push(match FloatTy::from_type(ty) {
+                            Some(float) => {
+                                let zero = float.zero();
+                                quote!(#name: #zero)
+                            }
+                            None => quote!(#name: ::core::default::Default::default()),
+                        });
+                        fields.push(name.clone());
+                        if backward.once.contains(&id) {
+                            once.push(name.clone());
+                        }
+                    }
+                },
+                None => errors.push(syn::Error::new(
+                    node.span,
+                    format!(
+                        "the backward pass needs this value, but its type cannot be inferred from the code; give it a type annotation, as in `let {}: usize = ...;` or `let {0}: Vec<usize> = ...;`",
+                        match &node.hint {
+                            crate::ir::Hint::User(ident) => ident.to_string(),
+                            crate::ir::Hint::Op(_) => "k".to_string(),
+                        }
+                    ),
+                )),
+            }
+        }
+        if let (
+            true,
+            crate::ir::NodeKind::Call {
+                path,
+                tape,
+                tape_args,
+                ..
+            },
+        ) = (backward.saved_tapes.contains(&id), &node.kind)
+        {
+            // Spanned at the call: a generic callee called from a function over
+            // `f64` needs its float named there (`dot::<f64>(..)`).
+            let span = node.span;
+            let tape_ty = quote::quote_spanned!(span=> #path::Tape #tape_args);
+            let doc = format!("The tape of the call that computed `{name}`.");
+            match backward.tape_stacks.get(&id) {
+                Some(stack) => {
+                    definitions
+                        .push(quote!(#[doc = #doc] pub #tape: ::backprop_runtime::Stack<#tape_ty>));
+                    defaults.push(quote!(#tape: ::core::default::Default::default()));
+                    stacks.push((tape.clone(), stack.clone()));
+                }
+                None => {
+                    definitions.push(quote!(#[doc = #doc] pub #tape: #tape_ty));
+                    defaults.push(quote!(#tape: ::core::default::Default::default()));
+                    fields.push(tape.clone());
+                    by_reference.push(tape.clone());
+                }
+            }
+        }
+    }
+    for &id in &backward.copied {
+        let name = &graph.nodes[id].name;
+        let element = match sig.params.get(id) {
+            Some(param) => Shape::of(&param.ty).map(|(float, _, _)| float),
+            None => graph.nodes[id].float(),
+        };
+        if let Some(float) = element {
+            let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
+            definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
+            defaults.push(quote!(#name: ::std::vec::Vec::new()));
+            copies.push((name.clone(), is_reference(sig, id)));
+        }
+    }
+    errors.finish()?;
+    let definition = tape_definition(sig, generic, &definitions, &defaults);
+    Ok(Tape {
+        definition,
+        fields,
+        by_reference,
+        stacks,
+        copies,
+        once,
+    })
+}
+
+/// Floats and the primitive types a backward pass reads by value; anything
+/// else (`Vec<usize>`, a callee's tape) it reads by reference.
+/// `T` of a borrowed list: `&[T]`, `&mut [T]`, `&[T; N]`, `&Vec<T>`.
+/// Whether a parameter's type is a reference; `false` for locals (a `Vec`).
+pub(super) fn is_reference(sig: &Signature, id: NodeId) -> bool {
+    sig.params
+        .get(id)
+        .is_some_and(|param| matches!(param.ty, syn::Type::Reference(_)))
+}
+
+pub(super) fn borrowed_list(ty: &syn::Type) -> Option<syn::Type> {
+    match ty {
+        syn::Type::Reference(_) => crate::lower::element_type(ty),
+        _ => None,
+    }
+}
+
+/// `struct Tape` and, for a generic function, its `Default`: `T` need not be
+/// `Default`, and a marker field holds `T` when no other field does.
+fn tape_definition(
+    sig: &Signature,
+    generic: &Generic,
+    definitions: &[TokenStream],
+    defaults: &[TokenStream],
+) -> TokenStream {
+    let args = &generic.args;
+    let doc = format!(
+        "The intermediates of `{}` that the backward pass reads, saved by `forward`.",
+        sig.ident
+    );
+    match &generic.marker {
+        None => {
+            let (params, where_clause) = (&generic.params, &generic.where_clause);
+            quote! {
+                #[doc = #doc]
+                #[derive(Clone, Debug, Default)]
+                pub struct Tape #params #where_clause { #(#definitions),* }
+            }
+        }
+        Some((marker, float)) => {
+            let (params, where_clause) = (&generic.params, &generic.where_clause);
+            let marker_value = generic.marker_value();
+            quote! {
+                #[doc = #doc]
+                #[derive(Clone, Debug)]
+                pub struct Tape #params #where_clause {
+                    #(#definitions,)*
+                    #[doc = "The float type, which the other fields need not mention."]
+                    pub #marker: ::core::marker::PhantomData<fn() -> #float>
+                }
+
+                impl #params ::core::default::Default for Tape #args #where_clause {
+                    fn default() -> Self {
+                        Tape { #(#defaults,)* #marker_value }
+                    }
+                }
+            }
+        }
+    }
+}
