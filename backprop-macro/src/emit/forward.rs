@@ -192,25 +192,20 @@ impl Forward<'_> {
                         }
                     })
                     .collect();
-                for element in self.graph.nodes.iter() {
-                    if let NodeKind::Element {
-                        call,
-                        source: ElementSource::Argument(k),
-                        ..
-                    } = element.kind
-                    {
-                        if call == id {
-                            let (local, value) = (&element.name, &passed[k]);
-                            before.extend(quote!(let mut #local = #value;));
-                            passed[k] = quote!(&mut #local);
-                        }
+                for (element, _, source) in self.graph.elements_of(id) {
+                    if let ElementSource::Argument(k) = source {
+                        let (local, value) = (&self.graph.nodes[element].name, &passed[k]);
+                        before.extend(quote!(let mut #local = #value;));
+                        passed[k] = quote!(&mut #local);
                     }
                 }
                 let keeps_tape = self.saved_tapes.contains(&id);
                 let tape = if keeps_tape { quote!(#tape) } else { quote!(_) };
-                let value_read = self.graph.nodes.iter().any(|n| {
-                    matches!(n.kind, NodeKind::Element { call, source: ElementSource::Value | ElementSource::Field | ElementSource::Item, .. } if call == id)
-                }) || is_read(self.graph, id);
+                let value_read = self
+                    .graph
+                    .elements_of(id)
+                    .any(|(_, _, source)| !matches!(source, ElementSource::Argument(_)))
+                    || is_read(self.graph, id);
                 let value = if value_read { quote!(#name) } else { quote!(_) };
                 quote!(#before let (#value, #tape) = #path::forward(#(#passed),*);)
             }

@@ -336,6 +336,9 @@ pub enum NodeKind {
         /// The generic arguments of the callee's `Tape`: `<f64>` of
         /// `dot::<f64>(..)`, `<T>` in a generic function, or none.
         tape_args: TokenStream,
+        /// The `Element` nodes that name its outputs (registered as they are
+        /// built, by `Lowerer::push_detached`).
+        elements: Vec<NodeId>,
     },
     /// `a` in `let (a, b) = f(x);`: one output of a call with several.
     Element {
@@ -546,6 +549,23 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// The `Element` nodes of a call's outputs: (node, output index, source).
+    pub fn elements_of(
+        &self,
+        call: NodeId,
+    ) -> impl Iterator<Item = (NodeId, usize, ElementSource)> + '_ {
+        let elements: &[NodeId] = match &self.nodes[call].kind {
+            NodeKind::Call { elements, .. } => elements,
+            _ => &[],
+        };
+        elements
+            .iter()
+            .filter_map(move |&id| match self.nodes[id].kind {
+                NodeKind::Element { index, source, .. } => Some((id, index, source)),
+                _ => None,
+            })
+    }
+
     /// The arrays a call writes (passed by `&mut`).
     pub fn writes_to_arrays(&self, call: NodeId) -> impl Iterator<Item = NodeId> + '_ {
         let (args, borrows): (&[Operand], &[Borrow]) = match &self.nodes[call].kind {

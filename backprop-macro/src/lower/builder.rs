@@ -18,8 +18,15 @@ impl<'a> Lowerer<'a> {
     /// variable after the loop) in the current block.
     pub(super) fn push_detached(&mut self, mut node: Node) -> NodeId {
         node.region = self.region;
+        let id = self.nodes.len();
+        // A call knows the nodes that name its outputs.
+        if let NodeKind::Element { call, .. } = node.kind {
+            if let NodeKind::Call { elements, .. } = &mut self.nodes[call].kind {
+                elements.push(id);
+            }
+        }
         self.nodes.push(node);
-        self.nodes.len() - 1
+        id
     }
 
     pub(super) fn new_statement(&mut self) -> StmtId {

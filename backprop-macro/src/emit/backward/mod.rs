@@ -11,11 +11,13 @@
 //! outside a branch or loop and used inside it gets one term for the whole
 //! statement, accumulated inside it (`dx2 += ...`): the only mutable adjoints.
 
+mod calls;
+mod control;
+
 use crate::analysis::activity::Activity;
 use crate::analysis::tape::{Storage, TapePlan};
 use crate::emit::names::Names;
-use crate::ir::traverse;
-use crate::ir::{Block, Graph, If, Loop, NodeId, NodeKind, Operand, RegionId, Stmt, StmtId};
+use crate::ir::{Block, Graph, NodeId, NodeKind, Operand, RegionId, Stmt, StmtId};
 use crate::parse::signature::Signature;
 use crate::rules::RuleCtx;
 use proc_macro2::{Ident, TokenStream};
@@ -179,7 +181,7 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// The adjoint's name, chosen when first needed, so names appear in the order
     /// they are written.
-    fn adjoint(&mut self, id: NodeId) -> Ident {
+    pub(super) fn adjoint(&mut self, id: NodeId) -> Ident {
         if let Some(adjoint) = &self.adjoints[id] {
             return adjoint.clone();
         }
@@ -193,7 +195,7 @@ impl Pass<'_> {
 
     /// The name of the next term of `id`'s adjoint: the adjoint itself when it has
     /// one term, else `dx1`, `dx2`, ...
-    fn next_term(&mut self, id: NodeId) -> Ident {
+    pub(super) fn next_term(&mut self, id: NodeId) -> Ident {
         let adjoint = self.adjoint(id);
         let name = if self.activity.terms[id] == 1 {
             adjoint
@@ -210,7 +212,7 @@ impl Pass<'_> {
         name
     }
 
-    fn zero(&self, id: NodeId) -> TokenStream {
+    pub(super) fn zero(&self, id: NodeId) -> TokenStream {
         self.graph.nodes[id]
             .float()
             .unwrap_or(self.graph.ret)
@@ -218,13 +220,13 @@ impl Pass<'_> {
     }
 
     /// A loop's variable after the loop: its adjoint is updated by the backward loop.
-    fn is_mutable(&self, id: NodeId) -> bool {
+    pub(super) fn is_mutable(&self, id: NodeId) -> bool {
         matches!(self.graph.nodes[id].kind, NodeKind::LoopOut)
     }
 
     /// The reverse of a block: pops of what it saved, the adjoints flowing into
     /// its results, its statements in reverse, then `epilogue`.
-    fn block(
+    pub(super) fn block(
         &mut self,
         block: &Block,
         incoming: &[(Operand, Ident)],
@@ -381,7 +383,7 @@ impl Pass<'_> {
     /// Adds `term` to the adjoint of `operand`, from code in `site`: a term of its
     /// own where the operand is defined in that block, else into the accumulator
     /// of the branch or loop that contains the site.
-    fn contribute(&mut self, operand: &Operand, site: RegionId, term: TokenStream) {
+    pub(super) fn contribute(&mut self, operand: &Operand, site: RegionId, term: TokenStream) {
         let Some(id) = self.active(operand) else {
             return;
         };
@@ -409,7 +411,7 @@ impl Pass<'_> {
     }
 
     /// `dp` or `mut dp`: a loop variable's single term is updated by the loop.
-    fn binding(&self, id: NodeId, name: &Ident) -> TokenStream {
+    pub(super) fn binding(&self, id: NodeId, name: &Ident) -> TokenStream {
         if self.is_mutable(id) && self.activity.terms[id] == 1 {
             quote!(mut #name)
         } else {
@@ -418,7 +420,7 @@ impl Pass<'_> {
     }
 
     /// `let dx = dx1 + dx2;` once every term of `id` is written.
-    fn sum(&mut self, id: NodeId) {
+    pub(super) fn sum(&mut self, id: NodeId) {
         if self.activity.terms[id] > 1 {
             let d = self.adjoint(id);
             let terms = &self.terms[id];
@@ -437,143 +439,12 @@ impl Pass<'_> {
         }
         self.sum(id);
         let d = self.adjoint(id);
-        let node = &self.graph.nodes[id];
-        match &node.kind {
-            NodeKind::Op { rule, args, .. } => {
-                let Some(partial) = rule.partial else { return };
-                for (i, arg) in args.iter().enumerate() {
-                    if self.active(arg).is_none() {
-                        continue;
-                    }
-                    let mut ctx = RuleCtx {
-                        graph: self.graph,
-                        node: id,
-                        adjoint: &d,
-                        saved: &mut self.needed,
-                    };
-                    let term = self.graph.ret.literals_in(partial(&mut ctx, i));
-                    self.contribute(arg, region, term);
-                }
-            }
-            NodeKind::Cast { arg, .. } => {
-                let Some(source) = self.active(arg) else {
-                    return;
-                };
-                let from = self.graph.nodes[source].float();
-                let term = if from == node.float() {
-                    quote!(#d)
-                } else {
-                    let from = from.unwrap_or(self.graph.ret);
-                    quote!(#d as #from)
-                };
-                self.contribute(arg, region, term);
-            }
-            NodeKind::Call {
-                path,
-                args,
-                tape,
-                arg_spans,
-                outputs,
-                ..
-            } => {
-                self.saved_tapes.insert(id);
-                let mut accumulated = Vec::new();
-                let mut whole_arrays = Vec::new();
-                // Each term carries the location of the user's argument, so a type
-                // error about it (a callee that does not differentiate that
-                // parameter) points there.
-                let patterns: Vec<TokenStream> = args
-                    .iter()
-                    .zip(arg_spans)
-                    .map(|(arg, span)| match self.active(arg) {
-                        // An array's adjoint comes back whole and is added
-                        // element by element.
-                        Some(source) if self.graph.nodes[source].array.is_some() => {
-                            let base = format!("{}_{}", self.adjoint(source), node.name);
-                            let mut name = self.names.fresh(&base);
-                            name.set_span(name.span().located_at(*span));
-                            whole_arrays.push((source, name.clone()));
-                            quote!(#name)
-                        }
-                        Some(source) => {
-                            let local = self
-                                .graph
-                                .child_statement(region, self.graph.nodes[source].region)
-                                .is_none();
-                            let mut name = if local {
-                                self.next_term(source)
-                            } else {
-                                let base = format!("{}_{}", self.adjoint(source), node.name);
-                                self.names.fresh(&base)
-                            };
-                            name.set_span(name.span().located_at(*span));
-                            if local {
-                                if let Some(last) = self.terms[source].last_mut() {
-                                    *last = name.clone();
-                                }
-                                if self.activity.terms[source] == 1 {
-                                    self.adjoints[source] = Some(name.clone());
-                                }
-                                self.binding(source, &name)
-                            } else {
-                                accumulated.push((arg.clone(), name.clone()));
-                                quote!(#name)
-                            }
-                        }
-                        None => quote!(_),
-                    })
-                    .collect();
-                // Spanned at the call, so a callee whose `pullback` does not match
-                // its arguments (a custom rule with the wrong signature) is
-                // reported there.
-                let span = node.span;
-                let pattern = if patterns.len() == 1 {
-                    quote::quote_spanned!(span=> (#(#patterns)*,))
-                } else {
-                    quote::quote_spanned!(span=> (#(#patterns),*))
-                };
-                // A callee with several outputs takes one seed per output: the
-                // adjoints of the elements the caller uses, zero for the others.
-                let written: Vec<NodeId> = self.graph.writes_to_arrays(id).collect();
-                let has_elements =
-                    !written.is_empty()
-                        || self.graph.nodes.iter().any(
-                            |n| matches!(n.kind, NodeKind::Element { call, .. } if call == id),
-                        );
-                let seed = if has_elements {
-                    let seeds: Vec<TokenStream> =
-                        (0..*outputs).map(|k| self.element_adjoint(id, k)).collect();
-                    let array = self.graph.nodes.iter().any(|n| {
-                        matches!(n.kind, NodeKind::Element { call, source: crate::ir::ElementSource::Item, .. } if call == id)
-                    });
-                    if array {
-                        quote!([#(#seeds),*])
-                    } else if seeds.len() == 1 {
-                        quote!(#(#seeds)*)
-                    } else {
-                        quote!((#(#seeds),*))
-                    }
-                } else {
-                    quote!(#d)
-                };
-                self.out.extend(
-                    quote::quote_spanned!(span=> let #pattern = #path::pullback(#tape, #seed);),
-                );
-                for (arg, name) in accumulated {
-                    self.contribute(&arg, region, quote!(#name));
-                }
-                for (array, name) in whole_arrays {
-                    let da = self.adjoint(array);
-                    // An array the callee wrote: its adjoint before the call is
-                    // what the pullback hands back. One it only read: add.
-                    self.out.extend(if written.contains(&array) {
-                        quote!(#da[..].copy_from_slice(&#name[..]);)
-                    } else {
-                        quote!(::backprop_runtime::accumulate(&mut #da[..], &#name[..]);)
-                    });
-                }
-            }
+        match &self.graph.nodes[id].kind {
+            NodeKind::Op { .. } => self.rule_terms(id, region, &d),
+            NodeKind::Cast { arg, .. } => self.cast_term(id, arg, region, &d),
+            NodeKind::Call { .. } => self.pullback(id, region, &d),
             NodeKind::Read { array, index } => {
+                // The element's adjoint goes into the array's.
                 let da = self.adjoint(*array);
                 let index = self.value(index);
                 let add = self.graph.ret.add_assign(
@@ -600,175 +471,44 @@ impl Pass<'_> {
         }
     }
 
-    /// The adjoint of output `k` of a call with several: its element's, or zero.
-    fn element_adjoint(&mut self, call: NodeId, k: usize) -> TokenStream {
-        // The outputs of a call that writes its arguments: its value (when used),
-        // then each argument passed by `&mut`. An array's seed is its adjoint.
-        if let NodeKind::Call {
-            args,
-            borrows,
-            outputs,
-            ..
-        } = &self.graph.nodes[call].kind
-        {
-            let written: Vec<&Operand> = args
-                .iter()
-                .zip(borrows)
-                .filter(|(_, b)| b.writes())
-                .map(|(a, _)| a)
-                .collect();
-            let first = outputs - written.len();
-            if let Some(Operand::Node(array)) = k.checked_sub(first).map(|j| written[j]) {
-                if self.graph.nodes[*array].array.is_some() {
-                    let da = self.adjoint(*array);
-                    return quote!(&#da[..]);
-                }
-            }
-        }
-        let element = self.graph.nodes.iter().position(
-            |n| matches!(n.kind, NodeKind::Element { call: c, index, .. } if c == call && index == k),
-        );
-        match element {
-            Some(e) if self.activity.reached[e] => {
-                let d = self.adjoint(e);
-                quote!(#d)
-            }
-            _ => self.graph.nodes[call]
-                .float()
-                .unwrap_or(self.graph.ret)
-                .zero(),
-        }
-    }
-
-    /// Declares, before a branch or loop, the terms it accumulates for values
-    /// defined outside it.
-    fn open_accumulators(&mut self, statement: StmtId) {
-        let nodes = self
-            .activity
-            .accumulated
-            .get(&statement)
-            .cloned()
-            .unwrap_or_default();
-        for id in nodes {
-            let name = self.next_term(id);
-            let zero = self.zero(id);
-            self.out.extend(quote!(let mut #name = #zero;));
-            self.accumulators.insert((id, statement), name);
-        }
-    }
-
-    fn branch(&mut self, branch: &If) {
-        let reached: Vec<(usize, NodeId)> = branch
-            .merges
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|(_, m)| self.activity.reached[*m])
-            .collect();
-        for (_, merge) in &reached {
-            self.sum(*merge);
-        }
-        let mark = self.out.clone();
-        self.open_accumulators(branch.id);
-        let incoming = |block: &Block, pass: &mut Self| -> Vec<(Operand, Ident)> {
-            reached
-                .iter()
-                .map(|(k, merge)| (block.results[*k].clone(), pass.adjoint(*merge)))
-                .collect()
-        };
-        let then_in = incoming(&branch.then_block, self);
-        let else_in = incoming(&branch.else_block, self);
-        let then_code = self.block(&branch.then_block, &then_in, TokenStream::new());
-        let else_code = self.block(&branch.else_block, &else_in, TokenStream::new());
-        if then_code.is_empty() && else_code.is_empty() {
-            self.out = mark;
+    /// One term per active operand of a primitive, from its rule.
+    fn rule_terms(&mut self, id: NodeId, region: RegionId, d: &Ident) {
+        let NodeKind::Op { rule, args, .. } = &self.graph.nodes[id].kind else {
             return;
-        }
-        let cond = self.value(&branch.cond);
-        let else_part = if else_code.is_empty() {
-            quote!()
-        } else {
-            quote!(else { #else_code })
         };
-        self.out.extend(quote!(if #cond { #then_code } #else_part));
-    }
-
-    fn for_loop(&mut self, looped: &Loop, region: RegionId) {
-        let carried: Vec<usize> = (0..looped.carried.len())
-            .filter(|k| self.activity.carries(&looped.carried[*k]))
-            .collect();
-        if carried.is_empty() && !self.reaches_any(&looped.body) {
-            return;
-        }
-        // The adjoint of each variable after the loop, updated by every reversed
-        // iteration to the adjoint of its value before that iteration.
-        let mut slots = Vec::new();
-        for k in &carried {
-            let out = looped.carried[*k].out;
-            if self.activity.reached[out] {
-                self.sum(out);
-            } else {
-                let slot = self.adjoint(out);
-                let zero = self.zero(out);
-                self.out.extend(quote!(let mut #slot = #zero;));
+        let Some(partial) = rule.partial else { return };
+        for (i, arg) in args.iter().enumerate() {
+            if self.active(arg).is_none() {
+                continue;
             }
-            slots.push(self.adjoint(out));
-        }
-        self.open_accumulators(looped.id);
-        let incoming: Vec<(Operand, Ident)> = carried
-            .iter()
-            .zip(&slots)
-            .map(|(k, slot)| (looped.body.results[*k].clone(), slot.clone()))
-            .collect();
-        let mut epilogue = TokenStream::new();
-        for (k, slot) in carried.iter().zip(&slots) {
-            let param = looped.carried[*k].param;
-            let value = if self.activity.reached[param] {
-                let d = self.adjoint(param);
-                quote!(#d)
-            } else {
-                self.zero(param)
+            let mut ctx = RuleCtx {
+                graph: self.graph,
+                node: id,
+                adjoint: d,
+                saved: &mut self.needed,
             };
-            epilogue.extend(quote!(#slot = #value;));
-        }
-        // The loop variable of a loop over `start..end` is rebuilt from the
-        // iteration count instead of saved.
-        let rebuilt = looped
-            .var
-            .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
-        let body = self.block(&looped.body, &incoming, epilogue);
-        let trips = match &looped.fixed_trips {
-            Some(count) => count.clone(),
-            None => self.value(&Operand::Node(looped.trips)),
-        };
-        let header = match (rebuilt, &looped.var_start) {
-            (Some(var), Some(start)) if self.needed.contains(&var) => {
-                let name = &self.graph.nodes[var].name;
-                if start.to_string() == "0" {
-                    quote!(for #name in (0..#trips).rev())
-                } else {
-                    quote!(for #name in (0..#trips).rev().map(|k| #start + k))
-                }
-            }
-            _ => quote!(for _ in 0..#trips),
-        };
-        self.out.extend(quote!(#header { #body }));
-        for (k, slot) in carried.iter().zip(&slots) {
-            self.contribute(&looped.carried[*k].init, region, quote!(#slot));
+            let term = self.graph.ret.literals_in(partial(&mut ctx, i));
+            self.contribute(arg, region, term);
         }
     }
 
-    /// Whether anything in `block` needs its reverse (a loop that only writes
-    /// into a buffer carries no variable, yet its writes matter).
-    fn reaches_any(&self, block: &Block) -> bool {
-        traverse::any_stmt(
-            block,
-            &mut |stmt| matches!(stmt, Stmt::Node(id) if self.activity.reached[*id]),
-        )
+    /// `x as f32`: the adjoint cast back to the operand's type.
+    fn cast_term(&mut self, id: NodeId, arg: &Operand, region: RegionId, d: &Ident) {
+        let Some(source) = self.active(arg) else {
+            return;
+        };
+        let from = self.graph.nodes[source].float();
+        let term = if from == self.graph.nodes[id].float() {
+            quote!(#d)
+        } else {
+            let from = from.unwrap_or(self.graph.ret);
+            quote!(#d as #from)
+        };
+        self.contribute(arg, region, term);
     }
 
     /// A saved value, read in the backward pass.
-    fn value(&mut self, operand: &Operand) -> TokenStream {
+    pub(super) fn value(&mut self, operand: &Operand) -> TokenStream {
         match operand {
             Operand::Node(id) => {
                 self.needed.insert(*id);
@@ -779,7 +519,7 @@ impl Pass<'_> {
         }
     }
 
-    fn active(&self, operand: &Operand) -> Option<NodeId> {
+    pub(super) fn active(&self, operand: &Operand) -> Option<NodeId> {
         match operand {
             Operand::Node(id) if self.graph.nodes[*id].active => Some(*id),
             _ => None,

@@ -1,0 +1,194 @@
+//! Calls in reverse: a call of a differentiated function becomes a call of
+//! its `pullback`, with the call's tape and the adjoints of its outputs.
+
+use super::Pass;
+use crate::ir::{NodeId, NodeKind, Operand, RegionId};
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+/// What a pullback's result is bound to.
+struct PullbackPattern {
+    pattern: TokenStream,
+    /// Terms of values defined outside the current branch or loop, added to
+    /// their accumulators after the call.
+    accumulated: Vec<(Operand, Ident)>,
+    /// Adjoints of whole arrays, added (or copied) element by element.
+    whole_arrays: Vec<(NodeId, Ident)>,
+}
+
+impl Pass<'_> {
+    /// A call of a differentiated function: its `pullback`, with the call's
+    /// tape and the adjoints of its outputs, hands back one adjoint per
+    /// argument.
+    pub(super) fn pullback(&mut self, id: NodeId, region: RegionId, d: &Ident) {
+        let node = &self.graph.nodes[id];
+        let NodeKind::Call {
+            path,
+            args,
+            tape,
+            arg_spans,
+            outputs,
+            ..
+        } = &node.kind
+        else {
+            return;
+        };
+        self.saved_tapes.insert(id);
+        let PullbackPattern {
+            pattern,
+            accumulated,
+            whole_arrays,
+        } = self.pullback_pattern(id, args, arg_spans, region);
+        // A callee with several outputs takes one seed per output: the
+        // adjoints of the elements the caller uses, zero for the others.
+        let written: Vec<NodeId> = self.graph.writes_to_arrays(id).collect();
+        let has_elements = !written.is_empty() || self.graph.elements_of(id).next().is_some();
+        let seed = if has_elements {
+            let seeds: Vec<TokenStream> =
+                (0..*outputs).map(|k| self.element_adjoint(id, k)).collect();
+            let array = self
+                .graph
+                .elements_of(id)
+                .any(|(_, _, source)| source == crate::ir::ElementSource::Item);
+            if array {
+                quote!([#(#seeds),*])
+            } else if seeds.len() == 1 {
+                quote!(#(#seeds)*)
+            } else {
+                quote!((#(#seeds),*))
+            }
+        } else {
+            quote!(#d)
+        };
+        let span = node.span;
+        self.out
+            .extend(quote::quote_spanned!(span=> let #pattern = #path::pullback(#tape, #seed);));
+        for (arg, name) in accumulated {
+            self.contribute(&arg, region, quote!(#name));
+        }
+        for (array, name) in whole_arrays {
+            let da = self.adjoint(array);
+            // An array the callee wrote: its adjoint before the call is
+            // what the pullback hands back. One it only read: add.
+            self.out.extend(if written.contains(&array) {
+                quote!(#da[..].copy_from_slice(&#name[..]);)
+            } else {
+                quote!(::backprop_runtime::accumulate(&mut #da[..], &#name[..]);)
+            });
+        }
+    }
+
+    /// The tuple a pullback's result is bound to: for each argument, its term
+    /// (named like the blog's `dx2` when it is local), a name for a term to add
+    /// after the call, a whole array's adjoint, or `_`. Each carries the
+    /// location of the user's argument, so a type error about it (a callee that
+    /// does not differentiate that parameter) points there.
+    fn pullback_pattern(
+        &mut self,
+        call: NodeId,
+        args: &[Operand],
+        arg_spans: &[proc_macro2::Span],
+        region: RegionId,
+    ) -> PullbackPattern {
+        let node_name = self.graph.nodes[call].name.clone();
+        let mut accumulated = Vec::new();
+        let mut whole_arrays = Vec::new();
+        let patterns: Vec<TokenStream> = args
+            .iter()
+            .zip(arg_spans)
+            .map(|(arg, span)| match self.active(arg) {
+                // An array's adjoint comes back whole and is added
+                // element by element.
+                Some(source) if self.graph.nodes[source].array.is_some() => {
+                    let base = format!("{}_{}", self.adjoint(source), node_name);
+                    let mut name = self.names.fresh(&base);
+                    name.set_span(name.span().located_at(*span));
+                    whole_arrays.push((source, name.clone()));
+                    quote!(#name)
+                }
+                Some(source) => {
+                    let local = self
+                        .graph
+                        .child_statement(region, self.graph.nodes[source].region)
+                        .is_none();
+                    let mut name = if local {
+                        self.next_term(source)
+                    } else {
+                        let base = format!("{}_{}", self.adjoint(source), node_name);
+                        self.names.fresh(&base)
+                    };
+                    name.set_span(name.span().located_at(*span));
+                    if local {
+                        if let Some(last) = self.terms[source].last_mut() {
+                            *last = name.clone();
+                        }
+                        if self.activity.terms[source] == 1 {
+                            self.adjoints[source] = Some(name.clone());
+                        }
+                        self.binding(source, &name)
+                    } else {
+                        accumulated.push((arg.clone(), name.clone()));
+                        quote!(#name)
+                    }
+                }
+                None => quote!(_),
+            })
+            .collect();
+        // Spanned at the call, so a callee whose `pullback` does not match
+        // its arguments (a custom rule with the wrong signature) is
+        // reported there.
+        let span = self.graph.nodes[call].span;
+        let pattern = if patterns.len() == 1 {
+            quote::quote_spanned!(span=> (#(#patterns)*,))
+        } else {
+            quote::quote_spanned!(span=> (#(#patterns),*))
+        };
+        PullbackPattern {
+            pattern,
+            accumulated,
+            whole_arrays,
+        }
+    }
+
+    /// The adjoint of output `k` of a call with several: its element's, or zero.
+    fn element_adjoint(&mut self, call: NodeId, k: usize) -> TokenStream {
+        // The outputs of a call that writes its arguments: its value (when used),
+        // then each argument passed by `&mut`. An array's seed is its adjoint.
+        if let NodeKind::Call {
+            args,
+            borrows,
+            outputs,
+            ..
+        } = &self.graph.nodes[call].kind
+        {
+            let written: Vec<&Operand> = args
+                .iter()
+                .zip(borrows)
+                .filter(|(_, b)| b.writes())
+                .map(|(a, _)| a)
+                .collect();
+            let first = outputs - written.len();
+            if let Some(Operand::Node(array)) = k.checked_sub(first).map(|j| written[j]) {
+                if self.graph.nodes[*array].array.is_some() {
+                    let da = self.adjoint(*array);
+                    return quote!(&#da[..]);
+                }
+            }
+        }
+        let element = self
+            .graph
+            .elements_of(call)
+            .find(|(_, index, _)| *index == k)
+            .map(|(element, _, _)| element);
+        match element {
+            Some(e) if self.activity.reached[e] => {
+                let d = self.adjoint(e);
+                quote!(#d)
+            }
+            _ => self.graph.nodes[call]
+                .float()
+                .unwrap_or(self.graph.ret)
+                .zero(),
+        }
+    }
+}

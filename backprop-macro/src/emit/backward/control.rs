@@ -1,0 +1,139 @@
+//! Branches and loops in reverse: a branch replays the arm the forward pass
+//! took; a loop runs its body's reverse once per forward iteration, carrying
+//! each variable's adjoint back to the iteration before.
+
+use super::Pass;
+use crate::analysis::tape::Storage;
+use crate::ir::traverse;
+use crate::ir::{Block, If, Loop, NodeId, Operand, RegionId, Stmt, StmtId};
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+impl Pass<'_> {
+    /// Declares, before a branch or loop, the terms it accumulates for values
+    /// defined outside it.
+    fn open_accumulators(&mut self, statement: StmtId) {
+        let nodes = self
+            .activity
+            .accumulated
+            .get(&statement)
+            .cloned()
+            .unwrap_or_default();
+        for id in nodes {
+            let name = self.next_term(id);
+            let zero = self.zero(id);
+            self.out.extend(quote!(let mut #name = #zero;));
+            self.accumulators.insert((id, statement), name);
+        }
+    }
+
+    pub(super) fn branch(&mut self, branch: &If) {
+        let reached: Vec<(usize, NodeId)> = branch
+            .merges
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, m)| self.activity.reached[*m])
+            .collect();
+        for (_, merge) in &reached {
+            self.sum(*merge);
+        }
+        let mark = self.out.clone();
+        self.open_accumulators(branch.id);
+        let incoming = |block: &Block, pass: &mut Self| -> Vec<(Operand, Ident)> {
+            reached
+                .iter()
+                .map(|(k, merge)| (block.results[*k].clone(), pass.adjoint(*merge)))
+                .collect()
+        };
+        let then_in = incoming(&branch.then_block, self);
+        let else_in = incoming(&branch.else_block, self);
+        let then_code = self.block(&branch.then_block, &then_in, TokenStream::new());
+        let else_code = self.block(&branch.else_block, &else_in, TokenStream::new());
+        if then_code.is_empty() && else_code.is_empty() {
+            self.out = mark;
+            return;
+        }
+        let cond = self.value(&branch.cond);
+        let else_part = if else_code.is_empty() {
+            quote!()
+        } else {
+            quote!(else { #else_code })
+        };
+        self.out.extend(quote!(if #cond { #then_code } #else_part));
+    }
+
+    pub(super) fn for_loop(&mut self, looped: &Loop, region: RegionId) {
+        let carried: Vec<usize> = (0..looped.carried.len())
+            .filter(|k| self.activity.carries(&looped.carried[*k]))
+            .collect();
+        if carried.is_empty() && !self.reaches_any(&looped.body) {
+            return;
+        }
+        // The adjoint of each variable after the loop, updated by every reversed
+        // iteration to the adjoint of its value before that iteration.
+        let mut slots = Vec::new();
+        for k in &carried {
+            let out = looped.carried[*k].out;
+            if self.activity.reached[out] {
+                self.sum(out);
+            } else {
+                let slot = self.adjoint(out);
+                let zero = self.zero(out);
+                self.out.extend(quote!(let mut #slot = #zero;));
+            }
+            slots.push(self.adjoint(out));
+        }
+        self.open_accumulators(looped.id);
+        let incoming: Vec<(Operand, Ident)> = carried
+            .iter()
+            .zip(&slots)
+            .map(|(k, slot)| (looped.body.results[*k].clone(), slot.clone()))
+            .collect();
+        let mut epilogue = TokenStream::new();
+        for (k, slot) in carried.iter().zip(&slots) {
+            let param = looped.carried[*k].param;
+            let value = if self.activity.reached[param] {
+                let d = self.adjoint(param);
+                quote!(#d)
+            } else {
+                self.zero(param)
+            };
+            epilogue.extend(quote!(#slot = #value;));
+        }
+        // The loop variable of a loop over `start..end` is rebuilt from the
+        // iteration count instead of saved.
+        let rebuilt = looped
+            .var
+            .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
+        let body = self.block(&looped.body, &incoming, epilogue);
+        let trips = match &looped.fixed_trips {
+            Some(count) => count.clone(),
+            None => self.value(&Operand::Node(looped.trips)),
+        };
+        let header = match (rebuilt, &looped.var_start) {
+            (Some(var), Some(start)) if self.needed.contains(&var) => {
+                let name = &self.graph.nodes[var].name;
+                if start.to_string() == "0" {
+                    quote!(for #name in (0..#trips).rev())
+                } else {
+                    quote!(for #name in (0..#trips).rev().map(|k| #start + k))
+                }
+            }
+            _ => quote!(for _ in 0..#trips),
+        };
+        self.out.extend(quote!(#header { #body }));
+        for (k, slot) in carried.iter().zip(&slots) {
+            self.contribute(&looped.carried[*k].init, region, quote!(#slot));
+        }
+    }
+
+    /// Whether anything in `block` needs its reverse (a loop that only writes
+    /// into a buffer carries no variable, yet its writes matter).
+    fn reaches_any(&self, block: &Block) -> bool {
+        traverse::any_stmt(
+            block,
+            &mut |stmt| matches!(stmt, Stmt::Node(id) if self.activity.reached[*id]),
+        )
+    }
+}
