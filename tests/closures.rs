@@ -39,9 +39,7 @@ fn closure_with_a_body(w: &[f64], x: f64) -> f64 {
 #[test]
 fn closures_are_inlined() {
     for (x, y) in [(0.3, -0.4), (-1.0, 0.8)] {
-        let (value, g) = with_closures::grad(x, y);
-        assert_eq!(value, with_closures(x, y));
-        assert_gradient(|v| with_closures(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(with_closures(x = x, y = y));
     }
     let w = [0.5, -1.0, 2.0];
     // Both sides of the closure's branch.

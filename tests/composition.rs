@@ -31,16 +31,12 @@ fn continued_fraction(x: f64, depth: u32) -> f64 {
 fn recursion() {
     for n in [0, 1, 3] {
         for x in [0.9, 1.1] {
-            let (value, g) = repeated_square::grad(x, n);
-            assert_eq!(value, repeated_square(x, n));
-            assert_gradient(|v| repeated_square(v[0], n), &[x], &[g.x]);
+            check!(repeated_square(x = x, n));
         }
     }
     for depth in [0, 1, 6] {
         for x in [0.5, 2.0] {
-            let (value, g) = continued_fraction::grad(x, depth);
-            assert_eq!(value, continued_fraction(x, depth));
-            assert_gradient(|v| continued_fraction(v[0], depth), &[x], &[g.x]);
+            check!(continued_fraction(x = x, depth));
         }
     }
 }
@@ -199,13 +195,7 @@ fn distance_after_turn(r: f64, theta: f64, turn: f64) -> f64 {
 #[test]
 fn calls_of_functions_with_several_outputs() {
     for (r, theta, turn) in [(1.5, 0.7, 0.2), (0.4, -2.0, 1.1)] {
-        let (value, g) = distance_after_turn::grad(r, theta, turn);
-        assert_eq!(value, distance_after_turn(r, theta, turn));
-        assert_gradient(
-            |v| distance_after_turn(v[0], v[1], v[2]),
-            &[r, theta, turn],
-            &[g.r, g.theta, g.turn],
-        );
+        check!(distance_after_turn(r = r, theta = theta, turn = turn));
     }
 }
 
@@ -242,9 +232,7 @@ fn uses_mut_callees(x: f64, y: f64) -> f64 {
 #[test]
 fn callees_with_mut_parameters() {
     for (x, y) in [(0.4, 1.3), (-0.9, 0.2)] {
-        let (value, g) = uses_mut_callees::grad(x, y);
-        assert_eq!(value, uses_mut_callees(x, y));
-        assert_gradient(|v| uses_mut_callees(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(uses_mut_callees(x = x, y = y));
     }
     // The callee itself: outputs are the final values of `i` and `j`.
     let (mut i, mut j) = (0.7, -0.4);
@@ -344,8 +332,6 @@ fn softmax_pick(a: f64, b: f64) -> f64 {
 #[test]
 fn calls_of_functions_returning_arrays() {
     for (a, b) in [(0.3, -0.5), (1.2, 2.0)] {
-        let (value, g) = softmax_pick::grad(a, b);
-        assert_eq!(value, softmax_pick(a, b));
-        assert_gradient(|v| softmax_pick(v[0], v[1]), &[a, b], &[g.a, g.b]);
+        check!(softmax_pick(a = a, b = b));
     }
 }

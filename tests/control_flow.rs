@@ -205,36 +205,28 @@ fn points(seed: u64, count: usize, lo: f64, hi: f64) -> Vec<f64> {
 #[test]
 fn if_as_an_expression_on_both_sides() {
     for (x, y) in [(2.0, 1.0), (0.5, 1.5), (-1.0, -2.0), (-2.0, 0.3)] {
-        let (value, g) = if_expression::grad(x, y);
-        assert_eq!(value, if_expression(x, y));
-        assert_gradient(|v| if_expression(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(if_expression(x = x, y = y));
     }
 }
 
 #[test]
 fn huber_loss_on_both_sides() {
     for (r, d) in [(0.3, 1.0), (-0.5, 1.0), (2.0, 1.0), (-3.0, 0.5)] {
-        let (value, g) = huber::grad(r, d);
-        assert_eq!(value, huber(r, d));
-        assert_gradient(|v| huber(v[0], v[1]), &[r, d], &[g.residual, g.delta]);
+        check!(huber(residual = r, delta = d));
     }
 }
 
 #[test]
 fn leaky_relu_on_both_sides() {
     for x in [-2.0, -0.1, 0.1, 3.0] {
-        let (value, g) = leaky_relu::grad(x);
-        assert_eq!(value, leaky_relu(x));
-        assert_gradient(|v| leaky_relu(v[0]), &[x], &[g.x]);
+        check!(leaky_relu(x = x));
     }
 }
 
 #[test]
 fn a_branch_that_assigns_outer_variables() {
     for (x, y) in [(0.5, 1.5), (1.5, 0.5), (-1.0, 0.0)] {
-        let (value, g) = assigns_in_one_branch::grad(x, y);
-        assert_eq!(value, assigns_in_one_branch(x, y));
-        assert_gradient(|v| assigns_in_one_branch(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(assigns_in_one_branch(x = x, y = y));
     }
 }
 
@@ -242,9 +234,7 @@ fn a_branch_that_assigns_outer_variables() {
 fn else_if_chains_on_every_arm() {
     for (n, flag) in [(3, true), (2, true), (5, false), (1, true)] {
         for x in [0.7, 1.9] {
-            let (value, g) = else_if_chain::grad(x, n, flag);
-            assert_eq!(value, else_if_chain(x, n, flag));
-            assert_gradient(|v| else_if_chain(v[0], n, flag), &[x], &[g.x]);
+            check!(else_if_chain(x = x, n, flag));
         }
     }
 }
@@ -252,9 +242,7 @@ fn else_if_chains_on_every_arm() {
 #[test]
 fn nested_branches_on_every_path() {
     for (x, y) in [(0.5, 1.5), (0.5, -1.5), (-0.5, 1.5), (-0.5, -1.5)] {
-        let (value, g) = nested_branches::grad(x, y);
-        assert_eq!(value, nested_branches(x, y));
-        assert_gradient(|v| nested_branches(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(nested_branches(x = x, y = y));
     }
 }
 
@@ -262,15 +250,9 @@ fn nested_branches_on_every_path() {
 fn loops_at_zero_one_and_many_trips() {
     for n in [0, 1, 2, 17] {
         for x in points(n as u64 + 1, 3, -2.0, 2.0) {
-            let (value, g) = accumulate::grad(x, n);
-            assert_eq!(value, accumulate(x, n));
-            assert_gradient(|v| accumulate(v[0], n), &[x], &[g.x]);
-            let (value, g) = ranges::grad(x, n);
-            assert_eq!(value, ranges(x, n));
-            assert_gradient(|v| ranges(v[0], n), &[x], &[g.x]);
-            let (value, g) = nested_loops::grad(x, 0.3, n);
-            assert_eq!(value, nested_loops(x, 0.3, n));
-            assert_gradient(|v| nested_loops(v[0], v[1], n), &[x, 0.3], &[g.x, g.y]);
+            check!(accumulate(x = x, n));
+            check!(ranges(x = x, n));
+            check!(nested_loops(x = x, y = 0.3, n));
         }
     }
 }
@@ -278,16 +260,8 @@ fn loops_at_zero_one_and_many_trips() {
 #[test]
 fn loops_over_arrays() {
     for x in points(5, 5, -2.0, 2.0) {
-        let (value, g) = horner::grad(x);
-        assert_eq!(value, horner(x));
-        assert_gradient(|v| horner(v[0]), &[x], &[g.x]);
-        let (value, g) = over_values::grad(x, 0.5, -1.5);
-        assert_eq!(value, over_values(x, 0.5, -1.5));
-        assert_gradient(
-            |v| over_values(v[0], v[1], v[2]),
-            &[x, 0.5, -1.5],
-            &[g.a, g.b, g.c],
-        );
+        check!(horner(x = x));
+        check!(over_values(a = x, b = 0.5, c = -1.5));
     }
 }
 
@@ -312,12 +286,8 @@ fn newton_iteration() {
 fn branches_inside_loops_and_loops_inside_branches() {
     for n in [0, 1, 4, 9] {
         for x in points(n as u64 + 10, 4, 0.1, 1.4) {
-            let (value, g) = branch_in_loop::grad(x, n);
-            assert_eq!(value, branch_in_loop(x, n));
-            assert_gradient(|v| branch_in_loop(v[0], n), &[x], &[g.x]);
-            let (value, g) = loop_in_branch::grad(x, n);
-            assert_eq!(value, loop_in_branch(x, n));
-            assert_gradient(|v| loop_in_branch(v[0], n), &[x], &[g.x]);
+            check!(branch_in_loop(x = x, n));
+            check!(loop_in_branch(x = x, n));
         }
     }
 }
@@ -326,9 +296,7 @@ fn branches_inside_loops_and_loops_inside_branches() {
 fn coupled_loop_variables() {
     for n in [0, 1, 5, 30] {
         for (x, y) in [(0.4, -0.8), (1.3, 0.2)] {
-            let (value, g) = coupled::grad(x, y, n);
-            assert_eq!(value, coupled(x, y, n));
-            assert_gradient(|v| coupled(v[0], v[1], n), &[x, y], &[g.x, g.y]);
+            check!(coupled(x = x, y = y, n));
         }
     }
 }
@@ -337,9 +305,7 @@ fn coupled_loop_variables() {
 fn differentiated_calls_inside_loops() {
     for n in [0, 1, 6] {
         for x in [0.3, -0.9] {
-            let (value, g) = calls_in_loop::grad(x, n);
-            assert_eq!(value, calls_in_loop(x, n));
-            assert_gradient(|v| calls_in_loop(v[0], n), &[x], &[g.x]);
+            check!(calls_in_loop(x = x, n));
         }
     }
 }
@@ -490,9 +456,7 @@ fn matches(x: f64, n: u8, flag: bool) -> f64 {
 fn continue_skips_the_rest_of_the_iteration() {
     for n in [0, 1, 2, 7, 12] {
         for x in [0.5, 1.2, 2.5] {
-            let (value, g) = with_continue::grad(x, n);
-            assert_eq!(value, with_continue(x, n));
-            assert_gradient(|v| with_continue(v[0], n), &[x], &[g.x]);
+            check!(with_continue(x = x, n));
         }
     }
 }
@@ -501,9 +465,7 @@ fn continue_skips_the_rest_of_the_iteration() {
 fn break_leaves_the_loop() {
     for n in [0, 1, 3, 20] {
         for x in [0.3, 1.1, 2.2] {
-            let (value, g) = with_break::grad(x, n);
-            assert_eq!(value, with_break(x, n));
-            assert_gradient(|v| with_break(v[0], n), &[x], &[g.x]);
+            check!(with_break(x = x, n));
         }
     }
 }
@@ -512,9 +474,7 @@ fn break_leaves_the_loop() {
 fn labelled_break_and_continue() {
     for n in [0, 1, 3, 6] {
         for x in [0.2, 1.0, 3.0] {
-            let (value, g) = labelled::grad(x, n);
-            assert_eq!(value, labelled(x, n));
-            assert_gradient(|v| labelled(v[0], n), &[x], &[g.x]);
+            check!(labelled(x = x, n));
         }
     }
 }
@@ -522,12 +482,8 @@ fn labelled_break_and_continue() {
 #[test]
 fn while_and_loop() {
     for x in [0.5, 2.0, 12.0] {
-        let (value, g) = while_loop::grad(x);
-        assert_eq!(value, while_loop(x));
-        assert_gradient(|v| while_loop(v[0]), &[x], &[g.x]);
-        let (value, g) = plain_loop::grad(x);
-        assert_eq!(value, plain_loop(x));
-        assert_gradient(|v| plain_loop(v[0]), &[x], &[g.x]);
+        check!(while_loop(x = x));
+        check!(plain_loop(x = x));
     }
 }
 
@@ -535,9 +491,7 @@ fn while_and_loop() {
 fn return_from_anywhere() {
     for n in [0, 1, 5, 40] {
         for x in [-1.5, 0.7, 3.0, 25.0] {
-            let (value, g) = early_returns::grad(x, n);
-            assert_eq!(value, early_returns(x, n));
-            assert_gradient(|v| early_returns(v[0], n), &[x], &[g.x]);
+            check!(early_returns(x = x, n));
         }
     }
 }
@@ -547,9 +501,7 @@ fn match_on_every_arm() {
     for n in 0..8 {
         for flag in [true, false] {
             for x in [0.4, -1.3] {
-                let (value, g) = matches::grad(x, n, flag);
-                assert_eq!(value, matches(x, n, flag));
-                assert_gradient(|v| matches(v[0], n, flag), &[x], &[g.x]);
+                check!(matches(x = x, n, flag));
             }
         }
     }
@@ -592,9 +544,7 @@ fn locals_in_loops(x: f64, n: usize) -> f64 {
 fn conditions_with_side_effects() {
     for n in [0, 1, 4] {
         for x in [0.3, 0.9] {
-            let (value, g) = condition_with_side_effect::grad(x, n);
-            assert_eq!(value, condition_with_side_effect(x, n));
-            assert_gradient(|v| condition_with_side_effect(v[0], n), &[x], &[g.x]);
+            check!(condition_with_side_effect(x = x, n));
         }
     }
 }
@@ -603,9 +553,7 @@ fn conditions_with_side_effects() {
 fn locals_declared_inside_loops() {
     for n in [0, 1, 3] {
         for x in [0.3, -0.7] {
-            let (value, g) = locals_in_loops::grad(x, n);
-            assert_eq!(value, locals_in_loops(x, n));
-            assert_gradient(|v| locals_in_loops(v[0], n), &[x], &[g.x]);
+            check!(locals_in_loops(x = x, n));
         }
     }
 }
@@ -660,9 +608,7 @@ fn match_on_enums_constants_and_guards() {
     for shape in [Shape::Line, Shape::Parabola, Shape::Scaled(2.0)] {
         for k in [0, 1, 3, 5, 11] {
             for x in [0.4, -1.1] {
-                let (value, g) = match_enum::grad(x, shape, k);
-                assert_eq!(value, match_enum(x, shape, k));
-                assert_gradient(|v| match_enum(v[0], shape, k), &[x], &[g.x]);
+                check!(match_enum(x = x, shape, k));
             }
         }
     }

@@ -52,31 +52,21 @@ fn f(f: f64, df: f64) -> f64 {
 #[test]
 fn user_names_that_look_generated() {
     for (x, dx, tape) in [(0.3, 0.7, -0.2), (-1.0, 0.4, 0.5)] {
-        let (value, g) = collisions::grad(x, dx, tape);
-        assert_eq!(value, collisions(x, dx, tape));
-        assert_gradient(
-            |v| collisions(v[0], v[1], v[2]),
-            &[x, dx, tape],
-            &[g.x, g.dx, g.tape],
-        );
+        check!(collisions(x = x, dx = dx, tape = tape));
     }
 }
 
 #[test]
 fn names_around_calls() {
     for x in [0.3, -1.2] {
-        let (value, g) = call_collisions::grad(x);
-        assert_eq!(value, call_collisions(x));
-        assert_gradient(|v| call_collisions(v[0]), &[x], &[g.x]);
+        check!(call_collisions(x = x));
     }
 }
 
 #[test]
 fn parameters_named_like_the_function() {
     for (a, b) in [(0.3, 0.7), (-1.0, 2.0)] {
-        let (value, g) = f::grad(a, b);
-        assert_eq!(value, f(a, b));
-        assert_gradient(|v| f(v[0], v[1]), &[a, b], &[g.f, g.df]);
+        check!(f(f = a, df = b));
     }
 }
 

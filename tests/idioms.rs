@@ -106,19 +106,11 @@ fn loops_over_indices_and_enumerations() {
 #[test]
 fn arrays_patterns_and_data_slices() {
     for (x, y) in [(0.3, 0.9), (-1.2, 2.5)] {
-        let (value, g) = small_arrays::grad(x, y);
-        assert_eq!(value, small_arrays(x, y));
-        assert_gradient(|v| small_arrays(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(small_arrays(x = x, y = y));
     }
     let (xs, ys) = ([1.0, 2.0, 4.0], [2.0, 2.5, 5.5]);
     for (a, b) in [(1.0, 0.5), (-0.3, 2.0)] {
-        let (value, g) = least_squares::grad(a, b, &xs, &ys);
-        assert_eq!(value, least_squares(a, b, &xs, &ys));
-        assert_gradient(
-            |v| least_squares(v[0], v[1], &xs, &ys),
-            &[a, b],
-            &[g.a, g.b],
-        );
+        check!(least_squares(a = a, b = b, &xs, &ys));
     }
 }
 
@@ -195,9 +187,7 @@ fn over_data(w: f64, xs: &[f64]) -> f64 {
 fn loops_over_data_slices() {
     let xs = [0.5, -1.5, 2.0];
     for w in [0.3, -1.1] {
-        let (value, g) = over_data::grad(w, &xs);
-        assert_eq!(value, over_data(w, &xs));
-        assert_gradient(|v| over_data(v[0], &xs), &[w], &[g.w]);
+        check!(over_data(w = w, &xs));
     }
 }
 
@@ -219,9 +209,7 @@ fn floats_passed_by_reference() {
         let (value, g) = by_reference::grad(&x, &y);
         assert_eq!(value, by_reference(&x, &y));
         assert_gradient(|v| by_reference(&v[0], &v[1]), &[x, y], &[g.x, g.y]);
-        let (value, g) = calls_by_reference::grad(x, y);
-        assert_eq!(value, calls_by_reference(x, y));
-        assert_gradient(|v| calls_by_reference(v[0], v[1]), &[x, y], &[g.a, g.b]);
+        check!(calls_by_reference(a = x, b = y));
     }
 }
 
@@ -262,9 +250,7 @@ fn tuples_from_branches() {
     for mode in 0..3 {
         // Both orders of x and y.
         for (x, y) in [(0.3, 1.2), (1.5, -0.4)] {
-            let (value, g) = ordered::grad(x, y, mode);
-            assert_eq!(value, ordered(x, y, mode));
-            assert_gradient(|v| ordered(v[0], v[1], mode), &[x, y], &[g.x, g.y]);
+            check!(ordered(x = x, y = y, mode));
         }
     }
 }

@@ -135,72 +135,56 @@ fn dead_code_is_skipped(x: f64, y: f64) -> f64 {
 #[test]
 fn let_bindings_with_and_without_annotations() {
     for (x, y) in [(0.5, 1.5), (-1.0, 2.0), (2.0, -0.3)] {
-        let (value, g) = lets_and_annotations::grad(x, y);
-        assert_eq!(value, lets_and_annotations(x, y));
-        assert_gradient(|v| lets_and_annotations(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(lets_and_annotations(x = x, y = y));
     }
 }
 
 #[test]
 fn shadowed_bindings() {
     for (x, y) in [(0.5, 1.5), (-1.0, 0.2)] {
-        let (value, g) = shadowing::grad(x, y);
-        assert_eq!(value, shadowing(x, y));
-        assert_gradient(|v| shadowing(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(shadowing(x = x, y = y));
     }
 }
 
 #[test]
 fn reassignment_and_compound_assignment() {
     for (x, y) in [(0.5, 1.5), (-1.0, 0.2), (3.0, -2.0)] {
-        let (value, g) = mutation::grad(x, y);
-        assert_eq!(value, mutation(x, y));
-        assert_gradient(|v| mutation(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(mutation(x = x, y = y));
     }
 }
 
 #[test]
 fn tuple_destructuring_evaluates_before_binding() {
     for (x, y) in [(0.5, 1.5), (-1.0, 0.2)] {
-        let (value, g) = tuples::grad(x, y);
-        assert_eq!(value, tuples(x, y));
-        assert_gradient(|v| tuples(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(tuples(x = x, y = y));
     }
 }
 
 #[test]
 fn block_expressions_and_parentheses() {
     for (x, y) in [(0.5, 1.5), (1.0, 0.2)] {
-        let (value, g) = blocks_and_parens::grad(x, y);
-        assert_eq!(value, blocks_and_parens(x, y));
-        assert_gradient(|v| blocks_and_parens(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(blocks_and_parens(x = x, y = y));
     }
 }
 
 #[test]
 fn integer_parameters_and_casts() {
     for (x, n, k) in [(0.7, 1, 3), (-1.3, 2, 5), (1.1, -1, 2)] {
-        let (value, g) = casts_and_integers::grad(x, n, k);
-        assert_eq!(value, casts_and_integers(x, n, k));
-        assert_gradient(|v| casts_and_integers(v[0], n, k), &[x], &[g.x]);
+        check!(casts_and_integers(x = x, n, k));
     }
 }
 
 #[test]
 fn library_and_user_constants() {
     for x in [0.5, 30.0, -2.0] {
-        let (value, g) = constants::grad(x);
-        assert_eq!(value, constants(x));
-        assert_gradient(|v| constants(v[0]), &[x], &[g.x]);
+        check!(constants(x = x));
     }
 }
 
 #[test]
 fn return_as_last_statement() {
     for (x, y) in [(0.5, 1.5), (-1.0, 0.2)] {
-        let (value, g) = final_return::grad(x, y);
-        assert_eq!(value, final_return(x, y));
-        assert_gradient(|v| final_return(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(final_return(x = x, y = y));
     }
 }
 
@@ -219,9 +203,7 @@ fn wrt_restricts_the_gradient() {
 fn non_float_parameters_pass_through() {
     for (mode, flag, n) in [(Mode::Plain, true, 3), (Mode::Scaled, false, 0)] {
         for x in [0.5, -2.0] {
-            let (value, g) = pass_through::grad(x, mode, flag, n);
-            assert_eq!(value, pass_through(x, mode, flag, n));
-            assert_gradient(|v| pass_through(v[0], mode, flag, n), &[x], &[g.x]);
+            check!(pass_through(x = x, mode, flag, n));
         }
     }
 }
@@ -334,8 +316,6 @@ fn idioms(x: f64, y: f64) -> f64 {
 #[test]
 fn common_idioms() {
     for (x, y) in [(0.3, 1.7), (-1.2, 0.4)] {
-        let (value, g) = idioms::grad(x, y);
-        assert_eq!(value, idioms(x, y));
-        assert_gradient(|v| idioms(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(idioms(x = x, y = y));
     }
 }

@@ -164,9 +164,7 @@ fn w_of(w: [f64; 2]) -> [f64; 3] {
 #[test]
 fn arrays_built_from_differentiated_values() {
     for (x, y) in [(0.3, -0.6), (1.4, 0.9)] {
-        let (value, g) = arrays_of_values::grad(x, y);
-        assert_eq!(value, arrays_of_values(x, y));
-        assert_gradient(|v| arrays_of_values(v[0], v[1]), &[x, y], &[g.x, g.y]);
+        check!(arrays_of_values(x = x, y = y));
     }
 }
 

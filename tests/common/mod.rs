@@ -64,3 +64,43 @@ pub fn check(
         assert_gradient(&plain, point, &gradient);
     }
 }
+
+/// One line per case: `check!(f(x = 0.5, y = -1.0, n))` checks, at that
+/// point, that `f::grad` returns `f`'s value and a gradient that matches
+/// central differences of `f`. Arguments written `name = value` are the
+/// differentiated ones (`name` is the parameter, and so the field of `Grad`);
+/// the others are passed as they are.
+#[macro_export]
+macro_rules! check {
+    ($f:ident ( $($args:tt)* )) => {
+        // `args` is named here and passed down, so every rule's uses of it
+        // are the same variable.
+        $crate::check!(@sort args $f [] [] [] $($args)* ,)
+    };
+    // Sorts the arguments, one at a time, into the call's, the point's values
+    // and the gradient's fields.
+    (@sort $it:ident $f:ident [$($call:tt)*] [$($point:expr),*] [$($field:ident),*]
+        $name:ident = $value:expr, $($rest:tt)*) => {
+        $crate::check!(@sort $it $f [$($call)* $it.next().unwrap_or_default(),]
+            [$($point,)* $value] [$($field,)* $name] $($rest)*)
+    };
+    (@sort $it:ident $f:ident [$($call:tt)*] [$($point:expr),*] [$($field:ident),*]
+        $value:expr, $($rest:tt)*) => {
+        $crate::check!(@sort $it $f [$($call)* $value,] [$($point),*] [$($field),*] $($rest)*)
+    };
+    (@sort $it:ident $f:ident [$($call:tt)*] [$($point:expr),*] [$($field:ident),*] $(,)*) => {{
+        let point = [$($point),*];
+        $crate::common::check(
+            &[&point[..]],
+            |v| {
+                let mut $it = v.iter().copied();
+                $f($($call)*)
+            },
+            |v| {
+                let mut $it = v.iter().copied();
+                let (value, g) = $f::grad($($call)*);
+                (value, vec![$(g.$field),*])
+            },
+        );
+    }};
+}
