@@ -479,6 +479,11 @@ mod rules;
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/valid.rs"]
 mod valid;
+// The stages' unit tests (compiled, not run, here) use it.
+#[cfg(test)]
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/testing.rs"]
+mod testing;
 
 /// A straight-line function of `nodes` operations.
 fn straight_line(nodes: usize) -> proc_macro2::TokenStream {

@@ -29,6 +29,8 @@ mod parse;
 #[cfg(test)]
 mod robustness;
 mod rules;
+#[cfg(test)]
+mod testing;
 mod valid;
 
 use proc_macro::TokenStream;

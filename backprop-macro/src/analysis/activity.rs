@@ -166,3 +166,74 @@ impl Activity {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{activity, node};
+    use syn::parse_quote;
+
+    #[test]
+    fn the_blog_gives_x_three_terms_and_y_two() {
+        let (graph, activity) = activity(parse_quote! {
+            fn f(x: f64, y: f64) -> f64 {
+                let sigx = sigmoid(x);
+                let sigy = sigmoid(y);
+                let numer = x + sigy;
+                let xandy = x + y;
+                let xandysqr = xandy * xandy;
+                let denom = xandysqr + sigx;
+                let rec_denom = 1.0 / denom;
+                numer * rec_denom
+            }
+        });
+        assert_eq!(activity.terms[node(&graph, "x")], 3);
+        assert_eq!(activity.terms[node(&graph, "y")], 2);
+        // `xandy * xandy` is one use: the square's rule.
+        assert_eq!(activity.terms[node(&graph, "xandy")], 1);
+        assert!(graph
+            .nodes
+            .iter()
+            .enumerate()
+            .all(|(id, n)| activity.reached[id] == n.active));
+    }
+
+    #[test]
+    fn what_does_not_reach_the_result_gets_no_adjoint() {
+        let (graph, activity) = activity(parse_quote! {
+            fn f(x: f64, y: f64) -> f64 {
+                let unused = x.exp() * y;
+                let twice = x * 2.0;
+                twice
+            }
+        });
+        assert!(activity.reached[node(&graph, "twice")]);
+        assert!(!activity.reached[node(&graph, "unused")]);
+        assert!(!activity.reached[node(&graph, "y")]);
+        assert_eq!(activity.terms[node(&graph, "x")], 1);
+    }
+
+    #[test]
+    fn a_value_used_in_a_loop_gets_one_accumulated_term() {
+        let (graph, activity) = activity(parse_quote! {
+            fn f(x: f64, n: usize) -> f64 {
+                let mut acc = x;
+                for _ in 0..n {
+                    acc = acc * x + x;
+                }
+                acc
+            }
+        });
+        let x = node(&graph, "x");
+        // Two uses inside the loop share one term; the start value is another.
+        assert_eq!(activity.terms[x], 2);
+        assert_eq!(
+            activity
+                .accumulated
+                .values()
+                .flatten()
+                .filter(|&&id| id == x)
+                .count(),
+            1
+        );
+    }
+}

@@ -196,3 +196,51 @@ fn is_cheap(expr: &syn::Expr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Storage, TapePlan};
+    use crate::testing::{lowered, node};
+    use syn::parse_quote;
+
+    #[test]
+    fn each_value_is_kept_where_it_is_cheapest() {
+        let (sig, graph) = lowered(parse_quote! {
+            fn f(x: f64, w: &[f64], cols: usize, n: usize) -> f64 {
+                let mut total = 0.0;
+                let top = if x > 0.0 {
+                    let once = x.exp();
+                    once * 2.0
+                } else {
+                    x
+                };
+                for j in 0..n {
+                    let index = j * cols;
+                    let inside = (total + top).sin();
+                    total = inside * w[index];
+                }
+                total
+            }
+        });
+        let plan = TapePlan::of(&graph, &sig);
+        assert_eq!(plan.storage(node(&graph, "top")), Storage::Field);
+        // In a branch outside every loop: a field, written where computed.
+        assert_eq!(plan.storage(node(&graph, "once")), Storage::Field);
+        // The loop's own variable, rebuilt from the reversed loop's counter.
+        assert_eq!(plan.storage(node(&graph, "j")), Storage::Rebuilt);
+        // An index computed from values there in the backward pass.
+        let (j, cols) = (node(&graph, "j"), node(&graph, "cols"));
+        assert_eq!(
+            plan.storage(node(&graph, "index")),
+            Storage::Recompute(vec![j, cols])
+        );
+        assert_eq!(plan.storage(node(&graph, "inside")), Storage::Stack);
+        // An element of an input nothing changes: read again.
+        let read = graph
+            .nodes
+            .iter()
+            .position(|n| matches!(n.kind, crate::ir::NodeKind::Read { .. }))
+            .expect("a read of w");
+        assert!(matches!(plan.storage(read), Storage::Recompute(_)));
+    }
+}

@@ -358,3 +358,59 @@ fn diverges(expr: &Expr) -> bool {
     syn::visit::Visit::visit_expr(&mut finder, expr);
     finder.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::hoist_conditions;
+    use quote::ToTokens;
+    use syn::parse_quote;
+
+    fn hoisted(mut block: syn::Block) -> String {
+        hoist_conditions(&mut block);
+        block.to_token_stream().to_string()
+    }
+
+    fn tokens(block: syn::Block) -> String {
+        block.to_token_stream().to_string()
+    }
+
+    #[test]
+    fn a_branch_in_a_condition_is_evaluated_first() {
+        let out = hoisted(parse_quote!({
+            if (if x > 0.0 { x } else { y }) < 1.0 {
+                z = x;
+            }
+        }));
+        assert!(
+            out.starts_with("{ let picked = if x > 0.0 { x } else { y } ;"),
+            "{out}"
+        );
+        assert!(out.contains("if (picked) < 1.0"), "{out}");
+    }
+
+    #[test]
+    fn plain_conditions_are_left_alone() {
+        let block: syn::Block = parse_quote!({
+            if x > 0.0 && n < 3 {
+                z = x;
+            }
+            while i < n {
+                i += 1;
+            }
+        });
+        assert_eq!(hoisted(block.clone()), tokens(block));
+    }
+
+    #[test]
+    fn a_short_circuit_keeps_its_order() {
+        let out = hoisted(parse_quote!({
+            if n > 0 && xs.iter().sum::<f64>() > 1.0 {
+                z = x;
+            }
+        }));
+        // The sum runs only when `n > 0`, as before.
+        let test = out.find("n > 0").expect("the first test");
+        let sum = out.find("sum").expect("the sum");
+        assert!(test < sum, "{out}");
+    }
+}

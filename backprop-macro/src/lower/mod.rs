@@ -350,3 +350,99 @@ impl<'a> Lowerer<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::Stmt;
+    use crate::testing::{kinds, lowered};
+    use syn::parse_quote;
+
+    #[test]
+    fn straight_line_code_is_one_node_per_operation() {
+        let (_, graph) = lowered(parse_quote! {
+            fn f(x: f64, y: f64) -> f64 {
+                let a = x * y + 1.0;
+                -a * a
+            }
+        });
+        assert_eq!(
+            kinds(&graph),
+            ["param", "param", "mul", "add", "neg", "mul"]
+        );
+    }
+
+    #[test]
+    fn a_value_times_itself_is_a_square_and_integers_are_inactive() {
+        let (_, graph) = lowered(parse_quote! {
+            fn f(x: f64, n: usize) -> f64 {
+                x * x * n as f64
+            }
+        });
+        assert_eq!(
+            kinds(&graph),
+            ["param", "param", "square", "inactive", "mul"]
+        );
+    }
+
+    #[test]
+    fn a_loop_carries_what_its_body_assigns() {
+        let (_, graph) = lowered(parse_quote! {
+            fn f(x: f64, n: usize) -> f64 {
+                let mut p = 1.0;
+                let mut unchanged = x;
+                for _ in 0..n {
+                    p *= unchanged;
+                }
+                p + unchanged
+            }
+        });
+        // The parameters, the two lets, the loop, the sum.
+        let [.., Stmt::Loop(looped), Stmt::Node(_)] = &graph.body.stmts[..] else {
+            panic!("a loop before the sum: {:?}", kinds(&graph));
+        };
+        assert_eq!(looped.carried.len(), 1);
+        assert!(graph.nodes[looped.carried[0].param].active);
+    }
+
+    #[test]
+    fn a_variable_becomes_active_in_the_iteration_that_assigns_it() {
+        let (_, graph) = lowered(parse_quote! {
+            fn f(x: f64, n: usize) -> f64 {
+                let mut s = 0.0;
+                for _ in 0..n {
+                    s = s * 0.5 + x;
+                }
+                s
+            }
+        });
+        let looped = graph.loops()[0];
+        // `s` starts as a constant; the fixpoint makes it active from the
+        // first iteration on.
+        assert!(graph.nodes[looped.carried[0].param].active);
+        assert!(graph.nodes[looped.carried[0].out].active);
+    }
+
+    #[test]
+    fn a_branch_merges_what_its_arms_assign() {
+        let (_, graph) = lowered(parse_quote! {
+            fn f(x: f64) -> f64 {
+                let mut y = x;
+                if x > 0.0 {
+                    y = x.sin();
+                }
+                y
+            }
+        });
+        let branch = graph
+            .body
+            .stmts
+            .iter()
+            .find_map(|s| match s {
+                Stmt::If(branch) => Some(branch),
+                _ => None,
+            })
+            .expect("an if");
+        assert_eq!(branch.merges.len(), 1);
+        assert!(kinds(&graph).contains(&"merge"));
+    }
+}
