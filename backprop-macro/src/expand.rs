@@ -1,7 +1,7 @@
 //! The pipeline: parse, check, lower, analyse, emit.
 
 use crate::analysis::activity::Activity;
-use crate::desugar::{hoist, paths};
+use crate::desugar::{hoist, paths, returns};
 use crate::emit::backward;
 use crate::emit::module;
 use crate::emit::names::Names;
@@ -56,10 +56,12 @@ pub fn module_of(
     let _float = crate::ir::GenericFloat::set(generic);
     // Validate: constructs refused wherever they appear.
     valid::check(&function.block, &mut errors);
-    // Desugar: paths one module deeper, values out of conditions.
+    // Desugar: paths one module deeper, values out of conditions, early
+    // returns at the top of the body as branches.
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
     hoist::hoist_conditions(&mut rebased.block);
+    returns::early_returns_as_branches(&mut rebased.block);
     let signature = Signature::from_syn(&rebased, args, &mut errors);
     // Lower: the body becomes a Wengert list.
     let mut names = Names::for_function(function);

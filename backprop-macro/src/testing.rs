@@ -14,6 +14,7 @@ pub fn lowered(function: syn::ItemFn) -> (Signature, Graph) {
     let mut rebased = function.clone();
     crate::desugar::paths::rebase(&mut rebased);
     crate::desugar::hoist::hoist_conditions(&mut rebased.block);
+    crate::desugar::returns::early_returns_as_branches(&mut rebased.block);
     let sig = Signature::from_syn(&rebased, &Args::default(), &mut errors)
         .expect("a supported signature");
     let mut names = Names::for_function(&function);

@@ -23,8 +23,6 @@ pub mod early_return {
         pub x: f64,
         pub y: f64,
         pub cond: bool,
-        pub returned_3: bool,
-        pub running: bool,
         pub z: f64,
     }
 
@@ -36,24 +34,14 @@ pub mod early_return {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
-        let returned = false;
-        let result = 0.0_f64;
         let cond = x < 0.0;
-        let (returned_3, result_3) = if cond {
-            let sq = y * y;
-            let result_2 = sq;
-            let returned_2 = true;
-            (returned_2, result_2)
-        } else { (returned, result) };
-        let running = !returned_3;
-        let merge = if running {
+        let early_return = if cond { y * y } else {
             let z = x * y;
             let sin = z.sin();
             tape.z = z;
             sin
-        } else { 0.0_f64 };
-        let early_return = if returned_3 { result_3 } else { merge };
-        *tape = Tape { x, y, cond, returned_3, running, ..*tape };
+        };
+        *tape = Tape { x, y, cond, ..*tape };
         early_return
     }
 
@@ -67,29 +55,18 @@ pub mod early_return {
 
     #[inline]
     pub fn backward_into(tape: &Tape, dearly_return: f64, grad: &mut Grad) {
-        let Tape { x, y, cond, returned_3, running, z } = *tape;
-        let mut dresult_3 = 0.0_f64;
-        let mut dmerge = 0.0_f64;
-        if returned_3 {
-            dresult_3 += dearly_return;
-        } else {
-            dmerge += dearly_return;
-        }
+        let Tape { x, y, cond, z } = *tape;
+        let mut dy = 0.0_f64;
         let mut dx = 0.0_f64;
-        let mut dy1 = 0.0_f64;
-        if running {
-            let dsin = dmerge;
+        if cond {
+            let dsq = dearly_return;
+            dy += dsq * (2.0 * y);
+        } else {
+            let dsin = dearly_return;
             let dz = dsin * z.cos();
             dx += dz * y;
-            dy1 += dz * x;
+            dy += dz * x;
         }
-        let mut dy2 = 0.0_f64;
-        if cond {
-            let dresult_2 = dresult_3;
-            let dsq = dresult_2;
-            dy2 += dsq * (2.0 * y);
-        }
-        let dy = dy1 + dy2;
         grad.x += dx;
         grad.y += dy;
     }

@@ -1,8 +1,10 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
 //! out: paths moved one module deeper (`paths`), values computed inside
-//! conditions moved into `let`s before them (`hoist`), and iterator chains over
+//! conditions moved into `let`s before them (`hoist`), early returns at the top
+//! of the body as `if`/`else` (`returns`), and iterator chains over
 //! slices turned into the loops they stand for (`iterators`, used by lowering).
 
 pub mod hoist;
 pub mod iterators;
 pub mod paths;
+pub mod returns;

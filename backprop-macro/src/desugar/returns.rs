@@ -1,0 +1,179 @@
+//! An early return at the top of the function body, `if c { ..; return a; }
+//! rest`, is the branch `if c { ..; a } else { rest }` that ends the body:
+//! rewritten so, it is differentiated as a branch, with no flags for a
+//! decision made once (a return inside a loop or a nested branch keeps them).
+
+use syn::{Expr, Stmt};
+
+pub fn early_returns_as_branches(block: &mut syn::Block) {
+    let stmts = std::mem::take(&mut block.stmts);
+    block.stmts = rewritten(stmts);
+}
+
+/// The statements of a body (or of the rest of one, in an `else`).
+fn rewritten(mut stmts: Vec<Stmt>) -> Vec<Stmt> {
+    let Some(at) = stmts.iter().position(|stmt| returning_if(stmt).is_some()) else {
+        return stmts;
+    };
+    let rest = stmts.split_off(at + 1);
+    let Some(Stmt::Expr(Expr::If(mut branch), semi)) = stmts.pop() else {
+        return stmts;
+    };
+    // The rest of the body must end in its value (or a final `return`).
+    let mut rest = rewritten(rest);
+    match rest.last_mut() {
+        Some(Stmt::Expr(_, None)) => {}
+        Some(last @ Stmt::Expr(Expr::Return(_), _)) => {
+            let Stmt::Expr(Expr::Return(ret), _) = last.clone() else {
+                return restore(stmts, branch, semi, rest);
+            };
+            match ret.expr {
+                Some(value) => *last = Stmt::Expr(*value, None),
+                None => return restore(stmts, branch, semi, rest),
+            }
+        }
+        _ => return restore(stmts, branch, semi, rest),
+    }
+    // `..; return a;` ends the `then` block with `a`.
+    let Some(Stmt::Expr(Expr::Return(ret), _)) = branch.then_branch.stmts.pop() else {
+        return restore(stmts, branch, semi, rest);
+    };
+    let Some(value) = ret.expr else {
+        return restore(stmts, branch, semi, rest);
+    };
+    branch.then_branch.stmts.push(Stmt::Expr(*value, None));
+    let else_block = syn::Block {
+        brace_token: branch.then_branch.brace_token,
+        stmts: rest,
+    };
+    branch.else_branch = Some((
+        syn::token::Else::default(),
+        Box::new(Expr::Block(syn::ExprBlock {
+            attrs: Vec::new(),
+            label: None,
+            block: else_block,
+        })),
+    ));
+    stmts.push(Stmt::Expr(Expr::If(branch), None));
+    stmts
+}
+
+/// The statements as they were, when the rest cannot be an `else`.
+fn restore(
+    mut stmts: Vec<Stmt>,
+    branch: syn::ExprIf,
+    semi: Option<syn::token::Semi>,
+    rest: Vec<Stmt>,
+) -> Vec<Stmt> {
+    stmts.push(Stmt::Expr(Expr::If(branch), semi));
+    stmts.extend(rest);
+    stmts
+}
+
+/// `if c { ..; return a; }` as a statement, with no `else`.
+fn returning_if(stmt: &Stmt) -> Option<&syn::ExprIf> {
+    let Stmt::Expr(Expr::If(branch), _) = stmt else {
+        return None;
+    };
+    let ends_in_return = matches!(
+        branch.then_branch.stmts.last(),
+        Some(Stmt::Expr(
+            Expr::Return(syn::ExprReturn { expr: Some(_), .. }),
+            _
+        ))
+    );
+    (branch.else_branch.is_none() && ends_in_return).then_some(branch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::early_returns_as_branches;
+    use quote::ToTokens;
+    use syn::parse_quote;
+
+    fn rewritten(mut block: syn::Block) -> String {
+        early_returns_as_branches(&mut block);
+        block.to_token_stream().to_string()
+    }
+
+    #[test]
+    fn a_guard_becomes_an_if_else() {
+        let out = rewritten(parse_quote!({
+            let a = x * 2.0;
+            if a < 0.0 {
+                let b = y * y;
+                return b;
+            }
+            let z = a * y;
+            z.sin()
+        }));
+        let expected: syn::Block = parse_quote!({
+            let a = x * 2.0;
+            if a < 0.0 {
+                let b = y * y;
+                b
+            } else {
+                let z = a * y;
+                z.sin()
+            }
+        });
+        assert_eq!(out, expected.to_token_stream().to_string());
+    }
+
+    #[test]
+    fn guards_in_a_row_nest() {
+        let out = rewritten(parse_quote!({
+            if x < 0.0 {
+                return -x;
+            }
+            if x > 1.0 {
+                return 1.0;
+            }
+            return x * x;
+        }));
+        let expected: syn::Block = parse_quote!({
+            if x < 0.0 {
+                -x
+            } else {
+                if x > 1.0 {
+                    1.0
+                } else {
+                    x * x
+                }
+            }
+        });
+        assert_eq!(out, expected.to_token_stream().to_string());
+    }
+
+    #[test]
+    fn returns_in_loops_and_unit_returns_are_left_alone() {
+        for block in [
+            parse_quote!({
+                for i in 0..n {
+                    if x > 0.0 {
+                        return x;
+                    }
+                }
+                x
+            }),
+            parse_quote!({
+                if x < 0.0 {
+                    return;
+                }
+                *y = x;
+            }),
+            parse_quote!({
+                if x < 0.0 {
+                    return x;
+                }
+                *y = x;
+            }),
+        ] {
+            let block: syn::Block = block;
+            assert_eq!(
+                rewritten(block.clone()),
+                block.to_token_stream().to_string()
+            );
+        }
+    }
+}
