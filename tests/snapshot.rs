@@ -68,6 +68,16 @@ fn power_series(x: f64, n: usize) -> f64 {
     total
 }
 
+/// `while` with no `break`: Newton's iteration for the square root.
+#[differentiate]
+fn newton_sqrt(a: f64) -> f64 {
+    let mut g = a.max(1.0);
+    while (g * g - a).abs() > 1e-12 * a {
+        g = 0.5 * (g + a / g);
+    }
+    g
+}
+
 /// `while` with a `break`.
 #[differentiate]
 fn halve_until(x: f64, limit: f64) -> f64 {
@@ -233,6 +243,11 @@ const SNAPSHOTS: &[Snapshot] = &[
         &[("soft_power", soft_power::SOURCE)],
     ),
     (
+        "while",
+        "`while` with no `break`",
+        &[("newton_sqrt", newton_sqrt::SOURCE)],
+    ),
+    (
         "while_break",
         "`while` with a `break`",
         &[("halve_until", halve_until::SOURCE)],
@@ -384,6 +399,10 @@ mod pasted {
         use super::*;
         include!("snapshots/for_with_branch.rs");
     }
+    pub mod while_loop {
+        use super::*;
+        include!("snapshots/while.rs");
+    }
     pub mod while_break {
         use super::*;
         include!("snapshots/while_break.rs");
@@ -453,6 +472,9 @@ fn pasted_expansions_compile_and_agree() {
             while_break::halve_until::grad(3.0, limit),
             halve_until::grad(3.0, limit)
         );
+    }
+    for a in [0.25, 2.0, 9.0] {
+        agree!(while_loop::newton_sqrt::grad(a), newton_sqrt::grad(a));
     }
     for kind in 0..3 {
         agree!(

@@ -29,13 +29,11 @@ pub mod even_terms {
         pub trips: usize,
         pub w: ::std::vec::Vec<f64>,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
         pub x: f64,
     }
-
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
         let mut running_stack = ::core::mem::take(&mut tape.running);
@@ -55,7 +53,9 @@ pub mod even_terms {
             let total_4 = if running {
                 let prod = wi * x;
                 total_2 + prod
-            } else { total_2 };
+            } else {
+                total_2
+            };
             running_stack.push(running);
             total_5 = total_4;
             trips += 1;
@@ -63,10 +63,15 @@ pub mod even_terms {
         let mut w_copy = ::core::mem::take(&mut tape.w);
         w_copy.clear();
         w_copy.extend_from_slice(w);
-        *tape = Tape { x, w_len, trips, running: running_stack, w: w_copy };
+        *tape = Tape {
+            x,
+            w_len,
+            trips,
+            running: running_stack,
+            w: w_copy,
+        };
         total_5
     }
-
     #[must_use]
     #[inline]
     pub fn forward(w: &[f64], x: f64) -> (f64, Tape) {
@@ -74,7 +79,6 @@ pub mod even_terms {
         let value = self::forward_into(&mut tape, w, x);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad) {
         let Tape { x, w_len, trips, .. } = *tape;
@@ -103,7 +107,6 @@ pub mod even_terms {
         }
         grad.x += dx;
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -111,14 +114,12 @@ pub mod even_terms {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(w: &[f64], x: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(w, x);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (::std::vec::Vec<f64>, f64) {
         let g = self::backward(tape, seed);

@@ -35,12 +35,10 @@ pub mod soft_power {
         pub trips: usize,
         pub cond_2: bool,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
-        pub x: f64
+        pub x: f64,
     }
-
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
@@ -53,7 +51,9 @@ pub mod soft_power {
         for i in 0..n {
             let p_2 = p_6;
             let cond = i % 2 == 0;
-            let p_5 = if cond { p_2 * x } else {
+            let p_5 = if cond {
+                p_2 * x
+            } else {
                 let sin = x.sin();
                 let prod = p_2 * sin;
                 let p_4 = prod + 1.0;
@@ -68,7 +68,9 @@ pub mod soft_power {
         let soft_power = if cond_2 {
             let ln = p_6.ln();
             ln + 1.0
-        } else { p_6 };
+        } else {
+            p_6
+        };
         *tape = Tape {
             x,
             p_6,
@@ -79,7 +81,6 @@ pub mod soft_power {
         };
         soft_power
     }
-
     #[must_use]
     #[inline]
     pub fn forward(x: f64, n: usize) -> (f64, Tape) {
@@ -87,7 +88,6 @@ pub mod soft_power {
         let value = self::forward_into(&mut tape, x, n);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
         let Tape { x, p_6, trips, cond_2, .. } = *tape;
@@ -123,7 +123,6 @@ pub mod soft_power {
         }
         grad.x += dx;
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -131,14 +130,12 @@ pub mod soft_power {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(x: f64, n: usize) -> (f64, Grad) {
         let (value, tape) = self::forward(x, n);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, ::backprop_runtime::NotDifferentiable) {
         let g = self::backward(tape, seed);

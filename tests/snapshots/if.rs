@@ -28,13 +28,11 @@ pub mod clipped {
         pub z_3: f64,
         pub cond_2: bool,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
-
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let z = x * y;
@@ -43,14 +41,22 @@ pub mod clipped {
             let z_2 = z.sqrt();
             tape.z_2 = z_2;
             z_2
-        } else { z };
+        } else {
+            z
+        };
         let cond_2 = x > y;
         let w = if cond_2 { z_3 * x } else { z_3 - y };
         let clipped = w + z_3;
-        *tape = Tape { x, y, cond, z_3, cond_2, ..*tape };
+        *tape = Tape {
+            x,
+            y,
+            cond,
+            z_3,
+            cond_2,
+            ..*tape
+        };
         clipped
     }
-
     #[must_use]
     #[inline]
     pub fn forward(x: f64, y: f64) -> (f64, Tape) {
@@ -58,7 +64,6 @@ pub mod clipped {
         let value = self::forward_into(&mut tape, x, y);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, dclipped: f64, grad: &mut Grad) {
         let Tape { x, y, cond, z_2, z_3, cond_2 } = *tape;
@@ -91,7 +96,6 @@ pub mod clipped {
         grad.x += dx;
         grad.y += dy;
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -99,14 +103,12 @@ pub mod clipped {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(x: f64, y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, y);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);

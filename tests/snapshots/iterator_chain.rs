@@ -22,13 +22,11 @@ pub mod dot {
         pub a: ::std::vec::Vec<f64>,
         pub b: ::std::vec::Vec<f64>,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub a: ::std::vec::Vec<f64>,
         pub b: ::std::vec::Vec<f64>,
     }
-
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
         let a_len = a.len();
@@ -52,10 +50,15 @@ pub mod dot {
         let mut b_copy = ::core::mem::take(&mut tape.b);
         b_copy.clear();
         b_copy.extend_from_slice(b);
-        *tape = Tape { a_len, b_len, trips, a: a_copy, b: b_copy };
+        *tape = Tape {
+            a_len,
+            b_len,
+            trips,
+            a: a_copy,
+            b: b_copy,
+        };
         total_4
     }
-
     #[must_use]
     #[inline]
     pub fn forward(a: &[f64], b: &[f64]) -> (f64, Tape) {
@@ -63,7 +66,6 @@ pub mod dot {
         let value = self::forward_into(&mut tape, a, b);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
         let Tape { a_len, b_len, trips, .. } = *tape;
@@ -86,7 +88,6 @@ pub mod dot {
             dtotal_4 = dtotal_2;
         }
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -94,14 +95,12 @@ pub mod dot {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(a: &[f64], b: &[f64]) -> (f64, Grad) {
         let (value, tape) = self::forward(a, b);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (::std::vec::Vec<f64>, ::std::vec::Vec<f64>) {
         let g = self::backward(tape, seed);

@@ -25,27 +25,28 @@ pub mod piecewise {
         pub value_2: bool,
         pub exp: f64,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
-        pub x: f64
+        pub x: f64,
     }
-
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
         let value = ::core::matches!(kind, 0);
         let value_2 = ::core::matches!(kind, 1);
-        let piecewise = if value { x * x } else {
+        let piecewise = if value {
+            x * x
+        } else {
             if value_2 {
                 let exp = x.exp();
                 tape.exp = exp;
                 exp
-            } else { -x }
+            } else {
+                -x
+            }
         };
         *tape = Tape { x, value, value_2, ..*tape };
         piecewise
     }
-
     #[must_use]
     #[inline]
     pub fn forward(x: f64, kind: u8) -> (f64, Tape) {
@@ -53,7 +54,6 @@ pub mod piecewise {
         let value_3 = self::forward_into(&mut tape, x, kind);
         (value_3, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, dpiecewise: f64, grad: &mut Grad) {
         let Tape { x, value, value_2, exp } = *tape;
@@ -73,7 +73,6 @@ pub mod piecewise {
         }
         grad.x += dx;
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -81,14 +80,12 @@ pub mod piecewise {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(x: f64, kind: u8) -> (f64, Grad) {
         let (value_3, tape) = self::forward(x, kind);
         (value_3, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, ::backprop_runtime::NotDifferentiable) {
         let g = self::backward(tape, seed);

@@ -28,16 +28,20 @@ pub mod linear_predict {
         pub x_len: usize,
         pub dot_out_tape: dot::Tape,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
         pub b: f64,
         pub x: ::std::vec::Vec<f64>,
     }
-
     #[inline]
-    pub fn forward_into(tape: &mut Tape, _linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> f64 {
+    pub fn forward_into(
+        tape: &mut Tape,
+        _linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+    ) -> f64 {
         let w_len = w.len();
         let x_len = x.len();
         let (dot_out, dot_out_tape) = dot::forward(w, x);
@@ -45,7 +49,6 @@ pub mod linear_predict {
         *tape = Tape { w_len, x_len, dot_out_tape };
         linear_predict
     }
-
     #[must_use]
     #[inline]
     pub fn forward(linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Tape) {
@@ -53,7 +56,6 @@ pub mod linear_predict {
         let value = self::forward_into(&mut tape, linear, w, b, x);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, dlinear_predict: f64, grad: &mut Grad) {
         let Tape { w_len, x_len, ref dot_out_tape } = *tape;
@@ -68,7 +70,6 @@ pub mod linear_predict {
         ::backprop_runtime::accumulate(&mut dx[..], &dx_dot_out[..]);
         grad.b += db;
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -76,16 +77,22 @@ pub mod linear_predict {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Grad) {
         let (value, tape) = self::forward(linear, w, b, x);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
-    pub fn pullback(tape: &Tape, seed: f64) -> (::backprop_runtime::NotDifferentiable, ::std::vec::Vec<f64>, f64, ::std::vec::Vec<f64>) {
+    pub fn pullback(
+        tape: &Tape,
+        seed: f64,
+    ) -> (
+        ::backprop_runtime::NotDifferentiable,
+        ::std::vec::Vec<f64>,
+        f64,
+        ::std::vec::Vec<f64>,
+    ) {
         let g = self::backward(tape, seed);
         (::backprop_runtime::NotDifferentiable, g.w, g.b, g.x)
     }
@@ -119,7 +126,6 @@ pub mod linear_loss {
         pub linear_predict_out_tape: linear_predict::Tape,
         pub e: f64,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
@@ -127,18 +133,33 @@ pub mod linear_loss {
         pub x: ::std::vec::Vec<f64>,
         pub y: f64,
     }
-
     #[inline]
-    pub fn forward_into(tape: &mut Tape, linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> f64 {
+    pub fn forward_into(
+        tape: &mut Tape,
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        y: f64,
+    ) -> f64 {
         let w_len = w.len();
         let x_len = x.len();
-        let (linear_predict_out, linear_predict_out_tape) = linear_predict::forward(linear, w, b, x);
+        let (linear_predict_out, linear_predict_out_tape) = linear_predict::forward(
+            linear,
+            w,
+            b,
+            x,
+        );
         let e = linear_predict_out - y;
         let linear_loss = e * e;
-        *tape = Tape { w_len, x_len, linear_predict_out_tape, e };
+        *tape = Tape {
+            w_len,
+            x_len,
+            linear_predict_out_tape,
+            e,
+        };
         linear_loss
     }
-
     #[must_use]
     #[inline]
     pub fn forward(linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> (f64, Tape) {
@@ -146,7 +167,6 @@ pub mod linear_loss {
         let value = self::forward_into(&mut tape, linear, w, b, x, y);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, dlinear_loss: f64, grad: &mut Grad) {
         let Tape { w_len, x_len, ref linear_predict_out_tape, e } = *tape;
@@ -157,13 +177,15 @@ pub mod linear_loss {
         let de = dlinear_loss * (2.0 * e);
         let dlinear_predict_out = de;
         let dy = -de;
-        let (_, dw_linear_predict_out, db, dx_linear_predict_out) = linear_predict::pullback(linear_predict_out_tape, dlinear_predict_out);
+        let (_, dw_linear_predict_out, db, dx_linear_predict_out) = linear_predict::pullback(
+            linear_predict_out_tape,
+            dlinear_predict_out,
+        );
         ::backprop_runtime::accumulate(&mut dw[..], &dw_linear_predict_out[..]);
         ::backprop_runtime::accumulate(&mut dx[..], &dx_linear_predict_out[..]);
         grad.b += db;
         grad.y += dy;
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -171,16 +193,23 @@ pub mod linear_loss {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(linear, w, b, x, y);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
-    pub fn pullback(tape: &Tape, seed: f64) -> (::backprop_runtime::NotDifferentiable, ::std::vec::Vec<f64>, f64, ::std::vec::Vec<f64>, f64) {
+    pub fn pullback(
+        tape: &Tape,
+        seed: f64,
+    ) -> (
+        ::backprop_runtime::NotDifferentiable,
+        ::std::vec::Vec<f64>,
+        f64,
+        ::std::vec::Vec<f64>,
+        f64,
+    ) {
         let g = self::backward(tape, seed);
         (::backprop_runtime::NotDifferentiable, g.w, g.b, g.x, g.y)
     }

@@ -25,17 +25,17 @@ pub mod early_return {
         pub cond: bool,
         pub z: f64,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
-
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let cond = x < 0.0;
-        let early_return = if cond { y * y } else {
+        let early_return = if cond {
+            y * y
+        } else {
             let z = x * y;
             let sin = z.sin();
             tape.z = z;
@@ -44,7 +44,6 @@ pub mod early_return {
         *tape = Tape { x, y, cond, ..*tape };
         early_return
     }
-
     #[must_use]
     #[inline]
     pub fn forward(x: f64, y: f64) -> (f64, Tape) {
@@ -52,7 +51,6 @@ pub mod early_return {
         let value = self::forward_into(&mut tape, x, y);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, dearly_return: f64, grad: &mut Grad) {
         let Tape { x, y, cond, z } = *tape;
@@ -70,7 +68,6 @@ pub mod early_return {
         grad.x += dx;
         grad.y += dy;
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -78,14 +75,12 @@ pub mod early_return {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(x: f64, y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, y);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);

@@ -28,12 +28,10 @@ pub mod mse {
         pub cast: f64,
         pub xs: ::std::vec::Vec<f64>,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
-        pub w: ::std::vec::Vec<f64>
+        pub w: ::std::vec::Vec<f64>,
     }
-
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
         let mut e_stack = ::core::mem::take(&mut tape.e);
@@ -63,10 +61,15 @@ pub mod mse {
         let mut xs_copy = ::core::mem::take(&mut tape.xs);
         xs_copy.clear();
         xs_copy.extend_from_slice(xs);
-        *tape = Tape { w_len, trips, cast, e: e_stack, xs: xs_copy };
+        *tape = Tape {
+            w_len,
+            trips,
+            cast,
+            e: e_stack,
+            xs: xs_copy,
+        };
         mse
     }
-
     #[must_use]
     #[inline]
     pub fn forward(w: &[f64], xs: &[f64], ys: &[f64]) -> (f64, Tape) {
@@ -74,7 +77,6 @@ pub mod mse {
         let value = self::forward_into(&mut tape, w, xs, ys);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, dmse: f64, grad: &mut Grad) {
         let Tape { w_len, trips, cast, .. } = *tape;
@@ -99,7 +101,6 @@ pub mod mse {
             dtotal_4 = dtotal_2;
         }
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -107,16 +108,21 @@ pub mod mse {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(w: &[f64], xs: &[f64], ys: &[f64]) -> (f64, Grad) {
         let (value, tape) = self::forward(w, xs, ys);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
-    pub fn pullback(tape: &Tape, seed: f64) -> (::std::vec::Vec<f64>, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable) {
+    pub fn pullback(
+        tape: &Tape,
+        seed: f64,
+    ) -> (
+        ::std::vec::Vec<f64>,
+        ::backprop_runtime::NotDifferentiable,
+        ::backprop_runtime::NotDifferentiable,
+    ) {
         let g = self::backward(tape, seed);
         (g.w, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable)
     }
@@ -149,7 +155,6 @@ pub mod scale {
         pub trips: usize,
         pub float: ::core::marker::PhantomData<fn() -> T>,
     }
-
     impl<T: Float> ::core::default::Default for Tape<T> {
         fn default() -> Self {
             Tape {
@@ -161,17 +166,19 @@ pub mod scale {
             }
         }
     }
-
     #[derive(Clone, Debug, PartialEq)]
     pub struct Grad<T: Float> {
         pub v: ::std::vec::Vec<T>,
         pub by: T,
     }
-
     impl<T: Float> ::core::default::Default for Grad<T> {
-        fn default() -> Self { Grad { v: ::std::vec::Vec::new(), by: T::zero() } }
+        fn default() -> Self {
+            Grad {
+                v: ::std::vec::Vec::new(),
+                by: T::zero(),
+            }
+        }
     }
-
     #[allow(clippy::needless_range_loop)]
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, v: &mut [T], by: T) {
@@ -186,7 +193,7 @@ pub mod scale {
             v_i_stack.push(v_i);
             trips += 1;
         }
-        * tape = Tape {
+        *tape = Tape {
             by,
             v_len,
             trips,
@@ -194,7 +201,6 @@ pub mod scale {
             float: ::core::marker::PhantomData,
         };
     }
-
     #[must_use]
     #[inline]
     pub fn forward<T: Float>(v: &mut [T], by: T) -> ((), Tape<T>) {
@@ -202,7 +208,6 @@ pub mod scale {
         self::forward_into(&mut tape, v, by);
         ((), tape)
     }
-
     #[allow(clippy::needless_range_loop)]
     #[inline]
     pub fn backward_into<T: Float>(tape: &Tape<T>, dv_final: &[T], grad: &mut Grad<T>) {
@@ -222,7 +227,6 @@ pub mod scale {
         ::backprop_runtime::accumulate(&mut grad.v[..], &dv[..]);
         grad.by = grad.by + dby;
     }
-
     #[must_use]
     #[inline]
     pub fn backward<T: Float>(tape: &Tape<T>, seed: &[T]) -> Grad<T> {
@@ -230,7 +234,6 @@ pub mod scale {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     pub fn pullback<T: Float>(tape: &Tape<T>, seed: &[T]) -> (::std::vec::Vec<T>, T) {
         let g = self::backward(tape, seed);

@@ -30,13 +30,11 @@ pub mod halve_until {
         pub v_5: f64,
         pub trips: usize,
     }
-
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub limit: f64,
     }
-
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, limit: f64) -> f64 {
         let mut running_stack = ::core::mem::take(&mut tape.running);
@@ -68,7 +66,9 @@ pub mod halve_until {
                 let cond_2 = steps_3 == 20;
                 let broke_6 = if cond_2 { true } else { broke_4 };
                 (v_3, steps_3, broke_6)
-            } else { (v_2, steps_2, broke_4) };
+            } else {
+                (v_2, steps_2, broke_4)
+            };
             running_stack.push(running);
             v_5 = v_4;
             steps_5 = steps_4;
@@ -76,10 +76,14 @@ pub mod halve_until {
             trips += 1;
         }
         let halve_until = v_5 * x;
-        *tape = Tape { x, v_5, trips, running: running_stack };
+        *tape = Tape {
+            x,
+            v_5,
+            trips,
+            running: running_stack,
+        };
         halve_until
     }
-
     #[must_use]
     #[inline]
     pub fn forward(x: f64, limit: f64) -> (f64, Tape) {
@@ -87,7 +91,6 @@ pub mod halve_until {
         let value = self::forward_into(&mut tape, x, limit);
         (value, tape)
     }
-
     #[inline]
     pub fn backward_into(tape: &Tape, dhalve_until: f64, grad: &mut Grad) {
         let Tape { x, v_5, trips, .. } = *tape;
@@ -116,7 +119,6 @@ pub mod halve_until {
         let dx = dx1 + dx2 + dx3;
         grad.x += dx;
     }
-
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -124,14 +126,12 @@ pub mod halve_until {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
-
     #[must_use]
     #[inline]
     pub fn grad(x: f64, limit: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, limit);
         (value, self::backward(&tape, 1.0_f64))
     }
-
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);

@@ -111,6 +111,8 @@ impl Activity {
                     }
                 }
             }
+            // A test: no derivative flows through it.
+            Stmt::BreakUnless(_) => {}
         });
     }
 
@@ -144,6 +146,7 @@ impl Activity {
                     }
                 }
             }
+            Stmt::BreakUnless(_) => {}
         });
     }
 

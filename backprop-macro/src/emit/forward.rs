@@ -97,6 +97,10 @@ impl Forward<'_> {
                 }
             }
             Stmt::Loop(looped) => self.for_loop(looped),
+            Stmt::BreakUnless(cond) => {
+                let cond = argument(self.graph, cond);
+                quote!(if !#cond { break; })
+            }
         }
     }
 
@@ -318,6 +322,7 @@ fn reads(operand: &Operand, id: NodeId) -> bool {
 fn stmt_reads(stmt: &Stmt, id: NodeId) -> bool {
     match stmt {
         Stmt::Node(_) => false,
+        Stmt::BreakUnless(cond) => reads(cond, id),
         Stmt::If(branch) => {
             reads(&branch.cond, id)
                 || [&branch.then_block, &branch.else_block]

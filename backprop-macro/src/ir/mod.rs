@@ -470,6 +470,11 @@ pub enum Stmt {
     Node(NodeId),
     If(If),
     Loop(Box<Loop>),
+    /// `if !cond { break; }` at the top of a `while` loop's body (one with no
+    /// `break` of its own): the iteration that stops here computed nothing
+    /// the gradient needs, so it is not counted and the backward pass has
+    /// nothing to undo.
+    BreakUnless(Operand),
 }
 
 pub struct Block {

@@ -42,7 +42,7 @@ impl Stmt {
     /// The blocks a branch or loop owns; none for a node.
     pub fn blocks(&self) -> Vec<&Block> {
         match self {
-            Stmt::Node(_) => Vec::new(),
+            Stmt::Node(_) | Stmt::BreakUnless(_) => Vec::new(),
             Stmt::If(branch) => vec![&branch.then_block, &branch.else_block],
             Stmt::Loop(looped) => vec![&looped.body],
         }

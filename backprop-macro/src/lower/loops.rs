@@ -82,7 +82,14 @@ impl<'a> Lowerer<'a> {
     ) {
         let label_name = label.map(|l| l.name.ident.to_string());
         let exits = loop_exits(body, label_name.as_deref());
-        let needs_break = exits.breaks || matches!(header, Header::While(_));
+        // A `while` with no `break` of its own and a plain condition stops at
+        // the condition with Rust's own `break`, and the stopping iteration is
+        // not counted. A `break` in the body, or a condition that changes
+        // variables (whose last evaluation must be kept), sets the loop's flag.
+        let needs_break = match &header {
+            Header::While(cond) => exits.breaks || has_effects(cond),
+            _ => exits.breaks,
+        };
         let index = self.loops.len();
         let frame = LoopFrame {
             label: label_name,
@@ -221,6 +228,11 @@ impl<'a> Lowerer<'a> {
             self.declare_flag(key.clone(), "skipped");
         }
         match header {
+            Header::While(cond) if frame.break_key.is_none() => {
+                let cond = self.expr(cond);
+                self.emit(IrStmt::BreakUnless(cond));
+                self.block(body, Tail::Unit);
+            }
             Header::While(cond) => self.while_body(cond, body, frame),
             _ => {
                 self.block(body, Tail::Unit);
@@ -574,4 +586,29 @@ struct LoweredBody {
     /// The break flag at the start of an iteration.
     exit: Option<NodeId>,
     block: crate::ir::Block,
+}
+
+/// Whether evaluating a condition may change a variable: an assignment, a
+/// block, a `&mut` borrow, a macro, or a call (which may take `&mut`).
+fn has_effects(cond: &Expr) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            self.0 |= match expr {
+                Expr::Assign(_) | Expr::Block(_) | Expr::Macro(_) | Expr::Closure(_) => true,
+                Expr::Binary(b) => Operator::of_compound(&b.op).is_some(),
+                Expr::Reference(r) => r.mutability.is_some(),
+                Expr::Call(_) => true,
+                Expr::MethodCall(m) => m
+                    .args
+                    .iter()
+                    .any(|a| matches!(a, Expr::Reference(r) if r.mutability.is_some())),
+                _ => false,
+            };
+            syn::visit::visit_expr(self, expr);
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_expr(cond);
+    finder.0
 }

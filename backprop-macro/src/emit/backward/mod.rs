@@ -241,6 +241,8 @@ impl Pass<'_> {
                 Stmt::Node(id) => self.node(*id, block.region),
                 Stmt::If(branch) => self.branch(branch),
                 Stmt::Loop(looped) => self.for_loop(looped, block.region),
+                // The stopping iteration is not counted: nothing to undo.
+                Stmt::BreakUnless(_) => {}
             }
         }
         let code = std::mem::replace(&mut self.out, outer);
