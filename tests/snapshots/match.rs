@@ -21,8 +21,8 @@ pub mod piecewise {
     #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub x: f64,
-        pub value: bool,
-        pub value_2: bool,
+        pub kind_is_0: bool,
+        pub kind_is_1: bool,
         pub exp: f64,
     }
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -31,39 +31,42 @@ pub mod piecewise {
     }
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
-        let value = ::core::matches!(kind, 0);
-        let value_2 = ::core::matches!(kind, 1);
-        let piecewise = if value {
+        let kind_is_0 = ::core::matches!(kind, 0);
+        let kind_is_1 = ::core::matches!(kind, 1);
+        let piecewise = if kind_is_0 {
             x * x
+        } else if kind_is_1 {
+            let exp = x.exp();
+            tape.exp = exp;
+            exp
         } else {
-            if value_2 {
-                let exp = x.exp();
-                tape.exp = exp;
-                exp
-            } else {
-                -x
-            }
+            -x
         };
-        *tape = Tape { x, value, value_2, ..*tape };
+        *tape = Tape {
+            x,
+            kind_is_0,
+            kind_is_1,
+            ..*tape
+        };
         piecewise
     }
     #[must_use]
     #[inline]
     pub fn forward(x: f64, kind: u8) -> (f64, Tape) {
         let mut tape = Tape::default();
-        let value_3 = self::forward_into(&mut tape, x, kind);
-        (value_3, tape)
+        let value = self::forward_into(&mut tape, x, kind);
+        (value, tape)
     }
     #[inline]
     pub fn backward_into(tape: &Tape, dpiecewise: f64, grad: &mut Grad) {
-        let Tape { x, value, value_2, exp } = *tape;
+        let Tape { x, kind_is_0, kind_is_1, exp } = *tape;
         let mut dx = 0.0_f64;
-        if value {
+        if kind_is_0 {
             let dsq = dpiecewise;
             dx += dsq * (2.0 * x);
         } else {
             let dmerge = dpiecewise;
-            if value_2 {
+            if kind_is_1 {
                 let dexp = dmerge;
                 dx += dexp * exp;
             } else {
@@ -83,8 +86,8 @@ pub mod piecewise {
     #[must_use]
     #[inline]
     pub fn grad(x: f64, kind: u8) -> (f64, Grad) {
-        let (value_3, tape) = self::forward(x, kind);
-        (value_3, self::backward(&tape, 1.0_f64))
+        let (value, tape) = self::forward(x, kind);
+        (value, self::backward(&tape, 1.0_f64))
     }
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, ::backprop_runtime::NotDifferentiable) {

@@ -84,8 +84,14 @@ impl Forward<'_> {
                     .iter()
                     .map(|m| &self.graph.nodes[*m].name)
                     .collect();
+                let else_if = else_code.is_empty()
+                    && matches!(else_value.clone().into_iter().next(),
+                        Some(proc_macro2::TokenTree::Ident(i)) if i == "if");
                 let else_part = if else_code.is_empty() && merges.is_empty() {
                     quote!()
+                } else if else_if {
+                    // An `else` that is one `if`: an `else if` chain, as written.
+                    quote!(else #else_value)
                 } else {
                     quote!(else { #else_code #else_value })
                 };

@@ -157,6 +157,44 @@ impl<'a> Lowerer<'a> {
                 _ => "elem".to_string(),
             },
             Expr::Path(_) => name_of(expr).unwrap_or_else(|| "value".to_string()),
+            // A `match` arm's test: `kind_is_0` for `matches!(kind, 0)`.
+            Expr::Macro(mac)
+                if mac
+                    .mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "matches") =>
+            {
+                let parsed = syn::parse::Parser::parse2(
+                    |input: syn::parse::ParseStream| {
+                        let scrutinee: Expr = input.parse()?;
+                        input.parse::<syn::Token![,]>()?;
+                        let pattern = syn::Pat::parse_multi(input)?;
+                        input.parse::<proc_macro2::TokenStream>()?;
+                        Ok((scrutinee, pattern))
+                    },
+                    mac.mac.tokens.clone(),
+                );
+                match parsed {
+                    Ok((scrutinee, pattern)) => {
+                        let scrutinee = name_of(&scrutinee).unwrap_or_else(|| "value".to_string());
+                        match pattern {
+                            syn::Pat::Lit(syn::ExprLit {
+                                lit: syn::Lit::Int(int),
+                                ..
+                            }) => format!("{scrutinee}_is_{}", int.base10_digits()),
+                            syn::Pat::Ident(ident) => format!("{scrutinee}_is_{}", ident.ident),
+                            syn::Pat::Path(path) => match path.path.segments.last() {
+                                Some(last) => format!("{scrutinee}_is_{}", last.ident),
+                                None => format!("{scrutinee}_arm"),
+                            },
+                            _ => format!("{scrutinee}_arm"),
+                        }
+                    }
+                    Err(_) => "arm".to_string(),
+                }
+            }
             Expr::Call(call) => match strip_parens(&call.func) {
                 Expr::Path(path) => path
                     .path
