@@ -7,16 +7,25 @@
 //! stage, one file a construct:
 //!
 //! - `parse/`: the attribute's arguments (`args`), the signature (`signature`),
-//!   and `impl` blocks, whose marked methods become functions (`method`).
-//! - `desugar/`: syntax in, syntax out: paths one module deeper (`paths`),
-//!   values out of conditions (`hoist`), iterator chains as loops (`iterators`).
+//!   and `impl` blocks, whose marked methods become functions (`method/`).
 //! - `valid`: constructs refused wherever they appear, each with its reason.
+//! - `desugar/`: syntax in, syntax out: paths one module deeper (`paths`),
+//!   values out of conditions (`hoist`), early returns at the top of the body
+//!   as `if`/`else` (`returns`), iterator chains as loops (`iterators`, which
+//!   lowering calls where it meets one).
 //! - `lower/`: the body becomes the Wengert list of `ir/`, one file per
 //!   language construct (`loops`, `branches`, `exits`, `slices`, `calls`, ...).
-//! - `analysis/`: which nodes need an adjoint and how many terms it has.
+//!   To change how `while` is differentiated, open `lower/loops.rs`.
+//! - `ir/`: the list, its operators (`ops`) and the one walk over its
+//!   statements (`traverse`).
+//! - `analysis/`: which nodes need an adjoint and how many terms each has
+//!   (`activity`); where the backward pass gets each value it reads (`tape`).
 //! - `emit/`: the forward pass, the backward pass (using the derivative table
-//!   in `rules`), the module around them, names, and a printed copy.
+//!   in `rules`), the items around them, names, and a printed copy (`pretty`).
 //! - `errors`: errors collected with their spans, reported together.
+//!
+//! `testing` (tests only) takes a function through the stages for the unit
+//! tests that sit beside each stage.
 
 mod analysis;
 mod desugar;

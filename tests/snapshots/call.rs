@@ -19,10 +19,12 @@ pub mod sig {
         pub exp: f64,
         pub sum: f64,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         let neg = -x;
@@ -32,6 +34,7 @@ pub mod sig {
         *tape = Tape { exp, sum };
         sig
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64) -> (f64, Tape) {
@@ -39,6 +42,7 @@ pub mod sig {
         let value = self::forward_into(&mut tape, x);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dsig: f64, grad: &mut Grad) {
         let Tape { exp, sum } = *tape;
@@ -48,6 +52,7 @@ pub mod sig {
         let dx = -dneg;
         grad.x += dx;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -55,12 +60,14 @@ pub mod sig {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64,) {
         let g = self::backward(tape, seed);
@@ -89,11 +96,13 @@ pub mod f_inline {
         pub sum_2: f64,
         pub sum_3: f64,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let (sig_out, sig_out_tape) = sig::forward(y);
@@ -112,6 +121,7 @@ pub mod f_inline {
         };
         f_inline
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64, y: f64) -> (f64, Tape) {
@@ -119,6 +129,7 @@ pub mod f_inline {
         let value = self::forward_into(&mut tape, x, y);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, df_inline: f64, grad: &mut Grad) {
         let Tape { ref sig_out_tape, sum, ref sig_out_2_tape, sum_2, sum_3 } = *tape;
@@ -138,6 +149,7 @@ pub mod f_inline {
         grad.x += dx;
         grad.y += dy;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -145,12 +157,14 @@ pub mod f_inline {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64, y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, y);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);

@@ -29,11 +29,13 @@ pub mod even_terms {
         pub trips: usize,
         pub w: ::std::vec::Vec<f64>,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
         pub x: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
         let mut running_stack = ::core::mem::take(&mut tape.running);
@@ -72,6 +74,7 @@ pub mod even_terms {
         };
         total_5
     }
+
     #[must_use]
     #[inline]
     pub fn forward(w: &[f64], x: f64) -> (f64, Tape) {
@@ -79,6 +82,7 @@ pub mod even_terms {
         let value = self::forward_into(&mut tape, w, x);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad) {
         let Tape { x, w_len, trips, .. } = *tape;
@@ -107,6 +111,7 @@ pub mod even_terms {
         }
         grad.x += dx;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -114,12 +119,14 @@ pub mod even_terms {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(w: &[f64], x: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(w, x);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (::std::vec::Vec<f64>, f64) {
         let g = self::backward(tape, seed);

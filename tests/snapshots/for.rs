@@ -26,10 +26,12 @@ pub mod power_series {
         pub term_2: ::backprop_runtime::Stack<f64>,
         pub trips: usize,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut term_2_stack = ::core::mem::take(&mut tape.term_2);
@@ -58,6 +60,7 @@ pub mod power_series {
         };
         total_4
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64, n: usize) -> (f64, Tape) {
@@ -65,6 +68,7 @@ pub mod power_series {
         let value = self::forward_into(&mut tape, x, n);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
         let Tape { x, trips, .. } = *tape;
@@ -87,6 +91,7 @@ pub mod power_series {
         }
         grad.x += dx;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -94,12 +99,14 @@ pub mod power_series {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64, n: usize) -> (f64, Grad) {
         let (value, tape) = self::forward(x, n);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, ::backprop_runtime::NotDifferentiable) {
         let g = self::backward(tape, seed);

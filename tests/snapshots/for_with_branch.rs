@@ -35,10 +35,12 @@ pub mod soft_power {
         pub trips: usize,
         pub cond_2: bool,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
@@ -81,6 +83,7 @@ pub mod soft_power {
         };
         soft_power
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64, n: usize) -> (f64, Tape) {
@@ -88,6 +91,7 @@ pub mod soft_power {
         let value = self::forward_into(&mut tape, x, n);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
         let Tape { x, p_6, trips, cond_2, .. } = *tape;
@@ -123,6 +127,7 @@ pub mod soft_power {
         }
         grad.x += dx;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -130,12 +135,14 @@ pub mod soft_power {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64, n: usize) -> (f64, Grad) {
         let (value, tape) = self::forward(x, n);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, ::backprop_runtime::NotDifferentiable) {
         let g = self::backward(tape, seed);

@@ -29,6 +29,7 @@ pub mod scaled_logistic {
         pub trips_2: usize,
         pub float: ::core::marker::PhantomData<fn() -> T>,
     }
+
     impl<T: Float> ::core::default::Default for Tape<T> {
         fn default() -> Self {
             Tape {
@@ -41,11 +42,13 @@ pub mod scaled_logistic {
             }
         }
     }
+
     #[derive(Clone, Debug, PartialEq)]
     pub struct Grad<T: Float> {
         pub w: ::std::vec::Vec<T>,
         pub x: T,
     }
+
     impl<T: Float> ::core::default::Default for Grad<T> {
         fn default() -> Self {
             Grad {
@@ -54,6 +57,7 @@ pub mod scaled_logistic {
             }
         }
     }
+
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, w: &[T], x: T) -> T {
         let mut sigmoid_2_stack = ::core::mem::take(&mut tape.sigmoid_2);
@@ -91,6 +95,7 @@ pub mod scaled_logistic {
         };
         scaled_logistic
     }
+
     #[must_use]
     #[inline]
     pub fn forward<T: Float>(w: &[T], x: T) -> (T, Tape<T>) {
@@ -98,6 +103,7 @@ pub mod scaled_logistic {
         let value = self::forward_into(&mut tape, w, x);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into<T: Float>(tape: &Tape<T>, dscaled_logistic: T, grad: &mut Grad<T>) {
         let Tape { w_len, trips, ref scale_out_tape, trips_2, .. } = *tape;
@@ -124,6 +130,7 @@ pub mod scaled_logistic {
         }
         grad.x = grad.x + dx;
     }
+
     #[must_use]
     #[inline]
     pub fn backward<T: Float>(tape: &Tape<T>, seed: T) -> Grad<T> {
@@ -131,12 +138,14 @@ pub mod scaled_logistic {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad<T: Float>(w: &[T], x: T) -> (T, Grad<T>) {
         let (value, tape) = self::forward(w, x);
         (value, self::backward(&tape, T::one()))
     }
+
     #[must_use]
     pub fn pullback<T: Float>(tape: &Tape<T>, seed: T) -> (::std::vec::Vec<T>, T) {
         let g = self::backward(tape, seed);

@@ -28,11 +28,13 @@ pub mod clipped {
         pub z_3: f64,
         pub cond_2: bool,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let z = x * y;
@@ -57,6 +59,7 @@ pub mod clipped {
         };
         clipped
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64, y: f64) -> (f64, Tape) {
@@ -64,6 +67,7 @@ pub mod clipped {
         let value = self::forward_into(&mut tape, x, y);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dclipped: f64, grad: &mut Grad) {
         let Tape { x, y, cond, z_2, z_3, cond_2 } = *tape;
@@ -96,6 +100,7 @@ pub mod clipped {
         grad.x += dx;
         grad.y += dy;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -103,12 +108,14 @@ pub mod clipped {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64, y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, y);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);

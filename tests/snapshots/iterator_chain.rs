@@ -22,11 +22,13 @@ pub mod dot {
         pub a: ::std::vec::Vec<f64>,
         pub b: ::std::vec::Vec<f64>,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub a: ::std::vec::Vec<f64>,
         pub b: ::std::vec::Vec<f64>,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
         let a_len = a.len();
@@ -59,6 +61,7 @@ pub mod dot {
         };
         total_4
     }
+
     #[must_use]
     #[inline]
     pub fn forward(a: &[f64], b: &[f64]) -> (f64, Tape) {
@@ -66,6 +69,7 @@ pub mod dot {
         let value = self::forward_into(&mut tape, a, b);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
         let Tape { a_len, b_len, trips, .. } = *tape;
@@ -88,6 +92,7 @@ pub mod dot {
             dtotal_4 = dtotal_2;
         }
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -95,12 +100,14 @@ pub mod dot {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(a: &[f64], b: &[f64]) -> (f64, Grad) {
         let (value, tape) = self::forward(a, b);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (::std::vec::Vec<f64>, ::std::vec::Vec<f64>) {
         let g = self::backward(tape, seed);

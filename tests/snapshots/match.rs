@@ -25,10 +25,12 @@ pub mod piecewise {
         pub kind_is_1: bool,
         pub exp: f64,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
         let kind_is_0 = ::core::matches!(kind, 0);
@@ -50,6 +52,7 @@ pub mod piecewise {
         };
         piecewise
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64, kind: u8) -> (f64, Tape) {
@@ -57,6 +60,7 @@ pub mod piecewise {
         let value = self::forward_into(&mut tape, x, kind);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dpiecewise: f64, grad: &mut Grad) {
         let Tape { x, kind_is_0, kind_is_1, exp } = *tape;
@@ -76,6 +80,7 @@ pub mod piecewise {
         }
         grad.x += dx;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -83,12 +88,14 @@ pub mod piecewise {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64, kind: u8) -> (f64, Grad) {
         let (value, tape) = self::forward(x, kind);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, ::backprop_runtime::NotDifferentiable) {
         let g = self::backward(tape, seed);

@@ -28,12 +28,14 @@ pub mod linear_predict {
         pub x_len: usize,
         pub dot_out_tape: dot::Tape,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
         pub b: f64,
         pub x: ::std::vec::Vec<f64>,
     }
+
     #[inline]
     pub fn forward_into(
         tape: &mut Tape,
@@ -49,6 +51,7 @@ pub mod linear_predict {
         *tape = Tape { w_len, x_len, dot_out_tape };
         linear_predict
     }
+
     #[must_use]
     #[inline]
     pub fn forward(linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Tape) {
@@ -56,6 +59,7 @@ pub mod linear_predict {
         let value = self::forward_into(&mut tape, linear, w, b, x);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dlinear_predict: f64, grad: &mut Grad) {
         let Tape { w_len, x_len, ref dot_out_tape } = *tape;
@@ -70,6 +74,7 @@ pub mod linear_predict {
         ::backprop_runtime::accumulate(&mut dx[..], &dx_dot_out[..]);
         grad.b += db;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -77,12 +82,14 @@ pub mod linear_predict {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Grad) {
         let (value, tape) = self::forward(linear, w, b, x);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,
@@ -126,6 +133,7 @@ pub mod linear_loss {
         pub linear_predict_out_tape: linear_predict::Tape,
         pub e: f64,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
@@ -133,6 +141,7 @@ pub mod linear_loss {
         pub x: ::std::vec::Vec<f64>,
         pub y: f64,
     }
+
     #[inline]
     pub fn forward_into(
         tape: &mut Tape,
@@ -160,6 +169,7 @@ pub mod linear_loss {
         };
         linear_loss
     }
+
     #[must_use]
     #[inline]
     pub fn forward(linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> (f64, Tape) {
@@ -167,6 +177,7 @@ pub mod linear_loss {
         let value = self::forward_into(&mut tape, linear, w, b, x, y);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dlinear_loss: f64, grad: &mut Grad) {
         let Tape { w_len, x_len, ref linear_predict_out_tape, e } = *tape;
@@ -186,6 +197,7 @@ pub mod linear_loss {
         grad.b += db;
         grad.y += dy;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -193,12 +205,14 @@ pub mod linear_loss {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(linear, w, b, x, y);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,

@@ -25,10 +25,12 @@ pub mod damped {
         pub v: f32,
         pub v_3: f32,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f32,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f32, rate: f32, steps: i32) -> f32 {
         let v = x * rate;
@@ -40,6 +42,7 @@ pub mod damped {
         *tape = Tape { x, rate, steps, v, v_3 };
         damped
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f32, rate: f32, steps: i32) -> (f32, Tape) {
@@ -47,6 +50,7 @@ pub mod damped {
         let value = self::forward_into(&mut tape, x, rate, steps);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, ddamped: f32, grad: &mut Grad) {
         let Tape { x, rate, steps, v, v_3 } = *tape;
@@ -62,6 +66,7 @@ pub mod damped {
         let dx = dx1 + dx2;
         grad.x += dx;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f32) -> Grad {
@@ -69,12 +74,14 @@ pub mod damped {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f32, rate: f32, steps: i32) -> (f32, Grad) {
         let (value, tape) = self::forward(x, rate, steps);
         (value, self::backward(&tape, 1.0_f32))
     }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,

@@ -25,11 +25,13 @@ pub mod early_return {
         pub cond: bool,
         pub z: f64,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let cond = x < 0.0;
@@ -44,6 +46,7 @@ pub mod early_return {
         *tape = Tape { x, y, cond, ..*tape };
         early_return
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64, y: f64) -> (f64, Tape) {
@@ -51,6 +54,7 @@ pub mod early_return {
         let value = self::forward_into(&mut tape, x, y);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dearly_return: f64, grad: &mut Grad) {
         let Tape { x, y, cond, z } = *tape;
@@ -68,6 +72,7 @@ pub mod early_return {
         grad.x += dx;
         grad.y += dy;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -75,12 +80,14 @@ pub mod early_return {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64, y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, y);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);

@@ -28,10 +28,12 @@ pub mod mse {
         pub cast: f64,
         pub xs: ::std::vec::Vec<f64>,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
         let mut e_stack = ::core::mem::take(&mut tape.e);
@@ -70,6 +72,7 @@ pub mod mse {
         };
         mse
     }
+
     #[must_use]
     #[inline]
     pub fn forward(w: &[f64], xs: &[f64], ys: &[f64]) -> (f64, Tape) {
@@ -77,6 +80,7 @@ pub mod mse {
         let value = self::forward_into(&mut tape, w, xs, ys);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dmse: f64, grad: &mut Grad) {
         let Tape { w_len, trips, cast, .. } = *tape;
@@ -101,6 +105,7 @@ pub mod mse {
             dtotal_4 = dtotal_2;
         }
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -108,12 +113,14 @@ pub mod mse {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(w: &[f64], xs: &[f64], ys: &[f64]) -> (f64, Grad) {
         let (value, tape) = self::forward(w, xs, ys);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,
@@ -155,6 +162,7 @@ pub mod scale {
         pub trips: usize,
         pub float: ::core::marker::PhantomData<fn() -> T>,
     }
+
     impl<T: Float> ::core::default::Default for Tape<T> {
         fn default() -> Self {
             Tape {
@@ -166,11 +174,13 @@ pub mod scale {
             }
         }
     }
+
     #[derive(Clone, Debug, PartialEq)]
     pub struct Grad<T: Float> {
         pub v: ::std::vec::Vec<T>,
         pub by: T,
     }
+
     impl<T: Float> ::core::default::Default for Grad<T> {
         fn default() -> Self {
             Grad {
@@ -179,6 +189,7 @@ pub mod scale {
             }
         }
     }
+
     #[allow(clippy::needless_range_loop)]
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, v: &mut [T], by: T) {
@@ -201,6 +212,7 @@ pub mod scale {
             float: ::core::marker::PhantomData,
         };
     }
+
     #[must_use]
     #[inline]
     pub fn forward<T: Float>(v: &mut [T], by: T) -> ((), Tape<T>) {
@@ -208,6 +220,7 @@ pub mod scale {
         self::forward_into(&mut tape, v, by);
         ((), tape)
     }
+
     #[allow(clippy::needless_range_loop)]
     #[inline]
     pub fn backward_into<T: Float>(tape: &Tape<T>, dv_final: &[T], grad: &mut Grad<T>) {
@@ -227,6 +240,7 @@ pub mod scale {
         ::backprop_runtime::accumulate(&mut grad.v[..], &dv[..]);
         grad.by = grad.by + dby;
     }
+
     #[must_use]
     #[inline]
     pub fn backward<T: Float>(tape: &Tape<T>, seed: &[T]) -> Grad<T> {
@@ -234,6 +248,7 @@ pub mod scale {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     pub fn pullback<T: Float>(tape: &Tape<T>, seed: &[T]) -> (::std::vec::Vec<T>, T) {
         let g = self::backward(tape, seed);

@@ -30,11 +30,13 @@ pub mod f {
         pub denom: f64,
         pub rec_denom: f64,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub y: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let sigx = ::backprop_runtime::sigmoid(x);
@@ -55,6 +57,7 @@ pub mod f {
         };
         f
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64, y: f64) -> (f64, Tape) {
@@ -62,6 +65,7 @@ pub mod f {
         let value = self::forward_into(&mut tape, x, y);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, df: f64, grad: &mut Grad) {
         let Tape { sigx, sigy, numer, xandy, denom, rec_denom } = *tape;
@@ -82,6 +86,7 @@ pub mod f {
         grad.x += dx;
         grad.y += dy;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -89,12 +94,14 @@ pub mod f {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64, y: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, y);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);

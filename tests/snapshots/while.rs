@@ -24,10 +24,12 @@ pub mod newton_sqrt {
         pub g_2: ::backprop_runtime::Stack<f64>,
         pub trips: usize,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub a: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: f64) -> f64 {
         let mut g_2_stack = ::core::mem::take(&mut tape.g_2);
@@ -51,6 +53,7 @@ pub mod newton_sqrt {
         *tape = Tape { a, trips, g_2: g_2_stack };
         g_4
     }
+
     #[must_use]
     #[inline]
     pub fn forward(a: f64) -> (f64, Tape) {
@@ -58,6 +61,7 @@ pub mod newton_sqrt {
         let value = self::forward_into(&mut tape, a);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, mut dg_4: f64, grad: &mut Grad) {
         let Tape { a, trips, .. } = *tape;
@@ -79,6 +83,7 @@ pub mod newton_sqrt {
         let da = da1 + da2;
         grad.a += da;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -86,12 +91,14 @@ pub mod newton_sqrt {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(a: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(a);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64,) {
         let g = self::backward(tape, seed);

@@ -30,11 +30,13 @@ pub mod halve_until {
         pub v_5: f64,
         pub trips: usize,
     }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
         pub limit: f64,
     }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, limit: f64) -> f64 {
         let mut running_stack = ::core::mem::take(&mut tape.running);
@@ -84,6 +86,7 @@ pub mod halve_until {
         };
         halve_until
     }
+
     #[must_use]
     #[inline]
     pub fn forward(x: f64, limit: f64) -> (f64, Tape) {
@@ -91,6 +94,7 @@ pub mod halve_until {
         let value = self::forward_into(&mut tape, x, limit);
         (value, tape)
     }
+
     #[inline]
     pub fn backward_into(tape: &Tape, dhalve_until: f64, grad: &mut Grad) {
         let Tape { x, v_5, trips, .. } = *tape;
@@ -119,6 +123,7 @@ pub mod halve_until {
         let dx = dx1 + dx2 + dx3;
         grad.x += dx;
     }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -126,12 +131,14 @@ pub mod halve_until {
         self::backward_into(tape, seed, &mut grad);
         grad
     }
+
     #[must_use]
     #[inline]
     pub fn grad(x: f64, limit: f64) -> (f64, Grad) {
         let (value, tape) = self::forward(x, limit);
         (value, self::backward(&tape, 1.0_f64))
     }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);

@@ -12,10 +12,26 @@ pub fn pretty(tokens: TokenStream) -> String {
     match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(mut file) => {
             WithoutDocs.visit_file_mut(&mut file);
-            prettyplease::unparse(&file)
+            separate_items(&prettyplease::unparse(&file))
         }
         Err(_) => format!("{tokens}\n"),
     }
+}
+
+/// A blank line between top-level items, as rustfmt leaves them.
+fn separate_items(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + 64);
+    let mut previous = "";
+    for line in code.lines() {
+        let starts_item = !line.starts_with(char::is_whitespace) && line != "}";
+        if starts_item && previous == "}" {
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+        previous = line;
+    }
+    out
 }
 
 struct WithoutDocs;
@@ -52,6 +68,7 @@ pub struct Tape {
     pub a: f64,
     pub b: f32,
 }
+
 pub fn backward(tape: &Tape, df: f64) -> f64 {
     let Tape { a, b } = *tape;
     let da = if a >= b { df } else { 0.0 };
