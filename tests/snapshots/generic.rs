@@ -27,7 +27,6 @@ pub mod scaled_logistic {
         pub scale_out_tape: scale::Tape<T>,
         pub sigmoid_2: ::backprop_runtime::Stack<T>,
         pub trips_2: usize,
-        pub float: ::core::marker::PhantomData<fn() -> T>,
     }
 
     impl<T: Float> ::core::default::Default for Tape<T> {
@@ -38,7 +37,6 @@ pub mod scaled_logistic {
                 scale_out_tape: ::core::default::Default::default(),
                 sigmoid_2: ::core::default::Default::default(),
                 trips_2: ::core::default::Default::default(),
-                float: ::core::marker::PhantomData,
             }
         }
     }
@@ -91,7 +89,6 @@ pub mod scaled_logistic {
             scale_out_tape,
             trips_2,
             sigmoid_2: sigmoid_2_stack,
-            float: ::core::marker::PhantomData,
         };
         scaled_logistic
     }

@@ -160,7 +160,6 @@ pub mod scale {
         pub v_len: usize,
         pub v_i: ::backprop_runtime::Stack<T>,
         pub trips: usize,
-        pub float: ::core::marker::PhantomData<fn() -> T>,
     }
 
     impl<T: Float> ::core::default::Default for Tape<T> {
@@ -170,7 +169,6 @@ pub mod scale {
                 v_len: ::core::default::Default::default(),
                 v_i: ::core::default::Default::default(),
                 trips: ::core::default::Default::default(),
-                float: ::core::marker::PhantomData,
             }
         }
     }
@@ -209,7 +207,6 @@ pub mod scale {
             v_len,
             trips,
             v_i: v_i_stack,
-            float: ::core::marker::PhantomData,
         };
     }
 

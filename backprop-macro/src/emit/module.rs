@@ -115,12 +115,4 @@ impl Generic {
         let args = &self.args;
         quote!(Grad #args)
     }
-
-    /// `float: PhantomData`, in a struct expression.
-    pub(super) fn marker_value(&self) -> TokenStream {
-        match &self.marker {
-            Some((marker, _)) => quote!(#marker: ::core::marker::PhantomData),
-            None => quote!(),
-        }
-    }
 }

@@ -44,7 +44,7 @@ pub(super) fn forward_fns(
     let write_inouts = references.writes(graph, &graph.outputs[returned..]);
     let output = output(sig, graph, returned);
     let params = references.params(sig);
-    let (take_stacks, fill_copies, literal) = fill_tape(tape, &tape_param, names, generic);
+    let (take_stacks, fill_copies, literal) = fill_tape(tape, &tape_param, names);
     let returns = returns(sig);
     let doc = format!(
         "Runs `{}` and saves what the backward pass needs into `{tape_param}`, reusing its memory: returns the value.",
@@ -168,7 +168,6 @@ fn fill_tape(
     tape: &Tape,
     tape_param: &Ident,
     names: &Names,
-    generic: &Generic,
 ) -> (TokenStream, TokenStream, TokenStream) {
     let take_stacks = tape.stacks.iter().map(|(field, stack)| {
         quote! {
@@ -206,7 +205,10 @@ fn fill_tape(
         .iter()
         .map(|(field, stack)| quote!(#field: #stack));
     let copy_fields = copies.iter().map(|(field, copy)| quote!(#field: #copy));
-    let marker = generic.marker.is_some().then(|| generic.marker_value());
+    let marker = tape
+        .marker
+        .as_ref()
+        .map(|(marker, _)| quote!(#marker: ::core::marker::PhantomData));
     let fields = fields.chain(stack_fields).chain(copy_fields).chain(marker);
     // The fields of branches that ran are already written; the others keep
     // what they held, unread.
@@ -275,7 +277,7 @@ pub(super) fn backward_fns(
     } else {
         names.fresh("_tape")
     };
-    let unpack = unpack_tape(tape, &tape_param, generic);
+    let unpack = unpack_tape(tape, &tape_param);
     let grad = &backward.grad;
     let writes_grad = !backward.gradient.is_empty()
         || sig
@@ -344,7 +346,7 @@ fn seed_pattern(sig: &Signature, backward: &Backward) -> TokenStream {
 
 /// The start of `backward_into`: the tape's plain fields as locals, a reader
 /// of each stack, and the copies of data as slices.
-fn unpack_tape(tape: &Tape, tape_param: &Ident, generic: &Generic) -> TokenStream {
+fn unpack_tape(tape: &Tape, tape_param: &Ident) -> TokenStream {
     let mut unpack = TokenStream::new();
     if !tape.fields.is_empty() {
         let fields = tape
@@ -354,7 +356,7 @@ fn unpack_tape(tape: &Tape, tape_param: &Ident, generic: &Generic) -> TokenStrea
                 true => quote!(ref #f),
                 false => quote!(#f),
             });
-        let rest = if tape.stacks.is_empty() && tape.copies.is_empty() && generic.marker.is_none() {
+        let rest = if tape.stacks.is_empty() && tape.copies.is_empty() && tape.marker.is_none() {
             quote!()
         } else {
             quote!(, ..)

@@ -18,6 +18,9 @@ pub(super) struct Tape {
     /// Fields written where a branch that runs at most once computes them; the
     /// others are set together at the end of the forward pass.
     pub(super) once: Vec<Ident>,
+    /// The `PhantomData` field that holds a generic float no other field
+    /// mentions, and the float.
+    pub(super) marker: Option<(Ident, Ident)>,
     /// Fields that are not `Copy` (a callee's tape, a `Vec<usize>`), unpacked by
     /// reference.
     pub(super) by_reference: Vec<Ident>,
@@ -140,7 +143,12 @@ pub(super) fn tape_struct(
         }
     }
     errors.finish()?;
-    let definition = tape_definition(sig, generic, &definitions, &defaults);
+    // A marker field for the float type only where no other field mentions it.
+    let marker = generic
+        .marker
+        .clone()
+        .filter(|(_, float)| !definitions.iter().any(|d| mentions(d.clone(), float)));
+    let definition = tape_definition(sig, generic, marker.as_ref(), &definitions, &defaults);
     Ok(Tape {
         definition,
         fields,
@@ -148,6 +156,7 @@ pub(super) fn tape_struct(
         stacks,
         copies,
         once,
+        marker,
     })
 }
 
@@ -173,41 +182,53 @@ pub(super) fn borrowed_list(ty: &syn::Type) -> Option<syn::Type> {
 fn tape_definition(
     sig: &Signature,
     generic: &Generic,
+    marker: Option<&(Ident, Ident)>,
     definitions: &[TokenStream],
     defaults: &[TokenStream],
 ) -> TokenStream {
-    let args = &generic.args;
+    let (params, args, where_clause) = (&generic.params, &generic.args, &generic.where_clause);
     let doc = format!(
         "The intermediates of `{}` that the backward pass reads, saved by `forward`.",
         sig.ident
     );
-    match &generic.marker {
-        None => {
-            let (params, where_clause) = (&generic.params, &generic.where_clause);
+    if params.is_empty() {
+        return quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, Default)]
+            pub struct Tape { #(#definitions),* }
+        };
+    }
+    let (marker_field, marker_value) = match marker {
+        Some((marker, float)) => (
             quote! {
-                #[doc = #doc]
-                #[derive(Clone, Debug, Default)]
-                pub struct Tape #params #where_clause { #(#definitions),* }
-            }
+                #[doc = "The float type, which the other fields need not mention."]
+                pub #marker: ::core::marker::PhantomData<fn() -> #float>
+            },
+            quote!(#marker: ::core::marker::PhantomData),
+        ),
+        None => (quote!(), quote!()),
+    };
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug)]
+        pub struct Tape #params #where_clause {
+            #(#definitions,)*
+            #marker_field
         }
-        Some((marker, float)) => {
-            let (params, where_clause) = (&generic.params, &generic.where_clause);
-            let marker_value = generic.marker_value();
-            quote! {
-                #[doc = #doc]
-                #[derive(Clone, Debug)]
-                pub struct Tape #params #where_clause {
-                    #(#definitions,)*
-                    #[doc = "The float type, which the other fields need not mention."]
-                    pub #marker: ::core::marker::PhantomData<fn() -> #float>
-                }
 
-                impl #params ::core::default::Default for Tape #args #where_clause {
-                    fn default() -> Self {
-                        Tape { #(#defaults,)* #marker_value }
-                    }
-                }
+        impl #params ::core::default::Default for Tape #args #where_clause {
+            fn default() -> Self {
+                Tape { #(#defaults,)* #marker_value }
             }
         }
     }
+}
+
+/// Whether `tokens` mention the identifier (in a type, at any depth).
+fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(i) => i == *ident,
+        proc_macro2::TokenTree::Group(g) => mentions(g.stream(), ident),
+        _ => false,
+    })
 }
