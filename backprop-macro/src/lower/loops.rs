@@ -565,9 +565,12 @@ pub(super) fn constant_trips(iter: &Expr) -> Option<proc_macro2::TokenStream> {
     if !ordered {
         return None;
     }
-    Some(match range.limits {
-        syn::RangeLimits::HalfOpen(_) => quote!((#end - #start)),
-        syn::RangeLimits::Closed(_) => quote!((#end + 1 - #start)),
+    let from_zero = literal(start) == Some(0);
+    Some(match (range.limits, from_zero) {
+        (syn::RangeLimits::HalfOpen(_), true) => quote!(#end),
+        (syn::RangeLimits::HalfOpen(_), false) => quote!((#end - #start)),
+        (syn::RangeLimits::Closed(_), true) => quote!((#end + 1)),
+        (syn::RangeLimits::Closed(_), false) => quote!((#end + 1 - #start)),
     })
 }
 

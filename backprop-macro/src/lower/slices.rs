@@ -1,8 +1,9 @@
 //! Slices: loops over slices by index, reads of elements and writes into
 //! `&mut [f64]` parameters and local buffers.
 
+use super::loops::is_constant;
 use super::{key, node_ident, placeholder, span_of, strip_parens, Header, Lowerer, SliceIteration};
-use crate::ir::{Hint, Node, NodeId, NodeKind, Operand, Operator};
+use crate::ir::{ArrayInfo, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
 use syn::{Expr, Pat};
@@ -131,9 +132,24 @@ impl<'a> Lowerer<'a> {
         let placeholders: Vec<Ident> = (0..slices.arrays.len())
             .map(|i| Ident::new(&format!("__array{i}"), Span::call_site()))
             .collect();
-        let length: Expr = match placeholders.as_slice() {
-            [a] => syn::parse_quote!(#a.len()),
-            [a, b] => syn::parse_quote!(#a.len().min(#b.len())),
+        // An array of a constant length (`[0.0; H]`, `&[f64; 3]`) is looped
+        // over `0..H`: the backward pass then knows the trip count.
+        let constant_len = match slices.arrays.as_slice() {
+            [array] => match &self.nodes[*array].array {
+                Some(ArrayInfo {
+                    len: Operand::Const(len),
+                    fixed: true,
+                }) => syn::parse2::<Expr>(len.tokens.clone())
+                    .ok()
+                    .filter(is_constant),
+                _ => None,
+            },
+            _ => None,
+        };
+        let length: Expr = match (placeholders.as_slice(), constant_len) {
+            ([_], Some(len)) => len,
+            ([a], None) => syn::parse_quote!(#a.len()),
+            ([a, b], _) => syn::parse_quote!(#a.len().min(#b.len())),
             _ => return,
         };
         let end: Expr = match &slices.end {
