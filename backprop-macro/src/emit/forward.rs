@@ -176,49 +176,7 @@ impl Forward<'_> {
         let name = &node.name;
         let annotation = node.annotation.as_ref().map(|ty| quote!(: #ty));
         match &node.kind {
-            NodeKind::Call {
-                path,
-                args,
-                tape,
-                borrows,
-                ..
-            } => {
-                // `&mut` arguments: a local initialised from the argument, written
-                // by the call, is the argument's next version.
-                let mut before = TokenStream::new();
-                let mut passed: Vec<TokenStream> = args
-                    .iter()
-                    .zip(borrows)
-                    .map(|(a, borrow)| {
-                        let is_array =
-                            matches!(a, Operand::Node(id) if self.graph.nodes[*id].array.is_some());
-                        let a = argument(self.graph, a);
-                        match borrow {
-                            Borrow::Shared => quote!(&#a),
-                            Borrow::Mutable if is_array => quote!(&mut #a),
-                            Borrow::MutableData => quote!(&mut #a),
-                            // A float passed by `&mut` is bound to a local below.
-                            Borrow::Plain | Borrow::PassedOn | Borrow::Mutable => a,
-                        }
-                    })
-                    .collect();
-                for (element, _, source) in self.graph.elements_of(id) {
-                    if let ElementSource::Argument(k) = source {
-                        let (local, value) = (&self.graph.nodes[element].name, &passed[k]);
-                        before.extend(quote!(let mut #local = #value;));
-                        passed[k] = quote!(&mut #local);
-                    }
-                }
-                let keeps_tape = self.saved_tapes.contains(&id);
-                let tape = if keeps_tape { quote!(#tape) } else { quote!(_) };
-                let value_read = self
-                    .graph
-                    .elements_of(id)
-                    .any(|(_, _, source)| !matches!(source, ElementSource::Argument(_)))
-                    || is_read(self.graph, id);
-                let value = if value_read { quote!(#name) } else { quote!(_) };
-                quote!(#before let (#value, #tape) = #path::forward(#(#passed),*);)
-            }
+            NodeKind::Call { .. } => self.call(id),
             NodeKind::Buffer { fill, len, fixed } => {
                 let written = self.graph.writes_to(id).next().is_some()
                     || self.graph.passed_as_mutable_data(id);
@@ -299,6 +257,58 @@ impl Forward<'_> {
                 quote!(let #name #annotation = #value;)
             }
         }
+    }
+
+    /// `let (value, tape) = callee::forward(args);`, with each `&mut` argument
+    /// first bound to a local that the call writes: the argument's next version.
+    fn call(&self, id: NodeId) -> TokenStream {
+        let node = &self.graph.nodes[id];
+        let name = &node.name;
+        let NodeKind::Call {
+            path,
+            args,
+            tape,
+            borrows,
+            ..
+        } = &node.kind
+        else {
+            return TokenStream::new();
+        };
+        // `&mut` arguments: a local initialised from the argument, written
+        // by the call, is the argument's next version.
+        let mut before = TokenStream::new();
+        let mut passed: Vec<TokenStream> = args
+            .iter()
+            .zip(borrows)
+            .map(|(a, borrow)| {
+                let is_array =
+                    matches!(a, Operand::Node(id) if self.graph.nodes[*id].array.is_some());
+                let a = argument(self.graph, a);
+                match borrow {
+                    Borrow::Shared => quote!(&#a),
+                    Borrow::Mutable if is_array => quote!(&mut #a),
+                    Borrow::MutableData => quote!(&mut #a),
+                    // A float passed by `&mut` is bound to a local below.
+                    Borrow::Plain | Borrow::PassedOn | Borrow::Mutable => a,
+                }
+            })
+            .collect();
+        for (element, _, source) in self.graph.elements_of(id) {
+            if let ElementSource::Argument(k) = source {
+                let (local, value) = (&self.graph.nodes[element].name, &passed[k]);
+                before.extend(quote!(let mut #local = #value;));
+                passed[k] = quote!(&mut #local);
+            }
+        }
+        let keeps_tape = self.saved_tapes.contains(&id);
+        let tape = if keeps_tape { quote!(#tape) } else { quote!(_) };
+        let value_read = self
+            .graph
+            .elements_of(id)
+            .any(|(_, _, source)| !matches!(source, ElementSource::Argument(_)))
+            || is_read(self.graph, id);
+        let value = if value_read { quote!(#name) } else { quote!(_) };
+        quote!(#before let (#value, #tape) = #path::forward(#(#passed),*);)
     }
 }
 

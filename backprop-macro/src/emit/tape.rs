@@ -63,7 +63,8 @@ pub(super) fn tape_struct(
                 Some(ty) => match backward.stacks.get(&id) {
                     Some(stack) => {
                         let doc = format!("`{name}` at each pass through its branch or loop, for the backward pass.");
-                        definitions.push(quote!(#[doc = #doc] pub #name: ::backprop_runtime::Stack<#ty>));
+                        definitions
+                            .push(quote!(#[doc = #doc] pub #name: ::backprop_runtime::Stack<#ty>));
                         defaults.push(quote!(#name: ::core::default::Default::default()));
                         stacks.push((name.clone(), stack.clone()));
                     }
@@ -86,16 +87,7 @@ pub(super) fn tape_struct(
                         }
                     }
                 },
-                None => errors.push(syn::Error::new(
-                    node.span,
-                    format!(
-                        "the backward pass needs this value, but its type cannot be inferred from the code; give it a type annotation, as in `let {}: usize = ...;` or `let {0}: Vec<usize> = ...;`",
-                        match &node.hint {
-                            crate::ir::Hint::User(ident) => ident.to_string(),
-                            crate::ir::Hint::Op(_) => "k".to_string(),
-                        }
-                    ),
-                )),
+                None => errors.push(untyped(node)),
             }
         }
         if let (
@@ -231,4 +223,18 @@ fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
         proc_macro2::TokenTree::Group(g) => mentions(g.stream(), ident),
         _ => false,
     })
+}
+
+/// The error for a value the backward pass needs whose type is unknown.
+fn untyped(node: &crate::ir::Node) -> syn::Error {
+    let name = match &node.hint {
+        crate::ir::Hint::User(ident) => ident.to_string(),
+        crate::ir::Hint::Op(_) => "k".to_string(),
+    };
+    syn::Error::new(
+        node.span,
+        format!(
+            "the backward pass needs this value, but its type cannot be inferred from the code; give it a type annotation, as in `let {name}: usize = ...;` or `let {name}: Vec<usize> = ...;`"
+        ),
+    )
 }

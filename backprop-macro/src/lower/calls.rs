@@ -75,59 +75,14 @@ impl<'a> Lowerer<'a> {
         let Some((path, tape_args)) = self.callee(&func.path) else {
             return self.dummy();
         };
-        let mut args = Vec::new();
-        let mut borrows = Vec::new();
-        let mut written: Vec<(usize, Ident)> = Vec::new();
-        // Where the call marks what it writes with `&mut`, a `&mut [f64]`
-        // parameter passed as it is (`rhs(y, &mut k)`) is only read; a callee
-        // that writes it after all has another `pullback`, and the mismatch is
-        // a type error at the call, never a wrong gradient.
-        let marks_writes = call
-            .args
-            .iter()
-            .any(|a| matches!(strip_parens(a), Expr::Reference(r) if r.mutability.is_some()));
-        for (k, arg) in call.args.iter().enumerate() {
-            if let Some((id, borrow)) = self.passed_array(arg) {
-                // `&mut h`, or a `&mut [f64]` parameter passed on in a statement:
-                // the callee writes the array.
-                let passed_on = !marks_writes && self.written_params.contains(&id);
-                let borrow = if borrow == Borrow::Plain && passed_on {
-                    Borrow::PassedOn
-                } else {
-                    borrow
-                };
-                args.push(Operand::Node(id));
-                borrows.push(borrow);
-                continue;
-            }
-            borrows.push(Borrow::Plain);
-            match strip_parens(arg) {
-                Expr::Reference(r) if r.mutability.is_some() => {
-                    let local = match strip_parens(&r.expr) {
-                        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
-                        _ => None,
-                    };
-                    let Some((ident, id)) =
-                        local.and_then(|i| self.variable(&key(&i)).map(|id| (i, id)))
-                    else {
-                        self.errors
-                            .spanned(arg, "only local variables can be passed by `&mut`");
-                        return self.dummy();
-                    };
-                    if self.nodes[id].array.is_some() && !self.nodes[id].active {
-                        // A buffer of indices: the callee may write it; it
-                        // carries no adjoint in or out.
-                        args.push(Operand::Node(id));
-                        borrows[k] = Borrow::MutableData;
-                        continue;
-                    }
-                    args.push(Operand::Node(id));
-                    borrows[k] = Borrow::Mutable;
-                    written.push((k, ident));
-                }
-                other => args.push(self.expr(other)),
-            }
-        }
+        let Some(MutArguments {
+            args,
+            borrows,
+            written,
+        }) = self.mut_call_arguments(call)
+        else {
+            return self.dummy();
+        };
         let active = args.iter().any(|a| self.is_active(a));
         let float = args
             .iter()
@@ -193,6 +148,69 @@ impl<'a> Lowerer<'a> {
             self.rebind(&Key::of(ident), version);
         }
         value
+    }
+
+    /// The arguments of a call that writes some of them: each operand, how it
+    /// is passed, and the floats passed by `&mut` (which get new versions).
+    fn mut_call_arguments(&mut self, call: &syn::ExprCall) -> Option<MutArguments> {
+        let mut args = Vec::new();
+        let mut borrows = Vec::new();
+        let mut written: Vec<(usize, Ident)> = Vec::new();
+        // Where the call marks what it writes with `&mut`, a `&mut [f64]`
+        // parameter passed as it is (`rhs(y, &mut k)`) is only read; a callee
+        // that writes it after all has another `pullback`, and the mismatch is
+        // a type error at the call, never a wrong gradient.
+        let marks_writes = call
+            .args
+            .iter()
+            .any(|a| matches!(strip_parens(a), Expr::Reference(r) if r.mutability.is_some()));
+        for (k, arg) in call.args.iter().enumerate() {
+            if let Some((id, borrow)) = self.passed_array(arg) {
+                // `&mut h`, or a `&mut [f64]` parameter passed on in a statement:
+                // the callee writes the array.
+                let passed_on = !marks_writes && self.written_params.contains(&id);
+                let borrow = if borrow == Borrow::Plain && passed_on {
+                    Borrow::PassedOn
+                } else {
+                    borrow
+                };
+                args.push(Operand::Node(id));
+                borrows.push(borrow);
+                continue;
+            }
+            borrows.push(Borrow::Plain);
+            match strip_parens(arg) {
+                Expr::Reference(r) if r.mutability.is_some() => {
+                    let local = match strip_parens(&r.expr) {
+                        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+                        _ => None,
+                    };
+                    let Some((ident, id)) =
+                        local.and_then(|i| self.variable(&key(&i)).map(|id| (i, id)))
+                    else {
+                        self.errors
+                            .spanned(arg, "only local variables can be passed by `&mut`");
+                        return None;
+                    };
+                    if self.nodes[id].array.is_some() && !self.nodes[id].active {
+                        // A buffer of indices: the callee may write it; it
+                        // carries no adjoint in or out.
+                        args.push(Operand::Node(id));
+                        borrows[k] = Borrow::MutableData;
+                        continue;
+                    }
+                    args.push(Operand::Node(id));
+                    borrows[k] = Borrow::Mutable;
+                    written.push((k, ident));
+                }
+                other => args.push(self.expr(other)),
+            }
+        }
+        Some(MutArguments {
+            args,
+            borrows,
+            written,
+        })
     }
 
     /// `let (a, b) = f(x);` where `f` returns a tuple: one call, one element node
@@ -479,4 +497,12 @@ pub(super) fn runtime_activation(path: &syn::Path) -> Option<&'static Rule> {
         return None;
     }
     rules::runtime(&last.ident.to_string())
+}
+
+/// The arguments of a call with `&mut` arguments, sorted.
+struct MutArguments {
+    args: Vec<Operand>,
+    borrows: Vec<Borrow>,
+    /// (argument position, the float variable the callee writes).
+    written: Vec<(usize, Ident)>,
 }
