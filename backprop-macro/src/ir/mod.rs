@@ -434,7 +434,44 @@ pub struct ArrayInfo {
     pub fixed: bool,
 }
 
+/// The name of a node until `assign_names` gives it its own (and of a call's
+/// tape until then).
+pub fn unnamed() -> Ident {
+    Ident::new("__unnamed", Span::call_site())
+}
+
 impl Node {
+    /// A node computed by `kind`, named from `hint` once the body is lowered:
+    /// inactive, of no known type and not an array until said otherwise.
+    pub fn new(hint: Hint, kind: NodeKind, span: Span) -> Node {
+        Node {
+            name: unnamed(),
+            hint,
+            kind,
+            active: false,
+            ty: None,
+            annotation: None,
+            span,
+            region: 0,
+            array: None,
+        }
+    }
+
+    pub fn active_if(mut self, active: bool) -> Node {
+        self.active = active;
+        self
+    }
+
+    pub fn typed(mut self, ty: Option<syn::Type>) -> Node {
+        self.ty = ty;
+        self
+    }
+
+    pub fn array_of(mut self, array: Option<ArrayInfo>) -> Node {
+        self.array = array;
+        self
+    }
+
     /// A node the user did not name, created while lowering one expression.
     pub fn is_unnamed_intermediate(&self) -> bool {
         matches!(self.hint, Hint::Op(_)) && !matches!(self.kind, NodeKind::Param)

@@ -3,7 +3,7 @@
 
 use super::expressions::{is_float_literal, turbofish_float};
 use super::scopes::Key;
-use super::{key, placeholder, strip_parens, Lowerer, Tail};
+use super::{key, strip_parens, Lowerer, Tail};
 use crate::desugar::iterators;
 use crate::ir::{ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use crate::parse::signature::Shape;
@@ -220,63 +220,50 @@ impl<'a> Lowerer<'a> {
 
     pub(super) fn copy_node(&self, value: Operand, span: Span) -> Node {
         match value {
-            Operand::Node(id) if self.nodes[id].active => Node {
-                name: placeholder(),
-                hint: Hint::Op("copy".into()),
-                ty: self.nodes[id].ty.clone(),
-                kind: NodeKind::Op {
+            Operand::Node(id) if self.nodes[id].active => Node::new(
+                Hint::Op("copy".into()),
+                NodeKind::Op {
                     rule: Operator::Copy.rule(),
                     form: Form::Operator(Operator::Copy),
                     args: vec![Operand::Node(id)],
                 },
-                active: true,
-                annotation: None,
                 span,
-                region: 0,
-                array: None,
-            },
+            )
+            .active_if(true)
+            .typed(self.nodes[id].ty.clone()),
             Operand::Node(id) => {
                 let source = Ident::new("__source", Span::call_site());
-                Node {
-                    name: placeholder(),
-                    hint: Hint::Op("c".into()),
-                    ty: self.nodes[id].ty.clone(),
-                    kind: NodeKind::Inactive {
+                Node::new(
+                    Hint::Op("c".into()),
+                    NodeKind::Inactive {
                         expr: syn::parse_quote!(#source),
                         locals: vec![("__source".into(), id)],
                     },
-                    active: false,
-                    annotation: None,
                     span,
-                    region: 0,
-                    array: None,
-                }
+                )
+                .typed(self.nodes[id].ty.clone())
             }
             Operand::Const(c) => {
                 let tokens = &c.tokens;
-                Node {
-                    name: placeholder(),
-                    hint: Hint::Op("c".into()),
-                    ty: c
-                        .float
+                Node::new(
+                    Hint::Op("c".into()),
+                    NodeKind::Inactive {
+                        expr: syn::parse_quote!(#tokens),
+                        locals: Vec::new(),
+                    },
+                    span,
+                )
+                // A constant expression: `(0.75_f64.powi(2) + 1.5) * 3.0`.
+                .typed(
+                    c.float
                         .or_else(|| is_float_literal(tokens).then_some(self.ret))
                         .map(FloatTy::to_type)
                         .or_else(|| {
-                            // A constant expression: `(0.75_f64.powi(2) + 1.5) * 3.0`.
                             syn::parse2::<Expr>(tokens.clone())
                                 .ok()
                                 .and_then(|e| self.guess_type(&e))
                         }),
-                    kind: NodeKind::Inactive {
-                        expr: syn::parse_quote!(#tokens),
-                        locals: Vec::new(),
-                    },
-                    active: false,
-                    annotation: None,
-                    span,
-                    region: 0,
-                    array: None,
-                }
+                )
             }
         }
     }

@@ -4,7 +4,7 @@
 use super::bindings::{is_constant_name, pattern_binding};
 use super::scopes::Binding;
 use super::statements::unused_float;
-use super::{placeholder, span_of, strip_parens, Arm, Lowerer, Tail};
+use super::{span_of, strip_parens, Arm, Lowerer, Tail};
 use crate::ir::{Hint, If, Node, NodeId, NodeKind, Operand, Stmt as IrStmt};
 use crate::valid;
 use proc_macro2::{Ident, Span};
@@ -118,19 +118,14 @@ impl<'a> Lowerer<'a> {
                 Some(Reassigned { before, .. }) => self.nodes[before].hint.clone(),
                 None => Hint::Op("merge".into()),
             };
-            let id = self.push_detached(Node {
-                name: placeholder(),
-                hint,
-                kind: NodeKind::Merge,
-                active: self.is_active(&then_result) || self.is_active(&else_result),
-                ty: self
-                    .type_of(&then_result)
-                    .or_else(|| self.type_of(&else_result)),
-                annotation: None,
-                span,
-                region: 0,
-                array: None,
-            });
+            let id = self.push_detached(
+                Node::new(hint, NodeKind::Merge, span)
+                    .active_if(self.is_active(&then_result) || self.is_active(&else_result))
+                    .typed(
+                        self.type_of(&then_result)
+                            .or_else(|| self.type_of(&else_result)),
+                    ),
+            );
             if let Some(Reassigned { scope, entry, .. }) = slot {
                 self.scopes[scope][entry].1 = Binding::Node(id);
             }

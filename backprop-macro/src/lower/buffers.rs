@@ -2,7 +2,7 @@
 //! elements are differentiable values.
 
 use super::expressions::{contains_branch, is_float_literal, literal_float};
-use super::{placeholder, span_of, strip_parens, Lowerer};
+use super::{span_of, strip_parens, Lowerer};
 use crate::ir::{ArrayInfo, Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand};
 use crate::parse::signature::Shape;
 use proc_macro2::{Ident, Span};
@@ -50,21 +50,20 @@ impl<'a> Lowerer<'a> {
                 .nodes
                 .iter()
                 .any(|n| matches!(n.kind, NodeKind::Param) && n.active);
-        let id = self.push(Node {
-            name: placeholder(),
-            hint: Hint::Op("buffer".into()),
-            kind: NodeKind::Buffer {
-                fill,
-                len: len.clone(),
-                fixed,
-            },
-            active,
-            ty: float.map(FloatTy::to_type),
-            annotation: None,
-            span: span_of(expr),
-            region: 0,
-            array: Some(ArrayInfo { len, fixed }),
-        });
+        let id = self.push(
+            Node::new(
+                Hint::Op("buffer".into()),
+                NodeKind::Buffer {
+                    fill,
+                    len: len.clone(),
+                    fixed,
+                },
+                span_of(expr),
+            )
+            .active_if(active)
+            .typed(float.map(FloatTy::to_type))
+            .array_of(Some(ArrayInfo { len, fixed })),
+        );
         Operand::Node(id)
     }
 
@@ -223,25 +222,24 @@ impl<'a> Lowerer<'a> {
         info: ArrayInfo,
         span: Span,
     ) -> NodeId {
-        self.push(Node {
-            name: placeholder(),
-            hint,
-            kind: NodeKind::Buffer {
-                fill: Operand::Const(Constant {
-                    tokens: float.zero(),
-                    atomic: true,
-                    float: Some(float),
-                }),
-                len: info.len.clone(),
-                fixed: info.fixed,
-            },
-            active: true,
-            ty: Some(float.to_type()),
-            annotation: None,
-            span,
-            region: 0,
-            array: Some(info),
-        })
+        self.push(
+            Node::new(
+                hint,
+                NodeKind::Buffer {
+                    fill: Operand::Const(Constant {
+                        tokens: float.zero(),
+                        atomic: true,
+                        float: Some(float),
+                    }),
+                    len: info.len.clone(),
+                    fixed: info.fixed,
+                },
+                span,
+            )
+            .active_if(true)
+            .typed(Some(float.to_type()))
+            .array_of(Some(info)),
+        )
     }
 
     /// The type of an inactive value, where its spelling tells; needed only if the

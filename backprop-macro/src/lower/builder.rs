@@ -1,7 +1,7 @@
 //! Building the graph: nodes, the blocks (regions) they are computed in, and
 //! the branch and loop statements that own those blocks.
 
-use super::{placeholder, Lowerer};
+use super::Lowerer;
 use crate::ir::{Block, Node, NodeId, NodeKind, Operand, RegionInfo, Stmt as IrStmt, StmtId};
 
 impl<'a> Lowerer<'a> {
@@ -63,16 +63,8 @@ impl<'a> Lowerer<'a> {
     /// after the loop.
     pub(super) fn version_of(&self, variable: NodeId, kind: NodeKind, active: bool) -> Node {
         let node = &self.nodes[variable];
-        Node {
-            name: placeholder(),
-            hint: node.hint.clone(),
-            kind,
-            active,
-            ty: node.ty.clone(),
-            annotation: None,
-            span: node.span,
-            region: 0,
-            array: None,
-        }
+        Node::new(node.hint.clone(), kind, node.span)
+            .active_if(active)
+            .typed(node.ty.clone())
     }
 }

@@ -3,7 +3,7 @@
 
 use super::expressions::float_function;
 use super::scopes::Key;
-use super::{key, placeholder, strip_parens, Lowerer};
+use super::{key, strip_parens, Lowerer};
 use crate::ir::{Borrow, ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand};
 use crate::rules::{self, Rule};
 use proc_macro2::Ident;
@@ -97,40 +97,35 @@ impl<'a> Lowerer<'a> {
         let outputs = usize::from(value_used) + borrows.iter().filter(|b| b.writes()).count();
         let output_of =
             |k: usize| usize::from(value_used) + borrows[..k].iter().filter(|b| b.writes()).count();
-        let id = self.push(Node {
-            name: placeholder(),
-            hint: Hint::Op(format!("{callee}_out")),
-            kind: NodeKind::Call {
-                path,
-                args,
-                tape: placeholder(),
-                arg_spans: call.args.iter().map(Spanned::span).collect(),
-                outputs,
-                borrows: borrows.clone(),
-                tape_args,
-                elements: Vec::new(),
-            },
-            active,
-            ty: None,
-            annotation: None,
-            span: expr.span(),
-            region: 0,
-            array: None,
-        });
-        let element = |index: usize, source: ElementSource, hint: Hint| Node {
-            name: placeholder(),
-            hint,
-            kind: NodeKind::Element {
-                call: id,
-                index,
-                source,
-            },
-            active,
-            ty: Some(float.to_type()),
-            annotation: None,
-            span: expr.span(),
-            region: 0,
-            array: None,
+        let id = self.push(
+            Node::new(
+                Hint::Op(format!("{callee}_out")),
+                NodeKind::Call {
+                    path,
+                    args,
+                    tape: crate::ir::unnamed(),
+                    arg_spans: call.args.iter().map(Spanned::span).collect(),
+                    outputs,
+                    borrows: borrows.clone(),
+                    tape_args,
+                    elements: Vec::new(),
+                },
+                expr.span(),
+            )
+            .active_if(active),
+        );
+        let element = |index: usize, source: ElementSource, hint: Hint| {
+            Node::new(
+                hint,
+                NodeKind::Element {
+                    call: id,
+                    index,
+                    source,
+                },
+                expr.span(),
+            )
+            .active_if(active)
+            .typed(Some(float.to_type()))
         };
         let value = if value_used {
             let node = element(0, ElementSource::Value, Hint::Op(format!("{callee}_value")));
@@ -255,21 +250,19 @@ impl<'a> Lowerer<'a> {
         for (index, name) in names.iter().enumerate() {
             let Some(name) = name else { continue };
             let element = if active {
-                self.push(Node {
-                    name: placeholder(),
-                    hint: Hint::User(name.clone()),
-                    kind: NodeKind::Element {
-                        call: id,
-                        index,
-                        source,
-                    },
-                    active: true,
-                    ty: float.clone(),
-                    annotation: None,
-                    span: name.span(),
-                    region: 0,
-                    array: None,
-                })
+                self.push(
+                    Node::new(
+                        Hint::User(name.clone()),
+                        NodeKind::Element {
+                            call: id,
+                            index,
+                            source,
+                        },
+                        name.span(),
+                    )
+                    .active_if(true)
+                    .typed(float.clone()),
+                )
             } else {
                 let index = proc_macro2::Literal::usize_unsuffixed(index);
                 let is_array = matches!(source, ElementSource::Item);
@@ -356,26 +349,24 @@ impl<'a> Lowerer<'a> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        let id = self.push(Node {
-            name: placeholder(),
-            hint: Hint::Op(format!("{}_out", callee.trim_start_matches("r#"))),
-            kind: NodeKind::Call {
-                path: path.clone(),
-                args,
-                tape: placeholder(),
-                arg_spans: call.args.iter().map(Spanned::span).collect(),
-                outputs: 1,
-                borrows,
-                tape_args,
-                elements: Vec::new(),
-            },
-            active: true,
-            ty: Some(float.unwrap_or(self.ret).to_type()),
-            annotation: None,
-            span: expr.span(),
-            region: 0,
-            array: None,
-        });
+        let id = self.push(
+            Node::new(
+                Hint::Op(format!("{}_out", callee.trim_start_matches("r#"))),
+                NodeKind::Call {
+                    path: path.clone(),
+                    args,
+                    tape: crate::ir::unnamed(),
+                    arg_spans: call.args.iter().map(Spanned::span).collect(),
+                    outputs: 1,
+                    borrows,
+                    tape_args,
+                    elements: Vec::new(),
+                },
+                expr.span(),
+            )
+            .active_if(true)
+            .typed(Some(float.unwrap_or(self.ret).to_type())),
+        );
         Operand::Node(id)
     }
 

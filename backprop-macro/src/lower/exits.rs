@@ -2,7 +2,7 @@
 //! statements after them, so the backward pass knows which ran.
 
 use super::scopes::{Binding, Key};
-use super::{placeholder, span_of, Lowerer};
+use super::{span_of, Lowerer};
 use crate::ir::{Constant, Hint, Node, NodeId, NodeKind, Operand};
 use proc_macro2::Span;
 use quote::{quote, ToTokens};
@@ -82,20 +82,17 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(super) fn flag(&mut self, hint: Hint, value: bool) -> NodeId {
-        self.push(Node {
-            name: placeholder(),
-            hint,
-            kind: NodeKind::Inactive {
-                expr: syn::parse_quote!(#value),
-                locals: Vec::new(),
-            },
-            active: false,
-            ty: Some(syn::parse_quote!(bool)),
-            annotation: None,
-            span: Span::call_site(),
-            region: 0,
-            array: None,
-        })
+        self.push(
+            Node::new(
+                hint,
+                NodeKind::Inactive {
+                    expr: syn::parse_quote!(#value),
+                    locals: Vec::new(),
+                },
+                Span::call_site(),
+            )
+            .typed(Some(syn::parse_quote!(bool))),
+        )
     }
 
     /// Declares an exit flag, `false`, in the current scope.

@@ -3,7 +3,7 @@
 
 use super::calls::has_mut_argument;
 use super::statements::MACRO_MESSAGE;
-use super::{dereferenced, placeholder, span_of, strip_parens, Lowerer, Tail};
+use super::{dereferenced, span_of, strip_parens, Lowerer, Tail};
 use crate::desugar::iterators;
 use crate::ir::{FloatTy, Form, Hint, Node, NodeKind, Operand, Operator};
 use crate::parse::signature::Shape;
@@ -146,17 +146,15 @@ impl<'a> Lowerer<'a> {
         if !self.is_active(&arg) {
             return self.inactive_template(|a| quote!(#(#a)* as #to), &[arg], expr);
         }
-        let id = self.push(Node {
-            name: placeholder(),
-            hint: Hint::Op("cast".into()),
-            kind: NodeKind::Cast { to, arg },
-            active: true,
-            ty: Some(to.to_type()),
-            annotation: None,
-            span: expr.span(),
-            region: 0,
-            array: None,
-        });
+        let id = self.push(
+            Node::new(
+                Hint::Op("cast".into()),
+                NodeKind::Cast { to, arg },
+                expr.span(),
+            )
+            .active_if(true)
+            .typed(Some(to.to_type())),
+        );
         Operand::Node(id)
     }
 
@@ -341,17 +339,15 @@ impl<'a> Lowerer<'a> {
             Form::Operator(op) => op.hint(),
             _ => rule.name,
         };
-        let id = self.push(Node {
-            name: placeholder(),
-            hint: Hint::Op(hint.to_string()),
-            kind: NodeKind::Op { rule, form, args },
-            active,
-            ty: Some(float.unwrap_or(self.ret).to_type()),
-            annotation: None,
-            span: span_of(span),
-            region: 0,
-            array: None,
-        });
+        let id = self.push(
+            Node::new(
+                Hint::Op(hint.to_string()),
+                NodeKind::Op { rule, form, args },
+                span_of(span),
+            )
+            .active_if(active)
+            .typed(Some(float.unwrap_or(self.ret).to_type())),
+        );
         Operand::Node(id)
     }
 }

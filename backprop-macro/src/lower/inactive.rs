@@ -2,7 +2,7 @@
 //! kept as written (one node with a template), with its type guessed for the tape.
 
 use super::expressions::{float_function, forbidden_inside, is_float_literal, literal_float};
-use super::{element_type, key, node_ident, placeholder, span_of, strip_parens, Lowerer};
+use super::{element_type, key, node_ident, span_of, strip_parens, Lowerer};
 use crate::ir::{Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use crate::rules::{self};
 use proc_macro2::{Ident, Span};
@@ -65,17 +65,11 @@ impl<'a> Lowerer<'a> {
             }
         };
         let hint = Hint::Op(self.content_hint(&expr, &locals));
-        let id = self.push(Node {
-            name: placeholder(),
+        let id = self.push(Node::new(
             hint,
-            kind: NodeKind::Inactive { expr, locals },
-            active: false,
-            ty: None,
-            annotation: None,
-            span: span_of(span),
-            region: 0,
-            array: None,
-        });
+            NodeKind::Inactive { expr, locals },
+            span_of(span),
+        ));
         Operand::Node(id)
     }
 
@@ -100,20 +94,17 @@ impl<'a> Lowerer<'a> {
         }
         let ty = self.guess_type(expr);
         let hint = Hint::Op(self.content_hint(expr, &locals));
-        let id = self.push(Node {
-            name: placeholder(),
-            hint,
-            kind: NodeKind::Inactive {
-                expr: expr.clone(),
-                locals,
-            },
-            active: false,
-            ty,
-            annotation: None,
-            span: expr.span(),
-            region: 0,
-            array: None,
-        });
+        let id = self.push(
+            Node::new(
+                hint,
+                NodeKind::Inactive {
+                    expr: expr.clone(),
+                    locals,
+                },
+                expr.span(),
+            )
+            .typed(ty),
+        );
         Operand::Node(id)
     }
 

@@ -5,7 +5,7 @@ use super::bindings::{assigned_name, is_constant_name};
 use super::exits::{breaks_or_continues, has_exit, loop_exits};
 use super::expressions::forbidden_inside;
 use super::scopes::Key;
-use super::{key, placeholder, span_of, strip_parens, Header, LoopFrame, Lowerer, Tail};
+use super::{key, span_of, strip_parens, Header, LoopFrame, Lowerer, Tail};
 use crate::desugar::iterators;
 use crate::ir::{
     Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Operator, Stmt as IrStmt, StmtId,
@@ -291,17 +291,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn loop_var_node(&self, hint: Hint, ty: Option<syn::Type>, span: Span) -> Node {
-        Node {
-            name: placeholder(),
-            hint,
-            kind: NodeKind::LoopVar,
-            active: false,
-            ty,
-            annotation: None,
-            span,
-            region: 0,
-            array: None,
-        }
+        Node::new(hint, NodeKind::LoopVar, span).typed(ty)
     }
 
     /// `while c { body }` is `loop { if !c { break; } body }`: the condition
@@ -364,17 +354,10 @@ impl<'a> Lowerer<'a> {
                 }
             })
             .collect();
-        let trips = self.push_detached(Node {
-            name: placeholder(),
-            hint: Hint::Op("trips".into()),
-            kind: NodeKind::LoopTrips,
-            active: false,
-            ty: Some(syn::parse_quote!(usize)),
-            annotation: None,
-            span: span_of(body),
-            region: 0,
-            array: None,
-        });
+        let trips = self.push_detached(
+            Node::new(Hint::Op("trips".into()), NodeKind::LoopTrips, span_of(body))
+                .typed(Some(syn::parse_quote!(usize))),
+        );
         let over_slices = matches!(header, Header::Slices { .. });
         let iter = match header {
             Header::For { iter, .. } => Some(iter.clone()),

@@ -62,23 +62,21 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         changed_data: Vec::new(),
     };
     for param in &sig.params {
-        let id = lowerer.push(Node {
-            name: placeholder(),
-            hint: Hint::User(param.ident.clone()),
-            kind: NodeKind::Param,
-            active: param.differentiable.is_some(),
+        let id = lowerer.push(
+            Node::new(
+                Hint::User(param.ident.clone()),
+                NodeKind::Param,
+                param.ident.span(),
+            )
+            .active_if(param.differentiable.is_some())
             // A `&mut f64` or `&f64` parameter's node is its value.
-            ty: Some(
+            .typed(Some(
                 match (param.inout || param.by_reference, param.differentiable) {
                     (true, Some(float)) => float.to_type(),
                     _ => param.ty.clone(),
                 },
-            ),
-            annotation: None,
-            span: param.ident.span(),
-            region: 0,
-            array: None,
-        });
+            )),
+        );
         lowerer.declare(&param.ident, id);
     }
     // Parameters are the first nodes, in order; the lengths of slices follow.
@@ -157,10 +155,6 @@ fn node_ident(node: &Node) -> Ident {
         Hint::User(ident) => ident.clone(),
         Hint::Op(name) => Ident::new(&crate::emit::names::bare_name(name), Span::call_site()),
     }
-}
-
-fn placeholder() -> Ident {
-    Ident::new("__unnamed", Span::call_site())
 }
 
 /// Names are chosen once the whole body is lowered, in evaluation order, so a

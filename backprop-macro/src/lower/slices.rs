@@ -2,7 +2,7 @@
 //! `&mut [f64]` parameters and local buffers.
 
 use super::loops::is_constant;
-use super::{key, node_ident, placeholder, span_of, strip_parens, Header, Lowerer, SliceIteration};
+use super::{key, node_ident, span_of, strip_parens, Header, Lowerer, SliceIteration};
 use crate::ir::{ArrayInfo, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
@@ -193,17 +193,14 @@ impl<'a> Lowerer<'a> {
 
     /// A node measuring an array's length, for the backward pass's adjoint.
     pub(super) fn length_of(&mut self, array: NodeId, name: &Ident) -> NodeId {
-        self.push(Node {
-            name: placeholder(),
-            hint: Hint::Op(format!("{}_len", key(name))),
-            kind: NodeKind::Len { array },
-            active: false,
-            ty: Some(syn::parse_quote!(usize)),
-            annotation: None,
-            span: name.span(),
-            region: 0,
-            array: None,
-        })
+        self.push(
+            Node::new(
+                Hint::Op(format!("{}_len", key(name))),
+                NodeKind::Len { array },
+                name.span(),
+            )
+            .typed(Some(syn::parse_quote!(usize))),
+        )
     }
 
     /// The array a local names, if it is one.
@@ -233,17 +230,9 @@ impl<'a> Lowerer<'a> {
         span: Span,
     ) -> NodeId {
         let node = &self.nodes[array];
-        let read = Node {
-            name: placeholder(),
-            hint,
-            kind: NodeKind::Read { array, index },
-            active: node.active,
-            ty: node.ty.clone(),
-            annotation: None,
-            span,
-            region: 0,
-            array: None,
-        };
+        let read = Node::new(hint, NodeKind::Read { array, index }, span)
+            .active_if(node.active)
+            .typed(node.ty.clone());
         self.push(read)
     }
 
@@ -357,21 +346,16 @@ impl<'a> Lowerer<'a> {
 
     /// `a[i] = value`, as active as its array.
     pub(super) fn write_node(&mut self, array: NodeId, index: Operand, value: Operand, span: Span) {
-        let write = Node {
-            name: placeholder(),
-            hint: Hint::Op("write".into()),
-            kind: NodeKind::Write {
+        let write = Node::new(
+            Hint::Op("write".into()),
+            NodeKind::Write {
                 array,
                 index,
                 value,
             },
-            active: self.nodes[array].active,
-            ty: None,
-            annotation: None,
             span,
-            region: 0,
-            array: None,
-        };
+        )
+        .active_if(self.nodes[array].active);
         self.push(write);
     }
 }

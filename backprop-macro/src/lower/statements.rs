@@ -5,7 +5,7 @@ use super::calls::has_mut_argument;
 use super::exits::{has_early_return, may_exit};
 use super::expressions::unsupported;
 use super::scopes::{Binding, Key};
-use super::{key, placeholder, span_of, strip_parens, Header, Lowerer, Tail};
+use super::{key, span_of, strip_parens, Header, Lowerer, Tail};
 use crate::ir::{Constant, FloatTy, Hint, Node, NodeKind, Operand, Operator};
 use crate::valid;
 use proc_macro2::{Ident, Span};
@@ -23,20 +23,17 @@ impl<'a> Lowerer<'a> {
         }
         self.declare_flag(Key::Returned, "returned");
         let zero = self.ret.zero();
-        let initial = self.push(Node {
-            name: placeholder(),
-            hint: Hint::Op("result".into()),
-            kind: NodeKind::Inactive {
-                expr: syn::parse_quote!(#zero),
-                locals: Vec::new(),
-            },
-            active: false,
-            ty: Some(self.ret.to_type()),
-            annotation: None,
-            span: Span::call_site(),
-            region: 0,
-            array: None,
-        });
+        let initial = self.push(
+            Node::new(
+                Hint::Op("result".into()),
+                NodeKind::Inactive {
+                    expr: syn::parse_quote!(#zero),
+                    locals: Vec::new(),
+                },
+                Span::call_site(),
+            )
+            .typed(Some(self.ret.to_type())),
+        );
         self.declare_key(Key::ReturnValue, Binding::Node(initial));
         self.returns = true;
         let value = self
