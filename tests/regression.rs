@@ -883,3 +883,36 @@ fn vectors_of_data_zipped() {
         },
     );
 }
+
+/// A `match` arm's guard runs only when the arms before it failed and its own
+/// pattern matched, as in Rust: the gradient evaluated every arm's test up
+/// front, and `v[i]` panicked (index out of bounds) where the function does
+/// not.
+#[differentiate(wrt(x))]
+fn guard_reads_only_in_bounds(x: f64, v: &[f64], i: usize) -> f64 {
+    match i {
+        _ if i >= v.len() => x,
+        _ if v[i] > 0.0 => x * v[i],
+        _ => -x,
+    }
+}
+
+#[differentiate(wrt(x))]
+fn guard_after_its_pattern(x: f64, v: &[f64], i: usize) -> f64 {
+    match i {
+        0..=1 if v[i] > 0.0 => x * v[i],
+        n if n < 10 => x * x,
+        _ => -x.sin(),
+    }
+}
+
+#[test]
+fn match_guards_run_lazily_on_every_arm() {
+    let v = [1.5, -2.0];
+    for i in [0, 1, 2, 5, 20] {
+        for x in [0.7, -1.3] {
+            check!(guard_reads_only_in_bounds(x = x, &v, i));
+            check!(guard_after_its_pattern(x = x, &v, i));
+        }
+    }
+}

@@ -34,22 +34,21 @@ pub mod piecewise {
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
         let kind_is_0 = ::core::matches!(kind, 0);
-        let kind_is_1 = ::core::matches!(kind, 1);
         let piecewise = if kind_is_0 {
             x * x
-        } else if kind_is_1 {
-            let exp = x.exp();
-            tape.exp = exp;
-            exp
         } else {
-            -x
+            let kind_is_1 = ::core::matches!(kind, 1);
+            let merge = if kind_is_1 {
+                let exp = x.exp();
+                tape.exp = exp;
+                exp
+            } else {
+                -x
+            };
+            tape.kind_is_1 = kind_is_1;
+            merge
         };
-        *tape = Tape {
-            x,
-            kind_is_0,
-            kind_is_1,
-            ..*tape
-        };
+        *tape = Tape { x, kind_is_0, ..*tape };
         piecewise
     }
 

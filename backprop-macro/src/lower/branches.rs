@@ -182,30 +182,7 @@ impl<'a> Lowerer<'a> {
             }
             node => node,
         };
-        let mut conds = Vec::new();
-        for arm in &arms[..arms.len() - 1] {
-            self.scopes.push(Vec::new());
-            self.bind_scrutinee(arm, &scrutinee);
-            let guard = arm.guard.map(|guard| self.expr(guard));
-            self.scopes.pop();
-            let operands: Vec<Operand> = std::iter::once(scrutinee.clone()).chain(guard).collect();
-            let test = arm.test;
-            let cond = self.inactive_template(
-                |a| {
-                    let (s, g) = (a.first(), a.get(1));
-                    match (test, g) {
-                        (Some(pat), None) => quote!(::core::matches!(#s, #pat)),
-                        (Some(pat), Some(g)) => quote!(::core::matches!(#s, #pat) && #g),
-                        (None, Some(g)) => quote!(#g),
-                        (None, None) => quote!(true),
-                    }
-                },
-                &operands,
-                &arm.arm.pat,
-            );
-            conds.push(cond);
-        }
-        self.match_arms(&arms, &conds, &scrutinee, wants_value)
+        self.match_arms(&arms, &scrutinee, wants_value)
             .unwrap_or_else(|| self.dummy())
     }
 
@@ -215,10 +192,12 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The arms from `arms[0]` on: each arm's test is evaluated only when the
+    /// arms before it failed, as Rust does (a guard such as `v[i] > 0.0` after
+    /// `_ if i >= v.len()` must not run first); the last arm needs no test.
     pub(super) fn match_arms(
         &mut self,
         arms: &[MatchArm],
-        conds: &[Operand],
         scrutinee: &Operand,
         wants_value: bool,
     ) -> Option<Operand> {
@@ -231,17 +210,53 @@ impl<'a> Lowerer<'a> {
             s.scopes.pop();
             value
         };
-        let Some((cond, rest_conds)) = conds.split_first() else {
+        if rest.is_empty() {
             return lower_arm(self);
-        };
+        }
+        let cond = self.arm_test(arm, scrutinee);
         let value = self.branch_with(
-            cond.clone(),
+            cond,
             wants_value,
             span_of(&arm.arm.pat),
             &mut lower_arm,
-            Some(&mut |s| s.match_arms(rest, rest_conds, scrutinee, wants_value)),
+            Some(&mut |s| s.match_arms(rest, scrutinee, wants_value)),
         );
         wants_value.then_some(value)
+    }
+
+    /// Whether an arm matches: its pattern, then (only if the pattern
+    /// matches) its guard.
+    fn arm_test(&mut self, arm: &MatchArm, scrutinee: &Operand) -> Operand {
+        let pattern = arm.test.map(|pat| {
+            self.inactive_template(
+                |a| {
+                    let s = a.first();
+                    quote!(::core::matches!(#s, #pat))
+                },
+                std::slice::from_ref(scrutinee),
+                &arm.arm.pat,
+            )
+        });
+        let Some(guard) = arm.guard else {
+            return pattern.unwrap_or_else(|| constant(quote!(true)));
+        };
+        let mut guard_value = |s: &mut Self| {
+            s.scopes.push(Vec::new());
+            s.bind_scrutinee(arm, scrutinee);
+            let value = s.expr(guard);
+            s.scopes.pop();
+            Some(value)
+        };
+        match pattern {
+            None => guard_value(self).unwrap_or_else(|| constant(quote!(true))),
+            Some(pattern) => self.branch_with(
+                pattern,
+                true,
+                span_of(guard),
+                &mut guard_value,
+                Some(&mut |_| Some(constant(quote!(false)))),
+            ),
+        }
     }
 
     pub(super) fn arm(&mut self, body: &Expr, tail: Tail) -> Option<Operand> {
@@ -294,4 +309,13 @@ struct Reassigned {
     scope: usize,
     entry: usize,
     before: NodeId,
+}
+
+/// A constant operand: `true`, `false`.
+fn constant(tokens: proc_macro2::TokenStream) -> Operand {
+    Operand::Const(crate::ir::Constant {
+        tokens,
+        atomic: true,
+        float: None,
+    })
 }
