@@ -845,6 +845,10 @@ impl Gen {
                         ["0", "1 | 2", "_"],
                         ["0..=1", "big if big > 1", "_"],
                         ["2", "1", "_"],
+                        // Guards that divide by zero if run out of turn: after
+                        // an arm that failed, or before their own pattern.
+                        ["0", "big if 6 / big > 2", "_"],
+                        ["big @ 1..=2 if 6 / big > 2", "0", "_"],
                     ]);
                     let arms = patterns
                         .iter()
