@@ -34,20 +34,24 @@ pub struct TapePlan<'g> {
     /// Loop variables the backward loops rebuild: those of loops over a range
     /// with a known start.
     rebuilt: BTreeSet<NodeId>,
+    /// The blocks that are loop bodies.
+    loop_bodies: BTreeSet<RegionId>,
 }
 
 impl<'g> TapePlan<'g> {
     pub fn of(graph: &'g Graph, sig: &'g Signature) -> TapePlan<'g> {
-        let rebuilt = graph
-            .loops()
-            .into_iter()
+        let loops = graph.loops();
+        let rebuilt = loops
+            .iter()
             .filter(|looped| looped.var_start.is_some())
             .filter_map(|looped| looped.var)
             .collect();
+        let loop_bodies = loops.iter().map(|looped| looped.body.region).collect();
         TapePlan {
             graph,
             sig,
             rebuilt,
+            loop_bodies,
         }
     }
 
@@ -164,10 +168,7 @@ impl<'g> TapePlan<'g> {
     }
 
     fn is_loop_body(&self, region: RegionId) -> bool {
-        self.graph
-            .loops()
-            .iter()
-            .any(|looped| looped.body.region == region)
+        self.loop_bodies.contains(&region)
     }
 
     /// A parameter slice or array of floats: it never changes, so the backward
