@@ -374,6 +374,57 @@ fn with_break(x: f64, n: usize) -> f64 {
     y
 }
 
+/// A `break` that ends the body, over a constant range: the loop may stop
+/// before its range ends, so the backward pass must not replay all ten
+/// iterations.
+#[differentiate]
+fn heron_sqrt(a: f64) -> f64 {
+    let mut r = a.max(1.0);
+    for _ in 0..10 {
+        let next = 0.5 * (r + a / r);
+        let step = (next - r).abs();
+        r = next;
+        if step < 1e-3 {
+            break;
+        }
+    }
+    r
+}
+
+/// A `while` whose body ends in a `break` tested on a value of the body.
+#[differentiate]
+fn while_with_final_break(x: f64, limit: f64) -> f64 {
+    let mut v = x;
+    let mut k = 0;
+    while v < limit {
+        let grown = v * 1.3 + x.sin();
+        v = grown;
+        k += 1;
+        if k == 6 {
+            break;
+        }
+    }
+    v * x
+}
+
+/// `continue` after work of its own, and a labelled `continue` of the loop
+/// itself.
+#[differentiate]
+fn continue_after_work(x: f64, n: usize) -> f64 {
+    let mut acc = x;
+    'steps: for i in 0..n {
+        if i % 3 == 0 {
+            acc = acc * 0.5 + x;
+            continue 'steps;
+        }
+        if acc > 4.0 {
+            continue;
+        }
+        acc += x * x;
+    }
+    acc
+}
+
 #[differentiate]
 fn labelled(x: f64, n: usize) -> f64 {
     let mut total = 0.0;
@@ -466,6 +517,29 @@ fn break_leaves_the_loop() {
     for n in [0, 1, 3, 20] {
         for x in [0.3, 1.1, 2.2] {
             check!(with_break(x = x, n));
+        }
+    }
+}
+
+#[test]
+fn a_break_that_ends_the_body_stops_between_iterations() {
+    // Converges in a few steps (break), or runs all ten (large `a`).
+    for a in [0.3, 2.0, 9.0, 1e6] {
+        check!(heron_sqrt(a = a));
+    }
+    let (_, tape) = heron_sqrt::forward(2.0);
+    assert!(tape.trips < 10, "stopped early: {} trips", tape.trips);
+    // The loop stops at the condition, at the `break`, or never runs.
+    for (x, limit) in [(0.5, 2.0), (0.5, 1e9), (3.0, 1.0), (0.1, 0.4)] {
+        check!(while_with_final_break(x = x, limit = limit));
+    }
+}
+
+#[test]
+fn continue_after_work_of_its_own() {
+    for n in [0, 1, 4, 9] {
+        for x in [0.3, 1.5, 2.5] {
+            check!(continue_after_work(x = x, n));
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The pipeline: parse, check, lower, analyse, emit.
 
 use crate::analysis::activity::Activity;
-use crate::desugar::{hoist, paths, returns};
+use crate::desugar::{continues, hoist, paths, returns};
 use crate::emit::backward;
 use crate::emit::module;
 use crate::emit::names::Names;
@@ -57,11 +57,13 @@ pub fn module_of(
     // Validate: constructs refused wherever they appear.
     valid::check(&function.block, &mut errors);
     // Desugar: paths one module deeper, values out of conditions, early
-    // returns at the top of the body as branches.
+    // returns at the top of the body and `continue` at the top of a loop's
+    // body as branches.
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
     hoist::hoist_conditions(&mut rebased.block);
     returns::early_returns_as_branches(&mut rebased.block);
+    continues::continues_as_branches(&mut rebased.block);
     let signature = Signature::from_syn(&rebased, args, &mut errors);
     // Lower: the body becomes a Wengert list.
     let mut names = Names::for_function(function);

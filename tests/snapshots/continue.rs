@@ -25,7 +25,6 @@ pub mod even_terms {
     pub struct Tape {
         pub x: f64,
         pub w_len: usize,
-        pub running: ::backprop_runtime::Stack<bool>,
         pub trips: usize,
         pub w: ::std::vec::Vec<f64>,
     }
@@ -38,8 +37,6 @@ pub mod even_terms {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
-        let mut running_stack = ::core::mem::take(&mut tape.running);
-        running_stack.clear();
         let w_len = w.len();
         let total = 0.0;
         let mut total_5 = total;
@@ -48,30 +45,20 @@ pub mod even_terms {
         for i in 0..w.len() {
             let total_2 = total_5;
             let wi = w[i];
-            let skipped = false;
             let cond = i % 2 == 1;
-            let skipped_3 = if cond { true } else { skipped };
-            let running = !skipped_3;
-            let total_4 = if running {
+            let total_4 = if cond {
+                total_2
+            } else {
                 let prod = wi * x;
                 total_2 + prod
-            } else {
-                total_2
             };
-            running_stack.push(running);
             total_5 = total_4;
             trips += 1;
         }
         let mut w_copy = ::core::mem::take(&mut tape.w);
         w_copy.clear();
         w_copy.extend_from_slice(w);
-        *tape = Tape {
-            x,
-            w_len,
-            trips,
-            running: running_stack,
-            w: w_copy,
-        };
+        *tape = Tape { x, w_len, trips, w: w_copy };
         total_5
     }
 
@@ -86,25 +73,24 @@ pub mod even_terms {
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad) {
         let Tape { x, w_len, trips, .. } = *tape;
-        let mut running_stack = tape.running.reader();
         let w = tape.w.as_slice();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         let mut dx = 0.0_f64;
         for i in (0..trips).rev() {
             let wi = w[i];
-            let running = running_stack.pop();
+            let cond = i % 2 == 1;
             let dtotal_4 = dtotal_5;
             let mut dtotal_2 = 0.0_f64;
             let mut dwi = 0.0_f64;
-            if running {
+            if cond {
+                dtotal_2 += dtotal_4;
+            } else {
                 let dtotal_3 = dtotal_4;
                 dtotal_2 += dtotal_3;
                 let dprod = dtotal_3;
                 dwi += dprod * x;
                 dx += dprod * wi;
-            } else {
-                dtotal_2 += dtotal_4;
             }
             dw[i] += dwi;
             dtotal_5 = dtotal_2;

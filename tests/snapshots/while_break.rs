@@ -26,8 +26,7 @@ pub mod halve_until {
     #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub x: f64,
-        pub running: ::backprop_runtime::Stack<bool>,
-        pub v_5: f64,
+        pub v_4: f64,
         pub trips: usize,
     }
 
@@ -39,51 +38,33 @@ pub mod halve_until {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, limit: f64) -> f64 {
-        let mut running_stack = ::core::mem::take(&mut tape.running);
-        running_stack.clear();
         let v = x;
         let steps = 0;
-        let broke = false;
-        let mut v_5 = v;
-        let mut steps_5 = steps;
-        let mut broke_8 = broke;
+        let mut v_4 = v;
+        let mut steps_4 = steps;
         let mut trips = 0_usize;
         loop {
-            let v_2 = v_5;
-            let steps_2 = steps_5;
-            let broke_2 = broke_8;
-            if broke_2 {
+            let v_2 = v_4;
+            let steps_2 = steps_4;
+            let cond = v_2 > limit;
+            if !cond {
                 break;
             }
-            let cond = v_2 > limit;
-            let done = !cond;
-            let broke_4 = if done { true } else { broke_2 };
-            let running = !broke_4;
-            let (v_4, steps_4, broke_7) = if running {
-                let prod = v_2 * 0.5;
-                let sin = x.sin();
-                let prod_2 = sin * 0.1;
-                let v_3 = prod + prod_2;
-                let steps_3 = steps_2 + 1;
-                let cond_2 = steps_3 == 20;
-                let broke_6 = if cond_2 { true } else { broke_4 };
-                (v_3, steps_3, broke_6)
-            } else {
-                (v_2, steps_2, broke_4)
-            };
-            running_stack.push(running);
-            v_5 = v_4;
-            steps_5 = steps_4;
-            broke_8 = broke_7;
+            let prod = v_2 * 0.5;
+            let sin = x.sin();
+            let prod_2 = sin * 0.1;
+            let v_3 = prod + prod_2;
+            let steps_3 = steps_2 + 1;
+            let cond_2 = steps_3 == 20;
+            v_4 = v_3;
+            steps_4 = steps_3;
             trips += 1;
+            if cond_2 {
+                break;
+            }
         }
-        let halve_until = v_5 * x;
-        *tape = Tape {
-            x,
-            v_5,
-            trips,
-            running: running_stack,
-        };
+        let halve_until = v_4 * x;
+        *tape = Tape { x, v_4, trips };
         halve_until
     }
 
@@ -97,28 +78,20 @@ pub mod halve_until {
 
     #[inline]
     pub fn backward_into(tape: &Tape, dhalve_until: f64, grad: &mut Grad) {
-        let Tape { x, v_5, trips, .. } = *tape;
-        let mut running_stack = tape.running.reader();
-        let mut dv_5 = dhalve_until * x;
-        let dx1 = dhalve_until * v_5;
+        let Tape { x, v_4, trips } = *tape;
+        let mut dv_4 = dhalve_until * x;
+        let dx1 = dhalve_until * v_4;
         let mut dx2 = 0.0_f64;
         for _ in 0..trips {
-            let running = running_stack.pop();
-            let dv_4 = dv_5;
-            let mut dv_2 = 0.0_f64;
-            if running {
-                let dv_3 = dv_4;
-                let dprod = dv_3;
-                let dprod_2 = dv_3;
-                let dsin = dprod_2 * 0.1;
-                dx2 += dsin * x.cos();
-                dv_2 += dprod * 0.5;
-            } else {
-                dv_2 += dv_4;
-            }
-            dv_5 = dv_2;
+            let dv_3 = dv_4;
+            let dprod = dv_3;
+            let dprod_2 = dv_3;
+            let dsin = dprod_2 * 0.1;
+            dx2 += dsin * x.cos();
+            let dv_2 = dprod * 0.5;
+            dv_4 = dv_2;
         }
-        let dv = dv_5;
+        let dv = dv_4;
         let dx3 = dv;
         let dx = dx1 + dx2 + dx3;
         grad.x += dx;

@@ -1,9 +1,11 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
 //! out: paths moved one module deeper (`paths`), values computed inside
 //! conditions moved into `let`s before them (`hoist`), early returns at the top
-//! of the body as `if`/`else` (`returns`), and iterator chains over
+//! of the body as `if`/`else` (`returns`), `continue` at the top of a loop's
+//! body as `if`/`else` (`continues`), and iterator chains over
 //! slices turned into the loops they stand for (`iterators`, used by lowering).
 
+pub mod continues;
 pub mod hoist;
 pub mod iterators;
 pub mod paths;

@@ -95,7 +95,14 @@ impl Forward<'_> {
                 } else {
                     quote!(else { #else_code #else_value })
                 };
-                let statement = quote!(if #cond { #then_code #then_value } #else_part);
+                let statement =
+                    if merges.is_empty() && then_code.is_empty() && !else_code.is_empty() {
+                        // The arm of a `continue`, which skips the rest of the body.
+                        let cond = operand(self.graph, &branch.cond);
+                        quote!(if !#cond { #else_code })
+                    } else {
+                        quote!(if #cond { #then_code #then_value } #else_part)
+                    };
                 match merges.len() {
                     0 => statement,
                     1 => quote!(let #(#merges)* = #statement;),
@@ -152,6 +159,10 @@ impl Forward<'_> {
         }
         if counted {
             body.extend(quote!(#trips += 1;));
+        }
+        if let Some(until) = &looped.until {
+            let until = argument(self.graph, until);
+            body.extend(quote!(if #until { break; }));
         }
         match &looped.iter {
             Some(iter) => {
@@ -347,6 +358,7 @@ fn stmt_reads(stmt: &Stmt, id: NodeId) -> bool {
         }
         Stmt::Loop(looped) => {
             looped.iter_locals.iter().any(|(_, n)| *n == id)
+                || looped.until.as_ref().is_some_and(|until| reads(until, id))
                 || looped.carried.iter().any(|c| reads(&c.init, id))
                 // A variable the body leaves unchanged hands back its own start value.
                 || looped

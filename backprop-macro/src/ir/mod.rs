@@ -550,6 +550,10 @@ pub struct Loop {
     /// The break flag at the start of an iteration: the forward loop stops when
     /// it is set.
     pub exit: Option<NodeId>,
+    /// `if c { break; }` as the body's last statement: after each complete
+    /// iteration (its variables updated, its trip counted) the loop stops
+    /// when `c` holds. Every iteration the backward pass reverses is whole.
+    pub until: Option<Operand>,
     /// For a loop over `start..end` or `start..=end` with a constant start: the
     /// start. The loop variable of iteration `k` is then `start + k`, and the
     /// backward pass rebuilds it from the trip count instead of saving it.

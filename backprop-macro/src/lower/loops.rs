@@ -81,6 +81,16 @@ impl<'a> Lowerer<'a> {
         body: &syn::Block,
     ) {
         let label_name = label.map(|l| l.name.ident.to_string());
+        // A `break` that ends the body stops the loop between iterations: no
+        // flag, and no iteration that stopped part-way.
+        // (Not after a `while` condition that changes variables: that loop
+        // keeps its flag, and the body's locals are out of the test's reach.)
+        let plain_header = !matches!(&header, Header::While(cond) if has_effects(cond));
+        let (body, until) = match tail_break(body, label_name.as_deref()) {
+            Some((rest, cond)) if plain_header => (rest, Some(cond)),
+            _ => (body.clone(), None),
+        };
+        let body = &body;
         let exits = loop_exits(body, label_name.as_deref());
         // A `while` with no `break` of its own and a plain condition stops at
         // the condition with Rust's own `break`, and the stopping iteration is
@@ -105,7 +115,7 @@ impl<'a> Lowerer<'a> {
             _ => Vec::new(),
         };
         let carried = self.carried_variables(&header, body, &frame, exits.leaves_outer);
-        let lowered = self.lower_body_until_stable(&header, body, &frame, &carried);
+        let lowered = self.lower_body_until_stable(&header, body, until.as_ref(), &frame, &carried);
         self.assemble_loop(header, body, lowered, &carried, iter_locals);
     }
 
@@ -162,6 +172,7 @@ impl<'a> Lowerer<'a> {
         &mut self,
         header: &Header,
         body: &syn::Block,
+        until: Option<&Expr>,
         frame: &LoopFrame,
         carried: &[(Key, NodeId)],
     ) -> LoweredBody {
@@ -174,7 +185,7 @@ impl<'a> Lowerer<'a> {
             (self.nodes.len(), self.regions.len(), self.statements);
         loop {
             let outer_errors = std::mem::take(&mut *self.errors);
-            let lowered = self.lower_body(header, body, frame, carried, &active);
+            let lowered = self.lower_body(header, body, until, frame, carried, &active);
             let body_errors = std::mem::replace(&mut *self.errors, outer_errors);
             let mut grew = false;
             for (next, active) in lowered.block.results.iter().zip(&mut active) {
@@ -204,6 +215,7 @@ impl<'a> Lowerer<'a> {
         &mut self,
         header: &Header,
         body: &syn::Block,
+        until: Option<&Expr>,
         frame: &LoopFrame,
         carried: &[(Key, NodeId)],
         active: &[bool],
@@ -227,17 +239,22 @@ impl<'a> Lowerer<'a> {
         if let Some(key) = &frame.continue_key {
             self.declare_flag(key.clone(), "skipped");
         }
+        // The body's own scope, where a final `break`'s condition is tested.
+        self.scopes.push(Vec::new());
+        let close = body.brace_token.span.close();
         match header {
             Header::While(cond) if frame.break_key.is_none() => {
                 let cond = self.expr(cond);
                 self.emit(IrStmt::BreakUnless(cond));
-                self.block(body, Tail::Unit);
+                self.stmts(&body.stmts, Tail::Unit, close);
             }
             Header::While(cond) => self.while_body(cond, body, frame),
             _ => {
-                self.block(body, Tail::Unit);
+                self.stmts(&body.stmts, Tail::Unit, close);
             }
         }
+        let until = until.map(|cond| self.expr(cond));
+        self.scopes.pop();
         self.loops.pop();
         self.scopes.pop();
         let nexts: Vec<Operand> = carried
@@ -250,6 +267,7 @@ impl<'a> Lowerer<'a> {
             var,
             params,
             exit,
+            until,
             block: self.exit_region(nexts),
         }
     }
@@ -366,9 +384,9 @@ impl<'a> Lowerer<'a> {
         };
         let var = lowered.var.filter(|_| iter.is_some());
         let var_start = iter.as_ref().and_then(range_start);
-        let fixed_trips = match lowered.exit {
-            None => iter.as_ref().and_then(constant_trips),
-            Some(_) => None,
+        let fixed_trips = match (lowered.exit, &lowered.until) {
+            (None, None) => iter.as_ref().and_then(constant_trips),
+            _ => None,
         };
         self.emit(IrStmt::Loop(Box::new(Loop {
             id: lowered.id,
@@ -379,6 +397,7 @@ impl<'a> Lowerer<'a> {
             body: lowered.block,
             trips,
             exit: lowered.exit,
+            until: lowered.until,
             var_start,
             fixed_trips,
             over_slices,
@@ -510,6 +529,34 @@ impl<'a> Lowerer<'a> {
     }
 }
 
+/// A body that ends in `if c { break; }` (for this loop, with no `else`),
+/// and has no other `break`, `continue` or `return`: the body without it, and
+/// `c`.
+fn tail_break(body: &syn::Block, label: Option<&str>) -> Option<(syn::Block, Expr)> {
+    let (Stmt::Expr(Expr::If(branch), _), rest) = body.stmts.split_last()? else {
+        return None;
+    };
+    let [Stmt::Expr(Expr::Break(exit), _)] = branch.then_branch.stmts.as_slice() else {
+        return None;
+    };
+    let own = match &exit.label {
+        None => true,
+        Some(target) => label == Some(target.ident.to_string().as_str()),
+    };
+    if !own || exit.expr.is_some() || branch.else_branch.is_some() {
+        return None;
+    }
+    let rest = syn::Block {
+        brace_token: body.brace_token,
+        stmts: rest.to_vec(),
+    };
+    let exits = loop_exits(&rest, label);
+    if exits.breaks || exits.continues {
+        return None;
+    }
+    Some((rest, (*branch.cond).clone()))
+}
+
 /// The start of `start..end` or `start..=end` when it is a literal or a constant
 /// path, which the backward pass can spell again.
 pub(super) fn range_start(iter: &Expr) -> Option<proc_macro2::TokenStream> {
@@ -571,6 +618,8 @@ struct LoweredBody {
     params: Vec<NodeId>,
     /// The break flag at the start of an iteration.
     exit: Option<NodeId>,
+    /// The condition of a `break` that ends the body.
+    until: Option<Operand>,
     block: crate::ir::Block,
 }
 

@@ -55,12 +55,18 @@ impl Pass<'_> {
             return;
         }
         let cond = self.value(&branch.cond);
-        let else_part = if else_code.is_empty() {
-            quote!()
+        self.out.extend(if else_code.is_empty() {
+            quote!(if #cond { #then_code })
+        } else if then_code.is_empty() {
+            // The arm of a `continue` has nothing to undo.
+            let cond = match &branch.cond {
+                Operand::Const(c) => c.operand_tokens(),
+                Operand::Node(_) => cond,
+            };
+            quote!(if !#cond { #else_code })
         } else {
-            quote!(else { #else_code })
-        };
-        self.out.extend(quote!(if #cond { #then_code } #else_part));
+            quote!(if #cond { #then_code } else { #else_code })
+        });
     }
 
     pub(super) fn for_loop(&mut self, looped: &Loop, region: RegionId) {
