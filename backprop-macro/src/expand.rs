@@ -6,6 +6,7 @@ use crate::emit::backward;
 use crate::emit::module;
 use crate::emit::names::Names;
 use crate::errors::{with_original_item, Errors};
+use crate::ir::Floats;
 use crate::lower::lower;
 use crate::parse::args::Args;
 use crate::parse::signature::{self, Signature};
@@ -51,9 +52,10 @@ pub fn module_of(
     args: &Args,
     mut errors: Errors,
 ) -> syn::Result<TokenStream> {
-    // Parse: the float type of a generic function is known by name from here on.
+    // Parse: which types are floats (with a generic function's `T`), then the
+    // signature.
     let generic = signature::generic_float(&function.sig.generics, &mut errors);
-    let _float = crate::ir::GenericFloat::set(generic);
+    let floats = Floats::new(generic);
     // Validate: constructs refused wherever they appear.
     valid::check(&function.block, &mut errors);
     // Desugar: paths one module deeper, values out of conditions, early
@@ -64,7 +66,7 @@ pub fn module_of(
     hoist::hoist_conditions(&mut rebased.block);
     returns::early_returns_as_branches(&mut rebased.block);
     continues::continues_as_branches(&mut rebased.block);
-    let signature = Signature::from_syn(&rebased, args, &mut errors);
+    let signature = Signature::from_syn(&rebased, args, &floats, &mut errors);
     // Lower: the body becomes a Wengert list.
     let mut names = Names::for_function(function);
     let graph = signature

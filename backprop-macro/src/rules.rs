@@ -79,9 +79,7 @@ impl RuleCtx<'_> {
 
     /// The float type this node computes in.
     fn float(&self) -> FloatTy {
-        self.graph.nodes[self.node]
-            .float()
-            .unwrap_or(self.graph.ret)
+        self.graph.float_or_ret(self.node)
     }
 
     fn ln_2(&self) -> TokenStream {

@@ -4,18 +4,21 @@
 use crate::analysis::activity::Activity;
 use crate::emit::names::Names;
 use crate::errors::Errors;
-use crate::ir::{Graph, NodeId, NodeKind};
+use crate::ir::{Floats, Graph, NodeId, NodeKind};
 use crate::parse::args::Args;
 use crate::parse::signature::Signature;
 
-/// The signature and graph of a plain (not generic) function.
+/// The signature and graph of a function, as `expand::module_of` makes them.
 pub fn lowered(function: syn::ItemFn) -> (Signature, Graph) {
     let mut errors = Errors::default();
+    let generic = crate::parse::signature::generic_float(&function.sig.generics, &mut errors);
+    let floats = Floats::new(generic);
     let mut rebased = function.clone();
     crate::desugar::paths::rebase(&mut rebased);
     crate::desugar::hoist::hoist_conditions(&mut rebased.block);
     crate::desugar::returns::early_returns_as_branches(&mut rebased.block);
-    let sig = Signature::from_syn(&rebased, &Args::default(), &mut errors)
+    crate::desugar::continues::continues_as_branches(&mut rebased.block);
+    let sig = Signature::from_syn(&rebased, &Args::default(), &floats, &mut errors)
         .expect("a supported signature");
     let mut names = Names::for_function(&function);
     let graph = crate::lower::lower(&rebased.block, &sig, &mut names, &mut errors);

@@ -74,7 +74,10 @@ impl<'g> TapePlan<'g> {
         if node.region == 0 {
             return true;
         }
-        let copy = node.ty.as_ref().is_some_and(crate::ir::is_copy);
+        let copy = node
+            .ty
+            .as_ref()
+            .is_some_and(|ty| self.graph.floats.is_copy(ty));
         let mut region = node.region;
         while let Some(parent) = self.graph.regions[region].parent {
             if self.is_loop_body(region) {

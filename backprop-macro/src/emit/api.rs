@@ -16,9 +16,9 @@ pub(super) fn seed_type(sig: &Signature) -> TokenStream {
         let ty = &sig.ret_ty;
         return quote!(#ty);
     }
-    let float = sig.ret;
+    let float = sig.ret.clone();
     let finals = sig.inouts().map(|(_, p)| {
-        let float = p.differentiable.unwrap_or(float);
+        let float = p.differentiable.as_ref().unwrap_or(&float);
         if p.writes_array() {
             quote!(&[#float])
         } else {
@@ -35,7 +35,10 @@ pub(super) fn seed_type(sig: &Signature) -> TokenStream {
 
 /// The type of a parameter's gradient: a float, a `Vec` for a slice, an array
 /// for an array.
-pub(super) fn gradient_type(param: &crate::parse::signature::Param, float: FloatTy) -> TokenStream {
+pub(super) fn gradient_type(
+    param: &crate::parse::signature::Param,
+    float: &FloatTy,
+) -> TokenStream {
     match &param.shape {
         None => quote!(#float),
         Some(Shape::Slice) => quote!(::std::vec::Vec<#float>),
@@ -52,7 +55,7 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
     } = generic;
     let fields = sig.differentiable().map(|(param, float)| {
         let name = &param.ident;
-        let ty = gradient_type(param, float);
+        let ty = gradient_type(param, &float);
         let doc = format!("∂{}/∂{name}", sig.ident);
         quote!(#[doc = #doc] pub #name: #ty)
     });
@@ -146,7 +149,7 @@ pub(super) fn grad_fn(
     }
     let (value, tape) = (names.fresh("value"), names.fresh("tape"));
     let (params, args) = passed_params(sig, names);
-    let (ret, float) = (&sig.ret_ty, sig.ret);
+    let (ret, float) = (&sig.ret_ty, sig.ret.clone());
     let (zero, one) = (float.zero(), float.one());
     // A unit seed for output `k`.
     let unit = |k: usize| {
@@ -208,7 +211,7 @@ pub(super) fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
         .iter()
-        .map(|p| match p.differentiable {
+        .map(|p| match &p.differentiable {
             Some(float) => {
                 let field = &p.ident;
                 (gradient_type(p, float), quote!(g.#field))

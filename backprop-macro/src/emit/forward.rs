@@ -528,7 +528,7 @@ impl Rename<'_> {
         let name = crate::lower::key(path.path.get_ident()?);
         let (_, id) = self.locals.iter().find(|(n, _)| *n == name)?;
         let node = &self.graph.nodes[*id];
-        let float = node.ty.as_ref().and_then(crate::ir::FloatTy::from_type);
+        let float = self.graph.float(*id);
         (float.is_some() && node.array.is_none()).then_some(*id)
     }
 

@@ -5,7 +5,6 @@
 use super::module::Generic;
 use crate::emit::backward::Backward;
 use crate::errors::Errors;
-use crate::ir::FloatTy;
 use crate::ir::{Graph, NodeId};
 use crate::parse::signature::{Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
@@ -71,10 +70,10 @@ pub(super) fn tape_struct(
                     None => {
                         let doc = format!("`{name}`, saved for the backward pass.");
                         definitions.push(quote!(#[doc = #doc] pub #name: #ty));
-                        if !crate::ir::is_copy(ty) {
+                        if !graph.floats.is_copy(ty) {
                             by_reference.push(name.clone());
                         }
-                        defaults.push(match FloatTy::from_type(ty) {
+                        defaults.push(match graph.floats.of_type(ty) {
                             Some(float) => {
                                 let zero = float.zero();
                                 quote!(#name: #zero)
@@ -124,8 +123,8 @@ pub(super) fn tape_struct(
     for &id in &backward.copied {
         let name = &graph.nodes[id].name;
         let element = match sig.params.get(id) {
-            Some(param) => Shape::of(&param.ty).map(|(float, _, _)| float),
-            None => graph.nodes[id].float(),
+            Some(param) => Shape::of(&param.ty, &graph.floats).map(|(float, _, _)| float),
+            None => graph.float(id),
         };
         if let Some(float) = element {
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");

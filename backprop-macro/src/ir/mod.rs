@@ -13,62 +13,63 @@ use crate::rules::Rule;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, ToTokens};
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum FloatTy {
     F32,
     F64,
     /// The type parameter of a generic function, `T` in `fn f<T: Float>`.
-    Generic,
+    Generic(Ident),
 }
 
-thread_local! {
-    /// The name of the generic float while a generic function is expanded. A
-    /// macro expands one function at a time, so `FloatTy` can stay `Copy` and
-    /// every place that compares or prints a float type sees the same name.
-    static GENERIC_FLOAT: std::cell::RefCell<Option<Ident>> = const { std::cell::RefCell::new(None) };
+/// The float types of the function being differentiated: `f32`, `f64`, and
+/// its type parameter if it is generic. Whether a type is a float depends on
+/// the function, so every stage asks the one `Floats` it was given.
+#[derive(Clone, Default)]
+pub struct Floats {
+    generic: Option<Ident>,
 }
 
-/// While alive, `ident` is the generic float type; dropping it forgets it.
-pub struct GenericFloat(());
-
-impl GenericFloat {
-    pub fn set(ident: Option<Ident>) -> GenericFloat {
-        GENERIC_FLOAT.with(|g| *g.borrow_mut() = ident);
-        GenericFloat(())
+impl Floats {
+    pub fn new(generic: Option<Ident>) -> Floats {
+        Floats { generic }
     }
-}
 
-impl Drop for GenericFloat {
-    fn drop(&mut self) {
-        GENERIC_FLOAT.with(|g| *g.borrow_mut() = None);
-    }
-}
-
-impl FloatTy {
-    pub fn from_type(ty: &syn::Type) -> Option<FloatTy> {
+    pub fn of_type(&self, ty: &syn::Type) -> Option<FloatTy> {
         match ty {
             syn::Type::Path(p) if p.qself.is_none() => {
                 let ident = p.path.get_ident()?;
-                Self::from_ident(ident)
+                self.of_ident(ident)
             }
-            syn::Type::Paren(p) => Self::from_type(&p.elem),
-            syn::Type::Group(g) => Self::from_type(&g.elem),
+            syn::Type::Paren(p) => self.of_type(&p.elem),
+            syn::Type::Group(g) => self.of_type(&g.elem),
             _ => None,
         }
     }
 
-    pub fn from_ident(ident: &Ident) -> Option<FloatTy> {
+    pub fn of_ident(&self, ident: &Ident) -> Option<FloatTy> {
         if ident == "f64" {
             Some(FloatTy::F64)
         } else if ident == "f32" {
             Some(FloatTy::F32)
-        } else if GENERIC_FLOAT.with(|g| g.borrow().as_ref() == Some(ident)) {
-            Some(FloatTy::Generic)
+        } else if self.generic.as_ref() == Some(ident) {
+            Some(FloatTy::Generic(ident.clone()))
         } else {
             None
         }
     }
 
+    /// Whether values of this type are `Copy`: floats, integers, `bool`, `char`.
+    pub fn is_copy(&self, ty: &syn::Type) -> bool {
+        const PRIMITIVE: &[&str] = &[
+            "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",
+            "bool", "char",
+        ];
+        self.of_type(ty).is_some()
+            || matches!(ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| PRIMITIVE.contains(&i.to_string().as_str())))
+    }
+}
+
+impl FloatTy {
     pub fn from_suffix(suffix: &str) -> Option<FloatTy> {
         match suffix {
             "f64" => Some(FloatTy::F64),
@@ -77,44 +78,42 @@ impl FloatTy {
         }
     }
 
-    fn ident(self) -> Ident {
+    fn ident(&self) -> Ident {
         match self {
             FloatTy::F32 => Ident::new("f32", Span::call_site()),
             FloatTy::F64 => Ident::new("f64", Span::call_site()),
-            FloatTy::Generic => GENERIC_FLOAT
-                .with(|g| g.borrow().clone())
-                .unwrap_or_else(|| Ident::new("f64", Span::call_site())),
+            FloatTy::Generic(t) => t.clone(),
         }
     }
 
-    pub fn to_type(self) -> syn::Type {
+    pub fn to_type(&self) -> syn::Type {
         let ident = self.ident();
         syn::parse_quote!(#ident)
     }
 
-    pub fn zero(self) -> TokenStream {
+    pub fn zero(&self) -> TokenStream {
         match self {
             FloatTy::F32 => quote!(0.0_f32),
             FloatTy::F64 => quote!(0.0_f64),
-            FloatTy::Generic => self.literal("0.0"),
+            FloatTy::Generic(_) => self.literal("0.0"),
         }
     }
 
-    pub fn one(self) -> TokenStream {
+    pub fn one(&self) -> TokenStream {
         match self {
             FloatTy::F32 => quote!(1.0_f32),
             FloatTy::F64 => quote!(1.0_f64),
-            FloatTy::Generic => self.literal("1.0"),
+            FloatTy::Generic(_) => self.literal("1.0"),
         }
     }
 
     /// A float literal in this type: as written for `f32`/`f64` (inference types
     /// it), `T::zero()`, `T::one()` or `T::from(2.0).unwrap()` for a generic `T`.
-    pub fn literal(self, digits: &str) -> TokenStream {
+    pub fn literal(&self, digits: &str) -> TokenStream {
         let lit: TokenStream = digits.parse().unwrap_or_else(|_| quote!(0.0));
         match self {
             FloatTy::F32 | FloatTy::F64 => lit,
-            FloatTy::Generic => {
+            FloatTy::Generic(_) => {
                 let t = self.ident();
                 match digits {
                     "0.0" => quote!(#t::zero()),
@@ -126,21 +125,21 @@ impl FloatTy {
     }
 
     /// A float literal that names its type: `0.0_f64`, `T::zero()`.
-    pub fn typed_literal(self, digits: &str) -> TokenStream {
+    pub fn typed_literal(&self, digits: &str) -> TokenStream {
         match self {
             FloatTy::F32 | FloatTy::F64 => format!("{digits}_{self}")
                 .parse()
                 .unwrap_or_else(|_| self.zero()),
-            FloatTy::Generic => self.literal(digits),
+            FloatTy::Generic(_) => self.literal(digits),
         }
     }
 
     /// A constant of `core::f64::consts` (`PI`, `LN_2`) in this type.
-    pub fn constant(self, name: &str) -> TokenStream {
+    pub fn constant(&self, name: &str) -> TokenStream {
         let name = Ident::new(name, Span::call_site());
         match self {
             FloatTy::F32 | FloatTy::F64 => quote!(::core::#self::consts::#name),
-            FloatTy::Generic => {
+            FloatTy::Generic(_) => {
                 let t = self.ident();
                 quote!(#t::from(::core::f64::consts::#name).unwrap())
             }
@@ -148,10 +147,10 @@ impl FloatTy {
     }
 
     /// An integer `n` converted to this type.
-    pub fn converted_int(self, n: &TokenStream) -> TokenStream {
+    pub fn converted_int(&self, n: &TokenStream) -> TokenStream {
         match self {
             FloatTy::F32 | FloatTy::F64 => quote!(#n as #self),
-            FloatTy::Generic => {
+            FloatTy::Generic(_) => {
                 let t = self.ident();
                 quote!(#t::from(#n).unwrap())
             }
@@ -161,8 +160,8 @@ impl FloatTy {
     /// Rewrites the float literals of a derivative rule's code (`2.0 * a`) for a
     /// generic float (`T::from(2.0).unwrap() * a`). The arguments of a `from`
     /// call are the user's conversions and stay as written.
-    pub fn literals_in(self, tokens: TokenStream) -> TokenStream {
-        if self != FloatTy::Generic {
+    pub fn literals_in(&self, tokens: TokenStream) -> TokenStream {
+        if !matches!(self, FloatTy::Generic(_)) {
             return tokens;
         }
         use proc_macro2::TokenTree;
@@ -195,9 +194,9 @@ impl FloatTy {
     /// `place += term;`, or `place = place + term;` for a generic float, whose
     /// `Float` bound does not include `AddAssign`.
     /// `span` locates the operator, for type errors about the term.
-    pub fn add_assign(self, place: &TokenStream, term: &TokenStream, span: Span) -> TokenStream {
+    pub fn add_assign(&self, place: &TokenStream, term: &TokenStream, span: Span) -> TokenStream {
         match self {
-            FloatTy::Generic => quote::quote_spanned!(span=> #place = #place + #term;),
+            FloatTy::Generic(_) => quote::quote_spanned!(span=> #place = #place + #term;),
             FloatTy::F32 | FloatTy::F64 => quote::quote_spanned!(span=> #place += #term;),
         }
     }
@@ -217,16 +216,6 @@ impl ToTokens for FloatTy {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         self.ident().to_tokens(tokens);
     }
-}
-
-/// Whether values of this type are `Copy`: floats, integers, `bool`, `char`.
-pub fn is_copy(ty: &syn::Type) -> bool {
-    const PRIMITIVE: &[&str] = &[
-        "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128",
-        "bool", "char",
-    ];
-    FloatTy::from_type(ty).is_some()
-        || matches!(ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| PRIMITIVE.contains(&i.to_string().as_str())))
 }
 
 pub type NodeId = usize;
@@ -270,7 +259,7 @@ impl Constant {
 }
 
 /// How the forward pass spells an operation, so it reads as the user wrote it.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Form {
     /// `a + b`, `-a`: the operator itself.
     Operator(Operator),
@@ -477,8 +466,8 @@ impl Node {
         matches!(self.hint, Hint::Op(_)) && !matches!(self.kind, NodeKind::Param)
     }
 
-    pub fn float(&self) -> Option<FloatTy> {
-        self.ty.as_ref().and_then(FloatTy::from_type)
+    pub fn float(&self, floats: &Floats) -> Option<FloatTy> {
+        self.ty.as_ref().and_then(|ty| floats.of_type(ty))
     }
 
     pub fn args(&self) -> &[Operand] {
@@ -587,6 +576,8 @@ pub struct Graph {
     pub outputs: Vec<Operand>,
     /// The function's return type, the type of the seed.
     pub ret: FloatTy,
+    /// Which types are floats in this function.
+    pub floats: Floats,
     /// `&mut [f64]` parameters: their final contents are outputs too.
     pub written_params: Vec<NodeId>,
     /// Data the function changes in place (lists of indices): what is read
@@ -595,6 +586,16 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// The float type a node computes in, where its type says.
+    pub fn float(&self, id: NodeId) -> Option<FloatTy> {
+        self.nodes[id].float(&self.floats)
+    }
+
+    /// The float type a node computes in, or the function's.
+    pub fn float_or_ret(&self, id: NodeId) -> FloatTy {
+        self.float(id).unwrap_or_else(|| self.ret.clone())
+    }
+
     /// The `Element` nodes of a call's outputs: (node, output index, source).
     pub fn elements_of(
         &self,

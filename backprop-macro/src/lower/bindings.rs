@@ -43,10 +43,10 @@ impl<'a> Lowerer<'a> {
                     // Over any slice: `collect` fills a buffer in a loop.
                     if self.array_local(&call.receiver).is_none() {
                         let float = annotation
-                            .and_then(Shape::of)
+                            .and_then(|ty| Shape::of(ty, &self.floats))
                             .map(|(float, _, _)| float)
-                            .or_else(|| turbofish_float(call.turbofish.as_ref()))
-                            .unwrap_or(self.ret);
+                            .or_else(|| turbofish_float(call.turbofish.as_ref(), &self.floats))
+                            .unwrap_or_else(|| self.ret.clone());
                         if let Some(stmts) = iterators::collect(&p.ident, call, &float.zero()) {
                             self.stmts(&stmts, Tail::Unit, expr.span());
                             return;
@@ -256,7 +256,8 @@ impl<'a> Lowerer<'a> {
                 // A constant expression: `(0.75_f64.powi(2) + 1.5) * 3.0`.
                 .typed(
                     c.float
-                        .or_else(|| is_float_literal(tokens).then_some(self.ret))
+                        .or_else(|| is_float_literal(tokens).then(|| self.ret.clone()))
+                        .as_ref()
                         .map(FloatTy::to_type)
                         .or_else(|| {
                             syn::parse2::<Expr>(tokens.clone())

@@ -108,8 +108,8 @@ impl<'a> Lowerer<'a> {
             }
         }
         if wants_value {
-            let then_value = then_value.unwrap_or_else(|| unused_float(self.ret));
-            let else_value = else_value.unwrap_or_else(|| unused_float(self.ret));
+            let then_value = then_value.unwrap_or_else(|| unused_float(&self.ret));
+            let else_value = else_value.unwrap_or_else(|| unused_float(&self.ret));
             results.push((None, then_value, else_value));
         }
         let mut merges = Vec::new();

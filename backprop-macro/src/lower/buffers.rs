@@ -28,10 +28,15 @@ impl<'a> Lowerer<'a> {
             );
             return self.dummy();
         }
-        let element = annotation.and_then(Shape::of).map(|(float, _, _)| float);
-        let float = element.or_else(|| literal_float(fill)).or_else(|| {
-            is_float_literal(&strip_parens(fill).to_token_stream()).then_some(self.ret)
-        });
+        let element = annotation
+            .and_then(|ty| Shape::of(ty, &self.floats))
+            .map(|(float, _, _)| float);
+        let float = element
+            .clone()
+            .or_else(|| literal_float(fill, &self.floats))
+            .or_else(|| {
+                is_float_literal(&strip_parens(fill).to_token_stream()).then(|| self.ret.clone())
+            });
         let fill = match (element, strip_parens(fill)) {
             // `let b: [f64; 3] = [0.0; 3];`: the annotation typed the literal,
             // and the generated `let` has no annotation, so the literal says it.
@@ -61,7 +66,7 @@ impl<'a> Lowerer<'a> {
                 span_of(expr),
             )
             .active_if(active)
-            .typed(float.map(FloatTy::to_type))
+            .typed(float.as_ref().map(FloatTy::to_type))
             .array_of(Some(ArrayInfo { len, fixed })),
         );
         Operand::Node(id)
@@ -101,7 +106,9 @@ impl<'a> Lowerer<'a> {
         let Some(info) = self.nodes[source].array.clone() else {
             return;
         };
-        let float = self.nodes[source].float().unwrap_or(self.ret);
+        let float = self.nodes[source]
+            .float(&self.floats)
+            .unwrap_or_else(|| self.ret.clone());
         let buffer = self.zero_buffer(Hint::User(target.clone()), float, info, span_of(expr));
         self.declare(target, buffer);
         // A loop variable that is neither array's name.
@@ -131,10 +138,10 @@ impl<'a> Lowerer<'a> {
     ) -> Operand {
         let values: Vec<Operand> = array.elems.iter().map(|e| self.expr(e)).collect();
         let float = annotation
-            .and_then(Shape::of)
+            .and_then(|ty| Shape::of(ty, &self.floats))
             .map(|(float, _, _)| float)
             .or_else(|| values.iter().find_map(|v| self.float_of(v)))
-            .unwrap_or(self.ret);
+            .unwrap_or_else(|| self.ret.clone());
         // Lengths and indices, spelled without a `usize` suffix.
         let constant = |n: usize| {
             let n = proc_macro2::Literal::usize_unsuffixed(n);
@@ -229,7 +236,7 @@ impl<'a> Lowerer<'a> {
                     fill: Operand::Const(Constant {
                         tokens: float.zero(),
                         atomic: true,
-                        float: Some(float),
+                        float: Some(float.clone()),
                     }),
                     len: info.len.clone(),
                     fixed: info.fixed,
@@ -260,12 +267,12 @@ impl<'a> Lowerer<'a> {
                 Expr::Unary(u) => &*u.expr,
                 other => other,
             };
-            literal_float(e).is_some()
+            literal_float(e, &self.floats).is_some()
                 || is_float_literal(&strip_parens(e).to_token_stream())
                 || self
                     .guess_type(e)
                     .as_ref()
-                    .and_then(FloatTy::from_type)
+                    .and_then(|ty| self.floats.of_type(ty))
                     .is_some()
         })
     }

@@ -87,7 +87,7 @@ impl<'a> Lowerer<'a> {
         let float = args
             .iter()
             .find_map(|a| self.float_of(a))
-            .unwrap_or(self.ret);
+            .unwrap_or_else(|| self.ret.clone());
         let callee = path
             .segments
             .last()
@@ -313,7 +313,7 @@ impl<'a> Lowerer<'a> {
         if let Some(rule) = runtime_activation(path) {
             return self.primitive_call(rule, Form::Runtime, call, expr);
         }
-        if let Some((float, method)) = float_function(path) {
+        if let Some((float, method)) = float_function(path, &self.floats) {
             let name = method.to_string();
             if name == "from" && call.args.len() == 1 {
                 return self.cast(&call.args[0], float, expr);
@@ -365,7 +365,7 @@ impl<'a> Lowerer<'a> {
                 expr.span(),
             )
             .active_if(true)
-            .typed(Some(float.unwrap_or(self.ret).to_type())),
+            .typed(Some(float.unwrap_or_else(|| self.ret.clone()).to_type())),
         );
         Operand::Node(id)
     }
@@ -395,8 +395,8 @@ impl<'a> Lowerer<'a> {
                 args.colon2_token = None;
                 quote!(#args)
             }
-            syn::PathArguments::None if self.ret == FloatTy::Generic => {
-                let float = self.ret;
+            syn::PathArguments::None if matches!(self.ret, FloatTy::Generic(_)) => {
+                let float = &self.ret;
                 quote!(<#float>)
             }
             _ => quote!(),

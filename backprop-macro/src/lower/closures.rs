@@ -4,7 +4,7 @@
 use super::exits::ExitFinder;
 use super::scopes::{Binding, Key};
 use super::{Closure, Lowerer};
-use crate::ir::{FloatTy, Operand};
+use crate::ir::Operand;
 use proc_macro2::Ident;
 use syn::visit::Visit;
 use syn::Pat;
@@ -71,7 +71,7 @@ impl<'a> Lowerer<'a> {
                 Pat::Type(typed) => (&*typed.pat, Some(&*typed.ty)),
                 other => (other, None),
             };
-            let annotation = ty.filter(|ty| FloatTy::from_type(ty).is_some());
+            let annotation = ty.filter(|ty| self.floats.of_type(ty).is_some());
             match pat {
                 Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
                     let mark = self.nodes.len();

@@ -5,7 +5,7 @@ use super::calls::has_mut_argument;
 use super::statements::MACRO_MESSAGE;
 use super::{dereferenced, span_of, strip_parens, Lowerer, Tail};
 use crate::desugar::iterators;
-use crate::ir::{FloatTy, Form, Hint, Node, NodeKind, Operand, Operator};
+use crate::ir::{FloatTy, Floats, Form, Hint, Node, NodeKind, Operand, Operator};
 use crate::parse::signature::Shape;
 use crate::rules::{self, Rule};
 use crate::valid;
@@ -100,7 +100,7 @@ impl<'a> Lowerer<'a> {
                 // Comparisons and `&&`, `||`: booleans, with no derivative.
                 None => self.inactive(expr),
             },
-            Expr::Cast(cast) => match FloatTy::from_type(&cast.ty) {
+            Expr::Cast(cast) => match self.floats.of_type(&cast.ty) {
                 Some(to) => self.cast(&cast.expr, to, expr),
                 // Truncating to an integer: the result is piecewise constant.
                 None => self.inactive(expr),
@@ -149,7 +149,10 @@ impl<'a> Lowerer<'a> {
         let id = self.push(
             Node::new(
                 Hint::Op("cast".into()),
-                NodeKind::Cast { to, arg },
+                NodeKind::Cast {
+                    to: to.clone(),
+                    arg,
+                },
                 expr.span(),
             )
             .active_if(true)
@@ -176,7 +179,8 @@ impl<'a> Lowerer<'a> {
         if self.array_local(&call.receiver).is_none() {
             // A chain over any slice, data or differentiated: the loop it
             // stands for. Which operand of a `zip` is data does not matter.
-            let float = turbofish_float(call.turbofish.as_ref()).unwrap_or(self.ret);
+            let float = turbofish_float(call.turbofish.as_ref(), &self.floats)
+                .unwrap_or_else(|| self.ret.clone());
             if let Some(looped) = iterators::reduction(call, &float.zero(), &float.one()) {
                 return self.expr(&looped);
             }
@@ -246,8 +250,8 @@ impl<'a> Lowerer<'a> {
         let [arg] = call.args.iter().collect::<Vec<_>>()[..] else {
             return None;
         };
-        let float = FloatTy::from_ident(&ty.ident)?;
-        let arg_operand_float = self.guess_type(arg).as_ref().and_then(FloatTy::from_type);
+        let float = self.floats.of_ident(&ty.ident)?;
+        let arg_operand_float = self.guess_type(arg).and_then(|ty| self.floats.of_type(&ty));
         (from.ident == "from" && self.mentions_active(arg) && arg_operand_float == Some(float))
             .then_some(arg)
     }
@@ -319,10 +323,11 @@ impl<'a> Lowerer<'a> {
             .filter(|a| self.is_active(a))
             .chain(args.iter())
             .find_map(|a| self.float_of(a))
-            .or(match form {
-                Form::TypePath(float) => Some(float),
+            .or(match &form {
+                Form::TypePath(float) => Some(float.clone()),
                 _ => None,
-            });
+            })
+            .unwrap_or_else(|| self.ret.clone());
         // Arithmetic with a float makes an untyped inactive operand that float
         // (`powi`'s exponent is an `i32`): its type for the tape, should it be saved.
         for (i, arg) in args.iter().enumerate() {
@@ -330,7 +335,7 @@ impl<'a> Lowerer<'a> {
                 if self.nodes[*id].ty.is_none() {
                     self.nodes[*id].ty = Some(match (rule.name, i) {
                         ("powi", 1) => syn::parse_quote!(i32),
-                        _ => float.unwrap_or(self.ret).to_type(),
+                        _ => float.to_type(),
                     });
                 }
             }
@@ -346,7 +351,7 @@ impl<'a> Lowerer<'a> {
                 span_of(span),
             )
             .active_if(active)
-            .typed(Some(float.unwrap_or(self.ret).to_type())),
+            .typed(Some(float.to_type())),
         );
         Operand::Node(id)
     }
@@ -466,17 +471,18 @@ pub(super) fn forbidden_inside(expr: &Expr) -> Option<(proc_macro2::TokenStream,
 /// `f64` of `sum::<f64>()` or `collect::<Vec<f64>>()`.
 pub(super) fn turbofish_float(
     turbofish: Option<&syn::AngleBracketedGenericArguments>,
+    floats: &Floats,
 ) -> Option<FloatTy> {
     match turbofish?.args.first()? {
-        syn::GenericArgument::Type(ty) => {
-            FloatTy::from_type(ty).or_else(|| Shape::of(ty).map(|(float, _, _)| float))
-        }
+        syn::GenericArgument::Type(ty) => floats
+            .of_type(ty)
+            .or_else(|| Shape::of(ty, floats).map(|(float, _, _)| float)),
         _ => None,
     }
 }
 
 /// The float type a literal or constant path spells: `2.0_f32`, `f64::consts::PI`.
-pub(super) fn literal_float(expr: &Expr) -> Option<FloatTy> {
+pub(super) fn literal_float(expr: &Expr, floats: &Floats) -> Option<FloatTy> {
     match strip_parens(expr) {
         Expr::Lit(lit) => match &lit.lit {
             syn::Lit::Float(f) => FloatTy::from_suffix(f.suffix()),
@@ -487,12 +493,12 @@ pub(super) fn literal_float(expr: &Expr) -> Option<FloatTy> {
             .path
             .segments
             .iter()
-            .find_map(|s| FloatTy::from_ident(&s.ident)),
-        Expr::Unary(u) => literal_float(&u.expr),
+            .find_map(|s| floats.of_ident(&s.ident)),
+        Expr::Unary(u) => literal_float(&u.expr, floats),
         // `T::from(2.0).unwrap()`, `T::one()`.
-        Expr::MethodCall(m) if m.method == "unwrap" => literal_float(&m.receiver),
+        Expr::MethodCall(m) if m.method == "unwrap" => literal_float(&m.receiver, floats),
         Expr::Call(c) => match strip_parens(&c.func) {
-            Expr::Path(p) => float_function(&p.path).map(|(float, _)| float),
+            Expr::Path(p) => float_function(&p.path, floats).map(|(float, _)| float),
             _ => None,
         },
         _ => None,
@@ -512,10 +518,13 @@ pub(super) fn is_powi_zero(rule: &Rule, exponent: Option<&Expr>) -> bool {
 }
 
 /// `f64::exp`, `f32::max`: the method rules, called by path.
-pub(super) fn float_function(path: &syn::Path) -> Option<(FloatTy, &Ident)> {
+pub(super) fn float_function<'p>(
+    path: &'p syn::Path,
+    floats: &Floats,
+) -> Option<(FloatTy, &'p Ident)> {
     if path.leading_colon.is_some() || path.segments.len() != 2 {
         return None;
     }
-    let float = FloatTy::from_ident(&path.segments[0].ident)?;
+    let float = floats.of_ident(&path.segments[0].ident)?;
     Some((float, &path.segments[1].ident))
 }

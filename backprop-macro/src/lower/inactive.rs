@@ -3,7 +3,7 @@
 
 use super::expressions::{float_function, forbidden_inside, is_float_literal, literal_float};
 use super::{element_type, key, node_ident, span_of, strip_parens, Lowerer};
-use crate::ir::{Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand, Operator};
+use crate::ir::{Constant, FloatTy, Floats, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use crate::rules::{self};
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
@@ -82,14 +82,14 @@ impl<'a> Lowerer<'a> {
             return self.dummy();
         }
         let locals = self.locals_in(expr);
-        if locals.is_empty() && is_pure(expr) {
+        if locals.is_empty() && is_pure(expr, &self.floats) {
             return Operand::Const(Constant {
                 tokens: expr.to_token_stream(),
                 atomic: matches!(
                     strip_parens(expr),
                     Expr::Lit(_) | Expr::Path(_) | Expr::Call(_) | Expr::MethodCall(_)
                 ),
-                float: literal_float(expr),
+                float: literal_float(expr, &self.floats),
             });
         }
         let ty = self.guess_type(expr);
@@ -255,8 +255,9 @@ impl<'a> Lowerer<'a> {
             Expr::Paren(p) => self.guess_type(&p.expr),
             Expr::Group(g) => self.guess_type(&g.expr),
             Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => self.guess_type(&u.expr),
-            Expr::Lit(_) => literal_float(expr)
-                .or_else(|| is_float_literal(&expr.to_token_stream()).then_some(self.ret))
+            Expr::Lit(_) => literal_float(expr, &self.floats)
+                .or_else(|| is_float_literal(&expr.to_token_stream()).then(|| self.ret.clone()))
+                .as_ref()
                 .map(FloatTy::to_type),
             Expr::Path(_) => self.local(expr).and_then(|id| self.nodes[id].ty.clone()),
             Expr::Binary(b) if Operator::of_binary(&b.op).is_some() => self
@@ -274,9 +275,10 @@ impl<'a> Lowerer<'a> {
             }
             // `r[n]`: an element of a list whose type is known.
             Expr::Index(index) => match self.array_local(&index.expr) {
-                Some(array) if self.nodes[array].float().is_some() => {
-                    self.nodes[array].float().map(FloatTy::to_type)
-                }
+                Some(array) if self.nodes[array].float(&self.floats).is_some() => self.nodes[array]
+                    .float(&self.floats)
+                    .as_ref()
+                    .map(FloatTy::to_type),
                 // A data slice parameter: a float array too.
                 Some(array) if matches!(self.nodes[array].kind, NodeKind::Param) => {
                     Some(self.ret.to_type())
@@ -300,7 +302,9 @@ impl<'a> Lowerer<'a> {
                 self.guess_type(&m.receiver)
             }
             Expr::Call(c) => match strip_parens(&c.func) {
-                Expr::Path(p) => float_function(&p.path).map(|(float, _)| float.to_type()),
+                Expr::Path(p) => {
+                    float_function(&p.path, &self.floats).map(|(float, _)| float.to_type())
+                }
                 _ => None,
             },
             _ => None,
@@ -323,24 +327,25 @@ impl<'ast> Visit<'ast> for LocalFinder {
 }
 
 /// Free of side effects and cheap, so it may be spelled again in the backward pass.
-pub(super) fn is_pure(expr: &Expr) -> bool {
+pub(super) fn is_pure(expr: &Expr, floats: &Floats) -> bool {
+    let pure = |e: &Expr| is_pure(e, floats);
     match expr {
         Expr::Lit(_) | Expr::Path(_) => true,
-        Expr::Paren(p) => is_pure(&p.expr),
-        Expr::Group(g) => is_pure(&g.expr),
-        Expr::Unary(u) => is_pure(&u.expr),
-        Expr::Binary(b) => is_pure(&b.left) && is_pure(&b.right),
-        Expr::Cast(c) => is_pure(&c.expr),
+        Expr::Paren(p) => pure(&p.expr),
+        Expr::Group(g) => pure(&g.expr),
+        Expr::Unary(u) => pure(&u.expr),
+        Expr::Binary(b) => pure(&b.left) && pure(&b.right),
+        Expr::Cast(c) => pure(&c.expr),
         Expr::MethodCall(m) => {
             (rules::method(&m.method.to_string()).is_some() || m.method == "unwrap")
-                && is_pure(&m.receiver)
-                && m.args.iter().all(is_pure)
+                && pure(&m.receiver)
+                && m.args.iter().all(pure)
         }
         // `T::from(2.0)`, `T::zero()`, `f64::sqrt(2.0)`: a function of the float
         // type on constants.
         Expr::Call(c) => {
-            matches!(strip_parens(&c.func), Expr::Path(p) if float_function(&p.path).is_some())
-                && c.args.iter().all(is_pure)
+            matches!(strip_parens(&c.func), Expr::Path(p) if float_function(&p.path, floats).is_some())
+                && c.args.iter().all(pure)
         }
         _ => false,
     }

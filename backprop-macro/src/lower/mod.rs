@@ -32,8 +32,8 @@ mod statements;
 use crate::emit::names::Names;
 use crate::errors::Errors;
 use crate::ir::{
-    ArrayInfo, Block, Constant, FloatTy, Graph, Hint, Node, NodeId, NodeKind, Operand, RegionId,
-    RegionInfo, Stmt as IrStmt, StmtId,
+    ArrayInfo, Block, Constant, FloatTy, Floats, Graph, Hint, Node, NodeId, NodeKind, Operand,
+    RegionId, RegionInfo, Stmt as IrStmt, StmtId,
 };
 use crate::parse::signature::{Outputs, Shape, Signature};
 use expressions::is_float_literal;
@@ -56,7 +56,8 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         loops: Vec::new(),
         returns: false,
         errors,
-        ret: sig.ret,
+        ret: sig.ret.clone(),
+        floats: sig.floats.clone(),
         written_params: written_params(sig),
         closures: Vec::new(),
         changed_data: Vec::new(),
@@ -71,7 +72,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
             .active_if(param.differentiable.is_some())
             // A `&mut f64` or `&f64` parameter's node is its value.
             .typed(Some(
-                match (param.inout || param.by_reference, param.differentiable) {
+                match (param.inout || param.by_reference, &param.differentiable) {
                     (true, Some(float)) => float.to_type(),
                     _ => param.ty.clone(),
                 },
@@ -99,7 +100,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
                 }
             }
         };
-        lowerer.nodes[id].ty = param.differentiable.map(FloatTy::to_type);
+        lowerer.nodes[id].ty = param.differentiable.as_ref().map(FloatTy::to_type);
         lowerer.nodes[id].array = Some(info);
     }
     let mark = lowerer.nodes.len();
@@ -133,7 +134,8 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
             results: outputs.clone(),
         },
         outputs,
-        ret: sig.ret,
+        ret: sig.ret.clone(),
+        floats: lowerer.floats,
         written_params: lowerer.written_params,
         changed_data: lowerer.changed_data,
     };
@@ -204,6 +206,7 @@ struct Lowerer<'a> {
     returns: bool,
     errors: &'a mut Errors,
     ret: FloatTy,
+    floats: Floats,
     /// The `&mut [f64]` parameters, which the body may write.
     written_params: Vec<NodeId>,
     /// Closures bound with `let`, inlined where they are called
@@ -329,8 +332,8 @@ impl<'a> Lowerer<'a> {
 
     fn float_of(&self, operand: &Operand) -> Option<FloatTy> {
         match operand {
-            Operand::Node(id) => self.nodes[*id].float(),
-            Operand::Const(c) => c.float,
+            Operand::Node(id) => self.nodes[*id].float(&self.floats),
+            Operand::Const(c) => c.float.clone(),
         }
     }
 
@@ -339,7 +342,9 @@ impl<'a> Lowerer<'a> {
             Operand::Node(id) => self.nodes[*id].ty.clone(),
             Operand::Const(c) => c
                 .float
-                .or_else(|| is_float_literal(&c.tokens).then_some(self.ret))
+                .clone()
+                .or_else(|| is_float_literal(&c.tokens).then(|| self.ret.clone()))
+                .as_ref()
                 .map(FloatTy::to_type),
         }
     }
@@ -347,7 +352,7 @@ impl<'a> Lowerer<'a> {
 
 #[cfg(test)]
 mod tests {
-    use crate::ir::Stmt;
+    use crate::ir::{FloatTy, Stmt};
     use crate::testing::{kinds, lowered};
     use syn::parse_quote;
 
@@ -376,6 +381,25 @@ mod tests {
             kinds(&graph),
             ["param", "param", "square", "inactive", "mul"]
         );
+    }
+
+    #[test]
+    fn a_generic_functions_type_parameter_is_its_float_type() {
+        let (_, graph) = lowered(parse_quote! {
+            fn f<T: Float>(x: T, y: f32, n: usize) -> T {
+                let scale: T = T::from(2.0).unwrap();
+                x * scale + T::from(n).unwrap()
+            }
+        });
+        let t: proc_macro2::Ident = parse_quote!(T);
+        assert_eq!(graph.ret, FloatTy::Generic(t.clone()));
+        assert_eq!(graph.float(0), Some(FloatTy::Generic(t)));
+        assert_eq!(graph.float(1), Some(FloatTy::F32));
+        // Another function's `T` is no float of this one.
+        let (_, plain) = lowered(parse_quote! {
+            fn g(x: f64) -> f64 { x }
+        });
+        assert_eq!(plain.floats.of_type(&parse_quote!(T)), None);
     }
 
     #[test]

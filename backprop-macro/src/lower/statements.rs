@@ -152,7 +152,7 @@ impl<'a> Lowerer<'a> {
                     let endless = matches!(expr, Expr::Loop(_));
                     if last && tail != Tail::Unit && (diverges(expr) || endless) {
                         // The block's value is never used on this path.
-                        result = Some(unused_float(self.ret));
+                        result = Some(unused_float(&self.ret));
                     }
                 }
                 // Refused by `valid::check`.
@@ -337,10 +337,10 @@ pub(super) fn diverges(expr: &Expr) -> bool {
 
 /// The value of a block on a path that left it: never used, any float will do
 /// (a zero, since a generic `T: Float` has no `Default`).
-pub(super) fn unused_float(float: FloatTy) -> Operand {
+pub(super) fn unused_float(float: &FloatTy) -> Operand {
     Operand::Const(Constant {
         tokens: float.zero(),
         atomic: true,
-        float: Some(float),
+        float: Some(float.clone()),
     })
 }

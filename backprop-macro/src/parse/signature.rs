@@ -1,7 +1,7 @@
 //! Checks the function's signature and reads its parameters.
 
 use crate::errors::Errors;
-use crate::ir::FloatTy;
+use crate::ir::{FloatTy, Floats};
 use crate::parse::args::Args;
 use proc_macro2::Ident;
 
@@ -39,17 +39,15 @@ pub enum Shape {
 impl Shape {
     /// The float type and shape of a parameter type that holds floats, and
     /// whether it is behind `&mut`.
-    pub fn of(ty: &syn::Type) -> Option<(FloatTy, Shape, bool)> {
+    pub fn of(ty: &syn::Type, floats: &Floats) -> Option<(FloatTy, Shape, bool)> {
         match ty {
             syn::Type::Reference(r) => {
-                let (float, shape, _) = Shape::of(&r.elem)?;
+                let (float, shape, _) = Shape::of(&r.elem, floats)?;
                 Some((float, shape, r.mutability.is_some()))
             }
-            syn::Type::Slice(slice) => {
-                Some((FloatTy::from_type(&slice.elem)?, Shape::Slice, false))
-            }
+            syn::Type::Slice(slice) => Some((floats.of_type(&slice.elem)?, Shape::Slice, false)),
             syn::Type::Array(array) => Some((
-                FloatTy::from_type(&array.elem)?,
+                floats.of_type(&array.elem)?,
                 Shape::Array(array.len.clone()),
                 false,
             )),
@@ -63,13 +61,13 @@ impl Shape {
                 };
                 match args.args.first()? {
                     syn::GenericArgument::Type(elem) => {
-                        Some((FloatTy::from_type(elem)?, Shape::Slice, false))
+                        Some((floats.of_type(elem)?, Shape::Slice, false))
                     }
                     _ => None,
                 }
             }
-            syn::Type::Paren(p) => Shape::of(&p.elem),
-            syn::Type::Group(g) => Shape::of(&g.elem),
+            syn::Type::Paren(p) => Shape::of(&p.elem, floats),
+            syn::Type::Group(g) => Shape::of(&g.elem, floats),
             _ => None,
         }
     }
@@ -89,6 +87,8 @@ pub struct Signature {
     pub returns_value: bool,
     /// `<T: Float>` of a generic function, which the module's items share.
     pub generics: syn::Generics,
+    /// Which types are floats: `f32`, `f64`, and `T` of a generic function.
+    pub floats: Floats,
 }
 
 /// What the function returns.
@@ -104,14 +104,19 @@ pub enum Outputs {
 impl Signature {
     /// Reads what we support and reports everything else. Returns `None` only when
     /// nothing sensible can be generated.
-    pub fn from_syn(item: &syn::ItemFn, args: &Args, errors: &mut Errors) -> Option<Signature> {
+    pub fn from_syn(
+        item: &syn::ItemFn,
+        args: &Args,
+        floats: &Floats,
+        errors: &mut Errors,
+    ) -> Option<Signature> {
         let sig = &item.sig;
         refuse_qualifiers(sig, errors);
-        let params = params(sig, errors);
+        let params = params(sig, floats, errors);
         let inout_float = params
             .iter()
             .find(|p| p.inout)
-            .and_then(|p| p.differentiable);
+            .and_then(|p| p.differentiable.clone());
         let returns_unit = match &sig.output {
             syn::ReturnType::Default => true,
             syn::ReturnType::Type(_, ty) => {
@@ -120,9 +125,9 @@ impl Signature {
         };
         // A function with `&mut f64` parameters may return nothing: its outputs are
         // the parameters' final values.
-        let ret = match (returns_unit, inout_float) {
+        let ret = match (returns_unit, inout_float.clone()) {
             (true, Some(float)) => Some((float, Outputs::One)),
-            _ => return_float(sig, errors),
+            _ => return_float(sig, floats, errors),
         };
         if inout_float.is_some() && !matches!(ret, Some((_, Outputs::One)) | None) {
             errors.spanned(
@@ -140,7 +145,8 @@ impl Signature {
             params,
             returns_value: !returns_unit,
             generics: sig.generics.clone(),
-            ret: ret.as_ref()?.0,
+            floats: floats.clone(),
+            ret: ret.as_ref()?.0.clone(),
             outputs: ret?.1,
             ret_ty: match &sig.output {
                 syn::ReturnType::Type(_, ty) => (**ty).clone(),
@@ -157,7 +163,7 @@ impl Signature {
     pub fn differentiable(&self) -> impl Iterator<Item = (&Param, FloatTy)> {
         self.params
             .iter()
-            .filter_map(|p| p.differentiable.map(|f| (p, f)))
+            .filter_map(|p| p.differentiable.clone().map(|f| (p, f)))
     }
 }
 
@@ -223,25 +229,25 @@ fn refuse_qualifiers(sig: &syn::Signature, errors: &mut Errors) {
     }
 }
 
-fn return_float(sig: &syn::Signature, errors: &mut Errors) -> Option<(FloatTy, Outputs)> {
+fn return_float(
+    sig: &syn::Signature,
+    floats: &Floats,
+    errors: &mut Errors,
+) -> Option<(FloatTy, Outputs)> {
     const MESSAGE: &str =
         "a differentiated function must return `f64` or `f32`, a tuple of them, or an array `[f64; N]`";
     match &sig.output {
         syn::ReturnType::Type(_, ty) => {
             let found = match &**ty {
-                ty if FloatTy::from_type(ty).is_some() => {
-                    FloatTy::from_type(ty).map(|f| (f, Outputs::One))
-                }
+                ty if floats.of_type(ty).is_some() => floats.of_type(ty).map(|f| (f, Outputs::One)),
                 syn::Type::Tuple(tuple) if tuple.elems.len() >= 2 => {
-                    let floats: Option<Vec<FloatTy>> =
-                        tuple.elems.iter().map(FloatTy::from_type).collect();
-                    floats
+                    let elements: Option<Vec<FloatTy>> =
+                        tuple.elems.iter().map(|ty| floats.of_type(ty)).collect();
+                    elements
                         .filter(|f| f.iter().all(|x| *x == f[0]))
-                        .map(|f| (f[0], Outputs::Tuple))
+                        .map(|f| (f[0].clone(), Outputs::Tuple))
                 }
-                syn::Type::Array(array) => {
-                    FloatTy::from_type(&array.elem).map(|f| (f, Outputs::Array))
-                }
+                syn::Type::Array(array) => floats.of_type(&array.elem).map(|f| (f, Outputs::Array)),
                 _ => None,
             };
             if found.is_none() {
@@ -256,7 +262,7 @@ fn return_float(sig: &syn::Signature, errors: &mut Errors) -> Option<(FloatTy, O
     }
 }
 
-fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
+fn params(sig: &syn::Signature, floats: &Floats, errors: &mut Errors) -> Vec<Param> {
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
@@ -266,7 +272,7 @@ fn params(sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
             ),
             syn::FnArg::Typed(typed) => match &*typed.pat {
                 syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
-                    let kind = classify(&typed.ty);
+                    let kind = classify(&typed.ty, floats);
                     params.push(Param {
                         ident: pat.ident.clone(),
                         ty: (*typed.ty).clone(),
@@ -393,24 +399,24 @@ struct Kind {
     by_reference: bool,
 }
 
-fn classify(ty: &syn::Type) -> Kind {
+fn classify(ty: &syn::Type, floats: &Floats) -> Kind {
     let kind = |float, shape, inout, by_reference| Kind {
         float,
         shape,
         inout,
         by_reference,
     };
-    if let Some(float) = FloatTy::from_type(ty) {
+    if let Some(float) = floats.of_type(ty) {
         return kind(Some(float), None, false, false);
     }
     if let syn::Type::Reference(r) = ty {
-        if let Some(float) = FloatTy::from_type(&r.elem) {
+        if let Some(float) = floats.of_type(&r.elem) {
             // `&mut f64` is written, `&f64` only read.
             let written = r.mutability.is_some();
             return kind(Some(float), None, written, !written);
         }
     }
-    match Shape::of(ty) {
+    match Shape::of(ty, floats) {
         // `&mut [f64]`: an array the function writes; its final contents are
         // outputs.
         Some((float, shape, inout)) => kind(Some(float), Some(shape), inout, false),

@@ -185,10 +185,7 @@ impl Pass<'_> {
                 let d = self.adjoint(e);
                 quote!(#d)
             }
-            _ => self.graph.nodes[call]
-                .float()
-                .unwrap_or(self.graph.ret)
-                .zero(),
+            _ => self.graph.float_or_ret(call).zero(),
         }
     }
 }

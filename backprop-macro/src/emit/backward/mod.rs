@@ -213,10 +213,7 @@ impl Pass<'_> {
     }
 
     pub(super) fn zero(&self, id: NodeId) -> TokenStream {
-        self.graph.nodes[id]
-            .float()
-            .unwrap_or(self.graph.ret)
-            .zero()
+        self.graph.float_or_ret(id).zero()
     }
 
     /// A loop's variable after the loop: its adjoint is updated by the backward loop.
@@ -499,11 +496,11 @@ impl Pass<'_> {
         let Some(source) = self.active(arg) else {
             return;
         };
-        let from = self.graph.nodes[source].float();
-        let term = if from == self.graph.nodes[id].float() {
+        let from = self.graph.float(source);
+        let term = if from == self.graph.float(id) {
             quote!(#d)
         } else {
-            let from = from.unwrap_or(self.graph.ret);
+            let from = from.unwrap_or_else(|| self.graph.ret.clone());
             quote!(#d as #from)
         };
         self.contribute(arg, region, term);
