@@ -43,14 +43,13 @@ pub mod even_terms {
         let mut trips = 0_usize;
         #[allow(clippy::needless_range_loop)]
         for i in 0..w.len() {
-            let total_2 = total_5;
             let wi = w[i];
             let cond = i % 2 == 1;
             let total_4 = if cond {
-                total_2
+                total_5
             } else {
                 let prod = wi * x;
-                total_2 + prod
+                total_5 + prod
             };
             total_5 = total_4;
             trips += 1;

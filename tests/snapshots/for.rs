@@ -42,13 +42,11 @@ pub mod power_series {
         let mut total_4 = total;
         let mut trips = 0_usize;
         for k in 1..n {
-            let term_2 = term_4;
-            let total_2 = total_4;
-            let prod = term_2 * x;
+            let prod = term_4 * x;
             let k_f64 = k as f64;
             let term_3 = prod / k_f64;
-            let total_3 = total_2 + term_3;
-            term_2_stack.push(term_2);
+            let total_3 = total_4 + term_3;
+            term_2_stack.push(term_4);
             term_4 = term_3;
             total_4 = total_3;
             trips += 1;

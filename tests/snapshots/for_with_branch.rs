@@ -51,18 +51,17 @@ pub mod soft_power {
         let mut p_6 = p;
         let mut trips = 0_usize;
         for i in 0..n {
-            let p_2 = p_6;
             let cond = i % 2 == 0;
             let p_5 = if cond {
-                p_2 * x
+                p_6 * x
             } else {
                 let sin = x.sin();
-                let prod = p_2 * sin;
+                let prod = p_6 * sin;
                 let p_4 = prod + 1.0;
                 sin_stack.push(sin);
                 p_4
             };
-            p_2_stack.push(p_2);
+            p_2_stack.push(p_6);
             p_6 = p_5;
             trips += 1;
         }

@@ -74,10 +74,9 @@ pub mod scaled_logistic {
         let mut trips_2 = 0_usize;
         #[allow(clippy::needless_range_loop)]
         for k_2 in 0..h.len() {
-            let total_2 = total_4;
             let v = h[k_2];
             let sigmoid_2 = ::backprop_runtime::sigmoid(v);
-            let total_3 = total_2 + sigmoid_2;
+            let total_3 = total_4 + sigmoid_2;
             sigmoid_2_stack.push(sigmoid_2);
             total_4 = total_3;
             trips_2 += 1;

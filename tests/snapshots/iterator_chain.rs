@@ -38,11 +38,10 @@ pub mod dot {
         let mut trips = 0_usize;
         #[allow(clippy::needless_range_loop)]
         for k in 0..a.len().min(b.len()) {
-            let total_2 = total_4;
             let x = a[k];
             let y = b[k];
             let prod = x * y;
-            let total_3 = total_2 + prod;
+            let total_3 = total_4 + prod;
             total_4 = total_3;
             trips += 1;
         }

@@ -44,7 +44,6 @@ pub mod mse {
         let mut trips = 0_usize;
         #[allow(clippy::needless_range_loop)]
         for k in 0..xs.len().min(ys.len()) {
-            let total_2 = total_4;
             let x = xs[k];
             let y = ys[k];
             let w_i = w[0];
@@ -53,7 +52,7 @@ pub mod mse {
             let sum = prod + w_i_2;
             let e = sum - y;
             let sq = e * e;
-            let total_3 = total_2 + sq;
+            let total_3 = total_4 + sq;
             e_stack.push(e);
             total_4 = total_3;
             trips += 1;

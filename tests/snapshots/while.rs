@@ -38,15 +38,14 @@ pub mod newton_sqrt {
         let mut g_4 = g;
         let mut trips = 0_usize;
         loop {
-            let g_2 = g_4;
-            let cond = (g_2 * g_2 - a).abs() > 1e-12 * a;
+            let cond = (g_4 * g_4 - a).abs() > 1e-12 * a;
             if !cond {
                 break;
             }
-            let quot = a / g_2;
-            let sum = g_2 + quot;
+            let quot = a / g_4;
+            let sum = g_4 + quot;
             let g_3 = 0.5 * sum;
-            g_2_stack.push(g_2);
+            g_2_stack.push(g_4);
             g_4 = g_3;
             trips += 1;
         }

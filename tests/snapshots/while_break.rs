@@ -44,17 +44,15 @@ pub mod halve_until {
         let mut steps_4 = steps;
         let mut trips = 0_usize;
         loop {
-            let v_2 = v_4;
-            let steps_2 = steps_4;
-            let cond = v_2 > limit;
+            let cond = v_4 > limit;
             if !cond {
                 break;
             }
-            let prod = v_2 * 0.5;
+            let prod = v_4 * 0.5;
             let sin = x.sin();
             let prod_2 = sin * 0.1;
             let v_3 = prod + prod_2;
-            let steps_3 = steps_2 + 1;
+            let steps_3 = steps_4 + 1;
             let cond_2 = steps_3 == 20;
             v_4 = v_3;
             steps_4 = steps_3;

@@ -140,7 +140,11 @@ impl Forward<'_> {
             None => quote!(_),
         };
         let mut body = TokenStream::new();
+        let shared = shared_variables(looped);
         for carried in &looped.carried {
+            if shared.contains(&carried.param) {
+                continue;
+            }
             if is_read(self.graph, carried.param) || looped.exit == Some(carried.param) {
                 let (param, out) = (&nodes[carried.param].name, &nodes[carried.out].name);
                 body.extend(quote!(let #param = #out;));
@@ -151,6 +155,15 @@ impl Forward<'_> {
             body.extend(quote!(if #flag { break; }));
         }
         body.extend(self.block(&looped.body));
+        // A variable's value at the start of an iteration is read from the
+        // variable itself, as written, until the iteration's end assigns it.
+        let renames: Vec<(&Ident, &Ident)> = looped
+            .carried
+            .iter()
+            .filter(|c| shared.contains(&c.param))
+            .map(|c| (&nodes[c.param].name, &nodes[c.out].name))
+            .collect();
+        let mut body = with_names_replaced(body, &renames);
         for (carried, next) in looped.carried.iter().zip(&looped.body.results) {
             if !matches!(next, Operand::Node(id) if *id == carried.param) {
                 let (out, next) = (&nodes[carried.out].name, argument(self.graph, next));
@@ -321,6 +334,64 @@ impl Forward<'_> {
         let value = if value_read { quote!(#name) } else { quote!(_) };
         quote!(#before let (#value, #tape) = #path::forward(#(#passed),*);)
     }
+}
+
+/// The carried variables whose value at the start of an iteration can be read
+/// from the variable itself: every read comes before the assignments that end
+/// the iteration, unless another variable's next value is this one's start
+/// value (`(a, b) = (b, a)`, which needs the copy), or the final `break`
+/// tests it after the assignments.
+fn shared_variables(looped: &Loop) -> BTreeSet<NodeId> {
+    let read_at_the_end: BTreeSet<NodeId> = looped
+        .body
+        .results
+        .iter()
+        .chain(&looped.until)
+        .filter_map(|operand| match operand {
+            Operand::Node(id) => Some(*id),
+            Operand::Const(_) => None,
+        })
+        .collect();
+    looped
+        .carried
+        .iter()
+        .zip(&looped.body.results)
+        .filter(|(carried, next)| {
+            let unchanged = matches!(next, Operand::Node(id) if *id == carried.param);
+            !unchanged
+                && !read_at_the_end.contains(&carried.param)
+                && looped.exit != Some(carried.param)
+        })
+        .map(|(carried, _)| carried.param)
+        .collect()
+}
+
+/// `tokens` with each identifier `from` replaced by `to`. Generated names are
+/// unique and never the user's, so a name stands for one value wherever it
+/// appears.
+fn with_names_replaced(tokens: TokenStream, renames: &[(&Ident, &Ident)]) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    if renames.is_empty() {
+        return tokens;
+    }
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Ident(ident) => match renames.iter().find(|(from, _)| **from == ident) {
+                Some((_, to)) => TokenTree::Ident((*to).clone()),
+                None => TokenTree::Ident(ident),
+            },
+            TokenTree::Group(group) => {
+                let mut inner = Group::new(
+                    group.delimiter(),
+                    with_names_replaced(group.stream(), renames),
+                );
+                inner.set_span(group.span());
+                TokenTree::Group(inner)
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// Whether any code reads a node's value (a loop variable's value at the start of
