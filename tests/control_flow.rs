@@ -292,6 +292,33 @@ fn branches_inside_loops_and_loops_inside_branches() {
     }
 }
 
+/// Variables that trade values each iteration: the next value of one is the
+/// other's value at the start, so neither can be read from the variable once
+/// the other is assigned.
+#[allow(clippy::manual_swap)]
+#[differentiate]
+fn trading_places(x: f64, y: f64, n: usize) -> f64 {
+    let mut a = x;
+    let mut b = y;
+    let mut c = x * y;
+    for _ in 0..n {
+        let t = a;
+        a = b;
+        b = t;
+        (a, c) = (c, a * 0.5);
+    }
+    a * 2.0 + b * 3.0 + c
+}
+
+#[test]
+fn variables_that_swap_inside_a_loop() {
+    for n in [0, 1, 2, 3, 7] {
+        for (x, y) in [(0.4, -0.8), (1.3, 0.2)] {
+            check!(trading_places(x = x, y = y, n));
+        }
+    }
+}
+
 #[test]
 fn coupled_loop_variables() {
     for n in [0, 1, 5, 30] {

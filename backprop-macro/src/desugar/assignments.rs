@@ -1,0 +1,165 @@
+//! A destructuring assignment, `(a, b) = (b, a);` or `(s, c) = f(x);`, is
+//! `let (a_next, b_next) = (b, a); a = a_next; b = b_next;`: every value on
+//! the right is computed before any variable changes, and the rest of the
+//! pipeline sees only tuple `let`s and plain assignments. The new names are
+//! ones the function does not mention.
+
+use proc_macro2::Ident;
+use std::collections::HashSet;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Stmt};
+
+pub fn tuple_assignments_as_lets(block: &mut syn::Block) {
+    let mut mentioned = Mentioned::default();
+    mentioned.visit_block(block);
+    Rewriter { taken: mentioned.0 }.visit_block_mut(block);
+}
+
+#[derive(Default)]
+struct Mentioned(HashSet<String>);
+
+impl<'ast> Visit<'ast> for Mentioned {
+    fn visit_ident(&mut self, ident: &'ast Ident) {
+        self.0.insert(ident.to_string());
+    }
+}
+
+struct Rewriter {
+    taken: HashSet<String>,
+}
+
+impl VisitMut for Rewriter {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        syn::visit_mut::visit_block_mut(self, block);
+        let stmts = std::mem::take(&mut block.stmts);
+        for stmt in stmts {
+            match self.rewritten(&stmt) {
+                Some(lets) => block.stmts.extend(lets),
+                None => block.stmts.push(stmt),
+            }
+        }
+    }
+}
+
+impl Rewriter {
+    /// The statements for `(a, b) = value;`, if `stmt` is one whose targets
+    /// are variables (or `_`).
+    fn rewritten(&mut self, stmt: &Stmt) -> Option<Vec<Stmt>> {
+        let Stmt::Expr(Expr::Assign(assign), Some(_)) = stmt else {
+            return None;
+        };
+        let Expr::Tuple(targets) = strip_parens(&assign.left) else {
+            return None;
+        };
+        let mut names = Vec::new();
+        for target in &targets.elems {
+            names.push(match strip_parens(target) {
+                Expr::Infer(_) => None,
+                Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+                    p.path.get_ident().cloned()
+                }
+                // `v[i]`: named after its array.
+                Expr::Index(index) => match strip_parens(&index.expr) {
+                    Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+                    _ => return None,
+                },
+                _ => return None,
+            });
+        }
+        let fresh: Vec<Option<Ident>> = names
+            .iter()
+            .map(|name| name.as_ref().map(|name| self.fresh(name)))
+            .collect();
+        let pattern = fresh.iter().map(|f| match f {
+            Some(ident) => quote::quote!(#ident),
+            None => quote::quote!(_),
+        });
+        let value = &assign.right;
+        let span = assign.eq_token.span;
+        let pattern: Vec<_> = pattern.collect();
+        let comma = (pattern.len() == 1).then(|| quote::quote!(,));
+        let mut stmts: Vec<Stmt> =
+            vec![syn::parse_quote_spanned!(span=> let (#(#pattern),* #comma) = #value;)];
+        // As Rust itself runs it: the places are assigned after the value is
+        // computed, left to right.
+        for (target, fresh) in targets.elems.iter().zip(&fresh) {
+            if let Some(fresh) = fresh {
+                stmts.push(syn::parse_quote_spanned!(fresh.span()=> #target = #fresh;));
+            }
+        }
+        Some(stmts)
+    }
+
+    /// `a_next`, or `a_next2`, ...: a name nothing in the function uses.
+    fn fresh(&mut self, name: &Ident) -> Ident {
+        let base = format!("{}_next", name.to_string().trim_start_matches("r#"));
+        let mut candidate = base.clone();
+        let mut k = 2;
+        while self.taken.contains(&candidate) {
+            candidate = format!("{base}{k}");
+            k += 1;
+        }
+        self.taken.insert(candidate.clone());
+        Ident::new(&candidate, name.span())
+    }
+}
+
+fn strip_parens(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        Expr::Group(g) => strip_parens(&g.expr),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    #[test]
+    fn a_tuple_assignment_computes_every_value_first() {
+        let mut block: syn::Block = syn::parse_quote!({
+            let a_next = 1.0;
+            for _ in 0..n {
+                (a, _, c) = (c, x, a * 0.5);
+            }
+        });
+        tuple_assignments_as_lets(&mut block);
+        let expected: syn::Block = syn::parse_quote!({
+            let a_next = 1.0;
+            for _ in 0..n {
+                let (a_next2, _, c_next) = (c, x, a * 0.5);
+                a = a_next2;
+                c = c_next;
+            }
+        });
+        assert_eq!(quote!(#block).to_string(), quote!(#expected).to_string());
+    }
+
+    #[test]
+    fn an_element_of_an_array_is_assigned_after_the_value() {
+        let mut block: syn::Block = syn::parse_quote!({
+            (v[i], s) = f(x);
+        });
+        tuple_assignments_as_lets(&mut block);
+        let expected: syn::Block = syn::parse_quote!({
+            let (v_next, s_next) = f(x);
+            v[i] = v_next;
+            s = s_next;
+        });
+        assert_eq!(quote!(#block).to_string(), quote!(#expected).to_string());
+    }
+
+    #[test]
+    fn other_assignments_are_kept() {
+        let mut block: syn::Block = syn::parse_quote!({
+            a = b;
+            (w.0, b) = (1.0, 2.0);
+        });
+        let kept = quote!(#block).to_string();
+        tuple_assignments_as_lets(&mut block);
+        assert_eq!(quote!(#block).to_string(), kept);
+    }
+}
