@@ -98,8 +98,9 @@ impl Activity {
             Stmt::If(branch) => {
                 for (k, merge) in branch.merges.iter().enumerate() {
                     if self.reached[*merge] {
-                        self.reach(graph, &branch.then_block.results[k]);
-                        self.reach(graph, &branch.else_block.results[k]);
+                        for arm in &branch.arms {
+                            self.reach(graph, &arm.results[k]);
+                        }
                     }
                 }
             }
@@ -132,7 +133,7 @@ impl Activity {
             Stmt::If(branch) => {
                 for (k, merge) in branch.merges.iter().enumerate() {
                     if self.reached[*merge] {
-                        for arm in [&branch.then_block, &branch.else_block] {
+                        for arm in &branch.arms {
                             self.use_at(graph, &arm.results[k], arm.region);
                         }
                     }

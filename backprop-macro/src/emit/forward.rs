@@ -5,8 +5,8 @@
 
 use crate::ir::traverse;
 use crate::ir::{
-    Block, Borrow, ElementSource, Form, Graph, Loop, Node, NodeId, NodeKind, Operand, Operator,
-    Stmt,
+    Block, Borrow, ElementSource, Form, Graph, If, Loop, Node, NodeId, NodeKind, Operand, Operator,
+    Stmt, Test,
 };
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -69,52 +69,74 @@ impl Forward<'_> {
     fn stmt(&self, stmt: &Stmt) -> TokenStream {
         match stmt {
             Stmt::Node(id) => self.node(*id),
-            Stmt::If(branch) => {
-                let cond = argument(self.graph, &branch.cond);
-                let (then_code, then_value) = returned_directly(
-                    self.block(&branch.then_block),
-                    results(self.graph, &branch.then_block.results),
-                );
-                let (else_code, else_value) = returned_directly(
-                    self.block(&branch.else_block),
-                    results(self.graph, &branch.else_block.results),
-                );
-                let merges: Vec<&Ident> = branch
-                    .merges
-                    .iter()
-                    .map(|m| &self.graph.nodes[*m].name)
-                    .collect();
-                let else_if = else_code.is_empty()
-                    && matches!(else_value.clone().into_iter().next(),
-                        Some(proc_macro2::TokenTree::Ident(i)) if i == "if");
-                let else_part = if else_code.is_empty() && merges.is_empty() {
-                    quote!()
-                } else if else_if {
-                    // An `else` that is one `if`: an `else if` chain, as written.
-                    quote!(else #else_value)
-                } else {
-                    quote!(else { #else_code #else_value })
-                };
-                let statement =
-                    if merges.is_empty() && then_code.is_empty() && !else_code.is_empty() {
-                        // The arm of a `continue`, which skips the rest of the body.
-                        let cond = operand(self.graph, &branch.cond);
-                        quote!(if !#cond { #else_code })
-                    } else {
-                        quote!(if #cond { #then_code #then_value } #else_part)
-                    };
-                match merges.len() {
-                    0 => statement,
-                    1 => quote!(let #(#merges)* = #statement;),
-                    _ => quote!(let (#(#merges),*) = #statement;),
-                }
-            }
+            Stmt::If(branch) => self.branch(branch),
             Stmt::Loop(looped) => self.for_loop(looped),
             Stmt::BreakUnless(cond) => {
                 let cond = argument(self.graph, cond);
                 quote!(if !#cond { break; })
             }
         }
+    }
+
+    /// `if`/`else` or `match`, bound to the values it merges.
+    fn branch(&self, branch: &If) -> TokenStream {
+        let arms: Vec<(TokenStream, TokenStream)> = branch
+            .arms
+            .iter()
+            .map(|arm| returned_directly(self.block(arm), results(self.graph, &arm.results)))
+            .collect();
+        let merges: Vec<&Ident> = branch
+            .merges
+            .iter()
+            .map(|m| &self.graph.nodes[*m].name)
+            .collect();
+        let statement = match &branch.test {
+            Test::Cond(cond) => self.if_else(cond, &arms, merges.is_empty()),
+            Test::Match {
+                scrutinee,
+                patterns,
+            } => {
+                let codes: Vec<TokenStream> = arms
+                    .iter()
+                    .map(|(code, value)| quote!(#code #value))
+                    .collect();
+                match_statement(&argument(self.graph, scrutinee), patterns, &codes)
+            }
+        };
+        match merges.len() {
+            0 => statement,
+            1 => quote!(let #(#merges)* = #statement;),
+            _ => quote!(let (#(#merges),*) = #statement;),
+        }
+    }
+
+    fn if_else(
+        &self,
+        cond: &Operand,
+        arms: &[(TokenStream, TokenStream)],
+        statement: bool,
+    ) -> TokenStream {
+        let [(then_code, then_value), (else_code, else_value)] = arms else {
+            return TokenStream::new();
+        };
+        if statement && then_code.is_empty() && !else_code.is_empty() {
+            // The arm of a `continue`, which skips the rest of the body.
+            let cond = operand(self.graph, cond);
+            return quote!(if !#cond { #else_code });
+        }
+        let else_if = else_code.is_empty()
+            && matches!(else_value.clone().into_iter().next(),
+                Some(proc_macro2::TokenTree::Ident(i)) if i == "if");
+        let else_part = if else_code.is_empty() && statement {
+            quote!()
+        } else if else_if {
+            // An `else` that is one `if`: an `else if` chain, as written.
+            quote!(else #else_value)
+        } else {
+            quote!(else { #else_code #else_value })
+        };
+        let cond = argument(self.graph, cond);
+        quote!(if #cond { #then_code #then_value } #else_part)
     }
 
     fn for_loop(&self, looped: &Loop) -> TokenStream {
@@ -336,6 +358,31 @@ impl Forward<'_> {
     }
 }
 
+/// `match scrutinee { pattern => code, .. }`, each arm's code a block or, when
+/// it is one expression, that expression. Two arms of which one does nothing
+/// read better (and as clippy's `single_match` asks) as an `if`.
+pub fn match_statement(
+    scrutinee: &TokenStream,
+    patterns: &[syn::Pat],
+    codes: &[TokenStream],
+) -> TokenStream {
+    if let ([first, _], [then_code, else_code]) = (patterns, codes) {
+        if else_code.is_empty() {
+            return quote!(if ::core::matches!(#scrutinee, #first) { #then_code });
+        }
+        if then_code.is_empty() {
+            return quote!(if !::core::matches!(#scrutinee, #first) { #else_code });
+        }
+    }
+    let arms = patterns.iter().zip(codes).map(|(pattern, code)| {
+        match syn::parse2::<syn::Expr>(code.clone()) {
+            Ok(expr) if !code.is_empty() => quote!(#pattern => #expr,),
+            _ => quote!(#pattern => { #code }),
+        }
+    });
+    quote!(match #scrutinee { #(#arms)* })
+}
+
 /// The carried variables whose value at the start of an iteration can be read
 /// from the variable itself: every read comes before the assignments that end
 /// the iteration, unless another variable's next value is this one's start
@@ -422,8 +469,9 @@ fn stmt_reads(stmt: &Stmt, id: NodeId) -> bool {
         Stmt::Node(_) => false,
         Stmt::BreakUnless(cond) => reads(cond, id),
         Stmt::If(branch) => {
-            reads(&branch.cond, id)
-                || [&branch.then_block, &branch.else_block]
+            reads(branch.test.operand(), id)
+                || branch
+                    .arms
                     .iter()
                     .any(|b| b.results.iter().any(|r| reads(r, id)))
         }

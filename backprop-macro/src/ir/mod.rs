@@ -511,14 +511,38 @@ pub struct Block {
     pub results: Vec<Operand>,
 }
 
-/// `if cond { .. } else { .. }`; both passes take the same branch.
+/// `if cond { .. } else { .. }`, or a `match` on a value that does not depend
+/// on the inputs; both passes take the same arm.
 pub struct If {
     pub id: StmtId,
-    pub cond: Operand,
-    pub then_block: Block,
-    pub else_block: Block,
+    pub test: Test,
+    /// The blocks it chooses between: `then` and `else` for a condition, one
+    /// per pattern for a `match`.
+    pub arms: Vec<Block>,
     /// One `Merge` node per result, defined by this statement.
     pub merges: Vec<NodeId>,
+}
+
+/// How a branch chooses its arm.
+pub enum Test {
+    /// `if cond`: the first arm when it holds, the second otherwise.
+    Cond(Operand),
+    /// `match scrutinee { patterns[0] => .., patterns[1] => .. }`, one pattern
+    /// per arm, without guards; as exhaustive as the user's `match`.
+    Match {
+        scrutinee: Operand,
+        patterns: Vec<syn::Pat>,
+    },
+}
+
+impl Test {
+    /// The value the test reads.
+    pub fn operand(&self) -> &Operand {
+        match self {
+            Test::Cond(cond) => cond,
+            Test::Match { scrutinee, .. } => scrutinee,
+        }
+    }
 }
 
 /// `for pat in iter { .. }`, `while`, `loop`. The forward pass counts the iterations; the backward

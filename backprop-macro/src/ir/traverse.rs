@@ -43,7 +43,7 @@ impl Stmt {
     pub fn blocks(&self) -> Vec<&Block> {
         match self {
             Stmt::Node(_) | Stmt::BreakUnless(_) => Vec::new(),
-            Stmt::If(branch) => vec![&branch.then_block, &branch.else_block],
+            Stmt::If(branch) => branch.arms.iter().collect(),
             Stmt::Loop(looped) => vec![&looped.body],
         }
     }

@@ -5,7 +5,7 @@ use super::bindings::{is_constant_name, pattern_binding};
 use super::scopes::Binding;
 use super::statements::unused_float;
 use super::{span_of, strip_parens, Arm, Lowerer, Tail};
-use crate::ir::{Hint, If, Node, NodeId, NodeKind, Operand, Stmt as IrStmt};
+use crate::ir::{Hint, If, Node, NodeId, NodeKind, Operand, Stmt as IrStmt, Test};
 use crate::valid;
 use proc_macro2::{Ident, Span};
 use quote::quote;
@@ -50,9 +50,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// A two-way branch: each arm is a block of its own. The branch's value (when
-    /// it is used) and every variable an arm assigns become merge nodes, defined
-    /// by the branch statement.
+    /// A two-way branch on a condition.
     pub(super) fn branch_with(
         &mut self,
         cond: Operand,
@@ -67,70 +65,97 @@ impl<'a> Lowerer<'a> {
                 .ty
                 .get_or_insert_with(|| syn::parse_quote!(bool));
         }
+        let mut nothing = |_: &mut Self| None;
+        let else_arm: &mut Arm<'_, 'a> = match else_arm {
+            Some(arm) => arm,
+            None => &mut nothing,
+        };
+        self.branch_among(
+            Test::Cond(cond),
+            wants_value,
+            span,
+            &mut [then_arm, else_arm],
+        )
+    }
+
+    /// A branch: each arm is a block of its own. The branch's value (when it
+    /// is used) and every variable an arm assigns become merge nodes, defined
+    /// by the branch statement.
+    fn branch_among(
+        &mut self,
+        test: Test,
+        wants_value: bool,
+        span: Span,
+        arms: &mut [&mut Arm<'_, 'a>],
+    ) -> Operand {
         let id = self.new_statement();
         let before = self.scopes.clone();
-
-        self.enter_region(id);
-        self.scopes.push(Vec::new());
-        let then_value = then_arm(self);
-        self.scopes.pop();
-        let then_scopes = std::mem::replace(&mut self.scopes, before.clone());
-        let mut then_block = self.exit_region(Vec::new());
-
-        self.enter_region(id);
-        self.scopes.push(Vec::new());
-        let else_value = else_arm.and_then(|arm| arm(self));
-        self.scopes.pop();
-        let else_scopes = std::mem::replace(&mut self.scopes, before.clone());
-        let mut else_block = self.exit_region(Vec::new());
-
+        let mut values = Vec::new();
+        let mut arm_scopes = Vec::new();
+        let mut blocks = Vec::new();
+        for arm in arms.iter_mut() {
+            self.enter_region(id);
+            self.scopes.push(Vec::new());
+            values.push(arm(self));
+            self.scopes.pop();
+            arm_scopes.push(std::mem::replace(&mut self.scopes, before.clone()));
+            blocks.push(self.exit_region(Vec::new()));
+        }
         // What each arm hands back: the variables they assign (by their place in
         // the scopes), then the value.
-        let mut results: Vec<(Option<Reassigned>, Operand, Operand)> = Vec::new();
+        let mut results: Vec<(Option<Reassigned>, Vec<Operand>)> = Vec::new();
         for (si, scope) in before.iter().enumerate() {
             for (ei, (_, original)) in scope.iter().enumerate() {
-                let (Binding::Node(original), Binding::Node(then_id), Binding::Node(else_id)) =
-                    (*original, then_scopes[si][ei].1, else_scopes[si][ei].1)
-                else {
+                let Binding::Node(original) = *original else {
                     continue;
                 };
-                if then_id != original || else_id != original {
-                    results.push((
-                        Some(Reassigned {
+                let versions: Option<Vec<NodeId>> = arm_scopes
+                    .iter()
+                    .map(|scopes| match scopes[si][ei].1 {
+                        Binding::Node(version) => Some(version),
+                        Binding::Closure(_) => None,
+                    })
+                    .collect();
+                match versions {
+                    Some(versions) if versions.iter().any(|v| *v != original) => {
+                        let slot = Reassigned {
                             scope: si,
                             entry: ei,
                             before: original,
-                        }),
-                        Operand::Node(then_id),
-                        Operand::Node(else_id),
-                    ));
+                        };
+                        results.push((
+                            Some(slot),
+                            versions.into_iter().map(Operand::Node).collect(),
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }
         if wants_value {
-            let then_value = then_value.unwrap_or_else(|| unused_float(&self.ret));
-            let else_value = else_value.unwrap_or_else(|| unused_float(&self.ret));
-            results.push((None, then_value, else_value));
+            let values = values
+                .into_iter()
+                .map(|value| value.unwrap_or_else(|| unused_float(&self.ret)))
+                .collect();
+            results.push((None, values));
         }
         let mut merges = Vec::new();
-        for (slot, then_result, else_result) in results {
-            let hint = match slot {
-                Some(Reassigned { before, .. }) => self.nodes[before].hint.clone(),
+        for (slot, values) in results {
+            let hint = match &slot {
+                Some(Reassigned { before, .. }) => self.nodes[*before].hint.clone(),
                 None => Hint::Op("merge".into()),
             };
             let id = self.push_detached(
                 Node::new(hint, NodeKind::Merge, span)
-                    .active_if(self.is_active(&then_result) || self.is_active(&else_result))
-                    .typed(
-                        self.type_of(&then_result)
-                            .or_else(|| self.type_of(&else_result)),
-                    ),
+                    .active_if(values.iter().any(|v| self.is_active(v)))
+                    .typed(values.iter().find_map(|v| self.type_of(v))),
             );
             if let Some(Reassigned { scope, entry, .. }) = slot {
                 self.scopes[scope][entry].1 = Binding::Node(id);
             }
-            then_block.results.push(then_result);
-            else_block.results.push(else_result);
+            for (block, value) in blocks.iter_mut().zip(values) {
+                block.results.push(value);
+            }
             merges.push(id);
         }
         let value = match merges.last() {
@@ -139,9 +164,8 @@ impl<'a> Lowerer<'a> {
         };
         self.emit(IrStmt::If(If {
             id,
-            cond,
-            then_block,
-            else_block,
+            test,
+            arms: blocks,
             merges,
         }));
         value

@@ -4,8 +4,9 @@
 
 use super::Pass;
 use crate::analysis::tape::Storage;
+use crate::emit::forward::match_statement;
 use crate::ir::traverse;
-use crate::ir::{Block, If, Loop, NodeId, Operand, RegionId, Stmt, StmtId};
+use crate::ir::{Block, If, Loop, NodeId, Operand, RegionId, Stmt, StmtId, Test};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
@@ -46,27 +47,49 @@ impl Pass<'_> {
                 .map(|(k, merge)| (block.results[*k].clone(), pass.adjoint(*merge)))
                 .collect()
         };
-        let then_in = incoming(&branch.then_block, self);
-        let else_in = incoming(&branch.else_block, self);
-        let then_code = self.block(&branch.then_block, &then_in, TokenStream::new());
-        let else_code = self.block(&branch.else_block, &else_in, TokenStream::new());
-        if then_code.is_empty() && else_code.is_empty() {
+        let codes: Vec<TokenStream> = branch
+            .arms
+            .iter()
+            .map(|arm| {
+                let arm_in = incoming(arm, self);
+                self.block(arm, &arm_in, TokenStream::new())
+            })
+            .collect();
+        if codes.iter().all(TokenStream::is_empty) {
             self.out = mark;
             return;
         }
-        let cond = self.value(&branch.cond);
-        self.out.extend(if else_code.is_empty() {
-            quote!(if #cond { #then_code })
+        let code = match &branch.test {
+            Test::Cond(cond) => self.if_else(cond, &codes),
+            Test::Match {
+                scrutinee,
+                patterns,
+            } => {
+                let scrutinee = self.value(scrutinee);
+                match_statement(&scrutinee, patterns, &codes)
+            }
+        };
+        self.out.extend(code);
+    }
+
+    /// The reverse of `if cond { .. } else { .. }`: an arm with nothing to undo
+    /// (the arm of a `continue`, say) is left out.
+    fn if_else(&mut self, cond: &Operand, codes: &[TokenStream]) -> TokenStream {
+        let [then_code, else_code] = codes else {
+            return TokenStream::new();
+        };
+        let tokens = self.value(cond);
+        if else_code.is_empty() {
+            quote!(if #tokens { #then_code })
         } else if then_code.is_empty() {
-            // The arm of a `continue` has nothing to undo.
-            let cond = match &branch.cond {
+            let tokens = match cond {
                 Operand::Const(c) => c.operand_tokens(),
-                Operand::Node(_) => cond,
+                Operand::Node(_) => tokens,
             };
-            quote!(if !#cond { #else_code })
+            quote!(if !#tokens { #else_code })
         } else {
-            quote!(if #cond { #then_code } else { #else_code })
-        });
+            quote!(if #tokens { #then_code } else { #else_code })
+        }
     }
 
     pub(super) fn for_loop(&mut self, looped: &Loop, region: RegionId) {
