@@ -608,6 +608,38 @@ fn match_on_every_arm() {
     }
 }
 
+/// `match` inside a loop, on a value computed from the inputs and on a
+/// `bool` with no `_` arm: each iteration's reverse takes the arm its
+/// forward took.
+#[differentiate]
+fn match_in_loop(x: f64, n: usize, flag: bool) -> f64 {
+    let mut y = x;
+    for i in 0..n {
+        let bucket = (y.abs() * 3.0) as u32 % 4;
+        y = match bucket {
+            0 => y * 1.5 + 0.1,
+            1 | 2 => y.sin() + x,
+            _ => y * x * 0.5,
+        };
+        match flag {
+            true => y += i as f64 * 0.01,
+            false => y -= x * 0.1,
+        }
+    }
+    y
+}
+
+#[test]
+fn match_inside_a_loop() {
+    for n in [0, 1, 2, 5, 9] {
+        for flag in [true, false] {
+            for x in [0.2, 0.45, 0.9, -1.3] {
+                check!(match_in_loop(x = x, n, flag));
+            }
+        }
+    }
+}
+
 /// A loop condition with a side effect (Clad issue 746's shape).
 #[differentiate]
 fn condition_with_side_effect(x: f64, n: usize) -> f64 {

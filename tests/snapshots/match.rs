@@ -21,8 +21,7 @@ pub mod piecewise {
     #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub x: f64,
-        pub kind_is_0: bool,
-        pub kind_is_1: bool,
+        pub kind: u8,
         pub exp: f64,
     }
 
@@ -33,22 +32,16 @@ pub mod piecewise {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
-        let kind_is_0 = ::core::matches!(kind, 0);
-        let piecewise = if kind_is_0 {
-            x * x
-        } else {
-            let kind_is_1 = ::core::matches!(kind, 1);
-            let merge = if kind_is_1 {
+        let piecewise = match kind {
+            0 => x * x,
+            1 => {
                 let exp = x.exp();
                 tape.exp = exp;
                 exp
-            } else {
-                -x
-            };
-            tape.kind_is_1 = kind_is_1;
-            merge
+            }
+            _ => -x,
         };
-        *tape = Tape { x, kind_is_0, ..*tape };
+        *tape = Tape { x, kind, ..*tape };
         piecewise
     }
 
@@ -62,18 +55,19 @@ pub mod piecewise {
 
     #[inline]
     pub fn backward_into(tape: &Tape, dpiecewise: f64, grad: &mut Grad) {
-        let Tape { x, kind_is_0, kind_is_1, exp } = *tape;
+        let Tape { x, kind, exp } = *tape;
         let mut dx = 0.0_f64;
-        if kind_is_0 {
-            let dsq = dpiecewise;
-            dx += dsq * (2.0 * x);
-        } else {
-            let dmerge = dpiecewise;
-            if kind_is_1 {
-                let dexp = dmerge;
+        match kind {
+            0 => {
+                let dsq = dpiecewise;
+                dx += dsq * (2.0 * x);
+            }
+            1 => {
+                let dexp = dpiecewise;
                 dx += dexp * exp;
-            } else {
-                let dneg = dmerge;
+            }
+            _ => {
+                let dneg = dpiecewise;
                 dx += -dneg;
             }
         }

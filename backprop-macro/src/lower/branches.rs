@@ -226,6 +226,9 @@ impl<'a> Lowerer<'a> {
         wants_value: bool,
     ) -> Option<Operand> {
         let tail = if wants_value { Tail::Inner } else { Tail::Unit };
+        if let Some(value) = self.native_match(arms, scrutinee, wants_value) {
+            return Some(value);
+        }
         let (arm, rest) = arms.split_first()?;
         let mut lower_arm = |s: &mut Self| {
             s.scopes.push(Vec::new());
@@ -246,6 +249,71 @@ impl<'a> Lowerer<'a> {
             Some(&mut |s| s.match_arms(rest, scrutinee, wants_value)),
         );
         wants_value.then_some(value)
+    }
+
+    /// The arms up to the first with a guard, as a `match` of their own (with
+    /// `_` for the rest, if any): both passes match on the scrutinee as the
+    /// user did, with no test saved per arm. `None` when the first arm has a
+    /// guard, there is one arm, or the scrutinee cannot be kept for the
+    /// backward pass as a plain copy (an enum the user defined is tested arm
+    /// by arm instead).
+    fn native_match(
+        &mut self,
+        arms: &[MatchArm],
+        scrutinee: &Operand,
+        wants_value: bool,
+    ) -> Option<Operand> {
+        let kept = match scrutinee {
+            Operand::Node(id) => self.nodes[*id]
+                .ty
+                .as_ref()
+                .is_some_and(|ty| self.floats.is_copy(ty)),
+            Operand::Const(_) => false,
+        };
+        let unguarded = arms.iter().take_while(|arm| arm.guard.is_none()).count();
+        // Arms after one that matches anything are never reached.
+        let head = match arms[..unguarded].iter().position(|arm| arm.test.is_none()) {
+            Some(catch_all) => catch_all + 1,
+            None => unguarded,
+        };
+        let rest = if head == unguarded {
+            &arms[head..]
+        } else {
+            &[][..]
+        };
+        if !kept || head == 0 || head + usize::from(!rest.is_empty()) < 2 {
+            return None;
+        }
+        let span = span_of(&arms[0].arm.pat);
+        let mut patterns: Vec<Pat> = arms[..head]
+            .iter()
+            .map(|arm| arm.test.cloned().unwrap_or_else(|| syn::parse_quote!(_)))
+            .collect();
+        let tail = if wants_value { Tail::Inner } else { Tail::Unit };
+        let mut lowered: Vec<Box<Arm<'_, 'a>>> = arms[..head]
+            .iter()
+            .map(|arm| {
+                Box::new(move |s: &mut Self| {
+                    s.scopes.push(Vec::new());
+                    s.bind_scrutinee(arm, scrutinee);
+                    let value = s.arm(&arm.arm.body, tail);
+                    s.scopes.pop();
+                    value
+                }) as Box<Arm<'_, 'a>>
+            })
+            .collect();
+        if !rest.is_empty() {
+            patterns.push(syn::parse_quote!(_));
+            lowered.push(Box::new(move |s: &mut Self| {
+                s.match_arms(rest, scrutinee, wants_value)
+            }));
+        }
+        let mut arms: Vec<&mut Arm<'_, 'a>> = lowered.iter_mut().map(|arm| &mut **arm).collect();
+        let test = Test::Match {
+            scrutinee: scrutinee.clone(),
+            patterns,
+        };
+        Some(self.branch_among(test, wants_value, span, &mut arms))
     }
 
     /// Whether an arm matches: its pattern, then (only if the pattern
