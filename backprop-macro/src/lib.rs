@@ -10,14 +10,17 @@
 //!   and `impl` blocks, whose marked methods become functions (`method/`).
 //! - `valid`: constructs refused wherever they appear, each with its reason.
 //! - `desugar/`: syntax in, syntax out: paths one module deeper (`paths`),
-//!   values out of conditions (`hoist`), early returns at the top of the body
-//!   as `if`/`else` (`returns`), iterator chains as loops (`iterators`, which
-//!   lowering calls where it meets one).
+//!   destructuring assignments as tuple `let`s (`assignments`), values out of
+//!   conditions (`hoist`), early returns at the top of the body and `continue`
+//!   at the top of a loop's body as `if`/`else` (`returns`, `continues`),
+//!   iterator chains as loops (`iterators`, which lowering calls where it
+//!   meets one).
 //! - `lower/`: the body becomes the Wengert list of `ir/`, one file per
 //!   language construct (`loops`, `branches`, `exits`, `slices`, `calls`, ...).
 //!   To change how `while` is differentiated, open `lower/loops.rs`.
-//! - `ir/`: the list, its operators (`ops`) and the one walk over its
-//!   statements (`traverse`).
+//! - `ir/`: the list, its operators (`ops`), the one walk over its statements
+//!   (`traverse`), and `Floats`, which says which types are floats in the
+//!   function being expanded.
 //! - `analysis/`: which nodes need an adjoint and how many terms each has
 //!   (`activity`); where the backward pass gets each value it reads (`tape`).
 //! - `emit/`: the forward pass, the backward pass (using the derivative table
