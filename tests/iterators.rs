@@ -142,3 +142,28 @@ fn skip_and_take() {
         assert_gradient(|x| bounded(x, k), &x, &g.x);
     }
 }
+
+/// Chains over a range of indices with a closure that computes differentiated
+/// values (ADBench GMM's log-sum-exp over components), next to integer chains
+/// with closures kept as written, whose parameters shadow the function's
+/// locals.
+#[differentiate(wrt(x))]
+fn over_indices(x: &[f64], idx: &[usize], d: usize) -> f64 {
+    let i = 1;
+    let k = x.len() / d;
+    let picked: usize = idx.iter().map(|&i| i * 2).sum::<usize>() + i;
+    let total: f64 = (0..k).map(|c| (x[c * d] - x[c * d + 1]).exp()).sum();
+    let largest = (0..k).map(|c| x[c * d]).fold(f64::NEG_INFINITY, f64::max);
+    total.ln() + largest * picked as f64 + (1..=2).map(|j| x[j] * x[j - 1]).product::<f64>()
+}
+
+#[test]
+fn chains_over_ranges_and_closures_over_data() {
+    for x in [[0.3, -1.0, 2.0, 0.5], [-0.7, 0.2, 0.1, 1.5]] {
+        for (idx, d) in [(vec![1_usize, 2], 2), (vec![], 2), (vec![3], 4)] {
+            let (value, g) = over_indices::grad(&x, &idx, d);
+            assert_eq!(value, over_indices(&x, &idx, d));
+            assert_gradient(|v| over_indices(v, &idx, d), &x, &g.x);
+        }
+    }
+}

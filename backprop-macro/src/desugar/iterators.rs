@@ -98,15 +98,9 @@ pub fn reduction(
     }
 }
 
-/// Whether `call` ends an iterator chain over a slice that `reduction`
-/// rewrites, and the chain has a closure (code that must be lowered, not kept
-/// verbatim).
-pub fn is_reduction_with_closure(call: &syn::ExprMethodCall) -> bool {
-    let method = call.method.to_string();
-    let reduces = matches!(method.as_str(), "sum" | "product" | "fold");
-    let has_closure = call.args.iter().any(|a| matches!(a, Expr::Closure(_)))
-        || Chain::of(&call.receiver).is_some_and(|chain| !chain.adapters.is_empty());
-    reduces && has_closure && Chain::of(&call.receiver).is_some()
+/// `a..b` or `a..=b` (in parentheses, as a chain's receiver is written).
+fn is_range(expr: &Expr) -> bool {
+    matches!(strip(expr), Expr::Range(r) if r.start.is_some() && r.end.is_some())
 }
 
 /// `let v: Vec<f64> = w.iter().map(|x| x * x).collect();` as statements: a
@@ -217,7 +211,10 @@ impl<'a> Chain<'a> {
         }
         adapters.reverse();
         let window = windows_of(source);
-        (window.is_some() || is_slice_iteration(source)).then_some(Chain {
+        // `(0..k).map(|i| ..)`: a range, with a closure to make it a chain
+        // worth a loop.
+        let over_range = is_range(source) && !adapters.is_empty();
+        (window.is_some() || is_slice_iteration(source) || over_range).then_some(Chain {
             source,
             adapters,
             window,
@@ -229,7 +226,8 @@ impl<'a> Chain<'a> {
         match &self.window {
             Some((base, width)) => window_starts(base, width),
             None => {
-                let source = self.source;
+                // `(0..k)` is written in parentheses only to call `map` on it.
+                let source = strip(self.source);
                 quote::quote!(#source)
             }
         }

@@ -205,6 +205,7 @@ impl Forward<'_> {
                 Rename {
                     graph: self.graph,
                     locals: &looped.iter_locals,
+                    shadowed: Vec::new(),
                 }
                 .visit_expr_mut(&mut iter);
                 let allow = looped
@@ -598,7 +599,12 @@ fn operator(graph: &Graph, op: Operator, args: &[Operand], span: Span) -> TokenS
 /// Verbatim code with the user's locals renamed to their nodes' names.
 pub fn renamed(graph: &Graph, expr: &syn::Expr, locals: &[(String, NodeId)]) -> TokenStream {
     let mut expr = expr.clone();
-    Rename { graph, locals }.visit_expr_mut(&mut expr);
+    Rename {
+        graph,
+        locals,
+        shadowed: Vec::new(),
+    }
+    .visit_expr_mut(&mut expr);
     quote!(#expr)
 }
 
@@ -606,9 +612,19 @@ pub fn renamed(graph: &Graph, expr: &syn::Expr, locals: &[(String, NodeId)]) -> 
 struct Rename<'a> {
     graph: &'a Graph,
     locals: &'a [(String, usize)],
+    /// Names a closure inside binds, while its body is renamed.
+    shadowed: Vec<String>,
 }
 
 impl VisitMut for Rename<'_> {
+    fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
+        let depth = self.shadowed.len();
+        self.shadowed
+            .extend(crate::lower::closure_bindings(closure));
+        self.visit_expr_mut(&mut closure.body);
+        self.shadowed.truncate(depth);
+    }
+
     fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
         // `*v` of an element or an `&f64` parameter: the user's reference is a
         // value here.
@@ -620,6 +636,9 @@ impl VisitMut for Rename<'_> {
         if let syn::Expr::Path(path) = expr {
             if let Some(ident) = path.path.get_ident() {
                 let name = crate::lower::key(ident);
+                if self.shadowed.contains(&name) {
+                    return;
+                }
                 if let Some((_, id)) = self.locals.iter().find(|(n, _)| *n == name) {
                     let renamed = &self.graph.nodes[*id].name;
                     *expr = syn::parse_quote!(#renamed);
@@ -645,6 +664,9 @@ impl Rename<'_> {
             return None;
         };
         let name = crate::lower::key(path.path.get_ident()?);
+        if self.shadowed.contains(&name) {
+            return None;
+        }
         let (_, id) = self.locals.iter().find(|(n, _)| *n == name)?;
         let node = &self.graph.nodes[*id];
         let float = self.graph.float(*id);

@@ -354,11 +354,12 @@ impl<'a> Lowerer<'a> {
     pub(super) fn arm(&mut self, body: &Expr, tail: Tail) -> Option<Operand> {
         match body {
             Expr::Block(b) if b.label.is_none() => self.block(&b.block, tail),
-            other if tail == Tail::Unit => {
-                self.expr_statement(other);
-                None
+            // An arm's expression is a statement of its own (the parts of
+            // arrays it takes are copied in the arm).
+            other => {
+                let stmt = syn::Stmt::Expr(other.clone(), None);
+                self.stmts(std::slice::from_ref(&stmt), tail, span_of(other))
             }
-            other => Some(self.expr(other)),
         }
     }
 }

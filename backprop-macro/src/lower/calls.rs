@@ -454,6 +454,13 @@ impl<'a> Lowerer<'a> {
             other => (other, Borrow::Plain),
         };
         let id = self.array_local(local)?;
+        // A copy of a part (`let row = &x[a..b];` holds a `Vec`) is a slice
+        // where the user passes it: lent, as `&row`.
+        let owned_vec = matches!(self.nodes[id].kind, NodeKind::Buffer { fixed: false, .. });
+        let borrow = match borrow {
+            Borrow::Plain if owned_vec => Borrow::Shared,
+            other => other,
+        };
         self.nodes[id].active.then_some((id, borrow))
     }
 

@@ -377,19 +377,18 @@ pub(super) fn unsupported(expr: &Expr) -> Option<&'static str> {
     })
 }
 
-/// An `if`, block or iterator chain inside an expression: lowered node by
-/// node, since its arms may assign variables or hold differentiated values.
+/// An `if` or block inside an expression (also inside a closure of an
+/// iterator chain, which is then lowered as its loop): lowered node by node,
+/// since its arms may assign variables or hold differentiated values. A chain
+/// of plain closures over data is kept as written.
 pub(super) fn contains_branch(expr: &Expr) -> bool {
     struct Finder(bool);
     impl<'ast> Visit<'ast> for Finder {
         fn visit_expr(&mut self, expr: &'ast Expr) {
             match expr {
                 Expr::If(_) | Expr::Block(_) => self.0 = true,
-                // An iterator chain with a closure is lowered as its loop.
-                Expr::MethodCall(call) if iterators::is_reduction_with_closure(call) => {
-                    self.0 = true
-                }
-                Expr::Closure(_) | Expr::Macro(_) => {}
+                Expr::Closure(closure) => self.visit_expr(&closure.body),
+                Expr::Macro(_) => {}
                 _ => syn::visit::visit_expr(self, expr),
             }
         }
@@ -404,6 +403,9 @@ pub(super) fn not_differentiable(expr: &Expr) -> &'static str {
     match expr {
         Expr::Tuple(_) => {
             "a tuple of differentiated values is supported only as `let (a, b) = (x, y);`"
+        }
+        Expr::Reference(r) if matches!(&*r.expr, Expr::Index(i) if matches!(&*i.index, Expr::Range(_))) => {
+            "a part of a differentiated array is taken in a statement of its own, not inside a closure, a `match` arm or the right side of `&&`/`||`: bind it first, as in `let row = &x[a..b];`"
         }
         Expr::Reference(_) | Expr::RawAddr(_) => {
             "references to differentiated values are not supported; pass the value itself"
@@ -439,6 +441,14 @@ pub(super) fn forbidden_inside(expr: &Expr) -> Option<(proc_macro2::TokenStream,
             if valid::refusal(expr).is_some() {
                 // Reported by `valid::check`.
                 return;
+            }
+            // A closure in code kept as written (`idx.iter().map(|&i| i * 2)`):
+            // its parameters are not renamed, and its body obeys the same
+            // rules.
+            if let Expr::Closure(closure) = expr {
+                if closure.asyncness.is_none() {
+                    return self.visit_expr(&closure.body);
+                }
             }
             if let Some(message) = unsupported(expr) {
                 self.0 = Some((expr.to_token_stream(), message));

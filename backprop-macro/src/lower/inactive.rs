@@ -236,7 +236,7 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(super) fn locals_in(&self, expr: &Expr) -> Vec<(String, NodeId)> {
-        let mut finder = LocalFinder { names: Vec::new() };
+        let mut finder = LocalFinder::default();
         finder.visit_expr(expr);
         let mut locals: Vec<(String, NodeId)> = Vec::new();
         for name in finder.names {
@@ -312,17 +312,31 @@ impl<'a> Lowerer<'a> {
     }
 }
 
+#[derive(Default)]
 pub(super) struct LocalFinder {
     names: Vec<String>,
+    /// Names a closure inside binds, while its body is searched.
+    shadowed: Vec<String>,
 }
 
 impl<'ast> Visit<'ast> for LocalFinder {
     fn visit_expr_path(&mut self, expr: &'ast syn::ExprPath) {
         if expr.qself.is_none() {
             if let Some(ident) = expr.path.get_ident() {
-                self.names.push(key(ident));
+                let name = key(ident);
+                if !self.shadowed.contains(&name) {
+                    self.names.push(name);
+                }
             }
         }
+    }
+
+    fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+        let bound = super::closure_bindings(closure);
+        let depth = self.shadowed.len();
+        self.shadowed.extend(bound);
+        self.visit_expr(&closure.body);
+        self.shadowed.truncate(depth);
     }
 }
 

@@ -21,6 +21,9 @@ impl<'a> Lowerer<'a> {
         if let Some(starts) = iterators::windows_loop(looped) {
             return self.for_loop(&starts);
         }
+        if let Some(indices) = self.chunks_loop(looped) {
+            return self.for_loop(&indices);
+        }
         // Over slices, differentiated or data (`for (x, y) in xs.iter().zip(ys)`):
         // a loop over indices, each element a read of its type.
         if let Some(slices) = self.slice_iteration(&looped.expr) {

@@ -28,6 +28,7 @@ mod loops;
 mod scopes;
 mod slices;
 mod statements;
+mod views;
 
 use crate::emit::names::Names;
 use crate::errors::Errors;
@@ -60,6 +61,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         floats: sig.floats.clone(),
         written_params: written_params(sig),
         closures: Vec::new(),
+        part_names: Names::avoiding(crate::emit::names::identifiers(quote!(#block))),
         changed_data: Vec::new(),
     };
     for param in &sig.params {
@@ -214,6 +216,9 @@ struct Lowerer<'a> {
     closures: Vec<Closure>,
     /// Data the function changes (lists of indices written in place).
     changed_data: Vec<NodeId>,
+    /// Names for the copies of parts of arrays (`x_part`), which nothing in
+    /// the function mentions.
+    part_names: Names,
 }
 
 /// A closure, and the variables it sees: those in scope where it is written
@@ -297,6 +302,23 @@ pub fn key(ident: &Ident) -> String {
         Some(bare) => bare.to_string(),
         None => name,
     }
+}
+
+/// The names a closure's parameters bind (`i` in `|&i| ..`, `a`, `b` in
+/// `|(a, b)| ..`): inside its body they are not the function's locals.
+pub fn closure_bindings(closure: &syn::ExprClosure) -> Vec<String> {
+    struct Bound(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Bound {
+        fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+            self.0.push(key(&pat.ident));
+            syn::visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut bound = Bound(Vec::new());
+    for input in &closure.inputs {
+        syn::visit::Visit::visit_pat(&mut bound, input);
+    }
+    bound.0
 }
 
 pub fn strip_parens(expr: &Expr) -> &Expr {

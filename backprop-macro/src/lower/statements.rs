@@ -118,6 +118,19 @@ impl<'a> Lowerer<'a> {
         let mut result = None;
         for (i, stmt) in stmts.iter().enumerate() {
             let last = i + 1 == stmts.len();
+            // Parts of differentiated arrays it takes (`&x[a..b]`) are copied
+            // first, and those taken by `&mut` are written back after it.
+            let copied = self.parts_copied(stmt);
+            let stmt = match &copied {
+                Some(parts) => {
+                    self.stmts(&parts.before, Tail::Unit, close);
+                    match &parts.stmt {
+                        Some(stmt) => stmt,
+                        None => continue,
+                    }
+                }
+                None => stmt,
+            };
             match stmt {
                 Stmt::Local(local) => self.local_stmt(local),
                 Stmt::Expr(Expr::Return(ret), _) if tail == Tail::Value && last => {
@@ -162,6 +175,9 @@ impl<'a> Lowerer<'a> {
                 Stmt::Macro(mac) if is_assertion(&mac.mac) => {}
                 Stmt::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
                 Stmt::Macro(mac) => self.errors.spanned(&mac.mac, MACRO_MESSAGE),
+            }
+            if let Some(parts) = &copied {
+                self.stmts(&parts.after, Tail::Unit, close);
             }
             if !last && may_exit(stmt) {
                 // The rest runs only if this statement did not leave the block

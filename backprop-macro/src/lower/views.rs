@@ -1,0 +1,451 @@
+//! Parts of differentiated arrays: `&x[a..b]`, `x[a..]`, `&mut x[..k]`,
+//! `x.split_at(k)`, `x.chunks(d)`. A part is copied into a buffer of its own
+//! before the statement that takes it (and a part taken by `&mut` is copied
+//! back after it), so everything downstream (reads, loops, iterator chains,
+//! calls of differentiated functions) sees an ordinary buffer, and the
+//! adjoint of the copy flows back into the parent's adjoint element by
+//! element. The copy costs a buffer per part taken; a part that borrows its
+//! parent's adjoint instead is future work (see the README's limitations).
+
+use super::{strip_parens, Lowerer};
+use proc_macro2::{Span, TokenStream};
+use quote::quote_spanned;
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Stmt};
+
+/// A statement rewritten to take copies of parts of differentiated arrays.
+pub(super) struct PartsCopied {
+    /// Fill each copy.
+    pub(super) before: Vec<Stmt>,
+    /// The statement, unless it only named the copy (`let c = &x[a..b];`).
+    pub(super) stmt: Option<Stmt>,
+    /// Write each `&mut` copy back into its parent.
+    pub(super) after: Vec<Stmt>,
+}
+
+impl<'a> Lowerer<'a> {
+    /// `stmt` with each part of a differentiated array it takes (outside its
+    /// branches, loops and closures, which are lowered statement by statement
+    /// on their own) replaced by a copy. `None` when it takes none.
+    pub(super) fn parts_copied(&mut self, stmt: &Stmt) -> Option<PartsCopied> {
+        if let Some((tokens, message)) = self.mutable_view(stmt) {
+            self.errors.spanned(tokens, message);
+            // The names it binds are read-only parts from here on, so that
+            // nothing more is said of their uses.
+            let shared = shared_view(stmt);
+            return Some(match shared.and_then(|stmt| self.parts_copied(&stmt)) {
+                Some(parts) => parts,
+                None => PartsCopied {
+                    before: Vec::new(),
+                    stmt: None,
+                    after: Vec::new(),
+                },
+            });
+        }
+        if let Some(parts) = self.split_at_parts(stmt) {
+            return Some(parts);
+        }
+        let mut finder = PartFinder {
+            lowerer: self,
+            parts: Vec::new(),
+        };
+        let mut stmt = stmt.clone();
+        // `let c = &x[a..b];`, `let c = x[a..b].to_vec();`: the copy is `c`.
+        let own_name = match &stmt {
+            Stmt::Local(local) => let_part(local),
+            _ => None,
+        };
+        if let Some(ident) = own_name {
+            let Stmt::Local(local) = &stmt else {
+                return None;
+            };
+            let init = local.init.as_ref().map(|init| &*init.expr)?;
+            let part = finder.part_of(strip_to_index(init)?)?;
+            let (before, _) = finder.lowerer.copy_of_part(&part, &ident);
+            return Some(PartsCopied {
+                before,
+                stmt: None,
+                after: Vec::new(),
+            });
+        }
+        finder.visit_stmt_mut(&mut stmt);
+        if finder.parts.is_empty() {
+            return None;
+        }
+        let parts = std::mem::take(&mut finder.parts);
+        let mut before = Vec::new();
+        let mut after = Vec::new();
+        for (part, name) in parts {
+            let (fill, write_back) = self.copy_of_part(&part, &name);
+            before.extend(fill);
+            after.extend(write_back);
+        }
+        Some(PartsCopied {
+            before,
+            stmt: Some(stmt),
+            after,
+        })
+    }
+
+    /// A `&mut` view of a differentiated array that outlives one call: bound
+    /// with `let`, split, or cut into chunks. Its writes would have to reach
+    /// the parent at some later point; refused with what to write instead.
+    fn mutable_view(&self, stmt: &Stmt) -> Option<(TokenStream, &'static str)> {
+        struct Finder<'l, 'a> {
+            lowerer: &'l Lowerer<'a>,
+            found: Option<(TokenStream, &'static str)>,
+        }
+        impl<'ast> syn::visit::Visit<'ast> for Finder<'_, '_> {
+            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+                let method = call.method.to_string();
+                let splits =
+                    ["split_at_mut", "chunks_mut", "chunks_exact_mut"].contains(&method.as_str());
+                if splits
+                    && self
+                        .lowerer
+                        .array_local(&call.receiver)
+                        .is_some_and(|id| self.lowerer.nodes[id].active)
+                {
+                    self.found.get_or_insert((
+                        quote::quote!(#call),
+                        "a differentiated array split into `&mut` parts is not supported; pass `&mut x[a..b]` to each function that writes a part, or write `x[i]` in place",
+                    ));
+                }
+                syn::visit::visit_expr_method_call(self, call);
+            }
+        }
+        if let Stmt::Local(local) = stmt {
+            if let Some(init) = &local.init {
+                if let Expr::Reference(r) = strip_parens(&init.expr) {
+                    let part = match strip_parens(&r.expr) {
+                        Expr::Index(index)
+                            if matches!(strip_parens(&index.index), Expr::Range(_)) =>
+                        {
+                            self.array_local(&index.expr)
+                                .is_some_and(|id| self.nodes[id].active)
+                        }
+                        _ => false,
+                    };
+                    if r.mutability.is_some() && part {
+                        return Some((
+                            quote::quote!(#r),
+                            "a `&mut` part of a differentiated array cannot be bound to a name; pass `&mut x[a..b]` straight to the function that writes it, or write `x[a + i]` in place",
+                        ));
+                    }
+                }
+            }
+        }
+        let mut finder = Finder {
+            lowerer: self,
+            found: None,
+        };
+        syn::visit::Visit::visit_stmt(&mut finder, stmt);
+        finder.found
+    }
+
+    /// `let (a, b) = x.split_at(k);` is `let a = &x[..k]; let b = &x[k..];`.
+    fn split_at_parts(&mut self, stmt: &Stmt) -> Option<PartsCopied> {
+        let Stmt::Local(local) = stmt else {
+            return None;
+        };
+        let syn::Pat::Tuple(tuple) = &local.pat else {
+            return None;
+        };
+        let Expr::MethodCall(call) = strip_parens(&local.init.as_ref()?.expr) else {
+            return None;
+        };
+        if call.method != "split_at" || call.args.len() != 1 || tuple.elems.len() != 2 {
+            return None;
+        }
+        self.array_local(&call.receiver)
+            .filter(|id| self.nodes[*id].active)?;
+        let names: Vec<&syn::Ident> = tuple
+            .elems
+            .iter()
+            .map(|pat| match pat {
+                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(&p.ident),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        let (array, mid) = (&call.receiver, &call.args[0]);
+        let span = call.span();
+        let (first, second) = (names[0], names[1]);
+        let stmts: Vec<Stmt> = vec![
+            syn::parse_quote_spanned!(span=> let #first = &#array[..#mid];),
+            syn::parse_quote_spanned!(span=> let #second = &#array[#mid..];),
+        ];
+        let mut before = Vec::new();
+        for stmt in &stmts {
+            let parts = self.parts_copied(stmt)?;
+            before.extend(parts.before);
+        }
+        Some(PartsCopied {
+            before,
+            stmt: None,
+            after: Vec::new(),
+        })
+    }
+
+    /// The statements that fill `name` with `part`, and those that write it
+    /// back (for a `&mut` part).
+    fn copy_of_part(&mut self, part: &Part, name: &syn::Ident) -> (Vec<Stmt>, Vec<Stmt>) {
+        let span = part.span;
+        let array = &part.array;
+        let float = self
+            .array_local(&syn::parse_quote!(#array))
+            .and_then(|id| self.nodes[id].float(&self.floats))
+            .unwrap_or_else(|| self.ret.clone());
+        let len = self.part_names.fresh(&format!("{name}_len"));
+        let k = self.part_names.fresh("k");
+        let end_value = match (&part.end, part.inclusive) {
+            (Some(end), false) => end.clone(),
+            (Some(end), true) => quote_spanned!(span=> (#end) + 1),
+            (None, _) => quote_spanned!(span=> #array.len()),
+        };
+        // From the start of the parent, an element's index in the copy is its
+        // index in the parent.
+        let (start, parent_index) = match &part.start {
+            Some(value) => {
+                let start = self.part_names.fresh(&format!("{name}_start"));
+                let bound: Stmt = syn::parse_quote_spanned!(span=> let #start: usize = #value;);
+                (vec![bound], quote_spanned!(span=> #start + #k))
+            }
+            None => (Vec::new(), quote_spanned!(span=> #k)),
+        };
+        let length = match start.first() {
+            Some(Stmt::Local(local)) => {
+                let syn::Pat::Type(typed) = &local.pat else {
+                    return (Vec::new(), Vec::new());
+                };
+                let start = &typed.pat;
+                quote_spanned!(span=> #end_value - #start)
+            }
+            _ => end_value,
+        };
+        let zero = float.literal("0.0");
+        let block: syn::Block = syn::parse_quote_spanned! {span=>
+            {
+                #(#start)*
+                let #len: usize = #length;
+                let mut #name: Vec<#float> = vec![#zero; #len];
+                for #k in 0..#len {
+                    #name[#k] = #array[#parent_index];
+                }
+            }
+        };
+        let fill = block.stmts;
+        let write_back: Vec<Stmt> = if part.mutable {
+            let back: syn::Block = syn::parse_quote_spanned! {span=>
+                {
+                    for #k in 0..#len {
+                        #array[#parent_index] = #name[#k];
+                    }
+                }
+            };
+            back.stmts
+        } else {
+            Vec::new()
+        };
+        (fill, write_back)
+    }
+}
+
+impl<'a> Lowerer<'a> {
+    /// `for c in x.chunks(d)` (or `chunks_exact`, or either `.enumerate()`d)
+    /// over a differentiated array: a loop over the chunks' indices whose body
+    /// starts by taking the chunk, `let c = &x[j * d..(j + 1) * d];`.
+    pub(super) fn chunks_loop(&mut self, looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+        let (chunks, enumerated) = match strip_parens(&looped.expr) {
+            Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
+                (strip_parens(&m.receiver), true)
+            }
+            other => (other, false),
+        };
+        let Expr::MethodCall(call) = chunks else {
+            return None;
+        };
+        let exact = call.method == "chunks_exact";
+        if !(exact || call.method == "chunks") || call.args.len() != 1 {
+            return None;
+        }
+        self.array_local(&call.receiver)
+            .filter(|id| self.nodes[*id].active)?;
+        let (index, chunk) = match (&*looped.pat, enumerated) {
+            (syn::Pat::Tuple(t), true) if t.elems.len() == 2 => {
+                (t.elems[0].clone(), t.elems[1].clone())
+            }
+            (pat, false) => {
+                let j = self.part_names.fresh("j");
+                (syn::parse_quote!(#j), pat.clone())
+            }
+            _ => return None,
+        };
+        let syn::Pat::Ident(index_ident) = &index else {
+            return None;
+        };
+        let j = &index_ident.ident;
+        let (array, width) = (&call.receiver, &call.args[0]);
+        let span = call.span();
+        let (count, end): (Expr, Expr) = if exact {
+            (
+                syn::parse_quote_spanned!(span=> #array.len() / (#width)),
+                syn::parse_quote_spanned!(span=> (#j + 1) * (#width)),
+            )
+        } else {
+            (
+                syn::parse_quote_spanned!(span=> #array.len().div_ceil(#width)),
+                syn::parse_quote_spanned!(span=> ((#j + 1) * (#width)).min(#array.len())),
+            )
+        };
+        let stmts = &looped.body.stmts;
+        let label = &looped.label;
+        Some(syn::parse_quote_spanned! {span=>
+            #label for #index in 0..#count {
+                let #chunk = &#array[#j * (#width)..#end];
+                #(#stmts)*
+            }
+        })
+    }
+}
+
+/// A part of a differentiated array, as written.
+pub(super) struct Part {
+    array: syn::Ident,
+    start: Option<TokenStream>,
+    end: Option<TokenStream>,
+    inclusive: bool,
+    /// Taken by `&mut`: written back after the statement.
+    mutable: bool,
+    span: Span,
+}
+
+/// Replaces each part of a differentiated array with the name of its copy.
+struct PartFinder<'l, 'a> {
+    lowerer: &'l mut Lowerer<'a>,
+    parts: Vec<(Part, syn::Ident)>,
+}
+
+impl PartFinder<'_, '_> {
+    /// `x[a..b]` of a differentiated array local `x`.
+    fn part_of(&self, index: &syn::ExprIndex) -> Option<Part> {
+        let Expr::Range(range) = strip_parens(&index.index) else {
+            return None;
+        };
+        let id = self.lowerer.array_local(&index.expr)?;
+        if !self.lowerer.nodes[id].active {
+            return None;
+        }
+        let Expr::Path(path) = strip_parens(&index.expr) else {
+            return None;
+        };
+        let array = path.path.get_ident()?.clone();
+        let bound = |b: &Option<Box<Expr>>| b.as_ref().map(|e| quote::quote!(#e));
+        Some(Part {
+            array,
+            start: bound(&range.start),
+            end: bound(&range.end),
+            inclusive: matches!(range.limits, syn::RangeLimits::Closed(_)),
+            mutable: false,
+            span: index.span(),
+        })
+    }
+
+    fn replace(&mut self, expr: &mut Expr, mutable: bool) -> bool {
+        let index = match strip_parens(expr) {
+            Expr::Reference(r) => match strip_parens(&r.expr) {
+                Expr::Index(index) => index,
+                _ => return false,
+            },
+            Expr::Index(index) => index,
+            _ => return false,
+        };
+        let Some(mut part) = self.part_of(index) else {
+            return false;
+        };
+        part.mutable = mutable;
+        let base = format!("{}_part", part.array);
+        let name = self.lowerer.part_names.fresh(&base);
+        let span = part.span;
+        *expr = match strip_parens(expr) {
+            Expr::Reference(_) if mutable => syn::parse_quote_spanned!(span=> &mut #name),
+            Expr::Reference(_) => syn::parse_quote_spanned!(span=> &#name),
+            _ => syn::parse_quote_spanned!(span=> #name),
+        };
+        self.parts.push((part, name));
+        true
+    }
+}
+
+impl VisitMut for PartFinder<'_, '_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        let mutable = matches!(strip_parens(expr), Expr::Reference(r) if r.mutability.is_some());
+        if self.replace(expr, mutable) {
+            return;
+        }
+        match expr {
+            // Code that runs later, more than once, or not at all: its parts
+            // are copied where it runs.
+            Expr::Closure(_)
+            | Expr::Block(_)
+            | Expr::Loop(_)
+            | Expr::While(_)
+            | Expr::Unsafe(_)
+            | Expr::Const(_) => {}
+            Expr::If(branch) => self.visit_expr_mut(&mut branch.cond),
+            Expr::Match(matched) => self.visit_expr_mut(&mut matched.expr),
+            Expr::ForLoop(looped) => self.visit_expr_mut(&mut looped.expr),
+            Expr::Binary(b) if matches!(b.op, syn::BinOp::And(_) | syn::BinOp::Or(_)) => {
+                self.visit_expr_mut(&mut b.left);
+            }
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+}
+
+/// `let c = &mut x[..];` as `let c = &x[..];`, `x.split_at_mut(k)` as
+/// `x.split_at(k)`: what a refused `let` binds, read-only.
+fn shared_view(stmt: &Stmt) -> Option<Stmt> {
+    let Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let mut local = local.clone();
+    let init = local.init.as_mut()?;
+    match &mut *init.expr {
+        Expr::Reference(r) => r.mutability = None,
+        Expr::MethodCall(m) if m.method == "split_at_mut" => {
+            m.method = syn::Ident::new("split_at", m.method.span());
+        }
+        _ => return None,
+    }
+    Some(Stmt::Local(local))
+}
+
+/// `let c = &x[..];`, `let mut c = x[..].to_vec();`: the name the copy takes.
+fn let_part(local: &syn::Local) -> Option<syn::Ident> {
+    let syn::Pat::Ident(p) = &local.pat else {
+        return None;
+    };
+    if p.by_ref.is_some() || p.subpat.is_some() || local.init.as_ref()?.diverge.is_some() {
+        return None;
+    }
+    strip_to_index(&local.init.as_ref()?.expr)?;
+    Some(p.ident.clone())
+}
+
+/// `x[a..b]` in `&x[a..b]`, `x[a..b].to_vec()` or `x[a..b].clone()`.
+fn strip_to_index(expr: &Expr) -> Option<&syn::ExprIndex> {
+    match strip_parens(expr) {
+        Expr::Reference(r) if r.mutability.is_none() => strip_to_index(&r.expr),
+        Expr::MethodCall(m)
+            if m.args.is_empty() && (m.method == "to_vec" || m.method == "clone") =>
+        {
+            match strip_parens(&m.receiver) {
+                Expr::Index(index) => Some(index),
+                _ => None,
+            }
+        }
+        Expr::Index(index) if matches!(strip_parens(&index.index), Expr::Range(_)) => Some(index),
+        _ => None,
+    }
+}

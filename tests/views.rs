@@ -1,0 +1,197 @@
+//! Parts of differentiated arrays, the way Rust code passes pointers into
+//! arrays: `&x[a..b]` to a helper, `let c = &x[a..b];`, `x[a..].to_vec()`,
+//! `split_at`, `chunks`, `x[a..b].iter()`, and `&mut y[a..b]` to a helper that
+//! writes it. Every gradient is checked against central differences of the
+//! plain function, with points on both sides of the branches.
+
+// The helpers index as ADBench's C++ does.
+#![allow(clippy::needless_range_loop)]
+
+mod common;
+
+use backprop_runtime::{differentiate, Float};
+use common::{assert_gradient, Rng};
+
+#[differentiate]
+fn sqnorm(v: &[f64]) -> f64 {
+    v.iter().map(|a| a * a).sum()
+}
+
+#[differentiate]
+fn subtract(x: &[f64], y: &[f64], out: &mut [f64]) {
+    for i in 0..x.len() {
+        out[i] = x[i] - y[i];
+    }
+}
+
+#[differentiate]
+fn scale(v: &mut [f64], s: f64) {
+    for k in 0..v.len() {
+        v[k] *= s;
+    }
+}
+
+/// ADBench's GMM inner loop, as a Rust programmer transcribes its C++: the
+/// helpers take rows of `means` and `qdiags` by sub-slice.
+#[differentiate(wrt(means, qdiags))]
+fn mahalanobis_terms(x: &[f64], means: &[f64], qdiags: &[f64], d: usize) -> f64 {
+    let k = means.len() / d;
+    let mut diff = vec![0.0; d];
+    let mut total = 0.0;
+    for ik in 0..k {
+        subtract(x, &means[ik * d..(ik + 1) * d], &mut diff);
+        let q = &qdiags[ik * d..(ik + 1) * d];
+        let mut weighted = 0.0;
+        for j in 0..d {
+            weighted += (q[j] * diff[j]) * (q[j] * diff[j]);
+        }
+        total += -0.5 * weighted + sqnorm(&qdiags[ik * d..(ik + 1) * d]) * 0.1;
+    }
+    total
+}
+
+/// Every read-only form of a part.
+#[differentiate]
+fn read_only_parts(x: &[f64], d: usize) -> f64 {
+    let head = &x[..d];
+    let tail = x[d..].to_vec();
+    let (left, right) = x.split_at(d);
+    let inner = &x[1..=2];
+    let mut s = head[0] * tail[tail.len() - 1] + left[d - 1] * right[0];
+    s += inner[0] * inner[1] + x[1..].iter().map(|v| v * v).sum::<f64>();
+    for v in x[d..].iter() {
+        s += v.sin();
+    }
+    if s > 1.0 {
+        s += sqnorm(&x[d - 1..]);
+    } else {
+        s -= sqnorm(&x[..=1]);
+    }
+    s
+}
+
+/// Rows by `chunks_exact`, columns by `chunks` (the last one short).
+#[differentiate]
+fn chunked(x: &[f64], width: usize) -> f64 {
+    let mut s = 0.0;
+    for (i, row) in x.chunks_exact(width).enumerate() {
+        s += row[0] * (i as f64 + 1.0) + sqnorm(row);
+    }
+    for part in x.chunks(3) {
+        s += part[part.len() - 1].cos();
+    }
+    s
+}
+
+/// `&mut` parts written by a helper, in a local copy and in a `&mut`
+/// parameter.
+#[differentiate]
+fn written_halves(x: &[f64], s: f64) -> f64 {
+    let mut h = x.to_vec();
+    let n = h.len();
+    scale(&mut h[..n / 2], s);
+    scale(&mut h[n / 2..], s * s);
+    h.iter().sum()
+}
+
+#[differentiate]
+fn scale_tail(y: &mut [f64], s: f64) {
+    scale(&mut y[1..], s);
+    y[0] *= y[1];
+}
+
+/// A part in a generic function.
+#[differentiate]
+fn generic_part<T: Float>(x: &[T], k: usize) -> T {
+    let c = &x[k..];
+    c[0] * c[c.len() - 1]
+}
+
+fn point(rng: &mut Rng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.uniform(-1.5, 1.5)).collect()
+}
+
+#[test]
+fn helpers_called_on_rows_of_arrays() {
+    let mut rng = Rng::new(7);
+    for (d, k) in [(2, 3), (3, 1), (1, 4)] {
+        let x = point(&mut rng, d);
+        let means = point(&mut rng, d * k);
+        let qdiags = point(&mut rng, d * k);
+        let (value, g) = mahalanobis_terms::grad(&x, &means, &qdiags, d);
+        assert_eq!(value, mahalanobis_terms(&x, &means, &qdiags, d));
+        let joined = [means.clone(), qdiags.clone()].concat();
+        let f = |v: &[f64]| {
+            let (m, q) = v.split_at(d * k);
+            mahalanobis_terms(&x, m, q, d)
+        };
+        assert_gradient(f, &joined, &[g.means, g.qdiags].concat());
+    }
+}
+
+#[test]
+fn read_only_parts_of_every_form() {
+    let mut rng = Rng::new(11);
+    for n in [3, 4, 6] {
+        for d in 2..n {
+            for _ in 0..3 {
+                let x = point(&mut rng, n);
+                let (value, g) = read_only_parts::grad(&x, d);
+                assert_eq!(value, read_only_parts(&x, d));
+                assert_gradient(|v| read_only_parts(v, d), &x, &g.x);
+            }
+        }
+    }
+}
+
+#[test]
+fn chunks_and_exact_chunks() {
+    let mut rng = Rng::new(5);
+    for (n, width) in [(6, 2), (6, 3), (7, 2), (4, 4)] {
+        let x = point(&mut rng, n);
+        let (value, g) = chunked::grad(&x, width);
+        assert_eq!(value, chunked(&x, width));
+        assert_gradient(|v| chunked(v, width), &x, &g.x);
+    }
+}
+
+#[test]
+fn mutable_parts_are_written_back() {
+    let mut rng = Rng::new(3);
+    for n in [2, 3, 6] {
+        let x = point(&mut rng, n);
+        let s = rng.uniform(0.5, 1.5);
+        let (value, g) = written_halves::grad(&x, s);
+        assert_eq!(value, written_halves(&x, s));
+        let joined = [x.clone(), vec![s]].concat();
+        let f = |v: &[f64]| written_halves(&v[..n], v[n]);
+        assert_gradient(f, &joined, &[g.x, vec![g.s]].concat());
+    }
+    // Through a `&mut` parameter: the seed weighs its final contents.
+    let y0 = [0.5, -1.25, 2.0];
+    let s = 1.5;
+    let seed = [1.0, 0.5, -2.0];
+    let mut y = y0;
+    let (_, tape) = scale_tail::forward(&mut y, s);
+    let mut expected = y0;
+    scale_tail(&mut expected, s);
+    assert_eq!(y, expected);
+    let g = scale_tail::backward(&tape, &seed);
+    let f = |v: &[f64]| {
+        let mut y = [v[0], v[1], v[2]];
+        scale_tail(&mut y, v[3]);
+        y.iter().zip(&seed).map(|(a, b)| a * b).sum()
+    };
+    assert_gradient(f, &[y0[0], y0[1], y0[2], s], &[g.y, vec![g.s]].concat());
+}
+
+#[test]
+fn parts_in_generic_code() {
+    let x = [0.5_f32, -2.0, 3.0];
+    let (value, g) = generic_part::grad(&x, 1);
+    assert_eq!(value, generic_part(&x, 1));
+    assert_eq!(g.x, vec![0.0, 3.0, -2.0]);
+    let x = [0.5, -2.0, 3.0, 4.0];
+    let (_, g) = generic_part::grad(&x, 0);
+    assert_gradient(|v| generic_part(v, 0), &x, &g.x);
+}
