@@ -254,3 +254,75 @@ fn tuples_from_branches() {
         }
     }
 }
+
+#[differentiate]
+fn triple(p: [f64; 3], q: &[f64]) -> f64 {
+    let [a, b, c] = p;
+    let [_, second] = [q[0], q[1]];
+    a * b + c.exp() * second
+}
+
+/// In-place updates through `iter_mut()` (an optimiser's step, a softmax),
+/// an array destructured by a pattern, and `swap`.
+#[differentiate]
+fn softmax_into(x: &[f64], out: &mut [f64]) {
+    let m = x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    let mut z = 0.0;
+    for (o, v) in out.iter_mut().zip(x) {
+        *o = (v - m).exp();
+        z += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= z;
+    }
+}
+
+#[differentiate]
+fn momentum_step(params: &[f64], grads: &[f64], rate: f64) -> f64 {
+    let mut p = params.to_vec();
+    for (i, q) in p.iter_mut().enumerate() {
+        *q -= rate * grads[i] * (i as f64 + 1.0);
+    }
+    let [a, b, c] = [p[0], p[1], p[2]];
+    let mut v = p.clone();
+
+    v.swap(0, 2);
+    a * b + c * v[0] + v[2].sin()
+}
+
+#[test]
+fn iter_mut_patterns_and_swap() {
+    let x = [0.3, -1.2, 2.0];
+    let seed = [1.0, -0.5, 0.25];
+    let mut out = [0.0; 3];
+    let (_, tape) = softmax_into::forward(&x, &mut out);
+    let mut expected = [0.0; 3];
+    softmax_into(&x, &mut expected);
+    assert_eq!(out, expected);
+    let g = softmax_into::backward(&tape, &seed);
+    let f = |v: &[f64]| {
+        let mut out = [0.0; 3];
+        softmax_into(v, &mut out);
+        out.iter().zip(&seed).map(|(a, b)| a * b).sum()
+    };
+    assert_gradient(f, &x, &g.x);
+
+    let (p, q) = ([0.5, -1.0, 2.0], [0.3, 0.7]);
+    let (value, g) = triple::grad(p, &q);
+    assert_eq!(value, triple(p, &q));
+    let f = |v: &[f64]| triple([v[0], v[1], v[2]], &v[3..]);
+    assert_gradient(
+        f,
+        &[0.5, -1.0, 2.0, 0.3, 0.7],
+        &[g.p.to_vec(), g.q].concat(),
+    );
+
+    for (params, rate) in [([0.5, -1.0, 2.0], 0.1), ([1.5, 0.2, -0.7], 0.5)] {
+        let grads = [0.2, 0.4, -0.3];
+        let (value, g) = momentum_step::grad(&params, &grads, rate);
+        assert_eq!(value, momentum_step(&params, &grads, rate));
+        let joined = [params.to_vec(), grads.to_vec(), vec![rate]].concat();
+        let f = |v: &[f64]| momentum_step(&v[..3], &v[3..6], v[6]);
+        assert_gradient(f, &joined, &[g.params, g.grads, vec![g.rate]].concat());
+    }
+}

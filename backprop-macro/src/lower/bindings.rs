@@ -103,6 +103,20 @@ impl<'a> Lowerer<'a> {
                     let values: Expr = syn::parse_quote_spanned!(array.span()=> (#values,));
                     self.bind_tuple(&tuple, &values, None);
                 }
+                // `let [a, b, c] = p;` of an array: `let (a, b, c) = (p[0], p[1], p[2]);`.
+                source if self.array_local(source).is_some() && !slice.elems.iter().any(|e| matches!(e, Pat::Rest(_))) => {
+                    let tuple = syn::PatTuple {
+                        attrs: Vec::new(),
+                        paren_token: syn::token::Paren(slice.bracket_token.span),
+                        elems: slice.elems.clone(),
+                    };
+                    let reads = (0..slice.elems.len()).map(|k| {
+                        let k = proc_macro2::Literal::usize_unsuffixed(k);
+                        quote::quote!(#source[#k])
+                    });
+                    let values: Expr = syn::parse_quote_spanned!(source.span()=> (#(#reads,)*));
+                    self.bind_tuple(&tuple, &values, None);
+                }
                 _ => self.errors.spanned(
                     slice,
                     "an array pattern needs a call of a function that returns an array on the right, as in `let [a, b] = f(x);`",
@@ -180,9 +194,11 @@ impl<'a> Lowerer<'a> {
                     let id = self.bind(&p.ident, value, mark, ty);
                     self.declare(&p.ident, id);
                 }
+                // Computed, and dropped.
+                Pat::Wild(_) => {}
                 _ => self
                     .errors
-                    .spanned(pat, "expected a variable name in this tuple pattern"),
+                    .spanned(pat, "expected a variable name or `_` in this tuple pattern"),
             }
         }
     }

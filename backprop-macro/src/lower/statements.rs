@@ -240,6 +240,24 @@ impl<'a> Lowerer<'a> {
             // A plain function called for its effect on data (`set(r, n, v);`
             // writing a list of indices): kept as written.
             Expr::Call(call) if !self.mentions_active(expr) => self.data_call(call, expr),
+            // `v.swap(i, j)` of an array: the two element writes it stands for.
+            Expr::MethodCall(call)
+                if call.method == "swap"
+                    && call.args.len() == 2
+                    && self.array_local(&call.receiver).is_some() =>
+            {
+                let (array, i, j) = (&call.receiver, &call.args[0], &call.args[1]);
+                let [first, second, held] =
+                    ["i", "j", "held"].map(|name| self.part_names.fresh(&format!("swap_{name}")));
+                let swapped: syn::Block = syn::parse_quote_spanned! {call.method.span()=> {
+                    let #first: usize = #i;
+                    let #second: usize = #j;
+                    let #held = #array[#first];
+                    #array[#first] = #array[#second];
+                    #array[#second] = #held;
+                }};
+                self.block(&swapped, Tail::Unit);
+            }
             Expr::MethodCall(call) if call.method == "for_each" => self.errors.spanned(
                 expr,
                 "`for_each` with a closure that changes variables outside it is not supported; write the loop it stands for, as in `for v in w.iter() { total += v * v; }`",
