@@ -326,3 +326,44 @@ fn iter_mut_patterns_and_swap() {
         assert_gradient(f, &joined, &[g.params, g.grads, vec![g.rate]].concat());
     }
 }
+
+#[differentiate]
+fn sum_of(v: &[f64]) -> f64 {
+    v.iter().sum()
+}
+
+/// Vectors built by `push`: in a loop, in a branch, passed to a callee before
+/// they are done, and one made afresh in each iteration of a loop.
+#[allow(clippy::needless_range_loop, clippy::vec_init_then_push)]
+#[differentiate]
+fn pushed(x: &[f64], scale: f64) -> f64 {
+    let mut out = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        if x[i] > 0.0 {
+            out.push(x[i].sin() * scale);
+        }
+    }
+    let partial = sum_of(&out);
+    out.push(x[0] * x[1]);
+    let mut total = partial * out[out.len() - 1];
+    for v in x {
+        let mut row: Vec<f64> = Vec::new();
+        row.push(v * scale);
+        row.push(v * v);
+        total += row[0] * row[1];
+    }
+    total
+}
+
+#[test]
+fn vectors_built_by_push() {
+    for x in [[1.0, -2.0, 3.0], [-0.5, 0.25, -1.5], [0.3, 0.6, 0.9]] {
+        for scale in [0.5, -1.25] {
+            let (value, g) = pushed::grad(&x, scale);
+            assert_eq!(value, pushed(&x, scale));
+            let f = |v: &[f64]| pushed(&v[..3], v[3]);
+            let point = [x[0], x[1], x[2], scale];
+            assert_gradient(f, &point, &[g.x, vec![g.scale]].concat());
+        }
+    }
+}

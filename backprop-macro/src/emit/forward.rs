@@ -224,7 +224,12 @@ impl Forward<'_> {
         let annotation = node.annotation.as_ref().map(|ty| quote!(: #ty));
         match &node.kind {
             NodeKind::Call { .. } => self.call(id),
-            NodeKind::Buffer { fill, len, fixed } => {
+            NodeKind::Buffer {
+                fill,
+                len,
+                fixed,
+                growable,
+            } => {
                 let written = self.graph.writes_to(id).next().is_some()
                     || self.graph.passed_as_mutable_data(id);
                 let binding = if written {
@@ -233,7 +238,9 @@ impl Forward<'_> {
                     quote!(#name)
                 };
                 let (fill, len) = (argument(self.graph, fill), argument(self.graph, len));
-                let value = if *fixed {
+                let value = if *growable {
+                    quote!(::std::vec::Vec::new())
+                } else if *fixed {
                     quote!([#fill; #len])
                 } else {
                     quote!(::std::vec![#fill; #len])
@@ -248,10 +255,15 @@ impl Forward<'_> {
                 array,
                 index,
                 value,
+                push,
             } => {
                 let (array, index) = (&self.graph.nodes[*array].name, argument(self.graph, index));
                 let value = argument(self.graph, value);
-                quote!(#array[#index] = #value;)
+                if *push {
+                    quote!(#array.push(#value);)
+                } else {
+                    quote!(#array[#index] = #value;)
+                }
             }
             NodeKind::Element {
                 call,

@@ -346,19 +346,24 @@ pub enum NodeKind {
     LoopVar,
     /// How many times a loop ran, counted by the forward pass.
     LoopTrips,
-    /// A local buffer, `[0.0; 16]` or `vec![0.0; n]`, filled with a constant.
+    /// A local buffer, `[0.0; 16]` or `vec![0.0; n]`, filled with a constant;
+    /// or, `growable`, a `Vec::new()` that pushes fill, whose `len` is then
+    /// its length at the end of its block.
     Buffer {
         fill: Operand,
         len: Operand,
         fixed: bool,
+        growable: bool,
     },
     /// `a[i]`: one element of an array (a parameter or a buffer).
     Read { array: NodeId, index: Operand },
-    /// `a[i] = value`: a statement, with no value of its own.
+    /// `a[i] = value`: a statement, with no value of its own. With `push`,
+    /// `a.push(value)`, `index` being the length before it.
     Write {
         array: NodeId,
         index: Operand,
         value: Operand,
+        push: bool,
     },
     /// `a.len()`, measured by the forward pass when the backward pass needs it.
     Len { array: NodeId },

@@ -62,6 +62,7 @@ impl<'a> Lowerer<'a> {
                     fill,
                     len: len.clone(),
                     fixed,
+                    growable: false,
                 },
                 span_of(expr),
             )
@@ -160,6 +161,142 @@ impl<'a> Lowerer<'a> {
         Operand::Node(buffer)
     }
 
+    /// `Vec::new()`, `Vec::with_capacity(n)`, `vec![]`: a vector of floats
+    /// that `push` fills. Its adjoint is sized by its length at the end of
+    /// its block (`growable_lengths`).
+    pub(super) fn growable_buffer(
+        &mut self,
+        annotation: Option<&syn::Type>,
+        expr: &Expr,
+    ) -> Operand {
+        let float = annotation
+            .and_then(|ty| Shape::of(ty, &self.floats))
+            .map(|(float, _, _)| float)
+            .unwrap_or_else(|| self.ret.clone());
+        let zero = Operand::Const(Constant {
+            tokens: float.zero(),
+            atomic: true,
+            float: Some(float.clone()),
+        });
+        // Until the block ends: the length it starts with.
+        let len = Operand::Const(Constant {
+            tokens: quote!(0),
+            atomic: true,
+            float: None,
+        });
+        let info = ArrayInfo {
+            len: len.clone(),
+            fixed: false,
+        };
+        let id = self.push(
+            Node::new(
+                Hint::Op("buffer".into()),
+                NodeKind::Buffer {
+                    fill: zero,
+                    len,
+                    fixed: false,
+                    growable: true,
+                },
+                span_of(expr),
+            )
+            .active_if(true)
+            .typed(Some(float.to_type()))
+            .array_of(Some(info)),
+        );
+        Operand::Node(id)
+    }
+
+    /// `out.push(value)` on a vector from `Vec::new()`: a write at its length.
+    pub(super) fn push_onto(&mut self, array: NodeId, value: &Expr, call: &syn::ExprMethodCall) {
+        let receiver = &call.receiver;
+        let index = self.inactive(&syn::parse_quote_spanned!(call.method.span()=> #receiver.len()));
+        if let Operand::Node(id) = index {
+            self.nodes[id].ty = Some(syn::parse_quote!(usize));
+        }
+        let value = self.expr(value);
+        let write = Node::new(
+            Hint::Op("push".into()),
+            NodeKind::Write {
+                array,
+                index,
+                value,
+                push: true,
+            },
+            span_of(call),
+        )
+        .active_if(self.nodes[array].active);
+        self.push(write);
+    }
+
+    /// The vector from `Vec::new()` that `expr` names.
+    pub(super) fn growable(&self, expr: &Expr) -> Option<NodeId> {
+        self.array_local(expr)
+            .filter(|&id| matches!(self.nodes[id].kind, NodeKind::Buffer { growable: true, .. }))
+    }
+
+    /// At the end of a block: the length of each vector it made with
+    /// `Vec::new()`, which sizes its adjoint.
+    pub(super) fn growable_lengths(&mut self) {
+        let region = self.region;
+        let growing: Vec<NodeId> = (0..self.nodes.len())
+            .filter(|&id| {
+                self.nodes[id].region == region
+                    && matches!(
+                        self.nodes[id].kind,
+                        NodeKind::Buffer {
+                            growable: true,
+                            len: Operand::Const(_),
+                            ..
+                        }
+                    )
+            })
+            .collect();
+        for array in growing {
+            let span = self.nodes[array].span;
+            let len = self.push(
+                Node::new(Hint::Op("len".into()), NodeKind::Len { array }, span)
+                    .typed(Some(syn::parse_quote!(usize))),
+            );
+            if let NodeKind::Buffer {
+                len: buffer_len, ..
+            } = &mut self.nodes[array].kind
+            {
+                *buffer_len = Operand::Node(len);
+            }
+            if let Some(info) = &mut self.nodes[array].array {
+                info.len = Operand::Node(len);
+            }
+        }
+    }
+
+    /// Whether `expr` makes an empty vector: `Vec::new()`,
+    /// `Vec::with_capacity(n)`, `Vec::<f64>::new()`, `vec![]`.
+    pub(super) fn is_empty_vec(expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::Call(call) => match strip_parens(&call.func) {
+                Expr::Path(p) => {
+                    let segments: Vec<String> = p
+                        .path
+                        .segments
+                        .iter()
+                        .map(|s| s.ident.to_string())
+                        .collect();
+                    matches!(
+                        segments
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .as_slice(),
+                        [.., "Vec", "new"] | [.., "Vec", "with_capacity"]
+                    )
+                }
+                _ => false,
+            },
+            Expr::Macro(mac) => mac.mac.path.is_ident("vec") && mac.mac.tokens.is_empty(),
+            _ => false,
+        }
+    }
+
     /// `vec![0.0; n]`.
     pub(super) fn vec_buffer(
         &mut self,
@@ -240,6 +377,7 @@ impl<'a> Lowerer<'a> {
                     }),
                     len: info.len.clone(),
                     fixed: info.fixed,
+                    growable: false,
                 },
                 span,
             )

@@ -44,6 +44,7 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(super) fn exit_region(&mut self, results: Vec<Operand>) -> Block {
+        self.growable_lengths();
         let region = self.region;
         self.region = self.regions[region].parent.unwrap_or(0);
         Block {

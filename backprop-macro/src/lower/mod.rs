@@ -126,6 +126,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
             outputs.push(Operand::Node(id));
         }
     }
+    lowerer.growable_lengths();
     let stmts = lowerer.blocks.pop().unwrap_or_default();
     let mut graph = Graph {
         nodes: lowerer.nodes,

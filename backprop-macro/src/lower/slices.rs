@@ -352,6 +352,7 @@ impl<'a> Lowerer<'a> {
                 array,
                 index,
                 value,
+                push: false,
             },
             span,
         )

@@ -240,6 +240,16 @@ impl<'a> Lowerer<'a> {
             // A plain function called for its effect on data (`set(r, n, v);`
             // writing a list of indices): kept as written.
             Expr::Call(call) if !self.mentions_active(expr) => self.data_call(call, expr),
+            // `out.push(v)` onto a vector from `Vec::new()`.
+            Expr::MethodCall(call)
+                if call.method == "push"
+                    && call.args.len() == 1
+                    && self.growable(&call.receiver).is_some() =>
+            {
+                if let Some(array) = self.growable(&call.receiver) {
+                    self.push_onto(array, &call.args[0], call);
+                }
+            }
             // `v.swap(i, j)` of an array: the two element writes it stands for.
             Expr::MethodCall(call)
                 if call.method == "swap"

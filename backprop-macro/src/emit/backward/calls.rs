@@ -68,12 +68,22 @@ impl Pass<'_> {
         }
         for (array, name) in whole_arrays {
             let da = self.adjoint(array);
+            // A vector that grows after the call was shorter at the call: the
+            // callee's adjoint is that of its first elements.
+            let part = if matches!(
+                self.graph.nodes[array].kind,
+                NodeKind::Buffer { growable: true, .. }
+            ) {
+                quote!(..#name.len())
+            } else {
+                quote!(..)
+            };
             // An array the callee wrote: its adjoint before the call is
             // what the pullback hands back. One it only read: add.
             self.out.extend(if written.contains(&array) {
-                quote!(#da[..].copy_from_slice(&#name[..]);)
+                quote!(#da[#part].copy_from_slice(&#name[..]);)
             } else {
-                quote!(::backprop_runtime::accumulate(&mut #da[..], &#name[..]);)
+                quote!(::backprop_runtime::accumulate(&mut #da[#part], &#name[..]);)
             });
         }
     }

@@ -457,6 +457,7 @@ impl Pass<'_> {
                 array,
                 index,
                 value,
+                ..
             } => {
                 // The element's adjoint flows to the value written, and the value
                 // it overwrote had no effect: its adjoint starts from zero.
