@@ -328,6 +328,7 @@ impl Forward<'_> {
             args,
             tape,
             borrows,
+            parts,
             ..
         } = &node.kind
         else {
@@ -339,10 +340,15 @@ impl Forward<'_> {
         let mut passed: Vec<TokenStream> = args
             .iter()
             .zip(borrows)
-            .map(|(a, borrow)| {
+            .zip(parts)
+            .map(|((a, borrow), part)| {
                 let is_array =
                     matches!(a, Operand::Node(id) if self.graph.nodes[*id].array.is_some());
                 let a = argument(self.graph, a);
+                if let Some((start, end)) = part {
+                    let (start, end) = (argument(self.graph, start), argument(self.graph, end));
+                    return quote!(&#a[#start..#end]);
+                }
                 match borrow {
                     Borrow::Shared => quote!(&#a),
                     Borrow::Mutable if is_array => quote!(&mut #a),
@@ -463,6 +469,12 @@ fn is_read(graph: &Graph, id: NodeId) -> bool {
             .args()
             .iter()
             .any(|a| matches!(a, Operand::Node(n) if *n == id));
+        if let NodeKind::Call { parts, .. } = &node.kind {
+            read |= parts
+                .iter()
+                .flatten()
+                .any(|(start, end)| reads(start, id) || reads(end, id));
+        }
         if let NodeKind::Inactive { locals, .. } = &node.kind {
             read |= locals.iter().any(|(_, n)| *n == id);
         }

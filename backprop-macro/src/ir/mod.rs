@@ -220,6 +220,9 @@ impl ToTokens for FloatTy {
 
 pub type NodeId = usize;
 
+/// Where a part of an array starts and where it ends (exclusive).
+pub type Bounds = (Operand, Operand);
+
 /// A value an operation reads.
 #[derive(Clone)]
 pub enum Operand {
@@ -328,6 +331,10 @@ pub enum NodeKind {
         /// The `Element` nodes that name its outputs (registered as they are
         /// built, by `Lowerer::push_detached`).
         elements: Vec<NodeId>,
+        /// For an argument `&x[a..b]` of a differentiated array: `a` and `b`.
+        /// The part is lent as it is, and the callee's adjoint of it is added
+        /// into that part of `x`'s.
+        parts: Vec<Option<Bounds>>,
     },
     /// `a` in `let (a, b) = f(x);`: one output of a call with several.
     Element {

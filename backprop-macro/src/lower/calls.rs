@@ -4,7 +4,9 @@
 use super::expressions::float_function;
 use super::scopes::Key;
 use super::{key, strip_parens, Lowerer};
-use crate::ir::{Borrow, ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand};
+use crate::ir::{
+    Borrow, Bounds, ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand,
+};
 use crate::rules::{self, Rule};
 use proc_macro2::Ident;
 use quote::{quote, ToTokens};
@@ -78,6 +80,7 @@ impl<'a> Lowerer<'a> {
         let Some(MutArguments {
             args,
             borrows,
+            parts,
             written,
         }) = self.mut_call_arguments(call)
         else {
@@ -109,6 +112,7 @@ impl<'a> Lowerer<'a> {
                     borrows: borrows.clone(),
                     tape_args,
                     elements: Vec::new(),
+                    parts,
                 },
                 expr.span(),
             )
@@ -150,6 +154,7 @@ impl<'a> Lowerer<'a> {
     fn mut_call_arguments(&mut self, call: &syn::ExprCall) -> Option<MutArguments> {
         let mut args = Vec::new();
         let mut borrows = Vec::new();
+        let mut parts = vec![None; call.args.len()];
         let mut written: Vec<(usize, Ident)> = Vec::new();
         // Where the call marks what it writes with `&mut`, a `&mut [f64]`
         // parameter passed as it is (`rhs(y, &mut k)`) is only read; a callee
@@ -160,6 +165,12 @@ impl<'a> Lowerer<'a> {
             .iter()
             .any(|a| matches!(strip_parens(a), Expr::Reference(r) if r.mutability.is_some()));
         for (k, arg) in call.args.iter().enumerate() {
+            if let Some((id, range)) = self.part_argument(arg) {
+                args.push(Operand::Node(id));
+                borrows.push(Borrow::Shared);
+                parts[k] = Some(range);
+                continue;
+            }
             if let Some((id, borrow)) = self.passed_array(arg) {
                 // `&mut h`, or a `&mut [f64]` parameter passed on in a statement:
                 // the callee writes the array.
@@ -204,6 +215,7 @@ impl<'a> Lowerer<'a> {
         Some(MutArguments {
             args,
             borrows,
+            parts,
             written,
         })
     }
@@ -334,7 +346,11 @@ impl<'a> Lowerer<'a> {
             return self.dummy();
         };
         let path = &path;
-        let (args, borrows) = self.call_arguments(call);
+        let CallArguments {
+            args,
+            borrows,
+            parts,
+        } = self.call_arguments(call);
         if !args.iter().any(|a| self.is_active(a)) {
             // An ordinary call on values that do not depend on the inputs (its
             // arguments held a branch, so they were lowered one by one).
@@ -361,6 +377,7 @@ impl<'a> Lowerer<'a> {
                     borrows,
                     tape_args,
                     elements: Vec::new(),
+                    parts,
                 },
                 expr.span(),
             )
@@ -404,13 +421,59 @@ impl<'a> Lowerer<'a> {
         Some((path, tape_args))
     }
 
+    /// `&x[a..b]` (or `&x[a..]`, `&x[..b]`, `&x[a..=b]`) of a differentiated
+    /// array, passed to a callee that only reads it: the array, and where the
+    /// part starts and ends.
+    pub(super) fn part_argument(&mut self, arg: &Expr) -> Option<(NodeId, Bounds)> {
+        let Expr::Reference(r) = strip_parens(arg) else {
+            return None;
+        };
+        let Expr::Index(index) = strip_parens(&r.expr) else {
+            return None;
+        };
+        let Expr::Range(range) = strip_parens(&index.index) else {
+            return None;
+        };
+        let id = self.array_local(&index.expr)?;
+        if r.mutability.is_some() || !self.nodes[id].active {
+            return None;
+        }
+        let array = &index.expr;
+        let start: Expr = match &range.start {
+            Some(start) => (**start).clone(),
+            None => syn::parse_quote!(0),
+        };
+        let end: Expr = match (&range.end, &range.limits) {
+            (Some(end), syn::RangeLimits::HalfOpen(_)) => (**end).clone(),
+            (Some(end), syn::RangeLimits::Closed(_)) => syn::parse_quote!((#end) + 1),
+            (None, _) => syn::parse_quote!(#array.len()),
+        };
+        let (start, end) = (self.expr(&start), self.expr(&end));
+        for bound in [&start, &end] {
+            if let Operand::Node(bound) = bound {
+                self.nodes[*bound]
+                    .ty
+                    .get_or_insert_with(|| syn::parse_quote!(usize));
+            }
+        }
+        Some((id, (start, end)))
+    }
+
     /// The arguments of a call to a differentiated function. A differentiated
-    /// array is passed whole, as the user wrote it (`w`, `&h`): the callee's
-    /// pullback hands back its adjoint as a whole.
-    pub(super) fn call_arguments(&mut self, call: &syn::ExprCall) -> (Vec<Operand>, Vec<Borrow>) {
-        call.args
+    /// array is passed whole, as the user wrote it (`w`, `&h`), or a part of
+    /// it (`&x[a..b]`): the callee's pullback hands back its adjoint as a
+    /// whole.
+    pub(super) fn call_arguments(&mut self, call: &syn::ExprCall) -> CallArguments {
+        let mut parts = Vec::new();
+        let (args, borrows) = call
+            .args
             .iter()
             .map(|arg| {
+                let part = self.part_argument(arg);
+                parts.push(part.as_ref().map(|(_, range)| range.clone()));
+                if let Some((id, _)) = part {
+                    return (Operand::Node(id), Borrow::Shared);
+                }
                 if let Some((id, borrow)) = self.passed_array(arg) {
                     return (Operand::Node(id), borrow);
                 }
@@ -434,7 +497,12 @@ impl<'a> Lowerer<'a> {
                     _ => (self.expr(arg), Borrow::Plain),
                 }
             })
-            .unzip()
+            .unzip();
+        CallArguments {
+            args,
+            borrows,
+            parts,
+        }
     }
 
     /// `scale(x, 2.0);` with `x: &mut [f64]`: a call statement that passes
@@ -497,10 +565,19 @@ pub(super) fn runtime_activation(path: &syn::Path) -> Option<&'static Rule> {
     rules::runtime(&last.ident.to_string())
 }
 
+/// The arguments of a call, and how each is passed.
+pub(super) struct CallArguments {
+    args: Vec<Operand>,
+    borrows: Vec<Borrow>,
+    /// The bounds of each part of an array passed (`&x[a..b]`).
+    parts: Vec<Option<Bounds>>,
+}
+
 /// The arguments of a call with `&mut` arguments, sorted.
 struct MutArguments {
     args: Vec<Operand>,
     borrows: Vec<Borrow>,
+    parts: Vec<Option<Bounds>>,
     /// (argument position, the float variable the callee writes).
     written: Vec<(usize, Ident)>,
 }

@@ -351,6 +351,17 @@ impl PartFinder<'_, '_> {
         })
     }
 
+    /// `&x[a..b]` of a differentiated array, read-only.
+    fn is_lent_part(&self, arg: &Expr) -> bool {
+        match strip_parens(arg) {
+            Expr::Reference(r) if r.mutability.is_none() => match strip_parens(&r.expr) {
+                Expr::Index(index) => self.part_of(index).is_some(),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     fn replace(&mut self, expr: &mut Expr, mutable: bool) -> bool {
         let index = match strip_parens(expr) {
             Expr::Reference(r) => match strip_parens(&r.expr) {
@@ -379,6 +390,15 @@ impl PartFinder<'_, '_> {
 
 impl VisitMut for PartFinder<'_, '_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        // `f(&x[a..b])`: the part is lent to the callee as it is.
+        if let Expr::Call(call) = expr {
+            for arg in &mut call.args {
+                if !self.is_lent_part(arg) {
+                    self.visit_expr_mut(arg);
+                }
+            }
+            return;
+        }
         let mutable = matches!(strip_parens(expr), Expr::Reference(r) if r.mutability.is_some());
         if self.replace(expr, mutable) {
             return;

@@ -2,7 +2,7 @@
 //! its `pullback`, with the call's tape and the adjoints of its outputs.
 
 use super::Pass;
-use crate::ir::{NodeId, NodeKind, Operand, RegionId};
+use crate::ir::{Bounds, NodeId, NodeKind, Operand, RegionId};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
@@ -12,8 +12,9 @@ struct PullbackPattern {
     /// Terms of values defined outside the current branch or loop, added to
     /// their accumulators after the call.
     accumulated: Vec<(Operand, Ident)>,
-    /// Adjoints of whole arrays, added (or copied) element by element.
-    whole_arrays: Vec<(NodeId, Ident)>,
+    /// Adjoints of whole arrays (or of the part passed), added (or copied)
+    /// element by element.
+    whole_arrays: Vec<(NodeId, Ident, Option<Bounds>)>,
 }
 
 impl Pass<'_> {
@@ -66,17 +67,21 @@ impl Pass<'_> {
         for (arg, name) in accumulated {
             self.contribute(&arg, region, quote!(#name));
         }
-        for (array, name) in whole_arrays {
+        for (array, name, range) in whole_arrays {
             let da = self.adjoint(array);
             // A vector that grows after the call was shorter at the call: the
             // callee's adjoint is that of its first elements.
-            let part = if matches!(
+            let growable = matches!(
                 self.graph.nodes[array].kind,
                 NodeKind::Buffer { growable: true, .. }
-            ) {
-                quote!(..#name.len())
-            } else {
-                quote!(..)
+            );
+            let part = match range {
+                Some((start, end)) => {
+                    let (start, end) = (self.value(&start), self.value(&end));
+                    quote!(#start..#end)
+                }
+                None if growable => quote!(..#name.len()),
+                None => quote!(..),
             };
             // An array the callee wrote: its adjoint before the call is
             // what the pullback hands back. One it only read: add.
@@ -101,19 +106,25 @@ impl Pass<'_> {
         region: RegionId,
     ) -> PullbackPattern {
         let node_name = self.graph.nodes[call].name.clone();
+        let parts = match &self.graph.nodes[call].kind {
+            NodeKind::Call { parts, .. } => parts.clone(),
+            _ => Vec::new(),
+        };
         let mut accumulated = Vec::new();
         let mut whole_arrays = Vec::new();
         let patterns: Vec<TokenStream> = args
             .iter()
             .zip(arg_spans)
-            .map(|(arg, span)| match self.active(arg) {
+            .enumerate()
+            .map(|(k, (arg, span))| match self.active(arg) {
                 // An array's adjoint comes back whole and is added
                 // element by element.
                 Some(source) if self.graph.nodes[source].array.is_some() => {
                     let base = format!("{}_{}", self.adjoint(source), node_name);
                     let mut name = self.names.fresh(&base);
                     name.set_span(name.span().located_at(*span));
-                    whole_arrays.push((source, name.clone()));
+                    let part = parts.get(k).cloned().flatten();
+                    whole_arrays.push((source, name.clone(), part));
                     quote!(#name)
                 }
                 Some(source) => {
