@@ -916,3 +916,35 @@ fn match_guards_run_lazily_on_every_arm() {
         }
     }
 }
+
+/// A `match` arm whose code is one loop over a slice (run by index, with
+/// `#[allow(clippy::needless_range_loop)]` on it) printed as `pat => #[allow]
+/// for ..,`: "attributes on expressions are experimental" (the fuzzer, seed 1).
+#[differentiate(wrt(x))]
+fn loop_as_an_arm(x: f64, s: &[f64], n: usize) -> f64 {
+    // Nothing in the arms reaches the result: the first is the loop alone.
+    match n % 3 {
+        0 => {
+            for &v in s.iter() {
+                let _ = (v * x).sin();
+            }
+        }
+        1 => {
+            let _ = x.cos();
+        }
+        _ => {
+            let _ = x.exp();
+        }
+    }
+    x * s[1]
+}
+
+#[test]
+fn a_match_arm_that_is_a_loop() {
+    let s = [0.5, -1.0, 2.0];
+    for n in 0..3 {
+        for x in [0.7, -1.3] {
+            check!(loop_as_an_arm(x = x, &s, n));
+        }
+    }
+}

@@ -81,6 +81,8 @@ pub enum Arg {
     RefScalar(E),
     /// An integer argument: a recursion depth.
     Int(I),
+    /// `&s[lo..hi]`: a part of a slice or buffer, lent to a helper.
+    Part(String, usize, usize),
 }
 
 /// Iterator chains over one slice (and a second, zipped).
@@ -244,6 +246,21 @@ pub enum S {
     },
     /// `let _ = e;`
     Discard(E),
+    /// `(a, b) = (b, a);`: a destructuring assignment.
+    Swap(String, String),
+    /// `for o in b.iter_mut() { *o = value; }`, `value` reading `*o`.
+    IterMut {
+        name: String,
+        var: String,
+        value: E,
+    },
+    /// `let mut b = Vec::new(); for c in 0..len { b.push(value); }`.
+    PushBuf {
+        name: String,
+        counter: String,
+        len: usize,
+        value: E,
+    },
     /// A call statement: `h(&mut b, e);`.
     CallStmt(String, Vec<Arg>),
     /// `let (p, q) = h(a, b);`
@@ -372,7 +389,10 @@ impl S {
                 value.size()
             }
             S::Write { value, .. } => 1 + value.size(),
-            S::IntLet { .. } | S::Break(_) | S::Continue(_) | S::ListWrite { .. } => 0,
+            S::IntLet { .. } | S::Break(_) | S::Continue(_) | S::ListWrite { .. } | S::Swap(..) => {
+                0
+            }
+            S::IterMut { value, .. } | S::PushBuf { value, .. } => 1 + value.size(),
             S::Buf { init, .. } => match init {
                 BufInit::Elems(es) => es.iter().map(E::size).sum(),
                 _ => 1,

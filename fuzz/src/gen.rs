@@ -94,6 +94,9 @@ pub enum HelperKind {
     Ref,
     /// `fn h(a: F, depth: usize) -> F`, calling itself `depth` times.
     Recursive,
+    /// `fn h(v: &[F], k: F) -> F` that reads `v` only in `for i in 0..v.len()`:
+    /// called on parts of arrays, `h(&b[1..3], e)`.
+    PartRead,
 }
 
 #[derive(Clone)]
@@ -159,6 +162,7 @@ pub fn program(seed: u64) -> Program {
             HelperKind::Pair,
             HelperKind::Ref,
             HelperKind::Recursive,
+            HelperKind::PartRead,
         ]);
         let f = g.helper(&format!("h{k}"), kind);
         helpers.push(f);
@@ -248,13 +252,18 @@ impl Gen {
         let p = |n: &str, ty| Param { name: n.into(), ty };
         let params = match kind {
             HelperKind::Scalar | HelperKind::Pair => vec![p("a", PTy::Scalar), p("b", PTy::Scalar)],
-            HelperKind::SliceRead => vec![p("v", PTy::Slice), p("k", PTy::Scalar)],
+            HelperKind::SliceRead | HelperKind::PartRead => {
+                vec![p("v", PTy::Slice), p("k", PTy::Scalar)]
+            }
             HelperKind::SliceWrite => vec![p("v", PTy::MutSlice), p("k", PTy::Scalar)],
             HelperKind::MutScalar => vec![p("a", PTy::MutScalar), p("k", PTy::Scalar)],
             HelperKind::Ref => vec![p("a", PTy::RefScalar)],
             HelperKind::Recursive => vec![p("a", PTy::Scalar), p("depth", PTy::Int)],
         };
         self.reset(&params);
+        if kind == HelperKind::PartRead {
+            return self.part_reader(name, params);
+        }
         self.in_helper = true;
         self.budget = 1 + self.rng.below(3);
         self.can_return = matches!(
@@ -325,6 +334,64 @@ impl Gen {
             params,
             body,
             ret,
+            wrt: false,
+        }
+    }
+
+    /// `let mut s = k; for i in 0..v.len() { s = combine(s, v[i]); } s`: a
+    /// body that is right for any length of `v`.
+    fn part_reader(&mut self, name: &str, params: Vec<Param>) -> Func {
+        let element = E::Index("v".into(), I::Var("i".into()));
+        let s = || E::Var("s".into());
+        let step = match self.rng.below(3) {
+            0 => E::Bin(
+                '+',
+                Box::new(s()),
+                Box::new(E::Bin('*', Box::new(element.clone()), Box::new(element))),
+            ),
+            1 => E::M1(
+                "tanh",
+                Box::new(E::Bin(
+                    '+',
+                    Box::new(E::Bin('*', Box::new(s()), Box::new(E::Lit(0.5)))),
+                    Box::new(element),
+                )),
+            ),
+            _ => E::Bin(
+                '+',
+                Box::new(s()),
+                Box::new(E::Bin(
+                    '*',
+                    Box::new(element),
+                    Box::new(E::M1("sin", Box::new(s()))),
+                )),
+            ),
+        };
+        let body = vec![
+            S::Let {
+                name: "s".into(),
+                mutable: true,
+                annot: false,
+                value: E::Var("k".into()),
+            },
+            S::For {
+                label: None,
+                var: "i".into(),
+                lo: 0,
+                hi: I::Len("v".into()),
+                rev: false,
+                body: vec![S::Assign {
+                    name: "s".into(),
+                    op: None,
+                    value: step,
+                }],
+            },
+        ];
+        Func {
+            name: name.into(),
+            params,
+            body,
+            ret: Ret::Scalar(s()),
             wrt: false,
         }
     }
@@ -631,7 +698,7 @@ impl Gen {
         let in_loop = !self.loops.is_empty();
         let nested = self.depth < 2;
         loop {
-            match self.rng.below(29) {
+            match self.rng.below(32) {
                 0..=3 => {
                     let value = self.expr(2);
                     // Shadowing, of anything but a field (`self.b`).
@@ -978,6 +1045,64 @@ impl Gen {
                     }
                     out.push(S::SinCos { names, value });
                 }
+                29 => {
+                    let names: Vec<String> = self
+                        .mutable_scalars()
+                        .into_iter()
+                        .filter(|n| !n.contains('.'))
+                        .collect();
+                    if names.len() < 2 {
+                        continue;
+                    }
+                    let a = self.rng.pick(&names).clone();
+                    let b = self.rng.pick(&names).clone();
+                    if a == b {
+                        continue;
+                    }
+                    out.push(S::Swap(a, b));
+                }
+                30 => {
+                    let arrays: Vec<Arr> = self
+                        .writable_arrays()
+                        .into_iter()
+                        .filter(|a| !a.name.contains('.'))
+                        .collect();
+                    if arrays.is_empty() {
+                        continue;
+                    }
+                    let name = self.rng.pick(&arrays).name.clone();
+                    let var = self.fresh();
+                    // The loop borrows the array: its value reads `*var`, not
+                    // the array.
+                    let mark = self.scope.clone();
+                    self.scope.arrays.retain(|a| a.name != name);
+                    let value = self.combine(E::Deref(var.clone()));
+                    self.scope = mark;
+                    out.push(S::IterMut { name, var, value });
+                }
+                31 => {
+                    if self.scope.arrays.iter().filter(|a| a.local).count() >= 2 {
+                        continue;
+                    }
+                    let name = self.fresh();
+                    let counter = format!("c{}", self.counters);
+                    self.counters += 1;
+                    self.scope.ints.push((counter.clone(), true));
+                    let value = self.expr(1);
+                    self.scope.ints.pop();
+                    self.scope.arrays.push(Arr {
+                        name: name.clone(),
+                        local: true,
+                        by_ref: true,
+                        writable: true,
+                    });
+                    out.push(S::PushBuf {
+                        name,
+                        counter,
+                        len: self.len,
+                        value,
+                    });
+                }
                 21 if in_loop => {
                     let cond = self.cond();
                     let exit = self.exit();
@@ -1313,6 +1438,7 @@ impl Gen {
                         | HelperKind::SliceRead
                         | HelperKind::Ref
                         | HelperKind::Recursive
+                        | HelperKind::PartRead
                 )
             })
             .cloned()
@@ -1326,6 +1452,14 @@ impl Gen {
             HelperKind::Recursive => {
                 let depth = I::Lit(self.rng.below(4));
                 E::Call(h.name, vec![Arg::E(self.expr(d)), Arg::Int(depth)])
+            }
+            HelperKind::PartRead => {
+                let Some(arr) = self.readable_array() else {
+                    return self.leaf();
+                };
+                let lo = self.rng.below(self.len);
+                let hi = lo + 1 + self.rng.below(self.len - lo);
+                E::Call(h.name, vec![Arg::Part(arr, lo, hi), Arg::E(self.expr(d))])
             }
             HelperKind::SliceRead => {
                 if self.scope.arrays.is_empty() {

@@ -406,6 +406,25 @@ impl Printer {
                     self.receiver(value)
                 );
             }
+            S::Swap(a, b) => {
+                let _ = writeln!(out, "{p}({a}, {b}) = ({b}, {a});");
+            }
+            S::IterMut { name, var, value } => {
+                let _ = writeln!(out, "{p}for {var} in {name}.iter_mut() {{");
+                let _ = writeln!(out, "{}*{var} = {};", pad(depth + 1), self.expr(value));
+                let _ = writeln!(out, "{p}}}");
+            }
+            S::PushBuf {
+                name,
+                counter,
+                len,
+                value,
+            } => {
+                let _ = writeln!(out, "{p}let mut {name} = Vec::new();");
+                let _ = writeln!(out, "{p}for {counter} in 0..{len} {{");
+                let _ = writeln!(out, "{}{name}.push({});", pad(depth + 1), self.expr(value));
+                let _ = writeln!(out, "{p}}}");
+            }
             S::ListWrite { name, idx, value } => {
                 let _ = writeln!(out, "{p}{name}[{}] = {};", int(idx), int(value));
             }
@@ -445,6 +464,7 @@ impl Printer {
                 Arg::MutScalar(name) => format!("&mut {name}"),
                 Arg::RefScalar(e) => format!("&{}", self.expr(e)),
                 Arg::Int(i) => int(i),
+                Arg::Part(name, lo, hi) => format!("&{name}[{lo}..{hi}]"),
             })
             .collect();
         printed.join(", ")

@@ -221,7 +221,9 @@ fn visit_stmts(body: &mut [S], f: &mut dyn FnMut(&mut E)) {
             | S::AssignDeref { value, .. }
             | S::Write { value, .. }
             | S::Return(value)
-            | S::Discard(value) => visit_expr(value, f),
+            | S::Discard(value)
+            | S::IterMut { value, .. }
+            | S::PushBuf { value, .. } => visit_expr(value, f),
             S::Buf {
                 init: BufInit::Elems(es),
                 ..

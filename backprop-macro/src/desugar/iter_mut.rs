@@ -73,12 +73,13 @@ fn index_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
     };
     let stmts = &body.stmts;
     let label = &looped.label;
-    Some(syn::parse_quote_spanned! {looped.for_token.span=>
+    syn::parse2(quote::quote_spanned! {looped.for_token.span=>
         #label for #k in 0..#len {
             #read
             #(#stmts)*
         }
     })
+    .ok()
 }
 
 /// `a.iter_mut()`, `a.iter_mut().enumerate()`, `a.iter_mut().zip(b)` (also

@@ -48,7 +48,7 @@ pub fn reduction(
                 chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
             let source = chain.loop_source();
             let body = nest(&steps, quote_spanned!(span=> #acc = #acc #op (#value);));
-            Some(syn::parse_quote_spanned! {span=>
+            parsed(quote_spanned! {span=>
                 {
                     let mut #acc = #init;
                     for #pattern in #source { #body }
@@ -86,7 +86,7 @@ pub fn reduction(
             }
             let source = chain.loop_source();
             let body = nest(&steps, quote_spanned!(span=> #acc = #step;));
-            Some(syn::parse_quote_spanned! {span=>
+            parsed(quote_spanned! {span=>
                 {
                     let mut #acc = #init;
                     for #pattern in #source { #body }
@@ -132,7 +132,7 @@ pub fn collect(
         &steps,
         quote_spanned!(span=> #target[#k] = #value; #k += 1;),
     );
-    let block: syn::Block = syn::parse_quote_spanned! {span=>
+    let block: syn::Block = parsed(quote_spanned! {span=>
         {
             let mut #target = vec![#zero; #len];
             // In a block of its own: the counter must not shadow the user's
@@ -142,7 +142,7 @@ pub fn collect(
                 for #pattern in #source { #body }
             }
         }
-    };
+    })?;
     Some(block.stmts)
 }
 
@@ -347,7 +347,7 @@ pub fn windows_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
     let starts = window_starts(&base, width);
     let label = &looped.label;
     let body = &block.block;
-    Some(syn::parse_quote_spanned! {looped.span()=>
+    parsed(quote_spanned! {looped.span()=>
         #label for #start in #starts #body
     })
 }
@@ -626,4 +626,11 @@ fn assigns(expr: &Expr) -> bool {
     let mut finder = Finder(false);
     syn::visit::Visit::visit_expr(&mut finder, expr);
     finder.0
+}
+
+/// Code built around the user's tokens, parsed; `None` when those tokens do
+/// not fit (a mutated or unfinished pattern), so the caller reports the
+/// construct instead of panicking.
+fn parsed<T: syn::parse::Parse>(tokens: TokenStream) -> Option<T> {
+    syn::parse2(tokens).ok()
 }

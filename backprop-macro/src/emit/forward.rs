@@ -394,8 +394,13 @@ pub fn match_statement(
         }
     }
     let arms = patterns.iter().zip(codes).map(|(pattern, code)| {
+        // An attribute (`#[allow(..)]` on a loop) needs the arm's braces.
+        let attributed = matches!(
+            code.clone().into_iter().next(),
+            Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '#'
+        );
         match syn::parse2::<syn::Expr>(code.clone()) {
-            Ok(expr) if !code.is_empty() => quote!(#pattern => #expr,),
+            Ok(expr) if !code.is_empty() && !attributed => quote!(#pattern => #expr,),
             _ => quote!(#pattern => { #code }),
         }
     });

@@ -300,12 +300,14 @@ impl<'a> Lowerer<'a> {
         };
         let stmts = &looped.body.stmts;
         let label = &looped.label;
-        Some(syn::parse_quote_spanned! {span=>
+        // Parsed, not quoted: a pattern that does not fit is the user's error.
+        syn::parse2(quote_spanned! {span=>
             #label for #index in 0..#count {
                 let #chunk = &#array[#j * (#width)..#end];
                 #(#stmts)*
             }
         })
+        .ok()
     }
 }
 
