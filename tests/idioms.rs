@@ -367,3 +367,27 @@ fn vectors_built_by_push() {
         }
     }
 }
+
+/// Ends of slices through `Option`, and a loop that counts from the end.
+#[differentiate]
+fn ends_and_reversed_count(x: &[f64], i: usize) -> f64 {
+    let first = *x.first().unwrap();
+    let last = x.last().copied().unwrap_or(0.0);
+    let picked = x.get(i).copied().unwrap_or(1.0);
+    let mut weighted = 0.0;
+    for (k, v) in x.iter().rev().enumerate() {
+        weighted += v * (k as f64 + 1.0);
+    }
+    first * last + picked.sin() + weighted
+}
+
+#[test]
+fn option_ends_and_counting_from_the_end() {
+    let x = [0.5, -1.25, 2.0, 0.75];
+    // An index inside the slice and one past its end (the default).
+    for i in [1, 3, 7] {
+        let (value, g) = ends_and_reversed_count::grad(&x, i);
+        assert_eq!(value, ends_and_reversed_count(&x, i));
+        assert_gradient(|v| ends_and_reversed_count(v, i), &x, &g.x);
+    }
+}

@@ -1,7 +1,7 @@
 //! The pipeline: parse, check, lower, analyse, emit.
 
 use crate::analysis::activity::Activity;
-use crate::desugar::{assignments, continues, hoist, iter_mut, paths, returns};
+use crate::desugar::{assignments, continues, ends, hoist, iter_mut, paths, returns};
 use crate::emit::backward;
 use crate::emit::module;
 use crate::emit::names::Names;
@@ -59,13 +59,14 @@ pub fn module_of(
     // Validate: constructs refused wherever they appear.
     valid::check(&function.block, &mut errors);
     // Desugar: paths one module deeper, tuple assignments as `let`s, loops
-    // over `iter_mut()` by index, values out of conditions, early returns at
-    // the top of the body and `continue` at the top of a loop's body as
-    // branches.
+    // over `iter_mut()` by index, `x.last().unwrap()` as `x[x.len() - 1]`,
+    // values out of conditions, early returns at the top of the body and
+    // `continue` at the top of a loop's body as branches.
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
     assignments::tuple_assignments_as_lets(&mut rebased.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut rebased.block);
+    ends::ends_as_indices(&mut rebased.block);
     hoist::hoist_conditions(&mut rebased.block);
     returns::early_returns_as_branches(&mut rebased.block);
     continues::continues_as_branches(&mut rebased.block);

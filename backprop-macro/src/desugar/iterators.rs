@@ -352,6 +352,52 @@ pub fn windows_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
     })
 }
 
+/// `for (i, v) in x.iter().rev().enumerate()`: `i` counts from the end. The
+/// same loop over `x.iter().enumerate().rev()`, with `i` computed from the
+/// element's index, `let i = x.len() - 1 - k;`.
+pub fn reversed_enumerate_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+    let Expr::MethodCall(enumerate) = strip(&looped.expr) else {
+        return None;
+    };
+    if enumerate.method != "enumerate" || !enumerate.args.is_empty() {
+        return None;
+    }
+    let Expr::MethodCall(rev) = strip(&enumerate.receiver) else {
+        return None;
+    };
+    if rev.method != "rev" || !rev.args.is_empty() {
+        return None;
+    }
+    let Expr::MethodCall(iter) = strip(&rev.receiver) else {
+        return None;
+    };
+    if !(iter.method == "iter" || iter.method == "into_iter") || !iter.args.is_empty() {
+        return None;
+    }
+    let Expr::Path(array) = strip(&iter.receiver) else {
+        return None;
+    };
+    let array = array.path.get_ident()?;
+    let Pat::Tuple(tuple) = &*looped.pat else {
+        return None;
+    };
+    let [counted, element] = [tuple.elems.first()?, tuple.elems.get(1)?];
+    if tuple.elems.len() != 2 {
+        return None;
+    }
+    let counted = simple_name(counted)?;
+    let mut names = Names::avoiding(identifiers(quote::quote!(#looped)));
+    let k = names.fresh("k");
+    let stmts = &looped.body.stmts;
+    let label = &looped.label;
+    parsed(quote_spanned! {looped.span()=>
+        #label for (#k, #element) in #array.iter().enumerate().rev() {
+            let #counted = #array.len() - 1 - #k;
+            #(#stmts)*
+        }
+    })
+}
+
 /// `x` and `n` of `x.windows(n)`.
 fn windows_of(expr: &Expr) -> Option<(Ident, &Expr)> {
     let Expr::MethodCall(m) = strip(expr) else {

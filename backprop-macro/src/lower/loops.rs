@@ -24,6 +24,9 @@ impl<'a> Lowerer<'a> {
         if let Some(indices) = self.chunks_loop(looped) {
             return self.for_loop(&indices);
         }
+        if let Some(counted) = iterators::reversed_enumerate_loop(looped) {
+            return self.for_loop(&counted);
+        }
         // Over slices, differentiated or data (`for (x, y) in xs.iter().zip(ys)`):
         // a loop over indices, each element a read of its type.
         if let Some(slices) = self.slice_iteration(&looped.expr) {

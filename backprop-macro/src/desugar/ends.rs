@@ -1,0 +1,163 @@
+//! Elements of a slice as Rust spells them through `Option`:
+//! `x.first().unwrap()`, `*x.last().unwrap()`, `x.get(i).copied().unwrap_or(0.0)`
+//! are the reads they stand for, `x[0]`, `x[x.len() - 1]`,
+//! `if i < x.len() { x[i] } else { 0.0 }`. (Where there is no element,
+//! `unwrap` panics either way.)
+
+use syn::visit_mut::VisitMut;
+use syn::Expr;
+
+pub fn ends_as_indices(block: &mut syn::Block) {
+    Rewriter.visit_block_mut(block);
+}
+
+struct Rewriter;
+
+impl VisitMut for Rewriter {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        // `*x.first().unwrap()`: the element itself.
+        if let Expr::Unary(u) = expr {
+            if matches!(u.op, syn::UnOp::Deref(_)) {
+                if let Some(read) = unwrapped_end(&u.expr) {
+                    *expr = read;
+                    return;
+                }
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+        if let Some(read) = unwrapped_end(expr) {
+            *expr = read;
+            return;
+        }
+        if let Some(read) = end_or_default(expr) {
+            *expr = read;
+        }
+    }
+}
+
+/// An element of a named slice, as `Option`.
+struct Element<'a> {
+    array: &'a syn::Ident,
+    index: Expr,
+    /// When there is one: `!x.is_empty()`, `i < x.len()`.
+    exists: Expr,
+}
+
+/// `x.first()`, `x.last()` or `x.get(i)` (then `.copied()` or `.cloned()`),
+/// with `x` a name.
+fn end_of(expr: &Expr) -> Option<Element<'_>> {
+    let Expr::MethodCall(call) = strip(expr) else {
+        return None;
+    };
+    if call.args.is_empty() && (call.method == "copied" || call.method == "cloned") {
+        return end_of(&call.receiver);
+    }
+    let Expr::Path(path) = strip(&call.receiver) else {
+        return None;
+    };
+    let array = path.path.get_ident()?;
+    let span = call.method.span();
+    let not_empty: Expr = syn::parse_quote_spanned!(span=> !#array.is_empty());
+    let (index, exists): (Expr, Expr) = match (call.method.to_string().as_str(), call.args.len()) {
+        ("first", 0) => (syn::parse_quote_spanned!(span=> 0), not_empty),
+        ("last", 0) => (
+            syn::parse_quote_spanned!(span=> #array.len() - 1),
+            not_empty,
+        ),
+        ("get", 1) if !matches!(strip(&call.args[0]), Expr::Range(_)) => {
+            let i = &call.args[0];
+            (
+                i.clone(),
+                syn::parse_quote_spanned!(span=> #i < #array.len()),
+            )
+        }
+        _ => return None,
+    };
+    Some(Element {
+        array,
+        index,
+        exists,
+    })
+}
+
+/// `x.first().unwrap()`, `x.last().expect("..")`: `x[0]`, `x[x.len() - 1]`.
+fn unwrapped_end(expr: &Expr) -> Option<Expr> {
+    let Expr::MethodCall(call) = strip(expr) else {
+        return None;
+    };
+    let unwraps = (call.method == "unwrap" && call.args.is_empty())
+        || (call.method == "expect" && call.args.len() == 1);
+    if !unwraps {
+        return None;
+    }
+    let Element { array, index, .. } = end_of(&call.receiver)?;
+    Some(syn::parse_quote_spanned!(call.method.span()=> #array[#index]))
+}
+
+/// `x.last().copied().unwrap_or(d)`: the element, or `d` for an empty slice.
+fn end_or_default(expr: &Expr) -> Option<Expr> {
+    let Expr::MethodCall(call) = strip(expr) else {
+        return None;
+    };
+    if call.method != "unwrap_or" || call.args.len() != 1 {
+        return None;
+    }
+    // Only through `copied`/`cloned`: without them the default is a reference.
+    let Expr::MethodCall(copied) = strip(&call.receiver) else {
+        return None;
+    };
+    if copied.method != "copied" && copied.method != "cloned" {
+        return None;
+    }
+    let Element {
+        array,
+        index,
+        exists,
+    } = end_of(&call.receiver)?;
+    let default = &call.args[0];
+    Some(syn::parse_quote_spanned!(call.method.span()=>
+        if #exists { #array[#index] } else { #default }
+    ))
+}
+
+fn strip(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => strip(&p.expr),
+        Expr::Group(g) => strip(&g.expr),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    #[test]
+    fn ends_through_option_are_reads() {
+        let mut block: syn::Block = syn::parse_quote!({
+            let a = x.first().copied().unwrap_or(0.0);
+            let b = *x.last().unwrap();
+            let c = y.last().expect("values") * 2.0;
+        });
+        ends_as_indices(&mut block);
+        let expected: syn::Block = syn::parse_quote!({
+            let a = if !x.is_empty() { x[0] } else { 0.0 };
+            let b = x[x.len() - 1];
+            let c = y[y.len() - 1] * 2.0;
+        });
+        assert_eq!(quote!(#block).to_string(), quote!(#expected).to_string());
+    }
+
+    #[test]
+    fn other_options_are_kept() {
+        let mut block: syn::Block = syn::parse_quote!({
+            let a = x.get(1..3).unwrap();
+            let b = f(x).first().unwrap();
+            let c = x.first().unwrap_or(&0.0);
+        });
+        let kept = quote!(#block).to_string();
+        ends_as_indices(&mut block);
+        assert_eq!(quote!(#block).to_string(), kept);
+    }
+}
