@@ -9,6 +9,8 @@
 //!    per-example cost (one forward-mode pass per parameter).
 //! 3. Scaling from about 100 to 100,000 parameters: time and peak tape memory.
 //! 4. Expansion cost of the macro on long straight-line and loop-heavy functions.
+//! 5. ADBench's GMM, bundle adjustment and LSTM, written with helpers over
+//!    sub-slices: the gradient's time against the objective's, and its memory.
 
 use backprop_runtime::differentiate;
 use criterion::Criterion;
@@ -541,6 +543,197 @@ fn bench_expansion(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------
+// 5. ADBench's objectives written with helpers over sub-slices (the same code
+//    the tests check): the gradient's cost against the objective's, and the
+//    memory one gradient holds. (ADBench's hand-written derivatives are not
+//    ported yet, so there is no generated / manual ratio here.)
+
+#[path = "../tests/objectives/adbench.rs"]
+mod adbench;
+
+/// GMM problems `(d, K)` with 1000 points, as ADBench's sizes.
+const GMM_SIZES: [(usize, usize); 2] = [(2, 5), (10, 50)];
+const GMM_POINTS: usize = 1000;
+/// Bundle adjustment: observations of one camera's points.
+const BA_OBSERVATIONS: usize = 1000;
+/// LSTM `(layers, characters, bits per character)`.
+const LSTM_SIZES: [(usize, usize, usize); 2] = [(2, 1024, 14), (4, 1024, 14)];
+
+struct Gmm {
+    d: usize,
+    k: usize,
+    alphas: Vec<f64>,
+    means: Vec<f64>,
+    icf: Vec<f64>,
+    x: Vec<f64>,
+}
+
+fn gmm_problem(d: usize, k: usize) -> Gmm {
+    Gmm {
+        d,
+        k,
+        alphas: mlp::random(11, k),
+        means: mlp::random(12, d * k),
+        icf: mlp::random(13, d * (d + 1) / 2 * k),
+        x: mlp::random(14, d * GMM_POINTS),
+    }
+}
+
+impl Gmm {
+    fn objective(&self) -> f64 {
+        adbench::gmm_objective(
+            self.d,
+            self.k,
+            GMM_POINTS,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            1.0,
+            0,
+        )
+    }
+
+    fn gradient(&self) -> f64 {
+        let (value, g) = adbench::gmm_objective::grad(
+            self.d,
+            self.k,
+            GMM_POINTS,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            1.0,
+            0,
+        );
+        value + g.icf[0]
+    }
+}
+
+/// One camera (ADBench's layout) and the points it sees.
+fn ba_problem() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let cam = vec![
+        0.1, -0.2, 0.3, 0.5, 0.4, -3.0, 500.0, 10.0, 20.0, 1e-3, 1e-6,
+    ];
+    let points: Vec<f64> = mlp::random(21, 3 * BA_OBSERVATIONS)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i % 3 == 2 { 2.0 + v } else { *v })
+        .collect();
+    let feats = mlp::random(22, 2 * BA_OBSERVATIONS);
+    (cam, points, feats)
+}
+
+fn ba_objective(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
+    (0..BA_OBSERVATIONS)
+        .map(|i| {
+            let e = adbench::compute_reproj_error(
+                cam,
+                &points[3 * i..3 * i + 3],
+                0.8,
+                &feats[2 * i..2 * i + 2],
+            );
+            e[0] + e[1]
+        })
+        .sum()
+}
+
+/// Each observation's 2x15 Jacobian: one forward pass, two backward passes.
+fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..BA_OBSERVATIONS {
+        let (e, tape) = adbench::compute_reproj_error::forward(
+            cam,
+            &points[3 * i..3 * i + 3],
+            0.8,
+            &feats[2 * i..2 * i + 2],
+        );
+        for seed in [[1.0, 0.0], [0.0, 1.0]] {
+            let g = adbench::compute_reproj_error::backward(&tape, seed);
+            total += g.cam[6] + g.x[2] + g.w;
+        }
+        total += e[0];
+    }
+    total
+}
+
+struct Lstm {
+    b: usize,
+    main_params: Vec<f64>,
+    extra: Vec<f64>,
+    state: Vec<f64>,
+    sequence: Vec<f64>,
+}
+
+fn lstm_problem(l: usize, c: usize, b: usize) -> Lstm {
+    Lstm {
+        b,
+        main_params: mlp::random(31, 8 * b * l),
+        extra: mlp::random(32, 3 * b),
+        state: mlp::random(33, 2 * b * l),
+        sequence: mlp::random(34, b * c),
+    }
+}
+
+fn bench_adbench(c: &mut Criterion) -> Vec<(String, usize)> {
+    let mut memory = Vec::new();
+    let mut group = c.benchmark_group("adbench");
+    group.sample_size(10);
+    for (d, k) in GMM_SIZES {
+        let problem = gmm_problem(d, k);
+        group.bench_function(format!("gmm d={d} K={k} objective"), |b| {
+            b.iter(|| black_box(&problem).objective())
+        });
+        group.bench_function(format!("gmm d={d} K={k} gradient"), |b| {
+            b.iter(|| black_box(&problem).gradient())
+        });
+        let (_, bytes) = peak_bytes(|| problem.gradient());
+        memory.push((format!("gmm d={d} K={k}"), bytes));
+    }
+    let (cam, points, feats) = ba_problem();
+    group.bench_function("ba objective", |b| {
+        b.iter(|| ba_objective(black_box(&cam), &points, &feats))
+    });
+    group.bench_function("ba jacobian", |b| {
+        b.iter(|| ba_jacobian(black_box(&cam), &points, &feats))
+    });
+    let (_, bytes) = peak_bytes(|| ba_jacobian(&cam, &points, &feats));
+    memory.push(("ba".to_string(), bytes));
+    for (l, chars, bits) in LSTM_SIZES {
+        let p = lstm_problem(l, chars, bits);
+        group.bench_function(format!("lstm l={l} objective"), |b| {
+            b.iter(|| {
+                adbench::lstm_objective(
+                    black_box(&p.main_params),
+                    &p.extra,
+                    &p.state,
+                    &p.sequence,
+                    p.b,
+                )
+            })
+        });
+        group.bench_function(format!("lstm l={l} gradient"), |b| {
+            b.iter(|| {
+                let (value, g) = adbench::lstm_objective::grad(
+                    black_box(&p.main_params),
+                    &p.extra,
+                    &p.state,
+                    &p.sequence,
+                    p.b,
+                );
+                value + g.main_params[0]
+            })
+        });
+        let (_, bytes) = peak_bytes(|| {
+            adbench::lstm_objective::grad(&p.main_params, &p.extra, &p.state, &p.sequence, p.b)
+        });
+        memory.push((format!("lstm l={l}"), bytes));
+    }
+    group.finish();
+    memory
+}
+
+// ---------------------------------------------------------------------------
 // The table.
 
 /// Criterion's mean estimate for a benchmark, in nanoseconds.
@@ -554,6 +747,43 @@ fn mean_ns(group: &str, id: &str) -> Option<f64> {
     let mean = json.split("\"mean\"").nth(1)?;
     let estimate = mean.split("\"point_estimate\":").nth(1)?;
     estimate.split([',', '}']).next()?.trim().parse().ok()
+}
+
+fn print_adbench_table(memory: &[(String, usize)]) {
+    let ns = |id: &str| mean_ns("adbench", id).unwrap_or(f64::NAN);
+    println!("\n| ADBench, written with helpers | objective | gradient | gradient / objective | peak memory of one gradient |");
+    println!("|---|---|---|---|---|");
+    let row = |name: &str, objective: &str, gradient: &str| {
+        let (o, g) = (ns(objective), ns(gradient));
+        let bytes = memory
+            .iter()
+            .find(|(m, _)| m == name)
+            .map_or(0, |(_, b)| *b);
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.1} | {:.1} MiB |",
+            o / 1e6,
+            g / 1e6,
+            g / o,
+            bytes as f64 / (1024.0 * 1024.0)
+        );
+    };
+    for (d, k) in GMM_SIZES {
+        let name = format!("gmm d={d} K={k}");
+        row(
+            &name,
+            &format!("{name} objective"),
+            &format!("{name} gradient"),
+        );
+    }
+    row("ba", "ba objective", "ba jacobian");
+    for (l, _, _) in LSTM_SIZES {
+        let name = format!("lstm l={l}");
+        row(
+            &name,
+            &format!("{name} objective"),
+            &format!("{name} gradient"),
+        );
+    }
 }
 
 fn print_table(memory: &[(usize, usize)]) {
@@ -650,6 +880,8 @@ fn main() {
     bench_mlp(&mut criterion);
     bench_scaling(&mut criterion);
     bench_expansion(&mut criterion);
+    let adbench_memory = bench_adbench(&mut criterion);
     criterion.final_summary();
     print_table(&tape_memory());
+    print_adbench_table(&adbench_memory);
 }
