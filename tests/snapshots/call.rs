@@ -73,6 +73,19 @@ pub mod sig {
         let g = self::backward(tape, seed);
         (g.x,)
     }
+
+    #[must_use]
+    pub fn tangent(x: f64, dot_x: f64) -> (f64, f64) {
+        let neg = -x;
+        let dot_neg = -dot_x;
+        let exp = neg.exp();
+        let dot_exp = dot_neg * exp;
+        let sum = 1.0 + exp;
+        let dot_sum = dot_exp;
+        let sig = 1.0 / sum;
+        let dot_sig = dot_sum * (-1.0 / (sum * sum));
+        (sig, dot_sig)
+    }
 }
 
 // The function as written:

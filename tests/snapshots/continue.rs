@@ -117,4 +117,31 @@ pub mod even_terms {
         let g = self::backward(tape, seed);
         (g.w, g.x)
     }
+
+    #[must_use]
+    pub fn tangent(w: &[f64], x: f64, dot_w: &[f64], dot_x: f64) -> (f64, f64) {
+        let total = 0.0;
+        let mut total_5 = total;
+        let mut dot_total_5 = 0.0_f64;
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..w.len() {
+            let total_2 = total_5;
+            let dot_total_2 = dot_total_5;
+            let wi = w[i];
+            let dot_wi = dot_w[i];
+            let cond = i % 2 == 1;
+            let (total_4, dot_total_4) = if cond {
+                (total_2, dot_total_2)
+            } else {
+                let prod = wi * x;
+                let dot_prod = (dot_wi * x) + (dot_x * wi);
+                let total_3 = total_2 + prod;
+                let dot_total_3 = dot_total_2 + dot_prod;
+                (total_3, dot_total_3)
+            };
+            total_5 = total_4;
+            dot_total_5 = dot_total_4;
+        }
+        (total_5, dot_total_5)
+    }
 }

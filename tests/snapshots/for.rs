@@ -110,4 +110,32 @@ pub mod power_series {
         let g = self::backward(tape, seed);
         (g.x, ::backprop_runtime::NotDifferentiable)
     }
+
+    #[must_use]
+    pub fn tangent(x: f64, n: usize, dot_x: f64) -> (f64, f64) {
+        let term = 1.0;
+        let total = 0.0;
+        let mut term_4 = term;
+        let mut dot_term_4 = 0.0_f64;
+        let mut total_4 = total;
+        let mut dot_total_4 = 0.0_f64;
+        for k in 1..n {
+            let term_2 = term_4;
+            let dot_term_2 = dot_term_4;
+            let total_2 = total_4;
+            let dot_total_2 = dot_total_4;
+            let prod = term_2 * x;
+            let dot_prod = (dot_term_2 * x) + (dot_x * term_2);
+            let k_f64 = k as f64;
+            let term_3 = prod / k_f64;
+            let dot_term_3 = dot_prod / k_f64;
+            let total_3 = total_2 + term_3;
+            let dot_total_3 = dot_total_2 + dot_term_3;
+            term_4 = term_3;
+            dot_term_4 = dot_term_3;
+            total_4 = total_3;
+            dot_total_4 = dot_total_3;
+        }
+        (total_4, dot_total_4)
+    }
 }

@@ -147,4 +147,42 @@ pub mod soft_power {
         let g = self::backward(tape, seed);
         (g.x, ::backprop_runtime::NotDifferentiable)
     }
+
+    #[must_use]
+    pub fn tangent(x: f64, n: usize, dot_x: f64) -> (f64, f64) {
+        let p = 1.0;
+        let mut p_6 = p;
+        let mut dot_p_6 = 0.0_f64;
+        for i in 0..n {
+            let p_2 = p_6;
+            let dot_p_2 = dot_p_6;
+            let cond = i % 2 == 0;
+            let (p_5, dot_p_5) = if cond {
+                let p_3 = p_2 * x;
+                let dot_p_3 = (dot_p_2 * x) + (dot_x * p_2);
+                (p_3, dot_p_3)
+            } else {
+                let sin = x.sin();
+                let dot_sin = dot_x * x.cos();
+                let prod = p_2 * sin;
+                let dot_prod = (dot_p_2 * sin) + (dot_sin * p_2);
+                let p_4 = prod + 1.0;
+                let dot_p_4 = dot_prod;
+                (p_4, dot_p_4)
+            };
+            p_6 = p_5;
+            dot_p_6 = dot_p_5;
+        }
+        let cond_2 = p_6 > 1.0;
+        let (soft_power, dot_soft_power) = if cond_2 {
+            let ln = p_6.ln();
+            let dot_ln = dot_p_6 / p_6;
+            let sum = ln + 1.0;
+            let dot_sum = dot_ln;
+            (sum, dot_sum)
+        } else {
+            (p_6, dot_p_6)
+        };
+        (soft_power, dot_soft_power)
+    }
 }

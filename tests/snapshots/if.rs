@@ -121,4 +121,31 @@ pub mod clipped {
         let g = self::backward(tape, seed);
         (g.x, g.y)
     }
+
+    #[must_use]
+    pub fn tangent(x: f64, y: f64, dot_x: f64, dot_y: f64) -> (f64, f64) {
+        let z = x * y;
+        let dot_z = (dot_x * y) + (dot_y * x);
+        let cond = z > 1.0;
+        let (z_3, dot_z_3) = if cond {
+            let z_2 = z.sqrt();
+            let dot_z_2 = dot_z / (2.0 * z_2);
+            (z_2, dot_z_2)
+        } else {
+            (z, dot_z)
+        };
+        let cond_2 = x > y;
+        let (w, dot_w) = if cond_2 {
+            let prod = z_3 * x;
+            let dot_prod = (dot_z_3 * x) + (dot_x * z_3);
+            (prod, dot_prod)
+        } else {
+            let diff = z_3 - y;
+            let dot_diff = dot_z_3 + (-dot_y);
+            (diff, dot_diff)
+        };
+        let clipped = w + z_3;
+        let dot_clipped = dot_w + dot_z_3;
+        (clipped, dot_clipped)
+    }
 }

@@ -112,4 +112,27 @@ pub mod dot {
         let g = self::backward(tape, seed);
         (g.a, g.b)
     }
+
+    #[must_use]
+    pub fn tangent(a: &[f64], b: &[f64], dot_a: &[f64], dot_b: &[f64]) -> (f64, f64) {
+        let total = 0.0_f64;
+        let mut total_4 = total;
+        let mut dot_total_4 = 0.0_f64;
+        #[allow(clippy::needless_range_loop)]
+        for k in 0..a.len().min(b.len()) {
+            let total_2 = total_4;
+            let dot_total_2 = dot_total_4;
+            let x = a[k];
+            let dot_x = dot_a[k];
+            let y = b[k];
+            let dot_y = dot_b[k];
+            let prod = x * y;
+            let dot_prod = (dot_x * y) + (dot_y * x);
+            let total_3 = total_2 + prod;
+            let dot_total_3 = dot_total_2 + dot_prod;
+            total_4 = total_3;
+            dot_total_4 = dot_total_3;
+        }
+        (total_4, dot_total_4)
+    }
 }

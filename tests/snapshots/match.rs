@@ -94,4 +94,26 @@ pub mod piecewise {
         let g = self::backward(tape, seed);
         (g.x, ::backprop_runtime::NotDifferentiable)
     }
+
+    #[must_use]
+    pub fn tangent(x: f64, kind: u8, dot_x: f64) -> (f64, f64) {
+        let (piecewise, dot_piecewise) = match kind {
+            0 => {
+                let sq = x * x;
+                let dot_sq = dot_x * (2.0 * x);
+                (sq, dot_sq)
+            }
+            1 => {
+                let exp = x.exp();
+                let dot_exp = dot_x * exp;
+                (exp, dot_exp)
+            }
+            _ => {
+                let neg = -x;
+                let dot_neg = -dot_x;
+                (neg, dot_neg)
+            }
+        };
+        (piecewise, dot_piecewise)
+    }
 }

@@ -94,4 +94,21 @@ pub mod damped {
         let g = self::backward(tape, seed);
         (g.x, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable)
     }
+
+    #[must_use]
+    pub fn tangent(x: f32, rate: f32, steps: i32, dot_x: f32) -> (f32, f32) {
+        let v = x * rate;
+        let dot_v = dot_x * rate;
+        let powi = v.powi(steps);
+        let dot_powi = dot_v * (steps as f32 * v.powi(steps - 1));
+        let prod = powi * 0.5;
+        let dot_prod = dot_powi * 0.5;
+        let v_2 = v - prod;
+        let dot_v_2 = dot_v + (-dot_prod);
+        let v_3 = v_2.tanh();
+        let dot_v_3 = dot_v_2 * (1.0 - v_3 * v_3);
+        let damped = v_3 * x;
+        let dot_damped = (dot_v_3 * x) + (dot_x * v_3);
+        (damped, dot_damped)
+    }
 }

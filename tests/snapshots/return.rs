@@ -93,4 +93,21 @@ pub mod early_return {
         let g = self::backward(tape, seed);
         (g.x, g.y)
     }
+
+    #[must_use]
+    pub fn tangent(x: f64, y: f64, dot_x: f64, dot_y: f64) -> (f64, f64) {
+        let cond = x < 0.0;
+        let (early_return, dot_early_return) = if cond {
+            let sq = y * y;
+            let dot_sq = dot_y * (2.0 * y);
+            (sq, dot_sq)
+        } else {
+            let z = x * y;
+            let dot_z = (dot_x * y) + (dot_y * x);
+            let sin = z.sin();
+            let dot_sin = dot_z * z.cos();
+            (sin, dot_sin)
+        };
+        (early_return, dot_early_return)
+    }
 }

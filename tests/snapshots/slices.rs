@@ -132,6 +132,40 @@ pub mod mse {
         let g = self::backward(tape, seed);
         (g.w, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable)
     }
+
+    #[must_use]
+    pub fn tangent(w: &[f64], xs: &[f64], ys: &[f64], dot_w: &[f64]) -> (f64, f64) {
+        let total = 0.0;
+        let mut total_4 = total;
+        let mut dot_total_4 = 0.0_f64;
+        #[allow(clippy::needless_range_loop)]
+        for k in 0..xs.len().min(ys.len()) {
+            let total_2 = total_4;
+            let dot_total_2 = dot_total_4;
+            let x = xs[k];
+            let y = ys[k];
+            let w_i = w[0];
+            let dot_w_i = dot_w[0];
+            let prod = w_i * x;
+            let dot_prod = dot_w_i * x;
+            let w_i_2 = w[1];
+            let dot_w_i_2 = dot_w[1];
+            let sum = prod + w_i_2;
+            let dot_sum = dot_prod + dot_w_i_2;
+            let e = sum - y;
+            let dot_e = dot_sum;
+            let sq = e * e;
+            let dot_sq = dot_e * (2.0 * e);
+            let total_3 = total_2 + sq;
+            let dot_total_3 = dot_total_2 + dot_sq;
+            total_4 = total_3;
+            dot_total_4 = dot_total_3;
+        }
+        let cast = xs.len() as f64;
+        let mse = total_4 / cast;
+        let dot_mse = dot_total_4 / cast;
+        (mse, dot_mse)
+    }
 }
 
 // The function as written:

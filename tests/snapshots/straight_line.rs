@@ -107,4 +107,25 @@ pub mod f {
         let g = self::backward(tape, seed);
         (g.x, g.y)
     }
+
+    #[must_use]
+    pub fn tangent(x: f64, y: f64, dot_x: f64, dot_y: f64) -> (f64, f64) {
+        let sigx = ::backprop_runtime::sigmoid(x);
+        let dot_sigx = dot_x * (sigx * (1.0 - sigx));
+        let sigy = ::backprop_runtime::sigmoid(y);
+        let dot_sigy = dot_y * (sigy * (1.0 - sigy));
+        let numer = x + sigy;
+        let dot_numer = dot_x + dot_sigy;
+        let xandy = x + y;
+        let dot_xandy = dot_x + dot_y;
+        let xandysqr = xandy * xandy;
+        let dot_xandysqr = dot_xandy * (2.0 * xandy);
+        let denom = xandysqr + sigx;
+        let dot_denom = dot_xandysqr + dot_sigx;
+        let rec_denom = 1.0 / denom;
+        let dot_rec_denom = dot_denom * (-1.0 / (denom * denom));
+        let f = numer * rec_denom;
+        let dot_f = (dot_numer * rec_denom) + (dot_rec_denom * numer);
+        (f, dot_f)
+    }
 }

@@ -103,4 +103,29 @@ pub mod newton_sqrt {
         let g = self::backward(tape, seed);
         (g.a,)
     }
+
+    #[must_use]
+    pub fn tangent(a: f64, dot_a: f64) -> (f64, f64) {
+        let g = a.max(1.0);
+        let dot_g = if a >= 1.0 { dot_a } else { 0.0 };
+        let mut g_4 = g;
+        let mut dot_g_4 = dot_g;
+        loop {
+            let g_2 = g_4;
+            let dot_g_2 = dot_g_4;
+            let cond = (g_2 * g_2 - a).abs() > 1e-12 * a;
+            if !cond {
+                break;
+            }
+            let quot = a / g_2;
+            let dot_quot = (dot_a / g_2) + (dot_g_2 * (-a / (g_2 * g_2)));
+            let sum = g_2 + quot;
+            let dot_sum = dot_g_2 + dot_quot;
+            let g_3 = 0.5 * sum;
+            let dot_g_3 = dot_sum * 0.5;
+            g_4 = g_3;
+            dot_g_4 = dot_g_3;
+        }
+        (g_4, dot_g_4)
+    }
 }

@@ -115,4 +115,43 @@ pub mod halve_until {
         let g = self::backward(tape, seed);
         (g.x, g.limit)
     }
+
+    #[must_use]
+    #[allow(unused_variables)]
+    pub fn tangent(x: f64, limit: f64, dot_x: f64, dot_limit: f64) -> (f64, f64) {
+        let v = x;
+        let dot_v = dot_x;
+        let steps = 0;
+        let mut v_4 = v;
+        let mut dot_v_4 = dot_v;
+        let mut steps_4 = steps;
+        loop {
+            let v_2 = v_4;
+            let dot_v_2 = dot_v_4;
+            let steps_2 = steps_4;
+            let cond = v_2 > limit;
+            if !cond {
+                break;
+            }
+            let prod = v_2 * 0.5;
+            let dot_prod = dot_v_2 * 0.5;
+            let sin = x.sin();
+            let dot_sin = dot_x * x.cos();
+            let prod_2 = sin * 0.1;
+            let dot_prod_2 = dot_sin * 0.1;
+            let v_3 = prod + prod_2;
+            let dot_v_3 = dot_prod + dot_prod_2;
+            let steps_3 = steps_2 + 1;
+            let cond_2 = steps_3 == 20;
+            v_4 = v_3;
+            dot_v_4 = dot_v_3;
+            steps_4 = steps_3;
+            if cond_2 {
+                break;
+            }
+        }
+        let halve_until = v_4 * x;
+        let dot_halve_until = (dot_v_4 * x) + (dot_x * v_4);
+        (halve_until, dot_halve_until)
+    }
 }

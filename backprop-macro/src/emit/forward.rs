@@ -25,6 +25,9 @@ pub struct Forward<'a> {
     pub once: &'a BTreeSet<NodeId>,
     /// The `&mut Tape` parameter.
     pub tape: &'a Ident,
+    /// Forward mode: each active node's tangent, computed right after it
+    /// (`let dot_sigx = ...`). `None` for the forward pass of reverse mode.
+    pub tangents: Option<&'a BTreeMap<NodeId, Ident>>,
 }
 
 impl Forward<'_> {
@@ -68,7 +71,13 @@ impl Forward<'_> {
 
     fn stmt(&self, stmt: &Stmt) -> TokenStream {
         match stmt {
-            Stmt::Node(id) => self.node(*id),
+            Stmt::Node(id) => {
+                let mut code = self.node(*id);
+                if let Some(tangents) = self.tangents {
+                    code.extend(crate::emit::tangent::of_node(self.graph, tangents, *id));
+                }
+                code
+            }
             Stmt::If(branch) => self.branch(branch),
             Stmt::Loop(looped) => self.for_loop(looped),
             Stmt::BreakUnless(cond) => {
@@ -80,15 +89,47 @@ impl Forward<'_> {
 
     /// `if`/`else` or `match`, bound to the values it merges.
     fn branch(&self, branch: &If) -> TokenStream {
+        // In forward mode each merged value comes with its tangent.
+        let dot_merges: Vec<(usize, &Ident)> = match self.tangents {
+            Some(tangents) => branch
+                .merges
+                .iter()
+                .enumerate()
+                .filter_map(|(k, m)| tangents.get(m).map(|t| (k, t)))
+                .collect(),
+            None => Vec::new(),
+        };
         let arms: Vec<(TokenStream, TokenStream)> = branch
             .arms
             .iter()
-            .map(|arm| returned_directly(self.block(arm), results(self.graph, &arm.results)))
+            .map(|arm| {
+                let mut values: Vec<TokenStream> = arm
+                    .results
+                    .iter()
+                    .map(|r| argument(self.graph, r))
+                    .collect();
+                if let Some(tangents) = self.tangents {
+                    for (k, _) in &dot_merges {
+                        values.push(crate::emit::tangent::of_operand(
+                            self.graph,
+                            tangents,
+                            &arm.results[*k],
+                        ));
+                    }
+                }
+                let value = match values.len() {
+                    0 => quote!(),
+                    1 => quote!(#(#values)*),
+                    _ => quote!((#(#values),*)),
+                };
+                returned_directly(self.block(arm), value)
+            })
             .collect();
         let merges: Vec<&Ident> = branch
             .merges
             .iter()
             .map(|m| &self.graph.nodes[*m].name)
+            .chain(dot_merges.iter().map(|(_, t)| *t))
             .collect();
         let statement = match &branch.test {
             Test::Cond(cond) => self.if_else(cond, &arms, merges.is_empty()),
@@ -148,6 +189,13 @@ impl Forward<'_> {
                 argument(self.graph, &carried.init),
             );
             code.extend(quote!(let mut #out = #init;));
+            if let Some(tangents) = self.tangents {
+                if let Some(dot_out) = tangents.get(&carried.out) {
+                    let dot_init =
+                        crate::emit::tangent::of_operand(self.graph, tangents, &carried.init);
+                    code.extend(quote!(let mut #dot_out = #dot_init;));
+                }
+            }
         }
         let counted = self.saved.contains(&looped.trips);
         let trips = &nodes[looped.trips].name;
@@ -162,7 +210,11 @@ impl Forward<'_> {
             None => quote!(_),
         };
         let mut body = TokenStream::new();
-        let shared = shared_variables(looped);
+        // (Forward mode keeps the copies: a tangent reads its start value too.)
+        let shared = match self.tangents {
+            Some(_) => BTreeSet::new(),
+            None => shared_variables(looped),
+        };
         for carried in &looped.carried {
             if shared.contains(&carried.param) {
                 continue;
@@ -170,6 +222,13 @@ impl Forward<'_> {
             if is_read(self.graph, carried.param) || looped.exit == Some(carried.param) {
                 let (param, out) = (&nodes[carried.param].name, &nodes[carried.out].name);
                 body.extend(quote!(let #param = #out;));
+            }
+            if let Some(tangents) = self.tangents {
+                if let (Some(dot_param), Some(dot_out)) =
+                    (tangents.get(&carried.param), tangents.get(&carried.out))
+                {
+                    body.extend(quote!(let #dot_param = #dot_out;));
+                }
             }
         }
         if let Some(exit) = looped.exit {
@@ -188,8 +247,14 @@ impl Forward<'_> {
         let mut body = with_names_replaced(body, &renames);
         for (carried, next) in looped.carried.iter().zip(&looped.body.results) {
             if !matches!(next, Operand::Node(id) if *id == carried.param) {
-                let (out, next) = (&nodes[carried.out].name, argument(self.graph, next));
-                body.extend(quote!(#out = #next;));
+                let (out, next_value) = (&nodes[carried.out].name, argument(self.graph, next));
+                body.extend(quote!(#out = #next_value;));
+                if let Some(tangents) = self.tangents {
+                    if let Some(dot_out) = tangents.get(&carried.out) {
+                        let dot_next = crate::emit::tangent::of_operand(self.graph, tangents, next);
+                        body.extend(quote!(#dot_out = #dot_next;));
+                    }
+                }
             }
         }
         if counted {
@@ -554,16 +619,6 @@ fn returned_directly(code: TokenStream, value: TokenStream) -> (TokenStream, Tok
             (kept, expr.iter().cloned().collect())
         }
         _ => (code, value),
-    }
-}
-
-/// What a block hands back: nothing, one value, or a tuple.
-fn results(graph: &Graph, results: &[Operand]) -> TokenStream {
-    let values: Vec<TokenStream> = results.iter().map(|r| argument(graph, r)).collect();
-    match values.len() {
-        0 => quote!(),
-        1 => quote!(#(#values)*),
-        _ => quote!((#(#values),*)),
     }
 }
 

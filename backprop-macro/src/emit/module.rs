@@ -35,12 +35,14 @@ pub fn assemble(
     let backward_fn = quote!(#(#lints)* #backward_fn);
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic);
     let pullback_fn = pullback_fn(sig, &generic);
+    let tangent_fn = super::tangent::tangent_fn(sig, graph, &grad_names, &generic)
+        .map(|tangent| quote!(#(#lints)* #tangent));
 
     let Tape {
         definition: tape_def,
         ..
     } = &tape;
-    let shown = quote!(#tape_def #grad #forward_fn #backward_fn #grad_fn #pullback_fn);
+    let shown = quote!(#tape_def #grad #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn);
     let source = pretty(shown.clone());
     let ident = &sig.ident;
     let vis = &sig.vis;

@@ -36,6 +36,7 @@ pub(super) fn forward_fns(
         tape_stacks: &backward.tape_stacks,
         once: &backward.once,
         tape: &tape_param,
+        tangents: None,
     }
     .statements();
     let references = References::of(sig, &mut local_names);

@@ -1,0 +1,263 @@
+//! Forward mode: `f::tangent(args.., dot_args..) -> (value, tangent)`, the
+//! directional derivative of `f` along the tangents of its differentiable
+//! parameters (a Jacobian-vector product). It is the forward pass with each
+//! active node's tangent computed right after the node, `let dot_sq = dot_x *
+//! (2.0 * x);`, from the same derivative table as the backward pass: a rule
+//! gives the upstream adjoint times the local partial, so with a tangent in
+//! place of the adjoint it gives that operand's share of the node's tangent.
+//!
+//! Generated for functions with one float result whose parameters are
+//! floats and slices read by value or by shared reference, with no calls of
+//! other differentiated functions yet; for the others the module has no
+//! `tangent` (README, limitations).
+
+use super::forward::Forward;
+use super::module::Generic;
+use crate::emit::names::Names;
+use crate::ir::{Graph, NodeId, NodeKind, Operand};
+use crate::parse::signature::{Outputs, Signature};
+use crate::rules::RuleCtx;
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `pub fn tangent(..)`, when forward mode covers the function.
+pub(super) fn tangent_fn(
+    sig: &Signature,
+    graph: &Graph,
+    names: &Names,
+    generic: &Generic,
+) -> Option<TokenStream> {
+    if !covered(sig, graph) {
+        return None;
+    }
+    let mut names = names.clone();
+    let tangents = tangent_names(graph, &mut names);
+    let unused_tape = names.fresh("tape");
+    let empty = BTreeSet::new();
+    let no_stacks = BTreeMap::new();
+    let statements = Forward {
+        graph,
+        saved: &empty,
+        saved_tapes: &empty,
+        stacks: &no_stacks,
+        tape_stacks: &no_stacks,
+        once: &empty,
+        tape: &unused_tape,
+        tangents: Some(&tangents),
+    }
+    .statements();
+    let params = sig.params.iter().map(|p| {
+        let (ident, ty) = (&p.ident, &p.ty);
+        quote!(#ident: #ty)
+    });
+    let tangent_params = sig
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.differentiable.is_some())
+        .filter_map(|(id, p)| {
+            let dot = tangents.get(&id)?;
+            let ty = &p.ty;
+            Some(quote!(#dot: #ty))
+        });
+    let output = graph.outputs.first()?;
+    let value = super::forward::argument(graph, output);
+    let dot_value = of_operand(graph, &tangents, output);
+    let float = &sig.ret;
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let doc = format!(
+        "Forward mode: `{}`'s value and its derivative along the given tangents of its differentiable parameters (`dot_` + the parameter's name), in one pass.",
+        sig.ident
+    );
+    let too_many = (2 * sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    // A value that only decides a branch has a tangent no one reads.
+    let unread = unread_tangent(&tangents, sig.params.len(), &quote!(#statements #dot_value))
+        .then(|| quote!(#[allow(unused_variables)]));
+    Some(quote! {
+        #[doc = #doc]
+        #[must_use]
+        #too_many
+        #unread
+        pub fn tangent #generics (#(#params,)* #(#tangent_params),*) -> (#float, #float) #where_clause {
+            #statements
+            (#value, #dot_value)
+        }
+    })
+}
+
+/// Whether some tangent is never read: a parameter's name does not appear in
+/// the code, another's appears only where it is bound. (Parameters are the
+/// first `params` nodes.)
+fn unread_tangent(tangents: &BTreeMap<NodeId, Ident>, params: usize, code: &TokenStream) -> bool {
+    fn count(tokens: TokenStream, counts: &mut BTreeMap<String, usize>) {
+        for tree in tokens {
+            match tree {
+                proc_macro2::TokenTree::Ident(ident) => {
+                    *counts.entry(ident.to_string()).or_default() += 1;
+                }
+                proc_macro2::TokenTree::Group(group) => count(group.stream(), counts),
+                _ => {}
+            }
+        }
+    }
+    let mut counts = BTreeMap::new();
+    count(code.clone(), &mut counts);
+    tangents.iter().any(|(id, name)| {
+        let uses = counts.get(&name.to_string()).copied().unwrap_or(0);
+        let bound_here = usize::from(*id >= params);
+        uses <= bound_here
+    })
+}
+
+/// Forward mode covers the function: one returned float, parameters read
+/// by value or through `&`, no calls.
+fn covered(sig: &Signature, graph: &Graph) -> bool {
+    let plain_params = sig.params.iter().all(|p| !p.inout && !p.by_reference);
+    let no_calls = graph
+        .nodes
+        .iter()
+        .all(|n| !matches!(n.kind, NodeKind::Call { .. } | NodeKind::Element { .. }));
+    matches!(sig.outputs, Outputs::One)
+        && sig.returns_value
+        && graph.outputs.len() == 1
+        && plain_params
+        && no_calls
+        && graph.written_params.is_empty()
+}
+
+/// `dot_` + the node's name, for each node that has a tangent.
+fn tangent_names(graph: &Graph, names: &mut Names) -> BTreeMap<NodeId, Ident> {
+    graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.active && has_tangent(&n.kind))
+        .map(|(id, n)| (id, names.fresh(&format!("dot_{}", n.name))))
+        .collect()
+}
+
+fn has_tangent(kind: &NodeKind) -> bool {
+    matches!(
+        kind,
+        NodeKind::Param
+            | NodeKind::Op { .. }
+            | NodeKind::Cast { .. }
+            | NodeKind::Merge
+            | NodeKind::LoopParam
+            | NodeKind::LoopOut
+            | NodeKind::Buffer { .. }
+            | NodeKind::Read { .. }
+    )
+}
+
+/// An operand's tangent: its node's, or zero.
+pub fn of_operand(
+    graph: &Graph,
+    tangents: &BTreeMap<NodeId, Ident>,
+    operand: &Operand,
+) -> TokenStream {
+    match operand {
+        Operand::Node(id) => match tangents.get(id) {
+            Some(dot) => quote!(#dot),
+            None => graph.float_or_ret(*id).zero(),
+        },
+        Operand::Const(c) => c.float.clone().unwrap_or_else(|| graph.ret.clone()).zero(),
+    }
+}
+
+/// The statement that follows node `id` in forward mode: its tangent, or, for
+/// a write into an array, the write of the value's tangent.
+pub fn of_node(graph: &Graph, tangents: &BTreeMap<NodeId, Ident>, id: NodeId) -> TokenStream {
+    let node = &graph.nodes[id];
+    if let NodeKind::Write {
+        array,
+        index,
+        value,
+        push,
+    } = &node.kind
+    {
+        let Some(dot_array) = tangents.get(array) else {
+            return TokenStream::new();
+        };
+        let (index, dot_value) = (
+            super::forward::argument(graph, index),
+            of_operand(graph, tangents, value),
+        );
+        return if *push {
+            quote!(#dot_array.push(#dot_value);)
+        } else {
+            quote!(#dot_array[#index] = #dot_value;)
+        };
+    }
+    let Some(dot) = tangents.get(&id) else {
+        return TokenStream::new();
+    };
+    let zero = graph.float_or_ret(id).zero();
+    match &node.kind {
+        NodeKind::Op { rule, args, .. } => {
+            let Some(partial) = rule.partial else {
+                return quote!(let #dot = #zero;);
+            };
+            let terms: Vec<TokenStream> = args
+                .iter()
+                .enumerate()
+                .filter_map(|(i, arg)| {
+                    let Operand::Node(arg) = arg else { return None };
+                    let dot_arg = tangents.get(arg)?;
+                    let mut saved = BTreeSet::new();
+                    let mut ctx = RuleCtx {
+                        graph,
+                        node: id,
+                        adjoint: dot_arg,
+                        saved: &mut saved,
+                    };
+                    Some(graph.ret.literals_in(partial(&mut ctx, i)))
+                })
+                .collect();
+            match terms.as_slice() {
+                [] => quote!(let #dot = #zero;),
+                [term] => quote!(let #dot = #term;),
+                _ => {
+                    // `dot_a * b + dot_b * a`, each product in parentheses.
+                    let terms = terms.iter().map(|t| {
+                        if t.clone().into_iter().count() == 1 {
+                            t.clone()
+                        } else {
+                            quote!((#t))
+                        }
+                    });
+                    quote!(let #dot = #(#terms)+*;)
+                }
+            }
+        }
+        NodeKind::Cast { to, arg } => {
+            let dot_arg = of_operand(graph, tangents, arg);
+            quote!(let #dot = #dot_arg as #to;)
+        }
+        NodeKind::Read { array, index } => {
+            let index = super::forward::argument(graph, index);
+            match tangents.get(array) {
+                Some(dot_array) => quote!(let #dot = #dot_array[#index];),
+                None => quote!(let #dot = #zero;),
+            }
+        }
+        NodeKind::Buffer {
+            len,
+            fixed,
+            growable,
+            ..
+        } => {
+            let len = super::forward::argument(graph, len);
+            if *growable {
+                quote!(let mut #dot = ::std::vec::Vec::new();)
+            } else if *fixed {
+                quote!(let mut #dot = [#zero; #len];)
+            } else {
+                quote!(let mut #dot = ::std::vec![#zero; #len];)
+            }
+        }
+        // Bound by their statements (branches, loops), or parameters.
+        _ => TokenStream::new(),
+    }
+}
