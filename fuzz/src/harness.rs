@@ -622,5 +622,69 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             Ret::Unit => {}
         }
     }
+    // 6. Forward mode, where the macro generates it (one float result,
+    // parameters by value or `&[..]`, no calls of differentiated helpers or
+    // custom rules): the tangent along a direction is the Jacobian's column
+    // sum weighted by it.
+    let shape = format!("{:?}", f);
+    let calls = ["Call(", "CallStmt", "LetPair"]
+        .iter()
+        .any(|c| shape.contains(c));
+    let plain_params = f.params.iter().all(|q| {
+        !matches!(
+            q.ty,
+            PTy::MutScalar | PTy::MutSlice | PTy::RefScalar | PTy::IntList
+        )
+    });
+    let custom = shape.contains("CustomRule");
+    if matches!(f.ret, Ret::Scalar(_)) && plain_params && !calls && !custom && p.model.is_none() {
+        let args = call("tangent", out);
+        let mut directions = Vec::new();
+        let mut tangent_args = Vec::new();
+        for (param, off) in f.params.iter().zip(&offsets) {
+            let v = &param.name;
+            match param.ty {
+                PTy::Scalar => {
+                    let _ = writeln!(
+                        out,
+                        "    let z_t_{v}: {ty} = {};",
+                        float_digits(0.5 - 0.25 * (*off % 5) as f64)
+                    );
+                    directions.push(format!("vec![z_t_{v} as f64]"));
+                    tangent_args.push(format!("z_t_{v}"));
+                }
+                PTy::Array | PTy::ArrayRef => {
+                    let _ = writeln!(out, "    let z_t_{v}: [{ty}; {}] = std::array::from_fn(|i| (0.75 - 0.125 * ((i + {off}) % 7) as f64) as {ty});", p.len);
+                    directions.push(format!(
+                        "z_t_{v}.iter().map(|&x| x as f64).collect::<Vec<f64>>()"
+                    ));
+                    let amp = if param.ty == PTy::ArrayRef { "&" } else { "" };
+                    tangent_args.push(format!("{amp}z_t_{v}"));
+                }
+                PTy::Slice | PTy::VecRef => {
+                    let _ = writeln!(out, "    let z_t_{v}: Vec<{ty}> = (0..{}).map(|i| (0.75 - 0.125 * ((i + {off}) % 7) as f64) as {ty}).collect();", p.len);
+                    directions.push(format!(
+                        "z_t_{v}.iter().map(|&x| x as f64).collect::<Vec<f64>>()"
+                    ));
+                    tangent_args.push(format!("&z_t_{v}"));
+                }
+                _ => {}
+            }
+        }
+        let _ = writeln!(
+            out,
+            "    let z_direction: Vec<f64> = [{}].concat();",
+            directions.join(", ")
+        );
+        let all_args = if tangent_args.is_empty() {
+            args.clone()
+        } else {
+            format!("{args}, {}", tangent_args.join(", "))
+        };
+        let _ = writeln!(out, "    let (z_tv, z_tt) = {module}::tangent({all_args});");
+        out.push_str("    compare(\"tangent value\", &[z_tv as f64], &z_plain_out, 1e-12)?;\n");
+        out.push_str("    let z_along: f64 = z_tangents.iter().zip(&z_direction).map(|(t, u)| t[0] * u).sum();\n");
+        out.push_str("    compare(\"tangent\", &[z_tt as f64], &[z_along], z_tol)?;\n");
+    }
     out.push_str("    Ok(\"pass\".into())\n}\n");
 }
