@@ -151,3 +151,64 @@ fn f32_and_generic_functions() {
     let along: f64 = g.x.iter().zip(&dx).map(|(a, b)| a * b).sum::<f64>() + 0.2 * g.k;
     close(tangent, along, 1e-14);
 }
+
+#[differentiate]
+fn sig(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[differentiate]
+fn polar(r: f64, theta: f64) -> (f64, f64) {
+    (r * theta.cos(), r * theta.sin())
+}
+
+/// Calls: a scalar helper, a slice helper on a whole slice and on a part, a
+/// helper with two outputs, and a custom rule.
+#[differentiate]
+fn with_calls(w: &[f64], x: f64) -> f64 {
+    let (a, b) = polar(x, w[0]);
+    let whole = dot(w, w);
+    let part = dot(&w[1..], &w[..w.len() - 1]);
+    sig(a * b) + whole * part + erf_like(x)
+}
+
+/// A custom rule: a plain function and a module with the reverse protocol.
+pub fn erf_like(x: f64) -> f64 {
+    x.tanh() * 1.1
+}
+
+pub mod erf_like {
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        x: f64,
+    }
+
+    pub fn forward(x: f64) -> (f64, Tape) {
+        (super::erf_like(x), Tape { x })
+    }
+
+    pub fn pullback(tape: &Tape, seed: f64) -> (f64,) {
+        let t = tape.x.tanh();
+        (seed * 1.1 * (1.0 - t * t),)
+    }
+}
+
+#[test]
+fn calls_take_their_tangent_from_the_callee_s_pullback() {
+    for (w, x) in [
+        (vec![0.5, -1.0, 2.0], 0.3),
+        (vec![1.5, 0.25, -0.5, 0.8], -1.2),
+    ] {
+        let dw: Vec<f64> = w.iter().map(|a| 0.25 - a * 0.5).collect();
+        let (value, tangent) = with_calls::tangent(&w, x, &dw, 0.6);
+        assert_eq!(value, with_calls(&w, x));
+        let (_, g) = with_calls::grad(&w, x);
+        let along: f64 = g.w.iter().zip(&dw).map(|(a, b)| a * b).sum::<f64>() + 0.6 * g.x;
+        close(tangent, along, 1e-12);
+    }
+}

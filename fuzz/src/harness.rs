@@ -623,21 +623,26 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         }
     }
     // 6. Forward mode, where the macro generates it (one float result,
-    // parameters by value or `&[..]`, no calls of differentiated helpers or
-    // custom rules): the tangent along a direction is the Jacobian's column
-    // sum weighted by it.
+    // parameters by value or `&[..]`, calls that only read their arguments
+    // and are not passed straight to another call): the tangent along a
+    // direction is the Jacobian's columns weighted by it.
     let shape = format!("{:?}", f);
-    let calls = ["Call(", "CallStmt", "LetPair"]
-        .iter()
-        .any(|c| shape.contains(c));
+    let calls = [
+        "CallStmt",
+        "MutScalar(",
+        "MutSlice(",
+        "E(Call(",
+        "E(CustomRule(",
+    ]
+    .iter()
+    .any(|c| shape.contains(c));
     let plain_params = f.params.iter().all(|q| {
         !matches!(
             q.ty,
             PTy::MutScalar | PTy::MutSlice | PTy::RefScalar | PTy::IntList
         )
     });
-    let custom = shape.contains("CustomRule");
-    if matches!(f.ret, Ret::Scalar(_)) && plain_params && !calls && !custom && p.model.is_none() {
+    if matches!(f.ret, Ret::Scalar(_)) && plain_params && !calls && p.model.is_none() {
         let args = call("tangent", out);
         let mut directions = Vec::new();
         let mut tangent_args = Vec::new();

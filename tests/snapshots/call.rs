@@ -183,4 +183,29 @@ pub mod f_inline {
         let g = self::backward(tape, seed);
         (g.x, g.y)
     }
+
+    #[must_use]
+    pub fn tangent(x: f64, y: f64, dot_x: f64, dot_y: f64) -> (f64, f64) {
+        let (sig_out, sig_out_tape) = sig::forward(y);
+        let dot_sig_out = {
+            let (partial_0,) = sig::pullback(&sig_out_tape, 1.0_f64);
+            partial_0 * dot_y
+        };
+        let sum = x + sig_out;
+        let dot_sum = dot_x + dot_sig_out;
+        let (sig_out_2, sig_out_2_tape) = sig::forward(x);
+        let dot_sig_out_2 = {
+            let (partial_0,) = sig::pullback(&sig_out_2_tape, 1.0_f64);
+            partial_0 * dot_x
+        };
+        let sum_2 = x + y;
+        let dot_sum_2 = dot_x + dot_y;
+        let powi = sum_2.powi(2);
+        let dot_powi = dot_sum_2 * (2.0 * sum_2);
+        let sum_3 = sig_out_2 + powi;
+        let dot_sum_3 = dot_sig_out_2 + dot_powi;
+        let f_inline = sum / sum_3;
+        let dot_f_inline = (dot_sum / sum_3) + (dot_sum_3 * (-sum / (sum_3 * sum_3)));
+        (f_inline, dot_f_inline)
+    }
 }

@@ -103,6 +103,31 @@ pub mod linear_predict {
         let g = self::backward(tape, seed);
         (::backprop_runtime::NotDifferentiable, g.w, g.b, g.x)
     }
+
+    #[must_use]
+    #[allow(clippy::too_many_arguments)]
+    pub fn tangent(
+        _linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        dot_w: &[f64],
+        dot_b: f64,
+        dot_x: &[f64],
+    ) -> (f64, f64) {
+        let (dot_out, dot_out_tape) = dot::forward(w, x);
+        let dot_dot_out = {
+            let (partial_0, partial_1) = dot::pullback(&dot_out_tape, 1.0_f64);
+            partial_0.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
+                + partial_1
+                    .iter()
+                    .zip(dot_x.iter())
+                    .fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
+        };
+        let linear_predict = dot_out + b;
+        let dot_linear_predict = dot_dot_out + dot_b;
+        (linear_predict, dot_linear_predict)
+    }
 }
 
 // The function as written:
@@ -226,5 +251,43 @@ pub mod linear_loss {
     ) {
         let g = self::backward(tape, seed);
         (::backprop_runtime::NotDifferentiable, g.w, g.b, g.x, g.y)
+    }
+
+    #[must_use]
+    #[allow(clippy::too_many_arguments)]
+    pub fn tangent(
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        y: f64,
+        dot_w: &[f64],
+        dot_b: f64,
+        dot_x: &[f64],
+        dot_y: f64,
+    ) -> (f64, f64) {
+        let (linear_predict_out, linear_predict_out_tape) = linear_predict::forward(
+            linear,
+            w,
+            b,
+            x,
+        );
+        let dot_linear_predict_out = {
+            let (_, partial_1, partial_2, partial_3) = linear_predict::pullback(
+                &linear_predict_out_tape,
+                1.0_f64,
+            );
+            partial_1.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
+                + partial_2 * dot_b
+                + partial_3
+                    .iter()
+                    .zip(dot_x.iter())
+                    .fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
+        };
+        let e = linear_predict_out - y;
+        let dot_e = dot_linear_predict_out + (-dot_y);
+        let linear_loss = e * e;
+        let dot_linear_loss = dot_e * (2.0 * e);
+        (linear_loss, dot_linear_loss)
     }
 }

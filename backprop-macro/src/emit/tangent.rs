@@ -6,15 +6,21 @@
 //! gives the upstream adjoint times the local partial, so with a tangent in
 //! place of the adjoint it gives that operand's share of the node's tangent.
 //!
+//! A call of another differentiated function (or a custom rule) gets its
+//! tangent from the callee's reverse pass: the callee's `pullback` with a unit
+//! seed per output gives that output's gradient, dotted with the arguments'
+//! tangents. Exact, and it needs nothing of the callee but the protocol every
+//! callee already has.
+//!
 //! Generated for functions with one float result whose parameters are
-//! floats and slices read by value or by shared reference, with no calls of
-//! other differentiated functions yet; for the others the module has no
-//! `tangent` (README, limitations).
+//! floats and slices read by value or by shared reference, whose calls do not
+//! write through `&mut`; for the others the module has no `tangent` (README,
+//! limitations).
 
 use super::forward::Forward;
 use super::module::Generic;
 use crate::emit::names::Names;
-use crate::ir::{Graph, NodeId, NodeKind, Operand};
+use crate::ir::{Borrow, ElementSource, Graph, NodeId, NodeKind, Operand};
 use crate::parse::signature::{Outputs, Signature};
 use crate::rules::RuleCtx;
 use proc_macro2::{Ident, TokenStream};
@@ -36,10 +42,14 @@ pub(super) fn tangent_fn(
     let unused_tape = names.fresh("tape");
     let empty = BTreeSet::new();
     let no_stacks = BTreeMap::new();
+    // Each call keeps its tape, for the callee's `pullback`.
+    let calls: BTreeSet<NodeId> = (0..graph.nodes.len())
+        .filter(|&id| matches!(graph.nodes[id].kind, NodeKind::Call { .. }))
+        .collect();
     let statements = Forward {
         graph,
         saved: &empty,
-        saved_tapes: &empty,
+        saved_tapes: &calls,
         stacks: &no_stacks,
         tape_stacks: &no_stacks,
         once: &empty,
@@ -114,15 +124,40 @@ fn unread_tangent(tangents: &BTreeMap<NodeId, Ident>, params: usize, code: &Toke
 /// by value or through `&`, no calls.
 fn covered(sig: &Signature, graph: &Graph) -> bool {
     let plain_params = sig.params.iter().all(|p| !p.inout && !p.by_reference);
-    let no_calls = graph
-        .nodes
-        .iter()
-        .all(|n| !matches!(n.kind, NodeKind::Call { .. } | NodeKind::Element { .. }));
+    // Calls that only read their arguments and return their outputs.
+    let reading_calls = graph.nodes.iter().enumerate().all(|(id, n)| match &n.kind {
+        // (An array a call returns and passes on whole, `g(f(w))`, is not
+        // covered yet.)
+        NodeKind::Call {
+            borrows,
+            outputs,
+            args,
+            ..
+        } => {
+            let named = *outputs == 1 || graph.elements_of(id).next().is_some();
+            // A call's value passed straight to another call may be an array
+            // (`g(f(w))` with `f` returning `[f64; 3]`): its type is the
+            // callee's to know.
+            let call_passed_on = args.iter().any(|a| {
+                matches!(a, Operand::Node(arg) if matches!(graph.nodes[*arg].kind, NodeKind::Call { .. }))
+            });
+            named
+                && !call_passed_on
+                && n.array.is_none()
+                && borrows
+                    .iter()
+                    .all(|b| matches!(b, Borrow::Plain | Borrow::Shared))
+        }
+        NodeKind::Element { source, .. } => {
+            matches!(source, ElementSource::Field | ElementSource::Item)
+        }
+        _ => true,
+    });
     matches!(sig.outputs, Outputs::One)
         && sig.returns_value
         && graph.outputs.len() == 1
         && plain_params
-        && no_calls
+        && reading_calls
         && graph.written_params.is_empty()
 }
 
@@ -141,6 +176,8 @@ fn has_tangent(kind: &NodeKind) -> bool {
     matches!(
         kind,
         NodeKind::Param
+            | NodeKind::Call { .. }
+            | NodeKind::Element { .. }
             | NodeKind::Op { .. }
             | NodeKind::Cast { .. }
             | NodeKind::Merge
@@ -164,6 +201,75 @@ pub fn of_operand(
         },
         Operand::Const(c) => c.float.clone().unwrap_or_else(|| graph.ret.clone()).zero(),
     }
+}
+
+/// The derivative of a call's output along its arguments' tangents: the
+/// callee's `pullback` with that output's unit `seed`, dotted with them.
+fn through_pullback(
+    graph: &Graph,
+    tangents: &BTreeMap<NodeId, Ident>,
+    call: NodeId,
+    seed: &TokenStream,
+) -> TokenStream {
+    let NodeKind::Call {
+        path,
+        args,
+        tape,
+        parts,
+        arg_spans,
+        ..
+    } = &graph.nodes[call].kind
+    else {
+        return TokenStream::new();
+    };
+    // Spanned at the call and its arguments, as the backward pass's code: a
+    // custom rule whose `pullback` does not fit is reported there.
+    let span = graph.nodes[call].span;
+    let zero = graph.float_or_ret(call).zero();
+    let mut bound = Vec::new();
+    let mut terms = Vec::new();
+    for (k, arg) in args.iter().enumerate() {
+        let dot_arg = match arg {
+            Operand::Node(id) => tangents.get(id),
+            Operand::Const(_) => None,
+        };
+        let arg_span = arg_spans.get(k).copied().unwrap_or(span);
+        let Some(dot_arg) = dot_arg else {
+            bound.push(quote::quote_spanned!(arg_span=> _));
+            continue;
+        };
+        let partial = quote::format_ident!("partial_{k}", span = arg_span);
+        let is_array = matches!(arg, Operand::Node(id) if graph.nodes[*id].array.is_some());
+        terms.push(if is_array {
+            let part = match parts.get(k).cloned().flatten() {
+                Some((start, end)) => {
+                    let (start, end) = (
+                        super::forward::argument(graph, &start),
+                        super::forward::argument(graph, &end),
+                    );
+                    quote!(&#dot_arg[#start..#end])
+                }
+                None => quote!(#dot_arg.iter()),
+            };
+            quote::quote_spanned!(arg_span=> #partial.iter().zip(#part).fold(#zero, |sum, (p, t)| sum + *p * *t))
+        } else {
+            quote::quote_spanned!(arg_span=> #partial * #dot_arg)
+        });
+        bound.push(quote!(#partial));
+    }
+    if terms.is_empty() {
+        return zero;
+    }
+    let pattern = if bound.len() == 1 {
+        quote::quote_spanned!(span=> (#(#bound)*,))
+    } else {
+        quote::quote_spanned!(span=> (#(#bound),*))
+    };
+    let pullback = quote::quote_spanned!(span=> let #pattern = #path::pullback(&#tape, #seed););
+    quote!({
+        #pullback
+        #(#terms)+*
+    })
 }
 
 /// The statement that follows node `id` in forward mode: its tangent, or, for
@@ -230,6 +336,38 @@ pub fn of_node(graph: &Graph, tangents: &BTreeMap<NodeId, Ident>, id: NodeId) ->
                     quote!(let #dot = #(#terms)+*;)
                 }
             }
+        }
+        // One output: the call's value. Several: its elements, each with
+        // its own unit seed.
+        NodeKind::Call { outputs: 1, .. } if graph.elements_of(id).next().is_none() => {
+            let one = graph.float_or_ret(id).one();
+            let along = through_pullback(graph, tangents, id, &one);
+            quote!(let #dot = #along;)
+        }
+        NodeKind::Call { .. } => TokenStream::new(),
+        NodeKind::Element {
+            call,
+            index,
+            source,
+        } => {
+            let outputs = match &graph.nodes[*call].kind {
+                NodeKind::Call { outputs, .. } => *outputs,
+                _ => 0,
+            };
+            let float = graph.float_or_ret(id);
+            let units = (0..outputs).map(|k| {
+                if k == *index {
+                    float.one()
+                } else {
+                    float.zero()
+                }
+            });
+            let seed = match source {
+                ElementSource::Item => quote!([#(#units),*]),
+                _ => quote!((#(#units),*)),
+            };
+            let along = through_pullback(graph, tangents, *call, &seed);
+            quote!(let #dot = #along;)
         }
         NodeKind::Cast { to, arg } => {
             let dot_arg = of_operand(graph, tangents, arg);
