@@ -24,7 +24,9 @@
 //! - `analysis/`: which nodes need an adjoint and how many terms each has
 //!   (`activity`); where the backward pass gets each value it reads (`tape`).
 //! - `emit/`: the forward pass, the backward pass (using the derivative table
-//!   in `rules`), the items around them, names, and a printed copy (`pretty`).
+//!   in `rules`), forward mode (`tangent`, the forward pass with tangents from
+//!   the same table), the items around them, names, and a printed copy
+//!   (`pretty`).
 //! - `errors`: errors collected with their spans, reported together.
 //!
 //! `testing` (tests only) takes a function through the stages for the unit
@@ -71,6 +73,9 @@ use proc_macro::TokenStream;
 ///   allocating, *adding* into `grad`, for minibatches.
 /// - `loss::pullback(&tape, seed)`: the gradient as a tuple in parameter
 ///   order, used by differentiated callers; `loss::SOURCE`: the generated code.
+/// - `loss::tangent(args, dot_args) -> (value, tangent)`: forward mode, the
+///   derivative along a direction, for functions with one float result and
+///   no `&mut` parameters.
 ///
 /// Inside: arithmetic, float methods, `sigmoid`/`relu`/`softplus`, `let`,
 /// `if`/`match`/loops/`break`/`continue`/`return`, slices, arrays, `Vec`,

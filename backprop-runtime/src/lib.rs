@@ -52,6 +52,22 @@
 //! | `f::Tape` | `pub` fields named after your `let` bindings, holding exactly what the backward pass reads; `Tape::default()` is empty |
 //! | `f::pullback(&tape, seed)` | `backward` with the gradient as a tuple in parameter order ([`NotDifferentiable`] for the others); differentiated callers use it |
 //! | `f::SOURCE` | the generated code, pretty-printed |
+//! | `f::tangent(x, y, dot_x, dot_y) -> (f64, f64)` | forward mode: the value and the derivative along `(dot_x, dot_y)`, in one pass (functions with one float result, no `&mut` or `&f64` parameters) |
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! #[differentiate]
+//! fn f(x: f64, y: f64) -> f64 {
+//!     x * y.sin()
+//! }
+//!
+//! // The derivative along (1, 2) is the gradient dotted with it.
+//! let (value, along) = f::tangent(0.5, 1.5, 1.0, 2.0);
+//! let (_, g) = f::grad(0.5, 1.5);
+//! assert_eq!(value, f(0.5, 1.5));
+//! assert!((along - (g.x + 2.0 * g.y)).abs() < 1e-15);
+//! ```
 //!
 //! Every `f64` and `f32` parameter, and every slice, vector or array of them
 //! (`&[f64]`, `&Vec<f64>`, `[f64; N]`, `&[f64; N]`), `&f64` and `&mut` form, is
