@@ -79,3 +79,18 @@ fn oscillator_gradient_matches_finite_differences_and_fits() {
     let (fitted, _) = oscillator::fit(&observed, 0.01, 10, Oscillator { k: 3.0, c: 0.1 });
     assert!((fitted.k - 4.0).abs() < 1e-4 && (fitted.c - 0.3).abs() < 1e-4);
 }
+
+#[allow(dead_code)]
+#[path = "../examples/newton.rs"]
+mod newton;
+
+#[test]
+fn newton_with_the_generated_hessian_converges_in_a_few_steps() {
+    let gradient = |p: &[f64]| newton::rosenbrock::grad(p).1.p;
+    let hessian = |p: &[f64]| newton::rosenbrock::hessian(p).1;
+    let (steps, at) = newton::newton(&[-1.2, 1.0], 1e-8, gradient, hessian);
+    assert!(steps < 20, "{steps} Newton steps");
+    assert!((at[0] - 1.0).abs() < 1e-6 && (at[1] - 1.0).abs() < 1e-6);
+    let (descent_steps, _) = newton::descent(&[-1.2, 1.0], 1e-3, 1e-8, 5_000, gradient);
+    assert!(descent_steps > 10 * steps);
+}

@@ -53,6 +53,8 @@
 //! | `f::pullback(&tape, seed)` | `backward` with the gradient as a tuple in parameter order ([`NotDifferentiable`] for the others); differentiated callers use it |
 //! | `f::SOURCE` | the generated code, pretty-printed |
 //! | `f::tangent(x, y, dot_x, dot_y) -> (f64, f64)` | forward mode: the value and the derivative along `(dot_x, dot_y)`, in one pass (functions with one float result, no `&mut` or `&f64` parameters) |
+//! | `f::hvp(x, y, dot_x, dot_y) -> (value, f::Grad, f::Grad)` | second order, forward over reverse: the value, the gradient and the Hessian times the direction, for a function generic over its float (`fn f<T: Float>`): its `grad` runs over [`Dual`] |
+//! | `f::hessian(x, y) -> (value, Vec<Vec<_>>)` | the Hessian over the differentiable coordinates, one `hvp` per coordinate (generic functions) |
 //!
 //! ```
 //! use backprop_runtime::differentiate;
@@ -371,6 +373,9 @@
 //! ```
 
 pub use backprop_macro::differentiate;
+
+mod dual;
+pub use dual::Dual;
 
 /// `num-traits`, whose [`Float`] generic differentiated functions are written
 /// against: `fn f<T: Float>(x: T) -> T`.

@@ -147,4 +147,49 @@ pub mod scaled_logistic {
         let g = self::backward(tape, seed);
         (g.w, g.x)
     }
+
+    #[must_use]
+    pub fn hvp<T: Float>(w: &[T], x: T, dot_w: &[T], dot_x: T) -> (T, Grad<T>, Grad<T>) {
+        let w_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = w
+            .iter()
+            .zip(dot_w.iter())
+            .map(|(a, b)| ::backprop_runtime::Dual::new(*a, *b))
+            .collect();
+        let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+        let (value_2, g) = self::grad(&w_dual, x_dual);
+        let hv = Grad {
+            w: g.w.iter().map(|d| d.eps).collect(),
+            x: g.x.eps,
+        };
+        (
+            value_2.re,
+            Grad {
+                w: g.w.iter().map(|d| d.re).collect(),
+                x: g.x.re,
+            },
+            hv,
+        )
+    }
+
+    #[must_use]
+    pub fn hessian<T: Float>(w: &[T], x: T) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+        let w_start = 0;
+        let x_start = w_start + w.len();
+        let coordinates = x_start + 1;
+        let (mut value_2, _) = self::grad(w, x);
+        let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+        for j in 0..coordinates {
+            let dot_w: ::std::vec::Vec<T> = (0..w.len())
+                .map(|i| if w_start + i == j { T::one() } else { T::zero() })
+                .collect();
+            let dot_x = if x_start == j { T::one() } else { T::zero() };
+            let (v, _, hv) = self::hvp(w, x, &dot_w, dot_x);
+            value_2 = v;
+            let mut row = ::std::vec::Vec::with_capacity(coordinates);
+            row.extend(hv.w.iter().copied());
+            row.push(hv.x);
+            rows.push(row);
+        }
+        (value_2, rows)
+    }
 }

@@ -1,5 +1,5 @@
 //! Rust code from the analysed graph: the forward pass (`forward`), the backward
-//! pass (`backward`), forward mode (`tangent`), the module around them (`module`), with readable names
+//! pass (`backward`), forward mode (`tangent`), second order over dual numbers (`second`), the module around them (`module`), with readable names
 //! that never collide with the user's (`names`) and a printed copy for the
 //! module's documentation (`pretty`).
 
@@ -10,5 +10,6 @@ pub mod module;
 pub mod names;
 mod passes;
 pub mod pretty;
+mod second;
 pub mod tangent;
 mod tape;

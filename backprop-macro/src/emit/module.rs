@@ -37,12 +37,16 @@ pub fn assemble(
     let pullback_fn = pullback_fn(sig, &generic);
     let tangent_fn = super::tangent::tangent_fn(sig, graph, &grad_names, &generic)
         .map(|tangent| quote!(#(#lints)* #tangent));
+    let hvp_fn = super::second::hvp_fn(sig, &grad_names, &generic);
+    let hessian_fn = hvp_fn
+        .as_ref()
+        .and_then(|_| super::second::hessian_fn(sig, &grad_names, &generic));
 
     let Tape {
         definition: tape_def,
         ..
     } = &tape;
-    let shown = quote!(#tape_def #grad #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn);
+    let shown = quote!(#tape_def #grad #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #hvp_fn #hessian_fn);
     let source = pretty(shown.clone());
     let ident = &sig.ident;
     let vis = &sig.vis;

@@ -1,0 +1,94 @@
+//! Second order, forward over reverse (`hvp`, `hessian`) for functions
+//! generic over their float: checked against central differences of the
+//! gradient, for symmetry, and `hessian` against `hvp` along each axis and
+//! along a mixed direction. Loops, branches, slices and calls included.
+
+use backprop_runtime::{differentiate, sigmoid, Float};
+
+#[differentiate]
+fn square_sum<T: Float>(v: &[T]) -> T {
+    let mut total = T::zero();
+    for a in v {
+        total = total + *a * *a;
+    }
+    total
+}
+
+/// Rosenbrock's valley over a slice, with a branch, a call and an
+/// activation on top.
+#[differentiate]
+fn valley<T: Float>(x: &[T], scale: T, n: usize) -> T {
+    let one = T::one();
+    let hundred = T::from(100.0).unwrap();
+    let mut total = T::zero();
+    for i in 0..n - 1 {
+        let a = one - x[i];
+        let b = x[i + 1] - x[i] * x[i];
+        total = total + a * a + hundred * b * b;
+    }
+    let extra = if x[0] > T::zero() {
+        sigmoid(x[0]) * x[1].exp()
+    } else {
+        (x[0] * scale).sin()
+    };
+    total * scale + extra + square_sum(x).sqrt()
+}
+
+fn gradient(x: &[f64], scale: f64, n: usize) -> Vec<f64> {
+    let (_, g) = valley::grad(x, scale, n);
+    [g.x, vec![g.scale]].concat()
+}
+
+#[test]
+fn hvp_is_the_derivative_of_the_gradient_along_the_direction() {
+    for x in [vec![0.5, -0.3, 1.2], vec![-0.7, 0.4, 0.9]] {
+        let (dx, dscale) = (vec![0.3, -1.0, 0.5], 0.25);
+        let (value, g, hv) = valley::hvp(&x, 1.5, 3, &dx, dscale);
+        assert_eq!(value, valley(&x, 1.5, 3));
+        assert_eq!([g.x.clone(), vec![g.scale]].concat(), gradient(&x, 1.5, 3));
+        let h = 1e-6;
+        let shifted = |t: f64| {
+            let x: Vec<f64> = x.iter().zip(&dx).map(|(a, b)| a + t * b).collect();
+            gradient(&x, 1.5 + t * dscale, 3)
+        };
+        let (plus, minus) = (shifted(h), shifted(-h));
+        let got = [hv.x, vec![hv.scale]].concat();
+        for (k, g) in got.iter().enumerate() {
+            let numeric = (plus[k] - minus[k]) / (2.0 * h);
+            assert!(
+                (g - numeric).abs() <= 1e-5 * numeric.abs().max(1.0),
+                "(H v)[{k}] = {g}, differences give {numeric}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_hessian_is_symmetric_and_agrees_with_hvp() {
+    let x = [0.5, -0.3, 1.2];
+    let (value, rows) = valley::hessian(&x, 1.5, 3);
+    assert_eq!(value, valley(&x, 1.5, 3));
+    assert_eq!(rows.len(), 4);
+    for (i, row) in rows.iter().enumerate() {
+        for (j, entry) in row.iter().enumerate() {
+            assert!((entry - rows[j][i]).abs() <= 1e-9 * entry.abs().max(1.0));
+        }
+    }
+    // H times a mixed direction is the Hessian's rows dotted with it.
+    let (dx, dscale) = ([1.0, 2.0, -0.5], 0.75);
+    let direction = [dx[0], dx[1], dx[2], dscale];
+    let (_, _, hv) = valley::hvp(&x, 1.5, 3, &dx, dscale);
+    let got = [hv.x, vec![hv.scale]].concat();
+    for (row, g) in rows.iter().zip(&got) {
+        let expected: f64 = row.iter().zip(&direction).map(|(a, b)| a * b).sum();
+        assert!((g - expected).abs() <= 1e-9 * expected.abs().max(1.0));
+    }
+}
+
+#[test]
+fn a_quadratic_has_its_own_matrix_as_hessian() {
+    let (_, rows) = square_sum::hessian(&[0.3_f64, -2.0]);
+    assert_eq!(rows, vec![vec![2.0, 0.0], vec![0.0, 2.0]]);
+    let (_, rows) = square_sum::hessian(&[0.3_f32, -2.0]);
+    assert_eq!(rows, vec![vec![2.0_f32, 0.0], vec![0.0, 2.0]]);
+}
