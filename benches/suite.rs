@@ -11,6 +11,8 @@
 //! 4. Expansion cost of the macro on long straight-line and loop-heavy functions.
 //! 5. ADBench's GMM, bundle adjustment and LSTM, written with helpers over
 //!    sub-slices: the gradient's time against the objective's, and its memory.
+//! 6. Other modes: `tangent` against the function, `hvp` against the
+//!    gradient, `hessian` against `hvp`.
 
 use backprop_runtime::differentiate;
 use criterion::Criterion;
@@ -734,6 +736,92 @@ fn bench_adbench(c: &mut Criterion) -> Vec<(String, usize)> {
 }
 
 // ---------------------------------------------------------------------------
+// 6. Other modes: forward mode's `tangent` against the function, and
+//    forward-over-reverse `hvp` against the gradient, on an extended
+//    Rosenbrock function over a generic float.
+
+mod modes {
+    use backprop_runtime::{differentiate, Float};
+
+    pub const N: usize = 10;
+
+    #[differentiate]
+    pub fn rosenbrock<T: Float>(x: &[T]) -> T {
+        let hundred = T::from(100.0).unwrap();
+        let mut total = T::zero();
+        for i in 0..x.len() - 1 {
+            let a = T::one() - x[i];
+            let b = x[i + 1] - x[i] * x[i];
+            total = total + a * a + hundred * b * b;
+        }
+        total
+    }
+}
+
+fn bench_modes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("modes");
+    group.bench_function("blog tangent", |b| {
+        b.iter(|| blog_example::f::tangent(black_box(3.0), black_box(-4.0), 1.0, 0.0))
+    });
+    let (p, x, y) = (mlp::random(1, mlp::PARAMS), mlp::random(2, mlp::I), 0.3);
+    let direction = mlp::random(5, mlp::PARAMS);
+    group.bench_function("mlp function", |b| {
+        b.iter(|| mlp::loss(black_box(&p), black_box(&x), y))
+    });
+    group.bench_function("mlp tangent", |b| {
+        b.iter(|| mlp::loss::tangent(black_box(&p), black_box(&x), y, &direction))
+    });
+    let point: Vec<f64> = (0..modes::N).map(|i| 0.1 * i as f64 - 0.3).collect();
+    let v: Vec<f64> = (0..modes::N).map(|i| 1.0 - 0.05 * i as f64).collect();
+    group.bench_function("rosenbrock gradient", |b| {
+        b.iter(|| modes::rosenbrock::grad(black_box(&point[..])))
+    });
+    group.bench_function("rosenbrock hvp", |b| {
+        b.iter(|| modes::rosenbrock::hvp(black_box(&point[..]), &v[..]))
+    });
+    group.bench_function("rosenbrock hessian", |b| {
+        b.iter(|| modes::rosenbrock::hessian(black_box(&point[..])))
+    });
+    group.finish();
+}
+
+fn print_modes_table() {
+    let ns = |id: &str| mean_ns("modes", id).unwrap_or(f64::NAN);
+    println!("\n| other modes | time | ratio |");
+    println!("|---|---|---|");
+    let tangent = ns("blog tangent");
+    let blog_function = mean_ns("blog", "function").unwrap_or(f64::NAN);
+    println!(
+        "| blog `tangent` | {tangent:.1} ns | tangent / function = {:.2} |",
+        tangent / blog_function
+    );
+    let (tangent, function) = (ns("mlp tangent"), ns("mlp function"));
+    println!(
+        "| MLP `tangent`, one direction | {:.2} µs | tangent / function = {:.2} |",
+        tangent / 1e3,
+        tangent / function
+    );
+    let (gradient, hvp, hessian) = (
+        ns("rosenbrock gradient"),
+        ns("rosenbrock hvp"),
+        ns("rosenbrock hessian"),
+    );
+    println!(
+        "| Rosenbrock n={} `hvp` | {:.2} µs | hvp / gradient = {:.2} |",
+        modes::N,
+        hvp / 1e3,
+        hvp / gradient
+    );
+    println!(
+        "| Rosenbrock n={} `hessian` | {:.2} µs | hessian / hvp = {:.1} (n = {}) |",
+        modes::N,
+        hessian / 1e3,
+        hessian / hvp,
+        modes::N
+    );
+}
+
+// ---------------------------------------------------------------------------
 // The table.
 
 /// Criterion's mean estimate for a benchmark, in nanoseconds.
@@ -881,7 +969,9 @@ fn main() {
     bench_scaling(&mut criterion);
     bench_expansion(&mut criterion);
     let adbench_memory = bench_adbench(&mut criterion);
+    bench_modes(&mut criterion);
     criterion.final_summary();
     print_table(&tape_memory());
     print_adbench_table(&adbench_memory);
+    print_modes_table();
 }

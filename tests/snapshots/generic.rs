@@ -176,7 +176,7 @@ pub mod scaled_logistic {
         let w_start = 0;
         let x_start = w_start + w.len();
         let coordinates = x_start + 1;
-        let (mut value_2, _) = self::grad(w, x);
+        let mut value_2 = ::core::option::Option::None;
         let mut rows = ::std::vec::Vec::with_capacity(coordinates);
         for j in 0..coordinates {
             let dot_w: ::std::vec::Vec<T> = (0..w.len())
@@ -184,12 +184,13 @@ pub mod scaled_logistic {
                 .collect();
             let dot_x = if x_start == j { T::one() } else { T::zero() };
             let (v, _, hv) = self::hvp(w, x, &dot_w, dot_x);
-            value_2 = v;
+            value_2 = ::core::option::Option::Some(v);
             let mut row = ::std::vec::Vec::with_capacity(coordinates);
             row.extend(hv.w.iter().copied());
             row.push(hv.x);
             rows.push(row);
         }
+        let value_2 = value_2.unwrap_or_else(|| self::grad(w, x).0);
         (value_2, rows)
     }
 }

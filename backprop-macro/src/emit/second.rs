@@ -190,16 +190,18 @@ pub(super) fn hessian_fn(sig: &Signature, names: &Names, generic: &Generic) -> O
         pub fn hessian #generics (#(#params),*) -> (#t, ::std::vec::Vec<::std::vec::Vec<#t>>) #where_clause {
             #(#sizes)*
             let coordinates = #offset;
-            let (mut #value, _) = self::grad(#(#args),*);
+            let mut #value = ::core::option::Option::None;
             let mut #rows = ::std::vec::Vec::with_capacity(coordinates);
             for #j in 0..coordinates {
                 #(#unit_directions)*
                 let (v, _, #hv) = self::hvp(#(#args,)* #(#direction_args),*);
-                #value = v;
+                #value = ::core::option::Option::Some(v);
                 let mut #row = ::std::vec::Vec::with_capacity(coordinates);
                 #(#flatten)*
                 #rows.push(#row);
             }
+            // Without differentiable coordinates, the value alone.
+            let #value = #value.unwrap_or_else(|| self::grad(#(#args),*).0);
             (#value, #rows)
         }
     })
