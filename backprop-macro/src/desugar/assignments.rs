@@ -4,6 +4,7 @@
 //! pipeline sees only tuple `let`s and plain assignments. The new names are
 //! ones the function does not mention.
 
+use crate::lower::strip_parens;
 use proc_macro2::Ident;
 use std::collections::HashSet;
 use syn::visit::Visit;
@@ -102,14 +103,6 @@ impl Rewriter {
         }
         self.taken.insert(candidate.clone());
         Ident::new(&candidate, name.span())
-    }
-}
-
-fn strip_parens(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Paren(p) => strip_parens(&p.expr),
-        Expr::Group(g) => strip_parens(&g.expr),
-        other => other,
     }
 }
 

@@ -4,6 +4,7 @@
 //! `if i < x.len() { x[i] } else { 0.0 }`. (Where there is no element,
 //! `unwrap` panics either way.)
 
+use crate::lower::strip_parens as strip;
 use syn::visit_mut::VisitMut;
 use syn::Expr;
 
@@ -118,14 +119,6 @@ fn end_or_default(expr: &Expr) -> Option<Expr> {
     Some(syn::parse_quote_spanned!(call.method.span()=>
         if #exists { #array[#index] } else { #default }
     ))
-}
-
-fn strip(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Paren(p) => strip(&p.expr),
-        Expr::Group(g) => strip(&g.expr),
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `*o` is left as written (and refused where it is lowered).
 
 use crate::emit::names::{identifiers, Names};
+use crate::lower::strip_parens as strip;
 use quote::{quote, ToTokens};
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat};
@@ -186,14 +187,6 @@ impl VisitMut for Replacer<'_> {
             return;
         }
         syn::visit_mut::visit_expr_mut(self, expr);
-    }
-}
-
-fn strip(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Paren(p) => strip(&p.expr),
-        Expr::Group(g) => strip(&g.expr),
-        other => other,
     }
 }
 

@@ -214,18 +214,7 @@ impl<'a> Lowerer<'a> {
             self.nodes[id].ty = Some(syn::parse_quote!(usize));
         }
         let value = self.expr(value);
-        let write = Node::new(
-            Hint::Op("push".into()),
-            NodeKind::Write {
-                array,
-                index,
-                value,
-                push: true,
-            },
-            span_of(call),
-        )
-        .active_if(self.nodes[array].active);
-        self.push(write);
+        self.write_or_push(array, index, value, true, span_of(call));
     }
 
     /// The vector from `Vec::new()` that `expr` names.

@@ -346,13 +346,26 @@ impl<'a> Lowerer<'a> {
 
     /// `a[i] = value`, as active as its array.
     pub(super) fn write_node(&mut self, array: NodeId, index: Operand, value: Operand, span: Span) {
+        self.write_or_push(array, index, value, false, span);
+    }
+
+    /// `a[i] = value`, or `a.push(value)` with `i` the length before it.
+    pub(super) fn write_or_push(
+        &mut self,
+        array: NodeId,
+        index: Operand,
+        value: Operand,
+        push: bool,
+        span: Span,
+    ) {
+        let hint = if push { "push" } else { "write" };
         let write = Node::new(
-            Hint::Op("write".into()),
+            Hint::Op(hint.into()),
             NodeKind::Write {
                 array,
                 index,
                 value,
-                push: false,
+                push,
             },
             span,
         )
