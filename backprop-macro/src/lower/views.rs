@@ -205,23 +205,17 @@ impl<'a> Lowerer<'a> {
         };
         // From the start of the parent, an element's index in the copy is its
         // index in the parent.
-        let (start, parent_index) = match &part.start {
+        let (start, parent_index, length) = match &part.start {
             Some(value) => {
                 let start = self.part_names.fresh(&format!("{name}_start"));
                 let bound: Stmt = syn::parse_quote_spanned!(span=> let #start: usize = #value;);
-                (vec![bound], quote_spanned!(span=> #start + #k))
+                (
+                    vec![bound],
+                    quote_spanned!(span=> #start + #k),
+                    quote_spanned!(span=> #end_value - #start),
+                )
             }
-            None => (Vec::new(), quote_spanned!(span=> #k)),
-        };
-        let length = match start.first() {
-            Some(Stmt::Local(local)) => {
-                let syn::Pat::Type(typed) = &local.pat else {
-                    return (Vec::new(), Vec::new());
-                };
-                let start = &typed.pat;
-                quote_spanned!(span=> #end_value - #start)
-            }
-            _ => end_value,
+            None => (Vec::new(), quote_spanned!(span=> #k), end_value),
         };
         let zero = float.literal("0.0");
         let block: syn::Block = syn::parse_quote_spanned! {span=>
