@@ -70,7 +70,8 @@ fn read_only_parts(x: &[f64], d: usize) -> f64 {
     s
 }
 
-/// Rows by `chunks_exact`, columns by `chunks` (the last one short).
+/// Rows by `chunks_exact`, columns by `chunks` (the last one short), in
+/// loops and in iterator chains.
 #[differentiate]
 fn chunked(x: &[f64], width: usize) -> f64 {
     let mut s = 0.0;
@@ -80,6 +81,13 @@ fn chunked(x: &[f64], width: usize) -> f64 {
     for part in x.chunks(3) {
         s += part[part.len() - 1].cos();
     }
+    // The same, as iterator chains.
+    s += x.chunks(3).map(|c| c[0] * c[c.len() - 1]).sum::<f64>();
+    s += x
+        .chunks_exact(width)
+        .enumerate()
+        .map(|(i, c)| c[width - 1] * i as f64)
+        .sum::<f64>();
     s
 }
 

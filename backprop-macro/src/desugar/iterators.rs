@@ -510,6 +510,13 @@ fn closure_body(closure: &syn::ExprClosure) -> TokenStream {
 fn is_slice_iteration(expr: &Expr) -> bool {
     match strip(expr) {
         Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => is_base(&m.receiver),
+        // A chain over chunks is a `for` over them, which lowering takes by
+        // index (`lower/views.rs`).
+        Expr::MethodCall(m)
+            if (m.method == "chunks" || m.method == "chunks_exact") && m.args.len() == 1 =>
+        {
+            is_base(&m.receiver)
+        }
         Expr::MethodCall(m)
             if (m.method == "enumerate" || m.method == "rev") && m.args.is_empty() =>
         {
