@@ -50,7 +50,7 @@ fn count_stmts(body: &[S]) -> usize {
         .sum()
 }
 
-fn children(s: &S) -> Vec<&Vec<S>> {
+pub fn children(s: &S) -> Vec<&Vec<S>> {
     match s {
         S::If { then, els, .. } => {
             let mut v = vec![then];

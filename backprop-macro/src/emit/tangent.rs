@@ -137,9 +137,13 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
             let named = *outputs == 1 || graph.elements_of(id).next().is_some();
             // A call's value passed straight to another call may be an array
             // (`g(f(w))` with `f` returning `[f64; 3]`): its type is the
-            // callee's to know.
-            let call_passed_on = args.iter().any(|a| {
-                matches!(a, Operand::Node(arg) if matches!(graph.nodes[*arg].kind, NodeKind::Call { .. }))
+            // callee's to know, unless arithmetic elsewhere shows it a float.
+            let call_passed_on = args.iter().any(|a| match a {
+                Operand::Node(arg) => {
+                    matches!(graph.nodes[*arg].kind, NodeKind::Call { .. })
+                        && !used_in_arithmetic(graph, *arg)
+                }
+                Operand::Const(_) => false,
             });
             named
                 && !call_passed_on
@@ -159,6 +163,16 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
         && plain_params
         && reading_calls
         && graph.written_params.is_empty()
+}
+
+/// Whether some operation computes with the node's value: then it is a float.
+fn used_in_arithmetic(graph: &Graph, id: NodeId) -> bool {
+    graph.nodes.iter().any(|n| {
+        matches!(n.kind, NodeKind::Op { .. } | NodeKind::Cast { .. })
+            && n.args()
+                .iter()
+                .any(|a| matches!(a, Operand::Node(x) if *x == id))
+    })
 }
 
 /// `dot_` + the node's name, for each node that has a tangent.
