@@ -111,6 +111,13 @@ impl<'g> TapePlan<'g> {
                 Operand::Node(i) => self.is_available(*i).then(|| vec![*i]),
             };
         }
+        // A value written into a buffer that keeps it: read back from there.
+        if let Some((_, index)) = self.kept_in_buffer(id) {
+            return match index {
+                Operand::Const(_) => Some(Vec::new()),
+                Operand::Node(i) => self.is_available(i).then(|| vec![i]),
+            };
+        }
         let NodeKind::Inactive { expr, locals } = &node.kind else {
             return None;
         };
@@ -136,6 +143,73 @@ impl<'g> TapePlan<'g> {
             deps.push(*dep);
         }
         Some(deps)
+    }
+
+    /// The buffer and index where a value stays until the end of the forward
+    /// pass: `h[j] = v` in the loop over `j` (a range, so each element is
+    /// written once), in the same block as `v`, the buffer's only write, the
+    /// buffer one of the function body. The backward pass reads `h[j]` instead
+    /// of keeping `v` on a stack of its own.
+    pub fn kept_in_buffer(&self, id: NodeId) -> Option<(NodeId, Operand)> {
+        let node = &self.graph.nodes[id];
+        if !node.active || node.array.is_some() {
+            return None;
+        }
+        let (write, array, index) =
+            self.graph
+                .nodes
+                .iter()
+                .enumerate()
+                .find_map(|(w, n)| match &n.kind {
+                    NodeKind::Write {
+                        array,
+                        index,
+                        value: Operand::Node(v),
+                        push: false,
+                    } if *v == id => Some((w, *array, index.clone())),
+                    _ => None,
+                })?;
+        let buffer = &self.graph.nodes[array];
+        let only_write = self.graph.writes_to(array).all(|w| w == write);
+        let same_block = self.graph.nodes[write].region == node.region;
+        if !matches!(
+            buffer.kind,
+            NodeKind::Buffer {
+                growable: false,
+                ..
+            }
+        ) || buffer.region != 0
+            || !only_write
+            || !same_block
+        {
+            return None;
+        }
+        // The index is the variable of the innermost loop around the write,
+        // and that loop runs over distinct values.
+        let Operand::Node(var) = index else {
+            return None;
+        };
+        let looped = self
+            .graph
+            .loops()
+            .into_iter()
+            .find(|l| l.var == Some(var))?;
+        let innermost = self.innermost_loop(node.region) == Some(looped.body.region);
+        let distinct = looped.over_slices
+            || looped.iter.as_ref().is_some_and(|iter| {
+                matches!(crate::lower::strip_parens(iter), syn::Expr::Range(_))
+            });
+        (innermost && distinct).then_some((array, index))
+    }
+
+    /// The body of the innermost loop around a block.
+    fn innermost_loop(&self, mut region: RegionId) -> Option<RegionId> {
+        loop {
+            if self.is_loop_body(region) {
+                return Some(region);
+            }
+            region = self.graph.regions[region].parent?;
+        }
     }
 
     /// Whether `array` holds, at the end of the forward pass, what `read` read:
@@ -246,5 +320,34 @@ mod tests {
             .position(|n| matches!(n.kind, crate::ir::NodeKind::Read { .. }))
             .expect("a read of w");
         assert!(matches!(plan.storage(read), Storage::Recompute(_)));
+    }
+
+    #[test]
+    fn a_value_kept_in_a_buffer_is_read_back_from_it() {
+        let (sig, graph) = lowered(parse_quote! {
+            fn f(x: &[f64], n: usize) -> f64 {
+                let mut h = vec![0.0; n];
+                for j in 0..n {
+                    let t = (x[j] * 2.0).tanh();
+                    h[j] = t;
+                }
+                let mut g = vec![0.0; n];
+                for j in 0..n {
+                    let u = (x[j] * 3.0).tanh();
+                    g[j] = u;
+                    g[0] = u * 0.5;
+                }
+                h[0] * h[1] + g[0] * g[1]
+            }
+        });
+        let plan = TapePlan::of(&graph, &sig);
+        let j = graph
+            .nodes
+            .iter()
+            .position(|n| matches!(n.kind, crate::ir::NodeKind::LoopVar))
+            .expect("the first loop's variable");
+        assert_eq!(plan.storage(node(&graph, "t")), Storage::Recompute(vec![j]));
+        // `g` is written twice per iteration: `u` keeps its own stack.
+        assert_eq!(plan.storage(node(&graph, "u")), Storage::Stack);
     }
 }

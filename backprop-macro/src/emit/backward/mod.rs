@@ -332,7 +332,13 @@ impl Pass<'_> {
                 }
                 Some(crate::emit::forward::renamed(self.graph, expr, locals))
             }
-            _ => None,
+            _ => {
+                let (array, index) = self.plan.kept_in_buffer(id)?;
+                self.copied.insert(array);
+                let name = &self.graph.nodes[array].name;
+                let index = crate::emit::forward::argument(self.graph, &index);
+                Some(quote!(#name[#index]))
+            }
         }
     }
 
