@@ -365,10 +365,11 @@ fn a_million_iterations() {
     );
     let (_, tape) = compound_growth::forward(x, n);
     // The iteration-start value of `a` (its second version, `a_2`) is all the
-    // product rule needs; `rate` is saved once.
+    // product rule needs; `rate` is saved once, and the range's bound, which
+    // the backward pass runs again reversed.
     assert_eq!(tape.a_2.len(), n);
     assert_eq!(tape.rate, 1.0 + x / n as f64);
-    assert_eq!(tape.trips, n);
+    assert_eq!(tape.n, n);
 }
 
 #[differentiate]
@@ -703,10 +704,10 @@ fn running_sum(x: f64, n: usize) -> f64 {
 #[test]
 fn an_accumulator_saves_nothing() {
     // `acc += x` needs no value in the backward pass: the tape holds only the
-    // trip count.
+    // range's bound, for the reversed loop.
     let (_, tape) = running_sum::forward(0.5, 1000);
-    let running_sum::Tape { trips } = tape;
-    assert_eq!(trips, 1000);
+    let running_sum::Tape { n } = tape;
+    assert_eq!(n, 1000);
     assert_eq!(running_sum::grad(0.5, 1000).1.x, 1000.0);
 }
 

@@ -948,3 +948,25 @@ fn a_match_arm_that_is_a_loop() {
         }
     }
 }
+
+/// A buffer whose elements are written once per pass of an outer loop: each
+/// value written is overwritten by the next pass, so it cannot be read back
+/// from the buffer's final contents (the fuzzer, seed 321: the backward pass
+/// read every pass's `tanh` as the last one's).
+#[differentiate]
+fn rewritten_each_pass(x: f64) -> f64 {
+    let mut h = [0.0; 2];
+    for _ in 0..3 {
+        for k in 0..2 {
+            h[k] = (h[k] + x).tanh();
+        }
+    }
+    h[1]
+}
+
+#[test]
+fn values_overwritten_by_a_later_pass_are_kept() {
+    for x in [0.3, -0.8, 1.4] {
+        check!(rewritten_each_pass(x = x));
+    }
+}

@@ -23,8 +23,8 @@ pub mod power_series {
     #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub x: f64,
+        pub n: usize,
         pub term_2: ::backprop_runtime::Stack<f64>,
-        pub trips: usize,
     }
 
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -40,7 +40,6 @@ pub mod power_series {
         let total = 0.0;
         let mut term_4 = term;
         let mut total_4 = total;
-        let mut trips = 0_usize;
         for k in 1..n {
             let prod = term_4 * x;
             let k_f64 = k as f64;
@@ -49,13 +48,8 @@ pub mod power_series {
             term_2_stack.push(term_4);
             term_4 = term_3;
             total_4 = total_3;
-            trips += 1;
         }
-        *tape = Tape {
-            x,
-            trips,
-            term_2: term_2_stack,
-        };
+        *tape = Tape { x, n, term_2: term_2_stack };
         total_4
     }
 
@@ -69,11 +63,11 @@ pub mod power_series {
 
     #[inline]
     pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
-        let Tape { x, trips, .. } = *tape;
+        let Tape { x, n, .. } = *tape;
         let mut term_2_stack = tape.term_2.reader();
         let mut dterm_4 = 0.0_f64;
         let mut dx = 0.0_f64;
-        for k in (0..trips).rev().map(|k| 1 + k) {
+        for k in (1..n).rev() {
             let term_2 = term_2_stack.pop();
             let k_f64 = k as f64;
             let dterm_3_1 = dterm_4;

@@ -29,10 +29,10 @@ pub mod soft_power {
     #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub x: f64,
+        pub n: usize,
         pub p_2: ::backprop_runtime::Stack<f64>,
         pub sin: ::backprop_runtime::Stack<f64>,
         pub p_6: f64,
-        pub trips: usize,
         pub cond_2: bool,
     }
 
@@ -49,7 +49,6 @@ pub mod soft_power {
         sin_stack.clear();
         let p = 1.0;
         let mut p_6 = p;
-        let mut trips = 0_usize;
         for i in 0..n {
             let cond = i % 2 == 0;
             let p_5 = if cond {
@@ -63,7 +62,6 @@ pub mod soft_power {
             };
             p_2_stack.push(p_6);
             p_6 = p_5;
-            trips += 1;
         }
         let cond_2 = p_6 > 1.0;
         let soft_power = if cond_2 {
@@ -74,8 +72,8 @@ pub mod soft_power {
         };
         *tape = Tape {
             x,
+            n,
             p_6,
-            trips,
             cond_2,
             p_2: p_2_stack,
             sin: sin_stack,
@@ -93,7 +91,7 @@ pub mod soft_power {
 
     #[inline]
     pub fn backward_into(tape: &Tape, dsoft_power: f64, grad: &mut Grad) {
-        let Tape { x, p_6, trips, cond_2, .. } = *tape;
+        let Tape { x, n, p_6, cond_2, .. } = *tape;
         let mut p_2_stack = tape.p_2.reader();
         let mut sin_stack = tape.sin.reader();
         let mut dp_6 = 0.0_f64;
@@ -105,7 +103,7 @@ pub mod soft_power {
             dp_6 += dsoft_power;
         }
         let mut dx = 0.0_f64;
-        for i in (0..trips).rev() {
+        for i in (0..n).rev() {
             let p_2 = p_2_stack.pop();
             let cond = i % 2 == 0;
             let dp_5 = dp_6;

@@ -8,7 +8,7 @@
 //! expression of available values is recomputed (an index `j * cols + i`), and
 //! an element of an input that nothing changes is read again from the input.
 
-use crate::ir::{Graph, NodeId, NodeKind, Operand, RegionId};
+use crate::ir::{Graph, Loop, NodeId, NodeKind, Operand, RegionId, StmtId};
 use crate::parse::signature::Signature;
 use std::collections::BTreeSet;
 
@@ -32,8 +32,12 @@ pub struct TapePlan<'g> {
     graph: &'g Graph,
     sig: &'g Signature,
     /// Loop variables the backward loops rebuild: those of loops over a range
-    /// with a known start.
+    /// with a known start, and of the loops it replays.
     rebuilt: BTreeSet<NodeId>,
+    /// Loops over a range whose bounds the backward pass can compute again
+    /// (`for j in i + 1..d`): it runs the same range reversed, saving neither
+    /// the trip count nor the variable.
+    replayed: BTreeSet<StmtId>,
     /// The blocks that are loop bodies.
     loop_bodies: BTreeSet<RegionId>,
 }
@@ -47,12 +51,48 @@ impl<'g> TapePlan<'g> {
             .filter_map(|looped| looped.var)
             .collect();
         let loop_bodies = loops.iter().map(|looped| looped.body.region).collect();
-        TapePlan {
+        let mut plan = TapePlan {
             graph,
             sig,
             rebuilt,
+            replayed: BTreeSet::new(),
             loop_bodies,
+        };
+        // Outer loops first: an inner range may use an outer loop's variable.
+        for looped in loops {
+            if looped.fixed_trips.is_none() && plan.can_replay(looped) {
+                plan.replayed.insert(looped.id);
+                plan.rebuilt.extend(looped.var);
+            }
         }
+        plan
+    }
+
+    /// Whether the backward pass runs this loop's range again, reversed.
+    pub fn replays(&self, looped: &Loop) -> bool {
+        self.replayed.contains(&looped.id)
+    }
+
+    /// A loop over `a..b` or `a..=b` with no early exit, whose bounds are
+    /// cheap expressions of values the backward pass has.
+    fn can_replay(&self, looped: &Loop) -> bool {
+        let Some(iter) = &looped.iter else {
+            return false;
+        };
+        let range = matches!(
+            crate::lower::strip_parens(iter),
+            syn::Expr::Range(r) if r.start.is_some() && r.end.is_some()
+        );
+        range
+            && looped.until.is_none()
+            && looped.exit.is_none()
+            && !looped.over_slices
+            && is_cheap(iter)
+            && looped.iter_locals.iter().all(|(_, local)| {
+                self.graph.nodes[*local].array.is_none()
+                    && !self.graph.changed_data.contains(local)
+                    && self.is_available(*local)
+            })
     }
 
     pub fn storage(&self, id: NodeId) -> Storage {
@@ -195,11 +235,17 @@ impl<'g> TapePlan<'g> {
             .into_iter()
             .find(|l| l.var == Some(var))?;
         let innermost = self.innermost_loop(node.region) == Some(looped.body.region);
+        // Inside another loop, the next pass of that loop writes the element
+        // again (a wrong gradient the fuzzer found, seed 321).
+        let outermost = self.graph.regions[looped.body.region]
+            .parent
+            .and_then(|parent| self.innermost_loop(parent))
+            .is_none();
         let distinct = looped.over_slices
             || looped.iter.as_ref().is_some_and(|iter| {
                 matches!(crate::lower::strip_parens(iter), syn::Expr::Range(_))
             });
-        (innermost && distinct).then_some((array, index))
+        (innermost && outermost && distinct).then_some((array, index))
     }
 
     /// The body of the innermost loop around a block.
@@ -271,6 +317,7 @@ fn is_cheap(expr: &syn::Expr) -> bool {
         Expr::Cast(c) => is_cheap(&c.expr),
         Expr::Index(i) => is_cheap(&i.expr) && is_cheap(&i.index),
         Expr::MethodCall(m) => m.method == "len" && m.args.is_empty() && is_cheap(&m.receiver),
+        Expr::Range(r) => r.start.iter().chain(&r.end).all(|bound| is_cheap(bound)),
         _ => false,
     }
 }

@@ -136,6 +136,28 @@ impl Pass<'_> {
             .var
             .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
         let body = self.block(&looped.body, &incoming, epilogue);
+        if self.plan.replays(looped) {
+            // The same range again, reversed: no trip count, no saved variable.
+            if let Some(iter) = &looped.iter {
+                for (_, local) in &looped.iter_locals {
+                    self.value(&Operand::Node(*local));
+                }
+                let range = crate::emit::forward::renamed(self.graph, iter, &looped.iter_locals);
+                let var = match rebuilt.filter(|var| self.needed.contains(var)) {
+                    Some(var) => {
+                        let name = &self.graph.nodes[var].name;
+                        quote!(#name)
+                    }
+                    None => quote!(_),
+                };
+                self.out
+                    .extend(quote!(for #var in (#range).rev() { #body }));
+            }
+            for (k, slot) in carried.iter().zip(&slots) {
+                self.contribute(&looped.carried[*k].init, region, quote!(#slot));
+            }
+            return;
+        }
         let trips = match &looped.fixed_trips {
             Some(count) => count.clone(),
             None => self.value(&Operand::Node(looped.trips)),
