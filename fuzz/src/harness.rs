@@ -640,9 +640,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     ]
     .iter()
     .any(|c| shape.contains(c))
-        || call_bound
-            .iter()
-            .any(|n| shape.contains(&format!("E(Var({n:?}))")));
+        || call_bound.iter().any(|n| {
+            shape.contains(&format!("E(Var({n:?}))"))
+                || shape.contains(&format!("RefScalar(Var({n:?}))"))
+        });
     let plain_params = f.params.iter().all(|q| {
         !matches!(
             q.ty,
