@@ -699,6 +699,87 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         out.push_str("    let z_along: f64 = z_tangents.iter().zip(&z_direction).map(|(t, u)| t[0] * u).sum();\n");
         out.push_str("    compare(\"tangent\", &[z_tt as f64], &[z_along], z_tol)?;\n");
     }
+    // 7. Second order, where the macro generates `hvp` (generic programs with
+    // one float result and plain parameters): its value and gradient are
+    // `grad`'s, and its H v matches central differences of the generated
+    // gradient along v (the oracle is first order; the gradient is checked
+    // against it above).
+    if p.float == Float::Generic
+        && matches!(f.ret, Ret::Scalar(_))
+        && plain_params
+        && p.model.is_none()
+        && !shape.contains("CustomRule")
+    {
+        // The arguments at `x + t v`, for `t` in {0, h, -h}.
+        let shifted = |tag: &str, t: &str, out: &mut String| -> String {
+            let mut args = Vec::new();
+            for (param, off) in f.params.iter().zip(&offsets) {
+                let v = &param.name;
+                let step = |i: &str| format!("({t}) * (0.5 - 0.125 * (({i} + {off}) % 5) as f64)");
+                match param.ty {
+                    PTy::Scalar => {
+                        let _ = writeln!(out, "    let z_{tag}_{v} = z_u_{v} + {};", step("0"));
+                        args.push(format!("z_{tag}_{v}"));
+                    }
+                    PTy::Array | PTy::ArrayRef => {
+                        let _ = writeln!(out, "    let z_{tag}_{v}: [f64; {}] = std::array::from_fn(|i| z_u_{v}[i] + {});", p.len, step("i"));
+                        let amp = if param.ty == PTy::ArrayRef { "&" } else { "" };
+                        args.push(format!("{amp}z_{tag}_{v}"));
+                    }
+                    PTy::Slice | PTy::VecRef => {
+                        let _ = writeln!(out, "    let z_{tag}_{v}: Vec<f64> = z_u_{v}.iter().enumerate().map(|(i, &x)| x + {}).collect();", step("i"));
+                        args.push(format!("&z_{tag}_{v}"));
+                    }
+                    PTy::Data => args.push(format!("&z_u_{v}")),
+                    _ => args.push(format!("z_u_{v}")),
+                }
+            }
+            args.join(", ")
+        };
+        // `z_hd_*`: the point moved by one whole direction.
+        shifted("hd", "1.0", out);
+        let at = call("hvp", out);
+        // The direction alone: the unit shift minus the point.
+        let mut directions = Vec::new();
+        for param in &f.params {
+            let v = &param.name;
+            match param.ty {
+                PTy::Scalar => directions.push(format!("z_hd_{v} - z_u_{v}")),
+                PTy::Array => {
+                    directions.push(format!("std::array::from_fn(|i| z_hd_{v}[i] - z_u_{v}[i])"))
+                }
+                PTy::ArrayRef => {
+                    let _ = writeln!(out, "    let z_hdir_{v}: [f64; {}] = std::array::from_fn(|i| z_hd_{v}[i] - z_u_{v}[i]);", p.len);
+                    directions.push(format!("&z_hdir_{v}"));
+                }
+                PTy::Slice | PTy::VecRef => {
+                    let _ = writeln!(out, "    let z_hdir_{v}: Vec<f64> = z_hd_{v}.iter().zip(&z_u_{v}).map(|(a, b)| a - b).collect();");
+                    directions.push(format!("&z_hdir_{v}"));
+                }
+                _ => {}
+            }
+        }
+        let all = if directions.is_empty() {
+            at.clone()
+        } else {
+            format!("{at}, {}", directions.join(", "))
+        };
+        let _ = writeln!(out, "    let (z_hvv, z_hvg, z_hvh) = {module}::hvp({all});");
+        out.push_str("    compare(\"hvp value\", &[z_hvv as f64], &z_plain_out, 1e-12)?;\n");
+        let hvg = flatten("z_hvg", out);
+        let _ = writeln!(out, "    let (_, z_hgg) = {grad_fn}({at});");
+        let hgg = flatten("z_hgg", out);
+        let _ = writeln!(out, "    compare(\"hvp gradient\", &{hvg}, &{hgg}, 1e-9)?;");
+        let plus = shifted("hp", "1e-5", out);
+        let minus = shifted("hm", "-1e-5", out);
+        let _ = writeln!(out, "    let (_, z_hgp) = {grad_fn}({plus});");
+        let _ = writeln!(out, "    let (_, z_hgm) = {grad_fn}({minus});");
+        let gp = flatten("z_hgp", out);
+        let gm = flatten("z_hgm", out);
+        let hvh = flatten("z_hvh", out);
+        let _ = writeln!(out, "    let z_hfd: Vec<f64> = {gp}.iter().zip(&{gm}).map(|(a, b)| (a - b) / 2e-5).collect();");
+        let _ = writeln!(out, "    compare(\"hvp\", &{hvh}, &z_hfd, 1e-4)?;");
+    }
     out.push_str("    Ok(\"pass\".into())\n}\n");
 }
 
