@@ -58,8 +58,9 @@ pub fn erf(x: f64) -> f64 {
     }
 }
 
-/// A custom rule for `erf`: the same module a `#[differentiate]` function gets.
-/// Differentiated callers use `forward` and `pullback`.
+/// A custom rule for `erf`: the two functions of the module a
+/// `#[differentiate]` function gets that differentiated callers use,
+/// `forward_into` and `pullback_into`.
 pub mod erf {
     /// What the rule needs: the argument.
     #[derive(Clone, Debug, Default)]
@@ -67,12 +68,14 @@ pub mod erf {
         x: f64,
     }
 
-    pub fn forward(x: f64) -> (f64, Tape) {
-        (super::erf(x), Tape { x })
+    pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
+        tape.x = x;
+        super::erf(x)
     }
 
-    /// The adjoint of each argument, in order.
-    pub fn pullback(tape: &Tape, seed: f64) -> (f64,) {
+    /// The adjoint of each argument, in order; a scalar rule needs no
+    /// gradient of its own to fill.
+    pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64,) {
         let slope = 2.0 / std::f64::consts::PI.sqrt() * (-tape.x * tape.x).exp();
         (seed * slope,)
     }
@@ -97,12 +100,12 @@ pub mod newton_sqrt {
         root: f64,
     }
 
-    pub fn forward(a: f64, iterations: usize) -> (f64, Tape) {
-        let root = super::newton_sqrt(a, iterations);
-        (root, Tape { root })
+    pub fn forward_into(tape: &mut Tape, a: f64, iterations: usize) -> f64 {
+        tape.root = super::newton_sqrt(a, iterations);
+        tape.root
     }
 
-    pub fn pullback(tape: &Tape, seed: f64) -> (f64, NotDifferentiable) {
+    pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64, NotDifferentiable) {
         (seed / (2.0 * tape.root), NotDifferentiable)
     }
 }

@@ -160,10 +160,13 @@
 //! ## Calls and custom derivative rules
 //!
 //! A differentiated function calls other `#[differentiate]` functions by name or
-//! path: its forward pass runs the callee's `forward`, its backward pass the
-//! callee's `pullback`. Any plain function can join in by getting a module of the
-//! same shape by hand: a custom rule, for a black box, a closed-form derivative,
-//! or an iterative solver whose adjoint is that of its solution.
+//! path: its forward pass runs the callee's `forward_into` on a tape it keeps
+//! (one per call, reused by the next forward pass), its backward pass the
+//! callee's `pullback_into` with a gradient it keeps per call site, which hands
+//! back one adjoint per argument. Any plain function can join in by getting a
+//! module with those two functions by hand: a custom rule, for a black box, a
+//! closed-form derivative, or an iterative solver whose adjoint is that of its
+//! solution.
 //!
 //! ```
 //! use backprop_runtime::differentiate;
@@ -187,13 +190,16 @@
 //!         root: f64,
 //!     }
 //!
-//!     pub fn forward(a: f64, iterations: usize) -> (f64, Tape) {
-//!         let root = super::newton_sqrt(a, iterations);
-//!         (root, Tape { root })
+//!     /// The value, saving what the adjoint needs into the caller's tape.
+//!     pub fn forward_into(tape: &mut Tape, a: f64, iterations: usize) -> f64 {
+//!         tape.root = super::newton_sqrt(a, iterations);
+//!         tape.root
 //!     }
 //!
-//!     /// One adjoint per argument, in order.
-//!     pub fn pullback(tape: &Tape, seed: f64) -> (f64, NotDifferentiable) {
+//!     /// One adjoint per argument, in order. The last parameter is scratch
+//!     /// memory the caller keeps for this call (any `Default` type): a rule
+//!     /// with only scalar adjoints needs none.
+//!     pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64, NotDifferentiable) {
 //!         (seed / (2.0 * tape.root), NotDifferentiable)
 //!     }
 //! }
@@ -212,7 +218,56 @@
 //!
 //! Passing a value that depends on the inputs to a parameter whose adjoint is
 //! [`NotDifferentiable`] is a type error at that argument, never a dropped
-//! gradient. A rule for a slice parameter returns a `Vec` of its adjoint.
+//! gradient. A rule for a slice parameter fills the scratch memory with the
+//! slice's adjoint and returns it as a slice of that memory, so a call in a
+//! loop allocates nothing once the memory has grown:
+//!
+//! ```
+//! use backprop_runtime::differentiate;
+//!
+//! /// The Euclidean norm, `sqrt(sum x_i^2)`.
+//! pub fn norm(x: &[f64]) -> f64 {
+//!     x.iter().map(|v| v * v).sum::<f64>().sqrt()
+//! }
+//!
+//! /// Its rule: d norm / d x_i = x_i / norm.
+//! pub mod norm {
+//!     #[derive(Clone, Debug, Default)]
+//!     pub struct Tape {
+//!         x: Vec<f64>,
+//!         norm: f64,
+//!     }
+//!
+//!     pub fn forward_into(tape: &mut Tape, x: &[f64]) -> f64 {
+//!         // Refilled in place: a reused tape keeps its memory.
+//!         tape.x.clear();
+//!         tape.x.extend_from_slice(x);
+//!         tape.norm = super::norm(x);
+//!         tape.norm
+//!     }
+//!
+//!     pub fn pullback_into<'g>(tape: &Tape, seed: f64, dx: &'g mut Vec<f64>) -> (&'g [f64],) {
+//!         dx.clear();
+//!         dx.extend(tape.x.iter().map(|v| seed * v / tape.norm));
+//!         (dx,)
+//!     }
+//! }
+//!
+//! #[differentiate]
+//! fn rows_norm(m: &[f64], cols: usize) -> f64 {
+//!     let mut total = 0.0;
+//!     for r in 0..m.len() / cols {
+//!         total += norm(&m[r * cols..(r + 1) * cols]);
+//!     }
+//!     total
+//! }
+//!
+//! fn main() {
+//!     let (value, g) = rows_norm::grad(&[3.0, 4.0, 0.0, 2.0], 2);
+//!     assert!((value - 7.0).abs() < 1e-12);
+//!     assert_eq!(g.m, vec![0.6, 0.8, 0.0, 1.0]);
+//! }
+//! ```
 //!
 //! ## Control flow
 //!
@@ -587,19 +642,111 @@ impl<T: Copy> Reader<'_, T> {
     }
 }
 
+/// The tapes of a callee called in a loop or branch: a stack that keeps each
+/// tape's memory when cleared, so the next forward pass refills the same
+/// tapes (their stacks and copies) instead of allocating new ones.
+///
+/// ```
+/// use backprop_runtime::TapeStack;
+///
+/// let mut tapes: TapeStack<Vec<f64>> = TapeStack::new();
+/// let mut tape = tapes.spare();
+/// tape.extend([1.0, 2.0]);
+/// tapes.push(tape);
+/// assert_eq!(tapes.reader().pop_ref(), &vec![1.0, 2.0]);
+///
+/// // Cleared, the stack hands the same tape back, its memory kept.
+/// tapes.clear();
+/// let again = tapes.spare();
+/// assert!(tapes.is_empty() && again.capacity() >= 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct TapeStack<T> {
+    /// The live tapes, then (from `live` on) spare ones whose memory is kept.
+    items: Vec<T>,
+    live: usize,
+}
+
+impl<T> Default for TapeStack<T> {
+    fn default() -> Self {
+        TapeStack {
+            items: Vec::new(),
+            live: 0,
+        }
+    }
+}
+
+impl<T> TapeStack<T> {
+    /// An empty stack; it allocates on the first push.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets every tape, keeping them (and their memory) as spares.
+    pub fn clear(&mut self) {
+        self.live = 0;
+    }
+
+    /// A tape to fill: a spare one if there is one, else a new one.
+    #[must_use]
+    pub fn spare(&mut self) -> T
+    where
+        T: Default,
+    {
+        if self.items.len() > self.live {
+            self.items.pop().unwrap_or_default()
+        } else {
+            T::default()
+        }
+    }
+
+    /// Saves one tape.
+    pub fn push(&mut self, tape: T) {
+        self.items.push(tape);
+        // The spares stay after the live tapes.
+        let last = self.items.len() - 1;
+        self.items.swap(self.live, last);
+        self.live += 1;
+    }
+
+    /// How many tapes were saved.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether nothing was saved.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Reads the tapes back, newest first, without consuming the stack.
+    #[must_use]
+    pub fn reader(&self) -> Reader<'_, T> {
+        Reader {
+            items: &self.items[..self.live],
+            next: self.live,
+        }
+    }
+}
+
 /// Adds `from` into `into`, element by element: a callee's adjoint of an array
-/// argument, added into the caller's adjoint of that array.
+/// argument (a slice of the callee's gradient, an array, or a custom rule's
+/// `Vec`), added into the caller's adjoint of that array.
 ///
 /// ```
 /// let mut caller = [1.0, 2.0];
-/// backprop_runtime::accumulate(&mut caller, &[0.5, -1.0]);
+/// backprop_runtime::accumulate(&mut caller, [0.5, -1.0]);
 /// assert_eq!(caller, [1.5, 1.0]);
 /// ```
 ///
 /// # Panics
 /// If the lengths differ (the callee was handed an array of another length).
 #[inline]
-pub fn accumulate<F: Real>(into: &mut [F], from: &[F]) {
+pub fn accumulate<F: Real>(into: &mut [F], from: impl AsRef<[F]>) {
+    let from = from.as_ref();
     assert_eq!(
         into.len(),
         from.len(),
@@ -608,6 +755,23 @@ pub fn accumulate<F: Real>(into: &mut [F], from: &[F]) {
     for (a, b) in into.iter_mut().zip(from) {
         *a = *a + *b;
     }
+}
+
+/// Copies `from` into `into`: the adjoint of an array before a call that
+/// wrote it, as the callee hands it back, replacing the caller's adjoint of
+/// the array after the call.
+///
+/// ```
+/// let mut caller = [1.0, 2.0];
+/// backprop_runtime::assign(&mut caller, vec![0.5, -1.0]);
+/// assert_eq!(caller, [0.5, -1.0]);
+/// ```
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub fn assign<F: Real>(into: &mut [F], from: impl AsRef<[F]>) {
+    into.copy_from_slice(from.as_ref());
 }
 
 /// Sizes a slice parameter's gradient on first use, and checks it afterwards:

@@ -68,10 +68,23 @@ pub mod sig {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(x: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        let value = self::forward_into(tape, x);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64,) {
         let g = self::backward(tape, seed);
         (g.x,)
+    }
+
+    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64,) {
+        grad.x = 0.0_f64;
+        self::backward_into(tape, seed, grad);
+        (grad.x,)
     }
 
     #[must_use]
@@ -118,9 +131,11 @@ pub mod f_inline {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
-        let (sig_out, sig_out_tape) = sig::forward(y);
+        let mut sig_out_tape = ::core::mem::take(&mut tape.sig_out_tape);
+        let sig_out = sig::forward_into(&mut sig_out_tape, y);
         let sum = x + sig_out;
-        let (sig_out_2, sig_out_2_tape) = sig::forward(x);
+        let mut sig_out_2_tape = ::core::mem::take(&mut tape.sig_out_2_tape);
+        let sig_out_2 = sig::forward_into(&mut sig_out_2_tape, x);
         let sum_2 = x + y;
         let powi = sum_2.powi(2);
         let sum_3 = sig_out_2 + powi;
@@ -146,6 +161,8 @@ pub mod f_inline {
     #[inline]
     pub fn backward_into(tape: &Tape, df_inline: f64, grad: &mut Grad) {
         let Tape { ref sig_out_tape, sum, ref sig_out_2_tape, sum_2, sum_3 } = *tape;
+        let mut sig_out_2_grad = ::core::default::Default::default();
+        let mut sig_out_grad = ::core::default::Default::default();
         let dsum = df_inline / sum_3;
         let dsum_3 = df_inline * (-sum / (sum_3 * sum_3));
         let dsig_out_2 = dsum_3;
@@ -153,10 +170,10 @@ pub mod f_inline {
         let dsum_2 = dpowi * (2.0 * sum_2);
         let dx1 = dsum_2;
         let dy1 = dsum_2;
-        let (dx2,) = sig::pullback(sig_out_2_tape, dsig_out_2);
+        let (dx2,) = sig::pullback_into(sig_out_2_tape, dsig_out_2, &mut sig_out_2_grad);
         let dx3 = dsum;
         let dsig_out = dsum;
-        let (dy2,) = sig::pullback(sig_out_tape, dsig_out);
+        let (dy2,) = sig::pullback_into(sig_out_tape, dsig_out, &mut sig_out_grad);
         let dy = dy1 + dy2;
         let dx = dx1 + dx2 + dx3;
         grad.x += dx;
@@ -178,24 +195,54 @@ pub mod f_inline {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(x: f64, y: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        let value = self::forward_into(tape, x, y);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);
         (g.x, g.y)
     }
 
+    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64, f64) {
+        grad.x = 0.0_f64;
+        grad.y = 0.0_f64;
+        self::backward_into(tape, seed, grad);
+        (grad.x, grad.y)
+    }
+
     #[must_use]
     pub fn tangent(x: f64, y: f64, dot_x: f64, dot_y: f64) -> (f64, f64) {
-        let (sig_out, sig_out_tape) = sig::forward(y);
+        let mut sig_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        let sig_out = sig::forward_into(&mut sig_out_tape.0, y);
         let dot_sig_out = {
-            let (partial_0,) = sig::pullback(&sig_out_tape, 1.0_f64);
+            let (partial_0,) = sig::pullback_into(
+                &sig_out_tape.0,
+                1.0_f64,
+                &mut sig_out_tape.1,
+            );
             partial_0 * dot_y
         };
         let sum = x + sig_out;
         let dot_sum = dot_x + dot_sig_out;
-        let (sig_out_2, sig_out_2_tape) = sig::forward(x);
+        let mut sig_out_2_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        let sig_out_2 = sig::forward_into(&mut sig_out_2_tape.0, x);
         let dot_sig_out_2 = {
-            let (partial_0,) = sig::pullback(&sig_out_2_tape, 1.0_f64);
+            let (partial_0,) = sig::pullback_into(
+                &sig_out_2_tape.0,
+                1.0_f64,
+                &mut sig_out_2_tape.1,
+            );
             partial_0 * dot_x
         };
         let sum_2 = x + y;

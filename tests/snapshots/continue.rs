@@ -112,10 +112,28 @@ pub mod even_terms {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(w: &[f64], x: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        let value = self::forward_into(tape, w, x);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (::std::vec::Vec<f64>, f64) {
         let g = self::backward(tape, seed);
         (g.w, g.x)
+    }
+
+    pub fn pullback_into<'grad>(
+        tape: &Tape,
+        seed: f64,
+        grad: &'grad mut Grad,
+    ) -> (&'grad [f64], f64) {
+        grad.w.clear();
+        grad.x = 0.0_f64;
+        self::backward_into(tape, seed, grad);
+        (&grad.w[..], grad.x)
     }
 
     #[must_use]

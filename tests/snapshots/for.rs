@@ -99,10 +99,27 @@ pub mod power_series {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(x: f64, n: usize, tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        let value = self::forward_into(tape, x, n);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, ::backprop_runtime::NotDifferentiable) {
         let g = self::backward(tape, seed);
         (g.x, ::backprop_runtime::NotDifferentiable)
+    }
+
+    pub fn pullback_into(
+        tape: &Tape,
+        seed: f64,
+        grad: &mut Grad,
+    ) -> (f64, ::backprop_runtime::NotDifferentiable) {
+        grad.x = 0.0_f64;
+        self::backward_into(tape, seed, grad);
+        (grad.x, ::backprop_runtime::NotDifferentiable)
     }
 
     #[must_use]

@@ -68,7 +68,8 @@ pub mod scaled_logistic {
             h[k] = w_i;
             trips += 1;
         }
-        let (_, scale_out_tape) = scale::forward(&mut h, x);
+        let mut scale_out_tape = ::core::mem::take(&mut tape.scale_out_tape);
+        scale::forward_into(&mut scale_out_tape, &mut h, x);
         let total = T::zero();
         let mut total_4 = total;
         let mut trips_2 = 0_usize;
@@ -104,6 +105,7 @@ pub mod scaled_logistic {
     pub fn backward_into<T: Float>(tape: &Tape<T>, dscaled_logistic: T, grad: &mut Grad<T>) {
         let Tape { w_len, trips, ref scale_out_tape, trips_2, .. } = *tape;
         let mut sigmoid_2_stack = tape.sigmoid_2.reader();
+        let mut scale_out_grad = ::core::default::Default::default();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         let mut dh = ::std::vec![T::zero(); w_len];
@@ -117,8 +119,12 @@ pub mod scaled_logistic {
             dh[k_2] = dh[k_2] + dv;
             dtotal_4 = dtotal_2;
         }
-        let (dh_scale_out, dx) = scale::pullback(scale_out_tape, &dh[..]);
-        dh[..].copy_from_slice(&dh_scale_out[..]);
+        let (dh_scale_out, dx) = scale::pullback_into(
+            scale_out_tape,
+            &dh[..],
+            &mut scale_out_grad,
+        );
+        ::backprop_runtime::assign(&mut dh[..], dh_scale_out);
         for k in (0..trips).rev() {
             let dw_i = dh[k];
             dh[k] = T::zero();
@@ -142,10 +148,33 @@ pub mod scaled_logistic {
         (value, self::backward(&tape, T::one()))
     }
 
+    #[inline]
+    pub fn grad_into<T: Float>(
+        w: &[T],
+        x: T,
+        tape: &mut Tape<T>,
+        gradient: &mut Grad<T>,
+    ) -> T {
+        let value = self::forward_into(tape, w, x);
+        self::backward_into(tape, T::one(), gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback<T: Float>(tape: &Tape<T>, seed: T) -> (::std::vec::Vec<T>, T) {
         let g = self::backward(tape, seed);
         (g.w, g.x)
+    }
+
+    pub fn pullback_into<'grad, T: Float>(
+        tape: &Tape<T>,
+        seed: T,
+        grad: &'grad mut Grad<T>,
+    ) -> (&'grad [T], T) {
+        grad.w.clear();
+        grad.x = T::zero();
+        self::backward_into(tape, seed, grad);
+        (&grad.w[..], grad.x)
     }
 
     #[must_use]

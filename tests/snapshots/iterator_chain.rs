@@ -107,10 +107,28 @@ pub mod dot {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(a: &[f64], b: &[f64], tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        let value = self::forward_into(tape, a, b);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (::std::vec::Vec<f64>, ::std::vec::Vec<f64>) {
         let g = self::backward(tape, seed);
         (g.a, g.b)
+    }
+
+    pub fn pullback_into<'grad>(
+        tape: &Tape,
+        seed: f64,
+        grad: &'grad mut Grad,
+    ) -> (&'grad [f64], &'grad [f64]) {
+        grad.a.clear();
+        grad.b.clear();
+        self::backward_into(tape, seed, grad);
+        (&grad.a[..], &grad.b[..])
     }
 
     #[must_use]

@@ -46,7 +46,8 @@ pub mod linear_predict {
     ) -> f64 {
         let w_len = w.len();
         let x_len = x.len();
-        let (dot_out, dot_out_tape) = dot::forward(w, x);
+        let mut dot_out_tape = ::core::mem::take(&mut tape.dot_out_tape);
+        let dot_out = dot::forward_into(&mut dot_out_tape, w, x);
         let linear_predict = dot_out + b;
         *tape = Tape { w_len, x_len, dot_out_tape };
         linear_predict
@@ -63,15 +64,20 @@ pub mod linear_predict {
     #[inline]
     pub fn backward_into(tape: &Tape, dlinear_predict: f64, grad: &mut Grad) {
         let Tape { w_len, x_len, ref dot_out_tape } = *tape;
+        let mut dot_out_grad = ::core::default::Default::default();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         ::backprop_runtime::prepare(&mut grad.x, x_len);
         let dx = &mut grad.x;
         let ddot_out = dlinear_predict;
         let db = dlinear_predict;
-        let (dw_dot_out, dx_dot_out) = dot::pullback(dot_out_tape, ddot_out);
-        ::backprop_runtime::accumulate(&mut dw[..], &dw_dot_out[..]);
-        ::backprop_runtime::accumulate(&mut dx[..], &dx_dot_out[..]);
+        let (dw_dot_out, dx_dot_out) = dot::pullback_into(
+            dot_out_tape,
+            ddot_out,
+            &mut dot_out_grad,
+        );
+        ::backprop_runtime::accumulate(&mut dw[..], dw_dot_out);
+        ::backprop_runtime::accumulate(&mut dx[..], dx_dot_out);
         grad.b += db;
     }
 
@@ -90,6 +96,20 @@ pub mod linear_predict {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        tape: &mut Tape,
+        gradient: &mut Grad,
+    ) -> f64 {
+        let value = self::forward_into(tape, linear, w, b, x);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,
@@ -104,6 +124,18 @@ pub mod linear_predict {
         (::backprop_runtime::NotDifferentiable, g.w, g.b, g.x)
     }
 
+    pub fn pullback_into<'grad>(
+        tape: &Tape,
+        seed: f64,
+        grad: &'grad mut Grad,
+    ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64]) {
+        grad.w.clear();
+        grad.b = 0.0_f64;
+        grad.x.clear();
+        self::backward_into(tape, seed, grad);
+        (::backprop_runtime::NotDifferentiable, &grad.w[..], grad.b, &grad.x[..])
+    }
+
     #[must_use]
     #[allow(clippy::too_many_arguments)]
     pub fn tangent(
@@ -115,9 +147,17 @@ pub mod linear_predict {
         dot_b: f64,
         dot_x: &[f64],
     ) -> (f64, f64) {
-        let (dot_out, dot_out_tape) = dot::forward(w, x);
+        let mut dot_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        let dot_out = dot::forward_into(&mut dot_out_tape.0, w, x);
         let dot_dot_out = {
-            let (partial_0, partial_1) = dot::pullback(&dot_out_tape, 1.0_f64);
+            let (partial_0, partial_1) = dot::pullback_into(
+                &dot_out_tape.0,
+                1.0_f64,
+                &mut dot_out_tape.1,
+            );
             partial_0.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
                 + partial_1
                     .iter()
@@ -178,7 +218,11 @@ pub mod linear_loss {
     ) -> f64 {
         let w_len = w.len();
         let x_len = x.len();
-        let (linear_predict_out, linear_predict_out_tape) = linear_predict::forward(
+        let mut linear_predict_out_tape = ::core::mem::take(
+            &mut tape.linear_predict_out_tape,
+        );
+        let linear_predict_out = linear_predict::forward_into(
+            &mut linear_predict_out_tape,
             linear,
             w,
             b,
@@ -206,6 +250,7 @@ pub mod linear_loss {
     #[inline]
     pub fn backward_into(tape: &Tape, dlinear_loss: f64, grad: &mut Grad) {
         let Tape { w_len, x_len, ref linear_predict_out_tape, e } = *tape;
+        let mut linear_predict_out_grad = ::core::default::Default::default();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         ::backprop_runtime::prepare(&mut grad.x, x_len);
@@ -213,12 +258,13 @@ pub mod linear_loss {
         let de = dlinear_loss * (2.0 * e);
         let dlinear_predict_out = de;
         let dy = -de;
-        let (_, dw_linear_predict_out, db, dx_linear_predict_out) = linear_predict::pullback(
+        let (_, dw_linear_predict_out, db, dx_linear_predict_out) = linear_predict::pullback_into(
             linear_predict_out_tape,
             dlinear_predict_out,
+            &mut linear_predict_out_grad,
         );
-        ::backprop_runtime::accumulate(&mut dw[..], &dw_linear_predict_out[..]);
-        ::backprop_runtime::accumulate(&mut dx[..], &dx_linear_predict_out[..]);
+        ::backprop_runtime::accumulate(&mut dw[..], dw_linear_predict_out);
+        ::backprop_runtime::accumulate(&mut dx[..], dx_linear_predict_out);
         grad.b += db;
         grad.y += dy;
     }
@@ -238,6 +284,21 @@ pub mod linear_loss {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        y: f64,
+        tape: &mut Tape,
+        gradient: &mut Grad,
+    ) -> f64 {
+        let value = self::forward_into(tape, linear, w, b, x, y);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,
@@ -253,6 +314,19 @@ pub mod linear_loss {
         (::backprop_runtime::NotDifferentiable, g.w, g.b, g.x, g.y)
     }
 
+    pub fn pullback_into<'grad>(
+        tape: &Tape,
+        seed: f64,
+        grad: &'grad mut Grad,
+    ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
+        grad.w.clear();
+        grad.b = 0.0_f64;
+        grad.x.clear();
+        grad.y = 0.0_f64;
+        self::backward_into(tape, seed, grad);
+        (::backprop_runtime::NotDifferentiable, &grad.w[..], grad.b, &grad.x[..], grad.y)
+    }
+
     #[must_use]
     #[allow(clippy::too_many_arguments)]
     pub fn tangent(
@@ -266,16 +340,22 @@ pub mod linear_loss {
         dot_x: &[f64],
         dot_y: f64,
     ) -> (f64, f64) {
-        let (linear_predict_out, linear_predict_out_tape) = linear_predict::forward(
+        let mut linear_predict_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        let linear_predict_out = linear_predict::forward_into(
+            &mut linear_predict_out_tape.0,
             linear,
             w,
             b,
             x,
         );
         let dot_linear_predict_out = {
-            let (_, partial_1, partial_2, partial_3) = linear_predict::pullback(
-                &linear_predict_out_tape,
+            let (_, partial_1, partial_2, partial_3) = linear_predict::pullback_into(
+                &linear_predict_out_tape.0,
                 1.0_f64,
+                &mut linear_predict_out_tape.1,
             );
             partial_1.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
                 + partial_2 * dot_b

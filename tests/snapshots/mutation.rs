@@ -82,6 +82,19 @@ pub mod damped {
         (value, self::backward(&tape, 1.0_f32))
     }
 
+    #[inline]
+    pub fn grad_into(
+        x: f32,
+        rate: f32,
+        steps: i32,
+        tape: &mut Tape,
+        gradient: &mut Grad,
+    ) -> f32 {
+        let value = self::forward_into(tape, x, rate, steps);
+        self::backward_into(tape, 1.0_f32, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,
@@ -93,6 +106,24 @@ pub mod damped {
     ) {
         let g = self::backward(tape, seed);
         (g.x, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable)
+    }
+
+    pub fn pullback_into(
+        tape: &Tape,
+        seed: f32,
+        grad: &mut Grad,
+    ) -> (
+        f32,
+        ::backprop_runtime::NotDifferentiable,
+        ::backprop_runtime::NotDifferentiable,
+    ) {
+        grad.x = 0.0_f32;
+        self::backward_into(tape, seed, grad);
+        (
+            grad.x,
+            ::backprop_runtime::NotDifferentiable,
+            ::backprop_runtime::NotDifferentiable,
+        )
     }
 
     #[must_use]

@@ -120,6 +120,19 @@ pub mod mse {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(
+        w: &[f64],
+        xs: &[f64],
+        ys: &[f64],
+        tape: &mut Tape,
+        gradient: &mut Grad,
+    ) -> f64 {
+        let value = self::forward_into(tape, w, xs, ys);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,
@@ -131,6 +144,24 @@ pub mod mse {
     ) {
         let g = self::backward(tape, seed);
         (g.w, ::backprop_runtime::NotDifferentiable, ::backprop_runtime::NotDifferentiable)
+    }
+
+    pub fn pullback_into<'grad>(
+        tape: &Tape,
+        seed: f64,
+        grad: &'grad mut Grad,
+    ) -> (
+        &'grad [f64],
+        ::backprop_runtime::NotDifferentiable,
+        ::backprop_runtime::NotDifferentiable,
+    ) {
+        grad.w.clear();
+        self::backward_into(tape, seed, grad);
+        (
+            &grad.w[..],
+            ::backprop_runtime::NotDifferentiable,
+            ::backprop_runtime::NotDifferentiable,
+        )
     }
 
     #[must_use]
@@ -283,5 +314,16 @@ pub mod scale {
     pub fn pullback<T: Float>(tape: &Tape<T>, seed: &[T]) -> (::std::vec::Vec<T>, T) {
         let g = self::backward(tape, seed);
         (g.v, g.by)
+    }
+
+    pub fn pullback_into<'grad, T: Float>(
+        tape: &Tape<T>,
+        seed: &[T],
+        grad: &'grad mut Grad<T>,
+    ) -> (&'grad [T], T) {
+        grad.v.clear();
+        grad.by = T::zero();
+        self::backward_into(tape, seed, grad);
+        (&grad.v[..], grad.by)
     }
 }

@@ -102,10 +102,24 @@ pub mod f {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(x: f64, y: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        let value = self::forward_into(tape, x, y);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);
         (g.x, g.y)
+    }
+
+    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64, f64) {
+        grad.x = 0.0_f64;
+        grad.y = 0.0_f64;
+        self::backward_into(tape, seed, grad);
+        (grad.x, grad.y)
     }
 
     #[must_use]

@@ -98,10 +98,23 @@ pub mod newton_sqrt {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(a: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        let value = self::forward_into(tape, a);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64,) {
         let g = self::backward(tape, seed);
         (g.a,)
+    }
+
+    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64,) {
+        grad.a = 0.0_f64;
+        self::backward_into(tape, seed, grad);
+        (grad.a,)
     }
 
     #[must_use]

@@ -110,10 +110,24 @@ pub mod halve_until {
         (value, self::backward(&tape, 1.0_f64))
     }
 
+    #[inline]
+    pub fn grad_into(x: f64, limit: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        let value = self::forward_into(tape, x, limit);
+        self::backward_into(tape, 1.0_f64, gradient);
+        value
+    }
+
     #[must_use]
     pub fn pullback(tape: &Tape, seed: f64) -> (f64, f64) {
         let g = self::backward(tape, seed);
         (g.x, g.limit)
+    }
+
+    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64, f64) {
+        grad.x = 0.0_f64;
+        grad.limit = 0.0_f64;
+        self::backward_into(tape, seed, grad);
+        (grad.x, grad.limit)
     }
 
     #[must_use]

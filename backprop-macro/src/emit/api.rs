@@ -1,5 +1,5 @@
 //! What the user calls besides the passes: `Grad`, `grad` (or `jacobian`),
-//! `pullback`, and the types they share.
+//! `pullback` and `pullback_into`, and the types they share.
 
 use super::module::Generic;
 use crate::emit::names::Names;
@@ -163,6 +163,14 @@ pub(super) fn grad_fn(
     if let Outputs::One = sig.outputs {
         let doc = format!("The value of `{}` and its gradient.", sig.ident);
         let seed = unit(0);
+        let into_doc = format!(
+            "`grad` into a tape and a gradient you keep: the value of `{}`, with its gradient *added* into `{}` (a sum over a minibatch). The tape's memory, and that of the tapes of the calls it holds, is reused: once it has grown, a gradient allocates nothing for it.",
+            sig.ident, sig.ident
+        );
+        let grad_arg = names.fresh("gradient");
+        let tape_ty = generic.tape();
+        // One more parameter than the function has: clippy's limit is seven.
+        let too_many = (params.len() + 2 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
         return quote! {
             #[doc = #doc]
             #[must_use]
@@ -170,6 +178,15 @@ pub(super) fn grad_fn(
             pub fn grad #generics (#(#params),*) -> (#ret, #grad_ty) #where_clause {
                 let (#value, #tape) = self::forward(#(#args),*);
                 (#value, self::backward(&#tape, #seed))
+            }
+
+            #[doc = #into_doc]
+            #too_many
+            #[inline]
+            pub fn grad_into #generics (#(#params,)* #tape: &mut #tape_ty, #grad_arg: &mut #grad_ty) -> #ret #where_clause {
+                let #value = self::forward_into(#tape, #(#args),*);
+                self::backward_into(#tape, #seed, #grad_arg);
+                #value
             }
         };
     }
@@ -206,7 +223,7 @@ pub(super) fn grad_fn(
 /// themselves differentiated and know the parameters only by position.
 pub(super) fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
-    let tape_ty = generic.tape();
+    let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
     let not = quote!(::backprop_runtime::NotDifferentiable);
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
@@ -229,17 +246,84 @@ pub(super) fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
         return quote! {
             /// `backward` for a function without parameters: nothing to compute.
             pub fn pullback #generics (_tape: &#tape_ty, _seed: #ret) #where_clause {}
+
+            /// `pullback`, for a function without parameters: nothing to compute.
+            pub fn pullback_into #generics (_tape: &#tape_ty, _seed: #ret, _grad: &mut #grad_ty) #where_clause {}
         };
     }
     let (types, values) = (tuple(&types), tuple(&values));
     let g = format_ident!("g");
+    let pullback_into = pullback_into_fn(sig, generic);
     quote! {
         /// `backward`, with the gradient as a tuple in parameter order (a
-        /// `NotDifferentiable` marker for the other parameters). Differentiated
-        /// callers use it.
+        /// `NotDifferentiable` marker for the other parameters).
         #[must_use]
         pub fn pullback #generics (tape: &#tape_ty, seed: #ret) -> #types #where_clause {
             let #g = self::backward(tape, seed);
+            #values
+        }
+
+        #pullback_into
+    }
+}
+
+/// `pullback` into a gradient the caller keeps: the gradient is set to zero
+/// (its vectors keep their memory), filled by `backward_into`, and handed back
+/// by position, vectors as slices of it. Differentiated callers use it, one
+/// gradient per call site, so a call in a loop allocates nothing per pass.
+fn pullback_into_fn(sig: &Signature, generic: &Generic) -> TokenStream {
+    // A lifetime only where a vector is lent from `grad`.
+    let lends = sig
+        .params
+        .iter()
+        .any(|p| p.differentiable.is_some() && matches!(p.shape, Some(Shape::Slice)));
+    let mut generics = sig.generics.clone();
+    if lends {
+        generics.params.insert(0, syn::parse_quote!('grad));
+    }
+    let (params, _, where_clause) = generics.split_for_impl();
+    let lifetime = lends.then(|| quote!('grad));
+    let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
+    let not = quote!(::backprop_runtime::NotDifferentiable);
+    let mut zeroes = Vec::new();
+    let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
+        .params
+        .iter()
+        .map(|p| {
+            let (Some(float), field) = (&p.differentiable, &p.ident) else {
+                return (not.clone(), not.clone());
+            };
+            let zero = float.zero();
+            match &p.shape {
+                None => {
+                    zeroes.push(quote!(grad.#field = #zero;));
+                    (quote!(#float), quote!(grad.#field))
+                }
+                // An array is a value like a float; a vector is lent.
+                Some(Shape::Array(len)) => {
+                    zeroes.push(quote!(grad.#field = [#zero; #len];));
+                    (quote!([#float; #len]), quote!(grad.#field))
+                }
+                Some(Shape::Slice) => {
+                    zeroes.push(quote!(grad.#field.clear();));
+                    (quote!(&'grad [#float]), quote!(&grad.#field[..]))
+                }
+            }
+        })
+        .unzip();
+    let tuple = |items: &[TokenStream]| match items.len() {
+        1 => quote!((#(#items)*,)),
+        _ => quote!((#(#items),*)),
+    };
+    let (types, values) = (tuple(&types), tuple(&values));
+    let ret = &seed_type(sig);
+    quote! {
+        /// `pullback` into `grad`, which is set to zero first (its vectors keep
+        /// their memory): the gradient by position, vectors as slices of
+        /// `grad`. Differentiated callers keep one `grad` per call site.
+        pub fn pullback_into #params (tape: &#tape_ty, seed: #ret, grad: & #lifetime mut #grad_ty) -> #types #where_clause {
+            #(#zeroes)*
+            self::backward_into(tape, seed, grad);
             #values
         }
     }

@@ -383,7 +383,7 @@ impl Forward<'_> {
         }
     }
 
-    /// `let (value, tape) = callee::forward(args);`, with each `&mut` argument
+    /// `let value = callee::forward_into(&mut tape, args);`, with each `&mut` argument
     /// first bound to a local that the call writes: the argument's next version.
     fn call(&self, id: NodeId) -> TokenStream {
         let node = &self.graph.nodes[id];
@@ -430,15 +430,50 @@ impl Forward<'_> {
                 passed[k] = quote!(&mut #local);
             }
         }
-        let keeps_tape = self.saved_tapes.contains(&id);
-        let tape = if keeps_tape { quote!(#tape) } else { quote!(_) };
         let value_read = self
             .graph
             .elements_of(id)
             .any(|(_, _, source)| !matches!(source, ElementSource::Argument(_)))
             || is_read(self.graph, id);
-        let value = if value_read { quote!(#name) } else { quote!(_) };
-        quote!(#before let (#value, #tape) = #path::forward(#(#passed),*);)
+        let tape_arg = match self.callee_tape(id, tape) {
+            Some(taken) => {
+                before.extend(taken);
+                match self.tangents {
+                    Some(_) => quote!(&mut #tape.0),
+                    None => quote!(&mut #tape),
+                }
+            }
+            None => quote!(&mut ::core::default::Default::default()),
+        };
+        // Spanned at the call: a custom rule whose `forward_into` does not fit
+        // the arguments is reported there.
+        let call = quote::quote_spanned!(node.span=> #path::forward_into(#tape_arg, #(#passed),*));
+        match value_read {
+            true => quote!(#before let #name = #call;),
+            false => quote!(#before #call;),
+        }
+    }
+
+    /// Where a call's tape comes from, when the backward pass reads it: a spare
+    /// of its stack (inside a branch or loop, whose memory a reused tape
+    /// keeps), the tape's own field (in the function body), or a new tape and
+    /// gradient (in forward mode, which pulls back through them at once).
+    fn callee_tape(&self, id: NodeId, tape: &Ident) -> Option<TokenStream> {
+        if !self.saved_tapes.contains(&id) {
+            return None;
+        }
+        let own = self.tape;
+        Some(match (self.tangents, self.tape_stacks.get(&id)) {
+            // The tape and the callee's gradient, which `pullback_into` fills.
+            (Some(_), _) => quote! {
+                let mut #tape = (
+                    ::core::default::Default::default(),
+                    ::core::default::Default::default(),
+                );
+            },
+            (None, Some(stack)) => quote!(let mut #tape = #stack.spare();),
+            (None, None) => quote!(let mut #tape = ::core::mem::take(&mut #own.#tape);),
+        })
     }
 }
 

@@ -42,9 +42,9 @@ pub(super) fn tangent_fn(
     let unused_tape = names.fresh("tape");
     let empty = BTreeSet::new();
     let no_stacks = BTreeMap::new();
-    // Each call keeps its tape, for the callee's `pullback`.
+    // A call that the tangent pulls back through keeps its tape.
     let calls: BTreeSet<NodeId> = (0..graph.nodes.len())
-        .filter(|&id| matches!(graph.nodes[id].kind, NodeKind::Call { .. }))
+        .filter(|&id| pulled_back(graph, &tangents, id))
         .collect();
     let statements = Forward {
         graph,
@@ -237,7 +237,7 @@ fn through_pullback(
         return TokenStream::new();
     };
     // Spanned at the call and its arguments, as the backward pass's code: a
-    // custom rule whose `pullback` does not fit is reported there.
+    // custom rule whose `pullback_into` does not fit is reported there.
     let span = graph.nodes[call].span;
     let zero = graph.float_or_ret(call).zero();
     let mut bound = Vec::new();
@@ -279,11 +279,27 @@ fn through_pullback(
     } else {
         quote::quote_spanned!(span=> (#(#bound),*))
     };
-    let pullback = quote::quote_spanned!(span=> let #pattern = #path::pullback(&#tape, #seed););
+    // The call's local holds its tape and the callee's gradient, which the
+    // pullback fills and hands back by position.
+    let pullback = quote::quote_spanned!(span=> let #pattern = #path::pullback_into(&#tape.0, #seed, &mut #tape.1););
     quote!({
         #pullback
         #(#terms)+*
     })
+}
+
+/// Whether node `id` is a call whose tangent (or one of its elements') comes
+/// from the callee's pullback: an argument has a tangent.
+fn pulled_back(graph: &Graph, tangents: &BTreeMap<NodeId, Ident>, id: NodeId) -> bool {
+    let NodeKind::Call { args, .. } = &graph.nodes[id].kind else {
+        return false;
+    };
+    let has_tangent = |id: &NodeId| tangents.contains_key(id);
+    let seeded = has_tangent(&id) || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e));
+    seeded
+        && args
+            .iter()
+            .any(|arg| matches!(arg, Operand::Node(a) if has_tangent(a)))
 }
 
 /// The statement that follows node `id` in forward mode: its tangent, or, for

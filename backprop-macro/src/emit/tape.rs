@@ -106,8 +106,9 @@ pub(super) fn tape_struct(
             let doc = format!("The tape of the call that computed `{name}`.");
             match backward.tape_stacks.get(&id) {
                 Some(stack) => {
-                    definitions
-                        .push(quote!(#[doc = #doc] pub #tape: ::backprop_runtime::Stack<#tape_ty>));
+                    definitions.push(
+                        quote!(#[doc = #doc] pub #tape: ::backprop_runtime::TapeStack<#tape_ty>),
+                    );
                     defaults.push(quote!(#tape: ::core::default::Default::default()));
                     stacks.push((tape.clone(), stack.clone()));
                 }

@@ -1,5 +1,6 @@
 //! Calls in reverse: a call of a differentiated function becomes a call of
-//! its `pullback`, with the call's tape and the adjoints of its outputs.
+//! its `pullback_into`, with the call's tape, the adjoints of its outputs and
+//! a gradient the call site reuses.
 
 use super::Pass;
 use crate::ir::{Bounds, NodeId, NodeKind, Operand, RegionId};
@@ -18,8 +19,8 @@ struct PullbackPattern {
 }
 
 impl Pass<'_> {
-    /// A call of a differentiated function: its `pullback`, with the call's
-    /// tape and the adjoints of its outputs, hands back one adjoint per
+    /// A call of a differentiated function: its `pullback_into`, with the
+    /// call's tape and the adjoints of its outputs, hands back one adjoint per
     /// argument.
     pub(super) fn pullback(&mut self, id: NodeId, region: RegionId, d: &Ident) {
         let node = &self.graph.nodes[id];
@@ -62,8 +63,10 @@ impl Pass<'_> {
             quote!(#d)
         };
         let span = node.span;
-        self.out
-            .extend(quote::quote_spanned!(span=> let #pattern = #path::pullback(#tape, #seed);));
+        let grad = self.callee_grad(tape);
+        self.out.extend(
+            quote::quote_spanned!(span=> let #pattern = #path::pullback_into(#tape, #seed, &mut #grad);),
+        );
         for (arg, name) in accumulated {
             self.contribute(&arg, region, quote!(#name));
         }
@@ -86,11 +89,22 @@ impl Pass<'_> {
             // An array the callee wrote: its adjoint before the call is
             // what the pullback hands back. One it only read: add.
             self.out.extend(if written.contains(&array) {
-                quote!(#da[#part].copy_from_slice(&#name[..]);)
+                quote!(::backprop_runtime::assign(&mut #da[#part], #name);)
             } else {
-                quote!(::backprop_runtime::accumulate(&mut #da[#part], &#name[..]);)
+                quote!(::backprop_runtime::accumulate(&mut #da[#part], #name);)
             });
         }
+    }
+
+    /// The callee's gradient at this call site, declared once at the start of
+    /// the backward pass: each pass through the call refills it, its vectors'
+    /// memory kept, so a call in a loop allocates nothing per pass.
+    fn callee_grad(&mut self, tape: &Ident) -> Ident {
+        let tape = tape.to_string();
+        let base = tape.strip_suffix("_tape").unwrap_or(&tape);
+        let name = self.names.fresh(&format!("{base}_grad"));
+        self.callee_grads.push(name.clone());
+        name
     }
 
     /// The tuple a pullback's result is bound to: for each argument, its term

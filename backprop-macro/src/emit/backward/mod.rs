@@ -74,6 +74,7 @@ pub fn generate(
         stacks: BTreeMap::new(),
         tape_stacks: BTreeMap::new(),
         array_seeds: BTreeMap::new(),
+        callee_grads: Vec::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -108,7 +109,12 @@ pub fn generate(
             seeds.extend(scalar_seeds.next());
         }
     }
-    let mut body = pass.block(&graph.body, &[], TokenStream::new());
+    let block = pass.block(&graph.body, &[], TokenStream::new());
+    let callee_grads = &pass.callee_grads;
+    let mut body = quote! {
+        #(let mut #callee_grads = ::core::default::Default::default();)*
+        #block
+    };
     body.extend(finish);
     // The function body's values are plain fields of the tape, and so are those
     // of branches that run at most once, written into the tape where computed.
@@ -176,6 +182,8 @@ struct Pass<'a> {
     tape_stacks: BTreeMap<NodeId, Ident>,
     /// The seed of each `&mut [f64]` parameter's final contents.
     array_seeds: BTreeMap<NodeId, Ident>,
+    /// One gradient per call site, reused by each pass through the call.
+    callee_grads: Vec<Ident>,
 }
 
 impl Pass<'_> {
