@@ -1,0 +1,127 @@
+//! Memory reused between gradients: `grad_into` with a tape and a gradient the
+//! caller keeps, the tapes of calls refilled in place (`TapeStack`), and each
+//! call site's gradient refilled by the callee's `pullback_into`. A reused
+//! tape or gradient must give exactly what fresh ones give, whatever the
+//! previous call left in them (other lengths, other branches).
+
+mod common;
+
+use backprop_runtime::{differentiate, TapeStack};
+use common::{assert_gradient, Rng};
+
+#[differentiate]
+fn sqnorm(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum()
+}
+
+/// Writes `out` from two parts: a callee with a `&mut` slice.
+#[differentiate]
+fn scaled_sum(a: &[f64], b: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[i] * b[i] + a[i];
+    }
+}
+
+/// Helpers over parts of varying length, in a loop and in a branch: the tapes
+/// of `sqnorm` and `scaled_sum` at each pass are spares refilled in place.
+#[differentiate(wrt(w))]
+fn rows(w: &[f64], lengths: &[usize], threshold: f64) -> f64 {
+    let mut total = 0.0;
+    let mut start = 0;
+    for r in 0..lengths.len() {
+        let len = lengths[r];
+        let row = &w[start..start + len];
+        let mut out = vec![0.0; len];
+        scaled_sum(row, &w[start..start + len], &mut out);
+        if out[0] > threshold {
+            total += sqnorm(&out);
+        } else {
+            total -= sqnorm(row) * 0.5;
+        }
+        start += len;
+    }
+    total
+}
+
+fn random_rows(rng: &mut Rng) -> (Vec<f64>, Vec<usize>) {
+    let count = 1 + (rng.next_u64() % 4) as usize;
+    let lengths: Vec<usize> = (0..count).map(|_| 1 + (rng.next_u64() % 5) as usize).collect();
+    let total: usize = lengths.iter().sum();
+    let w = (0..total).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    (w, lengths)
+}
+
+#[test]
+fn a_reused_tape_gives_what_a_fresh_one_gives() {
+    let mut rng = Rng::new(17);
+    let mut tape = rows::Tape::default();
+    for _ in 0..40 {
+        let (w, lengths) = random_rows(&mut rng);
+        // Each call sees another shape: other lengths, other branches.
+        let mut summed = rows::Grad::default();
+        let value = rows::grad_into(&w, &lengths, 0.1, &mut tape, &mut summed);
+        let (fresh_value, fresh) = rows::grad(&w, &lengths, 0.1);
+        assert_eq!(value, fresh_value);
+        assert_eq!(summed, fresh);
+        assert_gradient(|w| rows(w, &lengths, 0.1), &w, &summed.w);
+    }
+}
+
+#[test]
+fn grad_into_adds_over_a_minibatch() {
+    let mut rng = Rng::new(5);
+    let lengths = [3, 2, 4];
+    let mut tape = rows::Tape::default();
+    let mut summed = rows::Grad::default();
+    let mut expected = vec![0.0; 9];
+    let mut total = 0.0;
+    for _ in 0..6 {
+        let w: Vec<f64> = (0..9).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        total += rows::grad_into(&w, &lengths, -0.2, &mut tape, &mut summed);
+        let (value, g) = rows::grad(&w, &lengths, -0.2);
+        total -= value;
+        for (e, d) in expected.iter_mut().zip(&g.w) {
+            *e += d;
+        }
+    }
+    assert!(total.abs() < 1e-12);
+    for (a, b) in summed.w.iter().zip(&expected) {
+        assert!((a - b).abs() < 1e-12, "{a} != {b}");
+    }
+}
+
+#[test]
+fn pullback_into_starts_from_zero_whatever_the_gradient_held() {
+    let w = [0.5, -1.5, 2.0];
+    let (_, tape) = sqnorm::forward(&w);
+    // A gradient left from a longer call, and one holding other values.
+    let mut grad = sqnorm::Grad {
+        x: vec![7.0, 7.0, 7.0, 7.0, 7.0],
+    };
+    let (dx,) = sqnorm::pullback_into(&tape, 2.0, &mut grad);
+    assert_eq!(dx, &[2.0, -6.0, 8.0][..]);
+    let (again,) = sqnorm::pullback_into(&tape, 1.0, &mut grad);
+    assert_eq!(again, &[1.0, -3.0, 4.0][..]);
+    assert_eq!(sqnorm::pullback(&tape, 1.0).0, again);
+}
+
+#[test]
+fn a_tape_stack_hands_back_its_spares_in_any_order_of_use() {
+    let mut tapes: TapeStack<Vec<f64>> = TapeStack::new();
+    for round in 0..3 {
+        tapes.clear();
+        // Fewer tapes in the second round, more in the third.
+        let count = [4, 2, 5][round];
+        for k in 0..count {
+            let mut tape = tapes.spare();
+            tape.clear();
+            tape.push((10 * round + k) as f64);
+            tapes.push(tape);
+        }
+        assert_eq!(tapes.len(), count);
+        let mut back = tapes.reader();
+        for k in (0..count).rev() {
+            assert_eq!(back.pop_ref(), &vec![(10 * round + k) as f64]);
+        }
+    }
+}
