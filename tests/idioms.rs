@@ -391,3 +391,32 @@ fn option_ends_and_counting_from_the_end() {
         assert_gradient(|v| ends_and_reversed_count(v, i), &x, &g.x);
     }
 }
+
+/// Lists of indices walked as Rust gives them: by reference, read with `*`,
+/// or bound by value with `&i`.
+#[differentiate(wrt(w))]
+fn gathered(w: &[f64], idx: &[usize], pairs: &[usize]) -> f64 {
+    let mut total = 0.0;
+    for i in idx {
+        let i: usize = *i;
+        total += w[i] * w[i];
+    }
+    for &j in pairs {
+        total += w[j].sin();
+    }
+    for k in idx {
+        total += 0.5 * w[*k];
+    }
+    total
+}
+
+#[test]
+fn lists_of_indices_by_reference_and_by_value() {
+    let idx = [2, 0, 2];
+    let pairs = [1, 3];
+    for w in [[0.5, -1.0, 2.0, 0.3], [-0.7, 0.2, 1.1, -2.0]] {
+        let (value, g) = gathered::grad(&w, &idx, &pairs);
+        assert_eq!(value, gathered(&w, &idx, &pairs));
+        assert_gradient(|w| gathered(w, &idx, &pairs), &w, &g.w);
+    }
+}

@@ -19,10 +19,15 @@ impl<'a> Lowerer<'a> {
     pub(super) fn expr(&mut self, expr: &Expr) -> Operand {
         match expr {
             Expr::Paren(p) => return self.expr(&p.expr),
-            // `*i` of a `&mut f64` parameter, `**v` in a filter: the value.
+            // `*i` of a `&mut f64` parameter, `**v` in a filter: the value,
+            // which the lowering holds. Not a loop variable of a `for` kept as
+            // written (`for i in idx`, over a list of integers): that one is
+            // the reference Rust gives, and `*i` reads it.
             Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => {
                 if let Some(id) = dereferenced(expr).and_then(|inner| self.local(inner)) {
-                    return Operand::Node(id);
+                    if !matches!(self.nodes[id].kind, NodeKind::LoopVar) {
+                        return Operand::Node(id);
+                    }
                 }
             }
             Expr::Call(call) if has_mut_argument(call) => {

@@ -57,10 +57,24 @@ impl<'a> Lowerer<'a> {
         let var = match &*looped.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
             Pat::Wild(_) => None,
+            // `for &i in idx` is `for i in idx { let i = *i; .. }`.
+            Pat::Reference(r) if matches!(&*r.pat, Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) =>
+            {
+                let mut rewritten = looped.clone();
+                rewritten.pat = r.pat.clone();
+                let inner = &r.pat;
+                // Typed where the list's type says (`idx: &[usize]`), for the tape.
+                let copy: syn::Stmt = match self.listed_type(&looped.expr) {
+                    Some(ty) => syn::parse_quote!(let #inner: #ty = *#inner;),
+                    None => syn::parse_quote!(let #inner = *#inner;),
+                };
+                rewritten.body.stmts.insert(0, copy);
+                return self.for_loop(&rewritten);
+            }
             other => {
                 self.errors.spanned(
                     other,
-                    "only `for name in ...` and `for _ in ...` are supported",
+                    "only `for name in ...`, `for &name in ...` and `for _ in ...` are supported",
                 );
                 return;
             }
@@ -521,6 +535,22 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The type of a loop variable, where the iterable's spelling tells.
+    /// The element type of a list a `for` walks by reference: `idx`, `&idx` or
+    /// `idx.iter()` of a local typed `&[T]`, `Vec<T>`, `[T; N]`.
+    fn listed_type(&self, iter: &Expr) -> Option<syn::Type> {
+        match strip_parens(iter) {
+            Expr::Reference(r) => self.listed_type(&r.expr),
+            Expr::MethodCall(call) if call.method == "iter" && call.args.is_empty() => {
+                self.listed_type(&call.receiver)
+            }
+            path @ Expr::Path(_) => {
+                let ty = self.nodes[self.local(path)?].ty.as_ref()?;
+                crate::lower::element_type(ty)
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn element_type(&self, iter: &Expr) -> Option<syn::Type> {
         match strip_parens(iter) {
             Expr::Range(range) => range
