@@ -68,6 +68,9 @@ pub mod erf {
         x: f64,
     }
 
+    /// What a caller keeps per call for `pullback_into`: nothing here.
+    pub type Scratch = ();
+
     pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         tape.x = x;
         super::erf(x)
@@ -75,7 +78,7 @@ pub mod erf {
 
     /// The adjoint of each argument, in order; a scalar rule needs no
     /// gradient of its own to fill.
-    pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64,) {
+    pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64,) {
         let slope = 2.0 / std::f64::consts::PI.sqrt() * (-tape.x * tape.x).exp();
         (seed * slope,)
     }
@@ -100,12 +103,19 @@ pub mod newton_sqrt {
         root: f64,
     }
 
+    /// What a caller keeps per call for `pullback_into`: nothing here.
+    pub type Scratch = ();
+
     pub fn forward_into(tape: &mut Tape, a: f64, iterations: usize) -> f64 {
         tape.root = super::newton_sqrt(a, iterations);
         tape.root
     }
 
-    pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64, NotDifferentiable) {
+    pub fn pullback_into(
+        tape: &Tape,
+        seed: f64,
+        _scratch: &mut Scratch,
+    ) -> (f64, NotDifferentiable) {
         (seed / (2.0 * tape.root), NotDifferentiable)
     }
 }

@@ -28,8 +28,7 @@ fn scaled_sum(a: &[f64], b: &[f64], out: &mut [f64]) {
 fn rows(w: &[f64], lengths: &[usize], threshold: f64) -> f64 {
     let mut total = 0.0;
     let mut start = 0;
-    for r in 0..lengths.len() {
-        let len = lengths[r];
+    for &len in lengths {
         let row = &w[start..start + len];
         let mut out = vec![0.0; len];
         scaled_sum(row, &w[start..start + len], &mut out);
@@ -45,7 +44,9 @@ fn rows(w: &[f64], lengths: &[usize], threshold: f64) -> f64 {
 
 fn random_rows(rng: &mut Rng) -> (Vec<f64>, Vec<usize>) {
     let count = 1 + (rng.next_u64() % 4) as usize;
-    let lengths: Vec<usize> = (0..count).map(|_| 1 + (rng.next_u64() % 5) as usize).collect();
+    let lengths: Vec<usize> = (0..count)
+        .map(|_| 1 + (rng.next_u64() % 5) as usize)
+        .collect();
     let total: usize = lengths.iter().sum();
     let w = (0..total).map(|_| rng.uniform(-1.0, 1.0)).collect();
     (w, lengths)
@@ -74,7 +75,7 @@ fn grad_into_adds_over_a_minibatch() {
     let mut tape = rows::Tape::default();
     let mut summed = rows::Grad::default();
     let mut expected = vec![0.0; 9];
-    let mut total = 0.0;
+    let mut total = 0.0_f64;
     for _ in 0..6 {
         let w: Vec<f64> = (0..9).map(|_| rng.uniform(-1.0, 1.0)).collect();
         total += rows::grad_into(&w, &lengths, -0.2, &mut tape, &mut summed);

@@ -188,12 +188,15 @@ pub mod erf_like {
         x: f64,
     }
 
+    /// What a caller keeps per call for `pullback_into`: nothing here.
+    pub type Scratch = ();
+
     pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         tape.x = x;
         super::erf_like(x)
     }
 
-    pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64,) {
+    pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64,) {
         let t = tape.x.tanh();
         (seed * 1.1 * (1.0 - t * t),)
     }

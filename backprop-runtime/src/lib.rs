@@ -196,10 +196,12 @@
 //!         tape.root
 //!     }
 //!
-//!     /// One adjoint per argument, in order. The last parameter is scratch
-//!     /// memory the caller keeps for this call (any `Default` type): a rule
-//!     /// with only scalar adjoints needs none.
-//!     pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64, NotDifferentiable) {
+//!     /// Memory a caller keeps for each call, for `pullback_into` (any
+//!     /// `Default` type): a rule with only scalar adjoints needs none.
+//!     pub type Scratch = ();
+//!
+//!     /// One adjoint per argument, in order.
+//!     pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64, NotDifferentiable) {
 //!         (seed / (2.0 * tape.root), NotDifferentiable)
 //!     }
 //! }
@@ -246,7 +248,10 @@
 //!         tape.norm
 //!     }
 //!
-//!     pub fn pullback_into<'g>(tape: &Tape, seed: f64, dx: &'g mut Vec<f64>) -> (&'g [f64],) {
+//!     /// The slice's adjoint, refilled at each call.
+//!     pub type Scratch = Vec<f64>;
+//!
+//!     pub fn pullback_into<'g>(tape: &Tape, seed: f64, dx: &'g mut Scratch) -> (&'g [f64],) {
 //!         dx.clear();
 //!         dx.extend(tape.x.iter().map(|v| seed * v / tape.norm));
 //!         (dx,)

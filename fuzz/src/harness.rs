@@ -31,7 +31,8 @@ pub mod crule {
     #[derive(Clone, Debug, Default)]
     pub struct Tape { a: f64 }
     pub fn forward_into(tape: &mut Tape, a: f64) -> f64 { tape.a = a; super::crule(a) }
-    pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64,) { (seed * (2.0 * tape.a.cos() + 1.0),) }
+    pub type Scratch = ();
+    pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64,) { (seed * (2.0 * tape.a.cos() + 1.0),) }
 }
 "#;
 

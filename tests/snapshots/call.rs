@@ -25,6 +25,8 @@ pub mod sig {
         pub x: f64,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         let neg = -x;
@@ -81,10 +83,10 @@ pub mod sig {
         (g.x,)
     }
 
-    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64,) {
-        grad.x = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (grad.x,)
+    pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64,) {
+        scratch.x = 0.0_f64;
+        self::backward_into(tape, seed, scratch);
+        (scratch.x,)
     }
 
     #[must_use]
@@ -129,6 +131,18 @@ pub mod f_inline {
         pub y: f64,
     }
 
+    #[derive(Default)]
+    pub struct Work {
+        sig_out_2_scratch: ::core::option::Option<::std::boxed::Box<sig::Scratch>>,
+        sig_out_scratch: ::core::option::Option<::std::boxed::Box<sig::Scratch>>,
+    }
+
+    #[derive(Default)]
+    pub struct Scratch {
+        pub grad: Grad,
+        pub work: Work,
+    }
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let mut sig_out_tape = ::core::mem::take(&mut tape.sig_out_tape);
@@ -159,10 +173,8 @@ pub mod f_inline {
     }
 
     #[inline]
-    pub fn backward_into(tape: &Tape, df_inline: f64, grad: &mut Grad) {
+    pub fn backward_with(tape: &Tape, df_inline: f64, grad: &mut Grad, work: &mut Work) {
         let Tape { ref sig_out_tape, sum, ref sig_out_2_tape, sum_2, sum_3 } = *tape;
-        let mut sig_out_2_grad = ::core::default::Default::default();
-        let mut sig_out_grad = ::core::default::Default::default();
         let dsum = df_inline / sum_3;
         let dsum_3 = df_inline * (-sum / (sum_3 * sum_3));
         let dsig_out_2 = dsum_3;
@@ -170,14 +182,27 @@ pub mod f_inline {
         let dsum_2 = dpowi * (2.0 * sum_2);
         let dx1 = dsum_2;
         let dy1 = dsum_2;
-        let (dx2,) = sig::pullback_into(sig_out_2_tape, dsig_out_2, &mut sig_out_2_grad);
+        let (dx2,) = sig::pullback_into(
+            sig_out_2_tape,
+            dsig_out_2,
+            work.sig_out_2_scratch.get_or_insert_with(::core::default::Default::default),
+        );
         let dx3 = dsum;
         let dsig_out = dsum;
-        let (dy2,) = sig::pullback_into(sig_out_tape, dsig_out, &mut sig_out_grad);
+        let (dy2,) = sig::pullback_into(
+            sig_out_tape,
+            dsig_out,
+            work.sig_out_scratch.get_or_insert_with(::core::default::Default::default),
+        );
         let dy = dy1 + dy2;
         let dx = dx1 + dx2 + dx3;
         grad.x += dx;
         grad.y += dy;
+    }
+
+    #[inline]
+    pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
+        self::backward_with(tape, seed, grad, &mut Work::default());
     }
 
     #[must_use]
@@ -208,11 +233,11 @@ pub mod f_inline {
         (g.x, g.y)
     }
 
-    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64, f64) {
-        grad.x = 0.0_f64;
-        grad.y = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (grad.x, grad.y)
+    pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
+        scratch.grad.x = 0.0_f64;
+        scratch.grad.y = 0.0_f64;
+        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        (scratch.grad.x, scratch.grad.y)
     }
 
     #[must_use]

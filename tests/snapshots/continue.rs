@@ -35,6 +35,8 @@ pub mod even_terms {
         pub x: f64,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
         let w_len = w.len();
@@ -128,12 +130,12 @@ pub mod even_terms {
     pub fn pullback_into<'grad>(
         tape: &Tape,
         seed: f64,
-        grad: &'grad mut Grad,
+        scratch: &'grad mut Scratch,
     ) -> (&'grad [f64], f64) {
-        grad.w.clear();
-        grad.x = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (&grad.w[..], grad.x)
+        scratch.w.clear();
+        scratch.x = 0.0_f64;
+        self::backward_into(tape, seed, scratch);
+        (&scratch.w[..], scratch.x)
     }
 
     #[must_use]

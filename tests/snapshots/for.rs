@@ -32,6 +32,8 @@ pub mod power_series {
         pub x: f64,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
         let mut term_2_stack = ::core::mem::take(&mut tape.term_2);
@@ -115,11 +117,11 @@ pub mod power_series {
     pub fn pullback_into(
         tape: &Tape,
         seed: f64,
-        grad: &mut Grad,
+        scratch: &mut Scratch,
     ) -> (f64, ::backprop_runtime::NotDifferentiable) {
-        grad.x = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (grad.x, ::backprop_runtime::NotDifferentiable)
+        scratch.x = 0.0_f64;
+        self::backward_into(tape, seed, scratch);
+        (scratch.x, ::backprop_runtime::NotDifferentiable)
     }
 
     #[must_use]

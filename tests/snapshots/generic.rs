@@ -56,6 +56,36 @@ pub mod scaled_logistic {
         }
     }
 
+    pub struct Work<T: Float> {
+        scale_out_scratch: ::core::option::Option<::std::boxed::Box<scale::Scratch<T>>>,
+        dh: ::std::vec::Vec<T>,
+        _float: ::core::marker::PhantomData<fn() -> T>,
+    }
+
+    impl<T: Float> ::core::default::Default for Work<T> {
+        fn default() -> Self {
+            Work {
+                scale_out_scratch: ::core::default::Default::default(),
+                dh: ::core::default::Default::default(),
+                _float: ::core::marker::PhantomData,
+            }
+        }
+    }
+
+    pub struct Scratch<T: Float> {
+        pub grad: Grad<T>,
+        pub work: Work<T>,
+    }
+
+    impl<T: Float> ::core::default::Default for Scratch<T> {
+        fn default() -> Self {
+            Scratch {
+                grad: ::core::default::Default::default(),
+                work: ::core::default::Default::default(),
+            }
+        }
+    }
+
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, w: &[T], x: T) -> T {
         let mut sigmoid_2_stack = ::core::mem::take(&mut tape.sigmoid_2);
@@ -102,13 +132,19 @@ pub mod scaled_logistic {
     }
 
     #[inline]
-    pub fn backward_into<T: Float>(tape: &Tape<T>, dscaled_logistic: T, grad: &mut Grad<T>) {
+    pub fn backward_with<T: Float>(
+        tape: &Tape<T>,
+        dscaled_logistic: T,
+        grad: &mut Grad<T>,
+        work: &mut Work<T>,
+    ) {
         let Tape { w_len, trips, ref scale_out_tape, trips_2, .. } = *tape;
         let mut sigmoid_2_stack = tape.sigmoid_2.reader();
-        let mut scale_out_grad = ::core::default::Default::default();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
-        let mut dh = ::std::vec![T::zero(); w_len];
+        let dh = &mut work.dh;
+        dh.clear();
+        dh.resize(w_len, T::zero());
         let mut dtotal_4 = dscaled_logistic * T::from(0.5).unwrap();
         for k_2 in (0..trips_2).rev() {
             let sigmoid_2 = sigmoid_2_stack.pop();
@@ -122,7 +158,7 @@ pub mod scaled_logistic {
         let (dh_scale_out, dx) = scale::pullback_into(
             scale_out_tape,
             &dh[..],
-            &mut scale_out_grad,
+            work.scale_out_scratch.get_or_insert_with(::core::default::Default::default),
         );
         ::backprop_runtime::assign(&mut dh[..], dh_scale_out);
         for k in (0..trips).rev() {
@@ -131,6 +167,11 @@ pub mod scaled_logistic {
             dw[k] = dw[k] + dw_i;
         }
         grad.x = grad.x + dx;
+    }
+
+    #[inline]
+    pub fn backward_into<T: Float>(tape: &Tape<T>, seed: T, grad: &mut Grad<T>) {
+        self::backward_with(tape, seed, grad, &mut Work::default());
     }
 
     #[must_use]
@@ -169,12 +210,12 @@ pub mod scaled_logistic {
     pub fn pullback_into<'grad, T: Float>(
         tape: &Tape<T>,
         seed: T,
-        grad: &'grad mut Grad<T>,
+        scratch: &'grad mut Scratch<T>,
     ) -> (&'grad [T], T) {
-        grad.w.clear();
-        grad.x = T::zero();
-        self::backward_into(tape, seed, grad);
-        (&grad.w[..], grad.x)
+        scratch.grad.w.clear();
+        scratch.grad.x = T::zero();
+        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        (&scratch.grad.w[..], scratch.grad.x)
     }
 
     #[must_use]

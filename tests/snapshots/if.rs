@@ -35,6 +35,8 @@ pub mod clipped {
         pub y: f64,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
         let z = x * y;
@@ -129,11 +131,11 @@ pub mod clipped {
         (g.x, g.y)
     }
 
-    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64, f64) {
-        grad.x = 0.0_f64;
-        grad.y = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (grad.x, grad.y)
+    pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
+        scratch.x = 0.0_f64;
+        scratch.y = 0.0_f64;
+        self::backward_into(tape, seed, scratch);
+        (scratch.x, scratch.y)
     }
 
     #[must_use]

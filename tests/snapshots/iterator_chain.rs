@@ -29,6 +29,8 @@ pub mod dot {
         pub b: ::std::vec::Vec<f64>,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
         let a_len = a.len();
@@ -123,12 +125,12 @@ pub mod dot {
     pub fn pullback_into<'grad>(
         tape: &Tape,
         seed: f64,
-        grad: &'grad mut Grad,
+        scratch: &'grad mut Scratch,
     ) -> (&'grad [f64], &'grad [f64]) {
-        grad.a.clear();
-        grad.b.clear();
-        self::backward_into(tape, seed, grad);
-        (&grad.a[..], &grad.b[..])
+        scratch.a.clear();
+        scratch.b.clear();
+        self::backward_into(tape, seed, scratch);
+        (&scratch.a[..], &scratch.b[..])
     }
 
     #[must_use]

@@ -30,6 +30,8 @@ pub mod piecewise {
         pub x: f64,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, kind: u8) -> f64 {
         let piecewise = match kind {
@@ -105,11 +107,11 @@ pub mod piecewise {
     pub fn pullback_into(
         tape: &Tape,
         seed: f64,
-        grad: &mut Grad,
+        scratch: &mut Scratch,
     ) -> (f64, ::backprop_runtime::NotDifferentiable) {
-        grad.x = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (grad.x, ::backprop_runtime::NotDifferentiable)
+        scratch.x = 0.0_f64;
+        self::backward_into(tape, seed, scratch);
+        (scratch.x, ::backprop_runtime::NotDifferentiable)
     }
 
     #[must_use]

@@ -36,6 +36,17 @@ pub mod linear_predict {
         pub x: ::std::vec::Vec<f64>,
     }
 
+    #[derive(Default)]
+    pub struct Work {
+        dot_out_scratch: ::core::option::Option<::std::boxed::Box<dot::Scratch>>,
+    }
+
+    #[derive(Default)]
+    pub struct Scratch {
+        pub grad: Grad,
+        pub work: Work,
+    }
+
     #[inline]
     pub fn forward_into(
         tape: &mut Tape,
@@ -62,9 +73,13 @@ pub mod linear_predict {
     }
 
     #[inline]
-    pub fn backward_into(tape: &Tape, dlinear_predict: f64, grad: &mut Grad) {
+    pub fn backward_with(
+        tape: &Tape,
+        dlinear_predict: f64,
+        grad: &mut Grad,
+        work: &mut Work,
+    ) {
         let Tape { w_len, x_len, ref dot_out_tape } = *tape;
-        let mut dot_out_grad = ::core::default::Default::default();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         ::backprop_runtime::prepare(&mut grad.x, x_len);
@@ -74,11 +89,16 @@ pub mod linear_predict {
         let (dw_dot_out, dx_dot_out) = dot::pullback_into(
             dot_out_tape,
             ddot_out,
-            &mut dot_out_grad,
+            work.dot_out_scratch.get_or_insert_with(::core::default::Default::default),
         );
         ::backprop_runtime::accumulate(&mut dw[..], dw_dot_out);
         ::backprop_runtime::accumulate(&mut dx[..], dx_dot_out);
         grad.b += db;
+    }
+
+    #[inline]
+    pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
+        self::backward_with(tape, seed, grad, &mut Work::default());
     }
 
     #[must_use]
@@ -127,13 +147,18 @@ pub mod linear_predict {
     pub fn pullback_into<'grad>(
         tape: &Tape,
         seed: f64,
-        grad: &'grad mut Grad,
+        scratch: &'grad mut Scratch,
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64]) {
-        grad.w.clear();
-        grad.b = 0.0_f64;
-        grad.x.clear();
-        self::backward_into(tape, seed, grad);
-        (::backprop_runtime::NotDifferentiable, &grad.w[..], grad.b, &grad.x[..])
+        scratch.grad.w.clear();
+        scratch.grad.b = 0.0_f64;
+        scratch.grad.x.clear();
+        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        (
+            ::backprop_runtime::NotDifferentiable,
+            &scratch.grad.w[..],
+            scratch.grad.b,
+            &scratch.grad.x[..],
+        )
     }
 
     #[must_use]
@@ -207,6 +232,19 @@ pub mod linear_loss {
         pub y: f64,
     }
 
+    #[derive(Default)]
+    pub struct Work {
+        linear_predict_out_scratch: ::core::option::Option<
+            ::std::boxed::Box<linear_predict::Scratch>,
+        >,
+    }
+
+    #[derive(Default)]
+    pub struct Scratch {
+        pub grad: Grad,
+        pub work: Work,
+    }
+
     #[inline]
     pub fn forward_into(
         tape: &mut Tape,
@@ -248,9 +286,8 @@ pub mod linear_loss {
     }
 
     #[inline]
-    pub fn backward_into(tape: &Tape, dlinear_loss: f64, grad: &mut Grad) {
+    pub fn backward_with(tape: &Tape, dlinear_loss: f64, grad: &mut Grad, work: &mut Work) {
         let Tape { w_len, x_len, ref linear_predict_out_tape, e } = *tape;
-        let mut linear_predict_out_grad = ::core::default::Default::default();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         ::backprop_runtime::prepare(&mut grad.x, x_len);
@@ -261,12 +298,19 @@ pub mod linear_loss {
         let (_, dw_linear_predict_out, db, dx_linear_predict_out) = linear_predict::pullback_into(
             linear_predict_out_tape,
             dlinear_predict_out,
-            &mut linear_predict_out_grad,
+            work
+                .linear_predict_out_scratch
+                .get_or_insert_with(::core::default::Default::default),
         );
         ::backprop_runtime::accumulate(&mut dw[..], dw_linear_predict_out);
         ::backprop_runtime::accumulate(&mut dx[..], dx_linear_predict_out);
         grad.b += db;
         grad.y += dy;
+    }
+
+    #[inline]
+    pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
+        self::backward_with(tape, seed, grad, &mut Work::default());
     }
 
     #[must_use]
@@ -317,14 +361,20 @@ pub mod linear_loss {
     pub fn pullback_into<'grad>(
         tape: &Tape,
         seed: f64,
-        grad: &'grad mut Grad,
+        scratch: &'grad mut Scratch,
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
-        grad.w.clear();
-        grad.b = 0.0_f64;
-        grad.x.clear();
-        grad.y = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (::backprop_runtime::NotDifferentiable, &grad.w[..], grad.b, &grad.x[..], grad.y)
+        scratch.grad.w.clear();
+        scratch.grad.b = 0.0_f64;
+        scratch.grad.x.clear();
+        scratch.grad.y = 0.0_f64;
+        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        (
+            ::backprop_runtime::NotDifferentiable,
+            &scratch.grad.w[..],
+            scratch.grad.b,
+            &scratch.grad.x[..],
+            scratch.grad.y,
+        )
     }
 
     #[must_use]

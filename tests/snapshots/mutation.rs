@@ -31,6 +31,8 @@ pub mod damped {
         pub x: f32,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f32, rate: f32, steps: i32) -> f32 {
         let v = x * rate;
@@ -111,16 +113,16 @@ pub mod damped {
     pub fn pullback_into(
         tape: &Tape,
         seed: f32,
-        grad: &mut Grad,
+        scratch: &mut Scratch,
     ) -> (
         f32,
         ::backprop_runtime::NotDifferentiable,
         ::backprop_runtime::NotDifferentiable,
     ) {
-        grad.x = 0.0_f32;
-        self::backward_into(tape, seed, grad);
+        scratch.x = 0.0_f32;
+        self::backward_into(tape, seed, scratch);
         (
-            grad.x,
+            scratch.x,
             ::backprop_runtime::NotDifferentiable,
             ::backprop_runtime::NotDifferentiable,
         )

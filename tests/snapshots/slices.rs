@@ -34,6 +34,8 @@ pub mod mse {
         pub w: ::std::vec::Vec<f64>,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
         let mut e_stack = ::core::mem::take(&mut tape.e);
@@ -149,16 +151,16 @@ pub mod mse {
     pub fn pullback_into<'grad>(
         tape: &Tape,
         seed: f64,
-        grad: &'grad mut Grad,
+        scratch: &'grad mut Scratch,
     ) -> (
         &'grad [f64],
         ::backprop_runtime::NotDifferentiable,
         ::backprop_runtime::NotDifferentiable,
     ) {
-        grad.w.clear();
-        self::backward_into(tape, seed, grad);
+        scratch.w.clear();
+        self::backward_into(tape, seed, scratch);
         (
-            &grad.w[..],
+            &scratch.w[..],
             ::backprop_runtime::NotDifferentiable,
             ::backprop_runtime::NotDifferentiable,
         )
@@ -252,6 +254,34 @@ pub mod scale {
         }
     }
 
+    pub struct Work<T: Float> {
+        dv: ::std::vec::Vec<T>,
+        _float: ::core::marker::PhantomData<fn() -> T>,
+    }
+
+    impl<T: Float> ::core::default::Default for Work<T> {
+        fn default() -> Self {
+            Work {
+                dv: ::core::default::Default::default(),
+                _float: ::core::marker::PhantomData,
+            }
+        }
+    }
+
+    pub struct Scratch<T: Float> {
+        pub grad: Grad<T>,
+        pub work: Work<T>,
+    }
+
+    impl<T: Float> ::core::default::Default for Scratch<T> {
+        fn default() -> Self {
+            Scratch {
+                grad: ::core::default::Default::default(),
+                work: ::core::default::Default::default(),
+            }
+        }
+    }
+
     #[allow(clippy::needless_range_loop)]
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, v: &mut [T], by: T) {
@@ -284,11 +314,18 @@ pub mod scale {
 
     #[allow(clippy::needless_range_loop)]
     #[inline]
-    pub fn backward_into<T: Float>(tape: &Tape<T>, dv_final: &[T], grad: &mut Grad<T>) {
+    pub fn backward_with<T: Float>(
+        tape: &Tape<T>,
+        dv_final: &[T],
+        grad: &mut Grad<T>,
+        work: &mut Work<T>,
+    ) {
         let Tape { by, v_len, trips, .. } = *tape;
         let mut v_i_stack = tape.v_i.reader();
         ::backprop_runtime::prepare(&mut grad.v, v_len);
-        let mut dv = dv_final.to_vec();
+        let dv = &mut work.dv;
+        dv.clear();
+        dv.extend_from_slice(dv_final);
         let mut dby = T::zero();
         for i in (0..trips).rev() {
             let v_i = v_i_stack.pop();
@@ -300,6 +337,11 @@ pub mod scale {
         }
         ::backprop_runtime::accumulate(&mut grad.v[..], &dv[..]);
         grad.by = grad.by + dby;
+    }
+
+    #[inline]
+    pub fn backward_into<T: Float>(tape: &Tape<T>, seed: &[T], grad: &mut Grad<T>) {
+        self::backward_with(tape, seed, grad, &mut Work::default());
     }
 
     #[must_use]
@@ -319,11 +361,11 @@ pub mod scale {
     pub fn pullback_into<'grad, T: Float>(
         tape: &Tape<T>,
         seed: &[T],
-        grad: &'grad mut Grad<T>,
+        scratch: &'grad mut Scratch<T>,
     ) -> (&'grad [T], T) {
-        grad.v.clear();
-        grad.by = T::zero();
-        self::backward_into(tape, seed, grad);
-        (&grad.v[..], grad.by)
+        scratch.grad.v.clear();
+        scratch.grad.by = T::zero();
+        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        (&scratch.grad.v[..], scratch.grad.by)
     }
 }

@@ -30,6 +30,8 @@ pub mod newton_sqrt {
         pub a: f64,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: f64) -> f64 {
         let mut g_2_stack = ::core::mem::take(&mut tape.g_2);
@@ -111,10 +113,10 @@ pub mod newton_sqrt {
         (g.a,)
     }
 
-    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64,) {
-        grad.a = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (grad.a,)
+    pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64,) {
+        scratch.a = 0.0_f64;
+        self::backward_into(tape, seed, scratch);
+        (scratch.a,)
     }
 
     #[must_use]

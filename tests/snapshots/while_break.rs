@@ -36,6 +36,8 @@ pub mod halve_until {
         pub limit: f64,
     }
 
+    pub type Scratch = Grad;
+
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, limit: f64) -> f64 {
         let v = x;
@@ -123,11 +125,11 @@ pub mod halve_until {
         (g.x, g.limit)
     }
 
-    pub fn pullback_into(tape: &Tape, seed: f64, grad: &mut Grad) -> (f64, f64) {
-        grad.x = 0.0_f64;
-        grad.limit = 0.0_f64;
-        self::backward_into(tape, seed, grad);
-        (grad.x, grad.limit)
+    pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
+        scratch.x = 0.0_f64;
+        scratch.limit = 0.0_f64;
+        self::backward_into(tape, seed, scratch);
+        (scratch.x, scratch.limit)
     }
 
     #[must_use]

@@ -11,12 +11,15 @@ mod cube {
         x: f64,
     }
 
+    /// What a caller keeps per call for `pullback_into`: nothing here.
+    pub type Scratch = ();
+
     pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
         tape.x = x;
         super::cube(x)
     }
 
-    pub fn pullback_into(tape: &Tape, seed: f64, _grad: &mut ()) -> (f64, f64) {
+    pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64, f64) {
         (seed * 3.0 * tape.x * tape.x, 0.0)
     }
 }

@@ -221,9 +221,13 @@ pub(super) fn grad_fn(
 
 /// `backward` with the gradient as a tuple in parameter order, for callers that are
 /// themselves differentiated and know the parameters only by position.
-pub(super) fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
+pub(super) fn pullback_fn(
+    sig: &Signature,
+    backward: &crate::emit::backward::Backward,
+    generic: &Generic,
+) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
-    let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
+    let (tape_ty, scratch_ty) = (generic.tape(), generic.scratch());
     let not = quote!(::backprop_runtime::NotDifferentiable);
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
@@ -248,12 +252,12 @@ pub(super) fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
             pub fn pullback #generics (_tape: &#tape_ty, _seed: #ret) #where_clause {}
 
             /// `pullback`, for a function without parameters: nothing to compute.
-            pub fn pullback_into #generics (_tape: &#tape_ty, _seed: #ret, _grad: &mut #grad_ty) #where_clause {}
+            pub fn pullback_into #generics (_tape: &#tape_ty, _seed: #ret, _scratch: &mut #scratch_ty) #where_clause {}
         };
     }
     let (types, values) = (tuple(&types), tuple(&values));
     let g = format_ident!("g");
-    let pullback_into = pullback_into_fn(sig, generic);
+    let pullback_into = pullback_into_fn(sig, !backward.work_fields.is_empty(), generic);
     quote! {
         /// `backward`, with the gradient as a tuple in parameter order (a
         /// `NotDifferentiable` marker for the other parameters).
@@ -271,7 +275,7 @@ pub(super) fn pullback_fn(sig: &Signature, generic: &Generic) -> TokenStream {
 /// (its vectors keep their memory), filled by `backward_into`, and handed back
 /// by position, vectors as slices of it. Differentiated callers use it, one
 /// gradient per call site, so a call in a loop allocates nothing per pass.
-fn pullback_into_fn(sig: &Signature, generic: &Generic) -> TokenStream {
+fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> TokenStream {
     // A lifetime only where a vector is lent from `grad`.
     let lends = sig
         .params
@@ -283,9 +287,14 @@ fn pullback_into_fn(sig: &Signature, generic: &Generic) -> TokenStream {
     }
     let (params, _, where_clause) = generics.split_for_impl();
     let lifetime = lends.then(|| quote!('grad));
-    let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
+    let tape_ty = generic.tape();
     let not = quote!(::backprop_runtime::NotDifferentiable);
     let mut zeroes = Vec::new();
+    // The gradient is the scratch itself, or its `grad` beside its `Work`.
+    let grad = match has_work {
+        true => quote!(scratch.grad),
+        false => quote!(scratch),
+    };
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
         .iter()
@@ -296,17 +305,17 @@ fn pullback_into_fn(sig: &Signature, generic: &Generic) -> TokenStream {
             let zero = float.zero();
             match &p.shape {
                 None => {
-                    zeroes.push(quote!(grad.#field = #zero;));
-                    (quote!(#float), quote!(grad.#field))
+                    zeroes.push(quote!(#grad.#field = #zero;));
+                    (quote!(#float), quote!(#grad.#field))
                 }
                 // An array is a value like a float; a vector is lent.
                 Some(Shape::Array(len)) => {
-                    zeroes.push(quote!(grad.#field = [#zero; #len];));
-                    (quote!([#float; #len]), quote!(grad.#field))
+                    zeroes.push(quote!(#grad.#field = [#zero; #len];));
+                    (quote!([#float; #len]), quote!(#grad.#field))
                 }
                 Some(Shape::Slice) => {
-                    zeroes.push(quote!(grad.#field.clear();));
-                    (quote!(&'grad [#float]), quote!(&grad.#field[..]))
+                    zeroes.push(quote!(#grad.#field.clear();));
+                    (quote!(&'grad [#float]), quote!(&#grad.#field[..]))
                 }
             }
         })
@@ -317,13 +326,18 @@ fn pullback_into_fn(sig: &Signature, generic: &Generic) -> TokenStream {
     };
     let (types, values) = (tuple(&types), tuple(&values));
     let ret = &seed_type(sig);
+    let scratch_ty = generic.scratch();
+    let backward = match has_work {
+        true => quote!(self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);),
+        false => quote!(self::backward_into(tape, seed, scratch);),
+    };
     quote! {
-        /// `pullback` into `grad`, which is set to zero first (its vectors keep
-        /// their memory): the gradient by position, vectors as slices of
-        /// `grad`. Differentiated callers keep one `grad` per call site.
-        pub fn pullback_into #params (tape: &#tape_ty, seed: #ret, grad: & #lifetime mut #grad_ty) -> #types #where_clause {
+        /// `pullback` into memory the caller keeps per call site: the gradient
+        /// in `scratch` is set to zero (its vectors keep their memory), filled,
+        /// and handed back by position, vectors as slices of it.
+        pub fn pullback_into #params (tape: &#tape_ty, seed: #ret, scratch: & #lifetime mut #scratch_ty) -> #types #where_clause {
             #(#zeroes)*
-            self::backward_into(tape, seed, grad);
+            #backward
             #values
         }
     }

@@ -34,7 +34,8 @@ pub fn assemble(
     let backward_fn = backward_fns(sig, backward, &tape, names, &generic);
     let backward_fn = quote!(#(#lints)* #backward_fn);
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic);
-    let pullback_fn = pullback_fn(sig, &generic);
+    let pullback_fn = pullback_fn(sig, backward, &generic);
+    let work = super::tape::work_structs(sig, backward, &generic);
     let tangent_fn = super::tangent::tangent_fn(sig, graph, &grad_names, &generic)
         .map(|tangent| quote!(#(#lints)* #tangent));
     let hvp_fn = super::second::hvp_fn(sig, &grad_names, &generic);
@@ -46,7 +47,7 @@ pub fn assemble(
         definition: tape_def,
         ..
     } = &tape;
-    let shown = quote!(#tape_def #grad #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #hvp_fn #hessian_fn);
+    let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #hvp_fn #hessian_fn);
     let source = pretty(shown.clone());
     let ident = &sig.ident;
     let vis = &sig.vis;
@@ -120,5 +121,17 @@ impl Generic {
     pub(super) fn grad(&self) -> TokenStream {
         let args = &self.args;
         quote!(Grad #args)
+    }
+
+    /// `Work<T>`, or `Work`.
+    pub(super) fn work(&self) -> TokenStream {
+        let args = &self.args;
+        quote!(Work #args)
+    }
+
+    /// `Scratch<T>`, or `Scratch`.
+    pub(super) fn scratch(&self) -> TokenStream {
+        let args = &self.args;
+        quote!(Scratch #args)
     }
 }

@@ -306,14 +306,42 @@ pub(super) fn backward_fns(
         "The chain rule, node by node, adding the gradient into `{grad}`: {} is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself). Summing over a minibatch this way allocates nothing per example.",
         seed_names, sig.ident, sig.ident
     );
-    quote! {
-        #[doc = #doc]
-        #[inline]
-        pub fn backward_into #generics (#tape_param: &#tape_ty, #seed: #ret, #grad_param: &mut #grad_ty) #where_clause {
-            #unpack
-            #body
-            #(#accumulate)*
+    // With memory to reuse, the statements are `backward_with`'s, and
+    // `backward_into` gives them new memory.
+    let backward_into = if backward.work_fields.is_empty() {
+        quote! {
+            #[doc = #doc]
+            #[inline]
+            pub fn backward_into #generics (#tape_param: &#tape_ty, #seed: #ret, #grad_param: &mut #grad_ty) #where_clause {
+                #unpack
+                #body
+                #(#accumulate)*
+            }
         }
+    } else {
+        let work = &backward.work;
+        let work_ty = generic.work();
+        let with_doc = format!(
+            "`backward_into` with memory you keep: `{work}` holds what the backward pass refills at each use (the gradients of the calls, working copies of array adjoints), so a backward pass run again with the same `{work}` allocates nothing for it."
+        );
+        quote! {
+            #[doc = #with_doc]
+            #[inline]
+            pub fn backward_with #generics (#tape_param: &#tape_ty, #seed: #ret, #grad_param: &mut #grad_ty, #work: &mut #work_ty) #where_clause {
+                #unpack
+                #body
+                #(#accumulate)*
+            }
+
+            #[doc = #doc]
+            #[inline]
+            pub fn backward_into #generics (tape: &#tape_ty, seed: #ret, grad: &mut #grad_ty) #where_clause {
+                self::backward_with(tape, seed, grad, &mut Work::default());
+            }
+        }
+    };
+    quote! {
+        #backward_into
 
         /// The gradient, from the tape and the derivative of the final loss with
         /// respect to the result (the seed; 1 for the function itself).

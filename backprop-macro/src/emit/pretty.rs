@@ -18,13 +18,16 @@ pub fn pretty(tokens: TokenStream) -> String {
     }
 }
 
-/// A blank line between top-level items, as rustfmt leaves them.
+/// A blank line between top-level items, as rustfmt leaves them: after an
+/// item's closing brace or a one-line item (`type A = B;`).
 fn separate_items(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + 64);
     let mut previous = "";
     for line in code.lines() {
         let starts_item = !line.starts_with(char::is_whitespace) && line != "}";
-        if starts_item && previous == "}" {
+        let ended_item = previous == "}"
+            || (!previous.starts_with(char::is_whitespace) && previous.ends_with(';'));
+        if starts_item && ended_item {
             out.push('\n');
         }
         out.push_str(line);

@@ -152,6 +152,81 @@ pub(super) fn tape_struct(
     })
 }
 
+/// `Work`, the memory the backward pass refills (one field per call site's
+/// scratch, `&mut` seed's working copy and buffer's adjoint), and `Scratch`,
+/// what a caller keeps per call site for `pullback_into`: the gradient, and
+/// `Work` when there is one.
+pub(super) fn work_structs(sig: &Signature, backward: &Backward, generic: &Generic) -> TokenStream {
+    let (params, args, where_clause) = (&generic.params, &generic.args, &generic.where_clause);
+    let grad_ty = generic.grad();
+    let name = &sig.ident;
+    if backward.work_fields.is_empty() {
+        let doc = format!("What a differentiated caller keeps per call of `{name}` for `pullback_into`: the gradient.");
+        return quote! {
+            #[doc = #doc]
+            pub type Scratch #args = #grad_ty;
+        };
+    }
+    let names: Vec<&Ident> = backward.work_fields.iter().map(|f| &f.name).collect();
+    let types = backward.work_fields.iter().map(|f| &f.ty);
+    // Always a marker for the float: a field need not mention it.
+    let (marker, marker_default) = match sig.generics.type_params().next() {
+        Some(float) => {
+            let float = &float.ident;
+            (
+                quote!(_float: ::core::marker::PhantomData<fn() -> #float>,),
+                quote!(_float: ::core::marker::PhantomData,),
+            )
+        }
+        None => (quote!(), quote!()),
+    };
+    let work_doc = format!("Memory the backward pass of `{name}` refills at each use instead of allocating: pass the same `Work` to `backward_with` again.");
+    let scratch_doc = format!("What a differentiated caller keeps per call of `{name}` for `pullback_into`: the gradient and the backward pass's memory.");
+    if generic.params.is_empty() {
+        return quote! {
+            #[doc = #work_doc]
+            #[derive(Default)]
+            pub struct Work { #(#names: #types),* }
+
+            #[doc = #scratch_doc]
+            #[derive(Default)]
+            pub struct Scratch {
+                /// The gradient `pullback_into` fills and lends back.
+                pub grad: #grad_ty,
+                /// The memory of its backward pass.
+                pub work: Work,
+            }
+        };
+    }
+    quote! {
+        #[doc = #work_doc]
+        pub struct Work #params #where_clause {
+            #(#names: #types,)*
+            #marker
+        }
+
+        impl #params ::core::default::Default for Work #args #where_clause {
+            fn default() -> Self {
+                Work { #(#names: ::core::default::Default::default(),)* #marker_default }
+            }
+        }
+
+        #[doc = #scratch_doc]
+        pub struct Scratch #params #where_clause {
+            /// The gradient `pullback_into` fills and lends back.
+            pub grad: #grad_ty,
+            /// The memory of its backward pass.
+            pub work: Work #args,
+        }
+
+        impl #params ::core::default::Default for Scratch #args #where_clause {
+            fn default() -> Self {
+                Scratch { grad: ::core::default::Default::default(), work: ::core::default::Default::default() }
+            }
+        }
+    }
+}
+
 /// Floats and the primitive types a backward pass reads by value; anything
 /// else (`Vec<usize>`, a callee's tape) it reads by reference.
 /// `T` of a borrowed list: `&[T]`, `&mut [T]`, `&[T; N]`, `&Vec<T>`.

@@ -63,9 +63,9 @@ impl Pass<'_> {
             quote!(#d)
         };
         let span = node.span;
-        let grad = self.callee_grad(tape);
+        let scratch = self.callee_scratch(id, tape);
         self.out.extend(
-            quote::quote_spanned!(span=> let #pattern = #path::pullback_into(#tape, #seed, &mut #grad);),
+            quote::quote_spanned!(span=> let #pattern = #path::pullback_into(#tape, #seed, #scratch);),
         );
         for (arg, name) in accumulated {
             self.contribute(&arg, region, quote!(#name));
@@ -96,15 +96,26 @@ impl Pass<'_> {
         }
     }
 
-    /// The callee's gradient at this call site, declared once at the start of
-    /// the backward pass: each pass through the call refills it, its vectors'
-    /// memory kept, so a call in a loop allocates nothing per pass.
-    fn callee_grad(&mut self, tape: &Ident) -> Ident {
+    /// The callee's scratch memory at this call site (its gradient and its
+    /// own `Work`), a field of `Work`: each pass through the call refills it,
+    /// its memory kept, so a call in a loop allocates nothing per pass. Boxed
+    /// and made on first use, so a function that calls itself has a `Work` of
+    /// finite size.
+    fn callee_scratch(&mut self, call: NodeId, tape: &Ident) -> TokenStream {
+        let NodeKind::Call {
+            path, tape_args, ..
+        } = &self.graph.nodes[call].kind
+        else {
+            return TokenStream::new();
+        };
         let tape = tape.to_string();
         let base = tape.strip_suffix("_tape").unwrap_or(&tape);
-        let name = self.names.fresh(&format!("{base}_grad"));
-        self.callee_grads.push(name.clone());
-        name
+        let name = self.names.fresh(&format!("{base}_scratch"));
+        // Spanned at the call: a custom rule without `Scratch` is reported there.
+        let span = self.graph.nodes[call].span;
+        let ty = quote::quote_spanned!(span=> ::core::option::Option<::std::boxed::Box<#path::Scratch #tape_args>>);
+        let field = self.work_field(&name, ty);
+        quote!(#field.get_or_insert_with(::core::default::Default::default))
     }
 
     /// The tuple a pullback's result is bound to: for each argument, its term

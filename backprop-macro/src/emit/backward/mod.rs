@@ -47,6 +47,18 @@ pub struct Backward {
     pub gradient: Vec<(Ident, TokenStream)>,
     /// The `&mut Grad` parameter of `backward_into`.
     pub grad: Ident,
+    /// The memory the statements fill and reuse: the `&mut Work` parameter of
+    /// `backward_with`, and `Work`'s fields (none: no `Work`).
+    pub work: Ident,
+    pub work_fields: Vec<WorkField>,
+}
+
+/// A field of `Work`, memory the backward pass refills at each use instead of
+/// allocating it: a call site's gradient, the working copy of a `&mut [f64]`
+/// seed, a buffer's adjoint.
+pub struct WorkField {
+    pub name: Ident,
+    pub ty: TokenStream,
 }
 
 pub fn generate(
@@ -56,6 +68,7 @@ pub fn generate(
     names: &mut Names,
 ) -> Backward {
     let grad = names.fresh("grad");
+    let work = names.fresh("work");
     let mut pass = Pass {
         graph,
         activity,
@@ -74,7 +87,8 @@ pub fn generate(
         stacks: BTreeMap::new(),
         tape_stacks: BTreeMap::new(),
         array_seeds: BTreeMap::new(),
-        callee_grads: Vec::new(),
+        work: work.clone(),
+        work_fields: Vec::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -109,12 +123,7 @@ pub fn generate(
             seeds.extend(scalar_seeds.next());
         }
     }
-    let block = pass.block(&graph.body, &[], TokenStream::new());
-    let callee_grads = &pass.callee_grads;
-    let mut body = quote! {
-        #(let mut #callee_grads = ::core::default::Default::default();)*
-        #block
-    };
+    let mut body = pass.block(&graph.body, &[], TokenStream::new());
     body.extend(finish);
     // The function body's values are plain fields of the tape, and so are those
     // of branches that run at most once, written into the tape where computed.
@@ -152,6 +161,8 @@ pub fn generate(
         seeds,
         gradient,
         grad,
+        work,
+        work_fields: pass.work_fields,
     }
 }
 
@@ -182,8 +193,9 @@ struct Pass<'a> {
     tape_stacks: BTreeMap<NodeId, Ident>,
     /// The seed of each `&mut [f64]` parameter's final contents.
     array_seeds: BTreeMap<NodeId, Ident>,
-    /// One gradient per call site, reused by each pass through the call.
-    callee_grads: Vec<Ident>,
+    /// The `&mut Work` parameter, and the fields the statements use.
+    work: Ident,
+    work_fields: Vec<WorkField>,
 }
 
 impl Pass<'_> {
@@ -218,6 +230,17 @@ impl Pass<'_> {
         };
         self.terms[id].push(name.clone());
         name
+    }
+
+    /// A new field of `Work`, named like the local it backs, as the place
+    /// expression that reaches it (`work.dh`).
+    pub(super) fn work_field(&mut self, name: &Ident, ty: TokenStream) -> TokenStream {
+        self.work_fields.push(WorkField {
+            name: name.clone(),
+            ty,
+        });
+        let work = &self.work;
+        quote!(#work.#name)
     }
 
     pub(super) fn zero(&self, id: NodeId) -> TokenStream {
@@ -375,7 +398,13 @@ impl Pass<'_> {
                     // contents and ends as that of its initial contents, added
                     // into `Grad` at the end.
                     let d = self.adjoint(id);
-                    code.extend(quote!(let mut #d = #seed.to_vec();));
+                    let float = self.sig.params[id].differentiable.clone();
+                    let d_work = self.work_field(&d, quote!(::std::vec::Vec<#float>));
+                    code.extend(quote! {
+                        let #d = &mut #d_work;
+                        #d.clear();
+                        #d.extend_from_slice(#seed);
+                    });
                 } else if self.activity.reached[id] {
                     let d = self.adjoint(id);
                     code.extend(quote!(let #d = &mut #grad.#field;));
@@ -386,7 +415,13 @@ impl Pass<'_> {
                 if info.fixed {
                     code.extend(quote!(let mut #d = [#zero; #len];));
                 } else {
-                    code.extend(quote!(let mut #d = ::std::vec![#zero; #len];));
+                    let float = self.graph.float_or_ret(id);
+                    let d_work = self.work_field(&d, quote!(::std::vec::Vec<#float>));
+                    code.extend(quote! {
+                        let #d = &mut #d_work;
+                        #d.clear();
+                        #d.resize(#len, #zero);
+                    });
                 }
             }
         }
