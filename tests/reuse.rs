@@ -42,6 +42,26 @@ fn rows(w: &[f64], lengths: &[usize], threshold: f64) -> f64 {
     total
 }
 
+/// A buffer read, then overwritten: its adjoint is not zero at the end of a
+/// reversed pass (the initial values' adjoint), so memory reused without
+/// clearing would leak it into the next pass's reversed writes.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn read_then_overwritten(w: &[f64], lengths: &[usize]) -> f64 {
+    let mut total = 0.0;
+    for &len in lengths {
+        let mut h = vec![0.5; len];
+        for v in &h {
+            total += v * w[len % 2];
+        }
+        for i in 0..len {
+            h[i] = w[0] * w[1] * i as f64;
+        }
+        total += h[len - 1];
+    }
+    total
+}
+
 fn random_rows(rng: &mut Rng) -> (Vec<f64>, Vec<usize>) {
     let count = 1 + (rng.next_u64() % 4) as usize;
     let lengths: Vec<usize> = (0..count)
@@ -124,5 +144,33 @@ fn a_tape_stack_hands_back_its_spares_in_any_order_of_use() {
         for k in (0..count).rev() {
             assert_eq!(back.pop_ref(), &vec![(10 * round + k) as f64]);
         }
+    }
+}
+
+#[test]
+fn backward_with_reused_memory_gives_what_backward_gives() {
+    let mut rng = Rng::new(29);
+    let mut tape = rows::Tape::default();
+    // The call sites' gradients, the `&mut` seed's copy and the buffer's
+    // adjoint, kept from one backward pass to the next.
+    let mut work = rows::Work::default();
+    for _ in 0..40 {
+        let (w, lengths) = random_rows(&mut rng);
+        let seed = rng.uniform(-2.0, 2.0);
+        rows::forward_into(&mut tape, &w, &lengths, 0.1);
+        let mut reused = rows::Grad::default();
+        rows::backward_with(&tape, seed, &mut reused, &mut work);
+        assert_eq!(reused, rows::backward(&tape, seed));
+    }
+    let mut tape = read_then_overwritten::Tape::default();
+    let mut work = read_then_overwritten::Work::default();
+    for _ in 0..20 {
+        let (w, lengths) = random_rows(&mut rng);
+        let w = [w.as_slice(), &[0.3, -0.4]].concat();
+        read_then_overwritten::forward_into(&mut tape, &w, &lengths);
+        let mut reused = read_then_overwritten::Grad::default();
+        read_then_overwritten::backward_with(&tape, 1.0, &mut reused, &mut work);
+        assert_eq!(reused, read_then_overwritten::backward(&tape, 1.0));
+        assert_gradient(|w| read_then_overwritten(w, &lengths), &w, &reused.w);
     }
 }
