@@ -546,12 +546,14 @@ fn bench_expansion(c: &mut Criterion) {
 
 // ---------------------------------------------------------------------------
 // 5. ADBench's objectives written with helpers over sub-slices (the same code
-//    the tests check): the gradient's cost against the objective's, and the
-//    memory one gradient holds. (ADBench's hand-written derivatives are not
-//    ported yet, so there is no generated / manual ratio here.)
+//    the tests check): the gradient's cost against the objective's and, for
+//    GMM, against a hand-written gradient derived as ADBench's manual module
+//    derives it; and the memory one gradient holds.
 
 #[path = "../tests/objectives/adbench.rs"]
 mod adbench;
+#[path = "../tests/objectives/adbench_manual.rs"]
+mod adbench_manual;
 
 /// GMM problems `(d, K)` with 1000 points, as ADBench's sizes.
 const GMM_SIZES: [(usize, usize); 2] = [(2, 5), (10, 50)];
@@ -609,6 +611,25 @@ impl Gmm {
             0,
         );
         value + g.icf[0]
+    }
+
+    /// The hand-written gradient, into buffers kept from the previous run.
+    fn gradient_by_hand(&self, out: &mut [Vec<f64>; 3]) -> f64 {
+        let [da, dm, di] = out;
+        adbench_manual::gmm_gradient(
+            self.d,
+            self.k,
+            GMM_POINTS,
+            &self.alphas,
+            &self.means,
+            &self.icf,
+            &self.x,
+            1.0,
+            0,
+            da,
+            dm,
+            di,
+        )
     }
 
     /// The gradient into a tape and a gradient kept from the previous run.
@@ -724,6 +745,11 @@ fn bench_adbench(c: &mut Criterion) -> Vec<(String, usize)> {
         let mut grad = adbench::gmm_objective::Grad::default();
         group.bench_function(format!("gmm d={d} K={k} gradient reused"), |b| {
             b.iter(|| black_box(&problem).gradient_into(&mut tape, &mut grad))
+        });
+        let icf_sz = d * (d + 1) / 2;
+        let mut out = [vec![0.0; k], vec![0.0; d * k], vec![0.0; icf_sz * k]];
+        group.bench_function(format!("gmm d={d} K={k} manual"), |b| {
+            b.iter(|| black_box(&problem).gradient_by_hand(&mut out))
         });
         let (_, bytes) = peak_bytes(|| problem.gradient());
         memory.push((format!("gmm d={d} K={k}"), bytes));
@@ -890,18 +916,22 @@ fn mean_ns(group: &str, id: &str) -> Option<f64> {
 
 fn print_adbench_table(memory: &[(String, usize)]) {
     let ns = |id: &str| mean_ns("adbench", id).unwrap_or(f64::NAN);
-    println!("\n| ADBench, written with helpers | objective | `grad` | `grad` / objective | `grad_into`, tape reused | `grad_into` / objective | peak memory of one `grad` |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("\n| ADBench, written with helpers | objective | `grad` | `grad` / objective | `grad_into`, tape reused | `grad_into` / objective | by hand | `grad_into` / by hand | peak memory of one `grad` |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let row = |name: &str, objective: &str, gradient: &str| {
         let (o, g) = (ns(objective), ns(gradient));
         // Bundle adjustment's Jacobian always reuses its tape.
         let reused = mean_ns("adbench", &format!("{gradient} reused")).unwrap_or(g);
+        let (by_hand, ratio) = match mean_ns("adbench", &format!("{name} manual")) {
+            Some(m) => (format!("{:.2} ms", m / 1e6), format!("{:.1}", reused / m)),
+            None => ("not ported".to_string(), "-".to_string()),
+        };
         let bytes = memory
             .iter()
             .find(|(m, _)| m == name)
             .map_or(0, |(_, b)| *b);
         println!(
-            "| {name} | {:.2} ms | {:.2} ms | {:.1} | {:.2} ms | {:.1} | {:.1} MiB |",
+            "| {name} | {:.2} ms | {:.2} ms | {:.1} | {:.2} ms | {:.1} | {by_hand} | {ratio} | {:.1} MiB |",
             o / 1e6,
             g / 1e6,
             g / o,
