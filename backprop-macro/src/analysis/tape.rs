@@ -5,15 +5,18 @@
 //! inside a branch or loop is pushed on a stack, unless it is cheaper and just
 //! as right to get it again in the backward pass: a loop variable of
 //! `start..end` is rebuilt from the reversed loop's counter, a pure inactive
-//! expression of available values is recomputed (an index `j * cols + i`), and
-//! an element of an input that nothing changes is read again from the input.
+//! expression of available values is recomputed (an index `j * cols + i`), an
+//! element of an input that nothing changes is read again from the input, and a
+//! counter a loop steps by a constant (`idx += 1`) is stepped back.
 
 use crate::ir::{Graph, Loop, NodeId, NodeKind, Operand, RegionId, StmtId};
 use crate::parse::signature::Signature;
-use std::collections::BTreeSet;
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the backward pass gets a value it reads.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Storage {
     /// A field of the tape: values of the function body, and values of a
     /// branch that runs at most once (not inside a loop), written into the
@@ -24,8 +27,23 @@ pub enum Storage {
     /// Computed again from these values (each available in its own right), or
     /// read again from an input the forward pass never changed.
     Recompute(Vec<NodeId>),
+    /// A counter a loop steps by a constant (`idx += 1` each iteration): the
+    /// backward pass starts from its value after the loop and steps it back,
+    /// by this step, at the start of each reversed iteration.
+    Counter(TokenStream),
     /// Pushed in the forward pass, popped in the backward pass.
     Stack,
+}
+
+// By hand: a counter's step is tokens, compared as written.
+impl PartialEq for Storage {
+    fn eq(&self, other: &Storage) -> bool {
+        match (self, other) {
+            (Storage::Recompute(a), Storage::Recompute(b)) => a == b,
+            (Storage::Counter(a), Storage::Counter(b)) => a.to_string() == b.to_string(),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
 }
 
 pub struct TapePlan<'g> {
@@ -40,6 +58,9 @@ pub struct TapePlan<'g> {
     replayed: BTreeSet<StmtId>,
     /// The blocks that are loop bodies.
     loop_bodies: BTreeSet<RegionId>,
+    /// Counters: a loop's variable at the start of each iteration, whose next
+    /// value is itself plus an integer constant, computed unconditionally.
+    counters: BTreeMap<NodeId, TokenStream>,
 }
 
 impl<'g> TapePlan<'g> {
@@ -51,12 +72,17 @@ impl<'g> TapePlan<'g> {
             .filter_map(|looped| looped.var)
             .collect();
         let loop_bodies = loops.iter().map(|looped| looped.body.region).collect();
+        let counters = loops
+            .iter()
+            .flat_map(|looped| counters_of(graph, looped))
+            .collect();
         let mut plan = TapePlan {
             graph,
             sig,
             rebuilt,
             replayed: BTreeSet::new(),
             loop_bodies,
+            counters,
         };
         // Outer loops first: an inner range may use an outer loop's variable.
         for looped in loops {
@@ -98,6 +124,8 @@ impl<'g> TapePlan<'g> {
     pub fn storage(&self, id: NodeId) -> Storage {
         if self.rebuilt.contains(&id) {
             Storage::Rebuilt
+        } else if let Some(step) = self.counters.get(&id) {
+            Storage::Counter(step.clone())
         } else if let Some(deps) = self.recompute_deps(id) {
             Storage::Recompute(deps)
         } else if self.is_once(id) {
@@ -131,7 +159,10 @@ impl<'g> TapePlan<'g> {
     /// Whether the value is there in the backward pass without being
     /// recomputed: a field, or a rebuilt loop variable.
     fn is_available(&self, id: NodeId) -> bool {
-        self.is_once(id) || self.rebuilt.contains(&id) || self.recompute_deps(id).is_some()
+        self.is_once(id)
+            || self.rebuilt.contains(&id)
+            || self.counters.contains_key(&id)
+            || self.recompute_deps(id).is_some()
     }
 
     /// The nodes a cheap inactive value is computed from, if it can be recomputed
@@ -320,6 +351,56 @@ fn is_cheap(expr: &syn::Expr) -> bool {
         Expr::Range(r) => r.start.iter().chain(&r.end).all(|bound| is_cheap(bound)),
         _ => false,
     }
+}
+
+/// The counters of a loop whose iterations are all whole (no break flag): each
+/// carried variable whose next value is `v + k`, `k` an integer literal,
+/// computed in the body itself (not in a branch), with the step `k`. Integer
+/// steps undo exactly, so the backward pass steps back instead of saving `v`.
+fn counters_of(graph: &Graph, looped: &Loop) -> Vec<(NodeId, TokenStream)> {
+    if looped.exit.is_some() {
+        return Vec::new();
+    }
+    looped
+        .carried
+        .iter()
+        .zip(&looped.body.results)
+        .filter_map(|(carried, result)| {
+            let Operand::Node(next) = result else {
+                return None;
+            };
+            let node = &graph.nodes[*next];
+            let NodeKind::Inactive { expr, locals } = &node.kind else {
+                return None;
+            };
+            if node.region != looped.body.region {
+                return None;
+            }
+            let syn::Expr::Binary(sum) = crate::lower::strip_parens(expr) else {
+                return None;
+            };
+            let is_param = |e: &syn::Expr| match crate::lower::strip_parens(e) {
+                syn::Expr::Path(p) => p.path.get_ident().is_some_and(|ident| {
+                    locals
+                        .iter()
+                        .any(|(name, id)| *id == carried.param && ident == name)
+                }),
+                _ => false,
+            };
+            let is_step = |e: &syn::Expr| {
+                matches!(
+                    crate::lower::strip_parens(e),
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(_),
+                        ..
+                    })
+                )
+            };
+            let adds = matches!(sum.op, syn::BinOp::Add(_));
+            (adds && is_param(&sum.left) && is_step(&sum.right))
+                .then(|| (carried.param, sum.right.to_token_stream()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -136,6 +136,14 @@ impl Pass<'_> {
             .var
             .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
         let body = self.block(&looped.body, &incoming, epilogue);
+        // A counter starts from its value after the loop; each reversed
+        // iteration steps it back.
+        for carried in &looped.carried {
+            if let Some(running) = self.counters.get(&carried.param).cloned() {
+                let after = self.value(&Operand::Node(carried.out));
+                self.out.extend(quote!(let mut #running = #after;));
+            }
+        }
         if self.plan.replays(looped) {
             // The same range again, reversed: no trip count, no saved variable.
             if let Some(iter) = &looped.iter {

@@ -89,6 +89,7 @@ pub fn generate(
         array_seeds: BTreeMap::new(),
         work: work.clone(),
         work_fields: Vec::new(),
+        counters: BTreeMap::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -196,6 +197,8 @@ struct Pass<'a> {
     /// The `&mut Work` parameter, and the fields the statements use.
     work: Ident,
     work_fields: Vec<WorkField>,
+    /// Each counter the reversed loops step back, and the local that holds it.
+    counters: BTreeMap<NodeId, Ident>,
 }
 
 impl Pass<'_> {
@@ -324,6 +327,13 @@ impl Pass<'_> {
                         code.extend(quote!(let #name = #value;));
                         continue;
                     }
+                }
+                // Stepped back from its value after the iteration.
+                Storage::Counter(step) => {
+                    let running = self.names.fresh(&format!("{name}_back"));
+                    code.extend(quote!(#running -= #step; let #name = #running;));
+                    self.counters.insert(id, running);
+                    continue;
                 }
                 Storage::Stack => {}
             }
