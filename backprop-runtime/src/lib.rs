@@ -667,7 +667,9 @@ impl<T: Copy> Reader<'_, T> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct TapeStack<T> {
-    /// The live tapes, then (from `live` on) spare ones whose memory is kept.
+    /// The live tapes, then (from `live` on) spare ones whose memory is kept:
+    /// the next `spare` takes the one at `live` and the next `push` puts a
+    /// tape back there, so a forward pass walks the tapes in order.
     items: Vec<T>,
     live: usize,
 }
@@ -693,25 +695,25 @@ impl<T> TapeStack<T> {
         self.live = 0;
     }
 
-    /// A tape to fill: a spare one if there is one, else a new one.
+    /// A tape to fill: the next spare one if there is one (an empty tape
+    /// takes its place until `push`), else a new one.
     #[must_use]
     pub fn spare(&mut self) -> T
     where
         T: Default,
     {
-        if self.items.len() > self.live {
-            self.items.pop().unwrap_or_default()
-        } else {
-            T::default()
+        match self.items.get_mut(self.live) {
+            Some(tape) => core::mem::take(tape),
+            None => T::default(),
         }
     }
 
-    /// Saves one tape.
+    /// Saves one tape, in the place of the spare `spare` handed out.
     pub fn push(&mut self, tape: T) {
-        self.items.push(tape);
-        // The spares stay after the live tapes.
-        let last = self.items.len() - 1;
-        self.items.swap(self.live, last);
+        match self.items.get_mut(self.live) {
+            Some(place) => *place = tape,
+            None => self.items.push(tape),
+        }
         self.live += 1;
     }
 
