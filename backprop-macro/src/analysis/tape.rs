@@ -357,6 +357,8 @@ fn is_cheap(expr: &syn::Expr) -> bool {
 /// carried variable whose next value is `v + k`, `k` an integer literal,
 /// computed in the body itself (not in a branch), with the step `k`. Integer
 /// steps undo exactly, so the backward pass steps back instead of saving `v`.
+/// The value after the loop, where stepping back starts, is saved instead, so
+/// its type must be known.
 fn counters_of(graph: &Graph, looped: &Loop) -> Vec<(NodeId, TokenStream)> {
     if looped.exit.is_some() {
         return Vec::new();
@@ -369,6 +371,8 @@ fn counters_of(graph: &Graph, looped: &Loop) -> Vec<(NodeId, TokenStream)> {
             let Operand::Node(next) = result else {
                 return None;
             };
+            // The value after the loop is saved: its type must be known.
+            graph.nodes[carried.out].ty.as_ref()?;
             let node = &graph.nodes[*next];
             let NodeKind::Inactive { expr, locals } = &node.kind else {
                 return None;
