@@ -86,6 +86,21 @@ fn not_counters(w: &[f64], limit: f64) -> f64 {
     total
 }
 
+/// A counter whose type nothing names (`let mut k = 0;`, used in an index
+/// expression): saving its value after the loop needs a type, so it stays an
+/// ordinary saved variable (the fuzzer found it refused).
+#[differentiate]
+fn untyped_counter(x: f64, m: &mut [f64]) {
+    if x > -10.0 {
+        let mut k = 0;
+        while x < 1.5 && k < 3 {
+            k += 1;
+            m[(k + 1) % 2] -= (0.9 * x.tanh()).sin();
+        }
+    }
+    m[0] += 0.5 * x;
+}
+
 fn random(rng: &mut Rng, n: usize) -> Vec<f64> {
     (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect()
 }
@@ -134,6 +149,26 @@ fn variables_that_are_not_counters() {
         let (value, g) = not_counters::grad(&w, limit);
         assert_eq!(value, not_counters(&w, limit));
         assert_gradient(|w| not_counters(w, limit), &w, &g.w);
+    }
+}
+
+#[test]
+fn a_counter_of_unknown_type_is_saved() {
+    for x in [0.3, 2.0] {
+        let f = |x: f64, k: usize| {
+            let mut m = [0.2, -0.4];
+            untyped_counter(x, &mut m);
+            m[k]
+        };
+        let mut m = [0.2, -0.4];
+        let ((), tape) = untyped_counter::forward(x, &mut m);
+        for k in 0..2 {
+            let seed = if k == 0 { [1.0, 0.0] } else { [0.0, 1.0] };
+            let g = untyped_counter::backward(&tape, &seed);
+            let h = 1e-6;
+            let numeric = (f(x + h, k) - f(x - h, k)) / (2.0 * h);
+            assert!((g.x - numeric).abs() < 1e-6, "{} vs {numeric}", g.x);
+        }
     }
 }
 
