@@ -92,3 +92,47 @@ fn a_quadratic_has_its_own_matrix_as_hessian() {
     let (_, rows) = square_sum::hessian(&[0.3_f32, -2.0]);
     assert_eq!(rows, vec![vec![2.0_f32, 0.0], vec![0.0, 2.0]]);
 }
+
+/// A fit of `a * exp(b x)` to data: an array of parameters, data slices in
+/// the float type (constants of the dual type), and a buffer.
+#[differentiate(wrt(p))]
+fn fit<T: Float>(p: [T; 2], xs: &[T], ys: &[T]) -> T {
+    let mut residuals = vec![T::zero(); xs.len()];
+    for i in 0..xs.len() {
+        residuals[i] = p[0] * (p[1] * xs[i]).exp() - ys[i];
+    }
+    let mut total = T::zero();
+    for r in &residuals {
+        total = total + *r * *r;
+    }
+    total
+}
+
+#[test]
+fn the_hessian_of_an_array_parameter_over_data() {
+    let (xs, ys) = ([0.0, 0.5, 1.0, 1.5], [1.0, 1.6, 2.9, 4.4]);
+    for p in [[1.0, 1.0], [0.5, -0.3]] {
+        let (value, rows) = fit::hessian(p, &xs, &ys);
+        assert_eq!(value, fit(p, &xs, &ys));
+        for (i, row) in rows.iter().enumerate() {
+            let mut axis = [0.0; 2];
+            axis[i] = 1.0;
+            let (_, _, hv) = fit::hvp(p, &xs, &ys, axis);
+            assert_eq!(row.as_slice(), hv.p.as_slice());
+            // And against differences of the gradient.
+            let h = 1e-6;
+            let mut plus = p;
+            let mut minus = p;
+            plus[i] += h;
+            minus[i] -= h;
+            let (gp, gm) = (
+                fit::grad(plus, &xs, &ys).1.p,
+                fit::grad(minus, &xs, &ys).1.p,
+            );
+            for k in 0..2 {
+                let numeric = (gp[k] - gm[k]) / (2.0 * h);
+                assert!((row[k] - numeric).abs() <= 1e-5 * numeric.abs().max(1.0));
+            }
+        }
+    }
+}

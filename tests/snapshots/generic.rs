@@ -246,18 +246,42 @@ pub mod scaled_logistic {
         let w_start = 0;
         let x_start = w_start + w.len();
         let coordinates = x_start + 1;
+        let mut w_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = w
+            .iter()
+            .map(|a| ::backprop_runtime::Dual::constant(*a))
+            .collect();
+        let mut x_dual = ::backprop_runtime::Dual::constant(x);
+        let mut tape_2 = Tape::default();
+        let mut g = Grad::default();
+        let mut work_2 = Work::default();
         let mut value_2 = ::core::option::Option::None;
         let mut rows = ::std::vec::Vec::with_capacity(coordinates);
         for j in 0..coordinates {
-            let dot_w: ::std::vec::Vec<T> = (0..w.len())
-                .map(|i| if w_start + i == j { T::one() } else { T::zero() })
-                .collect();
-            let dot_x = if x_start == j { T::one() } else { T::zero() };
-            let (v, _, hv) = self::hvp(w, x, &dot_w, dot_x);
-            value_2 = ::core::option::Option::Some(v);
+            if (w_start..w_start + w_dual.len()).contains(&j) {
+                w_dual[j - w_start].eps = T::one();
+            }
+            if j == x_start {
+                x_dual.eps = T::one();
+            }
+            let v = self::forward_into(&mut tape_2, &w_dual, x_dual);
+            g.w.clear();
+            g.x = ::backprop_runtime::Dual::constant(T::zero());
+            self::backward_with(
+                &tape_2,
+                ::backprop_runtime::Dual::constant(T::one()),
+                &mut g,
+                &mut work_2,
+            );
+            if (w_start..w_start + w_dual.len()).contains(&j) {
+                w_dual[j - w_start].eps = T::zero();
+            }
+            if j == x_start {
+                x_dual.eps = T::zero();
+            }
+            value_2 = ::core::option::Option::Some(v.re);
             let mut row = ::std::vec::Vec::with_capacity(coordinates);
-            row.extend(hv.w.iter().copied());
-            row.push(hv.x);
+            row.extend(g.w.iter().map(|d| d.eps));
+            row.push(g.x.eps);
             rows.push(row);
         }
         let value_2 = value_2.unwrap_or_else(|| self::grad(w, x).0);

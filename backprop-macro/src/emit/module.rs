@@ -39,9 +39,10 @@ pub fn assemble(
     let tangent_fn = super::tangent::tangent_fn(sig, graph, &grad_names, &generic)
         .map(|tangent| quote!(#(#lints)* #tangent));
     let hvp_fn = super::second::hvp_fn(sig, &grad_names, &generic);
-    let hessian_fn = hvp_fn
-        .as_ref()
-        .and_then(|_| super::second::hessian_fn(sig, &grad_names, &generic));
+    let hessian_fn = hvp_fn.as_ref().and_then(|_| {
+        let has_work = !backward.work_fields.is_empty();
+        super::second::hessian_fn(sig, &grad_names, &generic, has_work)
+    });
 
     let Tape {
         definition: tape_def,

@@ -35,7 +35,6 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
         return None;
     }
     let mut names = names.clone();
-    let dual = quote!(::backprop_runtime::Dual);
     let mut params = Vec::new();
     let mut directions = Vec::new();
     let mut setup = Vec::new();
@@ -46,59 +45,29 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
     for p in &sig.params {
         let (ident, ty) = (&p.ident, &p.ty);
         params.push(quote!(#ident: #ty));
-        let moving = names.fresh(&format!("{ident}_dual"));
-        let by_ref = matches!(ty, syn::Type::Reference(_)).then(|| quote!(&));
-        match (&p.differentiable, &p.shape) {
-            (Some(_), shape) => {
-                let dot = names.fresh(&format!("dot_{ident}"));
-                directions.push(quote!(#dot: #ty));
-                match shape {
-                    None => {
-                        setup.push(quote!(let #moving = #dual::new(#ident, #dot);));
-                        values.push(quote!(#ident: #g.#ident.re));
-                        slopes.push(quote!(#ident: #g.#ident.eps));
-                    }
-                    Some(Shape::Slice) => {
-                        setup.push(quote! {
-                            let #moving: ::std::vec::Vec<#dual<#t>> =
-                                #ident.iter().zip(#dot.iter()).map(|(a, b)| #dual::new(*a, *b)).collect();
-                        });
-                        values.push(quote!(#ident: #g.#ident.iter().map(|d| d.re).collect()));
-                        slopes.push(quote!(#ident: #g.#ident.iter().map(|d| d.eps).collect()));
-                    }
-                    Some(Shape::Array(len)) => {
-                        setup.push(quote! {
-                            let #moving: [#dual<#t>; #len] =
-                                ::core::array::from_fn(|i| #dual::new(#ident[i], #dot[i]));
-                        });
-                        values.push(quote!(#ident: ::core::array::from_fn(|i| #g.#ident[i].re)));
-                        slopes.push(quote!(#ident: ::core::array::from_fn(|i| #g.#ident[i].eps)));
-                    }
-                }
-                args.push(quote!(#by_ref #moving));
-            }
-            // Data in the float type: constants of the dual type.
-            (None, _) if only_t.of_type(ty).is_some() => {
-                args.push(quote!(#dual::constant(#ident)));
-            }
-            (None, _) => match Shape::of(ty, &only_t) {
-                Some((_, Shape::Slice, _)) => {
-                    setup.push(quote! {
-                        let #moving: ::std::vec::Vec<#dual<#t>> =
-                            #ident.iter().map(|a| #dual::constant(*a)).collect();
-                    });
-                    args.push(quote!(#by_ref #moving));
-                }
-                Some((_, Shape::Array(len), _)) => {
-                    setup.push(quote! {
-                        let #moving: [#dual<#t>; #len] =
-                            ::core::array::from_fn(|i| #dual::constant(#ident[i]));
-                    });
-                    args.push(quote!(#by_ref #moving));
-                }
-                None => args.push(quote!(#ident)),
-            },
+        let dot = p
+            .differentiable
+            .as_ref()
+            .map(|_| names.fresh(&format!("dot_{ident}")));
+        if let Some(dot) = &dot {
+            directions.push(quote!(#dot: #ty));
+            let (re, eps) = match &p.shape {
+                None => (quote!(#g.#ident.re), quote!(#g.#ident.eps)),
+                Some(Shape::Slice) => (
+                    quote!(#g.#ident.iter().map(|d| d.re).collect()),
+                    quote!(#g.#ident.iter().map(|d| d.eps).collect()),
+                ),
+                Some(Shape::Array(_)) => (
+                    quote!(::core::array::from_fn(|i| #g.#ident[i].re)),
+                    quote!(::core::array::from_fn(|i| #g.#ident[i].eps)),
+                ),
+            };
+            values.push(quote!(#ident: #re));
+            slopes.push(quote!(#ident: #eps));
         }
+        let (_, code, arg) = dual_argument(p, &t, &only_t, dot.as_ref(), &mut names);
+        setup.push(code);
+        args.push(arg);
     }
     let grad_ty = generic.grad();
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
@@ -122,61 +91,91 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
 
 /// `pub fn hessian(args..) -> (value, rows)`: the Hessian over the
 /// differentiable coordinates in parameter order (a slice's elements in
-/// turn), one `hvp` per coordinate, for the functions that have `hvp`.
-pub(super) fn hessian_fn(sig: &Signature, names: &Names, generic: &Generic) -> Option<TokenStream> {
+/// turn), one forward-over-reverse pass per coordinate, for the functions that
+/// have `hvp`. The dual inputs, the tape, the gradient (and the backward
+/// pass's `Work`) are made once; each pass sets one coordinate's `eps`.
+pub(super) fn hessian_fn(
+    sig: &Signature,
+    names: &Names,
+    generic: &Generic,
+    has_work: bool,
+) -> Option<TokenStream> {
     let t = sig.generics.type_params().next()?.ident.clone();
+    let only_t = Floats::new(Some(t.clone()));
+    let dual = quote!(::backprop_runtime::Dual);
     let mut names = names.clone();
-    let (value, rows, j, row, hv) = (
+    let (value, rows, j, row, g, tape, work) = (
         names.fresh("value"),
         names.fresh("rows"),
         names.fresh("j"),
         names.fresh("row"),
-        names.fresh("hv"),
+        names.fresh("g"),
+        names.fresh("tape"),
+        names.fresh("work"),
     );
     let mut params = Vec::new();
+    let mut plain_args = Vec::new();
+    let mut setup = Vec::new();
     let mut args = Vec::new();
     let mut sizes = Vec::new();
-    let mut unit_directions = Vec::new();
-    let mut direction_args = Vec::new();
+    let mut seeds = Vec::new();
+    let mut unseeds = Vec::new();
+    let mut zeroes = Vec::new();
     let mut flatten = Vec::new();
     let mut offset = quote!(0);
     for p in &sig.params {
         let (ident, ty) = (&p.ident, &p.ty);
         params.push(quote!(#ident: #ty));
-        args.push(quote!(#ident));
+        plain_args.push(quote!(#ident));
+        let (moving, code, arg) = dual_argument(p, &t, &only_t, None, &mut names);
+        setup.push(code);
+        args.push(arg);
         if p.differentiable.is_none() {
             continue;
         }
         let start = names.fresh(&format!("{ident}_start"));
-        let dot = names.fresh(&format!("dot_{ident}"));
-        let by_ref = matches!(ty, syn::Type::Reference(_)).then(|| quote!(&));
-        let unit = quote!(if #start + i == #j { #t::one() } else { #t::zero() });
-        let (size, direction, flat) = match &p.shape {
+        let set = |to: TokenStream| match &p.shape {
+            None => quote!(if #j == #start { #moving.eps = #to; }),
+            Some(_) => quote! {
+                if (#start..#start + #moving.len()).contains(&#j) {
+                    #moving[#j - #start].eps = #to;
+                }
+            },
+        };
+        seeds.push(set(quote!(#t::one())));
+        unseeds.push(set(quote!(#t::zero())));
+        let (size, zero, flat) = match &p.shape {
             None => (
                 quote!(1),
-                quote!(let #dot = if #start == #j { #t::one() } else { #t::zero() };),
-                quote!(#row.push(#hv.#ident);),
+                quote!(#g.#ident = #dual::constant(#t::zero());),
+                quote!(#row.push(#g.#ident.eps);),
             ),
             Some(Shape::Slice) => (
                 quote!(#ident.len()),
-                quote!(let #dot: ::std::vec::Vec<#t> = (0..#ident.len()).map(|i| #unit).collect();),
-                quote!(#row.extend(#hv.#ident.iter().copied());),
+                quote!(#g.#ident.clear();),
+                quote!(#row.extend(#g.#ident.iter().map(|d| d.eps));),
             ),
             Some(Shape::Array(len)) => (
                 quote!(#len),
-                quote!(let #dot: [#t; #len] = ::core::array::from_fn(|i| #unit);),
-                quote!(#row.extend(#hv.#ident.iter().copied());),
+                quote!(#g.#ident = [#dual::constant(#t::zero()); #len];),
+                quote!(#row.extend(#g.#ident.iter().map(|d| d.eps));),
             ),
         };
         sizes.push(quote!(let #start = #offset;));
         offset = quote!(#start + #size);
-        unit_directions.push(direction);
-        direction_args.push(quote!(#by_ref #dot));
+        zeroes.push(zero);
         flatten.push(flat);
     }
+    let backward = match has_work {
+        true => {
+            quote!(self::backward_with(&#tape, #dual::constant(#t::one()), &mut #g, &mut #work);)
+        }
+        false => quote!(self::backward_into(&#tape, #dual::constant(#t::one()), &mut #g);),
+    };
+    let new_work = has_work.then(|| quote!(let mut #work = Work::default();));
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let doc = format!(
-        "The value of `{}` and its Hessian over the differentiable coordinates, in parameter order (a slice's elements in turn): one `hvp` per coordinate.",
+        "The value of `{}` and its Hessian over the differentiable coordinates, in parameter order (a slice's elements in turn): one forward-over-reverse pass per coordinate, reusing its inputs, tape and gradient.",
         sig.ident
     );
     let too_many = (sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
@@ -187,19 +186,80 @@ pub(super) fn hessian_fn(sig: &Signature, names: &Names, generic: &Generic) -> O
         pub fn hessian #generics (#(#params),*) -> (#t, ::std::vec::Vec<::std::vec::Vec<#t>>) #where_clause {
             #(#sizes)*
             let coordinates = #offset;
+            #(#setup)*
+            let mut #tape = Tape::default();
+            let mut #g = Grad::default();
+            #new_work
             let mut #value = ::core::option::Option::None;
             let mut #rows = ::std::vec::Vec::with_capacity(coordinates);
             for #j in 0..coordinates {
-                #(#unit_directions)*
-                let (v, _, #hv) = self::hvp(#(#args,)* #(#direction_args),*);
-                #value = ::core::option::Option::Some(v);
+                #(#seeds)*
+                let v = self::forward_into(&mut #tape, #(#args),*);
+                #(#zeroes)*
+                #backward
+                #(#unseeds)*
+                #value = ::core::option::Option::Some(v.re);
                 let mut #row = ::std::vec::Vec::with_capacity(coordinates);
                 #(#flatten)*
                 #rows.push(#row);
             }
             // Without differentiable coordinates, the value alone.
-            let #value = #value.unwrap_or_else(|| self::grad(#(#args),*).0);
+            let #value = #value.unwrap_or_else(|| self::grad(#(#plain_args),*).0);
             (#value, #rows)
         }
     })
+}
+
+/// A parameter as dual numbers, for the generic `grad` to run over: the local
+/// that holds them, the statement that makes it (`eps` from `dot`, else zero)
+/// and the argument that passes it. Data that is not in the float type passes
+/// as it is.
+fn dual_argument(
+    p: &crate::parse::signature::Param,
+    t: &proc_macro2::Ident,
+    only_t: &Floats,
+    dot: Option<&proc_macro2::Ident>,
+    names: &mut Names,
+) -> (proc_macro2::Ident, TokenStream, TokenStream) {
+    let dual = quote!(::backprop_runtime::Dual);
+    let (ident, ty) = (&p.ident, &p.ty);
+    let moving = names.fresh(&format!("{ident}_dual"));
+    let by_ref = matches!(ty, syn::Type::Reference(_)).then(|| quote!(&));
+    // Without a direction (`hessian`), each pass sets the `eps` it needs.
+    let mutability = (dot.is_none() && p.differentiable.is_some()).then(|| quote!(mut));
+    let scalar = match dot {
+        Some(dot) => quote!(#dual::new(#ident, #dot)),
+        None => quote!(#dual::constant(#ident)),
+    };
+    if only_t.of_type(ty).is_some() {
+        return match p.differentiable {
+            Some(_) => (
+                moving.clone(),
+                quote!(let #mutability #moving = #scalar;),
+                quote!(#moving),
+            ),
+            // Data in the float type: a constant of the dual type.
+            None => (moving, quote!(), scalar),
+        };
+    }
+    let made = match (Shape::of(ty, only_t), dot) {
+        (Some((_, Shape::Slice, _)), Some(dot)) => quote! {
+            let #mutability #moving: ::std::vec::Vec<#dual<#t>> =
+                #ident.iter().zip(#dot.iter()).map(|(a, b)| #dual::new(*a, *b)).collect();
+        },
+        (Some((_, Shape::Slice, _)), None) => quote! {
+            let #mutability #moving: ::std::vec::Vec<#dual<#t>> =
+                #ident.iter().map(|a| #dual::constant(*a)).collect();
+        },
+        (Some((_, Shape::Array(len), _)), Some(dot)) => quote! {
+            let #mutability #moving: [#dual<#t>; #len] =
+                ::core::array::from_fn(|i| #dual::new(#ident[i], #dot[i]));
+        },
+        (Some((_, Shape::Array(len), _)), None) => quote! {
+            let #mutability #moving: [#dual<#t>; #len] =
+                ::core::array::from_fn(|i| #dual::constant(#ident[i]));
+        },
+        (None, _) => return (moving, quote!(), quote!(#ident)),
+    };
+    (moving.clone(), made, quote!(#by_ref #moving))
 }
