@@ -930,14 +930,17 @@ fn print_adbench_table(memory: &[(String, usize)]) {
             .iter()
             .find(|(m, _)| m == name)
             .map_or(0, |(_, b)| *b);
+        let memory = match bytes {
+            b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+            b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+        };
         println!(
-            "| {name} | {:.2} ms | {:.2} ms | {:.1} | {:.2} ms | {:.1} | {by_hand} | {ratio} | {:.1} MiB |",
+            "| {name} | {:.2} ms | {:.2} ms | {:.1} | {:.2} ms | {:.1} | {by_hand} | {ratio} | {memory} |",
             o / 1e6,
             g / 1e6,
             g / o,
             reused / 1e6,
             reused / o,
-            bytes as f64 / (1024.0 * 1024.0)
         );
     };
     for (d, k) in GMM_SIZES {
