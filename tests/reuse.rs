@@ -174,3 +174,47 @@ fn backward_with_reused_memory_gives_what_backward_gives() {
         assert_gradient(|w| read_then_overwritten(w, &lengths), &w, &reused.w);
     }
 }
+
+/// A least-squares fit whose backward pass reads the data again: `grad` and
+/// `grad_into` pass the arguments to it, `forward_into` copies them.
+#[differentiate(wrt(w))]
+fn least_squares(w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for (x, y) in xs.iter().zip(ys) {
+        let e = w[0] * x.sin() + w[1] * x - y;
+        total += e * e;
+    }
+    total
+}
+
+#[test]
+fn grad_reading_the_arguments_gives_what_the_copies_give() {
+    let mut rng = Rng::new(37);
+    let mut tape = least_squares::Tape::default();
+    for n in [1, 4, 9, 2] {
+        let w = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)];
+        let xs: Vec<f64> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let ys: Vec<f64> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let (value, fused) = least_squares::grad(&w, &xs, &ys);
+        let (copied_value, copied) = least_squares::forward(&w, &xs, &ys);
+        assert_eq!(value, copied_value);
+        assert_eq!(fused, least_squares::backward(&copied, 1.0));
+        let mut summed = least_squares::Grad::default();
+        least_squares::grad_into(&w, &xs, &ys, &mut tape, &mut summed);
+        assert_eq!(summed, fused);
+        assert_gradient(|w| least_squares(w, &xs, &ys), &w, &fused.w);
+    }
+}
+
+#[test]
+#[should_panic(expected = "index out of bounds")]
+fn a_tape_from_grad_into_holds_no_copies_of_the_arguments() {
+    let mut tape = least_squares::Tape::default();
+    // A tape that held copies once...
+    let _ = least_squares::forward_into(&mut tape, &[1.0, 2.0], &[0.5], &[1.0]);
+    let mut g = least_squares::Grad::default();
+    // ...and then filled by `grad_into`, which reads the arguments instead:
+    // a backward pass on it fails loudly rather than reading old copies.
+    let _ = least_squares::grad_into(&[1.0, 2.0], &[0.7], &[3.0], &mut tape, &mut g);
+    let _ = least_squares::backward(&tape, 1.0);
+}

@@ -38,7 +38,7 @@ pub mod even_terms {
     pub type Scratch = Grad;
 
     #[inline]
-    pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
+    fn forward_core(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
         let w_len = w.len();
         let total = 0.0;
         let mut total_5 = total;
@@ -58,9 +58,16 @@ pub mod even_terms {
         }
         let mut w_copy = ::core::mem::take(&mut tape.w);
         w_copy.clear();
-        w_copy.extend_from_slice(w);
         *tape = Tape { x, w_len, trips, w: w_copy };
         total_5
+    }
+
+    #[inline]
+    pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
+        let value = self::forward_core(tape, w, x);
+        tape.w.clear();
+        tape.w.extend_from_slice(w);
+        value
     }
 
     #[must_use]
@@ -72,9 +79,8 @@ pub mod even_terms {
     }
 
     #[inline]
-    pub fn backward_into(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad) {
+    fn backward_core(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad, w: &[f64]) {
         let Tape { x, w_len, trips, .. } = *tape;
-        let w = tape.w.as_slice();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         let mut dx = 0.0_f64;
@@ -99,6 +105,11 @@ pub mod even_terms {
         grad.x += dx;
     }
 
+    #[inline]
+    pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
+        self::backward_core(tape, seed, grad, tape.w.as_slice());
+    }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -110,14 +121,16 @@ pub mod even_terms {
     #[must_use]
     #[inline]
     pub fn grad(w: &[f64], x: f64) -> (f64, Grad) {
-        let (value, tape) = self::forward(w, x);
-        (value, self::backward(&tape, 1.0_f64))
+        let mut tape = Tape::default();
+        let mut gradient = Grad::default();
+        let value = self::grad_into(w, x, &mut tape, &mut gradient);
+        (value, gradient)
     }
 
     #[inline]
     pub fn grad_into(w: &[f64], x: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
-        let value = self::forward_into(tape, w, x);
-        self::backward_into(tape, 1.0_f64, gradient);
+        let value = self::forward_core(tape, w, x);
+        self::backward_core(tape, 1.0_f64, gradient, w);
         value
     }
 

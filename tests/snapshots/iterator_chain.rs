@@ -32,7 +32,7 @@ pub mod dot {
     pub type Scratch = Grad;
 
     #[inline]
-    pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
+    fn forward_core(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
         let a_len = a.len();
         let b_len = b.len();
         let total = 0.0_f64;
@@ -49,10 +49,8 @@ pub mod dot {
         }
         let mut a_copy = ::core::mem::take(&mut tape.a);
         a_copy.clear();
-        a_copy.extend_from_slice(a);
         let mut b_copy = ::core::mem::take(&mut tape.b);
         b_copy.clear();
-        b_copy.extend_from_slice(b);
         *tape = Tape {
             a_len,
             b_len,
@@ -61,6 +59,16 @@ pub mod dot {
             b: b_copy,
         };
         total_4
+    }
+
+    #[inline]
+    pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
+        let value = self::forward_core(tape, a, b);
+        tape.a.clear();
+        tape.a.extend_from_slice(a);
+        tape.b.clear();
+        tape.b.extend_from_slice(b);
+        value
     }
 
     #[must_use]
@@ -72,10 +80,8 @@ pub mod dot {
     }
 
     #[inline]
-    pub fn backward_into(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad) {
+    fn backward_core(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad, a: &[f64], b: &[f64]) {
         let Tape { a_len, b_len, trips, .. } = *tape;
-        let a = tape.a.as_slice();
-        let b = tape.b.as_slice();
         ::backprop_runtime::prepare(&mut grad.a, a_len);
         let da = &mut grad.a;
         ::backprop_runtime::prepare(&mut grad.b, b_len);
@@ -94,6 +100,11 @@ pub mod dot {
         }
     }
 
+    #[inline]
+    pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
+        self::backward_core(tape, seed, grad, tape.a.as_slice(), tape.b.as_slice());
+    }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -105,14 +116,16 @@ pub mod dot {
     #[must_use]
     #[inline]
     pub fn grad(a: &[f64], b: &[f64]) -> (f64, Grad) {
-        let (value, tape) = self::forward(a, b);
-        (value, self::backward(&tape, 1.0_f64))
+        let mut tape = Tape::default();
+        let mut gradient = Grad::default();
+        let value = self::grad_into(a, b, &mut tape, &mut gradient);
+        (value, gradient)
     }
 
     #[inline]
     pub fn grad_into(a: &[f64], b: &[f64], tape: &mut Tape, gradient: &mut Grad) -> f64 {
-        let value = self::forward_into(tape, a, b);
-        self::backward_into(tape, 1.0_f64, gradient);
+        let value = self::forward_core(tape, a, b);
+        self::backward_core(tape, 1.0_f64, gradient, a, b);
         value
     }
 

@@ -37,7 +37,7 @@ pub mod mse {
     pub type Scratch = Grad;
 
     #[inline]
-    pub fn forward_into(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
+    fn forward_core(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
         let mut e_stack = ::core::mem::take(&mut tape.e);
         e_stack.clear();
         let w_len = w.len();
@@ -63,7 +63,6 @@ pub mod mse {
         let mse = total_4 / cast;
         let mut xs_copy = ::core::mem::take(&mut tape.xs);
         xs_copy.clear();
-        xs_copy.extend_from_slice(xs);
         *tape = Tape {
             w_len,
             trips,
@@ -72,6 +71,14 @@ pub mod mse {
             xs: xs_copy,
         };
         mse
+    }
+
+    #[inline]
+    pub fn forward_into(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
+        let value = self::forward_core(tape, w, xs, ys);
+        tape.xs.clear();
+        tape.xs.extend_from_slice(xs);
+        value
     }
 
     #[must_use]
@@ -83,10 +90,9 @@ pub mod mse {
     }
 
     #[inline]
-    pub fn backward_into(tape: &Tape, dmse: f64, grad: &mut Grad) {
+    fn backward_core(tape: &Tape, dmse: f64, grad: &mut Grad, xs: &[f64]) {
         let Tape { w_len, trips, cast, .. } = *tape;
         let mut e_stack = tape.e.reader();
-        let xs = tape.xs.as_slice();
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         let mut dtotal_4 = dmse / cast;
@@ -107,6 +113,11 @@ pub mod mse {
         }
     }
 
+    #[inline]
+    pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
+        self::backward_core(tape, seed, grad, tape.xs.as_slice());
+    }
+
     #[must_use]
     #[inline]
     pub fn backward(tape: &Tape, seed: f64) -> Grad {
@@ -118,8 +129,10 @@ pub mod mse {
     #[must_use]
     #[inline]
     pub fn grad(w: &[f64], xs: &[f64], ys: &[f64]) -> (f64, Grad) {
-        let (value, tape) = self::forward(w, xs, ys);
-        (value, self::backward(&tape, 1.0_f64))
+        let mut tape = Tape::default();
+        let mut gradient = Grad::default();
+        let value = self::grad_into(w, xs, ys, &mut tape, &mut gradient);
+        (value, gradient)
     }
 
     #[inline]
@@ -130,8 +143,8 @@ pub mod mse {
         tape: &mut Tape,
         gradient: &mut Grad,
     ) -> f64 {
-        let value = self::forward_into(tape, w, xs, ys);
-        self::backward_into(tape, 1.0_f64, gradient);
+        let value = self::forward_core(tape, w, xs, ys);
+        self::backward_core(tape, 1.0_f64, gradient, xs);
         value
     }
 

@@ -140,6 +140,7 @@ pub(super) fn grad_fn(
     outputs: usize,
     names: &mut Names,
     generic: &Generic,
+    fused: Option<(&super::tape::Tape, bool)>,
 ) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let grad_ty = generic.grad();
@@ -164,13 +165,44 @@ pub(super) fn grad_fn(
         let doc = format!("The value of `{}` and its gradient.", sig.ident);
         let seed = unit(0);
         let into_doc = format!(
-            "`grad` into a tape and a gradient you keep: the value of `{}`, with its gradient *added* into `{}` (a sum over a minibatch). The tape's memory, and that of the tapes of the calls it holds, is reused: once it has grown, a gradient allocates nothing for it.",
+            "`grad` into a tape and a gradient you keep: the value of `{}`, with its gradient *added* into `{}` (a sum over a minibatch). The tape's memory, and that of the tapes of the calls it holds, is reused: once it has grown, a gradient allocates nothing for it. The backward pass reads the arguments themselves, not copies in the tape.",
             sig.ident, sig.ident
         );
         let grad_arg = names.fresh("gradient");
         let tape_ty = generic.tape();
         // One more parameter than the function has: clippy's limit is seven.
         let too_many = (params.len() + 2 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+        if let Some((tape_struct, has_work)) = fused {
+            // The backward pass reads the arguments themselves: no copies.
+            let copies = tape_struct.argument_copies().map(|c| {
+                let arg = c.param.and_then(|k| args.get(k)).unwrap_or(&c.field);
+                match c.is_reference {
+                    true => quote!(#arg),
+                    false => quote!(&#arg),
+                }
+            });
+            let new_work = has_work.then(|| quote!(&mut Work::default(),));
+            return quote! {
+                #[doc = #doc]
+                #[must_use]
+                #[inline]
+                pub fn grad #generics (#(#params),*) -> (#ret, #grad_ty) #where_clause {
+                    let mut #tape = Tape::default();
+                    let mut #grad_arg = Grad::default();
+                    let #value = self::grad_into(#(#args,)* &mut #tape, &mut #grad_arg);
+                    (#value, #grad_arg)
+                }
+
+                #[doc = #into_doc]
+                #too_many
+                #[inline]
+                pub fn grad_into #generics (#(#params,)* #tape: &mut #tape_ty, #grad_arg: &mut #grad_ty) -> #ret #where_clause {
+                    let #value = self::forward_core(#tape, #(#args),*);
+                    self::backward_core(#tape, #seed, #grad_arg, #new_work #(#copies),*);
+                    #value
+                }
+            };
+        }
         return quote! {
             #[doc = #doc]
             #[must_use]

@@ -33,7 +33,11 @@ pub fn assemble(
     let forward_fn = quote!(#(#lints)* #forward_fn);
     let backward_fn = backward_fns(sig, backward, &tape, names, &generic);
     let backward_fn = quote!(#(#lints)* #backward_fn);
-    let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic);
+    let fused = tape
+        .argument_copies()
+        .next()
+        .map(|_| (&tape, !backward.work_fields.is_empty()));
+    let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic, fused);
     let pullback_fn = pullback_fn(sig, backward, &generic);
     let work = super::tape::work_structs(sig, backward, &generic);
     let tangent_fn = super::tangent::tangent_fn(sig, graph, &grad_names, &generic)

@@ -4,7 +4,7 @@
 
 use super::api::{passed_params, seed_type};
 use super::module::Generic;
-use super::tape::Tape;
+use super::tape::{Copied, Tape};
 use crate::emit::backward::Backward;
 use crate::emit::forward::{self, Forward};
 use crate::emit::names::Names;
@@ -45,18 +45,25 @@ pub(super) fn forward_fns(
     let write_inouts = references.writes(graph, &graph.outputs[returned..]);
     let output = output(sig, graph, returned);
     let params = references.params(sig);
-    let (take_stacks, fill_copies, literal) = fill_tape(tape, &tape_param, names);
+    // Where the backward pass reads arguments again, `forward_core` leaves
+    // their copies out, for `grad` and `grad_into`, which pass the arguments to
+    // `backward_core` themselves; `forward_into` adds the copies.
+    let fused = tape.argument_copies().next().is_some();
+    let (take_stacks, fill_copies, literal) = fill_tape(tape, &tape_param, names, !fused);
     let returns = returns(sig);
     let doc = format!(
         "Runs `{}` and saves what the backward pass needs into `{tape_param}`, reusing its memory: returns the value.",
         sig.ident
     );
     let wrapper = forward_wrapper(sig, names, generic);
-    quote! {
-        #[doc = #doc]
+    let name = match fused {
+        true => quote!(fn forward_core),
+        false => quote!(pub fn forward_into),
+    };
+    let statements = quote! {
         #too_many
         #[inline]
-        pub fn forward_into #generics (#tape_param: &mut #tape_ty, #params) #returns #where_clause {
+        #name #generics (#tape_param: &mut #tape_ty, #params) #returns #where_clause {
             #take_stacks
             #read_references
             #statements
@@ -65,8 +72,58 @@ pub(super) fn forward_fns(
             *#tape_param = #literal;
             #output
         }
+    };
+    if !fused {
+        return quote! {
+            #[doc = #doc]
+            #statements
+
+            #wrapper
+        };
+    }
+    let core_doc = "`forward_into` without the copies of the arguments the backward pass reads again: `grad` and `grad_into` pass them to `backward_core`.";
+    let copy_into = copy_into(sig, tape, names, generic);
+    quote! {
+        #[doc = #core_doc]
+        #statements
+
+        #[doc = #doc]
+        #copy_into
 
         #wrapper
+    }
+}
+
+/// `forward_into` where `forward_core` leaves the arguments' copies out: the
+/// pass, then the copies.
+fn copy_into(sig: &Signature, tape: &Tape, names: &Names, generic: &Generic) -> TokenStream {
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let mut local_names = names.clone();
+    let (tape_param, value) = (local_names.fresh("tape"), local_names.fresh("value"));
+    let (params, args) = passed_params(sig, &mut local_names);
+    let copies = tape.argument_copies().map(|c| {
+        let field = &c.field;
+        let arg = c.param.and_then(|k| args.get(k)).unwrap_or(field);
+        let contents = copy_contents(c, arg);
+        quote! {
+            #tape_param.#field.clear();
+            #tape_param.#field.extend_from_slice(#contents);
+        }
+    });
+    let too_many = (sig.params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let tape_ty = generic.tape();
+    let (returns, bind, result) = match sig.returns_value {
+        true => (returns(sig), quote!(let #value =), quote!(#value)),
+        false => (quote!(), quote!(), quote!()),
+    };
+    quote! {
+        #too_many
+        #[inline]
+        pub fn forward_into #generics (#tape_param: &mut #tape_ty, #(#params),*) #returns #where_clause {
+            #bind self::forward_core(#tape_param, #(#args),*);
+            #(#copies)*
+            #result
+        }
     }
 }
 
@@ -163,12 +220,14 @@ fn returns(sig: &Signature) -> TokenStream {
 }
 
 /// The tape's memory, reused: its stacks taken and cleared before the
-/// statements, its copies of data refilled after them, and the struct
+/// statements, its copies of data refilled after them (those of arguments
+/// only when `copy_arguments`: else they keep what they held), and the struct
 /// literal that puts everything back.
 fn fill_tape(
     tape: &Tape,
     tape_param: &Ident,
     names: &Names,
+    copy_arguments: bool,
 ) -> (TokenStream, TokenStream, TokenStream) {
     let take_stacks = tape.stacks.iter().map(|(field, stack)| {
         quote! {
@@ -177,25 +236,45 @@ fn fill_tape(
         }
     });
     let mut copy_names = names.clone();
-    let copies: Vec<(Ident, Ident)> = tape
+    let copied: Vec<&Copied> = tape
         .copies
         .iter()
-        .map(|(field, _)| (field.clone(), copy_names.fresh(&format!("{field}_copy"))))
+        .filter(|c| copy_arguments || c.param.is_none())
         .collect();
-    let fill_copies = copies
+    let copies: Vec<(Ident, Ident)> = copied
         .iter()
-        .zip(&tape.copies)
-        .map(|((field, copy), (_, is_reference))| {
-            let contents = match is_reference {
-                true => quote!(#field),
-                false => quote!(&#field),
-            };
-            quote! {
-                let mut #copy = ::core::mem::take(&mut #tape_param.#field);
-                #copy.clear();
-                #copy.extend_from_slice(#contents);
-            }
-        });
+        .map(|c| {
+            let field = &c.field;
+            (field.clone(), copy_names.fresh(&format!("{field}_copy")))
+        })
+        .collect();
+    let fill_copies = copies.iter().zip(&copied).map(|((field, copy), c)| {
+        let contents = copy_contents(c, field);
+        quote! {
+            let mut #copy = ::core::mem::take(&mut #tape_param.#field);
+            #copy.clear();
+            #copy.extend_from_slice(#contents);
+        }
+    });
+    // The copies of arguments emptied (their memory kept): a backward pass
+    // run on this tape alone would fail loudly, not read stale copies.
+    let emptied: Vec<Ident> = tape
+        .argument_copies()
+        .filter(|_| !copy_arguments)
+        .map(|c| copy_names.fresh(&format!("{}_copy", c.field)))
+        .collect();
+    let empty_copies = tape.argument_copies().zip(&emptied).map(|(c, copy)| {
+        let field = &c.field;
+        quote! {
+            let mut #copy = ::core::mem::take(&mut #tape_param.#field);
+            #copy.clear();
+        }
+    });
+    let fill_copies = fill_copies.chain(empty_copies);
+    let kept = tape.argument_copies().zip(&emptied).map(|(c, copy)| {
+        let field = &c.field;
+        quote!(#field: #copy)
+    });
     let fields = tape
         .fields
         .iter()
@@ -210,7 +289,11 @@ fn fill_tape(
         .marker
         .as_ref()
         .map(|(marker, _)| quote!(#marker: ::core::marker::PhantomData));
-    let fields = fields.chain(stack_fields).chain(copy_fields).chain(marker);
+    let fields = fields
+        .chain(stack_fields)
+        .chain(copy_fields)
+        .chain(kept)
+        .chain(marker);
     // The fields of branches that ran are already written; the others keep
     // what they held, unread.
     let literal = match tape.once.is_empty() {
@@ -218,6 +301,14 @@ fn fill_tape(
         false => quote!(Tape { #(#fields,)* ..*#tape_param }),
     };
     (quote!(#(#take_stacks)*), quote!(#(#fill_copies)*), literal)
+}
+
+/// What a copy is filled from: the argument (a slice) or a reference to it.
+fn copy_contents(copied: &Copied, name: &Ident) -> TokenStream {
+    match copied.is_reference {
+        true => quote!(#name),
+        false => quote!(&#name),
+    }
 }
 
 /// `forward`: `forward_into` with a new tape.
@@ -278,7 +369,8 @@ pub(super) fn backward_fns(
     } else {
         names.fresh("_tape")
     };
-    let unpack = unpack_tape(tape, &tape_param);
+    let fused = tape.argument_copies().next().is_some();
+    let unpack = unpack_tape(tape, &tape_param, fused);
     let grad = &backward.grad;
     let writes_grad = !backward.gradient.is_empty()
         || sig
@@ -306,37 +398,85 @@ pub(super) fn backward_fns(
         "The chain rule, node by node, adding the gradient into `{grad}`: {} is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself). Summing over a minibatch this way allocates nothing per example.",
         seed_names, sig.ident, sig.ident
     );
-    // With memory to reuse, the statements are `backward_with`'s, and
-    // `backward_into` gives them new memory.
-    let backward_into = if backward.work_fields.is_empty() {
+    // The statements are `backward_core`'s where the arguments come in again
+    // (`grad` passes them; the others pass the tape's copies), else
+    // `backward_with`'s where there is memory to reuse (`backward_into` gives
+    // them new memory), else `backward_into`'s.
+    let work = &backward.work;
+    let work_ty = generic.work();
+    let has_work = !backward.work_fields.is_empty();
+    let work_param = has_work.then(|| quote!(#work: &mut #work_ty,));
+    let copies: Vec<&Copied> = tape.argument_copies().collect();
+    let copy_params = copies.iter().map(|c| {
+        let (field, element) = (&c.field, &c.element);
+        quote!(#field: &[#element])
+    });
+    let from_tape = copies.iter().map(|c| {
+        let field = &c.field;
+        quote!(tape.#field.as_slice())
+    });
+    let with_doc = format!(
+        "`backward_into` with memory you keep: `{work}` holds what the backward pass refills at each use (the gradients of the calls, working copies of array adjoints), so a backward pass run again with the same `{work}` allocates nothing for it."
+    );
+    let too_many = (copies.len() + 4 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let statements = |header: TokenStream| {
         quote! {
-            #[doc = #doc]
-            #[inline]
-            pub fn backward_into #generics (#tape_param: &#tape_ty, #seed: #ret, #grad_param: &mut #grad_ty) #where_clause {
+            #header #generics (#tape_param: &#tape_ty, #seed: #ret, #grad_param: &mut #grad_ty, #work_param #(#copy_params),*) #where_clause {
                 #unpack
                 #body
                 #(#accumulate)*
             }
         }
-    } else {
-        let work = &backward.work;
-        let work_ty = generic.work();
-        let with_doc = format!(
-            "`backward_into` with memory you keep: `{work}` holds what the backward pass refills at each use (the gradients of the calls, working copies of array adjoints), so a backward pass run again with the same `{work}` allocates nothing for it."
-        );
-        quote! {
-            #[doc = #with_doc]
-            #[inline]
-            pub fn backward_with #generics (#tape_param: &#tape_ty, #seed: #ret, #grad_param: &mut #grad_ty, #work: &mut #work_ty) #where_clause {
-                #unpack
-                #body
-                #(#accumulate)*
-            }
+    };
+    let new_work = has_work.then(|| quote!(&mut Work::default(),));
+    let backward_into = match (fused, has_work) {
+        (false, false) => {
+            let fun = statements(quote!(pub fn backward_into));
+            quote!(#[doc = #doc] #[inline] #fun)
+        }
+        (false, true) => {
+            let fun = statements(quote!(pub fn backward_with));
+            quote! {
+                #[doc = #with_doc]
+                #[inline]
+                #fun
 
-            #[doc = #doc]
-            #[inline]
-            pub fn backward_into #generics (tape: &#tape_ty, seed: #ret, grad: &mut #grad_ty) #where_clause {
-                self::backward_with(tape, seed, grad, &mut Work::default());
+                #[doc = #doc]
+                #[inline]
+                pub fn backward_into #generics (tape: &#tape_ty, seed: #ret, grad: &mut #grad_ty) #where_clause {
+                    self::backward_with(tape, seed, grad, &mut Work::default());
+                }
+            }
+        }
+        (true, _) => {
+            let fun = statements(quote!(fn backward_core));
+            let core_doc = "The backward pass, reading the arguments it needs again from its last parameters: `grad` passes the arguments, the others the tape's copies.";
+            let with = has_work.then(|| {
+                quote! {
+                    #[doc = #with_doc]
+                    #[inline]
+                    pub fn backward_with #generics (tape: &#tape_ty, seed: #ret, grad: &mut #grad_ty, work: &mut #work_ty) #where_clause {
+                        self::backward_core(tape, seed, grad, work, #(#from_tape),*);
+                    }
+                }
+            });
+            let from_tape = copies.iter().map(|c| {
+                let field = &c.field;
+                quote!(tape.#field.as_slice())
+            });
+            quote! {
+                #[doc = #core_doc]
+                #too_many
+                #[inline]
+                #fun
+
+                #with
+
+                #[doc = #doc]
+                #[inline]
+                pub fn backward_into #generics (tape: &#tape_ty, seed: #ret, grad: &mut #grad_ty) #where_clause {
+                    self::backward_core(tape, seed, grad, #new_work #(#from_tape),*);
+                }
             }
         }
     };
@@ -375,7 +515,7 @@ fn seed_pattern(sig: &Signature, backward: &Backward) -> TokenStream {
 
 /// The start of `backward_into`: the tape's plain fields as locals, a reader
 /// of each stack, and the copies of data as slices.
-fn unpack_tape(tape: &Tape, tape_param: &Ident) -> TokenStream {
+fn unpack_tape(tape: &Tape, tape_param: &Ident, fused: bool) -> TokenStream {
     let mut unpack = TokenStream::new();
     if !tape.fields.is_empty() {
         let fields = tape
@@ -395,7 +535,10 @@ fn unpack_tape(tape: &Tape, tape_param: &Ident) -> TokenStream {
     for (field, stack) in &tape.stacks {
         unpack.extend(quote!(let mut #stack = #tape_param.#field.reader();));
     }
-    for (field, _) in &tape.copies {
+    // The copies of arguments are `backward_core`'s parameters, where there is
+    // one.
+    for c in tape.copies.iter().filter(|c| c.param.is_none() || !fused) {
+        let field = &c.field;
         unpack.extend(quote!(let #field = #tape_param.#field.as_slice();));
     }
     unpack

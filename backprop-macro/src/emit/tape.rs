@@ -25,9 +25,30 @@ pub(super) struct Tape {
     pub(super) by_reference: Vec<Ident>,
     /// Fields that hold a stack: (field, the stack's local in both passes).
     pub(super) stacks: Vec<(Ident, Ident)>,
-    /// Data arrays copied into the tape, named like the parameter, and whether
-    /// the parameter is a reference (`&[f64]`) or holds the array (`[f64; 3]`).
-    pub(super) copies: Vec<(Ident, bool)>,
+    /// Data arrays copied into the tape.
+    pub(super) copies: Vec<Copied>,
+}
+
+/// An array the backward pass reads again, copied into the tape by the
+/// forward pass.
+pub(super) struct Copied {
+    /// The field, named like the array.
+    pub(super) field: Ident,
+    /// Whether the parameter is a reference (`&[f64]`) or holds the array
+    /// (`[f64; 3]`); `false` for locals (a `Vec`).
+    pub(super) is_reference: bool,
+    /// The parameter's position, for an argument: `grad` and `grad_into`
+    /// pass it to the backward pass instead of copying it.
+    pub(super) param: Option<usize>,
+    /// The element type.
+    pub(super) element: TokenStream,
+}
+
+impl Tape {
+    /// The copies of arguments, which `grad` and `grad_into` do without.
+    pub(super) fn argument_copies(&self) -> impl Iterator<Item = &Copied> {
+        self.copies.iter().filter(|c| c.param.is_some())
+    }
 }
 
 pub(super) fn tape_struct(
@@ -56,7 +77,12 @@ pub(super) fn tape_struct(
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
             definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#element>));
             defaults.push(quote!(#name: ::std::vec::Vec::new()));
-            copies.push((name.clone(), is_reference(sig, id)));
+            copies.push(Copied {
+                field: name.clone(),
+                is_reference: is_reference(sig, id),
+                param: Some(id),
+                element: quote!(#element),
+            });
         } else if backward.saved.contains(&id) {
             match &node.ty {
                 Some(ty) => match backward.stacks.get(&id) {
@@ -131,7 +157,12 @@ pub(super) fn tape_struct(
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
             definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
             defaults.push(quote!(#name: ::std::vec::Vec::new()));
-            copies.push((name.clone(), is_reference(sig, id)));
+            copies.push(Copied {
+                field: name.clone(),
+                is_reference: is_reference(sig, id),
+                param: (id < sig.params.len()).then_some(id),
+                element: quote!(#float),
+            });
         }
     }
     errors.finish()?;
