@@ -638,6 +638,9 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         "MutSlice(",
         "E(Call(",
         "E(CustomRule(",
+        // A call's value passed straight to the custom rule.
+        "CustomRule(Call(",
+        "CustomRule(CustomRule(",
     ]
     .iter()
     .any(|c| shape.contains(c))
