@@ -840,6 +840,18 @@ mod modes {
         }
         total
     }
+
+    /// For num-dual's hyper-dual Hessian: the same function over its numbers.
+    pub fn rosenbrock_dual<D: num_dual::DualNum<Primitive = f64> + Copy>(x: &[D]) -> D {
+        let (one, hundred) = (D::from(1.0), D::from(100.0));
+        let mut total = D::from(0.0);
+        for i in 0..x.len() - 1 {
+            let a = one - x[i];
+            let b = x[i + 1] - x[i] * x[i];
+            total = total + a * a + hundred * b * b;
+        }
+        total
+    }
 }
 
 fn bench_modes(c: &mut Criterion) {
@@ -865,6 +877,31 @@ fn bench_modes(c: &mut Criterion) {
     });
     group.bench_function("rosenbrock hessian", |b| {
         b.iter(|| modes::rosenbrock::hessian(black_box(&point[..])))
+    });
+    // num-dual's Hessian: one pass over second-order dual numbers that carry
+    // the whole gradient and Hessian.
+    let fixed = nalgebra::SVector::<f64, { modes::N }>::from_column_slice(&point);
+    let (_, _, matrix) = num_dual::hessian(
+        |x: nalgebra::SVector<num_dual::Dual2SVec64<{ modes::N }>, { modes::N }>| {
+            modes::rosenbrock_dual(x.as_slice())
+        },
+        &fixed,
+    );
+    let (_, rows) = modes::rosenbrock::hessian(&point[..]);
+    for (i, row) in rows.iter().enumerate() {
+        for (j, entry) in row.iter().enumerate() {
+            assert!((entry - matrix[(i, j)]).abs() <= 1e-9 * entry.abs().max(1.0));
+        }
+    }
+    group.bench_function("rosenbrock hessian num-dual", |b| {
+        b.iter(|| {
+            num_dual::hessian(
+                |x: nalgebra::SVector<num_dual::Dual2SVec64<{ modes::N }>, { modes::N }>| {
+                    modes::rosenbrock_dual(x.as_slice())
+                },
+                black_box(&fixed),
+            )
+        })
     });
     group.finish();
 }
@@ -902,6 +939,13 @@ fn print_modes_table() {
         hessian / 1e3,
         hessian / hvp,
         modes::N
+    );
+    let peer = ns("rosenbrock hessian num-dual");
+    println!(
+        "| Rosenbrock n={} num-dual `hessian` (second-order dual numbers) | {:.2} µs | {:.2} x generated `hessian` |",
+        modes::N,
+        peer / 1e3,
+        peer / hessian
     );
 }
 
