@@ -718,6 +718,24 @@ fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
     total
 }
 
+/// The same Jacobians by hand.
+fn ba_jacobian_by_hand(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
+    let mut total = 0.0;
+    let mut rows = [[0.0; 15]; 2];
+    for i in 0..BA_OBSERVATIONS {
+        let e = adbench_manual::reprojection_jacobian(
+            cam,
+            &points[3 * i..3 * i + 3],
+            0.8,
+            &feats[2 * i..2 * i + 2],
+            &mut rows,
+        );
+        total += rows[0][6] + rows[0][13] + rows[0][14] + rows[1][6] + rows[1][13] + rows[1][14];
+        total += e[0];
+    }
+    total
+}
+
 struct Lstm {
     b: usize,
     main_params: Vec<f64>,
@@ -767,6 +785,9 @@ fn bench_adbench(c: &mut Criterion) -> Vec<(String, usize)> {
     });
     group.bench_function("ba jacobian", |b| {
         b.iter(|| ba_jacobian(black_box(&cam), &points, &feats))
+    });
+    group.bench_function("ba manual", |b| {
+        b.iter(|| ba_jacobian_by_hand(black_box(&cam), &points, &feats))
     });
     let (_, bytes) = peak_bytes(|| ba_jacobian(&cam, &points, &feats));
     memory.push(("ba".to_string(), bytes));

@@ -178,3 +178,129 @@ fn ln_gamma(x: f64) -> f64 {
     }
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
 }
+
+// ------------------------------------------------------ bundle adjustment
+//
+// The reprojection error `w (f distort(p(R X_c)) + x0 - feat)`, with the
+// camera `[r (3), C (3), f, x0 (2), k (2)]`, `X_c = X - C`, `p(v) = (v0/v2,
+// v1/v2)` and `distort(p) = p (1 + k0 |p|^2 + k1 |p|^4)`. Rodrigues'
+// rotation by `r` (angle `t = |r|`) is `c X + (s/t) (r x X) + ((1-c)/t^2) r
+// (r . X)`, with `c = cos t`, `s = sin t`; its Jacobians, by the product rule
+// on each term (`d t / d r = r^T / t`, `d (r x X) / d r = -[X]x`):
+// `d/dX = c I + (s/t) [r]x + ((1-c)/t^2) r r^T`,
+// `d/dr = -s X r^T / t + (r x X) a' r^T / t - (s/t) [X]x
+//        + r (r . X) b' r^T / t + ((1-c)/t^2) ((r . X) I + r X^T)`,
+// where `a' = (t c - s) / t^2` and `b' = (t s - 2 (1 - c)) / t^3`. At `r = 0`
+// the rotation is `X + r x X`: `d/dX = I + [r]x`, `d/dr = -[X]x`.
+
+type M3 = [[f64; 3]; 3];
+
+/// `[v]x`, the matrix of `u -> v x u`.
+fn skew(v: [f64; 3]) -> M3 {
+    [[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]]
+}
+
+fn cross3(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+fn dot3(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// The rotated point and its Jacobians with respect to `r` and to `X`.
+fn rodrigues_with_jacobians(r: [f64; 3], x: [f64; 3]) -> ([f64; 3], M3, M3) {
+    let t2 = dot3(r, r);
+    if t2 == 0.0 {
+        let rx = cross3(r, x);
+        let rotated = [x[0] + rx[0], x[1] + rx[1], x[2] + rx[2]];
+        let mut by_x = skew(r);
+        for (i, row) in by_x.iter_mut().enumerate() {
+            row[i] += 1.0;
+        }
+        let by_r = skew(x).map(|row| row.map(|v| -v));
+        return (rotated, by_r, by_x);
+    }
+    let t = t2.sqrt();
+    let (c, s) = (t.cos(), t.sin());
+    let (a, b) = (s / t, (1.0 - c) / t2);
+    let (da, db) = ((t * c - s) / t2, (t * s - 2.0 * (1.0 - c)) / (t2 * t));
+    let rx = cross3(r, x);
+    let rdx = dot3(r, x);
+    let mut rotated = [0.0; 3];
+    for i in 0..3 {
+        rotated[i] = c * x[i] + a * rx[i] + b * r[i] * rdx;
+    }
+    let (skew_r, skew_x) = (skew(r), skew(x));
+    let mut by_x = [[0.0; 3]; 3];
+    let mut by_r = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            let identity = if i == j { 1.0 } else { 0.0 };
+            by_x[i][j] = c * identity + a * skew_r[i][j] + b * r[i] * r[j];
+            // d/dr_j of each term; d t / d r_j = r_j / t.
+            let k = r[j] / t;
+            by_r[i][j] = -s * x[i] * k + rx[i] * da * k - a * skew_x[i][j]
+                + r[i] * rdx * db * k
+                + b * (rdx * identity + r[i] * x[j]);
+        }
+    }
+    (rotated, by_r, by_x)
+}
+
+/// One observation's 2x15 Jacobian of the weighted reprojection error, rows
+/// over `cam (11), X (3), w`, and the error.
+pub fn reprojection_jacobian(
+    cam: &[f64],
+    x: &[f64],
+    w: f64,
+    feat: &[f64],
+    jacobian: &mut [[f64; 15]; 2],
+) -> [f64; 2] {
+    let r = [cam[0], cam[1], cam[2]];
+    let centered = [x[0] - cam[3], x[1] - cam[4], x[2] - cam[5]];
+    let (v, by_r, by_x) = rodrigues_with_jacobians(r, centered);
+    let p = [v[0] / v[2], v[1] / v[2]];
+    // d p / d v.
+    let dp = [
+        [1.0 / v[2], 0.0, -v[0] / (v[2] * v[2])],
+        [0.0, 1.0 / v[2], -v[1] / (v[2] * v[2])],
+    ];
+    let rsq = p[0] * p[0] + p[1] * p[1];
+    let (k0, k1) = (cam[9], cam[10]);
+    let l = 1.0 + k0 * rsq + k1 * rsq * rsq;
+    let distorted = [p[0] * l, p[1] * l];
+    // d distorted / d p = l I + (2 k0 + 4 k1 |p|^2) p p^T.
+    let slope = 2.0 * k0 + 4.0 * k1 * rsq;
+    let dd = [
+        [l + slope * p[0] * p[0], slope * p[0] * p[1]],
+        [slope * p[1] * p[0], l + slope * p[1] * p[1]],
+    ];
+    let f = cam[6];
+    let proj = [f * distorted[0] + cam[7], f * distorted[1] + cam[8]];
+    for (row, jac) in jacobian.iter_mut().enumerate() {
+        // d err_row / d v = w f (dd dp)[row].
+        let mut by_v = [0.0; 3];
+        for (k, entry) in by_v.iter_mut().enumerate() {
+            *entry = w * f * (dd[row][0] * dp[0][k] + dd[row][1] * dp[1][k]);
+        }
+        *jac = [0.0; 15];
+        for j in 0..3 {
+            let through_r: f64 = (0..3).map(|k| by_v[k] * by_r[k][j]).sum();
+            let through_x: f64 = (0..3).map(|k| by_v[k] * by_x[k][j]).sum();
+            jac[j] = through_r;
+            jac[3 + j] = -through_x;
+            jac[11 + j] = through_x;
+        }
+        jac[6] = w * distorted[row];
+        jac[7 + row] = w;
+        jac[9] = w * f * p[row] * rsq;
+        jac[10] = w * f * p[row] * rsq * rsq;
+        jac[14] = proj[row] - feat[row];
+    }
+    [w * (proj[0] - feat[0]), w * (proj[1] - feat[1])]
+}
