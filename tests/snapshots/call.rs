@@ -145,22 +145,16 @@ pub mod f_inline {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, y: f64) -> f64 {
-        let mut sig_out_tape = ::core::mem::take(&mut tape.sig_out_tape);
-        let sig_out = sig::forward_into(&mut sig_out_tape, y);
+        let sig_out = sig::forward_into(&mut tape.sig_out_tape, y);
         let sum = x + sig_out;
-        let mut sig_out_2_tape = ::core::mem::take(&mut tape.sig_out_2_tape);
-        let sig_out_2 = sig::forward_into(&mut sig_out_2_tape, x);
+        let sig_out_2 = sig::forward_into(&mut tape.sig_out_2_tape, x);
         let sum_2 = x + y;
         let powi = sum_2.powi(2);
         let sum_3 = sig_out_2 + powi;
         let f_inline = sum / sum_3;
-        *tape = Tape {
-            sig_out_tape,
-            sum,
-            sig_out_2_tape,
-            sum_2,
-            sum_3,
-        };
+        tape.sum = sum;
+        tape.sum_2 = sum_2;
+        tape.sum_3 = sum_3;
         f_inline
     }
 

@@ -98,8 +98,7 @@ pub mod scaled_logistic {
             h[k] = w_i;
             trips += 1;
         }
-        let mut scale_out_tape = ::core::mem::take(&mut tape.scale_out_tape);
-        scale::forward_into(&mut scale_out_tape, &mut h, x);
+        scale::forward_into(&mut tape.scale_out_tape, &mut h, x);
         let total = T::zero();
         let mut total_4 = total;
         let mut trips_2 = 0_usize;
@@ -113,13 +112,10 @@ pub mod scaled_logistic {
             trips_2 += 1;
         }
         let scaled_logistic = total_4 * T::from(0.5).unwrap();
-        *tape = Tape {
-            w_len,
-            trips,
-            scale_out_tape,
-            trips_2,
-            sigmoid_2: sigmoid_2_stack,
-        };
+        tape.w_len = w_len;
+        tape.trips = trips;
+        tape.trips_2 = trips_2;
+        tape.sigmoid_2 = sigmoid_2_stack;
         scaled_logistic
     }
 

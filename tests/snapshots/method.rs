@@ -57,10 +57,10 @@ pub mod linear_predict {
     ) -> f64 {
         let w_len = w.len();
         let x_len = x.len();
-        let mut dot_out_tape = ::core::mem::take(&mut tape.dot_out_tape);
-        let dot_out = dot::forward_into(&mut dot_out_tape, w, x);
+        let dot_out = dot::forward_into(&mut tape.dot_out_tape, w, x);
         let linear_predict = dot_out + b;
-        *tape = Tape { w_len, x_len, dot_out_tape };
+        tape.w_len = w_len;
+        tape.x_len = x_len;
         linear_predict
     }
 
@@ -256,11 +256,8 @@ pub mod linear_loss {
     ) -> f64 {
         let w_len = w.len();
         let x_len = x.len();
-        let mut linear_predict_out_tape = ::core::mem::take(
-            &mut tape.linear_predict_out_tape,
-        );
         let linear_predict_out = linear_predict::forward_into(
-            &mut linear_predict_out_tape,
+            &mut tape.linear_predict_out_tape,
             linear,
             w,
             b,
@@ -268,12 +265,9 @@ pub mod linear_loss {
         );
         let e = linear_predict_out - y;
         let linear_loss = e * e;
-        *tape = Tape {
-            w_len,
-            x_len,
-            linear_predict_out_tape,
-            e,
-        };
+        tape.w_len = w_len;
+        tape.x_len = x_len;
+        tape.e = e;
         linear_loss
     }
 

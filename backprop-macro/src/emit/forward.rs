@@ -436,12 +436,9 @@ impl Forward<'_> {
             .any(|(_, _, source)| !matches!(source, ElementSource::Argument(_)))
             || is_read(self.graph, id);
         let tape_arg = match self.callee_tape(id, tape) {
-            Some(taken) => {
+            Some((taken, arg)) => {
                 before.extend(taken);
-                match self.tangents {
-                    Some(_) => quote!(&mut #tape.0),
-                    None => quote!(&mut #tape),
-                }
+                arg
             }
             None => quote!(&mut ::core::default::Default::default()),
         };
@@ -454,25 +451,29 @@ impl Forward<'_> {
         }
     }
 
-    /// Where a call's tape comes from, when the backward pass reads it: a spare
-    /// of its stack (inside a branch or loop, whose memory a reused tape
-    /// keeps), the tape's own field (in the function body), or a new tape and
-    /// gradient (in forward mode, which pulls back through them at once).
-    fn callee_tape(&self, id: NodeId, tape: &Ident) -> Option<TokenStream> {
+    /// Where a call's tape comes from, when the backward pass reads it, and
+    /// the argument that passes it: a spare of its stack (inside a branch or
+    /// loop, whose memory a reused tape keeps), the tape's own field, filled
+    /// in place (in the function body), or a new tape and gradient (in
+    /// forward mode, which pulls back through them at once).
+    fn callee_tape(&self, id: NodeId, tape: &Ident) -> Option<(TokenStream, TokenStream)> {
         if !self.saved_tapes.contains(&id) {
             return None;
         }
         let own = self.tape;
         Some(match (self.tangents, self.tape_stacks.get(&id)) {
             // The tape and the callee's gradient, which `pullback_into` fills.
-            (Some(_), _) => quote! {
-                let mut #tape = (
-                    ::core::default::Default::default(),
-                    ::core::default::Default::default(),
-                );
-            },
-            (None, Some(stack)) => quote!(let mut #tape = #stack.spare();),
-            (None, None) => quote!(let mut #tape = ::core::mem::take(&mut #own.#tape);),
+            (Some(_), _) => (
+                quote! {
+                    let mut #tape = (
+                        ::core::default::Default::default(),
+                        ::core::default::Default::default(),
+                    );
+                },
+                quote!(&mut #tape.0),
+            ),
+            (None, Some(stack)) => (quote!(let mut #tape = #stack.spare();), quote!(&mut #tape)),
+            (None, None) => (TokenStream::new(), quote!(&mut #own.#tape)),
         })
     }
 }

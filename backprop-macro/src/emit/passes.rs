@@ -69,7 +69,7 @@ pub(super) fn forward_fns(
             #statements
             #write_inouts
             #fill_copies
-            *#tape_param = #literal;
+            #literal
             #output
         }
     };
@@ -271,34 +271,51 @@ fn fill_tape(
         }
     });
     let fill_copies = fill_copies.chain(empty_copies);
-    let kept = tape.argument_copies().zip(&emptied).map(|(c, copy)| {
-        let field = &c.field;
-        quote!(#field: #copy)
-    });
-    let fields = tape
+    // Everything the statements computed, each with the local that holds it.
+    let mut stored: Vec<(Ident, TokenStream)> = tape
         .fields
         .iter()
-        .filter(|f| !tape.once.contains(f))
-        .map(|f| quote!(#f));
-    let stack_fields = tape
-        .stacks
+        .filter(|f| !tape.once.contains(f) && !tape.callee_tapes.contains(f))
+        .map(|f| (f.clone(), quote!(#f)))
+        .collect();
+    stored.extend(
+        tape.stacks
+            .iter()
+            .map(|(field, stack)| (field.clone(), quote!(#stack))),
+    );
+    stored.extend(
+        copies
+            .iter()
+            .map(|(field, copy)| (field.clone(), quote!(#copy))),
+    );
+    stored.extend(
+        tape.argument_copies()
+            .zip(&emptied)
+            .map(|(c, copy)| (c.field.clone(), quote!(#copy))),
+    );
+    let literal_fields = stored
         .iter()
-        .map(|(field, stack)| quote!(#field: #stack));
-    let copy_fields = copies.iter().map(|(field, copy)| quote!(#field: #copy));
+        .map(|(field, value)| match *field == value.to_string() {
+            true => quote!(#field),
+            false => quote!(#field: #value),
+        });
     let marker = tape
         .marker
         .as_ref()
         .map(|(marker, _)| quote!(#marker: ::core::marker::PhantomData));
-    let fields = fields
-        .chain(stack_fields)
-        .chain(copy_fields)
-        .chain(kept)
-        .chain(marker);
-    // The fields of branches that ran are already written; the others keep
-    // what they held, unread.
-    let literal = match tape.once.is_empty() {
-        true => quote!(Tape { #(#fields),* }),
-        false => quote!(Tape { #(#fields,)* ..*#tape_param }),
+    let literal_fields = literal_fields.chain(marker);
+    // The tapes of calls are filled in place: the other fields are written
+    // one by one around them. Else one literal, where the fields of branches
+    // that ran are already written and the others keep what they held, unread.
+    let literal = if !tape.callee_tapes.is_empty() {
+        let writes = stored
+            .iter()
+            .map(|(field, value)| quote!(#tape_param.#field = #value;));
+        quote!(#(#writes)*)
+    } else if tape.once.is_empty() {
+        quote!(*#tape_param = Tape { #(#literal_fields),* };)
+    } else {
+        quote!(*#tape_param = Tape { #(#literal_fields,)* ..*#tape_param };)
     };
     (quote!(#(#take_stacks)*), quote!(#(#fill_copies)*), literal)
 }

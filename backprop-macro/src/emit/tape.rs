@@ -27,6 +27,9 @@ pub(super) struct Tape {
     pub(super) stacks: Vec<(Ident, Ident)>,
     /// Data arrays copied into the tape.
     pub(super) copies: Vec<Copied>,
+    /// The tapes of calls in the function body, fields the callees fill in
+    /// place.
+    pub(super) callee_tapes: Vec<Ident>,
 }
 
 /// An array the backward pass reads again, copied into the tape by the
@@ -66,6 +69,7 @@ pub(super) fn tape_struct(
     let mut stacks = Vec::new();
     let mut copies = Vec::new();
     let mut once = Vec::new();
+    let mut callee_tapes = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let name = &node.name;
         let borrowed = matches!(node.kind, crate::ir::NodeKind::Param)
@@ -143,6 +147,7 @@ pub(super) fn tape_struct(
                     defaults.push(quote!(#tape: ::core::default::Default::default()));
                     fields.push(tape.clone());
                     by_reference.push(tape.clone());
+                    callee_tapes.push(tape.clone());
                 }
             }
         }
@@ -180,6 +185,7 @@ pub(super) fn tape_struct(
         copies,
         once,
         marker,
+        callee_tapes,
     })
 }
 
