@@ -970,3 +970,30 @@ fn values_overwritten_by_a_later_pass_are_kept() {
         check!(rewritten_each_pass(x = x));
     }
 }
+
+/// A match whose arms return early, one of them ending in a loop: with the
+/// returns desugared, that arm's code is the loop and then its results, which
+/// were printed without braces, `_ => for .. {} (returned, result),`, a call
+/// of the loop to rustc (the fuzzer, seed 1899274548548722170).
+#[differentiate(wrt(x))]
+#[allow(clippy::needless_return)]
+fn returns_beside_a_loop_arm(x: f64, w: [f64; 3], data: &[f64], n: usize) -> f64 {
+    match n % 4 {
+        0 => {}
+        1 | 2 => {
+            return 1.5 * x;
+        }
+        _ => for _ in 0..data.len() {},
+    }
+    w[1] * x
+}
+
+#[test]
+fn an_arm_that_ends_in_a_loop_keeps_its_braces() {
+    let data = [0.5, 2.0];
+    for n in 0..4 {
+        for x in [0.7, -1.3] {
+            check!(returns_beside_a_loop_arm(x = x, [0.5, -1.0, 2.0], &data, n));
+        }
+    }
+}

@@ -9,7 +9,7 @@ use crate::ir::{
     Stmt, Test,
 };
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::quote;
+use quote::{quote, ToTokens};
 use std::collections::{BTreeMap, BTreeSet};
 use syn::visit_mut::VisitMut;
 
@@ -494,18 +494,34 @@ pub fn match_statement(
             return quote!(if !::core::matches!(#scrutinee, #first) { #else_code });
         }
     }
-    let arms = patterns.iter().zip(codes).map(|(pattern, code)| {
-        // An attribute (`#[allow(..)]` on a loop) needs the arm's braces.
-        let attributed = matches!(
-            code.clone().into_iter().next(),
-            Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '#'
-        );
-        match syn::parse2::<syn::Expr>(code.clone()) {
-            Ok(expr) if !code.is_empty() && !attributed => quote!(#pattern => #expr,),
-            _ => quote!(#pattern => { #code }),
-        }
-    });
+    let arms = patterns
+        .iter()
+        .zip(codes)
+        .map(|(pattern, code)| match single_expression(code) {
+            Some(expr) => quote!(#pattern => #expr,),
+            None => quote!(#pattern => { #code }),
+        });
     quote!(match #scrutinee { #(#arms)* })
+}
+
+/// An arm's code when it is one expression, which the arm can hold without
+/// braces. Read as a block's statements: `for .. {} (a, b)` is a loop and a
+/// tuple there, though as one expression it would parse as a call of the
+/// loop (the fuzzer found that, seed 1899274548548722170). An attribute
+/// (`#[allow(..)]` on a loop) needs the braces too.
+fn single_expression(code: &TokenStream) -> Option<syn::Expr> {
+    let block = syn::parse2::<syn::Block>(quote!({ #code })).ok()?;
+    match block.stmts.as_slice() {
+        [syn::Stmt::Expr(expr, None)] if !has_attributes(expr) => Some(expr.clone()),
+        _ => None,
+    }
+}
+
+fn has_attributes(expr: &syn::Expr) -> bool {
+    matches!(
+        expr.to_token_stream().into_iter().next(),
+        Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '#'
+    )
 }
 
 /// The carried variables whose value at the start of an iteration can be read
