@@ -816,6 +816,20 @@ fn bench_adbench(c: &mut Criterion) -> Vec<(String, usize)> {
                 value + g.main_params[0]
             })
         });
+        let (mut dm, mut de) = (vec![0.0; p.main_params.len()], vec![0.0; p.extra.len()]);
+        group.bench_function(format!("lstm l={l} manual"), |b| {
+            b.iter(|| {
+                adbench_manual::lstm_gradient(
+                    black_box(&p.main_params),
+                    &p.extra,
+                    &p.state,
+                    &p.sequence,
+                    p.b,
+                    &mut dm,
+                    &mut de,
+                )
+            })
+        });
         let mut tape = adbench::lstm_objective::Tape::default();
         let mut grad = adbench::lstm_objective::Grad::default();
         group.bench_function(format!("lstm l={l} gradient reused"), |b| {

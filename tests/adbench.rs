@@ -141,7 +141,7 @@ fn bundle_adjustment_jacobian_matches_the_hand_written_one() {
 #[test]
 fn lstm_gradient() {
     let mut rng = Rng::new(23);
-    for (l, c, b) in [(1, 4, 2), (2, 5, 3)] {
+    for (l, c, b) in [(1, 4, 2), (2, 5, 3), (4, 6, 2)] {
         let main_params = uniform(&mut rng, 8 * b * l);
         let extra = uniform(&mut rng, 3 * b);
         let state = uniform(&mut rng, 2 * b * l);
@@ -156,6 +156,25 @@ fn lstm_gradient() {
             let (m, e) = v.split_at(8 * b * l);
             lstm_objective(m, e, &state, &sequence, b)
         };
-        assert_gradient(f, &point, &[g.main_params, g.extra_params].concat());
+        assert_gradient(
+            f,
+            &point,
+            &[g.main_params.clone(), g.extra_params.clone()].concat(),
+        );
+        // And against backpropagation through time written by hand.
+        let (mut dm, mut de) = (vec![0.0; main_params.len()], vec![0.0; extra.len()]);
+        let by_hand =
+            manual::lstm_gradient(&main_params, &extra, &state, &sequence, b, &mut dm, &mut de);
+        assert!(
+            (value - by_hand).abs() <= 1e-12 * value.abs().max(1.0),
+            "{value} vs {by_hand}"
+        );
+        let generated = [g.main_params, g.extra_params].concat();
+        for (i, (a, h)) in generated.iter().zip(dm.iter().chain(&de)).enumerate() {
+            assert!(
+                (a - h).abs() <= 1e-12 * a.abs().max(h.abs()).max(1.0),
+                "l={l} b={b}: component {i}: generated {a}, by hand {h}"
+            );
+        }
     }
 }

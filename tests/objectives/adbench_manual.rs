@@ -304,3 +304,146 @@ pub fn reprojection_jacobian(
     }
     [w * (proj[0] - feat[0]), w * (proj[1] - feat[1])]
 }
+
+// ------------------------------------------------------------------- LSTM
+//
+// Backpropagation through time, by hand. Per step `t`, layer `l` and unit
+// `i`, with `x` the layer's input and `h`, `c` its state before the step:
+// `f = s(x w_i + b_i)`, `g = s(h w_{b+i} + b_{b+i})`, `o = s(x w_{2b+i} +
+// b_{2b+i})`, `u = tanh(h w_{3b+i} + b_{3b+i})`, `c' = c f + g u`, `h' = o
+// tanh(c')`. The prediction `y = h'_last e_{b+i} + e_{2b+i}` is normalised
+// by `log(sum exp(y) + 2)`, and the loss is minus the mean of the next
+// character's entries times it. The reverse carries each layer's `dh`, `dc`
+// from step `t + 1` to `t`.
+
+/// The intermediates of one unit at one step and layer.
+#[derive(Clone, Copy, Default)]
+struct Unit {
+    x: f64,
+    h: f64,
+    c: f64,
+    f: f64,
+    g: f64,
+    o: f64,
+    u: f64,
+    tanh_c: f64,
+}
+
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// The LSTM loss's gradient into `d_main` and `d_extra` (overwritten), and
+/// the loss.
+pub fn lstm_gradient(
+    main_params: &[f64],
+    extra_params: &[f64],
+    state0: &[f64],
+    sequence: &[f64],
+    b: usize,
+    d_main: &mut [f64],
+    d_extra: &mut [f64],
+) -> f64 {
+    let layers = state0.len() / (2 * b);
+    let steps = sequence.len() / b - 1;
+    let count = (steps * b) as f64;
+    let mut state = state0.to_vec();
+    let mut units = vec![Unit::default(); steps * layers * b];
+    let mut predictions = vec![0.0; steps * b];
+    let mut last_hidden = vec![0.0; steps * b];
+    let mut total = 0.0;
+    let mut x = vec![0.0; b];
+    for t in 0..steps {
+        let input = &sequence[t * b..(t + 1) * b];
+        for i in 0..b {
+            x[i] = input[i] * extra_params[i];
+        }
+        for l in 0..layers {
+            let p = &main_params[8 * b * l..8 * b * (l + 1)];
+            for i in 0..b {
+                let (h, c) = (state[2 * b * l + i], state[2 * b * l + b + i]);
+                let f = sigmoid(x[i] * p[i] + p[4 * b + i]);
+                let g = sigmoid(h * p[b + i] + p[5 * b + i]);
+                let o = sigmoid(x[i] * p[2 * b + i] + p[6 * b + i]);
+                let u = (h * p[3 * b + i] + p[7 * b + i]).tanh();
+                let c_next = c * f + g * u;
+                let tanh_c = c_next.tanh();
+                units[(t * layers + l) * b + i] = Unit {
+                    x: x[i],
+                    h,
+                    c,
+                    f,
+                    g,
+                    o,
+                    u,
+                    tanh_c,
+                };
+                state[2 * b * l + b + i] = c_next;
+                state[2 * b * l + i] = o * tanh_c;
+            }
+            for i in 0..b {
+                x[i] = state[2 * b * l + i];
+            }
+        }
+        let y = &mut predictions[t * b..(t + 1) * b];
+        for i in 0..b {
+            last_hidden[t * b + i] = x[i];
+            y[i] = x[i] * extra_params[b + i] + extra_params[2 * b + i];
+        }
+        let lse = (y.iter().map(|v| v.exp()).sum::<f64>() + 2.0).ln();
+        let next = &sequence[(t + 1) * b..(t + 2) * b];
+        for i in 0..b {
+            total += next[i] * (y[i] - lse);
+        }
+    }
+    d_main.fill(0.0);
+    d_extra.fill(0.0);
+    // Each layer's state adjoints, carried from step t + 1 back to t.
+    let mut dh = vec![0.0; layers * b];
+    let mut dc = vec![0.0; layers * b];
+    let mut dx = vec![0.0; b];
+    let scale = -1.0 / count;
+    for t in (0..steps).rev() {
+        let y = &predictions[t * b..(t + 1) * b];
+        let next = &sequence[(t + 1) * b..(t + 2) * b];
+        let sum_exp = y.iter().map(|v| v.exp()).sum::<f64>() + 2.0;
+        let dnorm_total: f64 = next.iter().map(|n| scale * n).sum();
+        for i in 0..b {
+            // d loss / d y_i: through y_i itself and through the log-sum-exp.
+            let dy = scale * next[i] - dnorm_total * y[i].exp() / sum_exp;
+            d_extra[b + i] += dy * last_hidden[t * b + i];
+            d_extra[2 * b + i] += dy;
+            dx[i] = dy * extra_params[b + i];
+        }
+        for l in (0..layers).rev() {
+            let p = &main_params[8 * b * l..8 * b * (l + 1)];
+            let dp = &mut d_main[8 * b * l..8 * b * (l + 1)];
+            for i in 0..b {
+                let unit = units[(t * layers + l) * b + i];
+                let dh_next = dx[i] + dh[l * b + i];
+                let dc_next = dc[l * b + i] + dh_next * unit.o * (1.0 - unit.tanh_c * unit.tanh_c);
+                let zf = dc_next * unit.c * unit.f * (1.0 - unit.f);
+                let zg = dc_next * unit.u * unit.g * (1.0 - unit.g);
+                let zo = dh_next * unit.tanh_c * unit.o * (1.0 - unit.o);
+                let zu = dc_next * unit.g * (1.0 - unit.u * unit.u);
+                dp[i] += zf * unit.x;
+                dp[4 * b + i] += zf;
+                dp[b + i] += zg * unit.h;
+                dp[5 * b + i] += zg;
+                dp[2 * b + i] += zo * unit.x;
+                dp[6 * b + i] += zo;
+                dp[3 * b + i] += zu * unit.h;
+                dp[7 * b + i] += zu;
+                // The layer's input, and its state before the step.
+                dx[i] = zf * p[i] + zo * p[2 * b + i];
+                dh[l * b + i] = zg * p[b + i] + zu * p[3 * b + i];
+                dc[l * b + i] = dc_next * unit.f;
+            }
+        }
+        let input = &sequence[t * b..(t + 1) * b];
+        for i in 0..b {
+            d_extra[i] += dx[i] * input[i];
+        }
+    }
+    -total / count
+}
