@@ -1,0 +1,71 @@
+//! GradBench's `lse`, `ode` and `kmeans` as a Rust programmer writes them
+//! (`tests/objectives/gradbench.rs`): each gradient against central
+//! differences and against the one written by hand.
+
+mod common;
+#[path = "objectives/gradbench.rs"]
+mod objectives;
+
+use common::{assert_gradient, Rng};
+use objectives::*;
+
+fn uniform(rng: &mut Rng, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+    (0..n).map(|_| rng.uniform(lo, hi)).collect()
+}
+
+#[track_caller]
+fn assert_same(generated: &[f64], by_hand: &[f64]) {
+    assert_eq!(generated.len(), by_hand.len());
+    for (i, (a, b)) in generated.iter().zip(by_hand).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0),
+            "component {i}: generated {a}, by hand {b}"
+        );
+    }
+}
+
+#[test]
+fn lse_gradient_matches() {
+    let mut rng = Rng::new(51);
+    for n in [1, 2, 7, 100] {
+        let x = uniform(&mut rng, n, -5.0, 5.0);
+        let (value, g) = lse::grad(&x);
+        assert_eq!(value, objectives::lse(&x));
+        assert_gradient(objectives::lse, &x, &g.x);
+        let mut by_hand = vec![0.0; n];
+        let hand_value = lse_gradient(&x, &mut by_hand);
+        assert!((value - hand_value).abs() <= 1e-12 * value.abs().max(1.0));
+        assert_same(&g.x, &by_hand);
+    }
+}
+
+#[test]
+fn ode_gradient_matches() {
+    let mut rng = Rng::new(52);
+    for (n, s) in [(1, 1), (4, 3), (8, 10)] {
+        let x = uniform(&mut rng, n, 0.1, 1.0);
+        let (value, g) = ode::grad(&x, s);
+        assert_eq!(value, objectives::ode(&x, s));
+        assert_gradient(|x| objectives::ode(x, s), &x, &g.x);
+        let mut by_hand = vec![0.0; n];
+        let hand_value = ode_gradient(&x, s, &mut by_hand);
+        assert!((value - hand_value).abs() <= 1e-12 * value.abs().max(1.0));
+        assert_same(&g.x, &by_hand);
+    }
+}
+
+#[test]
+fn kmeans_gradient_matches() {
+    let mut rng = Rng::new(53);
+    for (n, k, d) in [(5, 2, 1), (20, 4, 3), (50, 6, 2)] {
+        let points = uniform(&mut rng, n * d, -1.0, 1.0);
+        let centroids = uniform(&mut rng, k * d, -1.0, 1.0);
+        let (value, g) = kmeans::grad(&points, &centroids, d);
+        assert_eq!(value, objectives::kmeans(&points, &centroids, d));
+        assert_gradient(|c| objectives::kmeans(&points, c, d), &centroids, &g.centroids);
+        let mut by_hand = vec![0.0; k * d];
+        let hand_value = kmeans_gradient(&points, &centroids, d, &mut by_hand);
+        assert_eq!(value, hand_value);
+        assert_same(&g.centroids, &by_hand);
+    }
+}
