@@ -1142,6 +1142,107 @@ fn print_table(memory: &[(usize, usize)]) {
     }
 }
 
+// ---------------------------------------------------------------------------
+// 7. GradBench's `lse`, `ode` and `kmeans` as transcribed (the tests check
+//    them), each against its gradient written by hand, at GradBench's sizes.
+
+#[path = "../tests/objectives/gradbench.rs"]
+mod gradbench;
+
+const LSE_N: usize = 10_000;
+const ODE_SIZE: (usize, usize) = (1_000, 100);
+/// Points, centroids, dimension.
+const KMEANS_SIZE: (usize, usize, usize) = (1_000, 10, 8);
+
+fn bench_gradbench(c: &mut Criterion) -> Vec<(String, usize)> {
+    let mut memory = Vec::new();
+    let mut group = c.benchmark_group("gradbench");
+    group.sample_size(10);
+    let x = mlp::random(61, LSE_N)
+        .iter()
+        .map(|v| 10.0 * v)
+        .collect::<Vec<_>>();
+    let mut dx = vec![0.0; LSE_N];
+    group.bench_function("lse objective", |b| {
+        b.iter(|| gradbench::lse(black_box(&x)))
+    });
+    let mut tape = gradbench::lse::Tape::default();
+    let mut grad = gradbench::lse::Grad::default();
+    group.bench_function("lse gradient", |b| {
+        b.iter(|| gradbench::lse::grad_into(black_box(&x), &mut tape, &mut grad))
+    });
+    group.bench_function("lse manual", |b| {
+        b.iter(|| gradbench::lse_gradient(black_box(&x), &mut dx))
+    });
+    memory.push(("lse".to_string(), peak_bytes(|| gradbench::lse::grad(&x)).1));
+    let (n, steps) = ODE_SIZE;
+    let x: Vec<f64> = mlp::random(62, n).iter().map(|v| 0.5 + 0.5 * v).collect();
+    let mut dx = vec![0.0; n];
+    group.bench_function("ode objective", |b| {
+        b.iter(|| gradbench::ode(black_box(&x), steps))
+    });
+    let mut tape = gradbench::ode::Tape::default();
+    let mut grad = gradbench::ode::Grad::default();
+    group.bench_function("ode gradient", |b| {
+        b.iter(|| gradbench::ode::grad_into(black_box(&x), steps, &mut tape, &mut grad))
+    });
+    group.bench_function("ode manual", |b| {
+        b.iter(|| gradbench::ode_gradient(black_box(&x), steps, &mut dx))
+    });
+    memory.push((
+        "ode".to_string(),
+        peak_bytes(|| gradbench::ode::grad(&x, steps)).1,
+    ));
+    let (n, k, d) = KMEANS_SIZE;
+    let points = mlp::random(63, n * d);
+    let centroids = mlp::random(64, k * d);
+    let mut dc = vec![0.0; k * d];
+    group.bench_function("kmeans objective", |b| {
+        b.iter(|| gradbench::kmeans(black_box(&points), &centroids, d))
+    });
+    let mut tape = gradbench::kmeans::Tape::default();
+    let mut grad = gradbench::kmeans::Grad::default();
+    group.bench_function("kmeans gradient", |b| {
+        b.iter(|| {
+            gradbench::kmeans::grad_into(black_box(&points), &centroids, d, &mut tape, &mut grad)
+        })
+    });
+    group.bench_function("kmeans manual", |b| {
+        b.iter(|| gradbench::kmeans_gradient(black_box(&points), &centroids, d, &mut dc))
+    });
+    memory.push((
+        "kmeans".to_string(),
+        peak_bytes(|| gradbench::kmeans::grad(&points, &centroids, d)).1,
+    ));
+    group.finish();
+    memory
+}
+
+fn print_gradbench_table(memory: &[(String, usize)]) {
+    let ns = |id: &str| mean_ns("gradbench", id).unwrap_or(f64::NAN);
+    println!("\n| GradBench, as transcribed | objective | `grad_into`, tape reused | by hand | generated / by hand | peak memory of one `grad` |");
+    println!("|---|---|---|---|---|---|");
+    for name in ["lse", "ode", "kmeans"] {
+        let (o, g, m) = (
+            ns(&format!("{name} objective")),
+            ns(&format!("{name} gradient")),
+            ns(&format!("{name} manual")),
+        );
+        let bytes = memory
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, b)| *b);
+        println!(
+            "| {name} | {:.1} µs | {:.1} µs | {:.1} µs | {:.2} | {:.1} KiB |",
+            o / 1e3,
+            g / 1e3,
+            m / 1e3,
+            g / m,
+            bytes as f64 / 1024.0
+        );
+    }
+}
+
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     bench_blog(&mut criterion);
@@ -1150,8 +1251,10 @@ fn main() {
     bench_expansion(&mut criterion);
     let adbench_memory = bench_adbench(&mut criterion);
     bench_modes(&mut criterion);
+    let gradbench_memory = bench_gradbench(&mut criterion);
     criterion.final_summary();
     print_table(&tape_memory());
     print_adbench_table(&adbench_memory);
     print_modes_table();
+    print_gradbench_table(&gradbench_memory);
 }

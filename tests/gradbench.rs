@@ -62,7 +62,11 @@ fn kmeans_gradient_matches() {
         let centroids = uniform(&mut rng, k * d, -1.0, 1.0);
         let (value, g) = kmeans::grad(&points, &centroids, d);
         assert_eq!(value, objectives::kmeans(&points, &centroids, d));
-        assert_gradient(|c| objectives::kmeans(&points, c, d), &centroids, &g.centroids);
+        assert_gradient(
+            |c| objectives::kmeans(&points, c, d),
+            &centroids,
+            &g.centroids,
+        );
         let mut by_hand = vec![0.0; k * d];
         let hand_value = kmeans_gradient(&points, &centroids, d, &mut by_hand);
         assert_eq!(value, hand_value);
