@@ -49,7 +49,7 @@ pub(super) fn forward_fns(
     // their copies out, for `grad` and `grad_into`, which pass the arguments to
     // `backward_core` themselves; `forward_into` adds the copies.
     let fused = tape.argument_copies().next().is_some();
-    let (take_stacks, fill_copies, literal) = fill_tape(tape, &tape_param, names, !fused);
+    let (take_stacks, fill_copies, store) = fill_tape(tape, &tape_param, names, !fused);
     let returns = returns(sig);
     let doc = format!(
         "Runs `{}` and saves what the backward pass needs into `{tape_param}`, reusing its memory: returns the value.",
@@ -69,7 +69,7 @@ pub(super) fn forward_fns(
             #statements
             #write_inouts
             #fill_copies
-            #literal
+            #store
             #output
         }
     };
@@ -221,8 +221,9 @@ fn returns(sig: &Signature) -> TokenStream {
 
 /// The tape's memory, reused: its stacks taken and cleared before the
 /// statements, its copies of data refilled after them (those of arguments
-/// only when `copy_arguments`: else they keep what they held), and the struct
-/// literal that puts everything back.
+/// only when `copy_arguments`: else emptied), and the statement that puts
+/// everything back (a struct literal, or field by field around the callee
+/// tapes filled in place).
 fn fill_tape(
     tape: &Tape,
     tape_param: &Ident,
@@ -307,7 +308,7 @@ fn fill_tape(
     // The tapes of calls are filled in place: the other fields are written
     // one by one around them. Else one literal, where the fields of branches
     // that ran are already written and the others keep what they held, unread.
-    let literal = if !tape.callee_tapes.is_empty() {
+    let store = if !tape.callee_tapes.is_empty() {
         let writes = stored
             .iter()
             .map(|(field, value)| quote!(#tape_param.#field = #value;));
@@ -317,7 +318,7 @@ fn fill_tape(
     } else {
         quote!(*#tape_param = Tape { #(#literal_fields,)* ..*#tape_param };)
     };
-    (quote!(#(#take_stacks)*), quote!(#(#fill_copies)*), literal)
+    (quote!(#(#take_stacks)*), quote!(#(#fill_copies)*), store)
 }
 
 /// What a copy is filled from: the argument (a slice) or a reference to it.
