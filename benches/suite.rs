@@ -1153,6 +1153,8 @@ const LSE_N: usize = 10_000;
 const ODE_SIZE: (usize, usize) = (1_000, 100);
 /// Points, centroids, dimension.
 const KMEANS_SIZE: (usize, usize, usize) = (1_000, 10, 8);
+/// The matrix's order for `det` (by minors: ell! terms).
+const DET_ELL: usize = 7;
 
 fn bench_gradbench(c: &mut Criterion) -> Vec<(String, usize)> {
     let mut memory = Vec::new();
@@ -1214,6 +1216,20 @@ fn bench_gradbench(c: &mut Criterion) -> Vec<(String, usize)> {
         "kmeans".to_string(),
         peak_bytes(|| gradbench::kmeans::grad(&points, &centroids, d)).1,
     ));
+    let a = mlp::random(65, DET_ELL * DET_ELL);
+    let mut da = vec![0.0; DET_ELL * DET_ELL];
+    group.bench_function("det objective", |b| {
+        b.iter(|| gradbench::det(black_box(&a), DET_ELL))
+    });
+    let mut tape = gradbench::det::Tape::default();
+    let mut grad = gradbench::det::Grad::default();
+    group.bench_function("det gradient", |b| {
+        b.iter(|| gradbench::det::grad_into(black_box(&a), DET_ELL, &mut tape, &mut grad))
+    });
+    group.bench_function("det manual", |b| {
+        b.iter(|| gradbench::det_gradient(black_box(&a), DET_ELL, &mut da))
+    });
+    memory.push(("det".to_string(), peak_bytes(|| gradbench::det::grad(&a, DET_ELL)).1));
     group.finish();
     memory
 }
@@ -1222,7 +1238,7 @@ fn print_gradbench_table(memory: &[(String, usize)]) {
     let ns = |id: &str| mean_ns("gradbench", id).unwrap_or(f64::NAN);
     println!("\n| GradBench, as transcribed | objective | `grad_into`, tape reused | by hand | generated / by hand | peak memory of one `grad` |");
     println!("|---|---|---|---|---|---|");
-    for name in ["lse", "ode", "kmeans"] {
+    for name in ["lse", "ode", "kmeans", "det"] {
         let (o, g, m) = (
             ns(&format!("{name} objective")),
             ns(&format!("{name} gradient")),

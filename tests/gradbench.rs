@@ -73,3 +73,21 @@ fn kmeans_gradient_matches() {
         assert_same(&g.centroids, &by_hand);
     }
 }
+
+#[test]
+fn det_gradient_matches() {
+    let mut rng = Rng::new(54);
+    for ell in [1, 2, 3, 5] {
+        let a = uniform(&mut rng, ell * ell, -1.0, 1.0);
+        let (value, g) = det::grad(&a, ell);
+        assert_eq!(value, objectives::det(&a, ell));
+        assert_gradient(|a| objectives::det(a, ell), &a, &g.a);
+        let mut by_hand = vec![0.0; ell * ell];
+        let hand_value = det_gradient(&a, ell, &mut by_hand);
+        assert!((value - hand_value).abs() <= 1e-12 * value.abs().max(1.0));
+        assert_same(&g.a, &by_hand);
+    }
+    // A known case: the gradient of a determinant is its cofactor matrix.
+    let (value, g) = det::grad(&[2.0, 1.0, 0.5, 3.0], 2);
+    assert_eq!((value, g.a), (5.5, vec![3.0, -0.5, -1.0, 2.0]));
+}

@@ -229,3 +229,97 @@ pub fn kmeans_gradient(points: &[f64], centroids: &[f64], d: usize, dc: &mut [f6
     }
     cost
 }
+
+// ------------------------------------------------------------------- det
+
+/// The determinant of the minor of `a` (`n` by `n`) whose `m` rows and
+/// columns are the linked lists `r`, `c` from index `n` (`r[i]` is the row
+/// after row `i`): expansion along its first row, each sub-minor formed by
+/// unlinking a column and restored after (GradBench's `det_of_minor`).
+#[differentiate(wrt(a))]
+pub fn det_of_minor(a: &[f64], n: usize, m: usize, r: &mut [usize], c: &mut [usize]) -> f64 {
+    let r0: usize = r[n];
+    let mut cj: usize = c[n];
+    if m == 1 {
+        return a[r0 * n + cj];
+    }
+    let mut det_m = 0.0;
+    let mut sign = 1;
+    r[n] = r[r0];
+    let mut cj1: usize = n;
+    for _ in 0..m {
+        let m0j = a[r0 * n + cj];
+        c[cj1] = c[cj];
+        let det_s = det_of_minor(a, n, m - 1, r, c);
+        c[cj1] = cj;
+        if sign > 0 {
+            det_m += m0j * det_s;
+        } else {
+            det_m -= m0j * det_s;
+        }
+        cj1 = cj;
+        cj = c[cj];
+        sign = -sign;
+    }
+    r[n] = r0;
+    det_m
+}
+
+/// The determinant of `a`, `ell` by `ell`.
+#[differentiate(wrt(a))]
+pub fn det(a: &[f64], ell: usize) -> f64 {
+    let mut r = vec![0usize; ell + 1];
+    let mut c = vec![0usize; ell + 1];
+    for i in 0..ell {
+        r[i] = i + 1;
+        c[i] = i + 1;
+    }
+    det_of_minor(a, ell, ell, &mut r, &mut c)
+}
+
+/// `det_of_minor` and its gradient by hand, in one recursion: each entry of
+/// the expansion row gets `scale * sign * det(sub-minor)`, and each sub-minor
+/// the scale `scale * sign * entry`.
+fn det_of_minor_gradient(
+    a: &[f64],
+    n: usize,
+    m: usize,
+    r: &mut [usize],
+    c: &mut [usize],
+    scale: f64,
+    da: &mut [f64],
+) -> f64 {
+    let r0 = r[n];
+    let mut cj = c[n];
+    if m == 1 {
+        da[r0 * n + cj] += scale;
+        return a[r0 * n + cj];
+    }
+    let mut det_m = 0.0;
+    let mut sign = 1.0;
+    r[n] = r[r0];
+    let mut cj1 = n;
+    for _ in 0..m {
+        let m0j = a[r0 * n + cj];
+        c[cj1] = c[cj];
+        let det_s = det_of_minor_gradient(a, n, m - 1, r, c, scale * sign * m0j, da);
+        c[cj1] = cj;
+        da[r0 * n + cj] += scale * sign * det_s;
+        det_m += sign * m0j * det_s;
+        cj1 = cj;
+        cj = c[cj];
+        sign = -sign;
+    }
+    r[n] = r0;
+    det_m
+}
+
+/// The determinant's gradient by hand (overwrites `da`), and the determinant.
+pub fn det_gradient(a: &[f64], ell: usize, da: &mut [f64]) -> f64 {
+    let mut r: Vec<usize> = (1..=ell + 1).collect();
+    let mut c = r.clone();
+    r[ell] = 0;
+    c[ell] = 0;
+    da.fill(0.0);
+    det_of_minor_gradient(a, ell, ell, &mut r, &mut c, 1.0, da)
+}
