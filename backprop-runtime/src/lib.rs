@@ -47,10 +47,13 @@
 //! | `f::forward_into(&mut tape, x, y) -> f64` | `forward`, reusing a tape's memory |
 //! | `f::backward_into(&tape, seed, &mut grad)` | `backward`, *adding* into a caller-owned `Grad` |
 //! | `f::grad(x, y) -> (f64, f::Grad)` | both, with a seed of one (functions with one output and no `&mut` parameters) |
+//! | `f::grad_into(x, y, &mut tape, &mut grad) -> f64` | `grad` into a tape and a gradient you keep, *adding* into `grad`; the backward pass reads the arguments themselves, and the tape's memory (with the tapes of the calls it holds) is reused |
+//! | `f::backward_with(&tape, seed, &mut grad, &mut work)` | `backward_into` with the backward pass's memory in an `f::Work` you keep (for functions that need such memory: calls, buffers, `&mut` slices) |
 //! | `f::jacobian(x, y) -> (value, [f::Grad; K])` | instead of `grad`, for a function with `K` outputs |
 //! | `f::Grad` | one `pub` field per differentiable parameter, named after it: `g.x`; a `Vec` for a slice, an array for an array; `Grad::default()` is zero |
 //! | `f::Tape` | `pub` fields named after your `let` bindings, holding exactly what the backward pass reads; `Tape::default()` is empty |
-//! | `f::pullback(&tape, seed)` | `backward` with the gradient as a tuple in parameter order ([`NotDifferentiable`] for the others); differentiated callers use it |
+//! | `f::pullback(&tape, seed)` | `backward` with the gradient as a tuple in parameter order ([`NotDifferentiable`] for the others) |
+//! | `f::pullback_into(&tape, seed, &mut scratch)` | the same into an `f::Scratch` a differentiated caller keeps per call site, slices lent from it |
 //! | `f::SOURCE` | the generated code, pretty-printed |
 //! | `f::tangent(x, y, dot_x, dot_y) -> (f64, f64)` | forward mode: the value and the derivative along `(dot_x, dot_y)`, in one pass (functions with one float result, no `&mut` or `&f64` parameters) |
 //! | `f::hvp(x, y, dot_x, dot_y) -> (value, f::Grad, f::Grad)` | second order, forward over reverse: the value, the gradient and the Hessian times the direction, for a function generic over its float (`fn f<T: Float>`): its `grad` runs over [`Dual`] |
