@@ -1229,7 +1229,10 @@ fn bench_gradbench(c: &mut Criterion) -> Vec<(String, usize)> {
     group.bench_function("det manual", |b| {
         b.iter(|| gradbench::det_gradient(black_box(&a), DET_ELL, &mut da))
     });
-    memory.push(("det".to_string(), peak_bytes(|| gradbench::det::grad(&a, DET_ELL)).1));
+    memory.push((
+        "det".to_string(),
+        peak_bytes(|| gradbench::det::grad(&a, DET_ELL)).1,
+    ));
     group.finish();
     memory
 }
