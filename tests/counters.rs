@@ -180,3 +180,32 @@ fn a_counter_is_stepped_back_not_saved() {
     assert!(source.contains("-= 1;"), "{source}");
     assert_eq!(source.matches("Stack<usize>").count(), 1, "{source}");
 }
+
+/// A difference of inputs nothing changes, in a loop: the backward pass
+/// computes it again (`let diff = a_i - b_i;`) instead of popping it.
+#[differentiate]
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    let mut dist = 0.0;
+    for i in 0..a.len() {
+        dist += (a[i] - b[i]) * (a[i] - b[i]) + (a[i] * b[i]).sin();
+    }
+    dist
+}
+
+#[test]
+fn cheap_arithmetic_of_inputs_is_recomputed_not_saved() {
+    let mut rng = Rng::new(8);
+    for n in [1, 3, 6] {
+        let (a, b) = (random(&mut rng, n), random(&mut rng, n));
+        let (value, g) = squared_distance::grad(&a, &b);
+        assert_eq!(value, squared_distance(&a, &b));
+        assert_gradient(|a| squared_distance(a, &b), &a, &g.a);
+        assert_gradient(|b| squared_distance(&a, b), &b, &g.b);
+        // The split API reads the copies the tape keeps: the same gradient.
+        let (_, tape) = squared_distance::forward(&a, &b);
+        assert_eq!(squared_distance::backward(&tape, 1.0), g);
+    }
+    let source = squared_distance::SOURCE;
+    assert!(source.contains("let diff = a_i - b_i;"), "{source}");
+    assert!(!source.contains("diff_stack"), "{source}");
+}

@@ -189,6 +189,9 @@ impl<'g> TapePlan<'g> {
                 Operand::Node(i) => self.is_available(i).then(|| vec![i]),
             };
         }
+        if let Some(deps) = self.cheap_arithmetic(id) {
+            return Some(deps);
+        }
         let NodeKind::Inactive { expr, locals } = &node.kind else {
             return None;
         };
@@ -212,6 +215,38 @@ impl<'g> TapePlan<'g> {
                 return None;
             }
             deps.push(*dep);
+        }
+        Some(deps)
+    }
+
+    /// A differentiated value inside a loop computed by `+`, `-`, `*` or
+    /// negation from values the backward pass has without recomputing
+    /// arithmetic (`a[i] - b[i]` of inputs nothing changes): computed again,
+    /// to the same bits, instead of pushed on a stack. One level only, so
+    /// availability stays a cheap question.
+    fn cheap_arithmetic(&self, id: NodeId) -> Option<Vec<NodeId>> {
+        let node = &self.graph.nodes[id];
+        let NodeKind::Op {
+            form: crate::ir::Form::Operator(op),
+            args,
+            ..
+        } = &node.kind
+        else {
+            return None;
+        };
+        use crate::ir::Operator::{Add, Copy, Mul, Neg, Square, Sub};
+        if !matches!(op, Add | Sub | Mul | Neg | Square | Copy) || self.is_once(id) {
+            return None;
+        }
+        let mut deps = Vec::new();
+        for arg in args {
+            if let Operand::Node(a) = arg {
+                let plain = matches!(self.graph.nodes[*a].kind, NodeKind::Op { .. });
+                if plain || !self.is_available(*a) {
+                    return None;
+                }
+                deps.push(*a);
+            }
         }
         Some(deps)
     }

@@ -693,7 +693,7 @@ fn operand(graph: &Graph, operand: &Operand) -> TokenStream {
     }
 }
 
-fn value(graph: &Graph, node: &Node) -> TokenStream {
+pub(crate) fn value(graph: &Graph, node: &Node) -> TokenStream {
     match &node.kind {
         NodeKind::Op { rule, form, args } => {
             // The user's span on the operator and the method: a type error in

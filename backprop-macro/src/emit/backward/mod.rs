@@ -373,6 +373,9 @@ impl Pass<'_> {
                 }
                 Some(crate::emit::forward::renamed(self.graph, expr, locals))
             }
+            NodeKind::Op { .. } if self.plan.kept_in_buffer(id).is_none() => Some(
+                crate::emit::forward::value(self.graph, &self.graph.nodes[id]),
+            ),
             _ => {
                 let (array, index) = self.plan.kept_in_buffer(id)?;
                 self.copied.insert(array);
