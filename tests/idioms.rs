@@ -407,6 +407,13 @@ fn gathered(w: &[f64], idx: &[usize], pairs: &[usize]) -> f64 {
     for k in idx {
         total += 0.5 * w[*k];
     }
+    // No annotation: `*m` is an element of `idx`, a `usize`.
+    for m in idx {
+        let m = *m;
+        let mut h = vec![0.5; m + 1];
+        h[m] = w[0] * w[1];
+        total += h[m] * h[0];
+    }
     total
 }
 

@@ -255,6 +255,10 @@ impl<'a> Lowerer<'a> {
             Expr::Paren(p) => self.guess_type(&p.expr),
             Expr::Group(g) => self.guess_type(&g.expr),
             Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => self.guess_type(&u.expr),
+            // `*i` of `for i in idx`: an element of the list.
+            Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => self
+                .local(strip_parens(&u.expr))
+                .and_then(|id| self.referenced.get(&id).cloned()),
             Expr::Lit(_) => literal_float(expr, &self.floats)
                 .or_else(|| is_float_literal(&expr.to_token_stream()).then(|| self.ret.clone()))
                 .as_ref()

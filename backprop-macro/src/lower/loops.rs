@@ -300,8 +300,12 @@ impl<'a> Lowerer<'a> {
                 iter,
             } => {
                 let ty = self.element_type(iter);
+                let listed = ty.is_none().then(|| self.listed_type(iter)).flatten();
                 let node =
                     self.push(self.loop_var_node(Hint::User(ident.clone()), ty, ident.span()));
+                if let Some(element) = listed {
+                    self.referenced.insert(node, element);
+                }
                 self.declare(ident, node);
                 Some(node)
             }

@@ -63,6 +63,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         closures: Vec::new(),
         part_names: Names::avoiding(crate::emit::names::identifiers(quote!(#block))),
         changed_data: Vec::new(),
+        referenced: std::collections::BTreeMap::new(),
     };
     for param in &sig.params {
         let id = lowerer.push(
@@ -220,6 +221,9 @@ struct Lowerer<'a> {
     /// Names for the copies of parts of arrays (`x_part`), which nothing in
     /// the function mentions.
     part_names: Names,
+    /// Loop variables of `for i in idx` kept as written, which Rust gives as
+    /// references, and the type `*i` reads (the list's element type).
+    referenced: std::collections::BTreeMap<NodeId, syn::Type>,
 }
 
 /// A closure, and the variables it sees: those in scope where it is written
