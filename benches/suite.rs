@@ -1156,83 +1156,82 @@ const KMEANS_SIZE: (usize, usize, usize) = (1_000, 10, 8);
 /// The matrix's order for `det` (by minors: ell! terms).
 const DET_ELL: usize = 7;
 
+/// A problem's objective, generated gradient and gradient by hand, timed in
+/// the same run as `{name} objective`, `{name} gradient` and `{name} manual`.
+fn bench_three_ways(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut objective: impl FnMut() -> f64,
+    mut gradient: impl FnMut() -> f64,
+    mut manual: impl FnMut() -> f64,
+) {
+    group.bench_function(format!("{name} objective"), |b| b.iter(&mut objective));
+    group.bench_function(format!("{name} gradient"), |b| b.iter(&mut gradient));
+    group.bench_function(format!("{name} manual"), |b| b.iter(&mut manual));
+}
+
 fn bench_gradbench(c: &mut Criterion) -> Vec<(String, usize)> {
     let mut memory = Vec::new();
     let mut group = c.benchmark_group("gradbench");
     group.sample_size(10);
-    let x = mlp::random(61, LSE_N)
-        .iter()
-        .map(|v| 10.0 * v)
-        .collect::<Vec<_>>();
+
+    let x: Vec<f64> = mlp::random(61, LSE_N).iter().map(|v| 10.0 * v).collect();
+    let (mut tape, mut grad) = Default::default();
     let mut dx = vec![0.0; LSE_N];
-    group.bench_function("lse objective", |b| {
-        b.iter(|| gradbench::lse(black_box(&x)))
-    });
-    let mut tape = gradbench::lse::Tape::default();
-    let mut grad = gradbench::lse::Grad::default();
-    group.bench_function("lse gradient", |b| {
-        b.iter(|| gradbench::lse::grad_into(black_box(&x), &mut tape, &mut grad))
-    });
-    group.bench_function("lse manual", |b| {
-        b.iter(|| gradbench::lse_gradient(black_box(&x), &mut dx))
-    });
+    bench_three_ways(
+        &mut group,
+        "lse",
+        || gradbench::lse(black_box(&x)),
+        || gradbench::lse::grad_into(black_box(&x), &mut tape, &mut grad),
+        || gradbench::lse_gradient(black_box(&x), &mut dx),
+    );
     memory.push(("lse".to_string(), peak_bytes(|| gradbench::lse::grad(&x)).1));
+
     let (n, steps) = ODE_SIZE;
     let x: Vec<f64> = mlp::random(62, n).iter().map(|v| 0.5 + 0.5 * v).collect();
+    let (mut tape, mut grad) = Default::default();
     let mut dx = vec![0.0; n];
-    group.bench_function("ode objective", |b| {
-        b.iter(|| gradbench::ode(black_box(&x), steps))
-    });
-    let mut tape = gradbench::ode::Tape::default();
-    let mut grad = gradbench::ode::Grad::default();
-    group.bench_function("ode gradient", |b| {
-        b.iter(|| gradbench::ode::grad_into(black_box(&x), steps, &mut tape, &mut grad))
-    });
-    group.bench_function("ode manual", |b| {
-        b.iter(|| gradbench::ode_gradient(black_box(&x), steps, &mut dx))
-    });
+    bench_three_ways(
+        &mut group,
+        "ode",
+        || gradbench::ode(black_box(&x), steps),
+        || gradbench::ode::grad_into(black_box(&x), steps, &mut tape, &mut grad),
+        || gradbench::ode_gradient(black_box(&x), steps, &mut dx),
+    );
     memory.push((
         "ode".to_string(),
         peak_bytes(|| gradbench::ode::grad(&x, steps)).1,
     ));
+
     let (n, k, d) = KMEANS_SIZE;
-    let points = mlp::random(63, n * d);
-    let centroids = mlp::random(64, k * d);
+    let (points, centroids) = (mlp::random(63, n * d), mlp::random(64, k * d));
+    let (mut tape, mut grad) = Default::default();
     let mut dc = vec![0.0; k * d];
-    group.bench_function("kmeans objective", |b| {
-        b.iter(|| gradbench::kmeans(black_box(&points), &centroids, d))
-    });
-    let mut tape = gradbench::kmeans::Tape::default();
-    let mut grad = gradbench::kmeans::Grad::default();
-    group.bench_function("kmeans gradient", |b| {
-        b.iter(|| {
-            gradbench::kmeans::grad_into(black_box(&points), &centroids, d, &mut tape, &mut grad)
-        })
-    });
-    group.bench_function("kmeans manual", |b| {
-        b.iter(|| gradbench::kmeans_gradient(black_box(&points), &centroids, d, &mut dc))
-    });
-    memory.push((
-        "kmeans".to_string(),
-        peak_bytes(|| gradbench::kmeans::grad(&points, &centroids, d)).1,
-    ));
+    bench_three_ways(
+        &mut group,
+        "kmeans",
+        || gradbench::kmeans(black_box(&points), &centroids, d),
+        || gradbench::kmeans::grad_into(black_box(&points), &centroids, d, &mut tape, &mut grad),
+        || gradbench::kmeans_gradient(black_box(&points), &centroids, d, &mut dc),
+    );
+    let kmeans_grad = || gradbench::kmeans::grad(&points, &centroids, d);
+    memory.push(("kmeans".to_string(), peak_bytes(kmeans_grad).1));
+
     let a = mlp::random(65, DET_ELL * DET_ELL);
+    let (mut tape, mut grad) = Default::default();
     let mut da = vec![0.0; DET_ELL * DET_ELL];
-    group.bench_function("det objective", |b| {
-        b.iter(|| gradbench::det(black_box(&a), DET_ELL))
-    });
-    let mut tape = gradbench::det::Tape::default();
-    let mut grad = gradbench::det::Grad::default();
-    group.bench_function("det gradient", |b| {
-        b.iter(|| gradbench::det::grad_into(black_box(&a), DET_ELL, &mut tape, &mut grad))
-    });
-    group.bench_function("det manual", |b| {
-        b.iter(|| gradbench::det_gradient(black_box(&a), DET_ELL, &mut da))
-    });
+    bench_three_ways(
+        &mut group,
+        "det",
+        || gradbench::det(black_box(&a), DET_ELL),
+        || gradbench::det::grad_into(black_box(&a), DET_ELL, &mut tape, &mut grad),
+        || gradbench::det_gradient(black_box(&a), DET_ELL, &mut da),
+    );
     memory.push((
         "det".to_string(),
         peak_bytes(|| gradbench::det::grad(&a, DET_ELL)).1,
     ));
+
     group.finish();
     memory
 }
