@@ -707,9 +707,7 @@ fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
             &feats[2 * i..2 * i + 2],
         );
         for (row, seed) in rows.iter_mut().zip([[1.0, 0.0], [0.0, 1.0]]) {
-            row.cam.fill(0.0);
-            row.x.fill(0.0);
-            row.w = 0.0;
+            row.clear();
             backward_with(&tape, seed, row, &mut work);
             total += row.cam[6] + row.x[2] + row.w;
         }

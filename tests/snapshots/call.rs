@@ -25,6 +25,12 @@ pub mod sig {
         pub x: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -84,7 +90,7 @@ pub mod sig {
     }
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64,) {
-        scratch.x = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (scratch.x,)
     }
@@ -129,6 +135,13 @@ pub mod f_inline {
     pub struct Grad {
         pub x: f64,
         pub y: f64,
+    }
+
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f64;
+            self.y = 0.0_f64;
+        }
     }
 
     #[derive(Default)]
@@ -228,8 +241,7 @@ pub mod f_inline {
     }
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
-        scratch.grad.x = 0.0_f64;
-        scratch.grad.y = 0.0_f64;
+        scratch.grad.clear();
         self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
         (scratch.grad.x, scratch.grad.y)
     }

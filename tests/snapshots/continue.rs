@@ -35,6 +35,13 @@ pub mod even_terms {
         pub x: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.w.clear();
+            self.x = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -145,8 +152,7 @@ pub mod even_terms {
         seed: f64,
         scratch: &'grad mut Scratch,
     ) -> (&'grad [f64], f64) {
-        scratch.w.clear();
-        scratch.x = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (&scratch.w[..], scratch.x)
     }

@@ -32,6 +32,12 @@ pub mod power_series {
         pub x: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -119,7 +125,7 @@ pub mod power_series {
         seed: f64,
         scratch: &mut Scratch,
     ) -> (f64, ::backprop_runtime::NotDifferentiable) {
-        scratch.x = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (scratch.x, ::backprop_runtime::NotDifferentiable)
     }

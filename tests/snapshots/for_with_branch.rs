@@ -41,6 +41,12 @@ pub mod soft_power {
         pub x: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -160,7 +166,7 @@ pub mod soft_power {
         seed: f64,
         scratch: &mut Scratch,
     ) -> (f64, ::backprop_runtime::NotDifferentiable) {
-        scratch.x = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (scratch.x, ::backprop_runtime::NotDifferentiable)
     }

@@ -56,6 +56,13 @@ pub mod scaled_logistic {
         }
     }
 
+    impl<T: Float> Grad<T> {
+        pub fn clear(&mut self) {
+            self.w.clear();
+            self.x = T::zero();
+        }
+    }
+
     pub struct Work<T: Float> {
         scale_out_scratch: ::core::option::Option<::std::boxed::Box<scale::Scratch<T>>>,
         dh: ::std::vec::Vec<T>,
@@ -208,8 +215,7 @@ pub mod scaled_logistic {
         seed: T,
         scratch: &'grad mut Scratch<T>,
     ) -> (&'grad [T], T) {
-        scratch.grad.w.clear();
-        scratch.grad.x = T::zero();
+        scratch.grad.clear();
         self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
         (&scratch.grad.w[..], scratch.grad.x)
     }
@@ -260,8 +266,7 @@ pub mod scaled_logistic {
                 x_dual.eps = T::one();
             }
             let v = self::forward_into(&mut tape_2, &w_dual, x_dual);
-            g.w.clear();
-            g.x = ::backprop_runtime::Dual::constant(T::zero());
+            g.clear();
             self::backward_with(
                 &tape_2,
                 ::backprop_runtime::Dual::constant(T::one()),

@@ -35,6 +35,13 @@ pub mod clipped {
         pub y: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f64;
+            self.y = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -132,8 +139,7 @@ pub mod clipped {
     }
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
-        scratch.x = 0.0_f64;
-        scratch.y = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (scratch.x, scratch.y)
     }

@@ -29,6 +29,13 @@ pub mod dot {
         pub b: ::std::vec::Vec<f64>,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.a.clear();
+            self.b.clear();
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -140,8 +147,7 @@ pub mod dot {
         seed: f64,
         scratch: &'grad mut Scratch,
     ) -> (&'grad [f64], &'grad [f64]) {
-        scratch.a.clear();
-        scratch.b.clear();
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (&scratch.a[..], &scratch.b[..])
     }

@@ -30,6 +30,12 @@ pub mod piecewise {
         pub x: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -109,7 +115,7 @@ pub mod piecewise {
         seed: f64,
         scratch: &mut Scratch,
     ) -> (f64, ::backprop_runtime::NotDifferentiable) {
-        scratch.x = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (scratch.x, ::backprop_runtime::NotDifferentiable)
     }

@@ -36,6 +36,14 @@ pub mod linear_predict {
         pub x: ::std::vec::Vec<f64>,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.w.clear();
+            self.b = 0.0_f64;
+            self.x.clear();
+        }
+    }
+
     #[derive(Default)]
     pub struct Work {
         dot_out_scratch: ::core::option::Option<::std::boxed::Box<dot::Scratch>>,
@@ -149,9 +157,7 @@ pub mod linear_predict {
         seed: f64,
         scratch: &'grad mut Scratch,
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64]) {
-        scratch.grad.w.clear();
-        scratch.grad.b = 0.0_f64;
-        scratch.grad.x.clear();
+        scratch.grad.clear();
         self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
         (
             ::backprop_runtime::NotDifferentiable,
@@ -230,6 +236,15 @@ pub mod linear_loss {
         pub b: f64,
         pub x: ::std::vec::Vec<f64>,
         pub y: f64,
+    }
+
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.w.clear();
+            self.b = 0.0_f64;
+            self.x.clear();
+            self.y = 0.0_f64;
+        }
     }
 
     #[derive(Default)]
@@ -357,10 +372,7 @@ pub mod linear_loss {
         seed: f64,
         scratch: &'grad mut Scratch,
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
-        scratch.grad.w.clear();
-        scratch.grad.b = 0.0_f64;
-        scratch.grad.x.clear();
-        scratch.grad.y = 0.0_f64;
+        scratch.grad.clear();
         self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
         (
             ::backprop_runtime::NotDifferentiable,

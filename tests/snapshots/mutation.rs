@@ -31,6 +31,12 @@ pub mod damped {
         pub x: f32,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f32;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -119,7 +125,7 @@ pub mod damped {
         ::backprop_runtime::NotDifferentiable,
         ::backprop_runtime::NotDifferentiable,
     ) {
-        scratch.x = 0.0_f32;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (
             scratch.x,

@@ -34,6 +34,12 @@ pub mod mse {
         pub w: ::std::vec::Vec<f64>,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.w.clear();
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -170,7 +176,7 @@ pub mod mse {
         ::backprop_runtime::NotDifferentiable,
         ::backprop_runtime::NotDifferentiable,
     ) {
-        scratch.w.clear();
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (
             &scratch.w[..],
@@ -264,6 +270,13 @@ pub mod scale {
                 v: ::std::vec::Vec::new(),
                 by: T::zero(),
             }
+        }
+    }
+
+    impl<T: Float> Grad<T> {
+        pub fn clear(&mut self) {
+            self.v.clear();
+            self.by = T::zero();
         }
     }
 
@@ -376,8 +389,7 @@ pub mod scale {
         seed: &[T],
         scratch: &'grad mut Scratch<T>,
     ) -> (&'grad [T], T) {
-        scratch.grad.v.clear();
-        scratch.grad.by = T::zero();
+        scratch.grad.clear();
         self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
         (&scratch.grad.v[..], scratch.grad.by)
     }

@@ -37,6 +37,13 @@ pub mod f {
         pub y: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f64;
+            self.y = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -118,8 +125,7 @@ pub mod f {
     }
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
-        scratch.x = 0.0_f64;
-        scratch.y = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (scratch.x, scratch.y)
     }

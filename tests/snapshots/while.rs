@@ -30,6 +30,12 @@ pub mod newton_sqrt {
         pub a: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.a = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -114,7 +120,7 @@ pub mod newton_sqrt {
     }
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64,) {
-        scratch.a = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (scratch.a,)
     }

@@ -36,6 +36,13 @@ pub mod halve_until {
         pub limit: f64,
     }
 
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.x = 0.0_f64;
+            self.limit = 0.0_f64;
+        }
+    }
+
     pub type Scratch = Grad;
 
     #[inline]
@@ -126,8 +133,7 @@ pub mod halve_until {
     }
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
-        scratch.x = 0.0_f64;
-        scratch.limit = 0.0_f64;
+        scratch.clear();
         self::backward_into(tape, seed, scratch);
         (scratch.x, scratch.limit)
     }

@@ -89,12 +89,33 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
             Some(Shape::Array(_)) => false,
             _ => true,
         });
+    // Zero again, as `pullback_into` and `hessian` need it between passes.
+    let clears = sig.differentiable().map(|(param, float)| {
+        let name = &param.ident;
+        let zero = float.zero();
+        match &param.shape {
+            None => quote!(self.#name = #zero;),
+            Some(Shape::Slice) => quote!(self.#name.clear();),
+            Some(Shape::Array(len)) => quote!(self.#name = [#zero; #len];),
+        }
+    });
+    let clear = quote! {
+        impl #params Grad #args #where_clause {
+            /// Sets the gradient to zero, keeping its vectors' memory: the next
+            /// backward pass sizes them again.
+            pub fn clear(&mut self) {
+                #(#clears)*
+            }
+        }
+    };
     if derivable {
         return quote! {
             #[doc = #doc]
             #[derive(Clone, Debug, Default, PartialEq)]
             #underscore
             pub struct Grad { #(#fields),* }
+
+            #clear
         };
     }
     quote! {
@@ -108,6 +129,8 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
                 Grad { #(#zeros),* }
             }
         }
+
+        #clear
     }
 }
 
@@ -321,7 +344,6 @@ fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> Token
     let lifetime = lends.then(|| quote!('grad));
     let tape_ty = generic.tape();
     let not = quote!(::backprop_runtime::NotDifferentiable);
-    let mut zeroes = Vec::new();
     // The gradient is the scratch itself, or its `grad` beside its `Work`.
     let grad = match has_work {
         true => quote!(scratch.grad),
@@ -334,21 +356,11 @@ fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> Token
             let (Some(float), field) = (&p.differentiable, &p.ident) else {
                 return (not.clone(), not.clone());
             };
-            let zero = float.zero();
             match &p.shape {
-                None => {
-                    zeroes.push(quote!(#grad.#field = #zero;));
-                    (quote!(#float), quote!(#grad.#field))
-                }
+                None => (quote!(#float), quote!(#grad.#field)),
                 // An array is a value like a float; a vector is lent.
-                Some(Shape::Array(len)) => {
-                    zeroes.push(quote!(#grad.#field = [#zero; #len];));
-                    (quote!([#float; #len]), quote!(#grad.#field))
-                }
-                Some(Shape::Slice) => {
-                    zeroes.push(quote!(#grad.#field.clear();));
-                    (quote!(&'grad [#float]), quote!(&#grad.#field[..]))
-                }
+                Some(Shape::Array(len)) => (quote!([#float; #len]), quote!(#grad.#field)),
+                Some(Shape::Slice) => (quote!(&'grad [#float]), quote!(&#grad.#field[..])),
             }
         })
         .unzip();
@@ -368,7 +380,7 @@ fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> Token
         /// in `scratch` is set to zero (its vectors keep their memory), filled,
         /// and handed back by position, vectors as slices of it.
         pub fn pullback_into #params (tape: &#tape_ty, seed: #ret, scratch: & #lifetime mut #scratch_ty) -> #types #where_clause {
-            #(#zeroes)*
+            #grad.clear();
             #backward
             #values
         }

@@ -120,7 +120,6 @@ pub(super) fn hessian_fn(
     let mut sizes = Vec::new();
     let mut seeds = Vec::new();
     let mut unseeds = Vec::new();
-    let mut zeroes = Vec::new();
     let mut flatten = Vec::new();
     let mut offset = quote!(0);
     for p in &sig.params {
@@ -144,26 +143,19 @@ pub(super) fn hessian_fn(
         };
         seeds.push(set(quote!(#t::one())));
         unseeds.push(set(quote!(#t::zero())));
-        let (size, zero, flat) = match &p.shape {
-            None => (
-                quote!(1),
-                quote!(#g.#ident = #dual::constant(#t::zero());),
-                quote!(#row.push(#g.#ident.eps);),
-            ),
+        let (size, flat) = match &p.shape {
+            None => (quote!(1), quote!(#row.push(#g.#ident.eps);)),
             Some(Shape::Slice) => (
                 quote!(#ident.len()),
-                quote!(#g.#ident.clear();),
                 quote!(#row.extend(#g.#ident.iter().map(|d| d.eps));),
             ),
             Some(Shape::Array(len)) => (
                 quote!(#len),
-                quote!(#g.#ident = [#dual::constant(#t::zero()); #len];),
                 quote!(#row.extend(#g.#ident.iter().map(|d| d.eps));),
             ),
         };
         sizes.push(quote!(let #start = #offset;));
         offset = quote!(#start + #size);
-        zeroes.push(zero);
         flatten.push(flat);
     }
     let backward = match has_work {
@@ -195,7 +187,7 @@ pub(super) fn hessian_fn(
             for #j in 0..coordinates {
                 #(#seeds)*
                 let v = self::forward_into(&mut #tape, #(#args),*);
-                #(#zeroes)*
+                #g.clear();
                 #backward
                 #(#unseeds)*
                 #value = ::core::option::Option::Some(v.re);
