@@ -429,10 +429,14 @@ pub(super) fn backward_fns(
         let (field, element) = (&c.field, &c.element);
         quote!(#field: &[#element])
     });
-    let from_tape = copies.iter().map(|c| {
-        let field = &c.field;
-        quote!(tape.#field.as_slice())
-    });
+    // The wrappers pass the tape's copies where `grad` passes the arguments.
+    let from_tape: Vec<TokenStream> = copies
+        .iter()
+        .map(|c| {
+            let field = &c.field;
+            quote!(tape.#field.as_slice())
+        })
+        .collect();
     let with_doc = format!(
         "`backward_into` with memory you keep: `{work}` holds what the backward pass refills at each use (the gradients of the calls, working copies of array adjoints), so a backward pass run again with the same `{work}` allocates nothing for it."
     );
@@ -477,10 +481,6 @@ pub(super) fn backward_fns(
                         self::backward_core(tape, seed, grad, work, #(#from_tape),*);
                     }
                 }
-            });
-            let from_tape = copies.iter().map(|c| {
-                let field = &c.field;
-                quote!(tape.#field.as_slice())
             });
             quote! {
                 #[doc = #core_doc]
