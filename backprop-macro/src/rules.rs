@@ -29,6 +29,9 @@ pub struct RuleCtx<'a> {
     pub graph: &'a Graph,
     pub node: NodeId,
     pub adjoint: &'a Ident,
+    /// A zero of the adjoint's type where it is not `0.0`: forward mode's
+    /// lanes of tangents.
+    pub adjoint_zero: Option<&'a TokenStream>,
     /// Values the backward pass reads; these become the tape's fields.
     pub saved: &'a mut BTreeSet<NodeId>,
 }
@@ -38,6 +41,14 @@ impl RuleCtx<'_> {
     fn d(&self) -> TokenStream {
         let d = self.adjoint;
         quote!(#d)
+    }
+
+    /// No contribution: the zero a rule's `if` gives on its other side.
+    fn none(&self) -> TokenStream {
+        match self.adjoint_zero {
+            Some(zero) => zero.clone(),
+            None => quote!(0.0),
+        }
     }
 
     /// The node's own value, saved by the forward pass.
@@ -334,27 +345,27 @@ pub static METHODS: &[Rule] = &[
     rule!("fract", 1, |c, _i| c.d()),
     // Ties go to the receiver, as `f64::max` returns it.
     rule!("max", 2, |c, i| {
-        let (d, a, b) = (c.d(), c.arg(0), c.arg(1));
+        let (d, a, b, none) = (c.d(), c.arg(0), c.arg(1), c.none());
         if i == 0 {
-            quote!(if #a >= #b { #d } else { 0.0 })
+            quote!(if #a >= #b { #d } else { #none })
         } else {
-            quote!(if #a >= #b { 0.0 } else { #d })
+            quote!(if #a >= #b { #none } else { #d })
         }
     }),
     rule!("min", 2, |c, i| {
-        let (d, a, b) = (c.d(), c.arg(0), c.arg(1));
+        let (d, a, b, none) = (c.d(), c.arg(0), c.arg(1), c.none());
         if i == 0 {
-            quote!(if #a <= #b { #d } else { 0.0 })
+            quote!(if #a <= #b { #d } else { #none })
         } else {
-            quote!(if #a <= #b { 0.0 } else { #d })
+            quote!(if #a <= #b { #none } else { #d })
         }
     }),
     rule!("clamp", 3, |c, i| {
-        let (d, a, lo, hi) = (c.d(), c.arg(0), c.arg(1), c.arg(2));
+        let (d, a, lo, hi, none) = (c.d(), c.arg(0), c.arg(1), c.arg(2), c.none());
         match i {
-            0 => quote!(if (#lo..=#hi).contains(&#a) { #d } else { 0.0 }),
-            1 => quote!(if #a < #lo { #d } else { 0.0 }),
-            _ => quote!(if #a > #hi { #d } else { 0.0 }),
+            0 => quote!(if (#lo..=#hi).contains(&#a) { #d } else { #none }),
+            1 => quote!(if #a < #lo { #d } else { #none }),
+            _ => quote!(if #a > #hi { #d } else { #none }),
         }
     }),
     rule!("hypot", 2, |c, i| {
@@ -386,8 +397,8 @@ pub static RUNTIME: &[Rule] = &[
         quote!(#d * (#y * (1.0 - #y)))
     }),
     rule!("relu", 1, |c, _i| {
-        let (d, a) = (c.d(), c.arg(0));
-        quote!(if #a > 0.0 { #d } else { 0.0 })
+        let (d, a, none) = (c.d(), c.arg(0), c.none());
+        quote!(if #a > 0.0 { #d } else { #none })
     }),
     rule!("softplus", 1, |c, _i| {
         let (d, a) = (c.d(), c.arg(0));

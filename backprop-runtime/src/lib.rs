@@ -440,6 +440,9 @@ pub use backprop_macro::differentiate;
 mod dual;
 pub use dual::Dual;
 
+pub mod lanes;
+pub use lanes::Lanes;
+
 /// `num-traits`, whose [`Float`] generic differentiated functions are written
 /// against: `fn f<T: Float>(x: T) -> T`.
 pub use num_traits;

@@ -107,6 +107,45 @@ pub mod sig {
         let dot_sig = dot_sum * (-1.0 / (sum * sum));
         (sig, dot_sig)
     }
+
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let neg = -x;
+        let dot_neg = -dot_x;
+        let exp = neg.exp();
+        let dot_exp = dot_neg * exp;
+        let sum = 1.0 + exp;
+        let dot_sum = dot_exp;
+        let sig = 1.0 / sum;
+        let dot_sig = dot_sum * (-1.0 / (sum * sum));
+        (sig, dot_sig)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(x: f64, dot_x: [f64; N]) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(x, ::backprop_runtime::Lanes(dot_x));
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let inputs = start_x + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(x, ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first));
+            dot.read_into(start_x, first, &mut jacobian.x);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }
 
 // The function as written:
@@ -259,7 +298,7 @@ pub mod f_inline {
                 1.0_f64,
                 &mut sig_out_tape.1,
             );
-            partial_0 * dot_y
+            dot_y * partial_0
         };
         let sum = x + sig_out;
         let dot_sum = dot_x + dot_sig_out;
@@ -274,7 +313,7 @@ pub mod f_inline {
                 1.0_f64,
                 &mut sig_out_2_tape.1,
             );
-            partial_0 * dot_x
+            dot_x * partial_0
         };
         let sum_2 = x + y;
         let dot_sum_2 = dot_x + dot_y;
@@ -285,5 +324,91 @@ pub mod f_inline {
         let f_inline = sum / sum_3;
         let dot_f_inline = (dot_sum / sum_3) + (dot_sum_3 * (-sum / (sum_3 * sum_3)));
         (f_inline, dot_f_inline)
+    }
+
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        y: f64,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+        dot_y: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let mut sig_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        let sig_out = sig::forward_into(&mut sig_out_tape.0, y);
+        let dot_sig_out = {
+            let (partial_0,) = sig::pullback_into(
+                &sig_out_tape.0,
+                1.0_f64,
+                &mut sig_out_tape.1,
+            );
+            dot_y * partial_0
+        };
+        let sum = x + sig_out;
+        let dot_sum = dot_x + dot_sig_out;
+        let mut sig_out_2_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        let sig_out_2 = sig::forward_into(&mut sig_out_2_tape.0, x);
+        let dot_sig_out_2 = {
+            let (partial_0,) = sig::pullback_into(
+                &sig_out_2_tape.0,
+                1.0_f64,
+                &mut sig_out_2_tape.1,
+            );
+            dot_x * partial_0
+        };
+        let sum_2 = x + y;
+        let dot_sum_2 = dot_x + dot_y;
+        let powi = sum_2.powi(2);
+        let dot_powi = dot_sum_2 * (2.0 * sum_2);
+        let sum_3 = sig_out_2 + powi;
+        let dot_sum_3 = dot_sig_out_2 + dot_powi;
+        let f_inline = sum / sum_3;
+        let dot_f_inline = (dot_sum / sum_3) + (dot_sum_3 * (-sum / (sum_3 * sum_3)));
+        (f_inline, dot_f_inline)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        x: f64,
+        y: f64,
+        dot_x: [f64; N],
+        dot_y: [f64; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            x,
+            y,
+            ::backprop_runtime::Lanes(dot_x),
+            ::backprop_runtime::Lanes(dot_y),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64, y: f64) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let start_y = start_x + 1;
+        let inputs = start_y + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                x,
+                y,
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_y, first),
+            );
+            dot.read_into(start_x, first, &mut jacobian.x);
+            dot.read_into(start_y, first, &mut jacobian.y);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
     }
 }

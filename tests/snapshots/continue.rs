@@ -183,4 +183,81 @@ pub mod even_terms {
         }
         (total_5, dot_total_5)
     }
+
+    fn tangent_lanes<const N: usize>(
+        w: &[f64],
+        x: f64,
+        dot_w: &[::backprop_runtime::Lanes<f64, N>],
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let total = 0.0;
+        let mut total_5 = total;
+        let mut dot_total_5 = ::backprop_runtime::Lanes::<f64, N>::zero();
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..w.len() {
+            let total_2 = total_5;
+            let dot_total_2 = dot_total_5;
+            let wi = w[i];
+            let dot_wi = dot_w[i];
+            let cond = i % 2 == 1;
+            let (total_4, dot_total_4) = if cond {
+                (total_2, dot_total_2)
+            } else {
+                let prod = wi * x;
+                let dot_prod = (dot_wi * x) + (dot_x * wi);
+                let total_3 = total_2 + prod;
+                let dot_total_3 = dot_total_2 + dot_prod;
+                (total_3, dot_total_3)
+            };
+            total_5 = total_4;
+            dot_total_5 = dot_total_4;
+        }
+        (total_5, dot_total_5)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        w: &[f64],
+        x: f64,
+        dot_w: [&[f64]; N],
+        dot_x: [f64; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            w,
+            x,
+            &::backprop_runtime::lanes::gather(&dot_w),
+            ::backprop_runtime::Lanes(dot_x),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(w: &[f64], x: f64) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+        let start_w = 0;
+        let start_x = start_w + w.len();
+        let inputs = start_x + 1;
+        let mut seed_w = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                w,
+                x,
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_w, w.len(), start_w, first);
+                    &seed_w
+                },
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
+            );
+            dot.read_slice(&mut jacobian.w, start_w, first);
+            dot.read_into(start_x, first, &mut jacobian.x);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

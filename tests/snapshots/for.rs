@@ -157,4 +157,59 @@ pub mod power_series {
         }
         (total_4, dot_total_4)
     }
+
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        n: usize,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let term = 1.0;
+        let total = 0.0;
+        let mut term_4 = term;
+        let mut dot_term_4 = ::backprop_runtime::Lanes::<f64, N>::zero();
+        let mut total_4 = total;
+        let mut dot_total_4 = ::backprop_runtime::Lanes::<f64, N>::zero();
+        for k in 1..n {
+            let term_2 = term_4;
+            let dot_term_2 = dot_term_4;
+            let total_2 = total_4;
+            let dot_total_2 = dot_total_4;
+            let prod = term_2 * x;
+            let dot_prod = (dot_term_2 * x) + (dot_x * term_2);
+            let k_f64 = k as f64;
+            let term_3 = prod / k_f64;
+            let dot_term_3 = dot_prod / k_f64;
+            let total_3 = total_2 + term_3;
+            let dot_total_3 = dot_total_2 + dot_term_3;
+            term_4 = term_3;
+            dot_term_4 = dot_term_3;
+            total_4 = total_3;
+            dot_total_4 = dot_total_3;
+        }
+        (total_4, dot_total_4)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(x: f64, n: usize, dot_x: [f64; N]) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(x, n, ::backprop_runtime::Lanes(dot_x));
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64, n: usize) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let inputs = start_x + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(x, n, ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first));
+            dot.read_into(start_x, first, &mut jacobian.x);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

@@ -208,4 +208,69 @@ pub mod soft_power {
         };
         (soft_power, dot_soft_power)
     }
+
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        n: usize,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let p = 1.0;
+        let mut p_6 = p;
+        let mut dot_p_6 = ::backprop_runtime::Lanes::<f64, N>::zero();
+        for i in 0..n {
+            let p_2 = p_6;
+            let dot_p_2 = dot_p_6;
+            let cond = i % 2 == 0;
+            let (p_5, dot_p_5) = if cond {
+                let p_3 = p_2 * x;
+                let dot_p_3 = (dot_p_2 * x) + (dot_x * p_2);
+                (p_3, dot_p_3)
+            } else {
+                let sin = x.sin();
+                let dot_sin = dot_x * x.cos();
+                let prod = p_2 * sin;
+                let dot_prod = (dot_p_2 * sin) + (dot_sin * p_2);
+                let p_4 = prod + 1.0;
+                let dot_p_4 = dot_prod;
+                (p_4, dot_p_4)
+            };
+            p_6 = p_5;
+            dot_p_6 = dot_p_5;
+        }
+        let cond_2 = p_6 > 1.0;
+        let (soft_power, dot_soft_power) = if cond_2 {
+            let ln = p_6.ln();
+            let dot_ln = dot_p_6 / p_6;
+            let sum = ln + 1.0;
+            let dot_sum = dot_ln;
+            (sum, dot_sum)
+        } else {
+            (p_6, dot_p_6)
+        };
+        (soft_power, dot_soft_power)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(x: f64, n: usize, dot_x: [f64; N]) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(x, n, ::backprop_runtime::Lanes(dot_x));
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64, n: usize) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let inputs = start_x + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(x, n, ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first));
+            dot.read_into(start_x, first, &mut jacobian.x);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

@@ -170,4 +170,76 @@ pub mod clipped {
         let dot_clipped = dot_w + dot_z_3;
         (clipped, dot_clipped)
     }
+
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        y: f64,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+        dot_y: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let z = x * y;
+        let dot_z = (dot_x * y) + (dot_y * x);
+        let cond = z > 1.0;
+        let (z_3, dot_z_3) = if cond {
+            let z_2 = z.sqrt();
+            let dot_z_2 = dot_z / (2.0 * z_2);
+            (z_2, dot_z_2)
+        } else {
+            (z, dot_z)
+        };
+        let cond_2 = x > y;
+        let (w, dot_w) = if cond_2 {
+            let prod = z_3 * x;
+            let dot_prod = (dot_z_3 * x) + (dot_x * z_3);
+            (prod, dot_prod)
+        } else {
+            let diff = z_3 - y;
+            let dot_diff = dot_z_3 + (-dot_y);
+            (diff, dot_diff)
+        };
+        let clipped = w + z_3;
+        let dot_clipped = dot_w + dot_z_3;
+        (clipped, dot_clipped)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        x: f64,
+        y: f64,
+        dot_x: [f64; N],
+        dot_y: [f64; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            x,
+            y,
+            ::backprop_runtime::Lanes(dot_x),
+            ::backprop_runtime::Lanes(dot_y),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64, y: f64) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let start_y = start_x + 1;
+        let inputs = start_y + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                x,
+                y,
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_y, first),
+            );
+            dot.read_into(start_x, first, &mut jacobian.x);
+            dot.read_into(start_y, first, &mut jacobian.y);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

@@ -174,4 +174,82 @@ pub mod dot {
         }
         (total_4, dot_total_4)
     }
+
+    fn tangent_lanes<const N: usize>(
+        a: &[f64],
+        b: &[f64],
+        dot_a: &[::backprop_runtime::Lanes<f64, N>],
+        dot_b: &[::backprop_runtime::Lanes<f64, N>],
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let total = 0.0_f64;
+        let mut total_4 = total;
+        let mut dot_total_4 = ::backprop_runtime::Lanes::<f64, N>::zero();
+        #[allow(clippy::needless_range_loop)]
+        for k in 0..a.len().min(b.len()) {
+            let total_2 = total_4;
+            let dot_total_2 = dot_total_4;
+            let x = a[k];
+            let dot_x = dot_a[k];
+            let y = b[k];
+            let dot_y = dot_b[k];
+            let prod = x * y;
+            let dot_prod = (dot_x * y) + (dot_y * x);
+            let total_3 = total_2 + prod;
+            let dot_total_3 = dot_total_2 + dot_prod;
+            total_4 = total_3;
+            dot_total_4 = dot_total_3;
+        }
+        (total_4, dot_total_4)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        a: &[f64],
+        b: &[f64],
+        dot_a: [&[f64]; N],
+        dot_b: [&[f64]; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            a,
+            b,
+            &::backprop_runtime::lanes::gather(&dot_a),
+            &::backprop_runtime::lanes::gather(&dot_b),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(a: &[f64], b: &[f64]) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.a, a.len());
+        ::backprop_runtime::prepare(&mut jacobian.b, b.len());
+        let start_a = 0;
+        let start_b = start_a + a.len();
+        let inputs = start_b + b.len();
+        let mut seed_a = ::std::vec::Vec::new();
+        let mut seed_b = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                a,
+                b,
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_a, a.len(), start_a, first);
+                    &seed_a
+                },
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_b, b.len(), start_b, first);
+                    &seed_b
+                },
+            );
+            dot.read_slice(&mut jacobian.a, start_a, first);
+            dot.read_slice(&mut jacobian.b, start_b, first);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

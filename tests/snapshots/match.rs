@@ -141,4 +141,53 @@ pub mod piecewise {
         };
         (piecewise, dot_piecewise)
     }
+
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        kind: u8,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let (piecewise, dot_piecewise) = match kind {
+            0 => {
+                let sq = x * x;
+                let dot_sq = dot_x * (2.0 * x);
+                (sq, dot_sq)
+            }
+            1 => {
+                let exp = x.exp();
+                let dot_exp = dot_x * exp;
+                (exp, dot_exp)
+            }
+            _ => {
+                let neg = -x;
+                let dot_neg = -dot_x;
+                (neg, dot_neg)
+            }
+        };
+        (piecewise, dot_piecewise)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(x: f64, kind: u8, dot_x: [f64; N]) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(x, kind, ::backprop_runtime::Lanes(dot_x));
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64, kind: u8) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let inputs = start_x + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(x, kind, ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first));
+            dot.read_into(start_x, first, &mut jacobian.x);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

@@ -189,15 +189,119 @@ pub mod linear_predict {
                 1.0_f64,
                 &mut dot_out_tape.1,
             );
-            partial_0.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
+            partial_0.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
                 + partial_1
                     .iter()
                     .zip(dot_x.iter())
-                    .fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
+                    .fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
         };
         let linear_predict = dot_out + b;
         let dot_linear_predict = dot_dot_out + dot_b;
         (linear_predict, dot_linear_predict)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tangent_lanes<const N: usize>(
+        _linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        dot_w: &[::backprop_runtime::Lanes<f64, N>],
+        dot_b: ::backprop_runtime::Lanes<f64, N>,
+        dot_x: &[::backprop_runtime::Lanes<f64, N>],
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let mut dot_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        let dot_out = dot::forward_into(&mut dot_out_tape.0, w, x);
+        let dot_dot_out = {
+            let (partial_0, partial_1) = dot::pullback_into(
+                &dot_out_tape.0,
+                1.0_f64,
+                &mut dot_out_tape.1,
+            );
+            partial_0
+                .iter()
+                .zip(dot_w.iter())
+                .fold(
+                    ::backprop_runtime::Lanes::<f64, N>::zero(),
+                    |sum, (p, t)| sum + *t * *p,
+                )
+                + partial_1
+                    .iter()
+                    .zip(dot_x.iter())
+                    .fold(
+                        ::backprop_runtime::Lanes::<f64, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    )
+        };
+        let linear_predict = dot_out + b;
+        let dot_linear_predict = dot_dot_out + dot_b;
+        (linear_predict, dot_linear_predict)
+    }
+
+    #[must_use]
+    #[allow(clippy::too_many_arguments)]
+    pub fn tangents<const N: usize>(
+        linear_2: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        dot_w: [&[f64]; N],
+        dot_b: [f64; N],
+        dot_x: [&[f64]; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot_2) = self::tangent_lanes(
+            linear_2,
+            w,
+            b,
+            x,
+            &::backprop_runtime::lanes::gather(&dot_w),
+            ::backprop_runtime::Lanes(dot_b),
+            &::backprop_runtime::lanes::gather(&dot_x),
+        );
+        (value_2, dot_2.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(linear_2: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+        ::backprop_runtime::prepare(&mut jacobian.x, x.len());
+        let start_w = 0;
+        let start_b = start_w + w.len();
+        let start_x = start_b + 1;
+        let inputs = start_x + x.len();
+        let mut seed_w = ::std::vec::Vec::new();
+        let mut seed_x = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            let (value_2, dot_2) = self::tangent_lanes::<
+                4,
+            >(
+                linear_2,
+                w,
+                b,
+                x,
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_w, w.len(), start_w, first);
+                    &seed_w
+                },
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_b, first),
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_x, x.len(), start_x, first);
+                    &seed_x
+                },
+            );
+            dot_2.read_slice(&mut jacobian.w, start_w, first);
+            dot_2.read_into(start_b, first, &mut jacobian.b);
+            dot_2.read_slice(&mut jacobian.x, start_x, first);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
     }
 }
 
@@ -413,17 +517,145 @@ pub mod linear_loss {
                 1.0_f64,
                 &mut linear_predict_out_tape.1,
             );
-            partial_1.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
-                + partial_2 * dot_b
+            partial_1.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
+                + dot_b * partial_2
                 + partial_3
                     .iter()
                     .zip(dot_x.iter())
-                    .fold(0.0_f64, |sum, (p, t)| sum + *p * *t)
+                    .fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
         };
         let e = linear_predict_out - y;
         let dot_e = dot_linear_predict_out + (-dot_y);
         let linear_loss = e * e;
         let dot_linear_loss = dot_e * (2.0 * e);
         (linear_loss, dot_linear_loss)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tangent_lanes<const N: usize>(
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        y: f64,
+        dot_w: &[::backprop_runtime::Lanes<f64, N>],
+        dot_b: ::backprop_runtime::Lanes<f64, N>,
+        dot_x: &[::backprop_runtime::Lanes<f64, N>],
+        dot_y: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let mut linear_predict_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        let linear_predict_out = linear_predict::forward_into(
+            &mut linear_predict_out_tape.0,
+            linear,
+            w,
+            b,
+            x,
+        );
+        let dot_linear_predict_out = {
+            let (_, partial_1, partial_2, partial_3) = linear_predict::pullback_into(
+                &linear_predict_out_tape.0,
+                1.0_f64,
+                &mut linear_predict_out_tape.1,
+            );
+            partial_1
+                .iter()
+                .zip(dot_w.iter())
+                .fold(
+                    ::backprop_runtime::Lanes::<f64, N>::zero(),
+                    |sum, (p, t)| sum + *t * *p,
+                ) + dot_b * partial_2
+                + partial_3
+                    .iter()
+                    .zip(dot_x.iter())
+                    .fold(
+                        ::backprop_runtime::Lanes::<f64, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    )
+        };
+        let e = linear_predict_out - y;
+        let dot_e = dot_linear_predict_out + (-dot_y);
+        let linear_loss = e * e;
+        let dot_linear_loss = dot_e * (2.0 * e);
+        (linear_loss, dot_linear_loss)
+    }
+
+    #[must_use]
+    #[allow(clippy::too_many_arguments)]
+    pub fn tangents<const N: usize>(
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        y: f64,
+        dot_w: [&[f64]; N],
+        dot_b: [f64; N],
+        dot_x: [&[f64]; N],
+        dot_y: [f64; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            linear,
+            w,
+            b,
+            x,
+            y,
+            &::backprop_runtime::lanes::gather(&dot_w),
+            ::backprop_runtime::Lanes(dot_b),
+            &::backprop_runtime::lanes::gather(&dot_x),
+            ::backprop_runtime::Lanes(dot_y),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        y: f64,
+    ) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+        ::backprop_runtime::prepare(&mut jacobian.x, x.len());
+        let start_w = 0;
+        let start_b = start_w + w.len();
+        let start_x = start_b + 1;
+        let start_y = start_x + x.len();
+        let inputs = start_y + 1;
+        let mut seed_w = ::std::vec::Vec::new();
+        let mut seed_x = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                linear,
+                w,
+                b,
+                x,
+                y,
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_w, w.len(), start_w, first);
+                    &seed_w
+                },
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_b, first),
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_x, x.len(), start_x, first);
+                    &seed_x
+                },
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_y, first),
+            );
+            dot.read_slice(&mut jacobian.w, start_w, first);
+            dot.read_into(start_b, first, &mut jacobian.b);
+            dot.read_slice(&mut jacobian.x, start_x, first);
+            dot.read_into(start_y, first, &mut jacobian.y);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
     }
 }

@@ -150,4 +150,59 @@ pub mod damped {
         let dot_damped = (dot_v_3 * x) + (dot_x * v_3);
         (damped, dot_damped)
     }
+
+    fn tangent_lanes<const N: usize>(
+        x: f32,
+        rate: f32,
+        steps: i32,
+        dot_x: ::backprop_runtime::Lanes<f32, N>,
+    ) -> (f32, ::backprop_runtime::Lanes<f32, N>) {
+        let v = x * rate;
+        let dot_v = dot_x * rate;
+        let powi = v.powi(steps);
+        let dot_powi = dot_v * (steps as f32 * v.powi(steps - 1));
+        let prod = powi * 0.5;
+        let dot_prod = dot_powi * 0.5;
+        let v_2 = v - prod;
+        let dot_v_2 = dot_v + (-dot_prod);
+        let v_3 = v_2.tanh();
+        let dot_v_3 = dot_v_2 * (1.0 - v_3 * v_3);
+        let damped = v_3 * x;
+        let dot_damped = (dot_v_3 * x) + (dot_x * v_3);
+        (damped, dot_damped)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        x: f32,
+        rate: f32,
+        steps: i32,
+        dot_x: [f32; N],
+    ) -> (f32, [f32; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            x,
+            rate,
+            steps,
+            ::backprop_runtime::Lanes(dot_x),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f32, rate: f32, steps: i32) -> (f32, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let inputs = start_x + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(x, rate, steps, ::backprop_runtime::Lanes::<f32, 4>::unit(start_x, first));
+            dot.read_into(start_x, first, &mut jacobian.x);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

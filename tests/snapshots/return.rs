@@ -132,4 +132,66 @@ pub mod early_return {
         };
         (early_return, dot_early_return)
     }
+
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        y: f64,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+        dot_y: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let cond = x < 0.0;
+        let (early_return, dot_early_return) = if cond {
+            let sq = y * y;
+            let dot_sq = dot_y * (2.0 * y);
+            (sq, dot_sq)
+        } else {
+            let z = x * y;
+            let dot_z = (dot_x * y) + (dot_y * x);
+            let sin = z.sin();
+            let dot_sin = dot_z * z.cos();
+            (sin, dot_sin)
+        };
+        (early_return, dot_early_return)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        x: f64,
+        y: f64,
+        dot_x: [f64; N],
+        dot_y: [f64; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            x,
+            y,
+            ::backprop_runtime::Lanes(dot_x),
+            ::backprop_runtime::Lanes(dot_y),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64, y: f64) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let start_y = start_x + 1;
+        let inputs = start_y + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                x,
+                y,
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_y, first),
+            );
+            dot.read_into(start_x, first, &mut jacobian.x);
+            dot.read_into(start_y, first, &mut jacobian.y);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

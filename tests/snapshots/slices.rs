@@ -218,6 +218,88 @@ pub mod mse {
         let dot_mse = dot_total_4 / cast;
         (mse, dot_mse)
     }
+
+    fn tangent_lanes<const N: usize>(
+        w: &[f64],
+        xs: &[f64],
+        ys: &[f64],
+        dot_w: &[::backprop_runtime::Lanes<f64, N>],
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let total = 0.0;
+        let mut total_4 = total;
+        let mut dot_total_4 = ::backprop_runtime::Lanes::<f64, N>::zero();
+        #[allow(clippy::needless_range_loop)]
+        for k in 0..xs.len().min(ys.len()) {
+            let total_2 = total_4;
+            let dot_total_2 = dot_total_4;
+            let x = xs[k];
+            let y = ys[k];
+            let w_i = w[0];
+            let dot_w_i = dot_w[0];
+            let prod = w_i * x;
+            let dot_prod = dot_w_i * x;
+            let w_i_2 = w[1];
+            let dot_w_i_2 = dot_w[1];
+            let sum = prod + w_i_2;
+            let dot_sum = dot_prod + dot_w_i_2;
+            let e = sum - y;
+            let dot_e = dot_sum;
+            let sq = e * e;
+            let dot_sq = dot_e * (2.0 * e);
+            let total_3 = total_2 + sq;
+            let dot_total_3 = dot_total_2 + dot_sq;
+            total_4 = total_3;
+            dot_total_4 = dot_total_3;
+        }
+        let cast = xs.len() as f64;
+        let mse = total_4 / cast;
+        let dot_mse = dot_total_4 / cast;
+        (mse, dot_mse)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        w: &[f64],
+        xs: &[f64],
+        ys: &[f64],
+        dot_w: [&[f64]; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            w,
+            xs,
+            ys,
+            &::backprop_runtime::lanes::gather(&dot_w),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(w: &[f64], xs: &[f64], ys: &[f64]) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+        let start_w = 0;
+        let inputs = start_w + w.len();
+        let mut seed_w = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                w,
+                xs,
+                ys,
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_w, w.len(), start_w, first);
+                    &seed_w
+                },
+            );
+            dot.read_slice(&mut jacobian.w, start_w, first);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }
 
 // The function as written:

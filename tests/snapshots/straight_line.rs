@@ -150,4 +150,70 @@ pub mod f {
         let dot_f = (dot_numer * rec_denom) + (dot_rec_denom * numer);
         (f, dot_f)
     }
+
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        y: f64,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+        dot_y: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let sigx = ::backprop_runtime::sigmoid(x);
+        let dot_sigx = dot_x * (sigx * (1.0 - sigx));
+        let sigy = ::backprop_runtime::sigmoid(y);
+        let dot_sigy = dot_y * (sigy * (1.0 - sigy));
+        let numer = x + sigy;
+        let dot_numer = dot_x + dot_sigy;
+        let xandy = x + y;
+        let dot_xandy = dot_x + dot_y;
+        let xandysqr = xandy * xandy;
+        let dot_xandysqr = dot_xandy * (2.0 * xandy);
+        let denom = xandysqr + sigx;
+        let dot_denom = dot_xandysqr + dot_sigx;
+        let rec_denom = 1.0 / denom;
+        let dot_rec_denom = dot_denom * (-1.0 / (denom * denom));
+        let f = numer * rec_denom;
+        let dot_f = (dot_numer * rec_denom) + (dot_rec_denom * numer);
+        (f, dot_f)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        x: f64,
+        y: f64,
+        dot_x: [f64; N],
+        dot_y: [f64; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            x,
+            y,
+            ::backprop_runtime::Lanes(dot_x),
+            ::backprop_runtime::Lanes(dot_y),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64, y: f64) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let start_y = start_x + 1;
+        let inputs = start_y + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                x,
+                y,
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_y, first),
+            );
+            dot.read_into(start_x, first, &mut jacobian.x);
+            dot.read_into(start_y, first, &mut jacobian.y);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

@@ -149,4 +149,59 @@ pub mod newton_sqrt {
         }
         (g_4, dot_g_4)
     }
+
+    fn tangent_lanes<const N: usize>(
+        a: f64,
+        dot_a: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let g = a.max(1.0);
+        let dot_g = if a >= 1.0 {
+            dot_a
+        } else {
+            ::backprop_runtime::Lanes::<f64, N>::zero()
+        };
+        let mut g_4 = g;
+        let mut dot_g_4 = dot_g;
+        loop {
+            let g_2 = g_4;
+            let dot_g_2 = dot_g_4;
+            let cond = (g_2 * g_2 - a).abs() > 1e-12 * a;
+            if !cond {
+                break;
+            }
+            let quot = a / g_2;
+            let dot_quot = (dot_a / g_2) + (dot_g_2 * (-a / (g_2 * g_2)));
+            let sum = g_2 + quot;
+            let dot_sum = dot_g_2 + dot_quot;
+            let g_3 = 0.5 * sum;
+            let dot_g_3 = dot_sum * 0.5;
+            g_4 = g_3;
+            dot_g_4 = dot_g_3;
+        }
+        (g_4, dot_g_4)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(a: f64, dot_a: [f64; N]) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(a, ::backprop_runtime::Lanes(dot_a));
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(a: f64) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_a = 0;
+        let inputs = start_a + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(a, ::backprop_runtime::Lanes::<f64, 4>::unit(start_a, first));
+            dot.read_into(start_a, first, &mut jacobian.a);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

@@ -176,4 +176,88 @@ pub mod halve_until {
         let dot_halve_until = (dot_v_4 * x) + (dot_x * v_4);
         (halve_until, dot_halve_until)
     }
+
+    #[allow(unused_variables)]
+    fn tangent_lanes<const N: usize>(
+        x: f64,
+        limit: f64,
+        dot_x: ::backprop_runtime::Lanes<f64, N>,
+        dot_limit: ::backprop_runtime::Lanes<f64, N>,
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let v = x;
+        let dot_v = dot_x;
+        let steps = 0;
+        let mut v_4 = v;
+        let mut dot_v_4 = dot_v;
+        let mut steps_4 = steps;
+        loop {
+            let v_2 = v_4;
+            let dot_v_2 = dot_v_4;
+            let steps_2 = steps_4;
+            let cond = v_2 > limit;
+            if !cond {
+                break;
+            }
+            let prod = v_2 * 0.5;
+            let dot_prod = dot_v_2 * 0.5;
+            let sin = x.sin();
+            let dot_sin = dot_x * x.cos();
+            let prod_2 = sin * 0.1;
+            let dot_prod_2 = dot_sin * 0.1;
+            let v_3 = prod + prod_2;
+            let dot_v_3 = dot_prod + dot_prod_2;
+            let steps_3 = steps_2 + 1;
+            let cond_2 = steps_3 == 20;
+            v_4 = v_3;
+            dot_v_4 = dot_v_3;
+            steps_4 = steps_3;
+            if cond_2 {
+                break;
+            }
+        }
+        let halve_until = v_4 * x;
+        let dot_halve_until = (dot_v_4 * x) + (dot_x * v_4);
+        (halve_until, dot_halve_until)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        x: f64,
+        limit: f64,
+        dot_x: [f64; N],
+        dot_limit: [f64; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            x,
+            limit,
+            ::backprop_runtime::Lanes(dot_x),
+            ::backprop_runtime::Lanes(dot_limit),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    pub fn jacobian_fwd(x: f64, limit: f64) -> (f64, Grad) {
+        let mut jacobian: Grad = Grad::default();
+        let start_x = 0;
+        let start_limit = start_x + 1;
+        let inputs = start_limit + 1;
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                4,
+            >(
+                x,
+                limit,
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
+                ::backprop_runtime::Lanes::<f64, 4>::unit(start_limit, first),
+            );
+            dot.read_into(start_x, first, &mut jacobian.x);
+            dot.read_into(start_limit, first, &mut jacobian.limit);
+            first += 4;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
 }

@@ -27,7 +27,7 @@ pub struct Forward<'a> {
     pub tape: &'a Ident,
     /// Forward mode: each active node's tangent, computed right after it
     /// (`let dot_sigx = ...`). `None` for the forward pass of reverse mode.
-    pub tangents: Option<&'a BTreeMap<NodeId, Ident>>,
+    pub tangents: Option<&'a crate::emit::tangent::Tangents>,
 }
 
 impl Forward<'_> {

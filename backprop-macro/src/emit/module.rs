@@ -40,8 +40,11 @@ pub fn assemble(
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic, fused);
     let pullback_fn = pullback_fn(sig, backward, &generic);
     let work = super::tape::work_structs(sig, backward, &generic);
-    let tangent_fn = super::tangent::tangent_fn(sig, graph, &grad_names, &generic)
-        .map(|tangent| quote!(#(#lints)* #tangent));
+    let tangent_fn = super::tangent::tangent_fn(sig, graph, &grad_names, &generic).map(|tangent| {
+        let tangents = super::tangent::tangents_fn(sig, graph, &grad_names);
+        let jacobian_fwd = super::tangent::jacobian_fwd_fn(sig, graph, &grad_names, &generic);
+        quote!(#(#lints)* #tangent #(#lints)* #tangents #(#lints)* #jacobian_fwd)
+    });
     let hvp_fn = super::second::hvp_fn(sig, &grad_names, &generic);
     let hessian_fn = hvp_fn.as_ref().and_then(|_| {
         let has_work = !backward.work_fields.is_empty();

@@ -547,6 +547,7 @@ impl Pass<'_> {
                 graph: self.graph,
                 node: id,
                 adjoint: d,
+                adjoint_zero: None,
                 saved: &mut self.needed,
             };
             let term = self.graph.ret.literals_in(partial(&mut ctx, i));

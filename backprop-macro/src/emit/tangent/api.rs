@@ -1,0 +1,547 @@
+//! The forward-mode functions a user calls, all from one body of statements
+//! (`Forward` with tangents):
+//! - `tangent(args.., dot_args..) -> (value, tangent)`: one direction, each
+//!   tangent a float;
+//! - `tangents(args.., dot_args: [..; N]) -> (value, [tangent; N])`: N
+//!   directions in one pass, the value and every partial derivative computed
+//!   once, each tangent a `Lanes` of N (in a private `tangent_lanes`);
+//! - `jacobian_fwd(args..)`: `grad`'s (or `jacobian`'s) result by forward
+//!   mode, the inputs seeded a block of lanes at a time.
+//!
+//! Generated for functions whose results are returned (one float, a tuple or
+//! an array of them) and whose parameters are floats and slices read by
+//! value or by shared reference, whose calls do not write through `&mut`;
+//! for the others the module has none of them (README, limitations).
+
+use super::{of_operand, pulled_back, Tangents};
+use crate::emit::forward::Forward;
+use crate::emit::api::passed_params;
+use crate::emit::module::Generic;
+use crate::emit::names::Names;
+use crate::ir::{Borrow, ElementSource, FloatTy, Graph, NodeId, NodeKind, Operand};
+use crate::parse::signature::{Outputs, Param, Shape, Signature};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How many inputs `jacobian_fwd` seeds per pass.
+const JACOBIAN_LANES: usize = 4;
+
+/// `pub fn tangent(..)`, when forward mode covers the function.
+pub(in crate::emit) fn tangent_fn(
+    sig: &Signature,
+    graph: &Graph,
+    names: &Names,
+    generic: &Generic,
+) -> Option<TokenStream> {
+    if !covered(sig, graph) {
+        return None;
+    }
+    let mut names = names.clone();
+    let tangents = Tangents {
+        names: tangent_names(graph, &mut names),
+        lanes: None,
+    };
+    let statements = statements(graph, &tangents, &mut names);
+    let params = params(sig);
+    let tangent_params = tangent_params(sig, &tangents, |p| {
+        let ty = &p.ty;
+        quote!(#ty)
+    });
+    let value = value(sig, graph);
+    let dot_value = dot_value(sig, graph, &tangents);
+    let ret = &sig.ret_ty;
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let doc = format!(
+        "Forward mode: `{}`'s value and its derivative along the given tangents of its differentiable parameters (`dot_` + the parameter's name), in one pass.",
+        sig.ident
+    );
+    let attrs = lints(sig, &tangents, &quote!(#statements #dot_value));
+    Some(quote! {
+        #[doc = #doc]
+        #[must_use]
+        #attrs
+        pub fn tangent #generics (#(#params,)* #(#tangent_params),*) -> (#ret, #ret) #where_clause {
+            #statements
+            (#value, #dot_value)
+        }
+    })
+}
+
+/// `pub fn tangents::<N>(..)`, N directions at once, and the private
+/// `tangent_lanes` it and `jacobian_fwd` run.
+pub(in crate::emit) fn tangents_fn(
+    sig: &Signature,
+    graph: &Graph,
+    names: &Names,
+) -> Option<TokenStream> {
+    if !covered(sig, graph) {
+        return None;
+    }
+    let mut names = names.clone();
+    let n = names.fresh("N");
+    let tangents = Tangents {
+        names: tangent_names(graph, &mut names),
+        lanes: Some(n.clone()),
+    };
+    let statements = statements(graph, &tangents, &mut names);
+    let params = params(sig);
+    let lane_params = tangent_params(sig, &tangents, |p| lanes_type(p, &n));
+    let value = value(sig, graph);
+    let dot_value = dot_value(sig, graph, &tangents);
+    let ret = &sig.ret_ty;
+    let lanes_ret = lanes_result(sig, graph, &n);
+    let (generics, where_clause) = with_lanes(sig, &n);
+    let attrs = lints(sig, &tangents, &quote!(#statements #dot_value));
+    let lanes_fn = quote! {
+        /// `tangent` with each tangent a `Lanes` of N directions.
+        #attrs
+        fn tangent_lanes #generics (#(#params,)* #(#lane_params),*) -> (#ret, #lanes_ret) #where_clause {
+            #statements
+            (#value, #dot_value)
+        }
+    };
+
+    // The public face: N directions per parameter, as the user holds them.
+    let directions = tangent_params(sig, &tangents, |p| directions_type(p, &n));
+    let (params, args) = passed_params(sig, &mut names);
+    let gathered = sig
+        .params
+        .iter()
+        .enumerate()
+        .filter_map(|(id, p)| Some((tangents.get(&id)?, p)))
+        .map(|(dot, p)| gather(p, dot));
+    let (dot_value, unpack) = lanes_unpacked(sig, graph, &mut names);
+    let value = names.fresh("value");
+    let k = names.fresh("k");
+    let per_direction = match sig.outputs {
+        Outputs::One => quote!(#(#unpack)*.0),
+        Outputs::Tuple => quote!(::core::array::from_fn(|#k| (#(#unpack.0[#k]),*))),
+        Outputs::Array => quote!(::core::array::from_fn(|#k| [#(#unpack.0[#k]),*])),
+    };
+    let doc = format!(
+        "Forward mode along N directions at once: `{}`'s value and its derivative along each. Each `dot_` argument holds the parameter's N directions; the result's k-th tangent is `tangent`'s for the k-th of each. The value and every partial derivative are computed once.",
+        sig.ident
+    );
+    let too_many = (2 * sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    Some(quote! {
+        #lanes_fn
+
+        #[doc = #doc]
+        #[must_use]
+        #too_many
+        pub fn tangents #generics (#(#params,)* #(#directions),*) -> (#ret, [#ret; #n]) #where_clause {
+            let (#value, #dot_value) = self::tangent_lanes(#(#args,)* #(#gathered),*);
+            (#value, #per_direction)
+        }
+    })
+}
+
+/// `pub fn jacobian_fwd(..)`: what `grad` (one output) or `jacobian` returns,
+/// by forward mode: the inputs in parameter order (a slice's elements in
+/// turn) seeded `JACOBIAN_LANES` at a time through `tangent_lanes`. For
+/// functions with few inputs and several outputs.
+pub(in crate::emit) fn jacobian_fwd_fn(
+    sig: &Signature,
+    graph: &Graph,
+    names: &Names,
+    generic: &Generic,
+) -> Option<TokenStream> {
+    if !covered(sig, graph) {
+        return None;
+    }
+    let mut names = names.clone();
+    let tangents = tangent_names(graph, &mut names);
+    let (jacobian, inputs, first) = (
+        names.fresh("jacobian"),
+        names.fresh("inputs"),
+        names.fresh("first"),
+    );
+    let value = names.fresh("value");
+    let lanes = proc_macro2::Literal::usize_unsuffixed(JACOBIAN_LANES);
+    let outputs = graph.outputs.len();
+    let (dot_value, unpack) = lanes_unpacked(sig, graph, &mut names);
+    // Each output's gradient, `jacobian` itself for one output.
+    let row = |m: usize| match sig.outputs {
+        Outputs::One => quote!(#jacobian),
+        _ => {
+            let m = proc_macro2::Literal::usize_unsuffixed(m);
+            quote!(#jacobian[#m])
+        }
+    };
+    let mut starts = Vec::new();
+    let mut prepare = Vec::new();
+    let mut seeds = Vec::new();
+    let mut kept_seeds = Vec::new();
+    let mut reads = Vec::new();
+    let mut next = quote!(0);
+    let (params, args) = passed_params(sig, &mut names);
+    for (id, (p, arg)) in sig.params.iter().zip(&args).enumerate() {
+        let Some(float) = &p.differentiable else {
+            continue;
+        };
+        let (ident, arg) = (&p.ident, arg);
+        let start = names.fresh(&format!("start_{ident}"));
+        starts.push(quote!(let #start = #next;));
+        next = match &p.shape {
+            None => quote!(#start + 1),
+            Some(_) => quote!(#start + #arg.len()),
+        };
+        for (m, dot) in unpack.iter().enumerate() {
+            let row = row(m);
+            reads.push(match &p.shape {
+                None => quote!(#dot.read_into(#start, #first, &mut #row.#ident);),
+                Some(_) => quote!(#dot.read_slice(&mut #row.#ident, #start, #first);),
+            });
+            if let Some(Shape::Slice) = p.shape {
+                prepare.push(quote!(::backprop_runtime::prepare(&mut #row.#ident, #arg.len());));
+            }
+        }
+        // Coordinates of a parameter with no tangent count; it gets no seed.
+        if !tangents.contains_key(&id) {
+            continue;
+        }
+        let unit = quote!(::backprop_runtime::Lanes::<#float, #lanes>::unit);
+        seeds.push(match &p.shape {
+            None => quote!(#unit(#start, #first)),
+            Some(Shape::Slice) => {
+                let seed = names.fresh(&format!("seed_{ident}"));
+                kept_seeds.push(quote!(let mut #seed = ::std::vec::Vec::new();));
+                seeds.push(quote!({
+                    ::backprop_runtime::lanes::units(&mut #seed, #arg.len(), #start, #first);
+                    &#seed
+                }));
+                continue;
+            }
+            Some(Shape::Array(_)) => {
+                let i = names.fresh("i");
+                let array = quote!(::core::array::from_fn(|#i| #unit(#start + #i, #first)));
+                match p.ty {
+                    syn::Type::Reference(_) => quote!(&#array),
+                    _ => array,
+                }
+            }
+        });
+    }
+    // `tangent_lanes::<T, 4>`: the function's own type and const parameters,
+    // then the lanes.
+    let own = sig.generics.params.iter().filter_map(|g| match g {
+        syn::GenericParam::Type(t) => Some(&t.ident),
+        syn::GenericParam::Const(c) => Some(&c.ident),
+        syn::GenericParam::Lifetime(_) => None,
+    });
+    let ret = &sig.ret_ty;
+    let grad_ty = generic.grad();
+    let (result_ty, zero) = match sig.outputs {
+        Outputs::One => (quote!(#grad_ty), quote!(Grad::default())),
+        _ => (
+            quote!([#grad_ty; #outputs]),
+            quote!(::core::array::from_fn(|_| Grad::default())),
+        ),
+    };
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let doc = format!(
+        "`{}`'s value and derivative by forward mode: the same as {}, from one forward pass per {JACOBIAN_LANES} inputs (the inputs in parameter order, a slice's elements in turn). Cheaper than the reverse mode's passes when inputs are few and outputs many.",
+        sig.ident,
+        match sig.outputs {
+            Outputs::One => "`grad`",
+            _ => "`jacobian`",
+        }
+    );
+    let too_many = (sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    Some(quote! {
+        #[doc = #doc]
+        #[must_use]
+        #too_many
+        pub fn jacobian_fwd #generics (#(#params),*) -> (#ret, #result_ty) #where_clause {
+            let mut #jacobian: #result_ty = #zero;
+            #(#prepare)*
+            #(#starts)*
+            let #inputs = #next;
+            #(#kept_seeds)*
+            let mut #first = 0;
+            loop {
+                let (#value, #dot_value) = self::tangent_lanes::<#(#own,)* #lanes>(#(#args,)* #(#seeds),*);
+                #(#reads)*
+                #first += #lanes;
+                if #first >= #inputs {
+                    break (#value, #jacobian);
+                }
+            }
+        }
+    })
+}
+
+/// The forward pass with each node's tangent after it. A call that the
+/// tangent pulls back through keeps its tape (and scratch) in a local.
+fn statements(graph: &Graph, tangents: &Tangents, names: &mut Names) -> TokenStream {
+    let unused_tape = names.fresh("tape");
+    let empty = BTreeSet::new();
+    let no_stacks = BTreeMap::new();
+    let calls: BTreeSet<NodeId> = (0..graph.nodes.len())
+        .filter(|&id| pulled_back(graph, tangents, id))
+        .collect();
+    Forward {
+        graph,
+        saved: &empty,
+        saved_tapes: &calls,
+        stacks: &no_stacks,
+        tape_stacks: &no_stacks,
+        once: &empty,
+        tape: &unused_tape,
+        tangents: Some(tangents),
+    }
+    .statements()
+}
+
+fn params(sig: &Signature) -> Vec<TokenStream> {
+    sig.params
+        .iter()
+        .map(|p| {
+            let (ident, ty) = (&p.ident, &p.ty);
+            quote!(#ident: #ty)
+        })
+        .collect()
+}
+
+/// `dot_x: ty` for each differentiable parameter with a tangent.
+fn tangent_params(
+    sig: &Signature,
+    tangents: &Tangents,
+    ty: impl Fn(&Param) -> TokenStream,
+) -> Vec<TokenStream> {
+    sig.params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.differentiable.is_some())
+        .filter_map(|(id, p)| {
+            let dot = tangents.get(&id)?;
+            let ty = ty(p);
+            Some(quote!(#dot: #ty))
+        })
+        .collect()
+}
+
+/// A parameter's tangent as lanes: `Lanes<f64, N>`, `&[Lanes<f64, N>]`,
+/// `[Lanes<f64, N>; 3]` (by reference if the parameter is).
+fn lanes_type(p: &Param, n: &Ident) -> TokenStream {
+    let float = p.differentiable.clone().unwrap_or(FloatTy::F64);
+    let lanes = quote!(::backprop_runtime::Lanes<#float, #n>);
+    match &p.shape {
+        None => lanes,
+        Some(Shape::Slice) => quote!(&[#lanes]),
+        Some(Shape::Array(len)) => match p.ty {
+            syn::Type::Reference(_) => quote!(&[#lanes; #len]),
+            _ => quote!([#lanes; #len]),
+        },
+    }
+}
+
+/// A parameter's N directions as `tangents` takes them: `[f64; N]`,
+/// `[&[f64]; N]`, `[[f64; 3]; N]`.
+fn directions_type(p: &Param, n: &Ident) -> TokenStream {
+    let float = p.differentiable.clone().unwrap_or(FloatTy::F64);
+    match &p.shape {
+        None => quote!([#float; #n]),
+        Some(Shape::Slice) => quote!([&[#float]; #n]),
+        Some(Shape::Array(len)) => quote!([[#float; #len]; #n]),
+    }
+}
+
+/// The N directions of `dot` turned into its lanes.
+fn gather(p: &Param, dot: &Ident) -> TokenStream {
+    match &p.shape {
+        None => quote!(::backprop_runtime::Lanes(#dot)),
+        Some(Shape::Slice) => quote!(&::backprop_runtime::lanes::gather(&#dot)),
+        Some(Shape::Array(_)) => {
+            let array = quote!(::backprop_runtime::lanes::gather_array(&#dot));
+            match p.ty {
+                syn::Type::Reference(_) => quote!(&#array),
+                _ => array,
+            }
+        }
+    }
+}
+
+/// `<T: Float, const N: usize>`, and the where clause.
+fn with_lanes(sig: &Signature, n: &Ident) -> (TokenStream, TokenStream) {
+    let mut generics = sig.generics.clone();
+    generics.params.push(syn::parse_quote!(const #n: usize));
+    let (params, _, where_clause) = generics.split_for_impl();
+    (quote!(#params), quote!(#where_clause))
+}
+
+/// What `tangent_lanes` returns beside the value: lanes of the result's
+/// float, one per output.
+fn lanes_result(sig: &Signature, graph: &Graph, n: &Ident) -> TokenStream {
+    let float = &sig.ret;
+    let lanes = quote!(::backprop_runtime::Lanes<#float, #n>);
+    let outputs = graph.outputs.len();
+    match sig.outputs {
+        Outputs::One => lanes,
+        Outputs::Tuple => {
+            let each = (0..outputs).map(|_| &lanes);
+            quote!((#(#each),*))
+        }
+        Outputs::Array => quote!([#lanes; #outputs]),
+    }
+}
+
+/// A pattern for `tangent_lanes`' tangents (`dot`, `(dot_0, dot_1)` or
+/// `[dot_0, dot_1]`) and the name of each output's lanes.
+fn lanes_unpacked(sig: &Signature, graph: &Graph, names: &mut Names) -> (TokenStream, Vec<Ident>) {
+    if let Outputs::One = sig.outputs {
+        let dot = names.fresh("dot");
+        return (quote!(#dot), vec![dot]);
+    }
+    let each: Vec<Ident> = (0..graph.outputs.len())
+        .map(|m| names.fresh(&format_ident!("dot_{m}").to_string()))
+        .collect();
+    let pattern = match sig.outputs {
+        Outputs::Array => quote!([#(#each),*]),
+        _ => quote!((#(#each),*)),
+    };
+    (pattern, each)
+}
+
+/// The function's value: the output, a tuple or an array of them.
+fn value(sig: &Signature, graph: &Graph) -> TokenStream {
+    let each = graph
+        .outputs
+        .iter()
+        .map(|o| crate::emit::forward::argument(graph, o));
+    shaped(sig, each)
+}
+
+/// The value's tangent, in the value's shape.
+fn dot_value(sig: &Signature, graph: &Graph, tangents: &Tangents) -> TokenStream {
+    let each = graph.outputs.iter().map(|o| of_operand(graph, tangents, o));
+    shaped(sig, each)
+}
+
+fn shaped(sig: &Signature, each: impl Iterator<Item = TokenStream>) -> TokenStream {
+    match sig.outputs {
+        Outputs::One => quote!(#(#each)*),
+        Outputs::Tuple => quote!((#(#each),*)),
+        Outputs::Array => quote!([#(#each),*]),
+    }
+}
+
+/// Allowances for long parameter lists and for tangents nothing reads.
+fn lints(sig: &Signature, tangents: &Tangents, code: &TokenStream) -> TokenStream {
+    let too_many = (2 * sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    // A value that only decides a branch has a tangent no one reads.
+    let unread = unread_tangent(&tangents.names, sig.params.len(), code)
+        .then(|| quote!(#[allow(unused_variables)]));
+    quote!(#too_many #unread)
+}
+
+/// Whether some tangent is never read: a parameter's name does not appear in
+/// the code, another's appears only where it is bound. (Parameters are the
+/// first `params` nodes.)
+fn unread_tangent(tangents: &BTreeMap<NodeId, Ident>, params: usize, code: &TokenStream) -> bool {
+    fn count(tokens: TokenStream, counts: &mut BTreeMap<String, usize>) {
+        for tree in tokens {
+            match tree {
+                proc_macro2::TokenTree::Ident(ident) => {
+                    *counts.entry(ident.to_string()).or_default() += 1;
+                }
+                proc_macro2::TokenTree::Group(group) => count(group.stream(), counts),
+                _ => {}
+            }
+        }
+    }
+    let mut counts = BTreeMap::new();
+    count(code.clone(), &mut counts);
+    tangents.iter().any(|(id, name)| {
+        let uses = counts.get(&name.to_string()).copied().unwrap_or(0);
+        let bound_here = usize::from(*id >= params);
+        uses <= bound_here
+    })
+}
+
+/// Forward mode covers the function: returned floats, parameters read by
+/// value or through `&`, calls that only read their arguments.
+fn covered(sig: &Signature, graph: &Graph) -> bool {
+    let plain_params = sig.params.iter().all(|p| !p.inout && !p.by_reference);
+    // Calls that only read their arguments and return their outputs.
+    let reading_calls = graph.nodes.iter().enumerate().all(|(id, n)| match &n.kind {
+        // (An array a call returns and passes on whole, `g(f(w))`, is not
+        // covered yet.)
+        NodeKind::Call {
+            borrows,
+            outputs,
+            args,
+            ..
+        } => {
+            let named = *outputs == 1 || graph.elements_of(id).next().is_some();
+            // A call's value passed straight to another call may be an array
+            // (`g(f(w))` with `f` returning `[f64; 3]`): its type is the
+            // callee's to know, unless arithmetic elsewhere shows it a float.
+            let call_passed_on = args.iter().any(|a| match a {
+                Operand::Node(arg) => {
+                    matches!(graph.nodes[*arg].kind, NodeKind::Call { .. })
+                        && !used_in_arithmetic(graph, *arg)
+                }
+                Operand::Const(_) => false,
+            });
+            named
+                && !call_passed_on
+                && n.array.is_none()
+                && borrows
+                    .iter()
+                    .all(|b| matches!(b, Borrow::Plain | Borrow::Shared))
+        }
+        NodeKind::Element { source, .. } => {
+            matches!(source, ElementSource::Field | ElementSource::Item)
+        }
+        _ => true,
+    });
+    // Every output is returned (no `&mut` parameter adds its own).
+    let returned = match sig.outputs {
+        Outputs::One => graph.outputs.len() == 1,
+        Outputs::Tuple | Outputs::Array => !graph.outputs.is_empty(),
+    };
+    sig.returns_value
+        && returned
+        && plain_params
+        && reading_calls
+        && graph.written_params.is_empty()
+}
+
+/// Whether some operation computes with the node's value: then it is a float.
+fn used_in_arithmetic(graph: &Graph, id: NodeId) -> bool {
+    graph.nodes.iter().any(|n| {
+        matches!(n.kind, NodeKind::Op { .. } | NodeKind::Cast { .. })
+            && n.args()
+                .iter()
+                .any(|a| matches!(a, Operand::Node(x) if *x == id))
+    })
+}
+
+/// `dot_` + the node's name, for each node that has a tangent.
+fn tangent_names(graph: &Graph, names: &mut Names) -> BTreeMap<NodeId, Ident> {
+    graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.active && has_tangent(&n.kind))
+        .map(|(id, n)| (id, names.fresh(&format!("dot_{}", n.name))))
+        .collect()
+}
+
+fn has_tangent(kind: &NodeKind) -> bool {
+    matches!(
+        kind,
+        NodeKind::Param
+            | NodeKind::Call { .. }
+            | NodeKind::Element { .. }
+            | NodeKind::Op { .. }
+            | NodeKind::Cast { .. }
+            | NodeKind::Merge
+            | NodeKind::LoopParam
+            | NodeKind::LoopOut
+            | NodeKind::Buffer { .. }
+            | NodeKind::Read { .. }
+    )
+}

@@ -1,0 +1,232 @@
+//! `Lanes<T, N>`: N tangents carried side by side, what `f::tangents` (N
+//! directional derivatives in one pass) and `f::jacobian_fwd` compute with.
+//!
+//! Forward mode is linear in the tangents: a node's tangent is a sum of its
+//! operands' tangents, each times a partial derivative that only depends on
+//! the values. So the generated code for one tangent (`let dot_sq = dot_x *
+//! (2.0 * x);`) computes N of them when `dot_x` holds N lanes, with the value
+//! and its partial computed once. `Lanes` supports exactly what that code
+//! does: adding and subtracting lanes, negating them, and scaling them by a
+//! value from the right (the generated code always writes the tangent first).
+
+use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
+use num_traits::Float;
+
+/// N tangents of one value, one per direction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lanes<T, const N: usize>(pub [T; N]);
+
+impl<T: Float, const N: usize> Lanes<T, N> {
+    /// Every lane zero.
+    #[inline]
+    #[must_use]
+    pub fn zero() -> Self {
+        Lanes([T::zero(); N])
+    }
+
+    /// Lane `coordinate - first` one, the others zero: the seed of the
+    /// `coordinate`-th input in the block of N inputs starting at `first`.
+    #[inline]
+    #[must_use]
+    pub fn unit(coordinate: usize, first: usize) -> Self {
+        let mut lanes = Self::zero();
+        if let Some(lane) = coordinate.checked_sub(first) {
+            if lane < N {
+                lanes.0[lane] = T::one();
+            }
+        }
+        lanes
+    }
+
+    /// Each lane converted, for a cast in the function (`x as f32`).
+    #[inline]
+    #[must_use]
+    pub fn cast<U: Float>(self) -> Lanes<U, N> {
+        Lanes(self.0.map(convert))
+    }
+
+    /// The tangent of the `coordinate`-th input, when it is in this block:
+    /// what `jacobian_fwd` reads out into each output's gradient (in the
+    /// input's float, `f32` for an `f32` input of an `f64` function).
+    #[inline]
+    pub fn read_into<U: Float>(&self, coordinate: usize, first: usize, into: &mut U) {
+        if let Some(lane) = coordinate.checked_sub(first) {
+            if lane < N {
+                *into = convert(self.0[lane]);
+            }
+        }
+    }
+}
+
+impl<T: Float, const N: usize> Lanes<T, N> {
+    /// `read_into` for the elements of a slice (or array) whose first
+    /// element is input `offset`: those in this block get their lane.
+    #[inline]
+    pub fn read_slice<U: Float>(&self, into: &mut [U], offset: usize, first: usize) {
+        for (lane, &tangent) in self.0.iter().enumerate() {
+            let element = (first + lane).checked_sub(offset);
+            if let Some(slot) = element.and_then(|i| into.get_mut(i)) {
+                *slot = convert(tangent);
+            }
+        }
+    }
+}
+
+/// One float as another, as `as` converts them (`NumCast` between floats
+/// never fails; infinities and NaN map to themselves).
+#[inline]
+fn convert<T: Float, U: Float>(t: T) -> U {
+    U::from(t).unwrap_or_else(U::nan)
+}
+
+/// N directions over a slice, as `f::tangents` takes them (`[&[f64]; N]`),
+/// turned element by element into lanes (`Vec<Lanes>`).
+#[must_use]
+pub fn gather<T: Float, const N: usize>(directions: &[&[T]; N]) -> Vec<Lanes<T, N>> {
+    let len = directions.first().map_or(0, |d| d.len());
+    assert!(
+        directions.iter().all(|d| d.len() == len),
+        "the {N} directions of one slice differ in length"
+    );
+    (0..len)
+        .map(|i| Lanes(core::array::from_fn(|k| directions[k][i])))
+        .collect()
+}
+
+/// N directions over an array (`[[f64; M]; N]`), element by element.
+#[must_use]
+pub fn gather_array<T: Float, const M: usize, const N: usize>(
+    directions: &[[T; M]; N],
+) -> [Lanes<T, N>; M] {
+    core::array::from_fn(|i| Lanes(core::array::from_fn(|k| directions[k][i])))
+}
+
+/// Unit seeds for a slice whose first element is input `offset`, in the
+/// block starting at `first` (the vector keeps its memory between blocks).
+pub fn units<T: Float, const N: usize>(
+    seeds: &mut Vec<Lanes<T, N>>,
+    len: usize,
+    offset: usize,
+    first: usize,
+) {
+    seeds.clear();
+    seeds.extend((0..len).map(|i| Lanes::unit(offset + i, first)));
+}
+
+impl<T: Float, const N: usize> Default for Lanes<T, N> {
+    fn default() -> Self {
+        Self::zero()
+    }
+}
+
+impl<T: Float, const N: usize> Add for Lanes<T, N> {
+    type Output = Self;
+    #[inline]
+    fn add(self, other: Self) -> Self {
+        Lanes(core::array::from_fn(|k| self.0[k] + other.0[k]))
+    }
+}
+
+impl<T: Float, const N: usize> Sub for Lanes<T, N> {
+    type Output = Self;
+    #[inline]
+    fn sub(self, other: Self) -> Self {
+        Lanes(core::array::from_fn(|k| self.0[k] - other.0[k]))
+    }
+}
+
+impl<T: Float, const N: usize> Neg for Lanes<T, N> {
+    type Output = Self;
+    #[inline]
+    fn neg(self) -> Self {
+        Lanes(self.0.map(|t| -t))
+    }
+}
+
+/// Scaling by a partial derivative.
+impl<T: Float, const N: usize> Mul<T> for Lanes<T, N> {
+    type Output = Self;
+    #[inline]
+    fn mul(self, factor: T) -> Self {
+        Lanes(self.0.map(|t| t * factor))
+    }
+}
+
+impl<T: Float, const N: usize> Div<T> for Lanes<T, N> {
+    type Output = Self;
+    #[inline]
+    fn div(self, divisor: T) -> Self {
+        Lanes(self.0.map(|t| t / divisor))
+    }
+}
+
+impl<T: Float, const N: usize> AddAssign for Lanes<T, N> {
+    #[inline]
+    fn add_assign(&mut self, other: Self) {
+        *self = *self + other;
+    }
+}
+
+impl<T: Float, const N: usize> SubAssign for Lanes<T, N> {
+    #[inline]
+    fn sub_assign(&mut self, other: Self) {
+        *self = *self - other;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gather, gather_array, units, Lanes};
+
+    #[test]
+    fn arithmetic_is_per_lane() {
+        let a = Lanes([1.0, 2.0, 3.0]);
+        let b = Lanes([0.5, -1.0, 4.0]);
+        assert_eq!(a + b, Lanes([1.5, 1.0, 7.0]));
+        assert_eq!(a - b, Lanes([0.5, 3.0, -1.0]));
+        assert_eq!(-a, Lanes([-1.0, -2.0, -3.0]));
+        assert_eq!(a * 2.0, Lanes([2.0, 4.0, 6.0]));
+        assert_eq!(a / 2.0, Lanes([0.5, 1.0, 1.5]));
+        let mut c = a;
+        c += b;
+        c -= a;
+        assert_eq!(c, b);
+        assert_eq!(a.cast::<f32>(), Lanes([1.0_f32, 2.0, 3.0]));
+    }
+
+    #[test]
+    fn units_seed_one_block() {
+        assert_eq!(Lanes::<f64, 4>::unit(5, 4), Lanes([0.0, 1.0, 0.0, 0.0]));
+        assert_eq!(Lanes::<f64, 4>::unit(3, 4), Lanes::zero());
+        assert_eq!(Lanes::<f64, 4>::unit(8, 4), Lanes::zero());
+        let mut seeds = Vec::new();
+        units::<f64, 2>(&mut seeds, 3, 1, 2);
+        assert_eq!(
+            seeds,
+            [Lanes([0.0, 0.0]), Lanes([1.0, 0.0]), Lanes([0.0, 1.0])]
+        );
+        let mut into = -1.0;
+        Lanes([7.0, 8.0]).read_into(3, 2, &mut into);
+        assert_eq!(into, 8.0);
+        Lanes([7.0, 8.0]).read_into(4, 2, &mut into);
+        assert_eq!(into, 8.0);
+        let mut row = [0.0; 3];
+        Lanes([7.0, 8.0]).read_slice(&mut row, 3, 4);
+        assert_eq!(row, [0.0, 7.0, 8.0]);
+        Lanes([5.0, 6.0]).read_slice(&mut row, 3, 2);
+        assert_eq!(row, [6.0, 7.0, 8.0]);
+    }
+
+    #[test]
+    fn gather_turns_directions_into_lanes() {
+        let (d0, d1) = ([1.0, 2.0], [3.0, 4.0]);
+        assert_eq!(
+            gather(&[&d0[..], &d1[..]]),
+            [Lanes([1.0, 3.0]), Lanes([2.0, 4.0])]
+        );
+        assert_eq!(
+            gather_array(&[d0, d1]),
+            [Lanes([1.0, 3.0]), Lanes([2.0, 4.0])]
+        );
+    }
+}

@@ -1,0 +1,335 @@
+//! Batched forward mode, `f::tangents(args.., [direction; N])`, and
+//! `f::jacobian_fwd(args..)`.
+//!
+//! `tangents` runs the same statements as `tangent` with N lanes in each
+//! tangent, so lane k must equal `tangent` along the k-th direction to the
+//! bit. `jacobian_fwd` is forward mode's gradient (or Jacobian): checked
+//! against the reverse pass's `grad`/`jacobian` (an independent computation)
+//! and against central differences, at several points on both sides of every
+//! branch, for slices, arrays, tuples and arrays of results, calls, custom
+//! rules, f32 and generic functions.
+
+mod common;
+
+use backprop_runtime::{differentiate, relu, Float};
+use common::{central_difference, Rng};
+
+fn close(a: f64, b: f64, tol: f64) {
+    assert!(
+        (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0),
+        "{a} vs {b}"
+    );
+}
+
+#[differentiate]
+fn blog(x: f64, y: f64) -> f64 {
+    let sigx = backprop_runtime::sigmoid(x);
+    let sigy = backprop_runtime::sigmoid(y);
+    let numer = x + sigy;
+    let xandy = x + y;
+    let xandysqr = xandy * xandy;
+    let denom = xandysqr + sigx;
+    numer / denom
+}
+
+/// Every rule with a zero side (`max`, `min`, `clamp`, `relu`), a loop over
+/// a slice, a branch in it, a buffer.
+#[differentiate]
+fn kinks(w: &[f64], x: f64) -> f64 {
+    let mut h = vec![0.0; w.len()];
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        h[i] = relu(w[i] * x) + w[i].max(x) - w[i].min(0.5 * x);
+        if h[i] > 1.0 {
+            s += h[i].clamp(-2.0, 2.5) * x;
+        } else {
+            s += (h[i] * w[i]).sin();
+        }
+    }
+    s + h[0] * h[h.len() - 1]
+}
+
+#[differentiate]
+fn polar(r: f64, theta: f64) -> (f64, f64) {
+    (r * theta.cos(), r * theta.sin())
+}
+
+/// An array parameter by value, one by reference, and an array of results.
+#[differentiate]
+fn rotated(p: [f64; 3], axis: &[f64; 3], angle: f64) -> [f64; 3] {
+    let (s, c) = (angle.sin(), angle.cos());
+    let dot = p[0] * axis[0] + p[1] * axis[1] + p[2] * axis[2];
+    [
+        p[0] * c + (axis[1] * p[2] - axis[2] * p[1]) * s + axis[0] * dot * (1.0 - c),
+        p[1] * c + (axis[2] * p[0] - axis[0] * p[2]) * s + axis[1] * dot * (1.0 - c),
+        p[2] * c + (axis[0] * p[1] - axis[1] * p[0]) * s + axis[2] * dot * (1.0 - c),
+    ]
+}
+
+#[differentiate]
+fn energy<T: Float>(x: &[T], k: T) -> T {
+    let mut e = T::zero();
+    for i in 1..x.len() {
+        let d = x[i] - x[i - 1];
+        e = e + k * d * d * d.exp();
+    }
+    e
+}
+
+#[differentiate]
+fn narrow(x: f32, y: f32) -> f32 {
+    (x * y).sin() + x.exp() / (1.0 + y * y)
+}
+
+/// An f32 input of an f64 function, through casts.
+#[differentiate]
+fn widened(x: f32, scale: f64) -> f64 {
+    let wide = f64::from(x) * scale;
+    let back = (wide * wide) as f32;
+    f64::from(back.sqrt()) + wide.tanh()
+}
+
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Calls: a helper with two results, a slice helper on a whole slice and on
+/// parts, and a custom rule.
+#[differentiate]
+fn with_calls(w: &[f64], x: f64) -> f64 {
+    let (a, b) = polar(x, w[0]);
+    let whole = dot(w, w);
+    let part = dot(&w[1..], &w[..w.len() - 1]);
+    twice_tanh(a * b) + whole * part
+}
+
+pub fn twice_tanh(x: f64) -> f64 {
+    2.0 * x.tanh()
+}
+
+pub mod twice_tanh {
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        t: f64,
+    }
+
+    pub type Scratch = ();
+
+    pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
+        tape.t = x.tanh();
+        2.0 * tape.t
+    }
+
+    pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64,) {
+        (seed * 2.0 * (1.0 - tape.t * tape.t),)
+    }
+}
+
+fn random(rng: &mut Rng, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+    (0..n).map(|_| rng.uniform(lo, hi)).collect()
+}
+
+#[test]
+fn each_lane_is_the_tangent_along_its_direction() {
+    let mut rng = Rng::new(11);
+    for _ in 0..20 {
+        let (x, y) = (rng.uniform(-4.0, 4.0), rng.uniform(-4.0, 4.0));
+        let dx: [f64; 3] = [rng.uniform(-1.0, 1.0), 1.0, 0.0];
+        let dy: [f64; 3] = [rng.uniform(-1.0, 1.0), 0.0, 1.0];
+        let (value, lanes) = blog::tangents(x, y, dx, dy);
+        assert_eq!(value, blog(x, y));
+        for k in 0..3 {
+            assert_eq!(lanes[k], blog::tangent(x, y, dx[k], dy[k]).1, "lane {k}");
+        }
+    }
+}
+
+#[test]
+fn lanes_through_kinks_loops_and_branches() {
+    let mut rng = Rng::new(12);
+    let mut sides = [0; 2];
+    for _ in 0..40 {
+        let w = random(&mut rng, 5, -2.0, 2.0);
+        let x = rng.uniform(-2.0, 2.0);
+        let directions: Vec<Vec<f64>> = (0..4).map(|_| random(&mut rng, 5, -1.0, 1.0)).collect();
+        let dx = [0.3, -1.0, 0.0, 2.0];
+        let dw: [&[f64]; 4] = std::array::from_fn(|k| directions[k].as_slice());
+        let (value, lanes) = kinks::tangents(&w, x, dw, dx);
+        assert_eq!(value, kinks(&w, x));
+        for k in 0..4 {
+            assert_eq!(lanes[k], kinks::tangent(&w, x, dw[k], dx[k]).1);
+        }
+        sides[usize::from(
+            w.iter()
+                .any(|a| relu(a * x) + a.max(x) - a.min(0.5 * x) > 1.0),
+        )] += 1;
+    }
+    assert!(sides[0] > 0 && sides[1] > 0, "{sides:?}");
+}
+
+#[test]
+fn lanes_of_tuples_arrays_generics_f32_and_calls() {
+    let (value, lanes) = polar::tangents(1.5, 0.4, [1.0, 0.0, 0.5], [0.0, 1.0, -2.0]);
+    assert_eq!(value, polar(1.5, 0.4));
+    for (k, (dr, dt)) in [(1.0, 0.0), (0.0, 1.0), (0.5, -2.0)]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(lanes[k], polar::tangent(1.5, 0.4, dr, dt).1);
+    }
+
+    let (p, axis) = ([0.3, -1.2, 0.8], [0.6, 0.0, 0.8]);
+    let dp = [[1.0, 0.0, 0.0], [0.2, 0.3, -0.4]];
+    let daxis = [[0.0, 0.0, 0.0], [1.0, -1.0, 0.5]];
+    let (value, lanes) = rotated::tangents(p, &axis, 0.7, dp, daxis, [0.5, -0.25]);
+    assert_eq!(value, rotated(p, &axis, 0.7));
+    for k in 0..2 {
+        let dangle = [0.5, -0.25][k];
+        assert_eq!(
+            lanes[k],
+            rotated::tangent(p, &axis, 0.7, dp[k], &daxis[k], dangle).1
+        );
+    }
+
+    let x = [0.1_f32, -0.4, 0.9];
+    let dirs = [[1.0_f32, 0.0, 0.0], [0.5, 0.5, -1.0]];
+    let (value, lanes) = energy::tangents(&x, 0.7_f32, [&dirs[0][..], &dirs[1][..]], [0.0, 1.0]);
+    assert_eq!(value, energy(&x, 0.7_f32));
+    assert_eq!(lanes[0], energy::tangent(&x, 0.7_f32, &dirs[0], 0.0).1);
+    assert_eq!(lanes[1], energy::tangent(&x, 0.7_f32, &dirs[1], 1.0).1);
+
+    let (_, lanes) = widened::tangents(0.8_f32, -1.3, [1.0, 0.25], [0.0, 2.0]);
+    assert_eq!(lanes[1], widened::tangent(0.8_f32, -1.3, 0.25, 2.0).1);
+
+    let w = [0.5, -1.0, 2.0, 0.7];
+    let dw = [[1.0, 0.0, 0.0, 0.0], [0.1, 0.2, -0.3, 0.4], [0.0; 4]];
+    let (value, lanes) = with_calls::tangents(
+        &w,
+        0.3,
+        [&dw[0][..], &dw[1][..], &dw[2][..]],
+        [0.0, 0.5, 1.0],
+    );
+    assert_eq!(value, with_calls(&w, 0.3));
+    for k in 0..3 {
+        let dx = [0.0, 0.5, 1.0][k];
+        assert_eq!(lanes[k], with_calls::tangent(&w, 0.3, &dw[k], dx).1);
+    }
+}
+
+/// `jacobian_fwd`'s gradient against `grad`'s and central differences.
+#[track_caller]
+fn agrees(forward: &[f64], reverse: &[f64], numeric: &[f64]) {
+    assert_eq!(forward.len(), reverse.len());
+    for i in 0..forward.len() {
+        close(forward[i], reverse[i], 1e-12);
+        close(forward[i], numeric[i], 1e-6);
+    }
+}
+
+#[test]
+fn jacobian_fwd_is_the_gradient() {
+    let mut rng = Rng::new(13);
+    for _ in 0..10 {
+        let (x, y) = (rng.uniform(-4.0, 4.0), rng.uniform(-4.0, 4.0));
+        let (value, j) = blog::jacobian_fwd(x, y);
+        let (_, g) = blog::grad(x, y);
+        assert_eq!(value, blog(x, y));
+        let plain = |p: &[f64]| blog(p[0], p[1]);
+        let numeric: Vec<f64> = (0..2)
+            .map(|i| central_difference(plain, &[x, y], i))
+            .collect();
+        agrees(&[j.x, j.y], &[g.x, g.y], &numeric);
+    }
+    // Slices longer and shorter than a block of lanes, and of 1 and 0
+    // elements (beside a scalar).
+    for n in [9, 4, 3, 1] {
+        let w = random(&mut rng, n, -2.0, 2.0);
+        let x = rng.uniform(-2.0, 2.0);
+        let (value, j) = kinks::jacobian_fwd(&w, x);
+        let (_, g) = kinks::grad(&w, x);
+        assert_eq!(value, kinks(&w, x));
+        let mut point = w.clone();
+        point.push(x);
+        let plain = |p: &[f64]| kinks(&p[..n], p[n]);
+        let numeric: Vec<f64> = (0..=n)
+            .map(|i| central_difference(plain, &point, i))
+            .collect();
+        let mut forward = j.w.clone();
+        forward.push(j.x);
+        let mut reverse = g.w.clone();
+        reverse.push(g.x);
+        agrees(&forward, &reverse, &numeric);
+    }
+    let w = [0.5, -1.0, 2.0, 0.7, 1.1];
+    let (_, j) = with_calls::jacobian_fwd(&w, 0.3);
+    let (_, g) = with_calls::grad(&w, 0.3);
+    for i in 0..w.len() {
+        close(j.w[i], g.w[i], 1e-12);
+    }
+    close(j.x, g.x, 1e-12);
+}
+
+#[test]
+fn jacobian_fwd_of_several_results_is_the_jacobian() {
+    let (value, rows) = polar::jacobian_fwd(1.5, 0.4);
+    let (_, reverse) = polar::jacobian(1.5, 0.4);
+    assert_eq!(value, polar(1.5, 0.4));
+    for m in 0..2 {
+        close(rows[m].r, reverse[m].r, 1e-14);
+        close(rows[m].theta, reverse[m].theta, 1e-14);
+    }
+    // 7 inputs: two blocks of lanes.
+    let (p, axis, angle) = ([0.3, -1.2, 0.8], [0.6, 0.0, 0.8], 0.7);
+    let (value, rows) = rotated::jacobian_fwd(p, &axis, angle);
+    let (_, reverse) = rotated::jacobian(p, &axis, angle);
+    assert_eq!(value, rotated(p, &axis, angle));
+    let point = [p[0], p[1], p[2], axis[0], axis[1], axis[2], angle];
+    for m in 0..3 {
+        let plain = |q: &[f64]| rotated([q[0], q[1], q[2]], &[q[3], q[4], q[5]], q[6])[m];
+        let numeric: Vec<f64> = (0..7)
+            .map(|i| central_difference(plain, &point, i))
+            .collect();
+        let forward: Vec<f64> = rows[m]
+            .p
+            .iter()
+            .chain(&rows[m].axis)
+            .copied()
+            .chain([rows[m].angle])
+            .collect();
+        let back: Vec<f64> = reverse[m]
+            .p
+            .iter()
+            .chain(&reverse[m].axis)
+            .copied()
+            .chain([reverse[m].angle])
+            .collect();
+        agrees(&forward, &back, &numeric);
+    }
+}
+
+#[test]
+fn jacobian_fwd_in_f32_generic_and_mixed_functions() {
+    let (value, j) = narrow::jacobian_fwd(0.3_f32, -0.8);
+    let (_, g) = narrow::grad(0.3_f32, -0.8);
+    assert_eq!(value, narrow(0.3, -0.8));
+    assert!((j.x - g.x).abs() <= 1e-6 && (j.y - g.y).abs() <= 1e-6);
+
+    let x = [0.1, -0.4, 0.9, 0.2, -0.6];
+    let (_, j) = energy::jacobian_fwd(&x[..], 0.7);
+    let (_, g) = energy::grad(&x[..], 0.7);
+    for i in 0..x.len() {
+        close(j.x[i], g.x[i], 1e-12);
+    }
+    close(j.k, g.k, 1e-12);
+
+    let (_, j) = widened::jacobian_fwd(0.8_f32, -1.3);
+    let (_, g) = widened::grad(0.8_f32, -1.3);
+    assert!(
+        (j.x - g.x).abs() <= 1e-5 * g.x.abs().max(1.0),
+        "{} vs {}",
+        j.x,
+        g.x
+    );
+    close(j.scale, g.scale, 1e-6);
+}
