@@ -11,8 +11,10 @@
 //! 4. Expansion cost of the macro on long straight-line and loop-heavy functions.
 //! 5. ADBench's GMM, bundle adjustment and LSTM, written with helpers over
 //!    sub-slices: the gradient's time against the objective's, and its memory.
-//! 6. Other modes: `tangent` against the function, `hvp` against the
-//!    gradient, `hessian` against `hvp`.
+//! 6. Other modes: `tangent` against the function, `tangents` (8 directions
+//!    in one pass) against 8 `tangent`s, `jacobian_fwd` against the reverse
+//!    `jacobian`, `hvp` against the gradient, `hessian` against `hvp` and
+//!    against num-dual's and ad_trait's Hessians.
 
 use backprop_runtime::differentiate;
 use criterion::Criterion;
@@ -874,6 +876,49 @@ mod modes {
         total
     }
 
+    /// A planar arm of three links: joint angles and link lengths in, each
+    /// joint's position out (6 outputs of 6 inputs), for `jacobian_fwd`.
+    #[differentiate]
+    pub fn arm(angles: [f64; 3], lengths: [f64; 3]) -> [f64; 6] {
+        let a1 = angles[0];
+        let a2 = a1 + angles[1];
+        let a3 = a2 + angles[2];
+        let (x1, y1) = (lengths[0] * a1.cos(), lengths[0] * a1.sin());
+        let (x2, y2) = (x1 + lengths[1] * a2.cos(), y1 + lengths[1] * a2.sin());
+        let (x3, y3) = (x2 + lengths[2] * a3.cos(), y2 + lengths[2] * a3.sin());
+        [x1, y1, x2, y2, x3, y3]
+    }
+
+    /// For ad_trait's forward-over-reverse Hessian: the function as its
+    /// engine takes it.
+    #[derive(Clone)]
+    pub struct RosenbrockAd;
+
+    impl<T: ad_trait::AD> ad_trait::differentiable_function::DifferentiableFunctionTrait<T>
+        for RosenbrockAd
+    {
+        const NAME: &'static str = "rosenbrock";
+
+        fn call(&self, x: &[T], _freeze: bool) -> Vec<T> {
+            let (one, hundred) = (T::constant(1.0), T::constant(100.0));
+            let mut total = T::constant(0.0);
+            for i in 0..x.len() - 1 {
+                let a = one - x[i];
+                let b = x[i + 1] - x[i] * x[i];
+                total = total + a * a + hundred * b * b;
+            }
+            vec![total]
+        }
+
+        fn num_inputs(&self) -> usize {
+            N
+        }
+
+        fn num_outputs(&self) -> usize {
+            1
+        }
+    }
+
     /// For num-dual's hyper-dual Hessian: the same function over its numbers.
     pub fn rosenbrock_dual<D: num_dual::DualNum<Primitive = f64> + Copy>(x: &[D]) -> D {
         let (one, hundred) = (D::from(1.0), D::from(100.0));
@@ -900,6 +945,42 @@ fn bench_modes(c: &mut Criterion) {
     group.bench_function("mlp tangent", |b| {
         b.iter(|| mlp::loss::tangent(black_box(&p), black_box(&x), y, &direction))
     });
+    // Eight directions: one `tangents` pass against eight `tangent`s.
+    let directions: Vec<Vec<f64>> = (0..8).map(|k| mlp::random(10 + k, mlp::PARAMS)).collect();
+    let eight: [&[f64]; 8] = std::array::from_fn(|k| directions[k].as_slice());
+    let (_, lanes) = mlp::loss::tangents(&p, &x, y, eight);
+    for k in 0..8 {
+        let (_, one) = mlp::loss::tangent(&p, &x, y, eight[k]);
+        assert_eq!(lanes[k], one);
+    }
+    group.bench_function("mlp tangents 8", |b| {
+        b.iter(|| mlp::loss::tangents(black_box(&p), black_box(&x), y, eight))
+    });
+    group.bench_function("mlp tangent x8", |b| {
+        b.iter(|| {
+            eight.map(|direction| mlp::loss::tangent(black_box(&p), black_box(&x), y, direction).1)
+        })
+    });
+    // A Jacobian with as many outputs as inputs: forward mode's two passes
+    // of four lanes against reverse mode's six backward passes.
+    let (angles, lengths) = ([0.3, -0.7, 1.1], [1.0, 0.8, 0.5]);
+    let (_, rows) = modes::arm::jacobian_fwd(angles, lengths);
+    let (_, reverse) = modes::arm::jacobian(angles, lengths);
+    for (row, back) in rows.iter().zip(&reverse) {
+        for i in 0..3 {
+            assert!((row.angles[i] - back.angles[i]).abs() < 1e-12);
+            assert!((row.lengths[i] - back.lengths[i]).abs() < 1e-12);
+        }
+    }
+    group.bench_function("arm function", |b| {
+        b.iter(|| modes::arm(black_box(angles), black_box(lengths)))
+    });
+    group.bench_function("arm jacobian_fwd", |b| {
+        b.iter(|| modes::arm::jacobian_fwd(black_box(angles), black_box(lengths)))
+    });
+    group.bench_function("arm jacobian", |b| {
+        b.iter(|| modes::arm::jacobian(black_box(angles), black_box(lengths)))
+    });
     let point: Vec<f64> = (0..modes::N).map(|i| 0.1 * i as f64 - 0.3).collect();
     let v: Vec<f64> = (0..modes::N).map(|i| 1.0 - 0.05 * i as f64).collect();
     group.bench_function("rosenbrock gradient", |b| {
@@ -925,6 +1006,27 @@ fn bench_modes(c: &mut Criterion) {
         for (j, entry) in row.iter().enumerate() {
             assert!((entry - matrix[(i, j)]).abs() <= 1e-9 * entry.abs().max(1.0));
         }
+    }
+    // ad_trait's forward over reverse: its reverse-mode numbers carrying
+    // ten tangent lanes, one pass for the whole Hessian.
+    {
+        use ad_trait::differentiable_function::HessianAD_FOR;
+        use ad_trait::function_engine::FunctionEngine;
+        let engine = FunctionEngine::new(
+            modes::RosenbrockAd,
+            // One type serves every AD number (`call` is generic).
+            modes::RosenbrockAd,
+            HessianAD_FOR::<{ modes::N }>::new(),
+        );
+        let (_, _, theirs) = engine.hessian(&point);
+        for (i, row) in rows.iter().enumerate() {
+            for (j, entry) in row.iter().enumerate() {
+                assert!((entry - theirs[0][(i, j)]).abs() <= 1e-9 * entry.abs().max(1.0));
+            }
+        }
+        group.bench_function("rosenbrock hessian ad_trait", |b| {
+            b.iter(|| engine.hessian(black_box(&point)))
+        });
     }
     group.bench_function("rosenbrock hessian num-dual", |b| {
         b.iter(|| {
@@ -955,6 +1057,23 @@ fn print_modes_table() {
         tangent / 1e3,
         tangent / function
     );
+    let (lanes, singles) = (ns("mlp tangents 8"), ns("mlp tangent x8"));
+    println!(
+        "| MLP `tangents`, 8 directions in one pass | {:.2} µs | tangents / (8 x tangent) = {:.2}; / function = {:.1} |",
+        lanes / 1e3,
+        lanes / singles,
+        lanes / function
+    );
+    let (arm, forward, reverse) = (
+        ns("arm function"),
+        ns("arm jacobian_fwd"),
+        ns("arm jacobian"),
+    );
+    println!(
+        "| 3-link arm, 6x6 `jacobian_fwd` | {forward:.0} ns | / reverse `jacobian` = {:.2}; / function = {:.1} |",
+        forward / reverse,
+        forward / arm
+    );
     let (gradient, hvp, hessian) = (
         ns("rosenbrock gradient"),
         ns("rosenbrock hvp"),
@@ -972,6 +1091,13 @@ fn print_modes_table() {
         hessian / 1e3,
         hessian / hvp,
         modes::N
+    );
+    let peer = ns("rosenbrock hessian ad_trait");
+    println!(
+        "| Rosenbrock n={} ad_trait `hessian` (forward over reverse, 10 lanes) | {:.2} µs | {:.2} x generated `hessian` |",
+        modes::N,
+        peer / 1e3,
+        peer / hessian
     );
     let peer = ns("rosenbrock hessian num-dual");
     println!(

@@ -333,3 +333,33 @@ fn jacobian_fwd_in_f32_generic_and_mixed_functions() {
     );
     close(j.scale, g.scale, 1e-6);
 }
+
+/// `wrt` leaves `b` out, `n` is data, `_unused` is differentiable but never
+/// read (its gradient is zero, its tangent changes nothing).
+#[differentiate(wrt(a, _unused))]
+fn restricted(a: &[f64], b: f64, n: usize, _unused: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        s += a[i % a.len()] * b + (a[0] * a[i % a.len()]).cos();
+    }
+    s
+}
+
+#[test]
+fn jacobian_fwd_with_data_wrt_and_unread_parameters() {
+    let a = [0.4, -0.9, 1.3, 0.2, 0.5, -0.1, 0.8, 1.9, -1.2, 0.05];
+    let (value, j) = restricted::jacobian_fwd(&a, 1.7, 13, 2.0);
+    let (_, g) = restricted::grad(&a, 1.7, 13, 2.0);
+    assert_eq!(value, restricted(&a, 1.7, 13, 2.0));
+    assert_eq!(j._unused, 0.0);
+    let plain = |p: &[f64]| restricted(p, 1.7, 13, 2.0);
+    let numeric: Vec<f64> = (0..a.len())
+        .map(|i| central_difference(plain, &a, i))
+        .collect();
+    agrees(&j.a, &g.a, &numeric);
+    let (_, lanes) = restricted::tangents(&a, 1.7, 13, 2.0, [&a[..], &[1.0; 10][..]], [0.0, 5.0]);
+    assert_eq!(
+        lanes[1],
+        restricted::tangent(&a, 1.7, 13, 2.0, &[1.0; 10], 5.0).1
+    );
+}

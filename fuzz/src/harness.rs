@@ -654,10 +654,14 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             PTy::MutScalar | PTy::MutSlice | PTy::RefScalar | PTy::IntList
         )
     });
-    if matches!(f.ret, Ret::Scalar(_)) && plain_params && !calls && p.model.is_none() {
+    let returned = !matches!(f.ret, Ret::Unit);
+    if returned && plain_params && !calls && p.model.is_none() {
         let args = call("tangent", out);
         let mut directions = Vec::new();
         let mut tangent_args = Vec::new();
+        // `tangents` gets two directions: the one above and a second.
+        let mut second = Vec::new();
+        let mut lanes_args = Vec::new();
         for (param, off) in f.params.iter().zip(&offsets) {
             let v = &param.name;
             match param.ty {
@@ -669,6 +673,13 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     );
                     directions.push(format!("vec![z_t_{v} as f64]"));
                     tangent_args.push(format!("z_t_{v}"));
+                    let _ = writeln!(
+                        out,
+                        "    let z_s_{v}: {ty} = {};",
+                        float_digits(-0.375 + 0.5 * (*off % 3) as f64)
+                    );
+                    second.push(format!("vec![z_s_{v} as f64]"));
+                    lanes_args.push(format!("[z_t_{v}, z_s_{v}]"));
                 }
                 PTy::Array | PTy::ArrayRef => {
                     let _ = writeln!(out, "    let z_t_{v}: [{ty}; {}] = std::array::from_fn(|i| (0.75 - 0.125 * ((i + {off}) % 7) as f64) as {ty});", p.len);
@@ -677,6 +688,11 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     ));
                     let amp = if param.ty == PTy::ArrayRef { "&" } else { "" };
                     tangent_args.push(format!("{amp}z_t_{v}"));
+                    let _ = writeln!(out, "    let z_s_{v}: [{ty}; {}] = std::array::from_fn(|i| (0.5 * ((i * 3 + {off}) % 5) as f64 - 1.0) as {ty});", p.len);
+                    second.push(format!(
+                        "z_s_{v}.iter().map(|&x| x as f64).collect::<Vec<f64>>()"
+                    ));
+                    lanes_args.push(format!("[z_t_{v}, z_s_{v}]"));
                 }
                 PTy::Slice | PTy::VecRef => {
                     let _ = writeln!(out, "    let z_t_{v}: Vec<{ty}> = (0..{}).map(|i| (0.75 - 0.125 * ((i + {off}) % 7) as f64) as {ty}).collect();", p.len);
@@ -684,6 +700,11 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                         "z_t_{v}.iter().map(|&x| x as f64).collect::<Vec<f64>>()"
                     ));
                     tangent_args.push(format!("&z_t_{v}"));
+                    let _ = writeln!(out, "    let z_s_{v}: Vec<{ty}> = (0..{}).map(|i| (0.5 * ((i * 3 + {off}) % 5) as f64 - 1.0) as {ty}).collect();", p.len);
+                    second.push(format!(
+                        "z_s_{v}.iter().map(|&x| x as f64).collect::<Vec<f64>>()"
+                    ));
+                    lanes_args.push(format!("[&z_t_{v}[..], &z_s_{v}[..]]"));
                 }
                 _ => {}
             }
@@ -698,10 +719,79 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         } else {
             format!("{args}, {}", tangent_args.join(", "))
         };
+        let _ = writeln!(
+            out,
+            "    let z_second: Vec<f64> = [{}].concat();",
+            second.join(", ")
+        );
+        let lanes_all = if lanes_args.is_empty() {
+            args.clone()
+        } else {
+            format!("{args}, {}", lanes_args.join(", "))
+        };
+        // Each output's tangent as f64s, from a tangent of the result's shape.
+        let outputs = |t: &str| match f.ret {
+            Ret::Scalar(_) => format!("[{t} as f64]"),
+            Ret::Pair(..) => format!("[{t}.0 as f64, {t}.1 as f64]"),
+            _ => format!("[{t}[0] as f64, {t}[1] as f64]"),
+        };
         let _ = writeln!(out, "    let (z_tv, z_tt) = {module}::tangent({all_args});");
-        out.push_str("    compare(\"tangent value\", &[z_tv as f64], &z_plain_out, 1e-12)?;\n");
-        out.push_str("    let z_along: f64 = z_tangents.iter().zip(&z_direction).map(|(t, u)| t[0] * u).sum();\n");
-        out.push_str("    compare(\"tangent\", &[z_tt as f64], &[z_along], z_tol)?;\n");
+        let _ = writeln!(
+            out,
+            "    compare(\"tangent value\", &{}, &z_plain_out, 1e-12)?;",
+            outputs("z_tv")
+        );
+        out.push_str("    let z_along: Vec<f64> = (0..z_plain_out.len()).map(|o| z_tangents.iter().zip(&z_direction).map(|(t, u)| t[o] * u).sum()).collect();\n");
+        let _ = writeln!(
+            out,
+            "    compare(\"tangent\", &{}, &z_along, z_tol)?;",
+            outputs("z_tt")
+        );
+        // Two lanes: the first is `tangent`'s to the bit, the second matches
+        // the oracle along the second direction.
+        let _ = writeln!(
+            out,
+            "    let (z_lv, z_lt) = {module}::tangents({lanes_all});"
+        );
+        let _ = writeln!(
+            out,
+            "    compare(\"tangents value\", &{}, &z_plain_out, 0.0)?;",
+            outputs("z_lv")
+        );
+        let _ = writeln!(
+            out,
+            "    compare(\"tangents lane 0\", &{}, &{}, 0.0)?;",
+            outputs("z_lt[0]"),
+            outputs("z_tt")
+        );
+        out.push_str("    let z_along2: Vec<f64> = (0..z_plain_out.len()).map(|o| z_tangents.iter().zip(&z_second).map(|(t, u)| t[o] * u).sum()).collect();\n");
+        let _ = writeln!(
+            out,
+            "    compare(\"tangents lane 1\", &{}, &z_along2, z_tol)?;",
+            outputs("z_lt[1]")
+        );
+        // `jacobian_fwd`: forward mode's `grad` or `jacobian`.
+        let args = call("jacobian_fwd", out);
+        let _ = writeln!(
+            out,
+            "    let (_z_jfv, z_jf) = {module}::jacobian_fwd({args});"
+        );
+        match &f.ret {
+            Ret::Scalar(_) => {
+                let flat = flatten("z_jf", out);
+                let _ = writeln!(
+                    out,
+                    "    compare(\"jacobian_fwd\", &{flat}, &vjp(&z_tangents, &[1.0], 1.0), z_tol)?;"
+                );
+            }
+            _ => {
+                for k in 0..2 {
+                    let flat = flatten(&format!("z_jf[{k}]"), out);
+                    let unit = if k == 0 { "[1.0, 0.0]" } else { "[0.0, 1.0]" };
+                    let _ = writeln!(out, "    compare(\"jacobian_fwd row {k}\", &{flat}, &vjp(&z_tangents, &{unit}, 1.0), z_tol)?;");
+                }
+            }
+        }
     }
     // 7. Second order, where the macro generates `hvp` (generic programs with
     // one float result and plain parameters): its value and gradient are

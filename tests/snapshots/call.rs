@@ -130,6 +130,7 @@ pub mod sig {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(x: f64) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         let start_x = 0;
@@ -137,10 +138,10 @@ pub mod sig {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
-            >(x, ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first));
+                1,
+            >(x, ::backprop_runtime::Lanes::<f64, 1>::unit(start_x, first));
             dot.read_into(start_x, first, &mut jacobian.x);
-            first += 4;
+            first += 1;
             if first >= inputs {
                 break (value_2, jacobian);
             }
@@ -388,6 +389,7 @@ pub mod f_inline {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(x: f64, y: f64) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         let start_x = 0;
@@ -396,16 +398,16 @@ pub mod f_inline {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
+                2,
             >(
                 x,
                 y,
-                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
-                ::backprop_runtime::Lanes::<f64, 4>::unit(start_y, first),
+                ::backprop_runtime::Lanes::<f64, 2>::unit(start_x, first),
+                ::backprop_runtime::Lanes::<f64, 2>::unit(start_y, first),
             );
             dot.read_into(start_x, first, &mut jacobian.x);
             dot.read_into(start_y, first, &mut jacobian.y);
-            first += 4;
+            first += 2;
             if first >= inputs {
                 break (value_2, jacobian);
             }

@@ -232,6 +232,7 @@ pub mod even_terms {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(w: &[f64], x: f64) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         ::backprop_runtime::prepare(&mut jacobian.w, w.len());
@@ -242,7 +243,7 @@ pub mod even_terms {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
+                8,
             >(
                 w,
                 x,
@@ -250,11 +251,11 @@ pub mod even_terms {
                     ::backprop_runtime::lanes::units(&mut seed_w, w.len(), start_w, first);
                     &seed_w
                 },
-                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
+                ::backprop_runtime::Lanes::<f64, 8>::unit(start_x, first),
             );
             dot.read_slice(&mut jacobian.w, start_w, first);
             dot.read_into(start_x, first, &mut jacobian.x);
-            first += 4;
+            first += 8;
             if first >= inputs {
                 break (value_2, jacobian);
             }

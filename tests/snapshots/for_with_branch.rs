@@ -257,6 +257,7 @@ pub mod soft_power {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(x: f64, n: usize) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         let start_x = 0;
@@ -264,10 +265,10 @@ pub mod soft_power {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
-            >(x, n, ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first));
+                1,
+            >(x, n, ::backprop_runtime::Lanes::<f64, 1>::unit(start_x, first));
             dot.read_into(start_x, first, &mut jacobian.x);
-            first += 4;
+            first += 1;
             if first >= inputs {
                 break (value_2, jacobian);
             }

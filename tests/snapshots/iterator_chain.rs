@@ -219,6 +219,7 @@ pub mod dot {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(a: &[f64], b: &[f64]) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         ::backprop_runtime::prepare(&mut jacobian.a, a.len());
@@ -231,7 +232,7 @@ pub mod dot {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
+                8,
             >(
                 a,
                 b,
@@ -246,7 +247,7 @@ pub mod dot {
             );
             dot.read_slice(&mut jacobian.a, start_a, first);
             dot.read_slice(&mut jacobian.b, start_b, first);
-            first += 4;
+            first += 8;
             if first >= inputs {
                 break (value_2, jacobian);
             }

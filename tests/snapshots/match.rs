@@ -174,6 +174,7 @@ pub mod piecewise {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(x: f64, kind: u8) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         let start_x = 0;
@@ -181,10 +182,10 @@ pub mod piecewise {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
-            >(x, kind, ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first));
+                1,
+            >(x, kind, ::backprop_runtime::Lanes::<f64, 1>::unit(start_x, first));
             dot.read_into(start_x, first, &mut jacobian.x);
-            first += 4;
+            first += 1;
             if first >= inputs {
                 break (value_2, jacobian);
             }

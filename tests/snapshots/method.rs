@@ -265,6 +265,7 @@ pub mod linear_predict {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(linear_2: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         ::backprop_runtime::prepare(&mut jacobian.w, w.len());
@@ -278,7 +279,7 @@ pub mod linear_predict {
         let mut first = 0;
         loop {
             let (value_2, dot_2) = self::tangent_lanes::<
-                4,
+                8,
             >(
                 linear_2,
                 w,
@@ -288,7 +289,7 @@ pub mod linear_predict {
                     ::backprop_runtime::lanes::units(&mut seed_w, w.len(), start_w, first);
                     &seed_w
                 },
-                ::backprop_runtime::Lanes::<f64, 4>::unit(start_b, first),
+                ::backprop_runtime::Lanes::<f64, 8>::unit(start_b, first),
                 {
                     ::backprop_runtime::lanes::units(&mut seed_x, x.len(), start_x, first);
                     &seed_x
@@ -297,7 +298,7 @@ pub mod linear_predict {
             dot_2.read_slice(&mut jacobian.w, start_w, first);
             dot_2.read_into(start_b, first, &mut jacobian.b);
             dot_2.read_slice(&mut jacobian.x, start_x, first);
-            first += 4;
+            first += 8;
             if first >= inputs {
                 break (value_2, jacobian);
             }
@@ -610,6 +611,7 @@ pub mod linear_loss {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(
         linear: &Linear,
         w: &[f64],
@@ -630,7 +632,7 @@ pub mod linear_loss {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
+                8,
             >(
                 linear,
                 w,
@@ -641,18 +643,18 @@ pub mod linear_loss {
                     ::backprop_runtime::lanes::units(&mut seed_w, w.len(), start_w, first);
                     &seed_w
                 },
-                ::backprop_runtime::Lanes::<f64, 4>::unit(start_b, first),
+                ::backprop_runtime::Lanes::<f64, 8>::unit(start_b, first),
                 {
                     ::backprop_runtime::lanes::units(&mut seed_x, x.len(), start_x, first);
                     &seed_x
                 },
-                ::backprop_runtime::Lanes::<f64, 4>::unit(start_y, first),
+                ::backprop_runtime::Lanes::<f64, 8>::unit(start_y, first),
             );
             dot.read_slice(&mut jacobian.w, start_w, first);
             dot.read_into(start_b, first, &mut jacobian.b);
             dot.read_slice(&mut jacobian.x, start_x, first);
             dot.read_into(start_y, first, &mut jacobian.y);
-            first += 4;
+            first += 8;
             if first >= inputs {
                 break (value_2, jacobian);
             }

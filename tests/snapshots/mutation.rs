@@ -189,6 +189,7 @@ pub mod damped {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(x: f32, rate: f32, steps: i32) -> (f32, Grad) {
         let mut jacobian: Grad = Grad::default();
         let start_x = 0;
@@ -196,10 +197,10 @@ pub mod damped {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
-            >(x, rate, steps, ::backprop_runtime::Lanes::<f32, 4>::unit(start_x, first));
+                1,
+            >(x, rate, steps, ::backprop_runtime::Lanes::<f32, 1>::unit(start_x, first));
             dot.read_into(start_x, first, &mut jacobian.x);
-            first += 4;
+            first += 1;
             if first >= inputs {
                 break (value_2, jacobian);
             }

@@ -274,6 +274,7 @@ pub mod mse {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(w: &[f64], xs: &[f64], ys: &[f64]) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         ::backprop_runtime::prepare(&mut jacobian.w, w.len());
@@ -283,7 +284,7 @@ pub mod mse {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
+                8,
             >(
                 w,
                 xs,
@@ -294,7 +295,7 @@ pub mod mse {
                 },
             );
             dot.read_slice(&mut jacobian.w, start_w, first);
-            first += 4;
+            first += 8;
             if first >= inputs {
                 break (value_2, jacobian);
             }

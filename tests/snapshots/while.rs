@@ -188,6 +188,7 @@ pub mod newton_sqrt {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(a: f64) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         let start_a = 0;
@@ -195,10 +196,10 @@ pub mod newton_sqrt {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
-            >(a, ::backprop_runtime::Lanes::<f64, 4>::unit(start_a, first));
+                1,
+            >(a, ::backprop_runtime::Lanes::<f64, 1>::unit(start_a, first));
             dot.read_into(start_a, first, &mut jacobian.a);
-            first += 4;
+            first += 1;
             if first >= inputs {
                 break (value_2, jacobian);
             }

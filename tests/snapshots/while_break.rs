@@ -237,6 +237,7 @@ pub mod halve_until {
     }
 
     #[must_use]
+    #[inline]
     pub fn jacobian_fwd(x: f64, limit: f64) -> (f64, Grad) {
         let mut jacobian: Grad = Grad::default();
         let start_x = 0;
@@ -245,16 +246,16 @@ pub mod halve_until {
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<
-                4,
+                2,
             >(
                 x,
                 limit,
-                ::backprop_runtime::Lanes::<f64, 4>::unit(start_x, first),
-                ::backprop_runtime::Lanes::<f64, 4>::unit(start_limit, first),
+                ::backprop_runtime::Lanes::<f64, 2>::unit(start_x, first),
+                ::backprop_runtime::Lanes::<f64, 2>::unit(start_limit, first),
             );
             dot.read_into(start_x, first, &mut jacobian.x);
             dot.read_into(start_limit, first, &mut jacobian.limit);
-            first += 4;
+            first += 2;
             if first >= inputs {
                 break (value_2, jacobian);
             }

@@ -137,7 +137,10 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
 /// The parameters of a function that only passes them on (`grad`, `forward`),
 /// and the names to pass: `_y` would be a used underscore binding there, so such
 /// parameters drop the underscore.
-pub(in crate::emit) fn passed_params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, Vec<Ident>) {
+pub(in crate::emit) fn passed_params(
+    sig: &Signature,
+    names: &mut Names,
+) -> (Vec<TokenStream>, Vec<Ident>) {
     let args: Vec<Ident> = sig
         .params
         .iter()

@@ -14,8 +14,8 @@
 //! for the others the module has none of them (README, limitations).
 
 use super::{of_operand, pulled_back, Tangents};
-use crate::emit::forward::Forward;
 use crate::emit::api::passed_params;
+use crate::emit::forward::Forward;
 use crate::emit::module::Generic;
 use crate::emit::names::Names;
 use crate::ir::{Borrow, ElementSource, FloatTy, Graph, NodeId, NodeKind, Operand};
@@ -24,8 +24,31 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// How many inputs `jacobian_fwd` seeds per pass.
-const JACOBIAN_LANES: usize = 4;
+/// How many inputs `jacobian_fwd` seeds per pass, at most: a pass computes
+/// the value again (transcendentals and all), a lane costs a few
+/// multiply-adds.
+const JACOBIAN_LANES: usize = 8;
+
+/// The lanes of `jacobian_fwd`'s passes: as many as the inputs when the
+/// signature tells how many (floats and arrays of literal length), so that
+/// none computes zeros; else `JACOBIAN_LANES`.
+fn jacobian_lanes(sig: &Signature) -> usize {
+    let mut inputs = 0;
+    for (p, _) in sig.differentiable() {
+        inputs += match &p.shape {
+            None => 1,
+            Some(Shape::Array(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(len),
+                ..
+            }))) => match len.base10_parse::<usize>() {
+                Ok(len) => len,
+                Err(_) => return JACOBIAN_LANES,
+            },
+            Some(_) => return JACOBIAN_LANES,
+        };
+    }
+    inputs.clamp(1, JACOBIAN_LANES)
+}
 
 /// `pub fn tangent(..)`, when forward mode covers the function.
 pub(in crate::emit) fn tangent_fn(
@@ -139,7 +162,7 @@ pub(in crate::emit) fn tangents_fn(
 
 /// `pub fn jacobian_fwd(..)`: what `grad` (one output) or `jacobian` returns,
 /// by forward mode: the inputs in parameter order (a slice's elements in
-/// turn) seeded `JACOBIAN_LANES` at a time through `tangent_lanes`. For
+/// turn) seeded a block of lanes at a time through `tangent_lanes`. For
 /// functions with few inputs and several outputs.
 pub(in crate::emit) fn jacobian_fwd_fn(
     sig: &Signature,
@@ -158,7 +181,8 @@ pub(in crate::emit) fn jacobian_fwd_fn(
         names.fresh("first"),
     );
     let value = names.fresh("value");
-    let lanes = proc_macro2::Literal::usize_unsuffixed(JACOBIAN_LANES);
+    let lanes_per_pass = jacobian_lanes(sig);
+    let lanes = proc_macro2::Literal::usize_unsuffixed(lanes_per_pass);
     let outputs = graph.outputs.len();
     let (dot_value, unpack) = lanes_unpacked(sig, graph, &mut names);
     // Each output's gradient, `jacobian` itself for one output.
@@ -241,7 +265,7 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     };
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let doc = format!(
-        "`{}`'s value and derivative by forward mode: the same as {}, from one forward pass per {JACOBIAN_LANES} inputs (the inputs in parameter order, a slice's elements in turn). Cheaper than the reverse mode's passes when inputs are few and outputs many.",
+        "`{}`'s value and derivative by forward mode: the same as {}, from one forward pass per {lanes_per_pass} inputs (the inputs in parameter order, a slice's elements in turn). Cheaper than the reverse mode's passes when inputs are few and outputs many.",
         sig.ident,
         match sig.outputs {
             Outputs::One => "`grad`",
@@ -253,6 +277,8 @@ pub(in crate::emit) fn jacobian_fwd_fn(
         #[doc = #doc]
         #[must_use]
         #too_many
+        // Compiled where it is called, not with every differentiated function.
+        #[inline]
         pub fn jacobian_fwd #generics (#(#params),*) -> (#ret, #result_ty) #where_clause {
             let mut #jacobian: #result_ty = #zero;
             #(#prepare)*
