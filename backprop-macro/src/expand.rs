@@ -47,10 +47,18 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
 
 /// The module of a function (`f::forward`, `f::backward`, ...), or every problem
 /// found on the way, with `errors` found before. The whole pipeline, in order.
-pub fn module_of(
+pub fn module_of(function: &syn::ItemFn, args: &Args, errors: Errors) -> syn::Result<TokenStream> {
+    pipeline(function, args, errors, false)
+}
+
+/// `module_of`, or with `twin`, the module of a function's twin over a
+/// generic float, which sits inside the function's own module (no `SOURCE`
+/// or docs of its own: the outer module's show it).
+fn pipeline(
     function: &syn::ItemFn,
     args: &Args,
     mut errors: Errors,
+    twin: bool,
 ) -> syn::Result<TokenStream> {
     // Parse: which types are floats (with a generic function's `T`), then the
     // signature.
@@ -90,7 +98,23 @@ pub fn module_of(
     // and the module are written around it.
     let backward = backward::generate(&graph, &activity, &signature, &mut names);
     let lints = lint_attributes(&function.attrs);
-    module::assemble(&signature, &graph, &backward, &mut names, &lints)
+    // Second order of a function over `f64` or `f32` runs through its twin
+    // over a generic float; a twin the pipeline refuses is dropped.
+    let twin_name = names.fresh("generic");
+    let twin_module = crate::twin::generic_twin(function, &twin_name)
+        .and_then(|twin| pipeline(&twin, args, Errors::default(), true).ok())
+        .map(|module| (twin_name, module));
+    module::assemble(
+        &signature,
+        &graph,
+        &backward,
+        &mut names,
+        &lints,
+        module::Nesting {
+            twin: twin_module,
+            is_twin: twin,
+        },
+    )
 }
 
 /// The user's `#[allow(..)]` and `#[expect(..)]` on the function, for the

@@ -45,6 +45,7 @@ mod robustness;
 mod rules;
 #[cfg(test)]
 mod testing;
+mod twin;
 mod valid;
 
 use proc_macro::TokenStream;

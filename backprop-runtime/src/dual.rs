@@ -103,6 +103,20 @@ impl<T: Float> Neg for Dual<T> {
     }
 }
 
+/// `iter.sum()` in a function generic over `T: Float + Sum`, which `hvp`
+/// runs over `Dual<T>`.
+impl<T: Float> core::iter::Sum for Dual<T> {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::zero(), |a, b| a + b)
+    }
+}
+
+impl<T: Float> core::iter::Product for Dual<T> {
+    fn product<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::one(), |a, b| a * b)
+    }
+}
+
 impl<T: Float> Zero for Dual<T> {
     fn zero() -> Self {
         Dual::constant(T::zero())

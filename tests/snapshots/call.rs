@@ -147,6 +147,236 @@ pub mod sig {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(x: f64, dot_x: f64) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(x, dot_x);
+        (value_2, Grad { x: g.x }, Grad { x: hv.x })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(x: f64) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(x)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub exp: T,
+            pub sum: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    exp: T::zero(),
+                    sum: T::zero(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad { x: T::zero() }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.x = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, x: T) -> T {
+            let neg = -x;
+            let exp = neg.exp();
+            let sum = T::from(1.0).unwrap() + exp;
+            let generic = T::from(1.0).unwrap() / sum;
+            *tape = Tape { exp, sum };
+            generic
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, x);
+            (value, tape)
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, dgeneric: T, grad: &mut Grad<T>) {
+            let Tape { exp, sum } = *tape;
+            let dsum = dgeneric * (-T::from(1.0).unwrap() / (sum * sum));
+            let dexp = dsum;
+            let dneg = dexp * exp;
+            let dx = -dneg;
+            grad.x = grad.x + dx;
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T) -> (T, Grad<T>) {
+            let (value, tape) = self::forward(x);
+            (value, self::backward(&tape, T::one()))
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_into(tape, x);
+            self::backward_into(tape, T::one(), gradient);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (T,) {
+            let g = self::backward(tape, seed);
+            (g.x,)
+        }
+        pub fn pullback_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, scratch: &mut Scratch<T>) -> (T,) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (scratch.x,)
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, dot_x: T) -> (T, T) {
+            let neg = -x;
+            let dot_neg = -dot_x;
+            let exp = neg.exp();
+            let dot_exp = dot_neg * exp;
+            let sum = T::from(1.0).unwrap() + exp;
+            let dot_sum = dot_exp;
+            let generic = T::from(1.0).unwrap() / sum;
+            let dot_generic = dot_sum * (-T::from(1.0).unwrap() / (sum * sum));
+            (generic, dot_generic)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            x: T,
+            dot_x: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let neg = -x;
+            let dot_neg = -dot_x;
+            let exp = neg.exp();
+            let dot_exp = dot_neg * exp;
+            let sum = T::from(1.0).unwrap() + exp;
+            let dot_sum = dot_exp;
+            let generic = T::from(1.0).unwrap() / sum;
+            let dot_generic = dot_sum * (-T::from(1.0).unwrap() / (sum * sum));
+            (generic, dot_generic)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(x: T, dot_x: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(x, ::backprop_runtime::Lanes(dot_x));
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            let start_x = 0;
+            let inputs = start_x + 1;
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    1,
+                >(x, ::backprop_runtime::Lanes::<T, 1>::unit(start_x, first));
+                dot.read_into(start_x, first, &mut jacobian.x);
+                first += 1;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            x: T,
+            dot_x: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+            let (value_2, g) = self::grad(x_dual);
+            let hv = Grad { x: g.x.eps };
+            (value_2.re, Grad { x: g.x.re }, hv)
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let x_start = 0;
+            let coordinates = x_start + 1;
+            let mut x_dual = ::backprop_runtime::Dual::constant(x);
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if j == x_start {
+                    x_dual.eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, x_dual);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if j == x_start {
+                    x_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.push(g.x.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(x).0);
+            (value_2, rows)
+        }
+    }
 }
 
 // The function as written:

@@ -261,4 +261,374 @@ pub mod even_terms {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(w: &[f64], x: f64, dot_w: &[f64], dot_x: f64) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(w, x, dot_w, dot_x);
+        (value_2, Grad { w: g.w, x: g.x }, Grad { w: hv.w, x: hv.x })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(w: &[f64], x: f64) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(w, x)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub w_len: usize,
+            pub trips: usize,
+            pub w: ::std::vec::Vec<T>,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    x: T::zero(),
+                    w_len: ::core::default::Default::default(),
+                    trips: ::core::default::Default::default(),
+                    w: ::std::vec::Vec::new(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub w: ::std::vec::Vec<T>,
+            pub x: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad {
+                    w: ::std::vec::Vec::new(),
+                    x: T::zero(),
+                }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.w.clear();
+                self.x = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        fn forward_core<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, w: &[T], x: T) -> T {
+            let w_len = w.len();
+            let total = T::from(0.0).unwrap();
+            let mut total_5 = total;
+            let mut trips = 0_usize;
+            #[allow(clippy::needless_range_loop)]
+            for i in 0..w.len() {
+                let wi = w[i];
+                let cond = i % 2 == 1;
+                let total_4 = if cond {
+                    total_5
+                } else {
+                    let prod = wi * x;
+                    total_5 + prod
+                };
+                total_5 = total_4;
+                trips += 1;
+            }
+            let mut w_copy = ::core::mem::take(&mut tape.w);
+            w_copy.clear();
+            *tape = Tape { x, w_len, trips, w: w_copy };
+            total_5
+        }
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, w: &[T], x: T) -> T {
+            let value = self::forward_core(tape, w, x);
+            tape.w.clear();
+            tape.w.extend_from_slice(w);
+            value
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], x: T) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, w, x);
+            (value, tape)
+        }
+        #[inline]
+        fn backward_core<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, mut dtotal_5: T, grad: &mut Grad<T>, w: &[T]) {
+            let Tape { x, w_len, trips, .. } = *tape;
+            ::backprop_runtime::prepare(&mut grad.w, w_len);
+            let dw = &mut grad.w;
+            let mut dx = T::zero();
+            for i in (0..trips).rev() {
+                let wi = w[i];
+                let cond = i % 2 == 1;
+                let dtotal_4 = dtotal_5;
+                let mut dtotal_2 = T::zero();
+                let mut dwi = T::zero();
+                if cond {
+                    dtotal_2 = dtotal_2 + dtotal_4;
+                } else {
+                    let dtotal_3 = dtotal_4;
+                    dtotal_2 = dtotal_2 + dtotal_3;
+                    let dprod = dtotal_3;
+                    dwi = dwi + dprod * x;
+                    dx = dx + dprod * wi;
+                }
+                dw[i] = dw[i] + dwi;
+                dtotal_5 = dtotal_2;
+            }
+            grad.x = grad.x + dx;
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, grad: &mut Grad<T>) {
+            self::backward_core(tape, seed, grad, tape.w.as_slice());
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], x: T) -> (T, Grad<T>) {
+            let mut tape = Tape::default();
+            let mut gradient = Grad::default();
+            let value = self::grad_into(w, x, &mut tape, &mut gradient);
+            (value, gradient)
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], x: T, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_core(tape, w, x);
+            self::backward_core(tape, T::one(), gradient, w);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (::std::vec::Vec<T>, T) {
+            let g = self::backward(tape, seed);
+            (g.w, g.x)
+        }
+        pub fn pullback_into<
+            'grad,
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, scratch: &'grad mut Scratch<T>) -> (&'grad [T], T) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (&scratch.w[..], scratch.x)
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], x: T, dot_w: &[T], dot_x: T) -> (T, T) {
+            let total = T::from(0.0).unwrap();
+            let mut total_5 = total;
+            let mut dot_total_5 = T::zero();
+            #[allow(clippy::needless_range_loop)]
+            for i in 0..w.len() {
+                let total_2 = total_5;
+                let dot_total_2 = dot_total_5;
+                let wi = w[i];
+                let dot_wi = dot_w[i];
+                let cond = i % 2 == 1;
+                let (total_4, dot_total_4) = if cond {
+                    (total_2, dot_total_2)
+                } else {
+                    let prod = wi * x;
+                    let dot_prod = (dot_wi * x) + (dot_x * wi);
+                    let total_3 = total_2 + prod;
+                    let dot_total_3 = dot_total_2 + dot_prod;
+                    (total_3, dot_total_3)
+                };
+                total_5 = total_4;
+                dot_total_5 = dot_total_4;
+            }
+            (total_5, dot_total_5)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            w: &[T],
+            x: T,
+            dot_w: &[::backprop_runtime::Lanes<T, N>],
+            dot_x: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let total = T::from(0.0).unwrap();
+            let mut total_5 = total;
+            let mut dot_total_5 = ::backprop_runtime::Lanes::<T, N>::zero();
+            #[allow(clippy::needless_range_loop)]
+            for i in 0..w.len() {
+                let total_2 = total_5;
+                let dot_total_2 = dot_total_5;
+                let wi = w[i];
+                let dot_wi = dot_w[i];
+                let cond = i % 2 == 1;
+                let (total_4, dot_total_4) = if cond {
+                    (total_2, dot_total_2)
+                } else {
+                    let prod = wi * x;
+                    let dot_prod = (dot_wi * x) + (dot_x * wi);
+                    let total_3 = total_2 + prod;
+                    let dot_total_3 = dot_total_2 + dot_prod;
+                    (total_3, dot_total_3)
+                };
+                total_5 = total_4;
+                dot_total_5 = dot_total_4;
+            }
+            (total_5, dot_total_5)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(w: &[T], x: T, dot_w: [&[T]; N], dot_x: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(
+                w,
+                x,
+                &::backprop_runtime::lanes::gather(&dot_w),
+                ::backprop_runtime::Lanes(dot_x),
+            );
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], x: T) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+            let start_w = 0;
+            let start_x = start_w + w.len();
+            let inputs = start_x + 1;
+            let mut seed_w = ::std::vec::Vec::new();
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    8,
+                >(
+                    w,
+                    x,
+                    {
+                        ::backprop_runtime::lanes::units(
+                            &mut seed_w,
+                            w.len(),
+                            start_w,
+                            first,
+                        );
+                        &seed_w
+                    },
+                    ::backprop_runtime::Lanes::<T, 8>::unit(start_x, first),
+                );
+                dot.read_slice(&mut jacobian.w, start_w, first);
+                dot.read_into(start_x, first, &mut jacobian.x);
+                first += 8;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            w: &[T],
+            x: T,
+            dot_w: &[T],
+            dot_x: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let w_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = w
+                .iter()
+                .zip(dot_w.iter())
+                .map(|(a, b)| ::backprop_runtime::Dual::new(*a, *b))
+                .collect();
+            let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+            let (value_2, g) = self::grad(&w_dual, x_dual);
+            let hv = Grad {
+                w: g.w.iter().map(|d| d.eps).collect(),
+                x: g.x.eps,
+            };
+            (
+                value_2.re,
+                Grad {
+                    w: g.w.iter().map(|d| d.re).collect(),
+                    x: g.x.re,
+                },
+                hv,
+            )
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], x: T) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let w_start = 0;
+            let x_start = w_start + w.len();
+            let coordinates = x_start + 1;
+            let mut w_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = w
+                .iter()
+                .map(|a| ::backprop_runtime::Dual::constant(*a))
+                .collect();
+            let mut x_dual = ::backprop_runtime::Dual::constant(x);
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if (w_start..w_start + w_dual.len()).contains(&j) {
+                    w_dual[j - w_start].eps = T::one();
+                }
+                if j == x_start {
+                    x_dual.eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, &w_dual, x_dual);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if (w_start..w_start + w_dual.len()).contains(&j) {
+                    w_dual[j - w_start].eps = T::zero();
+                }
+                if j == x_start {
+                    x_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.extend(g.w.iter().map(|d| d.eps));
+                row.push(g.x.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(w, x).0);
+            (value_2, rows)
+        }
+    }
 }

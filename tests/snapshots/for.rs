@@ -213,4 +213,307 @@ pub mod power_series {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(x: f64, n: usize, dot_x: f64) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(x, n, dot_x);
+        (value_2, Grad { x: g.x }, Grad { x: hv.x })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(x: f64, n: usize) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(x, n)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub n: usize,
+            pub term_2: ::backprop_runtime::Stack<T>,
+            pub unwrap: ::backprop_runtime::Stack<T>,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    x: T::zero(),
+                    n: ::core::default::Default::default(),
+                    term_2: ::core::default::Default::default(),
+                    unwrap: ::core::default::Default::default(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad { x: T::zero() }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.x = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, x: T, n: usize) -> T {
+            let mut term_2_stack = ::core::mem::take(&mut tape.term_2);
+            term_2_stack.clear();
+            let mut unwrap_stack = ::core::mem::take(&mut tape.unwrap);
+            unwrap_stack.clear();
+            let term = T::from(1.0).unwrap();
+            let total = T::from(0.0).unwrap();
+            let mut term_4 = term;
+            let mut total_4 = total;
+            for k in 1..n {
+                let prod = term_4 * x;
+                let unwrap = T::from(k).unwrap();
+                let term_3 = prod / unwrap;
+                let total_3 = total_4 + term_3;
+                term_2_stack.push(term_4);
+                unwrap_stack.push(unwrap);
+                term_4 = term_3;
+                total_4 = total_3;
+            }
+            *tape = Tape {
+                x,
+                n,
+                term_2: term_2_stack,
+                unwrap: unwrap_stack,
+            };
+            total_4
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, x, n);
+            (value, tape)
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, mut dtotal_4: T, grad: &mut Grad<T>) {
+            let Tape { x, n, .. } = *tape;
+            let mut term_2_stack = tape.term_2.reader();
+            let mut unwrap_stack = tape.unwrap.reader();
+            let mut dterm_4 = T::zero();
+            let mut dx = T::zero();
+            for _ in (1..n).rev() {
+                let term_2 = term_2_stack.pop();
+                let unwrap = unwrap_stack.pop();
+                let dterm_3_1 = dterm_4;
+                let dtotal_3 = dtotal_4;
+                let dtotal_2 = dtotal_3;
+                let dterm_3_2 = dtotal_3;
+                let dterm_3 = dterm_3_1 + dterm_3_2;
+                let dprod = dterm_3 / unwrap;
+                let dterm_2 = dprod * x;
+                dx = dx + dprod * term_2;
+                dterm_4 = dterm_2;
+                dtotal_4 = dtotal_2;
+            }
+            grad.x = grad.x + dx;
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize) -> (T, Grad<T>) {
+            let (value, tape) = self::forward(x, n);
+            (value, self::backward(&tape, T::one()))
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_into(tape, x, n);
+            self::backward_into(tape, T::one(), gradient);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (T, ::backprop_runtime::NotDifferentiable) {
+            let g = self::backward(tape, seed);
+            (g.x, ::backprop_runtime::NotDifferentiable)
+        }
+        pub fn pullback_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(
+            tape: &Tape<T>,
+            seed: T,
+            scratch: &mut Scratch<T>,
+        ) -> (T, ::backprop_runtime::NotDifferentiable) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (scratch.x, ::backprop_runtime::NotDifferentiable)
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize, dot_x: T) -> (T, T) {
+            let term = T::from(1.0).unwrap();
+            let total = T::from(0.0).unwrap();
+            let mut term_4 = term;
+            let mut dot_term_4 = T::zero();
+            let mut total_4 = total;
+            let mut dot_total_4 = T::zero();
+            for k in 1..n {
+                let term_2 = term_4;
+                let dot_term_2 = dot_term_4;
+                let total_2 = total_4;
+                let dot_total_2 = dot_total_4;
+                let prod = term_2 * x;
+                let dot_prod = (dot_term_2 * x) + (dot_x * term_2);
+                let unwrap = T::from(k).unwrap();
+                let term_3 = prod / unwrap;
+                let dot_term_3 = dot_prod / unwrap;
+                let total_3 = total_2 + term_3;
+                let dot_total_3 = dot_total_2 + dot_term_3;
+                term_4 = term_3;
+                dot_term_4 = dot_term_3;
+                total_4 = total_3;
+                dot_total_4 = dot_total_3;
+            }
+            (total_4, dot_total_4)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            x: T,
+            n: usize,
+            dot_x: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let term = T::from(1.0).unwrap();
+            let total = T::from(0.0).unwrap();
+            let mut term_4 = term;
+            let mut dot_term_4 = ::backprop_runtime::Lanes::<T, N>::zero();
+            let mut total_4 = total;
+            let mut dot_total_4 = ::backprop_runtime::Lanes::<T, N>::zero();
+            for k in 1..n {
+                let term_2 = term_4;
+                let dot_term_2 = dot_term_4;
+                let total_2 = total_4;
+                let dot_total_2 = dot_total_4;
+                let prod = term_2 * x;
+                let dot_prod = (dot_term_2 * x) + (dot_x * term_2);
+                let unwrap = T::from(k).unwrap();
+                let term_3 = prod / unwrap;
+                let dot_term_3 = dot_prod / unwrap;
+                let total_3 = total_2 + term_3;
+                let dot_total_3 = dot_total_2 + dot_term_3;
+                term_4 = term_3;
+                dot_term_4 = dot_term_3;
+                total_4 = total_3;
+                dot_total_4 = dot_total_3;
+            }
+            (total_4, dot_total_4)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(x: T, n: usize, dot_x: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(x, n, ::backprop_runtime::Lanes(dot_x));
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            let start_x = 0;
+            let inputs = start_x + 1;
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    1,
+                >(x, n, ::backprop_runtime::Lanes::<T, 1>::unit(start_x, first));
+                dot.read_into(start_x, first, &mut jacobian.x);
+                first += 1;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            x: T,
+            n: usize,
+            dot_x: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+            let (value_2, g) = self::grad(x_dual, n);
+            let hv = Grad { x: g.x.eps };
+            (value_2.re, Grad { x: g.x.re }, hv)
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let x_start = 0;
+            let coordinates = x_start + 1;
+            let mut x_dual = ::backprop_runtime::Dual::constant(x);
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if j == x_start {
+                    x_dual.eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, x_dual, n);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if j == x_start {
+                    x_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.push(g.x.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(x, n).0);
+            (value_2, rows)
+        }
+    }
 }

@@ -274,4 +274,354 @@ pub mod soft_power {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(x: f64, n: usize, dot_x: f64) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(x, n, dot_x);
+        (value_2, Grad { x: g.x }, Grad { x: hv.x })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(x: f64, n: usize) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(x, n)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub n: usize,
+            pub p_2: ::backprop_runtime::Stack<T>,
+            pub sin: ::backprop_runtime::Stack<T>,
+            pub p_6: T,
+            pub cond_2: bool,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    x: T::zero(),
+                    n: ::core::default::Default::default(),
+                    p_2: ::core::default::Default::default(),
+                    sin: ::core::default::Default::default(),
+                    p_6: T::zero(),
+                    cond_2: ::core::default::Default::default(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad { x: T::zero() }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.x = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, x: T, n: usize) -> T {
+            let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
+            p_2_stack.clear();
+            let mut sin_stack = ::core::mem::take(&mut tape.sin);
+            sin_stack.clear();
+            let p = T::from(1.0).unwrap();
+            let mut p_6 = p;
+            for i in 0..n {
+                let cond = i % 2 == 0;
+                let p_5 = if cond {
+                    p_6 * x
+                } else {
+                    let sin = x.sin();
+                    let prod = p_6 * sin;
+                    let p_4 = prod + T::from(1.0).unwrap();
+                    sin_stack.push(sin);
+                    p_4
+                };
+                p_2_stack.push(p_6);
+                p_6 = p_5;
+            }
+            let cond_2 = p_6 > T::from(1.0).unwrap();
+            let generic = if cond_2 {
+                let ln = p_6.ln();
+                ln + T::from(1.0).unwrap()
+            } else {
+                p_6
+            };
+            *tape = Tape {
+                x,
+                n,
+                p_6,
+                cond_2,
+                p_2: p_2_stack,
+                sin: sin_stack,
+            };
+            generic
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, x, n);
+            (value, tape)
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, dgeneric: T, grad: &mut Grad<T>) {
+            let Tape { x, n, p_6, cond_2, .. } = *tape;
+            let mut p_2_stack = tape.p_2.reader();
+            let mut sin_stack = tape.sin.reader();
+            let mut dp_6 = T::zero();
+            if cond_2 {
+                let dsum = dgeneric;
+                let dln = dsum;
+                dp_6 = dp_6 + dln / p_6;
+            } else {
+                dp_6 = dp_6 + dgeneric;
+            }
+            let mut dx = T::zero();
+            for i in (0..n).rev() {
+                let p_2 = p_2_stack.pop();
+                let cond = i % 2 == 0;
+                let dp_5 = dp_6;
+                let mut dp_2 = T::zero();
+                if cond {
+                    let dp_3 = dp_5;
+                    dp_2 = dp_2 + dp_3 * x;
+                    dx = dx + dp_3 * p_2;
+                } else {
+                    let sin = sin_stack.pop();
+                    let dp_4 = dp_5;
+                    let dprod = dp_4;
+                    dp_2 = dp_2 + dprod * sin;
+                    let dsin = dprod * p_2;
+                    dx = dx + dsin * x.cos();
+                }
+                dp_6 = dp_2;
+            }
+            grad.x = grad.x + dx;
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize) -> (T, Grad<T>) {
+            let (value, tape) = self::forward(x, n);
+            (value, self::backward(&tape, T::one()))
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_into(tape, x, n);
+            self::backward_into(tape, T::one(), gradient);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (T, ::backprop_runtime::NotDifferentiable) {
+            let g = self::backward(tape, seed);
+            (g.x, ::backprop_runtime::NotDifferentiable)
+        }
+        pub fn pullback_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(
+            tape: &Tape<T>,
+            seed: T,
+            scratch: &mut Scratch<T>,
+        ) -> (T, ::backprop_runtime::NotDifferentiable) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (scratch.x, ::backprop_runtime::NotDifferentiable)
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize, dot_x: T) -> (T, T) {
+            let p = T::from(1.0).unwrap();
+            let mut p_6 = p;
+            let mut dot_p_6 = T::zero();
+            for i in 0..n {
+                let p_2 = p_6;
+                let dot_p_2 = dot_p_6;
+                let cond = i % 2 == 0;
+                let (p_5, dot_p_5) = if cond {
+                    let p_3 = p_2 * x;
+                    let dot_p_3 = (dot_p_2 * x) + (dot_x * p_2);
+                    (p_3, dot_p_3)
+                } else {
+                    let sin = x.sin();
+                    let dot_sin = dot_x * x.cos();
+                    let prod = p_2 * sin;
+                    let dot_prod = (dot_p_2 * sin) + (dot_sin * p_2);
+                    let p_4 = prod + T::from(1.0).unwrap();
+                    let dot_p_4 = dot_prod;
+                    (p_4, dot_p_4)
+                };
+                p_6 = p_5;
+                dot_p_6 = dot_p_5;
+            }
+            let cond_2 = p_6 > T::from(1.0).unwrap();
+            let (generic, dot_generic) = if cond_2 {
+                let ln = p_6.ln();
+                let dot_ln = dot_p_6 / p_6;
+                let sum = ln + T::from(1.0).unwrap();
+                let dot_sum = dot_ln;
+                (sum, dot_sum)
+            } else {
+                (p_6, dot_p_6)
+            };
+            (generic, dot_generic)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            x: T,
+            n: usize,
+            dot_x: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let p = T::from(1.0).unwrap();
+            let mut p_6 = p;
+            let mut dot_p_6 = ::backprop_runtime::Lanes::<T, N>::zero();
+            for i in 0..n {
+                let p_2 = p_6;
+                let dot_p_2 = dot_p_6;
+                let cond = i % 2 == 0;
+                let (p_5, dot_p_5) = if cond {
+                    let p_3 = p_2 * x;
+                    let dot_p_3 = (dot_p_2 * x) + (dot_x * p_2);
+                    (p_3, dot_p_3)
+                } else {
+                    let sin = x.sin();
+                    let dot_sin = dot_x * x.cos();
+                    let prod = p_2 * sin;
+                    let dot_prod = (dot_p_2 * sin) + (dot_sin * p_2);
+                    let p_4 = prod + T::from(1.0).unwrap();
+                    let dot_p_4 = dot_prod;
+                    (p_4, dot_p_4)
+                };
+                p_6 = p_5;
+                dot_p_6 = dot_p_5;
+            }
+            let cond_2 = p_6 > T::from(1.0).unwrap();
+            let (generic, dot_generic) = if cond_2 {
+                let ln = p_6.ln();
+                let dot_ln = dot_p_6 / p_6;
+                let sum = ln + T::from(1.0).unwrap();
+                let dot_sum = dot_ln;
+                (sum, dot_sum)
+            } else {
+                (p_6, dot_p_6)
+            };
+            (generic, dot_generic)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(x: T, n: usize, dot_x: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(x, n, ::backprop_runtime::Lanes(dot_x));
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            let start_x = 0;
+            let inputs = start_x + 1;
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    1,
+                >(x, n, ::backprop_runtime::Lanes::<T, 1>::unit(start_x, first));
+                dot.read_into(start_x, first, &mut jacobian.x);
+                first += 1;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            x: T,
+            n: usize,
+            dot_x: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+            let (value_2, g) = self::grad(x_dual, n);
+            let hv = Grad { x: g.x.eps };
+            (value_2.re, Grad { x: g.x.re }, hv)
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, n: usize) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let x_start = 0;
+            let coordinates = x_start + 1;
+            let mut x_dual = ::backprop_runtime::Dual::constant(x);
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if j == x_start {
+                    x_dual.eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, x_dual, n);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if j == x_start {
+                    x_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.push(g.x.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(x, n).0);
+            (value_2, rows)
+        }
+    }
 }

@@ -243,4 +243,336 @@ pub mod clipped {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(x: f64, y: f64, dot_x: f64, dot_y: f64) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(x, y, dot_x, dot_y);
+        (value_2, Grad { x: g.x, y: g.y }, Grad { x: hv.x, y: hv.y })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(x: f64, y: f64) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(x, y)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub y: T,
+            pub cond: bool,
+            pub z_2: T,
+            pub z_3: T,
+            pub cond_2: bool,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    x: T::zero(),
+                    y: T::zero(),
+                    cond: ::core::default::Default::default(),
+                    z_2: T::zero(),
+                    z_3: T::zero(),
+                    cond_2: ::core::default::Default::default(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub y: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad { x: T::zero(), y: T::zero() }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.x = T::zero();
+                self.y = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, x: T, y: T) -> T {
+            let z = x * y;
+            let cond = z > T::from(1.0).unwrap();
+            let z_3 = if cond {
+                let z_2 = z.sqrt();
+                tape.z_2 = z_2;
+                z_2
+            } else {
+                z
+            };
+            let cond_2 = x > y;
+            let w = if cond_2 { z_3 * x } else { z_3 - y };
+            let generic = w + z_3;
+            *tape = Tape {
+                x,
+                y,
+                cond,
+                z_3,
+                cond_2,
+                ..*tape
+            };
+            generic
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, x, y);
+            (value, tape)
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, dgeneric: T, grad: &mut Grad<T>) {
+            let Tape { x, y, cond, z_2, z_3, cond_2 } = *tape;
+            let dw = dgeneric;
+            let dz_3_1 = dgeneric;
+            let mut dz_3_2 = T::zero();
+            let mut dx1 = T::zero();
+            let mut dy1 = T::zero();
+            if cond_2 {
+                let dprod = dw;
+                dz_3_2 = dz_3_2 + dprod * x;
+                dx1 = dx1 + dprod * z_3;
+            } else {
+                let ddiff = dw;
+                dz_3_2 = dz_3_2 + ddiff;
+                dy1 = dy1 + -ddiff;
+            }
+            let dz_3 = dz_3_1 + dz_3_2;
+            let mut dz = T::zero();
+            if cond {
+                let dz_2 = dz_3;
+                dz = dz + dz_2 / (T::from(2.0).unwrap() * z_2);
+            } else {
+                dz = dz + dz_3;
+            }
+            let dx2 = dz * y;
+            let dy2 = dz * x;
+            let dy = dy1 + dy2;
+            let dx = dx1 + dx2;
+            grad.x = grad.x + dx;
+            grad.y = grad.y + dy;
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T) -> (T, Grad<T>) {
+            let (value, tape) = self::forward(x, y);
+            (value, self::backward(&tape, T::one()))
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_into(tape, x, y);
+            self::backward_into(tape, T::one(), gradient);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (T, T) {
+            let g = self::backward(tape, seed);
+            (g.x, g.y)
+        }
+        pub fn pullback_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, scratch: &mut Scratch<T>) -> (T, T) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (scratch.x, scratch.y)
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T, dot_x: T, dot_y: T) -> (T, T) {
+            let z = x * y;
+            let dot_z = (dot_x * y) + (dot_y * x);
+            let cond = z > T::from(1.0).unwrap();
+            let (z_3, dot_z_3) = if cond {
+                let z_2 = z.sqrt();
+                let dot_z_2 = dot_z / (T::from(2.0).unwrap() * z_2);
+                (z_2, dot_z_2)
+            } else {
+                (z, dot_z)
+            };
+            let cond_2 = x > y;
+            let (w, dot_w) = if cond_2 {
+                let prod = z_3 * x;
+                let dot_prod = (dot_z_3 * x) + (dot_x * z_3);
+                (prod, dot_prod)
+            } else {
+                let diff = z_3 - y;
+                let dot_diff = dot_z_3 + (-dot_y);
+                (diff, dot_diff)
+            };
+            let generic = w + z_3;
+            let dot_generic = dot_w + dot_z_3;
+            (generic, dot_generic)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            x: T,
+            y: T,
+            dot_x: ::backprop_runtime::Lanes<T, N>,
+            dot_y: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let z = x * y;
+            let dot_z = (dot_x * y) + (dot_y * x);
+            let cond = z > T::from(1.0).unwrap();
+            let (z_3, dot_z_3) = if cond {
+                let z_2 = z.sqrt();
+                let dot_z_2 = dot_z / (T::from(2.0).unwrap() * z_2);
+                (z_2, dot_z_2)
+            } else {
+                (z, dot_z)
+            };
+            let cond_2 = x > y;
+            let (w, dot_w) = if cond_2 {
+                let prod = z_3 * x;
+                let dot_prod = (dot_z_3 * x) + (dot_x * z_3);
+                (prod, dot_prod)
+            } else {
+                let diff = z_3 - y;
+                let dot_diff = dot_z_3 + (-dot_y);
+                (diff, dot_diff)
+            };
+            let generic = w + z_3;
+            let dot_generic = dot_w + dot_z_3;
+            (generic, dot_generic)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(x: T, y: T, dot_x: [T; N], dot_y: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(
+                x,
+                y,
+                ::backprop_runtime::Lanes(dot_x),
+                ::backprop_runtime::Lanes(dot_y),
+            );
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            let start_x = 0;
+            let start_y = start_x + 1;
+            let inputs = start_y + 1;
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    2,
+                >(
+                    x,
+                    y,
+                    ::backprop_runtime::Lanes::<T, 2>::unit(start_x, first),
+                    ::backprop_runtime::Lanes::<T, 2>::unit(start_y, first),
+                );
+                dot.read_into(start_x, first, &mut jacobian.x);
+                dot.read_into(start_y, first, &mut jacobian.y);
+                first += 2;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            x: T,
+            y: T,
+            dot_x: T,
+            dot_y: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+            let y_dual = ::backprop_runtime::Dual::new(y, dot_y);
+            let (value_2, g) = self::grad(x_dual, y_dual);
+            let hv = Grad { x: g.x.eps, y: g.y.eps };
+            (value_2.re, Grad { x: g.x.re, y: g.y.re }, hv)
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let x_start = 0;
+            let y_start = x_start + 1;
+            let coordinates = y_start + 1;
+            let mut x_dual = ::backprop_runtime::Dual::constant(x);
+            let mut y_dual = ::backprop_runtime::Dual::constant(y);
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if j == x_start {
+                    x_dual.eps = T::one();
+                }
+                if j == y_start {
+                    y_dual.eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, x_dual, y_dual);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if j == x_start {
+                    x_dual.eps = T::zero();
+                }
+                if j == y_start {
+                    y_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.push(g.x.eps);
+                row.push(g.y.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(x, y).0);
+            (value_2, rows)
+        }
+    }
 }

@@ -253,4 +253,390 @@ pub mod dot {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(a: &[f64], b: &[f64], dot_a: &[f64], dot_b: &[f64]) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(a, b, dot_a, dot_b);
+        (value_2, Grad { a: g.a, b: g.b }, Grad { a: hv.a, b: hv.b })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(a: &[f64], b: &[f64]) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(a, b)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub a_len: usize,
+            pub b_len: usize,
+            pub trips: usize,
+            pub a: ::std::vec::Vec<T>,
+            pub b: ::std::vec::Vec<T>,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    a_len: ::core::default::Default::default(),
+                    b_len: ::core::default::Default::default(),
+                    trips: ::core::default::Default::default(),
+                    a: ::std::vec::Vec::new(),
+                    b: ::std::vec::Vec::new(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub a: ::std::vec::Vec<T>,
+            pub b: ::std::vec::Vec<T>,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad {
+                    a: ::std::vec::Vec::new(),
+                    b: ::std::vec::Vec::new(),
+                }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.a.clear();
+                self.b.clear();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        fn forward_core<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, a: &[T], b: &[T]) -> T {
+            let a_len = a.len();
+            let b_len = b.len();
+            let total = T::zero();
+            let mut total_4 = total;
+            let mut trips = 0_usize;
+            #[allow(clippy::needless_range_loop)]
+            for k in 0..a.len().min(b.len()) {
+                let x = a[k];
+                let y = b[k];
+                let prod = x * y;
+                let total_3 = total_4 + prod;
+                total_4 = total_3;
+                trips += 1;
+            }
+            let mut a_copy = ::core::mem::take(&mut tape.a);
+            a_copy.clear();
+            let mut b_copy = ::core::mem::take(&mut tape.b);
+            b_copy.clear();
+            *tape = Tape {
+                a_len,
+                b_len,
+                trips,
+                a: a_copy,
+                b: b_copy,
+            };
+            total_4
+        }
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, a: &[T], b: &[T]) -> T {
+            let value = self::forward_core(tape, a, b);
+            tape.a.clear();
+            tape.a.extend_from_slice(a);
+            tape.b.clear();
+            tape.b.extend_from_slice(b);
+            value
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: &[T], b: &[T]) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, a, b);
+            (value, tape)
+        }
+        #[inline]
+        fn backward_core<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, mut dtotal_4: T, grad: &mut Grad<T>, a: &[T], b: &[T]) {
+            let Tape { a_len, b_len, trips, .. } = *tape;
+            ::backprop_runtime::prepare(&mut grad.a, a_len);
+            let da = &mut grad.a;
+            ::backprop_runtime::prepare(&mut grad.b, b_len);
+            let db = &mut grad.b;
+            for k in (0..trips).rev() {
+                let x = a[k];
+                let y = b[k];
+                let dtotal_3 = dtotal_4;
+                let dtotal_2 = dtotal_3;
+                let dprod = dtotal_3;
+                let dx = dprod * y;
+                let dy = dprod * x;
+                db[k] = db[k] + dy;
+                da[k] = da[k] + dx;
+                dtotal_4 = dtotal_2;
+            }
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, grad: &mut Grad<T>) {
+            self::backward_core(tape, seed, grad, tape.a.as_slice(), tape.b.as_slice());
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: &[T], b: &[T]) -> (T, Grad<T>) {
+            let mut tape = Tape::default();
+            let mut gradient = Grad::default();
+            let value = self::grad_into(a, b, &mut tape, &mut gradient);
+            (value, gradient)
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: &[T], b: &[T], tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_core(tape, a, b);
+            self::backward_core(tape, T::one(), gradient, a, b);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (::std::vec::Vec<T>, ::std::vec::Vec<T>) {
+            let g = self::backward(tape, seed);
+            (g.a, g.b)
+        }
+        pub fn pullback_into<
+            'grad,
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(
+            tape: &Tape<T>,
+            seed: T,
+            scratch: &'grad mut Scratch<T>,
+        ) -> (&'grad [T], &'grad [T]) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (&scratch.a[..], &scratch.b[..])
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: &[T], b: &[T], dot_a: &[T], dot_b: &[T]) -> (T, T) {
+            let total = T::zero();
+            let mut total_4 = total;
+            let mut dot_total_4 = T::zero();
+            #[allow(clippy::needless_range_loop)]
+            for k in 0..a.len().min(b.len()) {
+                let total_2 = total_4;
+                let dot_total_2 = dot_total_4;
+                let x = a[k];
+                let dot_x = dot_a[k];
+                let y = b[k];
+                let dot_y = dot_b[k];
+                let prod = x * y;
+                let dot_prod = (dot_x * y) + (dot_y * x);
+                let total_3 = total_2 + prod;
+                let dot_total_3 = dot_total_2 + dot_prod;
+                total_4 = total_3;
+                dot_total_4 = dot_total_3;
+            }
+            (total_4, dot_total_4)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            a: &[T],
+            b: &[T],
+            dot_a: &[::backprop_runtime::Lanes<T, N>],
+            dot_b: &[::backprop_runtime::Lanes<T, N>],
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let total = T::zero();
+            let mut total_4 = total;
+            let mut dot_total_4 = ::backprop_runtime::Lanes::<T, N>::zero();
+            #[allow(clippy::needless_range_loop)]
+            for k in 0..a.len().min(b.len()) {
+                let total_2 = total_4;
+                let dot_total_2 = dot_total_4;
+                let x = a[k];
+                let dot_x = dot_a[k];
+                let y = b[k];
+                let dot_y = dot_b[k];
+                let prod = x * y;
+                let dot_prod = (dot_x * y) + (dot_y * x);
+                let total_3 = total_2 + prod;
+                let dot_total_3 = dot_total_2 + dot_prod;
+                total_4 = total_3;
+                dot_total_4 = dot_total_3;
+            }
+            (total_4, dot_total_4)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(a: &[T], b: &[T], dot_a: [&[T]; N], dot_b: [&[T]; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(
+                a,
+                b,
+                &::backprop_runtime::lanes::gather(&dot_a),
+                &::backprop_runtime::lanes::gather(&dot_b),
+            );
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: &[T], b: &[T]) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            ::backprop_runtime::prepare(&mut jacobian.a, a.len());
+            ::backprop_runtime::prepare(&mut jacobian.b, b.len());
+            let start_a = 0;
+            let start_b = start_a + a.len();
+            let inputs = start_b + b.len();
+            let mut seed_a = ::std::vec::Vec::new();
+            let mut seed_b = ::std::vec::Vec::new();
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    8,
+                >(
+                    a,
+                    b,
+                    {
+                        ::backprop_runtime::lanes::units(
+                            &mut seed_a,
+                            a.len(),
+                            start_a,
+                            first,
+                        );
+                        &seed_a
+                    },
+                    {
+                        ::backprop_runtime::lanes::units(
+                            &mut seed_b,
+                            b.len(),
+                            start_b,
+                            first,
+                        );
+                        &seed_b
+                    },
+                );
+                dot.read_slice(&mut jacobian.a, start_a, first);
+                dot.read_slice(&mut jacobian.b, start_b, first);
+                first += 8;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            a: &[T],
+            b: &[T],
+            dot_a: &[T],
+            dot_b: &[T],
+        ) -> (T, Grad<T>, Grad<T>) {
+            let a_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = a
+                .iter()
+                .zip(dot_a.iter())
+                .map(|(a, b)| ::backprop_runtime::Dual::new(*a, *b))
+                .collect();
+            let b_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = b
+                .iter()
+                .zip(dot_b.iter())
+                .map(|(a, b)| ::backprop_runtime::Dual::new(*a, *b))
+                .collect();
+            let (value_2, g) = self::grad(&a_dual, &b_dual);
+            let hv = Grad {
+                a: g.a.iter().map(|d| d.eps).collect(),
+                b: g.b.iter().map(|d| d.eps).collect(),
+            };
+            (
+                value_2.re,
+                Grad {
+                    a: g.a.iter().map(|d| d.re).collect(),
+                    b: g.b.iter().map(|d| d.re).collect(),
+                },
+                hv,
+            )
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: &[T], b: &[T]) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let a_start = 0;
+            let b_start = a_start + a.len();
+            let coordinates = b_start + b.len();
+            let mut a_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = a
+                .iter()
+                .map(|a| ::backprop_runtime::Dual::constant(*a))
+                .collect();
+            let mut b_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = b
+                .iter()
+                .map(|a| ::backprop_runtime::Dual::constant(*a))
+                .collect();
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if (a_start..a_start + a_dual.len()).contains(&j) {
+                    a_dual[j - a_start].eps = T::one();
+                }
+                if (b_start..b_start + b_dual.len()).contains(&j) {
+                    b_dual[j - b_start].eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, &a_dual, &b_dual);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if (a_start..a_start + a_dual.len()).contains(&j) {
+                    a_dual[j - a_start].eps = T::zero();
+                }
+                if (b_start..b_start + b_dual.len()).contains(&j) {
+                    b_dual[j - b_start].eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.extend(g.a.iter().map(|d| d.eps));
+                row.extend(g.b.iter().map(|d| d.eps));
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(a, b).0);
+            (value_2, rows)
+        }
+    }
 }

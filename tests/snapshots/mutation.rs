@@ -206,4 +206,301 @@ pub mod damped {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(x: f32, rate: f32, steps: i32, dot_x: f32) -> (f32, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(x, rate, steps, dot_x);
+        (value_2, Grad { x: g.x }, Grad { x: hv.x })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(
+        x: f32,
+        rate: f32,
+        steps: i32,
+    ) -> (f32, ::std::vec::Vec<::std::vec::Vec<f32>>) {
+        self::generic::hessian(x, rate, steps)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub rate: T,
+            pub steps: i32,
+            pub v: T,
+            pub v_3: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    x: T::zero(),
+                    rate: T::zero(),
+                    steps: ::core::default::Default::default(),
+                    v: T::zero(),
+                    v_3: T::zero(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad { x: T::zero() }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.x = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, x: T, rate: T, steps: i32) -> T {
+            let v = x * rate;
+            let powi = v.powi(steps);
+            let prod = powi * T::from(0.5).unwrap();
+            let v_2 = v - prod;
+            let v_3 = v_2.tanh();
+            let generic = v_3 * x;
+            *tape = Tape { x, rate, steps, v, v_3 };
+            generic
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, rate: T, steps: i32) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, x, rate, steps);
+            (value, tape)
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, dgeneric: T, grad: &mut Grad<T>) {
+            let Tape { x, rate, steps, v, v_3 } = *tape;
+            let dv_3 = dgeneric * x;
+            let dx1 = dgeneric * v_3;
+            let dv_2 = dv_3 * (T::one() - v_3 * v_3);
+            let dv1 = dv_2;
+            let dprod = -dv_2;
+            let dpowi = dprod * T::from(0.5).unwrap();
+            let dv2 = dpowi * (T::from(steps).unwrap() * v.powi(steps - 1));
+            let dv = dv1 + dv2;
+            let dx2 = dv * rate;
+            let dx = dx1 + dx2;
+            grad.x = grad.x + dx;
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, rate: T, steps: i32) -> (T, Grad<T>) {
+            let (value, tape) = self::forward(x, rate, steps);
+            (value, self::backward(&tape, T::one()))
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, rate: T, steps: i32, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_into(tape, x, rate, steps);
+            self::backward_into(tape, T::one(), gradient);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(
+            tape: &Tape<T>,
+            seed: T,
+        ) -> (
+            T,
+            ::backprop_runtime::NotDifferentiable,
+            ::backprop_runtime::NotDifferentiable,
+        ) {
+            let g = self::backward(tape, seed);
+            (
+                g.x,
+                ::backprop_runtime::NotDifferentiable,
+                ::backprop_runtime::NotDifferentiable,
+            )
+        }
+        pub fn pullback_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(
+            tape: &Tape<T>,
+            seed: T,
+            scratch: &mut Scratch<T>,
+        ) -> (
+            T,
+            ::backprop_runtime::NotDifferentiable,
+            ::backprop_runtime::NotDifferentiable,
+        ) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (
+                scratch.x,
+                ::backprop_runtime::NotDifferentiable,
+                ::backprop_runtime::NotDifferentiable,
+            )
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, rate: T, steps: i32, dot_x: T) -> (T, T) {
+            let v = x * rate;
+            let dot_v = dot_x * rate;
+            let powi = v.powi(steps);
+            let dot_powi = dot_v * (T::from(steps).unwrap() * v.powi(steps - 1));
+            let prod = powi * T::from(0.5).unwrap();
+            let dot_prod = dot_powi * T::from(0.5).unwrap();
+            let v_2 = v - prod;
+            let dot_v_2 = dot_v + (-dot_prod);
+            let v_3 = v_2.tanh();
+            let dot_v_3 = dot_v_2 * (T::one() - v_3 * v_3);
+            let generic = v_3 * x;
+            let dot_generic = (dot_v_3 * x) + (dot_x * v_3);
+            (generic, dot_generic)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            x: T,
+            rate: T,
+            steps: i32,
+            dot_x: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let v = x * rate;
+            let dot_v = dot_x * rate;
+            let powi = v.powi(steps);
+            let dot_powi = dot_v * (T::from(steps).unwrap() * v.powi(steps - 1));
+            let prod = powi * T::from(0.5).unwrap();
+            let dot_prod = dot_powi * T::from(0.5).unwrap();
+            let v_2 = v - prod;
+            let dot_v_2 = dot_v + (-dot_prod);
+            let v_3 = v_2.tanh();
+            let dot_v_3 = dot_v_2 * (T::one() - v_3 * v_3);
+            let generic = v_3 * x;
+            let dot_generic = (dot_v_3 * x) + (dot_x * v_3);
+            (generic, dot_generic)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(x: T, rate: T, steps: i32, dot_x: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(
+                x,
+                rate,
+                steps,
+                ::backprop_runtime::Lanes(dot_x),
+            );
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, rate: T, steps: i32) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            let start_x = 0;
+            let inputs = start_x + 1;
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    1,
+                >(x, rate, steps, ::backprop_runtime::Lanes::<T, 1>::unit(start_x, first));
+                dot.read_into(start_x, first, &mut jacobian.x);
+                first += 1;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            x: T,
+            rate: T,
+            steps: i32,
+            dot_x: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+            let (value_2, g) = self::grad(
+                x_dual,
+                ::backprop_runtime::Dual::constant(rate),
+                steps,
+            );
+            let hv = Grad { x: g.x.eps };
+            (value_2.re, Grad { x: g.x.re }, hv)
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, rate: T, steps: i32) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let x_start = 0;
+            let coordinates = x_start + 1;
+            let mut x_dual = ::backprop_runtime::Dual::constant(x);
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if j == x_start {
+                    x_dual.eps = T::one();
+                }
+                let v = self::forward_into(
+                    &mut tape_2,
+                    x_dual,
+                    ::backprop_runtime::Dual::constant(rate),
+                    steps,
+                );
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if j == x_start {
+                    x_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.push(g.x.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(x, rate, steps).0);
+            (value_2, rows)
+        }
+    }
 }

@@ -195,4 +195,287 @@ pub mod early_return {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(x: f64, y: f64, dot_x: f64, dot_y: f64) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(x, y, dot_x, dot_y);
+        (value_2, Grad { x: g.x, y: g.y }, Grad { x: hv.x, y: hv.y })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(x: f64, y: f64) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(x, y)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub y: T,
+            pub cond: bool,
+            pub z: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    x: T::zero(),
+                    y: T::zero(),
+                    cond: ::core::default::Default::default(),
+                    z: T::zero(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub y: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad { x: T::zero(), y: T::zero() }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.x = T::zero();
+                self.y = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, x: T, y: T) -> T {
+            let cond = x < T::from(0.0).unwrap();
+            let generic = if cond {
+                y * y
+            } else {
+                let z = x * y;
+                let sin = z.sin();
+                tape.z = z;
+                sin
+            };
+            *tape = Tape { x, y, cond, ..*tape };
+            generic
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, x, y);
+            (value, tape)
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, dgeneric: T, grad: &mut Grad<T>) {
+            let Tape { x, y, cond, z } = *tape;
+            let mut dy = T::zero();
+            let mut dx = T::zero();
+            if cond {
+                let dsq = dgeneric;
+                dy = dy + dsq * (T::from(2.0).unwrap() * y);
+            } else {
+                let dsin = dgeneric;
+                let dz = dsin * z.cos();
+                dx = dx + dz * y;
+                dy = dy + dz * x;
+            }
+            grad.x = grad.x + dx;
+            grad.y = grad.y + dy;
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T) -> (T, Grad<T>) {
+            let (value, tape) = self::forward(x, y);
+            (value, self::backward(&tape, T::one()))
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_into(tape, x, y);
+            self::backward_into(tape, T::one(), gradient);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (T, T) {
+            let g = self::backward(tape, seed);
+            (g.x, g.y)
+        }
+        pub fn pullback_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, scratch: &mut Scratch<T>) -> (T, T) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (scratch.x, scratch.y)
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T, dot_x: T, dot_y: T) -> (T, T) {
+            let cond = x < T::from(0.0).unwrap();
+            let (generic, dot_generic) = if cond {
+                let sq = y * y;
+                let dot_sq = dot_y * (T::from(2.0).unwrap() * y);
+                (sq, dot_sq)
+            } else {
+                let z = x * y;
+                let dot_z = (dot_x * y) + (dot_y * x);
+                let sin = z.sin();
+                let dot_sin = dot_z * z.cos();
+                (sin, dot_sin)
+            };
+            (generic, dot_generic)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            x: T,
+            y: T,
+            dot_x: ::backprop_runtime::Lanes<T, N>,
+            dot_y: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let cond = x < T::from(0.0).unwrap();
+            let (generic, dot_generic) = if cond {
+                let sq = y * y;
+                let dot_sq = dot_y * (T::from(2.0).unwrap() * y);
+                (sq, dot_sq)
+            } else {
+                let z = x * y;
+                let dot_z = (dot_x * y) + (dot_y * x);
+                let sin = z.sin();
+                let dot_sin = dot_z * z.cos();
+                (sin, dot_sin)
+            };
+            (generic, dot_generic)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(x: T, y: T, dot_x: [T; N], dot_y: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(
+                x,
+                y,
+                ::backprop_runtime::Lanes(dot_x),
+                ::backprop_runtime::Lanes(dot_y),
+            );
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            let start_x = 0;
+            let start_y = start_x + 1;
+            let inputs = start_y + 1;
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    2,
+                >(
+                    x,
+                    y,
+                    ::backprop_runtime::Lanes::<T, 2>::unit(start_x, first),
+                    ::backprop_runtime::Lanes::<T, 2>::unit(start_y, first),
+                );
+                dot.read_into(start_x, first, &mut jacobian.x);
+                dot.read_into(start_y, first, &mut jacobian.y);
+                first += 2;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            x: T,
+            y: T,
+            dot_x: T,
+            dot_y: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+            let y_dual = ::backprop_runtime::Dual::new(y, dot_y);
+            let (value_2, g) = self::grad(x_dual, y_dual);
+            let hv = Grad { x: g.x.eps, y: g.y.eps };
+            (value_2.re, Grad { x: g.x.re, y: g.y.re }, hv)
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, y: T) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let x_start = 0;
+            let y_start = x_start + 1;
+            let coordinates = y_start + 1;
+            let mut x_dual = ::backprop_runtime::Dual::constant(x);
+            let mut y_dual = ::backprop_runtime::Dual::constant(y);
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if j == x_start {
+                    x_dual.eps = T::one();
+                }
+                if j == y_start {
+                    y_dual.eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, x_dual, y_dual);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if j == x_start {
+                    x_dual.eps = T::zero();
+                }
+                if j == y_start {
+                    y_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.push(g.x.eps);
+                row.push(g.y.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(x, y).0);
+            (value_2, rows)
+        }
+    }
 }

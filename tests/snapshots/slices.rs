@@ -301,6 +301,425 @@ pub mod mse {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(w: &[f64], xs: &[f64], ys: &[f64], dot_w: &[f64]) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(w, xs, ys, dot_w);
+        (value_2, Grad { w: g.w }, Grad { w: hv.w })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(
+        w: &[f64],
+        xs: &[f64],
+        ys: &[f64],
+    ) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(w, xs, ys)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub w_len: usize,
+            pub e: ::backprop_runtime::Stack<T>,
+            pub trips: usize,
+            pub unwrap: T,
+            pub xs: ::std::vec::Vec<T>,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    w_len: ::core::default::Default::default(),
+                    e: ::core::default::Default::default(),
+                    trips: ::core::default::Default::default(),
+                    unwrap: T::zero(),
+                    xs: ::std::vec::Vec::new(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub w: ::std::vec::Vec<T>,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad { w: ::std::vec::Vec::new() }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.w.clear();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        fn forward_core<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, w: &[T], xs: &[T], ys: &[T]) -> T {
+            let mut e_stack = ::core::mem::take(&mut tape.e);
+            e_stack.clear();
+            let w_len = w.len();
+            let total = T::from(0.0).unwrap();
+            let mut total_4 = total;
+            let mut trips = 0_usize;
+            #[allow(clippy::needless_range_loop)]
+            for k in 0..xs.len().min(ys.len()) {
+                let x = xs[k];
+                let y = ys[k];
+                let w_i = w[0];
+                let prod = w_i * x;
+                let w_i_2 = w[1];
+                let sum = prod + w_i_2;
+                let e = sum - y;
+                let sq = e * e;
+                let total_3 = total_4 + sq;
+                e_stack.push(e);
+                total_4 = total_3;
+                trips += 1;
+            }
+            let unwrap = T::from(xs.len()).unwrap();
+            let generic = total_4 / unwrap;
+            let mut xs_copy = ::core::mem::take(&mut tape.xs);
+            xs_copy.clear();
+            *tape = Tape {
+                w_len,
+                trips,
+                unwrap,
+                e: e_stack,
+                xs: xs_copy,
+            };
+            generic
+        }
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, w: &[T], xs: &[T], ys: &[T]) -> T {
+            let value = self::forward_core(tape, w, xs, ys);
+            tape.xs.clear();
+            tape.xs.extend_from_slice(xs);
+            value
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], xs: &[T], ys: &[T]) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, w, xs, ys);
+            (value, tape)
+        }
+        #[inline]
+        fn backward_core<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, dgeneric: T, grad: &mut Grad<T>, xs: &[T]) {
+            let Tape { w_len, trips, unwrap, .. } = *tape;
+            let mut e_stack = tape.e.reader();
+            ::backprop_runtime::prepare(&mut grad.w, w_len);
+            let dw = &mut grad.w;
+            let mut dtotal_4 = dgeneric / unwrap;
+            for k in (0..trips).rev() {
+                let x = xs[k];
+                let e = e_stack.pop();
+                let dtotal_3 = dtotal_4;
+                let dtotal_2 = dtotal_3;
+                let dsq = dtotal_3;
+                let de = dsq * (T::from(2.0).unwrap() * e);
+                let dsum = de;
+                let dprod = dsum;
+                let dw_i_2 = dsum;
+                dw[1] = dw[1] + dw_i_2;
+                let dw_i = dprod * x;
+                dw[0] = dw[0] + dw_i;
+                dtotal_4 = dtotal_2;
+            }
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, grad: &mut Grad<T>) {
+            self::backward_core(tape, seed, grad, tape.xs.as_slice());
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], xs: &[T], ys: &[T]) -> (T, Grad<T>) {
+            let mut tape = Tape::default();
+            let mut gradient = Grad::default();
+            let value = self::grad_into(w, xs, ys, &mut tape, &mut gradient);
+            (value, gradient)
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], xs: &[T], ys: &[T], tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_core(tape, w, xs, ys);
+            self::backward_core(tape, T::one(), gradient, xs);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(
+            tape: &Tape<T>,
+            seed: T,
+        ) -> (
+            ::std::vec::Vec<T>,
+            ::backprop_runtime::NotDifferentiable,
+            ::backprop_runtime::NotDifferentiable,
+        ) {
+            let g = self::backward(tape, seed);
+            (
+                g.w,
+                ::backprop_runtime::NotDifferentiable,
+                ::backprop_runtime::NotDifferentiable,
+            )
+        }
+        pub fn pullback_into<
+            'grad,
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(
+            tape: &Tape<T>,
+            seed: T,
+            scratch: &'grad mut Scratch<T>,
+        ) -> (
+            &'grad [T],
+            ::backprop_runtime::NotDifferentiable,
+            ::backprop_runtime::NotDifferentiable,
+        ) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (
+                &scratch.w[..],
+                ::backprop_runtime::NotDifferentiable,
+                ::backprop_runtime::NotDifferentiable,
+            )
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], xs: &[T], ys: &[T], dot_w: &[T]) -> (T, T) {
+            let total = T::from(0.0).unwrap();
+            let mut total_4 = total;
+            let mut dot_total_4 = T::zero();
+            #[allow(clippy::needless_range_loop)]
+            for k in 0..xs.len().min(ys.len()) {
+                let total_2 = total_4;
+                let dot_total_2 = dot_total_4;
+                let x = xs[k];
+                let y = ys[k];
+                let w_i = w[0];
+                let dot_w_i = dot_w[0];
+                let prod = w_i * x;
+                let dot_prod = dot_w_i * x;
+                let w_i_2 = w[1];
+                let dot_w_i_2 = dot_w[1];
+                let sum = prod + w_i_2;
+                let dot_sum = dot_prod + dot_w_i_2;
+                let e = sum - y;
+                let dot_e = dot_sum;
+                let sq = e * e;
+                let dot_sq = dot_e * (T::from(2.0).unwrap() * e);
+                let total_3 = total_2 + sq;
+                let dot_total_3 = dot_total_2 + dot_sq;
+                total_4 = total_3;
+                dot_total_4 = dot_total_3;
+            }
+            let unwrap = T::from(xs.len()).unwrap();
+            let generic = total_4 / unwrap;
+            let dot_generic = dot_total_4 / unwrap;
+            (generic, dot_generic)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            w: &[T],
+            xs: &[T],
+            ys: &[T],
+            dot_w: &[::backprop_runtime::Lanes<T, N>],
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let total = T::from(0.0).unwrap();
+            let mut total_4 = total;
+            let mut dot_total_4 = ::backprop_runtime::Lanes::<T, N>::zero();
+            #[allow(clippy::needless_range_loop)]
+            for k in 0..xs.len().min(ys.len()) {
+                let total_2 = total_4;
+                let dot_total_2 = dot_total_4;
+                let x = xs[k];
+                let y = ys[k];
+                let w_i = w[0];
+                let dot_w_i = dot_w[0];
+                let prod = w_i * x;
+                let dot_prod = dot_w_i * x;
+                let w_i_2 = w[1];
+                let dot_w_i_2 = dot_w[1];
+                let sum = prod + w_i_2;
+                let dot_sum = dot_prod + dot_w_i_2;
+                let e = sum - y;
+                let dot_e = dot_sum;
+                let sq = e * e;
+                let dot_sq = dot_e * (T::from(2.0).unwrap() * e);
+                let total_3 = total_2 + sq;
+                let dot_total_3 = dot_total_2 + dot_sq;
+                total_4 = total_3;
+                dot_total_4 = dot_total_3;
+            }
+            let unwrap = T::from(xs.len()).unwrap();
+            let generic = total_4 / unwrap;
+            let dot_generic = dot_total_4 / unwrap;
+            (generic, dot_generic)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(w: &[T], xs: &[T], ys: &[T], dot_w: [&[T]; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(
+                w,
+                xs,
+                ys,
+                &::backprop_runtime::lanes::gather(&dot_w),
+            );
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], xs: &[T], ys: &[T]) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+            let start_w = 0;
+            let inputs = start_w + w.len();
+            let mut seed_w = ::std::vec::Vec::new();
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    8,
+                >(
+                    w,
+                    xs,
+                    ys,
+                    {
+                        ::backprop_runtime::lanes::units(
+                            &mut seed_w,
+                            w.len(),
+                            start_w,
+                            first,
+                        );
+                        &seed_w
+                    },
+                );
+                dot.read_slice(&mut jacobian.w, start_w, first);
+                first += 8;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            w: &[T],
+            xs: &[T],
+            ys: &[T],
+            dot_w: &[T],
+        ) -> (T, Grad<T>, Grad<T>) {
+            let w_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = w
+                .iter()
+                .zip(dot_w.iter())
+                .map(|(a, b)| ::backprop_runtime::Dual::new(*a, *b))
+                .collect();
+            let xs_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = xs
+                .iter()
+                .map(|a| ::backprop_runtime::Dual::constant(*a))
+                .collect();
+            let ys_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = ys
+                .iter()
+                .map(|a| ::backprop_runtime::Dual::constant(*a))
+                .collect();
+            let (value_2, g) = self::grad(&w_dual, &xs_dual, &ys_dual);
+            let hv = Grad {
+                w: g.w.iter().map(|d| d.eps).collect(),
+            };
+            (
+                value_2.re,
+                Grad {
+                    w: g.w.iter().map(|d| d.re).collect(),
+                },
+                hv,
+            )
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(w: &[T], xs: &[T], ys: &[T]) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let w_start = 0;
+            let coordinates = w_start + w.len();
+            let mut w_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = w
+                .iter()
+                .map(|a| ::backprop_runtime::Dual::constant(*a))
+                .collect();
+            let xs_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = xs
+                .iter()
+                .map(|a| ::backprop_runtime::Dual::constant(*a))
+                .collect();
+            let ys_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = ys
+                .iter()
+                .map(|a| ::backprop_runtime::Dual::constant(*a))
+                .collect();
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if (w_start..w_start + w_dual.len()).contains(&j) {
+                    w_dual[j - w_start].eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, &w_dual, &xs_dual, &ys_dual);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if (w_start..w_start + w_dual.len()).contains(&j) {
+                    w_dual[j - w_start].eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.extend(g.w.iter().map(|d| d.eps));
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(w, xs, ys).0);
+            (value_2, rows)
+        }
+    }
 }
 
 // The function as written:

@@ -205,4 +205,341 @@ pub mod newton_sqrt {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(a: f64, dot_a: f64) -> (f64, Grad, Grad) {
+        let (value_2, g_5, hv) = self::generic::hvp(a, dot_a);
+        (value_2, Grad { a: g_5.a }, Grad { a: hv.a })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(a: f64) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(a)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub a: T,
+            pub g_2: ::backprop_runtime::Stack<T>,
+            pub running: ::backprop_runtime::Stack<bool>,
+            pub trips: usize,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    a: T::zero(),
+                    g_2: ::core::default::Default::default(),
+                    running: ::core::default::Default::default(),
+                    trips: ::core::default::Default::default(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub a: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad { a: T::zero() }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.a = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, a: T) -> T {
+            let mut g_2_stack = ::core::mem::take(&mut tape.g_2);
+            g_2_stack.clear();
+            let mut running_stack = ::core::mem::take(&mut tape.running);
+            running_stack.clear();
+            let g = a.max(T::from(1.0).unwrap());
+            let broke = false;
+            let mut g_5 = g;
+            let mut broke_5 = broke;
+            let mut trips = 0_usize;
+            loop {
+                let broke_2 = broke_5;
+                if broke_2 {
+                    break;
+                }
+                let cond = (g_5 * g_5 - a).abs() > T::from(1e-12).unwrap() * a;
+                let done = !cond;
+                let broke_4 = if done { true } else { broke_2 };
+                let running = !broke_4;
+                let g_4 = if running {
+                    let quot = a / g_5;
+                    let sum = g_5 + quot;
+                    T::from(0.5).unwrap() * sum
+                } else {
+                    g_5
+                };
+                g_2_stack.push(g_5);
+                running_stack.push(running);
+                g_5 = g_4;
+                broke_5 = broke_4;
+                trips += 1;
+            }
+            *tape = Tape {
+                a,
+                trips,
+                g_2: g_2_stack,
+                running: running_stack,
+            };
+            g_5
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: T) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, a);
+            (value, tape)
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, mut dg_5: T, grad: &mut Grad<T>) {
+            let Tape { a, trips, .. } = *tape;
+            let mut g_2_stack = tape.g_2.reader();
+            let mut running_stack = tape.running.reader();
+            let mut da1 = T::zero();
+            for _ in 0..trips {
+                let g_2 = g_2_stack.pop();
+                let running = running_stack.pop();
+                let dg_4 = dg_5;
+                let mut dg_2 = T::zero();
+                if running {
+                    let dg_3 = dg_4;
+                    let dsum = dg_3 * T::from(0.5).unwrap();
+                    dg_2 = dg_2 + dsum;
+                    let dquot = dsum;
+                    da1 = da1 + dquot / g_2;
+                    dg_2 = dg_2 + dquot * (-a / (g_2 * g_2));
+                } else {
+                    dg_2 = dg_2 + dg_4;
+                }
+                dg_5 = dg_2;
+            }
+            let dg = dg_5;
+            let da2 = if a >= T::from(1.0).unwrap() { dg } else { T::zero() };
+            let da = da1 + da2;
+            grad.a = grad.a + da;
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: T) -> (T, Grad<T>) {
+            let (value, tape) = self::forward(a);
+            (value, self::backward(&tape, T::one()))
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: T, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_into(tape, a);
+            self::backward_into(tape, T::one(), gradient);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (T,) {
+            let g = self::backward(tape, seed);
+            (g.a,)
+        }
+        pub fn pullback_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, scratch: &mut Scratch<T>) -> (T,) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (scratch.a,)
+        }
+        #[must_use]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: T, dot_a: T) -> (T, T) {
+            let g = a.max(T::from(1.0).unwrap());
+            let dot_g = if a >= T::from(1.0).unwrap() { dot_a } else { T::zero() };
+            let broke = false;
+            let mut g_5 = g;
+            let mut dot_g_5 = dot_g;
+            let mut broke_5 = broke;
+            loop {
+                let g_2 = g_5;
+                let dot_g_2 = dot_g_5;
+                let broke_2 = broke_5;
+                if broke_2 {
+                    break;
+                }
+                let cond = (g_2 * g_2 - a).abs() > T::from(1e-12).unwrap() * a;
+                let done = !cond;
+                let broke_4 = if done { true } else { broke_2 };
+                let running = !broke_4;
+                let (g_4, dot_g_4) = if running {
+                    let quot = a / g_2;
+                    let dot_quot = (dot_a / g_2) + (dot_g_2 * (-a / (g_2 * g_2)));
+                    let sum = g_2 + quot;
+                    let dot_sum = dot_g_2 + dot_quot;
+                    let g_3 = T::from(0.5).unwrap() * sum;
+                    let dot_g_3 = dot_sum * T::from(0.5).unwrap();
+                    (g_3, dot_g_3)
+                } else {
+                    (g_2, dot_g_2)
+                };
+                g_5 = g_4;
+                dot_g_5 = dot_g_4;
+                broke_5 = broke_4;
+            }
+            (g_5, dot_g_5)
+        }
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            a: T,
+            dot_a: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let g = a.max(T::from(1.0).unwrap());
+            let dot_g = if a >= T::from(1.0).unwrap() {
+                dot_a
+            } else {
+                ::backprop_runtime::Lanes::<T, N>::zero()
+            };
+            let broke = false;
+            let mut g_5 = g;
+            let mut dot_g_5 = dot_g;
+            let mut broke_5 = broke;
+            loop {
+                let g_2 = g_5;
+                let dot_g_2 = dot_g_5;
+                let broke_2 = broke_5;
+                if broke_2 {
+                    break;
+                }
+                let cond = (g_2 * g_2 - a).abs() > T::from(1e-12).unwrap() * a;
+                let done = !cond;
+                let broke_4 = if done { true } else { broke_2 };
+                let running = !broke_4;
+                let (g_4, dot_g_4) = if running {
+                    let quot = a / g_2;
+                    let dot_quot = (dot_a / g_2) + (dot_g_2 * (-a / (g_2 * g_2)));
+                    let sum = g_2 + quot;
+                    let dot_sum = dot_g_2 + dot_quot;
+                    let g_3 = T::from(0.5).unwrap() * sum;
+                    let dot_g_3 = dot_sum * T::from(0.5).unwrap();
+                    (g_3, dot_g_3)
+                } else {
+                    (g_2, dot_g_2)
+                };
+                g_5 = g_4;
+                dot_g_5 = dot_g_4;
+                broke_5 = broke_4;
+            }
+            (g_5, dot_g_5)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(a: T, dot_a: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(a, ::backprop_runtime::Lanes(dot_a));
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: T) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            let start_a = 0;
+            let inputs = start_a + 1;
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    1,
+                >(a, ::backprop_runtime::Lanes::<T, 1>::unit(start_a, first));
+                dot.read_into(start_a, first, &mut jacobian.a);
+                first += 1;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            a: T,
+            dot_a: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let a_dual = ::backprop_runtime::Dual::new(a, dot_a);
+            let (value_2, g_6) = self::grad(a_dual);
+            let hv = Grad { a: g_6.a.eps };
+            (value_2.re, Grad { a: g_6.a.re }, hv)
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(a: T) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let a_start = 0;
+            let coordinates = a_start + 1;
+            let mut a_dual = ::backprop_runtime::Dual::constant(a);
+            let mut tape_2 = Tape::default();
+            let mut g_6 = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if j == a_start {
+                    a_dual.eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, a_dual);
+                g_6.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g_6,
+                );
+                if j == a_start {
+                    a_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.push(g_6.a.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(a).0);
+            (value_2, rows)
+        }
+    }
 }

@@ -261,4 +261,360 @@ pub mod halve_until {
             }
         }
     }
+
+    #[must_use]
+    #[inline]
+    pub fn hvp(x: f64, limit: f64, dot_x: f64, dot_limit: f64) -> (f64, Grad, Grad) {
+        let (value_2, g, hv) = self::generic::hvp(x, limit, dot_x, dot_limit);
+        (value_2, Grad { x: g.x, limit: g.limit }, Grad { x: hv.x, limit: hv.limit })
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn hessian(x: f64, limit: f64) -> (f64, ::std::vec::Vec<::std::vec::Vec<f64>>) {
+        self::generic::hessian(x, limit)
+    }
+
+    #[allow(dead_code)]
+    mod generic {
+        #[allow(unused_imports)]
+        use super::*;
+        #[derive(Clone, Debug)]
+        pub struct Tape<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub v_4: T,
+            pub trips: usize,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Tape<T> {
+            fn default() -> Self {
+                Tape {
+                    x: T::zero(),
+                    v_4: T::zero(),
+                    trips: ::core::default::Default::default(),
+                }
+            }
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > {
+            pub x: T,
+            pub limit: T,
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::core::default::Default for Grad<T> {
+            fn default() -> Self {
+                Grad {
+                    x: T::zero(),
+                    limit: T::zero(),
+                }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Grad<T> {
+            pub fn clear(&mut self) {
+                self.x = T::zero();
+                self.limit = T::zero();
+            }
+        }
+        pub type Scratch<T> = Grad<T>;
+        #[inline]
+        pub fn forward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &mut Tape<T>, x: T, limit: T) -> T {
+            let v = x;
+            let steps = 0;
+            let mut v_4 = v;
+            let mut steps_4 = steps;
+            let mut trips = 0_usize;
+            loop {
+                let cond = v_4 > limit;
+                if !cond {
+                    break;
+                }
+                let prod = v_4 * T::from(0.5).unwrap();
+                let sin = x.sin();
+                let prod_2 = sin * T::from(0.1).unwrap();
+                let v_3 = prod + prod_2;
+                let steps_3 = steps_4 + 1;
+                let cond_2 = steps_3 == 20;
+                v_4 = v_3;
+                steps_4 = steps_3;
+                trips += 1;
+                if cond_2 {
+                    break;
+                }
+            }
+            let generic = v_4 * x;
+            *tape = Tape { x, v_4, trips };
+            generic
+        }
+        #[must_use]
+        #[inline]
+        pub fn forward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, limit: T) -> (T, Tape<T>) {
+            let mut tape = Tape::default();
+            let value = self::forward_into(&mut tape, x, limit);
+            (value, tape)
+        }
+        #[inline]
+        pub fn backward_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, dgeneric: T, grad: &mut Grad<T>) {
+            let Tape { x, v_4, trips } = *tape;
+            let mut dv_4 = dgeneric * x;
+            let dx1 = dgeneric * v_4;
+            let mut dx2 = T::zero();
+            for _ in 0..trips {
+                let dv_3 = dv_4;
+                let dprod = dv_3;
+                let dprod_2 = dv_3;
+                let dsin = dprod_2 * T::from(0.1).unwrap();
+                dx2 = dx2 + dsin * x.cos();
+                let dv_2 = dprod * T::from(0.5).unwrap();
+                dv_4 = dv_2;
+            }
+            let dv = dv_4;
+            let dx3 = dv;
+            let dx = dx1 + dx2 + dx3;
+            grad.x = grad.x + dx;
+        }
+        #[must_use]
+        #[inline]
+        pub fn backward<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> Grad<T> {
+            let mut grad = Grad::default();
+            self::backward_into(tape, seed, &mut grad);
+            grad
+        }
+        #[must_use]
+        #[inline]
+        pub fn grad<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, limit: T) -> (T, Grad<T>) {
+            let (value, tape) = self::forward(x, limit);
+            (value, self::backward(&tape, T::one()))
+        }
+        #[inline]
+        pub fn grad_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, limit: T, tape: &mut Tape<T>, gradient: &mut Grad<T>) -> T {
+            let value = self::forward_into(tape, x, limit);
+            self::backward_into(tape, T::one(), gradient);
+            value
+        }
+        #[must_use]
+        pub fn pullback<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T) -> (T, T) {
+            let g = self::backward(tape, seed);
+            (g.x, g.limit)
+        }
+        pub fn pullback_into<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(tape: &Tape<T>, seed: T, scratch: &mut Scratch<T>) -> (T, T) {
+            scratch.clear();
+            self::backward_into(tape, seed, scratch);
+            (scratch.x, scratch.limit)
+        }
+        #[must_use]
+        #[allow(unused_variables)]
+        pub fn tangent<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, limit: T, dot_x: T, dot_limit: T) -> (T, T) {
+            let v = x;
+            let dot_v = dot_x;
+            let steps = 0;
+            let mut v_4 = v;
+            let mut dot_v_4 = dot_v;
+            let mut steps_4 = steps;
+            loop {
+                let v_2 = v_4;
+                let dot_v_2 = dot_v_4;
+                let steps_2 = steps_4;
+                let cond = v_2 > limit;
+                if !cond {
+                    break;
+                }
+                let prod = v_2 * T::from(0.5).unwrap();
+                let dot_prod = dot_v_2 * T::from(0.5).unwrap();
+                let sin = x.sin();
+                let dot_sin = dot_x * x.cos();
+                let prod_2 = sin * T::from(0.1).unwrap();
+                let dot_prod_2 = dot_sin * T::from(0.1).unwrap();
+                let v_3 = prod + prod_2;
+                let dot_v_3 = dot_prod + dot_prod_2;
+                let steps_3 = steps_2 + 1;
+                let cond_2 = steps_3 == 20;
+                v_4 = v_3;
+                dot_v_4 = dot_v_3;
+                steps_4 = steps_3;
+                if cond_2 {
+                    break;
+                }
+            }
+            let generic = v_4 * x;
+            let dot_generic = (dot_v_4 * x) + (dot_x * v_4);
+            (generic, dot_generic)
+        }
+        #[allow(unused_variables)]
+        fn tangent_lanes<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(
+            x: T,
+            limit: T,
+            dot_x: ::backprop_runtime::Lanes<T, N>,
+            dot_limit: ::backprop_runtime::Lanes<T, N>,
+        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+            let v = x;
+            let dot_v = dot_x;
+            let steps = 0;
+            let mut v_4 = v;
+            let mut dot_v_4 = dot_v;
+            let mut steps_4 = steps;
+            loop {
+                let v_2 = v_4;
+                let dot_v_2 = dot_v_4;
+                let steps_2 = steps_4;
+                let cond = v_2 > limit;
+                if !cond {
+                    break;
+                }
+                let prod = v_2 * T::from(0.5).unwrap();
+                let dot_prod = dot_v_2 * T::from(0.5).unwrap();
+                let sin = x.sin();
+                let dot_sin = dot_x * x.cos();
+                let prod_2 = sin * T::from(0.1).unwrap();
+                let dot_prod_2 = dot_sin * T::from(0.1).unwrap();
+                let v_3 = prod + prod_2;
+                let dot_v_3 = dot_prod + dot_prod_2;
+                let steps_3 = steps_2 + 1;
+                let cond_2 = steps_3 == 20;
+                v_4 = v_3;
+                dot_v_4 = dot_v_3;
+                steps_4 = steps_3;
+                if cond_2 {
+                    break;
+                }
+            }
+            let generic = v_4 * x;
+            let dot_generic = (dot_v_4 * x) + (dot_x * v_4);
+            (generic, dot_generic)
+        }
+        #[must_use]
+        pub fn tangents<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+            const N: usize,
+        >(x: T, limit: T, dot_x: [T; N], dot_limit: [T; N]) -> (T, [T; N]) {
+            let (value_2, dot) = self::tangent_lanes(
+                x,
+                limit,
+                ::backprop_runtime::Lanes(dot_x),
+                ::backprop_runtime::Lanes(dot_limit),
+            );
+            (value_2, dot.0)
+        }
+        #[must_use]
+        #[inline]
+        pub fn jacobian_fwd<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, limit: T) -> (T, Grad<T>) {
+            let mut jacobian: Grad<T> = Grad::default();
+            let start_x = 0;
+            let start_limit = start_x + 1;
+            let inputs = start_limit + 1;
+            let mut first = 0;
+            loop {
+                let (value_2, dot) = self::tangent_lanes::<
+                    T,
+                    2,
+                >(
+                    x,
+                    limit,
+                    ::backprop_runtime::Lanes::<T, 2>::unit(start_x, first),
+                    ::backprop_runtime::Lanes::<T, 2>::unit(start_limit, first),
+                );
+                dot.read_into(start_x, first, &mut jacobian.x);
+                dot.read_into(start_limit, first, &mut jacobian.limit);
+                first += 2;
+                if first >= inputs {
+                    break (value_2, jacobian);
+                }
+            }
+        }
+        #[must_use]
+        pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
+            x: T,
+            limit: T,
+            dot_x: T,
+            dot_limit: T,
+        ) -> (T, Grad<T>, Grad<T>) {
+            let x_dual = ::backprop_runtime::Dual::new(x, dot_x);
+            let limit_dual = ::backprop_runtime::Dual::new(limit, dot_limit);
+            let (value_2, g) = self::grad(x_dual, limit_dual);
+            let hv = Grad {
+                x: g.x.eps,
+                limit: g.limit.eps,
+            };
+            (
+                value_2.re,
+                Grad {
+                    x: g.x.re,
+                    limit: g.limit.re,
+                },
+                hv,
+            )
+        }
+        #[must_use]
+        pub fn hessian<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        >(x: T, limit: T) -> (T, ::std::vec::Vec<::std::vec::Vec<T>>) {
+            let x_start = 0;
+            let limit_start = x_start + 1;
+            let coordinates = limit_start + 1;
+            let mut x_dual = ::backprop_runtime::Dual::constant(x);
+            let mut limit_dual = ::backprop_runtime::Dual::constant(limit);
+            let mut tape_2 = Tape::default();
+            let mut g = Grad::default();
+            let mut value_2 = ::core::option::Option::None;
+            let mut rows = ::std::vec::Vec::with_capacity(coordinates);
+            for j in 0..coordinates {
+                if j == x_start {
+                    x_dual.eps = T::one();
+                }
+                if j == limit_start {
+                    limit_dual.eps = T::one();
+                }
+                let v = self::forward_into(&mut tape_2, x_dual, limit_dual);
+                g.clear();
+                self::backward_into(
+                    &tape_2,
+                    ::backprop_runtime::Dual::constant(T::one()),
+                    &mut g,
+                );
+                if j == x_start {
+                    x_dual.eps = T::zero();
+                }
+                if j == limit_start {
+                    limit_dual.eps = T::zero();
+                }
+                value_2 = ::core::option::Option::Some(v.re);
+                let mut row = ::std::vec::Vec::with_capacity(coordinates);
+                row.push(g.x.eps);
+                row.push(g.limit.eps);
+                rows.push(row);
+            }
+            let value_2 = value_2.unwrap_or_else(|| self::grad(x, limit).0);
+            (value_2, rows)
+        }
+    }
 }

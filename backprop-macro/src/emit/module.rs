@@ -20,6 +20,7 @@ pub fn assemble(
     backward: &Backward,
     names: &mut Names,
     lints: &[syn::Attribute],
+    nesting: Nesting,
 ) -> syn::Result<TokenStream> {
     // `grad`'s two locals only need to avoid the user's names, not the other
     // functions' locals.
@@ -50,15 +51,34 @@ pub fn assemble(
         let has_work = !backward.work_fields.is_empty();
         super::second::hessian_fn(sig, &grad_names, &generic, has_work)
     });
+    // A function over `f64` or `f32` gets them from its twin, when it has one.
+    let (hvp_fn, twin) = match (hvp_fn, nesting.twin) {
+        (None, Some((name, twin))) => match super::second::through_twin(sig, &grad_names, &name) {
+            Some(through) => (Some(through), Some(twin)),
+            None => (None, None),
+        },
+        (hvp_fn, _) => (hvp_fn, None),
+    };
 
     let Tape {
         definition: tape_def,
         ..
     } = &tape;
-    let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #hvp_fn #hessian_fn);
-    let source = pretty(shown.clone());
+    let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #hvp_fn #hessian_fn #twin);
     let ident = &sig.ident;
     let vis = &sig.vis;
+    if nesting.is_twin {
+        return Ok(quote! {
+            #[allow(dead_code)]
+            #vis mod #ident {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #shown
+            }
+        });
+    }
+    let source = pretty(shown.clone());
     let (doc, code_doc) = module_doc(&ident.to_string(), &source);
     Ok(quote! {
         #[doc = #doc]
@@ -79,6 +99,13 @@ pub fn assemble(
             pub const SOURCE: &str = #source;
         }
     })
+}
+
+/// Where a module goes: a function's own, holding the module of its twin
+/// over a generic float (`twin.rs`) if it has one, or that twin's.
+pub struct Nesting {
+    pub twin: Option<(Ident, TokenStream)>,
+    pub is_twin: bool,
 }
 
 /// The module's summary, and its code for rustdoc.

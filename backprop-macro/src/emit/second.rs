@@ -19,7 +19,6 @@ use quote::quote;
 pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Option<TokenStream> {
     let t = sig.generics.type_params().next()?.ident.clone();
     let only_t = Floats::new(Some(t.clone()));
-    let plain = sig.params.iter().all(|p| !p.inout && !p.by_reference);
     // Any other use of the float type in a parameter (`&Model<T>`, a method's
     // `self`) would have to become dual too: not covered. (Judged on the
     // printed type, so a name that merely contains `T` counts too: it errs on
@@ -31,7 +30,7 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
             && only_t.of_type(&p.ty).is_none()
             && Shape::of(&p.ty, &only_t).is_none()
     });
-    if !matches!(sig.outputs, Outputs::One) || !sig.returns_value || !plain || other_uses {
+    if !covered(sig) || other_uses {
         return None;
     }
     let mut names = names.clone();
@@ -42,9 +41,11 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
     let mut values = Vec::new();
     let mut slopes = Vec::new();
     let (g, value, hv) = (names.fresh("g"), names.fresh("value"), names.fresh("hv"));
-    for p in &sig.params {
+    // `_y` is passed on under another name (a used underscore binding).
+    let (passed, passed_args) = super::api::passed_params(sig, &mut names);
+    for ((p, param), arg) in sig.params.iter().zip(passed).zip(&passed_args) {
         let (ident, ty) = (&p.ident, &p.ty);
-        params.push(quote!(#ident: #ty));
+        params.push(param);
         let dot = p
             .differentiable
             .as_ref()
@@ -65,7 +66,7 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
             values.push(quote!(#ident: #re));
             slopes.push(quote!(#ident: #eps));
         }
-        let (_, code, arg) = dual_argument(p, &t, &only_t, dot.as_ref(), &mut names);
+        let (_, code, arg) = dual_argument(p, arg, &t, &only_t, dot.as_ref(), &mut names);
         setup.push(code);
         args.push(arg);
     }
@@ -85,6 +86,64 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
             let (#value, #g) = self::grad(#(#args),*);
             let #hv = Grad { #(#slopes),* };
             (#value.re, Grad { #(#values),* }, #hv)
+        }
+    })
+}
+
+/// Second order covers one returned result and parameters read by value or
+/// through `&[..]`.
+fn covered(sig: &Signature) -> bool {
+    let plain = sig.params.iter().all(|p| !p.inout && !p.by_reference);
+    matches!(sig.outputs, Outputs::One) && sig.returns_value && plain
+}
+
+/// `hvp` and `hessian` of a function over `f64` or `f32`: those of its twin
+/// over a generic float (`twin.rs`), the module `generic` inside this one,
+/// run with the function's own float.
+pub(super) fn through_twin(
+    sig: &Signature,
+    names: &Names,
+    twin: &proc_macro2::Ident,
+) -> Option<TokenStream> {
+    if !covered(sig) {
+        return None;
+    }
+    let mut names = names.clone();
+    let (params, args) = super::api::passed_params(sig, &mut names);
+    let mut directions = Vec::new();
+    let mut direction_args = Vec::new();
+    for p in sig.params.iter().filter(|p| p.differentiable.is_some()) {
+        let (ident, ty) = (&p.ident, &p.ty);
+        let dot = names.fresh(&format!("dot_{ident}"));
+        directions.push(quote!(#dot: #ty));
+        direction_args.push(dot);
+    }
+    let (value, g, hv) = (names.fresh("value"), names.fresh("g"), names.fresh("hv"));
+    let fields: Vec<&proc_macro2::Ident> = sig.differentiable().map(|(p, _)| &p.ident).collect();
+    let float = &sig.ret;
+    let name = &sig.ident;
+    let hvp_doc = format!(
+        "Second order, forward over reverse: `{name}`'s value, its gradient, and the Hessian times the direction given by the `dot_` arguments, from `{twin}::hvp`: `{name}` written over a generic float, whose reverse pass runs over dual numbers."
+    );
+    let hessian_doc = format!(
+        "The value of `{name}` and its Hessian over the differentiable coordinates, in parameter order (a slice's elements in turn), one forward-over-reverse pass per coordinate (`{twin}::hessian`)."
+    );
+    let too_many = (2 * sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    Some(quote! {
+        #[doc = #hvp_doc]
+        #[must_use]
+        #[inline]
+        #too_many
+        pub fn hvp(#(#params,)* #(#directions),*) -> (#float, Grad, Grad) {
+            let (#value, #g, #hv) = self::#twin::hvp(#(#args,)* #(#direction_args),*);
+            (#value, Grad { #(#fields: #g.#fields),* }, Grad { #(#fields: #hv.#fields),* })
+        }
+
+        #[doc = #hessian_doc]
+        #[must_use]
+        #[inline]
+        pub fn hessian(#(#params),*) -> (#float, ::std::vec::Vec<::std::vec::Vec<#float>>) {
+            self::#twin::hessian(#(#args),*)
         }
     })
 }
@@ -122,13 +181,14 @@ pub(super) fn hessian_fn(
     let mut unseeds = Vec::new();
     let mut flatten = Vec::new();
     let mut offset = quote!(0);
-    for p in &sig.params {
-        let (ident, ty) = (&p.ident, &p.ty);
-        params.push(quote!(#ident: #ty));
-        plain_args.push(quote!(#ident));
-        let (moving, code, arg) = dual_argument(p, &t, &only_t, None, &mut names);
+    let (passed, passed_args) = super::api::passed_params(sig, &mut names);
+    for ((p, param), arg) in sig.params.iter().zip(passed).zip(&passed_args) {
+        let ident = &p.ident;
+        params.push(param);
+        plain_args.push(quote!(#arg));
+        let (moving, code, dual_arg) = dual_argument(p, arg, &t, &only_t, None, &mut names);
         setup.push(code);
-        args.push(arg);
+        args.push(dual_arg);
         if p.differentiable.is_none() {
             continue;
         }
@@ -146,7 +206,7 @@ pub(super) fn hessian_fn(
         let (size, flat) = match &p.shape {
             None => (quote!(1), quote!(#row.push(#g.#ident.eps);)),
             Some(Shape::Slice) => (
-                quote!(#ident.len()),
+                quote!(#arg.len()),
                 quote!(#row.extend(#g.#ident.iter().map(|d| d.eps));),
             ),
             Some(Shape::Array(len)) => (
@@ -208,14 +268,15 @@ pub(super) fn hessian_fn(
 /// as it is.
 fn dual_argument(
     p: &crate::parse::signature::Param,
+    arg: &proc_macro2::Ident,
     t: &proc_macro2::Ident,
     only_t: &Floats,
     dot: Option<&proc_macro2::Ident>,
     names: &mut Names,
 ) -> (proc_macro2::Ident, TokenStream, TokenStream) {
     let dual = quote!(::backprop_runtime::Dual);
-    let (ident, ty) = (&p.ident, &p.ty);
-    let moving = names.fresh(&format!("{ident}_dual"));
+    let (ident, ty) = (arg, &p.ty);
+    let moving = names.fresh(&format!("{}_dual", p.ident));
     let by_ref = matches!(ty, syn::Type::Reference(_)).then(|| quote!(&));
     // Without a direction (`hessian`), each pass sets the `eps` it needs.
     let mutability = (dot.is_none() && p.differentiable.is_some()).then(|| quote!(mut));
