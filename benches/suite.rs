@@ -492,6 +492,9 @@ mod rules;
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/valid.rs"]
 mod valid;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/twin.rs"]
+mod twin;
 // The stages' unit tests (compiled, not run, here) use it.
 #[cfg(test)]
 #[allow(dead_code, unused_imports, clippy::all)]
@@ -937,6 +940,11 @@ fn bench_modes(c: &mut Criterion) {
     group.bench_function("blog tangent", |b| {
         b.iter(|| blog_example::f::tangent(black_box(3.0), black_box(-4.0), 1.0, 0.0))
     });
+    // The blog's function is over `f64`: its `hvp` runs through the twin the
+    // macro writes over a generic float.
+    group.bench_function("blog hvp", |b| {
+        b.iter(|| blog_example::f::hvp(black_box(3.0), black_box(-4.0), 1.0, 0.0))
+    });
     let (p, x, y) = (mlp::random(1, mlp::PARAMS), mlp::random(2, mlp::I), 0.3);
     let direction = mlp::random(5, mlp::PARAMS);
     group.bench_function("mlp function", |b| {
@@ -1050,6 +1058,12 @@ fn print_modes_table() {
     println!(
         "| blog `tangent` | {tangent:.1} ns | tangent / function = {:.2} |",
         tangent / blog_function
+    );
+    let blog_grad = mean_ns("blog", "generated").unwrap_or(f64::NAN);
+    let hvp = ns("blog hvp");
+    println!(
+        "| blog `hvp` (an `f64` function, through its generic twin) | {hvp:.1} ns | hvp / gradient = {:.2} |",
+        hvp / blog_grad
     );
     let (tangent, function) = (ns("mlp tangent"), ns("mlp function"));
     println!(
