@@ -363,3 +363,37 @@ fn jacobian_fwd_with_data_wrt_and_unread_parameters() {
         restricted::tangent(&a, 1.7, 13, 2.0, &[1.0; 10], 5.0).1
     );
 }
+
+/// A float read through `&f64`: its tangent is a float.
+#[differentiate]
+fn through_reference(x: &f64, w: &[f64]) -> f64 {
+    let mut s = *x;
+    for a in w {
+        s = s * a + x.sin();
+    }
+    s
+}
+
+#[test]
+fn forward_mode_of_a_float_behind_a_reference() {
+    let w = [0.5, -1.5, 2.0];
+    let (value, t) = through_reference::tangent(&0.7, &w, 1.0, &[0.0; 3]);
+    assert_eq!(value, through_reference(&0.7, &w));
+    let (_, g) = through_reference::grad(&0.7, &w);
+    close(t, g.x, 1e-12);
+    let (_, lanes) =
+        through_reference::tangents(&0.7, &w, [1.0, 0.0], [&[0.0; 3][..], &[1.0, 2.0, 3.0][..]]);
+    assert_eq!(lanes[0], t);
+    assert_eq!(
+        lanes[1],
+        through_reference::tangent(&0.7, &w, 0.0, &[1.0, 2.0, 3.0]).1
+    );
+    let (_, j) = through_reference::jacobian_fwd(&0.7, &w);
+    close(j.x, g.x, 1e-12);
+    let plain = |p: &[f64]| through_reference(&p[0], &p[1..]);
+    let point = [0.7, 0.5, -1.5, 2.0];
+    for i in 0..3 {
+        close(j.w[i], g.w[i], 1e-12);
+        close(j.w[i], central_difference(plain, &point, i + 1), 1e-6);
+    }
+}

@@ -655,7 +655,12 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         )
     });
     let returned = !matches!(f.ret, Ret::Unit);
-    if returned && plain_params && !calls && p.model.is_none() {
+    // Forward mode takes `&f64` too (its tangent is a float).
+    let forward_params = f
+        .params
+        .iter()
+        .all(|q| !matches!(q.ty, PTy::MutScalar | PTy::MutSlice | PTy::IntList));
+    if returned && forward_params && !calls && p.model.is_none() {
         let args = call("tangent", out);
         let mut directions = Vec::new();
         let mut tangent_args = Vec::new();
@@ -665,7 +670,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         for (param, off) in f.params.iter().zip(&offsets) {
             let v = &param.name;
             match param.ty {
-                PTy::Scalar => {
+                PTy::Scalar | PTy::RefScalar => {
                     let _ = writeln!(
                         out,
                         "    let z_t_{v}: {ty} = {};",

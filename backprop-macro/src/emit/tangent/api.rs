@@ -66,10 +66,16 @@ pub(in crate::emit) fn tangent_fn(
         lanes: None,
     };
     let statements = statements(graph, &tangents, &mut names);
-    let params = params(sig);
+    let (params, reads) = params(sig, &mut names);
+    // A `&f64`'s tangent is a float: that of the value it points to.
     let tangent_params = tangent_params(sig, &tangents, |p| {
-        let ty = &p.ty;
-        quote!(#ty)
+        match (&p.differentiable, p.by_reference) {
+            (Some(float), true) => quote!(#float),
+            _ => {
+                let ty = &p.ty;
+                quote!(#ty)
+            }
+        }
     });
     let value = value(sig, graph);
     let dot_value = dot_value(sig, graph, &tangents);
@@ -85,6 +91,7 @@ pub(in crate::emit) fn tangent_fn(
         #[must_use]
         #attrs
         pub fn tangent #generics (#(#params,)* #(#tangent_params),*) -> (#ret, #ret) #where_clause {
+            #reads
             #statements
             (#value, #dot_value)
         }
@@ -108,7 +115,7 @@ pub(in crate::emit) fn tangents_fn(
         lanes: Some(n.clone()),
     };
     let statements = statements(graph, &tangents, &mut names);
-    let params = params(sig);
+    let (params, reads) = params(sig, &mut names);
     let lane_params = tangent_params(sig, &tangents, |p| lanes_type(p, &n));
     let value = value(sig, graph);
     let dot_value = dot_value(sig, graph, &tangents);
@@ -120,6 +127,7 @@ pub(in crate::emit) fn tangents_fn(
         /// `tangent` with each tangent a `Lanes` of N directions.
         #attrs
         fn tangent_lanes #generics (#(#params,)* #(#lane_params),*) -> (#ret, #lanes_ret) #where_clause {
+            #reads
             #statements
             (#value, #dot_value)
         }
@@ -320,14 +328,25 @@ fn statements(graph: &Graph, tangents: &Tangents, names: &mut Names) -> TokenStr
     .statements()
 }
 
-fn params(sig: &Signature) -> Vec<TokenStream> {
-    sig.params
+/// The parameters as the statements read them: a differentiated `&f64`
+/// comes in as `x_ref` and is read into `x` first, as in the forward pass.
+fn params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, TokenStream) {
+    let mut reads = TokenStream::new();
+    let params = sig
+        .params
         .iter()
         .map(|p| {
             let (ident, ty) = (&p.ident, &p.ty);
-            quote!(#ident: #ty)
+            if p.by_reference && p.differentiable.is_some() {
+                let reference = names.fresh(&format!("{ident}_ref"));
+                reads.extend(quote!(let #ident = *#reference;));
+                quote!(#reference: #ty)
+            } else {
+                quote!(#ident: #ty)
+            }
         })
-        .collect()
+        .collect();
+    (params, reads)
 }
 
 /// `dot_x: ty` for each differentiable parameter with a tangent.
@@ -489,7 +508,7 @@ fn unread_tangent(tangents: &BTreeMap<NodeId, Ident>, params: usize, code: &Toke
 /// Forward mode covers the function: returned floats, parameters read by
 /// value or through `&`, calls that only read their arguments.
 fn covered(sig: &Signature, graph: &Graph) -> bool {
-    let plain_params = sig.params.iter().all(|p| !p.inout && !p.by_reference);
+    let plain_params = sig.params.iter().all(|p| !p.inout);
     // Calls that only read their arguments and return their outputs.
     let reading_calls = graph.nodes.iter().enumerate().all(|(id, n)| match &n.kind {
         // (An array a call returns and passes on whole, `g(f(w))`, is not
