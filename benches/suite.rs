@@ -490,11 +490,11 @@ mod parse;
 #[path = "../backprop-macro/src/rules.rs"]
 mod rules;
 #[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../backprop-macro/src/valid.rs"]
-mod valid;
-#[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/twin.rs"]
 mod twin;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/valid.rs"]
+mod valid;
 // The stages' unit tests (compiled, not run, here) use it.
 #[cfg(test)]
 #[allow(dead_code, unused_imports, clippy::all)]
