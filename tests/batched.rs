@@ -397,3 +397,44 @@ fn forward_mode_of_a_float_behind_a_reference() {
         close(j.w[i], central_difference(plain, &point, i + 1), 1e-6);
     }
 }
+
+/// An integrator step written in place: the state slice and a `&mut f64`
+/// clock are updated, a float is returned.
+#[differentiate]
+fn step(state: &mut [f64], clock: &mut f64, dt: f64) -> f64 {
+    let mut energy = 0.0;
+    for i in 0..state.len() {
+        state[i] += dt * (-state[i]).sin() + *clock * 0.1;
+        energy += state[i] * state[i];
+    }
+    *clock += dt * energy.sqrt();
+    energy
+}
+
+#[test]
+fn forward_mode_of_parameters_written_in_place() {
+    let (state, clock, dt) = ([0.3, -1.2, 0.8], 0.5, 0.1);
+    let (dstate, dclock, ddt) = ([1.0, 0.5, -0.25], 0.75, 2.0);
+    let mut s = state;
+    let mut c = clock;
+    let mut ds = dstate;
+    let mut dc = dclock;
+    let (value, dvalue) = step::tangent(&mut s, &mut c, dt, &mut ds, &mut dc, ddt);
+    let (mut s2, mut c2) = (state, clock);
+    assert_eq!(value, step(&mut s2, &mut c2, dt));
+    assert_eq!((s, c), (s2, c2));
+    // Every output's derivative along the direction, by central differences.
+    let run = |t: f64| {
+        let mut s: Vec<f64> = state.iter().zip(&dstate).map(|(a, b)| a + t * b).collect();
+        let mut c = clock + t * dclock;
+        let e = step(&mut s, &mut c, dt + t * ddt);
+        (e, s, c)
+    };
+    let h = 1e-6;
+    let ((ep, sp, cp), (em, sm, cm)) = (run(h), run(-h));
+    close(dvalue, (ep - em) / (2.0 * h), 1e-6);
+    for i in 0..3 {
+        close(ds[i], (sp[i] - sm[i]) / (2.0 * h), 1e-6);
+    }
+    close(dc, (cp - cm) / (2.0 * h), 1e-6);
+}

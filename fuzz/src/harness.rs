@@ -656,11 +656,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     });
     let returned = !matches!(f.ret, Ret::Unit);
     // Forward mode takes `&f64` too (its tangent is a float).
-    let forward_params = f
-        .params
-        .iter()
-        .all(|q| !matches!(q.ty, PTy::MutScalar | PTy::MutSlice | PTy::IntList));
-    if returned && forward_params && !calls && p.model.is_none() {
+    // and `&mut` ones (their tangents are updated in place; `tangents` and
+    // `jacobian_fwd` are for functions without them).
+    let forward_params = f.params.iter().all(|q| !matches!(q.ty, PTy::IntList));
+    if (returned || has_mut) && forward_params && !calls && p.model.is_none() {
         let args = call("tangent", out);
         let mut directions = Vec::new();
         let mut tangent_args = Vec::new();
@@ -670,6 +669,22 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         for (param, off) in f.params.iter().zip(&offsets) {
             let v = &param.name;
             match param.ty {
+                PTy::MutScalar => {
+                    let _ = writeln!(
+                        out,
+                        "    let mut z_dt_{v}: {ty} = {};",
+                        float_digits(0.5 - 0.25 * (*off % 5) as f64)
+                    );
+                    directions.push(format!("vec![z_dt_{v} as f64]"));
+                    tangent_args.push(format!("&mut z_dt_{v}"));
+                }
+                PTy::MutSlice => {
+                    let _ = writeln!(out, "    let mut z_dt_{v}: Vec<{ty}> = (0..{}).map(|i| (0.75 - 0.125 * ((i + {off}) % 7) as f64) as {ty}).collect();", p.len);
+                    directions.push(format!(
+                        "z_dt_{v}.iter().map(|&x| x as f64).collect::<Vec<f64>>()"
+                    ));
+                    tangent_args.push(format!("&mut z_dt_{v}"));
+                }
                 PTy::Scalar | PTy::RefScalar => {
                     let _ = writeln!(
                         out,
@@ -740,13 +755,55 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             Ret::Pair(..) => format!("[{t}.0 as f64, {t}.1 as f64]"),
             _ => format!("[{t}[0] as f64, {t}[1] as f64]"),
         };
+        out.push_str("    let z_along: Vec<f64> = (0..z_plain_out.len()).map(|o| z_tangents.iter().zip(&z_direction).map(|(t, u)| t[o] * u).sum()).collect();\n");
+        if has_mut {
+            // The results, then the `&mut` parameters' values, each with its
+            // tangent updated in place.
+            let _ = writeln!(out, "    let z_tr = {module}::tangent({all_args});");
+            let result = if returned {
+                out.push_str("    let (z_tv, z_tt) = z_tr;\n");
+                "z_tv"
+            } else {
+                "z_tr"
+            };
+            collect("tangent", result, out);
+            out.push_str(
+                "    compare(\"tangent values\", &z_tangent_out, &z_plain_out, 1e-12)?;\n",
+            );
+            let _ = writeln!(
+                out,
+                "    let mut z_dots: Vec<f64> = {}.to_vec();",
+                if returned {
+                    outputs("z_tt")
+                } else {
+                    "Vec::<f64>::new()".into()
+                }
+            );
+            for param in &f.params {
+                let v = &param.name;
+                match param.ty {
+                    PTy::MutScalar => {
+                        let _ = writeln!(out, "    z_dots.push(z_dt_{v} as f64);");
+                    }
+                    PTy::MutSlice => {
+                        let _ = writeln!(
+                            out,
+                            "    z_dots.extend(z_dt_{v}.iter().map(|&x| x as f64));"
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            out.push_str("    compare(\"tangent\", &z_dots, &z_along, z_tol)?;\n");
+            out.push_str("    Ok(\"pass\".into())\n}\n");
+            return;
+        }
         let _ = writeln!(out, "    let (z_tv, z_tt) = {module}::tangent({all_args});");
         let _ = writeln!(
             out,
             "    compare(\"tangent value\", &{}, &z_plain_out, 1e-12)?;",
             outputs("z_tv")
         );
-        out.push_str("    let z_along: Vec<f64> = (0..z_plain_out.len()).map(|o| z_tangents.iter().zip(&z_direction).map(|(t, u)| t[o] * u).sum()).collect();\n");
         let _ = writeln!(
             out,
             "    compare(\"tangent\", &{}, &z_along, z_tol)?;",

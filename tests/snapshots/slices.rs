@@ -895,4 +895,16 @@ pub mod scale {
         self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
         (&scratch.grad.v[..], scratch.grad.by)
     }
+
+    #[allow(clippy::needless_range_loop)]
+    pub fn tangent<T: Float>(v: &mut [T], by: T, dot_v: &mut [T], dot_by: T) {
+        for i in 0..v.len() {
+            let v_i = v[i];
+            let dot_v_i = dot_v[i];
+            let prod = v_i * by;
+            let dot_prod = (dot_v_i * by) + (dot_by * v_i);
+            v[i] = prod;
+            dot_v[i] = dot_prod;
+        }
+    }
 }

@@ -41,11 +41,20 @@ pub fn assemble(
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic, fused);
     let pullback_fn = pullback_fn(sig, backward, &generic);
     let work = super::tape::work_structs(sig, backward, &generic);
-    let tangent_fn = super::tangent::tangent_fn(sig, graph, &grad_names, &generic).map(|tangent| {
-        let tangents = super::tangent::tangents_fn(sig, graph, &grad_names);
-        let jacobian_fwd = super::tangent::jacobian_fwd_fn(sig, graph, &grad_names, &generic);
-        quote!(#(#lints)* #tangent #(#lints)* #tangents #(#lints)* #jacobian_fwd)
-    });
+    let linted = |item: Option<TokenStream>| item.map(|item| quote!(#(#lints)* #item));
+    let tangent_fn = linted(super::tangent::tangent_fn(
+        sig,
+        graph,
+        &grad_names,
+        &generic,
+    ));
+    let tangents_fn = linted(super::tangent::tangents_fn(sig, graph, &grad_names));
+    let jacobian_fwd_fn = linted(super::tangent::jacobian_fwd_fn(
+        sig,
+        graph,
+        &grad_names,
+        &generic,
+    ));
     let hvp_fn = super::second::hvp_fn(sig, &grad_names, &generic);
     let hessian_fn = hvp_fn.as_ref().and_then(|_| {
         let has_work = !backward.work_fields.is_empty();
@@ -64,7 +73,7 @@ pub fn assemble(
         definition: tape_def,
         ..
     } = &tape;
-    let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #hvp_fn #hessian_fn #twin);
+    let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #tangents_fn #jacobian_fwd_fn #hvp_fn #hessian_fn #twin);
     let ident = &sig.ident;
     let vis = &sig.vis;
     if nesting.is_twin {

@@ -66,34 +66,72 @@ pub(in crate::emit) fn tangent_fn(
         lanes: None,
     };
     let statements = statements(graph, &tangents, &mut names);
-    let (params, reads) = params(sig, &mut names);
-    // A `&f64`'s tangent is a float: that of the value it points to.
-    let tangent_params = tangent_params(sig, &tangents, |p| {
-        match (&p.differentiable, p.by_reference) {
-            (Some(float), true) => quote!(#float),
-            _ => {
-                let ty = &p.ty;
-                quote!(#ty)
-            }
+    let (params, mut reads, value_refs) = params(sig, &mut names);
+    // A `&f64`'s tangent is a float: that of the value it points to; a
+    // `&mut f64`'s comes in and goes out through a reference of its own, as
+    // the value does; a `&mut [f64]`'s is a slice the code writes.
+    let mut tangent_params = Vec::new();
+    let mut dot_refs = Vec::new();
+    for (id, p) in sig.params.iter().enumerate() {
+        let (Some(float), Some(dot)) = (&p.differentiable, tangents.get(&id)) else {
+            continue;
+        };
+        if p.inout && !p.writes_array() {
+            let reference = names.fresh(&format!("{dot}_ref"));
+            tangent_params.push(quote!(#reference: &mut #float));
+            reads.extend(quote!(let #dot = *#reference;));
+            dot_refs.push((id, reference));
+        } else if p.by_reference {
+            tangent_params.push(quote!(#dot: #float));
+        } else {
+            let ty = &p.ty;
+            tangent_params.push(quote!(#dot: #ty));
         }
-    });
-    let value = value(sig, graph);
-    let dot_value = dot_value(sig, graph, &tangents);
+    }
+    // The `&mut f64`s' final values and tangents, written through their
+    // references; the final values follow the returned ones in the outputs.
+    let scalar_inouts: Vec<usize> = sig
+        .inouts()
+        .filter(|(_, p)| !p.writes_array())
+        .map(|(id, _)| id)
+        .collect();
+    let returned = graph.outputs.len() - scalar_inouts.len();
+    let finals = &graph.outputs[returned..];
+    let mut write_back = TokenStream::new();
+    for (reference, last) in value_refs.iter().zip(finals) {
+        let last = crate::emit::forward::argument(graph, last);
+        write_back.extend(quote!(*#reference = #last;));
+    }
+    for (id, reference) in &dot_refs {
+        let Some(k) = scalar_inouts.iter().position(|i| i == id) else {
+            continue;
+        };
+        let dot_last = of_operand(graph, &tangents, &finals[k]);
+        write_back.extend(quote!(*#reference = #dot_last;));
+    }
+    let value = value(sig, graph, returned);
+    let dot_value = dot_value(sig, graph, &tangents, returned);
     let ret = &sig.ret_ty;
+    let (result, returns) = match sig.returns_value {
+        true => (quote!(-> (#ret, #ret)), quote!((#value, #dot_value))),
+        false => (quote!(), quote!()),
+    };
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let doc = format!(
-        "Forward mode: `{}`'s value and its derivative along the given tangents of its differentiable parameters (`dot_` + the parameter's name), in one pass.",
+        "Forward mode: `{}`'s value and its derivative along the given tangents of its differentiable parameters (`dot_` + the parameter's name), in one pass. A `&mut` parameter's tangent is updated in place, as the parameter is.",
         sig.ident
     );
-    let attrs = lints(sig, &tangents, &quote!(#statements #dot_value));
+    let attrs = lints(sig, &tangents, &quote!(#statements #write_back #dot_value));
+    let must_use = sig.returns_value.then(|| quote!(#[must_use]));
     Some(quote! {
         #[doc = #doc]
-        #[must_use]
+        #must_use
         #attrs
-        pub fn tangent #generics (#(#params,)* #(#tangent_params),*) -> (#ret, #ret) #where_clause {
+        pub fn tangent #generics (#(#params,)* #(#tangent_params),*) #result #where_clause {
             #reads
             #statements
-            (#value, #dot_value)
+            #write_back
+            #returns
         }
     })
 }
@@ -105,7 +143,7 @@ pub(in crate::emit) fn tangents_fn(
     graph: &Graph,
     names: &Names,
 ) -> Option<TokenStream> {
-    if !covered(sig, graph) {
+    if !batched(sig, graph) {
         return None;
     }
     let mut names = names.clone();
@@ -115,10 +153,11 @@ pub(in crate::emit) fn tangents_fn(
         lanes: Some(n.clone()),
     };
     let statements = statements(graph, &tangents, &mut names);
-    let (params, reads) = params(sig, &mut names);
+    let (params, reads, _) = params(sig, &mut names);
     let lane_params = tangent_params(sig, &tangents, |p| lanes_type(p, &n));
-    let value = value(sig, graph);
-    let dot_value = dot_value(sig, graph, &tangents);
+    let all = graph.outputs.len();
+    let value = value(sig, graph, all);
+    let dot_value = dot_value(sig, graph, &tangents, all);
     let ret = &sig.ret_ty;
     let lanes_ret = lanes_result(sig, graph, &n);
     let (generics, where_clause) = with_lanes(sig, &n);
@@ -178,7 +217,7 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     names: &Names,
     generic: &Generic,
 ) -> Option<TokenStream> {
-    if !covered(sig, graph) {
+    if !batched(sig, graph) {
         return None;
     }
     let mut names = names.clone();
@@ -328,25 +367,32 @@ fn statements(graph: &Graph, tangents: &Tangents, names: &mut Names) -> TokenStr
     .statements()
 }
 
-/// The parameters as the statements read them: a differentiated `&f64`
-/// comes in as `x_ref` and is read into `x` first, as in the forward pass.
-fn params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, TokenStream) {
+/// The parameters as the statements read them: a differentiated `&f64` or a
+/// `&mut f64` comes in as `x_ref` and is read into `x` first, as in the
+/// forward pass; the `&mut f64`s' references are listed, in order, for their
+/// final values.
+fn params(sig: &Signature, names: &mut Names) -> (Vec<TokenStream>, TokenStream, Vec<Ident>) {
     let mut reads = TokenStream::new();
+    let mut written = Vec::new();
     let params = sig
         .params
         .iter()
         .map(|p| {
             let (ident, ty) = (&p.ident, &p.ty);
-            if p.by_reference && p.differentiable.is_some() {
+            let scalar_inout = p.inout && !p.writes_array();
+            if (p.by_reference && p.differentiable.is_some()) || scalar_inout {
                 let reference = names.fresh(&format!("{ident}_ref"));
                 reads.extend(quote!(let #ident = *#reference;));
+                if scalar_inout {
+                    written.push(reference.clone());
+                }
                 quote!(#reference: #ty)
             } else {
                 quote!(#ident: #ty)
             }
         })
         .collect();
-    (params, reads)
+    (params, reads, written)
 }
 
 /// `dot_x: ty` for each differentiable parameter with a tangent.
@@ -450,17 +496,19 @@ fn lanes_unpacked(sig: &Signature, graph: &Graph, names: &mut Names) -> (TokenSt
 }
 
 /// The function's value: the output, a tuple or an array of them.
-fn value(sig: &Signature, graph: &Graph) -> TokenStream {
-    let each = graph
-        .outputs
+/// (The first `returned` outputs: `&mut` parameters' final values follow.)
+fn value(sig: &Signature, graph: &Graph, returned: usize) -> TokenStream {
+    let each = graph.outputs[..returned]
         .iter()
         .map(|o| crate::emit::forward::argument(graph, o));
     shaped(sig, each)
 }
 
 /// The value's tangent, in the value's shape.
-fn dot_value(sig: &Signature, graph: &Graph, tangents: &Tangents) -> TokenStream {
-    let each = graph.outputs.iter().map(|o| of_operand(graph, tangents, o));
+fn dot_value(sig: &Signature, graph: &Graph, tangents: &Tangents, returned: usize) -> TokenStream {
+    let each = graph.outputs[..returned]
+        .iter()
+        .map(|o| of_operand(graph, tangents, o));
     shaped(sig, each)
 }
 
@@ -508,7 +556,8 @@ fn unread_tangent(tangents: &BTreeMap<NodeId, Ident>, params: usize, code: &Toke
 /// Forward mode covers the function: returned floats, parameters read by
 /// value or through `&`, calls that only read their arguments.
 fn covered(sig: &Signature, graph: &Graph) -> bool {
-    let plain_params = sig.params.iter().all(|p| !p.inout);
+    // `&mut f64`s' final values follow the returned outputs.
+    let scalar_inouts = sig.inouts().filter(|(_, p)| !p.writes_array()).count();
     // Calls that only read their arguments and return their outputs.
     let reading_calls = graph.nodes.iter().enumerate().all(|(id, n)| match &n.kind {
         // (An array a call returns and passes on whole, `g(f(w))`, is not
@@ -542,16 +591,18 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
         }
         _ => true,
     });
-    // Every output is returned (no `&mut` parameter adds its own).
-    let returned = match sig.outputs {
-        Outputs::One => graph.outputs.len() == 1,
-        Outputs::Tuple | Outputs::Array => !graph.outputs.is_empty(),
+    let returned = graph.outputs.len().checked_sub(scalar_inouts);
+    let results = match (sig.returns_value, &sig.outputs) {
+        (false, _) => returned == Some(0) && sig.inouts().next().is_some(),
+        (true, Outputs::One) => returned == Some(1),
+        (true, _) => returned.is_some_and(|r| r > 0),
     };
-    sig.returns_value
-        && returned
-        && plain_params
-        && reading_calls
-        && graph.written_params.is_empty()
+    results && reading_calls
+}
+
+/// `tangents` and `jacobian_fwd`: results returned, no `&mut` parameter.
+fn batched(sig: &Signature, graph: &Graph) -> bool {
+    covered(sig, graph) && sig.returns_value && sig.inouts().next().is_none()
 }
 
 /// Whether some operation computes with the node's value: then it is a float.
