@@ -401,6 +401,7 @@ fn forward_mode_of_a_float_behind_a_reference() {
 /// An integrator step written in place: the state slice and a `&mut f64`
 /// clock are updated, a float is returned.
 #[differentiate]
+#[allow(clippy::needless_range_loop)]
 fn step(state: &mut [f64], clock: &mut f64, dt: f64) -> f64 {
     let mut energy = 0.0;
     for i in 0..state.len() {
