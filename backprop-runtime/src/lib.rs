@@ -443,6 +443,8 @@ pub use dual::Dual;
 pub mod lanes;
 pub use lanes::Lanes;
 
+pub mod bytes;
+
 /// `num-traits`, whose [`Float`] generic differentiated functions are written
 /// against: `fn f<T: Float>(x: T) -> T`.
 pub use num_traits;
@@ -589,6 +591,12 @@ impl<T> Stack<T> {
         self.items.len()
     }
 
+    /// How many values fit before the stack grows: the memory it keeps.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.items.capacity()
+    }
+
     /// Whether nothing was saved.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -727,6 +735,17 @@ impl<T> TapeStack<T> {
     #[must_use]
     pub fn len(&self) -> usize {
         self.live
+    }
+
+    /// How many tapes fit before the stack grows.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.items.capacity()
+    }
+
+    /// Every tape it holds, the spare ones too (their memory is kept).
+    pub fn all(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
     }
 
     /// Whether nothing was saved.

@@ -20,6 +20,19 @@ pub mod sig {
         pub sum: f64,
     }
 
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
+    }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
@@ -180,6 +193,21 @@ pub mod sig {
                     exp: T::zero(),
                     sum: T::zero(),
                 }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Tape<T> {
+            #[must_use]
+            pub fn bytes(&self) -> usize {
+                ::core::mem::size_of::<Self>()
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::backprop_runtime::bytes::HeapBytes for Tape<T> {
+            fn heap_bytes(&self) -> usize {
+                self.bytes() - ::core::mem::size_of::<Self>()
             }
         }
         #[derive(Clone, Debug, PartialEq)]
@@ -399,6 +427,23 @@ pub mod f_inline {
         pub sig_out_2_tape: sig::Tape,
         pub sum_2: f64,
         pub sum_3: f64,
+    }
+
+    impl Tape {
+        #[must_use]
+        #[allow(clippy::needless_borrow)]
+        pub fn bytes(&self) -> usize {
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+            ::core::mem::size_of::<Self>()
+                + (&&::backprop_runtime::bytes::Probe(&self.sig_out_tape)).heap_bytes()
+                + (&&::backprop_runtime::bytes::Probe(&self.sig_out_2_tape)).heap_bytes()
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
     }
 
     #[derive(Clone, Debug, Default, PartialEq)]

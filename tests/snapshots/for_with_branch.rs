@@ -36,6 +36,21 @@ pub mod soft_power {
         pub cond_2: bool,
     }
 
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.p_2)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.sin)
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
+    }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
@@ -315,6 +330,23 @@ pub mod soft_power {
                     p_6: T::zero(),
                     cond_2: ::core::default::Default::default(),
                 }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Tape<T> {
+            #[must_use]
+            pub fn bytes(&self) -> usize {
+                ::core::mem::size_of::<Self>()
+                    + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.p_2)
+                    + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.sin)
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::backprop_runtime::bytes::HeapBytes for Tape<T> {
+            fn heap_bytes(&self) -> usize {
+                self.bytes() - ::core::mem::size_of::<Self>()
             }
         }
         #[derive(Clone, Debug, PartialEq)]

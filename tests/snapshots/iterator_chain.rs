@@ -23,6 +23,21 @@ pub mod dot {
         pub b: ::std::vec::Vec<f64>,
     }
 
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.a)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.b)
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
+    }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub a: ::std::vec::Vec<f64>,
@@ -292,6 +307,23 @@ pub mod dot {
                     a: ::std::vec::Vec::new(),
                     b: ::std::vec::Vec::new(),
                 }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Tape<T> {
+            #[must_use]
+            pub fn bytes(&self) -> usize {
+                ::core::mem::size_of::<Self>()
+                    + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.a)
+                    + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.b)
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::backprop_runtime::bytes::HeapBytes for Tape<T> {
+            fn heap_bytes(&self) -> usize {
+                self.bytes() - ::core::mem::size_of::<Self>()
             }
         }
         #[derive(Clone, Debug, PartialEq)]

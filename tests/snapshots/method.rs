@@ -29,6 +29,22 @@ pub mod linear_predict {
         pub dot_out_tape: dot::Tape,
     }
 
+    impl Tape {
+        #[must_use]
+        #[allow(clippy::needless_borrow)]
+        pub fn bytes(&self) -> usize {
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+            ::core::mem::size_of::<Self>()
+                + (&&::backprop_runtime::bytes::Probe(&self.dot_out_tape)).heap_bytes()
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
+    }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
@@ -333,6 +349,23 @@ pub mod linear_loss {
         pub x_len: usize,
         pub linear_predict_out_tape: linear_predict::Tape,
         pub e: f64,
+    }
+
+    impl Tape {
+        #[must_use]
+        #[allow(clippy::needless_borrow)]
+        pub fn bytes(&self) -> usize {
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+            ::core::mem::size_of::<Self>()
+                + (&&::backprop_runtime::bytes::Probe(&self.linear_predict_out_tape))
+                    .heap_bytes()
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
     }
 
     #[derive(Clone, Debug, Default, PartialEq)]

@@ -26,6 +26,19 @@ pub mod damped {
         pub v_3: f32,
     }
 
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
+    }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f32,
@@ -249,6 +262,21 @@ pub mod damped {
                     v: T::zero(),
                     v_3: T::zero(),
                 }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Tape<T> {
+            #[must_use]
+            pub fn bytes(&self) -> usize {
+                ::core::mem::size_of::<Self>()
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::backprop_runtime::bytes::HeapBytes for Tape<T> {
+            fn heap_bytes(&self) -> usize {
+                self.bytes() - ::core::mem::size_of::<Self>()
             }
         }
         #[derive(Clone, Debug, PartialEq)]

@@ -26,6 +26,19 @@ pub mod early_return {
         pub z: f64,
     }
 
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
+    }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
@@ -232,6 +245,21 @@ pub mod early_return {
                     cond: ::core::default::Default::default(),
                     z: T::zero(),
                 }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Tape<T> {
+            #[must_use]
+            pub fn bytes(&self) -> usize {
+                ::core::mem::size_of::<Self>()
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::backprop_runtime::bytes::HeapBytes for Tape<T> {
+            fn heap_bytes(&self) -> usize {
+                self.bytes() - ::core::mem::size_of::<Self>()
             }
         }
         #[derive(Clone, Debug, PartialEq)]

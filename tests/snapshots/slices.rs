@@ -29,6 +29,21 @@ pub mod mse {
         pub xs: ::std::vec::Vec<f64>,
     }
 
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.e)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.xs)
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
+    }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub w: ::std::vec::Vec<f64>,
@@ -344,6 +359,23 @@ pub mod mse {
                     unwrap: T::zero(),
                     xs: ::std::vec::Vec::new(),
                 }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Tape<T> {
+            #[must_use]
+            pub fn bytes(&self) -> usize {
+                ::core::mem::size_of::<Self>()
+                    + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.e)
+                    + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.xs)
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::backprop_runtime::bytes::HeapBytes for Tape<T> {
+            fn heap_bytes(&self) -> usize {
+                self.bytes() - ::core::mem::size_of::<Self>()
             }
         }
         #[derive(Clone, Debug, PartialEq)]
@@ -757,6 +789,20 @@ pub mod scale {
                 v_i: ::core::default::Default::default(),
                 trips: ::core::default::Default::default(),
             }
+        }
+    }
+
+    impl<T: Float> Tape<T> {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.v_i)
+        }
+    }
+
+    impl<T: Float> ::backprop_runtime::bytes::HeapBytes for Tape<T> {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
         }
     }
 

@@ -31,6 +31,19 @@ pub mod f {
         pub rec_denom: f64,
     }
 
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        fn heap_bytes(&self) -> usize {
+            self.bytes() - ::core::mem::size_of::<Self>()
+        }
+    }
+
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct Grad {
         pub x: f64,
@@ -258,6 +271,21 @@ pub mod f {
                     denom: T::zero(),
                     rec_denom: T::zero(),
                 }
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > Tape<T> {
+            #[must_use]
+            pub fn bytes(&self) -> usize {
+                ::core::mem::size_of::<Self>()
+            }
+        }
+        impl<
+            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
+        > ::backprop_runtime::bytes::HeapBytes for Tape<T> {
+            fn heap_bytes(&self) -> usize {
+                self.bytes() - ::core::mem::size_of::<Self>()
             }
         }
         #[derive(Clone, Debug, PartialEq)]

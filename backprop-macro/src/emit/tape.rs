@@ -70,6 +70,7 @@ pub(super) fn tape_struct(
     let mut copies = Vec::new();
     let mut once = Vec::new();
     let mut callee_tapes = Vec::new();
+    let mut heap_fields: Vec<(Ident, Heap)> = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let name = &node.name;
         let borrowed = matches!(node.kind, crate::ir::NodeKind::Param)
@@ -80,6 +81,7 @@ pub(super) fn tape_struct(
             // copy of its contents, refilled in place by each forward pass.
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
             definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#element>));
+            heap_fields.push((name.clone(), Heap::Known));
             defaults.push(quote!(#name: ::std::vec::Vec::new()));
             copies.push(Copied {
                 field: name.clone(),
@@ -94,6 +96,7 @@ pub(super) fn tape_struct(
                         let doc = format!("`{name}` at each pass through its branch or loop, for the backward pass.");
                         definitions
                             .push(quote!(#[doc = #doc] pub #name: ::backprop_runtime::Stack<#ty>));
+                        heap_fields.push((name.clone(), Heap::Known));
                         defaults.push(quote!(#name: ::core::default::Default::default()));
                         stacks.push((name.clone(), stack.clone()));
                     }
@@ -102,6 +105,7 @@ pub(super) fn tape_struct(
                         definitions.push(quote!(#[doc = #doc] pub #name: #ty));
                         if !graph.floats.is_copy(ty) {
                             by_reference.push(name.clone());
+                            heap_fields.push((name.clone(), Heap::Probed));
                         }
                         defaults.push(match graph.floats.of_type(ty) {
                             Some(float) => {
@@ -139,11 +143,13 @@ pub(super) fn tape_struct(
                     definitions.push(
                         quote!(#[doc = #doc] pub #tape: ::backprop_runtime::TapeStack<#tape_ty>),
                     );
+                    heap_fields.push((tape.clone(), Heap::Probed));
                     defaults.push(quote!(#tape: ::core::default::Default::default()));
                     stacks.push((tape.clone(), stack.clone()));
                 }
                 None => {
                     definitions.push(quote!(#[doc = #doc] pub #tape: #tape_ty));
+                    heap_fields.push((tape.clone(), Heap::Probed));
                     defaults.push(quote!(#tape: ::core::default::Default::default()));
                     fields.push(tape.clone());
                     by_reference.push(tape.clone());
@@ -161,6 +167,7 @@ pub(super) fn tape_struct(
         if let Some(float) = element {
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
             definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
+            heap_fields.push((name.clone(), Heap::Known));
             defaults.push(quote!(#name: ::std::vec::Vec::new()));
             copies.push(Copied {
                 field: name.clone(),
@@ -176,7 +183,8 @@ pub(super) fn tape_struct(
         .marker
         .clone()
         .filter(|(_, float)| !definitions.iter().any(|d| mentions(d.clone(), float)));
-    let definition = tape_definition(sig, generic, marker.as_ref(), &definitions, &defaults);
+    let mut definition = tape_definition(sig, generic, marker.as_ref(), &definitions, &defaults);
+    definition.extend(bytes_method(generic, &heap_fields));
     Ok(Tape {
         definition,
         fields,
@@ -323,6 +331,61 @@ fn tape_definition(
         impl #params ::core::default::Default for Tape #args #where_clause {
             fn default() -> Self {
                 Tape { #(#defaults,)* #marker_value }
+            }
+        }
+    }
+}
+
+/// How `bytes` asks a field for its heap memory: scalars have none and are
+/// not listed.
+pub(super) enum Heap {
+    /// Stacks and copies: the runtime's types.
+    Known,
+    /// Callees' tapes (a custom rule's says nothing) and values of other
+    /// types: through `Probe`.
+    Probed,
+}
+
+/// `tape.bytes()`: the memory the tape holds, its own size and each field's
+/// heap memory (by capacity; a field of a type that does not say, such as a
+/// custom rule's tape, counts its inline size only).
+fn bytes_method(generic: &Generic, fields: &[(Ident, Heap)]) -> TokenStream {
+    let (params, args, where_clause) = (&generic.params, &generic.args, &generic.where_clause);
+    let probe = quote!(::backprop_runtime::bytes::Probe);
+    let heap = fields.iter().map(|(field, heap)| match heap {
+        Heap::Known => quote!(+ ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.#field)),
+        Heap::Probed => quote!(+ (&&#probe(&self.#field)).heap_bytes()),
+    });
+    // The probe's `&&` is what picks `Measured` over `Unmeasured`.
+    let probing = fields
+        .iter()
+        .any(|(_, heap)| matches!(heap, Heap::Probed))
+        .then(|| {
+            quote! {
+                #[allow(clippy::needless_borrow)]
+            }
+        });
+    let imports = probing.as_ref().map(|_| {
+        quote!(
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+        )
+    });
+    quote! {
+        impl #params Tape #args #where_clause {
+            /// The memory this tape holds, in bytes: its own size and what its
+            /// stacks, copies and the tapes of its calls hold on the heap (by
+            /// capacity: the memory it keeps for the next pass).
+            #[must_use]
+            #probing
+            pub fn bytes(&self) -> usize {
+                #imports
+                ::core::mem::size_of::<Self>() #(#heap)*
+            }
+        }
+
+        impl #params ::backprop_runtime::bytes::HeapBytes for Tape #args #where_clause {
+            fn heap_bytes(&self) -> usize {
+                self.bytes() - ::core::mem::size_of::<Self>()
             }
         }
     }
