@@ -15,6 +15,8 @@
 //!    in one pass) against 8 `tangent`s, `jacobian_fwd` against the reverse
 //!    `jacobian`, `hvp` against the gradient, `hessian` against `hvp` and
 //!    against num-dual's and ad_trait's Hessians.
+//! 7. A long simulation (RK4, 10^4 to 10^6 steps): gradient time and tape
+//!    size, the baseline for checkpointing.
 
 use backprop_runtime::differentiate;
 use criterion::Criterion;
@@ -1399,6 +1401,78 @@ fn print_gradbench_table(memory: &[(String, usize)]) {
     }
 }
 
+// ---------------------------------------------------------------------------
+// 7. Long simulations (issue 15's baseline, before checkpointing): a damped,
+//    driven pendulum integrated with RK4, its final angle differentiated
+//    with respect to the damping and the drive: the gradient's time and the
+//    tape's size at 10^4, 10^5 and 10^6 steps.
+
+mod simulation {
+    use backprop_runtime::differentiate;
+
+    pub const STEPS: [usize; 3] = [10_000, 100_000, 1_000_000];
+
+    #[differentiate(wrt(damping, drive))]
+    pub fn pendulum(damping: f64, drive: f64, steps: usize) -> f64 {
+        let dt = 0.001_f64;
+        let mut theta = 0.5_f64;
+        let mut omega = 0.0_f64;
+        for i in 0..steps {
+            let t = i as f64 * dt;
+            let k1t = omega;
+            let k1o = -theta.sin() - damping * omega + drive * t.cos();
+            let k2t = omega + 0.5 * dt * k1o;
+            let k2o =
+                -(theta + 0.5 * dt * k1t).sin() - damping * k2t + drive * (t + 0.5 * dt).cos();
+            let k3t = omega + 0.5 * dt * k2o;
+            let k3o =
+                -(theta + 0.5 * dt * k2t).sin() - damping * k3t + drive * (t + 0.5 * dt).cos();
+            let k4t = omega + dt * k3o;
+            let k4o = -(theta + dt * k3t).sin() - damping * k4t + drive * (t + dt).cos();
+            theta += dt / 6.0 * (k1t + 2.0 * k2t + 2.0 * k3t + k4t);
+            omega += dt / 6.0 * (k1o + 2.0 * k2o + 2.0 * k3o + k4o);
+        }
+        theta
+    }
+}
+
+/// Each step count: (steps, the tape's `bytes()`, peak heap memory of one `grad`).
+fn bench_simulation(c: &mut Criterion) -> Vec<(usize, usize, usize)> {
+    let mut group = c.benchmark_group("simulation");
+    group.sample_size(10);
+    let mut memory = Vec::new();
+    for steps in simulation::STEPS {
+        let (_, tape) = simulation::pendulum::forward(0.2, 0.5, steps);
+        let (_, peak) = peak_bytes(|| simulation::pendulum::grad(0.2, 0.5, steps));
+        memory.push((steps, tape.bytes(), peak));
+        group.bench_function(format!("function {steps}"), |b| {
+            b.iter(|| simulation::pendulum(black_box(0.2), 0.5, steps))
+        });
+        group.bench_function(format!("grad {steps}"), |b| {
+            b.iter(|| simulation::pendulum::grad(black_box(0.2), 0.5, steps))
+        });
+    }
+    group.finish();
+    memory
+}
+
+fn print_simulation_table(memory: &[(usize, usize, usize)]) {
+    println!("\n| RK4 pendulum, no checkpointing | function | `grad` | `grad` / function | `tape.bytes()` | peak memory of one `grad` |");
+    println!("|---|---|---|---|---|---|");
+    for &(steps, bytes, peak) in memory {
+        let f = mean_ns("simulation", &format!("function {steps}")).unwrap_or(f64::NAN);
+        let g = mean_ns("simulation", &format!("grad {steps}")).unwrap_or(f64::NAN);
+        println!(
+            "| {steps} steps | {:.2} ms | {:.2} ms | {:.1} | {:.1} MiB | {:.1} MiB |",
+            f / 1e6,
+            g / 1e6,
+            g / f,
+            bytes as f64 / 1048576.0,
+            peak as f64 / 1048576.0
+        );
+    }
+}
+
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     bench_blog(&mut criterion);
@@ -1408,9 +1482,11 @@ fn main() {
     let adbench_memory = bench_adbench(&mut criterion);
     bench_modes(&mut criterion);
     let gradbench_memory = bench_gradbench(&mut criterion);
+    let simulation_memory = bench_simulation(&mut criterion);
     criterion.final_summary();
     print_table(&tape_memory());
     print_adbench_table(&adbench_memory);
     print_modes_table();
     print_gradbench_table(&gradbench_memory);
+    print_simulation_table(&simulation_memory);
 }
