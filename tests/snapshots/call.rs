@@ -302,66 +302,6 @@ pub mod sig {
             (scratch.x,)
         }
         #[must_use]
-        pub fn tangent<
-            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
-        >(x: T, dot_x: T) -> (T, T) {
-            let neg = -x;
-            let dot_neg = -dot_x;
-            let exp = neg.exp();
-            let dot_exp = dot_neg * exp;
-            let sum = T::from(1.0).unwrap() + exp;
-            let dot_sum = dot_exp;
-            let generic = T::from(1.0).unwrap() / sum;
-            let dot_generic = dot_sum * (-T::from(1.0).unwrap() / (sum * sum));
-            (generic, dot_generic)
-        }
-        fn tangent_lanes<
-            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
-            const N: usize,
-        >(
-            x: T,
-            dot_x: ::backprop_runtime::Lanes<T, N>,
-        ) -> (T, ::backprop_runtime::Lanes<T, N>) {
-            let neg = -x;
-            let dot_neg = -dot_x;
-            let exp = neg.exp();
-            let dot_exp = dot_neg * exp;
-            let sum = T::from(1.0).unwrap() + exp;
-            let dot_sum = dot_exp;
-            let generic = T::from(1.0).unwrap() / sum;
-            let dot_generic = dot_sum * (-T::from(1.0).unwrap() / (sum * sum));
-            (generic, dot_generic)
-        }
-        #[must_use]
-        pub fn tangents<
-            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
-            const N: usize,
-        >(x: T, dot_x: [T; N]) -> (T, [T; N]) {
-            let (value_2, dot) = self::tangent_lanes(x, ::backprop_runtime::Lanes(dot_x));
-            (value_2, dot.0)
-        }
-        #[must_use]
-        #[inline]
-        pub fn jacobian_fwd<
-            T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product,
-        >(x: T) -> (T, Grad<T>) {
-            let mut jacobian: Grad<T> = Grad::default();
-            let start_x = 0;
-            let inputs = start_x + 1;
-            let mut first = 0;
-            loop {
-                let (value_2, dot) = self::tangent_lanes::<
-                    T,
-                    1,
-                >(x, ::backprop_runtime::Lanes::<T, 1>::unit(start_x, first));
-                dot.read_into(start_x, first, &mut jacobian.x);
-                first += 1;
-                if first >= inputs {
-                    break (value_2, jacobian);
-                }
-            }
-        }
-        #[must_use]
         pub fn hvp<T: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product>(
             x: T,
             dot_x: T,
