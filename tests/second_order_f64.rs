@@ -146,3 +146,23 @@ fn hvp_of_an_f32_function() {
         hv.y
     );
 }
+
+/// A function that names a type `T` itself: the twin picks another name for
+/// its float.
+#[allow(dead_code)]
+struct T;
+
+#[differentiate]
+fn names_t(x: f64) -> f64 {
+    let _marker: Option<T> = None;
+    x.powi(3)
+}
+
+#[test]
+fn the_twin_avoids_the_function_s_names() {
+    let (_, _, hv) = names_t::hvp(2.0, 1.0);
+    assert_eq!(hv.x, 12.0);
+    let source = names_t::SOURCE;
+    assert!(source.contains("F: ::backprop_runtime::Float"), "{source}");
+    assert!(!source.contains("T: ::backprop_runtime::Float"), "{source}");
+}

@@ -107,10 +107,10 @@ fn mentions(tokens: &TokenStream, name: &str) -> bool {
 
 /// A name for the float parameter that the function does not use.
 fn free_name(tokens: &TokenStream) -> Ident {
-    let name = ["T", "Float_", "T_"]
+    let name = ["T", "F", "TFloat", "TwinFloat"]
         .into_iter()
         .find(|n| !mentions(tokens, n))
-        .unwrap_or("TwinFloat_");
+        .unwrap_or("TwinFloatOfTheFunction");
     Ident::new(name, Span::call_site())
 }
 
