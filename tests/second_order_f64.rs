@@ -166,3 +166,54 @@ fn the_twin_avoids_the_function_s_names() {
     assert!(source.contains("F: ::backprop_runtime::Float"), "{source}");
     assert!(!source.contains("T: ::backprop_runtime::Float"), "{source}");
 }
+
+#[differentiate]
+fn soft(v: f64) -> f64 {
+    v / (1.0 + v * v).sqrt()
+}
+
+#[differentiate]
+fn energy(x: &[f64]) -> f64 {
+    let mut e = 0.0;
+    for i in 1..x.len() {
+        e += (x[i] - x[i - 1]).powi(2);
+    }
+    e
+}
+
+/// Calls of other functions over `f64`: with `second_order`, the twin calls
+/// theirs (`soft::generic`, `energy::generic`), on a whole slice and a part.
+#[differentiate(second_order)]
+fn composed(x: &[f64], k: f64) -> f64 {
+    let mut s = 0.0;
+    for a in x {
+        s += soft(k * a);
+    }
+    s + energy(x) * k + energy(&x[1..]).sqrt()
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)]
+fn second_order_through_the_callees_twins() {
+    let grad = |x: &[f64], k: f64| {
+        let (_, g) = composed::grad(x, k);
+        [g.x, vec![g.k]].concat()
+    };
+    for x in [vec![0.5, -0.3, 1.2, 0.4], vec![-1.5, 0.2, 0.9, 2.0]] {
+        let (dx, dk) = (vec![0.3, -1.0, 0.5, 0.2], -0.75);
+        let (value, g, hv) = composed::hvp(&x, 1.5, &dx, dk);
+        assert_eq!(value, composed(&x, 1.5));
+        assert_eq!([g.x.clone(), vec![g.k]].concat(), grad(&x, 1.5));
+        let along = |t: f64| {
+            let x: Vec<f64> = x.iter().zip(&dx).map(|(a, b)| a + t * b).collect();
+            grad(&x, 1.5 + t * dk)
+        };
+        matches_differences(&[hv.x, vec![hv.k]].concat(), along, 1e-5);
+    }
+    let (_, rows) = composed::hessian(&[0.5, -0.3, 1.2], 0.8);
+    for i in 0..4 {
+        for j in 0..4 {
+            assert!((rows[i][j] - rows[j][i]).abs() <= 1e-12 * rows[i][j].abs().max(1.0));
+        }
+    }
+}

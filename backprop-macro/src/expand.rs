@@ -100,8 +100,11 @@ fn pipeline(
     let lints = lint_attributes(&function.attrs);
     // Second order of a function over `f64` or `f32` runs through its twin
     // over a generic float; a twin the pipeline refuses is dropped.
+    // Its name is `generic` (callers' twins call `g::generic`), so a
+    // function that uses that name itself has none.
     let twin_name = names.fresh("generic");
-    let twin_module = crate::twin::generic_twin(function, &twin_name)
+    let twin_module = crate::twin::generic_twin(function, &twin_name, args.second_order)
+        .filter(|_| twin_name == "generic")
         .and_then(|twin| pipeline(&twin, args, Errors::default(), true).ok())
         .map(|module| (twin_name, module));
     module::assemble(

@@ -24,7 +24,11 @@ use syn::visit_mut::VisitMut;
 
 /// The twin of `function` over a generic float, named `name`, or `None`
 /// where the rewrite could change what the code means or fail to compile.
-pub fn generic_twin(function: &syn::ItemFn, name: &Ident) -> Option<syn::ItemFn> {
+///
+/// With `calls`, a call of another function `g(..)` becomes a call of its
+/// twin, `g::generic(..)` (the caller promised, with `second_order`, that
+/// every callee has one).
+pub fn generic_twin(function: &syn::ItemFn, name: &Ident, calls: bool) -> Option<syn::ItemFn> {
     // (Const parameters too: the forwarding `hvp` is not generic.)
     if !function.sig.generics.params.is_empty() {
         return None;
@@ -41,6 +45,7 @@ pub fn generic_twin(function: &syn::ItemFn, name: &Ident) -> Option<syn::ItemFn>
         param: param.clone(),
         closures: closures(&function.block),
         integers: Integers::of(function),
+        calls: calls.then(|| name.clone()),
         failed: false,
     };
     // Without a float parameter there is no second derivative to take (and
@@ -259,6 +264,8 @@ struct Rewrite {
     param: Ident,
     closures: BTreeSet<String>,
     integers: Integers,
+    /// Calls of other functions go to their twins, of this name.
+    calls: Option<Ident>,
     /// Something the rewrite does not cover: no twin.
     failed: bool,
 }
@@ -430,8 +437,17 @@ impl VisitMut for Rewrite {
                 }
                 let activation = crate::rules::runtime(&last).is_some()
                     && (segments.len() == 1 || segments[0] == "backprop_runtime");
-                if !(local_closure || activation) {
-                    self.failed = true;
+                if local_closure || activation {
+                    return;
+                }
+                match &self.calls {
+                    // Spanned at the call: a callee without a twin is
+                    // reported there.
+                    Some(twin) => {
+                        let segment = Ident::new(&twin.to_string(), func.path.span());
+                        func.path.segments.push(segment.into());
+                    }
+                    None => self.failed = true,
                 }
             }
             syn::Expr::Macro(mac) => {
@@ -460,7 +476,7 @@ mod tests {
     fn twin(item: proc_macro2::TokenStream) -> Option<String> {
         let function: syn::ItemFn = syn::parse2(item).ok()?;
         let name = proc_macro2::Ident::new("generic", proc_macro2::Span::call_site());
-        generic_twin(&function, &name).map(|t| t.to_token_stream().to_string())
+        generic_twin(&function, &name, false).map(|t| t.to_token_stream().to_string())
     }
 
     #[test]

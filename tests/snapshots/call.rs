@@ -175,7 +175,7 @@ pub mod sig {
     }
 
     #[allow(dead_code)]
-    mod generic {
+    pub mod generic {
         #[allow(unused_imports)]
         use super::*;
         #[derive(Clone, Debug)]

@@ -304,7 +304,7 @@ pub mod soft_power {
     }
 
     #[allow(dead_code)]
-    mod generic {
+    pub mod generic {
         #[allow(unused_imports)]
         use super::*;
         #[derive(Clone, Debug)]

@@ -283,7 +283,7 @@ pub mod dot {
     }
 
     #[allow(dead_code)]
-    mod generic {
+    pub mod generic {
         #[allow(unused_imports)]
         use super::*;
         #[derive(Clone, Debug)]

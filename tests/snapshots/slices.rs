@@ -335,7 +335,7 @@ pub mod mse {
     }
 
     #[allow(dead_code)]
-    mod generic {
+    pub mod generic {
         #[allow(unused_imports)]
         use super::*;
         #[derive(Clone, Debug)]

@@ -234,7 +234,7 @@ pub mod newton_sqrt {
     }
 
     #[allow(dead_code)]
-    mod generic {
+    pub mod generic {
         #[allow(unused_imports)]
         use super::*;
         #[derive(Clone, Debug)]

@@ -90,9 +90,11 @@ pub fn assemble(
     let ident = &sig.ident;
     let vis = &sig.vis;
     if nesting.is_twin {
+        // Public for the twins of callers marked `second_order`.
         return Ok(quote! {
             #[allow(dead_code)]
-            #vis mod #ident {
+            #[doc(hidden)]
+            pub mod #ident {
                 #[allow(unused_imports)]
                 use super::*;
 

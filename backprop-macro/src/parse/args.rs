@@ -10,16 +10,25 @@ pub struct Args {
     /// Parameters known to be data, never written by the user: the model that
     /// a method's `&self` becomes (its float fields are parameters of their own).
     pub data: Vec<Ident>,
+    /// `second_order`: the function's twin over a generic float (what `hvp`
+    /// runs, `twin.rs`) may call other functions, through their twins
+    /// (`g::generic`): every callee must be a differentiated function that
+    /// has one.
+    pub second_order: bool,
 }
 
 impl Args {
     pub fn parse(tokens: TokenStream) -> syn::Result<Args> {
         let mut args = Args::default();
         let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("second_order") {
+                args.second_order = true;
+                return Ok(());
+            }
             if !meta.path.is_ident("wrt") {
-                return Err(
-                    meta.error("unknown argument; `#[differentiate]` takes only `wrt(param, ...)`")
-                );
+                return Err(meta.error(
+                    "unknown argument; `#[differentiate]` takes `wrt(param, ...)` and `second_order`",
+                ));
             }
             if args.wrt.is_some() {
                 return Err(
