@@ -217,3 +217,72 @@ fn second_order_through_the_callees_twins() {
         }
     }
 }
+
+/// A custom rule usable in second order: beside its `f64` protocol, a
+/// `generic` module with the same protocol over any float, which the twins of
+/// `second_order` callers call (and run over dual numbers).
+pub fn cube(x: f64) -> f64 {
+    x * x * x
+}
+
+pub mod cube {
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        x: f64,
+    }
+    pub type Scratch = ();
+    pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
+        tape.x = x;
+        super::cube(x)
+    }
+    pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64,) {
+        (seed * 3.0 * tape.x * tape.x,)
+    }
+
+    pub mod generic {
+        use backprop_runtime::Float;
+
+        #[derive(Clone, Debug)]
+        pub struct Tape<T> {
+            x: T,
+        }
+        impl<T: Float> Default for Tape<T> {
+            fn default() -> Self {
+                Tape { x: T::zero() }
+            }
+        }
+        pub type Scratch<T> = core::marker::PhantomData<T>;
+        pub fn forward_into<T: Float>(tape: &mut Tape<T>, x: T) -> T {
+            tape.x = x;
+            x * x * x
+        }
+        pub fn pullback_into<T: Float>(tape: &Tape<T>, seed: T, _scratch: &mut Scratch<T>) -> (T,) {
+            let three = T::from(3.0).unwrap_or_else(T::nan);
+            (seed * three * tape.x * tape.x,)
+        }
+    }
+}
+
+#[differentiate(second_order)]
+fn through_rule(x: f64, y: f64) -> f64 {
+    cube(x * y) + cube(y).sin()
+}
+
+#[test]
+fn second_order_through_a_custom_rule_with_a_generic_version() {
+    for (x, y) in [(0.7, -0.4), (-1.1, 0.9)] {
+        let (_, _, hv) = through_rule::hvp(x, y, 1.0, 0.5);
+        let grad = |x: f64, y: f64| {
+            let (_, g) = through_rule::grad(x, y);
+            vec![g.x, g.y]
+        };
+        matches_differences(&[hv.x, hv.y], |t| grad(x + t, y + 0.5 * t), 1e-5);
+        // The closed form: f = (x y)^3 + sin(y^3).
+        let hxx = 6.0 * x * y.powi(3);
+        let hxy = 9.0 * x * x * y * y;
+        let hyy =
+            6.0 * x.powi(3) * y + 6.0 * y * (y.powi(3)).cos() - 9.0 * y.powi(4) * (y.powi(3)).sin();
+        assert!((hv.x - (hxx + 0.5 * hxy)).abs() < 1e-9 * hxx.abs().max(1.0));
+        assert!((hv.y - (hxy + 0.5 * hyy)).abs() < 1e-9 * hyy.abs().max(1.0));
+    }
+}
