@@ -4,7 +4,10 @@
 //! tape or gradient must give exactly what fresh ones give, whatever the
 //! previous call left in them (other lengths, other branches).
 
+// What a tape holds and what may be done with it, in the same test binary.
 mod common;
+#[path = "modes/memory.rs"]
+mod memory;
 
 use backprop_runtime::{differentiate, TapeStack};
 use common::{assert_gradient, Rng};

@@ -5,6 +5,10 @@
 
 use backprop_runtime::{differentiate, sigmoid, Float};
 
+// Second order of functions over `f64` and `f32`, in the same test binary.
+#[path = "modes/second_order_f64.rs"]
+mod second_order_f64;
+
 #[differentiate]
 fn square_sum<T: Float>(v: &[T]) -> T {
     let mut total = T::zero();

@@ -5,6 +5,9 @@
 //! directions, on both sides of every branch.
 
 mod common;
+// N directions at once and `jacobian_fwd`, in the same test binary.
+#[path = "modes/batched.rs"]
+mod batched;
 
 use backprop_runtime::{differentiate, sigmoid, Float};
 use common::Rng;

@@ -9,10 +9,8 @@
 //! branch, for slices, arrays, tuples and arrays of results, calls, custom
 //! rules, f32 and generic functions.
 
-mod common;
-
+use crate::common::{central_difference, Rng};
 use backprop_runtime::{differentiate, relu, Float};
-use common::{central_difference, Rng};
 
 fn close(a: f64, b: f64, tol: f64) {
     assert!(
