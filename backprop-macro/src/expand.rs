@@ -98,12 +98,18 @@ fn pipeline(
     // and the module are written around it.
     let backward = backward::generate(&graph, &activity, &signature, &mut names);
     let lints = lint_attributes(&function.attrs);
-    // Second order of a function over `f64` or `f32` runs through its twin
-    // over a generic float; a twin the pipeline refuses is dropped.
+    // Second order of a function over `f64` or `f32`, asked for with
+    // `second_order`, runs through its twin over a generic float; a twin the
+    // pipeline refuses is dropped. (Asked for, not always made: the twin
+    // doubles the expansion's work, and rustc checks it like any code, so a
+    // type error in the body would be reported once more in its terms.)
     // Its name is `generic` (callers' twins call `g::generic`), so a
     // function that uses that name itself has none.
     let twin_name = names.fresh("generic");
-    let twin_module = crate::twin::generic_twin(function, &twin_name, args.second_order)
+    let twin_module = args
+        .second_order
+        .then(|| crate::twin::generic_twin(function, &twin_name))
+        .flatten()
         .filter(|_| twin_name == "generic")
         .and_then(|twin| pipeline(&twin, args, Errors::default(), true).ok())
         .map(|module| (twin_name, module));

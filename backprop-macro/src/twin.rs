@@ -1,8 +1,9 @@
-//! Second order for functions over `f64` or `f32`: the function written
-//! again over a generic float, its twin, which the pipeline differentiates
-//! like any generic function, so that its `hvp` runs the generated reverse
-//! pass over dual numbers. `f::hvp` and `f::hessian` call the twin's with
-//! the function's own float.
+//! Second order for functions over `f64` or `f32` that ask for it
+//! (`#[differentiate(second_order)]`): the function written again over a
+//! generic float, its twin, which the pipeline differentiates like any
+//! generic function, so that its `hvp` runs the generated reverse pass over
+//! dual numbers. `f::hvp` and `f::hessian` call the twin's with the
+//! function's own float.
 //!
 //! The rewrite is syntactic, and made only where its result type-checks
 //! whenever the original does: the float type becomes the parameter (`f64`
@@ -10,10 +11,11 @@
 //! `T::from(2.0).unwrap()`, `n as f64` becomes `T::from(n).unwrap()` (which
 //! the lowering reads as the identity when `n` is already a float), `f64::
 //! sqrt(x)` becomes `T::sqrt(x)`, constants (`f64::EPSILON`, `consts::PI`)
-//! are converted. Anything else that names the float type, casts to another
-//! type, calls a function other than a local closure or the runtime's
-//! activations, or takes parameters other than floats, arrays and slices of
-//! them and integers, leaves the function without a twin, and so without
+//! are converted, and a call `g(..)` of another function calls its twin
+//! `g::generic(..)` (which it has if it asked for second order too; else
+//! rustc reports the call). Anything else that names the float type, casts
+//! to another type, or takes parameters other than floats, arrays and slices
+//! of them and integers, leaves the function without a twin, and so without
 //! `hvp` (README, limitations). A twin the pipeline refuses is dropped too.
 
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
@@ -25,10 +27,10 @@ use syn::visit_mut::VisitMut;
 /// The twin of `function` over a generic float, named `name`, or `None`
 /// where the rewrite could change what the code means or fail to compile.
 ///
-/// With `calls`, a call of another function `g(..)` becomes a call of its
-/// twin, `g::generic(..)` (the caller promised, with `second_order`, that
-/// every callee has one).
-pub fn generic_twin(function: &syn::ItemFn, name: &Ident, calls: bool) -> Option<syn::ItemFn> {
+/// A call of another function `g(..)` becomes a call of its twin,
+/// `g::generic(..)`: asking for second order (`second_order`) asks it of
+/// every callee too, and one without a twin is reported at the call.
+pub fn generic_twin(function: &syn::ItemFn, name: &Ident) -> Option<syn::ItemFn> {
     // (Const parameters too: the forwarding `hvp` is not generic.)
     if !function.sig.generics.params.is_empty() {
         return None;
@@ -45,7 +47,7 @@ pub fn generic_twin(function: &syn::ItemFn, name: &Ident, calls: bool) -> Option
         param: param.clone(),
         closures: closures(&function.block),
         integers: Integers::of(function),
-        calls: calls.then(|| name.clone()),
+        twin: name.clone(),
         failed: false,
     };
     // Without a float parameter there is no second derivative to take (and
@@ -265,7 +267,7 @@ struct Rewrite {
     closures: BTreeSet<String>,
     integers: Integers,
     /// Calls of other functions go to their twins, of this name.
-    calls: Option<Ident>,
+    twin: Ident,
     /// Something the rewrite does not cover: no twin.
     failed: bool,
 }
@@ -440,15 +442,10 @@ impl VisitMut for Rewrite {
                 if local_closure || activation {
                     return;
                 }
-                match &self.calls {
-                    // Spanned at the call: a callee without a twin is
-                    // reported there.
-                    Some(twin) => {
-                        let segment = Ident::new(&twin.to_string(), func.path.span());
-                        func.path.segments.push(segment.into());
-                    }
-                    None => self.failed = true,
-                }
+                // Spanned at the call: a callee without a twin is reported
+                // there.
+                let segment = Ident::new(&self.twin.to_string(), func.path.span());
+                func.path.segments.push(segment.into());
             }
             syn::Expr::Macro(mac) => {
                 if mac.mac.path.is_ident("vec") {
@@ -476,7 +473,7 @@ mod tests {
     fn twin(item: proc_macro2::TokenStream) -> Option<String> {
         let function: syn::ItemFn = syn::parse2(item).ok()?;
         let name = proc_macro2::Ident::new("generic", proc_macro2::Span::call_site());
-        generic_twin(&function, &name, false).map(|t| t.to_token_stream().to_string())
+        generic_twin(&function, &name).map(|t| t.to_token_stream().to_string())
     }
 
     #[test]
@@ -554,12 +551,6 @@ mod tests {
             quote!(
                 fn f(x: f64, n: usize) -> f64 {
                     x.powi((x * 2.0) as i32)
-                }
-            ),
-            // A call of another function.
-            quote!(
-                fn f(x: f64) -> f64 {
-                    helper(x)
                 }
             ),
             // A struct parameter.

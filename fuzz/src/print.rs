@@ -105,6 +105,14 @@ pub fn float_digits(x: f64) -> String {
 /// Prints one function; `attr` is false for the oracle's copy.
 pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
     if d != Dialect::Dual {
+        // An `f64` function that calls nothing asks for second order (its
+        // twin over a generic float), which the harness then checks.
+        let shape = format!("{f:?}");
+        let second_order = d == Dialect::F64
+            && !["Call(\"", "CallStmt", "LetPair", "CustomRule"]
+                .iter()
+                .any(|c| shape.contains(c));
+        let mut args = Vec::new();
         if f.wrt {
             let names: Vec<&str> = f
                 .params
@@ -112,9 +120,15 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
                 .filter(|p| !matches!(p.ty, PTy::Data | PTy::Int | PTy::IntList))
                 .map(|p| p.name.as_str())
                 .collect();
-            let _ = writeln!(out, "#[differentiate(wrt({}))]", names.join(", "));
-        } else {
+            args.push(format!("wrt({})", names.join(", ")));
+        }
+        if second_order {
+            args.push("second_order".to_string());
+        }
+        if args.is_empty() {
             out.push_str("#[differentiate]\n");
+        } else {
+            let _ = writeln!(out, "#[differentiate({})]", args.join(", "));
         }
     }
     let ty = d.ty();

@@ -1,7 +1,8 @@
-//! Second order of functions written over `f64` or `f32`: `hvp` and
-//! `hessian` run through the function's twin over a generic float (the macro
-//! writes it again with `T` for the float, `T::from(2.0).unwrap()` for each
-//! literal, `T::from(n).unwrap()` for `n as f64`). Checked against central
+//! Second order of functions written over `f64` or `f32`, asked for with
+//! `#[differentiate(second_order)]`: `hvp` and `hessian` run through the
+//! function's twin over a generic float (the macro writes it again with `T`
+//! for the float, `T::from(2.0).unwrap()` for each literal,
+//! `T::from(n).unwrap()` for `n as f64`). Checked against central
 //! differences of the (first-order, `f64`) gradient, for symmetry, and
 //! `hessian` against `hvp` along each axis, on both sides of every branch.
 
@@ -9,7 +10,7 @@ use backprop_runtime::{differentiate, relu, sigmoid};
 
 /// Literals, casts of integers, a constant of `f64`, a buffer from `vec!`,
 /// an iterator chain, a closure, a branch and a loop with a `break`.
-#[differentiate]
+#[differentiate(second_order)]
 fn everyday(x: &[f64], scale: f64, n: usize) -> f64 {
     let mut h = vec![0.0; x.len()];
     let soft = |v: f64| v / (1.0 + v * v).sqrt();
@@ -28,13 +29,13 @@ fn everyday(x: &[f64], scale: f64, n: usize) -> f64 {
     total * scale + bend + relu(x[2] - 0.1) * n as f64 + f64::max(x[1], 0.5 * x[0])
 }
 
-#[differentiate]
+#[differentiate(second_order)]
 fn small(x: f32, y: f32) -> f32 {
     (x * y).sin() + x.exp() / (1.0 + y * y)
 }
 
 /// Scalars and an array, with `f64::` method paths.
-#[differentiate]
+#[differentiate(second_order)]
 fn planar(p: [f64; 2], k: f64) -> f64 {
     let r = f64::hypot(p[0], p[1]);
     k * (r - 1.0).powi(2) + f64::atan2(p[1], p[0]) * 0.1 + f64::EPSILON
@@ -152,7 +153,7 @@ fn hvp_of_an_f32_function() {
 #[allow(dead_code)]
 struct T;
 
-#[differentiate]
+#[differentiate(second_order)]
 fn names_t(x: f64) -> f64 {
     let _marker: Option<T> = None;
     x.powi(3)
@@ -167,12 +168,12 @@ fn the_twin_avoids_the_function_s_names() {
     assert!(!source.contains("T: ::backprop_runtime::Float"), "{source}");
 }
 
-#[differentiate]
+#[differentiate(second_order)]
 fn soft(v: f64) -> f64 {
     v / (1.0 + v * v).sqrt()
 }
 
-#[differentiate]
+#[differentiate(second_order)]
 fn energy(x: &[f64]) -> f64 {
     let mut e = 0.0;
     for i in 1..x.len() {
@@ -181,8 +182,9 @@ fn energy(x: &[f64]) -> f64 {
     e
 }
 
-/// Calls of other functions over `f64`: with `second_order`, the twin calls
-/// theirs (`soft::generic`, `energy::generic`), on a whole slice and a part.
+/// Calls of other functions over `f64`, which ask for second order too: the
+/// twin calls theirs (`soft::generic`, `energy::generic`), on a whole slice
+/// and a part.
 #[differentiate(second_order)]
 fn composed(x: &[f64], k: f64) -> f64 {
     let mut s = 0.0;
