@@ -43,31 +43,26 @@ pub fn assemble(
     let work = super::tape::work_structs(sig, backward, &generic);
     // A twin is there for `hvp` and `hessian`: no forward mode of its own
     // (its emission would double the expansion's cost for nothing).
-    let forward_mode = !nesting.is_twin;
     let linted = |item: Option<TokenStream>| item.map(|item| quote!(#(#lints)* #item));
-    let tangent_fn = forward_mode
-        .then(|| {
+    let (tangent_fn, tangents_fn, jacobian_fwd_fn) = if nesting.is_twin {
+        (None, None, None)
+    } else {
+        (
             linted(super::tangent::tangent_fn(
                 sig,
                 graph,
                 &grad_names,
                 &generic,
-            ))
-        })
-        .flatten();
-    let tangents_fn = forward_mode
-        .then(|| linted(super::tangent::tangents_fn(sig, graph, &grad_names)))
-        .flatten();
-    let jacobian_fwd_fn = forward_mode
-        .then(|| {
+            )),
+            linted(super::tangent::tangents_fn(sig, graph, &grad_names)),
             linted(super::tangent::jacobian_fwd_fn(
                 sig,
                 graph,
                 &grad_names,
                 &generic,
-            ))
-        })
-        .flatten();
+            )),
+        )
+    };
     let hvp_fn = super::second::hvp_fn(sig, &grad_names, &generic);
     let hessian_fn = hvp_fn.as_ref().and_then(|_| {
         let has_work = !backward.work_fields.is_empty();

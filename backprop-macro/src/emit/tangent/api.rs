@@ -221,7 +221,6 @@ pub(in crate::emit) fn jacobian_fwd_fn(
         return None;
     }
     let mut names = names.clone();
-    let tangents = tangent_names(graph, &mut names);
     let (jacobian, inputs, first) = (
         names.fresh("jacobian"),
         names.fresh("inputs"),
@@ -269,20 +268,20 @@ pub(in crate::emit) fn jacobian_fwd_fn(
             }
         }
         // Coordinates of a parameter with no tangent count; it gets no seed.
-        if !tangents.contains_key(&id) {
+        if !has_tangent(graph, id) {
             continue;
         }
         let unit = quote!(::backprop_runtime::Lanes::<#float, #lanes>::unit);
         seeds.push(match &p.shape {
             None => quote!(#unit(#start, #first)),
+            // A slice's seeds live in a vector kept across the passes.
             Some(Shape::Slice) => {
                 let seed = names.fresh(&format!("seed_{ident}"));
                 kept_seeds.push(quote!(let mut #seed = ::std::vec::Vec::new();));
-                seeds.push(quote!({
+                quote!({
                     ::backprop_runtime::lanes::units(&mut #seed, #arg.len(), #start, #first);
                     &#seed
-                }));
-                continue;
+                })
             }
             Some(Shape::Array(_)) => {
                 let i = names.fresh("i");
@@ -621,12 +620,18 @@ fn tangent_names(graph: &Graph, names: &mut Names) -> BTreeMap<NodeId, Ident> {
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| n.active && has_tangent(&n.kind))
+        .filter(|(id, _)| has_tangent(graph, *id))
         .map(|(id, n)| (id, names.fresh(&format!("dot_{}", n.name))))
         .collect()
 }
 
-fn has_tangent(kind: &NodeKind) -> bool {
+/// Whether node `id` carries a tangent: an active value.
+fn has_tangent(graph: &Graph, id: NodeId) -> bool {
+    let node = &graph.nodes[id];
+    node.active && has_tangent_kind(&node.kind)
+}
+
+fn has_tangent_kind(kind: &NodeKind) -> bool {
     matches!(
         kind,
         NodeKind::Param
