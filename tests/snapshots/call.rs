@@ -24,12 +24,13 @@ pub mod sig {
         #[must_use]
         pub fn bytes(&self) -> usize {
             ::core::mem::size_of::<Self>()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
         }
     }
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
         fn heap_bytes(&self) -> usize {
-            self.bytes() - ::core::mem::size_of::<Self>()
+            0
         }
     }
 
@@ -186,18 +187,18 @@ pub mod f_inline {
 
     impl Tape {
         #[must_use]
-        #[allow(clippy::needless_borrow)]
         pub fn bytes(&self) -> usize {
-            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
             ::core::mem::size_of::<Self>()
-                + (&&::backprop_runtime::bytes::Probe(&self.sig_out_tape)).heap_bytes()
-                + (&&::backprop_runtime::bytes::Probe(&self.sig_out_2_tape)).heap_bytes()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
         }
     }
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        #[allow(clippy::needless_borrow)]
         fn heap_bytes(&self) -> usize {
-            self.bytes() - ::core::mem::size_of::<Self>()
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+            (&&::backprop_runtime::bytes::Probe(&self.sig_out_tape)).heap_bytes()
+                + (&&::backprop_runtime::bytes::Probe(&self.sig_out_2_tape)).heap_bytes()
         }
     }
 

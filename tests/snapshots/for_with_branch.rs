@@ -40,14 +40,14 @@ pub mod soft_power {
         #[must_use]
         pub fn bytes(&self) -> usize {
             ::core::mem::size_of::<Self>()
-                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.p_2)
-                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.sin)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
         }
     }
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
         fn heap_bytes(&self) -> usize {
-            self.bytes() - ::core::mem::size_of::<Self>()
+            ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.p_2)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.sin)
         }
     }
 

@@ -29,12 +29,13 @@ pub mod piecewise {
         #[must_use]
         pub fn bytes(&self) -> usize {
             ::core::mem::size_of::<Self>()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
         }
     }
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
         fn heap_bytes(&self) -> usize {
-            self.bytes() - ::core::mem::size_of::<Self>()
+            0
         }
     }
 

@@ -31,17 +31,17 @@ pub mod linear_predict {
 
     impl Tape {
         #[must_use]
-        #[allow(clippy::needless_borrow)]
         pub fn bytes(&self) -> usize {
-            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
             ::core::mem::size_of::<Self>()
-                + (&&::backprop_runtime::bytes::Probe(&self.dot_out_tape)).heap_bytes()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
         }
     }
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        #[allow(clippy::needless_borrow)]
         fn heap_bytes(&self) -> usize {
-            self.bytes() - ::core::mem::size_of::<Self>()
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+            (&&::backprop_runtime::bytes::Probe(&self.dot_out_tape)).heap_bytes()
         }
     }
 
@@ -353,18 +353,17 @@ pub mod linear_loss {
 
     impl Tape {
         #[must_use]
-        #[allow(clippy::needless_borrow)]
         pub fn bytes(&self) -> usize {
-            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
             ::core::mem::size_of::<Self>()
-                + (&&::backprop_runtime::bytes::Probe(&self.linear_predict_out_tape))
-                    .heap_bytes()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
         }
     }
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        #[allow(clippy::needless_borrow)]
         fn heap_bytes(&self) -> usize {
-            self.bytes() - ::core::mem::size_of::<Self>()
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+            (&&::backprop_runtime::bytes::Probe(&self.linear_predict_out_tape)).heap_bytes()
         }
     }
 

@@ -33,14 +33,14 @@ pub mod mse {
         #[must_use]
         pub fn bytes(&self) -> usize {
             ::core::mem::size_of::<Self>()
-                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.e)
-                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.xs)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
         }
     }
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
         fn heap_bytes(&self) -> usize {
-            self.bytes() - ::core::mem::size_of::<Self>()
+            ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.e)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.xs)
         }
     }
 
@@ -360,13 +360,13 @@ pub mod scale {
         #[must_use]
         pub fn bytes(&self) -> usize {
             ::core::mem::size_of::<Self>()
-                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.v_i)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
         }
     }
 
     impl<T: Float> ::backprop_runtime::bytes::HeapBytes for Tape<T> {
         fn heap_bytes(&self) -> usize {
-            self.bytes() - ::core::mem::size_of::<Self>()
+            ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.v_i)
         }
     }
 

@@ -352,10 +352,18 @@ pub(super) enum Heap {
 fn bytes_method(generic: &Generic, fields: &[(Ident, Heap)]) -> TokenStream {
     let (params, args, where_clause) = (&generic.params, &generic.args, &generic.where_clause);
     let probe = quote!(::backprop_runtime::bytes::Probe);
-    let heap = fields.iter().map(|(field, heap)| match heap {
-        Heap::Known => quote!(+ ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.#field)),
-        Heap::Probed => quote!(+ (&&#probe(&self.#field)).heap_bytes()),
-    });
+    let heap: Vec<TokenStream> = fields
+        .iter()
+        .map(|(field, heap)| match heap {
+            Heap::Known => quote!(::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.#field)),
+            Heap::Probed => quote!((&&#probe(&self.#field)).heap_bytes()),
+        })
+        .collect();
+    // Scalars hold nothing on the heap.
+    let heap = match heap.is_empty() {
+        true => quote!(0),
+        false => quote!(#(#heap)+*),
+    };
     // The probe's `&&` is what picks `Measured` over `Unmeasured`.
     let probing = fields
         .iter()
@@ -376,16 +384,17 @@ fn bytes_method(generic: &Generic, fields: &[(Ident, Heap)]) -> TokenStream {
             /// stacks, copies and the tapes of its calls hold on the heap (by
             /// capacity: the memory it keeps for the next pass).
             #[must_use]
-            #probing
             pub fn bytes(&self) -> usize {
-                #imports
-                ::core::mem::size_of::<Self>() #(#heap)*
+                ::core::mem::size_of::<Self>()
+                    + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
             }
         }
 
         impl #params ::backprop_runtime::bytes::HeapBytes for Tape #args #where_clause {
+            #probing
             fn heap_bytes(&self) -> usize {
-                self.bytes() - ::core::mem::size_of::<Self>()
+                #imports
+                #heap
             }
         }
     }
