@@ -106,11 +106,11 @@ fn pipeline(
     // Its name is `generic` (callers' twins call `g::generic`), so a
     // function that uses that name itself has none.
     let twin_name = names.fresh("generic");
-    let twin_module = args
-        .second_order
+    let wanted =
+        args.second_order && twin_name == "generic" && crate::emit::second_order_covers(&signature);
+    let twin_module = wanted
         .then(|| crate::twin::generic_twin(function, &twin_name))
         .flatten()
-        .filter(|_| twin_name == "generic")
         .and_then(|twin| pipeline(&twin, args, Errors::default(), true).ok())
         .map(|module| (twin_name, module));
     module::assemble(

@@ -261,6 +261,15 @@ impl<'a> syn::visit::Visit<'a> for Integers {
     }
 }
 
+/// `K`, `consts::K`, `f64::EPSILON`: an item named as constants are.
+fn names_constant(path: &syn::Path) -> bool {
+    path.segments.last().is_some_and(|last| {
+        let name = last.ident.to_string();
+        name.chars().any(|c| c.is_ascii_uppercase())
+            && !name.chars().any(|c| c.is_ascii_lowercase())
+    })
+}
+
 struct Rewrite {
     float: Ident,
     param: Ident,
@@ -286,21 +295,7 @@ impl Rewrite {
     /// `f64::EPSILON`, `std::f64::consts::PI`: a constant of the float type.
     fn is_constant(&self, path: &syn::Path) -> bool {
         let names_float = path.segments.iter().any(|s| s.ident == self.float);
-        let last_upper = path.segments.last().is_some_and(|s| {
-            let name = s.ident.to_string();
-            name.chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        });
-        names_float && last_upper && path.segments.len() >= 2
-    }
-
-    /// `K`, `consts::K`: an item named as constants are.
-    fn user_constant(path: &syn::Path) -> bool {
-        path.segments.last().is_some_and(|last| {
-            let name = last.ident.to_string();
-            name.chars().any(|c| c.is_ascii_uppercase())
-                && !name.chars().any(|c| c.is_ascii_lowercase())
-        })
+        names_float && path.segments.len() >= 2 && names_constant(path)
     }
 
     /// The inside of `vec![a, b]` or `vec![a; n]`, read as an array's and
@@ -399,7 +394,7 @@ impl VisitMut for Rewrite {
             }
             // A constant of the user's (`K`, `physics::G`) may be a float,
             // which the twin would mix with its own: no twin.
-            syn::Expr::Path(path) if Self::user_constant(&path.path) => {
+            syn::Expr::Path(path) if names_constant(&path.path) => {
                 self.failed = true;
             }
             syn::Expr::Call(call) => {

@@ -11,5 +11,6 @@ pub mod names;
 mod passes;
 pub mod pretty;
 mod second;
+pub(crate) use second::covered as second_order_covers;
 pub mod tangent;
 mod tape;

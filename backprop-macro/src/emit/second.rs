@@ -91,8 +91,9 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
 }
 
 /// Second order covers one returned result and parameters read by value or
-/// through `&[..]`.
-fn covered(sig: &Signature) -> bool {
+/// through `&[..]` (also asked before a twin is written: no twin where it
+/// would give no `hvp`).
+pub(crate) fn covered(sig: &Signature) -> bool {
     let plain = sig.params.iter().all(|p| !p.inout && !p.by_reference);
     matches!(sig.outputs, Outputs::One) && sig.returns_value && plain
 }
