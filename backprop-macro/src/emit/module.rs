@@ -68,12 +68,13 @@ pub fn assemble(
         let has_work = !backward.work_fields.is_empty();
         super::second::hessian_fn(sig, &grad_names, &generic, has_work)
     });
-    // A function over `f64` or `f32` gets them from its twin, when it has one.
+    // A function over `f64` or `f32` gets them from its twin, when it has
+    // one (written only where second order covers the signature).
     let (hvp_fn, twin) = match (hvp_fn, nesting.twin) {
-        (None, Some((name, twin))) => match super::second::through_twin(sig, &grad_names, &name) {
-            Some(through) => (Some(through), Some(twin)),
-            None => (None, None),
-        },
+        (None, Some((name, twin))) => (
+            Some(super::second::through_twin(sig, &grad_names, &name)),
+            Some(twin),
+        ),
         (hvp_fn, _) => (hvp_fn, None),
     };
 

@@ -100,15 +100,12 @@ pub(crate) fn covered(sig: &Signature) -> bool {
 
 /// `hvp` and `hessian` of a function over `f64` or `f32`: those of its twin
 /// over a generic float (`twin.rs`), the module `generic` inside this one,
-/// run with the function's own float.
+/// run with the function's own float. (A twin exists only where `covered`.)
 pub(super) fn through_twin(
     sig: &Signature,
     names: &Names,
     twin: &proc_macro2::Ident,
-) -> Option<TokenStream> {
-    if !covered(sig) {
-        return None;
-    }
+) -> TokenStream {
     let mut names = names.clone();
     let (params, args) = super::api::passed_params(sig, &mut names);
     let mut directions = Vec::new();
@@ -130,7 +127,7 @@ pub(super) fn through_twin(
         "The value of `{name}` and its Hessian over the differentiable coordinates, in parameter order (a slice's elements in turn), one forward-over-reverse pass per coordinate (`{twin}::hessian`)."
     );
     let too_many = (2 * sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-    Some(quote! {
+    quote! {
         #[doc = #hvp_doc]
         #[must_use]
         #[inline]
@@ -146,7 +143,7 @@ pub(super) fn through_twin(
         pub fn hessian(#(#params),*) -> (#float, ::std::vec::Vec<::std::vec::Vec<#float>>) {
             self::#twin::hessian(#(#args),*)
         }
-    })
+    }
 }
 
 /// `pub fn hessian(args..) -> (value, rows)`: the Hessian over the
