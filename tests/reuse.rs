@@ -5,6 +5,8 @@
 //! previous call left in them (other lengths, other branches).
 
 // What a tape holds and what may be done with it, in the same test binary.
+#[path = "modes/checkpoint.rs"]
+mod checkpoint;
 mod common;
 #[path = "modes/memory.rs"]
 mod memory;

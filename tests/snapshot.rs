@@ -156,6 +156,21 @@ fn soft_power(x: f64, n: usize) -> f64 {
     }
 }
 
+/// A checkpointed loop: its state kept every few steps, each stretch run
+/// again by the backward pass before it is reversed.
+#[differentiate]
+fn spring(x0: f64, k: f64, steps: usize) -> f64 {
+    let mut x = x0;
+    let mut v = 0.0;
+    #[checkpoint(snapshots = 32)]
+    for _ in 0..steps {
+        let a = -k * x - 0.1 * v;
+        v += 0.01 * a;
+        x += 0.01 * v;
+    }
+    x * x
+}
+
 /// Generic over the float type, with a slice written in place by a call.
 #[differentiate]
 fn scaled_logistic<T: Float>(w: &[T], x: T) -> T {
@@ -251,6 +266,11 @@ const SNAPSHOTS: &[Snapshot] = &[
         "while_break",
         "`while` with a `break`",
         &[("halve_until", halve_until::SOURCE)],
+    ),
+    (
+        "checkpoint",
+        "a `#[checkpoint]` loop",
+        &[("spring", spring::SOURCE)],
     ),
     (
         "return",
@@ -407,6 +427,10 @@ mod pasted {
         use super::*;
         include!("snapshots/while_break.rs");
     }
+    pub mod checkpoint {
+        use super::*;
+        include!("snapshots/checkpoint.rs");
+    }
     pub mod early {
         use super::*;
         include!("snapshots/return.rs");
@@ -465,6 +489,12 @@ fn pasted_expansions_compile_and_agree() {
         agree!(
             for_loop::power_series::grad(0.7, n),
             power_series::grad(0.7, n)
+        );
+    }
+    for steps in [0, 1, 100, 1001] {
+        agree!(
+            checkpoint::spring::grad(0.5, 3.0, steps),
+            spring::grad(0.5, 3.0, steps)
         );
     }
     for limit in [0.1, 2.0, 1e-9] {

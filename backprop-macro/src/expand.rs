@@ -17,7 +17,7 @@ use quote::quote;
 pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     match expand(attr, item.clone()) {
         Ok(tokens) => tokens,
-        Err(error) => with_original_item(error, item),
+        Err(error) => with_original_item(error, crate::parse::checkpoint::strip_item(item)),
     }
 }
 
@@ -42,6 +42,7 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    crate::parse::checkpoint::strip(&mut function.block);
     Ok(quote!(#function #module))
 }
 
@@ -84,6 +85,9 @@ fn pipeline(
     let graph = signature
         .as_ref()
         .map(|sig| lower(&rebased.block, sig, &mut names, &mut errors));
+    if let Some(graph) = &graph {
+        crate::analysis::checkpoint::check(graph, &mut errors);
+    }
     errors.finish()?;
     let (Some(signature), Some(graph)) = (signature, graph) else {
         return Err(syn::Error::new_spanned(

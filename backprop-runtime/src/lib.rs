@@ -445,6 +445,9 @@ pub use lanes::Lanes;
 
 pub mod bytes;
 
+pub mod checkpoint;
+pub use checkpoint::Checkpoints;
+
 /// `num-traits`, whose [`Float`] generic differentiated functions are written
 /// against: `fn f<T: Float>(x: T) -> T`.
 pub use num_traits;

@@ -3,4 +3,5 @@
 //! backward pass gets each value it reads (`tape`).
 
 pub mod activity;
+pub mod checkpoint;
 pub mod tape;

@@ -86,7 +86,11 @@ impl<'g> TapePlan<'g> {
         };
         // Outer loops first: an inner range may use an outer loop's variable.
         for looped in loops {
-            if looped.fixed_trips.is_none() && plan.can_replay(looped) {
+            // A checkpointed loop runs its stretches from their kept states.
+            if looped.fixed_trips.is_none()
+                && looped.checkpoint.is_none()
+                && plan.can_replay(looped)
+            {
                 plan.replayed.insert(looped.id);
                 plan.rebuilt.extend(looped.var);
             }

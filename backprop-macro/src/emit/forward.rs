@@ -28,6 +28,8 @@ pub struct Forward<'a> {
     /// Forward mode: each active node's tangent, computed right after it
     /// (`let dot_sigx = ...`). `None` for the forward pass of reverse mode.
     pub tangents: Option<&'a crate::emit::tangent::Tangents>,
+    /// The checkpointed loops, whose forward pass keeps their state.
+    pub checkpoints: &'a [crate::emit::backward::CheckpointPlan],
 }
 
 impl Forward<'_> {
@@ -202,14 +204,81 @@ impl Forward<'_> {
         if counted {
             code.extend(quote!(let mut #trips = 0_usize;));
         }
-        let var = match looped.var {
+        let var = self.loop_variable(looped);
+        let body = self.loop_body(looped, counted);
+        match self.iterable(looped) {
+            Some(iter) => {
+                let allow = looped
+                    .over_slices
+                    .then(|| quote!(#[allow(clippy::needless_range_loop)]));
+                code.extend(quote!(#allow for #var in #iter { #body }));
+            }
+            None => code.extend(quote!(loop { #body })),
+        }
+        code
+    }
+
+    /// A checkpointed loop's iterations in `stretch` (a `Range<usize>` of
+    /// iteration numbers) run again in the backward pass, after `restore`
+    /// binds the loop's state at the stretch's start: the same body, without
+    /// the trip count.
+    pub fn replay(&self, looped: &Loop, restore: TokenStream, stretch: &Ident) -> TokenStream {
+        let var = self.loop_variable(looped);
+        let body = self.loop_body(looped, false);
+        // Iteration `k` of `start..end` is `start + k`; of any other iterable,
+        // its `k`-th item.
+        let header = match (self.iterable(looped), &looped.var_start) {
+            (Some(_), Some(start)) if start.to_string() == "0" => {
+                quote!(for #var in #stretch.clone())
+            }
+            (Some(_), Some(start)) => quote!(for #var in #stretch.clone().map(|k| #start + k)),
+            (Some(iter), None) => {
+                quote!(for #var in (#iter).skip(#stretch.start).take(#stretch.len()))
+            }
+            (None, _) => quote!(for _ in #stretch.clone()),
+        };
+        quote!(#restore #header { #body })
+    }
+
+    fn loop_variable(&self, looped: &Loop) -> TokenStream {
+        match looped.var {
             Some(var) => {
-                let name = &nodes[var].name;
+                let name = &self.graph.nodes[var].name;
                 quote!(#name)
             }
             None => quote!(_),
-        };
+        }
+    }
+
+    /// The iterable of a `for` loop, with the locals it mentions renamed.
+    fn iterable(&self, looped: &Loop) -> Option<TokenStream> {
+        let mut iter = looped.iter.clone()?;
+        Rename {
+            graph: self.graph,
+            locals: &looped.iter_locals,
+            shadowed: Vec::new(),
+        }
+        .visit_expr_mut(&mut iter);
+        Some(quote!(#iter))
+    }
+
+    /// One iteration: the start values of the carried variables, the body,
+    /// their next values, the trip count (when `counted`) and the final
+    /// `break`; in a checkpointed loop's forward pass, first the state, when
+    /// it is kept.
+    fn loop_body(&self, looped: &Loop, counted: bool) -> TokenStream {
+        let nodes = &self.graph.nodes;
+        let trips = &nodes[looped.trips].name;
         let mut body = TokenStream::new();
+        if let Some(kept) = self.checkpoints.iter().find(|c| c.stmt == looped.id) {
+            let (local, limit, parts) =
+                (&kept.local, &kept.limit, kept.parts.iter().map(|p| &p.keep));
+            body.extend(quote! {
+                if #local.wants(#trips, #limit) {
+                    #local.keep((#(#parts,)*));
+                }
+            });
+        }
         // (Forward mode keeps the copies: a tangent reads its start value too.)
         let shared = match self.tangents {
             Some(_) => BTreeSet::new(),
@@ -264,23 +333,7 @@ impl Forward<'_> {
             let until = argument(self.graph, until);
             body.extend(quote!(if #until { break; }));
         }
-        match &looped.iter {
-            Some(iter) => {
-                let mut iter = iter.clone();
-                Rename {
-                    graph: self.graph,
-                    locals: &looped.iter_locals,
-                    shadowed: Vec::new(),
-                }
-                .visit_expr_mut(&mut iter);
-                let allow = looped
-                    .over_slices
-                    .then(|| quote!(#[allow(clippy::needless_range_loop)]));
-                code.extend(quote!(#allow for #var in #iter { #body }));
-            }
-            None => code.extend(quote!(loop { #body })),
-        }
-        code
+        body
     }
 
     fn node(&self, id: NodeId) -> TokenStream {

@@ -37,6 +37,7 @@ pub(super) fn forward_fns(
         once: &backward.once,
         tape: &tape_param,
         tangents: None,
+        checkpoints: &backward.checkpoints,
     }
     .statements();
     let references = References::of(sig, &mut local_names);
@@ -230,7 +231,9 @@ fn fill_tape(
     names: &Names,
     copy_arguments: bool,
 ) -> (TokenStream, TokenStream, TokenStream) {
-    let take_stacks = tape.stacks.iter().map(|(field, stack)| {
+    let kept_states = tape.checkpoints.iter().map(|c| (c, c));
+    let stacks = tape.stacks.iter().map(|(field, stack)| (field, stack));
+    let take_stacks = stacks.chain(kept_states).map(|(field, stack)| {
         quote! {
             let mut #stack = ::core::mem::take(&mut #tape_param.#field);
             #stack.clear();
@@ -284,6 +287,7 @@ fn fill_tape(
             .iter()
             .map(|(field, stack)| (field.clone(), quote!(#stack))),
     );
+    stored.extend(tape.checkpoints.iter().map(|c| (c.clone(), quote!(#c))));
     stored.extend(
         copies
             .iter()
@@ -543,7 +547,11 @@ fn unpack_tape(tape: &Tape, tape_param: &Ident, fused: bool) -> TokenStream {
                 true => quote!(ref #f),
                 false => quote!(#f),
             });
-        let rest = if tape.stacks.is_empty() && tape.copies.is_empty() && tape.marker.is_none() {
+        let rest = if tape.stacks.is_empty()
+            && tape.copies.is_empty()
+            && tape.checkpoints.is_empty()
+            && tape.marker.is_none()
+        {
             quote!()
         } else {
             quote!(, ..)
@@ -552,6 +560,9 @@ fn unpack_tape(tape: &Tape, tape_param: &Ident, fused: bool) -> TokenStream {
     }
     for (field, stack) in &tape.stacks {
         unpack.extend(quote!(let mut #stack = #tape_param.#field.reader();));
+    }
+    for kept in &tape.checkpoints {
+        unpack.extend(quote!(let #kept = &#tape_param.#kept;));
     }
     // The copies of arguments are `backward_core`'s parameters, where there is
     // one.

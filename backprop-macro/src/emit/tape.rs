@@ -30,6 +30,9 @@ pub(super) struct Tape {
     /// The tapes of calls in the function body, fields the callees fill in
     /// place.
     pub(super) callee_tapes: Vec<Ident>,
+    /// The states checkpointed loops keep: fields, and their locals in both
+    /// passes, of the same name.
+    pub(super) checkpoints: Vec<Ident>,
 }
 
 /// An array the backward pass reads again, copied into the tape by the
@@ -158,6 +161,23 @@ pub(super) fn tape_struct(
             }
         }
     }
+    let mut checkpoints = Vec::new();
+    for plan in &backward.checkpoints {
+        let local = &plan.local;
+        let types = plan.parts.iter().map(|p| &p.ty);
+        let doc = "The loop's state, kept every few iterations for the backward pass, which runs the iterations between two kept states again.";
+        definitions
+            .push(quote!(#[doc = #doc] pub #local: ::backprop_runtime::Checkpoints<(#(#types,)*)>));
+        let arrays = plan
+            .parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.heap)
+            .map(|(k, _)| k);
+        heap_fields.push((local.clone(), Heap::Checkpoints(arrays.collect())));
+        defaults.push(quote!(#local: ::core::default::Default::default()));
+        checkpoints.push(local.clone());
+    }
     for &id in &backward.copied {
         let name = &graph.nodes[id].name;
         let element = match sig.params.get(id) {
@@ -194,6 +214,7 @@ pub(super) fn tape_struct(
         once,
         marker,
         callee_tapes,
+        checkpoints,
     })
 }
 
@@ -344,6 +365,9 @@ pub(super) enum Heap {
     /// Callees' tapes (a custom rule's says nothing) and values of other
     /// types: through `Probe`.
     Probed,
+    /// A checkpointed loop's states, whose parts at these positions are
+    /// arrays.
+    Checkpoints(Vec<usize>),
 }
 
 /// `tape.bytes()`: the memory the tape holds, its own size and each field's
@@ -357,6 +381,13 @@ fn bytes_method(generic: &Generic, fields: &[(Ident, Heap)]) -> TokenStream {
         .map(|(field, heap)| match heap {
             Heap::Known => quote!(::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.#field)),
             Heap::Probed => quote!((&&#probe(&self.#field)).heap_bytes()),
+            Heap::Checkpoints(arrays) if arrays.is_empty() => {
+                quote!(self.#field.heap_bytes_with(|_| 0))
+            }
+            Heap::Checkpoints(arrays) => {
+                let parts = arrays.iter().map(|k| syn::Index::from(*k));
+                quote!(self.#field.heap_bytes_with(|state| #(::backprop_runtime::bytes::HeapBytes::heap_bytes(&state.#parts))+*))
+            }
         })
         .collect();
     // Scalars hold nothing on the heap.

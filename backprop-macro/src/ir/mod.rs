@@ -590,6 +590,10 @@ pub struct Loop {
     /// index is there to read the elements, as clippy's `needless_range_loop`
     /// would not have it in code a person writes.
     pub over_slices: bool,
+    /// `#[checkpoint]`: the forward pass keeps the loop's state every few
+    /// iterations, and the backward pass runs each stretch between two kept
+    /// states again before reversing it.
+    pub checkpoint: Option<crate::parse::checkpoint::Checkpoint>,
 }
 
 pub struct Carried {

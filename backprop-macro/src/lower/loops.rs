@@ -10,6 +10,7 @@ use crate::desugar::iterators;
 use crate::ir::{
     Carried, Hint, Loop, Node, NodeId, NodeKind, Operand, Operator, Stmt as IrStmt, StmtId,
 };
+use crate::parse::checkpoint::Checkpoint;
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
@@ -89,6 +90,32 @@ impl<'a> Lowerer<'a> {
         );
     }
 
+    /// Reads a loop's `#[checkpoint]`, which `lower_loop` hands to the loop.
+    /// Only a loop of the function body itself can be checkpointed: its
+    /// backward pass runs once, in stretches between the kept states.
+    pub(super) fn mark_checkpoint(&mut self, attrs: &[syn::Attribute]) {
+        match crate::parse::checkpoint::of(attrs) {
+            None => {}
+            Some(Err(error)) => self.errors.push(error),
+            Some(Ok(checkpoint)) if self.region != 0 => self.errors.push(syn::Error::new_spanned(
+                checkpoint.attr,
+                "`#[checkpoint]` applies to a loop of the function body itself, not to one inside a branch or another loop (or after an early `return`, which puts the rest of the body in a branch); checkpoint the outermost loop",
+            )),
+            Some(Ok(checkpoint)) => self.checkpointed = Some(checkpoint),
+        }
+    }
+
+    /// A `#[checkpoint]` no loop took: the loop was unrolled (`for v in [a, b]`)
+    /// or refused.
+    pub(super) fn unclaimed_checkpoint(&mut self) {
+        if let Some(checkpoint) = self.checkpointed.take() {
+            self.errors.push(syn::Error::new_spanned(
+                checkpoint.attr,
+                "`#[checkpoint]` applies to `for` loops over ranges and iterators, `while` and `loop`; a loop over an array of differentiated values is unrolled and keeps nothing to checkpoint",
+            ));
+        }
+    }
+
     /// A loop whose iterations the forward pass counts and the backward pass
     /// replays in reverse. Variables the body assigns are carried from one
     /// iteration to the next; `break` and `continue` become flags. In order:
@@ -100,6 +127,7 @@ impl<'a> Lowerer<'a> {
         header: Header,
         body: &syn::Block,
     ) {
+        let checkpoint = self.checkpointed.take();
         let label_name = label.map(|l| l.name.ident.to_string());
         // A `break` that ends the body stops the loop between iterations: no
         // flag, and no iteration that stopped part-way.
@@ -136,7 +164,7 @@ impl<'a> Lowerer<'a> {
         };
         let carried = self.carried_variables(&header, body, &frame, exits.leaves_outer);
         let lowered = self.lower_body_until_stable(&header, body, until.as_ref(), &frame, &carried);
-        self.assemble_loop(header, body, lowered, &carried, iter_locals);
+        self.assemble_loop(header, body, lowered, &carried, iter_locals, checkpoint);
     }
 
     /// The variables a loop carries from one iteration to the next: those its
@@ -381,6 +409,7 @@ impl<'a> Lowerer<'a> {
         lowered: LoweredBody,
         carried: &[(Key, NodeId)],
         iter_locals: Vec<(String, NodeId)>,
+        checkpoint: Option<Checkpoint>,
     ) {
         let carried: Vec<Carried> = carried
             .iter()
@@ -425,6 +454,7 @@ impl<'a> Lowerer<'a> {
             var_start,
             fixed_trips,
             over_slices,
+            checkpoint,
         })));
     }
 

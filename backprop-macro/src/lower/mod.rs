@@ -64,6 +64,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         part_names: Names::avoiding(crate::emit::names::identifiers(quote!(#block))),
         changed_data: Vec::new(),
         referenced: std::collections::BTreeMap::new(),
+        checkpointed: None,
     };
     for param in &sig.params {
         let id = lowerer.push(
@@ -224,6 +225,8 @@ struct Lowerer<'a> {
     /// Loop variables of `for i in idx` kept as written, which Rust gives as
     /// references, and the type `*i` reads (the list's element type).
     referenced: std::collections::BTreeMap<NodeId, syn::Type>,
+    /// The `#[checkpoint]` of the loop being lowered, until its `Loop` takes it.
+    checkpointed: Option<crate::parse::checkpoint::Checkpoint>,
 }
 
 /// A closure, and the variables it sees: those in scope where it is written

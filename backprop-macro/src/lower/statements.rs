@@ -219,11 +219,19 @@ impl<'a> Lowerer<'a> {
             Expr::Match(matched) => {
                 self.match_expr(matched, false);
             }
-            Expr::ForLoop(looped) => self.for_loop(looped),
+            Expr::ForLoop(looped) => {
+                self.mark_checkpoint(&looped.attrs);
+                self.for_loop(looped);
+                self.unclaimed_checkpoint();
+            }
             Expr::While(looped) => {
+                self.mark_checkpoint(&looped.attrs);
                 self.lower_loop(looped.label.as_ref(), Header::While(&looped.cond), &looped.body)
             }
-            Expr::Loop(looped) => self.lower_loop(looped.label.as_ref(), Header::Infinite, &looped.body),
+            Expr::Loop(looped) => {
+                self.mark_checkpoint(&looped.attrs);
+                self.lower_loop(looped.label.as_ref(), Header::Infinite, &looped.body)
+            }
             Expr::Break(exit) => {
                 self.exit_loop(exit.label.as_ref(), false, expr);
             }

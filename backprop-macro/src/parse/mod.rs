@@ -3,5 +3,6 @@
 //! of its own before the rest of the pipeline sees it).
 
 pub mod args;
+pub mod checkpoint;
 pub mod method;
 pub mod signature;

@@ -136,14 +136,15 @@ impl Pass<'_> {
             .var
             .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
         let body = self.block(&looped.body, &incoming, epilogue);
-        // A counter starts from its value after the loop; each reversed
-        // iteration steps it back.
-        for carried in &looped.carried {
-            if let Some(running) = self.counters.get(&carried.param).cloned() {
-                let after = self.value(&Operand::Node(carried.out));
-                self.out.extend(quote!(let mut #running = #after;));
+        if looped.checkpoint.is_some() {
+            self.stretches(looped, rebuilt, body);
+            for (k, slot) in carried.iter().zip(&slots) {
+                self.contribute(&looped.carried[*k].init, region, quote!(#slot));
             }
+            return;
         }
+        let counters = self.counters_from_the_end(looped);
+        self.out.extend(counters);
         if self.plan.replays(looped) {
             // The same range again, reversed: no trip count, no saved variable.
             if let Some(iter) = &looped.iter {
@@ -185,6 +186,19 @@ impl Pass<'_> {
         for (k, slot) in carried.iter().zip(&slots) {
             self.contribute(&looped.carried[*k].init, region, quote!(#slot));
         }
+    }
+
+    /// A counter starts from its value after the loop (or after the
+    /// stretch that was run again); each reversed iteration steps it back.
+    pub(super) fn counters_from_the_end(&mut self, looped: &Loop) -> TokenStream {
+        let mut code = TokenStream::new();
+        for carried in &looped.carried {
+            if let Some(running) = self.counters.get(&carried.param).cloned() {
+                let after = self.value(&Operand::Node(carried.out));
+                code.extend(quote!(let mut #running = #after;));
+            }
+        }
+        code
     }
 
     /// Whether anything in `block` needs its reverse (a loop that only writes

@@ -12,7 +12,10 @@
 //! statement, accumulated inside it (`dx2 += ...`): the only mutable adjoints.
 
 mod calls;
+mod checkpoint;
 mod control;
+
+pub use checkpoint::CheckpointPlan;
 
 use crate::analysis::activity::Activity;
 use crate::analysis::tape::{Storage, TapePlan};
@@ -51,6 +54,8 @@ pub struct Backward {
     /// `backward_with`, and `Work`'s fields (none: no `Work`).
     pub work: Ident,
     pub work_fields: Vec<WorkField>,
+    /// The checkpointed loops: what their forward pass keeps.
+    pub checkpoints: Vec<CheckpointPlan>,
 }
 
 /// A field of `Work`, memory the backward pass refills at each use instead of
@@ -90,6 +95,7 @@ pub fn generate(
         work: work.clone(),
         work_fields: Vec::new(),
         counters: BTreeMap::new(),
+        checkpoints: Vec::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -164,6 +170,7 @@ pub fn generate(
         grad,
         work,
         work_fields: pass.work_fields,
+        checkpoints: pass.checkpoints,
     }
 }
 
@@ -199,6 +206,7 @@ struct Pass<'a> {
     work_fields: Vec<WorkField>,
     /// Each counter the reversed loops step back, and the local that holds it.
     counters: BTreeMap<NodeId, Ident>,
+    checkpoints: Vec<CheckpointPlan>,
 }
 
 impl Pass<'_> {

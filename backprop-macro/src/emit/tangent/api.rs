@@ -362,6 +362,7 @@ fn statements(graph: &Graph, tangents: &Tangents, names: &mut Names) -> TokenStr
         once: &empty,
         tape: &unused_tape,
         tangents: Some(tangents),
+        checkpoints: &[],
     }
     .statements()
 }

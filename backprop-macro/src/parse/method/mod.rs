@@ -117,6 +117,7 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
                 // and calls it.
                 // It repeats the user's method, whose own lints apply there.
                 let mut plain = free.clone();
+                crate::parse::checkpoint::strip(&mut plain.block);
                 plain.attrs.push(syn::parse_quote!(#[doc(hidden)]));
                 plain
                     .attrs
@@ -129,6 +130,11 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
         wrappers.extend(wrapper_methods(m, &block, &uses));
     }
     errors.finish()?;
+    for item in &mut block.items {
+        if let ImplItem::Fn(method) = item {
+            crate::parse::checkpoint::strip(&mut method.block);
+        }
+    }
     block.items.extend(wrappers);
     Ok(quote!(#block #modules))
 }

@@ -1,0 +1,174 @@
+//! What a checkpointed loop's backward pass runs again: the loop's state (the
+//! variables it carries and the arrays it writes), kept every few iterations,
+//! and the values of the function body its iterations read, kept once.
+
+use crate::errors::Errors;
+use crate::ir::traverse::{walk, Order};
+use crate::ir::{Graph, Loop, NodeId, NodeKind, Operand, RegionId, Stmt};
+use std::collections::BTreeSet;
+
+/// The parts of a checkpointed loop's state, and what its iterations read
+/// from outside it.
+pub struct LoopState {
+    /// The arrays of the function body that the loop writes: kept with the
+    /// carried variables at each checkpoint.
+    pub arrays: Vec<NodeId>,
+    /// The other values the iterations read from outside the loop: scalars of
+    /// the function body, and arrays nothing changes while the loop runs.
+    pub reads: BTreeSet<NodeId>,
+}
+
+impl LoopState {
+    pub fn of(graph: &Graph, looped: &Loop) -> LoopState {
+        let inside = regions_inside(graph, looped.body.region);
+        let is_inside = |id: NodeId| inside.contains(&graph.nodes[id].region);
+        let mut read = BTreeSet::new();
+        for (id, node) in graph.nodes.iter().enumerate() {
+            if is_inside(id) {
+                read.extend(node_reads(node));
+            }
+        }
+        // A range with a known start is run again from the iteration numbers
+        // alone; another iterable is built again.
+        let mut locals: Vec<NodeId> = match looped.var_start {
+            Some(_) => Vec::new(),
+            None => looped.iter_locals.iter().map(|(_, id)| *id).collect(),
+        };
+        let mut note = |operand: &Operand| {
+            if let Operand::Node(id) = operand {
+                read.insert(*id);
+            }
+        };
+        looped.body.results.iter().for_each(&mut note);
+        looped.until.iter().for_each(&mut note);
+        walk(&looped.body, Order::Forward, &mut |_, stmt| match stmt {
+            Stmt::Node(_) => {}
+            Stmt::BreakUnless(cond) => note(cond),
+            Stmt::If(branch) => {
+                note(branch.test.operand());
+                branch
+                    .arms
+                    .iter()
+                    .flat_map(|a| &a.results)
+                    .for_each(&mut note);
+            }
+            Stmt::Loop(inner) => {
+                inner.until.iter().for_each(&mut note);
+                inner.carried.iter().for_each(|c| note(&c.init));
+                inner.body.results.iter().for_each(&mut note);
+                locals.extend(inner.iter_locals.iter().map(|(_, id)| *id));
+            }
+        });
+        read.extend(locals);
+        let written = |array: NodeId| graph.writes_to(array).any(is_inside);
+        let outside: BTreeSet<NodeId> = read.into_iter().filter(|id| !is_inside(*id)).collect();
+        let arrays = outside
+            .iter()
+            .copied()
+            .filter(|id| graph.nodes[*id].array.is_some() && written(*id))
+            .collect::<Vec<_>>();
+        let reads = outside
+            .into_iter()
+            .filter(|id| !arrays.contains(id))
+            .collect();
+        LoopState { arrays, reads }
+    }
+}
+
+/// Refuses the checkpointed loops whose state cannot be kept: a carried
+/// variable of unknown type, data changed in place, an array the loop reads
+/// that code after the loop changes.
+pub fn check(graph: &Graph, errors: &mut Errors) {
+    for looped in graph.loops() {
+        let Some(checkpoint) = &looped.checkpoint else {
+            continue;
+        };
+        for carried in &looped.carried {
+            let node = &graph.nodes[carried.out];
+            if node.ty.is_none() {
+                let name = match &node.hint {
+                    crate::ir::Hint::User(ident) => ident.to_string(),
+                    crate::ir::Hint::Op(_) => node.name.to_string(),
+                };
+                errors.push(syn::Error::new(
+                    node.span,
+                    format!(
+                        "the checkpointed loop keeps `{name}` in its state, but its type cannot be inferred from the code; give it a type annotation where it is declared, as in `let mut {name}: usize = 0;`"
+                    ),
+                ));
+            }
+        }
+        let state = LoopState::of(graph, looped);
+        let last_inside = last_node_inside(graph, looped);
+        for &id in &state.reads {
+            let node = &graph.nodes[id];
+            if graph.changed_data.contains(&id) {
+                errors.push(syn::Error::new_spanned(
+                    &checkpoint.attr,
+                    format!("`#[checkpoint]` cannot keep `{}`, data the function changes in place; leave the loop unmarked", node.name),
+                ));
+            } else if node.array.is_some() && graph.writes_to(id).any(|w| w > last_inside) {
+                errors.push(syn::Error::new_spanned(
+                    &checkpoint.attr,
+                    format!("the checkpointed loop reads `{}`, which the code after the loop changes; the backward pass would read it changed. Copy it into a new array after the loop and change that", node.name),
+                ));
+            }
+        }
+    }
+}
+
+/// The blocks inside a loop's body, the body included.
+pub fn regions_inside(graph: &Graph, body: RegionId) -> BTreeSet<RegionId> {
+    (0..graph.regions.len())
+        .filter(|&region| {
+            let mut current = Some(region);
+            while let Some(r) = current {
+                if r == body {
+                    return true;
+                }
+                current = graph.regions[r].parent;
+            }
+            false
+        })
+        .collect()
+}
+
+fn last_node_inside(graph: &Graph, looped: &Loop) -> NodeId {
+    let inside = regions_inside(graph, looped.body.region);
+    graph
+        .nodes
+        .iter()
+        .rposition(|n| inside.contains(&n.region))
+        .unwrap_or(0)
+}
+
+/// Every node a node's value or effect reads.
+fn node_reads(node: &crate::ir::Node) -> Vec<NodeId> {
+    let mut operands: Vec<&Operand> = node.args().iter().collect();
+    let mut nodes = Vec::new();
+    match &node.kind {
+        NodeKind::Call { parts, .. } => {
+            for (start, end) in parts.iter().flatten() {
+                operands.extend([start, end]);
+            }
+        }
+        NodeKind::Element { call, .. } => nodes.push(*call),
+        NodeKind::Read { array, index } => {
+            nodes.push(*array);
+            operands.push(index);
+        }
+        NodeKind::Write { array, index, .. } => {
+            nodes.push(*array);
+            operands.push(index);
+        }
+        NodeKind::Len { array } => nodes.push(*array),
+        NodeKind::Buffer { fill, len, .. } => operands.extend([fill, len]),
+        NodeKind::Inactive { locals, .. } => nodes.extend(locals.iter().map(|(_, id)| *id)),
+        _ => {}
+    }
+    nodes.extend(operands.into_iter().filter_map(|o| match o {
+        Operand::Node(id) => Some(*id),
+        Operand::Const(_) => None,
+    }));
+    nodes
+}

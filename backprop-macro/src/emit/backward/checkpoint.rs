@@ -1,0 +1,229 @@
+//! A checkpointed loop in reverse: the stretches between the states its
+//! forward pass kept, from the last; each is run again from its state, saving
+//! what its reversed iterations read into memory the backward pass reuses,
+//! then reversed like any loop.
+
+use super::Pass;
+use crate::analysis::checkpoint::{regions_inside, LoopState};
+use crate::emit::forward::Forward;
+use crate::ir::{Loop, NodeId, NodeKind, Operand};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the forward pass of a checkpointed loop keeps, and the tape's field
+/// that holds it.
+pub struct CheckpointPlan {
+    /// The loop statement.
+    pub stmt: crate::ir::StmtId,
+    /// The tape's `Checkpoints` field, and its local in both passes.
+    pub local: Ident,
+    /// The most states kept.
+    pub limit: TokenStream,
+    pub parts: Vec<StatePart>,
+}
+
+/// One part of a checkpointed loop's state: a variable the loop carries, or
+/// an array it writes.
+pub struct StatePart {
+    pub ty: TokenStream,
+    /// The expression the forward pass keeps (`p`, `h.clone()`).
+    pub keep: TokenStream,
+    /// Whether it holds heap memory (an array), which `bytes()` counts.
+    pub heap: bool,
+}
+
+impl Pass<'_> {
+    /// The reverse of a checkpointed loop, whose reversed body `body` is
+    /// written: one stretch at a time, each run again from its kept state.
+    pub(super) fn stretches(&mut self, looped: &Loop, rebuilt: Option<NodeId>, body: TokenStream) {
+        let graph = self.graph;
+        let inside = regions_inside(graph, looped.body.region);
+        let is_inside = |id: &NodeId| inside.contains(&graph.nodes[*id].region);
+        // What the reversed iterations pop is saved by the stretch's run, into
+        // stacks of `Work`, not of the tape.
+        let popped: Vec<(NodeId, Ident)> = self
+            .stacks
+            .iter()
+            .filter(|(id, _)| is_inside(id))
+            .map(|(id, stack)| (*id, stack.clone()))
+            .collect();
+        let popped_tapes: Vec<(NodeId, Ident)> = self
+            .tape_stacks
+            .iter()
+            .filter(|(id, _)| is_inside(id))
+            .map(|(id, stack)| (*id, stack.clone()))
+            .collect();
+        for (id, _) in &popped {
+            self.stacks.remove(id);
+            self.saved.remove(id);
+        }
+        for (id, _) in &popped_tapes {
+            self.tape_stacks.remove(id);
+            self.saved_tapes.remove(id);
+        }
+        // The values of the function body the iterations read: fields of the
+        // tape, and arrays nothing changes while the loop runs, copied.
+        let state = LoopState::of(graph, looped);
+        for &id in &state.reads {
+            match graph.nodes[id].array {
+                Some(_) => {
+                    self.copied.insert(id);
+                }
+                None => {
+                    self.value(&Operand::Node(id));
+                }
+            }
+        }
+        let trips = self.value(&Operand::Node(looped.trips));
+        let (local, stretch, state_name) = (
+            self.names.fresh("checkpoints"),
+            self.names.fresh("stretch"),
+            self.names.fresh("state"),
+        );
+        let (parts, restore) = self.state_parts(looped, &state.arrays, &state_name);
+        // Each stack of the reversed iterations, refilled by each stretch.
+        let mut refill = TokenStream::new();
+        let mut readers = TokenStream::new();
+        let mut replay_stacks = BTreeMap::new();
+        let mut replay_tape_stacks = BTreeMap::new();
+        for (id, stack) in &popped {
+            let node = &graph.nodes[*id];
+            let ty = node.ty.clone();
+            let kept = self.names.fresh(&format!("{}_kept", node.name));
+            let place = self.work_field(&kept, quote!(::backprop_runtime::Stack<#ty>));
+            refill.extend(quote!(let #kept = &mut #place; #kept.clear();));
+            readers.extend(quote!(let mut #stack = #kept.reader();));
+            replay_stacks.insert(*id, kept);
+        }
+        for (id, stack) in &popped_tapes {
+            let NodeKind::Call {
+                path,
+                tape,
+                tape_args,
+                ..
+            } = &graph.nodes[*id].kind
+            else {
+                continue;
+            };
+            let kept = self.names.fresh(&format!("{tape}_kept"));
+            let place = self.work_field(
+                &kept,
+                quote!(::backprop_runtime::TapeStack<#path::Tape #tape_args>),
+            );
+            refill.extend(quote!(let #kept = &mut #place; #kept.clear();));
+            readers.extend(quote!(let mut #stack = #kept.reader();));
+            replay_tape_stacks.insert(*id, kept);
+        }
+        let mut saved: BTreeSet<NodeId> = self.saved.clone();
+        saved.extend(popped.iter().map(|(id, _)| *id));
+        let saved_tapes: BTreeSet<NodeId> = popped_tapes.iter().map(|(id, _)| *id).collect();
+        let unused_tape = format_ident!("tape");
+        let replay = Forward {
+            graph,
+            saved: &saved,
+            saved_tapes: &saved_tapes,
+            stacks: &replay_stacks,
+            tape_stacks: &replay_tape_stacks,
+            once: &BTreeSet::new(),
+            tape: &unused_tape,
+            tangents: None,
+            checkpoints: &[],
+        }
+        .replay(looped, restore, &stretch);
+        let counters = self.counters_from_the_end(looped);
+        let header = match (rebuilt, &looped.var_start) {
+            (Some(var), Some(start)) if self.needed.contains(&var) => {
+                let name = &graph.nodes[var].name;
+                if start.to_string() == "0" {
+                    quote!(for #name in #stretch.clone().rev())
+                } else {
+                    quote!(for #name in #stretch.clone().rev().map(|k| #start + k))
+                }
+            }
+            _ => quote!(for _ in #stretch.clone()),
+        };
+        self.out.extend(quote! {
+            for (#stretch, #state_name) in #local.stretches(#trips) {
+                #refill
+                #replay
+                #readers
+                #counters
+                #header { #body }
+            }
+        });
+        self.checkpoints.push(CheckpointPlan {
+            stmt: looped.id,
+            local,
+            limit: looped
+                .checkpoint
+                .as_ref()
+                .map(|c| c.snapshots.clone())
+                .unwrap_or_else(|| quote!(2)),
+            parts,
+        });
+    }
+
+    /// The parts of the loop's state, in order: its variables, then the arrays
+    /// it writes; and the code that binds them from a kept `state`.
+    fn state_parts(
+        &self,
+        looped: &Loop,
+        arrays: &[NodeId],
+        state: &Ident,
+    ) -> (Vec<StatePart>, TokenStream) {
+        let graph = self.graph;
+        let mut parts = Vec::new();
+        let mut restore = TokenStream::new();
+        for (carried, next) in looped.carried.iter().zip(&looped.body.results) {
+            let node = &graph.nodes[carried.out];
+            let (name, ty) = (&node.name, &node.ty);
+            let k = syn::Index::from(parts.len());
+            // A variable the body hands back unchanged is not assigned again.
+            let changed = !matches!(next, Operand::Node(id) if *id == carried.param);
+            let binding = changed.then(|| quote!(mut));
+            restore.extend(quote!(let #binding #name = #state.#k;));
+            parts.push(StatePart {
+                ty: quote!(#ty),
+                keep: quote!(#name),
+                heap: false,
+            });
+        }
+        for &array in arrays {
+            let node = &graph.nodes[array];
+            let name = &node.name;
+            let k = syn::Index::from(parts.len());
+            let float = graph.float_or_ret(array);
+            // A local array of constant length (`[0.0; 3]`) is copied; a `Vec`
+            // or a `&mut [f64]` is kept as a `Vec`.
+            let fixed = match &node.array {
+                Some(info) if info.fixed && !matches!(node.kind, NodeKind::Param) => {
+                    match &info.len {
+                        Operand::Const(len) => Some(len.tokens.clone()),
+                        Operand::Node(_) => None,
+                    }
+                }
+                _ => None,
+            };
+            let heap = fixed.is_none();
+            let (ty, keep, restored) = match fixed {
+                Some(len) => (quote!([#float; #len]), quote!(#name), quote!(#state.#k)),
+                None => (
+                    quote!(::std::vec::Vec<#float>),
+                    quote!(#name.to_vec()),
+                    quote!(#state.#k.clone()),
+                ),
+            };
+            if matches!(node.kind, NodeKind::Param) {
+                // A `&mut [f64]` parameter: the body reads it as one.
+                let owned = format_ident!("{}_start", name);
+                restore
+                    .extend(quote!(let mut #owned = #restored; let #name = #owned.as_mut_slice();));
+            } else {
+                restore.extend(quote!(let mut #name = #restored;));
+            }
+            parts.push(StatePart { ty, keep, heap });
+        }
+        (parts, restore)
+    }
+}
