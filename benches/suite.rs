@@ -1413,73 +1413,114 @@ fn print_gradbench_table(memory: &[(String, usize)]) {
 }
 
 // ---------------------------------------------------------------------------
-// 7. Long simulations (issue 15's baseline, before checkpointing): a damped,
-//    driven pendulum integrated with RK4, its final angle differentiated
-//    with respect to the damping and the drive: the gradient's time and the
-//    tape's size at 10^4, 10^5 and 10^6 steps.
+// 7. Long simulations (issue 15): a damped, driven pendulum integrated with
+//    RK4, its final angle differentiated with respect to the damping and the
+//    drive, with the loop as written and marked `#[checkpoint]`: the
+//    gradient's time, the tape's size and the peak memory of one gradient at
+//    10^4, 10^5 and 10^6 steps.
 
 mod simulation {
     use backprop_runtime::differentiate;
 
     pub const STEPS: [usize; 3] = [10_000, 100_000, 1_000_000];
 
-    #[differentiate(wrt(damping, drive))]
-    pub fn pendulum(damping: f64, drive: f64, steps: usize) -> f64 {
-        let dt = 0.001_f64;
-        let mut theta = 0.5_f64;
-        let mut omega = 0.0_f64;
-        for i in 0..steps {
-            let t = i as f64 * dt;
-            let k1t = omega;
-            let k1o = -theta.sin() - damping * omega + drive * t.cos();
-            let k2t = omega + 0.5 * dt * k1o;
-            let k2o =
-                -(theta + 0.5 * dt * k1t).sin() - damping * k2t + drive * (t + 0.5 * dt).cos();
-            let k3t = omega + 0.5 * dt * k2o;
-            let k3o =
-                -(theta + 0.5 * dt * k2t).sin() - damping * k3t + drive * (t + 0.5 * dt).cos();
-            let k4t = omega + dt * k3o;
-            let k4o = -(theta + dt * k3t).sin() - damping * k4t + drive * (t + dt).cos();
-            theta += dt / 6.0 * (k1t + 2.0 * k2t + 2.0 * k3t + k4t);
-            omega += dt / 6.0 * (k1o + 2.0 * k2o + 2.0 * k3o + k4o);
-        }
-        theta
+    /// The pendulum, its loop preceded by `$mark` (an attribute, or nothing).
+    macro_rules! pendulum {
+        ($name:ident $($mark:tt)*) => {
+            #[differentiate(wrt(damping, drive))]
+            pub fn $name(damping: f64, drive: f64, steps: usize) -> f64 {
+                let dt = 0.001_f64;
+                let mut theta = 0.5_f64;
+                let mut omega = 0.0_f64;
+                $($mark)*
+                for i in 0..steps {
+                    let t = i as f64 * dt;
+                    let k1t = omega;
+                    let k1o = -theta.sin() - damping * omega + drive * t.cos();
+                    let k2t = omega + 0.5 * dt * k1o;
+                    let k2o = -(theta + 0.5 * dt * k1t).sin() - damping * k2t
+                        + drive * (t + 0.5 * dt).cos();
+                    let k3t = omega + 0.5 * dt * k2o;
+                    let k3o = -(theta + 0.5 * dt * k2t).sin() - damping * k3t
+                        + drive * (t + 0.5 * dt).cos();
+                    let k4t = omega + dt * k3o;
+                    let k4o = -(theta + dt * k3t).sin() - damping * k4t + drive * (t + dt).cos();
+                    theta += dt / 6.0 * (k1t + 2.0 * k2t + 2.0 * k3t + k4t);
+                    omega += dt / 6.0 * (k1o + 2.0 * k2o + 2.0 * k3o + k4o);
+                }
+                theta
+            }
+        };
     }
+
+    pendulum!(pendulum);
+    pendulum!(checkpointed #[checkpoint]);
 }
 
-/// Each step count: (steps, the tape's `bytes()`, peak heap memory of one `grad`).
-fn bench_simulation(c: &mut Criterion) -> Vec<(usize, usize, usize)> {
+/// One step count's memory: the tape's `bytes()` and the peak heap memory of
+/// one `grad`, as written and checkpointed.
+struct SimulationMemory {
+    steps: usize,
+    bytes: usize,
+    peak: usize,
+    checkpointed_bytes: usize,
+    checkpointed_peak: usize,
+}
+
+fn bench_simulation(c: &mut Criterion) -> Vec<SimulationMemory> {
     let mut group = c.benchmark_group("simulation");
     group.sample_size(10);
     let mut memory = Vec::new();
     for steps in simulation::STEPS {
         let (_, tape) = simulation::pendulum::forward(0.2, 0.5, steps);
-        let (_, peak) = peak_bytes(|| simulation::pendulum::grad(0.2, 0.5, steps));
-        memory.push((steps, tape.bytes(), peak));
+        let (plain, peak) = peak_bytes(|| simulation::pendulum::grad(0.2, 0.5, steps));
+        let (_, checkpointed_tape) = simulation::checkpointed::forward(0.2, 0.5, steps);
+        let (checkpointed, checkpointed_peak) =
+            peak_bytes(|| simulation::checkpointed::grad(0.2, 0.5, steps));
+        // The same gradient, to the bit: the stretches run the same steps.
+        assert_eq!(format!("{plain:?}"), format!("{checkpointed:?}"));
+        memory.push(SimulationMemory {
+            steps,
+            bytes: tape.bytes(),
+            peak,
+            checkpointed_bytes: checkpointed_tape.bytes(),
+            checkpointed_peak,
+        });
         group.bench_function(format!("function {steps}"), |b| {
             b.iter(|| simulation::pendulum(black_box(0.2), 0.5, steps))
         });
         group.bench_function(format!("grad {steps}"), |b| {
             b.iter(|| simulation::pendulum::grad(black_box(0.2), 0.5, steps))
         });
+        group.bench_function(format!("grad checkpointed {steps}"), |b| {
+            b.iter(|| simulation::checkpointed::grad(black_box(0.2), 0.5, steps))
+        });
     }
     group.finish();
     memory
 }
 
-fn print_simulation_table(memory: &[(usize, usize, usize)]) {
-    println!("\n| RK4 pendulum, no checkpointing | function | `grad` | `grad` / function | `tape.bytes()` | peak memory of one `grad` |");
-    println!("|---|---|---|---|---|---|");
-    for &(steps, bytes, peak) in memory {
+fn print_simulation_table(memory: &[SimulationMemory]) {
+    println!("\n| RK4 pendulum | function | `grad` | `grad`, `#[checkpoint]` | checkpointed / plain `grad` | `tape.bytes()` | checkpointed `tape.bytes()` | peak memory of one `grad` | checkpointed |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mib = |bytes: usize| bytes as f64 / 1048576.0;
+    for m in memory {
+        let steps = m.steps;
         let f = mean_ns("simulation", &format!("function {steps}")).unwrap_or(f64::NAN);
         let g = mean_ns("simulation", &format!("grad {steps}")).unwrap_or(f64::NAN);
+        let c = mean_ns("simulation", &format!("grad checkpointed {steps}")).unwrap_or(f64::NAN);
         println!(
-            "| {steps} steps | {:.2} ms | {:.2} ms | {:.1} | {:.1} MiB | {:.1} MiB |",
+            "| {steps} steps | {:.2} ms | {:.2} ms ({:.1} x function) | {:.2} ms ({:.1} x function) | {:.2} | {:.1} MiB | {:.1} KiB | {:.1} MiB | {:.1} KiB |",
             f / 1e6,
             g / 1e6,
             g / f,
-            bytes as f64 / 1048576.0,
-            peak as f64 / 1048576.0
+            c / 1e6,
+            c / f,
+            c / g,
+            mib(m.bytes),
+            m.checkpointed_bytes as f64 / 1024.0,
+            mib(m.peak),
+            m.checkpointed_peak as f64 / 1024.0,
         );
     }
 }

@@ -335,6 +335,9 @@ pub struct Func {
     pub ret: Ret,
     /// Listed in `wrt(..)`: needed when a data slice is present.
     pub wrt: bool,
+    /// `#[checkpoint(snapshots = k)]` on each loop of the body itself (of
+    /// `main`, before any `return`), in the user's code.
+    pub checkpoint: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

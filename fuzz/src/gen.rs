@@ -193,6 +193,12 @@ pub fn program(seed: u64) -> Program {
             }
         })
         .collect();
+    // Drawn from a generator of its own, so the programs of a seed stay what
+    // they were before checkpoints were fuzzed.
+    let mut marks = Rng::new(seed ^ 0x5eed_c4ec_4b01_7000);
+    let mut main = main;
+    // (A method's checkpointed loop may not read the model: refused.)
+    main.checkpoint = (marks.chance(0.5) && model.is_none()).then(|| [2, 3, 5][marks.below(3)]);
     Program {
         model,
         seed,
@@ -335,6 +341,7 @@ impl Gen {
             body,
             ret,
             wrt: false,
+            checkpoint: None,
         }
     }
 
@@ -393,6 +400,7 @@ impl Gen {
             body,
             ret: Ret::Scalar(s()),
             wrt: false,
+            checkpoint: None,
         }
     }
 
@@ -551,6 +559,7 @@ impl Gen {
             body,
             ret,
             wrt,
+            checkpoint: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! or as the oracle's code over dual numbers `D`.
 
 use crate::ast::*;
+use std::cell::Cell;
 use std::fmt::Write;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -168,9 +169,30 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         f.name,
         params.join(", ")
     );
-    let p = Printer { d, len };
+    let p = Printer {
+        d,
+        len,
+        mark: Cell::new(None),
+    };
+    // A loop after a `return` is inside a branch: not marked.
+    let mut returned = false;
+    let checkpoint = f.checkpoint.filter(|_| d != Dialect::Dual);
     for s in &f.body {
+        let is_loop = matches!(
+            s,
+            S::For { .. }
+                | S::ForEach { .. }
+                | S::ForStep { .. }
+                | S::While { .. }
+                | S::WhileFloat { .. }
+                | S::Loop { .. }
+        );
+        if is_loop && !returned {
+            p.mark.set(checkpoint);
+        }
         p.stmt(s, 1, out);
+        p.mark.set(None);
+        returned |= format!("{s:?}").contains("Return(");
     }
     match &f.ret {
         Ret::Scalar(e) => {
@@ -191,6 +213,8 @@ struct Printer {
     d: Dialect,
     /// The length of every slice and buffer.
     len: usize,
+    /// The snapshots of the `#[checkpoint]` the next loop printed gets.
+    mark: Cell<Option<usize>>,
 }
 
 fn pad(depth: usize) -> String {
@@ -198,6 +222,28 @@ fn pad(depth: usize) -> String {
 }
 
 impl Printer {
+    /// `#[checkpoint(..)]` before a marked loop's header.
+    fn checkpoint(&self, p: &str, out: &mut String) {
+        // Taken: the loops inside it are not marked.
+        if let Some(k) = self.mark.take() {
+            let _ = writeln!(out, "{p}#[checkpoint(snapshots = {k})]");
+        }
+    }
+
+    /// A `while`'s or `loop`'s counter, then the loop's mark: a marked
+    /// loop keeps its counter, whose type must then be written.
+    fn counter(&self, counter: &str, p: &str, out: &mut String) {
+        match self.mark.get() {
+            Some(_) => {
+                let _ = writeln!(out, "{p}let mut {counter}: usize = 0;");
+            }
+            None => {
+                let _ = writeln!(out, "{p}let mut {counter} = 0;");
+            }
+        }
+        self.checkpoint(p, out);
+    }
+
     fn block(&self, body: &[S], depth: usize, out: &mut String) {
         for s in body {
             self.stmt(s, depth + 1, out);
@@ -308,6 +354,7 @@ impl Printer {
                 } else {
                     format!("{lo}..{}", int(hi))
                 };
+                self.checkpoint(&p, out);
                 let _ = writeln!(out, "{p}{l}for {var} in {range} {{");
                 self.block(body, depth, out);
                 let _ = writeln!(out, "{p}}}");
@@ -328,6 +375,7 @@ impl Printer {
                     (None, true) => format!("{slice}.iter()"),
                     (None, false) => format!("{slice}.iter().rev()"),
                 };
+                self.checkpoint(&p, out);
                 let _ = writeln!(out, "{p}for {pat} in {iter} {{");
                 self.block(body, depth, out);
                 let _ = writeln!(out, "{p}}}");
@@ -337,7 +385,7 @@ impl Printer {
                 limit,
                 body,
             } => {
-                let _ = writeln!(out, "{p}let mut {counter} = 0;");
+                self.counter(counter, &p, out);
                 let _ = writeln!(out, "{p}while {counter} < {limit} {{");
                 let _ = writeln!(out, "{}{counter} += 1;", pad(depth + 1));
                 self.block(body, depth, out);
@@ -348,7 +396,7 @@ impl Printer {
                 limit,
                 body,
             } => {
-                let _ = writeln!(out, "{p}let mut {counter} = 0;");
+                self.counter(counter, &p, out);
                 let _ = writeln!(out, "{p}loop {{");
                 let _ = writeln!(
                     out,
@@ -391,6 +439,7 @@ impl Printer {
                 step,
                 body,
             } => {
+                self.checkpoint(&p, out);
                 let _ = writeln!(out, "{p}for {var} in (0..={hi}).step_by({step}) {{");
                 self.block(body, depth, out);
                 let _ = writeln!(out, "{p}}}");
@@ -401,7 +450,7 @@ impl Printer {
                 limit,
                 body,
             } => {
-                let _ = writeln!(out, "{p}let mut {counter} = 0;");
+                self.counter(counter, &p, out);
                 let _ = writeln!(
                     out,
                     "{p}while {} && {counter} < {limit} {{",

@@ -292,6 +292,37 @@ fn a_mut_slice_updated_through_a_call() {
     }
 }
 
+with_and_without_checkpoint! { 3;
+    /// A buffer written after the loop, and a list of indices the function
+    /// changes in place (both kept with the state).
+    #[differentiate(wrt(x))]
+    fn shuffled / shuffled_marked(x: f64, order: &mut [usize], n: usize) -> f64 {
+        { let mut w = vec![0.5; order.len()]; w[1] = x; let mut y = x; }
+        {
+            for i in 0..n {
+                y = y * w[order[i % 3]] + 0.1;
+                let k = order[0];
+                order[0] = order[1];
+                order[1] = order[2];
+                order[2] = k;
+            }
+        }
+        { w[0] = y; y + w[0] * w[1] }
+    }
+}
+
+#[test]
+fn arrays_changed_after_the_loop_and_lists_changed_in_place() {
+    for n in TRIPS {
+        let (mut a, mut b) = ([2, 0, 1], [2, 0, 1]);
+        let plain = shuffled::grad(0.8, &mut a, n);
+        assert_same(&plain, shuffled_marked::grad(0.8, &mut b, n));
+        assert_eq!(a, b);
+        let f = |p: &[f64]| shuffled_marked(p[0], &mut [2, 0, 1], n);
+        assert_gradient(f, &[0.8], &[plain.1.x]);
+    }
+}
+
 with_and_without_checkpoint! { 5;
     /// Generic over the float, so also in `f32`.
     #[differentiate]

@@ -41,16 +41,26 @@ fn untyped(x: f64) -> f64 {
     y
 }
 
+pub struct Chain {
+    pub w: Vec<f64>,
+}
+
 #[differentiate]
-fn changed_after(x: f64, n: usize) -> f64 {
-    let mut w = vec![0.5; 3];
-    let mut y = x;
-    #[checkpoint]
-    for i in 0..n {
-        y = y * w[i % 3];
+impl Chain {
+    #[differentiate]
+    fn link(&self, t: f64) -> f64 {
+        (self.w[0] * t).tanh()
     }
-    w[0] = y;
-    y + w[0]
+
+    #[differentiate]
+    fn run(&self, x: f64, n: usize) -> f64 {
+        let mut y = x;
+        #[checkpoint]
+        for _ in 0..n {
+            y = self.link(y);
+        }
+        y
+    }
 }
 
 #[differentiate]

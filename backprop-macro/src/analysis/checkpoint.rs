@@ -10,21 +10,24 @@ use std::collections::BTreeSet;
 /// The parts of a checkpointed loop's state, and what its iterations read
 /// from outside it.
 pub struct LoopState {
-    /// The arrays of the function body that the loop writes: kept with the
-    /// carried variables at each checkpoint.
+    /// The arrays of the function body that the loop uses and that change
+    /// (in the loop, after it, or a `&mut` parameter), and the lists of
+    /// indices the function changes in place: kept with the carried
+    /// variables at each checkpoint.
     pub arrays: Vec<NodeId>,
     /// The other values the iterations read from outside the loop: scalars of
-    /// the function body, and arrays nothing changes while the loop runs.
+    /// the function body, and arrays that hold at the end of the forward pass
+    /// what they held while the loop ran.
     pub reads: BTreeSet<NodeId>,
 }
 
 impl LoopState {
     pub fn of(graph: &Graph, looped: &Loop) -> LoopState {
         let inside = regions_inside(graph, looped.body.region);
-        let is_inside = |id: NodeId| inside.contains(&graph.nodes[id].region);
+        let is_inside = |id: &NodeId| inside.contains(&graph.nodes[*id].region);
         let mut read = BTreeSet::new();
         for (id, node) in graph.nodes.iter().enumerate() {
-            if is_inside(id) {
+            if is_inside(&id) {
                 read.extend(node_reads(node));
             }
         }
@@ -60,12 +63,22 @@ impl LoopState {
             }
         });
         read.extend(locals);
-        let written = |array: NodeId| graph.writes_to(array).any(is_inside);
-        let outside: BTreeSet<NodeId> = read.into_iter().filter(|id| !is_inside(*id)).collect();
+        let last_inside = last_node_inside(graph, looped);
+        // Written in the loop or after it: the contents the loop saw are gone
+        // by the end of the forward pass.
+        let changes = |array: NodeId| {
+            graph
+                .writes_to(array)
+                .any(|w| is_inside(&w) || w > last_inside)
+                || graph.written_params.contains(&array)
+        };
+        let outside: BTreeSet<NodeId> = read.into_iter().filter(|id| !is_inside(id)).collect();
         let arrays = outside
             .iter()
             .copied()
-            .filter(|id| graph.nodes[*id].array.is_some() && written(*id))
+            .filter(|&id| {
+                graph.changed_data.contains(&id) || (graph.nodes[id].array.is_some() && changes(id))
+            })
             .collect::<Vec<_>>();
         let reads = outside
             .into_iter()
@@ -76,8 +89,8 @@ impl LoopState {
 }
 
 /// Refuses the checkpointed loops whose state cannot be kept: a carried
-/// variable of unknown type, data changed in place, an array the loop reads
-/// that code after the loop changes.
+/// variable of unknown type, a reference to something other than a list
+/// (the model of a method).
 pub fn check(graph: &Graph, errors: &mut Errors) {
     for looped in graph.loops() {
         let Some(checkpoint) = &looped.checkpoint else {
@@ -86,10 +99,7 @@ pub fn check(graph: &Graph, errors: &mut Errors) {
         for carried in &looped.carried {
             let node = &graph.nodes[carried.out];
             if node.ty.is_none() {
-                let name = match &node.hint {
-                    crate::ir::Hint::User(ident) => ident.to_string(),
-                    crate::ir::Hint::Op(_) => node.name.to_string(),
-                };
+                let name = user_name(node);
                 errors.push(syn::Error::new(
                     node.span,
                     format!(
@@ -99,21 +109,29 @@ pub fn check(graph: &Graph, errors: &mut Errors) {
             }
         }
         let state = LoopState::of(graph, looped);
-        let last_inside = last_node_inside(graph, looped);
         for &id in &state.reads {
             let node = &graph.nodes[id];
-            if graph.changed_data.contains(&id) {
+            let reference = matches!(&node.ty, Some(syn::Type::Reference(_)));
+            let list = node
+                .ty
+                .as_ref()
+                .and_then(crate::lower::element_type)
+                .is_some();
+            if node.array.is_none() && reference && !list {
                 errors.push(syn::Error::new_spanned(
                     &checkpoint.attr,
-                    format!("`#[checkpoint]` cannot keep `{}`, data the function changes in place; leave the loop unmarked", node.name),
-                ));
-            } else if node.array.is_some() && graph.writes_to(id).any(|w| w > last_inside) {
-                errors.push(syn::Error::new_spanned(
-                    &checkpoint.attr,
-                    format!("the checkpointed loop reads `{}`, which the code after the loop changes; the backward pass would read it changed. Copy it into a new array after the loop and change that", node.name),
+                    format!("the checkpointed loop reads `{}` (in a method, the model itself), a reference its tape cannot keep to run the loop again; pass the loop the fields it needs, or leave it unmarked", user_name(node)),
                 ));
             }
         }
+    }
+}
+
+/// The name the user wrote for a node's variable.
+fn user_name(node: &crate::ir::Node) -> String {
+    match &node.hint {
+        crate::ir::Hint::User(ident) => ident.to_string(),
+        crate::ir::Hint::Op(_) => node.name.to_string(),
     }
 }
 

@@ -193,7 +193,14 @@ impl Pass<'_> {
             let node = &graph.nodes[array];
             let name = &node.name;
             let k = syn::Index::from(parts.len());
-            let float = graph.float_or_ret(array);
+            // Floats, or the indices of a list the function changes in place.
+            let element = match node.ty.as_ref().and_then(crate::lower::element_type) {
+                Some(ty) if graph.changed_data.contains(&array) => quote!(#ty),
+                _ => {
+                    let float = graph.float_or_ret(array);
+                    quote!(#float)
+                }
+            };
             // A local array of constant length (`[0.0; 3]`) is copied; a `Vec`
             // or a `&mut [f64]` is kept as a `Vec`.
             let fixed = match &node.array {
@@ -207,9 +214,9 @@ impl Pass<'_> {
             };
             let heap = fixed.is_none();
             let (ty, keep, restored) = match fixed {
-                Some(len) => (quote!([#float; #len]), quote!(#name), quote!(#state.#k)),
+                Some(len) => (quote!([#element; #len]), quote!(#name), quote!(#state.#k)),
                 None => (
-                    quote!(::std::vec::Vec<#float>),
+                    quote!(::std::vec::Vec<#element>),
                     quote!(#name.to_vec()),
                     quote!(#state.#k.clone()),
                 ),
