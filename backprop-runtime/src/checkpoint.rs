@@ -1,19 +1,22 @@
-//! The states a `#[checkpoint]` loop keeps.
+//! What a `#[checkpoint]` loop keeps, and the order its backward pass runs in.
 //!
 //! The forward pass of a checkpointed loop keeps the loop's state (the
 //! variables it assigns, and the arrays it writes) at the start of every
-//! `every`-th iteration, and nothing else. When the kept states reach the
-//! loop's limit, every other one is dropped and `every` doubles, so a loop
-//! whose length nobody knows in advance (`while`, `loop` with `break`) keeps at
-//! most `limit` states, spaced evenly over the iterations it ran.
+//! `every`-th iteration, and nothing else ([`Checkpoints`]). When the kept
+//! states reach the loop's limit, every other one is dropped and `every`
+//! doubles, so a loop whose length nobody knows in advance (`while`, `loop`
+//! with `break`) keeps at most `limit` states, spaced evenly over the
+//! iterations it ran.
 //!
-//! The backward pass takes the stretches between kept states from the last to
-//! the first: it runs each stretch's iterations again from its state, saving
-//! what the reversed iterations read, then reverses them. So a loop of `n`
-//! iterations holds at most `limit` states and one stretch of at most
-//! `2 n / limit` iterations' saved values, where an unmarked loop holds `n`
-//! iterations' values; and its gradient runs the loop's forward iterations
-//! once more.
+//! The backward pass takes the stretches between kept states from the last
+//! to the first, and reverses each from its state in the order [`Reversal`]
+//! plans: Griewank's binomial schedule, with at most `limit` more states. A
+//! short stretch is run once more, saving what its reverse reads, then
+//! reversed; a long one is advanced to split points, its states there kept,
+//! and reversed part by part. So a loop of `n` iterations holds at most
+//! `2 limit + 1` states and `limit + 1` iterations' saved values, where an
+//! unmarked loop holds `n` iterations' values; its iterations run once more
+//! while `n <= limit^2 / 2`, and a few times more beyond.
 
 use core::ops::Range;
 
@@ -114,9 +117,214 @@ impl<S> Checkpoints<S> {
     }
 }
 
+/// One step of reversing a stretch of a checkpointed loop, in the order
+/// [`Reversal`] gives them. The loop's *current state* is the variables the
+/// generated code holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Keep the current state on top of the kept states.
+    Keep,
+    /// Drop the top kept state.
+    Drop,
+    /// Make the top kept state the current state.
+    Restore,
+    /// Run iterations `from..to` from the current state, saving nothing.
+    Advance(usize, usize),
+    /// Run iterations `from..to` from the current state saving what their
+    /// reverse reads, then reverse them.
+    Reverse(usize, usize),
+}
+
+/// The order in which the backward pass reverses one stretch of a
+/// checkpointed loop with at most `slots` states kept at once besides the
+/// stretch's own: Griewank's binomial schedule (the one of Revolve, ACM TOMS
+/// algorithm 799). A stretch of at most `slots + 1` iterations is run once,
+/// saving, and reversed whole. A longer one is split where the binomial
+/// numbers say: the iterations are advanced to the split without saving, the
+/// state there is kept, the part after it is reversed the same way with one
+/// slot fewer, then the part before it from the state restored. With `s`
+/// slots and `r` repetitions `C(s + r, s)` iterations are reversed, each run
+/// at most `r` times more, holding `s` states and one iteration's values.
+#[derive(Clone, Debug)]
+pub struct Reversal<S> {
+    actions: Vec<Action>,
+    next: usize,
+    kept: Vec<S>,
+}
+
+impl<S> Default for Reversal<S> {
+    fn default() -> Self {
+        Reversal {
+            actions: Vec::new(),
+            next: 0,
+            kept: Vec::new(),
+        }
+    }
+}
+
+impl<S> Reversal<S> {
+    /// Plans the reversal of `stretch` from its first state, which the
+    /// caller keeps first (the plan starts with [`Action::Keep`]).
+    pub fn plan(&mut self, stretch: Range<usize>, slots: usize) {
+        self.actions.clear();
+        self.kept.clear();
+        self.next = 0;
+        if stretch.is_empty() {
+            return;
+        }
+        let slots = slots.max(1);
+        if stretch.len() <= slots + 1 {
+            self.actions
+                .push(Action::Reverse(stretch.start, stretch.end));
+            return;
+        }
+        self.actions.push(Action::Keep);
+        self.split(stretch.start, stretch.end, slots);
+    }
+
+    /// `a..b` reversed from the current state, which is at `a` and also the
+    /// top kept state, with `slots` more states to keep.
+    fn split(&mut self, a: usize, b: usize, slots: usize) {
+        if b - a == 1 {
+            self.actions.push(Action::Reverse(a, b));
+            return;
+        }
+        if slots == 0 {
+            // Nothing more to keep: from the top state to each iteration.
+            for k in (a..b).rev() {
+                if k < b - 1 {
+                    self.actions.push(Action::Restore);
+                }
+                if k > a {
+                    self.actions.push(Action::Advance(a, k));
+                }
+                self.actions.push(Action::Reverse(k, k + 1));
+            }
+            return;
+        }
+        let len = (b - a) as u128;
+        let mut repeats = 1;
+        while binomial(slots, repeats) < len {
+            repeats += 1;
+        }
+        // The part after the split is reversed with one slot fewer and as
+        // many repetitions; the part before, with one repetition fewer.
+        let after = binomial(slots - 1, repeats).min(len - 1) as usize;
+        let split = b - after;
+        self.actions.push(Action::Advance(a, split));
+        self.actions.push(Action::Keep);
+        self.split(split, b, slots - 1);
+        self.actions.push(Action::Drop);
+        self.actions.push(Action::Restore);
+        self.split(a, split, slots);
+    }
+
+    /// The next step, or `None` when the stretch is reversed.
+    #[inline]
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Action> {
+        let action = self.actions.get(self.next).copied();
+        self.next += 1;
+        action
+    }
+
+    /// For [`Action::Keep`].
+    pub fn keep(&mut self, state: S) {
+        self.kept.push(state);
+    }
+
+    /// For [`Action::Drop`].
+    pub fn drop_top(&mut self) {
+        self.kept.pop();
+    }
+
+    /// For [`Action::Restore`]: the state to make current.
+    ///
+    /// # Panics
+    /// If no state is kept (the plan always keeps one first).
+    #[must_use]
+    pub fn top(&self) -> &S {
+        self.kept
+            .last()
+            .expect("the plan keeps a state before restoring one")
+    }
+
+    /// The steps planned, for inspection.
+    #[must_use]
+    pub fn actions(&self) -> &[Action] {
+        &self.actions
+    }
+}
+
+/// `C(slots + repeats, slots)`, saturating.
+fn binomial(slots: usize, repeats: usize) -> u128 {
+    let (n, k) = ((slots + repeats) as u128, repeats.min(slots) as u128);
+    let mut value: u128 = 1;
+    for i in 0..k {
+        value = value.saturating_mul(n - i) / (i + 1);
+        if value > u128::from(u64::MAX) {
+            return u128::MAX;
+        }
+    }
+    value
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Checkpoints;
+    use super::{Action, Checkpoints, Reversal};
+
+    /// Runs a plan on a loop whose state is its iteration number: every
+    /// iteration reversed once, last first, each from its own state, never
+    /// more than `slots + 1` states kept. Returns how many iterations ran.
+    fn run(len: usize, slots: usize) -> usize {
+        let mut plan = Reversal::default();
+        plan.plan(10..10 + len, slots);
+        let mut current = 10;
+        let mut reversed = Vec::new();
+        let (mut most, mut ran) = (0, 0);
+        while let Some(action) = plan.next() {
+            match action {
+                Action::Keep => plan.keep(current),
+                Action::Drop => plan.drop_top(),
+                Action::Restore => current = *plan.top(),
+                Action::Advance(from, to) => {
+                    assert_eq!(current, from);
+                    ran += to - from;
+                    current = to;
+                }
+                Action::Reverse(from, to) => {
+                    assert_eq!(current, from);
+                    assert!(to - from == 1 || to - from <= slots + 1);
+                    ran += to - from;
+                    current = to;
+                    reversed.extend((from..to).rev());
+                }
+            }
+            most = most.max(plan.kept.len());
+        }
+        assert_eq!(reversed, (10..10 + len).rev().collect::<Vec<_>>());
+        assert!(most <= slots + 1, "{most} states kept with {slots} slots");
+        ran
+    }
+
+    #[test]
+    fn binomial_reversal_reverses_every_iteration_in_bounded_memory() {
+        for slots in [1, 2, 3, 5, 16] {
+            for len in [0, 1, 2, 3, 7, 40, 333] {
+                run(len, slots);
+            }
+        }
+    }
+
+    #[test]
+    fn repetitions_grow_slowly() {
+        // 2000 iterations, 64 states: each iteration runs at most three
+        // times (C(66, 2) = 2145 >= 2000), not 2000 / 64.
+        let ran = run(2000, 64);
+        assert!(ran <= 3 * 2000, "{ran}");
+        // Short stretches run once.
+        assert_eq!(run(65, 64), 65);
+    }
 
     /// Runs `trips` iterations of a loop whose state is its iteration count.
     fn kept(trips: usize, limit: usize) -> Checkpoints<usize> {

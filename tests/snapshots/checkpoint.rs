@@ -61,6 +61,7 @@ pub mod spring {
     #[derive(Default)]
     pub struct Work {
         x_2_kept: ::backprop_runtime::Stack<f64>,
+        reversal: ::backprop_runtime::checkpoint::Reversal<(f64, f64)>,
     }
 
     #[derive(Default)]
@@ -115,46 +116,77 @@ pub mod spring {
         let mut dv_4 = 0.0_f64;
         let mut dk = 0.0_f64;
         for (stretch, state) in checkpoints.stretches(trips) {
-            let x_2_kept = &mut work.x_2_kept;
-            x_2_kept.clear();
             let mut v_4 = state.0;
             let mut x_4 = state.1;
-            for _ in stretch.clone() {
-                let neg = -k;
-                let prod = neg * x_4;
-                let prod_2 = 0.1 * v_4;
-                let a = prod - prod_2;
-                let prod_3 = 0.01 * a;
-                let v_3 = v_4 + prod_3;
-                let prod_4 = 0.01 * v_3;
-                let x_3 = x_4 + prod_4;
-                x_2_kept.push(x_4);
-                v_4 = v_3;
-                x_4 = x_3;
-            }
-            let mut x_2_stack = x_2_kept.reader();
-            for _ in stretch.clone() {
-                let x_2 = x_2_stack.pop();
-                let neg = -k;
-                let dv_3_1 = dv_4;
-                let dx_3 = dx_4;
-                let dx_2_1 = dx_3;
-                let dprod_4 = dx_3;
-                let dv_3_2 = dprod_4 * 0.01;
-                let dv_3 = dv_3_1 + dv_3_2;
-                let dv_2_1 = dv_3;
-                let dprod_3 = dv_3;
-                let da = dprod_3 * 0.01;
-                let dprod = da;
-                let dprod_2 = -da;
-                let dv_2_2 = dprod_2 * 0.1;
-                let dneg = dprod * x_2;
-                let dx_2_2 = dprod * neg;
-                dk += -dneg;
-                let dx_2 = dx_2_1 + dx_2_2;
-                let dv_2 = dv_2_1 + dv_2_2;
-                dv_4 = dv_2;
-                dx_4 = dx_2;
+            let reversal = &mut work.reversal;
+            reversal.plan(stretch, 32);
+            while let Some(action) = reversal.next() {
+                match action {
+                    ::backprop_runtime::checkpoint::Action::Keep => reversal.keep((v_4, x_4)),
+                    ::backprop_runtime::checkpoint::Action::Drop => reversal.drop_top(),
+                    ::backprop_runtime::checkpoint::Action::Restore => {
+                        let state = reversal.top();
+                        v_4 = state.0;
+                        x_4 = state.1;
+                    }
+                    ::backprop_runtime::checkpoint::Action::Advance(from, to) => {
+                        let iterations = from..to;
+                        for _ in iterations.clone() {
+                            let neg = -k;
+                            let prod = neg * x_4;
+                            let prod_2 = 0.1 * v_4;
+                            let a = prod - prod_2;
+                            let prod_3 = 0.01 * a;
+                            let v_3 = v_4 + prod_3;
+                            let prod_4 = 0.01 * v_3;
+                            let x_3 = x_4 + prod_4;
+                            v_4 = v_3;
+                            x_4 = x_3;
+                        }
+                    }
+                    ::backprop_runtime::checkpoint::Action::Reverse(from, to) => {
+                        let iterations = from..to;
+                        let x_2_kept = &mut work.x_2_kept;
+                        x_2_kept.clear();
+                        for _ in iterations.clone() {
+                            let neg = -k;
+                            let prod = neg * x_4;
+                            let prod_2 = 0.1 * v_4;
+                            let a = prod - prod_2;
+                            let prod_3 = 0.01 * a;
+                            let v_3 = v_4 + prod_3;
+                            let prod_4 = 0.01 * v_3;
+                            let x_3 = x_4 + prod_4;
+                            x_2_kept.push(x_4);
+                            v_4 = v_3;
+                            x_4 = x_3;
+                        }
+                        let mut x_2_stack = x_2_kept.reader();
+                        for _ in iterations {
+                            let x_2 = x_2_stack.pop();
+                            let neg = -k;
+                            let dv_3_1 = dv_4;
+                            let dx_3 = dx_4;
+                            let dx_2_1 = dx_3;
+                            let dprod_4 = dx_3;
+                            let dv_3_2 = dprod_4 * 0.01;
+                            let dv_3 = dv_3_1 + dv_3_2;
+                            let dv_2_1 = dv_3;
+                            let dprod_3 = dv_3;
+                            let da = dprod_3 * 0.01;
+                            let dprod = da;
+                            let dprod_2 = -da;
+                            let dv_2_2 = dprod_2 * 0.1;
+                            let dneg = dprod * x_2;
+                            let dx_2_2 = dprod * neg;
+                            dk += -dneg;
+                            let dx_2 = dx_2_1 + dx_2_2;
+                            let dv_2 = dv_2_1 + dv_2_2;
+                            dv_4 = dv_2;
+                            dx_4 = dx_2;
+                        }
+                    }
+                }
             }
         }
         let dx = dx_4;

@@ -218,26 +218,26 @@ impl Forward<'_> {
         code
     }
 
-    /// A checkpointed loop's iterations in `stretch` (a `Range<usize>` of
-    /// iteration numbers) run again in the backward pass, after `restore`
-    /// binds the loop's state at the stretch's start: the same body, without
-    /// the trip count.
-    pub fn replay(&self, looped: &Loop, restore: TokenStream, stretch: &Ident) -> TokenStream {
+    /// A checkpointed loop's iterations in `iterations` (a local
+    /// `Range<usize>` of iteration numbers) run again in the backward pass,
+    /// from the loop's state bound before: the same body, without the trip
+    /// count.
+    pub fn iterations(&self, looped: &Loop, iterations: &Ident) -> TokenStream {
         let var = self.loop_variable(looped);
         let body = self.loop_body(looped, false);
         // Iteration `k` of `start..end` is `start + k`; of any other iterable,
         // its `k`-th item.
         let header = match (self.iterable(looped), &looped.var_start) {
             (Some(_), Some(start)) if start.to_string() == "0" => {
-                quote!(for #var in #stretch.clone())
+                quote!(for #var in #iterations.clone())
             }
-            (Some(_), Some(start)) => quote!(for #var in #stretch.clone().map(|k| #start + k)),
+            (Some(_), Some(start)) => quote!(for #var in #iterations.clone().map(|k| #start + k)),
             (Some(iter), None) => {
-                quote!(for #var in (#iter).skip(#stretch.start).take(#stretch.len()))
+                quote!(for #var in (#iter).skip(#iterations.start).take(#iterations.len()))
             }
-            (None, _) => quote!(for _ in #stretch.clone()),
+            (None, _) => quote!(for _ in #iterations.clone()),
         };
-        quote!(#restore #header { #body })
+        quote!(#header { #body })
     }
 
     fn loop_variable(&self, looped: &Loop) -> TokenStream {

@@ -76,17 +76,27 @@ impl Pass<'_> {
             }
         }
         let trips = self.value(&Operand::Node(looped.trips));
-        let (local, stretch, state_name) = (
-            self.names.fresh("checkpoints"),
-            self.names.fresh("stretch"),
-            self.names.fresh("state"),
-        );
-        let (parts, restore) = self.state_parts(looped, &state.arrays, &state_name);
-        // Each stack of the reversed iterations, refilled by each stretch.
+        let limit = match &looped.checkpoint {
+            Some(checkpoint) => checkpoint.snapshots.clone(),
+            None => quote!(2),
+        };
+        let names = [
+            "checkpoints",
+            "stretch",
+            "state",
+            "reversal",
+            "action",
+            "iterations",
+        ];
+        let [local, stretch, state_name, reversal, action, iterations] =
+            names.map(|name| self.names.fresh(name));
+        let state = self.state_parts(looped, &state.arrays, &state_name);
+        // Each stack of the reversed iterations, refilled by each run that
+        // saves.
         let mut refill = TokenStream::new();
         let mut readers = TokenStream::new();
-        let mut replay_stacks = BTreeMap::new();
-        let mut replay_tape_stacks = BTreeMap::new();
+        let mut record_stacks = BTreeMap::new();
+        let mut record_tape_stacks = BTreeMap::new();
         for (id, stack) in &popped {
             let node = &graph.nodes[*id];
             let ty = node.ty.clone();
@@ -94,7 +104,7 @@ impl Pass<'_> {
             let place = self.work_field(&kept, quote!(::backprop_runtime::Stack<#ty>));
             refill.extend(quote!(let #kept = &mut #place; #kept.clear();));
             readers.extend(quote!(let mut #stack = #kept.reader();));
-            replay_stacks.insert(*id, kept);
+            record_stacks.insert(*id, kept);
         }
         for (id, stack) in &popped_tapes {
             let NodeKind::Call {
@@ -113,77 +123,117 @@ impl Pass<'_> {
             );
             refill.extend(quote!(let #kept = &mut #place; #kept.clear();));
             readers.extend(quote!(let mut #stack = #kept.reader();));
-            replay_tape_stacks.insert(*id, kept);
+            record_tape_stacks.insert(*id, kept);
         }
+        // The iterations run again: saving what their reverse reads, or
+        // (advancing to a state to keep) nothing.
         let mut saved: BTreeSet<NodeId> = self.saved.clone();
         saved.extend(popped.iter().map(|(id, _)| *id));
         let saved_tapes: BTreeSet<NodeId> = popped_tapes.iter().map(|(id, _)| *id).collect();
         let unused_tape = format_ident!("tape");
-        let replay = Forward {
+        let (nothing, no_stacks) = (BTreeSet::new(), BTreeMap::new());
+        let record = Forward {
             graph,
             saved: &saved,
             saved_tapes: &saved_tapes,
-            stacks: &replay_stacks,
-            tape_stacks: &replay_tape_stacks,
-            once: &BTreeSet::new(),
+            stacks: &record_stacks,
+            tape_stacks: &record_tape_stacks,
+            once: &nothing,
             tape: &unused_tape,
             tangents: None,
             checkpoints: &[],
         }
-        .replay(looped, restore, &stretch);
+        .iterations(looped, &iterations);
+        let advance = Forward {
+            graph,
+            saved: &self.saved,
+            saved_tapes: &nothing,
+            stacks: &no_stacks,
+            tape_stacks: &no_stacks,
+            once: &nothing,
+            tape: &unused_tape,
+            tangents: None,
+            checkpoints: &[],
+        }
+        .iterations(looped, &iterations);
         let counters = self.counters_from_the_end(looped);
         let header = match (rebuilt, &looped.var_start) {
             (Some(var), Some(start)) if self.needed.contains(&var) => {
                 let name = &graph.nodes[var].name;
                 if start.to_string() == "0" {
-                    quote!(for #name in #stretch.clone().rev())
+                    quote!(for #name in #iterations.rev())
                 } else {
-                    quote!(for #name in #stretch.clone().rev().map(|k| #start + k))
+                    quote!(for #name in #iterations.rev().map(|k| #start + k))
                 }
             }
-            _ => quote!(for _ in #stretch.clone()),
+            _ => quote!(for _ in #iterations),
         };
+        let ty = &state.ty;
+        let place = self.work_field(
+            &reversal,
+            quote!(::backprop_runtime::checkpoint::Reversal<#ty>),
+        );
+        let StateCode {
+            bind,
+            keep,
+            restore,
+            slices,
+            ..
+        } = state;
+        let actions = quote!(::backprop_runtime::checkpoint::Action);
         self.out.extend(quote! {
             for (#stretch, #state_name) in #local.stretches(#trips) {
-                #refill
-                #replay
-                #readers
-                #counters
-                #header { #body }
+                #bind
+                let #reversal = &mut #place;
+                #reversal.plan(#stretch, #limit);
+                while let Some(#action) = #reversal.next() {
+                    match #action {
+                        #actions::Keep => #reversal.keep(#keep),
+                        #actions::Drop => #reversal.drop_top(),
+                        #actions::Restore => {
+                            let #state_name = #reversal.top();
+                            #restore
+                        }
+                        #actions::Advance(from, to) => {
+                            let #iterations = from..to;
+                            #slices
+                            #advance
+                        }
+                        #actions::Reverse(from, to) => {
+                            let #iterations = from..to;
+                            #slices
+                            #refill
+                            #record
+                            #readers
+                            #counters
+                            #header { #body }
+                        }
+                    }
+                }
             }
         });
         self.checkpoints.push(CheckpointPlan {
             stmt: looped.id,
             local,
-            limit: looped
-                .checkpoint
-                .as_ref()
-                .map(|c| c.snapshots.clone())
-                .unwrap_or_else(|| quote!(2)),
-            parts,
+            limit,
+            parts: state.parts,
         });
     }
 
     /// The parts of the loop's state, in order: its variables, then the arrays
-    /// it writes; and the code that binds them from a kept `state`.
-    fn state_parts(
-        &self,
-        looped: &Loop,
-        arrays: &[NodeId],
-        state: &Ident,
-    ) -> (Vec<StatePart>, TokenStream) {
+    /// it keeps; and the code that handles them in the backward pass.
+    fn state_parts(&self, looped: &Loop, arrays: &[NodeId], state: &Ident) -> StateCode {
         let graph = self.graph;
-        let mut parts = Vec::new();
-        let mut restore = TokenStream::new();
-        for (carried, next) in looped.carried.iter().zip(&looped.body.results) {
+        let mut code = StateCode::default();
+        let mut keep = Vec::new();
+        for carried in &looped.carried {
             let node = &graph.nodes[carried.out];
             let (name, ty) = (&node.name, &node.ty);
-            let k = syn::Index::from(parts.len());
-            // A variable the body hands back unchanged is not assigned again.
-            let changed = !matches!(next, Operand::Node(id) if *id == carried.param);
-            let binding = changed.then(|| quote!(mut));
-            restore.extend(quote!(let #binding #name = #state.#k;));
-            parts.push(StatePart {
+            let k = syn::Index::from(code.parts.len());
+            code.bind.extend(quote!(let mut #name = #state.#k;));
+            code.restore.extend(quote!(#name = #state.#k;));
+            keep.push(quote!(#name));
+            code.parts.push(StatePart {
                 ty: quote!(#ty),
                 keep: quote!(#name),
                 heap: false,
@@ -192,7 +242,7 @@ impl Pass<'_> {
         for &array in arrays {
             let node = &graph.nodes[array];
             let name = &node.name;
-            let k = syn::Index::from(parts.len());
+            let k = syn::Index::from(code.parts.len());
             // Floats, or the indices of a list the function changes in place.
             let element = match node.ty.as_ref().and_then(crate::lower::element_type) {
                 Some(ty) if graph.changed_data.contains(&array) => quote!(#ty),
@@ -212,25 +262,59 @@ impl Pass<'_> {
                 }
                 _ => None,
             };
-            let heap = fixed.is_none();
-            let (ty, keep, restored) = match fixed {
-                Some(len) => (quote!([#element; #len]), quote!(#name), quote!(#state.#k)),
-                None => (
-                    quote!(::std::vec::Vec<#element>),
-                    quote!(#name.to_vec()),
-                    quote!(#state.#k.clone()),
-                ),
+            let part = match fixed {
+                Some(len) => {
+                    code.bind.extend(quote!(let mut #name = #state.#k;));
+                    code.restore.extend(quote!(#name = #state.#k;));
+                    keep.push(quote!(#name));
+                    StatePart {
+                        ty: quote!([#element; #len]),
+                        keep: quote!(#name),
+                        heap: false,
+                    }
+                }
+                None => {
+                    // A `&mut [f64]` parameter is held in a `Vec` of its own
+                    // and lent as the slice the body reads.
+                    let owned = match node.kind {
+                        NodeKind::Param => {
+                            let owned = format_ident!("{}_start", name);
+                            code.slices
+                                .extend(quote!(let #name = #owned.as_mut_slice();));
+                            owned
+                        }
+                        _ => name.clone(),
+                    };
+                    code.bind
+                        .extend(quote!(let mut #owned = #state.#k.clone();));
+                    code.restore.extend(quote!(#owned.clone_from(&#state.#k);));
+                    keep.push(quote!(#owned.clone()));
+                    StatePart {
+                        ty: quote!(::std::vec::Vec<#element>),
+                        keep: quote!(#name.to_vec()),
+                        heap: true,
+                    }
+                }
             };
-            if matches!(node.kind, NodeKind::Param) {
-                // A `&mut [f64]` parameter: the body reads it as one.
-                let owned = format_ident!("{}_start", name);
-                restore
-                    .extend(quote!(let mut #owned = #restored; let #name = #owned.as_mut_slice();));
-            } else {
-                restore.extend(quote!(let mut #name = #restored;));
-            }
-            parts.push(StatePart { ty, keep, heap });
+            code.parts.push(part);
         }
-        (parts, restore)
+        let types = code.parts.iter().map(|p| &p.ty);
+        code.ty = quote!((#(#types,)*));
+        code.keep = quote!((#(#keep,)*));
+        code
     }
+}
+
+/// A checkpointed loop's state in the backward pass: its parts, their tuple
+/// type, and the code that binds them from a kept `state`, keeps them,
+/// restores them from a kept state, and lends `&mut [f64]` parameters as
+/// slices.
+#[derive(Default)]
+struct StateCode {
+    parts: Vec<StatePart>,
+    ty: TokenStream,
+    bind: TokenStream,
+    keep: TokenStream,
+    restore: TokenStream,
+    slices: TokenStream,
 }
