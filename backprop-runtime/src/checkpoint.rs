@@ -147,85 +147,141 @@ pub enum Action {
 /// at most `r` times more, holding `s` states and one iteration's values.
 #[derive(Clone, Debug)]
 pub struct Reversal<S> {
-    actions: Vec<Action>,
-    next: usize,
+    /// The steps still to take, as the parts of the stretch still to
+    /// reverse: a stack, the next part last (at most `slots + r` deep).
+    parts: Vec<Part>,
+    /// Steps decided and not yet taken, the next one last.
+    pending: Vec<Action>,
     kept: Vec<S>,
+}
+
+/// A part of the stretch still to reverse.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    /// `from..to`, from the current state (at `from`, and kept on top),
+    /// with `slots` more states to keep.
+    Split {
+        from: usize,
+        to: usize,
+        slots: usize,
+    },
+    /// After `split..` is reversed: drop its state, restore `from`'s, and
+    /// reverse `from..split`.
+    Before {
+        from: usize,
+        split: usize,
+        slots: usize,
+    },
+    /// No state left to keep: iteration `next`, then the ones before it down
+    /// to `from`, each advanced to from the state kept at `from`.
+    OneByOne {
+        from: usize,
+        next: usize,
+        restore: bool,
+    },
 }
 
 impl<S> Default for Reversal<S> {
     fn default() -> Self {
         Reversal {
-            actions: Vec::new(),
-            next: 0,
+            parts: Vec::new(),
+            pending: Vec::new(),
             kept: Vec::new(),
         }
     }
 }
 
 impl<S> Reversal<S> {
-    /// Plans the reversal of `stretch` from its first state, which the
-    /// caller keeps first (the plan starts with [`Action::Keep`]).
+    /// Plans the reversal of `stretch` from its first state, the current
+    /// one, with at most `slots` more states kept besides it.
     pub fn plan(&mut self, stretch: Range<usize>, slots: usize) {
-        self.actions.clear();
+        self.parts.clear();
+        self.pending.clear();
         self.kept.clear();
-        self.next = 0;
         if stretch.is_empty() {
             return;
         }
         let slots = slots.max(1);
         if stretch.len() <= slots + 1 {
-            self.actions
+            self.pending
                 .push(Action::Reverse(stretch.start, stretch.end));
             return;
         }
-        self.actions.push(Action::Keep);
-        self.split(stretch.start, stretch.end, slots);
-    }
-
-    /// `a..b` reversed from the current state, which is at `a` and also the
-    /// top kept state, with `slots` more states to keep.
-    fn split(&mut self, a: usize, b: usize, slots: usize) {
-        if b - a == 1 {
-            self.actions.push(Action::Reverse(a, b));
-            return;
-        }
-        if slots == 0 {
-            // Nothing more to keep: from the top state to each iteration.
-            for k in (a..b).rev() {
-                if k < b - 1 {
-                    self.actions.push(Action::Restore);
-                }
-                if k > a {
-                    self.actions.push(Action::Advance(a, k));
-                }
-                self.actions.push(Action::Reverse(k, k + 1));
-            }
-            return;
-        }
-        let len = (b - a) as u128;
-        let mut repeats = 1;
-        while binomial(slots, repeats) < len {
-            repeats += 1;
-        }
-        // The part after the split is reversed with one slot fewer and as
-        // many repetitions; the part before, with one repetition fewer.
-        let after = binomial(slots - 1, repeats).min(len - 1) as usize;
-        let split = b - after;
-        self.actions.push(Action::Advance(a, split));
-        self.actions.push(Action::Keep);
-        self.split(split, b, slots - 1);
-        self.actions.push(Action::Drop);
-        self.actions.push(Action::Restore);
-        self.split(a, split, slots);
+        self.parts.push(Part::Split {
+            from: stretch.start,
+            to: stretch.end,
+            slots,
+        });
+        self.pending.push(Action::Keep);
     }
 
     /// The next step, or `None` when the stretch is reversed.
-    #[inline]
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Action> {
-        let action = self.actions.get(self.next).copied();
-        self.next += 1;
-        action
+        loop {
+            if let Some(action) = self.pending.pop() {
+                return Some(action);
+            }
+            match self.parts.pop()? {
+                Part::Split { from, to, .. } if to - from == 1 => {
+                    return Some(Action::Reverse(from, to));
+                }
+                Part::Split { from, to, slots: 0 } => self.parts.push(Part::OneByOne {
+                    from,
+                    next: to - 1,
+                    restore: false,
+                }),
+                Part::Split { from, to, slots } => {
+                    // With `slots` states and `r` repetitions, C(slots + r,
+                    // slots) iterations: the part before the split with one
+                    // repetition fewer, the part after with one state fewer.
+                    let len = (to - from) as u128;
+                    let mut repeats = 1;
+                    while binomial(slots, repeats) < len {
+                        repeats += 1;
+                    }
+                    let before = binomial(slots, repeats - 1).min(len - 1) as usize;
+                    let split = from + before;
+                    self.parts.push(Part::Before { from, split, slots });
+                    self.parts.push(Part::Split {
+                        from: split,
+                        to,
+                        slots: slots - 1,
+                    });
+                    self.pending.push(Action::Keep);
+                    return Some(Action::Advance(from, split));
+                }
+                Part::Before { from, split, slots } => {
+                    self.parts.push(Part::Split {
+                        from,
+                        to: split,
+                        slots,
+                    });
+                    self.pending.push(Action::Restore);
+                    return Some(Action::Drop);
+                }
+                Part::OneByOne {
+                    from,
+                    next,
+                    restore,
+                } => {
+                    if next > from {
+                        self.parts.push(Part::OneByOne {
+                            from,
+                            next: next - 1,
+                            restore: true,
+                        });
+                    }
+                    self.pending.push(Action::Reverse(next, next + 1));
+                    if next > from {
+                        self.pending.push(Action::Advance(from, next));
+                    }
+                    if restore {
+                        self.pending.push(Action::Restore);
+                    }
+                }
+            }
+        }
     }
 
     /// For [`Action::Keep`].
@@ -249,10 +305,13 @@ impl<S> Reversal<S> {
             .expect("the plan keeps a state before restoring one")
     }
 
-    /// The steps planned, for inspection.
-    #[must_use]
-    pub fn actions(&self) -> &[Action] {
-        &self.actions
+    /// The heap memory held, in bytes (by capacity), with `state_heap`
+    /// measuring what each kept state holds on the heap itself.
+    pub fn heap_bytes_with(&self, state_heap: impl Fn(&S) -> usize) -> usize {
+        self.kept.capacity() * core::mem::size_of::<S>()
+            + self.kept.iter().map(state_heap).sum::<usize>()
+            + self.parts.capacity() * core::mem::size_of::<Part>()
+            + self.pending.capacity() * core::mem::size_of::<Action>()
     }
 }
 
@@ -318,12 +377,28 @@ mod tests {
 
     #[test]
     fn repetitions_grow_slowly() {
-        // 2000 iterations, 64 states: each iteration runs at most three
-        // times (C(66, 2) = 2145 >= 2000), not 2000 / 64.
+        // 2000 iterations, 64 states: C(66, 2) = 2145 >= 2000, so each
+        // iteration runs at most twice more than the reverse's own run.
         let ran = run(2000, 64);
         assert!(ran <= 3 * 2000, "{ran}");
+        // 1953 iterations, 1024 states (a stretch of a million steps with
+        // the default): C(1026, 2) >= 1953.
+        let ran = run(1953, 1024);
+        assert!(ran <= 3 * 1953, "{ran}");
         // Short stretches run once.
         assert_eq!(run(65, 64), 65);
+    }
+
+    #[test]
+    fn planning_holds_little_memory() {
+        let mut plan: Reversal<f64> = Reversal::default();
+        plan.plan(0..100_000, 64);
+        let mut steps = 0;
+        while plan.next().is_some() {
+            steps += 1;
+            assert!(plan.parts.len() <= 64 + 8 && plan.pending.len() <= 3);
+        }
+        assert!(steps >= 100_000);
     }
 
     /// Runs `trips` iterations of a loop whose state is its iteration count.
