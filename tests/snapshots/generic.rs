@@ -238,6 +238,171 @@ pub mod scaled_logistic {
     }
 
     #[must_use]
+    #[allow(unused_variables)]
+    pub fn tangent<T: Float>(w: &[T], x: T, dot_w: &[T], dot_x: T) -> (T, T) {
+        let w_len = w.len();
+        let mut h = ::std::vec![T::zero(); w_len];
+        let mut dot_h = ::std::vec![T::zero(); w_len];
+        for k in 0..w.len() {
+            let w_i = w[k];
+            let dot_w_i = dot_w[k];
+            h[k] = w_i;
+            dot_h[k] = dot_w_i;
+        }
+        let mut scale_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        scale::forward_into(&mut scale_out_tape.0, &mut h, x);
+        let scale_out_tape_dot_0 = dot_h.clone();
+        let mut scale_out_tape_unit = ::std::vec![T::zero(); h.len()];
+        for scale_out_tape_element in 0..h.len() {
+            scale_out_tape_unit[scale_out_tape_element] = T::one();
+            dot_h[scale_out_tape_element] = {
+                let (partial_0, partial_1) = scale::pullback_into(
+                    &scale_out_tape.0,
+                    &scale_out_tape_unit[..],
+                    &mut scale_out_tape.1,
+                );
+                partial_0
+                    .iter()
+                    .zip(scale_out_tape_dot_0.iter())
+                    .fold(T::zero(), |sum, (p, t)| sum + *t * *p) + dot_x * partial_1
+            };
+            scale_out_tape_unit[scale_out_tape_element] = T::zero();
+        }
+        let total = T::zero();
+        let mut total_4 = total;
+        let mut dot_total_4 = T::zero();
+        #[allow(clippy::needless_range_loop)]
+        for k_2 in 0..h.len() {
+            let total_2 = total_4;
+            let dot_total_2 = dot_total_4;
+            let v = h[k_2];
+            let dot_v = dot_h[k_2];
+            let sigmoid_2 = ::backprop_runtime::sigmoid(v);
+            let dot_sigmoid_2 = dot_v * (sigmoid_2 * (T::one() - sigmoid_2));
+            let total_3 = total_2 + sigmoid_2;
+            let dot_total_3 = dot_total_2 + dot_sigmoid_2;
+            total_4 = total_3;
+            dot_total_4 = dot_total_3;
+        }
+        let scaled_logistic = total_4 * T::from(0.5).unwrap();
+        let dot_scaled_logistic = dot_total_4 * T::from(0.5).unwrap();
+        (scaled_logistic, dot_scaled_logistic)
+    }
+
+    #[allow(unused_variables)]
+    fn tangent_lanes<T: Float, const N: usize>(
+        w: &[T],
+        x: T,
+        dot_w: &[::backprop_runtime::Lanes<T, N>],
+        dot_x: ::backprop_runtime::Lanes<T, N>,
+    ) -> (T, ::backprop_runtime::Lanes<T, N>) {
+        let w_len = w.len();
+        let mut h = ::std::vec![T::zero(); w_len];
+        let mut dot_h = ::std::vec![::backprop_runtime::Lanes:: < T, N > ::zero(); w_len];
+        for k in 0..w.len() {
+            let w_i = w[k];
+            let dot_w_i = dot_w[k];
+            h[k] = w_i;
+            dot_h[k] = dot_w_i;
+        }
+        let mut scale_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        scale::forward_into(&mut scale_out_tape.0, &mut h, x);
+        let scale_out_tape_dot_0 = dot_h.clone();
+        let mut scale_out_tape_unit = ::std::vec![T::zero(); h.len()];
+        for scale_out_tape_element in 0..h.len() {
+            scale_out_tape_unit[scale_out_tape_element] = T::one();
+            dot_h[scale_out_tape_element] = {
+                let (partial_0, partial_1) = scale::pullback_into(
+                    &scale_out_tape.0,
+                    &scale_out_tape_unit[..],
+                    &mut scale_out_tape.1,
+                );
+                partial_0
+                    .iter()
+                    .zip(scale_out_tape_dot_0.iter())
+                    .fold(
+                        ::backprop_runtime::Lanes::<T, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    ) + dot_x * partial_1
+            };
+            scale_out_tape_unit[scale_out_tape_element] = T::zero();
+        }
+        let total = T::zero();
+        let mut total_4 = total;
+        let mut dot_total_4 = ::backprop_runtime::Lanes::<T, N>::zero();
+        #[allow(clippy::needless_range_loop)]
+        for k_2 in 0..h.len() {
+            let total_2 = total_4;
+            let dot_total_2 = dot_total_4;
+            let v = h[k_2];
+            let dot_v = dot_h[k_2];
+            let sigmoid_2 = ::backprop_runtime::sigmoid(v);
+            let dot_sigmoid_2 = dot_v * (sigmoid_2 * (T::one() - sigmoid_2));
+            let total_3 = total_2 + sigmoid_2;
+            let dot_total_3 = dot_total_2 + dot_sigmoid_2;
+            total_4 = total_3;
+            dot_total_4 = dot_total_3;
+        }
+        let scaled_logistic = total_4 * T::from(0.5).unwrap();
+        let dot_scaled_logistic = dot_total_4 * T::from(0.5).unwrap();
+        (scaled_logistic, dot_scaled_logistic)
+    }
+
+    #[must_use]
+    pub fn tangents<T: Float, const N: usize>(
+        w: &[T],
+        x: T,
+        dot_w: [&[T]; N],
+        dot_x: [T; N],
+    ) -> (T, [T; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            w,
+            x,
+            &::backprop_runtime::lanes::gather(&dot_w),
+            ::backprop_runtime::Lanes(dot_x),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn jacobian_fwd<T: Float>(w: &[T], x: T) -> (T, Grad<T>) {
+        let mut jacobian: Grad<T> = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+        let start_w = 0;
+        let start_x = start_w + w.len();
+        let inputs = start_x + 1;
+        let mut seed_w = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                T,
+                8,
+            >(
+                w,
+                x,
+                {
+                    ::backprop_runtime::lanes::units(&mut seed_w, w.len(), start_w, first);
+                    &seed_w
+                },
+                ::backprop_runtime::Lanes::<T, 8>::unit(start_x, first),
+            );
+            dot.read_slice(&mut jacobian.w, start_w, first);
+            dot.read_into(start_x, first, &mut jacobian.x);
+            first += 8;
+            if first >= inputs {
+                break (value_2, jacobian);
+            }
+        }
+    }
+
+    #[must_use]
     pub fn hvp<T: Float>(w: &[T], x: T, dot_w: &[T], dot_x: T) -> (T, Grad<T>, Grad<T>) {
         let w_dual: ::std::vec::Vec<::backprop_runtime::Dual<T>> = w
             .iter()

@@ -579,16 +579,24 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
                 }
                 Operand::Const(_) => false,
             });
-            named
+            // Arrays written through `&mut` (each element's tangent from a
+            // pullback of its own), not data or arrays passed on.
+            let arrays_written = args.iter().zip(borrows).all(|(a, b)| match b {
+                Borrow::Plain | Borrow::Shared => true,
+                Borrow::Mutable => {
+                    matches!(a, Operand::Node(id) if graph.nodes[*id].array.is_some())
+                }
+                Borrow::MutableData | Borrow::PassedOn => false,
+            });
+            (named || graph.writes_to_arrays(id).next().is_some())
                 && !call_passed_on
                 && n.array.is_none()
-                && borrows
-                    .iter()
-                    .all(|b| matches!(b, Borrow::Plain | Borrow::Shared))
+                && arrays_written
         }
-        NodeKind::Element { source, .. } => {
-            matches!(source, ElementSource::Field | ElementSource::Item)
-        }
+        NodeKind::Element { source, .. } => matches!(
+            source,
+            ElementSource::Field | ElementSource::Item | ElementSource::Value
+        ),
         _ => true,
     });
     let returned = graph.outputs.len().checked_sub(scalar_inouts);

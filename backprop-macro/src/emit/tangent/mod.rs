@@ -89,9 +89,15 @@ fn through_pullback(
     let zero = tangents.zero(&graph.float_or_ret(call));
     let mut bound = Vec::new();
     let mut terms = Vec::new();
+    let before = written_before(graph, tangents, call);
     for (k, arg) in args.iter().enumerate() {
+        // An array the call writes: its tangent as the call found it.
         let dot_arg = match arg {
-            Operand::Node(id) => tangents.get(id),
+            Operand::Node(id) => before
+                .iter()
+                .find(|(a, _)| a == id)
+                .map(|(_, before)| before)
+                .or_else(|| tangents.get(id)),
             Operand::Const(_) => None,
         };
         let arg_span = arg_spans.get(k).copied().unwrap_or(span);
@@ -135,6 +141,162 @@ fn through_pullback(
     })
 }
 
+/// The arrays a call writes through `&mut` that have tangents, each with the
+/// local that keeps its tangent as the call found it (the tangents after the
+/// call are computed from those before).
+fn written_before(graph: &Graph, tangents: &Tangents, call: NodeId) -> Vec<(NodeId, Ident)> {
+    let NodeKind::Call { tape, .. } = &graph.nodes[call].kind else {
+        return Vec::new();
+    };
+    graph
+        .writes_to_arrays(call)
+        .filter(|array| tangents.get(array).is_some())
+        .enumerate()
+        .map(|(k, array)| (array, quote::format_ident!("{tape}_dot_{k}")))
+        .collect()
+}
+
+/// The seed of a call's pullback that picks output `k`: `unit` there, zero
+/// for the others. The outputs of a call that writes its arguments are its
+/// returned values, then each argument passed by `&mut` (an array's seed a
+/// slice: `zeros` for the arrays not picked).
+fn seed_picking(graph: &Graph, call: NodeId, k: usize, unit: &TokenStream) -> TokenStream {
+    let NodeKind::Call {
+        args,
+        borrows,
+        outputs,
+        ..
+    } = &graph.nodes[call].kind
+    else {
+        return TokenStream::new();
+    };
+    let written: Vec<&Operand> = args
+        .iter()
+        .zip(borrows)
+        .filter(|(_, b)| b.writes())
+        .map(|(a, _)| a)
+        .collect();
+    let first = outputs - written.len();
+    let float = graph.float_or_ret(call);
+    let zero = float.zero();
+    let seeds: Vec<TokenStream> = (0..*outputs)
+        .map(|j| {
+            if j == k {
+                return unit.clone();
+            }
+            match j.checked_sub(first).map(|w| written[w]) {
+                Some(Operand::Node(array)) if graph.nodes[*array].array.is_some() => {
+                    let len = written_len(graph, call, *array);
+                    quote!(&::std::vec![#zero; #len][..])
+                }
+                _ => zero.clone(),
+            }
+        })
+        .collect();
+    let array = graph
+        .elements_of(call)
+        .any(|(_, _, source)| source == ElementSource::Item);
+    if array {
+        quote!([#(#seeds),*])
+    } else if seeds.len() == 1 {
+        quote!(#(#seeds)*)
+    } else {
+        quote!((#(#seeds),*))
+    }
+}
+
+/// The length of what a call writes of `array`: the part it is lent
+/// (`&mut h[a..b]`), or the whole array.
+fn written_len(graph: &Graph, call: NodeId, array: NodeId) -> TokenStream {
+    match written_part(graph, call, array) {
+        Some((start, end)) => quote!((#end - #start)),
+        None => {
+            let name = &graph.nodes[array].name;
+            quote!(#name.len())
+        }
+    }
+}
+
+/// The bounds of the part of `array` a call is lent by `&mut`, if a part.
+fn written_part(graph: &Graph, call: NodeId, array: NodeId) -> Option<(TokenStream, TokenStream)> {
+    let NodeKind::Call { args, parts, .. } = &graph.nodes[call].kind else {
+        return None;
+    };
+    let k = args
+        .iter()
+        .position(|a| matches!(a, Operand::Node(id) if *id == array))?;
+    let (start, end) = parts.get(k).cloned().flatten()?;
+    Some((
+        super::forward::argument(graph, &start),
+        super::forward::argument(graph, &end),
+    ))
+}
+
+/// After a call that writes arrays through `&mut`: each written element's
+/// tangent, from the callee's pullback with a unit seed on that element
+/// (one reverse pass per element written), dotted with the tangents the
+/// arguments had before the call.
+fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream {
+    let before = written_before(graph, tangents, call);
+    if before.is_empty() {
+        return TokenStream::new();
+    }
+    let NodeKind::Call {
+        args,
+        borrows,
+        outputs,
+        tape,
+        ..
+    } = &graph.nodes[call].kind
+    else {
+        return TokenStream::new();
+    };
+    // Named after the call's tape, a name no other local has.
+    let (unit, element) = (
+        quote::format_ident!("{tape}_unit"),
+        quote::format_ident!("{tape}_element"),
+    );
+    let written: Vec<&Operand> = args
+        .iter()
+        .zip(borrows)
+        .filter(|(_, b)| b.writes())
+        .map(|(a, _)| a)
+        .collect();
+    let first = outputs - written.len();
+    let float = graph.float_or_ret(call);
+    let (zero, one) = (float.zero(), float.one());
+    let mut code = TokenStream::new();
+    for (array, kept) in &before {
+        let dot = &tangents.names[array];
+        code.extend(quote!(let #kept = #dot.clone();));
+    }
+    for (array, _) in &before {
+        let Some(w) = written
+            .iter()
+            .position(|a| matches!(a, Operand::Node(id) if id == array))
+        else {
+            continue;
+        };
+        let dot = &tangents.names[array];
+        let len = written_len(graph, call, *array);
+        let offset = match written_part(graph, call, *array) {
+            Some((start, _)) => quote!(#start +),
+            None => quote!(),
+        };
+        let seed = seed_picking(graph, call, first + w, &quote!(&#unit[..]));
+        let along = through_pullback(graph, tangents, call, &seed);
+        code.extend(quote! {
+            let mut #unit = ::std::vec![#zero; #len];
+            for #element in 0..#len {
+                #unit[#element] = #one;
+                #dot[#offset #element] = #along;
+                #unit[#element] = #zero;
+            }
+        });
+    }
+    code
+}
+
 /// Whether node `id` is a call whose tangent (or one of its elements') comes
 /// from the callee's pullback: an argument has a tangent.
 pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> bool {
@@ -142,7 +304,9 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
         return false;
     };
     let has_tangent = |id: &NodeId| tangents.names.contains_key(id);
-    let seeded = has_tangent(&id) || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e));
+    let seeded = has_tangent(&id)
+        || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e))
+        || graph.writes_to_arrays(id).any(|a| has_tangent(&a));
     seeded
         && args
             .iter()
@@ -172,6 +336,21 @@ pub fn of_node(graph: &Graph, tangents: &Tangents, id: NodeId) -> TokenStream {
         } else {
             quote!(#dot_array[#index] = #dot_value;)
         };
+    }
+    if matches!(node.kind, NodeKind::Call { .. }) && pulled_back(graph, tangents, id) {
+        // Its value's tangent first: the pullback reads the tangents the
+        // arguments had, which `written_tangents` then replaces.
+        let mut code = TokenStream::new();
+        let writes = graph.writes_to_arrays(id).next().is_some();
+        if let (Some(dot), NodeKind::Call { outputs: 1, .. }) = (tangents.get(&id), &node.kind) {
+            if graph.elements_of(id).next().is_none() && !writes {
+                let one = graph.float_or_ret(id).one();
+                let along = through_pullback(graph, tangents, id, &one);
+                code.extend(quote!(let #dot = #along;));
+            }
+        }
+        code.extend(written_tangents(graph, tangents, id));
+        return code;
     }
     let Some(dot) = tangents.get(&id) else {
         return TokenStream::new();
@@ -215,35 +394,12 @@ pub fn of_node(graph: &Graph, tangents: &Tangents, id: NodeId) -> TokenStream {
                 }
             }
         }
-        // One output: the call's value. Several: its elements, each with
-        // its own unit seed.
-        NodeKind::Call { outputs: 1, .. } if graph.elements_of(id).next().is_none() => {
-            let one = graph.float_or_ret(id).one();
-            let along = through_pullback(graph, tangents, id, &one);
-            quote!(let #dot = #along;)
-        }
+        // A call's tangents are written above (its value's, and those of the
+        // arrays it writes); its elements each have their own unit seed.
         NodeKind::Call { .. } => TokenStream::new(),
-        NodeKind::Element {
-            call,
-            index,
-            source,
-        } => {
-            let outputs = match &graph.nodes[*call].kind {
-                NodeKind::Call { outputs, .. } => *outputs,
-                _ => 0,
-            };
-            let float = graph.float_or_ret(id);
-            let units = (0..outputs).map(|k| {
-                if k == *index {
-                    float.one()
-                } else {
-                    float.zero()
-                }
-            });
-            let seed = match source {
-                ElementSource::Item => quote!([#(#units),*]),
-                _ => quote!((#(#units),*)),
-            };
+        NodeKind::Element { call, index, .. } => {
+            let one = graph.float_or_ret(id).one();
+            let seed = seed_picking(graph, *call, *index, &one);
             let along = through_pullback(graph, tangents, *call, &seed);
             quote!(let #dot = #along;)
         }
