@@ -632,8 +632,9 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     // only where arithmetic shows it a float: not predicted here, so such
     // programs are not asked for `tangent`.
     let call_bound = call_bound_names(&f.body);
-    // A buffer lent `&mut` to a helper is covered (each element's tangent
-    // from a pullback of its own); a `&mut` parameter passed on is not.
+    // A buffer or a float lent `&mut` to a helper is covered (each element's
+    // tangent from a pullback of its own); a `&mut` parameter passed on is
+    // not.
     let passed_on = shape.match_indices("MutSlice(").any(|(i, _)| {
         shape[i..]
             .split(')')
@@ -643,7 +644,6 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     });
     let calls = passed_on
         || [
-            "MutScalar(",
             "E(Call(",
             "E(CustomRule(",
             // A call's value passed straight to the custom rule.

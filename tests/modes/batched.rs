@@ -534,3 +534,44 @@ fn forward_mode_through_calls_that_write_in_place() {
     let (_, t) = steps_generic::tangent(&x32, 1.2_f32, &[0.0, 1.0, 0.0], 0.0);
     assert!((t - grad.x[1]).abs() <= 1e-5 * grad.x[1].abs().max(1.0));
 }
+
+#[differentiate]
+fn bump(t: &mut f64, k: f64) -> f64 {
+    *t = *t * k + k.sin();
+    *t * 2.0
+}
+
+#[differentiate]
+fn squash(t: &mut f64, k: f64) {
+    *t = (*t * k).tanh();
+}
+
+/// Floats lent `&mut` to helpers, one of which also returns a value.
+#[differentiate]
+fn bumped(x: f64, k: f64) -> f64 {
+    let mut a = x * 2.0;
+    let e = bump(&mut a, k);
+    let mut b = a + 1.0;
+    squash(&mut b, e);
+    if x > 0.0 {
+        squash(&mut a, 0.5);
+    }
+    a * b + e
+}
+
+#[test]
+fn forward_mode_through_floats_lent_mutably() {
+    for (x, k) in [(0.3, 1.4), (-0.6, 0.8)] {
+        let (value, grad) = bumped::grad(x, k);
+        let (v, dx) = bumped::tangent(x, k, 1.0, 0.0);
+        let (_, dk) = bumped::tangent(x, k, 0.0, 1.0);
+        assert_eq!(v, value);
+        close(dx, grad.x, 1e-12);
+        close(dk, grad.k, 1e-12);
+        let f = |p: &[f64]| bumped(p[0], p[1]);
+        close(dx, central_difference(f, &[x, k], 0), 1e-6);
+        let (_, lanes) = bumped::tangents(x, k, [1.0, 0.0], [0.0, 1.0]);
+        assert_eq!(lanes, [dx, dk]);
+        assert_eq!(bumped::jacobian_fwd(x, k).1, bumped::Grad { x: dx, k: dk });
+    }
+}

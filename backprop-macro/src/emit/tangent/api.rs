@@ -18,7 +18,7 @@ use crate::emit::api::passed_params;
 use crate::emit::forward::Forward;
 use crate::emit::module::Generic;
 use crate::emit::names::Names;
-use crate::ir::{Borrow, ElementSource, FloatTy, Graph, NodeId, NodeKind, Operand};
+use crate::ir::{Borrow, FloatTy, Graph, NodeId, NodeKind, Operand};
 use crate::parse::signature::{Outputs, Param, Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -579,24 +579,18 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
                 }
                 Operand::Const(_) => false,
             });
-            // Arrays written through `&mut` (each element's tangent from a
-            // pullback of its own), not data or arrays passed on.
-            let arrays_written = args.iter().zip(borrows).all(|(a, b)| match b {
-                Borrow::Plain | Borrow::Shared => true,
-                Borrow::Mutable => {
-                    matches!(a, Operand::Node(id) if graph.nodes[*id].array.is_some())
-                }
-                Borrow::MutableData | Borrow::PassedOn => false,
-            });
+            // Floats and local arrays written through `&mut` (each element's
+            // tangent from a pullback of its own), not data or `&mut`
+            // parameters passed on.
+            let arrays_written = borrows
+                .iter()
+                .all(|b| matches!(b, Borrow::Plain | Borrow::Shared | Borrow::Mutable));
             (named || graph.writes_to_arrays(id).next().is_some())
                 && !call_passed_on
                 && n.array.is_none()
                 && arrays_written
         }
-        NodeKind::Element { source, .. } => matches!(
-            source,
-            ElementSource::Field | ElementSource::Item | ElementSource::Value
-        ),
+        NodeKind::Element { .. } => true,
         _ => true,
     });
     let returned = graph.outputs.len().checked_sub(scalar_inouts);
