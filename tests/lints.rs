@@ -265,6 +265,7 @@ fn generated_code_is_lint_clean() {
     .is_finite());
     assert!(generic::grad(0.5_f32, &[1.0, 2.0]).1.x.is_finite());
     assert!(caller::grad(&[0.5, 1.5], 0.3).1.x.is_finite());
+    assert!(checkpointed::grad(&[0.5, 1.5], 0.3, 7).1.rate.is_finite());
     // Compiling this file is the test; run the generated code once too.
     assert!(arithmetic::grad(1.5, 0.5).0.is_finite());
     assert!(methods::grad(0.7).1.x.is_finite());
@@ -276,6 +277,31 @@ fn generated_code_is_lint_clean() {
     assert!(outputs::jacobian(0.5, &[1.0, 2.0]).1[1].x.is_finite());
     assert!((identity::grad(1.0, 2.0).1.x - 1.0).abs() < f64::EPSILON);
     assert!(constant::grad(1.0).1._x.abs() < f64::EPSILON);
+}
+
+/// Checkpointed loops: a `for` over a range with a buffer in its state, and a
+/// `while` with a `break`, a call and a counter.
+#[differentiate]
+#[must_use]
+pub fn checkpointed(start: &[f64], rate: f64, n: usize) -> f64 {
+    let mut state = start.to_vec();
+    let mut total = 0.0;
+    #[checkpoint(snapshots = 4)]
+    for i in 0..n {
+        let slot = i % state.len();
+        state[slot] = (state[slot] * rate).tanh() + 0.1;
+        total += state[slot];
+    }
+    let mut steps: usize = 0;
+    #[checkpoint]
+    while total > 0.1 {
+        total = caller(&state, total) * 0.5;
+        steps += 1;
+        if steps >= 5 {
+            break;
+        }
+    }
+    total
 }
 
 /// `#[expect]` on the function covers the generated copy of its code too.
