@@ -80,6 +80,8 @@ impl Pass<'_> {
             Some(checkpoint) => checkpoint.snapshots.clone(),
             None => quote!(2),
         };
+        // Fresh: the loop's body, written inside them, may read the user's
+        // `from` or `to`.
         let names = [
             "checkpoints",
             "stretch",
@@ -87,8 +89,10 @@ impl Pass<'_> {
             "reversal",
             "action",
             "iterations",
+            "from",
+            "to",
         ];
-        let [local, stretch, state_name, reversal, action, iterations] =
+        let [local, stretch, state_name, reversal, action, iterations, from, to] =
             names.map(|name| self.names.fresh(name));
         let state = self.state_parts(looped, &state.arrays, &state_name);
         // Each stack of the reversed iterations, refilled by each run that
@@ -194,13 +198,13 @@ impl Pass<'_> {
                             let #state_name = #reversal.top();
                             #restore
                         }
-                        #actions::Advance(from, to) => {
-                            let #iterations = from..to;
+                        #actions::Advance(#from, #to) => {
+                            let #iterations = #from..#to;
                             #slices
                             #advance
                         }
-                        #actions::Reverse(from, to) => {
-                            let #iterations = from..to;
+                        #actions::Reverse(#from, #to) => {
+                            let #iterations = #from..#to;
                             #slices
                             #refill
                             #record
