@@ -460,3 +460,45 @@ fn the_users_names_are_not_hidden() {
         );
     }
 }
+
+/// A `&mut` slice the loop writes, and a name the state's copy of it would
+/// take (`v_start`).
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn relax_from_start(v: &mut [f64], rate: f64, n: usize) -> f64 {
+    let v_start = v[0];
+    for _ in 0..n {
+        for i in 0..v.len() {
+            v[i] = v[i] * rate + v_start * 0.1;
+        }
+    }
+    v[0] * v_start
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn relax_from_start_marked(v: &mut [f64], rate: f64, n: usize) -> f64 {
+    let v_start = v[0];
+    #[checkpoint(snapshots = 2)]
+    for _ in 0..n {
+        for i in 0..v.len() {
+            v[i] = v[i] * rate + v_start * 0.1;
+        }
+    }
+    v[0] * v_start
+}
+
+#[test]
+fn the_state_of_a_mut_slice_has_a_name_of_its_own() {
+    for n in [0, 1, 7] {
+        let (mut a, mut b) = ([0.5, -0.2], [0.5, -0.2]);
+        let (value, tape) = relax_from_start::forward(&mut a, 0.9, n);
+        let (marked_value, marked_tape) = relax_from_start_marked::forward(&mut b, 0.9, n);
+        assert_eq!((value, a), (marked_value, b));
+        let seeds = [0.3, -0.7];
+        assert_same(
+            relax_from_start::backward(&tape, (1.0, &seeds)),
+            relax_from_start_marked::backward(&marked_tape, (1.0, &seeds)),
+        );
+    }
+}

@@ -226,7 +226,7 @@ impl Pass<'_> {
 
     /// The parts of the loop's state, in order: its variables, then the arrays
     /// it keeps; and the code that handles them in the backward pass.
-    fn state_parts(&self, looped: &Loop, arrays: &[NodeId], state: &Ident) -> StateCode {
+    fn state_parts(&mut self, looped: &Loop, arrays: &[NodeId], state: &Ident) -> StateCode {
         let graph = self.graph;
         let mut code = StateCode::default();
         let mut keep = Vec::new();
@@ -282,7 +282,7 @@ impl Pass<'_> {
                     // and lent as the slice the body reads.
                     let owned = match node.kind {
                         NodeKind::Param => {
-                            let owned = format_ident!("{}_start", name);
+                            let owned = self.names.fresh(&format!("{name}_start"));
                             code.slices
                                 .extend(quote!(let #name = #owned.as_mut_slice();));
                             owned
