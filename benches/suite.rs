@@ -1419,42 +1419,17 @@ fn print_gradbench_table(memory: &[(String, usize)]) {
 //    gradient's time, the tape's size and the peak memory of one gradient at
 //    10^4, 10^5 and 10^6 steps.
 
+/// The pendulum of `examples/pendulum.rs`, its loop as written and marked.
+#[allow(dead_code)]
+#[path = "../examples/pendulum.rs"]
+mod pendulum_example;
+
 mod simulation {
-    use backprop_runtime::differentiate;
+    pub use super::pendulum_example::{
+        final_angle as pendulum, final_angle_checkpointed as checkpointed,
+    };
 
     pub const STEPS: [usize; 3] = [10_000, 100_000, 1_000_000];
-
-    /// The pendulum, its loop preceded by `$mark` (an attribute, or nothing).
-    macro_rules! pendulum {
-        ($name:ident $($mark:tt)*) => {
-            #[differentiate(wrt(damping, drive))]
-            pub fn $name(damping: f64, drive: f64, steps: usize) -> f64 {
-                let dt = 0.001_f64;
-                let mut theta = 0.5_f64;
-                let mut omega = 0.0_f64;
-                $($mark)*
-                for i in 0..steps {
-                    let t = i as f64 * dt;
-                    let k1t = omega;
-                    let k1o = -theta.sin() - damping * omega + drive * t.cos();
-                    let k2t = omega + 0.5 * dt * k1o;
-                    let k2o = -(theta + 0.5 * dt * k1t).sin() - damping * k2t
-                        + drive * (t + 0.5 * dt).cos();
-                    let k3t = omega + 0.5 * dt * k2o;
-                    let k3o = -(theta + 0.5 * dt * k2t).sin() - damping * k3t
-                        + drive * (t + 0.5 * dt).cos();
-                    let k4t = omega + dt * k3o;
-                    let k4o = -(theta + dt * k3t).sin() - damping * k4t + drive * (t + dt).cos();
-                    theta += dt / 6.0 * (k1t + 2.0 * k2t + 2.0 * k3t + k4t);
-                    omega += dt / 6.0 * (k1o + 2.0 * k2o + 2.0 * k3o + k4o);
-                }
-                theta
-            }
-        };
-    }
-
-    pendulum!(pendulum);
-    pendulum!(checkpointed #[checkpoint]);
 }
 
 /// One step count's memory: the tape's `bytes()` and the peak heap memory of

@@ -669,6 +669,27 @@ impl Graph {
             })
     }
 
+    /// A call's outputs: how many values it returns, then the arguments it
+    /// writes through `&mut`, in order (their final contents are outputs too).
+    pub fn call_outputs(&self, call: NodeId) -> (usize, Vec<&Operand>) {
+        let NodeKind::Call {
+            args,
+            borrows,
+            outputs,
+            ..
+        } = &self.nodes[call].kind
+        else {
+            return (0, Vec::new());
+        };
+        let written: Vec<&Operand> = args
+            .iter()
+            .zip(borrows)
+            .filter(|(_, b)| b.writes())
+            .map(|(a, _)| a)
+            .collect();
+        (outputs - written.len(), written)
+    }
+
     /// Whether a call takes `array` by `&mut` as data (a list of indices).
     pub fn passed_as_mutable_data(&self, array: NodeId) -> bool {
         self.nodes.iter().any(|n| match &n.kind {

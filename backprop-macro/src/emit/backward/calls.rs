@@ -200,25 +200,11 @@ impl Pass<'_> {
     fn element_adjoint(&mut self, call: NodeId, k: usize) -> TokenStream {
         // The outputs of a call that writes its arguments: its value (when used),
         // then each argument passed by `&mut`. An array's seed is its adjoint.
-        if let NodeKind::Call {
-            args,
-            borrows,
-            outputs,
-            ..
-        } = &self.graph.nodes[call].kind
-        {
-            let written: Vec<&Operand> = args
-                .iter()
-                .zip(borrows)
-                .filter(|(_, b)| b.writes())
-                .map(|(a, _)| a)
-                .collect();
-            let first = outputs - written.len();
-            if let Some(Operand::Node(array)) = k.checked_sub(first).map(|j| written[j]) {
-                if self.graph.nodes[*array].array.is_some() {
-                    let da = self.adjoint(*array);
-                    return quote!(&#da[..]);
-                }
+        let (first, written) = self.graph.call_outputs(call);
+        if let Some(Operand::Node(array)) = k.checked_sub(first).map(|j| written[j]) {
+            if self.graph.nodes[*array].array.is_some() {
+                let da = self.adjoint(*array);
+                return quote!(&#da[..]);
             }
         }
         let element = self

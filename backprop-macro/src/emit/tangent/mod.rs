@@ -161,25 +161,10 @@ fn written_before(graph: &Graph, tangents: &Tangents, call: NodeId) -> Vec<(Node
 /// returned values, then each argument passed by `&mut` (an array's seed a
 /// slice: `zeros` for the arrays not picked).
 fn seed_picking(graph: &Graph, call: NodeId, k: usize, unit: &TokenStream) -> TokenStream {
-    let NodeKind::Call {
-        args,
-        borrows,
-        outputs,
-        ..
-    } = &graph.nodes[call].kind
-    else {
-        return TokenStream::new();
-    };
-    let written: Vec<&Operand> = args
-        .iter()
-        .zip(borrows)
-        .filter(|(_, b)| b.writes())
-        .map(|(a, _)| a)
-        .collect();
-    let first = outputs - written.len();
+    let (first, written) = graph.call_outputs(call);
     let float = graph.float_or_ret(call);
     let zero = float.zero();
-    let seeds: Vec<TokenStream> = (0..*outputs)
+    let seeds: Vec<TokenStream> = (0..first + written.len())
         .map(|j| {
             if j == k {
                 return unit.clone();
@@ -241,14 +226,7 @@ fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenSt
     if before.is_empty() {
         return TokenStream::new();
     }
-    let NodeKind::Call {
-        args,
-        borrows,
-        outputs,
-        tape,
-        ..
-    } = &graph.nodes[call].kind
-    else {
+    let NodeKind::Call { tape, .. } = &graph.nodes[call].kind else {
         return TokenStream::new();
     };
     // Named after the call's tape, a name no other local has.
@@ -256,13 +234,7 @@ fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenSt
         quote::format_ident!("{tape}_unit"),
         quote::format_ident!("{tape}_element"),
     );
-    let written: Vec<&Operand> = args
-        .iter()
-        .zip(borrows)
-        .filter(|(_, b)| b.writes())
-        .map(|(a, _)| a)
-        .collect();
-    let first = outputs - written.len();
+    let (first, written) = graph.call_outputs(call);
     let float = graph.float_or_ret(call);
     let (zero, one) = (float.zero(), float.one());
     let mut code = TokenStream::new();
