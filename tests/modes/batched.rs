@@ -575,3 +575,98 @@ fn forward_mode_through_floats_lent_mutably() {
         assert_eq!(bumped::jacobian_fwd(x, k).1, bumped::Grad { x: dx, k: dk });
     }
 }
+
+/// A custom rule with a forward-mode rule of its own, over a slice and a
+/// float and a count (whose tangent is `NotDifferentiable`): `tangent` calls
+/// it; `tangents` pulls back through the rule as for any custom rule.
+pub fn weighted(w: &[f64], s: f64, n: usize) -> f64 {
+    let k = n as f64;
+    w.iter().map(|v| (v * s).sin()).sum::<f64>() * k
+}
+
+pub mod weighted {
+    use backprop_runtime::NotDifferentiable;
+
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        w: Vec<f64>,
+        s: f64,
+        k: f64,
+    }
+
+    pub type Scratch = Vec<f64>;
+
+    pub fn forward_into(tape: &mut Tape, w: &[f64], s: f64, n: usize) -> f64 {
+        tape.w.clear();
+        tape.w.extend_from_slice(w);
+        tape.s = s;
+        tape.k = n as f64;
+        super::weighted(w, s, n)
+    }
+
+    pub fn pullback_into<'g>(
+        tape: &Tape,
+        seed: f64,
+        dw: &'g mut Scratch,
+    ) -> (&'g [f64], f64, NotDifferentiable) {
+        dw.clear();
+        let mut ds = 0.0;
+        for v in &tape.w {
+            let c = (v * tape.s).cos() * tape.k * seed;
+            dw.push(c * tape.s);
+            ds += c * v;
+        }
+        (dw, ds, NotDifferentiable)
+    }
+
+    /// Forward mode in one pass: no reverse pass of the rule, and (to tell
+    /// which ran) counted.
+    pub fn tangent_rule(
+        tape: &Tape,
+        dots: (&[f64], f64, NotDifferentiable),
+        _scratch: &mut Scratch,
+    ) -> f64 {
+        super::TANGENT_RULE_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (dw, ds, _) = dots;
+        let mut dot = 0.0;
+        for (k, v) in tape.w.iter().enumerate() {
+            let c = (v * tape.s).cos() * tape.k;
+            let dv = dw.get(k).copied().unwrap_or(0.0);
+            dot += c * (dv * tape.s + v * ds);
+        }
+        dot
+    }
+}
+
+static TANGENT_RULE_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[differentiate]
+fn uses_weighted(w: &[f64], s: f64) -> f64 {
+    let inner = weighted(w, s * 2.0, 3);
+    let data_only = weighted(&[0.5, 0.25], s, 2);
+    (inner * data_only).tanh()
+}
+
+#[test]
+fn a_custom_rule_supplies_its_own_tangent_rule() {
+    use std::sync::atomic::Ordering;
+    let w = [0.3, -0.8, 1.1];
+    let s = 0.7;
+    let (_, grad) = uses_weighted::grad(&w, s);
+    for axis in 0..4 {
+        let mut dw = [0.0; 3];
+        let ds = if axis == 3 { 1.0 } else { 0.0 };
+        if axis < 3 {
+            dw[axis] = 1.0;
+        }
+        let before = TANGENT_RULE_RUNS.load(Ordering::Relaxed);
+        let (_, t) = uses_weighted::tangent(&w, s, &dw, ds);
+        // Both calls ran the rule (the second with an empty slice: zero).
+        assert_eq!(TANGENT_RULE_RUNS.load(Ordering::Relaxed), before + 2);
+        let want = if axis == 3 { grad.s } else { grad.w[axis] };
+        close(t, want, 1e-12);
+        // The lanes pull back through the rule: the same to rounding.
+        let (_, lanes) = uses_weighted::tangents(&w, s, [&dw], [ds]);
+        close(lanes[0], t, 1e-12);
+    }
+}

@@ -325,12 +325,20 @@ pub mod f_inline {
         );
         let sig_out = sig::forward_into(&mut sig_out_tape.0, y);
         let dot_sig_out = {
-            let (partial_0,) = sig::pullback_into(
-                &sig_out_tape.0,
-                1.0_f64,
-                &mut sig_out_tape.1,
-            );
-            dot_y * partial_0
+            fn tangent_rule(
+                tape: &sig::Tape,
+                dots: (f64,),
+                scratch: &mut sig::Scratch,
+            ) -> f64 {
+                let (partial_0,) = sig::pullback_into(tape, 1.0_f64, scratch);
+                let (dot_0,) = dots;
+                dot_0 * partial_0
+            }
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use sig::*;
+                tangent_rule(&sig_out_tape.0, (dot_y,), &mut sig_out_tape.1)
+            }
         };
         let sum = x + sig_out;
         let dot_sum = dot_x + dot_sig_out;
@@ -340,12 +348,20 @@ pub mod f_inline {
         );
         let sig_out_2 = sig::forward_into(&mut sig_out_2_tape.0, x);
         let dot_sig_out_2 = {
-            let (partial_0,) = sig::pullback_into(
-                &sig_out_2_tape.0,
-                1.0_f64,
-                &mut sig_out_2_tape.1,
-            );
-            dot_x * partial_0
+            fn tangent_rule(
+                tape: &sig::Tape,
+                dots: (f64,),
+                scratch: &mut sig::Scratch,
+            ) -> f64 {
+                let (partial_0,) = sig::pullback_into(tape, 1.0_f64, scratch);
+                let (dot_0,) = dots;
+                dot_0 * partial_0
+            }
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use sig::*;
+                tangent_rule(&sig_out_2_tape.0, (dot_x,), &mut sig_out_2_tape.1)
+            }
         };
         let sum_2 = x + y;
         let dot_sum_2 = dot_x + dot_y;

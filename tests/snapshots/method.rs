@@ -200,16 +200,27 @@ pub mod linear_predict {
         );
         let dot_out = dot::forward_into(&mut dot_out_tape.0, w, x);
         let dot_dot_out = {
-            let (partial_0, partial_1) = dot::pullback_into(
-                &dot_out_tape.0,
-                1.0_f64,
-                &mut dot_out_tape.1,
-            );
-            partial_0.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
-                + partial_1
+            fn tangent_rule(
+                tape: &dot::Tape,
+                dots: (&[f64], &[f64]),
+                scratch: &mut dot::Scratch,
+            ) -> f64 {
+                let (partial_0, partial_1) = dot::pullback_into(tape, 1.0_f64, scratch);
+                let (dot_0, dot_1) = dots;
+                dot_0
                     .iter()
-                    .zip(dot_x.iter())
-                    .fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
+                    .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_0))
+                    .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
+                    + dot_1
+                        .iter()
+                        .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_1))
+                        .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
+            }
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use dot::*;
+                tangent_rule(&dot_out_tape.0, (dot_w, dot_x), &mut dot_out_tape.1)
+            }
         };
         let linear_predict = dot_out + b;
         let dot_linear_predict = dot_dot_out + dot_b;
@@ -545,17 +556,35 @@ pub mod linear_loss {
             x,
         );
         let dot_linear_predict_out = {
-            let (_, partial_1, partial_2, partial_3) = linear_predict::pullback_into(
-                &linear_predict_out_tape.0,
-                1.0_f64,
-                &mut linear_predict_out_tape.1,
-            );
-            partial_1.iter().zip(dot_w.iter()).fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
-                + dot_b * partial_2
-                + partial_3
+            fn tangent_rule(
+                tape: &linear_predict::Tape,
+                dots: (::backprop_runtime::NotDifferentiable, &[f64], f64, &[f64]),
+                scratch: &mut linear_predict::Scratch,
+            ) -> f64 {
+                let (_, partial_1, partial_2, partial_3) = linear_predict::pullback_into(
+                    tape,
+                    1.0_f64,
+                    scratch,
+                );
+                let (_, dot_1, dot_2, dot_3) = dots;
+                dot_1
                     .iter()
-                    .zip(dot_x.iter())
-                    .fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
+                    .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_1))
+                    .fold(0.0_f64, |sum, (t, p)| sum + *t * *p) + dot_2 * partial_2
+                    + dot_3
+                        .iter()
+                        .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_3))
+                        .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
+            }
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use linear_predict::*;
+                tangent_rule(
+                    &linear_predict_out_tape.0,
+                    (::backprop_runtime::NotDifferentiable, dot_w, dot_b, dot_x),
+                    &mut linear_predict_out_tape.1,
+                )
+            }
         };
         let e = linear_predict_out - y;
         let dot_e = dot_linear_predict_out + (-dot_y);

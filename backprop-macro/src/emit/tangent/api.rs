@@ -64,6 +64,7 @@ pub(in crate::emit) fn tangent_fn(
     let tangents = Tangents {
         names: tangent_names(graph, &mut names),
         lanes: None,
+        rule_generics: Some((generic.params.clone(), generic.where_clause.clone())),
     };
     let statements = statements(graph, &tangents, &mut names);
     let (params, mut reads, value_refs) = params(sig, &mut names);
@@ -151,6 +152,7 @@ pub(in crate::emit) fn tangents_fn(
     let tangents = Tangents {
         names: tangent_names(graph, &mut names),
         lanes: Some(n.clone()),
+        rule_generics: None,
     };
     let statements = statements(graph, &tangents, &mut names);
     let (params, reads, _) = params(sig, &mut names);

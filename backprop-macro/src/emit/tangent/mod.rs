@@ -29,6 +29,10 @@ pub struct Tangents {
     pub names: BTreeMap<NodeId, Ident>,
     /// `N` in `Lanes<f64, N>`, when each tangent holds N directions.
     pub lanes: Option<Ident>,
+    /// With one direction: the function's generic parameters and where
+    /// clause, which the fallback of a callee's `tangent_rule` repeats. (N
+    /// directions go through the callee's pullback.)
+    pub rule_generics: Option<(TokenStream, TokenStream)>,
 }
 
 impl Tangents {
@@ -269,6 +273,215 @@ fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenSt
     code
 }
 
+/// A call's tangent from the callee's own forward-mode rule where it has
+/// one, `callee::tangent_rule(&tape, dots, &mut scratch)` (a custom rule may
+/// define it: `dots` holds one tangent per argument, in order, as `pullback`
+/// hands back adjoints: a float, a slice (empty for zero) or
+/// `NotDifferentiable`), else `fallback`, the pullback's. Which one is
+/// chosen by name resolution: the callee's items are glob-imported in a
+/// block inside the one that defines the fallback, and an inner glob import
+/// hides an outer item of the same name.
+fn through_rule(
+    graph: &Graph,
+    tangents: &Tangents,
+    call: NodeId,
+    fallback: TokenStream,
+) -> TokenStream {
+    // N directions: the pullback's, always.
+    let Some((generics, where_clause)) = &tangents.rule_generics else {
+        return fallback;
+    };
+    let NodeKind::Call {
+        path,
+        args,
+        tape,
+        tape_args,
+        parts,
+        borrows,
+        arg_spans,
+        ..
+    } = &graph.nodes[call].kind
+    else {
+        return fallback;
+    };
+    // Spanned at the call and its arguments, as the pullback's code: a
+    // callee whose types do not fit is reported there.
+    let span = graph.nodes[call].span;
+    // The module's path, without the call's generic arguments.
+    let mut module = path.clone();
+    if let Some(last) = module.segments.last_mut() {
+        last.arguments = syn::PathArguments::None;
+    }
+    let float = graph.float_or_ret(call);
+    let zero = float.zero();
+    let mut types = Vec::new();
+    let mut passed = Vec::new();
+    let mut terms = Vec::new();
+    let (mut dot_names, mut partial_names) = (Vec::new(), Vec::new());
+    for (k, arg) in args.iter().enumerate() {
+        let (is_array, arg_float) = match arg {
+            Operand::Node(a) if graph.nodes[*a].array.is_none() && graph.float(*a).is_none() => {
+                match constant_floats(graph, *a) {
+                    Some(float) => (true, Some(float)),
+                    None => (false, None),
+                }
+            }
+            Operand::Node(a) => (graph.nodes[*a].array.is_some(), graph.float(*a)),
+            // A literal array (`&[0.5, 0.25]`) is one of floats.
+            Operand::Const(c) => {
+                let text = c.tokens.to_string();
+                match text.starts_with('&') || text.starts_with('[') || text.contains("vec !") {
+                    true => (
+                        true,
+                        Some(c.float.clone().unwrap_or_else(|| graph.ret.clone())),
+                    ),
+                    false => (false, c.float.clone()),
+                }
+            }
+        };
+        let dot = match arg {
+            Operand::Node(a) => tangents.get(a),
+            Operand::Const(_) => None,
+        };
+        // The fallback's term: the tangent times the pullback's partial (a
+        // dot product for a slice), for the arguments with a tangent, as
+        // `tangents`' lanes compute it.
+        // Named with the argument's span, as the pattern that binds them.
+        let arg_span = arg_spans.get(k).copied().unwrap_or(span);
+        let (dot_k, partial_k) = (
+            quote::format_ident!("dot_{k}", span = arg_span),
+            quote::format_ident!("partial_{k}", span = arg_span),
+        );
+        match (&arg_float, is_array) {
+            _ if dot.is_none() => {
+                dot_names.push(quote!(_));
+                partial_names.push(quote!(_));
+            }
+            (Some(f), true) => {
+                terms.push(quote::quote_spanned! {arg_span=>
+                    #dot_k
+                        .iter()
+                        .zip(::core::convert::AsRef::<[#f]>::as_ref(&#partial_k))
+                        .fold(#zero, |sum, (t, p)| sum + *t * *p)
+                });
+                dot_names.push(quote!(#dot_k));
+                partial_names.push(quote!(#partial_k));
+            }
+            (Some(_), false) => {
+                terms.push(quote::quote_spanned!(arg_span=> #dot_k * #partial_k));
+                dot_names.push(quote!(#dot_k));
+                partial_names.push(quote!(#partial_k));
+            }
+            (None, _) => {
+                dot_names.push(quote!(_));
+                partial_names.push(quote!(_));
+            }
+        }
+        match (arg_float, is_array, dot) {
+            (Some(f), true, Some(dot)) => {
+                types.push(quote!(&[#f]));
+                passed.push(match parts.get(k).cloned().flatten() {
+                    Some((start, end)) => {
+                        let (start, end) = (
+                            super::forward::argument(graph, &start),
+                            super::forward::argument(graph, &end),
+                        );
+                        quote!(&#dot[#start..#end])
+                    }
+                    // Lent as the user lends the array (`&h`, or `w`, a
+                    // slice already), and so its tangent.
+                    None => match borrows.get(k) {
+                        Some(crate::ir::Borrow::Shared) => quote!(&#dot),
+                        _ => quote!(#dot),
+                    },
+                });
+            }
+            (Some(f), true, None) => {
+                types.push(quote!(&[#f]));
+                passed.push(quote!(&[]));
+            }
+            (Some(f), false, dot) => {
+                types.push(quote!(#f));
+                passed.push(match dot {
+                    Some(dot) => quote!(#dot),
+                    None => f.zero(),
+                });
+            }
+            (None, _, _) => {
+                types.push(quote!(::backprop_runtime::NotDifferentiable));
+                passed.push(quote!(::backprop_runtime::NotDifferentiable));
+            }
+        }
+    }
+    let one = float.one();
+    let sum = match terms.is_empty() {
+        true => zero,
+        false => quote!(#(#terms)+*),
+    };
+    let (tape_ty, scratch_ty) = (
+        quote::quote_spanned!(span=> #module::Tape #tape_args),
+        quote::quote_spanned!(span=> #module::Scratch #tape_args),
+    );
+    // The fallback's parameters, named with the call's span as the
+    // pullback's call that reads them (an error in it is the pullback's).
+    let (tape_in, dots_in, scratch_in) = (
+        quote::format_ident!("tape", span = span),
+        quote::format_ident!("dots", span = span),
+        quote::format_ident!("scratch", span = span),
+    );
+    let pullback =
+        quote::quote_spanned!(span=> #module::pullback_into(#tape_in, #one, #scratch_in));
+    let partials = quote::quote_spanned!(span=> (#(#partial_names,)*));
+    quote!({
+        fn tangent_rule #generics (
+            #tape_in: &#tape_ty,
+            #dots_in: (#(#types,)*),
+            #scratch_in: &mut #scratch_ty,
+        ) -> #float #where_clause {
+            let #partials = #pullback;
+            let (#(#dot_names,)*) = #dots_in;
+            #sum
+        }
+        {
+            #[allow(unused_imports, clippy::wildcard_imports)]
+            use #module::*;
+            tangent_rule(&#tape.0, (#(#passed,)*), &mut #tape.1)
+        }
+    })
+}
+
+/// The float of a list of floats that does not depend on the inputs
+/// (`&[0.5, 0.25]`, a `Vec<f64>` of data), or `None`.
+fn constant_floats(graph: &Graph, id: NodeId) -> Option<FloatTy> {
+    let node = &graph.nodes[id];
+    if let Some(element) = node.ty.as_ref().and_then(crate::lower::element_type) {
+        return graph.floats.of_type(&element);
+    }
+    let NodeKind::Inactive { expr, .. } = &node.kind else {
+        return None;
+    };
+    let mut expr = crate::lower::strip_parens(expr);
+    while let syn::Expr::Reference(r) = expr {
+        expr = crate::lower::strip_parens(&r.expr);
+    }
+    let first = match expr {
+        syn::Expr::Array(array) => array.elems.first()?.clone(),
+        syn::Expr::Repeat(repeat) => (*repeat.expr).clone(),
+        _ => return None,
+    };
+    match crate::lower::strip_parens(&first) {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(f),
+            ..
+        }) => Some(match f.suffix() {
+            "f32" => FloatTy::F32,
+            "f64" => FloatTy::F64,
+            _ => graph.ret.clone(),
+        }),
+        _ => None,
+    }
+}
+
 /// Whether node `id` is a call whose tangent (or one of its elements') comes
 /// from the callee's pullback: an argument has a tangent.
 pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> bool {
@@ -318,6 +531,7 @@ pub fn of_node(graph: &Graph, tangents: &Tangents, id: NodeId) -> TokenStream {
             if graph.elements_of(id).next().is_none() && !writes {
                 let one = graph.float_or_ret(id).one();
                 let along = through_pullback(graph, tangents, id, &one);
+                let along = through_rule(graph, tangents, id, along);
                 code.extend(quote!(let #dot = #along;));
             }
         }
