@@ -632,26 +632,17 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     // only where arithmetic shows it a float: not predicted here, so such
     // programs are not asked for `tangent`.
     let call_bound = call_bound_names(&f.body);
-    // A buffer or a float lent `&mut` to a helper is covered (each element's
-    // tangent from a pullback of its own); a `&mut` parameter passed on is
-    // not.
-    let passed_on = shape.match_indices("MutSlice(").any(|(i, _)| {
-        shape[i..]
-            .split(')')
-            .next()
-            .unwrap_or("")
-            .ends_with("false")
-    });
-    let calls = passed_on
-        || [
-            "E(Call(",
-            "E(CustomRule(",
-            // A call's value passed straight to the custom rule.
-            "CustomRule(Call(",
-            "CustomRule(CustomRule(",
-        ]
-        .iter()
-        .any(|c| shape.contains(c))
+    // A buffer, a float or a `&mut` parameter lent `&mut` to a helper is
+    // covered (each element's tangent from a pullback of its own).
+    let calls = [
+        "E(Call(",
+        "E(CustomRule(",
+        // A call's value passed straight to the custom rule.
+        "CustomRule(Call(",
+        "CustomRule(CustomRule(",
+    ]
+    .iter()
+    .any(|c| shape.contains(c))
         || call_bound.iter().any(|n| {
             shape.contains(&format!("E(Var({n:?}))"))
                 || shape.contains(&format!("RefScalar(Var({n:?}))"))

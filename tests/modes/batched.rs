@@ -670,3 +670,55 @@ fn a_custom_rule_supplies_its_own_tangent_rule() {
         close(lanes[0], t, 1e-12);
     }
 }
+
+/// A `&mut` slice parameter passed on to a helper that writes it, whole and
+/// in part: its tangent (a `&mut` too) follows.
+#[differentiate]
+fn passes_on(v: &mut [f64], t: &mut f64, k: f64) -> f64 {
+    relax_in_place(v, k);
+    let mut s = *t + v[0];
+    let e = relax_and_measure(&mut v[1..], s);
+    s += e * 0.1;
+    *t = s * 2.0;
+    v[0] * v[1] + *t
+}
+
+#[test]
+fn forward_mode_through_mut_parameters_passed_on() {
+    let (v0, t0, k) = ([0.3, -0.5, 0.8], 0.4, 1.2);
+    let (mut v, mut t) = (v0, t0);
+    let (value, tape) = passes_on::forward(&mut v, &mut t, k);
+    // One output at a time: the value, each final element of `v`, `t`.
+    for output in 0..5 {
+        let mut seed_v = [0.0; 3];
+        let (mut seed_value, mut seed_t) = (0.0, 0.0);
+        match output {
+            0 => seed_value = 1.0,
+            4 => seed_t = 1.0,
+            j => seed_v[j - 1] = 1.0,
+        }
+        let g = passes_on::backward(&tape, (seed_value, &seed_v, seed_t));
+        for axis in 0..5 {
+            let (mut v, mut t) = (v0, t0);
+            let (mut dv, mut dt, mut dk) = ([0.0; 3], 0.0, 0.0);
+            match axis {
+                3 => dt = 1.0,
+                4 => dk = 1.0,
+                j => dv[j] = 1.0,
+            }
+            let (val, tangent) = passes_on::tangent(&mut v, &mut t, k, &mut dv, &mut dt, dk);
+            assert_eq!(val, value);
+            let along = match output {
+                0 => tangent,
+                4 => dt,
+                j => dv[j - 1],
+            };
+            let want = match axis {
+                3 => g.t,
+                4 => g.k,
+                j => g.v[j],
+            };
+            close(along, want, 1e-12);
+        }
+    }
+}

@@ -254,7 +254,7 @@ pub mod scaled_logistic {
             ::core::default::Default::default(),
         );
         scale::forward_into(&mut scale_out_tape.0, &mut h, x);
-        let scale_out_tape_dot_0 = dot_h.clone();
+        let scale_out_tape_dot_0 = dot_h.to_vec();
         let mut scale_out_tape_unit = ::std::vec![T::zero(); h.len()];
         for scale_out_tape_element in 0..h.len() {
             scale_out_tape_unit[scale_out_tape_element] = T::one();
@@ -313,7 +313,7 @@ pub mod scaled_logistic {
             ::core::default::Default::default(),
         );
         scale::forward_into(&mut scale_out_tape.0, &mut h, x);
-        let scale_out_tape_dot_0 = dot_h.clone();
+        let scale_out_tape_dot_0 = dot_h.to_vec();
         let mut scale_out_tape_unit = ::std::vec![T::zero(); h.len()];
         for scale_out_tape_element in 0..h.len() {
             scale_out_tape_unit[scale_out_tape_element] = T::one();

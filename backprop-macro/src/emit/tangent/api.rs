@@ -584,9 +584,12 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
             // Floats and local arrays written through `&mut` (each element's
             // tangent from a pullback of its own), not data or `&mut`
             // parameters passed on.
-            let arrays_written = borrows
-                .iter()
-                .all(|b| matches!(b, Borrow::Plain | Borrow::Shared | Borrow::Mutable));
+            let arrays_written = borrows.iter().all(|b| {
+                matches!(
+                    b,
+                    Borrow::Plain | Borrow::Shared | Borrow::Mutable | Borrow::PassedOn
+                )
+            });
             (named || graph.writes_to_arrays(id).next().is_some())
                 && !call_passed_on
                 && n.array.is_none()

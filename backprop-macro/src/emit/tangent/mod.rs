@@ -244,7 +244,7 @@ fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenSt
     let mut code = TokenStream::new();
     for (array, kept) in &before {
         let dot = &tangents.names[array];
-        code.extend(quote!(let #kept = #dot.clone();));
+        code.extend(quote!(let #kept = #dot.to_vec();));
     }
     for (array, _) in &before {
         let Some(w) = written
