@@ -6,8 +6,9 @@
 //! The source follows the pipeline that `expand::module_of` runs, one folder a
 //! stage, one file a construct:
 //!
-//! - `parse/`: the attribute's arguments (`args`), the signature (`signature`),
-//!   and `impl` blocks, whose marked methods become functions (`method/`).
+//! - `parse/`: the attribute's arguments (`args`), a loop's `#[checkpoint]`
+//!   (`checkpoint`), the signature (`signature`), and `impl` blocks, whose
+//!   marked methods become functions (`method/`).
 //! - `valid`: constructs refused wherever they appear, each with its reason.
 //! - `desugar/`: syntax in, syntax out: paths one module deeper (`paths`),
 //!   destructuring assignments as tuple `let`s (`assignments`), values out of
@@ -22,9 +23,11 @@
 //!   (`traverse`), and `Floats`, which says which types are floats in the
 //!   function being expanded.
 //! - `analysis/`: which nodes need an adjoint and how many terms each has
-//!   (`activity`); where the backward pass gets each value it reads (`tape`).
+//!   (`activity`); where the backward pass gets each value it reads (`tape`);
+//!   what a checkpointed loop keeps as its state (`checkpoint`).
 //! - `emit/`: the forward pass, the backward pass (using the derivative table
-//!   in `rules`), forward mode (`tangent`, the forward pass with tangents from
+//!   in `rules`; a checkpointed loop's stretches in `backward/checkpoint`),
+//!   forward mode (`tangent`, the forward pass with tangents from
 //!   the same table), the items around them, names, and a printed copy
 //!   (`pretty`).
 //! - `errors`: errors collected with their spans, reported together.
