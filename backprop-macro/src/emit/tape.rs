@@ -197,6 +197,9 @@ pub(super) fn tape_struct(
             });
         }
     }
+    for &id in &backward.untyped {
+        errors.push(untyped(&graph.nodes[id]));
+    }
     errors.finish()?;
     // A marker field for the float type only where no other field mentions it.
     let marker = generic

@@ -7,6 +7,7 @@ use super::Pass;
 use crate::analysis::checkpoint::{regions_inside, LoopState};
 use crate::emit::forward::Forward;
 use crate::ir::{Loop, NodeId, NodeKind, Operand};
+use crate::parse::checkpoint::Checkpoint;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,51 +36,19 @@ pub struct StatePart {
 
 impl Pass<'_> {
     /// The reverse of a checkpointed loop, whose reversed body `body` is
-    /// written: one stretch at a time, each run again from its kept state.
-    pub(super) fn stretches(&mut self, looped: &Loop, rebuilt: Option<NodeId>, body: TokenStream) {
-        let graph = self.graph;
-        let inside = regions_inside(graph, looped.body.region);
-        let is_inside = |id: &NodeId| inside.contains(&graph.nodes[*id].region);
-        // What the reversed iterations pop is saved by the stretch's run, into
-        // stacks of `Work`, not of the tape.
-        let popped: Vec<(NodeId, Ident)> = self
-            .stacks
-            .iter()
-            .filter(|(id, _)| is_inside(id))
-            .map(|(id, stack)| (*id, stack.clone()))
-            .collect();
-        let popped_tapes: Vec<(NodeId, Ident)> = self
-            .tape_stacks
-            .iter()
-            .filter(|(id, _)| is_inside(id))
-            .map(|(id, stack)| (*id, stack.clone()))
-            .collect();
-        for (id, _) in &popped {
-            self.stacks.remove(id);
-            self.saved.remove(id);
-        }
-        for (id, _) in &popped_tapes {
-            self.tape_stacks.remove(id);
-            self.saved_tapes.remove(id);
-        }
-        // The values of the function body the iterations read: fields of the
-        // tape, and arrays nothing changes while the loop runs, copied.
-        let state = LoopState::of(graph, looped);
-        for &id in &state.reads {
-            match graph.nodes[id].array {
-                Some(_) => {
-                    self.copied.insert(id);
-                }
-                None => {
-                    self.value(&Operand::Node(id));
-                }
-            }
-        }
+    /// written: one stretch at a time, each from its kept state, in the order
+    /// the runtime's binomial `Reversal` plans.
+    pub(super) fn stretches(
+        &mut self,
+        looped: &Loop,
+        checkpoint: &Checkpoint,
+        rebuilt: Option<NodeId>,
+        body: TokenStream,
+    ) {
+        let (popped, popped_tapes) = self.take_inner_stacks(looped);
+        let state = LoopState::of(self.graph, looped);
+        self.keep_reads(&state.reads);
         let trips = self.value(&Operand::Node(looped.trips));
-        let limit = match &looped.checkpoint {
-            Some(checkpoint) => checkpoint.snapshots.clone(),
-            None => quote!(2),
-        };
         // Fresh: the loop's body, written inside them, may read the user's
         // `from` or `to`.
         let names = [
@@ -95,87 +64,18 @@ impl Pass<'_> {
         let [local, stretch, state_name, reversal, action, iterations, from, to] =
             names.map(|name| self.names.fresh(name));
         let state = self.state_parts(looped, &state.arrays, &state_name);
-        // Each stack of the reversed iterations, refilled by each run that
-        // saves.
-        let mut refill = TokenStream::new();
-        let mut readers = TokenStream::new();
-        let mut record_stacks = BTreeMap::new();
-        let mut record_tape_stacks = BTreeMap::new();
-        for (id, stack) in &popped {
-            let node = &graph.nodes[*id];
-            let ty = node.ty.clone();
-            let kept = self.names.fresh(&format!("{}_kept", node.name));
-            let place = self.work_field(&kept, quote!(::backprop_runtime::Stack<#ty>));
-            refill.extend(quote!(let #kept = &mut #place; #kept.clear();));
-            readers.extend(quote!(let mut #stack = #kept.reader();));
-            record_stacks.insert(*id, kept);
-        }
-        for (id, stack) in &popped_tapes {
-            let NodeKind::Call {
-                path,
-                tape,
-                tape_args,
-                ..
-            } = &graph.nodes[*id].kind
-            else {
-                continue;
-            };
-            let kept = self.names.fresh(&format!("{tape}_kept"));
-            let place = self.work_field(
-                &kept,
-                quote!(::backprop_runtime::TapeStack<#path::Tape #tape_args>),
-            );
-            refill.extend(quote!(let #kept = &mut #place; #kept.clear();));
-            readers.extend(quote!(let mut #stack = #kept.reader();));
-            record_tape_stacks.insert(*id, kept);
-        }
-        // The iterations run again: saving what their reverse reads, or
-        // (advancing to a state to keep) nothing.
-        let mut saved: BTreeSet<NodeId> = self.saved.clone();
-        saved.extend(popped.iter().map(|(id, _)| *id));
-        let saved_tapes: BTreeSet<NodeId> = popped_tapes.iter().map(|(id, _)| *id).collect();
-        let unused_tape = format_ident!("tape");
-        let (nothing, no_stacks) = (BTreeSet::new(), BTreeMap::new());
-        let record = Forward {
-            graph,
-            saved: &saved,
-            saved_tapes: &saved_tapes,
-            stacks: &record_stacks,
-            tape_stacks: &record_tape_stacks,
-            once: &nothing,
-            tape: &unused_tape,
-            tangents: None,
-            checkpoints: &[],
-        }
-        .iterations(looped, &iterations);
-        let advance = Forward {
-            graph,
-            saved: &self.saved,
-            saved_tapes: &nothing,
-            stacks: &no_stacks,
-            tape_stacks: &no_stacks,
-            once: &nothing,
-            tape: &unused_tape,
-            tangents: None,
-            checkpoints: &[],
-        }
-        .iterations(looped, &iterations);
+        let kept = self.kept_stacks(&popped, &popped_tapes);
+        let (record, advance) = self.runs_again(looped, &popped, &kept, &iterations);
         let counters = self.counters_from_the_end(looped);
-        let header = match (rebuilt, &looped.var_start) {
-            (Some(var), Some(start)) if self.needed.contains(&var) => {
-                let name = &graph.nodes[var].name;
-                if start.to_string() == "0" {
-                    quote!(for #name in #iterations.rev())
-                } else {
-                    quote!(for #name in #iterations.rev().map(|k| #start + k))
-                }
-            }
-            _ => quote!(for _ in #iterations),
-        };
+        let header = self.reversed_header(looped, rebuilt, &iterations);
         let ty = &state.ty;
         let place = self.work_field(
             &reversal,
             quote!(::backprop_runtime::checkpoint::Reversal<#ty>),
+        );
+        let (limit, actions) = (
+            &checkpoint.snapshots,
+            quote!(::backprop_runtime::checkpoint::Action),
         );
         let StateCode {
             bind,
@@ -183,8 +83,10 @@ impl Pass<'_> {
             restore,
             slices,
             ..
-        } = state;
-        let actions = quote!(::backprop_runtime::checkpoint::Action);
+        } = &state;
+        let KeptStacks {
+            refill, readers, ..
+        } = &kept;
         self.out.extend(quote! {
             for (#stretch, #state_name) in #local.stretches(#trips) {
                 #bind
@@ -219,9 +121,158 @@ impl Pass<'_> {
         self.checkpoints.push(CheckpointPlan {
             stmt: looped.id,
             local,
-            limit,
+            limit: limit.clone(),
             parts: state.parts,
         });
+    }
+
+    /// The stacks the loop's reversed iterations pop (and the stacks of its
+    /// calls' tapes): filled by each stretch's run, in `Work`, not by the
+    /// forward pass into the tape.
+    fn take_inner_stacks(&mut self, looped: &Loop) -> (Popped, Popped) {
+        let graph = self.graph;
+        let inside = regions_inside(graph, looped.body.region);
+        let is_inside = |id: &NodeId| inside.contains(&graph.nodes[*id].region);
+        let inner = |stacks: &BTreeMap<NodeId, Ident>| -> Popped {
+            stacks
+                .iter()
+                .filter(|(id, _)| is_inside(id))
+                .map(|(id, stack)| (*id, stack.clone()))
+                .collect()
+        };
+        let (popped, popped_tapes) = (inner(&self.stacks), inner(&self.tape_stacks));
+        for (id, _) in &popped {
+            self.stacks.remove(id);
+            self.saved.remove(id);
+        }
+        for (id, _) in &popped_tapes {
+            self.tape_stacks.remove(id);
+            self.saved_tapes.remove(id);
+        }
+        (popped, popped_tapes)
+    }
+
+    /// The values of the function body the iterations read, for their runs
+    /// in the backward pass: fields of the tape, and copies of the arrays
+    /// nothing changes while the loop runs.
+    fn keep_reads(&mut self, reads: &BTreeSet<NodeId>) {
+        for &id in reads {
+            match self.graph.nodes[id].array {
+                Some(_) => {
+                    self.copied.insert(id);
+                }
+                None => {
+                    self.value(&Operand::Node(id));
+                }
+            }
+        }
+    }
+
+    /// A stack of `Work` for each popped value and call tape, refilled by
+    /// each run that saves, and read back by the reversed iterations under
+    /// the names they pop from.
+    fn kept_stacks(
+        &mut self,
+        popped: &[(NodeId, Ident)],
+        popped_tapes: &[(NodeId, Ident)],
+    ) -> KeptStacks {
+        let graph = self.graph;
+        let mut kept = KeptStacks::default();
+        for (id, stack) in popped {
+            let node = &graph.nodes[*id];
+            let Some(ty) = node.ty.clone() else {
+                // Reported with the tape's other values of unknown type.
+                self.untyped.push(*id);
+                continue;
+            };
+            let name = self.names.fresh(&format!("{}_kept", node.name));
+            let place = self.work_field(&name, quote!(::backprop_runtime::Stack<#ty>));
+            kept.add(&name, place, stack);
+            kept.stacks.insert(*id, name);
+        }
+        for (id, stack) in popped_tapes {
+            let NodeKind::Call {
+                path,
+                tape,
+                tape_args,
+                ..
+            } = &graph.nodes[*id].kind
+            else {
+                continue;
+            };
+            let name = self.names.fresh(&format!("{tape}_kept"));
+            let place = self.work_field(
+                &name,
+                quote!(::backprop_runtime::TapeStack<#path::Tape #tape_args>),
+            );
+            kept.add(&name, place, stack);
+            kept.tape_stacks.insert(*id, name);
+        }
+        kept
+    }
+
+    /// The loop's iterations in `iterations`, run again: saving what their
+    /// reverse reads into the kept stacks, and (advancing to a state to keep)
+    /// saving nothing.
+    fn runs_again(
+        &self,
+        looped: &Loop,
+        popped: &[(NodeId, Ident)],
+        kept: &KeptStacks,
+        iterations: &Ident,
+    ) -> (TokenStream, TokenStream) {
+        let graph = self.graph;
+        let mut saved: BTreeSet<NodeId> = self.saved.clone();
+        saved.extend(popped.iter().map(|(id, _)| *id));
+        let saved_tapes: BTreeSet<NodeId> = kept.tape_stacks.keys().copied().collect();
+        let unused_tape = format_ident!("tape");
+        let (nothing, no_stacks) = (BTreeSet::new(), BTreeMap::new());
+        let record = Forward {
+            graph,
+            saved: &saved,
+            saved_tapes: &saved_tapes,
+            stacks: &kept.stacks,
+            tape_stacks: &kept.tape_stacks,
+            once: &nothing,
+            tape: &unused_tape,
+            tangents: None,
+            checkpoints: &[],
+        }
+        .iterations(looped, iterations);
+        let advance = Forward {
+            graph,
+            saved: &self.saved,
+            saved_tapes: &nothing,
+            stacks: &no_stacks,
+            tape_stacks: &no_stacks,
+            once: &nothing,
+            tape: &unused_tape,
+            tangents: None,
+            checkpoints: &[],
+        }
+        .iterations(looped, iterations);
+        (record, advance)
+    }
+
+    /// The reversed iterations' header: the loop variable of `start..end`
+    /// rebuilt from the iteration number, as in any reversed loop.
+    fn reversed_header(
+        &self,
+        looped: &Loop,
+        rebuilt: Option<NodeId>,
+        iterations: &Ident,
+    ) -> TokenStream {
+        match (rebuilt, &looped.var_start) {
+            (Some(var), Some(start)) if self.needed.contains(&var) => {
+                let name = &self.graph.nodes[var].name;
+                if start.to_string() == "0" {
+                    quote!(for #name in #iterations.rev())
+                } else {
+                    quote!(for #name in #iterations.rev().map(|k| #start + k))
+                }
+            }
+            _ => quote!(for _ in #iterations),
+        }
     }
 
     /// The parts of the loop's state, in order: its variables, then the arrays
@@ -306,6 +357,31 @@ impl Pass<'_> {
         code.ty = quote!((#(#types,)*));
         code.keep = quote!((#(#keep,)*));
         code
+    }
+}
+
+/// Values (or calls' tapes) a loop's reversed iterations pop, each with the
+/// stack they pop from.
+type Popped = Vec<(NodeId, Ident)>;
+
+/// The stacks of `Work` a checkpointed loop's runs fill: the code that
+/// clears them, the readers the reversed iterations pop from, and the stack
+/// of each value and call tape.
+#[derive(Default)]
+struct KeptStacks {
+    refill: TokenStream,
+    readers: TokenStream,
+    stacks: BTreeMap<NodeId, Ident>,
+    tape_stacks: BTreeMap<NodeId, Ident>,
+}
+
+impl KeptStacks {
+    /// `name`, at `place` in `Work`, read back as `stack`.
+    fn add(&mut self, name: &Ident, place: TokenStream, stack: &Ident) {
+        self.refill
+            .extend(quote!(let #name = &mut #place; #name.clear();));
+        self.readers
+            .extend(quote!(let mut #stack = #name.reader();));
     }
 }
 

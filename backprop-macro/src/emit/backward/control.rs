@@ -136,8 +136,8 @@ impl Pass<'_> {
             .var
             .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
         let body = self.block(&looped.body, &incoming, epilogue);
-        if looped.checkpoint.is_some() {
-            self.stretches(looped, rebuilt, body);
+        if let Some(checkpoint) = &looped.checkpoint {
+            self.stretches(looped, checkpoint, rebuilt, body);
             for (k, slot) in carried.iter().zip(&slots) {
                 self.contribute(&looped.carried[*k].init, region, quote!(#slot));
             }

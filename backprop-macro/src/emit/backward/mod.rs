@@ -56,6 +56,9 @@ pub struct Backward {
     pub work_fields: Vec<WorkField>,
     /// The checkpointed loops: what their forward pass keeps.
     pub checkpoints: Vec<CheckpointPlan>,
+    /// Values a checkpointed loop's runs save whose type is unknown, reported
+    /// as the tape's are.
+    pub untyped: Vec<NodeId>,
 }
 
 /// A field of `Work`, memory the backward pass refills at each use instead of
@@ -96,6 +99,7 @@ pub fn generate(
         work_fields: Vec::new(),
         counters: BTreeMap::new(),
         checkpoints: Vec::new(),
+        untyped: Vec::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -171,6 +175,7 @@ pub fn generate(
         work,
         work_fields: pass.work_fields,
         checkpoints: pass.checkpoints,
+        untyped: pass.untyped,
     }
 }
 
@@ -207,6 +212,7 @@ struct Pass<'a> {
     /// Each counter the reversed loops step back, and the local that holds it.
     counters: BTreeMap<NodeId, Ident>,
     checkpoints: Vec<CheckpointPlan>,
+    untyped: Vec<NodeId>,
 }
 
 impl Pass<'_> {
