@@ -93,6 +93,16 @@ pub fn gather<T: Float, const N: usize>(directions: &[&[T]; N]) -> Vec<Lanes<T, 
         .collect()
 }
 
+/// The lanes back into the N directions they were gathered from: a `&mut`
+/// slice's tangents after `tangents` updated them in place.
+pub fn scatter<T: Float, const N: usize>(lanes: &[Lanes<T, N>], directions: [&mut [T]; N]) {
+    for (k, direction) in directions.into_iter().enumerate() {
+        for (slot, lane) in direction.iter_mut().zip(lanes) {
+            *slot = lane.0[k];
+        }
+    }
+}
+
 /// N directions over an array (`[[f64; M]; N]`), element by element.
 #[must_use]
 pub fn gather_array<T: Float, const M: usize, const N: usize>(

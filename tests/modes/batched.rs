@@ -722,3 +722,51 @@ fn forward_mode_through_mut_parameters_passed_on() {
         }
     }
 }
+
+/// A generic function with a `&mut` slice and a `&mut` float.
+#[differentiate]
+fn in_place<T: Float>(v: &mut [T], t: &mut T, k: T) -> T {
+    let s = *t + v[0] * k;
+    *t = s * s;
+    v[1] = v[1] * s + v[0].sin();
+    v[0] * v[1] + *t
+}
+
+/// `tangents` of functions with `&mut` parameters: each lane's tangents
+/// (the value's, and the parameters' updated in place) are `tangent`'s along
+/// its direction, to the bit.
+#[test]
+fn lanes_of_parameters_updated_in_place() {
+    let start = [0.3, -0.5, 0.8];
+    let directions = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.5]];
+    let k_directions = [0.0, 1.0];
+    let mut lanes_v = start;
+    let [mut d0, mut d1] = directions;
+    relax_in_place::tangents(&mut lanes_v, 1.3, [&mut d0, &mut d1], k_directions);
+    for (lane, (direction, dk)) in [d0, d1].iter().zip(directions.iter().zip(k_directions)) {
+        let mut v = start;
+        let mut dv = *direction;
+        relax_in_place::tangent(&mut v, 1.3, &mut dv, dk);
+        assert_eq!(v, lanes_v);
+        assert_eq!(*lane, dv);
+    }
+
+    let (v0, t0) = ([0.3_f32, -0.5], 0.4_f32);
+    let (mut v, mut t) = (v0, t0);
+    let [mut a, mut b] = [[1.0_f32, 0.0], [0.0, 0.0]];
+    let mut dt = [0.0_f32, 1.0];
+    let (value, lanes) =
+        in_place::tangents(&mut v, &mut t, 1.1, [&mut a, &mut b], &mut dt, [0.0, 0.5]);
+    for (k, (dv, dk)) in [([1.0_f32, 0.0], 0.0_f32), ([0.0, 0.0], 0.5)]
+        .into_iter()
+        .enumerate()
+    {
+        let (mut v1, mut t1) = (v0, t0);
+        let (mut dv1, mut dt1) = (dv, [0.0_f32, 1.0][k]);
+        let (value1, tangent) = in_place::tangent(&mut v1, &mut t1, 1.1, &mut dv1, &mut dt1, dk);
+        assert_eq!((value1, v1, t1), (value, v, t));
+        assert_eq!(lanes[k], tangent);
+        assert_eq!([a, b][k], dv1);
+        assert_eq!(dt[k], dt1);
+    }
+}

@@ -268,8 +268,8 @@ pub mod linear_predict {
         (linear_predict, dot_linear_predict)
     }
 
-    #[must_use]
     #[allow(clippy::too_many_arguments)]
+    #[must_use]
     pub fn tangents<const N: usize>(
         linear_2: &Linear,
         w: &[f64],
@@ -644,8 +644,8 @@ pub mod linear_loss {
         (linear_loss, dot_linear_loss)
     }
 
-    #[must_use]
     #[allow(clippy::too_many_arguments)]
+    #[must_use]
     pub fn tangents<const N: usize>(
         linear: &Linear,
         w: &[f64],

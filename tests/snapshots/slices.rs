@@ -517,4 +517,34 @@ pub mod scale {
             dot_v[i] = dot_prod;
         }
     }
+
+    #[allow(clippy::needless_range_loop)]
+    fn tangent_lanes<T: Float, const N: usize>(
+        v: &mut [T],
+        by: T,
+        dot_v: &mut [::backprop_runtime::Lanes<T, N>],
+        dot_by: ::backprop_runtime::Lanes<T, N>,
+    ) {
+        for i in 0..v.len() {
+            let v_i = v[i];
+            let dot_v_i = dot_v[i];
+            let prod = v_i * by;
+            let dot_prod = (dot_v_i * by) + (dot_by * v_i);
+            v[i] = prod;
+            dot_v[i] = dot_prod;
+        }
+    }
+
+    pub fn tangents<T: Float, const N: usize>(
+        v: &mut [T],
+        by: T,
+        dot_v: [&mut [T]; N],
+        dot_by: [T; N],
+    ) {
+        let mut dot_v_lanes = ::backprop_runtime::lanes::gather(
+            &::core::array::from_fn(|k| &*dot_v[k]),
+        );
+        self::tangent_lanes(v, by, &mut dot_v_lanes, ::backprop_runtime::Lanes(dot_by));
+        ::backprop_runtime::lanes::scatter(&dot_v_lanes, dot_v);
+    }
 }

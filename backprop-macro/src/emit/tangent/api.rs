@@ -67,49 +67,23 @@ pub(in crate::emit) fn tangent_fn(
         rule_generics: Some((generic.params.clone(), generic.where_clause.clone())),
     };
     let statements = statements(graph, &tangents, &mut names);
-    let (params, mut reads, value_refs) = params(sig, &mut names);
-    // A `&f64`'s tangent is a float: that of the value it points to; a
-    // `&mut f64`'s comes in and goes out through a reference of its own, as
-    // the value does; a `&mut [f64]`'s is a slice the code writes.
-    let mut tangent_params = Vec::new();
-    let mut dot_refs = Vec::new();
-    for (id, p) in sig.params.iter().enumerate() {
-        let (Some(float), Some(dot)) = (&p.differentiable, tangents.get(&id)) else {
-            continue;
-        };
-        if p.inout && !p.writes_array() {
-            let reference = names.fresh(&format!("{dot}_ref"));
-            tangent_params.push(quote!(#reference: &mut #float));
-            reads.extend(quote!(let #dot = *#reference;));
-            dot_refs.push((id, reference));
-        } else if p.by_reference {
-            tangent_params.push(quote!(#dot: #float));
-        } else {
+    let OnePass {
+        params,
+        tangent_params,
+        reads,
+        write_back,
+        returned,
+    } = one_pass(
+        sig,
+        graph,
+        &tangents,
+        &mut names,
+        |float| quote!(#float),
+        |p| {
             let ty = &p.ty;
-            tangent_params.push(quote!(#dot: #ty));
-        }
-    }
-    // The `&mut f64`s' final values and tangents, written through their
-    // references; the final values follow the returned ones in the outputs.
-    let scalar_inouts: Vec<usize> = sig
-        .inouts()
-        .filter(|(_, p)| !p.writes_array())
-        .map(|(id, _)| id)
-        .collect();
-    let returned = graph.outputs.len() - scalar_inouts.len();
-    let finals = &graph.outputs[returned..];
-    let mut write_back = TokenStream::new();
-    for (reference, last) in value_refs.iter().zip(finals) {
-        let last = crate::emit::forward::argument(graph, last);
-        write_back.extend(quote!(*#reference = #last;));
-    }
-    for (id, reference) in &dot_refs {
-        let Some(k) = scalar_inouts.iter().position(|i| i == id) else {
-            continue;
-        };
-        let dot_last = of_operand(graph, &tangents, &finals[k]);
-        write_back.extend(quote!(*#reference = #dot_last;));
-    }
+            quote!(#ty)
+        },
+    );
     let value = value(sig, graph, returned);
     let dot_value = dot_value(sig, graph, &tangents, returned);
     let ret = &sig.ret_ty;
@@ -137,6 +111,79 @@ pub(in crate::emit) fn tangent_fn(
     })
 }
 
+/// The parameters of a one-pass forward function (`tangent`, or
+/// `tangent_lanes` with lanes for tangents): the user's, then each
+/// differentiable one's tangent (`scalar` for a float's, `array` for an
+/// array's); the reads at the start, the write-backs at the end (the `&mut
+/// f64`s' final values and tangents, through their references), and how many
+/// outputs are returned (the `&mut f64`s' final values follow them).
+struct OnePass {
+    params: Vec<TokenStream>,
+    tangent_params: Vec<TokenStream>,
+    reads: TokenStream,
+    write_back: TokenStream,
+    returned: usize,
+}
+
+fn one_pass(
+    sig: &Signature,
+    graph: &Graph,
+    tangents: &Tangents,
+    names: &mut Names,
+    scalar: impl Fn(&FloatTy) -> TokenStream,
+    array: impl Fn(&Param) -> TokenStream,
+) -> OnePass {
+    let (params, mut reads, value_refs) = params(sig, names);
+    // A `&f64`'s tangent is a float: that of the value it points to; a
+    // `&mut f64`'s comes in and goes out through a reference of its own, as
+    // the value does; a `&mut [f64]`'s is a slice the code writes.
+    let mut tangent_params = Vec::new();
+    let mut dot_refs = Vec::new();
+    for (id, p) in sig.params.iter().enumerate() {
+        let (Some(float), Some(dot)) = (&p.differentiable, tangents.get(&id)) else {
+            continue;
+        };
+        let ty = scalar(float);
+        if p.inout && !p.writes_array() {
+            let reference = names.fresh(&format!("{dot}_ref"));
+            tangent_params.push(quote!(#reference: &mut #ty));
+            reads.extend(quote!(let #dot = *#reference;));
+            dot_refs.push((id, reference));
+        } else if p.by_reference || p.shape.is_none() {
+            tangent_params.push(quote!(#dot: #ty));
+        } else {
+            let ty = array(p);
+            tangent_params.push(quote!(#dot: #ty));
+        }
+    }
+    let scalar_inouts: Vec<usize> = sig
+        .inouts()
+        .filter(|(_, p)| !p.writes_array())
+        .map(|(id, _)| id)
+        .collect();
+    let returned = graph.outputs.len() - scalar_inouts.len();
+    let finals = &graph.outputs[returned..];
+    let mut write_back = TokenStream::new();
+    for (reference, last) in value_refs.iter().zip(finals) {
+        let last = crate::emit::forward::argument(graph, last);
+        write_back.extend(quote!(*#reference = #last;));
+    }
+    for (id, reference) in &dot_refs {
+        let Some(k) = scalar_inouts.iter().position(|i| i == id) else {
+            continue;
+        };
+        let dot_last = of_operand(graph, tangents, &finals[k]);
+        write_back.extend(quote!(*#reference = #dot_last;));
+    }
+    OnePass {
+        params,
+        tangent_params,
+        reads,
+        write_back,
+        returned,
+    }
+}
+
 /// `pub fn tangents::<N>(..)`, N directions at once, and the private
 /// `tangent_lanes` it and `jacobian_fwd` run.
 pub(in crate::emit) fn tangents_fn(
@@ -144,7 +191,7 @@ pub(in crate::emit) fn tangents_fn(
     graph: &Graph,
     names: &Names,
 ) -> Option<TokenStream> {
-    if !batched(sig, graph) {
+    if !batched_in_place(sig, graph) {
         return None;
     }
     let mut names = names.clone();
@@ -155,57 +202,106 @@ pub(in crate::emit) fn tangents_fn(
         rule_generics: None,
     };
     let statements = statements(graph, &tangents, &mut names);
-    let (params, reads, _) = params(sig, &mut names);
-    let lane_params = tangent_params(sig, &tangents, |p| lanes_type(p, &n));
-    let all = graph.outputs.len();
-    let value = value(sig, graph, all);
-    let dot_value = dot_value(sig, graph, &tangents, all);
+    let float_lanes = |float: &FloatTy| quote!(::backprop_runtime::Lanes<#float, #n>);
+    let OnePass {
+        params,
+        tangent_params: lane_params,
+        reads,
+        write_back,
+        returned,
+    } = one_pass(sig, graph, &tangents, &mut names, float_lanes, |p| {
+        lanes_type(p, &n)
+    });
+    let value = value(sig, graph, returned);
+    let dot_value = dot_value(sig, graph, &tangents, returned);
     let ret = &sig.ret_ty;
-    let lanes_ret = lanes_result(sig, graph, &n);
+    let lanes_ret = lanes_result(sig, returned, &n);
     let (generics, where_clause) = with_lanes(sig, &n);
-    let attrs = lints(sig, &tangents, &quote!(#statements #dot_value));
+    let attrs = lints(sig, &tangents, &quote!(#statements #write_back #dot_value));
+    let (result, returns) = match sig.returns_value {
+        true => (quote!(-> (#ret, #lanes_ret)), quote!((#value, #dot_value))),
+        false => (quote!(), quote!()),
+    };
     let lanes_fn = quote! {
         /// `tangent` with each tangent a `Lanes` of N directions.
         #attrs
-        fn tangent_lanes #generics (#(#params,)* #(#lane_params),*) -> (#ret, #lanes_ret) #where_clause {
+        fn tangent_lanes #generics (#(#params,)* #(#lane_params),*) #result #where_clause {
             #reads
             #statements
-            (#value, #dot_value)
+            #write_back
+            #returns
         }
     };
 
-    // The public face: N directions per parameter, as the user holds them.
+    // The public face: N directions per parameter, as the user holds them;
+    // a `&mut` parameter's are updated in place, as it is.
     let directions = tangent_params(sig, &tangents, |p| directions_type(p, &n));
     let (params, args) = passed_params(sig, &mut names);
-    let gathered = sig
-        .params
-        .iter()
-        .enumerate()
-        .filter_map(|(id, p)| Some((tangents.get(&id)?, p)))
-        .map(|(dot, p)| gather(p, dot));
-    let (dot_value, unpack) = lanes_unpacked(sig, graph, &mut names);
-    let value = names.fresh("value");
-    let k = names.fresh("k");
-    let per_direction = match sig.outputs {
-        Outputs::One => quote!(#(#unpack)*.0),
-        Outputs::Tuple => quote!(::core::array::from_fn(|#k| (#(#unpack.0[#k]),*))),
-        Outputs::Array => quote!(::core::array::from_fn(|#k| [#(#unpack.0[#k]),*])),
-    };
+    let mut gathered = Vec::new();
+    let mut before = TokenStream::new();
+    let mut after = TokenStream::new();
+    for (id, p) in sig.params.iter().enumerate() {
+        let Some(dot) = tangents.get(&id) else {
+            continue;
+        };
+        if p.differentiable.is_none() {
+            continue;
+        }
+        if !p.inout {
+            gathered.push(gather(p, dot));
+            continue;
+        }
+        let lanes = names.fresh(&format!("{dot}_lanes"));
+        if p.writes_array() {
+            before.extend(quote! {
+                let mut #lanes = ::backprop_runtime::lanes::gather(&::core::array::from_fn(|k| &*#dot[k]));
+            });
+            after.extend(quote!(::backprop_runtime::lanes::scatter(&#lanes, #dot);));
+        } else {
+            before.extend(quote!(let mut #lanes = ::backprop_runtime::Lanes(*#dot);));
+            after.extend(quote!(*#dot = #lanes.0;));
+        }
+        gathered.push(quote!(&mut #lanes));
+    }
     let doc = format!(
-        "Forward mode along N directions at once: `{}`'s value and its derivative along each. Each `dot_` argument holds the parameter's N directions; the result's k-th tangent is `tangent`'s for the k-th of each. The value and every partial derivative are computed once.",
+        "Forward mode along N directions at once: `{}`'s value and its derivative along each. Each `dot_` argument holds the parameter's N directions (a `&mut` parameter's are updated in place, as it is); the result's k-th tangent is `tangent`'s for the k-th of each. The value and every partial derivative are computed once.",
         sig.ident
     );
     let too_many = (2 * sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let call = quote!(self::tangent_lanes(#(#args,)* #(#gathered),*));
+    let public = if sig.returns_value {
+        let (dot_value, unpack) = lanes_unpacked(sig, returned, &mut names);
+        let value = names.fresh("value");
+        let k = names.fresh("k");
+        let per_direction = match sig.outputs {
+            Outputs::One => quote!(#(#unpack)*.0),
+            Outputs::Tuple => quote!(::core::array::from_fn(|#k| (#(#unpack.0[#k]),*))),
+            Outputs::Array => quote!(::core::array::from_fn(|#k| [#(#unpack.0[#k]),*])),
+        };
+        quote! {
+            #[must_use]
+            pub fn tangents #generics (#(#params,)* #(#directions),*) -> (#ret, [#ret; #n]) #where_clause {
+                #before
+                let (#value, #dot_value) = #call;
+                #after
+                (#value, #per_direction)
+            }
+        }
+    } else {
+        quote! {
+            pub fn tangents #generics (#(#params,)* #(#directions),*) #where_clause {
+                #before
+                #call;
+                #after
+            }
+        }
+    };
     Some(quote! {
         #lanes_fn
 
         #[doc = #doc]
-        #[must_use]
         #too_many
-        pub fn tangents #generics (#(#params,)* #(#directions),*) -> (#ret, [#ret; #n]) #where_clause {
-            let (#value, #dot_value) = self::tangent_lanes(#(#args,)* #(#gathered),*);
-            (#value, #per_direction)
-        }
+        #public
     })
 }
 
@@ -232,7 +328,7 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     let lanes_per_pass = jacobian_lanes(sig);
     let lanes = proc_macro2::Literal::usize_unsuffixed(lanes_per_pass);
     let outputs = graph.outputs.len();
-    let (dot_value, unpack) = lanes_unpacked(sig, graph, &mut names);
+    let (dot_value, unpack) = lanes_unpacked(sig, graph.outputs.len(), &mut names);
     // Each output's gradient, `jacobian` itself for one output.
     let row = |m: usize| match sig.outputs {
         Outputs::One => quote!(#jacobian),
@@ -422,6 +518,7 @@ fn lanes_type(p: &Param, n: &Ident) -> TokenStream {
     let lanes = quote!(::backprop_runtime::Lanes<#float, #n>);
     match &p.shape {
         None => lanes,
+        Some(Shape::Slice) if p.writes_array() => quote!(&mut [#lanes]),
         Some(Shape::Slice) => quote!(&[#lanes]),
         Some(Shape::Array(len)) => match p.ty {
             syn::Type::Reference(_) => quote!(&[#lanes; #len]),
@@ -434,6 +531,12 @@ fn lanes_type(p: &Param, n: &Ident) -> TokenStream {
 /// `[&[f64]; N]`, `[[f64; 3]; N]`.
 fn directions_type(p: &Param, n: &Ident) -> TokenStream {
     let float = p.differentiable.clone().unwrap_or(FloatTy::F64);
+    if p.inout {
+        return match p.writes_array() {
+            true => quote!([&mut [#float]; #n]),
+            false => quote!(&mut [#float; #n]),
+        };
+    }
     match &p.shape {
         None => quote!([#float; #n]),
         Some(Shape::Slice) => quote!([&[#float]; #n]),
@@ -466,10 +569,10 @@ fn with_lanes(sig: &Signature, n: &Ident) -> (TokenStream, TokenStream) {
 
 /// What `tangent_lanes` returns beside the value: lanes of the result's
 /// float, one per output.
-fn lanes_result(sig: &Signature, graph: &Graph, n: &Ident) -> TokenStream {
+fn lanes_result(sig: &Signature, returned: usize, n: &Ident) -> TokenStream {
     let float = &sig.ret;
     let lanes = quote!(::backprop_runtime::Lanes<#float, #n>);
-    let outputs = graph.outputs.len();
+    let outputs = returned;
     match sig.outputs {
         Outputs::One => lanes,
         Outputs::Tuple => {
@@ -482,12 +585,16 @@ fn lanes_result(sig: &Signature, graph: &Graph, n: &Ident) -> TokenStream {
 
 /// A pattern for `tangent_lanes`' tangents (`dot`, `(dot_0, dot_1)` or
 /// `[dot_0, dot_1]`) and the name of each output's lanes.
-fn lanes_unpacked(sig: &Signature, graph: &Graph, names: &mut Names) -> (TokenStream, Vec<Ident>) {
+fn lanes_unpacked(
+    sig: &Signature,
+    returned: usize,
+    names: &mut Names,
+) -> (TokenStream, Vec<Ident>) {
     if let Outputs::One = sig.outputs {
         let dot = names.fresh("dot");
         return (quote!(#dot), vec![dot]);
     }
-    let each: Vec<Ident> = (0..graph.outputs.len())
+    let each: Vec<Ident> = (0..returned)
         .map(|m| names.fresh(&format_ident!("dot_{m}").to_string()))
         .collect();
     let pattern = match sig.outputs {
@@ -610,6 +717,16 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
 /// `tangents` and `jacobian_fwd`: results returned, no `&mut` parameter.
 fn batched(sig: &Signature, graph: &Graph) -> bool {
     covered(sig, graph) && sig.returns_value && sig.inouts().next().is_none()
+}
+
+/// `tangents` also for functions with `&mut` parameters (their N tangents
+/// updated in place) and none returned.
+/// (Not `&mut [f64; N]` arrays: their N tangents would be arrays too.)
+fn batched_in_place(sig: &Signature, graph: &Graph) -> bool {
+    covered(sig, graph)
+        && sig
+            .inouts()
+            .all(|(_, p)| !matches!(p.shape, Some(Shape::Array(_))))
 }
 
 /// Whether some operation computes with the node's value: then it is a float.
