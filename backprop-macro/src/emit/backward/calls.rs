@@ -48,17 +48,7 @@ impl Pass<'_> {
         let seed = if has_elements {
             let seeds: Vec<TokenStream> =
                 (0..*outputs).map(|k| self.element_adjoint(id, k)).collect();
-            let array = self
-                .graph
-                .elements_of(id)
-                .any(|(_, _, source)| source == crate::ir::ElementSource::Item);
-            if array {
-                quote!([#(#seeds),*])
-            } else if seeds.len() == 1 {
-                quote!(#(#seeds)*)
-            } else {
-                quote!((#(#seeds),*))
-            }
+            call_seed(self.graph, id, &seeds)
         } else {
             quote!(#d)
         };
@@ -219,5 +209,24 @@ impl Pass<'_> {
             }
             _ => self.graph.float_or_ret(call).zero(),
         }
+    }
+}
+
+/// One seed per output of a call, as its `pullback_into` takes them: an
+/// array for a callee returning an array, else the seed or a tuple of them.
+pub(crate) fn call_seed(
+    graph: &crate::ir::Graph,
+    call: NodeId,
+    seeds: &[TokenStream],
+) -> TokenStream {
+    let array = graph
+        .elements_of(call)
+        .any(|(_, _, source)| source == crate::ir::ElementSource::Item);
+    if array {
+        quote!([#(#seeds),*])
+    } else if seeds.len() == 1 {
+        quote!(#(#seeds)*)
+    } else {
+        quote!((#(#seeds),*))
     }
 }

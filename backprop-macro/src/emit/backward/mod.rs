@@ -15,6 +15,7 @@ mod calls;
 mod checkpoint;
 mod control;
 
+pub(crate) use calls::call_seed;
 pub use checkpoint::CheckpointPlan;
 
 use crate::analysis::activity::Activity;

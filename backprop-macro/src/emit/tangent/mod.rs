@@ -17,7 +17,7 @@ mod api;
 
 pub(super) use api::{jacobian_fwd_fn, tangent_fn, tangents_fn};
 
-use crate::ir::{ElementSource, FloatTy, Graph, NodeId, NodeKind, Operand};
+use crate::ir::{FloatTy, Graph, NodeId, NodeKind, Operand};
 use crate::rules::RuleCtx;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
@@ -182,16 +182,7 @@ fn seed_picking(graph: &Graph, call: NodeId, k: usize, unit: &TokenStream) -> To
             }
         })
         .collect();
-    let array = graph
-        .elements_of(call)
-        .any(|(_, _, source)| source == ElementSource::Item);
-    if array {
-        quote!([#(#seeds),*])
-    } else if seeds.len() == 1 {
-        quote!(#(#seeds)*)
-    } else {
-        quote!((#(#seeds),*))
-    }
+    crate::emit::backward::call_seed(graph, call, &seeds)
 }
 
 /// The length of what a call writes of `array`: the part it is lent
