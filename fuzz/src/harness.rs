@@ -668,6 +668,8 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         for (param, off) in f.params.iter().zip(&offsets) {
             let v = &param.name;
             match param.ty {
+                // (Each with two lanes for `tangents`, the first the same
+                // direction: `z_l_` for a float, `z_l0_`/`z_l1_` for a slice.)
                 PTy::MutScalar => {
                     let _ = writeln!(
                         out,
@@ -676,6 +678,13 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     );
                     directions.push(format!("vec![z_dt_{v} as f64]"));
                     tangent_args.push(format!("&mut z_dt_{v}"));
+                    let _ = writeln!(
+                        out,
+                        "    let mut z_l_{v}: [{ty}; 2] = [z_dt_{v}, {}];",
+                        float_digits(-0.375 + 0.5 * (*off % 3) as f64)
+                    );
+                    second.push(format!("vec![z_l_{v}[1] as f64]"));
+                    lanes_args.push(format!("&mut z_l_{v}"));
                 }
                 PTy::MutSlice => {
                     let _ = writeln!(out, "    let mut z_dt_{v}: Vec<{ty}> = (0..{}).map(|i| (0.75 - 0.125 * ((i + {off}) % 7) as f64) as {ty}).collect();", p.len);
@@ -683,6 +692,12 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                         "z_dt_{v}.iter().map(|&x| x as f64).collect::<Vec<f64>>()"
                     ));
                     tangent_args.push(format!("&mut z_dt_{v}"));
+                    let _ = writeln!(out, "    let mut z_l0_{v}: Vec<{ty}> = z_dt_{v}.clone();");
+                    let _ = writeln!(out, "    let mut z_l1_{v}: Vec<{ty}> = (0..{}).map(|i| (0.5 * ((i * 3 + {off}) % 5) as f64 - 1.0) as {ty}).collect();", p.len);
+                    second.push(format!(
+                        "z_l1_{v}.iter().map(|&x| x as f64).collect::<Vec<f64>>()"
+                    ));
+                    lanes_args.push(format!("[&mut z_l0_{v}[..], &mut z_l1_{v}[..]]"));
                 }
                 PTy::Scalar | PTy::RefScalar => {
                     let _ = writeln!(
@@ -794,6 +809,48 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 }
             }
             out.push_str("    compare(\"tangent\", &z_dots, &z_along, z_tol)?;\n");
+            // `tangents`, two lanes: the first is `tangent`'s to the bit
+            // (the value's tangents, then the `&mut` parameters'), the
+            // second matches the oracle along the second direction.
+            let args = call("tangents", out);
+            let lanes_all = if lanes_args.is_empty() {
+                args
+            } else {
+                format!("{args}, {}", lanes_args.join(", "))
+            };
+            let _ = writeln!(out, "    let z_lr = {module}::tangents({lanes_all});");
+            let lane_value = |k: usize| {
+                if returned {
+                    outputs(&format!("z_lr.1[{k}]"))
+                } else {
+                    "[]".into()
+                }
+            };
+            for k in 0..2 {
+                let _ = writeln!(
+                    out,
+                    "    let mut z_lane{k}: Vec<f64> = {}.to_vec();",
+                    lane_value(k)
+                );
+                for param in &f.params {
+                    let v = &param.name;
+                    match param.ty {
+                        PTy::MutScalar => {
+                            let _ = writeln!(out, "    z_lane{k}.push(z_l_{v}[{k}] as f64);");
+                        }
+                        PTy::MutSlice => {
+                            let _ = writeln!(
+                                out,
+                                "    z_lane{k}.extend(z_l{k}_{v}.iter().map(|&x| x as f64));"
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            out.push_str("    compare(\"tangents lane 0\", &z_lane0, &z_dots, 0.0)?;\n");
+            out.push_str("    let z_along2: Vec<f64> = (0..z_plain_out.len()).map(|o| z_tangents.iter().zip(&z_second).map(|(t, u)| t[o] * u).sum()).collect();\n");
+            out.push_str("    compare(\"tangents lane 1\", &z_lane1, &z_along2, z_tol)?;\n");
             out.push_str("    Ok(\"pass\".into())\n}\n");
             return;
         }
