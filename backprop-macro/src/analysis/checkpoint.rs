@@ -63,7 +63,7 @@ impl LoopState {
             }
         });
         read.extend(locals);
-        let last_inside = last_node_inside(graph, looped);
+        let last_inside = (0..graph.nodes.len()).rev().find(is_inside).unwrap_or(0);
         // Written in the loop or after it: the contents the loop saw are gone
         // by the end of the forward pass.
         let changes = |array: NodeId| {
@@ -149,15 +149,6 @@ pub fn regions_inside(graph: &Graph, body: RegionId) -> BTreeSet<RegionId> {
             false
         })
         .collect()
-}
-
-fn last_node_inside(graph: &Graph, looped: &Loop) -> NodeId {
-    let inside = regions_inside(graph, looped.body.region);
-    graph
-        .nodes
-        .iter()
-        .rposition(|n| inside.contains(&n.region))
-        .unwrap_or(0)
 }
 
 /// Every node a node's value or effect reads.

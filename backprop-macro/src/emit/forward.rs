@@ -228,10 +228,10 @@ impl Forward<'_> {
         // Iteration `k` of `start..end` is `start + k`; of any other iterable,
         // its `k`-th item.
         let header = match (self.iterable(looped), &looped.var_start) {
-            (Some(_), Some(start)) if start.to_string() == "0" => {
-                quote!(for #var in #iterations.clone())
+            (Some(_), Some(start)) => {
+                let values = from_iteration_numbers(quote!(#iterations.clone()), start);
+                quote!(for #var in #values)
             }
-            (Some(_), Some(start)) => quote!(for #var in #iterations.clone().map(|k| #start + k)),
             (Some(iter), None) => {
                 quote!(for #var in (#iter).skip(#iterations.start).take(#iterations.len()))
             }
@@ -528,6 +528,17 @@ impl Forward<'_> {
             (None, Some(stack)) => (quote!(let mut #tape = #stack.spare();), quote!(&mut #tape)),
             (None, None) => (TokenStream::new(), quote!(&mut #own.#tape)),
         })
+    }
+}
+
+/// The variable of a loop over `start..end` at the iteration numbers
+/// `numbers` (an iterator of `usize`): the numbers themselves for a start of
+/// 0, else shifted by the start.
+pub(crate) fn from_iteration_numbers(numbers: TokenStream, start: &TokenStream) -> TokenStream {
+    if start.to_string() == "0" {
+        numbers
+    } else {
+        quote!(#numbers.map(|k| #start + k))
     }
 }
 

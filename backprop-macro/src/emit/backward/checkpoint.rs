@@ -67,7 +67,12 @@ impl Pass<'_> {
         let kept = self.kept_stacks(&popped, &popped_tapes);
         let (record, advance) = self.runs_again(looped, &popped, &kept, &iterations);
         let counters = self.counters_from_the_end(looped);
-        let header = self.reversed_header(looped, rebuilt, &iterations);
+        let header = self.reversed_header(
+            looped,
+            rebuilt,
+            quote!(#iterations.rev()),
+            quote!(#iterations),
+        );
         let ty = &state.ty;
         let place = self.work_field(
             &reversal,
@@ -254,27 +259,6 @@ impl Pass<'_> {
         (record, advance)
     }
 
-    /// The reversed iterations' header: the loop variable of `start..end`
-    /// rebuilt from the iteration number, as in any reversed loop.
-    fn reversed_header(
-        &self,
-        looped: &Loop,
-        rebuilt: Option<NodeId>,
-        iterations: &Ident,
-    ) -> TokenStream {
-        match (rebuilt, &looped.var_start) {
-            (Some(var), Some(start)) if self.needed.contains(&var) => {
-                let name = &self.graph.nodes[var].name;
-                if start.to_string() == "0" {
-                    quote!(for #name in #iterations.rev())
-                } else {
-                    quote!(for #name in #iterations.rev().map(|k| #start + k))
-                }
-            }
-            _ => quote!(for _ in #iterations),
-        }
-    }
-
     /// The parts of the loop's state, in order: its variables, then the arrays
     /// it keeps; and the code that handles them in the backward pass.
     fn state_parts(&mut self, looped: &Loop, arrays: &[NodeId], state: &Ident) -> StateCode {
@@ -285,8 +269,7 @@ impl Pass<'_> {
             let node = &graph.nodes[carried.out];
             let (name, ty) = (&node.name, &node.ty);
             let k = syn::Index::from(code.parts.len());
-            code.bind.extend(quote!(let mut #name = #state.#k;));
-            code.restore.extend(quote!(#name = #state.#k;));
+            code.copied(state, name, &k);
             keep.push(quote!(#name));
             code.parts.push(StatePart {
                 ty: quote!(#ty),
@@ -319,8 +302,7 @@ impl Pass<'_> {
             };
             let part = match fixed {
                 Some(len) => {
-                    code.bind.extend(quote!(let mut #name = #state.#k;));
-                    code.restore.extend(quote!(#name = #state.#k;));
+                    code.copied(state, name, &k);
                     keep.push(quote!(#name));
                     StatePart {
                         ty: quote!([#element; #len]),
@@ -397,4 +379,13 @@ struct StateCode {
     keep: TokenStream,
     restore: TokenStream,
     slices: TokenStream,
+}
+
+impl StateCode {
+    /// A part held by value (a float, a fixed array): bound from a kept
+    /// state and restored by copy.
+    fn copied(&mut self, state: &Ident, name: &Ident, k: &syn::Index) {
+        self.bind.extend(quote!(let mut #name = #state.#k;));
+        self.restore.extend(quote!(#name = #state.#k;));
+    }
 }

@@ -171,20 +171,35 @@ impl Pass<'_> {
             Some(count) => count.clone(),
             None => self.value(&Operand::Node(looped.trips)),
         };
-        let header = match (rebuilt, &looped.var_start) {
-            (Some(var), Some(start)) if self.needed.contains(&var) => {
-                let name = &self.graph.nodes[var].name;
-                if start.to_string() == "0" {
-                    quote!(for #name in (0..#trips).rev())
-                } else {
-                    quote!(for #name in (0..#trips).rev().map(|k| #start + k))
-                }
-            }
-            _ => quote!(for _ in 0..#trips),
-        };
+        let header = self.reversed_header(
+            looped,
+            rebuilt,
+            quote!((0..#trips).rev()),
+            quote!(0..#trips),
+        );
         self.out.extend(quote!(#header { #body }));
         for (k, slot) in carried.iter().zip(&slots) {
             self.contribute(&looped.carried[*k].init, region, quote!(#slot));
+        }
+    }
+
+    /// A reversed loop's header over the iteration numbers `reversed` (last
+    /// first; `each`, when the order does not matter): the loop variable of
+    /// `start..end`, where needed, rebuilt from them.
+    pub(super) fn reversed_header(
+        &self,
+        looped: &Loop,
+        rebuilt: Option<NodeId>,
+        reversed: TokenStream,
+        each: TokenStream,
+    ) -> TokenStream {
+        match (rebuilt, &looped.var_start) {
+            (Some(var), Some(start)) if self.needed.contains(&var) => {
+                let name = &self.graph.nodes[var].name;
+                let values = crate::emit::forward::from_iteration_numbers(reversed, start);
+                quote!(for #name in #values)
+            }
+            _ => quote!(for _ in #each),
         }
     }
 

@@ -569,10 +569,9 @@ fn with_lanes(sig: &Signature, n: &Ident) -> (TokenStream, TokenStream) {
 
 /// What `tangent_lanes` returns beside the value: lanes of the result's
 /// float, one per output.
-fn lanes_result(sig: &Signature, returned: usize, n: &Ident) -> TokenStream {
+fn lanes_result(sig: &Signature, outputs: usize, n: &Ident) -> TokenStream {
     let float = &sig.ret;
     let lanes = quote!(::backprop_runtime::Lanes<#float, #n>);
-    let outputs = returned;
     match sig.outputs {
         Outputs::One => lanes,
         Outputs::Tuple => {

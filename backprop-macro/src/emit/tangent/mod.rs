@@ -112,14 +112,8 @@ fn through_pullback(
         let partial = quote::format_ident!("partial_{k}", span = arg_span);
         let is_array = matches!(arg, Operand::Node(id) if graph.nodes[*id].array.is_some());
         terms.push(if is_array {
-            let part = match parts.get(k).cloned().flatten() {
-                Some((start, end)) => {
-                    let (start, end) = (
-                        super::forward::argument(graph, &start),
-                        super::forward::argument(graph, &end),
-                    );
-                    quote!(&#dot_arg[#start..#end])
-                }
+            let part = match lent_part(graph, parts, k) {
+                Some((start, end)) => quote!(&#dot_arg[#start..#end]),
                 None => quote!(#dot_arg.iter()),
             };
             quote::quote_spanned!(arg_span=> #partial.iter().zip(#part).fold(#zero, |sum, (p, t)| sum + *t * *p))
@@ -163,8 +157,15 @@ fn written_before(graph: &Graph, tangents: &Tangents, call: NodeId) -> Vec<(Node
 /// The seed of a call's pullback that picks output `k`: `unit` there, zero
 /// for the others. The outputs of a call that writes its arguments are its
 /// returned values, then each argument passed by `&mut` (an array's seed a
-/// slice: `zeros` for the arrays not picked).
-fn seed_picking(graph: &Graph, call: NodeId, k: usize, unit: &TokenStream) -> TokenStream {
+/// slice: zeros for the arrays not picked, from `zeros` where the caller
+/// made them once, else made here).
+fn seed_picking(
+    graph: &Graph,
+    call: NodeId,
+    k: usize,
+    unit: &TokenStream,
+    zeros: &BTreeMap<NodeId, Ident>,
+) -> TokenStream {
     let (first, written) = graph.call_outputs(call);
     let float = graph.float_or_ret(call);
     let zero = float.zero();
@@ -175,8 +176,13 @@ fn seed_picking(graph: &Graph, call: NodeId, k: usize, unit: &TokenStream) -> To
             }
             match j.checked_sub(first).map(|w| written[w]) {
                 Some(Operand::Node(array)) if graph.nodes[*array].array.is_some() => {
-                    let len = written_len(graph, call, *array);
-                    quote!(&::std::vec![#zero; #len][..])
+                    match zeros.get(array) {
+                        Some(made) => quote!(&#made[..]),
+                        None => {
+                            let len = written_len(graph, call, *array);
+                            quote!(&::std::vec![#zero; #len][..])
+                        }
+                    }
                 }
                 _ => zero.clone(),
             }
@@ -205,6 +211,16 @@ fn written_part(graph: &Graph, call: NodeId, array: NodeId) -> Option<(TokenStre
     let k = args
         .iter()
         .position(|a| matches!(a, Operand::Node(id) if *id == array))?;
+    lent_part(graph, parts, k)
+}
+
+/// The bounds of argument `k` of a call when it is a part of an array
+/// (`&x[a..b]`), as the forward pass spells them.
+fn lent_part(
+    graph: &Graph,
+    parts: &[Option<crate::ir::Bounds>],
+    k: usize,
+) -> Option<(TokenStream, TokenStream)> {
     let (start, end) = parts.get(k).cloned().flatten()?;
     Some((
         super::forward::argument(graph, &start),
@@ -237,6 +253,19 @@ fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenSt
         let dot = &tangents.names[array];
         code.extend(quote!(let #kept = #dot.to_vec();));
     }
+    // The zero seeds of the arrays not picked (when another array's
+    // elements are), made once rather than at each element.
+    let mut zeros = BTreeMap::new();
+    for (w, arg) in written.iter().enumerate() {
+        let Operand::Node(array) = arg else { continue };
+        let seeds_another = before.iter().any(|(picked, _)| picked != array);
+        if graph.nodes[*array].array.is_some() && seeds_another {
+            let made = quote::format_ident!("{tape}_zeros_{w}");
+            let len = written_len(graph, call, *array);
+            code.extend(quote!(let #made = ::std::vec![#zero; #len];));
+            zeros.insert(*array, made);
+        }
+    }
     for (array, _) in &before {
         let Some(w) = written
             .iter()
@@ -250,7 +279,7 @@ fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenSt
             Some((start, _)) => quote!(#start +),
             None => quote!(),
         };
-        let seed = seed_picking(graph, call, first + w, &quote!(&#unit[..]));
+        let seed = seed_picking(graph, call, first + w, &quote!(&#unit[..]), &zeros);
         let along = through_pullback(graph, tangents, call, &seed);
         code.extend(quote! {
             let mut #unit = ::std::vec![#zero; #len];
@@ -268,19 +297,15 @@ fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenSt
 /// one, `callee::tangent_rule(&tape, dots, &mut scratch)` (a custom rule may
 /// define it: `dots` holds one tangent per argument, in order, as `pullback`
 /// hands back adjoints: a float, a slice (empty for zero) or
-/// `NotDifferentiable`), else `fallback`, the pullback's. Which one is
+/// `NotDifferentiable`), else the pullback's (always with N directions). Which one is
 /// chosen by name resolution: the callee's items are glob-imported in a
 /// block inside the one that defines the fallback, and an inner glob import
 /// hides an outer item of the same name.
-fn through_rule(
-    graph: &Graph,
-    tangents: &Tangents,
-    call: NodeId,
-    fallback: TokenStream,
-) -> TokenStream {
+fn through_rule(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream {
+    let one = graph.float_or_ret(call).one();
     // N directions: the pullback's, always.
     let Some((generics, where_clause)) = &tangents.rule_generics else {
-        return fallback;
+        return through_pullback(graph, tangents, call, &one);
     };
     let NodeKind::Call {
         path,
@@ -293,7 +318,7 @@ fn through_rule(
         ..
     } = &graph.nodes[call].kind
     else {
-        return fallback;
+        return TokenStream::new();
     };
     // Spanned at the call and its arguments, as the pullback's code: a
     // callee whose types do not fit is reported there.
@@ -334,51 +359,21 @@ fn through_rule(
             Operand::Node(a) => tangents.get(a),
             Operand::Const(_) => None,
         };
-        // The fallback's term: the tangent times the pullback's partial (a
-        // dot product for a slice), for the arguments with a tangent, as
-        // `tangents`' lanes compute it.
-        // Named with the argument's span, as the pattern that binds them.
+        // Per argument: its tangent's type in `dots`, what the call passes,
+        // and the fallback's term, the tangent times the pullback's partial
+        // (a dot product for a slice), for the arguments with a tangent, as
+        // `tangents`' lanes compute it; the bindings are named with the
+        // argument's span, as the pattern that binds them.
         let arg_span = arg_spans.get(k).copied().unwrap_or(span);
         let (dot_k, partial_k) = (
             quote::format_ident!("dot_{k}", span = arg_span),
             quote::format_ident!("partial_{k}", span = arg_span),
         );
-        match (&arg_float, is_array) {
-            _ if dot.is_none() => {
-                dot_names.push(quote!(_));
-                partial_names.push(quote!(_));
-            }
-            (Some(f), true) => {
-                terms.push(quote::quote_spanned! {arg_span=>
-                    #dot_k
-                        .iter()
-                        .zip(::core::convert::AsRef::<[#f]>::as_ref(&#partial_k))
-                        .fold(#zero, |sum, (t, p)| sum + *t * *p)
-                });
-                dot_names.push(quote!(#dot_k));
-                partial_names.push(quote!(#partial_k));
-            }
-            (Some(_), false) => {
-                terms.push(quote::quote_spanned!(arg_span=> #dot_k * #partial_k));
-                dot_names.push(quote!(#dot_k));
-                partial_names.push(quote!(#partial_k));
-            }
-            (None, _) => {
-                dot_names.push(quote!(_));
-                partial_names.push(quote!(_));
-            }
-        }
-        match (arg_float, is_array, dot) {
+        let term = match (arg_float, is_array, dot) {
             (Some(f), true, Some(dot)) => {
                 types.push(quote!(&[#f]));
-                passed.push(match parts.get(k).cloned().flatten() {
-                    Some((start, end)) => {
-                        let (start, end) = (
-                            super::forward::argument(graph, &start),
-                            super::forward::argument(graph, &end),
-                        );
-                        quote!(&#dot[#start..#end])
-                    }
+                passed.push(match lent_part(graph, parts, k) {
+                    Some((start, end)) => quote!(&#dot[#start..#end]),
                     // Lent as the user lends the array (`&h`, or `w`, a
                     // slice already), and so its tangent.
                     None => match borrows.get(k) {
@@ -386,25 +381,46 @@ fn through_rule(
                         _ => quote!(#dot),
                     },
                 });
+                Some(quote::quote_spanned! {arg_span=>
+                    #dot_k
+                        .iter()
+                        .zip(::core::convert::AsRef::<[#f]>::as_ref(&#partial_k))
+                        .fold(#zero, |sum, (t, p)| sum + *t * *p)
+                })
             }
             (Some(f), true, None) => {
                 types.push(quote!(&[#f]));
                 passed.push(quote!(&[]));
+                None
             }
-            (Some(f), false, dot) => {
+            (Some(f), false, Some(dot)) => {
                 types.push(quote!(#f));
-                passed.push(match dot {
-                    Some(dot) => quote!(#dot),
-                    None => f.zero(),
-                });
+                passed.push(quote!(#dot));
+                Some(quote::quote_spanned!(arg_span=> #dot_k * #partial_k))
+            }
+            (Some(f), false, None) => {
+                types.push(quote!(#f));
+                passed.push(f.zero());
+                None
             }
             (None, _, _) => {
                 types.push(quote!(::backprop_runtime::NotDifferentiable));
                 passed.push(quote!(::backprop_runtime::NotDifferentiable));
+                None
+            }
+        };
+        match term {
+            Some(term) => {
+                terms.push(term);
+                dot_names.push(quote!(#dot_k));
+                partial_names.push(quote!(#partial_k));
+            }
+            None => {
+                dot_names.push(quote!(_));
+                partial_names.push(quote!(_));
             }
         }
     }
-    let one = float.one();
     let sum = match terms.is_empty() {
         true => zero,
         false => quote!(#(#terms)+*),
@@ -520,9 +536,7 @@ pub fn of_node(graph: &Graph, tangents: &Tangents, id: NodeId) -> TokenStream {
         let writes = graph.writes_to_arrays(id).next().is_some();
         if let (Some(dot), NodeKind::Call { outputs: 1, .. }) = (tangents.get(&id), &node.kind) {
             if graph.elements_of(id).next().is_none() && !writes {
-                let one = graph.float_or_ret(id).one();
-                let along = through_pullback(graph, tangents, id, &one);
-                let along = through_rule(graph, tangents, id, along);
+                let along = through_rule(graph, tangents, id);
                 code.extend(quote!(let #dot = #along;));
             }
         }
@@ -576,7 +590,7 @@ pub fn of_node(graph: &Graph, tangents: &Tangents, id: NodeId) -> TokenStream {
         NodeKind::Call { .. } => TokenStream::new(),
         NodeKind::Element { call, index, .. } => {
             let one = graph.float_or_ret(id).one();
-            let seed = seed_picking(graph, *call, *index, &one);
+            let seed = seed_picking(graph, *call, *index, &one, &BTreeMap::new());
             let along = through_pullback(graph, tangents, *call, &seed);
             quote!(let #dot = #along;)
         }
