@@ -6,6 +6,7 @@
 use backprop_runtime::{differentiate, sigmoid, Float};
 
 // Second order of functions over `f64` and `f32`, in the same test binary.
+mod common;
 #[path = "modes/second_order_f64.rs"]
 mod second_order_f64;
 

@@ -104,3 +104,49 @@ macro_rules! check {
         );
     }};
 }
+
+/// A custom rule, for the tests of its callers' tapes and second order:
+/// beside its `f64` protocol, a `generic` module with the same protocol over
+/// any float, which the twins of `second_order` callers call (and run over
+/// dual numbers). Its tape says nothing of its memory.
+pub fn cube(x: f64) -> f64 {
+    x * x * x
+}
+
+pub mod cube {
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        x: f64,
+    }
+    pub type Scratch = ();
+    pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
+        tape.x = x;
+        super::cube(x)
+    }
+    pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64,) {
+        (seed * 3.0 * tape.x * tape.x,)
+    }
+
+    pub mod generic {
+        use backprop_runtime::Float;
+
+        #[derive(Clone, Debug)]
+        pub struct Tape<T> {
+            x: T,
+        }
+        impl<T: Float> Default for Tape<T> {
+            fn default() -> Self {
+                Tape { x: T::zero() }
+            }
+        }
+        pub type Scratch<T> = core::marker::PhantomData<T>;
+        pub fn forward_into<T: Float>(tape: &mut Tape<T>, x: T) -> T {
+            tape.x = x;
+            x * x * x
+        }
+        pub fn pullback_into<T: Float>(tape: &Tape<T>, seed: T, _scratch: &mut Scratch<T>) -> (T,) {
+            let three = T::from(3.0).unwrap_or_else(T::nan);
+            (seed * three * tape.x * tape.x,)
+        }
+    }
+}

@@ -34,26 +34,9 @@ fn rows(w: &[f64], n: usize) -> f64 {
     total
 }
 
-/// A custom rule: its tape says nothing of its memory, and still the
-/// caller's `bytes` compiles and counts the rest.
-pub fn cube(x: f64) -> f64 {
-    x * x * x
-}
-
-pub mod cube {
-    #[derive(Clone, Debug, Default)]
-    pub struct Tape {
-        x: f64,
-    }
-    pub type Scratch = ();
-    pub fn forward_into(tape: &mut Tape, x: f64) -> f64 {
-        tape.x = x;
-        super::cube(x)
-    }
-    pub fn pullback_into(tape: &Tape, seed: f64, _scratch: &mut Scratch) -> (f64,) {
-        (seed * 3.0 * tape.x * tape.x,)
-    }
-}
+// `cube`, a custom rule (in `common`): its tape says nothing of its memory,
+// and still the caller's `bytes` compiles and counts the rest.
+use crate::common::cube;
 
 #[differentiate]
 fn with_rule(x: f64, n: usize) -> f64 {
