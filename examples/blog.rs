@@ -3,7 +3,8 @@
 //!
 //! The function is written with the blog's node names; its backward pass is
 //! generated. The blog's hand-written backward pass is transcribed below, and the
-//! two must agree.
+//! two must agree. The example also draws the blog's circuit from the
+//! function (`f::graph`): `target/blog-graph.svg`.
 
 use backprop_runtime::{differentiate, sigmoid};
 
@@ -92,6 +93,21 @@ fn main() {
         "generated and hand-written disagree by {worst}"
     );
     println!("largest difference: {worst:e}");
+
+    // The blog's circuit, drawn from the function at the same point: each
+    // value above its node, each adjoint below it, each wire's term on it.
+    let picture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/blog-graph.svg");
+    let written = picture
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| f::graph(x, y).write_svg(&picture));
+    match written {
+        Ok(()) => println!(
+            "the graph, values above and gradients below: {}",
+            picture.display()
+        ),
+        Err(e) => println!("could not write {}: {e}", picture.display()),
+    }
 
     println!();
     println!("The generated code (f::SOURCE; `cargo expand --example blog` shows the same):");

@@ -153,6 +153,18 @@ fn main() {
         params[bias].fill(0.0);
     }
 
+    // `cargo run --release --example mlp -- --graph` draws one example's
+    // loss: its loops with their first iterations, each value and adjoint.
+    if std::env::args().any(|a| a == "--graph") {
+        let (x0, x1, label) = data[7];
+        let picture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mlp-graph.svg");
+        let _ = std::fs::create_dir_all(picture.parent().unwrap_or(&picture));
+        match loss::graph(&params, x0, x1, label).write_svg(&picture) {
+            Ok(()) => println!("the loss's graph at one example: {}", picture.display()),
+            Err(e) => println!("could not write {}: {e}", picture.display()),
+        }
+    }
+
     let worst = check_gradient(&params, data[7]);
     println!("first gradient vs central differences over {PARAMS} parameters: worst relative error {worst:.1e}");
     assert!(

@@ -47,6 +47,17 @@ fn main() {
     let (speed, drag, dt, target) = (30.0, 0.005, 1e-3, 60.0);
     let mut angle = 10.0_f64.to_radians();
     println!("speed {speed} m/s, drag {drag} /m, dt {dt} s: aim for {target} m");
+    // `cargo run --example projectile -- --graph` draws the simulation: its
+    // loop with the first time steps, each value and adjoint.
+    if std::env::args().any(|a| a == "--graph") {
+        let picture =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/projectile-graph.svg");
+        let _ = std::fs::create_dir_all(picture.parent().unwrap_or(&picture));
+        match landing_distance::graph(angle, speed, drag, dt).write_svg(&picture) {
+            Ok(()) => println!("the simulation's graph: {}", picture.display()),
+            Err(e) => println!("could not write {}: {e}", picture.display()),
+        }
+    }
     println!(
         "{:>4} {:>10} {:>12} {:>14}",
         "step", "angle", "lands at", "d miss/d angle"

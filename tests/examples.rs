@@ -10,6 +10,35 @@ mod projectile;
 #[path = "../examples/neuron.rs"]
 mod neuron;
 
+#[allow(dead_code)]
+#[path = "../examples/blog.rs"]
+mod blog;
+
+/// The README shows `examples/blog-graph.svg`: the blog function's picture
+/// as the code draws it now (`BLESS=1 cargo test --test examples` rewrites
+/// it), and the blog's numbers on it.
+#[test]
+fn the_readmes_picture_is_the_blog_functions() {
+    let svg = blog::f::graph(3.0, -4.0).to_svg();
+    for text in [
+        "dx = 2.0596",
+        "dy = 1.5922",
+        "f = numer * rec_denom",
+        "dx1 = 1.5832",
+    ] {
+        assert!(svg.contains(text), "{text}");
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/blog-graph.svg");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(path, &svg).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        checked_in == svg,
+        "examples/blog-graph.svg is not the picture the code draws: rewrite it with `BLESS=1 cargo test --test examples`"
+    );
+}
+
 #[test]
 fn projectile_gradient_matches_finite_differences() {
     let (speed, drag, dt) = (30.0, 0.005, 1e-3);

@@ -8,6 +8,9 @@ mod common;
 // N directions at once and `jacobian_fwd`, in the same test binary.
 #[path = "modes/batched.rs"]
 mod batched;
+// The picture of a graph, `f::graph`, too.
+#[path = "modes/graph.rs"]
+mod graph;
 
 use backprop_runtime::{differentiate, sigmoid, Float};
 use common::Rng;

@@ -100,7 +100,26 @@ fn pipeline(
     let activity = Activity::of(&graph);
     // Emit: the backward pass decides what the tape holds; the forward pass
     // and the module are written around it.
-    let backward = backward::generate(&graph, &activity, &signature, &mut names);
+    // `graph`'s backward pass is the same, with recording calls: written
+    // from the same names, so its locals and the tape's fields are the same.
+    let recording_names = names.clone();
+    let backward = backward::generate(&graph, &activity, &signature, &mut names, None);
+    let recorded = (!twin).then(|| {
+        let mut names = recording_names;
+        let recorder = names.fresh("recorder");
+        let backward = backward::generate(
+            &graph,
+            &activity,
+            &signature,
+            &mut names,
+            Some(recorder.clone()),
+        );
+        module::Recording {
+            backward,
+            recorder,
+            names,
+        }
+    });
     let lints = lint_attributes(&function.attrs);
     // Second order of a function over `f64` or `f32`, asked for with
     // `second_order`, runs through its twin over a generic float; a twin the
@@ -127,6 +146,7 @@ fn pipeline(
             twin: twin_module,
             is_twin: twin,
         },
+        recorded,
     )
 }
 

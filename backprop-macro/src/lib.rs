@@ -28,8 +28,8 @@
 //! - `emit/`: the forward pass, the backward pass (using the derivative table
 //!   in `rules`; a checkpointed loop's stretches in `backward/checkpoint`),
 //!   forward mode (`tangent`, the forward pass with tangents from
-//!   the same table), the items around them, names, and a printed copy
-//!   (`pretty`).
+//!   the same table), the picture (`graph`: the passes again with recording
+//!   calls), the items around them, names, and a printed copy (`pretty`).
 //! - `errors`: errors collected with their spans, reported together.
 //!
 //! `testing` (tests only) takes a function through the stages for the unit
@@ -80,6 +80,9 @@ use proc_macro::TokenStream;
 /// - `loss::tangent(args, dot_args) -> (value, tangent)`: forward mode, the
 ///   derivative along a direction, for functions with one float result and
 ///   no `&mut` parameters.
+/// - `loss::graph(args)`: the computational graph at these arguments, each
+///   node's value and adjoint and each wire's term, to draw
+///   (`backprop_runtime::graph`).
 ///
 /// Inside: arithmetic, float methods, `sigmoid`/`relu`/`softplus`, `let`,
 /// `if`/`match`/loops/`break`/`continue`/`return`, slices, arrays, `Vec`,

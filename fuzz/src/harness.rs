@@ -57,6 +57,26 @@ fn compare(what: &str, got: &[f64], want: &[f64], tol: f64) -> Result<(), String
     Ok(())
 }
 
+/// The picture's own sums: each drawn value's adjoint is the sum of the
+/// terms on the wires leaving it (every iteration drawn), as the blog's
+/// `dx = dx1 + dx2 + dx3`; a value whose adjoint also flows along a loop's
+/// wires, or that feeds an array, is left out.
+fn check_graph(g: &backprop_runtime::graph::Graph, tol: f64) -> Result<(), String> {
+    use backprop_runtime::graph::EdgeKind;
+    for (k, node) in g.nodes.iter().enumerate() {
+        let Some(adjoint) = node.adjoint else { continue };
+        let out: Vec<_> = g.edges.iter().filter(|e| e.from == k).collect();
+        if out.is_empty() || node.output || out.iter().any(|e| e.kind != EdgeKind::Operand || e.term_value.is_none()) {
+            continue;
+        }
+        let sum: f64 = out.iter().filter_map(|e| e.term_value).sum();
+        if !close(sum, adjoint, tol) {
+            return Err(format!("graph: d{}{:?} = {adjoint:e} but its wires carry {sum:e}", node.name, node.iteration));
+        }
+    }
+    Ok(())
+}
+
 /// `seeds · J` for each input direction: `tangents[j][o]` is d output o / d input j.
 fn vjp(tangents: &[Vec<f64>], seeds: &[f64], times: f64) -> Vec<f64> {
     tangents.iter().map(|t| times * t.iter().zip(seeds).map(|(a, b)| a * b).sum::<f64>()).collect()
@@ -610,6 +630,27 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     out,
                     "    compare(\"grad\", &{flat}, &vjp(&z_tangents, &[1.0], 1.0), z_tol)?;"
                 );
+                // The picture: every loop drawn whole, the parameters'
+                // adjoints `grad`'s to the bit, and its sums its own.
+                if !method {
+                    let _ = writeln!(
+                        out,
+                        "    let z_graph = {module}::graph_with({args}, 100_000);"
+                    );
+                    for param in &f.params {
+                        let v = &param.name;
+                        match param.ty {
+                            PTy::Scalar | PTy::RefScalar => {
+                                let _ = writeln!(out, "    compare(\"graph d{v}\", &[z_graph.node(\"{v}\").and_then(|n| n.adjoint).unwrap_or(f64::NAN)], &[z_gg.{v} as f64], 0.0)?;");
+                            }
+                            PTy::Slice | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
+                                let _ = writeln!(out, "    if let Some(backprop_runtime::graph::Shown::Array {{ head, .. }}) = z_graph.node(\"{v}\").and_then(|n| n.gradient.clone()) {{ let z_head: Vec<f64> = z_gg.{v}.iter().take(head.len()).map(|&x| x as f64).collect(); compare(\"graph d{v}\", &head, &z_head, 0.0)?; }} else {{ return Err(\"graph: no gradient for {v}\".into()); }}");
+                            }
+                            _ => {}
+                        }
+                    }
+                    out.push_str("    check_graph(&z_graph, z_tol)?;\n");
+                }
             }
             Ret::Pair(..) | Ret::Array(..) => {
                 let _ = writeln!(out, "    let (_z_jv, z_rows) = {module}::jacobian({args});");

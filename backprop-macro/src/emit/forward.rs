@@ -3,6 +3,7 @@
 //! are kept: in plain locals (moved into the tape at the end) in the function
 //! body, pushed on stacks inside branches and loops.
 
+use crate::emit::graph;
 use crate::ir::traverse;
 use crate::ir::{
     Block, Borrow, ElementSource, Form, Graph, If, Loop, Node, NodeId, NodeKind, Operand, Operator,
@@ -30,6 +31,8 @@ pub struct Forward<'a> {
     pub tangents: Option<&'a crate::emit::tangent::Tangents>,
     /// The checkpointed loops, whose forward pass keeps their state.
     pub checkpoints: &'a [crate::emit::backward::CheckpointPlan],
+    /// For `graph`: the `&mut Recorder` told each value drawn.
+    pub record: Option<&'a Ident>,
 }
 
 impl Forward<'_> {
@@ -78,6 +81,9 @@ impl Forward<'_> {
                 if let Some(tangents) = self.tangents {
                     code.extend(crate::emit::tangent::of_node(self.graph, tangents, *id));
                 }
+                if let Some(recorder) = self.record {
+                    code.extend(graph::after_node(self.graph, recorder, *id));
+                }
                 code
             }
             Stmt::If(branch) => self.branch(branch),
@@ -124,7 +130,9 @@ impl Forward<'_> {
                     1 => quote!(#(#values)*),
                     _ => quote!((#(#values),*)),
                 };
-                returned_directly(self.block(arm), value)
+                let ran = self.record.map(|r| graph::arm(r, arm.region));
+                let code = self.block(arm);
+                returned_directly(quote!(#ran #code), value)
             })
             .collect();
         let merges: Vec<&Ident> = branch
@@ -146,10 +154,13 @@ impl Forward<'_> {
                 match_statement(&argument(self.graph, scrutinee), patterns, &codes)
             }
         };
+        let merged = self
+            .record
+            .map(|r| graph::after_branch(self.graph, r, branch));
         match merges.len() {
-            0 => statement,
-            1 => quote!(let #(#merges)* = #statement;),
-            _ => quote!(let (#(#merges),*) = #statement;),
+            0 => quote!(#statement #merged),
+            1 => quote!(let #(#merges)* = #statement; #merged),
+            _ => quote!(let (#(#merges),*) = #statement; #merged),
         }
     }
 
@@ -206,6 +217,11 @@ impl Forward<'_> {
         }
         let var = self.loop_variable(looped);
         let body = self.loop_body(looped, counted);
+        let (enter, leave) = match self.record {
+            Some(r) => graph::around_loop(self.graph, r, looped),
+            None => (TokenStream::new(), TokenStream::new()),
+        };
+        code.extend(enter);
         match self.iterable(looped) {
             Some(iter) => {
                 let allow = looped
@@ -215,6 +231,31 @@ impl Forward<'_> {
             }
             None => code.extend(quote!(loop { #body })),
         }
+        code.extend(leave);
+        code
+    }
+
+    /// A loop's body for `graph`: each iteration counted at its start (after
+    /// a `while` loop's condition held), with its variables' values.
+    fn recorded_loop_block(&self, looped: &Loop, recorder: &Ident) -> TokenStream {
+        let start = graph::iteration(self.graph, recorder, looped);
+        let body = &looped.body;
+        let Some(test) = body
+            .stmts
+            .iter()
+            .position(|s| matches!(s, Stmt::BreakUnless(_)))
+        else {
+            let block = self.block(body);
+            return quote!(#start #block);
+        };
+        let mut code = TokenStream::new();
+        for (k, stmt) in body.stmts.iter().enumerate() {
+            code.extend(self.stmt(stmt));
+            if k == test {
+                code.extend(start.clone());
+            }
+        }
+        code.extend(self.pushes(body));
         code
     }
 
@@ -304,7 +345,10 @@ impl Forward<'_> {
             let flag = &nodes[exit].name;
             body.extend(quote!(if #flag { break; }));
         }
-        body.extend(self.block(&looped.body));
+        body.extend(match self.record {
+            Some(recorder) => self.recorded_loop_block(looped, recorder),
+            None => self.block(&looped.body),
+        });
         // A variable's value at the start of an iteration is read from the
         // variable itself, as written, until the iteration's end assigns it.
         let renames: Vec<(&Ident, &Ident)> = looped
@@ -648,7 +692,7 @@ fn with_names_replaced(tokens: TokenStream, renames: &[(&Ident, &Ident)]) -> Tok
 
 /// Whether any code reads a node's value (a loop variable's value at the start of
 /// an iteration is bound only then).
-fn is_read(graph: &Graph, id: NodeId) -> bool {
+pub(crate) fn is_read(graph: &Graph, id: NodeId) -> bool {
     let mut read = false;
     for node in &graph.nodes {
         read |= node

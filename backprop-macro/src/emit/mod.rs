@@ -6,6 +6,7 @@
 mod api;
 pub mod backward;
 pub mod forward;
+pub mod graph;
 pub mod module;
 pub mod names;
 mod passes;

@@ -21,6 +21,7 @@ pub fn assemble(
     names: &mut Names,
     lints: &[syn::Attribute],
     nesting: Nesting,
+    recorded: Option<Recording>,
 ) -> syn::Result<TokenStream> {
     // `grad`'s two locals only need to avoid the user's names, not the other
     // functions' locals.
@@ -78,6 +79,10 @@ pub fn assemble(
         (hvp_fn, _) => (hvp_fn, None),
     };
 
+    // Not in `SOURCE`: the passes again, with recording calls.
+    let graph_fns = recorded
+        .and_then(|recording| recording.graph_fns(sig, graph, &tape, &grad_names, &generic));
+    let graph_fns = linted(graph_fns);
     let Tape {
         definition: tape_def,
         ..
@@ -115,10 +120,69 @@ pub fn assemble(
 
             #shown
 
+            #graph_fns
+
             /// This module's code, pretty-printed: what `cargo expand` shows, less the docs.
             pub const SOURCE: &str = #source;
         }
     })
+}
+
+/// `graph`'s backward pass, with the recorder its calls use and the names
+/// it took.
+pub struct Recording {
+    pub backward: Backward,
+    pub recorder: Ident,
+    pub names: Names,
+}
+
+impl Recording {
+    /// `graph`, `graph_with`, and the recorded passes they run.
+    fn graph_fns(
+        mut self,
+        sig: &Signature,
+        graph: &Graph,
+        tape: &super::tape::Tape,
+        names: &Names,
+        generic: &Generic,
+    ) -> Option<TokenStream> {
+        let forward = super::passes::ForwardPass {
+            sig,
+            graph,
+            backward: &self.backward,
+            tape,
+            generic,
+        };
+        let (forward_fn, _) = forward.function(
+            quote!(fn forward_recorded),
+            &self.names,
+            Some(&self.recorder),
+        );
+        let backward = super::passes::BackwardPass {
+            sig,
+            backward: &self.backward,
+            tape,
+            generic,
+        };
+        let backward_fn = backward.function(
+            quote!(fn backward_recorded),
+            &mut self.names,
+            Some(&self.recorder),
+        );
+        let too_many = quote!(#[allow(clippy::too_many_arguments)]);
+        super::graph::graph_fns(
+            sig,
+            graph,
+            super::graph::Recorded {
+                backward: &self.backward,
+                forward_fn,
+                backward_fn: quote!(#too_many #[inline] #backward_fn),
+            },
+            tape,
+            names,
+            generic,
+        )
+    }
 }
 
 /// Where a module goes: a function's own, holding the module of its twin

@@ -21,59 +21,27 @@ pub(super) fn forward_fns(
     names: &Names,
     generic: &Generic,
 ) -> TokenStream {
-    let (generics, where_clause) = (&generic.params, &generic.where_clause);
-    // The user's parameters and the tape: one more than the function has,
-    // which may pass clippy's limit of seven.
-    let too_many = (sig.params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-    let tape_ty = generic.tape();
-    let mut local_names = names.clone();
-    let tape_param = local_names.fresh("tape");
-    let statements = Forward {
-        graph,
-        saved: &backward.saved,
-        saved_tapes: &backward.saved_tapes,
-        stacks: &backward.stacks,
-        tape_stacks: &backward.tape_stacks,
-        once: &backward.once,
-        tape: &tape_param,
-        tangents: None,
-        checkpoints: &backward.checkpoints,
-    }
-    .statements();
-    let references = References::of(sig, &mut local_names);
-    let returned = graph.outputs.len() - references.inouts.len();
-    let read_references = references.reads();
-    let write_inouts = references.writes(graph, &graph.outputs[returned..]);
-    let output = output(sig, graph, returned);
-    let params = references.params(sig);
     // Where the backward pass reads arguments again, `forward_core` leaves
     // their copies out, for `grad` and `grad_into`, which pass the arguments to
     // `backward_core` themselves; `forward_into` adds the copies.
     let fused = tape.argument_copies().next().is_some();
-    let (take_stacks, fill_copies, store) = fill_tape(tape, &tape_param, names, !fused);
-    let returns = returns(sig);
+    let name = match fused {
+        true => quote!(fn forward_core),
+        false => quote!(pub fn forward_into),
+    };
+    let pass = ForwardPass {
+        sig,
+        graph,
+        backward,
+        tape,
+        generic,
+    };
+    let (statements, tape_param) = pass.function(name, names, None);
     let doc = format!(
         "Runs `{}` and saves what the backward pass needs into `{tape_param}`, reusing its memory: returns the value.",
         sig.ident
     );
     let wrapper = forward_wrapper(sig, names, generic);
-    let name = match fused {
-        true => quote!(fn forward_core),
-        false => quote!(pub fn forward_into),
-    };
-    let statements = quote! {
-        #too_many
-        #[inline]
-        #name #generics (#tape_param: &mut #tape_ty, #params) #returns #where_clause {
-            #take_stacks
-            #read_references
-            #statements
-            #write_inouts
-            #fill_copies
-            #store
-            #output
-        }
-    };
     if !fused {
         return quote! {
             #[doc = #doc]
@@ -93,6 +61,95 @@ pub(super) fn forward_fns(
 
         #wrapper
     }
+}
+
+/// What a forward pass function is written from.
+pub(super) struct ForwardPass<'a> {
+    pub(super) sig: &'a Signature,
+    pub(super) graph: &'a Graph,
+    pub(super) backward: &'a Backward,
+    pub(super) tape: &'a Tape,
+    pub(super) generic: &'a Generic,
+}
+
+impl ForwardPass<'_> {
+    /// The function `name` (`pub fn forward_into`, `fn forward_core`): the
+    /// pass into a tape, without the copies of the arguments the backward
+    /// pass reads again when there are such. With `record`, its last
+    /// parameter is that `&mut Recorder`, told each value (for `graph`).
+    /// Also the tape parameter's name.
+    pub(super) fn function(
+        &self,
+        name: TokenStream,
+        names: &Names,
+        record: Option<&Ident>,
+    ) -> (TokenStream, Ident) {
+        let (sig, graph, backward, tape, generic) =
+            (self.sig, self.graph, self.backward, self.tape, self.generic);
+        let (generics, where_clause) = (&generic.params, &generic.where_clause);
+        // The user's parameters and the tape (and the recorder): more than
+        // the function has, which may pass clippy's limit of seven.
+        let extra = 1 + usize::from(record.is_some());
+        let too_many =
+            (sig.params.len() + extra > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+        let tape_ty = generic.tape();
+        let mut local_names = names.clone();
+        let tape_param = local_names.fresh("tape");
+        let statements = Forward {
+            graph,
+            saved: &backward.saved,
+            saved_tapes: &backward.saved_tapes,
+            stacks: &backward.stacks,
+            tape_stacks: &backward.tape_stacks,
+            once: &backward.once,
+            tape: &tape_param,
+            tangents: None,
+            checkpoints: &backward.checkpoints,
+            record,
+        }
+        .statements();
+        let references = References::of(sig, &mut local_names);
+        let returned = graph.outputs.len() - references.inouts.len();
+        let read_references = references.reads();
+        let write_inouts = references.writes(graph, &graph.outputs[returned..]);
+        let output = output(sig, graph, returned);
+        let params = references.params(sig);
+        let fused = tape.argument_copies().next().is_some();
+        let (take_stacks, fill_copies, store) = fill_tape(tape, &tape_param, names, !fused);
+        let returns = returns(sig);
+        let (recorder, probes) = recorder_param(record, !sig.params.is_empty());
+        let function = quote! {
+            #too_many
+            #[inline]
+            #name #generics (#tape_param: &mut #tape_ty, #params #recorder) #returns #where_clause {
+                #probes
+                #take_stacks
+                #read_references
+                #statements
+                #write_inouts
+                #fill_copies
+                #store
+                #output
+            }
+        };
+        (function, tape_param)
+    }
+}
+
+/// For `graph`'s recorded passes: the `&mut Recorder` parameter (after
+/// others), and the import of the traits its calls use.
+fn recorder_param(
+    record: Option<&Ident>,
+    after_others: bool,
+) -> (Option<TokenStream>, Option<TokenStream>) {
+    let Some(recorder) = record else {
+        return (None, None);
+    };
+    let comma = after_others.then(|| quote!(,));
+    (
+        Some(quote!(#comma #recorder: &mut ::backprop_runtime::graph::Recorder)),
+        Some(crate::emit::graph::probe_traits()),
+    )
 }
 
 /// `forward_into` where `forward_core` leaves the arguments' copies out: the
@@ -376,46 +433,15 @@ pub(super) fn backward_fns(
 ) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
-    let body = &backward.body;
     let ret = &seed_type(sig);
-    let seed = seed_pattern(sig, backward);
     let seed_names = backward
         .seeds
         .iter()
         .map(|(seed, _)| format!("`{seed}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let reads_tape = !tape.fields.is_empty() || !tape.stacks.is_empty() || !tape.copies.is_empty();
-    let tape_param = if reads_tape {
-        names.fresh("tape")
-    } else {
-        names.fresh("_tape")
-    };
     let fused = tape.argument_copies().next().is_some();
-    let unpack = unpack_tape(tape, &tape_param, fused);
     let grad = &backward.grad;
-    let writes_grad = !backward.gradient.is_empty()
-        || sig
-            .params
-            .iter()
-            .any(|p| p.differentiable.is_some() && p.shape.is_some());
-    let grad_param = if writes_grad {
-        quote!(#grad)
-    } else {
-        let unused = format_ident!("_{}", grad);
-        quote!(#unused)
-    };
-    // Spanned at the adjoint, so a type error (a callee that does not
-    // differentiate an argument) points at the user's argument.
-    let accumulate = backward.gradient.iter().map(|(field, value)| {
-        let span = value
-            .clone()
-            .into_iter()
-            .next()
-            .map_or_else(proc_macro2::Span::call_site, |t| t.span());
-        sig.ret
-            .add_assign(&quote::quote_spanned!(span=> #grad.#field), value, span)
-    });
     let doc = format!(
         "The chain rule, node by node, adding the gradient into `{grad}`: {} is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself). Summing over a minibatch this way allocates nothing per example.",
         seed_names, sig.ident, sig.ident
@@ -427,12 +453,7 @@ pub(super) fn backward_fns(
     let work = &backward.work;
     let work_ty = generic.work();
     let has_work = !backward.work_fields.is_empty();
-    let work_param = has_work.then(|| quote!(#work: &mut #work_ty,));
     let copies: Vec<&Copied> = tape.argument_copies().collect();
-    let copy_params = copies.iter().map(|c| {
-        let (field, element) = (&c.field, &c.element);
-        quote!(#field: &[#element])
-    });
     // The wrappers pass the tape's copies where `grad` passes the arguments.
     let from_tape: Vec<TokenStream> = copies
         .iter()
@@ -445,15 +466,13 @@ pub(super) fn backward_fns(
         "`backward_into` with memory you keep: `{work}` holds what the backward pass refills at each use (the gradients of the calls, working copies of array adjoints), so a backward pass run again with the same `{work}` allocates nothing for it."
     );
     let too_many = (copies.len() + 4 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-    let statements = |header: TokenStream| {
-        quote! {
-            #header #generics (#tape_param: &#tape_ty, #seed: #ret, #grad_param: &mut #grad_ty, #work_param #(#copy_params),*) #where_clause {
-                #unpack
-                #body
-                #(#accumulate)*
-            }
-        }
+    let pass = BackwardPass {
+        sig,
+        backward,
+        tape,
+        generic,
     };
+    let mut statements = |header: TokenStream| pass.function(header, names, None);
     let new_work = has_work.then(|| quote!(&mut Work::default(),));
     let backward_into = match (fused, has_work) {
         (false, false) => {
@@ -513,6 +532,90 @@ pub(super) fn backward_fns(
             let mut grad = Grad::default();
             self::backward_into(tape, seed, &mut grad);
             grad
+        }
+    }
+}
+
+/// What a backward pass function is written from.
+pub(super) struct BackwardPass<'a> {
+    pub(super) sig: &'a Signature,
+    pub(super) backward: &'a Backward,
+    pub(super) tape: &'a Tape,
+    pub(super) generic: &'a Generic,
+}
+
+impl BackwardPass<'_> {
+    /// The function `header` (`pub fn backward_into`, `fn backward_core`):
+    /// the tape, the seed, the gradient added into, then (where the pass
+    /// needs them) its `Work` and the arguments it reads again. With
+    /// `record`, its last parameter is that `&mut Recorder`, told each
+    /// adjoint and term (for `graph`).
+    pub(super) fn function(
+        &self,
+        header: TokenStream,
+        names: &mut Names,
+        record: Option<&Ident>,
+    ) -> TokenStream {
+        let (sig, backward, tape, generic) = (self.sig, self.backward, self.tape, self.generic);
+        let (generics, where_clause) = (&generic.params, &generic.where_clause);
+        let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
+        let body = &backward.body;
+        let ret = &seed_type(sig);
+        let seed = seed_pattern(sig, backward);
+        let reads_tape =
+            !tape.fields.is_empty() || !tape.stacks.is_empty() || !tape.copies.is_empty();
+        let tape_param = if reads_tape {
+            names.fresh("tape")
+        } else {
+            names.fresh("_tape")
+        };
+        let fused = tape.argument_copies().next().is_some();
+        let unpack = unpack_tape(tape, &tape_param, fused);
+        let grad = &backward.grad;
+        let writes_grad = !backward.gradient.is_empty()
+            || sig
+                .params
+                .iter()
+                .any(|p| p.differentiable.is_some() && p.shape.is_some());
+        let grad_param = if writes_grad {
+            quote!(#grad)
+        } else {
+            let unused = format_ident!("_{}", grad);
+            quote!(#unused)
+        };
+        // Spanned at the adjoint, so a type error (a callee that does not
+        // differentiate an argument) points at the user's argument.
+        let accumulate = backward.gradient.iter().map(|(field, value)| {
+            let span = value
+                .clone()
+                .into_iter()
+                .next()
+                .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+            sig.ret
+                .add_assign(&quote::quote_spanned!(span=> #grad.#field), value, span)
+        });
+        let work = &backward.work;
+        let work_ty = generic.work();
+        let has_work = !backward.work_fields.is_empty();
+        let mut params = vec![
+            quote!(#tape_param: &#tape_ty),
+            quote!(#seed: #ret),
+            quote!(#grad_param: &mut #grad_ty),
+        ];
+        params.extend(has_work.then(|| quote!(#work: &mut #work_ty)));
+        params.extend(tape.argument_copies().map(|c| {
+            let (field, element) = (&c.field, &c.element);
+            quote!(#field: &[#element])
+        }));
+        let (recorder, probes) = recorder_param(record, false);
+        params.extend(recorder);
+        quote! {
+            #header #generics (#(#params),*) #where_clause {
+                #probes
+                #unpack
+                #body
+                #(#accumulate)*
+            }
         }
     }
 }

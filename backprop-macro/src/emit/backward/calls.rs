@@ -16,6 +16,9 @@ struct PullbackPattern {
     /// Adjoints of whole arrays (or of the part passed), added (or copied)
     /// element by element.
     whole_arrays: Vec<(NodeId, Ident, Option<Bounds>)>,
+    /// The terms bound by the pattern itself: (the argument's node, the
+    /// term), for `graph`'s recording.
+    locals: Vec<(NodeId, Ident)>,
 }
 
 impl Pass<'_> {
@@ -40,6 +43,7 @@ impl Pass<'_> {
             pattern,
             accumulated,
             whole_arrays,
+            locals,
         } = self.pullback_pattern(id, args, arg_spans, region);
         // A callee with several outputs takes one seed per output: the
         // adjoints of the elements the caller uses, zero for the others.
@@ -57,6 +61,9 @@ impl Pass<'_> {
         self.out.extend(
             quote::quote_spanned!(span=> let #pattern = #path::pullback_into(#tape, #seed, #scratch);),
         );
+        for (source, name) in locals {
+            self.record_term(source, &name, &quote!(#name));
+        }
         for (arg, name) in accumulated {
             self.contribute(&arg, region, quote!(#name));
         }
@@ -127,6 +134,7 @@ impl Pass<'_> {
         };
         let mut accumulated = Vec::new();
         let mut whole_arrays = Vec::new();
+        let mut locals = Vec::new();
         let patterns: Vec<TokenStream> = args
             .iter()
             .zip(arg_spans)
@@ -155,6 +163,7 @@ impl Pass<'_> {
                     };
                     name.set_span(name.span().located_at(*span));
                     if local {
+                        locals.push((source, name.clone()));
                         if let Some(last) = self.terms[source].last_mut() {
                             *last = name.clone();
                         }
@@ -183,6 +192,7 @@ impl Pass<'_> {
             pattern,
             accumulated,
             whole_arrays,
+            locals,
         }
     }
 

@@ -242,6 +242,7 @@ impl Pass<'_> {
             tape: &unused_tape,
             tangents: None,
             checkpoints: &[],
+            record: None,
         }
         .iterations(looped, iterations);
         let advance = Forward {
@@ -254,6 +255,7 @@ impl Pass<'_> {
             tape: &unused_tape,
             tangents: None,
             checkpoints: &[],
+            record: None,
         }
         .iterations(looped, iterations);
         (record, advance)

@@ -38,6 +38,7 @@ impl Pass<'_> {
             .collect();
         for (_, merge) in &reached {
             self.sum(*merge);
+            self.record_adjoint(*merge);
         }
         let mark = self.out.clone();
         self.open_accumulators(branch.id);
@@ -106,6 +107,7 @@ impl Pass<'_> {
             let out = looped.carried[*k].out;
             if self.activity.reached[out] {
                 self.sum(out);
+                self.record_adjoint(out);
             } else {
                 let slot = self.adjoint(out);
                 let zero = self.zero(out);

@@ -60,6 +60,9 @@ pub struct Backward {
     /// Values a checkpointed loop's runs save whose type is unknown, reported
     /// as the tape's are.
     pub untyped: Vec<NodeId>,
+    /// The wires a term flows back along: (operand, node that reads it, the
+    /// term's name), numbered in the recording calls of `graph`'s pass.
+    pub edges: Vec<(NodeId, NodeId, Ident)>,
 }
 
 /// A field of `Work`, memory the backward pass refills at each use instead of
@@ -70,11 +73,14 @@ pub struct WorkField {
     pub ty: TokenStream,
 }
 
+/// The backward pass; with `record`, the same with calls to that `&mut
+/// Recorder` after each adjoint and term, for `graph`.
 pub fn generate(
     graph: &Graph,
     activity: &Activity,
     sig: &Signature,
     names: &mut Names,
+    record: Option<Ident>,
 ) -> Backward {
     let grad = names.fresh("grad");
     let work = names.fresh("work");
@@ -101,6 +107,9 @@ pub fn generate(
         counters: BTreeMap::new(),
         checkpoints: Vec::new(),
         untyped: Vec::new(),
+        record,
+        current: None,
+        edges: Vec::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -177,6 +186,7 @@ pub fn generate(
         work_fields: pass.work_fields,
         checkpoints: pass.checkpoints,
         untyped: pass.untyped,
+        edges: pass.edges,
     }
 }
 
@@ -214,9 +224,44 @@ struct Pass<'a> {
     counters: BTreeMap<NodeId, Ident>,
     checkpoints: Vec<CheckpointPlan>,
     untyped: Vec<NodeId>,
+    /// For `graph`: the `&mut Recorder`, the node whose terms are being
+    /// written, and the wires they flow along.
+    record: Option<Ident>,
+    current: Option<NodeId>,
+    edges: Vec<(NodeId, NodeId, Ident)>,
 }
 
 impl Pass<'_> {
+    /// For `graph`: the call that records `term`, which flows back from the
+    /// node being reversed to `operand` as part of `name`.
+    pub(super) fn record_term(&mut self, operand: NodeId, name: &Ident, term: &TokenStream) {
+        let (Some(recorder), Some(to)) = (&self.record, self.current) else {
+            return;
+        };
+        let edge = match self
+            .edges
+            .iter()
+            .position(|(f, t, n)| *f == operand && *t == to && n == name)
+        {
+            Some(edge) => edge,
+            None => {
+                self.edges.push((operand, to, name.clone()));
+                self.edges.len() - 1
+            }
+        };
+        let call = crate::emit::graph::term(recorder, edge, term);
+        self.out.extend(call);
+    }
+
+    /// For `graph`: the call that records `id`'s adjoint, once summed.
+    pub(super) fn record_adjoint(&mut self, id: NodeId) {
+        if let Some(recorder) = self.record.clone() {
+            let d = self.adjoint(id);
+            let call = crate::emit::graph::adjoint(self.graph, &recorder, id, &d);
+            self.out.extend(call);
+        }
+    }
+
     /// The adjoint's name, chosen when first needed, so names appear in the order
     /// they are written.
     pub(super) fn adjoint(&mut self, id: NodeId) -> Ident {
@@ -471,10 +516,12 @@ impl Pass<'_> {
                 let name = self.next_term(id);
                 let binding = self.binding(id, &name);
                 self.out.extend(quote!(let #binding = #term;));
+                self.record_term(id, &name, &quote!(#name));
             }
             Some(statement) => {
                 let accumulator = self.accumulators.get(&(id, statement)).cloned();
                 if let Some(accumulator) = accumulator {
+                    self.record_term(id, &accumulator, &term);
                     let add = self.graph.ret.add_assign(
                         &quote!(#accumulator),
                         &term,
@@ -514,11 +561,19 @@ impl Pass<'_> {
             return;
         }
         self.sum(id);
+        self.record_adjoint(id);
         let d = self.adjoint(id);
+        let outer = self.current.replace(id);
+        self.node_terms(id, region, &d);
+        self.current = outer;
+    }
+
+    /// The terms a node sends to its operands.
+    fn node_terms(&mut self, id: NodeId, region: RegionId, d: &Ident) {
         match &self.graph.nodes[id].kind {
-            NodeKind::Op { .. } => self.rule_terms(id, region, &d),
-            NodeKind::Cast { arg, .. } => self.cast_term(id, arg, region, &d),
-            NodeKind::Call { .. } => self.pullback(id, region, &d),
+            NodeKind::Op { .. } => self.rule_terms(id, region, d),
+            NodeKind::Cast { arg, .. } => self.cast_term(id, arg, region, d),
+            NodeKind::Call { .. } => self.pullback(id, region, d),
             NodeKind::Read { array, index } => {
                 // The element's adjoint goes into the array's.
                 let da = self.adjoint(*array);

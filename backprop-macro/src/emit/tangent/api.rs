@@ -461,6 +461,7 @@ fn statements(graph: &Graph, tangents: &Tangents, names: &mut Names) -> TokenStr
         tape: &unused_tape,
         tangents: Some(tangents),
         checkpoints: &[],
+        record: None,
     }
     .statements()
 }
