@@ -70,10 +70,32 @@ fn number(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
 }
 
-/// `recorder.value(..)` for a value, through the probe that accepts any type.
-pub fn record_value(recorder: &Ident, id: NodeId, value: &TokenStream) -> TokenStream {
-    let (id, probe) = (number(id), probe(value));
-    quote!(#probe.record(#recorder, #id);)
+/// `recorder.value(id, value)` for a node of a float type the code names;
+/// else through the probe that accepts any type (slower to type-check).
+pub fn record_value(
+    graph: &Graph,
+    recorder: &Ident,
+    id: NodeId,
+    value: &TokenStream,
+) -> TokenStream {
+    let number = number(id);
+    if is_float(graph, id) {
+        return quote!(#recorder.value(#number, #value););
+    }
+    let probe = probe(value);
+    quote!(#probe.record(#recorder, #number);)
+}
+
+/// A node that is surely a float of the type it is given: a primitive's
+/// result, an element read, a cast, a float parameter. (A call's result or a
+/// variable's version may hold an array the IR does not see as one.)
+pub fn is_float(graph: &Graph, id: NodeId) -> bool {
+    let node = &graph.nodes[id];
+    let certain = matches!(
+        node.kind,
+        NodeKind::Op { .. } | NodeKind::Cast { .. } | NodeKind::Read { .. } | NodeKind::Param
+    );
+    certain && graph.float(id).is_some() && node.array.is_none()
 }
 
 /// `(&&&Probe(&value))`: method resolution picks the recording for its type.
@@ -110,7 +132,7 @@ pub fn after_node(graph: &Graph, recorder: &Ident, id: NodeId) -> TokenStream {
         }
         _ => {
             let name = &node.name;
-            record_value(recorder, id, &quote!(#name))
+            record_value(graph, recorder, id, &quote!(#name))
         }
     }
 }
@@ -121,7 +143,9 @@ pub fn adjoint(graph: &Graph, recorder: &Ident, id: NodeId, d: &Ident) -> TokenS
         return TokenStream::new();
     }
     let number = number(id);
-    if scalar_adjoint(graph, id) {
+    if scalar_adjoint(graph, id) && is_float(graph, id) {
+        quote!(#recorder.adjoint(#number, #d);)
+    } else if scalar_adjoint(graph, id) {
         let probe = probe(&quote!(#d));
         quote!(#probe.adjoint(#recorder, #number);)
     } else {
@@ -129,9 +153,14 @@ pub fn adjoint(graph: &Graph, recorder: &Ident, id: NodeId, d: &Ident) -> TokenS
     }
 }
 
-/// The backward pass's call for a term along wire `edge`.
-pub fn term(recorder: &Ident, edge: usize, term: &TokenStream) -> TokenStream {
-    let (edge, probe) = (number(edge), probe(term));
+/// The backward pass's call for a term along wire `edge` (of a float type
+/// the code names, when `float`).
+pub fn term(recorder: &Ident, edge: usize, float: bool, term: &TokenStream) -> TokenStream {
+    let edge = number(edge);
+    if float {
+        return quote!(#recorder.term(#edge, #term););
+    }
+    let probe = probe(term);
     quote!(#probe.term(#recorder, #edge);)
 }
 
@@ -158,7 +187,7 @@ pub fn around_loop(graph: &Graph, recorder: &Ident, looped: &Loop) -> (TokenStre
     for carried in &looped.carried {
         if shown(graph, carried.out) {
             let out = &graph.nodes[carried.out].name;
-            after.extend(record_value(recorder, carried.out, &quote!(#out)));
+            after.extend(record_value(graph, recorder, carried.out, &quote!(#out)));
         }
     }
     (before, after)
@@ -170,7 +199,7 @@ pub fn after_branch(graph: &Graph, recorder: &Ident, branch: &If) -> TokenStream
     for merge in &branch.merges {
         if shown(graph, *merge) {
             let name = &graph.nodes[*merge].name;
-            code.extend(record_value(recorder, *merge, &quote!(#name)));
+            code.extend(record_value(graph, recorder, *merge, &quote!(#name)));
         }
     }
     code
@@ -183,7 +212,7 @@ pub fn iteration(graph: &Graph, recorder: &Ident, looped: &Loop) -> TokenStream 
     for carried in &looped.carried {
         if shown(graph, carried.param) {
             let out = &graph.nodes[carried.out].name;
-            code.extend(record_value(recorder, carried.param, &quote!(#out)));
+            code.extend(record_value(graph, recorder, carried.param, &quote!(#out)));
         }
     }
     code
@@ -542,7 +571,7 @@ pub(super) fn graph_fns(
             true => quote!(*#arg),
             false => quote!(#arg),
         };
-        inputs.extend(record_value(&recorder, id, &value));
+        inputs.extend(record_value(graph, &recorder, id, &value));
         if param.differentiable.is_none() {
             continue;
         }
