@@ -83,6 +83,14 @@ fn a_method_reading_fields_against_finite_differences() {
         let (value, tape) = model.loss_forward(&x, target);
         assert_eq!(value, model.loss(&x, target));
         assert_eq!(linear_loss::backward(&tape, 1.0), g);
+        // The picture: the fields' gradients and the call of `predict`.
+        let graph = model.loss_graph(&x, target);
+        assert_eq!(graph.node("b").and_then(|n| n.adjoint), Some(g.b));
+        assert_eq!(
+            graph.node("w").and_then(|n| n.gradient.clone()),
+            Some(backprop_runtime::graph::Shown::array(&g.w))
+        );
+        assert!(graph.nodes.iter().any(|n| n.op.contains("predict")));
     }
 }
 

@@ -54,7 +54,7 @@
 //! | `f::Tape` | `pub` fields named after your `let` bindings, holding exactly what the backward pass reads; `Tape::default()` is empty |
 //! | `f::pullback(&tape, seed)` | `backward` with the gradient as a tuple in parameter order ([`NotDifferentiable`] for the others) |
 //! | `f::pullback_into(&tape, seed, &mut scratch)` | the same into an `f::Scratch` a differentiated caller keeps per call site, slices lent from it |
-//! | `f::graph(x, y) -> graph::Graph` | the computational graph at these arguments, for a picture ([`graph`]): each node's value and adjoint, each wire's term; `.to_svg()`, `.to_dot()` (functions with one result and no `&mut` parameter) |
+//! | `f::graph(x, y) -> graph::Graph` | the computational graph at these arguments, for a picture ([`graph`]): each node's value and adjoint (seed one; on each output where there are several), each wire's term; `.to_svg()`, `.to_dot()` |
 //! | `f::SOURCE` | the generated code, pretty-printed |
 //! | `f::tangent(x, y, dot_x, dot_y) -> (f64, f64)` | forward mode: the value and the derivative along `(dot_x, dot_y)`, in one pass (functions with one float result, no `&mut` or `&f64` parameters) |
 //! | `f::hvp(x, y, dot_x, dot_y) -> (value, f::Grad, f::Grad)` | second order, forward over reverse: the value, the gradient and the Hessian times the direction, for a function generic over its float (`fn f<T: Float>`): its `grad` runs over [`Dual`] |

@@ -612,6 +612,26 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         out,
         "    compare(\"backward_into twice\", &{flat2}, &vjp(&z_tangents, &z_seeds, 2.0), z_tol)?;"
     );
+    // The picture at the same arguments: each parameter's adjoint is
+    // `expected(v)` (to `tol`), and its sums are its own.
+    let graph_checks = |out: &mut String, args: &str, expected: &dyn Fn(&str) -> String, tol: &str| {
+        let _ = writeln!(out, "    let z_graph = {module}::graph_with({args}, 100_000);");
+        for param in &f.params {
+            let v = &param.name;
+            let want = expected(v);
+            match param.ty {
+                PTy::Scalar | PTy::RefScalar => {
+                    let _ = writeln!(out, "    compare(\"graph d{v}\", &[z_graph.node(\"{v}\").and_then(|n| n.adjoint).unwrap_or(f64::NAN)], &[({want}) as f64], {tol})?;");
+                }
+                PTy::Slice | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
+                    let want = want.replace(&format!(".{v}"), &format!(".{v}[z_i]"));
+                    let _ = writeln!(out, "    if let Some(backprop_runtime::graph::Shown::Array {{ head, .. }}) = z_graph.node(\"{v}\").and_then(|n| n.gradient.clone()) {{ let z_head: Vec<f64> = (0..head.len()).map(|z_i| ({want}) as f64).collect(); compare(\"graph d{v}\", &head, &z_head, {tol})?; }} else {{ return Err(\"graph: no gradient for {v}\".into()); }}");
+                }
+                _ => {}
+            }
+        }
+        out.push_str("    check_graph(&z_graph, z_tol)?;\n");
+    };
     // 5. grad or jacobian, where there are no `&mut` parameters.
     let has_mut = f
         .params
@@ -633,23 +653,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 // The picture: every loop drawn whole, the parameters'
                 // adjoints `grad`'s to the bit, and its sums its own.
                 if !method {
-                    let _ = writeln!(
-                        out,
-                        "    let z_graph = {module}::graph_with({args}, 100_000);"
-                    );
-                    for param in &f.params {
-                        let v = &param.name;
-                        match param.ty {
-                            PTy::Scalar | PTy::RefScalar => {
-                                let _ = writeln!(out, "    compare(\"graph d{v}\", &[z_graph.node(\"{v}\").and_then(|n| n.adjoint).unwrap_or(f64::NAN)], &[z_gg.{v} as f64], 0.0)?;");
-                            }
-                            PTy::Slice | PTy::Array | PTy::ArrayRef | PTy::VecRef => {
-                                let _ = writeln!(out, "    if let Some(backprop_runtime::graph::Shown::Array {{ head, .. }}) = z_graph.node(\"{v}\").and_then(|n| n.gradient.clone()) {{ let z_head: Vec<f64> = z_gg.{v}.iter().take(head.len()).map(|&x| x as f64).collect(); compare(\"graph d{v}\", &head, &z_head, 0.0)?; }} else {{ return Err(\"graph: no gradient for {v}\".into()); }}");
-                            }
-                            _ => {}
-                        }
-                    }
-                    out.push_str("    check_graph(&z_graph, z_tol)?;\n");
+                    graph_checks(out, &args, &|v| format!("z_gg.{v}"), "0.0");
                 }
             }
             Ret::Pair(..) | Ret::Array(..) => {
@@ -659,6 +663,10 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     let flat = flatten(&row, out);
                     let unit = if k == 0 { "[1.0, 0.0]" } else { "[0.0, 1.0]" };
                     let _ = writeln!(out, "    compare(\"jacobian row {k}\", &{flat}, &vjp(&z_tangents, &{unit}, 1.0), z_tol)?;");
+                }
+                // The picture's seed is one on each output: the rows' sum.
+                if !method {
+                    graph_checks(out, &args, &|v| format!("z_rows[0].{v} + z_rows[1].{v}"), "z_tol");
                 }
             }
             Ret::Unit => {}

@@ -10,18 +10,10 @@
 use backprop_runtime::graph::{ClusterKind, EdgeKind, Graph, Role, Shown};
 use backprop_runtime::{differentiate, sigmoid, Float};
 
-/// The blog's function, with the blog's node names.
-#[differentiate]
-fn blog(x: f64, y: f64) -> f64 {
-    let sigx = sigmoid(x);
-    let sigy = sigmoid(y);
-    let numer = x + sigy;
-    let xandy = x + y;
-    let xandysqr = xandy * xandy;
-    let denom = xandysqr + sigx;
-    let rec_denom = 1.0 / denom;
-    numer * rec_denom
-}
+/// The blog's function, with the blog's node names: `blog::f`.
+#[allow(dead_code)]
+#[path = "../../examples/blog.rs"]
+mod blog;
 
 #[differentiate]
 fn square(a: f64) -> f64 {
@@ -75,6 +67,23 @@ fn single(x: f32, y: f32) -> f32 {
     (x * y).sin() / (1.0 + y * y)
 }
 
+#[differentiate]
+fn polar(r: f64, t: f64) -> (f64, f64) {
+    (r * t.cos(), r * t.sin())
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn relax(state: &mut [f64], rate: f64) -> f64 {
+    let mut moved = 0.0;
+    for i in 0..state.len() {
+        let next = state[i] - rate * state[i].sin();
+        moved += (next - state[i]).abs();
+        state[i] = next;
+    }
+    moved
+}
+
 /// Each drawn value's adjoint is the sum of the terms its wires carry,
 /// where every wire leaving it carries one.
 fn assert_sums(graph: &Graph) {
@@ -106,8 +115,8 @@ fn assert_sums(graph: &Graph) {
 
 #[test]
 fn the_blogs_picture_has_the_blogs_numbers() {
-    let graph = blog::graph(3.0, -4.0);
-    let (value, g) = blog::grad(3.0, -4.0);
+    let graph = blog::f::graph(3.0, -4.0);
+    let (value, g) = blog::f::grad(3.0, -4.0);
     assert_eq!(graph.value, Some(Shown::Scalar(value)));
     assert_eq!(graph.node("x").unwrap().adjoint, Some(g.x));
     assert_eq!(graph.node("y").unwrap().adjoint, Some(g.y));
@@ -135,7 +144,7 @@ fn the_blogs_picture_has_the_blogs_numbers() {
             "xandysqr",
             "denom",
             "rec_denom",
-            "blog"
+            "f"
         ]
     );
     // Values as the forward pass computes them; the adjoint of sigx is the
@@ -143,8 +152,8 @@ fn the_blogs_picture_has_the_blogs_numbers() {
     let node = |name: &str| graph.node(name).unwrap();
     assert_eq!(node("sigx").value, Some(Shown::Scalar(sigmoid(3.0))));
     assert_eq!(node("sigx").adjoint, node("denom").adjoint);
-    assert_eq!(node("blog").adjoint, Some(1.0));
-    assert!(node("blog").output);
+    assert_eq!(node("f").adjoint, Some(1.0));
+    assert!(node("f").output);
     // Saved: exactly the tape's fields.
     let saved: Vec<&str> = graph
         .nodes
@@ -162,7 +171,7 @@ fn the_blogs_picture_has_the_blogs_numbers() {
 
 #[test]
 fn the_pictures_text_names_every_node_with_its_numbers() {
-    let graph = blog::graph(3.0, -4.0);
+    let graph = blog::f::graph(3.0, -4.0);
     let dot = graph.to_dot();
     let svg = graph.to_svg();
     parse_dot(&dot).unwrap_or_else(|e| panic!("{e}\n{dot}"));
@@ -568,4 +577,36 @@ fn the_strict_dot_reader_rejects_what_graphviz_rejects() {
         assert!(parse_dot(bad).is_err(), "accepted {bad}");
     }
     assert!(parse_dot("digraph g { rankdir=LR; a [label=<<B>x</B>>]; b; a -> b [label=\"q\\\"\"]; subgraph cluster_1 { label=\"l\"; c; } }").is_ok());
+}
+
+#[test]
+fn several_outputs_and_mut_parameters_draw_the_adjoints_of_their_sum() {
+    // A seed of one on each output: the adjoint is the Jacobian's rows'
+    // sum.
+    let graph = polar::graph(2.0, 0.5);
+    let (_, rows) = polar::jacobian(2.0, 0.5);
+    let dr = graph.node("r").unwrap().adjoint.unwrap();
+    assert!((dr - (rows[0].r + rows[1].r)).abs() < 1e-15);
+    assert_sums(&graph);
+    // A `&mut` slice's final contents are outputs too: seeds of one on the
+    // value and on each element; the function writes its argument as a
+    // call does.
+    let start = [0.3, -1.2, 2.0];
+    let mut state = start.to_vec();
+    let graph = relax::graph(&mut state, 0.25);
+    let mut again = start.to_vec();
+    assert_eq!(graph.value, Some(Shown::Scalar(relax(&mut again, 0.25))));
+    assert_eq!(state, again);
+    let mut written = start.to_vec();
+    let (_, tape) = relax::forward(&mut written, 0.25);
+    let g = relax::backward(&tape, (1.0, &[1.0; 3]));
+    assert_eq!(graph.node("rate").unwrap().adjoint, Some(g.rate));
+    assert_eq!(
+        graph.node("state").unwrap().gradient,
+        Some(Shown::array(&g.state))
+    );
+    assert_eq!(
+        graph.node("state").unwrap().value,
+        Some(Shown::array(&start))
+    );
 }

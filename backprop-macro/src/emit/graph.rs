@@ -517,6 +517,51 @@ fn edges(graph: &Graph, backward: &Backward) -> Vec<EdgeRow> {
     rows
 }
 
+/// The seed of ones `backward` takes (one per output; a slice of ones of a
+/// `&mut [f64]`'s length), and the statements that make those slices.
+fn seed_of_ones(
+    sig: &Signature,
+    graph: &Graph,
+    args: &[Ident],
+    names: &mut Names,
+) -> (TokenStream, TokenStream) {
+    let one = sig.ret.one();
+    if sig.inouts().next().is_none() {
+        let k = graph.outputs.len();
+        let ones = std::iter::repeat(&one).take(k);
+        let seed = match sig.outputs {
+            Outputs::One => one.clone(),
+            Outputs::Tuple => quote!((#(#ones),*)),
+            Outputs::Array => quote!([#(#ones),*]),
+        };
+        return (seed, TokenStream::new());
+    }
+    let mut seeds: Vec<TokenStream> = Vec::new();
+    if sig.returns_value {
+        seeds.push(one.clone());
+    }
+    let mut make = TokenStream::new();
+    for (k, param) in sig.inouts() {
+        let float = param
+            .differentiable
+            .clone()
+            .unwrap_or_else(|| sig.ret.clone());
+        let one = float.one();
+        if param.writes_array() {
+            let (ones, arg) = (names.fresh("ones"), &args[k]);
+            make.extend(quote!(let #ones = ::std::vec![#one; #arg.len()];));
+            seeds.push(quote!(&#ones[..]));
+        } else {
+            seeds.push(one);
+        }
+    }
+    let seed = match seeds.len() {
+        1 => quote!(#(#seeds)*),
+        _ => quote!((#(#seeds),*)),
+    };
+    (seed, make)
+}
+
 /// The array as node `at` finds it: the last write to it drawn before
 /// `at` in the program's order, or the array itself.
 fn version_before(graph: &Graph, array: NodeId, at: NodeId) -> NodeId {
@@ -546,7 +591,10 @@ pub(super) fn graph_fns(
     names: &Names,
     generic: &Generic,
 ) -> Option<TokenStream> {
-    if !matches!(sig.outputs, Outputs::One) || sig.inouts().next().is_some() || !sig.returns_value {
+    // A `&mut` argument's copy would be read after the forward pass wrote it.
+    let inouts = sig.inouts().next().is_some();
+    if (graph.outputs.is_empty() && !inouts) || (inouts && tape.argument_copies().next().is_some())
+    {
         return None;
     }
     let mut names = names.clone();
@@ -562,12 +610,12 @@ pub(super) fn graph_fns(
     );
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let (grad_ty, tape_ty, ret) = (generic.grad(), generic.tape(), &sig.ret_ty);
-    let one = sig.ret.one();
+    let (seed, ones) = seed_of_ones(sig, graph, &args, &mut names);
     // The parameters' values, and after the backward pass their gradients.
     let mut inputs = TokenStream::new();
     let mut gradients = TokenStream::new();
     for (id, (param, arg)) in sig.params.iter().zip(&args).enumerate() {
-        let value = match param.by_reference {
+        let value = match param.by_reference || (param.inout && param.shape.is_none()) {
             true => quote!(*#arg),
             false => quote!(#arg),
         };
@@ -592,10 +640,18 @@ pub(super) fn graph_fns(
     });
     let work = (!recorded.backward.work_fields.is_empty()).then(|| quote!(&mut Work::default(),));
     let (forward_fn, backward_fn) = (&recorded.forward_fn, &recorded.backward_fn);
+    let seeded = match (&sig.outputs, inouts) {
+        (Outputs::One, false) => "seed one",
+        _ => "a seed of one on each output (`&mut` parameters' final values included): the adjoints of their sum; the function runs as a call of it does, writing its `&mut` arguments",
+    };
     let doc = format!(
-        "The graph of `{}` at these arguments, for a picture (`.to_svg()`, `.to_dot()`): each node with its value and its adjoint (seed one), each wire with its term. Loops show their first three iterations; `graph_with` chooses how many.",
+        "The graph of `{}` at these arguments, for a picture (`.to_svg()`, `.to_dot()`): each node with its value and its adjoint ({seeded}), each wire with its term. Loops show their first three iterations; `graph_with` chooses how many.",
         sig.ident
     );
+    let (value_ty, result) = match (&sig.outputs, sig.returns_value) {
+        (Outputs::One, true) => (quote!(: #ret), quote!(#recorder.result(#value_local);)),
+        _ => (quote!(), quote!()),
+    };
     let probes = probe_traits();
     let too_many = (params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     Some(quote! {
@@ -625,9 +681,10 @@ pub(super) fn graph_fns(
             }
             let mut #tape_local: #tape_ty = ::core::default::Default::default();
             let mut #grad_local: #grad_ty = ::core::default::Default::default();
-            let #value_local: #ret = self::forward_recorded(&mut #tape_local, #(#args,)* &mut #recorder);
-            #recorder.result(#value_local);
-            self::backward_recorded(&#tape_local, #one, &mut #grad_local, #work #(#copies,)* &mut #recorder);
+            #ones
+            let #value_local #value_ty = self::forward_recorded(&mut #tape_local, #(#args,)* &mut #recorder);
+            #result
+            self::backward_recorded(&#tape_local, #seed, &mut #grad_local, #work #(#copies,)* &mut #recorder);
             #gradients
             #recorder.finish()
         }

@@ -33,7 +33,7 @@ pub fn assemble(
     // first item of each); on the module too, for what it defines.
     let forward_fn = forward_fns(sig, graph, backward, &tape, &grad_names, &generic);
     let forward_fn = quote!(#(#lints)* #forward_fn);
-    let backward_fn = backward_fns(sig, backward, &tape, names, &generic);
+    let backward_fn = backward_fns(sig, graph, backward, &tape, names, &generic);
     let backward_fn = quote!(#(#lints)* #backward_fn);
     let fused = tape
         .argument_copies()
@@ -146,29 +146,16 @@ impl Recording {
         names: &Names,
         generic: &Generic,
     ) -> Option<TokenStream> {
-        let forward = super::passes::ForwardPass {
+        let passes = super::passes::Passes {
             sig,
             graph,
             backward: &self.backward,
             tape,
             generic,
         };
-        let (forward_fn, _) = forward.function(
-            quote!(fn forward_recorded),
-            &self.names,
-            Some(&self.recorder),
-        );
-        let backward = super::passes::BackwardPass {
-            sig,
-            backward: &self.backward,
-            tape,
-            generic,
-        };
-        let backward_fn = backward.function(
-            quote!(fn backward_recorded),
-            &mut self.names,
-            Some(&self.recorder),
-        );
+        let recorder = Some(&self.recorder);
+        let (forward_fn, _) = passes.forward(quote!(fn forward_recorded), &self.names, recorder);
+        let backward_fn = passes.backward(quote!(fn backward_recorded), &mut self.names, recorder);
         let too_many = quote!(#[allow(clippy::too_many_arguments)]);
         super::graph::graph_fns(
             sig,

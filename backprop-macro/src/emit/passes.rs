@@ -29,14 +29,14 @@ pub(super) fn forward_fns(
         true => quote!(fn forward_core),
         false => quote!(pub fn forward_into),
     };
-    let pass = ForwardPass {
+    let passes = Passes {
         sig,
         graph,
         backward,
         tape,
         generic,
     };
-    let (statements, tape_param) = pass.function(name, names, None);
+    let (statements, tape_param) = passes.forward(name, names, None);
     let doc = format!(
         "Runs `{}` and saves what the backward pass needs into `{tape_param}`, reusing its memory: returns the value.",
         sig.ident
@@ -63,8 +63,8 @@ pub(super) fn forward_fns(
     }
 }
 
-/// What a forward pass function is written from.
-pub(super) struct ForwardPass<'a> {
+/// What the passes' functions are written from.
+pub(super) struct Passes<'a> {
     pub(super) sig: &'a Signature,
     pub(super) graph: &'a Graph,
     pub(super) backward: &'a Backward,
@@ -72,13 +72,13 @@ pub(super) struct ForwardPass<'a> {
     pub(super) generic: &'a Generic,
 }
 
-impl ForwardPass<'_> {
-    /// The function `name` (`pub fn forward_into`, `fn forward_core`): the
+impl Passes<'_> {
+    /// The forward pass as the function `name` (`pub fn forward_into`, `fn forward_core`): the
     /// pass into a tape, without the copies of the arguments the backward
     /// pass reads again when there are such. With `record`, its last
     /// parameter is that `&mut Recorder`, told each value (for `graph`).
     /// Also the tape parameter's name.
-    pub(super) fn function(
+    pub(super) fn forward(
         &self,
         name: TokenStream,
         names: &Names,
@@ -426,6 +426,7 @@ fn forward_wrapper(sig: &Signature, names: &Names, generic: &Generic) -> TokenSt
 
 pub(super) fn backward_fns(
     sig: &Signature,
+    graph: &Graph,
     backward: &Backward,
     tape: &Tape,
     names: &mut Names,
@@ -466,13 +467,14 @@ pub(super) fn backward_fns(
         "`backward_into` with memory you keep: `{work}` holds what the backward pass refills at each use (the gradients of the calls, working copies of array adjoints), so a backward pass run again with the same `{work}` allocates nothing for it."
     );
     let too_many = (copies.len() + 4 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-    let pass = BackwardPass {
+    let passes = Passes {
         sig,
+        graph,
         backward,
         tape,
         generic,
     };
-    let mut statements = |header: TokenStream| pass.function(header, names, None);
+    let mut statements = |header: TokenStream| passes.backward(header, names, None);
     let new_work = has_work.then(|| quote!(&mut Work::default(),));
     let backward_into = match (fused, has_work) {
         (false, false) => {
@@ -536,21 +538,13 @@ pub(super) fn backward_fns(
     }
 }
 
-/// What a backward pass function is written from.
-pub(super) struct BackwardPass<'a> {
-    pub(super) sig: &'a Signature,
-    pub(super) backward: &'a Backward,
-    pub(super) tape: &'a Tape,
-    pub(super) generic: &'a Generic,
-}
-
-impl BackwardPass<'_> {
-    /// The function `header` (`pub fn backward_into`, `fn backward_core`):
+impl Passes<'_> {
+    /// The backward pass as the function `header` (`pub fn backward_into`, `fn backward_core`):
     /// the tape, the seed, the gradient added into, then (where the pass
     /// needs them) its `Work` and the arguments it reads again. With
     /// `record`, its last parameter is that `&mut Recorder`, told each
     /// adjoint and term (for `graph`).
-    pub(super) fn function(
+    pub(super) fn backward(
         &self,
         header: TokenStream,
         names: &mut Names,

@@ -8,7 +8,7 @@
 //! any function: `fn loss(&self, x: &[f64]) -> f64` reading `self.w` and `self.b`
 //! becomes `fn linear_loss(linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> f64`,
 //! whose module `linear_loss` is emitted beside the impl. The impl gains
-//! `loss_grad(&self, x)` and `loss_forward(&self, x)`.
+//! `loss_grad(&self, x)`, `loss_forward(&self, x)` and `loss_graph(&self, x)`.
 //!
 //! A field is data, not differentiated, when the body uses it as an integer: in a
 //! range, as an index, cast with `as`, or converted with `T::from`.
@@ -288,6 +288,10 @@ fn wrapper_methods(
     };
     let grad_name = format_ident!("{}_grad", name.to_string().trim_start_matches("r#"));
     let forward_name = format_ident!("{}_forward", name.to_string().trim_start_matches("r#"));
+    let graph_name = format_ident!("{}_graph", name.to_string().trim_start_matches("r#"));
+    let graph_doc = format!(
+        "The graph of `{name}` at these arguments, each value with its adjoint, to draw: `{module}::graph`."
+    );
     let grad_doc = format!(
         "`{name}` and its gradient with respect to the fields it reads as floats and its float parameters: `{module}::grad`."
     );
@@ -311,6 +315,13 @@ fn wrapper_methods(
             #[must_use]
             #vis fn #grad_name #method_params (#receiver #(#params),*) -> (#ret, #module::Grad #float_args) #where_clause {
                 #module::grad(#(#args),*)
+            }
+        });
+        items.push(syn::parse_quote! {
+            #[doc = #graph_doc]
+            #[must_use]
+            #vis fn #graph_name #method_params (#receiver #(#params),*) -> ::backprop_runtime::graph::Graph #where_clause {
+                #module::graph(#(#args),*)
             }
         });
     }
