@@ -997,3 +997,29 @@ fn an_arm_that_ends_in_a_loop_keeps_its_braces() {
         }
     }
 }
+
+/// `s.sin()` on the `&mut f64` of an `iter_mut()` loop is `(*s).sin()`;
+/// the loop was left as written and refused ("iterates over values that
+/// depend on the differentiated inputs"), found drawing a graph.
+#[differentiate(wrt(rate, data))]
+fn method_on_an_iter_mut_element(data: &[f64], rate: f64) -> f64 {
+    let mut state = data.to_vec();
+    for s in state.iter_mut() {
+        *s -= rate * s.sin() * s.abs();
+    }
+    state[0] * state[1] + state[2]
+}
+
+#[test]
+fn a_method_on_an_iter_mut_element_reads_the_element() {
+    for rate in [0.3, -0.8] {
+        let data = [0.4, -1.1, 2.0];
+        let (value, g) = method_on_an_iter_mut_element::grad(&data, rate);
+        assert_eq!(value, method_on_an_iter_mut_element(&data, rate));
+        let f = |v: &[f64]| method_on_an_iter_mut_element(&v[1..], v[0]);
+        let point = [rate, data[0], data[1], data[2]];
+        let mut analytic = vec![g.rate];
+        analytic.extend(&g.data);
+        common::assert_gradient(f, &point, &analytic);
+    }
+}

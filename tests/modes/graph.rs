@@ -53,6 +53,14 @@ fn branch(x: f64, y: f64) -> f64 {
     m + x
 }
 
+/// Both arms hand back the same value (as the fuzzer's programs do).
+#[differentiate]
+#[allow(clippy::if_same_then_else)]
+fn either(x: f64, y: f64) -> f64 {
+    let m = if x > y { x } else { x };
+    m * y
+}
+
 #[differentiate]
 fn steps(x: f64, n: usize) -> f64 {
     let mut y = x;
@@ -72,14 +80,14 @@ fn polar(r: f64, t: f64) -> (f64, f64) {
     (r * t.cos(), r * t.sin())
 }
 
+/// `s.sin()` on the `&mut f64` reads the element, as `(*s).sin()`.
 #[differentiate]
-#[allow(clippy::needless_range_loop)]
 fn relax(state: &mut [f64], rate: f64) -> f64 {
     let mut moved = 0.0;
-    for i in 0..state.len() {
-        let next = state[i] - rate * state[i].sin();
-        moved += (next - state[i]).abs();
-        state[i] = next;
+    for s in state.iter_mut() {
+        let next = *s - rate * s.sin();
+        moved += (next - *s).abs();
+        *s = next;
     }
     moved
 }
@@ -196,6 +204,52 @@ fn the_pictures_text_names_every_node_with_its_numbers() {
 }
 
 #[test]
+fn every_node_its_value_and_its_adjoint_are_in_both_texts() {
+    let w = [0.5, -1.0, 2.0, 0.3, 0.1];
+    let x = [1.0, 0.5, -0.2, 0.7, 1.1];
+    for graph in [blog::f::graph(3.0, -4.0), looped::graph(&w, &x, 0.2)] {
+        let (dot, svg) = (graph.to_dot(), graph.to_svg());
+        let document = roxmltree::Document::parse(&svg).unwrap();
+        let texts: Vec<&str> = document
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect();
+        for node in &graph.nodes {
+            let mut wanted = vec![node.name.to_string()];
+            wanted.extend(node.value.as_ref().map(ToString::to_string));
+            if let Some(d) = node.adjoint {
+                wanted.push(format!(
+                    "d{} = {}",
+                    node.name,
+                    backprop_runtime::graph::number(d)
+                ));
+            }
+            for text in wanted {
+                assert!(
+                    texts.iter().any(|t| t.contains(&text)),
+                    "{text} not in the SVG"
+                );
+                let escaped = text
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                assert!(dot.contains(&escaped), "{text} not in the DOT");
+            }
+        }
+        for edge in &graph.edges {
+            if let (Some(term), Some(v)) = (edge.term, edge.term_value) {
+                let label = format!("{term} = {}", backprop_runtime::graph::number(v));
+                assert!(
+                    texts.iter().any(|t| t.contains(&label)),
+                    "{label} not in the SVG"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn loops_draw_the_iterations_asked_for_with_the_gradients_adjoints() {
     let w = [0.5, -1.0, 2.0, 0.3, 0.1];
     let x = [1.0, 0.5, -0.2, 0.7, 1.1];
@@ -262,6 +316,15 @@ fn a_branch_shows_the_arm_that_ran() {
             .collect();
         assert_eq!(into_m.len(), 1);
         assert_sums(&graph);
+        // The same wire from each arm: drawn for the one that ran.
+        let graph = either::graph(x, y);
+        let into_m: Vec<_> = graph
+            .edges
+            .iter()
+            .filter(|e| graph.nodes[e.to].name == "m")
+            .collect();
+        assert_eq!(into_m.len(), 1, "{x} {y}");
+        assert_eq!(graph.nodes[into_m[0].from].name, "x");
     }
 }
 

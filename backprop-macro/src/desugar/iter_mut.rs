@@ -1,8 +1,10 @@
 //! Loops that write through `iter_mut()`: `for o in out.iter_mut() { *o = .. }`,
 //! with `.enumerate()` or `.zip(x)`, are the index loops they stand for,
 //! `for k in 0..out.len() { out[k] = .. }`, so the writes are element writes
-//! like any other. A loop whose body uses the reference other than through
-//! `*o` is left as written (and refused where it is lowered).
+//! like any other. A float method called on the reference (`o.sin()`,
+//! which Rust reads as `(*o).sin()`) reads the element too. A loop whose
+//! body uses the reference otherwise is left as written (and refused where
+//! it is lowered).
 
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
@@ -161,7 +163,8 @@ fn parts_of_pattern(
     }
 }
 
-/// Replaces `*o` with the element's place; notes any other use of `o`.
+/// Replaces `*o`, and `o` as a method's receiver, with the element's place;
+/// notes any other use of `o`.
 struct Replacer<'a> {
     element: &'a syn::Ident,
     place: Expr,
@@ -178,6 +181,11 @@ impl VisitMut for Replacer<'_> {
                         return;
                     }
                 }
+            }
+        }
+        if let Expr::MethodCall(m) = expr {
+            if matches!(strip(&m.receiver), Expr::Path(p) if p.path.is_ident(self.element)) {
+                *m.receiver = self.place.clone();
             }
         }
         if let Expr::Path(p) = expr {
@@ -208,6 +216,9 @@ mod tests {
             for (i, o) in out.iter_mut().enumerate() {
                 *o = x[i] * *o;
             }
+            for s in state.iter_mut() {
+                *s -= rate * s.sin();
+            }
         });
         let expected: syn::Block = syn::parse_quote!({
             for k in 0..params.len().min(grads.len()) {
@@ -216,6 +227,9 @@ mod tests {
             }
             for i in 0..out.len() {
                 out[i] = x[i] * out[i];
+            }
+            for k in 0..state.len() {
+                state[k] -= rate * state[k].sin();
             }
         });
         assert_eq!(rewrite(block), quote!(#expected).to_string());

@@ -459,7 +459,11 @@ fn edges(graph: &Graph, backward: &Backward) -> Vec<EdgeRow> {
         if !shown(graph, from) || !shown(graph, to) {
             return;
         }
-        if kind == Kind::Operand && rows.iter().any(|r| r.from == from && r.to == to) {
+        if kind == Kind::Operand
+            && rows
+                .iter()
+                .any(|r| r.from == from && r.to == to && r.region == region)
+        {
             return;
         }
         rows.push(EdgeRow {
