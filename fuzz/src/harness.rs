@@ -614,8 +614,14 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     );
     // The picture at the same arguments: each parameter's adjoint is
     // `expected(v)` (to `tol`), and its sums are its own.
-    let graph_checks = |out: &mut String, args: &str, expected: &dyn Fn(&str) -> String, tol: &str| {
-        let _ = writeln!(out, "    let z_graph = {module}::graph_with({args}, 100_000);");
+    let graph_checks = |out: &mut String,
+                        args: &str,
+                        expected: &dyn Fn(&str) -> String,
+                        tol: &str| {
+        let _ = writeln!(
+            out,
+            "    let z_graph = {module}::graph_with({args}, 100_000);"
+        );
         for param in &f.params {
             let v = &param.name;
             let want = expected(v);
@@ -666,7 +672,12 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 }
                 // The picture's seed is one on each output: the rows' sum.
                 if !method {
-                    graph_checks(out, &args, &|v| format!("z_rows[0].{v} + z_rows[1].{v}"), "z_tol");
+                    graph_checks(
+                        out,
+                        &args,
+                        &|v| format!("z_rows[0].{v} + z_rows[1].{v}"),
+                        "z_tol",
+                    );
                 }
             }
             Ret::Unit => {}

@@ -44,6 +44,10 @@ impl<'a> Lowerer<'a> {
                     array,
                     "`break`, `continue` and labels are not supported in a loop over differentiated values",
                 ),
+                other if through_iter_mut(other) => self.errors.spanned(
+                    other,
+                    "a loop over `iter_mut()` is differentiated when its body uses each element as `*o` (read, assigned, or with a method: `o.sin()`); here the reference itself is used (passed on, or kept): write `for k in 0..v.len()` and use `v[k]`, through a local for a call: `let mut e = v[k]; step(&mut e); v[k] = e;`",
+                ),
                 other => self.errors.spanned(
                     other,
                     "this loop iterates over values that depend on the differentiated inputs; supported: ranges, iterators of values that do not, and arrays `[a, b, c]`",
@@ -716,4 +720,13 @@ fn has_effects(cond: &Expr) -> bool {
     let mut finder = Finder(false);
     finder.visit_expr(cond);
     finder.0
+}
+
+/// `v.iter_mut()`, alone or under `enumerate`/`zip` and the like: a loop the
+/// `iter_mut` rewrite left as written because its body uses the reference.
+fn through_iter_mut(expr: &Expr) -> bool {
+    match strip_parens(expr) {
+        Expr::MethodCall(m) => m.method == "iter_mut" || through_iter_mut(&m.receiver),
+        _ => false,
+    }
 }
