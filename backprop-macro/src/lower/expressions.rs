@@ -113,10 +113,23 @@ impl<'a> Lowerer<'a> {
             Expr::MethodCall(call) => self.method_call(call, expr),
             Expr::Call(call) => self.call(call, expr),
             _ => {
-                self.errors.spanned(expr, not_differentiable(expr));
+                let message = match expr {
+                    // `let r = rotate(x); r[0]`: the call's array, indexed.
+                    Expr::Index(i) if self.is_call_result(&i.expr) => {
+                        "name the elements of an array a call returns where you bind it, as in `let [a, b, c] = f(x);`, and use `a`"
+                    }
+                    _ => not_differentiable(expr),
+                };
+                self.errors.spanned(expr, message);
                 self.dummy()
             }
         }
+    }
+
+    /// Whether `expr` is a local bound to a call's result.
+    fn is_call_result(&self, expr: &Expr) -> bool {
+        self.local(expr)
+            .is_some_and(|id| matches!(self.nodes[id].kind, NodeKind::Call { .. }))
     }
 
     pub(super) fn arithmetic(
