@@ -348,3 +348,68 @@ fn calls_of_functions_returning_arrays() {
         check!(softmax_pick(a = a, b = b));
     }
 }
+
+/// A rotation that returns its result as an array, as helpers do.
+#[differentiate]
+fn rotate<T: backprop_runtime::Float>(v: &[T], angle: T) -> [T; 3] {
+    let (s, c) = angle.sin_cos();
+    [c * v[0] - s * v[1], s * v[0] + c * v[1], v[2]]
+}
+
+/// `let r = rotate(..); r[0]`: the elements read by literal indices are the
+/// call's outputs, as if named `let [r_0, r_1, ..] = rotate(..);`; the
+/// others get a zero seed. Read inside a loop and a branch too.
+#[differentiate]
+fn projected(v: &[f64], angle: f64, focal: f64, n: usize) -> f64 {
+    let r = rotate::<f64>(v, angle);
+    let mut total = focal * r[0] / (r[2] + 3.0);
+    for k in 0..n {
+        if k % 2 == 0 {
+            total += r[1] * k as f64;
+        } else {
+            total -= r[0] * r[0];
+        }
+    }
+    total
+}
+
+/// The same, generic, and with the call inside the loop.
+#[differentiate]
+fn swept<T: backprop_runtime::Float>(v: &[T], step: T, n: usize) -> T {
+    let mut sum = T::zero();
+    for k in 0..n {
+        let r = rotate(v, step * T::from(k).unwrap());
+        sum = sum + r[1] * r[1] - r[2];
+    }
+    sum
+}
+
+#[test]
+fn a_calls_array_read_by_index_against_finite_differences() {
+    let v = [0.4, -1.1, 0.8];
+    for (angle, focal, n) in [(0.3, 2.0, 0), (-0.8, 1.5, 3), (1.9, 0.7, 6)] {
+        let (value, g) = projected::grad(&v, angle, focal, n);
+        assert_eq!(value, projected(&v, angle, focal, n));
+        let point = [angle, focal, v[0], v[1], v[2]];
+        let f = |p: &[f64]| projected(&p[2..], p[0], p[1], n);
+        let mut analytic = vec![g.angle, g.focal];
+        analytic.extend(&g.v);
+        assert_gradient(f, &point, &analytic);
+        // Forward mode along the angle, and the picture's gradient.
+        let (_, along) = projected::tangent(&v, angle, focal, n, &[0.0; 3], 1.0, 0.0);
+        assert!((along - g.angle).abs() < 1e-12 * g.angle.abs().max(1.0));
+        let graph = projected::graph(&v, angle, focal, n);
+        assert_eq!(graph.node("angle").and_then(|n| n.adjoint), Some(g.angle));
+    }
+    for n in [1, 4] {
+        let (_, g) = swept::grad(&v, 0.35, n);
+        let f = |p: &[f64]| swept(&p[1..], p[0], n);
+        let mut analytic = vec![g.step];
+        analytic.extend(&g.v);
+        assert_gradient(f, &[0.35, v[0], v[1], v[2]], &analytic);
+        let v32 = [0.4_f32, -1.1, 0.8];
+        let (value, g32) = swept::grad(&v32, 0.35_f32, n);
+        assert_eq!(value, swept(&v32, 0.35_f32, n));
+        assert!((f64::from(g32.step) - g.step).abs() < 1e-4 * g.step.abs().max(1.0));
+    }
+}

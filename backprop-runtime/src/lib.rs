@@ -770,6 +770,29 @@ impl<T> TapeStack<T> {
     }
 }
 
+/// The seed of a callee that returns an array of `N` floats when the caller
+/// named only its first elements (`let p = f(x); p[0] * p[2]`): those
+/// elements' adjoints, then zeros. `N` is the callee's, inferred from its
+/// `pullback_into`.
+///
+/// ```
+/// let seed: [f64; 4] = backprop_runtime::array_seed([0.5, -1.0]);
+/// assert_eq!(seed, [0.5, -1.0, 0.0, 0.0]);
+/// ```
+///
+/// # Panics
+/// If the callee returns fewer than `K` elements (rustc reports indexing past
+/// the end of an array of known length first, in the forward pass).
+#[inline]
+#[must_use]
+pub fn array_seed<T: Copy + num_traits::Zero, const K: usize, const N: usize>(
+    first: [T; K],
+) -> [T; N] {
+    let mut seed = [T::zero(); N];
+    seed[..K].copy_from_slice(&first);
+    seed
+}
+
 /// Adds `from` into `into`, element by element: a callee's adjoint of an array
 /// argument (a slice of the callee's gradient, an array, or a custom rule's
 /// `Vec`), added into the caller's adjoint of that array.

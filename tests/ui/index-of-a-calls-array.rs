@@ -6,9 +6,22 @@ fn pair(x: f64) -> [f64; 2] {
 }
 
 #[differentiate]
-fn f(x: f64) -> f64 {
+fn total(p: [f64; 2]) -> f64 {
+    p[0] + p[1]
+}
+
+/// By a value, not a literal.
+#[differentiate]
+fn by_value(x: f64, k: usize) -> f64 {
     let p = pair(x);
-    p[0] * p[1]
+    p[k] * x
+}
+
+/// Read by index and passed on whole.
+#[differentiate]
+fn indexed_and_whole(x: f64) -> f64 {
+    let p = pair(x);
+    p[0] * total(p)
 }
 
 fn main() {}

@@ -335,6 +335,10 @@ pub enum NodeKind {
         /// The part is lent as it is, and the callee's adjoint of it is added
         /// into that part of `x`'s.
         parts: Vec<Option<Bounds>>,
+        /// The returned array is longer than the elements named
+        /// (`let [a, b, ..] = f(x);`): its seed is theirs, then zeros
+        /// (`array_seed`).
+        rest: bool,
     },
     /// `a` in `let (a, b) = f(x);`: one output of a call with several.
     Element {

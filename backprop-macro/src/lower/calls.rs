@@ -3,7 +3,7 @@
 
 use super::expressions::float_function;
 use super::scopes::Key;
-use super::{key, strip_parens, Lowerer};
+use super::{key, strip_parens, IrStmt, Lowerer};
 use crate::ir::{
     Borrow, Bounds, ElementSource, FloatTy, Form, Hint, Node, NodeId, NodeKind, Operand,
 };
@@ -113,6 +113,7 @@ impl<'a> Lowerer<'a> {
                     tape_args,
                     elements: Vec::new(),
                     parts,
+                    rest: false,
                 },
                 expr.span(),
             )
@@ -231,9 +232,15 @@ impl<'a> Lowerer<'a> {
         expr: &Expr,
         source: ElementSource,
     ) {
+        // `let [a, b, ..] = f(x);`: the first elements of a longer array.
+        let rest = source == ElementSource::Item
+            && matches!(elems.last(), Some(Pat::Rest(_)))
+            && elems.iter().filter(|p| matches!(p, Pat::Rest(_))).count() == 1;
+        let named = elems.len() - usize::from(rest);
         // A name, or `_`, for each output.
         let names: Option<Vec<Option<Ident>>> = elems
             .iter()
+            .take(named)
             .map(|pat| match pat {
                 Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
                     Some(Some(p.ident.clone()))
@@ -255,8 +262,14 @@ impl<'a> Lowerer<'a> {
         };
         let active = self.nodes[id].active;
         let float = self.nodes[id].ty.clone();
-        if let NodeKind::Call { outputs, .. } = &mut self.nodes[id].kind {
+        if let NodeKind::Call {
+            outputs,
+            rest: open,
+            ..
+        } = &mut self.nodes[id].kind
+        {
             *outputs = names.len();
+            *open = rest;
         }
         self.nodes[id].ty = None;
         for (index, name) in names.iter().enumerate() {
@@ -378,6 +391,7 @@ impl<'a> Lowerer<'a> {
                     tape_args,
                     elements: Vec::new(),
                     parts,
+                    rest: false,
                 },
                 expr.span(),
             )
@@ -385,6 +399,108 @@ impl<'a> Lowerer<'a> {
             .typed(Some(float.unwrap_or_else(|| self.ret.clone()).to_type())),
         );
         Operand::Node(id)
+    }
+
+    /// `p[2]` of a local bound to an array a call returns, `let p = f(x);`:
+    /// the call's element 2, as if bound by `let [_, _, p_2, ..] = f(x);`
+    /// (named right after the call, in its block, once however often it is
+    /// read). `None` where `p` is not such a call, or the index is not a
+    /// literal.
+    pub(super) fn element_read(&mut self, index: &syn::ExprIndex) -> Option<Operand> {
+        let call = self.local(&index.expr)?;
+        let Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(literal),
+            ..
+        }) = strip_parens(&index.index)
+        else {
+            return None;
+        };
+        let k: usize = literal.base10_parse().ok()?;
+        let NodeKind::Call {
+            elements,
+            rest,
+            outputs,
+            ..
+        } = &self.nodes[call].kind
+        else {
+            return None;
+        };
+        // Outputs a pattern named are read through their names.
+        if !self.nodes[call].active || (!*rest && (!elements.is_empty() || *outputs != 1)) {
+            return None;
+        }
+        let same = elements
+            .iter()
+            .copied()
+            .find(|e| matches!(self.nodes[*e].kind, NodeKind::Element { index, .. } if index == k));
+        if let Some(element) = same {
+            return Some(Operand::Node(element));
+        }
+        // The call's statement, in a block still being built.
+        let (block, at) = self
+            .blocks
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(b, stmts)| {
+                let at = stmts
+                    .iter()
+                    .position(|s| matches!(s, IrStmt::Node(n) if *n == call))?;
+                Some((b, at))
+            })?;
+        let float = self.nodes[call]
+            .ty
+            .clone()
+            .or_else(|| elements.first().and_then(|e| self.nodes[*e].ty.clone()));
+        if let NodeKind::Call { outputs, rest, .. } = &mut self.nodes[call].kind {
+            if !*rest {
+                *outputs = 0;
+                *rest = true;
+            }
+            *outputs = (*outputs).max(k + 1);
+        }
+        self.nodes[call].ty = None;
+        let name = match &self.nodes[call].hint {
+            Hint::User(ident) => ident.to_string(),
+            Hint::Op(name) => name.clone(),
+        };
+        let element = self.push_detached(
+            Node::new(
+                Hint::Op(format!("{name}_{k}")),
+                NodeKind::Element {
+                    call,
+                    index: k,
+                    source: ElementSource::Item,
+                },
+                index.span(),
+            )
+            .active_if(true)
+            .typed(float),
+        );
+        self.nodes[element].region = self.nodes[call].region;
+        // After the call and the elements named before.
+        let stmts = &mut self.blocks[block];
+        let mut after = at + 1;
+        while matches!(stmts.get(after), Some(IrStmt::Node(n)) if matches!(self.nodes[*n].kind, NodeKind::Element { call: c, .. } if c == call))
+        {
+            after += 1;
+        }
+        stmts.insert(after, IrStmt::Node(element));
+        Some(Operand::Node(element))
+    }
+
+    /// After a loop's body is lowered again from `mark`: the elements its
+    /// first lowering named for calls before the loop (`element_read`) are
+    /// gone, from those calls and from the blocks around.
+    pub(super) fn forget_elements_from(&mut self, mark: NodeId) {
+        for node in &mut self.nodes {
+            if let NodeKind::Call { elements, .. } = &mut node.kind {
+                elements.retain(|e| *e < mark);
+            }
+        }
+        for stmts in &mut self.blocks {
+            stmts.retain(|s| !matches!(s, IrStmt::Node(n) if *n >= mark));
+        }
     }
 
     /// A callee's module path, and the generic arguments of its `Tape`:

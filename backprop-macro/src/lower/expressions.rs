@@ -53,6 +53,9 @@ impl<'a> Lowerer<'a> {
                         return self.read(array, &index.index, expr);
                     }
                 }
+                if let Some(element) = self.element_read(index) {
+                    return element;
+                }
             }
             Expr::Path(_) => {
                 if let Some(id) = self.local(expr) {
@@ -114,9 +117,10 @@ impl<'a> Lowerer<'a> {
             Expr::Call(call) => self.call(call, expr),
             _ => {
                 let message = match expr {
-                    // `let r = rotate(x); r[0]`: the call's array, indexed.
+                    // `let r = rotate(x); r[k]`: the call's array, indexed
+                    // by a value (literal indices name its elements).
                     Expr::Index(i) if self.is_call_result(&i.expr) => {
-                        "name the elements of an array a call returns where you bind it, as in `let [a, b, c] = f(x);`, and use `a`"
+                        "an array a call returns is read by literal indices (`r[0]`, `r[2]`); to loop over its elements, copy them into a buffer first: `let mut v = [0.0; 3]; v[0] = r[0]; ...`"
                     }
                     _ => not_differentiable(expr),
                 };

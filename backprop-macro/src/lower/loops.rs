@@ -256,6 +256,7 @@ impl<'a> Lowerer<'a> {
             self.nodes.truncate(node_mark);
             self.regions.truncate(region_mark);
             self.statements = statement_mark;
+            self.forget_elements_from(node_mark);
         }
     }
 

@@ -144,8 +144,24 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         written_params: lowerer.written_params,
         changed_data: lowerer.changed_data,
     };
+    indexed_and_whole(&graph, errors);
     assign_names(&mut graph, names);
     graph
+}
+
+/// A call's array read by index (`p[0]`, its elements) and used whole too
+/// (`g(p)`): the whole array's adjoint would not reach the call's seed.
+fn indexed_and_whole(graph: &Graph, errors: &mut Errors) {
+    for (id, node) in graph.nodes.iter().enumerate() {
+        if matches!(node.kind, NodeKind::Call { rest: true, .. })
+            && crate::emit::forward::is_read(graph, id)
+        {
+            errors.push(syn::Error::new(
+                node.span,
+                "the array this call returns is read by index (`p[0]`) and used whole too; name its elements where it is bound (`let [a, b] = f(x);`) and use those",
+            ));
+        }
+    }
 }
 
 /// The `&mut [f64]` parameters: parameters are the first nodes, in order.

@@ -235,7 +235,11 @@ pub(crate) fn call_seed(
     let array = graph
         .elements_of(call)
         .any(|(_, _, source)| source == crate::ir::ElementSource::Item);
-    if array {
+    let rest = matches!(graph.nodes[call].kind, NodeKind::Call { rest: true, .. });
+    if rest {
+        // The first elements' seeds, then zeros to the callee's length.
+        quote!(::backprop_runtime::array_seed([#(#seeds),*]))
+    } else if array {
         quote!([#(#seeds),*])
     } else if seeds.len() == 1 {
         quote!(#(#seeds)*)
