@@ -1023,3 +1023,32 @@ fn a_method_on_an_iter_mut_element_reads_the_element() {
         common::assert_gradient(f, &point, &analytic);
     }
 }
+
+#[differentiate]
+fn two_results(a: f64, b: f64) -> (f64, f64) {
+    (a * b, a + b)
+}
+
+/// A call of a function with several results, bound whole and never read:
+/// forward mode pulled back through it with a float seed where the callee
+/// takes a tuple (E0308 inside the expansion; the fuzzer, seed 2718, once
+/// pairs could travel as arrays).
+#[differentiate]
+#[allow(unused_variables)]
+fn unread_results(x: f64, m: &mut [f64]) {
+    let unread = two_results(x.sin(), x.cos());
+    m[0] += x * x;
+}
+
+#[test]
+fn a_call_whose_results_nothing_reads_has_no_tangent() {
+    let mut m = [0.5, 1.0];
+    let mut dot_m = [0.0, 0.0];
+    unread_results::tangent(0.3, &mut m, 1.0, &mut dot_m);
+    assert_eq!(m, [0.5 + 0.09, 1.0]);
+    assert!((dot_m[0] - 0.6).abs() < 1e-15);
+    let mut m = [0.5, 1.0];
+    let (_, tape) = unread_results::forward(0.3, &mut m);
+    let g = unread_results::backward(&tape, &[1.0, 0.0]);
+    assert!((g.x - 0.6).abs() < 1e-15);
+}

@@ -338,6 +338,18 @@ pub struct Func {
     /// `#[checkpoint(snapshots = k)]` on each loop of the body itself (of
     /// `main`, before any `return`), in the user's code.
     pub checkpoint: Option<usize>,
+    /// How a helper's two results travel: a tuple, `(a, b)` and `let (p,
+    /// q) = h(..)`; an array, `[a, b]` and `let [p, q] = h(..)`; or an array
+    /// bound whole, `let p_q = h(..)`, read as `p_q[0]` and `p_q[1]`.
+    pub pairs: Pairs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Pairs {
+    #[default]
+    Tuple,
+    Array,
+    Whole,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -199,6 +199,13 @@ pub fn program(seed: u64) -> Program {
     let mut main = main;
     // (A method's checkpointed loop may not read the model: refused.)
     main.checkpoint = (marks.chance(0.5) && model.is_none()).then(|| [2, 3, 5][marks.below(3)]);
+    // Drawn after: the programs' pairs travel as tuples, arrays, or arrays
+    // bound whole and read by index.
+    let pairs = [Pairs::Tuple, Pairs::Array, Pairs::Whole][marks.below(3)];
+    main.pairs = pairs;
+    for helper in &mut helpers {
+        helper.pairs = pairs;
+    }
     Program {
         model,
         seed,
@@ -342,6 +349,7 @@ impl Gen {
             ret,
             wrt: false,
             checkpoint: None,
+            pairs: Pairs::Tuple,
         }
     }
 
@@ -401,6 +409,7 @@ impl Gen {
             ret: Ret::Scalar(s()),
             wrt: false,
             checkpoint: None,
+            pairs: Pairs::Tuple,
         }
     }
 
@@ -560,6 +569,7 @@ impl Gen {
             ret,
             wrt,
             checkpoint: None,
+            pairs: Pairs::Tuple,
         }
     }
 

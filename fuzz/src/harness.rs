@@ -658,7 +658,9 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 );
                 // The picture: every loop drawn whole, the parameters'
                 // adjoints `grad`'s to the bit, and its sums its own.
+                // (Fresh arguments: the function may change an index list.)
                 if !method {
+                    let args = call("graph", out);
                     graph_checks(out, &args, &|v| format!("z_gg.{v}"), "0.0");
                 }
             }
@@ -672,6 +674,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 }
                 // The picture's seed is one on each output: the rows' sum.
                 if !method {
+                    let args = call("graph", out);
                     graph_checks(
                         out,
                         &args,

@@ -159,6 +159,7 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         .collect();
     let ret = match &f.ret {
         Ret::Scalar(_) => format!(" -> {ty}"),
+        Ret::Pair(..) if f.pairs != Pairs::Tuple && f.name != "f" => format!(" -> [{ty}; 2]"),
         Ret::Pair(..) => format!(" -> ({ty}, {ty})"),
         Ret::Array(..) => format!(" -> [{ty}; 2]"),
         Ret::Unit => String::new(),
@@ -173,6 +174,8 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         d,
         len,
         mark: Cell::new(None),
+        pairs: f.pairs,
+        renamed: std::cell::RefCell::new(std::collections::HashMap::new()),
     };
     // A loop after a `return` is inside a branch: not marked.
     let mut returned = false;
@@ -198,6 +201,10 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         Ret::Scalar(e) => {
             let _ = writeln!(out, "    {}", p.expr(e));
         }
+        // (A helper's: the main function's results are the harness's tuple.)
+        Ret::Pair(a, b) if f.pairs != Pairs::Tuple && f.name != "f" => {
+            let _ = writeln!(out, "    [{}, {}]", p.expr(a), p.expr(b));
+        }
         Ret::Pair(a, b) => {
             let _ = writeln!(out, "    ({}, {})", p.expr(a), p.expr(b));
         }
@@ -215,6 +222,9 @@ struct Printer {
     len: usize,
     /// The snapshots of the `#[checkpoint]` the next loop printed gets.
     mark: Cell<Option<usize>>,
+    pairs: Pairs,
+    /// The names of a pair bound whole, as they are read: `p_q[0]`.
+    renamed: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 fn pad(depth: usize) -> String {
@@ -504,15 +514,34 @@ impl Printer {
             S::Closure { name, param, body } => {
                 let _ = writeln!(out, "{p}let {name} = |{param}: {ty}| {};", self.expr(body));
             }
-            S::LetPair { names, call, args } => {
-                let _ = writeln!(
-                    out,
-                    "{p}let ({}, {}) = {call}({});",
-                    names[0],
-                    names[1],
-                    self.args(args)
-                );
-            }
+            S::LetPair { names, call, args } => match self.pairs {
+                Pairs::Tuple => {
+                    let _ = writeln!(
+                        out,
+                        "{p}let ({}, {}) = {call}({});",
+                        names[0],
+                        names[1],
+                        self.args(args)
+                    );
+                }
+                Pairs::Array => {
+                    let _ = writeln!(
+                        out,
+                        "{p}let [{}, {}] = {call}({});",
+                        names[0],
+                        names[1],
+                        self.args(args)
+                    );
+                }
+                Pairs::Whole => {
+                    let whole = format!("{}_{}", names[0], names[1]);
+                    let _ = writeln!(out, "{p}let {whole} = {call}({});", self.args(args));
+                    let mut renamed = self.renamed.borrow_mut();
+                    for (k, name) in names.iter().enumerate() {
+                        renamed.insert(name.clone(), format!("{whole}[{k}]"));
+                    }
+                }
+            },
         }
     }
 
@@ -612,7 +641,10 @@ impl Printer {
         let d = self.d;
         match e {
             E::Lit(x) => d.lit(*x),
-            E::Var(v) => v.clone(),
+            E::Var(v) => match self.renamed.borrow().get(v) {
+                Some(read) => read.clone(),
+                None => v.clone(),
+            },
             E::Deref(v) => format!("(*{v})"),
             E::IntF(i) => match d {
                 Dialect::F64 => format!("({} as f64)", int(i)),

@@ -496,7 +496,8 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
         return false;
     };
     let has_tangent = |id: &NodeId| tangents.names.contains_key(id);
-    let seeded = has_tangent(&id)
+    // Its value's tangent where something reads the value.
+    let seeded = (has_tangent(&id) && super::forward::is_read(graph, id))
         || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e))
         || graph.writes_to_arrays(id).any(|a| has_tangent(&a));
     seeded
@@ -535,6 +536,9 @@ pub fn of_node(graph: &Graph, tangents: &Tangents, id: NodeId) -> TokenStream {
         let mut code = TokenStream::new();
         let writes = graph.writes_to_arrays(id).next().is_some();
         if let (Some(dot), NodeKind::Call { outputs: 1, .. }) = (tangents.get(&id), &node.kind) {
+            // (A value nothing reads needs no tangent, nor is it pulled back
+            // through: it may be a tuple or an array, whose pullback's seed
+            // is no float.)
             if graph.elements_of(id).next().is_none() && !writes {
                 let along = through_rule(graph, tangents, id);
                 code.extend(quote!(let #dot = #along;));
