@@ -1052,3 +1052,49 @@ fn a_call_whose_results_nothing_reads_has_no_tangent() {
     let g = unread_results::backward(&tape, &[1.0, 0.0]);
     assert!((g.x - 0.6).abs() < 1e-15);
 }
+
+#[differentiate]
+fn pair_of(x: f64) -> [f64; 2] {
+    [x * x, x.sin()]
+}
+
+#[differentiate]
+fn weighted_pair(p: [f64; 2]) -> f64 {
+    p[0] + 3.0 * p[1]
+}
+
+/// A local array of differentiated values passed by value to a callee: its
+/// tangent went to the callee's forward-mode rule as the array where a slice
+/// was expected (E0308 inside the expansion), found writing a message.
+#[differentiate]
+fn array_passed_by_value(x: f64) -> f64 {
+    let [a, b] = pair_of(x);
+    let q = [a, b];
+    a * weighted_pair(q)
+}
+
+/// A call's array read by index in a condition as well: no adjoint flows
+/// there, so it is no use of the array whole (the fuzzer, seed 2718).
+#[differentiate]
+fn elements_in_a_condition(x: f64) -> f64 {
+    let p = pair_of(x);
+    if p[0] > 0.3 && p[1] < 2.0 {
+        p[1] * x
+    } else {
+        p[0]
+    }
+}
+
+#[test]
+fn arrays_by_value_and_elements_in_conditions() {
+    for x in [0.7, 0.3, -1.2] {
+        check!(array_passed_by_value(x = x));
+        check!(elements_in_a_condition(x = x));
+        let (_, g) = array_passed_by_value::grad(x);
+        let (_, along) = array_passed_by_value::tangent(x, 1.0);
+        assert!((along - g.x).abs() < 1e-12 * g.x.abs().max(1.0));
+        let (_, g) = elements_in_a_condition::grad(x);
+        let (_, along) = elements_in_a_condition::tangent(x, 1.0);
+        assert!((along - g.x).abs() < 1e-12 * g.x.abs().max(1.0));
+    }
+}

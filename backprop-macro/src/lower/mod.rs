@@ -151,17 +151,32 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
 
 /// A call's array read by index (`p[0]`, its elements) and used whole too
 /// (`g(p)`): the whole array's adjoint would not reach the call's seed.
+/// (Read whole where no adjoint flows, in a condition, is fine.)
 fn indexed_and_whole(graph: &Graph, errors: &mut Errors) {
     for (id, node) in graph.nodes.iter().enumerate() {
-        if matches!(node.kind, NodeKind::Call { rest: true, .. })
-            && crate::emit::forward::is_read(graph, id)
-        {
+        if matches!(node.kind, NodeKind::Call { rest: true, .. }) && flows_whole(graph, id) {
             errors.push(syn::Error::new(
                 node.span,
                 "the array this call returns is read by index (`p[0]`) and used whole too; name its elements where it is bound (`let [a, b] = f(x);`) and use those",
             ));
         }
     }
+}
+
+/// Whether a value flows whole into another (an operand, a branch's or a
+/// loop's result, a loop variable's start, an output): where an adjoint
+/// would come back.
+fn flows_whole(graph: &Graph, id: NodeId) -> bool {
+    let is = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
+    graph.nodes.iter().any(|n| n.args().iter().any(is))
+        || graph.outputs.iter().any(is)
+        || crate::ir::traverse::any_stmt(&graph.body, &mut |stmt| match stmt {
+            IrStmt::If(branch) => branch.arms.iter().any(|a| a.results.iter().any(is)),
+            IrStmt::Loop(looped) => {
+                looped.carried.iter().any(|c| is(&c.init)) || looped.body.results.iter().any(is)
+            }
+            _ => false,
+        })
 }
 
 /// The `&mut [f64]` parameters: parameters are the first nodes, in order.

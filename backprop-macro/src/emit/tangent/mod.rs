@@ -313,7 +313,6 @@ fn through_rule(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream
         tape,
         tape_args,
         parts,
-        borrows,
         arg_spans,
         ..
     } = &graph.nodes[call].kind
@@ -372,14 +371,13 @@ fn through_rule(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream
         let term = match (arg_float, is_array, dot) {
             (Some(f), true, Some(dot)) => {
                 types.push(quote!(&[#f]));
+                // A slice parameter's tangent is a slice already; a
+                // buffer's or an array's is lent as one.
+                let slice = matches!(arg, Operand::Node(a) if matches!(graph.nodes[*a].kind, NodeKind::Param) && graph.nodes[*a].array.as_ref().is_some_and(|info| !info.fixed));
                 passed.push(match lent_part(graph, parts, k) {
                     Some((start, end)) => quote!(&#dot[#start..#end]),
-                    // Lent as the user lends the array (`&h`, or `w`, a
-                    // slice already), and so its tangent.
-                    None => match borrows.get(k) {
-                        Some(crate::ir::Borrow::Shared) => quote!(&#dot),
-                        _ => quote!(#dot),
-                    },
+                    None if slice => quote!(#dot),
+                    None => quote!(&#dot[..]),
                 });
                 Some(quote::quote_spanned! {arg_span=>
                     #dot_k
