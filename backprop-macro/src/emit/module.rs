@@ -31,9 +31,16 @@ pub fn assemble(
     let grad = grad_struct(sig, &generic);
     // The user's lints hold for the passes, which repeat the user's code (the
     // first item of each); on the module too, for what it defines.
-    let forward_fn = forward_fns(sig, graph, backward, &tape, &grad_names, &generic);
+    let passes = super::passes::Passes {
+        sig,
+        graph,
+        backward,
+        tape: &tape,
+        generic: &generic,
+    };
+    let forward_fn = forward_fns(&passes, &grad_names);
     let forward_fn = quote!(#(#lints)* #forward_fn);
-    let backward_fn = backward_fns(sig, graph, backward, &tape, names, &generic);
+    let backward_fn = backward_fns(&passes, names);
     let backward_fn = quote!(#(#lints)* #backward_fn);
     let fused = tape
         .argument_copies()

@@ -13,14 +13,12 @@ use crate::parse::signature::{Outputs, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-pub(super) fn forward_fns(
-    sig: &Signature,
-    graph: &Graph,
-    backward: &Backward,
-    tape: &Tape,
-    names: &Names,
-    generic: &Generic,
-) -> TokenStream {
+/// `forward_into` (or `forward_core` and `forward_into` around it) and
+/// `forward`.
+pub(super) fn forward_fns(passes: &Passes, names: &Names) -> TokenStream {
+    let Passes {
+        sig, tape, generic, ..
+    } = *passes;
     // Where the backward pass reads arguments again, `forward_core` leaves
     // their copies out, for `grad` and `grad_into`, which pass the arguments to
     // `backward_core` themselves; `forward_into` adds the copies.
@@ -28,13 +26,6 @@ pub(super) fn forward_fns(
     let name = match fused {
         true => quote!(fn forward_core),
         false => quote!(pub fn forward_into),
-    };
-    let passes = Passes {
-        sig,
-        graph,
-        backward,
-        tape,
-        generic,
     };
     let (statements, tape_param) = passes.forward(name, names, None);
     let doc = format!(
@@ -64,6 +55,7 @@ pub(super) fn forward_fns(
 }
 
 /// What the passes' functions are written from.
+#[derive(Clone, Copy)]
 pub(super) struct Passes<'a> {
     pub(super) sig: &'a Signature,
     pub(super) graph: &'a Graph,
@@ -424,14 +416,16 @@ fn forward_wrapper(sig: &Signature, names: &Names, generic: &Generic) -> TokenSt
     }
 }
 
-pub(super) fn backward_fns(
-    sig: &Signature,
-    graph: &Graph,
-    backward: &Backward,
-    tape: &Tape,
-    names: &mut Names,
-    generic: &Generic,
-) -> TokenStream {
+/// `backward_into` (or `backward_with`, or `backward_core` and the
+/// functions around it) and `backward`.
+pub(super) fn backward_fns(passes: &Passes, names: &mut Names) -> TokenStream {
+    let Passes {
+        sig,
+        backward,
+        tape,
+        generic,
+        ..
+    } = *passes;
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
     let ret = &seed_type(sig);
@@ -467,13 +461,6 @@ pub(super) fn backward_fns(
         "`backward_into` with memory you keep: `{work}` holds what the backward pass refills at each use (the gradients of the calls, working copies of array adjoints), so a backward pass run again with the same `{work}` allocates nothing for it."
     );
     let too_many = (copies.len() + 4 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-    let passes = Passes {
-        sig,
-        graph,
-        backward,
-        tape,
-        generic,
-    };
     let mut statements = |header: TokenStream| passes.backward(header, names, None);
     let new_work = has_work.then(|| quote!(&mut Work::default(),));
     let backward_into = match (fused, has_work) {
