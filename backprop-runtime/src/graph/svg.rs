@@ -493,7 +493,8 @@ impl<'a> Layout<'a> {
                 .range((e, 0)..=(e, usize::MAX))
                 .map(|(_, point)| *point),
         );
-        points.push((b.x, self.port(e, edge.to)));
+        let (port, first) = self.port(e, edge.to);
+        points.push((b.x, port));
         let mut path = format!("M {:.1} {:.1}", points[0].0, points[0].1);
         for pair in points.windows(2) {
             let ((x1, y1), (x2, y2)) = (pair[0], pair[1]);
@@ -521,21 +522,26 @@ impl<'a> Layout<'a> {
             r##"<path d="{path}" fill="none" stroke="{stroke}" marker-end="url(#arrow)"{dash}/>"##
         );
         if let Some(label) = Graph::edge_label(edge) {
-            // Under the end of the wire, right-aligned against the node.
+            // At the end of the wire, right-aligned against the node: under
+            // it, as the blog writes gradients, unless the wire rises into
+            // the node's top port (its label would sit on it; above it there
+            // is room).
             let (x2, y2) = points[points.len() - 1];
+            let rising = points[points.len() - 2].1 > y2 + 4.0;
+            let y = if rising && first { y2 - 4.0 } else { y2 + 12.0 };
             let _ = write!(
                 out,
-                r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11" fill="{ADJOINT}" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
+                r##"<text x="{:.1}" y="{y:.1}" text-anchor="end" font-size="11" fill="{ADJOINT}" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
                 x2 - 8.0,
-                y2 + 12.0,
                 html(&label)
             );
         }
     }
 
     /// Where wire `e` enters node `to`: the wires into a node spread over
-    /// its left side, in the order of their sources' heights.
-    fn port(&self, e: usize, to: usize) -> f64 {
+    /// its left side, in the order of their sources' heights; and whether it
+    /// is the top one.
+    fn port(&self, e: usize, to: usize) -> (f64, bool) {
         let rect = &self.nodes[to];
         let mut incoming: Vec<(f64, usize)> = self.incoming[to]
             .iter()
@@ -552,8 +558,10 @@ impl<'a> Layout<'a> {
         incoming.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let rank = incoming.iter().position(|(_, k)| *k == e).unwrap_or(0);
         let top = rect.y + LINE;
-        top + PORT * (rank + 1) as f64
-            + (self.box_height(to) - PORT * (incoming.len() + 1) as f64) / 2.0
+        let y = top
+            + PORT * (rank + 1) as f64
+            + (self.box_height(to) - PORT * (incoming.len() + 1) as f64) / 2.0;
+        (y, rank == 0)
     }
 }
 
