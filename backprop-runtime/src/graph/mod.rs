@@ -44,12 +44,14 @@
 //! ```
 
 mod dot;
+mod layout;
+mod probe;
 mod record;
 mod svg;
 
-pub use record::Recorder;
 #[doc(hidden)]
-pub use record::{Probe, RecordAny, RecordFixed, RecordScalar, RecordSlice};
+pub use probe::{Probe, RecordAny, RecordFixed, RecordScalar, RecordSlice};
+pub use record::Recorder;
 
 use num_traits::ToPrimitive;
 
