@@ -49,6 +49,10 @@ impl<E: ToPrimitive + Copy, V: std::ops::Deref<Target = [E]>> RecordSlice for &P
     fn term(&self, _: &mut Recorder, _: usize) {}
 }
 
+/// Fixed arrays, at the same level as slices and vectors: a trait of their
+/// own, since one trait's impls for `V: Deref<Target = [E]>` and for
+/// `[E; N]` would overlap for all rustc knows (`core` may one day implement
+/// `Deref` for arrays).
 #[doc(hidden)]
 pub trait RecordFixed {
     fn record(&self, recorder: &mut Recorder, node: usize);
