@@ -200,13 +200,7 @@ pub(super) fn grad_fn(
         let too_many = (params.len() + 2 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
         if let Some((tape_struct, has_work)) = fused {
             // The backward pass reads the arguments themselves: no copies.
-            let copies = tape_struct.argument_copies().map(|c| {
-                let arg = c.param.and_then(|k| args.get(k)).unwrap_or(&c.field);
-                match c.is_reference {
-                    true => quote!(#arg),
-                    false => quote!(&#arg),
-                }
-            });
+            let copies = tape_struct.passed_arguments(&args);
             let new_work = has_work.then(|| quote!(&mut Work::default(),));
             return quote! {
                 #[doc = #doc]

@@ -41,12 +41,13 @@ impl Forward<'_> {
     }
 
     fn block(&self, block: &Block) -> TokenStream {
-        let mut code = TokenStream::new();
-        for stmt in &block.stmts {
-            code.extend(self.stmt(stmt));
-        }
+        let mut code = self.stmts(&block.stmts);
         code.extend(self.pushes(block));
         code
+    }
+
+    fn stmts(&self, stmts: &[Stmt]) -> TokenStream {
+        stmts.iter().map(|stmt| self.stmt(stmt)).collect()
     }
 
     /// At the end of a branch or loop body: the values the backward pass will
@@ -240,23 +241,15 @@ impl Forward<'_> {
     fn recorded_loop_block(&self, looped: &Loop, recorder: &Ident) -> TokenStream {
         let start = graph::iteration(self.graph, recorder, looped);
         let body = &looped.body;
-        let Some(test) = body
+        let tested = body
             .stmts
             .iter()
             .position(|s| matches!(s, Stmt::BreakUnless(_)))
-        else {
-            let block = self.block(body);
-            return quote!(#start #block);
-        };
-        let mut code = TokenStream::new();
-        for (k, stmt) in body.stmts.iter().enumerate() {
-            code.extend(self.stmt(stmt));
-            if k == test {
-                code.extend(start.clone());
-            }
-        }
-        code.extend(self.pushes(body));
-        code
+            .map_or(0, |test| test + 1);
+        let (before, after) = body.stmts.split_at(tested);
+        let (before, after) = (self.stmts(before), self.stmts(after));
+        let pushes = self.pushes(body);
+        quote!(#before #start #after #pushes)
     }
 
     /// A checkpointed loop's iterations in `iterations` (a local

@@ -55,6 +55,21 @@ impl Tape {
     pub(super) fn argument_copies(&self) -> impl Iterator<Item = &Copied> {
         self.copies.iter().filter(|c| c.param.is_some())
     }
+
+    /// The arguments themselves where the backward pass reads them again
+    /// (`backward_core`'s last parameters): `args` are the caller's names
+    /// of the parameters, each passed as a slice reference.
+    pub(super) fn passed_arguments(&self, args: &[Ident]) -> Vec<TokenStream> {
+        self.argument_copies()
+            .map(|c| {
+                let arg = c.param.and_then(|k| args.get(k)).unwrap_or(&c.field);
+                match c.is_reference {
+                    true => quote!(#arg),
+                    false => quote!(&#arg),
+                }
+            })
+            .collect()
+    }
 }
 
 pub(super) fn tape_struct(

@@ -172,14 +172,6 @@ impl Shown {
                 .collect(),
         }
     }
-
-    /// The float, for a scalar.
-    pub fn as_scalar(&self) -> Option<f64> {
-        match self {
-            Shown::Scalar(v) => Some(*v),
-            Shown::Array { .. } => None,
-        }
-    }
 }
 
 impl std::fmt::Display for Shown {

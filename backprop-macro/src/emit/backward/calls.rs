@@ -62,14 +62,11 @@ impl Pass<'_> {
             quote::quote_spanned!(span=> let #pattern = #path::pullback_into(#tape, #seed, #scratch);),
         );
         for (source, name) in locals {
-            self.record_term(source, &name, &quote!(#name), true);
+            self.record_term(source, &name, &quote!(#name));
         }
-        // (For `graph`: these terms are what the callee handed back.)
-        let outer = std::mem::replace(&mut self.callee_terms, true);
         for (arg, name) in accumulated {
             self.contribute(&arg, region, quote!(#name));
         }
-        self.callee_terms = outer;
         for (array, name, range) in whole_arrays {
             let da = self.adjoint(array);
             // A vector that grows after the call was shorter at the call: the

@@ -110,7 +110,6 @@ pub fn generate(
         record,
         current: None,
         edges: Vec::new(),
-        callee_terms: false,
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -230,23 +229,15 @@ struct Pass<'a> {
     record: Option<Ident>,
     current: Option<NodeId>,
     edges: Vec<(NodeId, NodeId, Ident)>,
-    /// The terms being contributed were handed back by a callee.
-    callee_terms: bool,
 }
 
 impl Pass<'_> {
     /// For `graph`: the call that records `term`, which flows back from the
-    /// node being reversed to `operand` as part of `name`.
-    /// A term a callee's pullback hands back may be `NotDifferentiable` (an
-    /// error the pass itself reports): `from_callee` records it through the
-    /// probe, which accepts it.
-    pub(super) fn record_term(
-        &mut self,
-        operand: NodeId,
-        name: &Ident,
-        term: &TokenStream,
-        from_callee: bool,
-    ) {
+    /// node being reversed to `operand` as part of `name`. A term a callee's
+    /// pullback hands back (the node being reversed is a call) may be
+    /// `NotDifferentiable`, an error the pass itself reports: it is recorded
+    /// through the probe, which accepts it.
+    pub(super) fn record_term(&mut self, operand: NodeId, name: &Ident, term: &TokenStream) {
         let (Some(recorder), Some(to)) = (&self.record, self.current) else {
             return;
         };
@@ -261,7 +252,7 @@ impl Pass<'_> {
                 self.edges.len() - 1
             }
         };
-        let from_callee = from_callee || self.callee_terms;
+        let from_callee = matches!(self.graph.nodes[to].kind, NodeKind::Call { .. });
         let float = !from_callee && crate::emit::graph::is_float(self.graph, operand);
         let call = crate::emit::graph::term(recorder, edge, float, term);
         self.out.extend(call);
@@ -530,12 +521,12 @@ impl Pass<'_> {
                 let name = self.next_term(id);
                 let binding = self.binding(id, &name);
                 self.out.extend(quote!(let #binding = #term;));
-                self.record_term(id, &name, &quote!(#name), false);
+                self.record_term(id, &name, &quote!(#name));
             }
             Some(statement) => {
                 let accumulator = self.accumulators.get(&(id, statement)).cloned();
                 if let Some(accumulator) = accumulator {
-                    self.record_term(id, &accumulator, &term, false);
+                    self.record_term(id, &accumulator, &term);
                     let add = self.graph.ret.add_assign(
                         &quote!(#accumulator),
                         &term,

@@ -105,13 +105,13 @@ pub fn adjoint(graph: &Graph, recorder: &Ident, id: NodeId, d: &Ident) -> TokenS
         return TokenStream::new();
     }
     let number = number(id);
-    if scalar_adjoint(graph, id) && is_float(graph, id) {
-        quote!(#recorder.adjoint(#number, #d);)
-    } else if scalar_adjoint(graph, id) {
-        let probe = probe(&quote!(#d));
-        quote!(#probe.adjoint(#recorder, #number);)
-    } else {
-        quote!(#recorder.visit(#number);)
+    match (scalar_adjoint(graph, id), is_float(graph, id)) {
+        (true, true) => quote!(#recorder.adjoint(#number, #d);),
+        (true, false) => {
+            let probe = probe(&quote!(#d));
+            quote!(#probe.adjoint(#recorder, #number);)
+        }
+        (false, _) => quote!(#recorder.visit(#number);),
     }
 }
 

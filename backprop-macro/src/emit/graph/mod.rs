@@ -103,8 +103,8 @@ pub struct Recorded<'a> {
     pub backward_fn: TokenStream,
 }
 
-/// `f::graph(args)` and `f::graph_with(args, iterations)`, for a function
-/// with one result and no `&mut` parameter.
+/// `f::graph(args)` and `f::graph_with(args, iterations)`; `None` for a
+/// function with no result, or whose `&mut` argument the tape copies.
 pub(super) fn graph_fns(
     sig: &Signature,
     graph: &Graph,
@@ -153,13 +153,7 @@ pub(super) fn graph_fns(
     }
     // As `grad_into`: the arguments the backward pass reads again are passed
     // to it, and its memory is new.
-    let copies = tape.argument_copies().map(|c| {
-        let arg = c.param.and_then(|k| args.get(k)).unwrap_or(&c.field);
-        match c.is_reference {
-            true => quote!(#arg),
-            false => quote!(&#arg),
-        }
-    });
+    let copies = tape.passed_arguments(&args);
     let work = (!recorded.backward.work_fields.is_empty()).then(|| quote!(&mut Work::default(),));
     let (forward_fn, backward_fn) = (&recorded.forward_fn, &recorded.backward_fn);
     let seeded = match (&sig.outputs, inouts) {

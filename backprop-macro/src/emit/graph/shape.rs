@@ -13,14 +13,19 @@ use crate::parse::signature::Signature;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-/// `const SHAPE: Shape = ..`: the nodes, wires and blocks, with `terms`, the
-/// wires the backward pass wrote a term along (in the order of the numbers
-/// its calls use).
+/// `static SHAPE: Shape = ..`: the nodes, wires and blocks; the wires the
+/// backward pass wrote a term along come first, in the order of the numbers
+/// its recording calls use.
 pub fn shape(sig: &Signature, graph: &Graph, backward: &Backward, name: &Ident) -> TokenStream {
     let regions = regions(graph);
     let nodes = graph.nodes.iter().enumerate().map(|(id, node)| {
         let role = role(sig, graph, id);
-        let op = op_label(graph, id);
+        // (A node not drawn needs no label.)
+        let op = if shown(graph, id) {
+            op_label(graph, id)
+        } else {
+            String::new()
+        };
         let name = node.name.to_string();
         let region = number(node.region);
         let saved = backward.saved.contains(&id) || backward.stacks.contains_key(&id);
@@ -81,9 +86,7 @@ fn op_label(graph: &Graph, id: NodeId) -> String {
     let name = |id: NodeId| graph.nodes[id].name.to_string();
     let arg = |o: &Operand| compact(&argument(graph, o));
     match &node.kind {
-        NodeKind::Op { .. } | NodeKind::Cast { .. } | NodeKind::Inactive { .. } => {
-            compact(&value(graph, node))
-        }
+        NodeKind::Op { .. } | NodeKind::Cast { .. } => compact(&value(graph, node)),
         NodeKind::Read { array, index } => format!("{}[{}]", name(*array), arg(index)),
         NodeKind::Write {
             array,
@@ -185,12 +188,13 @@ fn loop_label(graph: &Graph, looped: &Loop) -> String {
         .map_or_else(|| "_".to_string(), |v| graph.nodes[v].name.to_string());
     match &looped.iter {
         Some(iter) => format!("for {var} in {}", compact(&quote!(#iter))),
-        None if starts_with_condition(&looped.body) => "while".to_string(),
+        None if tests_a_condition(&looped.body) => "while".to_string(),
         None => "loop".to_string(),
     }
 }
 
-fn starts_with_condition(body: &Block) -> bool {
+/// A `while` loop's body: the test of its condition among its statements.
+fn tests_a_condition(body: &Block) -> bool {
     body.stmts.iter().any(|s| matches!(s, Stmt::BreakUnless(_)))
 }
 
