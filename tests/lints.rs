@@ -314,3 +314,49 @@ pub fn checkpointed(start: &[f64], rate: f64, n: usize) -> f64 {
 pub fn expected_lint(x: f64, n: usize) -> f64 {
     x * n as f64
 }
+
+/// A model as a struct, with a nested struct, an array, a vector and data.
+#[derive(backprop_runtime::Differentiable, Clone, Debug)]
+pub struct Net {
+    /// Its layer.
+    pub layer: Layer,
+    /// A rotation.
+    pub rot: [f64; 3],
+    /// How many inputs it reads.
+    pub inputs: usize,
+}
+
+/// A layer of `Net`.
+#[derive(backprop_runtime::Differentiable, Clone, Debug)]
+pub struct Layer {
+    /// Weights.
+    pub w: Vec<f64>,
+    /// Bias.
+    pub b: f64,
+}
+
+/// Generic over its float.
+#[derive(backprop_runtime::Differentiable, Clone, Copy, Debug)]
+pub struct Spring<T> {
+    /// Stiffness.
+    pub k: T,
+}
+
+/// A loss over a struct and a by-value struct, generic.
+#[differentiate]
+#[must_use]
+#[allow(clippy::needless_range_loop)]
+pub fn net_loss(net: &Net, x: &[f64], _unused: f64) -> f64 {
+    let mut s = net.layer.b + net.rot[1].sin();
+    for i in 0..net.inputs {
+        s += net.layer.w[i] * x[i];
+    }
+    s * s
+}
+
+/// Generic, by value.
+#[differentiate]
+#[must_use]
+pub fn spring_energy<T: Float>(spring: Spring<T>, x: T) -> T {
+    spring.k * x * x
+}

@@ -38,6 +38,10 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         errors.push(error);
         Args::default()
     });
+    if let Some(expansion) = crate::parse::model::expand_models(&function, &args) {
+        errors.finish()?;
+        return expansion;
+    }
     let module = module_of(&function, &args, errors)?;
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.

@@ -36,6 +36,7 @@
 //! tests that sit beside each stage.
 
 mod analysis;
+mod derive;
 mod desugar;
 mod emit;
 mod errors;
@@ -95,4 +96,32 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::differentiate(attr.into(), item.into()).into()
+}
+
+/// Makes a struct a differentiable parameter type: a model.
+///
+/// ```text
+/// #[derive(Differentiable)]
+/// struct Mlp {
+///     w1: Vec<f64>,            // a Vec: its gradient is a Vec
+///     b2: f64,                 // a float
+///     rot: [f64; 3],           // an array
+///     head: Layer,             // another struct that derives Differentiable
+///     layers: usize,           // data: integers, bool, String
+///     #[differentiable(skip)]
+///     name: Option<String>,    // data, marked
+/// }
+/// ```
+///
+/// generates `MlpGrad`, the same fields holding their gradients
+/// (`Clone`, `Debug`, `PartialEq`, `Default` = zero), and implements
+/// `backprop_runtime::Differentiable` for `Mlp` (`zero_grad`, `add_scaled`,
+/// `step`) and `backprop_runtime::Gradient` for `MlpGrad` (`clear`, `scale`,
+/// `add_scaled`, `add`, `dot`, `norm`). A `#[differentiate]` function taking
+/// an `&Mlp` or an `Mlp` differentiates with respect to its fields: its
+/// `Grad` has an `MlpGrad` for it. Generic structs (`struct Params<T> { k: T }`)
+/// are differentiable over their float type parameter.
+#[proc_macro_derive(Differentiable, attributes(differentiable))]
+pub fn derive_differentiable(item: TokenStream) -> TokenStream {
+    derive::derive(item.into()).into()
 }

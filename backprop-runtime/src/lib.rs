@@ -451,6 +451,10 @@ pub use checkpoint::Checkpoints;
 
 pub mod graph;
 
+pub mod model;
+pub use backprop_macro::Differentiable;
+pub use model::{Differentiable, GradOf, Gradient};
+
 /// `num-traits`, whose [`Float`] generic differentiated functions are written
 /// against: `fn f<T: Float>(x: T) -> T`.
 pub use num_traits;

@@ -35,7 +35,7 @@ pub(super) fn seed_type(sig: &Signature) -> TokenStream {
 
 /// The type of a parameter's gradient: a float, a `Vec` for a slice, an array
 /// for an array.
-pub(super) fn gradient_type(
+pub(crate) fn gradient_type(
     param: &crate::parse::signature::Param,
     float: &FloatTy,
 ) -> TokenStream {

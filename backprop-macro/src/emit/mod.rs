@@ -4,6 +4,7 @@
 //! module's documentation (`pretty`).
 
 mod api;
+pub(crate) use api::gradient_type;
 pub mod backward;
 pub mod forward;
 pub mod graph;

@@ -5,4 +5,5 @@
 pub mod args;
 pub mod checkpoint;
 pub mod method;
+pub mod model;
 pub mod signature;

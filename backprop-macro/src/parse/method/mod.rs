@@ -17,6 +17,7 @@ mod fields;
 mod rewrite;
 
 use fields::{collect_fields, field_uses, Use};
+pub(crate) use rewrite::visit_macro_arguments;
 use rewrite::{free_function, locals};
 
 use crate::errors::Errors;

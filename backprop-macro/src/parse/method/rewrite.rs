@@ -75,7 +75,7 @@ pub(super) fn locals(m: &Marked, type_ident: &Ident) -> Locals {
 
 /// `vec![2.0, self.w[3]]`, `println!("{}", self.b)`: a macro's arguments are
 /// code too, when they parse as expressions, and are rewritten like the rest.
-pub(super) fn visit_macro_arguments(visitor: &mut impl VisitMut, mac: &mut syn::Macro) {
+pub(crate) fn visit_macro_arguments(visitor: &mut impl VisitMut, mac: &mut syn::Macro) {
     let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
     if let Ok(mut args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
         for arg in &mut args {

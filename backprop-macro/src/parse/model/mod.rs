@@ -1,0 +1,249 @@
+//! Models as structs: a parameter `p: &Mlp` (or `p: Mlp`) whose type derives
+//! `Differentiable` is differentiated with respect to its fields.
+//!
+//! The function is read field by field (`flat.rs`): `fn loss(p: &Mlp, x: &[f64])`
+//! reading `p.w[i]` and `p.b` is differentiated as
+//! `fn loss(p: &Mlp, p_w: &[f64], p_b: f64, x: &[f64])`, in a module hidden
+//! inside `loss` (`loss::by_field::loss`), and the module `loss` the user
+//! sees (`wrappers.rs`) takes the struct again: `loss::grad(&p, x)` returns a
+//! `loss::Grad` whose field `p` is an `MlpGrad`, the struct's gradient with
+//! the same field names. Which fields are differentiated is read from the
+//! body (`uses.rs`): those read as floats or arrays of floats; a field used
+//! as an integer (a range's end, an index, a cast) or only compared is data.
+
+mod flat;
+mod uses;
+mod wrappers;
+
+use crate::errors::Errors;
+use crate::parse::args::Args;
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+use uses::Use;
+
+/// A struct parameter read field by field.
+pub(super) struct Model {
+    pub(super) ident: Ident,
+    /// The struct's type, without the reference.
+    pub(super) ty: syn::Type,
+    pub(super) by_ref: bool,
+    /// The fields differentiated, in the order of their paths.
+    pub(super) leaves: Vec<Leaf>,
+}
+
+/// A differentiated field: `p.pose.rot`, read as the parameter `p_pose_rot`.
+pub(super) struct Leaf {
+    pub(super) path: Vec<Ident>,
+    pub(super) array: bool,
+    pub(super) local: Ident,
+}
+
+/// The expansion of a function with struct parameters, or `None` when it has
+/// none (the plain pipeline serves).
+pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<TokenStream>> {
+    let mut errors = Errors::default();
+    let float_param =
+        crate::parse::signature::generic_float(&function.sig.generics, &mut Errors::default());
+    let selected = |ident: &Ident| {
+        args.wrt
+            .as_ref()
+            .map_or(true, |wrt| wrt.iter().any(|w| w == ident))
+            && !args.data.contains(ident)
+    };
+    let mut candidates = Vec::new();
+    let mut slices = Vec::new();
+    for input in &function.sig.inputs {
+        let syn::FnArg::Typed(typed) = input else {
+            continue;
+        };
+        let syn::Pat::Ident(pat) = &*typed.pat else {
+            continue;
+        };
+        if !selected(&pat.ident) {
+            continue;
+        }
+        match struct_type(&typed.ty, float_param.as_ref()) {
+            Some(Found::Struct {
+                ty,
+                by_ref,
+                mutable,
+            }) => {
+                if mutable {
+                    errors.spanned(
+                        &typed.ty,
+                        "a struct parameter taken by `&mut` cannot be differentiated yet: take it by `&` and return what the function computes, or list the differentiated parameters in `wrt(...)` to pass this one as data",
+                    );
+                    continue;
+                }
+                candidates.push((pat.ident.clone(), *ty, by_ref, typed.ty.clone()));
+            }
+            Some(Found::Slice) => slices.push(pat.ident.clone()),
+            None => {}
+        }
+    }
+    if candidates.is_empty() && slices.is_empty() {
+        return errors.finish().err().map(Err);
+    }
+    let params: Vec<Ident> = candidates.iter().map(|c| c.0.clone()).collect();
+    let uses = uses::uses(&function.block, &params, &slices);
+    for expr in &uses.in_slices {
+        errors.spanned(
+            expr,
+            "fields of a slice of structs cannot be differentiated yet: keep each field in a `Vec<f64>` of its own in one model struct (`w: Vec<f64>` indexed as `w[l * width + i]`), or list the differentiated parameters in `wrt(...)` to pass this one as data",
+        );
+    }
+    // By value, a struct is differentiated only if the body reads its fields
+    // (an enum or an opaque value stays data); by reference, always.
+    candidates.retain(|(ident, _, by_ref, _)| {
+        *by_ref || uses.fields.keys().any(|(param, _)| param == ident)
+    });
+    if candidates.is_empty() {
+        return errors.finish().err().map(Err);
+    }
+    let params: Vec<Ident> = candidates.iter().map(|c| c.0.clone()).collect();
+    for expr in &uses.whole {
+        let is_model = matches!(expr, syn::Expr::Path(p) if p.path.get_ident().is_some_and(|i| params.contains(i)));
+        if is_model {
+            errors.spanned(
+                expr,
+                "a differentiated struct parameter is read field by field: pass the fields a callee needs (`predict(&p.w, p.b, x)`), not the struct; methods of the struct are not called here yet",
+            );
+        }
+    }
+    for expr in &uses.written {
+        errors.spanned(
+            expr,
+            "a differentiated struct parameter is read-only here: copy the field into a local (`let mut w = p.w.clone();`) and change that",
+        );
+    }
+    let mut taken = crate::emit::names::identifiers(quote!(#function));
+    taken.insert(function.sig.ident.to_string());
+    let mut names = crate::emit::names::Names::avoiding(taken);
+    let mut models = Vec::new();
+    for (ident, ty, by_ref, _) in &candidates {
+        let mut leaves: Vec<Leaf> = Vec::new();
+        for ((param, path), used) in &uses.fields {
+            if param != ident || matches!(used, Use::Data | Use::Compared) {
+                continue;
+            }
+            let words: Vec<String> = path.iter().map(ToString::to_string).collect();
+            leaves.push(Leaf {
+                path: path.clone(),
+                array: *used == Use::Array,
+                local: names.fresh(&format!("{ident}_{}", words.join("_"))),
+            });
+        }
+        refuse_fields_of_fields(&leaves, ident, &uses, &mut errors);
+        models.push(Model {
+            ident: ident.clone(),
+            ty: ty.clone(),
+            by_ref: *by_ref,
+            leaves,
+        });
+    }
+    if let Err(error) = errors.finish() {
+        return Some(Err(error));
+    }
+    let spans: Vec<syn::Type> = candidates.into_iter().map(|c| *c.3).collect();
+    Some(wrappers::expand(
+        function,
+        args,
+        &models,
+        &spans,
+        float_param,
+    ))
+}
+
+/// `p.pose` read as a float and `p.pose.rot` as an array: one of them is a
+/// struct, which is read field by field, not whole.
+fn refuse_fields_of_fields(leaves: &[Leaf], ident: &Ident, uses: &uses::Uses, errors: &mut Errors) {
+    for outer in leaves {
+        let inner = leaves
+            .iter()
+            .any(|l| l.path.len() > outer.path.len() && l.path.starts_with(&outer.path));
+        if inner {
+            let path: Vec<String> = outer.path.iter().map(ToString::to_string).collect();
+            let chain = (ident.clone(), outer.path.clone());
+            let at = uses
+                .first
+                .get(&chain)
+                .map_or_else(|| quote!(#ident), |expr| quote!(#expr));
+            errors.spanned(
+                at,
+                format!(
+                    "`{ident}.{}` is a struct whose fields are read too: read it field by field here (pass its fields, not the struct)",
+                    path.join(".")
+                ),
+            );
+        }
+    }
+}
+
+enum Found {
+    /// `&Mlp`, `Mlp`, `&mut Mlp`.
+    Struct {
+        ty: Box<syn::Type>,
+        by_ref: bool,
+        mutable: bool,
+    },
+    /// `&[Layer]`, `Vec<Layer>`: structs in a slice.
+    Slice,
+}
+
+/// A type of the user's (named in upper camel case, not one of std's, not the
+/// float type parameter), by reference or by value, or a slice of them.
+fn struct_type(ty: &syn::Type, float_param: Option<&Ident>) -> Option<Found> {
+    let (inner, by_ref, mutable) = match ty {
+        syn::Type::Reference(r) => (&*r.elem, true, r.mutability.is_some()),
+        other => (other, false, false),
+    };
+    match inner {
+        syn::Type::Slice(slice) => {
+            return user_type(&slice.elem, float_param).map(|_| Found::Slice);
+        }
+        syn::Type::Array(array) => {
+            return user_type(&array.elem, float_param).map(|_| Found::Slice);
+        }
+        _ => {}
+    }
+    if let Some(elem) = vec_element(inner) {
+        return user_type(elem, float_param).map(|_| Found::Slice);
+    }
+    user_type(inner, float_param).map(|ty| Found::Struct {
+        ty: Box::new(ty.clone()),
+        by_ref,
+        mutable,
+    })
+}
+
+fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(elem) => Some(elem),
+        _ => None,
+    }
+}
+
+fn user_type<'t>(ty: &'t syn::Type, float_param: Option<&Ident>) -> Option<&'t syn::Type> {
+    const STD: &[&str] = &[
+        "Vec", "String", "Option", "Box", "Rc", "Arc", "HashMap", "BTreeMap", "HashSet",
+        "BTreeSet", "VecDeque", "Range", "Self", "Cell", "RefCell",
+    ];
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    let name = last.ident.to_string();
+    let user = path.qself.is_none()
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && !STD.contains(&name.as_str())
+        && float_param != Some(&last.ident);
+    user.then_some(ty)
+}

@@ -1,0 +1,498 @@
+//! The module the user sees for a function with struct parameters: the
+//! function's module API over the structs again (`loss::grad(&p, x)`), with a
+//! `Grad` whose field for a struct is the struct's gradient, around the
+//! module of the function read field by field (`loss::by_field::loss`).
+
+use super::flat::flat_function;
+use super::Model;
+use crate::desugar::paths;
+use crate::errors::Errors;
+use crate::ir::Floats;
+use crate::parse::args::Args;
+use crate::parse::signature::{Outputs, Shape, Signature};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+pub(super) fn expand(
+    function: &syn::ItemFn,
+    args: &Args,
+    models: &[Model],
+    written_types: &[syn::Type],
+    float_param: Option<Ident>,
+) -> syn::Result<TokenStream> {
+    let Some(float) = result_float(&function.sig.output) else {
+        return Err(syn::Error::new_spanned(
+            &function.sig,
+            "a function with struct parameters returns one float, its loss: `-> f64`",
+        ));
+    };
+    let flat = flat_function(function, models, &float);
+    let flat_args = flat_args(args, models);
+    let floats = Floats::new(float_param);
+    let Some(sig) = Signature::from_syn(&flat, &flat_args, &floats, &mut Errors::default()) else {
+        // The pipeline below reports what is wrong with it.
+        return crate::expand::module_of(&flat, &flat_args, Errors::default());
+    };
+    if !matches!(sig.outputs, Outputs::One) || sig.inouts().next().is_some() || !sig.returns_value {
+        return Err(syn::Error::new_spanned(
+            &function.sig,
+            "a function with struct parameters returns one float and takes no `&mut` parameters, for now: return the loss, and compute other outputs in a function of their own",
+        ));
+    }
+    // The function read field by field sits two modules deeper than the
+    // user's (`loss::by_field`), the module the user sees one.
+    let mut placed = flat.clone();
+    paths::rebase(&mut placed);
+    paths::rebase(&mut placed);
+    let inner = crate::expand::module_of(&placed, &flat_args, Errors::default())?;
+    let mut seen = function.clone();
+    paths::rebase(&mut seen);
+    let mut names =
+        crate::emit::names::Names::avoiding(crate::emit::names::identifiers(quote!(#function)));
+    let api = Api::new(&seen, models, &sig, &mut names);
+    let mut user = function.clone();
+    user.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    crate::parse::checkpoint::strip(&mut user.block);
+    placed.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+    placed
+        .attrs
+        .push(syn::parse_quote!(#[allow(dead_code, clippy::all, clippy::pedantic)]));
+    crate::parse::checkpoint::strip(&mut placed.block);
+    let ident = &function.sig.ident;
+    let vis = &function.vis;
+    let doc = format!(
+        "The derivative of `{ident}`, which reads its struct parameters field by field: `by_field::{ident}` is the function differentiated (each field read as a float parameter of its own), and [`SOURCE`] its generated code. `Grad` has the struct's gradient for each struct parameter."
+    );
+    let checks = models.iter().zip(written_types).map(|(model, written)| {
+        let ty = &model.ty;
+        let (params, _, where_clause) = seen.sig.generics.split_for_impl();
+        let check = format_ident!("{}_derives_differentiable", model.ident);
+        quote_spanned! {written.span()=>
+            #[allow(dead_code, non_snake_case)]
+            fn #check #params () #where_clause {
+                ::backprop_runtime::model::fields::derive_Differentiable_for_this_parameter_or_leave_it_out_of_wrt::<#ty>();
+            }
+        }
+    });
+    let grad = api.grad_struct();
+    let functions = api.functions();
+    Ok(quote! {
+        #user
+        #[doc = #doc]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[doc(hidden)]
+            pub mod by_field {
+                #[allow(unused_imports)]
+                use super::super::*;
+
+                #placed
+                #inner
+            }
+
+            pub use self::by_field::#ident::{Tape, SOURCE};
+
+            #(#checks)*
+            #grad
+            #functions
+        }
+    })
+}
+
+/// The float a function returns: `f64`, `f32` or `T`.
+fn result_float(output: &syn::ReturnType) -> Option<syn::Type> {
+    match output {
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            syn::Type::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+                Some((**ty).clone())
+            }
+            _ => None,
+        },
+        syn::ReturnType::Default => None,
+    }
+}
+
+/// `wrt(p, x)` becomes `wrt(p_w, p_b, x)`; the structs themselves are data.
+fn flat_args(args: &Args, models: &[Model]) -> Args {
+    let wrt = args.wrt.as_ref().map(|wrt| {
+        wrt.iter()
+            .flat_map(|ident| match models.iter().find(|m| m.ident == *ident) {
+                Some(model) => model.leaves.iter().map(|l| l.local.clone()).collect(),
+                None => vec![ident.clone()],
+            })
+            .collect()
+    });
+    let mut data = args.data.clone();
+    data.extend(models.iter().map(|m| m.ident.clone()));
+    Args {
+        wrt,
+        data,
+        second_order: args.second_order,
+    }
+}
+
+/// Where a field of the function's `Grad` comes from in the flat `Grad`.
+enum Source<'a> {
+    /// A field of a struct parameter: `grad.p.w` is the flat `p_w`.
+    Leaf {
+        model: &'a Ident,
+        path: &'a [Ident],
+        array: bool,
+    },
+    /// A parameter of its own: `grad.x` is the flat `x`.
+    Own { slice: bool },
+}
+
+struct Api<'a> {
+    seen: &'a syn::ItemFn,
+    models: &'a [Model],
+    sig: &'a Signature,
+    /// The flat gradient's fields, in its order, and their sources.
+    flat_fields: Vec<(Ident, Source<'a>)>,
+    /// The wrappers' parameters (`_y` passed as `y`) and the flat function's
+    /// arguments made from them.
+    params: Vec<TokenStream>,
+    flat_args: Vec<TokenStream>,
+    /// Locals of the wrappers, apart from the user's names.
+    tape: Ident,
+    seed: Ident,
+    gradient: Ident,
+    value: Ident,
+    flat: Ident,
+    iterations: Ident,
+}
+
+impl<'a> Api<'a> {
+    fn new(
+        seen: &'a syn::ItemFn,
+        models: &'a [Model],
+        sig: &'a Signature,
+        names: &mut crate::emit::names::Names,
+    ) -> Api<'a> {
+        let mut flat_fields = Vec::new();
+        for (param, _) in sig.differentiable() {
+            let leaf = models.iter().find_map(|m| {
+                m.leaves
+                    .iter()
+                    .find(|l| l.local == param.ident)
+                    .map(|l| (m, l))
+            });
+            let source = match leaf {
+                Some((model, leaf)) => Source::Leaf {
+                    model: &model.ident,
+                    path: &leaf.path,
+                    array: leaf.array,
+                },
+                None => Source::Own {
+                    slice: matches!(param.shape, Some(Shape::Slice)),
+                },
+            };
+            flat_fields.push((param.ident.clone(), source));
+        }
+        let mut params = Vec::new();
+        let mut flat_args = Vec::new();
+        for input in &seen.sig.inputs {
+            let syn::FnArg::Typed(typed) = input else {
+                continue;
+            };
+            let syn::Pat::Ident(pat) = &*typed.pat else {
+                continue;
+            };
+            // `_y` would be a used underscore binding here.
+            let passed = match pat.ident.to_string().strip_prefix('_') {
+                Some(bare) if !bare.is_empty() => names.fresh(bare),
+                _ => pat.ident.clone(),
+            };
+            let ty = &typed.ty;
+            params.push(quote!(#passed: #ty));
+            match models.iter().find(|m| m.ident == pat.ident) {
+                Some(model) => {
+                    flat_args.push(if model.by_ref {
+                        quote!(#passed)
+                    } else {
+                        quote!(&#passed)
+                    });
+                    for leaf in &model.leaves {
+                        let path = &leaf.path;
+                        flat_args.push(if leaf.array {
+                            quote!(&#passed.#(#path).*[..])
+                        } else {
+                            quote!(#passed.#(#path).*)
+                        });
+                    }
+                }
+                None => flat_args.push(quote!(#passed)),
+            }
+        }
+        Api {
+            seen,
+            models,
+            sig,
+            flat_fields,
+            params,
+            flat_args,
+            tape: names.fresh("tape"),
+            seed: names.fresh("seed"),
+            gradient: names.fresh("gradient"),
+            value: names.fresh("value"),
+            flat: names.fresh("flat"),
+            iterations: names.fresh("iterations"),
+        }
+    }
+
+    /// `Grad`: one field per differentiated parameter, the struct's gradient
+    /// for a struct.
+    fn grad_struct(&self) -> TokenStream {
+        let (params, args, where_clause) = self.seen.sig.generics.split_for_impl();
+        let mut fields: Vec<(Ident, TokenStream, TokenStream)> = Vec::new();
+        for input in &self.seen.sig.inputs {
+            let syn::FnArg::Typed(typed) = input else {
+                continue;
+            };
+            let syn::Pat::Ident(pat) = &*typed.pat else {
+                continue;
+            };
+            let ident = &pat.ident;
+            if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
+                let ty = &model.ty;
+                let grad_ty =
+                    quote_spanned!(ty.span()=> <#ty as ::backprop_runtime::Differentiable>::Grad);
+                fields.push((
+                    ident.clone(),
+                    grad_ty,
+                    quote!(::core::default::Default::default()),
+                ));
+            } else if let Some((param, float)) =
+                self.sig.differentiable().find(|(p, _)| p.ident == *ident)
+            {
+                let zero = float.zero();
+                let default = match &param.shape {
+                    None => zero,
+                    Some(Shape::Slice) => quote!(::std::vec::Vec::new()),
+                    Some(Shape::Array(len)) => quote!([#zero; #len]),
+                };
+                fields.push((
+                    ident.clone(),
+                    crate::emit::gradient_type(param, &float),
+                    default,
+                ));
+            }
+        }
+        let decls = fields.iter().map(|(ident, ty, _)| {
+            let doc = format!("∂{}/∂{ident}", self.seen.sig.ident);
+            quote!(#[doc = #doc] pub #ident: #ty)
+        });
+        let doc = format!(
+            "The gradient of `{}`: one field per differentiable parameter, a struct's gradient struct for a struct (`Grad::default()` is zero).",
+            self.seen.sig.ident
+        );
+        // The fields are named after the parameters, `_y` included.
+        let underscore = fields
+            .iter()
+            .any(|(ident, ..)| ident.to_string().starts_with('_'))
+            .then(|| quote!(#[allow(clippy::pub_underscore_fields)]));
+        let types: Vec<&TokenStream> = fields.iter().map(|f| &f.1).collect();
+        let idents: Vec<&Ident> = fields.iter().map(|f| &f.0).collect();
+        let defaults = fields.iter().map(|f| &f.2);
+        let derived = crate::derive::field_wise_impls(
+            &format_ident!("Grad"),
+            &quote!(#params),
+            &quote!(#args),
+            where_clause
+                .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
+                .unwrap_or_default(),
+            &idents,
+            &types,
+        );
+        let clears = fields.iter().map(|(ident, _, default)| {
+            if self.models.iter().any(|m| m.ident == *ident) {
+                quote!(::backprop_runtime::Gradient::clear(&mut self.#ident);)
+            } else {
+                quote!(self.#ident = #default;)
+            }
+        });
+        let flat_ty = self.flat_path(quote!(Grad #args));
+        let flat_literal = self.flat_path(quote!(Grad));
+        let takes = self.flat_fields.iter().map(|(local, source)| {
+            let taken = match source {
+                Source::Leaf {
+                    model,
+                    path,
+                    array: true,
+                } => quote!(::backprop_runtime::model::fields::Buffer::take_vec(&mut self.#model.#(#path).*)),
+                Source::Leaf { model, path, .. } => quote!(self.#model.#(#path).*),
+                Source::Own { slice: true } => quote!(::core::mem::take(&mut self.#local)),
+                Source::Own { slice: false } => quote!(self.#local),
+            };
+            quote!(#local: #taken)
+        });
+        let flat = &self.flat;
+        let puts = self.flat_fields.iter().map(|(local, source)| match source {
+            Source::Leaf {
+                model,
+                path,
+                array: true,
+            } => quote!(::backprop_runtime::model::fields::Buffer::put_vec(&mut self.#model.#(#path).*, #flat.#local);),
+            Source::Leaf { model, path, .. } => quote!(self.#model.#(#path).* = #flat.#local;),
+            Source::Own { .. } => quote!(self.#local = #flat.#local;),
+        });
+        quote! {
+            #[doc = #doc]
+            #underscore
+            pub struct Grad #params #where_clause { #(#decls),* }
+
+            #derived
+
+            impl #params ::core::default::Default for Grad #args #where_clause {
+                fn default() -> Self {
+                    Grad { #(#idents: #defaults),* }
+                }
+            }
+
+            impl #params Grad #args #where_clause {
+                /// Sets the gradient to zero, keeping its vectors' memory.
+                pub fn clear(&mut self) {
+                    #(#clears)*
+                }
+
+                /// The gradient of the function read field by field, its
+                /// vectors moved out of this one.
+                fn take_flat(&mut self) -> #flat_ty {
+                    #flat_literal { #(#takes),* }
+                }
+
+                /// Back from the function read field by field.
+                fn put_flat(&mut self, #flat: #flat_ty) {
+                    #(#puts)*
+                }
+
+                fn from_flat(#flat: #flat_ty) -> Self {
+                    let mut grad = Self::default();
+                    grad.put_flat(#flat);
+                    grad
+                }
+            }
+        }
+    }
+
+    /// `by_field::loss::item`.
+    fn flat_path(&self, item: TokenStream) -> TokenStream {
+        let ident = &self.seen.sig.ident;
+        quote!(self::by_field::#ident::#item)
+    }
+
+    fn functions(&self) -> TokenStream {
+        let (generics, args, where_clause) = self.seen.sig.generics.split_for_impl();
+        let float = &self.sig.ret;
+        let ret = match &self.seen.sig.output {
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+            syn::ReturnType::Default => quote!(()),
+        };
+        let Api {
+            params,
+            flat_args,
+            tape,
+            seed,
+            gradient,
+            value,
+            flat,
+            iterations,
+            ..
+        } = self;
+        let ident = &self.seen.sig.ident;
+        let call = |item: &str| self.flat_path(format_ident!("{item}").into_token_stream());
+        let (forward_into, forward, backward_into, backward, grad, grad_into, graph, graph_with) = (
+            call("forward_into"),
+            call("forward"),
+            call("backward_into"),
+            call("backward"),
+            call("grad"),
+            call("grad_into"),
+            call("graph"),
+            call("graph_with"),
+        );
+        let lints = quote!(#[allow(clippy::too_many_arguments)]);
+        let doc =
+            |text: &str| format!("`{ident}::by_field::{ident}`'s `{text}`, over the structs.");
+        let (d_forward_into, d_forward, d_backward_into, d_backward, d_grad, d_grad_into, d_graph) = (
+            doc("forward_into"),
+            doc("forward"),
+            doc("backward_into"),
+            doc("backward"),
+            doc("grad"),
+            doc("grad_into"),
+            doc("graph"),
+        );
+        quote! {
+            #[doc = #d_forward_into]
+            #[inline]
+            #lints
+            pub fn forward_into #generics (#tape: &mut Tape #args, #(#params),*) -> #ret #where_clause {
+                #forward_into(#tape, #(#flat_args),*)
+            }
+
+            #[doc = #d_forward]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn forward #generics (#(#params),*) -> (#ret, Tape #args) #where_clause {
+                #forward(#(#flat_args),*)
+            }
+
+            #[doc = #d_backward_into]
+            #[inline]
+            pub fn backward_into #generics (#tape: &Tape #args, #seed: #float, #gradient: &mut Grad #args) #where_clause {
+                let mut #flat = #gradient.take_flat();
+                #backward_into(#tape, #seed, &mut #flat);
+                #gradient.put_flat(#flat);
+            }
+
+            #[doc = #d_backward]
+            #[must_use]
+            #[inline]
+            pub fn backward #generics (#tape: &Tape #args, #seed: #float) -> Grad #args #where_clause {
+                Grad::from_flat(#backward(#tape, #seed))
+            }
+
+            #[doc = #d_grad]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn grad #generics (#(#params),*) -> (#ret, Grad #args) #where_clause {
+                let (#value, #flat) = #grad(#(#flat_args),*);
+                (#value, Grad::from_flat(#flat))
+            }
+
+            #[doc = #d_grad_into]
+            #[inline]
+            #lints
+            pub fn grad_into #generics (#(#params,)* #tape: &mut Tape #args, #gradient: &mut Grad #args) -> #ret #where_clause {
+                let mut #flat = #gradient.take_flat();
+                let #value = #grad_into(#(#flat_args,)* #tape, &mut #flat);
+                #gradient.put_flat(#flat);
+                #value
+            }
+
+            #[doc = #d_graph]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn graph #generics (#(#params),*) -> ::backprop_runtime::graph::Graph #where_clause {
+                #graph(#(#flat_args),*)
+            }
+
+            #[doc = #d_graph]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn graph_with #generics (#(#params,)* #iterations: usize) -> ::backprop_runtime::graph::Graph #where_clause {
+                #graph_with(#(#flat_args,)* #iterations)
+            }
+        }
+    }
+}
+
+use quote::ToTokens;

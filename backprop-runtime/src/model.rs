@@ -1,0 +1,195 @@
+//! Models as structs: [`Differentiable`], which `#[derive(Differentiable)]`
+//! implements, and [`Gradient`], what the gradient struct it generates can do.
+//!
+//! ```
+//! use backprop_runtime::{differentiate, Differentiable, Gradient};
+//!
+//! #[derive(Differentiable)]
+//! struct Line {
+//!     slope: f64,
+//!     offset: f64,
+//! }
+//!
+//! #[differentiate]
+//! fn loss(line: &Line, x: f64, y: f64) -> f64 {
+//!     let e = line.slope * x + line.offset - y;
+//!     e * e
+//! }
+//!
+//! fn main() {
+//!     let mut line = Line { slope: 0.0, offset: 0.0 };
+//!     for _ in 0..200 {
+//!         let (_, g) = loss::grad(&line, 2.0, 5.0);
+//!         line.step(&g.line, 0.05); // line -= 0.05 * ∂loss/∂line
+//!     }
+//!     assert!((line.slope * 2.0 + line.offset - 5.0).abs() < 1e-9);
+//! }
+//! ```
+//!
+//! A gradient's vectors may be empty, which means zero: `Grad::default()` is
+//! zero before any backward pass has sized them, and a field the function
+//! does not read keeps an empty vector. Every operation here reads an empty
+//! vector as zeros of the right length.
+
+use crate::Float;
+
+/// A struct whose float fields are differentiated: the parameter type of a
+/// model. Derive it, `#[derive(Differentiable)]`: a parameter of this type
+/// taken by `&` or by value in a `#[differentiate]` function gets a field in
+/// the function's `Grad` of type [`Differentiable::Grad`], a struct with the
+/// same field names (`MlpGrad` for `Mlp`).
+///
+/// Fields: floats (`f64`, `f32`, or the struct's type parameter `T`),
+/// arrays and `Vec`s of them, and other structs that derive
+/// `Differentiable`. Integer, `bool` and `String` fields are data; any other
+/// field is data when marked `#[differentiable(skip)]`.
+pub trait Differentiable {
+    /// The float type of its fields.
+    type Float: Float;
+    /// The gradient: the same fields, each the gradient of the field.
+    type Grad: Gradient<Float = Self::Float>;
+
+    /// A zero gradient shaped like `self`: vectors as long as its vectors.
+    fn zero_grad(&self) -> Self::Grad;
+
+    /// `self += factor * grad`, field by field (an empty vector in `grad` adds
+    /// nothing). Panics when a non-empty vector's length differs from the
+    /// field's.
+    fn add_scaled(&mut self, factor: Self::Float, grad: &Self::Grad);
+
+    /// One step of gradient descent, `self -= rate * grad`.
+    fn step(&mut self, grad: &Self::Grad, rate: Self::Float) {
+        self.add_scaled(-rate, grad);
+    }
+}
+
+/// What a training loop does with a gradient: zero it, sum it over a
+/// minibatch, scale it, measure it.
+pub trait Gradient: Clone + Default {
+    /// The float type of its fields.
+    type Float: Float;
+
+    /// Zero, keeping the vectors' memory (they become empty).
+    fn clear(&mut self);
+
+    /// `self *= factor`.
+    fn scale(&mut self, factor: Self::Float);
+
+    /// `self += factor * other`: an axpy, field by field.
+    fn add_scaled(&mut self, factor: Self::Float, other: &Self);
+
+    /// `self += other`.
+    fn add(&mut self, other: &Self) {
+        self.add_scaled(<Self::Float as num_traits::One>::one(), other);
+    }
+
+    /// The sum of the products of the fields' floats.
+    fn dot(&self, other: &Self) -> Self::Float;
+
+    /// The Euclidean norm: `sqrt(self.dot(self))`.
+    fn norm(&self) -> Self::Float {
+        self.dot(self).sqrt()
+    }
+}
+
+/// The gradient struct of a model type: `GradOf<Mlp>` is `MlpGrad`.
+pub type GradOf<P> = <P as Differentiable>::Grad;
+
+/// The field-wise operations the derive writes, for each kind of field.
+/// Not part of the API.
+#[doc(hidden)]
+pub mod fields {
+    use crate::Float;
+
+    /// `into += factor * from` over floats, an empty `from` adding nothing and
+    /// an empty `into` (a gradient not yet sized) growing to `from`'s length.
+    pub fn add_scaled_vec<T: Float>(into: &mut Vec<T>, factor: T, from: &[T]) {
+        if from.is_empty() {
+            return;
+        }
+        if into.is_empty() {
+            into.resize(from.len(), T::zero());
+        }
+        add_scaled_slice(into, factor, from);
+    }
+
+    /// `into += factor * from` over slices of one length (an empty `from`
+    /// adds nothing).
+    pub fn add_scaled_slice<T: Float>(into: &mut [T], factor: T, from: &[T]) {
+        if from.is_empty() {
+            return;
+        }
+        assert_eq!(
+            into.len(),
+            from.len(),
+            "a gradient's vector is not as long as the field it is added to"
+        );
+        for (a, &b) in into.iter_mut().zip(from) {
+            *a = *a + factor * b;
+        }
+    }
+
+    pub fn scale_slice<T: Float>(values: &mut [T], factor: T) {
+        for v in values {
+            *v = *v * factor;
+        }
+    }
+
+    /// The dot product, zero when either side is empty.
+    pub fn dot_slice<T: Float>(a: &[T], b: &[T]) -> T {
+        if a.is_empty() || b.is_empty() {
+            return T::zero();
+        }
+        assert_eq!(a.len(), b.len(), "two gradients' vectors differ in length");
+        a.iter().zip(b).fold(T::zero(), |sum, (&x, &y)| sum + x * y)
+    }
+
+    pub fn zero<T: Float>() -> T {
+        T::zero()
+    }
+
+    /// Zero floats as many as `like` holds.
+    pub fn zeros_like<T: Float>(like: &[T]) -> Vec<T> {
+        vec![T::zero(); like.len()]
+    }
+
+    /// A field's gradient that a differentiated function's flat gradient
+    /// holds as a `Vec`: moved in and out of a `Vec` field, copied into and
+    /// out of an array field.
+    pub trait Buffer<T> {
+        /// Its floats as a `Vec`, leaving it empty (a `Vec`) or as it is.
+        fn take_vec(&mut self) -> Vec<T>;
+        /// Back from a `Vec`: moved, or copied when not empty.
+        fn put_vec(&mut self, values: Vec<T>);
+    }
+
+    impl<T: Copy> Buffer<T> for Vec<T> {
+        fn take_vec(&mut self) -> Vec<T> {
+            core::mem::take(self)
+        }
+        fn put_vec(&mut self, values: Vec<T>) {
+            *self = values;
+        }
+    }
+
+    impl<T: Copy, const N: usize> Buffer<T> for [T; N] {
+        fn take_vec(&mut self) -> Vec<T> {
+            self.to_vec()
+        }
+        fn put_vec(&mut self, values: Vec<T>) {
+            if !values.is_empty() {
+                self.copy_from_slice(&values);
+            }
+        }
+    }
+
+    /// Required of every struct parameter of a differentiated function: the
+    /// compiler's error, when it is missing, names this function at the
+    /// parameter. Derive `Differentiable` for the type, or list the
+    /// differentiated parameters in `wrt(...)` to pass this one as data.
+    #[allow(non_snake_case)]
+    pub const fn derive_Differentiable_for_this_parameter_or_leave_it_out_of_wrt<
+        P: super::Differentiable + ?Sized,
+    >() {
+    }
+}

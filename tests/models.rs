@@ -1,0 +1,330 @@
+//! Models as structs: `#[derive(Differentiable)]` and functions over struct
+//! parameters, each gradient against central differences of the plain
+//! function, with the model's floats moved in and out of one vector.
+
+mod common;
+
+use backprop_runtime::{differentiate, Differentiable, Float, GradOf, Gradient};
+use common::{assert_gradient, Rng};
+
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Layer {
+    w: Vec<f64>,
+    b: f64,
+}
+
+/// Every kind of field: a nested struct, an array, a float, integer data,
+/// a field marked as data.
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Model {
+    head: Layer,
+    rot: [f64; 3],
+    scale: f64,
+    inputs: usize,
+    #[differentiable(skip)]
+    label: Option<String>,
+}
+
+#[derive(Differentiable, Clone, Copy, Debug, PartialEq)]
+pub struct Params<T> {
+    k: T,
+    c: T,
+}
+
+fn model_from(v: &[f64]) -> Model {
+    Model {
+        head: Layer {
+            w: v[0..3].to_vec(),
+            b: v[3],
+        },
+        rot: [v[4], v[5], v[6]],
+        scale: v[7],
+        inputs: 3,
+        label: Some("m".into()),
+    }
+}
+
+fn model_grad_as_vec(g: &GradOf<Model>) -> Vec<f64> {
+    let mut v = g.head.w.clone();
+    v.push(g.head.b);
+    v.extend_from_slice(&g.rot);
+    v.push(g.scale);
+    v
+}
+
+/// Floats of every field kind; `inputs` (data) bounds the loop, `scale` is
+/// compared as well as read; a branch on a field.
+#[differentiate]
+fn model_loss(m: &Model, x: &[f64]) -> f64 {
+    let mut s = m.head.b;
+    for i in 0..m.inputs {
+        s += m.head.w[i] * x[i];
+    }
+    let r = m.rot[0] * m.rot[1] - m.rot[2].sin();
+    let t = if m.scale > 1.0 {
+        s * m.scale
+    } else {
+        s / m.scale
+    };
+    (t + r).powi(2)
+}
+
+#[test]
+fn every_field_kind_against_finite_differences() {
+    let x = [1.0, 2.0, -0.5];
+    let mut rng = Rng::new(17);
+    // `scale` both sides of the branch.
+    for scale in [0.7, 1.6, 2.3, 0.4] {
+        let mut v: Vec<f64> = (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        v[7] = scale;
+        let m = model_from(&v);
+        let (value, g) = model_loss::grad(&m, &x);
+        assert_eq!(value, model_loss(&m, &x));
+        assert_gradient(
+            |v| model_loss(&model_from(v), &x),
+            &v,
+            &model_grad_as_vec(&g.m),
+        );
+        assert_gradient(|x| model_loss(&m, x), &x, &g.x);
+    }
+}
+
+#[test]
+fn forward_backward_and_grad_into_agree_with_grad() {
+    let m = model_from(&[0.5, -0.3, 0.2, 0.1, 0.3, 0.7, -0.2, 1.5]);
+    let (xa, xb) = ([1.0, 2.0, 3.0], [-1.0, 0.5, 0.25]);
+    let (_, ga) = model_loss::grad(&m, &xa);
+    let (_, gb) = model_loss::grad(&m, &xb);
+    // A minibatch: `grad_into` adds, reusing its tape and gradient.
+    let mut tape = model_loss::Tape::default();
+    let mut sum = model_loss::Grad::default();
+    let va = model_loss::grad_into(&m, &xa, &mut tape, &mut sum);
+    let vb = model_loss::grad_into(&m, &xb, &mut tape, &mut sum);
+    assert_eq!((va, vb), (model_loss(&m, &xa), model_loss(&m, &xb)));
+    let mut expected = ga.m.clone();
+    expected.add(&gb.m);
+    assert_eq!(sum.m, expected);
+    // The split API with a seed of two is twice the gradient.
+    let (value, tape) = model_loss::forward(&m, &xa);
+    assert_eq!(value, model_loss(&m, &xa));
+    let twice = model_loss::backward(&tape, 2.0);
+    let mut doubled = ga.m.clone();
+    doubled.scale(2.0);
+    assert_eq!(twice.m, doubled);
+    let mut into = model_loss::Grad::default();
+    model_loss::backward_into(&tape, 1.0, &mut into);
+    model_loss::backward_into(&tape, 1.0, &mut into);
+    assert_eq!(into.m, doubled);
+    into.clear();
+    assert_eq!(into, model_loss::Grad::default());
+}
+
+/// Several struct parameters, one by value, with fields passed to
+/// differentiated callees.
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+#[differentiate]
+fn square(v: f64) -> f64 {
+    v * v
+}
+
+#[differentiate]
+fn two_layers(first: &Layer, second: Layer, x: &[f64]) -> f64 {
+    let h = (dot(&first.w, x) + first.b).tanh();
+    let out = second.w[0] * h + second.w[1] * h * h + second.b;
+    square(out)
+}
+
+#[test]
+fn several_structs_one_by_value_and_fields_passed_to_callees() {
+    let x = [0.3, -0.8, 1.1];
+    let layer = |v: &[f64]| Layer {
+        w: v[..v.len() - 1].to_vec(),
+        b: v[v.len() - 1],
+    };
+    let first = [0.2, -0.4, 0.9, 0.05];
+    let second = [1.3, -0.7, 0.2];
+    let (value, g) = two_layers::grad(&layer(&first), layer(&second), &x);
+    assert_eq!(value, two_layers(&layer(&first), layer(&second), &x));
+    let mut dfirst = g.first.w.clone();
+    dfirst.push(g.first.b);
+    assert_gradient(
+        |v| two_layers(&layer(v), layer(&second), &x),
+        &first,
+        &dfirst,
+    );
+    let mut dsecond = g.second.w.clone();
+    dsecond.push(g.second.b);
+    assert_gradient(
+        |v| two_layers(&layer(&first), layer(v), &x),
+        &second,
+        &dsecond,
+    );
+}
+
+/// A generic struct over the function's float, by value, in `f64` and `f32`.
+#[differentiate]
+fn spring<T: Float>(p: Params<T>, x: T) -> T {
+    let half = T::from(0.5).unwrap();
+    half * p.k * x * x + p.c * x.abs()
+}
+
+#[test]
+fn generic_structs_in_f64_and_f32() {
+    for (k, c, x) in [(2.0, 0.5, 3.0), (0.7, -1.2, -0.4)] {
+        let (value, g) = spring::grad(Params { k, c }, x);
+        assert_eq!(value, spring(Params { k, c }, x));
+        assert_gradient(
+            |v| spring(Params { k: v[0], c: v[1] }, v[2]),
+            &[k, c, x],
+            &[g.p.k, g.p.c, g.x],
+        );
+        let (value32, g32) = spring::grad(
+            Params {
+                k: k as f32,
+                c: c as f32,
+            },
+            x as f32,
+        );
+        assert!((f64::from(value32) - value).abs() < 1e-5 * value.abs().max(1.0));
+        assert!((f64::from(g32.p.k) - g.p.k).abs() < 1e-5 * g.p.k.abs().max(1.0));
+        assert!((f64::from(g32.p.c) - g.p.c).abs() < 1e-5 * g.p.c.abs().max(1.0));
+    }
+}
+
+/// A struct with `f32` fields.
+#[derive(Differentiable, Clone, Copy)]
+pub struct Gain {
+    gain: f32,
+    bias: [f32; 2],
+}
+
+#[differentiate]
+fn gained(g: &Gain, x: f32) -> f32 {
+    (g.gain * x + g.bias[0]).exp() - g.bias[1] * x
+}
+
+#[test]
+fn f32_fields() {
+    let g = Gain {
+        gain: 0.4,
+        bias: [0.1, -0.3],
+    };
+    let (_, d) = gained::grad(&g, 1.5);
+    let e = (0.4_f32 * 1.5 + 0.1).exp();
+    assert!((d.g.gain - e * 1.5).abs() < 1e-5);
+    assert!((d.g.bias[0] - e).abs() < 1e-5);
+    assert!((d.g.bias[1] + 1.5).abs() < 1e-6);
+}
+
+/// The operations a training loop needs, on a gradient whose vectors may be
+/// empty (zero).
+#[test]
+fn gradient_and_model_operations() {
+    let m = model_from(&[0.5, -0.3, 0.2, 0.1, 0.3, 0.7, -0.2, 1.5]);
+    let zero = m.zero_grad();
+    assert_eq!(zero.head.w, vec![0.0; 3]);
+    assert_eq!((zero.scale, zero.rot), (0.0, [0.0; 3]));
+    let (_, g) = model_loss::grad(&m, &[1.0, 2.0, 3.0]);
+    let g = g.m;
+    // Empty vectors are zero: adding to and from the default.
+    let mut acc = GradOf::<Model>::default();
+    assert!(acc.head.w.is_empty());
+    acc.add_scaled(2.0, &g);
+    acc.add_scaled(-1.0, &g);
+    assert_eq!(acc, g);
+    acc.add(&GradOf::<Model>::default());
+    assert_eq!(acc, g);
+    let flat = model_grad_as_vec(&g);
+    let squared: f64 = flat.iter().map(|v| v * v).sum();
+    assert!((g.dot(&g) - squared).abs() < 1e-12 * squared);
+    assert!((g.norm() - squared.sqrt()).abs() < 1e-12 * squared.sqrt());
+    assert_eq!(g.dot(&GradOf::<Model>::default()), 0.0);
+    let mut scaled = g.clone();
+    scaled.scale(0.5);
+    assert_eq!(scaled.head.b, 0.5 * g.head.b);
+    scaled.clear();
+    assert!(scaled.head.w.is_empty() && scaled.scale == 0.0);
+    // A step moves every differentiated field, and no data field.
+    let mut stepped = m.clone();
+    stepped.step(&g, 0.1);
+    for (after, (before, d)) in stepped.head.w.iter().zip(m.head.w.iter().zip(&g.head.w)) {
+        assert_eq!(*after, before - 0.1 * d);
+    }
+    assert_eq!(stepped.rot[2], m.rot[2] - 0.1 * g.rot[2]);
+    assert_eq!((stepped.inputs, &stepped.label), (m.inputs, &m.label));
+    // An empty gradient vector steps nothing.
+    let mut unchanged = m.clone();
+    unchanged.step(&GradOf::<Model>::default(), 0.1);
+    assert_eq!(unchanged, m);
+}
+
+#[derive(Differentiable, Clone)]
+pub struct Line {
+    slope: f64,
+    offset: f64,
+}
+
+#[differentiate]
+fn squared_error(line: &Line, x: &[f64], y: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..x.len() {
+        let e = line.slope * x[i] + line.offset - y[i];
+        total += e * e;
+    }
+    total / x.len() as f64
+}
+
+/// Fitting a line by gradient descent, the model stepped by its gradient.
+#[test]
+fn a_training_loop_fits_a_line() {
+    let x: Vec<f64> = (0..20).map(|i| f64::from(i) / 10.0).collect();
+    let y: Vec<f64> = x.iter().map(|x| 3.0 * x - 1.0).collect();
+    let mut line = Line {
+        slope: 0.0,
+        offset: 0.0,
+    };
+    let mut tape = squared_error::Tape::default();
+    let mut grad = squared_error::Grad::default();
+    for _ in 0..2000 {
+        grad.clear();
+        squared_error::grad_into(&line, &x, &y, &mut tape, &mut grad);
+        line.step(&grad.line, 0.2);
+    }
+    assert!((line.slope - 3.0).abs() < 1e-6, "{}", line.slope);
+    assert!((line.offset + 1.0).abs() < 1e-6, "{}", line.offset);
+}
+
+/// A struct left out of `wrt` is data, as before: no `Differentiable` needed.
+pub struct Config {
+    rate: f64,
+}
+
+#[differentiate(wrt(x))]
+fn scaled(config: &Config, x: f64) -> f64 {
+    config.rate * x * x
+}
+
+#[test]
+fn a_struct_left_out_of_wrt_is_data() {
+    let (_, g) = scaled::grad(&Config { rate: 3.0 }, 2.0);
+    assert_eq!(g.x, 12.0);
+}
+
+/// The picture of a function over a struct names the fields' nodes.
+#[test]
+fn the_graph_draws_the_fields() {
+    let m = model_from(&[0.5, -0.3, 0.2, 0.1, 0.3, 0.7, -0.2, 1.5]);
+    let x = [1.0, 2.0, 3.0];
+    let graph = model_loss::graph(&m, &x);
+    let (_, g) = model_loss::grad(&m, &x);
+    let node = graph.node("m_scale").expect("a node for the field `scale`");
+    assert_eq!(node.adjoint, Some(g.m.scale));
+}

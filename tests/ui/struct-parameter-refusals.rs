@@ -1,0 +1,49 @@
+use backprop_runtime::{differentiate, Differentiable};
+
+#[derive(Differentiable)]
+pub struct Layer {
+    pub w: Vec<f64>,
+    pub b: f64,
+}
+
+// Taken by `&mut`.
+#[differentiate]
+fn changes(layer: &mut Layer, x: f64) -> f64 {
+    layer.b * x
+}
+
+#[differentiate]
+fn predict(w: &[f64], b: f64, x: f64) -> f64 {
+    w[0] * x + b
+}
+
+// Passed whole to a callee, and a field written.
+#[differentiate]
+fn whole(mut layer: Layer, x: f64) -> f64 {
+    layer.b = 2.0;
+    predict(&layer.w, layer.b, x) + other(&layer)
+}
+
+fn other(layer: &Layer) -> f64 {
+    layer.b
+}
+
+// Fields of a slice of structs.
+#[differentiate]
+fn stacked(layers: &[Layer], x: f64) -> f64 {
+    layers[0].b * x
+}
+
+// A field read both as a struct and through its fields.
+#[derive(Differentiable)]
+pub struct Outer {
+    pub inner: Layer,
+    pub scale: f64,
+}
+
+#[differentiate]
+fn both(outer: &Outer) -> f64 {
+    outer.inner.b * outer.scale + other(&outer.inner)
+}
+
+fn main() {}
