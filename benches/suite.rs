@@ -174,6 +174,97 @@ mod mlp {
         e * e
     }
 
+    /// The same network as a model struct, one vector per layer's weights.
+    #[derive(backprop_runtime::Differentiable, Clone)]
+    pub struct Net {
+        pub w1: Vec<f64>,
+        pub b1: Vec<f64>,
+        pub w2: Vec<f64>,
+        pub b2: Vec<f64>,
+        pub w3: Vec<f64>,
+        pub b3: f64,
+    }
+
+    impl Net {
+        /// The layers of a parameter vector laid out as `loss` reads it.
+        pub fn from_params(p: &[f64]) -> Net {
+            Net {
+                w1: p[W1..B1].to_vec(),
+                b1: p[B1..W2].to_vec(),
+                w2: p[W2..B2].to_vec(),
+                b2: p[B2..W3].to_vec(),
+                w3: p[W3..B3].to_vec(),
+                b3: p[B3],
+            }
+        }
+    }
+
+    /// `loss` over the struct: the same arithmetic, each field a slice.
+    #[differentiate(wrt(net))]
+    #[allow(clippy::needless_range_loop)]
+    pub fn loss_struct(net: &Net, x: &[f64], y: f64) -> f64 {
+        let mut h1 = [0.0; H1];
+        for j in 0..H1 {
+            let mut s = net.b1[j];
+            for i in 0..I {
+                s += net.w1[j * I + i] * x[i];
+            }
+            h1[j] = s.tanh();
+        }
+        let mut h2 = [0.0; H2];
+        for j in 0..H2 {
+            let mut s = net.b2[j];
+            for i in 0..H1 {
+                s += net.w2[j * H1 + i] * h1[i];
+            }
+            h2[j] = s.tanh();
+        }
+        let mut z = net.b3;
+        for i in 0..H2 {
+            z += net.w3[i] * h2[i];
+        }
+        let e = z - y;
+        e * e
+    }
+
+    /// `loss_struct` over separate slices: the struct's layout (a vector per
+    /// layer) without the struct, for a comparison in the same memory.
+    #[differentiate(wrt(w1, b1, w2, b2, w3, b3))]
+    #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+    pub fn loss_slices(
+        w1: &[f64],
+        b1: &[f64],
+        w2: &[f64],
+        b2: &[f64],
+        w3: &[f64],
+        b3: f64,
+        x: &[f64],
+        y: f64,
+    ) -> f64 {
+        let mut h1 = [0.0; H1];
+        for j in 0..H1 {
+            let mut s = b1[j];
+            for i in 0..I {
+                s += w1[j * I + i] * x[i];
+            }
+            h1[j] = s.tanh();
+        }
+        let mut h2 = [0.0; H2];
+        for j in 0..H2 {
+            let mut s = b2[j];
+            for i in 0..H1 {
+                s += w2[j * H1 + i] * h1[i];
+            }
+            h2[j] = s.tanh();
+        }
+        let mut z = b3;
+        for i in 0..H2 {
+            z += w3[i] * h2[i];
+        }
+        let e = z - y;
+        e * e
+    }
+
     /// Backpropagation written by hand, the way a careful engineer writes it:
     /// activations kept on the stack, gradients accumulated in place.
     #[allow(clippy::needless_range_loop)]
@@ -327,6 +418,60 @@ fn bench_mlp(c: &mut Criterion) {
             mlp::loss::grad_into(black_box(&p), black_box(&x), y, &mut tape, &mut grad)
         })
     });
+    // The same network as a model struct: `grad_into` over `&Net`.
+    let net = mlp::Net::from_params(&p);
+    let (_, by_struct) = mlp::loss_struct::grad(&net, &x, y);
+    let flat: Vec<f64> = [
+        &by_struct.net.w1,
+        &by_struct.net.b1,
+        &by_struct.net.w2,
+        &by_struct.net.b2,
+        &by_struct.net.w3,
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
+    .chain([by_struct.net.b3])
+    .collect();
+    assert_eq!(flat, generated.p, "the struct's gradient is the slice's");
+    let ((), slice_bytes) = peak_bytes(|| drop(mlp::loss::grad(&p, &x, y)));
+    let ((), struct_bytes) = peak_bytes(|| drop(mlp::loss_struct::grad(&net, &x, y)));
+    println!("mlp peak memory of one grad: slice {slice_bytes} B, struct {struct_bytes} B");
+    let mut struct_tape = mlp::loss_struct::Tape::default();
+    let mut struct_grad = mlp::loss_struct::Grad::default();
+    group.bench_function("generated grad_into, model struct", |b| {
+        b.iter(|| {
+            struct_grad.clear();
+            mlp::loss_struct::grad_into(
+                black_box(&net),
+                black_box(&x),
+                y,
+                &mut struct_tape,
+                &mut struct_grad,
+            )
+        })
+    });
+    // The same vectors passed as separate slices: the struct's memory layout
+    // (a vector per layer, each allocated on its own) without the struct.
+    let mut slices_tape = mlp::loss_slices::Tape::default();
+    let mut slices_grad = mlp::loss_slices::Grad::default();
+    group.bench_function("generated grad_into, separate slices", |b| {
+        b.iter(|| {
+            slices_grad.clear();
+            mlp::loss_slices::grad_into(
+                black_box(&net.w1),
+                black_box(&net.b1),
+                black_box(&net.w2),
+                black_box(&net.b2),
+                black_box(&net.w3),
+                net.b3,
+                black_box(&x),
+                y,
+                &mut slices_tape,
+                &mut slices_grad,
+            )
+        })
+    });
     group.bench_function("ad_trait", |b| {
         b.iter(|| {
             let vars: Vec<adr> = p
@@ -467,6 +612,9 @@ fn tape_memory() -> Vec<(usize, usize)> {
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/analysis/mod.rs"]
 mod analysis;
+#[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/derive.rs"]
+mod derive;
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/desugar/mod.rs"]
 mod desugar;

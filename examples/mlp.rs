@@ -2,54 +2,104 @@
 //! `#[differentiate]` alone: 2 inputs, two hidden layers of 16 tanh units and a
 //! sigmoid output, on two interleaved spirals, with minibatch SGD (momentum).
 //!
-//! The loss is ordinary Rust over a slice of parameters. Each minibatch's
-//! gradient is summed with `loss::backward_into`, reusing one tape and one
-//! gradient buffer: no allocation per example. The first gradient is checked
+//! The model is a struct that derives `Differentiable`; the loss is ordinary
+//! Rust over it, and its gradient is an `MlpGrad`, the same fields. Each
+//! minibatch's gradient is summed with `loss::grad_into`, reusing one tape and
+//! one gradient: no allocation per example. The first gradient is checked
 //! against finite differences, and the loss curve is written to
 //! `target/mlp-loss.svg`.
 
-use backprop_runtime::{differentiate, softplus};
+use backprop_runtime::{differentiate, softplus, Differentiable, GradOf, Gradient};
 
 /// Hidden units per layer.
 pub const H: usize = 16;
-/// Where each layer's weights start in the parameter slice.
-const W1: usize = 0;
-const B1: usize = W1 + 2 * H;
-const W2: usize = B1 + H;
-const B2: usize = W2 + H * H;
-const W3: usize = B2 + H;
-const B3: usize = W3 + H;
 /// The number of parameters.
-pub const PARAMS: usize = B3 + 1;
+pub const PARAMS: usize = 2 * H + H + H * H + H + H + 1;
+
+/// The network's weights and biases, layer by layer.
+#[derive(Differentiable, Clone, Debug)]
+pub struct Mlp {
+    /// First layer: `w1[2 * j + i]` from input `i` to unit `j`.
+    pub w1: Vec<f64>,
+    pub b1: Vec<f64>,
+    /// Second layer: `w2[H * j + i]` from unit `i` to unit `j`.
+    pub w2: Vec<f64>,
+    pub b2: Vec<f64>,
+    /// Output layer.
+    pub w3: Vec<f64>,
+    pub b3: f64,
+}
+
+impl Mlp {
+    /// The parameters from one vector, layer by layer (for checks).
+    pub fn from_floats(v: &[f64]) -> Mlp {
+        let mut rest = v;
+        let mut take = |n: usize| {
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            head.to_vec()
+        };
+        let (w1, b1, w2, b2, w3) = (take(2 * H), take(H), take(H * H), take(H), take(H));
+        Mlp {
+            w1,
+            b1,
+            w2,
+            b2,
+            w3,
+            b3: take(1)[0],
+        }
+    }
+
+    /// Every parameter in one vector, in `from_floats`' order.
+    pub fn floats(&self) -> Vec<f64> {
+        [&self.w1, &self.b1, &self.w2, &self.b2, &self.w3]
+            .into_iter()
+            .flatten()
+            .copied()
+            .chain([self.b3])
+            .collect()
+    }
+}
+
+/// A gradient in `Mlp::floats`' order.
+pub fn gradient_floats(g: &GradOf<Mlp>) -> Vec<f64> {
+    [&g.w1, &g.b1, &g.w2, &g.b2, &g.w3]
+        .into_iter()
+        .flatten()
+        .copied()
+        .chain([g.b3])
+        .collect()
+}
 
 /// Binary cross-entropy of the network's output for one example, from the
 /// output's logit: `softplus(z) - label * z` (that is, `-ln p` for label 1 and
 /// `-ln(1 - p)` for label 0, with `p = sigmoid(z)`).
-#[differentiate(wrt(params))]
-pub fn loss(params: &[f64], x0: f64, x1: f64, label: f64) -> f64 {
+#[differentiate(wrt(p))]
+#[allow(clippy::needless_range_loop)] // `j` indexes a layer's weights too
+pub fn loss(p: &Mlp, x0: f64, x1: f64, label: f64) -> f64 {
     let mut h1 = [0.0; H];
     for j in 0..H {
-        let s = params[W1 + 2 * j] * x0 + params[W1 + 2 * j + 1] * x1 + params[B1 + j];
+        let s = p.w1[2 * j] * x0 + p.w1[2 * j + 1] * x1 + p.b1[j];
         h1[j] = s.tanh();
     }
     let mut h2 = [0.0; H];
     for j in 0..H {
-        let mut s = params[B2 + j];
+        let mut s = p.b2[j];
         for (i, &h) in h1.iter().enumerate() {
-            s += params[W2 + H * j + i] * h;
+            s += p.w2[H * j + i] * h;
         }
         h2[j] = s.tanh();
     }
-    let mut z = params[B3];
+    let mut z = p.b3;
     for (i, &h) in h2.iter().enumerate() {
-        z += params[W3 + i] * h;
+        z += p.w3[i] * h;
     }
     softplus(z) - label * z
 }
 
 /// The predicted probability of label 1: the loss for label 1 is `-ln p`.
-pub fn probability(params: &[f64], x0: f64, x1: f64) -> f64 {
-    (-loss(params, x0, x1, 1.0)).exp()
+pub fn probability(p: &Mlp, x0: f64, x1: f64) -> f64 {
+    (-loss(p, x0, x1, 1.0)).exp()
 }
 
 /// xorshift64*: seeded, so runs repeat.
@@ -80,28 +130,30 @@ pub fn spirals(per_class: usize, rng: &mut Rng) -> Vec<(f64, f64, f64)> {
     data
 }
 
-fn accuracy(params: &[f64], data: &[(f64, f64, f64)]) -> f64 {
+fn accuracy(p: &Mlp, data: &[(f64, f64, f64)]) -> f64 {
     let correct = data
         .iter()
-        .filter(|&&(x0, x1, label)| (probability(params, x0, x1) > 0.5) == (label > 0.5))
+        .filter(|&&(x0, x1, label)| (probability(p, x0, x1) > 0.5) == (label > 0.5))
         .count();
     correct as f64 / data.len() as f64
 }
 
 /// The first gradient against central differences, every coordinate.
-fn check_gradient(params: &[f64], (x0, x1, label): (f64, f64, f64)) -> f64 {
-    let (_, g) = loss::grad(params, x0, x1, label);
+fn check_gradient(p: &Mlp, (x0, x1, label): (f64, f64, f64)) -> f64 {
+    let (_, g) = loss::grad(p, x0, x1, label);
+    let generated = gradient_floats(&g.p);
+    let floats = p.floats();
     let mut worst = 0.0_f64;
-    let mut probe = params.to_vec();
-    for i in 0..params.len() {
+    let mut probe = floats.clone();
+    for i in 0..floats.len() {
         let h = 1e-6;
-        probe[i] = params[i] + h;
-        let up = loss(&probe, x0, x1, label);
-        probe[i] = params[i] - h;
-        let down = loss(&probe, x0, x1, label);
-        probe[i] = params[i];
+        probe[i] = floats[i] + h;
+        let up = loss(&Mlp::from_floats(&probe), x0, x1, label);
+        probe[i] = floats[i] - h;
+        let down = loss(&Mlp::from_floats(&probe), x0, x1, label);
+        probe[i] = floats[i];
         let numeric = (up - down) / (2.0 * h);
-        worst = worst.max((numeric - g.params[i]).abs() / numeric.abs().max(1.0));
+        worst = worst.max((numeric - generated[i]).abs() / numeric.abs().max(1.0));
     }
     worst
 }
@@ -143,15 +195,25 @@ fn write_svg(losses: &[f64], path: &std::path::Path) -> std::io::Result<()> {
 fn main() {
     let mut rng = Rng(0x5eed_1234_abcd_0042);
     let data = spirals(200, &mut rng);
-    let mut params: Vec<f64> = (0..PARAMS)
-        .map(|i| {
-            let fan_in = if i < B1 { 2.0 } else { H as f64 };
-            rng.uniform(-1.0, 1.0) * (3.0 / fan_in).sqrt()
-        })
-        .collect();
-    for bias in [B1..W2, B2..W3, B3..PARAMS] {
-        params[bias].fill(0.0);
-    }
+    // Glorot-like uniform weights, zero biases.
+    let mut layer = |n: usize, fan_in: f64| -> Vec<f64> {
+        (0..n)
+            .map(|_| rng.uniform(-1.0, 1.0) * (3.0 / fan_in).sqrt())
+            .collect()
+    };
+    let (w1, w2, w3) = (
+        layer(2 * H, 2.0),
+        layer(H * H, H as f64),
+        layer(H, H as f64),
+    );
+    let mut params = Mlp {
+        w1,
+        b1: vec![0.0; H],
+        w2,
+        b2: vec![0.0; H],
+        w3,
+        b3: 0.0,
+    };
 
     // `cargo run --release --example mlp -- --graph` draws one example's
     // loss: its loops with their first iterations, each value and adjoint.
@@ -173,7 +235,7 @@ fn main() {
     );
 
     let (epochs, batch, rate, momentum) = (600, 32, 0.05, 0.9);
-    let mut velocity = vec![0.0; PARAMS];
+    let mut velocity = params.zero_grad();
     let mut tape = loss::Tape::default();
     let mut gradient = loss::Grad::default();
     let mut order: Vec<usize> = (0..data.len()).collect();
@@ -187,17 +249,15 @@ fn main() {
         }
         let mut total = 0.0;
         for chunk in order.chunks(batch) {
-            gradient.params.iter_mut().for_each(|g| *g = 0.0);
+            gradient.clear();
             for &k in chunk {
                 let (x0, x1, label) = data[k];
-                total += loss::forward_into(&mut tape, &params, x0, x1, label);
-                loss::backward_into(&tape, 1.0, &mut gradient);
+                total += loss::grad_into(&params, x0, x1, label, &mut tape, &mut gradient);
             }
-            let scale = rate / chunk.len() as f64;
-            for ((p, v), g) in params.iter_mut().zip(&mut velocity).zip(&gradient.params) {
-                *v = momentum * *v - scale * g;
-                *p += *v;
-            }
+            // Momentum: v = momentum v - rate * mean gradient; p += v.
+            velocity.scale(momentum);
+            velocity.add_scaled(-rate / chunk.len() as f64, &gradient.p);
+            params.add_scaled(1.0, &velocity);
         }
         let mean = total / data.len() as f64;
         losses.push(mean);

@@ -1,12 +1,13 @@
 //! Fitting a physical model: the stiffness and damping of a damped oscillator,
 //! recovered from observed positions by gradient descent.
 //!
-//! The model is a struct generic over the float type. Its `loss` method steps
-//! the state in place with a differentiated helper that takes `&mut [T]`;
-//! `#[differentiate]` on the impl gives `loss_grad`, the gradient with respect
-//! to the fields `k` and `c`. The same code fits in `f64` and in `f32`.
+//! The model is a struct generic over the float type that derives
+//! `Differentiable`. The loss steps the state in place with a differentiated
+//! helper that takes `&mut [T]`, passing it the model's fields; its gradient
+//! has an `OscillatorGrad` for the model, which `model.step` applies. The same
+//! code fits in `f64` and in `f32`.
 
-use backprop_runtime::{differentiate, Float};
+use backprop_runtime::{differentiate, Differentiable, Float};
 
 /// One semi-implicit Euler step of `x'' = -k x - c x'`, in place.
 #[differentiate]
@@ -17,12 +18,12 @@ pub fn step<T: Float>(state: &mut [T], k: T, c: T, dt: T) {
 }
 
 /// A unit mass on a spring with stiffness `k` and damping `c`.
+#[derive(Differentiable, Clone, Copy, Debug)]
 pub struct Oscillator<T> {
     pub k: T,
     pub c: T,
 }
 
-#[differentiate]
 impl<T: Float> Oscillator<T> {
     /// The positions every `every` steps of `dt`, from rest at 1.
     pub fn simulate(&self, samples: usize, dt: T, every: usize) -> Vec<T> {
@@ -36,21 +37,21 @@ impl<T: Float> Oscillator<T> {
         }
         positions
     }
+}
 
-    /// The mean squared error of the simulated positions against `observed`.
-    #[differentiate(wrt(k, c))]
-    pub fn loss(&self, observed: &[T], dt: T, every: usize) -> T {
-        let mut state = vec![T::one(), T::zero()];
-        let mut total = T::zero();
-        for position in observed {
-            for _ in 0..every {
-                step(&mut state, self.k, self.c, dt);
-            }
-            let error = state[0] - *position;
-            total = total + error * error;
+/// The mean squared error of the simulated positions against `observed`.
+#[differentiate(wrt(model))]
+pub fn loss<T: Float>(model: &Oscillator<T>, observed: &[T], dt: T, every: usize) -> T {
+    let mut state = vec![T::one(), T::zero()];
+    let mut total = T::zero();
+    for position in observed {
+        for _ in 0..every {
+            step(&mut state, model.k, model.c, dt);
         }
-        total / T::from(observed.len()).unwrap()
+        let error = state[0] - *position;
+        total = total + error * error;
     }
+    total / T::from(observed.len()).unwrap()
 }
 
 /// Gradient descent on `(k, c)` from a first guess; returns the fitted model
@@ -64,12 +65,11 @@ pub fn fit<T: Float>(
     let mut model = guess;
     let rate = T::from(0.5).unwrap();
     for iteration in 0..20_000 {
-        let (loss, g) = model.loss_grad(observed, dt, every);
-        if loss < T::from(1e-12).unwrap() {
+        let (value, g) = loss::grad(&model, observed, dt, every);
+        if value < T::from(1e-12).unwrap() {
             return (model, iteration);
         }
-        model.k = model.k - rate * g.k;
-        model.c = model.c - rate * g.c;
+        model.step(&g.model, rate);
     }
     (model, 20_000)
 }

@@ -55,6 +55,7 @@ fn model_grad_as_vec(g: &GradOf<Model>) -> Vec<f64> {
 /// Floats of every field kind; `inputs` (data) bounds the loop, `scale` is
 /// compared as well as read; a branch on a field.
 #[differentiate]
+#[allow(clippy::needless_range_loop)]
 fn model_loss(m: &Model, x: &[f64]) -> f64 {
     let mut s = m.head.b;
     for i in 0..m.inputs {
@@ -327,4 +328,70 @@ fn the_graph_draws_the_fields() {
     let (_, g) = model_loss::grad(&m, &x);
     let node = graph.node("m_scale").expect("a node for the field `scale`");
     assert_eq!(node.adjoint, Some(g.m.scale));
+}
+
+/// The README's example: parts of a field passed to a callee, in a loop, the
+/// model stepped by the mean gradient of a minibatch.
+#[derive(Differentiable, Clone)]
+pub struct Mlp {
+    pub w1: Vec<f64>,
+    pub b1: Vec<f64>,
+    pub w2: Vec<f64>,
+    pub b2: f64,
+}
+
+#[differentiate(wrt(p))]
+pub fn mlp_loss(p: &Mlp, x: &[f64], y: f64) -> f64 {
+    let mut z = p.b2;
+    for j in 0..p.b1.len() {
+        let h = (dot(&p.w1[j * x.len()..(j + 1) * x.len()], x) + p.b1[j]).tanh();
+        z += p.w2[j] * h;
+    }
+    (z - y) * (z - y)
+}
+
+#[test]
+fn the_readmes_model_with_parts_of_fields_passed_to_a_callee() {
+    let mut rng = Rng::new(5);
+    let mut floats = |n: usize| -> Vec<f64> { (0..n).map(|_| rng.uniform(-0.7, 0.7)).collect() };
+    let model = Mlp {
+        w1: floats(6),
+        b1: floats(3),
+        w2: floats(3),
+        b2: 0.2,
+    };
+    let batch = [(vec![0.3, -0.4], 0.5), (vec![-0.9, 0.1], -0.2)];
+    let as_vec = |m: &Mlp| -> Vec<f64> {
+        let mut v = m.w1.clone();
+        v.extend(&m.b1);
+        v.extend(&m.w2);
+        v.push(m.b2);
+        v
+    };
+    let from_vec = |v: &[f64]| Mlp {
+        w1: v[0..6].to_vec(),
+        b1: v[6..9].to_vec(),
+        w2: v[9..12].to_vec(),
+        b2: v[12],
+    };
+    let mut tape = mlp_loss::Tape::default();
+    let mut g = mlp_loss::Grad::default();
+    for (x, y) in &batch {
+        mlp_loss::grad_into(&model, x, *y, &mut tape, &mut g);
+    }
+    let total = |v: &[f64]| {
+        batch
+            .iter()
+            .map(|(x, y)| mlp_loss(&from_vec(v), x, *y))
+            .sum::<f64>()
+    };
+    let mut generated = g.p.w1.clone();
+    generated.extend(&g.p.b1);
+    generated.extend(&g.p.w2);
+    generated.push(g.p.b2);
+    assert_gradient(total, &as_vec(&model), &generated);
+    // A step against the gradient lowers the loss.
+    let mut stepped = model.clone();
+    stepped.step(&g.p, 0.1 / batch.len() as f64);
+    assert!(total(&as_vec(&stepped)) < total(&as_vec(&model)));
 }

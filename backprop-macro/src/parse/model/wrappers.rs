@@ -84,7 +84,10 @@ pub(super) fn expand(
             #[allow(unused_imports)]
             use super::*;
 
+            // Each field a parameter: more than clippy's seven, which the
+            // user did not write.
             #[doc(hidden)]
+            #[allow(clippy::too_many_arguments)]
             pub mod by_field {
                 #[allow(unused_imports)]
                 use super::super::*;
