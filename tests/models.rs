@@ -395,3 +395,36 @@ fn the_readmes_model_with_parts_of_fields_passed_to_a_callee() {
     stepped.step(&g.p, 0.1 / batch.len() as f64);
     assert!(total(&as_vec(&stepped)) < total(&as_vec(&model)));
 }
+
+/// Found by the fuzzer: `sin_cos`, a float method with no rule of its own
+/// here, read a float field as an array; `clone` and `iter` of a vector field.
+#[derive(Differentiable)]
+pub struct Wave {
+    phase: f64,
+    amplitudes: Vec<f64>,
+}
+
+#[differentiate]
+fn wave(w: &Wave, t: f64) -> f64 {
+    let (s, c) = (w.phase * t).sin_cos();
+    let (s2, c2) = w.phase.sin_cos();
+    let copy = w.amplitudes.clone();
+    let total: f64 = w.amplitudes.iter().sum();
+    copy[0] * s + copy[1] * c + total * s2 * c2
+}
+
+#[test]
+fn float_methods_and_vector_methods_on_fields() {
+    let (phase, amplitudes, t) = (0.7, vec![1.3, -0.4, 0.25], 1.9);
+    let make = |v: &[f64]| Wave {
+        phase: v[0],
+        amplitudes: v[1..].to_vec(),
+    };
+    let mut point = vec![phase];
+    point.extend(&amplitudes);
+    let (value, g) = wave::grad(&make(&point), t);
+    assert_eq!(value, wave(&make(&point), t));
+    let mut generated = vec![g.w.phase];
+    generated.extend(&g.w.amplitudes);
+    assert_gradient(|v| wave(&make(v), t), &point, &generated);
+}

@@ -373,6 +373,10 @@ pub struct Program {
     /// `Some((w, b))`: `main` is a method `f(&self, ..)` of
     /// `struct Model { w: Vec<f64>, b: f64 }`, reading `self.w` and `self.b`.
     pub model: Option<(Vec<f64>, f64)>,
+    /// With a model: `main` is instead the free function `f(model: &Model,
+    /// ..)` of a `Model` that derives `Differentiable`, reading `model.w` and
+    /// `model.b` (the oracle stays the method).
+    pub free_model: bool,
 }
 
 impl Program {

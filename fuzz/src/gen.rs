@@ -206,7 +206,16 @@ pub fn program(seed: u64) -> Program {
     for helper in &mut helpers {
         helper.pairs = pairs;
     }
+    // Drawn last: half the models are struct parameters of a free function,
+    // which returns one float and takes no `&mut` parameters.
+    let plain = matches!(main.ret, Ret::Scalar(_))
+        && main
+            .params
+            .iter()
+            .all(|q| !matches!(q.ty, PTy::MutScalar | PTy::MutSlice));
+    let free_model = model.is_some() && plain && marks.chance(0.5);
     Program {
+        free_model,
         model,
         seed,
         float,

@@ -124,7 +124,9 @@ fn line_count(s: &str) -> usize {
 }
 
 fn main_function(p: &Program, d: Dialect, out: &mut String) {
-    if p.model.is_some() {
+    if p.model.is_some() && p.free_model && d != Dialect::Dual {
+        print::model_function(&p.main, d, p.len, out);
+    } else if p.model.is_some() {
         print::method(&p.main, d, p.len, out);
     } else {
         print::function(&p.main, d, p.len, out);
@@ -398,6 +400,9 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 }
             }
         }
+        if p.free_model {
+            args.insert(0, "&z_umodel".to_string());
+        }
         args.join(", ")
     };
     // The outputs of a call as `Vec<f64>`, from its result `r` and the copies of `tag`.
@@ -443,7 +448,14 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     let flatten = |g: &str, out: &mut String| -> String {
         let var = format!("z_flat_{}", g.replace(['.', '[', ']'], "_"));
         let _ = writeln!(out, "    let mut {var}: Vec<f64> = Vec::new();");
-        if p.model.is_some() {
+        if p.free_model {
+            // A field the function does not read keeps an empty vector: zeros.
+            let _ = writeln!(
+                out,
+                "    if {g}.model.w.is_empty() {{ {var}.extend(std::iter::repeat(0.0).take({})); }} else {{ {var}.extend({g}.model.w.iter().copied()); }}\n    {var}.push({g}.model.b);",
+                p.len
+            );
+        } else if p.model.is_some() {
             let _ = writeln!(
                 out,
                 "    {var}.extend({g}.w.iter().copied());\n    {var}.push({g}.b);"
@@ -463,7 +475,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         }
         var
     };
-    let method = p.model.is_some();
+    let method = p.model.is_some() && !p.free_model;
     let module = if method {
         format!("{name}::model_f")
     } else {
@@ -550,7 +562,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     );
     // 3. pullback: the same gradient by position (a method's module orders
     // its fields as it finds them; `backward` is checked).
-    if !method {
+    if !method && !p.free_model {
         let _ = writeln!(
             out,
             "    let z_pb = {module}::pullback(&z_tape, {seed_arg});"

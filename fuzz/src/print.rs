@@ -94,6 +94,34 @@ pub fn method(f: &Func, d: Dialect, len: usize, out: &mut String) {
     out.push_str("}\n");
 }
 
+/// `main` as the free function `f(model: &Model, ..)` of a `Model` that
+/// derives `Differentiable`: the method's body with `self.w`, `self.b` read
+/// as `model.w`, `model.b`, and the other method `g` a differentiated
+/// function of the fields.
+pub fn model_function(f: &Func, d: Dialect, len: usize, out: &mut String) {
+    let ty = d.ty();
+    out.push_str("#[derive(backprop_runtime::Differentiable)]\n");
+    let _ = writeln!(out, "pub struct Model {{ pub w: Vec<{ty}>, pub b: {ty} }}");
+    out.push_str("#[differentiate]\n");
+    let _ = writeln!(
+        out,
+        "pub fn model_g(w: &[{ty}], b: {ty}, t: {ty}) -> {ty} {{ (b * t).tanh() + w[1] * t }}"
+    );
+    let mut free = String::new();
+    function(f, d, len, &mut free);
+    let model = if f.params.is_empty() {
+        "model: &Model"
+    } else {
+        "model: &Model, "
+    };
+    let free = free
+        .replacen("pub fn f(", &format!("pub fn f({model}"), 1)
+        .replace("self.g(", "model_g(&model.w, model.b, ")
+        .replace("self.", "model.")
+        .replacen("#[differentiate(wrt(", "#[differentiate(wrt(model, ", 1);
+    out.push_str(&free);
+}
+
 pub fn float_digits(x: f64) -> String {
     let s = format!("{x:?}");
     if s.contains('.') || s.contains('e') {

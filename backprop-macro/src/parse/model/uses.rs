@@ -166,14 +166,12 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
                     }
                 }
             }
-            Expr::MethodCall(call) => {
-                if crate::rules::method(&call.method.to_string()).is_some() {
-                    self.note_float(&call.receiver);
-                } else {
-                    // `p.w.len()`, `p.w.iter()`, `p.w.to_vec()`.
-                    self.mark(&call.receiver, Use::Array);
-                }
+            // `p.w.len()`, `p.w.iter()`, `p.w.to_vec()`: an array; `p.b.exp()`,
+            // `p.b.sin_cos()`: a float.
+            Expr::MethodCall(call) if SLICE_METHODS.contains(&call.method.to_string().as_str()) => {
+                self.mark(&call.receiver, Use::Array);
             }
+            Expr::MethodCall(call) => self.note_float(&call.receiver),
             Expr::Binary(binary) if is_comparison(&binary.op) => {
                 for side in [&binary.left, &binary.right] {
                     if chain_of(side, self.params).is_some() {
@@ -243,6 +241,29 @@ fn is_compound(op: &syn::BinOp) -> bool {
             | ShrAssign(_)
     )
 }
+
+/// Methods of slices and vectors a body calls on an array field.
+const SLICE_METHODS: &[&str] = &[
+    "len",
+    "is_empty",
+    "iter",
+    "into_iter",
+    "to_vec",
+    "clone",
+    "as_slice",
+    "first",
+    "last",
+    "get",
+    "windows",
+    "chunks",
+    "chunks_exact",
+    "split_at",
+    "split_first",
+    "split_last",
+    "contains",
+    "starts_with",
+    "ends_with",
+];
 
 fn is_comparison(op: &syn::BinOp) -> bool {
     use syn::BinOp::*;
