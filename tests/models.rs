@@ -428,3 +428,34 @@ fn float_methods_and_vector_methods_on_fields() {
     generated.extend(&g.w.amplitudes);
     assert_gradient(|v| wave(&make(v), t), &point, &generated);
 }
+
+/// Forward mode over a struct: the tangent along a direction of the model's
+/// shape and of `x` is the gradient dotted with it.
+#[test]
+fn tangent_over_a_struct_is_the_gradient_along_the_direction() {
+    let m = model_from(&[0.5, -0.3, 0.2, 0.1, 0.3, 0.7, -0.2, 1.5]);
+    let x = [1.0, 2.0, -0.5];
+    let mut direction = m.zero_grad();
+    direction.head.w = vec![0.3, -1.0, 0.25];
+    direction.head.b = 0.5;
+    direction.rot = [0.1, 0.2, -0.7];
+    direction.scale = -0.4;
+    let dot_x = [0.2, 0.0, -1.5];
+    let (value, tangent) = model_loss::tangent(&m, &x, &direction, &dot_x);
+    let (v, g) = model_loss::grad(&m, &x);
+    assert_eq!(value, v);
+    let along_x: f64 = g.x.iter().zip(&dot_x).map(|(a, b)| a * b).sum();
+    let expected = g.m.dot(&direction) + along_x;
+    assert!(
+        (tangent - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+        "{tangent} vs {expected}"
+    );
+    // Generic, by value.
+    let p = Params { k: 0.7, c: -0.2 };
+    let (_, t) = spring::tangent(p, 1.3, &Params { k: 1.0, c: 0.0 }.zero_grad(), 0.0);
+    assert_eq!(t, 0.0);
+    let mut unit_k = p.zero_grad();
+    unit_k.k = 1.0;
+    let (_, dk) = spring::tangent(p, 1.3, &unit_k, 0.0);
+    assert_eq!(dk, spring::grad(p, 1.3).1.p.k);
+}

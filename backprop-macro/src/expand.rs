@@ -53,6 +53,15 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
 /// The module of a function (`f::forward`, `f::backward`, ...), or every problem
 /// found on the way, with `errors` found before. The whole pipeline, in order.
 pub fn module_of(function: &syn::ItemFn, args: &Args, errors: Errors) -> syn::Result<TokenStream> {
+    pipeline(function, args, errors, false).map(|(module, _)| module)
+}
+
+/// `module_of`, and which optional functions the module has.
+pub fn module_and_made(
+    function: &syn::ItemFn,
+    args: &Args,
+    errors: Errors,
+) -> syn::Result<(TokenStream, module::Made)> {
     pipeline(function, args, errors, false)
 }
 
@@ -64,7 +73,7 @@ fn pipeline(
     args: &Args,
     mut errors: Errors,
     twin: bool,
-) -> syn::Result<TokenStream> {
+) -> syn::Result<(TokenStream, module::Made)> {
     // Parse: which types are floats (with a generic function's `T`), then the
     // signature.
     let generic = signature::generic_float(&function.sig.generics, &mut errors);
@@ -139,6 +148,7 @@ fn pipeline(
         .then(|| crate::twin::generic_twin(function, &twin_name))
         .flatten()
         .and_then(|twin| pipeline(&twin, args, Errors::default(), true).ok())
+        .map(|(module, _)| module)
         .map(|module| (twin_name, module));
     module::assemble(
         &signature,

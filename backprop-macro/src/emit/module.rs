@@ -22,7 +22,7 @@ pub fn assemble(
     lints: &[syn::Attribute],
     nesting: Nesting,
     recorded: Option<Recording>,
-) -> syn::Result<TokenStream> {
+) -> syn::Result<(TokenStream, Made)> {
     // `grad`'s two locals only need to avoid the user's names, not the other
     // functions' locals.
     let mut grad_names = names.clone();
@@ -95,11 +95,14 @@ pub fn assemble(
         ..
     } = &tape;
     let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #tangents_fn #jacobian_fwd_fn #hvp_fn #hessian_fn #twin);
+    let made = Made {
+        tangent: tangent_fn.is_some(),
+    };
     let ident = &sig.ident;
     let vis = &sig.vis;
     if nesting.is_twin {
         // Public for the twins of callers marked `second_order`.
-        return Ok(quote! {
+        let module = quote! {
             #[allow(dead_code)]
             #[doc(hidden)]
             pub mod #ident {
@@ -108,11 +111,12 @@ pub fn assemble(
 
                 #shown
             }
-        });
+        };
+        return Ok((module, made));
     }
     let source = pretty(shown.clone());
     let (doc, code_doc) = module_doc(&ident.to_string(), &source);
-    Ok(quote! {
+    let module = quote! {
         #[doc = #doc]
         // The code again for rustdoc only: `cargo expand` and the compiler
         // see it once, as the module itself, and once more in `SOURCE`.
@@ -132,7 +136,14 @@ pub fn assemble(
             /// This module's code, pretty-printed: what `cargo expand` shows, less the docs.
             pub const SOURCE: &str = #source;
         }
-    })
+    };
+    Ok((module, made))
+}
+
+/// Which of the optional functions a module has.
+pub struct Made {
+    /// `tangent`: forward mode.
+    pub tangent: bool,
 }
 
 /// `graph`'s backward pass, with the recorder its calls use and the names

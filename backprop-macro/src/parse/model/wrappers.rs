@@ -45,7 +45,7 @@ pub(super) fn expand(
     let mut placed = flat.clone();
     paths::rebase(&mut placed);
     paths::rebase(&mut placed);
-    let inner = crate::expand::module_of(&placed, &flat_args, Errors::default())?;
+    let (inner, made) = crate::expand::module_and_made(&placed, &flat_args, Errors::default())?;
     let mut seen = function.clone();
     paths::rebase(&mut seen);
     let mut names =
@@ -77,6 +77,7 @@ pub(super) fn expand(
     });
     let grad = api.grad_struct();
     let functions = api.functions();
+    let tangent = made.tangent.then(|| api.tangent(&mut names));
     Ok(quote! {
         #user
         #[doc = #doc]
@@ -101,6 +102,7 @@ pub(super) fn expand(
             #(#checks)*
             #grad
             #functions
+            #tangent
         }
     })
 }
@@ -377,6 +379,74 @@ impl<'a> Api<'a> {
                     grad.put_flat(#flat);
                     grad
                 }
+            }
+        }
+    }
+
+    /// Forward mode over the structs: a struct's direction is a gradient
+    /// struct of the same shape (its vectors as long as the fields').
+    fn tangent(&self, names: &mut crate::emit::names::Names) -> TokenStream {
+        let (generics, _, where_clause) = self.seen.sig.generics.split_for_impl();
+        let ret = match &self.seen.sig.output {
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+            syn::ReturnType::Default => quote!(()),
+        };
+        let mut dot_params = Vec::new();
+        let mut dot_names = std::collections::BTreeMap::new();
+        for input in &self.seen.sig.inputs {
+            let syn::FnArg::Typed(typed) = input else {
+                continue;
+            };
+            let syn::Pat::Ident(pat) = &*typed.pat else {
+                continue;
+            };
+            let ident = &pat.ident;
+            let bare = ident.to_string();
+            let dot = names.fresh(&format!("dot_{}", bare.trim_start_matches('_')));
+            if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
+                let ty = &model.ty;
+                dot_params.push(quote!(#dot: &<#ty as ::backprop_runtime::Differentiable>::Grad));
+            } else if let Some((param, _)) =
+                self.sig.differentiable().find(|(p, _)| p.ident == *ident)
+            {
+                let ty = &param.ty;
+                dot_params.push(quote!(#dot: #ty));
+            } else {
+                continue;
+            }
+            dot_names.insert(ident.to_string(), dot);
+        }
+        let dot_args = self.flat_fields.iter().map(|(local, source)| match source {
+            Source::Leaf {
+                model,
+                path,
+                array: true,
+            } => {
+                let dot = &dot_names[&model.to_string()];
+                quote!(&#dot.#(#path).*[..])
+            }
+            Source::Leaf { model, path, .. } => {
+                let dot = &dot_names[&model.to_string()];
+                quote!(#dot.#(#path).*)
+            }
+            Source::Own { .. } => {
+                let dot = &dot_names[&local.to_string()];
+                quote!(#dot)
+            }
+        });
+        let tangent = self.flat_path(quote!(tangent));
+        let (params, flat_args) = (&self.params, &self.flat_args);
+        let ident = &self.seen.sig.ident;
+        let doc = format!(
+            "Forward mode: `{ident}`'s value and its derivative along a direction, `by_field::{ident}::tangent` over the structs. A struct's direction is a gradient struct of its type, its vectors as long as the fields' (`model.zero_grad()`, then filled)."
+        );
+        quote! {
+            #[doc = #doc]
+            #[must_use]
+            #[inline]
+            #[allow(clippy::too_many_arguments)]
+            pub fn tangent #generics (#(#params,)* #(#dot_params),*) -> (#ret, #ret) #where_clause {
+                #tangent(#(#flat_args,)* #(#dot_args),*)
             }
         }
     }
