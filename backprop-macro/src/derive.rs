@@ -2,6 +2,7 @@
 //! the same field names and one operation per kind of field.
 
 use crate::errors::Errors;
+use crate::parse::signature::vec_element;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -119,21 +120,6 @@ fn is_data(ty: &syn::Type) -> bool {
         syn::Type::Array(array) => is_data(&array.elem),
         syn::Type::Tuple(tuple) => tuple.elems.iter().all(is_data),
         _ => vec_element(ty).is_some_and(is_data),
-    }
-}
-
-fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
-    let syn::Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "Vec" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        syn::GenericArgument::Type(elem) => Some(elem),
-        _ => None,
     }
 }
 

@@ -51,25 +51,29 @@ impl Shape {
                 Shape::Array(array.len.clone()),
                 false,
             )),
-            syn::Type::Path(path) if path.qself.is_none() => {
-                let last = path.path.segments.last()?;
-                if last.ident != "Vec" {
-                    return None;
-                }
-                let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-                    return None;
-                };
-                match args.args.first()? {
-                    syn::GenericArgument::Type(elem) => {
-                        Some((floats.of_type(elem)?, Shape::Slice, false))
-                    }
-                    _ => None,
-                }
-            }
+            syn::Type::Path(_) => Some((floats.of_type(vec_element(ty)?)?, Shape::Slice, false)),
             syn::Type::Paren(p) => Shape::of(&p.elem, floats),
             syn::Type::Group(g) => Shape::of(&g.elem, floats),
             _ => None,
         }
+    }
+}
+
+/// `E` in `Vec<E>`.
+pub fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if path.qself.is_some() || last.ident != "Vec" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(elem) => Some(elem),
+        _ => None,
     }
 }
 

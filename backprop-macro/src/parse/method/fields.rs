@@ -49,30 +49,11 @@ pub(super) fn field_uses(marked: &[Marked]) -> BTreeMap<String, Use> {
     }
     impl<'ast> Visit<'ast> for Uses {
         fn visit_expr(&mut self, expr: &'ast Expr) {
+            for integer in read_as_integers(expr) {
+                self.mark(integer, Use::Data);
+            }
             match expr {
-                Expr::Index(index) => {
-                    self.mark(&index.index, Use::Data);
-                    self.mark(&index.expr, Use::Array);
-                }
-                Expr::Range(range) => {
-                    for end in range.start.iter().chain(&range.end) {
-                        self.mark(end, Use::Data);
-                    }
-                }
-                Expr::Cast(cast) => self.mark(&cast.expr, Use::Data),
-                // `T::from(self.n)`: a count converted to the float type.
-                Expr::Call(call) => {
-                    let converts = matches!(strip(&call.func), Expr::Path(p)
-                        if p.path.segments.len() == 2
-                            && p.path.segments[1].ident == "from"
-                            && p.path.segments[0].ident != "f64"
-                            && p.path.segments[0].ident != "f32");
-                    if converts {
-                        for arg in &call.args {
-                            self.mark(arg, Use::Data);
-                        }
-                    }
-                }
+                Expr::Index(index) => self.mark(&index.expr, Use::Array),
                 Expr::MethodCall(call) if call.method == "len" || call.method == "iter" => {
                     self.mark(&call.receiver, Use::Array);
                 }
@@ -181,5 +162,28 @@ pub(super) fn collect_fields(marked: &mut [Marked], uses: &BTreeMap<String, Use>
         if !changed {
             break;
         }
+    }
+}
+
+/// The operands `expr` reads as integers: an index, a range's ends, what is
+/// cast with `as`, what `T::from` converts to the float type (a count).
+pub(crate) fn read_as_integers(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::Index(index) => vec![&*index.index],
+        Expr::Range(range) => range.start.iter().chain(&range.end).map(|e| &**e).collect(),
+        Expr::Cast(cast) => vec![&*cast.expr],
+        Expr::Call(call) => {
+            let converts = matches!(strip(&call.func), Expr::Path(p)
+                if p.path.segments.len() == 2
+                    && p.path.segments[1].ident == "from"
+                    && p.path.segments[0].ident != "f64"
+                    && p.path.segments[0].ident != "f32");
+            if converts {
+                call.args.iter().collect()
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
     }
 }

@@ -16,6 +16,7 @@
 mod fields;
 mod rewrite;
 
+pub(crate) use fields::read_as_integers;
 use fields::{collect_fields, field_uses, Use};
 pub(crate) use rewrite::visit_macro_arguments;
 use rewrite::{free_function, locals};

@@ -17,6 +17,7 @@ mod wrappers;
 
 use crate::errors::Errors;
 use crate::parse::args::Args;
+use crate::parse::signature::vec_element;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 use uses::Use;
@@ -101,6 +102,16 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         return errors.finish().err().map(Err);
     }
     let params: Vec<Ident> = candidates.iter().map(|c| c.0.clone()).collect();
+    for input in &function.sig.inputs {
+        if let syn::FnArg::Typed(typed) = input {
+            if !matches!(&*typed.pat, syn::Pat::Ident(_)) {
+                errors.spanned(
+                    &typed.pat,
+                    "a function with struct parameters names each parameter: destructure it in the body",
+                );
+            }
+        }
+    }
     for expr in &uses.whole {
         let is_model = matches!(expr, syn::Expr::Path(p) if p.path.get_ident().is_some_and(|i| params.contains(i)));
         if is_model {
@@ -214,21 +225,6 @@ fn struct_type(ty: &syn::Type, float_param: Option<&Ident>) -> Option<Found> {
         by_ref,
         mutable,
     })
-}
-
-fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
-    let syn::Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "Vec" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        syn::GenericArgument::Type(elem) => Some(elem),
-        _ => None,
-    }
 }
 
 fn user_type<'t>(ty: &'t syn::Type, float_param: Option<&Ident>) -> Option<&'t syn::Type> {

@@ -134,6 +134,9 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
         if self.in_slice(expr) {
             self.uses.in_slices.push(expr.clone());
         }
+        for integer in crate::parse::method::read_as_integers(expr) {
+            self.mark(integer, Use::Data);
+        }
         match expr {
             Expr::Path(path)
                 if path
@@ -143,29 +146,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             {
                 self.uses.whole.push(expr.clone());
             }
-            Expr::Index(index) => {
-                self.mark(&index.index, Use::Data);
-                self.mark(&index.expr, Use::Array);
-            }
-            Expr::Range(range) => {
-                for end in range.start.iter().chain(&range.end) {
-                    self.mark(end, Use::Data);
-                }
-            }
-            Expr::Cast(cast) => self.mark(&cast.expr, Use::Data),
-            // `T::from(p.n)`: a count converted to the float type.
-            Expr::Call(call) => {
-                let converts = matches!(strip(&call.func), Expr::Path(p)
-                    if p.path.segments.len() == 2
-                        && p.path.segments[1].ident == "from"
-                        && p.path.segments[0].ident != "f64"
-                        && p.path.segments[0].ident != "f32");
-                if converts {
-                    for arg in &call.args {
-                        self.mark(arg, Use::Data);
-                    }
-                }
-            }
+            Expr::Index(index) => self.mark(&index.expr, Use::Array),
             // `p.w.len()`, `p.w.iter()`, `p.w.to_vec()`: an array; `p.b.exp()`,
             // `p.b.sin_cos()`: a float.
             Expr::MethodCall(call) if SLICE_METHODS.contains(&call.method.to_string().as_str()) => {

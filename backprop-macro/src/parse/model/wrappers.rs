@@ -199,21 +199,15 @@ impl<'a> Api<'a> {
         }
         let mut params = Vec::new();
         let mut flat_args = Vec::new();
-        for input in &seen.sig.inputs {
-            let syn::FnArg::Typed(typed) = input else {
-                continue;
-            };
-            let syn::Pat::Ident(pat) = &*typed.pat else {
-                continue;
-            };
+        for (ident, typed) in named_params(&seen.sig) {
             // `_y` would be a used underscore binding here.
-            let passed = match pat.ident.to_string().strip_prefix('_') {
+            let passed = match ident.to_string().strip_prefix('_') {
                 Some(bare) if !bare.is_empty() => names.fresh(bare),
-                _ => pat.ident.clone(),
+                _ => ident.clone(),
             };
             let ty = &typed.ty;
             params.push(quote!(#passed: #ty));
-            match models.iter().find(|m| m.ident == pat.ident) {
+            match models.iter().find(|m| m.ident == *ident) {
                 Some(model) => {
                     flat_args.push(if model.by_ref {
                         quote!(#passed)
@@ -253,14 +247,7 @@ impl<'a> Api<'a> {
     fn grad_struct(&self) -> TokenStream {
         let (params, args, where_clause) = self.seen.sig.generics.split_for_impl();
         let mut fields: Vec<(Ident, TokenStream, TokenStream)> = Vec::new();
-        for input in &self.seen.sig.inputs {
-            let syn::FnArg::Typed(typed) = input else {
-                continue;
-            };
-            let syn::Pat::Ident(pat) = &*typed.pat else {
-                continue;
-            };
-            let ident = &pat.ident;
+        for (ident, _) in named_params(&self.seen.sig) {
             if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                 let ty = &model.ty;
                 let grad_ty =
@@ -393,14 +380,7 @@ impl<'a> Api<'a> {
         };
         let mut dot_params = Vec::new();
         let mut dot_names = std::collections::BTreeMap::new();
-        for input in &self.seen.sig.inputs {
-            let syn::FnArg::Typed(typed) = input else {
-                continue;
-            };
-            let syn::Pat::Ident(pat) = &*typed.pat else {
-                continue;
-            };
-            let ident = &pat.ident;
+        for (ident, _) in named_params(&self.seen.sig) {
             let bare = ident.to_string();
             let dot = names.fresh(&format!("dot_{}", bare.trim_start_matches('_')));
             if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
@@ -569,3 +549,15 @@ impl<'a> Api<'a> {
 }
 
 use quote::ToTokens;
+
+/// The function's parameters with their names (a model function's are
+/// names: `expand_models` refuses patterns).
+fn named_params(sig: &syn::Signature) -> impl Iterator<Item = (&Ident, &syn::PatType)> {
+    sig.inputs.iter().filter_map(|input| match input {
+        syn::FnArg::Typed(typed) => match &*typed.pat {
+            syn::Pat::Ident(pat) => Some((&pat.ident, typed)),
+            _ => None,
+        },
+        syn::FnArg::Receiver(_) => None,
+    })
+}
