@@ -459,3 +459,119 @@ fn tangent_over_a_struct_is_the_gradient_along_the_direction() {
     let (_, dk) = spring::tangent(p, 1.3, &unit_k, 0.0);
     assert_eq!(dk, spring::grad(p, 1.3).1.p.k);
 }
+
+/// A struct made only of other structs takes its float from them; an integer
+/// field read in a range and in index arithmetic is data.
+#[derive(Differentiable, Clone)]
+pub struct Net {
+    hidden: Dense,
+    out: Layer,
+}
+
+#[derive(Differentiable, Clone)]
+pub struct Dense {
+    w: Vec<f64>,
+    b: Vec<f64>,
+    inputs: usize,
+}
+
+#[differentiate(wrt(net))]
+#[allow(clippy::needless_range_loop)]
+fn net_loss(net: &Net, x: &[f64], y: f64) -> f64 {
+    let width = net.hidden.b.len();
+    let mut h = vec![0.0; width];
+    for j in 0..width {
+        let mut s = net.hidden.b[j];
+        for i in 0..net.hidden.inputs {
+            s += net.hidden.w[j * net.hidden.inputs + i] * x[i];
+        }
+        h[j] = s.tanh();
+    }
+    let mut z = net.out.b;
+    for j in 0..width {
+        z += net.out.w[j] * h[j];
+    }
+    if z > y {
+        (z - y) * (z - y)
+    } else {
+        0.5 * (y - z).abs()
+    }
+}
+
+/// A camera as a struct of arrays and a float, the point and observation as
+/// arrays by value: a bundle-adjustment residual.
+#[derive(Differentiable, Clone, Copy)]
+pub struct Camera {
+    rot: [f64; 3],
+    center: [f64; 3],
+    focal: f64,
+}
+
+#[differentiate]
+fn reprojection(cam: &Camera, point: [f64; 3], observed: [f64; 2]) -> f64 {
+    let p = [
+        point[0] - cam.center[0],
+        point[1] - cam.center[1],
+        point[2] - cam.center[2],
+    ];
+    let c = (cam.rot[0] * cam.rot[0] + cam.rot[1] * cam.rot[1] + cam.rot[2] * cam.rot[2])
+        .sqrt()
+        .cos();
+    let q = [
+        c * p[0] + cam.rot[1] * p[2] - cam.rot[2] * p[1],
+        c * p[1] + cam.rot[2] * p[0] - cam.rot[0] * p[2],
+        c * p[2] + cam.rot[0] * p[1] - cam.rot[1] * p[0],
+    ];
+    let u = cam.focal * q[0] / q[2] - observed[0];
+    let v = cam.focal * q[1] / q[2] - observed[1];
+    u * u + v * v
+}
+
+#[test]
+fn nested_structs_only_and_a_camera() {
+    let make_net = |v: &[f64]| Net {
+        hidden: Dense {
+            w: v[0..6].to_vec(),
+            b: v[6..9].to_vec(),
+            inputs: 2,
+        },
+        out: Layer {
+            w: v[9..12].to_vec(),
+            b: v[12],
+        },
+    };
+    let mut rng = Rng::new(11);
+    let x = [1.0, -1.0];
+    // Both arms of the branch on `z > y`.
+    for y in [-3.0, 3.0] {
+        let v: Vec<f64> = (0..13).map(|_| rng.uniform(-0.8, 0.8)).collect();
+        let (value, g) = net_loss::grad(&make_net(&v), &x, y);
+        assert_eq!(value, net_loss(&make_net(&v), &x, y));
+        let mut generated = g.net.hidden.w.clone();
+        generated.extend(&g.net.hidden.b);
+        generated.extend(&g.net.out.w);
+        generated.push(g.net.out.b);
+        assert_gradient(|v| net_loss(&make_net(v), &x, y), &v, &generated);
+    }
+    let make_cam = |v: &[f64]| Camera {
+        rot: [v[0], v[1], v[2]],
+        center: [v[3], v[4], v[5]],
+        focal: v[6],
+    };
+    let v = [0.1, 0.2, 0.3, 0.0, 0.1, -5.0, 2.0];
+    let (point, observed) = ([0.3, 0.2, 1.0], [0.1, 0.05]);
+    let (_, g) = reprojection::grad(&make_cam(&v), point, observed);
+    let mut generated = g.cam.rot.to_vec();
+    generated.extend(g.cam.center);
+    generated.push(g.cam.focal);
+    assert_gradient(
+        |v| reprojection(&make_cam(v), point, observed),
+        &v,
+        &generated,
+    );
+    assert_gradient(
+        |p| reprojection(&make_cam(&v), [p[0], p[1], p[2]], observed),
+        &point,
+        &g.point,
+    );
+}

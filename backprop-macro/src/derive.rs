@@ -390,11 +390,21 @@ fn bounds(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Vec
         let ident = &param.ident;
         clause.push(quote_spanned!(ident.span()=> #ident: ::backprop_runtime::Float));
     }
-    for field in fields.iter().filter(|f| matches!(f.kind, Kind::Nested)) {
+    // A struct of nested structs only takes its float from the first: that
+    // one is bounded without naming its own float (which would ask the
+    // compiler to prove `Float == Float` of itself, endlessly).
+    let float_is_nested = fields.iter().all(|f| matches!(f.kind, Kind::Nested));
+    for (k, field) in fields
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::Nested))
+        .enumerate()
+    {
         let ty = &field.ty;
-        clause.push(
-            quote_spanned!(ty.span()=> #ty: ::backprop_runtime::Differentiable<Float = #float>),
-        );
+        clause.push(if float_is_nested && k == 0 {
+            quote_spanned!(ty.span()=> #ty: ::backprop_runtime::Differentiable)
+        } else {
+            quote_spanned!(ty.span()=> #ty: ::backprop_runtime::Differentiable<Float = #float>)
+        });
     }
     clause
 }
