@@ -360,3 +360,24 @@ pub fn net_loss(net: &Net, x: &[f64], _unused: f64) -> f64 {
 pub fn spring_energy<T: Float>(spring: Spring<T>, x: T) -> T {
     spring.k * x * x
 }
+
+/// A struct passed whole to a differentiated function of it.
+#[differentiate]
+#[must_use]
+pub fn net_twice(net: &Net, x: &[f64]) -> f64 {
+    net_loss(net, x, 0.0) * net.layer.b
+}
+
+/// A generic struct by value, passed whole by reference.
+#[differentiate]
+#[must_use]
+pub fn spring_twice<T: Float>(spring: Spring<T>, x: T) -> T {
+    spring_ref(&spring, x) + spring.k
+}
+
+/// Generic, by reference.
+#[differentiate]
+#[must_use]
+pub fn spring_ref<T: Float>(spring: &Spring<T>, x: T) -> T {
+    spring.k * x
+}

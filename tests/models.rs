@@ -575,3 +575,108 @@ fn nested_structs_only_and_a_camera() {
         &g.point,
     );
 }
+
+/// A model passed whole to differentiated functions of it: the callees'
+/// pullbacks hand back its gradient struct, added to what the caller reads
+/// itself; in a loop, a branch, through two levels of calls, by value and by
+/// reference, generic.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn predict(layer: &Layer, x: &[f64]) -> f64 {
+    let mut s = layer.b;
+    for i in 0..x.len() {
+        s += layer.w[i] * x[i];
+    }
+    s.tanh()
+}
+
+#[differentiate]
+fn residual(layer: &Layer, x: &[f64], y: f64) -> f64 {
+    let e = predict(layer, x) - y;
+    e * e
+}
+
+#[differentiate(wrt(layer))]
+fn batch_loss(layer: Layer, xs: &[f64], ys: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for k in 0..ys.len() {
+        let x = &xs[2 * k..2 * k + 2];
+        total += if ys[k] > 0.0 {
+            residual(&layer, x, ys[k])
+        } else {
+            0.5 * predict(&layer, x).abs()
+        };
+    }
+    total + 0.1 * layer.b * layer.b + layer.w[0] * layer.w[1]
+}
+
+#[test]
+fn structs_passed_whole_to_differentiated_functions() {
+    let xs = [1.0, 2.0, -1.0, 0.5, 0.3, 0.3, -0.4, 0.9];
+    let ys = [0.2, -0.1, 0.4, -0.3];
+    let layer = |v: &[f64]| Layer {
+        w: v[0..2].to_vec(),
+        b: v[2],
+    };
+    let mut rng = Rng::new(23);
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..3).map(|_| rng.uniform(-0.8, 0.8)).collect();
+        let (value, g) = batch_loss::grad(layer(&v), &xs, &ys);
+        assert_eq!(value, batch_loss(layer(&v), &xs, &ys));
+        let mut generated = g.layer.w.clone();
+        generated.push(g.layer.b);
+        assert_gradient(|v| batch_loss(layer(v), &xs, &ys), &v, &generated);
+        // Accumulated twice by `grad_into`, and through the split API.
+        let mut tape = batch_loss::Tape::default();
+        let mut twice = batch_loss::Grad::default();
+        batch_loss::grad_into(layer(&v), &xs, &ys, &mut tape, &mut twice);
+        batch_loss::grad_into(layer(&v), &xs, &ys, &mut tape, &mut twice);
+        // (Summed in another order than twice one gradient: to rounding.)
+        let mut expected = g.layer.clone();
+        expected.scale(2.0);
+        let close = |a: &GradOf<Layer>| {
+            let mut difference = a.clone();
+            difference.add_scaled(-1.0, &expected);
+            assert!(
+                difference.norm() <= 1e-12 * expected.norm(),
+                "{a:?} vs {expected:?}"
+            );
+        };
+        close(&twice.layer);
+        let (_, tape) = batch_loss::forward(layer(&v), &xs, &ys);
+        close(&batch_loss::backward(&tape, 2.0).layer);
+        // The picture's parameters are the fields read here.
+        let graph = batch_loss::graph(layer(&v), &xs, &ys);
+        assert!(graph.node("layer_b").is_some());
+    }
+}
+
+#[differentiate]
+fn spring_inner<T: Float>(p: &Params<T>, x: T) -> T {
+    p.k * x * x + p.c
+}
+
+#[differentiate]
+fn spring_outer<T: Float>(p: Params<T>, x: T) -> T {
+    spring_inner(&p, x) * spring_inner(&p, x * x) + p.c * x
+}
+
+#[test]
+fn generic_structs_passed_whole() {
+    let (k, c, x) = (0.7, -0.3, 1.4);
+    let (value, g) = spring_outer::grad(Params { k, c }, x);
+    assert_eq!(value, spring_outer(Params { k, c }, x));
+    assert_gradient(
+        |v| spring_outer(Params { k: v[0], c: v[1] }, v[2]),
+        &[k, c, x],
+        &[g.p.k, g.p.c, g.x],
+    );
+    let (_, g32) = spring_outer::grad(
+        Params {
+            k: 0.7_f32,
+            c: -0.3,
+        },
+        1.4,
+    );
+    assert!((f64::from(g32.p.k) - g.p.k).abs() < 1e-4 * g.p.k.abs().max(1.0));
+}

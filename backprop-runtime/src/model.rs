@@ -153,33 +153,39 @@ pub mod fields {
         vec![T::zero(); like.len()]
     }
 
-    /// A field's gradient that a differentiated function's flat gradient
-    /// holds as a `Vec`: moved in and out of a `Vec` field, copied into and
-    /// out of an array field.
+    /// A field's gradient that a differentiated function's gradient, read
+    /// field by field, holds as a `Vec`: moved in and out of a `Vec` field,
+    /// copied into and out of an array field.
     pub trait Buffer<T> {
-        /// Its floats as a `Vec`, leaving it empty (a `Vec`) or as it is.
+        /// Its floats as a `Vec`, leaving zeros: an empty `Vec`, or an array
+        /// of zeros.
         fn take_vec(&mut self) -> Vec<T>;
-        /// Back from a `Vec`: moved, or copied when not empty.
-        fn put_vec(&mut self, values: Vec<T>);
+        /// Adds `values` into it: moved into an empty `Vec`, else added
+        /// element by element (an empty `values` adds nothing).
+        fn add_vec(&mut self, values: Vec<T>);
     }
 
-    impl<T: Copy> Buffer<T> for Vec<T> {
+    impl<T: Float> Buffer<T> for Vec<T> {
         fn take_vec(&mut self) -> Vec<T> {
             core::mem::take(self)
         }
-        fn put_vec(&mut self, values: Vec<T>) {
-            *self = values;
+        fn add_vec(&mut self, values: Vec<T>) {
+            if self.is_empty() {
+                *self = values;
+            } else {
+                add_scaled_slice(self, T::one(), &values);
+            }
         }
     }
 
-    impl<T: Copy, const N: usize> Buffer<T> for [T; N] {
+    impl<T: Float, const N: usize> Buffer<T> for [T; N] {
         fn take_vec(&mut self) -> Vec<T> {
-            self.to_vec()
+            let values = self.to_vec();
+            *self = [T::zero(); N];
+            values
         }
-        fn put_vec(&mut self, values: Vec<T>) {
-            if !values.is_empty() {
-                self.copy_from_slice(&values);
-            }
+        fn add_vec(&mut self, values: Vec<T>) {
+            add_scaled_slice(self, T::one(), &values);
         }
     }
 

@@ -377,6 +377,9 @@ pub struct Program {
     /// ..)` of a `Model` that derives `Differentiable`, reading `model.w` and
     /// `model.b` (the oracle stays the method).
     pub free_model: bool,
+    /// With a free model: the other method `g` is a differentiated function
+    /// of the model itself, `model_g(model, t)`, not of its fields.
+    pub whole_model: bool,
 }
 
 impl Program {

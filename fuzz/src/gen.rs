@@ -214,8 +214,10 @@ pub fn program(seed: u64) -> Program {
             .iter()
             .all(|q| !matches!(q.ty, PTy::MutScalar | PTy::MutSlice));
     let free_model = model.is_some() && plain && marks.chance(0.5);
+    let whole_model = free_model && marks.chance(0.5);
     Program {
         free_model,
+        whole_model,
         model,
         seed,
         float,

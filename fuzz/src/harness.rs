@@ -125,7 +125,7 @@ fn line_count(s: &str) -> usize {
 
 fn main_function(p: &Program, d: Dialect, out: &mut String) {
     if p.model.is_some() && p.free_model && d != Dialect::Dual {
-        print::model_function(&p.main, d, p.len, out);
+        print::model_function(&p.main, d, p.len, p.whole_model, out);
     } else if p.model.is_some() {
         print::method(&p.main, d, p.len, out);
     } else {

@@ -98,15 +98,25 @@ pub fn method(f: &Func, d: Dialect, len: usize, out: &mut String) {
 /// derives `Differentiable`: the method's body with `self.w`, `self.b` read
 /// as `model.w`, `model.b`, and the other method `g` a differentiated
 /// function of the fields.
-pub fn model_function(f: &Func, d: Dialect, len: usize, out: &mut String) {
+/// With `whole`, `g` takes the model itself: `model_g(model, t)`.
+pub fn model_function(f: &Func, d: Dialect, len: usize, whole: bool, out: &mut String) {
     let ty = d.ty();
     out.push_str("#[derive(backprop_runtime::Differentiable)]\n");
     let _ = writeln!(out, "pub struct Model {{ pub w: Vec<{ty}>, pub b: {ty} }}");
     out.push_str("#[differentiate]\n");
-    let _ = writeln!(
-        out,
-        "pub fn model_g(w: &[{ty}], b: {ty}, t: {ty}) -> {ty} {{ (b * t).tanh() + w[1] * t }}"
-    );
+    let call = if whole {
+        let _ = writeln!(
+            out,
+            "pub fn model_g(model: &Model, t: {ty}) -> {ty} {{ (model.b * t).tanh() + model.w[1] * t }}"
+        );
+        "model_g(model, "
+    } else {
+        let _ = writeln!(
+            out,
+            "pub fn model_g(w: &[{ty}], b: {ty}, t: {ty}) -> {ty} {{ (b * t).tanh() + w[1] * t }}"
+        );
+        "model_g(&model.w, model.b, "
+    };
     let mut free = String::new();
     function(f, d, len, &mut free);
     let model = if f.params.is_empty() {
@@ -116,7 +126,7 @@ pub fn model_function(f: &Func, d: Dialect, len: usize, out: &mut String) {
     };
     let free = free
         .replacen("pub fn f(", &format!("pub fn f({model}"), 1)
-        .replace("self.g(", "model_g(&model.w, model.b, ")
+        .replace("self.g(", call)
         .replace("self.", "model.")
         .replacen("#[differentiate(wrt(", "#[differentiate(wrt(model, ", 1);
     out.push_str(&free);

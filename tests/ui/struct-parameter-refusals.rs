@@ -17,11 +17,12 @@ fn predict(w: &[f64], b: f64, x: f64) -> f64 {
     w[0] * x + b
 }
 
-// Passed whole to a callee, and a field written.
+// Used whole other than as a call's argument, and a field written.
 #[differentiate]
 fn whole(mut layer: Layer, x: f64) -> f64 {
     layer.b = 2.0;
-    predict(&layer.w, layer.b, x) + other(&layer)
+    let alias = &layer;
+    predict(&alias.w, alias.b, x)
 }
 
 fn other(layer: &Layer) -> f64 {

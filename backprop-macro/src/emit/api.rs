@@ -46,6 +46,11 @@ pub(crate) fn gradient_type(
     }
 }
 
+/// The gradient struct of a struct passed whole to differentiated callees.
+pub(crate) fn model_gradient_type(model: &syn::Type) -> TokenStream {
+    quote!(<#model as ::backprop_runtime::Differentiable>::Grad)
+}
+
 pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
     let Generic {
         params,
@@ -53,12 +58,32 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
         where_clause,
         ..
     } = generic;
+    let models: Vec<(&proc_macro2::Ident, &syn::Type)> = sig
+        .params
+        .iter()
+        .filter_map(|p| p.model.as_ref().map(|m| (&p.ident, m)))
+        .collect();
+    let model_fields = models.iter().map(|(name, model)| {
+        let ty = model_gradient_type(model);
+        let doc = format!(
+            "∂{}/∂{name}, what the callees it is passed to add",
+            sig.ident
+        );
+        quote!(#[doc = #doc] pub #name: #ty)
+    });
+    let model_zeros = models
+        .iter()
+        .map(|(name, _)| quote!(#name: ::core::default::Default::default()));
+    let model_clears = models
+        .iter()
+        .map(|(name, _)| quote!(::backprop_runtime::Gradient::clear(&mut self.#name);));
     let fields = sig.differentiable().map(|(param, float)| {
         let name = &param.ident;
         let ty = gradient_type(param, &float);
         let doc = format!("∂{}/∂{name}", sig.ident);
         quote!(#[doc = #doc] pub #name: #ty)
     });
+    let fields: Vec<TokenStream> = model_fields.chain(fields).collect();
     let zeros = sig.differentiable().map(|(param, float)| {
         let name = &param.ident;
         let zero = float.zero();
@@ -68,6 +93,7 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
             Some(Shape::Array(len)) => quote!(#name: [#zero; #len]),
         }
     });
+    let zeros: Vec<TokenStream> = model_zeros.chain(zeros).collect();
     let doc = format!(
         "The gradient of `{}`: one field per differentiable parameter. `Grad::default()` is zero \
          (with empty vectors, sized by the first `backward_into`).",
@@ -81,6 +107,7 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
     // Zero is each field's `Default` unless the float is generic (`T: Float`
     // has no `Default`) or an array is too long for `Default`.
     let derivable = generic.params.is_empty()
+        && models.is_empty()
         && sig.differentiable().all(|(param, _)| match &param.shape {
             Some(Shape::Array(syn::Expr::Lit(syn::ExprLit {
                 lit: syn::Lit::Int(len),
@@ -99,6 +126,7 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
             Some(Shape::Array(len)) => quote!(self.#name = [#zero; #len];),
         }
     });
+    let clears: Vec<TokenStream> = model_clears.chain(clears).collect();
     let clear = quote! {
         impl #params Grad #args #where_clause {
             /// Sets the gradient to zero, keeping its vectors' memory: the next
@@ -284,12 +312,16 @@ pub(super) fn pullback_fn(
     let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = sig
         .params
         .iter()
-        .map(|p| match &p.differentiable {
-            Some(float) => {
+        .map(|p| match (&p.differentiable, &p.model) {
+            (_, Some(model)) => {
+                let field = &p.ident;
+                (model_gradient_type(model), quote!(g.#field))
+            }
+            (Some(float), None) => {
                 let field = &p.ident;
                 (gradient_type(p, float), quote!(g.#field))
             }
-            None => (not.clone(), not.clone()),
+            (None, None) => (not.clone(), not.clone()),
         })
         .unzip();
     let tuple = |items: &[TokenStream]| match items.len() {
@@ -329,10 +361,9 @@ pub(super) fn pullback_fn(
 /// gradient per call site, so a call in a loop allocates nothing per pass.
 fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> TokenStream {
     // A lifetime only where a vector is lent from `grad`.
-    let lends = sig
-        .params
-        .iter()
-        .any(|p| p.differentiable.is_some() && matches!(p.shape, Some(Shape::Slice)));
+    let lends = sig.params.iter().any(|p| {
+        (p.differentiable.is_some() && matches!(p.shape, Some(Shape::Slice))) || p.model.is_some()
+    });
     let mut generics = sig.generics.clone();
     if lends {
         generics.params.insert(0, syn::parse_quote!('grad));
@@ -350,6 +381,10 @@ fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> Token
         .params
         .iter()
         .map(|p| {
+            if let Some(model) = &p.model {
+                let (ty, field) = (model_gradient_type(model), &p.ident);
+                return (quote!(&'grad #ty), quote!(&#grad.#field));
+            }
             let (Some(float), field) = (&p.differentiable, &p.ident) else {
                 return (not.clone(), not.clone());
             };

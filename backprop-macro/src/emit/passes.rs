@@ -557,7 +557,7 @@ impl Passes<'_> {
             || sig
                 .params
                 .iter()
-                .any(|p| p.differentiable.is_some() && p.shape.is_some());
+                .any(|p| (p.differentiable.is_some() && p.shape.is_some()) || p.model.is_some());
         let grad_param = if writes_grad {
             quote!(#grad)
         } else {

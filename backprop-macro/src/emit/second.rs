@@ -17,6 +17,9 @@ use quote::quote;
 /// `pub fn hvp(..)`, for a generic function with one result and no `&`/`&mut`
 /// float parameters.
 pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Option<TokenStream> {
+    if sig.params.iter().any(|p| p.model.is_some()) {
+        return None;
+    }
     let t = sig.generics.type_params().next()?.ident.clone();
     let only_t = Floats::new(Some(t.clone()));
     // Any other use of the float type in a parameter (`&Model<T>`, a method's
@@ -94,7 +97,10 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
 /// through `&[..]` (also asked before a twin is written: no twin where it
 /// would give no `hvp`).
 pub(crate) fn covered(sig: &Signature) -> bool {
-    let plain = sig.params.iter().all(|p| !p.inout && !p.by_reference);
+    let plain = sig
+        .params
+        .iter()
+        .all(|p| !p.inout && !p.by_reference && p.model.is_none());
     matches!(sig.outputs, Outputs::One) && sig.returns_value && plain
 }
 

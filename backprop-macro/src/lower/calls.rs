@@ -86,7 +86,7 @@ impl<'a> Lowerer<'a> {
         else {
             return self.dummy();
         };
-        let active = args.iter().any(|a| self.is_active(a));
+        let active = args.iter().any(|a| self.is_active(a) || self.is_model(a));
         let float = args
             .iter()
             .find_map(|a| self.float_of(a))
@@ -364,7 +364,7 @@ impl<'a> Lowerer<'a> {
             borrows,
             parts,
         } = self.call_arguments(call);
-        if !args.iter().any(|a| self.is_active(a)) {
+        if !args.iter().any(|a| self.is_active(a) || self.is_model(a)) {
             // An ordinary call on values that do not depend on the inputs (its
             // arguments held a branch, so they were lowered one by one).
             return self.inactive_template(|args| quote!(#path(#(#args),*)), &args, expr);

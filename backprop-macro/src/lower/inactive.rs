@@ -216,9 +216,16 @@ impl<'a> Lowerer<'a> {
                     Expr::MethodCall(call)
                         if (call.method == "len" || call.method == "is_empty")
                             && self.lowerer.array_local(&call.receiver).is_some() => {}
+                    // `p.n`: a field a struct parameter's body reads as data.
+                    Expr::Field(field)
+                        if self
+                            .lowerer
+                            .local(strip_parens(&field.base))
+                            .is_some_and(|id| self.lowerer.models.contains(&id)) => {}
                     Expr::Path(_) => {
                         if let Some(id) = self.lowerer.local(expr) {
-                            self.found |= self.lowerer.nodes[id].active;
+                            self.found |=
+                                self.lowerer.nodes[id].active || self.lowerer.models.contains(&id);
                         }
                         // A closure is inlined wherever it is called.
                         self.found |= self.lowerer.closure_named(expr).is_some();

@@ -65,6 +65,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         changed_data: Vec::new(),
         referenced: std::collections::BTreeMap::new(),
         checkpointed: None,
+        models: Vec::new(),
     };
     for param in &sig.params {
         let id = lowerer.push(
@@ -83,6 +84,9 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
             )),
         );
         lowerer.declare(&param.ident, id);
+        if param.model.is_some() {
+            lowerer.models.push(id);
+        }
     }
     // Parameters are the first nodes, in order; the lengths of slices follow.
     for (id, param) in sig.params.iter().enumerate() {
@@ -258,6 +262,8 @@ struct Lowerer<'a> {
     referenced: std::collections::BTreeMap<NodeId, syn::Type>,
     /// The `#[checkpoint]` of the loop being lowered, until its `Loop` takes it.
     checkpointed: Option<crate::parse::checkpoint::Checkpoint>,
+    /// Struct parameters passed whole to differentiated callees (`is_model`).
+    models: Vec<NodeId>,
 }
 
 /// A closure, and the variables it sees: those in scope where it is written
@@ -389,6 +395,13 @@ impl<'a> Lowerer<'a> {
 
     fn is_active(&self, operand: &Operand) -> bool {
         matches!(operand, Operand::Node(id) if self.nodes[*id].active)
+    }
+
+    /// A struct parameter passed whole to differentiated callees: data, but
+    /// a call it is passed to is differentiated (its pullback adds into the
+    /// struct's gradient).
+    fn is_model(&self, operand: &Operand) -> bool {
+        matches!(operand, Operand::Node(id) if self.models.contains(id))
     }
 
     fn float_of(&self, operand: &Operand) -> Option<FloatTy> {

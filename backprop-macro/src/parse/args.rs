@@ -10,6 +10,10 @@ pub struct Args {
     /// Parameters known to be data, never written by the user: the model that
     /// a method's `&self` becomes (its float fields are parameters of their own).
     pub data: Vec<Ident>,
+    /// Struct parameters passed whole to differentiated callees (data here,
+    /// their fields read as parameters of their own): each gets a `Grad`
+    /// field of its gradient struct, which the callees' pullbacks add into.
+    pub models: Vec<(Ident, syn::Type)>,
     /// `second_order`: the function's twin over a generic float (what `hvp`
     /// runs, `twin.rs`) may call other functions, through their twins
     /// (`g::generic`): every callee must be a differentiated function that

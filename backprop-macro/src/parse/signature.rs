@@ -18,6 +18,10 @@ pub struct Param {
     /// `&f64`: a float read through a reference, as `std::autodiff` and C++
     /// ports write them; the function sees `*x`.
     pub by_reference: bool,
+    /// A struct passed whole to differentiated callees (`parse/model`): data
+    /// in the body, with a `Grad` field of type `<model as Differentiable>::Grad`
+    /// that the callees' pullbacks add into.
+    pub model: Option<syn::Type>,
 }
 
 impl Param {
@@ -139,7 +143,11 @@ impl Signature {
                 "a function with `&mut` parameters must return one float or nothing",
             );
         }
-        let params = apply_wrt(params, args, errors);
+        let mut params = apply_wrt(params, args, errors);
+        for param in &mut params {
+            let model = args.models.iter().find(|(ident, _)| *ident == param.ident);
+            param.model = model.map(|(_, ty)| ty.clone());
+        }
         if args.wrt.is_none() {
             refuse_hidden_floats(&params, &args.data, errors);
         }
@@ -284,6 +292,7 @@ fn params(sig: &syn::Signature, floats: &Floats, errors: &mut Errors) -> Vec<Par
                         shape: kind.shape,
                         inout: kind.inout,
                         by_reference: kind.by_reference,
+                        model: None,
                     })
                 }
                 other => errors.spanned(

@@ -19,6 +19,9 @@ struct PullbackPattern {
     /// The terms bound by the pattern itself: (the argument's node, the
     /// term), for `graph`'s recording.
     locals: Vec<(NodeId, Ident)>,
+    /// Gradients of struct parameters passed whole (`parse/model`), added
+    /// into their `Grad` fields: (the parameter, the callee's gradient).
+    models: Vec<(NodeId, Ident)>,
 }
 
 impl Pass<'_> {
@@ -44,6 +47,7 @@ impl Pass<'_> {
             accumulated,
             whole_arrays,
             locals,
+            models,
         } = self.pullback_pattern(id, args, arg_spans, region);
         // A callee with several outputs takes one seed per output: the
         // adjoints of the elements the caller uses, zero for the others.
@@ -66,6 +70,13 @@ impl Pass<'_> {
         }
         for (arg, name) in accumulated {
             self.contribute(&arg, region, quote!(#name));
+        }
+        // A struct's gradient is a sum over the calls it is passed to, in
+        // any order: added where each pullback hands it back.
+        for (param, name) in models {
+            let (grad, field) = (&self.grad, &self.sig.params[param].ident);
+            self.out
+                .extend(quote!(::backprop_runtime::Gradient::add(&mut #grad.#field, #name);));
         }
         for (array, name, range) in whole_arrays {
             let da = self.adjoint(array);
@@ -135,6 +146,7 @@ impl Pass<'_> {
         let mut accumulated = Vec::new();
         let mut whole_arrays = Vec::new();
         let mut locals = Vec::new();
+        let mut models = Vec::new();
         let patterns: Vec<TokenStream> = args
             .iter()
             .zip(arg_spans)
@@ -176,7 +188,22 @@ impl Pass<'_> {
                         quote!(#name)
                     }
                 }
-                None => quote!(_),
+                None => match arg {
+                    Operand::Node(param)
+                        if self
+                            .sig
+                            .params
+                            .get(*param)
+                            .is_some_and(|p| p.model.is_some()) =>
+                    {
+                        let base = format!("d{}_{}", self.sig.params[*param].ident, node_name);
+                        let mut name = self.names.fresh(&base);
+                        name.set_span(name.span().located_at(*span));
+                        models.push((*param, name.clone()));
+                        quote!(#name)
+                    }
+                    _ => quote!(_),
+                },
             })
             .collect();
         // Spanned at the call, so a callee whose `pullback` does not match
@@ -193,6 +220,7 @@ impl Pass<'_> {
             accumulated,
             whole_arrays,
             locals,
+            models,
         }
     }
 

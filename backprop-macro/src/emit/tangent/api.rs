@@ -665,6 +665,10 @@ fn unread_tangent(tangents: &BTreeMap<NodeId, Ident>, params: usize, code: &Toke
 /// Forward mode covers the function: returned floats, parameters read by
 /// value or through `&`, calls that only read their arguments.
 fn covered(sig: &Signature, graph: &Graph) -> bool {
+    // A struct passed whole to callees has no tangent of its own here.
+    if sig.params.iter().any(|p| p.model.is_some()) {
+        return false;
+    }
     // `&mut f64`s' final values follow the returned outputs.
     let scalar_inouts = sig.inouts().filter(|(_, p)| !p.writes_array()).count();
     // Calls that only read their arguments and return their outputs.

@@ -84,6 +84,17 @@ impl VisitMut for Rewrite<'_> {
         visit_macro_arguments(self, mac);
     }
 
+    /// `predict(&p, x)` of a struct taken by value: the function read field by
+    /// field takes it by reference already, `predict(p, x)`.
+    fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+        for arg in &mut call.args {
+            if let Some(param) = super::uses::passed_whole(arg, self.params) {
+                *arg = syn::parse_quote!(#param);
+            }
+        }
+        syn::visit_mut::visit_expr_call_mut(self, call);
+    }
+
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         if let Expr::Reference(r) = expr {
             if r.mutability.is_none() {

@@ -28,6 +28,9 @@ pub(super) struct Model {
     /// The struct's type, without the reference.
     pub(super) ty: syn::Type,
     pub(super) by_ref: bool,
+    /// Passed whole to differentiated callees (`predict(p, x)`): their
+    /// pullbacks hand back its gradient struct.
+    pub(super) passed: bool,
     /// The fields differentiated, in the order of their paths.
     pub(super) leaves: Vec<Leaf>,
 }
@@ -51,6 +54,13 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             .map_or(true, |wrt| wrt.iter().any(|w| w == ident))
             && !args.data.contains(ident)
     };
+    // The function's own type parameters are not structs of the user's.
+    let type_params: Vec<Ident> = function
+        .sig
+        .generics
+        .type_params()
+        .map(|t| t.ident.clone())
+        .collect();
     let mut candidates = Vec::new();
     let mut slices = Vec::new();
     for input in &function.sig.inputs {
@@ -63,7 +73,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         if !selected(&pat.ident) {
             continue;
         }
-        match struct_type(&typed.ty, float_param.as_ref()) {
+        match struct_type(&typed.ty, float_param.as_ref(), &type_params) {
             Some(Found::Struct {
                 ty,
                 by_ref,
@@ -96,7 +106,9 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
     // By value, a struct is differentiated only if the body reads its fields
     // (an enum or an opaque value stays data); by reference, always.
     candidates.retain(|(ident, _, by_ref, _)| {
-        *by_ref || uses.fields.keys().any(|(param, _)| param == ident)
+        *by_ref
+            || uses.passed.contains(ident)
+            || uses.fields.keys().any(|(param, _)| param == ident)
     });
     if candidates.is_empty() {
         return errors.finish().err().map(Err);
@@ -117,7 +129,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         if is_model {
             errors.spanned(
                 expr,
-                "a differentiated struct parameter is read field by field: pass the fields a callee needs (`predict(&p.w, p.b, x)`), not the struct; methods of the struct are not called here yet",
+                "a differentiated struct parameter is read field by field, or passed whole as an argument of a differentiated function (`predict(p, x)`); methods of the struct are not called here yet: call a differentiated function of it",
             );
         }
     }
@@ -149,6 +161,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             ident: ident.clone(),
             ty: ty.clone(),
             by_ref: *by_ref,
+            passed: uses.passed.contains(ident),
             leaves,
         });
     }
@@ -203,31 +216,39 @@ enum Found {
 
 /// A type of the user's (named in upper camel case, not one of std's, not the
 /// float type parameter), by reference or by value, or a slice of them.
-fn struct_type(ty: &syn::Type, float_param: Option<&Ident>) -> Option<Found> {
+fn struct_type(
+    ty: &syn::Type,
+    float_param: Option<&Ident>,
+    type_params: &[Ident],
+) -> Option<Found> {
     let (inner, by_ref, mutable) = match ty {
         syn::Type::Reference(r) => (&*r.elem, true, r.mutability.is_some()),
         other => (other, false, false),
     };
     match inner {
         syn::Type::Slice(slice) => {
-            return user_type(&slice.elem, float_param).map(|_| Found::Slice);
+            return user_type(&slice.elem, float_param, type_params).map(|_| Found::Slice);
         }
         syn::Type::Array(array) => {
-            return user_type(&array.elem, float_param).map(|_| Found::Slice);
+            return user_type(&array.elem, float_param, type_params).map(|_| Found::Slice);
         }
         _ => {}
     }
     if let Some(elem) = vec_element(inner) {
-        return user_type(elem, float_param).map(|_| Found::Slice);
+        return user_type(elem, float_param, type_params).map(|_| Found::Slice);
     }
-    user_type(inner, float_param).map(|ty| Found::Struct {
+    user_type(inner, float_param, type_params).map(|ty| Found::Struct {
         ty: Box::new(ty.clone()),
         by_ref,
         mutable,
     })
 }
 
-fn user_type<'t>(ty: &'t syn::Type, float_param: Option<&Ident>) -> Option<&'t syn::Type> {
+fn user_type<'t>(
+    ty: &'t syn::Type,
+    float_param: Option<&Ident>,
+    type_params: &[Ident],
+) -> Option<&'t syn::Type> {
     const STD: &[&str] = &[
         "Vec", "String", "Option", "Box", "Rc", "Arc", "HashMap", "BTreeMap", "HashSet",
         "BTreeSet", "VecDeque", "Range", "Self", "Cell", "RefCell",
@@ -240,6 +261,7 @@ fn user_type<'t>(ty: &'t syn::Type, float_param: Option<&Ident>) -> Option<&'t s
     let user = path.qself.is_none()
         && name.starts_with(|c: char| c.is_ascii_uppercase())
         && !STD.contains(&name.as_str())
-        && float_param != Some(&last.ident);
+        && float_param != Some(&last.ident)
+        && !(path.path.segments.len() == 1 && type_params.contains(&last.ident));
     user.then_some(ty)
 }

@@ -56,8 +56,13 @@ pub(super) struct Uses {
     referenced: BTreeSet<Chain>,
     /// Fields used as floats: operands of arithmetic, receivers of float methods.
     as_float: BTreeSet<Chain>,
-    /// A parameter used whole (`f(p)`), where it must be read field by field.
+    /// A parameter used whole other than as a call's argument (`p.f(x)`,
+    /// `let q = p;`), where it must be read field by field.
     pub(super) whole: Vec<Expr>,
+    /// Parameters passed whole to a function, `predict(p, x)` or
+    /// `predict(&p, x)`: differentiated callees, whose pullbacks hand back the
+    /// struct's gradient.
+    pub(super) passed: BTreeSet<Ident>,
     /// `p[i].w`: a field of an element of a slice of structs.
     pub(super) in_slices: Vec<Expr>,
     /// `p.b = ..`: a field written.
@@ -136,6 +141,18 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
         }
         for integer in crate::parse::method::read_as_integers(expr) {
             self.mark(integer, Use::Data);
+        }
+        if let Expr::Call(call) = expr {
+            self.visit_expr(&call.func);
+            for arg in &call.args {
+                match passed_whole(arg, self.params) {
+                    Some(param) => {
+                        self.uses.passed.insert(param);
+                    }
+                    None => self.visit_expr(arg),
+                }
+            }
+            return;
         }
         match expr {
             Expr::Path(path)
@@ -249,4 +266,17 @@ const SLICE_METHODS: &[&str] = &[
 fn is_comparison(op: &syn::BinOp) -> bool {
     use syn::BinOp::*;
     matches!(op, Lt(_) | Le(_) | Gt(_) | Ge(_) | Eq(_) | Ne(_))
+}
+
+/// `p` or `&p`, a struct parameter passed whole as a call's argument.
+pub(super) fn passed_whole(arg: &Expr, params: &[Ident]) -> Option<Ident> {
+    let inner = match strip(arg) {
+        Expr::Reference(r) if r.mutability.is_none() => strip(&r.expr),
+        other => other,
+    };
+    let Expr::Path(path) = inner else { return None };
+    path.path
+        .get_ident()
+        .filter(|i| params.contains(i))
+        .cloned()
 }

@@ -132,9 +132,15 @@ fn flat_args(args: &Args, models: &[Model]) -> Args {
     });
     let mut data = args.data.clone();
     data.extend(models.iter().map(|m| m.ident.clone()));
+    let passed = models
+        .iter()
+        .filter(|m| m.passed)
+        .map(|m| (m.ident.clone(), m.ty.clone()))
+        .collect();
     Args {
         wrt,
         data,
+        models: passed,
         second_order: args.second_order,
     }
 }
@@ -308,29 +314,58 @@ impl<'a> Api<'a> {
         });
         let flat_ty = self.flat_path(quote!(Grad #args));
         let flat_literal = self.flat_path(quote!(Grad));
-        let takes = self.flat_fields.iter().map(|(local, source)| {
-            let taken = match source {
-                Source::Leaf {
-                    model,
-                    path,
-                    array: true,
-                } => quote!(::backprop_runtime::model::fields::Buffer::take_vec(&mut self.#model.#(#path).*)),
-                Source::Leaf { model, path, .. } => quote!(self.#model.#(#path).*),
-                Source::Own { slice: true } => quote!(::core::mem::take(&mut self.#local)),
-                Source::Own { slice: false } => quote!(self.#local),
-            };
-            quote!(#local: #taken)
-        });
+        let buffer = quote!(::backprop_runtime::model::fields::Buffer);
+        // Each field's gradient moves out, leaving zeros; a struct passed
+        // whole to callees moves out last, with its fields read here zero.
+        let mut takes: Vec<TokenStream> = self
+            .flat_fields
+            .iter()
+            .map(|(local, source)| {
+                let taken = match source {
+                    Source::Leaf {
+                        model,
+                        path,
+                        array: true,
+                    } => quote!(#buffer::take_vec(&mut self.#model.#(#path).*)),
+                    Source::Leaf { model, path, .. } => quote!(::core::mem::replace(
+                        &mut self.#model.#(#path).*,
+                        ::backprop_runtime::model::fields::zero()
+                    )),
+                    Source::Own { slice: true } => quote!(::core::mem::take(&mut self.#local)),
+                    Source::Own { slice: false } => quote!(self.#local),
+                };
+                quote!(#local: #taken)
+            })
+            .collect();
+        let passed: Vec<&Ident> = self
+            .models
+            .iter()
+            .filter(|m| m.passed)
+            .map(|m| &m.ident)
+            .collect();
+        takes.extend(
+            passed
+                .iter()
+                .map(|model| quote!(#model: ::core::mem::take(&mut self.#model))),
+        );
         let flat = &self.flat;
-        let puts = self.flat_fields.iter().map(|(local, source)| match source {
+        // Back: the callees' gradient of a struct first, then each field's
+        // own added to it.
+        let mut puts: Vec<TokenStream> = passed
+            .iter()
+            .map(|model| quote!(self.#model = #flat.#model;))
+            .collect();
+        puts.extend(self.flat_fields.iter().map(|(local, source)| match source {
             Source::Leaf {
                 model,
                 path,
                 array: true,
-            } => quote!(::backprop_runtime::model::fields::Buffer::put_vec(&mut self.#model.#(#path).*, #flat.#local);),
-            Source::Leaf { model, path, .. } => quote!(self.#model.#(#path).* = #flat.#local;),
+            } => quote!(#buffer::add_vec(&mut self.#model.#(#path).*, #flat.#local);),
+            Source::Leaf { model, path, .. } => {
+                quote!(self.#model.#(#path).* = self.#model.#(#path).* + #flat.#local;)
+            }
             Source::Own { .. } => quote!(self.#local = #flat.#local;),
-        });
+        }));
         quote! {
             #[doc = #doc]
             #underscore
@@ -344,6 +379,8 @@ impl<'a> Api<'a> {
                 }
             }
 
+            // `a = a + b`: a generic float has no `+=`.
+            #[allow(clippy::assign_op_pattern)]
             impl #params Grad #args #where_clause {
                 /// Sets the gradient to zero, keeping its vectors' memory.
                 pub fn clear(&mut self) {
@@ -431,6 +468,64 @@ impl<'a> Api<'a> {
         }
     }
 
+    /// `Scratch` and `pullback_into`, for differentiated callers: the
+    /// gradient by parameter position, a struct's as its gradient struct.
+    fn pullback_into(&self, float: &crate::ir::FloatTy) -> TokenStream {
+        let (params, args, where_clause) = self.seen.sig.generics.split_for_impl();
+        let mut lent = self.seen.sig.generics.clone();
+        lent.params.insert(0, syn::parse_quote!('grad));
+        let (lent_params, _, _) = lent.split_for_impl();
+        let not = quote!(::backprop_runtime::NotDifferentiable);
+        let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = named_params(&self.seen.sig)
+            .map(|(ident, _)| {
+                if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
+                    let ty = &model.ty;
+                    return (
+                        quote!(&'grad <#ty as ::backprop_runtime::Differentiable>::Grad),
+                        quote!(&scratch.grad.#ident),
+                    );
+                }
+                match self.sig.differentiable().find(|(p, _)| p.ident == *ident) {
+                    Some((param, float)) => match &param.shape {
+                        None => (quote!(#float), quote!(scratch.grad.#ident)),
+                        Some(Shape::Array(len)) => {
+                            (quote!([#float; #len]), quote!(scratch.grad.#ident))
+                        }
+                        Some(Shape::Slice) => {
+                            (quote!(&'grad [#float]), quote!(&scratch.grad.#ident[..]))
+                        }
+                    },
+                    None => (not.clone(), not.clone()),
+                }
+            })
+            .unzip();
+        let tuple = |items: &[TokenStream]| match items.len() {
+            1 => quote!((#(#items)*,)),
+            _ => quote!((#(#items),*)),
+        };
+        let (types, values) = (tuple(&types), tuple(&values));
+        quote! {
+            /// The memory a differentiated caller keeps per call site.
+            pub struct Scratch #params #where_clause {
+                grad: Grad #args,
+            }
+
+            impl #params ::core::default::Default for Scratch #args #where_clause {
+                fn default() -> Self {
+                    Scratch { grad: ::core::default::Default::default() }
+                }
+            }
+
+            /// The gradient by parameter position, for differentiated callers:
+            /// a struct's is its gradient struct, a vector's a slice of it.
+            pub fn pullback_into #lent_params (tape: &Tape #args, seed: #float, scratch: &'grad mut Scratch #args) -> #types #where_clause {
+                scratch.grad.clear();
+                self::backward_into(tape, seed, &mut scratch.grad);
+                #values
+            }
+        }
+    }
+
     /// `by_field::loss::item`.
     fn flat_path(&self, item: TokenStream) -> TokenStream {
         let ident = &self.seen.sig.ident;
@@ -468,6 +563,7 @@ impl<'a> Api<'a> {
             call("graph_with"),
         );
         let lints = quote!(#[allow(clippy::too_many_arguments)]);
+        let pullback = self.pullback_into(float);
         let doc =
             |text: &str| format!("`{ident}::by_field::{ident}`'s `{text}`, over the structs.");
         let (d_forward_into, d_forward, d_backward_into, d_backward, d_grad, d_grad_into, d_graph) = (
@@ -528,6 +624,8 @@ impl<'a> Api<'a> {
                 #gradient.put_flat(#flat);
                 #value
             }
+
+            #pullback
 
             #[doc = #d_graph]
             #[must_use]
