@@ -97,6 +97,7 @@ pub fn assemble(
     let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #tangents_fn #jacobian_fwd_fn #hvp_fn #hessian_fn #twin);
     let made = Made {
         tangent: tangent_fn.is_some(),
+        work: !backward.work_fields.is_empty(),
     };
     let ident = &sig.ident;
     let vis = &sig.vis;
@@ -144,6 +145,8 @@ pub fn assemble(
 pub struct Made {
     /// `tangent`: forward mode.
     pub tangent: bool,
+    /// `Work` and `backward_with`: memory of the backward pass's own.
+    pub work: bool,
 }
 
 /// `graph`'s backward pass, with the recorder its calls use and the names

@@ -76,7 +76,7 @@ pub(super) fn expand(
         }
     });
     let grad = api.grad_struct();
-    let functions = api.functions();
+    let functions = api.functions(made.work);
     let tangent = made.tangent.then(|| api.tangent(&mut names));
     Ok(quote! {
         #user
@@ -470,7 +470,7 @@ impl<'a> Api<'a> {
 
     /// `Scratch` and `pullback_into`, for differentiated callers: the
     /// gradient by parameter position, a struct's as its gradient struct.
-    fn pullback_into(&self, float: &crate::ir::FloatTy) -> TokenStream {
+    fn pullback_into(&self, float: &crate::ir::FloatTy, work: bool) -> TokenStream {
         let (params, args, where_clause) = self.seen.sig.generics.split_for_impl();
         let mut lent = self.seen.sig.generics.clone();
         lent.params.insert(0, syn::parse_quote!('grad));
@@ -504,15 +504,39 @@ impl<'a> Api<'a> {
             _ => quote!((#(#items),*)),
         };
         let (types, values) = (tuple(&types), tuple(&values));
+        // The backward pass's own memory, where it has some, is kept too: a
+        // call in a loop allocates nothing once its vectors have grown.
+        let (work_field, work_default, backward) = if work {
+            let (work_ty, backward_with) = (
+                self.flat_path(quote!(Work #args)),
+                self.flat_path(quote!(backward_with)),
+            );
+            (
+                quote!(work: #work_ty,),
+                quote!(work: ::core::default::Default::default(),),
+                quote! {
+                    let mut flat = scratch.grad.take_flat();
+                    #backward_with(tape, seed, &mut flat, &mut scratch.work);
+                    scratch.grad.put_flat(flat);
+                },
+            )
+        } else {
+            (
+                quote!(),
+                quote!(),
+                quote!(self::backward_into(tape, seed, &mut scratch.grad);),
+            )
+        };
         quote! {
             /// The memory a differentiated caller keeps per call site.
             pub struct Scratch #params #where_clause {
                 grad: Grad #args,
+                #work_field
             }
 
             impl #params ::core::default::Default for Scratch #args #where_clause {
                 fn default() -> Self {
-                    Scratch { grad: ::core::default::Default::default() }
+                    Scratch { grad: ::core::default::Default::default(), #work_default }
                 }
             }
 
@@ -520,7 +544,7 @@ impl<'a> Api<'a> {
             /// a struct's is its gradient struct, a vector's a slice of it.
             pub fn pullback_into #lent_params (tape: &Tape #args, seed: #float, scratch: &'grad mut Scratch #args) -> #types #where_clause {
                 scratch.grad.clear();
-                self::backward_into(tape, seed, &mut scratch.grad);
+                #backward
                 #values
             }
         }
@@ -532,7 +556,7 @@ impl<'a> Api<'a> {
         quote!(self::by_field::#ident::#item)
     }
 
-    fn functions(&self) -> TokenStream {
+    fn functions(&self, work: bool) -> TokenStream {
         let (generics, args, where_clause) = self.seen.sig.generics.split_for_impl();
         let float = &self.sig.ret;
         let ret = match &self.seen.sig.output {
@@ -563,7 +587,7 @@ impl<'a> Api<'a> {
             call("graph_with"),
         );
         let lints = quote!(#[allow(clippy::too_many_arguments)]);
-        let pullback = self.pullback_into(float);
+        let pullback = self.pullback_into(float, work);
         let doc =
             |text: &str| format!("`{ident}::by_field::{ident}`'s `{text}`, over the structs.");
         let (d_forward_into, d_forward, d_backward_into, d_backward, d_grad, d_grad_into, d_graph) = (
