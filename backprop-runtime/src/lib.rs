@@ -50,7 +50,7 @@
 //! | `f::grad_into(x, y, &mut tape, &mut grad) -> f64` | `grad` into a tape and a gradient you keep, *adding* into `grad`; the backward pass reads the arguments themselves, and the tape's memory (with the tapes of the calls it holds) is reused |
 //! | `f::backward_with(&tape, seed, &mut grad, &mut work)` | `backward_into` with the backward pass's memory in an `f::Work` you keep (for functions that need such memory: calls, buffers, `&mut` slices) |
 //! | `f::jacobian(x, y) -> (value, [f::Grad; K])` | instead of `grad`, for a function with `K` outputs |
-//! | `f::Grad` | one `pub` field per differentiable parameter, named after it: `g.x`; a `Vec` for a slice, an array for an array; `Grad::default()` is zero |
+//! | `f::Grad` | one `pub` field per differentiable parameter, named after it: `g.x`; a `Vec` for a slice, an array for an array, a struct's gradient struct for a struct that derives [`Differentiable`] (see [`model`]); `Grad::default()` is zero |
 //! | `f::Tape` | `pub` fields named after your `let` bindings, holding exactly what the backward pass reads; `Tape::default()` is empty |
 //! | `f::pullback(&tape, seed)` | `backward` with the gradient as a tuple in parameter order ([`NotDifferentiable`] for the others) |
 //! | `f::pullback_into(&tape, seed, &mut scratch)` | the same into an `f::Scratch` a differentiated caller keeps per call site, slices lent from it |

@@ -47,4 +47,20 @@ fn both(outer: &Outer) -> f64 {
     outer.inner.b * outer.scale + other(&outer.inner)
 }
 
+#[differentiate]
+fn bias(layer: &Layer, x: f64) -> f64 {
+    layer.b * x
+}
+
+// A checkpointed loop that passes the struct on: the tape cannot keep it.
+#[differentiate]
+fn stepped(layer: &Layer, x: f64) -> f64 {
+    let mut total = 0.0;
+    #[checkpoint]
+    for _ in 0..3 {
+        total += bias(layer, x);
+    }
+    total
+}
+
 fn main() {}

@@ -120,7 +120,7 @@ pub fn check(graph: &Graph, errors: &mut Errors) {
             if node.array.is_none() && reference && !list {
                 errors.push(syn::Error::new_spanned(
                     &checkpoint.attr,
-                    format!("the checkpointed loop reads `{}` (in a method, the model itself), a reference its tape cannot keep to run the loop again; pass the loop the fields it needs, or leave it unmarked", user_name(node)),
+                    format!("the checkpointed loop reads `{}` (a struct: in a method, the model itself), a reference its tape cannot keep to run the loop again; pass the loop the fields it needs, or leave it unmarked", user_name(node)),
                 ));
             }
         }
