@@ -680,3 +680,50 @@ fn generic_structs_passed_whole() {
     );
     assert!((f64::from(g32.p.k) - g.p.k).abs() < 1e-4 * g.p.k.abs().max(1.0));
 }
+
+/// How a field is used decides what it is: a count in index arithmetic, a
+/// length's divisor, a loop bound through a name, is data; a float also cast
+/// to an integer is still differentiated (its other uses need its gradient);
+/// a vector iterated in a `for`, zipped, split in chunks, measured.
+#[derive(Differentiable, Clone)]
+pub struct Grid {
+    w: Vec<f64>,
+    rows: usize,
+    scale: f64,
+}
+
+#[differentiate(wrt(g))]
+fn grid_loss(g: &Grid, x: &[f64]) -> f64 {
+    let cols = g.w.len() / g.rows;
+    let mut total = 0.0;
+    for (w, xi) in g.w.iter().zip(x) {
+        total += w * xi;
+    }
+    for (r, row) in g.w.chunks(cols).enumerate() {
+        total += row[0] * (r as f64 + 1.0);
+    }
+    let bins = (g.scale * 10.0) as usize;
+    let k = g.scale;
+    let n: usize = g.rows;
+    total * k + (bins % 3) as f64 + g.w[n * cols - 1] * g.scale
+}
+
+#[test]
+fn counts_casts_aliases_and_slice_methods_of_fields() {
+    let x = [1.0, 2.0, 3.0, 4.0];
+    let make = |v: &[f64]| Grid {
+        w: v[0..4].to_vec(),
+        rows: 2,
+        scale: v[4],
+    };
+    let v = [0.1, 0.2, -0.3, 0.4, 0.52];
+    let (value, g) = grid_loss::grad(&make(&v), &x);
+    assert_eq!(value, grid_loss(&make(&v), &x));
+    let mut generated = g.g.w.clone();
+    generated.push(g.g.scale);
+    assert!(
+        g.g.scale != 0.0,
+        "a float field also cast keeps its gradient"
+    );
+    assert_gradient(|v| grid_loss(&make(v), &x), &v, &generated);
+}

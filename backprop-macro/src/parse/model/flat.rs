@@ -8,6 +8,7 @@ use super::{Leaf, Model};
 use crate::parse::method::visit_macro_arguments;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::Expr;
 
@@ -96,17 +97,24 @@ impl VisitMut for Rewrite<'_> {
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        // The field's local where the user wrote the field, so that messages
+        // about it point there.
+        let at = |local: &Ident, expr: &Expr| {
+            let mut local = local.clone();
+            local.set_span(local.span().located_at(expr.span()));
+            local
+        };
         if let Expr::Reference(r) = expr {
             if r.mutability.is_none() {
                 if let Some(leaf) = self.leaf(&r.expr).filter(|leaf| leaf.array) {
-                    let local = &leaf.local;
+                    let local = at(&leaf.local, expr);
                     *expr = syn::parse_quote!(#local);
                     return;
                 }
             }
         }
         if let Some(leaf) = self.leaf(expr) {
-            let local = &leaf.local;
+            let local = at(&leaf.local, expr);
             *expr = syn::parse_quote!(#local);
             return;
         }

@@ -40,6 +40,9 @@ pub(super) struct Leaf {
     pub(super) path: Vec<Ident>,
     pub(super) array: bool,
     pub(super) local: Ident,
+    /// Where the body first reads it: a field taken for a float that is not
+    /// one is a type error there.
+    pub(super) span: proc_macro2::Span,
 }
 
 /// The expansion of a function with struct parameters, or `None` when it has
@@ -150,10 +153,15 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
                 continue;
             }
             let words: Vec<String> = path.iter().map(ToString::to_string).collect();
+            let span = uses
+                .first
+                .get(&(param.clone(), path.clone()))
+                .map_or_else(proc_macro2::Span::call_site, syn::spanned::Spanned::span);
             leaves.push(Leaf {
                 path: path.clone(),
                 array: *used == Use::Array,
                 local: names.fresh(&format!("{ident}_{}", words.join("_"))),
+                span,
             });
         }
         refuse_fields_of_fields(&leaves, ident, &uses, &mut errors);

@@ -9,17 +9,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use syn::visit::Visit;
 use syn::Expr;
 
-/// How a field is used.
+/// A field's uses add up to the strongest: a float or array use anywhere
+/// makes the field differentiated, even where it is also cast or counted
+/// (`(p.scale * 10.0) as usize` and `p.scale * x`): a field taken for data
+/// wrongly would get no gradient, without a word, while an integer field
+/// taken for a float is a type error at its first use.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(super) enum Use {
     /// Only compared (`i < p.n`, `p.t > 0.0`): no derivative flows, so data.
     Compared,
+    /// An integer (a range's end, an index, a cast, a count): data.
+    Data,
     /// A float: differentiated.
     Scalar,
     /// Indexed, iterated, measured or passed by reference: differentiated.
     Array,
-    /// An integer (a range's end, an index, a cast): data.
-    Data,
 }
 
 /// A field of a struct parameter: the parameter and the members after it.
@@ -74,6 +78,8 @@ pub(super) fn uses(block: &syn::Block, params: &[Ident], slices: &[Ident]) -> Us
         params,
         slices,
         uses: Uses::default(),
+        counting: false,
+        aliases: BTreeMap::new(),
     };
     visitor.visit_block(block);
     let mut uses = visitor.uses;
@@ -93,11 +99,31 @@ struct Visitor<'a> {
     params: &'a [Ident],
     slices: &'a [Ident],
     uses: Uses,
+    /// Inside an index, a range's end, a cast, or arithmetic with a length
+    /// or an integer literal: a field read here is a count, data.
+    counting: bool,
+    /// `let k = p.n;` or `let w = &p.w;`: the name stands for the field, and
+    /// its uses are the field's.
+    aliases: BTreeMap<String, Chain>,
 }
 
 impl Visitor<'_> {
-    fn mark(&mut self, expr: &Expr, used: Use) {
+    /// The field `expr` reads: a chain `p.a.b`, or a name bound to one.
+    fn chain(&self, expr: &Expr) -> Option<Chain> {
         if let Some(chain) = chain_of(expr, self.params) {
+            return Some(chain);
+        }
+        match strip(expr) {
+            Expr::Path(path) => {
+                let name = path.path.get_ident()?.to_string();
+                self.aliases.get(&name).cloned()
+            }
+            _ => None,
+        }
+    }
+
+    fn mark(&mut self, expr: &Expr, used: Use) {
+        if let Some(chain) = self.chain(expr) {
             self.uses
                 .first
                 .entry(chain.clone())
@@ -108,7 +134,7 @@ impl Visitor<'_> {
     }
 
     fn note_float(&mut self, expr: &Expr) {
-        if let Some(chain) = chain_of(expr, self.params) {
+        if let Some(chain) = self.chain(expr) {
             self.uses.as_float.insert(chain);
         }
     }
@@ -131,16 +157,44 @@ impl Visitor<'_> {
 
 impl<'ast> Visit<'ast> for Visitor<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
-        if chain_of(expr, self.params).is_some() {
+        if self.chain(expr).is_some() {
             // The whole chain is the field; its bases are not used on their own.
-            self.mark(expr, Use::Scalar);
+            let used = if self.counting {
+                Use::Data
+            } else {
+                Use::Scalar
+            };
+            self.mark(expr, used);
+            return;
+        }
+        if !self.counting && counts(expr) {
+            self.counting = true;
+            self.visit_expr(expr);
+            self.counting = false;
             return;
         }
         if self.in_slice(expr) {
             self.uses.in_slices.push(expr.clone());
         }
-        for integer in crate::parse::method::read_as_integers(expr) {
-            self.mark(integer, Use::Data);
+        // An index, a range's ends, what is cast, what `T::from` converts:
+        // counts, with every field read inside them.
+        let integers = crate::parse::method::read_as_integers(expr);
+        if !integers.is_empty() {
+            for integer in integers {
+                self.mark(integer, Use::Data);
+                let counting = std::mem::replace(&mut self.counting, true);
+                self.visit_expr(integer);
+                self.counting = counting;
+            }
+            match expr {
+                Expr::Index(index) => {
+                    self.mark(&index.expr, Use::Array);
+                    self.visit_expr(&index.expr);
+                }
+                Expr::Call(call) => self.visit_expr(&call.func),
+                _ => {}
+            }
+            return;
         }
         if let Expr::Call(call) = expr {
             self.visit_expr(&call.func);
@@ -163,16 +217,23 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             {
                 self.uses.whole.push(expr.clone());
             }
-            Expr::Index(index) => self.mark(&index.expr, Use::Array),
             // `p.w.len()`, `p.w.iter()`, `p.w.to_vec()`: an array; `p.b.exp()`,
             // `p.b.sin_cos()`: a float.
             Expr::MethodCall(call) if SLICE_METHODS.contains(&call.method.to_string().as_str()) => {
+                // An array even in a count (`p.w.len() / 2`).
                 self.mark(&call.receiver, Use::Array);
+                if self.chain(&call.receiver).is_none() {
+                    self.visit_expr(&call.receiver);
+                }
+                for arg in &call.args {
+                    self.visit_expr(arg);
+                }
+                return;
             }
             Expr::MethodCall(call) => self.note_float(&call.receiver),
             Expr::Binary(binary) if is_comparison(&binary.op) => {
                 for side in [&binary.left, &binary.right] {
-                    if chain_of(side, self.params).is_some() {
+                    if self.chain(side).is_some() {
                         self.mark(side, Use::Compared);
                     } else {
                         self.visit_expr(side);
@@ -186,7 +247,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             }
             Expr::Unary(unary) => self.note_float(&unary.expr),
             Expr::Reference(r) => {
-                if let Some(chain) = chain_of(&r.expr, self.params) {
+                if let Some(chain) = self.chain(&r.expr) {
                     self.uses.referenced.insert(chain);
                 }
             }
@@ -199,6 +260,52 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             }
         }
         syn::visit::visit_expr(self, expr);
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        // A `mut` binding is a copy the body may change, not the field.
+        let immutable = |p: &syn::PatIdent| p.mutability.is_none() && p.by_ref.is_none();
+        let name = match &local.pat {
+            syn::Pat::Ident(p) if immutable(p) => Some(p.ident.to_string()),
+            syn::Pat::Type(t) => match &*t.pat {
+                syn::Pat::Ident(p) if immutable(p) => Some(p.ident.to_string()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if name.is_none() {
+            // A shadowing `let mut k = ..` ends an alias of the same name.
+            if let syn::Pat::Ident(p) = &local.pat {
+                self.aliases.remove(&p.ident.to_string());
+            }
+        }
+        if let Some(name) = &name {
+            self.aliases.remove(name);
+        }
+        let init = local.init.as_ref().map(|init| &*init.expr);
+        let field = init.and_then(|init| match strip(init) {
+            Expr::Reference(r) if r.mutability.is_none() => self.chain(&r.expr),
+            other => self.chain(other),
+        });
+        match (name, field) {
+            // Its uses decide; the binding itself says nothing yet.
+            (Some(name), Some(chain))
+                if local.init.as_ref().is_some_and(|i| i.diverge.is_none()) =>
+            {
+                if let Some(init) = init {
+                    self.uses
+                        .first
+                        .entry(chain.clone())
+                        .or_insert_with(|| init.clone());
+                }
+                self.uses
+                    .fields
+                    .entry(chain.clone())
+                    .or_insert(Use::Compared);
+                self.aliases.insert(name, chain);
+            }
+            _ => syn::visit::visit_local(self, local),
+        }
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
@@ -279,4 +386,22 @@ pub(super) fn passed_whole(arg: &Expr, params: &[Ident]) -> Option<Ident> {
         .get_ident()
         .filter(|i| params.contains(i))
         .cloned()
+}
+
+/// Whether `expr` computes a count, so that the fields read inside it are
+/// integers: `p.n * 2`, `w.len() / p.rows`, `(i + 1) % p.k` (arithmetic with an
+/// integer literal or a length).
+fn counts(expr: &Expr) -> bool {
+    let Expr::Binary(binary) = expr else {
+        return false;
+    };
+    let integer = |e: &Expr| match strip(e) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(_),
+            ..
+        }) => true,
+        Expr::MethodCall(call) => call.method == "len",
+        _ => false,
+    };
+    !is_comparison(&binary.op) && (integer(&binary.left) || integer(&binary.right))
 }

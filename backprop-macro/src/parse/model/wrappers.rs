@@ -223,9 +223,9 @@ impl<'a> Api<'a> {
                     for leaf in &model.leaves {
                         let path = &leaf.path;
                         flat_args.push(if leaf.array {
-                            quote!(&#passed.#(#path).*[..])
+                            quote_spanned!(leaf.span=> &#passed.#(#path).*[..])
                         } else {
-                            quote!(#passed.#(#path).*)
+                            quote_spanned!(leaf.span=> #passed.#(#path).*)
                         });
                     }
                 }
