@@ -3,6 +3,10 @@
 
 mod common;
 
+// Models as structs that derive `Differentiable`, functions over them.
+#[path = "methods/structs.rs"]
+mod structs;
+
 use backprop_runtime::differentiate;
 use common::assert_gradient;
 use num_traits::Float;

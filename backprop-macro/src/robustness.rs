@@ -15,7 +15,7 @@ use std::path::Path;
 fn corpus() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut items = Vec::new();
-    for dir in ["tests", "examples"] {
+    for dir in ["tests", "tests/modes", "tests/methods", "examples"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };

@@ -1,11 +1,10 @@
-//! Models as structs: `#[derive(Differentiable)]` and functions over struct
-//! parameters, each gradient against central differences of the plain
-//! function, with the model's floats moved in and out of one vector.
+//! Models as structs (in `methods.rs`'s test binary): `#[derive(Differentiable)]`
+//! and functions over struct parameters, each gradient against central
+//! differences of the plain function, with the model's floats moved in and
+//! out of one vector.
 
-mod common;
-
+use crate::common::{assert_gradient, Rng};
 use backprop_runtime::{differentiate, Differentiable, Float, GradOf, Gradient};
-use common::{assert_gradient, Rng};
 
 #[derive(Differentiable, Clone, Debug, PartialEq)]
 pub struct Layer {
