@@ -167,3 +167,37 @@ fn chains_over_ranges_and_closures_over_data() {
         }
     }
 }
+
+/// A local view of data zipped with a differentiated slice, on either side,
+/// in an iterator chain and in a `for` loop (`let row = &xs[a..b];`).
+#[differentiate(wrt(w, b))]
+fn rows_loss(w: &[f64], b: f64, xs: &[f64], ys: &[f64], dim: usize) -> f64 {
+    let mut total = 0.0;
+    for k in 0..ys.len() {
+        let row = &xs[k * dim..(k + 1) * dim];
+        let pred: f64 = w.iter().zip(row).map(|(w, x)| w * x).sum::<f64>() + b;
+        let mut other = 0.0;
+        for (x, w) in row.iter().zip(w) {
+            other += x * w * w;
+        }
+        let err = pred - ys[k];
+        total += err * err + other;
+    }
+    total / ys.len() as f64
+}
+
+#[test]
+fn local_views_of_data_zipped_with_differentiated_slices() {
+    let xs = [1.0, 2.0, 3.0, 4.0, -1.0, 0.5];
+    let ys = [0.1, 0.2, 0.3];
+    let point = [0.3, -0.2, 0.1];
+    let (value, g) = rows_loss::grad(&point[..2], point[2], &xs, &ys, 2);
+    assert_eq!(value, rows_loss(&point[..2], point[2], &xs, &ys, 2));
+    let mut generated = g.w.clone();
+    generated.push(g.b);
+    common::assert_gradient(
+        |p| rows_loss(&p[..2], p[2], &xs, &ys, 2),
+        &point,
+        &generated,
+    );
+}

@@ -30,6 +30,7 @@ impl<'a> Lowerer<'a> {
         }
         // Over slices, differentiated or data (`for (x, y) in xs.iter().zip(ys)`):
         // a loop over indices, each element a read of its type.
+        self.adopt_zipped_views(&looped.expr);
         if let Some(slices) = self.slice_iteration(&looped.expr) {
             if !matches!(&*looped.pat, Pat::Wild(_)) {
                 return self.slice_loop(looped, slices);

@@ -203,6 +203,51 @@ impl<'a> Lowerer<'a> {
         )
     }
 
+    /// `w.iter().zip(row)` where `row` is a local view of data
+    /// (`let row = &xs[a..b];`): `row` becomes an array of data, measured by
+    /// its length, so the loop reads it by index as it reads `w`.
+    pub(super) fn adopt_zipped_views(&mut self, iter: &Expr) {
+        let Expr::MethodCall(call) = strip_parens(iter) else {
+            return;
+        };
+        self.adopt_zipped_views(&call.receiver);
+        if call.method != "zip" || call.args.len() != 1 {
+            return;
+        }
+        self.adopt_view(&call.receiver);
+        self.adopt_view(&call.args[0]);
+    }
+
+    /// `row`, `&row` or `row.iter()` of a local view of data: an array of
+    /// data from here on.
+    fn adopt_view(&mut self, operand: &Expr) {
+        let mut partner = strip_parens(operand);
+        loop {
+            match partner {
+                Expr::Reference(r) if r.mutability.is_none() => partner = strip_parens(&r.expr),
+                Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
+                    partner = strip_parens(&m.receiver);
+                }
+                _ => break,
+            }
+        }
+        let Some(id) = self.local(partner) else {
+            return;
+        };
+        if self.nodes[id].array.is_some() || self.nodes[id].active {
+            return;
+        }
+        let Expr::Path(path) = partner else { return };
+        let Some(name) = path.path.get_ident().cloned() else {
+            return;
+        };
+        let len = self.length_of(id, &name);
+        self.nodes[id].array = Some(ArrayInfo {
+            len: Operand::Node(len),
+            fixed: false,
+        });
+    }
+
     /// The array a local names, if it is one.
     pub(super) fn array_local(&self, expr: &Expr) -> Option<NodeId> {
         let id = self.local(strip_parens(expr))?;
