@@ -5,7 +5,7 @@
 //! reading `p.w[i]` and `p.b` is differentiated as
 //! `fn loss(p: &Mlp, p_w: &[f64], p_b: f64, x: &[f64])`, in a module hidden
 //! inside `loss` (`loss::by_field::loss`), and the module `loss` the user
-//! sees (`wrappers.rs`) takes the struct again: `loss::grad(&p, x)` returns a
+//! sees (`wrappers/`) takes the struct again: `loss::grad(&p, x)` returns a
 //! `loss::Grad` whose field `p` is an `MlpGrad`, the struct's gradient with
 //! the same field names. Which fields are differentiated is read from the
 //! body (`uses.rs`): those read as floats or arrays of floats; a field used

@@ -1,0 +1,266 @@
+//! The module's functions over the structs: the passes, `grad`, `graph`,
+//! `pullback_into` for callers, and `tangent`.
+
+use super::named_params;
+use super::{Api, Source};
+use crate::parse::signature::Shape;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, ToTokens};
+
+impl Api<'_> {
+    pub(super) fn functions(&self, work: bool) -> TokenStream {
+        let (generics, args, where_clause) = self.seen.sig.generics.split_for_impl();
+        let float = &self.sig.ret;
+        let ret = match &self.seen.sig.output {
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+            syn::ReturnType::Default => quote!(()),
+        };
+        let Api {
+            params,
+            flat_args,
+            tape,
+            seed,
+            gradient,
+            value,
+            flat,
+            iterations,
+            ..
+        } = self;
+        let ident = &self.seen.sig.ident;
+        let call = |item: &str| self.flat_path(format_ident!("{item}").into_token_stream());
+        let (forward_into, forward, backward_into, backward, grad, grad_into, graph, graph_with) = (
+            call("forward_into"),
+            call("forward"),
+            call("backward_into"),
+            call("backward"),
+            call("grad"),
+            call("grad_into"),
+            call("graph"),
+            call("graph_with"),
+        );
+        let lints = quote!(#[allow(clippy::too_many_arguments)]);
+        let pullback = self.pullback_into(float, work);
+        let doc =
+            |text: &str| format!("`{ident}::by_field::{ident}`'s `{text}`, over the structs.");
+        let (d_forward_into, d_forward, d_backward_into, d_backward, d_grad, d_grad_into, d_graph) = (
+            doc("forward_into"),
+            doc("forward"),
+            doc("backward_into"),
+            doc("backward"),
+            doc("grad"),
+            doc("grad_into"),
+            doc("graph"),
+        );
+        quote! {
+            #[doc = #d_forward_into]
+            #[inline]
+            #lints
+            pub fn forward_into #generics (#tape: &mut Tape #args, #(#params),*) -> #ret #where_clause {
+                #forward_into(#tape, #(#flat_args),*)
+            }
+
+            #[doc = #d_forward]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn forward #generics (#(#params),*) -> (#ret, Tape #args) #where_clause {
+                #forward(#(#flat_args),*)
+            }
+
+            #[doc = #d_backward_into]
+            #[inline]
+            pub fn backward_into #generics (#tape: &Tape #args, #seed: #float, #gradient: &mut Grad #args) #where_clause {
+                let mut #flat = #gradient.take_flat();
+                #backward_into(#tape, #seed, &mut #flat);
+                #gradient.put_flat(#flat);
+            }
+
+            #[doc = #d_backward]
+            #[must_use]
+            #[inline]
+            pub fn backward #generics (#tape: &Tape #args, #seed: #float) -> Grad #args #where_clause {
+                Grad::from_flat(#backward(#tape, #seed))
+            }
+
+            #[doc = #d_grad]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn grad #generics (#(#params),*) -> (#ret, Grad #args) #where_clause {
+                let (#value, #flat) = #grad(#(#flat_args),*);
+                (#value, Grad::from_flat(#flat))
+            }
+
+            #[doc = #d_grad_into]
+            #[inline]
+            #lints
+            pub fn grad_into #generics (#(#params,)* #tape: &mut Tape #args, #gradient: &mut Grad #args) -> #ret #where_clause {
+                let mut #flat = #gradient.take_flat();
+                let #value = #grad_into(#(#flat_args,)* #tape, &mut #flat);
+                #gradient.put_flat(#flat);
+                #value
+            }
+
+            #pullback
+
+            #[doc = #d_graph]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn graph #generics (#(#params),*) -> ::backprop_runtime::graph::Graph #where_clause {
+                #graph(#(#flat_args),*)
+            }
+
+            #[doc = #d_graph]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn graph_with #generics (#(#params,)* #iterations: usize) -> ::backprop_runtime::graph::Graph #where_clause {
+                #graph_with(#(#flat_args,)* #iterations)
+            }
+        }
+    }
+
+    /// Forward mode over the structs: a struct's direction is a gradient
+    /// struct of the same shape (its vectors as long as the fields').
+    pub(super) fn tangent(&self, names: &mut crate::emit::names::Names) -> TokenStream {
+        let (generics, _, where_clause) = self.seen.sig.generics.split_for_impl();
+        let ret = match &self.seen.sig.output {
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+            syn::ReturnType::Default => quote!(()),
+        };
+        let mut dot_params = Vec::new();
+        let mut dot_names = std::collections::BTreeMap::new();
+        for (ident, _) in named_params(&self.seen.sig) {
+            let bare = ident.to_string();
+            let dot = names.fresh(&format!("dot_{}", bare.trim_start_matches('_')));
+            if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
+                let ty = &model.ty;
+                dot_params.push(quote!(#dot: &<#ty as ::backprop_runtime::Differentiable>::Grad));
+            } else if let Some((param, _)) =
+                self.sig.differentiable().find(|(p, _)| p.ident == *ident)
+            {
+                let ty = &param.ty;
+                dot_params.push(quote!(#dot: #ty));
+            } else {
+                continue;
+            }
+            dot_names.insert(ident.to_string(), dot);
+        }
+        let dot_args = self.flat_fields.iter().map(|(local, source)| match source {
+            Source::Leaf {
+                model,
+                path,
+                array: true,
+            } => {
+                let dot = &dot_names[&model.to_string()];
+                quote!(&#dot.#(#path).*[..])
+            }
+            Source::Leaf { model, path, .. } => {
+                let dot = &dot_names[&model.to_string()];
+                quote!(#dot.#(#path).*)
+            }
+            Source::Own { .. } => {
+                let dot = &dot_names[&local.to_string()];
+                quote!(#dot)
+            }
+        });
+        let tangent = self.flat_path(quote!(tangent));
+        let (params, flat_args) = (&self.params, &self.flat_args);
+        let ident = &self.seen.sig.ident;
+        let doc = format!(
+            "Forward mode: `{ident}`'s value and its derivative along a direction, `by_field::{ident}::tangent` over the structs. A struct's direction is a gradient struct of its type, its vectors as long as the fields' (`model.zero_grad()`, then filled)."
+        );
+        quote! {
+            #[doc = #doc]
+            #[must_use]
+            #[inline]
+            #[allow(clippy::too_many_arguments)]
+            pub fn tangent #generics (#(#params,)* #(#dot_params),*) -> (#ret, #ret) #where_clause {
+                #tangent(#(#flat_args,)* #(#dot_args),*)
+            }
+        }
+    }
+
+    /// `Scratch` and `pullback_into`, for differentiated callers: the
+    /// gradient by parameter position, a struct's as its gradient struct.
+    fn pullback_into(&self, float: &crate::ir::FloatTy, work: bool) -> TokenStream {
+        let (params, args, where_clause) = self.seen.sig.generics.split_for_impl();
+        let mut lent = self.seen.sig.generics.clone();
+        lent.params.insert(0, syn::parse_quote!('grad));
+        let (lent_params, _, _) = lent.split_for_impl();
+        let not = quote!(::backprop_runtime::NotDifferentiable);
+        let (types, values): (Vec<TokenStream>, Vec<TokenStream>) = named_params(&self.seen.sig)
+            .map(|(ident, _)| {
+                if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
+                    let ty = &model.ty;
+                    return (
+                        quote!(&'grad <#ty as ::backprop_runtime::Differentiable>::Grad),
+                        quote!(&scratch.grad.#ident),
+                    );
+                }
+                match self.sig.differentiable().find(|(p, _)| p.ident == *ident) {
+                    Some((param, float)) => match &param.shape {
+                        None => (quote!(#float), quote!(scratch.grad.#ident)),
+                        Some(Shape::Array(len)) => {
+                            (quote!([#float; #len]), quote!(scratch.grad.#ident))
+                        }
+                        Some(Shape::Slice) => {
+                            (quote!(&'grad [#float]), quote!(&scratch.grad.#ident[..]))
+                        }
+                    },
+                    None => (not.clone(), not.clone()),
+                }
+            })
+            .unzip();
+        let tuple = |items: &[TokenStream]| match items.len() {
+            1 => quote!((#(#items)*,)),
+            _ => quote!((#(#items),*)),
+        };
+        let (types, values) = (tuple(&types), tuple(&values));
+        // The backward pass's own memory, where it has some, is kept too: a
+        // call in a loop allocates nothing once its vectors have grown.
+        let (work_field, work_default, backward) = if work {
+            let (work_ty, backward_with) = (
+                self.flat_path(quote!(Work #args)),
+                self.flat_path(quote!(backward_with)),
+            );
+            (
+                quote!(work: #work_ty,),
+                quote!(work: ::core::default::Default::default(),),
+                quote! {
+                    let mut flat = scratch.grad.take_flat();
+                    #backward_with(tape, seed, &mut flat, &mut scratch.work);
+                    scratch.grad.put_flat(flat);
+                },
+            )
+        } else {
+            (
+                quote!(),
+                quote!(),
+                quote!(self::backward_into(tape, seed, &mut scratch.grad);),
+            )
+        };
+        quote! {
+            /// The memory a differentiated caller keeps per call site.
+            pub struct Scratch #params #where_clause {
+                grad: Grad #args,
+                #work_field
+            }
+
+            impl #params ::core::default::Default for Scratch #args #where_clause {
+                fn default() -> Self {
+                    Scratch { grad: ::core::default::Default::default(), #work_default }
+                }
+            }
+
+            /// The gradient by parameter position, for differentiated callers:
+            /// a struct's is its gradient struct, a vector's a slice of it.
+            pub fn pullback_into #lent_params (tape: &Tape #args, seed: #float, scratch: &'grad mut Scratch #args) -> #types #where_clause {
+                scratch.grad.clear();
+                #backward
+                #values
+            }
+        }
+    }
+}

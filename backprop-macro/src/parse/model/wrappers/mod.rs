@@ -1,0 +1,271 @@
+//! The module the user sees for a function with struct parameters: the
+//! function's module API over the structs again (`loss::grad(&p, x)`), with a
+//! `Grad` whose field for a struct is the struct's gradient, around the
+//! module of the function read field by field (`loss::by_field::loss`).
+
+mod functions;
+mod gradient;
+
+use super::flat::flat_function;
+use super::Model;
+use crate::desugar::paths;
+use crate::errors::Errors;
+use crate::ir::Floats;
+use crate::parse::args::Args;
+use crate::parse::signature::{Outputs, Shape, Signature};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+pub(super) fn expand(
+    function: &syn::ItemFn,
+    args: &Args,
+    models: &[Model],
+    written_types: &[syn::Type],
+    float_param: Option<Ident>,
+) -> syn::Result<TokenStream> {
+    let Some(float) = result_float(&function.sig.output) else {
+        return Err(syn::Error::new_spanned(
+            &function.sig,
+            "a function with struct parameters returns one float, its loss: `-> f64`",
+        ));
+    };
+    let flat = flat_function(function, models, &float);
+    let flat_args = flat_args(args, models);
+    let floats = Floats::new(float_param);
+    let Some(sig) = Signature::from_syn(&flat, &flat_args, &floats, &mut Errors::default()) else {
+        // The pipeline below reports what is wrong with it.
+        return crate::expand::module_of(&flat, &flat_args, Errors::default());
+    };
+    if !matches!(sig.outputs, Outputs::One) || sig.inouts().next().is_some() || !sig.returns_value {
+        return Err(syn::Error::new_spanned(
+            &function.sig,
+            "a function with struct parameters returns one float and takes no `&mut` parameters, for now: return the loss, and compute other outputs in a function of their own",
+        ));
+    }
+    // The function read field by field sits two modules deeper than the
+    // user's (`loss::by_field`), the module the user sees one.
+    let mut placed = flat.clone();
+    paths::rebase(&mut placed);
+    paths::rebase(&mut placed);
+    let (inner, made) = crate::expand::module_and_made(&placed, &flat_args, Errors::default())?;
+    let mut seen = function.clone();
+    paths::rebase(&mut seen);
+    let mut names =
+        crate::emit::names::Names::avoiding(crate::emit::names::identifiers(quote!(#function)));
+    let api = Api::new(&seen, models, &sig, &mut names);
+    let mut user = function.clone();
+    user.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    crate::parse::checkpoint::strip(&mut user.block);
+    placed.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+    placed
+        .attrs
+        .push(syn::parse_quote!(#[allow(dead_code, clippy::all, clippy::pedantic)]));
+    crate::parse::checkpoint::strip(&mut placed.block);
+    let ident = &function.sig.ident;
+    let vis = &function.vis;
+    let doc = format!(
+        "The derivative of `{ident}`, which reads its struct parameters field by field: `by_field::{ident}` is the function differentiated (each field read as a float parameter of its own), and [`SOURCE`] its generated code. `Grad` has the struct's gradient for each struct parameter."
+    );
+    let checks = models.iter().zip(written_types).map(|(model, written)| {
+        let ty = &model.ty;
+        let (params, _, where_clause) = seen.sig.generics.split_for_impl();
+        let check = format_ident!("{}_derives_differentiable", model.ident);
+        quote_spanned! {written.span()=>
+            #[allow(dead_code, non_snake_case)]
+            fn #check #params () #where_clause {
+                ::backprop_runtime::model::fields::derive_Differentiable_for_this_parameter_or_leave_it_out_of_wrt::<#ty>();
+            }
+        }
+    });
+    let grad = api.grad_struct();
+    let functions = api.functions(made.work);
+    let tangent = made.tangent.then(|| api.tangent(&mut names));
+    Ok(quote! {
+        #user
+        #[doc = #doc]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+
+            // Each field a parameter: more than clippy's seven, which the
+            // user did not write.
+            #[doc(hidden)]
+            #[allow(clippy::too_many_arguments)]
+            pub mod by_field {
+                #[allow(unused_imports)]
+                use super::super::*;
+
+                #placed
+                #inner
+            }
+
+            pub use self::by_field::#ident::{Tape, SOURCE};
+
+            #(#checks)*
+            #grad
+            #functions
+            #tangent
+        }
+    })
+}
+
+/// The float a function returns: `f64`, `f32` or `T`.
+fn result_float(output: &syn::ReturnType) -> Option<syn::Type> {
+    match output {
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            syn::Type::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+                Some((**ty).clone())
+            }
+            _ => None,
+        },
+        syn::ReturnType::Default => None,
+    }
+}
+
+/// `wrt(p, x)` becomes `wrt(p_w, p_b, x)`; the structs themselves are data.
+fn flat_args(args: &Args, models: &[Model]) -> Args {
+    let wrt = args.wrt.as_ref().map(|wrt| {
+        wrt.iter()
+            .flat_map(|ident| match models.iter().find(|m| m.ident == *ident) {
+                Some(model) => model.leaves.iter().map(|l| l.local.clone()).collect(),
+                None => vec![ident.clone()],
+            })
+            .collect()
+    });
+    let mut data = args.data.clone();
+    data.extend(models.iter().map(|m| m.ident.clone()));
+    let passed = models
+        .iter()
+        .filter(|m| m.passed)
+        .map(|m| (m.ident.clone(), m.ty.clone()))
+        .collect();
+    Args {
+        wrt,
+        data,
+        models: passed,
+        second_order: args.second_order,
+    }
+}
+
+/// Where a field of the function's `Grad` comes from in the flat `Grad`.
+enum Source<'a> {
+    /// A field of a struct parameter: `grad.p.w` is the flat `p_w`.
+    Leaf {
+        model: &'a Ident,
+        path: &'a [Ident],
+        array: bool,
+    },
+    /// A parameter of its own: `grad.x` is the flat `x`.
+    Own { slice: bool },
+}
+
+struct Api<'a> {
+    seen: &'a syn::ItemFn,
+    models: &'a [Model],
+    sig: &'a Signature,
+    /// The flat gradient's fields, in its order, and their sources.
+    flat_fields: Vec<(Ident, Source<'a>)>,
+    /// The wrappers' parameters (`_y` passed as `y`) and the flat function's
+    /// arguments made from them.
+    params: Vec<TokenStream>,
+    flat_args: Vec<TokenStream>,
+    /// Locals of the wrappers, apart from the user's names.
+    tape: Ident,
+    seed: Ident,
+    gradient: Ident,
+    value: Ident,
+    flat: Ident,
+    iterations: Ident,
+}
+
+impl<'a> Api<'a> {
+    fn new(
+        seen: &'a syn::ItemFn,
+        models: &'a [Model],
+        sig: &'a Signature,
+        names: &mut crate::emit::names::Names,
+    ) -> Api<'a> {
+        let mut flat_fields = Vec::new();
+        for (param, _) in sig.differentiable() {
+            let leaf = models.iter().find_map(|m| {
+                m.leaves
+                    .iter()
+                    .find(|l| l.local == param.ident)
+                    .map(|l| (m, l))
+            });
+            let source = match leaf {
+                Some((model, leaf)) => Source::Leaf {
+                    model: &model.ident,
+                    path: &leaf.path,
+                    array: leaf.array,
+                },
+                None => Source::Own {
+                    slice: matches!(param.shape, Some(Shape::Slice)),
+                },
+            };
+            flat_fields.push((param.ident.clone(), source));
+        }
+        let mut params = Vec::new();
+        let mut flat_args = Vec::new();
+        for (ident, typed) in named_params(&seen.sig) {
+            // `_y` would be a used underscore binding here.
+            let passed = match ident.to_string().strip_prefix('_') {
+                Some(bare) if !bare.is_empty() => names.fresh(bare),
+                _ => ident.clone(),
+            };
+            let ty = &typed.ty;
+            params.push(quote!(#passed: #ty));
+            match models.iter().find(|m| m.ident == *ident) {
+                Some(model) => {
+                    flat_args.push(if model.by_ref {
+                        quote!(#passed)
+                    } else {
+                        quote!(&#passed)
+                    });
+                    for leaf in &model.leaves {
+                        let path = &leaf.path;
+                        flat_args.push(if leaf.array {
+                            quote_spanned!(leaf.span=> &#passed.#(#path).*[..])
+                        } else {
+                            quote_spanned!(leaf.span=> #passed.#(#path).*)
+                        });
+                    }
+                }
+                None => flat_args.push(quote!(#passed)),
+            }
+        }
+        Api {
+            seen,
+            models,
+            sig,
+            flat_fields,
+            params,
+            flat_args,
+            tape: names.fresh("tape"),
+            seed: names.fresh("seed"),
+            gradient: names.fresh("gradient"),
+            value: names.fresh("value"),
+            flat: names.fresh("flat"),
+            iterations: names.fresh("iterations"),
+        }
+    }
+
+    /// `by_field::loss::item`.
+    fn flat_path(&self, item: TokenStream) -> TokenStream {
+        let ident = &self.seen.sig.ident;
+        quote!(self::by_field::#ident::#item)
+    }
+}
+
+/// The function's parameters with their names (a model function's are
+/// names: `expand_models` refuses patterns).
+fn named_params(sig: &syn::Signature) -> impl Iterator<Item = (&Ident, &syn::PatType)> {
+    sig.inputs.iter().filter_map(|input| match input {
+        syn::FnArg::Typed(typed) => match &*typed.pat {
+            syn::Pat::Ident(pat) => Some((&pat.ident, typed)),
+            _ => None,
+        },
+        syn::FnArg::Receiver(_) => None,
+    })
+}
