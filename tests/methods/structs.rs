@@ -726,3 +726,38 @@ fn counts_casts_aliases_and_slice_methods_of_fields() {
     );
     assert_gradient(|v| grid_loss(&make(v), &x), &v, &generated);
 }
+
+/// Forward mode through calls a struct is passed to whole: each call's
+/// tangent adds the callee's gradient of the struct dotted with its direction.
+#[test]
+fn tangent_through_structs_passed_whole() {
+    let xs = [1.0, 2.0, -1.0, 0.5, 0.3, 0.3, -0.4, 0.9];
+    let ys = [0.2, -0.1, 0.4, -0.3];
+    let layer = Layer {
+        w: vec![0.4, -0.6],
+        b: 0.15,
+    };
+    let direction = Layer {
+        w: vec![0.0; 2],
+        b: 0.0,
+    };
+    let mut along = direction.zero_grad();
+    along.w = vec![0.7, -0.2];
+    along.b = 1.3;
+    let (value, tangent) = batch_loss::tangent(layer.clone(), &xs, &ys, &along);
+    let (v, g) = batch_loss::grad(layer.clone(), &xs, &ys);
+    assert_eq!(value, v);
+    let expected = g.layer.dot(&along);
+    assert!(
+        (tangent - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+        "{tangent} vs {expected}"
+    );
+    let p = Params { k: 0.7, c: -0.3 };
+    let mut unit = p.zero_grad();
+    unit.c = 1.0;
+    let (_, dc) = spring_outer::tangent(p, 1.4, &unit, 0.0);
+    let (_, g) = spring_outer::grad(p, 1.4);
+    assert!((dc - g.p.c).abs() <= 1e-12 * g.p.c.abs().max(1.0));
+    let (_, dx) = spring_outer::tangent(p, 1.4, &p.zero_grad(), 1.0);
+    assert!((dx - g.x).abs() <= 1e-12 * g.x.abs().max(1.0));
+}

@@ -61,10 +61,19 @@ pub(in crate::emit) fn tangent_fn(
         return None;
     }
     let mut names = names.clone();
+    let mut tangent_names = tangent_names(graph, &mut names);
+    let mut models = BTreeMap::new();
+    for (id, p) in sig.params.iter().enumerate() {
+        if let Some(model) = &p.model {
+            tangent_names.insert(id, names.fresh(&format!("dot_{}", p.ident)));
+            models.insert(id, model.clone());
+        }
+    }
     let tangents = Tangents {
-        names: tangent_names(graph, &mut names),
+        names: tangent_names,
         lanes: None,
         rule_generics: Some((generic.params.clone(), generic.where_clause.clone())),
+        models,
     };
     let statements = statements(graph, &tangents, &mut names);
     let OnePass {
@@ -140,6 +149,12 @@ fn one_pass(
     let mut tangent_params = Vec::new();
     let mut dot_refs = Vec::new();
     for (id, p) in sig.params.iter().enumerate() {
+        // A struct passed whole: its direction is a gradient struct.
+        if let (Some(model), Some(dot)) = (&p.model, tangents.get(&id)) {
+            tangent_params
+                .push(quote!(#dot: &<#model as ::backprop_runtime::Differentiable>::Grad));
+            continue;
+        }
         let (Some(float), Some(dot)) = (&p.differentiable, tangents.get(&id)) else {
             continue;
         };
@@ -200,6 +215,7 @@ pub(in crate::emit) fn tangents_fn(
         names: tangent_names(graph, &mut names),
         lanes: Some(n.clone()),
         rule_generics: None,
+        models: BTreeMap::new(),
     };
     let statements = statements(graph, &tangents, &mut names);
     let float_lanes = |float: &FloatTy| quote!(::backprop_runtime::Lanes<#float, #n>);
@@ -665,10 +681,6 @@ fn unread_tangent(tangents: &BTreeMap<NodeId, Ident>, params: usize, code: &Toke
 /// Forward mode covers the function: returned floats, parameters read by
 /// value or through `&`, calls that only read their arguments.
 fn covered(sig: &Signature, graph: &Graph) -> bool {
-    // A struct passed whole to callees has no tangent of its own here.
-    if sig.params.iter().any(|p| p.model.is_some()) {
-        return false;
-    }
     // `&mut f64`s' final values follow the returned outputs.
     let scalar_inouts = sig.inouts().filter(|(_, p)| !p.writes_array()).count();
     // Calls that only read their arguments and return their outputs.
@@ -720,7 +732,13 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
 
 /// `tangents` and `jacobian_fwd`: results returned, no `&mut` parameter.
 fn batched(sig: &Signature, graph: &Graph) -> bool {
-    covered(sig, graph) && sig.returns_value && sig.inouts().next().is_none()
+    covered(sig, graph) && sig.returns_value && sig.inouts().next().is_none() && no_models(sig)
+}
+
+/// No struct passed whole: its N directions would be N gradient structs,
+/// which lanes do not hold (one direction does: `tangent`).
+fn no_models(sig: &Signature) -> bool {
+    sig.params.iter().all(|p| p.model.is_none())
 }
 
 /// `tangents` also for functions with `&mut` parameters (their N tangents
@@ -728,6 +746,7 @@ fn batched(sig: &Signature, graph: &Graph) -> bool {
 /// (Not `&mut [f64; N]` arrays: their N tangents would be arrays too.)
 fn batched_in_place(sig: &Signature, graph: &Graph) -> bool {
     covered(sig, graph)
+        && no_models(sig)
         && sig
             .inouts()
             .all(|(_, p)| !matches!(p.shape, Some(Shape::Array(_))))

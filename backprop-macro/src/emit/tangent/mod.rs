@@ -33,6 +33,10 @@ pub struct Tangents {
     /// clause, which the fallback of a callee's `tangent_rule` repeats. (N
     /// directions go through the callee's pullback.)
     pub rule_generics: Option<(TokenStream, TokenStream)>,
+    /// Struct parameters passed whole to callees (`Param::model`), with the
+    /// struct type: their tangent is a gradient struct, dotted with the
+    /// callee's pullback of it.
+    pub models: BTreeMap<NodeId, syn::Type>,
 }
 
 impl Tangents {
@@ -111,7 +115,10 @@ fn through_pullback(
         };
         let partial = quote::format_ident!("partial_{k}", span = arg_span);
         let is_array = matches!(arg, Operand::Node(id) if graph.nodes[*id].array.is_some());
-        terms.push(if is_array {
+        let is_model = matches!(arg, Operand::Node(id) if tangents.models.contains_key(id));
+        terms.push(if is_model {
+            quote::quote_spanned!(arg_span=> ::backprop_runtime::Gradient::dot(#partial, #dot_arg))
+        } else if is_array {
             let part = match lent_part(graph, parts, k) {
                 Some((start, end)) => quote!(&#dot_arg[#start..#end]),
                 None => quote!(#dot_arg.iter()),
@@ -368,7 +375,19 @@ fn through_rule(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream
             quote::format_ident!("dot_{k}", span = arg_span),
             quote::format_ident!("partial_{k}", span = arg_span),
         );
+        let model = match arg {
+            Operand::Node(a) => tangents.models.get(a),
+            Operand::Const(_) => None,
+        };
         let term = match (arg_float, is_array, dot) {
+            (_, _, Some(dot)) if model.is_some() => {
+                let ty = model.map(|m| quote!(&<#m as ::backprop_runtime::Differentiable>::Grad));
+                types.push(quote!(#ty));
+                passed.push(quote!(#dot));
+                Some(
+                    quote::quote_spanned!(arg_span=> ::backprop_runtime::Gradient::dot(#partial_k, #dot_k)),
+                )
+            }
             (Some(f), true, Some(dot)) => {
                 types.push(quote!(&[#f]));
                 // A slice parameter's tangent is a slice already; a

@@ -147,24 +147,38 @@ impl Api<'_> {
             }
             dot_names.insert(ident.to_string(), dot);
         }
-        let dot_args = self.flat_fields.iter().map(|(local, source)| match source {
-            Source::Leaf {
-                model,
-                path,
-                array: true,
-            } => {
-                let dot = &dot_names[&model.to_string()];
-                quote!(&#dot.#(#path).*[..])
+        // In the flat function's order: a struct passed whole (its own
+        // direction, the whole struct's), then each field and parameter.
+        let mut dot_args: Vec<TokenStream> = Vec::new();
+        for param in &self.sig.params {
+            if param.model.is_some() {
+                let dot = &dot_names[&param.ident.to_string()];
+                dot_args.push(quote!(#dot));
+                continue;
             }
-            Source::Leaf { model, path, .. } => {
-                let dot = &dot_names[&model.to_string()];
-                quote!(#dot.#(#path).*)
-            }
-            Source::Own { .. } => {
-                let dot = &dot_names[&local.to_string()];
-                quote!(#dot)
-            }
-        });
+            let Some((local, source)) = self.flat_fields.iter().find(|(l, _)| *l == param.ident)
+            else {
+                continue;
+            };
+            dot_args.push(match source {
+                Source::Leaf {
+                    model,
+                    path,
+                    array: true,
+                } => {
+                    let dot = &dot_names[&model.to_string()];
+                    quote!(&#dot.#(#path).*[..])
+                }
+                Source::Leaf { model, path, .. } => {
+                    let dot = &dot_names[&model.to_string()];
+                    quote!(#dot.#(#path).*)
+                }
+                Source::Own { .. } => {
+                    let dot = &dot_names[&local.to_string()];
+                    quote!(#dot)
+                }
+            });
+        }
         let tangent = self.flat_path(quote!(tangent));
         let (params, flat_args) = (&self.params, &self.flat_args);
         let ident = &self.seen.sig.ident;
