@@ -383,13 +383,19 @@ fn refuse_hidden_floats(params: &[Param], data: &[Ident], errors: &mut Errors) {
     }
 }
 
-/// `Params` in `&Params` or `&mut Params`: a type of the user's (named in
-/// upper camel case, and not one of std's containers), which may hold floats.
+/// `Params` in `&Params` or `&mut Params`: a type of the user's, which may
+/// hold floats.
 fn referenced_struct(ty: &syn::Type) -> Option<&Ident> {
     let syn::Type::Reference(r) = ty else {
         return None;
     };
-    let syn::Type::Path(path) = &*r.elem else {
+    user_type_name(&r.elem)
+}
+
+/// The name of a type of the user's: a path named in upper camel case, and
+/// not one of std's containers.
+pub fn user_type_name(ty: &syn::Type) -> Option<&Ident> {
+    let syn::Type::Path(path) = ty else {
         return None;
     };
     let last = path.path.segments.last()?;

@@ -66,14 +66,8 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .collect();
     let mut candidates = Vec::new();
     let mut slices = Vec::new();
-    for input in &function.sig.inputs {
-        let syn::FnArg::Typed(typed) = input else {
-            continue;
-        };
-        let syn::Pat::Ident(pat) = &*typed.pat else {
-            continue;
-        };
-        if !selected(&pat.ident) {
+    for (ident, typed) in named_params(&function.sig) {
+        if !selected(ident) {
             continue;
         }
         match struct_type(&typed.ty, float_param.as_ref(), &type_params) {
@@ -89,9 +83,9 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
                     );
                     continue;
                 }
-                candidates.push((pat.ident.clone(), *ty, by_ref, typed.ty.clone()));
+                candidates.push((ident.clone(), *ty, by_ref, typed.ty.clone()));
             }
-            Some(Found::Slice) => slices.push(pat.ident.clone()),
+            Some(Found::Slice) => slices.push(ident.clone()),
             None => {}
         }
     }
@@ -257,19 +251,25 @@ fn user_type<'t>(
     float_param: Option<&Ident>,
     type_params: &[Ident],
 ) -> Option<&'t syn::Type> {
-    const STD: &[&str] = &[
-        "Vec", "String", "Option", "Box", "Rc", "Arc", "HashMap", "BTreeMap", "HashSet",
-        "BTreeSet", "VecDeque", "Range", "Self", "Cell", "RefCell",
-    ];
-    let syn::Type::Path(path) = ty else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    let name = last.ident.to_string();
-    let user = path.qself.is_none()
-        && name.starts_with(|c: char| c.is_ascii_uppercase())
-        && !STD.contains(&name.as_str())
-        && float_param != Some(&last.ident)
-        && !(path.path.segments.len() == 1 && type_params.contains(&last.ident));
+    // Besides std's containers: `Self`, and cells, which a function does not
+    // read field by field.
+    const NOT_MODELS: &[&str] = &["Self", "Cell", "RefCell"];
+    let name = crate::parse::signature::user_type_name(ty)?;
+    let bare = matches!(ty, syn::Type::Path(p) if p.path.segments.len() == 1);
+    let user = !NOT_MODELS.contains(&name.to_string().as_str())
+        && float_param != Some(name)
+        && !(bare && type_params.contains(name));
     user.then_some(ty)
+}
+
+/// The function's parameters that are names, with their types (a function
+/// with struct parameters has no others: `expand_models` refuses patterns).
+pub(super) fn named_params(sig: &syn::Signature) -> impl Iterator<Item = (&Ident, &syn::PatType)> {
+    sig.inputs.iter().filter_map(|input| match input {
+        syn::FnArg::Typed(typed) => match &*typed.pat {
+            syn::Pat::Ident(pat) => Some((&pat.ident, typed)),
+            _ => None,
+        },
+        syn::FnArg::Receiver(_) => None,
+    })
 }

@@ -139,6 +139,14 @@ impl Visitor<'_> {
         }
     }
 
+    /// `expr` read as a count: every field in it is data (unless used as a
+    /// float elsewhere).
+    fn visit_counting(&mut self, expr: &Expr) {
+        let counting = std::mem::replace(&mut self.counting, true);
+        self.visit_expr(expr);
+        self.counting = counting;
+    }
+
     /// `layers[l].w`: a member of an indexed slice parameter of structs.
     fn in_slice(&self, expr: &Expr) -> bool {
         let Expr::Field(field) = strip(expr) else {
@@ -168,9 +176,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             return;
         }
         if !self.counting && counts(expr) {
-            self.counting = true;
-            self.visit_expr(expr);
-            self.counting = false;
+            self.visit_counting(expr);
             return;
         }
         if self.in_slice(expr) {
@@ -181,10 +187,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
         let integers = crate::parse::method::read_as_integers(expr);
         if !integers.is_empty() {
             for integer in integers {
-                self.mark(integer, Use::Data);
-                let counting = std::mem::replace(&mut self.counting, true);
-                self.visit_expr(integer);
-                self.counting = counting;
+                self.visit_counting(integer);
             }
             match expr {
                 Expr::Index(index) => {

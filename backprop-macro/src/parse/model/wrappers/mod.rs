@@ -7,7 +7,7 @@ mod functions;
 mod gradient;
 
 use super::flat::flat_function;
-use super::Model;
+use super::{named_params, Model};
 use crate::desugar::paths;
 use crate::errors::Errors;
 use crate::ir::Floats;
@@ -256,16 +256,4 @@ impl<'a> Api<'a> {
         let ident = &self.seen.sig.ident;
         quote!(self::by_field::#ident::#item)
     }
-}
-
-/// The function's parameters with their names (a model function's are
-/// names: `expand_models` refuses patterns).
-fn named_params(sig: &syn::Signature) -> impl Iterator<Item = (&Ident, &syn::PatType)> {
-    sig.inputs.iter().filter_map(|input| match input {
-        syn::FnArg::Typed(typed) => match &*typed.pat {
-            syn::Pat::Ident(pat) => Some((&pat.ident, typed)),
-            _ => None,
-        },
-        syn::FnArg::Receiver(_) => None,
-    })
 }
