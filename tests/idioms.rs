@@ -427,3 +427,142 @@ fn lists_of_indices_by_reference_and_by_value() {
         assert_gradient(|w| gathered(w, &idx, &pairs), &w, &g.w);
     }
 }
+
+// ---------------------------------------------------- data of the user's types
+
+/// An observation as a fitting program keeps it: no `Clone`, no `Debug`, no
+/// `Copy` (the tape must not ask for them; what the backward pass reads of
+/// it is saved instead).
+pub struct Observation {
+    pub t: f64,
+    pub y: f64,
+    pub weight: f64,
+}
+
+/// Settings passed by reference, read in the backward pass.
+pub struct Settings {
+    pub scale: f64,
+    pub clip: f64,
+}
+
+/// A damped exponential fitted to observations, every way of reaching a
+/// field: a `for` over the slice, an index, a zip with the parameters, a
+/// struct pattern, and a branch on a field.
+#[differentiate(wrt(p))]
+#[allow(clippy::needless_range_loop)] // indexing is one of the ways tested
+fn fit_loss(p: &[f64], obs: &[Observation], settings: &Settings) -> f64 {
+    let mut loss = 0.0;
+    for o in obs {
+        let r = p[0] * (-p[1] * o.t).exp() - o.y;
+        loss += o.weight * r * r;
+    }
+    for i in 0..obs.len() {
+        let r = settings.scale * p[0] * obs[i].t - obs[i].y;
+        if obs[i].t > settings.clip {
+            loss += r.abs();
+        } else {
+            loss += 0.5 * r * r;
+        }
+    }
+    for (o, q) in obs.iter().zip(p) {
+        loss += q * o.t * o.weight;
+    }
+    for Observation { t, y, .. } in obs {
+        loss += (p[1] * t - y).powi(2);
+    }
+    let n = obs.len();
+    let last = &obs[n - 1];
+    loss + last.y * p[1]
+}
+
+/// The same over tuples: `for &(t, y)`, `for (t, y) in .iter()`,
+/// `let (t, y) = pairs[i]`, and an iterator chain.
+#[differentiate(wrt(p))]
+#[allow(clippy::needless_range_loop)] // indexing is one of the ways tested
+fn tuple_loss(p: &[f64], pairs: &[(f64, f64)]) -> f64 {
+    let mut loss = 0.0;
+    for &(t, y) in pairs {
+        loss += (p[0] * t - y).powi(2);
+    }
+    for (t, y) in pairs.iter() {
+        loss += (p[1] * t + y).sin();
+    }
+    for i in 0..pairs.len() {
+        let (t, y) = pairs[i];
+        loss += p[0] * p[1] * t * y;
+    }
+    loss + pairs.iter().map(|pair| p[1] * pair.0 - pair.1).sum::<f64>()
+}
+
+/// A chain over a slice of structs zipped with differentiated values.
+#[differentiate(wrt(k))]
+fn weighted_squares(k: &[f64], obs: &[Observation]) -> f64 {
+    obs.iter()
+        .zip(k)
+        .map(|(o, w)| o.weight * (w * o.t - o.y).powi(2))
+        .sum()
+}
+
+fn observations() -> Vec<Observation> {
+    [
+        (0.0, 1.9, 1.0),
+        (0.5, 1.2, 0.5),
+        (1.0, 0.8, 2.0),
+        (2.5, 0.1, 1.0),
+    ]
+    .into_iter()
+    .map(|(t, y, weight)| Observation { t, y, weight })
+    .collect()
+}
+
+#[test]
+fn slices_of_structs_and_tuples_as_data() {
+    let obs = observations();
+    let pairs: Vec<(f64, f64)> = obs.iter().map(|o| (o.t, o.y)).collect();
+    // Both sides of the branch on `t > clip`.
+    for clip in [0.7, 3.0] {
+        let settings = Settings { scale: 1.5, clip };
+        for p in [[2.0, 0.7], [1.1, -0.3], [-0.5, 1.4]] {
+            let (value, g) = fit_loss::grad(&p, &obs, &settings);
+            assert_eq!(value, fit_loss(&p, &obs, &settings));
+            assert_gradient(|p| fit_loss(p, &obs, &settings), &p, &g.p);
+            // The split passes read only the tape: nothing of `obs` is borrowed.
+            let (forward_value, tape) = fit_loss::forward(&p, &obs, &settings);
+            assert_eq!(forward_value, value);
+            assert_eq!(fit_loss::backward(&tape, 1.0).p, g.p);
+        }
+    }
+    for p in [[2.0, 0.7], [1.1, -0.3]] {
+        let (value, g) = tuple_loss::grad(&p, &pairs);
+        assert_eq!(value, tuple_loss(&p, &pairs));
+        assert_gradient(|p| tuple_loss(p, &pairs), &p, &g.p);
+    }
+    let k = [0.4, -1.2, 2.0, 0.9];
+    let (value, g) = weighted_squares::grad(&k, &obs);
+    assert_eq!(value, weighted_squares(&k, &obs));
+    assert_gradient(|k| weighted_squares(k, &obs), &k, &g.k);
+}
+
+/// Patterns in loops over several slices: an enumerated element taken apart,
+/// a wildcard beside a zipped element.
+#[differentiate(wrt(p))]
+fn enumerated_pairs(p: &[f64], pairs: &[(f64, f64)]) -> f64 {
+    let mut loss = 0.0;
+    for (i, &(t, y)) in pairs.iter().enumerate() {
+        loss += p[i % 2] * t - y * y * p[0];
+    }
+    for (_, q) in pairs.iter().zip(p) {
+        loss += q * q;
+    }
+    loss
+}
+
+#[test]
+fn patterns_of_zipped_and_enumerated_elements() {
+    let pairs = [(0.5, 1.0), (1.5, -0.5), (2.0, 0.25)];
+    for p in [[0.3, -1.2], [2.0, 0.4]] {
+        let (value, g) = enumerated_pairs::grad(&p, &pairs);
+        assert_eq!(value, enumerated_pairs(&p, &pairs));
+        assert_gradient(|p| enumerated_pairs(p, &pairs), &p, &g.p);
+    }
+}

@@ -7,4 +7,11 @@ fn f(x: f64) -> f64 {
     a * b
 }
 
+/// A tuple taken apart from what is not a place the body can read again.
+#[differentiate(wrt(x))]
+fn g(x: f64, pairs: &[(f64, f64)]) -> f64 {
+    let (a, b) = pairs.iter().fold((0.0, 0.0), |s, p| (s.0 + p.0, s.1 + p.1));
+    x * a * b
+}
+
 fn main() {}

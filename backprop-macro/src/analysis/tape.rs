@@ -163,6 +163,9 @@ impl<'g> TapePlan<'g> {
     /// Whether the value is there in the backward pass without being
     /// recomputed: a field, or a rebuilt loop variable.
     fn is_available(&self, id: NodeId) -> bool {
+        if self.is_opaque_param(id) {
+            return false;
+        }
         self.is_once(id)
             || self.rebuilt.contains(&id)
             || self.counters.contains_key(&id)
@@ -366,12 +369,37 @@ impl<'g> TapePlan<'g> {
 
     /// A parameter slice or array of floats: it never changes, so the backward
     /// pass can read a copy of it.
+    /// A parameter of the user's types behind a reference or in a list
+    /// (`obs: &[Obs]`, `cfg: &Config`): the tape cannot keep it (a copy
+    /// would ask the type for `Clone`, a reference for a lifetime), so what
+    /// the backward pass reads of it is saved instead.
+    fn is_opaque_param(&self, id: NodeId) -> bool {
+        let Some(param) = self.sig.params.get(id) else {
+            return false;
+        };
+        if !matches!(self.graph.nodes[id].kind, NodeKind::Param) {
+            return false;
+        }
+        let inner = match crate::lower::element_type(&param.ty) {
+            Some(element) => element,
+            None => match &param.ty {
+                syn::Type::Reference(r) => (*r.elem).clone(),
+                _ => return false,
+            },
+        };
+        !self.graph.floats.is_plain(&inner)
+    }
+
     pub fn is_data_array(&self, id: NodeId) -> bool {
         let node = &self.graph.nodes[id];
         matches!(node.kind, NodeKind::Param)
             && node.array.is_some()
             && self.sig.params[id].shape.is_some()
             && !self.graph.written_params.contains(&id)
+            // A slice of the user's structs (`obs: &[Obs]`) is not copied:
+            // what the backward pass reads of it is saved instead.
+            && crate::lower::element_type(&self.sig.params[id].ty)
+                .is_some_and(|element| self.graph.floats.is_plain(&element))
     }
 }
 

@@ -67,6 +67,19 @@ impl Floats {
         self.of_type(ty).is_some()
             || matches!(ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| PRIMITIVE.contains(&i.to_string().as_str())))
     }
+
+    /// A float, an integer, `bool` or `char`, or tuples and arrays of them:
+    /// what a tape can copy without asking the type for `Clone` (a struct of
+    /// the user's may not have it, and need not).
+    pub fn is_plain(&self, ty: &syn::Type) -> bool {
+        match ty {
+            syn::Type::Tuple(t) => t.elems.iter().all(|e| self.is_plain(e)),
+            syn::Type::Array(a) => self.is_plain(&a.elem),
+            syn::Type::Paren(p) => self.is_plain(&p.elem),
+            syn::Type::Group(g) => self.is_plain(&g.elem),
+            other => self.is_copy(other),
+        }
+    }
 }
 
 impl FloatTy {

@@ -128,6 +128,21 @@ impl<'a> Lowerer<'a> {
             Pat::Wild(_) => {
                 self.expr(expr);
             }
+            // `let &(t, y) = o;` is `let (t, y) = *o;`.
+            Pat::Reference(r) if is_place(expr) => {
+                let span = expr.span();
+                let target: Expr = syn::parse_quote_spanned!(span=> (*#expr));
+                self.bind_pattern(&r.pat, &target, None);
+            }
+            // `let Obs { t, y } = obs[i];`: each field read from the place.
+            Pat::Struct(pattern) if is_place(expr) && pattern.qself.is_none() => {
+                for field in &pattern.fields {
+                    let member = &field.member;
+                    let span = expr.span();
+                    let value: Expr = syn::parse_quote_spanned!(span=> (#expr).#member);
+                    self.bind_pattern(&field.pat, &value, None);
+                }
+            }
             _ => self.errors.spanned(
                 pat,
                 "only `let name = ...` and `let (a, b) = (..., ...)` are supported here",
@@ -162,10 +177,21 @@ impl<'a> Lowerer<'a> {
                 return self.bind_tuple(tuple, &tuple_expr, annotation);
             }
         }
+        // `let (t, y) = obs[i];` of a tuple the body can read again (a
+        // name, a field, an element): each element read from it.
+        if is_place(expr) {
+            let span = expr.span();
+            let reads = (0..tuple.elems.len()).map(|k| {
+                let k = syn::Index::from(k);
+                quote::quote_spanned!(span=> (#expr).#k)
+            });
+            let values: Expr = syn::parse_quote_spanned!(span=> (#(#reads,)*));
+            return self.bind_tuple(tuple, &values, annotation);
+        }
         let Expr::Tuple(values) = strip_parens(expr) else {
             self.errors.spanned(
                 expr,
-                "a tuple pattern needs a tuple expression on the right, as in `let (a, b) = (x, y);`, or a call of a function with several outputs",
+                "a tuple pattern needs a tuple expression on the right, as in `let (a, b) = (x, y);`, a call of a function with several outputs, or a tuple the body names (`let (t, y) = obs[i];`): bind this value to a name first",
             );
             return;
         };
@@ -185,6 +211,9 @@ impl<'a> Lowerer<'a> {
             let mark = self.nodes.len();
             lowered.push((self.expr(value), mark, *ty));
         }
+        // Patterns inside the tuple (`(i, &(t, y))`) are taken apart after
+        // every name of this one is bound, from a name of their own.
+        let mut nested = Vec::new();
         for (pat, (value, mark, ty)) in tuple.elems.iter().zip(lowered) {
             let pat = match pat {
                 Pat::Type(typed) => &*typed.pat,
@@ -197,10 +226,19 @@ impl<'a> Lowerer<'a> {
                 }
                 // Computed, and dropped.
                 Pat::Wild(_) => {}
+                Pat::Tuple(_) | Pat::Struct(_) | Pat::Reference(_) if !self.is_active(&value) => {
+                    let item = self.part_names.fresh("item");
+                    let id = self.bind(&item, value, mark, ty);
+                    self.declare(&item, id);
+                    nested.push((pat, item));
+                }
                 _ => self
                     .errors
                     .spanned(pat, "expected a variable name or `_` in this tuple pattern"),
             }
+        }
+        for (pat, item) in nested {
+            self.bind_pattern(pat, &syn::parse_quote!(#item), None);
         }
     }
 
@@ -370,4 +408,19 @@ pub(super) fn pattern_binding(pat: &Pat) -> Option<&syn::PatIdent> {
     let mut finder = Finder(None);
     finder.visit_pat(pat);
     finder.0
+}
+
+/// A place the body can read again to the same value, without effects: a
+/// name, a field of one, an element at an index that is a name or a literal,
+/// a dereference of one.
+fn is_place(expr: &Expr) -> bool {
+    match strip_parens(expr) {
+        Expr::Path(p) => p.path.get_ident().is_some(),
+        Expr::Field(f) => is_place(&f.base),
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => is_place(&u.expr),
+        Expr::Index(i) => {
+            is_place(&i.expr) && matches!(strip_parens(&i.index), Expr::Path(_) | Expr::Lit(_))
+        }
+        _ => false,
+    }
 }

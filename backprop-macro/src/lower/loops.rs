@@ -77,6 +77,19 @@ impl<'a> Lowerer<'a> {
                 rewritten.body.stmts.insert(0, copy);
                 return self.for_loop(&rewritten);
             }
+            // `for &(t, y) in obs`, `for Obs { t, y } in obs.iter()`: each
+            // element bound to a name, then taken apart by a `let`.
+            Pat::Tuple(_) | Pat::Struct(_) | Pat::Reference(_) => {
+                let mut rewritten = looped.clone();
+                let item = self.part_names.fresh("item");
+                let pat = &looped.pat;
+                *rewritten.pat = syn::parse_quote!(#item);
+                rewritten
+                    .body
+                    .stmts
+                    .insert(0, syn::parse_quote!(let #pat = #item;));
+                return self.for_loop(&rewritten);
+            }
             other => {
                 self.errors.spanned(
                     other,
@@ -357,13 +370,39 @@ impl<'a> Lowerer<'a> {
                 }
                 for (ident, array) in elements {
                     let hint = Hint::User(ident.clone());
-                    let read = self.read_node(*array, Operand::Node(node), hint, ident.span());
+                    let read = match self.opaque_elements(*array) {
+                        // `obs.iter().zip(k)` over `obs: &[Obs]`: each element
+                        // borrowed, as the iterator gives it (it may not be `Copy`).
+                        true => {
+                            let locals =
+                                vec![("__slice".to_string(), *array), ("__k".to_string(), node)];
+                            let expr: Expr = syn::parse_quote!(&__slice[__k]);
+                            self.push(Node::new(
+                                hint,
+                                NodeKind::Inactive { expr, locals },
+                                ident.span(),
+                            ))
+                        }
+                        false => self.read_node(*array, Operand::Node(node), hint, ident.span()),
+                    };
                     self.declare(ident, read);
                 }
                 Some(node)
             }
             _ => None,
         }
+    }
+
+    /// A list of data whose elements are not floats, integers or tuples of
+    /// them (`obs: &[Obs]`): read by reference.
+    fn opaque_elements(&self, array: NodeId) -> bool {
+        let node = &self.nodes[array];
+        !node.active
+            && node
+                .ty
+                .as_ref()
+                .and_then(crate::lower::element_type)
+                .is_some_and(|element| !self.floats.is_plain(&element))
     }
 
     fn loop_var_node(&self, hint: Hint, ty: Option<syn::Type>, span: Span) -> Node {

@@ -116,9 +116,34 @@ impl<'a> Lowerer<'a> {
             }
         };
         let parts: Vec<&Pat> = match &*looped.pat {
-            Pat::Tuple(tuple) => tuple.elems.iter().collect(),
+            Pat::Tuple(tuple) if slices.arrays.len() + usize::from(slices.enumerate) > 1 => {
+                tuple.elems.iter().collect()
+            }
             single => vec![single],
         };
+        // An element taken apart (`for Obs { t, y } in obs`, `for (i, &(t, y))
+        // in pairs.iter().enumerate()`): bound to a name, then to the
+        // pattern by a `let` at the top of the body.
+        if parts.iter().any(|p| element(p).is_none()) {
+            let mut rewritten = looped.clone();
+            let mut lets: Vec<syn::Stmt> = Vec::new();
+            let mut names: Vec<Pat> = Vec::new();
+            for part in &parts {
+                if element(part).is_some() {
+                    names.push((*part).clone());
+                    continue;
+                }
+                let item = self.part_names.fresh("item");
+                lets.push(syn::parse_quote!(let #part = #item;));
+                names.push(syn::parse_quote!(#item));
+            }
+            *rewritten.pat = match names.as_slice() {
+                [single] if parts.len() == 1 => single.clone(),
+                _ => syn::parse_quote!((#(#names),*)),
+            };
+            rewritten.body.stmts.splice(0..0, lets);
+            return self.slice_loop(&rewritten, slices);
+        }
         let expected = slices.arrays.len() + usize::from(slices.enumerate);
         let bindings: Option<Vec<Ident>> = parts.iter().map(|p| element(p)).collect();
         let Some(mut bindings) = bindings.filter(|b| b.len() == expected) else {
