@@ -566,3 +566,19 @@ fn patterns_of_zipped_and_enumerated_elements() {
         assert_gradient(|p| enumerated_pairs(p, &pairs), &p, &g.p);
     }
 }
+
+/// An array parameter taken apart through its reference.
+#[differentiate(wrt(params))]
+fn spring_energy(params: &[f64; 2], x: f64) -> f64 {
+    let [k, c] = *params;
+    0.5 * k * x * x + c * x.powi(4)
+}
+
+#[test]
+fn array_taken_apart_through_a_reference() {
+    for params in [[2.0, 0.1], [-0.5, 1.5]] {
+        let (value, g) = spring_energy::grad(&params, 0.7);
+        assert_eq!(value, spring_energy(&params, 0.7));
+        assert_gradient(|p| spring_energy(&[p[0], p[1]], 0.7), &params, &g.params);
+    }
+}

@@ -203,3 +203,36 @@ fn parts_in_generic_code() {
     let (_, g) = generic_part::grad(&x, 0);
     assert_gradient(|v| generic_part(v, 0), &x, &g.x);
 }
+
+/// Rows zipped with targets, as a least-squares fit writes them: the rows on
+/// either side of the zip, a data partner and a differentiated one, `chunks`
+/// with a short last row.
+#[differentiate(wrt(w, bias))]
+fn rows_zipped(w: &[f64], bias: &[f64], x: &[f64], y: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for (row, target) in w.chunks_exact(x.len()).zip(y) {
+        let pred: f64 = row.iter().zip(x).map(|(a, b)| a * b).sum();
+        loss += (pred - target).powi(2);
+    }
+    for (b, row) in bias.iter().zip(w.chunks(x.len())) {
+        loss += b * row[0] * row[row.len() - 1];
+    }
+    for (row, target) in w.chunks(4).zip(y.iter()) {
+        loss += row.len() as f64 * target * row[0].sin();
+    }
+    loss
+}
+
+#[test]
+fn chunks_zipped_with_a_slice() {
+    let (x, y) = ([0.5, -1.0, 2.0], [0.3, -0.2]);
+    let mut rng = Rng::new(17);
+    for _ in 0..3 {
+        let w: Vec<f64> = (0..7).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let bias = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)];
+        let (value, g) = rows_zipped::grad(&w, &bias, &x, &y);
+        assert_eq!(value, rows_zipped(&w, &bias, &x, &y));
+        assert_gradient(|w| rows_zipped(w, &bias, &x, &y), &w, &g.w);
+        assert_gradient(|b| rows_zipped(&w, b, &x, &y), &bias, &g.bias);
+    }
+}

@@ -89,6 +89,12 @@ impl<'a> Lowerer<'a> {
                 self.declare(&p.ident, id);
             }
             Pat::Tuple(tuple) => self.bind_tuple(tuple, expr, annotation),
+            // `let [k, c] = *params;` of an array behind a reference.
+            Pat::Slice(_) if super::dereferenced(expr).is_some_and(|inner| self.array_local(inner).is_some()) => {
+                if let Some(inner) = super::dereferenced(expr) {
+                    self.bind_pattern(pat, inner, annotation);
+                }
+            }
             Pat::Slice(slice) => match strip_parens(expr) {
                 Expr::Call(call) => {
                     self.bind_outputs(&slice.elems, slice, call, expr, ElementSource::Item);

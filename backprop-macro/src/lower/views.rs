@@ -250,6 +250,9 @@ impl<'a> Lowerer<'a> {
     /// over a differentiated array: a loop over the chunks' indices whose body
     /// starts by taking the chunk, `let c = &x[j * d..(j + 1) * d];`.
     pub(super) fn chunks_loop(&mut self, looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+        if let Some(zipped) = self.zipped_chunks_loop(looped) {
+            return Some(zipped);
+        }
         let (chunks, enumerated) = match strip_parens(&looped.expr) {
             Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
                 (strip_parens(&m.receiver), true)
@@ -297,6 +300,77 @@ impl<'a> Lowerer<'a> {
         // Parsed, not quoted: a pattern that does not fit is the user's error.
         syn::parse2(quote_spanned! {span=>
             #label for #index in 0..#count {
+                let #chunk = &#array[#j * (#width)..#end];
+                #(#stmts)*
+            }
+        })
+        .ok()
+    }
+}
+
+impl Lowerer<'_> {
+    /// `for (row, t) in w.chunks_exact(d).zip(y)` (either side of the zip):
+    /// `for (j, t) in y.iter().enumerate().take(count) { let row = &w[..]; .. }`,
+    /// the zip partner iterated as any slice is, the chunk a view as above.
+    fn zipped_chunks_loop(&mut self, looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+        let Expr::MethodCall(zip) = strip_parens(&looped.expr) else {
+            return None;
+        };
+        if zip.method != "zip" || zip.args.len() != 1 {
+            return None;
+        }
+        let syn::Pat::Tuple(pattern) = &*looped.pat else {
+            return None;
+        };
+        if pattern.elems.len() != 2 {
+            return None;
+        }
+        let is_chunks = |e: &Expr| {
+            matches!(strip_parens(e), Expr::MethodCall(m)
+                if (m.method == "chunks" || m.method == "chunks_exact") && m.args.len() == 1)
+        };
+        let (chunks, partner, chunk_first) =
+            match (is_chunks(&zip.receiver), is_chunks(&zip.args[0])) {
+                (true, false) => (&*zip.receiver, &zip.args[0], true),
+                (false, true) => (&zip.args[0], &*zip.receiver, false),
+                _ => return None,
+            };
+        let Expr::MethodCall(call) = strip_parens(chunks) else {
+            return None;
+        };
+        self.array_local(&call.receiver)
+            .filter(|id| self.nodes[*id].active)?;
+        let (chunk, item) = match chunk_first {
+            true => (&pattern.elems[0], &pattern.elems[1]),
+            false => (&pattern.elems[1], &pattern.elems[0]),
+        };
+        // The partner as an iterator over its elements.
+        let mut base = strip_parens(partner);
+        while let Expr::Reference(r) = base {
+            base = strip_parens(&r.expr);
+        }
+        let partner: Expr = match base {
+            Expr::MethodCall(m) if m.method == "iter" => base.clone(),
+            _ => syn::parse_quote!(#base.iter()),
+        };
+        let j = self.part_names.fresh("j");
+        let (array, width) = (&call.receiver, &call.args[0]);
+        let span = call.span();
+        let (count, end): (Expr, Expr) = if call.method == "chunks_exact" {
+            (
+                syn::parse_quote_spanned!(span=> #array.len() / (#width)),
+                syn::parse_quote_spanned!(span=> (#j + 1) * (#width)),
+            )
+        } else {
+            (
+                syn::parse_quote_spanned!(span=> #array.len().div_ceil(#width)),
+                syn::parse_quote_spanned!(span=> ((#j + 1) * (#width)).min(#array.len())),
+            )
+        };
+        let stmts = &looped.body.stmts;
+        let label = &looped.label;
+        syn::parse2(quote_spanned! {span=>
+            #label for (#j, #item) in #partner.enumerate().take(#count) {
                 let #chunk = &#array[#j * (#width)..#end];
                 #(#stmts)*
             }
