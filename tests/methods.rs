@@ -7,6 +7,9 @@ mod common;
 #[path = "methods/structs.rs"]
 mod structs;
 
+#[path = "methods/slices_of_structs.rs"]
+mod slices_of_structs;
+
 use backprop_runtime::differentiate;
 use common::assert_gradient;
 use num_traits::Float;

@@ -163,6 +163,9 @@ pub mod fields {
         /// Adds `values` into it: moved into an empty `Vec`, else added
         /// element by element (an empty `values` adds nothing).
         fn add_vec(&mut self, values: Vec<T>);
+        /// Adds `values` into it: copied into an empty `Vec`, else added
+        /// element by element.
+        fn add_slice(&mut self, values: &[T]);
     }
 
     impl<T: Float> Buffer<T> for Vec<T> {
@@ -176,6 +179,13 @@ pub mod fields {
                 add_scaled_slice(self, T::one(), &values);
             }
         }
+        fn add_slice(&mut self, values: &[T]) {
+            if self.is_empty() {
+                self.extend_from_slice(values);
+            } else {
+                add_scaled_slice(self, T::one(), values);
+            }
+        }
     }
 
     impl<T: Float, const N: usize> Buffer<T> for [T; N] {
@@ -186,6 +196,80 @@ pub mod fields {
         }
         fn add_vec(&mut self, values: Vec<T>) {
             add_scaled_slice(self, T::one(), &values);
+        }
+        fn add_slice(&mut self, values: &[T]) {
+            add_scaled_slice(self, T::one(), values);
+        }
+    }
+
+    /// The floats of one field of every struct in a slice, one after the
+    /// other: `layers.iter().map(|l| &l.w[..])` as one vector.
+    pub fn concat<'a, T: Float + 'a>(parts: impl Iterator<Item = &'a [T]>) -> Vec<T> {
+        let mut all = Vec::new();
+        for part in parts {
+            all.extend_from_slice(part);
+        }
+        all
+    }
+
+    /// Where each struct's part starts in `concat`'s vector, and where the
+    /// last one ends: `lengths` 2, 3 give `[0, 2, 5]`.
+    pub fn offsets(lengths: impl Iterator<Item = usize>) -> Vec<usize> {
+        let mut at = vec![0];
+        let mut end = 0;
+        for len in lengths {
+            end += len;
+            at.push(end);
+        }
+        at
+    }
+
+    /// A float field of every struct in a slice.
+    pub fn gather<T: Float>(values: impl Iterator<Item = T>) -> Vec<T> {
+        values.collect()
+    }
+
+    /// Adds the gradient of one array field of a slice of structs, as one
+    /// vector cut at `offsets`, into each struct's gradient (made, zero,
+    /// when `grads` is shorter). An empty `values` adds nothing.
+    pub fn scatter_vec<G: Default, T: Float, B: Buffer<T> + ?Sized>(
+        grads: &mut Vec<G>,
+        values: &[T],
+        offsets: &[usize],
+        field: impl Fn(&mut G) -> &mut B,
+    ) {
+        if values.is_empty() {
+            return;
+        }
+        let count = offsets.len().saturating_sub(1);
+        if grads.len() < count {
+            grads.resize_with(count, G::default);
+        }
+        for (grad, at) in grads.iter_mut().zip(offsets.windows(2)) {
+            field(grad).add_slice(&values[at[0]..at[1]]);
+        }
+    }
+
+    /// Adds the gradient of one float field of a slice of structs into each
+    /// struct's gradient (made, zero, when `grads` is shorter).
+    pub fn scatter<G: Default, T: Float>(
+        grads: &mut Vec<G>,
+        values: &[T],
+        field: impl Fn(&mut G) -> &mut T,
+    ) {
+        if grads.len() < values.len() {
+            grads.resize_with(values.len(), G::default);
+        }
+        for (grad, &value) in grads.iter_mut().zip(values) {
+            let into = field(grad);
+            *into = *into + value;
+        }
+    }
+
+    /// Sets every gradient of a slice of structs to zero, keeping memory.
+    pub fn clear_each<G: super::Gradient>(grads: &mut [G]) {
+        for grad in grads {
+            grad.clear();
         }
     }
 

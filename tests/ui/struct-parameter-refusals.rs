@@ -29,10 +29,16 @@ fn other(layer: &Layer) -> f64 {
     layer.b
 }
 
-// Fields of a slice of structs.
+// A slice of structs used otherwise than element by element: in an
+// iterator chain, an element passed whole, an element's method.
 #[differentiate]
 fn stacked(layers: &[Layer], x: f64) -> f64 {
-    layers[0].b * x
+    let total: f64 = layers.iter().map(|l| l.b).sum();
+    let mut s = layers[0].b * x + total;
+    for layer in layers {
+        s += other(layer) + layer.w[0];
+    }
+    s
 }
 
 // A field read both as a struct and through its fields.

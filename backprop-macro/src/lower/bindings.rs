@@ -357,11 +357,21 @@ impl<'a> Lowerer<'a> {
             self.write(target, None, &assign.right, assign);
             return;
         }
-        let Some((ident, _)) = self.assigned_local(&assign.left) else {
+        let Some((ident, current)) = self.assigned_local(&assign.left) else {
             return;
         };
         let mark = self.nodes.len();
         let value = self.expr(&assign.right);
+        let replaced = matches!(value, Operand::Node(v) if self.nodes[v].array.is_some());
+        if replaced || self.nodes[current].array.is_some() {
+            // The name would move to another array while the code after it
+            // (and the next iteration of a loop) still reads the old one.
+            self.errors.spanned(
+                assign,
+                "a whole array cannot be assigned to a variable yet (`h = next;`): write its elements into the buffer (`for i in 0..n { h[i] = next[i]; }`, the buffer as long as the longest), or compute each stage in a buffer of its own",
+            );
+            return;
+        }
         let id = self.bind(&ident, value, mark, None);
         self.rebind(&Key::of(&ident), id);
     }

@@ -2,28 +2,82 @@
 //! one parameter per field the body differentiates (`p_w: &[f64]`,
 //! `p_b: f64`), and `p.w` in the body becomes `p_w`. The struct itself stays,
 //! as data, for its other fields (`p.n`).
+//!
+//! A slice of structs `layers` is followed by one vector per field, every
+//! element's in turn (`layers_b: &[f64]`, and `layers_w: &[f64]` cut at
+//! `layers_w_at: &[usize]` for an array field). An element's name
+//! (`let layer = &layers[l];`, see `elements.rs`) gets its index
+//! (`layer_at`) and a view of each array field
+//! (`let layer_w = &layers_w[layers_w_at[layer_at]..layers_w_at[layer_at + 1]];`);
+//! `layer.b` is `layers_b[layer_at]`, and `layers[l].b` is `layers_b[l]`.
 
-use super::uses::chain_of;
+use super::elements::{element_binding, Aliases};
+use super::uses::{chain_of, indexed_chain};
 use super::{Leaf, Model};
+use crate::emit::names::Names;
 use crate::parse::method::visit_macro_arguments;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
+use std::collections::BTreeMap;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::Expr;
+
+/// The body as the model analysis read it (loops over slices of structs
+/// already loops over indices) and the elements' names.
+pub(super) struct Read<'a> {
+    pub(super) body: &'a syn::Block,
+    pub(super) aliases: &'a Aliases,
+}
 
 /// The function over the fields, `pub` (it is called from the module beside
 /// it), with the same name, generics and result.
 pub(super) fn flat_function(
     function: &syn::ItemFn,
+    read: &Read,
     models: &[Model],
     float: &syn::Type,
+    names: &mut Names,
 ) -> syn::ItemFn {
-    let mut body = function.block.clone();
-    let params: Vec<Ident> = models.iter().map(|m| m.ident.clone()).collect();
+    let mut body = read.body.clone();
+    let params: Vec<Ident> = models
+        .iter()
+        .filter(|m| !m.slice)
+        .map(|m| m.ident.clone())
+        .collect();
+    let slices: Vec<Ident> = models
+        .iter()
+        .filter(|m| m.slice)
+        .map(|m| m.ident.clone())
+        .collect();
+    let elements = read
+        .aliases
+        .iter()
+        .filter_map(|(alias, slice)| {
+            let model = models.iter().find(|m| m.ident == *slice)?;
+            let views = model
+                .leaves
+                .iter()
+                .filter(|leaf| leaf.array)
+                .map(|leaf| {
+                    let words: Vec<String> = leaf.path.iter().map(ToString::to_string).collect();
+                    let view = names.fresh(&format!("{alias}_{}", words.join("_")));
+                    (leaf.path.clone(), view)
+                })
+                .collect();
+            let element = Element {
+                model,
+                at: names.fresh(&format!("{alias}_at")),
+                views,
+            };
+            Some((alias.clone(), element))
+        })
+        .collect();
     Rewrite {
         models,
         params: &params,
+        slices: &slices,
+        elements: &elements,
     }
     .visit_block_mut(&mut body);
     let still_read = crate::emit::names::identifiers(quote!(#body));
@@ -47,13 +101,20 @@ pub(super) fn flat_function(
         } else {
             format_ident!("_{}", ident)
         };
-        inputs.push(quote!(#ident: &#ty));
+        // A slice of structs as a slice, whatever holds it (`Vec<Layer>`).
+        match crate::lower::element_type(ty).filter(|_| model.slice) {
+            Some(element) => inputs.push(quote!(#ident: &[#element])),
+            None => inputs.push(quote!(#ident: &#ty)),
+        }
         for leaf in &model.leaves {
             let local = &leaf.local;
-            inputs.push(if leaf.array {
-                quote!(#local: &[#float])
-            } else {
-                quote!(#local: #float)
+            inputs.push(match (model.slice, leaf.array) {
+                (false, true) | (true, false) => quote!(#local: &[#float]),
+                (false, false) => quote!(#local: #float),
+                (true, true) => {
+                    let offsets = &leaf.offsets;
+                    quote!(#local: &[#float], #offsets: &[usize])
+                }
             });
         }
     }
@@ -66,23 +127,115 @@ pub(super) fn flat_function(
     }
 }
 
-/// `p.w` becomes `p_w`, `&p.w` of an array field `p_w` too.
+/// An element's name: its slice, the name of its index, and a view of each
+/// array field.
+struct Element<'a> {
+    model: &'a Model,
+    at: Ident,
+    views: BTreeMap<Vec<Ident>, Ident>,
+}
+
+/// `p.w` becomes `p_w`, `&p.w` of an array field `p_w` too; the fields of
+/// elements of slices as above.
 struct Rewrite<'a> {
     models: &'a [Model],
     params: &'a [Ident],
+    slices: &'a [Ident],
+    elements: &'a BTreeMap<Ident, Element<'a>>,
 }
 
 impl Rewrite<'_> {
-    fn leaf(&self, expr: &Expr) -> Option<&Leaf> {
-        let (param, path) = chain_of(expr, self.params)?;
-        let model = self.models.iter().find(|m| m.ident == param)?;
-        model.leaves.iter().find(|leaf| leaf.path == path)
+    /// What a field read becomes, if it is a differentiated one: a name
+    /// (`p_w`, `layer_w`, `p_b`) or an expression (`layers_b[layer_at]`).
+    fn field(&self, expr: &Expr) -> Option<FieldRead> {
+        if let Some((param, path)) = chain_of(expr, self.params) {
+            let model = self.models.iter().find(|m| m.ident == param)?;
+            let leaf = find_leaf(model, &path)?;
+            return Some(FieldRead::Name(leaf.local.clone()));
+        }
+        if let Some((alias, path)) = chain_of(expr, &self.aliases()) {
+            let element = self.elements.get(&alias)?;
+            let leaf = find_leaf(element.model, &path)?;
+            let local = &leaf.local;
+            let at = &element.at;
+            return Some(match element.views.get(&path) {
+                Some(view) => FieldRead::Name(view.clone()),
+                None => FieldRead::Place(syn::parse_quote!(#local[#at])),
+            });
+        }
+        let (slice, index, path) = indexed_chain(expr, self.slices)?;
+        let model = self.models.iter().find(|m| m.ident == slice)?;
+        let leaf = find_leaf(model, &path)?;
+        let local = &leaf.local;
+        Some(FieldRead::Place(match &leaf.offsets {
+            Some(at) => syn::parse_quote!(#local[#at[#index]..#at[(#index) + 1]]),
+            None => syn::parse_quote!(#local[#index]),
+        }))
     }
+
+    fn aliases(&self) -> Vec<Ident> {
+        self.elements.keys().cloned().collect()
+    }
+
+    /// `let layer = &layers[E];` becomes its index, and what the rest of the
+    /// block reads of it: the element itself (for fields that are data) and
+    /// views of its array fields.
+    fn bind_element(&self, local: &syn::Local, rest: &[syn::Stmt]) -> Option<Vec<syn::Stmt>> {
+        let (alias, slice, index) = element_binding(local, self.slices)?;
+        let element = self.elements.get(&alias)?;
+        let read = crate::emit::names::identifiers(quote!(#(#rest)*));
+        let reads = |name: &Ident| read.contains(&name.to_string());
+        let at = &element.at;
+        let mut stmts: Vec<syn::Stmt> = Vec::new();
+        if reads(&alias) {
+            stmts.push(syn::parse_quote!(let #alias = &#slice[#at];));
+        }
+        for leaf in &element.model.leaves {
+            let (Some(view), Some(offsets)) = (element.views.get(&leaf.path), &leaf.offsets) else {
+                continue;
+            };
+            if reads(view) {
+                let local = &leaf.local;
+                stmts.push(
+                    syn::parse_quote!(let #view = &#local[#offsets[#at]..#offsets[#at + 1]];),
+                );
+            }
+        }
+        if !stmts.is_empty() || reads(at) {
+            stmts.insert(0, syn::parse_quote!(let #at = #index;));
+        }
+        Some(stmts)
+    }
+}
+
+fn find_leaf<'m>(model: &'m Model, path: &[Ident]) -> Option<&'m Leaf> {
+    model.leaves.iter().find(|leaf| leaf.path == path)
+}
+
+enum FieldRead {
+    /// A local: a field's parameter, or an element's view.
+    Name(Ident),
+    /// An element of a field's vector, or a part of it.
+    Place(Expr),
 }
 
 impl VisitMut for Rewrite<'_> {
     fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
         visit_macro_arguments(self, mac);
+    }
+
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        syn::visit_mut::visit_block_mut(self, block);
+        let stmts = std::mem::take(&mut block.stmts);
+        for (k, stmt) in stmts.iter().enumerate() {
+            match stmt {
+                syn::Stmt::Local(local) => match self.bind_element(local, &stmts[k + 1..]) {
+                    Some(bound) => block.stmts.extend(bound),
+                    None => block.stmts.push(stmt.clone()),
+                },
+                _ => block.stmts.push(stmt.clone()),
+            }
+        }
     }
 
     /// `predict(&p, x)` of a struct taken by value: the function read field by
@@ -106,18 +259,24 @@ impl VisitMut for Rewrite<'_> {
         };
         if let Expr::Reference(r) = expr {
             if r.mutability.is_none() {
-                if let Some(leaf) = self.leaf(&r.expr).filter(|leaf| leaf.array) {
-                    let local = at(&leaf.local, expr);
+                if let Some(FieldRead::Name(local)) = self.field(&r.expr) {
+                    let local = at(&local, expr);
                     *expr = syn::parse_quote!(#local);
                     return;
                 }
             }
         }
-        if let Some(leaf) = self.leaf(expr) {
-            let local = at(&leaf.local, expr);
-            *expr = syn::parse_quote!(#local);
-            return;
+        match self.field(expr) {
+            Some(FieldRead::Name(local)) => {
+                let local = at(&local, expr);
+                *expr = syn::parse_quote!(#local);
+            }
+            Some(FieldRead::Place(mut place)) => {
+                // The index may read fields itself (`layers[p.k].b`).
+                syn::visit_mut::visit_expr_mut(self, &mut place);
+                *expr = place;
+            }
+            None => syn::visit_mut::visit_expr_mut(self, expr),
         }
-        syn::visit_mut::visit_expr_mut(self, expr);
     }
 }

@@ -11,6 +11,7 @@
 //! body (`uses.rs`): those read as floats or arrays of floats; a field used
 //! as an integer (a range's end, an index, a cast) or only compared is data.
 
+mod elements;
 mod flat;
 mod uses;
 mod wrappers;
@@ -33,6 +34,9 @@ pub(super) struct Model {
     pub(super) passed: bool,
     /// The fields differentiated, in the order of their paths.
     pub(super) leaves: Vec<Leaf>,
+    /// A slice of structs (`layers: &[Layer]`): each field is read as one
+    /// vector of every element's (`layers_w`, cut at `layers_w_at`).
+    pub(super) slice: bool,
 }
 
 /// A differentiated field: `p.pose.rot`, read as the parameter `p_pose_rot`.
@@ -43,6 +47,9 @@ pub(super) struct Leaf {
     /// Where the body first reads it: a field taken for a float that is not
     /// one is a type error there.
     pub(super) span: proc_macro2::Span,
+    /// Of an array field of a slice of structs: where each element's part
+    /// starts in `local` (`layers_w_at`).
+    pub(super) offsets: Option<Ident>,
 }
 
 /// The expansion of a function with struct parameters, or `None` when it has
@@ -65,52 +72,80 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .map(|t| t.ident.clone())
         .collect();
     let mut candidates = Vec::new();
-    let mut slices = Vec::new();
     for (ident, typed) in named_params(&function.sig) {
         if !selected(ident) {
             continue;
         }
-        match struct_type(&typed.ty, float_param.as_ref(), &type_params) {
-            Some(Found::Struct {
-                ty,
-                by_ref,
-                mutable,
-            }) => {
-                if mutable {
-                    errors.spanned(
-                        &typed.ty,
-                        "a struct parameter taken by `&mut` cannot be differentiated yet: take it by `&` and return what the function computes, or list the differentiated parameters in `wrt(...)` to pass this one as data",
-                    );
-                    continue;
-                }
-                candidates.push((ident.clone(), *ty, by_ref, typed.ty.clone()));
-            }
-            Some(Found::Slice) => slices.push(ident.clone()),
-            None => {}
+        let Some(Found {
+            ty,
+            by_ref,
+            mutable,
+            slice,
+        }) = struct_type(&typed.ty, float_param.as_ref(), &type_params)
+        else {
+            continue;
+        };
+        if mutable {
+            errors.spanned(
+                &typed.ty,
+                "a struct parameter taken by `&mut` cannot be differentiated yet: take it by `&` and return what the function computes, or list the differentiated parameters in `wrt(...)` to pass this one as data",
+            );
+            continue;
         }
+        candidates.push(Candidate {
+            ident: ident.clone(),
+            ty: *ty,
+            by_ref,
+            slice,
+            written: typed.ty.clone(),
+        });
     }
-    if candidates.is_empty() && slices.is_empty() {
+    if candidates.is_empty() {
         return errors.finish().err().map(Err);
     }
-    let params: Vec<Ident> = candidates.iter().map(|c| c.0.clone()).collect();
-    let uses = uses::uses(&function.block, &params, &slices);
-    for expr in &uses.in_slices {
-        errors.spanned(
-            expr,
-            "fields of a slice of structs cannot be differentiated yet: keep each field in a `Vec<f64>` of its own in one model struct (`w: Vec<f64>` indexed as `w[l * width + i]`), or list the differentiated parameters in `wrt(...)` to pass this one as data",
-        );
-    }
+    let mut taken = crate::emit::names::identifiers(quote!(#function));
+    taken.insert(function.sig.ident.to_string());
+    let mut names = crate::emit::names::Names::avoiding(taken);
+    // The elements of slices of structs get names of their own (aliases),
+    // read as the fields of a struct parameter are.
+    let slices: Vec<Ident> = candidates
+        .iter()
+        .filter(|c| c.slice)
+        .map(|c| c.ident.clone())
+        .collect();
+    let structs: Vec<Ident> = candidates
+        .iter()
+        .filter(|c| !c.slice)
+        .map(|c| c.ident.clone())
+        .collect();
+    let mut body = (*function.block).clone();
+    let aliases = elements::bind_elements(&mut body, &slices, &structs, &mut names, &mut errors);
+    let mut readers = structs.clone();
+    readers.extend(aliases.keys().cloned());
+    let mut uses = uses::uses(&body, &readers, &slices);
+    alias_uses_are_the_slices(&mut uses, &aliases, &mut errors);
     // By value, a struct is differentiated only if the body reads its fields
-    // (an enum or an opaque value stays data); by reference, always.
-    candidates.retain(|(ident, _, by_ref, _)| {
-        *by_ref
-            || uses.passed.contains(ident)
-            || uses.fields.keys().any(|(param, _)| param == ident)
+    // (an enum or an opaque value stays data); by reference, always. A slice
+    // whose fields are read only as data stays data.
+    candidates.retain(|c| {
+        let read = uses.fields.iter().any(|((param, _), used)| {
+            *param == c.ident && (!c.slice || matches!(used, Use::Scalar | Use::Array))
+        });
+        match c.slice {
+            true => read,
+            false => c.by_ref || uses.passed.contains(&c.ident) || read,
+        }
     });
     if candidates.is_empty() {
         return errors.finish().err().map(Err);
     }
-    let params: Vec<Ident> = candidates.iter().map(|c| c.0.clone()).collect();
+    let slices: Vec<Ident> = candidates
+        .iter()
+        .filter(|c| c.slice)
+        .map(|c| c.ident.clone())
+        .collect();
+    elements::refuse_other_uses(&body, &slices, &aliases, &mut errors);
+    let params: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();
     for input in &function.sig.inputs {
         if let syn::FnArg::Typed(typed) = input {
             if !matches!(&*typed.pat, syn::Pat::Ident(_)) {
@@ -136,11 +171,15 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             "a differentiated struct parameter is read-only here: copy the field into a local (`let mut w = p.w.clone();`) and change that",
         );
     }
-    let mut taken = crate::emit::names::identifiers(quote!(#function));
-    taken.insert(function.sig.ident.to_string());
-    let mut names = crate::emit::names::Names::avoiding(taken);
     let mut models = Vec::new();
-    for (ident, ty, by_ref, _) in &candidates {
+    for Candidate {
+        ident,
+        ty,
+        by_ref,
+        slice,
+        ..
+    } in &candidates
+    {
         let mut leaves: Vec<Leaf> = Vec::new();
         for ((param, path), used) in &uses.fields {
             if param != ident || matches!(used, Use::Data | Use::Compared) {
@@ -151,11 +190,14 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
                 .first
                 .get(&(param.clone(), path.clone()))
                 .map_or_else(proc_macro2::Span::call_site, syn::spanned::Spanned::span);
+            let base = format!("{ident}_{}", words.join("_"));
+            let array = *used == Use::Array;
             leaves.push(Leaf {
                 path: path.clone(),
-                array: *used == Use::Array,
-                local: names.fresh(&format!("{ident}_{}", words.join("_"))),
+                array,
+                local: names.fresh(&base),
                 span,
+                offsets: (*slice && array).then(|| names.fresh(&format!("{base}_at"))),
             });
         }
         refuse_fields_of_fields(&leaves, ident, &uses, &mut errors);
@@ -165,19 +207,78 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             by_ref: *by_ref,
             passed: uses.passed.contains(ident),
             leaves,
+            slice: *slice,
         });
     }
     if let Err(error) = errors.finish() {
         return Some(Err(error));
     }
-    let spans: Vec<syn::Type> = candidates.into_iter().map(|c| *c.3).collect();
+    let spans: Vec<syn::Type> = candidates.into_iter().map(|c| *c.written).collect();
+    let read = flat::Read {
+        body: &body,
+        aliases: &aliases,
+    };
     Some(wrappers::expand(
         function,
         args,
         &models,
         &spans,
         float_param,
+        &read,
+        &mut names,
     ))
+}
+
+/// A parameter that may be differentiated as a struct or a slice of them.
+struct Candidate {
+    ident: Ident,
+    /// Without the reference: `Mlp`, `[Layer]`, `Vec<Layer>`.
+    ty: syn::Type,
+    by_ref: bool,
+    slice: bool,
+    /// The type as written, where a missing derive is reported.
+    written: Box<syn::Type>,
+}
+
+/// What the body does with an element (`layer.w[i]`) it does with its slice's
+/// field; an element used whole is refused (it is read field by field).
+fn alias_uses_are_the_slices(
+    uses: &mut uses::Uses,
+    aliases: &elements::Aliases,
+    errors: &mut Errors,
+) {
+    let fields = std::mem::take(&mut uses.fields);
+    for ((param, path), used) in fields {
+        let owner = aliases.get(&param).cloned().unwrap_or(param.clone());
+        if owner != param {
+            if let Some(first) = uses.first.remove(&(param.clone(), path.clone())) {
+                uses.first
+                    .entry((owner.clone(), path.clone()))
+                    .or_insert(first);
+            }
+        }
+        let entry = uses.fields.entry((owner, path)).or_insert(used);
+        *entry = (*entry).max(used);
+    }
+    let is_alias = |expr: &syn::Expr| matches!(expr, syn::Expr::Path(p) if p.path.get_ident().is_some_and(|i| aliases.contains_key(i)));
+    uses.whole.retain(|expr| {
+        if is_alias(expr) {
+            errors.spanned(
+                expr,
+                "an element of a slice of differentiated structs is read field by field (`layer.w[i]`, `&layer.w`, `layer.b`): its methods are not called and it is not passed whole yet; pass its fields to a differentiated function",
+            );
+        }
+        !is_alias(expr)
+    });
+    for (param, arg) in &uses.passed_args {
+        if aliases.contains_key(param) {
+            errors.spanned(
+                arg,
+                "an element of a slice of differentiated structs is passed whole here: pass its fields instead (`predict(&layer.w, layer.b, x)`)",
+            );
+        }
+    }
+    uses.passed.retain(|param| !aliases.contains_key(param));
 }
 
 /// `p.pose` read as a float and `p.pose.rot` as an array: one of them is a
@@ -205,15 +306,14 @@ fn refuse_fields_of_fields(leaves: &[Leaf], ident: &Ident, uses: &uses::Uses, er
     }
 }
 
-enum Found {
-    /// `&Mlp`, `Mlp`, `&mut Mlp`.
-    Struct {
-        ty: Box<syn::Type>,
-        by_ref: bool,
-        mutable: bool,
-    },
-    /// `&[Layer]`, `Vec<Layer>`: structs in a slice.
-    Slice,
+/// `&Mlp`, `Mlp`, `&mut Mlp`; `&[Layer]`, `Vec<Layer>`, `&[Layer; 3]`.
+struct Found {
+    /// Without the reference.
+    ty: Box<syn::Type>,
+    by_ref: bool,
+    mutable: bool,
+    /// Structs in a slice, a vector or an array.
+    slice: bool,
 }
 
 /// A type of the user's (named in upper camel case, not one of std's, not the
@@ -227,23 +327,21 @@ fn struct_type(
         syn::Type::Reference(r) => (&*r.elem, true, r.mutability.is_some()),
         other => (other, false, false),
     };
-    match inner {
-        syn::Type::Slice(slice) => {
-            return user_type(&slice.elem, float_param, type_params).map(|_| Found::Slice);
-        }
-        syn::Type::Array(array) => {
-            return user_type(&array.elem, float_param, type_params).map(|_| Found::Slice);
-        }
-        _ => {}
-    }
-    if let Some(elem) = vec_element(inner) {
-        return user_type(elem, float_param, type_params).map(|_| Found::Slice);
-    }
-    user_type(inner, float_param, type_params).map(|ty| Found::Struct {
-        ty: Box::new(ty.clone()),
+    let element = match inner {
+        syn::Type::Slice(slice) => Some(&*slice.elem),
+        syn::Type::Array(array) => Some(&*array.elem),
+        other => vec_element(other),
+    };
+    let found = |slice: bool| Found {
+        ty: Box::new(inner.clone()),
         by_ref,
         mutable,
-    })
+        slice,
+    };
+    match element {
+        Some(element) => user_type(element, float_param, type_params).map(|_| found(true)),
+        None => user_type(inner, float_param, type_params).map(|_| found(false)),
+    }
 }
 
 fn user_type<'t>(
@@ -251,12 +349,15 @@ fn user_type<'t>(
     float_param: Option<&Ident>,
     type_params: &[Ident],
 ) -> Option<&'t syn::Type> {
-    // Besides std's containers: `Self`, and cells, which a function does not
-    // read field by field.
-    const NOT_MODELS: &[&str] = &["Self", "Cell", "RefCell"];
+    // Besides std's containers: `Self`, and std's cells (`Cell<f64>`, with
+    // an argument; a struct of the user's named `Cell` has none), which a
+    // function does not read field by field.
     let name = crate::parse::signature::user_type_name(ty)?;
     let bare = matches!(ty, syn::Type::Path(p) if p.path.segments.len() == 1);
-    let user = !NOT_MODELS.contains(&name.to_string().as_str())
+    let with_argument = matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| !s.arguments.is_empty()));
+    let std_cell = (name == "Cell" || name == "RefCell") && with_argument;
+    let user = name != "Self"
+        && !std_cell
         && float_param != Some(name)
         && !(bare && type_params.contains(name));
     user.then_some(ty)

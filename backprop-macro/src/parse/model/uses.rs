@@ -49,6 +49,33 @@ pub(super) fn chain_of(expr: &Expr, params: &[Ident]) -> Option<Chain> {
     Some((param.clone(), members))
 }
 
+/// `layers[l].w.len()`'s `(layers, l, [w])`: a field of an element of a
+/// slice of structs, read where the element is indexed.
+pub(super) fn indexed_chain<'e>(
+    expr: &'e Expr,
+    slices: &[Ident],
+) -> Option<(Ident, &'e Expr, Vec<Ident>)> {
+    let mut members = Vec::new();
+    let mut at = strip(expr);
+    while let Expr::Field(field) = at {
+        let syn::Member::Named(name) = &field.member else {
+            return None;
+        };
+        members.push(name.clone());
+        at = strip(&field.base);
+    }
+    let Expr::Index(index) = at else { return None };
+    let Expr::Path(path) = strip(&index.expr) else {
+        return None;
+    };
+    let slice = path.path.get_ident()?;
+    if members.is_empty() || !slices.contains(slice) {
+        return None;
+    }
+    members.reverse();
+    Some((slice.clone(), &index.index, members))
+}
+
 /// What the body does with the struct parameters.
 #[derive(Default)]
 pub(super) struct Uses {
@@ -67,8 +94,8 @@ pub(super) struct Uses {
     /// `predict(&p, x)`: differentiated callees, whose pullbacks hand back the
     /// struct's gradient.
     pub(super) passed: BTreeSet<Ident>,
-    /// `p[i].w`: a field of an element of a slice of structs.
-    pub(super) in_slices: Vec<Expr>,
+    /// Those arguments, where they are written.
+    pub(super) passed_args: Vec<(Ident, Expr)>,
     /// `p.b = ..`: a field written.
     pub(super) written: Vec<Expr>,
 }
@@ -113,6 +140,9 @@ impl Visitor<'_> {
         if let Some(chain) = chain_of(expr, self.params) {
             return Some(chain);
         }
+        if let Some((slice, _, path)) = indexed_chain(expr, self.slices) {
+            return Some((slice, path));
+        }
         match strip(expr) {
             Expr::Path(path) => {
                 let name = path.path.get_ident()?.to_string();
@@ -146,21 +176,6 @@ impl Visitor<'_> {
         self.visit_expr(expr);
         self.counting = counting;
     }
-
-    /// `layers[l].w`: a member of an indexed slice parameter of structs.
-    fn in_slice(&self, expr: &Expr) -> bool {
-        let Expr::Field(field) = strip(expr) else {
-            return false;
-        };
-        let mut base = strip(&field.base);
-        while let Expr::Field(inner) = base {
-            base = strip(&inner.base);
-        }
-        let Expr::Index(index) = base else {
-            return false;
-        };
-        matches!(strip(&index.expr), Expr::Path(p) if p.path.get_ident().is_some_and(|i| self.slices.contains(i)))
-    }
 }
 
 impl<'ast> Visit<'ast> for Visitor<'_> {
@@ -173,14 +188,15 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
                 Use::Scalar
             };
             self.mark(expr, used);
+            // The element's index is a count.
+            if let Some((_, index, _)) = indexed_chain(expr, self.slices) {
+                self.visit_counting(index);
+            }
             return;
         }
         if !self.counting && counts(expr) {
             self.visit_counting(expr);
             return;
-        }
-        if self.in_slice(expr) {
-            self.uses.in_slices.push(expr.clone());
         }
         // An index, a range's ends, what is cast, what `T::from` converts:
         // counts, with every field read inside them.
@@ -204,6 +220,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             for arg in &call.args {
                 match passed_whole(arg, self.params) {
                     Some(param) => {
+                        self.uses.passed_args.push((param.clone(), arg.clone()));
                         self.uses.passed.insert(param);
                     }
                     None => self.visit_expr(arg),
@@ -327,7 +344,7 @@ impl Visitor<'_> {
         while let Expr::Index(index) = at {
             at = strip(&index.expr);
         }
-        if chain_of(at, self.params).is_some() {
+        if chain_of(at, self.params).is_some() || indexed_chain(at, self.slices).is_some() {
             self.uses.written.push(place.clone());
         }
     }

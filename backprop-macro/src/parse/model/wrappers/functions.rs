@@ -39,6 +39,17 @@ impl Api<'_> {
             call("graph_with"),
         );
         let lints = quote!(#[allow(clippy::too_many_arguments)]);
+        let (flat_tape, flat_tape_ref) = (self.flat_tape(tape, true), self.flat_tape(tape, false));
+        let (kept_shapes, keep_shapes) = (self.kept_shapes(tape), self.keep_shapes(tape));
+        let shapes = &self.shapes;
+        let forward_body = if self.has_slices() {
+            quote! {
+                let (#value, by_field) = #forward(#(#flat_args),*);
+                (#value, Tape { by_field, shapes: ::std::vec![#(#shapes),*] })
+            }
+        } else {
+            quote!(#forward(#(#flat_args),*))
+        };
         let pullback = self.pullback_into(float, work);
         let doc =
             |text: &str| format!("`{ident}::by_field::{ident}`'s `{text}`, over the structs.");
@@ -56,7 +67,8 @@ impl Api<'_> {
             #[inline]
             #lints
             pub fn forward_into #generics (#tape: &mut Tape #args, #(#params),*) -> #ret #where_clause {
-                #forward_into(#tape, #(#flat_args),*)
+                #keep_shapes
+                #forward_into(#flat_tape, #(#flat_args),*)
             }
 
             #[doc = #d_forward]
@@ -64,22 +76,22 @@ impl Api<'_> {
             #[inline]
             #lints
             pub fn forward #generics (#(#params),*) -> (#ret, Tape #args) #where_clause {
-                #forward(#(#flat_args),*)
+                #forward_body
             }
 
             #[doc = #d_backward_into]
             #[inline]
             pub fn backward_into #generics (#tape: &Tape #args, #seed: #float, #gradient: &mut Grad #args) #where_clause {
                 let mut #flat = #gradient.take_flat();
-                #backward_into(#tape, #seed, &mut #flat);
-                #gradient.put_flat(#flat);
+                #backward_into(#flat_tape_ref, #seed, &mut #flat);
+                #gradient.put_flat(#flat, #kept_shapes);
             }
 
             #[doc = #d_backward]
             #[must_use]
             #[inline]
             pub fn backward #generics (#tape: &Tape #args, #seed: #float) -> Grad #args #where_clause {
-                Grad::from_flat(#backward(#tape, #seed))
+                Grad::from_flat(#backward(#flat_tape_ref, #seed), #kept_shapes)
             }
 
             #[doc = #d_grad]
@@ -88,16 +100,17 @@ impl Api<'_> {
             #lints
             pub fn grad #generics (#(#params),*) -> (#ret, Grad #args) #where_clause {
                 let (#value, #flat) = #grad(#(#flat_args),*);
-                (#value, Grad::from_flat(#flat))
+                (#value, Grad::from_flat(#flat, &[#(#shapes),*]))
             }
 
             #[doc = #d_grad_into]
             #[inline]
             #lints
             pub fn grad_into #generics (#(#params,)* #tape: &mut Tape #args, #gradient: &mut Grad #args) -> #ret #where_clause {
+                #keep_shapes
                 let mut #flat = #gradient.take_flat();
-                let #value = #grad_into(#(#flat_args,)* #tape, &mut #flat);
-                #gradient.put_flat(#flat);
+                let #value = #grad_into(#(#flat_args,)* #flat_tape, &mut #flat);
+                #gradient.put_flat(#flat, #kept_shapes);
                 #value
             }
 
@@ -177,6 +190,8 @@ impl Api<'_> {
                     let dot = &dot_names[&local.to_string()];
                     quote!(#dot)
                 }
+                // Not written for slices of structs (see `expand`).
+                Source::Elements { .. } => continue,
             });
         }
         let tangent = self.flat_path(quote!(tangent));
@@ -208,6 +223,12 @@ impl Api<'_> {
             .map(|(ident, _)| {
                 if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                     let ty = &model.ty;
+                    if let Some(element) = crate::lower::element_type(ty).filter(|_| model.slice) {
+                        return (
+                            quote!(&'grad [<#element as ::backprop_runtime::Differentiable>::Grad]),
+                            quote!(&scratch.grad.#ident[..]),
+                        );
+                    }
                     return (
                         quote!(&'grad <#ty as ::backprop_runtime::Differentiable>::Grad),
                         quote!(&scratch.grad.#ident),
@@ -234,6 +255,8 @@ impl Api<'_> {
         let (types, values) = (tuple(&types), tuple(&values));
         // The backward pass's own memory, where it has some, is kept too: a
         // call in a loop allocates nothing once its vectors have grown.
+        let tape = quote::format_ident!("tape");
+        let (flat_tape, kept_shapes) = (self.flat_tape(&tape, false), self.kept_shapes(&tape));
         let (work_field, work_default, backward) = if work {
             let (work_ty, backward_with) = (
                 self.flat_path(quote!(Work #args)),
@@ -244,8 +267,8 @@ impl Api<'_> {
                 quote!(work: ::core::default::Default::default(),),
                 quote! {
                     let mut flat = scratch.grad.take_flat();
-                    #backward_with(tape, seed, &mut flat, &mut scratch.work);
-                    scratch.grad.put_flat(flat);
+                    #backward_with(#flat_tape, seed, &mut flat, &mut scratch.work);
+                    scratch.grad.put_flat(flat, #kept_shapes);
                 },
             )
         } else {

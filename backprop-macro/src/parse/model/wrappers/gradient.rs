@@ -18,8 +18,15 @@ impl Api<'_> {
         for (ident, _) in named_params(&self.seen.sig) {
             if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                 let ty = &model.ty;
-                let grad_ty =
-                    quote_spanned!(ty.span()=> <#ty as ::backprop_runtime::Differentiable>::Grad);
+                let grad_ty = match crate::lower::element_type(ty).filter(|_| model.slice) {
+                    // One gradient per element.
+                    Some(element) => {
+                        quote_spanned!(ty.span()=> ::std::vec::Vec<<#element as ::backprop_runtime::Differentiable>::Grad>)
+                    }
+                    None => {
+                        quote_spanned!(ty.span()=> <#ty as ::backprop_runtime::Differentiable>::Grad)
+                    }
+                };
                 fields.push((
                     ident.clone(),
                     grad_ty,
@@ -68,15 +75,18 @@ impl Api<'_> {
             &types,
         );
         let clears = fields.iter().map(|(ident, _, default)| {
-            if self.models.iter().any(|m| m.ident == *ident) {
-                quote!(::backprop_runtime::Gradient::clear(&mut self.#ident);)
-            } else {
-                quote!(self.#ident = #default;)
+            match self.models.iter().find(|m| m.ident == *ident) {
+                Some(model) if model.slice => {
+                    quote!(::backprop_runtime::model::fields::clear_each(&mut self.#ident);)
+                }
+                Some(_) => quote!(::backprop_runtime::Gradient::clear(&mut self.#ident);),
+                None => quote!(self.#ident = #default;),
             }
         });
         let flat_ty = self.flat_path(quote!(Grad #args));
         let flat_literal = self.flat_path(quote!(Grad));
-        let buffer = quote!(::backprop_runtime::model::fields::Buffer);
+        let fields = quote!(::backprop_runtime::model::fields);
+        let buffer = quote!(#fields::Buffer);
         // Each field's gradient moves out, leaving zeros; a struct passed
         // whole to callees moves out last, with its fields read here zero.
         let mut takes: Vec<TokenStream> = self
@@ -93,6 +103,8 @@ impl Api<'_> {
                         &mut self.#model.#(#path).*,
                         ::backprop_runtime::model::fields::zero()
                     )),
+                    // Computed apart, then added element by element.
+                    Source::Elements { .. } => quote!(::std::vec::Vec::new()),
                     Source::Own { slice: true } => quote!(::core::mem::take(&mut self.#local)),
                     Source::Own { slice: false } => quote!(self.#local),
                 };
@@ -126,8 +138,20 @@ impl Api<'_> {
             Source::Leaf { model, path, .. } => {
                 quote!(self.#model.#(#path).* = self.#model.#(#path).* + #flat.#local;)
             }
+            Source::Elements {
+                model,
+                path,
+                shape: Some(shape),
+            } => quote!(#fields::scatter_vec(&mut self.#model, &#flat.#local, &shapes[#shape], |g| &mut g.#(#path).*);),
+            Source::Elements { model, path, .. } => {
+                quote!(#fields::scatter(&mut self.#model, &#flat.#local, |g| &mut g.#(#path).*);)
+            }
             Source::Own { .. } => quote!(self.#local = #flat.#local;),
         }));
+        let shapes = match self.has_slices() {
+            true => quote!(shapes),
+            false => quote!(_shapes),
+        };
         quote! {
             #[doc = #doc]
             #underscore
@@ -155,14 +179,15 @@ impl Api<'_> {
                     #flat_literal { #(#takes),* }
                 }
 
-                /// Back from the function read field by field.
-                fn put_flat(&mut self, #flat: #flat_ty) {
+                /// Back from the function read field by field; a slice of
+                /// structs' array fields cut at `shapes`.
+                fn put_flat(&mut self, #flat: #flat_ty, #shapes: &[::std::vec::Vec<usize>]) {
                     #(#puts)*
                 }
 
-                fn from_flat(#flat: #flat_ty) -> Self {
+                fn from_flat(#flat: #flat_ty, #shapes: &[::std::vec::Vec<usize>]) -> Self {
                     let mut grad = Self::default();
-                    grad.put_flat(#flat);
+                    grad.put_flat(#flat, #shapes);
                     grad
                 }
             }

@@ -23,6 +23,8 @@ pub(super) fn expand(
     models: &[Model],
     written_types: &[syn::Type],
     float_param: Option<Ident>,
+    read: &super::flat::Read,
+    flat_names: &mut crate::emit::names::Names,
 ) -> syn::Result<TokenStream> {
     let Some(float) = result_float(&function.sig.output) else {
         return Err(syn::Error::new_spanned(
@@ -30,7 +32,7 @@ pub(super) fn expand(
             "a function with struct parameters returns one float, its loss: `-> f64`",
         ));
     };
-    let flat = flat_function(function, models, &float);
+    let flat = flat_function(function, read, models, &float, flat_names);
     let flat_args = flat_args(args, models);
     let floats = Floats::new(float_param);
     let Some(sig) = Signature::from_syn(&flat, &flat_args, &floats, &mut Errors::default()) else {
@@ -68,7 +70,10 @@ pub(super) fn expand(
         "The derivative of `{ident}`, which reads its struct parameters field by field: `by_field::{ident}` is the function differentiated (each field read as a float parameter of its own), and [`SOURCE`] its generated code. `Grad` has the struct's gradient for each struct parameter."
     );
     let checks = models.iter().zip(written_types).map(|(model, written)| {
-        let ty = &model.ty;
+        let ty = match crate::lower::element_type(&model.ty).filter(|_| model.slice) {
+            Some(element) => element,
+            None => model.ty.clone(),
+        };
         let (params, _, where_clause) = seen.sig.generics.split_for_impl();
         let check = format_ident!("{}_derives_differentiable", model.ident);
         quote_spanned! {written.span()=>
@@ -80,7 +85,10 @@ pub(super) fn expand(
     });
     let grad = api.grad_struct();
     let functions = api.functions(made.work);
-    let tangent = made.tangent.then(|| api.tangent(&mut names));
+    // Forward mode over slices of structs would need their directions as
+    // slices of gradients, gathered as the values are: not yet.
+    let tangent = (made.tangent && !api.has_slices()).then(|| api.tangent(&mut names));
+    let tape = api.tape_struct();
     Ok(quote! {
         #user
         #[doc = #doc]
@@ -100,7 +108,7 @@ pub(super) fn expand(
                 #inner
             }
 
-            pub use self::by_field::#ident::{Tape, SOURCE};
+            #tape
 
             #(#checks)*
             #grad
@@ -156,6 +164,14 @@ enum Source<'a> {
         path: &'a [Ident],
         array: bool,
     },
+    /// A field of every element of a slice of structs: `grad.layers[k].w` is
+    /// part `k` of the flat `layers_w`, cut where `shape` (an index into the
+    /// tape's `shapes`) says; `None` for a float field, one per element.
+    Elements {
+        model: &'a Ident,
+        path: &'a [Ident],
+        shape: Option<usize>,
+    },
     /// A parameter of its own: `grad.x` is the flat `x`.
     Own { slice: bool },
 }
@@ -170,6 +186,10 @@ struct Api<'a> {
     /// arguments made from them.
     params: Vec<TokenStream>,
     flat_args: Vec<TokenStream>,
+    /// Where each array field of a slice of structs starts, per element,
+    /// computed from the wrappers' parameters (`offsets(layers.iter()..)`):
+    /// the gradient is cut there.
+    shapes: Vec<TokenStream>,
     /// Locals of the wrappers, apart from the user's names.
     tape: Ident,
     seed: Ident,
@@ -187,6 +207,10 @@ impl<'a> Api<'a> {
         names: &mut crate::emit::names::Names,
     ) -> Api<'a> {
         let mut flat_fields = Vec::new();
+        let shaped: Vec<&Ident> = models
+            .iter()
+            .flat_map(|m| m.leaves.iter().filter_map(|l| l.offsets.as_ref()))
+            .collect();
         for (param, _) in sig.differentiable() {
             let leaf = models.iter().find_map(|m| {
                 m.leaves
@@ -195,6 +219,14 @@ impl<'a> Api<'a> {
                     .map(|l| (m, l))
             });
             let source = match leaf {
+                Some((model, leaf)) if model.slice => Source::Elements {
+                    model: &model.ident,
+                    path: &leaf.path,
+                    shape: leaf
+                        .offsets
+                        .as_ref()
+                        .and_then(|at| shaped.iter().position(|s| *s == at)),
+                },
                 Some((model, leaf)) => Source::Leaf {
                     model: &model.ident,
                     path: &leaf.path,
@@ -208,6 +240,8 @@ impl<'a> Api<'a> {
         }
         let mut params = Vec::new();
         let mut flat_args = Vec::new();
+        let mut shapes = Vec::new();
+        let fields = quote!(::backprop_runtime::model::fields);
         for (ident, typed) in named_params(&seen.sig) {
             // `_y` would be a used underscore binding here.
             let passed = match ident.to_string().strip_prefix('_') {
@@ -223,6 +257,22 @@ impl<'a> Api<'a> {
                     } else {
                         quote!(&#passed)
                     });
+                    if model.slice {
+                        // Each field of every element, gathered: the cost of
+                        // a layout the generated code can index.
+                        for leaf in &model.leaves {
+                            let path = &leaf.path;
+                            if leaf.array {
+                                let offsets = quote_spanned!(leaf.span=> #fields::offsets(#passed.iter().map(|e| e.#(#path).*.len())));
+                                flat_args.push(quote_spanned!(leaf.span=> &#fields::concat(#passed.iter().map(|e| &e.#(#path).*[..]))[..]));
+                                flat_args.push(quote!(&#offsets[..]));
+                                shapes.push(offsets);
+                            } else {
+                                flat_args.push(quote_spanned!(leaf.span=> &#fields::gather(#passed.iter().map(|e| e.#(#path).*))[..]));
+                            }
+                        }
+                        continue;
+                    }
                     for leaf in &model.leaves {
                         let path = &leaf.path;
                         flat_args.push(if leaf.array {
@@ -242,6 +292,7 @@ impl<'a> Api<'a> {
             flat_fields,
             params,
             flat_args,
+            shapes,
             tape: names.fresh("tape"),
             seed: names.fresh("seed"),
             gradient: names.fresh("gradient"),
@@ -255,5 +306,79 @@ impl<'a> Api<'a> {
     fn flat_path(&self, item: TokenStream) -> TokenStream {
         let ident = &self.seen.sig.ident;
         quote!(self::by_field::#ident::#item)
+    }
+
+    fn has_slices(&self) -> bool {
+        self.models.iter().any(|m| m.slice)
+    }
+
+    /// The function read field by field's tape, re-exported; with slices of
+    /// structs, inside a tape that also keeps where each element's part of an
+    /// array field starts (the gradient is cut there).
+    fn tape_struct(&self) -> TokenStream {
+        let ident = &self.seen.sig.ident;
+        if !self.has_slices() {
+            return quote!(pub use self::by_field::#ident::{Tape, SOURCE};);
+        }
+        let (params, args, where_clause) = self.seen.sig.generics.split_for_impl();
+        let flat_tape = self.flat_path(quote!(Tape #args));
+        let doc = format!("The tape of `{ident}`: `by_field::{ident}`'s, and where each element's part of an array field of a slice of structs starts.");
+        quote! {
+            pub use self::by_field::#ident::SOURCE;
+
+            #[doc = #doc]
+            pub struct Tape #params #where_clause {
+                /// The tape of the function read field by field.
+                pub by_field: #flat_tape,
+                shapes: ::std::vec::Vec<::std::vec::Vec<usize>>,
+            }
+
+            impl #params ::core::default::Default for Tape #args #where_clause {
+                fn default() -> Self {
+                    Tape { by_field: ::core::default::Default::default(), shapes: ::std::vec::Vec::new() }
+                }
+            }
+
+            impl #params ::core::clone::Clone for Tape #args #where_clause {
+                fn clone(&self) -> Self {
+                    Tape { by_field: self.by_field.clone(), shapes: self.shapes.clone() }
+                }
+            }
+
+            impl #params Tape #args #where_clause {
+                /// The memory this tape holds, in bytes.
+                #[must_use]
+                pub fn bytes(&self) -> usize {
+                    self.by_field.bytes()
+                        + self.shapes.iter().map(|s| s.capacity() * ::core::mem::size_of::<usize>()).sum::<usize>()
+                }
+            }
+        }
+    }
+
+    /// The flat tape, from the tape `tape` of the wrappers, by reference.
+    fn flat_tape(&self, tape: &Ident, mutable: bool) -> TokenStream {
+        match (self.has_slices(), mutable) {
+            (true, true) => quote!(&mut #tape.by_field),
+            (true, false) => quote!(&#tape.by_field),
+            (false, _) => quote!(#tape),
+        }
+    }
+
+    /// The shapes the gradient is cut at, as kept in the tape `tape`.
+    fn kept_shapes(&self, tape: &Ident) -> TokenStream {
+        match self.has_slices() {
+            true => quote!(&#tape.shapes),
+            false => quote!(&[]),
+        }
+    }
+
+    /// `tape.shapes = ...;`, computed from the parameters.
+    fn keep_shapes(&self, tape: &Ident) -> TokenStream {
+        let shapes = &self.shapes;
+        match self.has_slices() {
+            true => quote!(#tape.shapes = ::std::vec![#(#shapes),*];),
+            false => quote!(),
+        }
     }
 }

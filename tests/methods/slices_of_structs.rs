@@ -1,0 +1,224 @@
+//! Slices of structs (in `methods.rs`'s test binary): `layers: &[Layer]`,
+//! read element by element in every way the body can name an element, each
+//! gradient against central differences of the plain function, with every
+//! layer's floats moved in and out of one vector.
+
+// Indexing is one of the ways of naming an element tested here.
+#![allow(clippy::needless_range_loop, clippy::manual_memcpy)]
+
+use crate::common::{assert_gradient, Rng};
+use backprop_runtime::{differentiate, Differentiable, Float, Gradient};
+
+/// A dense layer: weights, biases, a gain, and its input count (data).
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Dense {
+    w: Vec<f64>,
+    b: Vec<f64>,
+    gain: f64,
+    inputs: usize,
+}
+
+/// Layers of 3 -> 2 -> 1, from one vector of their floats.
+fn layers_from(v: &[f64]) -> Vec<Dense> {
+    vec![
+        Dense {
+            w: v[0..6].to_vec(),
+            b: v[6..8].to_vec(),
+            gain: v[8],
+            inputs: 3,
+        },
+        Dense {
+            w: v[9..11].to_vec(),
+            b: v[11..12].to_vec(),
+            gain: v[12],
+            inputs: 2,
+        },
+    ]
+}
+
+fn grads_as_vec(g: &[DenseGrad]) -> Vec<f64> {
+    let mut v = Vec::new();
+    for layer in g {
+        v.extend_from_slice(&layer.w);
+        v.extend_from_slice(&layer.b);
+        v.push(layer.gain);
+    }
+    v
+}
+
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+/// A network over a slice of layers: `for layer in layers`, a view of a
+/// row passed to a differentiated callee, a data field, a branch on a
+/// float field, and the buffer written in place between layers.
+#[differentiate(wrt(layers))]
+fn network(layers: &[Dense], x: &[f64]) -> f64 {
+    let mut h = x.to_vec();
+    let mut width = x.len();
+    for layer in layers {
+        let outputs = layer.b.len();
+        let mut next = vec![0.0; h.len()];
+        for o in 0..outputs {
+            let row = &layer.w[o * layer.inputs..(o + 1) * layer.inputs];
+            let z = dot(row, &h[..layer.inputs]) + layer.b[o];
+            next[o] = if layer.gain > 1.0 {
+                z.tanh() * layer.gain
+            } else {
+                z * layer.gain
+            };
+        }
+        for i in 0..h.len() {
+            h[i] = next[i];
+        }
+        width = outputs;
+    }
+    h[..width].iter().sum()
+}
+
+#[test]
+fn a_network_over_a_slice_of_layers() {
+    let x = [0.5, -1.0, 2.0];
+    let mut rng = Rng::new(5);
+    // Each layer's gain on both sides of the branch.
+    for (g0, g1) in [(1.4, 0.8), (0.6, 1.3), (2.0, 1.1)] {
+        let mut v: Vec<f64> = (0..13).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        v[8] = g0;
+        v[12] = g1;
+        let layers = layers_from(&v);
+        let (value, g) = network::grad(&layers, &x);
+        assert_eq!(value, network(&layers, &x));
+        assert_eq!(g.layers.len(), 2);
+        assert_gradient(
+            |v| network(&layers_from(v), &x),
+            &v,
+            &grads_as_vec(&g.layers),
+        );
+    }
+}
+
+/// Every other way of naming an element: an index (`layers[l].w[i]`,
+/// `layers[l].gain`, `&layers[l].w` passed on, `layers[l].w.len()`), a name
+/// bound to it (`let first = &layers[0];`), `.iter().enumerate().rev()`.
+#[differentiate]
+fn indexed(layers: &[Dense], x: f64) -> f64 {
+    let mut s = 0.0;
+    for l in 0..layers.len() {
+        s += layers[l].gain * x + layers[l].w[1] * layers[l].b[0];
+        s += dot(&layers[l].w, &layers[l].w) / layers[l].w.len() as f64;
+    }
+    for (l, layer) in layers.iter().enumerate().rev() {
+        s = s * layer.gain + (l + 1) as f64 * layer.w.iter().sum::<f64>();
+    }
+    let first = &layers[0];
+    s + first.inputs as f64 * first.gain * first.b[1]
+}
+
+#[test]
+fn elements_by_index_by_name_and_in_reverse() {
+    let mut rng = Rng::new(9);
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..13).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let layers = layers_from(&v);
+        let x = rng.uniform(-1.0, 1.0);
+        let (value, g) = indexed::grad(&layers, x);
+        assert_eq!(value, indexed(&layers, x));
+        assert_gradient(
+            |v| indexed(&layers_from(v), x),
+            &v,
+            &grads_as_vec(&g.layers),
+        );
+        assert_gradient(|x| indexed(&layers, x[0]), &[x], &[g.x]);
+    }
+}
+
+#[test]
+fn minibatches_and_the_split_passes_over_a_slice_of_layers() {
+    let v: Vec<f64> = (0..13).map(|k| 0.1 * k as f64 - 0.6).collect();
+    let layers = layers_from(&v);
+    let (xa, xb) = ([1.0, 2.0, 3.0], [-1.0, 0.5, 0.25]);
+    let (_, ga) = network::grad(&layers, &xa);
+    let (_, gb) = network::grad(&layers, &xb);
+    // `grad_into` adds, reusing its tape and gradient.
+    let mut tape = network::Tape::default();
+    let mut sum = network::Grad::default();
+    network::grad_into(&layers, &xa, &mut tape, &mut sum);
+    network::grad_into(&layers, &xb, &mut tape, &mut sum);
+    for ((s, a), b) in sum.layers.iter().zip(&ga.layers).zip(&gb.layers) {
+        let mut expected = a.clone();
+        expected.add(b);
+        assert_eq!(*s, expected);
+    }
+    // The split passes, with a seed of two, into a gradient used before.
+    let (value, tape) = network::forward(&layers, &xa);
+    assert_eq!(value, network(&layers, &xa));
+    assert!(tape.bytes() > 0);
+    let twice = network::backward(&tape, 2.0);
+    let mut into = network::Grad::default();
+    network::backward_into(&tape, 1.0, &mut into);
+    network::backward_into(&tape, 1.0, &mut into);
+    for ((t, i), a) in twice.layers.iter().zip(&into.layers).zip(&ga.layers) {
+        let mut doubled = a.clone();
+        doubled.scale(2.0);
+        assert_eq!((t, i), (&doubled, &doubled));
+    }
+    // Cleared, each layer's gradient is zero and keeps its place.
+    into.clear();
+    assert!(into.layers.iter().all(|g| g.norm() == 0.0));
+    // A training step with the gradient of each layer.
+    let mut trained = layers.clone();
+    for (layer, g) in trained.iter_mut().zip(&ga.layers) {
+        layer.step(g, 0.01);
+    }
+    assert!(network(&trained, &xa) < network(&layers, &xa));
+}
+
+/// A generic layer in a `Vec` taken by value, in f32.
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Unit<T> {
+    k: T,
+    coeffs: [T; 2],
+}
+
+#[differentiate]
+fn cell_sum<T: Float>(cells: Vec<Unit<T>>, x: T) -> T {
+    let mut s = T::zero();
+    for cell in cells.iter() {
+        s = s + cell.k * (x * cell.coeffs[0]).sin() + cell.coeffs[1];
+    }
+    s
+}
+
+#[test]
+fn a_vector_of_generic_cells_by_value_in_f32() {
+    let make = |v: &[f32]| -> Vec<Unit<f32>> {
+        v.chunks(3)
+            .map(|c| Unit {
+                k: c[0],
+                coeffs: [c[1], c[2]],
+            })
+            .collect()
+    };
+    let v = [0.5_f32, 1.2, -0.3, -0.7, 0.4, 0.9];
+    let (value, g) = cell_sum::grad(make(&v), 0.8_f32);
+    assert_eq!(value, cell_sum(make(&v), 0.8));
+    let analytic: Vec<f32> = g
+        .cells
+        .iter()
+        .flat_map(|c| [c.k, c.coeffs[0], c.coeffs[1]])
+        .collect();
+    for (i, &a) in analytic.iter().enumerate() {
+        let h = 1e-3_f32;
+        let (mut up, mut down) = (v, v);
+        up[i] += h;
+        down[i] -= h;
+        let numeric = (cell_sum(make(&up), 0.8) - cell_sum(make(&down), 0.8)) / (2.0 * h);
+        assert!((numeric - a).abs() < 2e-3, "d/dv{i}: {a} vs {numeric}");
+    }
+}

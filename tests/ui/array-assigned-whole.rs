@@ -1,0 +1,18 @@
+use backprop_runtime::differentiate;
+
+// A layer loop that moves its name to the next layer's values: refused (the
+// name would keep reading the old buffer).
+#[differentiate]
+fn layers(w: &[f64], x: &[f64]) -> f64 {
+    let mut h = x.to_vec();
+    for _ in 0..2 {
+        let mut next = vec![0.0; h.len()];
+        for o in 0..h.len() {
+            next[o] = (w[o] * h[o]).tanh();
+        }
+        h = next;
+    }
+    h.iter().sum()
+}
+
+fn main() {}
