@@ -582,3 +582,34 @@ fn array_taken_apart_through_a_reference() {
         assert_gradient(|p| spring_energy(&[p[0], p[1]], 0.7), &params, &g.params);
     }
 }
+
+/// Layers written into one buffer, copied with `copy_from_slice` as clippy
+/// asks: whole, and by parts.
+#[differentiate(wrt(w))]
+fn copied_layers(w: &[f64], x: &[f64]) -> f64 {
+    let mut h = x.to_vec();
+    for layer in 0..2 {
+        let mut next = vec![0.0; h.len()];
+        for o in 0..h.len() {
+            next[o] = (w[layer * h.len() + o] * h[o] + h[(o + 1) % h.len()]).tanh();
+        }
+        h.copy_from_slice(&next);
+    }
+    let mut tail = [0.0; 4];
+    tail[1..3].copy_from_slice(&h[..2]);
+    tail[3..].copy_from_slice(&w[..1]);
+    h.iter().sum::<f64>() + tail[1] * tail[2] * tail[3]
+}
+
+#[test]
+fn buffers_copied_with_copy_from_slice() {
+    let x = [0.5, -1.0, 2.0];
+    for w in [
+        [0.3, -0.2, 0.8, 1.1, -0.5, 0.4],
+        [-1.0, 0.7, 0.1, 0.2, 0.9, -0.3],
+    ] {
+        let (value, g) = copied_layers::grad(&w, &x);
+        assert_eq!(value, copied_layers(&w, &x));
+        assert_gradient(|w| copied_layers(w, &x), &w, &g.w);
+    }
+}

@@ -1,7 +1,7 @@
 //! The pipeline: parse, check, lower, analyse, emit.
 
 use crate::analysis::activity::Activity;
-use crate::desugar::{assignments, continues, ends, hoist, iter_mut, paths, returns};
+use crate::desugar::{assignments, continues, copies, ends, hoist, iter_mut, paths, returns};
 use crate::emit::backward;
 use crate::emit::module;
 use crate::emit::names::Names;
@@ -88,6 +88,7 @@ fn pipeline(
     paths::rebase(&mut rebased);
     assignments::tuple_assignments_as_lets(&mut rebased.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut rebased.block);
+    copies::copies_as_loops(&mut rebased.block);
     ends::ends_as_indices(&mut rebased.block);
     hoist::hoist_conditions(&mut rebased.block);
     returns::early_returns_as_branches(&mut rebased.block);

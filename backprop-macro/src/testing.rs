@@ -17,6 +17,7 @@ pub fn lowered(function: syn::ItemFn) -> (Signature, Graph) {
     crate::desugar::paths::rebase(&mut rebased);
     crate::desugar::assignments::tuple_assignments_as_lets(&mut rebased.block);
     crate::desugar::iter_mut::iter_mut_loops_as_index_loops(&mut rebased.block);
+    crate::desugar::copies::copies_as_loops(&mut rebased.block);
     crate::desugar::ends::ends_as_indices(&mut rebased.block);
     crate::desugar::hoist::hoist_conditions(&mut rebased.block);
     crate::desugar::returns::early_returns_as_branches(&mut rebased.block);

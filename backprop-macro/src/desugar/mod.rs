@@ -1,7 +1,8 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
 //! out: paths moved one module deeper (`paths`), destructuring assignments as
 //! tuple `let`s (`assignments`), loops over `iter_mut()` as index loops
-//! (`iter_mut`), `first`/`last`/`get` through `Option` as reads (`ends`),
+//! (`iter_mut`), `copy_from_slice` as a copying loop (`copies`),
+//! `first`/`last`/`get` through `Option` as reads (`ends`),
 //! values computed inside conditions moved into `let`s before them (`hoist`),
 //! early returns at the top of the body as `if`/`else` (`returns`),
 //! `continue` at the top of a loop's body as `if`/`else` (`continues`), and
@@ -10,6 +11,7 @@
 
 pub mod assignments;
 pub mod continues;
+pub mod copies;
 pub mod ends;
 pub mod hoist;
 pub mod iter_mut;

@@ -368,7 +368,7 @@ impl<'a> Lowerer<'a> {
             // (and the next iteration of a loop) still reads the old one.
             self.errors.spanned(
                 assign,
-                "a whole array cannot be assigned to a variable yet (`h = next;`): write its elements into the buffer (`for i in 0..n { h[i] = next[i]; }`, the buffer as long as the longest), or compute each stage in a buffer of its own",
+                "a whole array cannot be assigned to a variable yet (`h = next;`): copy its elements into the buffer (`h.copy_from_slice(&next);`, or `h[..n].copy_from_slice(&next[..n]);` with the buffer as long as the longest), or compute each stage in a buffer of its own",
             );
             return;
         }
