@@ -613,3 +613,23 @@ fn buffers_copied_with_copy_from_slice() {
         assert_gradient(|w| copied_layers(w, &x), &w, &g.w);
     }
 }
+
+/// `std::mem::swap` of two floats, as a sort of a pair does.
+#[differentiate]
+fn ordered_pair(a: f64, b: f64) -> f64 {
+    let (mut lo, mut hi) = (a * a, b.sin());
+    if lo > hi {
+        std::mem::swap(&mut lo, &mut hi);
+    }
+    hi - 0.5 * lo
+}
+
+#[test]
+fn floats_swapped_with_mem_swap() {
+    // Both sides of the comparison.
+    for (a, b) in [(0.3, 1.2), (1.5, 0.2), (-0.8, -0.1)] {
+        let (value, g) = ordered_pair::grad(a, b);
+        assert_eq!(value, ordered_pair(a, b));
+        assert_gradient(|v| ordered_pair(v[0], v[1]), &[a, b], &[g.a, g.b]);
+    }
+}

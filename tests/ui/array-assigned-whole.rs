@@ -15,4 +15,19 @@ fn layers(w: &[f64], x: &[f64]) -> f64 {
     h.iter().sum()
 }
 
+
+// The same with the buffers swapped.
+#[differentiate]
+fn swapped(w: &[f64], x: &[f64]) -> f64 {
+    let mut h = x.to_vec();
+    let mut next = vec![0.0; h.len()];
+    for _ in 0..2 {
+        for o in 0..h.len() {
+            next[o] = (w[o] * h[o]).tanh();
+        }
+        std::mem::swap(&mut h, &mut next);
+    }
+    h.iter().sum()
+}
+
 fn main() {}

@@ -47,6 +47,9 @@ impl Rewriter {
     /// The statements for `(a, b) = value;`, if `stmt` is one whose targets
     /// are variables (or `_`).
     fn rewritten(&mut self, stmt: &Stmt) -> Option<Vec<Stmt>> {
+        if let Some(swapped) = swap_as_assignment(stmt) {
+            return self.rewritten(&swapped);
+        }
         let Stmt::Expr(Expr::Assign(assign), Some(_)) = stmt else {
             return None;
         };
@@ -104,6 +107,43 @@ impl Rewriter {
         self.taken.insert(candidate.clone());
         Ident::new(&candidate, name.span())
     }
+}
+
+/// `std::mem::swap(&mut a, &mut b);` (or `mem::swap`, `core::mem::swap`) of
+/// two variables is `(a, b) = (b, a);`.
+fn swap_as_assignment(stmt: &Stmt) -> Option<Stmt> {
+    let Stmt::Expr(Expr::Call(call), Some(_)) = stmt else {
+        return None;
+    };
+    let Expr::Path(func) = strip_parens(&call.func) else {
+        return None;
+    };
+    let names: Vec<String> = func
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let is_swap = matches!(
+        names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["mem", "swap"] | ["std" | "core", "mem", "swap"]
+    );
+    if !is_swap || call.args.len() != 2 {
+        return None;
+    }
+    let variable = |arg: &Expr| match strip_parens(arg) {
+        Expr::Reference(r) if r.mutability.is_some() => match strip_parens(&r.expr) {
+            Expr::Path(p) if p.path.get_ident().is_some() => Some(p.path.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let (a, b) = (variable(&call.args[0])?, variable(&call.args[1])?);
+    Some(syn::parse_quote!((#a, #b) = (#b, #a);))
 }
 
 #[cfg(test)]
