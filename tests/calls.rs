@@ -122,3 +122,28 @@ fn pullback_returns_the_gradient_by_position() {
     assert_eq!((dx, dw), (g.x, g.w));
     assert_eq!(marker, backprop_runtime::NotDifferentiable);
 }
+
+#[differentiate]
+fn root(x: f64) -> f64 {
+    x.sqrt()
+}
+
+/// The smaller of a line and a root: at `x = 0` the line is taken, and the
+/// root, not taken, has an infinite derivative there.
+#[differentiate]
+fn line_or_root(x: f64) -> f64 {
+    (x - 1.0).min(root(x))
+}
+
+#[test]
+fn a_call_whose_result_is_not_taken_adds_nothing() {
+    // Its adjoint is exactly zero: its backward pass does not run, so the
+    // infinite derivative of the root does not turn the gradient into NaN
+    // (0 × ∞), as a hand-written gradient would not.
+    let (value, g) = line_or_root::grad(0.0);
+    assert_eq!(value, -1.0);
+    assert_eq!(g.x, 1.0);
+    // Where the root is taken, its derivative is there.
+    let (_, g) = line_or_root::grad(4.0);
+    assert_eq!(g.x, 0.25);
+}

@@ -807,11 +807,18 @@ pub fn array_seed<T: Copy + num_traits::Zero, const K: usize, const N: usize>(
 /// assert_eq!(caller, [1.5, 1.0]);
 /// ```
 ///
+/// An empty `from` is zero and adds nothing: the gradient of a call whose
+/// backward pass did not run (its result's adjoint was zero).
+///
 /// # Panics
 /// If the lengths differ (the callee was handed an array of another length).
 #[inline]
 pub fn accumulate<F: Real>(into: &mut [F], from: impl AsRef<[F]>) {
     let from = from.as_ref();
+    // An empty adjoint is zero (a callee's gradient not computed).
+    if from.is_empty() {
+        return;
+    }
     assert_eq!(
         into.len(),
         from.len(),

@@ -105,7 +105,9 @@ pub mod sig {
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64,) {
         scratch.clear();
-        self::backward_into(tape, seed, scratch);
+        if seed != 0.0_f64 {
+            self::backward_into(tape, seed, scratch);
+        }
         (scratch.x,)
     }
 
@@ -313,7 +315,9 @@ pub mod f_inline {
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
         scratch.grad.clear();
-        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        if seed != 0.0_f64 {
+            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
         (scratch.grad.x, scratch.grad.y)
     }
 

@@ -243,7 +243,9 @@ pub mod spring {
         scratch: &mut Scratch,
     ) -> (f64, f64, ::backprop_runtime::NotDifferentiable) {
         scratch.grad.clear();
-        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        if seed != 0.0_f64 {
+            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
         (scratch.grad.x0, scratch.grad.k, ::backprop_runtime::NotDifferentiable)
     }
 

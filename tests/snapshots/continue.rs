@@ -167,7 +167,9 @@ pub mod even_terms {
         scratch: &'grad mut Scratch,
     ) -> (&'grad [f64], f64) {
         scratch.clear();
-        self::backward_into(tape, seed, scratch);
+        if seed != 0.0_f64 {
+            self::backward_into(tape, seed, scratch);
+        }
         (&scratch.w[..], scratch.x)
     }
 

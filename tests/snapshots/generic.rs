@@ -233,7 +233,9 @@ pub mod scaled_logistic {
         scratch: &'grad mut Scratch<T>,
     ) -> (&'grad [T], T) {
         scratch.grad.clear();
-        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        if seed != T::zero() {
+            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
         (&scratch.grad.w[..], scratch.grad.x)
     }
 

@@ -163,7 +163,9 @@ pub mod dot {
         scratch: &'grad mut Scratch,
     ) -> (&'grad [f64], &'grad [f64]) {
         scratch.clear();
-        self::backward_into(tape, seed, scratch);
+        if seed != 0.0_f64 {
+            self::backward_into(tape, seed, scratch);
+        }
         (&scratch.a[..], &scratch.b[..])
     }
 

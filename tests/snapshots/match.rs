@@ -130,7 +130,9 @@ pub mod piecewise {
         scratch: &mut Scratch,
     ) -> (f64, ::backprop_runtime::NotDifferentiable) {
         scratch.clear();
-        self::backward_into(tape, seed, scratch);
+        if seed != 0.0_f64 {
+            self::backward_into(tape, seed, scratch);
+        }
         (scratch.x, ::backprop_runtime::NotDifferentiable)
     }
 

@@ -174,7 +174,9 @@ pub mod linear_predict {
         scratch: &'grad mut Scratch,
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64]) {
         scratch.grad.clear();
-        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        if seed != 0.0_f64 {
+            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
         (
             ::backprop_runtime::NotDifferentiable,
             &scratch.grad.w[..],
@@ -521,7 +523,9 @@ pub mod linear_loss {
         scratch: &'grad mut Scratch,
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
         scratch.grad.clear();
-        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        if seed != 0.0_f64 {
+            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
         (
             ::backprop_runtime::NotDifferentiable,
             &scratch.grad.w[..],

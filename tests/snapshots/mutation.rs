@@ -140,7 +140,9 @@ pub mod damped {
         ::backprop_runtime::NotDifferentiable,
     ) {
         scratch.clear();
-        self::backward_into(tape, seed, scratch);
+        if seed != 0.0_f32 {
+            self::backward_into(tape, seed, scratch);
+        }
         (
             scratch.x,
             ::backprop_runtime::NotDifferentiable,

@@ -126,7 +126,9 @@ pub mod early_return {
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64, f64) {
         scratch.clear();
-        self::backward_into(tape, seed, scratch);
+        if seed != 0.0_f64 {
+            self::backward_into(tape, seed, scratch);
+        }
         (scratch.x, scratch.y)
     }
 

@@ -192,7 +192,9 @@ pub mod mse {
         ::backprop_runtime::NotDifferentiable,
     ) {
         scratch.clear();
-        self::backward_into(tape, seed, scratch);
+        if seed != 0.0_f64 {
+            self::backward_into(tape, seed, scratch);
+        }
         (
             &scratch.w[..],
             ::backprop_runtime::NotDifferentiable,

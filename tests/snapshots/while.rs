@@ -135,7 +135,9 @@ pub mod newton_sqrt {
 
     pub fn pullback_into(tape: &Tape, seed: f64, scratch: &mut Scratch) -> (f64,) {
         scratch.clear();
-        self::backward_into(tape, seed, scratch);
+        if seed != 0.0_f64 {
+            self::backward_into(tape, seed, scratch);
+        }
         (scratch.a,)
     }
 

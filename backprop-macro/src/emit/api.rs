@@ -403,10 +403,27 @@ fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> Token
     let (types, values) = (tuple(&types), tuple(&values));
     let ret = &seed_type(sig);
     let scratch_ty = generic.scratch();
-    let backward = match has_work {
+    let mut backward = match has_work {
         true => quote!(self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);),
         false => quote!(self::backward_into(tape, seed, scratch);),
     };
+    // A call whose result's adjoint is exactly zero (the branch of a `min`
+    // not taken, a term multiplied by zero) contributes nothing: its backward
+    // pass is not run, and the gradient stays the zero just set (its
+    // vectors empty, which callers read as zeros). As a hand-written
+    // gradient skips it; and an infinite derivative of what was not taken
+    // does not become 0 × ∞ = NaN.
+    let scalar_seed = sig.inouts().next().is_none()
+        && sig.returns_value
+        && sig.floats.of_type(&sig.ret_ty).is_some();
+    if scalar_seed {
+        let zero = sig.ret.zero();
+        backward = quote! {
+            if seed != #zero {
+                #backward
+            }
+        };
+    }
     quote! {
         /// `pullback` into memory the caller keeps per call site: the gradient
         /// in `scratch` is set to zero (its vectors keep their memory), filled,

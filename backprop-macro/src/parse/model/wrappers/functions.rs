@@ -278,6 +278,13 @@ impl Api<'_> {
                 quote!(self::backward_into(tape, seed, &mut scratch.grad);),
             )
         };
+        // As every function's: a zero adjoint of the result runs nothing.
+        let zero = float.zero();
+        let backward = quote! {
+            if seed != #zero {
+                #backward
+            }
+        };
         quote! {
             /// The memory a differentiated caller keeps per call site.
             pub struct Scratch #params #where_clause {
