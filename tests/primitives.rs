@@ -107,6 +107,9 @@ binary! {
     mul_add_last: |x, y| 2.0_f64.mul_add(x, y * y), at [(3.0, 4.0), (-1.0, 0.5)];
     clamp_bounds: |x, y| 0.5_f64.clamp(x, y), at [(0.7, 2.0), (-1.0, 0.2), (-1.0, 2.0)];
     clamp_all: |x, y| x.clamp(y, y + 1.0), at [(0.5, 0.0), (-1.0, 0.0), (2.0, 0.0)];
+    rem_euclid: |x, y| x.rem_euclid(y), at [(7.3, 2.0), (-3.0, 0.7), (5.5, -1.5)];
+    div_euclid: |x, y| x.div_euclid(y) * x + y, at [(7.3, 2.0), (-3.0, 0.7)];
+    copysign: |x, y| x.copysign(y) * y, at [(1.5, 2.0), (-0.5, 3.0), (2.0, -1.0)];
 }
 
 /// `x.powi(n)` with an integer parameter: the exponent is saved on the tape.

@@ -343,6 +343,27 @@ pub static METHODS: &[Rule] = &[
     rule!("round", 1, zero),
     rule!("trunc", 1, zero),
     rule!("fract", 1, |c, _i| c.d()),
+    // `a.rem_euclid(b)` is `a - b * q` with `q` an integer, piecewise
+    // constant: `q = (a - r) / b`.
+    rule!("rem_euclid", 2, |c, i| {
+        let d = c.d();
+        if i == 0 {
+            d
+        } else {
+            let (a, b, r) = (c.arg(0), c.arg(1), c.out());
+            quote!(-#d * ((#a - #r) / #b))
+        }
+    }),
+    rule!("div_euclid", 2, zero),
+    // The magnitude of the receiver with the sign of the argument.
+    rule!("copysign", 2, |c, i| {
+        if i == 0 {
+            let (d, a, b) = (c.d(), c.arg(0), c.arg(1));
+            quote!(#d * (#a.signum() * #b.signum()))
+        } else {
+            c.none()
+        }
+    }),
     // Ties go to the receiver, as `f64::max` returns it.
     rule!("max", 2, |c, i| {
         let (d, a, b, none) = (c.d(), c.arg(0), c.arg(1), c.none());

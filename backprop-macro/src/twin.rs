@@ -41,6 +41,13 @@ pub fn generic_twin(function: &syn::ItemFn, name: &Ident) -> Option<syn::ItemFn>
     if mentions(&tokens, other) {
         return None;
     }
+    // Methods of `f64` that `Float` does not have: the twin would not compile.
+    if ["rem_euclid", "div_euclid"]
+        .iter()
+        .any(|method| mentions(&tokens, method))
+    {
+        return None;
+    }
     let param = free_name(&tokens);
     let mut rewrite = Rewrite {
         float: Ident::new(float, Span::call_site()),
