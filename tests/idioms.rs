@@ -633,3 +633,44 @@ fn floats_swapped_with_mem_swap() {
         assert_gradient(|v| ordered_pair(v[0], v[1]), &[a, b], &[g.a, g.b]);
     }
 }
+
+/// A small state struct of the user's, built from a literal and used through
+/// its fields: one local per field. Assigned whole with a literal too.
+#[derive(Clone, Copy)]
+pub struct Oscillator {
+    pub x: f64,
+    pub v: f64,
+    pub energy: f64,
+}
+
+#[differentiate]
+fn damped_oscillator(k: f64, c: f64) -> f64 {
+    let mut s = Oscillator {
+        x: 1.0,
+        v: 0.0,
+        energy: 0.5 * k,
+    };
+    for i in 0..40 {
+        let a = -k * s.x - c * s.v;
+        if i % 8 == 0 {
+            s = Oscillator {
+                x: s.x * 0.99,
+                v: s.v + a * 0.02,
+                energy: 0.5 * (s.v * s.v + k * s.x * s.x),
+            };
+        } else {
+            s.v += a * 0.02;
+            s.x += s.v * 0.02;
+        }
+    }
+    s.x + s.energy
+}
+
+#[test]
+fn a_local_struct_read_and_written_through_its_fields() {
+    for (k, c) in [(2.0, 0.1), (0.5, 0.8)] {
+        let (value, g) = damped_oscillator::grad(k, c);
+        assert_eq!(value, damped_oscillator(k, c));
+        assert_gradient(|p| damped_oscillator(p[0], p[1]), &[k, c], &[g.k, g.c]);
+    }
+}

@@ -1,7 +1,9 @@
 //! The pipeline: parse, check, lower, analyse, emit.
 
 use crate::analysis::activity::Activity;
-use crate::desugar::{assignments, continues, copies, ends, hoist, iter_mut, paths, returns};
+use crate::desugar::{
+    assignments, continues, copies, ends, hoist, iter_mut, paths, records, returns,
+};
 use crate::emit::backward;
 use crate::emit::module;
 use crate::emit::names::Names;
@@ -86,6 +88,7 @@ fn pipeline(
     // `continue` at the top of a loop's body as branches.
     let mut rebased = function.clone();
     paths::rebase(&mut rebased);
+    records::struct_locals_as_fields(&mut rebased.block);
     assignments::tuple_assignments_as_lets(&mut rebased.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut rebased.block);
     copies::copies_as_loops(&mut rebased.block);

@@ -15,6 +15,7 @@ pub fn lowered(function: syn::ItemFn) -> (Signature, Graph) {
     let floats = Floats::new(generic);
     let mut rebased = function.clone();
     crate::desugar::paths::rebase(&mut rebased);
+    crate::desugar::records::struct_locals_as_fields(&mut rebased.block);
     crate::desugar::assignments::tuple_assignments_as_lets(&mut rebased.block);
     crate::desugar::iter_mut::iter_mut_loops_as_index_loops(&mut rebased.block);
     crate::desugar::copies::copies_as_loops(&mut rebased.block);

@@ -1,5 +1,6 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
-//! out: paths moved one module deeper (`paths`), destructuring assignments as
+//! out: paths moved one module deeper (`paths`), local structs built from a
+//! literal as one local per field (`records`), destructuring assignments as
 //! tuple `let`s (`assignments`), loops over `iter_mut()` as index loops
 //! (`iter_mut`), `copy_from_slice` as a copying loop (`copies`),
 //! `first`/`last`/`get` through `Option` as reads (`ends`),
@@ -17,4 +18,5 @@ pub mod hoist;
 pub mod iter_mut;
 pub mod iterators;
 pub mod paths;
+pub mod records;
 pub mod returns;
