@@ -614,8 +614,9 @@ fn buffers_copied_with_copy_from_slice() {
     }
 }
 
-/// `std::mem::swap` of two floats, as a sort of a pair does.
-#[differentiate]
+/// `std::mem::swap` of two floats, as a sort of a pair does (its
+/// second-order twin too).
+#[differentiate(second_order)]
 fn ordered_pair(a: f64, b: f64) -> f64 {
     let (mut lo, mut hi) = (a * a, b.sin());
     if lo > hi {

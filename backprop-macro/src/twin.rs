@@ -441,7 +441,17 @@ impl VisitMut for Rewrite {
                 }
                 let activation = crate::rules::runtime(&last).is_some()
                     && (segments.len() == 1 || segments[0] == "backprop_runtime");
-                if local_closure || activation {
+                // `std::mem::swap(&mut a, &mut b)`: std's, which the
+                // pipeline reads as an assignment.
+                let swap = matches!(
+                    segments
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .as_slice(),
+                    ["mem", "swap"] | ["std" | "core", "mem", "swap"]
+                );
+                if local_closure || activation || swap {
                     return;
                 }
                 // Spanned at the call: a callee without a twin is reported

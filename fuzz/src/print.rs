@@ -368,6 +368,13 @@ impl Printer {
                     (true, true) => format!(": Vec<{ty}>"),
                     (true, false) => format!(": [{ty}; {}]", len.unwrap_or(self.len)),
                 };
+                // Every other copy of a slice into a vector is written as
+                // a buffer filled by `copy_from_slice` (the same values).
+                if let (BufInit::Copy(slice), true) = (init, *vec && name.len() % 2 == 0) {
+                    let _ = writeln!(out, "{p}let mut {name}{a} = vec![{zero}; {slice}.len()];");
+                    let _ = writeln!(out, "{p}{name}.copy_from_slice(&{slice}[..]);");
+                    return;
+                }
                 let _ = writeln!(out, "{p}let mut {name}{a} = {value};");
             }
             S::Write {
@@ -516,6 +523,11 @@ impl Printer {
                     names[1],
                     self.receiver(value)
                 );
+            }
+            // Written both ways, by the names' lengths: a tuple assignment,
+            // or `std::mem::swap`.
+            S::Swap(a, b) if (a.len() + b.len()) % 2 == 0 => {
+                let _ = writeln!(out, "{p}std::mem::swap(&mut {a}, &mut {b});");
             }
             S::Swap(a, b) => {
                 let _ = writeln!(out, "{p}({a}, {b}) = ({b}, {a});");
