@@ -761,3 +761,37 @@ fn tangent_through_structs_passed_whole() {
     let (_, dx) = spring_outer::tangent(p, 1.4, &p.zero_grad(), 1.0);
     assert!((dx - g.x).abs() <= 1e-12 * g.x.abs().max(1.0));
 }
+
+#[differentiate]
+fn times_referenced(v: &f64, x: f64) -> f64 {
+    *v * x * x
+}
+
+/// A float field lent by reference (`&layer.b` to an `&f64` parameter; read
+/// as a float elsewhere, which says what it is), an array field by
+/// reference: found by the fuzzer, the float field was passed as a value.
+#[differentiate]
+fn field_lent(layer: &Layer, x: f64) -> f64 {
+    times_referenced(&layer.b, x) + 0.5 * layer.b + dot(&layer.w, &layer.w)
+}
+
+#[test]
+fn a_float_field_lent_by_reference() {
+    let layer = Layer {
+        w: vec![0.5, -1.5],
+        b: 0.7,
+    };
+    let (value, g) = field_lent::grad(&layer, 1.3);
+    assert_eq!(value, field_lent(&layer, 1.3));
+    let as_vec = |v: &[f64]| Layer {
+        w: v[..2].to_vec(),
+        b: v[2],
+    };
+    let mut analytic = g.layer.w.clone();
+    analytic.push(g.layer.b);
+    assert_gradient(
+        |v| field_lent(&as_vec(v), 1.3),
+        &[0.5, -1.5, 0.7],
+        &analytic,
+    );
+}

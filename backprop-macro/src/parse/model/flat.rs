@@ -151,7 +151,10 @@ impl Rewrite<'_> {
         if let Some((param, path)) = chain_of(expr, self.params) {
             let model = self.models.iter().find(|m| m.ident == param)?;
             let leaf = find_leaf(model, &path)?;
-            return Some(FieldRead::Name(leaf.local.clone()));
+            return Some(match leaf.array {
+                true => FieldRead::Slice(leaf.local.clone()),
+                false => FieldRead::Name(leaf.local.clone()),
+            });
         }
         if let Some((alias, path)) = chain_of(expr, &self.aliases()) {
             let element = self.elements.get(&alias)?;
@@ -159,7 +162,7 @@ impl Rewrite<'_> {
             let local = &leaf.local;
             let at = &element.at;
             return Some(match element.views.get(&path) {
-                Some(view) => FieldRead::Name(view.clone()),
+                Some(view) => FieldRead::Slice(view.clone()),
                 None => FieldRead::Place(syn::parse_quote!(#local[#at])),
             });
         }
@@ -213,8 +216,10 @@ fn find_leaf<'m>(model: &'m Model, path: &[Ident]) -> Option<&'m Leaf> {
 }
 
 enum FieldRead {
-    /// A local: a field's parameter, or an element's view.
+    /// A float field's parameter.
     Name(Ident),
+    /// An array field's parameter, or an element's view of one: a slice.
+    Slice(Ident),
     /// An element of a field's vector, or a part of it.
     Place(Expr),
 }
@@ -257,9 +262,11 @@ impl VisitMut for Rewrite<'_> {
             local.set_span(local.span().located_at(expr.span()));
             local
         };
+        // `&p.w` of an array field is its slice parameter (or view); `&p.b`
+        // of a float field stays a reference, `&p_b`.
         if let Expr::Reference(r) = expr {
             if r.mutability.is_none() {
-                if let Some(FieldRead::Name(local)) = self.field(&r.expr) {
+                if let Some(FieldRead::Slice(local)) = self.field(&r.expr) {
                     let local = at(&local, expr);
                     *expr = syn::parse_quote!(#local);
                     return;
@@ -267,7 +274,7 @@ impl VisitMut for Rewrite<'_> {
             }
         }
         match self.field(expr) {
-            Some(FieldRead::Name(local)) => {
+            Some(FieldRead::Name(local) | FieldRead::Slice(local)) => {
                 let local = at(&local, expr);
                 *expr = syn::parse_quote!(#local);
             }
