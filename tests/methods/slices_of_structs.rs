@@ -222,3 +222,92 @@ fn a_vector_of_generic_cells_by_value_in_f32() {
         assert!((numeric - a).abs() < 2e-3, "d/dv{i}: {a} vs {numeric}");
     }
 }
+
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Inner {
+    w: Vec<f64>,
+    s: f64,
+}
+
+/// Nested structs in an array of structs, beside a struct and a second slice.
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Block {
+    inner: Inner,
+    rot: [f64; 2],
+    k: f64,
+}
+
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Head {
+    b: f64,
+}
+
+#[differentiate]
+fn blocks_and_heads(blocks: &[Block; 2], head: &Head, others: &[Head], x: f64) -> f64 {
+    let mut s = head.b;
+    if blocks.is_empty() {
+        return s;
+    }
+    for block in blocks.iter().rev() {
+        s = s * block.k + block.inner.s * block.rot[1] + block.inner.w[0] * x;
+    }
+    for (i, o) in others.iter().enumerate() {
+        // Both sides, at the points below.
+        if o.b > 0.0 {
+            let b = &blocks[i % 2];
+            s += o.b * b.rot[0];
+        } else {
+            s -= o.b * o.b;
+        }
+    }
+    s
+}
+
+/// 2 blocks of 6 floats, the head, 3 other heads.
+fn unpack(v: &[f64]) -> ([Block; 2], Head, Vec<Head>) {
+    let block = |u: &[f64]| Block {
+        inner: Inner {
+            w: u[0..2].to_vec(),
+            s: u[2],
+        },
+        rot: [u[3], u[4]],
+        k: u[5],
+    };
+    (
+        [block(&v[0..6]), block(&v[6..12])],
+        Head { b: v[12] },
+        v[13..16].iter().map(|&b| Head { b }).collect(),
+    )
+}
+
+#[test]
+fn nested_structs_in_an_array_beside_a_struct_and_another_slice() {
+    let mut rng = Rng::new(21);
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..16).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let (blocks, head, others) = unpack(&v);
+        let (value, g) = blocks_and_heads::grad(&blocks, &head, &others, 0.7);
+        assert_eq!(value, blocks_and_heads(&blocks, &head, &others, 0.7));
+        let mut analytic = Vec::new();
+        for b in &g.blocks {
+            analytic.extend_from_slice(&b.inner.w);
+            analytic.extend([b.inner.s, b.rot[0], b.rot[1], b.k]);
+        }
+        analytic.push(g.head.b);
+        analytic.extend(g.others.iter().map(|h| h.b));
+        assert_gradient(
+            |v| {
+                let (blocks, head, others) = unpack(v);
+                blocks_and_heads(&blocks, &head, &others, 0.7)
+            },
+            &v,
+            &analytic,
+        );
+    }
+    // No other heads: their gradient is empty.
+    let (blocks, head, _) = unpack(&[0.5; 16]);
+    assert!(blocks_and_heads::grad(&blocks, &head, &[], 0.7)
+        .1
+        .others
+        .is_empty());
+}
