@@ -227,6 +227,46 @@ mod mlp {
         e * e
     }
 
+    /// The network as a slice of layers, the way a library of layers is
+    /// written: each layer its own struct, the activations in one buffer as
+    /// wide as the widest layer.
+    #[derive(backprop_runtime::Differentiable, Clone)]
+    pub struct Dense {
+        pub w: Vec<f64>,
+        pub b: Vec<f64>,
+        pub inputs: usize,
+        pub activated: bool,
+    }
+
+    /// The three layers of a parameter vector laid out as `loss` reads it.
+    pub fn layers_from_params(p: &[f64]) -> Vec<Dense> {
+        vec![
+            Dense { w: p[W1..B1].to_vec(), b: p[B1..W2].to_vec(), inputs: I, activated: true },
+            Dense { w: p[W2..B2].to_vec(), b: p[B2..W3].to_vec(), inputs: H1, activated: true },
+            Dense { w: p[W3..B3].to_vec(), b: vec![p[B3]], inputs: H2, activated: false },
+        ]
+    }
+
+    /// `loss` over the slice of layers: a layer loop.
+    #[differentiate(wrt(layers))]
+    pub fn loss_layers(layers: &[Dense], x: &[f64], y: f64) -> f64 {
+        let mut h = [0.0; H1];
+        h[..I].copy_from_slice(x);
+        for layer in layers {
+            let mut next = [0.0; H1];
+            for j in 0..layer.b.len() {
+                let mut s = layer.b[j];
+                for i in 0..layer.inputs {
+                    s += layer.w[j * layer.inputs + i] * h[i];
+                }
+                next[j] = if layer.activated { s.tanh() } else { s };
+            }
+            h.copy_from_slice(&next);
+        }
+        let e = h[0] - y;
+        e * e
+    }
+
     /// `loss_struct` over separate slices: the struct's layout (a vector per
     /// layer) without the struct, for a comparison in the same memory.
     #[differentiate(wrt(w1, b1, w2, b2, w3, b3))]
@@ -448,6 +488,40 @@ fn bench_mlp(c: &mut Criterion) {
                 y,
                 &mut struct_tape,
                 &mut struct_grad,
+            )
+        })
+    });
+    // A slice of layer structs: the same arithmetic in a layer loop, its
+    // fields gathered into one vector each per call.
+    let layers = mlp::layers_from_params(&p);
+    let (_, by_layers) = mlp::loss_layers::grad(&layers, &x, y);
+    let layered: Vec<f64> = by_layers
+        .layers
+        .iter()
+        .flat_map(|l| l.w.iter().chain(&l.b))
+        .copied()
+        .collect();
+    // Layer by layer, weights then biases: the struct's fields in order.
+    let reordered = &flat;
+    let worst = layered
+        .iter()
+        .zip(reordered)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-12, "the layers' gradient is the struct's ({worst:e})");
+    let ((), layers_bytes) = peak_bytes(|| drop(mlp::loss_layers::grad(&layers, &x, y)));
+    println!("mlp peak memory of one grad over a slice of layers: {layers_bytes} B");
+    let mut layers_tape = mlp::loss_layers::Tape::default();
+    let mut layers_grad = mlp::loss_layers::Grad::default();
+    group.bench_function("generated grad_into, slice of layers", |b| {
+        b.iter(|| {
+            layers_grad.clear();
+            mlp::loss_layers::grad_into(
+                black_box(&layers),
+                black_box(&x),
+                y,
+                &mut layers_tape,
+                &mut layers_grad,
             )
         })
     });
@@ -1393,6 +1467,22 @@ fn print_table(memory: &[(usize, usize)]) {
         "| generated, `grad_into` (reads the arguments) | {:.2} µs | {} |",
         fused / 1e3,
         ratio(fused, hand)
+    );
+    let (by_struct, by_slices, by_layers) = (
+        ns("mlp", "generated grad_into, model struct"),
+        ns("mlp", "generated grad_into, separate slices"),
+        ns("mlp", "generated grad_into, slice of layers"),
+    );
+    println!(
+        "| generated `grad_into` over a model struct | {:.2} µs | / the same over separate slices: {} |",
+        by_struct / 1e3,
+        ratio(by_struct, by_slices)
+    );
+    println!(
+        "| generated `grad_into` over a slice of layers (`&[Dense]`, a layer loop) | {:.2} µs | / hand-written: {}; / model struct: {} |",
+        by_layers / 1e3,
+        ratio(by_layers, hand),
+        ratio(by_layers, by_struct)
     );
     println!(
         "| ad_trait `adr` | {:.2} µs | {} x generated |",

@@ -795,3 +795,42 @@ fn a_float_field_lent_by_reference() {
         &analytic,
     );
 }
+
+/// A flag and a kind beside a float: read as conditions (`if s.on`, `&&`,
+/// `!`, `match`), they are data. (A flag was taken for a float: found
+/// writing a layer with an `activated` switch.)
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Switch {
+    gain: f64,
+    on: bool,
+    off: bool,
+    kind: u8,
+}
+
+#[differentiate]
+fn switched(s: &Switch, x: f64) -> f64 {
+    let mut y = s.gain * x;
+    if s.on && !s.off {
+        y = y.tanh();
+    }
+    match s.kind {
+        0 => y * 2.0,
+        _ => y,
+    }
+}
+
+#[test]
+fn flags_read_as_conditions_are_data() {
+    for (on, kind) in [(true, 0), (false, 1), (true, 3)] {
+        let s = Switch {
+            gain: 0.8,
+            on,
+            off: false,
+            kind,
+        };
+        let (value, g) = switched::grad(&s, 1.3);
+        assert_eq!(value, switched(&s, 1.3));
+        let with = |gain: f64| Switch { gain, ..s.clone() };
+        assert_gradient(|v| switched(&with(v[0]), 1.3), &[0.8], &[g.s.gain]);
+    }
+}

@@ -251,6 +251,37 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
                 return;
             }
             Expr::MethodCall(call) => self.note_float(&call.receiver),
+            // A condition, a `match`'s scrutinee, an operand of `&&`, `||`
+            // or `!`: a flag or a kind, data (`if layer.activated`).
+            Expr::If(if_expr) => {
+                self.condition(&if_expr.cond);
+                self.visit_block(&if_expr.then_branch);
+                if let Some((_, other)) = &if_expr.else_branch {
+                    self.visit_expr(other);
+                }
+                return;
+            }
+            Expr::While(looped) => {
+                self.condition(&looped.cond);
+                self.visit_block(&looped.body);
+                return;
+            }
+            Expr::Match(matched) => {
+                self.condition(&matched.expr);
+                for arm in &matched.arms {
+                    self.visit_arm(arm);
+                }
+                return;
+            }
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Not(_)) => {
+                self.condition(&unary.expr);
+                return;
+            }
+            Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_) | syn::BinOp::Or(_)) => {
+                self.condition(&binary.left);
+                self.condition(&binary.right);
+                return;
+            }
             Expr::Binary(binary) if is_comparison(&binary.op) => {
                 for side in [&binary.left, &binary.right] {
                     if self.chain(side).is_some() {
@@ -339,6 +370,14 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
 }
 
 impl Visitor<'_> {
+    /// A field read as a condition is data; anything else is visited.
+    fn condition(&mut self, expr: &Expr) {
+        match self.chain(expr) {
+            Some(_) => self.mark(expr, Use::Compared),
+            None => self.visit_expr(expr),
+        }
+    }
+
     fn written(&mut self, place: &Expr) {
         let mut at = strip(place);
         while let Expr::Index(index) = at {
