@@ -229,6 +229,41 @@ pub mod fields {
         values.collect()
     }
 
+    /// Directions of one array field of a slice of structs laid out as
+    /// `concat` lays out the values: an element's empty (or missing)
+    /// direction is zeros as long as its field.
+    ///
+    /// # Panics
+    /// If a direction is neither empty nor as long as its field.
+    pub fn concat_like<'a, T: Float + 'a>(
+        mut directions: impl Iterator<Item = &'a [T]>,
+        lengths: impl Iterator<Item = usize>,
+    ) -> Vec<T> {
+        let mut all = Vec::new();
+        for len in lengths {
+            match directions.next() {
+                Some(direction) if !direction.is_empty() => {
+                    assert_eq!(
+                        direction.len(),
+                        len,
+                        "a direction's vector is not as long as its field"
+                    );
+                    all.extend_from_slice(direction);
+                }
+                _ => all.resize(all.len() + len, T::zero()),
+            }
+        }
+        all
+    }
+
+    /// Directions of one float field of a slice of `count` structs: zero
+    /// for elements the directions do not reach.
+    pub fn gather_like<T: Float>(directions: impl Iterator<Item = T>, count: usize) -> Vec<T> {
+        let mut all: Vec<T> = directions.take(count).collect();
+        all.resize(count, T::zero());
+        all
+    }
+
     /// Adds the gradient of one array field of a slice of structs, as one
     /// vector cut at `offsets`, into each struct's gradient (made, zero,
     /// when `grads` is shorter). An empty `values` adds nothing.

@@ -311,3 +311,38 @@ fn nested_structs_in_an_array_beside_a_struct_and_another_slice() {
         .others
         .is_empty());
 }
+
+#[test]
+fn tangent_over_a_slice_of_layers_is_the_gradient_along_the_direction() {
+    let mut rng = Rng::new(33);
+    let v: Vec<f64> = (0..13).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let layers = layers_from(&v);
+    let x = [0.5, -1.0, 2.0];
+    let (_, g) = network::grad(&layers, &x);
+    // A direction for every float of every layer, as gradient structs.
+    let d: Vec<f64> = (0..13).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let direction: Vec<DenseGrad> = layers_from(&d)
+        .iter()
+        .map(|l| DenseGrad {
+            w: l.w.clone(),
+            b: l.b.clone(),
+            gain: l.gain,
+        })
+        .collect();
+    let (value, dot) = network::tangent(&layers, &x, &direction);
+    assert_eq!(value, network(&layers, &x));
+    let expected: f64 = grads_as_vec(&g.layers)
+        .iter()
+        .zip(&d)
+        .map(|(a, b)| a * b)
+        .sum();
+    assert!((dot - expected).abs() < 1e-12 * expected.abs().max(1.0));
+    // A missing direction is zero: only the first layer's.
+    let (_, first) = network::tangent(&layers, &x, &direction[..1]);
+    let expected_first: f64 = grads_as_vec(&g.layers[..1])
+        .iter()
+        .zip(&d)
+        .map(|(a, b)| a * b)
+        .sum();
+    assert!((first - expected_first).abs() < 1e-12 * expected_first.abs().max(1.0));
+}

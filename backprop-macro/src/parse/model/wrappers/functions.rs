@@ -149,7 +149,14 @@ impl Api<'_> {
             let dot = names.fresh(&format!("dot_{}", bare.trim_start_matches('_')));
             if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                 let ty = &model.ty;
-                dot_params.push(quote!(#dot: &<#ty as ::backprop_runtime::Differentiable>::Grad));
+                match crate::lower::element_type(ty).filter(|_| model.slice) {
+                    // A slice of structs: a gradient struct per element.
+                    Some(element) => dot_params.push(
+                        quote!(#dot: &[<#element as ::backprop_runtime::Differentiable>::Grad]),
+                    ),
+                    None => dot_params
+                        .push(quote!(#dot: &<#ty as ::backprop_runtime::Differentiable>::Grad)),
+                }
             } else if let Some((param, _)) =
                 self.sig.differentiable().find(|(p, _)| p.ident == *ident)
             {
@@ -190,8 +197,23 @@ impl Api<'_> {
                     let dot = &dot_names[&local.to_string()];
                     quote!(#dot)
                 }
-                // Not written for slices of structs (see `expand`).
-                Source::Elements { .. } => continue,
+                // Gathered as the values are, an element's empty (or
+                // missing) direction zeros as long as its field.
+                Source::Elements { model, path, shape } => {
+                    let dot = &dot_names[&model.to_string()];
+                    let values = &self.passed_names[&model.to_string()];
+                    let fields = quote!(::backprop_runtime::model::fields);
+                    match shape {
+                        Some(_) => quote!(&#fields::concat_like(
+                            #dot.iter().map(|g| &g.#(#path).*[..]),
+                            #values.iter().map(|e| e.#(#path).*.len())
+                        )[..]),
+                        None => quote!(&#fields::gather_like(
+                            #dot.iter().map(|g| g.#(#path).*),
+                            #values.len()
+                        )[..]),
+                    }
+                }
             });
         }
         let tangent = self.flat_path(quote!(tangent));

@@ -85,9 +85,7 @@ pub(super) fn expand(
     });
     let grad = api.grad_struct();
     let functions = api.functions(made.work);
-    // Forward mode over slices of structs would need their directions as
-    // slices of gradients, gathered as the values are: not yet.
-    let tangent = (made.tangent && !api.has_slices()).then(|| api.tangent(&mut names));
+    let tangent = made.tangent.then(|| api.tangent(&mut names));
     let tape = api.tape_struct();
     Ok(quote! {
         #user
@@ -186,6 +184,9 @@ struct Api<'a> {
     /// arguments made from them.
     params: Vec<TokenStream>,
     flat_args: Vec<TokenStream>,
+    /// The wrappers' name of each struct parameter (`_layers` passed as
+    /// `layers`).
+    passed_names: std::collections::BTreeMap<String, Ident>,
     /// Where each array field of a slice of structs starts, per element,
     /// computed from the wrappers' parameters (`offsets(layers.iter()..)`):
     /// the gradient is cut there.
@@ -241,6 +242,7 @@ impl<'a> Api<'a> {
         let mut params = Vec::new();
         let mut flat_args = Vec::new();
         let mut shapes = Vec::new();
+        let mut passed_names = std::collections::BTreeMap::new();
         let fields = quote!(::backprop_runtime::model::fields);
         for (ident, typed) in named_params(&seen.sig) {
             // `_y` would be a used underscore binding here.
@@ -252,6 +254,7 @@ impl<'a> Api<'a> {
             params.push(quote!(#passed: #ty));
             match models.iter().find(|m| m.ident == *ident) {
                 Some(model) => {
+                    passed_names.insert(model.ident.to_string(), passed.clone());
                     flat_args.push(if model.by_ref {
                         quote!(#passed)
                     } else {
@@ -292,6 +295,7 @@ impl<'a> Api<'a> {
             flat_fields,
             params,
             flat_args,
+            passed_names,
             shapes,
             tape: names.fresh("tape"),
             seed: names.fresh("seed"),
