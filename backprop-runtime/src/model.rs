@@ -224,6 +224,52 @@ pub mod fields {
         at
     }
 
+    /// `i`, after the bounds check indexing a field of an element would
+    /// have done: reads of an element's field are reads of the vector of
+    /// every element's, at the element's start plus `within(i, len)`.
+    ///
+    /// # Panics
+    /// If `i >= len`, as indexing the element's field would.
+    #[inline]
+    #[track_caller]
+    pub fn within(i: usize, len: usize) -> usize {
+        assert!(
+            i < len,
+            "index out of bounds: the len is {len} but the index is {i}"
+        );
+        i
+    }
+
+    /// An integer field of every struct in a slice, read as counts (an
+    /// index, a range's end): as `usize`s.
+    pub fn counts<C: Count>(values: impl Iterator<Item = C>) -> Vec<usize> {
+        values.map(Count::count).collect()
+    }
+
+    /// The integers a count can be held in.
+    pub trait Count {
+        /// # Panics
+        /// If the count is negative, or too large for a `usize`.
+        fn count(self) -> usize;
+    }
+
+    macro_rules! counts {
+        ($($t:ty),*) => {$(
+            impl Count for $t {
+                fn count(self) -> usize {
+                    usize::try_from(self).expect("a count read from a field does not fit a `usize`")
+                }
+            }
+        )*};
+    }
+    counts!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, isize);
+
+    impl Count for usize {
+        fn count(self) -> usize {
+            self
+        }
+    }
+
     /// A float field of every struct in a slice.
     pub fn gather<T: Float>(values: impl Iterator<Item = T>) -> Vec<T> {
         values.collect()

@@ -346,3 +346,70 @@ fn tangent_over_a_slice_of_layers_is_the_gradient_along_the_direction() {
         .sum();
     assert!((first - expected_first).abs() < 1e-12 * expected_first.abs().max(1.0));
 }
+
+/// Data fields gathered for the backward pass: a `u32` count (a range's
+/// end), a flag; a part of a field (`&layer.w[a..]`) passed on; an index
+/// read from the body.
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Taps {
+    w: Vec<f64>,
+    used: u32,
+    skip: bool,
+}
+
+#[differentiate]
+fn tapped(taps: &[Taps], x: f64, k: usize) -> f64 {
+    let mut s = 0.0;
+    for t in taps {
+        if t.skip {
+            continue;
+        }
+        for i in 0..t.used {
+            s += t.w[i as usize] * x.powi(i as i32);
+        }
+        s += dot(&t.w[1..], &t.w[1..]) + t.w[k];
+    }
+    s
+}
+
+fn taps_from(v: &[f64]) -> Vec<Taps> {
+    vec![
+        Taps {
+            w: v[0..3].to_vec(),
+            used: 2,
+            skip: false,
+        },
+        Taps {
+            w: v[3..5].to_vec(),
+            used: 2,
+            skip: true,
+        },
+        Taps {
+            w: v[5..9].to_vec(),
+            used: 3,
+            skip: false,
+        },
+    ]
+}
+
+#[test]
+fn counts_flags_and_parts_of_fields_of_a_slice_of_structs() {
+    let mut rng = Rng::new(8);
+    let v: Vec<f64> = (0..9).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let taps = taps_from(&v);
+    let (value, g) = tapped::grad(&taps, 0.6, 1);
+    assert_eq!(value, tapped(&taps, 0.6, 1));
+    let analytic: Vec<f64> = g.taps.iter().flat_map(|t| t.w.clone()).collect();
+    assert_gradient(|v| tapped(&taps_from(v), 0.6, 1), &v, &analytic);
+}
+
+/// An index past an element's field panics in the gradient as in the
+/// function (the field is read from the vector of every element's, where
+/// the next element's would be).
+#[test]
+#[should_panic(expected = "index out of bounds")]
+fn an_index_past_an_elements_field_panics() {
+    let taps = taps_from(&[0.5; 9]);
+    // The first element's field has 3 floats.
+    let _ = tapped::grad(&taps, 0.6, 3);
+}

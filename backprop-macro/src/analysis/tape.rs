@@ -415,6 +415,11 @@ fn is_cheap(expr: &syn::Expr) -> bool {
         Expr::Cast(c) => is_cheap(&c.expr),
         Expr::Index(i) => is_cheap(&i.expr) && is_cheap(&i.index),
         Expr::MethodCall(m) => m.method == "len" && m.args.is_empty() && is_cheap(&m.receiver),
+        // The bounds check of a read of a slice of structs' field (`parse/model`).
+        Expr::Call(c) => {
+            let path = c.func.to_token_stream().to_string().replace(' ', "");
+            path == "::backprop_runtime::model::fields::within" && c.args.iter().all(is_cheap)
+        }
         Expr::Range(r) => r.start.iter().chain(&r.end).all(|bound| is_cheap(bound)),
         _ => false,
     }

@@ -106,6 +106,13 @@ pub(super) fn flat_function(
             Some(element) => inputs.push(quote!(#ident: &[#element])),
             None => inputs.push(quote!(#ident: &#ty)),
         }
+        for data in &model.data {
+            let local = &data.local;
+            inputs.push(match data.count {
+                true => quote!(#local: &[usize]),
+                false => quote!(#local: &[bool]),
+            });
+        }
         for leaf in &model.leaves {
             let local = &leaf.local;
             inputs.push(match (model.slice, leaf.array) {
@@ -158,6 +165,11 @@ impl Rewrite<'_> {
         }
         if let Some((alias, path)) = chain_of(expr, &self.aliases()) {
             let element = self.elements.get(&alias)?;
+            let at = &element.at;
+            if let Some(data) = element.model.data.iter().find(|d| d.path == path) {
+                let local = &data.local;
+                return Some(FieldRead::Place(syn::parse_quote!(#local[#at])));
+            }
             let leaf = find_leaf(element.model, &path)?;
             let local = &leaf.local;
             let at = &element.at;
@@ -168,12 +180,76 @@ impl Rewrite<'_> {
         }
         let (slice, index, path) = indexed_chain(expr, self.slices)?;
         let model = self.models.iter().find(|m| m.ident == slice)?;
+        if let Some(data) = model.data.iter().find(|d| d.path == path) {
+            let local = &data.local;
+            return Some(FieldRead::Place(syn::parse_quote!(#local[#index])));
+        }
         let leaf = find_leaf(model, &path)?;
         let local = &leaf.local;
         Some(FieldRead::Place(match &leaf.offsets {
             Some(at) => syn::parse_quote!(#local[#at[#index]..#at[(#index) + 1]]),
             None => syn::parse_quote!(#local[#index]),
         }))
+    }
+
+    /// `layer.w[i]` (or `layers[l].w[i]`) of an array field of a slice of
+    /// structs: a read of the vector of every element's, at the element's
+    /// start plus `i` (bounds-checked against the element's field), which
+    /// the backward pass reads again instead of saving it (a view would be
+    /// a copy, overwritten by the next element's).
+    fn element_read(&self, index: &syn::ExprIndex) -> Option<Expr> {
+        let (local, offsets, element) = self.element_field(&index.expr)?;
+        let mut local = local.clone();
+        local.set_span(local.span().located_at(index.expr.span()));
+        let within = quote!(::backprop_runtime::model::fields::within);
+        let start = quote!(#offsets[#element]);
+        let len = quote!(#offsets[#element + 1] - #offsets[#element]);
+        // A part (`layer.w[a..b]`): the same part of the vector, its end
+        // checked against the element's field.
+        if let Expr::Range(range) = crate::lower::strip_parens(&index.index) {
+            let from = match &range.start {
+                Some(a) => quote!(#start + (#a)),
+                None => start.clone(),
+            };
+            let end = match (&range.end, &range.limits) {
+                (Some(b), syn::RangeLimits::HalfOpen(_)) => quote!((#b)),
+                (Some(b), syn::RangeLimits::Closed(_)) => quote!((#b) + 1),
+                (None, _) => len.clone(),
+            };
+            return Some(syn::parse_quote! {
+                #local[#from..#start + #within(#end, #len + 1)]
+            });
+        }
+        let i = &index.index;
+        Some(syn::parse_quote! {
+            #local[#start + #within(#i, #len)]
+        })
+    }
+
+    /// `layer.w.len()`: where the next element's part starts less where
+    /// this one's does (no view of it is taken).
+    fn element_len(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+        if call.method != "len" || !call.args.is_empty() {
+            return None;
+        }
+        let (_, offsets, element) = self.element_field(&call.receiver)?;
+        Some(syn::parse_quote!((#offsets[#element + 1] - #offsets[#element])))
+    }
+
+    /// The vector, offsets and element index of an array field of an element
+    /// (`layer.w`, `layers[l].w`).
+    fn element_field(&self, expr: &Expr) -> Option<(&Ident, &Ident, TokenStream)> {
+        let (model, element, path) = if let Some((alias, path)) = chain_of(expr, &self.aliases()) {
+            let element = self.elements.get(&alias)?;
+            let at = &element.at;
+            (element.model, quote!(#at), path)
+        } else {
+            let (slice, at, path) = indexed_chain(expr, self.slices)?;
+            let model = self.models.iter().find(|m| m.ident == slice)?;
+            (model, quote!((#at)), path)
+        };
+        let leaf = find_leaf(model, &path)?;
+        Some((&leaf.local, leaf.offsets.as_ref()?, element))
     }
 
     fn aliases(&self) -> Vec<Ident> {
@@ -262,6 +338,17 @@ impl VisitMut for Rewrite<'_> {
             local.set_span(local.span().located_at(expr.span()));
             local
         };
+        let element = match &*expr {
+            Expr::Index(index) => self.element_read(index),
+            Expr::MethodCall(call) => self.element_len(call),
+            _ => None,
+        };
+        if let Some(mut read) = element {
+            // The index may read fields itself.
+            syn::visit_mut::visit_expr_mut(self, &mut read);
+            *expr = read;
+            return;
+        }
         // `&p.w` of an array field is its slice parameter (or view); `&p.b`
         // of a float field stays a reference, `&p_b`.
         if let Expr::Reference(r) = expr {

@@ -37,6 +37,18 @@ pub(super) struct Model {
     /// A slice of structs (`layers: &[Layer]`): each field is read as one
     /// vector of every element's (`layers_w`, cut at `layers_w_at`).
     pub(super) slice: bool,
+    /// Of a slice of structs: fields that are data, read only as counts or
+    /// only as conditions, gathered like the others (`layers_inputs:
+    /// &[usize]`), so that the backward pass has them.
+    pub(super) data: Vec<DataLeaf>,
+}
+
+/// A data field of a slice of structs, gathered.
+pub(super) struct DataLeaf {
+    pub(super) path: Vec<Ident>,
+    pub(super) local: Ident,
+    /// `usize` (a count) or `bool` (a flag).
+    pub(super) count: bool,
 }
 
 /// A differentiated field: `p.pose.rot`, read as the parameter `p_pose_rot`.
@@ -201,6 +213,30 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             });
         }
         refuse_fields_of_fields(&leaves, ident, &uses, &mut errors);
+        // A slice's data fields are read from the slice, which the tape
+        // cannot keep (every value computed from them would be saved, an
+        // index per multiplication); those read only as counts or only as
+        // conditions have a type the body fixes, and are gathered.
+        let mut data = Vec::new();
+        for ((param, path), used) in &uses.fields {
+            if !*slice || param != ident || !matches!(used, Use::Data | Use::Compared) {
+                continue;
+            }
+            let chain = (param.clone(), path.clone());
+            let (counted, condition) = (
+                uses.counted.contains(&chain),
+                uses.conditions.contains(&chain),
+            );
+            if uses.other.contains(&chain) || counted == condition {
+                continue;
+            }
+            let words: Vec<String> = path.iter().map(ToString::to_string).collect();
+            data.push(DataLeaf {
+                path: path.clone(),
+                local: names.fresh(&format!("{ident}_{}", words.join("_"))),
+                count: counted,
+            });
+        }
         models.push(Model {
             ident: ident.clone(),
             ty: ty.clone(),
@@ -208,6 +244,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             passed: uses.passed.contains(ident),
             leaves,
             slice: *slice,
+            data,
         });
     }
     if let Err(error) = errors.finish() {
@@ -259,6 +296,12 @@ fn alias_uses_are_the_slices(
         }
         let entry = uses.fields.entry((owner, path)).or_insert(used);
         *entry = (*entry).max(used);
+    }
+    for reads in [&mut uses.counted, &mut uses.conditions, &mut uses.other] {
+        *reads = std::mem::take(reads)
+            .into_iter()
+            .map(|(param, path)| (aliases.get(&param).cloned().unwrap_or(param), path))
+            .collect();
     }
     let is_alias = |expr: &syn::Expr| matches!(expr, syn::Expr::Path(p) if p.path.get_ident().is_some_and(|i| aliases.contains_key(i)));
     uses.whole.retain(|expr| {

@@ -98,6 +98,21 @@ pub(super) struct Uses {
     pub(super) passed_args: Vec<(Ident, Expr)>,
     /// `p.b = ..`: a field written.
     pub(super) written: Vec<Expr>,
+    /// Fields read as an index or a range's end (`w[j * layer.inputs + i]`,
+    /// `0..layer.inputs`): a `usize` there.
+    pub(super) counted: BTreeSet<Chain>,
+    /// Fields read as conditions (`if layer.activated`): a `bool` there.
+    pub(super) conditions: BTreeSet<Chain>,
+    /// Fields read any other way.
+    pub(super) other: BTreeSet<Chain>,
+}
+
+/// How a field is read, beside its `Use`.
+#[derive(Clone, Copy)]
+enum Read {
+    Count,
+    Condition,
+    Other,
 }
 
 pub(super) fn uses(block: &syn::Block, params: &[Ident], slices: &[Ident]) -> Uses {
@@ -106,10 +121,12 @@ pub(super) fn uses(block: &syn::Block, params: &[Ident], slices: &[Ident]) -> Us
         slices,
         uses: Uses::default(),
         counting: false,
+        in_index: false,
         aliases: BTreeMap::new(),
     };
     visitor.visit_block(block);
     let mut uses = visitor.uses;
+    uses.other.extend(uses.referenced.iter().cloned());
     for chain in std::mem::take(&mut uses.referenced) {
         let used = if uses.as_float.contains(&chain) {
             Use::Scalar
@@ -129,6 +146,8 @@ struct Visitor<'a> {
     /// Inside an index, a range's end, a cast, or arithmetic with a length
     /// or an integer literal: a field read here is a count, data.
     counting: bool,
+    /// Inside an index or a range's end: a count read here is a `usize`.
+    in_index: bool,
     /// `let k = p.n;` or `let w = &p.w;`: the name stands for the field, and
     /// its uses are the field's.
     aliases: BTreeMap<String, Chain>,
@@ -153,7 +172,16 @@ impl Visitor<'_> {
     }
 
     fn mark(&mut self, expr: &Expr, used: Use) {
+        self.mark_read(expr, used, Read::Other);
+    }
+
+    fn mark_read(&mut self, expr: &Expr, used: Use, read: Read) {
         if let Some(chain) = self.chain(expr) {
+            match read {
+                Read::Count => self.uses.counted.insert(chain.clone()),
+                Read::Condition => self.uses.conditions.insert(chain.clone()),
+                Read::Other => self.uses.other.insert(chain.clone()),
+            };
             self.uses
                 .first
                 .entry(chain.clone())
@@ -176,21 +204,29 @@ impl Visitor<'_> {
         self.visit_expr(expr);
         self.counting = counting;
     }
+
+    /// `visit_counting`, knowing whether the count is an index (or a range's
+    /// end), a `usize`, or something converted (a cast's operand).
+    fn visit_count(&mut self, expr: &Expr, index: bool) {
+        let in_index = std::mem::replace(&mut self.in_index, index);
+        self.visit_counting(expr);
+        self.in_index = in_index;
+    }
 }
 
 impl<'ast> Visit<'ast> for Visitor<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
         if self.chain(expr).is_some() {
             // The whole chain is the field; its bases are not used on their own.
-            let used = if self.counting {
-                Use::Data
-            } else {
-                Use::Scalar
+            let (used, read) = match (self.counting, self.in_index) {
+                (true, true) => (Use::Data, Read::Count),
+                (true, false) => (Use::Data, Read::Other),
+                (false, _) => (Use::Scalar, Read::Other),
             };
-            self.mark(expr, used);
+            self.mark_read(expr, used, read);
             // The element's index is a count.
             if let Some((_, index, _)) = indexed_chain(expr, self.slices) {
-                self.visit_counting(index);
+                self.visit_count(index, true);
             }
             return;
         }
@@ -202,8 +238,21 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
         // counts, with every field read inside them.
         let integers = crate::parse::method::read_as_integers(expr);
         if !integers.is_empty() {
-            for integer in integers {
-                self.visit_counting(integer);
+            // An index or a range's end is a `usize` (or the loop variable's
+            // type); a cast's operand or `T::from`'s may be anything.
+            // (A range's start may be below zero: not a `usize`.)
+            let index = matches!(expr, Expr::Index(_));
+            if let Expr::Range(range) = expr {
+                if let Some(start) = &range.start {
+                    self.visit_count(start, false);
+                }
+                if let Some(end) = &range.end {
+                    self.visit_count(end, true);
+                }
+            } else {
+                for integer in integers {
+                    self.visit_count(integer, index);
+                }
             }
             match expr {
                 Expr::Index(index) => {
@@ -373,7 +422,7 @@ impl Visitor<'_> {
     /// A field read as a condition is data; anything else is visited.
     fn condition(&mut self, expr: &Expr) {
         match self.chain(expr) {
-            Some(_) => self.mark(expr, Use::Compared),
+            Some(_) => self.mark_read(expr, Use::Compared, Read::Condition),
             None => self.visit_expr(expr),
         }
     }

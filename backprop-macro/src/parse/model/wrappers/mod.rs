@@ -95,9 +95,10 @@ pub(super) fn expand(
             use super::*;
 
             // Each field a parameter: more than clippy's seven, which the
-            // user did not write.
+            // user did not write. A count field of a slice of structs is read
+            // as a `usize` there: a cast the user wrote may cast a `usize`.
             #[doc(hidden)]
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, clippy::unnecessary_cast)]
             pub mod by_field {
                 #[allow(unused_imports)]
                 use super::super::*;
@@ -261,6 +262,14 @@ impl<'a> Api<'a> {
                         quote!(&#passed)
                     });
                     if model.slice {
+                        // The data fields read as counts or conditions.
+                        for data in &model.data {
+                            let path = &data.path;
+                            flat_args.push(match data.count {
+                                true => quote!(&#fields::counts(#passed.iter().map(|e| e.#(#path).*))[..]),
+                                false => quote!(&#passed.iter().map(|e| e.#(#path).*).collect::<::std::vec::Vec<bool>>()[..]),
+                            });
+                        }
                         // Each field of every element, gathered: the cost of
                         // a layout the generated code can index.
                         for leaf in &model.leaves {
