@@ -241,9 +241,24 @@ mod mlp {
     /// The three layers of a parameter vector laid out as `loss` reads it.
     pub fn layers_from_params(p: &[f64]) -> Vec<Dense> {
         vec![
-            Dense { w: p[W1..B1].to_vec(), b: p[B1..W2].to_vec(), inputs: I, activated: true },
-            Dense { w: p[W2..B2].to_vec(), b: p[B2..W3].to_vec(), inputs: H1, activated: true },
-            Dense { w: p[W3..B3].to_vec(), b: vec![p[B3]], inputs: H2, activated: false },
+            Dense {
+                w: p[W1..B1].to_vec(),
+                b: p[B1..W2].to_vec(),
+                inputs: I,
+                activated: true,
+            },
+            Dense {
+                w: p[W2..B2].to_vec(),
+                b: p[B2..W3].to_vec(),
+                inputs: H1,
+                activated: true,
+            },
+            Dense {
+                w: p[W3..B3].to_vec(),
+                b: vec![p[B3]],
+                inputs: H2,
+                activated: false,
+            },
         ]
     }
 
@@ -508,7 +523,10 @@ fn bench_mlp(c: &mut Criterion) {
         .zip(reordered)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    assert!(worst < 1e-12, "the layers' gradient is the struct's ({worst:e})");
+    assert!(
+        worst < 1e-12,
+        "the layers' gradient is the struct's ({worst:e})"
+    );
     let ((), layers_bytes) = peak_bytes(|| drop(mlp::loss_layers::grad(&layers, &x, y)));
     println!("mlp peak memory of one grad over a slice of layers: {layers_bytes} B");
     let mut layers_tape = mlp::loss_layers::Tape::default();

@@ -236,3 +236,34 @@ fn chunks_zipped_with_a_slice() {
         assert_gradient(|b| rows_zipped(&w, b, &x, &y), &bias, &g.bias);
     }
 }
+
+#[differentiate]
+fn scaled_product(w: &[f64], t: f64) -> f64 {
+    w[0] * w[1] * t
+}
+
+/// A part bound to a name and passed to a differentiated callee whose result
+/// is only compared (the call is not differentiated, computed as written):
+/// the part is lent as a slice there too. Found by the fuzzer (a slice of
+/// structs' field, read through a view, in a condition).
+#[differentiate]
+fn compared_call_on_a_part(x: &[f64], s: &[f64]) -> f64 {
+    let row = &x[0..2];
+    let mut acc = 0.0;
+    for i in 0..s.len() {
+        if scaled_product(row, s[i]) > 0.7 {
+            acc += s[i] * x[2];
+        }
+    }
+    acc + scaled_product(row, x[2])
+}
+
+#[test]
+fn a_part_passed_to_a_call_in_a_condition() {
+    let s = [0.5, 0.25, 1.5];
+    for x in [[1.0, 2.0, 3.0], [0.3, -0.4, 1.1]] {
+        let (value, g) = compared_call_on_a_part::grad(&x, &s);
+        assert_eq!(value, compared_call_on_a_part(&x, &s));
+        assert_gradient(|x| compared_call_on_a_part(x, &s), &x, &g.x);
+    }
+}

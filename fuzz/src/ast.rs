@@ -380,6 +380,10 @@ pub struct Program {
     /// With a free model: the other method `g` is a differentiated function
     /// of the model itself, `model_g(model, t)`, not of its fields.
     pub whole_model: bool,
+    /// With a free model whose `g` takes its fields: `main` takes a slice of
+    /// models, `f(models: &[Model], ..)`, and reads the second,
+    /// `let model = &models[1];` (the first is a decoy, its gradient zero).
+    pub sliced_model: bool,
 }
 
 impl Program {

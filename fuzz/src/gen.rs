@@ -215,9 +215,15 @@ pub fn program(seed: u64) -> Program {
             .all(|q| !matches!(q.ty, PTy::MutScalar | PTy::MutSlice));
     let free_model = model.is_some() && plain && marks.chance(0.5);
     let whole_model = free_model && marks.chance(0.5);
+    // (Only where the body reads the model: a slice of structs whose fields
+    // are not read is data, and has no gradient.)
+    let reads_model =
+        format!("{main:?}").contains("\"self.w\"") || format!("{main:?}").contains("\"self.b\"");
+    let sliced_model = free_model && !whole_model && reads_model && marks.chance(0.5);
     Program {
         free_model,
         whole_model,
+        sliced_model,
         model,
         seed,
         float,

@@ -125,7 +125,7 @@ fn line_count(s: &str) -> usize {
 
 fn main_function(p: &Program, d: Dialect, out: &mut String) {
     if p.model.is_some() && p.free_model && d != Dialect::Dual {
-        print::model_function(&p.main, d, p.len, p.whole_model, out);
+        print::model_function(&p.main, d, p.len, (p.whole_model, p.sliced_model), out);
     } else if p.model.is_some() {
         print::method(&p.main, d, p.len, out);
     } else {
@@ -227,6 +227,13 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             out,
             "    let z_umodel = {name}::Model {{ w: z_in_mw.clone(), b: z_in_mb }};"
         );
+        if p.sliced_model {
+            // A decoy first: the function reads the second model.
+            let _ = writeln!(
+                out,
+                "    let z_umodels = [{name}::Model {{ w: z_in_mw.iter().map(|v| 0.5 * v + 0.25).collect(), b: z_in_mb - 1.0 }}, {name}::Model {{ w: z_in_mw.clone(), b: z_in_mb }}];"
+            );
+        }
     }
     let mut coords = if p.model.is_some() { p.len + 1 } else { 0 };
     let mut offsets = Vec::new();
@@ -400,7 +407,9 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 }
             }
         }
-        if p.free_model {
+        if p.sliced_model {
+            args.insert(0, "&z_umodels".to_string());
+        } else if p.free_model {
             args.insert(0, "&z_umodel".to_string());
         }
         args.join(", ")
@@ -448,7 +457,15 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     let flatten = |g: &str, out: &mut String| -> String {
         let var = format!("z_flat_{}", g.replace(['.', '[', ']'], "_"));
         let _ = writeln!(out, "    let mut {var}: Vec<f64> = Vec::new();");
-        if p.free_model {
+        if p.sliced_model {
+            // The decoy's gradient is zero; the second model's is the
+            // model's.
+            let _ = writeln!(
+                out,
+                "    assert!({g}.models.len() == 2 && {g}.models[0].w.iter().all(|v| *v == 0.0) && {g}.models[0].b == 0.0, \"the decoy model's gradient is not zero: {{:?}}\", {g}.models[0]);\n    if {g}.models[1].w.is_empty() {{ {var}.extend(std::iter::repeat(0.0).take({})); }} else {{ {var}.extend({g}.models[1].w.iter().copied()); }}\n    {var}.push({g}.models[1].b);",
+                p.len
+            );
+        } else if p.free_model {
             // A field the function does not read keeps an empty vector: zeros.
             let _ = writeln!(
                 out,

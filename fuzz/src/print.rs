@@ -99,7 +99,13 @@ pub fn method(f: &Func, d: Dialect, len: usize, out: &mut String) {
 /// as `model.w`, `model.b`, and the other method `g` a differentiated
 /// function of the fields.
 /// With `whole`, `g` takes the model itself: `model_g(model, t)`.
-pub fn model_function(f: &Func, d: Dialect, len: usize, whole: bool, out: &mut String) {
+pub fn model_function(
+    f: &Func,
+    d: Dialect,
+    len: usize,
+    (whole, sliced): (bool, bool),
+    out: &mut String,
+) {
     let ty = d.ty();
     out.push_str("#[derive(backprop_runtime::Differentiable)]\n");
     let _ = writeln!(out, "pub struct Model {{ pub w: Vec<{ty}>, pub b: {ty} }}");
@@ -119,16 +125,32 @@ pub fn model_function(f: &Func, d: Dialect, len: usize, whole: bool, out: &mut S
     };
     let mut free = String::new();
     function(f, d, len, &mut free);
-    let model = if f.params.is_empty() {
-        "model: &Model"
-    } else {
-        "model: &Model, "
+    let (param, name) = match sliced {
+        true => ("models: &[Model]", "models"),
+        false => ("model: &Model", "model"),
     };
-    let free = free
+    let model = if f.params.is_empty() {
+        param.to_string()
+    } else {
+        format!("{param}, ")
+    };
+    let mut free = free
         .replacen("pub fn f(", &format!("pub fn f({model}"), 1)
         .replace("self.g(", call)
         .replace("self.", "model.")
-        .replacen("#[differentiate(wrt(", "#[differentiate(wrt(model, ", 1);
+        .replacen(
+            "#[differentiate(wrt(",
+            &format!("#[differentiate(wrt({name}, "),
+            1,
+        );
+    if sliced {
+        // The element read, named at the top of the body.
+        if let Some(at) = free.find("pub fn f(") {
+            if let Some(open) = free[at..].find("{\n") {
+                free.insert_str(at + open + 2, "    let model = &models[1];\n");
+            }
+        }
+    }
     out.push_str(&free);
 }
 

@@ -413,3 +413,36 @@ fn an_index_past_an_elements_field_panics() {
     // The first element's field has 3 floats.
     let _ = tapped::grad(&taps, 0.6, 3);
 }
+
+#[differentiate]
+fn cubed(v: &f64) -> f64 {
+    *v * *v * *v
+}
+
+/// A float field of an element lent by reference (`cubed(&o.b)`), read in a
+/// loop: found by the fuzzer, it was a reference into the vector of every
+/// element's.
+#[differentiate]
+fn heads_cubed(heads: &[Head], x: f64) -> f64 {
+    let mut s = 0.0;
+    for o in heads {
+        for _ in 0..2 {
+            s += cubed(&o.b) * x + o.b;
+        }
+    }
+    s
+}
+
+#[test]
+fn a_float_field_of_an_element_lent_by_reference() {
+    let values = [0.5, -1.2, 0.8];
+    let heads: Vec<Head> = values.iter().map(|&b| Head { b }).collect();
+    let (value, g) = heads_cubed::grad(&heads, 0.7);
+    assert_eq!(value, heads_cubed(&heads, 0.7));
+    let analytic: Vec<f64> = g.heads.iter().map(|h| h.b).collect();
+    assert_gradient(
+        |v| heads_cubed(&v.iter().map(|&b| Head { b }).collect::<Vec<_>>(), 0.7),
+        &values,
+        &analytic,
+    );
+}

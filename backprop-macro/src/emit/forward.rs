@@ -854,6 +854,21 @@ struct Rename<'a> {
 }
 
 impl VisitMut for Rename<'_> {
+    /// A buffer passed by name (`g(row, t)` with `let row = &x[a..b];`, a
+    /// part copied into a buffer of its own): the user's name was a slice,
+    /// so the buffer is lent as one.
+    fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+        for arg in &mut call.args {
+            if let Some(id) = self.buffer(arg) {
+                let renamed = &self.graph.nodes[id].name;
+                *arg = syn::parse_quote!(&#renamed[..]);
+            } else {
+                self.visit_expr_mut(arg);
+            }
+        }
+        self.visit_expr_mut(&mut call.func);
+    }
+
     fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
         let depth = self.shadowed.len();
         self.shadowed
@@ -894,6 +909,23 @@ impl VisitMut for Rename<'_> {
 }
 
 impl Rename<'_> {
+    /// The buffer a bare name is, if it names one.
+    fn buffer(&self, expr: &syn::Expr) -> Option<usize> {
+        let syn::Expr::Path(path) = expr else {
+            return None;
+        };
+        let name = crate::lower::key(path.path.get_ident()?);
+        if self.shadowed.contains(&name) {
+            return None;
+        }
+        let (_, id) = self.locals.iter().find(|(n, _)| *n == name)?;
+        matches!(
+            self.graph.nodes[*id].kind,
+            crate::ir::NodeKind::Buffer { .. }
+        )
+        .then_some(*id)
+    }
+
     /// The float node behind `*v` or `**v`, when `v` is a local holding a float.
     fn dereferenced_float(&self, expr: &syn::Expr) -> Option<usize> {
         let inner = crate::lower::dereferenced(expr)?;

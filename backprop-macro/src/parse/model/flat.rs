@@ -8,8 +8,11 @@
 //! `layers_w_at: &[usize]` for an array field). An element's name
 //! (`let layer = &layers[l];`, see `elements.rs`) gets its index
 //! (`layer_at`) and a view of each array field
-//! (`let layer_w = &layers_w[layers_w_at[layer_at]..layers_w_at[layer_at + 1]];`);
-//! `layer.b` is `layers_b[layer_at]`, and `layers[l].b` is `layers_b[l]`.
+//! (`let layer_w = &layers_w[layers_w_at[layer_at]..layers_w_at[layer_at + 1]];`)
+//! and float field (`let layer_b = layers_b[layer_at];`), where the rest of
+//! the block reads them; `layers[l].b` is `layers_b[l]`. An indexed read of
+//! an array field reads the vector itself (`element_read`), and data fields
+//! read as counts or conditions are gathered vectors too.
 
 use super::elements::{element_binding, Aliases};
 use super::uses::{chain_of, indexed_chain};
@@ -58,7 +61,6 @@ pub(super) fn flat_function(
             let views = model
                 .leaves
                 .iter()
-                .filter(|leaf| leaf.array)
                 .map(|leaf| {
                     let words: Vec<String> = leaf.path.iter().map(ToString::to_string).collect();
                     let view = names.fresh(&format!("{alias}_{}", words.join("_")));
@@ -171,11 +173,12 @@ impl Rewrite<'_> {
                 return Some(FieldRead::Place(syn::parse_quote!(#local[#at])));
             }
             let leaf = find_leaf(element.model, &path)?;
-            let local = &leaf.local;
-            let at = &element.at;
-            return Some(match element.views.get(&path) {
-                Some(view) => FieldRead::Slice(view.clone()),
-                None => FieldRead::Place(syn::parse_quote!(#local[#at])),
+            let view = element.views.get(&path)?.clone();
+            return Some(match leaf.array {
+                true => FieldRead::Slice(view),
+                // A float field: a local of the element's (`&layer.b` is a
+                // reference to it, as to any float).
+                false => FieldRead::Name(view),
             });
         }
         let (slice, index, path) = indexed_chain(expr, self.slices)?;
@@ -270,15 +273,16 @@ impl Rewrite<'_> {
             stmts.push(syn::parse_quote!(let #alias = &#slice[#at];));
         }
         for leaf in &element.model.leaves {
-            let (Some(view), Some(offsets)) = (element.views.get(&leaf.path), &leaf.offsets) else {
+            let Some(view) = element.views.get(&leaf.path).filter(|view| reads(view)) else {
                 continue;
             };
-            if reads(view) {
-                let local = &leaf.local;
-                stmts.push(
-                    syn::parse_quote!(let #view = &#local[#offsets[#at]..#offsets[#at + 1]];),
-                );
-            }
+            let local = &leaf.local;
+            stmts.push(match &leaf.offsets {
+                Some(offsets) => {
+                    syn::parse_quote!(let #view = &#local[#offsets[#at]..#offsets[#at + 1]];)
+                }
+                None => syn::parse_quote!(let #view = #local[#at];),
+            });
         }
         if !stmts.is_empty() || reads(at) {
             stmts.insert(0, syn::parse_quote!(let #at = #index;));
