@@ -443,14 +443,7 @@ impl VisitMut for Rewrite {
                     && (segments.len() == 1 || segments[0] == "backprop_runtime");
                 // `std::mem::swap(&mut a, &mut b)`: std's, which the
                 // pipeline reads as an assignment.
-                let swap = matches!(
-                    segments
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .as_slice(),
-                    ["mem", "swap"] | ["std" | "core", "mem", "swap"]
-                );
+                let swap = crate::desugar::assignments::is_mem_swap(&func.path);
                 if local_closure || activation || swap {
                     return;
                 }

@@ -109,6 +109,16 @@ impl Rewriter {
     }
 }
 
+/// `std::mem::swap`, `core::mem::swap` or `mem::swap`.
+pub fn is_mem_swap(path: &syn::Path) -> bool {
+    let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    matches!(
+        names.as_slice(),
+        ["mem", "swap"] | ["std" | "core", "mem", "swap"]
+    )
+}
+
 /// `std::mem::swap(&mut a, &mut b);` (or `mem::swap`, `core::mem::swap`) of
 /// two variables is `(a, b) = (b, a);`.
 fn swap_as_assignment(stmt: &Stmt) -> Option<Stmt> {
@@ -118,21 +128,7 @@ fn swap_as_assignment(stmt: &Stmt) -> Option<Stmt> {
     let Expr::Path(func) = strip_parens(&call.func) else {
         return None;
     };
-    let names: Vec<String> = func
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    let is_swap = matches!(
-        names
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-        ["mem", "swap"] | ["std" | "core", "mem", "swap"]
-    );
-    if !is_swap || call.args.len() != 2 {
+    if !is_mem_swap(&func.path) || call.args.len() != 2 {
         return None;
     }
     let variable = |arg: &Expr| match strip_parens(arg) {

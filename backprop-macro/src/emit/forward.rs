@@ -909,8 +909,9 @@ impl VisitMut for Rename<'_> {
 }
 
 impl Rename<'_> {
-    /// The buffer a bare name is, if it names one.
-    fn buffer(&self, expr: &syn::Expr) -> Option<usize> {
+    /// The node a bare name of the user's stands for (not one a closure
+    /// binds).
+    fn local(&self, expr: &syn::Expr) -> Option<usize> {
         let syn::Expr::Path(path) = expr else {
             return None;
         };
@@ -918,25 +919,25 @@ impl Rename<'_> {
         if self.shadowed.contains(&name) {
             return None;
         }
-        let (_, id) = self.locals.iter().find(|(n, _)| *n == name)?;
+        self.locals
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, id)| *id)
+    }
+
+    /// The buffer a bare name is, if it names one.
+    fn buffer(&self, expr: &syn::Expr) -> Option<usize> {
+        let id = self.local(expr)?;
         matches!(
-            self.graph.nodes[*id].kind,
+            self.graph.nodes[id].kind,
             crate::ir::NodeKind::Buffer { .. }
         )
-        .then_some(*id)
+        .then_some(id)
     }
 
     /// The float node behind `*v` or `**v`, when `v` is a local holding a float.
     fn dereferenced_float(&self, expr: &syn::Expr) -> Option<usize> {
-        let inner = crate::lower::dereferenced(expr)?;
-        let syn::Expr::Path(path) = inner else {
-            return None;
-        };
-        let name = crate::lower::key(path.path.get_ident()?);
-        if self.shadowed.contains(&name) {
-            return None;
-        }
-        let (_, id) = self.locals.iter().find(|(n, _)| *n == name)?;
+        let id = &self.local(crate::lower::dereferenced(expr)?)?;
         let node = &self.graph.nodes[*id];
         let float = self.graph.float(*id);
         (float.is_some() && node.array.is_none()).then_some(*id)

@@ -284,17 +284,7 @@ impl<'a> Lowerer<'a> {
         let j = &index_ident.ident;
         let (array, width) = (&call.receiver, &call.args[0]);
         let span = call.span();
-        let (count, end): (Expr, Expr) = if exact {
-            (
-                syn::parse_quote_spanned!(span=> #array.len() / (#width)),
-                syn::parse_quote_spanned!(span=> (#j + 1) * (#width)),
-            )
-        } else {
-            (
-                syn::parse_quote_spanned!(span=> #array.len().div_ceil(#width)),
-                syn::parse_quote_spanned!(span=> ((#j + 1) * (#width)).min(#array.len())),
-            )
-        };
+        let (count, end) = chunk_bounds(call, j);
         let stmts = &looped.body.stmts;
         let label = &looped.label;
         // Parsed, not quoted: a pattern that does not fit is the user's error.
@@ -356,17 +346,7 @@ impl Lowerer<'_> {
         let j = self.part_names.fresh("j");
         let (array, width) = (&call.receiver, &call.args[0]);
         let span = call.span();
-        let (count, end): (Expr, Expr) = if call.method == "chunks_exact" {
-            (
-                syn::parse_quote_spanned!(span=> #array.len() / (#width)),
-                syn::parse_quote_spanned!(span=> (#j + 1) * (#width)),
-            )
-        } else {
-            (
-                syn::parse_quote_spanned!(span=> #array.len().div_ceil(#width)),
-                syn::parse_quote_spanned!(span=> ((#j + 1) * (#width)).min(#array.len())),
-            )
-        };
+        let (count, end) = chunk_bounds(call, &j);
         let stmts = &looped.body.stmts;
         let label = &looped.label;
         syn::parse2(quote_spanned! {span=>
@@ -376,6 +356,24 @@ impl Lowerer<'_> {
             }
         })
         .ok()
+    }
+}
+
+/// How many chunks `x.chunks(d)` or `x.chunks_exact(d)` gives, and where
+/// chunk `j` ends (the last one of `chunks` may be short).
+fn chunk_bounds(call: &syn::ExprMethodCall, j: &syn::Ident) -> (Expr, Expr) {
+    let (array, width) = (&call.receiver, &call.args[0]);
+    let span = call.span();
+    if call.method == "chunks_exact" {
+        (
+            syn::parse_quote_spanned!(span=> #array.len() / (#width)),
+            syn::parse_quote_spanned!(span=> (#j + 1) * (#width)),
+        )
+    } else {
+        (
+            syn::parse_quote_spanned!(span=> #array.len().div_ceil(#width)),
+            syn::parse_quote_spanned!(span=> ((#j + 1) * (#width)).min(#array.len())),
+        )
     }
 }
 

@@ -31,6 +31,15 @@ pub(super) type Chain = (Ident, Vec<Ident>);
 
 /// `p.a.b` (through parentheses) when `p` is one of `params`.
 pub(super) fn chain_of(expr: &Expr, params: &[Ident]) -> Option<Chain> {
+    let (members, base) = members_of(expr)?;
+    let Expr::Path(path) = base else { return None };
+    let param = path.path.get_ident()?;
+    params.contains(param).then(|| (param.clone(), members))
+}
+
+/// `base.a.b` (through parentheses): `[a, b]`, at least one, all named, and
+/// the base.
+fn members_of(expr: &Expr) -> Option<(Vec<Ident>, &Expr)> {
     let mut members = Vec::new();
     let mut at = strip(expr);
     while let Expr::Field(field) = at {
@@ -40,13 +49,11 @@ pub(super) fn chain_of(expr: &Expr, params: &[Ident]) -> Option<Chain> {
         members.push(name.clone());
         at = strip(&field.base);
     }
-    let Expr::Path(path) = at else { return None };
-    let param = path.path.get_ident()?;
-    if members.is_empty() || !params.contains(param) {
+    if members.is_empty() {
         return None;
     }
     members.reverse();
-    Some((param.clone(), members))
+    Some((members, at))
 }
 
 /// `layers[l].w.len()`'s `(layers, l, [w])`: a field of an element of a
@@ -55,25 +62,17 @@ pub(super) fn indexed_chain<'e>(
     expr: &'e Expr,
     slices: &[Ident],
 ) -> Option<(Ident, &'e Expr, Vec<Ident>)> {
-    let mut members = Vec::new();
-    let mut at = strip(expr);
-    while let Expr::Field(field) = at {
-        let syn::Member::Named(name) = &field.member else {
-            return None;
-        };
-        members.push(name.clone());
-        at = strip(&field.base);
-    }
-    let Expr::Index(index) = at else { return None };
+    let (members, base) = members_of(expr)?;
+    let Expr::Index(index) = base else {
+        return None;
+    };
     let Expr::Path(path) = strip(&index.expr) else {
         return None;
     };
     let slice = path.path.get_ident()?;
-    if members.is_empty() || !slices.contains(slice) {
-        return None;
-    }
-    members.reverse();
-    Some((slice.clone(), &index.index, members))
+    slices
+        .contains(slice)
+        .then(|| (slice.clone(), &*index.index, members))
 }
 
 /// What the body does with the struct parameters.
