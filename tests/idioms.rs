@@ -675,3 +675,34 @@ fn a_local_struct_read_and_written_through_its_fields() {
         assert_gradient(|p| damped_oscillator(p[0], p[1]), &[k, c], &[g.k, g.c]);
     }
 }
+
+#[differentiate]
+fn euler_step(s: [f64; 2], k: f64, dt: f64) -> [f64; 2] {
+    [s[0] + dt * s[1], s[1] - dt * k * s[0]]
+}
+
+/// A fixed-size state assigned whole: from a call returning the next state,
+/// from a literal, from another array (both sides of the branch).
+#[differentiate]
+fn stepped_state(k: f64) -> f64 {
+    let mut s = [1.0, 0.0];
+    let mut t = [0.0; 2];
+    for i in 0..10 {
+        s = euler_step(s, k, 0.1);
+        if i % 3 == 0 {
+            t = [s[1] * k, s[0]];
+        } else {
+            t = s;
+        }
+    }
+    s[0] + t[0] * t[1]
+}
+
+#[test]
+fn fixed_size_arrays_assigned_whole() {
+    for k in [2.0, 0.5] {
+        let (value, g) = stepped_state::grad(k);
+        assert_eq!(value, stepped_state(k));
+        assert_gradient(|v| stepped_state(v[0]), &[k], &[g.k]);
+    }
+}

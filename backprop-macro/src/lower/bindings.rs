@@ -360,6 +360,21 @@ impl<'a> Lowerer<'a> {
         let Some((ident, current)) = self.assigned_local(&assign.left) else {
             return;
         };
+        // `s = step(s, dt);` of a fixed-size array `[f64; 2]`: the value has
+        // the same length (rustc says so), and is copied in element by element.
+        if let Some(len) = self.literal_length(current) {
+            let span = assign.span();
+            let next = self.part_names.fresh(&format!("{}_next", key(&ident)));
+            let right = &assign.right;
+            let mut stmts: Vec<syn::Stmt> =
+                vec![syn::parse_quote_spanned!(span=> let #next = #right;)];
+            for k in 0..len {
+                let k = proc_macro2::Literal::usize_unsuffixed(k);
+                stmts.push(syn::parse_quote_spanned!(span=> #ident[#k] = #next[#k];));
+            }
+            self.stmts(&stmts, Tail::Unit, span);
+            return;
+        }
         let mark = self.nodes.len();
         let value = self.expr(&assign.right);
         let replaced = matches!(value, Operand::Node(v) if self.nodes[v].array.is_some());
@@ -368,12 +383,23 @@ impl<'a> Lowerer<'a> {
             // (and the next iteration of a loop) still reads the old one.
             self.errors.spanned(
                 assign,
-                "a whole array cannot be assigned to a variable yet (`h = next;`): copy its elements into the buffer (`h.copy_from_slice(&next);`, or `h[..n].copy_from_slice(&next[..n]);` with the buffer as long as the longest), or compute each stage in a buffer of its own",
+                "a vector or slice cannot be assigned whole to a variable yet (`h = next;`; a fixed-size array `[f64; 3]` can): copy its elements into the buffer (`h.copy_from_slice(&next);`, or `h[..n].copy_from_slice(&next[..n]);` with the buffer as long as the longest), or compute each stage in a buffer of its own",
             );
             return;
         }
         let id = self.bind(&ident, value, mark, None);
         self.rebind(&Key::of(&ident), id);
+    }
+
+    /// The length of a fixed-size array written as an integer literal
+    /// (`[0.0; 3]`, `[a, b]`, `[f64; 2]`), up to 64.
+    fn literal_length(&self, array: NodeId) -> Option<usize> {
+        let info = self.nodes[array].array.as_ref().filter(|info| info.fixed)?;
+        let Operand::Const(len) = &info.len else {
+            return None;
+        };
+        let lit: syn::LitInt = syn::parse2(len.tokens.clone()).ok()?;
+        lit.base10_parse::<usize>().ok().filter(|n| *n <= 64)
     }
 
     pub(super) fn compound_assign(&mut self, binary: &syn::ExprBinary) {
