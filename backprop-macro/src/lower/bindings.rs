@@ -383,7 +383,7 @@ impl<'a> Lowerer<'a> {
             // (and the next iteration of a loop) still reads the old one.
             self.errors.spanned(
                 assign,
-                "a vector or slice cannot be assigned whole to a variable yet (`h = next;`; a fixed-size array `[f64; 3]` can): copy its elements into the buffer (`h.copy_from_slice(&next);`, or `h[..n].copy_from_slice(&next[..n]);` with the buffer as long as the longest), or compute each stage in a buffer of its own",
+                "a vector or slice cannot be assigned whole to a variable yet (`h = next;`; a fixed-size array of literal length, `[f64; 3]`, can): copy its elements into the buffer (`h.copy_from_slice(&next);`, or `h[..n].copy_from_slice(&next[..n]);` with the buffer as long as the longest), or compute each stage in a buffer of its own",
             );
             return;
         }
