@@ -706,3 +706,41 @@ fn fixed_size_arrays_assigned_whole() {
         assert_gradient(|v| stepped_state(v[0]), &[k], &[g.k]);
     }
 }
+
+/// Samples of the user's, no derive: read only through a plain helper, the
+/// slice is data even without `wrt` (an element passed whole to the helper is
+/// fine).
+pub struct Sample {
+    pub label: usize,
+}
+
+fn weight_of(sample: &Sample) -> f64 {
+    if sample.label == 0 {
+        1.0
+    } else {
+        2.0
+    }
+}
+
+#[differentiate]
+fn weighted_square(k: f64, samples: &[Sample]) -> f64 {
+    let mut s = 0.0;
+    for sample in samples {
+        s += weight_of(sample) * k * k;
+    }
+    s
+}
+
+#[test]
+fn a_slice_of_structs_read_only_by_a_plain_helper_is_data() {
+    let samples = [
+        Sample { label: 0 },
+        Sample { label: 1 },
+        Sample { label: 0 },
+    ];
+    for k in [1.5, -0.5] {
+        let (value, g) = weighted_square::grad(k, &samples);
+        assert_eq!(value, weighted_square(k, &samples));
+        assert_gradient(|v| weighted_square(v[0], &samples), &[k], &[g.k]);
+    }
+}

@@ -135,7 +135,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
     let mut readers = structs.clone();
     readers.extend(aliases.keys().cloned());
     let mut uses = uses::uses(&body, &readers, &slices);
-    alias_uses_are_the_slices(&mut uses, &aliases, &mut errors);
+    alias_uses_are_the_slices(&mut uses, &aliases);
     // By value, a struct is differentiated only if the body reads its fields
     // (an enum or an opaque value stays data); by reference, always. A slice
     // whose fields are read only as data stays data.
@@ -157,6 +157,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .map(|c| c.ident.clone())
         .collect();
     elements::refuse_other_uses(&body, &slices, &aliases, &mut errors);
+    refuse_whole_elements(&mut uses, &aliases, &slices, &mut errors);
     let params: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();
     for input in &function.sig.inputs {
         if let syn::FnArg::Typed(typed) = input {
@@ -278,12 +279,8 @@ struct Candidate {
 }
 
 /// What the body does with an element (`layer.w[i]`) it does with its slice's
-/// field; an element used whole is refused (it is read field by field).
-fn alias_uses_are_the_slices(
-    uses: &mut uses::Uses,
-    aliases: &elements::Aliases,
-    errors: &mut Errors,
-) {
+/// field.
+fn alias_uses_are_the_slices(uses: &mut uses::Uses, aliases: &elements::Aliases) {
     let fields = std::mem::take(&mut uses.fields);
     for ((param, path), used) in fields {
         let owner = aliases.get(&param).cloned().unwrap_or(param.clone());
@@ -303,18 +300,40 @@ fn alias_uses_are_the_slices(
             .map(|(param, path)| (aliases.get(&param).cloned().unwrap_or(param), path))
             .collect();
     }
-    let is_alias = |expr: &syn::Expr| matches!(expr, syn::Expr::Path(p) if p.path.get_ident().is_some_and(|i| aliases.contains_key(i)));
+}
+
+/// An element of a slice that stays differentiated (`slices`), used whole or
+/// passed whole: refused, as it is read field by field. (An element of a
+/// slice read only as data is data, and may be used as the user likes.)
+fn refuse_whole_elements(
+    uses: &mut uses::Uses,
+    aliases: &elements::Aliases,
+    slices: &[Ident],
+    errors: &mut Errors,
+) {
+    let differentiated = |alias: &Ident| aliases.get(alias).is_some_and(|s| slices.contains(s));
+    let alias_of = |expr: &syn::Expr| match expr {
+        syn::Expr::Path(p) => p
+            .path
+            .get_ident()
+            .filter(|i| aliases.contains_key(*i))
+            .cloned(),
+        _ => None,
+    };
     uses.whole.retain(|expr| {
-        if is_alias(expr) {
+        let Some(alias) = alias_of(expr) else {
+            return true;
+        };
+        if differentiated(&alias) {
             errors.spanned(
                 expr,
                 "an element of a slice of differentiated structs is read field by field (`layer.w[i]`, `&layer.w`, `layer.b`): its methods are not called and it is not passed whole yet; pass its fields to a differentiated function",
             );
         }
-        !is_alias(expr)
+        false
     });
     for (param, arg) in &uses.passed_args {
-        if aliases.contains_key(param) {
+        if differentiated(param) {
             errors.spanned(
                 arg,
                 "an element of a slice of differentiated structs is passed whole here: pass its fields instead (`predict(&layer.w, layer.b, x)`)",
