@@ -61,6 +61,9 @@ pub struct TapePlan<'g> {
     /// Counters: a loop's variable at the start of each iteration, whose next
     /// value is itself plus an integer constant, computed unconditionally.
     counters: BTreeMap<NodeId, TokenStream>,
+    /// Parameters of the user's types behind a reference or in a list
+    /// (`is_opaque_param`), found once: availability asks often.
+    opaque: BTreeSet<NodeId>,
 }
 
 impl<'g> TapePlan<'g> {
@@ -76,6 +79,10 @@ impl<'g> TapePlan<'g> {
             .iter()
             .flat_map(|looped| counters_of(graph, looped))
             .collect();
+        let opaque = (0..sig.params.len())
+            .filter(|&id| matches!(graph.nodes[id].kind, NodeKind::Param))
+            .filter(|&id| opaque_type(&sig.params[id].ty, graph))
+            .collect();
         let mut plan = TapePlan {
             graph,
             sig,
@@ -83,6 +90,7 @@ impl<'g> TapePlan<'g> {
             replayed: BTreeSet::new(),
             loop_bodies,
             counters,
+            opaque,
         };
         // Outer loops first: an inner range may use an outer loop's variable.
         for looped in loops {
@@ -374,20 +382,7 @@ impl<'g> TapePlan<'g> {
     /// would ask the type for `Clone`, a reference for a lifetime), so what
     /// the backward pass reads of it is saved instead.
     fn is_opaque_param(&self, id: NodeId) -> bool {
-        let Some(param) = self.sig.params.get(id) else {
-            return false;
-        };
-        if !matches!(self.graph.nodes[id].kind, NodeKind::Param) {
-            return false;
-        }
-        let inner = match crate::lower::element_type(&param.ty) {
-            Some(element) => element,
-            None => match &param.ty {
-                syn::Type::Reference(r) => (*r.elem).clone(),
-                _ => return false,
-            },
-        };
-        !self.graph.floats.is_plain(&inner)
+        self.opaque.contains(&id)
     }
 
     pub fn is_data_array(&self, id: NodeId) -> bool {
@@ -398,9 +393,21 @@ impl<'g> TapePlan<'g> {
             && !self.graph.written_params.contains(&id)
             // A slice of the user's structs (`obs: &[Obs]`) is not copied:
             // what the backward pass reads of it is saved instead.
-            && crate::lower::element_type(&self.sig.params[id].ty)
-                .is_some_and(|element| self.graph.floats.is_plain(&element))
+            && !self.is_opaque_param(id)
     }
+}
+
+/// A list or reference whose elements (or referent) are not floats, integers
+/// or tuples and arrays of them: a type of the user's.
+fn opaque_type(ty: &syn::Type, graph: &Graph) -> bool {
+    let inner = match crate::lower::element_type(ty) {
+        Some(element) => element,
+        None => match ty {
+            syn::Type::Reference(r) => (*r.elem).clone(),
+            _ => return false,
+        },
+    };
+    !graph.floats.is_plain(&inner)
 }
 
 /// Cheap to compute again: arithmetic, casts, comparisons, indexing, constants.

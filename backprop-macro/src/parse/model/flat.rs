@@ -136,8 +136,9 @@ pub(super) fn flat_function(
     }
 }
 
-/// An element's name: its slice, the name of its index, and a view of each
-/// array field.
+/// An element's name: its slice, the name of its index, and by field path
+/// the local each field is read into where the block reads it whole (a view
+/// of an array field, the value of a float field).
 struct Element<'a> {
     model: &'a Model,
     at: Ident,

@@ -41,11 +41,12 @@ impl Api<'_> {
         let lints = quote!(#[allow(clippy::too_many_arguments)]);
         let (flat_tape, flat_tape_ref) = (self.flat_tape(tape, true), self.flat_tape(tape, false));
         let (kept_shapes, keep_shapes) = (self.kept_shapes(tape), self.keep_shapes(tape));
-        let shapes = &self.shapes;
+        let (prelude, computed) = (self.prelude(), self.computed_shapes());
         let forward_body = if self.has_slices() {
+            let shapes = self.shapes_value();
             quote! {
                 let (#value, by_field) = #forward(#(#flat_args),*);
-                (#value, Tape { by_field, shapes: ::std::vec![#(#shapes),*] })
+                (#value, Tape { by_field, shapes: #shapes })
             }
         } else {
             quote!(#forward(#(#flat_args),*))
@@ -67,8 +68,10 @@ impl Api<'_> {
             #[inline]
             #lints
             pub fn forward_into #generics (#tape: &mut Tape #args, #(#params),*) -> #ret #where_clause {
+                #prelude
+                let #value = #forward_into(#flat_tape, #(#flat_args),*);
                 #keep_shapes
-                #forward_into(#flat_tape, #(#flat_args),*)
+                #value
             }
 
             #[doc = #d_forward]
@@ -76,6 +79,7 @@ impl Api<'_> {
             #[inline]
             #lints
             pub fn forward #generics (#(#params),*) -> (#ret, Tape #args) #where_clause {
+                #prelude
                 #forward_body
             }
 
@@ -99,18 +103,20 @@ impl Api<'_> {
             #[inline]
             #lints
             pub fn grad #generics (#(#params),*) -> (#ret, Grad #args) #where_clause {
+                #prelude
                 let (#value, #flat) = #grad(#(#flat_args),*);
-                (#value, Grad::from_flat(#flat, &[#(#shapes),*]))
+                (#value, Grad::from_flat(#flat, #computed))
             }
 
             #[doc = #d_grad_into]
             #[inline]
             #lints
             pub fn grad_into #generics (#(#params,)* #tape: &mut Tape #args, #gradient: &mut Grad #args) -> #ret #where_clause {
-                #keep_shapes
+                #prelude
                 let mut #flat = #gradient.take_flat();
                 let #value = #grad_into(#(#flat_args,)* #flat_tape, &mut #flat);
-                #gradient.put_flat(#flat, #kept_shapes);
+                #gradient.put_flat(#flat, #computed);
+                #keep_shapes
                 #value
             }
 
@@ -121,6 +127,7 @@ impl Api<'_> {
             #[inline]
             #lints
             pub fn graph #generics (#(#params),*) -> ::backprop_runtime::graph::Graph #where_clause {
+                #prelude
                 #graph(#(#flat_args),*)
             }
 
@@ -129,6 +136,7 @@ impl Api<'_> {
             #[inline]
             #lints
             pub fn graph_with #generics (#(#params,)* #iterations: usize) -> ::backprop_runtime::graph::Graph #where_clause {
+                #prelude
                 #graph_with(#(#flat_args,)* #iterations)
             }
         }
@@ -217,7 +225,7 @@ impl Api<'_> {
             });
         }
         let tangent = self.flat_path(quote!(tangent));
-        let (params, flat_args) = (&self.params, &self.flat_args);
+        let (params, flat_args, prelude) = (&self.params, &self.flat_args, self.prelude());
         let ident = &self.seen.sig.ident;
         let doc = format!(
             "Forward mode: `{ident}`'s value and its derivative along a direction, `by_field::{ident}::tangent` over the structs. A struct's direction is a gradient struct of its type, its vectors as long as the fields' (`model.zero_grad()`, then filled)."
@@ -228,6 +236,7 @@ impl Api<'_> {
             #[inline]
             #[allow(clippy::too_many_arguments)]
             pub fn tangent #generics (#(#params,)* #(#dot_params),*) -> (#ret, #ret) #where_clause {
+                #prelude
                 #tangent(#(#flat_args,)* #(#dot_args),*)
             }
         }

@@ -192,6 +192,9 @@ struct Api<'a> {
     /// computed from the wrappers' parameters (`offsets(layers.iter()..)`):
     /// the gradient is cut there.
     shapes: Vec<TokenStream>,
+    /// The local they are computed into once per call (`prelude`), which the
+    /// flat arguments lend and the tape or the gradient then takes.
+    shapes_local: Ident,
     /// Locals of the wrappers, apart from the user's names.
     tape: Ident,
     seed: Ident,
@@ -243,6 +246,7 @@ impl<'a> Api<'a> {
         let mut params = Vec::new();
         let mut flat_args = Vec::new();
         let mut shapes = Vec::new();
+        let shapes_local = names.fresh("shapes");
         let mut passed_names = std::collections::BTreeMap::new();
         let fields = quote!(::backprop_runtime::model::fields);
         for (ident, typed) in named_params(&seen.sig) {
@@ -277,7 +281,8 @@ impl<'a> Api<'a> {
                             if leaf.array {
                                 let offsets = quote_spanned!(leaf.span=> #fields::offsets(#passed.iter().map(|e| e.#(#path).*.len())));
                                 flat_args.push(quote_spanned!(leaf.span=> &#fields::concat(#passed.iter().map(|e| &e.#(#path).*[..]))[..]));
-                                flat_args.push(quote!(&#offsets[..]));
+                                let j = proc_macro2::Literal::usize_unsuffixed(shapes.len());
+                                flat_args.push(quote!(&#shapes_local[#j][..]));
                                 shapes.push(offsets);
                             } else {
                                 flat_args.push(quote_spanned!(leaf.span=> &#fields::gather(#passed.iter().map(|e| e.#(#path).*))[..]));
@@ -306,6 +311,7 @@ impl<'a> Api<'a> {
             flat_args,
             passed_names,
             shapes,
+            shapes_local,
             tape: names.fresh("tape"),
             seed: names.fresh("seed"),
             gradient: names.fresh("gradient"),
@@ -386,11 +392,42 @@ impl<'a> Api<'a> {
         }
     }
 
-    /// `tape.shapes = ...;`, computed from the parameters.
+    /// Before a wrapper calls the flat function: the shapes computed from
+    /// the parameters, once (the flat arguments lend them).
+    fn prelude(&self) -> TokenStream {
+        let (local, shapes) = (&self.shapes_local, &self.shapes);
+        match shapes.is_empty() {
+            true => quote!(),
+            false => {
+                quote!(let #local: ::std::vec::Vec<::std::vec::Vec<usize>> = ::std::vec![#(#shapes),*];)
+            }
+        }
+    }
+
+    /// The shapes `prelude` computed, by reference.
+    fn computed_shapes(&self) -> TokenStream {
+        let local = &self.shapes_local;
+        match self.shapes.is_empty() {
+            true => quote!(&[]),
+            false => quote!(&#local),
+        }
+    }
+
+    /// The shapes `prelude` computed, moved into a tape's field (nothing
+    /// without slices of structs).
+    fn shapes_value(&self) -> TokenStream {
+        let local = &self.shapes_local;
+        match self.shapes.is_empty() {
+            true => quote!(::std::vec::Vec::new()),
+            false => quote!(#local),
+        }
+    }
+
+    /// `tape.shapes = shapes;` after the flat function ran.
     fn keep_shapes(&self, tape: &Ident) -> TokenStream {
-        let shapes = &self.shapes;
+        let value = self.shapes_value();
         match self.has_slices() {
-            true => quote!(#tape.shapes = ::std::vec![#(#shapes),*];),
+            true => quote!(#tape.shapes = #value;),
             false => quote!(),
         }
     }
