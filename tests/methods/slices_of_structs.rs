@@ -7,6 +7,8 @@
 #![allow(clippy::needless_range_loop, clippy::manual_memcpy)]
 
 use crate::common::{assert_gradient, Rng};
+// The differentiated dot product the struct tests define (function and module).
+use crate::structs::dot;
 use backprop_runtime::{differentiate, Differentiable, Float, Gradient};
 
 /// A dense layer: weights, biases, a gain, and its input count (data).
@@ -44,15 +46,6 @@ fn grads_as_vec(g: &[DenseGrad]) -> Vec<f64> {
         v.push(layer.gain);
     }
     v
-}
-
-#[differentiate]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for i in 0..a.len() {
-        s += a[i] * b[i];
-    }
-    s
 }
 
 /// A network over a slice of layers: `for layer in layers`, a view of a

@@ -122,7 +122,7 @@ fn forward_backward_and_grad_into_agree_with_grad() {
 /// Several struct parameters, one by value, with fields passed to
 /// differentiated callees.
 #[differentiate]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut s = 0.0;
     for i in 0..a.len() {
         s += a[i] * b[i];
