@@ -59,17 +59,23 @@ fn compare(what: &str, got: &[f64], want: &[f64], tol: f64) -> Result<(), String
 
 /// The picture's own sums: each drawn value's adjoint is the sum of the
 /// terms on the wires leaving it (every iteration drawn), as the blog's
-/// `dx = dx1 + dx2 + dx3`; a value whose adjoint also flows along a loop's
-/// wires, or that feeds an array, is left out.
+/// `dx = dx1 + dx2 + dx3`; a wire past a loop that ran no iteration carries
+/// the adjoint of the value after it whole. A value whose adjoint also flows
+/// along a loop's other wires, or that feeds an array, is left out.
 fn check_graph(g: &backprop_runtime::graph::Graph, tol: f64) -> Result<(), String> {
     use backprop_runtime::graph::EdgeKind;
+    let carried = |e: &backprop_runtime::graph::Edge| match e.kind {
+        EdgeKind::Operand => e.term_value,
+        EdgeKind::LoopBypass => Some(g.nodes[e.to].adjoint.unwrap_or(0.0)),
+        _ => None,
+    };
     for (k, node) in g.nodes.iter().enumerate() {
         let Some(adjoint) = node.adjoint else { continue };
         let out: Vec<_> = g.edges.iter().filter(|e| e.from == k).collect();
-        if out.is_empty() || node.output || out.iter().any(|e| e.kind != EdgeKind::Operand || e.term_value.is_none()) {
+        if out.is_empty() || node.output || out.iter().any(|e| carried(e).is_none()) {
             continue;
         }
-        let sum: f64 = out.iter().filter_map(|e| e.term_value).sum();
+        let sum: f64 = out.iter().filter_map(|e| carried(e)).sum();
         if !close(sum, adjoint, tol) {
             return Err(format!("graph: d{}{:?} = {adjoint:e} but its wires carry {sum:e}", node.name, node.iteration));
         }

@@ -93,22 +93,24 @@ fn relax(state: &mut [f64], rate: f64) -> f64 {
 }
 
 /// Each drawn value's adjoint is the sum of the terms its wires carry,
-/// where every wire leaving it carries one.
+/// where every wire leaving it carries one; a wire past a loop that ran no
+/// iteration carries the whole adjoint of the value after the loop.
 fn assert_sums(graph: &Graph) {
+    let carried = |e: &backprop_runtime::graph::Edge| match e.kind {
+        EdgeKind::Operand => e.term_value,
+        EdgeKind::LoopBypass => Some(graph.nodes[e.to].adjoint.unwrap_or(0.0)),
+        _ => None,
+    };
     let mut checked = 0;
     for (k, node) in graph.nodes.iter().enumerate() {
         let Some(adjoint) = node.adjoint else {
             continue;
         };
         let out: Vec<_> = graph.edges.iter().filter(|e| e.from == k).collect();
-        if out.is_empty()
-            || out
-                .iter()
-                .any(|e| e.kind != EdgeKind::Operand || e.term_value.is_none())
-        {
+        if out.is_empty() || out.iter().any(|e| carried(e).is_none()) {
             continue;
         }
-        let sum: f64 = out.iter().filter_map(|e| e.term_value).sum();
+        let sum: f64 = out.iter().filter_map(|e| carried(e)).sum();
         let scale = sum.abs().max(adjoint.abs()).max(1.0);
         assert!(
             (sum - adjoint).abs() <= 1e-12 * scale,
@@ -296,6 +298,30 @@ fn loops_draw_the_iterations_asked_for_with_the_gradients_adjoints() {
         assert_eq!(carried, drawn - 1);
         assert_sums(&graph);
     }
+}
+
+/// A loop that ran no iteration passes its variable on unchanged: the picture
+/// draws that wire (and only when no iteration ran), so the value before the
+/// loop still sums to its adjoint. Found by the fuzzer (a `while` whose test
+/// was false at once).
+#[test]
+fn a_loop_that_ran_no_iteration_draws_the_wire_past_it() {
+    let bypasses = |graph: &Graph| {
+        graph
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::LoopBypass)
+            .map(|e| (graph.nodes[e.from].name, graph.nodes[e.to].adjoint))
+            .collect::<Vec<_>>()
+    };
+    let (_, g) = steps::grad(0.3, 0);
+    let skipped = steps::graph(0.3, 0);
+    assert_eq!(skipped.node("x").unwrap().adjoint, Some(g.x));
+    assert_eq!(bypasses(&skipped), [("y", Some(g.x))]);
+    assert_sums(&skipped);
+    let ran = steps::graph(0.3, 2);
+    assert!(bypasses(&ran).is_empty());
+    assert_sums(&ran);
 }
 
 #[test]

@@ -129,6 +129,9 @@ pub enum EdgeKind {
     Carried,
     /// A loop variable's value after the last iteration, out of the loop.
     LoopExit,
+    /// A loop variable's value before the loop, out of it, when the loop ran
+    /// no iteration (the value passes it unchanged).
+    LoopBypass,
 }
 
 #[derive(Debug)]

@@ -397,6 +397,14 @@ impl Builder {
                 }
                 _ => None,
             },
+            // Past a loop that ran no iteration.
+            EdgeKind::LoopBypass => {
+                let trips = self.rec.trips.get(&(info.region, path.clone()));
+                match trips.copied().unwrap_or(0) {
+                    0 => Some(path[..from_depth.min(path.len())].to_vec()),
+                    _ => None,
+                }
+            }
             // From the last iteration drawn.
             EdgeKind::LoopExit => {
                 let trips = self

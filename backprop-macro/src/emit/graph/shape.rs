@@ -39,6 +39,7 @@ pub fn shape(sig: &Signature, graph: &Graph, backward: &Backward, name: &Ident) 
             Kind::LoopEntry => quote!(LoopEntry),
             Kind::Carried => quote!(Carried),
             Kind::LoopExit => quote!(LoopExit),
+            Kind::LoopBypass => quote!(LoopBypass),
         };
         quote!(::backprop_runtime::graph::EdgeInfo { from: #from, to: #to, term: #term, kind: ::backprop_runtime::graph::EdgeKind::#kind, region: #region })
     });
@@ -229,6 +230,7 @@ enum Kind {
     LoopEntry,
     Carried,
     LoopExit,
+    LoopBypass,
 }
 
 struct EdgeRow {
@@ -308,6 +310,7 @@ fn edges(graph: &Graph, backward: &Backward) -> Vec<EdgeRow> {
             for (carried, next) in looped.carried.iter().zip(&looped.body.results) {
                 if let Operand::Node(init) = &carried.init {
                     operand(&mut rows, *init, carried.param, Kind::LoopEntry, region);
+                    operand(&mut rows, *init, carried.out, Kind::LoopBypass, region);
                 }
                 if let Operand::Node(next) = next {
                     operand(&mut rows, *next, carried.param, Kind::Carried, region);
