@@ -139,10 +139,10 @@ fn a_tape_stack_hands_back_its_spares_in_any_order_of_use() {
         // Fewer tapes in the second round, more in the third.
         let count = [4, 2, 5][round];
         for k in 0..count {
-            let mut tape = tapes.spare();
+            let tape = tapes.next_spare();
             tape.clear();
             tape.push((10 * round + k) as f64);
-            tapes.push(tape);
+            tapes.keep();
         }
         assert_eq!(tapes.len(), count);
         let mut back = tapes.reader();

@@ -103,10 +103,10 @@ mod tests {
         let v: Vec<f32> = Vec::with_capacity(10);
         assert_eq!(v.heap_bytes(), 40);
         let mut tapes: TapeStack<Vec<f64>> = TapeStack::new();
-        let mut tape = tapes.spare();
+        let tape = tapes.next_spare();
         tape.reserve_exact(4);
         let own = tape.capacity() * 8;
-        tapes.push(tape);
+        tapes.keep();
         assert_eq!(
             tapes.heap_bytes(),
             tapes.capacity() * core::mem::size_of::<Vec<f64>>() + own

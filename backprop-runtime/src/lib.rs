@@ -679,21 +679,23 @@ impl<T: Copy> Reader<'_, T> {
 /// use backprop_runtime::TapeStack;
 ///
 /// let mut tapes: TapeStack<Vec<f64>> = TapeStack::new();
-/// let mut tape = tapes.spare();
+/// let tape = tapes.next_spare();
 /// tape.extend([1.0, 2.0]);
-/// tapes.push(tape);
+/// tapes.keep();
 /// assert_eq!(tapes.reader().pop_ref(), &vec![1.0, 2.0]);
 ///
 /// // Cleared, the stack hands the same tape back, its memory kept.
 /// tapes.clear();
-/// let again = tapes.spare();
-/// assert!(tapes.is_empty() && again.capacity() >= 2);
+/// let again = tapes.next_spare();
+/// assert!(again.capacity() >= 2);
+/// assert!(tapes.is_empty());
 /// ```
 #[derive(Clone, Debug)]
 pub struct TapeStack<T> {
     /// The live tapes, then (from `live` on) spare ones whose memory is kept:
-    /// the next `spare` takes the one at `live` and the next `push` puts a
-    /// tape back there, so a forward pass walks the tapes in order.
+    /// `next_spare` lends the one at `live` to be refilled in place and `keep`
+    /// makes it live, so a forward pass walks the tapes in order and never
+    /// moves one.
     items: Vec<T>,
     live: usize,
 }
@@ -719,25 +721,28 @@ impl<T> TapeStack<T> {
         self.live = 0;
     }
 
-    /// A tape to fill: the next spare one if there is one (an empty tape
-    /// takes its place until `push`), else a new one.
+    /// The tape to fill next, in place: the next spare one (holding what an
+    /// earlier pass left, which a callee's `forward_into` overwrites) if there
+    /// is one, else a new one. It stays spare until `keep`.
     #[must_use]
-    pub fn spare(&mut self) -> T
+    pub fn next_spare(&mut self) -> &mut T
     where
         T: Default,
     {
-        match self.items.get_mut(self.live) {
-            Some(tape) => core::mem::take(tape),
-            None => T::default(),
+        if self.live == self.items.len() {
+            self.items.push(T::default());
         }
+        &mut self.items[self.live]
     }
 
-    /// Saves one tape, in the place of the spare `spare` handed out.
-    pub fn push(&mut self, tape: T) {
-        match self.items.get_mut(self.live) {
-            Some(place) => *place = tape,
-            None => self.items.push(tape),
-        }
+    /// Saves the tape `next_spare` lent: it is live from now on. (Filled in
+    /// place rather than moved in and out, a callee's tape costs no copy of
+    /// itself per call.)
+    ///
+    /// # Panics
+    /// If `next_spare` was not called since the last `keep`.
+    pub fn keep(&mut self) {
+        assert!(self.live < self.items.len(), "`keep` without `next_spare`");
         self.live += 1;
     }
 

@@ -66,10 +66,8 @@ impl Forward<'_> {
                 let name = &node.name;
                 code.extend(quote!(#stack.push(#name);));
             }
-            if let (Some(stack), NodeKind::Call { tape, .. }) =
-                (self.tape_stacks.get(&id), &node.kind)
-            {
-                code.extend(quote!(#stack.push(#tape);));
+            if let (Some(stack), NodeKind::Call { .. }) = (self.tape_stacks.get(&id), &node.kind) {
+                code.extend(quote!(#stack.keep();));
             }
         }
         code
@@ -542,8 +540,9 @@ impl Forward<'_> {
     }
 
     /// Where a call's tape comes from, when the backward pass reads it, and
-    /// the argument that passes it: a spare of its stack (inside a branch or
-    /// loop, whose memory a reused tape keeps), the tape's own field, filled
+    /// the argument that passes it: the next spare of its stack, filled in
+    /// place (inside a branch or loop, whose memory a reused tape keeps; kept
+    /// where the block saves its values), the tape's own field, filled
     /// in place (in the function body), or a new tape and gradient (in
     /// forward mode, which pulls back through them at once).
     fn callee_tape(&self, id: NodeId, tape: &Ident) -> Option<(TokenStream, TokenStream)> {
@@ -562,7 +561,7 @@ impl Forward<'_> {
                 },
                 quote!(&mut #tape.0),
             ),
-            (None, Some(stack)) => (quote!(let mut #tape = #stack.spare();), quote!(&mut #tape)),
+            (None, Some(stack)) => (quote!(let #tape = #stack.next_spare();), quote!(#tape)),
             (None, None) => (TokenStream::new(), quote!(&mut #own.#tape)),
         })
     }
