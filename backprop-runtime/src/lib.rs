@@ -451,6 +451,8 @@ pub use checkpoint::Checkpoints;
 
 pub mod graph;
 
+pub mod lent;
+
 pub mod model;
 pub use backprop_macro::Differentiable;
 pub use model::{Differentiable, GradOf, Gradient};

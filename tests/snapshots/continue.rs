@@ -99,6 +99,13 @@ pub mod even_terms {
         (value, tape)
     }
 
+    pub const LENDS: bool = true;
+
+    #[inline]
+    pub fn forward_lent(tape: &mut Tape, (w, x): (&[f64], f64)) -> f64 {
+        self::forward_core(tape, w, x)
+    }
+
     #[inline]
     fn backward_core(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad, w: &[f64]) {
         let Tape { x, w_len, trips, .. } = *tape;
@@ -169,6 +176,19 @@ pub mod even_terms {
         scratch.clear();
         if seed != 0.0_f64 {
             self::backward_into(tape, seed, scratch);
+        }
+        (&scratch.w[..], scratch.x)
+    }
+
+    pub fn pullback_lent<'grad>(
+        tape: &Tape,
+        seed: f64,
+        scratch: &'grad mut Scratch,
+        (lent_0, _): (&[f64], impl ::core::marker::Sized),
+    ) -> (&'grad [f64], f64) {
+        scratch.clear();
+        if seed != 0.0_f64 {
+            self::backward_core(tape, seed, scratch, lent_0);
         }
         (&scratch.w[..], scratch.x)
     }

@@ -151,6 +151,13 @@ pub mod scaled_logistic {
         (value, tape)
     }
 
+    pub const LENDS: bool = true;
+
+    #[inline]
+    pub fn forward_lent<T: Float>(tape: &mut Tape<T>, (w, x): (&[T], T)) -> T {
+        self::forward_into(tape, w, x)
+    }
+
     #[inline]
     pub fn backward_with<T: Float>(
         tape: &Tape<T>,
@@ -231,6 +238,19 @@ pub mod scaled_logistic {
         tape: &Tape<T>,
         seed: T,
         scratch: &'grad mut Scratch<T>,
+    ) -> (&'grad [T], T) {
+        scratch.grad.clear();
+        if seed != T::zero() {
+            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
+        (&scratch.grad.w[..], scratch.grad.x)
+    }
+
+    pub fn pullback_lent<'grad, T: Float>(
+        tape: &Tape<T>,
+        seed: T,
+        scratch: &'grad mut Scratch<T>,
+        (_, _): (impl ::core::marker::Sized, impl ::core::marker::Sized),
     ) -> (&'grad [T], T) {
         scratch.grad.clear();
         if seed != T::zero() {

@@ -101,6 +101,13 @@ pub mod dot {
         (value, tape)
     }
 
+    pub const LENDS: bool = true;
+
+    #[inline]
+    pub fn forward_lent(tape: &mut Tape, (a, b): (&[f64], &[f64])) -> f64 {
+        self::forward_core(tape, a, b)
+    }
+
     #[inline]
     fn backward_core(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad, a: &[f64], b: &[f64]) {
         let Tape { a_len, b_len, trips, .. } = *tape;
@@ -165,6 +172,19 @@ pub mod dot {
         scratch.clear();
         if seed != 0.0_f64 {
             self::backward_into(tape, seed, scratch);
+        }
+        (&scratch.a[..], &scratch.b[..])
+    }
+
+    pub fn pullback_lent<'grad>(
+        tape: &Tape,
+        seed: f64,
+        scratch: &'grad mut Scratch,
+        (lent_0, lent_1): (&[f64], &[f64]),
+    ) -> (&'grad [f64], &'grad [f64]) {
+        scratch.clear();
+        if seed != 0.0_f64 {
+            self::backward_core(tape, seed, scratch, lent_0, lent_1);
         }
         (&scratch.a[..], &scratch.b[..])
     }

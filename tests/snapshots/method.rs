@@ -27,6 +27,8 @@ pub mod linear_predict {
         pub w_len: usize,
         pub x_len: usize,
         pub dot_out_tape: dot::Tape,
+        pub w: ::std::vec::Vec<f64>,
+        pub x: ::std::vec::Vec<f64>,
     }
 
     impl Tape {
@@ -42,6 +44,8 @@ pub mod linear_predict {
         fn heap_bytes(&self) -> usize {
             use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
             (&&::backprop_runtime::bytes::Probe(&self.dot_out_tape)).heap_bytes()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.w)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.x)
         }
     }
 
@@ -72,20 +76,48 @@ pub mod linear_predict {
     }
 
     #[inline]
+    fn forward_core(tape: &mut Tape, _linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> f64 {
+        let w_len = w.len();
+        let x_len = x.len();
+        let dot_out = {
+            #[allow(unused_imports, clippy::wildcard_imports)]
+            use ::backprop_runtime::lent::*;
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use dot::*;
+                if LENDS {
+                    forward_lent(&mut tape.dot_out_tape, (w, x))
+                } else {
+                    dot::forward_into(&mut tape.dot_out_tape, w, x)
+                }
+            }
+        };
+        let linear_predict = dot_out + b;
+        let mut w_copy = ::core::mem::take(&mut tape.w);
+        w_copy.clear();
+        let mut x_copy = ::core::mem::take(&mut tape.x);
+        x_copy.clear();
+        tape.w_len = w_len;
+        tape.x_len = x_len;
+        tape.w = w_copy;
+        tape.x = x_copy;
+        linear_predict
+    }
+
+    #[inline]
     pub fn forward_into(
         tape: &mut Tape,
-        _linear: &Linear,
+        linear: &Linear,
         w: &[f64],
         b: f64,
         x: &[f64],
     ) -> f64 {
-        let w_len = w.len();
-        let x_len = x.len();
-        let dot_out = dot::forward_into(&mut tape.dot_out_tape, w, x);
-        let linear_predict = dot_out + b;
-        tape.w_len = w_len;
-        tape.x_len = x_len;
-        linear_predict
+        let value = self::forward_core(tape, linear, w, b, x);
+        tape.w.clear();
+        tape.w.extend_from_slice(w);
+        tape.x.clear();
+        tape.x.extend_from_slice(x);
+        value
     }
 
     #[must_use]
@@ -96,33 +128,78 @@ pub mod linear_predict {
         (value, tape)
     }
 
+    pub const LENDS: bool = true;
+
     #[inline]
-    pub fn backward_with(
+    pub fn forward_lent(
+        tape: &mut Tape,
+        (linear, w, b, x): (&Linear, &[f64], f64, &[f64]),
+    ) -> f64 {
+        self::forward_core(tape, linear, w, b, x)
+    }
+
+    #[inline]
+    fn backward_core(
         tape: &Tape,
         dlinear_predict: f64,
         grad: &mut Grad,
         work: &mut Work,
+        w: &[f64],
+        x: &[f64],
     ) {
-        let Tape { w_len, x_len, ref dot_out_tape } = *tape;
+        let Tape { w_len, x_len, ref dot_out_tape, .. } = *tape;
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         ::backprop_runtime::prepare(&mut grad.x, x_len);
         let dx = &mut grad.x;
         let ddot_out = dlinear_predict;
         let db = dlinear_predict;
-        let (dw_dot_out, dx_dot_out) = dot::pullback_into(
-            dot_out_tape,
-            ddot_out,
-            work.dot_out_scratch.get_or_insert_with(::core::default::Default::default),
-        );
+        let (dw_dot_out, dx_dot_out) = {
+            #[allow(unused_imports, clippy::wildcard_imports)]
+            use ::backprop_runtime::lent::*;
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use dot::*;
+                if LENDS {
+                    pullback_lent(
+                        dot_out_tape,
+                        ddot_out,
+                        work
+                            .dot_out_scratch
+                            .get_or_insert_with(::core::default::Default::default),
+                        (w, x),
+                    )
+                } else {
+                    dot::pullback_into(
+                        dot_out_tape,
+                        ddot_out,
+                        work
+                            .dot_out_scratch
+                            .get_or_insert_with(::core::default::Default::default),
+                    )
+                }
+            }
+        };
         ::backprop_runtime::accumulate(&mut dw[..], dw_dot_out);
         ::backprop_runtime::accumulate(&mut dx[..], dx_dot_out);
         grad.b += db;
     }
 
     #[inline]
+    pub fn backward_with(tape: &Tape, seed: f64, grad: &mut Grad, work: &mut Work) {
+        self::backward_core(tape, seed, grad, work, tape.w.as_slice(), tape.x.as_slice());
+    }
+
+    #[inline]
     pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
-        self::backward_with(tape, seed, grad, &mut Work::default());
+        self::backward_core(
+            tape,
+            seed,
+            grad,
+            &mut Work::default(),
+            tape.w.as_slice(),
+            tape.x.as_slice(),
+        );
     }
 
     #[must_use]
@@ -136,8 +213,10 @@ pub mod linear_predict {
     #[must_use]
     #[inline]
     pub fn grad(linear: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Grad) {
-        let (value, tape) = self::forward(linear, w, b, x);
-        (value, self::backward(&tape, 1.0_f64))
+        let mut tape = Tape::default();
+        let mut gradient = Grad::default();
+        let value = self::grad_into(linear, w, b, x, &mut tape, &mut gradient);
+        (value, gradient)
     }
 
     #[inline]
@@ -149,8 +228,8 @@ pub mod linear_predict {
         tape: &mut Tape,
         gradient: &mut Grad,
     ) -> f64 {
-        let value = self::forward_into(tape, linear, w, b, x);
-        self::backward_into(tape, 1.0_f64, gradient);
+        let value = self::forward_core(tape, linear, w, b, x);
+        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x);
         value
     }
 
@@ -176,6 +255,36 @@ pub mod linear_predict {
         scratch.grad.clear();
         if seed != 0.0_f64 {
             self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
+        (
+            ::backprop_runtime::NotDifferentiable,
+            &scratch.grad.w[..],
+            scratch.grad.b,
+            &scratch.grad.x[..],
+        )
+    }
+
+    pub fn pullback_lent<'grad>(
+        tape: &Tape,
+        seed: f64,
+        scratch: &'grad mut Scratch,
+        (
+            _,
+            lent_1,
+            _,
+            lent_3,
+        ): (impl ::core::marker::Sized, &[f64], impl ::core::marker::Sized, &[f64]),
+    ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64]) {
+        scratch.grad.clear();
+        if seed != 0.0_f64 {
+            self::backward_core(
+                tape,
+                seed,
+                &mut scratch.grad,
+                &mut scratch.work,
+                lent_1,
+                lent_3,
+            );
         }
         (
             ::backprop_runtime::NotDifferentiable,
@@ -444,6 +553,16 @@ pub mod linear_loss {
         (value, tape)
     }
 
+    pub const LENDS: bool = true;
+
+    #[inline]
+    pub fn forward_lent(
+        tape: &mut Tape,
+        (linear, w, b, x, y): (&Linear, &[f64], f64, &[f64], f64),
+    ) -> f64 {
+        self::forward_into(tape, linear, w, b, x, y)
+    }
+
     #[inline]
     pub fn backward_with(tape: &Tape, dlinear_loss: f64, grad: &mut Grad, work: &mut Work) {
         let Tape { w_len, x_len, ref linear_predict_out_tape, e } = *tape;
@@ -521,6 +640,37 @@ pub mod linear_loss {
         tape: &Tape,
         seed: f64,
         scratch: &'grad mut Scratch,
+    ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
+        scratch.grad.clear();
+        if seed != 0.0_f64 {
+            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
+        (
+            ::backprop_runtime::NotDifferentiable,
+            &scratch.grad.w[..],
+            scratch.grad.b,
+            &scratch.grad.x[..],
+            scratch.grad.y,
+        )
+    }
+
+    pub fn pullback_lent<'grad>(
+        tape: &Tape,
+        seed: f64,
+        scratch: &'grad mut Scratch,
+        (
+            _,
+            _,
+            _,
+            _,
+            _,
+        ): (
+            impl ::core::marker::Sized,
+            impl ::core::marker::Sized,
+            impl ::core::marker::Sized,
+            impl ::core::marker::Sized,
+            impl ::core::marker::Sized,
+        ),
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
         scratch.grad.clear();
         if seed != 0.0_f64 {

@@ -110,6 +110,13 @@ pub mod mse {
         (value, tape)
     }
 
+    pub const LENDS: bool = true;
+
+    #[inline]
+    pub fn forward_lent(tape: &mut Tape, (w, xs, ys): (&[f64], &[f64], &[f64])) -> f64 {
+        self::forward_core(tape, w, xs, ys)
+    }
+
     #[inline]
     fn backward_core(tape: &Tape, dmse: f64, grad: &mut Grad, xs: &[f64]) {
         let Tape { w_len, trips, cast, .. } = *tape;
@@ -194,6 +201,27 @@ pub mod mse {
         scratch.clear();
         if seed != 0.0_f64 {
             self::backward_into(tape, seed, scratch);
+        }
+        (
+            &scratch.w[..],
+            ::backprop_runtime::NotDifferentiable,
+            ::backprop_runtime::NotDifferentiable,
+        )
+    }
+
+    pub fn pullback_lent<'grad>(
+        tape: &Tape,
+        seed: f64,
+        scratch: &'grad mut Scratch,
+        (_, lent_1, _): (impl ::core::marker::Sized, &[f64], impl ::core::marker::Sized),
+    ) -> (
+        &'grad [f64],
+        ::backprop_runtime::NotDifferentiable,
+        ::backprop_runtime::NotDifferentiable,
+    ) {
+        scratch.clear();
+        if seed != 0.0_f64 {
+            self::backward_core(tape, seed, scratch, lent_1);
         }
         (
             &scratch.w[..],

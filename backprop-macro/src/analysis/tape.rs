@@ -421,6 +421,8 @@ fn is_cheap(expr: &syn::Expr) -> bool {
         Expr::Binary(b) => is_cheap(&b.left) && is_cheap(&b.right),
         Expr::Cast(c) => is_cheap(&c.expr),
         Expr::Index(i) => is_cheap(&i.expr) && is_cheap(&i.index),
+        // A part of a data slice (`&points[a..b]`), lent to a callee again.
+        Expr::Reference(r) => r.mutability.is_none() && is_cheap(&r.expr),
         Expr::MethodCall(m) => m.method == "len" && m.args.is_empty() && is_cheap(&m.receiver),
         // The bounds check of a read of a slice of structs' field (`parse/model`).
         Expr::Call(c) => {

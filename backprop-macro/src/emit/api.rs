@@ -6,7 +6,7 @@ use crate::emit::names::Names;
 use crate::ir::FloatTy;
 use crate::parse::signature::{Outputs, Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 
 /// The type of the seeds: the return type, or with `&mut` parameters one per
 /// output: the value, then each parameter's final value (a float) or contents
@@ -304,6 +304,7 @@ pub(super) fn grad_fn(
 pub(super) fn pullback_fn(
     sig: &Signature,
     backward: &crate::emit::backward::Backward,
+    tape: &super::tape::Tape,
     generic: &Generic,
 ) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
@@ -341,7 +342,10 @@ pub(super) fn pullback_fn(
     }
     let (types, values) = (tuple(&types), tuple(&values));
     let g = format_ident!("g");
-    let pullback_into = pullback_into_fn(sig, !backward.work_fields.is_empty(), generic);
+    let has_work = !backward.work_fields.is_empty();
+    let pullback_into = pullback_into_fn(sig, has_work, generic, None);
+    let pullback_lent = crate::emit::lending::takes_slices(sig)
+        .then(|| pullback_into_fn(sig, has_work, generic, Some(tape)));
     quote! {
         /// `backward`, with the gradient as a tuple in parameter order (a
         /// `NotDifferentiable` marker for the other parameters).
@@ -352,6 +356,8 @@ pub(super) fn pullback_fn(
         }
 
         #pullback_into
+
+        #pullback_lent
     }
 }
 
@@ -359,7 +365,17 @@ pub(super) fn pullback_fn(
 /// (its vectors keep their memory), filled by `backward_into`, and handed back
 /// by position, vectors as slices of it. Differentiated callers use it, one
 /// gradient per call site, so a call in a loop allocates nothing per pass.
-fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> TokenStream {
+///
+/// With `lent`, the function's tape, the same as `pullback_lent`, which also
+/// takes the arguments again, as a tuple (see `backprop_runtime::lent`): the
+/// slices the backward pass reads, where `forward_lent` copied none; anything
+/// for the other parameters (a differentiated caller passes `()`).
+fn pullback_into_fn(
+    sig: &Signature,
+    has_work: bool,
+    generic: &Generic,
+    lent: Option<&super::tape::Tape>,
+) -> TokenStream {
     // A lifetime only where a vector is lent from `grad`.
     let lends = sig.params.iter().any(|p| {
         (p.differentiable.is_some() && matches!(p.shape, Some(Shape::Slice))) || p.model.is_some()
@@ -407,6 +423,14 @@ fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> Token
         true => quote!(self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);),
         false => quote!(self::backward_into(tape, seed, scratch);),
     };
+    let (name, lent_param) = match lent {
+        Some(tape) => {
+            let (param, core) = lent_arguments(sig, tape, has_work);
+            backward = core.unwrap_or(backward);
+            (quote!(pullback_lent), Some(param))
+        }
+        None => (quote!(pullback_into), None),
+    };
     // A call whose result's adjoint is exactly zero (the branch of a `min`
     // not taken, a term multiplied by zero) contributes nothing: its backward
     // pass is not run, and the gradient stays the zero just set (its
@@ -424,14 +448,57 @@ fn pullback_into_fn(sig: &Signature, has_work: bool, generic: &Generic) -> Token
             }
         };
     }
+    let doc = match lent {
+        None => "`pullback` into memory the caller keeps per call site: the gradient in `scratch` is set to zero (its vectors keep their memory), filled, and handed back by position, vectors as slices of it.",
+        Some(_) => "`pullback_into` after `forward_lent`, which copied no argument: `lent` holds the arguments again, in order, the slices as they were passed (`()` or anything for the others).",
+    };
     quote! {
-        /// `pullback` into memory the caller keeps per call site: the gradient
-        /// in `scratch` is set to zero (its vectors keep their memory), filled,
-        /// and handed back by position, vectors as slices of it.
-        pub fn pullback_into #params (tape: &#tape_ty, seed: #ret, scratch: & #lifetime mut #scratch_ty) -> #types #where_clause {
+        #[doc = #doc]
+        pub fn #name #params (tape: &#tape_ty, seed: #ret, scratch: & #lifetime mut #scratch_ty #lent_param) -> #types #where_clause {
             #grad.clear();
             #backward
             #values
         }
     }
+}
+
+/// `pullback_lent`'s last parameter, the arguments lent again as a tuple:
+/// each slice the backward pass reads is bound (`lent_0`), the others are
+/// anything (`impl Sized`, unread). And the backward pass that reads those
+/// slices, where it reads any (`backward_core`, else `None`: the one
+/// `pullback_into` runs).
+fn lent_arguments(
+    sig: &Signature,
+    tape: &super::tape::Tape,
+    has_work: bool,
+) -> (TokenStream, Option<TokenStream>) {
+    let (mut patterns, mut types) = (Vec::new(), Vec::new());
+    for k in 0..sig.params.len() {
+        match tape.argument_copies().find(|c| c.param == Some(k)) {
+            Some(copied) => {
+                let element = &copied.element;
+                patterns.push(format_ident!("lent_{k}").into_token_stream());
+                types.push(quote!(&[#element]));
+            }
+            None => {
+                patterns.push(quote!(_));
+                types.push(quote!(impl ::core::marker::Sized));
+            }
+        }
+    }
+    let param = quote!(, (#(#patterns,)*): (#(#types,)*));
+    if tape.argument_copies().next().is_none() {
+        return (param, None);
+    }
+    let slices = tape
+        .argument_copies()
+        .filter_map(|c| c.param)
+        .map(|k| format_ident!("lent_{k}"));
+    let core = match has_work {
+        true => {
+            quote!(self::backward_core(tape, seed, &mut scratch.grad, &mut scratch.work, #(#slices),*);)
+        }
+        false => quote!(self::backward_core(tape, seed, scratch, #(#slices),*);),
+    };
+    (param, Some(core))
 }

@@ -33,6 +33,9 @@ pub struct Forward<'a> {
     pub checkpoints: &'a [crate::emit::backward::CheckpointPlan],
     /// For `graph`: the `&mut Recorder` told each value drawn.
     pub record: Option<&'a Ident>,
+    /// Calls whose callee copies none of the slices they pass, which the
+    /// backward pass lends again (`emit/lending.rs`).
+    pub lent: &'a BTreeSet<NodeId>,
 }
 
 impl Forward<'_> {
@@ -532,7 +535,13 @@ impl Forward<'_> {
         };
         // Spanned at the call: a custom rule whose `forward_into` does not fit
         // the arguments is reported there.
-        let call = quote::quote_spanned!(node.span=> #path::forward_into(#tape_arg, #(#passed),*));
+        let mut call =
+            quote::quote_spanned!(node.span=> #path::forward_into(#tape_arg, #(#passed),*));
+        let module = crate::emit::lending::module_of(path);
+        if let (true, Some(module)) = (self.lent.contains(&id), module) {
+            let lent = quote::quote_spanned!(node.span=> forward_lent(#tape_arg, (#(#passed,)*)));
+            call = crate::emit::lending::dispatch(&module, lent, call);
+        }
         match value_read {
             true => quote!(#before let #name = #call;),
             false => quote!(#before #call;),

@@ -8,6 +8,7 @@ pub(crate) use api::gradient_type;
 pub mod backward;
 pub mod forward;
 pub mod graph;
+pub(crate) mod lending;
 pub mod module;
 pub mod names;
 mod passes;

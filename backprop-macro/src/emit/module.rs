@@ -47,7 +47,7 @@ pub fn assemble(
         .next()
         .map(|_| (&tape, !backward.work_fields.is_empty()));
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic, fused);
-    let pullback_fn = pullback_fn(sig, backward, &generic);
+    let pullback_fn = pullback_fn(sig, backward, &tape, &generic);
     let work = super::tape::work_structs(sig, backward, &generic);
     // A twin is there for `hvp` and `hessian`: no forward mode of its own
     // (its emission would double the expansion's cost for nothing).

@@ -33,12 +33,15 @@ pub(super) fn forward_fns(passes: &Passes, names: &Names) -> TokenStream {
         sig.ident
     );
     let wrapper = forward_wrapper(sig, names, generic);
+    let lent = lent_forward(sig, names, generic, fused);
     if !fused {
         return quote! {
             #[doc = #doc]
             #statements
 
             #wrapper
+
+            #lent
         };
     }
     let core_doc = "`forward_into` without the copies of the arguments the backward pass reads again: `grad` and `grad_into` pass them to `backward_core`.";
@@ -51,6 +54,42 @@ pub(super) fn forward_fns(passes: &Passes, names: &Names) -> TokenStream {
         #copy_into
 
         #wrapper
+
+        #lent
+    }
+}
+
+/// The lending protocol's forward pass (`backprop_runtime::lent`): `LENDS`,
+/// and `forward_lent`, the arguments as one tuple, which copies none of them
+/// into the tape (`forward_core`; `forward_into` where it copies none
+/// anyway): the caller lends them again to `pullback_lent`.
+fn lent_forward(sig: &Signature, names: &Names, generic: &Generic, fused: bool) -> TokenStream {
+    if !crate::emit::lending::takes_slices(sig) {
+        return TokenStream::new();
+    }
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let mut local_names = names.clone();
+    let tape_param = local_names.fresh("tape");
+    let (_, args) = passed_params(sig, &mut local_names);
+    let types = sig.params.iter().map(|p| &p.ty);
+    let tape_ty = generic.tape();
+    let returns = returns(sig);
+    let pass = match fused {
+        true => quote!(forward_core),
+        false => quote!(forward_into),
+    };
+    quote! {
+        /// Whether a differentiated caller may call `forward_lent` and
+        /// `pullback_lent` instead of `forward_into` and `pullback_into`.
+        pub const LENDS: bool = true;
+
+        /// `forward_into` without the copies of the arguments the backward
+        /// pass reads again: a caller that lends them again to `pullback_lent`
+        /// calls it, with the arguments as a tuple.
+        #[inline]
+        pub fn forward_lent #generics (#tape_param: &mut #tape_ty, (#(#args,)*): (#(#types,)*)) #returns #where_clause {
+            self::#pass(#tape_param, #(#args),*)
+        }
     }
 }
 
@@ -98,6 +137,7 @@ impl Passes<'_> {
             tangents: None,
             checkpoints: &backward.checkpoints,
             record,
+            lent: &backward.lent,
         }
         .statements();
         let references = References::of(sig, &mut local_names);

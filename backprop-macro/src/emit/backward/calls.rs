@@ -62,9 +62,15 @@ impl Pass<'_> {
         };
         let span = node.span;
         let scratch = self.callee_scratch(id, tape);
-        self.out.extend(
-            quote::quote_spanned!(span=> let #pattern = #path::pullback_into(#tape, #seed, #scratch);),
-        );
+        let mut pullback =
+            quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
+        let module = crate::emit::lending::module_of(path);
+        if let (Some(lent), Some(module)) = (self.lent_arguments(id), module) {
+            let lent =
+                quote::quote_spanned!(span=> pullback_lent(#tape, #seed, #scratch, (#(#lent,)*)));
+            pullback = crate::emit::lending::dispatch(&module, lent, pullback);
+        }
+        self.out.extend(quote!(let #pattern = #pullback;));
         for (source, name) in locals {
             self.record_term(source, &name, &quote!(#name));
         }

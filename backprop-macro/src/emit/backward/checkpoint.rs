@@ -243,6 +243,7 @@ impl Pass<'_> {
             tangents: None,
             checkpoints: &[],
             record: None,
+            lent: &nothing,
         }
         .iterations(looped, iterations);
         let advance = Forward {
@@ -256,6 +257,7 @@ impl Pass<'_> {
             tangents: None,
             checkpoints: &[],
             record: None,
+            lent: &nothing,
         }
         .iterations(looped, iterations);
         (record, advance)

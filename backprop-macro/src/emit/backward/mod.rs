@@ -14,6 +14,7 @@
 mod calls;
 mod checkpoint;
 mod control;
+mod lending;
 
 pub(crate) use calls::call_seed;
 pub use checkpoint::CheckpointPlan;
@@ -40,6 +41,9 @@ pub struct Backward {
     pub saved_tapes: BTreeSet<NodeId>,
     /// Inactive array parameters copied whole into the tape.
     pub copied: BTreeSet<NodeId>,
+    /// Calls that lend their slices (`lending.rs`): the forward pass calls
+    /// their `forward_lent`.
+    pub lent: BTreeSet<NodeId>,
     /// The stack of each saved value computed inside a branch or loop.
     pub stacks: BTreeMap<NodeId, Ident>,
     pub tape_stacks: BTreeMap<NodeId, Ident>,
@@ -99,6 +103,7 @@ pub fn generate(
         saved: BTreeSet::new(),
         saved_tapes: BTreeSet::new(),
         copied: BTreeSet::new(),
+        lent: BTreeSet::new(),
         stacks: BTreeMap::new(),
         tape_stacks: BTreeMap::new(),
         array_seeds: BTreeMap::new(),
@@ -177,6 +182,7 @@ pub fn generate(
         once,
         saved_tapes: pass.saved_tapes,
         copied: pass.copied,
+        lent: pass.lent,
         stacks: pass.stacks,
         tape_stacks: pass.tape_stacks,
         seeds,
@@ -213,6 +219,7 @@ struct Pass<'a> {
     saved_tapes: BTreeSet<NodeId>,
     /// Data arrays copied whole into the tape, for values recomputed from them.
     pub copied: BTreeSet<NodeId>,
+    lent: BTreeSet<NodeId>,
     stacks: BTreeMap<NodeId, Ident>,
     tape_stacks: BTreeMap<NodeId, Ident>,
     /// The seed of each `&mut [f64]` parameter's final contents.

@@ -1,0 +1,197 @@
+//! Which calls lend their slices (`backprop_runtime::lent`): a call lends
+//! when the backward pass can hand the callee every slice it passed again,
+//! unchanged, without a copy of its own. Then neither the callee's tape nor
+//! the caller's holds a copy per call: the slices are the caller's slice
+//! parameters (which `grad` and `grad_into` pass on, and `forward_into`
+//! copies once per call of the caller) or parts of them.
+
+use super::Pass;
+use crate::analysis::tape::Storage;
+use crate::ir::{Borrow, NodeId, NodeKind, Operand};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// How the backward pass passes one argument again.
+enum Again {
+    /// A slice parameter, or a part of one: `(parameter, bounds)`.
+    Slice(NodeId, Option<(Operand, Operand)>),
+    /// A value it computes again (a part of a data slice, `&x[a..b]`), or
+    /// a constant.
+    Value(Operand),
+    /// A float or an integer: the callee's backward pass does not read it
+    /// again (its tape holds what it needs), so `()` stands for it.
+    Nothing,
+}
+
+impl Pass<'_> {
+    /// The arguments of `call` lent again, as its `pullback_lent` takes them,
+    /// where the call lends (and then it is in `lent`); `None` where it
+    /// copies.
+    pub(super) fn lent_arguments(&mut self, call: NodeId) -> Option<Vec<TokenStream>> {
+        let again = self.arguments_again(call)?;
+        self.lent.insert(call);
+        Some(
+            again
+                .into_iter()
+                .map(|arg| match arg {
+                    Again::Slice(param, bounds) => {
+                        self.copied.insert(param);
+                        let name = self.graph.nodes[param].name.clone();
+                        match bounds {
+                            Some((start, end)) => {
+                                let (start, end) = (self.value(&start), self.value(&end));
+                                quote!(&#name[#start..#end])
+                            }
+                            None => quote!(#name),
+                        }
+                    }
+                    Again::Value(operand) => self.value(&operand),
+                    Again::Nothing => quote!(()),
+                })
+                .collect(),
+        )
+    }
+
+    /// Each argument as the backward pass can pass it again, without
+    /// changing anything: `None` if one cannot be, or if none is a slice
+    /// (nothing would be saved).
+    fn arguments_again(&self, call: NodeId) -> Option<Vec<Again>> {
+        let node = &self.graph.nodes[call];
+        let NodeKind::Call {
+            path,
+            args,
+            borrows,
+            parts,
+            ..
+        } = &node.kind
+        else {
+            return None;
+        };
+        crate::emit::lending::module_of(path)?;
+        if self.in_checkpointed_loop(call) {
+            return None;
+        }
+        let mut again = Vec::new();
+        for ((arg, borrow), part) in args.iter().zip(borrows).zip(parts) {
+            if !matches!(borrow, Borrow::Plain | Borrow::Shared) {
+                return None;
+            }
+            again.push(self.argument_again(arg, *borrow, part.as_ref())?);
+        }
+        again
+            .iter()
+            .any(|a| !matches!(a, Again::Nothing))
+            .then_some(again)
+    }
+
+    fn argument_again(
+        &self,
+        arg: &Operand,
+        borrow: Borrow,
+        part: Option<&(Operand, Operand)>,
+    ) -> Option<Again> {
+        let Operand::Node(id) = arg else {
+            // A literal (`&[0.5, 0.25]`, `2.0`), written again.
+            return (part.is_none() && borrow == Borrow::Plain).then(|| Again::Value(arg.clone()));
+        };
+        let node = &self.graph.nodes[*id];
+        if self.is_lendable_slice(*id) {
+            // Passed as it was (`x`, `&x`) or as a part (`&x[a..b]`, whose
+            // bounds the backward pass needs).
+            let bounds = match part {
+                Some((start, end)) if self.can_read_again(start) && self.can_read_again(end) => {
+                    Some((start.clone(), end.clone()))
+                }
+                Some(_) => return None,
+                None => None,
+            };
+            return Some(Again::Slice(*id, bounds));
+        }
+        if part.is_some() || borrow != Borrow::Plain || node.array.is_some() {
+            return None;
+        }
+        // A part of a data slice bound to a name (`let a = &points[..]`),
+        // computed again where the backward pass needs it.
+        if matches!(node.kind, NodeKind::Inactive { .. })
+            && node.region != 0
+            && matches!(self.plan.storage(*id), Storage::Recompute(_))
+        {
+            return Some(Again::Value(arg.clone()));
+        }
+        let scalar = self.graph.float(*id).is_some()
+            || node.ty.as_ref().is_some_and(|ty| {
+                matches!(ty, syn::Type::Path(path) if path.path.get_ident().is_some_and(|i| is_integer(&i.to_string())))
+            });
+        scalar.then_some(Again::Nothing)
+    }
+
+    /// A slice parameter (`x: &[f64]`, of floats) that nothing writes: the
+    /// backward pass gets it again (`backward_core`'s parameter, or the
+    /// tape's copy of it).
+    fn is_lendable_slice(&self, id: NodeId) -> bool {
+        let node = &self.graph.nodes[id];
+        let Some(param) = self.sig.params.get(id) else {
+            return false;
+        };
+        let shared_slice = matches!(
+            &param.ty,
+            syn::Type::Reference(r) if r.mutability.is_none() && matches!(*r.elem, syn::Type::Slice(_))
+        );
+        matches!(node.kind, NodeKind::Param)
+            && shared_slice
+            && matches!(param.shape, Some(crate::parse::signature::Shape::Slice))
+            && self.plan.is_data_array(id)
+    }
+
+    /// Whether the backward pass has this value, or can have it, without an
+    /// error: a constant, a value it recomputes, or one it saves whose type is
+    /// known.
+    fn can_read_again(&self, operand: &Operand) -> bool {
+        let Operand::Node(id) = operand else {
+            return true;
+        };
+        match self.plan.storage(*id) {
+            Storage::Recompute(_) | Storage::Rebuilt | Storage::Counter(_) => true,
+            Storage::Field | Storage::Stack => self.graph.nodes[*id].ty.is_some(),
+        }
+    }
+
+    /// Whether the node is computed inside a checkpointed loop, whose
+    /// stretches run again from kept states (their calls copy).
+    fn in_checkpointed_loop(&self, id: NodeId) -> bool {
+        let checkpointed: Vec<_> = self
+            .graph
+            .loops()
+            .into_iter()
+            .filter(|l| l.checkpoint.is_some())
+            .map(|l| l.body.region)
+            .collect();
+        let mut region = Some(self.graph.nodes[id].region);
+        while let Some(r) = region {
+            if checkpointed.contains(&r) {
+                return true;
+            }
+            region = self.graph.regions[r].parent;
+        }
+        false
+    }
+}
+
+fn is_integer(name: &str) -> bool {
+    matches!(
+        name,
+        "usize"
+            | "isize"
+            | "u8"
+            | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "bool"
+    )
+}

@@ -1,0 +1,53 @@
+//! Calls that lend their slices instead of copying them
+//! (`backprop_runtime::lent`): the call site's dispatch on the callee's
+//! `LENDS`, shared by the forward pass (`forward_lent` or `forward_into`) and
+//! the backward pass (`pullback_lent` or `pullback_into`). Which calls lend is
+//! the backward pass's choice (`backward::lending`): it must be able to lend
+//! the same slices again.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Whether a function takes a list by shared reference (`&[f64]`, `&Vec<f64>`,
+/// `&[f64; 3]`, `&[usize]`): only then is there anything to lend, and its
+/// module has `LENDS`, `forward_lent` and `pullback_lent`.
+pub(crate) fn takes_slices(sig: &crate::parse::signature::Signature) -> bool {
+    sig.params.iter().any(|p| {
+        matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_none())
+            && crate::lower::element_type(&p.ty).is_some()
+    })
+}
+
+/// The callee's module, to glob-import: the call's path without generic
+/// arguments. `None` where a glob import cannot name it (`Self::m`, a path
+/// with generic arguments inside it): such a call copies.
+pub(crate) fn module_of(path: &syn::Path) -> Option<syn::Path> {
+    let first = path.segments.first()?;
+    if first.ident == "Self" {
+        return None;
+    }
+    let inner = path.segments.iter().take(path.segments.len() - 1);
+    if inner.clone().any(|s| !s.arguments.is_none()) {
+        return None;
+    }
+    let mut module = path.clone();
+    if let Some(last) = module.segments.last_mut() {
+        last.arguments = syn::PathArguments::None;
+    }
+    Some(module)
+}
+
+/// `lent` where the callee's module has `LENDS = true`, else `copying`: the
+/// runtime's fallbacks glob-imported, then the callee's module in a block
+/// inside, whose items hide them. The branch not taken is compiled out.
+pub(crate) fn dispatch(module: &syn::Path, lent: TokenStream, copying: TokenStream) -> TokenStream {
+    quote! {{
+        #[allow(unused_imports, clippy::wildcard_imports)]
+        use ::backprop_runtime::lent::*;
+        {
+            #[allow(unused_imports, clippy::wildcard_imports)]
+            use #module::*;
+            if LENDS { #lent } else { #copying }
+        }
+    }}
+}
