@@ -245,3 +245,228 @@ fn an_output_only_mut_slice() {
     // What `y` held before does not matter.
     assert_eq!(g.y, vec![0.0, 0.0]);
 }
+
+// ------------------------------------------------------------ lending
+//
+// A call lends its slices (`backprop_runtime::lent`) where the caller can
+// pass each one again, unchanged, in its backward pass: the callee's tape
+// keeps no copy of them. The gradients are those of the copying protocol
+// (finite differences here), and the callees' tapes are seen to be empty of
+// copies.
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += (a[i] - b[i]) * (a[i] - b[i]);
+    }
+    s
+}
+
+/// k-means' cost: a part of a data slice bound to a name, a part of a
+/// differentiated slice, in a loop.
+#[differentiate(wrt(centres))]
+fn nearest_cost(points: &[f64], centres: &[f64], d: usize) -> f64 {
+    let mut cost = 0.0;
+    for i in 0..points.len() / d {
+        let p = &points[i * d..(i + 1) * d];
+        let mut best = f64::INFINITY;
+        for j in 0..centres.len() / d {
+            best = best.min(sq_dist(p, &centres[j * d..(j + 1) * d]));
+        }
+        cost += best;
+    }
+    cost
+}
+
+#[test]
+fn calls_lend_parts_of_slices_and_the_callees_tapes_copy_nothing() {
+    let points = [0.0, 0.1, 1.0, 1.2, -0.5, 0.3, 2.0, 2.5];
+    for centres in [[0.2, 0.0, 1.5, 1.9], [-1.0, 0.5, 1.0, 1.0]] {
+        let (value, g) = nearest_cost::grad(&points, &centres, 2);
+        assert_eq!(value, nearest_cost(&points, &centres, 2));
+        assert_gradient(|c| nearest_cost(&points, c, 2), &centres, &g.centres);
+        // The split passes read the caller's copies (one per call of it).
+        let (_, tape) = nearest_cost::forward(&points, &centres, 2);
+        let twice = nearest_cost::backward(&tape, 2.0);
+        let doubled: Vec<f64> = g.centres.iter().map(|d| 2.0 * d).collect();
+        assert_eq!(twice.centres, doubled);
+        let callees: Vec<&sq_dist::Tape> = tape.sq_dist_out_tape.all().collect();
+        assert_eq!(callees.len(), 8);
+        assert!(callees.iter().all(|t| t.a.is_empty() && t.b.is_empty()));
+    }
+}
+
+/// A callee returning an array (its seed built from the elements used), and
+/// a `&mut` output, lent around.
+#[differentiate]
+fn spread(w: &[f64], t: f64) -> [f64; 2] {
+    [w[0] * t.sin(), w[1] * w[0] + t]
+}
+
+#[differentiate(wrt(y, out))]
+#[allow(clippy::needless_range_loop)]
+fn minus(x: &[f64], y: &[f64], out: &mut [f64]) {
+    for i in 0..x.len() {
+        out[i] = x[i] - y[i];
+    }
+}
+
+/// A custom rule without the lending items, returning an array: called
+/// through `forward_into` and `pullback_into`, as before lending.
+fn swap_scale(v: &[f64]) -> [f64; 2] {
+    [v[1] * 2.0, v[0] * v[0]]
+}
+
+mod swap_scale {
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        v: Vec<f64>,
+    }
+
+    pub fn forward_into(tape: &mut Tape, v: &[f64]) -> [f64; 2] {
+        tape.v.clear();
+        tape.v.extend_from_slice(v);
+        super::swap_scale(v)
+    }
+
+    pub type Scratch = Vec<f64>;
+
+    pub fn pullback_into<'g>(tape: &Tape, seed: [f64; 2], dv: &'g mut Scratch) -> (&'g [f64],) {
+        dv.clear();
+        dv.resize(tape.v.len(), 0.0);
+        dv[1] += 2.0 * seed[0];
+        dv[0] += 2.0 * tape.v[0] * seed[1];
+        (dv,)
+    }
+}
+
+#[differentiate(wrt(w, t))]
+fn spread_loss(x: &[f64], w: &[f64], t: f64) -> f64 {
+    let mut total = 0.0;
+    let mut centred = vec![0.0; 2];
+    for k in 0..w.len() / 2 {
+        let s = spread(&w[2 * k..2 * k + 2], t);
+        minus(&x[2 * k..2 * k + 2], &w[2 * k..2 * k + 2], &mut centred);
+        let q = swap_scale(&w[2 * k..2 * k + 2]);
+        total += s[0] * s[1] + centred[0] * centred[1] * t + q[1] * t;
+    }
+    total
+}
+
+#[test]
+fn lent_calls_with_array_results_and_mut_outputs() {
+    let x = [0.5, -0.25, 1.5, 0.75];
+    for (w, t) in [([0.3, -1.2, 0.8, 0.4], 0.7), ([1.1, 0.2, -0.6, 2.0], -1.3)] {
+        let (value, g) = spread_loss::grad(&x, &w, t);
+        assert_eq!(value, spread_loss(&x, &w, t));
+        assert_gradient(|w| spread_loss(&x, w, t), &w, &g.w);
+        assert_gradient(|t| spread_loss(&x, &w, t[0]), &[t], &[g.t]);
+    }
+}
+
+/// A buffer filled once and then only read, lent to every call (the
+/// caller's tape keeps one copy of it); a chain of lending calls.
+#[differentiate]
+fn scaled(v: &[f64], by: f64) -> f64 {
+    by * sq_dist(&v[..1], &v[1..2])
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn basis_fit(w: &[f64], xs: &[f64]) -> f64 {
+    let n = w.len();
+    let mut basis = vec![0.0; n];
+    for i in 0..n {
+        basis[i] = (w[i] * 0.5).cos();
+    }
+    let mut total = 0.0;
+    for r in 0..xs.len() / n {
+        total += sq_dist(&basis, &xs[r * n..(r + 1) * n]) + scaled(&w[..2], xs[r]);
+    }
+    total
+}
+
+#[test]
+fn a_buffer_nothing_writes_after_the_calls_is_lent_to_each() {
+    let xs = [0.5, -1.0, 0.25, 2.0, 1.0, -0.5];
+    for w in [[0.3, -0.7, 1.1], [2.0, 0.1, -0.4]] {
+        let (value, g) = basis_fit::grad(&w, &xs);
+        assert_eq!(value, basis_fit(&w, &xs));
+        assert_gradient(|w| basis_fit(w, &xs), &w, &g.w);
+        let (_, tape) = basis_fit::forward(&w, &xs);
+        assert_eq!(tape.basis.len(), 3);
+        assert!(tape
+            .sq_dist_out_tape
+            .all()
+            .all(|t| t.a.is_empty() && t.b.is_empty()));
+    }
+}
+
+/// A custom rule that lends: `LENDS`, `forward_lent` (the arguments as a
+/// tuple; no copy) and `pullback_lent` (the same arguments again).
+fn norm(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+mod norm {
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        pub x: Vec<f64>,
+        pub norm: f64,
+    }
+
+    pub fn forward_into(tape: &mut Tape, x: &[f64]) -> f64 {
+        tape.x.clear();
+        tape.x.extend_from_slice(x);
+        tape.norm = super::norm(x);
+        tape.norm
+    }
+
+    pub type Scratch = Vec<f64>;
+
+    pub fn pullback_into<'g>(tape: &Tape, seed: f64, dx: &'g mut Scratch) -> (&'g [f64],) {
+        pullback_lent(tape, seed, dx, (&tape.x,))
+    }
+
+    pub const LENDS: bool = true;
+
+    pub fn forward_lent(tape: &mut Tape, (x,): (&[f64],)) -> f64 {
+        tape.x.clear();
+        tape.norm = super::norm(x);
+        tape.norm
+    }
+
+    pub fn pullback_lent<'g>(
+        tape: &Tape,
+        seed: f64,
+        dx: &'g mut Scratch,
+        (x,): (&[f64],),
+    ) -> (&'g [f64],) {
+        dx.clear();
+        dx.extend(x.iter().map(|v| seed * v / tape.norm));
+        (dx,)
+    }
+}
+
+#[differentiate]
+fn rows_norm(m: &[f64], cols: usize) -> f64 {
+    let mut total = 0.0;
+    for r in 0..m.len() / cols {
+        total += norm(&m[r * cols..(r + 1) * cols]);
+    }
+    total
+}
+
+#[test]
+fn a_custom_rule_that_lends_is_called_through_its_lending_items() {
+    let m = [0.5, -1.0, 2.0, 0.25, 1.5, -0.75];
+    let (value, g) = rows_norm::grad(&m, 3);
+    assert_eq!(value, rows_norm(&m, 3));
+    assert_gradient(|m| rows_norm(m, 3), &m, &g.m);
+    let (_, tape) = rows_norm::forward(&m, 3);
+    let tapes: Vec<&norm::Tape> = tape.norm_out_tape.all().collect();
+    assert_eq!(tapes.len(), 2);
+    assert!(tapes.iter().all(|t| t.x.is_empty() && t.norm > 0.0));
+}

@@ -342,7 +342,7 @@ impl<'g> TapePlan<'g> {
     /// Whether `array` holds, at the end of the forward pass, what `read` read:
     /// a parameter, or a buffer of the function body that no write changes
     /// after the read (none later, none in a loop around both).
-    fn unchanged_after(&self, array: NodeId, read: NodeId) -> bool {
+    pub fn unchanged_after(&self, array: NodeId, read: NodeId) -> bool {
         let node = &self.graph.nodes[array];
         match node.kind {
             NodeKind::Param if !self.graph.written_params.contains(&array) => true,

@@ -463,8 +463,8 @@ fn pullback_into_fn(
 }
 
 /// `pullback_lent`'s last parameter, the arguments lent again as a tuple:
-/// each slice the backward pass reads is bound (`lent_0`), the others are
-/// anything (`impl Sized`, unread). And the backward pass that reads those
+/// each list passed by shared reference that the backward pass reads is
+/// bound (`lent_0`), the others are anything (`impl Sized`, unread). And the backward pass that reads those
 /// slices, where it reads any (`backward_core`, else `None`: the one
 /// `pullback_into` runs).
 fn lent_arguments(
@@ -473,8 +473,12 @@ fn lent_arguments(
     has_work: bool,
 ) -> (TokenStream, Option<TokenStream>) {
     let (mut patterns, mut types) = (Vec::new(), Vec::new());
+    let lent = |k: usize| crate::emit::lending::is_lent(&sig.params[k].ty);
     for k in 0..sig.params.len() {
-        match tape.argument_copies().find(|c| c.param == Some(k)) {
+        match tape
+            .argument_copies()
+            .find(|c| c.param == Some(k) && lent(k))
+        {
             Some(copied) => {
                 let element = &copied.element;
                 patterns.push(format_ident!("lent_{k}").into_token_stream());
@@ -490,10 +494,15 @@ fn lent_arguments(
     if tape.argument_copies().next().is_none() {
         return (param, None);
     }
-    let slices = tape
-        .argument_copies()
-        .filter_map(|c| c.param)
-        .map(|k| format_ident!("lent_{k}"));
+    // The copies of lists passed by shared reference are lent; of the
+    // others, the tape's (`forward_lent` made them).
+    let slices = tape.argument_copies().map(|c| match c.param {
+        Some(k) if lent(k) => format_ident!("lent_{k}").into_token_stream(),
+        _ => {
+            let field = &c.field;
+            quote!(tape.#field.as_slice())
+        }
+    });
     let core = match has_work {
         true => {
             quote!(self::backward_core(tape, seed, &mut scratch.grad, &mut scratch.work, #(#slices),*);)

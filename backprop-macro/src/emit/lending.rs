@@ -12,10 +12,16 @@ use quote::quote;
 /// `&[f64; 3]`, `&[usize]`): only then is there anything to lend, and its
 /// module has `LENDS`, `forward_lent` and `pullback_lent`.
 pub(crate) fn takes_slices(sig: &crate::parse::signature::Signature) -> bool {
-    sig.params.iter().any(|p| {
-        matches!(&p.ty, syn::Type::Reference(r) if r.mutability.is_none())
-            && crate::lower::element_type(&p.ty).is_some()
-    })
+    sig.params.iter().any(|p| is_lent(&p.ty))
+}
+
+/// A parameter type a caller lends again: a list by shared reference. The
+/// others (`&mut [f64]`, arrays by value, floats) it passes as `()` to
+/// `pullback_lent`, and their copies, where the backward pass reads them,
+/// are the callee's.
+pub(crate) fn is_lent(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Reference(r) if r.mutability.is_none())
+        && crate::lower::element_type(ty).is_some()
 }
 
 /// The callee's module, to glob-import: the call's path without generic

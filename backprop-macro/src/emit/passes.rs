@@ -33,7 +33,7 @@ pub(super) fn forward_fns(passes: &Passes, names: &Names) -> TokenStream {
         sig.ident
     );
     let wrapper = forward_wrapper(sig, names, generic);
-    let lent = lent_forward(sig, names, generic, fused);
+    let lent = lent_forward(sig, tape, names, generic, fused);
     if !fused {
         return quote! {
             #[doc = #doc]
@@ -60,35 +60,67 @@ pub(super) fn forward_fns(passes: &Passes, names: &Names) -> TokenStream {
 }
 
 /// The lending protocol's forward pass (`backprop_runtime::lent`): `LENDS`,
-/// and `forward_lent`, the arguments as one tuple, which copies none of them
-/// into the tape (`forward_core`; `forward_into` where it copies none
-/// anyway): the caller lends them again to `pullback_lent`.
-fn lent_forward(sig: &Signature, names: &Names, generic: &Generic, fused: bool) -> TokenStream {
+/// and `forward_lent`, the arguments as one tuple, which copies none of the
+/// lists lent by shared reference into the tape (`forward_core`, then the
+/// copies of the others: arrays by value; `forward_into` where it copies
+/// none anyway): the caller lends them again to `pullback_lent`.
+fn lent_forward(
+    sig: &Signature,
+    tape: &Tape,
+    names: &Names,
+    generic: &Generic,
+    fused: bool,
+) -> TokenStream {
     if !crate::emit::lending::takes_slices(sig) {
         return TokenStream::new();
     }
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let mut local_names = names.clone();
-    let tape_param = local_names.fresh("tape");
+    let (tape_param, value) = (local_names.fresh("tape"), local_names.fresh("value"));
     let (_, args) = passed_params(sig, &mut local_names);
     let types = sig.params.iter().map(|p| &p.ty);
     let tape_ty = generic.tape();
     let returns = returns(sig);
-    let pass = match fused {
-        true => quote!(forward_core),
-        false => quote!(forward_into),
+    let kept: Vec<TokenStream> = tape
+        .argument_copies()
+        .filter(|c| {
+            !c.param
+                .is_some_and(|k| crate::emit::lending::is_lent(&sig.params[k].ty))
+        })
+        .map(|c| {
+            let field = &c.field;
+            let arg = c.param.and_then(|k| args.get(k)).unwrap_or(field);
+            let contents = copy_contents(c, arg);
+            quote! {
+                #tape_param.#field.clear();
+                #tape_param.#field.extend_from_slice(#contents);
+            }
+        })
+        .collect();
+    let body = match (fused, sig.returns_value) {
+        (false, _) => quote!(self::forward_into(#tape_param, #(#args),*)),
+        (true, _) if kept.is_empty() => quote!(self::forward_core(#tape_param, #(#args),*)),
+        (true, true) => quote! {
+            let #value = self::forward_core(#tape_param, #(#args),*);
+            #(#kept)*
+            #value
+        },
+        (true, false) => quote! {
+            self::forward_core(#tape_param, #(#args),*);
+            #(#kept)*
+        },
     };
     quote! {
         /// Whether a differentiated caller may call `forward_lent` and
         /// `pullback_lent` instead of `forward_into` and `pullback_into`.
         pub const LENDS: bool = true;
 
-        /// `forward_into` without the copies of the arguments the backward
-        /// pass reads again: a caller that lends them again to `pullback_lent`
+        /// `forward_into` without the copies of the lists passed by shared
+        /// reference: a caller that lends them again to `pullback_lent`
         /// calls it, with the arguments as a tuple.
         #[inline]
         pub fn forward_lent #generics (#tape_param: &mut #tape_ty, (#(#args,)*): (#(#types,)*)) #returns #where_clause {
-            self::#pass(#tape_param, #(#args),*)
+            #body
         }
     }
 }

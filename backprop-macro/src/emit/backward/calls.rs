@@ -62,10 +62,22 @@ impl Pass<'_> {
         };
         let span = node.span;
         let scratch = self.callee_scratch(id, tape);
+        let lent = self.lent_arguments(id);
+        // The seed computed once: its type (an array's length) is the one
+        // `pullback_into` infers, also where `pullback_lent` is a fallback.
+        let seed = match (&lent, syn::parse2::<Ident>(seed.clone())) {
+            (Some(_), Err(_)) => {
+                let adjoint = self.adjoint(id);
+                let local = self.names.fresh(&format!("{adjoint}_seed"));
+                self.out.extend(quote!(let #local = #seed;));
+                quote!(#local)
+            }
+            _ => seed,
+        };
         let mut pullback =
             quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
         let module = crate::emit::lending::module_of(path);
-        if let (Some(lent), Some(module)) = (self.lent_arguments(id), module) {
+        if let (Some(lent), Some(module)) = (lent, module) {
             let lent =
                 quote::quote_spanned!(span=> pullback_lent(#tape, #seed, #scratch, (#(#lent,)*)));
             pullback = crate::emit::lending::dispatch(&module, lent, pullback);

@@ -15,9 +15,11 @@ use quote::quote;
 enum Again {
     /// A slice parameter, or a part of one: `(parameter, bounds)`.
     Slice(NodeId, Option<(Operand, Operand)>),
-    /// A value it computes again (a part of a data slice, `&x[a..b]`), or
-    /// a constant.
+    /// A value it computes again: a part of a data slice bound to a name
+    /// (`let a = &points[..];`).
     Value(Operand),
+    /// A literal list, written again.
+    Literal(Operand),
     /// A float or an integer: the callee's backward pass does not read it
     /// again (its tape holds what it needs), so `()` stands for it.
     Nothing,
@@ -45,7 +47,7 @@ impl Pass<'_> {
                             None => quote!(#name),
                         }
                     }
-                    Again::Value(operand) => self.value(&operand),
+                    Again::Value(operand) | Again::Literal(operand) => self.value(&operand),
                     Again::Nothing => quote!(()),
                 })
                 .collect(),
@@ -53,8 +55,8 @@ impl Pass<'_> {
     }
 
     /// Each argument as the backward pass can pass it again, without
-    /// changing anything: `None` if one cannot be, or if none is a slice
-    /// (nothing would be saved).
+    /// changing anything: `None` if one cannot be, or if none is a slice of
+    /// the caller's (no copy would be saved).
     fn arguments_again(&self, call: NodeId) -> Option<Vec<Again>> {
         let node = &self.graph.nodes[call];
         let NodeKind::Call {
@@ -73,29 +75,44 @@ impl Pass<'_> {
         }
         let mut again = Vec::new();
         for ((arg, borrow), part) in args.iter().zip(borrows).zip(parts) {
-            if !matches!(borrow, Borrow::Plain | Borrow::Shared) {
-                return None;
-            }
-            again.push(self.argument_again(arg, *borrow, part.as_ref())?);
+            again.push(match borrow {
+                // What the callee writes is no input it reads again (its
+                // tape keeps what it needs of it).
+                Borrow::Mutable | Borrow::MutableData => Again::Nothing,
+                // A `&mut [f64]` parameter passed on may go to a `&[f64]`
+                // parameter, to be lent; its contents change.
+                Borrow::PassedOn => return None,
+                Borrow::Plain | Borrow::Shared => self.argument_again(call, arg, part.as_ref())?,
+            });
         }
         again
             .iter()
-            .any(|a| !matches!(a, Again::Nothing))
+            .any(|a| matches!(a, Again::Slice(..) | Again::Value(_)))
             .then_some(again)
     }
 
     fn argument_again(
         &self,
+        call: NodeId,
         arg: &Operand,
-        borrow: Borrow,
         part: Option<&(Operand, Operand)>,
     ) -> Option<Again> {
         let Operand::Node(id) = arg else {
-            // A literal (`&[0.5, 0.25]`, `2.0`), written again.
-            return (part.is_none() && borrow == Borrow::Plain).then(|| Again::Value(arg.clone()));
+            // A literal list (`&[0.5, 0.25]`) is written again; a number
+            // (`2.0`, `T::one()`) is no list.
+            let text = match arg {
+                Operand::Const(c) => c.tokens.to_string(),
+                Operand::Node(_) => String::new(),
+            };
+            let list = text.starts_with('&') || text.starts_with('[') || text.contains("vec !");
+            return match (part, list) {
+                (None, true) => Some(Again::Literal(arg.clone())),
+                (None, false) => Some(Again::Nothing),
+                (Some(_), _) => None,
+            };
         };
         let node = &self.graph.nodes[*id];
-        if self.is_lendable_slice(*id) {
+        if self.is_lendable_slice(*id) || self.is_kept_buffer(*id, call) {
             // Passed as it was (`x`, `&x`) or as a part (`&x[a..b]`, whose
             // bounds the backward pass needs).
             let bounds = match part {
@@ -107,7 +124,7 @@ impl Pass<'_> {
             };
             return Some(Again::Slice(*id, bounds));
         }
-        if part.is_some() || borrow != Borrow::Plain || node.array.is_some() {
+        if part.is_some() || node.array.is_some() {
             return None;
         }
         // A part of a data slice bound to a name (`let a = &points[..]`),
@@ -141,6 +158,21 @@ impl Pass<'_> {
             && shared_slice
             && matches!(param.shape, Some(crate::parse::signature::Shape::Slice))
             && self.plan.is_data_array(id)
+    }
+
+    /// A buffer of the function body (`vec![0.0; n]`, `[0.0; 3]`) that
+    /// nothing writes from `call` on: the tape keeps one copy of it, made at
+    /// the end of the forward pass, for every call that reads it.
+    fn is_kept_buffer(&self, id: NodeId, call: NodeId) -> bool {
+        let node = &self.graph.nodes[id];
+        matches!(
+            node.kind,
+            NodeKind::Buffer {
+                growable: false,
+                ..
+            }
+        ) && self.graph.float(id).is_some()
+            && self.plan.unchanged_after(id, call)
     }
 
     /// Whether the backward pass has this value, or can have it, without an
