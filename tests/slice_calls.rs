@@ -427,13 +427,18 @@ mod norm {
     pub type Scratch = Vec<f64>;
 
     pub fn pullback_into<'g>(tape: &Tape, seed: f64, dx: &'g mut Scratch) -> (&'g [f64],) {
-        pullback_lent(tape, seed, dx, (&tape.x,))
+        pullback_lent(tape, seed, dx, ((),))
     }
 
     pub const LENDS: bool = true;
 
-    pub fn forward_lent(tape: &mut Tape, (x,): (&[f64],)) -> f64 {
+    /// `keep[0]`: whether the caller cannot lend `x` again (then it passes
+    /// `()` to `pullback_lent`, which reads this copy).
+    pub fn forward_lent(tape: &mut Tape, (x,): (&[f64],), keep: [bool; 1]) -> f64 {
         tape.x.clear();
+        if keep[0] {
+            tape.x.extend_from_slice(x);
+        }
         tape.norm = super::norm(x);
         tape.norm
     }
@@ -442,8 +447,9 @@ mod norm {
         tape: &Tape,
         seed: f64,
         dx: &'g mut Scratch,
-        (x,): (&[f64],),
+        (x,): (impl backprop_runtime::lent::Again<f64>,),
     ) -> (&'g [f64],) {
+        let x = x.or(&tape.x);
         dx.clear();
         dx.extend(x.iter().map(|v| seed * v / tape.norm));
         (dx,)

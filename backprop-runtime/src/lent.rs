@@ -1,20 +1,48 @@
-//! The fallbacks of the lending call protocol, for callees that copy.
+//! The lending call protocol: its fallbacks for callees that copy, and the
+//! trait its `pullback_lent` reads the arguments with.
 //!
-//! A function that `#[differentiate]` writes can be called without copying
-//! the slices it reads into its tape: its module has `LENDS = true`,
-//! `forward_lent(tape, (args,))`, which saves no copy of them, and
-//! `pullback_lent(tape, seed, scratch, (args,))`, to which the caller lends
-//! the same slices again (Tapenade's and Enzyme's adjoints take the primal
-//! inputs again the same way). A differentiated caller lends where each slice
-//! argument is one it can lend again unchanged in its backward pass (a slice
-//! parameter or a part of one).
+//! A function that `#[differentiate]` writes and that takes a list by shared
+//! reference can be called without copying the lists it reads into its tape:
+//! its module has `LENDS = true`, `forward_lent(tape, (args,), keep)`, which
+//! copies a list only where `keep` says so, and `pullback_lent(tape, seed,
+//! scratch, (args,))`, to which the caller lends the other lists again
+//! (Tapenade's and Enzyme's adjoints take the primal inputs again the same
+//! way; a kept list is passed again as `()`, and the callee reads its own
+//! copy: [`Again`]). A differentiated caller lends each list it can pass again
+//! unchanged in its backward pass (a slice parameter or a part of one, a
+//! buffer nothing writes after the call) and has the callee keep the others.
 //!
-//! A custom rule need not write them. The call site glob-imports this module,
-//! then the callee's module in a block inside (an inner glob import hides an
-//! outer one), and branches on `LENDS`: a module without these items gets the
-//! ones here, `LENDS = false`, and its `forward_into` and `pullback_into` run.
-//! The two functions here are never called; they only give the branch that is
-//! not taken a type.
+//! A custom rule need not write these items. The call site glob-imports this
+//! module, then the callee's module in a block inside (an inner glob import
+//! hides an outer one), and branches on `LENDS`: a module without these items
+//! gets the ones here, `LENDS = false`, and its `forward_into` and
+//! `pullback_into` run. The two functions here are never called; they only
+//! give the branch that is not taken a type.
+
+/// A list `pullback_lent` gets again: lent (`&[T]`, `&[T; N]`: read it), or
+/// `()` where the caller had the callee keep a copy (read that).
+pub trait Again<T> {
+    /// The list: this one, or `kept`.
+    fn or<'s>(&'s self, kept: &'s [T]) -> &'s [T];
+}
+
+impl<T> Again<T> for &[T] {
+    fn or<'s>(&'s self, _kept: &'s [T]) -> &'s [T] {
+        self
+    }
+}
+
+impl<T, const N: usize> Again<T> for &[T; N] {
+    fn or<'s>(&'s self, _kept: &'s [T]) -> &'s [T] {
+        &self[..]
+    }
+}
+
+impl<T> Again<T> for () {
+    fn or<'s>(&'s self, kept: &'s [T]) -> &'s [T] {
+        kept
+    }
+}
 
 /// Whether the callee's module lends: `false` for one that does not say.
 pub const LENDS: bool = false;
@@ -23,7 +51,7 @@ pub const LENDS: bool = false;
 ///
 /// # Panics
 /// Always.
-pub fn forward_lent<Tape, Args, Value>(_tape: Tape, _args: Args) -> Value {
+pub fn forward_lent<Tape, Args, Keep, Value>(_tape: Tape, _args: Args, _keep: Keep) -> Value {
     unreachable!("a callee without `forward_lent` is called through `forward_into`")
 }
 

@@ -102,8 +102,12 @@ pub mod even_terms {
     pub const LENDS: bool = true;
 
     #[inline]
-    pub fn forward_lent(tape: &mut Tape, (w, x): (&[f64], f64)) -> f64 {
-        self::forward_core(tape, w, x)
+    pub fn forward_lent(tape: &mut Tape, (w, x): (&[f64], f64), keep: [bool; 2]) -> f64 {
+        let value = self::forward_core(tape, w, x);
+        if keep[0] {
+            tape.w.extend_from_slice(w);
+        }
+        value
     }
 
     #[inline]
@@ -184,11 +188,16 @@ pub mod even_terms {
         tape: &Tape,
         seed: f64,
         scratch: &'grad mut Scratch,
-        (lent_0, _): (&[f64], impl ::core::marker::Sized),
+        (lent_0, _): (impl ::backprop_runtime::lent::Again<f64>, impl ::core::marker::Sized),
     ) -> (&'grad [f64], f64) {
         scratch.clear();
         if seed != 0.0_f64 {
-            self::backward_core(tape, seed, scratch, lent_0);
+            self::backward_core(
+                tape,
+                seed,
+                scratch,
+                ::backprop_runtime::lent::Again::or(&lent_0, tape.w.as_slice()),
+            );
         }
         (&scratch.w[..], scratch.x)
     }

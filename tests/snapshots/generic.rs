@@ -154,7 +154,11 @@ pub mod scaled_logistic {
     pub const LENDS: bool = true;
 
     #[inline]
-    pub fn forward_lent<T: Float>(tape: &mut Tape<T>, (w, x): (&[T], T)) -> T {
+    pub fn forward_lent<T: Float>(
+        tape: &mut Tape<T>,
+        (w, x): (&[T], T),
+        _keep: [bool; 2],
+    ) -> T {
         self::forward_into(tape, w, x)
     }
 

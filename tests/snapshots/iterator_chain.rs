@@ -104,8 +104,15 @@ pub mod dot {
     pub const LENDS: bool = true;
 
     #[inline]
-    pub fn forward_lent(tape: &mut Tape, (a, b): (&[f64], &[f64])) -> f64 {
-        self::forward_core(tape, a, b)
+    pub fn forward_lent(tape: &mut Tape, (a, b): (&[f64], &[f64]), keep: [bool; 2]) -> f64 {
+        let value = self::forward_core(tape, a, b);
+        if keep[0] {
+            tape.a.extend_from_slice(a);
+        }
+        if keep[1] {
+            tape.b.extend_from_slice(b);
+        }
+        value
     }
 
     #[inline]
@@ -180,11 +187,23 @@ pub mod dot {
         tape: &Tape,
         seed: f64,
         scratch: &'grad mut Scratch,
-        (lent_0, lent_1): (&[f64], &[f64]),
+        (
+            lent_0,
+            lent_1,
+        ): (
+            impl ::backprop_runtime::lent::Again<f64>,
+            impl ::backprop_runtime::lent::Again<f64>,
+        ),
     ) -> (&'grad [f64], &'grad [f64]) {
         scratch.clear();
         if seed != 0.0_f64 {
-            self::backward_core(tape, seed, scratch, lent_0, lent_1);
+            self::backward_core(
+                tape,
+                seed,
+                scratch,
+                ::backprop_runtime::lent::Again::or(&lent_0, tape.a.as_slice()),
+                ::backprop_runtime::lent::Again::or(&lent_1, tape.b.as_slice()),
+            );
         }
         (&scratch.a[..], &scratch.b[..])
     }

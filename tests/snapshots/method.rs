@@ -86,7 +86,7 @@ pub mod linear_predict {
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use dot::*;
                 if LENDS {
-                    forward_lent(&mut tape.dot_out_tape, (w, x))
+                    forward_lent(&mut tape.dot_out_tape, (w, x), [false, false])
                 } else {
                     dot::forward_into(&mut tape.dot_out_tape, w, x)
                 }
@@ -134,8 +134,16 @@ pub mod linear_predict {
     pub fn forward_lent(
         tape: &mut Tape,
         (linear, w, b, x): (&Linear, &[f64], f64, &[f64]),
+        keep: [bool; 4],
     ) -> f64 {
-        self::forward_core(tape, linear, w, b, x)
+        let value = self::forward_core(tape, linear, w, b, x);
+        if keep[1] {
+            tape.w.extend_from_slice(w);
+        }
+        if keep[3] {
+            tape.x.extend_from_slice(x);
+        }
+        value
     }
 
     #[inline]
@@ -273,7 +281,12 @@ pub mod linear_predict {
             lent_1,
             _,
             lent_3,
-        ): (impl ::core::marker::Sized, &[f64], impl ::core::marker::Sized, &[f64]),
+        ): (
+            impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Again<f64>,
+            impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Again<f64>,
+        ),
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64]) {
         scratch.grad.clear();
         if seed != 0.0_f64 {
@@ -282,8 +295,8 @@ pub mod linear_predict {
                 seed,
                 &mut scratch.grad,
                 &mut scratch.work,
-                lent_1,
-                lent_3,
+                ::backprop_runtime::lent::Again::or(&lent_1, tape.w.as_slice()),
+                ::backprop_runtime::lent::Again::or(&lent_3, tape.x.as_slice()),
             );
         }
         (
@@ -559,6 +572,7 @@ pub mod linear_loss {
     pub fn forward_lent(
         tape: &mut Tape,
         (linear, w, b, x, y): (&Linear, &[f64], f64, &[f64], f64),
+        _keep: [bool; 5],
     ) -> f64 {
         self::forward_into(tape, linear, w, b, x, y)
     }

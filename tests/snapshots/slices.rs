@@ -113,8 +113,16 @@ pub mod mse {
     pub const LENDS: bool = true;
 
     #[inline]
-    pub fn forward_lent(tape: &mut Tape, (w, xs, ys): (&[f64], &[f64], &[f64])) -> f64 {
-        self::forward_core(tape, w, xs, ys)
+    pub fn forward_lent(
+        tape: &mut Tape,
+        (w, xs, ys): (&[f64], &[f64], &[f64]),
+        keep: [bool; 3],
+    ) -> f64 {
+        let value = self::forward_core(tape, w, xs, ys);
+        if keep[1] {
+            tape.xs.extend_from_slice(xs);
+        }
+        value
     }
 
     #[inline]
@@ -213,7 +221,15 @@ pub mod mse {
         tape: &Tape,
         seed: f64,
         scratch: &'grad mut Scratch,
-        (_, lent_1, _): (impl ::core::marker::Sized, &[f64], impl ::core::marker::Sized),
+        (
+            _,
+            lent_1,
+            _,
+        ): (
+            impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Again<f64>,
+            impl ::core::marker::Sized,
+        ),
     ) -> (
         &'grad [f64],
         ::backprop_runtime::NotDifferentiable,
@@ -221,7 +237,12 @@ pub mod mse {
     ) {
         scratch.clear();
         if seed != 0.0_f64 {
-            self::backward_core(tape, seed, scratch, lent_1);
+            self::backward_core(
+                tape,
+                seed,
+                scratch,
+                ::backprop_runtime::lent::Again::or(&lent_1, tape.xs.as_slice()),
+            );
         }
         (
             &scratch.w[..],

@@ -464,7 +464,8 @@ fn pullback_into_fn(
 
 /// `pullback_lent`'s last parameter, the arguments lent again as a tuple:
 /// each list passed by shared reference that the backward pass reads is
-/// bound (`lent_0`), the others are anything (`impl Sized`, unread). And the backward pass that reads those
+/// bound (`lent_0`: the list, or `()` where `forward_lent` kept a copy,
+/// `lent::Again`), the others are anything (`impl Sized`, unread). And the backward pass that reads those
 /// slices, where it reads any (`backward_core`, else `None`: the one
 /// `pullback_into` runs).
 fn lent_arguments(
@@ -482,7 +483,7 @@ fn lent_arguments(
             Some(copied) => {
                 let element = &copied.element;
                 patterns.push(format_ident!("lent_{k}").into_token_stream());
-                types.push(quote!(&[#element]));
+                types.push(quote!(impl ::backprop_runtime::lent::Again<#element>));
             }
             None => {
                 patterns.push(quote!(_));
@@ -496,11 +497,14 @@ fn lent_arguments(
     }
     // The copies of lists passed by shared reference are lent; of the
     // others, the tape's (`forward_lent` made them).
-    let slices = tape.argument_copies().map(|c| match c.param {
-        Some(k) if lent(k) => format_ident!("lent_{k}").into_token_stream(),
-        _ => {
-            let field = &c.field;
-            quote!(tape.#field.as_slice())
+    let slices = tape.argument_copies().map(|c| {
+        let field = &c.field;
+        match c.param {
+            Some(k) if lent(k) => {
+                let lent = format_ident!("lent_{k}");
+                quote!(::backprop_runtime::lent::Again::or(&#lent, tape.#field.as_slice()))
+            }
+            _ => quote!(tape.#field.as_slice()),
         }
     });
     let core = match has_work {

@@ -35,7 +35,7 @@ pub struct Forward<'a> {
     pub record: Option<&'a Ident>,
     /// Calls whose callee copies none of the slices they pass, which the
     /// backward pass lends again (`emit/lending.rs`).
-    pub lent: &'a BTreeSet<NodeId>,
+    pub lent: &'a BTreeMap<NodeId, Vec<bool>>,
 }
 
 impl Forward<'_> {
@@ -538,8 +538,8 @@ impl Forward<'_> {
         let mut call =
             quote::quote_spanned!(node.span=> #path::forward_into(#tape_arg, #(#passed),*));
         let module = crate::emit::lending::module_of(path);
-        if let (true, Some(module)) = (self.lent.contains(&id), module) {
-            let lent = quote::quote_spanned!(node.span=> forward_lent(#tape_arg, (#(#passed,)*)));
+        if let (Some(keep), Some(module)) = (self.lent.get(&id), module) {
+            let lent = quote::quote_spanned!(node.span=> forward_lent(#tape_arg, (#(#passed,)*), [#(#keep),*]));
             call = crate::emit::lending::dispatch(&module, lent, call);
         }
         match value_read {

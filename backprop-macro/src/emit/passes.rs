@@ -60,10 +60,11 @@ pub(super) fn forward_fns(passes: &Passes, names: &Names) -> TokenStream {
 }
 
 /// The lending protocol's forward pass (`backprop_runtime::lent`): `LENDS`,
-/// and `forward_lent`, the arguments as one tuple, which copies none of the
-/// lists lent by shared reference into the tape (`forward_core`, then the
-/// copies of the others: arrays by value; `forward_into` where it copies
-/// none anyway): the caller lends them again to `pullback_lent`.
+/// and `forward_lent`, the arguments as one tuple and one flag per argument:
+/// the tape keeps a copy of a list passed by shared reference only where its
+/// flag says so (`forward_core`, then those copies and the copies of the
+/// other arguments, arrays by value; `forward_into` where nothing is copied
+/// anyway). The caller lends the others again to `pullback_lent`.
 fn lent_forward(
     sig: &Signature,
     tape: &Tape,
@@ -76,50 +77,64 @@ fn lent_forward(
     }
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let mut local_names = names.clone();
-    let (tape_param, value) = (local_names.fresh("tape"), local_names.fresh("value"));
+    let (tape_param, value, keep) = (
+        local_names.fresh("tape"),
+        local_names.fresh("value"),
+        local_names.fresh("keep"),
+    );
     let (_, args) = passed_params(sig, &mut local_names);
     let types = sig.params.iter().map(|p| &p.ty);
+    let count = proc_macro2::Literal::usize_unsuffixed(sig.params.len());
     let tape_ty = generic.tape();
     let returns = returns(sig);
-    let kept: Vec<TokenStream> = tape
+    let copies: Vec<TokenStream> = tape
         .argument_copies()
-        .filter(|c| {
-            !c.param
-                .is_some_and(|k| crate::emit::lending::is_lent(&sig.params[k].ty))
-        })
         .map(|c| {
             let field = &c.field;
             let arg = c.param.and_then(|k| args.get(k)).unwrap_or(field);
             let contents = copy_contents(c, arg);
-            quote! {
-                #tape_param.#field.clear();
-                #tape_param.#field.extend_from_slice(#contents);
+            let copy = quote!(#tape_param.#field.extend_from_slice(#contents););
+            match c.param {
+                Some(k) if crate::emit::lending::is_lent(&sig.params[k].ty) => {
+                    let k = proc_macro2::Literal::usize_unsuffixed(k);
+                    quote!(if #keep[#k] { #copy })
+                }
+                _ => quote!(#tape_param.#field.clear(); #copy),
             }
         })
         .collect();
-    let body = match (fused, sig.returns_value) {
-        (false, _) => quote!(self::forward_into(#tape_param, #(#args),*)),
-        (true, _) if kept.is_empty() => quote!(self::forward_core(#tape_param, #(#args),*)),
-        (true, true) => quote! {
-            let #value = self::forward_core(#tape_param, #(#args),*);
-            #(#kept)*
-            #value
-        },
-        (true, false) => quote! {
-            self::forward_core(#tape_param, #(#args),*);
-            #(#kept)*
-        },
+    let (body, keep_param) = match (fused, sig.returns_value) {
+        (false, _) => (
+            quote!(self::forward_into(#tape_param, #(#args),*)),
+            format_ident!("_{keep}"),
+        ),
+        (true, true) => (
+            quote! {
+                let #value = self::forward_core(#tape_param, #(#args),*);
+                #(#copies)*
+                #value
+            },
+            keep.clone(),
+        ),
+        (true, false) => (
+            quote! {
+                self::forward_core(#tape_param, #(#args),*);
+                #(#copies)*
+            },
+            keep.clone(),
+        ),
     };
     quote! {
         /// Whether a differentiated caller may call `forward_lent` and
         /// `pullback_lent` instead of `forward_into` and `pullback_into`.
         pub const LENDS: bool = true;
 
-        /// `forward_into` without the copies of the lists passed by shared
-        /// reference: a caller that lends them again to `pullback_lent`
-        /// calls it, with the arguments as a tuple.
+        /// `forward_into` for a caller that lends the lists passed by shared
+        /// reference again to `pullback_lent`: the arguments as a tuple, and
+        /// for each one whether the tape keeps a copy of it (the caller passes
+        /// `()` again for those).
         #[inline]
-        pub fn forward_lent #generics (#tape_param: &mut #tape_ty, (#(#args,)*): (#(#types,)*)) #returns #where_clause {
+        pub fn forward_lent #generics (#tape_param: &mut #tape_ty, (#(#args,)*): (#(#types,)*), #keep_param: [bool; #count]) #returns #where_clause {
             #body
         }
     }

@@ -232,6 +232,7 @@ impl Pass<'_> {
         let saved_tapes: BTreeSet<NodeId> = kept.tape_stacks.keys().copied().collect();
         let unused_tape = format_ident!("tape");
         let (nothing, no_stacks) = (BTreeSet::new(), BTreeMap::new());
+        let no_lending = BTreeMap::new();
         let record = Forward {
             graph,
             saved: &saved,
@@ -243,7 +244,7 @@ impl Pass<'_> {
             tangents: None,
             checkpoints: &[],
             record: None,
-            lent: &nothing,
+            lent: &no_lending,
         }
         .iterations(looped, iterations);
         let advance = Forward {
@@ -257,7 +258,7 @@ impl Pass<'_> {
             tangents: None,
             checkpoints: &[],
             record: None,
-            lent: &nothing,
+            lent: &no_lending,
         }
         .iterations(looped, iterations);
         (record, advance)

@@ -20,6 +20,9 @@ enum Again {
     Value(Operand),
     /// A literal list, written again.
     Literal(Operand),
+    /// A list it cannot pass again unchanged (a buffer written after the
+    /// call, an `&mut` argument): the callee keeps a copy, and gets `()`.
+    Keep,
     /// A float or an integer: the callee's backward pass does not read it
     /// again (its tape holds what it needs), so `()` stands for it.
     Nothing,
@@ -27,11 +30,12 @@ enum Again {
 
 impl Pass<'_> {
     /// The arguments of `call` lent again, as its `pullback_lent` takes them,
-    /// where the call lends (and then it is in `lent`); `None` where it
-    /// copies.
+    /// where the call lends (and then `lent` says which lists the callee
+    /// keeps); `None` where it copies.
     pub(super) fn lent_arguments(&mut self, call: NodeId) -> Option<Vec<TokenStream>> {
         let again = self.arguments_again(call)?;
-        self.lent.insert(call);
+        let keep = again.iter().map(|a| matches!(a, Again::Keep)).collect();
+        self.lent.insert(call, keep);
         Some(
             again
                 .into_iter()
@@ -48,7 +52,7 @@ impl Pass<'_> {
                         }
                     }
                     Again::Value(operand) | Again::Literal(operand) => self.value(&operand),
-                    Again::Nothing => quote!(()),
+                    Again::Nothing | Again::Keep => quote!(()),
                 })
                 .collect(),
         )
@@ -75,13 +79,15 @@ impl Pass<'_> {
         }
         let mut again = Vec::new();
         for ((arg, borrow), part) in args.iter().zip(borrows).zip(parts) {
+            let is_array = matches!(arg, Operand::Node(a) if self.graph.nodes[*a].array.is_some());
             again.push(match borrow {
-                // What the callee writes is no input it reads again (its
-                // tape keeps what it needs of it).
-                Borrow::Mutable | Borrow::MutableData => Again::Nothing,
-                // A `&mut [f64]` parameter passed on may go to a `&[f64]`
-                // parameter, to be lent; its contents change.
-                Borrow::PassedOn => return None,
+                // A list the callee writes, or an `&mut [f64]` parameter
+                // passed on (perhaps to a `&[f64]`): kept where the callee
+                // takes it by shared reference (its contents change).
+                Borrow::MutableData => Again::Keep,
+                _ if borrow.writes() && (is_array || part.is_some()) => Again::Keep,
+                // A float the callee writes.
+                Borrow::Mutable | Borrow::PassedOn => Again::Nothing,
                 Borrow::Plain | Borrow::Shared => self.argument_again(call, arg, part.as_ref())?,
             });
         }
@@ -115,17 +121,17 @@ impl Pass<'_> {
         if self.is_lendable_slice(*id) || self.is_kept_buffer(*id, call) {
             // Passed as it was (`x`, `&x`) or as a part (`&x[a..b]`, whose
             // bounds the backward pass needs).
-            let bounds = match part {
+            return Some(match part {
                 Some((start, end)) if self.can_read_again(start) && self.can_read_again(end) => {
-                    Some((start.clone(), end.clone()))
+                    Again::Slice(*id, Some((start.clone(), end.clone())))
                 }
-                Some(_) => return None,
-                None => None,
-            };
-            return Some(Again::Slice(*id, bounds));
+                Some(_) => Again::Keep,
+                None => Again::Slice(*id, None),
+            });
         }
+        // Another array (a buffer written after the call), or a part of it.
         if part.is_some() || node.array.is_some() {
-            return None;
+            return Some(Again::Keep);
         }
         // A part of a data slice bound to a name (`let a = &points[..]`),
         // computed again where the backward pass needs it.
@@ -142,21 +148,17 @@ impl Pass<'_> {
         scalar.then_some(Again::Nothing)
     }
 
-    /// A slice parameter (`x: &[f64]`, of floats) that nothing writes: the
-    /// backward pass gets it again (`backward_core`'s parameter, or the
-    /// tape's copy of it).
+    /// A list of floats the function borrows (`x: &[f64]`, `&Vec<f64>`,
+    /// `&[f64; 3]`): the backward pass gets it again as a slice
+    /// (`backward_core`'s parameter, or the tape's copy of it), which is what
+    /// `pullback_lent` takes.
     fn is_lendable_slice(&self, id: NodeId) -> bool {
-        let node = &self.graph.nodes[id];
         let Some(param) = self.sig.params.get(id) else {
             return false;
         };
-        let shared_slice = matches!(
-            &param.ty,
-            syn::Type::Reference(r) if r.mutability.is_none() && matches!(*r.elem, syn::Type::Slice(_))
-        );
-        matches!(node.kind, NodeKind::Param)
-            && shared_slice
-            && matches!(param.shape, Some(crate::parse::signature::Shape::Slice))
+        matches!(self.graph.nodes[id].kind, NodeKind::Param)
+            && crate::emit::lending::is_lent(&param.ty)
+            && param.shape.is_some()
             && self.plan.is_data_array(id)
     }
 

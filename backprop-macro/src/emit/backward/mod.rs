@@ -41,9 +41,9 @@ pub struct Backward {
     pub saved_tapes: BTreeSet<NodeId>,
     /// Inactive array parameters copied whole into the tape.
     pub copied: BTreeSet<NodeId>,
-    /// Calls that lend their slices (`lending.rs`): the forward pass calls
-    /// their `forward_lent`.
-    pub lent: BTreeSet<NodeId>,
+    /// Calls that lend their slices (`lending.rs`), with the arguments the
+    /// callee keeps a copy of: the forward pass calls their `forward_lent`.
+    pub lent: BTreeMap<NodeId, Vec<bool>>,
     /// The stack of each saved value computed inside a branch or loop.
     pub stacks: BTreeMap<NodeId, Ident>,
     pub tape_stacks: BTreeMap<NodeId, Ident>,
@@ -103,7 +103,7 @@ pub fn generate(
         saved: BTreeSet::new(),
         saved_tapes: BTreeSet::new(),
         copied: BTreeSet::new(),
-        lent: BTreeSet::new(),
+        lent: BTreeMap::new(),
         stacks: BTreeMap::new(),
         tape_stacks: BTreeMap::new(),
         array_seeds: BTreeMap::new(),
@@ -219,7 +219,7 @@ struct Pass<'a> {
     saved_tapes: BTreeSet<NodeId>,
     /// Data arrays copied whole into the tape, for values recomputed from them.
     pub copied: BTreeSet<NodeId>,
-    lent: BTreeSet<NodeId>,
+    lent: BTreeMap<NodeId, Vec<bool>>,
     stacks: BTreeMap<NodeId, Ident>,
     tape_stacks: BTreeMap<NodeId, Ident>,
     /// The seed of each `&mut [f64]` parameter's final contents.

@@ -478,7 +478,7 @@ fn statements(graph: &Graph, tangents: &Tangents, names: &mut Names) -> TokenStr
         tangents: Some(tangents),
         checkpoints: &[],
         record: None,
-        lent: &empty,
+        lent: &BTreeMap::new(),
     }
     .statements()
 }
