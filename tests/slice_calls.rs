@@ -476,3 +476,60 @@ fn a_custom_rule_that_lends_is_called_through_its_lending_items() {
     assert_eq!(tapes.len(), 2);
     assert!(tapes.iter().all(|t| t.x.is_empty() && t.norm > 0.0));
 }
+
+/// A call that lends one list and has the callee keep the others: an
+/// `&mut [f64]` parameter passed on to a `&[f64]` parameter (its contents
+/// change after the call), a buffer written again after the call, and an
+/// `&mut` output (the shape of every in-place ODE stepper).
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn rates(k: &[f64], y: &[f64], dy: &mut [f64]) {
+    for i in 0..y.len() {
+        dy[i] = -k[i] * y[i] * y[i];
+    }
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn euler(k: &[f64], y: &mut [f64], dt: f64) {
+    let mut dy = vec![0.0; y.len()];
+    let mut half = vec![0.0; y.len()];
+    for _ in 0..3 {
+        rates(k, y, &mut dy);
+        for i in 0..y.len() {
+            half[i] = y[i] + 0.5 * dt * dy[i];
+        }
+        rates(k, &half, &mut dy);
+        for i in 0..y.len() {
+            y[i] += dt * dy[i];
+        }
+    }
+}
+
+#[differentiate(wrt(k, y0))]
+fn decay_loss(k: &[f64], y0: &[f64], dt: f64) -> f64 {
+    let mut y = y0.to_vec();
+    euler(k, &mut y, dt);
+    y[0] * y[1] + y[1]
+}
+
+#[test]
+fn a_call_lends_some_lists_and_has_the_callee_keep_the_others() {
+    let y0 = [1.0, 0.5];
+    for k in [[0.3, 0.8], [1.5, -0.2]] {
+        let (value, g) = decay_loss::grad(&k, &y0, 0.1);
+        assert_eq!(value, decay_loss(&k, &y0, 0.1));
+        assert_gradient(|k| decay_loss(k, &y0, 0.1), &k, &g.k);
+        assert_gradient(|y0| decay_loss(&k, y0, 0.1), &y0, &g.y0);
+        // `k` is lent to every call of `rates`; `y` and `half` are kept.
+        let mut y = y0;
+        let ((), tape) = euler::forward(&k, &mut y, 0.1);
+        let calls: Vec<&rates::Tape> = tape
+            .rates_out_tape
+            .all()
+            .chain(tape.rates_out_2_tape.all())
+            .collect();
+        assert_eq!(calls.len(), 6);
+        assert!(calls.iter().all(|t| t.k.is_empty() && t.y.len() == 2));
+    }
+}
