@@ -97,6 +97,11 @@ pub enum HelperKind {
     /// `fn h(v: &[F], k: F) -> F` that reads `v` only in `for i in 0..v.len()`:
     /// called on parts of arrays, `h(&b[1..3], e)`.
     PartRead,
+    /// `fn h(v: &[F], w: &[F], k: F) -> F` reading both in `for i in
+    /// 0..v.len()`: called on two parts of the same length, of the same or of
+    /// different arrays (a call that lends one and has the callee keep the
+    /// other, where one is a buffer written later).
+    PartPair,
 }
 
 #[derive(Clone)]
@@ -163,6 +168,7 @@ pub fn program(seed: u64) -> Program {
             HelperKind::Ref,
             HelperKind::Recursive,
             HelperKind::PartRead,
+            HelperKind::PartPair,
         ]);
         let f = g.helper(&format!("h{k}"), kind);
         helpers.push(f);
@@ -285,13 +291,16 @@ impl Gen {
             HelperKind::SliceRead | HelperKind::PartRead => {
                 vec![p("v", PTy::Slice), p("k", PTy::Scalar)]
             }
+            HelperKind::PartPair => {
+                vec![p("v", PTy::Slice), p("w", PTy::Slice), p("k", PTy::Scalar)]
+            }
             HelperKind::SliceWrite => vec![p("v", PTy::MutSlice), p("k", PTy::Scalar)],
             HelperKind::MutScalar => vec![p("a", PTy::MutScalar), p("k", PTy::Scalar)],
             HelperKind::Ref => vec![p("a", PTy::RefScalar)],
             HelperKind::Recursive => vec![p("a", PTy::Scalar), p("depth", PTy::Int)],
         };
         self.reset(&params);
-        if kind == HelperKind::PartRead {
+        if matches!(kind, HelperKind::PartRead | HelperKind::PartPair) {
             return self.part_reader(name, params);
         }
         self.in_helper = true;
@@ -373,7 +382,15 @@ impl Gen {
     /// `let mut s = k; for i in 0..v.len() { s = combine(s, v[i]); } s`: a
     /// body that is right for any length of `v`.
     fn part_reader(&mut self, name: &str, params: Vec<Param>) -> Func {
-        let element = E::Index("v".into(), I::Var("i".into()));
+        // With a second slice, `v[i] * w[i]` where the one would read `v[i]`.
+        let element = match params.len() {
+            3 => E::Bin(
+                '*',
+                Box::new(E::Index("v".into(), I::Var("i".into()))),
+                Box::new(E::Index("w".into(), I::Var("i".into()))),
+            ),
+            _ => E::Index("v".into(), I::Var("i".into())),
+        };
         let s = || E::Var("s".into());
         let step = match self.rng.below(3) {
             0 => E::Bin(
@@ -1475,6 +1492,7 @@ impl Gen {
                         | HelperKind::Ref
                         | HelperKind::Recursive
                         | HelperKind::PartRead
+                        | HelperKind::PartPair
                 )
             })
             .cloned()
@@ -1496,6 +1514,24 @@ impl Gen {
                 let lo = self.rng.below(self.len);
                 let hi = lo + 1 + self.rng.below(self.len - lo);
                 E::Call(h.name, vec![Arg::Part(arr, lo, hi), Arg::E(self.expr(d))])
+            }
+            HelperKind::PartPair => {
+                let (Some(a), Some(b)) = (self.readable_array(), self.readable_array()) else {
+                    return self.leaf();
+                };
+                let n = 1 + self.rng.below(self.len);
+                let (lo_a, lo_b) = (
+                    self.rng.below(self.len - n + 1),
+                    self.rng.below(self.len - n + 1),
+                );
+                E::Call(
+                    h.name,
+                    vec![
+                        Arg::Part(a, lo_a, lo_a + n),
+                        Arg::Part(b, lo_b, lo_b + n),
+                        Arg::E(self.expr(d)),
+                    ],
+                )
             }
             HelperKind::SliceRead => {
                 if self.scope.arrays.is_empty() {
