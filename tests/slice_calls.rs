@@ -533,3 +533,29 @@ fn a_call_lends_some_lists_and_has_the_callee_keep_the_others() {
         assert!(calls.iter().all(|t| t.k.is_empty() && t.y.len() == 2));
     }
 }
+
+/// A part of a data slice bound to a name in the function's body, lent
+/// again (computed again at the call in the backward pass), beside a part of
+/// a differentiated slice and a named part of it (a copy, kept).
+#[differentiate(wrt(cam))]
+fn reprojection(cam: &[f64], features: &[f64], i: usize) -> f64 {
+    let feature = &features[2 * i..2 * i + 2];
+    let centre = &cam[2..4];
+    let moved = sq_dist(&cam[0..2], feature);
+    moved * sq_dist(centre, feature) + sq_dist(feature, &cam[..2]).sqrt()
+}
+
+#[test]
+fn a_named_part_of_data_in_the_body_is_lent_again() {
+    let features = [0.5, -1.0, 2.0, 0.25, -0.75, 1.5];
+    for (cam, i) in [([0.3, 0.1, -0.4, 0.9], 1), ([1.2, -0.6, 0.2, 0.4], 2)] {
+        let (value, g) = reprojection::grad(&cam, &features, i);
+        assert_eq!(value, reprojection(&cam, &features, i));
+        assert_gradient(|c| reprojection(c, &features, i), &cam, &g.cam);
+        let (_, tape) = reprojection::forward(&cam, &features, i);
+        assert!(tape.moved_tape.a.is_empty() && tape.moved_tape.b.is_empty());
+        // `centre` is a copy of its own (a buffer), lent too: nothing
+        // writes it after the call.
+        assert!(tape.sq_dist_out_tape.a.is_empty());
+    }
+}

@@ -484,6 +484,8 @@ pub mod linear_loss {
         pub x_len: usize,
         pub linear_predict_out_tape: linear_predict::Tape,
         pub e: f64,
+        pub w: ::std::vec::Vec<f64>,
+        pub x: ::std::vec::Vec<f64>,
     }
 
     impl Tape {
@@ -499,6 +501,8 @@ pub mod linear_loss {
         fn heap_bytes(&self) -> usize {
             use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
             (&&::backprop_runtime::bytes::Probe(&self.linear_predict_out_tape)).heap_bytes()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.w)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.x)
         }
     }
 
@@ -533,7 +537,7 @@ pub mod linear_loss {
     }
 
     #[inline]
-    pub fn forward_into(
+    fn forward_core(
         tape: &mut Tape,
         linear: &Linear,
         w: &[f64],
@@ -543,19 +547,58 @@ pub mod linear_loss {
     ) -> f64 {
         let w_len = w.len();
         let x_len = x.len();
-        let linear_predict_out = linear_predict::forward_into(
-            &mut tape.linear_predict_out_tape,
-            linear,
-            w,
-            b,
-            x,
-        );
+        let linear_predict_out = {
+            #[allow(unused_imports, clippy::wildcard_imports)]
+            use ::backprop_runtime::lent::*;
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use linear_predict::*;
+                if LENDS {
+                    forward_lent(
+                        &mut tape.linear_predict_out_tape,
+                        (linear, w, b, x),
+                        [true, false, false, false],
+                    )
+                } else {
+                    linear_predict::forward_into(
+                        &mut tape.linear_predict_out_tape,
+                        linear,
+                        w,
+                        b,
+                        x,
+                    )
+                }
+            }
+        };
         let e = linear_predict_out - y;
         let linear_loss = e * e;
+        let mut w_copy = ::core::mem::take(&mut tape.w);
+        w_copy.clear();
+        let mut x_copy = ::core::mem::take(&mut tape.x);
+        x_copy.clear();
         tape.w_len = w_len;
         tape.x_len = x_len;
         tape.e = e;
+        tape.w = w_copy;
+        tape.x = x_copy;
         linear_loss
+    }
+
+    #[inline]
+    pub fn forward_into(
+        tape: &mut Tape,
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        y: f64,
+    ) -> f64 {
+        let value = self::forward_core(tape, linear, w, b, x, y);
+        tape.w.clear();
+        tape.w.extend_from_slice(w);
+        tape.x.clear();
+        tape.x.extend_from_slice(x);
+        value
     }
 
     #[must_use]
@@ -572,14 +615,28 @@ pub mod linear_loss {
     pub fn forward_lent(
         tape: &mut Tape,
         (linear, w, b, x, y): (&Linear, &[f64], f64, &[f64], f64),
-        _keep: [bool; 5],
+        keep: [bool; 5],
     ) -> f64 {
-        self::forward_into(tape, linear, w, b, x, y)
+        let value = self::forward_core(tape, linear, w, b, x, y);
+        if keep[1] {
+            tape.w.extend_from_slice(w);
+        }
+        if keep[3] {
+            tape.x.extend_from_slice(x);
+        }
+        value
     }
 
     #[inline]
-    pub fn backward_with(tape: &Tape, dlinear_loss: f64, grad: &mut Grad, work: &mut Work) {
-        let Tape { w_len, x_len, ref linear_predict_out_tape, e } = *tape;
+    fn backward_core(
+        tape: &Tape,
+        dlinear_loss: f64,
+        grad: &mut Grad,
+        work: &mut Work,
+        w: &[f64],
+        x: &[f64],
+    ) {
+        let Tape { w_len, x_len, ref linear_predict_out_tape, e, .. } = *tape;
         ::backprop_runtime::prepare(&mut grad.w, w_len);
         let dw = &mut grad.w;
         ::backprop_runtime::prepare(&mut grad.x, x_len);
@@ -587,13 +644,32 @@ pub mod linear_loss {
         let de = dlinear_loss * (2.0 * e);
         let dlinear_predict_out = de;
         let dy = -de;
-        let (_, dw_linear_predict_out, db, dx_linear_predict_out) = linear_predict::pullback_into(
-            linear_predict_out_tape,
-            dlinear_predict_out,
-            work
-                .linear_predict_out_scratch
-                .get_or_insert_with(::core::default::Default::default),
-        );
+        let (_, dw_linear_predict_out, db, dx_linear_predict_out) = {
+            #[allow(unused_imports, clippy::wildcard_imports)]
+            use ::backprop_runtime::lent::*;
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use linear_predict::*;
+                if LENDS {
+                    pullback_lent(
+                        linear_predict_out_tape,
+                        dlinear_predict_out,
+                        work
+                            .linear_predict_out_scratch
+                            .get_or_insert_with(::core::default::Default::default),
+                        ((), w, (), x),
+                    )
+                } else {
+                    linear_predict::pullback_into(
+                        linear_predict_out_tape,
+                        dlinear_predict_out,
+                        work
+                            .linear_predict_out_scratch
+                            .get_or_insert_with(::core::default::Default::default),
+                    )
+                }
+            }
+        };
         ::backprop_runtime::accumulate(&mut dw[..], dw_linear_predict_out);
         ::backprop_runtime::accumulate(&mut dx[..], dx_linear_predict_out);
         grad.b += db;
@@ -601,8 +677,20 @@ pub mod linear_loss {
     }
 
     #[inline]
+    pub fn backward_with(tape: &Tape, seed: f64, grad: &mut Grad, work: &mut Work) {
+        self::backward_core(tape, seed, grad, work, tape.w.as_slice(), tape.x.as_slice());
+    }
+
+    #[inline]
     pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
-        self::backward_with(tape, seed, grad, &mut Work::default());
+        self::backward_core(
+            tape,
+            seed,
+            grad,
+            &mut Work::default(),
+            tape.w.as_slice(),
+            tape.x.as_slice(),
+        );
     }
 
     #[must_use]
@@ -616,8 +704,10 @@ pub mod linear_loss {
     #[must_use]
     #[inline]
     pub fn grad(linear: &Linear, w: &[f64], b: f64, x: &[f64], y: f64) -> (f64, Grad) {
-        let (value, tape) = self::forward(linear, w, b, x, y);
-        (value, self::backward(&tape, 1.0_f64))
+        let mut tape = Tape::default();
+        let mut gradient = Grad::default();
+        let value = self::grad_into(linear, w, b, x, y, &mut tape, &mut gradient);
+        (value, gradient)
     }
 
     #[inline]
@@ -630,8 +720,8 @@ pub mod linear_loss {
         tape: &mut Tape,
         gradient: &mut Grad,
     ) -> f64 {
-        let value = self::forward_into(tape, linear, w, b, x, y);
-        self::backward_into(tape, 1.0_f64, gradient);
+        let value = self::forward_core(tape, linear, w, b, x, y);
+        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x);
         value
     }
 
@@ -674,21 +764,28 @@ pub mod linear_loss {
         scratch: &'grad mut Scratch,
         (
             _,
+            lent_1,
             _,
-            _,
-            _,
+            lent_3,
             _,
         ): (
             impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Again<f64>,
             impl ::core::marker::Sized,
-            impl ::core::marker::Sized,
-            impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Again<f64>,
             impl ::core::marker::Sized,
         ),
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
         scratch.grad.clear();
         if seed != 0.0_f64 {
-            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+            self::backward_core(
+                tape,
+                seed,
+                &mut scratch.grad,
+                &mut scratch.work,
+                ::backprop_runtime::lent::Again::or(&lent_1, tape.w.as_slice()),
+                ::backprop_runtime::lent::Again::or(&lent_3, tape.x.as_slice()),
+            );
         }
         (
             ::backprop_runtime::NotDifferentiable,

@@ -15,9 +15,9 @@ use quote::quote;
 enum Again {
     /// A slice parameter, or a part of one: `(parameter, bounds)`.
     Slice(NodeId, Option<(Operand, Operand)>),
-    /// A value it computes again: a part of a data slice bound to a name
-    /// (`let a = &points[..];`).
-    Value(Operand),
+    /// A part of a data slice bound to a name (`let a = &points[..];`),
+    /// computed again from these values.
+    View(NodeId, Vec<NodeId>),
     /// A literal list, written again.
     Literal(Operand),
     /// A list it cannot pass again unchanged (a buffer written after the
@@ -51,7 +51,13 @@ impl Pass<'_> {
                             None => quote!(#name),
                         }
                     }
-                    Again::Value(operand) | Again::Literal(operand) => self.value(&operand),
+                    Again::View(view, deps) => {
+                        for dep in deps {
+                            self.value(&Operand::Node(dep));
+                        }
+                        self.recompute(view).unwrap_or_default()
+                    }
+                    Again::Literal(operand) => self.value(&operand),
                     Again::Nothing | Again::Keep => quote!(()),
                 })
                 .collect(),
@@ -93,7 +99,7 @@ impl Pass<'_> {
         }
         again
             .iter()
-            .any(|a| matches!(a, Again::Slice(..) | Again::Value(_)))
+            .any(|a| matches!(a, Again::Slice(..) | Again::View(..)))
             .then_some(again)
     }
 
@@ -134,18 +140,20 @@ impl Pass<'_> {
             return Some(Again::Keep);
         }
         // A part of a data slice bound to a name (`let a = &points[..]`),
-        // computed again where the backward pass needs it.
-        if matches!(node.kind, NodeKind::Inactive { .. })
-            && node.region != 0
-            && matches!(self.plan.storage(*id), Storage::Recompute(_))
-        {
-            return Some(Again::Value(arg.clone()));
+        // computed again at the call in the backward pass.
+        if let NodeKind::Inactive { expr, .. } = &node.kind {
+            let reference = matches!(crate::lower::strip_parens(expr), syn::Expr::Reference(_));
+            if let (true, Storage::Recompute(deps)) = (reference, self.plan.storage(*id)) {
+                return Some(Again::View(*id, deps));
+            }
         }
         let scalar = self.graph.float(*id).is_some()
             || node.ty.as_ref().is_some_and(|ty| {
                 matches!(ty, syn::Type::Path(path) if path.path.get_ident().is_some_and(|i| is_integer(&i.to_string())))
             });
-        scalar.then_some(Again::Nothing)
+        // Anything else the callee keeps, if it is a list it takes by
+        // shared reference (a flag for anything else is ignored).
+        Some(if scalar { Again::Nothing } else { Again::Keep })
     }
 
     /// A list of floats the function borrows (`x: &[f64]`, `&Vec<f64>`,
