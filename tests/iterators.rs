@@ -201,3 +201,47 @@ fn local_views_of_data_zipped_with_differentiated_slices() {
         &generated,
     );
 }
+
+/// An inner closure's parameter with the outer one's name is another value:
+/// `win[0]` inside reads the inner window. (Found by the fuzzer: the outer
+/// window's reads were rewritten inside the inner closure too, a wrong value
+/// with no message.) The same for an element of `iter_mut`. (A local struct
+/// split into its fields refuses a name bound again.)
+#[differentiate]
+fn nested_windows(w: &[f64], d: &[f64], x: f64) -> f64 {
+    w.windows(2)
+        .map(|win| {
+            let outer = win[0] * win[1];
+            d.windows(2)
+                .map(|win| win[0] * x + win[1] + outer)
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+}
+
+#[differentiate]
+fn shadowed_names(v: &[f64], x: f64) -> f64 {
+    let mut out = vec![0.0; v.len()];
+    for (o, &e) in out.iter_mut().zip(v) {
+        *o = e * x;
+        let scaled = v.iter().map(|o| o * 2.0 * e).sum::<f64>();
+        *o += scaled;
+    }
+    let twice = v.iter().map(|out| out * x).sum::<f64>();
+    twice + out.iter().sum::<f64>()
+}
+
+#[test]
+fn a_name_bound_again_inside_is_another_value() {
+    let d = [0.5, -1.0, 2.0];
+    for (w, x) in [([0.3, -0.7, 1.1, 0.4], 0.6), ([2.0, 0.1, -0.4, -1.5], -1.2)] {
+        let (value, g) = nested_windows::grad(&w, &d, x);
+        assert_eq!(value, nested_windows(&w, &d, x));
+        assert_gradient(|w| nested_windows(w, &d, x), &w, &g.w);
+        assert_gradient(|x| nested_windows(&w, &d, x[0]), &[x], &[g.x]);
+        let (value, g) = shadowed_names::grad(&w, x);
+        assert_eq!(value, shadowed_names(&w, x));
+        assert_gradient(|w| shadowed_names(w, x), &w, &g.v);
+        assert_gradient(|x| shadowed_names(&w, x[0]), &[x], &[g.x]);
+    }
+}

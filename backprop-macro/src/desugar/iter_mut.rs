@@ -48,6 +48,14 @@ fn index_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
     };
     let written = &source.written;
     let mut body = looped.body.clone();
+    // The element's name bound again inside: its uses there are another's.
+    if super::rebound_inside(&body, &element)
+        || partner
+            .as_ref()
+            .is_some_and(|p| super::rebound_inside(&body, p))
+    {
+        return None;
+    }
     let mut replacer = Replacer {
         element: &element,
         place: syn::parse_quote!(#written[#k]),
@@ -173,6 +181,10 @@ struct Replacer<'a> {
 
 impl VisitMut for Replacer<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        // A closure whose parameter has the element's name: another value.
+        if matches!(expr, Expr::Closure(c) if super::closure_binds(c, self.element)) {
+            return;
+        }
         if let Expr::Unary(u) = expr {
             if matches!(u.op, syn::UnOp::Deref(_)) {
                 if let Expr::Path(p) = strip(&u.expr) {

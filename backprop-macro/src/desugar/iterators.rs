@@ -446,9 +446,15 @@ fn read_window(expr: &mut Expr, window: &Ident, base: &Ident, start: &Ident, wid
                     *expr = syn::parse_quote!((#width));
                 }
                 Expr::Path(p) if p.path.is_ident(self.window) => self.other_use = true,
+                // Its own `w` inside (`.map(|w| ..)` nested): another window.
+                Expr::Closure(closure) if super::closure_binds(closure, self.window) => {}
                 _ => syn::visit_mut::visit_expr_mut(self, expr),
             }
         }
+    }
+    let block: syn::Block = syn::parse_quote!({ #expr });
+    if super::rebound_inside(&block, window) {
+        return false;
     }
     let mut reads = Reads {
         window,

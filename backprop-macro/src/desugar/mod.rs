@@ -20,3 +20,46 @@ pub mod iterators;
 pub mod paths;
 pub mod records;
 pub mod returns;
+
+use syn::visit::Visit;
+
+/// Whether one of a closure's parameters is `name`: inside the closure,
+/// `name` is that parameter, so a rewrite of the outer `name` stops there.
+pub(crate) fn closure_binds(closure: &syn::ExprClosure, name: &syn::Ident) -> bool {
+    closure.inputs.iter().any(|pat| pattern_binds(pat, name))
+}
+
+/// Whether a pattern binds `name`.
+pub(crate) fn pattern_binds(pat: &syn::Pat, name: &syn::Ident) -> bool {
+    struct Finds<'a>(&'a syn::Ident, bool);
+    impl<'ast> Visit<'ast> for Finds<'_> {
+        fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+            self.1 |= pat.ident == *self.0;
+            syn::visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut finds = Finds(name, false);
+    finds.visit_pat(pat);
+    finds.1
+}
+
+/// Whether `name` is bound again inside `block` other than by a closure's
+/// parameter (which the rewriting visitors step around): by a `let`, a
+/// `for`, a `match` arm or an `if let`. A rewrite of `name`'s uses would
+/// reach the uses of that other binding too, so the rewrites decline.
+pub(crate) fn rebound_inside(block: &syn::Block, name: &syn::Ident) -> bool {
+    struct Finds<'a>(&'a syn::Ident, bool);
+    impl<'ast> Visit<'ast> for Finds<'_> {
+        fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+            if !closure_binds(closure, self.0) {
+                self.visit_expr(&closure.body);
+            }
+        }
+        fn visit_pat(&mut self, pat: &'ast syn::Pat) {
+            self.1 |= pattern_binds(pat, self.0);
+        }
+    }
+    let mut finds = Finds(name, false);
+    finds.visit_block(block);
+    finds.1
+}
