@@ -145,3 +145,35 @@ fn loop_machinery_names() {
         assert_gradient(|v| loop_collisions(x, v, n), &w, &g.w);
     }
 }
+
+/// A function called inside a macro's tokens (`vec![..]`) keeps its name: no
+/// generated local may take it. (The fuzzer found `softplus(dx)` inside
+/// `vec![..]` given a local named `softplus`, which then hid the function
+/// for an inactive `softplus(i as f64)` beside it: a compile error.)
+mod inside_macros {
+    use backprop_runtime::{differentiate, sigmoid, softplus};
+
+    #[differentiate]
+    #[allow(clippy::useless_vec)]
+    pub fn names_inside_macros(x: f64, n: usize) -> f64 {
+        let mut total = 0.0;
+        for i in 0..n {
+            let parts = vec![
+                (softplus(x) + 0.1).ln(),
+                x.powf(sigmoid(softplus(i as f64))),
+            ];
+            total += parts[0] * parts[1];
+        }
+        total
+    }
+}
+use inside_macros::names_inside_macros;
+
+#[test]
+fn functions_named_inside_macros_are_not_shadowed() {
+    for (x, n) in [(0.3, 2), (1.2, 3)] {
+        let (value, g) = names_inside_macros::grad(x, n);
+        assert_eq!(value, names_inside_macros(x, n));
+        assert_gradient(|x| names_inside_macros(x[0], n), &[x], &[g.x]);
+    }
+}

@@ -1098,3 +1098,40 @@ fn arrays_by_value_and_elements_in_conditions() {
         assert!((along - g.x).abs() < 1e-12 * g.x.abs().max(1.0));
     }
 }
+
+/// A call returning an array whose result is read only in a condition: no
+/// element of it carries a derivative, and forward mode took its tangent as
+/// a float's (a type error at the attribute; fuzzer, program
+/// 12398244693171781967, older than the session that found it).
+#[differentiate]
+fn product_and_sum(a: f64, b: f64) -> [f64; 2] {
+    [a * b, a + b]
+}
+
+#[differentiate]
+fn array_result_only_compared(x: f64, y: f64) -> f64 {
+    let p = product_and_sum(x, y);
+    let mut scale = 1.0;
+    if p[0] < 0.2 {
+        scale = 2.0;
+    }
+    scale * x * y
+}
+
+#[test]
+fn an_array_result_read_only_in_a_condition() {
+    for (x, y) in [(0.5, 0.7), (-0.3, 0.2)] {
+        check(
+            &[&[x, y]],
+            |v| array_result_only_compared(v[0], v[1]),
+            |v| {
+                let (value, g) = array_result_only_compared::grad(v[0], v[1]);
+                (value, vec![g.x, g.y])
+            },
+        );
+        let (value, dot) = array_result_only_compared::tangent(x, y, 1.0, -0.5);
+        let (_, g) = array_result_only_compared::grad(x, y);
+        assert_eq!(value, array_result_only_compared(x, y));
+        assert!((dot - (g.x - 0.5 * g.y)).abs() < 1e-12);
+    }
+}

@@ -134,12 +134,11 @@ impl<'ast> Visit<'ast> for Collector {
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        // Refused later, but its identifiers still must not be shadowed meanwhile.
-        for token in mac.tokens.clone() {
-            if let proc_macro2::TokenTree::Ident(ident) = token {
-                self.idents.insert(bare(&ident.to_string()));
-            }
-        }
+        // Its identifiers at any depth (`vec![(softplus(x) + 0.1).ln()]`,
+        // `println!("{}", f(x))`): they name the user's values and functions
+        // there too. (Only the top level was read: a local named `softplus`
+        // hid the function called inside `vec![..]`, found by the fuzzer.)
+        self.idents.extend(identifiers(mac.tokens.clone()));
     }
 }
 

@@ -513,14 +513,36 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
         return false;
     };
     let has_tangent = |id: &NodeId| tangents.names.contains_key(id);
-    // Its value's tangent where something reads the value.
-    let seeded = (has_tangent(&id) && super::forward::is_read(graph, id))
+    // Its value's tangent where something reads the value's tangent: not
+    // where only conditions and data read it (`if f(x)[0] < 2.0`: an array
+    // result read so is no output of the call, whose tangent would then be
+    // taken as a float's).
+    let seeded = (has_tangent(&id) && tangent_read(graph, tangents, id))
         || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e))
         || graph.writes_to_arrays(id).any(|a| has_tangent(&a));
     seeded
         && args
             .iter()
             .any(|arg| matches!(arg, Operand::Node(a) if has_tangent(a)))
+}
+
+/// Whether a value's tangent is read: by a node that has a tangent of its
+/// own, or as a block's result (a function's, an arm's, a loop's next value).
+fn tangent_read(graph: &Graph, tangents: &Tangents, id: NodeId) -> bool {
+    let reads = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
+    let by_node = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .any(|(n, node)| tangents.names.contains_key(&n) && node.args().iter().any(reads));
+    let as_result = crate::ir::traverse::any_stmt(&graph.body, &mut |stmt| match stmt {
+        crate::ir::Stmt::If(branch) => branch.arms.iter().any(|a| a.results.iter().any(reads)),
+        crate::ir::Stmt::Loop(looped) => {
+            looped.carried.iter().any(|c| reads(&c.init)) || looped.body.results.iter().any(reads)
+        }
+        _ => false,
+    });
+    by_node || as_result || graph.body.results.iter().any(reads)
 }
 
 /// The statement that follows node `id` in forward mode: its tangent, or, for
