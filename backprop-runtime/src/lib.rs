@@ -865,14 +865,21 @@ pub fn assign<F: Real>(into: &mut [F], from: impl AsRef<[F]>) {
 ///
 /// # Panics
 /// If `gradient` is not empty and its length is not `len`.
+#[inline]
 pub fn prepare<F: Real>(gradient: &mut Vec<F>, len: usize) {
     if gradient.is_empty() {
-        gradient.resize(len, F::zero());
+        // Element by element: a callee's gradient is often a few floats,
+        // for which a call of `memset` costs more than the writes (bundle
+        // adjustment's helpers take three).
+        gradient.reserve(len);
+        gradient.extend((0..len).map(|_| F::zero()));
+    } else if gradient.len() != len {
+        wrong_gradient_length(gradient.len(), len);
     }
-    assert_eq!(
-        gradient.len(),
-        len,
-        "a gradient vector has length {} but its parameter has length {len}; use `Grad::default()` or a `Grad` from arguments of the same lengths",
-        gradient.len()
-    );
+}
+
+#[cold]
+#[inline(never)]
+fn wrong_gradient_length(found: usize, len: usize) -> ! {
+    panic!("a gradient vector has length {found} but its parameter has length {len}; use `Grad::default()` or a `Grad` from arguments of the same lengths")
 }
