@@ -864,7 +864,12 @@ pub fn assign<F: Real>(into: &mut [F], from: impl AsRef<[F]>) {
 /// ```
 ///
 /// # Panics
-/// If `gradient` is not empty and its length is not `len`.
+/// If `gradient` is not empty and its length is not `len`:
+///
+/// ```should_panic
+/// let mut gradient = vec![0.0; 2];
+/// backprop_runtime::prepare(&mut gradient, 3);
+/// ```
 #[inline]
 pub fn prepare<F: Real>(gradient: &mut Vec<F>, len: usize) {
     if gradient.is_empty() {
