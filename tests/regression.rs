@@ -1115,7 +1115,18 @@ fn array_result_only_compared(x: f64, y: f64) -> f64 {
     if p[0] < 0.2 {
         scale = 2.0;
     }
-    scale * x * y
+    // A call's value whose only reader is a write (a push): its tangent is
+    // read (the first fix missed this, found by the fuzzer again).
+    let mut pushed = Vec::new();
+    for k in 0..2 {
+        pushed.push(squared_call(x + k as f64));
+    }
+    scale * x * y + pushed[1]
+}
+
+#[differentiate]
+fn squared_call(a: f64) -> f64 {
+    a * a
 }
 
 #[test]

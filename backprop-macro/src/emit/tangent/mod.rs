@@ -517,7 +517,7 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
     // where only conditions and data read it (`if f(x)[0] < 2.0`: an array
     // result read so is no output of the call, whose tangent would then be
     // taken as a float's).
-    let seeded = (has_tangent(&id) && tangent_read(graph, tangents, id))
+    let seeded = (has_tangent(&id) && tangent_read(graph, id))
         || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e))
         || graph.writes_to_arrays(id).any(|a| has_tangent(&a));
     seeded
@@ -526,15 +526,13 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
             .any(|arg| matches!(arg, Operand::Node(a) if has_tangent(a)))
 }
 
-/// Whether a value's tangent is read: by a node that has a tangent of its
-/// own, or as a block's result (a function's, an arm's, a loop's next value).
-fn tangent_read(graph: &Graph, tangents: &Tangents, id: NodeId) -> bool {
+/// Whether a value's tangent is read: by an operation, a call or a write
+/// that takes it as an operand, or as a block's result (a function's, an
+/// arm's, a loop's next value); not by data (an index, a condition, an
+/// inactive expression), which reads only the value.
+fn tangent_read(graph: &Graph, id: NodeId) -> bool {
     let reads = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
-    let by_node = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .any(|(n, node)| tangents.names.contains_key(&n) && node.args().iter().any(reads));
+    let by_node = graph.nodes.iter().any(|node| node.args().iter().any(reads));
     let as_result = crate::ir::traverse::any_stmt(&graph.body, &mut |stmt| match stmt {
         crate::ir::Stmt::If(branch) => branch.arms.iter().any(|a| a.results.iter().any(reads)),
         crate::ir::Stmt::Loop(looped) => {
