@@ -177,3 +177,37 @@ fn functions_named_inside_macros_are_not_shadowed() {
         assert_gradient(|x| names_inside_macros(x[0], n), &[x], &[g.x]);
     }
 }
+
+/// A lending call's arguments are computed before the callee's module is
+/// glob-imported for the dispatch: a variable named like one of the module's
+/// items (`grad`, `tangent`, `forward`) stays the variable. (The fuzzer found
+/// `h(&a[0..2], &s[0..2], grad)` passing the callee's `grad` function.)
+#[differentiate]
+fn weighted_parts(a: &[f64], s: &[f64]) -> f64 {
+    let mut grad = 0.0;
+    for (k, &forward) in s.iter().enumerate() {
+        let tangent = forward * 0.5;
+        grad += weighted_sum(&a[k..k + 1], tangent);
+    }
+    grad + weighted_sum(a, grad)
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn weighted_sum(v: &[f64], by: f64) -> f64 {
+    let mut total = 0.0;
+    for i in 0..v.len() {
+        total += v[i] * v[i] * by;
+    }
+    total
+}
+
+#[test]
+fn a_variable_named_like_a_callee_item_is_passed_to_a_lending_call() {
+    let s = [0.5, -1.0];
+    for a in [[0.3, 1.2, -0.4], [1.5, -0.6, 0.2]] {
+        let (value, g) = weighted_parts::grad(&a, &s);
+        assert_eq!(value, weighted_parts(&a, &s));
+        assert_gradient(|a| weighted_parts(a, &s), &a, &g.a);
+    }
+}

@@ -80,15 +80,22 @@ pub mod linear_predict {
         let w_len = w.len();
         let x_len = x.len();
         let dot_out = {
-            #[allow(unused_imports, clippy::wildcard_imports)]
-            use ::backprop_runtime::lent::*;
+            let (lent_0, lent_1) = (w, x);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
-                use dot::*;
-                if LENDS {
-                    forward_lent(&mut tape.dot_out_tape, (w, x), [false, false])
-                } else {
-                    dot::forward_into(&mut tape.dot_out_tape, w, x)
+                use ::backprop_runtime::lent::*;
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use dot::*;
+                    if LENDS {
+                        forward_lent(
+                            &mut tape.dot_out_tape,
+                            (lent_0, lent_1),
+                            [false, false],
+                        )
+                    } else {
+                        dot::forward_into(&mut tape.dot_out_tape, lent_0, lent_1)
+                    }
                 }
             }
         };
@@ -163,28 +170,31 @@ pub mod linear_predict {
         let ddot_out = dlinear_predict;
         let db = dlinear_predict;
         let (dw_dot_out, dx_dot_out) = {
-            #[allow(unused_imports, clippy::wildcard_imports)]
-            use ::backprop_runtime::lent::*;
+            let (lent_0, lent_1) = (w, x);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
-                use dot::*;
-                if LENDS {
-                    pullback_lent(
-                        dot_out_tape,
-                        ddot_out,
-                        work
-                            .dot_out_scratch
-                            .get_or_insert_with(::core::default::Default::default),
-                        (w, x),
-                    )
-                } else {
-                    dot::pullback_into(
-                        dot_out_tape,
-                        ddot_out,
-                        work
-                            .dot_out_scratch
-                            .get_or_insert_with(::core::default::Default::default),
-                    )
+                use ::backprop_runtime::lent::*;
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use dot::*;
+                    if LENDS {
+                        pullback_lent(
+                            dot_out_tape,
+                            ddot_out,
+                            work
+                                .dot_out_scratch
+                                .get_or_insert_with(::core::default::Default::default),
+                            (lent_0, lent_1),
+                        )
+                    } else {
+                        dot::pullback_into(
+                            dot_out_tape,
+                            ddot_out,
+                            work
+                                .dot_out_scratch
+                                .get_or_insert_with(::core::default::Default::default),
+                        )
+                    }
                 }
             }
         };
@@ -548,25 +558,28 @@ pub mod linear_loss {
         let w_len = w.len();
         let x_len = x.len();
         let linear_predict_out = {
-            #[allow(unused_imports, clippy::wildcard_imports)]
-            use ::backprop_runtime::lent::*;
+            let (lent_0, lent_1, lent_2, lent_3) = (linear, w, b, x);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
-                use linear_predict::*;
-                if LENDS {
-                    forward_lent(
-                        &mut tape.linear_predict_out_tape,
-                        (linear, w, b, x),
-                        [true, false, false, false],
-                    )
-                } else {
-                    linear_predict::forward_into(
-                        &mut tape.linear_predict_out_tape,
-                        linear,
-                        w,
-                        b,
-                        x,
-                    )
+                use ::backprop_runtime::lent::*;
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use linear_predict::*;
+                    if LENDS {
+                        forward_lent(
+                            &mut tape.linear_predict_out_tape,
+                            (lent_0, lent_1, lent_2, lent_3),
+                            [true, false, false, false],
+                        )
+                    } else {
+                        linear_predict::forward_into(
+                            &mut tape.linear_predict_out_tape,
+                            lent_0,
+                            lent_1,
+                            lent_2,
+                            lent_3,
+                        )
+                    }
                 }
             }
         };
@@ -645,28 +658,31 @@ pub mod linear_loss {
         let dlinear_predict_out = de;
         let dy = -de;
         let (_, dw_linear_predict_out, db, dx_linear_predict_out) = {
-            #[allow(unused_imports, clippy::wildcard_imports)]
-            use ::backprop_runtime::lent::*;
+            let (lent_0, lent_1, lent_2, lent_3) = ((), w, (), x);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
-                use linear_predict::*;
-                if LENDS {
-                    pullback_lent(
-                        linear_predict_out_tape,
-                        dlinear_predict_out,
-                        work
-                            .linear_predict_out_scratch
-                            .get_or_insert_with(::core::default::Default::default),
-                        ((), w, (), x),
-                    )
-                } else {
-                    linear_predict::pullback_into(
-                        linear_predict_out_tape,
-                        dlinear_predict_out,
-                        work
-                            .linear_predict_out_scratch
-                            .get_or_insert_with(::core::default::Default::default),
-                    )
+                use ::backprop_runtime::lent::*;
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use linear_predict::*;
+                    if LENDS {
+                        pullback_lent(
+                            linear_predict_out_tape,
+                            dlinear_predict_out,
+                            work
+                                .linear_predict_out_scratch
+                                .get_or_insert_with(::core::default::Default::default),
+                            (lent_0, lent_1, lent_2, lent_3),
+                        )
+                    } else {
+                        linear_predict::pullback_into(
+                            linear_predict_out_tape,
+                            dlinear_predict_out,
+                            work
+                                .linear_predict_out_scratch
+                                .get_or_insert_with(::core::default::Default::default),
+                        )
+                    }
                 }
             }
         };

@@ -539,13 +539,53 @@ impl Forward<'_> {
             quote::quote_spanned!(node.span=> #path::forward_into(#tape_arg, #(#passed),*));
         let module = crate::emit::lending::module_of(path);
         if let (Some(keep), Some(module)) = (self.lent.get(&id), module) {
-            let lent = quote::quote_spanned!(node.span=> forward_lent(#tape_arg, (#(#passed,)*), [#(#keep),*]));
-            call = crate::emit::lending::dispatch(&module, lent, call);
+            let span = node.span;
+            // Bound before the call, an `&mut` parameter passed on (`&mut
+            // [f64]`, a list of indices `&mut [usize]`) is reborrowed, as a
+            // call's argument is implicitly.
+            let bound: Vec<TokenStream> = passed
+                .iter()
+                .zip(args)
+                .zip(borrows)
+                .map(|((arg, operand), borrow)| {
+                    match *borrow == Borrow::PassedOn || self.is_mut_param(operand) {
+                        true => quote!(&mut *#arg),
+                        false => arg.clone(),
+                    }
+                })
+                .collect();
+            call = crate::emit::lending::dispatch(
+                &module,
+                &bound,
+                |args| quote::quote_spanned!(span=> forward_lent(#tape_arg, (#(#args,)*), [#(#keep),*])),
+                |args| quote::quote_spanned!(span=> #path::forward_into(#tape_arg, #(#args),*)),
+            );
         }
         match value_read {
             true => quote!(#before let #name = #call;),
             false => quote!(#before #call;),
         }
+    }
+
+    /// An `&mut` parameter itself (`r`), or data that is just its name.
+    fn is_mut_param(&self, operand: &Operand) -> bool {
+        let Operand::Node(id) = operand else {
+            return false;
+        };
+        let id = match &self.graph.nodes[*id].kind {
+            NodeKind::Inactive { expr, locals } => {
+                match (crate::lower::strip_parens(expr), &locals[..]) {
+                    (syn::Expr::Path(_), [(_, local)]) => *local,
+                    _ => return false,
+                }
+            }
+            _ => *id,
+        };
+        let node = &self.graph.nodes[id];
+        // (A differentiated `&mut [f64]`'s node is typed by its float.)
+        matches!(node.kind, NodeKind::Param)
+            && (self.graph.written_params.contains(&id)
+                || matches!(&node.ty, Some(syn::Type::Reference(r)) if r.mutability.is_some()))
     }
 
     /// Where a call's tape comes from, when the backward pass reads it, and

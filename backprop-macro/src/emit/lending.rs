@@ -5,8 +5,8 @@
 //! the backward pass's choice (`backward::lending`): it must be able to lend
 //! the same slices again.
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
 
 /// Whether a function takes a list by shared reference (`&[f64]`, `&Vec<f64>`,
 /// `&[f64; 3]`, `&[usize]`): only then is there anything to lend, and its
@@ -45,15 +45,29 @@ pub(crate) fn module_of(path: &syn::Path) -> Option<syn::Path> {
 
 /// `lent` where the callee's module has `LENDS = true`, else `copying`: the
 /// runtime's fallbacks glob-imported, then the callee's module in a block
-/// inside, whose items hide them. The branch not taken is compiled out.
-pub(crate) fn dispatch(module: &syn::Path, lent: TokenStream, copying: TokenStream) -> TokenStream {
+/// inside, whose items hide them. The branch not taken is compiled out. The
+/// arguments are computed first, outside both imports, into `lent_0`,
+/// `lent_1`, .. (the names `lent` and `copying` are given): inside, an item
+/// of the callee's module would hide a local of the same name (a user's
+/// variable `grad` beside the callee's `grad` function, found by the fuzzer).
+pub(crate) fn dispatch(
+    module: &syn::Path,
+    args: &[TokenStream],
+    lent: impl FnOnce(&[Ident]) -> TokenStream,
+    copying: impl FnOnce(&[Ident]) -> TokenStream,
+) -> TokenStream {
+    let names: Vec<Ident> = (0..args.len()).map(|k| format_ident!("lent_{k}")).collect();
+    let (lent, copying) = (lent(&names), copying(&names));
     quote! {{
-        #[allow(unused_imports, clippy::wildcard_imports)]
-        use ::backprop_runtime::lent::*;
+        let (#(#names,)*) = (#(#args,)*);
         {
             #[allow(unused_imports, clippy::wildcard_imports)]
-            use #module::*;
-            if LENDS { #lent } else { #copying }
+            use ::backprop_runtime::lent::*;
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use #module::*;
+                if LENDS { #lent } else { #copying }
+            }
         }
     }}
 }

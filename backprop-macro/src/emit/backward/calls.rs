@@ -74,14 +74,17 @@ impl Pass<'_> {
             }
             _ => seed,
         };
-        let mut pullback =
-            quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
+        let copying = quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
         let module = crate::emit::lending::module_of(path);
-        if let (Some(lent), Some(module)) = (lent, module) {
-            let lent =
-                quote::quote_spanned!(span=> pullback_lent(#tape, #seed, #scratch, (#(#lent,)*)));
-            pullback = crate::emit::lending::dispatch(&module, lent, pullback);
-        }
+        let pullback = match (lent, module) {
+            (Some(lent), Some(module)) => crate::emit::lending::dispatch(
+                &module,
+                &lent,
+                |args| quote::quote_spanned!(span=> pullback_lent(#tape, #seed, #scratch, (#(#args,)*))),
+                |_| copying,
+            ),
+            _ => copying,
+        };
         self.out.extend(quote!(let #pattern = #pullback;));
         for (source, name) in locals {
             self.record_term(source, &name, &quote!(#name));
