@@ -185,9 +185,9 @@ fn functions_named_inside_macros_are_not_shadowed() {
 #[differentiate]
 fn weighted_parts(a: &[f64], s: &[f64]) -> f64 {
     let mut grad = 0.0;
-    for (k, &forward) in s.iter().enumerate() {
-        let tangent = forward * 0.5;
-        grad += weighted_sum(&a[k..k + 1], tangent);
+    for (forward, &backward) in s.iter().enumerate() {
+        let tangent = backward * 0.5;
+        grad += weighted_sum(&a[forward..forward + 1], tangent);
     }
     grad + weighted_sum(a, grad)
 }
@@ -209,5 +209,10 @@ fn a_variable_named_like_a_callee_item_is_passed_to_a_lending_call() {
         let (value, g) = weighted_parts::grad(&a, &s);
         assert_eq!(value, weighted_parts(&a, &s));
         assert_gradient(|a| weighted_parts(a, &s), &a, &g.a);
+        // Forward mode's call of the callee's tangent rule, the same way.
+        let direction = [1.0, -0.5, 0.25];
+        let (_, along) = weighted_parts::tangent(&a, &s, &direction, &[0.0, 0.0]);
+        let expected: f64 = g.a.iter().zip(direction).map(|(d, v)| d * v).sum();
+        assert!((along - expected).abs() < 1e-12, "{along} {expected}");
     }
 }

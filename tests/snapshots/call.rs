@@ -338,10 +338,11 @@ pub mod f_inline {
                 let (dot_0,) = dots;
                 dot_0 * partial_0
             }
+            let dots: (f64,) = (dot_y,);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use sig::*;
-                tangent_rule(&sig_out_tape.0, (dot_y,), &mut sig_out_tape.1)
+                tangent_rule(&sig_out_tape.0, dots, &mut sig_out_tape.1)
             }
         };
         let sum = x + sig_out;
@@ -361,10 +362,11 @@ pub mod f_inline {
                 let (dot_0,) = dots;
                 dot_0 * partial_0
             }
+            let dots: (f64,) = (dot_x,);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use sig::*;
-                tangent_rule(&sig_out_2_tape.0, (dot_x,), &mut sig_out_2_tape.1)
+                tangent_rule(&sig_out_2_tape.0, dots, &mut sig_out_2_tape.1)
             }
         };
         let sum_2 = x + y;

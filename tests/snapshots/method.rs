@@ -350,10 +350,11 @@ pub mod linear_predict {
                         .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_1))
                         .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
             }
+            let dots: (&[f64], &[f64]) = (dot_w, dot_x);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use dot::*;
-                tangent_rule(&dot_out_tape.0, (dot_w, dot_x), &mut dot_out_tape.1)
+                tangent_rule(&dot_out_tape.0, dots, &mut dot_out_tape.1)
             }
         };
         let linear_predict = dot_out + b;
@@ -857,12 +858,18 @@ pub mod linear_loss {
                         .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_3))
                         .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
             }
+            let dots: (::backprop_runtime::NotDifferentiable, &[f64], f64, &[f64]) = (
+                ::backprop_runtime::NotDifferentiable,
+                dot_w,
+                dot_b,
+                dot_x,
+            );
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use linear_predict::*;
                 tangent_rule(
                     &linear_predict_out_tape.0,
-                    (::backprop_runtime::NotDifferentiable, dot_w, dot_b, dot_x),
+                    dots,
                     &mut linear_predict_out_tape.1,
                 )
             }

@@ -466,10 +466,13 @@ fn through_rule(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream
             let (#(#dot_names,)*) = #dots_in;
             #sum
         }
+        // The tangents computed outside the callee's glob import, which
+        // would hide a local named like one of its items.
+        let dots: (#(#types,)*) = (#(#passed,)*);
         {
             #[allow(unused_imports, clippy::wildcard_imports)]
             use #module::*;
-            tangent_rule(&#tape.0, (#(#passed,)*), &mut #tape.1)
+            tangent_rule(&#tape.0, dots, &mut #tape.1)
         }
     })
 }
