@@ -1,9 +1,10 @@
-//! Which calls lend their slices (`backprop_runtime::lent`): a call lends
-//! when the backward pass can hand the callee every slice it passed again,
-//! unchanged, without a copy of its own. Then neither the callee's tape nor
-//! the caller's holds a copy per call: the slices are the caller's slice
-//! parameters (which `grad` and `grad_into` pass on, and `forward_into`
-//! copies once per call of the caller) or parts of them.
+//! Which calls lend their lists (`backprop_runtime::lent`), and which lists:
+//! the backward pass hands the callee again, unchanged, each list it still
+//! has (the caller's list parameters, which `grad` and `grad_into` pass on
+//! and `forward_into` copies once per call of the caller, parts of them,
+//! buffers nothing writes after the call, named parts of data), and has the
+//! callee keep a copy of the others. A call with no list to lend copies as
+//! before.
 
 use super::Pass;
 use crate::analysis::tape::Storage;
@@ -64,9 +65,9 @@ impl Pass<'_> {
         )
     }
 
-    /// Each argument as the backward pass can pass it again, without
-    /// changing anything: `None` if one cannot be, or if none is a slice of
-    /// the caller's (no copy would be saved).
+    /// Each argument as the backward pass passes it again (or has the
+    /// callee keep): `None` where the call copies (no list to lend, a
+    /// checkpointed loop, a path a glob import cannot name).
     fn arguments_again(&self, call: NodeId) -> Option<Vec<Again>> {
         let node = &self.graph.nodes[call];
         let NodeKind::Call {
