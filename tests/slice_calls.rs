@@ -559,3 +559,29 @@ fn a_named_part_of_data_in_the_body_is_lent_again() {
         assert!(tape.sq_dist_out_tape.a.is_empty());
     }
 }
+
+/// A part of an `&mut [f64]` parameter passed by shared reference to a
+/// lending call (`&m[0..2]`: a new shared borrow, not a reborrow of `m`;
+/// the fuzzer found it reborrowed as `&mut`, a compile error).
+#[differentiate]
+fn nudge(p: f64, s: &[f64], m: &mut [f64]) {
+    m[1] -= sq_dist(&m[0..2], &s[0..2]) * p;
+}
+
+#[differentiate(wrt(p, m0))]
+fn nudged(p: f64, s: &[f64], m0: &[f64]) -> f64 {
+    let mut m = m0.to_vec();
+    nudge(p, s, &mut m);
+    m[1] * m[0] + m[1]
+}
+
+#[test]
+fn a_shared_part_of_a_mut_parameter_is_lent() {
+    let s = [0.5, -1.0];
+    for (p, m0) in [(0.7, [0.3, 1.2]), (-1.1, [2.0, -0.4])] {
+        let (value, g) = nudged::grad(p, &s, &m0);
+        assert_eq!(value, nudged(p, &s, &m0));
+        assert_gradient(|m| nudged(p, &s, m), &m0, &g.m0);
+        assert_gradient(|p| nudged(p[0], &s, &m0), &[p], &[g.p]);
+    }
+}

@@ -543,12 +543,15 @@ impl Forward<'_> {
             // Bound before the call, an `&mut` parameter passed on (`&mut
             // [f64]`, a list of indices `&mut [usize]`) is reborrowed, as a
             // call's argument is implicitly.
+            // (Only the parameter itself: `&m[0..2]` of one is a new shared
+            // borrow already.)
             let bound: Vec<TokenStream> = passed
                 .iter()
                 .zip(args)
-                .zip(borrows)
-                .map(|((arg, operand), borrow)| {
-                    match *borrow == Borrow::PassedOn || self.is_mut_param(operand) {
+                .zip(borrows.iter().zip(parts))
+                .map(|((arg, operand), (borrow, part))| {
+                    let bare = part.is_none() && matches!(borrow, Borrow::PassedOn | Borrow::Plain);
+                    match bare && (*borrow == Borrow::PassedOn || self.is_mut_param(operand)) {
                         true => quote!(&mut *#arg),
                         false => arg.clone(),
                     }
