@@ -86,7 +86,6 @@ pub mod even_terms {
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], x: f64) -> f64 {
         let value = self::forward_core(tape, w, x);
-        tape.w.clear();
         tape.w.extend_from_slice(w);
         value
     }

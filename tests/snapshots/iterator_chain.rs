@@ -86,9 +86,7 @@ pub mod dot {
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: &[f64], b: &[f64]) -> f64 {
         let value = self::forward_core(tape, a, b);
-        tape.a.clear();
         tape.a.extend_from_slice(a);
-        tape.b.clear();
         tape.b.extend_from_slice(b);
         value
     }

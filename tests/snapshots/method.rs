@@ -120,9 +120,7 @@ pub mod linear_predict {
         x: &[f64],
     ) -> f64 {
         let value = self::forward_core(tape, linear, w, b, x);
-        tape.w.clear();
         tape.w.extend_from_slice(w);
-        tape.x.clear();
         tape.x.extend_from_slice(x);
         value
     }
@@ -608,9 +606,7 @@ pub mod linear_loss {
         y: f64,
     ) -> f64 {
         let value = self::forward_core(tape, linear, w, b, x, y);
-        tape.w.clear();
         tape.w.extend_from_slice(w);
-        tape.x.clear();
         tape.x.extend_from_slice(x);
         value
     }

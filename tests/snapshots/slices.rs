@@ -97,7 +97,6 @@ pub mod mse {
     #[inline]
     pub fn forward_into(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
         let value = self::forward_core(tape, w, xs, ys);
-        tape.xs.clear();
         tape.xs.extend_from_slice(xs);
         value
     }

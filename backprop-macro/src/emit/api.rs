@@ -425,7 +425,7 @@ fn pullback_into_fn(
     };
     let (name, lent_param) = match lent {
         Some(tape) => {
-            let (param, core) = lent_arguments(sig, tape, has_work);
+            let (param, core) = lent_parameters(sig, tape, has_work);
             backward = core.unwrap_or(backward);
             (quote!(pullback_lent), Some(param))
         }
@@ -468,7 +468,7 @@ fn pullback_into_fn(
 /// `lent::Again`), the others are anything (`impl Sized`, unread). And the backward pass that reads those
 /// slices, where it reads any (`backward_core`, else `None`: the one
 /// `pullback_into` runs).
-fn lent_arguments(
+fn lent_parameters(
     sig: &Signature,
     tape: &super::tape::Tape,
     has_work: bool,

@@ -35,7 +35,7 @@ pub struct Forward<'a> {
     pub record: Option<&'a Ident>,
     /// Calls whose callee copies none of the slices they pass, which the
     /// backward pass lends again (`emit/lending.rs`).
-    pub lent: &'a BTreeMap<NodeId, Vec<bool>>,
+    pub lent: &'a BTreeMap<NodeId, crate::emit::lending::Lending>,
 }
 
 impl Forward<'_> {
@@ -537,8 +537,7 @@ impl Forward<'_> {
         // the arguments is reported there.
         let mut call =
             quote::quote_spanned!(node.span=> #path::forward_into(#tape_arg, #(#passed),*));
-        let module = crate::emit::lending::module_of(path);
-        if let (Some(keep), Some(module)) = (self.lent.get(&id), module) {
+        if let Some(crate::emit::lending::Lending { module, keep }) = self.lent.get(&id) {
             let span = node.span;
             // Bound before the call, an `&mut` parameter passed on (`&mut
             // [f64]`, a list of indices `&mut [usize]`) is reborrowed, as a
@@ -558,7 +557,7 @@ impl Forward<'_> {
                 })
                 .collect();
             call = crate::emit::lending::dispatch(
-                &module,
+                module,
                 &bound,
                 |args| quote::quote_spanned!(span=> forward_lent(#tape_arg, (#(#args,)*), [#(#keep),*])),
                 |args| quote::quote_spanned!(span=> #path::forward_into(#tape_arg, #(#args),*)),

@@ -8,6 +8,14 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
+/// A call that lends (the backward pass's choice, which the forward pass
+/// follows): the callee's module, and for each argument whether the callee
+/// keeps a copy of it.
+pub(crate) struct Lending {
+    pub(crate) module: syn::Path,
+    pub(crate) keep: Vec<bool>,
+}
+
 /// Whether a function takes a list by shared reference (`&[f64]`, `&Vec<f64>`,
 /// `&[f64; 3]`, `&[usize]`): only then is there anything to lend, and its
 /// module has `LENDS`, `forward_lent` and `pullback_lent`.

@@ -87,39 +87,32 @@ fn lent_forward(
     let count = proc_macro2::Literal::usize_unsuffixed(sig.params.len());
     let tape_ty = generic.tape();
     let returns = returns(sig);
-    let copies: Vec<TokenStream> = tape
-        .argument_copies()
-        .map(|c| {
-            let field = &c.field;
-            let arg = c.param.and_then(|k| args.get(k)).unwrap_or(field);
-            let contents = copy_contents(c, arg);
-            let copy = quote!(#tape_param.#field.extend_from_slice(#contents););
-            match c.param {
-                Some(k) if crate::emit::lending::is_lent(&sig.params[k].ty) => {
-                    let k = proc_macro2::Literal::usize_unsuffixed(k);
-                    quote!(if #keep[#k] { #copy })
-                }
-                _ => quote!(#tape_param.#field.clear(); #copy),
+    let copies = tape.argument_copies().map(|c| {
+        let copy = refill_copy(c, &args, &tape_param);
+        match c.param {
+            Some(k) if crate::emit::lending::is_lent(&sig.params[k].ty) => {
+                let k = proc_macro2::Literal::usize_unsuffixed(k);
+                quote!(if #keep[#k] { #copy })
             }
-        })
-        .collect();
-    let (body, keep_param) = match (fused, sig.returns_value) {
-        (false, _) => (
+            _ => copy,
+        }
+    });
+    let (bind, result) = match sig.returns_value {
+        true => (quote!(let #value =), quote!(#value)),
+        false => (quote!(), quote!()),
+    };
+    // (`fused`: the function has argument copies, so `copies` is not empty
+    // and the value is not bound only to be returned.)
+    let (body, keep_param) = match fused {
+        false => (
             quote!(self::forward_into(#tape_param, #(#args),*)),
             format_ident!("_{keep}"),
         ),
-        (true, true) => (
+        true => (
             quote! {
-                let #value = self::forward_core(#tape_param, #(#args),*);
+                #bind self::forward_core(#tape_param, #(#args),*);
                 #(#copies)*
-                #value
-            },
-            keep.clone(),
-        ),
-        (true, false) => (
-            quote! {
-                self::forward_core(#tape_param, #(#args),*);
-                #(#copies)*
+                #result
             },
             keep.clone(),
         ),
@@ -238,15 +231,9 @@ fn copy_into(sig: &Signature, tape: &Tape, names: &Names, generic: &Generic) -> 
     let mut local_names = names.clone();
     let (tape_param, value) = (local_names.fresh("tape"), local_names.fresh("value"));
     let (params, args) = passed_params(sig, &mut local_names);
-    let copies = tape.argument_copies().map(|c| {
-        let field = &c.field;
-        let arg = c.param.and_then(|k| args.get(k)).unwrap_or(field);
-        let contents = copy_contents(c, arg);
-        quote! {
-            #tape_param.#field.clear();
-            #tape_param.#field.extend_from_slice(#contents);
-        }
-    });
+    let copies = tape
+        .argument_copies()
+        .map(|c| refill_copy(c, &args, &tape_param));
     let too_many = (sig.params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     let tape_ty = generic.tape();
     let (returns, bind, result) = match sig.returns_value {
@@ -459,6 +446,16 @@ fn fill_tape(
         quote!(*#tape_param = Tape { #(#literal_fields,)* ..*#tape_param };)
     };
     (quote!(#(#take_stacks)*), quote!(#(#fill_copies)*), store)
+}
+
+/// An argument's copy in the tape refilled from the argument, after
+/// `forward_core` (which leaves the copies of arguments empty, their memory
+/// kept): `args` are the parameters' names.
+fn refill_copy(copied: &Copied, args: &[Ident], tape_param: &Ident) -> TokenStream {
+    let field = &copied.field;
+    let arg = copied.param.and_then(|k| args.get(k)).unwrap_or(field);
+    let contents = copy_contents(copied, arg);
+    quote!(#tape_param.#field.extend_from_slice(#contents);)
 }
 
 /// What a copy is filled from: the argument (a slice) or a reference to it.

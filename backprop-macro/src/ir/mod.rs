@@ -256,6 +256,12 @@ pub struct Constant {
 }
 
 impl Constant {
+    /// A literal list (`&[0.5, 0.25]`, `[1.0, 2.0]`, `vec![..]`), not a number.
+    pub fn is_list(&self) -> bool {
+        let text = self.tokens.to_string();
+        text.starts_with('&') || text.starts_with('[') || text.contains("vec !")
+    }
+
     /// The tokens, parenthesised if they are not a single literal or path, so they
     /// can stand as an operand of any operator.
     pub fn operand_tokens(&self) -> TokenStream {

@@ -75,15 +75,14 @@ impl Pass<'_> {
             _ => seed,
         };
         let copying = quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
-        let module = crate::emit::lending::module_of(path);
-        let pullback = match (lent, module) {
-            (Some(lent), Some(module)) => crate::emit::lending::dispatch(
+        let pullback = match lent {
+            Some((module, lent)) => crate::emit::lending::dispatch(
                 &module,
                 &lent,
                 |args| quote::quote_spanned!(span=> pullback_lent(#tape, #seed, #scratch, (#(#args,)*))),
                 |_| copying,
             ),
-            _ => copying,
+            None => copying,
         };
         self.out.extend(quote!(let #pattern = #pullback;));
         for (source, name) in locals {

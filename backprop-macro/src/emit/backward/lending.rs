@@ -8,6 +8,7 @@
 
 use super::Pass;
 use crate::analysis::tape::Storage;
+use crate::emit::lending::Lending;
 use crate::ir::{Borrow, NodeId, NodeKind, Operand};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -30,45 +31,48 @@ enum Again {
 }
 
 impl Pass<'_> {
-    /// The arguments of `call` lent again, as its `pullback_lent` takes them,
-    /// where the call lends (and then `lent` says which lists the callee
-    /// keeps); `None` where it copies.
-    pub(super) fn lent_arguments(&mut self, call: NodeId) -> Option<Vec<TokenStream>> {
-        let again = self.arguments_again(call)?;
+    /// The callee's module and the arguments of `call` lent again, as its
+    /// `pullback_lent` takes them, where the call lends (and then `lent`
+    /// says which lists the callee keeps); `None` where it copies.
+    pub(super) fn lent_arguments(&mut self, call: NodeId) -> Option<(syn::Path, Vec<TokenStream>)> {
+        let (module, again) = self.arguments_again(call)?;
         let keep = again.iter().map(|a| matches!(a, Again::Keep)).collect();
-        self.lent.insert(call, keep);
-        Some(
-            again
-                .into_iter()
-                .map(|arg| match arg {
-                    Again::Slice(param, bounds) => {
-                        self.copied.insert(param);
-                        let name = self.graph.nodes[param].name.clone();
-                        match bounds {
-                            Some((start, end)) => {
-                                let (start, end) = (self.value(&start), self.value(&end));
-                                quote!(&#name[#start..#end])
-                            }
-                            None => quote!(#name),
+        let lending = Lending {
+            module: module.clone(),
+            keep,
+        };
+        self.lent.insert(call, lending);
+        let args = again
+            .into_iter()
+            .map(|arg| match arg {
+                Again::Slice(param, bounds) => {
+                    self.copied.insert(param);
+                    let name = self.graph.nodes[param].name.clone();
+                    match bounds {
+                        Some((start, end)) => {
+                            let (start, end) = (self.value(&start), self.value(&end));
+                            quote!(&#name[#start..#end])
                         }
+                        None => quote!(#name),
                     }
-                    Again::View(view, deps) => {
-                        for dep in deps {
-                            self.value(&Operand::Node(dep));
-                        }
-                        self.recompute(view).unwrap_or_default()
+                }
+                Again::View(view, deps) => {
+                    for dep in deps {
+                        self.value(&Operand::Node(dep));
                     }
-                    Again::Literal(operand) => self.value(&operand),
-                    Again::Nothing | Again::Keep => quote!(()),
-                })
-                .collect(),
-        )
+                    self.recompute(view).unwrap_or_default()
+                }
+                Again::Literal(operand) => self.value(&operand),
+                Again::Nothing | Again::Keep => quote!(()),
+            })
+            .collect();
+        Some((module, args))
     }
 
     /// Each argument as the backward pass passes it again (or has the
     /// callee keep): `None` where the call copies (no list to lend, a
     /// checkpointed loop, a path a glob import cannot name).
-    fn arguments_again(&self, call: NodeId) -> Option<Vec<Again>> {
+    fn arguments_again(&self, call: NodeId) -> Option<(syn::Path, Vec<Again>)> {
         let node = &self.graph.nodes[call];
         let NodeKind::Call {
             path,
@@ -80,7 +84,7 @@ impl Pass<'_> {
         else {
             return None;
         };
-        crate::emit::lending::module_of(path)?;
+        let module = crate::emit::lending::module_of(path)?;
         if self.in_checkpointed_loop(call) {
             return None;
         }
@@ -101,7 +105,7 @@ impl Pass<'_> {
         again
             .iter()
             .any(|a| matches!(a, Again::Slice(..) | Again::View(..)))
-            .then_some(again)
+            .then_some((module, again))
     }
 
     fn argument_again(
@@ -110,19 +114,17 @@ impl Pass<'_> {
         arg: &Operand,
         part: Option<&(Operand, Operand)>,
     ) -> Option<Again> {
-        let Operand::Node(id) = arg else {
+        let id = match arg {
             // A literal list (`&[0.5, 0.25]`) is written again; a number
             // (`2.0`, `T::one()`) is no list.
-            let text = match arg {
-                Operand::Const(c) => c.tokens.to_string(),
-                Operand::Node(_) => String::new(),
-            };
-            let list = text.starts_with('&') || text.starts_with('[') || text.contains("vec !");
-            return match (part, list) {
-                (None, true) => Some(Again::Literal(arg.clone())),
-                (None, false) => Some(Again::Nothing),
-                (Some(_), _) => None,
-            };
+            Operand::Const(c) => {
+                return match (part, c.is_list()) {
+                    (None, true) => Some(Again::Literal(arg.clone())),
+                    (None, false) => Some(Again::Nothing),
+                    (Some(_), _) => None,
+                };
+            }
+            Operand::Node(id) => id,
         };
         let node = &self.graph.nodes[*id];
         if self.is_lendable_slice(*id) || self.is_kept_buffer(*id, call) {
@@ -148,10 +150,12 @@ impl Pass<'_> {
                 return Some(Again::View(*id, deps));
             }
         }
+        // A float, an integer, `bool` or `char`.
         let scalar = self.graph.float(*id).is_some()
-            || node.ty.as_ref().is_some_and(|ty| {
-                matches!(ty, syn::Type::Path(path) if path.path.get_ident().is_some_and(|i| is_integer(&i.to_string())))
-            });
+            || node
+                .ty
+                .as_ref()
+                .is_some_and(|ty| self.graph.floats.is_copy(ty));
         // Anything else the callee keeps, if it is a list it takes by
         // shared reference (a flag for anything else is ignored).
         Some(if scalar { Again::Nothing } else { Again::Keep })
@@ -218,23 +222,4 @@ impl Pass<'_> {
         }
         false
     }
-}
-
-fn is_integer(name: &str) -> bool {
-    matches!(
-        name,
-        "usize"
-            | "isize"
-            | "u8"
-            | "u16"
-            | "u32"
-            | "u64"
-            | "u128"
-            | "i8"
-            | "i16"
-            | "i32"
-            | "i64"
-            | "i128"
-            | "bool"
-    )
 }

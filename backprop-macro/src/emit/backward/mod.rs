@@ -43,7 +43,7 @@ pub struct Backward {
     pub copied: BTreeSet<NodeId>,
     /// Calls that lend their slices (`lending.rs`), with the arguments the
     /// callee keeps a copy of: the forward pass calls their `forward_lent`.
-    pub lent: BTreeMap<NodeId, Vec<bool>>,
+    pub lent: BTreeMap<NodeId, crate::emit::lending::Lending>,
     /// The stack of each saved value computed inside a branch or loop.
     pub stacks: BTreeMap<NodeId, Ident>,
     pub tape_stacks: BTreeMap<NodeId, Ident>,
@@ -219,7 +219,7 @@ struct Pass<'a> {
     saved_tapes: BTreeSet<NodeId>,
     /// Data arrays copied whole into the tape, for values recomputed from them.
     pub copied: BTreeSet<NodeId>,
-    lent: BTreeMap<NodeId, Vec<bool>>,
+    lent: BTreeMap<NodeId, crate::emit::lending::Lending>,
     stacks: BTreeMap<NodeId, Ident>,
     tape_stacks: BTreeMap<NodeId, Ident>,
     /// The seed of each `&mut [f64]` parameter's final contents.

@@ -350,16 +350,13 @@ fn through_rule(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream
             }
             Operand::Node(a) => (graph.nodes[*a].array.is_some(), graph.float(*a)),
             // A literal array (`&[0.5, 0.25]`) is one of floats.
-            Operand::Const(c) => {
-                let text = c.tokens.to_string();
-                match text.starts_with('&') || text.starts_with('[') || text.contains("vec !") {
-                    true => (
-                        true,
-                        Some(c.float.clone().unwrap_or_else(|| graph.ret.clone())),
-                    ),
-                    false => (false, c.float.clone()),
-                }
-            }
+            Operand::Const(c) => match c.is_list() {
+                true => (
+                    true,
+                    Some(c.float.clone().unwrap_or_else(|| graph.ret.clone())),
+                ),
+                false => (false, c.float.clone()),
+            },
         };
         let dot = match arg {
             Operand::Node(a) => tangents.get(a),
