@@ -427,7 +427,7 @@ mod norm {
     pub type Scratch = Vec<f64>;
 
     pub fn pullback_into<'g>(tape: &Tape, seed: f64, dx: &'g mut Scratch) -> (&'g [f64],) {
-        pullback_lent(tape, seed, dx, ((),))
+        pullback_lent(tape, seed, dx, ((),), ((),))
     }
 
     pub const LENDS: bool = true;
@@ -443,15 +443,20 @@ mod norm {
         tape.norm
     }
 
+    /// `into`: where to add `x`'s adjoint (a part of the caller's, or `()`
+    /// for `dx`, handed back; `dx` stays empty otherwise, which reads as zero).
     pub fn pullback_lent<'g>(
         tape: &Tape,
         seed: f64,
         dx: &'g mut Scratch,
         (x,): (impl backprop_runtime::lent::Again<f64>,),
+        (into,): (impl backprop_runtime::lent::Sink<f64>,),
     ) -> (&'g [f64],) {
         let x = x.or(&tape.x);
         dx.clear();
-        dx.extend(x.iter().map(|v| seed * v / tape.norm));
+        for (d, v) in into.target(dx, x.len()).iter_mut().zip(x) {
+            *d += seed * v / tape.norm;
+        }
         (dx,)
     }
 }

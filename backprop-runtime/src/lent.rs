@@ -5,10 +5,11 @@
 //! reference can be called without copying the lists it reads into its tape:
 //! its module has `LENDS = true`, `forward_lent(tape, (args,), keep)`, which
 //! copies a list only where `keep` says so, and `pullback_lent(tape, seed,
-//! scratch, (args,))`, to which the caller lends the other lists again
-//! (Tapenade's and Enzyme's adjoints take the primal inputs again the same
-//! way; a kept list is passed again as `()`, and the callee reads its own
-//! copy: [`Again`]). A differentiated caller lends each list it can pass again
+//! scratch, (args,), (sinks,))`, to which the caller lends the other lists
+//! again (Tapenade's and Enzyme's adjoints take the primal inputs again the
+//! same way; a kept list is passed again as `()`, and the callee reads its own
+//! copy: [`Again`]) and, for each list, the part of its own adjoint to add the
+//! list's adjoint into ([`Sink`]; `()` for the scratch). A differentiated caller lends each list it can pass again
 //! unchanged in its backward pass (a slice parameter or a part of one, a
 //! buffer nothing writes after the call) and has the callee keep the others.
 //!
@@ -44,6 +45,54 @@ impl<T> Again<T> for () {
     }
 }
 
+/// Where `pullback_lent` adds the adjoint of a list it gets again: a part
+/// of the caller's own adjoint (`&mut [T]`, added into in place: nothing
+/// zeroed, copied or added afterwards), or `()`, the scratch's vector, set to
+/// zero, which `pullback_lent` hands back as `pullback_into` does. A callee
+/// that adds into a `&mut [T]` hands back an empty slice at that position,
+/// which callers read as zero.
+pub trait Sink<T> {
+    /// The adjoint to add into, `len` long: this part of the caller's, or
+    /// `scratch` made `len` zeros (an empty `scratch`; one of that length is
+    /// added into, as `backward_into` adds into a `Grad`).
+    ///
+    /// # Panics
+    /// If the caller's part is not `len` long.
+    fn target<'s>(self, scratch: &'s mut Vec<T>, len: usize) -> &'s mut [T]
+    where
+        Self: 's;
+}
+
+impl<T> Sink<T> for &mut [T] {
+    #[inline]
+    fn target<'s>(self, _scratch: &'s mut Vec<T>, len: usize) -> &'s mut [T]
+    where
+        Self: 's,
+    {
+        if self.len() != len {
+            wrong_part_length(self.len(), len);
+        }
+        self
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wrong_part_length(found: usize, len: usize) -> ! {
+    panic!("the adjoint a list's adjoint is added into has length {found}, the list {len}")
+}
+
+impl<T: crate::Real> Sink<T> for () {
+    #[inline]
+    fn target<'s>(self, scratch: &'s mut Vec<T>, len: usize) -> &'s mut [T]
+    where
+        Self: 's,
+    {
+        crate::prepare(scratch, len);
+        &mut scratch[..]
+    }
+}
+
 /// Whether the callee's module lends: `false` for one that does not say.
 pub const LENDS: bool = false;
 
@@ -59,11 +108,12 @@ pub fn forward_lent<Tape, Args, Keep, Value>(_tape: Tape, _args: Args, _keep: Ke
 ///
 /// # Panics
 /// Always.
-pub fn pullback_lent<Tape, Seed, Scratch, Args, Adjoints>(
+pub fn pullback_lent<Tape, Seed, Scratch, Args, Sinks, Adjoints>(
     _tape: Tape,
     _seed: Seed,
     _scratch: Scratch,
     _args: Args,
+    _sinks: Sinks,
 ) -> Adjoints {
     unreachable!("a callee without `pullback_lent` is pulled back through `pullback_into`")
 }

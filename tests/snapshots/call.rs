@@ -53,7 +53,8 @@ pub mod sig {
         let exp = neg.exp();
         let sum = 1.0 + exp;
         let sig = 1.0 / sum;
-        *tape = Tape { exp, sum };
+        tape.exp = exp;
+        tape.sum = sum;
         sig
     }
 

@@ -96,7 +96,10 @@ pub mod spring {
             trips += 1;
         }
         let spring = x_4 * x_4;
-        *tape = Tape { k, x_4, trips, checkpoints };
+        tape.k = k;
+        tape.x_4 = x_4;
+        tape.trips = trips;
+        tape.checkpoints = checkpoints;
         spring
     }
 

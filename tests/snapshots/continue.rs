@@ -79,7 +79,10 @@ pub mod even_terms {
         }
         let mut w_copy = ::core::mem::take(&mut tape.w);
         w_copy.clear();
-        *tape = Tape { x, w_len, trips, w: w_copy };
+        tape.x = x;
+        tape.w_len = w_len;
+        tape.trips = trips;
+        tape.w = w_copy;
         total_5
     }
 
@@ -110,10 +113,15 @@ pub mod even_terms {
     }
 
     #[inline]
-    fn backward_core(tape: &Tape, mut dtotal_5: f64, grad: &mut Grad, w: &[f64]) {
+    fn backward_core(
+        tape: &Tape,
+        mut dtotal_5: f64,
+        grad: &mut Grad,
+        w: &[f64],
+        dw_sink: impl ::backprop_runtime::lent::Sink<f64>,
+    ) {
         let Tape { x, w_len, trips, .. } = *tape;
-        ::backprop_runtime::prepare(&mut grad.w, w_len);
-        let dw = &mut grad.w;
+        let dw = ::backprop_runtime::lent::Sink::target(dw_sink, &mut grad.w, w_len);
         let mut dx = 0.0_f64;
         for i in (0..trips).rev() {
             let wi = w[i];
@@ -138,7 +146,7 @@ pub mod even_terms {
 
     #[inline]
     pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
-        self::backward_core(tape, seed, grad, tape.w.as_slice());
+        self::backward_core(tape, seed, grad, tape.w.as_slice(), ());
     }
 
     #[must_use]
@@ -161,7 +169,7 @@ pub mod even_terms {
     #[inline]
     pub fn grad_into(w: &[f64], x: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
         let value = self::forward_core(tape, w, x);
-        self::backward_core(tape, 1.0_f64, gradient, w);
+        self::backward_core(tape, 1.0_f64, gradient, w, ());
         value
     }
 
@@ -188,6 +196,7 @@ pub mod even_terms {
         seed: f64,
         scratch: &'grad mut Scratch,
         (lent_0, _): (impl ::backprop_runtime::lent::Again<f64>, impl ::core::marker::Sized),
+        (into_0, _): (impl ::backprop_runtime::lent::Sink<f64>, impl ::core::marker::Sized),
     ) -> (&'grad [f64], f64) {
         scratch.clear();
         if seed != 0.0_f64 {
@@ -196,6 +205,7 @@ pub mod even_terms {
                 seed,
                 scratch,
                 ::backprop_runtime::lent::Again::or(&lent_0, tape.w.as_slice()),
+                into_0,
             );
         }
         (&scratch.w[..], scratch.x)

@@ -56,7 +56,7 @@ pub mod power_series {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
-        let mut term_2_stack = ::core::mem::take(&mut tape.term_2);
+        let term_2_stack = &mut tape.term_2;
         term_2_stack.clear();
         let term = 1.0;
         let total = 0.0;
@@ -71,7 +71,8 @@ pub mod power_series {
             term_4 = term_3;
             total_4 = total_3;
         }
-        *tape = Tape { x, n, term_2: term_2_stack };
+        tape.x = x;
+        tape.n = n;
         total_4
     }
 

@@ -66,9 +66,9 @@ pub mod soft_power {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, x: f64, n: usize) -> f64 {
-        let mut p_2_stack = ::core::mem::take(&mut tape.p_2);
+        let p_2_stack = &mut tape.p_2;
         p_2_stack.clear();
-        let mut sin_stack = ::core::mem::take(&mut tape.sin);
+        let sin_stack = &mut tape.sin;
         sin_stack.clear();
         let p = 1.0;
         let mut p_6 = p;
@@ -93,14 +93,10 @@ pub mod soft_power {
         } else {
             p_6
         };
-        *tape = Tape {
-            x,
-            n,
-            p_6,
-            cond_2,
-            p_2: p_2_stack,
-            sin: sin_stack,
-        };
+        tape.x = x;
+        tape.n = n;
+        tape.p_6 = p_6;
+        tape.cond_2 = cond_2;
         soft_power
     }
 

@@ -112,7 +112,7 @@ pub mod scaled_logistic {
 
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, w: &[T], x: T) -> T {
-        let mut sigmoid_2_stack = ::core::mem::take(&mut tape.sigmoid_2);
+        let sigmoid_2_stack = &mut tape.sigmoid_2;
         sigmoid_2_stack.clear();
         let w_len = w.len();
         let mut h = ::std::vec![T::zero(); w_len];
@@ -139,7 +139,6 @@ pub mod scaled_logistic {
         tape.w_len = w_len;
         tape.trips = trips;
         tape.trips_2 = trips_2;
-        tape.sigmoid_2 = sigmoid_2_stack;
         scaled_logistic
     }
 
@@ -163,16 +162,16 @@ pub mod scaled_logistic {
     }
 
     #[inline]
-    pub fn backward_with<T: Float>(
+    fn backward_core<T: Float>(
         tape: &Tape<T>,
         dscaled_logistic: T,
         grad: &mut Grad<T>,
         work: &mut Work<T>,
+        dw_sink: impl ::backprop_runtime::lent::Sink<T>,
     ) {
         let Tape { w_len, trips, ref scale_out_tape, trips_2, .. } = *tape;
         let mut sigmoid_2_stack = tape.sigmoid_2.reader();
-        ::backprop_runtime::prepare(&mut grad.w, w_len);
-        let dw = &mut grad.w;
+        let dw = ::backprop_runtime::lent::Sink::target(dw_sink, &mut grad.w, w_len);
         let dh = &mut work.dh;
         dh.clear();
         dh.resize(w_len, T::zero());
@@ -201,8 +200,18 @@ pub mod scaled_logistic {
     }
 
     #[inline]
+    pub fn backward_with<T: Float>(
+        tape: &Tape<T>,
+        seed: T,
+        grad: &mut Grad<T>,
+        work: &mut Work<T>,
+    ) {
+        self::backward_core(tape, seed, grad, work, ());
+    }
+
+    #[inline]
     pub fn backward_into<T: Float>(tape: &Tape<T>, seed: T, grad: &mut Grad<T>) {
-        self::backward_with(tape, seed, grad, &mut Work::default());
+        self::backward_core(tape, seed, grad, &mut Work::default(), ());
     }
 
     #[must_use]
@@ -255,10 +264,11 @@ pub mod scaled_logistic {
         seed: T,
         scratch: &'grad mut Scratch<T>,
         (_, _): (impl ::core::marker::Sized, impl ::core::marker::Sized),
+        (into_0, _): (impl ::backprop_runtime::lent::Sink<T>, impl ::core::marker::Sized),
     ) -> (&'grad [T], T) {
         scratch.grad.clear();
         if seed != T::zero() {
-            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+            self::backward_core(tape, seed, &mut scratch.grad, &mut scratch.work, into_0);
         }
         (&scratch.grad.w[..], scratch.grad.x)
     }

@@ -72,14 +72,11 @@ pub mod clipped {
         let cond_2 = x > y;
         let w = if cond_2 { z_3 * x } else { z_3 - y };
         let clipped = w + z_3;
-        *tape = Tape {
-            x,
-            y,
-            cond,
-            z_3,
-            cond_2,
-            ..*tape
-        };
+        tape.x = x;
+        tape.y = y;
+        tape.cond = cond;
+        tape.z_3 = z_3;
+        tape.cond_2 = cond_2;
         clipped
     }
 

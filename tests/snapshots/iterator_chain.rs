@@ -73,13 +73,11 @@ pub mod dot {
         a_copy.clear();
         let mut b_copy = ::core::mem::take(&mut tape.b);
         b_copy.clear();
-        *tape = Tape {
-            a_len,
-            b_len,
-            trips,
-            a: a_copy,
-            b: b_copy,
-        };
+        tape.a_len = a_len;
+        tape.b_len = b_len;
+        tape.trips = trips;
+        tape.a = a_copy;
+        tape.b = b_copy;
         total_4
     }
 
@@ -113,13 +111,20 @@ pub mod dot {
         value
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn backward_core(tape: &Tape, mut dtotal_4: f64, grad: &mut Grad, a: &[f64], b: &[f64]) {
+    fn backward_core(
+        tape: &Tape,
+        mut dtotal_4: f64,
+        grad: &mut Grad,
+        a: &[f64],
+        b: &[f64],
+        da_sink: impl ::backprop_runtime::lent::Sink<f64>,
+        db_sink: impl ::backprop_runtime::lent::Sink<f64>,
+    ) {
         let Tape { a_len, b_len, trips, .. } = *tape;
-        ::backprop_runtime::prepare(&mut grad.a, a_len);
-        let da = &mut grad.a;
-        ::backprop_runtime::prepare(&mut grad.b, b_len);
-        let db = &mut grad.b;
+        let da = ::backprop_runtime::lent::Sink::target(da_sink, &mut grad.a, a_len);
+        let db = ::backprop_runtime::lent::Sink::target(db_sink, &mut grad.b, b_len);
         for k in (0..trips).rev() {
             let x = a[k];
             let y = b[k];
@@ -136,7 +141,7 @@ pub mod dot {
 
     #[inline]
     pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
-        self::backward_core(tape, seed, grad, tape.a.as_slice(), tape.b.as_slice());
+        self::backward_core(tape, seed, grad, tape.a.as_slice(), tape.b.as_slice(), (), ());
     }
 
     #[must_use]
@@ -159,7 +164,7 @@ pub mod dot {
     #[inline]
     pub fn grad_into(a: &[f64], b: &[f64], tape: &mut Tape, gradient: &mut Grad) -> f64 {
         let value = self::forward_core(tape, a, b);
-        self::backward_core(tape, 1.0_f64, gradient, a, b);
+        self::backward_core(tape, 1.0_f64, gradient, a, b, (), ());
         value
     }
 
@@ -192,6 +197,13 @@ pub mod dot {
             impl ::backprop_runtime::lent::Again<f64>,
             impl ::backprop_runtime::lent::Again<f64>,
         ),
+        (
+            into_0,
+            into_1,
+        ): (
+            impl ::backprop_runtime::lent::Sink<f64>,
+            impl ::backprop_runtime::lent::Sink<f64>,
+        ),
     ) -> (&'grad [f64], &'grad [f64]) {
         scratch.clear();
         if seed != 0.0_f64 {
@@ -201,6 +213,8 @@ pub mod dot {
                 scratch,
                 ::backprop_runtime::lent::Again::or(&lent_0, tape.a.as_slice()),
                 ::backprop_runtime::lent::Again::or(&lent_1, tape.b.as_slice()),
+                into_0,
+                into_1,
             );
         }
         (&scratch.a[..], &scratch.b[..])

@@ -63,7 +63,8 @@ pub mod piecewise {
             }
             _ => -x,
         };
-        *tape = Tape { x, kind, ..*tape };
+        tape.x = x;
+        tape.kind = kind;
         piecewise
     }
 

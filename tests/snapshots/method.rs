@@ -151,6 +151,7 @@ pub mod linear_predict {
         value
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     fn backward_core(
         tape: &Tape,
@@ -159,16 +160,17 @@ pub mod linear_predict {
         work: &mut Work,
         w: &[f64],
         x: &[f64],
+        dw_sink: impl ::backprop_runtime::lent::Sink<f64>,
+        dx_sink: impl ::backprop_runtime::lent::Sink<f64>,
     ) {
         let Tape { w_len, x_len, ref dot_out_tape, .. } = *tape;
-        ::backprop_runtime::prepare(&mut grad.w, w_len);
-        let dw = &mut grad.w;
-        ::backprop_runtime::prepare(&mut grad.x, x_len);
-        let dx = &mut grad.x;
+        let dw = ::backprop_runtime::lent::Sink::target(dw_sink, &mut grad.w, w_len);
+        let dx = ::backprop_runtime::lent::Sink::target(dx_sink, &mut grad.x, x_len);
         let ddot_out = dlinear_predict;
         let db = dlinear_predict;
         let (dw_dot_out, dx_dot_out) = {
             let (lent_0, lent_1) = (w, x);
+            let (into_0, into_1) = (&mut dw[..], &mut dx[..]);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use ::backprop_runtime::lent::*;
@@ -183,6 +185,7 @@ pub mod linear_predict {
                                 .dot_out_scratch
                                 .get_or_insert_with(::core::default::Default::default),
                             (lent_0, lent_1),
+                            (into_0, into_1),
                         )
                     } else {
                         dot::pullback_into(
@@ -203,7 +206,16 @@ pub mod linear_predict {
 
     #[inline]
     pub fn backward_with(tape: &Tape, seed: f64, grad: &mut Grad, work: &mut Work) {
-        self::backward_core(tape, seed, grad, work, tape.w.as_slice(), tape.x.as_slice());
+        self::backward_core(
+            tape,
+            seed,
+            grad,
+            work,
+            tape.w.as_slice(),
+            tape.x.as_slice(),
+            (),
+            (),
+        );
     }
 
     #[inline]
@@ -215,6 +227,8 @@ pub mod linear_predict {
             &mut Work::default(),
             tape.w.as_slice(),
             tape.x.as_slice(),
+            (),
+            (),
         );
     }
 
@@ -245,7 +259,7 @@ pub mod linear_predict {
         gradient: &mut Grad,
     ) -> f64 {
         let value = self::forward_core(tape, linear, w, b, x);
-        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x);
+        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x, (), ());
         value
     }
 
@@ -295,6 +309,17 @@ pub mod linear_predict {
             impl ::core::marker::Sized,
             impl ::backprop_runtime::lent::Again<f64>,
         ),
+        (
+            _,
+            into_1,
+            _,
+            into_3,
+        ): (
+            impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Sink<f64>,
+            impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Sink<f64>,
+        ),
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64]) {
         scratch.grad.clear();
         if seed != 0.0_f64 {
@@ -305,6 +330,8 @@ pub mod linear_predict {
                 &mut scratch.work,
                 ::backprop_runtime::lent::Again::or(&lent_1, tape.w.as_slice()),
                 ::backprop_runtime::lent::Again::or(&lent_3, tape.x.as_slice()),
+                into_1,
+                into_3,
             );
         }
         (
@@ -637,6 +664,7 @@ pub mod linear_loss {
         value
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     fn backward_core(
         tape: &Tape,
@@ -645,17 +673,18 @@ pub mod linear_loss {
         work: &mut Work,
         w: &[f64],
         x: &[f64],
+        dw_sink: impl ::backprop_runtime::lent::Sink<f64>,
+        dx_sink: impl ::backprop_runtime::lent::Sink<f64>,
     ) {
         let Tape { w_len, x_len, ref linear_predict_out_tape, e, .. } = *tape;
-        ::backprop_runtime::prepare(&mut grad.w, w_len);
-        let dw = &mut grad.w;
-        ::backprop_runtime::prepare(&mut grad.x, x_len);
-        let dx = &mut grad.x;
+        let dw = ::backprop_runtime::lent::Sink::target(dw_sink, &mut grad.w, w_len);
+        let dx = ::backprop_runtime::lent::Sink::target(dx_sink, &mut grad.x, x_len);
         let de = dlinear_loss * (2.0 * e);
         let dlinear_predict_out = de;
         let dy = -de;
         let (_, dw_linear_predict_out, db, dx_linear_predict_out) = {
             let (lent_0, lent_1, lent_2, lent_3) = ((), w, (), x);
+            let (into_0, into_1, into_2, into_3) = ((), &mut dw[..], (), &mut dx[..]);
             {
                 #[allow(unused_imports, clippy::wildcard_imports)]
                 use ::backprop_runtime::lent::*;
@@ -670,6 +699,7 @@ pub mod linear_loss {
                                 .linear_predict_out_scratch
                                 .get_or_insert_with(::core::default::Default::default),
                             (lent_0, lent_1, lent_2, lent_3),
+                            (into_0, into_1, into_2, into_3),
                         )
                     } else {
                         linear_predict::pullback_into(
@@ -691,7 +721,16 @@ pub mod linear_loss {
 
     #[inline]
     pub fn backward_with(tape: &Tape, seed: f64, grad: &mut Grad, work: &mut Work) {
-        self::backward_core(tape, seed, grad, work, tape.w.as_slice(), tape.x.as_slice());
+        self::backward_core(
+            tape,
+            seed,
+            grad,
+            work,
+            tape.w.as_slice(),
+            tape.x.as_slice(),
+            (),
+            (),
+        );
     }
 
     #[inline]
@@ -703,6 +742,8 @@ pub mod linear_loss {
             &mut Work::default(),
             tape.w.as_slice(),
             tape.x.as_slice(),
+            (),
+            (),
         );
     }
 
@@ -734,7 +775,7 @@ pub mod linear_loss {
         gradient: &mut Grad,
     ) -> f64 {
         let value = self::forward_core(tape, linear, w, b, x, y);
-        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x);
+        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x, (), ());
         value
     }
 
@@ -788,6 +829,19 @@ pub mod linear_loss {
             impl ::backprop_runtime::lent::Again<f64>,
             impl ::core::marker::Sized,
         ),
+        (
+            _,
+            into_1,
+            _,
+            into_3,
+            _,
+        ): (
+            impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Sink<f64>,
+            impl ::core::marker::Sized,
+            impl ::backprop_runtime::lent::Sink<f64>,
+            impl ::core::marker::Sized,
+        ),
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
         scratch.grad.clear();
         if seed != 0.0_f64 {
@@ -798,6 +852,8 @@ pub mod linear_loss {
                 &mut scratch.work,
                 ::backprop_runtime::lent::Again::or(&lent_1, tape.w.as_slice()),
                 ::backprop_runtime::lent::Again::or(&lent_3, tape.x.as_slice()),
+                into_1,
+                into_3,
             );
         }
         (

@@ -61,7 +61,11 @@ pub mod damped {
         let v_2 = v - prod;
         let v_3 = v_2.tanh();
         let damped = v_3 * x;
-        *tape = Tape { x, rate, steps, v, v_3 };
+        tape.x = x;
+        tape.rate = rate;
+        tape.steps = steps;
+        tape.v = v;
+        tape.v_3 = v_3;
         damped
     }
 

@@ -66,7 +66,9 @@ pub mod early_return {
             tape.z = z;
             sin
         };
-        *tape = Tape { x, y, cond, ..*tape };
+        tape.x = x;
+        tape.y = y;
+        tape.cond = cond;
         early_return
     }
 

@@ -59,7 +59,7 @@ pub mod mse {
 
     #[inline]
     fn forward_core(tape: &mut Tape, w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
-        let mut e_stack = ::core::mem::take(&mut tape.e);
+        let e_stack = &mut tape.e;
         e_stack.clear();
         let w_len = w.len();
         let total = 0.0;
@@ -84,13 +84,10 @@ pub mod mse {
         let mse = total_4 / cast;
         let mut xs_copy = ::core::mem::take(&mut tape.xs);
         xs_copy.clear();
-        *tape = Tape {
-            w_len,
-            trips,
-            cast,
-            e: e_stack,
-            xs: xs_copy,
-        };
+        tape.w_len = w_len;
+        tape.trips = trips;
+        tape.cast = cast;
+        tape.xs = xs_copy;
         mse
     }
 
@@ -125,11 +122,16 @@ pub mod mse {
     }
 
     #[inline]
-    fn backward_core(tape: &Tape, dmse: f64, grad: &mut Grad, xs: &[f64]) {
+    fn backward_core(
+        tape: &Tape,
+        dmse: f64,
+        grad: &mut Grad,
+        xs: &[f64],
+        dw_sink: impl ::backprop_runtime::lent::Sink<f64>,
+    ) {
         let Tape { w_len, trips, cast, .. } = *tape;
         let mut e_stack = tape.e.reader();
-        ::backprop_runtime::prepare(&mut grad.w, w_len);
-        let dw = &mut grad.w;
+        let dw = ::backprop_runtime::lent::Sink::target(dw_sink, &mut grad.w, w_len);
         let mut dtotal_4 = dmse / cast;
         for k in (0..trips).rev() {
             let x = xs[k];
@@ -150,7 +152,7 @@ pub mod mse {
 
     #[inline]
     pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
-        self::backward_core(tape, seed, grad, tape.xs.as_slice());
+        self::backward_core(tape, seed, grad, tape.xs.as_slice(), ());
     }
 
     #[must_use]
@@ -179,7 +181,7 @@ pub mod mse {
         gradient: &mut Grad,
     ) -> f64 {
         let value = self::forward_core(tape, w, xs, ys);
-        self::backward_core(tape, 1.0_f64, gradient, xs);
+        self::backward_core(tape, 1.0_f64, gradient, xs, ());
         value
     }
 
@@ -229,6 +231,15 @@ pub mod mse {
             impl ::backprop_runtime::lent::Again<f64>,
             impl ::core::marker::Sized,
         ),
+        (
+            into_0,
+            _,
+            _,
+        ): (
+            impl ::backprop_runtime::lent::Sink<f64>,
+            impl ::core::marker::Sized,
+            impl ::core::marker::Sized,
+        ),
     ) -> (
         &'grad [f64],
         ::backprop_runtime::NotDifferentiable,
@@ -241,6 +252,7 @@ pub mod mse {
                 seed,
                 scratch,
                 ::backprop_runtime::lent::Again::or(&lent_1, tape.xs.as_slice()),
+                into_0,
             );
         }
         (
@@ -473,7 +485,7 @@ pub mod scale {
     #[allow(clippy::needless_range_loop)]
     #[inline]
     pub fn forward_into<T: Float>(tape: &mut Tape<T>, v: &mut [T], by: T) {
-        let mut v_i_stack = ::core::mem::take(&mut tape.v_i);
+        let v_i_stack = &mut tape.v_i;
         v_i_stack.clear();
         let v_len = v.len();
         let mut trips = 0_usize;
@@ -484,12 +496,9 @@ pub mod scale {
             v_i_stack.push(v_i);
             trips += 1;
         }
-        *tape = Tape {
-            by,
-            v_len,
-            trips,
-            v_i: v_i_stack,
-        };
+        tape.by = by;
+        tape.v_len = v_len;
+        tape.trips = trips;
     }
 
     #[must_use]

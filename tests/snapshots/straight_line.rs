@@ -70,14 +70,12 @@ pub mod f {
         let denom = xandysqr + sigx;
         let rec_denom = 1.0 / denom;
         let f = numer * rec_denom;
-        *tape = Tape {
-            sigx,
-            sigy,
-            numer,
-            xandy,
-            denom,
-            rec_denom,
-        };
+        tape.sigx = sigx;
+        tape.sigy = sigy;
+        tape.numer = numer;
+        tape.xandy = xandy;
+        tape.denom = denom;
+        tape.rec_denom = rec_denom;
         f
     }
 

@@ -54,7 +54,7 @@ pub mod newton_sqrt {
 
     #[inline]
     pub fn forward_into(tape: &mut Tape, a: f64) -> f64 {
-        let mut g_2_stack = ::core::mem::take(&mut tape.g_2);
+        let g_2_stack = &mut tape.g_2;
         g_2_stack.clear();
         let g = a.max(1.0);
         let mut g_4 = g;
@@ -71,7 +71,8 @@ pub mod newton_sqrt {
             g_4 = g_3;
             trips += 1;
         }
-        *tape = Tape { a, trips, g_2: g_2_stack };
+        tape.a = a;
+        tape.trips = trips;
         g_4
     }
 

@@ -85,7 +85,9 @@ pub mod halve_until {
             }
         }
         let halve_until = v_4 * x;
-        *tape = Tape { x, v_4, trips };
+        tape.x = x;
+        tape.v_4 = v_4;
+        tape.trips = trips;
         halve_until
     }
 

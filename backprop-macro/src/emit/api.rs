@@ -194,7 +194,7 @@ pub(super) fn grad_fn(
     outputs: usize,
     names: &mut Names,
     generic: &Generic,
-    fused: Option<(&super::tape::Tape, bool)>,
+    fused: Option<(&super::tape::Tape, &crate::emit::backward::Backward)>,
 ) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let grad_ty = generic.grad();
@@ -226,9 +226,11 @@ pub(super) fn grad_fn(
         let tape_ty = generic.tape();
         // One more parameter than the function has: clippy's limit is seven.
         let too_many = (params.len() + 2 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-        if let Some((tape_struct, has_work)) = fused {
+        if let Some((tape_struct, backward)) = fused {
             // The backward pass reads the arguments themselves: no copies.
-            let copies = tape_struct.passed_arguments(&args);
+            let mut copies = tape_struct.passed_arguments(&args);
+            copies.extend(super::passes::into_grad(backward));
+            let has_work = !backward.work_fields.is_empty();
             let new_work = has_work.then(|| quote!(&mut Work::default(),));
             return quote! {
                 #[doc = #doc]
@@ -345,7 +347,7 @@ pub(super) fn pullback_fn(
     let has_work = !backward.work_fields.is_empty();
     let pullback_into = pullback_into_fn(sig, has_work, generic, None);
     let pullback_lent = crate::emit::lending::takes_slices(sig)
-        .then(|| pullback_into_fn(sig, has_work, generic, Some(tape)));
+        .then(|| pullback_into_fn(sig, has_work, generic, Some((tape, backward))));
     quote! {
         /// `backward`, with the gradient as a tuple in parameter order (a
         /// `NotDifferentiable` marker for the other parameters).
@@ -374,7 +376,7 @@ fn pullback_into_fn(
     sig: &Signature,
     has_work: bool,
     generic: &Generic,
-    lent: Option<&super::tape::Tape>,
+    lent: Option<(&super::tape::Tape, &crate::emit::backward::Backward)>,
 ) -> TokenStream {
     // A lifetime only where a vector is lent from `grad`.
     let lends = sig.params.iter().any(|p| {
@@ -424,8 +426,8 @@ fn pullback_into_fn(
         false => quote!(self::backward_into(tape, seed, scratch);),
     };
     let (name, lent_param) = match lent {
-        Some(tape) => {
-            let (param, core) = lent_parameters(sig, tape, has_work);
+        Some((tape, backward_pass)) => {
+            let (param, core) = lent_parameters(sig, tape, backward_pass);
             backward = core.unwrap_or(backward);
             (quote!(pullback_lent), Some(param))
         }
@@ -462,19 +464,23 @@ fn pullback_into_fn(
     }
 }
 
-/// `pullback_lent`'s last parameter, the arguments lent again as a tuple:
-/// each list passed by shared reference that the backward pass reads is
+/// `pullback_lent`'s last two parameters: the arguments lent again as a
+/// tuple, each list passed by shared reference that the backward pass reads
 /// bound (`lent_0`: the list, or `()` where `forward_lent` kept a copy,
-/// `lent::Again`), the others are anything (`impl Sized`, unread). And the backward pass that reads those
-/// slices, where it reads any (`backward_core`, else `None`: the one
-/// `pullback_into` runs).
+/// `lent::Again`), the others anything (`impl Sized`, unread); then where to
+/// add each slice parameter's adjoint (`into_0`: a part of the caller's own,
+/// or `()` for the scratch, `lent::Sink`), anything for the others. And the
+/// backward pass that reads those slices or adds there, where there is one
+/// (`backward_core`, else `None`: the one `pullback_into` runs).
 fn lent_parameters(
     sig: &Signature,
     tape: &super::tape::Tape,
-    has_work: bool,
+    backward: &crate::emit::backward::Backward,
 ) -> (TokenStream, Option<TokenStream>) {
     let (mut patterns, mut types) = (Vec::new(), Vec::new());
+    let (mut sink_patterns, mut sink_types) = (Vec::new(), Vec::new());
     let lent = |k: usize| crate::emit::lending::is_lent(&sig.params[k].ty);
+    let anything = quote!(impl ::core::marker::Sized);
     for k in 0..sig.params.len() {
         match tape
             .argument_copies()
@@ -487,12 +493,25 @@ fn lent_parameters(
             }
             None => {
                 patterns.push(quote!(_));
-                types.push(quote!(impl ::core::marker::Sized));
+                types.push(anything.clone());
+            }
+        }
+        match backward.sinks.iter().any(|(param, _)| *param == k) {
+            true => {
+                let float = &sig.params[k].differentiable;
+                sink_patterns.push(format_ident!("into_{k}").into_token_stream());
+                sink_types.push(quote!(impl ::backprop_runtime::lent::Sink<#float>));
+            }
+            false => {
+                sink_patterns.push(quote!(_));
+                sink_types.push(anything.clone());
             }
         }
     }
-    let param = quote!(, (#(#patterns,)*): (#(#types,)*));
-    if tape.argument_copies().next().is_none() {
+    let param = quote! {
+        , (#(#patterns,)*): (#(#types,)*), (#(#sink_patterns,)*): (#(#sink_types,)*)
+    };
+    if !super::passes::has_core(tape, backward) {
         return (param, None);
     }
     // The copies of lists passed by shared reference are lent; of the
@@ -507,11 +526,16 @@ fn lent_parameters(
             _ => quote!(tape.#field.as_slice()),
         }
     });
-    let core = match has_work {
-        true => {
-            quote!(self::backward_core(tape, seed, &mut scratch.grad, &mut scratch.work, #(#slices),*);)
+    let sinks = backward.sinks.iter().map(|(k, _)| {
+        let into = format_ident!("into_{k}");
+        quote!(#into)
+    });
+    let args: Vec<TokenStream> = slices.chain(sinks).collect();
+    let core = match backward.work_fields.is_empty() {
+        false => {
+            quote!(self::backward_core(tape, seed, &mut scratch.grad, &mut scratch.work, #(#args),*);)
         }
-        false => quote!(self::backward_core(tape, seed, scratch, #(#slices),*);),
+        true => quote!(self::backward_core(tape, seed, scratch, #(#args),*);),
     };
     (param, Some(core))
 }

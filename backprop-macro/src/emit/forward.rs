@@ -559,7 +559,8 @@ impl Forward<'_> {
             call = crate::emit::lending::dispatch(
                 module,
                 &bound,
-                |args| quote::quote_spanned!(span=> forward_lent(#tape_arg, (#(#args,)*), [#(#keep),*])),
+                &[],
+                |args, _| quote::quote_spanned!(span=> forward_lent(#tape_arg, (#(#args,)*), [#(#keep),*])),
                 |args| quote::quote_spanned!(span=> #path::forward_into(#tape_arg, #(#args),*)),
             );
         }

@@ -32,6 +32,18 @@ pub(crate) fn is_lent(ty: &syn::Type) -> bool {
         && crate::lower::element_type(ty).is_some()
 }
 
+/// A parameter whose adjoint the backward pass adds where its caller says
+/// (`lent::Sink`, a parameter of `backward_core`): a differentiated slice
+/// taken by shared reference (`&[f64]`, `&Vec<f64>`), so only added into.
+/// A lending caller passes the part of its own adjoint the argument is of.
+pub(crate) fn adds_in_place(param: &crate::parse::signature::Param) -> bool {
+    is_lent(&param.ty)
+        && param.differentiable.is_some()
+        && matches!(param.shape, Some(crate::parse::signature::Shape::Slice))
+        && !param.inout
+        && param.model.is_none()
+}
+
 /// The callee's module, to glob-import: the call's path without generic
 /// arguments. `None` where a glob import cannot name it (`Self::m`, a path
 /// with generic arguments inside it): such a call copies.
@@ -55,19 +67,27 @@ pub(crate) fn module_of(path: &syn::Path) -> Option<syn::Path> {
 /// runtime's fallbacks glob-imported, then the callee's module in a block
 /// inside, whose items hide them. The branch not taken is compiled out. The
 /// arguments are computed first, outside both imports, into `lent_0`,
-/// `lent_1`, .. (the names `lent` and `copying` are given): inside, an item
-/// of the callee's module would hide a local of the same name (a user's
-/// variable `grad` beside the callee's `grad` function, found by the fuzzer).
+/// `lent_1`, .. (the names `lent` and `copying` are given), and so are the
+/// backward pass's `sinks` (where to add each list's adjoint) into `into_0`,
+/// ..: inside, an item of the callee's module would hide a local of the same
+/// name (a user's variable `grad` beside the callee's `grad` function, found
+/// by the fuzzer).
 pub(crate) fn dispatch(
     module: &syn::Path,
     args: &[TokenStream],
-    lent: impl FnOnce(&[Ident]) -> TokenStream,
+    sinks: &[TokenStream],
+    lent: impl FnOnce(&[Ident], &[Ident]) -> TokenStream,
     copying: impl FnOnce(&[Ident]) -> TokenStream,
 ) -> TokenStream {
     let names: Vec<Ident> = (0..args.len()).map(|k| format_ident!("lent_{k}")).collect();
-    let (lent, copying) = (lent(&names), copying(&names));
+    let into: Vec<Ident> = (0..sinks.len())
+        .map(|k| format_ident!("into_{k}"))
+        .collect();
+    let (lent, copying) = (lent(&names, &into), copying(&names));
+    let sinks = (!sinks.is_empty()).then(|| quote!(let (#(#into,)*) = (#(#sinks,)*);));
     quote! {{
         let (#(#names,)*) = (#(#args,)*);
+        #sinks
         {
             #[allow(unused_imports, clippy::wildcard_imports)]
             use ::backprop_runtime::lent::*;

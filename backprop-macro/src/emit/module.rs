@@ -42,10 +42,7 @@ pub fn assemble(
     let forward_fn = quote!(#(#lints)* #forward_fn);
     let backward_fn = backward_fns(&passes, names);
     let backward_fn = quote!(#(#lints)* #backward_fn);
-    let fused = tape
-        .argument_copies()
-        .next()
-        .map(|_| (&tape, !backward.work_fields.is_empty()));
+    let fused = tape.argument_copies().next().map(|_| (&tape, backward));
     let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic, fused);
     let pullback_fn = pullback_fn(sig, backward, &tape, &generic);
     let work = super::tape::work_structs(sig, backward, &generic);

@@ -354,14 +354,22 @@ fn fill_tape(
     names: &Names,
     copy_arguments: bool,
 ) -> (TokenStream, TokenStream, TokenStream) {
-    let kept_states = tape.checkpoints.iter().map(|c| (c, c));
-    let stacks = tape.stacks.iter().map(|(field, stack)| (field, stack));
-    let take_stacks = stacks.chain(kept_states).map(|(field, stack)| {
+    // The stacks are filled where they are, in the tape (emptied, their
+    // memory kept); the kept states of checkpointed loops are taken out and
+    // put back.
+    let stacks = tape.stacks.iter().map(|(field, stack)| {
         quote! {
-            let mut #stack = ::core::mem::take(&mut #tape_param.#field);
+            let #stack = &mut #tape_param.#field;
             #stack.clear();
         }
     });
+    let kept_states = tape.checkpoints.iter().map(|kept| {
+        quote! {
+            let mut #kept = ::core::mem::take(&mut #tape_param.#kept);
+            #kept.clear();
+        }
+    });
+    let take_stacks = stacks.chain(kept_states);
     let mut copy_names = names.clone();
     let copied: Vec<&Copied> = tape
         .copies
@@ -405,11 +413,6 @@ fn fill_tape(
         .filter(|f| !tape.once.contains(f) && !tape.callee_tapes.contains(f))
         .map(|f| (f.clone(), quote!(#f)))
         .collect();
-    stored.extend(
-        tape.stacks
-            .iter()
-            .map(|(field, stack)| (field.clone(), quote!(#stack))),
-    );
     stored.extend(tape.checkpoints.iter().map(|c| (c.clone(), quote!(#c))));
     stored.extend(
         copies
@@ -421,30 +424,15 @@ fn fill_tape(
             .zip(&emptied)
             .map(|(c, copy)| (c.field.clone(), quote!(#copy))),
     );
-    let literal_fields = stored
+    // Written field by field: the fields of branches that ran are already
+    // written, the tapes of calls filled in place, and the others keep what
+    // they held, unread. (One struct literal, `*tape = Tape { .. }`, built
+    // the tape beside it, dropped the old one and copied the new one over:
+    // 15% of a recursive determinant's gradient.)
+    let writes = stored
         .iter()
-        .map(|(field, value)| match *field == value.to_string() {
-            true => quote!(#field),
-            false => quote!(#field: #value),
-        });
-    let marker = tape
-        .marker
-        .as_ref()
-        .map(|(marker, _)| quote!(#marker: ::core::marker::PhantomData));
-    let literal_fields = literal_fields.chain(marker);
-    // The tapes of calls are filled in place: the other fields are written
-    // one by one around them. Else one literal, where the fields of branches
-    // that ran are already written and the others keep what they held, unread.
-    let store = if !tape.callee_tapes.is_empty() {
-        let writes = stored
-            .iter()
-            .map(|(field, value)| quote!(#tape_param.#field = #value;));
-        quote!(#(#writes)*)
-    } else if tape.once.is_empty() {
-        quote!(*#tape_param = Tape { #(#literal_fields),* };)
-    } else {
-        quote!(*#tape_param = Tape { #(#literal_fields,)* ..*#tape_param };)
-    };
+        .map(|(field, value)| quote!(#tape_param.#field = #value;));
+    let store = quote!(#(#writes)*);
     (quote!(#(#take_stacks)*), quote!(#(#fill_copies)*), store)
 }
 
@@ -519,7 +507,6 @@ pub(super) fn backward_fns(passes: &Passes, names: &mut Names) -> TokenStream {
         .map(|(seed, _)| format!("`{seed}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let fused = tape.argument_copies().next().is_some();
     let grad = &backward.grad;
     let doc = format!(
         "The chain rule, node by node, adding the gradient into `{grad}`: {} is the derivative of the final loss with respect to `{}`'s result (1 for `{}` itself). Summing over a minibatch this way allocates nothing per example.",
@@ -533,21 +520,24 @@ pub(super) fn backward_fns(passes: &Passes, names: &mut Names) -> TokenStream {
     let work_ty = generic.work();
     let has_work = !backward.work_fields.is_empty();
     let copies: Vec<&Copied> = tape.argument_copies().collect();
-    // The wrappers pass the tape's copies where `grad` passes the arguments.
+    // The wrappers pass the tape's copies where `grad` passes the arguments,
+    // and add every adjoint into `grad` (`()`: no caller's adjoint).
     let from_tape: Vec<TokenStream> = copies
         .iter()
         .map(|c| {
             let field = &c.field;
             quote!(tape.#field.as_slice())
         })
+        .chain(into_grad(backward))
         .collect();
     let with_doc = format!(
         "`backward_into` with memory you keep: `{work}` holds what the backward pass refills at each use (the gradients of the calls, working copies of array adjoints), so a backward pass run again with the same `{work}` allocates nothing for it."
     );
-    let too_many = (copies.len() + 4 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let too_many = (copies.len() + backward.sinks.len() + 4 > 7)
+        .then(|| quote!(#[allow(clippy::too_many_arguments)]));
     let mut statements = |header: TokenStream| passes.backward(header, names, None);
     let new_work = has_work.then(|| quote!(&mut Work::default(),));
-    let backward_into = match (fused, has_work) {
+    let backward_into = match (has_core(tape, backward), has_work) {
         (false, false) => {
             let fun = statements(quote!(pub fn backward_into));
             quote!(#[doc = #doc] #[inline] #fun)
@@ -672,6 +662,10 @@ impl Passes<'_> {
             let (field, element) = (&c.field, &c.element);
             quote!(#field: &[#element])
         }));
+        params.extend(backward.sinks.iter().map(|(param, sink)| {
+            let float = &sig.params[*param].differentiable;
+            quote!(#sink: impl ::backprop_runtime::lent::Sink<#float>)
+        }));
         let (recorder, probes) = recorder_param(record, false);
         params.extend(recorder);
         quote! {
@@ -683,6 +677,20 @@ impl Passes<'_> {
             }
         }
     }
+}
+
+/// Whether the backward pass is `backward_core`, whose parameters after the
+/// public ones are the arguments it reads again (`grad` passes them; the
+/// wrappers, the tape's copies) and where to add slice parameters'
+/// adjoints (`lent::Sink`: `pullback_lent` passes the caller's).
+pub(super) fn has_core(tape: &Tape, backward: &Backward) -> bool {
+    tape.argument_copies().next().is_some() || !backward.sinks.is_empty()
+}
+
+/// `backward_core`'s sinks for a caller that wants every adjoint in its
+/// `Grad`: one `()` per sink.
+pub(super) fn into_grad(backward: &Backward) -> impl Iterator<Item = TokenStream> + '_ {
+    backward.sinks.iter().map(|_| quote!(()))
 }
 
 /// `backward_into`'s seed parameter: one seed, or a tuple or array of them

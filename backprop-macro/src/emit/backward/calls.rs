@@ -14,8 +14,9 @@ struct PullbackPattern {
     /// their accumulators after the call.
     accumulated: Vec<(Operand, Ident)>,
     /// Adjoints of whole arrays (or of the part passed), added (or copied)
-    /// element by element.
-    whole_arrays: Vec<(NodeId, Ident, Option<Bounds>)>,
+    /// element by element: (the argument's position, the array, the
+    /// callee's adjoint, the part).
+    whole_arrays: Vec<(usize, NodeId, Ident, Option<Bounds>)>,
     /// The terms bound by the pattern itself: (the argument's node, the
     /// term), for `graph`'s recording.
     locals: Vec<(NodeId, Ident)>,
@@ -76,12 +77,16 @@ impl Pass<'_> {
         };
         let copying = quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
         let pullback = match lent {
-            Some((module, lent)) => crate::emit::lending::dispatch(
-                &module,
-                &lent,
-                |args| quote::quote_spanned!(span=> pullback_lent(#tape, #seed, #scratch, (#(#args,)*))),
-                |_| copying,
-            ),
+            Some((module, lent)) => {
+                let sinks = self.sinks(args.len(), &whole_arrays, &written);
+                crate::emit::lending::dispatch(
+                    &module,
+                    &lent,
+                    &sinks,
+                    |args, into| quote::quote_spanned!(span=> pullback_lent(#tape, #seed, #scratch, (#(#args,)*), (#(#into,)*))),
+                    |_| copying,
+                )
+            }
             None => copying,
         };
         self.out.extend(quote!(let #pattern = #pullback;));
@@ -98,30 +103,68 @@ impl Pass<'_> {
             self.out
                 .extend(quote!(::backprop_runtime::Gradient::add(&mut #grad.#field, #name);));
         }
-        for (array, name, range) in whole_arrays {
+        for (_, array, name, range) in whole_arrays {
             let da = self.adjoint(array);
             // A vector that grows after the call was shorter at the call: the
             // callee's adjoint is that of its first elements.
-            let growable = matches!(
-                self.graph.nodes[array].kind,
-                NodeKind::Buffer { growable: true, .. }
-            );
-            let part = match range {
-                Some((start, end)) => {
-                    let (start, end) = (self.value(&start), self.value(&end));
-                    quote!(#start..#end)
-                }
-                None if growable => quote!(..#name.len()),
-                None => quote!(..),
+            let part = match self.part_passed(array, range.as_ref()) {
+                Some(part) => part,
+                None => quote!(..#name.len()),
             };
             // An array the callee wrote: its adjoint before the call is
-            // what the pullback hands back. One it only read: add.
+            // what the pullback hands back. One it only read: add (a callee
+            // that added into the part itself hands back nothing here).
             self.out.extend(if written.contains(&array) {
                 quote!(::backprop_runtime::assign(&mut #da[#part], #name);)
             } else {
                 quote!(::backprop_runtime::accumulate(&mut #da[#part], #name);)
             });
         }
+    }
+
+    /// Where a lending callee adds each argument's adjoint (`lent::Sink`): the
+    /// part of the array's adjoint the argument is (`&mut dx[a..b]`), for
+    /// arrays the callee only reads and whose length at the call is known;
+    /// `()` (its scratch, added after the call) for the others, and for a
+    /// second part of an array already given (two `&mut` of one adjoint).
+    fn sinks(
+        &mut self,
+        args: usize,
+        whole_arrays: &[(usize, NodeId, Ident, Option<Bounds>)],
+        written: &[NodeId],
+    ) -> Vec<TokenStream> {
+        let mut given = Vec::new();
+        (0..args)
+            .map(|k| {
+                let Some((_, array, _, range)) = whole_arrays.iter().find(|w| w.0 == k) else {
+                    return quote!(());
+                };
+                if written.contains(array) || given.contains(array) {
+                    return quote!(());
+                }
+                let Some(part) = self.part_passed(*array, range.as_ref()) else {
+                    return quote!(());
+                };
+                given.push(*array);
+                let da = self.adjoint(*array);
+                quote!(&mut #da[#part])
+            })
+            .collect()
+    }
+
+    /// The range of an array passed to a call (`a..b` of a part, `..` of the
+    /// whole), `None` for a vector that grows after the call: it was shorter
+    /// at the call, by a length only the callee's adjoint tells.
+    fn part_passed(&mut self, array: NodeId, range: Option<&Bounds>) -> Option<TokenStream> {
+        if let Some((start, end)) = range {
+            let (start, end) = (self.value(start), self.value(end));
+            return Some(quote!(#start..#end));
+        }
+        let growable = matches!(
+            self.graph.nodes[array].kind,
+            NodeKind::Buffer { growable: true, .. }
+        );
+        (!growable).then(|| quote!(..))
     }
 
     /// The callee's scratch memory at this call site (its gradient and its
@@ -179,7 +222,7 @@ impl Pass<'_> {
                     let mut name = self.names.fresh(&base);
                     name.set_span(name.span().located_at(*span));
                     let part = parts.get(k).cloned().flatten();
-                    whole_arrays.push((source, name.clone(), part));
+                    whole_arrays.push((k, source, name.clone(), part));
                     quote!(#name)
                 }
                 Some(source) => {

@@ -67,6 +67,10 @@ pub struct Backward {
     /// The wires a term flows back along: (operand, node that reads it, the
     /// term's name), numbered in the recording calls of `graph`'s pass.
     pub edges: Vec<(NodeId, NodeId, Ident)>,
+    /// The slice parameters whose adjoints are added into where the caller
+    /// says (`lent::Sink`), with the name of that parameter of
+    /// `backward_core`: a lending caller passes a part of its own adjoint.
+    pub sinks: Vec<(NodeId, Ident)>,
 }
 
 /// A field of `Work`, memory the backward pass refills at each use instead of
@@ -115,6 +119,7 @@ pub fn generate(
         record,
         current: None,
         edges: Vec::new(),
+        sinks: Vec::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -193,6 +198,7 @@ pub fn generate(
         checkpoints: pass.checkpoints,
         untyped: pass.untyped,
         edges: pass.edges,
+        sinks: pass.sinks,
     }
 }
 
@@ -236,6 +242,7 @@ struct Pass<'a> {
     record: Option<Ident>,
     current: Option<NodeId>,
     edges: Vec<(NodeId, NodeId, Ident)>,
+    sinks: Vec<(NodeId, Ident)>,
 }
 
 impl Pass<'_> {
@@ -475,6 +482,19 @@ impl Pass<'_> {
             let len = self.value(&info.len);
             if is_param {
                 let (grad, field) = (self.grad.clone(), self.sig.params[id].ident.clone());
+                if crate::emit::lending::adds_in_place(&self.sig.params[id]) {
+                    // Where the caller says: a part of its own adjoint, or
+                    // `Grad`'s vector.
+                    let d = self.adjoint(id);
+                    let sink = self.names.fresh(&format!("{d}_sink"));
+                    self.sinks.push((id, sink.clone()));
+                    let target = quote!(::backprop_runtime::lent::Sink::target(#sink, &mut #grad.#field, #len));
+                    code.extend(match self.activity.reached[id] {
+                        true => quote!(let #d = #target;),
+                        false => quote!(#target;),
+                    });
+                    continue;
+                }
                 if !info.fixed {
                     code.extend(quote!(::backprop_runtime::prepare(&mut #grad.#field, #len);));
                 }

@@ -153,7 +153,8 @@ pub(super) fn graph_fns(
     }
     // As `grad_into`: the arguments the backward pass reads again are passed
     // to it, and its memory is new.
-    let copies = tape.passed_arguments(&args);
+    let mut copies = tape.passed_arguments(&args);
+    copies.extend(crate::emit::passes::into_grad(recorded.backward));
     let work = (!recorded.backward.work_fields.is_empty()).then(|| quote!(&mut Work::default(),));
     let (forward_fn, backward_fn) = (&recorded.forward_fn, &recorded.backward_fn);
     let seeded = match (&sig.outputs, inouts) {
