@@ -298,6 +298,66 @@ fn calls_lend_parts_of_slices_and_the_callees_tapes_copy_nothing() {
     }
 }
 
+#[test]
+fn a_lending_callee_adds_into_the_callers_adjoint_in_place() {
+    let points = [0.0, 0.1, 1.0, 1.2, -0.5, 0.3, 2.0, 2.5];
+    let centres = [0.2, 0.0, 1.5, 1.9];
+    let (a, b) = (&points[2..4], &centres[0..2]);
+    let mut tape = sq_dist::Tape::default();
+    sq_dist::forward_lent(&mut tape, (a, b), [false, false]);
+    // What `pullback_into` hands back, against what `pullback_lent` adds.
+    let mut scratch = sq_dist::Scratch::default();
+    let (da, db) = sq_dist::pullback_into(&sq_dist::forward(a, b).1, 2.0, &mut scratch);
+    let (da, db) = (da.to_vec(), db.to_vec());
+    let mut caller = [10.0, 20.0, 30.0, 40.0];
+    let (handed_a, handed_b) =
+        sq_dist::pullback_lent(&tape, 2.0, &mut scratch, (a, b), ((), &mut caller[1..3]));
+    // `b`'s adjoint was added where the caller said, and is not handed back.
+    assert_eq!(handed_a, &da[..]);
+    assert!(handed_b.is_empty());
+    assert_eq!((caller[0], caller[3]), (10.0, 40.0));
+    // Each term added into the caller's value, not summed first: equal up
+    // to rounding.
+    assert_close(&caller[1..3], &[20.0 + db[0], 30.0 + db[1]]);
+    // The caller does so for the part of `centres` in its backward pass.
+    let (_, g) = nearest_cost::grad(&points, &centres, 2);
+    assert_gradient(|c| nearest_cost(&points, c, 2), &centres, &g.centres);
+}
+
+/// Two parts of one slice in one call, one slice passed twice, and a part
+/// passed on twice: each argument's adjoint is added once (the first part of
+/// an adjoint in place, the others through the callee's scratch: two `&mut`
+/// of one adjoint cannot be lent at once).
+#[differentiate]
+fn halves(x: &[f64]) -> f64 {
+    let h = x.len() / 2;
+    sq_dist(&x[..h], &x[h..]) + dot(x, x) + 0.5 * norm_squared(&x[1..])
+}
+
+#[test]
+fn parts_of_one_slice_in_one_call_are_added_once_each() {
+    for x in [[0.3, -1.2, 0.8, 2.0], [1.5, 0.25, -0.75, -2.0]] {
+        let (value, g) = halves::grad(&x);
+        assert_eq!(value, halves(&x));
+        assert_gradient(halves, &x, &g.x);
+        let (_, tape) = halves::forward(&x);
+        let mut twice = halves::backward(&tape, 1.0);
+        halves::backward_into(&tape, 1.0, &mut twice);
+        let doubled: Vec<f64> = g.x.iter().map(|d| 2.0 * d).collect();
+        assert_close(&twice.x, &doubled);
+    }
+}
+
+fn assert_close(found: &[f64], expected: &[f64]) {
+    assert_eq!(found.len(), expected.len());
+    for (f, e) in found.iter().zip(expected) {
+        assert!(
+            (f - e).abs() <= 1e-12 * (1.0 + e.abs()),
+            "{found:?} != {expected:?}"
+        );
+    }
+}
+
 /// A callee returning an array (its seed built from the elements used), and
 /// a `&mut` output, lent around.
 #[differentiate]
