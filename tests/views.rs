@@ -267,3 +267,105 @@ fn a_part_passed_to_a_call_in_a_condition() {
         assert_gradient(|x| compared_call_on_a_part(x, &s), &x, &g.x);
     }
 }
+
+/// Named parts read through their parent: by index (in a loop and a
+/// branch), measured, passed to a helper; `split_at`'s halves the same.
+#[differentiate]
+fn through_parents(x: &[f64], d: usize) -> f64 {
+    let row = &x[1..d + 1];
+    let (weights, rest) = x.split_at(d);
+    let mut s = 0.0;
+    for i in 0..row.len() {
+        s += row[i] * weights[row.len() - 1 - i];
+    }
+    if !rest.is_empty() && rest[0] > 0.0 {
+        s += sqnorm(rest) * row[0];
+    } else {
+        s -= sqnorm(row);
+    }
+    s
+}
+
+/// Named parts the rewrite does not read through, copied as before: one
+/// bound again (the second `c` is another part), one iterated, one named in
+/// a macro.
+#[differentiate]
+#[allow(clippy::useless_vec)]
+fn copied_parts(x: &[f64]) -> f64 {
+    let c = &x[..2];
+    let first = c[0] * c[1];
+    let c = &x[1..];
+    let iterated = &x[2..];
+    let pair = vec![c[0], 1.0];
+    let named = &x[..3];
+    let in_macro = vec![named[2], named[0]];
+    first
+        + c[c.len() - 1]
+        + iterated.iter().map(|v| v.sin()).sum::<f64>()
+        + pair[1] * in_macro[0]
+        + hidden_parent(x)
+}
+
+/// A part whose parent's name is bound again before the part is read: the
+/// part is of the first `x`.
+#[differentiate]
+fn hidden_parent(x: &[f64]) -> f64 {
+    let c = &x[1..];
+    let x = [x[0] * 2.0, 1.0, 1.0];
+    c[0] * x[0] + hidden_by_a_closure(&x)
+}
+
+/// The same, where a closure's parameter has the parent's name.
+#[differentiate]
+fn hidden_by_a_closure(x: &[f64]) -> f64 {
+    let c = &x[1..];
+    let closure = |x: f64| x * c[0];
+    closure(x[2])
+}
+
+#[test]
+fn named_parts_are_read_through_their_parents() {
+    let mut rng = Rng::new(23);
+    for (n, d) in [(5, 2), (6, 3), (4, 3), (7, 1)] {
+        for _ in 0..3 {
+            let x = point(&mut rng, n);
+            let (value, g) = through_parents::grad(&x, d);
+            assert_eq!(value, through_parents(&x, d));
+            assert_gradient(|v| through_parents(v, d), &x, &g.x);
+            let (value, g) = copied_parts::grad(&x);
+            assert_eq!(value, copied_parts(&x));
+            assert_gradient(copied_parts, &x, &g.x);
+        }
+    }
+    // Read through the parent: no buffer is made for a part.
+    assert!(!through_parents::SOURCE.contains("vec!"));
+    assert!(copied_parts::SOURCE.contains("vec!"));
+}
+
+#[differentiate]
+fn past_the_part(x: &[f64], i: usize) -> f64 {
+    let c = &x[..2];
+    c[i] * 2.0
+}
+
+#[differentiate]
+fn part_past_the_end(x: &[f64], end: usize) -> f64 {
+    let c = &x[1..end];
+    c[0]
+}
+
+#[test]
+#[should_panic(expected = "index out of bounds: the len is 2 but the index is 2")]
+fn an_index_past_a_part_panics_as_the_function_does() {
+    let x = [1.0, 2.0, 3.0];
+    assert!(std::panic::catch_unwind(|| past_the_part(&x, 2)).is_err());
+    let _ = past_the_part::grad(&x, 2);
+}
+
+#[test]
+#[should_panic(expected = "range end index 5 out of range for slice of length 3")]
+fn a_part_past_the_end_panics_as_the_function_does() {
+    let x = [1.0, 2.0, 3.0];
+    assert!(std::panic::catch_unwind(|| part_past_the_end(&x, 5)).is_err());
+    let _ = part_past_the_end::grad(&x, 5);
+}

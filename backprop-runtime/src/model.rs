@@ -240,6 +240,26 @@ pub mod fields {
         i
     }
 
+    /// The length of a named part `&x[start..end]` of a list of length `len`
+    /// that the generated passes read through `x` (`x[start + i]`) instead
+    /// of copying it.
+    ///
+    /// # Panics
+    /// Where taking the part would: `start > end` or `end > len`.
+    #[inline]
+    #[track_caller]
+    pub fn part_len(start: usize, end: usize, len: usize) -> usize {
+        assert!(
+            start <= end,
+            "slice index starts at {start} but ends at {end}"
+        );
+        assert!(
+            end <= len,
+            "range end index {end} out of range for slice of length {len}"
+        );
+        end - start
+    }
+
     /// An integer field of every struct in a slice, read as counts (an
     /// index, a range's end): as `usize`s.
     pub fn counts<C: Count>(values: impl Iterator<Item = C>) -> Vec<usize> {

@@ -117,6 +117,16 @@ impl<'a> Lowerer<'a> {
     pub(super) fn stmts(&mut self, stmts: &[Stmt], tail: Tail, close: Span) -> Option<Operand> {
         let mut result = None;
         for (i, stmt) in stmts.iter().enumerate() {
+            // `x.split_at(k)` as the two parts it binds, then each named part
+            // of a differentiated array (`let c = &x[a..b];`) read through
+            // its parent by the statements after it.
+            if let Some(mut parts) = self.split_at_lets(stmt) {
+                parts.extend_from_slice(&stmts[i + 1..]);
+                return self.stmts(&parts, tail, close);
+            }
+            if let Some(rest) = self.view_of_part(stmt, &stmts[i + 1..]) {
+                return self.stmts(&rest, tail, close);
+            }
             let last = i + 1 == stmts.len();
             // Parts of differentiated arrays it takes (`&x[a..b]`) are copied
             // first, and those taken by `&mut` are written back after it.

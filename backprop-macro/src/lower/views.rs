@@ -1,11 +1,14 @@
 //! Parts of differentiated arrays: `&x[a..b]`, `x[a..]`, `&mut x[..k]`,
-//! `x.split_at(k)`, `x.chunks(d)`. A part is copied into a buffer of its own
-//! before the statement that takes it (and a part taken by `&mut` is copied
-//! back after it), so everything downstream (reads, loops, iterator chains,
-//! calls of differentiated functions) sees an ordinary buffer, and the
-//! adjoint of the copy flows back into the parent's adjoint element by
-//! element. The copy costs a buffer per part taken; a part that borrows its
-//! parent's adjoint instead is future work (see the README's limitations).
+//! `x.split_at(k)`, `x.chunks(d)`. A part bound to a name and only indexed,
+//! measured and passed to functions is read through its parent (`c[i]` as
+//! `x[c_start + i]`, `ViewUses`): nothing is copied, and its adjoint is the
+//! parent's. Any other part is copied into a buffer of its own before the
+//! statement that takes it (and a part taken by `&mut` is copied back after
+//! it), so everything downstream (reads, loops, iterator chains, calls of
+//! differentiated functions) sees an ordinary buffer, and the adjoint of the
+//! copy flows back into the parent's adjoint element by element. (A part
+//! passed straight to a function, `f(&x[a..b])`, is neither: the call lends
+//! it.)
 
 use super::{strip_parens, Lowerer};
 use proc_macro2::{Span, TokenStream};
@@ -146,6 +149,21 @@ impl<'a> Lowerer<'a> {
 
     /// `let (a, b) = x.split_at(k);` is `let a = &x[..k]; let b = &x[k..];`.
     fn split_at_parts(&mut self, stmt: &Stmt) -> Option<PartsCopied> {
+        let mut before = Vec::new();
+        for stmt in &self.split_at_lets(stmt)? {
+            let parts = self.parts_copied(stmt)?;
+            before.extend(parts.before);
+        }
+        Some(PartsCopied {
+            before,
+            stmt: None,
+            after: Vec::new(),
+        })
+    }
+
+    /// `let (a, b) = x.split_at(k);` of a differentiated array as the two
+    /// parts it binds, `let a = &x[..k]; let b = &x[k..];`.
+    pub(super) fn split_at_lets(&self, stmt: &Stmt) -> Option<Vec<Stmt>> {
         let Stmt::Local(local) = stmt else {
             return None;
         };
@@ -171,20 +189,10 @@ impl<'a> Lowerer<'a> {
         let (array, mid) = (&call.receiver, &call.args[0]);
         let span = call.span();
         let (first, second) = (names[0], names[1]);
-        let stmts: Vec<Stmt> = vec![
+        Some(vec![
             syn::parse_quote_spanned!(span=> let #first = &#array[..#mid];),
             syn::parse_quote_spanned!(span=> let #second = &#array[#mid..];),
-        ];
-        let mut before = Vec::new();
-        for stmt in &stmts {
-            let parts = self.parts_copied(stmt)?;
-            before.extend(parts.before);
-        }
-        Some(PartsCopied {
-            before,
-            stmt: None,
-            after: Vec::new(),
-        })
+        ])
     }
 
     /// The statements that fill `name` with `part`, and those that write it
@@ -535,5 +543,178 @@ fn strip_to_index(expr: &Expr) -> Option<&syn::ExprIndex> {
         }
         Expr::Index(index) if matches!(strip_parens(&index.index), Expr::Range(_)) => Some(index),
         _ => None,
+    }
+}
+
+/// A named read-only part of a differentiated array, `let c = &x[a..b];`,
+/// read through its parent: `c[i]` is `x[c_start + i]` (bounds-checked
+/// against the part), `c.len()` its length, and `c` passed to a function the
+/// part `&x[c_start..c_end]` (lent, its adjoint added into that part of
+/// `x`'s). Nothing is copied, and its adjoint is that of the parent.
+struct ViewUses<'v> {
+    name: &'v syn::Ident,
+    array: &'v syn::Ident,
+    start: Option<&'v syn::Ident>,
+    len: &'v syn::Ident,
+    end: &'v syn::Ident,
+    /// A use the rewrite does not read through (`c.iter()`, `let d = c;`,
+    /// `c[a..b]`, a macro naming it, a closure whose parameter hides the
+    /// parent): the part is copied instead.
+    other_use: bool,
+}
+
+impl ViewUses<'_> {
+    fn is_name(&self, expr: &Expr) -> bool {
+        matches!(strip_parens(expr), Expr::Path(p) if p.qself.is_none() && p.path.is_ident(self.name))
+    }
+
+    /// `x[c_start + i]`, `i` checked against the part's length.
+    fn element(&self, index: &Expr) -> Expr {
+        let (array, len) = (self.array, self.len);
+        let checked = quote::quote!(::backprop_runtime::model::fields::within(#index, #len));
+        match self.start {
+            Some(start) => syn::parse_quote!(#array[#start + #checked]),
+            None => syn::parse_quote!(#array[#checked]),
+        }
+    }
+}
+
+impl VisitMut for ViewUses<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Index(index)
+                if self.is_name(&index.expr)
+                    && !matches!(strip_parens(&index.index), Expr::Range(_)) =>
+            {
+                self.visit_expr_mut(&mut index.index);
+                *expr = self.element(&index.index);
+            }
+            Expr::MethodCall(call) if self.is_name(&call.receiver) && call.args.is_empty() => {
+                let len = self.len;
+                match call.method.to_string().as_str() {
+                    "len" => *expr = syn::parse_quote!(#len),
+                    "is_empty" => *expr = syn::parse_quote!((#len == 0)),
+                    _ => self.other_use = true,
+                }
+            }
+            Expr::Call(call) => {
+                self.visit_expr_mut(&mut call.func);
+                let (array, end) = (self.array, self.end);
+                let part: Expr = match self.start {
+                    Some(start) => syn::parse_quote!(&#array[#start..#end]),
+                    None => syn::parse_quote!(&#array[..#end]),
+                };
+                for arg in call.args.iter_mut() {
+                    match self.is_name(arg) {
+                        true => *arg = part.clone(),
+                        false => self.visit_expr_mut(arg),
+                    }
+                }
+            }
+            Expr::Path(_) if self.is_name(expr) => self.other_use = true,
+            Expr::Closure(closure) if crate::desugar::closure_binds(closure, self.name) => {}
+            // Inside, the parent's name is another value.
+            Expr::Closure(closure) if crate::desugar::closure_binds(closure, self.array) => {
+                self.other_use = true;
+            }
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        let name = self.name.to_string();
+        self.other_use |= crate::emit::names::identifiers(mac.tokens.clone()).contains(&name);
+    }
+}
+
+impl Lowerer<'_> {
+    /// `let c = &x[a..b];` of a differentiated array, and the statements
+    /// after it, read through `x` (`ViewUses`): the bounds bound once
+    /// (`c_start`, `c_end`, and `c_len`, checked as slicing checks them),
+    /// then `rest` rewritten. `None` (the part is copied) where `c` is used
+    /// otherwise, where `c` or `x` is bound again, or for a `mut` binding.
+    pub(super) fn view_of_part(&mut self, stmt: &Stmt, rest: &[Stmt]) -> Option<Vec<Stmt>> {
+        let Stmt::Local(local) = stmt else {
+            return None;
+        };
+        let syn::Pat::Ident(pat) = &local.pat else {
+            return None;
+        };
+        if pat.mutability.is_some() || pat.by_ref.is_some() || pat.subpat.is_some() {
+            return None;
+        }
+        let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
+        let Expr::Reference(reference) = strip_parens(&init.expr) else {
+            return None;
+        };
+        let Expr::Index(index) = strip_parens(&reference.expr) else {
+            return None;
+        };
+        if reference.mutability.is_some() {
+            return None;
+        }
+        let finder = PartFinder {
+            lowerer: self,
+            parts: Vec::new(),
+        };
+        let part = finder.part_of(index)?;
+        let name = &pat.ident;
+        let block = syn::Block {
+            brace_token: Default::default(),
+            stmts: rest.to_vec(),
+        };
+        let array = &part.array;
+        // The part's name, or its parent's, bound again: a use after it is
+        // of another value (`let x = ..;` hides the parent `c` borrows).
+        if crate::desugar::rebound_inside(&block, name)
+            || crate::desugar::rebound_inside(&block, array)
+        {
+            return None;
+        }
+        let span = part.span;
+        let start = part
+            .start
+            .as_ref()
+            .map(|_| self.part_names.fresh(&format!("{name}_start")));
+        let (len, end) = (
+            self.part_names.fresh(&format!("{name}_len")),
+            self.part_names.fresh(&format!("{name}_end")),
+        );
+        let mut uses = ViewUses {
+            name,
+            array,
+            start: start.as_ref(),
+            len: &len,
+            end: &end,
+            other_use: false,
+        };
+        let mut rewritten = block;
+        uses.visit_block_mut(&mut rewritten);
+        if uses.other_use {
+            return None;
+        }
+        let end_value = match (&part.end, part.inclusive) {
+            (Some(end), false) => end.clone(),
+            (Some(end), true) => quote_spanned!(span=> (#end) + 1),
+            (None, _) => quote_spanned!(span=> #array.len()),
+        };
+        let parent_len = self.part_names.fresh(&format!("{array}_len"));
+        let mut bounds: Vec<Stmt> = Vec::new();
+        let first = match (&start, &part.start) {
+            (Some(start), Some(value)) => {
+                bounds.push(syn::parse_quote_spanned!(span=> let #start: usize = #value;));
+                quote_spanned!(span=> #start)
+            }
+            _ => quote_spanned!(span=> 0),
+        };
+        bounds.extend::<[Stmt; 3]>([
+            syn::parse_quote_spanned!(span=> let #end: usize = #end_value;),
+            syn::parse_quote_spanned!(span=> let #parent_len: usize = #array.len();),
+            syn::parse_quote_spanned!(span=>
+                let #len: usize = ::backprop_runtime::model::fields::part_len(#first, #end, #parent_len);
+            ),
+        ]);
+        bounds.extend(rewritten.stmts);
+        Some(bounds)
     }
 }
