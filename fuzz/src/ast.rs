@@ -157,6 +157,15 @@ pub enum S {
         annot: bool,
         value: E,
     },
+    /// `let v = &a[lo..hi];` (or `&a[lo..=hi - 1]`): a named part of an
+    /// array, read by the statement after it.
+    View {
+        name: String,
+        array: String,
+        lo: usize,
+        hi: usize,
+        inclusive: bool,
+    },
     /// `let k: usize = i + 1;`-style integer locals, and index reads of
     /// integer lists.
     IntLet {
@@ -415,9 +424,12 @@ impl S {
                 value.size()
             }
             S::Write { value, .. } => 1 + value.size(),
-            S::IntLet { .. } | S::Break(_) | S::Continue(_) | S::ListWrite { .. } | S::Swap(..) => {
-                0
-            }
+            S::IntLet { .. }
+            | S::View { .. }
+            | S::Break(_)
+            | S::Continue(_)
+            | S::ListWrite { .. }
+            | S::Swap(..) => 0,
             S::IterMut { value, .. } | S::PushBuf { value, .. } => 1 + value.size(),
             S::Buf { init, .. } => match init {
                 BufInit::Elems(es) => es.iter().map(E::size).sum(),

@@ -682,6 +682,57 @@ impl Gen {
     }
 
     /// Binds a float: a shadowing `let` hides the old binding, mutable or not.
+    /// `let v = &a[lo..hi];` and a local computed from it: elements by
+    /// index, its length, and a helper given it whole (where one takes a
+    /// slice). Read only in that statement, so the array may be written
+    /// after it.
+    fn view_and_read(&mut self, out: &mut Vec<S>) {
+        let array = self.rng.pick(&self.scope.arrays).name.clone();
+        let view = self.fresh();
+        let lo = self.rng.below(self.len);
+        let hi = lo + 1 + self.rng.below(self.len - lo);
+        let inclusive = self.rng.chance(0.3);
+        out.push(S::View {
+            name: view.clone(),
+            array,
+            lo,
+            hi,
+            inclusive,
+        });
+        let n = hi - lo;
+        let first = E::Index(view.clone(), I::Lit(self.rng.below(n)));
+        let last = E::Index(view.clone(), I::Lit(n - 1));
+        let mut value = E::Bin(
+            '+',
+            Box::new(E::Bin('*', Box::new(first), Box::new(self.expr(1)))),
+            Box::new(E::Bin(
+                '*',
+                Box::new(E::IntF(I::Len(view.clone()))),
+                Box::new(last),
+            )),
+        );
+        let takes_slice = self
+            .helpers
+            .iter()
+            .filter(|h| matches!(h.kind, HelperKind::SliceRead | HelperKind::PartRead))
+            .map(|h| h.name.clone())
+            .collect::<Vec<_>>();
+        if !takes_slice.is_empty() && !self.in_helper {
+            let h = self.rng.pick(&takes_slice).clone();
+            let arg = E::Index(view.clone(), I::Lit(0));
+            let call = E::Call(h, vec![Arg::Slice(view, false), Arg::E(arg)]);
+            value = E::Bin('+', Box::new(value), Box::new(call));
+        }
+        let name = self.fresh();
+        self.declare_scalar(&name, false);
+        out.push(S::Let {
+            name,
+            mutable: false,
+            annot: false,
+            value,
+        });
+    }
+
     fn declare_scalar(&mut self, name: &str, mutable: bool) {
         self.scope.scalars.retain(|(n, _)| n != name);
         self.scope.scalars.push((name.to_string(), mutable));
@@ -752,6 +803,9 @@ impl Gen {
         let nested = self.depth < 2;
         loop {
             match self.rng.below(32) {
+                0..=3 if self.rng.chance(0.15) && !self.scope.arrays.is_empty() => {
+                    self.view_and_read(out);
+                }
                 0..=3 => {
                     let value = self.expr(2);
                     // Shadowing, of anything but a field (`self.b`).

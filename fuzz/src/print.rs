@@ -339,6 +339,19 @@ impl Printer {
                 };
                 let _ = writeln!(out, "{p}let {m}{name}{a} = {};", self.expr(value));
             }
+            S::View {
+                name,
+                array,
+                lo,
+                hi,
+                inclusive,
+            } => {
+                let range = match inclusive {
+                    true => format!("{lo}..={}", hi - 1),
+                    false => format!("{lo}..{hi}"),
+                };
+                let _ = writeln!(out, "{p}let {name} = &{array}[{range}];");
+            }
             S::IntLet { name, value } => {
                 let _ = writeln!(out, "{p}let {name}: usize = {};", int(value));
             }
