@@ -599,6 +599,77 @@ fn a_call_lends_some_lists_and_has_the_callee_keep_the_others() {
     }
 }
 
+#[test]
+fn a_list_the_callee_writes_is_worked_on_in_the_callers_adjoint() {
+    use backprop_runtime::lent::Seeded;
+    let (k, y0) = ([0.3, 0.8], [1.0, 0.5]);
+    let mut y = y0;
+    let ((), tape) = euler::forward(&k, &mut y, 0.1);
+    let seed = [0.75, -1.25];
+    // As `pullback_into` hands back the adjoint of `y` before the call.
+    let mut scratch = euler::Scratch::default();
+    let (dk, dy, ddt) = euler::pullback_into(&tape, &seed, &mut scratch);
+    let (dk, dy) = (dk.to_vec(), dy.to_vec());
+    // The caller's adjoint of `y`, holding the seed, becomes it in place.
+    let mut caller = seed;
+    let (in_place_dk, handed_dy, in_place_ddt) = euler::pullback_lent(
+        &tape,
+        Seeded(&mut caller[..]),
+        &mut scratch,
+        (&k[..], (), ()),
+        ((), (), ()),
+    );
+    assert_eq!((in_place_dk, in_place_ddt), (&dk[..], ddt));
+    assert!(handed_dy.is_empty());
+    assert_eq!(caller.to_vec(), dy);
+}
+
+/// Buffers a callee writes, read and written again around the calls (the
+/// shape of GMM's `xcentered`): the callee works on their adjoints in place.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn difference(x: &[f64], y: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = x[i] - y[i];
+    }
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn scale_by(v: &mut [f64], s: f64) {
+    for i in 0..v.len() {
+        v[i] *= s;
+    }
+}
+
+#[differentiate]
+fn centred_norms(x: &[f64], means: &[f64], d: usize) -> f64 {
+    let mut centred = vec![0.0; d];
+    let mut fixed = [0.0; 2];
+    let mut total = 0.0;
+    for k in 0..means.len() / d {
+        difference(x, &means[k * d..(k + 1) * d], &mut centred);
+        scale_by(&mut centred, x[0]);
+        difference(&centred[..2], &x[..2], &mut fixed);
+        total += centred[0] * centred[d - 1] + fixed[1] * fixed[0];
+    }
+    total
+}
+
+#[test]
+fn buffers_written_by_callees_are_worked_on_in_place() {
+    let x = [0.5, -1.0, 2.0];
+    for means in [
+        [0.1, 0.2, 0.3, -1.0, 0.5, 2.5],
+        [1.5, -0.5, 0.0, 0.25, 0.75, -2.0],
+    ] {
+        let (value, g) = centred_norms::grad(&x, &means, 3);
+        assert_eq!(value, centred_norms(&x, &means, 3));
+        assert_gradient(|m| centred_norms(&x, m, 3), &means, &g.means);
+        assert_gradient(|x| centred_norms(x, &means, 3), &x, &g.x);
+    }
+}
+
 /// A part of a data slice bound to a name in the function's body, lent
 /// again (computed again at the call in the backward pass), beside a part of
 /// a differentiated slice and a named part of it (a copy, kept).

@@ -93,6 +93,57 @@ impl<T: crate::Real> Sink<T> for () {
     }
 }
 
+/// The seed `pullback_lent` gets for a list the callee writes (`&mut [T]`):
+/// the adjoint of its final contents, as a slice to copy (`&[T]`, the
+/// result handed back as `pullback_into` hands it), or [`Seeded`], the
+/// caller's own adjoint holding it, which the callee's backward pass turns
+/// into the adjoint of the list's initial contents in place (nothing copied
+/// in or handed back).
+pub trait Seed<T> {
+    /// The adjoint to run the backward pass on, `len` long, and whether the
+    /// result is to be handed back: `work` filled with the seed, or the
+    /// caller's adjoint itself.
+    ///
+    /// # Panics
+    /// If the seed is not `len` long.
+    fn start<'s>(self, work: &'s mut Vec<T>, len: usize) -> (&'s mut [T], bool)
+    where
+        Self: 's;
+}
+
+impl<T: Copy> Seed<T> for &[T] {
+    #[inline]
+    fn start<'s>(self, work: &'s mut Vec<T>, len: usize) -> (&'s mut [T], bool)
+    where
+        Self: 's,
+    {
+        if self.len() != len {
+            wrong_part_length(self.len(), len);
+        }
+        work.clear();
+        work.extend_from_slice(self);
+        (&mut work[..], true)
+    }
+}
+
+/// A caller's adjoint of a list its callee writes, holding the adjoint of
+/// the list's final contents; the callee leaves in it that of its initial
+/// contents ([`Seed`]).
+pub struct Seeded<'a, T>(pub &'a mut [T]);
+
+impl<'a, T> Seed<T> for Seeded<'a, T> {
+    #[inline]
+    fn start<'s>(self, _work: &'s mut Vec<T>, len: usize) -> (&'s mut [T], bool)
+    where
+        Self: 's,
+    {
+        if self.0.len() != len {
+            wrong_part_length(self.0.len(), len);
+        }
+        (self.0, false)
+    }
+}
+
 /// Whether the callee's module lends: `false` for one that does not say.
 pub const LENDS: bool = false;
 

@@ -683,9 +683,9 @@ impl Gen {
 
     /// Binds a float: a shadowing `let` hides the old binding, mutable or not.
     /// `let v = &a[lo..hi];` and a local computed from it: elements by
-    /// index, its length, and a helper given it whole (where one takes a
-    /// slice). Read only in that statement, so the array may be written
-    /// after it.
+    /// index, its length, and a helper given it whole (one that reads any
+    /// length, `PartRead`). Read only in that statement, so the array may be
+    /// written after it.
     fn view_and_read(&mut self, out: &mut Vec<S>) {
         let array = self.rng.pick(&self.scope.arrays).name.clone();
         let view = self.fresh();
@@ -714,7 +714,7 @@ impl Gen {
         let takes_slice = self
             .helpers
             .iter()
-            .filter(|h| matches!(h.kind, HelperKind::SliceRead | HelperKind::PartRead))
+            .filter(|h| h.kind == HelperKind::PartRead)
             .map(|h| h.name.clone())
             .collect::<Vec<_>>();
         if !takes_slice.is_empty() && !self.in_helper {

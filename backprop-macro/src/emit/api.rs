@@ -33,6 +33,27 @@ pub(super) fn seed_type(sig: &Signature) -> TokenStream {
     }
 }
 
+/// `seed_type` where the seeds of `&mut [f64]` parameters are `lent::Seed`s
+/// (`backward_core` and `pullback_lent` of a function that lends): a slice,
+/// or the caller's adjoint worked on in place.
+pub(super) fn seeded_type(sig: &Signature) -> TokenStream {
+    let float = sig.ret.clone();
+    let finals = sig.inouts().map(|(_, p)| {
+        let float = p.differentiable.as_ref().unwrap_or(&float);
+        if p.writes_array() {
+            quote!(impl ::backprop_runtime::lent::Seed<#float>)
+        } else {
+            quote!(#float)
+        }
+    });
+    let value = sig.returns_value.then(|| quote!(#float));
+    let types: Vec<TokenStream> = value.into_iter().chain(finals).collect();
+    match types.len() {
+        1 => quote!(#(#types)*),
+        _ => quote!((#(#types),*)),
+    }
+}
+
 /// The type of a parameter's gradient: a float, a `Vec` for a slice, an array
 /// for an array.
 pub(crate) fn gradient_type(
@@ -419,7 +440,12 @@ fn pullback_into_fn(
         _ => quote!((#(#items),*)),
     };
     let (types, values) = (tuple(&types), tuple(&values));
-    let ret = &seed_type(sig);
+    // `pullback_lent` takes the seeds of `&mut [f64]` parameters as its
+    // `backward_core` does.
+    let ret = &match lent {
+        Some((_, backward)) if backward.seeded => seeded_type(sig),
+        _ => seed_type(sig),
+    };
     let scratch_ty = generic.scratch();
     let mut backward = match has_work {
         true => quote!(self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);),

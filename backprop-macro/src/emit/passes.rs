@@ -615,7 +615,10 @@ impl Passes<'_> {
         let (generics, where_clause) = (&generic.params, &generic.where_clause);
         let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
         let body = &backward.body;
-        let ret = &seed_type(sig);
+        let ret = &match backward.seeded {
+            true => super::api::seeded_type(sig),
+            false => seed_type(sig),
+        };
         let seed = seed_pattern(sig, backward);
         let reads_tape =
             !tape.fields.is_empty() || !tape.stacks.is_empty() || !tape.copies.is_empty();
@@ -684,7 +687,7 @@ impl Passes<'_> {
 /// wrappers, the tape's copies) and where to add slice parameters'
 /// adjoints (`lent::Sink`: `pullback_lent` passes the caller's).
 pub(super) fn has_core(tape: &Tape, backward: &Backward) -> bool {
-    tape.argument_copies().next().is_some() || !backward.sinks.is_empty()
+    tape.argument_copies().next().is_some() || !backward.sinks.is_empty() || backward.seeded
 }
 
 /// `backward_core`'s sinks for a caller that wants every adjoint in its

@@ -5,11 +5,13 @@
 use super::Pass;
 use crate::ir::{Bounds, NodeId, NodeKind, Operand, RegionId};
 use proc_macro2::{Ident, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 
 /// What a pullback's result is bound to.
 struct PullbackPattern {
-    pattern: TokenStream,
+    /// One per argument; bound as a tuple spanned at the call (`tuple`).
+    patterns: Vec<TokenStream>,
+    span: proc_macro2::Span,
     /// Terms of values defined outside the current branch or loop, added to
     /// their accumulators after the call.
     accumulated: Vec<(Operand, Ident)>,
@@ -43,53 +45,127 @@ impl Pass<'_> {
             return;
         };
         self.saved_tapes.insert(id);
-        let PullbackPattern {
-            pattern,
-            accumulated,
-            whole_arrays,
-            locals,
-            models,
-        } = self.pullback_pattern(id, args, arg_spans, region);
+        let mut pattern = self.pullback_pattern(id, args, arg_spans, region);
         // A callee with several outputs takes one seed per output: the
         // adjoints of the elements the caller uses, zero for the others.
         let written: Vec<NodeId> = self.graph.writes_to_arrays(id).collect();
         let has_elements = !written.is_empty() || self.graph.elements_of(id).next().is_some();
-        let seed = if has_elements {
-            let seeds: Vec<TokenStream> =
-                (0..*outputs).map(|k| self.element_adjoint(id, k)).collect();
-            call_seed(self.graph, id, &seeds)
-        } else {
-            quote!(#d)
+        let seeds: Vec<TokenStream> = match has_elements {
+            true => (0..*outputs).map(|k| self.element_adjoint(id, k)).collect(),
+            false => vec![quote!(#d)],
+        };
+        let seed_of = |seeds: &[TokenStream]| match has_elements {
+            true => call_seed(self.graph, id, seeds),
+            false => quote!(#(#seeds)*),
         };
         let span = node.span;
         let scratch = self.callee_scratch(id, tape);
         let lent = self.lent_arguments(id);
-        // The seed computed once: its type (an array's length) is the one
-        // `pullback_into` infers, also where `pullback_lent` is a fallback.
-        let seed = match (&lent, syn::parse2::<Ident>(seed.clone())) {
-            (Some(_), Err(_)) => {
-                let adjoint = self.adjoint(id);
-                let local = self.names.fresh(&format!("{adjoint}_seed"));
-                self.out.extend(quote!(let #local = #seed;));
-                quote!(#local)
-            }
-            _ => seed,
+        let sinks = match &lent {
+            Some(_) => self.sinks(id, &pattern.whole_arrays, &written),
+            None => Vec::new(),
         };
-        let copying = quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
+        let copying = |seed: &TokenStream| quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
         let pullback = match lent {
             Some((module, lent)) => {
-                let sinks = self.sinks(args.len(), &whole_arrays, &written);
+                let into: Vec<Ident> = (0..sinks.len())
+                    .map(|k| format_ident!("into_{k}"))
+                    .collect();
+                let seeded: Vec<(usize, usize)> = sinks
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, sink)| match sink {
+                        Sink::Seeded(_, output) => Some((k, *output)),
+                        _ => None,
+                    })
+                    .collect();
+                let (lent_seed, copying_seed) = match seeded.is_empty() {
+                    // The seed computed once: its type (an array's length) is
+                    // the one `pullback_into` infers, also where
+                    // `pullback_lent` is a fallback.
+                    true => {
+                        let mut seed = seed_of(&seeds);
+                        if syn::parse2::<Ident>(seed.clone()).is_err() {
+                            let adjoint = self.adjoint(id);
+                            let local = self.names.fresh(&format!("{adjoint}_seed"));
+                            self.out.extend(quote!(let #local = #seed;));
+                            seed = quote!(#local);
+                        }
+                        (seed.clone(), seed)
+                    }
+                    // The seed of a list the callee writes is the caller's
+                    // adjoint of it: worked on in place by `pullback_lent`,
+                    // read by `pullback_into`, whose result is then copied in.
+                    false => {
+                        let (mut lent_seeds, mut copying_seeds) = (seeds.clone(), seeds.clone());
+                        for (k, output) in &seeded {
+                            let into = &into[*k];
+                            lent_seeds[*output] = quote!(::backprop_runtime::lent::Seeded(#into));
+                            copying_seeds[*output] = quote!(&*#into);
+                            pattern.patterns[*k] = quote!(_);
+                        }
+                        (seed_of(&lent_seeds), seed_of(&copying_seeds))
+                    }
+                };
+                let mut copying = copying(&copying_seed);
+                if !seeded.is_empty() {
+                    let handed = format_ident!("handed_back");
+                    let assign = seeded.iter().map(|(k, _)| {
+                        let (into, position) = (&into[*k], syn::Index::from(*k));
+                        quote!(::backprop_runtime::assign(#into, #handed.#position);)
+                    });
+                    copying = quote!({ let #handed = #copying; #(#assign)* #handed });
+                }
+                let bound: Vec<TokenStream> = sinks
+                    .iter()
+                    .map(|sink| match sink {
+                        Sink::Scratch => quote!(()),
+                        Sink::Adds(part) | Sink::Seeded(part, _) => part.clone(),
+                    })
+                    .collect();
+                // The sinks tuple: a list the callee writes travels in the seed.
+                let sink_args: Vec<TokenStream> = sinks
+                    .iter()
+                    .zip(&into)
+                    .map(|(sink, into)| match sink {
+                        Sink::Scratch | Sink::Adds(_) => quote!(#into),
+                        Sink::Seeded(..) => quote!(()),
+                    })
+                    .collect();
                 crate::emit::lending::dispatch(
                     &module,
                     &lent,
-                    &sinks,
-                    |args, into| quote::quote_spanned!(span=> pullback_lent(#tape, #seed, #scratch, (#(#args,)*), (#(#into,)*))),
+                    &bound,
+                    |args, _| quote::quote_spanned!(span=> pullback_lent(#tape, #lent_seed, #scratch, (#(#args,)*), (#(#sink_args,)*))),
                     |_| copying,
                 )
             }
-            None => copying,
+            None => copying(&seed_of(&seeds)),
         };
-        self.out.extend(quote!(let #pattern = #pullback;));
+        let seeded_arrays: Vec<NodeId> = sinks
+            .iter()
+            .zip(args.iter())
+            .filter(|(sink, _)| matches!(sink, Sink::Seeded(..)))
+            .filter_map(|(_, arg)| match arg {
+                Operand::Node(array) => Some(*array),
+                Operand::Const(_) => None,
+            })
+            .collect();
+        let PullbackPattern {
+            accumulated,
+            whole_arrays,
+            locals,
+            models,
+            ..
+        } = &pattern;
+        let tuple = pattern.tuple();
+        self.out.extend(quote!(let #tuple = #pullback;));
+        let (accumulated, whole_arrays, locals, models) = (
+            accumulated.clone(),
+            whole_arrays.clone(),
+            locals.clone(),
+            models.clone(),
+        );
         for (source, name) in locals {
             self.record_term(source, &name, &quote!(#name));
         }
@@ -104,6 +180,10 @@ impl Pass<'_> {
                 .extend(quote!(::backprop_runtime::Gradient::add(&mut #grad.#field, #name);));
         }
         for (_, array, name, range) in whole_arrays {
+            // Turned into the adjoint before the call where it is.
+            if seeded_arrays.contains(&array) {
+                continue;
+            }
             let da = self.adjoint(array);
             // A vector that grows after the call was shorter at the call: the
             // callee's adjoint is that of its first elements.
@@ -122,32 +202,56 @@ impl Pass<'_> {
         }
     }
 
-    /// Where a lending callee adds each argument's adjoint (`lent::Sink`): the
-    /// part of the array's adjoint the argument is (`&mut dx[a..b]`), for
-    /// arrays the callee only reads and whose length at the call is known;
-    /// `()` (its scratch, added after the call) for the others, and for a
-    /// second part of an array already given (two `&mut` of one adjoint).
+    /// Where a lending callee puts each argument's adjoint (`Sink`): for an
+    /// array the callee only reads, the part of the array's adjoint the
+    /// argument is (`&mut dx[a..b]`, `lent::Sink`); for one it writes, passed
+    /// whole, the array's adjoint itself, holding the seed of its final
+    /// contents (`lent::Seeded`; not for a call whose seed has an array of a
+    /// length only the callee knows). The scratch for the others: an array
+    /// whose length at the call is unknown (it grows after), and a second
+    /// part of an array already given (two `&mut` of one adjoint).
     fn sinks(
         &mut self,
-        args: usize,
+        call: NodeId,
         whole_arrays: &[(usize, NodeId, Ident, Option<Bounds>)],
         written: &[NodeId],
-    ) -> Vec<TokenStream> {
+    ) -> Vec<Sink> {
+        let (first, _) = self.graph.call_outputs(call);
+        let (borrows, rest) = match &self.graph.nodes[call].kind {
+            NodeKind::Call { borrows, rest, .. } => (borrows.clone(), *rest),
+            _ => return Vec::new(),
+        };
         let mut given = Vec::new();
-        (0..args)
+        // The outputs of a call that writes its arguments: its value, then
+        // each argument it writes, in order.
+        let output = |k: usize| {
+            let before = borrows[..k].iter().filter(|b| b.writes()).count();
+            borrows[k].writes().then_some(first + before)
+        };
+        (0..borrows.len())
             .map(|k| {
+                let output = output(k);
                 let Some((_, array, _, range)) = whole_arrays.iter().find(|w| w.0 == k) else {
-                    return quote!(());
+                    return Sink::Scratch;
                 };
-                if written.contains(array) || given.contains(array) {
-                    return quote!(());
+                if given.contains(array) {
+                    return Sink::Scratch;
                 }
                 let Some(part) = self.part_passed(*array, range.as_ref()) else {
-                    return quote!(());
+                    return Sink::Scratch;
                 };
-                given.push(*array);
                 let da = self.adjoint(*array);
-                quote!(&mut #da[#part])
+                match (written.contains(array), output) {
+                    (false, _) => {
+                        given.push(*array);
+                        Sink::Adds(quote!(&mut #da[#part]))
+                    }
+                    (true, Some(output)) if range.is_none() && !rest => {
+                        given.push(*array);
+                        Sink::Seeded(quote!(&mut #da[..]), output)
+                    }
+                    (true, _) => Sink::Scratch,
+                }
             })
             .collect()
     }
@@ -273,13 +377,9 @@ impl Pass<'_> {
         // its arguments (a custom rule with the wrong signature) is
         // reported there.
         let span = self.graph.nodes[call].span;
-        let pattern = if patterns.len() == 1 {
-            quote::quote_spanned!(span=> (#(#patterns)*,))
-        } else {
-            quote::quote_spanned!(span=> (#(#patterns),*))
-        };
         PullbackPattern {
-            pattern,
+            patterns,
+            span,
             accumulated,
             whole_arrays,
             locals,
@@ -311,6 +411,32 @@ impl Pass<'_> {
             _ => self.graph.float_or_ret(call).zero(),
         }
     }
+}
+
+impl PullbackPattern {
+    /// The tuple, spanned at the call, so a callee whose `pullback` does not
+    /// match its arguments (a custom rule with the wrong signature) is
+    /// reported there.
+    fn tuple(&self) -> TokenStream {
+        let (patterns, span) = (&self.patterns, self.span);
+        if patterns.len() == 1 {
+            quote::quote_spanned!(span=> (#(#patterns)*,))
+        } else {
+            quote::quote_spanned!(span=> (#(#patterns),*))
+        }
+    }
+}
+
+/// Where a lending callee puts an argument's adjoint (`Pass::sinks`).
+enum Sink {
+    /// In its scratch, handed back (`()`).
+    Scratch,
+    /// Added into this part of the caller's adjoint (`lent::Sink`).
+    Adds(TokenStream),
+    /// A list the callee writes: the caller's adjoint of it, holding the
+    /// seed of output `.1`, left as the adjoint of the list before the call
+    /// (`lent::Seeded`).
+    Seeded(TokenStream, usize),
 }
 
 /// One seed per output of a call, as its `pullback_into` takes them: an

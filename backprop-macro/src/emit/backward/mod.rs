@@ -71,6 +71,9 @@ pub struct Backward {
     /// says (`lent::Sink`), with the name of that parameter of
     /// `backward_core`: a lending caller passes a part of its own adjoint.
     pub sinks: Vec<(NodeId, Ident)>,
+    /// Whether the seeds of `&mut [f64]` parameters are `lent::Seed`s
+    /// (`backward_core` and `pullback_lent` take them so).
+    pub seeded: bool,
 }
 
 /// A field of `Work`, memory the backward pass refills at each use instead of
@@ -120,6 +123,7 @@ pub fn generate(
         current: None,
         edges: Vec::new(),
         sinks: Vec::new(),
+        seeded: BTreeMap::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -143,13 +147,23 @@ pub fn generate(
     let scalar_finals = sig.inouts().filter(|(_, p)| !p.writes_array()).count();
     let mut scalar_seeds = seeds.split_off(seeds.len() - scalar_finals).into_iter();
     let mut finish = TokenStream::new();
+    // A function that lends takes each such seed as a `lent::Seed`: a
+    // slice, or the caller's adjoint, worked on in place and not handed back.
+    let lends = crate::emit::lending::takes_slices(sig);
     for (id, param) in sig.inouts() {
         if param.writes_array() {
             let seed = pass.names.fresh(&format!("d{}_final", param.ident));
             pass.array_seeds.insert(id, seed.clone());
             seeds.push((seed, false));
             let (d, grad, field) = (pass.adjoint(id), &pass.grad, &param.ident);
-            finish.extend(quote!(::backprop_runtime::accumulate(&mut #grad.#field[..], &#d[..]);));
+            let add = quote!(::backprop_runtime::accumulate(&mut #grad.#field[..], &#d[..]););
+            if lends {
+                let handed = pass.names.fresh(&format!("{d}_handed_back"));
+                pass.seeded.insert(id, handed.clone());
+                finish.extend(quote!(if #handed { #add }));
+            } else {
+                finish.extend(add);
+            }
         } else {
             seeds.extend(scalar_seeds.next());
         }
@@ -198,6 +212,7 @@ pub fn generate(
         checkpoints: pass.checkpoints,
         untyped: pass.untyped,
         edges: pass.edges,
+        seeded: !pass.seeded.is_empty(),
         sinks: pass.sinks,
     }
 }
@@ -243,6 +258,9 @@ struct Pass<'a> {
     current: Option<NodeId>,
     edges: Vec<(NodeId, NodeId, Ident)>,
     sinks: Vec<(NodeId, Ident)>,
+    /// The `&mut [f64]` parameters whose seed is a `lent::Seed`, with the
+    /// local that says whether their adjoint is handed back in `Grad`.
+    seeded: BTreeMap<NodeId, Ident>,
 }
 
 impl Pass<'_> {
@@ -495,8 +513,25 @@ impl Pass<'_> {
                     });
                     continue;
                 }
+                let prepare = quote!(::backprop_runtime::prepare(&mut #grad.#field, #len););
+                if let Some(handed) = self.seeded.get(&id).cloned() {
+                    // Its seed is a `lent::Seed`: copied into working memory
+                    // (then handed back in `Grad`), or the caller's adjoint
+                    // itself, turned into that of the initial contents.
+                    let seed = self.array_seeds[&id].clone();
+                    let d = self.adjoint(id);
+                    let float = self.sig.params[id].differentiable.clone();
+                    let d_work = self.work_field(&d, quote!(::std::vec::Vec<#float>));
+                    code.extend(quote! {
+                        let (#d, #handed) = ::backprop_runtime::lent::Seed::start(#seed, &mut #d_work, #len);
+                    });
+                    if !info.fixed {
+                        code.extend(quote!(if #handed { #prepare }));
+                    }
+                    continue;
+                }
                 if !info.fixed {
-                    code.extend(quote!(::backprop_runtime::prepare(&mut #grad.#field, #len);));
+                    code.extend(prepare);
                 }
                 if let Some(seed) = self.array_seeds.get(&id).cloned() {
                     // A `&mut [f64]`: its adjoint starts from the seed of its final
