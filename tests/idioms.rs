@@ -744,3 +744,127 @@ fn a_slice_of_structs_read_only_by_a_plain_helper_is_data() {
         assert_gradient(|v| weighted_square(v[0], &samples), &[k], &[g.k]);
     }
 }
+
+// Running maxima and minima, written as loops: the macro keeps the index of
+// the element chosen (`desugar/extrema.rs`). The value is the function's to
+// the bit, and the adjoint goes to the first element equal to the extremum.
+
+#[allow(clippy::needless_range_loop)]
+#[differentiate]
+fn shifted_lse(x: &[f64]) -> f64 {
+    let mut a = x[0];
+    for i in 1..x.len() {
+        a = a.max(x[i]);
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += (x[i] - a).exp();
+    }
+    s.ln() + a
+}
+
+/// Every spelling: `if x[i] > m`, `f64::min`, `v.max(m)` (operands the other
+/// way round), `m < x[i]`, a typed `let`, a minimum by `if`.
+#[allow(clippy::needless_range_loop)]
+#[differentiate]
+fn extrema(x: &[f64], y: &[f64]) -> f64 {
+    let mut top = x[0];
+    for i in 1..x.len() {
+        if x[i] > top {
+            top = x[i];
+        }
+    }
+    let mut low: f64 = y[1];
+    for j in 0..y.len() {
+        low = f64::min(low, y[j]);
+    }
+    let mut late = x[x.len() - 1];
+    for k in (0..x.len()).rev() {
+        late = x[k].max(late);
+    }
+    let mut up = y[0];
+    for i in 0..y.len() {
+        if up < y[i] {
+            up = y[i];
+        }
+    }
+    let mut down = x[0];
+    for i in 0..x.len() {
+        if x[i] < down {
+            down = x[i];
+        }
+    }
+    top * low + late.sin() + up * down
+}
+
+/// Not rewritten, and still right: a list of integers, a list whose name is
+/// bound again, a loop that does more than keep the extremum.
+#[allow(clippy::needless_range_loop)]
+#[differentiate(wrt(x))]
+fn extrema_left_alone(x: &[f64], r: &[usize]) -> f64 {
+    let mut far = r[0];
+    for i in 0..r.len() {
+        far = far.max(r[i]);
+    }
+    let mut m = x[0];
+    let mut seen = 0.0;
+    for i in 0..x.len() {
+        m = m.max(x[i]);
+        seen += m;
+    }
+    m * seen + x[far % x.len()]
+}
+
+#[allow(clippy::needless_range_loop)]
+#[differentiate]
+fn running_max(x: &[f64]) -> f64 {
+    let mut a = x[0];
+    for i in 1..x.len() {
+        a = a.max(x[i]);
+    }
+    2.0 * a
+}
+
+#[test]
+fn running_extrema_are_the_elements_they_choose() {
+    let points: [[f64; 4]; 5] = [
+        [0.3, -1.2, 2.5, 0.7],
+        [2.5, 0.1, -0.4, 2.5],
+        [-3.0, -2.0, -1.0, -0.5],
+        [1.0, 1.0, 1.0, 1.0],
+        [0.2, 4.0, -4.0, 3.9],
+    ];
+    for x in points {
+        let y = [x[2] - 0.5, x[0] * 0.5, x[3], x[1]];
+        let (value, g) = shifted_lse::grad(&x);
+        assert_eq!(value.to_bits(), shifted_lse(&x).to_bits());
+        assert_gradient(shifted_lse, &x, &g.x);
+        let (value, g) = extrema::grad(&x, &y);
+        assert_eq!(value.to_bits(), extrema(&x, &y).to_bits());
+        let r = [2, 0, 3];
+        let (value, h) = extrema_left_alone::grad(&x, &r);
+        assert_eq!(value.to_bits(), extrema_left_alone(&x, &r).to_bits());
+        // Away from ties, against finite differences.
+        let distinct = x
+            .iter()
+            .enumerate()
+            .all(|(i, a)| x[..i].iter().all(|b| a != b));
+        if distinct {
+            assert_gradient(|x| extrema(x, &y), &x, &g.x);
+            assert_gradient(|y| extrema(&x, y), &y, &g.y);
+            assert_gradient(|x| extrema_left_alone(x, &r), &x, &h.x);
+        }
+    }
+    // A tie: the first of the equal elements gets the adjoint, as it did
+    // through the chain of `max`es.
+    assert_eq!(running_max::grad(&[1.0, 3.0, 3.0]).1.x, [0.0, 2.0, 0.0]);
+    assert_eq!(running_max::grad(&[3.0, 1.0, 3.0]).1.x, [2.0, 0.0, 0.0]);
+    assert_eq!(running_max::grad(&[-1.0, 1.0, 0.5]).1.x, [0.0, 2.0, 0.0]);
+    // `max` skips a NaN where it starts, as the rewrite does.
+    let (value, g) = running_max::grad(&[f64::NAN, 0.5, 2.0]);
+    assert_eq!((value, &g.x[1..]), (4.0, &[0.0, 2.0][..]));
+    // Rewritten: no `max` left in the generated code; the loop that does more
+    // than keep the maximum keeps its `max`.
+    assert!(!running_max::SOURCE.contains(".max("));
+    assert!(extrema_left_alone::SOURCE.contains(".max("));
+}

@@ -1,9 +1,6 @@
 //! The pipeline: parse, check, lower, analyse, emit.
 
 use crate::analysis::activity::Activity;
-use crate::desugar::{
-    assignments, continues, copies, ends, hoist, iter_mut, paths, records, returns,
-};
 use crate::emit::backward;
 use crate::emit::module;
 use crate::emit::names::Names;
@@ -82,20 +79,9 @@ fn pipeline(
     let floats = Floats::new(generic);
     // Validate: constructs refused wherever they appear.
     valid::check(&function.block, &mut errors);
-    // Desugar: paths one module deeper, tuple assignments as `let`s, loops
-    // over `iter_mut()` by index, `x.last().unwrap()` as `x[x.len() - 1]`,
-    // values out of conditions, early returns at the top of the body and
-    // `continue` at the top of a loop's body as branches.
+    // Desugar: the user's syntax in a smaller language (`desugar`).
     let mut rebased = function.clone();
-    paths::rebase(&mut rebased);
-    records::struct_locals_as_fields(&mut rebased.block);
-    assignments::tuple_assignments_as_lets(&mut rebased.block);
-    iter_mut::iter_mut_loops_as_index_loops(&mut rebased.block);
-    copies::copies_as_loops(&mut rebased.block);
-    ends::ends_as_indices(&mut rebased.block);
-    hoist::hoist_conditions(&mut rebased.block);
-    returns::early_returns_as_branches(&mut rebased.block);
-    continues::continues_as_branches(&mut rebased.block);
+    crate::desugar::desugar(&mut rebased, &floats);
     let signature = Signature::from_syn(&rebased, args, &floats, &mut errors);
     // Lower: the body becomes a Wengert list.
     let mut names = Names::for_function(function);

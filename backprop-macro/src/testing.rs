@@ -14,15 +14,7 @@ pub fn lowered(function: syn::ItemFn) -> (Signature, Graph) {
     let generic = crate::parse::signature::generic_float(&function.sig.generics, &mut errors);
     let floats = Floats::new(generic);
     let mut rebased = function.clone();
-    crate::desugar::paths::rebase(&mut rebased);
-    crate::desugar::records::struct_locals_as_fields(&mut rebased.block);
-    crate::desugar::assignments::tuple_assignments_as_lets(&mut rebased.block);
-    crate::desugar::iter_mut::iter_mut_loops_as_index_loops(&mut rebased.block);
-    crate::desugar::copies::copies_as_loops(&mut rebased.block);
-    crate::desugar::ends::ends_as_indices(&mut rebased.block);
-    crate::desugar::hoist::hoist_conditions(&mut rebased.block);
-    crate::desugar::returns::early_returns_as_branches(&mut rebased.block);
-    crate::desugar::continues::continues_as_branches(&mut rebased.block);
+    crate::desugar::desugar(&mut rebased, &floats);
     let sig = Signature::from_syn(&rebased, &Args::default(), &floats, &mut errors)
         .expect("a supported signature");
     let mut names = Names::for_function(&function);

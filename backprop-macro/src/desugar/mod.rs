@@ -3,7 +3,8 @@
 //! literal as one local per field (`records`), destructuring assignments as
 //! tuple `let`s (`assignments`), loops over `iter_mut()` as index loops
 //! (`iter_mut`), `copy_from_slice` as a copying loop (`copies`),
-//! `first`/`last`/`get` through `Option` as reads (`ends`),
+//! `first`/`last`/`get` through `Option` as reads (`ends`), running maxima
+//! and minima of a list's elements as the index chosen (`extrema`),
 //! values computed inside conditions moved into `let`s before them (`hoist`),
 //! early returns at the top of the body as `if`/`else` (`returns`),
 //! `continue` at the top of a loop's body as `if`/`else` (`continues`), and
@@ -14,6 +15,7 @@ pub mod assignments;
 pub mod continues;
 pub mod copies;
 pub mod ends;
+pub mod extrema;
 pub mod hoist;
 pub mod iter_mut;
 pub mod iterators;
@@ -22,6 +24,24 @@ pub mod records;
 pub mod returns;
 
 use syn::visit::Visit;
+
+/// Every rewrite, in order: paths one module deeper, tuple assignments as
+/// `let`s, loops over `iter_mut()` by index, `x.last().unwrap()` as
+/// `x[x.len() - 1]`, running extrema as indices, values out of conditions,
+/// early returns at the top of the body and `continue` at the top of a
+/// loop's body as branches.
+pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
+    paths::rebase(function);
+    records::struct_locals_as_fields(&mut function.block);
+    assignments::tuple_assignments_as_lets(&mut function.block);
+    iter_mut::iter_mut_loops_as_index_loops(&mut function.block);
+    copies::copies_as_loops(&mut function.block);
+    ends::ends_as_indices(&mut function.block);
+    extrema::running_extrema_as_indices(function, floats);
+    hoist::hoist_conditions(&mut function.block);
+    returns::early_returns_as_branches(&mut function.block);
+    continues::continues_as_branches(&mut function.block);
+}
 
 /// Whether one of a closure's parameters is `name`: inside the closure,
 /// `name` is that parameter, so a rewrite of the outer `name` stops there.

@@ -1,0 +1,275 @@
+//! Running maxima and minima of a list's elements as the index of the
+//! element chosen: `let mut a = x[0]; for i in 1..n { a = a.max(x[i]); }`
+//! (or `if x[i] > a { a = x[i]; }`) is
+//!
+//! ```text
+//! let mut a_at: usize = 0;
+//! for i in 1..n { let at = i; if x[at] > x[a_at] || x[a_at].is_nan() { a_at = at; } }
+//! let mut a = x[a_at];
+//! ```
+//!
+//! The same value, bit for bit (`max` returns one of its operands; a tie
+//! keeps the earlier element, to which the chain of `max`es sends the
+//! derivative too), and the same derivative: the loop is integer work the
+//! backward pass skips, and the adjoint of `a` goes to the one element
+//! chosen, as JAX's `reduce_max` sends it, instead of back through a chain
+//! of `max`es saved per element (`log-sum-exp` shifted by its maximum spent
+//! a quarter of its gradient there).
+
+use crate::emit::names::{identifiers, Names};
+use crate::lower::strip_parens as strip;
+use quote::ToTokens;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Stmt};
+
+/// In `function`'s body, over its parameters that are lists of floats (the
+/// only lists whose type the body's syntax tells).
+pub fn running_extrema_as_indices(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
+    let lists = function
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(typed) => Some(typed),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .filter_map(
+            |typed| match (&*typed.pat, crate::lower::element_type(&typed.ty)) {
+                (syn::Pat::Ident(p), Some(element)) if floats.of_type(&element).is_some() => {
+                    Some(p.ident.clone())
+                }
+                _ => None,
+            },
+        )
+        // A name bound again in the body may be a list of anything there.
+        .filter(|list| !crate::desugar::rebound_inside(&function.block, list))
+        .collect();
+    let mut names = Names::avoiding(identifiers(function.block.to_token_stream()));
+    Rewriter {
+        names: &mut names,
+        lists,
+    }
+    .visit_block_mut(&mut function.block);
+}
+
+struct Rewriter<'n> {
+    names: &'n mut Names,
+    /// The lists of floats it may rewrite the extrema of.
+    lists: Vec<syn::Ident>,
+}
+
+impl VisitMut for Rewriter<'_> {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        syn::visit_mut::visit_block_mut(self, block);
+        let mut k = 0;
+        while k + 1 < block.stmts.len() {
+            match self.rewrite(&block.stmts[k], &block.stmts[k + 1]) {
+                Some(stmts) => {
+                    let added = stmts.len();
+                    block.stmts.splice(k..k + 2, stmts);
+                    k += added;
+                }
+                None => k += 1,
+            }
+        }
+    }
+}
+
+/// Which extremum a loop keeps.
+#[derive(Clone, Copy)]
+enum Keeps {
+    Max,
+    Min,
+}
+
+/// The running value's update in a loop's body, `a = a.max(x[e])` or
+/// `if x[e] > a { a = x[e]; }`: the list, the index and what it keeps, and
+/// whether a `NaN` kept so far gives way (as `max` and `min` do).
+struct Update {
+    list: syn::Ident,
+    index: Expr,
+    keeps: Keeps,
+    nan_gives_way: bool,
+}
+
+impl Rewriter<'_> {
+    fn rewrite(&mut self, first: &Stmt, second: &Stmt) -> Option<Vec<Stmt>> {
+        // `let mut a = x[e0];`
+        let Stmt::Local(local) = first else {
+            return None;
+        };
+        let (name, ty) = match &local.pat {
+            syn::Pat::Ident(p)
+                if p.mutability.is_some() && p.by_ref.is_none() && p.subpat.is_none() =>
+            {
+                (p.ident.clone(), None)
+            }
+            syn::Pat::Type(t) => match &*t.pat {
+                syn::Pat::Ident(p)
+                    if p.mutability.is_some() && p.by_ref.is_none() && p.subpat.is_none() =>
+                {
+                    (p.ident.clone(), Some(t.ty.clone()))
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
+        let (list, start) = element(&init.expr)?;
+        if !self.lists.contains(&list) {
+            return None;
+        }
+        // `for i in range { update }`, nothing else in the body.
+        let Stmt::Expr(Expr::ForLoop(looped), _) = second else {
+            return None;
+        };
+        if looped.label.is_some() || looped.body.stmts.len() != 1 {
+            return None;
+        }
+        let update = update(&looped.body.stmts[0], &name)?;
+        if update.list != list
+            || mentions(&update.index, &name)
+            || mentions(&looped.expr, &name)
+            || crate::desugar::pattern_binds(&looped.pat, &list)
+            || crate::desugar::pattern_binds(&looped.pat, &name)
+        {
+            return None;
+        }
+        let at = self.names.fresh(&format!("{name}_at"));
+        let candidate = self.names.fresh("at");
+        let index = &update.index;
+        let compare = match update.keeps {
+            Keeps::Max => quote::quote!(#list[#candidate] > #list[#at]),
+            Keeps::Min => quote::quote!(#list[#candidate] < #list[#at]),
+        };
+        let condition = match update.nan_gives_way {
+            true => quote::quote!(#compare || #list[#at].is_nan()),
+            false => compare,
+        };
+        let (pat, range, attrs) = (&looped.pat, &looped.expr, &looped.attrs);
+        let ty = ty.map(|ty| quote::quote!(: #ty));
+        let span = looped.for_token.span;
+        Some(vec![
+            syn::parse_quote_spanned!(span=> let mut #at: usize = #start;),
+            syn::parse_quote_spanned! {span=>
+                #(#attrs)*
+                for #pat in #range {
+                    let #candidate: usize = #index;
+                    if #condition {
+                        #at = #candidate;
+                    }
+                }
+            },
+            syn::parse_quote_spanned!(span=> let mut #name #ty = #list[#at];),
+        ])
+    }
+}
+
+/// `x[e]`: an element of a list named by an identifier, at an index that is
+/// not a range.
+fn element(expr: &Expr) -> Option<(syn::Ident, Expr)> {
+    let Expr::Index(index) = strip(expr) else {
+        return None;
+    };
+    if matches!(strip(&index.index), Expr::Range(_)) {
+        return None;
+    }
+    let Expr::Path(path) = strip(&index.expr) else {
+        return None;
+    };
+    Some((path.path.get_ident()?.clone(), (*index.index).clone()))
+}
+
+fn is_name(expr: &Expr, name: &syn::Ident) -> bool {
+    matches!(strip(expr), Expr::Path(p) if p.qself.is_none() && p.path.is_ident(name))
+}
+
+fn mentions(expr: &Expr, name: &syn::Ident) -> bool {
+    identifiers(expr.to_token_stream()).contains(&name.to_string())
+}
+
+/// `a = a.max(x[e]);`, `a = x[e].max(a);`, `a = f64::max(a, x[e]);` (and
+/// `min`), or `if x[e] > a { a = x[e]; }` (`<` for a minimum, `a < x[e]`
+/// the same), with the same `x[e]` twice.
+fn update(stmt: &Stmt, name: &syn::Ident) -> Option<Update> {
+    let Stmt::Expr(expr, _) = stmt else {
+        return None;
+    };
+    match strip(expr) {
+        Expr::Assign(assign) if is_name(&assign.left, name) => {
+            let (method, operands) = match strip(&assign.right) {
+                Expr::MethodCall(call) if call.args.len() == 1 && call.turbofish.is_none() => {
+                    (call.method.clone(), [&*call.receiver, &call.args[0]])
+                }
+                Expr::Call(call) if call.args.len() == 2 => {
+                    let Expr::Path(path) = strip(&call.func) else {
+                        return None;
+                    };
+                    let segments: Vec<String> = path
+                        .path
+                        .segments
+                        .iter()
+                        .map(|s| s.ident.to_string())
+                        .collect();
+                    if segments.len() != 2 || !["f64", "f32", "T"].contains(&segments[0].as_str()) {
+                        return None;
+                    }
+                    (
+                        path.path.segments[1].ident.clone(),
+                        [&call.args[0], &call.args[1]],
+                    )
+                }
+                _ => return None,
+            };
+            let keeps = match method.to_string().as_str() {
+                "max" => Keeps::Max,
+                "min" => Keeps::Min,
+                _ => return None,
+            };
+            let other = match (is_name(operands[0], name), is_name(operands[1], name)) {
+                (true, false) => operands[1],
+                (false, true) => operands[0],
+                _ => return None,
+            };
+            let (list, index) = element(other)?;
+            Some(Update {
+                list,
+                index,
+                keeps,
+                nan_gives_way: true,
+            })
+        }
+        Expr::If(branch) if branch.else_branch.is_none() && branch.then_branch.stmts.len() == 1 => {
+            let Expr::Binary(compare) = strip(&branch.cond) else {
+                return None;
+            };
+            // `x[e] > a` or `a < x[e]` keeps a maximum; `<` / `>` a minimum.
+            let (element_side, keeps) = match (
+                &compare.op,
+                is_name(&compare.left, name),
+                is_name(&compare.right, name),
+            ) {
+                (syn::BinOp::Gt(_), false, true) => (&*compare.left, Keeps::Max),
+                (syn::BinOp::Lt(_), true, false) => (&*compare.right, Keeps::Max),
+                (syn::BinOp::Lt(_), false, true) => (&*compare.left, Keeps::Min),
+                (syn::BinOp::Gt(_), true, false) => (&*compare.right, Keeps::Min),
+                _ => return None,
+            };
+            let (list, index) = element(element_side)?;
+            let Stmt::Expr(Expr::Assign(assign), _) = &branch.then_branch.stmts[0] else {
+                return None;
+            };
+            let (assigned_list, assigned_index) = element(&assign.right)?;
+            let same = assigned_list == list
+                && assigned_index.to_token_stream().to_string()
+                    == index.to_token_stream().to_string();
+            (is_name(&assign.left, name) && same).then_some(Update {
+                list,
+                index,
+                keeps,
+                nan_gives_way: false,
+            })
+        }
+        _ => None,
+    }
+}
