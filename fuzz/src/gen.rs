@@ -733,6 +733,58 @@ impl Gen {
         });
     }
 
+    /// `let mut m = a[e]; for i in lo..LEN { m = m.max(a[i]); }` (or `min`,
+    /// or `if a[i] > m { m = a[i]; }`), forwards or backwards: the running
+    /// extremum the macro keeps as an index.
+    fn running_extremum(&mut self, out: &mut Vec<S>) {
+        let array = self.rng.pick(&self.scope.arrays).name.clone();
+        let name = self.fresh();
+        let var = format!("i{}", self.counters);
+        self.counters += 1;
+        let start = self.rng.below(self.len);
+        out.push(S::Let {
+            name: name.clone(),
+            mutable: true,
+            annot: false,
+            value: E::Index(array.clone(), I::Lit(start)),
+        });
+        let element = E::Index(array, I::Var(var.clone()));
+        let (method, order) = match self.rng.below(2) {
+            0 => ("max", ">"),
+            _ => ("min", "<"),
+        };
+        let update = match self.rng.below(3) {
+            0 => S::Assign {
+                name: name.clone(),
+                op: None,
+                value: E::M2(method, Box::new(E::Var(name.clone())), Box::new(element)),
+            },
+            1 => S::Assign {
+                name: name.clone(),
+                op: None,
+                value: E::M2(method, Box::new(element), Box::new(E::Var(name.clone()))),
+            },
+            _ => S::If {
+                cond: C::Cmp(order, element.clone(), E::Var(name.clone())),
+                then: vec![S::Assign {
+                    name: name.clone(),
+                    op: None,
+                    value: element,
+                }],
+                els: None,
+            },
+        };
+        out.push(S::For {
+            label: None,
+            var,
+            lo: self.rng.below(2),
+            hi: I::Lit(self.len),
+            rev: self.rng.chance(0.3),
+            body: vec![update],
+        });
+        self.declare_scalar(&name, true);
+    }
+
     fn declare_scalar(&mut self, name: &str, mutable: bool) {
         self.scope.scalars.retain(|(n, _)| n != name);
         self.scope.scalars.push((name.to_string(), mutable));
@@ -805,6 +857,9 @@ impl Gen {
             match self.rng.below(32) {
                 0..=3 if self.rng.chance(0.15) && !self.scope.arrays.is_empty() => {
                     self.view_and_read(out);
+                }
+                0..=3 if self.rng.chance(0.1) && !self.scope.arrays.is_empty() => {
+                    self.running_extremum(out);
                 }
                 0..=3 => {
                     let value = self.expr(2);
