@@ -12,6 +12,17 @@ use quote::{format_ident, quote, ToTokens};
 /// output: the value, then each parameter's final value (a float) or contents
 /// (a slice).
 pub(super) fn seed_type(sig: &Signature) -> TokenStream {
+    seeds_type(sig, false)
+}
+
+/// `seed_type` where the seeds of `&mut [f64]` parameters are `lent::Seed`s
+/// (`backward_core` and `pullback_lent` of a function that lends): a slice,
+/// or the caller's adjoint worked on in place.
+pub(super) fn seeded_type(sig: &Signature) -> TokenStream {
+    seeds_type(sig, true)
+}
+
+fn seeds_type(sig: &Signature, seeded: bool) -> TokenStream {
     if sig.inouts().next().is_none() {
         let ty = &sig.ret_ty;
         return quote!(#ty);
@@ -19,31 +30,10 @@ pub(super) fn seed_type(sig: &Signature) -> TokenStream {
     let float = sig.ret.clone();
     let finals = sig.inouts().map(|(_, p)| {
         let float = p.differentiable.as_ref().unwrap_or(&float);
-        if p.writes_array() {
-            quote!(&[#float])
-        } else {
-            quote!(#float)
-        }
-    });
-    let value = sig.returns_value.then(|| quote!(#float));
-    let types: Vec<TokenStream> = value.into_iter().chain(finals).collect();
-    match types.len() {
-        1 => quote!(#(#types)*),
-        _ => quote!((#(#types),*)),
-    }
-}
-
-/// `seed_type` where the seeds of `&mut [f64]` parameters are `lent::Seed`s
-/// (`backward_core` and `pullback_lent` of a function that lends): a slice,
-/// or the caller's adjoint worked on in place.
-pub(super) fn seeded_type(sig: &Signature) -> TokenStream {
-    let float = sig.ret.clone();
-    let finals = sig.inouts().map(|(_, p)| {
-        let float = p.differentiable.as_ref().unwrap_or(&float);
-        if p.writes_array() {
-            quote!(impl ::backprop_runtime::lent::Seed<#float>)
-        } else {
-            quote!(#float)
+        match (p.writes_array(), seeded) {
+            (true, true) => quote!(impl ::backprop_runtime::lent::Seed<#float>),
+            (true, false) => quote!(&[#float]),
+            (false, _) => quote!(#float),
         }
     });
     let value = sig.returns_value.then(|| quote!(#float));
