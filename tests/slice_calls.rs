@@ -721,3 +721,73 @@ fn a_shared_part_of_a_mut_parameter_is_lent() {
         assert_gradient(|p| nudged(p[0], &s, &m0), &[p], &[g.p]);
     }
 }
+
+/// An `&mut [f64]` parameter passed on whole to a recursive call, and a
+/// generic callee writing a buffer, in f64 and f32: the callees work on the
+/// callers' adjoints in place, at every depth.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn smooth(k: &[f64], y: &mut [f64], depth: usize) {
+    if depth > 0 {
+        for i in 1..y.len() {
+            y[i] += k[0] * y[i - 1] * y[i];
+        }
+        smooth(k, y, depth - 1);
+        y[0] *= k[1];
+    }
+}
+
+#[differentiate(wrt(k, y0))]
+fn smoothed(k: &[f64], y0: &[f64], depth: usize) -> f64 {
+    let mut y = y0.to_vec();
+    smooth(k, &mut y, depth);
+    let mut fixed = [y[0], y[1], y[2]];
+    smooth(&k[1..], &mut fixed, 1);
+    y[2] * y[1] + fixed[2] + fixed[0]
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn axpy<T: backprop_runtime::Float>(a: T, x: &[T], y: &mut [T]) {
+    for i in 0..y.len() {
+        y[i] = y[i] + a * x[i] * y[i];
+    }
+}
+
+#[differentiate]
+fn axpy_twice<T: backprop_runtime::Float>(a: T, x: &[T]) -> T {
+    let mut y = vec![T::one(); x.len()];
+    axpy(a, x, &mut y);
+    axpy(a * a, &x[1..], &mut y[..x.len() - 1]);
+    axpy(a, x, &mut y);
+    y[0] * y[x.len() - 1]
+}
+
+#[test]
+fn written_lists_in_place_through_recursion_and_generics() {
+    let y0 = [0.5, -0.25, 1.5, 0.75];
+    for k in [[0.3, 0.8, -0.4], [-0.6, 1.1, 0.2]] {
+        for depth in 0..4 {
+            let (value, g) = smoothed::grad(&k, &y0, depth);
+            assert_eq!(value, smoothed(&k, &y0, depth));
+            assert_gradient(|k| smoothed(k, &y0, depth), &k, &g.k);
+            assert_gradient(|y0| smoothed(&k, y0, depth), &y0, &g.y0);
+        }
+    }
+    let x = [0.5, -1.0, 0.25];
+    for a in [0.7, -1.3] {
+        let (value, g) = axpy_twice::grad(a, &x);
+        assert_eq!(value, axpy_twice(a, &x));
+        assert_gradient(|a| axpy_twice(a[0], &x), &[a], &[g.a]);
+        assert_gradient(|x| axpy_twice(a, x), &x, &g.x);
+        let x32 = x.map(|v| v as f32);
+        let (value, g32) = axpy_twice::grad(a as f32, &x32);
+        assert_eq!(value, axpy_twice(a as f32, &x32));
+        assert!((f64::from(g32.a) - g.a).abs() < 1e-3 * (1.0 + g.a.abs()));
+    }
+    // Each whole list written by a lending callee is its seed, in place (a
+    // `&mut` part is a copy written back, whole to the callee).
+    assert_eq!(smooth::SOURCE.matches("lent::Seeded(").count(), 1);
+    assert_eq!(smoothed::SOURCE.matches("lent::Seeded(").count(), 2);
+    assert_eq!(axpy_twice::SOURCE.matches("lent::Seeded(").count(), 3);
+}
