@@ -222,6 +222,41 @@ pub fn rewritten(x: &[f64], scale: &f64) -> f64 {
     squares + rough + tail.iter().sum::<f64>() + positive
 }
 
+/// Reads two lists and writes a third: callers lend the first two, add
+/// their adjoints in place and give their own adjoint of the third as its
+/// seed.
+#[differentiate]
+pub fn centre(x: &[f64], m: &[f64], out: &mut [f64]) {
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = x[k] - m[k];
+    }
+}
+
+/// Named parts read through their parents, `split_at`'s halves, a running
+/// minimum kept as an index (written as an index loop, which clippy would
+/// have as an iterator), and calls of `centre`.
+#[differentiate]
+#[must_use]
+#[allow(clippy::needless_range_loop)]
+pub fn parts(x: &[f64], m: &[f64]) -> f64 {
+    let (head, tail) = x.split_at(2);
+    let row = &m[1..3];
+    let mut out = vec![0.0; 2];
+    centre(head, row, &mut out);
+    centre(tail, row, &mut out);
+    let mut top = x[0];
+    for v in x.iter().skip(1) {
+        top = top.max(*v);
+    }
+    let mut low = m[0];
+    for k in 1..m.len() {
+        if m[k] < low {
+            low = m[k];
+        }
+    }
+    out[0] * out[1] + top * low + head[1] * tail[0]
+}
+
 /// A model whose methods are differentiated.
 pub struct Model {
     /// Weights.
@@ -265,6 +300,8 @@ fn generated_code_is_lint_clean() {
     .is_finite());
     assert!(generic::grad(0.5_f32, &[1.0, 2.0]).1.x.is_finite());
     assert!(caller::grad(&[0.5, 1.5], 0.3).1.x.is_finite());
+    let (_, g) = parts::grad(&[0.5, 1.5, -0.5, 2.0], &[0.25, 1.0, -1.0]);
+    assert!(g.x.iter().chain(&g.m).all(|d| d.is_finite()));
     assert!(checkpointed::grad(&[0.5, 1.5], 0.3, 7).1.rate.is_finite());
     // Compiling this file is the test; run the generated code once too.
     assert!(arithmetic::grad(1.5, 0.5).0.is_finite());
