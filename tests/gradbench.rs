@@ -90,4 +90,8 @@ fn det_gradient_matches() {
     // A known case: the gradient of a determinant is its cofactor matrix.
     let (value, g) = det::grad(&[2.0, 1.0, 0.5, 3.0], 2);
     assert_eq!((value, g.a), (5.5, vec![3.0, -0.5, -1.0, 2.0]));
+    // The expansion row's entry `a[r0 * n + cj]` is read again at its saved
+    // index, not saved beside it.
+    let source = objectives::det_of_minor::SOURCE;
+    assert!(!source.contains("m0j_stack") && source.contains("sum_2_stack"));
 }

@@ -192,9 +192,13 @@ impl<'g> TapePlan<'g> {
             if !self.unchanged_after(*array, id) {
                 return None;
             }
+            // An element of a differentiated array: its index is saved for
+            // the adjoint's `dx[i] += ..` anyway, so the element is read
+            // again at it rather than saved beside it.
             return match index {
                 Operand::Const(_) => Some(Vec::new()),
-                Operand::Node(i) => self.is_available(*i).then(|| vec![*i]),
+                Operand::Node(i) if self.is_available(*i) || node.active => Some(vec![*i]),
+                Operand::Node(_) => None,
             };
         }
         // A value written into a buffer that keeps it: read back from there.
