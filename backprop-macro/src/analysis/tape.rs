@@ -194,10 +194,12 @@ impl<'g> TapePlan<'g> {
             }
             // An element of a differentiated array: its index is saved for
             // the adjoint's `dx[i] += ..` anyway, so the element is read
-            // again at it rather than saved beside it.
+            // again at it rather than saved beside it (where the index's type
+            // is known: a stack needs one).
+            let saved_anyway = |i: NodeId| node.active && self.graph.nodes[i].ty.is_some();
             return match index {
                 Operand::Const(_) => Some(Vec::new()),
-                Operand::Node(i) if self.is_available(*i) || node.active => Some(vec![*i]),
+                Operand::Node(i) if self.is_available(*i) || saved_anyway(*i) => Some(vec![*i]),
                 Operand::Node(_) => None,
             };
         }
