@@ -77,12 +77,10 @@ pub mod even_terms {
             total_5 = total_4;
             trips += 1;
         }
-        let mut w_copy = ::core::mem::take(&mut tape.w);
-        w_copy.clear();
+        tape.w.clear();
         tape.x = x;
         tape.w_len = w_len;
         tape.trips = trips;
-        tape.w = w_copy;
         total_5
     }
 

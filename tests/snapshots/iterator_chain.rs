@@ -69,15 +69,11 @@ pub mod dot {
             total_4 = total_3;
             trips += 1;
         }
-        let mut a_copy = ::core::mem::take(&mut tape.a);
-        a_copy.clear();
-        let mut b_copy = ::core::mem::take(&mut tape.b);
-        b_copy.clear();
+        tape.a.clear();
+        tape.b.clear();
         tape.a_len = a_len;
         tape.b_len = b_len;
         tape.trips = trips;
-        tape.a = a_copy;
-        tape.b = b_copy;
         total_4
     }
 

@@ -100,14 +100,10 @@ pub mod linear_predict {
             }
         };
         let linear_predict = dot_out + b;
-        let mut w_copy = ::core::mem::take(&mut tape.w);
-        w_copy.clear();
-        let mut x_copy = ::core::mem::take(&mut tape.x);
-        x_copy.clear();
+        tape.w.clear();
+        tape.x.clear();
         tape.w_len = w_len;
         tape.x_len = x_len;
-        tape.w = w_copy;
-        tape.x = x_copy;
         linear_predict
     }
 
@@ -611,15 +607,11 @@ pub mod linear_loss {
         };
         let e = linear_predict_out - y;
         let linear_loss = e * e;
-        let mut w_copy = ::core::mem::take(&mut tape.w);
-        w_copy.clear();
-        let mut x_copy = ::core::mem::take(&mut tape.x);
-        x_copy.clear();
+        tape.w.clear();
+        tape.x.clear();
         tape.w_len = w_len;
         tape.x_len = x_len;
         tape.e = e;
-        tape.w = w_copy;
-        tape.x = x_copy;
         linear_loss
     }
 

@@ -82,12 +82,10 @@ pub mod mse {
         }
         let cast = xs.len() as f64;
         let mse = total_4 / cast;
-        let mut xs_copy = ::core::mem::take(&mut tape.xs);
-        xs_copy.clear();
+        tape.xs.clear();
         tape.w_len = w_len;
         tape.trips = trips;
         tape.cast = cast;
-        tape.xs = xs_copy;
         mse
     }
 

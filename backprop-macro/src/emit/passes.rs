@@ -187,7 +187,7 @@ impl Passes<'_> {
         let output = output(sig, graph, returned);
         let params = references.params(sig);
         let fused = tape.argument_copies().next().is_some();
-        let (take_stacks, fill_copies, store) = fill_tape(tape, &tape_param, names, !fused);
+        let (take_stacks, fill_copies, store) = fill_tape(tape, &tape_param, !fused);
         let returns = returns(sig);
         let (recorder, probes) = recorder_param(record, !sig.params.is_empty());
         let function = quote! {
@@ -343,15 +343,14 @@ fn returns(sig: &Signature) -> TokenStream {
     }
 }
 
-/// The tape's memory, reused: its stacks taken and cleared before the
-/// statements, its copies of data refilled after them (those of arguments
-/// only when `copy_arguments`: else emptied), and the statement that puts
-/// everything back (a struct literal, or field by field around the callee
-/// tapes filled in place).
+/// The tape's memory, reused: its stacks cleared where they are before the
+/// statements (the kept states of checkpointed loops taken out), its copies
+/// of data refilled where they are after them (those of arguments only when
+/// `copy_arguments`: else emptied), and the statements that write the values
+/// computed into its fields, one by one.
 fn fill_tape(
     tape: &Tape,
     tape_param: &Ident,
-    names: &Names,
     copy_arguments: bool,
 ) -> (TokenStream, TokenStream, TokenStream) {
     // The stacks are filled where they are, in the tape (emptied, their
@@ -370,40 +369,24 @@ fn fill_tape(
         }
     });
     let take_stacks = stacks.chain(kept_states);
-    let mut copy_names = names.clone();
-    let copied: Vec<&Copied> = tape
+    // The copies are refilled where they are (their memory kept).
+    let fill_copies = tape
         .copies
         .iter()
         .filter(|c| copy_arguments || c.param.is_none())
-        .collect();
-    let copies: Vec<(Ident, Ident)> = copied
-        .iter()
         .map(|c| {
             let field = &c.field;
-            (field.clone(), copy_names.fresh(&format!("{field}_copy")))
-        })
-        .collect();
-    let fill_copies = copies.iter().zip(&copied).map(|((field, copy), c)| {
-        let contents = copy_contents(c, field);
-        quote! {
-            let mut #copy = ::core::mem::take(&mut #tape_param.#field);
-            #copy.clear();
-            #copy.extend_from_slice(#contents);
-        }
-    });
+            let contents = copy_contents(c, field);
+            quote! {
+                #tape_param.#field.clear();
+                #tape_param.#field.extend_from_slice(#contents);
+            }
+        });
     // The copies of arguments emptied (their memory kept): a backward pass
     // run on this tape alone would fail loudly, not read stale copies.
-    let emptied: Vec<Ident> = tape
-        .argument_copies()
-        .filter(|_| !copy_arguments)
-        .map(|c| copy_names.fresh(&format!("{}_copy", c.field)))
-        .collect();
-    let empty_copies = tape.argument_copies().zip(&emptied).map(|(c, copy)| {
+    let empty_copies = tape.argument_copies().filter(|_| !copy_arguments).map(|c| {
         let field = &c.field;
-        quote! {
-            let mut #copy = ::core::mem::take(&mut #tape_param.#field);
-            #copy.clear();
-        }
+        quote!(#tape_param.#field.clear();)
     });
     let fill_copies = fill_copies.chain(empty_copies);
     // Everything the statements computed, each with the local that holds it.
@@ -414,16 +397,6 @@ fn fill_tape(
         .map(|f| (f.clone(), quote!(#f)))
         .collect();
     stored.extend(tape.checkpoints.iter().map(|c| (c.clone(), quote!(#c))));
-    stored.extend(
-        copies
-            .iter()
-            .map(|(field, copy)| (field.clone(), quote!(#copy))),
-    );
-    stored.extend(
-        tape.argument_copies()
-            .zip(&emptied)
-            .map(|(c, copy)| (c.field.clone(), quote!(#copy))),
-    );
     // Written field by field: the fields of branches that ran are already
     // written, the tapes of calls filled in place, and the others keep what
     // they held, unread. (One struct literal, `*tape = Tape { .. }`, built
