@@ -54,10 +54,6 @@ impl Pass<'_> {
             true => (0..*outputs).map(|k| self.element_adjoint(id, k)).collect(),
             false => vec![quote!(#d)],
         };
-        let seed_of = |seeds: &[TokenStream]| match has_elements {
-            true => call_seed(self.graph, id, seeds),
-            false => quote!(#(#seeds)*),
-        };
         let span = node.span;
         let scratch = self.callee_scratch(id, tape);
         let lent = self.lent_arguments(id);
@@ -71,66 +67,14 @@ impl Pass<'_> {
                 let into: Vec<Ident> = (0..sinks.len())
                     .map(|k| format_ident!("into_{k}"))
                     .collect();
-                let seeded: Vec<(usize, usize)> = sinks
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, sink)| match sink {
-                        Sink::Seeded(_, output) => Some((k, *output)),
-                        _ => None,
-                    })
-                    .collect();
-                let (lent_seed, copying_seed) = match seeded.is_empty() {
-                    // The seed computed once: its type (an array's length) is
-                    // the one `pullback_into` infers, also where
-                    // `pullback_lent` is a fallback.
-                    true => {
-                        let mut seed = seed_of(&seeds);
-                        if syn::parse2::<Ident>(seed.clone()).is_err() {
-                            let adjoint = self.adjoint(id);
-                            let local = self.names.fresh(&format!("{adjoint}_seed"));
-                            self.out.extend(quote!(let #local = #seed;));
-                            seed = quote!(#local);
-                        }
-                        (seed.clone(), seed)
-                    }
-                    // The seed of a list the callee writes is the caller's
-                    // adjoint of it: worked on in place by `pullback_lent`,
-                    // read by `pullback_into`, whose result is then copied in.
-                    false => {
-                        let (mut lent_seeds, mut copying_seeds) = (seeds.clone(), seeds.clone());
-                        for (k, output) in &seeded {
-                            let into = &into[*k];
-                            lent_seeds[*output] = quote!(::backprop_runtime::lent::Seeded(#into));
-                            copying_seeds[*output] = quote!(&*#into);
-                            pattern.patterns[*k] = quote!(_);
-                        }
-                        (seed_of(&lent_seeds), seed_of(&copying_seeds))
-                    }
-                };
-                let mut copying = copying(&copying_seed);
-                if !seeded.is_empty() {
-                    let handed = format_ident!("handed_back");
-                    let assign = seeded.iter().map(|(k, _)| {
-                        let (into, position) = (&into[*k], syn::Index::from(*k));
-                        quote!(::backprop_runtime::assign(#into, #handed.#position);)
-                    });
-                    copying = quote!({ let #handed = #copying; #(#assign)* #handed });
-                }
-                let bound: Vec<TokenStream> = sinks
-                    .iter()
-                    .map(|sink| match sink {
-                        Sink::Scratch => quote!(()),
-                        Sink::Adds(part) | Sink::Seeded(part, _) => part.clone(),
-                    })
-                    .collect();
-                // The sinks tuple: a list the callee writes travels in the seed.
+                let (lent_seed, copying_seed) =
+                    self.branch_seeds(id, (&seeds, has_elements), &sinks, &into, &mut pattern);
+                let copying = assigned_after(copying(&copying_seed), &sinks, &into);
+                let bound: Vec<TokenStream> = sinks.iter().map(Sink::bound).collect();
                 let sink_args: Vec<TokenStream> = sinks
                     .iter()
                     .zip(&into)
-                    .map(|(sink, into)| match sink {
-                        Sink::Scratch | Sink::Adds(_) => quote!(#into),
-                        Sink::Seeded(..) => quote!(()),
-                    })
+                    .map(|(s, i)| s.argument(i))
                     .collect();
                 crate::emit::lending::dispatch(
                     &module,
@@ -140,7 +84,7 @@ impl Pass<'_> {
                     |_| copying,
                 )
             }
-            None => copying(&seed_of(&seeds)),
+            None => copying(&seed_tokens(self.graph, id, &seeds, has_elements)),
         };
         let seeded_arrays: Vec<NodeId> = sinks
             .iter()
@@ -151,21 +95,15 @@ impl Pass<'_> {
                 Operand::Const(_) => None,
             })
             .collect();
+        let tuple = pattern.tuple();
+        self.out.extend(quote!(let #tuple = #pullback;));
         let PullbackPattern {
             accumulated,
             whole_arrays,
             locals,
             models,
             ..
-        } = &pattern;
-        let tuple = pattern.tuple();
-        self.out.extend(quote!(let #tuple = #pullback;));
-        let (accumulated, whole_arrays, locals, models) = (
-            accumulated.clone(),
-            whole_arrays.clone(),
-            locals.clone(),
-            models.clone(),
-        );
+        } = pattern;
         for (source, name) in locals {
             self.record_term(source, &name, &quote!(#name));
         }
@@ -254,6 +192,50 @@ impl Pass<'_> {
                 }
             })
             .collect()
+    }
+
+    /// The seed of a lending call, for each branch of its dispatch: the same
+    /// for both, computed once (its type, an array's length, is the one
+    /// `pullback_into` infers, also where `pullback_lent` is a fallback),
+    /// unless the callee writes a list given whole: then that output's seed
+    /// is the caller's adjoint of it, `into_k`, worked on in place by
+    /// `pullback_lent` (`lent::Seeded`) and read by `pullback_into`, whose
+    /// result `assigned_after` copies in; the pattern binds nothing there.
+    fn branch_seeds(
+        &mut self,
+        call: NodeId,
+        (seeds, has_elements): (&[TokenStream], bool),
+        sinks: &[Sink],
+        into: &[Ident],
+        pattern: &mut PullbackPattern,
+    ) -> (TokenStream, TokenStream) {
+        let seeded: Vec<(usize, usize)> = sinks
+            .iter()
+            .enumerate()
+            .filter_map(|(k, sink)| match sink {
+                Sink::Seeded(_, output) => Some((k, *output)),
+                _ => None,
+            })
+            .collect();
+        let seed_of = |seeds: &[TokenStream]| seed_tokens(self.graph, call, seeds, has_elements);
+        if seeded.is_empty() {
+            let mut seed = seed_of(seeds);
+            if syn::parse2::<Ident>(seed.clone()).is_err() {
+                let adjoint = self.adjoint(call);
+                let local = self.names.fresh(&format!("{adjoint}_seed"));
+                self.out.extend(quote!(let #local = #seed;));
+                seed = quote!(#local);
+            }
+            return (seed.clone(), seed);
+        }
+        let (mut lent_seeds, mut copying_seeds) = (seeds.to_vec(), seeds.to_vec());
+        for (k, output) in seeded {
+            let into = &into[k];
+            lent_seeds[output] = quote!(::backprop_runtime::lent::Seeded(#into));
+            copying_seeds[output] = quote!(&*#into);
+            pattern.patterns[k] = quote!(_);
+        }
+        (seed_of(&lent_seeds), seed_of(&copying_seeds))
     }
 
     /// The range of an array passed to a call (`a..b` of a part, `..` of the
@@ -437,6 +419,59 @@ enum Sink {
     /// seed of output `.1`, left as the adjoint of the list before the call
     /// (`lent::Seeded`).
     Seeded(TokenStream, usize),
+}
+
+impl Sink {
+    /// What the call site binds to `into_k` before the dispatch.
+    fn bound(&self) -> TokenStream {
+        match self {
+            Sink::Scratch => quote!(()),
+            Sink::Adds(part) | Sink::Seeded(part, _) => part.clone(),
+        }
+    }
+
+    /// Its place in `pullback_lent`'s sinks: a list the callee writes
+    /// travels in the seed instead.
+    fn argument(&self, into: &Ident) -> TokenStream {
+        match self {
+            Sink::Scratch | Sink::Adds(_) => quote!(#into),
+            Sink::Seeded(..) => quote!(()),
+        }
+    }
+}
+
+/// `pullback_into`'s call in the branch of a dispatch that copies, followed
+/// by the copy of each adjoint it hands back for a list given as a seed in
+/// the other branch (`lent::Seeded`) into the caller's (`into_k`).
+fn assigned_after(copying: TokenStream, sinks: &[Sink], into: &[Ident]) -> TokenStream {
+    let handed = format_ident!("handed_back");
+    let assign: Vec<TokenStream> = sinks
+        .iter()
+        .enumerate()
+        .filter(|(_, sink)| matches!(sink, Sink::Seeded(..)))
+        .map(|(k, _)| {
+            let (into, position) = (&into[k], syn::Index::from(k));
+            quote!(::backprop_runtime::assign(#into, #handed.#position);)
+        })
+        .collect();
+    if assign.is_empty() {
+        return copying;
+    }
+    quote!({ let #handed = #copying; #(#assign)* #handed })
+}
+
+/// The seed of a call: `call_seed` of the outputs' seeds, or the one seed
+/// of a call without named outputs.
+fn seed_tokens(
+    graph: &crate::ir::Graph,
+    call: NodeId,
+    seeds: &[TokenStream],
+    has_elements: bool,
+) -> TokenStream {
+    match has_elements {
+        true => call_seed(graph, call, seeds),
+        false => quote!(#(#seeds)*),
+    }
 }
 
 /// One seed per output of a call, as its `pullback_into` takes them: an
