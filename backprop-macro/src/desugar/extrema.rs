@@ -1,4 +1,5 @@
-//! Running maxima and minima of a list's elements as the index of the
+//! Running maxima and minima of a list's elements (a parameter that is a list
+//! of floats, or a buffer filled with a float literal) as the index of the
 //! element chosen: `let mut a = x[0]; for i in 1..n { a = a.max(x[i]); }`
 //! (or `if x[i] > a { a = x[i]; }`) is
 //!
@@ -22,10 +23,11 @@ use quote::ToTokens;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
 
-/// In `function`'s body, over its parameters that are lists of floats (the
-/// only lists whose type the body's syntax tells).
+/// In `function`'s body, over the lists of floats whose type its syntax
+/// tells: its parameters, and buffers bound once with a float fill
+/// (`vec![0.0; n]`, `[0.0_f32; 3]`).
 pub fn running_extrema_as_indices(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
-    let lists = function
+    let mut lists: Vec<syn::Ident> = function
         .sig
         .inputs
         .iter()
@@ -44,12 +46,92 @@ pub fn running_extrema_as_indices(function: &mut syn::ItemFn, floats: &crate::ir
         // A name bound again in the body may be a list of anything there.
         .filter(|list| !crate::desugar::rebound_inside(&function.block, list))
         .collect();
+    lists.extend(float_buffers(&function.block));
     let mut names = Names::avoiding(identifiers(function.block.to_token_stream()));
     Rewriter {
         names: &mut names,
         lists,
     }
     .visit_block_mut(&mut function.block);
+}
+
+/// The buffers of a body filled with a float literal (`vec![0.0; n]`,
+/// `[0.5_f64; 3]`, `vec![-1.0; n]`) whose name is bound nowhere else in it.
+fn float_buffers(block: &syn::Block) -> Vec<syn::Ident> {
+    struct Finds {
+        filled: Vec<syn::Ident>,
+        bindings: Vec<syn::Ident>,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Finds {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            if let (syn::Pat::Ident(p), Some(init)) = (&local.pat, &local.init) {
+                if p.by_ref.is_none() && p.subpat.is_none() && float_filled(&init.expr) {
+                    self.filled.push(p.ident.clone());
+                }
+            }
+            syn::visit::visit_local(self, local);
+        }
+        fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+            self.bindings.push(pat.ident.clone());
+            syn::visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut finds = Finds {
+        filled: Vec::new(),
+        bindings: Vec::new(),
+    };
+    syn::visit::Visit::visit_block(&mut finds, block);
+    let Finds { filled, bindings } = finds;
+    filled
+        .into_iter()
+        .filter(|name| bindings.iter().filter(|b| *b == name).count() == 1)
+        .collect()
+}
+
+/// `vec![f; n]` or `[f; n]` with `f` a float literal, perhaps negated.
+fn float_filled(expr: &Expr) -> bool {
+    let is_float = |fill: &Expr| match strip(fill) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(_),
+            ..
+        }) => true,
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => {
+            matches!(
+                strip(expr),
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Float(_),
+                    ..
+                })
+            )
+        }
+        _ => false,
+    };
+    match strip(expr) {
+        Expr::Repeat(repeat) => is_float(&repeat.expr),
+        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => mac
+            .mac
+            .parse_body::<VecRepeat>()
+            .is_ok_and(|repeat| is_float(&repeat.fill)),
+        _ => false,
+    }
+}
+
+/// The body of `vec![fill; len]`.
+struct VecRepeat {
+    fill: Expr,
+}
+
+impl syn::parse::Parse for VecRepeat {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        let fill = input.parse()?;
+        input.parse::<syn::Token![;]>()?;
+        input.parse::<Expr>()?;
+        Ok(VecRepeat { fill })
+    }
 }
 
 struct Rewriter<'n> {
