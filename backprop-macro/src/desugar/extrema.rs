@@ -112,25 +112,10 @@ fn float_filled(expr: &Expr) -> bool {
     };
     match strip(expr) {
         Expr::Repeat(repeat) => is_float(&repeat.expr),
-        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => mac
-            .mac
-            .parse_body::<VecRepeat>()
-            .is_ok_and(|repeat| is_float(&repeat.fill)),
+        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+            crate::lower::vec_repeat(&mac.mac).is_ok_and(|(fill, _)| is_float(&fill))
+        }
         _ => false,
-    }
-}
-
-/// The body of `vec![fill; len]`.
-struct VecRepeat {
-    fill: Expr,
-}
-
-impl syn::parse::Parse for VecRepeat {
-    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
-        let fill = input.parse()?;
-        input.parse::<syn::Token![;]>()?;
-        input.parse::<Expr>()?;
-        Ok(VecRepeat { fill })
     }
 }
 

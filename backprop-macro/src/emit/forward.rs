@@ -560,7 +560,7 @@ impl Forward<'_> {
                 module,
                 &bound,
                 &[],
-                |args, _| quote::quote_spanned!(span=> forward_lent(#tape_arg, (#(#args,)*), [#(#keep),*])),
+                |args| quote::quote_spanned!(span=> forward_lent(#tape_arg, (#(#args,)*), [#(#keep),*])),
                 |args| quote::quote_spanned!(span=> #path::forward_into(#tape_arg, #(#args),*)),
             );
         }

@@ -63,27 +63,31 @@ pub(crate) fn module_of(path: &syn::Path) -> Option<syn::Path> {
     Some(module)
 }
 
+/// The locals `dispatch` binds the backward pass's sinks to, `into_0`, ..:
+/// the seeds and sinks a call site builds name them.
+pub(crate) fn sink_names(count: usize) -> Vec<Ident> {
+    (0..count).map(|k| format_ident!("into_{k}")).collect()
+}
+
 /// `lent` where the callee's module has `LENDS = true`, else `copying`: the
 /// runtime's fallbacks glob-imported, then the callee's module in a block
 /// inside, whose items hide them. The branch not taken is compiled out. The
 /// arguments are computed first, outside both imports, into `lent_0`,
 /// `lent_1`, .. (the names `lent` and `copying` are given), and so are the
 /// backward pass's `sinks` (where to add each list's adjoint) into `into_0`,
-/// ..: inside, an item of the callee's module would hide a local of the same
+/// .. (`sink_names`, which the caller's `lent` names itself): inside, an item of the callee's module would hide a local of the same
 /// name (a user's variable `grad` beside the callee's `grad` function, found
 /// by the fuzzer).
 pub(crate) fn dispatch(
     module: &syn::Path,
     args: &[TokenStream],
     sinks: &[TokenStream],
-    lent: impl FnOnce(&[Ident], &[Ident]) -> TokenStream,
+    lent: impl FnOnce(&[Ident]) -> TokenStream,
     copying: impl FnOnce(&[Ident]) -> TokenStream,
 ) -> TokenStream {
     let names: Vec<Ident> = (0..args.len()).map(|k| format_ident!("lent_{k}")).collect();
-    let into: Vec<Ident> = (0..sinks.len())
-        .map(|k| format_ident!("into_{k}"))
-        .collect();
-    let (lent, copying) = (lent(&names, &into), copying(&names));
+    let into = sink_names(sinks.len());
+    let (lent, copying) = (lent(&names), copying(&names));
     let sinks = (!sinks.is_empty()).then(|| quote!(let (#(#into,)*) = (#(#sinks,)*);));
     quote! {{
         let (#(#names,)*) = (#(#args,)*);

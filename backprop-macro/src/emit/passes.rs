@@ -375,12 +375,8 @@ fn fill_tape(
         .iter()
         .filter(|c| copy_arguments || c.param.is_none())
         .map(|c| {
-            let field = &c.field;
-            let contents = copy_contents(c, field);
-            quote! {
-                #tape_param.#field.clear();
-                #tape_param.#field.extend_from_slice(#contents);
-            }
+            let (field, refill) = (&c.field, refill_copy(c, &[], tape_param));
+            quote!(#tape_param.#field.clear(); #refill)
         });
     // The copies of arguments emptied (their memory kept): a backward pass
     // run on this tape alone would fail loudly, not read stale copies.
@@ -409,9 +405,10 @@ fn fill_tape(
     (quote!(#(#take_stacks)*), quote!(#(#fill_copies)*), store)
 }
 
-/// An argument's copy in the tape refilled from the argument, after
-/// `forward_core` (which leaves the copies of arguments empty, their memory
-/// kept): `args` are the parameters' names.
+/// A copy in the tape refilled (it is empty): an argument's from the
+/// argument, after `forward_core` (which leaves the copies of arguments
+/// empty, their memory kept), `args` being the parameters' names; or, with
+/// no `args`, from the array the copy is named after.
 fn refill_copy(copied: &Copied, args: &[Ident], tape_param: &Ident) -> TokenStream {
     let field = &copied.field;
     let arg = copied.param.and_then(|k| args.get(k)).unwrap_or(field);

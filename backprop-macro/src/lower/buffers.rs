@@ -293,12 +293,7 @@ impl<'a> Lowerer<'a> {
         annotation: Option<&syn::Type>,
         expr: &Expr,
     ) -> Operand {
-        let parsed = mac.parse_body_with(|input: syn::parse::ParseStream| {
-            let fill: Expr = input.parse()?;
-            input.parse::<syn::Token![;]>()?;
-            let len: Expr = input.parse()?;
-            Ok((fill, len))
-        });
+        let parsed = vec_repeat(mac);
         let elements = mac
             .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated);
         match (parsed, elements) {
@@ -403,4 +398,14 @@ impl<'a> Lowerer<'a> {
                     .is_some()
         })
     }
+}
+
+/// The fill and the length of `vec![fill; len]`.
+pub(crate) fn vec_repeat(mac: &syn::Macro) -> syn::Result<(Expr, Expr)> {
+    mac.parse_body_with(|input: syn::parse::ParseStream| {
+        let fill: Expr = input.parse()?;
+        input.parse::<syn::Token![;]>()?;
+        let len: Expr = input.parse()?;
+        Ok((fill, len))
+    })
 }

@@ -18,6 +18,7 @@
 mod bindings;
 mod branches;
 mod buffers;
+pub(crate) use buffers::vec_repeat;
 mod builder;
 mod calls;
 mod closures;

@@ -206,11 +206,7 @@ impl<'a> Lowerer<'a> {
             .unwrap_or_else(|| self.ret.clone());
         let len = self.part_names.fresh(&format!("{name}_len"));
         let k = self.part_names.fresh("k");
-        let end_value = match (&part.end, part.inclusive) {
-            (Some(end), false) => end.clone(),
-            (Some(end), true) => quote_spanned!(span=> (#end) + 1),
-            (None, _) => quote_spanned!(span=> #array.len()),
-        };
+        let end_value = part.end_value();
         // From the start of the parent, an element's index in the copy is its
         // index in the parent.
         let (start, parent_index, length) = match &part.start {
@@ -394,6 +390,19 @@ pub(super) struct Part {
     /// Taken by `&mut`: written back after the statement.
     mutable: bool,
     span: Span,
+}
+
+impl Part {
+    /// The index one past its last element, in the parent: `b` of `a..b`,
+    /// `b + 1` of `a..=b`, the parent's length of `a..`.
+    fn end_value(&self) -> TokenStream {
+        let (span, array) = (self.span, &self.array);
+        match (&self.end, self.inclusive) {
+            (Some(end), false) => end.clone(),
+            (Some(end), true) => quote_spanned!(span=> (#end) + 1),
+            (None, _) => quote_spanned!(span=> #array.len()),
+        }
+    }
 }
 
 /// Replaces each part of a differentiated array with the name of its copy.
@@ -693,11 +702,7 @@ impl Lowerer<'_> {
         if uses.other_use {
             return None;
         }
-        let end_value = match (&part.end, part.inclusive) {
-            (Some(end), false) => end.clone(),
-            (Some(end), true) => quote_spanned!(span=> (#end) + 1),
-            (None, _) => quote_spanned!(span=> #array.len()),
-        };
+        let end_value = part.end_value();
         let parent_len = self.part_names.fresh(&format!("{array}_len"));
         let mut bounds: Vec<Stmt> = Vec::new();
         let first = match (&start, &part.start) {

@@ -64,9 +64,7 @@ impl Pass<'_> {
         let copying = |seed: &TokenStream| quote::quote_spanned!(span=> #path::pullback_into(#tape, #seed, #scratch));
         let pullback = match lent {
             Some((module, lent)) => {
-                let into: Vec<Ident> = (0..sinks.len())
-                    .map(|k| format_ident!("into_{k}"))
-                    .collect();
+                let into = crate::emit::lending::sink_names(sinks.len());
                 let (lent_seed, copying_seed) =
                     self.branch_seeds(id, (&seeds, has_elements), &sinks, &into, &mut pattern);
                 let copying = assigned_after(copying(&copying_seed), &sinks, &into);
@@ -80,21 +78,12 @@ impl Pass<'_> {
                     &module,
                     &lent,
                     &bound,
-                    |args, _| quote::quote_spanned!(span=> pullback_lent(#tape, #lent_seed, #scratch, (#(#args,)*), (#(#sink_args,)*))),
+                    |args| quote::quote_spanned!(span=> pullback_lent(#tape, #lent_seed, #scratch, (#(#args,)*), (#(#sink_args,)*))),
                     |_| copying,
                 )
             }
             None => copying(&seed_tokens(self.graph, id, &seeds, has_elements)),
         };
-        let seeded_arrays: Vec<NodeId> = sinks
-            .iter()
-            .zip(args.iter())
-            .filter(|(sink, _)| matches!(sink, Sink::Seeded(..)))
-            .filter_map(|(_, arg)| match arg {
-                Operand::Node(array) => Some(*array),
-                Operand::Const(_) => None,
-            })
-            .collect();
         let tuple = pattern.tuple();
         self.out.extend(quote!(let #tuple = #pullback;));
         let PullbackPattern {
@@ -117,9 +106,9 @@ impl Pass<'_> {
             self.out
                 .extend(quote!(::backprop_runtime::Gradient::add(&mut #grad.#field, #name);));
         }
-        for (_, array, name, range) in whole_arrays {
+        for (k, array, name, range) in whole_arrays {
             // Turned into the adjoint before the call where it is.
-            if seeded_arrays.contains(&array) {
+            if matches!(sinks.get(k), Some(Sink::Seeded(..))) {
                 continue;
             }
             let da = self.adjoint(array);
