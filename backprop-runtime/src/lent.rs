@@ -79,7 +79,7 @@ impl<T> Sink<T> for &mut [T] {
 #[cold]
 #[inline(never)]
 fn wrong_part_length(found: usize, len: usize) -> ! {
-    panic!("the adjoint a list's adjoint is added into has length {found}, the list {len}")
+    panic!("a list's adjoint given to its callee has length {found}, but the list has length {len}")
 }
 
 impl<T: crate::Real> Sink<T> for () {
