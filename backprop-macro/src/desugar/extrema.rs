@@ -5,7 +5,12 @@
 //!
 //! ```text
 //! let mut a_at: usize = 0;
-//! for i in 1..n { let at = i; if x[at] > x[a_at] || x[a_at].is_nan() { a_at = at; } }
+//! let mut a_kept = x[a_at];
+//! for i in 1..n {
+//!     let at = i;
+//!     let a_next = x[at];
+//!     if a_next > a_kept || a_kept.is_nan() { a_at = at; a_kept = a_next; }
+//! }
 //! let mut a = x[a_at];
 //! ```
 //!
@@ -15,7 +20,11 @@
 //! backward pass skips, and the adjoint of `a` goes to the one element
 //! chosen, as JAX's `reduce_max` sends it, instead of back through a chain
 //! of `max`es saved per element (`log-sum-exp` shifted by its maximum spent
-//! a quarter of its gradient there).
+//! a quarter of its gradient there). The value kept so far rides beside its
+//! index only for the comparisons: nothing differentiable depends on it, so
+//! the backward pass never sees it, and the loop compares against a register
+//! instead of loading `x[a_at]` again, a load that waits on the last
+//! iteration's choice.
 
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
@@ -203,14 +212,16 @@ impl Rewriter<'_> {
             return None;
         }
         let at = self.names.fresh(&format!("{name}_at"));
+        let kept = self.names.fresh(&format!("{name}_kept"));
+        let next = self.names.fresh(&format!("{name}_next"));
         let candidate = self.names.fresh("at");
         let index = &update.index;
         let compare = match update.keeps {
-            Keeps::Max => quote::quote!(#list[#candidate] > #list[#at]),
-            Keeps::Min => quote::quote!(#list[#candidate] < #list[#at]),
+            Keeps::Max => quote::quote!(#next > #kept),
+            Keeps::Min => quote::quote!(#next < #kept),
         };
         let condition = match update.nan_gives_way {
-            true => quote::quote!(#compare || #list[#at].is_nan()),
+            true => quote::quote!(#compare || #kept.is_nan()),
             false => compare,
         };
         let (pat, range, attrs) = (&looped.pat, &looped.expr, &looped.attrs);
@@ -218,12 +229,15 @@ impl Rewriter<'_> {
         let span = looped.for_token.span;
         Some(vec![
             syn::parse_quote_spanned!(span=> let mut #at: usize = #start;),
+            syn::parse_quote_spanned!(span=> let mut #kept #ty = #list[#at];),
             syn::parse_quote_spanned! {span=>
                 #(#attrs)*
                 for #pat in #range {
                     let #candidate: usize = #index;
+                    let #next #ty = #list[#candidate];
                     if #condition {
                         #at = #candidate;
+                        #kept = #next;
                     }
                 }
             },
