@@ -418,3 +418,26 @@ pub fn spring_twice<T: Float>(spring: Spring<T>, x: T) -> T {
 pub fn spring_ref<T: Float>(spring: &Spring<T>, x: T) -> T {
     spring.k * x
 }
+
+/// Reversed loops that run first to last: each iteration's own element
+/// (from a start of one, and mirrored) and a sum.
+#[differentiate]
+#[must_use]
+pub fn own_elements(x: &[f64], y: &[f64]) -> f64 {
+    let len = x.len();
+    let last = len - 1;
+    let mut shifted = vec![0.0; len];
+    shifted[0] = x[0];
+    for i in 1..x.len() {
+        shifted[i] = x[i] * y[i - 1];
+    }
+    let mut mirrored = vec![0.0; len];
+    for i in 0..len {
+        mirrored[last - i] = shifted[i].exp() * y[i];
+    }
+    let mut total = 0.0;
+    for v in &mirrored {
+        total -= v * v;
+    }
+    total
+}

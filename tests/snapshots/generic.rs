@@ -175,6 +175,7 @@ pub mod scaled_logistic {
         let dh = &mut work.dh;
         dh.clear();
         dh.resize(w_len, T::zero());
+        let dh = dh.as_mut_slice();
         let mut dtotal_4 = dscaled_logistic * T::from(0.5).unwrap();
         for k_2 in (0..trips_2).rev() {
             let sigmoid_2 = sigmoid_2_stack.pop();
@@ -191,7 +192,7 @@ pub mod scaled_logistic {
             work.scale_out_scratch.get_or_insert_with(::core::default::Default::default),
         );
         ::backprop_runtime::assign(&mut dh[..], dh_scale_out);
-        for k in (0..trips).rev() {
+        for k in 0..trips {
             let dw_i = dh[k];
             dh[k] = T::zero();
             dw[k] = dw[k] + dw_i;

@@ -137,7 +137,13 @@ impl Pass<'_> {
         let rebuilt = looped
             .var
             .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
+        let popped_before = self.popped();
         let body = self.block(&looped.body, &incoming, epilogue);
+        // First to last where no iteration's reverse feeds another's
+        // (`analysis::order`) and the body pops nothing: a stack is read
+        // last first.
+        let forwards = self.popped() == popped_before
+            && crate::analysis::order::iterations_commute(self.graph, self.activity, looped);
         if let Some(checkpoint) = &looped.checkpoint {
             self.stretches(looped, checkpoint, rebuilt, body);
             for (k, slot) in carried.iter().zip(&slots) {
@@ -161,8 +167,11 @@ impl Pass<'_> {
                     }
                     None => quote!(_),
                 };
-                self.out
-                    .extend(quote!(for #var in (#range).rev() { #body }));
+                let range = match forwards {
+                    true => range,
+                    false => quote!((#range).rev()),
+                };
+                self.out.extend(quote!(for #var in #range { #body }));
             }
             for (k, slot) in carried.iter().zip(&slots) {
                 self.contribute(&looped.carried[*k].init, region, quote!(#slot));
@@ -173,12 +182,15 @@ impl Pass<'_> {
             Some(count) => count.clone(),
             None => self.value(&Operand::Node(looped.trips)),
         };
-        let header = self.reversed_header(
-            looped,
-            rebuilt,
-            quote!((0..#trips).rev()),
-            quote!(0..#trips),
-        );
+        let header = match forwards {
+            true => self.forward_header(looped, rebuilt, &trips),
+            false => self.reversed_header(
+                looped,
+                rebuilt,
+                quote!((0..#trips).rev()),
+                quote!(0..#trips),
+            ),
+        };
         self.out.extend(quote!(#header { #body }));
         for (k, slot) in carried.iter().zip(&slots) {
             self.contribute(&looped.carried[*k].init, region, quote!(#slot));
@@ -205,6 +217,27 @@ impl Pass<'_> {
         }
     }
 
+    /// The header of a reversed loop that runs first to last: its variable,
+    /// where needed, over the forward pass's own values (`start..start +
+    /// trips`).
+    fn forward_header(
+        &self,
+        looped: &Loop,
+        rebuilt: Option<NodeId>,
+        trips: &TokenStream,
+    ) -> TokenStream {
+        match (rebuilt, &looped.var_start) {
+            (Some(var), Some(start)) if self.needed.contains(&var) => {
+                let name = &self.graph.nodes[var].name;
+                match start.to_string().as_str() {
+                    "0" => quote!(for #name in 0..#trips),
+                    _ => quote!(for #name in #start..#start + #trips),
+                }
+            }
+            _ => quote!(for _ in 0..#trips),
+        }
+    }
+
     /// A counter starts from its value after the loop (or after the
     /// stretch that was run again); each reversed iteration steps it back.
     pub(super) fn counters_from_the_end(&mut self, looped: &Loop) -> TokenStream {
@@ -216,6 +249,17 @@ impl Pass<'_> {
             }
         }
         code
+    }
+
+    /// How many stacks the backward pass reads and counters it steps back so
+    /// far: a reversed body that adds to neither reads nothing in the order
+    /// the forward pass left it.
+    fn popped(&self) -> (usize, usize, usize) {
+        (
+            self.stacks.len(),
+            self.tape_stacks.len(),
+            self.counters.len(),
+        )
     }
 
     /// Whether anything in `block` needs its reverse (a loop that only writes

@@ -557,10 +557,15 @@ impl Pass<'_> {
                 } else {
                     let float = self.graph.float_or_ret(id);
                     let d_work = self.work_field(&d, quote!(::std::vec::Vec<#float>));
+                    // Then a slice, held in registers: through the `&mut Vec`
+                    // every store into one adjoint might change another's
+                    // pointer, so a loop reloads them all at each element and
+                    // is never vectorised.
                     code.extend(quote! {
                         let #d = &mut #d_work;
                         #d.clear();
                         #d.resize(#len, #zero);
+                        let #d = #d.as_mut_slice();
                     });
                 }
             }

@@ -1,0 +1,223 @@
+//! Which reversed loops may run their iterations first to last.
+//!
+//! The backward pass of a loop undoes the last iteration first, because an
+//! iteration's adjoints usually feed the one before it. A loop whose
+//! iterations share nothing but sums does not need that: `z[i] = x[i] *
+//! y[i - 1]` or `s += (x[i] - a).exp()` reversed in any order adds the same
+//! terms into the same adjoints. Running such a loop forwards is what a
+//! person writing its derivative does, and the order the compiler vectorises
+//! (a reversed loop with bounds checks stays scalar: 2.8 times slower on the
+//! ODE's right-hand side). Tapenade asks for it with a directive on
+//! "independent iterations"; here it is proved from the graph:
+//!
+//! - each variable the loop carries passes its adjoint through unchanged: its
+//!   next value is itself plus (or minus) something that does not read it
+//!   (`s += ..`), and it has no other use;
+//! - each array the loop writes is written and read only at one element per
+//!   iteration, the same one, which no other iteration touches (`z[i]`,
+//!   `z[i + 1]`, `z[n - i]`, with `n` fixed in the loop): its adjoint is read
+//!   and cleared at that element alone;
+//! - every other adjoint is added into (`dx[j] += ..`, `da += ..`), which
+//!   commutes (up to rounding, as any two orders of a sum);
+//! - no early exit, no checkpoint.
+//!
+//! The emitter adds the last condition it alone can see: the reversed body
+//! pops nothing from a stack and steps no counter back (`for_loop`).
+
+use crate::analysis::activity::Activity;
+use crate::ir::ops::Operator;
+use crate::ir::traverse::any_stmt;
+use crate::ir::{Form, Graph, Loop, NodeId, NodeKind, Operand, RegionId, Stmt};
+
+/// Whether the reverse of `looped`'s iterations may run in any order, as far
+/// as the graph tells.
+pub fn iterations_commute(graph: &Graph, activity: &Activity, looped: &Loop) -> bool {
+    let nested_checkpoint = any_stmt(
+        &looped.body,
+        &mut |stmt| matches!(stmt, Stmt::Loop(l) if l.checkpoint.is_some()),
+    );
+    let early_exit = any_stmt(&looped.body, &mut |stmt| {
+        matches!(stmt, Stmt::BreakUnless(_))
+    });
+    looped.exit.is_none()
+        && looped.until.is_none()
+        && looped.checkpoint.is_none()
+        && !nested_checkpoint
+        && !early_exit
+        && looped
+            .carried
+            .iter()
+            .enumerate()
+            .filter(|(_, carried)| activity.carries(carried))
+            .all(|(k, carried)| {
+                passes_through(graph, activity, carried.param, &looped.body.results[k])
+            })
+        && written_at_one_element(graph, looped)
+}
+
+/// Whether the next value `next` of a carried variable is `param + t`,
+/// `t + param` or `param - t`, and that is `param`'s only differentiable use:
+/// the adjoint of `param` is then the adjoint of `next`, whatever the
+/// iteration.
+fn passes_through(graph: &Graph, activity: &Activity, param: NodeId, next: &Operand) -> bool {
+    let Operand::Node(next) = next else {
+        return false;
+    };
+    let NodeKind::Op {
+        form: Form::Operator(operator),
+        args,
+        ..
+    } = &graph.nodes[*next].kind
+    else {
+        return false;
+    };
+    let is_param = |operand: &Operand| matches!(operand, Operand::Node(id) if *id == param);
+    let shape = match (operator, args.as_slice()) {
+        (Operator::Add, [a, b]) => is_param(a) != is_param(b),
+        (Operator::Sub, [a, b]) => is_param(a) && !is_param(b),
+        _ => false,
+    };
+    shape && activity.terms[param] == 1
+}
+
+/// Whether every array the loop writes is accessed, anywhere in its body, at
+/// one element per iteration that no other iteration reaches.
+fn written_at_one_element(graph: &Graph, looped: &Loop) -> bool {
+    let Some(var) = looped.var.filter(|_| takes_distinct_values(looped)) else {
+        // No loop variable: each iteration writes where every other does.
+        return !any_stmt(
+            &looped.body,
+            &mut |stmt| matches!(stmt, Stmt::Node(id) if matches!(graph.nodes[*id].kind, NodeKind::Write { .. })),
+        );
+    };
+    let mut accesses: Vec<(NodeId, &Operand, bool)> = Vec::new();
+    // A push or a call that writes an array: elements no index here names.
+    let mut unseen_writes = false;
+    any_stmt(&looped.body, &mut |stmt| {
+        if let Stmt::Node(id) = stmt {
+            match &graph.nodes[*id].kind {
+                NodeKind::Read { array, index } => accesses.push((*array, index, false)),
+                NodeKind::Write {
+                    array, index, push, ..
+                } => {
+                    unseen_writes |= *push;
+                    accesses.push((*array, index, true));
+                }
+                NodeKind::Call { .. } => {
+                    unseen_writes |= graph.writes_to_arrays(*id).next().is_some()
+                }
+                _ => {}
+            }
+        }
+        false
+    });
+    if unseen_writes {
+        return false;
+    }
+    let region = looped.body.region;
+    accesses
+        .iter()
+        .filter(|(_, _, write)| *write)
+        .all(|(array, _, _)| {
+            let mut keys = accesses
+                .iter()
+                .filter(|(other, _, _)| other == array)
+                .map(|(_, index, _)| element_of_iteration(graph, var, region, index));
+            let first = keys.next().flatten();
+            first.is_some() && keys.all(|key| key == first)
+        })
+}
+
+/// Whether the loop variable differs in every iteration: a loop over a range
+/// (perhaps reversed, stepped, skipped or cut short), or over a slice's
+/// elements by index. Not `for &j in order`: a list of indices may repeat one.
+fn takes_distinct_values(looped: &Loop) -> bool {
+    fn range(expr: &syn::Expr) -> bool {
+        match crate::lower::strip_parens(expr) {
+            syn::Expr::Range(_) => true,
+            syn::Expr::MethodCall(call) => {
+                ["rev", "step_by", "skip", "take"].contains(&call.method.to_string().as_str())
+                    && range(&call.receiver)
+            }
+            _ => false,
+        }
+    }
+    looped.over_slices || looped.iter.as_ref().is_some_and(range)
+}
+
+/// For an index that names one element per iteration, each iteration's its
+/// own: the loop variable, or it plus or minus a value fixed in the loop
+/// (`i`, `i + 1`, `n - i`, `start + i`), spelled so that two such indices are
+/// equal exactly when their spellings are.
+fn element_of_iteration(
+    graph: &Graph,
+    var: NodeId,
+    region: RegionId,
+    index: &Operand,
+) -> Option<String> {
+    let Operand::Node(id) = index else {
+        return None;
+    };
+    if *id == var {
+        return Some("i".to_string());
+    }
+    let NodeKind::Inactive { expr, locals } = &graph.nodes[*id].kind else {
+        return None;
+    };
+    let local = |expr: &syn::Expr| -> Option<NodeId> {
+        let syn::Expr::Path(path) = crate::lower::strip_parens(expr) else {
+            return None;
+        };
+        let name = path.path.get_ident()?.to_string();
+        locals.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
+    };
+    let fixed = |expr: &syn::Expr| match crate::lower::strip_parens(expr) {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) => Some(int.base10_digits().to_string()),
+        other => local(other)
+            .filter(|id| !within(graph, graph.nodes[*id].region, region))
+            .map(|id| format!("#{id}")),
+    };
+    let is_var = |expr: &syn::Expr| {
+        local(expr).is_some_and(|id| {
+            element_of_iteration(graph, var, region, &Operand::Node(id)).as_deref() == Some("i")
+        })
+    };
+    match crate::lower::strip_parens(expr) {
+        syn::Expr::Binary(binary) => {
+            let op = match binary.op {
+                syn::BinOp::Add(_) => "+",
+                syn::BinOp::Sub(_) => "-",
+                _ => return None,
+            };
+            if is_var(&binary.left) {
+                Some(format!("i {op} {}", fixed(&binary.right)?))
+            } else if is_var(&binary.right) {
+                // `c + i` is `i + c`; `c - i` is its own.
+                let c = fixed(&binary.left)?;
+                Some(match op {
+                    "+" => format!("i + {c}"),
+                    _ => format!("{c} - i"),
+                })
+            } else {
+                None
+            }
+        }
+        other if is_var(other) => Some("i".to_string()),
+        _ => None,
+    }
+}
+
+/// Whether `region` is `ancestor` or nested in it.
+fn within(graph: &Graph, region: RegionId, ancestor: RegionId) -> bool {
+    let mut current = Some(region);
+    while let Some(r) = current {
+        if r == ancestor {
+            return true;
+        }
+        current = graph.regions[r].parent;
+    }
+    false
+}

@@ -1,0 +1,139 @@
+//! Reversed loops that run first to last (`analysis/order.rs`): where no
+//! iteration's reverse feeds another's, and where one does (a recurrence, one
+//! element written again and again, a list of indices that repeats one, a
+//! product carried along), each against finite differences, and the order
+//! each one's backward pass runs in, read from its source.
+
+#![allow(clippy::needless_range_loop)] // index loops are the subject here
+
+mod common;
+
+use backprop_runtime::differentiate;
+use common::assert_gradient;
+
+/// Each iteration writes its own element (`z[i]`, and `z[last - i]`
+/// mirrored) and adds into a sum: every reversed loop runs forwards.
+#[differentiate]
+fn own_elements(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len();
+    let last = n - 1;
+    let mut z = vec![0.0; n];
+    z[0] = x[0];
+    for i in 1..n {
+        z[i] = x[i] * y[i - 1];
+    }
+    let mut mirrored = vec![0.0; n];
+    for i in 0..n {
+        let old = z[i];
+        z[i] = old * 2.0 + y[i];
+        mirrored[last - i] = z[i] * (i as f64 + 1.0);
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        s -= mirrored[i] * mirrored[i] - x[i];
+    }
+    s
+}
+
+/// `z[i]` from `z[i - 1]`: the reverse of iteration `i` feeds iteration
+/// `i - 1`'s.
+#[differentiate]
+fn recurrence(x: &[f64]) -> f64 {
+    let mut z = vec![1.0; x.len()];
+    for i in 1..x.len() {
+        z[i] = z[i - 1] * x[i] + x[i - 1];
+    }
+    z[x.len() - 1]
+}
+
+/// One element written by every iteration: only the last write counts.
+#[differentiate]
+fn same_element(x: &[f64]) -> f64 {
+    let mut z = [0.0; 2];
+    for i in 0..x.len() {
+        z[1] = x[i] * x[i];
+    }
+    z[1]
+}
+
+/// Elements chosen by a list of indices that names one twice.
+#[differentiate(wrt(x))]
+fn through_indices(x: &[f64], order: &[usize]) -> f64 {
+    let mut z = vec![0.0; x.len()];
+    for k in 0..order.len() {
+        let j = order[k];
+        z[j] = x[k] * 3.0;
+    }
+    let mut s = 0.0;
+    for i in 0..z.len() {
+        s += z[i] * z[i];
+    }
+    s
+}
+
+/// A product carried along: each iteration's adjoint scales the next's.
+#[differentiate]
+fn carried_product(x: &[f64]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        p *= x[i] + 0.5;
+    }
+    p
+}
+
+/// A function's backward pass, from its source.
+fn backward_pass(source: &str) -> &str {
+    let start = source.find("fn backward_core").expect("a backward_core");
+    let length = source[start..].find("\n}\n").expect("its end");
+    &source[start..start + length]
+}
+
+fn points(n: usize) -> Vec<Vec<f64>> {
+    let mut rng = common::Rng::new(n as u64);
+    (0..4)
+        .map(|_| (0..n).map(|_| rng.uniform(-1.5, 1.5)).collect())
+        .collect()
+}
+
+#[test]
+fn loops_of_own_elements_run_forwards_and_are_right() {
+    for n in [1, 2, 5, 9] {
+        for x in points(2 * n) {
+            let (xs, ys) = x.split_at(n);
+            let (_, g) = own_elements::grad(xs, ys);
+            let whole: Vec<f64> = g.x.iter().chain(&g.y).copied().collect();
+            assert_gradient(|v| own_elements(&v[..n], &v[n..]), &x, &whole);
+        }
+    }
+    let backward = backward_pass(own_elements::SOURCE);
+    assert!(!backward.contains(".rev()"), "{backward}");
+}
+
+#[test]
+fn loops_whose_iterations_feed_each_other_stay_reversed_and_are_right() {
+    for n in [2, 3, 7] {
+        for x in points(n) {
+            assert_gradient(recurrence, &x, &recurrence::grad(&x).1.x);
+            assert_gradient(same_element, &x, &same_element::grad(&x).1.x);
+            assert_gradient(carried_product, &x, &carried_product::grad(&x).1.x);
+        }
+    }
+    for source in [
+        recurrence::SOURCE,
+        same_element::SOURCE,
+        carried_product::SOURCE,
+    ] {
+        assert!(backward_pass(source).contains(".rev()"), "{source}");
+    }
+}
+
+#[test]
+fn a_list_of_indices_that_repeats_one_keeps_the_last_write() {
+    // `z[1]` is written from `x[0]`, then from `x[2]`: `x[0]` has no effect.
+    let order = [1, 0, 1, 3];
+    for x in points(4) {
+        let (_, g) = through_indices::grad(&x, &order);
+        assert_eq!(g.x[0], 0.0);
+        assert_gradient(|v| through_indices(v, &order), &x, &g.x);
+    }
+}
