@@ -433,7 +433,7 @@ pub fn own_elements(x: &[f64], y: &[f64]) -> f64 {
     }
     let mut mirrored = vec![0.0; len];
     for i in 0..len {
-        mirrored[last - i] = shifted[i].exp() * y[i];
+        mirrored[last - i] = shifted[i].exp() * y[i].sin();
     }
     let mut total = 0.0;
     for v in &mirrored {

@@ -25,7 +25,7 @@ fn own_elements(x: &[f64], y: &[f64]) -> f64 {
     let mut mirrored = vec![0.0; n];
     for i in 0..n {
         let old = z[i];
-        z[i] = old * 2.0 + y[i];
+        z[i] = old.sin() + y[i];
         mirrored[last - i] = z[i] * (i as f64 + 1.0);
     }
     let mut s = 0.0;
@@ -107,6 +107,8 @@ fn loops_of_own_elements_run_forwards_and_are_right() {
     }
     let backward = backward_pass(own_elements::SOURCE);
     assert!(!backward.contains(".rev()"), "{backward}");
+    // `old.sin()`'s `old`, saved per iteration, read oldest first.
+    assert!(backward.contains("old_stack.ahead("), "{backward}");
 }
 
 #[test]

@@ -661,6 +661,62 @@ impl<'a, T> Reader<'a, T> {
         self.next -= 1;
         &self.items[self.next]
     }
+
+    /// The `count` newest values not read yet, to be read oldest first: a
+    /// reversed loop whose iterations may run in any order runs them first
+    /// to last, each reading what its own forward iteration saved. The
+    /// reader moves past them.
+    ///
+    /// ```
+    /// use backprop_runtime::Stack;
+    ///
+    /// let mut saved = Stack::new();
+    /// for v in [1.0, 2.0, 3.0] {
+    ///     saved.push(v);
+    /// }
+    /// let mut back = saved.reader();
+    /// let mut loop_values = back.ahead(2);
+    /// assert_eq!((loop_values.read(), loop_values.read()), (2.0, 3.0));
+    /// assert_eq!(back.pop(), 1.0);
+    /// ```
+    ///
+    /// # Panics
+    /// If fewer than `count` values are left (as [`Reader::pop_ref`]).
+    pub fn ahead(&mut self, count: usize) -> Ahead<'a, T> {
+        let start = self.next - count;
+        let items = &self.items[start..self.next];
+        self.next = start;
+        Ahead { items, next: 0 }
+    }
+}
+
+/// Values of a [`Stack`] read oldest first: see [`Reader::ahead`].
+#[derive(Debug)]
+pub struct Ahead<'a, T> {
+    items: &'a [T],
+    next: usize,
+}
+
+impl<'a, T> Ahead<'a, T> {
+    /// The oldest value not read yet, by reference (a callee's tape).
+    ///
+    /// # Panics
+    /// If every value has been read.
+    pub fn read_ref(&mut self) -> &'a T {
+        let item = &self.items[self.next];
+        self.next += 1;
+        item
+    }
+}
+
+impl<T: Copy> Ahead<'_, T> {
+    /// The oldest value not read yet.
+    ///
+    /// # Panics
+    /// As [`Ahead::read_ref`].
+    pub fn read(&mut self) -> T {
+        *self.read_ref()
+    }
 }
 
 impl<T: Copy> Reader<'_, T> {

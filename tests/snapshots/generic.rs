@@ -177,8 +177,10 @@ pub mod scaled_logistic {
         dh.resize(w_len, T::zero());
         let dh = dh.as_mut_slice();
         let mut dtotal_4 = dscaled_logistic * T::from(0.5).unwrap();
-        for k_2 in (0..trips_2).rev() {
-            let sigmoid_2 = sigmoid_2_stack.pop();
+        let mut sigmoid_2_ahead = sigmoid_2_stack.ahead(trips_2);
+        #[allow(clippy::needless_range_loop)]
+        for k_2 in 0..trips_2 {
+            let sigmoid_2 = sigmoid_2_ahead.read();
             let dtotal_3 = dtotal_4;
             let dtotal_2 = dtotal_3;
             let dsigmoid_2 = dtotal_3;
@@ -192,6 +194,7 @@ pub mod scaled_logistic {
             work.scale_out_scratch.get_or_insert_with(::core::default::Default::default),
         );
         ::backprop_runtime::assign(&mut dh[..], dh_scale_out);
+        #[allow(clippy::needless_range_loop)]
         for k in 0..trips {
             let dw_i = dh[k];
             dh[k] = T::zero();

@@ -121,6 +121,7 @@ pub mod dot {
         let Tape { a_len, b_len, trips, .. } = *tape;
         let da = ::backprop_runtime::lent::Sink::target(da_sink, &mut grad.a, a_len);
         let db = ::backprop_runtime::lent::Sink::target(db_sink, &mut grad.b, b_len);
+        #[allow(clippy::needless_range_loop)]
         for k in 0..trips {
             let x = a[k];
             let y = b[k];

@@ -131,9 +131,11 @@ pub mod mse {
         let mut e_stack = tape.e.reader();
         let dw = ::backprop_runtime::lent::Sink::target(dw_sink, &mut grad.w, w_len);
         let mut dtotal_4 = dmse / cast;
-        for k in (0..trips).rev() {
+        let mut e_ahead = e_stack.ahead(trips);
+        #[allow(clippy::needless_range_loop)]
+        for k in 0..trips {
             let x = xs[k];
-            let e = e_stack.pop();
+            let e = e_ahead.read();
             let dtotal_3 = dtotal_4;
             let dtotal_2 = dtotal_3;
             let dsq = dtotal_3;
@@ -522,8 +524,10 @@ pub mod scale {
         dv.clear();
         dv.extend_from_slice(dv_final);
         let mut dby = T::zero();
-        for i in (0..trips).rev() {
-            let v_i = v_i_stack.pop();
+        let mut v_i_ahead = v_i_stack.ahead(trips);
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..trips {
+            let v_i = v_i_ahead.read();
             let dprod = dv[i];
             dv[i] = T::zero();
             let dv_i = dprod * by;

@@ -83,13 +83,6 @@ fn passes_through(graph: &Graph, activity: &Activity, param: NodeId, next: &Oper
 /// Whether every array the loop writes is accessed, anywhere in its body, at
 /// one element per iteration that no other iteration reaches.
 fn written_at_one_element(graph: &Graph, looped: &Loop) -> bool {
-    let Some(var) = looped.var.filter(|_| takes_distinct_values(looped)) else {
-        // No loop variable: each iteration writes where every other does.
-        return !any_stmt(
-            &looped.body,
-            &mut |stmt| matches!(stmt, Stmt::Node(id) if matches!(graph.nodes[*id].kind, NodeKind::Write { .. })),
-        );
-    };
     let mut accesses: Vec<(NodeId, &Operand, bool)> = Vec::new();
     // A push or a call that writes an array: elements no index here names.
     let mut unseen_writes = false;
@@ -104,7 +97,7 @@ fn written_at_one_element(graph: &Graph, looped: &Loop) -> bool {
                     accesses.push((*array, index, true));
                 }
                 NodeKind::Call { .. } => {
-                    unseen_writes |= graph.writes_to_arrays(*id).next().is_some()
+                    unseen_writes |= graph.writes_to_arrays(*id).next().is_some();
                 }
                 _ => {}
             }
@@ -114,18 +107,21 @@ fn written_at_one_element(graph: &Graph, looped: &Loop) -> bool {
     if unseen_writes {
         return false;
     }
+    let writes = accesses.iter().filter(|(_, _, write)| *write);
+    // Without a variable that differs per iteration, any write may be
+    // written again by the next.
+    let Some(var) = looped.var.filter(|_| takes_distinct_values(looped)) else {
+        return writes.count() == 0;
+    };
     let region = looped.body.region;
-    accesses
-        .iter()
-        .filter(|(_, _, write)| *write)
-        .all(|(array, _, _)| {
-            let mut keys = accesses
-                .iter()
-                .filter(|(other, _, _)| other == array)
-                .map(|(_, index, _)| element_of_iteration(graph, var, region, index));
-            let first = keys.next().flatten();
-            first.is_some() && keys.all(|key| key == first)
-        })
+    writes.clone().all(|(array, _, _)| {
+        let mut keys = accesses
+            .iter()
+            .filter(|(other, _, _)| other == array)
+            .map(|(_, index, _)| element_of_iteration(graph, var, region, index));
+        let first = keys.next().flatten();
+        first.is_some() && keys.all(|key| key == first)
+    })
 }
 
 /// Whether the loop variable differs in every iteration: a loop over a range

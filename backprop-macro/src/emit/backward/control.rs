@@ -10,6 +10,27 @@ use crate::ir::{Block, If, Loop, NodeId, Operand, RegionId, Stmt, StmtId, Test};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
+/// Before a reversed loop run first to last over its variable: the variable
+/// may index one list only (clippy's `needless_range_loop`), as the index
+/// the forward pass's iterations had.
+fn indexed() -> TokenStream {
+    quote!(#[allow(clippy::needless_range_loop)])
+}
+
+/// A reversed loop that may run first to last, while its body's reverse is
+/// written: whether the body allows it, decided when its pops are, and the
+/// readers through which it reads its stacks oldest first.
+pub(super) struct Ahead {
+    /// The loop body's block.
+    region: RegionId,
+    /// `Pass::popped` when the body's reverse began: nested statements that
+    /// pop add to it.
+    popped: (usize, usize, usize),
+    decided: bool,
+    /// Each stack the body reads, with its reader.
+    readers: Vec<(Ident, Ident)>,
+}
+
 impl Pass<'_> {
     /// Declares, before a branch or loop, the terms it accumulates for values
     /// defined outside it.
@@ -137,13 +158,22 @@ impl Pass<'_> {
         let rebuilt = looped
             .var
             .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
-        let popped_before = self.popped();
-        let body = self.block(&looped.body, &incoming, epilogue);
         // First to last where no iteration's reverse feeds another's
-        // (`analysis::order`) and the body pops nothing: a stack is read
-        // last first.
-        let forwards = self.popped() == popped_before
-            && crate::analysis::order::iterations_commute(self.graph, self.activity, looped);
+        // (`analysis::order`) and the body's reverse allows it (`Ahead`).
+        let outer = self.ahead.take();
+        if crate::analysis::order::iterations_commute(self.graph, self.activity, looped) {
+            self.ahead = Some(Ahead {
+                region: looped.body.region,
+                popped: self.popped(),
+                decided: false,
+                readers: Vec::new(),
+            });
+        }
+        let body = self.block(&looped.body, &incoming, epilogue);
+        let (forwards, readers) = match std::mem::replace(&mut self.ahead, outer) {
+            Some(ahead) if ahead.decided => (true, ahead.readers),
+            _ => (false, Vec::new()),
+        };
         if let Some(checkpoint) = &looped.checkpoint {
             self.stretches(looped, checkpoint, rebuilt, body);
             for (k, slot) in carried.iter().zip(&slots) {
@@ -167,11 +197,15 @@ impl Pass<'_> {
                     }
                     None => quote!(_),
                 };
-                let range = match forwards {
-                    true => range,
-                    false => quote!((#range).rev()),
+                let count = quote!((#range).count());
+                self.open_readers(&readers, &count);
+                let allow = indexed();
+                let header = match forwards {
+                    true if var.to_string() != "_" => quote!(#allow for #var in #range),
+                    true => quote!(for #var in #range),
+                    false => quote!(for #var in (#range).rev()),
                 };
-                self.out.extend(quote!(for #var in #range { #body }));
+                self.out.extend(quote!(#header { #body }));
             }
             for (k, slot) in carried.iter().zip(&slots) {
                 self.contribute(&looped.carried[*k].init, region, quote!(#slot));
@@ -182,6 +216,7 @@ impl Pass<'_> {
             Some(count) => count.clone(),
             None => self.value(&Operand::Node(looped.trips)),
         };
+        self.open_readers(&readers, &trips);
         let header = match forwards {
             true => self.forward_header(looped, rebuilt, &trips),
             false => self.reversed_header(
@@ -229,9 +264,10 @@ impl Pass<'_> {
         match (rebuilt, &looped.var_start) {
             (Some(var), Some(start)) if self.needed.contains(&var) => {
                 let name = &self.graph.nodes[var].name;
+                let allow = indexed();
                 match start.to_string().as_str() {
-                    "0" => quote!(for #name in 0..#trips),
-                    _ => quote!(for #name in #start..#start + #trips),
+                    "0" => quote!(#allow for #name in 0..#trips),
+                    _ => quote!(#allow for #name in #start..#start + #trips),
                 }
             }
             _ => quote!(for _ in 0..#trips),
@@ -249,6 +285,47 @@ impl Pass<'_> {
             }
         }
         code
+    }
+
+    /// Whether the reverse of `region`, a block whose pops are `order`, reads
+    /// its stacks oldest first: the body of the loop being written, when that
+    /// loop's iterations commute, its nested statements popped nothing (their
+    /// stacks hold a run of values per iteration, read newest first) and no
+    /// counter of its own steps back.
+    pub(super) fn reads_ahead(&mut self, region: RegionId, order: &[NodeId]) -> bool {
+        let popped = self.popped();
+        let counts_back = order
+            .iter()
+            .any(|&id| matches!(self.plan.storage(id), Storage::Counter(_)));
+        let Some(ahead) = self.ahead.as_mut().filter(|a| a.region == region) else {
+            return false;
+        };
+        ahead.decided = ahead.popped == popped && !counts_back;
+        ahead.decided
+    }
+
+    /// Where the reverse of a loop body that reads ahead reads `stack`'s
+    /// values: a reader of its own, opened before the loop.
+    pub(super) fn read_ahead(&mut self, reads_ahead: bool, stack: &Ident) -> Option<Ident> {
+        if !reads_ahead {
+            return None;
+        }
+        let base = stack.to_string();
+        let reader = self
+            .names
+            .fresh(&format!("{}_ahead", base.trim_end_matches("_stack")));
+        let ahead = self.ahead.as_mut()?;
+        ahead.readers.push((stack.clone(), reader.clone()));
+        Some(reader)
+    }
+
+    /// Before a loop that reads ahead: each reader, over the values its
+    /// iterations saved.
+    fn open_readers(&mut self, readers: &[(Ident, Ident)], count: &TokenStream) {
+        for (stack, reader) in readers {
+            self.out
+                .extend(quote!(let mut #reader = #stack.ahead(#count);));
+        }
     }
 
     /// How many stacks the backward pass reads and counters it steps back so

@@ -124,6 +124,7 @@ pub fn generate(
         edges: Vec::new(),
         sinks: Vec::new(),
         seeded: BTreeMap::new(),
+        ahead: None,
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -261,6 +262,9 @@ struct Pass<'a> {
     /// The `&mut [f64]` parameters whose seed is a `lent::Seed`, with the
     /// local that says whether their adjoint is handed back in `Grad`.
     seeded: BTreeMap<NodeId, Ident>,
+    /// The reversed loop being written, if it may run first to last: its
+    /// body reads its stacks oldest first (`control.rs`).
+    ahead: Option<control::Ahead>,
 }
 
 impl Pass<'_> {
@@ -413,6 +417,7 @@ impl Pass<'_> {
             }
         }
         order.sort_unstable();
+        let ahead = self.reads_ahead(region, &order);
         for id in order {
             let node = &self.graph.nodes[id];
             let name = &node.name;
@@ -435,7 +440,10 @@ impl Pass<'_> {
                 Storage::Stack => {}
             }
             let stack = self.names.fresh(&format!("{name}_stack"));
-            code.extend(quote!(let #name = #stack.pop();));
+            match self.read_ahead(ahead, &stack) {
+                Some(reader) => code.extend(quote!(let #name = #reader.read();)),
+                None => code.extend(quote!(let #name = #stack.pop();)),
+            }
             self.stacks.insert(id, stack);
             self.saved.insert(id);
         }
@@ -445,7 +453,10 @@ impl Pass<'_> {
             }
             if let NodeKind::Call { tape, .. } = &node.kind {
                 let stack = self.names.fresh(&format!("{tape}_stack"));
-                code.extend(quote!(let #tape = #stack.pop_ref();));
+                match self.read_ahead(ahead, &stack) {
+                    Some(reader) => code.extend(quote!(let #tape = #reader.read_ref();)),
+                    None => code.extend(quote!(let #tape = #stack.pop_ref();)),
+                }
                 self.tape_stacks.insert(id, stack);
             }
         }
