@@ -71,6 +71,23 @@ fn through_indices(x: &[f64], order: &[usize]) -> f64 {
     s
 }
 
+/// A running sum read in the body: its adjoint grows from one reversed
+/// iteration to the next, though its update is a sum.
+#[differentiate]
+fn running_sum(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut z = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        s += x[i];
+        z[i] = s * s;
+    }
+    let mut total = 0.0;
+    for i in 0..x.len() {
+        total += z[i] * (i as f64 + 0.5);
+    }
+    total
+}
+
 /// A product carried along: each iteration's adjoint scales the next's.
 #[differentiate]
 fn carried_product(x: &[f64]) -> f64 {
@@ -118,6 +135,7 @@ fn loops_whose_iterations_feed_each_other_stay_reversed_and_are_right() {
             assert_gradient(recurrence, &x, &recurrence::grad(&x).1.x);
             assert_gradient(same_element, &x, &same_element::grad(&x).1.x);
             assert_gradient(carried_product, &x, &carried_product::grad(&x).1.x);
+            assert_gradient(running_sum, &x, &running_sum::grad(&x).1.x);
         }
     }
     for source in [

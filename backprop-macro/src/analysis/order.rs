@@ -12,7 +12,9 @@
 //!
 //! - each variable the loop carries passes its adjoint through unchanged: its
 //!   next value is itself plus (or minus) something that does not read it
-//!   (`s += ..`), and it has no other use;
+//!   (`s += ..`), and neither has another use (a running sum read in the
+//!   body, `s += x[i]; z[i] = s;`, has a different adjoint in each
+//!   iteration);
 //! - each array the loop writes is written and read only at one element per
 //!   iteration, the same one, which no other iteration touches (`z[i]`,
 //!   `z[i + 1]`, `z[n - i]`, with `n` fixed in the loop): its adjoint is read
@@ -56,9 +58,9 @@ pub fn iterations_commute(graph: &Graph, activity: &Activity, looped: &Loop) -> 
 }
 
 /// Whether the next value `next` of a carried variable is `param + t`,
-/// `t + param` or `param - t`, and that is `param`'s only differentiable use:
-/// the adjoint of `param` is then the adjoint of `next`, whatever the
-/// iteration.
+/// `t + param` or `param - t`, that is `param`'s only differentiable use, and
+/// the next value has no other: the adjoint of `param` is then the adjoint
+/// of `next`, the same in every iteration.
 fn passes_through(graph: &Graph, activity: &Activity, param: NodeId, next: &Operand) -> bool {
     let Operand::Node(next) = next else {
         return false;
@@ -77,7 +79,10 @@ fn passes_through(graph: &Graph, activity: &Activity, param: NodeId, next: &Oper
         (Operator::Sub, [a, b]) => is_param(a) && !is_param(b),
         _ => false,
     };
-    shape && activity.terms[param] == 1
+    // One use each: `param` only in `next`, and `next` only as the next
+    // value (a running sum also read in the body, `s += x[i]; z[i] = s;`,
+    // gathers a different adjoint in every iteration).
+    shape && activity.terms[param] == 1 && activity.terms[*next] == 1
 }
 
 /// Whether every array the loop writes is accessed, anywhere in its body, at
