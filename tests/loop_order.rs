@@ -11,12 +11,11 @@ mod common;
 use backprop_runtime::differentiate;
 use common::assert_gradient;
 
-/// Each iteration writes its own element (`z[i]`, and `z[last - i]`
+/// Each iteration writes its own element (`z[i]`, and `z[n - 1 - i]`
 /// mirrored) and adds into a sum: every reversed loop runs forwards.
 #[differentiate]
 fn own_elements(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len();
-    let last = n - 1;
     let mut z = vec![0.0; n];
     z[0] = x[0];
     for i in 1..n {
@@ -26,7 +25,7 @@ fn own_elements(x: &[f64], y: &[f64]) -> f64 {
     for i in 0..n {
         let old = z[i];
         z[i] = old.sin() + y[i];
-        mirrored[last - i] = z[i] * (i as f64 + 1.0);
+        mirrored[n - 1 - i] = z[i] * (i as f64 + 1.0);
     }
     let mut s = 0.0;
     for i in 0..n {

@@ -56,6 +56,8 @@ pub enum I {
     ListRead(String, Box<I>),
     /// `(n - 1)`, of a recursion depth known to be positive.
     Pred(String),
+    /// `(m - 1 - i)`: the loop variable's mirror in a list of length `m`.
+    Mirror(Box<I>, usize),
 }
 
 /// A condition.

@@ -785,6 +785,82 @@ impl Gen {
         self.declare_scalar(&name, true);
     }
 
+    /// `let mut s = e; for i in lo..LEN { s += e1; w[i] = e2; }` (or `-=`,
+    /// `w[i] +=`, `w[LEN - 1 - i]`, forwards or backwards), `e2` perhaps
+    /// reading the running sum: the loops whose reverse may run first to
+    /// last, and the running sum read in the body, whose reverse may not.
+    fn elementwise_loop(&mut self, out: &mut Vec<S>) {
+        let sum = self.fresh();
+        let start = self.expr(1);
+        out.push(S::Let {
+            name: sum.clone(),
+            mutable: true,
+            annot: false,
+            value: start,
+        });
+        let var = format!("i{}", self.counters);
+        self.counters += 1;
+        // The body's expressions first: a buffer of its own is then written
+        // only where the loop's variable says.
+        let mark = self.scope.clone();
+        self.scope.ints.push((var.clone(), true));
+        let term = self.expr(2);
+        let mut value = self.expr(2);
+        if self.rng.chance(0.4) {
+            let read = E::Var(sum.clone());
+            value = E::Bin('*', Box::new(self.squash(read)), Box::new(value));
+        }
+        self.scope = mark;
+        let writable = self.writable_arrays();
+        let array = match writable.is_empty() || self.rng.chance(0.5) {
+            // `let mut w = vec![0.0; LEN];`
+            true => {
+                let name = self.fresh();
+                out.push(S::Buf {
+                    name: name.clone(),
+                    vec: true,
+                    annot: false,
+                    init: BufInit::Zeros(None),
+                });
+                self.scope.arrays.push(Arr {
+                    name: name.clone(),
+                    local: true,
+                    by_ref: true,
+                    writable: true,
+                });
+                name
+            }
+            false => self.rng.pick(&writable).name.clone(),
+        };
+        let idx = match self.rng.chance(0.3) {
+            true => I::Mirror(Box::new(I::Var(var.clone())), self.len),
+            false => I::Var(var.clone()),
+        };
+        let op = *self.rng.pick(&[None, Some('+')]);
+        let body = vec![
+            S::Assign {
+                name: sum.clone(),
+                op: Some(*self.rng.pick(&['+', '-'])),
+                value: term,
+            },
+            S::Write {
+                name: array,
+                idx,
+                op,
+                value,
+            },
+        ];
+        out.push(S::For {
+            label: None,
+            var,
+            lo: self.rng.below(2),
+            hi: I::Lit(self.len),
+            rev: self.rng.chance(0.3),
+            body,
+        });
+        self.declare_scalar(&sum, true);
+    }
+
     fn declare_scalar(&mut self, name: &str, mutable: bool) {
         self.scope.scalars.retain(|(n, _)| n != name);
         self.scope.scalars.push((name.to_string(), mutable));
@@ -860,6 +936,9 @@ impl Gen {
                 }
                 0..=3 if self.rng.chance(0.1) && !self.scope.arrays.is_empty() => {
                     self.running_extremum(out);
+                }
+                0..=3 if self.rng.chance(0.12) && !self.in_helper => {
+                    self.elementwise_loop(out);
                 }
                 0..=3 => {
                     let value = self.expr(2);

@@ -796,6 +796,7 @@ pub fn int(i: &I) -> String {
         I::Var(v) => v.clone(),
         I::Len(s) => format!("{s}.len()"),
         I::AddMod(a, k, m) => format!("(({} + {k}) % {m})", int(a)),
+        I::Mirror(a, m) => format!("({m} - 1 - {})", int(a)),
         I::ListRead(list, i) => format!("{list}[{}]", int(i)),
         I::Pred(n) => format!("({n} - 1)"),
     }

@@ -172,15 +172,38 @@ fn element_of_iteration(
         let name = path.path.get_ident()?.to_string();
         locals.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
     };
-    let fixed = |expr: &syn::Expr| match crate::lower::strip_parens(expr) {
-        syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(int),
-            ..
-        }) => Some(int.base10_digits().to_string()),
-        other => local(other)
-            .filter(|id| !within(graph, graph.nodes[*id].region, region))
-            .map(|id| format!("#{id}")),
-    };
+    // A value the loop does not change: integer literals and locals from
+    // outside it, in integer arithmetic (`n - 1`).
+    fn fixed(
+        expr: &syn::Expr,
+        local: &dyn Fn(&syn::Expr) -> Option<NodeId>,
+        outside: &dyn Fn(NodeId) -> bool,
+    ) -> Option<String> {
+        match crate::lower::strip_parens(expr) {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(int),
+                ..
+            }) => Some(int.base10_digits().to_string()),
+            syn::Expr::Binary(binary) => {
+                let op = match binary.op {
+                    syn::BinOp::Add(_) => "+",
+                    syn::BinOp::Sub(_) => "-",
+                    syn::BinOp::Mul(_) => "*",
+                    _ => return None,
+                };
+                let (a, b) = (
+                    fixed(&binary.left, local, outside)?,
+                    fixed(&binary.right, local, outside)?,
+                );
+                Some(format!("({a} {op} {b})"))
+            }
+            other => local(other)
+                .filter(|id| outside(*id))
+                .map(|id| format!("#{id}")),
+        }
+    }
+    let outside = |id: NodeId| !within(graph, graph.nodes[id].region, region);
+    let fixed = |expr: &syn::Expr| fixed(expr, &local, &outside);
     let is_var = |expr: &syn::Expr| {
         local(expr).is_some_and(|id| {
             element_of_iteration(graph, var, region, &Operand::Node(id)).as_deref() == Some("i")
