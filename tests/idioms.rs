@@ -903,3 +903,59 @@ fn running_extrema_are_the_elements_they_choose() {
     }
     assert!(extrema_left_alone::SOURCE.contains(".max("));
 }
+
+// Folds that keep a maximum or minimum from a start (`f64::NEG_INFINITY`):
+// the same index loop, the start staying the value when no element beats it.
+
+/// Every spelling of the fold: `copied` and `f64::max`, `cloned` and a
+/// closure, references and `|a, &b|`, a minimum, the operands the other way
+/// round, a typed `let`.
+#[differentiate]
+fn folded_extrema(x: &[f64], y: &[f64]) -> f64 {
+    let top = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let low: f64 = y.iter().cloned().fold(f64::INFINITY, |a, b| a.min(b));
+    let up = y.iter().fold(-1.0e300, |m, &v| v.max(m));
+    let down = x.iter().fold(f64::INFINITY, |m, &v| m.min(v));
+    top * low + up.sin() + down * top
+}
+
+/// A start no element beats: the start is the value, and nothing flows back.
+#[differentiate]
+fn floored_max(x: &[f64]) -> f64 {
+    let m = x.iter().copied().fold(10.0, f64::max);
+    m * x[0]
+}
+
+#[test]
+fn folded_extrema_are_the_elements_they_choose() {
+    let points: [[f64; 4]; 4] = [
+        [0.3, -1.2, 2.5, 0.7],
+        [-3.0, -2.0, -1.0, -0.5],
+        [0.2, 4.0, -4.0, 3.9],
+        [1.5, 0.25, -0.75, 2.0],
+    ];
+    for x in points {
+        let y = [x[2] - 0.5, x[0] * 0.5, x[3], x[1]];
+        let (value, g) = folded_extrema::grad(&x, &y);
+        assert_eq!(value.to_bits(), folded_extrema(&x, &y).to_bits());
+        assert_gradient(|x| folded_extrema(x, &y), &x, &g.x);
+        assert_gradient(|y| folded_extrema(&x, y), &y, &g.y);
+        let (value, g) = floored_max::grad(&x);
+        assert_eq!(value.to_bits(), floored_max(&x).to_bits());
+        assert_gradient(floored_max, &x, &g.x);
+    }
+    // Above the start: the element chosen; at or below it, the start.
+    assert_eq!(floored_max::grad(&[12.0, 3.0]).1.x, [12.0 + 12.0, 0.0]);
+    assert_eq!(floored_max::grad(&[2.0, 3.0]).1.x, [10.0, 0.0]);
+    assert_eq!(floored_max::grad(&[2.0, 10.0]).1.x, [10.0, 0.0]);
+    // `NaN`s are skipped, as `max` and `min` skip them.
+    assert_eq!(
+        folded_extrema::grad(&[f64::NAN, 1.0], &[0.5, 0.25])
+            .0
+            .to_bits(),
+        folded_extrema(&[f64::NAN, 1.0], &[0.5, 0.25]).to_bits()
+    );
+    assert!(!folded_extrema::SOURCE.contains(".max("));
+    assert!(!folded_extrema::SOURCE.contains(".min("));
+    assert!(!floored_max::SOURCE.contains(".max("));
+}

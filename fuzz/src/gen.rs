@@ -734,11 +734,23 @@ impl Gen {
     }
 
     /// `let mut m = a[e]; for i in lo..LEN { m = m.max(a[i]); }` (or `min`,
-    /// or `if a[i] > m { m = a[i]; }`), forwards or backwards: the running
-    /// extremum the macro keeps as an index.
+    /// or `if a[i] > m { m = a[i]; }`), forwards or backwards, or `let m =
+    /// a.iter().copied().fold(NEG_INFINITY, max);`: the running extremum the
+    /// macro keeps as an index.
     fn running_extremum(&mut self, out: &mut Vec<S>) {
         let array = self.rng.pick(&self.scope.arrays).name.clone();
         let name = self.fresh();
+        if self.rng.chance(0.3) {
+            // `let m = a.iter().copied().fold(NEG_INFINITY, max);`, whole.
+            out.push(S::Let {
+                name: name.clone(),
+                mutable: false,
+                annot: false,
+                value: E::Chain(Box::new(Chain::FoldMax { slice: array })),
+            });
+            self.declare_scalar(&name, false);
+            return;
+        }
         let var = format!("i{}", self.counters);
         self.counters += 1;
         let start = self.rng.below(self.len);

@@ -138,7 +138,16 @@ impl VisitMut for Rewriter<'_> {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         syn::visit_mut::visit_block_mut(self, block);
         let mut k = 0;
-        while k + 1 < block.stmts.len() {
+        while k < block.stmts.len() {
+            if let Some(stmts) = self.rewrite_fold(&block.stmts[k]) {
+                let added = stmts.len();
+                block.stmts.splice(k..=k, stmts);
+                k += added;
+                continue;
+            }
+            if k + 1 == block.stmts.len() {
+                break;
+            }
             match self.rewrite(&block.stmts[k], &block.stmts[k + 1]) {
                 Some(stmts) => {
                     let added = stmts.len();
@@ -243,6 +252,164 @@ impl Rewriter<'_> {
             },
             syn::parse_quote_spanned!(span=> let mut #name #ty = #list[#at];),
         ])
+    }
+}
+
+impl Rewriter<'_> {
+    /// `let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);` (or
+    /// `cloned()`, `|a, b| a.max(b)`, `x.iter().fold(init, |a, &b|
+    /// a.max(b))`, `min`): the same loop over the indices, whose start `init`
+    /// stays the value when no element beats it (an empty list, or one of
+    /// `NaN`s, which `max` skips).
+    fn rewrite_fold(&mut self, stmt: &Stmt) -> Option<Vec<Stmt>> {
+        let Stmt::Local(local) = stmt else {
+            return None;
+        };
+        let (name, ty) = match &local.pat {
+            syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                (p.ident.clone(), None)
+            }
+            syn::Pat::Type(t) => match &*t.pat {
+                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    (p.ident.clone(), Some(t.ty.clone()))
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
+        let Expr::MethodCall(fold) = strip(&init.expr) else {
+            return None;
+        };
+        if fold.method != "fold" || fold.args.len() != 2 || fold.turbofish.is_some() {
+            return None;
+        }
+        let start = &fold.args[0];
+        if !constant(start) {
+            return None;
+        }
+        // `x.iter().copied()` / `.cloned()` hands values; `x.iter()` references.
+        let (list, by_value) = match strip(&fold.receiver) {
+            Expr::MethodCall(adapter)
+                if ["copied", "cloned"].contains(&adapter.method.to_string().as_str())
+                    && adapter.args.is_empty() =>
+            {
+                (iterated(&adapter.receiver)?, true)
+            }
+            other => (iterated(other)?, false),
+        };
+        if !self.lists.contains(&list) {
+            return None;
+        }
+        let keeps = folded_extremum(&fold.args[1], by_value)?;
+        let at = self.names.fresh(&format!("{name}_at"));
+        let kept = self.names.fresh(&format!("{name}_kept"));
+        let next = self.names.fresh(&format!("{name}_next"));
+        let found = self.names.fresh(&format!("{name}_found"));
+        let candidate = self.names.fresh("at");
+        let compare = match keeps {
+            Keeps::Max => quote::quote!(#next > #kept),
+            Keeps::Min => quote::quote!(#next < #kept),
+        };
+        let ty = ty.map(|ty| quote::quote!(: #ty));
+        let span = fold.method.span();
+        Some(vec![
+            syn::parse_quote_spanned!(span=> let mut #at: usize = 0;),
+            syn::parse_quote_spanned!(span=> let mut #kept #ty = #start;),
+            syn::parse_quote_spanned!(span=> let mut #found = false;),
+            syn::parse_quote_spanned! {span=>
+                for #candidate in 0..#list.len() {
+                    let #next #ty = #list[#candidate];
+                    if #compare || #kept.is_nan() {
+                        #at = #candidate;
+                        #kept = #next;
+                        #found = true;
+                    }
+                }
+            },
+            syn::parse_quote_spanned! {span=>
+                let #name #ty = if #found { #list[#at] } else { #start };
+            },
+        ])
+    }
+}
+
+/// `x.iter()` of a list named by an identifier: the list.
+fn iterated(expr: &Expr) -> Option<syn::Ident> {
+    let Expr::MethodCall(iter) = strip(expr) else {
+        return None;
+    };
+    if iter.method != "iter" || !iter.args.is_empty() {
+        return None;
+    }
+    let Expr::Path(path) = strip(&iter.receiver) else {
+        return None;
+    };
+    path.path.get_ident().cloned()
+}
+
+/// A start a fold may repeat: a literal, a path (`f64::NEG_INFINITY`), a
+/// call of a path without arguments (`T::neg_infinity()`), negated or not.
+fn constant(expr: &Expr) -> bool {
+    match strip(expr) {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => constant(expr),
+        Expr::Call(call) => call.args.is_empty() && matches!(strip(&call.func), Expr::Path(_)),
+        _ => false,
+    }
+}
+
+/// The function a fold applies, when it keeps the maximum or the minimum
+/// of the accumulator and each element: `f64::max` (`f32::`, `T::`,
+/// `Float::`), or a closure `|a, b| a.max(b)` (`b.max(a)`, `f64::max(a,
+/// b)`; `|a, &b|` over references).
+fn folded_extremum(function: &Expr, by_value: bool) -> Option<Keeps> {
+    let keeps = |method: &syn::Ident| match method.to_string().as_str() {
+        "max" => Some(Keeps::Max),
+        "min" => Some(Keeps::Min),
+        _ => None,
+    };
+    match strip(function) {
+        Expr::Path(path) if by_value => {
+            let segments: Vec<&syn::PathSegment> = path.path.segments.iter().collect();
+            match segments.as_slice() {
+                [ty, method]
+                    if ["f64", "f32", "T", "Float"].contains(&ty.ident.to_string().as_str()) =>
+                {
+                    keeps(&method.ident)
+                }
+                _ => None,
+            }
+        }
+        Expr::Closure(closure) if closure.inputs.len() == 2 => {
+            let acc = match &closure.inputs[0] {
+                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => &p.ident,
+                _ => return None,
+            };
+            let item = match (&closure.inputs[1], by_value) {
+                (syn::Pat::Ident(p), true) if p.by_ref.is_none() && p.subpat.is_none() => &p.ident,
+                (syn::Pat::Reference(r), false) => match &*r.pat {
+                    syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => &p.ident,
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            let (method, operands) = match strip(&closure.body) {
+                Expr::MethodCall(call) if call.args.len() == 1 && call.turbofish.is_none() => {
+                    (call.method.clone(), [&*call.receiver, &call.args[0]])
+                }
+                _ => return None,
+            };
+            let names_both = (is_name(operands[0], acc) && is_name(operands[1], item))
+                || (is_name(operands[0], item) && is_name(operands[1], acc));
+            names_both.then_some(())?;
+            keeps(&method)
+        }
+        _ => None,
     }
 }
 
