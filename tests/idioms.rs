@@ -959,3 +959,83 @@ fn folded_extrema_are_the_elements_they_choose() {
     assert!(!folded_extrema::SOURCE.contains(".min("));
     assert!(!floored_max::SOURCE.contains(".max("));
 }
+
+// Running extrema of computed values (a distance per centroid): the index of
+// the iteration chosen, and the value computed once more there.
+
+#[differentiate]
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += (a[i] - b[i]) * (a[i] - b[i]);
+    }
+    s
+}
+
+/// Each point's squared distance to its nearest centre (`min` of a call),
+/// the largest weighted sine (`f64::max`, a typed `let`), and the largest
+/// of values no start beats (the start is the value).
+#[differentiate(wrt(centres, w))]
+#[allow(clippy::needless_range_loop)]
+fn nearest(points: &[f64], centres: &[f64], w: f64, d: usize) -> f64 {
+    let k = centres.len() / d;
+    let mut cost = 0.0;
+    for p in 0..points.len() / d {
+        let a = &points[p * d..(p + 1) * d];
+        let mut closest = f64::INFINITY;
+        for j in 0..k {
+            closest = closest.min(squared_distance(a, &centres[j * d..(j + 1) * d]));
+        }
+        cost += closest;
+    }
+    let mut top: f64 = f64::NEG_INFINITY;
+    for j in 1..centres.len() {
+        top = f64::max(top, (centres[j] * w).sin());
+    }
+    let mut floor = -1.0_f64;
+    for j in 0..centres.len() {
+        floor = floor.max(-centres[j] * centres[j] - 2.0);
+    }
+    cost + top * w + floor * w
+}
+
+/// Left alone, and still right: a range whose start is computed.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn nearest_left_alone(x: &[f64]) -> f64 {
+    let mut m = f64::INFINITY;
+    for j in x.len() / 2..x.len() {
+        m = m.min(x[j] * x[j] + 1.0);
+    }
+    m
+}
+
+#[test]
+fn running_extrema_of_computed_values_compute_the_chosen_one_again() {
+    let points = [0.1, 0.2, -1.0, 0.4, 2.0, -0.3, 0.5, 0.5, -0.2, 1.5];
+    let d = 2;
+    for centres in [
+        [0.05, 0.1, 1.1, 0.9, -1.0, 0.45],
+        [0.3, -0.2, 2.0, 0.1, -0.5, 0.9],
+    ] {
+        for w in [0.7, -1.3] {
+            let (value, g) = nearest::grad(&points, &centres, w, d);
+            assert_eq!(value.to_bits(), nearest(&points, &centres, w, d).to_bits());
+            assert_gradient(|c| nearest(&points, c, w, d), &centres, &g.centres);
+            assert_gradient(|v| nearest(&points, &centres, v[0], d), &[w], &[g.w]);
+        }
+    }
+    for x in [[0.5, -0.25, 2.0, 0.75], [1.0, 2.0, -0.5, 0.1]] {
+        let (value, g) = nearest_left_alone::grad(&x);
+        assert_eq!(value.to_bits(), nearest_left_alone(&x).to_bits());
+        assert_gradient(nearest_left_alone, &x, &g.x);
+    }
+    // One distance differentiated per point: no `min` left, and no chain of
+    // them saved; the computed start left alone keeps its `min`.
+    assert!(!nearest::SOURCE.contains(".min("));
+    assert!(!nearest::SOURCE.contains("f64::max(top"));
+    assert!(nearest_left_alone::SOURCE.contains(".min("));
+    // A tie: the first centre of two at the same distance gets the adjoint.
+    let (_, g) = nearest::grad(&[0.0, 0.0], &[1.0, 0.0, -1.0, 0.0], 0.0, 2);
+    assert_eq!(g.centres, [2.0, 0.0, 0.0, 0.0]);
+}

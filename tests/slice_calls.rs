@@ -292,8 +292,10 @@ fn calls_lend_parts_of_slices_and_the_callees_tapes_copy_nothing() {
         let twice = nearest_cost::backward(&tape, 2.0);
         let doubled: Vec<f64> = g.centres.iter().map(|d| 2.0 * d).collect();
         assert_eq!(twice.centres, doubled);
+        // One differentiated call per point: the nearest centre's distance,
+        // computed again once the loop has chosen it (`desugar/extrema.rs`).
         let callees: Vec<&sq_dist::Tape> = tape.sq_dist_out_tape.all().collect();
-        assert_eq!(callees.len(), 8);
+        assert_eq!(callees.len(), 4);
         assert!(callees.iter().all(|t| t.a.is_empty() && t.b.is_empty()));
     }
 }

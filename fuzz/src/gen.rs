@@ -751,6 +751,10 @@ impl Gen {
             self.declare_scalar(&name, false);
             return;
         }
+        if self.rng.chance(0.3) {
+            self.computed_extremum(out, array, name);
+            return;
+        }
         let var = format!("i{}", self.counters);
         self.counters += 1;
         let start = self.rng.below(self.len);
@@ -871,6 +875,49 @@ impl Gen {
             body,
         });
         self.declare_scalar(&sum, true);
+    }
+
+    /// `let mut m = -2.0; for i in lo..LEN { m = m.max(3.0 * squash(a[i] * e)); }`
+    /// (or `min` from 2.0): a running extremum of computed values, which the
+    /// macro keeps as the iteration chosen and computes once more; the start
+    /// wins now and then.
+    fn computed_extremum(&mut self, out: &mut Vec<S>, array: String, name: String) {
+        let var = format!("i{}", self.counters);
+        self.counters += 1;
+        let (method, start) = match self.rng.below(2) {
+            0 => ("max", -2.0),
+            _ => ("min", 2.0),
+        };
+        out.push(S::Let {
+            name: name.clone(),
+            mutable: true,
+            annot: false,
+            value: E::Lit(start),
+        });
+        let mark = self.scope.clone();
+        self.scope.ints.push((var.clone(), true));
+        let factor = self.expr(1);
+        self.scope = mark;
+        let element = E::Index(array, I::Var(var.clone()));
+        let inner = self.squash(E::Bin('*', Box::new(element), Box::new(factor)));
+        let value = E::Bin('*', Box::new(E::Lit(3.0)), Box::new(inner));
+        let (receiver, argument) = match self.rng.chance(0.5) {
+            true => (E::Var(name.clone()), value),
+            false => (value, E::Var(name.clone())),
+        };
+        out.push(S::For {
+            label: None,
+            var,
+            lo: self.rng.below(2),
+            hi: I::Lit(self.len),
+            rev: false,
+            body: vec![S::Assign {
+                name: name.clone(),
+                op: None,
+                value: E::M2(method, Box::new(receiver), Box::new(argument)),
+            }],
+        });
+        self.declare_scalar(&name, true);
     }
 
     fn declare_scalar(&mut self, name: &str, mutable: bool) {

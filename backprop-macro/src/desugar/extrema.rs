@@ -148,7 +148,10 @@ impl VisitMut for Rewriter<'_> {
             if k + 1 == block.stmts.len() {
                 break;
             }
-            match self.rewrite(&block.stmts[k], &block.stmts[k + 1]) {
+            let rewritten = self
+                .rewrite(&block.stmts[k], &block.stmts[k + 1])
+                .or_else(|| self.rewrite_computed(&block.stmts[k], &block.stmts[k + 1]));
+            match rewritten {
                 Some(stmts) => {
                     let added = stmts.len();
                     block.stmts.splice(k..k + 2, stmts);
@@ -183,22 +186,7 @@ impl Rewriter<'_> {
         let Stmt::Local(local) = first else {
             return None;
         };
-        let (name, ty) = match &local.pat {
-            syn::Pat::Ident(p)
-                if p.mutability.is_some() && p.by_ref.is_none() && p.subpat.is_none() =>
-            {
-                (p.ident.clone(), None)
-            }
-            syn::Pat::Type(t) => match &*t.pat {
-                syn::Pat::Ident(p)
-                    if p.mutability.is_some() && p.by_ref.is_none() && p.subpat.is_none() =>
-                {
-                    (p.ident.clone(), Some(t.ty.clone()))
-                }
-                _ => return None,
-            },
-            _ => return None,
-        };
+        let (name, ty) = mutable_name(&local.pat)?;
         let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
         let (list, start) = element(&init.expr)?;
         if !self.lists.contains(&list) {
@@ -334,6 +322,248 @@ impl Rewriter<'_> {
     }
 }
 
+impl Rewriter<'_> {
+    /// `let mut m = f64::INFINITY; for j in a..b { m = m.min(e); }` with `e`
+    /// computed (a call, a distance): the loop keeps the index of the
+    /// iteration chosen, beside the value for the comparisons only, and `e`
+    /// is computed once more at that index, `if m_found { let j = m_at; e }
+    /// else { f64::INFINITY }`: the one differentiated evaluation, where the
+    /// chain of `min`s saved every value and pulled back through each (a
+    /// k-means cost calls its distance once per centroid and differentiates
+    /// one). `e` must be pure (no `&mut`, assignment, macro or closure), the
+    /// loop's variable an index in it (`usize`: the tape keeps it), and the
+    /// range's start a literal or a name, bound again for the index.
+    fn rewrite_computed(&mut self, first: &Stmt, second: &Stmt) -> Option<Vec<Stmt>> {
+        let Stmt::Local(local) = first else {
+            return None;
+        };
+        let (name, ty) = mutable_name(&local.pat)?;
+        let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
+        let start_value = &init.expr;
+        if !constant(start_value) {
+            return None;
+        }
+        let Stmt::Expr(Expr::ForLoop(looped), _) = second else {
+            return None;
+        };
+        if looped.label.is_some() || looped.body.stmts.len() != 1 {
+            return None;
+        }
+        let syn::Pat::Ident(var) = &*looped.pat else {
+            return None;
+        };
+        let var = &var.ident;
+        let Expr::Range(range) = strip(&looped.expr) else {
+            return None;
+        };
+        let first_index = range.start.as_deref().filter(|start| {
+            matches!(strip(start), Expr::Lit(_))
+                || matches!(strip(start), Expr::Path(p) if p.path.get_ident().is_some())
+        })?;
+        range.end.as_ref()?;
+        let (value, keeps) = computed_update(&looped.body.stmts[0], &name)?;
+        // The index is saved for the backward pass, which needs its type:
+        // `usize`, where the variable indexes a list (without a cast).
+        if var == &name
+            || mentions(&value, &name)
+            || mentions(&looped.expr, &name)
+            || !pure(&value)
+            || !indexes_with(&value, var)
+        {
+            return None;
+        }
+        let at = self.names.fresh(&format!("{name}_at"));
+        let kept = self.names.fresh(&format!("{name}_kept"));
+        let next = self.names.fresh(&format!("{name}_next"));
+        let found = self.names.fresh(&format!("{name}_found"));
+        let compare = match keeps {
+            Keeps::Max => quote::quote!(#next > #kept),
+            Keeps::Min => quote::quote!(#next < #kept),
+        };
+        let ty = ty.map(|ty| quote::quote!(: #ty));
+        let (attrs, iter) = (&looped.attrs, &looped.expr);
+        let span = looped.for_token.span;
+        Some(vec![
+            syn::parse_quote_spanned!(span=> let mut #at: usize = #first_index;),
+            syn::parse_quote_spanned!(span=> let mut #kept #ty = #start_value;),
+            syn::parse_quote_spanned!(span=> let mut #found = false;),
+            syn::parse_quote_spanned! {span=>
+                #(#attrs)*
+                for #var in #iter {
+                    let #next #ty = #value;
+                    if #compare || #kept.is_nan() {
+                        #at = #var;
+                        #kept = #next;
+                        #found = true;
+                    }
+                }
+            },
+            syn::parse_quote_spanned! {span=>
+                let mut #name #ty = if #found {
+                    let #var = #at;
+                    #value
+                } else {
+                    #start_value
+                };
+            },
+        ])
+    }
+}
+
+/// `let mut a` or `let mut a: T`: the name and the type.
+fn mutable_name(pat: &syn::Pat) -> Option<(syn::Ident, Option<Box<syn::Type>>)> {
+    let bare =
+        |p: &syn::PatIdent| p.mutability.is_some() && p.by_ref.is_none() && p.subpat.is_none();
+    match pat {
+        syn::Pat::Ident(p) if bare(p) => Some((p.ident.clone(), None)),
+        syn::Pat::Type(t) => match &*t.pat {
+            syn::Pat::Ident(p) if bare(p) => Some((p.ident.clone(), Some(t.ty.clone()))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `m = m.min(e)`, `m = e.min(m)` or `m = f64::min(m, e)` (and `max`): `e`
+/// and what is kept.
+fn computed_update(stmt: &Stmt, name: &syn::Ident) -> Option<(Expr, Keeps)> {
+    let Stmt::Expr(expr, _) = stmt else {
+        return None;
+    };
+    let Expr::Assign(assign) = strip(expr) else {
+        return None;
+    };
+    if !is_name(&assign.left, name) {
+        return None;
+    }
+    let (method, operands) = extremum_call(&assign.right)?;
+    let keeps = match method.to_string().as_str() {
+        "max" => Keeps::Max,
+        "min" => Keeps::Min,
+        _ => return None,
+    };
+    let other = match (is_name(operands[0], name), is_name(operands[1], name)) {
+        (true, false) => operands[1],
+        (false, true) => operands[0],
+        _ => return None,
+    };
+    Some((other.clone(), keeps))
+}
+
+/// `a.max(b)` or `f64::max(a, b)` (`f32::`, `T::`): the method and its two
+/// operands.
+fn extremum_call(expr: &Expr) -> Option<(syn::Ident, [&Expr; 2])> {
+    match strip(expr) {
+        Expr::MethodCall(call) if call.args.len() == 1 && call.turbofish.is_none() => {
+            Some((call.method.clone(), [&*call.receiver, &call.args[0]]))
+        }
+        Expr::Call(call) if call.args.len() == 2 => {
+            let Expr::Path(path) = strip(&call.func) else {
+                return None;
+            };
+            let segments: Vec<&syn::PathSegment> = path.path.segments.iter().collect();
+            match segments.as_slice() {
+                [ty, method] if ["f64", "f32", "T"].contains(&ty.ident.to_string().as_str()) => {
+                    Some((method.ident.clone(), [&call.args[0], &call.args[1]]))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether `var` is in the index of some `x[..]` in `expr`, with no cast
+/// there: a `usize`.
+fn indexes_with(expr: &Expr, var: &syn::Ident) -> bool {
+    struct Finds<'v> {
+        var: &'v syn::Ident,
+        found: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Finds<'_> {
+        fn visit_expr_index(&mut self, index: &'ast syn::ExprIndex) {
+            let cast = identifiers(index.index.to_token_stream()).contains("as");
+            self.found |= !cast && mentions(&index.index, self.var);
+            syn::visit::visit_expr_index(self, index);
+        }
+    }
+    let mut finds = Finds { var, found: false };
+    syn::visit::Visit::visit_expr(&mut finds, expr);
+    finds.found
+}
+
+/// Whether computing `expr` again changes nothing: no `&mut`, assignment,
+/// macro, closure, block or control flow, and no method that changes its
+/// receiver.
+fn pure(expr: &Expr) -> bool {
+    struct Impure(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Impure {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            let changes = match expr {
+                Expr::Assign(_)
+                | Expr::Macro(_)
+                | Expr::Closure(_)
+                | Expr::Block(_)
+                | Expr::Unsafe(_)
+                | Expr::Loop(_)
+                | Expr::While(_)
+                | Expr::ForLoop(_)
+                | Expr::Return(_)
+                | Expr::Break(_)
+                | Expr::Continue(_)
+                | Expr::Let(_)
+                | Expr::Async(_)
+                | Expr::Await(_)
+                | Expr::Yield(_) => true,
+                Expr::Reference(r) => r.mutability.is_some(),
+                Expr::Binary(b) => matches!(
+                    b.op,
+                    syn::BinOp::AddAssign(_)
+                        | syn::BinOp::SubAssign(_)
+                        | syn::BinOp::MulAssign(_)
+                        | syn::BinOp::DivAssign(_)
+                        | syn::BinOp::RemAssign(_)
+                        | syn::BinOp::BitAndAssign(_)
+                        | syn::BinOp::BitOrAssign(_)
+                        | syn::BinOp::BitXorAssign(_)
+                        | syn::BinOp::ShlAssign(_)
+                        | syn::BinOp::ShrAssign(_)
+                ),
+                Expr::MethodCall(call) => [
+                    "push",
+                    "pop",
+                    "insert",
+                    "remove",
+                    "clear",
+                    "truncate",
+                    "swap",
+                    "sort",
+                    "sort_by",
+                    "reverse",
+                    "fill",
+                    "extend",
+                    "append",
+                    "drain",
+                    "retain",
+                    "iter_mut",
+                    "as_mut",
+                    "get_mut",
+                    "next",
+                    "resize",
+                    "copy_from_slice",
+                ]
+                .contains(&call.method.to_string().as_str()),
+                _ => false,
+            };
+            self.0 |= changes;
+            syn::visit::visit_expr(self, expr);
+        }
+    }
+    let mut impure = Impure(false);
+    syn::visit::Visit::visit_expr(&mut impure, expr);
+    !impure.0
+}
+
 /// `x.iter()` of a list named by an identifier: the list.
 fn iterated(expr: &Expr) -> Option<syn::Ident> {
     let Expr::MethodCall(iter) = strip(expr) else {
@@ -444,42 +674,9 @@ fn update(stmt: &Stmt, name: &syn::Ident) -> Option<Update> {
         return None;
     };
     match strip(expr) {
-        Expr::Assign(assign) if is_name(&assign.left, name) => {
-            let (method, operands) = match strip(&assign.right) {
-                Expr::MethodCall(call) if call.args.len() == 1 && call.turbofish.is_none() => {
-                    (call.method.clone(), [&*call.receiver, &call.args[0]])
-                }
-                Expr::Call(call) if call.args.len() == 2 => {
-                    let Expr::Path(path) = strip(&call.func) else {
-                        return None;
-                    };
-                    let segments: Vec<String> = path
-                        .path
-                        .segments
-                        .iter()
-                        .map(|s| s.ident.to_string())
-                        .collect();
-                    if segments.len() != 2 || !["f64", "f32", "T"].contains(&segments[0].as_str()) {
-                        return None;
-                    }
-                    (
-                        path.path.segments[1].ident.clone(),
-                        [&call.args[0], &call.args[1]],
-                    )
-                }
-                _ => return None,
-            };
-            let keeps = match method.to_string().as_str() {
-                "max" => Keeps::Max,
-                "min" => Keeps::Min,
-                _ => return None,
-            };
-            let other = match (is_name(operands[0], name), is_name(operands[1], name)) {
-                (true, false) => operands[1],
-                (false, true) => operands[0],
-                _ => return None,
-            };
-            let (list, index) = element(other)?;
+        Expr::Assign(_) => {
+            let (other, keeps) = computed_update(stmt, name)?;
+            let (list, index) = element(&other)?;
             Some(Update {
                 list,
                 index,
