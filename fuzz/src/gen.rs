@@ -790,14 +790,7 @@ impl Gen {
                 els: None,
             },
         };
-        out.push(S::For {
-            label: None,
-            var,
-            lo: self.rng.below(2),
-            hi: I::Lit(self.len),
-            rev: self.rng.chance(0.3),
-            body: vec![update],
-        });
+        out.push(self.loop_to_len(var, true, vec![update]));
         self.declare_scalar(&name, true);
     }
 
@@ -866,14 +859,7 @@ impl Gen {
                 value,
             },
         ];
-        out.push(S::For {
-            label: None,
-            var,
-            lo: self.rng.below(2),
-            hi: I::Lit(self.len),
-            rev: self.rng.chance(0.3),
-            body,
-        });
+        out.push(self.loop_to_len(var, true, body));
         self.declare_scalar(&sum, true);
     }
 
@@ -905,19 +891,27 @@ impl Gen {
             true => (E::Var(name.clone()), value),
             false => (value, E::Var(name.clone())),
         };
-        out.push(S::For {
+        let update = S::Assign {
+            name: name.clone(),
+            op: None,
+            value: E::M2(method, Box::new(receiver), Box::new(argument)),
+        };
+        out.push(self.loop_to_len(var, false, vec![update]));
+        self.declare_scalar(&name, true);
+    }
+
+    /// `for var in lo..LEN { body }` (`lo` 0 or 1), reversed now and then
+    /// where `reversible`.
+    fn loop_to_len(&mut self, var: String, reversible: bool, body: Vec<S>) -> S {
+        let lo = self.rng.below(2);
+        S::For {
             label: None,
             var,
-            lo: self.rng.below(2),
+            lo,
             hi: I::Lit(self.len),
-            rev: false,
-            body: vec![S::Assign {
-                name: name.clone(),
-                op: None,
-                value: E::M2(method, Box::new(receiver), Box::new(argument)),
-            }],
-        });
-        self.declare_scalar(&name, true);
+            rev: reversible && self.rng.chance(0.3),
+            body,
+        }
     }
 
     fn declare_scalar(&mut self, name: &str, mutable: bool) {

@@ -138,16 +138,7 @@ fn user_name(node: &crate::ir::Node) -> String {
 /// The blocks inside a loop's body, the body included.
 pub fn regions_inside(graph: &Graph, body: RegionId) -> BTreeSet<RegionId> {
     (0..graph.regions.len())
-        .filter(|&region| {
-            let mut current = Some(region);
-            while let Some(r) = current {
-                if r == body {
-                    return true;
-                }
-                current = graph.regions[r].parent;
-            }
-            false
-        })
+        .filter(|&region| graph.within(region, body))
         .collect()
 }
 

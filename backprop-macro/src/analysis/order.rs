@@ -202,7 +202,7 @@ fn element_of_iteration(
                 .map(|id| format!("#{id}")),
         }
     }
-    let outside = |id: NodeId| !within(graph, graph.nodes[id].region, region);
+    let outside = |id: NodeId| !graph.within(graph.nodes[id].region, region);
     let fixed = |expr: &syn::Expr| fixed(expr, &local, &outside);
     let is_var = |expr: &syn::Expr| {
         local(expr).is_some_and(|id| {
@@ -232,16 +232,4 @@ fn element_of_iteration(
         other if is_var(other) => Some("i".to_string()),
         _ => None,
     }
-}
-
-/// Whether `region` is `ancestor` or nested in it.
-fn within(graph: &Graph, region: RegionId, ancestor: RegionId) -> bool {
-    let mut current = Some(region);
-    while let Some(r) = current {
-        if r == ancestor {
-            return true;
-        }
-        current = graph.regions[r].parent;
-    }
-    false
 }

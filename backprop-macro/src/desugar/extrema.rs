@@ -180,7 +180,38 @@ struct Update {
     nan_gives_way: bool,
 }
 
+/// The locals of a rewritten extremum named `m`: the index chosen
+/// (`m_at`), the value kept for the comparisons (`m_kept`), each candidate
+/// (`m_next`) and whether one beat the start (`m_found`).
+struct Chosen {
+    at: syn::Ident,
+    kept: syn::Ident,
+    next: syn::Ident,
+    found: syn::Ident,
+}
+
+impl Chosen {
+    /// Whether the candidate replaces the value kept (strictly: a tie keeps
+    /// the earlier, as the chain of `max`es gave it to its receiver).
+    fn beats(&self, keeps: Keeps) -> proc_macro2::TokenStream {
+        let (next, kept) = (&self.next, &self.kept);
+        match keeps {
+            Keeps::Max => quote::quote!(#next > #kept),
+            Keeps::Min => quote::quote!(#next < #kept),
+        }
+    }
+}
+
 impl Rewriter<'_> {
+    fn chosen(&mut self, name: &syn::Ident) -> Chosen {
+        Chosen {
+            at: self.names.fresh(&format!("{name}_at")),
+            kept: self.names.fresh(&format!("{name}_kept")),
+            next: self.names.fresh(&format!("{name}_next")),
+            found: self.names.fresh(&format!("{name}_found")),
+        }
+    }
+
     fn rewrite(&mut self, first: &Stmt, second: &Stmt) -> Option<Vec<Stmt>> {
         // `let mut a = x[e0];`
         let Stmt::Local(local) = first else {
@@ -208,15 +239,11 @@ impl Rewriter<'_> {
         {
             return None;
         }
-        let at = self.names.fresh(&format!("{name}_at"));
-        let kept = self.names.fresh(&format!("{name}_kept"));
-        let next = self.names.fresh(&format!("{name}_next"));
+        let chosen = self.chosen(&name);
+        let compare = chosen.beats(update.keeps);
+        let Chosen { at, kept, next, .. } = chosen;
         let candidate = self.names.fresh("at");
         let index = &update.index;
-        let compare = match update.keeps {
-            Keeps::Max => quote::quote!(#next > #kept),
-            Keeps::Min => quote::quote!(#next < #kept),
-        };
         let condition = match update.nan_gives_way {
             true => quote::quote!(#compare || #kept.is_nan()),
             false => compare,
@@ -290,15 +317,15 @@ impl Rewriter<'_> {
             return None;
         }
         let keeps = folded_extremum(&fold.args[1], by_value)?;
-        let at = self.names.fresh(&format!("{name}_at"));
-        let kept = self.names.fresh(&format!("{name}_kept"));
-        let next = self.names.fresh(&format!("{name}_next"));
-        let found = self.names.fresh(&format!("{name}_found"));
+        let chosen = self.chosen(&name);
+        let compare = chosen.beats(keeps);
+        let Chosen {
+            at,
+            kept,
+            next,
+            found,
+        } = chosen;
         let candidate = self.names.fresh("at");
-        let compare = match keeps {
-            Keeps::Max => quote::quote!(#next > #kept),
-            Keeps::Min => quote::quote!(#next < #kept),
-        };
         let ty = ty.map(|ty| quote::quote!(: #ty));
         let span = fold.method.span();
         Some(vec![
@@ -372,14 +399,14 @@ impl Rewriter<'_> {
         {
             return None;
         }
-        let at = self.names.fresh(&format!("{name}_at"));
-        let kept = self.names.fresh(&format!("{name}_kept"));
-        let next = self.names.fresh(&format!("{name}_next"));
-        let found = self.names.fresh(&format!("{name}_found"));
-        let compare = match keeps {
-            Keeps::Max => quote::quote!(#next > #kept),
-            Keeps::Min => quote::quote!(#next < #kept),
-        };
+        let chosen = self.chosen(&name);
+        let compare = chosen.beats(keeps);
+        let Chosen {
+            at,
+            kept,
+            next,
+            found,
+        } = chosen;
         let ty = ty.map(|ty| quote::quote!(: #ty));
         let (attrs, iter) = (&looped.attrs, &looped.expr);
         let span = looped.for_token.span;
@@ -500,8 +527,7 @@ fn pure(expr: &Expr) -> bool {
     impl<'ast> syn::visit::Visit<'ast> for Impure {
         fn visit_expr(&mut self, expr: &'ast Expr) {
             let changes = match expr {
-                Expr::Assign(_)
-                | Expr::Macro(_)
+                Expr::Macro(_)
                 | Expr::Closure(_)
                 | Expr::Block(_)
                 | Expr::Unsafe(_)
@@ -516,19 +542,6 @@ fn pure(expr: &Expr) -> bool {
                 | Expr::Await(_)
                 | Expr::Yield(_) => true,
                 Expr::Reference(r) => r.mutability.is_some(),
-                Expr::Binary(b) => matches!(
-                    b.op,
-                    syn::BinOp::AddAssign(_)
-                        | syn::BinOp::SubAssign(_)
-                        | syn::BinOp::MulAssign(_)
-                        | syn::BinOp::DivAssign(_)
-                        | syn::BinOp::RemAssign(_)
-                        | syn::BinOp::BitAndAssign(_)
-                        | syn::BinOp::BitOrAssign(_)
-                        | syn::BinOp::BitXorAssign(_)
-                        | syn::BinOp::ShlAssign(_)
-                        | syn::BinOp::ShrAssign(_)
-                ),
                 Expr::MethodCall(call) => [
                     "push",
                     "pop",
@@ -561,7 +574,7 @@ fn pure(expr: &Expr) -> bool {
     }
     let mut impure = Impure(false);
     syn::visit::Visit::visit_expr(&mut impure, expr);
-    !impure.0
+    !impure.0 && !crate::desugar::assigns(expr)
 }
 
 /// `x.iter()` of a list named by an identifier: the list.

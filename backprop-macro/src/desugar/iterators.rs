@@ -606,7 +606,7 @@ pub fn split_tuple(expr: &Expr, n: usize) -> Option<Vec<Expr>> {
             _ => None,
         },
         Expr::If(branch) => {
-            if assigns(&branch.cond) {
+            if crate::desugar::assigns(&branch.cond) {
                 return None;
             }
             let then_arm = split_tuple(
@@ -628,11 +628,10 @@ pub fn split_tuple(expr: &Expr, n: usize) -> Option<Vec<Expr>> {
             )
         }
         Expr::Match(matched) => {
-            if assigns(&matched.expr)
-                || matched
-                    .arms
-                    .iter()
-                    .any(|arm| matches!(&arm.pat, Pat::Guard(g) if assigns(&g.guard)))
+            if crate::desugar::assigns(&matched.expr)
+                || matched.arms.iter().any(
+                    |arm| matches!(&arm.pat, Pat::Guard(g) if crate::desugar::assigns(&g.guard)),
+                )
             {
                 return None;
             }
@@ -657,34 +656,6 @@ pub fn split_tuple(expr: &Expr, n: usize) -> Option<Vec<Expr>> {
         }
         _ => None,
     }
-}
-
-/// Whether evaluating `expr` assigns anything.
-fn assigns(expr: &Expr) -> bool {
-    struct Finder(bool);
-    impl<'ast> syn::visit::Visit<'ast> for Finder {
-        fn visit_expr(&mut self, expr: &'ast Expr) {
-            match expr {
-                Expr::Assign(_) => self.0 = true,
-                Expr::Binary(b)
-                    if matches!(
-                        b.op,
-                        syn::BinOp::AddAssign(_)
-                            | syn::BinOp::SubAssign(_)
-                            | syn::BinOp::MulAssign(_)
-                            | syn::BinOp::DivAssign(_)
-                            | syn::BinOp::RemAssign(_)
-                    ) =>
-                {
-                    self.0 = true
-                }
-                _ => syn::visit::visit_expr(self, expr),
-            }
-        }
-    }
-    let mut finder = Finder(false);
-    syn::visit::Visit::visit_expr(&mut finder, expr);
-    finder.0
 }
 
 /// Code built around the user's tokens, parsed; `None` when those tokens do

@@ -83,3 +83,39 @@ pub(crate) fn rebound_inside(block: &syn::Block, name: &syn::Ident) -> bool {
     finds.visit_block(block);
     finds.1
 }
+
+/// Whether evaluating `expr` assigns anything (`=`, `+=` and the other
+/// compound assignments).
+pub(crate) fn assigns(expr: &syn::Expr) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast syn::Expr) {
+            match expr {
+                syn::Expr::Assign(_) => self.0 = true,
+                syn::Expr::Binary(b) if is_compound_assignment(&b.op) => self.0 = true,
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_expr(&mut finder, expr);
+    finder.0
+}
+
+/// `+=`, `-=` and the other operators that assign.
+fn is_compound_assignment(op: &syn::BinOp) -> bool {
+    use syn::BinOp as B;
+    matches!(
+        op,
+        B::AddAssign(_)
+            | B::SubAssign(_)
+            | B::MulAssign(_)
+            | B::DivAssign(_)
+            | B::RemAssign(_)
+            | B::BitAndAssign(_)
+            | B::BitOrAssign(_)
+            | B::BitXorAssign(_)
+            | B::ShlAssign(_)
+            | B::ShrAssign(_)
+    )
+}

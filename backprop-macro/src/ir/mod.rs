@@ -737,6 +737,18 @@ impl Graph {
             .map(|(id, _)| id)
     }
 
+    /// Whether `region` is `ancestor` or a block nested in it.
+    pub fn within(&self, region: RegionId, ancestor: RegionId) -> bool {
+        let mut current = Some(region);
+        while let Some(r) = current {
+            if r == ancestor {
+                return true;
+            }
+            current = self.regions[r].parent;
+        }
+        false
+    }
+
     /// The statement directly inside `ancestor` that contains `region`, or `None`
     /// when `region` is `ancestor` itself.
     pub fn child_statement(&self, region: RegionId, ancestor: RegionId) -> Option<StmtId> {
