@@ -1,8 +1,10 @@
 //! Reversed loops that run first to last (`analysis/order.rs`): where no
 //! iteration's reverse feeds another's, and where one does (a recurrence, one
 //! element written again and again, a list of indices that repeats one, a
-//! product carried along), each against finite differences, and the order
-//! each one's backward pass runs in, read from its source.
+//! product carried along, a running sum read in the body, a list written
+//! element by element and read whole by a call), each against finite
+//! differences, and the order each one's backward pass runs in, read from
+//! its source.
 
 #![allow(clippy::needless_range_loop)] // index loops are the subject here
 
@@ -87,6 +89,27 @@ fn running_sum(x: &[f64]) -> f64 {
     total
 }
 
+/// The sum of a list, differentiated.
+#[differentiate]
+fn total(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += v[i];
+    }
+    s
+}
+
+/// A list written at `i` and read whole by a call in the same loop: each
+/// iteration reads what the ones before it wrote.
+#[differentiate]
+fn read_whole_by_a_call(x: &[f64]) -> f64 {
+    let mut z = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        z[i] = x[i] * total(&z) + x[i] * x[i];
+    }
+    total(&z)
+}
+
 /// A product carried along: each iteration's adjoint scales the next's.
 #[differentiate]
 fn carried_product(x: &[f64]) -> f64 {
@@ -135,6 +158,8 @@ fn loops_whose_iterations_feed_each_other_stay_reversed_and_are_right() {
             assert_gradient(same_element, &x, &same_element::grad(&x).1.x);
             assert_gradient(carried_product, &x, &carried_product::grad(&x).1.x);
             assert_gradient(running_sum, &x, &running_sum::grad(&x).1.x);
+            let g = read_whole_by_a_call::grad(&x).1.x;
+            assert_gradient(read_whole_by_a_call, &x, &g);
         }
     }
     for source in [

@@ -845,6 +845,27 @@ impl Gen {
             true => I::Mirror(Box::new(I::Var(var.clone())), self.len),
             false => I::Var(var.clone()),
         };
+        // The list written also read whole by a helper, now and then: each
+        // iteration then reads what the ones before it wrote.
+        let readers: Vec<String> = self
+            .helpers
+            .iter()
+            .filter(|h| matches!(h.kind, HelperKind::PartRead | HelperKind::SliceRead))
+            .map(|h| h.name.clone())
+            .collect();
+        if !readers.is_empty() && self.rng.chance(0.3) {
+            let helper = self.rng.pick(&readers).clone();
+            let by_ref = self
+                .scope
+                .arrays
+                .iter()
+                .any(|a| a.name == array && a.by_ref);
+            let call = E::Call(
+                helper,
+                vec![Arg::Slice(array.clone(), by_ref), Arg::E(E::Lit(0.5))],
+            );
+            value = E::Bin('+', Box::new(value), Box::new(call));
+        }
         let op = *self.rng.pick(&[None, Some('+')]);
         let body = vec![
             S::Assign {

@@ -17,8 +17,9 @@
 //!   iteration);
 //! - each array the loop writes is written and read only at one element per
 //!   iteration, the same one, which no other iteration touches (`z[i]`,
-//!   `z[i + 1]`, `z[n - i]`, with `n` fixed in the loop): its adjoint is read
-//!   and cleared at that element alone;
+//!   `z[i + 1]`, `z[n - i]`, with `n` fixed in the loop), and passed to no
+//!   call (which reads every element): its adjoint is read and cleared at
+//!   that element alone;
 //! - every other adjoint is added into (`dx[j] += ..`, `da += ..`), which
 //!   commutes (up to rounding, as any two orders of a sum);
 //! - no early exit, no checkpoint.
@@ -91,6 +92,8 @@ fn written_at_one_element(graph: &Graph, looped: &Loop) -> bool {
     let mut accesses: Vec<(NodeId, &Operand, bool)> = Vec::new();
     // A push or a call that writes an array: elements no index here names.
     let mut unseen_writes = false;
+    // Arrays a call reads whole: every element, in every iteration.
+    let mut passed: Vec<NodeId> = Vec::new();
     any_stmt(&looped.body, &mut |stmt| {
         if let Stmt::Node(id) = stmt {
             match &graph.nodes[*id].kind {
@@ -101,15 +104,22 @@ fn written_at_one_element(graph: &Graph, looped: &Loop) -> bool {
                     unseen_writes |= *push;
                     accesses.push((*array, index, true));
                 }
-                NodeKind::Call { .. } => {
+                NodeKind::Call { args, .. } => {
                     unseen_writes |= graph.writes_to_arrays(*id).next().is_some();
+                    passed.extend(args.iter().filter_map(|arg| match arg {
+                        Operand::Node(a) if graph.nodes[*a].array.is_some() => Some(*a),
+                        _ => None,
+                    }));
                 }
                 _ => {}
             }
         }
         false
     });
-    if unseen_writes {
+    let passed_written = accesses
+        .iter()
+        .any(|(array, _, write)| *write && passed.contains(array));
+    if unseen_writes || passed_written {
         return false;
     }
     let writes = accesses.iter().filter(|(_, _, write)| *write);
