@@ -999,15 +999,20 @@ fn nearest(points: &[f64], centres: &[f64], w: f64, d: usize) -> f64 {
     cost + top * w + floor * w
 }
 
-/// Left alone, and still right: a range whose start is computed.
-#[differentiate]
+/// Left alone, and still right: a range whose start is computed, and a
+/// minimum of integers.
+#[differentiate(wrt(x))]
 #[allow(clippy::needless_range_loop)]
-fn nearest_left_alone(x: &[f64]) -> f64 {
+fn nearest_left_alone(x: &[f64], r: &[usize]) -> f64 {
     let mut m = f64::INFINITY;
     for j in x.len() / 2..x.len() {
         m = m.min(x[j] * x[j] + 1.0);
     }
-    m
+    let mut low = usize::MAX;
+    for j in 0..r.len() {
+        low = low.min(r[j] * 2);
+    }
+    m * x[low % x.len()]
 }
 
 #[test]
@@ -1025,10 +1030,11 @@ fn running_extrema_of_computed_values_compute_the_chosen_one_again() {
             assert_gradient(|v| nearest(&points, &centres, v[0], d), &[w], &[g.w]);
         }
     }
+    let r = [3, 1, 2];
     for x in [[0.5, -0.25, 2.0, 0.75], [1.0, 2.0, -0.5, 0.1]] {
-        let (value, g) = nearest_left_alone::grad(&x);
-        assert_eq!(value.to_bits(), nearest_left_alone(&x).to_bits());
-        assert_gradient(nearest_left_alone, &x, &g.x);
+        let (value, g) = nearest_left_alone::grad(&x, &r);
+        assert_eq!(value.to_bits(), nearest_left_alone(&x, &r).to_bits());
+        assert_gradient(|x| nearest_left_alone(x, &r), &x, &g.x);
     }
     // One distance differentiated per point: no `min` left, and no chain of
     // them saved; the computed start left alone keeps its `min`.

@@ -60,6 +60,7 @@ pub fn running_extrema_as_indices(function: &mut syn::ItemFn, floats: &crate::ir
     Rewriter {
         names: &mut names,
         lists,
+        floats,
     }
     .visit_block_mut(&mut function.block);
 }
@@ -132,6 +133,9 @@ struct Rewriter<'n> {
     names: &'n mut Names,
     /// The lists of floats it may rewrite the extrema of.
     lists: Vec<syn::Ident>,
+    /// Which types are floats: a computed extremum is rewritten only where
+    /// its start or its `let` says it is one (`is_nan` is a float's).
+    floats: &'n crate::ir::Floats,
 }
 
 impl VisitMut for Rewriter<'_> {
@@ -367,7 +371,11 @@ impl Rewriter<'_> {
         let (name, ty) = mutable_name(&local.pat)?;
         let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
         let start_value = &init.expr;
-        if !constant(start_value) {
+        let float = match &ty {
+            Some(ty) => self.floats.of_type(ty).is_some(),
+            None => float_constant(start_value, self.floats),
+        };
+        if !constant(start_value) || !float {
             return None;
         }
         let Stmt::Expr(Expr::ForLoop(looped), _) = second else {
@@ -589,6 +597,28 @@ fn iterated(expr: &Expr) -> Option<syn::Ident> {
         return None;
     };
     path.path.get_ident().cloned()
+}
+
+/// A constant that is a float: a float literal, negated or not, or an item
+/// of a float type (`f64::INFINITY`, `T::neg_infinity()`).
+fn float_constant(expr: &Expr, floats: &crate::ir::Floats) -> bool {
+    let of_float = |path: &syn::Path| {
+        path.segments.len() == 2 && floats.of_ident(&path.segments[0].ident).is_some()
+    };
+    match strip(expr) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(_),
+            ..
+        }) => true,
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => float_constant(expr, floats),
+        Expr::Path(path) => of_float(&path.path),
+        Expr::Call(call) => matches!(strip(&call.func), Expr::Path(p) if of_float(&p.path)),
+        _ => false,
+    }
 }
 
 /// A start a fold may repeat: a literal, a path (`f64::NEG_INFINITY`), a
