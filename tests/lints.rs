@@ -234,7 +234,8 @@ pub fn centre(x: &[f64], m: &[f64], out: &mut [f64]) {
 
 /// Named parts read through their parents, `split_at`'s halves, a running
 /// minimum kept as an index (written as an index loop, which clippy would
-/// have as an iterator), a maximum by `fold`, and calls of `centre`.
+/// have as an iterator), a maximum by `fold`, a minimum of computed values,
+/// and calls of `centre`.
 #[differentiate]
 #[must_use]
 #[allow(clippy::needless_range_loop)]
@@ -255,7 +256,11 @@ pub fn parts(x: &[f64], m: &[f64]) -> f64 {
         }
     }
     let most = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    out[0] * out[1] + top * low + head[1] * tail[0] + most
+    let mut nearest = f64::INFINITY;
+    for k in 0..m.len() {
+        nearest = nearest.min((m[k] - x[0]).abs());
+    }
+    out[0] * out[1] + top * low + head[1] * tail[0] + most + nearest
 }
 
 /// A model whose methods are differentiated.
