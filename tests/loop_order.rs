@@ -181,3 +181,56 @@ fn a_list_of_indices_that_repeats_one_keeps_the_last_write() {
         assert_gradient(|v| through_indices(v, &order), &x, &g.x);
     }
 }
+
+/// Shapes at the edge of the rule, each against finite differences whatever
+/// order its loops run in: a write in one arm of a branch, an inner loop
+/// reading what the outer one wrote, two lists written at `i` and `i + 1`, a
+/// reversed range, an `&mut` parameter written in place, calls in the loop
+/// that read lists it does not write, a stepped range.
+#[differentiate]
+fn edge_shapes(x: &[f64], y: &mut [f64]) -> f64 {
+    let n = x.len();
+    let mut z = vec![0.0; n];
+    let mut w = vec![0.0; n + 1];
+    for i in 0..n {
+        if i % 2 == 0 {
+            z[i] = x[i].exp();
+        } else {
+            w[i + 1] = x[i] * 3.0;
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        z[i] += w[i + 1] * 0.5;
+        for j in 0..n {
+            s += z[i] * x[j];
+        }
+    }
+    for i in (0..n).rev() {
+        y[i] = y[i] * x[i] + total(&x[..i]);
+        s -= y[i].sin();
+    }
+    for i in (0..n).step_by(2) {
+        z[i] = z[i] * z[i] + x[i];
+        s += z[i];
+    }
+    s
+}
+
+#[test]
+fn shapes_at_the_edge_of_the_rule_are_right() {
+    for n in [1, 2, 3, 6] {
+        for v in points(2 * n) {
+            let (x, y0) = v.split_at(n);
+            let mut y = y0.to_vec();
+            let (_, tape) = edge_shapes::forward(x, &mut y);
+            let g = edge_shapes::backward(&tape, (1.0, &vec![0.0; n]));
+            let value = |v: &[f64]| {
+                let mut y = v[n..].to_vec();
+                edge_shapes(&v[..n], &mut y)
+            };
+            let whole: Vec<f64> = g.x.iter().chain(&g.y).copied().collect();
+            assert_gradient(value, &v, &whole);
+        }
+    }
+}
