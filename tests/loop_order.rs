@@ -186,7 +186,8 @@ fn a_list_of_indices_that_repeats_one_keeps_the_last_write() {
 /// order its loops run in: a write in one arm of a branch, an inner loop
 /// reading what the outer one wrote, two lists written at `i` and `i + 1`, a
 /// reversed range, an `&mut` parameter written in place, calls in the loop
-/// that read lists it does not write, a stepped range.
+/// that read lists it does not write, a stepped range, a matrix-vector
+/// product, a `continue`.
 #[differentiate]
 fn edge_shapes(x: &[f64], y: &mut [f64]) -> f64 {
     let n = x.len();
@@ -213,6 +214,21 @@ fn edge_shapes(x: &[f64], y: &mut [f64]) -> f64 {
     for i in (0..n).step_by(2) {
         z[i] = z[i] * z[i] + x[i];
         s += z[i];
+    }
+    // A matrix-vector product: the inner loop adds into the outer one's
+    // element again and again.
+    let mut v = vec![0.0; n];
+    for i in 0..n {
+        for j in 0..n {
+            v[i] += z[j] * x[(i + j) % n] * 0.25;
+        }
+        v[i] = v[i].tanh();
+    }
+    for i in 0..n {
+        if v[i] > 0.1 {
+            continue;
+        }
+        s += v[i] * x[i];
     }
     s
 }
