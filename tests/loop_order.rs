@@ -110,6 +110,41 @@ fn read_whole_by_a_call(x: &[f64]) -> f64 {
     total(&z)
 }
 
+/// Sums chosen by a branch: each arm adds or subtracts, or passes the sum
+/// on (`continue`); the test may read the sum.
+#[differentiate]
+fn conditional_sums(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        if x[i] > 0.0 {
+            s += x[i] * 3.0;
+        } else {
+            s -= x[i] * 2.0;
+        }
+    }
+    let mut t = 1.0;
+    for i in 0..x.len() {
+        if t > 2.0 {
+            continue;
+        }
+        t += x[i] * x[i];
+    }
+    s * t
+}
+
+/// A branch that grows the sum by a multiple of itself: the adjoint
+/// changes from one iteration to the next.
+#[differentiate]
+fn conditional_growth(x: &[f64]) -> f64 {
+    let mut s = 1.0;
+    for i in 0..x.len() {
+        if x[i] > 0.0 {
+            s = s + s * x[i];
+        }
+    }
+    s
+}
+
 /// A product carried along: each iteration's adjoint scales the next's.
 #[differentiate]
 fn carried_product(x: &[f64]) -> f64 {
@@ -148,6 +183,12 @@ fn loops_of_own_elements_run_forwards_and_are_right() {
     assert!(!backward.contains(".rev()"), "{backward}");
     // `old.sin()`'s `old`, saved per iteration, read oldest first.
     assert!(backward.contains("old_stack.ahead("), "{backward}");
+    for x in points(7) {
+        let g = conditional_sums::grad(&x).1.x;
+        assert_gradient(conditional_sums, &x, &g);
+    }
+    let backward = backward_pass(conditional_sums::SOURCE);
+    assert!(!backward.contains(".rev()"), "{backward}");
 }
 
 #[test]
@@ -158,6 +199,8 @@ fn loops_whose_iterations_feed_each_other_stay_reversed_and_are_right() {
             assert_gradient(same_element, &x, &same_element::grad(&x).1.x);
             assert_gradient(carried_product, &x, &carried_product::grad(&x).1.x);
             assert_gradient(running_sum, &x, &running_sum::grad(&x).1.x);
+            let g = conditional_growth::grad(&x).1.x;
+            assert_gradient(conditional_growth, &x, &g);
             let g = read_whole_by_a_call::grad(&x).1.x;
             assert_gradient(read_whole_by_a_call, &x, &g);
         }

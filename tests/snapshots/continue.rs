@@ -121,7 +121,8 @@ pub mod even_terms {
         let Tape { x, w_len, trips, .. } = *tape;
         let dw = ::backprop_runtime::lent::Sink::target(dw_sink, &mut grad.w, w_len);
         let mut dx = 0.0_f64;
-        for i in (0..trips).rev() {
+        #[allow(clippy::needless_range_loop)]
+        for i in 0..trips {
             let wi = w[i];
             let cond = i % 2 == 1;
             let dtotal_4 = dtotal_5;

@@ -53,37 +53,117 @@ pub fn iterations_commute(graph: &Graph, activity: &Activity, looped: &Loop) -> 
             .enumerate()
             .filter(|(_, carried)| activity.carries(carried))
             .all(|(k, carried)| {
-                passes_through(graph, activity, carried.param, &looped.body.results[k])
+                passes_through(
+                    graph,
+                    activity,
+                    looped,
+                    carried.param,
+                    &looped.body.results[k],
+                )
             })
         && written_at_one_element(graph, looped)
 }
 
 /// Whether the next value `next` of a carried variable is `param + t`,
-/// `t + param` or `param - t`, that is `param`'s only differentiable use, and
-/// the next value has no other: the adjoint of `param` is then the adjoint
-/// of `next`, the same in every iteration.
-fn passes_through(graph: &Graph, activity: &Activity, param: NodeId, next: &Operand) -> bool {
+/// `t + param` or `param - t`, or a branch's choice between such sums and
+/// `param` itself (`if c { s += a; }`), that is `param`'s only
+/// differentiable use, and the next value has no other: the adjoint of
+/// `param` is then the adjoint of `next`, the same in every iteration.
+fn passes_through(
+    graph: &Graph,
+    activity: &Activity,
+    looped: &Loop,
+    param: NodeId,
+    next: &Operand,
+) -> bool {
     let Operand::Node(next) = next else {
         return false;
     };
+    // One use of `next` (a running sum also read in the body, `s += x[i];
+    // z[i] = s;`, gathers a different adjoint in every iteration).
+    if activity.terms[*next] != 1 {
+        return false;
+    }
+    if is_sum_of(graph, *next, param) {
+        return activity.terms[param] == 1;
+    }
+    // A branch of the body that chooses `next`: each arm hands back `param`
+    // or a sum of it, and nothing else in the body reads `param` (counted
+    // use by use: the terms of a branch are one for the whole statement).
+    let choice = looped.body.stmts.iter().find_map(|stmt| match stmt {
+        Stmt::If(branch) => branch
+            .merges
+            .iter()
+            .position(|m| m == next)
+            .map(|k| (branch, k)),
+        _ => None,
+    });
+    let Some((branch, k)) = choice else {
+        return false;
+    };
+    let mut allowed = 0;
+    for arm in &branch.arms {
+        match &arm.results[k] {
+            Operand::Node(id) if *id == param => allowed += 1,
+            Operand::Node(sum)
+                if is_sum_of(graph, *sum, param)
+                    && graph.nodes[*sum].region == arm.region
+                    && activity.terms[*sum] == 1 =>
+            {
+                allowed += 1
+            }
+            _ => return false,
+        }
+    }
+    uses_of(graph, &looped.body, param) == allowed
+}
+
+/// Whether `id` is `param + t`, `t + param` or `param - t`.
+fn is_sum_of(graph: &Graph, id: NodeId, param: NodeId) -> bool {
     let NodeKind::Op {
         form: Form::Operator(operator),
         args,
         ..
-    } = &graph.nodes[*next].kind
+    } = &graph.nodes[id].kind
     else {
         return false;
     };
     let is_param = |operand: &Operand| matches!(operand, Operand::Node(id) if *id == param);
-    let shape = match (operator, args.as_slice()) {
+    match (operator, args.as_slice()) {
         (Operator::Add, [a, b]) => is_param(a) != is_param(b),
         (Operator::Sub, [a, b]) => is_param(a) && !is_param(b),
         _ => false,
-    };
-    // One use each: `param` only in `next`, and `next` only as the next
-    // value (a running sum also read in the body, `s += x[i]; z[i] = s;`,
-    // gathers a different adjoint in every iteration).
-    shape && activity.terms[param] == 1 && activity.terms[*next] == 1
+    }
+}
+
+/// How many times the statements of `block`, at any depth, hand `id` on:
+/// as an operand, a branch arm's result, a loop's start or next value.
+fn uses_of(graph: &Graph, block: &crate::ir::Block, id: NodeId) -> usize {
+    let is = |operand: &Operand| matches!(operand, Operand::Node(o) if *o == id);
+    let mut count = block.results.iter().filter(|r| is(r)).count();
+    crate::ir::traverse::walk(
+        block,
+        crate::ir::traverse::Order::Forward,
+        &mut |_, stmt| {
+            count += match stmt {
+                Stmt::Node(node) => graph.nodes[*node].args().iter().filter(|a| is(a)).count(),
+                Stmt::If(branch) => {
+                    let results: usize = branch
+                        .arms
+                        .iter()
+                        .map(|arm| arm.results.iter().filter(|r| is(r)).count())
+                        .sum();
+                    results + usize::from(is(branch.test.operand()))
+                }
+                Stmt::Loop(inner) => {
+                    let starts = inner.carried.iter().filter(|c| is(&c.init)).count();
+                    starts + inner.body.results.iter().filter(|r| is(r)).count()
+                }
+                Stmt::BreakUnless(operand) => usize::from(is(operand)),
+            };
+        },
+    );
+    count
 }
 
 /// Whether every array the loop writes is accessed, anywhere in its body, at
