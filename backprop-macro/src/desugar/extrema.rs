@@ -174,6 +174,17 @@ enum Keeps {
     Min,
 }
 
+impl Keeps {
+    /// The extremum a method named `max` or `min` keeps.
+    fn of(method: &syn::Ident) -> Option<Keeps> {
+        match method.to_string().as_str() {
+            "max" => Some(Keeps::Max),
+            "min" => Some(Keeps::Min),
+            _ => None,
+        }
+    }
+}
+
 /// The running value's update in a loop's body, `a = a.max(x[e])` or
 /// `if x[e] > a { a = x[e]; }`: the list, the index and what it keeps, and
 /// whether a `NaN` kept so far gives way (as `max` and `min` do).
@@ -185,13 +196,12 @@ struct Update {
 }
 
 /// The locals of a rewritten extremum named `m`: the index chosen
-/// (`m_at`), the value kept for the comparisons (`m_kept`), each candidate
-/// (`m_next`) and whether one beat the start (`m_found`).
+/// (`m_at`), the value kept for the comparisons (`m_kept`) and each
+/// candidate (`m_next`).
 struct Chosen {
     at: syn::Ident,
     kept: syn::Ident,
     next: syn::Ident,
-    found: syn::Ident,
 }
 
 impl Chosen {
@@ -212,7 +222,6 @@ impl Rewriter<'_> {
             at: self.names.fresh(&format!("{name}_at")),
             kept: self.names.fresh(&format!("{name}_kept")),
             next: self.names.fresh(&format!("{name}_next")),
-            found: self.names.fresh(&format!("{name}_found")),
         }
     }
 
@@ -221,7 +230,7 @@ impl Rewriter<'_> {
         let Stmt::Local(local) = first else {
             return None;
         };
-        let (name, ty) = mutable_name(&local.pat)?;
+        let Binding { name, ty, .. } = bound_name(&local.pat).filter(|b| b.mutable)?;
         let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
         let (list, start) = element(&init.expr)?;
         if !self.lists.contains(&list) {
@@ -245,7 +254,7 @@ impl Rewriter<'_> {
         }
         let chosen = self.chosen(&name);
         let compare = chosen.beats(update.keeps);
-        let Chosen { at, kept, next, .. } = chosen;
+        let Chosen { at, kept, next } = chosen;
         let candidate = self.names.fresh("at");
         let index = &update.index;
         let condition = match update.nan_gives_way {
@@ -272,9 +281,7 @@ impl Rewriter<'_> {
             syn::parse_quote_spanned!(span=> let mut #name #ty = #list[#at];),
         ])
     }
-}
 
-impl Rewriter<'_> {
     /// `let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);` (or
     /// `cloned()`, `|a, b| a.max(b)`, `x.iter().fold(init, |a, &b|
     /// a.max(b))`, `min`): the same loop over the indices, whose start `init`
@@ -284,18 +291,7 @@ impl Rewriter<'_> {
         let Stmt::Local(local) = stmt else {
             return None;
         };
-        let (name, ty) = match &local.pat {
-            syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
-                (p.ident.clone(), None)
-            }
-            syn::Pat::Type(t) => match &*t.pat {
-                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
-                    (p.ident.clone(), Some(t.ty.clone()))
-                }
-                _ => return None,
-            },
-            _ => return None,
-        };
+        let binding = bound_name(&local.pat)?;
         let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
         let Expr::MethodCall(fold) = strip(&init.expr) else {
             return None;
@@ -321,39 +317,21 @@ impl Rewriter<'_> {
             return None;
         }
         let keeps = folded_extremum(&fold.args[1], by_value)?;
-        let chosen = self.chosen(&name);
-        let compare = chosen.beats(keeps);
-        let Chosen {
-            at,
-            kept,
-            next,
-            found,
-        } = chosen;
         let candidate = self.names.fresh("at");
-        let ty = ty.map(|ty| quote::quote!(: #ty));
-        let span = fold.method.span();
-        Some(vec![
-            syn::parse_quote_spanned!(span=> let mut #at: usize = 0;),
-            syn::parse_quote_spanned!(span=> let mut #kept #ty = #start;),
-            syn::parse_quote_spanned!(span=> let mut #found = false;),
-            syn::parse_quote_spanned! {span=>
-                for #candidate in 0..#list.len() {
-                    let #next #ty = #list[#candidate];
-                    if #compare || #kept.is_nan() {
-                        #at = #candidate;
-                        #kept = #next;
-                        #found = true;
-                    }
-                }
-            },
-            syn::parse_quote_spanned! {span=>
-                let #name #ty = if #found { #list[#at] } else { #start };
-            },
-        ])
+        let from_start = FromStart {
+            binding,
+            keeps,
+            start,
+            first: quote::quote!(0),
+            header: quote::quote!(for #candidate in 0..#list.len()),
+            candidate: &candidate,
+            value: quote::quote!(#list[#candidate]),
+            chosen: |at: &syn::Ident| quote::quote!(#list[#at]),
+            span: fold.method.span(),
+        };
+        Some(self.extremum_from_start(from_start))
     }
-}
 
-impl Rewriter<'_> {
     /// `let mut m = f64::INFINITY; for j in a..b { m = m.min(e); }` with `e`
     /// computed (a call, a distance): the loop keeps the index of the
     /// iteration chosen, beside the value for the comparisons only, and `e`
@@ -368,14 +346,14 @@ impl Rewriter<'_> {
         let Stmt::Local(local) = first else {
             return None;
         };
-        let (name, ty) = mutable_name(&local.pat)?;
+        let binding = bound_name(&local.pat).filter(|b| b.mutable)?;
         let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
-        let start_value = &init.expr;
-        let float = match &ty {
+        let start = &init.expr;
+        let float = match &binding.ty {
             Some(ty) => self.floats.of_type(ty).is_some(),
-            None => float_constant(start_value, self.floats),
+            None => float_constant(start, self.floats),
         };
-        if !constant(start_value) || !float {
+        if !constant(start) || !float {
             return None;
         }
         let Stmt::Expr(Expr::ForLoop(looped), _) = second else {
@@ -396,65 +374,115 @@ impl Rewriter<'_> {
                 || matches!(strip(start), Expr::Path(p) if p.path.get_ident().is_some())
         })?;
         range.end.as_ref()?;
-        let (value, keeps) = computed_update(&looped.body.stmts[0], &name)?;
+        let name = &binding.name;
+        let (value, keeps) = computed_update(&looped.body.stmts[0], name)?;
         // The index is saved for the backward pass, which needs its type:
         // `usize`, where the variable indexes a list (without a cast).
-        if var == &name
-            || mentions(&value, &name)
-            || mentions(&looped.expr, &name)
+        if var == name
+            || mentions(&value, name)
+            || mentions(&looped.expr, name)
             || !pure(&value)
             || !indexes_with(&value, var)
         {
             return None;
         }
-        let chosen = self.chosen(&name);
-        let compare = chosen.beats(keeps);
-        let Chosen {
-            at,
-            kept,
-            next,
-            found,
-        } = chosen;
-        let ty = ty.map(|ty| quote::quote!(: #ty));
         let (attrs, iter) = (&looped.attrs, &looped.expr);
-        let span = looped.for_token.span;
-        Some(vec![
-            syn::parse_quote_spanned!(span=> let mut #at: usize = #first_index;),
-            syn::parse_quote_spanned!(span=> let mut #kept #ty = #start_value;),
+        let from_start = FromStart {
+            binding,
+            keeps,
+            start,
+            first: quote::quote!(#first_index),
+            header: quote::quote!(#(#attrs)* for #var in #iter),
+            candidate: var,
+            value: quote::quote!(#value),
+            chosen: |at: &syn::Ident| quote::quote!(let #var = #at; #value),
+            span: looped.for_token.span,
+        };
+        Some(self.extremum_from_start(from_start))
+    }
+
+    /// The loop of a running extremum from a start, over candidates the
+    /// start may beat (`rewrite_fold`, `rewrite_computed`): the index chosen
+    /// and the value kept for the comparisons, and after the loop the value
+    /// at that index, or the start where no candidate beat it.
+    fn extremum_from_start(
+        &mut self,
+        from: FromStart<'_, impl Fn(&syn::Ident) -> proc_macro2::TokenStream>,
+    ) -> Vec<Stmt> {
+        let Binding { name, ty, mutable } = &from.binding;
+        let chosen = self.chosen(name);
+        let compare = chosen.beats(from.keeps);
+        let found = self.names.fresh(&format!("{name}_found"));
+        let Chosen { at, kept, next } = &chosen;
+        let ty = ty.as_ref().map(|ty| quote::quote!(: #ty));
+        let mutable = mutable.then(|| quote::quote!(mut));
+        let FromStart {
+            start,
+            first,
+            header,
+            candidate,
+            value,
+            span,
+            ..
+        } = &from;
+        let span = *span;
+        let chosen_value = (from.chosen)(at);
+        vec![
+            syn::parse_quote_spanned!(span=> let mut #at: usize = #first;),
+            syn::parse_quote_spanned!(span=> let mut #kept #ty = #start;),
             syn::parse_quote_spanned!(span=> let mut #found = false;),
             syn::parse_quote_spanned! {span=>
-                #(#attrs)*
-                for #var in #iter {
+                #header {
                     let #next #ty = #value;
                     if #compare || #kept.is_nan() {
-                        #at = #var;
+                        #at = #candidate;
                         #kept = #next;
                         #found = true;
                     }
                 }
             },
             syn::parse_quote_spanned! {span=>
-                let mut #name #ty = if #found {
-                    let #var = #at;
-                    #value
-                } else {
-                    #start_value
-                };
+                let #mutable #name #ty = if #found { #chosen_value } else { #start };
             },
-        ])
+        ]
     }
 }
 
-/// `let mut a` or `let mut a: T`: the name and the type.
-fn mutable_name(pat: &syn::Pat) -> Option<(syn::Ident, Option<Box<syn::Type>>)> {
-    let bare =
-        |p: &syn::PatIdent| p.mutability.is_some() && p.by_ref.is_none() && p.subpat.is_none();
-    match pat {
-        syn::Pat::Ident(p) if bare(p) => Some((p.ident.clone(), None)),
-        syn::Pat::Type(t) => match &*t.pat {
-            syn::Pat::Ident(p) if bare(p) => Some((p.ident.clone(), Some(t.ty.clone()))),
-            _ => None,
-        },
+/// What `Rewriter::extremum_from_start` builds a running extremum from: the `let`
+/// it binds, what it keeps, its start, the index it starts at, the loop's
+/// header over `candidate`, each candidate's value, and the value at the
+/// index chosen.
+struct FromStart<'a, C> {
+    binding: Binding,
+    keeps: Keeps,
+    start: &'a Expr,
+    first: proc_macro2::TokenStream,
+    header: proc_macro2::TokenStream,
+    candidate: &'a syn::Ident,
+    value: proc_macro2::TokenStream,
+    chosen: C,
+    span: proc_macro2::Span,
+}
+
+/// A `let`'s name, its type where written, and whether it is `mut`.
+struct Binding {
+    name: syn::Ident,
+    ty: Option<Box<syn::Type>>,
+    mutable: bool,
+}
+
+/// `let a`, `let mut a`, `let a: T`: the binding.
+fn bound_name(pat: &syn::Pat) -> Option<Binding> {
+    let (ident, ty) = match pat {
+        syn::Pat::Type(t) => (&*t.pat, Some(t.ty.clone())),
+        other => (other, None),
+    };
+    match ident {
+        syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(Binding {
+            name: p.ident.clone(),
+            ty,
+            mutable: p.mutability.is_some(),
+        }),
         _ => None,
     }
 }
@@ -472,11 +500,7 @@ fn computed_update(stmt: &Stmt, name: &syn::Ident) -> Option<(Expr, Keeps)> {
         return None;
     }
     let (method, operands) = extremum_call(&assign.right)?;
-    let keeps = match method.to_string().as_str() {
-        "max" => Keeps::Max,
-        "min" => Keeps::Min,
-        _ => return None,
-    };
+    let keeps = Keeps::of(&method)?;
     let other = match (is_name(operands[0], name), is_name(operands[1], name)) {
         (true, false) => operands[1],
         (false, true) => operands[0],
@@ -641,11 +665,6 @@ fn constant(expr: &Expr) -> bool {
 /// `Float::`), or a closure `|a, b| a.max(b)` (`b.max(a)`, `f64::max(a,
 /// b)`; `|a, &b|` over references).
 fn folded_extremum(function: &Expr, by_value: bool) -> Option<Keeps> {
-    let keeps = |method: &syn::Ident| match method.to_string().as_str() {
-        "max" => Some(Keeps::Max),
-        "min" => Some(Keeps::Min),
-        _ => None,
-    };
     match strip(function) {
         Expr::Path(path) if by_value => {
             let segments: Vec<&syn::PathSegment> = path.path.segments.iter().collect();
@@ -653,7 +672,7 @@ fn folded_extremum(function: &Expr, by_value: bool) -> Option<Keeps> {
                 [ty, method]
                     if ["f64", "f32", "T", "Float"].contains(&ty.ident.to_string().as_str()) =>
                 {
-                    keeps(&method.ident)
+                    Keeps::of(&method.ident)
                 }
                 _ => None,
             }
@@ -680,7 +699,7 @@ fn folded_extremum(function: &Expr, by_value: bool) -> Option<Keeps> {
             let names_both = (is_name(operands[0], acc) && is_name(operands[1], item))
                 || (is_name(operands[0], item) && is_name(operands[1], acc));
             names_both.then_some(())?;
-            keeps(&method)
+            Keeps::of(&method)
         }
         _ => None,
     }

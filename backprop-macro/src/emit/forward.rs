@@ -538,29 +538,25 @@ impl Forward<'_> {
         // the arguments is reported there.
         let mut call =
             quote::quote_spanned!(node.span=> #path::forward_into(#tape_arg, #(#passed),*));
-        // A call the backward pass never pulls back through (its value only
-        // compared, say) lends every list and keeps nothing: the callee copies
-        // none of them into a tape that is thrown away.
-        let thrown_away = || {
-            let module = crate::emit::lending::module_of(path)?;
-            (self.tangents.is_none() && !self.saved_tapes.contains(&id))
-                .then(|| (module, vec![false; args.len()]))
-        };
-        // Its tape, named by type: a callee that does not lend is called
-        // through the runtime's generic `forward_lent`, which cannot infer it.
-        let tape_arg = match (self.lent.contains_key(&id), thrown_away()) {
-            (false, Some(_)) => {
-                quote!(&mut <#path::Tape #tape_args as ::core::default::Default>::default())
-            }
-            _ => tape_arg,
-        };
         let lending = match self.lent.get(&id) {
             Some(crate::emit::lending::Lending { module, keep }) => {
-                Some((module.clone(), keep.clone()))
+                Some((module.clone(), keep.clone(), tape_arg))
             }
-            None => thrown_away(),
+            // A call the backward pass never pulls back through (its value
+            // only compared, say) lends every list and keeps nothing: the
+            // callee copies none of them into a tape that is thrown away. Its
+            // tape is named by type: a callee that does not lend is called
+            // through the runtime's generic `forward_lent`, which cannot
+            // infer it.
+            None if self.tangents.is_none() && !self.saved_tapes.contains(&id) => {
+                crate::emit::lending::module_of(path).map(|module| {
+                    let tape = quote!(&mut <#path::Tape #tape_args as ::core::default::Default>::default());
+                    (module, vec![false; args.len()], tape)
+                })
+            }
+            None => None,
         };
-        if let Some((module, keep)) = &lending {
+        if let Some((module, keep, tape_arg)) = &lending {
             let span = node.span;
             // Bound before the call, an `&mut` parameter passed on (`&mut
             // [f64]`, a list of indices `&mut [usize]`) is reborrowed, as a

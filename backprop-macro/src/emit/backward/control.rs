@@ -190,22 +190,18 @@ impl Pass<'_> {
                     self.value(&Operand::Node(*local));
                 }
                 let range = crate::emit::forward::renamed(self.graph, iter, &looped.iter_locals);
-                let var = match rebuilt.filter(|var| self.needed.contains(var)) {
-                    Some(var) => {
-                        let name = &self.graph.nodes[var].name;
-                        quote!(#name)
-                    }
-                    None => quote!(_),
-                };
+                let var = rebuilt
+                    .filter(|var| self.needed.contains(var))
+                    .map(|var| &self.graph.nodes[var].name);
                 let count = quote!((#range).count());
                 self.open_readers(&readers, &count);
-                let allow = indexed();
-                let header = match forwards {
-                    true if var.to_string() != "_" => quote!(#allow for #var in #range),
-                    true => quote!(for #var in #range),
-                    false => quote!(for #var in (#range).rev()),
+                let allow = var.filter(|_| forwards).map(|_| indexed());
+                let var = var.map_or_else(|| quote!(_), |name| quote!(#name));
+                let range = match forwards {
+                    true => range,
+                    false => quote!((#range).rev()),
                 };
-                self.out.extend(quote!(#header { #body }));
+                self.out.extend(quote!(#allow for #var in #range { #body }));
             }
             for (k, slot) in carried.iter().zip(&slots) {
                 self.contribute(&looped.carried[*k].init, region, quote!(#slot));
