@@ -111,6 +111,19 @@ pub fn gather_array<T: Float, const M: usize, const N: usize>(
     core::array::from_fn(|i| Lanes(core::array::from_fn(|k| directions[k][i])))
 }
 
+/// The lanes back into the N directions of an array (`&mut [[f64; M]; N]`):
+/// a `&mut [f64; M]`'s tangents after `tangents` updated them in place.
+pub fn scatter_array<T: Float, const M: usize, const N: usize>(
+    lanes: &[Lanes<T, N>; M],
+    directions: &mut [[T; M]; N],
+) {
+    for (k, direction) in directions.iter_mut().enumerate() {
+        for (slot, lane) in direction.iter_mut().zip(lanes) {
+            *slot = lane.0[k];
+        }
+    }
+}
+
 /// Unit seeds for a slice whose first element is input `offset`, in the
 /// block starting at `first` (the vector keeps its memory between blocks).
 pub fn units<T: Float, const N: usize>(

@@ -808,3 +808,112 @@ fn forward_mode_through_a_call_that_writes_two_arrays() {
         close(t, want, 1e-12);
     }
 }
+
+/// A step of a pendulum written in place on a fixed-size state.
+#[differentiate]
+fn pendulum(s: &mut [f64; 3], dt: f64) {
+    let (angle, speed) = (s[0], s[1]);
+    s[0] = angle + dt * speed;
+    s[1] = speed - dt * angle.sin() * s[2];
+    s[2] *= 1.0 + dt * speed * speed;
+}
+
+/// `tangents` with a `&mut [f64; 3]`: its N directions come as one
+/// `&mut [[f64; 3]; N]` and are updated in place, lane k to the bit
+/// `tangent`'s along direction k.
+#[test]
+fn lanes_of_a_fixed_array_updated_in_place() {
+    let start = [0.4, -1.1, 2.0];
+    let directions = [[1.0, 0.0, 0.0], [0.0, 0.5, -1.0], [0.25, 0.25, 0.25]];
+    let dt_directions = [0.0, 1.0, -0.5];
+    let mut lanes_s = start;
+    let mut lanes = directions;
+    pendulum::tangents(&mut lanes_s, 0.05, &mut lanes, dt_directions);
+    for k in 0..3 {
+        let mut s = start;
+        let mut ds = directions[k];
+        pendulum::tangent(&mut s, 0.05, &mut ds, dt_directions[k]);
+        assert_eq!(s, lanes_s);
+        assert_eq!(lanes[k], ds);
+    }
+}
+
+/// The seed picking output `row` of `step`: the returned energy (row 0),
+/// then the state's elements, then the clock.
+fn unit_seed(row: usize, n: usize) -> (f64, Vec<f64>, f64) {
+    let mut state = vec![0.0; n];
+    if (1..=n).contains(&row) {
+        state[row - 1] = 1.0;
+    }
+    (
+        f64::from(u8::from(row == 0)),
+        state,
+        f64::from(u8::from(row == n + 1)),
+    )
+}
+
+/// `jacobian_fwd` of a function written in place: one row per output (the
+/// returned value, then each `&mut` parameter's final elements), each input
+/// its initial value. Checked against the reverse pass (`backward` with the
+/// row's unit seed, an independent computation) and central differences,
+/// with states long enough for several passes (each restarts from the
+/// initial state), and the parameters left as the function leaves them.
+#[test]
+fn jacobian_fwd_of_functions_written_in_place() {
+    let mut rng = Rng::new(31);
+    for n in [1, 3, 6, 13] {
+        let state = random(&mut rng, n, -1.5, 1.5);
+        let (clock, dt) = (rng.uniform(-1.0, 1.0), rng.uniform(0.05, 0.3));
+        let (mut s, mut c) = (state.clone(), clock);
+        let (value, jacobian) = step::jacobian_fwd(&mut s, &mut c, dt);
+        let (mut s2, mut c2) = (state.clone(), clock);
+        assert_eq!(value, step(&mut s2, &mut c2, dt));
+        assert_eq!((s, c), (s2, c2));
+        assert_eq!(jacobian.len(), n + 2);
+        let (mut s3, mut c3) = (state.clone(), clock);
+        let (_, tape) = step::forward(&mut s3, &mut c3, dt);
+        for (row, gradient) in jacobian.iter().enumerate() {
+            let (e, seed, t) = unit_seed(row, n);
+            let reverse = step::backward(&tape, (e, &seed, t));
+            let mut forward = gradient.state.clone();
+            forward.extend([gradient.clock, gradient.dt]);
+            let mut backward = reverse.state.clone();
+            backward.extend([reverse.clock, reverse.dt]);
+            // The output as a function of all inputs, flattened.
+            let output = |inputs: &[f64]| {
+                let (mut s, mut c) = (inputs[..n].to_vec(), inputs[n]);
+                let e = step(&mut s, &mut c, inputs[n + 1]);
+                match row {
+                    0 => e,
+                    r if r <= n => s[r - 1],
+                    _ => c,
+                }
+            };
+            let mut point = state.clone();
+            point.extend([clock, dt]);
+            let numeric: Vec<f64> = (0..n + 2)
+                .map(|i| central_difference(output, &point, i))
+                .collect();
+            agrees(&forward, &backward, &numeric);
+        }
+    }
+
+    // A fixed-size state and no returned value: `((), rows)`.
+    let start = [0.4, -1.1, 2.0];
+    let mut s = start;
+    let ((), jacobian) = pendulum::jacobian_fwd(&mut s, 0.05);
+    let mut s2 = start;
+    pendulum(&mut s2, 0.05);
+    assert_eq!(s, s2);
+    for (row, gradient) in jacobian.iter().enumerate() {
+        let output = |inputs: &[f64]| {
+            let mut s = [inputs[0], inputs[1], inputs[2]];
+            pendulum(&mut s, inputs[3]);
+            s[row]
+        };
+        let point = [start[0], start[1], start[2], 0.05];
+        for (i, derivative) in gradient.s.iter().chain([&gradient.dt]).enumerate() {
+            close(*derivative, central_difference(output, &point, i), 1e-6);
+        }
+    }
+}

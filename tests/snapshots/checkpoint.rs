@@ -358,10 +358,10 @@ pub mod spring {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(x0: f64, k: f64, steps: usize) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
         let start_x0 = 0;
         let start_k = start_x0 + 1;
         let inputs = start_k + 1;
+        let mut jacobian: Grad = Grad::default();
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<

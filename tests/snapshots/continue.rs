@@ -287,11 +287,11 @@ pub mod even_terms {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(w: &[f64], x: f64) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
-        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
         let start_w = 0;
         let start_x = start_w + w.len();
         let inputs = start_x + 1;
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
         let mut seed_w = ::std::vec::Vec::new();
         let mut first = 0;
         loop {

@@ -215,9 +215,9 @@ pub mod power_series {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(x: f64, n: usize) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
         let start_x = 0;
         let inputs = start_x + 1;
+        let mut jacobian: Grad = Grad::default();
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<

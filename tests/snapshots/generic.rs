@@ -413,11 +413,11 @@ pub mod scaled_logistic {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd<T: Float>(w: &[T], x: T) -> (T, Grad<T>) {
-        let mut jacobian: Grad<T> = Grad::default();
-        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
         let start_w = 0;
         let start_x = start_w + w.len();
         let inputs = start_x + 1;
+        let mut jacobian: Grad<T> = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
         let mut seed_w = ::std::vec::Vec::new();
         let mut first = 0;
         loop {

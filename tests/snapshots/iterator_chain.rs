@@ -286,12 +286,12 @@ pub mod dot {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(a: &[f64], b: &[f64]) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
-        ::backprop_runtime::prepare(&mut jacobian.a, a.len());
-        ::backprop_runtime::prepare(&mut jacobian.b, b.len());
         let start_a = 0;
         let start_b = start_a + a.len();
         let inputs = start_b + b.len();
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.a, a.len());
+        ::backprop_runtime::prepare(&mut jacobian.b, b.len());
         let mut seed_a = ::std::vec::Vec::new();
         let mut seed_b = ::std::vec::Vec::new();
         let mut first = 0;

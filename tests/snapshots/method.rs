@@ -450,13 +450,13 @@ pub mod linear_predict {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(linear_2: &Linear, w: &[f64], b: f64, x: &[f64]) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
-        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
-        ::backprop_runtime::prepare(&mut jacobian.x, x.len());
         let start_w = 0;
         let start_b = start_w + w.len();
         let start_x = start_b + 1;
         let inputs = start_x + x.len();
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+        ::backprop_runtime::prepare(&mut jacobian.x, x.len());
         let mut seed_w = ::std::vec::Vec::new();
         let mut seed_x = ::std::vec::Vec::new();
         let mut first = 0;
@@ -1012,14 +1012,14 @@ pub mod linear_loss {
         x: &[f64],
         y: f64,
     ) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
-        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
-        ::backprop_runtime::prepare(&mut jacobian.x, x.len());
         let start_w = 0;
         let start_b = start_w + w.len();
         let start_x = start_b + 1;
         let start_y = start_x + x.len();
         let inputs = start_y + 1;
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
+        ::backprop_runtime::prepare(&mut jacobian.x, x.len());
         let mut seed_w = ::std::vec::Vec::new();
         let mut seed_x = ::std::vec::Vec::new();
         let mut first = 0;

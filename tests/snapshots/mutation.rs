@@ -211,9 +211,9 @@ pub mod damped {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(x: f32, rate: f32, steps: i32) -> (f32, Grad) {
-        let mut jacobian: Grad = Grad::default();
         let start_x = 0;
         let inputs = start_x + 1;
+        let mut jacobian: Grad = Grad::default();
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<

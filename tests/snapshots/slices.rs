@@ -353,10 +353,10 @@ pub mod mse {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(w: &[f64], xs: &[f64], ys: &[f64]) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
-        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
         let start_w = 0;
         let inputs = start_w + w.len();
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.w, w.len());
         let mut seed_w = ::std::vec::Vec::new();
         let mut first = 0;
         loop {
@@ -607,5 +607,43 @@ pub mod scale {
         );
         self::tangent_lanes(v, by, &mut dot_v_lanes, ::backprop_runtime::Lanes(dot_by));
         ::backprop_runtime::lanes::scatter(&dot_v_lanes, dot_v);
+    }
+
+    #[allow(clippy::needless_range_loop)]
+    #[must_use]
+    #[inline]
+    pub fn jacobian_fwd<T: Float>(v: &mut [T], by: T) -> ((), ::std::vec::Vec<Grad<T>>) {
+        let start_v = 0;
+        let start_by = start_v + v.len();
+        let inputs = start_by + 1;
+        let mut jacobian: ::std::vec::Vec<Grad<T>> = (0..v.len())
+            .map(|_| {
+                let mut row = Grad::default();
+                ::backprop_runtime::prepare(&mut row.v, v.len());
+                row
+            })
+            .collect();
+        let initial_v = v.to_vec();
+        let mut seed_v = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            if first > 0 {
+                v.copy_from_slice(&initial_v);
+            }
+            ::backprop_runtime::lanes::units(&mut seed_v, v.len(), start_v, first);
+            self::tangent_lanes::<
+                T,
+                8,
+            >(v, by, &mut seed_v, ::backprop_runtime::Lanes::<T, 8>::unit(start_by, first));
+            let value = ();
+            for (k, lane) in seed_v.iter().enumerate() {
+                lane.read_slice(&mut jacobian[k].v, start_v, first);
+                lane.read_into(start_by, first, &mut jacobian[k].by);
+            }
+            first += 8;
+            if first >= inputs {
+                break (value, jacobian);
+            }
+        }
     }
 }

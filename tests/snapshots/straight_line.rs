@@ -209,10 +209,10 @@ pub mod f {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(x: f64, y: f64) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
         let start_x = 0;
         let start_y = start_x + 1;
         let inputs = start_y + 1;
+        let mut jacobian: Grad = Grad::default();
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<

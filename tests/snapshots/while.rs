@@ -207,9 +207,9 @@ pub mod newton_sqrt {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(a: f64) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
         let start_a = 0;
         let inputs = start_a + 1;
+        let mut jacobian: Grad = Grad::default();
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<

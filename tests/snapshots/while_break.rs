@@ -257,10 +257,10 @@ pub mod halve_until {
     #[must_use]
     #[inline]
     pub fn jacobian_fwd(x: f64, limit: f64) -> (f64, Grad) {
-        let mut jacobian: Grad = Grad::default();
         let start_x = 0;
         let start_limit = start_x + 1;
         let inputs = start_limit + 1;
+        let mut jacobian: Grad = Grad::default();
         let mut first = 0;
         loop {
             let (value_2, dot) = self::tangent_lanes::<

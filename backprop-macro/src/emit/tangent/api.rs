@@ -6,12 +6,14 @@
 //!   directions in one pass, the value and every partial derivative computed
 //!   once, each tangent a `Lanes` of N (in a private `tangent_lanes`);
 //! - `jacobian_fwd(args..)`: `grad`'s (or `jacobian`'s) result by forward
-//!   mode, the inputs seeded a block of lanes at a time.
+//!   mode, the inputs seeded a block of lanes at a time (for a function
+//!   written in place, one row per output, its `&mut` parameters' final
+//!   elements included).
 //!
 //! Generated for functions whose results are returned (one float, a tuple or
-//! an array of them) and whose parameters are floats and slices read by
-//! value or by shared reference, whose calls do not write through `&mut`;
-//! for the others the module has none of them (README, limitations).
+//! an array of them) or written through `&mut` parameters, and whose calls
+//! read their arguments or write local values through `&mut`; for the others
+//! the module has none of them (README, limitations).
 
 use super::{of_operand, pulled_back, Tangents};
 use crate::emit::api::passed_params;
@@ -268,7 +270,12 @@ pub(in crate::emit) fn tangents_fn(
             continue;
         }
         let lanes = names.fresh(&format!("{dot}_lanes"));
-        if p.writes_array() {
+        if let Some(Shape::Array(_)) = p.shape {
+            before.extend(quote! {
+                let mut #lanes = ::backprop_runtime::lanes::gather_array(&*#dot);
+            });
+            after.extend(quote!(::backprop_runtime::lanes::scatter_array(&#lanes, #dot);));
+        } else if p.writes_array() {
             before.extend(quote! {
                 let mut #lanes = ::backprop_runtime::lanes::gather(&::core::array::from_fn(|k| &*#dot[k]));
             });
@@ -325,6 +332,13 @@ pub(in crate::emit) fn tangents_fn(
 /// by forward mode: the inputs in parameter order (a slice's elements in
 /// turn) seeded a block of lanes at a time through `tangent_lanes`. For
 /// functions with few inputs and several outputs.
+///
+/// A function with `&mut` parameters has no `grad` to mirror: its outputs
+/// are the value it returns (if any) and each `&mut` parameter's final
+/// contents, so its Jacobian is a `Vec` of gradients, one row per output in
+/// that order (an ODE step's state-transition matrix). The `&mut`
+/// parameters end as the function leaves them; each pass after the first
+/// starts again from their initial contents.
 pub(in crate::emit) fn jacobian_fwd_fn(
     sig: &Signature,
     graph: &Graph,
@@ -343,69 +357,158 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     let value = names.fresh("value");
     let lanes_per_pass = jacobian_lanes(sig);
     let lanes = proc_macro2::Literal::usize_unsuffixed(lanes_per_pass);
-    let outputs = graph.outputs.len();
-    let (dot_value, unpack) = lanes_unpacked(sig, graph.outputs.len(), &mut names);
-    // Each output's gradient, `jacobian` itself for one output.
-    let row = |m: usize| match sig.outputs {
-        Outputs::One => quote!(#jacobian),
+    let in_place = sig.inouts().next().is_some();
+    let scalar_inouts = sig.inouts().filter(|(_, p)| !p.writes_array()).count();
+    let returned = graph.outputs.len() - scalar_inouts;
+    let (dot_value, unpack) = match sig.returns_value {
+        true => lanes_unpacked(sig, returned, &mut names),
+        false => (quote!(), Vec::new()),
+    };
+    // Each output's gradient: `jacobian` itself for one output of a function
+    // that writes nothing, else a row.
+    let row = |m: usize| match (in_place, &sig.outputs) {
+        (false, Outputs::One) => quote!(#jacobian),
         _ => {
             let m = proc_macro2::Literal::usize_unsuffixed(m);
             quote!(#jacobian[#m])
         }
     };
-    let mut starts = Vec::new();
-    let mut prepare = Vec::new();
-    let mut seeds = Vec::new();
-    let mut kept_seeds = Vec::new();
-    let mut reads = Vec::new();
-    let mut next = quote!(0);
     let (params, args) = passed_params(sig, &mut names);
-    for (id, (p, arg)) in sig.params.iter().zip(&args).enumerate() {
-        let Some(float) = &p.differentiable else {
+    // Where each differentiable parameter's inputs start.
+    let mut starts = Vec::new();
+    let mut next = quote!(0);
+    let mut differentiable = Vec::new();
+    for (p, arg) in sig.params.iter().zip(&args) {
+        if p.differentiable.is_none() {
             continue;
-        };
-        let (ident, arg) = (&p.ident, arg);
-        let start = names.fresh(&format!("start_{ident}"));
+        }
+        let start = names.fresh(&format!("start_{}", p.ident));
         starts.push(quote!(let #start = #next;));
         next = match &p.shape {
             None => quote!(#start + 1),
             Some(_) => quote!(#start + #arg.len()),
         };
-        for (m, dot) in unpack.iter().enumerate() {
-            let row = row(m);
-            reads.push(match &p.shape {
-                None => quote!(#dot.read_into(#start, #first, &mut #row.#ident);),
-                Some(_) => quote!(#dot.read_slice(&mut #row.#ident, #start, #first);),
-            });
-            if let Some(Shape::Slice) = p.shape {
-                prepare.push(quote!(::backprop_runtime::prepare(&mut #row.#ident, #arg.len());));
+        differentiable.push((p, arg, start));
+    }
+    // A block of lanes (one output's tangent) read into a row: each input's
+    // coordinates in it.
+    let read_row = |lane: &TokenStream, row: &TokenStream| -> TokenStream {
+        let each = differentiable.iter().map(|(p, _, start)| {
+            let ident = &p.ident;
+            match &p.shape {
+                None => quote!(#lane.read_into(#start, #first, &mut #row.#ident);),
+                Some(_) => quote!(#lane.read_slice(&mut #row.#ident, #start, #first);),
             }
-        }
+        });
+        quote!(#(#each)*)
+    };
+    // A row with room for every slice's coordinates.
+    let fresh_row = |row: &TokenStream| -> TokenStream {
+        let each = differentiable
+            .iter()
+            .filter(|(p, _, _)| matches!(p.shape, Some(Shape::Slice)))
+            .map(|(p, arg, _)| {
+                let ident = &p.ident;
+                quote!(::backprop_runtime::prepare(&mut #row.#ident, #arg.len());)
+            });
+        quote!(#(#each)*)
+    };
+    let mut reads: Vec<TokenStream> = unpack
+        .iter()
+        .enumerate()
+        .map(|(m, dot)| read_row(&quote!(#dot), &row(m)))
+        .collect();
+    let mut seeds = Vec::new();
+    let mut kept_seeds = Vec::new();
+    let mut pass_seeds = Vec::new();
+    let mut initial = Vec::new();
+    let mut restore = Vec::new();
+    let mut rows = Rows {
+        fixed: returned,
+        lengths: Vec::new(),
+    };
+    for (id, (p, arg)) in sig.params.iter().zip(&args).enumerate() {
+        let Some(float) = &p.differentiable else {
+            continue;
+        };
+        let start = &differentiable.iter().find(|(q, ..)| q.ident == p.ident)?.2;
+        let ident = &p.ident;
         // Coordinates of a parameter with no tangent count; it gets no seed.
         if !has_tangent(graph, id) {
             continue;
         }
         let unit = quote!(::backprop_runtime::Lanes::<#float, #lanes>::unit);
-        seeds.push(match &p.shape {
+        let seed_value = match &p.shape {
             None => quote!(#unit(#start, #first)),
             // A slice's seeds live in a vector kept across the passes.
             Some(Shape::Slice) => {
                 let seed = names.fresh(&format!("seed_{ident}"));
                 kept_seeds.push(quote!(let mut #seed = ::std::vec::Vec::new();));
-                quote!({
-                    ::backprop_runtime::lanes::units(&mut #seed, #arg.len(), #start, #first);
-                    &#seed
-                })
+                let units = quote!(::backprop_runtime::lanes::units(&mut #seed, #arg.len(), #start, #first););
+                match p.inout {
+                    true => pass_seeds.push(units),
+                    false => {
+                        seeds.push(quote!({ #units &#seed }));
+                        continue;
+                    }
+                }
+                quote!(#seed)
             }
             Some(Shape::Array(_)) => {
                 let i = names.fresh("i");
-                let array = quote!(::core::array::from_fn(|#i| #unit(#start + #i, #first)));
-                match p.ty {
-                    syn::Type::Reference(_) => quote!(&#array),
-                    _ => array,
-                }
+                quote!(::core::array::from_fn(|#i| #unit(#start + #i, #first)))
             }
-        });
+        };
+        if !p.inout {
+            seeds.push(match p.ty {
+                syn::Type::Reference(_) if p.shape.is_some() => quote!(&#seed_value),
+                _ => seed_value,
+            });
+            continue;
+        }
+        // A `&mut` parameter's seeds go in and come out as its final
+        // tangents: one row per element (one for a `&mut f64`).
+        let seed = match &p.shape {
+            Some(Shape::Slice) => seed_value,
+            _ => {
+                let seed = names.fresh(&format!("seed_{ident}"));
+                pass_seeds.push(quote!(let mut #seed = #seed_value;));
+                quote!(#seed)
+            }
+        };
+        seeds.push(quote!(&mut #seed));
+        let at = rows.sum(None);
+        let initial_value = names.fresh(&format!("initial_{ident}"));
+        let lane = names.fresh("lane");
+        let k = names.fresh("k");
+        let row = {
+            let at = rows.sum(Some(&k));
+            quote!(#jacobian[#at])
+        };
+        let read = read_row(&quote!(#lane), &row);
+        match &p.shape {
+            None => {
+                initial.push(quote!(let #initial_value = *#arg;));
+                restore.push(quote!(*#arg = #initial_value;));
+                rows.fixed += 1;
+                let row = quote!(#jacobian[#at]);
+                reads.push(read_row(&seed, &row));
+            }
+            Some(shape) => {
+                let copy = match shape {
+                    Shape::Slice => quote!(#arg.to_vec()),
+                    Shape::Array(_) => quote!(*#arg),
+                };
+                initial.push(quote!(let #initial_value = #copy;));
+                restore.push(quote!(#arg.copy_from_slice(&#initial_value);));
+                rows.lengths.push(quote!(#arg.len()));
+                reads.push(quote! {
+                    for (#k, #lane) in #seed.iter().enumerate() {
+                        #read
+                    }
+                });
+            }
+        }
     }
     // `tangent_lanes::<T, 4>`: the function's own type and const parameters,
     // then the lanes.
@@ -416,22 +519,54 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     });
     let ret = &sig.ret_ty;
     let grad_ty = generic.grad();
-    let (result_ty, zero) = match sig.outputs {
-        Outputs::One => (quote!(#grad_ty), quote!(Grad::default())),
-        _ => (
+    let outputs = graph.outputs.len();
+    let (result_ty, zero) = match (in_place, &sig.outputs) {
+        (false, Outputs::One) => (quote!(#grad_ty), quote!(Grad::default())),
+        (false, _) => (
             quote!([#grad_ty; #outputs]),
             quote!(::core::array::from_fn(|_| Grad::default())),
         ),
-    };
-    let (generics, where_clause) = (&generic.params, &generic.where_clause);
-    let doc = format!(
-        "`{}`'s value and derivative by forward mode: the same as {}, from one forward pass per {lanes_per_pass} inputs (the inputs in parameter order, a slice's elements in turn). Cheaper than the reverse mode's passes when inputs are few and outputs many.",
-        sig.ident,
-        match sig.outputs {
-            Outputs::One => "`grad`",
-            _ => "`jacobian`",
+        (true, _) => {
+            let all = rows.sum(None);
+            let g = names.fresh("row");
+            let fresh = fresh_row(&quote!(#g));
+            (
+                quote!(::std::vec::Vec<#grad_ty>),
+                quote!((0..#all).map(|_| { let mut #g = Grad::default(); #fresh #g }).collect()),
+            )
         }
-    );
+    };
+    let prepare = match in_place {
+        true => Vec::new(),
+        false => (0..outputs).map(|m| fresh_row(&row(m))).collect(),
+    };
+    let call = quote!(self::tangent_lanes::<#(#own,)* #lanes>(#(#args,)* #(#seeds),*));
+    let call = match sig.returns_value {
+        true => quote!(let (#value, #dot_value) = #call;),
+        false => quote!(#call; let #value = ();),
+    };
+    let restore = (!restore.is_empty()).then(|| {
+        quote! {
+            if #first > 0 {
+                #(#restore)*
+            }
+        }
+    });
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let doc = match in_place {
+        false => format!(
+            "`{}`'s value and derivative by forward mode: the same as {}, from one forward pass per {lanes_per_pass} inputs (the inputs in parameter order, a slice's elements in turn). Cheaper than the reverse mode's passes when inputs are few and outputs many.",
+            sig.ident,
+            match sig.outputs {
+                Outputs::One => "`grad`",
+                _ => "`jacobian`",
+            }
+        ),
+        true => format!(
+            "`{}`'s value and its Jacobian by forward mode, one forward pass per {lanes_per_pass} inputs: one gradient per output, the returned value's first (if it returns one), then each `&mut` parameter's final elements in parameter order. The inputs are the differentiable parameters' initial values in parameter order (a slice's elements in turn). The `&mut` parameters end as `{}` leaves them.",
+            sig.ident, sig.ident
+        ),
+    };
     let too_many = (sig.params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     Some(quote! {
         #[doc = #doc]
@@ -440,14 +575,17 @@ pub(in crate::emit) fn jacobian_fwd_fn(
         // Compiled where it is called, not with every differentiated function.
         #[inline]
         pub fn jacobian_fwd #generics (#(#params),*) -> (#ret, #result_ty) #where_clause {
-            let mut #jacobian: #result_ty = #zero;
-            #(#prepare)*
             #(#starts)*
             let #inputs = #next;
+            let mut #jacobian: #result_ty = #zero;
+            #(#prepare)*
+            #(#initial)*
             #(#kept_seeds)*
             let mut #first = 0;
             loop {
-                let (#value, #dot_value) = self::tangent_lanes::<#(#own,)* #lanes>(#(#args,)* #(#seeds),*);
+                #restore
+                #(#pass_seeds)*
+                #call
                 #(#reads)*
                 #first += #lanes;
                 if #first >= #inputs {
@@ -456,6 +594,29 @@ pub(in crate::emit) fn jacobian_fwd_fn(
             }
         }
     })
+}
+
+/// How many rows come before a `&mut` parameter's in `jacobian_fwd`: a
+/// number known here and the lengths of slices and arrays.
+struct Rows {
+    fixed: usize,
+    lengths: Vec<TokenStream>,
+}
+
+impl Rows {
+    /// The sum, plus `k` if given, spelled without `0 +`.
+    fn sum(&self, k: Option<&Ident>) -> TokenStream {
+        let fixed = (self.fixed > 0 || (self.lengths.is_empty() && k.is_none()))
+            .then(|| proc_macro2::Literal::usize_unsuffixed(self.fixed))
+            .map(|n| quote!(#n));
+        let k = k.map(|k| quote!(#k));
+        let terms: Vec<TokenStream> = fixed
+            .into_iter()
+            .chain(self.lengths.iter().cloned())
+            .chain(k)
+            .collect();
+        quote!(#(#terms)+*)
+    }
 }
 
 /// The forward pass with each node's tangent after it. A call that the
@@ -538,6 +699,7 @@ fn lanes_type(p: &Param, n: &Ident) -> TokenStream {
         None => lanes,
         Some(Shape::Slice) if p.writes_array() => quote!(&mut [#lanes]),
         Some(Shape::Slice) => quote!(&[#lanes]),
+        Some(Shape::Array(len)) if p.writes_array() => quote!(&mut [#lanes; #len]),
         Some(Shape::Array(len)) => match p.ty {
             syn::Type::Reference(_) => quote!(&[#lanes; #len]),
             _ => quote!([#lanes; #len]),
@@ -550,9 +712,10 @@ fn lanes_type(p: &Param, n: &Ident) -> TokenStream {
 fn directions_type(p: &Param, n: &Ident) -> TokenStream {
     let float = p.differentiable.clone().unwrap_or(FloatTy::F64);
     if p.inout {
-        return match p.writes_array() {
-            true => quote!([&mut [#float]; #n]),
-            false => quote!(&mut [#float; #n]),
+        return match &p.shape {
+            Some(Shape::Slice) => quote!([&mut [#float]; #n]),
+            Some(Shape::Array(len)) => quote!(&mut [[#float; #len]; #n]),
+            None => quote!(&mut [#float; #n]),
         };
     }
     match &p.shape {
@@ -698,10 +861,13 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
             // A call's value passed straight to another call may be an array
             // (`g(f(w))` with `f` returning `[f64; 3]`): its type is the
             // callee's to know, unless arithmetic elsewhere shows it a float.
+            // Where it is only passed on (or read by constant index), the
+            // reader's tangent chains through its pullback (`chained`).
             let call_passed_on = args.iter().any(|a| match a {
                 Operand::Node(arg) => {
                     matches!(graph.nodes[*arg].kind, NodeKind::Call { .. })
                         && !used_in_arithmetic(graph, *arg)
+                        && !super::chained(graph, *arg)
                 }
                 Operand::Const(_) => false,
             });
@@ -731,9 +897,9 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
     results && reading_calls
 }
 
-/// `tangents` and `jacobian_fwd`: results returned, no `&mut` parameter.
+/// `jacobian_fwd`: results returned or written through `&mut`.
 fn batched(sig: &Signature, graph: &Graph) -> bool {
-    covered(sig, graph) && sig.returns_value && sig.inouts().next().is_none() && no_models(sig)
+    covered(sig, graph) && (sig.returns_value || sig.inouts().next().is_some()) && no_models(sig)
 }
 
 /// No struct passed whole: its N directions would be N gradient structs,
@@ -744,13 +910,8 @@ fn no_models(sig: &Signature) -> bool {
 
 /// `tangents` also for functions with `&mut` parameters (their N tangents
 /// updated in place) and none returned.
-/// (Not `&mut [f64; N]` arrays: their N tangents would be arrays too.)
 fn batched_in_place(sig: &Signature, graph: &Graph) -> bool {
-    covered(sig, graph)
-        && no_models(sig)
-        && sig
-            .inouts()
-            .all(|(_, p)| !matches!(p.shape, Some(Shape::Array(_))))
+    covered(sig, graph) && no_models(sig)
 }
 
 /// Whether some operation computes with the node's value: then it is a float.
@@ -769,7 +930,7 @@ fn tangent_names(graph: &Graph, names: &mut Names) -> BTreeMap<NodeId, Ident> {
         .nodes
         .iter()
         .enumerate()
-        .filter(|(id, _)| has_tangent(graph, *id))
+        .filter(|(id, _)| has_tangent(graph, *id) && !super::chained(graph, *id))
         .map(|(id, n)| (id, names.fresh(&format!("dot_{}", n.name))))
         .collect()
 }

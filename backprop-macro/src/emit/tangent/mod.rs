@@ -17,7 +17,7 @@ mod api;
 
 pub(super) use api::{jacobian_fwd_fn, tangent_fn, tangents_fn};
 
-use crate::ir::{FloatTy, Graph, NodeId, NodeKind, Operand};
+use crate::ir::{Borrow, FloatTy, Graph, NodeId, NodeKind, Operand};
 use crate::rules::RuleCtx;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
@@ -109,11 +109,24 @@ fn through_pullback(
             Operand::Const(_) => None,
         };
         let arg_span = arg_spans.get(k).copied().unwrap_or(span);
+        let partial = quote::format_ident!("partial_{k}", span = arg_span);
+        // A call's value passed on whole (`g(f(x))`): its share is `f`'s
+        // pullback seeded with `g`'s partial for it, as the reverse pass
+        // seeds it, so its shape stays the callee's to know.
+        if let Operand::Node(inner) = arg {
+            if chained(graph, *inner) && carries(graph, tangents, *inner) {
+                let partial = quote::format_ident!("partial_{k}_{inner}", span = arg_span);
+                let share = through_pullback(graph, tangents, *inner, &quote!(#partial));
+                // (A block, parenthesised to be a term of a sum.)
+                terms.push(quote!((#share)));
+                bound.push(quote!(#partial));
+                continue;
+            }
+        }
         let Some(dot_arg) = dot_arg else {
             bound.push(quote::quote_spanned!(arg_span=> _));
             continue;
         };
-        let partial = quote::format_ident!("partial_{k}", span = arg_span);
         let is_array = matches!(arg, Operand::Node(id) if graph.nodes[*id].array.is_some());
         let is_model = matches!(arg, Operand::Node(id) if tangents.models.contains_key(id));
         terms.push(if is_model {
@@ -314,6 +327,15 @@ fn through_rule(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream
     let Some((generics, where_clause)) = &tangents.rule_generics else {
         return through_pullback(graph, tangents, call, &one);
     };
+    // A call's value passed on whole has no tangent of its own to hand a
+    // rule: the pullback chains through it.
+    if graph.nodes[call]
+        .args()
+        .iter()
+        .any(|a| matches!(a, Operand::Node(inner) if chained(graph, *inner)))
+    {
+        return through_pullback(graph, tangents, call, &one);
+    }
     let NodeKind::Call {
         path,
         args,
@@ -516,14 +538,63 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
     // Its value's tangent where something reads the value's tangent: not
     // where only conditions and data read it (`if f(x)[0] < 2.0`: an array
     // result read so is no output of the call, whose tangent would then be
-    // taken as a float's).
+    // taken as a float's); or its pullback, where its value is passed on.
     let seeded = (has_tangent(&id) && tangent_read(graph, id))
         || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e))
-        || graph.writes_to_arrays(id).any(|a| has_tangent(&a));
+        || graph.writes_to_arrays(id).any(|a| has_tangent(&a))
+        || chained(graph, id);
     seeded
         && args
             .iter()
-            .any(|arg| matches!(arg, Operand::Node(a) if has_tangent(a)))
+            .any(|arg| matches!(arg, Operand::Node(a) if carries(graph, tangents, *a)))
+}
+
+/// Whether a value depends on the direction: it has a tangent, or it is a
+/// call's value passed on whole whose arguments do.
+fn carries(graph: &Graph, tangents: &Tangents, id: NodeId) -> bool {
+    tangents.names.contains_key(&id)
+        || (chained(graph, id)
+            && graph.nodes[id]
+                .args()
+                .iter()
+                .any(|a| matches!(a, Operand::Node(inner) if carries(graph, tangents, *inner))))
+}
+
+/// Whether node `id` is a call whose value is only passed whole to other
+/// calls (`g(f(x))`, `let p = f(x); g(&p)`) or read by constant index
+/// (`p[0]`): its value may be an array only the callee knows the length of,
+/// so it gets no tangent of its own; a reader's tangent chains through its
+/// pullback instead (see `through_pullback`).
+pub(super) fn chained(graph: &Graph, id: NodeId) -> bool {
+    let node = &graph.nodes[id];
+    let NodeKind::Call { outputs: 1, .. } = node.kind else {
+        return false;
+    };
+    if !node.active || graph.writes_to_arrays(id).next().is_some() || node.array.is_some() {
+        return false;
+    }
+    let reads = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
+    let mut passed_to_call = false;
+    for reader in &graph.nodes {
+        match &reader.kind {
+            NodeKind::Call { args, borrows, .. } => {
+                for (arg, borrow) in args.iter().zip(borrows) {
+                    if reads(arg) {
+                        if !matches!(borrow, Borrow::Plain | Borrow::Shared) {
+                            return false;
+                        }
+                        passed_to_call = true;
+                    }
+                }
+            }
+            NodeKind::Read { array, .. } | NodeKind::Write { array, .. } if *array == id => {
+                return false;
+            }
+            _ if reader.args().iter().any(reads) => return false,
+            _ => {}
+        }
+    }
+    passed_to_call && !as_result(graph, id)
 }
 
 /// Whether a value's tangent is read: by an operation, a call or a write
@@ -533,14 +604,21 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
 fn tangent_read(graph: &Graph, id: NodeId) -> bool {
     let reads = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
     let by_node = graph.nodes.iter().any(|node| node.args().iter().any(reads));
-    let as_result = crate::ir::traverse::any_stmt(&graph.body, &mut |stmt| match stmt {
+    by_node || as_result(graph, id)
+}
+
+/// Whether a value is a block's result: a function's, an arm's, a loop's
+/// initial or next value.
+fn as_result(graph: &Graph, id: NodeId) -> bool {
+    let reads = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
+    let in_block = crate::ir::traverse::any_stmt(&graph.body, &mut |stmt| match stmt {
         crate::ir::Stmt::If(branch) => branch.arms.iter().any(|a| a.results.iter().any(reads)),
         crate::ir::Stmt::Loop(looped) => {
             looped.carried.iter().any(|c| reads(&c.init)) || looped.body.results.iter().any(reads)
         }
         _ => false,
     });
-    by_node || as_result || graph.body.results.iter().any(reads)
+    in_block || graph.body.results.iter().any(reads)
 }
 
 /// The statement that follows node `id` in forward mode: its tangent, or, for
