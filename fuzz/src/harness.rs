@@ -952,12 +952,17 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             // `jacobian_fwd`: one row per output (the value's, then the
             // `&mut` parameters' final elements), each the oracle's `e_r · J`.
             let args = call("jacobian_fwd", out);
-            let _ = writeln!(out, "    let (_z_jmv, z_jm) = {module}::jacobian_fwd({args});");
+            let _ = writeln!(
+                out,
+                "    let (_z_jmv, z_jm) = {module}::jacobian_fwd({args});"
+            );
             out.push_str("    if z_jm.len() != z_plain_out.len() { return Err(format!(\"jacobian_fwd has {} rows for {} outputs\", z_jm.len(), z_plain_out.len())); }\n");
             out.push_str("    for z_r in 0..z_jm.len() {\n");
             out.push_str("    let z_row = &z_jm[z_r];\n");
             let flat = flatten("z_row", out);
-            out.push_str("    let mut z_unit = vec![0.0; z_plain_out.len()];\n    z_unit[z_r] = 1.0;\n");
+            out.push_str(
+                "    let mut z_unit = vec![0.0; z_plain_out.len()];\n    z_unit[z_r] = 1.0;\n",
+            );
             let _ = writeln!(out, "    compare(\"jacobian_fwd row\", &{flat}, &vjp(&z_tangents, &z_unit, 1.0), z_tol)?;");
             out.push_str("    }\n");
             out.push_str("    Ok(\"pass\".into())\n}\n");
