@@ -413,3 +413,85 @@ fn a_calls_array_read_by_index_against_finite_differences() {
         assert!((f64::from(g32.step) - g.step).abs() < 1e-4 * g.step.abs().max(1.0));
     }
 }
+
+/// Small vector helpers returning arrays, as Rust users write them.
+#[differentiate]
+fn sub3<T: backprop_runtime::Float>(a: [T; 3], b: [T; 3]) -> [T; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+#[differentiate]
+fn dot3<T: backprop_runtime::Float>(a: [T; 3], b: [T; 3]) -> T {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// Lent as a slice: its adjoint comes back as a slice.
+#[differentiate]
+fn weighted(v: &[f64]) -> f64 {
+    v[0] * v[1].exp() - v[2].sin()
+}
+
+/// An array a call returns passed whole to several calls, to the same call
+/// twice, lent as a slice, and again in a loop: its adjoint's terms are
+/// arrays (summed by `backprop_runtime::Adjoint`), and one is a slice
+/// (`IntoSeed`).
+#[differentiate]
+fn spread(a: [f64; 3], b: [f64; 3], n: usize) -> f64 {
+    let d = sub3::<f64>(a, b);
+    let mut s = dot3::<f64>(d, d) + weighted(&d);
+    for k in 0..n {
+        s = s * 0.5 + dot3::<f64>(d, b) * k as f64 + weighted(&d);
+    }
+    s
+}
+
+/// The same generic: `hvp` runs its gradient over dual numbers.
+#[differentiate]
+fn spread_generic<T: backprop_runtime::Float>(a: [T; 3], b: [T; 3]) -> T {
+    let d = sub3(a, b);
+    dot3(d, d) * dot3(d, b)
+}
+
+#[test]
+fn arrays_calls_return_passed_whole_to_several_calls() {
+    let b = [0.5, -0.25, 1.5];
+    for (a, n) in [
+        ([1.0, 2.0, 3.0], 0),
+        ([-0.3, 0.8, 0.1], 2),
+        ([2.0, -1.0, 0.4], 5),
+    ] {
+        let (value, g) = spread::grad(a, b, n);
+        assert_eq!(value, spread(a, b, n));
+        let point = [a[0], a[1], a[2], b[0], b[1], b[2]];
+        let f = |p: &[f64]| spread([p[0], p[1], p[2]], [p[3], p[4], p[5]], n);
+        let analytic: Vec<f64> = g.a.iter().chain(&g.b).copied().collect();
+        assert_gradient(f, &point, &analytic);
+        // Forward mode chains the same pullbacks; the picture's adjoints.
+        let (_, along) = spread::tangent(a, b, n, [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]);
+        let expected = g.a[0] + g.b[2];
+        assert!((along - expected).abs() < 1e-12 * expected.abs().max(1.0));
+        let graph = spread::graph(a, b, n);
+        match graph.node("a").and_then(|n| n.gradient.clone()) {
+            Some(backprop_runtime::graph::Shown::Array { head, .. }) => assert_eq!(head, g.a),
+            other => panic!("the picture shows {other:?} for a's gradient"),
+        }
+
+        let (_, g) = spread_generic::grad(a, b);
+        let f = |p: &[f64]| spread_generic([p[0], p[1], p[2]], [p[3], p[4], p[5]]);
+        let analytic: Vec<f64> = g.a.iter().chain(&g.b).copied().collect();
+        assert_gradient(f, &point, &analytic);
+        // H v along a[1]: central differences of the gradient.
+        let (_, _, hv) = spread_generic::hvp(a, b, [0.0, 1.0, 0.0], [0.0; 3]);
+        let h = 1e-5;
+        let (_, up) = spread_generic::grad([a[0], a[1] + h, a[2]], b);
+        let (_, down) = spread_generic::grad([a[0], a[1] - h, a[2]], b);
+        for i in 0..3 {
+            let numeric = (up.a[i] - down.a[i]) / (2.0 * h);
+            assert!(
+                (hv.a[i] - numeric).abs() < 1e-5 * numeric.abs().max(1.0),
+                "{} vs {numeric}",
+                hv.a[i]
+            );
+        }
+    }
+}

@@ -860,6 +860,87 @@ pub fn array_seed<T: Copy + num_traits::Zero, const K: usize, const N: usize>(
     seed
 }
 
+/// The adjoint of a call's value that the caller passes whole to other calls
+/// (`let d = sub(a, b); dot(d, d)`): a float, or an array only the callee
+/// knows the length of. The generated code sums its terms from `zero` with
+/// `plus`, whichever it is; a term may be a slice a callee handed back for
+/// the value it was lent (`IntoSeed`).
+///
+/// ```
+/// use backprop_runtime::Adjoint;
+/// let sum: [f64; 2] = Adjoint::<f64>::plus(Adjoint::<f64>::plus(Adjoint::<f64>::zero(), [1.0, 2.0]), &[0.5, -1.0][..]);
+/// assert_eq!(sum, [1.5, 1.0]);
+/// assert_eq!(Adjoint::<f64>::plus(1.0, 0.5), 1.5);
+/// ```
+pub trait Adjoint<F>: Sized {
+    /// No term yet.
+    #[must_use]
+    fn zero() -> Self;
+    /// The sum so far plus one more term.
+    #[must_use]
+    fn plus<R: IntoSeed<Self>>(self, term: R) -> Self;
+}
+
+impl<F: Float> Adjoint<F> for F {
+    #[inline]
+    fn zero() -> Self {
+        F::zero()
+    }
+    #[inline]
+    fn plus<R: IntoSeed<Self>>(self, term: R) -> Self {
+        self + term.into_seed()
+    }
+}
+
+impl<F: Float, const N: usize> Adjoint<F> for [F; N] {
+    #[inline]
+    fn zero() -> Self {
+        [F::zero(); N]
+    }
+    #[inline]
+    fn plus<R: IntoSeed<Self>>(self, term: R) -> Self {
+        let term = term.into_seed();
+        core::array::from_fn(|i| self[i] + term[i])
+    }
+}
+
+/// A callee's adjoint of a value the caller lent it as a slice (`let p =
+/// f(x); g(&p)` with `g(p: &[f64])`) turned into the seed of the call that
+/// made the value (`[f64; N]`, `N` inferred from its `pullback_into`); any
+/// other adjoint is its own seed.
+///
+/// ```
+/// use backprop_runtime::IntoSeed;
+/// let seed: [f64; 2] = IntoSeed::into_seed(&[0.5, -1.0][..]);
+/// assert_eq!(seed, [0.5, -1.0]);
+/// let same: f64 = IntoSeed::into_seed(2.0);
+/// assert_eq!(same, 2.0);
+/// ```
+pub trait IntoSeed<S> {
+    /// The seed.
+    #[must_use]
+    fn into_seed(self) -> S;
+}
+
+impl<S> IntoSeed<S> for S {
+    #[inline]
+    fn into_seed(self) -> S {
+        self
+    }
+}
+
+/// # Panics
+/// If the slice's length is not the array's (a callee handed back an
+/// adjoint of another length than the value it was lent).
+impl<F: Copy + num_traits::Zero, const N: usize> IntoSeed<[F; N]> for &[F] {
+    #[inline]
+    fn into_seed(self) -> [F; N] {
+        let mut seed = [F::zero(); N];
+        seed.copy_from_slice(self);
+        seed
+    }
+}
+
 /// Adds `from` into `into`, element by element: a callee's adjoint of an array
 /// argument (a slice of the callee's gradient, an array, or a custom rule's
 /// `Vec`), added into the caller's adjoint of that array.

@@ -6,6 +6,7 @@
 
 pub mod ops;
 pub mod traverse;
+mod uses;
 
 pub use ops::Operator;
 

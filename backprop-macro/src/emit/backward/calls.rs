@@ -52,7 +52,7 @@ impl Pass<'_> {
         let has_elements = !written.is_empty() || self.graph.elements_of(id).next().is_some();
         let seeds: Vec<TokenStream> = match has_elements {
             true => (0..*outputs).map(|k| self.element_adjoint(id, k)).collect(),
-            false => vec![quote!(#d)],
+            false => vec![self.as_seed(id, d)],
         };
         let span = node.span;
         let scratch = self.callee_scratch(id, tape);

@@ -347,8 +347,32 @@ impl Pass<'_> {
         quote!(#work.#name)
     }
 
+    /// The adjoint of a call's value passed on whole, as the seed of that
+    /// call: where the value was lent (`g(&p)`) and the adjoint is the one
+    /// term a callee handed back, maybe a slice (`IntoSeed` makes it the
+    /// array). (A sum is of the seed's type already.)
+    pub(super) fn as_seed(&self, id: NodeId, d: &Ident) -> TokenStream {
+        let lent = self.graph.nodes.iter().any(|n| match &n.kind {
+            NodeKind::Call { args, borrows, .. } => args.iter().zip(borrows).any(|(a, b)| {
+                matches!(a, Operand::Node(x) if *x == id) && *b == crate::ir::Borrow::Shared
+            }),
+            _ => false,
+        });
+        let one_term =
+            self.activity.terms[id] == 1 && !self.accumulators.keys().any(|(node, _)| *node == id);
+        match self.graph.passed_on_whole(id) && lent && one_term {
+            true => quote!(::backprop_runtime::IntoSeed::into_seed(#d)),
+            false => quote!(#d),
+        }
+    }
+
     pub(super) fn zero(&self, id: NodeId) -> TokenStream {
-        self.graph.float_or_ret(id).zero()
+        let float = self.graph.float_or_ret(id);
+        if self.graph.passed_on_whole(id) {
+            // Maybe an array, as its terms tell.
+            return quote!(::backprop_runtime::Adjoint::<#float>::zero());
+        }
+        float.zero()
     }
 
     /// A loop's variable after the loop: its adjoint is updated by the backward loop.
@@ -605,11 +629,16 @@ impl Pass<'_> {
                 let accumulator = self.accumulators.get(&(id, statement)).cloned();
                 if let Some(accumulator) = accumulator {
                     self.record_term(id, &accumulator, &term);
-                    let add = self.graph.ret.add_assign(
-                        &quote!(#accumulator),
-                        &term,
-                        proc_macro2::Span::call_site(),
-                    );
+                    let add = if self.graph.passed_on_whole(id) {
+                        let float = self.graph.float_or_ret(id);
+                        quote!(#accumulator = ::backprop_runtime::Adjoint::<#float>::plus(#accumulator, #term);)
+                    } else {
+                        self.graph.ret.add_assign(
+                            &quote!(#accumulator),
+                            &term,
+                            proc_macro2::Span::call_site(),
+                        )
+                    };
                     self.out.extend(add);
                 }
             }
@@ -635,6 +664,19 @@ impl Pass<'_> {
             } else {
                 quote!(#d)
             };
+            if self.graph.passed_on_whole(id) {
+                // Maybe an array: summed by the runtime, as a float or
+                // element by element.
+                // (From zero, whose type the seed it becomes decides: a
+                // term may be a slice a callee handed back.)
+                let float = self.graph.float_or_ret(id);
+                let sum = terms.iter().fold(
+                    self.zero(id),
+                    |sum, term| quote!(::backprop_runtime::Adjoint::<#float>::plus(#sum, #term)),
+                );
+                self.out.extend(quote!(let #binding = #sum;));
+                return;
+            }
             self.out.extend(quote!(let #binding = #(#terms)+*;));
         }
     }

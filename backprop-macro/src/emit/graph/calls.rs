@@ -23,10 +23,15 @@ fn scalar_adjoint(graph: &Graph, id: NodeId) -> bool {
         | NodeKind::Merge
         | NodeKind::LoopParam
         | NodeKind::LoopOut => true,
-        // One float returned, nothing written: the call's local is it.
+        // One float returned, nothing written: the call's local is it. (Not
+        // a value passed on whole: its adjoint's type, maybe an array, is
+        // known only where it seeds the call, after it is recorded.)
         NodeKind::Call { .. } => {
             let (returned, written) = graph.call_outputs(id);
-            returned == 1 && written.is_empty() && graph.elements_of(id).next().is_none()
+            returned == 1
+                && written.is_empty()
+                && graph.elements_of(id).next().is_none()
+                && !graph.passed_on_whole(id)
         }
         _ => false,
     }

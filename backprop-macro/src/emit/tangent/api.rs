@@ -862,12 +862,12 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
             // (`g(f(w))` with `f` returning `[f64; 3]`): its type is the
             // callee's to know, unless arithmetic elsewhere shows it a float.
             // Where it is only passed on (or read by constant index), the
-            // reader's tangent chains through its pullback (`chained`).
+            // reader's tangent chains through its pullback (`Graph::passed_on_whole`).
             let call_passed_on = args.iter().any(|a| match a {
                 Operand::Node(arg) => {
                     matches!(graph.nodes[*arg].kind, NodeKind::Call { .. })
                         && !used_in_arithmetic(graph, *arg)
-                        && !super::chained(graph, *arg)
+                        && !graph.passed_on_whole(*arg)
                 }
                 Operand::Const(_) => false,
             });
@@ -930,7 +930,7 @@ fn tangent_names(graph: &Graph, names: &mut Names) -> BTreeMap<NodeId, Ident> {
         .nodes
         .iter()
         .enumerate()
-        .filter(|(id, _)| has_tangent(graph, *id) && !super::chained(graph, *id))
+        .filter(|(id, _)| has_tangent(graph, *id) && !graph.passed_on_whole(*id))
         .map(|(id, n)| (id, names.fresh(&format!("dot_{}", n.name))))
         .collect()
 }

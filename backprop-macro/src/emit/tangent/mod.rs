@@ -17,7 +17,7 @@ mod api;
 
 pub(super) use api::{jacobian_fwd_fn, tangent_fn, tangents_fn};
 
-use crate::ir::{Borrow, FloatTy, Graph, NodeId, NodeKind, Operand};
+use crate::ir::{FloatTy, Graph, NodeId, NodeKind, Operand};
 use crate::rules::RuleCtx;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
@@ -83,6 +83,7 @@ fn through_pullback(
     let NodeKind::Call {
         path,
         args,
+        borrows,
         tape,
         parts,
         arg_spans,
@@ -114,9 +115,15 @@ fn through_pullback(
         // pullback seeded with `g`'s partial for it, as the reverse pass
         // seeds it, so its shape stays the callee's to know.
         if let Operand::Node(inner) = arg {
-            if chained(graph, *inner) && carries(graph, tangents, *inner) {
+            if graph.passed_on_whole(*inner) && carries(graph, tangents, *inner) {
                 let partial = quote::format_ident!("partial_{k}_{inner}", span = arg_span);
-                let share = through_pullback(graph, tangents, *inner, &quote!(#partial));
+                // (A value lent, `g(&p)`, may come back as a slice.)
+                let lent = matches!(borrows.get(k), Some(crate::ir::Borrow::Shared));
+                let seed = match lent {
+                    true => quote!(::backprop_runtime::IntoSeed::into_seed(#partial)),
+                    false => quote!(#partial),
+                };
+                let share = through_pullback(graph, tangents, *inner, &seed);
                 // (A block, parenthesised to be a term of a sum.)
                 terms.push(quote!((#share)));
                 bound.push(quote!(#partial));
@@ -332,7 +339,7 @@ fn through_rule(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenStream
     if graph.nodes[call]
         .args()
         .iter()
-        .any(|a| matches!(a, Operand::Node(inner) if chained(graph, *inner)))
+        .any(|a| matches!(a, Operand::Node(inner) if graph.passed_on_whole(*inner)))
     {
         return through_pullback(graph, tangents, call, &one);
     }
@@ -542,7 +549,7 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
     let seeded = (has_tangent(&id) && tangent_read(graph, id))
         || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e))
         || graph.writes_to_arrays(id).any(|a| has_tangent(&a))
-        || chained(graph, id);
+        || graph.passed_on_whole(id);
     seeded
         && args
             .iter()
@@ -553,48 +560,11 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
 /// call's value passed on whole whose arguments do.
 fn carries(graph: &Graph, tangents: &Tangents, id: NodeId) -> bool {
     tangents.names.contains_key(&id)
-        || (chained(graph, id)
+        || (graph.passed_on_whole(id)
             && graph.nodes[id]
                 .args()
                 .iter()
                 .any(|a| matches!(a, Operand::Node(inner) if carries(graph, tangents, *inner))))
-}
-
-/// Whether node `id` is a call whose value is only passed whole to other
-/// calls (`g(f(x))`, `let p = f(x); g(&p)`) or read by constant index
-/// (`p[0]`): its value may be an array only the callee knows the length of,
-/// so it gets no tangent of its own; a reader's tangent chains through its
-/// pullback instead (see `through_pullback`).
-pub(super) fn chained(graph: &Graph, id: NodeId) -> bool {
-    let node = &graph.nodes[id];
-    let NodeKind::Call { outputs: 1, .. } = node.kind else {
-        return false;
-    };
-    if !node.active || graph.writes_to_arrays(id).next().is_some() || node.array.is_some() {
-        return false;
-    }
-    let reads = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
-    let mut passed_to_call = false;
-    for reader in &graph.nodes {
-        match &reader.kind {
-            NodeKind::Call { args, borrows, .. } => {
-                for (arg, borrow) in args.iter().zip(borrows) {
-                    if reads(arg) {
-                        if !matches!(borrow, Borrow::Plain | Borrow::Shared) {
-                            return false;
-                        }
-                        passed_to_call = true;
-                    }
-                }
-            }
-            NodeKind::Read { array, .. } | NodeKind::Write { array, .. } if *array == id => {
-                return false;
-            }
-            _ if reader.args().iter().any(reads) => return false,
-            _ => {}
-        }
-    }
-    passed_to_call && !as_result(graph, id)
 }
 
 /// Whether a value's tangent is read: by an operation, a call or a write
@@ -604,21 +574,7 @@ pub(super) fn chained(graph: &Graph, id: NodeId) -> bool {
 fn tangent_read(graph: &Graph, id: NodeId) -> bool {
     let reads = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
     let by_node = graph.nodes.iter().any(|node| node.args().iter().any(reads));
-    by_node || as_result(graph, id)
-}
-
-/// Whether a value is a block's result: a function's, an arm's, a loop's
-/// initial or next value.
-fn as_result(graph: &Graph, id: NodeId) -> bool {
-    let reads = |o: &Operand| matches!(o, Operand::Node(n) if *n == id);
-    let in_block = crate::ir::traverse::any_stmt(&graph.body, &mut |stmt| match stmt {
-        crate::ir::Stmt::If(branch) => branch.arms.iter().any(|a| a.results.iter().any(reads)),
-        crate::ir::Stmt::Loop(looped) => {
-            looped.carried.iter().any(|c| reads(&c.init)) || looped.body.results.iter().any(reads)
-        }
-        _ => false,
-    });
-    in_block || graph.body.results.iter().any(reads)
+    by_node || graph.is_block_result(id)
 }
 
 /// The statement that follows node `id` in forward mode: its tangent, or, for
