@@ -586,6 +586,21 @@ fn index_lists_and_mut_slices_passed_on() {
         let (value, g) = pick_caller::grad(v);
         (value, g.a)
     });
+    // Forward mode too: the list lent `&mut` is data, with no tangent.
+    for v in [[0.5, 1.5, -2.0], [1.0, -0.3, 0.7]] {
+        let (_, g) = pick_caller::grad(&v);
+        for axis in 0..3 {
+            let mut direction = [0.0; 3];
+            direction[axis] = 1.0;
+            let (value, along) = pick_caller::tangent(&v, &direction);
+            assert_eq!(value, pick_caller(&v));
+            assert!((along - g.a[axis]).abs() <= 1e-12 * g.a[axis].abs().max(1.0));
+        }
+        let (_, j) = pick_caller::jacobian_fwd(&v);
+        for (forward, reverse) in j.a.iter().zip(&g.a) {
+            assert!((forward - reverse).abs() <= 1e-12 * reverse.abs().max(1.0));
+        }
+    }
     check(
         &[&[0.5, 1.5, -2.0, 0.1], &[1.0, -0.3, 0.7, 0.2]],
         |v| integrate(&v[1..], v[0] * 0.1),

@@ -20,7 +20,7 @@ use crate::emit::api::passed_params;
 use crate::emit::forward::Forward;
 use crate::emit::module::Generic;
 use crate::emit::names::Names;
-use crate::ir::{Borrow, FloatTy, Graph, NodeId, NodeKind, Operand};
+use crate::ir::{FloatTy, Graph, NodeId, NodeKind, Operand};
 use crate::parse::signature::{Outputs, Param, Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -842,27 +842,22 @@ fn unread_tangent(tangents: &BTreeMap<NodeId, Ident>, params: usize, code: &Toke
     })
 }
 
-/// Forward mode covers the function: returned floats, parameters read by
-/// value or through `&`, calls that only read their arguments.
+/// Forward mode covers the function: results returned or written through
+/// `&mut` parameters, and calls whose outputs it can name.
 fn covered(sig: &Signature, graph: &Graph) -> bool {
     // `&mut f64`s' final values follow the returned outputs.
     let scalar_inouts = sig.inouts().filter(|(_, p)| !p.writes_array()).count();
-    // Calls that only read their arguments and return their outputs.
+    // (Floats and local arrays a call writes through `&mut` get each
+    // element's tangent from a pullback of its own; data lent `&mut`, a list
+    // of indices, has none.)
     let reading_calls = graph.nodes.iter().enumerate().all(|(id, n)| match &n.kind {
-        // (An array a call returns and passes on whole, `g(f(w))`, is not
-        // covered yet.)
-        NodeKind::Call {
-            borrows,
-            outputs,
-            args,
-            ..
-        } => {
+        NodeKind::Call { outputs, args, .. } => {
             let named = *outputs == 1 || graph.elements_of(id).next().is_some();
             // A call's value passed straight to another call may be an array
             // (`g(f(w))` with `f` returning `[f64; 3]`): its type is the
-            // callee's to know, unless arithmetic elsewhere shows it a float.
-            // Where it is only passed on (or read by constant index), the
-            // reader's tangent chains through its pullback (`Graph::passed_on_whole`).
+            // callee's to know, unless arithmetic elsewhere shows it a float;
+            // where it is only passed on, the reader's tangent chains through
+            // its pullback (`Graph::passed_on_whole`).
             let call_passed_on = args.iter().any(|a| match a {
                 Operand::Node(arg) => {
                     matches!(graph.nodes[*arg].kind, NodeKind::Call { .. })
@@ -871,19 +866,9 @@ fn covered(sig: &Signature, graph: &Graph) -> bool {
                 }
                 Operand::Const(_) => false,
             });
-            // Floats and local arrays written through `&mut` (each element's
-            // tangent from a pullback of its own), not data or `&mut`
-            // parameters passed on.
-            let arrays_written = borrows.iter().all(|b| {
-                matches!(
-                    b,
-                    Borrow::Plain | Borrow::Shared | Borrow::Mutable | Borrow::PassedOn
-                )
-            });
             (named || graph.writes_to_arrays(id).next().is_some())
                 && !call_passed_on
                 && n.array.is_none()
-                && arrays_written
         }
         NodeKind::Element { .. } => true,
         _ => true,
