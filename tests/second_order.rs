@@ -141,3 +141,126 @@ fn the_hessian_of_an_array_parameter_over_data() {
         }
     }
 }
+
+/// A function that writes a scratch slice and a running total through
+/// `&mut`, and reads a float through `&`: its Hessian is that of the value it
+/// returns, over every input's initial value; the parameters end as the
+/// function leaves them.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn with_scratch<T: Float>(w: &[T], scratch: &mut [T], total: &mut T, rate: &T) -> T {
+    let mut s = T::zero();
+    for i in 0..w.len() {
+        scratch[i] = scratch[i] * *rate + w[i].sin();
+        s = s + scratch[i] * scratch[i] * w[i];
+    }
+    *total = *total * s + *rate;
+    *total * s
+}
+
+/// The same over `f64` with a fixed-size state, through its twin.
+#[differentiate(second_order)]
+fn with_state(state: &mut [f64; 2], k: f64) -> f64 {
+    let a = state[0];
+    state[0] = a * k + state[1].cos();
+    state[1] = a * a - k;
+    state[0] * state[1] + k * a
+}
+
+/// The gradient of `with_scratch`'s value at a point (`backward` seeded one
+/// on the value, zero on the final contents), flattened in parameter order.
+fn scratch_gradient(x: &[f64]) -> Vec<f64> {
+    let (w, rest) = x.split_at(3);
+    let (mut scratch, mut total, rate) = (rest[..3].to_vec(), rest[3], rest[4]);
+    let (_, tape) = with_scratch::forward(w, &mut scratch, &mut total, &rate);
+    let g = with_scratch::backward(&tape, (1.0, &[0.0; 3], 0.0));
+    [g.w, g.scratch, vec![g.total, g.rate]].concat()
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)]
+fn second_order_of_functions_that_write_through_mut() {
+    let point = [0.3, -0.8, 1.1, 0.5, -0.2, 0.9, 0.7, 1.3];
+    let (w, scratch, total, rate) = (&point[..3], &point[3..6], point[6], point[7]);
+    let (mut s, mut t) = (scratch.to_vec(), total);
+    let (value, h) = with_scratch::hessian(w, &mut s, &mut t, &rate);
+    let (mut s2, mut t2) = (scratch.to_vec(), total);
+    assert_eq!(value, with_scratch(w, &mut s2, &mut t2, &rate));
+    assert_eq!((&s, t), (&s2, t2));
+    let n = point.len();
+    for i in 0..n {
+        for j in 0..n {
+            assert!((h[i][j] - h[j][i]).abs() <= 1e-9 * h[i][j].abs().max(1.0));
+        }
+        // Row i: central differences of the gradient along input i.
+        let step = 1e-6;
+        let (mut up, mut down) = (point.to_vec(), point.to_vec());
+        up[i] += step;
+        down[i] -= step;
+        let (gu, gd) = (scratch_gradient(&up), scratch_gradient(&down));
+        for j in 0..n {
+            let numeric = (gu[j] - gd[j]) / (2.0 * step);
+            assert!(
+                (h[i][j] - numeric).abs() <= 1e-5 * numeric.abs().max(1.0),
+                "H[{i}][{j}] = {} vs {numeric}",
+                h[i][j]
+            );
+        }
+        // `hvp` along input i is row i, with the gradient beside it.
+        let mut direction = vec![0.0; n];
+        direction[i] = 1.0;
+        let (mut s, mut t) = (scratch.to_vec(), total);
+        let (v, g, hv) = with_scratch::hvp(
+            w,
+            &mut s,
+            &mut t,
+            &rate,
+            &direction[..3],
+            &direction[3..6],
+            direction[6],
+            direction[7],
+        );
+        assert_eq!((v, s, t), (value, s2.clone(), t2));
+        let flat = [g.w, g.scratch, vec![g.total, g.rate]].concat();
+        let gradient = scratch_gradient(&point);
+        for j in 0..n {
+            assert!((flat[j] - gradient[j]).abs() <= 1e-12 * gradient[j].abs().max(1.0));
+        }
+        let along = [hv.w, hv.scratch, vec![hv.total, hv.rate]].concat();
+        for j in 0..n {
+            assert!((along[j] - h[i][j]).abs() <= 1e-12 * h[i][j].abs().max(1.0));
+        }
+    }
+
+    // Through the twin of an `f64` function.
+    let start = [0.4, -1.2];
+    let mut state = start;
+    let (value, h) = with_state::hessian(&mut state, 1.7);
+    let mut state2 = start;
+    assert_eq!(value, with_state(&mut state2, 1.7));
+    assert_eq!(state, state2);
+    let gradient = |x: &[f64]| {
+        let mut s = [x[0], x[1]];
+        let (_, tape) = with_state::forward(&mut s, x[2]);
+        let g = with_state::backward(&tape, (1.0, &[0.0, 0.0]));
+        vec![g.state[0], g.state[1], g.k]
+    };
+    let point = [start[0], start[1], 1.7];
+    for i in 0..3 {
+        let step = 1e-6;
+        let (mut up, mut down) = (point, point);
+        up[i] += step;
+        down[i] -= step;
+        let (gu, gd) = (gradient(&up), gradient(&down));
+        for j in 0..3 {
+            let numeric = (gu[j] - gd[j]) / (2.0 * step);
+            assert!((h[i][j] - numeric).abs() <= 1e-5 * numeric.abs().max(1.0));
+        }
+    }
+    let mut state = start;
+    let (_, _, hv) = with_state::hvp(&mut state, 1.7, &[0.0, 1.0], 0.0);
+    assert_eq!(
+        [hv.state[0], hv.state[1], hv.k],
+        [h[1][0], h[1][1], h[1][2]]
+    );
+}

@@ -252,6 +252,8 @@ fn bent(x: f64) -> f64 {
 fn passed_on(x: f64, y: f64) -> f64 {
     let p = pair(x, y);
     let q = pair(bent(y), x);
+    // A chain whose value nothing reads: no tangent, no tape kept.
+    let _unread = norm_of(pair(y, x));
     norm_of(p) * angle_of(&q) + norm_of(pair(y, bent(bent(x)))) + erf_like(bent(y))
 }
 

@@ -129,7 +129,8 @@ fn free_name(tokens: &TokenStream) -> Ident {
 }
 
 /// `f64`, `&[f64]`, `&Vec<f64>`, `[f64; N]`, `&[f64; N]`, integers, bools and
-/// slices of them: what the twin can take with the float replaced.
+/// slices of them, by value, `&` or `&mut`: what the twin can take with the
+/// float replaced.
 fn plain_parameter(ty: &syn::Type, float: &str) -> bool {
     const SCALARS: &[&str] = &[
         "usize", "isize", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "bool",
@@ -150,7 +151,7 @@ fn plain_parameter(ty: &syn::Type, float: &str) -> bool {
                 _ => false,
             }
         }
-        syn::Type::Reference(r) => r.mutability.is_none() && plain_parameter(&r.elem, float),
+        syn::Type::Reference(r) => plain_parameter(&r.elem, float),
         syn::Type::Slice(s) => plain_parameter(&s.elem, float),
         syn::Type::Array(a) => plain_parameter(&a.elem, float),
         syn::Type::Paren(p) => plain_parameter(&p.elem, float),
@@ -568,11 +569,6 @@ mod tests {
             quote!(
                 fn f(x: f64) -> (f64, f64) {
                     (x, x)
-                }
-            ),
-            quote!(
-                fn f(x: &mut f64) -> f64 {
-                    *x
                 }
             ),
             // A float method path the table does not know.

@@ -1764,6 +1764,19 @@ impl Gen {
         }
         let h = self.rng.pick(&helpers).clone();
         match h.kind {
+            // A quarter of the time the first argument is another helper's
+            // value passed straight on (`h1(h0(a, b), c)`): forward mode
+            // chains the pullbacks through it.
+            HelperKind::Scalar if self.rng.chance(0.25) => {
+                let inner = self.rng.pick(&helpers).clone();
+                let first = match inner.kind {
+                    HelperKind::Scalar => {
+                        E::Call(inner.name, vec![Arg::E(self.leaf()), Arg::E(self.leaf())])
+                    }
+                    _ => self.expr(d),
+                };
+                E::Call(h.name, vec![Arg::E(first), Arg::E(self.expr(d))])
+            }
             HelperKind::Scalar => E::Call(h.name, vec![Arg::E(self.expr(d)), Arg::E(self.expr(d))]),
             HelperKind::Recursive => {
                 let depth = I::Lit(self.rng.below(4));

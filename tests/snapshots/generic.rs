@@ -487,7 +487,7 @@ pub mod scaled_logistic {
             if j == x_start {
                 x_dual.eps = T::one();
             }
-            let v = self::forward_into(&mut tape_2, &w_dual, x_dual);
+            let pass_value = self::forward_into(&mut tape_2, &w_dual, x_dual);
             g.clear();
             self::backward_with(
                 &tape_2,
@@ -501,7 +501,7 @@ pub mod scaled_logistic {
             if j == x_start {
                 x_dual.eps = T::zero();
             }
-            value_2 = ::core::option::Option::Some(v.re);
+            value_2 = ::core::option::Option::Some(pass_value.re);
             let mut row = ::std::vec::Vec::with_capacity(coordinates);
             row.extend(g.w.iter().map(|d| d.eps));
             row.push(g.x.eps);

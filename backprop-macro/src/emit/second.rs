@@ -43,18 +43,20 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
     let mut args = Vec::new();
     let mut values = Vec::new();
     let mut slopes = Vec::new();
+    let mut movings = Vec::new();
     let (g, value, hv) = (names.fresh("g"), names.fresh("value"), names.fresh("hv"));
     // `_y` is passed on under another name (a used underscore binding).
     let (passed, passed_args) = super::api::passed_params(sig, &mut names);
     for ((p, param), arg) in sig.params.iter().zip(passed).zip(&passed_args) {
-        let (ident, ty) = (&p.ident, &p.ty);
+        let ident = &p.ident;
         params.push(param);
         let dot = p
             .differentiable
             .as_ref()
             .map(|_| names.fresh(&format!("dot_{ident}")));
         if let Some(dot) = &dot {
-            directions.push(quote!(#dot: #ty));
+            let direction = direction_type(p);
+            directions.push(quote!(#dot: #direction));
             let (re, eps) = match &p.shape {
                 None => (quote!(#g.#ident.re), quote!(#g.#ident.eps)),
                 Some(Shape::Slice) => (
@@ -69,10 +71,27 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
             values.push(quote!(#ident: #re));
             slopes.push(quote!(#ident: #eps));
         }
-        let (_, code, arg) = dual_argument(p, arg, &t, &only_t, dot.as_ref(), &mut names);
+        let (moving, code, dual_arg) = dual_argument(p, arg, &t, &only_t, dot.as_ref(), &mut names);
         setup.push(code);
-        args.push(arg);
+        args.push(dual_arg);
+        movings.push((arg.clone(), moving));
     }
+    // A function that writes `&mut` parameters has no `grad`: its forward
+    // pass, then its backward pass asking for the returned value's
+    // derivatives; the parameters end as the function leaves them.
+    let passes = match sig.inouts().next() {
+        None => quote!(let (#value, #g) = self::grad(#(#args),*);),
+        Some(_) => {
+            let tape = names.fresh("tape");
+            let (seed, zeros, write_back) = value_seed(sig, &movings, &t, &mut names);
+            quote! {
+                let (#value, #tape) = self::forward(#(#args),*);
+                #zeros
+                let #g = self::backward(&#tape, #seed);
+                #write_back
+            }
+        }
+    };
     let grad_ty = generic.grad();
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let doc = format!(
@@ -86,7 +105,7 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
         #too_many
         pub fn hvp #generics (#(#params,)* #(#directions),*) -> (#t, #grad_ty, #grad_ty) #where_clause {
             #(#setup)*
-            let (#value, #g) = self::grad(#(#args),*);
+            #passes
             let #hv = Grad { #(#slopes),* };
             (#value.re, Grad { #(#values),* }, #hv)
         }
@@ -97,11 +116,63 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
 /// through `&[..]` (also asked before a twin is written: no twin where it
 /// would give no `hvp`).
 pub(crate) fn covered(sig: &Signature) -> bool {
-    let plain = sig
-        .params
-        .iter()
-        .all(|p| !p.inout && !p.by_reference && p.model.is_none());
+    let plain = sig.params.iter().all(|p| p.model.is_none());
     matches!(sig.outputs, Outputs::One) && sig.returns_value && plain
+}
+
+/// A parameter's direction as `hvp` takes it: the parameter's type, but a
+/// float behind a reference is a float, and an array written in place is
+/// read (`&[f64]` for `&mut [f64]`): a direction only goes in.
+fn direction_type(p: &crate::parse::signature::Param) -> TokenStream {
+    let ty = &p.ty;
+    let float = p.differentiable.clone().unwrap_or(crate::ir::FloatTy::F64);
+    match (&p.shape, p.inout || p.by_reference) {
+        (None, true) => quote!(#float),
+        (Some(Shape::Slice), true) => quote!(&[#float]),
+        (Some(Shape::Array(len)), true) => quote!(&[#float; #len]),
+        _ => quote!(#ty),
+    }
+}
+
+/// For a function that writes `&mut` parameters: the seed of its `backward`
+/// that asks for the derivatives of its returned value (one for the value,
+/// zero for each parameter's final contents, in parameter order), the
+/// statements that make its zeros, and those that write the parameters'
+/// final values back through the references, as the function does.
+fn value_seed(
+    sig: &Signature,
+    passed: &[(proc_macro2::Ident, proc_macro2::Ident)],
+    t: &proc_macro2::Ident,
+    names: &mut Names,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let dual = quote!(::backprop_runtime::Dual);
+    let mut seeds = vec![quote!(#dual::constant(#t::one()))];
+    let mut zeros = TokenStream::new();
+    let mut write_back = TokenStream::new();
+    for (p, (arg, moving)) in sig.params.iter().zip(passed) {
+        if !p.inout {
+            continue;
+        }
+        match &p.shape {
+            None => {
+                seeds.push(quote!(#dual::constant(#t::zero())));
+                write_back.extend(quote!(*#arg = #moving.re;));
+            }
+            Some(_) => {
+                let zero = names.fresh(&format!("{}_zero", p.ident));
+                zeros.extend(
+                    quote!(let #zero = ::std::vec![#dual::constant(#t::zero()); #moving.len()];),
+                );
+                seeds.push(quote!(&#zero[..]));
+                write_back.extend(quote! {
+                    for (a, d) in #arg.iter_mut().zip(#moving.iter()) {
+                        *a = d.re;
+                    }
+                });
+            }
+        }
+    }
+    (quote!((#(#seeds),*)), zeros, write_back)
 }
 
 /// `hvp` and `hessian` of a function over `f64` or `f32`: those of its twin
@@ -117,9 +188,10 @@ pub(super) fn through_twin(
     let mut directions = Vec::new();
     let mut direction_args = Vec::new();
     for p in sig.params.iter().filter(|p| p.differentiable.is_some()) {
-        let (ident, ty) = (&p.ident, &p.ty);
+        let ident = &p.ident;
         let dot = names.fresh(&format!("dot_{ident}"));
-        directions.push(quote!(#dot: #ty));
+        let direction = direction_type(p);
+        directions.push(quote!(#dot: #direction));
         direction_args.push(dot);
     }
     let (value, g, hv) = (names.fresh("value"), names.fresh("g"), names.fresh("hv"));
@@ -184,6 +256,8 @@ pub(super) fn hessian_fn(
     let mut seeds = Vec::new();
     let mut unseeds = Vec::new();
     let mut flatten = Vec::new();
+    let mut restore = Vec::new();
+    let mut movings = Vec::new();
     let mut offset = quote!(0);
     let (passed, passed_args) = super::api::passed_params(sig, &mut names);
     for ((p, param), arg) in sig.params.iter().zip(passed).zip(&passed_args) {
@@ -193,6 +267,18 @@ pub(super) fn hessian_fn(
         let (moving, code, dual_arg) = dual_argument(p, arg, &t, &only_t, None, &mut names);
         setup.push(code);
         args.push(dual_arg);
+        movings.push((arg.clone(), moving.clone()));
+        // What the function wrote in the last pass is undone before the next.
+        if p.inout {
+            restore.push(match &p.shape {
+                None => quote!(#moving = #dual::constant(*#arg);),
+                Some(_) => quote! {
+                    for (d, a) in #moving.iter_mut().zip(#arg.iter()) {
+                        *d = #dual::constant(*a);
+                    }
+                },
+            });
+        }
         if p.differentiable.is_none() {
             continue;
         }
@@ -222,13 +308,47 @@ pub(super) fn hessian_fn(
         offset = quote!(#start + #size);
         flatten.push(flat);
     }
-    let backward = match has_work {
-        true => {
-            quote!(self::backward_with(&#tape, #dual::constant(#t::one()), &mut #g, &mut #work);)
+    // A function that writes `&mut` parameters: the seed asks for its
+    // returned value's derivatives, and a last pass leaves the parameters
+    // as the function does.
+    let (seed, zeros, value_alone) = match sig.inouts().next() {
+        None => (
+            quote!(#dual::constant(#t::one())),
+            TokenStream::new(),
+            quote!(self::grad(#(#plain_args),*).0),
+        ),
+        Some(_) => {
+            let (seed, zeros, write_back) = value_seed(sig, &movings, &t, &mut names);
+            let last_value = names.fresh("last");
+            let last = quote!({
+                #(#restore)*
+                let #last_value = self::forward_into(&mut #tape, #(#args),*);
+                #write_back
+                #last_value.re
+            });
+            (seed, zeros, last)
         }
-        false => quote!(self::backward_into(&#tape, #dual::constant(#t::one()), &mut #g);),
+    };
+    let backward = match has_work {
+        true => quote!(self::backward_with(&#tape, #seed, &mut #g, &mut #work);),
+        false => quote!(self::backward_into(&#tape, #seed, &mut #g);),
     };
     let new_work = has_work.then(|| quote!(let mut #work = Work::default();));
+    // The value from the passes, or (without differentiable coordinates, or
+    // where a last pass runs) on its own.
+    let pass_value = names.fresh("pass_value");
+    let (value_first, value_each, value_last) = match sig.inouts().next() {
+        None => (
+            quote!(let mut #value = ::core::option::Option::None;),
+            quote!(#value = ::core::option::Option::Some(#pass_value.re);),
+            quote!(let #value = #value.unwrap_or_else(|| #value_alone);),
+        ),
+        Some(_) => (quote!(), quote!(), quote!(let #value = #value_alone;)),
+    };
+    let bind_v = match sig.inouts().next() {
+        None => quote!(let #pass_value =),
+        Some(_) => quote!(let _ =),
+    };
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let doc = format!(
         "The value of `{}` and its Hessian over the differentiable coordinates, in parameter order (a slice's elements in turn): one forward-over-reverse pass per coordinate, reusing its inputs, tape and gradient.",
@@ -246,21 +366,22 @@ pub(super) fn hessian_fn(
             let mut #tape = Tape::default();
             let mut #g = Grad::default();
             #new_work
-            let mut #value = ::core::option::Option::None;
+            #value_first
             let mut #rows = ::std::vec::Vec::with_capacity(coordinates);
+            #zeros
             for #j in 0..coordinates {
+                #(#restore)*
                 #(#seeds)*
-                let v = self::forward_into(&mut #tape, #(#args),*);
+                #bind_v self::forward_into(&mut #tape, #(#args),*);
                 #g.clear();
                 #backward
                 #(#unseeds)*
-                #value = ::core::option::Option::Some(v.re);
+                #value_each
                 let mut #row = ::std::vec::Vec::with_capacity(coordinates);
                 #(#flatten)*
                 #rows.push(#row);
             }
-            // Without differentiable coordinates, the value alone.
-            let #value = #value.unwrap_or_else(|| self::grad(#(#plain_args),*).0);
+            #value_last
             (#value, #rows)
         }
     })
@@ -281,9 +402,27 @@ fn dual_argument(
     let dual = quote!(::backprop_runtime::Dual);
     let (ident, ty) = (arg, &p.ty);
     let moving = names.fresh(&format!("{}_dual", p.ident));
-    let by_ref = matches!(ty, syn::Type::Reference(_)).then(|| quote!(&));
-    // Without a direction (`hessian`), each pass sets the `eps` it needs.
-    let mutability = (dot.is_none() && p.differentiable.is_some()).then(|| quote!(mut));
+    let by_ref = match ty {
+        syn::Type::Reference(r) if r.mutability.is_some() => Some(quote!(&mut)),
+        syn::Type::Reference(_) => Some(quote!(&)),
+        _ => None,
+    };
+    // Without a direction (`hessian`), each pass sets the `eps` it needs;
+    // the function writes a `&mut` parameter's.
+    let mutability =
+        ((dot.is_none() && p.differentiable.is_some()) || p.inout).then(|| quote!(mut));
+    // A float behind a reference (`&T`, `&mut T`): a dual of its value, lent.
+    if p.shape.is_none() && by_ref.is_some() && p.differentiable.is_some() {
+        let scalar = match dot {
+            Some(dot) => quote!(#dual::new(*#ident, #dot)),
+            None => quote!(#dual::constant(*#ident)),
+        };
+        return (
+            moving.clone(),
+            quote!(let #mutability #moving = #scalar;),
+            quote!(#by_ref #moving),
+        );
+    }
     let scalar = match dot {
         Some(dot) => quote!(#dual::new(#ident, #dot)),
         None => quote!(#dual::constant(#ident)),

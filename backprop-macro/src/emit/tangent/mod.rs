@@ -549,11 +549,22 @@ pub(super) fn pulled_back(graph: &Graph, tangents: &Tangents, id: NodeId) -> boo
     let seeded = (has_tangent(&id) && tangent_read(graph, id))
         || graph.elements_of(id).any(|(e, _, _)| has_tangent(&e))
         || graph.writes_to_arrays(id).any(|a| has_tangent(&a))
-        || graph.passed_on_whole(id);
+        || (graph.passed_on_whole(id) && read_through(graph, tangents, id));
     seeded
         && args
             .iter()
             .any(|arg| matches!(arg, Operand::Node(a) if carries(graph, tangents, *a)))
+}
+
+/// Whether a call that reads node `id` whole is pulled back through, and so
+/// chains into `id`'s pullback.
+fn read_through(graph: &Graph, tangents: &Tangents, id: NodeId) -> bool {
+    graph.nodes.iter().enumerate().any(|(reader, node)| {
+        node.args()
+            .iter()
+            .any(|a| matches!(a, Operand::Node(n) if *n == id))
+            && pulled_back(graph, tangents, reader)
+    })
 }
 
 /// Whether a value depends on the direction: it has a tangent, or it is a
