@@ -1045,3 +1045,59 @@ fn running_extrema_of_computed_values_compute_the_chosen_one_again() {
     let (_, g) = nearest::grad(&[0.0, 0.0], &[1.0, 0.0, -1.0, 0.0], 0.0, 2);
     assert_eq!(g.centres, [2.0, 0.0, 0.0, 0.0]);
 }
+
+/// Functions named where an adapter takes a closure.
+#[differentiate]
+fn named_adapters(x: &[f64]) -> f64 {
+    let e: f64 = x.iter().copied().map(f64::exp).sum();
+    let s: f64 = x.iter().map(|v| v * 0.5).map(f64::tanh).sum();
+    e.ln() * s
+}
+
+#[differentiate]
+fn named_adapters_generic<T: backprop_runtime::Float>(x: &[T]) -> T {
+    x.iter()
+        .copied()
+        .map(T::sin)
+        .fold(T::zero(), |a, b| a + b * b)
+}
+
+/// `for_each` as the loop it stands for: writing elements through
+/// `iter_mut`, adding into a variable outside the closure, over a zip, with
+/// a block for a body.
+#[differentiate]
+fn with_for_each(x: &[f64], y: &[f64], k: f64) -> f64 {
+    let mut v = x.to_vec();
+    v.iter_mut().for_each(|e| *e *= k);
+    let mut total = 0.0;
+    v.iter().zip(y).for_each(|(a, b)| total += a * b);
+    x.iter().enumerate().for_each(|(i, &a)| {
+        if i % 2 == 0 {
+            total += a.sin();
+        } else {
+            total -= a * k;
+        }
+    });
+    total
+}
+
+#[test]
+fn named_functions_and_for_each() {
+    for x in [vec![0.3, -1.2, 0.8], vec![1.5, 0.25, -0.5, 2.0]] {
+        let (value, g) = named_adapters::grad(&x);
+        assert_eq!(value, named_adapters(&x));
+        assert_gradient(named_adapters, &x, &g.x);
+        let (value, g) = named_adapters_generic::grad(&x);
+        assert_eq!(value, named_adapters_generic(&x));
+        assert_gradient(named_adapters_generic, &x, &g.x);
+
+        let y: Vec<f64> = x.iter().map(|v| 0.5 - v).collect();
+        let n = x.len();
+        let (value, g) = with_for_each::grad(&x, &y, 1.3);
+        assert_eq!(value, with_for_each(&x, &y, 1.3));
+        let f = |p: &[f64]| with_for_each(&p[..n], &p[n..2 * n], p[2 * n]);
+        let point = [x.clone(), y.clone(), vec![1.3]].concat();
+        let analytic = [g.x, g.y, vec![g.k]].concat();
+        assert_gradient(f, &point, &analytic);
+    }
+}

@@ -1,7 +1,9 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
 //! out: paths moved one module deeper (`paths`), local structs built from a
 //! literal as one local per field (`records`), destructuring assignments as
-//! tuple `let`s (`assignments`), loops over `iter_mut()` as index loops
+//! tuple `let`s (`assignments`), functions named where an adapter takes a
+//! closure as closures and `for_each` as a loop (`adapters`), loops over
+//! `iter_mut()` as index loops
 //! (`iter_mut`), `copy_from_slice` as a copying loop (`copies`),
 //! `first`/`last`/`get` through `Option` as reads (`ends`), running maxima
 //! and minima of a list's elements as the index chosen (`extrema`),
@@ -11,6 +13,7 @@
 //! iterator chains over slices turned into the loops they stand for
 //! (`iterators`, used by lowering).
 
+pub mod adapters;
 pub mod assignments;
 pub mod continues;
 pub mod copies;
@@ -26,7 +29,8 @@ pub mod returns;
 use syn::visit::Visit;
 
 /// Every rewrite, in order: paths one module deeper, tuple assignments as
-/// `let`s, loops over `iter_mut()` by index, `x.last().unwrap()` as
+/// `let`s, `map(f64::exp)` as a closure and `for_each` as a loop, loops over
+/// `iter_mut()` by index, `x.last().unwrap()` as
 /// `x[x.len() - 1]`, running extrema as indices, values out of conditions,
 /// early returns at the top of the body and `continue` at the top of a
 /// loop's body as branches.
@@ -34,6 +38,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     paths::rebase(function);
     records::struct_locals_as_fields(&mut function.block);
     assignments::tuple_assignments_as_lets(&mut function.block);
+    adapters::adapters_as_closures_and_loops(&mut function.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut function.block);
     copies::copies_as_loops(&mut function.block);
     ends::ends_as_indices(&mut function.block);

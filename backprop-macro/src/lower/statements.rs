@@ -288,7 +288,7 @@ impl<'a> Lowerer<'a> {
             }
             Expr::MethodCall(call) if call.method == "for_each" => self.errors.spanned(
                 expr,
-                "`for_each` with a closure that changes variables outside it is not supported; write the loop it stands for, as in `for v in w.iter() { total += v * v; }`",
+                "`for_each` whose closure returns early is not supported (a `return` or `?` there leaves the closure, not the function); write the loop it stands for, with `continue` for the `return`: `for v in w.iter() { if *v < 0.0 { continue; } total += v * v; }`",
             ),
             _ => match unsupported(expr) {
                 Some(message) => self.errors.spanned(expr, message),
