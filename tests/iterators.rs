@@ -245,3 +245,40 @@ fn a_name_bound_again_inside_is_another_value() {
         assert_gradient(|x| shadowed_names(&w, x[0]), &[x], &[g.x]);
     }
 }
+
+/// A zip enumerated, `for (i, (a, b)) in x.iter().zip(y).enumerate()`, with
+/// references taken apart, over a differentiated slice and a data one.
+#[differentiate]
+fn zipped_and_counted(x: &[f64], y: &[f64], data: &[f64]) -> f64 {
+    let mut m = vec![0.0; x.len()];
+    let mut s = 0.0;
+    for (i, (xi, &yi)) in x.iter().zip(y.iter()).enumerate() {
+        m[i] = 0.9 * xi + 0.1 * yi * xi;
+        s += m[i].powi(2) * (i as f64 + 1.0);
+    }
+    for (k, (a, d)) in y.iter().zip(data).enumerate() {
+        if k % 2 == 0 {
+            s += a * d;
+        } else {
+            s -= a.sin();
+        }
+    }
+    s.sqrt()
+}
+
+#[test]
+fn zip_then_enumerate_in_a_for_loop() {
+    let data = [0.5, -1.0, 2.0, 0.25];
+    for (x, y) in [
+        (vec![0.3, 1.2, -0.7, 2.0], vec![0.1, 0.2, 0.3, 0.4]),
+        (vec![1.5, -0.4, 0.8], vec![-0.3, 0.9, 1.1, 0.6]),
+    ] {
+        let (value, g) = zipped_and_counted::grad(&x, &y, &data);
+        assert_eq!(value, zipped_and_counted(&x, &y, &data));
+        let n = x.len();
+        let f = |p: &[f64]| zipped_and_counted(&p[..n], &p[n..], &data);
+        let point = [x.clone(), y.clone()].concat();
+        let analytic = [g.x, g.y].concat();
+        assert_gradient(f, &point, &analytic);
+    }
+}

@@ -54,14 +54,16 @@ impl<'a> Lowerer<'a> {
             Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
                 let inner = self.slice_iteration(&call.receiver)?;
                 // After `skip`, `enumerate` would count from 0, not the index.
+                // (Of one slice, or of a zip: `(i, (a, b))`.)
                 (!inner.enumerate
                     && !inner.reversed
                     && inner.start.is_none()
-                    && inner.arrays.len() == 1)
-                    .then_some(SliceIteration {
-                        enumerate: true,
-                        ..inner
-                    })
+                    && inner.end.is_none()
+                    && (1..=2).contains(&inner.arrays.len()))
+                .then_some(SliceIteration {
+                    enumerate: true,
+                    ..inner
+                })
             }
             Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
                 let left = self.slice_iteration(&call.receiver)?;
@@ -116,6 +118,15 @@ impl<'a> Lowerer<'a> {
             }
         };
         let parts: Vec<&Pat> = match &*looped.pat {
+            // A zip enumerated: `(i, (a, b))`, the index and each element.
+            Pat::Tuple(tuple) if slices.enumerate && slices.arrays.len() == 2 => {
+                match tuple.elems.iter().collect::<Vec<_>>().as_slice() {
+                    [index, Pat::Tuple(pair)] if pair.elems.len() == 2 => {
+                        vec![*index, &pair.elems[0], &pair.elems[1]]
+                    }
+                    other => other.to_vec(),
+                }
+            }
             Pat::Tuple(tuple) if slices.arrays.len() + usize::from(slices.enumerate) > 1 => {
                 tuple.elems.iter().collect()
             }
