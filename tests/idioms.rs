@@ -1101,3 +1101,32 @@ fn named_functions_and_for_each() {
         assert_gradient(f, &point, &analytic);
     }
 }
+
+/// A vector taken by value, whose elements the backward pass reads again:
+/// the passes that read it after the forward pass (`grad_into`,
+/// `forward_into`, `graph`, `jacobian_fwd`) kept using it after moving it
+/// into `forward_core` (E0382 inside the expansion).
+#[differentiate]
+fn owned_vector(x: Vec<f64>, k: f64) -> f64 {
+    x.iter().map(|v| (v * k).sin() * v).sum()
+}
+
+#[test]
+fn a_vector_taken_by_value() {
+    let x = vec![0.3, -1.2, 0.8, 2.0, -0.4, 1.1, 0.6, -0.9, 1.7];
+    let (value, g) = owned_vector::grad(x.clone(), 1.3);
+    assert_eq!(value, owned_vector(x.clone(), 1.3));
+    let n = x.len();
+    let f = |p: &[f64]| owned_vector(p[..n].to_vec(), p[n]);
+    let point = [x.clone(), vec![1.3]].concat();
+    assert_gradient(f, &point, &[g.x.clone(), vec![g.k]].concat());
+    let (_, tape) = owned_vector::forward(x.clone(), 1.3);
+    assert_eq!(owned_vector::backward(&tape, 1.0), g);
+    // Nine inputs: two passes of eight lanes, each given the vector again.
+    let (_, j) = owned_vector::jacobian_fwd(x.clone(), 1.3);
+    for (forward, reverse) in j.x.iter().chain([&j.k]).zip(g.x.iter().chain([&g.k])) {
+        assert!((forward - reverse).abs() <= 1e-12 * reverse.abs().max(1.0));
+    }
+    let graph = owned_vector::graph(x, 1.3);
+    assert_eq!(graph.node("k").and_then(|n| n.adjoint), Some(g.k));
+}

@@ -240,6 +240,7 @@ pub(super) fn grad_fn(
         if let Some((tape_struct, backward)) = fused {
             // The backward pass reads the arguments themselves: no copies.
             let mut copies = tape_struct.passed_arguments(&args);
+            let core_args = tape_struct.core_arguments(sig, &args);
             copies.extend(super::passes::into_grad(backward));
             let has_work = !backward.work_fields.is_empty();
             let new_work = has_work.then(|| quote!(&mut Work::default(),));
@@ -258,7 +259,7 @@ pub(super) fn grad_fn(
                 #too_many
                 #[inline]
                 pub fn grad_into #generics (#(#params,)* #tape: &mut #tape_ty, #grad_arg: &mut #grad_ty) -> #ret #where_clause {
-                    let #value = self::forward_core(#tape, #(#args),*);
+                    let #value = self::forward_core(#tape, #(#core_args),*);
                     self::backward_core(#tape, #seed, #grad_arg, #new_work #(#copies),*);
                     #value
                 }

@@ -87,6 +87,7 @@ fn lent_forward(
     let count = proc_macro2::Literal::usize_unsuffixed(sig.params.len());
     let tape_ty = generic.tape();
     let returns = returns(sig);
+    let core_args = tape.core_arguments(sig, &args);
     let copies = tape.argument_copies().map(|c| {
         let copy = refill_copy(c, &args, &tape_param);
         match c.param {
@@ -110,7 +111,7 @@ fn lent_forward(
         ),
         true => (
             quote! {
-                #bind self::forward_core(#tape_param, #(#args),*);
+                #bind self::forward_core(#tape_param, #(#core_args),*);
                 #(#copies)*
                 #result
             },
@@ -234,6 +235,7 @@ fn copy_into(sig: &Signature, tape: &Tape, names: &Names, generic: &Generic) -> 
     let copies = tape
         .argument_copies()
         .map(|c| refill_copy(c, &args, &tape_param));
+    let core_args = tape.core_arguments(sig, &args);
     let too_many = (sig.params.len() + 1 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     let tape_ty = generic.tape();
     let (returns, bind, result) = match sig.returns_value {
@@ -244,7 +246,7 @@ fn copy_into(sig: &Signature, tape: &Tape, names: &Names, generic: &Generic) -> 
         #too_many
         #[inline]
         pub fn forward_into #generics (#tape_param: &mut #tape_ty, #(#params),*) #returns #where_clause {
-            #bind self::forward_core(#tape_param, #(#args),*);
+            #bind self::forward_core(#tape_param, #(#core_args),*);
             #(#copies)*
             #result
         }

@@ -56,6 +56,26 @@ impl Tape {
         self.copies.iter().filter(|c| c.param.is_some())
     }
 
+    /// The arguments as `forward_core` takes them: a vector taken by value
+    /// (`x: Vec<f64>`) that the tape copies or the backward pass reads
+    /// afterwards is passed as a copy, so the caller keeps it.
+    pub(super) fn core_arguments(&self, sig: &Signature, args: &[Ident]) -> Vec<TokenStream> {
+        sig.params
+            .iter()
+            .zip(args)
+            .enumerate()
+            .map(|(k, (p, arg))| {
+                let owned_vector = matches!(p.shape, Some(Shape::Slice))
+                    && !matches!(p.ty, syn::Type::Reference(_));
+                let read_after = self.argument_copies().any(|c| c.param == Some(k));
+                match owned_vector && read_after {
+                    true => quote!(#arg.clone()),
+                    false => quote!(#arg),
+                }
+            })
+            .collect()
+    }
+
     /// The arguments themselves where the backward pass reads them again
     /// (`backward_core`'s last parameters): `args` are the caller's names
     /// of the parameters, each passed as a slice reference.

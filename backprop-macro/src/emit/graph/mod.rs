@@ -154,6 +154,7 @@ pub(super) fn graph_fns(
     // As `grad_into`: the arguments the backward pass reads again are passed
     // to it, and its memory is new.
     let mut copies = tape.passed_arguments(&args);
+    let core_args = tape.core_arguments(sig, &args);
     copies.extend(crate::emit::passes::into_grad(recorded.backward));
     let work = (!recorded.backward.work_fields.is_empty()).then(|| quote!(&mut Work::default(),));
     let (forward_fn, backward_fn) = (&recorded.forward_fn, &recorded.backward_fn);
@@ -199,7 +200,7 @@ pub(super) fn graph_fns(
             let mut #tape_local: #tape_ty = ::core::default::Default::default();
             let mut #grad_local: #grad_ty = ::core::default::Default::default();
             #ones
-            let #value_local #value_ty = self::forward_recorded(&mut #tape_local, #(#args,)* &mut #recorder);
+            let #value_local #value_ty = self::forward_recorded(&mut #tape_local, #(#core_args,)* &mut #recorder);
             #result
             self::backward_recorded(&#tape_local, #seed, &mut #grad_local, #work #(#copies,)* &mut #recorder);
             #gradients

@@ -540,7 +540,16 @@ pub(in crate::emit) fn jacobian_fwd_fn(
         true => Vec::new(),
         false => (0..outputs).map(|m| fresh_row(&row(m))).collect(),
     };
-    let call = quote!(self::tangent_lanes::<#(#own,)* #lanes>(#(#args,)* #(#seeds),*));
+    // A vector taken by value is passed to each pass: a copy (the last
+    // pass's too, so the seeds can still read its length).
+    let passed = sig.params.iter().zip(&args).map(|(p, arg)| {
+        let by_value = !matches!(p.ty, syn::Type::Reference(_));
+        match (&p.shape, by_value) {
+            (Some(Shape::Slice), true) => quote!(#arg.clone()),
+            _ => quote!(#arg),
+        }
+    });
+    let call = quote!(self::tangent_lanes::<#(#own,)* #lanes>(#(#passed,)* #(#seeds),*));
     let call = match sig.returns_value {
         true => quote!(let (#value, #dot_value) = #call;),
         false => quote!(#call; let #value = ();),
