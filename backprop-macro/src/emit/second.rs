@@ -14,8 +14,8 @@ use crate::parse::signature::{Outputs, Shape, Signature};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// `pub fn hvp(..)`, for a generic function with one result and no `&`/`&mut`
-/// float parameters.
+/// `pub fn hvp(..)`, for a generic function with one returned result (and
+/// maybe `&mut` parameters, whose final contents get a zero seed).
 pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Option<TokenStream> {
     if sig.params.iter().any(|p| p.model.is_some()) {
         return None;
@@ -112,9 +112,9 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
     })
 }
 
-/// Second order covers one returned result and parameters read by value or
-/// through `&[..]` (also asked before a twin is written: no twin where it
-/// would give no `hvp`).
+/// Second order covers one returned result and parameters that are not
+/// structs (also asked before a twin is written: no twin where it would give
+/// no `hvp`).
 pub(crate) fn covered(sig: &Signature) -> bool {
     let plain = sig.params.iter().all(|p| p.model.is_none());
     matches!(sig.outputs, Outputs::One) && sig.returns_value && plain
