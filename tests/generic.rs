@@ -121,3 +121,36 @@ fn several_outputs() {
         &[rows[1].r, rows[1].theta],
     );
 }
+
+#[differentiate]
+fn weighted_norm<T: Float>(w: &[T], scale: T) -> T {
+    w.iter().fold(T::zero(), |s, &x| s + x * x * scale).sqrt()
+}
+
+#[differentiate]
+fn squashed<T: Float>(x: T) -> T {
+    x / (T::one() + x.abs())
+}
+
+/// A function over `f64` calls generic differentiated functions as it calls
+/// any other, without `::<f64>`: their types default their float to `f64`.
+#[differentiate]
+fn calls_generic_helpers(w: &[f64], x: f64) -> f64 {
+    let n = weighted_norm(w, x * x);
+    squashed(n - x) + squashed(x) * weighted_norm(&w[1..], 0.5)
+}
+
+#[test]
+fn an_f64_function_calls_generic_ones_without_naming_the_float() {
+    let w = [0.3, -1.2, 0.8, 2.0];
+    for x in [-0.7, 0.4, 1.9] {
+        let (value, g) = calls_generic_helpers::grad(&w, x);
+        assert_eq!(value, calls_generic_helpers(&w, x));
+        let f = |p: &[f64]| calls_generic_helpers(&p[..4], p[4]);
+        let point = [w[0], w[1], w[2], w[3], x];
+        let analytic = [g.w.clone(), vec![g.x]].concat();
+        assert_gradient(f, &point, &analytic);
+        let (_, along) = calls_generic_helpers::tangent(&w, x, &[0.0; 4], 1.0);
+        assert!((along - g.x).abs() <= 1e-12 * g.x.abs().max(1.0));
+    }
+}

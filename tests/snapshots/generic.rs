@@ -21,7 +21,7 @@ pub mod scaled_logistic {
     use super::*;
 
     #[derive(Clone, Debug)]
-    pub struct Tape<T: Float> {
+    pub struct Tape<T: Float = f64> {
         pub w_len: usize,
         pub trips: usize,
         pub scale_out_tape: scale::Tape<T>,
@@ -59,7 +59,7 @@ pub mod scaled_logistic {
     }
 
     #[derive(Clone, Debug, PartialEq)]
-    pub struct Grad<T: Float> {
+    pub struct Grad<T: Float = f64> {
         pub w: ::std::vec::Vec<T>,
         pub x: T,
     }
@@ -80,7 +80,7 @@ pub mod scaled_logistic {
         }
     }
 
-    pub struct Work<T: Float> {
+    pub struct Work<T: Float = f64> {
         scale_out_scratch: ::core::option::Option<::std::boxed::Box<scale::Scratch<T>>>,
         dh: ::std::vec::Vec<T>,
         _float: ::core::marker::PhantomData<fn() -> T>,
@@ -96,7 +96,7 @@ pub mod scaled_logistic {
         }
     }
 
-    pub struct Scratch<T: Float> {
+    pub struct Scratch<T: Float = f64> {
         pub grad: Grad<T>,
         pub work: Work<T>,
     }

@@ -400,7 +400,7 @@ pub mod scale {
     use super::*;
 
     #[derive(Clone, Debug)]
-    pub struct Tape<T: Float> {
+    pub struct Tape<T: Float = f64> {
         pub by: T,
         pub v_len: usize,
         pub v_i: ::backprop_runtime::Stack<T>,
@@ -433,7 +433,7 @@ pub mod scale {
     }
 
     #[derive(Clone, Debug, PartialEq)]
-    pub struct Grad<T: Float> {
+    pub struct Grad<T: Float = f64> {
         pub v: ::std::vec::Vec<T>,
         pub by: T,
     }
@@ -454,7 +454,7 @@ pub mod scale {
         }
     }
 
-    pub struct Work<T: Float> {
+    pub struct Work<T: Float = f64> {
         dv: ::std::vec::Vec<T>,
         _float: ::core::marker::PhantomData<fn() -> T>,
     }
@@ -468,7 +468,7 @@ pub mod scale {
         }
     }
 
-    pub struct Scratch<T: Float> {
+    pub struct Scratch<T: Float = f64> {
         pub grad: Grad<T>,
         pub work: Work<T>,
     }

@@ -6,9 +6,10 @@ fn square<T: Float>(x: T) -> T {
     x * x
 }
 
-// A function over `f64` names the float of a generic callee: `square::<f64>(x)`.
+// A function over `f32` names the float of a generic callee:
+// `square::<f32>(x)` (the callee's types default to `f64`).
 #[differentiate]
-fn f(x: f64) -> f64 {
+fn f(x: f32) -> f32 {
     square(x) + 1.0
 }
 

@@ -67,6 +67,7 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
         params,
         args,
         where_clause,
+        defined,
         ..
     } = generic;
     let models: Vec<(&proc_macro2::Ident, &syn::Type)> = sig
@@ -161,7 +162,7 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
         #[doc = #doc]
         #[derive(Clone, Debug, PartialEq)]
         #underscore
-        pub struct Grad #params #where_clause { #(#fields),* }
+        pub struct Grad #defined #where_clause { #(#fields),* }
 
         impl #params ::core::default::Default for Grad #args #where_clause {
             fn default() -> Self {

@@ -217,6 +217,13 @@ pub(super) struct Generic {
     pub(super) params: TokenStream,
     /// `<T>`, after `Tape` and `Grad`.
     pub(super) args: TokenStream,
+    /// `<T: Float = f64>`, where `Tape`, `Grad`, `Work` and `Scratch` are
+    /// defined (`<T = f64>` for the alias `Scratch`): an `f64` caller names
+    /// a generic callee's types as `callee::Tape`, as it names a
+    /// non-generic one's, so it calls `dot(a, b)` without `dot::<f64>`.
+    /// (Only for a function whose one generic parameter is its float.)
+    pub(super) defined: TokenStream,
+    pub(super) alias: TokenStream,
     pub(super) where_clause: TokenStream,
     /// `Tape`'s field that holds the type parameter, which other fields may
     /// not mention, and the parameter.
@@ -227,9 +234,23 @@ impl Generic {
     pub(super) fn of(sig: &Signature, names: &mut Names) -> Generic {
         let (params, args, where_clause) = sig.generics.split_for_impl();
         let float = sig.generics.type_params().next().map(|t| t.ident.clone());
+        let (defined, alias) = match (sig.generics.params.len(), &float) {
+            (1, Some(float)) => {
+                let mut defaulted = sig.generics.clone();
+                if let Some(syn::GenericParam::Type(t)) = defaulted.params.first_mut() {
+                    t.default = Some((Default::default(), syn::parse_quote!(f64)));
+                }
+                // (Printed without the where clause, which follows; an
+                // alias takes no bounds.)
+                (quote!(#defaulted), quote!(<#float = f64>))
+            }
+            _ => (quote!(#params), quote!(#args)),
+        };
         Generic {
             params: quote!(#params),
             args: quote!(#args),
+            defined,
+            alias,
             where_clause: quote!(#where_clause),
             marker: float.map(|float| (names.fresh("float"), float)),
         }

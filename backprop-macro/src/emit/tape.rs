@@ -262,13 +262,14 @@ pub(super) fn tape_struct(
 /// `Work` when there is one.
 pub(super) fn work_structs(sig: &Signature, backward: &Backward, generic: &Generic) -> TokenStream {
     let (params, args, where_clause) = (&generic.params, &generic.args, &generic.where_clause);
+    let (defined, alias) = (&generic.defined, &generic.alias);
     let grad_ty = generic.grad();
     let name = &sig.ident;
     if backward.work_fields.is_empty() {
         let doc = format!("What a differentiated caller keeps per call of `{name}` for `pullback_into`: the gradient.");
         return quote! {
             #[doc = #doc]
-            pub type Scratch #args = #grad_ty;
+            pub type Scratch #alias = #grad_ty;
         };
     }
     let names: Vec<&Ident> = backward.work_fields.iter().map(|f| &f.name).collect();
@@ -304,7 +305,7 @@ pub(super) fn work_structs(sig: &Signature, backward: &Backward, generic: &Gener
     }
     quote! {
         #[doc = #work_doc]
-        pub struct Work #params #where_clause {
+        pub struct Work #defined #where_clause {
             #(#names: #types,)*
             #marker
         }
@@ -316,7 +317,7 @@ pub(super) fn work_structs(sig: &Signature, backward: &Backward, generic: &Gener
         }
 
         #[doc = #scratch_doc]
-        pub struct Scratch #params #where_clause {
+        pub struct Scratch #defined #where_clause {
             /// The gradient `pullback_into` fills and lends back.
             pub grad: #grad_ty,
             /// The memory of its backward pass.
@@ -358,6 +359,7 @@ fn tape_definition(
     defaults: &[TokenStream],
 ) -> TokenStream {
     let (params, args, where_clause) = (&generic.params, &generic.args, &generic.where_clause);
+    let defined = &generic.defined;
     let doc = format!(
         "The intermediates of `{}` that the backward pass reads, saved by `forward`.",
         sig.ident
@@ -382,7 +384,7 @@ fn tape_definition(
     quote! {
         #[doc = #doc]
         #[derive(Clone, Debug)]
-        pub struct Tape #params #where_clause {
+        pub struct Tape #defined #where_clause {
             #(#definitions,)*
             #marker_field
         }
