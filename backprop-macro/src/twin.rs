@@ -227,6 +227,32 @@ impl Integers {
     }
 }
 
+/// `i` in `(i, ..)`.
+fn first_of_tuple(pat: &syn::Pat) -> Option<&Ident> {
+    match pat {
+        syn::Pat::Tuple(tuple) => match tuple.elems.first() {
+            Some(syn::Pat::Ident(name)) => Some(&name.ident),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether an iterator yields `(index, item)`: `enumerate()` last, or
+/// followed only by adapters that keep the pairs (`rev`, `skip`, `take`,
+/// `step_by`).
+fn enumerated(iter: &syn::Expr) -> bool {
+    let mut over = iter;
+    while let syn::Expr::MethodCall(call) = over {
+        match call.method.to_string().as_str() {
+            "enumerate" => return call.args.is_empty(),
+            "rev" | "skip" | "take" | "step_by" => over = &call.receiver,
+            _ => return false,
+        }
+    }
+    false
+}
+
 fn integer_type(ty: &syn::Type) -> bool {
     matches!(ty, syn::Type::Path(p) if INTEGERS.iter().any(|i| p.path.is_ident(i)))
 }
@@ -243,6 +269,11 @@ impl<'a> syn::visit::Visit<'a> for Integers {
         }
         if let (syn::Pat::Ident(name), syn::Expr::Range(_)) = (&*looped.pat, over) {
             self.0.insert(name.ident.to_string());
+        }
+        // `for (i, v) in x.iter().enumerate()` (then `rev`, `skip`, ...):
+        // `i` counts.
+        if let (Some(index), true) = (first_of_tuple(&looped.pat), enumerated(&looped.expr)) {
+            self.0.insert(index.to_string());
         }
         syn::visit::visit_expr_for_loop(self, looped);
     }
@@ -530,6 +561,32 @@ mod tests {
         })
         .expect("a twin");
         assert!(code.contains("((k + i) % 4) as i32"), "{code}");
+    }
+
+    #[test]
+    fn an_enumerated_index_is_an_integer() {
+        let code = twin(quote! {
+            fn f(x: f64, w: &[f64]) -> f64 {
+                let mut s = x;
+                for (i, v) in w.iter().enumerate().rev() {
+                    s += v.powi((i % 3) as i32);
+                }
+                s
+            }
+        })
+        .expect("a twin");
+        assert!(code.contains("(i % 3) as i32"), "{code}");
+        // Not after an adapter that changes the items: no twin.
+        assert!(twin(quote! {
+            fn f(x: f64, w: &[f64]) -> f64 {
+                let mut s = x;
+                for (i, v) in w.iter().enumerate().map(|(i, v)| (i, v)) {
+                    s += v.powi((i % 3) as i32);
+                }
+                s
+            }
+        })
+        .is_none());
     }
 
     #[test]
