@@ -241,6 +241,27 @@ fn refuse_qualifiers(sig: &syn::Signature, errors: &mut Errors) {
     }
 }
 
+/// `N` of `&[[f64; N]]`, `&Vec<[f64; N]>`, `Vec<[f64; N]>` (`&mut` too).
+fn slice_of_arrays(ty: &syn::Type) -> Option<proc_macro2::TokenStream> {
+    let inner = match ty {
+        syn::Type::Reference(r) => &*r.elem,
+        other => other,
+    };
+    let element = match inner {
+        syn::Type::Slice(slice) => &*slice.elem,
+        other => vec_element(other)?,
+    };
+    match element {
+        syn::Type::Array(array) => {
+            let elem = &array.elem;
+            let float = quote::quote!(#elem).to_string();
+            let len = &array.len;
+            (float == "f64" || float == "f32").then(|| quote::quote!(#len))
+        }
+        _ => None,
+    }
+}
+
 fn return_float(
     sig: &syn::Signature,
     floats: &Floats,
@@ -263,7 +284,12 @@ fn return_float(
                 _ => None,
             };
             if found.is_none() {
-                errors.spanned(ty, MESSAGE);
+                // A vector of results has a place to go: a `&mut` parameter.
+                let message = match vec_element(ty).and_then(|e| floats.of_type(e)) {
+                    Some(float) => format!("{MESSAGE}; write a vector of results into a `&mut [{float}]` parameter instead (`fn f(x: &[{float}], out: &mut [{float}])`, returning nothing or a float), whose final contents are outputs"),
+                    None => MESSAGE.to_string(),
+                };
+                errors.spanned(ty, message);
             }
             found
         }
@@ -369,7 +395,13 @@ fn refuse_hidden_floats(params: &[Param], data: &[Ident], errors: &mut Errors) {
         let mentions_float = tokens
             .split(|c: char| !c.is_alphanumeric() && c != '_')
             .any(|word| word == "f64" || word == "f32");
-        if mentions_float {
+        if let Some(width) = slice_of_arrays(ty) {
+            // Points as `&[[f64; 3]]`: their floats side by side.
+            errors.spanned(
+                ty,
+                format!("a slice of arrays is not differentiated yet; pass its floats as one flat slice, `p: &[f64]` (`points.as_flattened()`, or a `Vec` you fill), and read element `k` of point `i` as `p[{width} * i + k]`; or list the parameters to differentiate in `wrt(...)` to pass this one as data"),
+            );
+        } else if mentions_float {
             errors.spanned(
                 ty,
                 "this parameter holds floats that cannot be differentiated here (`Option<f64>`, `Box<f64>`, slices of slices); pass the floats as `f64`, `&f64`, `&mut f64` or one flat `&[f64]`, or list the parameters to differentiate in `wrt(...)` to pass this one as data",
