@@ -441,8 +441,8 @@ pub(super) fn not_differentiable(expr: &Expr) -> &'static str {
         Expr::Repeat(_) | Expr::Index(_) => {
             "arrays and indexing of differentiated values are not supported here; index a slice parameter or a local buffer"
         }
-        Expr::Field(f) if matches!(&*f.base, Expr::Call(_)) => {
-            "name the outputs of a call with several first, as in `let (a, _) = f(x);`"
+        Expr::Field(f) if matches!(&*f.base, Expr::Call(_) | Expr::MethodCall(_)) => {
+            "name the outputs of a call with several first, as in `let (a, _) = f(x);` or `let (s, c) = x.sin_cos();`"
         }
         Expr::Field(_) | Expr::Struct(_) => {
             "structs holding differentiated values are supported through methods (`#[differentiate]` on the impl and the method) or as separate parameters"
