@@ -1127,6 +1127,8 @@ fn a_vector_taken_by_value() {
     for (forward, reverse) in j.x.iter().chain([&j.k]).zip(g.x.iter().chain([&g.k])) {
         assert!((forward - reverse).abs() <= 1e-12 * reverse.abs().max(1.0));
     }
+    // (The picture's pass sums the loop last to first: to rounding.)
     let graph = owned_vector::graph(x, 1.3);
-    assert_eq!(graph.node("k").and_then(|n| n.adjoint), Some(g.k));
+    let drawn = graph.node("k").and_then(|n| n.adjoint).unwrap_or(f64::NAN);
+    assert!((drawn - g.k).abs() <= 1e-12 * g.k.abs().max(1.0));
 }

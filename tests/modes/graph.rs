@@ -699,3 +699,34 @@ fn several_outputs_and_mut_parameters_draw_the_adjoints_of_their_sum() {
         Some(Shown::array(&start))
     );
 }
+
+/// A filtered chain, whose backward loop the gradient runs first to last:
+/// the picture's pass runs it last to first, the order its recorder matches
+/// visits to iterations in (it drew iteration 0's adjoint on iteration 2's
+/// node, and `p`'s terms swapped between iterations; found by the fuzzer).
+#[differentiate]
+fn filtered(p: f64, q: f64, s: &[f64]) -> f64 {
+    s.iter()
+        .filter(|&&v| v > 0.0)
+        .map(|&v| v.mul_add(p, q))
+        .sum::<f64>()
+        + s[0]
+}
+
+#[test]
+fn a_loop_run_first_to_last_draws_each_iteration_s_numbers() {
+    let s = [-0.5, 1.2, 0.3, 2.0];
+    let graph = filtered::graph_with(0.7, 0.2, &s, 10);
+    let (_, g) = filtered::grad(0.7, 0.2, &s);
+    // (Summed last to first here, first to last by `grad`: to rounding.)
+    let drawn = graph.node("p").unwrap().adjoint.unwrap_or(f64::NAN);
+    assert!((drawn - g.p).abs() <= 1e-12 * g.p.abs().max(1.0));
+    // Each read of an element: the adjoint the gradient gives it, zero where
+    // the filter dropped it.
+    for (i, read) in graph.instances("v").enumerate() {
+        assert_eq!(read.iteration, [i]);
+        let expected = if s[i] > 0.0 { 0.7 } else { 0.0 };
+        assert_eq!(read.adjoint, Some(expected), "iteration {i}");
+    }
+    assert_sums(&graph);
+}

@@ -160,8 +160,13 @@ impl Pass<'_> {
             .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
         // First to last where no iteration's reverse feeds another's
         // (`analysis::order`) and the body's reverse allows it (`Ahead`).
+        // Not in the picture's recorded pass: the recorder matches the
+        // backward pass's visits to the forward pass's iterations counted
+        // from the last.
         let outer = self.ahead.take();
-        if crate::analysis::order::iterations_commute(self.graph, self.activity, looped) {
+        if self.record.is_none()
+            && crate::analysis::order::iterations_commute(self.graph, self.activity, looped)
+        {
             self.ahead = Some(Ahead {
                 region: looped.body.region,
                 popped: self.popped(),
