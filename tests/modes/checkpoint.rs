@@ -6,7 +6,7 @@
 //! differences. The tape's memory stops growing with the trip count.
 
 use crate::common::assert_gradient;
-use backprop_runtime::{differentiate, Float};
+use backprop_runtime::{differentiate, sigmoid, Float};
 
 /// Writes the function twice: `$plain` as given, `$marked` with
 /// `#[checkpoint(snapshots = $snapshots)]` on the loop in the middle block.
@@ -500,5 +500,38 @@ fn the_state_of_a_mut_slice_has_a_name_of_its_own() {
             relax_from_start::backward(&tape, (1.0, &seeds)),
             relax_from_start_marked::backward(&marked_tape, (1.0, &seeds)),
         );
+    }
+}
+
+/// A checkpointed loop carrying a value the body changes only through an
+/// activation of data (`level + sigmoid(value).ceil()`), set again after the
+/// loop: its state's type is the activation's argument's (it was refused:
+/// "its type cannot be inferred"; a program of the fuzzer's).
+#[differentiate]
+fn carried_constant<T: Float>(x: T, y: T) -> T {
+    let mut value = T::sin(x);
+    #[checkpoint(snapshots = 5)]
+    for i in 1..4 {
+        value = value - y.powi((i % 4) as i32);
+    }
+    let mut level = sigmoid(T::from(1.25).unwrap());
+    let mut total = vec![T::zero(); 4];
+    #[checkpoint(snapshots = 5)]
+    for i in (1..4).rev() {
+        level = level + sigmoid(value).ceil();
+        total[i] = (T::from(0.5).unwrap() * level).tanh()
+            * (x / ((value * y).abs() + T::from(0.25).unwrap()));
+    }
+    level = (T::from(0.25).unwrap().powi(2) + T::one()).powf(level.sin());
+    total[1] * level + total[3] * y
+}
+
+#[test]
+fn a_carried_value_made_of_constants_is_kept() {
+    for (x, y) in [(0.3, 1.2), (-0.8, 0.7)] {
+        let (value, g) = carried_constant::grad(x, y);
+        assert_eq!(value, carried_constant(x, y));
+        let f = |p: &[f64]| carried_constant(p[0], p[1]);
+        assert_gradient(f, &[x, y], &[g.x, g.y]);
     }
 }

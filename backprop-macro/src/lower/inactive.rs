@@ -313,6 +313,17 @@ impl<'a> Lowerer<'a> {
                 self.guess_type(&m.receiver)
             }
             Expr::Call(c) => match strip_parens(&c.func) {
+                // An activation (`sigmoid(v)`): its argument's type.
+                Expr::Path(p)
+                    if p.path
+                        .get_ident()
+                        .is_some_and(|f| rules::runtime(&f.to_string()).is_some()) =>
+                {
+                    c.args.first().and_then(|a| {
+                        self.guess_type(a)
+                            .or_else(|| literal_float(a, &self.floats).map(|f| f.to_type()))
+                    })
+                }
                 Expr::Path(p) => {
                     float_function(&p.path, &self.floats).map(|(float, _)| float.to_type())
                 }
