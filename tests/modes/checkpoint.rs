@@ -511,11 +511,11 @@ fn the_state_of_a_mut_slice_has_a_name_of_its_own() {
 fn carried_constant<T: Float>(x: T, y: T) -> T {
     let mut value = T::sin(x);
     #[checkpoint(snapshots = 5)]
-    for i in 1..4 {
+    for i in 1..4_usize {
         value = value - y.powi((i % 4) as i32);
     }
     let mut level = sigmoid(T::from(1.25).unwrap());
-    let mut total = vec![T::zero(); 4];
+    let mut total = [T::zero(); 4];
     #[checkpoint(snapshots = 5)]
     for i in (1..4).rev() {
         level = level + sigmoid(value).ceil();
