@@ -308,25 +308,35 @@ pub(super) fn hessian_fn(
         offset = quote!(#start + #size);
         flatten.push(flat);
     }
-    // A function that writes `&mut` parameters: the seed asks for its
-    // returned value's derivatives, and a last pass leaves the parameters
-    // as the function does.
-    let (seed, zeros, value_alone) = match sig.inouts().next() {
-        None => (
-            quote!(#dual::constant(#t::one())),
-            TokenStream::new(),
-            quote!(self::grad(#(#plain_args),*).0),
-        ),
+    // The seed of each pass, and where the value comes from: the passes
+    // (or, without differentiable coordinates, `grad`); for a function that
+    // writes `&mut` parameters, the seed asks for its returned value's
+    // derivatives, and a last pass gives the value and leaves the
+    // parameters as the function does.
+    let (seed, zeros, bind_pass, value_first, value_each, value_last) = match sig.inouts().next() {
+        None => {
+            let pass_value = names.fresh("pass_value");
+            (
+                quote!(#dual::constant(#t::one())),
+                TokenStream::new(),
+                quote!(let #pass_value =),
+                quote!(let mut #value = ::core::option::Option::None;),
+                quote!(#value = ::core::option::Option::Some(#pass_value.re);),
+                quote!(let #value = #value.unwrap_or_else(|| self::grad(#(#plain_args),*).0);),
+            )
+        }
         Some(_) => {
             let (seed, zeros, write_back) = value_seed(sig, &movings, &t, &mut names);
             let last_value = names.fresh("last");
-            let last = quote!({
-                #(#restore)*
-                let #last_value = self::forward_into(&mut #tape, #(#args),*);
-                #write_back
-                #last_value.re
-            });
-            (seed, zeros, last)
+            let last = quote! {
+                let #value = {
+                    #(#restore)*
+                    let #last_value = self::forward_into(&mut #tape, #(#args),*);
+                    #write_back
+                    #last_value.re
+                };
+            };
+            (seed, zeros, quote!(let _ =), quote!(), quote!(), last)
         }
     };
     let backward = match has_work {
@@ -334,21 +344,6 @@ pub(super) fn hessian_fn(
         false => quote!(self::backward_into(&#tape, #seed, &mut #g);),
     };
     let new_work = has_work.then(|| quote!(let mut #work = Work::default();));
-    // The value from the passes, or (without differentiable coordinates, or
-    // where a last pass runs) on its own.
-    let pass_value = names.fresh("pass_value");
-    let (value_first, value_each, value_last) = match sig.inouts().next() {
-        None => (
-            quote!(let mut #value = ::core::option::Option::None;),
-            quote!(#value = ::core::option::Option::Some(#pass_value.re);),
-            quote!(let #value = #value.unwrap_or_else(|| #value_alone);),
-        ),
-        Some(_) => (quote!(), quote!(), quote!(let #value = #value_alone;)),
-    };
-    let bind_v = match sig.inouts().next() {
-        None => quote!(let #pass_value =),
-        Some(_) => quote!(let _ =),
-    };
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let doc = format!(
         "The value of `{}` and its Hessian over the differentiable coordinates, in parameter order (a slice's elements in turn): one forward-over-reverse pass per coordinate, reusing its inputs, tape and gradient.",
@@ -372,7 +367,7 @@ pub(super) fn hessian_fn(
             for #j in 0..coordinates {
                 #(#restore)*
                 #(#seeds)*
-                #bind_v self::forward_into(&mut #tape, #(#args),*);
+                #bind_pass self::forward_into(&mut #tape, #(#args),*);
                 #g.clear();
                 #backward
                 #(#unseeds)*

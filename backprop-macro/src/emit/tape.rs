@@ -65,10 +65,8 @@ impl Tape {
             .zip(args)
             .enumerate()
             .map(|(k, (p, arg))| {
-                let owned_vector = matches!(p.shape, Some(Shape::Slice))
-                    && !matches!(p.ty, syn::Type::Reference(_));
                 let read_after = self.argument_copies().any(|c| c.param == Some(k));
-                match owned_vector && read_after {
+                match p.owned_vector() && read_after {
                     true => quote!(#arg.clone()),
                     false => quote!(#arg),
                 }

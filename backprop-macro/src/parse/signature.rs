@@ -29,6 +29,12 @@ impl Param {
     pub fn writes_array(&self) -> bool {
         self.inout && self.shape.is_some()
     }
+
+    /// `x: Vec<f64>`: a vector the function takes by value, so a caller
+    /// that passes it on and reads it again passes a copy.
+    pub fn owned_vector(&self) -> bool {
+        matches!(self.shape, Some(Shape::Slice)) && !matches!(self.ty, syn::Type::Reference(_))
+    }
 }
 
 /// How a parameter holds many floats.

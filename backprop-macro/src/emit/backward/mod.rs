@@ -366,6 +366,13 @@ impl Pass<'_> {
         }
     }
 
+    /// `sum + term` for the adjoint of a call's value passed on whole, which
+    /// may be an array (`backprop_runtime::Adjoint`).
+    fn adjoint_plus(&self, id: NodeId, sum: &TokenStream, term: &TokenStream) -> TokenStream {
+        let float = self.graph.float_or_ret(id);
+        quote!(::backprop_runtime::Adjoint::<#float>::plus(#sum, #term))
+    }
+
     pub(super) fn zero(&self, id: NodeId) -> TokenStream {
         let float = self.graph.float_or_ret(id);
         if self.graph.passed_on_whole(id) {
@@ -630,8 +637,8 @@ impl Pass<'_> {
                 if let Some(accumulator) = accumulator {
                     self.record_term(id, &accumulator, &term);
                     let add = if self.graph.passed_on_whole(id) {
-                        let float = self.graph.float_or_ret(id);
-                        quote!(#accumulator = ::backprop_runtime::Adjoint::<#float>::plus(#accumulator, #term);)
+                        let sum = self.adjoint_plus(id, &quote!(#accumulator), &term);
+                        quote!(#accumulator = #sum;)
                     } else {
                         self.graph.ret.add_assign(
                             &quote!(#accumulator),
@@ -669,11 +676,9 @@ impl Pass<'_> {
                 // element by element.
                 // (From zero, whose type the seed it becomes decides: a
                 // term may be a slice a callee handed back.)
-                let float = self.graph.float_or_ret(id);
-                let sum = terms.iter().fold(
-                    self.zero(id),
-                    |sum, term| quote!(::backprop_runtime::Adjoint::<#float>::plus(#sum, #term)),
-                );
+                let sum = terms.iter().fold(self.zero(id), |sum, term| {
+                    self.adjoint_plus(id, &sum, &quote!(#term))
+                });
                 self.out.extend(quote!(let #binding = #sum;));
                 return;
             }

@@ -378,22 +378,28 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     let mut starts = Vec::new();
     let mut next = quote!(0);
     let mut differentiable = Vec::new();
-    for (p, arg) in sig.params.iter().zip(&args) {
-        if p.differentiable.is_none() {
+    for (id, (p, arg)) in sig.params.iter().zip(&args).enumerate() {
+        let Some(float) = &p.differentiable else {
             continue;
-        }
+        };
         let start = names.fresh(&format!("start_{}", p.ident));
         starts.push(quote!(let #start = #next;));
         next = match &p.shape {
             None => quote!(#start + 1),
             Some(_) => quote!(#start + #arg.len()),
         };
-        differentiable.push((p, arg, start));
+        differentiable.push(Input {
+            id,
+            p,
+            float,
+            arg,
+            start,
+        });
     }
     // A block of lanes (one output's tangent) read into a row: each input's
     // coordinates in it.
     let read_row = |lane: &TokenStream, row: &TokenStream| -> TokenStream {
-        let each = differentiable.iter().map(|(p, _, start)| {
+        let each = differentiable.iter().map(|Input { p, start, .. }| {
             let ident = &p.ident;
             match &p.shape {
                 None => quote!(#lane.read_into(#start, #first, &mut #row.#ident);),
@@ -406,8 +412,8 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     let fresh_row = |row: &TokenStream| -> TokenStream {
         let each = differentiable
             .iter()
-            .filter(|(p, _, _)| matches!(p.shape, Some(Shape::Slice)))
-            .map(|(p, arg, _)| {
+            .filter(|input| matches!(input.p.shape, Some(Shape::Slice)))
+            .map(|Input { p, arg, .. }| {
                 let ident = &p.ident;
                 quote!(::backprop_runtime::prepare(&mut #row.#ident, #arg.len());)
             });
@@ -427,11 +433,14 @@ pub(in crate::emit) fn jacobian_fwd_fn(
         fixed: returned,
         lengths: Vec::new(),
     };
-    for (id, (p, arg)) in sig.params.iter().zip(&args).enumerate() {
-        let Some(float) = &p.differentiable else {
-            continue;
-        };
-        let start = &differentiable.iter().find(|(q, ..)| q.ident == p.ident)?.2;
+    for &Input {
+        id,
+        p,
+        float,
+        arg,
+        ref start,
+    } in &differentiable
+    {
         let ident = &p.ident;
         // Coordinates of a parameter with no tangent count; it gets no seed.
         if !has_tangent(graph, id) {
@@ -542,13 +551,14 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     };
     // A vector taken by value is passed to each pass: a copy (the last
     // pass's too, so the seeds can still read its length).
-    let passed = sig.params.iter().zip(&args).map(|(p, arg)| {
-        let by_value = !matches!(p.ty, syn::Type::Reference(_));
-        match (&p.shape, by_value) {
-            (Some(Shape::Slice), true) => quote!(#arg.clone()),
-            _ => quote!(#arg),
-        }
-    });
+    let passed = sig
+        .params
+        .iter()
+        .zip(&args)
+        .map(|(p, arg)| match p.owned_vector() {
+            true => quote!(#arg.clone()),
+            false => quote!(#arg),
+        });
     let call = quote!(self::tangent_lanes::<#(#own,)* #lanes>(#(#passed,)* #(#seeds),*));
     let call = match sig.returns_value {
         true => quote!(let (#value, #dot_value) = #call;),
@@ -603,6 +613,16 @@ pub(in crate::emit) fn jacobian_fwd_fn(
             }
         }
     })
+}
+
+/// A differentiable parameter of `jacobian_fwd`: its index, its float, the
+/// argument that passes it, and where its inputs start.
+struct Input<'a> {
+    id: usize,
+    p: &'a Param,
+    float: &'a FloatTy,
+    arg: &'a Ident,
+    start: Ident,
 }
 
 /// How many rows come before a `&mut` parameter's in `jacobian_fwd`: a
