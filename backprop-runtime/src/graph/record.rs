@@ -18,11 +18,11 @@ pub struct Recorder {
     limit: usize,
     /// The loops running now, innermost last: (region, iteration number).
     running: Vec<(usize, Option<usize>)>,
-    /// Per node: how many times the forward pass computed it, and the paths
-    /// of the times that are drawn, with their occurrence numbers.
-    forward: Vec<Occurrences>,
-    /// Per node: how many times the backward pass reached it.
-    backward: Vec<usize>,
+    /// Per node: the paths of the times the forward pass computed it that
+    /// are drawn.
+    forward: Vec<Vec<Path>>,
+    /// The backward pass's loops running now, innermost last.
+    reversing: Vec<Reversing>,
     /// Per node: the path of the occurrence the backward pass is on.
     current: Vec<Option<Path>>,
     values: BTreeMap<(usize, Path), Shown>,
@@ -37,10 +37,27 @@ pub struct Recorder {
     result: Option<Shown>,
 }
 
-#[derive(Clone, Debug, Default)]
-struct Occurrences {
-    count: usize,
-    drawn: Vec<(usize, Path)>,
+/// A loop of the backward pass: which forward iteration it is on follows
+/// from how many it has run, its direction, and (last to first) the number
+/// of iterations the forward pass ran in the same place.
+#[derive(Debug)]
+struct Reversing {
+    first_to_last: bool,
+    /// The forward pass's iteration count here, when it is drawn.
+    trips: Option<usize>,
+    /// How many iterations this loop has started, less one.
+    started: Option<usize>,
+}
+
+impl Reversing {
+    /// The forward pass's number of the iteration running now.
+    fn iteration(&self) -> Option<usize> {
+        let started = self.started?;
+        match self.first_to_last {
+            true => Some(started),
+            false => self.trips?.checked_sub(started + 1),
+        }
+    }
 }
 
 impl Recorder {
@@ -53,8 +70,8 @@ impl Recorder {
             shape,
             limit: iterations.max(1),
             running: Vec::new(),
-            forward: vec![Occurrences::default(); nodes],
-            backward: vec![0; nodes],
+            forward: vec![Vec::new(); nodes],
+            reversing: Vec::new(),
             current: vec![None; nodes],
             values: BTreeMap::new(),
             adjoints: BTreeMap::new(),
@@ -109,12 +126,8 @@ impl Recorder {
     /// The forward pass computed `node` (an array, a call with several
     /// results: nothing to write above it).
     pub fn occur(&mut self, node: usize) -> Option<Path> {
-        let path = self.drawn_path();
-        let occurrences = self.forward.get_mut(node)?;
-        let number = occurrences.count;
-        occurrences.count += 1;
-        let path = path?;
-        occurrences.drawn.push((number, path.clone()));
+        let path = self.drawn_path()?;
+        self.forward.get_mut(node)?.push(path.clone());
         Some(path)
     }
 
@@ -137,25 +150,51 @@ impl Recorder {
         self.result = Some(Shown::scalar(value));
     }
 
-    /// The backward pass reached `node`: it runs the iterations in reverse,
-    /// so its `j`-th visit is the forward pass's occurrence counted from the
-    /// end.
+    /// Before a loop of the backward pass, which reverses the forward loop
+    /// `region` last iteration first, or `first_to_last` where its
+    /// iterations do not feed each other.
+    pub fn enter_reversed(&mut self, region: usize, first_to_last: bool) {
+        let trips = self
+            .reversed_path()
+            .and_then(|outer| self.trips.get(&(region, outer)).copied());
+        self.reversing.push(Reversing {
+            first_to_last,
+            trips,
+            started: None,
+        });
+    }
+
+    /// At the start of each iteration of the backward pass's innermost loop.
+    pub fn reversed_iteration(&mut self) {
+        if let Some(innermost) = self.reversing.last_mut() {
+            innermost.started = Some(innermost.started.map_or(0, |k| k + 1));
+        }
+    }
+
+    /// After a loop of the backward pass.
+    pub fn leave_reversed(&mut self) {
+        self.reversing.pop();
+    }
+
+    /// The path, in the forward pass's iteration numbers, of the code the
+    /// backward pass is running, if it is drawn.
+    fn reversed_path(&self) -> Option<Path> {
+        self.reversing
+            .iter()
+            .map(|looped| looped.iteration().filter(|k| *k < self.limit))
+            .collect()
+    }
+
+    /// The backward pass reached `node`: the occurrence its loops are on.
     pub fn visit(&mut self, node: usize) -> Option<Path> {
-        let seen = self.backward.get_mut(node)?;
-        let j = *seen;
-        *seen += 1;
-        let occurrences = &self.forward[node];
-        let path = occurrences
-            .count
-            .checked_sub(j + 1)
-            .and_then(|number| {
-                occurrences
-                    .drawn
-                    .binary_search_by_key(&number, |(n, _)| *n)
-                    .ok()
-            })
-            .map(|at| occurrences.drawn[at].1.clone());
-        self.current[node].clone_from(&path);
+        let path = self.reversed_path().filter(|path| {
+            self.forward
+                .get(node)
+                .is_some_and(|drawn| drawn.contains(path))
+        });
+        if let Some(current) = self.current.get_mut(node) {
+            current.clone_from(&path);
+        }
         path
     }
 
@@ -233,7 +272,7 @@ impl Builder {
             if shape.nodes[node].role == Role::Hidden {
                 continue;
             }
-            for (_, path) in &occurrences.drawn {
+            for path in occurrences {
                 drawn.push((path.clone(), node));
             }
         }

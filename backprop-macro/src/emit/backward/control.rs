@@ -160,13 +160,8 @@ impl Pass<'_> {
             .filter(|var| self.plan.storage(*var) == Storage::Rebuilt);
         // First to last where no iteration's reverse feeds another's
         // (`analysis::order`) and the body's reverse allows it (`Ahead`).
-        // Not in the picture's recorded pass: the recorder matches the
-        // backward pass's visits to the forward pass's iterations counted
-        // from the last.
         let outer = self.ahead.take();
-        if self.record.is_none()
-            && crate::analysis::order::iterations_commute(self.graph, self.activity, looped)
-        {
+        if crate::analysis::order::iterations_commute(self.graph, self.activity, looped) {
             self.ahead = Some(Ahead {
                 region: looped.body.region,
                 popped: self.popped(),
@@ -179,11 +174,31 @@ impl Pass<'_> {
             Some(ahead) if ahead.decided => (true, ahead.readers),
             _ => (false, Vec::new()),
         };
+        let [enter, start, leave] = match &self.record {
+            Some(recorder) => crate::emit::graph::around_reversed_loop(recorder, looped, forwards),
+            None => Default::default(),
+        };
+        let body = quote!(#start #body);
+        self.out.extend(enter);
+        self.reversed_iterations(looped, rebuilt, body, (forwards, readers));
+        self.out.extend(leave);
+        for (k, slot) in carried.iter().zip(&slots) {
+            self.contribute(&looped.carried[*k].init, region, quote!(#slot));
+        }
+    }
+
+    /// The loop over the iterations of `looped` in reverse (or first to last,
+    /// `forwards`, reading saved values through `readers`), each running
+    /// `body`.
+    fn reversed_iterations(
+        &mut self,
+        looped: &Loop,
+        rebuilt: Option<NodeId>,
+        body: TokenStream,
+        (forwards, readers): (bool, Vec<(Ident, Ident)>),
+    ) {
         if let Some(checkpoint) = &looped.checkpoint {
             self.stretches(looped, checkpoint, rebuilt, body);
-            for (k, slot) in carried.iter().zip(&slots) {
-                self.contribute(&looped.carried[*k].init, region, quote!(#slot));
-            }
             return;
         }
         let counters = self.counters_from_the_end(looped);
@@ -208,9 +223,6 @@ impl Pass<'_> {
                 };
                 self.out.extend(quote!(#allow for #var in #range { #body }));
             }
-            for (k, slot) in carried.iter().zip(&slots) {
-                self.contribute(&looped.carried[*k].init, region, quote!(#slot));
-            }
             return;
         }
         let trips = match &looped.fixed_trips {
@@ -228,9 +240,6 @@ impl Pass<'_> {
             ),
         };
         self.out.extend(quote!(#header { #body }));
-        for (k, slot) in carried.iter().zip(&slots) {
-            self.contribute(&looped.carried[*k].init, region, quote!(#slot));
-        }
     }
 
     /// A reversed loop's header over the iteration numbers `reversed` (last

@@ -160,6 +160,22 @@ pub fn around_loop(graph: &Graph, recorder: &Ident, looped: &Loop) -> (TokenStre
     (before, after)
 }
 
+/// Around a loop of the backward pass, and at the start of each of its
+/// iterations: the recorder follows which of the forward pass's iterations
+/// it is reversing (`first_to_last` where it runs them in their order).
+pub fn around_reversed_loop(
+    recorder: &Ident,
+    looped: &Loop,
+    first_to_last: bool,
+) -> [TokenStream; 3] {
+    let region = number(looped.body.region);
+    [
+        quote!(#recorder.enter_reversed(#region, #first_to_last);),
+        quote!(#recorder.reversed_iteration();),
+        quote!(#recorder.leave_reversed();),
+    ]
+}
+
 /// After a branch: the values it merges.
 pub fn after_branch(graph: &Graph, recorder: &Ident, branch: &If) -> TokenStream {
     let mut code = TokenStream::new();

@@ -12,8 +12,8 @@ mod calls;
 mod shape;
 
 pub use calls::{
-    adjoint, after_branch, after_node, arm, around_loop, is_float, iteration, probe_traits,
-    record_value, term,
+    adjoint, after_branch, after_node, arm, around_loop, around_reversed_loop, is_float, iteration,
+    probe_traits, record_value, term,
 };
 
 use super::api::passed_params;
