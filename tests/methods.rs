@@ -10,6 +10,9 @@ mod structs;
 #[path = "methods/slices_of_structs.rs"]
 mod slices_of_structs;
 
+#[path = "methods/mut_structs.rs"]
+mod mut_structs;
+
 use backprop_runtime::differentiate;
 use common::assert_gradient;
 use num_traits::Float;

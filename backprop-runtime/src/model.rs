@@ -113,6 +113,48 @@ pub mod fields {
         add_scaled_slice(into, factor, from);
     }
 
+    /// An array field of a struct taken by `&mut`, lent out of it while the
+    /// function read field by field writes it: a vector moved out (its
+    /// place left empty until it is put back, no copy), an array copied.
+    pub trait Lend: Sized {
+        /// The field's contents, taken out for a while.
+        fn lend(&mut self) -> Self;
+    }
+
+    impl<T> Lend for Vec<T> {
+        fn lend(&mut self) -> Self {
+            core::mem::take(self)
+        }
+    }
+
+    impl<T: Copy, const N: usize> Lend for [T; N] {
+        fn lend(&mut self) -> Self {
+            *self
+        }
+    }
+
+    /// The seed of a vector field of a struct taken by `&mut`, which the
+    /// backward pass reads element by element.
+    ///
+    /// # Panics
+    /// If it is empty while the field is not: a gradient struct's empty
+    /// vector stands for zeros elsewhere, but here the seed must be as long
+    /// as the field (`model.zero_grad()`, then set).
+    #[track_caller]
+    pub fn seed_of<'a, T>(seed: &'a [T], field: &'static str, len: usize) -> &'a [T] {
+        assert!(
+            seed.len() == len,
+            "the seed of `{field}` has {} elements, the field {len}: seed a struct taken by `&mut` with a gradient struct whose vectors are as long as its fields (`model.zero_grad()`, then set)",
+            seed.len()
+        );
+        seed
+    }
+
+    /// `field.lend()`, for generated code.
+    pub fn lend<L: Lend>(field: &mut L) -> L {
+        field.lend()
+    }
+
     /// `into += factor * from` over slices of one length (an empty `from`
     /// adds nothing).
     pub fn add_scaled_slice<T: Float>(into: &mut [T], factor: T, from: &[T]) {

@@ -6,10 +6,30 @@ pub struct Layer {
     pub b: f64,
 }
 
-// Taken by `&mut`.
+// Taken by `&mut`: a slice of them; a field that is data written; a struct
+// passed whole to a function that writes it.
+#[derive(Differentiable)]
+pub struct Counted {
+    pub b: f64,
+    pub n: usize,
+}
+
 #[differentiate]
-fn changes(layer: &mut Layer, x: f64) -> f64 {
-    layer.b * x
+fn changes(layers: &mut [Layer], x: f64) -> f64 {
+    layers[0].b * x
+}
+
+#[differentiate]
+fn counts(c: &mut Counted, x: f64) {
+    if c.n > 2 {
+        c.n = 0;
+    }
+    c.b *= x;
+}
+
+#[differentiate]
+fn passes(c: &mut Counted, x: f64) {
+    counts(c, x);
 }
 
 #[differentiate]

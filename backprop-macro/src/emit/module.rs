@@ -94,6 +94,7 @@ pub fn assemble(
     let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #tangents_fn #jacobian_fwd_fn #hvp_fn #hessian_fn #twin);
     let made = Made {
         tangent: tangent_fn.is_some(),
+        graph: graph_fns.is_some(),
         work: !backward.work_fields.is_empty(),
     };
     let ident = &sig.ident;
@@ -142,6 +143,8 @@ pub fn assemble(
 pub struct Made {
     /// `tangent`: forward mode.
     pub tangent: bool,
+    /// `graph` and `graph_with`.
+    pub graph: bool,
     /// `Work` and `backward_with`: memory of the backward pass's own.
     pub work: bool,
 }

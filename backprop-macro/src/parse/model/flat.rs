@@ -118,6 +118,8 @@ pub(super) fn flat_function(
         for leaf in &model.leaves {
             let local = &leaf.local;
             inputs.push(match (model.slice, leaf.array) {
+                (false, true) if leaf.written => quote!(#local: &mut [#float]),
+                (false, false) if leaf.written => quote!(#local: &mut #float),
                 (false, true) | (true, false) => quote!(#local: &[#float]),
                 (false, false) => quote!(#local: #float),
                 (true, true) => {
@@ -161,9 +163,12 @@ impl Rewrite<'_> {
         if let Some((param, path)) = chain_of(expr, self.params) {
             let model = self.models.iter().find(|m| m.ident == param)?;
             let leaf = find_leaf(model, &path)?;
-            return Some(match leaf.array {
-                true => FieldRead::Slice(leaf.local.clone()),
-                false => FieldRead::Name(leaf.local.clone()),
+            let local = &leaf.local;
+            return Some(match (leaf.array, leaf.written) {
+                (true, _) => FieldRead::Slice(local.clone()),
+                (false, false) => FieldRead::Name(local.clone()),
+                // A float field written in place: its `&mut` parameter.
+                (false, true) => FieldRead::Written(local.clone()),
             });
         }
         if let Some((alias, path)) = chain_of(expr, &self.aliases()) {
@@ -299,6 +304,9 @@ fn find_leaf<'m>(model: &'m Model, path: &[Ident]) -> Option<&'m Leaf> {
 enum FieldRead {
     /// A float field's parameter.
     Name(Ident),
+    /// A float field's `&mut` parameter, of a struct taken by `&mut` whose
+    /// body writes it: read and written through it, `(*s_x)`.
+    Written(Ident),
     /// An array field's parameter, or an element's view of one: a slice.
     Slice(Ident),
     /// An element of a field's vector, or a part of it.
@@ -356,19 +364,29 @@ impl VisitMut for Rewrite<'_> {
         }
         // `&p.w` of an array field is its slice parameter (or view); `&p.b`
         // of a float field stays a reference, `&p_b`.
+        // `&mut s.v` and `&mut s.x` of fields written in place are their
+        // `&mut` parameters.
         if let Expr::Reference(r) = expr {
-            if r.mutability.is_none() {
-                if let Some(FieldRead::Slice(local)) = self.field(&r.expr) {
-                    let local = at(&local, expr);
-                    *expr = syn::parse_quote!(#local);
-                    return;
+            let lent = match (self.field(&r.expr), r.mutability.is_some()) {
+                (Some(FieldRead::Slice(local)), _) | (Some(FieldRead::Written(local)), true) => {
+                    Some(local)
                 }
+                _ => None,
+            };
+            if let Some(local) = lent {
+                let local = at(&local, expr);
+                *expr = syn::parse_quote!(#local);
+                return;
             }
         }
         match self.field(expr) {
             Some(FieldRead::Name(local) | FieldRead::Slice(local)) => {
                 let local = at(&local, expr);
                 *expr = syn::parse_quote!(#local);
+            }
+            Some(FieldRead::Written(local)) => {
+                let local = at(&local, expr);
+                *expr = syn::parse_quote!((*#local));
             }
             Some(FieldRead::Place(mut place)) => {
                 // The index may read fields itself (`layers[p.k].b`).

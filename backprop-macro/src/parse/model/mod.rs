@@ -29,6 +29,9 @@ pub(super) struct Model {
     /// The struct's type, without the reference.
     pub(super) ty: syn::Type,
     pub(super) by_ref: bool,
+    /// Taken by `&mut`: its written fields are `&mut` parameters of the
+    /// function read field by field, their final values outputs.
+    pub(super) mutable: bool,
     /// Passed whole to differentiated callees (`predict(p, x)`): their
     /// pullbacks hand back its gradient struct.
     pub(super) passed: bool,
@@ -55,6 +58,8 @@ pub(super) struct DataLeaf {
 pub(super) struct Leaf {
     pub(super) path: Vec<Ident>,
     pub(super) array: bool,
+    /// A field of a struct taken by `&mut` that the body writes.
+    pub(super) written: bool,
     pub(super) local: Ident,
     /// Where the body first reads it: a field taken for a float that is not
     /// one is a type error there.
@@ -97,10 +102,10 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         else {
             continue;
         };
-        if mutable {
+        if mutable && slice {
             errors.spanned(
                 &typed.ty,
-                "a struct parameter taken by `&mut` cannot be differentiated yet: take it by `&` and return what the function computes, or list the differentiated parameters in `wrt(...)` to pass this one as data",
+                "a slice of structs taken by `&mut` cannot be differentiated yet: take it by `&` and write what the function computes into a `&mut [f64]` parameter, or list the differentiated parameters in `wrt(...)` to pass this one as data",
             );
             continue;
         }
@@ -108,6 +113,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             ident: ident.clone(),
             ty: *ty,
             by_ref,
+            mutable,
             slice,
             written: typed.ty.clone(),
         });
@@ -178,10 +184,16 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             );
         }
     }
-    for expr in &uses.written {
+    let mutable: Vec<Ident> = candidates
+        .iter()
+        .filter(|c| c.mutable)
+        .map(|c| c.ident.clone())
+        .collect();
+    let written = written_fields(&uses, &mutable, &mut errors);
+    for (_, arg) in uses.passed_args.iter().filter(|(p, _)| mutable.contains(p)) {
         errors.spanned(
-            expr,
-            "a differentiated struct parameter is read-only here: copy the field into a local (`let mut w = p.w.clone();`) and change that",
+            arg,
+            "a struct taken by `&mut` is not passed whole to another function yet: pass its fields (`step(&mut s.x, &mut s.v, dt)`)",
         );
     }
     let mut models = Vec::new();
@@ -189,6 +201,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         ident,
         ty,
         by_ref,
+        mutable,
         slice,
         ..
     } in &candidates
@@ -208,6 +221,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             leaves.push(Leaf {
                 path: path.clone(),
                 array,
+                written: written.contains(&(param.clone(), path.clone())),
                 local: names.fresh(&base),
                 span,
                 offsets: (*slice && array).then(|| names.fresh(&format!("{base}_at"))),
@@ -242,6 +256,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             ident: ident.clone(),
             ty: ty.clone(),
             by_ref: *by_ref,
+            mutable: *mutable,
             passed: uses.passed.contains(ident),
             leaves,
             slice: *slice,
@@ -267,12 +282,44 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
     ))
 }
 
+/// The fields the body writes, of structs taken by `&mut` (`mutable`); a
+/// write to any other struct parameter, or to a whole struct, is refused.
+fn written_fields(
+    uses: &uses::Uses,
+    mutable: &[Ident],
+    errors: &mut Errors,
+) -> std::collections::BTreeSet<uses::Chain> {
+    let mut written = std::collections::BTreeSet::new();
+    for expr in &uses.written {
+        let mut place = crate::lower::strip_parens(expr);
+        while let syn::Expr::Index(index) = place {
+            place = crate::lower::strip_parens(&index.expr);
+        }
+        let chain = uses::chain_of(place, mutable);
+        match chain.as_ref().map(|chain| (chain, uses.fields.get(chain))) {
+            Some((chain, Some(uses::Use::Scalar | uses::Use::Array))) => {
+                written.insert(chain.clone());
+            }
+            Some(_) => errors.spanned(
+                expr,
+                "only the float fields of a struct taken by `&mut` are written here (this one is data: an integer, a flag, or only compared): compute it outside the differentiated function",
+            ),
+            None => errors.spanned(
+                expr,
+                "a differentiated struct parameter is read-only here: take it by `&mut` to write its fields, or copy the field into a local (`let mut w = p.w.clone();`) and change that",
+            ),
+        }
+    }
+    written
+}
+
 /// A parameter that may be differentiated as a struct or a slice of them.
 struct Candidate {
     ident: Ident,
     /// Without the reference: `Mlp`, `[Layer]`, `Vec<Layer>`.
     ty: syn::Type,
     by_ref: bool,
+    mutable: bool,
     slice: bool,
     /// The type as written, where a missing derive is reported.
     written: Box<syn::Type>,

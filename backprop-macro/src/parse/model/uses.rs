@@ -287,9 +287,12 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             }
             // `p.w.len()`, `p.w.iter()`, `p.w.to_vec()`: an array; `p.b.exp()`,
             // `p.b.sin_cos()`: a float.
-            Expr::MethodCall(call) if SLICE_METHODS.contains(&call.method.to_string().as_str()) => {
+            Expr::MethodCall(call) if is_slice_method(&call.method) => {
                 // An array even in a count (`p.w.len() / 2`).
                 self.mark(&call.receiver, Use::Array);
+                if WRITING_METHODS.contains(&call.method.to_string().as_str()) {
+                    self.written(&call.receiver);
+                }
                 if self.chain(&call.receiver).is_none() {
                     self.visit_expr(&call.receiver);
                 }
@@ -340,6 +343,12 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
                 }
                 return;
             }
+            Expr::Binary(binary)
+                if is_compound(&binary.op) && is_integer_literal(&binary.right) =>
+            {
+                self.written_integer(&binary.left);
+                return;
+            }
             Expr::Binary(binary) => {
                 self.note_float(&binary.left);
                 self.note_float(&binary.right);
@@ -349,6 +358,15 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
                 if let Some(chain) = self.chain(&r.expr) {
                     self.uses.referenced.insert(chain);
                 }
+                if r.mutability.is_some() {
+                    self.written(&r.expr);
+                }
+            }
+            // A field set to an integer (`s.n = 0;`) is not a float for
+            // that: its other uses decide.
+            Expr::Assign(assign) if is_integer_literal(&assign.right) => {
+                self.written_integer(&assign.left);
+                return;
             }
             Expr::Assign(assign) => self.written(&assign.left),
             _ => {}
@@ -426,6 +444,16 @@ impl Visitor<'_> {
         }
     }
 
+    /// A place set to an integer: written, its indices counts.
+    fn written_integer(&mut self, place: &Expr) {
+        self.written(place);
+        let mut at = strip(place);
+        while let Expr::Index(index) = at {
+            self.visit_count(&index.index, true);
+            at = strip(&index.expr);
+        }
+    }
+
     fn written(&mut self, place: &Expr) {
         let mut at = strip(place);
         while let Expr::Index(index) = at {
@@ -434,6 +462,17 @@ impl Visitor<'_> {
         if chain_of(at, self.params).is_some() || indexed_chain(at, self.slices).is_some() {
             self.uses.written.push(place.clone());
         }
+    }
+}
+
+/// `0`, `-1`, `2usize`.
+fn is_integer_literal(expr: &Expr) -> bool {
+    match strip(expr) {
+        Expr::Lit(lit) => matches!(lit.lit, syn::Lit::Int(_)),
+        Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Neg(_)) => {
+            is_integer_literal(&unary.expr)
+        }
+        _ => false,
     }
 }
 
@@ -453,6 +492,28 @@ fn is_compound(op: &syn::BinOp) -> bool {
             | ShrAssign(_)
     )
 }
+
+fn is_slice_method(method: &Ident) -> bool {
+    let method = method.to_string();
+    SLICE_METHODS.contains(&method.as_str()) || WRITING_METHODS.contains(&method.as_str())
+}
+
+/// Methods of slices and vectors that change an array field in place.
+const WRITING_METHODS: &[&str] = &[
+    "iter_mut",
+    "copy_from_slice",
+    "clone_from_slice",
+    "fill",
+    "swap",
+    "reverse",
+    "as_mut_slice",
+    "first_mut",
+    "last_mut",
+    "get_mut",
+    "chunks_mut",
+    "chunks_exact_mut",
+    "split_at_mut",
+];
 
 /// Methods of slices and vectors a body calls on an array field.
 const SLICE_METHODS: &[&str] = &[

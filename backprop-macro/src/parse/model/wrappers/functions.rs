@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
 
 impl Api<'_> {
-    pub(super) fn functions(&self, work: bool) -> TokenStream {
+    pub(super) fn functions(&self, work: bool, graphs: bool) -> TokenStream {
         let (generics, args, where_clause) = self.seen.sig.generics.split_for_impl();
         let float = &self.sig.ret;
         let ret = match &self.seen.sig.output {
@@ -38,20 +38,30 @@ impl Api<'_> {
             call("graph"),
             call("graph_with"),
         );
-        let lints = quote!(#[allow(clippy::too_many_arguments)]);
+        let lints = quote!(#[allow(clippy::too_many_arguments, clippy::let_unit_value)]);
         let (flat_tape, flat_tape_ref) = (self.flat_tape(tape, true), self.flat_tape(tape, false));
         let (kept_shapes, keep_shapes) = (self.kept_shapes(tape), self.keep_shapes(tape));
         let (prelude, computed) = (self.prelude(), self.computed_shapes());
-        let forward_body = if self.has_slices() {
-            let shapes = self.shapes_value();
-            quote! {
-                let (#value, by_field) = #forward(#(#flat_args),*);
-                (#value, Tape { by_field, shapes: #shapes })
+        let postlude = self.postlude();
+        let kept_tape = match self.has_shapes() {
+            true => {
+                let shapes = self.shapes_value();
+                quote!(Tape { by_field: #tape, shapes: #shapes })
             }
-        } else {
-            quote!(#forward(#(#flat_args),*))
+            false => quote!(#tape),
         };
-        let pullback = self.pullback_into(float, work);
+        let (seed_ty, flat_seed, through) = self.seeds();
+        let backward_body = match through.is_empty() {
+            true => quote!(Grad::from_flat(#backward(#flat_tape_ref, #flat_seed), #kept_shapes)),
+            false => quote! {
+                let mut #gradient = Grad::default();
+                self::backward_into(#tape, #seed, &mut #gradient);
+                #gradient
+            },
+        };
+        // A function that writes through `&mut` has outputs beside its value:
+        // `forward` and `backward` with a seed per output serve.
+        let pullback = (!self.writes()).then(|| self.pullback_into(float, work));
         let doc =
             |text: &str| format!("`{ident}::by_field::{ident}`'s `{text}`, over the structs.");
         let (d_forward_into, d_forward, d_backward_into, d_backward, d_grad, d_grad_into, d_graph) = (
@@ -63,41 +73,8 @@ impl Api<'_> {
             doc("grad_into"),
             doc("graph"),
         );
-        quote! {
-            #[doc = #d_forward_into]
-            #[inline]
-            #lints
-            pub fn forward_into #generics (#tape: &mut Tape #args, #(#params),*) -> #ret #where_clause {
-                #prelude
-                let #value = #forward_into(#flat_tape, #(#flat_args),*);
-                #keep_shapes
-                #value
-            }
-
-            #[doc = #d_forward]
-            #[must_use]
-            #[inline]
-            #lints
-            pub fn forward #generics (#(#params),*) -> (#ret, Tape #args) #where_clause {
-                #prelude
-                #forward_body
-            }
-
-            #[doc = #d_backward_into]
-            #[inline]
-            pub fn backward_into #generics (#tape: &Tape #args, #seed: #float, #gradient: &mut Grad #args) #where_clause {
-                let mut #flat = #gradient.take_flat();
-                #backward_into(#flat_tape_ref, #seed, &mut #flat);
-                #gradient.put_flat(#flat, #kept_shapes);
-            }
-
-            #[doc = #d_backward]
-            #[must_use]
-            #[inline]
-            pub fn backward #generics (#tape: &Tape #args, #seed: #float) -> Grad #args #where_clause {
-                Grad::from_flat(#backward(#flat_tape_ref, #seed), #kept_shapes)
-            }
-
+        // `grad` and `grad_into`, of a function whose one output is its value.
+        let grads = (!self.writes()).then(|| quote! {
             #[doc = #d_grad]
             #[must_use]
             #[inline]
@@ -120,15 +97,19 @@ impl Api<'_> {
                 #value
             }
 
-            #pullback
-
+        });
+        // `graph` and `graph_with`, where the function read field by field
+        // has them.
+        let graphs = graphs.then(|| quote! {
             #[doc = #d_graph]
             #[must_use]
             #[inline]
             #lints
             pub fn graph #generics (#(#params),*) -> ::backprop_runtime::graph::Graph #where_clause {
                 #prelude
-                #graph(#(#flat_args),*)
+                let #value = #graph(#(#flat_args),*);
+                #postlude
+                #value
             }
 
             #[doc = #d_graph]
@@ -137,9 +118,166 @@ impl Api<'_> {
             #lints
             pub fn graph_with #generics (#(#params,)* #iterations: usize) -> ::backprop_runtime::graph::Graph #where_clause {
                 #prelude
-                #graph_with(#(#flat_args,)* #iterations)
+                let #value = #graph_with(#(#flat_args,)* #iterations);
+                #postlude
+                #value
+            }
+        });
+        quote! {
+            #[doc = #d_forward_into]
+            #[inline]
+            #lints
+            pub fn forward_into #generics (#tape: &mut Tape #args, #(#params),*) -> #ret #where_clause {
+                #prelude
+                let #value = #forward_into(#flat_tape, #(#flat_args),*);
+                #postlude
+                #keep_shapes
+                #value
+            }
+
+            #[doc = #d_forward]
+            #[must_use]
+            #[inline]
+            #lints
+            pub fn forward #generics (#(#params),*) -> (#ret, Tape #args) #where_clause {
+                #prelude
+                let (#value, #tape) = #forward(#(#flat_args),*);
+                #postlude
+                (#value, #kept_tape)
+            }
+
+            #[doc = #d_backward_into]
+            #[inline]
+            pub fn backward_into #generics (#tape: &Tape #args, #seed: #seed_ty, #gradient: &mut Grad #args) #where_clause {
+                let mut #flat = #gradient.take_flat();
+                #(#through)*
+                #backward_into(#flat_tape_ref, #flat_seed, &mut #flat);
+                #gradient.put_flat(#flat, #kept_shapes);
+            }
+
+            #[doc = #d_backward]
+            #[must_use]
+            #[inline]
+            pub fn backward #generics (#tape: &Tape #args, #seed: #seed_ty) -> Grad #args #where_clause {
+                #backward_body
+            }
+
+            #grads
+
+            #pullback
+
+            #graphs
+        }
+    }
+
+    /// The type of `backward`'s seed, and the flat function's seed made from
+    /// it (`seed`): the value's, then, where the function writes through
+    /// `&mut`, one per parameter written (a struct's is a gradient struct of
+    /// its type, its vectors as long as the fields'), as the flat function's
+    /// are one per output.
+    fn seeds(&self) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+        let float = &self.sig.ret;
+        let seed = &self.seed;
+        if !self.writes() {
+            return (quote!(#float), quote!(#seed), Vec::new());
+        }
+        let mut types = Vec::new();
+        if self.sig.returns_value {
+            types.push(quote!(#float));
+        }
+        // Where each parameter's seed is among the wrapper's.
+        let mut positions = std::collections::BTreeMap::new();
+        for (ident, _) in named_params(&self.seen.sig) {
+            let ty = match self.models.iter().find(|m| m.ident == *ident) {
+                Some(model) if model.leaves.iter().any(|l| l.written) => {
+                    let ty = &model.ty;
+                    quote!(&<#ty as ::backprop_runtime::Differentiable>::Grad)
+                }
+                Some(_) => continue,
+                None => match self.sig.inouts().find(|(_, p)| p.ident == *ident) {
+                    Some((_, param)) => {
+                        let float = param.differentiable.as_ref().unwrap_or(float);
+                        match param.writes_array() {
+                            true => quote!(&[#float]),
+                            false => quote!(#float),
+                        }
+                    }
+                    None => continue,
+                },
+            };
+            positions.insert(ident.to_string(), types.len());
+            types.push(ty);
+        }
+        let single = types.len() == 1;
+        let part = |k: usize| match single {
+            true => quote!(#seed),
+            false => {
+                let k = proc_macro2::Literal::usize_unsuffixed(k);
+                quote!(#seed.#k)
+            }
+        };
+        let mut flat = Vec::new();
+        if self.sig.returns_value {
+            flat.push(part(0));
+        }
+        for (_, param) in self.sig.inouts() {
+            let leaf = self.models.iter().find_map(|m| {
+                let leaf = m.leaves.iter().find(|l| l.local == param.ident)?;
+                Some((m, leaf))
+            });
+            flat.push(match leaf {
+                Some((model, leaf)) => {
+                    let part = part(positions.get(&model.ident.to_string()).copied().unwrap_or_default());
+                    let path = &leaf.path;
+                    match self.seed_lengths.get(&leaf.local.to_string()) {
+                        Some(j) => {
+                            let (tape, j) = (&self.tape, proc_macro2::Literal::usize_unsuffixed(*j));
+                            let words: Vec<String> = path.iter().map(ToString::to_string).collect();
+                            let field = format!("{}.{}", model.ident, words.join("."));
+                            quote!(::backprop_runtime::model::fields::seed_of(&#part.#(#path).*[..], #field, #tape.shapes[#j][0]))
+                        }
+                        None => quote!(#part.#(#path).*),
+                    }
+                }
+                None => part(positions.get(&param.ident.to_string()).copied().unwrap_or_default()),
+            });
+        }
+        let tuple = |items: &[TokenStream]| match items.len() {
+            1 => quote!(#(#items)*),
+            _ => quote!((#(#items),*)),
+        };
+        let through = self.passed_through(&positions, &part);
+        (tuple(&types), tuple(&flat), through)
+    }
+
+    /// A struct taken by `&mut` is an output whole: its fields the body does
+    /// not write leave it as they came in, so their seeds are their
+    /// gradients' terms. Before the flat backward pass (whose `take_flat`
+    /// left the fields it reads at zero), each such struct's gradient gets
+    /// its whole seed, and the fields written are set to zero again: their
+    /// seeds reach the flat pass, whose gradient has those terms already.
+    fn passed_through(
+        &self,
+        positions: &std::collections::BTreeMap<String, usize>,
+        part: &dyn Fn(usize) -> TokenStream,
+    ) -> Vec<TokenStream> {
+        let gradient = &self.gradient;
+        let mut code = Vec::new();
+        for model in self.models.iter().filter(|m| m.mutable) {
+            let Some(&at) = positions.get(&model.ident.to_string()) else {
+                continue;
+            };
+            let (ident, part) = (&model.ident, part(at));
+            code.push(quote!(::backprop_runtime::Gradient::add(&mut #gradient.#ident, #part);));
+            for leaf in model.leaves.iter().filter(|l| l.written) {
+                let path = &leaf.path;
+                code.push(match leaf.array {
+                    true => quote!(let _ = ::backprop_runtime::model::fields::Buffer::take_vec(&mut #gradient.#ident.#(#path).*);),
+                    false => quote!(#gradient.#ident.#(#path).* = ::backprop_runtime::model::fields::zero();),
+                });
             }
         }
+        code
     }
 
     /// Forward mode over the structs: a struct's direction is a gradient
@@ -162,6 +300,9 @@ impl Api<'_> {
                     Some(element) => dot_params.push(
                         quote!(#dot: &[<#element as ::backprop_runtime::Differentiable>::Grad]),
                     ),
+                    // Updated in place as the struct is, where it is written.
+                    None if model.leaves.iter().any(|l| l.written) => dot_params
+                        .push(quote!(#dot: &mut <#ty as ::backprop_runtime::Differentiable>::Grad)),
                     None => dot_params
                         .push(quote!(#dot: &<#ty as ::backprop_runtime::Differentiable>::Grad)),
                 }
@@ -188,7 +329,19 @@ impl Api<'_> {
             else {
                 continue;
             };
+            let written = self
+                .models
+                .iter()
+                .flat_map(|m| &m.leaves)
+                .any(|l| l.local == *local && l.written);
             dot_args.push(match source {
+                Source::Leaf { model, path, array } if written => {
+                    let dot = &dot_names[&model.to_string()];
+                    match array {
+                        true => quote!(&mut #dot.#(#path).*[..]),
+                        false => quote!(&mut #dot.#(#path).*),
+                    }
+                }
                 Source::Leaf {
                     model,
                     path,
@@ -226,18 +379,26 @@ impl Api<'_> {
         }
         let tangent = self.flat_path(quote!(tangent));
         let (params, flat_args, prelude) = (&self.params, &self.flat_args, self.prelude());
+        let (postlude, value) = (self.postlude(), &self.value);
+        // A function that returns nothing has a tangent that returns nothing.
+        let (ret, must_use) = match self.sig.returns_value {
+            true => (quote!((#ret, #ret)), Some(quote!(#[must_use]))),
+            false => (quote!(()), None),
+        };
         let ident = &self.seen.sig.ident;
         let doc = format!(
             "Forward mode: `{ident}`'s value and its derivative along a direction, `by_field::{ident}::tangent` over the structs. A struct's direction is a gradient struct of its type, its vectors as long as the fields' (`model.zero_grad()`, then filled)."
         );
         quote! {
             #[doc = #doc]
-            #[must_use]
+            #must_use
             #[inline]
-            #[allow(clippy::too_many_arguments)]
-            pub fn tangent #generics (#(#params,)* #(#dot_params),*) -> (#ret, #ret) #where_clause {
+            #[allow(clippy::too_many_arguments, clippy::let_unit_value)]
+            pub fn tangent #generics (#(#params,)* #(#dot_params),*) -> #ret #where_clause {
                 #prelude
-                #tangent(#(#flat_args,)* #(#dot_args),*)
+                let #value = #tangent(#(#flat_args,)* #(#dot_args),*);
+                #postlude
+                #value
             }
         }
     }

@@ -26,11 +26,16 @@ pub(super) fn expand(
     read: &super::flat::Read,
     flat_names: &mut crate::emit::names::Names,
 ) -> syn::Result<TokenStream> {
-    let Some(float) = result_float(&function.sig.output) else {
-        return Err(syn::Error::new_spanned(
-            &function.sig,
-            "a function with struct parameters returns one float, its loss: `-> f64`",
-        ));
+    let writes = models.iter().any(|m| m.mutable);
+    let float = match (&function.sig.output, result_float(&function.sig.output)) {
+        (_, Some(float)) => float,
+        (syn::ReturnType::Default, None) if writes => model_float(function, float_param.as_ref()),
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &function.sig,
+                "a function with struct parameters returns one float, its loss (`-> f64`), or nothing when it writes a struct taken by `&mut`",
+            ))
+        }
     };
     let flat = flat_function(function, read, models, &float, flat_names);
     let flat_args = flat_args(args, models);
@@ -39,10 +44,14 @@ pub(super) fn expand(
         // The pipeline below reports what is wrong with it.
         return crate::expand::module_of(&flat, &flat_args, Errors::default());
     };
-    if !matches!(sig.outputs, Outputs::One) || sig.inouts().next().is_some() || !sig.returns_value {
+    let outputs = match sig.returns_value {
+        true => matches!(sig.outputs, Outputs::One),
+        false => sig.inouts().next().is_some(),
+    };
+    if !outputs {
         return Err(syn::Error::new_spanned(
             &function.sig,
-            "a function with struct parameters returns one float and takes no `&mut` parameters, for now: return the loss, and compute other outputs in a function of their own",
+            "a function with struct parameters returns one float, or writes through `&mut` parameters, for now: return the loss, and compute other outputs in a function of their own",
         ));
     }
     // The function read field by field sits two modules deeper than the
@@ -84,7 +93,7 @@ pub(super) fn expand(
         }
     });
     let grad = api.grad_struct();
-    let functions = api.functions(made.work);
+    let functions = api.functions(made.work, made.graph);
     let tangent = made.tangent.then(|| api.tangent(&mut names));
     let tape = api.tape_struct();
     Ok(quote! {
@@ -127,6 +136,20 @@ fn result_float(output: &syn::ReturnType) -> Option<syn::Type> {
             _ => None,
         },
         syn::ReturnType::Default => None,
+    }
+}
+
+/// The float of a function that returns nothing: its type parameter, or
+/// `f32` where its parameters name `f32` and not `f64`.
+fn model_float(function: &syn::ItemFn, float_param: Option<&Ident>) -> syn::Type {
+    if let Some(float) = float_param {
+        return syn::parse_quote!(#float);
+    }
+    let inputs = &function.sig.inputs;
+    let words = crate::emit::names::identifiers(quote!(#inputs));
+    match words.contains("f32") && !words.contains("f64") {
+        true => syn::parse_quote!(f32),
+        false => syn::parse_quote!(f64),
     }
 }
 
@@ -195,6 +218,15 @@ struct Api<'a> {
     /// The local they are computed into once per call (`prelude`), which the
     /// flat arguments lend and the tape or the gradient then takes.
     shapes_local: Ident,
+    /// The written fields of structs taken by `&mut`: taken out of them into
+    /// locals before a call of the flat function (which writes them through
+    /// `&mut` parameters while it reads the struct's other fields), and put
+    /// back after it (`postlude`).
+    lent: Vec<TokenStream>,
+    put_back: Vec<TokenStream>,
+    /// Of each vector field written (by its flat parameter's name): where
+    /// its length is among the shapes.
+    seed_lengths: std::collections::BTreeMap<String, usize>,
     /// Locals of the wrappers, apart from the user's names.
     tape: Ident,
     seed: Ident,
@@ -248,6 +280,8 @@ impl<'a> Api<'a> {
         let mut shapes = Vec::new();
         let shapes_local = names.fresh("shapes");
         let mut passed_names = std::collections::BTreeMap::new();
+        let (mut lent, mut put_back) = (Vec::new(), Vec::new());
+        let mut seed_lengths = std::collections::BTreeMap::new();
         let fields = quote!(::backprop_runtime::model::fields);
         for (ident, typed) in named_params(&seen.sig) {
             // `_y` would be a used underscore binding here.
@@ -292,6 +326,25 @@ impl<'a> Api<'a> {
                     }
                     for leaf in &model.leaves {
                         let path = &leaf.path;
+                        if leaf.written {
+                            let local = names.fresh(&leaf.local.to_string());
+                            lent.push(match leaf.array {
+                                true => {
+                                    quote!(let mut #local = #fields::lend(&mut #passed.#(#path).*);)
+                                }
+                                false => quote!(let mut #local = #passed.#(#path).*;),
+                            });
+                            put_back.push(quote!(#passed.#(#path).* = #local;));
+                            if leaf.array {
+                                seed_lengths.insert(leaf.local.to_string(), shapes.len());
+                                shapes.push(quote!(::std::vec![#passed.#(#path).*.len()]));
+                            }
+                            flat_args.push(match leaf.array {
+                                true => quote!(&mut #local[..]),
+                                false => quote!(&mut #local),
+                            });
+                            continue;
+                        }
                         flat_args.push(if leaf.array {
                             quote_spanned!(leaf.span=> &#passed.#(#path).*[..])
                         } else {
@@ -312,6 +365,9 @@ impl<'a> Api<'a> {
             passed_names,
             shapes,
             shapes_local,
+            lent,
+            put_back,
+            seed_lengths,
             tape: names.fresh("tape"),
             seed: names.fresh("seed"),
             gradient: names.fresh("gradient"),
@@ -331,12 +387,23 @@ impl<'a> Api<'a> {
         self.models.iter().any(|m| m.slice)
     }
 
+    /// Whether the tape keeps shapes: where each element's part of an array
+    /// field of a slice of structs starts, and the length of each vector
+    /// field a struct taken by `&mut` writes (its seed is checked against it).
+    fn has_shapes(&self) -> bool {
+        self.has_slices()
+            || self
+                .models
+                .iter()
+                .any(|m| m.mutable && m.leaves.iter().any(|l| l.written && l.array))
+    }
+
     /// The function read field by field's tape, re-exported; with slices of
     /// structs, inside a tape that also keeps where each element's part of an
     /// array field starts (the gradient is cut there).
     fn tape_struct(&self) -> TokenStream {
         let ident = &self.seen.sig.ident;
-        if !self.has_slices() {
+        if !self.has_shapes() {
             return quote!(pub use self::by_field::#ident::{Tape, SOURCE};);
         }
         let (params, args, where_clause) = self.seen.sig.generics.split_for_impl();
@@ -377,7 +444,7 @@ impl<'a> Api<'a> {
 
     /// The flat tape, from the tape `tape` of the wrappers, by reference.
     fn flat_tape(&self, tape: &Ident, mutable: bool) -> TokenStream {
-        match (self.has_slices(), mutable) {
+        match (self.has_shapes(), mutable) {
             (true, true) => quote!(&mut #tape.by_field),
             (true, false) => quote!(&#tape.by_field),
             (false, _) => quote!(#tape),
@@ -386,22 +453,36 @@ impl<'a> Api<'a> {
 
     /// The shapes the gradient is cut at, as kept in the tape `tape`.
     fn kept_shapes(&self, tape: &Ident) -> TokenStream {
-        match self.has_slices() {
+        match self.has_shapes() {
             true => quote!(&#tape.shapes),
             false => quote!(&[]),
         }
     }
 
     /// Before a wrapper calls the flat function: the shapes computed from
-    /// the parameters, once (the flat arguments lend them).
+    /// the parameters, once (the flat arguments lend them), and the written
+    /// fields taken out.
     fn prelude(&self) -> TokenStream {
-        let (local, shapes) = (&self.shapes_local, &self.shapes);
+        let (local, shapes, lent) = (&self.shapes_local, &self.shapes, &self.lent);
         match shapes.is_empty() {
-            true => quote!(),
+            true => quote!(#(#lent)*),
             false => {
-                quote!(let #local: ::std::vec::Vec<::std::vec::Vec<usize>> = ::std::vec![#(#shapes),*];)
+                quote!(let #local: ::std::vec::Vec<::std::vec::Vec<usize>> = ::std::vec![#(#shapes),*]; #(#lent)*)
             }
         }
+    }
+
+    /// After a wrapper called the flat function: the written fields put
+    /// back.
+    fn postlude(&self) -> TokenStream {
+        let put_back = &self.put_back;
+        quote!(#(#put_back)*)
+    }
+
+    /// Whether the function writes through `&mut` parameters (its own or a
+    /// struct's fields): it has no `grad`, and its seeds are one per output.
+    fn writes(&self) -> bool {
+        self.sig.inouts().next().is_some()
     }
 
     /// The shapes `prelude` computed, by reference.
@@ -426,7 +507,7 @@ impl<'a> Api<'a> {
     /// `tape.shapes = shapes;` after the flat function ran.
     fn keep_shapes(&self, tape: &Ident) -> TokenStream {
         let value = self.shapes_value();
-        match self.has_slices() {
+        match self.has_shapes() {
             true => quote!(#tape.shapes = #value;),
             false => quote!(),
         }
