@@ -147,3 +147,48 @@ fn a_call_whose_result_is_not_taken_adds_nothing() {
     let (_, g) = line_or_root::grad(4.0);
     assert_eq!(g.x, 0.25);
 }
+
+#[differentiate]
+fn push_on(x: &mut f64, by: f64) {
+    *x = *x * by + by;
+}
+
+#[differentiate]
+fn grow(x: &mut f64, by: f64) -> f64 {
+    *x += by * by;
+    *x * by
+}
+
+/// A `&mut f64` parameter passed on as it is (`push_on(x, k)`), and
+/// reborrowed (`&mut *x`): the callee writes the value it holds. Both were
+/// refused ("this statement's value is not used", "only local variables can
+/// be passed by `&mut`").
+#[differentiate]
+fn passes_on(x: &mut f64, k: f64) -> f64 {
+    push_on(x, k);
+    *x *= k;
+    let r = grow(&mut *x, 0.5);
+    r + grow(x, 2.0 * k)
+}
+
+#[test]
+fn a_mut_f64_parameter_passed_on_to_callees() {
+    for (x0, k) in [(1.5, 0.7), (-0.4, 1.3), (0.2, -0.9)] {
+        let mut x = x0;
+        let (value, tape) = passes_on::forward(&mut x, k);
+        let mut plain = x0;
+        assert_eq!(value, passes_on(&mut plain, k));
+        assert_eq!(x, plain);
+        let g = passes_on::backward(&tape, (1.0, 0.5));
+        let sum = |v: &[f64]| {
+            let mut x = v[0];
+            let r = passes_on(&mut x, v[1]);
+            r + 0.5 * x
+        };
+        common::assert_gradient(sum, &[x0, k], &[g.x, g.k]);
+        // Forward mode: the value's tangent and the final value's, in place.
+        let (mut x, mut dx) = (x0, 1.0);
+        let (_, d_value) = passes_on::tangent(&mut x, k, &mut dx, 0.0);
+        assert!((d_value + 0.5 * dx - g.x).abs() <= 1e-12 * g.x.abs().max(1.0));
+    }
+}

@@ -279,3 +279,49 @@ fn a_seed_shorter_than_its_field_is_refused_at_run_time() {
     let ((), tape) = step::forward(&mut s, 0.1);
     let _ = step::backward(&tape, &GradOf::<State>::default());
 }
+
+#[differentiate]
+fn nudge(x: &mut f64, by: f64) {
+    *x += by * by;
+}
+
+/// A float field lent to a function that writes it (`nudge(&mut s.x, k)`), a
+/// vector field to one that writes a slice.
+#[differentiate]
+fn lends_fields(s: &mut State, k: f64) {
+    nudge(&mut s.x, k);
+    s.x *= k;
+    scale(&mut s.v, s.x);
+}
+
+#[differentiate]
+fn scale(v: &mut [f64], by: f64) {
+    for e in v.iter_mut() {
+        *e *= by;
+    }
+}
+
+#[test]
+fn fields_lent_to_functions_that_write_them() {
+    let mut rng = Rng::new(41);
+    let start = random(&mut rng, 9);
+    let k = 0.8;
+    let s0 = state_from(&start);
+    let mut s = s0.clone();
+    let ((), tape) = lends_fields::forward(&mut s, k);
+    let mut plain = s0.clone();
+    lends_fields(&mut plain, k);
+    assert_eq!(s, plain);
+    let w = random(&mut rng, 9);
+    let g = lends_fields::backward(&tape, &grad_from(&s0, &w));
+    let sum = |v: &[f64]| {
+        let mut s = state_from(&v[..9]);
+        lends_fields(&mut s, v[9]);
+        dot(&w, &state_as_vec(&s))
+    };
+    let mut point = start.clone();
+    point.push(k);
+    let mut analytic = grad_as_vec(&g.s);
+    analytic.push(g.k);
+    assert_gradient(sum, &point, &analytic);
+}

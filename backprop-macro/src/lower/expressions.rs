@@ -33,6 +33,11 @@ impl<'a> Lowerer<'a> {
             Expr::Call(call) if has_mut_argument(call) => {
                 return self.call_with_mut_arguments(call, expr, true)
             }
+            Expr::Call(call) => {
+                if let Some(lent) = self.reborrowed(call) {
+                    return self.call_with_mut_arguments(&lent, expr, true);
+                }
+            }
             Expr::Group(g) => return self.expr(&g.expr),
             Expr::Block(b) if b.label.is_none() => {
                 return self

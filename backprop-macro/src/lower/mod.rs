@@ -61,6 +61,11 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         ret: sig.ret.clone(),
         floats: sig.floats.clone(),
         written_params: written_params(sig),
+        scalar_inouts: sig
+            .inouts()
+            .filter(|(_, p)| !p.writes_array())
+            .map(|(_, p)| p.ident.clone())
+            .collect(),
         closures: Vec::new(),
         part_names: Names::avoiding(crate::emit::names::identifiers(quote!(#block))),
         changed_data: Vec::new(),
@@ -250,6 +255,9 @@ struct Lowerer<'a> {
     floats: Floats,
     /// The `&mut [f64]` parameters, which the body may write.
     written_params: Vec<NodeId>,
+    /// The `&mut f64` parameters, by name: passed on as they are
+    /// (`bump(x, k)`), they are lent as `&mut *x`.
+    scalar_inouts: Vec<Ident>,
     /// Closures bound with `let`, inlined where they are called
     /// (`Binding::Closure(k)` names `closures[k]`).
     closures: Vec<Closure>,

@@ -250,6 +250,11 @@ impl<'a> Lowerer<'a> {
             Expr::Call(call) if has_mut_argument(call) || self.passes_written_param(call) => {
                 self.call_with_mut_arguments(call, expr, false);
             }
+            Expr::Call(call) if self.reborrowed(call).is_some() => {
+                if let Some(lent) = self.reborrowed(call) {
+                    self.call_with_mut_arguments(&lent, expr, false);
+                }
+            }
             Expr::Macro(mac) if is_assertion(&mac.mac) => {}
             Expr::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
             Expr::Block(b) if b.label.is_none() => {

@@ -367,15 +367,15 @@ impl VisitMut for Rewrite<'_> {
         // `&mut s.v` and `&mut s.x` of fields written in place are their
         // `&mut` parameters.
         if let Expr::Reference(r) = expr {
+            // (A float field's is lent on as `&mut *s_x`, which the lowering
+            // reads as the variable it holds.)
             let lent = match (self.field(&r.expr), r.mutability.is_some()) {
-                (Some(FieldRead::Slice(local)), _) | (Some(FieldRead::Written(local)), true) => {
-                    Some(local)
-                }
+                (Some(FieldRead::Slice(local)), _) => Some(quote!(#local)),
+                (Some(FieldRead::Written(local)), true) => Some(quote!(&mut *#local)),
                 _ => None,
             };
-            if let Some(local) = lent {
-                let local = at(&local, expr);
-                *expr = syn::parse_quote!(#local);
+            if let Some(lent) = lent {
+                *expr = syn::parse_quote_spanned!(expr.span()=> #lent);
                 return;
             }
         }
