@@ -439,3 +439,73 @@ fn a_float_field_of_an_element_lent_by_reference() {
         &analytic,
     );
 }
+
+/// Reductions over a slice of structs: `map(..).sum()`, `fold`, with
+/// `enumerate`, a filter on a float field, and one over a generic slice;
+/// a chain over a slice of enums beside them stays data. They were data
+/// without a word when the chain was the slice's only use.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Scaled,
+    Plain,
+}
+
+#[differentiate]
+fn reductions(layers: &[Dense], kinds: &[Kind], x: f64) -> f64 {
+    let gains: f64 = layers.iter().map(|l| l.gain * l.b[0]).sum();
+    let weighted = layers
+        .iter()
+        .enumerate()
+        .fold(0.0, |acc, (i, l)| acc + (i as f64 + 1.0) * l.w[i] * x);
+    let positive: f64 = layers.iter().filter(|l| l.gain > 0.0).map(|l| l.gain).sum();
+    let scaled = kinds.iter().filter(|k| **k == Kind::Scaled).count() as f64;
+    gains * weighted + positive * scaled
+}
+
+#[differentiate]
+fn generic_gains<T: Float>(cells: &[Unit<T>], x: T) -> T {
+    cells
+        .iter()
+        .fold(T::one(), |acc, c| acc * (c.k * x + c.coeffs[1]))
+}
+
+#[test]
+fn reductions_over_a_slice_of_structs() {
+    let mut rng = Rng::new(53);
+    let kinds = [Kind::Scaled, Kind::Plain, Kind::Scaled];
+    for _ in 0..3 {
+        let mut v: Vec<f64> = (0..13).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        v[12] = -v[12].abs(); // the filter drops the second layer
+        let x = rng.uniform(-1.0, 1.0);
+        let layers = layers_from(&v);
+        let (value, g) = reductions::grad(&layers, &kinds, x);
+        assert_eq!(value, reductions(&layers, &kinds, x));
+        let mut point = v.clone();
+        point.push(x);
+        let mut analytic = grads_as_vec(&g.layers);
+        analytic.push(g.x);
+        assert_gradient(
+            |p| reductions(&layers_from(&p[..13]), &kinds, p[13]),
+            &point,
+            &analytic,
+        );
+    }
+    let unit = |k: f64, c: f64| Unit {
+        k,
+        coeffs: [0.0, c],
+    };
+    let cells = vec![unit(0.5, -0.3), unit(1.2, 0.4)];
+    let (_, g) = generic_gains::grad(&cells, 0.7);
+    let f = |p: &[f64]| generic_gains(&[unit(p[0], p[1]), unit(p[2], p[3])], p[4]);
+    assert_gradient(
+        f,
+        &[0.5, -0.3, 1.2, 0.4, 0.7],
+        &[
+            g.cells[0].k,
+            g.cells[0].coeffs[1],
+            g.cells[1].k,
+            g.cells[1].coeffs[1],
+            g.x,
+        ],
+    );
+}

@@ -53,8 +53,8 @@ fn other(layer: &Layer) -> f64 {
 // iterator chain, an element passed whole, an element's method.
 #[differentiate]
 fn stacked(layers: &[Layer], x: f64) -> f64 {
-    let total: f64 = layers.iter().map(|l| l.b).sum();
-    let mut s = layers[0].b * x + total;
+    let total: Vec<f64> = layers.iter().map(|l| l.b).collect();
+    let mut s = layers[0].b * x + total[0];
     for layer in layers {
         s += other(layer) + layer.w[0];
     }
@@ -90,3 +90,16 @@ fn stepped(layer: &Layer, x: f64) -> f64 {
 }
 
 fn main() {}
+
+// A slice whose fields are read only in a chain the macro does not rewrite:
+// it would be data without a word.
+#[derive(Differentiable)]
+pub struct Particle {
+    pub mass: f64,
+}
+
+#[differentiate]
+fn masses(ps: &[Particle]) -> f64 {
+    let all: Vec<f64> = ps.iter().map(|p| p.mass).collect();
+    all[0]
+}

@@ -272,9 +272,12 @@ impl<'a> Chain<'a> {
                 Adapter::Filter(c) => (c, true),
             };
             let parameter = without_references(untyped(&closure.inputs[0]));
-            steps.push(Step::Let(
-                quote_spanned!(closure.span()=> let #parameter = #value;),
-            ));
+            // (`filter(|l| ..).map(|l| ..)`: the same name, bound already.)
+            if quote::quote!(#parameter).to_string() != value.to_string() {
+                steps.push(Step::Let(
+                    quote_spanned!(closure.span()=> let #parameter = #value;),
+                ));
+            }
             value = if filter {
                 steps.push(Step::If(closure_body(closure)));
                 pattern_value(&parameter)?

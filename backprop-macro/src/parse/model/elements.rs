@@ -245,7 +245,7 @@ impl<'ast> Visit<'ast> for Leftovers<'_> {
                 if let Some(slice) = path_ident(expr).filter(|s| self.slices.contains(s)) {
                     self.errors.spanned(
                         expr,
-                        format!("a slice of differentiated structs is read element by element: `for layer in {slice}` (or `.iter()`, `.iter().enumerate()`), `let layer = &{slice}[l];` or `{slice}[l].w[i]`, then the element's fields; `{slice}.len()`. Other uses of the slice are not supported yet (iterator chains, calls passing it whole): write a loop"),
+                        format!("a slice of differentiated structs is read element by element: `for layer in {slice}` (or `.iter()`, `.iter().enumerate()`), `let layer = &{slice}[l];` or `{slice}[l].w[i]`, then the element's fields; `{slice}.len()`; or a reduction, `{slice}.iter().map(|layer| ..).sum()` (or `product`, `fold`). Other uses of the slice are not supported yet (other iterator chains, calls passing it whole): write a loop, or leave `{slice}` out of `wrt(...)` to pass it as data"),
                     );
                     return;
                 }

@@ -11,6 +11,7 @@
 //! body (`uses.rs`): those read as floats or arrays of floats; a field used
 //! as an integer (a range's end, an index, a cast) or only compared is data.
 
+mod chains;
 mod elements;
 mod flat;
 mod uses;
@@ -137,6 +138,8 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .map(|c| c.ident.clone())
         .collect();
     let mut body = (*function.block).clone();
+    chains::reductions_as_loops(&mut body, &slices, float_param.as_ref());
+    let all_slices = slices.clone();
     let aliases = elements::bind_elements(&mut body, &slices, &structs, &mut names, &mut errors);
     let mut readers = structs.clone();
     readers.extend(aliases.keys().cloned());
@@ -154,6 +157,15 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             false => c.by_ref || uses.passed.contains(&c.ident) || read,
         }
     });
+    // A slice of structs whose fields are read only where the analysis does
+    // not look (a closure of a chain it does not rewrite) would otherwise be
+    // data without a word.
+    let unread: Vec<Ident> = all_slices
+        .iter()
+        .filter(|s| !candidates.iter().any(|c| c.ident == **s))
+        .cloned()
+        .collect();
+    chains::refuse_fields_read_in_chains(&body, &unread, &mut errors);
     if candidates.is_empty() {
         return errors.finish().err().map(Err);
     }
@@ -162,6 +174,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .filter(|c| c.slice)
         .map(|c| c.ident.clone())
         .collect();
+
     elements::refuse_other_uses(&body, &slices, &aliases, &mut errors);
     refuse_whole_elements(&mut uses, &aliases, &slices, &mut errors);
     let params: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();

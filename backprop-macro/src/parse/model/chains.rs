@@ -1,0 +1,114 @@
+//! Reductions over a slice of structs (`ps.iter().map(|p| p.mass * p.v).sum()`)
+//! as the loops they stand for (`for p in ps.iter() { total = total + ..; }`),
+//! before the model analysis, which reads a slice of structs element by
+//! element in loops. The rewrite is the one lowering applies to chains over
+//! slices of floats (`desugar::iterators`).
+
+use crate::desugar::iterators;
+use crate::lower::strip_parens as strip;
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::Expr;
+
+/// Each `sum`, `product` or `fold` of a chain that starts at one of `slices`,
+/// rewritten as its loop; `float_param` is the function's float type
+/// parameter, whose zero starts a sum.
+pub(super) fn reductions_as_loops(
+    block: &mut syn::Block,
+    slices: &[Ident],
+    float_param: Option<&Ident>,
+) {
+    let (zero, one) = match float_param {
+        Some(t) => {
+            let float = crate::ir::FloatTy::Generic(t.clone());
+            (float.zero(), float.one())
+        }
+        None => (quote!(0.0), quote!(1.0)),
+    };
+    Reductions { slices, zero, one }.visit_block_mut(block);
+}
+
+struct Reductions<'a> {
+    slices: &'a [Ident],
+    zero: TokenStream,
+    one: TokenStream,
+}
+
+impl VisitMut for Reductions<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::MethodCall(call) = &*expr {
+            let reduces = matches!(call.method.to_string().as_str(), "sum" | "product" | "fold");
+            let starts = root(&call.receiver).is_some_and(|s| self.slices.contains(&s));
+            if reduces && starts {
+                if let Some(looped) = iterators::reduction(call, &self.zero, &self.one) {
+                    *expr = looped;
+                }
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+    }
+}
+
+/// A chain over one of `slices` (structs the function reads no field of
+/// elsewhere) whose closures read fields: refused at the slice, which would
+/// otherwise be data. (A chain whose closures read no field, over a slice of
+/// enums, say, is data as written.)
+pub(super) fn refuse_fields_read_in_chains(
+    block: &syn::Block,
+    slices: &[Ident],
+    errors: &mut crate::errors::Errors,
+) {
+    struct Chains<'a> {
+        slices: &'a [Ident],
+        errors: &'a mut crate::errors::Errors,
+    }
+    impl<'ast> Visit<'ast> for Chains<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            let Some(slice) =
+                root(&Expr::MethodCall(call.clone())).filter(|s| self.slices.contains(s))
+            else {
+                return syn::visit::visit_expr_method_call(self, call);
+            };
+            if reads_a_field(call) {
+                self.errors.spanned(
+                    &slice,
+                    format!("the fields of `{slice}`'s elements are read in an iterator chain the macro does not differentiate: write a loop (`for e in {slice}`), a reduction (`{slice}.iter().map(|e| ..).sum()`), or leave `{slice}` out of `wrt(...)` to pass it as data"),
+                );
+            }
+        }
+    }
+    Chains { slices, errors }.visit_block(block);
+}
+
+/// The slice a chain of method calls starts at.
+fn root(expr: &Expr) -> Option<Ident> {
+    match strip(expr) {
+        Expr::MethodCall(call) => root(&call.receiver),
+        Expr::Path(p) => p.path.get_ident().cloned(),
+        _ => None,
+    }
+}
+
+/// Whether any argument along a chain reads a field (`|p| p.mass`).
+fn reads_a_field(call: &syn::ExprMethodCall) -> bool {
+    struct Fields(bool);
+    impl<'ast> Visit<'ast> for Fields {
+        fn visit_expr_field(&mut self, _: &'ast syn::ExprField) {
+            self.0 = true;
+        }
+    }
+    let mut fields = Fields(false);
+    let mut at = Some(call);
+    while let Some(call) = at {
+        for arg in &call.args {
+            fields.visit_expr(arg);
+        }
+        at = match strip(&call.receiver) {
+            Expr::MethodCall(inner) => Some(inner),
+            _ => None,
+        };
+    }
+    fields.0
+}
