@@ -834,3 +834,49 @@ fn flags_read_as_conditions_are_data() {
         assert_gradient(|v| switched(&with(v[0]), 1.3), &[0.8], &[g.s.gain]);
     }
 }
+
+/// Copies of array fields the body changes: `let mut a = p.rot;`, a typed
+/// one, `p.head.w.clone()`; and `let mut q = *r;` of an array behind a
+/// reference. Each was refused or did not compile (the field was taken for
+/// a float, or the copy for the field itself).
+#[differentiate]
+fn changed_copies(m: &Model, r: &[f64; 3], x: f64) -> f64 {
+    let mut rot = m.rot;
+    let mut typed: [f64; 3] = m.rot;
+    let mut w = m.head.w.clone();
+    let mut q = *r;
+    for k in 0..3 {
+        rot[k] *= x;
+        typed[k] += w[k];
+        w[k] = w[k] * q[k] + m.scale;
+        q[k] -= rot[k];
+    }
+    rot[0] * typed[1] + w[2] * q[0] + q[2]
+}
+
+#[test]
+fn copies_of_array_fields_changed_in_the_body() {
+    let mut rng = Rng::new(67);
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let r = [
+            rng.uniform(-1.0, 1.0),
+            rng.uniform(-1.0, 1.0),
+            rng.uniform(-1.0, 1.0),
+        ];
+        let x = rng.uniform(-1.0, 1.0);
+        let (value, g) = changed_copies::grad(&model_from(&v), &r, x);
+        assert_eq!(value, changed_copies(&model_from(&v), &r, x));
+        let mut point = v.clone();
+        point.extend_from_slice(&r);
+        point.push(x);
+        let mut analytic = model_grad_as_vec(&g.m);
+        analytic.extend_from_slice(&g.r);
+        analytic.push(g.x);
+        assert_gradient(
+            |p| changed_copies(&model_from(&p[..8]), &[p[8], p[9], p[10]], p[11]),
+            &point,
+            &analytic,
+        );
+    }
+}

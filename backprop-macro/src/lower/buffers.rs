@@ -83,7 +83,8 @@ impl<'a> Lowerer<'a> {
             {
                 (strip_parens(&call.receiver), true)
             }
-            other if mutable => (other, false),
+            // `let mut q = *y;` of a `&[f64; 3]`, as of an array by value.
+            other if mutable => (super::dereferenced(other).unwrap_or(other), false),
             _ => return None,
         };
         let Expr::Path(path) = source else {

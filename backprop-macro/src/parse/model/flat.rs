@@ -318,6 +318,33 @@ impl VisitMut for Rewrite<'_> {
         visit_macro_arguments(self, mac);
     }
 
+    /// `let mut a = p.a;` (or `p.a.clone()`) of an array field: a copy the
+    /// body may change, `p_a.to_vec()` (the field is a slice here).
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        let pat = match &local.pat {
+            syn::Pat::Type(t) => &*t.pat,
+            other => other,
+        };
+        let mutable = matches!(pat, syn::Pat::Ident(p) if p.mutability.is_some());
+        if let Some(init) = local.init.as_mut().filter(|_| mutable) {
+            let source = match crate::lower::strip_parens(&init.expr) {
+                Expr::MethodCall(call) if call.method == "clone" && call.args.is_empty() => {
+                    &*call.receiver
+                }
+                other => other,
+            };
+            if let Some(FieldRead::Slice(field)) = self.field(source) {
+                *init.expr = syn::parse_quote_spanned!(init.expr.span()=> #field.to_vec());
+                // A typed copy (`let mut a: [f64; 3] = p.a;`) is a vector here.
+                if let syn::Pat::Type(typed) = &local.pat {
+                    local.pat = (*typed.pat).clone();
+                }
+                return;
+            }
+        }
+        syn::visit_mut::visit_local_mut(self, local);
+    }
+
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         syn::visit_mut::visit_block_mut(self, block);
         let stmts = std::mem::take(&mut block.stmts);

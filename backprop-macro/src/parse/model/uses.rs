@@ -122,6 +122,7 @@ pub(super) fn uses(block: &syn::Block, params: &[Ident], slices: &[Ident]) -> Us
         counting: false,
         in_index: false,
         aliases: BTreeMap::new(),
+        copies: BTreeMap::new(),
     };
     visitor.visit_block(block);
     let mut uses = visitor.uses;
@@ -150,6 +151,9 @@ struct Visitor<'a> {
     /// `let k = p.n;` or `let w = &p.w;`: the name stands for the field, and
     /// its uses are the field's.
     aliases: BTreeMap<String, Chain>,
+    /// `let mut a = p.a;`: a copy the body may change, whose indexing says
+    /// the field is an array (`a[0] += ..`).
+    copies: BTreeMap<String, Chain>,
 }
 
 impl Visitor<'_> {
@@ -215,6 +219,7 @@ impl Visitor<'_> {
 
 impl<'ast> Visit<'ast> for Visitor<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
+        self.note_copy_read_as_array(expr);
         if self.chain(expr).is_some() {
             // The whole chain is the field; its bases are not used on their own.
             let (used, read) = match (self.counting, self.in_index) {
@@ -399,6 +404,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
         if let Some(name) = &name {
             self.aliases.remove(name);
         }
+        self.note_copy(local);
         let init = local.init.as_ref().map(|init| &*init.expr);
         let field = init.and_then(|init| match strip(init) {
             Expr::Reference(r) if r.mutability.is_none() => self.chain(&r.expr),
@@ -436,6 +442,52 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
 }
 
 impl Visitor<'_> {
+    /// `let mut a = p.a;` (or `: [f64; 3]`): a copy of the field, which the
+    /// body may index; any other `let` of the name ends one.
+    fn note_copy(&mut self, local: &syn::Local) {
+        let (pat, ty) = match &local.pat {
+            syn::Pat::Type(t) => (&*t.pat, Some(&*t.ty)),
+            other => (other, None),
+        };
+        let syn::Pat::Ident(p) = pat else { return };
+        let name = p.ident.to_string();
+        self.copies.remove(&name);
+        let init = local.init.as_ref().map(|init| strip(&init.expr));
+        let Some(chain) = init.and_then(|init| chain_of(init, self.params)) else {
+            return;
+        };
+        if p.mutability.is_none() {
+            return;
+        }
+        if matches!(ty, Some(syn::Type::Array(_))) {
+            self.mark_chain_array(chain.clone());
+        }
+        self.copies.insert(name, chain);
+    }
+
+    /// An index or a slice method of a copy of a field: the field is an
+    /// array.
+    fn note_copy_read_as_array(&mut self, expr: &Expr) {
+        let base = match strip(expr) {
+            Expr::Index(index) => &*index.expr,
+            Expr::MethodCall(call) if is_slice_method(&call.method) => &*call.receiver,
+            _ => return,
+        };
+        let copy = match strip(base) {
+            Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+            _ => None,
+        };
+        if let Some(chain) = copy.and_then(|name| self.copies.get(&name).cloned()) {
+            self.mark_chain_array(chain);
+        }
+    }
+
+    fn mark_chain_array(&mut self, chain: Chain) {
+        self.uses.other.insert(chain.clone());
+        let entry = self.uses.fields.entry(chain).or_insert(Use::Array);
+        *entry = (*entry).max(Use::Array);
+    }
+
     /// A field read as a condition is data; anything else is visited.
     fn condition(&mut self, expr: &Expr) {
         match self.chain(expr) {
