@@ -192,3 +192,40 @@ fn a_mut_f64_parameter_passed_on_to_callees() {
         assert!((d_value + 0.5 * dx - g.x).abs() <= 1e-12 * g.x.abs().max(1.0));
     }
 }
+
+#[differentiate]
+fn energy_step(s: &mut [f64], dt: f64) -> f64 {
+    let mut e = 0.0;
+    for v in s.iter_mut() {
+        *v -= dt * v.sin();
+        e += *v * *v;
+    }
+    e
+}
+
+/// Calls that write their arguments and return a value nobody reads
+/// (`grow(&mut y, k);`): the callee's seed has a zero for the value, which
+/// only the callee knows it has (`seed_without_value`). Did not compile
+/// (`expected (f64, f64), found f64` at the attribute).
+#[differentiate]
+fn drops_values(x0: f64, k: f64) -> f64 {
+    let mut y = x0;
+    grow(&mut y, k);
+    let mut s = vec![x0, k, 0.3];
+    energy_step(&mut s, 0.1);
+    energy_step(&mut s, 0.2);
+    push_on(&mut y, 0.5);
+    y * k + s[0] * s[1]
+}
+
+#[test]
+fn calls_whose_values_are_dropped() {
+    for (x0, k) in [(1.5, 0.7), (-0.4, 1.3), (0.2, -0.9)] {
+        let (value, g) = drops_values::grad(x0, k);
+        assert_eq!(value, drops_values(x0, k));
+        common::assert_gradient(|v| drops_values(v[0], v[1]), &[x0, k], &[g.x0, g.k]);
+        let (_, along) = drops_values::tangent(x0, k, 0.3, -0.8);
+        let expected = 0.3 * g.x0 - 0.8 * g.k;
+        assert!((along - expected).abs() <= 1e-12 * expected.abs().max(1.0));
+    }
+}

@@ -190,7 +190,7 @@ pub mod scaled_logistic {
         }
         let (dh_scale_out, dx) = scale::pullback_into(
             scale_out_tape,
-            &dh[..],
+            scale::seed_without_value(&dh[..]),
             work.scale_out_scratch.get_or_insert_with(::core::default::Default::default),
         );
         ::backprop_runtime::assign(&mut dh[..], dh_scale_out);
@@ -301,7 +301,7 @@ pub mod scaled_logistic {
             dot_h[scale_out_tape_element] = {
                 let (partial_0, partial_1) = scale::pullback_into(
                     &scale_out_tape.0,
-                    &scale_out_tape_unit[..],
+                    scale::seed_without_value(&scale_out_tape_unit[..]),
                     &mut scale_out_tape.1,
                 );
                 partial_0
@@ -360,7 +360,7 @@ pub mod scaled_logistic {
             dot_h[scale_out_tape_element] = {
                 let (partial_0, partial_1) = scale::pullback_into(
                     &scale_out_tape.0,
-                    &scale_out_tape_unit[..],
+                    scale::seed_without_value(&scale_out_tape_unit[..]),
                     &mut scale_out_tape.1,
                 );
                 partial_0

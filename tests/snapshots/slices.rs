@@ -551,6 +551,12 @@ pub mod scale {
         grad
     }
 
+    #[inline]
+    #[must_use]
+    pub fn seed_without_value<S0>(seed_0: S0) -> S0 {
+        seed_0
+    }
+
     #[must_use]
     pub fn pullback<T: Float>(tape: &Tape<T>, seed: &[T]) -> (::std::vec::Vec<T>, T) {
         let g = self::backward(tape, seed);

@@ -361,7 +361,10 @@ pub(super) fn pullback_fn(
     let pullback_into = pullback_into_fn(sig, has_work, generic, None);
     let pullback_lent = crate::emit::lending::takes_slices(sig)
         .then(|| pullback_into_fn(sig, has_work, generic, Some((tape, backward))));
+    let seed_without_value = seed_without_value_fn(sig);
     quote! {
+        #seed_without_value
+
         /// `backward`, with the gradient as a tuple in parameter order (a
         /// `NotDifferentiable` marker for the other parameters).
         #[must_use]
@@ -374,6 +377,48 @@ pub(super) fn pullback_fn(
 
         #pullback_lent
     }
+}
+
+/// For a function that writes `&mut` parameters: the seed of a call that
+/// drops the value the function returns (`step(&mut y, dt);`), from the seeds
+/// of the arguments it writes, in order. The caller cannot see whether the
+/// function returns a value; this does: a zero seed for it, or none. Generic
+/// over each seed's type (a slice, a float, a `lent::Seeded`) and the
+/// value's float, which the call's `pullback_into` fixes.
+fn seed_without_value_fn(sig: &Signature) -> Option<TokenStream> {
+    let finals = sig.inouts().count();
+    if finals == 0 {
+        return None;
+    }
+    let types: Vec<Ident> = (0..finals).map(|k| format_ident!("S{k}")).collect();
+    let names: Vec<Ident> = (0..finals).map(|k| format_ident!("seed_{k}")).collect();
+    let (generics, ret, value) = match sig.returns_value {
+        true => (
+            quote!(<Z: ::backprop_runtime::num_traits::Zero, #(#types),*>),
+            quote!((Z, #(#types),*)),
+            quote!((Z::zero(), #(#names),*)),
+        ),
+        false if finals == 1 => (
+            quote!(<#(#types),*>),
+            quote!(#(#types)*),
+            quote!(#(#names)*),
+        ),
+        false => (
+            quote!(<#(#types),*>),
+            quote!((#(#types),*)),
+            quote!((#(#names),*)),
+        ),
+    };
+    Some(quote! {
+        /// The seed of a call of this function whose value is dropped: the
+        /// seeds of the arguments it writes, in order, and a zero for its
+        /// value if it returns one. Differentiated callers use it.
+        #[inline]
+        #[must_use]
+        pub fn seed_without_value #generics (#(#names: #types),*) -> #ret {
+            #value
+        }
+    })
 }
 
 /// `pullback` into a gradient the caller keeps: the gradient is set to zero

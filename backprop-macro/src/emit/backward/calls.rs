@@ -474,6 +474,10 @@ pub(crate) fn call_seed(
         .elements_of(call)
         .any(|(_, _, source)| source == crate::ir::ElementSource::Item);
     let rest = matches!(graph.nodes[call].kind, NodeKind::Call { rest: true, .. });
+    if let Some(path) = value_dropped(graph, call) {
+        // The callee knows whether it returns a value to seed with zero.
+        return quote!(#path::seed_without_value(#(#seeds),*));
+    }
     if rest {
         // The first elements' seeds, then zeros to the callee's length.
         quote!(::backprop_runtime::array_seed([#(#seeds),*]))
@@ -484,4 +488,17 @@ pub(crate) fn call_seed(
     } else {
         quote!((#(#seeds),*))
     }
+}
+
+/// The callee of a call that writes arguments through `&mut` and whose value,
+/// if it returns one, nothing reads (`step(&mut y, dt);`).
+fn value_dropped(graph: &crate::ir::Graph, call: NodeId) -> Option<&syn::Path> {
+    let NodeKind::Call { path, borrows, .. } = &graph.nodes[call].kind else {
+        return None;
+    };
+    let writes = borrows.iter().any(|b| b.writes());
+    let valued = graph
+        .elements_of(call)
+        .any(|(_, _, source)| source == crate::ir::ElementSource::Value);
+    (writes && !valued).then_some(path)
 }
