@@ -212,6 +212,14 @@ pub fn program(seed: u64) -> Program {
     for helper in &mut helpers {
         helper.pairs = pairs;
     }
+    // Drawn from a generator of its own: half the helpers that write a float
+    // through `&mut` also return it, a value their callers' statements drop.
+    let mut returns = Rng::new(seed ^ 0x0dd5_eed5_7a7e_0001);
+    for (helper, kind) in helpers.iter_mut().zip(&g.helpers) {
+        if kind.kind == HelperKind::MutScalar && returns.chance(0.5) {
+            helper.ret = Ret::Scalar(E::Deref("a".into()));
+        }
+    }
     // Drawn last: half the models are struct parameters of a free function,
     // which returns one float and takes no `&mut` parameters.
     let plain = matches!(main.ret, Ret::Scalar(_))
