@@ -1132,3 +1132,35 @@ fn a_vector_taken_by_value() {
     let drawn = graph.node("k").and_then(|n| n.adjoint).unwrap_or(f64::NAN);
     assert!((drawn - g.k).abs() <= 1e-12 * g.k.abs().max(1.0));
 }
+
+/// `if let Some(v) = x.first()` (`last()`, `get(i)`, `Some(&v)`, with and
+/// without `else`): the element read where it exists. Was refused (`if let`).
+#[differentiate]
+fn ends_through_if_let(x: &[f64], i: usize) -> f64 {
+    let mut s = 0.0;
+    if let Some(v) = x.first() {
+        s += *v * 2.0;
+    }
+    if let Some(&v) = x.last() {
+        s += v * v;
+    }
+    if let Some(v) = x.get(i) {
+        s += v.sin();
+    } else {
+        s -= 1.0;
+    }
+    s
+}
+
+#[test]
+fn elements_read_through_if_let() {
+    let x = [0.3, -1.2, 2.0, 0.7];
+    // Both sides of `get`'s test; an empty slice takes none of the branches.
+    for i in [2, 7] {
+        let (value, g) = ends_through_if_let::grad(&x, i);
+        assert_eq!(value, ends_through_if_let(&x, i));
+        assert_gradient(|v| ends_through_if_let(v, i), &x, &g.x);
+    }
+    let (value, g) = ends_through_if_let::grad(&[], 0);
+    assert_eq!((value, g.x.iter().all(|d| *d == 0.0)), (-1.0, true));
+}

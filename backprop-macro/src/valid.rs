@@ -32,8 +32,8 @@ pub fn refusal(expr: &Expr) -> Option<&'static str> {
         // `break 'label` out of a block is an exit the lowering does not model.
         Expr::Block(b) if b.label.is_some() => "labelled blocks are not supported",
         // Pattern tests would bind names on one path only.
-        Expr::If(branch) if is_let(&branch.cond) => {
-            "`if let` is not supported in a differentiated function; test the value with a comparison"
+        Expr::If(branch) if is_let(&branch.cond) && !crate::desugar::ends::is_some_end(&branch.cond) => {
+            "`if let` is not supported in a differentiated function (but for `if let Some(v) = x.first()`, `x.last()` or `x.get(i)`); test the value with a comparison"
         }
         Expr::While(looped) if is_let(&looped.cond) => {
             "`while let` is not supported; write a `loop` with a comparison and `break`"
@@ -58,6 +58,17 @@ struct Checker<'e> {
 
 impl<'ast> Visit<'ast> for Checker<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
+        // `if let Some(v) = x.first()`, an element read (`desugar::ends`):
+        // its `let` is not a `let` expression.
+        if let Expr::If(branch) = expr {
+            if crate::desugar::ends::is_some_end(&branch.cond) {
+                self.visit_block(&branch.then_branch);
+                if let Some((_, otherwise)) = &branch.else_branch {
+                    self.visit_expr(otherwise);
+                }
+                return;
+            }
+        }
         match refusal(expr) {
             // The parts of a refused expression are not looked at: one error
             // for the whole construct.

@@ -5,6 +5,7 @@
 //! `unwrap` panics either way.)
 
 use crate::lower::strip_parens as strip;
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::Expr;
 
@@ -16,6 +17,18 @@ struct Rewriter;
 
 impl VisitMut for Rewriter {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        // `if let Some(v) = x.first() { .. }`: `if !x.is_empty() { let v =
+        // x[0]; .. }`.
+        if let Expr::If(branch) = expr {
+            if let Some(cond) = some_end(&branch.cond) {
+                *branch.cond = cond.exists;
+                let (pat, read) = (cond.pat, cond.read);
+                branch
+                    .then_branch
+                    .stmts
+                    .insert(0, syn::parse_quote_spanned!(pat.span()=> let #pat = #read;));
+            }
+        }
         // `*x.first().unwrap()`: the element itself.
         if let Expr::Unary(u) = expr {
             if matches!(u.op, syn::UnOp::Deref(_)) {
@@ -79,6 +92,48 @@ fn end_of(expr: &Expr) -> Option<Element<'_>> {
         index,
         exists,
     })
+}
+
+/// The test of `if let Some(v) = x.first()` (`x.last()`, `x.get(i)`, through
+/// `copied()` or not, `Some(&v)` too): whether the element exists, the name
+/// it binds, and its read.
+struct SomeEnd {
+    exists: Expr,
+    pat: syn::Pat,
+    read: Expr,
+}
+
+/// Whether `cond` is `let Some(v) = x.first()` (or another end `some_end`
+/// reads).
+pub fn is_some_end(cond: &Expr) -> bool {
+    some_end(cond).is_some()
+}
+
+fn some_end(cond: &Expr) -> Option<SomeEnd> {
+    let Expr::Let(bound) = strip(cond) else {
+        return None;
+    };
+    let syn::Pat::TupleStruct(some) = &*bound.pat else {
+        return None;
+    };
+    if !some.path.is_ident("Some") || some.elems.len() != 1 {
+        return None;
+    }
+    // The element by value: `v` of a reference reads as the float.
+    let pat = match &some.elems[0] {
+        syn::Pat::Reference(r) => (*r.pat).clone(),
+        other => other.clone(),
+    };
+    if !matches!(pat, syn::Pat::Ident(_) | syn::Pat::Wild(_)) {
+        return None;
+    }
+    let Element {
+        array,
+        index,
+        exists,
+    } = end_of(&bound.expr)?;
+    let read = syn::parse_quote_spanned!(bound.expr.span()=> #array[#index]);
+    Some(SomeEnd { exists, pat, read })
 }
 
 /// `x.first().unwrap()`, `x.last().expect("..")`: `x[0]`, `x[x.len() - 1]`.
