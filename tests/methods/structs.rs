@@ -880,3 +880,68 @@ fn copies_of_array_fields_changed_in_the_body() {
         );
     }
 }
+
+/// `model_loss` without its data field (the struct itself is then not a
+/// parameter of the function read field by field, which second order
+/// covers): `hvp` over the struct, at `f64` through the twin.
+#[differentiate(second_order)]
+fn model_loss_2nd(m: &Model, x: &[f64]) -> f64 {
+    let mut s = m.head.b;
+    for (i, xi) in x.iter().enumerate() {
+        s += m.head.w[i] * xi;
+    }
+    let r = m.rot[0] * m.rot[1] - m.rot[2].sin();
+    (s * m.scale + r).powi(2) + (m.scale * m.head.w[0]).tanh()
+}
+
+#[differentiate]
+fn spring_2nd<T: Float>(p: &Params<T>, x: T) -> T {
+    (p.k * x).sin() * p.c + p.k * p.k * p.c
+}
+
+#[test]
+fn hvp_over_model_structs() {
+    let x = [1.0, 2.0, -0.5];
+    let mut rng = Rng::new(71);
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let d: Vec<f64> = (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let dx: Vec<f64> = (0..3).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let m = model_from(&v);
+        let mut direction = m.zero_grad();
+        direction.head.w.copy_from_slice(&d[0..3]);
+        direction.head.b = d[3];
+        direction.rot.copy_from_slice(&d[4..7]);
+        direction.scale = d[7];
+        let (value, g, hv) = model_loss_2nd::hvp(&m, &x, &direction, &dx);
+        let (plain_value, plain) = model_loss_2nd::grad(&m, &x);
+        assert_eq!(value, plain_value);
+        assert_eq!(model_grad_as_vec(&g.m), model_grad_as_vec(&plain.m));
+        // The Hessian along (d, dx): the central difference of the gradient.
+        let h = 1e-6;
+        let at = |t: f64| {
+            let moved: Vec<f64> = v.iter().zip(&d).map(|(a, b)| a + t * b).collect();
+            let xs: Vec<f64> = x.iter().zip(&dx).map(|(a, b)| a + t * b).collect();
+            let (_, g) = model_loss_2nd::grad(&model_from(&moved), &xs);
+            let mut all = model_grad_as_vec(&g.m);
+            all.extend_from_slice(&g.x);
+            all
+        };
+        let (plus, minus) = (at(h), at(-h));
+        let mut generated = model_grad_as_vec(&hv.m);
+        generated.extend_from_slice(&hv.x);
+        for (k, got) in generated.iter().enumerate() {
+            let numeric = (plus[k] - minus[k]) / (2.0 * h);
+            assert!(
+                (got - numeric).abs() <= 1e-5 * numeric.abs().max(1.0),
+                "coordinate {k}: {got} against {numeric}"
+            );
+        }
+    }
+    // A generic struct, through `Dual`: d2/dk2 and d2/dk dc by hand.
+    let (p, x) = (Params { k: 0.7, c: 1.3 }, 0.4);
+    let (_, _, hv) = spring_2nd::hvp(&p, x, &ParamsGrad { k: 1.0, c: 0.0 }, 0.0);
+    let hkk = -x * x * (p.k * x).sin() * p.c + 2.0 * p.c;
+    let hkc = x * (p.k * x).cos() + 2.0 * p.k;
+    assert!((hv.p.k - hkk).abs() < 1e-12 && (hv.p.c - hkc).abs() < 1e-12);
+}

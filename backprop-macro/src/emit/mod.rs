@@ -13,7 +13,7 @@ pub mod module;
 pub mod names;
 mod passes;
 pub mod pretty;
-mod second;
+pub(crate) mod second;
 pub(crate) use second::covered as second_order_covers;
 pub mod tangent;
 mod tape;

@@ -95,6 +95,7 @@ pub fn assemble(
     let made = Made {
         tangent: tangent_fn.is_some(),
         graph: graph_fns.is_some(),
+        hvp: hvp_fn.is_some(),
         work: !backward.work_fields.is_empty(),
     };
     let ident = &sig.ident;
@@ -145,6 +146,8 @@ pub struct Made {
     pub tangent: bool,
     /// `graph` and `graph_with`.
     pub graph: bool,
+    /// `hvp` and `hessian`: second order.
+    pub hvp: bool,
     /// `Work` and `backward_with`: memory of the backward pass's own.
     pub work: bool,
 }

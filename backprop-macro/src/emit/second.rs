@@ -123,7 +123,7 @@ pub(crate) fn covered(sig: &Signature) -> bool {
 /// A parameter's direction as `hvp` takes it: the parameter's type, but a
 /// float behind a reference is a float, and an array written in place is
 /// read (`&[f64]` for `&mut [f64]`): a direction only goes in.
-fn direction_type(p: &crate::parse::signature::Param) -> TokenStream {
+pub(crate) fn direction_type(p: &crate::parse::signature::Param) -> TokenStream {
     let ty = &p.ty;
     let float = p.differentiable.clone().unwrap_or(crate::ir::FloatTy::F64);
     match (&p.shape, p.inout || p.by_reference) {

@@ -20,7 +20,7 @@ use super::{Leaf, Model};
 use crate::emit::names::Names;
 use crate::parse::method::visit_macro_arguments;
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 use std::collections::BTreeMap;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
@@ -34,14 +34,15 @@ pub(super) struct Read<'a> {
 }
 
 /// The function over the fields, `pub` (it is called from the module beside
-/// it), with the same name, generics and result.
+/// it), with the same name, generics and result; and the struct parameters
+/// it no longer takes (every field it reads is a parameter of its own).
 pub(super) fn flat_function(
     function: &syn::ItemFn,
     read: &Read,
     models: &[Model],
     float: &syn::Type,
     names: &mut Names,
-) -> syn::ItemFn {
+) -> (syn::ItemFn, std::collections::BTreeSet<String>) {
     let mut body = read.body.clone();
     let params: Vec<Ident> = models
         .iter()
@@ -83,6 +84,7 @@ pub(super) fn flat_function(
     }
     .visit_block_mut(&mut body);
     let still_read = crate::emit::names::identifiers(quote!(#body));
+    let mut unread = std::collections::BTreeSet::new();
     let mut inputs: Vec<TokenStream> = Vec::new();
     for input in &function.sig.inputs {
         let syn::FnArg::Typed(typed) = input else {
@@ -97,16 +99,17 @@ pub(super) fn flat_function(
             continue;
         };
         let (ident, ty) = (&model.ident, &model.ty);
-        // A struct whose every field read is differentiated is not read itself.
-        let ident = if still_read.contains(&ident.to_string()) {
-            ident.clone()
+        // A struct whose every field read is differentiated is not read
+        // itself: not a parameter (so the function is one of floats and
+        // slices only, which second order covers).
+        if still_read.contains(&ident.to_string()) {
+            // A slice of structs as a slice, whatever holds it (`Vec<Layer>`).
+            match crate::lower::element_type(ty).filter(|_| model.slice) {
+                Some(element) => inputs.push(quote!(#ident: &[#element])),
+                None => inputs.push(quote!(#ident: &#ty)),
+            }
         } else {
-            format_ident!("_{}", ident)
-        };
-        // A slice of structs as a slice, whatever holds it (`Vec<Layer>`).
-        match crate::lower::element_type(ty).filter(|_| model.slice) {
-            Some(element) => inputs.push(quote!(#ident: &[#element])),
-            None => inputs.push(quote!(#ident: &#ty)),
+            unread.insert(ident.to_string());
         }
         for data in &model.data {
             let local = &data.local;
@@ -132,10 +135,11 @@ pub(super) fn flat_function(
     let (ident, output) = (&function.sig.ident, &function.sig.output);
     let (params, _, where_clause) = function.sig.generics.split_for_impl();
     let attrs = crate::expand::lint_attributes(&function.attrs);
-    syn::parse_quote! {
+    let flat = syn::parse_quote! {
         #(#attrs)*
         pub fn #ident #params (#(#inputs),*) #output #where_clause #body
-    }
+    };
+    (flat, unread)
 }
 
 /// An element's name: its slice, the name of its index, and by field path

@@ -280,14 +280,15 @@ impl Api<'_> {
         code
     }
 
-    /// Forward mode over the structs: a struct's direction is a gradient
-    /// struct of the same shape (its vectors as long as the fields').
-    pub(super) fn tangent(&self, names: &mut crate::emit::names::Names) -> TokenStream {
-        let (generics, _, where_clause) = self.seen.sig.generics.split_for_impl();
-        let ret = match &self.seen.sig.output {
-            syn::ReturnType::Type(_, ty) => quote!(#ty),
-            syn::ReturnType::Default => quote!(()),
-        };
+    /// The directions of forward mode over the structs (`second`: of `hvp`,
+    /// all read-only), and the flat function's direction arguments made from
+    /// them, in its parameter order. A struct's direction is a gradient
+    /// struct of its type, its vectors as long as the fields'.
+    fn directions(
+        &self,
+        names: &mut crate::emit::names::Names,
+        second: bool,
+    ) -> (Vec<TokenStream>, Vec<TokenStream>) {
         let mut dot_params = Vec::new();
         let mut dot_names = std::collections::BTreeMap::new();
         for (ident, _) in named_params(&self.seen.sig) {
@@ -300,8 +301,9 @@ impl Api<'_> {
                     Some(element) => dot_params.push(
                         quote!(#dot: &[<#element as ::backprop_runtime::Differentiable>::Grad]),
                     ),
-                    // Updated in place as the struct is, where it is written.
-                    None if model.leaves.iter().any(|l| l.written) => dot_params
+                    // Updated in place as the struct is, where it is written
+                    // (second order's directions are read-only).
+                    None if !second && model.leaves.iter().any(|l| l.written) => dot_params
                         .push(quote!(#dot: &mut <#ty as ::backprop_runtime::Differentiable>::Grad)),
                     None => dot_params
                         .push(quote!(#dot: &<#ty as ::backprop_runtime::Differentiable>::Grad)),
@@ -309,7 +311,13 @@ impl Api<'_> {
             } else if let Some((param, _)) =
                 self.sig.differentiable().find(|(p, _)| p.ident == *ident)
             {
-                let ty = &param.ty;
+                let ty = match second {
+                    true => crate::emit::second::direction_type(param),
+                    false => {
+                        let ty = &param.ty;
+                        quote!(#ty)
+                    }
+                };
                 dot_params.push(quote!(#dot: #ty));
             } else {
                 continue;
@@ -335,7 +343,7 @@ impl Api<'_> {
                 .flat_map(|m| &m.leaves)
                 .any(|l| l.local == *local && l.written);
             dot_args.push(match source {
-                Source::Leaf { model, path, array } if written => {
+                Source::Leaf { model, path, array } if written && !second => {
                     let dot = &dot_names[&model.to_string()];
                     match array {
                         true => quote!(&mut #dot.#(#path).*[..]),
@@ -377,6 +385,18 @@ impl Api<'_> {
                 }
             });
         }
+        (dot_params, dot_args)
+    }
+
+    /// Forward mode over the structs: a struct's direction is a gradient
+    /// struct of the same shape (its vectors as long as the fields').
+    pub(super) fn tangent(&self, names: &mut crate::emit::names::Names) -> TokenStream {
+        let (generics, _, where_clause) = self.seen.sig.generics.split_for_impl();
+        let ret = match &self.seen.sig.output {
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+            syn::ReturnType::Default => quote!(()),
+        };
+        let (dot_params, dot_args) = self.directions(names, false);
         let tangent = self.flat_path(quote!(tangent));
         let (params, flat_args, prelude) = (&self.params, &self.flat_args, self.prelude());
         let (postlude, value) = (self.postlude(), &self.value);
@@ -401,6 +421,38 @@ impl Api<'_> {
                 #value
             }
         }
+    }
+
+    /// Second order over the structs: the value, the gradient and the
+    /// Hessian times a direction (a gradient struct for a struct), from the
+    /// flat function's `hvp`, for a function that returns its loss and
+    /// writes nothing.
+    pub(super) fn hvp(&self, names: &mut crate::emit::names::Names) -> Option<TokenStream> {
+        if self.writes() || !self.sig.returns_value {
+            return None;
+        }
+        let (generics, args, where_clause) = self.seen.sig.generics.split_for_impl();
+        let float = &self.sig.ret;
+        let (dot_params, dot_args) = self.directions(names, true);
+        let hvp = self.flat_path(quote!(hvp));
+        let (params, flat_args, prelude) = (&self.params, &self.flat_args, self.prelude());
+        let computed = self.computed_shapes();
+        let (value, gradient, along) = (&self.value, &self.gradient, &self.flat);
+        let ident = &self.seen.sig.ident;
+        let doc = format!(
+            "Second order: `{ident}`'s value, its gradient, and its Hessian times a direction, `by_field::{ident}::hvp` over the structs. A struct's direction is a gradient struct of its type, its vectors as long as the fields' (`model.zero_grad()`, then filled); so are its two gradients."
+        );
+        Some(quote! {
+            #[doc = #doc]
+            #[must_use]
+            #[inline]
+            #[allow(clippy::too_many_arguments)]
+            pub fn hvp #generics (#(#params,)* #(#dot_params),*) -> (#float, Grad #args, Grad #args) #where_clause {
+                #prelude
+                let (#value, #gradient, #along) = #hvp(#(#flat_args,)* #(#dot_args),*);
+                (#value, Grad::from_flat(#gradient, #computed), Grad::from_flat(#along, #computed))
+            }
+        })
     }
 
     /// `Scratch` and `pullback_into`, for differentiated callers: the

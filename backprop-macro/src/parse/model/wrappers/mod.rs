@@ -37,7 +37,7 @@ pub(super) fn expand(
             ))
         }
     };
-    let flat = flat_function(function, read, models, &float, flat_names);
+    let (flat, unread) = flat_function(function, read, models, &float, flat_names);
     let flat_args = flat_args(args, models);
     let floats = Floats::new(float_param);
     let Some(sig) = Signature::from_syn(&flat, &flat_args, &floats, &mut Errors::default()) else {
@@ -64,7 +64,7 @@ pub(super) fn expand(
     paths::rebase(&mut seen);
     let mut names =
         crate::emit::names::Names::avoiding(crate::emit::names::identifiers(quote!(#function)));
-    let api = Api::new(&seen, models, &sig, &mut names);
+    let api = Api::new(&seen, models, &sig, &unread, &mut names);
     let mut user = function.clone();
     user.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     crate::parse::checkpoint::strip(&mut user.block);
@@ -95,6 +95,7 @@ pub(super) fn expand(
     let grad = api.grad_struct();
     let functions = api.functions(made.work, made.graph);
     let tangent = made.tangent.then(|| api.tangent(&mut names));
+    let hvp = made.hvp.then(|| api.hvp(&mut names)).flatten();
     let tape = api.tape_struct();
     Ok(quote! {
         #user
@@ -122,6 +123,7 @@ pub(super) fn expand(
             #grad
             #functions
             #tangent
+            #hvp
         }
     })
 }
@@ -241,6 +243,7 @@ impl<'a> Api<'a> {
         seen: &'a syn::ItemFn,
         models: &'a [Model],
         sig: &'a Signature,
+        unread: &std::collections::BTreeSet<String>,
         names: &mut crate::emit::names::Names,
     ) -> Api<'a> {
         let mut flat_fields = Vec::new();
@@ -294,11 +297,13 @@ impl<'a> Api<'a> {
             match models.iter().find(|m| m.ident == *ident) {
                 Some(model) => {
                     passed_names.insert(model.ident.to_string(), passed.clone());
-                    flat_args.push(if model.by_ref {
-                        quote!(#passed)
-                    } else {
-                        quote!(&#passed)
-                    });
+                    if !unread.contains(&model.ident.to_string()) {
+                        flat_args.push(if model.by_ref {
+                            quote!(#passed)
+                        } else {
+                            quote!(&#passed)
+                        });
+                    }
                     if model.slice {
                         // The data fields read as counts or conditions.
                         for data in &model.data {
