@@ -103,6 +103,28 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(a, b)| a * b).sum()
 }
 
+/// Asserts that a gradient over the initial state and one float (`g`), of
+/// the final state seeded with `w`, matches central differences of that
+/// seeded sum through the plain function `f`, at `start` and `scalar`.
+fn assert_state_gradient(
+    f: impl Fn(&mut State, f64),
+    start: &[f64],
+    scalar: f64,
+    w: &[f64],
+    (g_state, g_scalar): (&GradOf<State>, f64),
+) {
+    let sum = |v: &[f64]| {
+        let mut s = state_from(&v[..9]);
+        f(&mut s, v[9]);
+        dot(w, &state_as_vec(&s))
+    };
+    let mut point = start.to_vec();
+    point.push(scalar);
+    let mut analytic = grad_as_vec(g_state);
+    analytic.push(g_scalar);
+    assert_gradient(sum, &point, &analytic);
+}
+
 fn random(rng: &mut Rng, n: usize) -> Vec<f64> {
     (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect()
 }
@@ -126,17 +148,7 @@ fn a_step_that_writes_a_struct_in_place() {
             let w = random(&mut rng, 9);
             let seed = grad_from(&s0, &w);
             let g = step::backward(&tape, &seed);
-            // The seeded sum of the final fields, over the initial ones and `dt`.
-            let sum = |v: &[f64]| {
-                let mut s = state_from(&v[..9]);
-                step(&mut s, v[9]);
-                dot(&w, &state_as_vec(&s))
-            };
-            let mut point = start.clone();
-            point.push(dt);
-            let mut analytic = grad_as_vec(&g.s);
-            analytic.push(g.dt);
-            assert_gradient(sum, &point, &analytic);
+            assert_state_gradient(step, &start, dt, &w, (&g.s, g.dt));
             // Forward mode along a direction, against the same gradient.
             let d = random(&mut rng, 9);
             let mut again = s0.clone();
@@ -314,14 +326,5 @@ fn fields_lent_to_functions_that_write_them() {
     assert_eq!(s, plain);
     let w = random(&mut rng, 9);
     let g = lends_fields::backward(&tape, &grad_from(&s0, &w));
-    let sum = |v: &[f64]| {
-        let mut s = state_from(&v[..9]);
-        lends_fields(&mut s, v[9]);
-        dot(&w, &state_as_vec(&s))
-    };
-    let mut point = start.clone();
-    point.push(k);
-    let mut analytic = grad_as_vec(&g.s);
-    analytic.push(g.k);
-    assert_gradient(sum, &point, &analytic);
+    assert_state_gradient(lends_fields, &start, k, &w, (&g.s, g.k));
 }
