@@ -509,3 +509,44 @@ fn reductions_over_a_slice_of_structs() {
         ],
     );
 }
+
+/// Loops over the elements through `zip`, `skip`, `take`, `enumerate` after
+/// `skip` and `rev` after `take`: each element's index and its partner's. The
+/// first two were data without a word (no gradient for `layers`).
+#[differentiate]
+fn adapted_loops(layers: &[Dense], w: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (layer, &f) in layers.iter().zip(w) {
+        s += layer.gain * f * layer.b[0];
+    }
+    for layer in layers.iter().skip(1) {
+        s += layer.gain * layer.gain;
+    }
+    for (j, layer) in layers.iter().skip(1).enumerate() {
+        s += (j as f64 + 2.0) * layer.w[0];
+    }
+    for ((k, layer), x) in layers.iter().enumerate().zip(w.iter()).take(1).rev() {
+        s += layer.b[0] * x * (k as f64 + 0.5);
+    }
+    s
+}
+
+#[test]
+fn loops_over_zipped_skipped_and_taken_elements() {
+    let mut rng = Rng::new(59);
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..13).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let w = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0), 5.0];
+        let (value, g) = adapted_loops::grad(&layers_from(&v), &w);
+        assert_eq!(value, adapted_loops(&layers_from(&v), &w));
+        let mut point = v.clone();
+        point.extend_from_slice(&w);
+        let mut analytic = grads_as_vec(&g.layers);
+        analytic.extend_from_slice(&g.w);
+        assert_gradient(
+            |p| adapted_loops(&layers_from(&p[..13]), &p[13..]),
+            &point,
+            &analytic,
+        );
+    }
+}

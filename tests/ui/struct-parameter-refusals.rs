@@ -103,3 +103,13 @@ fn masses(ps: &[Particle]) -> f64 {
     let all: Vec<f64> = ps.iter().map(|p| p.mass).collect();
     all[0]
 }
+
+// A loop over a chain of its elements the macro does not rewrite.
+#[differentiate]
+fn every_other(ps: &[Particle]) -> f64 {
+    let mut e = 0.0;
+    for p in ps.iter().step_by(2) {
+        e += p.mass;
+    }
+    e
+}

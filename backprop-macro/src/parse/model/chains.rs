@@ -65,6 +65,20 @@ pub(super) fn refuse_fields_read_in_chains(
         errors: &'a mut crate::errors::Errors,
     }
     impl<'ast> Visit<'ast> for Chains<'_> {
+        // A loop over a chain the element analysis does not rewrite
+        // (`step_by`, `chunks`) whose body reads fields of what it binds.
+        fn visit_expr_for_loop(&mut self, looped: &'ast syn::ExprForLoop) {
+            let over = root(&looped.expr).filter(|s| self.slices.contains(s));
+            if let Some(slice) = over.filter(|_| reads_fields_of(&looped.pat, &looped.body)) {
+                self.errors.spanned(
+                    &looped.expr,
+                    format!("the fields of `{slice}`'s elements are read in a loop over a chain the macro does not differentiate: loop over `{slice}` (with `.iter()`, `.enumerate()`, `.zip(other)`, `.skip(k)`, `.take(k)`, `.rev()`) or over indices, or leave `{slice}` out of `wrt(...)` to pass it as data"),
+                );
+                return;
+            }
+            syn::visit::visit_expr_for_loop(self, looped);
+        }
+
         fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
             let Some(slice) =
                 root(&Expr::MethodCall(call.clone())).filter(|s| self.slices.contains(s))
@@ -111,4 +125,30 @@ fn reads_a_field(call: &syn::ExprMethodCall) -> bool {
         };
     }
     fields.0
+}
+
+/// Whether `body` reads a field of a name `pat` binds (`b.m` of `for b in ..`).
+fn reads_fields_of(pat: &syn::Pat, body: &syn::Block) -> bool {
+    struct Names(Vec<Ident>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+            self.0.push(pat.ident.clone());
+        }
+    }
+    struct Fields<'a>(&'a [Ident], bool);
+    impl<'ast> Visit<'ast> for Fields<'_> {
+        fn visit_expr_field(&mut self, field: &'ast syn::ExprField) {
+            let base = match strip(&field.base) {
+                Expr::Path(p) => p.path.get_ident(),
+                _ => None,
+            };
+            self.1 |= base.is_some_and(|b| self.0.contains(b));
+            syn::visit::visit_expr_field(self, field);
+        }
+    }
+    let mut names = Names(Vec::new());
+    names.visit_pat(pat);
+    let mut fields = Fields(&names.0, false);
+    fields.visit_block(body);
+    fields.1
 }

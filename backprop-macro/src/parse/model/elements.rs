@@ -69,21 +69,18 @@ impl Binder<'_> {
 impl VisitMut for Binder<'_> {
     fn visit_expr_for_loop_mut(&mut self, looped: &mut syn::ExprForLoop) {
         if let Some(over) = over_elements(&looped.expr, self.slices) {
-            if let Some((index, alias)) = loop_names(&looped.pat, over.enumerated) {
-                let slice = &over.slice;
-                let index = index.unwrap_or_else(|| self.names.fresh(&format!("{alias}_index")));
-                self.alias(&alias, slice);
-                let range: Expr = if over.reversed {
-                    syn::parse_quote!((0..#slice.len()).rev())
-                } else {
-                    syn::parse_quote!(0..#slice.len())
-                };
-                *looped.expr = range;
+            // The user's name for the count of an `enumerate()` of the whole
+            // slice is the index; else a fresh one.
+            let index = over
+                .counted_from_zero(&looped.pat)
+                .unwrap_or_else(|| self.names.fresh(&format!("{}_index", over.slice)));
+            if let Some((alias, lets)) = over.bindings(&looped.pat, &index) {
+                self.alias(&alias, &over.slice);
+                *looped.expr = over.range();
                 *looped.pat = syn::parse_quote!(#index);
-                looped
-                    .body
-                    .stmts
-                    .insert(0, syn::parse_quote!(let #alias = &#slice[#index];));
+                for (k, stmt) in lets.into_iter().enumerate() {
+                    looped.body.stmts.insert(k, stmt);
+                }
             }
         }
         syn::visit_mut::visit_expr_for_loop_mut(self, looped);
@@ -122,76 +119,220 @@ pub(super) fn element_binding<'l>(
     Some((pat.ident.clone(), slice, &index.index))
 }
 
+/// A loop over the elements of a slice of structs, through `iter()` and the
+/// adapters `enumerate`, `zip` (with a slice), `skip`, `take` and `rev`: as
+/// a loop over the element's index, `from..from + count`.
 struct Over {
     slice: Ident,
-    enumerated: bool,
+    /// The first element's index, and how many.
+    from: Expr,
+    count: Expr,
     reversed: bool,
+    /// What each item is, nested as the adapters nest tuples.
+    item: Item,
 }
 
-/// `layers`, `&layers`, `layers.iter()`, with `.enumerate()` and then
-/// `.rev()` after it, or `.rev()` alone.
+enum Item {
+    /// The element itself.
+    Element,
+    /// `enumerate()`'s count, from `from` where it was applied, and the item
+    /// before it.
+    Enumerated(Expr, Box<Item>),
+    /// `zip(other)`: the item before it, and the other slice's element at
+    /// the position (from `from` where it was applied).
+    Zipped(Box<Item>, Expr, Expr),
+}
+
 fn over_elements(iter: &Expr, slices: &[Ident]) -> Option<Over> {
+    // The adapters from the slice outwards.
+    let mut adapters = Vec::new();
     let mut at = strip(iter);
-    let mut reversed = false;
-    let mut enumerated = false;
-    if let Expr::MethodCall(call) = at {
-        if call.method == "rev" && call.args.is_empty() {
-            reversed = true;
-            at = strip(&call.receiver);
-        }
+    while let Expr::MethodCall(call) = at {
+        adapters.push(call);
+        at = strip(&call.receiver);
     }
-    if let Expr::MethodCall(call) = at {
-        if call.method == "enumerate" && call.args.is_empty() {
-            enumerated = true;
-            at = strip(&call.receiver);
-        }
-    }
-    if let Expr::MethodCall(call) = at {
-        if (call.method == "iter" || call.method == "into_iter") && call.args.is_empty() {
-            at = strip(&call.receiver);
-        } else {
-            return None;
-        }
-    } else if reversed || enumerated {
-        return None;
-    }
+    adapters.reverse();
     if let Expr::Reference(r) = at {
         at = strip(&r.expr);
     }
     let slice = path_ident(at).filter(|s| slices.contains(s))?;
-    Some(Over {
-        slice,
-        enumerated,
-        reversed,
-    })
+    let mut rest = adapters.as_slice();
+    match rest.first() {
+        Some(call)
+            if (call.method == "iter" || call.method == "into_iter") && call.args.is_empty() =>
+        {
+            rest = &rest[1..];
+        }
+        Some(_) => return None,
+        None => {}
+    }
+    let mut over = Over {
+        slice: slice.clone(),
+        from: syn::parse_quote!(0),
+        count: syn::parse_quote!(#slice.len()),
+        reversed: false,
+        item: Item::Element,
+    };
+    for call in rest {
+        // Nothing may follow `rev`, which counts from the end.
+        if over.reversed {
+            return None;
+        }
+        let (from, count) = (&over.from, &over.count);
+        match (call.method.to_string().as_str(), call.args.len()) {
+            ("enumerate", 0) => {
+                let item = std::mem::replace(&mut over.item, Item::Element);
+                over.item = Item::Enumerated(from.clone(), Box::new(item));
+            }
+            ("rev", 0) => over.reversed = true,
+            ("skip", 1) => {
+                let n = &call.args[0];
+                over.from = syn::parse_quote!(#from + (#n));
+                over.count = syn::parse_quote!(#count.saturating_sub(#n));
+            }
+            ("take", 1) => {
+                let n = &call.args[0];
+                over.count = syn::parse_quote!(#count.min(#n));
+            }
+            ("zip", 1) => {
+                let other = zipped_slice(&call.args[0])?;
+                over.count = syn::parse_quote!(#count.min(#other.len()));
+                let item = std::mem::replace(&mut over.item, Item::Element);
+                over.item = Item::Zipped(Box::new(item), syn::parse_quote!(#other), from.clone());
+            }
+            _ => return None,
+        }
+    }
+    Some(over)
 }
 
-/// The index's name (when the loop enumerates and names it) and the
-/// element's.
-fn loop_names(pat: &syn::Pat, enumerated: bool) -> Option<(Option<Ident>, Ident)> {
-    let name = |pat: &syn::Pat| match pat {
+/// The slice `zip` pairs with: `w`, `&w`, `w.iter()`.
+fn zipped_slice(expr: &Expr) -> Option<Ident> {
+    let mut at = strip(expr);
+    if let Expr::MethodCall(call) = at {
+        if call.method != "iter" || !call.args.is_empty() {
+            return None;
+        }
+        at = strip(&call.receiver);
+    }
+    if let Expr::Reference(r) = at {
+        at = strip(&r.expr);
+    }
+    path_ident(at)
+}
+
+impl Over {
+    /// The indices the loop runs over.
+    fn range(&self) -> Expr {
+        let (from, count) = (&self.from, &self.count);
+        match self.reversed {
+            true => syn::parse_quote!((#from..#from + #count).rev()),
+            false => syn::parse_quote!(#from..#from + #count),
+        }
+    }
+
+    /// The name the pattern gives the count of an outermost `enumerate()`
+    /// applied before any `skip`: the element's index itself.
+    fn counted_from_zero(&self, pat: &syn::Pat) -> Option<Ident> {
+        let Item::Enumerated(from, _) = &self.item else {
+            return None;
+        };
+        let [count, _] = pair(pat)?;
+        let zero = matches!(offset(&quote::format_ident!("i"), from), Expr::Path(_));
+        zero.then(|| plain_name(count)).flatten()
+    }
+
+    /// The `let`s that bind the loop's pattern at `index`, and the element's
+    /// name; `None` for a pattern other than names and tuples of them.
+    fn bindings(&self, pat: &syn::Pat, index: &Ident) -> Option<(Ident, Vec<syn::Stmt>)> {
+        let mut lets = Vec::new();
+        let mut alias = None;
+        self.bind(&self.item, pat, index, &mut lets, &mut alias)?;
+        Some((alias?, lets))
+    }
+
+    fn bind(
+        &self,
+        item: &Item,
+        pat: &syn::Pat,
+        index: &Ident,
+        lets: &mut Vec<syn::Stmt>,
+        alias: &mut Option<Ident>,
+    ) -> Option<()> {
+        match item {
+            Item::Element => {
+                let name = plain_name(pat)?;
+                let slice = &self.slice;
+                lets.push(syn::parse_quote!(let #name = &#slice[#index];));
+                *alias = Some(name);
+            }
+            Item::Enumerated(from, inner) => {
+                let [count, element] = pair(pat)?;
+                match count {
+                    syn::Pat::Wild(_) => {}
+                    other => {
+                        let name = plain_name(other)?;
+                        // (The loop's own index where the count is it.)
+                        if name != *index {
+                            let count = offset(index, from);
+                            lets.push(syn::parse_quote!(let #name = #count;));
+                        }
+                    }
+                }
+                self.bind(inner, element, index, lets, alias)?;
+            }
+            Item::Zipped(inner, other, from) => {
+                let [first, second] = pair(pat)?;
+                self.bind(inner, first, index, lets, alias)?;
+                // `(b, &f)` and `(b, f)` alike bind the value (`*f` of a
+                // float reads it as well).
+                let second = match second {
+                    syn::Pat::Reference(r) => &*r.pat,
+                    other_pat => other_pat,
+                };
+                if !matches!(second, syn::Pat::Wild(_)) {
+                    let name = plain_name(second)?;
+                    let at = offset(index, from);
+                    lets.push(syn::parse_quote!(let #name = #other[#at];));
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// `index` counted from `from`.
+fn offset(index: &Ident, from: &Expr) -> Expr {
+    match from {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        }) if n.base10_digits() == "0" => {
+            syn::parse_quote!(#index)
+        }
+        _ => syn::parse_quote!(#index - (#from)),
+    }
+}
+
+fn plain_name(pat: &syn::Pat) -> Option<Ident> {
+    match pat {
         syn::Pat::Ident(p)
             if p.by_ref.is_none() && p.subpat.is_none() && p.mutability.is_none() =>
         {
             Some(p.ident.clone())
         }
         _ => None,
-    };
-    if !enumerated {
-        return name(pat).map(|alias| (None, alias));
     }
+}
+
+fn pair(pat: &syn::Pat) -> Option<[&syn::Pat; 2]> {
     let syn::Pat::Tuple(tuple) = pat else {
         return None;
     };
-    let [index, element] = [tuple.elems.first()?, tuple.elems.get(1)?];
-    if tuple.elems.len() != 2 {
-        return None;
+    match tuple.elems.len() {
+        2 => Some([&tuple.elems[0], &tuple.elems[1]]),
+        _ => None,
     }
-    let index = match index {
-        syn::Pat::Wild(_) => None,
-        other => Some(name(other)?),
-    };
-    Some((index, name(element)?))
 }
 
 fn path_ident(expr: &Expr) -> Option<Ident> {
