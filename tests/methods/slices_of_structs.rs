@@ -550,3 +550,31 @@ fn loops_over_zipped_skipped_and_taken_elements() {
         );
     }
 }
+
+/// An element bound by copying or unwrapping it: `layers[0].clone()`,
+/// `*layers.last().unwrap()`'s reference, `layers.get(1).unwrap()`. The
+/// first was data without a word; the second did not compile.
+#[differentiate]
+fn bound_elements(layers: &[Dense], x: f64) -> f64 {
+    let first = layers[0].clone();
+    let last = layers.last().unwrap();
+    let second = layers.get(1).expect("two layers");
+    first.gain * x + last.b[0] * second.w[1] + first.w[2]
+}
+
+#[test]
+fn elements_bound_by_copies_and_unwraps() {
+    let mut rng = Rng::new(61);
+    let v: Vec<f64> = (0..13).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let (value, g) = bound_elements::grad(&layers_from(&v), 0.3);
+    assert_eq!(value, bound_elements(&layers_from(&v), 0.3));
+    let mut analytic = grads_as_vec(&g.layers);
+    analytic.push(g.x);
+    let mut point = v.clone();
+    point.push(0.3);
+    assert_gradient(
+        |p| bound_elements(&layers_from(&p[..13]), p[13]),
+        &point,
+        &analytic,
+    );
+}

@@ -93,7 +93,7 @@ fn main() {}
 
 // A slice whose fields are read only in a chain the macro does not rewrite:
 // it would be data without a word.
-#[derive(Differentiable)]
+#[derive(Differentiable, Clone)]
 pub struct Particle {
     pub mass: f64,
 }
@@ -112,4 +112,12 @@ fn every_other(ps: &[Particle]) -> f64 {
         e += p.mass;
     }
     e
+}
+
+// A copy of an element the body changes.
+#[differentiate]
+fn changed_copy(ps: &[Particle]) -> f64 {
+    let mut p = ps[0].clone();
+    p.mass *= 2.0;
+    p.mass
 }

@@ -28,6 +28,66 @@ pub(super) fn reductions_as_loops(
         None => (quote!(0.0), quote!(1.0)),
     };
     Reductions { slices, zero, one }.visit_block_mut(block);
+    ElementCopies { slices }.visit_block_mut(block);
+}
+
+/// `let b = bodies[i].clone();` (or `bodies[i]` of a `Copy` struct,
+/// `bodies.first().unwrap()`, `bodies.last().expect(..)`,
+/// `bodies.get(i).unwrap()`): the element read field by field, as
+/// `let b = &bodies[i];` is. (A `mut` copy is the user's to change: not
+/// rewritten.)
+struct ElementCopies<'a> {
+    slices: &'a [Ident],
+}
+
+impl VisitMut for ElementCopies<'_> {
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        let named = matches!(&local.pat, syn::Pat::Ident(p) if p.mutability.is_none() && p.by_ref.is_none() && p.subpat.is_none());
+        if let Some(init) = local.init.as_mut().filter(|i| named && i.diverge.is_none()) {
+            if let Some(element) = element_read(&init.expr, self.slices) {
+                *init.expr = element;
+            }
+        }
+        syn::visit_mut::visit_local_mut(self, local);
+    }
+}
+
+/// `&s[i]` for the element `expr` copies or unwraps, of one of `slices`.
+fn element_read(expr: &Expr, slices: &[Ident]) -> Option<Expr> {
+    let is_slice = |e: &Expr| {
+        root(e).is_some_and(|s| slices.contains(&s)) && matches!(strip(e), Expr::Path(_))
+    };
+    match strip(expr) {
+        Expr::Index(index) if is_slice(&index.expr) => Some(syn::parse_quote!(&#index)),
+        Expr::MethodCall(call) if call.method == "clone" && call.args.is_empty() => {
+            match strip(&call.receiver) {
+                Expr::Index(index) if is_slice(&index.expr) => Some(syn::parse_quote!(&#index)),
+                _ => None,
+            }
+        }
+        Expr::MethodCall(call)
+            if (call.method == "unwrap" && call.args.is_empty())
+                || (call.method == "expect" && call.args.len() == 1) =>
+        {
+            let Expr::MethodCall(end) = strip(&call.receiver) else {
+                return None;
+            };
+            let slice = &end.receiver;
+            if !is_slice(slice) {
+                return None;
+            }
+            match (end.method.to_string().as_str(), end.args.len()) {
+                ("first", 0) => Some(syn::parse_quote!(&#slice[0])),
+                ("last", 0) => Some(syn::parse_quote!(&#slice[#slice.len() - 1])),
+                ("get", 1) => {
+                    let i = &end.args[0];
+                    Some(syn::parse_quote!(&#slice[#i]))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 struct Reductions<'a> {
@@ -93,7 +153,70 @@ pub(super) fn refuse_fields_read_in_chains(
             }
         }
     }
-    Chains { slices, errors }.visit_block(block);
+    Chains {
+        slices,
+        errors: &mut *errors,
+    }
+    .visit_block(block);
+    refuse_fields_of_copies(block, slices, errors);
+}
+
+/// A name bound from one of `slices` by a `let` the element analysis does
+/// not read as an element (`let mut b = bodies[0].clone();`) whose fields
+/// are read: refused at the read, where the slice would be data.
+fn refuse_fields_of_copies(
+    block: &syn::Block,
+    slices: &[Ident],
+    errors: &mut crate::errors::Errors,
+) {
+    struct Copies<'a> {
+        slices: &'a [Ident],
+        names: Vec<(Ident, Ident)>,
+        errors: &'a mut crate::errors::Errors,
+    }
+    impl<'ast> Visit<'ast> for Copies<'_> {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            syn::visit::visit_local(self, local);
+            let Some(init) = &local.init else { return };
+            let init = &init.expr;
+            let mentioned = crate::emit::names::identifiers(quote!(#init));
+            let Some(slice) = self
+                .slices
+                .iter()
+                .find(|s| mentioned.contains(&s.to_string()))
+            else {
+                return;
+            };
+            let pat = match &local.pat {
+                syn::Pat::Type(typed) => &*typed.pat,
+                other => other,
+            };
+            if let syn::Pat::Ident(p) = pat {
+                self.names.push((p.ident.clone(), slice.clone()));
+            }
+        }
+        fn visit_expr_field(&mut self, field: &'ast syn::ExprField) {
+            let base = match strip(&field.base) {
+                Expr::Path(p) => p.path.get_ident().cloned(),
+                _ => None,
+            };
+            let at = base.and_then(|b| self.names.iter().position(|(n, _)| *n == b));
+            // Once per name.
+            if let Some((name, slice)) = at.map(|k| self.names.remove(k)) {
+                self.errors.spanned(
+                    field,
+                    format!("`{name}` holds an element of `{slice}` the macro does not read field by field here: bind it as `let {name} = &{slice}[i];` (or read `{slice}[i].field`), or leave `{slice}` out of `wrt(...)` to pass it as data"),
+                );
+            }
+            syn::visit::visit_expr_field(self, field);
+        }
+    }
+    Copies {
+        slices,
+        names: Vec::new(),
+        errors,
+    }
+    .visit_block(block);
 }
 
 /// The slice a chain of method calls starts at.
