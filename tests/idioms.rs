@@ -1164,3 +1164,34 @@ fn elements_read_through_if_let() {
     let (value, g) = ends_through_if_let::grad(&[], 0);
     assert_eq!((value, g.x.iter().all(|d| *d == 0.0)), (-1.0, true));
 }
+
+/// Data taken by value that a call moves (a `String`, a `Vec<usize>`, a
+/// struct of the user's left out of `wrt`): did not compile (E0382 in
+/// `jacobian_fwd`'s passes, which take the arguments again each pass; it is
+/// not generated for such a function).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub scale: f64,
+    pub label: String,
+}
+
+#[differentiate(wrt(x))]
+fn owned_data(x: f64, opts: Options, label: String, picks: Vec<usize>) -> f64 {
+    x * opts.scale * label.len() as f64 + x * x * picks[0] as f64
+}
+
+#[test]
+fn data_taken_by_value() {
+    let opts = Options {
+        scale: 1.5,
+        label: "o".into(),
+    };
+    let (value, g) = owned_data::grad(2.0, opts.clone(), "ab".into(), vec![3]);
+    assert_eq!(value, owned_data(2.0, opts.clone(), "ab".into(), vec![3]));
+    assert_gradient(
+        |v| owned_data(v[0], opts.clone(), "ab".into(), vec![3]),
+        &[2.0],
+        &[g.x],
+    );
+    assert_eq!(opts.label, "o");
+}

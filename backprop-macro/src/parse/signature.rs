@@ -35,6 +35,33 @@ impl Param {
     pub fn owned_vector(&self) -> bool {
         matches!(self.shape, Some(Shape::Slice)) && !matches!(self.ty, syn::Type::Reference(_))
     }
+
+    /// Whether the argument can be passed again after a call took it: a
+    /// reference, a float or array of floats, a primitive (or an array of
+    /// them), or a vector of floats (which is cloned). Not a `String`, a
+    /// `Vec<usize>` or a struct of the user's taken by value, which a call
+    /// moves.
+    pub fn passed_again(&self) -> bool {
+        fn copied(ty: &syn::Type) -> bool {
+            match ty {
+                syn::Type::Reference(r) => r.mutability.is_none(),
+                syn::Type::Array(a) => copied(&a.elem),
+                syn::Type::Paren(p) => copied(&p.elem),
+                syn::Type::Path(p) => p.path.get_ident().is_some_and(|i| {
+                    [
+                        "usize", "isize", "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32",
+                        "i64", "i128", "bool", "char", "f32", "f64",
+                    ]
+                    .contains(&i.to_string().as_str())
+                }),
+                _ => false,
+            }
+        }
+        matches!(self.ty, syn::Type::Reference(_))
+            || self.owned_vector()
+            || (self.differentiable.is_some() && !matches!(self.shape, Some(Shape::Slice)))
+            || copied(&self.ty)
+    }
 }
 
 /// How a parameter holds many floats.

@@ -345,7 +345,9 @@ pub(in crate::emit) fn jacobian_fwd_fn(
     names: &Names,
     generic: &Generic,
 ) -> Option<TokenStream> {
-    if !batched(sig, graph) {
+    // Each pass takes the arguments again: one a call moves (a `String`, a
+    // struct taken by value) would be gone.
+    if !batched(sig, graph) || !sig.params.iter().all(|p| p.passed_again()) {
         return None;
     }
     let mut names = names.clone();

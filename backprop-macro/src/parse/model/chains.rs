@@ -205,7 +205,7 @@ fn refuse_fields_of_copies(
             if let Some((name, slice)) = at.map(|k| self.names.remove(k)) {
                 self.errors.spanned(
                     field,
-                    format!("`{name}` holds an element of `{slice}` the macro does not read field by field here: bind it as `let {name} = &{slice}[i];` (or read `{slice}[i].field`), or leave `{slice}` out of `wrt(...)` to pass it as data"),
+                    format!("`{name}` holds `{slice}` (or an element of it), a copy the macro does not read field by field: read the fields where the body names them (`{slice}.k` of a struct; `{slice}[i].k`, or `let {name} = &{slice}[i];`, of a slice), or leave `{slice}` out of `wrt(...)` to pass it as data"),
                 );
             }
             syn::visit::visit_expr_field(self, field);

@@ -139,7 +139,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .collect();
     let mut body = (*function.block).clone();
     chains::reductions_as_loops(&mut body, &slices, float_param.as_ref());
-    let all_slices = slices.clone();
+    let all_candidates: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();
     let aliases = elements::bind_elements(&mut body, &slices, &structs, &mut names, &mut errors);
     let mut readers = structs.clone();
     readers.extend(aliases.keys().cloned());
@@ -157,10 +157,10 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             false => c.by_ref || uses.passed.contains(&c.ident) || read,
         }
     });
-    // A slice of structs whose fields are read only where the analysis does
-    // not look (a closure of a chain it does not rewrite) would otherwise be
-    // data without a word.
-    let unread: Vec<Ident> = all_slices
+    // A struct, or a slice of them, whose fields are read only where the
+    // analysis does not look (a closure of a chain it does not rewrite, a
+    // copy) would otherwise be data without a word.
+    let unread: Vec<Ident> = all_candidates
         .iter()
         .filter(|s| !candidates.iter().any(|c| c.ident == **s))
         .cloned()
