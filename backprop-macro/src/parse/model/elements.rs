@@ -225,9 +225,15 @@ impl Over {
     /// The indices the loop runs over.
     fn range(&self) -> Expr {
         let (from, count) = (&self.from, &self.count);
+        // `0..layers.len()` as written by hand (the loop analyses read a
+        // slice's length as the trip count).
+        let end = match is_zero(from) {
+            true => quote::quote!(#count),
+            false => quote::quote!(#from + #count),
+        };
         match self.reversed {
-            true => syn::parse_quote!((#from..#from + #count).rev()),
-            false => syn::parse_quote!(#from..#from + #count),
+            true => syn::parse_quote!((#from..#end).rev()),
+            false => syn::parse_quote!(#from..#end),
         }
     }
 
@@ -238,8 +244,7 @@ impl Over {
             return None;
         };
         let [count, _] = pair(pat)?;
-        let zero = matches!(offset(&quote::format_ident!("i"), from), Expr::Path(_));
-        zero.then(|| plain_name(count)).flatten()
+        is_zero(from).then(|| plain_name(count)).flatten()
     }
 
     /// The `let`s that bind the loop's pattern at `index`, and the element's
@@ -303,15 +308,14 @@ impl Over {
 
 /// `index` counted from `from`.
 fn offset(index: &Ident, from: &Expr) -> Expr {
-    match from {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(n),
-            ..
-        }) if n.base10_digits() == "0" => {
-            syn::parse_quote!(#index)
-        }
-        _ => syn::parse_quote!(#index - (#from)),
+    match is_zero(from) {
+        true => syn::parse_quote!(#index),
+        false => syn::parse_quote!(#index - (#from)),
     }
+}
+
+fn is_zero(expr: &Expr) -> bool {
+    matches!(expr, Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(n), .. }) if n.base10_digits() == "0")
 }
 
 fn plain_name(pat: &syn::Pat) -> Option<Ident> {
