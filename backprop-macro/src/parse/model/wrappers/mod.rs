@@ -3,8 +3,10 @@
 //! `Grad` whose field for a struct is the struct's gradient, around the
 //! module of the function read field by field (`loss::by_field::loss`).
 
+mod directions;
 mod functions;
 mod gradient;
+mod seeds;
 
 use super::flat::flat_function;
 use super::{named_params, Model};
