@@ -1195,3 +1195,26 @@ fn data_taken_by_value() {
     );
     assert_eq!(opts.label, "o");
 }
+
+/// `reduce` of a slice's elements with a function (`f64::max`) or a closure,
+/// unwrapped or with a default: the `fold` from the first element. Was
+/// refused (an unsupported chain).
+#[differentiate]
+fn reduced(x: &[f64]) -> f64 {
+    let top = x.iter().copied().reduce(f64::max).unwrap_or(0.0);
+    let low = x.iter().cloned().reduce(|a, b| a.min(b)).unwrap();
+    top * low
+        + x.iter()
+            .copied()
+            .reduce(|a, b| a * 0.5 + b)
+            .expect("values")
+}
+
+#[test]
+fn reductions_by_reduce() {
+    for x in [[0.3, -1.2, 2.0, 0.7], [1.5, 0.2, -0.4, 0.9]] {
+        let (value, g) = reduced::grad(&x);
+        assert_eq!(value, reduced(&x));
+        assert_gradient(reduced, &x, &g.x);
+    }
+}

@@ -39,6 +39,10 @@ impl VisitMut for Rewriter {
             }
         }
         syn::visit_mut::visit_expr_mut(self, expr);
+        if let Some(folded) = reduced(expr) {
+            *expr = folded;
+            return;
+        }
         if let Some(read) = unwrapped_end(expr) {
             *expr = read;
             return;
@@ -134,6 +138,50 @@ fn some_end(cond: &Expr) -> Option<SomeEnd> {
     } = end_of(&bound.expr)?;
     let read = syn::parse_quote_spanned!(bound.expr.span()=> #array[#index]);
     Some(SomeEnd { exists, pat, read })
+}
+
+/// `x.iter().copied().reduce(f64::max).unwrap_or(d)` (`cloned()`, `unwrap()`,
+/// `expect(..)`): the `fold` it stands for from the first element,
+/// `if x.is_empty() { d } else { x[1..].iter().copied().fold(x[0], f64::max) }`
+/// (without a default, `x[0]` panics on an empty slice as `unwrap` does).
+fn reduced(expr: &Expr) -> Option<Expr> {
+    let Expr::MethodCall(call) = strip(expr) else {
+        return None;
+    };
+    let default = match (call.method.to_string().as_str(), call.args.len()) {
+        ("unwrap_or", 1) => Some(&call.args[0]),
+        ("unwrap", 0) | ("expect", 1) => None,
+        _ => return None,
+    };
+    let Expr::MethodCall(reduce) = strip(&call.receiver) else {
+        return None;
+    };
+    if reduce.method != "reduce" || reduce.args.len() != 1 {
+        return None;
+    }
+    let Expr::MethodCall(copied) = strip(&reduce.receiver) else {
+        return None;
+    };
+    if !(copied.method == "copied" || copied.method == "cloned") || !copied.args.is_empty() {
+        return None;
+    }
+    let Expr::MethodCall(iter) = strip(&copied.receiver) else {
+        return None;
+    };
+    if iter.method != "iter" || !iter.args.is_empty() {
+        return None;
+    }
+    let Expr::Path(path) = strip(&iter.receiver) else {
+        return None;
+    };
+    let x = path.path.get_ident()?;
+    let f = &reduce.args[0];
+    let span = reduce.method.span();
+    let folded: Expr = syn::parse_quote_spanned!(span=> #x[1..].iter().copied().fold(#x[0], #f));
+    Some(match default {
+        Some(d) => syn::parse_quote_spanned!(span=> if #x.is_empty() { #d } else { #folded }),
+        None => folded,
+    })
 }
 
 /// `x.first().unwrap()`, `x.last().expect("..")`: `x[0]`, `x[x.len() - 1]`.
