@@ -154,3 +154,28 @@ fn an_f64_function_calls_generic_ones_without_naming_the_float() {
         assert!((along - g.x).abs() <= 1e-12 * g.x.abs().max(1.0));
     }
 }
+
+/// A function generic over its float and an array's length whose backward
+/// pass needs no memory of its own: its `Scratch` is an alias, which declares
+/// `const N: usize` (it was `Scratch<T, N>`: E0747 at the signature).
+#[differentiate]
+fn norm_of<T: Float, const N: usize>(x: [T; N]) -> T {
+    let mut s = T::zero();
+    for v in x {
+        s = s + v * v;
+    }
+    s.sqrt()
+}
+
+#[test]
+fn a_float_and_a_length_as_generic_parameters() {
+    let x = [1.0, 2.0, 2.0];
+    let (value, g) = norm_of::grad(x);
+    assert_eq!(value, 3.0);
+    assert_gradient(|v| norm_of([v[0], v[1], v[2]]), &x, &g.x);
+    let (value, g32) = norm_of::grad([1.0_f32, 2.0, 2.0]);
+    assert_eq!(value, 3.0);
+    for (a, b) in g32.x.iter().zip(g.x) {
+        assert!((f64::from(*a) - b).abs() < 1e-6);
+    }
+}

@@ -250,7 +250,29 @@ impl Generic {
                 // alias takes no bounds.)
                 (quote!(#defaulted), quote!(<#float = f64>))
             }
-            _ => (quote!(#params), quote!(#args)),
+            // An alias declares its parameters without bounds, its const
+            // ones with their types (`<T, const N: usize>`).
+            _ => {
+                let declared = sig.generics.params.iter().map(|param| match param {
+                    syn::GenericParam::Type(t) => {
+                        let ident = &t.ident;
+                        quote!(#ident)
+                    }
+                    syn::GenericParam::Const(c) => {
+                        let (ident, ty) = (&c.ident, &c.ty);
+                        quote!(const #ident: #ty)
+                    }
+                    syn::GenericParam::Lifetime(l) => {
+                        let lifetime = &l.lifetime;
+                        quote!(#lifetime)
+                    }
+                });
+                let alias = match sig.generics.params.is_empty() {
+                    true => quote!(),
+                    false => quote!(<#(#declared),*>),
+                };
+                (quote!(#params), alias)
+            }
         };
         Generic {
             params: quote!(#params),
