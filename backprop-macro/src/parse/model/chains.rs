@@ -1,8 +1,11 @@
-//! Reductions over a slice of structs (`ps.iter().map(|p| p.mass * p.v).sum()`)
-//! as the loops they stand for (`for p in ps.iter() { total = total + ..; }`),
-//! before the model analysis, which reads a slice of structs element by
-//! element in loops. The rewrite is the one lowering applies to chains over
-//! slices of floats (`desugar::iterators`).
+//! What the model analysis reads of a slice of structs, put in the forms it
+//! reads (element by element, in loops and through `let e = &s[i];`), before
+//! it runs: reductions (`ps.iter().map(|p| p.mass * p.v).sum()`) as the loops
+//! they stand for (`for p in ps.iter() { total = total + ..; }`, the rewrite
+//! lowering applies to chains over slices of floats, `desugar::iterators`),
+//! and copies of an element as references to it. What it still cannot read,
+//! where the parameter would otherwise be data without a word, is refused
+//! here too.
 
 use crate::desugar::iterators;
 use crate::lower::strip_parens as strip;
@@ -28,6 +31,11 @@ pub(super) fn reductions_as_loops(
         None => (quote!(0.0), quote!(1.0)),
     };
     Reductions { slices, zero, one }.visit_block_mut(block);
+}
+
+/// Copies and unwraps of an element bound by `let` (`ElementCopies`), as
+/// references to it.
+pub(super) fn element_copies_as_references(block: &mut syn::Block, slices: &[Ident]) {
     ElementCopies { slices }.visit_block_mut(block);
 }
 

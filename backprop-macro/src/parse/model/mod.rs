@@ -139,6 +139,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .collect();
     let mut body = (*function.block).clone();
     chains::reductions_as_loops(&mut body, &slices, float_param.as_ref());
+    chains::element_copies_as_references(&mut body, &slices);
     let all_candidates: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();
     let aliases = elements::bind_elements(&mut body, &slices, &structs, &mut names, &mut errors);
     let mut readers = structs.clone();
