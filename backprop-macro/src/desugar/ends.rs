@@ -153,24 +153,9 @@ fn reduced(expr: &Expr) -> Option<Expr> {
         ("unwrap", 0) | ("expect", 1) => None,
         _ => return None,
     };
-    let Expr::MethodCall(reduce) = strip(&call.receiver) else {
-        return None;
-    };
-    if reduce.method != "reduce" || reduce.args.len() != 1 {
-        return None;
-    }
-    let Expr::MethodCall(copied) = strip(&reduce.receiver) else {
-        return None;
-    };
-    if !(copied.method == "copied" || copied.method == "cloned") || !copied.args.is_empty() {
-        return None;
-    }
-    let Expr::MethodCall(iter) = strip(&copied.receiver) else {
-        return None;
-    };
-    if iter.method != "iter" || !iter.args.is_empty() {
-        return None;
-    }
+    let reduce = super::method_call(&call.receiver, &["reduce"], 1)?;
+    let copied = super::method_call(&reduce.receiver, &["copied", "cloned"], 0)?;
+    let iter = super::method_call(&copied.receiver, &["iter"], 0)?;
     let Expr::Path(path) = strip(&iter.receiver) else {
         return None;
     };

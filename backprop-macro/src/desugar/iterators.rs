@@ -359,24 +359,9 @@ pub fn windows_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
 /// same loop over `x.iter().enumerate().rev()`, with `i` computed from the
 /// element's index, `let i = x.len() - 1 - k;`.
 pub fn reversed_enumerate_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
-    let Expr::MethodCall(enumerate) = strip(&looped.expr) else {
-        return None;
-    };
-    if enumerate.method != "enumerate" || !enumerate.args.is_empty() {
-        return None;
-    }
-    let Expr::MethodCall(rev) = strip(&enumerate.receiver) else {
-        return None;
-    };
-    if rev.method != "rev" || !rev.args.is_empty() {
-        return None;
-    }
-    let Expr::MethodCall(iter) = strip(&rev.receiver) else {
-        return None;
-    };
-    if !(iter.method == "iter" || iter.method == "into_iter") || !iter.args.is_empty() {
-        return None;
-    }
+    let enumerate = super::method_call(&looped.expr, &["enumerate"], 0)?;
+    let rev = super::method_call(&enumerate.receiver, &["rev"], 0)?;
+    let iter = super::method_call(&rev.receiver, &["iter", "into_iter"], 0)?;
     let Expr::Path(array) = strip(&iter.receiver) else {
         return None;
     };

@@ -48,6 +48,23 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     continues::continues_as_branches(&mut function.block);
 }
 
+/// `expr` as a call of one of `methods` with `args` arguments (through
+/// parentheses).
+pub(crate) fn method_call<'e>(
+    expr: &'e syn::Expr,
+    methods: &[&str],
+    args: usize,
+) -> Option<&'e syn::ExprMethodCall> {
+    match crate::lower::strip_parens(expr) {
+        syn::Expr::MethodCall(call)
+            if call.args.len() == args && methods.iter().any(|m| call.method == m) =>
+        {
+            Some(call)
+        }
+        _ => None,
+    }
+}
+
 /// Whether one of a closure's parameters is `name`: inside the closure,
 /// `name` is that parameter, so a rewrite of the outer `name` stops there.
 pub(crate) fn closure_binds(closure: &syn::ExprClosure, name: &syn::Ident) -> bool {
