@@ -186,11 +186,17 @@ impl<'a> Lowerer<'a> {
                 continue;
             }
             borrows.push(Borrow::Plain);
-            match strip_parens(arg) {
+            // `&mut x`, and a `&mut f64` parameter lent on as it is (`x`)
+            // or reborrowed (`&mut *x`): the value the variable holds.
+            let lent = match strip_parens(arg) {
                 Expr::Reference(r) if r.mutability.is_some() => {
-                    // `&mut *x`: a `&mut f64` parameter lent on, as `&mut x`
-                    // lends a local.
-                    let place = crate::lower::dereferenced(&r.expr).unwrap_or(&r.expr);
+                    Some(crate::lower::dereferenced(&r.expr).unwrap_or(&r.expr))
+                }
+                other if self.is_scalar_inout(other) => Some(other),
+                _ => None,
+            };
+            match lent {
+                Some(place) => {
                     let local = match strip_parens(place) {
                         Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
                         _ => None,
@@ -213,7 +219,7 @@ impl<'a> Lowerer<'a> {
                     borrows[k] = Borrow::Mutable;
                     written.push((k, ident));
                 }
-                other => args.push(self.expr(other)),
+                None => args.push(self.expr(arg)),
             }
         }
         Some(MutArguments {
@@ -624,28 +630,25 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// `scale(x, 2.0);` with `x: &mut [f64]`: a call statement that passes
-    /// on an array this function writes is taken to write it.
-    /// `bump(x, k)` passing a `&mut f64` parameter `x` on as it is: the
-    /// call as `bump(&mut *x, k)`, which lends the value it holds.
-    pub(super) fn reborrowed(&self, call: &syn::ExprCall) -> Option<syn::ExprCall> {
-        let is_inout = |arg: &Expr| match strip_parens(arg) {
+    /// `bump(x, k)`: a call that passes a `&mut f64` parameter on as it is,
+    /// which lends it (as `&mut *x`).
+    pub(super) fn passes_scalar_inout(&self, call: &syn::ExprCall) -> bool {
+        call.args.iter().any(|arg| self.is_scalar_inout(arg))
+    }
+
+    /// `x`, naming a `&mut f64` parameter.
+    fn is_scalar_inout(&self, arg: &Expr) -> bool {
+        match strip_parens(arg) {
             Expr::Path(p) if p.qself.is_none() => p
                 .path
                 .get_ident()
                 .is_some_and(|i| self.scalar_inouts.iter().any(|s| key(s) == key(i))),
             _ => false,
-        };
-        if !call.args.iter().any(is_inout) {
-            return None;
         }
-        let mut lent = call.clone();
-        for arg in lent.args.iter_mut().filter(|a| is_inout(a)) {
-            *arg = syn::parse_quote_spanned!(arg.span()=> &mut *#arg);
-        }
-        Some(lent)
     }
 
+    /// `scale(x, 2.0);` with `x: &mut [f64]`: a call statement that passes
+    /// on an array this function writes is taken to write it.
     pub(super) fn passes_written_param(&self, call: &syn::ExprCall) -> bool {
         call.args.iter().any(|arg| {
             self.array_local(arg)

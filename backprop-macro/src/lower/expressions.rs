@@ -30,13 +30,8 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             }
-            Expr::Call(call) if has_mut_argument(call) => {
+            Expr::Call(call) if has_mut_argument(call) || self.passes_scalar_inout(call) => {
                 return self.call_with_mut_arguments(call, expr, true)
-            }
-            Expr::Call(call) => {
-                if let Some(lent) = self.reborrowed(call) {
-                    return self.call_with_mut_arguments(&lent, expr, true);
-                }
             }
             Expr::Group(g) => return self.expr(&g.expr),
             Expr::Block(b) if b.label.is_none() => {

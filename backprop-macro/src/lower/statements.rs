@@ -247,13 +247,12 @@ impl<'a> Lowerer<'a> {
             }
             Expr::Continue(exit) => self.exit_loop(exit.label.as_ref(), true, expr),
             Expr::Return(ret) => self.early_return(ret),
-            Expr::Call(call) if has_mut_argument(call) || self.passes_written_param(call) => {
+            Expr::Call(call)
+                if has_mut_argument(call)
+                    || self.passes_written_param(call)
+                    || self.passes_scalar_inout(call) =>
+            {
                 self.call_with_mut_arguments(call, expr, false);
-            }
-            Expr::Call(call) if self.reborrowed(call).is_some() => {
-                if let Some(lent) = self.reborrowed(call) {
-                    self.call_with_mut_arguments(&lent, expr, false);
-                }
             }
             Expr::Macro(mac) if is_assertion(&mac.mac) => {}
             Expr::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
