@@ -47,6 +47,13 @@ pub(super) struct Model {
     pub(super) data: Vec<DataLeaf>,
 }
 
+impl Model {
+    /// Whether the body writes any of its fields (it is taken by `&mut`).
+    pub(super) fn writes(&self) -> bool {
+        self.leaves.iter().any(|l| l.written)
+    }
+}
+
 /// A data field of a slice of structs, gathered.
 pub(super) struct DataLeaf {
     pub(super) path: Vec<Ident>,

@@ -30,7 +30,7 @@ impl Api<'_> {
                     ),
                     // Updated in place as the struct is, where it is written
                     // (second order's directions are read-only).
-                    None if !second && model.leaves.iter().any(|l| l.written) => dot_params
+                    None if !second && model.writes() => dot_params
                         .push(quote!(#dot: &mut <#ty as ::backprop_runtime::Differentiable>::Grad)),
                     None => dot_params
                         .push(quote!(#dot: &<#ty as ::backprop_runtime::Differentiable>::Grad)),
@@ -64,13 +64,13 @@ impl Api<'_> {
             else {
                 continue;
             };
-            let written = self
-                .models
-                .iter()
-                .flat_map(|m| &m.leaves)
-                .any(|l| l.local == *local && l.written);
             dot_args.push(match source {
-                Source::Leaf { model, path, array } if written && !second => {
+                Source::Leaf {
+                    model,
+                    path,
+                    array,
+                    written: true,
+                } if !second => {
                     let dot = &dot_names[&model.to_string()];
                     match array {
                         true => quote!(&mut #dot.#(#path).*[..]),
@@ -81,6 +81,7 @@ impl Api<'_> {
                     model,
                     path,
                     array: true,
+                    ..
                 } => {
                     let dot = &dot_names[&model.to_string()];
                     quote!(&#dot.#(#path).*[..])

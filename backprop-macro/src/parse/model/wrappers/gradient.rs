@@ -98,6 +98,7 @@ impl Api<'_> {
                         model,
                         path,
                         array: true,
+                        ..
                     } => quote!(#buffer::take_vec(&mut self.#model.#(#path).*)),
                     Source::Leaf { model, path, .. } => quote!(::core::mem::replace(
                         &mut self.#model.#(#path).*,
@@ -133,7 +134,7 @@ impl Api<'_> {
             Source::Leaf {
                 model,
                 path,
-                array: true,
+                array: true, ..
             } => quote!(#buffer::add_vec(&mut self.#model.#(#path).*, #flat.#local);),
             Source::Leaf { model, path, .. } => {
                 quote!(self.#model.#(#path).* = self.#model.#(#path).* + #flat.#local;)

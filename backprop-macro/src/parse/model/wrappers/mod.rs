@@ -189,6 +189,8 @@ enum Source<'a> {
         model: &'a Ident,
         path: &'a [Ident],
         array: bool,
+        /// Written in place, of a struct taken by `&mut`.
+        written: bool,
     },
     /// A field of every element of a slice of structs: `grad.layers[k].w` is
     /// part `k` of the flat `layers_w`, cut where `shape` (an index into the
@@ -273,6 +275,7 @@ impl<'a> Api<'a> {
                     model: &model.ident,
                     path: &leaf.path,
                     array: leaf.array,
+                    written: leaf.written,
                 },
                 None => Source::Own {
                     slice: matches!(param.shape, Some(Shape::Slice)),
@@ -402,7 +405,7 @@ impl<'a> Api<'a> {
             || self
                 .models
                 .iter()
-                .any(|m| m.mutable && m.leaves.iter().any(|l| l.written && l.array))
+                .any(|m| m.leaves.iter().any(|l| l.written && l.array))
     }
 
     /// The function read field by field's tape, re-exported; with slices of

@@ -27,7 +27,7 @@ impl Api<'_> {
         let mut positions = std::collections::BTreeMap::new();
         for (ident, _) in named_params(&self.seen.sig) {
             let ty = match self.models.iter().find(|m| m.ident == *ident) {
-                Some(model) if model.leaves.iter().any(|l| l.written) => {
+                Some(model) if model.writes() => {
                     let ty = &model.ty;
                     quote!(&<#ty as ::backprop_runtime::Differentiable>::Grad)
                 }
