@@ -447,3 +447,19 @@ pub fn own_elements(x: &[f64], y: &[f64]) -> f64 {
     }
     total
 }
+
+/// Points as rows, read by pattern, by index, in pairs and by reduction;
+/// a ragged matrix of rows passed row by row.
+#[differentiate]
+#[must_use]
+pub fn rows_of_points(points: &[[f64; 2]], weights: &[Vec<f64>], x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for (p, q) in points.iter().zip(&points[1..]) {
+        let [dx, dy] = [q[0] - p[0], q[1] - p[1]];
+        total += (dx * dx + dy * dy).sqrt();
+    }
+    for row in weights {
+        total += row.iter().zip(x).map(|(w, v)| w * v).sum::<f64>();
+    }
+    total + points.iter().map(|p| p[0] * p[1]).sum::<f64>()
+}

@@ -13,6 +13,10 @@ mod slices_of_structs;
 #[path = "methods/mut_structs.rs"]
 mod mut_structs;
 
+// Slices of rows of floats: `&[[f64; 3]]`, `&[Vec<f64>]`.
+#[path = "methods/rows.rs"]
+mod rows;
+
 use backprop_runtime::differentiate;
 use common::assert_gradient;
 use num_traits::Float;

@@ -409,6 +409,61 @@ pub mod fields {
         }
     }
 
+    /// A row of a slice of rows of floats (`[f64; 3]`, `Vec<f64>`): the
+    /// gradient of each row is a row.
+    pub trait Row<T>: Buffer<T> {
+        /// A zero row: zeros, or an empty `Vec` (read as zeros).
+        fn zero_row() -> Self;
+        /// Sets it to zero, keeping a `Vec`'s memory.
+        fn clear_row(&mut self);
+    }
+
+    impl<T: Float> Row<T> for Vec<T> {
+        fn zero_row() -> Self {
+            Vec::new()
+        }
+        fn clear_row(&mut self) {
+            self.iter_mut().for_each(|x| *x = T::zero());
+        }
+    }
+
+    impl<T: Float, const N: usize> Row<T> for [T; N] {
+        fn zero_row() -> Self {
+            [T::zero(); N]
+        }
+        fn clear_row(&mut self) {
+            *self = [T::zero(); N];
+        }
+    }
+
+    /// Adds the gradient of a slice of rows, as one vector cut at
+    /// `offsets`, into each row's gradient (made, zero, when `rows` is
+    /// shorter). An empty `values` adds nothing.
+    pub fn scatter_rows<T: Float, R: Row<T>>(rows: &mut Vec<R>, values: &[T], offsets: &[usize]) {
+        if values.is_empty() {
+            return;
+        }
+        let count = offsets.len().saturating_sub(1);
+        if rows.len() < count {
+            rows.resize_with(count, R::zero_row);
+        }
+        for (row, at) in rows.iter_mut().zip(offsets.windows(2)) {
+            row.add_slice(&values[at[0]..at[1]]);
+        }
+    }
+
+    /// The length of each row.
+    pub fn lengths<'a, T: 'a, R: AsRef<[T]> + 'a>(
+        rows: impl Iterator<Item = &'a R> + 'a,
+    ) -> impl Iterator<Item = usize> + 'a {
+        rows.map(|row| row.as_ref().len())
+    }
+
+    /// Sets every row of a slice of rows' gradient to zero, keeping memory.
+    pub fn clear_rows<T: Float, R: Row<T>>(rows: &mut [R]) {
+        rows.iter_mut().for_each(Row::clear_row);
+    }
+
     /// Sets every gradient of a slice of structs to zero, keeping memory.
     pub fn clear_each<G: super::Gradient>(grads: &mut [G]) {
         for grad in grads {

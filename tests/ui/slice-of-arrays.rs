@@ -1,12 +1,29 @@
 use backprop_runtime::differentiate;
 
+// Rows written in place are not differentiated yet.
 #[differentiate]
-fn spread(points: &[[f64; 3]], k: f64) -> f64 {
-    let mut s = 0.0;
-    for p in points {
-        s += k * (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]);
+fn shift(points: &mut [[f64; 3]], k: f64) {
+    for p in points.iter_mut() {
+        p[0] += k;
     }
-    s
+}
+
+fn total(points: &[[f64; 2]]) -> f64 {
+    points.iter().map(|p| p[0] + p[1]).sum()
+}
+
+// Rows read whole by a chain other than a reduction, or passed whole: they
+// would be data.
+#[differentiate]
+fn spread(points: &[[f64; 2]], k: f64) -> f64 {
+    let firsts: Vec<f64> = points.iter().map(|p| p[0]).collect();
+    k * firsts[0] + total(points)
+}
+
+// Only measured: a method, or a function that never reads the floats.
+#[differentiate]
+fn count(points: &[[f64; 2]], k: f64) -> f64 {
+    k * points.len() as f64
 }
 
 fn main() {}

@@ -43,12 +43,43 @@ impl VisitMut for Rewriter {
     }
 }
 
+/// `let [dx, dy] = [a - b, c - d];` is `let (dx, dy) = (a - b, c - d);`:
+/// the same values bound, one per name.
+fn array_let_as_tuple(stmt: &Stmt) -> Option<Stmt> {
+    let Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let pat = match &local.pat {
+        syn::Pat::Type(typed) => &*typed.pat,
+        other => other,
+    };
+    let syn::Pat::Slice(names) = pat else {
+        return None;
+    };
+    let init = local.init.as_ref().filter(|i| i.diverge.is_none())?;
+    let Expr::Array(values) = strip_parens(&init.expr) else {
+        return None;
+    };
+    let plain = names.elems.iter().all(|p| {
+        matches!(p, syn::Pat::Ident(i) if i.by_ref.is_none() && i.subpat.is_none())
+            || matches!(p, syn::Pat::Wild(_))
+    });
+    if !plain || names.elems.len() != values.elems.len() {
+        return None;
+    }
+    let (names, values) = (names.elems.iter(), values.elems.iter());
+    Some(syn::parse_quote!(let (#(#names),*) = (#(#values),*);))
+}
+
 impl Rewriter {
     /// The statements for `(a, b) = value;`, if `stmt` is one whose targets
     /// are variables (or `_`).
     fn rewritten(&mut self, stmt: &Stmt) -> Option<Vec<Stmt>> {
         if let Some(swapped) = swap_as_assignment(stmt) {
             return self.rewritten(&swapped);
+        }
+        if let Some(tuple) = array_let_as_tuple(stmt) {
+            return Some(vec![tuple]);
         }
         let Stmt::Expr(Expr::Assign(assign), Some(_)) = stmt else {
             return None;

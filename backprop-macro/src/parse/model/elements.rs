@@ -124,6 +124,8 @@ pub(super) fn element_binding<'l>(
 /// a loop over the element's index, `from..from + count`.
 struct Over {
     slice: Ident,
+    /// Every differentiated slice (a `zip` with one binds its element).
+    slices: Vec<Ident>,
     /// The first element's index, and how many.
     from: Expr,
     count: Expr,
@@ -139,8 +141,16 @@ enum Item {
     /// before it.
     Enumerated(Expr, Box<Item>),
     /// `zip(other)`: the item before it, and the other slice's element at
-    /// the position (from `from` where it was applied).
-    Zipped(Box<Item>, Expr, Expr),
+    /// the position.
+    Zipped(Box<Item>, Zipped),
+}
+
+/// The other slice of a `zip`: its element `start + k` is paired with the
+/// `k`-th item, counted from `from`, where the `zip` was applied.
+struct Zipped {
+    other: Ident,
+    start: Expr,
+    from: Expr,
 }
 
 fn over_elements(iter: &Expr, slices: &[Ident]) -> Option<Over> {
@@ -155,7 +165,23 @@ fn over_elements(iter: &Expr, slices: &[Ident]) -> Option<Over> {
     if let Expr::Reference(r) = at {
         at = strip(&r.expr);
     }
+    // A part of the slice, `&layers[a..b]`: its elements from `a`, as many
+    // as the part has (taking the part checks its bounds, as the loop did).
+    let mut part = None;
+    if let Expr::Index(index) = at {
+        if let Expr::Range(range) = strip(&index.index) {
+            part = Some((index.index.clone(), range.start.clone()));
+            at = strip(&index.expr);
+        }
+    }
     let slice = path_ident(at).filter(|s| slices.contains(s))?;
+    let (from, count) = match part {
+        Some((range, start)) => (
+            start.map_or_else(|| syn::parse_quote!(0), |a| syn::parse_quote!((#a))),
+            syn::parse_quote!(#slice[#range].len()),
+        ),
+        None => (syn::parse_quote!(0), syn::parse_quote!(#slice.len())),
+    };
     let mut rest = adapters.as_slice();
     match rest.first() {
         Some(call)
@@ -168,8 +194,9 @@ fn over_elements(iter: &Expr, slices: &[Ident]) -> Option<Over> {
     }
     let mut over = Over {
         slice: slice.clone(),
-        from: syn::parse_quote!(0),
-        count: syn::parse_quote!(#slice.len()),
+        slices: slices.to_vec(),
+        from,
+        count,
         reversed: false,
         item: Item::Element,
     };
@@ -195,10 +222,17 @@ fn over_elements(iter: &Expr, slices: &[Ident]) -> Option<Over> {
                 over.count = syn::parse_quote!(#count.min(#n));
             }
             ("zip", 1) => {
-                let other = zipped_slice(&call.args[0])?;
-                over.count = syn::parse_quote!(#count.min(#other.len()));
+                let (other, start, len) = zipped_slice(&call.args[0])?;
+                over.count = syn::parse_quote!(#count.min(#len));
                 let item = std::mem::replace(&mut over.item, Item::Element);
-                over.item = Item::Zipped(Box::new(item), syn::parse_quote!(#other), from.clone());
+                over.item = Item::Zipped(
+                    Box::new(item),
+                    Zipped {
+                        other,
+                        start,
+                        from: from.clone(),
+                    },
+                );
             }
             _ => return None,
         }
@@ -206,19 +240,47 @@ fn over_elements(iter: &Expr, slices: &[Ident]) -> Option<Over> {
     Some(over)
 }
 
-/// The slice `zip` pairs with: `w`, `&w`, `w.iter()`.
-fn zipped_slice(expr: &Expr) -> Option<Ident> {
+/// The slice `zip` pairs with (`w`, `&w`, `w.iter()`, `w.iter().skip(n)`,
+/// `&w[a..]`), the index of its first element paired and how many it pairs.
+fn zipped_slice(expr: &Expr) -> Option<(Ident, Expr, Expr)> {
     let mut at = strip(expr);
+    let mut skip = None;
+    if let Some(call) = crate::desugar::method_call(at, &["skip"], 1) {
+        skip = Some(call.args[0].clone());
+        at = strip(&call.receiver);
+    }
     if let Expr::MethodCall(call) = at {
         if call.method != "iter" || !call.args.is_empty() {
             return None;
         }
         at = strip(&call.receiver);
+    } else if skip.is_some() {
+        return None;
     }
     if let Expr::Reference(r) = at {
         at = strip(&r.expr);
     }
-    path_ident(at)
+    let mut part = None;
+    if let Expr::Index(index) = at {
+        if let Expr::Range(range) = strip(&index.index) {
+            part = Some((index.index.clone(), range.start.clone()));
+            at = strip(&index.expr);
+        }
+    }
+    let other = path_ident(at)?;
+    let (start, len): (Expr, Expr) = match (part, skip) {
+        (Some(_), Some(_)) => return None,
+        (Some((range, start)), None) => (
+            start.map_or_else(|| syn::parse_quote!(0), |a| syn::parse_quote!((#a))),
+            syn::parse_quote!(#other[#range].len()),
+        ),
+        (None, Some(n)) => (
+            syn::parse_quote!((#n)),
+            syn::parse_quote!(#other.len().saturating_sub(#n)),
+        ),
+        (None, None) => (syn::parse_quote!(0), syn::parse_quote!(#other.len())),
+    };
+    Some((other, start, len))
 }
 
 impl Over {
@@ -286,7 +348,7 @@ impl Over {
                 }
                 self.bind(inner, element, index, lets, alias)?;
             }
-            Item::Zipped(inner, other, from) => {
+            Item::Zipped(inner, Zipped { other, start, from }) => {
                 let [first, second] = pair(pat)?;
                 self.bind(inner, first, index, lets, alias)?;
                 // `(b, &f)` and `(b, f)` alike bind the value (`*f` of a
@@ -298,7 +360,17 @@ impl Over {
                 if !matches!(second, syn::Pat::Wild(_)) {
                     let name = plain_name(second)?;
                     let at = offset(index, from);
-                    lets.push(syn::parse_quote!(let #name = #other[#at];));
+                    let at: Expr = match is_zero(start) {
+                        true => at,
+                        false => syn::parse_quote!(#start + #at),
+                    };
+                    // An element of another differentiated slice is bound
+                    // as an element, and read field by field too.
+                    let differentiated = self.slices.contains(other);
+                    lets.push(match differentiated {
+                        true => syn::parse_quote!(let #name = &#other[#at];),
+                        false => syn::parse_quote!(let #name = #other[#at];),
+                    });
                 }
             }
         }
@@ -353,11 +425,13 @@ fn path_ident(expr: &Expr) -> Option<Ident> {
 pub(super) fn refuse_other_uses(
     block: &syn::Block,
     slices: &[Ident],
+    rows: &[Ident],
     aliases: &Aliases,
     errors: &mut Errors,
 ) {
     let mut check = Leftovers {
         slices,
+        rows,
         aliases,
         errors,
     };
@@ -366,6 +440,8 @@ pub(super) fn refuse_other_uses(
 
 struct Leftovers<'a> {
     slices: &'a [Ident],
+    /// Those of `slices` that hold rows of floats.
+    rows: &'a [Ident],
     aliases: &'a Aliases,
     errors: &'a mut Errors,
 }
@@ -380,6 +456,16 @@ impl<'ast> Visit<'ast> for Leftovers<'_> {
             {
                 return;
             }
+            // The length of a part, `layers[a..b].len()` (a loop over it).
+            Expr::MethodCall(call) if call.method == "len" && call.args.is_empty() => {
+                if let Expr::Index(index) = strip(&call.receiver) {
+                    let of_slice =
+                        path_ident(&index.expr).is_some_and(|s| self.slices.contains(&s));
+                    if of_slice && matches!(strip(&index.index), Expr::Range(_)) {
+                        return self.visit_expr(&index.index);
+                    }
+                }
+            }
             // A field that is data, of an indexed element.
             Expr::Field(_) => {
                 if let Some((_, index, _)) = super::uses::indexed_chain(expr, self.slices) {
@@ -387,6 +473,13 @@ impl<'ast> Visit<'ast> for Leftovers<'_> {
                 }
             }
             Expr::Path(_) => {
+                if let Some(slice) = path_ident(expr).filter(|s| self.rows.contains(s)) {
+                    self.errors.spanned(
+                        expr,
+                        format!("rows of floats are read row by row: `for p in {slice}` (or `.iter()`, `.iter().enumerate()`, `.zip(..)`, `&{slice}[a..]`), `{slice}[i][k]`, `let [x, y] = {slice}[i];`, `{slice}.len()`, or a reduction, `{slice}.iter().map(|p| ..).sum()` (or `product`, `fold`). Other uses of the rows are not supported yet (other iterator chains, calls passing them whole): write a loop, pass a row (`&{slice}[i]`) to a function over `&[f64]`, or leave `{slice}` out of `wrt(...)` to pass it as data"),
+                    );
+                    return;
+                }
                 if let Some(slice) = path_ident(expr).filter(|s| self.slices.contains(s)) {
                     self.errors.spanned(
                         expr,

@@ -239,6 +239,45 @@ impl Rewrite<'_> {
         })
     }
 
+    /// `points.len()` of a slice of rows, and the length of a part of it
+    /// (`points[a..].len()`): counted from where the rows start, so that
+    /// the function read field by field need not take the rows themselves
+    /// (a function of floats and slices only, which second order covers).
+    fn rows_len(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+        if call.method != "len" || !call.args.is_empty() {
+            return None;
+        }
+        let (slice, part) = match crate::lower::strip_parens(&call.receiver) {
+            Expr::Index(index) => match crate::lower::strip_parens(&index.index) {
+                Expr::Range(range) => (&*index.expr, Some(range)),
+                _ => return None,
+            },
+            other => (other, None),
+        };
+        let Expr::Path(path) = crate::lower::strip_parens(slice) else {
+            return None;
+        };
+        let model = self
+            .models
+            .iter()
+            .find(|m| m.rows && path.path.is_ident(&m.ident))?;
+        let offsets = model.leaves.first()?.offsets.as_ref()?;
+        let len: Expr = syn::parse_quote!((#offsets.len() - 1));
+        let Some(range) = part else {
+            return Some(len);
+        };
+        let start = range
+            .start
+            .as_ref()
+            .map_or_else(|| quote!(0), |a| quote!(#a));
+        let end = match (&range.end, &range.limits) {
+            (Some(b), syn::RangeLimits::HalfOpen(_)) => quote!(#b),
+            (Some(b), syn::RangeLimits::Closed(_)) => quote!((#b) + 1),
+            (None, _) => quote!(#len),
+        };
+        Some(syn::parse_quote!(::backprop_runtime::model::fields::part_len(#start, #end, #len)))
+    }
+
     /// `layer.w.len()`: where the next element's part starts less where
     /// this one's does (no view of it is taken).
     fn element_len(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
@@ -384,7 +423,7 @@ impl VisitMut for Rewrite<'_> {
         };
         let element = match &*expr {
             Expr::Index(index) => self.element_read(index),
-            Expr::MethodCall(call) => self.element_len(call),
+            Expr::MethodCall(call) => self.element_len(call).or_else(|| self.rows_len(call)),
             _ => None,
         };
         if let Some(mut read) = element {

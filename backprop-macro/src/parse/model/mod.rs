@@ -14,6 +14,7 @@
 mod chains;
 mod elements;
 mod flat;
+mod rows;
 mod uses;
 mod wrappers;
 
@@ -45,9 +46,32 @@ pub(super) struct Model {
     /// only as conditions, gathered like the others (`layers_inputs:
     /// &[usize]`), so that the backward pass has them.
     pub(super) data: Vec<DataLeaf>,
+    /// A slice of rows of floats (`points: &[[f64; 3]]`, `w: &[Vec<f64>]`):
+    /// read as a slice of structs whose one array field is the row
+    /// (`rows.rs`), its gradient a vector of rows.
+    pub(super) rows: bool,
 }
 
 impl Model {
+    /// Of a slice: the gradient of one element, a gradient struct
+    /// (`<Layer as Differentiable>::Grad`) or, of a slice of rows, a row.
+    pub(super) fn element_grad(&self) -> Option<TokenStream> {
+        let element = crate::lower::element_type(&self.ty).filter(|_| self.slice)?;
+        Some(match self.rows {
+            true => quote!(#element),
+            false => quote!(<#element as ::backprop_runtime::Differentiable>::Grad),
+        })
+    }
+
+    /// How a field is reached from the struct or an element (`.pose.rot`):
+    /// nothing for a row, which is its own array.
+    pub(super) fn members(&self, path: &[Ident]) -> TokenStream {
+        match self.rows {
+            true => quote!(),
+            false => quote!(#(.#path)*),
+        }
+    }
+
     /// Whether the body writes any of its fields (it is taken by `&mut`).
     pub(super) fn writes(&self) -> bool {
         self.leaves.iter().any(|l| l.written)
@@ -106,10 +130,18 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             by_ref,
             mutable,
             slice,
+            rows,
         }) = struct_type(&typed.ty, float_param.as_ref(), &type_params)
         else {
             continue;
         };
+        if mutable && rows {
+            errors.spanned(
+                &typed.ty,
+                "a slice of rows taken by `&mut` cannot be differentiated yet: take the rows by `&` and write what the function computes into one flat `&mut [f64]` parameter, or list the differentiated parameters in `wrt(...)` to pass this one as data",
+            );
+            continue;
+        }
         if mutable && slice {
             errors.spanned(
                 &typed.ty,
@@ -123,6 +155,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             by_ref,
             mutable,
             slice,
+            rows,
             written: typed.ty.clone(),
         });
     }
@@ -145,10 +178,17 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .map(|c| c.ident.clone())
         .collect();
     let mut body = (*function.block).clone();
+    let rows: Vec<Ident> = candidates
+        .iter()
+        .filter(|c| c.rows)
+        .map(|c| c.ident.clone())
+        .collect();
+    rows::patterns_as_names(&mut body, &rows, &mut names);
     chains::reductions_as_loops(&mut body, &slices, float_param.as_ref());
     chains::element_copies_as_references(&mut body, &slices);
     let all_candidates: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();
     let aliases = elements::bind_elements(&mut body, &slices, &structs, &mut names, &mut errors);
+    rows::rows_as_fields(&mut body, &rows, &aliases);
     let mut readers = structs.clone();
     readers.extend(aliases.keys().cloned());
     let mut uses = uses::uses(&body, &readers, &slices);
@@ -174,6 +214,14 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .cloned()
         .collect();
     chains::refuse_fields_read_in_chains(&body, &unread, &mut errors);
+    // Rows of floats are never data unless `wrt` says so: rows read where
+    // the analysis does not look are refused (measured only, they pass).
+    let unread_rows: Vec<Ident> = unread
+        .iter()
+        .filter(|s| rows.contains(s))
+        .cloned()
+        .collect();
+    elements::refuse_other_uses(&body, &unread_rows, &unread_rows, &aliases, &mut errors);
     if candidates.is_empty() {
         return errors.finish().err().map(Err);
     }
@@ -183,7 +231,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .map(|c| c.ident.clone())
         .collect();
 
-    elements::refuse_other_uses(&body, &slices, &aliases, &mut errors);
+    elements::refuse_other_uses(&body, &slices, &rows, &aliases, &mut errors);
     refuse_whole_elements(&mut uses, &aliases, &slices, &mut errors);
     let params: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();
     for input in &function.sig.inputs {
@@ -224,6 +272,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         by_ref,
         mutable,
         slice,
+        rows,
         ..
     } in &candidates
     {
@@ -282,6 +331,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             leaves,
             slice: *slice,
             data,
+            rows: *rows,
         });
     }
     if let Err(error) = errors.finish() {
@@ -342,6 +392,7 @@ struct Candidate {
     by_ref: bool,
     mutable: bool,
     slice: bool,
+    rows: bool,
     /// The type as written, where a missing derive is reported.
     written: Box<syn::Type>,
 }
@@ -444,6 +495,8 @@ struct Found {
     mutable: bool,
     /// Structs in a slice, a vector or an array.
     slice: bool,
+    /// Rows of floats in a slice, a vector or an array.
+    rows: bool,
 }
 
 /// A type of the user's (named in upper camel case, not one of std's, not the
@@ -462,15 +515,17 @@ fn struct_type(
         syn::Type::Array(array) => Some(&*array.elem),
         other => vec_element(other),
     };
-    let found = |slice: bool| Found {
+    let found = |slice: bool, rows: bool| Found {
         ty: Box::new(inner.clone()),
         by_ref,
         mutable,
         slice,
+        rows,
     };
     match element {
-        Some(element) => user_type(element, float_param, type_params).map(|_| found(true)),
-        None => user_type(inner, float_param, type_params).map(|_| found(false)),
+        Some(element) if rows::is_row(element, float_param) => Some(found(true, true)),
+        Some(element) => user_type(element, float_param, type_params).map(|_| found(true, false)),
+        None => user_type(inner, float_param, type_params).map(|_| found(false, false)),
     }
 }
 

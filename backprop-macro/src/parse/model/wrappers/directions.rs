@@ -23,11 +23,9 @@ impl Api<'_> {
             let dot = names.fresh(&format!("dot_{}", bare.trim_start_matches('_')));
             if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                 let ty = &model.ty;
-                match crate::lower::element_type(ty).filter(|_| model.slice) {
+                match model.element_grad() {
                     // A slice of structs: a gradient struct per element.
-                    Some(element) => dot_params.push(
-                        quote!(#dot: &[<#element as ::backprop_runtime::Differentiable>::Grad]),
-                    ),
+                    Some(element) => dot_params.push(quote!(#dot: &[#element])),
                     // Updated in place as the struct is, where it is written
                     // (second order's directions are read-only).
                     None if !second && model.writes() => dot_params
@@ -96,17 +94,26 @@ impl Api<'_> {
                 }
                 // Gathered as the values are, an element's empty (or
                 // missing) direction zeros as long as its field.
-                Source::Elements { model, path, shape } => {
+                Source::Elements {
+                    model,
+                    shape,
+                    members,
+                    ..
+                } => {
                     let dot = &dot_names[&model.to_string()];
                     let values = &self.passed_names[&model.to_string()];
                     let fields = quote!(::backprop_runtime::model::fields);
+                    let lengths = match members.is_empty() {
+                        true => quote!(#fields::lengths(#values.iter())),
+                        false => quote!(#values.iter().map(|e| e #members.len())),
+                    };
                     match shape {
                         Some(_) => quote!(&#fields::concat_like(
-                            #dot.iter().map(|g| &g.#(#path).*[..]),
-                            #values.iter().map(|e| e.#(#path).*.len())
+                            #dot.iter().map(|g| &g #members[..]),
+                            #lengths
                         )[..]),
                         None => quote!(&#fields::gather_like(
-                            #dot.iter().map(|g| g.#(#path).*),
+                            #dot.iter().map(|g| g #members),
                             #values.len()
                         )[..]),
                     }

@@ -183,11 +183,8 @@ impl Api<'_> {
             .map(|(ident, _)| {
                 if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                     let ty = &model.ty;
-                    if let Some(element) = crate::lower::element_type(ty).filter(|_| model.slice) {
-                        return (
-                            quote!(&'grad [<#element as ::backprop_runtime::Differentiable>::Grad]),
-                            quote!(&scratch.grad.#ident[..]),
-                        );
+                    if let Some(element) = model.element_grad() {
+                        return (quote!(&'grad [#element]), quote!(&scratch.grad.#ident[..]));
                     }
                     return (
                         quote!(&'grad <#ty as ::backprop_runtime::Differentiable>::Grad),

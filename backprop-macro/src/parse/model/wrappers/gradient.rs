@@ -18,11 +18,9 @@ impl Api<'_> {
         for (ident, _) in named_params(&self.seen.sig) {
             if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                 let ty = &model.ty;
-                let grad_ty = match crate::lower::element_type(ty).filter(|_| model.slice) {
+                let grad_ty = match model.element_grad() {
                     // One gradient per element.
-                    Some(element) => {
-                        quote_spanned!(ty.span()=> ::std::vec::Vec<<#element as ::backprop_runtime::Differentiable>::Grad>)
-                    }
+                    Some(element) => quote_spanned!(ty.span()=> ::std::vec::Vec<#element>),
                     None => {
                         quote_spanned!(ty.span()=> <#ty as ::backprop_runtime::Differentiable>::Grad)
                     }
@@ -76,6 +74,9 @@ impl Api<'_> {
         );
         let clears = fields.iter().map(|(ident, _, default)| {
             match self.models.iter().find(|m| m.ident == *ident) {
+                Some(model) if model.rows => {
+                    quote!(::backprop_runtime::model::fields::clear_rows(&mut self.#ident);)
+                }
                 Some(model) if model.slice => {
                     quote!(::backprop_runtime::model::fields::clear_each(&mut self.#ident);)
                 }
@@ -141,8 +142,15 @@ impl Api<'_> {
             }
             Source::Elements {
                 model,
+                shape: Some(shape),
+                members,
+                ..
+            } if members.is_empty() => quote!(#fields::scatter_rows(&mut self.#model, &#flat.#local, &shapes[#shape]);),
+            Source::Elements {
+                model,
                 path,
                 shape: Some(shape),
+                ..
             } => quote!(#fields::scatter_vec(&mut self.#model, &#flat.#local, &shapes[#shape], |g| &mut g.#(#path).*);),
             Source::Elements { model, path, .. } => {
                 quote!(#fields::scatter(&mut self.#model, &#flat.#local, |g| &mut g.#(#path).*);)

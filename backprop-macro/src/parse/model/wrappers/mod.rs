@@ -80,7 +80,8 @@ pub(super) fn expand(
     let doc = format!(
         "The derivative of `{ident}`, which reads its struct parameters field by field: `by_field::{ident}` is the function differentiated (each field read as a float parameter of its own), and [`SOURCE`] its generated code. `Grad` has the struct's gradient for each struct parameter."
     );
-    let checks = models.iter().zip(written_types).map(|(model, written)| {
+    // (A slice of rows is of floats, whose derive is the runtime's.)
+    let checks = models.iter().zip(written_types).filter(|(model, _)| !model.rows).map(|(model, written)| {
         let ty = match crate::lower::element_type(&model.ty).filter(|_| model.slice) {
             Some(element) => element,
             None => model.ty.clone(),
@@ -199,6 +200,9 @@ enum Source<'a> {
         model: &'a Ident,
         path: &'a [Ident],
         shape: Option<usize>,
+        /// How the field is reached from an element: `.w`; nothing for a
+        /// row.
+        members: TokenStream,
     },
     /// A parameter of its own: `grad.x` is the flat `x`.
     Own { slice: bool },
@@ -266,6 +270,7 @@ impl<'a> Api<'a> {
                 Some((model, leaf)) if model.slice => Source::Elements {
                     model: &model.ident,
                     path: &leaf.path,
+                    members: model.members(&leaf.path),
                     shape: leaf
                         .offsets
                         .as_ref()
@@ -321,15 +326,20 @@ impl<'a> Api<'a> {
                         // Each field of every element, gathered: the cost of
                         // a layout the generated code can index.
                         for leaf in &model.leaves {
-                            let path = &leaf.path;
+                            let members = model.members(&leaf.path);
                             if leaf.array {
-                                let offsets = quote_spanned!(leaf.span=> #fields::offsets(#passed.iter().map(|e| e.#(#path).*.len())));
-                                flat_args.push(quote_spanned!(leaf.span=> &#fields::concat(#passed.iter().map(|e| &e.#(#path).*[..]))[..]));
+                                let lengths = match model.rows {
+                                    true => quote!(#fields::lengths(#passed.iter())),
+                                    false => quote!(#passed.iter().map(|e| e #members.len())),
+                                };
+                                let offsets =
+                                    quote_spanned!(leaf.span=> #fields::offsets(#lengths));
+                                flat_args.push(quote_spanned!(leaf.span=> &#fields::concat(#passed.iter().map(|e| &e #members[..]))[..]));
                                 let j = proc_macro2::Literal::usize_unsuffixed(shapes.len());
                                 flat_args.push(quote!(&#shapes_local[#j][..]));
                                 shapes.push(offsets);
                             } else {
-                                flat_args.push(quote_spanned!(leaf.span=> &#fields::gather(#passed.iter().map(|e| e.#(#path).*))[..]));
+                                flat_args.push(quote_spanned!(leaf.span=> &#fields::gather(#passed.iter().map(|e| e #members))[..]));
                             }
                         }
                         continue;
