@@ -463,3 +463,24 @@ pub fn rows_of_points(points: &[[f64; 2]], weights: &[Vec<f64>], x: &[f64]) -> f
     }
     total + points.iter().map(|p| p[0] * p[1]).sum::<f64>()
 }
+
+/// A model holding its layers in a `Vec`.
+#[derive(backprop_runtime::Differentiable, Clone, Debug)]
+pub struct Deep {
+    /// Its layers.
+    pub layers: Vec<Layer>,
+    /// An output scale.
+    pub scale: f64,
+}
+
+/// A loss over the layers a struct holds, by loop, index and reduction.
+#[differentiate]
+#[must_use]
+pub fn deep_loss(deep: &Deep, x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for layer in &deep.layers {
+        s += layer.b * layer.w.iter().zip(x).map(|(w, v)| w * v).sum::<f64>();
+    }
+    s += deep.layers[0].w[0] * deep.scale;
+    s + deep.layers.iter().map(|layer| layer.b).sum::<f64>()
+}

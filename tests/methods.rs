@@ -13,6 +13,10 @@ mod slices_of_structs;
 #[path = "methods/mut_structs.rs"]
 mod mut_structs;
 
+// Slices of structs held by a struct: `model.layers`.
+#[path = "methods/held_slices.rs"]
+mod held_slices;
+
 // Slices of rows of floats: `&[[f64; 3]]`, `&[Vec<f64>]`.
 #[path = "methods/rows.rs"]
 mod rows;

@@ -17,6 +17,9 @@ enum Kind {
     Vec,
     /// Another model struct: its gradient struct.
     Nested,
+    /// `Vec<Layer>` of another model struct: a `Vec` of its gradient
+    /// structs (empty means zero).
+    NestedVec(syn::Type),
 }
 
 struct Field {
@@ -24,6 +27,17 @@ struct Field {
     ty: syn::Type,
     vis: syn::Visibility,
     kind: Kind,
+}
+
+impl Field {
+    /// The other model struct it holds, alone or in a `Vec`.
+    fn nested(&self) -> Option<&syn::Type> {
+        match &self.kind {
+            Kind::Nested => Some(&self.ty),
+            Kind::NestedVec(elem) => Some(elem),
+            _ => None,
+        }
+    }
 }
 
 pub fn derive(input: TokenStream) -> TokenStream {
@@ -143,7 +157,10 @@ fn kind_of(ty: &syn::Type, type_params: &[Ident], errors: &mut Errors) -> Option
         if is_float(elem, type_params) {
             return Some(Kind::Vec);
         }
-        errors.spanned(ty, format!("only vectors of floats are differentiated (`Vec<f64>`); a vector of structs or of vectors is not supported yet: flatten it into one `Vec<f64>`, or {SKIP}"));
+        if is_struct(elem, type_params) {
+            return Some(Kind::NestedVec(elem.clone()));
+        }
+        errors.spanned(ty, format!("only vectors of floats (`Vec<f64>`) and of structs that derive `Differentiable` (`Vec<Layer>`) are differentiated; a vector of vectors or arrays is not supported yet: flatten it into one `Vec<f64>`, or {SKIP}"));
         return None;
     }
     match ty {
@@ -152,6 +169,20 @@ fn kind_of(ty: &syn::Type, type_params: &[Ident], errors: &mut Errors) -> Option
             errors.spanned(ty, format!("a field of a differentiable struct is a float, an array or `Vec` of floats, or another struct that derives `Differentiable`; {SKIP}"));
             None
         }
+    }
+}
+
+/// A struct of the user's, by name (not std's containers, not a type
+/// parameter).
+fn is_struct(ty: &syn::Type, type_params: &[Ident]) -> bool {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|last| {
+            let name = last.ident.to_string();
+            name.starts_with(|c: char| c.is_ascii_uppercase())
+                && !matches!(name.as_str(), "Vec" | "Option" | "Box" | "String")
+                && !type_params.contains(&last.ident)
+        }),
+        _ => false,
     }
 }
 
@@ -165,14 +196,13 @@ fn float_type(fields: &[Field], name: &Ident, errors: &mut Errors) -> Option<Tok
             _ => None,
         },
         Kind::Vec => vec_element(&f.ty).cloned(),
-        Kind::Nested => None,
+        Kind::Nested | Kind::NestedVec(_) => None,
     });
     if let Some(float) = float {
         return Some(quote!(#float));
     }
-    if let Some(nested) = fields.iter().find(|f| matches!(f.kind, Kind::Nested)) {
-        let ty = &nested.ty;
-        return Some(quote!(<#ty as ::backprop_runtime::Differentiable>::Float));
+    if let Some(nested) = fields.iter().find_map(|f| f.nested()) {
+        return Some(quote!(<#nested as ::backprop_runtime::Differentiable>::Float));
     }
     errors.spanned(
         name,
@@ -200,6 +230,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
         match &f.kind {
             Kind::Float | Kind::Array(_) | Kind::Vec => quote!(#ty),
             Kind::Nested => quote!(<#ty as ::backprop_runtime::Differentiable>::Grad),
+            Kind::NestedVec(elem) => {
+                quote!(::std::vec::Vec<<#elem as ::backprop_runtime::Differentiable>::Grad>)
+            }
         }
     };
     let grad_types: Vec<TokenStream> = fields.iter().map(grad_ty_of).collect();
@@ -221,7 +254,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
         match &f.kind {
             Kind::Float => quote!(#ident: #zero),
             Kind::Array(len) => quote!(#ident: [#zero; #len]),
-            Kind::Vec => quote!(#ident: ::std::vec::Vec::new()),
+            Kind::Vec | Kind::NestedVec(_) => quote!(#ident: ::std::vec::Vec::new()),
             Kind::Nested => quote!(#ident: ::core::default::Default::default()),
         }
     });
@@ -236,6 +269,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Nested => {
                 quote!(#ident: ::backprop_runtime::Differentiable::zero_grad(&self.#ident))
             }
+            Kind::NestedVec(_) => {
+                quote!(#ident: self.#ident.iter().map(::backprop_runtime::Differentiable::zero_grad).collect())
+            }
         }
     });
     let fields_mod = quote!(::backprop_runtime::model::fields);
@@ -249,6 +285,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Nested => {
                 quote!(::backprop_runtime::Differentiable::add_scaled(&mut self.#ident, factor, &grad.#ident);)
             }
+            Kind::NestedVec(_) => {
+                quote!(#fields_mod::step_each(&mut self.#ident, factor, &grad.#ident);)
+            }
         }
     });
     let clears = each(&|f| {
@@ -258,6 +297,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Array(len) => quote!(self.#ident = [#zero; #len];),
             Kind::Vec => quote!(self.#ident.clear();),
             Kind::Nested => quote!(::backprop_runtime::Gradient::clear(&mut self.#ident);),
+            Kind::NestedVec(_) => quote!(#fields_mod::clear_each(&mut self.#ident);),
         }
     });
     let scales = each(&|f| {
@@ -268,6 +308,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
                 quote!(#fields_mod::scale_slice(&mut self.#ident[..], factor);)
             }
             Kind::Nested => quote!(::backprop_runtime::Gradient::scale(&mut self.#ident, factor);),
+            Kind::NestedVec(_) => quote!(#fields_mod::scale_each(&mut self.#ident, factor);),
         }
     });
     let axpys = each(&|f| {
@@ -283,6 +324,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Nested => {
                 quote!(::backprop_runtime::Gradient::add_scaled(&mut self.#ident, factor, &other.#ident);)
             }
+            Kind::NestedVec(_) => {
+                quote!(#fields_mod::add_scaled_each(&mut self.#ident, factor, &other.#ident);)
+            }
         }
     });
     let dots = each(&|f| {
@@ -293,6 +337,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
                 quote!(#fields_mod::dot_slice(&self.#ident[..], &other.#ident[..]))
             }
             Kind::Nested => quote!(::backprop_runtime::Gradient::dot(&self.#ident, &other.#ident)),
+            Kind::NestedVec(_) => quote!(#fields_mod::dot_each(&self.#ident, &other.#ident)),
         }
     });
     // Each trait the gradient implements asks it of each field's gradient
@@ -393,13 +438,8 @@ fn bounds(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Vec
     // A struct of nested structs only takes its float from the first: that
     // one is bounded without naming its own float (which would ask the
     // compiler to prove `Float == Float` of itself, endlessly).
-    let float_is_nested = fields.iter().all(|f| matches!(f.kind, Kind::Nested));
-    for (k, field) in fields
-        .iter()
-        .filter(|f| matches!(f.kind, Kind::Nested))
-        .enumerate()
-    {
-        let ty = &field.ty;
+    let float_is_nested = fields.iter().all(|f| f.nested().is_some());
+    for (k, ty) in fields.iter().filter_map(Field::nested).enumerate() {
         clause.push(if float_is_nested && k == 0 {
             quote_spanned!(ty.span()=> #ty: ::backprop_runtime::Differentiable)
         } else {

@@ -464,6 +464,65 @@ pub mod fields {
         rows.iter_mut().for_each(Row::clear_row);
     }
 
+    /// `models += factor * grads`, element by element, of a `Vec` of
+    /// structs (an empty `grads` adds nothing).
+    ///
+    /// # Panics
+    /// When a non-empty `grads` is not as long as `models`.
+    pub fn step_each<M: super::Differentiable>(
+        models: &mut [M],
+        factor: M::Float,
+        grads: &[M::Grad],
+    ) {
+        if grads.is_empty() {
+            return;
+        }
+        assert_eq!(
+            models.len(),
+            grads.len(),
+            "a gradient of {} structs for {} structs",
+            grads.len(),
+            models.len()
+        );
+        for (model, grad) in models.iter_mut().zip(grads) {
+            model.add_scaled(factor, grad);
+        }
+    }
+
+    /// `grads *= factor`, element by element.
+    pub fn scale_each<G: super::Gradient>(grads: &mut [G], factor: G::Float) {
+        for grad in grads {
+            grad.scale(factor);
+        }
+    }
+
+    /// `into += factor * from`, element by element: an empty `from` adds
+    /// nothing, an empty `into` grows to `from`'s length.
+    ///
+    /// # Panics
+    /// When neither is empty and their lengths differ.
+    pub fn add_scaled_each<G: super::Gradient>(into: &mut Vec<G>, factor: G::Float, from: &[G]) {
+        if from.is_empty() {
+            return;
+        }
+        if into.is_empty() {
+            into.resize_with(from.len(), G::default);
+        }
+        assert_eq!(into.len(), from.len(), "gradients of different lengths");
+        for (a, b) in into.iter_mut().zip(from) {
+            a.add_scaled(factor, b);
+        }
+    }
+
+    /// The sum of the elements' dot products (an empty side is zero).
+    pub fn dot_each<G: super::Gradient>(a: &[G], b: &[G]) -> G::Float {
+        a.iter()
+            .zip(b)
+            .fold(<G::Float as num_traits::Zero>::zero(), |sum, (x, y)| {
+                sum + x.dot(y)
+            })
+    }
+
     /// Sets every gradient of a slice of structs to zero, keeping memory.
     pub fn clear_each<G: super::Gradient>(grads: &mut [G]) {
         for grad in grads {

@@ -83,7 +83,7 @@ pub(super) fn flat_function(
         elements: &elements,
     }
     .visit_block_mut(&mut body);
-    let still_read = crate::emit::names::identifiers(quote!(#body));
+    let still_read = variables_read(&body);
     let mut unread = std::collections::BTreeSet::new();
     let mut inputs: Vec<TokenStream> = Vec::new();
     for input in &function.sig.inputs {
@@ -111,25 +111,13 @@ pub(super) fn flat_function(
         } else {
             unread.insert(ident.to_string());
         }
-        for data in &model.data {
-            let local = &data.local;
-            inputs.push(match data.count {
-                true => quote!(#local: &[usize]),
-                false => quote!(#local: &[bool]),
-            });
-        }
-        for leaf in &model.leaves {
-            let local = &leaf.local;
-            inputs.push(match (model.slice, leaf.array) {
-                (false, true) if leaf.written => quote!(#local: &mut [#float]),
-                (false, false) if leaf.written => quote!(#local: &mut #float),
-                (false, true) | (true, false) => quote!(#local: &[#float]),
-                (false, false) => quote!(#local: #float),
-                (true, true) => {
-                    let offsets = &leaf.offsets;
-                    quote!(#local: &[#float], #offsets: &[usize])
-                }
-            });
+        field_inputs(model, float, &mut inputs);
+        // The slices of structs it holds, right after it.
+        for held in models
+            .iter()
+            .filter(|m| m.owner.as_ref().is_some_and(|(owner, _)| owner == ident))
+        {
+            field_inputs(held, float, &mut inputs);
         }
     }
     let (ident, output) = (&function.sig.ident, &function.sig.output);
@@ -140,6 +128,52 @@ pub(super) fn flat_function(
         pub fn #ident #params (#(#inputs),*) #output #where_clause #body
     };
     (flat, unread)
+}
+
+/// The names the body reads as variables (a path of one segment; any word
+/// of a macro's arguments), not the segments of longer paths
+/// (`::backprop_runtime::model::fields::within` reads no `model`).
+fn variables_read(body: &syn::Block) -> std::collections::BTreeSet<String> {
+    struct Reads(std::collections::BTreeSet<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Reads {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if let Some(ident) = path.path.get_ident() {
+                self.0.insert(ident.to_string());
+            }
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            self.0
+                .extend(crate::emit::names::identifiers(mac.tokens.clone()));
+        }
+    }
+    let mut reads = Reads(std::collections::BTreeSet::new());
+    syn::visit::Visit::visit_block(&mut reads, body);
+    reads.0
+}
+
+/// The parameters a struct (or slice of them) is read as: its data fields
+/// gathered, then its differentiated fields.
+fn field_inputs(model: &Model, float: &syn::Type, inputs: &mut Vec<TokenStream>) {
+    for data in &model.data {
+        let local = &data.local;
+        inputs.push(match data.count {
+            true => quote!(#local: &[usize]),
+            false => quote!(#local: &[bool]),
+        });
+    }
+    for leaf in &model.leaves {
+        let local = &leaf.local;
+        inputs.push(match (model.slice, leaf.array) {
+            (false, true) if leaf.written => quote!(#local: &mut [#float]),
+            (false, false) if leaf.written => quote!(#local: &mut #float),
+            (false, true) | (true, false) => quote!(#local: &[#float]),
+            (false, false) => quote!(#local: #float),
+            (true, true) => {
+                let offsets = &leaf.offsets;
+                quote!(#local: &[#float], #offsets: &[usize])
+            }
+        });
+    }
 }
 
 /// An element's name: its slice, the name of its index, and by field path
@@ -239,10 +273,12 @@ impl Rewrite<'_> {
         })
     }
 
-    /// `points.len()` of a slice of rows, and the length of a part of it
-    /// (`points[a..].len()`): counted from where the rows start, so that
-    /// the function read field by field need not take the rows themselves
-    /// (a function of floats and slices only, which second order covers).
+    /// `points.len()` of a slice of rows (or of structs held by a struct,
+    /// `model.layers`), and the length of a part of it (`points[a..].len()`):
+    /// counted from where the rows start (or from a gathered float field),
+    /// so that the function read field by field need not take the rows
+    /// themselves (a function of floats and slices only, which second order
+    /// covers; and a slice held by a struct is not a parameter).
     fn rows_len(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
         if call.method != "len" || !call.args.is_empty() {
             return None;
@@ -260,9 +296,16 @@ impl Rewrite<'_> {
         let model = self
             .models
             .iter()
-            .find(|m| m.rows && path.path.is_ident(&m.ident))?;
-        let offsets = model.leaves.first()?.offsets.as_ref()?;
-        let len: Expr = syn::parse_quote!((#offsets.len() - 1));
+            .find(|m| (m.rows || m.owner.is_some()) && path.path.is_ident(&m.ident))?;
+        let leaf = model.leaves.first()?;
+        let len: Expr = match &leaf.offsets {
+            Some(offsets) => syn::parse_quote!((#offsets.len() - 1)),
+            // A float field, gathered: one per element.
+            None => {
+                let local = &leaf.local;
+                syn::parse_quote!(#local.len())
+            }
+        };
         let Some(range) = part else {
             return Some(len);
         };

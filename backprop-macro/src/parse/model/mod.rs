@@ -14,6 +14,7 @@
 mod chains;
 mod elements;
 mod flat;
+mod nested;
 mod rows;
 mod uses;
 mod wrappers;
@@ -50,6 +51,10 @@ pub(super) struct Model {
     /// read as a slice of structs whose one array field is the row
     /// (`rows.rs`), its gradient a vector of rows.
     pub(super) rows: bool,
+    /// A slice of structs that is a field of a struct parameter
+    /// (`model.layers`, named `model_layers` in the body: `nested.rs`): the
+    /// parameter and the field.
+    pub(super) owner: Option<(Ident, Ident)>,
 }
 
 impl Model {
@@ -157,6 +162,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             slice,
             rows,
             written: typed.ty.clone(),
+            owner: None,
         });
     }
     if candidates.is_empty() {
@@ -165,6 +171,31 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
     let mut taken = crate::emit::names::identifiers(quote!(#function));
     taken.insert(function.sig.ident.to_string());
     let mut names = crate::emit::names::Names::avoiding(taken);
+    let mut body = (*function.block).clone();
+    // Slices of structs held by the structs read (`model.layers`), each
+    // named as a parameter of its own.
+    let owners: Vec<Ident> = candidates
+        .iter()
+        .filter(|c| !c.slice && !c.mutable)
+        .map(|c| c.ident.clone())
+        .collect();
+    for (owner, field) in nested::find(&body, &owners) {
+        let local = names.fresh(&format!("{owner}_{field}"));
+        nested::rename(&mut body, &owner, &field, &local);
+        let Some(parent) = candidates.iter().find(|c| c.ident == owner) else {
+            continue;
+        };
+        candidates.push(Candidate {
+            ident: local,
+            ty: parent.ty.clone(),
+            by_ref: true,
+            mutable: false,
+            slice: true,
+            rows: false,
+            written: parent.written.clone(),
+            owner: Some((owner, field)),
+        });
+    }
     // The elements of slices of structs get names of their own (aliases),
     // read as the fields of a struct parameter are.
     let slices: Vec<Ident> = candidates
@@ -177,7 +208,6 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .filter(|c| !c.slice)
         .map(|c| c.ident.clone())
         .collect();
-    let mut body = (*function.block).clone();
     let rows: Vec<Ident> = candidates
         .iter()
         .filter(|c| c.rows)
@@ -196,13 +226,19 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
     // By value, a struct is differentiated only if the body reads its fields
     // (an enum or an opaque value stays data); by reference, always. A slice
     // whose fields are read only as data stays data.
+    let owning: Vec<Ident> = candidates
+        .iter()
+        .filter_map(|c| c.owner.as_ref().map(|(owner, _)| owner.clone()))
+        .collect();
     candidates.retain(|c| {
         let read = uses.fields.iter().any(|((param, _), used)| {
             *param == c.ident && (!c.slice || matches!(used, Use::Scalar | Use::Array))
         });
         match c.slice {
             true => read,
-            false => c.by_ref || uses.passed.contains(&c.ident) || read,
+            false => {
+                c.by_ref || uses.passed.contains(&c.ident) || read || owning.contains(&c.ident)
+            }
         }
     });
     // A struct, or a slice of them, whose fields are read only where the
@@ -273,6 +309,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         mutable,
         slice,
         rows,
+        owner,
         ..
     } in &candidates
     {
@@ -313,6 +350,15 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
                 uses.conditions.contains(&chain),
             );
             if uses.other.contains(&chain) || counted == condition {
+                // The function read field by field has the elements of a
+                // slice held by a struct only through their gathered fields.
+                if let (Some((owner, field)), Some(at)) = (owner, uses.first.get(&chain)) {
+                    let words: Vec<String> = path.iter().map(ToString::to_string).collect();
+                    errors.spanned(
+                        at,
+                        format!("the data field `{}` of an element of `{owner}.{field}` is read here other than only as a count (an index, a range's end) or only as a condition: compute what it gives outside the function and pass it as a parameter, or read it as a count (`let n: usize = ..;`)", words.join(".")),
+                    );
+                }
                 continue;
             }
             let words: Vec<String> = path.iter().map(ToString::to_string).collect();
@@ -332,6 +378,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             slice: *slice,
             data,
             rows: *rows,
+            owner: owner.clone(),
         });
     }
     if let Err(error) = errors.finish() {
@@ -395,6 +442,9 @@ struct Candidate {
     rows: bool,
     /// The type as written, where a missing derive is reported.
     written: Box<syn::Type>,
+    /// Of a slice of structs held by a struct parameter: that parameter and
+    /// the field (`ty` and `written` are the parameter's).
+    owner: Option<(Ident, Ident)>,
 }
 
 /// What the body does with an element (`layer.w[i]`) it does with its slice's

@@ -98,10 +98,12 @@ impl Api<'_> {
                     model,
                     shape,
                     members,
+                    within,
                     ..
                 } => {
                     let dot = &dot_names[&model.to_string()];
                     let values = &self.passed_names[&model.to_string()];
+                    let (dot, values) = (quote!(#dot #within), quote!(#values #within));
                     let fields = quote!(::backprop_runtime::model::fields);
                     let lengths = match members.is_empty() {
                         true => quote!(#fields::lengths(#values.iter())),

@@ -144,16 +144,23 @@ impl Api<'_> {
                 model,
                 shape: Some(shape),
                 members,
+                within,
                 ..
-            } if members.is_empty() => quote!(#fields::scatter_rows(&mut self.#model, &#flat.#local, &shapes[#shape]);),
+            } if members.is_empty() => quote!(#fields::scatter_rows(&mut self.#model #within, &#flat.#local, &shapes[#shape]);),
             Source::Elements {
                 model,
                 path,
                 shape: Some(shape),
+                within,
                 ..
-            } => quote!(#fields::scatter_vec(&mut self.#model, &#flat.#local, &shapes[#shape], |g| &mut g.#(#path).*);),
-            Source::Elements { model, path, .. } => {
-                quote!(#fields::scatter(&mut self.#model, &#flat.#local, |g| &mut g.#(#path).*);)
+            } => quote!(#fields::scatter_vec(&mut self.#model #within, &#flat.#local, &shapes[#shape], |g| &mut g.#(#path).*);),
+            Source::Elements {
+                model,
+                path,
+                within,
+                ..
+            } => {
+                quote!(#fields::scatter(&mut self.#model #within, &#flat.#local, |g| &mut g.#(#path).*);)
             }
             Source::Own { .. } => quote!(self.#local = #flat.#local;),
         }));

@@ -81,7 +81,7 @@ pub(super) fn expand(
         "The derivative of `{ident}`, which reads its struct parameters field by field: `by_field::{ident}` is the function differentiated (each field read as a float parameter of its own), and [`SOURCE`] its generated code. `Grad` has the struct's gradient for each struct parameter."
     );
     // (A slice of rows is of floats, whose derive is the runtime's.)
-    let checks = models.iter().zip(written_types).filter(|(model, _)| !model.rows).map(|(model, written)| {
+    let checks = models.iter().zip(written_types).filter(|(model, _)| !model.rows && model.owner.is_none()).map(|(model, written)| {
         let ty = match crate::lower::element_type(&model.ty).filter(|_| model.slice) {
             Some(element) => element,
             None => model.ty.clone(),
@@ -163,7 +163,14 @@ fn flat_args(args: &Args, models: &[Model]) -> Args {
     let wrt = args.wrt.as_ref().map(|wrt| {
         wrt.iter()
             .flat_map(|ident| match models.iter().find(|m| m.ident == *ident) {
-                Some(model) => model.leaves.iter().map(|l| l.local.clone()).collect(),
+                // Its fields, and those of the slices of structs it holds.
+                Some(_) => models
+                    .iter()
+                    .filter(|m| {
+                        m.ident == *ident || m.owner.as_ref().is_some_and(|(o, _)| o == ident)
+                    })
+                    .flat_map(|m| m.leaves.iter().map(|l| l.local.clone()))
+                    .collect(),
                 None => vec![ident.clone()],
             })
             .collect()
@@ -180,6 +187,48 @@ fn flat_args(args: &Args, models: &[Model]) -> Args {
         data,
         models: passed,
         second_order: args.second_order,
+    }
+}
+
+/// The flat function's arguments for a slice of structs (`slice`, an
+/// expression of the wrappers): each field of every element gathered into
+/// one vector (the cost of a layout the generated code can index), an array
+/// field's cut where each element's part starts (`shapes`, computed once
+/// into `shapes_local`); data fields read as counts or conditions too.
+fn gather(
+    model: &Model,
+    slice: &TokenStream,
+    shapes_local: &Ident,
+    flat_args: &mut Vec<TokenStream>,
+    shapes: &mut Vec<TokenStream>,
+) {
+    let fields = quote!(::backprop_runtime::model::fields);
+    for data in &model.data {
+        let path = &data.path;
+        flat_args.push(match data.count {
+            true => quote!(&#fields::counts(#slice.iter().map(|e| e.#(#path).*))[..]),
+            false => {
+                quote!(&#slice.iter().map(|e| e.#(#path).*).collect::<::std::vec::Vec<bool>>()[..])
+            }
+        });
+    }
+    for leaf in &model.leaves {
+        let members = model.members(&leaf.path);
+        if leaf.array {
+            let lengths = match model.rows {
+                true => quote!(#fields::lengths(#slice.iter())),
+                false => quote!(#slice.iter().map(|e| e #members.len())),
+            };
+            let offsets = quote_spanned!(leaf.span=> #fields::offsets(#lengths));
+            flat_args.push(quote_spanned!(leaf.span=> &#fields::concat(#slice.iter().map(|e| &e #members[..]))[..]));
+            let j = proc_macro2::Literal::usize_unsuffixed(shapes.len());
+            flat_args.push(quote!(&#shapes_local[#j][..]));
+            shapes.push(offsets);
+        } else {
+            flat_args.push(
+                quote_spanned!(leaf.span=> &#fields::gather(#slice.iter().map(|e| e #members))[..]),
+            );
+        }
     }
 }
 
@@ -203,6 +252,9 @@ enum Source<'a> {
         /// How the field is reached from an element: `.w`; nothing for a
         /// row.
         members: TokenStream,
+        /// Of a slice held by the struct `model`: its field (`.layers` of
+        /// `model.layers`); else nothing.
+        within: TokenStream,
     },
     /// A parameter of its own: `grad.x` is the flat `x`.
     Own { slice: bool },
@@ -268,7 +320,15 @@ impl<'a> Api<'a> {
             });
             let source = match leaf {
                 Some((model, leaf)) if model.slice => Source::Elements {
-                    model: &model.ident,
+                    model: model
+                        .owner
+                        .as_ref()
+                        .map_or(&model.ident, |(owner, _)| owner),
+                    within: model
+                        .owner
+                        .as_ref()
+                        .map(|(_, field)| quote!(.#field))
+                        .unwrap_or_default(),
                     path: &leaf.path,
                     members: model.members(&leaf.path),
                     shape: leaf
@@ -315,33 +375,13 @@ impl<'a> Api<'a> {
                         });
                     }
                     if model.slice {
-                        // The data fields read as counts or conditions.
-                        for data in &model.data {
-                            let path = &data.path;
-                            flat_args.push(match data.count {
-                                true => quote!(&#fields::counts(#passed.iter().map(|e| e.#(#path).*))[..]),
-                                false => quote!(&#passed.iter().map(|e| e.#(#path).*).collect::<::std::vec::Vec<bool>>()[..]),
-                            });
-                        }
-                        // Each field of every element, gathered: the cost of
-                        // a layout the generated code can index.
-                        for leaf in &model.leaves {
-                            let members = model.members(&leaf.path);
-                            if leaf.array {
-                                let lengths = match model.rows {
-                                    true => quote!(#fields::lengths(#passed.iter())),
-                                    false => quote!(#passed.iter().map(|e| e #members.len())),
-                                };
-                                let offsets =
-                                    quote_spanned!(leaf.span=> #fields::offsets(#lengths));
-                                flat_args.push(quote_spanned!(leaf.span=> &#fields::concat(#passed.iter().map(|e| &e #members[..]))[..]));
-                                let j = proc_macro2::Literal::usize_unsuffixed(shapes.len());
-                                flat_args.push(quote!(&#shapes_local[#j][..]));
-                                shapes.push(offsets);
-                            } else {
-                                flat_args.push(quote_spanned!(leaf.span=> &#fields::gather(#passed.iter().map(|e| e #members))[..]));
-                            }
-                        }
+                        gather(
+                            model,
+                            &quote!(#passed),
+                            &shapes_local,
+                            &mut flat_args,
+                            &mut shapes,
+                        );
                         continue;
                     }
                     for leaf in &model.leaves {
@@ -370,6 +410,13 @@ impl<'a> Api<'a> {
                         } else {
                             quote_spanned!(leaf.span=> #passed.#(#path).*)
                         });
+                    }
+                    // The slices of structs it holds, right after it.
+                    for held in models.iter() {
+                        if let Some((_, field)) = held.owner.as_ref().filter(|(o, _)| o == ident) {
+                            let slice = quote!(#passed.#field);
+                            gather(held, &slice, &shapes_local, &mut flat_args, &mut shapes);
+                        }
                     }
                 }
                 None => flat_args.push(quote!(#passed)),

@@ -1,0 +1,199 @@
+//! Slices of structs held by a struct (in `methods.rs`'s test binary): a
+//! model `Mlp { layers: Vec<Dense>, scale }` whose loss reads
+//! `model.layers` element by element, each gradient against central
+//! differences of the plain function, with the model's floats moved in and
+//! out of one vector; and the derive's operations on `Vec<Dense>` fields.
+
+// Indexing is one of the ways of naming an element tested here.
+#![allow(clippy::needless_range_loop)]
+
+use crate::common::{assert_gradient, Rng};
+use backprop_runtime::{differentiate, Differentiable, Float, Gradient};
+
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Dense {
+    w: Vec<f64>,
+    b: Vec<f64>,
+    inputs: usize,
+}
+
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Mlp {
+    layers: Vec<Dense>,
+    scale: f64,
+}
+
+/// Layers of 3 -> 2 -> 1 and the scale, from one vector of their floats.
+fn mlp_from(v: &[f64]) -> Mlp {
+    Mlp {
+        layers: vec![
+            Dense {
+                w: v[0..6].to_vec(),
+                b: v[6..8].to_vec(),
+                inputs: 3,
+            },
+            Dense {
+                w: v[8..10].to_vec(),
+                b: v[10..11].to_vec(),
+                inputs: 2,
+            },
+        ],
+        scale: v[11],
+    }
+}
+
+fn mlp_grad_as_vec(g: &MlpGrad) -> Vec<f64> {
+    let mut v = Vec::new();
+    for layer in &g.layers {
+        v.extend_from_slice(&layer.w);
+        v.extend_from_slice(&layer.b);
+    }
+    v.push(g.scale);
+    v
+}
+
+/// The layers in a loop over the field, a count field, the buffer between
+/// layers, and the model's own float.
+#[differentiate]
+fn loss(model: &Mlp, x: &[f64], y: f64) -> f64 {
+    let mut h = x.to_vec();
+    for layer in &model.layers {
+        let mut next = vec![0.0; h.len()];
+        for o in 0..layer.b.len() {
+            let mut s = layer.b[o];
+            for i in 0..layer.inputs {
+                s += layer.w[o * layer.inputs + i] * h[i];
+            }
+            next[o] = s.tanh();
+        }
+        h.copy_from_slice(&next);
+    }
+    let d = model.scale * h[0] - y;
+    d * d
+}
+
+/// The other ways of naming an element of a held slice: by index, by a
+/// name bound to one, in a reduction, and its length.
+#[differentiate]
+fn indexed(model: &Mlp, x: f64) -> f64 {
+    let mut s = 0.0;
+    for l in 0..model.layers.len() {
+        s += model.layers[l].w[1] * model.layers[l].b[0] * x;
+    }
+    let last = &model.layers[model.layers.len() - 1];
+    s += last.w[0].sin() * model.scale;
+    s + model
+        .layers
+        .iter()
+        .map(|layer| layer.b.iter().sum::<f64>())
+        .sum::<f64>()
+}
+
+#[test]
+fn a_model_holding_its_layers() {
+    let mut rng = Rng::new(21);
+    let x = [0.5, -1.0, 2.0];
+    for _ in 0..4 {
+        let v: Vec<f64> = (0..12).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let y = rng.uniform(-1.0, 1.0);
+        let (value, g) = loss::grad(&mlp_from(&v), &x, y);
+        assert_eq!(value, loss(&mlp_from(&v), &x, y));
+        assert_eq!(g.model.layers.len(), 2);
+        assert_gradient(
+            |v| loss(&mlp_from(v), &x, y),
+            &v,
+            &mlp_grad_as_vec(&g.model),
+        );
+        assert_gradient(|x| loss(&mlp_from(&v), x, y), &x, &g.x);
+        let t = rng.uniform(-1.0, 1.0);
+        let (value, g) = indexed::grad(&mlp_from(&v), t);
+        assert_eq!(value, indexed(&mlp_from(&v), t));
+        assert_gradient(|v| indexed(&mlp_from(v), t), &v, &mlp_grad_as_vec(&g.model));
+        assert_gradient(|t| indexed(&mlp_from(&v), t[0]), &[t], &[g.x]);
+    }
+}
+
+#[test]
+fn training_a_model_with_its_gradient_struct() {
+    let v: Vec<f64> = (0..12).map(|k| 0.1 * k as f64 - 0.5).collect();
+    let mut model = mlp_from(&v);
+    let (x, y) = ([0.5, -1.0, 2.0], 0.25);
+    let start = loss(&model, &x, y);
+    // The derive's operations on a `Vec` of structs: zero, sum, scale, dot.
+    let mut total = model.zero_grad();
+    assert_eq!(total.layers.len(), 2);
+    assert_eq!(total.layers[0].w, vec![0.0; 6]);
+    let (_, g) = loss::grad(&model, &x, y);
+    total.add(&g.model);
+    total.add(&g.model);
+    let mut doubled = g.model.clone();
+    doubled.scale(2.0);
+    assert_eq!(total, doubled);
+    assert!((total.dot(&g.model) - 2.0 * g.model.norm().powi(2)).abs() < 1e-12);
+    total.clear();
+    assert_eq!(total.norm(), 0.0);
+    for _ in 0..20 {
+        let (_, g) = loss::grad(&model, &x, y);
+        model.step(&g.model, 0.1);
+    }
+    assert!(loss(&model, &x, y) < 0.1 * start);
+}
+
+/// A generic chain of cells: forward mode and second order over it.
+#[derive(Differentiable, Clone, Debug)]
+pub struct Cell<T> {
+    k: T,
+    v: [T; 2],
+}
+#[derive(Differentiable, Clone, Debug)]
+pub struct Chain<T> {
+    cells: Vec<Cell<T>>,
+    decay: T,
+}
+#[differentiate]
+fn energy<T: Float>(c: &Chain<T>, x: &[T]) -> T {
+    let mut e = T::zero();
+    for l in 0..c.cells.len() {
+        e = e + c.cells[l].k * x[l] * x[l] + c.cells[l].v[0] * c.cells[l].v[1];
+    }
+    e * c.decay
+        + c.cells
+            .iter()
+            .fold(T::zero(), |acc, cell| acc + cell.v[1] * cell.k.sin())
+}
+
+#[test]
+fn tangent_and_hvp_over_a_held_slice() {
+    let cell = |k: f64, a: f64, b: f64| Cell { k, v: [a, b] };
+    let c = Chain {
+        cells: vec![
+            cell(0.5, 1.0, 2.0),
+            cell(-0.3, 0.2, -0.7),
+            cell(1.1, 0.0, 0.4),
+        ],
+        decay: 0.9,
+    };
+    let x = [0.3, -0.2, 0.8];
+    let (_, g) = energy::grad(&c, &x);
+    let mut dir = c.zero_grad();
+    dir.cells[2].v[1] = 1.0;
+    dir.cells[0].k = -0.5;
+    dir.decay = 0.25;
+    let (_, tangent) = energy::tangent(&c, &x, &dir, &[0.0; 3]);
+    assert!((tangent - g.c.dot(&dir)).abs() < 1e-12);
+    // The Hessian along `dir`, against differences of the gradient.
+    let (_, _, hv) = energy::hvp(&c, &x, &dir, &[0.0; 3]);
+    let h = 1e-6;
+    let moved = |t: f64| {
+        let mut m = c.clone();
+        m.add_scaled(t, &dir);
+        energy::grad(&m, &x).1.c
+    };
+    let (plus, minus) = (moved(h), moved(-h));
+    for l in 0..3 {
+        let numeric = (plus.cells[l].k - minus.cells[l].k) / (2.0 * h);
+        assert!((numeric - hv.c.cells[l].k).abs() < 1e-6, "{l}");
+        let numeric = (plus.cells[l].v[1] - minus.cells[l].v[1]) / (2.0 * h);
+        assert!((numeric - hv.c.cells[l].v[1]).abs() < 1e-6, "{l}");
+    }
+}
