@@ -282,3 +282,30 @@ fn zip_then_enumerate_in_a_for_loop() {
         assert_gradient(f, &point, &analytic);
     }
 }
+
+/// `step_by` over a slice's elements: alone, after `skip` and `rev`, in a
+/// reduction and in a `collect`; every element on and off the stride.
+#[differentiate]
+fn strided(x: &[f64], y: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for v in x.iter().step_by(2) {
+        s += v * v;
+    }
+    for v in x.iter().skip(1).rev().step_by(3) {
+        s += v.sin();
+    }
+    let thirds: Vec<f64> = y.iter().step_by(2).map(|v| v * 3.0).collect();
+    s + x.iter().rev().step_by(2).map(|v| v.abs()).sum::<f64>() + thirds.iter().sum::<f64>()
+}
+
+#[test]
+fn strided_iteration_over_slices() {
+    for n in [1, 4, 7] {
+        let x: Vec<f64> = (0..n).map(|k| 0.7 * k as f64 - 1.3).collect();
+        let y = [0.3, -0.2, 0.1, 0.9, 0.4];
+        let (value, g) = strided::grad(&x, &y);
+        assert_eq!(value, strided(&x, &y));
+        assert_gradient(|x| strided(x, &y), &x, &g.x);
+        assert_gradient(|y| strided(&x, y), &y, &g.y);
+    }
+}

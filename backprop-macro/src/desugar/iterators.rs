@@ -516,7 +516,10 @@ fn is_slice_iteration(expr: &Expr) -> bool {
         {
             is_slice_iteration(&m.receiver)
         }
-        Expr::MethodCall(m) if (m.method == "skip" || m.method == "take") && m.args.len() == 1 => {
+        Expr::MethodCall(m)
+            if (m.method == "skip" || m.method == "take" || m.method == "step_by")
+                && m.args.len() == 1 =>
+        {
             is_slice_iteration(&m.receiver)
         }
         Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 => {
@@ -549,6 +552,10 @@ fn length(expr: &Expr) -> Option<TokenStream> {
         Expr::MethodCall(m) if m.method == "take" => {
             let (inner, count) = (length(&m.receiver)?, &m.args[0]);
             Some(quote_spanned!(span=> #inner.min(#count)))
+        }
+        Expr::MethodCall(m) if m.method == "step_by" => {
+            let (inner, step) = (length(&m.receiver)?, &m.args[0]);
+            Some(quote_spanned!(span=> #inner.div_ceil(#step)))
         }
         Expr::MethodCall(m) if m.method == "zip" => {
             let (a, b) = (length(&m.receiver)?, length(&m.args[0])?);

@@ -299,6 +299,8 @@ struct SliceIteration {
     start: Option<Expr>,
     /// `.take(n)`: an index the loop stops before (the length bounds it too).
     end: Option<Expr>,
+    /// `.step_by(k)` last: every `k`-th of those indices.
+    step: Option<Expr>,
 }
 
 enum Header<'a> {

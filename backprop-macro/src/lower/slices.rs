@@ -13,6 +13,25 @@ impl<'a> Lowerer<'a> {
     /// `for (a, b) in w.iter().zip(x.iter())`: recognised so that a loop over a
     /// differentiated slice becomes a loop over indices, each element a read.
     pub(super) fn slice_iteration(&self, iter: &Expr) -> Option<SliceIteration> {
+        let inner = self.slice_iteration_unstepped(iter);
+        // Nothing but `step_by` itself follows a `step_by`.
+        match strip_parens(iter) {
+            Expr::MethodCall(call) if call.method == "step_by" && call.args.len() == 1 => {
+                let stepped = self.slice_iteration(&call.receiver)?;
+                stepped.step.is_none().then(|| SliceIteration {
+                    step: Some(call.args[0].clone()),
+                    ..stepped
+                })
+            }
+            Expr::MethodCall(call) => match self.slice_iteration(&call.receiver) {
+                Some(receiver) if receiver.step.is_some() => None,
+                _ => inner,
+            },
+            _ => inner,
+        }
+    }
+
+    fn slice_iteration_unstepped(&self, iter: &Expr) -> Option<SliceIteration> {
         match strip_parens(iter) {
             // `skip` and `take` move the loop's bounds, not its indices.
             Expr::MethodCall(call)
@@ -74,6 +93,8 @@ impl<'a> Lowerer<'a> {
                     && !right.enumerate
                     && !left.reversed
                     && !right.reversed
+                    && left.step.is_none()
+                    && right.step.is_none()
                     && [&left, &right]
                         .iter()
                         .all(|s| s.start.is_none() && s.end.is_none()))
@@ -83,6 +104,7 @@ impl<'a> Lowerer<'a> {
                     reversed: false,
                     start: None,
                     end: None,
+                    step: None,
                 })
             }
             Expr::MethodCall(call)
@@ -99,6 +121,7 @@ impl<'a> Lowerer<'a> {
                 reversed: false,
                 start: None,
                 end: None,
+                step: None,
             }),
         }
     }
@@ -201,13 +224,17 @@ impl<'a> Lowerer<'a> {
         } else {
             range
         };
+        let len: Expr = match &slices.step {
+            Some(step) => syn::parse_quote!((#len).step_by(#step)),
+            None => len,
+        };
         let mut iter_locals: Vec<(String, NodeId)> = placeholders
             .iter()
             .zip(&slices.arrays)
             .map(|(p, a)| (p.to_string(), *a))
             .collect();
         // Locals in the bounds: `skip(k)`.
-        for bound in slices.start.iter().chain(&slices.end) {
+        for bound in slices.start.iter().chain(&slices.end).chain(&slices.step) {
             for local in self.locals_in(bound) {
                 if !iter_locals.contains(&local) {
                     iter_locals.push(local);
