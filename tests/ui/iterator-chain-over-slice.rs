@@ -1,9 +1,9 @@
 use backprop_runtime::differentiate;
 
-// `map`, `filter`, `take` and `sum` are supported; `step_by` is not.
+// `map`, `filter`, `take`, `step_by` and `sum` are supported; `max_by` is not.
 #[differentiate]
 fn f(w: &[f64]) -> f64 {
-    w.iter().step_by(2).map(|v| v * v).sum()
+    w.iter().map(|v| v * v).max_by(|a, b| a.total_cmp(b)).unwrap()
 }
 
 fn main() {}

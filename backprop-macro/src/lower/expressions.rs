@@ -190,7 +190,9 @@ impl<'a> Lowerer<'a> {
             if let Some(arg) = self.same_float_conversion(&call.receiver) {
                 return self.expr(arg);
             }
-            if self.mentions_active(&call.receiver) {
+            let converts = matches!(strip_parens(&call.receiver), Expr::Call(c)
+                if matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "from")));
+            if converts && self.mentions_active(&call.receiver) {
                 self.errors.spanned(
                     expr,
                     "a conversion of a differentiated value through `from(..).unwrap()` is supported only from the function's own float type (`T::from(x).unwrap()` with `x: T`); convert between `f32` and `f64` with `as`",
@@ -209,7 +211,7 @@ impl<'a> Lowerer<'a> {
             if self.chain_root_array(&call.receiver).is_some() {
                 self.errors.spanned(
                     expr,
-                    "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `skip`, `take`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
+                    "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `skip`, `take`, `step_by`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` (a maximum: `fold(f64::NEG_INFINITY, f64::max)`) or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
                 );
                 return self.dummy();
             }
