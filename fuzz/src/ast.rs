@@ -395,6 +395,9 @@ pub struct Program {
     /// models, `f(models: &[Model], ..)`, and reads the second,
     /// `let model = &models[1];` (the first is a decoy, its gradient zero).
     pub sliced_model: bool,
+    /// With a slice of models: the slice is a field of a struct instead,
+    /// `f(holder: &Holder, ..)` reading `let model = &holder.models[1];`.
+    pub held_model: bool,
 }
 
 impl Program {

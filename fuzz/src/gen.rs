@@ -234,7 +234,11 @@ pub fn program(seed: u64) -> Program {
     let reads_model =
         format!("{main:?}").contains("\"self.w\"") || format!("{main:?}").contains("\"self.b\"");
     let sliced_model = free_model && !whole_model && reads_model && marks.chance(0.5);
+    // Drawn from a generator of its own: half the slices of models are a
+    // field of a struct.
+    let held_model = sliced_model && Rng::new(seed ^ 0x4e1d_5eed_0000_0017).chance(0.5);
     Program {
+        held_model,
         free_model,
         whole_model,
         sliced_model,

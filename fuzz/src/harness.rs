@@ -131,7 +131,13 @@ fn line_count(s: &str) -> usize {
 
 fn main_function(p: &Program, d: Dialect, out: &mut String) {
     if p.model.is_some() && p.free_model && d != Dialect::Dual {
-        print::model_function(&p.main, d, p.len, (p.whole_model, p.sliced_model), out);
+        print::model_function(
+            &p.main,
+            d,
+            p.len,
+            (p.whole_model, p.sliced_model, p.held_model),
+            out,
+        );
     } else if p.model.is_some() {
         print::method(&p.main, d, p.len, out);
     } else {
@@ -239,6 +245,12 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 out,
                 "    let z_umodels = [{name}::Model {{ w: z_in_mw.iter().map(|v| 0.5 * v + 0.25).collect(), b: z_in_mb - 1.0 }}, {name}::Model {{ w: z_in_mw.clone(), b: z_in_mb }}];"
             );
+            if p.held_model {
+                let _ = writeln!(
+                    out,
+                    "    let z_uholder = {name}::Holder {{ models: vec![{name}::Model {{ w: z_in_mw.iter().map(|v| 0.5 * v + 0.25).collect(), b: z_in_mb - 1.0 }}, {name}::Model {{ w: z_in_mw.clone(), b: z_in_mb }}] }};"
+                );
+            }
         }
     }
     let mut coords = if p.model.is_some() { p.len + 1 } else { 0 };
@@ -413,7 +425,9 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 }
             }
         }
-        if p.sliced_model {
+        if p.held_model {
+            args.insert(0, "&z_uholder".to_string());
+        } else if p.sliced_model {
             args.insert(0, "&z_umodels".to_string());
         } else if p.free_model {
             args.insert(0, "&z_umodel".to_string());
@@ -466,9 +480,13 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         if p.sliced_model {
             // The decoy's gradient is zero; the second model's is the
             // model's.
+            let models = match p.held_model {
+                true => format!("{g}.holder.models"),
+                false => format!("{g}.models"),
+            };
             let _ = writeln!(
                 out,
-                "    assert!({g}.models.len() == 2 && {g}.models[0].w.iter().all(|v| *v == 0.0) && {g}.models[0].b == 0.0, \"the decoy model's gradient is not zero: {{:?}}\", {g}.models[0]);\n    if {g}.models[1].w.is_empty() {{ {var}.extend(std::iter::repeat(0.0).take({})); }} else {{ {var}.extend({g}.models[1].w.iter().copied()); }}\n    {var}.push({g}.models[1].b);",
+                "    assert!({models}.len() == 2 && {models}[0].w.iter().all(|v| *v == 0.0) && {models}[0].b == 0.0, \"the decoy model's gradient is not zero: {{:?}}\", {models}[0]);\n    if {models}[1].w.is_empty() {{ {var}.extend(std::iter::repeat(0.0).take({})); }} else {{ {var}.extend({models}[1].w.iter().copied()); }}\n    {var}.push({models}[1].b);",
                 p.len
             );
         } else if p.free_model {

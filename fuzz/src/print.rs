@@ -103,12 +103,16 @@ pub fn model_function(
     f: &Func,
     d: Dialect,
     len: usize,
-    (whole, sliced): (bool, bool),
+    (whole, sliced, held): (bool, bool, bool),
     out: &mut String,
 ) {
     let ty = d.ty();
     out.push_str("#[derive(backprop_runtime::Differentiable)]\n");
     let _ = writeln!(out, "pub struct Model {{ pub w: Vec<{ty}>, pub b: {ty} }}");
+    if held {
+        out.push_str("#[derive(backprop_runtime::Differentiable)]\n");
+        out.push_str("pub struct Holder { pub models: Vec<Model> }\n");
+    }
     out.push_str("#[differentiate]\n");
     let call = if whole {
         let _ = writeln!(
@@ -125,9 +129,10 @@ pub fn model_function(
     };
     let mut free = String::new();
     function(f, d, len, &mut free);
-    let (param, name) = match sliced {
-        true => ("models: &[Model]", "models"),
-        false => ("model: &Model", "model"),
+    let (param, name) = match (sliced, held) {
+        (true, true) => ("holder: &Holder", "holder"),
+        (true, false) => ("models: &[Model]", "models"),
+        (false, _) => ("model: &Model", "model"),
     };
     let model = if f.params.is_empty() {
         param.to_string()
@@ -147,7 +152,11 @@ pub fn model_function(
         // The element read, named at the top of the body.
         if let Some(at) = free.find("pub fn f(") {
             if let Some(open) = free[at..].find("{\n") {
-                free.insert_str(at + open + 2, "    let model = &models[1];\n");
+                let element = match held {
+                    true => "    let model = &holder.models[1];\n",
+                    false => "    let model = &models[1];\n",
+                };
+                free.insert_str(at + open + 2, element);
             }
         }
     }
