@@ -476,7 +476,16 @@ impl VisitMut for Rewrite {
                 // `std::mem::swap(&mut a, &mut b)`: std's, which the
                 // pipeline reads as an assignment.
                 let swap = crate::desugar::assignments::is_mem_swap(&func.path);
-                if local_closure || activation || swap {
+                // The index arithmetic of a function read field by field
+                // (`::backprop_runtime::model::fields::within(i, len)`): of
+                // integers, the same in the twin.
+                let index = func.path.leading_colon.is_some()
+                    && segments.starts_with(&[
+                        "backprop_runtime".into(),
+                        "model".into(),
+                        "fields".into(),
+                    ]);
+                if local_closure || activation || swap || index {
                     return;
                 }
                 // Spanned at the call: a callee without a twin is reported

@@ -197,3 +197,31 @@ fn tangent_and_hvp_over_a_held_slice() {
         assert!((numeric - hv.c.cells[l].v[1]).abs() < 1e-6, "{l}");
     }
 }
+
+/// An element named `model` (a word of the runtime's paths the generated
+/// code calls) in a function asking for second order, whose twin reads the
+/// layers' gathered fields.
+#[differentiate(second_order)]
+fn picked(net: &Mlp, t: f64) -> f64 {
+    let model = &net.layers[1];
+    model.w[0] * t * t + model.b[0] * model.w[1] * net.scale
+}
+
+#[test]
+fn second_order_over_an_element_named_model() {
+    let v: Vec<f64> = (0..12).map(|k| 0.2 * k as f64 - 1.1).collect();
+    let net = mlp_from(&v);
+    let t = 0.7;
+    let (value, g) = picked::grad(&net, t);
+    assert_eq!(value, picked(&net, t));
+    assert_gradient(|v| picked(&mlp_from(v), t), &v, &mlp_grad_as_vec(&g.net));
+    let mut dir = net.zero_grad();
+    dir.layers[1].b[0] = 1.0;
+    dir.scale = -0.5;
+    let (_, _, hv) = picked::hvp(&net, t, &dir, 0.25);
+    // d/dw1 of the gradient along the direction: b0 * scale moves by
+    // 1 * scale + b0 * (-0.5); d/dt of dw0 = t * t moves by 2 * t * 0.25.
+    let expected_w1 = net.scale - 0.5 * net.layers[1].b[0];
+    assert!((hv.net.layers[1].w[1] - expected_w1).abs() < 1e-12);
+    assert!((hv.net.layers[1].w[0] - 2.0 * t * 0.25).abs() < 1e-12);
+}

@@ -357,7 +357,10 @@ impl Rewrite<'_> {
     fn bind_element(&self, local: &syn::Local, rest: &[syn::Stmt]) -> Option<Vec<syn::Stmt>> {
         let (alias, slice, index) = element_binding(local, self.slices)?;
         let element = self.elements.get(&alias)?;
-        let read = crate::emit::names::identifiers(quote!(#(#rest)*));
+        let read = variables_read(&syn::Block {
+            brace_token: syn::token::Brace::default(),
+            stmts: rest.to_vec(),
+        });
         let reads = |name: &Ident| read.contains(&name.to_string());
         let at = &element.at;
         let mut stmts: Vec<syn::Stmt> = Vec::new();
