@@ -225,3 +225,29 @@ fn second_order_over_an_element_named_model() {
     assert!((hv.net.layers[1].w[1] - expected_w1).abs() < 1e-12);
     assert!((hv.net.layers[1].w[0] - 2.0 * t * 0.25).abs() < 1e-12);
 }
+
+/// Elements taken apart in the loop's pattern and by a `let`.
+#[differentiate]
+fn layers_apart(model: &Mlp, x: f64) -> f64 {
+    let mut s = 0.0;
+    for Dense { w, b, .. } in &model.layers {
+        s += w[0] * x + b[0];
+    }
+    for layer in &model.layers {
+        let Dense { w, .. } = layer;
+        s += w.iter().map(|v| v * v).sum::<f64>();
+    }
+    s * model.scale
+}
+
+#[test]
+fn elements_taken_apart_by_patterns() {
+    let v: Vec<f64> = (0..12).map(|k| 0.15 * k as f64 - 0.8).collect();
+    let (value, g) = layers_apart::grad(&mlp_from(&v), 0.3);
+    assert_eq!(value, layers_apart(&mlp_from(&v), 0.3));
+    assert_gradient(
+        |v| layers_apart(&mlp_from(v), 0.3),
+        &v,
+        &mlp_grad_as_vec(&g.model),
+    );
+}

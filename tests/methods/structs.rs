@@ -945,3 +945,54 @@ fn hvp_over_model_structs() {
     let hkc = x * (p.k * x).cos() + 2.0 * p.k;
     assert!((hv.p.k - hkk).abs() < 1e-12 && (hv.p.c - hkc).abs() < 1e-12);
 }
+
+/// A struct taken apart by patterns: nested, with `..`, a renamed field,
+/// a float read through `*`, and a generic struct copied out of its
+/// reference.
+#[differentiate]
+fn taken_apart(m: &Model, x: &[f64]) -> f64 {
+    let Model {
+        head: Layer { w, b: bias },
+        rot,
+        scale,
+        ..
+    } = m;
+    let mut s = *bias;
+    for i in 0..w.len() {
+        s += w[i] * x[i] * rot[i];
+    }
+    s * *scale
+}
+
+#[differentiate]
+fn params_apart<T: Float>(p: &Params<T>, x: T) -> T {
+    let Params { k, c } = *p;
+    k * x * x + c.sin()
+}
+
+#[test]
+fn structs_taken_apart_by_patterns() {
+    let mut rng = Rng::new(17);
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let x = [0.5, -1.5, 2.0];
+        let (value, g) = taken_apart::grad(&model_from(&v), &x);
+        assert_eq!(value, taken_apart(&model_from(&v), &x));
+        assert_gradient(
+            |v| taken_apart(&model_from(v), &x),
+            &v,
+            &model_grad_as_vec(&g.m),
+        );
+        let p = Params {
+            k: rng.uniform(-1.0, 1.0),
+            c: rng.uniform(-1.0, 1.0),
+        };
+        let t = rng.uniform(-1.0, 1.0);
+        let (_, g) = params_apart::grad(&p, t);
+        assert_gradient(
+            |v| params_apart(&Params { k: v[0], c: v[1] }, t),
+            &[p.k, p.c],
+            &[g.p.k, g.p.c],
+        );
+    }
+}

@@ -12,6 +12,7 @@
 //! as an integer (a range's end, an index, a cast) or only compared is data.
 
 mod chains;
+mod destructure;
 mod elements;
 mod flat;
 mod nested;
@@ -213,12 +214,21 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .filter(|c| c.rows)
         .map(|c| c.ident.clone())
         .collect();
-    rows::patterns_as_names(&mut body, &rows, &mut names);
+    rows::patterns_as_names(&mut body, &slices, &mut names);
     chains::reductions_as_loops(&mut body, &slices, float_param.as_ref());
     chains::element_copies_as_references(&mut body, &slices);
     let all_candidates: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();
     let aliases = elements::bind_elements(&mut body, &slices, &structs, &mut names, &mut errors);
     rows::rows_as_fields(&mut body, &rows, &aliases);
+    // `let Params { k, c } = *p;` of a struct or an element: its fields read.
+    let mut named: Vec<Ident> = structs.clone();
+    named.extend(
+        aliases
+            .iter()
+            .filter(|(_, slice)| !rows.contains(slice))
+            .map(|(alias, _)| alias.clone()),
+    );
+    destructure::fields_as_lets(&mut body, &named);
     let mut readers = structs.clone();
     readers.extend(aliases.keys().cloned());
     let mut uses = uses::uses(&body, &readers, &slices);

@@ -88,14 +88,21 @@ impl Finder<'_> {
     }
 
     fn bind(&mut self, pat: &syn::Pat, chain: &(Ident, Ident)) {
-        struct Names(Vec<Ident>);
+        struct Names(Vec<Ident>, bool);
         impl<'ast> Visit<'ast> for Names {
             fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
                 self.0.push(pat.ident.clone());
             }
+            fn visit_pat_struct(&mut self, _: &'ast syn::PatStruct) {
+                self.1 = true;
+            }
         }
-        let mut names = Names(Vec::new());
+        let mut names = Names(Vec::new(), false);
         names.visit_pat(pat);
+        // An element taken apart by a struct pattern is a struct.
+        if names.1 {
+            self.indexed.insert(chain.clone());
+        }
         self.bound
             .extend(names.0.into_iter().map(|name| (name, chain.clone())));
     }
@@ -142,6 +149,16 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         if let Some(init) = &local.init {
             if let Some(chain) = self.root(&init.expr) {
                 self.bind(&local.pat, &chain);
+            }
+            // `let Dense { w, .. } = layer;`: `layer` is a struct.
+            let mut pat = &local.pat;
+            if let syn::Pat::Reference(r) = pat {
+                pat = &r.pat;
+            }
+            if let (syn::Pat::Struct(_), Expr::Path(path)) = (pat, strip(&init.expr)) {
+                if let Some(name) = path.path.get_ident() {
+                    self.members_of.insert(name.clone());
+                }
             }
         }
         syn::visit::visit_local(self, local);

@@ -33,9 +33,10 @@ pub(super) fn is_row(element: &syn::Type, float_param: Option<&Ident>) -> bool {
 }
 
 /// `for [x, y] in points` (and `&[x, y]`, inside the tuples of `enumerate`
-/// and `zip`): each row named, `for points_row in points { let [x, y] =
-/// points_row; .. }`, so that the row is an element like a struct's, and its
-/// destructuring a `let` that `rows_as_fields` reads.
+/// and `zip`; and `for Dense { w, b, .. } in layers`): each element named,
+/// `for points_row in points { let [x, y] = points_row; .. }`, so that it is
+/// bound as an element, and its destructuring a `let` that `rows_as_fields`
+/// (or `destructure.rs`) reads. `rows` here are all the slices.
 pub(super) fn patterns_as_names(block: &mut syn::Block, rows: &[Ident], names: &mut Names) {
     if !rows.is_empty() {
         Patterns { rows, names }.visit_block_mut(block);
@@ -60,12 +61,12 @@ impl VisitMut for Patterns<'_> {
     }
 }
 
-/// Each array pattern in `pat` (`[x, y]`, `&[x, y]`) replaced by a fresh
-/// name, and a `let` of the pattern from it.
+/// Each array or struct pattern in `pat` (`[x, y]`, `&[x, y]`, `Dense { w,
+/// b, .. }`) replaced by a fresh name, and a `let` of the pattern from it.
 fn name_row_patterns(pat: &mut Pat, slice: &Ident, names: &mut Names, lets: &mut Vec<syn::Stmt>) {
     let is_array = |p: &Pat| match p {
-        Pat::Slice(_) => true,
-        Pat::Reference(r) => matches!(&*r.pat, Pat::Slice(_)),
+        Pat::Slice(_) | Pat::Struct(_) => true,
+        Pat::Reference(r) => matches!(&*r.pat, Pat::Slice(_) | Pat::Struct(_)),
         _ => false,
     };
     if is_array(pat) {
