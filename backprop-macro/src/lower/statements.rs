@@ -290,6 +290,20 @@ impl<'a> Lowerer<'a> {
                 }};
                 self.block(&swapped, Tail::Unit);
             }
+            // A vector's length or order changed in place.
+            Expr::MethodCall(call)
+                if [
+                    "clear", "truncate", "resize", "extend", "extend_from_slice", "append",
+                    "insert", "remove", "pop", "retain", "drain", "dedup", "sort", "sort_by",
+                    "sort_unstable_by", "reverse", "rotate_left", "rotate_right",
+                ]
+                .contains(&call.method.to_string().as_str()) =>
+            {
+                self.errors.spanned(
+                    expr,
+                    format!("`{}` changes a vector in place, which a differentiated function does not do yet: give each stage a buffer of its own (`let mut next = vec![0.0; n];`) and copy it where it belongs (`h[..n].copy_from_slice(&next[..n]);`, with `h` as long as the longest stage), or fill a new vector with `push`", call.method),
+                );
+            }
             Expr::MethodCall(call) if call.method == "for_each" => self.errors.spanned(
                 expr,
                 "`for_each` whose closure returns early is not supported (a `return` or `?` there leaves the closure, not the function); write the loop it stands for, with `continue` for the `return`: `for v in w.iter() { if *v < 0.0 { continue; } total += v * v; }`",
