@@ -20,6 +20,9 @@ enum Kind {
     /// `Vec<Layer>` of another model struct: a `Vec` of its gradient
     /// structs (empty means zero).
     NestedVec(syn::Type),
+    /// `Vec<[f64; 3]>` or `Vec<Vec<f64>>`, rows of floats: a `Vec` of rows
+    /// (empty means zero).
+    Rows,
 }
 
 struct Field {
@@ -160,7 +163,14 @@ fn kind_of(ty: &syn::Type, type_params: &[Ident], errors: &mut Errors) -> Option
         if is_struct(elem, type_params) {
             return Some(Kind::NestedVec(elem.clone()));
         }
-        errors.spanned(ty, format!("only vectors of floats (`Vec<f64>`) and of structs that derive `Differentiable` (`Vec<Layer>`) are differentiated; a vector of vectors or arrays is not supported yet: flatten it into one `Vec<f64>`, or {SKIP}"));
+        let row_of_floats = match elem {
+            syn::Type::Array(array) => is_float(&array.elem, type_params),
+            other => vec_element(other).is_some_and(|f| is_float(f, type_params)),
+        };
+        if row_of_floats {
+            return Some(Kind::Rows);
+        }
+        errors.spanned(ty, format!("only vectors of floats (`Vec<f64>`), of rows of floats (`Vec<[f64; 3]>`, `Vec<Vec<f64>>`) and of structs that derive `Differentiable` (`Vec<Layer>`) are differentiated; flatten this one into one `Vec<f64>`, or {SKIP}"));
         return None;
     }
     match ty {
@@ -196,6 +206,10 @@ fn float_type(fields: &[Field], name: &Ident, errors: &mut Errors) -> Option<Tok
             _ => None,
         },
         Kind::Vec => vec_element(&f.ty).cloned(),
+        Kind::Rows => vec_element(&f.ty).and_then(|row| match row {
+            syn::Type::Array(array) => Some((*array.elem).clone()),
+            other => vec_element(other).cloned(),
+        }),
         Kind::Nested | Kind::NestedVec(_) => None,
     });
     if let Some(float) = float {
@@ -228,7 +242,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
     let grad_ty_of = |f: &Field| -> TokenStream {
         let ty = &f.ty;
         match &f.kind {
-            Kind::Float | Kind::Array(_) | Kind::Vec => quote!(#ty),
+            Kind::Float | Kind::Array(_) | Kind::Vec | Kind::Rows => quote!(#ty),
             Kind::Nested => quote!(<#ty as ::backprop_runtime::Differentiable>::Grad),
             Kind::NestedVec(elem) => {
                 quote!(::std::vec::Vec<<#elem as ::backprop_runtime::Differentiable>::Grad>)
@@ -254,7 +268,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
         match &f.kind {
             Kind::Float => quote!(#ident: #zero),
             Kind::Array(len) => quote!(#ident: [#zero; #len]),
-            Kind::Vec | Kind::NestedVec(_) => quote!(#ident: ::std::vec::Vec::new()),
+            Kind::Vec | Kind::NestedVec(_) | Kind::Rows => quote!(#ident: ::std::vec::Vec::new()),
             Kind::Nested => quote!(#ident: ::core::default::Default::default()),
         }
     });
@@ -272,6 +286,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::NestedVec(_) => {
                 quote!(#ident: self.#ident.iter().map(::backprop_runtime::Differentiable::zero_grad).collect())
             }
+            Kind::Rows => {
+                quote!(#ident: ::backprop_runtime::model::fields::zero_rows(&self.#ident))
+            }
         }
     });
     let fields_mod = quote!(::backprop_runtime::model::fields);
@@ -288,6 +305,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::NestedVec(_) => {
                 quote!(#fields_mod::step_each(&mut self.#ident, factor, &grad.#ident);)
             }
+            Kind::Rows => {
+                quote!(#fields_mod::step_rows(&mut self.#ident, factor, &grad.#ident);)
+            }
         }
     });
     let clears = each(&|f| {
@@ -298,6 +318,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Vec => quote!(self.#ident.clear();),
             Kind::Nested => quote!(::backprop_runtime::Gradient::clear(&mut self.#ident);),
             Kind::NestedVec(_) => quote!(#fields_mod::clear_each(&mut self.#ident);),
+            Kind::Rows => quote!(#fields_mod::clear_rows(&mut self.#ident);),
         }
     });
     let scales = each(&|f| {
@@ -309,6 +330,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             }
             Kind::Nested => quote!(::backprop_runtime::Gradient::scale(&mut self.#ident, factor);),
             Kind::NestedVec(_) => quote!(#fields_mod::scale_each(&mut self.#ident, factor);),
+            Kind::Rows => quote!(#fields_mod::scale_rows(&mut self.#ident, factor);),
         }
     });
     let axpys = each(&|f| {
@@ -327,6 +349,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::NestedVec(_) => {
                 quote!(#fields_mod::add_scaled_each(&mut self.#ident, factor, &other.#ident);)
             }
+            Kind::Rows => {
+                quote!(#fields_mod::add_scaled_rows(&mut self.#ident, factor, &other.#ident);)
+            }
         }
     });
     let dots = each(&|f| {
@@ -338,6 +363,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             }
             Kind::Nested => quote!(::backprop_runtime::Gradient::dot(&self.#ident, &other.#ident)),
             Kind::NestedVec(_) => quote!(#fields_mod::dot_each(&self.#ident, &other.#ident)),
+            Kind::Rows => quote!(#fields_mod::dot_rows(&self.#ident, &other.#ident)),
         }
     });
     // Each trait the gradient implements asks it of each field's gradient

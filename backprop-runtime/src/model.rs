@@ -459,6 +459,72 @@ pub mod fields {
         rows.map(|row| row.as_ref().len())
     }
 
+    /// Zero rows as long as `rows`' rows.
+    pub fn zero_rows<T: Float, R: Row<T> + AsRef<[T]>>(rows: &[R]) -> Vec<R> {
+        rows.iter()
+            .map(|row| {
+                let mut zero = R::zero_row();
+                zero.add_slice(&vec![T::zero(); row.as_ref().len()]);
+                zero
+            })
+            .collect()
+    }
+
+    /// `rows += factor * grads`, row by row (an empty `grads` adds nothing).
+    ///
+    /// # Panics
+    /// When a non-empty `grads` is not as long as `rows`, or a row's length
+    /// differs.
+    pub fn step_rows<T: Float, R: AsMut<[T]>, G: AsRef<[T]>>(
+        rows: &mut [R],
+        factor: T,
+        grads: &[G],
+    ) {
+        if grads.is_empty() {
+            return;
+        }
+        assert_eq!(
+            rows.len(),
+            grads.len(),
+            "a gradient of {} rows for {} rows",
+            grads.len(),
+            rows.len()
+        );
+        for (row, grad) in rows.iter_mut().zip(grads) {
+            add_scaled_slice(row.as_mut(), factor, grad.as_ref());
+        }
+    }
+
+    /// `rows *= factor`, row by row.
+    pub fn scale_rows<T: Float, R: AsMut<[T]>>(rows: &mut [R], factor: T) {
+        for row in rows {
+            scale_slice(row.as_mut(), factor);
+        }
+    }
+
+    /// `into += factor * from`, row by row: an empty `from` adds nothing, an
+    /// empty `into` grows to `from`'s shape.
+    pub fn add_scaled_rows<T: Float, R: Row<T> + AsRef<[T]> + AsMut<[T]>>(
+        into: &mut Vec<R>,
+        factor: T,
+        from: &[R],
+    ) {
+        if from.is_empty() {
+            return;
+        }
+        if into.is_empty() {
+            *into = zero_rows(from);
+        }
+        step_rows(into, factor, from);
+    }
+
+    /// The sum of the rows' dot products.
+    pub fn dot_rows<T: Float, R: AsRef<[T]>>(a: &[R], b: &[R]) -> T {
+        a.iter().zip(b).fold(T::zero(), |sum, (x, y)| {
+            sum + dot_slice(x.as_ref(), y.as_ref())
+        })
+    }
+
     /// Sets every row of a slice of rows' gradient to zero, keeping memory.
     pub fn clear_rows<T: Float, R: Row<T>>(rows: &mut [R]) {
         rows.iter_mut().for_each(Row::clear_row);

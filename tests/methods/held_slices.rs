@@ -251,3 +251,79 @@ fn elements_taken_apart_by_patterns() {
         &mlp_grad_as_vec(&g.model),
     );
 }
+
+/// Rows held by a struct: points and a ragged matrix.
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Mesh {
+    vertices: Vec<[f64; 2]>,
+    weights: Vec<Vec<f64>>,
+    stiffness: f64,
+}
+
+fn mesh_from(v: &[f64]) -> Mesh {
+    Mesh {
+        vertices: v[0..6].chunks(2).map(|c| [c[0], c[1]]).collect(),
+        weights: vec![v[6..8].to_vec(), v[8..9].to_vec()],
+        stiffness: v[9],
+    }
+}
+
+fn mesh_grad_as_vec(g: &MeshGrad) -> Vec<f64> {
+    let mut v: Vec<f64> = g.vertices.iter().flatten().copied().collect();
+    v.extend(g.weights.iter().flatten());
+    v.push(g.stiffness);
+    v
+}
+
+/// Rows by index, by an array pattern, and a row in a loop.
+#[differentiate]
+fn mesh_energy(mesh: &Mesh, x: &[f64]) -> f64 {
+    let mut e = 0.0;
+    for i in 0..mesh.vertices.len() {
+        let j = (i + 1) % mesh.vertices.len();
+        let dx = mesh.vertices[i][0] - mesh.vertices[j][0];
+        let dy = mesh.vertices[i][1] - mesh.vertices[j][1];
+        e += mesh.stiffness * (dx * dx + dy * dy);
+    }
+    for [a, b] in &mesh.vertices {
+        e += a * b.sin();
+    }
+    for row in &mesh.weights {
+        let mut s = 0.0;
+        for k in 0..row.len() {
+            s += row[k] * x[k];
+        }
+        e += s.tanh();
+    }
+    e
+}
+
+#[test]
+fn rows_held_by_a_struct() {
+    let mut rng = Rng::new(33);
+    let x = [0.5, -1.0];
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..10).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let (value, g) = mesh_energy::grad(&mesh_from(&v), &x);
+        assert_eq!(value, mesh_energy(&mesh_from(&v), &x));
+        assert_gradient(
+            |v| mesh_energy(&mesh_from(v), &x),
+            &v,
+            &mesh_grad_as_vec(&g.mesh),
+        );
+    }
+    // The derive's operations on rows: zero of the same shape, sums, dot,
+    // clear, and a step.
+    let mesh = mesh_from(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]);
+    let (value, g) = mesh_energy::grad(&mesh, &x);
+    let mut total = mesh.zero_grad();
+    assert_eq!(total.weights[0], vec![0.0; 2]);
+    total.add(&g.mesh);
+    total.add_scaled(1.0, &g.mesh);
+    assert!((total.dot(&g.mesh) - 2.0 * g.mesh.norm().powi(2)).abs() < 1e-12);
+    total.clear();
+    assert_eq!(total.norm(), 0.0);
+    let mut stepped = mesh.clone();
+    stepped.step(&g.mesh, 1e-3);
+    assert!(mesh_energy(&stepped, &x) < value);
+}

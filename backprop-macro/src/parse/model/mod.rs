@@ -180,7 +180,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .filter(|c| !c.slice && !c.mutable)
         .map(|c| c.ident.clone())
         .collect();
-    for (owner, field) in nested::find(&body, &owners) {
+    for (owner, field, rows) in nested::find(&body, &owners) {
         let local = names.fresh(&format!("{owner}_{field}"));
         nested::rename(&mut body, &owner, &field, &local);
         let Some(parent) = candidates.iter().find(|c| c.ident == owner) else {
@@ -192,7 +192,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             by_ref: true,
             mutable: false,
             slice: true,
-            rows: false,
+            rows,
             written: parent.written.clone(),
             owner: Some((owner, field)),
         });

@@ -18,13 +18,16 @@ use syn::visit_mut::VisitMut;
 use syn::Expr;
 
 /// The fields of `owners` (struct parameters) the body reads as slices of
-/// structs, as `(owner, field)`.
-pub(super) fn find(body: &syn::Block, owners: &[Ident]) -> Vec<(Ident, Ident)> {
+/// structs or of rows of floats, as `(owner, field, rows)`.
+pub(super) fn find(body: &syn::Block, owners: &[Ident]) -> Vec<(Ident, Ident, bool)> {
     let mut finder = Finder {
         owners,
         indexed: BTreeSet::new(),
         bound: Vec::new(),
         members_of: BTreeSet::new(),
+        rows: BTreeSet::new(),
+        rows_bound: Vec::new(),
+        indexed_names: BTreeSet::new(),
     };
     finder.visit_block(body);
     let mut found = finder.indexed;
@@ -33,7 +36,19 @@ pub(super) fn find(body: &syn::Block, owners: &[Ident]) -> Vec<(Ident, Ident)> {
             found.insert(chain);
         }
     }
-    found.into_iter().collect()
+    let mut rows = finder.rows;
+    for (name, chain) in finder.rows_bound {
+        if finder.indexed_names.contains(&name) {
+            rows.insert(chain);
+        }
+    }
+    // (A field found both ways is a slice of structs: its elements' members
+    // are read.)
+    rows.retain(|chain| !found.contains(chain));
+    let structs = found.into_iter().map(|(o, f)| (o, f, false));
+    structs
+        .chain(rows.into_iter().map(|(o, f)| (o, f, true)))
+        .collect()
 }
 
 /// Every `owner.field` in the body named `local` instead.
@@ -55,6 +70,13 @@ struct Finder<'a> {
     bound: Vec<(Ident, (Ident, Ident))>,
     /// Names whose members the body reads (`layer.w`).
     members_of: BTreeSet<Ident>,
+    /// Read as `owner.field[i][k]`, or taken apart by an array pattern.
+    rows: BTreeSet<(Ident, Ident)>,
+    /// Names bound to elements of `owner.field` by plain iteration or an
+    /// index (not chunks or parts, which are slices of floats).
+    rows_bound: Vec<(Ident, (Ident, Ident))>,
+    /// Names the body indexes (`p[k]`).
+    indexed_names: BTreeSet<Ident>,
 }
 
 impl Finder<'_> {
@@ -87,6 +109,55 @@ impl Finder<'_> {
         }
     }
 
+    /// The `owner.field` an element comes from by plain iteration or an
+    /// index: `&model.pts`, `model.pts.iter().enumerate()`, `model.pts[i]`.
+    fn element_root(&self, expr: &Expr) -> Option<(Ident, Ident)> {
+        if let Some(found) = self.field_of(expr) {
+            return Some(found);
+        }
+        const PLAIN: &[&str] = &[
+            "iter",
+            "into_iter",
+            "enumerate",
+            "zip",
+            "skip",
+            "take",
+            "rev",
+            "step_by",
+        ];
+        match strip(expr) {
+            Expr::MethodCall(call) if PLAIN.iter().any(|m| call.method == m) => {
+                self.element_root(&call.receiver)
+            }
+            Expr::Reference(r) => self.element_root(&r.expr),
+            Expr::Index(index) if !matches!(strip(&index.index), Expr::Range(_)) => {
+                self.field_of(&index.expr)
+            }
+            _ => None,
+        }
+    }
+
+    /// Names bound to rows of `chain` by `pat`; an array pattern makes it
+    /// rows outright.
+    fn bind_rows(&mut self, pat: &syn::Pat, chain: &(Ident, Ident)) {
+        struct Names(Vec<Ident>, bool);
+        impl<'ast> Visit<'ast> for Names {
+            fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+                self.0.push(pat.ident.clone());
+            }
+            fn visit_pat_slice(&mut self, _: &'ast syn::PatSlice) {
+                self.1 = true;
+            }
+        }
+        let mut names = Names(Vec::new(), false);
+        names.visit_pat(pat);
+        if names.1 {
+            self.rows.insert(chain.clone());
+        }
+        self.rows_bound
+            .extend(names.0.into_iter().map(|name| (name, chain.clone())));
+    }
+
     fn bind(&mut self, pat: &syn::Pat, chain: &(Ident, Ident)) {
         struct Names(Vec<Ident>, bool);
         impl<'ast> Visit<'ast> for Names {
@@ -110,6 +181,22 @@ impl Finder<'_> {
 
 impl<'ast> Visit<'ast> for Finder<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
+        if let Expr::Index(outer) = expr {
+            match strip(&outer.expr) {
+                // `model.pts[i][k]`.
+                Expr::Index(inner) => {
+                    if let Some(chain) = self.field_of(&inner.expr) {
+                        self.rows.insert(chain);
+                    }
+                }
+                Expr::Path(path) => {
+                    if let Some(name) = path.path.get_ident() {
+                        self.indexed_names.insert(name.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
         match expr {
             Expr::Field(field) => match strip(&field.base) {
                 Expr::Index(index) => {
@@ -128,13 +215,20 @@ impl<'ast> Visit<'ast> for Finder<'_> {
                 if let Some(chain) = self.root(&looped.expr) {
                     self.bind(&looped.pat, &chain);
                 }
+                if let Some(chain) = self.element_root(&looped.expr) {
+                    self.bind_rows(&looped.pat, &chain);
+                }
             }
             Expr::MethodCall(call) => {
                 if let Some(chain) = self.root(&call.receiver) {
+                    let rows = self.element_root(&call.receiver);
                     for arg in &call.args {
                         if let Expr::Closure(closure) = strip(arg) {
                             for input in &closure.inputs {
                                 self.bind(input, &chain);
+                                if let Some(rows) = &rows {
+                                    self.bind_rows(input, rows);
+                                }
                             }
                         }
                     }
@@ -149,6 +243,15 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         if let Some(init) = &local.init {
             if let Some(chain) = self.root(&init.expr) {
                 self.bind(&local.pat, &chain);
+            }
+            // (A `let` binds a row only by an index: `let p = &model.pts[i];`;
+            // `let w = model.w;` binds the field itself.)
+            let indexed = match strip(&init.expr) {
+                Expr::Reference(r) => matches!(strip(&r.expr), Expr::Index(_)),
+                other => matches!(other, Expr::Index(_)),
+            };
+            if let Some(chain) = self.element_root(&init.expr).filter(|_| indexed) {
+                self.bind_rows(&local.pat, &chain);
             }
             // `let Dense { w, .. } = layer;`: `layer` is a struct.
             let mut pat = &local.pat;
