@@ -381,12 +381,24 @@ pub mod fields {
         offsets: &[usize],
         field: impl Fn(&mut G) -> &mut B,
     ) {
+        scatter_parts(grads, values, offsets, G::default, field);
+    }
+
+    /// Part `k` of `values` (cut at `offsets`) added into `field` of
+    /// `grads[k]`, the missing ones made by `zero`.
+    fn scatter_parts<G, T: Float, B: Buffer<T> + ?Sized>(
+        grads: &mut Vec<G>,
+        values: &[T],
+        offsets: &[usize],
+        zero: impl FnMut() -> G,
+        field: impl Fn(&mut G) -> &mut B,
+    ) {
         if values.is_empty() {
             return;
         }
         let count = offsets.len().saturating_sub(1);
         if grads.len() < count {
-            grads.resize_with(count, G::default);
+            grads.resize_with(count, zero);
         }
         for (grad, at) in grads.iter_mut().zip(offsets.windows(2)) {
             field(grad).add_slice(&values[at[0]..at[1]]);
@@ -440,16 +452,7 @@ pub mod fields {
     /// `offsets`, into each row's gradient (made, zero, when `rows` is
     /// shorter). An empty `values` adds nothing.
     pub fn scatter_rows<T: Float, R: Row<T>>(rows: &mut Vec<R>, values: &[T], offsets: &[usize]) {
-        if values.is_empty() {
-            return;
-        }
-        let count = offsets.len().saturating_sub(1);
-        if rows.len() < count {
-            rows.resize_with(count, R::zero_row);
-        }
-        for (row, at) in rows.iter_mut().zip(offsets.windows(2)) {
-            row.add_slice(&values[at[0]..at[1]]);
-        }
+        scatter_parts(rows, values, offsets, R::zero_row, |row| row);
     }
 
     /// The length of each row.

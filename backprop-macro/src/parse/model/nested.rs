@@ -140,42 +140,23 @@ impl Finder<'_> {
     /// Names bound to rows of `chain` by `pat`; an array pattern makes it
     /// rows outright.
     fn bind_rows(&mut self, pat: &syn::Pat, chain: &(Ident, Ident)) {
-        struct Names(Vec<Ident>, bool);
-        impl<'ast> Visit<'ast> for Names {
-            fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
-                self.0.push(pat.ident.clone());
-            }
-            fn visit_pat_slice(&mut self, _: &'ast syn::PatSlice) {
-                self.1 = true;
-            }
-        }
-        let mut names = Names(Vec::new(), false);
-        names.visit_pat(pat);
-        if names.1 {
+        let bound = Bound::of(pat);
+        if bound.array {
             self.rows.insert(chain.clone());
         }
         self.rows_bound
-            .extend(names.0.into_iter().map(|name| (name, chain.clone())));
+            .extend(bound.names.into_iter().map(|name| (name, chain.clone())));
     }
 
+    /// Names bound to elements of `chain` by `pat`; a struct pattern makes
+    /// it a slice of structs outright.
     fn bind(&mut self, pat: &syn::Pat, chain: &(Ident, Ident)) {
-        struct Names(Vec<Ident>, bool);
-        impl<'ast> Visit<'ast> for Names {
-            fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
-                self.0.push(pat.ident.clone());
-            }
-            fn visit_pat_struct(&mut self, _: &'ast syn::PatStruct) {
-                self.1 = true;
-            }
-        }
-        let mut names = Names(Vec::new(), false);
-        names.visit_pat(pat);
-        // An element taken apart by a struct pattern is a struct.
-        if names.1 {
+        let bound = Bound::of(pat);
+        if bound.structure {
             self.indexed.insert(chain.clone());
         }
         self.bound
-            .extend(names.0.into_iter().map(|name| (name, chain.clone())));
+            .extend(bound.names.into_iter().map(|name| (name, chain.clone())));
     }
 }
 
@@ -265,6 +246,37 @@ impl<'ast> Visit<'ast> for Finder<'_> {
             }
         }
         syn::visit::visit_local(self, local);
+    }
+}
+
+/// What a pattern binds: its names, and whether it takes a struct or an
+/// array apart.
+#[derive(Default)]
+struct Bound {
+    names: Vec<Ident>,
+    structure: bool,
+    array: bool,
+}
+
+impl Bound {
+    fn of(pat: &syn::Pat) -> Bound {
+        let mut bound = Bound::default();
+        bound.visit_pat(pat);
+        bound
+    }
+}
+
+impl<'ast> Visit<'ast> for Bound {
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        self.names.push(pat.ident.clone());
+    }
+    fn visit_pat_struct(&mut self, pat: &'ast syn::PatStruct) {
+        self.structure = true;
+        syn::visit::visit_pat_struct(self, pat);
+    }
+    fn visit_pat_slice(&mut self, pat: &'ast syn::PatSlice) {
+        self.array = true;
+        syn::visit::visit_pat_slice(self, pat);
     }
 }
 
