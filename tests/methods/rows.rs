@@ -241,3 +241,48 @@ fn gradients_over_rows_add_up_and_clear() {
     energy::backward_into(&tape, 1.0, &mut total);
     assert_eq!(flat(&total.pos), flat(&once.pos));
 }
+
+/// A local buffer of rows (`vec![[0.0; 2]; n]`, `[[0.0; 3]; 2]`): element
+/// writes, whole-row writes (`[a, b, c]`, `[x; 3]`), a loop over its rows,
+/// a row passed to a callee, an index that is not a literal, its length.
+#[differentiate]
+fn forces(pos: &[[f64; 2]], dt: f64) -> f64 {
+    let n = pos.len();
+    let mut force = vec![[0.0; 2]; n];
+    for i in 0..n {
+        for j in 0..n {
+            if i != j {
+                let dx = pos[j][0] - pos[i][0];
+                let dy = pos[j][1] - pos[i][1];
+                let r2 = dx * dx + dy * dy + 0.1;
+                force[i][0] += dx / r2;
+                force[i][1] += dy / r2;
+            }
+        }
+    }
+    let mut e = 0.0;
+    for i in 0..force.len() {
+        e += (pos[i][0] + dt * force[i][0]).powi(2) + (pos[i][1] + dt * force[i][1]).powi(2);
+    }
+    let mut r = [[0.0; 3]; 2];
+    r[0] = [pos[0][0], pos[0][1] * 2.0, dt];
+    r[1] = [pos[1][0].sin(); 3];
+    for row in &r {
+        e += row[0] * row[1] + row[2];
+    }
+    let k = n - 1;
+    e + r[1][k.min(2)] * dot(&r[0], &r[1])
+}
+
+#[test]
+fn local_buffers_of_rows() {
+    let mut rng = Rng::new(41);
+    for _ in 0..3 {
+        let x = random(&mut rng, 6);
+        let dt = rng.uniform(0.05, 0.2);
+        let (value, g) = forces::grad(&rows::<2>(&x), dt);
+        assert_eq!(value, forces(&rows::<2>(&x), dt));
+        assert_gradient(|x| forces(&rows::<2>(x), dt), &x, &flat(&g.pos));
+        assert_gradient(|t| forces(&rows::<2>(&x), t[0]), &[dt], &[g.dt]);
+    }
+}

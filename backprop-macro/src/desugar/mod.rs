@@ -1,5 +1,6 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
-//! out: paths moved one module deeper (`paths`), local structs built from a
+//! out: paths moved one module deeper (`paths`), local buffers of rows as flat
+//! buffers (`row_buffers`), local structs built from a
 //! literal as one local per field (`records`), destructuring assignments as
 //! tuple `let`s (`assignments`), functions named where an adapter takes a
 //! closure as closures and `for_each` as a loop (`adapters`), loops over
@@ -25,6 +26,7 @@ pub mod iterators;
 pub mod paths;
 pub mod records;
 pub mod returns;
+pub mod row_buffers;
 
 use syn::visit::Visit;
 
@@ -36,6 +38,7 @@ use syn::visit::Visit;
 /// loop's body as branches.
 pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     paths::rebase(function);
+    row_buffers::row_buffers_as_flat(&mut function.block);
     records::struct_locals_as_fields(&mut function.block);
     assignments::tuple_assignments_as_lets(&mut function.block);
     adapters::adapters_as_closures_and_loops(&mut function.block);

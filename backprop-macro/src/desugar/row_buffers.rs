@@ -1,0 +1,257 @@
+//! Local buffers of rows, `let mut force = vec![[0.0; 3]; n];` (or
+//! `[[0.0; 3]; 4]`), as one flat buffer, `vec![0.0; 3 * n]`: `force[i][k]`
+//! is `force[3 * i + k]` (`k` checked against the row's length unless it is
+//! a literal below it), `force[i]` a view of the row's part,
+//! `force[i] = [a, b, c];` one write per element, `force.len()` the count of
+//! rows, and a loop over the rows a loop over `chunks_exact(3)`. The rest of
+//! the pipeline sees a buffer of floats, whose elements it tracks.
+
+use crate::lower::strip_parens as strip;
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Stmt};
+
+pub fn row_buffers_as_flat(block: &mut syn::Block) {
+    Flatten::default().visit_block_mut(block);
+}
+
+/// The row buffers in scope, with their row length.
+#[derive(Default)]
+struct Flatten {
+    buffers: Vec<(Ident, Expr)>,
+}
+
+/// `vec![[0.0; N]; count]` or `[[0.0; N]; count]`: the flat initializer and
+/// `N`.
+fn flat_init(init: &Expr) -> Option<(Expr, Expr)> {
+    let (tokens, is_vec) = match strip(init) {
+        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => (mac.mac.tokens.clone(), true),
+        Expr::Repeat(repeat) => (quote!(#repeat), false),
+        _ => return None,
+    };
+    let repeat: syn::ExprRepeat = match is_vec {
+        true => syn::parse2(quote!([#tokens])).ok()?,
+        false => syn::parse2(tokens).ok()?,
+    };
+    let Expr::Repeat(row) = strip(&repeat.expr) else {
+        return None;
+    };
+    let (value, width, count) = (&row.expr, &row.len, &repeat.len);
+    // Literal lengths multiplied here: an array's length stays a literal.
+    let literal = |e: &Expr| match strip(e) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        }) => n.base10_parse::<usize>().ok(),
+        _ => None,
+    };
+    let len: TokenStream = match (literal(width), literal(count)) {
+        (Some(w), Some(c)) => {
+            let n = proc_macro2::Literal::usize_unsuffixed(w * c);
+            quote!(#n)
+        }
+        _ => quote!((#width) * (#count)),
+    };
+    let flat: Expr = match is_vec {
+        true => syn::parse_quote!(vec![#value; #len]),
+        false => syn::parse_quote!([#value; #len]),
+    };
+    Some((flat, (**width).clone()))
+}
+
+impl Flatten {
+    fn buffer(&self, expr: &Expr) -> Option<(Ident, Expr)> {
+        let Expr::Path(path) = strip(expr) else {
+            return None;
+        };
+        let ident = path.path.get_ident()?;
+        self.buffers
+            .iter()
+            .rev()
+            .find(|(name, _)| name == ident)
+            .cloned()
+    }
+
+    /// `force[i][k]` as `force[N * i + k]`.
+    fn element(&self, outer: &syn::ExprIndex) -> Option<Expr> {
+        let Expr::Index(inner) = strip(&outer.expr) else {
+            return None;
+        };
+        if matches!(strip(&inner.index), Expr::Range(_))
+            || matches!(strip(&outer.index), Expr::Range(_))
+        {
+            return None;
+        }
+        let (name, width) = self.buffer(&inner.expr)?;
+        let (i, k) = (&inner.index, &outer.index);
+        let below_width = match (strip(k), strip(&width)) {
+            (
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(k),
+                    ..
+                }),
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(n),
+                    ..
+                }),
+            ) => {
+                matches!((k.base10_parse::<usize>(), n.base10_parse::<usize>()), (Ok(k), Ok(n)) if k < n)
+            }
+            _ => false,
+        };
+        let at: TokenStream = match below_width {
+            true => quote!(#k),
+            false => quote!(::backprop_runtime::model::fields::within(#k, #width)),
+        };
+        Some(syn::parse_quote!(#name[(#width) * (#i) + #at]))
+    }
+
+    /// `force[i]`, a row: its part of the flat buffer.
+    fn row(&self, index: &syn::ExprIndex) -> Option<(Ident, TokenStream, TokenStream)> {
+        if matches!(strip(&index.index), Expr::Range(_)) {
+            return None;
+        }
+        let (name, width) = self.buffer(&index.expr)?;
+        let i = &index.index;
+        Some((name, quote!((#width) * (#i)), quote!(#width)))
+    }
+
+    /// `force[i] = [a, b];` (or `[x; N]`) as one write per element (the
+    /// index and the values rewritten first: the writes are of the flat
+    /// buffer already).
+    fn row_assignment(&mut self, expr: &Expr) -> Option<Stmt> {
+        let Expr::Assign(assign) = strip(expr) else {
+            return None;
+        };
+        let Expr::Index(index) = strip(&assign.left) else {
+            return None;
+        };
+        self.row(index)?;
+        let mut assign = assign.clone();
+        if let Expr::Index(index) = &mut *assign.left {
+            self.visit_expr_mut(&mut index.index);
+        }
+        self.visit_expr_mut(&mut assign.right);
+        let Expr::Index(index) = strip(&assign.left) else {
+            return None;
+        };
+        let (name, start, width) = self.row(index)?;
+        let start_name = quote::format_ident!("{}_row_start", name);
+        let writes: Vec<TokenStream> = match strip(&assign.right) {
+            Expr::Array(array) => array
+                .elems
+                .iter()
+                .enumerate()
+                .map(|(k, value)| {
+                    let k = proc_macro2::Literal::usize_unsuffixed(k);
+                    quote!(#name[#start_name + #k] = #value;)
+                })
+                .collect(),
+            Expr::Repeat(repeat) => {
+                let value = &repeat.expr;
+                let k = quote::format_ident!("{}_row_k", name);
+                vec![quote!(for #k in 0..#width { #name[#start_name + #k] = #value; })]
+            }
+            _ => return None,
+        };
+        Some(syn::parse_quote!({ let #start_name: usize = #start; #(#writes)* }))
+    }
+}
+
+impl VisitMut for Flatten {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        let in_scope = self.buffers.len();
+        for stmt in &mut block.stmts {
+            match stmt {
+                Stmt::Local(local) => {
+                    let named = match &local.pat {
+                        syn::Pat::Ident(p) => Some(p.ident.clone()),
+                        syn::Pat::Type(t) => match &*t.pat {
+                            syn::Pat::Ident(p) => Some(p.ident.clone()),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if let Some(init) = &mut local.init {
+                        self.visit_expr_mut(&mut init.expr);
+                    }
+                    // A name bound again is no longer the buffer.
+                    if let Some(name) = &named {
+                        self.buffers.retain(|(b, _)| b != name);
+                    }
+                    let flat = local.init.as_ref().and_then(|init| flat_init(&init.expr));
+                    if let (Some(name), Some((flat, width))) = (named, flat) {
+                        if let Some(init) = &mut local.init {
+                            *init.expr = flat;
+                        }
+                        if let syn::Pat::Type(t) = &local.pat {
+                            local.pat = (*t.pat).clone();
+                        }
+                        self.buffers.push((name, width));
+                    }
+                }
+                Stmt::Expr(expr, Some(_)) => match self.row_assignment(expr) {
+                    Some(writes) => *stmt = writes,
+                    None => self.visit_expr_mut(expr),
+                },
+                other => self.visit_stmt_mut(other),
+            }
+        }
+        self.buffers.truncate(in_scope);
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if self.buffers.is_empty() {
+            return syn::visit_mut::visit_expr_mut(self, expr);
+        }
+        match expr {
+            Expr::Index(outer) => {
+                if let Some(mut flat) = self.element(outer) {
+                    syn::visit_mut::visit_expr_mut(self, &mut flat);
+                    *expr = flat;
+                    return;
+                }
+                if let Some((name, start, width)) = self.row(outer) {
+                    let mut part: Expr = syn::parse_quote!((&#name[#start..#start + #width]));
+                    syn::visit_mut::visit_expr_mut(self, &mut part);
+                    *expr = part;
+                    return;
+                }
+            }
+            // `&force[i]`: the view of the row's part itself.
+            Expr::Reference(r) if r.mutability.is_none() => {
+                if let Expr::Index(index) = strip(&r.expr) {
+                    if self.element(index).is_none() {
+                        if let Some((name, start, width)) = self.row(index) {
+                            let mut part: Expr = syn::parse_quote!(&#name[#start..#start + #width]);
+                            syn::visit_mut::visit_expr_mut(self, &mut part);
+                            *expr = part;
+                            return;
+                        }
+                    }
+                }
+            }
+            Expr::MethodCall(call) if call.method == "len" && call.args.is_empty() => {
+                if let Some((name, width)) = self.buffer(&call.receiver) {
+                    *expr = syn::parse_quote!((#name.len() / (#width)));
+                    return;
+                }
+            }
+            Expr::ForLoop(looped) => {
+                let over = match strip(&looped.expr) {
+                    Expr::Reference(r) if r.mutability.is_none() => self.buffer(&r.expr),
+                    Expr::MethodCall(call) if call.method == "iter" && call.args.is_empty() => {
+                        self.buffer(&call.receiver)
+                    }
+                    _ => None,
+                };
+                if let Some((name, width)) = over {
+                    *looped.expr = syn::parse_quote!(#name.chunks_exact(#width));
+                }
+            }
+            _ => {}
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+    }
+}
