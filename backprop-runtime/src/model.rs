@@ -455,6 +455,17 @@ pub mod fields {
         scatter_parts(rows, values, offsets, R::zero_row, |row| row);
     }
 
+    /// The rows written in place put back from the vector they were
+    /// gathered into (`concat`), row after row.
+    pub fn put_rows<T: Float, R: AsMut<[T]>>(rows: &mut [R], values: &[T]) {
+        let mut at = 0;
+        for row in rows {
+            let row = row.as_mut();
+            row.copy_from_slice(&values[at..at + row.len()]);
+            at += row.len();
+        }
+    }
+
     /// The length of each row.
     pub fn lengths<'a, T: 'a, R: AsRef<[T]> + 'a>(
         rows: impl Iterator<Item = &'a R> + 'a,

@@ -286,3 +286,49 @@ fn local_buffers_of_rows() {
         assert_gradient(|t| forces(&rows::<2>(&x), t[0]), &[dt], &[g.dt]);
     }
 }
+
+/// Rows taken by `&mut`: written in place element by element, read before
+/// and after; the seed of the rows' final values is a gradient of rows.
+#[differentiate]
+fn drift(pos: &mut [[f64; 2]], vel: &[[f64; 2]], dt: f64) -> f64 {
+    let mut e = 0.0;
+    for i in 0..pos.len() {
+        e += pos[i][0] * pos[i][1];
+        pos[i][0] += dt * vel[i][0];
+        pos[i][1] += dt * vel[i][1] * pos[i][0];
+    }
+    e + pos[0][1].sin()
+}
+
+#[test]
+fn rows_written_in_place() {
+    let mut rng = Rng::new(51);
+    for _ in 0..3 {
+        let p = random(&mut rng, 6);
+        let v = random(&mut rng, 6);
+        let dt = rng.uniform(0.05, 0.2);
+        let seed_value = rng.uniform(0.5, 1.5);
+        let seed_rows = random(&mut rng, 6);
+        // The scalar whose gradient the seeds ask for: the value and the
+        // final rows, weighted.
+        let weighted = |p: &[f64], v: &[f64], dt: f64| {
+            let mut moved = rows::<2>(p);
+            let value = drift(&mut moved, &rows::<2>(v), dt);
+            seed_value * value
+                + flat(&moved)
+                    .iter()
+                    .zip(&seed_rows)
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+        };
+        let mut moved = rows::<2>(&p);
+        let (value, tape) = drift::forward(&mut moved, &rows::<2>(&v), dt);
+        let mut plain = rows::<2>(&p);
+        assert_eq!(value, drift(&mut plain, &rows::<2>(&v), dt));
+        assert_eq!(moved, plain);
+        let g = drift::backward(&tape, (seed_value, &rows::<2>(&seed_rows)));
+        assert_gradient(|p| weighted(p, &v, dt), &p, &flat(&g.pos));
+        assert_gradient(|v| weighted(&p, v, dt), &v, &flat(&g.vel));
+        assert_gradient(|t| weighted(&p, &v, t[0]), &[dt], &[g.dt]);
+    }
+}

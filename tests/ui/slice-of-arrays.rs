@@ -1,6 +1,6 @@
 use backprop_runtime::differentiate;
 
-// Rows written in place are not differentiated yet.
+// Rows written in place are written by index, not through `iter_mut`.
 #[differentiate]
 fn shift(points: &mut [[f64; 3]], k: f64) {
     for p in points.iter_mut() {

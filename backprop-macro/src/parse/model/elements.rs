@@ -476,7 +476,7 @@ impl<'ast> Visit<'ast> for Leftovers<'_> {
                 if let Some(slice) = path_ident(expr).filter(|s| self.rows.contains(s)) {
                     self.errors.spanned(
                         expr,
-                        format!("rows of floats are read row by row: `for p in {slice}` (or `.iter()`, `.iter().enumerate()`, `.zip(..)`, `&{slice}[a..]`), `{slice}[i][k]`, `let [x, y] = {slice}[i];`, `{slice}.len()`, or a reduction, `{slice}.iter().map(|p| ..).sum()` (or `product`, `fold`). Other uses of the rows are not supported yet (other iterator chains, calls passing them whole): write a loop, pass a row (`&{slice}[i]`) to a function over `&[f64]`, or leave `{slice}` out of `wrt(...)` to pass it as data"),
+                        format!("rows of floats are read row by row: `for p in {slice}` (or `.iter()`, `.iter().enumerate()`, `.zip(..)`, `&{slice}[a..]`), `{slice}[i][k]` (written so too, `{slice}[i][k] += ..`, when taken by `&mut`), `let [x, y] = {slice}[i];`, `{slice}.len()`, or a reduction, `{slice}.iter().map(|p| ..).sum()` (or `product`, `fold`). Other uses of the rows are not supported yet (other iterator chains, calls passing them whole): write a loop, pass a row (`&{slice}[i]`) to a function over `&[f64]`, or leave `{slice}` out of `wrt(...)` to pass it as data"),
                     );
                     return;
                 }

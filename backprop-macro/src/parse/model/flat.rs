@@ -170,7 +170,10 @@ fn field_inputs(model: &Model, float: &syn::Type, inputs: &mut Vec<TokenStream>)
             (false, false) => quote!(#local: #float),
             (true, true) => {
                 let offsets = &leaf.offsets;
-                quote!(#local: &[#float], #offsets: &[usize])
+                match leaf.written {
+                    true => quote!(#local: &mut [#float], #offsets: &[usize]),
+                    false => quote!(#local: &[#float], #offsets: &[usize]),
+                }
             }
         });
     }

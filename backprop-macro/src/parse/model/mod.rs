@@ -141,14 +141,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         else {
             continue;
         };
-        if mutable && rows {
-            errors.spanned(
-                &typed.ty,
-                "a slice of rows taken by `&mut` cannot be differentiated yet: take the rows by `&` and write what the function computes into one flat `&mut [f64]` parameter, or list the differentiated parameters in `wrt(...)` to pass this one as data",
-            );
-            continue;
-        }
-        if mutable && slice {
+        if mutable && slice && !rows {
             errors.spanned(
                 &typed.ty,
                 "a slice of structs taken by `&mut` cannot be differentiated yet: take it by `&` and write what the function computes into a `&mut [f64]` parameter, or list the differentiated parameters in `wrt(...)` to pass this one as data",
@@ -423,7 +416,9 @@ fn written_fields(
         while let syn::Expr::Index(index) = place {
             place = crate::lower::strip_parens(&index.expr);
         }
-        let chain = uses::chain_of(place, mutable);
+        // (A row of rows taken by `&mut`: `pos[i].rows`.)
+        let chain = uses::chain_of(place, mutable)
+            .or_else(|| uses::indexed_chain(place, mutable).map(|(slice, _, path)| (slice, path)));
         match chain.as_ref().map(|chain| (chain, uses.fields.get(chain))) {
             Some((chain, Some(uses::Use::Scalar | uses::Use::Array))) => {
                 written.insert(chain.clone());

@@ -97,7 +97,10 @@ pub(super) fn expand(
     });
     let grad = api.grad_struct();
     let functions = api.functions(made.work, made.graph);
-    let tangent = made.tangent.then(|| api.tangent(&mut names));
+    // (Rows written in place have no tangent here: their direction would be
+    // gathered and put back as the rows are.)
+    let rows_written = models.iter().any(|m| m.rows && m.writes());
+    let tangent = (made.tangent && !rows_written).then(|| api.tangent(&mut names));
     let hvp = made.hvp.then(|| api.hvp(&mut names)).flatten();
     let tape = api.tape_struct();
     Ok(quote! {
@@ -195,12 +198,19 @@ fn flat_args(args: &Args, models: &[Model]) -> Args {
 /// one vector (the cost of a layout the generated code can index), an array
 /// field's cut where each element's part starts (`shapes`, computed once
 /// into `shapes_local`); data fields read as counts or conditions too.
+/// Where the rows a function writes (`pos: &mut [[f64; 3]]`) are gathered
+/// into before the call and put back from after it.
+struct Lending<'n> {
+    names: &'n mut crate::emit::names::Names,
+    lent: &'n mut Vec<TokenStream>,
+    put_back: &'n mut Vec<TokenStream>,
+}
+
 fn gather(
     model: &Model,
     slice: &TokenStream,
-    shapes_local: &Ident,
-    flat_args: &mut Vec<TokenStream>,
-    shapes: &mut Vec<TokenStream>,
+    (shapes_local, flat_args, shapes): (&Ident, &mut Vec<TokenStream>, &mut Vec<TokenStream>),
+    lending: &mut Lending,
 ) {
     let fields = quote!(::backprop_runtime::model::fields);
     for data in &model.data {
@@ -220,7 +230,20 @@ fn gather(
                 false => quote!(#slice.iter().map(|e| e #members.len())),
             };
             let offsets = quote_spanned!(leaf.span=> #fields::offsets(#lengths));
-            flat_args.push(quote_spanned!(leaf.span=> &#fields::concat(#slice.iter().map(|e| &e #members[..]))[..]));
+            let gathered =
+                quote_spanned!(leaf.span=> #fields::concat(#slice.iter().map(|e| &e #members[..])));
+            if leaf.written {
+                // Rows written in place: gathered into a vector the flat
+                // function writes, put back after it.
+                let local = lending.names.fresh(&leaf.local.to_string());
+                lending.lent.push(quote!(let mut #local = #gathered;));
+                lending
+                    .put_back
+                    .push(quote!(#fields::put_rows(#slice, &#local);));
+                flat_args.push(quote!(&mut #local[..]));
+            } else {
+                flat_args.push(quote!(&#gathered[..]));
+            }
             let j = proc_macro2::Literal::usize_unsuffixed(shapes.len());
             flat_args.push(quote!(&#shapes_local[#j][..]));
             shapes.push(offsets);
@@ -375,13 +398,13 @@ impl<'a> Api<'a> {
                         });
                     }
                     if model.slice {
-                        gather(
-                            model,
-                            &quote!(#passed),
-                            &shapes_local,
-                            &mut flat_args,
-                            &mut shapes,
-                        );
+                        let mut lending = Lending {
+                            names,
+                            lent: &mut lent,
+                            put_back: &mut put_back,
+                        };
+                        let places = (&shapes_local, &mut flat_args, &mut shapes);
+                        gather(model, &quote!(#passed), places, &mut lending);
                         continue;
                     }
                     for leaf in &model.leaves {
@@ -415,7 +438,13 @@ impl<'a> Api<'a> {
                     for held in models.iter() {
                         if let Some((_, field)) = held.owner.as_ref().filter(|(o, _)| o == ident) {
                             let slice = quote!(#passed.#field);
-                            gather(held, &slice, &shapes_local, &mut flat_args, &mut shapes);
+                            let mut lending = Lending {
+                                names,
+                                lent: &mut lent,
+                                put_back: &mut put_back,
+                            };
+                            let places = (&shapes_local, &mut flat_args, &mut shapes);
+                            gather(held, &slice, places, &mut lending);
                         }
                     }
                 }

@@ -27,6 +27,11 @@ impl Api<'_> {
         let mut positions = std::collections::BTreeMap::new();
         for (ident, _) in named_params(&self.seen.sig) {
             let ty = match self.models.iter().find(|m| m.ident == *ident) {
+                // Rows written: a gradient of rows, `&[[f64; 3]]`.
+                Some(model) if model.writes() && model.rows => {
+                    let row = model.element_grad();
+                    quote!(&[#row])
+                }
                 Some(model) if model.writes() => {
                     let ty = &model.ty;
                     quote!(&<#ty as ::backprop_runtime::Differentiable>::Grad)
@@ -64,6 +69,10 @@ impl Api<'_> {
                 Some((m, leaf))
             });
             flat.push(match leaf {
+                Some((model, _)) if model.rows => {
+                    let part = part(positions.get(&model.ident.to_string()).copied().unwrap_or_default());
+                    quote!(&::backprop_runtime::model::fields::concat(#part.iter().map(|row| &row[..]))[..])
+                }
                 Some((model, leaf)) => {
                     let part = part(positions.get(&model.ident.to_string()).copied().unwrap_or_default());
                     let path = &leaf.path;
@@ -101,7 +110,8 @@ impl Api<'_> {
     ) -> Vec<TokenStream> {
         let gradient = &self.gradient;
         let mut code = Vec::new();
-        for model in self.models.iter().filter(|m| m.mutable) {
+        // (Rows written are written whole: no seed passes through.)
+        for model in self.models.iter().filter(|m| m.mutable && !m.rows) {
             let Some(&at) = positions.get(&model.ident.to_string()) else {
                 continue;
             };
