@@ -332,3 +332,44 @@ fn rows_written_in_place() {
         assert_gradient(|t| weighted(&p, &v, t[0]), &[dt], &[g.dt]);
     }
 }
+
+/// A method over rows: the weights from `&self`, the points as rows.
+pub struct Pinhole {
+    pub focal: f64,
+    pub shift: [f64; 2],
+}
+
+#[differentiate]
+impl Pinhole {
+    #[differentiate]
+    pub fn error(&self, pts: &[[f64; 3]], obs: &[f64]) -> f64 {
+        let mut e = 0.0;
+        for (i, p) in pts.iter().enumerate() {
+            let u = self.focal * p[0] / p[2] + self.shift[0];
+            let v = self.focal * p[1] / p[2] + self.shift[1];
+            e += (u - obs[2 * i]).powi(2) + (v - obs[2 * i + 1]).powi(2);
+        }
+        e
+    }
+}
+
+#[test]
+fn a_method_over_rows() {
+    let cam = Pinhole {
+        focal: 1.5,
+        shift: [0.1, -0.2],
+    };
+    let x = [0.5, 0.2, 2.0, -0.3, 0.4, 3.0];
+    let obs = [0.4, 0.0, -0.1, 0.1];
+    let (value, g) = cam.error_grad(&rows::<3>(&x), &obs);
+    assert_eq!(value, cam.error(&rows::<3>(&x), &obs));
+    assert_gradient(|x| cam.error(&rows::<3>(x), &obs), &x, &flat(&g.pts));
+    let at = |focal: f64| {
+        Pinhole {
+            focal,
+            shift: cam.shift,
+        }
+        .error(&rows::<3>(&x), &obs)
+    };
+    assert_gradient(|f| at(f[0]), &[cam.focal], &[g.focal]);
+}

@@ -432,7 +432,7 @@ fn refuse_hidden_floats(params: &[Param], data: &[Ident], errors: &mut Errors) {
             // Points as `&[[f64; 3]]`: their floats side by side.
             errors.spanned(
                 ty,
-                format!("a slice of arrays is differentiated in a function that reads its rows (`points[i][k]`, `for p in points`), not in a method or where it is only measured; list the parameters to differentiate in `wrt(...)` to pass this one as data, or pass its floats as one flat slice, `p: &[f64]` (`points.as_flattened()`), and read element `k` of point `i` as `p[{width} * i + k]`"),
+                format!("a slice of arrays is differentiated in a function that reads its rows (`points[i][k]`, `for p in points`), not where it is only measured; list the parameters to differentiate in `wrt(...)` to pass this one as data, or pass its floats as one flat slice, `p: &[f64]` (`points.as_flattened()`), and read element `k` of point `i` as `p[{width} * i + k]`"),
             );
         } else if mentions_float {
             errors.spanned(

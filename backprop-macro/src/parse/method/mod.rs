@@ -112,6 +112,22 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
                 continue;
             }
         };
+        // A method over rows of floats (`pts: &[[f64; 3]]`) is read as the
+        // free function over rows is (`parse/model`), which writes the free
+        // function itself too.
+        let mut hidden = free.clone();
+        hidden.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+        hidden
+            .attrs
+            .push(syn::parse_quote!(#[allow(clippy::all, clippy::pedantic)]));
+        if let Some(expansion) = crate::parse::model::expand_models(&hidden, &args) {
+            match expansion {
+                Ok(module) => modules.extend(module),
+                Err(error) => errors.push(error),
+            }
+            wrappers.extend(wrapper_methods(m, &block, &uses));
+            continue;
+        }
         match crate::expand::module_of(&free, &args, Errors::default()) {
             Ok(module) => {
                 // The free function itself too: a call of one marked method in

@@ -113,11 +113,13 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
     let mut errors = Errors::default();
     let float_param =
         crate::parse::signature::generic_float(&function.sig.generics, &mut Errors::default());
+    // (A method's model, unused in its free function, is spelled `_model`.)
     let selected = |ident: &Ident| {
+        let bare = ident.to_string();
         args.wrt
             .as_ref()
             .map_or(true, |wrt| wrt.iter().any(|w| w == ident))
-            && !args.data.contains(ident)
+            && !args.data.iter().any(|d| *d == bare.trim_start_matches('_'))
     };
     // The function's own type parameters are not structs of the user's.
     let type_params: Vec<Ident> = function
