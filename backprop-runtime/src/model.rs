@@ -92,6 +92,43 @@ pub trait Gradient: Clone + Default {
     }
 }
 
+/// A vector of models (`Vec<Dense>`, a slice of structs passed whole to a
+/// differentiated function): its gradient is a vector of theirs.
+impl<M: Differentiable> Differentiable for Vec<M> {
+    type Float = M::Float;
+    type Grad = Vec<M::Grad>;
+
+    fn zero_grad(&self) -> Self::Grad {
+        self.iter().map(Differentiable::zero_grad).collect()
+    }
+
+    fn add_scaled(&mut self, factor: Self::Float, grad: &Self::Grad) {
+        fields::step_each(self, factor, grad);
+    }
+}
+
+/// The gradient of a vector of models, element by element (an empty one is
+/// zero).
+impl<G: Gradient> Gradient for Vec<G> {
+    type Float = G::Float;
+
+    fn clear(&mut self) {
+        fields::clear_each(self);
+    }
+
+    fn scale(&mut self, factor: Self::Float) {
+        fields::scale_each(self, factor);
+    }
+
+    fn add_scaled(&mut self, factor: Self::Float, other: &Self) {
+        fields::add_scaled_each(self, factor, other);
+    }
+
+    fn dot(&self, other: &Self) -> Self::Float {
+        fields::dot_each(self, other)
+    }
+}
+
 /// The gradient struct of a model type: `GradOf<Mlp>` is `MlpGrad`.
 pub type GradOf<P> = <P as Differentiable>::Grad;
 

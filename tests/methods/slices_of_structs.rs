@@ -578,3 +578,65 @@ fn elements_bound_by_copies_and_unwraps() {
         &analytic,
     );
 }
+
+/// A slice of structs passed whole to a differentiated function, in a loop,
+/// beside the caller's own read of an element's field.
+#[differentiate]
+fn chain_of_units(units: &[Unit<f64>], x: f64) -> f64 {
+    let mut h = x;
+    for unit in units {
+        h = (unit.k * h + unit.coeffs[0]).tanh() + unit.coeffs[1] * h;
+    }
+    h
+}
+
+#[differentiate]
+fn fitted(units: &[Unit<f64>], xs: &[f64], ys: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..xs.len() {
+        let d = chain_of_units(units, xs[i]) - ys[i];
+        total += d * d;
+    }
+    total + 0.1 * units[0].k * units[0].k
+}
+
+#[test]
+fn a_slice_of_structs_passed_whole() {
+    let unit = |v: &[f64]| Unit {
+        k: v[0],
+        coeffs: [v[1], v[2]],
+    };
+    let make = |v: &[f64]| -> Vec<Unit<f64>> { v.chunks(3).map(unit).collect() };
+    let as_vec = |g: &[UnitGrad<f64>]| -> Vec<f64> {
+        g.iter()
+            .flat_map(|u| [u.k, u.coeffs[0], u.coeffs[1]])
+            .collect()
+    };
+    let mut rng = Rng::new(29);
+    let (xs, ys) = ([0.3, -0.5, 1.0], [0.1, 0.2, -0.3]);
+    for _ in 0..3 {
+        let v: Vec<f64> = (0..6).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let (value, g) = fitted::grad(&make(&v), &xs, &ys);
+        assert_eq!(value, fitted(&make(&v), &xs, &ys));
+        assert_eq!(g.units.len(), 2);
+        assert_gradient(|v| fitted(&make(v), &xs, &ys), &v, &as_vec(&g.units));
+        // Forward mode: the gradient along a direction of the slice's own.
+        let dir: Vec<UnitGrad<f64>> = (0..2)
+            .map(|k| UnitGrad {
+                k: 0.5 - k as f64,
+                coeffs: [0.25, -1.0],
+            })
+            .collect();
+        let (_, tangent) = fitted::tangent(&make(&v), &xs, &ys, &dir, &[0.0; 3], &[0.0; 3]);
+        let expected: f64 = as_vec(&g.units)
+            .iter()
+            .zip(as_vec(&dir))
+            .map(|(a, b)| a * b)
+            .sum();
+        assert!((tangent - expected).abs() < 1e-12, "{tangent} {expected}");
+        // A vector of models steps with its gradient.
+        let mut stepped = make(&v);
+        stepped.step(&g.units, 0.05);
+        assert!(fitted(&stepped, &xs, &ys) < value);
+    }
+}

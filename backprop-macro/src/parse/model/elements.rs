@@ -449,6 +449,20 @@ struct Leftovers<'a> {
 impl<'ast> Visit<'ast> for Leftovers<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
         match strip(expr) {
+            // A slice of structs passed whole to a function (a
+            // differentiated one: its pullback hands back the slice's
+            // gradient).
+            Expr::Call(call) => {
+                self.visit_expr(&call.func);
+                for arg in &call.args {
+                    let passed = super::uses::passed_whole(arg, self.slices)
+                        .is_some_and(|s| !self.rows.contains(&s));
+                    if !passed {
+                        self.visit_expr(arg);
+                    }
+                }
+                return;
+            }
             Expr::MethodCall(call)
                 if (call.method == "len" || call.method == "is_empty")
                     && call.args.is_empty()

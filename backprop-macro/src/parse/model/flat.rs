@@ -455,7 +455,9 @@ impl VisitMut for Rewrite<'_> {
     /// field takes it by reference already, `predict(p, x)`.
     fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
         for arg in &mut call.args {
-            if let Some(param) = super::uses::passed_whole(arg, self.params) {
+            let passed = super::uses::passed_whole(arg, self.params)
+                .or_else(|| super::uses::passed_whole(arg, self.slices));
+            if let Some(param) = passed {
                 *arg = syn::parse_quote!(#param);
             }
         }

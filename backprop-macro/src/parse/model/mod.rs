@@ -240,7 +240,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             *param == c.ident && (!c.slice || matches!(used, Use::Scalar | Use::Array))
         });
         match c.slice {
-            true => read,
+            true => read || (uses.passed.contains(&c.ident) && !c.rows),
             false => {
                 c.by_ref || uses.passed.contains(&c.ident) || read || owning.contains(&c.ident)
             }

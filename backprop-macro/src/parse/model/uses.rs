@@ -271,7 +271,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
         if let Expr::Call(call) = expr {
             self.visit_expr(&call.func);
             for arg in &call.args {
-                match passed_whole(arg, self.params) {
+                match passed_whole(arg, self.params).or_else(|| passed_whole(arg, self.slices)) {
                     Some(param) => {
                         self.uses.passed_args.push((param.clone(), arg.clone()));
                         self.uses.passed.insert(param);

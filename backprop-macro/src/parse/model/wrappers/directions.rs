@@ -55,7 +55,15 @@ impl Api<'_> {
         for param in &self.sig.params {
             if param.model.is_some() {
                 let dot = &dot_names[&param.ident.to_string()];
-                dot_args.push(quote!(#dot));
+                // A slice of structs' direction, as the vector it is there.
+                let slice = self
+                    .models
+                    .iter()
+                    .any(|m| m.ident == param.ident && m.slice);
+                dot_args.push(match slice {
+                    true => quote!(&#dot.to_vec()),
+                    false => quote!(#dot),
+                });
                 continue;
             }
             let Some((local, source)) = self.flat_fields.iter().find(|(l, _)| *l == param.ident)

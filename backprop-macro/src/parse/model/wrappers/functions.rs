@@ -183,8 +183,12 @@ impl Api<'_> {
             .map(|(ident, _)| {
                 if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                     let ty = &model.ty;
+                    // (A vector, as a caller passing the slice whole adds it.)
                     if let Some(element) = model.element_grad() {
-                        return (quote!(&'grad [#element]), quote!(&scratch.grad.#ident[..]));
+                        return (
+                            quote!(&'grad ::std::vec::Vec<#element>),
+                            quote!(&scratch.grad.#ident),
+                        );
                     }
                     return (
                         quote!(&'grad <#ty as ::backprop_runtime::Differentiable>::Grad),

@@ -180,10 +180,19 @@ fn flat_args(args: &Args, models: &[Model]) -> Args {
     });
     let mut data = args.data.clone();
     data.extend(models.iter().map(|m| m.ident.clone()));
+    // (A slice of structs' gradient is a vector of theirs.)
     let passed = models
         .iter()
         .filter(|m| m.passed)
-        .map(|m| (m.ident.clone(), m.ty.clone()))
+        .map(
+            |m| match crate::lower::element_type(&m.ty).filter(|_| m.slice) {
+                Some(element) => (
+                    m.ident.clone(),
+                    syn::parse_quote!(::std::vec::Vec<#element>),
+                ),
+                None => (m.ident.clone(), m.ty.clone()),
+            },
+        )
         .collect();
     Args {
         wrt,
@@ -509,6 +518,7 @@ impl<'a> Api<'a> {
             pub use self::by_field::#ident::SOURCE;
 
             #[doc = #doc]
+            #[derive(Debug)]
             pub struct Tape #params #where_clause {
                 /// The tape of the function read field by field.
                 pub by_field: #flat_tape,
