@@ -1624,6 +1624,31 @@ fn bench_gradbench(c: &mut Criterion) -> Vec<(String, usize)> {
     let kmeans_grad = || gradbench::kmeans::grad(&points, &centroids, d);
     memory.push(("kmeans".to_string(), peak_bytes(kmeans_grad).1));
 
+    // The same problem with points and centroids as rows, `&[[f64; 8]]`.
+    let rows = |v: &[f64]| -> Vec<[f64; 8]> {
+        v.chunks(8)
+            .map(|c| c.try_into().expect("rows of 8"))
+            .collect()
+    };
+    let (point_rows, centroid_rows) = (rows(&points), rows(&centroids));
+    let (mut tape, mut grad) = Default::default();
+    bench_three_ways(
+        &mut group,
+        "kmeans rows",
+        || gradbench::kmeans_rows(black_box(&point_rows), &centroid_rows),
+        || {
+            gradbench::kmeans_rows::grad_into(
+                black_box(&point_rows),
+                &centroid_rows,
+                &mut tape,
+                &mut grad,
+            )
+        },
+        || gradbench::kmeans_gradient(black_box(&points), &centroids, d, &mut dc),
+    );
+    let rows_grad = || gradbench::kmeans_rows::grad(&point_rows, &centroid_rows);
+    memory.push(("kmeans rows".to_string(), peak_bytes(rows_grad).1));
+
     let a = mlp::random(65, DET_ELL * DET_ELL);
     let (mut tape, mut grad) = Default::default();
     let mut da = vec![0.0; DET_ELL * DET_ELL];
@@ -1647,7 +1672,7 @@ fn print_gradbench_table(memory: &[(String, usize)]) {
     let ns = |id: &str| mean_ns("gradbench", id).unwrap_or(f64::NAN);
     println!("\n| GradBench, as transcribed | objective | `grad_into`, tape reused | by hand | generated / by hand | peak memory of one `grad` |");
     println!("|---|---|---|---|---|---|");
-    for name in ["lse", "ode", "kmeans", "det"] {
+    for name in ["lse", "ode", "kmeans", "kmeans rows", "det"] {
         let (o, g, m) = (
             ns(&format!("{name} objective")),
             ns(&format!("{name} gradient")),

@@ -204,6 +204,25 @@ pub fn kmeans(points: &[f64], centroids: &[f64], d: usize) -> f64 {
     cost
 }
 
+/// The same cost over points and centroids as rows, `&[[f64; D]]`, as a
+/// Rust programmer with fixed-size points writes it.
+#[differentiate(wrt(centroids))]
+pub fn kmeans_rows<const D: usize>(points: &[[f64; D]], centroids: &[[f64; D]]) -> f64 {
+    let mut cost = 0.0;
+    for p in points {
+        let mut closest = f64::INFINITY;
+        for c in centroids {
+            let mut dist = 0.0;
+            for k in 0..D {
+                dist += (p[k] - c[k]) * (p[k] - c[k]);
+            }
+            closest = closest.min(dist);
+        }
+        cost += closest;
+    }
+    cost
+}
+
 /// Its gradient by hand: each point pulls its closest centroid.
 pub fn kmeans_gradient(points: &[f64], centroids: &[f64], d: usize, dc: &mut [f64]) -> f64 {
     let (n, k) = (points.len() / d, centroids.len() / d);
