@@ -80,7 +80,8 @@ fn kmeans_over_rows_matches_the_flat_one() {
     for (n, k) in [(5, 2), (20, 4), (50, 6)] {
         let points = uniform(&mut rng, n * 3, -1.0, 1.0);
         let centroids = uniform(&mut rng, k * 3, -1.0, 1.0);
-        let rows = |v: &[f64]| -> Vec<[f64; 3]> { v.chunks(3).map(|c| [c[0], c[1], c[2]]).collect() };
+        let rows =
+            |v: &[f64]| -> Vec<[f64; 3]> { v.chunks(3).map(|c| [c[0], c[1], c[2]]).collect() };
         let (value, g) = kmeans_rows::grad(&rows(&points), &rows(&centroids));
         let mut by_hand = vec![0.0; k * 3];
         let hand_value = kmeans_gradient(&points, &centroids, 3, &mut by_hand);

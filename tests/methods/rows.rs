@@ -373,3 +373,31 @@ fn a_method_over_rows() {
     };
     assert_gradient(|f| at(f[0]), &[cam.focal], &[g.focal]);
 }
+
+/// Rows left out of `wrt` (data) read in loops over them, enumerated, and a
+/// row passed whole to a callee: loops over indices in the generated code.
+#[differentiate(wrt(w))]
+fn fit(w: &[f64], xs: &[[f64; 2]], ys: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for (i, x) in xs.iter().enumerate() {
+        let r = dot(x, w) - ys[i];
+        total += r * r;
+    }
+    for x in xs {
+        total += 0.1 * (w[0] * x[0]).sin();
+    }
+    total
+}
+
+#[test]
+fn loops_over_rows_left_out_of_wrt() {
+    let mut rng = Rng::new(61);
+    let xs = rows::<2>(&random(&mut rng, 8));
+    let ys = random(&mut rng, 4);
+    for _ in 0..3 {
+        let w = random(&mut rng, 2);
+        let (value, g) = fit::grad(&w, &xs, &ys);
+        assert_eq!(value, fit(&w, &xs, &ys));
+        assert_gradient(|w| fit(w, &xs, &ys), &w, &g.w);
+    }
+}

@@ -39,6 +39,7 @@ use syn::visit::Visit;
 pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     paths::rebase(function);
     row_buffers::row_buffers_as_flat(&mut function.block);
+    row_buffers::data_row_loops_by_index(function);
     records::struct_locals_as_fields(&mut function.block);
     assignments::tuple_assignments_as_lets(&mut function.block);
     adapters::adapters_as_closures_and_loops(&mut function.block);

@@ -255,3 +255,144 @@ impl VisitMut for Flatten {
         syn::visit_mut::visit_expr_mut(self, expr);
     }
 }
+
+/// A loop over the rows of a parameter the function does not differentiate
+/// (`for p in points`, `.iter()`, `.iter().enumerate()` of `points: &[[f64;
+/// 3]]` left out of `wrt`) as a loop over their indices, `p[k]` read as
+/// `points[i][k]`: a read of data the backward pass can do again, where a
+/// loop over the rows themselves is one it cannot run again, so that every
+/// value computed from a row would be saved.
+pub fn data_row_loops_by_index(function: &mut syn::ItemFn) {
+    let rows: Vec<Ident> = function
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(typed) => match (&*typed.pat, is_rows(&typed.ty)) {
+                (syn::Pat::Ident(p), true) => Some(p.ident.clone()),
+                _ => None,
+            },
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
+    if !rows.is_empty() {
+        DataRows { rows: &rows }.visit_block_mut(&mut function.block);
+    }
+}
+
+/// `&[[f64; 3]]`, `&[Vec<f64>]`, `&Vec<[f64; 2]>`: rows of anything.
+fn is_rows(ty: &syn::Type) -> bool {
+    let syn::Type::Reference(r) = ty else {
+        return false;
+    };
+    let element = match &*r.elem {
+        syn::Type::Slice(slice) => &*slice.elem,
+        other => match crate::parse::signature::vec_element(other) {
+            Some(element) => element,
+            None => return false,
+        },
+    };
+    matches!(element, syn::Type::Array(_))
+        || crate::parse::signature::vec_element(element).is_some()
+}
+
+struct DataRows<'a> {
+    rows: &'a [Ident],
+}
+
+impl DataRows<'_> {
+    /// `points`, `&points`, `points.iter()`, `points.iter().enumerate()`:
+    /// the rows, and whether they are enumerated.
+    fn over(&self, iter: &Expr) -> Option<(Ident, bool)> {
+        match strip(iter) {
+            Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
+                let (rows, enumerated) = self.over(&call.receiver)?;
+                (!enumerated).then_some((rows, true))
+            }
+            Expr::MethodCall(call) if call.method == "iter" && call.args.is_empty() => {
+                self.over(&call.receiver)
+            }
+            Expr::Reference(r) if r.mutability.is_none() => self.over(&r.expr),
+            Expr::Path(p) => {
+                let ident = p.path.get_ident().filter(|i| self.rows.contains(i))?;
+                Some((ident.clone(), false))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl VisitMut for DataRows<'_> {
+    fn visit_expr_for_loop_mut(&mut self, looped: &mut syn::ExprForLoop) {
+        syn::visit_mut::visit_expr_for_loop_mut(self, looped);
+        let Some((rows, enumerated)) = self.over(&looped.expr) else {
+            return;
+        };
+        let name = |pat: &syn::Pat| match pat {
+            syn::Pat::Ident(p)
+                if p.by_ref.is_none() && p.subpat.is_none() && p.mutability.is_none() =>
+            {
+                Some(p.ident.clone())
+            }
+            _ => None,
+        };
+        let (index, row) = match (&*looped.pat, enumerated) {
+            (syn::Pat::Tuple(t), true) if t.elems.len() == 2 => {
+                match (name(&t.elems[0]), name(&t.elems[1])) {
+                    (Some(i), Some(row)) => (i, row),
+                    _ => return,
+                }
+            }
+            (pat, false) => match name(pat) {
+                Some(row) => (quote::format_ident!("{}_index", row), row),
+                None => return,
+            },
+            _ => return,
+        };
+        // The row's name bound again inside, or the index's name used: left
+        // as written.
+        if crate::desugar::rebound_inside(&looped.body, &row)
+            || crate::emit::names::identifiers(quote!(#looped)).contains(&index.to_string())
+                && !enumerated
+        {
+            return;
+        }
+        ReadByIndex {
+            row: &row,
+            place: syn::parse_quote!(#rows[#index]),
+        }
+        .visit_block_mut(&mut looped.body);
+        *looped.pat = syn::parse_quote!(#index);
+        *looped.expr = syn::parse_quote!(0..#rows.len());
+    }
+}
+
+/// `p[k]` as `points[i][k]`, and `p` itself as `(&points[i])`.
+struct ReadByIndex<'a> {
+    row: &'a Ident,
+    place: Expr,
+}
+
+impl VisitMut for ReadByIndex<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::Path(path) = &*expr {
+            if path.path.is_ident(self.row) {
+                let place = &self.place;
+                *expr = syn::parse_quote!((&#place));
+                return;
+            }
+        }
+        if let Expr::Index(index) = expr {
+            if matches!(strip(&index.expr), Expr::Path(p) if p.path.is_ident(self.row)) {
+                self.visit_expr_mut(&mut index.index);
+                *index.expr = self.place.clone();
+                return;
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        crate::parse::method::visit_macro_arguments(self, mac);
+    }
+}
