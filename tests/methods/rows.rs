@@ -401,3 +401,36 @@ fn loops_over_rows_left_out_of_wrt() {
         assert_gradient(|w| fit(w, &xs, &ys), &w, &g.w);
     }
 }
+
+#[test]
+fn forward_mode_over_rows_written_in_place() {
+    let (p, v) = (random(&mut Rng::new(71), 6), random(&mut Rng::new(72), 6));
+    let dir = [1.0, 0.0, -0.5, 0.25, 0.0, 2.0];
+    let mut moved = rows::<2>(&p);
+    let mut dot = rows::<2>(&dir);
+    let (value, tangent) = drift::tangent(
+        &mut moved,
+        &rows::<2>(&v),
+        0.1,
+        &mut dot,
+        &rows::<2>(&[0.0; 6]),
+        0.0,
+    );
+    let mut plain = rows::<2>(&p);
+    assert_eq!(value, drift(&mut plain, &rows::<2>(&v), 0.1));
+    assert_eq!(moved, plain);
+    // Against central differences along the direction: the value's and
+    // each final row's.
+    let h = 1e-6;
+    let run = |s: f64| {
+        let shifted: Vec<f64> = p.iter().zip(&dir).map(|(a, d)| a + s * d).collect();
+        let mut q = rows::<2>(&shifted);
+        let value = drift(&mut q, &rows::<2>(&v), 0.1);
+        (value, flat(&q))
+    };
+    let ((a, qa), (b, qb)) = (run(h), run(-h));
+    assert!((tangent - (a - b) / (2.0 * h)).abs() < 1e-6);
+    for ((x, y), t) in qa.iter().zip(&qb).zip(flat(&dot)) {
+        assert!((t - (x - y) / (2.0 * h)).abs() < 1e-6);
+    }
+}

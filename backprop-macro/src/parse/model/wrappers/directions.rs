@@ -6,17 +6,24 @@ use super::{Api, Source};
 use proc_macro2::TokenStream;
 use quote::quote;
 
+/// The directions of forward mode over the structs: the wrapper's
+/// parameters, the flat function's arguments, and where rows written in
+/// place have their direction gathered before the call and put back after.
+struct Directions {
+    params: Vec<TokenStream>,
+    args: Vec<TokenStream>,
+    lent: Vec<TokenStream>,
+    put_back: Vec<TokenStream>,
+}
+
 impl Api<'_> {
     /// The directions of forward mode over the structs (`second`: of `hvp`,
     /// all read-only), and the flat function's direction arguments made from
     /// them, in its parameter order. A struct's direction is a gradient
     /// struct of its type, its vectors as long as the fields'.
-    fn directions(
-        &self,
-        names: &mut crate::emit::names::Names,
-        second: bool,
-    ) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    fn directions(&self, names: &mut crate::emit::names::Names, second: bool) -> Directions {
         let mut dot_params = Vec::new();
+        let (mut lent, mut put_back) = (Vec::new(), Vec::new());
         let mut dot_names = std::collections::BTreeMap::new();
         for (ident, _) in named_params(&self.seen.sig) {
             let bare = ident.to_string();
@@ -24,6 +31,11 @@ impl Api<'_> {
             if let Some(model) = self.models.iter().find(|m| m.ident == *ident) {
                 let ty = &model.ty;
                 match model.element_grad() {
+                    // Rows written in place: their direction too, as the
+                    // rows are (gathered, then put back).
+                    Some(element) if !second && model.rows && model.writes() => {
+                        dot_params.push(quote!(#dot: &mut [#element]));
+                    }
                     // A slice of structs: a gradient struct per element.
                     Some(element) => dot_params.push(quote!(#dot: &[#element])),
                     // Updated in place as the struct is, where it is written
@@ -117,7 +129,18 @@ impl Api<'_> {
                         true => quote!(#fields::lengths(#values.iter())),
                         false => quote!(#values.iter().map(|e| e #members.len())),
                     };
+                    let written = !second
+                        && self
+                            .models
+                            .iter()
+                            .any(|m| m.ident == **model && m.rows && m.writes());
+                    let gathered = names.fresh(&format!("dot_{model}_gathered"));
                     match shape {
+                        Some(_) if written => {
+                            lent.push(quote!(let mut #gathered = #fields::concat_like(#dot.iter().map(|g| &g[..]), #lengths);));
+                            put_back.push(quote!(#fields::put_rows(#dot, &#gathered);));
+                            quote!(&mut #gathered[..])
+                        }
                         Some(_) => quote!(&#fields::concat_like(
                             #dot.iter().map(|g| &g #members[..]),
                             #lengths
@@ -130,7 +153,12 @@ impl Api<'_> {
                 }
             });
         }
-        (dot_params, dot_args)
+        Directions {
+            params: dot_params,
+            args: dot_args,
+            lent,
+            put_back,
+        }
     }
 
     /// Forward mode over the structs: a struct's direction is a gradient
@@ -141,7 +169,12 @@ impl Api<'_> {
             syn::ReturnType::Type(_, ty) => quote!(#ty),
             syn::ReturnType::Default => quote!(()),
         };
-        let (dot_params, dot_args) = self.directions(names, false);
+        let Directions {
+            params: dot_params,
+            args: dot_args,
+            lent: dots_lent,
+            put_back: dots_put_back,
+        } = self.directions(names, false);
         let tangent = self.flat_path(quote!(tangent));
         let (params, flat_args, prelude) = (&self.params, &self.flat_args, self.prelude());
         let (postlude, value) = (self.postlude(), &self.value);
@@ -161,8 +194,10 @@ impl Api<'_> {
             #[allow(clippy::too_many_arguments, clippy::let_unit_value)]
             pub fn tangent #generics (#(#params,)* #(#dot_params),*) -> #ret #where_clause {
                 #prelude
+                #(#dots_lent)*
                 let #value = #tangent(#(#flat_args,)* #(#dot_args),*);
                 #postlude
+                #(#dots_put_back)*
                 #value
             }
         }
@@ -178,7 +213,11 @@ impl Api<'_> {
         }
         let (generics, args, where_clause) = self.seen.sig.generics.split_for_impl();
         let float = &self.sig.ret;
-        let (dot_params, dot_args) = self.directions(names, true);
+        let Directions {
+            params: dot_params,
+            args: dot_args,
+            ..
+        } = self.directions(names, true);
         let hvp = self.flat_path(quote!(hvp));
         let (params, flat_args, prelude) = (&self.params, &self.flat_args, self.prelude());
         let computed = self.computed_shapes();

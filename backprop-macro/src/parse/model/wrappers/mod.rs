@@ -97,10 +97,7 @@ pub(super) fn expand(
     });
     let grad = api.grad_struct();
     let functions = api.functions(made.work, made.graph);
-    // (Rows written in place have no tangent here: their direction would be
-    // gathered and put back as the rows are.)
-    let rows_written = models.iter().any(|m| m.rows && m.writes());
-    let tangent = (made.tangent && !rows_written).then(|| api.tangent(&mut names));
+    let tangent = made.tangent.then(|| api.tangent(&mut names));
     let hvp = made.hvp.then(|| api.hvp(&mut names)).flatten();
     let tape = api.tape_struct();
     Ok(quote! {
