@@ -224,6 +224,17 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
             .map(|(alias, _)| alias.clone()),
     );
     destructure::fields_as_lets(&mut body, &named);
+    // A `Vec` of structs or rows inside an element (`block.layers` of
+    // `for block in &net.blocks`): not read field by field yet.
+    let elements: Vec<Ident> = aliases.keys().cloned().collect();
+    for (alias, field, _) in nested::find(&body, &elements) {
+        if let Some(at) = nested::first_use(&body, &alias, &field) {
+            errors.spanned(
+                at,
+                format!("`{alias}.{field}` holds structs or rows inside an element of a slice, which is not differentiated yet: make `{field}` a slice of its own (a parameter, or a field of the struct parameter itself), or read its floats through a function of the element's fields"),
+            );
+        }
+    }
     let mut readers = structs.clone();
     readers.extend(aliases.keys().cloned());
     let mut uses = uses::uses(&body, &readers, &slices);

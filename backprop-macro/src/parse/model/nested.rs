@@ -51,6 +51,39 @@ pub(super) fn find(body: &syn::Block, owners: &[Ident]) -> Vec<(Ident, Ident, bo
         .collect()
 }
 
+/// The first `owner.field` of the body, where a message points.
+pub(super) fn first_use(body: &syn::Block, owner: &Ident, field: &Ident) -> Option<Expr> {
+    struct First<'a> {
+        owner: &'a Ident,
+        field: &'a Ident,
+        found: Option<Expr>,
+    }
+    impl<'ast> Visit<'ast> for First<'_> {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            if self.found.is_some() {
+                return;
+            }
+            if let Expr::Field(f) = expr {
+                let named = matches!(&f.member, syn::Member::Named(m) if m == self.field);
+                let of_owner =
+                    matches!(strip(&f.base), Expr::Path(p) if p.path.is_ident(self.owner));
+                if named && of_owner {
+                    self.found = Some(expr.clone());
+                    return;
+                }
+            }
+            syn::visit::visit_expr(self, expr);
+        }
+    }
+    let mut first = First {
+        owner,
+        field,
+        found: None,
+    };
+    first.visit_block(body);
+    first.found
+}
+
 /// Every `owner.field` in the body named `local` instead.
 pub(super) fn rename(body: &mut syn::Block, owner: &Ident, field: &Ident, local: &Ident) {
     Rename {
