@@ -434,3 +434,24 @@ fn forward_mode_over_rows_written_in_place() {
         assert!((t - (x - y) / (2.0 * h)).abs() < 1e-6);
     }
 }
+
+/// A local buffer of rows whose rows are swapped: each element of the two
+/// rows, not two floats of the flat buffer.
+#[differentiate]
+fn swapped(x: &[f64]) -> f64 {
+    let mut r = vec![[0.0; 2]; 3];
+    for i in 0..3 {
+        r[i][0] = x[i] * x[i];
+        r[i][1] = x[i].sin();
+    }
+    r.swap(0, 2);
+    r[0][0] * 3.0 + r[0][1] * 2.0 + r[2][1]
+}
+
+#[test]
+fn rows_of_a_local_buffer_swapped() {
+    let x = [0.3, -0.7, 1.2];
+    let (value, g) = swapped::grad(&x);
+    assert_eq!(value, swapped(&x));
+    assert_gradient(swapped, &x, &g.x);
+}

@@ -238,6 +238,24 @@ impl VisitMut for Flatten {
                     return;
                 }
             }
+            // `force.swap(i, j)` swaps rows: each of their elements in turn
+            // (the flat buffer's own `swap` would swap two floats).
+            Expr::MethodCall(call) if call.method == "swap" && call.args.len() == 2 => {
+                if let Some((name, width)) = self.buffer(&call.receiver) {
+                    let (mut i, mut j) = (call.args[0].clone(), call.args[1].clone());
+                    self.visit_expr_mut(&mut i);
+                    self.visit_expr_mut(&mut j);
+                    let [first, second, k] = ["first", "second", "k"]
+                        .map(|w| quote::format_ident!("{}_swap_{}", name, w));
+                    *expr = syn::parse_quote!({
+                        let (#first, #second): (usize, usize) = (#i, #j);
+                        for #k in 0..#width {
+                            #name.swap((#width) * #first + #k, (#width) * #second + #k);
+                        }
+                    });
+                    return;
+                }
+            }
             Expr::ForLoop(looped) => {
                 let over = match strip(&looped.expr) {
                     Expr::Reference(r) if r.mutability.is_none() => self.buffer(&r.expr),
