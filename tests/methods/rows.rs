@@ -439,7 +439,7 @@ fn forward_mode_over_rows_written_in_place() {
 /// rows, not two floats of the flat buffer.
 #[differentiate]
 fn swapped(x: &[f64]) -> f64 {
-    let mut r = vec![[0.0; 2]; 3];
+    let mut r = vec![[0.0; 2]; x.len()];
     for i in 0..3 {
         r[i][0] = x[i] * x[i];
         r[i][1] = x[i].sin();
