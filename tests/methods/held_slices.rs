@@ -327,3 +327,24 @@ fn rows_held_by_a_struct() {
     stepped.step(&g.mesh, 1e-3);
     assert!(mesh_energy(&stepped, &x) < value);
 }
+
+/// An element named `model` read inside a macro's arguments (`vec![..]`),
+/// where the generated code's `::backprop_runtime::model::` paths are too.
+#[differentiate]
+fn in_a_macro(net: &Mlp, t: f64) -> f64 {
+    let model = &net.layers[1];
+    let v = vec![t.mul_add(model.w[1], t), model.b[0]];
+    v[0] * v[1] + net.scale
+}
+
+#[test]
+fn an_element_named_model_read_in_a_macro() {
+    let v: Vec<f64> = (0..12).map(|k| 0.2 * k as f64 - 1.1).collect();
+    let (value, g) = in_a_macro::grad(&mlp_from(&v), 0.7);
+    assert_eq!(value, in_a_macro(&mlp_from(&v), 0.7));
+    assert_gradient(
+        |v| in_a_macro(&mlp_from(v), 0.7),
+        &v,
+        &mlp_grad_as_vec(&g.net),
+    );
+}

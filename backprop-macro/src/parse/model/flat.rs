@@ -142,13 +142,33 @@ fn variables_read(body: &syn::Block) -> std::collections::BTreeSet<String> {
             }
         }
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            self.0
-                .extend(crate::emit::names::identifiers(mac.tokens.clone()));
+            words_outside_paths(mac.tokens.clone(), &mut self.0);
         }
     }
     let mut reads = Reads(std::collections::BTreeSet::new());
     syn::visit::Visit::visit_block(&mut reads, body);
     reads.0
+}
+
+/// The words of a macro's arguments that are not segments of a longer path
+/// (`vec![::backprop_runtime::model::fields::within(i, n)]` reads no
+/// `model`): whatever names a variable there.
+fn words_outside_paths(tokens: TokenStream, words: &mut std::collections::BTreeSet<String>) {
+    let trees: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
+    let is_colon = |t: Option<&proc_macro2::TokenTree>| matches!(t, Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ':');
+    for (k, tree) in trees.iter().enumerate() {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => {
+                let after_path = k >= 2 && is_colon(trees.get(k - 1)) && is_colon(trees.get(k - 2));
+                let before_path = is_colon(trees.get(k + 1)) && is_colon(trees.get(k + 2));
+                if !after_path && !before_path {
+                    words.insert(ident.to_string());
+                }
+            }
+            proc_macro2::TokenTree::Group(group) => words_outside_paths(group.stream(), words),
+            _ => {}
+        }
+    }
 }
 
 /// The parameters a struct (or slice of them) is read as: its data fields

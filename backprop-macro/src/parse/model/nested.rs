@@ -253,6 +253,16 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         syn::visit::visit_expr(self, expr);
     }
 
+    /// A macro's arguments are code too (`vec![layer.w[0], x]`).
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+        if let Ok(args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
+            for arg in &args {
+                self.visit_expr(arg);
+            }
+        }
+    }
+
     fn visit_local(&mut self, local: &'ast syn::Local) {
         if let Some(init) = &local.init {
             if let Some(chain) = self.root(&init.expr) {
