@@ -331,6 +331,7 @@ fn rows_held_by_a_struct() {
 /// An element named `model` read inside a macro's arguments (`vec![..]`),
 /// where the generated code's `::backprop_runtime::model::` paths are too.
 #[differentiate]
+#[allow(clippy::useless_vec)]
 fn in_a_macro(net: &Mlp, t: f64) -> f64 {
     let model = &net.layers[1];
     let v = vec![t.mul_add(model.w[1], t), model.b[0]];
