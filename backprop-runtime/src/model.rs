@@ -465,11 +465,16 @@ pub mod fields {
         fn zero_row() -> Self;
         /// Sets it to zero, keeping a `Vec`'s memory.
         fn clear_row(&mut self);
+        /// Zeros as long as this row.
+        fn zero_like(&self) -> Self;
     }
 
     impl<T: Float> Row<T> for Vec<T> {
         fn zero_row() -> Self {
             Vec::new()
+        }
+        fn zero_like(&self) -> Self {
+            zeros_like(self)
         }
         fn clear_row(&mut self) {
             self.iter_mut().for_each(|x| *x = T::zero());
@@ -482,6 +487,9 @@ pub mod fields {
         }
         fn clear_row(&mut self) {
             *self = [T::zero(); N];
+        }
+        fn zero_like(&self) -> Self {
+            [T::zero(); N]
         }
     }
 
@@ -511,14 +519,29 @@ pub mod fields {
     }
 
     /// Zero rows as long as `rows`' rows.
-    pub fn zero_rows<T: Float, R: Row<T> + AsRef<[T]>>(rows: &[R]) -> Vec<R> {
-        rows.iter()
-            .map(|row| {
-                let mut zero = R::zero_row();
-                zero.add_slice(&vec![T::zero(); row.as_ref().len()]);
-                zero
-            })
-            .collect()
+    pub fn zero_rows<T: Float, R: Row<T>>(rows: &[R]) -> Vec<R> {
+        rows.iter().map(Row::zero_like).collect()
+    }
+
+    /// Each element of `into` with its element of `from`, `what` they are
+    /// named in the message (an empty `from` does nothing).
+    ///
+    /// # Panics
+    /// When a non-empty `from` is not as long as `into`.
+    fn each_pair<A, B>(into: &mut [A], from: &[B], what: &str, mut op: impl FnMut(&mut A, &B)) {
+        if from.is_empty() {
+            return;
+        }
+        assert_eq!(
+            into.len(),
+            from.len(),
+            "a gradient of {} {what} for {} {what}",
+            from.len(),
+            into.len()
+        );
+        for (a, b) in into.iter_mut().zip(from) {
+            op(a, b);
+        }
     }
 
     /// `rows += factor * grads`, row by row (an empty `grads` adds nothing).
@@ -531,19 +554,9 @@ pub mod fields {
         factor: T,
         grads: &[G],
     ) {
-        if grads.is_empty() {
-            return;
-        }
-        assert_eq!(
-            rows.len(),
-            grads.len(),
-            "a gradient of {} rows for {} rows",
-            grads.len(),
-            rows.len()
-        );
-        for (row, grad) in rows.iter_mut().zip(grads) {
+        each_pair(rows, grads, "rows", |row, grad| {
             add_scaled_slice(row.as_mut(), factor, grad.as_ref());
-        }
+        });
     }
 
     /// `rows *= factor`, row by row.
@@ -591,19 +604,9 @@ pub mod fields {
         factor: M::Float,
         grads: &[M::Grad],
     ) {
-        if grads.is_empty() {
-            return;
-        }
-        assert_eq!(
-            models.len(),
-            grads.len(),
-            "a gradient of {} structs for {} structs",
-            grads.len(),
-            models.len()
-        );
-        for (model, grad) in models.iter_mut().zip(grads) {
+        each_pair(models, grads, "structs", |model, grad| {
             model.add_scaled(factor, grad);
-        }
+        });
     }
 
     /// `grads *= factor`, element by element.
@@ -625,10 +628,7 @@ pub mod fields {
         if into.is_empty() {
             into.resize_with(from.len(), G::default);
         }
-        assert_eq!(into.len(), from.len(), "gradients of different lengths");
-        for (a, b) in into.iter_mut().zip(from) {
-            a.add_scaled(factor, b);
-        }
+        each_pair(into, from, "structs", |a, b| a.add_scaled(factor, b));
     }
 
     /// The sum of the elements' dot products (an empty side is zero).

@@ -39,14 +39,7 @@ fn flat_init(init: &Expr) -> Option<(Expr, Expr)> {
     };
     let (value, width, count) = (&row.expr, &row.len, &repeat.len);
     // Literal lengths multiplied here: an array's length stays a literal.
-    let literal = |e: &Expr| match strip(e) {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(n),
-            ..
-        }) => n.base10_parse::<usize>().ok(),
-        _ => None,
-    };
-    let len: TokenStream = match (literal(width), literal(count)) {
+    let len: TokenStream = match (usize_literal(width), usize_literal(count)) {
         (Some(w), Some(c)) => {
             let n = proc_macro2::Literal::usize_unsuffixed(w * c);
             quote!(#n)
@@ -58,6 +51,17 @@ fn flat_init(init: &Expr) -> Option<(Expr, Expr)> {
         false => syn::parse_quote!([#value; #len]),
     };
     Some((flat, (**width).clone()))
+}
+
+/// `3` (through parentheses), an integer literal's value.
+fn usize_literal(expr: &Expr) -> Option<usize> {
+    match strip(expr) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        }) => n.base10_parse::<usize>().ok(),
+        _ => None,
+    }
 }
 
 impl Flatten {
@@ -85,26 +89,22 @@ impl Flatten {
         }
         let (name, width) = self.buffer(&inner.expr)?;
         let (i, k) = (&inner.index, &outer.index);
-        let below_width = match (strip(k), strip(&width)) {
-            (
-                Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Int(k),
-                    ..
-                }),
-                Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Int(n),
-                    ..
-                }),
-            ) => {
-                matches!((k.base10_parse::<usize>(), n.base10_parse::<usize>()), (Ok(k), Ok(n)) if k < n)
-            }
-            _ => false,
-        };
+        let below_width =
+            matches!((usize_literal(k), usize_literal(&width)), (Some(k), Some(n)) if k < n);
         let at: TokenStream = match below_width {
             true => quote!(#k),
             false => quote!(::backprop_runtime::model::fields::within(#k, #width)),
         };
         Some(syn::parse_quote!(#name[(#width) * (#i) + #at]))
+    }
+
+    /// `&force[i]`: the view of the row's part of the flat buffer (its
+    /// index rewritten too).
+    fn row_view(&mut self, index: &syn::ExprIndex) -> Option<Expr> {
+        let (name, start, width) = self.row(index)?;
+        let mut part: Expr = syn::parse_quote!(&#name[#start..#start + #width]);
+        syn::visit_mut::visit_expr_mut(self, &mut part);
+        Some(part)
     }
 
     /// `force[i]`, a row: its part of the flat buffer.
@@ -212,24 +212,20 @@ impl VisitMut for Flatten {
                     *expr = flat;
                     return;
                 }
-                if let Some((name, start, width)) = self.row(outer) {
-                    let mut part: Expr = syn::parse_quote!((&#name[#start..#start + #width]));
-                    syn::visit_mut::visit_expr_mut(self, &mut part);
-                    *expr = part;
+                if let Some(view) = self.row_view(outer) {
+                    *expr = syn::parse_quote!((#view));
                     return;
                 }
             }
-            // `&force[i]`: the view of the row's part itself.
+            // `&force[i]`: the view itself.
             Expr::Reference(r) if r.mutability.is_none() => {
-                if let Expr::Index(index) = strip(&r.expr) {
-                    if self.element(index).is_none() {
-                        if let Some((name, start, width)) = self.row(index) {
-                            let mut part: Expr = syn::parse_quote!(&#name[#start..#start + #width]);
-                            syn::visit_mut::visit_expr_mut(self, &mut part);
-                            *expr = part;
-                            return;
-                        }
-                    }
+                let view = match strip(&r.expr) {
+                    Expr::Index(index) if self.element(index).is_none() => self.row_view(index),
+                    _ => None,
+                };
+                if let Some(view) = view {
+                    *expr = view;
+                    return;
                 }
             }
             Expr::MethodCall(call) if call.method == "len" && call.args.is_empty() => {

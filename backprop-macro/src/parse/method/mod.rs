@@ -18,8 +18,8 @@ mod rewrite;
 
 pub(crate) use fields::read_as_integers;
 use fields::{collect_fields, field_uses, Use};
-pub(crate) use rewrite::visit_macro_arguments;
 use rewrite::{free_function, locals};
+pub(crate) use rewrite::{read_macro_arguments, visit_macro_arguments};
 
 use crate::errors::Errors;
 use crate::lower::strip_parens as strip;

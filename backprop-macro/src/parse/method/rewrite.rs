@@ -85,6 +85,20 @@ pub(crate) fn visit_macro_arguments(visitor: &mut impl VisitMut, mac: &mut syn::
     }
 }
 
+/// The same for a visitor that only reads: each argument that parses as an
+/// expression visited as one.
+pub(crate) fn read_macro_arguments<V>(visitor: &mut V, mac: &syn::Macro)
+where
+    V: for<'ast> syn::visit::Visit<'ast>,
+{
+    let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+    if let Ok(args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
+        for arg in &args {
+            visitor.visit_expr(arg);
+        }
+    }
+}
+
 /// Renames the user's bindings and uses of a name in `renames` (not
 /// `self.w`, a field access, which the method rewriting replaces).
 pub(super) struct RenameShadows<'a>(&'a BTreeMap<String, Ident>);

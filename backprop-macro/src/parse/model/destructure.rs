@@ -21,8 +21,14 @@ pub(super) fn fields_as_lets(block: &mut syn::Block, named: &[Ident]) {
         bound: Vec::new(),
     };
     lets.visit_block_mut(block);
-    if !lets.bound.is_empty() {
-        Derefs { names: &lets.bound }.visit_block_mut(block);
+    copies_read_as_values(block, &lets.bound);
+}
+
+/// `*k` of a float a pattern bound by reference but the rewrite bound to a
+/// copy (here, and the rows' `let [x, y] = p;` in `rows.rs`): `k`.
+pub(super) fn copies_read_as_values(block: &mut syn::Block, names: &[Ident]) {
+    if !names.is_empty() {
+        Derefs { names }.visit_block_mut(block);
     }
 }
 

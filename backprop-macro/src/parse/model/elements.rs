@@ -517,11 +517,6 @@ impl<'ast> Visit<'ast> for Leftovers<'_> {
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
-        if let Ok(args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
-            for arg in &args {
-                self.visit_expr(arg);
-            }
-        }
+        crate::parse::method::read_macro_arguments(self, mac);
     }
 }

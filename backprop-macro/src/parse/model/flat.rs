@@ -130,8 +130,17 @@ pub(super) fn flat_function(
     (flat, unread)
 }
 
-/// The names the body reads as variables (a path of one segment; any word
-/// of a macro's arguments), not the segments of longer paths
+/// Where a part `a..b` (or `a..=b`, `a..`) of something `len` long ends.
+fn range_end(range: &syn::ExprRange, len: &TokenStream) -> TokenStream {
+    match (&range.end, &range.limits) {
+        (Some(b), syn::RangeLimits::HalfOpen(_)) => quote!((#b)),
+        (Some(b), syn::RangeLimits::Closed(_)) => quote!((#b) + 1),
+        (None, _) => len.clone(),
+    }
+}
+
+/// The names the body reads as variables (a path of one segment; a word of
+/// a macro's arguments), not the segments of longer paths
 /// (`::backprop_runtime::model::fields::within` reads no `model`).
 fn variables_read(body: &syn::Block) -> std::collections::BTreeSet<String> {
     struct Reads(std::collections::BTreeSet<String>);
@@ -281,11 +290,7 @@ impl Rewrite<'_> {
                 Some(a) => quote!(#start + (#a)),
                 None => start.clone(),
             };
-            let end = match (&range.end, &range.limits) {
-                (Some(b), syn::RangeLimits::HalfOpen(_)) => quote!((#b)),
-                (Some(b), syn::RangeLimits::Closed(_)) => quote!((#b) + 1),
-                (None, _) => len.clone(),
-            };
+            let end = range_end(range, &len);
             return Some(syn::parse_quote! {
                 #local[#from..#start + #within(#end, #len + 1)]
             });
@@ -336,11 +341,7 @@ impl Rewrite<'_> {
             .start
             .as_ref()
             .map_or_else(|| quote!(0), |a| quote!(#a));
-        let end = match (&range.end, &range.limits) {
-            (Some(b), syn::RangeLimits::HalfOpen(_)) => quote!(#b),
-            (Some(b), syn::RangeLimits::Closed(_)) => quote!((#b) + 1),
-            (None, _) => quote!(#len),
-        };
+        let end = range_end(range, &quote!(#len));
         Some(syn::parse_quote!(::backprop_runtime::model::fields::part_len(#start, #end, #len)))
     }
 

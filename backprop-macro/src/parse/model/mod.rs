@@ -176,11 +176,11 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .map(|c| c.ident.clone())
         .collect();
     for (owner, field, rows) in nested::find(&body, &owners) {
-        let local = names.fresh(&format!("{owner}_{field}"));
-        nested::rename(&mut body, &owner, &field, &local);
         let Some(parent) = candidates.iter().find(|c| c.ident == owner) else {
             continue;
         };
+        let local = names.fresh(&format!("{owner}_{field}"));
+        nested::rename(&mut body, &owner, &field, &local);
         candidates.push(Candidate {
             ident: local,
             ty: parent.ty.clone(),

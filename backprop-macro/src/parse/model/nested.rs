@@ -22,26 +22,14 @@ use syn::Expr;
 pub(super) fn find(body: &syn::Block, owners: &[Ident]) -> Vec<(Ident, Ident, bool)> {
     let mut finder = Finder {
         owners,
-        indexed: BTreeSet::new(),
-        bound: Vec::new(),
+        structs: Evidence::default(),
+        rows: Evidence::default(),
         members_of: BTreeSet::new(),
-        rows: BTreeSet::new(),
-        rows_bound: Vec::new(),
         indexed_names: BTreeSet::new(),
     };
     finder.visit_block(body);
-    let mut found = finder.indexed;
-    for (name, chain) in finder.bound {
-        if finder.members_of.contains(&name) {
-            found.insert(chain);
-        }
-    }
-    let mut rows = finder.rows;
-    for (name, chain) in finder.rows_bound {
-        if finder.indexed_names.contains(&name) {
-            rows.insert(chain);
-        }
-    }
+    let found = finder.structs.fields(&finder.members_of);
+    let mut rows = finder.rows.fields(&finder.indexed_names);
     // (A field found both ways is a slice of structs: its elements' members
     // are read.)
     rows.retain(|chain| !found.contains(chain));
@@ -96,20 +84,50 @@ pub(super) fn rename(body: &mut syn::Block, owner: &Ident, field: &Ident, local:
 
 struct Finder<'a> {
     owners: &'a [Ident],
-    /// Read as `owner.field[i].member`.
-    indexed: BTreeSet<(Ident, Ident)>,
-    /// Names bound to elements of `owner.field`, by loops, `let`s and
-    /// closures of chains over it.
-    bound: Vec<(Ident, (Ident, Ident))>,
+    /// That a field holds structs: read as `owner.field[i].member`, or its
+    /// elements, bound by loops, `let`s and closures of chains over it,
+    /// read by member or taken apart by a struct pattern.
+    structs: Evidence,
+    /// That a field holds rows: read as `owner.field[i][k]`, or its
+    /// elements, bound by plain iteration or an index (not chunks or parts,
+    /// which are slices of floats), indexed or taken apart by an array
+    /// pattern.
+    rows: Evidence,
     /// Names whose members the body reads (`layer.w`).
     members_of: BTreeSet<Ident>,
-    /// Read as `owner.field[i][k]`, or taken apart by an array pattern.
-    rows: BTreeSet<(Ident, Ident)>,
-    /// Names bound to elements of `owner.field` by plain iteration or an
-    /// index (not chunks or parts, which are slices of floats).
-    rows_bound: Vec<(Ident, (Ident, Ident))>,
     /// Names the body indexes (`p[k]`).
     indexed_names: BTreeSet<Ident>,
+}
+
+/// What says a field holds structs (or rows): fields found outright, and
+/// names bound to their elements, which count where they are used so.
+#[derive(Default)]
+struct Evidence {
+    found: BTreeSet<(Ident, Ident)>,
+    bound: Vec<(Ident, (Ident, Ident))>,
+}
+
+impl Evidence {
+    /// Names bound to elements of `chain` by `pat`; `outright` (a pattern
+    /// that takes an element apart so) finds the field itself.
+    fn bind(&mut self, bound: Bound, outright: bool, chain: &(Ident, Ident)) {
+        if outright {
+            self.found.insert(chain.clone());
+        }
+        self.bound
+            .extend(bound.names.into_iter().map(|name| (name, chain.clone())));
+    }
+
+    /// The fields found, with those whose element's name is `used`.
+    fn fields(self, used: &BTreeSet<Ident>) -> BTreeSet<(Ident, Ident)> {
+        let mut found = self.found;
+        for (name, chain) in self.bound {
+            if used.contains(&name) {
+                found.insert(chain);
+            }
+        }
+        found
+    }
 }
 
 impl Finder<'_> {
@@ -170,26 +188,18 @@ impl Finder<'_> {
         }
     }
 
-    /// Names bound to rows of `chain` by `pat`; an array pattern makes it
-    /// rows outright.
+    /// Names bound to rows of `chain` by `pat`.
     fn bind_rows(&mut self, pat: &syn::Pat, chain: &(Ident, Ident)) {
         let bound = Bound::of(pat);
-        if bound.array {
-            self.rows.insert(chain.clone());
-        }
-        self.rows_bound
-            .extend(bound.names.into_iter().map(|name| (name, chain.clone())));
+        let outright = bound.array;
+        self.rows.bind(bound, outright, chain);
     }
 
-    /// Names bound to elements of `chain` by `pat`; a struct pattern makes
-    /// it a slice of structs outright.
+    /// Names bound to elements of `chain` by `pat`.
     fn bind(&mut self, pat: &syn::Pat, chain: &(Ident, Ident)) {
         let bound = Bound::of(pat);
-        if bound.structure {
-            self.indexed.insert(chain.clone());
-        }
-        self.bound
-            .extend(bound.names.into_iter().map(|name| (name, chain.clone())));
+        let outright = bound.structure;
+        self.structs.bind(bound, outright, chain);
     }
 }
 
@@ -200,7 +210,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
                 // `model.pts[i][k]`.
                 Expr::Index(inner) => {
                     if let Some(chain) = self.field_of(&inner.expr) {
-                        self.rows.insert(chain);
+                        self.rows.found.insert(chain);
                     }
                 }
                 Expr::Path(path) => {
@@ -215,7 +225,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
             Expr::Field(field) => match strip(&field.base) {
                 Expr::Index(index) => {
                     if let Some(chain) = self.field_of(&index.expr) {
-                        self.indexed.insert(chain);
+                        self.structs.found.insert(chain);
                     }
                 }
                 Expr::Path(path) if matches!(field.member, syn::Member::Named(_)) => {
@@ -255,12 +265,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
 
     /// A macro's arguments are code too (`vec![layer.w[0], x]`).
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
-        if let Ok(args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
-            for arg in &args {
-                self.visit_expr(arg);
-            }
-        }
+        crate::parse::method::read_macro_arguments(self, mac);
     }
 
     fn visit_local(&mut self, local: &'ast syn::Local) {

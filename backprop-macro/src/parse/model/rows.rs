@@ -116,19 +116,22 @@ pub(super) fn rows_as_fields(
         .filter(|(_, slice)| rows.contains(slice))
         .map(|(alias, _)| alias.clone())
         .collect();
-    AsFields {
+    let mut as_fields = AsFields {
         rows,
         aliases: &names,
         copied: Vec::new(),
-    }
-    .visit_block_mut(block);
+    };
+    as_fields.visit_block_mut(block);
+    let copied = as_fields.copied;
+    super::destructure::copies_read_as_values(block, &copied);
 }
 
 struct AsFields<'a> {
     rows: &'a [Ident],
     /// The names bound to rows.
     aliases: &'a [Ident],
-    /// Floats a pattern bound by reference, bound to copies (`destructured`).
+    /// Floats a pattern bound by reference, bound to copies (`destructured`):
+    /// `*x` reads them as values once the rows are fields.
     copied: Vec<Ident>,
 }
 
@@ -224,7 +227,7 @@ impl VisitMut for AsFields<'_> {
 
     /// `let p = &points[i];` stays: it binds the element (`flat.rs`).
     fn visit_local_mut(&mut self, local: &mut syn::Local) {
-        if let Some((_, _, _)) = super::elements::element_binding(local, self.rows) {
+        if super::elements::element_binding(local, self.rows).is_some() {
             if let Some(init) = &mut local.init {
                 if let Expr::Reference(r) = &mut *init.expr {
                     if let Expr::Index(index) = &mut *r.expr {
@@ -261,12 +264,9 @@ impl VisitMut for AsFields<'_> {
                 *call.receiver = syn::parse_quote!(#alias.#rows);
             }
             Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => {
-                if let Some(alias) = Self::is_in(&u.expr, self.aliases) {
-                    *expr = syn::parse_quote!((&#alias.#rows));
-                } else if let Some(float) = Self::is_in(&u.expr, &self.copied) {
-                    *expr = syn::parse_quote!(#float);
-                } else {
-                    syn::visit_mut::visit_expr_mut(self, expr);
+                match Self::is_in(&u.expr, self.aliases) {
+                    Some(alias) => *expr = syn::parse_quote!((&#alias.#rows)),
+                    None => syn::visit_mut::visit_expr_mut(self, expr),
                 }
             }
             Expr::Path(_) => {

@@ -199,25 +199,33 @@ fn flat_args(args: &Args, models: &[Model]) -> Args {
     }
 }
 
-/// The flat function's arguments for a slice of structs (`slice`, an
-/// expression of the wrappers): each field of every element gathered into
-/// one vector (the cost of a layout the generated code can index), an array
-/// field's cut where each element's part starts (`shapes`, computed once
-/// into `shapes_local`); data fields read as counts or conditions too.
-/// Where the rows a function writes (`pos: &mut [[f64; 3]]`) are gathered
-/// into before the call and put back from after it.
-struct Lending<'n> {
+/// What gathering a slice of structs writes into, of `Api::new`'s: the flat
+/// function's arguments, the shapes computed once into `shapes_local`, and
+/// where the rows a function writes (`pos: &mut [[f64; 3]]`) are gathered
+/// into before the call (`lent`) and put back from after it (`put_back`).
+struct Gathering<'n> {
     names: &'n mut crate::emit::names::Names,
     lent: &'n mut Vec<TokenStream>,
     put_back: &'n mut Vec<TokenStream>,
+    flat_args: &'n mut Vec<TokenStream>,
+    shapes: &'n mut Vec<TokenStream>,
+    shapes_local: &'n Ident,
 }
 
-fn gather(
-    model: &Model,
-    slice: &TokenStream,
-    (shapes_local, flat_args, shapes): (&Ident, &mut Vec<TokenStream>, &mut Vec<TokenStream>),
-    lending: &mut Lending,
-) {
+/// The flat function's arguments for a slice of structs (`slice`, an
+/// expression of the wrappers): each field of every element gathered into
+/// one vector (the cost of a layout the generated code can index), an array
+/// field's cut where each element's part starts; data fields read as counts
+/// or conditions too.
+fn gather(model: &Model, slice: &TokenStream, into: &mut Gathering) {
+    let Gathering {
+        names,
+        lent,
+        put_back,
+        flat_args,
+        shapes,
+        shapes_local,
+    } = into;
     let fields = quote!(::backprop_runtime::model::fields);
     for data in &model.data {
         let path = &data.path;
@@ -241,11 +249,9 @@ fn gather(
             if leaf.written {
                 // Rows written in place: gathered into a vector the flat
                 // function writes, put back after it.
-                let local = lending.names.fresh(&leaf.local.to_string());
-                lending.lent.push(quote!(let mut #local = #gathered;));
-                lending
-                    .put_back
-                    .push(quote!(#fields::put_rows(#slice, &#local);));
+                let local = names.fresh(&leaf.local.to_string());
+                lent.push(quote!(let mut #local = #gathered;));
+                put_back.push(quote!(#fields::put_rows(#slice, &#local);));
                 flat_args.push(quote!(&mut #local[..]));
             } else {
                 flat_args.push(quote!(&#gathered[..]));
@@ -403,17 +409,24 @@ impl<'a> Api<'a> {
                             quote!(&#passed)
                         });
                     }
-                    if model.slice {
-                        let mut lending = Lending {
-                            names,
-                            lent: &mut lent,
-                            put_back: &mut put_back,
-                        };
-                        let places = (&shapes_local, &mut flat_args, &mut shapes);
-                        gather(model, &quote!(#passed), places, &mut lending);
-                        continue;
-                    }
-                    for leaf in &model.leaves {
+                    // A slice of structs, gathered; a struct's own fields,
+                    // then the slices of structs it holds, gathered.
+                    let slices: Vec<(&Model, TokenStream)> = match model.slice {
+                        true => vec![(model, quote!(#passed))],
+                        false => models
+                            .iter()
+                            .filter_map(|held| {
+                                let (owner, field) = held.owner.as_ref()?;
+                                (owner == ident).then(|| (held, quote!(#passed.#field)))
+                            })
+                            .collect(),
+                    };
+                    let own_leaves = if model.slice {
+                        &[][..]
+                    } else {
+                        &model.leaves[..]
+                    };
+                    for leaf in own_leaves {
                         let path = &leaf.path;
                         if leaf.written {
                             let local = names.fresh(&leaf.local.to_string());
@@ -440,18 +453,16 @@ impl<'a> Api<'a> {
                             quote_spanned!(leaf.span=> #passed.#(#path).*)
                         });
                     }
-                    // The slices of structs it holds, right after it.
-                    for held in models.iter() {
-                        if let Some((_, field)) = held.owner.as_ref().filter(|(o, _)| o == ident) {
-                            let slice = quote!(#passed.#field);
-                            let mut lending = Lending {
-                                names,
-                                lent: &mut lent,
-                                put_back: &mut put_back,
-                            };
-                            let places = (&shapes_local, &mut flat_args, &mut shapes);
-                            gather(held, &slice, places, &mut lending);
-                        }
+                    let mut gathering = Gathering {
+                        names,
+                        lent: &mut lent,
+                        put_back: &mut put_back,
+                        flat_args: &mut flat_args,
+                        shapes: &mut shapes,
+                        shapes_local: &shapes_local,
+                    };
+                    for (slice_model, slice) in &slices {
+                        gather(slice_model, slice, &mut gathering);
                     }
                 }
                 None => flat_args.push(quote!(#passed)),
