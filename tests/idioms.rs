@@ -1046,6 +1046,83 @@ fn running_extrema_of_computed_values_compute_the_chosen_one_again() {
     assert_eq!(g.centres, [2.0, 0.0, 0.0, 0.0]);
 }
 
+/// The same with each candidate computed in the loop's body first: a
+/// distance summed in a loop of its own (through a copy of the index), and a
+/// score with a branch; the chosen one is computed again after the loop.
+#[differentiate(wrt(centres, w))]
+#[allow(clippy::needless_range_loop)]
+fn nearest_computed_in_the_body(points: &[f64], centres: &[f64], w: f64, d: usize) -> f64 {
+    let k = centres.len() / d;
+    let mut cost = 0.0;
+    for p in 0..points.len() / d {
+        let mut closest = f64::INFINITY;
+        for j in 0..k {
+            let at = j * d;
+            let mut dist = 0.0;
+            for i in 0..d {
+                let diff = points[p * d + i] - centres[at + i];
+                dist += diff * diff;
+            }
+            closest = closest.min(dist);
+        }
+        cost += closest;
+    }
+    let mut best = f64::NEG_INFINITY;
+    for j in 0..centres.len() {
+        let mut score = centres[j] * w;
+        if score < 0.0 {
+            score *= -0.5;
+        } else {
+            score += 0.25;
+        }
+        best = best.max(score);
+    }
+    cost + best * w
+}
+
+/// Left alone, and still right: a body that changes a variable outside it
+/// while computing its candidate (running it again would change it twice).
+#[differentiate(wrt(x))]
+#[allow(clippy::needless_range_loop)]
+fn nearest_with_side_work(x: &[f64]) -> f64 {
+    let mut m = f64::INFINITY;
+    let mut seen = 0.0;
+    for j in 0..x.len() {
+        let v = x[j] * x[j] + 1.0;
+        seen += v;
+        m = m.min(v);
+    }
+    m * seen
+}
+
+#[test]
+fn running_extrema_of_values_computed_in_the_body() {
+    let points = [0.1, 0.2, -1.0, 0.4, 2.0, -0.3, 0.5, 0.5, -0.2, 1.5];
+    for centres in [
+        [0.05, 0.1, 1.1, 0.9, -1.0, 0.45],
+        [0.3, -0.2, 2.0, 0.1, -0.5, 0.9],
+    ] {
+        for w in [0.7, -1.3] {
+            let (value, g) = nearest_computed_in_the_body::grad(&points, &centres, w, 2);
+            let f = |c: &[f64], w: f64| nearest_computed_in_the_body(&points, c, w, 2);
+            assert_eq!(value.to_bits(), f(&centres, w).to_bits());
+            assert_gradient(|c| f(c, w), &centres, &g.centres);
+            assert_gradient(|v| f(&centres, v[0]), &[w], &[g.w]);
+        }
+    }
+    for x in [[0.5, -0.25, 2.0, 0.75], [1.0, 2.0, -0.5, 0.1]] {
+        let (value, g) = nearest_with_side_work::grad(&x);
+        assert_eq!(value.to_bits(), nearest_with_side_work(&x).to_bits());
+        assert_gradient(nearest_with_side_work, &x, &g.x);
+    }
+    assert!(!nearest_computed_in_the_body::SOURCE.contains(".min("));
+    assert!(!nearest_computed_in_the_body::SOURCE.contains(".max("));
+    assert!(nearest_with_side_work::SOURCE.contains(".min("));
+    // A tie: the first centre of two at the same distance gets the adjoint.
+    let (_, g) = nearest_computed_in_the_body::grad(&[0.0, 0.0], &[1.0, 0.0, -1.0, 0.0], 0.0, 2);
+    assert_eq!(g.centres, [2.0, 0.0, 0.0, 0.0]);
+}
+
 /// Functions named where an adapter takes a closure.
 #[differentiate]
 fn named_adapters(x: &[f64]) -> f64 {

@@ -325,6 +325,7 @@ impl Rewriter<'_> {
             first: quote::quote!(0),
             header: quote::quote!(for #candidate in 0..#list.len()),
             candidate: &candidate,
+            work: proc_macro2::TokenStream::new(),
             value: quote::quote!(#list[#candidate]),
             chosen: |at: &syn::Ident| quote::quote!(#list[#at]),
             span: fold.method.span(),
@@ -339,9 +340,12 @@ impl Rewriter<'_> {
     /// else { f64::INFINITY }`: the one differentiated evaluation, where the
     /// chain of `min`s saved every value and pulled back through each (a
     /// k-means cost calls its distance once per centroid and differentiates
-    /// one). `e` must be pure (no `&mut`, assignment, macro or closure), the
-    /// loop's variable an index in it (`usize`: the tape keeps it), and the
-    /// range's start a literal or a name, bound again for the index.
+    /// one). The body may compute `e` first from locals of its own (`let
+    /// mut dist = 0.0; for i in 0..d { dist += .. }`, `candidates`), run
+    /// again with it. `e` must be pure (no `&mut`, assignment, macro or
+    /// closure), the loop's variable an index in the body (`usize`: the tape
+    /// keeps it), and the range's start a literal or a name, bound again for
+    /// the index.
     fn rewrite_computed(&mut self, first: &Stmt, second: &Stmt) -> Option<Vec<Stmt>> {
         let Stmt::Local(local) = first else {
             return None;
@@ -359,13 +363,19 @@ impl Rewriter<'_> {
         let Stmt::Expr(Expr::ForLoop(looped), _) = second else {
             return None;
         };
-        if looped.label.is_some() || looped.body.stmts.len() != 1 {
+        // The body computes the candidate (its own locals only), then
+        // updates the extremum with it.
+        let (update, work) = looped.body.stmts.split_last()?;
+        if looped.label.is_some() || !super::candidates::local_work(work) {
             return None;
         }
         let syn::Pat::Ident(var) = &*looped.pat else {
             return None;
         };
         let var = &var.ident;
+        if crate::desugar::rebound_inside(&looped.body, var) {
+            return None;
+        }
         let Expr::Range(range) = strip(&looped.expr) else {
             return None;
         };
@@ -375,14 +385,19 @@ impl Rewriter<'_> {
         })?;
         range.end.as_ref()?;
         let name = &binding.name;
-        let (value, keeps) = computed_update(&looped.body.stmts[0], name)?;
+        let (value, keeps) = computed_update(update, name)?;
+        let work_mentions = |name: &syn::Ident| {
+            work.iter()
+                .any(|stmt| identifiers(stmt.to_token_stream()).contains(&name.to_string()))
+        };
         // The index is saved for the backward pass, which needs its type:
         // `usize`, where the variable indexes a list (without a cast).
         if var == name
             || mentions(&value, name)
+            || work_mentions(name)
             || mentions(&looped.expr, name)
             || !pure(&value)
-            || !indexes_with(&value, var)
+            || !super::candidates::indexes_a_list(work, &value, var)
         {
             return None;
         }
@@ -394,8 +409,9 @@ impl Rewriter<'_> {
             first: quote::quote!(#first_index),
             header: quote::quote!(#(#attrs)* for #var in #iter),
             candidate: var,
+            work: quote::quote!(#(#work)*),
             value: quote::quote!(#value),
-            chosen: |at: &syn::Ident| quote::quote!(let #var = #at; #value),
+            chosen: |at: &syn::Ident| quote::quote!(let #var = #at; #(#work)* #value),
             span: looped.for_token.span,
         };
         Some(self.extremum_from_start(from_start))
@@ -421,6 +437,7 @@ impl Rewriter<'_> {
             first,
             header,
             candidate,
+            work,
             value,
             span,
             ..
@@ -433,6 +450,7 @@ impl Rewriter<'_> {
             syn::parse_quote_spanned!(span=> let mut #found = false;),
             syn::parse_quote_spanned! {span=>
                 #header {
+                    #work
                     let #next #ty = #value;
                     if #compare || #kept.is_nan() {
                         #at = #candidate;
@@ -450,8 +468,8 @@ impl Rewriter<'_> {
 
 /// What `Rewriter::extremum_from_start` builds a running extremum from: the `let`
 /// it binds, what it keeps, its start, the index it starts at, the loop's
-/// header over `candidate`, each candidate's value, and the value at the
-/// index chosen.
+/// header over `candidate`, the work and value of each candidate, and the
+/// value at the index chosen.
 struct FromStart<'a, C> {
     binding: Binding,
     keeps: Keeps,
@@ -459,6 +477,9 @@ struct FromStart<'a, C> {
     first: proc_macro2::TokenStream,
     header: proc_macro2::TokenStream,
     candidate: &'a syn::Ident,
+    /// What the loop's body computes the candidate from (`let mut dist =
+    /// 0.0; for i in .. { dist += .. }`), run again at the index chosen.
+    work: proc_macro2::TokenStream,
     value: proc_macro2::TokenStream,
     chosen: C,
     span: proc_macro2::Span,
@@ -534,7 +555,7 @@ fn extremum_call(expr: &Expr) -> Option<(syn::Ident, [&Expr; 2])> {
 
 /// Whether `var` is in the index of some `x[..]` in `expr`, with no cast
 /// there: a `usize`.
-fn indexes_with(expr: &Expr, var: &syn::Ident) -> bool {
+pub(super) fn indexes_with(expr: &Expr, var: &syn::Ident) -> bool {
     struct Finds<'v> {
         var: &'v syn::Ident,
         found: bool,
@@ -554,7 +575,7 @@ fn indexes_with(expr: &Expr, var: &syn::Ident) -> bool {
 /// Whether computing `expr` again changes nothing: no `&mut`, assignment,
 /// macro, closure, block or control flow, and no method that changes its
 /// receiver.
-fn pure(expr: &Expr) -> bool {
+pub(super) fn pure(expr: &Expr) -> bool {
     struct Impure(bool);
     impl<'ast> syn::visit::Visit<'ast> for Impure {
         fn visit_expr(&mut self, expr: &'ast Expr) {
@@ -720,11 +741,11 @@ fn element(expr: &Expr) -> Option<(syn::Ident, Expr)> {
     Some((path.path.get_ident()?.clone(), (*index.index).clone()))
 }
 
-fn is_name(expr: &Expr, name: &syn::Ident) -> bool {
+pub(super) fn is_name(expr: &Expr, name: &syn::Ident) -> bool {
     matches!(strip(expr), Expr::Path(p) if p.qself.is_none() && p.path.is_ident(name))
 }
 
-fn mentions(expr: &Expr, name: &syn::Ident) -> bool {
+pub(super) fn mentions(expr: &Expr, name: &syn::Ident) -> bool {
     identifiers(expr.to_token_stream()).contains(&name.to_string())
 }
 

@@ -16,6 +16,7 @@
 
 pub mod adapters;
 pub mod assignments;
+pub mod candidates;
 pub mod continues;
 pub mod copies;
 pub mod ends;
@@ -129,7 +130,7 @@ pub(crate) fn assigns(expr: &syn::Expr) -> bool {
 }
 
 /// `+=`, `-=` and the other operators that assign.
-fn is_compound_assignment(op: &syn::BinOp) -> bool {
+pub(crate) fn is_compound_assignment(op: &syn::BinOp) -> bool {
     use syn::BinOp as B;
     matches!(
         op,
