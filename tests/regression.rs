@@ -1161,3 +1161,31 @@ fn an_array_result_read_only_in_a_condition() {
         assert!((dot - (g.x - 0.5 * g.y)).abs() < 1e-12);
     }
 }
+
+/// A table read by linear interpolation, its index an integer cast of a
+/// differentiated value clamped by an integer method:
+/// `((t * n) as usize).min(n - 2)` is integer work (it was lowered as a
+/// float `min`, a type error inside the expansion).
+#[differentiate]
+fn interpolated(t: f64, table: &[f64]) -> f64 {
+    let scaled = t * (table.len() - 1) as f64;
+    let i = (scaled as usize).min(table.len() - 2);
+    let j = ((t * 2.0).floor() as usize).clamp(0, table.len() - 1);
+    let frac = scaled - i as f64;
+    table[i] * (1.0 - frac) + table[i + 1] * frac + table[j] * t
+}
+
+#[test]
+fn an_integer_cast_of_a_differentiated_value_clamped_by_a_method() {
+    // Each interval, and past the end (the index clamped).
+    for t in [0.1, 0.45, 0.8, 1.2] {
+        check(
+            &[&[t, 1.0, 2.5, 4.0, 3.0]],
+            |v| interpolated(v[0], &v[1..]),
+            |v| {
+                let (value, g) = interpolated::grad(v[0], &v[1..]);
+                (value, [vec![g.t], g.table].concat())
+            },
+        );
+    }
+}

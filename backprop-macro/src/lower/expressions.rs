@@ -111,7 +111,19 @@ impl<'a> Lowerer<'a> {
             Expr::Cast(cast) => match self.floats.of_type(&cast.ty) {
                 Some(to) => self.cast(&cast.expr, to, expr),
                 // Truncating to an integer: the result is piecewise constant.
-                None => self.inactive(expr),
+                None if self.floats.is_copy(&cast.ty) => self.inactive(expr),
+                // `x as Real`: an alias the macro cannot see through may
+                // be a float, whose derivative would silently be lost.
+                None => {
+                    self.errors.spanned(
+                        &cast.ty,
+                        format!(
+                            "a differentiated value is cast to `{}`, a type the macro cannot see: write the float type itself (`as f64`, `as f32`, or the function's generic `T`), or an integer type (`as usize`) for a value with no derivative",
+                            cast.ty.to_token_stream()
+                        ),
+                    );
+                    self.dummy()
+                }
             },
             Expr::MethodCall(call) => self.method_call(call, expr),
             Expr::Call(call) => self.call(call, expr),
