@@ -60,10 +60,10 @@ fn energy<T: Float>(x: &[T], k: T) -> T {
     total
 }
 
-/// Several outputs.
+/// Several outputs; a method called through the trait (`Float::cos`).
 #[differentiate]
 fn polar<T: Float>(r: T, theta: T) -> (T, T) {
-    (r * theta.cos(), r * theta.sin())
+    (r * Float::cos(theta), r * theta.sin())
 }
 
 #[test]

@@ -45,6 +45,7 @@ macro_rules! binary {
 unary! {
     exp: |x| x.exp(), at [-2.0, 0.0, 0.7, 3.0];
     exp_path: |x| f64::exp(x), at [-2.0, 0.7];
+    sin_through_the_trait: |x| backprop_runtime::Float::sin(x) * x, at [-2.0, 0.7];
     exp2: |x| x.exp2(), at [-1.5, 0.0, 2.5];
     exp_m1: |x| x.exp_m1(), at [-1.0, 1e-3, 2.0];
     ln: |x| x.ln(), at [0.3, 1.0, 7.5];
@@ -91,6 +92,7 @@ unary! {
 
 binary! {
     add: |x, y| x + y, at [(1.0, 2.0), (-3.0, 0.5)];
+    hypot_through_the_trait: |x, y| backprop_runtime::Float::hypot(x, y), at [(1.0, 2.0), (-3.0, 0.5)];
     sub: |x, y| x - y, at [(1.0, 2.0), (-3.0, 0.5)];
     mul: |x, y| x * y, at [(1.0, 2.0), (-3.0, 0.5)];
     div: |x, y| x / y, at [(1.0, 2.0), (-3.0, 0.5)];
@@ -131,7 +133,7 @@ fn f32_primitives() {
     fn f(x: f32, y: f32) -> f32 {
         let a = x.exp2() * y.ln() + x.powi(3) / y;
         let b = (x * y).sin().atan2(y) + x.log10() * y.sqrt();
-        a * b.tanh() + backprop_runtime::sigmoid(x - y)
+        a * b.tanh() + backprop_runtime::sigmoid(x - y) + backprop_runtime::Float::cos(x * y)
     }
     for (x, y) in [(0.5_f32, 1.5_f32), (1.2, 0.3)] {
         let (_, g) = f::grad(x, y);

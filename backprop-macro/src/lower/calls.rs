@@ -347,7 +347,18 @@ impl<'a> Lowerer<'a> {
         if let Some(rule) = runtime_activation(path) {
             return self.primitive_call(rule, Form::Runtime, call, expr);
         }
-        if let Some((float, method)) = float_function(path, &self.floats) {
+        // `Float::sin(x)` (`num_traits::Float::`): the method of the
+        // argument's float, as `T::sin(x)` calls it.
+        let by_trait = trait_function(path).map(|method| {
+            let float = call
+                .args
+                .first()
+                .and_then(|arg| self.guess_type(arg))
+                .and_then(|ty| self.floats.of_type(&ty))
+                .unwrap_or_else(|| self.ret.clone());
+            (float, method)
+        });
+        if let Some((float, method)) = float_function(path, &self.floats).or(by_trait) {
             let name = method.to_string();
             if name == "from" && call.args.len() == 1 {
                 return self.cast(&call.args[0], float, expr);
@@ -722,4 +733,20 @@ struct MutArguments {
     parts: Vec<Option<Bounds>>,
     /// (argument position, the float variable the callee writes).
     written: Vec<(usize, Ident)>,
+}
+
+/// `Float::sin`, `num_traits::Float::sin`, `backprop_runtime::Float::sin`:
+/// a float method called through the trait, its name.
+fn trait_function(path: &syn::Path) -> Option<&Ident> {
+    let segments: Vec<&syn::PathSegment> = path.segments.iter().collect();
+    match segments.as_slice() {
+        [.., float, method]
+            if float.ident == "Float"
+                && float.arguments.is_empty()
+                && rules::method(&method.ident.to_string()).is_some() =>
+        {
+            Some(&method.ident)
+        }
+        _ => None,
+    }
 }
