@@ -530,6 +530,22 @@ pub fn softplus<F: Real>(x: F) -> F {
     relu(x) + (-x.abs()).exp().ln_1p()
 }
 
+/// Beside each activation, a module of its name: `use
+/// backprop_runtime::sigmoid;` imports it with the function, and a function
+/// differentiated with `#[differentiate]` that calls `sigmoid(x)` by its name
+/// alone checks that the name is this crate's (a function of your own named
+/// `sigmoid` would otherwise get this one's derivative).
+macro_rules! activation_marks {
+    ($($name:ident),*) => {$(
+        #[doc(hidden)]
+        pub mod $name {
+            /// Read by the check; nothing else.
+            pub const RUNTIME_ACTIVATION: () = ();
+        }
+    )*};
+}
+activation_marks!(sigmoid, relu, softplus);
+
 /// Stands in a `pullback` tuple for a parameter that is not differentiated (an
 /// integer, or a float left out of `wrt`). A differentiated caller that passes a
 /// value depending on its own inputs there gets a type error instead of a silently

@@ -882,7 +882,7 @@ pub(crate) fn value(graph: &Graph, node: &Node) -> TokenStream {
                     let args = args.iter().map(|a| argument(graph, a));
                     quote!(#float::#method(#(#args),*))
                 }
-                Form::Runtime => {
+                Form::Runtime { .. } => {
                     let args = args.iter().map(|a| argument(graph, a));
                     quote!(::backprop_runtime::#method(#(#args),*))
                 }

@@ -1,8 +1,10 @@
 //! Rust code from the analysed graph: the forward pass (`forward`), the backward
-//! pass (`backward`), forward mode (`tangent`), second order over dual numbers (`second`), the module around them (`module`), with readable names
+//! pass (`backward`), forward mode (`tangent`), second order over dual numbers (`second`), the module around them (`module`), checks that activations
+//! called by name are the runtime's (`activations`), with readable names
 //! that never collide with the user's (`names`) and a printed copy for the
 //! module's documentation (`pretty`).
 
+mod activations;
 mod api;
 pub(crate) use api::gradient_type;
 pub mod backward;

@@ -114,6 +114,7 @@ pub fn assemble(
         };
         return Ok((module, made));
     }
+    let activation_checks = super::activations::bare_activation_checks(graph);
     let source = pretty(shown.clone());
     let (doc, code_doc) = module_doc(&ident.to_string(), &source);
     let module = quote! {
@@ -136,6 +137,10 @@ pub fn assemble(
             /// This module's code, pretty-printed: what `cargo expand` shows, less the docs.
             pub const SOURCE: &str = #source;
         }
+
+        // Beside the function, where its names are resolved (a `use` in
+        // the block around it included).
+        #activation_checks
     };
     Ok((module, made))
 }

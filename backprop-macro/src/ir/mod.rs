@@ -290,8 +290,9 @@ pub enum Form {
     Method,
     /// `f64::exp(a)`.
     TypePath(FloatTy),
-    /// `sigmoid(a)`: one of the runtime's activations.
-    Runtime,
+    /// `sigmoid(a)`: one of the runtime's activations; `bare` when called
+    /// by its name alone, which the module checks names the runtime's.
+    Runtime { bare: bool },
 }
 
 /// How a call passes an argument.

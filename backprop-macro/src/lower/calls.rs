@@ -345,7 +345,8 @@ impl<'a> Lowerer<'a> {
         }
         let path = &func.path;
         if let Some(rule) = runtime_activation(path) {
-            return self.primitive_call(rule, Form::Runtime, call, expr);
+            let bare = path.segments.len() == 1;
+            return self.primitive_call(rule, Form::Runtime { bare }, call, expr);
         }
         // `Float::sin(x)` (`num_traits::Float::`): the method of the
         // argument's float, as `T::sin(x)` calls it.

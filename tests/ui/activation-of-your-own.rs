@@ -1,0 +1,26 @@
+use backprop_runtime::differentiate;
+
+// A function of the user's named like one of the runtime's activations: a
+// call by its name alone would be differentiated (and computed) by the
+// runtime's rule, so it is refused where it is called.
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-2.0 * x).exp())
+}
+
+#[differentiate]
+fn f(x: f64) -> f64 {
+    sigmoid(x) * 3.0
+}
+
+// The same with one that is differentiated itself.
+#[differentiate]
+fn relu(x: f64) -> f64 {
+    x.max(0.0) * 2.0
+}
+
+#[differentiate]
+fn g(x: f64) -> f64 {
+    relu(x) + x
+}
+
+fn main() {}
