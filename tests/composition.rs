@@ -197,6 +197,94 @@ fn jacobians_against_finite_differences() {
     }
 }
 
+/// Arrays of outputs ended the ways vector code ends them: a local array by
+/// its name, after a guard that returns a repeat (`[0.0; 3]`), in a chain of
+/// guards (`else if`), generic over the float.
+#[differentiate]
+fn scaled_unit<T: backprop_runtime::Float>(v: [T; 3], k: T) -> [T; 3] {
+    let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    if n < T::from(1e-3).unwrap() {
+        return [T::zero(); 3];
+    }
+    let mut out = v;
+    for i in 0..3 {
+        out[i] = v[i] * k / n;
+    }
+    out
+}
+
+#[differentiate]
+#[allow(clippy::needless_return)]
+fn clipped_pair(x: f64, y: f64) -> [f64; 2] {
+    if x > 1.0 {
+        return [x * y, y];
+    } else if x < -1.0 {
+        return [-1.0; 2];
+    }
+    let mut r = [x, y];
+    r[1] *= x.sin();
+    return r;
+}
+
+/// A caller reading the named array's elements.
+#[differentiate]
+fn cross_norm(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let c = cross(a, b);
+    (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt()
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    let mut r = [0.0; 3];
+    for i in 0..3 {
+        let (j, k) = ((i + 1) % 3, (i + 2) % 3);
+        r[i] = a[j] * b[k] - a[k] * b[j];
+    }
+    r
+}
+
+#[test]
+fn arrays_returned_by_name_repeat_and_guards() {
+    let v = [0.3, -1.2, 0.5];
+    let (value, rows) = scaled_unit::jacobian(v, 1.5);
+    assert_eq!(value, scaled_unit(v, 1.5));
+    for (k, row) in rows.iter().enumerate() {
+        let point = [v[0], v[1], v[2], 1.5];
+        let analytic = [row.v[0], row.v[1], row.v[2], row.k];
+        assert_gradient(
+            |p| scaled_unit([p[0], p[1], p[2]], p[3])[k],
+            &point,
+            &analytic,
+        );
+    }
+    // The guard's side: zeros, and no derivative through them.
+    let (value, rows) = scaled_unit::jacobian([0.0, 1e-4, 0.0], 1.5);
+    assert_eq!(value, [0.0; 3]);
+    assert!(rows.iter().all(|row| row.k == 0.0));
+    let (value32, _) = scaled_unit::jacobian([0.3_f32, -1.2, 0.5], 1.5);
+    assert_eq!(value32, scaled_unit([0.3_f32, -1.2, 0.5], 1.5));
+
+    for x in [2.0, -2.0, 0.5] {
+        let (value, rows) = clipped_pair::jacobian(x, 3.0);
+        assert_eq!(value, clipped_pair(x, 3.0));
+        for (k, row) in rows.iter().enumerate() {
+            assert_gradient(|p| clipped_pair(p[0], p[1])[k], &[x, 3.0], &[row.x, row.y]);
+        }
+    }
+
+    let (a, b) = ([1.0, 2.0, 3.0], [0.5, -1.0, 2.0]);
+    let (value, g) = cross_norm::grad(a, b);
+    assert_eq!(value, cross_norm(a, b));
+    let point = [a, b].concat();
+    let analytic = [g.a, g.b].concat();
+    assert_gradient(
+        |p| cross_norm([p[0], p[1], p[2]], [p[3], p[4], p[5]]),
+        &point,
+        &analytic,
+    );
+}
+
 /// A caller of a function with several outputs.
 #[differentiate]
 fn distance_after_turn(r: f64, theta: f64, turn: f64) -> f64 {

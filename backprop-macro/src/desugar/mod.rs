@@ -9,12 +9,14 @@
 //! `first`/`last`/`get` through `Option` as reads (`ends`), running maxima
 //! and minima of a list's elements as the index chosen (`extrema`),
 //! values computed inside conditions moved into `let`s before them (`hoist`),
-//! early returns at the top of the body as `if`/`else` (`returns`),
+//! early returns at the top of the body as `if`/`else` (`returns`), a
+//! local array returned by name as its elements (`array_results`),
 //! `continue` at the top of a loop's body as `if`/`else` (`continues`), and
 //! iterator chains over slices turned into the loops they stand for
 //! (`iterators`, used by lowering).
 
 pub mod adapters;
+pub mod array_results;
 pub mod assignments;
 pub mod candidates;
 pub mod continues;
@@ -36,7 +38,7 @@ use syn::visit::Visit;
 /// `iter_mut()` by index, `x.last().unwrap()` as
 /// `x[x.len() - 1]`, running extrema as indices, values out of conditions,
 /// early returns at the top of the body and `continue` at the top of a
-/// loop's body as branches.
+/// loop's body as branches, arrays returned by name as their elements.
 pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     paths::rebase(function);
     row_buffers::row_buffers_as_flat(&mut function.block);
@@ -51,6 +53,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     hoist::hoist_conditions(&mut function.block);
     returns::early_returns_as_branches(&mut function.block);
     continues::continues_as_branches(&mut function.block);
+    array_results::locals_returned_as_elements(function);
 }
 
 /// `expr` as a call of one of `methods` with `args` arguments (through

@@ -1,5 +1,7 @@
 //! An early return at the top of the function body, `if c { ..; return a; }
-//! rest`, is the branch `if c { ..; a } else { rest }` that ends the body:
+//! rest`, is the branch `if c { ..; a } else { rest }` that ends the body
+//! (a chain `if c { return a; } else if d { return b; } rest` the same, with
+//! `rest` the last `else`):
 //! rewritten so, it is differentiated as a branch, with no flags for a
 //! decision made once (a return inside a loop or a nested branch keeps them).
 
@@ -34,28 +36,46 @@ fn rewritten(mut stmts: Vec<Stmt>) -> Vec<Stmt> {
         }
         _ => return restore(stmts, branch, semi, rest),
     }
-    // `..; return a;` ends the `then` block with `a`.
-    let Some(Stmt::Expr(Expr::Return(ret), _)) = branch.then_branch.stmts.pop() else {
-        return restore(stmts, branch, semi, rest);
-    };
-    let Some(value) = ret.expr else {
-        return restore(stmts, branch, semi, rest);
-    };
-    branch.then_branch.stmts.push(Stmt::Expr(*value, None));
-    let else_block = syn::Block {
-        brace_token: branch.then_branch.brace_token,
-        stmts: rest,
-    };
-    branch.else_branch = Some((
-        syn::token::Else::default(),
-        Box::new(Expr::Block(syn::ExprBlock {
-            attrs: Vec::new(),
-            label: None,
-            block: else_block,
-        })),
-    ));
+    let original = branch.clone();
+    if !returns_as_tails(&mut branch, rest.clone()) {
+        return restore(stmts, original, semi, rest);
+    }
     stmts.push(Stmt::Expr(Expr::If(branch), None));
     stmts
+}
+
+/// Each arm's `..; return a;` ends with `a`, and the rest of the body is
+/// the `else` of the last arm (`if a { return x; } else if b { return y; }`
+/// chains too).
+fn returns_as_tails(branch: &mut syn::ExprIf, rest: Vec<Stmt>) -> bool {
+    let Some(Stmt::Expr(Expr::Return(ret), _)) = branch.then_branch.stmts.pop() else {
+        return false;
+    };
+    let Some(value) = ret.expr else {
+        return false;
+    };
+    branch.then_branch.stmts.push(Stmt::Expr(*value, None));
+    match &mut branch.else_branch {
+        Some((_, otherwise)) => match &mut **otherwise {
+            Expr::If(inner) => returns_as_tails(inner, rest),
+            _ => false,
+        },
+        None => {
+            let else_block = syn::Block {
+                brace_token: branch.then_branch.brace_token,
+                stmts: rest,
+            };
+            branch.else_branch = Some((
+                syn::token::Else::default(),
+                Box::new(Expr::Block(syn::ExprBlock {
+                    attrs: Vec::new(),
+                    label: None,
+                    block: else_block,
+                })),
+            ));
+            true
+        }
+    }
 }
 
 /// The statements as they were, when the rest cannot be an `else`.
@@ -70,11 +90,16 @@ fn restore(
     stmts
 }
 
-/// `if c { ..; return a; }` as a statement, with no `else`.
+/// `if c { ..; return a; }` as a statement, with no `else`, or a chain of
+/// such arms (`else if d { ..; return b; }`) with no final `else`.
 fn returning_if(stmt: &Stmt) -> Option<&syn::ExprIf> {
     let Stmt::Expr(Expr::If(branch), _) = stmt else {
         return None;
     };
+    every_arm_returns(branch).then_some(branch)
+}
+
+fn every_arm_returns(branch: &syn::ExprIf) -> bool {
     let ends_in_return = matches!(
         branch.then_branch.stmts.last(),
         Some(Stmt::Expr(
@@ -82,7 +107,13 @@ fn returning_if(stmt: &Stmt) -> Option<&syn::ExprIf> {
             _
         ))
     );
-    (branch.else_branch.is_none() && ends_in_return).then_some(branch)
+    ends_in_return
+        && match &branch.else_branch {
+            None => true,
+            Some((_, otherwise)) => {
+                matches!(&**otherwise, Expr::If(inner) if every_arm_returns(inner))
+            }
+        }
 }
 
 #[cfg(test)]

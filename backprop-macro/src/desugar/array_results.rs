@@ -1,0 +1,172 @@
+//! A function returning an array of a literal length, `-> [f64; 3]`, ends
+//! with an array expression, one output per element, which the lowering
+//! differentiates one by one. The ways users end such a function are
+//! rewritten into that form:
+//!
+//! - a local array by its name (`let mut out = [0.0; 3]; ..; out`, or a
+//!   final `return out;`): its elements, `[out[0], out[1], out[2]]`;
+//! - a repeat, `[0.0; 3]`: `[0.0, 0.0, 0.0]`;
+//! - a branch ending in either, as an early return becomes (`if n < eps {
+//!   return [0.0; 3]; } .. r`, `returns`): one variable per element, set at
+//!   the end of each arm, and the array of them after the branch.
+
+use crate::emit::names::{identifiers, Names};
+use crate::lower::strip_parens as strip;
+use quote::ToTokens;
+use syn::{Expr, Stmt};
+
+/// Rewrites the tail (and a final `return`) of `function` where its result
+/// is `[T; N]` with `N` a literal.
+pub fn locals_returned_as_elements(function: &mut syn::ItemFn) {
+    let Some((length, element)) = literal_array(&function.sig.output) else {
+        return;
+    };
+    let tail = match function.block.stmts.last() {
+        Some(Stmt::Expr(expr, None)) => strip(expr).clone(),
+        Some(Stmt::Expr(Expr::Return(ret), Some(_))) => match &ret.expr {
+            Some(expr) => strip(expr).clone(),
+            None => return,
+        },
+        _ => return,
+    };
+    if let Some(elements) = elements(&tail, length) {
+        function.block.stmts.pop();
+        function
+            .block
+            .stmts
+            .push(Stmt::Expr(syn::parse_quote!([#(#elements),*]), None));
+        return;
+    }
+    let Expr::If(branch) = &tail else {
+        return;
+    };
+    let mut names = Names::avoiding(identifiers(function.to_token_stream()));
+    let outputs: Vec<syn::Ident> = (0..length)
+        .map(|k| names.fresh(&format!("{}_{k}", function.sig.ident)))
+        .collect();
+    let Some(assigned) = assigned_in_arms(branch, &outputs, length) else {
+        return;
+    };
+    let zero = zero_of(&element);
+    function.block.stmts.pop();
+    for output in &outputs {
+        function
+            .block
+            .stmts
+            .push(syn::parse_quote!(let mut #output = #zero;));
+    }
+    function
+        .block
+        .stmts
+        .push(Stmt::Expr(Expr::If(assigned), None));
+    function
+        .block
+        .stmts
+        .push(Stmt::Expr(syn::parse_quote!([#(#outputs),*]), None));
+}
+
+/// The elements of an array-valued tail: `out` -> `out[0], ..`; `[a, b]`;
+/// `[v; N]` -> `v, v, ..` (`v` a constant, written once per element).
+fn elements(expr: &Expr, length: usize) -> Option<Vec<Expr>> {
+    match strip(expr) {
+        Expr::Path(path) if path.qself.is_none() => {
+            let name = path.path.get_ident()?;
+            Some(
+                (0..length)
+                    .map(|k| {
+                        let k = syn::Index::from(k);
+                        syn::parse_quote_spanned!(name.span()=> #name[#k])
+                    })
+                    .collect(),
+            )
+        }
+        Expr::Array(array) if array.elems.len() == length => {
+            Some(array.elems.iter().cloned().collect())
+        }
+        Expr::Repeat(repeat)
+            if constant(&repeat.expr) && matches!(strip(&repeat.len), Expr::Lit(_)) =>
+        {
+            Some(vec![(*repeat.expr).clone(); length])
+        }
+        _ => None,
+    }
+}
+
+/// The branch with each arm ending in assignments of its elements to
+/// `outputs` instead of its array; `None` where an arm ends otherwise.
+fn assigned_in_arms(
+    branch: &syn::ExprIf,
+    outputs: &[syn::Ident],
+    length: usize,
+) -> Option<syn::ExprIf> {
+    let mut branch = branch.clone();
+    assign_at_end(&mut branch.then_branch, outputs, length)?;
+    let (_, otherwise) = branch.else_branch.as_mut()?;
+    match &mut **otherwise {
+        Expr::Block(block) if block.label.is_none() => {
+            assign_at_end(&mut block.block, outputs, length)?
+        }
+        Expr::If(inner) => *inner = assigned_in_arms(inner, outputs, length)?,
+        _ => return None,
+    }
+    Some(branch)
+}
+
+fn assign_at_end(block: &mut syn::Block, outputs: &[syn::Ident], length: usize) -> Option<()> {
+    let Some(Stmt::Expr(tail, None)) = block.stmts.last() else {
+        return None;
+    };
+    let assignments: Vec<Stmt> = match strip(tail) {
+        Expr::If(inner) => {
+            let inner = assigned_in_arms(inner, outputs, length)?;
+            vec![Stmt::Expr(Expr::If(inner), None)]
+        }
+        other => elements(other, length)?
+            .into_iter()
+            .zip(outputs)
+            .map(|(element, output)| syn::parse_quote!(#output = #element;))
+            .collect(),
+    };
+    block.stmts.pop();
+    block.stmts.extend(assignments);
+    Some(())
+}
+
+/// What a repeat may copy by writing it again: a literal, a name, or a
+/// call of a path without arguments (`T::zero()`), negated or not.
+fn constant(expr: &Expr) -> bool {
+    match strip(expr) {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Call(call) => call.args.is_empty() && matches!(strip(&call.func), Expr::Path(_)),
+        Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Neg(_)) && constant(&unary.expr),
+        _ => false,
+    }
+}
+
+/// `-> [T; 3]`: 3, and `T`.
+fn literal_array(output: &syn::ReturnType) -> Option<(usize, syn::Type)> {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let syn::Type::Array(array) = &**ty else {
+        return None;
+    };
+    match strip(&array.len) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        }) => Some((n.base10_parse().ok()?, (*array.elem).clone())),
+        _ => None,
+    }
+}
+
+/// A zero of the float type `ty`: `0.0` for `f64` and `f32`, `T::zero()`
+/// for the function's generic float.
+fn zero_of(ty: &syn::Type) -> Expr {
+    let primitive =
+        matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32"));
+    match primitive {
+        true => syn::parse_quote!(0.0),
+        false => syn::parse_quote!(#ty::zero()),
+    }
+}
