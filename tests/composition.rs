@@ -285,6 +285,67 @@ fn arrays_returned_by_name_repeat_and_guards() {
     );
 }
 
+/// A Runge-Kutta step over a small state, each stage's array read by the
+/// loop's index (`k1[i]`), one of them bound with its type.
+#[differentiate]
+fn oscillator(s: [f64; 2], k: f64) -> [f64; 2] {
+    [s[1], -k * s[0] - 0.1 * s[1]]
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn rk4_stepped(s: [f64; 2], k: f64, dt: f64) -> [f64; 2] {
+    let k1 = oscillator(s, k);
+    let mut mid = s;
+    for i in 0..2 {
+        mid[i] = s[i] + 0.5 * dt * k1[i];
+    }
+    let k2: [f64; 2] = oscillator(mid, k);
+    for i in 0..=1 {
+        mid[i] = s[i] + 0.5 * dt * k2[i];
+    }
+    let k3 = oscillator(mid, k);
+    for i in 0..2 {
+        mid[i] = s[i] + dt * k3[i];
+    }
+    let k4 = oscillator(mid, k);
+    let mut out = s;
+    for i in 0..2 {
+        out[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+    }
+    out
+}
+
+#[differentiate]
+fn fitted_oscillator(k: f64, observed: &[f64]) -> f64 {
+    let mut s = [1.0, 0.0];
+    let mut loss = 0.0;
+    for o in observed {
+        s = rk4_stepped(s, k, 0.1);
+        loss += (s[0] - o) * (s[0] - o);
+    }
+    loss
+}
+
+#[test]
+fn arrays_calls_return_read_by_a_loop_s_index() {
+    let observed = [0.9, 0.7, 0.4, 0.1, -0.2];
+    for k in [2.0, 0.5] {
+        let (value, g) = fitted_oscillator::grad(k, &observed);
+        assert_eq!(value, fitted_oscillator(k, &observed));
+        assert_gradient(|v| fitted_oscillator(v[0], &observed), &[k], &[g.k]);
+    }
+    let (value, rows) = rk4_stepped::jacobian([0.3, -0.8], 1.7, 0.05);
+    assert_eq!(value, rk4_stepped([0.3, -0.8], 1.7, 0.05));
+    for (j, row) in rows.iter().enumerate() {
+        assert_gradient(
+            |p| rk4_stepped([p[0], p[1]], p[2], 0.05)[j],
+            &[0.3, -0.8, 1.7],
+            &[row.s[0], row.s[1], row.k],
+        );
+    }
+}
+
 /// A caller of a function with several outputs.
 #[differentiate]
 fn distance_after_turn(r: f64, theta: f64, turn: f64) -> f64 {

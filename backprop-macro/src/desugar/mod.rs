@@ -1,7 +1,8 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
 //! out: paths moved one module deeper (`paths`), local buffers of rows as flat
 //! buffers (`row_buffers`), local structs built from a
-//! literal as one local per field (`records`), destructuring assignments as
+//! literal as one local per field (`records`), arrays calls return read by
+//! a loop's index as local arrays (`call_arrays`), destructuring assignments as
 //! tuple `let`s (`assignments`), functions named where an adapter takes a
 //! closure as closures and `for_each` as a loop (`adapters`), loops over
 //! `iter_mut()` as index loops
@@ -18,6 +19,7 @@
 pub mod adapters;
 pub mod array_results;
 pub mod assignments;
+pub mod call_arrays;
 pub mod candidates;
 pub mod continues;
 pub mod copies;
@@ -44,6 +46,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     row_buffers::row_buffers_as_flat(&mut function.block);
     row_buffers::data_row_loops_by_index(function);
     records::struct_locals_as_fields(&mut function.block);
+    call_arrays::call_arrays_as_buffers(&mut function.block);
     assignments::tuple_assignments_as_lets(&mut function.block);
     adapters::adapters_as_closures_and_loops(&mut function.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut function.block);
