@@ -83,7 +83,20 @@ fn filtered(margins: &[f64], w: &[f64]) -> f64 {
         .filter(|p| p.abs() < 1.0)
         .map(|p| p.sin())
         .sum();
-    hinge + positive + pairs
+    // A filter that ignores part of a pair (`_`), with and without `&`.
+    let kept: f64 = margins
+        .iter()
+        .zip(w)
+        .filter(|(m, _)| **m > 0.0)
+        .map(|(m, v)| m * v)
+        .sum();
+    let kept_too: f64 = w
+        .iter()
+        .zip(margins)
+        .filter(|&(_, m)| *m < 1.0)
+        .map(|(v, m)| v * m.cos())
+        .sum();
+    hinge + positive + pairs + kept + kept_too
 }
 
 #[test]

@@ -260,7 +260,8 @@ impl<'a> Chain<'a> {
         let (pattern, mut value) = match first {
             Adapter::Map(map) => (untyped(&map.inputs[0]).clone(), closure_body(map)),
             Adapter::Filter(filter) => {
-                let pattern = one_reference_less(untyped(&filter.inputs[0]));
+                let pattern =
+                    named_wildcards(&one_reference_less(untyped(&filter.inputs[0])), names);
                 steps.push(Step::If(closure_body(filter)));
                 let value = pattern_value(&without_references(&pattern))?;
                 (pattern, value)
@@ -271,7 +272,8 @@ impl<'a> Chain<'a> {
                 Adapter::Map(c) => (c, false),
                 Adapter::Filter(c) => (c, true),
             };
-            let parameter = without_references(untyped(&closure.inputs[0]));
+            let parameter =
+                named_wildcards(&without_references(untyped(&closure.inputs[0])), names);
             // (`filter(|l| ..).map(|l| ..)`: the same name, bound already.)
             if quote::quote!(#parameter).to_string() != value.to_string() {
                 steps.push(Step::Let(
@@ -459,6 +461,27 @@ fn read_window(expr: &mut Expr, window: &Ident, base: &Ident, start: &Ident, wid
 fn one_reference_less(pat: &Pat) -> Pat {
     match pat {
         Pat::Reference(r) => (*r.pat).clone(),
+        other => other.clone(),
+    }
+}
+
+/// The pattern with each `_` a fresh name (`(p, ignored)` of `(p, _)`), so
+/// that the value it matched can be bound again for the next adapter.
+fn named_wildcards(pat: &Pat, names: &mut Names) -> Pat {
+    match pat {
+        Pat::Wild(wild) => {
+            let name = names.fresh("ignored");
+            syn::parse_quote_spanned!(wild.underscore_token.span=> #name)
+        }
+        Pat::Tuple(t) => {
+            let elems = t.elems.iter().map(|e| named_wildcards(e, names));
+            syn::parse_quote!((#(#elems,)*))
+        }
+        Pat::Reference(r) => {
+            let inner = named_wildcards(&r.pat, names);
+            syn::parse_quote!(&#inner)
+        }
+        Pat::Type(typed) => named_wildcards(&typed.pat, names),
         other => other.clone(),
     }
 }
