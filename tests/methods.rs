@@ -21,6 +21,9 @@ mod held_slices;
 #[path = "methods/rows.rs"]
 mod rows;
 
+#[path = "methods/grids.rs"]
+mod grids;
+
 use backprop_runtime::differentiate;
 use common::assert_gradient;
 use num_traits::Float;

@@ -23,6 +23,9 @@ enum Kind {
     /// `Vec<[f64; 3]>` or `Vec<Vec<f64>>`, rows of floats: a `Vec` of rows
     /// (empty means zero).
     Rows,
+    /// `[[f64; 3]; 2]`, a fixed number of rows of floats (a small weight
+    /// matrix): the same array, read as rows; its row length and count.
+    Grid(syn::Expr, syn::Expr),
 }
 
 struct Field {
@@ -153,7 +156,12 @@ fn kind_of(ty: &syn::Type, type_params: &[Ident], errors: &mut Errors) -> Option
         if is_float(&array.elem, type_params) {
             return Some(Kind::Array(array.len.clone()));
         }
-        errors.spanned(ty, format!("only arrays of floats are differentiated (`[f64; 3]`); flatten this one into `[f64; N]`, or {SKIP}"));
+        if let syn::Type::Array(row) = &*array.elem {
+            if is_float(&row.elem, type_params) {
+                return Some(Kind::Grid(row.len.clone(), array.len.clone()));
+            }
+        }
+        errors.spanned(ty, format!("only arrays of floats (`[f64; 3]`) and of rows of floats (`[[f64; 3]; 2]`) are differentiated; flatten this one into `[f64; N]`, or {SKIP}"));
         return None;
     }
     if let Some(elem) = vec_element(ty) {
@@ -210,6 +218,13 @@ fn float_type(fields: &[Field], name: &Ident, errors: &mut Errors) -> Option<Tok
             syn::Type::Array(array) => Some((*array.elem).clone()),
             other => vec_element(other).cloned(),
         }),
+        Kind::Grid(..) => match &f.ty {
+            syn::Type::Array(array) => match &*array.elem {
+                syn::Type::Array(row) => Some((*row.elem).clone()),
+                _ => None,
+            },
+            _ => None,
+        },
         Kind::Nested | Kind::NestedVec(_) => None,
     });
     if let Some(float) = float {
@@ -242,7 +257,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
     let grad_ty_of = |f: &Field| -> TokenStream {
         let ty = &f.ty;
         match &f.kind {
-            Kind::Float | Kind::Array(_) | Kind::Vec | Kind::Rows => quote!(#ty),
+            Kind::Float | Kind::Array(_) | Kind::Vec | Kind::Rows | Kind::Grid(..) => {
+                quote!(#ty)
+            }
             Kind::Nested => quote!(<#ty as ::backprop_runtime::Differentiable>::Grad),
             Kind::NestedVec(elem) => {
                 quote!(::std::vec::Vec<<#elem as ::backprop_runtime::Differentiable>::Grad>)
@@ -270,6 +287,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Array(len) => quote!(#ident: [#zero; #len]),
             Kind::Vec | Kind::NestedVec(_) | Kind::Rows => quote!(#ident: ::std::vec::Vec::new()),
             Kind::Nested => quote!(#ident: ::core::default::Default::default()),
+            Kind::Grid(n, m) => quote!(#ident: [[#zero; #n]; #m]),
         }
     });
     let zero_grads = each(&|f| {
@@ -289,6 +307,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Rows => {
                 quote!(#ident: ::backprop_runtime::model::fields::zero_rows(&self.#ident))
             }
+            Kind::Grid(n, m) => quote!(#ident: [[#zero; #n]; #m]),
         }
     });
     let fields_mod = quote!(::backprop_runtime::model::fields);
@@ -305,7 +324,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::NestedVec(_) => {
                 quote!(#fields_mod::step_each(&mut self.#ident, factor, &grad.#ident);)
             }
-            Kind::Rows => {
+            Kind::Rows | Kind::Grid(..) => {
                 quote!(#fields_mod::step_rows(&mut self.#ident, factor, &grad.#ident);)
             }
         }
@@ -318,7 +337,7 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Vec => quote!(self.#ident.clear();),
             Kind::Nested => quote!(::backprop_runtime::Gradient::clear(&mut self.#ident);),
             Kind::NestedVec(_) => quote!(#fields_mod::clear_each(&mut self.#ident);),
-            Kind::Rows => quote!(#fields_mod::clear_rows(&mut self.#ident);),
+            Kind::Rows | Kind::Grid(..) => quote!(#fields_mod::clear_rows(&mut self.#ident);),
         }
     });
     let scales = each(&|f| {
@@ -330,7 +349,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             }
             Kind::Nested => quote!(::backprop_runtime::Gradient::scale(&mut self.#ident, factor);),
             Kind::NestedVec(_) => quote!(#fields_mod::scale_each(&mut self.#ident, factor);),
-            Kind::Rows => quote!(#fields_mod::scale_rows(&mut self.#ident, factor);),
+            Kind::Rows | Kind::Grid(..) => {
+                quote!(#fields_mod::scale_rows(&mut self.#ident, factor);)
+            }
         }
     });
     let axpys = each(&|f| {
@@ -352,6 +373,10 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             Kind::Rows => {
                 quote!(#fields_mod::add_scaled_rows(&mut self.#ident, factor, &other.#ident);)
             }
+            // As many rows on both sides: row by row.
+            Kind::Grid(..) => {
+                quote!(#fields_mod::step_rows(&mut self.#ident, factor, &other.#ident);)
+            }
         }
     });
     let dots = each(&|f| {
@@ -363,7 +388,9 @@ fn emit(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Token
             }
             Kind::Nested => quote!(::backprop_runtime::Gradient::dot(&self.#ident, &other.#ident)),
             Kind::NestedVec(_) => quote!(#fields_mod::dot_each(&self.#ident, &other.#ident)),
-            Kind::Rows => quote!(#fields_mod::dot_rows(&self.#ident, &other.#ident)),
+            Kind::Rows | Kind::Grid(..) => {
+                quote!(#fields_mod::dot_rows(&self.#ident, &other.#ident))
+            }
         }
     });
     // Each trait the gradient implements asks it of each field's gradient

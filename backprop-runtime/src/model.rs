@@ -496,8 +496,45 @@ pub mod fields {
     /// Adds the gradient of a slice of rows, as one vector cut at
     /// `offsets`, into each row's gradient (made, zero, when `rows` is
     /// shorter). An empty `values` adds nothing.
-    pub fn scatter_rows<T: Float, R: Row<T>>(rows: &mut Vec<R>, values: &[T], offsets: &[usize]) {
-        scatter_parts(rows, values, offsets, R::zero_row, |row| row);
+    pub fn scatter_rows<T: Float, R: Row<T>, C: Rows<T, R> + ?Sized>(
+        rows: &mut C,
+        values: &[T],
+        offsets: &[usize],
+    ) {
+        if values.is_empty() {
+            return;
+        }
+        let rows = rows.at_least(offsets.len().saturating_sub(1));
+        for (row, at) in rows.iter_mut().zip(offsets.windows(2)) {
+            row.add_slice(&values[at[0]..at[1]]);
+        }
+    }
+
+    /// A field holding rows of floats: a `Vec` of them (`Vec<[f64; 3]>`,
+    /// `Vec<Vec<f64>>`), which a gradient grows to the rows it has, or an
+    /// array of them (`[[f64; 3]; 2]`), which has them all.
+    pub trait Rows<T, R> {
+        /// Its rows, at least `count` of them (zero rows added to a `Vec`).
+        ///
+        /// # Panics
+        /// If an array has fewer than `count` rows.
+        fn at_least(&mut self, count: usize) -> &mut [R];
+    }
+
+    impl<T: Float, R: Row<T>> Rows<T, R> for Vec<R> {
+        fn at_least(&mut self, count: usize) -> &mut [R] {
+            if self.len() < count {
+                self.resize_with(count, R::zero_row);
+            }
+            self
+        }
+    }
+
+    impl<T: Float, R: Row<T>, const M: usize> Rows<T, R> for [R; M] {
+        fn at_least(&mut self, count: usize) -> &mut [R] {
+            assert!(count <= M, "a gradient of {count} rows for an array of {M}");
+            self
+        }
     }
 
     /// The rows written in place put back from the vector they were

@@ -11,7 +11,7 @@ pub struct Pair(f64, f64);
 #[derive(Differentiable)]
 pub struct Stack {
     layers: Vec<Vec<Vec<f64>>>,
-    grid: [[f64; 2]; 2],
+    grid: [[[f64; 2]; 2]; 2],
     #[differentiable(skipped)]
     name: String,
     weight: f64,
