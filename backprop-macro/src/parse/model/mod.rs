@@ -175,6 +175,21 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         .filter(|c| !c.slice && !c.mutable)
         .map(|c| c.ident.clone())
         .collect();
+    // (Of one taken by `&mut`, not yet: they would be written in place.)
+    let mutable_owners: Vec<Ident> = candidates
+        .iter()
+        .filter(|c| !c.slice && c.mutable)
+        .map(|c| c.ident.clone())
+        .collect();
+    for (owner, field, rows) in nested::find(&body, &mutable_owners) {
+        if let Some(at) = nested::first_use(&body, &owner, &field) {
+            let what = if rows { "rows of floats" } else { "structs" };
+            errors.spanned(
+                at,
+                format!("`{owner}.{field}` holds {what}, which are not differentiated in a struct taken by `&mut` yet: take `{owner}` by `&` where the function only reads it, or pass the field as a parameter of its own (`{field}: &mut [[f64; 3]]` for rows, `{field}: &[Layer]` for structs)"),
+            );
+        }
+    }
     for (owner, field, rows) in nested::find(&body, &owners) {
         let Some(parent) = candidates.iter().find(|c| c.ident == owner) else {
             continue;
