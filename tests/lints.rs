@@ -296,6 +296,7 @@ impl Model {
 #[test]
 fn generated_code_is_lint_clean() {
     assert!(rewritten::grad(&[0.5, -1.0, 2.0], &0.3).1.x[1].is_finite());
+    assert!(checked::grad(1.5, &[0.5, 2.0]).1.k.is_finite());
     assert!(Model {
         w: vec![1.0],
         b: 0.5
@@ -483,4 +484,21 @@ pub fn deep_loss(deep: &Deep, x: &[f64]) -> f64 {
     }
     s += deep.layers[0].w[0] * deep.scale;
     s + deep.layers.iter().map(|layer| layer.b).sum::<f64>()
+}
+
+/// Variables read only by an assertion or dropped with `let _ =`: the
+/// generated passes read them too (they were unused there, a warning).
+#[differentiate]
+#[must_use]
+pub fn checked(k: f64, ts: &[f64]) -> f64 {
+    let n = ts.len();
+    assert!(n > 1, "need two samples, got {n}");
+    let twice = k * 2.0;
+    debug_assert!(twice.is_finite());
+    let mut total = 0.0;
+    for (i, &t) in ts.iter().enumerate() {
+        let _ = t;
+        total += k * ts[i];
+    }
+    total
 }

@@ -1189,3 +1189,24 @@ fn an_integer_cast_of_a_differentiated_value_clamped_by_a_method() {
         );
     }
 }
+
+/// Assertions are made by the generated passes as by the function: a
+/// gradient at a point the function refuses panics as the function does.
+#[differentiate]
+fn asserted(x: f64) -> f64 {
+    assert!(x > 0.0, "x must be positive");
+    x.ln() * x
+}
+
+#[test]
+fn an_assertion_fails_in_the_gradient_as_in_the_function() {
+    check(
+        &[&[0.5], &[2.0]],
+        |v| asserted(v[0]),
+        |v| {
+            let (value, g) = asserted::grad(v[0]);
+            (value, vec![g.x])
+        },
+    );
+    assert!(std::panic::catch_unwind(|| asserted::grad(-1.0)).is_err());
+}

@@ -130,9 +130,16 @@ impl<'a> Lowerer<'a> {
                 ),
             },
             // The value is computed, as Rust does, and nothing reads it: it
-            // gets no adjoint.
+            // gets no adjoint. A variable dropped so (`let _ = target;`, to
+            // mark it used) is dropped in the forward pass too, where it is
+            // then read as in the function.
             Pat::Wild(_) => {
-                self.expr(expr);
+                let value = self.expr(expr);
+                if matches!(expr, Expr::Path(_)) && matches!(value, Operand::Node(_)) {
+                    let dropped =
+                        self.inactive_template(|v| quote::quote!({ let _ = #(#v)*; }), &[value], expr);
+                    self.as_statement(&dropped, "dropped");
+                }
             }
             // `let &(t, y) = o;` is `let (t, y) = *o;`.
             Pat::Reference(r) if is_place(expr) => {

@@ -180,10 +180,15 @@ impl<'a> Lowerer<'a> {
                 }
                 // Refused by `valid::check`.
                 Stmt::Item(_) => {}
-                // Checks do not change the value: the function itself keeps them,
-                // the generated passes leave them out.
-                Stmt::Macro(mac) if is_assertion(&mac.mac) => {}
-                Stmt::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
+                // Checks do not change the value, but the forward pass makes
+                // them as the function does (and a variable read only by
+                // one is read in the generated code too).
+                Stmt::Macro(mac) if is_assertion(&mac.mac) => {
+                    self.kept_macro_statement(&mac.mac, "checked")
+                }
+                Stmt::Macro(mac) if is_print(&mac.mac) => {
+                    self.kept_macro_statement(&mac.mac, "printed")
+                }
                 Stmt::Macro(mac) => self.errors.spanned(&mac.mac, MACRO_MESSAGE),
             }
             if let Some(parts) = &copied {
@@ -254,8 +259,10 @@ impl<'a> Lowerer<'a> {
             {
                 self.call_with_mut_arguments(call, expr, false);
             }
-            Expr::Macro(mac) if is_assertion(&mac.mac) => {}
-            Expr::Macro(mac) if is_print(&mac.mac) => self.print_statement(&mac.mac),
+            Expr::Macro(mac) if is_assertion(&mac.mac) => {
+                self.kept_macro_statement(&mac.mac, "checked")
+            }
+            Expr::Macro(mac) if is_print(&mac.mac) => self.kept_macro_statement(&mac.mac, "printed"),
             Expr::Block(b) if b.label.is_none() => {
                 self.block(&b.block, Tail::Unit);
             }
@@ -318,11 +325,11 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// `println!("{x}")`, `dbg!(x)`: printed by the forward pass, with the
-    /// values the names have at that point (the generated code names versions
-    /// of a variable differently, so each is bound to its name first). Nothing
-    /// in it gets an adjoint.
-    pub(super) fn print_statement(&mut self, mac: &syn::Macro) {
+    /// `println!("{x}")`, `dbg!(x)`, `assert!(n > 0)`: made by the forward
+    /// pass, with the values the names have at that point (the generated code
+    /// names versions of a variable differently, so each is bound to its name
+    /// first). Nothing in it gets an adjoint.
+    pub(super) fn kept_macro_statement(&mut self, mac: &syn::Macro, hint: &str) {
         let mut names = Vec::new();
         names_in_macro(mac.tokens.clone(), &mut names);
         let mut seen = Vec::new();
@@ -345,7 +352,7 @@ impl<'a> Lowerer<'a> {
             &operands,
             mac,
         );
-        self.as_statement(&operand, "printed");
+        self.as_statement(&operand, hint);
     }
 }
 
