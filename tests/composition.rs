@@ -226,6 +226,19 @@ fn clipped_pair(x: f64, y: f64) -> [f64; 2] {
     return r;
 }
 
+/// An array mapped whole (`a.map(..)`), by a closure and by a function
+/// named, one behind a guard.
+#[differentiate]
+fn mapped(a: [f64; 2]) -> [f64; 2] {
+    if a[0] > 5.0 {
+        return a.map(f64::sqrt);
+    }
+    a.map(|v: f64| {
+        let w = v.exp();
+        w * a[1]
+    })
+}
+
 /// A caller reading the named array's elements.
 #[differentiate]
 fn cross_norm(a: [f64; 3], b: [f64; 3]) -> f64 {
@@ -270,6 +283,14 @@ fn arrays_returned_by_name_repeat_and_guards() {
         assert_eq!(value, clipped_pair(x, 3.0));
         for (k, row) in rows.iter().enumerate() {
             assert_gradient(|p| clipped_pair(p[0], p[1])[k], &[x, 3.0], &[row.x, row.y]);
+        }
+    }
+
+    for a in [[1.0, 2.0], [9.0, 4.0]] {
+        let (value, rows) = mapped::jacobian(a);
+        assert_eq!(value, mapped(a));
+        for (k, row) in rows.iter().enumerate() {
+            assert_gradient(|p| mapped([p[0], p[1]])[k], &a, &row.a);
         }
     }
 

@@ -6,6 +6,7 @@
 //! - a local array by its name (`let mut out = [0.0; 3]; ..; out`, or a
 //!   final `return out;`): its elements, `[out[0], out[1], out[2]]`;
 //! - a repeat, `[0.0; 3]`: `[0.0, 0.0, 0.0]`;
+//! - a map of an array, `a.map(|v| v * v)`: `[{ let v = a[0]; v * v }, ..]`;
 //! - a branch ending in either, as an early return becomes (`if n < eps {
 //!   return [0.0; 3]; } .. r`, `returns`): one variable per element, set at
 //!   the end of each arm, and the array of them after the branch.
@@ -82,6 +83,28 @@ fn elements(expr: &Expr, length: usize) -> Option<Vec<Expr>> {
         }
         Expr::Array(array) if array.elems.len() == length => {
             Some(array.elems.iter().cloned().collect())
+        }
+        // `a.map(|v| v * v)` of an array named by a path: the closure's body
+        // per element, `{ let v = a[0]; v * v }` (or `f64::sqrt(a[0])` for a
+        // function named).
+        Expr::MethodCall(call)
+            if call.method == "map"
+                && call.args.len() == 1
+                && matches!(strip(&call.receiver), Expr::Path(p) if p.path.get_ident().is_some()) =>
+        {
+            let array = &call.receiver;
+            let per_element = |k: usize| -> Option<Expr> {
+                let k = syn::Index::from(k);
+                match strip(&call.args[0]) {
+                    Expr::Closure(closure) if closure.inputs.len() == 1 => {
+                        let (param, body) = (&closure.inputs[0], &closure.body);
+                        Some(syn::parse_quote!({ let #param = #array[#k]; #body }))
+                    }
+                    Expr::Path(function) => Some(syn::parse_quote!(#function(#array[#k]))),
+                    _ => None,
+                }
+            };
+            (0..length).map(per_element).collect()
         }
         Expr::Repeat(repeat)
             if constant(&repeat.expr) && matches!(strip(&repeat.len), Expr::Lit(_)) =>

@@ -434,6 +434,11 @@ fn refuse_hidden_floats(params: &[Param], data: &[Ident], errors: &mut Errors) {
                 ty,
                 format!("a slice of arrays is differentiated in a function that reads its rows (`points[i][k]`, `for p in points`), not where it is only measured; list the parameters to differentiate in `wrt(...)` to pass this one as data, or pass its floats as one flat slice, `p: &[f64]` (`points.as_flattened()`), and read element `k` of point `i` as `p[{width} * i + k]`"),
             );
+        } else if mentions_float && matches!(ty, syn::Type::Tuple(_)) {
+            errors.spanned(
+                ty,
+                "a tuple of floats is not a differentiated parameter: pass an array (`p: [f64; 2]`, read `p[0]`, or bound `let [x, y] = p;`), the floats as parameters of their own, or a struct that derives `Differentiable`; or list the parameters to differentiate in `wrt(...)` to pass this one as data",
+            );
         } else if mentions_float {
             errors.spanned(
                 ty,
