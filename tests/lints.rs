@@ -488,6 +488,9 @@ pub fn deep_loss(deep: &Deep, x: &[f64]) -> f64 {
 
 /// Variables read only by an assertion or dropped with `let _ =`: the
 /// generated passes read them too (they were unused there, a warning).
+///
+/// # Panics
+/// With fewer than two samples.
 #[differentiate]
 #[must_use]
 pub fn checked(k: f64, ts: &[f64]) -> f64 {
