@@ -239,6 +239,16 @@ fn mapped(a: [f64; 2]) -> [f64; 2] {
     })
 }
 
+/// Arrays mapped inside the body: a parameter's, and a local literal's.
+#[differentiate]
+fn mapped_inside(a: [f64; 3], k: f64) -> f64 {
+    let n = a.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let unit = a.map(|v| v / n);
+    let pair = [unit[0] * k, unit[2]];
+    let squares = pair.map(|v| v * v);
+    unit[1] * k + squares[0] - squares[1]
+}
+
 /// A caller reading the named array's elements.
 #[differentiate]
 fn cross_norm(a: [f64; 3], b: [f64; 3]) -> f64 {
@@ -285,6 +295,14 @@ fn arrays_returned_by_name_repeat_and_guards() {
             assert_gradient(|p| clipped_pair(p[0], p[1])[k], &[x, 3.0], &[row.x, row.y]);
         }
     }
+
+    let (value, g) = mapped_inside::grad([1.0, -2.0, 0.5], 1.5);
+    assert_eq!(value, mapped_inside([1.0, -2.0, 0.5], 1.5));
+    assert_gradient(
+        |p| mapped_inside([p[0], p[1], p[2]], p[3]),
+        &[1.0, -2.0, 0.5, 1.5],
+        &[g.a[0], g.a[1], g.a[2], g.k],
+    );
 
     for a in [[1.0, 2.0], [9.0, 4.0]] {
         let (value, rows) = mapped::jacobian(a);

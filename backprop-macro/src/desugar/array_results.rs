@@ -92,19 +92,7 @@ fn elements(expr: &Expr, length: usize) -> Option<Vec<Expr>> {
                 && call.args.len() == 1
                 && matches!(strip(&call.receiver), Expr::Path(p) if p.path.get_ident().is_some()) =>
         {
-            let array = &call.receiver;
-            let per_element = |k: usize| -> Option<Expr> {
-                let k = syn::Index::from(k);
-                match strip(&call.args[0]) {
-                    Expr::Closure(closure) if closure.inputs.len() == 1 => {
-                        let (param, body) = (&closure.inputs[0], &closure.body);
-                        Some(syn::parse_quote!({ let #param = #array[#k]; #body }))
-                    }
-                    Expr::Path(function) => Some(syn::parse_quote!(#function(#array[#k]))),
-                    _ => None,
-                }
-            };
-            (0..length).map(per_element).collect()
+            mapped_elements(call, length)
         }
         Expr::Repeat(repeat)
             if constant(&repeat.expr) && matches!(strip(&repeat.len), Expr::Lit(_)) =>
@@ -192,4 +180,137 @@ fn zero_of(ty: &syn::Type) -> Expr {
         true => syn::parse_quote!(0.0),
         false => syn::parse_quote!(#ty::zero()),
     }
+}
+
+/// `a.map(|v| body)` of an array of `length` elements named by a path: the
+/// body per element, `{ let v = a[0]; body }` (or `f(a[0])` for a function
+/// named, `a.map(f64::sqrt)`).
+fn mapped_elements(call: &syn::ExprMethodCall, length: usize) -> Option<Vec<Expr>> {
+    let array = &call.receiver;
+    let per_element = |k: usize| -> Option<Expr> {
+        let k = syn::Index::from(k);
+        match strip(&call.args[0]) {
+            Expr::Closure(closure) if closure.inputs.len() == 1 => {
+                let (param, body) = (&closure.inputs[0], &closure.body);
+                Some(syn::parse_quote!({ let #param = #array[#k]; #body }))
+            }
+            Expr::Path(function) => Some(syn::parse_quote!(#function(#array[#k]))),
+            _ => None,
+        }
+    };
+    (0..length).map(per_element).collect()
+}
+
+/// Every `a.map(..)` in the body, of an array whose length the function
+/// shows (a parameter `a: [T; 3]` or `&[T; 3]`, a local bound once to an
+/// array literal, a repeat `[0.0; 3]` or with its type `[T; 3]`), as the
+/// array of its elements mapped (`mapped_elements`): differentiated element
+/// by element, where the method on a differentiated array was refused.
+pub fn array_maps_as_elements(function: &mut syn::ItemFn) {
+    use syn::visit::Visit;
+    use syn::visit_mut::VisitMut;
+    let mut lengths: std::collections::BTreeMap<syn::Ident, usize> =
+        std::collections::BTreeMap::new();
+    for input in &function.sig.inputs {
+        if let syn::FnArg::Typed(typed) = input {
+            if let (syn::Pat::Ident(p), Some(n)) = (&*typed.pat, fixed_length(&typed.ty)) {
+                lengths.insert(p.ident.clone(), n);
+            }
+        }
+    }
+    struct Locals<'l>(&'l mut std::collections::BTreeMap<syn::Ident, usize>);
+    impl<'ast> Visit<'ast> for Locals<'_> {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            let (ident, ty) = match &local.pat {
+                syn::Pat::Ident(p) => (&p.ident, None),
+                syn::Pat::Type(typed) => match &*typed.pat {
+                    syn::Pat::Ident(p) => (&p.ident, Some(&*typed.ty)),
+                    _ => return syn::visit::visit_local(self, local),
+                },
+                _ => return syn::visit::visit_local(self, local),
+            };
+            let from_value = local
+                .init
+                .as_ref()
+                .and_then(|init| match strip(&init.expr) {
+                    Expr::Array(array) => Some(array.elems.len()),
+                    Expr::Repeat(repeat) => literal_usize(&repeat.len),
+                    _ => None,
+                });
+            if let Some(n) = ty.and_then(fixed_length).or(from_value) {
+                self.0.insert(ident.clone(), n);
+            }
+            syn::visit::visit_local(self, local);
+        }
+    }
+    Locals(&mut lengths).visit_block(&function.block);
+    // A name bound more than once may be another array, or none.
+    lengths.retain(|name, _| {
+        let bound_in_body = crate::desugar::rebound_inside(&function.block, name);
+        let parameter = function.sig.inputs.iter().any(|input| {
+            matches!(input, syn::FnArg::Typed(t) if matches!(&*t.pat, syn::Pat::Ident(p) if p.ident == *name))
+        });
+        !(parameter && bound_in_body) && (parameter || once_bound(&function.block, name))
+    });
+    if lengths.is_empty() {
+        return;
+    }
+    struct Maps<'l>(&'l std::collections::BTreeMap<syn::Ident, usize>);
+    impl VisitMut for Maps<'_> {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            syn::visit_mut::visit_expr_mut(self, expr);
+            let Expr::MethodCall(call) = expr else {
+                return;
+            };
+            if call.method != "map" || call.args.len() != 1 {
+                return;
+            }
+            let Expr::Path(path) = strip(&call.receiver) else {
+                return;
+            };
+            let Some(length) = path.path.get_ident().and_then(|name| self.0.get(name)) else {
+                return;
+            };
+            if let Some(elements) = mapped_elements(call, *length) {
+                *expr = syn::parse_quote!([#(#elements),*]);
+            }
+        }
+    }
+    Maps(&lengths).visit_block_mut(&mut function.block);
+}
+
+/// `[T; 3]` or `&[T; 3]`: 3.
+fn fixed_length(ty: &syn::Type) -> Option<usize> {
+    match ty {
+        syn::Type::Reference(r) => fixed_length(&r.elem),
+        syn::Type::Array(array) => literal_usize(&array.len),
+        _ => None,
+    }
+}
+
+fn literal_usize(expr: &Expr) -> Option<usize> {
+    match strip(expr) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        }) => n.base10_parse().ok(),
+        _ => None,
+    }
+}
+
+/// Whether `name` is bound exactly once in `block` (its `let`).
+fn once_bound(block: &syn::Block, name: &syn::Ident) -> bool {
+    use syn::visit::Visit;
+    struct Count<'n>(&'n syn::Ident, usize);
+    impl<'ast> Visit<'ast> for Count<'_> {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            if p.ident == *self.0 {
+                self.1 += 1;
+            }
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut count = Count(name, 0);
+    count.visit_block(block);
+    count.1 == 1
 }

@@ -11,7 +11,8 @@
 //! and minima of a list's elements as the index chosen (`extrema`),
 //! values computed inside conditions moved into `let`s before them (`hoist`),
 //! early returns at the top of the body as `if`/`else` (`returns`), a
-//! local array returned by name as its elements (`array_results`),
+//! local array returned by name, and arrays mapped whole, as their elements
+//! (`array_results`),
 //! `continue` at the top of a loop's body as `if`/`else` (`continues`), and
 //! iterator chains over slices turned into the loops they stand for
 //! (`iterators`, used by lowering).
@@ -47,6 +48,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     row_buffers::data_row_loops_by_index(function);
     records::struct_locals_as_fields(&mut function.block);
     call_arrays::call_arrays_as_buffers(&mut function.block);
+    array_results::array_maps_as_elements(function);
     assignments::tuple_assignments_as_lets(&mut function.block);
     adapters::adapters_as_closures_and_loops(&mut function.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut function.block);
