@@ -1210,3 +1210,44 @@ fn an_assertion_fails_in_the_gradient_as_in_the_function() {
     );
     assert!(std::panic::catch_unwind(|| asserted::grad(-1.0)).is_err());
 }
+
+/// A double buffer swapped each step, `std::mem::swap(&mut cur, &mut next)`
+/// (an explicit heat equation), and a local vector checked and printed:
+/// swapped element by element, and lent to the statements (it was moved
+/// into them, a borrow error inside the expansion).
+#[differentiate]
+fn heat_swapped(u0: &[f64], alpha: f64, steps: usize) -> f64 {
+    let n = u0.len();
+    let mut cur = u0.to_vec();
+    let mut next = vec![0.0; n];
+    for _ in 0..steps {
+        for i in 1..n - 1 {
+            next[i] = cur[i] + alpha * (cur[i - 1] - 2.0 * cur[i] + cur[i + 1]);
+        }
+        next[0] = cur[0];
+        next[n - 1] = cur[n - 1];
+        std::mem::swap(&mut cur, &mut next);
+    }
+    assert_eq!(cur.len(), n);
+    if steps > 100 {
+        println!("{cur:?}");
+    }
+    cur[n / 2] * cur[1]
+}
+
+#[test]
+fn a_double_buffer_swapped_each_step() {
+    for steps in [1, 4] {
+        check(
+            &[
+                &[0.0, 0.5, 1.0, 0.2, 0.0, 0.2],
+                &[1.0, -0.5, 0.3, 0.7, 0.1, 0.1],
+            ],
+            |v| heat_swapped(&v[..5], v[5], steps),
+            |v| {
+                let (value, g) = heat_swapped::grad(&v[..5], v[5], steps);
+                (value, [g.u0, vec![g.alpha]].concat())
+            },
+        );
+    }
+}

@@ -16,11 +16,12 @@ fn layers(w: &[f64], x: &[f64]) -> f64 {
 }
 
 
-// The same with the buffers swapped.
+// The same with the buffers swapped, one of them not bound to `vec![..]`
+// or `.to_vec()` (two such vectors are swapped element by element).
 #[differentiate]
 fn swapped(w: &[f64], x: &[f64]) -> f64 {
     let mut h = x.to_vec();
-    let mut next = vec![0.0; h.len()];
+    let mut next = h.clone();
     for _ in 0..2 {
         for o in 0..h.len() {
             next[o] = (w[o] * h[o]).tanh();

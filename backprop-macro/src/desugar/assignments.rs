@@ -2,7 +2,9 @@
 //! `let (a_next, b_next) = (b, a); a = a_next; b = b_next;`: every value on
 //! the right is computed before any variable changes, and the rest of the
 //! pipeline sees only tuple `let`s and plain assignments. The new names are
-//! ones the function does not mention.
+//! ones the function does not mention. `std::mem::swap(&mut a, &mut b)` is
+//! such an assignment, or, of two local vectors, a loop swapping their
+//! elements.
 
 use crate::lower::strip_parens;
 use proc_macro2::Ident;
@@ -14,7 +16,12 @@ use syn::{Expr, Stmt};
 pub fn tuple_assignments_as_lets(block: &mut syn::Block) {
     let mut mentioned = Mentioned::default();
     mentioned.visit_block(block);
-    Rewriter { taken: mentioned.0 }.visit_block_mut(block);
+    let vectors = local_vectors(block);
+    Rewriter {
+        taken: mentioned.0,
+        vectors,
+    }
+    .visit_block_mut(block);
 }
 
 #[derive(Default)]
@@ -28,6 +35,8 @@ impl<'ast> Visit<'ast> for Mentioned {
 
 struct Rewriter {
     taken: HashSet<String>,
+    /// Locals bound once to a vector (`vec![..]`, `x.to_vec()`).
+    vectors: Vec<Ident>,
 }
 
 impl VisitMut for Rewriter {
@@ -75,8 +84,15 @@ impl Rewriter {
     /// The statements for `(a, b) = value;`, if `stmt` is one whose targets
     /// are variables (or `_`).
     fn rewritten(&mut self, stmt: &Stmt) -> Option<Vec<Stmt>> {
-        if let Some(swapped) = swap_as_assignment(stmt) {
-            return self.rewritten(&swapped);
+        if let Some((a, b)) = swapped(stmt) {
+            let vectors = [&a, &b].iter().all(|v| {
+                v.get_ident()
+                    .is_some_and(|name| self.vectors.contains(name))
+            });
+            if vectors {
+                return Some(vec![self.vectors_swapped(&a, &b)]);
+            }
+            return self.rewritten(&syn::parse_quote!((#a, #b) = (#b, #a);));
         }
         if let Some(tuple) = array_let_as_tuple(stmt) {
             return Some(vec![tuple]);
@@ -150,9 +166,72 @@ pub fn is_mem_swap(path: &syn::Path) -> bool {
     )
 }
 
+impl Rewriter {
+    /// Two local vectors swapped (the double buffer of a stencil or a time
+    /// stepper): element by element, as the core has no variable that names
+    /// another buffer from one iteration to the next. Vectors of different
+    /// lengths, which `mem::swap` swaps whole, make the generated passes
+    /// panic with a message instead.
+    fn vectors_swapped(&mut self, a: &syn::Path, b: &syn::Path) -> Stmt {
+        let k = self.fresh(&Ident::new("k", proc_macro2::Span::call_site()));
+        let kept = self.fresh(&Ident::new("kept", proc_macro2::Span::call_site()));
+        syn::parse_quote! {
+            {
+                assert_eq!(
+                    #a.len(),
+                    #b.len(),
+                    "`std::mem::swap` of vectors of different lengths is not differentiated (it swaps them element by element)"
+                );
+                for #k in 0..#a.len() {
+                    let #kept = #a[#k];
+                    #a[#k] = #b[#k];
+                    #b[#k] = #kept;
+                }
+            }
+        }
+    }
+}
+
+/// The locals bound exactly once, to `vec![..]` or `x.to_vec()`.
+fn local_vectors(block: &syn::Block) -> Vec<Ident> {
+    #[derive(Default)]
+    struct Finds {
+        vectors: Vec<Ident>,
+        bound: Vec<Ident>,
+    }
+    impl<'ast> Visit<'ast> for Finds {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            if let (syn::Pat::Ident(p), Some(init)) = (&local.pat, &local.init) {
+                let vector = match strip_parens(&init.expr) {
+                    Expr::Macro(mac) => mac.mac.path.is_ident("vec"),
+                    Expr::MethodCall(call) => call.method == "to_vec" && call.args.is_empty(),
+                    _ => false,
+                };
+                if vector {
+                    self.vectors.push(p.ident.clone());
+                }
+            }
+            syn::visit::visit_local(self, local);
+        }
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.bound.push(p.ident.clone());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut finds = Finds::default();
+    finds.visit_block(block);
+    let bound = finds.bound;
+    finds
+        .vectors
+        .into_iter()
+        .filter(|name| bound.iter().filter(|b| *b == name).count() == 1)
+        .collect()
+}
+
 /// `std::mem::swap(&mut a, &mut b);` (or `mem::swap`, `core::mem::swap`) of
-/// two variables is `(a, b) = (b, a);`.
-fn swap_as_assignment(stmt: &Stmt) -> Option<Stmt> {
+/// two variables: `a` and `b` (as a tuple assignment, `(a, b) = (b, a);`,
+/// where they are not vectors).
+fn swapped(stmt: &Stmt) -> Option<(syn::Path, syn::Path)> {
     let Stmt::Expr(Expr::Call(call), Some(_)) = stmt else {
         return None;
     };
@@ -169,8 +248,7 @@ fn swap_as_assignment(stmt: &Stmt) -> Option<Stmt> {
         },
         _ => None,
     };
-    let (a, b) = (variable(&call.args[0])?, variable(&call.args[1])?);
-    Some(syn::parse_quote!((#a, #b) = (#b, #a);))
+    Some((variable(&call.args[0])?, variable(&call.args[1])?))
 }
 
 #[cfg(test)]

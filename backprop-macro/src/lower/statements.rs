@@ -8,7 +8,7 @@ use super::scopes::{Binding, Key};
 use super::{key, span_of, strip_parens, Header, Lowerer, Tail};
 use crate::ir::{Constant, FloatTy, Hint, Node, NodeKind, Operand, Operator};
 use crate::valid;
-use proc_macro2::{Ident, Span};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use syn::{Expr, Stmt};
 
@@ -347,8 +347,16 @@ impl<'a> Lowerer<'a> {
             .iter()
             .map(|n| Ident::new(n, Span::call_site()))
             .collect();
+        // A vector is lent, not moved into the statement.
+        let borrows: Vec<TokenStream> = operands
+            .iter()
+            .map(|operand| match operand {
+                Operand::Node(id) if self.nodes[*id].array.is_some() => quote!(&),
+                _ => quote!(),
+            })
+            .collect();
         let operand = self.inactive_template(
-            |values| quote!({ #(let #bound = #values;)* #mac; }),
+            |values| quote!({ #(let #bound = #borrows #values;)* #mac; }),
             &operands,
             mac,
         );
