@@ -242,7 +242,16 @@ fn ordered(x: f64, y: f64, mode: u8) -> f64 {
         1 => (hi.sin(), lo),
         _ => (lo * hi, 1.0),
     };
-    (hi - lo).powi(2) + a * b
+    // Arms that compute locals of their own before their tuple.
+    let (c, d) = if a > b {
+        let gap = a - b;
+        (gap * gap, gap.exp())
+    } else {
+        let mut sum = a;
+        sum += b;
+        (sum, 1.0)
+    };
+    (hi - lo).powi(2) + a * b + c * d
 }
 
 #[test]

@@ -614,13 +614,28 @@ fn names_outside(call: &syn::ExprMethodCall) -> Names {
 
 /// `if c { (x, y) } else { (y, x) }` as one branch per element,
 /// `(if c { x } else { y }, if c { y } else { x })`, for `let (a, b) = ...`;
-/// also `match`. `None` unless every arm is a tuple of `n` elements and the
-/// conditions change nothing (each element's branch tests them again).
+/// also `match`. `None` unless every arm is a tuple of `n` elements (after
+/// statements that only compute locals of their own, repeated per element)
+/// and the conditions change nothing (each element's branch tests them
+/// again).
 pub fn split_tuple(expr: &Expr, n: usize) -> Option<Vec<Expr>> {
     match strip(expr) {
         Expr::Tuple(tuple) if tuple.elems.len() == n => Some(tuple.elems.iter().cloned().collect()),
-        Expr::Block(block) if block.label.is_none() => match block.block.stmts.as_slice() {
-            [syn::Stmt::Expr(inner, None)] => split_tuple(inner, n),
+        Expr::Block(block) if block.label.is_none() => match block.block.stmts.split_last() {
+            Some((syn::Stmt::Expr(inner, None), [])) => split_tuple(inner, n),
+            // `{ let z = x - y; (z, z * z) }`: the statements again before
+            // each element, where they only compute locals of their own.
+            Some((syn::Stmt::Expr(inner, None), work))
+                if crate::desugar::candidates::local_work(work) =>
+            {
+                let elements = split_tuple(inner, n)?;
+                Some(
+                    elements
+                        .into_iter()
+                        .map(|element| syn::parse_quote!({ #(#work)* #element }))
+                        .collect(),
+                )
+            }
             _ => None,
         },
         Expr::If(branch) => {
