@@ -36,8 +36,29 @@ fn closure_with_a_body(w: &[f64], x: f64) -> f64 {
     out
 }
 
+/// A closure over a list (`|v: &[f64]|`), called with the function's lists:
+/// its loops and chains read them by index.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn closure_over_lists(x: &[f64], y: &[f64]) -> f64 {
+    let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+    let weighted = |v: &[f64], k: f64| {
+        let mut s = 0.0;
+        for i in 0..v.len() {
+            s += v[i] * k.powi(i as i32);
+        }
+        s
+    };
+    norm(x) * norm(y) + weighted(y, x[0])
+}
+
 #[test]
 fn closures_are_inlined() {
+    let (x, y) = ([0.5, -1.0, 2.0], [1.5, 0.25, -0.75]);
+    let (value, g) = closure_over_lists::grad(&x, &y);
+    assert_eq!(value, closure_over_lists(&x, &y));
+    assert_gradient(|v| closure_over_lists(v, &y), &x, &g.x);
+    assert_gradient(|v| closure_over_lists(&x, v), &y, &g.y);
     for (x, y) in [(0.3, -0.4), (-1.0, 0.8)] {
         check!(with_closures(x = x, y = y));
     }

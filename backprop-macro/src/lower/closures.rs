@@ -73,6 +73,17 @@ impl<'a> Lowerer<'a> {
             };
             let annotation = ty.filter(|ty| self.floats.of_type(ty).is_some());
             match pat {
+                // A list passed to `|v: &[f64]|`: `v` names the same list,
+                // so that loops and chains over it read it by index.
+                Pat::Ident(p)
+                    if p.by_ref.is_none()
+                        && p.subpat.is_none()
+                        && matches!(arg, Operand::Node(id) if self.nodes[id].array.is_some()) =>
+                {
+                    if let Operand::Node(id) = arg {
+                        self.declare(&p.ident, id);
+                    }
+                }
                 Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
                     let mark = self.nodes.len();
                     let id = self.bind(&p.ident, arg, mark, annotation);
