@@ -1251,3 +1251,33 @@ fn a_double_buffer_swapped_each_step() {
         );
     }
 }
+
+/// Lifetime parameters, in the signature and a `where` clause: the
+/// generated code does without them (it was refused: "one type parameter").
+#[differentiate]
+fn with_lifetimes<'a, 'b>(x: &'a [f64], rows: &'b [Vec<f64>]) -> f64
+where
+    'a: 'b,
+{
+    let first: &'a [f64] = x;
+    let mut s = 0.0;
+    for row in rows {
+        for (j, v) in row.iter().enumerate() {
+            s += first[j] * v * x[j];
+        }
+    }
+    s
+}
+
+#[test]
+fn lifetime_parameters() {
+    let rows = vec![vec![1.0, 2.0], vec![3.0, -4.0]];
+    check(
+        &[&[0.5, -1.0], &[2.0, 0.25]],
+        |v| with_lifetimes(v, &rows),
+        |v| {
+            let (value, g) = with_lifetimes::grad(v, &rows);
+            (value, g.x)
+        },
+    );
+}

@@ -37,11 +37,15 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         errors.push(error);
         Args::default()
     });
-    if let Some(expansion) = crate::parse::model::expand_models(&function, &args) {
+    // The code generated from the function does without its lifetimes.
+    let generated = crate::parse::lifetimes::without_lifetimes(&function);
+    if let Some(expansion) = crate::parse::model::expand_models(&generated, &args) {
         errors.finish()?;
+        // (The function is emitted from that copy too: a function returning
+        // values means the same without its lifetimes.)
         return expansion;
     }
-    let module = module_of(&function, &args, errors)?;
+    let module = module_of(&generated, &args, errors)?;
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
