@@ -162,13 +162,7 @@ fn literal_array(output: &syn::ReturnType) -> Option<(usize, syn::Type)> {
     let syn::Type::Array(array) = &**ty else {
         return None;
     };
-    match strip(&array.len) {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(n),
-            ..
-        }) => Some((n.base10_parse().ok()?, (*array.elem).clone())),
-        _ => None,
-    }
+    Some((super::usize_literal(&array.len)?, (*array.elem).clone()))
 }
 
 /// A zero of the float type `ty`: `0.0` for `f64` and `f32`, `T::zero()`
@@ -234,7 +228,7 @@ pub fn array_maps_as_elements(function: &mut syn::ItemFn) {
                 .as_ref()
                 .and_then(|init| match strip(&init.expr) {
                     Expr::Array(array) => Some(array.elems.len()),
-                    Expr::Repeat(repeat) => literal_usize(&repeat.len),
+                    Expr::Repeat(repeat) => super::usize_literal(&repeat.len),
                     _ => None,
                 });
             if let Some(n) = ty.and_then(fixed_length).or(from_value) {
@@ -250,7 +244,7 @@ pub fn array_maps_as_elements(function: &mut syn::ItemFn) {
         let parameter = function.sig.inputs.iter().any(|input| {
             matches!(input, syn::FnArg::Typed(t) if matches!(&*t.pat, syn::Pat::Ident(p) if p.ident == *name))
         });
-        !(parameter && bound_in_body) && (parameter || once_bound(&function.block, name))
+        !(parameter && bound_in_body) && (parameter || super::bound_once(&function.block, name))
     });
     if lengths.is_empty() {
         return;
@@ -283,34 +277,7 @@ pub fn array_maps_as_elements(function: &mut syn::ItemFn) {
 fn fixed_length(ty: &syn::Type) -> Option<usize> {
     match ty {
         syn::Type::Reference(r) => fixed_length(&r.elem),
-        syn::Type::Array(array) => literal_usize(&array.len),
+        syn::Type::Array(array) => super::usize_literal(&array.len),
         _ => None,
     }
-}
-
-fn literal_usize(expr: &Expr) -> Option<usize> {
-    match strip(expr) {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(n),
-            ..
-        }) => n.base10_parse().ok(),
-        _ => None,
-    }
-}
-
-/// Whether `name` is bound exactly once in `block` (its `let`).
-fn once_bound(block: &syn::Block, name: &syn::Ident) -> bool {
-    use syn::visit::Visit;
-    struct Count<'n>(&'n syn::Ident, usize);
-    impl<'ast> Visit<'ast> for Count<'_> {
-        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-            if p.ident == *self.0 {
-                self.1 += 1;
-            }
-            syn::visit::visit_pat_ident(self, p);
-        }
-    }
-    let mut count = Count(name, 0);
-    count.visit_block(block);
-    count.1 == 1
 }

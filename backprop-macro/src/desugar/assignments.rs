@@ -197,7 +197,6 @@ fn local_vectors(block: &syn::Block) -> Vec<Ident> {
     #[derive(Default)]
     struct Finds {
         vectors: Vec<Ident>,
-        bound: Vec<Ident>,
     }
     impl<'ast> Visit<'ast> for Finds {
         fn visit_local(&mut self, local: &'ast syn::Local) {
@@ -213,18 +212,13 @@ fn local_vectors(block: &syn::Block) -> Vec<Ident> {
             }
             syn::visit::visit_local(self, local);
         }
-        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-            self.bound.push(p.ident.clone());
-            syn::visit::visit_pat_ident(self, p);
-        }
     }
     let mut finds = Finds::default();
     finds.visit_block(block);
-    let bound = finds.bound;
     finds
         .vectors
         .into_iter()
-        .filter(|name| bound.iter().filter(|b| *b == name).count() == 1)
+        .filter(|name| super::bound_once(block, name))
         .collect()
 }
 

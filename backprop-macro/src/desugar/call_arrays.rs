@@ -14,6 +14,7 @@
 //! read; where a loop's end is not a literal, or the array is used any
 //! other way, it is left alone (and the lowering says what to write).
 
+use super::extrema::is_name;
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
 use quote::ToTokens;
@@ -170,10 +171,7 @@ impl Reach<'_> {
     /// loop over `0..2` reaches 2.
     fn reached(&self, index: &Expr) -> Option<(usize, bool)> {
         match strip(index) {
-            Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Int(n),
-                ..
-            }) => Some((n.base10_parse::<usize>().ok()? + 1, false)),
+            Expr::Lit(_) => Some((super::usize_literal(index)? + 1, false)),
             Expr::Path(path) => {
                 let variable = path.path.get_ident()?;
                 let (_, end) = self.loops.iter().rev().find(|(v, _)| v == variable)?;
@@ -189,19 +187,9 @@ fn literal_end(range: &Expr) -> Option<usize> {
     let Expr::Range(range) = strip(range) else {
         return None;
     };
-    let end = match strip(range.end.as_deref()?) {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(n),
-            ..
-        }) => n.base10_parse::<usize>().ok()?,
-        _ => return None,
-    };
+    let end = super::usize_literal(range.end.as_deref()?)?;
     match range.limits {
         syn::RangeLimits::HalfOpen(_) => Some(end),
         syn::RangeLimits::Closed(_) => end.checked_add(1),
     }
-}
-
-fn is_name(expr: &Expr, name: &syn::Ident) -> bool {
-    matches!(strip(expr), Expr::Path(p) if p.qself.is_none() && p.path.is_ident(name))
 }

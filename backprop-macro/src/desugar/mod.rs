@@ -154,3 +154,31 @@ pub(crate) fn is_compound_assignment(op: &syn::BinOp) -> bool {
             | B::ShrAssign(_)
     )
 }
+
+/// An integer literal's value, `3` of `3` or `3usize`.
+pub(crate) fn usize_literal(expr: &syn::Expr) -> Option<usize> {
+    match crate::lower::strip_parens(expr) {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        }) => n.base10_parse::<usize>().ok(),
+        _ => None,
+    }
+}
+
+/// Whether `name` is bound exactly once in `block` (its `let`).
+pub(crate) fn bound_once(block: &syn::Block, name: &syn::Ident) -> bool {
+    use syn::visit::Visit;
+    struct Count<'n>(&'n syn::Ident, usize);
+    impl<'ast> Visit<'ast> for Count<'_> {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            if p.ident == *self.0 {
+                self.1 += 1;
+            }
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut count = Count(name, 0);
+    count.visit_block(block);
+    count.1 == 1
+}

@@ -6,6 +6,7 @@
 //! rows, and a loop over the rows a loop over `chunks_exact(3)`. The rest of
 //! the pipeline sees a buffer of floats, whose elements it tracks.
 
+use super::usize_literal;
 use crate::lower::strip_parens as strip;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
@@ -51,17 +52,6 @@ fn flat_init(init: &Expr) -> Option<(Expr, Expr)> {
         false => syn::parse_quote!([#value; #len]),
     };
     Some((flat, (**width).clone()))
-}
-
-/// `3` (through parentheses), an integer literal's value.
-fn usize_literal(expr: &Expr) -> Option<usize> {
-    match strip(expr) {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(n),
-            ..
-        }) => n.base10_parse::<usize>().ok(),
-        _ => None,
-    }
 }
 
 impl Flatten {
