@@ -264,3 +264,27 @@ fn second_order_of_functions_that_write_through_mut() {
         [h[1][0], h[1][1], h[1][2]]
     );
 }
+
+/// A function with checks and a print asks for second order: its twin
+/// leaves them out (they change no value), so it has `hvp` (it had none).
+#[differentiate(second_order)]
+fn checked_cubic(x: f64, w: &[f64]) -> f64 {
+    let n = w.len();
+    assert!(n >= 2, "two weights, got {n}");
+    if x > 100.0 {
+        println!("large x: {x}");
+    }
+    x * x * x * w[0] + x * w[1]
+}
+
+#[test]
+fn a_function_with_checks_has_a_hessian() {
+    let w = [0.5, -2.0];
+    for x in [0.7, -1.3] {
+        let (value, g, hd) = checked_cubic::hvp(x, &w, 1.0, &[0.0, 0.0]);
+        assert_eq!(value, checked_cubic(x, &w));
+        assert!((g.x - (3.0 * x * x * w[0] + w[1])).abs() < 1e-12);
+        assert!((hd.x - 6.0 * x * w[0]).abs() < 1e-12);
+        assert!((hd.w[0] - 3.0 * x * x).abs() < 1e-12 && (hd.w[1] - 1.0).abs() < 1e-12);
+    }
+}

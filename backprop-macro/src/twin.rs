@@ -80,6 +80,9 @@ pub fn generic_twin(function: &syn::ItemFn, name: &Ident) -> Option<syn::ItemFn>
         return None;
     };
     rewrite.visit_type_mut(ret);
+    // Checks and prints change no value; the twin (second order only) does
+    // without them, where their tokens could not be rewritten for `T`.
+    ChecksLeftOut.visit_block_mut(&mut twin.block);
     rewrite.visit_block_mut(&mut twin.block);
     if rewrite.failed {
         return None;
@@ -88,12 +91,30 @@ pub fn generic_twin(function: &syn::ItemFn, name: &Ident) -> Option<syn::ItemFn>
     crate::desugar::paths::rebase(&mut twin);
     twin.sig.ident = name.clone();
     twin.vis = syn::Visibility::Inherited;
-    twin.attrs.clear();
+    // (A variable read only by a check left out is unused here.)
+    twin.attrs = vec![syn::parse_quote!(#[allow(unused_variables)])];
     twin.sig.generics.params.insert(
         0,
         syn::parse_quote!(#param: ::backprop_runtime::Float + ::core::iter::Sum + ::core::iter::Product),
     );
     Some(twin)
+}
+
+/// Removes assertion and printing statements from every block.
+struct ChecksLeftOut;
+
+impl VisitMut for ChecksLeftOut {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        block.stmts.retain(|stmt| {
+            let mac = match stmt {
+                syn::Stmt::Macro(m) => Some(&m.mac),
+                syn::Stmt::Expr(syn::Expr::Macro(m), Some(_)) => Some(&m.mac),
+                _ => None,
+            };
+            !mac.is_some_and(|mac| crate::lower::is_assertion(mac) || crate::lower::is_print(mac))
+        });
+        syn::visit_mut::visit_block_mut(self, block);
+    }
 }
 
 /// The float of a function returning one `f64` or `f32`.
@@ -599,6 +620,21 @@ mod tests {
     }
 
     #[test]
+    fn checks_and_prints_are_left_out() {
+        let code = twin(quote! {
+            fn f(x: f64, w: &[f64]) -> f64 {
+                assert!(x > 0.0, "positive");
+                debug_assert_eq!(w.len(), 2);
+                println!("{x}");
+                x * w[0]
+            }
+        })
+        .expect("a twin");
+        assert!(!code.contains("assert"), "{code}");
+        assert!(!code.contains("println"), "{code}");
+    }
+
+    #[test]
     fn no_twin_where_the_rewrite_could_mislead() {
         for item in [
             // Generic already.
@@ -644,11 +680,12 @@ mod tests {
                     x
                 }
             ),
-            // Other macros.
+            // Other macros (checks and prints are left out of the twin).
             quote!(
                 fn f(x: f64) -> f64 {
-                    println!("{x}");
-                    x
+                    let y = x * x;
+                    my_macro!(y);
+                    y
                 }
             ),
             // A constant of the user's, perhaps a float.

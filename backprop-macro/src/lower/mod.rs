@@ -29,6 +29,7 @@ mod loops;
 mod scopes;
 mod slices;
 mod statements;
+pub(crate) use statements::{is_assertion, is_print};
 mod views;
 
 use crate::emit::names::Names;

@@ -368,7 +368,7 @@ pub(super) const MACRO_MESSAGE: &str =
     "macros cannot be differentiated: `#[differentiate]` sees only the macro call, not its expansion; write the computation as plain Rust (`vec!`, `println!`, `eprintln!`, `dbg!` and the assertions are accepted)";
 
 /// `println!`, `eprintln!`, `print!`, `eprint!`, `dbg!`: for debugging.
-pub(super) fn is_print(mac: &syn::Macro) -> bool {
+pub(crate) fn is_print(mac: &syn::Macro) -> bool {
     mac.path.get_ident().is_some_and(|name| {
         matches!(
             name.to_string().as_str(),
@@ -402,7 +402,7 @@ pub(super) fn names_in_macro(tokens: proc_macro2::TokenStream, out: &mut Vec<Str
 }
 
 /// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
-pub(super) fn is_assertion(mac: &syn::Macro) -> bool {
+pub(crate) fn is_assertion(mac: &syn::Macro) -> bool {
     mac.path.get_ident().is_some_and(|name| {
         matches!(
             name.to_string().as_str(),
