@@ -79,6 +79,15 @@ impl<'a> Lowerer<'a> {
         let elements: Vec<&Expr> = match last {
             Expr::Tuple(tuple) => tuple.elems.iter().collect(),
             Expr::Array(array) => array.elems.iter().collect(),
+            // `out` with `-> [f64; N]`, `N` a constant: `desugar/array_results`
+            // names the elements only for a literal length.
+            other @ Expr::Path(_) => {
+                self.errors.spanned(
+                    other,
+                    "a function with several outputs ends with a tuple `(a, b)` or an array `[a, b]` expression; an array returned by its name needs the length written as a literal in the return type (`-> [f64; 3]`), or end with its elements (`[out[0], out[1], out[2]]`)",
+                );
+                Vec::new()
+            }
             other => {
                 self.errors.spanned(
                     other,
