@@ -161,7 +161,10 @@ fn cast_between_float_types() {
     fn f(x: f64) -> f64 {
         let narrow = (x * x) as f32;
         let y = narrow.sin() * 3.0_f32;
-        y as f64 + x
+        // `into` to a type the `let` names, as `f64::from`.
+        let wide: f64 = y.into();
+        let count: f64 = 2_i32.into();
+        wide * count + x
     }
     for x in [0.5, -1.2, 2.0] {
         let (_, g) = f::grad(x);

@@ -3,7 +3,8 @@
 //! buffers (`row_buffers`), local structs built from a
 //! literal as one local per field (`records`), arrays calls return read by
 //! a loop's index as local arrays (`call_arrays`), destructuring assignments as
-//! tuple `let`s (`assignments`), functions named where an adapter takes a
+//! tuple `let`s (`assignments`), `let z: f64 = x.into();` as `f64::from(x)`
+//! (`conversions`), functions named where an adapter takes a
 //! closure as closures and `for_each` as a loop (`adapters`), loops over
 //! `iter_mut()` as index loops
 //! (`iter_mut`), `copy_from_slice` as a copying loop (`copies`),
@@ -23,6 +24,7 @@ pub mod assignments;
 pub mod call_arrays;
 pub mod candidates;
 pub mod continues;
+pub mod conversions;
 pub mod copies;
 pub mod ends;
 pub mod extrema;
@@ -50,6 +52,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     call_arrays::call_arrays_as_buffers(&mut function.block);
     array_results::array_maps_as_elements(function);
     assignments::tuple_assignments_as_lets(&mut function.block);
+    conversions::intos_as_froms(&mut function.block);
     adapters::adapters_as_closures_and_loops(&mut function.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut function.block);
     copies::copies_as_loops(&mut function.block);
