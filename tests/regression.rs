@@ -1195,7 +1195,12 @@ fn an_integer_cast_of_a_differentiated_value_clamped_by_a_method() {
 #[differentiate]
 fn asserted(x: f64) -> f64 {
     assert!(x > 0.0, "x must be positive");
-    x.ln() * x
+    // Lists compared whole keep their types in the generated passes.
+    let pair = [x, 2.0 * x];
+    let copy = vec![x, 2.0 * x];
+    assert_eq!(pair, [x, 2.0 * x]);
+    assert_eq!(copy, vec![x, 2.0 * x], "copied: {copy:?}");
+    x.ln() * copy[1]
 }
 
 #[test]

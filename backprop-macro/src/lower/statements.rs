@@ -356,18 +356,31 @@ impl<'a> Lowerer<'a> {
             .iter()
             .map(|n| Ident::new(n, Span::call_site()))
             .collect();
-        // A vector is lent, not moved into the statement.
-        let borrows: Vec<TokenStream> = operands
+        // A vector is lent, not moved into the statement, and read through
+        // the loan where the macro names it, `(*v)`, so that it keeps its
+        // type there (`assert_eq!(v, w)` compares vectors, not a reference
+        // with a vector). In a format string the loan prints the same.
+        let lent: Vec<&String> = seen
             .iter()
-            .map(|operand| match operand {
-                Operand::Node(id) if self.nodes[*id].array.is_some() => quote!(&),
-                _ => quote!(),
+            .zip(&operands)
+            .filter(|(_, operand)| {
+                matches!(operand, Operand::Node(id) if self.nodes[*id].array.is_some())
+            })
+            .map(|(name, _)| name)
+            .collect();
+        let borrows: Vec<TokenStream> = seen
+            .iter()
+            .map(|name| match lent.contains(&name) {
+                true => quote!(&),
+                false => quote!(),
             })
             .collect();
+        let mut mac = mac.clone();
+        mac.tokens = read_through_loans(mac.tokens, &lent);
         let operand = self.inactive_template(
             |values| quote!({ #(let #bound = #borrows #values;)* #mac; }),
             &operands,
-            mac,
+            &mac,
         );
         self.as_statement(&operand, hint);
     }
@@ -408,6 +421,48 @@ pub(super) fn names_in_macro(tokens: proc_macro2::TokenStream, out: &mut Vec<Str
             proc_macro2::TokenTree::Punct(_) => {}
         }
     }
+}
+
+/// The tokens with each of `lent` read through its loan, `(*v)`, where it is
+/// a variable (not a field or method after `.`, nor a path or macro before
+/// `::` or `!`).
+fn read_through_loans(tokens: TokenStream, lent: &[&String]) -> TokenStream {
+    use proc_macro2::{Delimiter, Group, Punct, Spacing, TokenTree};
+    if lent.is_empty() {
+        return tokens;
+    }
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let punct_at =
+        |k: usize, c: char| matches!(trees.get(k), Some(TokenTree::Punct(p)) if p.as_char() == c);
+    // A member (`x.v`), a path (`v::K`), a macro (`v!`) or a named argument
+    // (`v: ..`) is not the variable.
+    let not_a_variable =
+        |k: usize| (k > 0 && punct_at(k - 1, '.')) || punct_at(k + 1, ':') || punct_at(k + 1, '!');
+    let mut out = TokenStream::new();
+    for (k, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Ident(ident)
+                if lent.iter().any(|name| **name == key(ident)) && !not_a_variable(k) =>
+            {
+                let mut star = Punct::new('*', Spacing::Alone);
+                star.set_span(ident.span());
+                let inner: TokenStream = [TokenTree::Punct(star), TokenTree::Ident(ident.clone())]
+                    .into_iter()
+                    .collect();
+                let mut group = Group::new(Delimiter::Parenthesis, inner);
+                group.set_span(ident.span());
+                out.extend([TokenTree::Group(group)]);
+            }
+            TokenTree::Group(group) => {
+                let mut inner =
+                    Group::new(group.delimiter(), read_through_loans(group.stream(), lent));
+                inner.set_span(group.span());
+                out.extend([TokenTree::Group(inner)]);
+            }
+            other => out.extend([other.clone()]),
+        }
+    }
+    out
 }
 
 /// `assert!`, `debug_assert!` and their `_eq`/`_ne` forms.
