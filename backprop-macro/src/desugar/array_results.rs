@@ -18,7 +18,7 @@ use syn::{Expr, Stmt};
 
 /// Rewrites the tail (and a final `return`) of `function` where its result
 /// is `[T; N]` with `N` a literal.
-pub fn locals_returned_as_elements(function: &mut syn::ItemFn) {
+pub fn locals_returned_as_elements(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     let Some((length, element)) = literal_array(&function.sig.output) else {
         return;
     };
@@ -45,10 +45,13 @@ pub fn locals_returned_as_elements(function: &mut syn::ItemFn) {
     let outputs: Vec<syn::Ident> = (0..length)
         .map(|k| names.fresh(&format!("{}_{k}", function.sig.ident)))
         .collect();
-    let Some(assigned) = assigned_in_arms(branch, &outputs, length) else {
+    let (Some(assigned), Some(float)) = (
+        assigned_in_arms(branch, &outputs, length),
+        floats.of_type(&element),
+    ) else {
         return;
     };
-    let zero = zero_of(&element);
+    let zero = float.zero();
     function.block.stmts.pop();
     for output in &outputs {
         function
@@ -165,17 +168,6 @@ fn literal_array(output: &syn::ReturnType) -> Option<(usize, syn::Type)> {
     Some((super::usize_literal(&array.len)?, (*array.elem).clone()))
 }
 
-/// A zero of the float type `ty`: `0.0` for `f64` and `f32`, `T::zero()`
-/// for the function's generic float.
-fn zero_of(ty: &syn::Type) -> Expr {
-    let primitive =
-        matches!(ty, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32"));
-    match primitive {
-        true => syn::parse_quote!(0.0),
-        false => syn::parse_quote!(#ty::zero()),
-    }
-}
-
 /// `a.map(|v| body)` of an array of `length` elements named by a path: the
 /// body per element, `{ let v = a[0]; body }` (or `f(a[0])` for a function
 /// named, `a.map(f64::sqrt)`).
@@ -240,11 +232,13 @@ pub fn array_maps_as_elements(function: &mut syn::ItemFn) {
     Locals(&mut lengths).visit_block(&function.block);
     // A name bound more than once may be another array, or none.
     lengths.retain(|name, _| {
-        let bound_in_body = crate::desugar::rebound_inside(&function.block, name);
         let parameter = function.sig.inputs.iter().any(|input| {
             matches!(input, syn::FnArg::Typed(t) if matches!(&*t.pat, syn::Pat::Ident(p) if p.ident == *name))
         });
-        !(parameter && bound_in_body) && (parameter || super::bound_once(&function.block, name))
+        match parameter {
+            true => !crate::desugar::rebound_inside(&function.block, name),
+            false => super::bound_once(&function.block, name),
+        }
     });
     if lengths.is_empty() {
         return;

@@ -145,14 +145,19 @@ impl Rewriter {
     /// `a_next`, or `a_next2`, ...: a name nothing in the function uses.
     fn fresh(&mut self, name: &Ident) -> Ident {
         let base = format!("{}_next", name.to_string().trim_start_matches("r#"));
-        let mut candidate = base.clone();
+        self.unused(&base, name.span())
+    }
+
+    /// `base`, or `base2`, `base3`, ..: a name the function does not use.
+    fn unused(&mut self, base: &str, span: proc_macro2::Span) -> Ident {
+        let mut candidate = base.to_string();
         let mut k = 2;
         while self.taken.contains(&candidate) {
             candidate = format!("{base}{k}");
             k += 1;
         }
         self.taken.insert(candidate.clone());
-        Ident::new(&candidate, name.span())
+        Ident::new(&candidate, span)
     }
 }
 
@@ -173,8 +178,8 @@ impl Rewriter {
     /// lengths, which `mem::swap` swaps whole, make the generated passes
     /// panic with a message instead.
     fn vectors_swapped(&mut self, a: &syn::Path, b: &syn::Path) -> Stmt {
-        let k = self.fresh(&Ident::new("k", proc_macro2::Span::call_site()));
-        let kept = self.fresh(&Ident::new("kept", proc_macro2::Span::call_site()));
+        let span = proc_macro2::Span::call_site();
+        let (k, kept) = (self.unused("k", span), self.unused("kept", span));
         syn::parse_quote! {
             {
                 assert_eq!(

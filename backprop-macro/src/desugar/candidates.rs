@@ -1,7 +1,8 @@
 //! The work a loop's body does to compute the value a running extremum
-//! compares (`extrema`): statements that only bind and update locals of
-//! their own, so that running them again after the loop, at the index
-//! chosen, computes the same value and changes nothing else.
+//! compares (`extrema`), or a branch's arm before its tuple (`iterators`'
+//! `split_tuple`): statements that only bind and update locals of their
+//! own, so that running them again (after the loop, at the index chosen;
+//! once per element) computes the same value and changes nothing else.
 //!
 //! ```text
 //! for c in 0..k {

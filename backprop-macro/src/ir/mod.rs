@@ -69,6 +69,12 @@ impl Floats {
             || matches!(ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| PRIMITIVE.contains(&i.to_string().as_str())))
     }
 
+    /// An integer, `bool` or `char`: a value with no derivative (a cast to
+    /// one truncates).
+    pub fn is_integer_like(&self, ty: &syn::Type) -> bool {
+        self.is_copy(ty) && self.of_type(ty).is_none()
+    }
+
     /// A float, an integer, `bool` or `char`, or tuples and arrays of them:
     /// what a tape can copy without asking the type for `Clone` (a struct of
     /// the user's may not have it, and need not).

@@ -350,16 +350,18 @@ impl<'a> Lowerer<'a> {
         }
         // `Float::sin(x)` (`num_traits::Float::`): the method of the
         // argument's float, as `T::sin(x)` calls it.
-        let by_trait = trait_function(path).map(|method| {
-            let float = call
-                .args
-                .first()
-                .and_then(|arg| self.guess_type(arg))
-                .and_then(|ty| self.floats.of_type(&ty))
-                .unwrap_or_else(|| self.ret.clone());
-            (float, method)
-        });
-        if let Some((float, method)) = float_function(path, &self.floats).or(by_trait) {
+        let by_trait = || {
+            trait_function(path).map(|method| {
+                let float = call
+                    .args
+                    .first()
+                    .and_then(|arg| self.guess_type(arg))
+                    .and_then(|ty| self.floats.of_type(&ty))
+                    .unwrap_or_else(|| self.ret.clone());
+                (float, method)
+            })
+        };
+        if let Some((float, method)) = float_function(path, &self.floats).or_else(by_trait) {
             let name = method.to_string();
             if name == "from" && call.args.len() == 1 {
                 return self.cast(&call.args[0], float, expr);

@@ -74,10 +74,12 @@ impl<'a> Lowerer<'a> {
             let annotation = ty.filter(|ty| self.floats.of_type(ty).is_some());
             match pat {
                 // A list passed to `|v: &[f64]|`: `v` names the same list,
-                // so that loops and chains over it read it by index.
+                // so that loops and chains over it read it by index. (Not
+                // `|mut v: [f64; 3]|`: its writes are to a copy.)
                 Pat::Ident(p)
                     if p.by_ref.is_none()
                         && p.subpat.is_none()
+                        && p.mutability.is_none()
                         && matches!(arg, Operand::Node(id) if self.nodes[id].array.is_some()) =>
                 {
                     if let Operand::Node(id) = arg {

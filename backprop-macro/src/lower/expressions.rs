@@ -111,7 +111,7 @@ impl<'a> Lowerer<'a> {
             Expr::Cast(cast) => match self.floats.of_type(&cast.ty) {
                 Some(to) => self.cast(&cast.expr, to, expr),
                 // Truncating to an integer: the result is piecewise constant.
-                None if self.floats.is_copy(&cast.ty) => self.inactive(expr),
+                None if self.floats.is_integer_like(&cast.ty) => self.inactive(expr),
                 // `x as Real`: an alias the macro cannot see through may
                 // be a float, whose derivative would silently be lost.
                 None => {

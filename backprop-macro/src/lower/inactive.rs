@@ -218,9 +218,7 @@ impl<'a> Lowerer<'a> {
                             && self.lowerer.array_local(&call.receiver).is_some() => {}
                     // `(t * n) as usize`: an integer, piecewise constant,
                     // so `((t * n) as usize).min(m)` is integer work.
-                    Expr::Cast(cast)
-                        if self.lowerer.floats.is_copy(&cast.ty)
-                            && self.lowerer.floats.of_type(&cast.ty).is_none() => {}
+                    Expr::Cast(cast) if self.lowerer.floats.is_integer_like(&cast.ty) => {}
                     // `p.n`: a field a struct parameter's body reads as data.
                     Expr::Field(field)
                         if self
