@@ -342,6 +342,52 @@ fn named_parts_are_read_through_their_parents() {
     assert!(copied_parts::SOURCE.contains("vec!"));
 }
 
+/// An LSTM-like stack of layers over one state vector: each layer's `&mut`
+/// part named, written by index, measured and passed on, with a local buffer's
+/// part too.
+#[differentiate]
+fn layered_state(w: &[f64], state: &mut [f64], width: usize) -> f64 {
+    let layers = state.len() / width;
+    let mut carried = vec![0.0; width];
+    for l in 0..layers {
+        let part = &mut state[l * width..(l + 1) * width];
+        for i in 0..part.len() {
+            part[i] = (part[i] * w[l] + carried[i]).tanh();
+        }
+        scale(part, w[l]);
+        part[0] += 0.5 * part[part.len() - 1];
+        let head = &mut carried[..width / 2];
+        head[0] = part[0] * w[l];
+        for i in 0..width {
+            carried[i] += part[i];
+        }
+    }
+    carried.iter().sum()
+}
+
+#[test]
+fn named_mutable_parts_are_written_through_their_parents() {
+    let mut rng = Rng::new(11);
+    for (layers, width) in [(1, 2), (2, 3), (3, 4)] {
+        let w = point(&mut rng, layers);
+        let s0 = point(&mut rng, layers * width);
+        let seed: Vec<f64> = (0..s0.len()).map(|k| 0.25 * k as f64 - 0.5).collect();
+        let mut s = s0.clone();
+        let (value, tape) = layered_state::forward(&w, &mut s, width);
+        let mut expected = s0.clone();
+        assert_eq!(value, layered_state(&w, &mut expected, width));
+        assert_eq!(s, expected);
+        let g = layered_state::backward(&tape, (1.0, &seed[..]));
+        let f = |v: &[f64]| {
+            let mut s = v[layers..].to_vec();
+            let value = layered_state(&v[..layers], &mut s, width);
+            value + s.iter().zip(&seed).map(|(a, b)| a * b).sum::<f64>()
+        };
+        let joined = [w.clone(), s0.clone()].concat();
+        assert_gradient(f, &joined, &[g.w, g.state].concat());
+    }
+}
+
 #[differentiate]
 fn past_the_part(x: &[f64], i: usize) -> f64 {
     let c = &x[..2];

@@ -1,10 +1,12 @@
-// A `&mut` part of a differentiated array bound to a name, or split into
-// `&mut` parts: its writes would reach the parent at no clear point.
+// A `&mut` part of a differentiated array bound to a name and used other
+// than by index, length and calls, or split into `&mut` parts: its writes
+// would reach the parent at no clear point.
 use backprop_runtime::differentiate;
 
 #[differentiate]
 fn bound(x: &mut [f64], s: f64) {
     let tail = &mut x[1..];
+    tail.reverse();
     tail[0] *= s;
 }
 

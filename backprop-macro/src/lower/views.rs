@@ -92,8 +92,9 @@ impl<'a> Lowerer<'a> {
     }
 
     /// A `&mut` view of a differentiated array that outlives one call: bound
-    /// with `let`, split, or cut into chunks. Its writes would have to reach
-    /// the parent at some later point; refused with what to write instead.
+    /// with `let` and used otherwise than `view_of_part` reads through the
+    /// parent, split, or cut into chunks. Its writes would have to reach the
+    /// parent at some later point; refused with what to write instead.
     fn mutable_view(&self, stmt: &Stmt) -> Option<(TokenStream, &'static str)> {
         struct Finder<'l, 'a> {
             lowerer: &'l Lowerer<'a>,
@@ -133,7 +134,7 @@ impl<'a> Lowerer<'a> {
                     if r.mutability.is_some() && part {
                         return Some((
                             quote::quote!(#r),
-                            "a `&mut` part of a differentiated array cannot be bound to a name; pass `&mut x[a..b]` straight to the function that writes it, or write `x[a + i]` in place",
+                            "a `&mut` part of a differentiated array bound to a name can be indexed (`c[i] = ..`), measured (`c.len()`) and passed to functions, and is used otherwise here; write that use through the parent (`x[a + i]`), or pass `&mut x[a..b]` straight to the function that does it",
                         ));
                     }
                 }
@@ -555,7 +556,7 @@ fn strip_to_index(expr: &Expr) -> Option<&syn::ExprIndex> {
     }
 }
 
-/// A named read-only part of a differentiated array, `let c = &x[a..b];`,
+/// A named part of a differentiated array, `let c = &x[a..b];` (or `&mut`),
 /// read through its parent: `c[i]` is `x[c_start + i]` (bounds-checked
 /// against the part), `c.len()` its length, and `c` passed to a function the
 /// part `&x[c_start..c_end]` (lent, its adjoint added into that part of
@@ -563,6 +564,11 @@ fn strip_to_index(expr: &Expr) -> Option<&syn::ExprIndex> {
 struct ViewUses<'v> {
     name: &'v syn::Ident,
     array: &'v syn::Ident,
+    /// `let c = &mut x[a..b];`: writes `c[i] = v` are writes of `x`, and `c`
+    /// passed on is `&mut x[c_start..c_end]`. (While `c` lives the borrow
+    /// checker keeps every other use of `x` out, so nothing reads `x` between
+    /// a write and the rewrite's.)
+    mutable: bool,
     start: Option<&'v syn::Ident>,
     len: &'v syn::Ident,
     end: &'v syn::Ident,
@@ -609,9 +615,11 @@ impl VisitMut for ViewUses<'_> {
             Expr::Call(call) => {
                 self.visit_expr_mut(&mut call.func);
                 let (array, end) = (self.array, self.end);
-                let part: Expr = match self.start {
-                    Some(start) => syn::parse_quote!(&#array[#start..#end]),
-                    None => syn::parse_quote!(&#array[..#end]),
+                let part: Expr = match (self.start, self.mutable) {
+                    (Some(start), false) => syn::parse_quote!(&#array[#start..#end]),
+                    (None, false) => syn::parse_quote!(&#array[..#end]),
+                    (Some(start), true) => syn::parse_quote!(&mut #array[#start..#end]),
+                    (None, true) => syn::parse_quote!(&mut #array[..#end]),
                 };
                 for arg in call.args.iter_mut() {
                     match self.is_name(arg) {
@@ -640,8 +648,9 @@ impl Lowerer<'_> {
     /// `let c = &x[a..b];` of a differentiated array, and the statements
     /// after it, read through `x` (`ViewUses`): the bounds bound once
     /// (`c_start`, `c_end`, and `c_len`, checked as slicing checks them),
-    /// then `rest` rewritten. `None` (the part is copied) where `c` is used
-    /// otherwise, where `c` or `x` is bound again, or for a `mut` binding.
+    /// then `rest` rewritten. `None` (the part is copied, or a `&mut` part
+    /// refused) where `c` is used otherwise, where `c` or `x` is bound again,
+    /// or for a `mut` binding.
     pub(super) fn view_of_part(&mut self, stmt: &Stmt, rest: &[Stmt]) -> Option<Vec<Stmt>> {
         let Stmt::Local(local) = stmt else {
             return None;
@@ -659,9 +668,6 @@ impl Lowerer<'_> {
         let Expr::Index(index) = strip_parens(&reference.expr) else {
             return None;
         };
-        if reference.mutability.is_some() {
-            return None;
-        }
         let finder = PartFinder {
             lowerer: self,
             parts: Vec::new(),
@@ -692,6 +698,7 @@ impl Lowerer<'_> {
         let mut uses = ViewUses {
             name,
             array,
+            mutable: reference.mutability.is_some(),
             start: start.as_ref(),
             len: &len,
             end: &end,
