@@ -1,16 +1,23 @@
 //! Calls between differentiated functions: the caller runs the callee's `forward`
 //! and, in its own backward pass, the callee's `pullback`.
+//!
+//! The functions called here are marked `#[inline(never)]`: the file tests
+//! the call through the callee's module (what calls across modules and files,
+//! and recursion, use), which a call of a function written beside its caller
+//! would otherwise not make (it is inlined; `tests/inlining.rs`).
 
 mod common;
 
 use backprop_runtime::differentiate;
 use common::Rng;
 
+#[inline(never)]
 #[differentiate]
 fn sig(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+#[inline(never)]
 #[differentiate]
 fn blog(x: f64, y: f64) -> f64 {
     let sigx = sig(x);
@@ -18,6 +25,7 @@ fn blog(x: f64, y: f64) -> f64 {
     (x + sigy) / (sigx + (x + y).powi(2))
 }
 
+#[inline(never)]
 #[differentiate]
 fn weighted(x: f64, n: i32, w: f64) -> f64 {
     x.powi(n) * w
@@ -25,17 +33,20 @@ fn weighted(x: f64, n: i32, w: f64) -> f64 {
 
 /// `w` is left out of `wrt`: a caller may pass it only values that do not depend
 /// on the caller's inputs (a type error says so otherwise).
+#[inline(never)]
 #[differentiate(wrt(x))]
 fn scaled(x: f64, w: f64) -> f64 {
     x.sin() * w
 }
 
+#[inline(never)]
 #[differentiate]
 fn level_one(a: f64, b: f64) -> f64 {
     let s = weighted(a, 3, b);
     s + sig(a * b)
 }
 
+#[inline(never)]
 #[differentiate]
 fn level_two(x: f64, y: f64, n: i32) -> f64 {
     let first = level_one(x, y);
@@ -43,6 +54,7 @@ fn level_two(x: f64, y: f64, n: i32) -> f64 {
     second * weighted(y, n, first) + scaled(x, 2.0 * n as f64)
 }
 
+#[inline(never)]
 #[differentiate]
 fn same_argument_twice(x: f64) -> f64 {
     weighted(x, 2, x) + level_one(x, x)
@@ -63,6 +75,7 @@ mod helpers {
     }
 }
 
+#[inline(never)]
 #[differentiate]
 fn calls_by_path(x: f32) -> f32 {
     helpers::cube(x) + crate::helpers::cube(x * 2.0)
@@ -123,6 +136,7 @@ fn pullback_returns_the_gradient_by_position() {
     assert_eq!(marker, backprop_runtime::NotDifferentiable);
 }
 
+#[inline(never)]
 #[differentiate]
 fn root(x: f64) -> f64 {
     x.sqrt()
@@ -148,11 +162,13 @@ fn a_call_whose_result_is_not_taken_adds_nothing() {
     assert_eq!(g.x, 0.25);
 }
 
+#[inline(never)]
 #[differentiate]
 fn push_on(x: &mut f64, by: f64) {
     *x = *x * by + by;
 }
 
+#[inline(never)]
 #[differentiate]
 fn grow(x: &mut f64, by: f64) -> f64 {
     *x += by * by;
@@ -163,6 +179,7 @@ fn grow(x: &mut f64, by: f64) -> f64 {
 /// reborrowed (`&mut *x`): the callee writes the value it holds. Both were
 /// refused ("this statement's value is not used", "only local variables can
 /// be passed by `&mut`").
+#[inline(never)]
 #[differentiate]
 fn passes_on(x: &mut f64, k: f64) -> f64 {
     push_on(x, k);
@@ -193,6 +210,7 @@ fn a_mut_f64_parameter_passed_on_to_callees() {
     }
 }
 
+#[inline(never)]
 #[differentiate]
 fn energy_step(s: &mut [f64], dt: f64) -> f64 {
     let mut e = 0.0;
@@ -207,6 +225,7 @@ fn energy_step(s: &mut [f64], dt: f64) -> f64 {
 /// (`grow(&mut y, k);`): the callee's seed has a zero for the value, which
 /// only the callee knows it has (`seed_without_value`). Did not compile
 /// (`expected (f64, f64), found f64` at the attribute).
+#[inline(never)]
 #[differentiate]
 fn drops_values(x0: f64, k: f64) -> f64 {
     let mut y = x0;

@@ -1,12 +1,18 @@
 //! Differentiated slices and arrays passed whole to other differentiated
 //! functions: the callee's pullback hands back the array's adjoint, which the
 //! caller adds into its own.
+//!
+//! The functions called here are marked `#[inline(never)]`: the file tests
+//! the call through the callee's module (what calls across modules and files,
+//! and recursion, use), which a call of a function written beside its caller
+//! would otherwise not make (it is inlined; `tests/inlining.rs`).
 
 mod common;
 
 use backprop_runtime::differentiate;
 use common::assert_gradient;
 
+#[inline(never)]
 #[differentiate]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut s = 0.0;
@@ -16,12 +22,14 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     s
 }
 
+#[inline(never)]
 #[differentiate]
 fn norm_squared(v: &[f64]) -> f64 {
     dot(v, v)
 }
 
 /// A slice parameter, a local vector passed by `&`, and data passed along.
+#[inline(never)]
 #[differentiate(wrt(w))]
 #[allow(clippy::needless_range_loop)]
 fn layer_loss(w: &[f64], x: &[f64]) -> f64 {
@@ -37,6 +45,7 @@ fn layer_loss(w: &[f64], x: &[f64]) -> f64 {
     fit + 0.1 * norm_squared(w) + dot(&h, w)
 }
 
+#[inline(never)]
 #[differentiate]
 fn weighted(w: [f64; 3], x: f64) -> f64 {
     let mut buf = [0.0; 3];
@@ -80,6 +89,7 @@ fn a_fixed_array_and_a_local_array_passed_on() {
 
 /// One explicit Euler step of `v' = -k v + sin(v)` in place, returning the
 /// step's energy.
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::ptr_arg, clippy::needless_range_loop)]
 fn euler_step(v: &mut Vec<f64>, k: f64, dt: f64) -> f64 {
@@ -93,6 +103,7 @@ fn euler_step(v: &mut Vec<f64>, k: f64, dt: f64) -> f64 {
 }
 
 /// A fixed array written in place: a rotation by `angle`.
+#[inline(never)]
 #[differentiate]
 fn rotate(p: &mut [f64; 2], angle: f64) {
     let (s, c) = angle.sin_cos();
@@ -103,6 +114,7 @@ fn rotate(p: &mut [f64; 2], angle: f64) {
 
 /// Writers called in a loop (their tapes are stacked), a written buffer read by
 /// a read-only callee, and a `&mut` parameter passed on to a reader.
+#[inline(never)]
 #[differentiate]
 fn simulate(v0: &[f64], k: f64, angle: f64) -> f64 {
     let mut v = v0.to_vec();
@@ -148,6 +160,7 @@ fn a_writer_with_a_value_takes_both_seeds() {
 
 /// Arrays of differentiated values built in place: bound to a variable, and
 /// passed straight to a callee.
+#[inline(never)]
 #[differentiate]
 fn arrays_of_values(x: f64, y: f64) -> f64 {
     let v = [x * y, y.exp(), 1.0];
@@ -156,6 +169,7 @@ fn arrays_of_values(x: f64, y: f64) -> f64 {
     first + weighted(w_of(w), y) + dot(&w, &w)
 }
 
+#[inline(never)]
 #[differentiate]
 fn w_of(w: [f64; 2]) -> [f64; 3] {
     [w[0], w[1] * w[0], 0.5]
@@ -169,6 +183,7 @@ fn arrays_built_from_differentiated_values() {
 }
 
 /// Copies of differentiated arrays, to write into.
+#[inline(never)]
 #[differentiate]
 fn copies(w: &[f64], a: [f64; 2]) -> f64 {
     let mut v = w.to_vec();
@@ -196,6 +211,7 @@ fn copies_of_arrays_are_buffers() {
 }
 
 /// Const generic lengths, and `vec![..]` of differentiated values.
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::useless_vec)]
 fn const_length<const N: usize>(w: [f64; N], x: f64) -> f64 {
@@ -220,6 +236,7 @@ fn const_generic_arrays_and_vec_literals() {
 }
 
 /// An output-only `&mut` slice, as C ports write `void f(const double* x, double* y)`.
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn into_outputs(x: &[f64], y: &mut [f64]) {
@@ -254,6 +271,7 @@ fn an_output_only_mut_slice() {
 // (finite differences here), and the callees' tapes are seen to be empty of
 // copies.
 
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
@@ -266,6 +284,7 @@ fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
 
 /// k-means' cost: a part of a data slice bound to a name, a part of a
 /// differentiated slice, in a loop.
+#[inline(never)]
 #[differentiate(wrt(centres))]
 fn nearest_cost(points: &[f64], centres: &[f64], d: usize) -> f64 {
     let mut cost = 0.0;
@@ -330,6 +349,7 @@ fn a_lending_callee_adds_into_the_callers_adjoint_in_place() {
 /// passed on twice: each argument's adjoint is added once (the first part of
 /// an adjoint in place, the others through the callee's scratch: two `&mut`
 /// of one adjoint cannot be lent at once).
+#[inline(never)]
 #[differentiate]
 fn halves(x: &[f64]) -> f64 {
     let h = x.len() / 2;
@@ -362,11 +382,13 @@ fn assert_close(found: &[f64], expected: &[f64]) {
 
 /// A callee returning an array (its seed built from the elements used), and
 /// a `&mut` output, lent around.
+#[inline(never)]
 #[differentiate]
 fn spread(w: &[f64], t: f64) -> [f64; 2] {
     [w[0] * t.sin(), w[1] * w[0] + t]
 }
 
+#[inline(never)]
 #[differentiate(wrt(y, out))]
 #[allow(clippy::needless_range_loop)]
 fn minus(x: &[f64], y: &[f64], out: &mut [f64]) {
@@ -404,6 +426,7 @@ mod swap_scale {
     }
 }
 
+#[inline(never)]
 #[differentiate(wrt(w, t))]
 fn spread_loss(x: &[f64], w: &[f64], t: f64) -> f64 {
     let mut total = 0.0;
@@ -430,11 +453,13 @@ fn lent_calls_with_array_results_and_mut_outputs() {
 
 /// A buffer filled once and then only read, lent to every call (the
 /// caller's tape keeps one copy of it); a chain of lending calls.
+#[inline(never)]
 #[differentiate]
 fn scaled(v: &[f64], by: f64) -> f64 {
     by * sq_dist(&v[..1], &v[1..2])
 }
 
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn basis_fit(w: &[f64], xs: &[f64]) -> f64 {
@@ -523,6 +548,7 @@ mod norm {
     }
 }
 
+#[inline(never)]
 #[differentiate]
 fn rows_norm(m: &[f64], cols: usize) -> f64 {
     let mut total = 0.0;
@@ -548,6 +574,7 @@ fn a_custom_rule_that_lends_is_called_through_its_lending_items() {
 /// `&mut [f64]` parameter passed on to a `&[f64]` parameter (its contents
 /// change after the call), a buffer written again after the call, and an
 /// `&mut` output (the shape of every in-place ODE stepper).
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn rates(k: &[f64], y: &[f64], dy: &mut [f64]) {
@@ -556,6 +583,7 @@ fn rates(k: &[f64], y: &[f64], dy: &mut [f64]) {
     }
 }
 
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn euler(k: &[f64], y: &mut [f64], dt: f64) {
@@ -573,6 +601,7 @@ fn euler(k: &[f64], y: &mut [f64], dt: f64) {
     }
 }
 
+#[inline(never)]
 #[differentiate(wrt(k, y0))]
 fn decay_loss(k: &[f64], y0: &[f64], dt: f64) -> f64 {
     let mut y = y0.to_vec();
@@ -628,6 +657,7 @@ fn a_list_the_callee_writes_is_worked_on_in_the_callers_adjoint() {
 
 /// Buffers a callee writes, read and written again around the calls (the
 /// shape of GMM's `xcentered`): the callee works on their adjoints in place.
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn difference(x: &[f64], y: &[f64], out: &mut [f64]) {
@@ -636,6 +666,7 @@ fn difference(x: &[f64], y: &[f64], out: &mut [f64]) {
     }
 }
 
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn scale_by(v: &mut [f64], s: f64) {
@@ -644,6 +675,7 @@ fn scale_by(v: &mut [f64], s: f64) {
     }
 }
 
+#[inline(never)]
 #[differentiate]
 fn centred_norms(x: &[f64], means: &[f64], d: usize) -> f64 {
     let mut centred = vec![0.0; d];
@@ -675,6 +707,7 @@ fn buffers_written_by_callees_are_worked_on_in_place() {
 /// A part of a data slice bound to a name in the function's body, lent
 /// again (computed again at the call in the backward pass), beside a part of
 /// a differentiated slice and a named part of it (a copy, kept).
+#[inline(never)]
 #[differentiate(wrt(cam))]
 fn reprojection(cam: &[f64], features: &[f64], i: usize) -> f64 {
     let feature = &features[2 * i..2 * i + 2];
@@ -701,11 +734,13 @@ fn a_named_part_of_data_in_the_body_is_lent_again() {
 /// A part of an `&mut [f64]` parameter passed by shared reference to a
 /// lending call (`&m[0..2]`: a new shared borrow, not a reborrow of `m`;
 /// the fuzzer found it reborrowed as `&mut`, a compile error).
+#[inline(never)]
 #[differentiate]
 fn nudge(p: f64, s: &[f64], m: &mut [f64]) {
     m[1] -= sq_dist(&m[0..2], &s[0..2]) * p;
 }
 
+#[inline(never)]
 #[differentiate(wrt(p, m0))]
 fn nudged(p: f64, s: &[f64], m0: &[f64]) -> f64 {
     let mut m = m0.to_vec();
@@ -727,6 +762,7 @@ fn a_shared_part_of_a_mut_parameter_is_lent() {
 /// An `&mut [f64]` parameter passed on whole to a recursive call, and a
 /// generic callee writing a buffer, in f64 and f32: the callees work on the
 /// callers' adjoints in place, at every depth.
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn smooth(k: &[f64], y: &mut [f64], depth: usize) {
@@ -739,6 +775,7 @@ fn smooth(k: &[f64], y: &mut [f64], depth: usize) {
     }
 }
 
+#[inline(never)]
 #[differentiate(wrt(k, y0))]
 fn smoothed(k: &[f64], y0: &[f64], depth: usize) -> f64 {
     let mut y = y0.to_vec();
@@ -748,6 +785,7 @@ fn smoothed(k: &[f64], y0: &[f64], depth: usize) -> f64 {
     y[2] * y[1] + fixed[2] + fixed[0]
 }
 
+#[inline(never)]
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn axpy<T: backprop_runtime::Float>(a: T, x: &[T], y: &mut [T]) {
@@ -756,6 +794,7 @@ fn axpy<T: backprop_runtime::Float>(a: T, x: &[T], y: &mut [T]) {
     }
 }
 
+#[inline(never)]
 #[differentiate]
 fn axpy_twice<T: backprop_runtime::Float>(a: T, x: &[T]) -> T {
     let mut y = vec![T::one(); x.len()];

@@ -24,7 +24,10 @@ fn f(x: f64, y: f64) -> f64 {
     numer * rec_denom
 }
 
-/// The blog's `sig` helper, differentiated on its own.
+/// The blog's `sig` helper, differentiated on its own, and called through
+/// its module (as from another module; beside its caller it would be
+/// inlined, see `rotated`).
+#[inline(never)]
 #[differentiate]
 fn sig(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
@@ -34,6 +37,27 @@ fn sig(x: f64) -> f64 {
 #[differentiate]
 fn f_inline(x: f64, y: f64) -> f64 {
     (x + sig(y)) / (sig(x) + (x + y).powi(2))
+}
+
+/// Two helpers written beside their caller, inlined: a part bound to a
+/// name, an array read and written by name, a value returned.
+#[differentiate]
+fn cross(a: &[f64], b: &[f64], out: &mut [f64]) {
+    out[0] = a[1] * b[2] - a[2] * b[1];
+    out[1] = a[2] * b[0] - a[0] * b[2];
+    out[2] = a[0] * b[1] - a[1] * b[0];
+}
+
+#[differentiate]
+fn inner_product(a: &[f64], b: &[f64]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+#[differentiate]
+fn rotated(cam: &[f64], x: &[f64; 3]) -> f64 {
+    let mut turned = [0.0; 3];
+    cross(&cam[0..3], x, &mut turned);
+    inner_product(&turned, x) + cam[3] * inner_product(x, x)
 }
 
 /// Mutation, shadowing, a pass-through parameter and `wrt`, in f32.
@@ -236,6 +260,11 @@ const SNAPSHOTS: &[Snapshot] = &[
         "call",
         "a call of another differentiated function",
         &[("sig", sig::SOURCE), ("f_inline", f_inline::SOURCE)],
+    ),
+    (
+        "inlined",
+        "calls of functions written beside the caller, inlined",
+        &[("rotated", rotated::SOURCE)],
     ),
     (
         "mutation",

@@ -24,6 +24,11 @@ impl Errors {
         self.push(syn::Error::new_spanned(tokens, message));
     }
 
+    /// Whether nothing has gone wrong so far.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
     /// `Ok(())` if nothing went wrong, else all errors combined into one.
     pub fn finish(self) -> syn::Result<()> {
         match self.first {

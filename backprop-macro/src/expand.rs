@@ -13,14 +13,24 @@ use crate::valid;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
-    match expand(attr, item.clone()) {
+/// `file`: where the function is written, if the compiler says (its
+/// siblings' calls are inlined).
+pub fn differentiate(
+    attr: TokenStream,
+    item: TokenStream,
+    file: Option<&std::path::Path>,
+) -> TokenStream {
+    match expand(attr, item.clone(), file) {
         Ok(tokens) => tokens,
         Err(error) => with_original_item(error, crate::parse::checkpoint::strip_item(item)),
     }
 }
 
-fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+fn expand(
+    attr: TokenStream,
+    item: TokenStream,
+    file: Option<&std::path::Path>,
+) -> syn::Result<TokenStream> {
     let item: syn::Item = syn::parse2(item)?;
     let mut function = match item {
         syn::Item::Fn(function) => function,
@@ -45,12 +55,31 @@ fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         // values means the same without its lifetimes.)
         return expansion;
     }
-    let module = module_of(&generated, &args, errors)?;
+    let module = match errors.is_empty() {
+        true => with_callees_inlined(&function, &generated, &args, file)
+            .map_or_else(|| module_of(&generated, &args, errors), Ok)?,
+        false => module_of(&generated, &args, errors)?,
+    };
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     crate::parse::checkpoint::strip(&mut function.block);
     Ok(quote!(#function #module))
+}
+
+/// The module of `generated` with the calls of its siblings inlined
+/// (`inline`), or `None` where it calls none, or where the inlined body is
+/// refused where the calls would not be (a callee's construct the caller's
+/// context does not take): the calls are then made through the callees'
+/// modules, as without inlining.
+fn with_callees_inlined(
+    written: &syn::ItemFn,
+    generated: &syn::ItemFn,
+    args: &Args,
+    file: Option<&std::path::Path>,
+) -> Option<TokenStream> {
+    let inlined = crate::inline::callees_inlined(written, generated, file?)?;
+    module_of(&inlined, args, Errors::default()).ok()
 }
 
 /// The module of a function (`f::forward`, `f::backward`, ...), or every problem
@@ -189,7 +218,7 @@ mod tests {
     use quote::quote;
 
     fn expand(item: proc_macro2::TokenStream) -> String {
-        pretty(differentiate(quote!(), item))
+        pretty(differentiate(quote!(), item, None))
     }
 
     #[test]
@@ -226,6 +255,7 @@ mod tests {
                     apply(g, x)
                 }
             ),
+            None,
         );
         let code = code.to_string();
         assert!(code.contains("compile_error"), "{code}");
@@ -364,7 +394,7 @@ mod tests {
             ),
         ];
         for input in inputs {
-            let _ = differentiate(quote!(), input);
+            let _ = differentiate(quote!(), input, None);
         }
         for attr in [
             quote!(wrt),
@@ -380,6 +410,7 @@ mod tests {
                         x
                     }
                 ),
+                None,
             );
         }
     }

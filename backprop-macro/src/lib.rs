@@ -9,6 +9,8 @@
 //! - `parse/`: the attribute's arguments (`args`), a loop's `#[checkpoint]`
 //!   (`checkpoint`), the signature (`signature`), and `impl` blocks, whose
 //!   marked methods become functions (`method/`).
+//! - `inline`: calls of differentiated functions written beside the caller
+//!   (same file, same module) replaced by their bodies, before anything else.
 //! - `valid`: constructs refused wherever they appear, each with its reason.
 //! - `desugar/`: syntax in, syntax out: paths one module deeper (`paths`),
 //!   destructuring assignments as tuple `let`s (`assignments`), values out of
@@ -41,6 +43,7 @@ mod desugar;
 mod emit;
 mod errors;
 mod expand;
+mod inline;
 mod ir;
 mod lower;
 mod parse;
@@ -95,7 +98,25 @@ use proc_macro::TokenStream;
 /// The crate `backprop_runtime` documents each point with examples.
 #[proc_macro_attribute]
 pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::differentiate(attr.into(), item.into()).into()
+    let file = file_of(&item);
+    expand::differentiate(attr.into(), item.into(), file.as_deref()).into()
+}
+
+/// The file the function is written in, where the compiler says (Rust 1.88
+/// and later): calls of the differentiated functions written beside it are
+/// inlined (`inline`).
+fn file_of(item: &TokenStream) -> Option<std::path::PathBuf> {
+    // Compiled only where the build script found Rust 1.88 or later.
+    #[cfg(backprop_sees_files)]
+    #[allow(clippy::incompatible_msrv)]
+    {
+        item.clone().into_iter().next()?.span().local_file()
+    }
+    #[cfg(not(backprop_sees_files))]
+    {
+        let _ = item;
+        None
+    }
 }
 
 /// Makes a struct a differentiable parameter type: a model.

@@ -146,10 +146,11 @@ fn mutated_inputs_give_code_or_errors_never_a_panic() {
             continue; // unbalanced delimiters: not tokens a macro can receive
         };
         tried += 1;
-        let expanded = std::panic::catch_unwind(|| differentiate(attr.clone(), tokens.clone()))
-            .unwrap_or_else(|_| {
-                panic!("the expansion panicked on:\n#[differentiate({args})]\n{text}")
-            });
+        let expanded =
+            std::panic::catch_unwind(|| differentiate(attr.clone(), tokens.clone(), None))
+                .unwrap_or_else(|_| {
+                    panic!("the expansion panicked on:\n#[differentiate({args})]\n{text}")
+                });
         let printed = expanded.to_string();
         let has_error = printed.contains("compile_error");
         refused += usize::from(has_error);

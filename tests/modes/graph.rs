@@ -15,6 +15,8 @@ use backprop_runtime::{differentiate, sigmoid, Float};
 #[path = "../../examples/blog.rs"]
 mod blog;
 
+// Called through its module, so that the call is a node of the graph.
+#[inline(never)]
 #[differentiate]
 fn square(a: f64) -> f64 {
     a * a

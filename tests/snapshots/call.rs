@@ -3,7 +3,10 @@
 
 // The function as written:
 //
-// /// The blog's `sig` helper, differentiated on its own.
+// /// The blog's `sig` helper, differentiated on its own, and called through
+// /// its module (as from another module; beside its caller it would be
+// /// inlined, see `rotated`).
+// #[inline(never)]
 // #[differentiate]
 // fn sig(x: f64) -> f64 {
 //     1.0 / (1.0 + (-x).exp())

@@ -12,11 +12,18 @@ fn f(x: f64) -> f64 {
     sigmoid(x) * 3.0
 }
 
-// The same with one that is differentiated itself.
-#[differentiate]
-fn relu(x: f64) -> f64 {
-    x.max(0.0) * 2.0
+// The same with one that is differentiated itself, in another module (one
+// written beside its caller is inlined, and so computed as written:
+// `tests/inlining.rs`).
+mod own {
+    use backprop_runtime::differentiate;
+
+    #[differentiate]
+    pub fn relu(x: f64) -> f64 {
+        x.max(0.0) * 2.0
+    }
 }
+use own::relu;
 
 #[differentiate]
 fn g(x: f64) -> f64 {

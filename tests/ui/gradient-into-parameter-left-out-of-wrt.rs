@@ -1,9 +1,16 @@
 use backprop_runtime::differentiate;
 
-#[differentiate(wrt(x))]
-fn scaled(x: f64, w: f64) -> f64 {
-    x * w
+// In a module of its own: a function written beside its caller is inlined,
+// and its body differentiated in the caller for every input.
+mod helpers {
+    use backprop_runtime::differentiate;
+
+    #[differentiate(wrt(x))]
+    pub fn scaled(x: f64, w: f64) -> f64 {
+        x * w
+    }
 }
+use helpers::scaled;
 
 #[differentiate]
 fn f(x: f64, y: f64) -> f64 {

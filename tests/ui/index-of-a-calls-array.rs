@@ -1,14 +1,21 @@
 use backprop_runtime::differentiate;
 
-#[differentiate]
-fn pair(x: f64) -> [f64; 2] {
-    [x * x, x.sin()]
-}
+// In a module of their own: functions written beside their caller are
+// inlined, and their arrays are then the caller's.
+mod helpers {
+    use backprop_runtime::differentiate;
 
-#[differentiate]
-fn total(p: [f64; 2]) -> f64 {
-    p[0] + p[1]
+    #[differentiate]
+    pub fn pair(x: f64) -> [f64; 2] {
+        [x * x, x.sin()]
+    }
+
+    #[differentiate]
+    pub fn total(p: [f64; 2]) -> f64 {
+        p[0] + p[1]
+    }
 }
+use helpers::{pair, total};
 
 /// By a value, not a literal.
 #[differentiate]

@@ -1,0 +1,830 @@
+//! Calls of the differentiated functions written beside the caller, replaced
+//! by their bodies before the caller is differentiated.
+//!
+//! A call through a callee's module costs a tape, a scratch gradient and the
+//! lending of each slice, per call: next to a three-line helper (`cross`,
+//! `sqnorm`, one LSTM cell) that is most of the cost, which is why
+//! hand-written backpropagation through helpers is written as one function.
+//! Where the macro can see the callee it does the same: a call `g(a, &mut b)`
+//! of a function `g` marked `#[differentiate]` in the caller's module and
+//! file becomes a block,
+//!
+//! ```text
+//! let rsq = sqsum(proj);                  let rsq = {
+//!                                             let mut res = 0.0;
+//!                                             for i in 0..proj.len() {
+//!                                                 res += proj[i] * proj[i];
+//!                                             }
+//!                                             res
+//!                                         };
+//! ```
+//!
+//! its parameters the caller's variables where the arguments name them
+//! (`x` is `proj`; `&w` indexed is `w`), bound with `let` otherwise
+//! (`let rot = &cam[0..3];`, a part read through its parent), its locals
+//! renamed where the caller uses their names. The block evaluates what the
+//! call evaluates, in the same order. The callee's own calls are inlined
+//! first; a function never inlines itself (recursion keeps its calls).
+//!
+//! A callee marked `#[inline(never)]` is called. Inlining is declined (the
+//! call stays a call, as correct, slower) for callees it cannot write as a
+//! block that means the same: generic ones,
+//! `return` or `?` in the body, a parameter other than a float, integer,
+//! array, slice or `Vec` reference, a parameter bound again, labels, items
+//! inside, format strings naming variables, bodies past `MOST_TOKENS`, or a
+//! name the callee uses that the caller binds to something else. The
+//! compiler must say which file a function is in (Rust 1.88); where it does
+//! not, or the function is not found in it (written by a macro), nothing is
+//! inlined.
+
+mod siblings;
+mod substitute;
+
+use crate::emit::names::identifiers;
+use quote::ToTokens;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use substitute::{Stand, Substitution};
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::Expr;
+
+/// The largest callee body inlined, in tokens once its own calls are
+/// inlined: helpers of a few dozen lines; a larger function is called.
+const MOST_TOKENS: usize = 3000;
+
+/// `generated` (the function as the pipeline takes it) with the calls of its
+/// siblings inlined; `None` where it calls none. `written` is the function
+/// as written, to find it in `file`.
+pub fn callees_inlined(
+    written: &syn::ItemFn,
+    generated: &syn::ItemFn,
+    file: &Path,
+) -> Option<syn::ItemFn> {
+    let called = called_names(&generated.block);
+    if called.is_empty() {
+        return None;
+    }
+    let siblings = siblings::of(written, file, &called)?;
+    if !called.iter().any(|name| siblings.contains_key(name)) {
+        return None;
+    }
+    let mut function = generated.clone();
+    let mut inliner = Inliner {
+        siblings: &siblings,
+        taken: identifiers(generated.to_token_stream()),
+        bound: bound_names(&generated.block, &generated.sig),
+        stack: vec![generated.sig.ident.to_string()],
+        inlined: 0,
+        frames: Vec::new(),
+        conditional: 0,
+        parts: part_names(&generated.block),
+    };
+    inliner.visit_block_mut(&mut function.block);
+    (inliner.inlined > 0).then_some(function)
+}
+
+struct Inliner<'s> {
+    siblings: &'s HashMap<String, syn::ItemFn>,
+    /// Every name in the function and in what was inlined into it: a local
+    /// of a callee is renamed away from them.
+    taken: HashSet<String>,
+    /// The names bound in the function being inlined into (its parameters,
+    /// `let`s, loop variables, closures' parameters): a callee that uses one
+    /// of them for something of its own (a constant, a function) is not
+    /// inlined, as the caller's binding would hide it.
+    bound: HashSet<String>,
+    /// The functions being inlined, outermost first: none inlines itself.
+    stack: Vec<String>,
+    inlined: usize,
+    /// One for each statement being visited, innermost last.
+    frames: Vec<Frame>,
+    /// How many conditions the expression being visited is under, in its
+    /// statement (`b` of `a && b`, a `match` arm, an `else if`).
+    conditional: usize,
+    /// Names bound to parts (`let row = &x[a..b];`, `split_at`'s halves):
+    /// given to a parameter the callee iterates, the part would be copied.
+    parts: HashSet<String>,
+}
+
+/// The statements hoisted out of the statement being visited: an inlined
+/// call's statements go before it, and its value stays in its place, where
+/// nothing in the statement evaluated before the call can change what the
+/// call reads (`open`).
+#[derive(Default)]
+struct Frame {
+    hoisted: Vec<syn::Stmt>,
+    open: bool,
+}
+
+impl VisitMut for Inliner<'_> {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        let conditional = std::mem::take(&mut self.conditional);
+        let mut stmts = Vec::with_capacity(block.stmts.len());
+        for mut stmt in std::mem::take(&mut block.stmts) {
+            let whole_call = matches!(&stmt, syn::Stmt::Expr(Expr::Call(_), _));
+            self.frames.push(Frame {
+                hoisted: Vec::new(),
+                open: reads_only(&stmt),
+            });
+            self.visit_stmt_mut(&mut stmt);
+            let frame = self.frames.pop().unwrap_or_default();
+            stmts.extend(frame.hoisted);
+            match stmt {
+                // `g(a, &mut b);`: the body in its place.
+                syn::Stmt::Expr(Expr::Block(inlined), _) if whole_call => {
+                    stmts.extend(as_statements(inlined.block.stmts));
+                }
+                stmt => stmts.push(stmt),
+            }
+        }
+        block.stmts = stmts;
+        self.conditional = conditional;
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            // A closure is differentiated by being inlined where it is
+            // called; the calls in it stay calls.
+            Expr::Closure(_) => {}
+            Expr::Call(call) => {
+                for arg in call.args.iter_mut() {
+                    self.visit_expr_mut(arg);
+                }
+                if let Some((block, writes)) = self.inlined(call) {
+                    *expr = self.hoisted(block, writes);
+                }
+            }
+            // Evaluated or not: what is inlined there stays in place.
+            Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_) | syn::BinOp::Or(_)) => {
+                self.visit_expr_mut(&mut binary.left);
+                self.conditionally(|inliner| inliner.visit_expr_mut(&mut binary.right));
+            }
+            Expr::If(branch) => {
+                self.visit_expr_mut(&mut branch.cond);
+                self.visit_block_mut(&mut branch.then_branch);
+                if let Some((_, other)) = &mut branch.else_branch {
+                    self.conditionally(|inliner| inliner.visit_expr_mut(other));
+                }
+            }
+            Expr::Match(choice) => {
+                self.visit_expr_mut(&mut choice.expr);
+                self.conditionally(|inliner| {
+                    for arm in choice.arms.iter_mut() {
+                        inliner.visit_arm_mut(arm);
+                    }
+                });
+            }
+            Expr::While(looped) => {
+                self.conditionally(|inliner| inliner.visit_expr_mut(&mut looped.cond));
+                self.visit_block_mut(&mut looped.body);
+            }
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+impl Inliner<'_> {
+    /// Runs `visit` on code evaluated only under a condition.
+    fn conditionally(&mut self, visit: impl FnOnce(&mut Self)) {
+        self.conditional += 1;
+        visit(self);
+        self.conditional -= 1;
+    }
+
+    /// An inlined call's value in its place, its statements before the
+    /// statement it is in where they can go there (always evaluated, in a
+    /// statement that only reads, from a callee that writes none of its
+    /// arguments); else the block in its place.
+    fn hoisted(&mut self, mut block: syn::Block, writes: bool) -> Expr {
+        let conditional = self.conditional > 0;
+        let tail = match block.stmts.last() {
+            Some(syn::Stmt::Expr(tail, None)) => Some(tail.clone()),
+            _ => None,
+        };
+        match (self.frames.last_mut(), tail) {
+            (Some(frame), Some(tail)) if frame.open && !conditional && !writes => {
+                block.stmts.pop();
+                frame.hoisted.extend(block.stmts);
+                tail
+            }
+            _ => Expr::Block(syn::ExprBlock {
+                attrs: Vec::new(),
+                label: None,
+                block,
+            }),
+        }
+    }
+
+    /// The block standing for `call` and whether the callee writes an
+    /// argument (a `&mut` parameter), or `None` where it stays a call.
+    fn inlined(&mut self, call: &syn::ExprCall) -> Option<(syn::Block, bool)> {
+        let name = callee_name(call)?;
+        if self.stack.contains(&name) || self.bound.contains(&name) {
+            return None;
+        }
+        let callee = self.siblings.get(&name)?;
+        if never_inlined(callee) {
+            return None;
+        }
+        let params = inlinable_params(callee)?;
+        if params.len() != call.args.len() || !inlinable_body(&callee.block) {
+            return None;
+        }
+        let callee_bound = bound_names(&callee.block, &callee.sig);
+        // A name the callee uses but does not bind (a constant, a function)
+        // must mean the same at the call.
+        if used_names(&callee.block)
+            .iter()
+            .any(|used| !callee_bound.contains(used) && self.bound.contains(used))
+        {
+            return None;
+        }
+        // A parameter bound again in the body: its uses after that are of
+        // another value, which substitution would not tell apart.
+        if params
+            .iter()
+            .any(|(param, ..)| crate::desugar::rebound_inside(&callee.block, param))
+        {
+            return None;
+        }
+        // A part given to a parameter the body iterates or slices would be
+        // copied (`lower/views.rs`); the call lends it.
+        if params.iter().zip(&call.args).any(|((param, ty, _), arg)| {
+            (is_part(ty, arg) || self.names_part(arg)) && !only_indexed(&callee.block, param)
+        }) {
+            return None;
+        }
+        let mut body = (*callee.block).clone();
+        self.parts.extend(part_names(&body));
+        // Its body stands where the call is: inside it, the names bound
+        // around the call and its own.
+        let outer_bound = self.bound.clone();
+        self.bound.extend(callee_bound);
+        self.stack.push(name.clone());
+        let inlined_before = self.inlined;
+        self.visit_block_mut(&mut body);
+        self.stack.pop();
+        self.bound = outer_bound;
+        if count_tokens(body.to_token_stream()) > MOST_TOKENS {
+            self.inlined = inlined_before;
+            return None;
+        }
+        let block = self.standing_in(&name, callee, &params, call, body);
+        self.inlined += 1;
+        let writes = params.iter().any(|(_, ty, _)| {
+            matches!(ty, syn::Type::Reference(reference) if reference.mutability.is_some())
+        });
+        Some((block, writes))
+    }
+
+    /// `body` as a block in the caller: the parameters bound or replaced by
+    /// the arguments, the locals renamed away from the caller's names.
+    fn standing_in(
+        &mut self,
+        name: &str,
+        callee: &syn::ItemFn,
+        params: &[(syn::Ident, syn::Type, bool)],
+        call: &syn::ExprCall,
+        mut body: syn::Block,
+    ) -> syn::Block {
+        let mut names = HashMap::new();
+        let param_names: HashSet<String> =
+            params.iter().map(|(param, ..)| param.to_string()).collect();
+        let mut locals: Vec<String> = bound_names(&body, &callee.sig)
+            .into_iter()
+            .filter(|local| !param_names.contains(local))
+            .collect();
+        locals.sort();
+        for local in locals {
+            if self.taken.contains(&local) {
+                let fresh = self.fresh(&local);
+                names.insert(local, Stand::Name(fresh));
+            } else {
+                self.taken.insert(local);
+            }
+        }
+        let mut lets: Vec<syn::Stmt> = Vec::new();
+        let args: Vec<&Expr> = call.args.iter().collect();
+        for (k, ((param, ty, mutable), arg)) in params.iter().zip(&args).enumerate() {
+            let elsewhere = args
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .map(|(_, other)| other.to_token_stream());
+            // `&[x, 1.0]`, `&v.to_vec()`: the value bound, and the
+            // parameter a reference to it.
+            if let Some(value) = referenced_value(ty, arg) {
+                let local = self.local_named(param);
+                let mutability = value.mutability.map(|_| quote::quote!(mut));
+                let inner = &value.expr;
+                lets.push(syn::parse_quote!(let #mutability #local = #inner;));
+                let value: Expr = match value.mutability {
+                    Some(_) => syn::parse_quote!(&mut #local),
+                    None => syn::parse_quote!(&#local),
+                };
+                names.insert(
+                    param.to_string(),
+                    Stand::Reference {
+                        variable: local,
+                        value,
+                    },
+                );
+                continue;
+            }
+            let standing = stand_for(ty, *mutable, arg, elsewhere);
+            match standing {
+                Some(stand) => {
+                    names.insert(param.to_string(), stand);
+                }
+                None => {
+                    let local = self.local_named(param);
+                    let mutability = mutable.then(|| quote::quote!(mut));
+                    // A part is bound untyped, so that it is read through
+                    // its parent (`lower/views.rs`).
+                    lets.push(match ty {
+                        syn::Type::Reference(_) => {
+                            syn::parse_quote!(let #mutability #local = #arg;)
+                        }
+                        _ => syn::parse_quote!(let #mutability #local: #ty = #arg;),
+                    });
+                    names.insert(param.to_string(), Stand::Name(local));
+                }
+            }
+        }
+        Substitution { names }.visit_block_mut(&mut body);
+        self.taken.extend(identifiers(body.to_token_stream()));
+        typed_tail(name, &callee.sig.output, &mut body, self);
+        lets.extend(body.stmts);
+        syn::Block {
+            brace_token: body.brace_token,
+            stmts: lets,
+        }
+    }
+
+    /// Whether `arg` is a name bound to a part.
+    fn names_part(&self, arg: &Expr) -> bool {
+        matches!(crate::lower::strip_parens(arg), Expr::Path(path)
+            if path.path.get_ident().is_some_and(|name| self.parts.contains(&name.to_string())))
+    }
+
+    /// `param` where the caller does not use the name, else a fresh one; now
+    /// taken.
+    fn local_named(&mut self, param: &syn::Ident) -> syn::Ident {
+        match self.taken.contains(&param.to_string()) {
+            true => self.fresh(&param.to_string()),
+            false => {
+                self.taken.insert(param.to_string());
+                param.clone()
+            }
+        }
+    }
+
+    /// `name_2`, `name_3`, ...: the first not taken, now taken.
+    fn fresh(&mut self, name: &str) -> syn::Ident {
+        let fresh = (2..)
+            .map(|k| format!("{name}_{k}"))
+            .find(|candidate| !self.taken.contains(candidate))
+            .unwrap_or_default();
+        self.taken.insert(fresh.clone());
+        syn::Ident::new(&fresh, proc_macro2::Span::call_site())
+    }
+}
+
+/// A unit body's statements spliced into a block: its last expression, if
+/// any, ended with `;` where it needs one.
+fn as_statements(mut stmts: Vec<syn::Stmt>) -> Vec<syn::Stmt> {
+    if let Some(syn::Stmt::Expr(last, semi @ None)) = stmts.last_mut() {
+        let block_like = matches!(
+            last,
+            Expr::Block(_)
+                | Expr::If(_)
+                | Expr::ForLoop(_)
+                | Expr::While(_)
+                | Expr::Loop(_)
+                | Expr::Match(_)
+                | Expr::Unsafe(_)
+        );
+        if !block_like {
+            *semi = Some(Default::default());
+        }
+    }
+    stmts
+}
+
+/// Whether a statement's own expression (its `let` value, its condition,
+/// the expression it is) only reads: no `&mut`, no method that changes its
+/// receiver, no assignment but the statement's own. The statements of an
+/// inlined call can then go before it: nothing evaluated before the call in
+/// the statement changes what it reads.
+fn reads_only(stmt: &syn::Stmt) -> bool {
+    let head: Option<&Expr> = match stmt {
+        syn::Stmt::Local(local) => match &local.init {
+            Some(init) if init.diverge.is_none() => Some(&init.expr),
+            Some(_) => None,
+            None => return true,
+        },
+        syn::Stmt::Expr(expr, _) => Some(match expr {
+            Expr::If(branch) => &branch.cond,
+            Expr::ForLoop(looped) => &looped.expr,
+            Expr::Match(choice) => &choice.expr,
+            Expr::Assign(assign) => &assign.right,
+            Expr::Binary(binary) if crate::desugar::is_compound_assignment(&binary.op) => {
+                &binary.right
+            }
+            other => other,
+        }),
+        _ => None,
+    };
+    let Some(head) = head else {
+        return false;
+    };
+    let tokens = head.to_token_stream().to_string();
+    let changing = [
+        "& mut",
+        "push",
+        "pop",
+        "insert",
+        "remove",
+        "swap",
+        "clear",
+        "extend",
+        "truncate",
+        "resize",
+        "fill",
+        "sort",
+        "reverse",
+        "copy_from_slice",
+        "iter_mut",
+        "retain",
+        "drain",
+    ];
+    !changing.iter().any(|word| tokens.contains(word)) && !crate::desugar::assigns(head)
+}
+
+/// The names a block binds to parts of arrays: `let` of a reference to an
+/// index (`&x[a..b]`), and the halves of `split_at`.
+fn part_names(block: &syn::Block) -> HashSet<String> {
+    struct Finder(HashSet<String>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            if let Some(init) = &local.init {
+                let part = match crate::lower::strip_parens(&init.expr) {
+                    Expr::Reference(reference) => {
+                        matches!(crate::lower::strip_parens(&reference.expr), Expr::Index(_))
+                    }
+                    Expr::MethodCall(call) => call.method.to_string().starts_with("split_at"),
+                    _ => false,
+                };
+                if part {
+                    let mut names = BoundNames(HashSet::new());
+                    names.visit_pat(&local.pat);
+                    self.0.extend(names.0);
+                }
+            }
+            syn::visit::visit_local(self, local);
+        }
+    }
+    let mut finder = Finder(HashSet::new());
+    finder.visit_block(block);
+    finder.0
+}
+
+struct BoundNames(HashSet<String>);
+
+impl<'ast> Visit<'ast> for BoundNames {
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        self.0.insert(pat.ident.to_string());
+        syn::visit::visit_pat_ident(self, pat);
+    }
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+/// `&x[a..b]` (or `&mut`) given to a reference parameter.
+fn is_part(ty: &syn::Type, arg: &Expr) -> bool {
+    matches!(ty, syn::Type::Reference(_))
+        && matches!(crate::lower::strip_parens(arg), Expr::Reference(reference)
+            if matches!(crate::lower::strip_parens(&reference.expr), Expr::Index(_)))
+}
+
+/// Whether `body` only indexes `param` (`p[i]`), measures it (`p.len()`,
+/// `p.is_empty()`) and passes it to functions: the uses a part bound to a
+/// name is read through its parent for.
+fn only_indexed(body: &syn::Block, param: &syn::Ident) -> bool {
+    struct Uses<'p> {
+        param: &'p syn::Ident,
+        other: bool,
+    }
+    impl Uses<'_> {
+        fn is_param(&self, expr: &Expr) -> bool {
+            matches!(crate::lower::strip_parens(expr), Expr::Path(path) if path.path.is_ident(self.param))
+        }
+    }
+    impl<'ast> Visit<'ast> for Uses<'_> {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::Index(index) if self.is_param(&index.expr) => {
+                    self.other |=
+                        matches!(crate::lower::strip_parens(&index.index), Expr::Range(_));
+                    self.visit_expr(&index.index);
+                }
+                Expr::MethodCall(call) if self.is_param(&call.receiver) => {
+                    self.other |= !matches!(call.method.to_string().as_str(), "len" | "is_empty");
+                }
+                Expr::Call(call) => {
+                    self.visit_expr(&call.func);
+                    for arg in &call.args {
+                        if !self.is_param(arg) {
+                            self.visit_expr(arg);
+                        }
+                    }
+                }
+                _ if self.is_param(expr) => self.other = true,
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            self.other |= identifiers(mac.tokens.clone()).contains(&self.param.to_string());
+        }
+    }
+    let mut uses = Uses {
+        param,
+        other: false,
+    };
+    uses.visit_block(body);
+    !uses.other
+}
+
+/// `&e` given to a reference parameter where `e` is a value, not a place
+/// (`&[x, 1.0]`, `&v.to_vec()`): `e` is bound, and the parameter refers to it.
+fn referenced_value<'a>(ty: &syn::Type, arg: &'a Expr) -> Option<&'a syn::ExprReference> {
+    let syn::Type::Reference(_) = ty else {
+        return None;
+    };
+    match crate::lower::strip_parens(arg) {
+        Expr::Reference(reference) => match crate::lower::strip_parens(&reference.expr) {
+            Expr::Path(_) | Expr::Index(_) | Expr::Field(_) => None,
+            _ => Some(reference),
+        },
+        _ => None,
+    }
+}
+
+/// What a parameter stands for, when the argument names a variable of the
+/// caller; `None` where it is bound with `let` instead. A value parameter
+/// (not `mut`) given a variable that no other argument names is that
+/// variable; a reference parameter given a variable (a slice, or `&v`,
+/// `&mut v`) is that variable, read through the reference.
+fn stand_for(
+    ty: &syn::Type,
+    mutable: bool,
+    arg: &Expr,
+    mut elsewhere: impl Iterator<Item = proc_macro2::TokenStream>,
+) -> Option<Stand> {
+    let variable = |expr: &Expr| match crate::lower::strip_parens(expr) {
+        Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
+        _ => None,
+    };
+    if let syn::Type::Reference(_) = ty {
+        return match crate::lower::strip_parens(arg) {
+            Expr::Reference(reference) => Some(Stand::Reference {
+                variable: variable(&reference.expr)?,
+                value: arg.clone(),
+            }),
+            plain => variable(plain).map(Stand::Name),
+        };
+    }
+    let name = variable(arg).filter(|_| !mutable)?;
+    let named_elsewhere = elsewhere.any(|tokens| identifiers(tokens).contains(&name.to_string()));
+    (!named_elsewhere).then_some(Stand::Name(name))
+}
+
+/// A tail whose type comes from the callee's return type (`v.iter().sum()`)
+/// is bound to a typed local first, which the block then ends with.
+fn typed_tail(name: &str, output: &syn::ReturnType, body: &mut syn::Block, inliner: &mut Inliner) {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return;
+    };
+    let Some(syn::Stmt::Expr(tail, None)) = body.stmts.last() else {
+        return;
+    };
+    let generic = ["sum", "product", "into", "collect", "fold", "parse"];
+    let names = identifiers(tail.to_token_stream());
+    if !generic.iter().any(|method| names.contains(*method)) {
+        return;
+    }
+    let tail = tail.clone();
+    let value = match inliner.taken.contains(&format!("{name}_value")) {
+        true => inliner.fresh(&format!("{name}_value")),
+        false => {
+            inliner.taken.insert(format!("{name}_value"));
+            quote::format_ident!("{name}_value")
+        }
+    };
+    body.stmts.pop();
+    body.stmts.push(syn::parse_quote!(let #value: #ty = #tail;));
+    body.stmts
+        .push(syn::Stmt::Expr(syn::parse_quote!(#value), None));
+}
+
+/// Marked `#[inline(never)]`: called through its module, as the user asks
+/// (a large function called in many places, or a tape to look into).
+fn never_inlined(callee: &syn::ItemFn) -> bool {
+    callee.attrs.iter().any(|attr| match &attr.meta {
+        syn::Meta::List(list) if list.path.is_ident("inline") => {
+            list.tokens.to_string().trim() == "never"
+        }
+        _ => false,
+    })
+}
+
+/// The callee's parameters as (name, type, `mut`), where each is one name
+/// of a type the block can bind; `None` for callees that are not inlined
+/// (generic, `async`, `unsafe`, methods).
+fn inlinable_params(callee: &syn::ItemFn) -> Option<Vec<(syn::Ident, syn::Type, bool)>> {
+    let sig = &callee.sig;
+    let generic = sig
+        .generics
+        .params
+        .iter()
+        .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)));
+    if generic
+        || sig.asyncness.is_some()
+        || matches!(sig.safety, syn::Safety::Unsafe(_))
+        || sig.constness.is_some()
+        || sig.abi.is_some()
+        || sig.variadic.is_some()
+    {
+        return None;
+    }
+    sig.inputs
+        .iter()
+        .map(|input| {
+            let syn::FnArg::Typed(typed) = input else {
+                return None;
+            };
+            let syn::Pat::Ident(pat) = &*typed.pat else {
+                return None;
+            };
+            if pat.by_ref.is_some() || pat.subpat.is_some() || !bindable(&typed.ty) {
+                return None;
+            }
+            Some((
+                pat.ident.clone(),
+                (*typed.ty).clone(),
+                pat.mutability.is_some(),
+            ))
+        })
+        .collect()
+}
+
+/// Floats, integers, `bool`, arrays of them, and references to slices,
+/// arrays and `Vec`s.
+fn bindable(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(path) => {
+            path.qself.is_none()
+                && path.path.get_ident().is_some_and(|ident| {
+                    [
+                        "f64", "f32", "usize", "isize", "u8", "u16", "u32", "u64", "i8", "i16",
+                        "i32", "i64", "bool",
+                    ]
+                    .contains(&ident.to_string().as_str())
+                })
+        }
+        syn::Type::Array(array) => bindable(&array.elem),
+        syn::Type::Reference(reference) => match &*reference.elem {
+            syn::Type::Slice(slice) => bindable(&slice.elem),
+            syn::Type::Array(array) => bindable(&array.elem),
+            syn::Type::Path(path) => path.path.segments.last().is_some_and(|segment| {
+                segment.ident == "Vec"
+                    && match &segment.arguments {
+                        syn::PathArguments::AngleBracketed(args) => {
+                            args.args.iter().all(|arg| match arg {
+                                syn::GenericArgument::Type(ty) => bindable(ty),
+                                _ => false,
+                            })
+                        }
+                        _ => false,
+                    }
+            }),
+            _ => false,
+        },
+        syn::Type::Paren(inner) => bindable(&inner.elem),
+        _ => false,
+    }
+}
+
+/// No `return`, `?`, label, item or format string naming a variable
+/// (`"{x}"`) outside its closures: the body means the same as a block.
+fn inlinable_body(block: &syn::Block) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::Return(_) | Expr::Try(_) => self.0 = false,
+                Expr::ForLoop(syn::ExprForLoop { label: Some(_), .. })
+                | Expr::While(syn::ExprWhile { label: Some(_), .. })
+                | Expr::Loop(syn::ExprLoop { label: Some(_), .. })
+                | Expr::Block(syn::ExprBlock { label: Some(_), .. }) => self.0 = false,
+                Expr::Closure(closure) => self.visit_expr(&closure.body),
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {
+            self.0 = false;
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            self.0 &= !names_in_format_strings(mac.tokens.clone());
+        }
+    }
+    let mut finder = Finder(true);
+    finder.visit_block(block);
+    finder.0
+}
+
+/// Whether a string among `tokens` names a variable in braces (`"{x}"`).
+fn names_in_format_strings(tokens: proc_macro2::TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Literal(literal) => {
+            let text = literal.to_string();
+            text.contains('"')
+                && text
+                    .split('{')
+                    .skip(1)
+                    .any(|rest| rest.starts_with(|c: char| c.is_alphabetic() || c == '_'))
+        }
+        proc_macro2::TokenTree::Group(group) => names_in_format_strings(group.stream()),
+        _ => false,
+    })
+}
+
+/// The names called as `name(..)` outside closures.
+fn called_names(block: &syn::Block) -> HashSet<String> {
+    struct Finder(HashSet<String>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+            if let Some(name) = callee_name(call) {
+                self.0.insert(name);
+            }
+            syn::visit::visit_expr_call(self, call);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = Finder(HashSet::new());
+    finder.visit_block(block);
+    finder.0
+}
+
+/// `g` of a call `g(..)`: one name, no generic arguments.
+fn callee_name(call: &syn::ExprCall) -> Option<String> {
+    match crate::lower::strip_parens(&call.func) {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+            Some(path.path.get_ident()?.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The names a function binds: its parameters and every name a pattern in
+/// its body binds (`let`, `for`, `match`, closures' parameters).
+fn bound_names(block: &syn::Block, sig: &syn::Signature) -> HashSet<String> {
+    let mut finder = BoundNames(HashSet::new());
+    for input in &sig.inputs {
+        finder.visit_fn_arg(input);
+    }
+    finder.visit_block(block);
+    finder.0
+}
+
+/// The single names a body reads (`x`, `D`, `cross` of `cross(..)`).
+fn used_names(block: &syn::Block) -> HashSet<String> {
+    struct Finder(HashSet<String>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if let (None, Some(ident)) = (&path.qself, path.path.get_ident()) {
+                self.0.insert(ident.to_string());
+            }
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            self.0.extend(identifiers(mac.tokens.clone()));
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = Finder(HashSet::new());
+    finder.visit_block(block);
+    finder.0
+}
+
+fn count_tokens(tokens: proc_macro2::TokenStream) -> usize {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            proc_macro2::TokenTree::Group(group) => 1 + count_tokens(group.stream()),
+            _ => 1,
+        })
+        .sum()
+}

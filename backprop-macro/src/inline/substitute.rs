@@ -1,0 +1,144 @@
+//! A callee's body made to stand in the caller: its parameters replaced by
+//! the caller's arguments, its locals renamed where the caller uses their
+//! names.
+
+use proc_macro2::{TokenStream, TokenTree};
+use std::collections::HashMap;
+use syn::visit_mut::VisitMut;
+use syn::Expr;
+
+/// What a name of the callee stands for in the caller.
+pub(super) enum Stand {
+    /// Another name: a local renamed, or a parameter given the caller's
+    /// variable (`sqsum(rot)`: `x` is `rot`).
+    Name(syn::Ident),
+    /// A parameter given a reference to the caller's variable (`cross(&w, ..)`):
+    /// indexed and called methods on, it is the variable (`a[1]` is `w[1]`);
+    /// anywhere else the reference (`sqsum(a)` is `sqsum(&w)`).
+    Reference { variable: syn::Ident, value: Expr },
+}
+
+impl Stand {
+    fn variable(&self) -> &syn::Ident {
+        match self {
+            Stand::Name(name) => name,
+            Stand::Reference { variable, .. } => variable,
+        }
+    }
+}
+
+pub(super) struct Substitution {
+    pub(super) names: HashMap<String, Stand>,
+}
+
+impl Substitution {
+    fn of(&self, expr: &Expr) -> Option<&Stand> {
+        match expr {
+            Expr::Path(path) if path.qself.is_none() => {
+                let ident = path.path.get_ident()?;
+                self.names.get(&ident.to_string())
+            }
+            _ => None,
+        }
+    }
+
+    fn variable_of(&self, expr: &Expr) -> Option<Expr> {
+        let variable = self.of(expr)?.variable();
+        Some(syn::parse_quote!(#variable))
+    }
+
+    fn renamed(&self, ident: &syn::Ident) -> Option<syn::Ident> {
+        match self.names.get(&ident.to_string())? {
+            Stand::Name(name) => Some(name.clone()),
+            Stand::Reference { variable, .. } => Some(variable.clone()),
+        }
+    }
+
+    /// A macro's tokens (`assert!(a.len() == 3)`) with each name the body
+    /// uses replaced by its variable: not after `.` (a method or field),
+    /// `::` or `'` (a label), nor before `!` or `::` (a macro or a path).
+    fn tokens(&self, tokens: TokenStream) -> TokenStream {
+        let trees: Vec<TokenTree> = tokens.into_iter().collect();
+        let punct = |tree: Option<&TokenTree>, ch: char| matches!(tree, Some(TokenTree::Punct(p)) if p.as_char() == ch);
+        let mut out = Vec::with_capacity(trees.len());
+        for (k, tree) in trees.iter().enumerate() {
+            let before = k.checked_sub(1).and_then(|j| trees.get(j));
+            let after = trees.get(k + 1);
+            match tree {
+                TokenTree::Ident(ident)
+                    if !punct(before, '.')
+                        && !punct(before, ':')
+                        && !punct(before, '\'')
+                        && !punct(after, '!')
+                        && !punct(after, ':') =>
+                {
+                    let mut name = self.renamed(ident).unwrap_or_else(|| ident.clone());
+                    name.set_span(ident.span());
+                    out.push(TokenTree::Ident(name));
+                }
+                TokenTree::Group(group) => {
+                    let mut inner =
+                        proc_macro2::Group::new(group.delimiter(), self.tokens(group.stream()));
+                    inner.set_span(group.span());
+                    out.push(TokenTree::Group(inner));
+                }
+                other => out.push(other.clone()),
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+impl VisitMut for Substitution {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Index(index) if self.of(&index.expr).is_some() => {
+                if let Some(variable) = self.variable_of(&index.expr) {
+                    *index.expr = variable;
+                }
+                self.visit_expr_mut(&mut index.index);
+            }
+            Expr::MethodCall(call) if self.of(&call.receiver).is_some() => {
+                if let Some(variable) = self.variable_of(&call.receiver) {
+                    *call.receiver = variable;
+                }
+                for arg in call.args.iter_mut() {
+                    self.visit_expr_mut(arg);
+                }
+            }
+            Expr::Path(_) => match self.of(expr) {
+                Some(Stand::Name(name)) => *expr = syn::parse_quote!(#name),
+                Some(Stand::Reference { value, .. }) => *expr = value.clone(),
+                None => {}
+            },
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_pat_ident_mut(&mut self, pat: &mut syn::PatIdent) {
+        if let Some(name) = self.renamed(&pat.ident) {
+            pat.ident = name;
+        }
+        syn::visit_mut::visit_pat_ident_mut(self, pat);
+    }
+
+    /// `Point { x }` with `x` renamed is `Point { x: x_2 }`.
+    fn visit_field_value_mut(&mut self, field: &mut syn::FieldValue) {
+        if field.colon_token.is_none() {
+            field.colon_token = Some(Default::default());
+        }
+        syn::visit_mut::visit_field_value_mut(self, field);
+    }
+
+    /// `let Point { x, .. } = p;` with `x` renamed is `Point { x: x_2, .. }`.
+    fn visit_field_pat_mut(&mut self, field: &mut syn::FieldPat) {
+        if field.colon_token.is_none() {
+            field.colon_token = Some(Default::default());
+        }
+        syn::visit_mut::visit_field_pat_mut(self, field);
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        mac.tokens = self.tokens(std::mem::take(&mut mac.tokens));
+    }
+}
