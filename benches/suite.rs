@@ -720,6 +720,9 @@ mod errors;
 #[path = "../backprop-macro/src/expand.rs"]
 mod expand;
 #[allow(dead_code, unused_imports, clippy::all)]
+#[path = "../backprop-macro/src/inline/mod.rs"]
+mod inline;
+#[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../backprop-macro/src/ir/mod.rs"]
 mod ir;
 #[allow(dead_code, unused_imports, clippy::all)]
@@ -786,13 +789,13 @@ fn bench_expansion(c: &mut Criterion) {
     for nodes in [125, 250, 500] {
         let item = straight_line(nodes);
         group.bench_function(format!("straight-line {nodes}"), |b| {
-            b.iter(|| expand::differentiate(proc_macro2::TokenStream::new(), item.clone()))
+            b.iter(|| expand::differentiate(proc_macro2::TokenStream::new(), item.clone(), None))
         });
     }
     for loops in [10, 20, 40] {
         let item = loop_heavy(loops);
         group.bench_function(format!("loops {loops}"), |b| {
-            b.iter(|| expand::differentiate(proc_macro2::TokenStream::new(), item.clone()))
+            b.iter(|| expand::differentiate(proc_macro2::TokenStream::new(), item.clone(), None))
         });
     }
     group.finish();
@@ -937,13 +940,13 @@ fn ba_objective(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
 }
 
 /// Each observation's 2x15 Jacobian: one forward pass, two backward passes,
-/// into one tape, two gradients and the backward pass's memory, reused from
-/// observation to observation.
+/// into one tape and two gradients reused from observation to observation.
+/// (Its helpers are inlined, so the backward pass needs no memory of its
+/// own.)
 fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
-    use adbench::compute_reproj_error::{backward_with, forward_into, Grad, Tape, Work};
+    use adbench::compute_reproj_error::{backward_into, forward_into, Grad, Tape};
     let mut total = 0.0;
     let mut tape = Tape::default();
-    let mut work = Work::default();
     let mut rows = [Grad::default(), Grad::default()];
     for i in 0..BA_OBSERVATIONS {
         let e = forward_into(
@@ -955,7 +958,7 @@ fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
         );
         for (row, seed) in rows.iter_mut().zip([[1.0, 0.0], [0.0, 1.0]]) {
             row.clear();
-            backward_with(&tape, seed, row, &mut work);
+            backward_into(&tape, seed, row);
             total += row.cam[6] + row.x[2] + row.w;
         }
         total += e[0];

@@ -15,6 +15,8 @@ use common::{assert_gradient, Rng};
 
 const LIMIT: f64 = 4.0;
 
+/// Loops over its slice: inlined because it asks.
+#[inline]
 #[differentiate]
 pub fn sqsum(x: &[f64]) -> f64 {
     let mut res = 0.0;
@@ -55,6 +57,7 @@ pub fn rotate(rot: &[f64], pt: &[f64], rotated: &mut [f64]) {
 }
 
 /// A value parameter written, a constant, a chain ending the body.
+#[inline(always)]
 #[differentiate]
 pub fn clipped_mean(mut scale: f64, v: &[f64]) -> f64 {
     if scale > LIMIT {
@@ -64,6 +67,7 @@ pub fn clipped_mean(mut scale: f64, v: &[f64]) -> f64 {
 }
 
 /// A part written through its parent.
+#[inline]
 #[differentiate]
 pub fn cell(w: &[f64], state: &mut [f64]) {
     for i in 0..state.len() {
@@ -80,6 +84,7 @@ pub fn model(cam: &[f64], x: &[f64], state: &mut [f64], k: usize) -> f64 {
     let w = [x[0], x[1], x[2]];
     let mut turned = [0.0; 3];
     rotate(&cam[0..3], &w, &mut turned);
+    shrink(&mut turned);
     let mut total = sqsum(&turned) + s * sqsum(x);
     if total > 1.0 && sqsum(&cam[3..5]) < 100.0 {
         total += clipped_mean(cam[3], x);
@@ -92,7 +97,27 @@ pub fn model(cam: &[f64], x: &[f64], state: &mut [f64], k: usize) -> f64 {
         cell(&cam[3..6], &mut state[2 * layer..2 * layer + 3]);
         total += state[2 * layer] * sqsum(&state[..2]);
     }
+    total += 0.25 * norm1(x);
     total + relu(total - 3.0)
+}
+
+/// Loops over its slice and does not ask: called.
+#[differentiate]
+pub fn norm1(v: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for t in v {
+        total += t.abs();
+    }
+    total
+}
+
+/// A `&mut` parameter passed on to a helper that reads it (called).
+#[differentiate]
+pub fn shrink(out: &mut [f64]) {
+    let n = norm1(out);
+    for i in 0..3 {
+        out[i] /= 1.0 + n;
+    }
 }
 
 /// A user's own function named as a runtime activation: computed as
@@ -114,7 +139,7 @@ pub fn power(x: f64, n: u32) -> f64 {
 /// `model` again, in a module of its own: its helpers are imported, so each
 /// call goes through the callee's module.
 mod called {
-    use super::{cell, clipped_mean, rotate, sqsum};
+    use super::{cell, clipped_mean, norm1, rotate, shrink, sqsum};
     use backprop_runtime::differentiate;
 
     #[differentiate]
@@ -125,6 +150,7 @@ mod called {
         let w = [x[0], x[1], x[2]];
         let mut turned = [0.0; 3];
         rotate(&cam[0..3], &w, &mut turned);
+        shrink(&mut turned);
         let mut total = sqsum(&turned) + s * sqsum(x);
         if total > 1.0 && sqsum(&cam[3..5]) < 100.0 {
             total += clipped_mean(cam[3], x);
@@ -137,6 +163,7 @@ mod called {
             cell(&cam[3..6], &mut state[2 * layer..2 * layer + 3]);
             total += state[2 * layer] * sqsum(&state[..2]);
         }
+        total += 0.25 * norm1(x);
         // `relu` written out: called by its name through its module, the
         // user's `relu` is refused (ui activation-of-your-own).
         total + 0.1 * (total - 3.0).max(0.0)
@@ -204,13 +231,22 @@ fn inlined_functions_are_inlined_and_recursion_is_called() {
         "rotate::",
         "cell::",
         "clipped_mean::",
+        "shrink::",
         "relu",
     ] {
         assert!(!model::SOURCE.contains(helper), "{helper}");
     }
-    for helper in ["sqsum::", "rotate::", "cell::", "clipped_mean::"] {
+    for helper in [
+        "sqsum::",
+        "rotate::",
+        "cell::",
+        "clipped_mean::",
+        "shrink::",
+    ] {
         assert!(called::model::SOURCE.contains(helper), "{helper}");
     }
+    // A helper with a loop over data that does not ask is called.
+    assert!(model::SOURCE.contains("norm1::"));
     assert!(power::SOURCE.contains("power::"));
     assert!(!power::SOURCE.contains("sqsum::"));
     for x in [0.5, -1.25] {

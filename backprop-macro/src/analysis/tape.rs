@@ -430,10 +430,14 @@ fn is_cheap(expr: &syn::Expr) -> bool {
         // A part of a data slice (`&points[a..b]`), lent to a callee again.
         Expr::Reference(r) => r.mutability.is_none() && is_cheap(&r.expr),
         Expr::MethodCall(m) => m.method == "len" && m.args.is_empty() && is_cheap(&m.receiver),
-        // The bounds check of a read of a slice of structs' field (`parse/model`).
+        // The bounds check of a read of a slice of structs' field
+        // (`parse/model`) or of a named part, and a named part's length
+        // (`lower/views.rs`): integer arithmetic and a comparison.
         Expr::Call(c) => {
             let path = c.func.to_token_stream().to_string().replace(' ', "");
-            path == "::backprop_runtime::model::fields::within" && c.args.iter().all(is_cheap)
+            let checks = ["within", "part_len"]
+                .map(|name| format!("::backprop_runtime::model::fields::{name}"));
+            checks.contains(&path) && c.args.iter().all(is_cheap)
         }
         Expr::Range(r) => r.start.iter().chain(&r.end).all(|bound| is_cheap(bound)),
         _ => false,

@@ -26,7 +26,15 @@
 //! call evaluates, in the same order. The callee's own calls are inlined
 //! first; a function never inlines itself (recursion keeps its calls).
 //!
-//! A callee marked `#[inline(never)]` is called. Inlining is declined (the
+//! Which callees: those with no loop over data (straight-line helpers,
+//! loops over literal ranges), whose call costs more than their work; one
+//! marked `#[inline]` or `#[inline(always)]` whatever its loops; never one
+//! marked `#[inline(never)]`. A callee that loops over its slices is called
+//! unless it asks: its own backward pass runs its loops first to last over
+//! lent slices, which the caller's, with the loop inside its own, often
+//! cannot (measured: ADBench's GMM at d = 10 and GradBench's `ode` and
+//! `kmeans` are slower inlined; the LSTM and GMM at d = 2 faster).
+//! Inlining is declined (the
 //! call stays a call, as correct, slower) for callees it cannot write as a
 //! block that means the same: generic ones,
 //! `return` or `?` in the body, a parameter other than a float, integer,
@@ -79,6 +87,10 @@ pub fn callees_inlined(
         frames: Vec::new(),
         conditional: 0,
         parts: part_names(&generated.block),
+        shared: siblings
+            .iter()
+            .map(|(name, function)| (name.clone(), shared_params(function)))
+            .collect(),
     };
     inliner.visit_block_mut(&mut function.block);
     (inliner.inlined > 0).then_some(function)
@@ -105,6 +117,8 @@ struct Inliner<'s> {
     /// Names bound to parts (`let row = &x[a..b];`, `split_at`'s halves):
     /// given to a parameter the callee iterates, the part would be copied.
     parts: HashSet<String>,
+    /// Which parameters of each sibling take a shared reference.
+    shared: HashMap<String, Vec<bool>>,
 }
 
 /// The statements hoisted out of the statement being visited: an inlined
@@ -226,8 +240,10 @@ impl Inliner<'_> {
             return None;
         }
         let callee = self.siblings.get(&name)?;
-        if never_inlined(callee) {
-            return None;
+        match inline_hint(callee) {
+            Hint::Never => return None,
+            Hint::None if loops_over_data(&callee.block) => return None,
+            Hint::None | Hint::Asked => {}
         }
         let params = inlinable_params(callee)?;
         if params.len() != call.args.len() || !inlinable_body(&callee.block) {
@@ -354,7 +370,11 @@ impl Inliner<'_> {
                 }
             }
         }
-        Substitution { names }.visit_block_mut(&mut body);
+        Substitution {
+            names,
+            shared: &self.shared,
+        }
+        .visit_block_mut(&mut body);
         self.taken.extend(identifiers(body.to_token_stream()));
         typed_tail(name, &callee.sig.output, &mut body, self);
         lets.extend(body.stmts);
@@ -629,15 +649,91 @@ fn typed_tail(name: &str, output: &syn::ReturnType, body: &mut syn::Block, inlin
         .push(syn::Stmt::Expr(syn::parse_quote!(#value), None));
 }
 
-/// Marked `#[inline(never)]`: called through its module, as the user asks
-/// (a large function called in many places, or a tape to look into).
-fn never_inlined(callee: &syn::ItemFn) -> bool {
-    callee.attrs.iter().any(|attr| match &attr.meta {
-        syn::Meta::List(list) if list.path.is_ident("inline") => {
-            list.tokens.to_string().trim() == "never"
+/// For each parameter of a function, whether it takes a shared reference.
+fn shared_params(function: &syn::ItemFn) -> Vec<bool> {
+    function
+        .sig
+        .inputs
+        .iter()
+        .map(|input| {
+            matches!(input, syn::FnArg::Typed(typed)
+                if matches!(&*typed.ty, syn::Type::Reference(r) if r.mutability.is_none()))
+        })
+        .collect()
+}
+
+/// What the callee's `#[inline]` attribute asks.
+enum Hint {
+    /// `#[inline(never)]`: called through its module, as the user asks (a
+    /// large function called in many places, or a tape to look into).
+    Never,
+    /// `#[inline]` or `#[inline(always)]`: inlined wherever it can be.
+    Asked,
+    /// No attribute: inlined where it has no loop over data.
+    None,
+}
+
+fn inline_hint(callee: &syn::ItemFn) -> Hint {
+    let mut hint = Hint::None;
+    for attr in &callee.attrs {
+        match &attr.meta {
+            syn::Meta::List(list) if list.path.is_ident("inline") => {
+                hint = match list.tokens.to_string().trim() {
+                    "never" => Hint::Never,
+                    _ => Hint::Asked,
+                };
+            }
+            syn::Meta::Path(path) if path.is_ident("inline") => hint = Hint::Asked,
+            _ => {}
         }
-        _ => false,
-    })
+    }
+    hint
+}
+
+/// Whether a body loops over something whose length it is given (`for i in
+/// 0..x.len()`, `for v in x`, `x.iter().map(..).sum()`, `while`): there the
+/// call's cost is small beside the loop's, and the callee's own backward pass
+/// (its loops run first to last over lent slices) is faster than the
+/// caller's would be with the loop in it. Loops over literal ranges (`for i
+/// in 0..3`) are not.
+fn loops_over_data(block: &syn::Block) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::ForLoop(looped) => {
+                    let literal = |bound: &Option<Box<Expr>>| {
+                        bound.as_deref().is_some_and(|bound| {
+                            matches!(crate::lower::strip_parens(bound), Expr::Lit(_))
+                        })
+                    };
+                    let literal_range = matches!(crate::lower::strip_parens(&looped.expr),
+                        Expr::Range(range) if literal(&range.start) && literal(&range.end));
+                    self.0 |= !literal_range;
+                }
+                Expr::While(_) | Expr::Loop(_) => self.0 = true,
+                Expr::MethodCall(call)
+                    if [
+                        "iter",
+                        "iter_mut",
+                        "into_iter",
+                        "chunks",
+                        "chunks_exact",
+                        "windows",
+                    ]
+                    .contains(&call.method.to_string().as_str()) =>
+                {
+                    self.0 = true;
+                }
+                _ => {}
+            }
+            syn::visit::visit_expr(self, expr);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = Finder(false);
+    finder.visit_block(block);
+    finder.0
 }
 
 /// The callee's parameters as (name, type, `mut`), where each is one name

@@ -27,11 +27,16 @@ impl Stand {
     }
 }
 
-pub(super) struct Substitution {
+pub(super) struct Substitution<'s> {
     pub(super) names: HashMap<String, Stand>,
+    /// For each function the body may call by name, which parameters take a
+    /// shared reference: a `&mut` parameter passed on to one is passed as
+    /// `&v` (`sqsum(proj)` of `proj: &mut [f64]` given `&mut proj` is
+    /// `sqsum(&proj)`), as the compiler would reborrow it.
+    pub(super) shared: &'s HashMap<String, Vec<bool>>,
 }
 
-impl Substitution {
+impl Substitution<'_> {
     fn of(&self, expr: &Expr) -> Option<&Stand> {
         match expr {
             Expr::Path(path) if path.qself.is_none() => {
@@ -89,7 +94,7 @@ impl Substitution {
     }
 }
 
-impl VisitMut for Substitution {
+impl VisitMut for Substitution<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
             Expr::Index(index) if self.of(&index.expr).is_some() => {
@@ -104,6 +109,29 @@ impl VisitMut for Substitution {
                 }
                 for arg in call.args.iter_mut() {
                     self.visit_expr_mut(arg);
+                }
+            }
+            Expr::Call(call) => {
+                self.visit_expr_mut(&mut call.func);
+                let callee = match crate::lower::strip_parens(&call.func) {
+                    Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+                    _ => None,
+                };
+                let shared = callee.and_then(|name| self.shared.get(&name));
+                for (k, arg) in call.args.iter_mut().enumerate() {
+                    let reborrowed = match (self.of(arg), shared) {
+                        (Some(Stand::Reference { variable, value }), Some(shared))
+                            if shared.get(k) == Some(&true)
+                                && matches!(value, Expr::Reference(r) if r.mutability.is_some()) =>
+                        {
+                            Some(syn::parse_quote!(&#variable))
+                        }
+                        _ => None,
+                    };
+                    match reborrowed {
+                        Some(shared) => *arg = shared,
+                        None => self.visit_expr_mut(arg),
+                    }
                 }
             }
             Expr::Path(_) => match self.of(expr) {

@@ -228,7 +228,25 @@ impl<'a> Lowerer<'a> {
                 return self.dummy();
             }
         }
-        if self.array_local(&call.receiver).is_some() {
+        if let Some(array) = self.array_local(&call.receiver) {
+            // A buffer made with its length (`vec![0.0; d]`) keeps it: its
+            // length is that value, which the backward pass has wherever the
+            // buffer is, rather than a read of the buffer it cannot redo.
+            if let (
+                "len",
+                NodeKind::Buffer {
+                    len,
+                    growable: false,
+                    ..
+                },
+            ) = (name.as_str(), &self.nodes[array].kind)
+            {
+                match len {
+                    Operand::Node(n) if self.nodes[*n].ty.is_some() => return len.clone(),
+                    Operand::Const(c) if c.float.is_none() => return len.clone(),
+                    _ => {}
+                }
+            }
             if name == "len" || name == "is_empty" {
                 return self.inactive(expr);
             }

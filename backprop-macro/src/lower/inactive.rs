@@ -9,6 +9,7 @@ use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{Expr, UnOp};
 
 impl<'a> Lowerer<'a> {
@@ -81,7 +82,10 @@ impl<'a> Lowerer<'a> {
             self.errors.spanned(tokens, message);
             return self.dummy();
         }
-        let locals = self.locals_in(expr);
+        let (known, lengths) = self.lengths_known(expr);
+        let expr = &known;
+        let mut locals = self.locals_in(expr);
+        locals.extend(lengths);
         if locals.is_empty() && is_pure(expr, &self.floats) {
             return Operand::Const(Constant {
                 tokens: expr.to_token_stream(),
@@ -106,6 +110,51 @@ impl<'a> Lowerer<'a> {
             .typed(ty),
         );
         Operand::Node(id)
+    }
+
+    /// `expr` with each `v.len()` of a buffer made with its length
+    /// (`vec![0.0; d]`, which keeps it) replaced by that length, a
+    /// placeholder for its node: the backward pass has it wherever the
+    /// buffer is, where reading the buffer again it could not.
+    fn lengths_known(&self, expr: &Expr) -> (Expr, Vec<(String, NodeId)>) {
+        struct Known<'l, 'a> {
+            lowerer: &'l Lowerer<'a>,
+            lengths: Vec<(String, NodeId)>,
+        }
+        impl VisitMut for Known<'_, '_> {
+            fn visit_expr_mut(&mut self, expr: &mut Expr) {
+                if let Expr::MethodCall(call) = expr {
+                    if call.method == "len" && call.args.is_empty() {
+                        let len =
+                            self.lowerer
+                                .array_local(&call.receiver)
+                                .and_then(|array| match &self.lowerer.nodes[array].kind {
+                                    NodeKind::Buffer {
+                                        len: Operand::Node(len),
+                                        growable: false,
+                                        ..
+                                    } if self.lowerer.nodes[*len].ty.is_some() => Some(*len),
+                                    _ => None,
+                                });
+                        if let Some(len) = len {
+                            let placeholder = format!("__len{}", self.lengths.len());
+                            let ident = Ident::new(&placeholder, Span::call_site());
+                            *expr = syn::parse_quote!(#ident);
+                            self.lengths.push((placeholder, len));
+                            return;
+                        }
+                    }
+                }
+                syn::visit_mut::visit_expr_mut(self, expr);
+            }
+        }
+        let mut known = Known {
+            lowerer: self,
+            lengths: Vec::new(),
+        };
+        let mut expr = expr.clone();
+        known.visit_expr_mut(&mut expr);
+        (expr, known.lengths)
     }
 
     /// A name for an inactive value, from what it computes: `cond` for a test,
