@@ -940,13 +940,13 @@ fn ba_objective(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
 }
 
 /// Each observation's 2x15 Jacobian: one forward pass, two backward passes,
-/// into one tape and two gradients reused from observation to observation.
-/// (Its helpers are inlined, so the backward pass needs no memory of its
-/// own.)
+/// into one tape, two gradients and the backward pass's memory, reused from
+/// observation to observation.
 fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
-    use adbench::compute_reproj_error::{backward_into, forward_into, Grad, Tape};
+    use adbench::compute_reproj_error::{backward_with, forward_into, Grad, Tape, Work};
     let mut total = 0.0;
     let mut tape = Tape::default();
+    let mut work = Work::default();
     let mut rows = [Grad::default(), Grad::default()];
     for i in 0..BA_OBSERVATIONS {
         let e = forward_into(
@@ -958,7 +958,7 @@ fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
         );
         for (row, seed) in rows.iter_mut().zip([[1.0, 0.0], [0.0, 1.0]]) {
             row.clear();
-            backward_into(&tape, seed, row);
+            backward_with(&tape, seed, row, &mut work);
             total += row.cam[6] + row.x[2] + row.w;
         }
         total += e[0];

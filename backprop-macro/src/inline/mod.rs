@@ -29,11 +29,12 @@
 //! Which callees: those with no loop over data (straight-line helpers,
 //! loops over literal ranges), whose call costs more than their work; one
 //! marked `#[inline]` or `#[inline(always)]` whatever its loops; never one
-//! marked `#[inline(never)]`. A callee that loops over its slices is called
-//! unless it asks: its own backward pass runs its loops first to last over
-//! lent slices, which the caller's, with the loop inside its own, often
-//! cannot (measured: ADBench's GMM at d = 10 and GradBench's `ode` and
-//! `kmeans` are slower inlined; the LSTM and GMM at d = 2 faster).
+//! marked `#[inline(never)]`. A callee that loops over its slices is
+//! called unless it asks: its own backward pass runs its loops first to last
+//! over lent slices and copies a buffer it reads once per call, where the
+//! caller's, with the loop inside its own, often cannot (measured: ADBench's
+//! GMM at d = 10, GradBench's `ode` and `kmeans` are slower inlined; the
+//! LSTM, GMM at d = 2 and bundle adjustment faster).
 //! Inlining is declined (the
 //! call stays a call, as correct, slower) for callees it cannot write as a
 //! block that means the same: generic ones,
