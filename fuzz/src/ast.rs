@@ -353,6 +353,9 @@ pub struct Func {
     /// q) = h(..)`; an array, `[a, b]` and `let [p, q] = h(..)`; or an array
     /// bound whole, `let p_q = h(..)`, read as `p_q[0]` and `p_q[1]`.
     pub pairs: Pairs,
+    /// `#[inline]` on a helper: inlined into its callers (written beside
+    /// them) whatever its loops.
+    pub inline: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

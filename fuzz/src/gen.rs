@@ -220,6 +220,13 @@ pub fn program(seed: u64) -> Program {
             helper.ret = Ret::Scalar(E::Deref("a".into()));
         }
     }
+    // Drawn from a generator of its own: half the helpers ask to be inlined
+    // (`#[inline]`), whatever their loops; the others are inlined where they
+    // loop over no slice.
+    let mut inlines = Rng::new(seed ^ 0x1a11_e5ee_d000_0042);
+    for helper in &mut helpers {
+        helper.inline = inlines.chance(0.5);
+    }
     // Drawn last: half the models are struct parameters of a free function,
     // which returns one float and takes no `&mut` parameters.
     let plain = matches!(main.ret, Ret::Scalar(_))
@@ -388,6 +395,7 @@ impl Gen {
             wrt: false,
             checkpoint: None,
             pairs: Pairs::Tuple,
+            inline: false,
         }
     }
 
@@ -456,6 +464,7 @@ impl Gen {
             wrt: false,
             checkpoint: None,
             pairs: Pairs::Tuple,
+            inline: false,
         }
     }
 
@@ -616,6 +625,7 @@ impl Gen {
             wrt,
             checkpoint: None,
             pairs: Pairs::Tuple,
+            inline: false,
         }
     }
 

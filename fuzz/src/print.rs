@@ -195,6 +195,9 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         if second_order {
             args.push("second_order".to_string());
         }
+        if f.inline {
+            out.push_str("#[inline]\n");
+        }
         if args.is_empty() {
             out.push_str("#[differentiate]\n");
         } else {
