@@ -97,7 +97,7 @@ pub fn model(cam: &[f64], x: &[f64], state: &mut [f64], k: usize) -> f64 {
         cell(&cam[3..6], &mut state[2 * layer..2 * layer + 3]);
         total += state[2 * layer] * sqsum(&state[..2]);
     }
-    total += 0.25 * norm1(x);
+    total += 0.25 * norm1(x) + 0.125 * squares(&turned);
     total + relu(total - 3.0)
 }
 
@@ -109,6 +109,14 @@ pub fn norm1(v: &[f64]) -> f64 {
         total += t.abs();
     }
     total
+}
+
+/// A closure's parameter named as the helper's parameter: called (inside
+/// the closure the name is the closure's).
+#[inline]
+#[differentiate]
+pub fn squares(x: &[f64]) -> f64 {
+    x.iter().map(|x| x * x).sum::<f64>()
 }
 
 /// A `&mut` parameter passed on to a helper that reads it (called).
@@ -139,7 +147,7 @@ pub fn power(x: f64, n: u32) -> f64 {
 /// `model` again, in a module of its own: its helpers are imported, so each
 /// call goes through the callee's module.
 mod called {
-    use super::{cell, clipped_mean, norm1, rotate, shrink, sqsum};
+    use super::{cell, clipped_mean, norm1, rotate, shrink, sqsum, squares};
     use backprop_runtime::differentiate;
 
     #[differentiate]
@@ -163,7 +171,7 @@ mod called {
             cell(&cam[3..6], &mut state[2 * layer..2 * layer + 3]);
             total += state[2 * layer] * sqsum(&state[..2]);
         }
-        total += 0.25 * norm1(x);
+        total += 0.25 * norm1(x) + 0.125 * squares(&turned);
         // `relu` written out: called by its name through its module, the
         // user's `relu` is refused (ui activation-of-your-own).
         total + 0.1 * (total - 3.0).max(0.0)
@@ -247,6 +255,7 @@ fn inlined_functions_are_inlined_and_recursion_is_called() {
     }
     // A helper with a loop over data that does not ask is called.
     assert!(model::SOURCE.contains("norm1::"));
+    assert!(model::SOURCE.contains("squares::"));
     assert!(power::SOURCE.contains("power::"));
     assert!(!power::SOURCE.contains("sqsum::"));
     for x in [0.5, -1.25] {

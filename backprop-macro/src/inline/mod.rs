@@ -261,10 +261,10 @@ impl Inliner<'_> {
         }
         // A parameter bound again in the body: its uses after that are of
         // another value, which substitution would not tell apart.
-        if params
-            .iter()
-            .any(|(param, ..)| crate::desugar::rebound_inside(&callee.block, param))
-        {
+        if params.iter().any(|(param, ..)| {
+            crate::desugar::rebound_inside(&callee.block, param)
+                || bound_by_a_closure(&callee.block, param)
+        }) {
             return None;
         }
         // A part given to a parameter the body iterates or slices would be
@@ -895,6 +895,22 @@ fn bound_names(block: &syn::Block, sig: &syn::Signature) -> HashSet<String> {
     }
     finder.visit_block(block);
     finder.0
+}
+
+/// Whether a closure in `block` has a parameter named `name` (`x.iter().map(|x|
+/// x * x)`): inside it `name` is the closure's, which substitution would
+/// not tell apart.
+fn bound_by_a_closure(block: &syn::Block, name: &syn::Ident) -> bool {
+    struct Finder<'n>(&'n syn::Ident, bool);
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+            self.1 |= crate::desugar::closure_binds(closure, self.0);
+            syn::visit::visit_expr_closure(self, closure);
+        }
+    }
+    let mut finder = Finder(name, false);
+    finder.visit_block(block);
+    finder.1
 }
 
 /// The single names a body reads (`x`, `D`, `cross` of `cross(..)`).
