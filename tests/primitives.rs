@@ -177,3 +177,51 @@ fn cast_between_float_types() {
         );
     }
 }
+
+/// `sin` and `cos` of the same angle, as a rotation computes them: each
+/// rule reads the other's value instead of calling the function again
+/// (before and after it, in a loop and in a branch), and forward mode, which
+/// computes a tangent right after its value, reads only the one before.
+#[differentiate]
+fn rotations(angles: &[f64], r: f64) -> f64 {
+    let mut x = r;
+    let mut y = 0.5 * r;
+    for a in angles {
+        let c = a.cos();
+        let s = a.sin();
+        let turned = c * x - s * y;
+        y = s * x + c * y;
+        x = turned;
+    }
+    let t = x * y;
+    if t > 0.0 {
+        let s = t.sin();
+        let c = t.cos();
+        x * s + y * c
+    } else {
+        x * t.cos()
+    }
+}
+
+#[test]
+fn sines_and_cosines_of_one_angle_share_their_values() {
+    for (angles, r) in [
+        (vec![0.3, -1.2, 2.5], 1.5),
+        (vec![0.7, 0.1], -0.8),
+        (vec![2.0, 1.0, -0.4], 0.9),
+    ] {
+        let (value, g) = rotations::grad(&angles, r);
+        assert_eq!(value.to_bits(), rotations(&angles, r).to_bits());
+        let f = |v: &[f64]| rotations(&v[1..], v[0]);
+        let joined = [vec![r], angles.clone()].concat();
+        assert_gradient(f, &joined, &[vec![g.r], g.angles.clone()].concat());
+        // Forward mode along each coordinate gives the same partials.
+        let mut direction = vec![0.0; angles.len()];
+        for k in 0..angles.len() {
+            direction[k] = 1.0;
+            let (_, dot) = rotations::tangent(&angles, r, &direction, 0.0);
+            assert!((dot - g.angles[k]).abs() <= 1e-12 * (1.0 + dot.abs()));
+            direction[k] = 0.0;
+        }
+    }
+}

@@ -8,7 +8,7 @@
 //! Literals are written for `f64`; a generic function's code gets them converted
 //! (`FloatTy::literals_in`).
 
-use crate::ir::{FloatTy, Graph, NodeId, Operand, Operator};
+use crate::ir::{FloatTy, Graph, NodeId, NodeKind, Operand, Operator};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use std::collections::BTreeSet;
@@ -34,6 +34,10 @@ pub struct RuleCtx<'a> {
     pub adjoint_zero: Option<&'a TokenStream>,
     /// Values the backward pass reads; these become the tape's fields.
     pub saved: &'a mut BTreeSet<NodeId>,
+    /// Whether the rule may read values the function computes after this
+    /// node: in the backward pass, which runs after the forward pass; not
+    /// in forward mode, which computes a tangent right after its value.
+    pub later_values: bool,
 }
 
 impl RuleCtx<'_> {
@@ -86,6 +90,35 @@ impl RuleCtx<'_> {
         } else {
             quote!(#a.#method())
         }
+    }
+
+    /// `a.method()` of operand `i` where the function computes it already,
+    /// in the same block (`let costheta = theta.cos(); let sintheta =
+    /// theta.sin();`: `sin`'s rule reads `costheta`, `cos`'s `sintheta`), so
+    /// the backward pass reuses that value instead of calling the function
+    /// again; else `apply`. Forward mode reuses only values computed before
+    /// the node.
+    fn apply_reusing(&mut self, i: usize, method: &str) -> TokenStream {
+        if let Operand::Node(arg) = self.operand(i) {
+            let (arg, here) = (*arg, &self.graph.nodes[self.node]);
+            let last = match self.later_values {
+                true => self.graph.nodes.len(),
+                false => self.node,
+            };
+            let companion = (0..last).rev().find(|&id| {
+                let node = &self.graph.nodes[id];
+                node.region == here.region
+                    && matches!(&node.kind, NodeKind::Op { rule, args, .. }
+                        if rule.name == method
+                            && matches!(args.as_slice(), [Operand::Node(a)] if *a == arg))
+            });
+            if let Some(id) = companion {
+                self.saved.insert(id);
+                let name = &self.graph.nodes[id].name;
+                return quote!(#name);
+            }
+        }
+        self.apply(i, method)
     }
 
     /// The float type this node computes in.
@@ -261,11 +294,11 @@ pub static METHODS: &[Rule] = &[
         quote!(-#d * #y * #y)
     }),
     rule!("sin", 1, |c, _i| {
-        let (d, cos) = (c.d(), c.apply(0, "cos"));
+        let (d, cos) = (c.d(), c.apply_reusing(0, "cos"));
         quote!(#d * #cos)
     }),
     rule!("cos", 1, |c, _i| {
-        let (d, sin) = (c.d(), c.apply(0, "sin"));
+        let (d, sin) = (c.d(), c.apply_reusing(0, "sin"));
         quote!(-#d * #sin)
     }),
     rule!("tan", 1, |c, _i| {

@@ -749,6 +749,7 @@ impl Pass<'_> {
                 adjoint: d,
                 adjoint_zero: None,
                 saved: &mut self.needed,
+                later_values: true,
             };
             let term = self.graph.ret.literals_in(partial(&mut ctx, i));
             self.contribute(arg, region, term);

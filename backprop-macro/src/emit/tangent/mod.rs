@@ -651,6 +651,7 @@ pub fn of_node(graph: &Graph, tangents: &Tangents, id: NodeId) -> TokenStream {
                         adjoint: dot_arg,
                         adjoint_zero: tangents.lanes.as_ref().map(|_| &zero),
                         saved: &mut saved,
+                        later_values: false,
                     };
                     Some(graph.ret.literals_in(partial(&mut ctx, i)))
                 })
