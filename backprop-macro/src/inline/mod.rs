@@ -259,12 +259,15 @@ impl Inliner<'_> {
         {
             return None;
         }
-        // A parameter bound again in the body: its uses after that are of
-        // another value, which substitution would not tell apart.
-        if params.iter().any(|(param, ..)| {
-            crate::desugar::rebound_inside(&callee.block, param)
-                || bound_by_a_closure(&callee.block, param)
-        }) {
+        // A parameter bound again in the body (by a `let`, a loop, a
+        // closure's parameter): its uses there are of another value, which
+        // substitution would not tell apart.
+        let mut body_bound = BoundNames(HashSet::new());
+        body_bound.visit_block(&callee.block);
+        if params
+            .iter()
+            .any(|(param, ..)| body_bound.0.contains(&param.to_string()))
+        {
             return None;
         }
         // A part given to a parameter the body iterates or slices would be
@@ -391,7 +394,7 @@ impl Inliner<'_> {
             if path.path.get_ident().is_some_and(|name| self.parts.contains(&name.to_string())))
     }
 
-    /// `param` where the caller does not use the name, else a fresh one; now
+    /// `name` where the caller does not use it, else a fresh one; now
     /// taken.
     fn local_named(&mut self, param: &syn::Ident) -> syn::Ident {
         match self.taken.contains(&param.to_string()) {
@@ -637,13 +640,7 @@ fn typed_tail(name: &str, output: &syn::ReturnType, body: &mut syn::Block, inlin
         return;
     }
     let tail = tail.clone();
-    let value = match inliner.taken.contains(&format!("{name}_value")) {
-        true => inliner.fresh(&format!("{name}_value")),
-        false => {
-            inliner.taken.insert(format!("{name}_value"));
-            quote::format_ident!("{name}_value")
-        }
-    };
+    let value = inliner.local_named(&quote::format_ident!("{name}_value"));
     body.stmts.pop();
     body.stmts.push(syn::parse_quote!(let #value: #ty = #tail;));
     body.stmts
@@ -895,22 +892,6 @@ fn bound_names(block: &syn::Block, sig: &syn::Signature) -> HashSet<String> {
     }
     finder.visit_block(block);
     finder.0
-}
-
-/// Whether a closure in `block` has a parameter named `name` (`x.iter().map(|x|
-/// x * x)`): inside it `name` is the closure's, which substitution would
-/// not tell apart.
-fn bound_by_a_closure(block: &syn::Block, name: &syn::Ident) -> bool {
-    struct Finder<'n>(&'n syn::Ident, bool);
-    impl<'ast> Visit<'ast> for Finder<'_> {
-        fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
-            self.1 |= crate::desugar::closure_binds(closure, self.0);
-            syn::visit::visit_expr_closure(self, closure);
-        }
-    }
-    let mut finder = Finder(name, false);
-    finder.visit_block(block);
-    finder.1
 }
 
 /// The single names a body reads (`x`, `D`, `cross` of `cross(..)`).
