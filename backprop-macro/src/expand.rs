@@ -49,37 +49,32 @@ fn expand(
     });
     // The code generated from the function does without its lifetimes.
     let generated = crate::parse::lifetimes::without_lifetimes(&function);
-    if let Some(expansion) = crate::parse::model::expand_models(&generated, &args) {
+    let inlined = file
+        .filter(|_| errors.is_empty())
+        .and_then(|file| crate::inline::callees_inlined(&function, &generated, file));
+    // (Where the inlined body is refused, the calls are made through the
+    // callees' modules, as without inlining.)
+    if let Some(Ok(expansion)) = inlined
+        .as_ref()
+        .and_then(|inlined| crate::parse::model::expand_models(inlined, &generated, &args))
+    {
+        return Ok(expansion);
+    }
+    if let Some(expansion) = crate::parse::model::expand_models(&generated, &generated, &args) {
         errors.finish()?;
         // (The function is emitted from that copy too: a function returning
         // values means the same without its lifetimes.)
         return expansion;
     }
-    let module = match errors.is_empty() {
-        true => with_callees_inlined(&function, &generated, &args, file)
-            .map_or_else(|| module_of(&generated, &args, errors), Ok)?,
-        false => module_of(&generated, &args, errors)?,
+    let module = match inlined.map(|inlined| module_of(&inlined, &args, Errors::default())) {
+        Some(Ok(module)) => module,
+        _ => module_of(&generated, &args, errors)?,
     };
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     crate::parse::checkpoint::strip(&mut function.block);
     Ok(quote!(#function #module))
-}
-
-/// The module of `generated` with the calls of its siblings inlined
-/// (`inline`), or `None` where it calls none, or where the inlined body is
-/// refused where the calls would not be (a callee's construct the caller's
-/// context does not take): the calls are then made through the callees'
-/// modules, as without inlining.
-fn with_callees_inlined(
-    written: &syn::ItemFn,
-    generated: &syn::ItemFn,
-    args: &Args,
-    file: Option<&std::path::Path>,
-) -> Option<TokenStream> {
-    let inlined = crate::inline::callees_inlined(written, generated, file?)?;
-    module_of(&inlined, args, Errors::default()).ok()
 }
 
 /// The module of a function (`f::forward`, `f::backward`, ...), or every problem

@@ -73,7 +73,9 @@ fn both(outer: &Outer) -> f64 {
     outer.inner.b * outer.scale + other(&outer.inner)
 }
 
+// (Called through its module: inlined, it would pass the loop the fields.)
 #[differentiate]
+#[inline(never)]
 fn bias(layer: &Layer, x: f64) -> f64 {
     layer.b * x
 }

@@ -75,7 +75,11 @@ pub fn callees_inlined(
         return None;
     }
     let siblings = siblings::of(written, file, &called)?;
-    if !called.iter().any(|name| siblings.contains_key(name)) {
+    let methods: HashSet<&String> = siblings.methods.keys().map(|(_, method)| method).collect();
+    if !called
+        .iter()
+        .any(|name| siblings.functions.contains_key(name) || methods.contains(name))
+    {
         return None;
     }
     let mut function = generated.clone();
@@ -84,11 +88,13 @@ pub fn callees_inlined(
         taken: identifiers(generated.to_token_stream()),
         bound: bound_names(&generated.block, &generated.sig),
         stack: vec![generated.sig.ident.to_string()],
+        receivers: vec![receiver_types(&generated.sig)],
         inlined: 0,
         frames: Vec::new(),
         conditional: 0,
         parts: part_names(&generated.block),
         shared: siblings
+            .functions
             .iter()
             .map(|(name, function)| (name.clone(), shared_params(function)))
             .collect(),
@@ -98,7 +104,7 @@ pub fn callees_inlined(
 }
 
 struct Inliner<'s> {
-    siblings: &'s HashMap<String, syn::ItemFn>,
+    siblings: &'s siblings::Siblings,
     /// Every name in the function and in what was inlined into it: a local
     /// of a callee is renamed away from them.
     taken: HashSet<String>,
@@ -109,6 +115,10 @@ struct Inliner<'s> {
     bound: HashSet<String>,
     /// The functions being inlined, outermost first: none inlines itself.
     stack: Vec<String>,
+    /// For each function of `stack`, its parameters whose type names a type
+    /// of the user's (`m: &Line`): a method called on one (`m.predict(x)`)
+    /// is looked for among that type's.
+    receivers: Vec<HashMap<String, syn::Type>>,
     inlined: usize,
     /// One for each statement being visited, innermost last.
     frames: Vec<Frame>,
@@ -167,6 +177,15 @@ impl VisitMut for Inliner<'_> {
                     self.visit_expr_mut(arg);
                 }
                 if let Some((block, writes)) = self.inlined(call) {
+                    *expr = self.hoisted(block, writes);
+                }
+            }
+            Expr::MethodCall(call) => {
+                self.visit_expr_mut(&mut call.receiver);
+                for arg in call.args.iter_mut() {
+                    self.visit_expr_mut(arg);
+                }
+                if let Some((block, writes)) = self.inlined_method(call) {
                     *expr = self.hoisted(block, writes);
                 }
             }
@@ -237,18 +256,91 @@ impl Inliner<'_> {
     /// argument (a `&mut` parameter), or `None` where it stays a call.
     fn inlined(&mut self, call: &syn::ExprCall) -> Option<(syn::Block, bool)> {
         let name = callee_name(call)?;
-        if self.stack.contains(&name) || self.bound.contains(&name) {
+        if self.bound.contains(&name) {
             return None;
         }
-        let callee = self.siblings.get(&name)?;
+        let callee = self.siblings.functions.get(&name)?;
+        let plain = self.siblings.plain.contains(&name);
+        // A plain helper over integers only (`index(i, j)`) has no
+        // derivative to give.
+        if plain && !mentions_a_float(&callee.sig) {
+            return None;
+        }
+        let args: Vec<Expr> = call.args.iter().cloned().collect();
+        self.inline_call(&name, &name, callee, plain, &args)
+    }
+
+    /// `m.predict(x)` of a variable whose type has that method beside the
+    /// caller: inlined as `predict(m, x)` would be, the receiver passed as
+    /// the method takes it (`&m` to `&self` where `m` is a value).
+    fn inlined_method(&mut self, call: &syn::ExprMethodCall) -> Option<(syn::Block, bool)> {
+        if call.turbofish.is_some() {
+            return None;
+        }
+        let receiver = match crate::lower::strip_parens(&call.receiver) {
+            Expr::Path(path) if path.qself.is_none() => path.path.get_ident()?.clone(),
+            _ => return None,
+        };
+        let ty = self.receivers.last()?.get(&receiver.to_string())?;
+        let (owner, by_ref) = user_type(ty)?;
+        let method = call.method.to_string();
+        let callee = self
+            .siblings
+            .methods
+            .get(&(owner.to_string(), method.clone()))?;
+        let takes_ref = match callee.sig.inputs.first()? {
+            syn::FnArg::Typed(typed) => match &*typed.ty {
+                syn::Type::Reference(reference) => Some(reference.mutability.is_some()),
+                _ => None,
+            },
+            syn::FnArg::Receiver(_) => return None,
+        };
+        let first: Expr = match (takes_ref, by_ref) {
+            (Some(true), None) => syn::parse_quote!(&mut #receiver),
+            (Some(false), None) => syn::parse_quote!(&#receiver),
+            // A `&mut` method called on a shared reference does not compile.
+            (Some(true), Some(false)) => return None,
+            _ => syn::parse_quote!(#receiver),
+        };
+        let mut args = vec![first];
+        args.extend(call.args.iter().cloned());
+        self.inline_call(&format!("{owner}::{method}"), &method, callee, true, &args)
+    }
+
+    /// The block standing for a call of `callee` with `args`; `key` tells
+    /// it in the stack of functions being inlined, `name` names its value.
+    /// A `plain` callee (no derivative of its own) is inlined whatever its
+    /// loops.
+    fn inline_call(
+        &mut self,
+        key: &str,
+        name: &str,
+        callee: &syn::ItemFn,
+        plain: bool,
+        args: &[Expr],
+    ) -> Option<(syn::Block, bool)> {
+        if self.stack.iter().any(|on| on == key) {
+            return None;
+        }
         match inline_hint(callee) {
             Hint::Never => return None,
-            Hint::None if loops_over_data(&callee.block) => return None,
+            Hint::None if !plain && loops_over_data(&callee.block) => return None,
             Hint::None | Hint::Asked => {}
         }
         let params = inlinable_params(callee)?;
-        if params.len() != call.args.len() || !inlinable_body(&callee.block) {
+        if params.len() != args.len() || !inlinable_body(&callee.block) {
             return None;
+        }
+        // A struct stands for the caller's variable: it is never bound.
+        for (k, ((_, ty, mutable), arg)) in params.iter().zip(args).enumerate() {
+            let elsewhere = args
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .map(|(_, other)| other.to_token_stream());
+            if user_type(ty).is_some() && stand_for(ty, *mutable, arg, elsewhere).is_none() {
+                return None;
+            }
         }
         let callee_bound = bound_names(&callee.block, &callee.sig);
         // A name the callee uses but does not bind (a constant, a function)
@@ -272,7 +364,7 @@ impl Inliner<'_> {
         }
         // A part given to a parameter the body iterates or slices would be
         // copied (`lower/views.rs`); the call lends it.
-        if params.iter().zip(&call.args).any(|((param, ty, _), arg)| {
+        if params.iter().zip(args).any(|((param, ty, _), arg)| {
             (is_part(ty, arg) || self.names_part(arg)) && !only_indexed(&callee.block, param)
         }) {
             return None;
@@ -283,16 +375,18 @@ impl Inliner<'_> {
         // around the call and its own.
         let outer_bound = self.bound.clone();
         self.bound.extend(callee_bound);
-        self.stack.push(name.clone());
+        self.stack.push(key.to_string());
+        self.receivers.push(receiver_types(&callee.sig));
         let inlined_before = self.inlined;
         self.visit_block_mut(&mut body);
+        self.receivers.pop();
         self.stack.pop();
         self.bound = outer_bound;
         if count_tokens(body.to_token_stream()) > MOST_TOKENS {
             self.inlined = inlined_before;
             return None;
         }
-        let block = self.standing_in(&name, callee, &params, call, body);
+        let block = self.standing_in(name, callee, &params, args, body);
         self.inlined += 1;
         let writes = params.iter().any(|(_, ty, _)| {
             matches!(ty, syn::Type::Reference(reference) if reference.mutability.is_some())
@@ -307,7 +401,7 @@ impl Inliner<'_> {
         name: &str,
         callee: &syn::ItemFn,
         params: &[(syn::Ident, syn::Type, bool)],
-        call: &syn::ExprCall,
+        args: &[Expr],
         mut body: syn::Block,
     ) -> syn::Block {
         let mut names = HashMap::new();
@@ -327,8 +421,7 @@ impl Inliner<'_> {
             }
         }
         let mut lets: Vec<syn::Stmt> = Vec::new();
-        let args: Vec<&Expr> = call.args.iter().collect();
-        for (k, ((param, ty, mutable), arg)) in params.iter().zip(&args).enumerate() {
+        for (k, ((param, ty, mutable), arg)) in params.iter().zip(args).enumerate() {
             let elsewhere = args
                 .iter()
                 .enumerate()
@@ -557,6 +650,16 @@ fn only_indexed(body: &syn::Block, param: &syn::Ident) -> bool {
                 Expr::MethodCall(call) if self.is_param(&call.receiver) => {
                     self.other |= !matches!(call.method.to_string().as_str(), "len" | "is_empty");
                 }
+                // Passed on to a method (`self.hidden_at(x, j)`), as to a
+                // function.
+                Expr::MethodCall(call) => {
+                    self.visit_expr(&call.receiver);
+                    for arg in &call.args {
+                        if !self.is_param(arg) {
+                            self.visit_expr(arg);
+                        }
+                    }
+                }
                 Expr::Call(call) => {
                     self.visit_expr(&call.func);
                     for arg in &call.args {
@@ -762,7 +865,10 @@ fn inlinable_params(callee: &syn::ItemFn) -> Option<Vec<(syn::Ident, syn::Type, 
             let syn::Pat::Ident(pat) = &*typed.pat else {
                 return None;
             };
-            if pat.by_ref.is_some() || pat.subpat.is_some() || !bindable(&typed.ty) {
+            if pat.by_ref.is_some()
+                || pat.subpat.is_some()
+                || !(bindable(&typed.ty) || user_type(&typed.ty).is_some())
+            {
                 return None;
             }
             Some((
@@ -855,7 +961,8 @@ fn names_in_format_strings(tokens: proc_macro2::TokenStream) -> bool {
     })
 }
 
-/// The names called as `name(..)` outside closures.
+/// The names called as `name(..)` or as methods `v.name(..)`, outside
+/// closures.
 fn called_names(block: &syn::Block) -> HashSet<String> {
     struct Finder(HashSet<String>);
     impl<'ast> Visit<'ast> for Finder {
@@ -864,6 +971,10 @@ fn called_names(block: &syn::Block) -> HashSet<String> {
                 self.0.insert(name);
             }
             syn::visit::visit_expr_call(self, call);
+        }
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            self.0.insert(call.method.to_string());
+            syn::visit::visit_expr_method_call(self, call);
         }
         fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
         fn visit_item(&mut self, _: &'ast syn::Item) {}
@@ -921,4 +1032,45 @@ fn count_tokens(tokens: proc_macro2::TokenStream) -> usize {
             _ => 1,
         })
         .sum()
+}
+
+/// `S`, `&S` or `&mut S` for a type of one name that is not a float,
+/// integer or `bool` (a struct of the user's, as far as tokens tell): the
+/// name, and whether it is a reference (`Some(true)` for `&mut`).
+fn user_type(ty: &syn::Type) -> Option<(&syn::Ident, Option<bool>)> {
+    let (inner, by_ref) = match ty {
+        syn::Type::Reference(reference) => (&*reference.elem, Some(reference.mutability.is_some())),
+        other => (other, None),
+    };
+    let syn::Type::Path(path) = inner else {
+        return None;
+    };
+    let ident = path.path.get_ident().filter(|_| path.qself.is_none())?;
+    let known = [
+        "f64", "f32", "usize", "isize", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
+        "bool", "Vec", "String", "str", "Self",
+    ];
+    (!known.contains(&ident.to_string().as_str())).then_some((ident, by_ref))
+}
+
+/// A function's parameters whose type is a type of the user's, by name.
+fn receiver_types(sig: &syn::Signature) -> HashMap<String, syn::Type> {
+    sig.inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(typed) => match &*typed.pat {
+                syn::Pat::Ident(pat) if user_type(&typed.ty).is_some() => {
+                    Some((pat.ident.to_string(), (*typed.ty).clone()))
+                }
+                _ => None,
+            },
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// Whether a signature names `f64` or `f32` anywhere.
+fn mentions_a_float(sig: &syn::Signature) -> bool {
+    let names = identifiers(sig.to_token_stream());
+    names.contains("f64") || names.contains("f32")
 }

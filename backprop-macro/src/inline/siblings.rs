@@ -3,21 +3,35 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use syn::visit_mut::VisitMut;
 
-/// The functions marked `#[differentiate]` in the module of `file` that holds
-/// `caller` (found by its name and tokens), by name; `None` where the file
-/// cannot be read or parsed, or `caller` is not found in it exactly once (a
-/// function written by a macro, or under an attribute that changed it).
-/// Functions of one name written twice (under `#[cfg]`s) are left out: which
-/// one the call names is not known.
+/// What is written beside a caller, in the module of its file that holds
+/// it: what a call `g(..)` or `p.m(..)` in it can name.
+#[derive(Default)]
+pub(super) struct Siblings {
+    /// The functions, by name: marked `#[differentiate]`, or plain (see
+    /// `plain`). Functions of one name written twice (under `#[cfg]`s) are
+    /// left out: which one the call names is not known.
+    pub(super) functions: HashMap<String, syn::ItemFn>,
+    /// The names of those not marked: a plain helper (`fn sq(x: f64) ->
+    /// f64`) has no derivative of its own, so it is inlined wherever it can
+    /// be. A function with a module of its name beside it is a custom rule,
+    /// and is not among them.
+    pub(super) plain: HashSet<String>,
+    /// The methods of an inherent `impl S` (no generics, no trait) taking
+    /// `self` in any form, as free functions of the receiver (`fn
+    /// predict(this: &S, x: f64)`, `self` renamed), by `(S, method)`.
+    pub(super) methods: HashMap<(String, String), syn::ItemFn>,
+}
+
+/// What is written beside `caller` in the module of `file` that holds it
+/// (found by its name and tokens); `None` where the file cannot be read or
+/// parsed, or `caller` is not found in it exactly once (a function written
+/// by a macro, or under an attribute that changed it).
 ///
-/// `called`: the names the caller calls; the file is parsed only where it
-/// defines one of them.
-pub(super) fn of(
-    caller: &syn::ItemFn,
-    file: &Path,
-    called: &HashSet<String>,
-) -> Option<HashMap<String, syn::ItemFn>> {
+/// `called`: the names the caller calls or calls as methods; the file is
+/// parsed only where it defines one of them.
+pub(super) fn of(caller: &syn::ItemFn, file: &Path, called: &HashSet<String>) -> Option<Siblings> {
     let text = std::fs::read_to_string(file).ok()?;
     if !called
         .iter()
@@ -38,18 +52,148 @@ pub(super) fn of(
             _ => None,
         })
     };
+    let modules: HashSet<String> = items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Mod(module) => Some(module.ident.to_string()),
+            _ => None,
+        })
+        .collect();
     let mut counts: HashMap<String, usize> = HashMap::new();
     for function in functions() {
         *counts.entry(function.sig.ident.to_string()).or_default() += 1;
     }
-    Some(
-        functions()
-            .filter(|function| function.sig.ident != caller.sig.ident)
-            .filter(|function| counts[&function.sig.ident.to_string()] == 1)
-            .filter(|function| is_differentiated(function))
-            .map(|function| (function.sig.ident.to_string(), function.clone()))
-            .collect(),
-    )
+    let mut siblings = Siblings::default();
+    for function in functions() {
+        let name = function.sig.ident.to_string();
+        if function.sig.ident == caller.sig.ident || counts[&name] != 1 {
+            continue;
+        }
+        match is_differentiated(function) {
+            true => {}
+            false if modules.contains(&name) => continue,
+            false => {
+                siblings.plain.insert(name.clone());
+            }
+        }
+        siblings.functions.insert(name, function.clone());
+    }
+    siblings.methods = methods(items);
+    Some(siblings)
+}
+
+/// The methods of the inherent, non-generic `impl`s among `items`, as free
+/// functions of their receivers; a method name written twice for one type
+/// is left out.
+fn methods(items: &[syn::Item]) -> HashMap<(String, String), syn::ItemFn> {
+    let mut methods = HashMap::new();
+    let mut twice = HashSet::new();
+    for item in items {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        let syn::Type::Path(self_ty) = &*block.self_ty else {
+            continue;
+        };
+        let Some(ty) = self_ty.path.get_ident().filter(|_| self_ty.qself.is_none()) else {
+            continue;
+        };
+        if block.trait_.is_some() || !block.generics.params.is_empty() {
+            continue;
+        }
+        for item in &block.items {
+            let syn::ImplItem::Fn(method) = item else {
+                continue;
+            };
+            let Some(function) = as_free_function(ty, method) else {
+                continue;
+            };
+            let key = (ty.to_string(), method.sig.ident.to_string());
+            if methods.insert(key.clone(), function).is_some() {
+                twice.insert(key);
+            }
+        }
+    }
+    methods.retain(|key, _| !twice.contains(key));
+    methods
+}
+
+/// `fn m(&self, x: f64)` of `impl S` as `fn m(this: &S, x: f64)`, `self`
+/// renamed in the body (to a name it does not use); `None` for an
+/// associated function (no receiver), a receiver typed otherwise (`self:
+/// Box<Self>`), or a body naming `Self`.
+fn as_free_function(ty: &syn::Ident, method: &syn::ImplItemFn) -> Option<syn::ItemFn> {
+    let syn::FnArg::Receiver(receiver) = method.sig.inputs.first()? else {
+        return None;
+    };
+    let body = &method.block;
+    let used = crate::emit::names::identifiers(quote::quote!(#body));
+    let reference = match &receiver.kind {
+        syn::ReceiverKind::Value => None,
+        syn::ReceiverKind::Reference(_, _, mutability) => Some(mutability.is_some()),
+        _ => return None,
+    };
+    if used.contains("Self") || method.modifiers.defaultness.is_some() {
+        return None;
+    }
+    let this = (1..)
+        .map(|k| match k {
+            1 => "this".to_string(),
+            k => format!("this_{k}"),
+        })
+        .find(|name| !used.contains(name))?;
+    let this = syn::Ident::new(&this, proc_macro2::Span::call_site());
+    let param_ty: syn::Type = match reference {
+        Some(true) => syn::parse_quote!(&mut #ty),
+        Some(false) => syn::parse_quote!(&#ty),
+        None => syn::parse_quote!(#ty),
+    };
+    let mutability = receiver.mutability.filter(|_| reference.is_none());
+    let mut sig = method.sig.clone();
+    sig.inputs[0] = syn::parse_quote!(#mutability #this: #param_ty);
+    let mut block = method.block.clone();
+    SelfRenamed(&this).visit_block_mut(&mut block);
+    Some(syn::ItemFn {
+        attrs: method.attrs.clone(),
+        vis: syn::Visibility::Inherited,
+        modifiers: syn::FnModifiers::default(),
+        sig,
+        block: Box::new(block),
+    })
+}
+
+/// `self` renamed to a name, in expressions and in macros' tokens.
+struct SelfRenamed<'n>(&'n syn::Ident);
+
+impl VisitMut for SelfRenamed<'_> {
+    fn visit_expr_path_mut(&mut self, path: &mut syn::ExprPath) {
+        if path.qself.is_none() && path.path.is_ident("self") {
+            let this = self.0;
+            path.path = syn::parse_quote!(#this);
+        }
+    }
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        mac.tokens = renamed_in(std::mem::take(&mut mac.tokens), self.0);
+    }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+fn renamed_in(tokens: proc_macro2::TokenStream, this: &syn::Ident) -> proc_macro2::TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) if ident == "self" => {
+                proc_macro2::TokenTree::Ident(this.clone())
+            }
+            proc_macro2::TokenTree::Group(group) => {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), renamed_in(group.stream(), this));
+                inner.set_span(group.span());
+                proc_macro2::TokenTree::Group(inner)
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// The item lists (the file's, or an inline module's) holding a function of
@@ -87,7 +231,7 @@ fn tokens_of(function: &syn::ItemFn) -> String {
 
 /// Marked `#[differentiate]` or `#[backprop_runtime::differentiate]` (any
 /// path ending so), with arguments the macro takes.
-fn is_differentiated(function: &syn::ItemFn) -> bool {
+pub(super) fn is_differentiated(function: &syn::ItemFn) -> bool {
     function.attrs.iter().any(|attr| {
         let marked = attr
             .path()

@@ -103,6 +103,12 @@ impl VisitMut for Substitution<'_> {
                 }
                 self.visit_expr_mut(&mut index.index);
             }
+            // `this.k` of `this` given `&m` is `m.k`.
+            Expr::Field(field) if self.of(&field.base).is_some() => {
+                if let Some(variable) = self.variable_of(&field.base) {
+                    *field.base = variable;
+                }
+            }
             Expr::MethodCall(call) if self.of(&call.receiver).is_some() => {
                 if let Some(variable) = self.variable_of(&call.receiver) {
                     *call.receiver = variable;

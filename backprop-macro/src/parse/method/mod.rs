@@ -120,7 +120,7 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
         hidden
             .attrs
             .push(syn::parse_quote!(#[allow(clippy::all, clippy::pedantic)]));
-        if let Some(expansion) = crate::parse::model::expand_models(&hidden, &args) {
+        if let Some(expansion) = crate::parse::model::expand_models(&hidden, &hidden, &args) {
             match expansion {
                 Ok(module) => modules.extend(module),
                 Err(error) => errors.push(error),

@@ -108,8 +108,14 @@ pub(super) struct Leaf {
 }
 
 /// The expansion of a function with struct parameters, or `None` when it has
-/// none (the plain pipeline serves).
-pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<TokenStream>> {
+/// none (the plain pipeline serves). `user` is the function written out
+/// beside its module: `function` itself, or the function as written where
+/// `function` has its callees inlined.
+pub fn expand_models(
+    function: &syn::ItemFn,
+    user: &syn::ItemFn,
+    args: &Args,
+) -> Option<syn::Result<TokenStream>> {
     let mut errors = Errors::default();
     let float_param =
         crate::parse::signature::generic_float(&function.sig.generics, &mut Errors::default());
@@ -316,7 +322,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         if is_model {
             errors.spanned(
                 expr,
-                "a differentiated struct parameter is read field by field, or passed whole as an argument of a differentiated function (`predict(p, x)`); methods of the struct are not called here yet: call a differentiated function of it",
+                "a differentiated struct parameter is read field by field (`p.w[i]`, `let w = &p.w;`), passed whole to a differentiated function (`predict(p, x)`), or has its methods called where the `impl` (without generics) is written beside this function, in its module and file (`p.predict(x)`, inlined); it is used otherwise here: read its fields instead",
             );
         }
     }
@@ -421,7 +427,7 @@ pub fn expand_models(function: &syn::ItemFn, args: &Args) -> Option<syn::Result<
         aliases: &aliases,
     };
     Some(wrappers::expand(
-        function,
+        (function, user),
         args,
         &models,
         &spans,

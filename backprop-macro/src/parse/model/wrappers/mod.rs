@@ -19,8 +19,11 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
+/// `(function, user)`: the function differentiated, and the one written out
+/// beside its module (the same, or as written where `function` has its
+/// callees inlined).
 pub(super) fn expand(
-    function: &syn::ItemFn,
+    (function, user): (&syn::ItemFn, &syn::ItemFn),
     args: &Args,
     models: &[Model],
     written_types: &[syn::Type],
@@ -67,7 +70,7 @@ pub(super) fn expand(
     let mut names =
         crate::emit::names::Names::avoiding(crate::emit::names::identifiers(quote!(#function)));
     let api = Api::new(&seen, models, &sig, &unread, &mut names);
-    let mut user = function.clone();
+    let mut user = user.clone();
     user.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     crate::parse::checkpoint::strip(&mut user.block);
     placed.attrs.push(syn::parse_quote!(#[doc(hidden)]));

@@ -1,0 +1,313 @@
+//! Plain helpers (no attribute) and methods of the user's structs, written
+//! beside a differentiated function, are differentiated by being inlined
+//! (`backprop-macro/src/inline/`): a user writes `fn sq(x: f64) -> f64` or
+//! `impl Net { fn predict(&self, x: &[f64]) -> f64 }` once and calls it from
+//! the loss. Each function here is checked against the same function with
+//! its helpers written out by hand (in `by_hand`, differentiated as one
+//! body) and against central differences.
+
+// The helpers index as numeric code does.
+#![allow(clippy::needless_range_loop)]
+
+mod common;
+
+use backprop_runtime::{differentiate, Differentiable};
+use common::{assert_gradient, Rng};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Differentiable, Clone, Debug, Default)]
+pub struct Net {
+    pub w1: Vec<f64>,
+    pub b1: Vec<f64>,
+    pub w2: Vec<f64>,
+    pub b2: f64,
+    #[differentiable(skip)]
+    pub hidden: usize,
+}
+
+impl Net {
+    /// A method calling a method, given a part of the caller's data.
+    pub fn predict(&self, x: &[f64]) -> f64 {
+        let mut out = self.b2;
+        for j in 0..self.hidden {
+            out += self.w2[j] * self.unit(x, j);
+        }
+        out
+    }
+
+    fn unit(&self, x: &[f64], j: usize) -> f64 {
+        let mut s = self.b1[j];
+        for i in 0..x.len() {
+            s += self.w1[j * x.len() + i] * x[i];
+        }
+        s.tanh()
+    }
+}
+
+/// Both branches are taken by the data below.
+fn huber(r: f64) -> f64 {
+    if r.abs() < 0.5 {
+        0.5 * r * r
+    } else {
+        0.5 * (r.abs() - 0.25)
+    }
+}
+
+/// Loops over its slice.
+fn sum_of_squares(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for t in v {
+        s += t * t;
+    }
+    s
+}
+
+/// Integers only: called as written (it has no derivative to give).
+fn row_start(k: usize, d: usize) -> usize {
+    k * d
+}
+
+/// A plain helper taking the struct, calling its method and other helpers.
+fn fit(net: &Net, xs: &[f64], ys: &[f64], d: usize) -> f64 {
+    let mut s = 0.0;
+    for k in 0..ys.len() {
+        s += huber(net.predict(&xs[row_start(k, d)..row_start(k + 1, d)]) - ys[k]);
+    }
+    s / ys.len() as f64
+}
+
+#[differentiate]
+pub fn loss(net: &Net, xs: &[f64], ys: &[f64], d: usize) -> f64 {
+    fit(net, xs, ys, d) + 0.01 * sum_of_squares(&net.w1)
+}
+
+#[derive(Differentiable, Clone, Copy, Debug, Default)]
+pub struct Spring {
+    pub k: f64,
+    pub c: f64,
+}
+
+#[derive(Differentiable, Clone, Debug, Default)]
+pub struct Body {
+    pub x: f64,
+    pub v: f64,
+}
+
+impl Spring {
+    fn force(&self, x: f64, v: f64) -> f64 {
+        -self.k * x - self.c * v
+    }
+
+    /// Takes `self` by value.
+    fn energy(self, x: f64) -> f64 {
+        0.5 * self.k * x * x
+    }
+}
+
+impl Body {
+    /// Writes through `&mut self`, calls a method of another struct.
+    fn step(&mut self, spring: &Spring, dt: f64) {
+        let a = spring.force(self.x, self.v);
+        self.v += dt * a;
+        self.x += dt * self.v;
+    }
+}
+
+#[differentiate]
+pub fn simulate(spring: Spring, body: &mut Body, n: usize, dt: f64) -> f64 {
+    for _ in 0..n {
+        body.step(&spring, dt);
+    }
+    spring.energy(body.x) + huber(body.v)
+}
+
+/// A user's own `sigmoid`, plain, beside its caller: computed as written,
+/// not as the runtime's.
+fn sigmoid(t: f64) -> f64 {
+    1.0 / (1.0 + (-2.0 * t).exp())
+}
+
+/// A plain function with a custom rule beside it (its module): the rule is
+/// used, not the body.
+fn soft(t: f64) -> f64 {
+    t.tanh()
+}
+
+static SOFT_RULE_USED: AtomicUsize = AtomicUsize::new(0);
+
+pub mod soft {
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        t: f64,
+    }
+
+    pub fn forward_into(tape: &mut Tape, t: f64) -> f64 {
+        super::SOFT_RULE_USED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tape.t = t;
+        super::soft(t)
+    }
+
+    pub type Scratch = ();
+
+    pub fn pullback_into(tape: &Tape, seed: f64, _: &mut Scratch) -> (f64,) {
+        let th = tape.t.tanh();
+        (seed * (1.0 - th * th),)
+    }
+}
+
+#[differentiate]
+pub fn squashed(x: &[f64]) -> f64 {
+    sigmoid(x[0]) * soft(x[1]) + sum_of_squares(x)
+}
+
+/// The functions above with every helper written out by hand.
+mod by_hand {
+    use super::Net;
+    use backprop_runtime::differentiate;
+
+    #[differentiate]
+    pub fn loss(net: &Net, xs: &[f64], ys: &[f64], d: usize) -> f64 {
+        let mut s = 0.0;
+        for k in 0..ys.len() {
+            let mut out = net.b2;
+            for j in 0..net.hidden {
+                let mut u = net.b1[j];
+                for i in 0..d {
+                    u += net.w1[j * d + i] * xs[k * d + i];
+                }
+                out += net.w2[j] * u.tanh();
+            }
+            let r = out - ys[k];
+            s += if r.abs() < 0.5 {
+                0.5 * r * r
+            } else {
+                0.5 * (r.abs() - 0.25)
+            };
+        }
+        let mut reg = 0.0;
+        for j in 0..net.w1.len() {
+            reg += net.w1[j] * net.w1[j];
+        }
+        s / ys.len() as f64 + 0.01 * reg
+    }
+}
+
+fn net(rng: &mut Rng, d: usize, hidden: usize) -> Net {
+    Net {
+        w1: (0..d * hidden).map(|_| rng.uniform(-1.0, 1.0)).collect(),
+        b1: (0..hidden).map(|_| rng.uniform(-0.5, 0.5)).collect(),
+        w2: (0..hidden).map(|_| rng.uniform(-1.0, 1.0)).collect(),
+        b2: rng.uniform(-0.5, 0.5),
+        hidden,
+    }
+}
+
+fn flat(net: &Net) -> Vec<f64> {
+    [net.w1.clone(), net.b1.clone(), net.w2.clone(), vec![net.b2]].concat()
+}
+
+fn flat_grad(g: &NetGrad) -> Vec<f64> {
+    [g.w1.clone(), g.b1.clone(), g.w2.clone(), vec![g.b2]].concat()
+}
+
+fn unflat(v: &[f64], d: usize, hidden: usize) -> Net {
+    let (w1, rest) = v.split_at(d * hidden);
+    let (b1, rest) = rest.split_at(hidden);
+    let (w2, rest) = rest.split_at(hidden);
+    Net {
+        w1: w1.to_vec(),
+        b1: b1.to_vec(),
+        w2: w2.to_vec(),
+        b2: rest[0],
+        hidden,
+    }
+}
+
+#[test]
+fn methods_and_plain_helpers_give_the_gradient_written_out_by_hand() {
+    let (d, hidden) = (3, 4);
+    let mut rng = Rng::new(23);
+    let mut branches = [false; 2];
+    for _ in 0..8 {
+        let net = net(&mut rng, d, hidden);
+        let xs: Vec<f64> = (0..5 * d).map(|_| rng.uniform(-1.5, 1.5)).collect();
+        let ys: Vec<f64> = (0..5).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        for k in 0..5 {
+            let r = net.predict(&xs[k * d..(k + 1) * d]) - ys[k];
+            branches[usize::from(r.abs() < 0.5)] = true;
+        }
+        let (value, g) = loss::grad(&net, &xs, &ys, d);
+        let (expected, h) = by_hand::loss::grad(&net, &xs, &ys, d);
+        assert_eq!(value.to_bits(), loss(&net, &xs, &ys, d).to_bits());
+        assert!((value - expected).abs() <= 1e-12 * (1.0 + expected.abs()));
+        let (g, h) = (flat_grad(&g.net), flat_grad(&h.net));
+        for (a, b) in g.iter().zip(&h) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} {b}");
+        }
+        assert_gradient(
+            |v| loss(&unflat(v, d, hidden), &xs, &ys, d),
+            &flat(&net),
+            &g,
+        );
+    }
+    assert_eq!(branches, [true, true], "both sides of huber's branch");
+    // Nothing is called: every helper is in the function's own code, but
+    // the helper over integers.
+    for helper in ["fit(", ".predict(", ".unit(", "huber(", "sum_of_squares("] {
+        assert!(!loss::SOURCE.contains(helper), "{helper}");
+    }
+    assert!(loss::SOURCE.contains("row_start("));
+}
+
+#[test]
+fn methods_taking_self_by_value_and_by_mut_reference() {
+    let mut rng = Rng::new(5);
+    for _ in 0..8 {
+        let spring = Spring {
+            k: rng.uniform(0.5, 3.0),
+            c: rng.uniform(0.0, 0.5),
+        };
+        let start = Body {
+            x: rng.uniform(-1.0, 1.0),
+            v: rng.uniform(-1.0, 1.0),
+        };
+        let (n, dt) = (6, 0.1);
+        let mut body = start.clone();
+        let (value, tape) = simulate::forward(spring, &mut body, n, dt);
+        let mut plain = start.clone();
+        assert_eq!(
+            value.to_bits(),
+            simulate(spring, &mut plain, n, dt).to_bits()
+        );
+        assert_eq!((body.x, body.v), (plain.x, plain.v));
+        // Seeded on the value and on the final state.
+        let seed = BodyGrad { x: 0.5, v: -0.25 };
+        let g = simulate::backward(&tape, (1.0, &seed));
+        let f = |p: &[f64]| {
+            let mut b = Body { x: p[2], v: p[3] };
+            let value = simulate(Spring { k: p[0], c: p[1] }, &mut b, n, p[4]);
+            value + 0.5 * b.x - 0.25 * b.v
+        };
+        assert_gradient(
+            f,
+            &[spring.k, spring.c, start.x, start.v, dt],
+            &[g.spring.k, g.spring.c, g.body.x, g.body.v, g.dt],
+        );
+    }
+}
+
+#[test]
+fn a_plain_helper_is_computed_as_written_and_a_custom_rule_is_kept() {
+    let before = SOFT_RULE_USED.load(Ordering::Relaxed);
+    for x in [[0.3, -0.7], [-1.2, 0.4], [2.0, 1.5]] {
+        let (value, g) = squashed::grad(&x);
+        assert_eq!(value.to_bits(), squashed(&x).to_bits());
+        assert_gradient(squashed, &x, &g.x);
+        // The user's sigmoid, 1 / (1 + e^(-2t)), not the runtime's.
+        let s = sigmoid(x[0]);
+        let expected = 2.0 * s * (1.0 - s) * soft(x[1]) + 2.0 * x[0];
+        assert!((g.x[0] - expected).abs() < 1e-12);
+    }
+    assert!(SOFT_RULE_USED.load(Ordering::Relaxed) > before);
+    assert!(squashed::SOURCE.contains("soft::"));
+}
