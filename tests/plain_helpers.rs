@@ -160,6 +160,37 @@ pub fn squashed(x: &[f64]) -> f64 {
     sigmoid(x[0]) * soft(x[1]) + sum_of_squares(x)
 }
 
+/// A plain helper with an early return, written as a guard.
+fn clamp_below(t: f64) -> f64 {
+    if t < 0.0 {
+        return 0.0;
+    }
+    t
+}
+
+pub struct Line {
+    pub w: f64,
+    pub b: f64,
+}
+
+/// A marked `impl` whose marked method calls the block's plain one.
+#[differentiate]
+impl Line {
+    fn predict(&self, x: f64) -> f64 {
+        (self.w * x + self.b).tanh()
+    }
+
+    #[differentiate]
+    pub fn loss(&self, xs: &[f64], ys: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..xs.len() {
+            let e = self.predict(xs[i]) - ys[i];
+            s += e * e + clamp_below(self.b - 0.25);
+        }
+        s
+    }
+}
+
 /// The functions above with every helper written out by hand.
 mod by_hand {
     use super::Net;
@@ -310,4 +341,20 @@ fn a_plain_helper_is_computed_as_written_and_a_custom_rule_is_kept() {
     }
     assert!(SOFT_RULE_USED.load(Ordering::Relaxed) > before);
     assert!(squashed::SOURCE.contains("soft::"));
+}
+
+#[test]
+fn a_marked_method_calling_a_plain_method_of_its_impl() {
+    let (xs, ys) = ([0.5, -1.0, 2.0], [0.2, -0.4, 0.9]);
+    // Both sides of the guard in `clamp_below`.
+    for (w, b) in [(0.8, 0.1), (-0.3, 0.6), (1.5, -0.2)] {
+        let line = Line { w, b };
+        let (value, g) = line.loss_grad(&xs, &ys);
+        assert_eq!(value.to_bits(), line.loss(&xs, &ys).to_bits());
+        assert_gradient(
+            |p| Line { w: p[0], b: p[1] }.loss(&xs, &ys),
+            &[w, b],
+            &[g.w, g.b],
+        );
+    }
 }

@@ -34,7 +34,7 @@ fn expand(
     let item: syn::Item = syn::parse2(item)?;
     let mut function = match item {
         syn::Item::Fn(function) => function,
-        syn::Item::Impl(block) => return crate::parse::method::expand_impl(attr, block),
+        syn::Item::Impl(block) => return crate::parse::method::expand_impl(attr, block, file),
         other => {
             return Err(syn::Error::new_spanned(
                 other,

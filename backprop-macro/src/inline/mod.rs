@@ -74,7 +74,7 @@ pub fn callees_inlined(
     if called.is_empty() {
         return None;
     }
-    let siblings = siblings::of(written, file, &called)?;
+    let siblings = siblings::of(&syn::Item::Fn(written.clone()), file, &called)?;
     let methods: HashSet<&String> = siblings.methods.keys().map(|(_, method)| method).collect();
     if !called
         .iter()
@@ -101,6 +101,56 @@ pub fn callees_inlined(
     };
     inliner.visit_block_mut(&mut function.block);
     (inliner.inlined > 0).then_some(function)
+}
+
+/// In a marked `impl` block, the marked methods with their calls of the
+/// block's unmarked methods on `self` (`self.predict(x)`) inlined, and of
+/// the plain and differentiated functions written beside the block in
+/// `file`, as a function's are (`callees_inlined`). `block` is as written
+/// (its methods still marked); `marked` names the
+/// block's marked methods, which stay calls (each has its derivative).
+pub fn self_calls_inlined(
+    block: &syn::ItemImpl,
+    marked: &HashSet<String>,
+    methods: &mut [&mut syn::ImplItemFn],
+    file: Option<&Path>,
+) {
+    let mut called = HashSet::new();
+    for method in methods.iter() {
+        called.extend(called_names(&method.block));
+    }
+    let beside = file
+        .and_then(|file| siblings::of(&syn::Item::Impl(block.clone()), file, &called))
+        .unwrap_or_default();
+    let mut plain = block.clone();
+    plain.items.retain(
+        |item| !matches!(item, syn::ImplItem::Fn(f) if marked.contains(&f.sig.ident.to_string())),
+    );
+    let siblings = siblings::Siblings {
+        methods: siblings::methods(&[syn::Item::Impl(plain)]),
+        ..beside
+    };
+    let self_ty = &block.self_ty;
+    for method in methods.iter_mut() {
+        let receivers = HashMap::from([("self".to_string(), syn::parse_quote!(&#self_ty))]);
+        let mut inliner = Inliner {
+            siblings: &siblings,
+            taken: identifiers(method.to_token_stream()),
+            bound: bound_names(&method.block, &method.sig),
+            stack: vec![method.sig.ident.to_string()],
+            receivers: vec![receivers],
+            inlined: 0,
+            frames: Vec::new(),
+            conditional: 0,
+            parts: part_names(&method.block),
+            shared: siblings
+                .functions
+                .iter()
+                .map(|(name, function)| (name.clone(), shared_params(function)))
+                .collect(),
+        };
+        inliner.visit_block_mut(&mut method.block);
+    }
 }
 
 struct Inliner<'s> {
@@ -328,7 +378,12 @@ impl Inliner<'_> {
             Hint::None | Hint::Asked => {}
         }
         let params = inlinable_params(callee)?;
-        if params.len() != args.len() || !inlinable_body(&callee.block) {
+        // Early returns at the top of the body are branches (`if x < 0.0 {
+        // return 0.0; } x`), as in a function the macro differentiates.
+        let mut body = (*callee.block).clone();
+        crate::desugar::returns::early_returns_as_branches(&mut body);
+        final_return_as_tail(&mut body);
+        if params.len() != args.len() || !inlinable_body(&body) {
             return None;
         }
         // A struct stands for the caller's variable: it is never bound.
@@ -369,7 +424,6 @@ impl Inliner<'_> {
         }) {
             return None;
         }
-        let mut body = (*callee.block).clone();
         self.parts.extend(part_names(&body));
         // Its body stands where the call is: inside it, the names bound
         // around the call and its own.
@@ -507,6 +561,17 @@ impl Inliner<'_> {
             .unwrap_or_default();
         self.taken.insert(fresh.clone());
         syn::Ident::new(&fresh, proc_macro2::Span::call_site())
+    }
+}
+
+/// `..; return v;` ending a body is `..; v`.
+fn final_return_as_tail(body: &mut syn::Block) {
+    if let Some(syn::Stmt::Expr(Expr::Return(ret), _)) = body.stmts.last() {
+        if let Some(value) = &ret.expr {
+            let value = (**value).clone();
+            body.stmts.pop();
+            body.stmts.push(syn::Stmt::Expr(value, None));
+        }
     }
 }
 

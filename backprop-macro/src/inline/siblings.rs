@@ -31,7 +31,7 @@ pub(super) struct Siblings {
 ///
 /// `called`: the names the caller calls or calls as methods; the file is
 /// parsed only where it defines one of them.
-pub(super) fn of(caller: &syn::ItemFn, file: &Path, called: &HashSet<String>) -> Option<Siblings> {
+pub(super) fn of(caller: &syn::Item, file: &Path, called: &HashSet<String>) -> Option<Siblings> {
     let text = std::fs::read_to_string(file).ok()?;
     if !called
         .iter()
@@ -40,9 +40,9 @@ pub(super) fn of(caller: &syn::ItemFn, file: &Path, called: &HashSet<String>) ->
         return None;
     }
     let parsed = syn::parse_file(&text).ok()?;
-    let key = tokens_of(caller);
+    let key = tokens_of(caller)?;
     let mut modules = Vec::new();
-    find_modules(&parsed.items, caller, &key, &mut modules);
+    find_modules(&parsed.items, &key, &mut modules);
     let [items] = modules.as_slice() else {
         return None;
     };
@@ -66,7 +66,9 @@ pub(super) fn of(caller: &syn::ItemFn, file: &Path, called: &HashSet<String>) ->
     let mut siblings = Siblings::default();
     for function in functions() {
         let name = function.sig.ident.to_string();
-        if function.sig.ident == caller.sig.ident || counts[&name] != 1 {
+        let is_caller =
+            matches!(caller, syn::Item::Fn(caller) if caller.sig.ident == function.sig.ident);
+        if is_caller || counts[&name] != 1 {
             continue;
         }
         match is_differentiated(function) {
@@ -85,7 +87,7 @@ pub(super) fn of(caller: &syn::ItemFn, file: &Path, called: &HashSet<String>) ->
 /// The methods of the inherent, non-generic `impl`s among `items`, as free
 /// functions of their receivers; a method name written twice for one type
 /// is left out.
-fn methods(items: &[syn::Item]) -> HashMap<(String, String), syn::ItemFn> {
+pub(super) fn methods(items: &[syn::Item]) -> HashMap<(String, String), syn::ItemFn> {
     let mut methods = HashMap::new();
     let mut twice = HashSet::new();
     for item in items {
@@ -196,37 +198,42 @@ fn renamed_in(tokens: proc_macro2::TokenStream, this: &syn::Ident) -> proc_macro
         .collect()
 }
 
-/// The item lists (the file's, or an inline module's) holding a function of
-/// `caller`'s name and tokens.
-fn find_modules<'f>(
-    items: &'f [syn::Item],
-    caller: &syn::ItemFn,
-    key: &str,
-    into: &mut Vec<&'f [syn::Item]>,
-) {
+/// The item lists (the file's, or an inline module's) holding an item of
+/// the tokens `key` (`tokens_of`).
+fn find_modules<'f>(items: &'f [syn::Item], key: &str, into: &mut Vec<&'f [syn::Item]>) {
     for item in items {
         match item {
-            syn::Item::Fn(function)
-                if function.sig.ident == caller.sig.ident && tokens_of(function) == key =>
-            {
-                into.push(items);
-            }
             syn::Item::Mod(module) => {
                 if let Some((_, inner)) = &module.content {
-                    find_modules(inner, caller, key, into);
+                    find_modules(inner, key, into);
                 }
             }
+            item if tokens_of(item).as_deref() == Some(key) => into.push(items),
             _ => {}
         }
     }
 }
 
-/// A function's signature and body as text, to recognise the caller in its
-/// file (its attributes differ: the compiler hands the macro the function
-/// without the attribute being expanded).
-fn tokens_of(function: &syn::ItemFn) -> String {
-    let (sig, block) = (&function.sig, &function.block);
-    quote::quote!(#sig #block).to_string()
+/// A function's signature and body, or an `impl` block's header and items,
+/// as text, to recognise the caller in its file (its attributes differ: the
+/// compiler hands the macro the item without the attribute being
+/// expanded); `None` for other items.
+fn tokens_of(item: &syn::Item) -> Option<String> {
+    match item {
+        syn::Item::Fn(function) => {
+            let (sig, block) = (&function.sig, &function.block);
+            Some(quote::quote!(fn #sig #block).to_string())
+        }
+        syn::Item::Impl(block) => {
+            let (generics, self_ty, items) = (&block.generics, &block.self_ty, &block.items);
+            let header = block
+                .trait_
+                .as_ref()
+                .map(|(path, _)| quote::quote!(#path for));
+            Some(quote::quote!(impl #generics #header #self_ty { #(#items)* }).to_string())
+        }
+        _ => None,
+    }
 }
 
 /// Marked `#[differentiate]` or `#[backprop_runtime::differentiate]` (any

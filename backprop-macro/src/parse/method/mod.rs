@@ -41,13 +41,19 @@ struct Marked {
     fields: Vec<Ident>,
 }
 
-pub fn expand_impl(attr: TokenStream, block: syn::ItemImpl) -> syn::Result<TokenStream> {
+/// `file`: where the block is written, if the compiler says (the calls of
+/// its plain methods and of functions beside it are inlined).
+pub fn expand_impl(
+    attr: TokenStream,
+    block: syn::ItemImpl,
+    file: Option<&std::path::Path>,
+) -> syn::Result<TokenStream> {
     let mut stripped = block.clone();
     let mut ignored = Errors::default();
     take_marked_methods(&mut stripped, &format_ident!("model"), &mut ignored);
     // On errors the impl stays, without the markers, which would otherwise be
     // expanded one by one and report that they need the impl's attribute.
-    Ok(match expand_marked(attr, block) {
+    Ok(match expand_marked(attr, block, file) {
         Ok(tokens) => tokens,
         Err(error) => {
             let mut tokens = error.into_compile_error();
@@ -57,7 +63,11 @@ pub fn expand_impl(attr: TokenStream, block: syn::ItemImpl) -> syn::Result<Token
     })
 }
 
-fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<TokenStream> {
+fn expand_marked(
+    attr: TokenStream,
+    mut block: syn::ItemImpl,
+    file: Option<&std::path::Path>,
+) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     if !attr.is_empty() {
         errors.spanned(
@@ -84,7 +94,15 @@ fn expand_marked(attr: TokenStream, mut block: syn::ItemImpl) -> syn::Result<Tok
     let any_marker = block.items.iter().any(|item| {
         matches!(item, ImplItem::Fn(f) if f.attrs.iter().any(|a| a.path().is_ident("differentiate")))
     });
+    let written = block.clone();
     let mut marked = take_marked_methods(&mut block, &type_ident, &mut errors);
+    // The block's unmarked methods called on `self` are inlined.
+    let names: std::collections::HashSet<String> = marked
+        .iter()
+        .map(|m| m.method.sig.ident.to_string())
+        .collect();
+    let mut methods: Vec<&mut syn::ImplItemFn> = marked.iter_mut().map(|m| &mut m.method).collect();
+    crate::inline::self_calls_inlined(&written, &names, &mut methods, file);
     if !any_marker {
         errors.spanned(
             &block.self_ty,
