@@ -191,6 +191,36 @@ impl Line {
     }
 }
 
+#[derive(Differentiable, Clone, Debug)]
+pub struct Dense {
+    pub w: Vec<f64>,
+    pub b: Vec<f64>,
+    #[differentiable(skip)]
+    pub inputs: usize,
+}
+
+impl Dense {
+    fn unit(&self, x: &[f64], j: usize) -> f64 {
+        let mut s = self.b[j];
+        for i in 0..self.inputs {
+            s += self.w[j * self.inputs + i] * x[i];
+        }
+        s.tanh()
+    }
+}
+
+/// Methods of the elements of a slice of structs: a loop's and an element
+/// bound by `let`.
+#[differentiate]
+pub fn layered(layers: &[Dense], x: &[f64]) -> f64 {
+    let mut t = 0.0;
+    for layer in layers {
+        t += layer.unit(x, 0) * layer.unit(x, 1);
+    }
+    let last = &layers[layers.len() - 1];
+    t + last.unit(x, 1)
+}
+
 /// The functions above with every helper written out by hand.
 mod by_hand {
     use super::Net;
@@ -356,5 +386,43 @@ fn a_marked_method_calling_a_plain_method_of_its_impl() {
             &[w, b],
             &[g.w, g.b],
         );
+    }
+}
+
+#[test]
+fn methods_of_the_elements_of_a_slice_of_structs() {
+    let mut rng = Rng::new(11);
+    let dense = |rng: &mut Rng| Dense {
+        w: (0..4).map(|_| rng.uniform(-1.0, 1.0)).collect(),
+        b: (0..2).map(|_| rng.uniform(-0.5, 0.5)).collect(),
+        inputs: 2,
+    };
+    for _ in 0..6 {
+        let layers = vec![dense(&mut rng), dense(&mut rng), dense(&mut rng)];
+        let x = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)];
+        let (value, g) = layered::grad(&layers, &x);
+        assert_eq!(value.to_bits(), layered(&layers, &x).to_bits());
+        let flat: Vec<f64> = layers
+            .iter()
+            .flat_map(|l| [l.w.clone(), l.b.clone()].concat())
+            .collect();
+        let analytic: Vec<f64> = g
+            .layers
+            .iter()
+            .flat_map(|l| [l.w.clone(), l.b.clone()].concat())
+            .chain(g.x.iter().copied())
+            .collect();
+        let f = |v: &[f64]| {
+            let layers: Vec<Dense> = v[..18]
+                .chunks(6)
+                .map(|c| Dense {
+                    w: c[..4].to_vec(),
+                    b: c[4..].to_vec(),
+                    inputs: 2,
+                })
+                .collect();
+            layered(&layers, &v[18..])
+        };
+        assert_gradient(f, &[flat, x.to_vec()].concat(), &analytic);
     }
 }

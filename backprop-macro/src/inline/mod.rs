@@ -196,8 +196,14 @@ impl VisitMut for Inliner<'_> {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         let conditional = std::mem::take(&mut self.conditional);
         let mut stmts = Vec::with_capacity(block.stmts.len());
+        // `let layer = &layers[l];`: a receiver of `Layer`'s methods to the
+        // end of the block.
+        let mut elements = Vec::new();
         for mut stmt in std::mem::take(&mut block.stmts) {
-            let whole_call = matches!(&stmt, syn::Stmt::Expr(Expr::Call(_), _));
+            let whole_call = matches!(
+                &stmt,
+                syn::Stmt::Expr(Expr::Call(_) | Expr::MethodCall(_), _)
+            );
             self.frames.push(Frame {
                 hoisted: Vec::new(),
                 open: reads_only(&stmt),
@@ -205,6 +211,17 @@ impl VisitMut for Inliner<'_> {
             self.visit_stmt_mut(&mut stmt);
             let frame = self.frames.pop().unwrap_or_default();
             stmts.extend(frame.hoisted);
+            if let syn::Stmt::Local(syn::Local {
+                pat,
+                init: Some(init),
+                ..
+            }) = &stmt
+            {
+                let bound = self.element_bound(pat, &init.expr, true);
+                if let (Some((name, ty)), Some(frame)) = (bound, self.receivers.last_mut()) {
+                    elements.push((name.clone(), frame.insert(name, ty)));
+                }
+            }
             match stmt {
                 // `g(a, &mut b);`: the body in its place.
                 syn::Stmt::Expr(Expr::Block(inlined), _) if whole_call => {
@@ -215,6 +232,14 @@ impl VisitMut for Inliner<'_> {
         }
         block.stmts = stmts;
         self.conditional = conditional;
+        if let Some(frame) = self.receivers.last_mut() {
+            for (name, before) in elements.into_iter().rev() {
+                match before {
+                    Some(before) => frame.insert(name, before),
+                    None => frame.remove(&name),
+                };
+            }
+        }
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
@@ -263,6 +288,13 @@ impl VisitMut for Inliner<'_> {
                 self.conditionally(|inliner| inliner.visit_expr_mut(&mut looped.cond));
                 self.visit_block_mut(&mut looped.body);
             }
+            // `for layer in layers`: `layer.forward(..)` is a method of
+            // `Layer`.
+            Expr::ForLoop(looped) => {
+                self.visit_expr_mut(&mut looped.expr);
+                let bound = self.element_bound(&looped.pat, &looped.expr, false);
+                self.with_receiver(bound, |inliner| inliner.visit_block_mut(&mut looped.body));
+            }
             _ => syn::visit_mut::visit_expr_mut(self, expr),
         }
     }
@@ -271,6 +303,40 @@ impl VisitMut for Inliner<'_> {
 }
 
 impl Inliner<'_> {
+    /// `l` of `for l in layers` or `let l = &layers[i];`, where `layers` is
+    /// a list of a type of the user's: the name, and `&Layer`.
+    fn element_bound(
+        &self,
+        pat: &syn::Pat,
+        list: &Expr,
+        indexed: bool,
+    ) -> Option<(String, syn::Type)> {
+        let syn::Pat::Ident(pat) = pat else {
+            return None;
+        };
+        let list = list_named(list, indexed)?;
+        let ty = element_type(self.receivers.last()?.get(&list.to_string())?)?;
+        Some((pat.ident.to_string(), ty))
+    }
+
+    /// Runs `visit` with `bound` (a name and its type) known as a receiver.
+    fn with_receiver(&mut self, bound: Option<(String, syn::Type)>, visit: impl FnOnce(&mut Self)) {
+        let Some((name, ty)) = bound else {
+            return visit(self);
+        };
+        let before = self
+            .receivers
+            .last_mut()
+            .and_then(|frame| frame.insert(name.clone(), ty));
+        visit(self);
+        if let Some(frame) = self.receivers.last_mut() {
+            match before {
+                Some(before) => frame.insert(name, before),
+                None => frame.remove(&name),
+            };
+        }
+    }
+
     /// Runs `visit` on code evaluated only under a condition.
     fn conditionally(&mut self, visit: impl FnOnce(&mut Self)) {
         self.conditional += 1;
@@ -419,8 +485,11 @@ impl Inliner<'_> {
         }
         // A part given to a parameter the body iterates or slices would be
         // copied (`lower/views.rs`); the call lends it.
+        // (A struct is no part: `let layer = &layers[l];` is an element.)
         if params.iter().zip(args).any(|((param, ty, _), arg)| {
-            (is_part(ty, arg) || self.names_part(arg)) && !only_indexed(&callee.block, param)
+            user_type(ty).is_none()
+                && (is_part(ty, arg) || self.names_part(arg))
+                && !only_indexed(&callee.block, param)
         }) {
             return None;
         }
@@ -1118,13 +1187,16 @@ fn user_type(ty: &syn::Type) -> Option<(&syn::Ident, Option<bool>)> {
     (!known.contains(&ident.to_string().as_str())).then_some((ident, by_ref))
 }
 
-/// A function's parameters whose type is a type of the user's, by name.
+/// A function's parameters whose type is a type of the user's or a list of
+/// them (`&[Layer]`), by name.
 fn receiver_types(sig: &syn::Signature) -> HashMap<String, syn::Type> {
     sig.inputs
         .iter()
         .filter_map(|input| match input {
             syn::FnArg::Typed(typed) => match &*typed.pat {
-                syn::Pat::Ident(pat) if user_type(&typed.ty).is_some() => {
+                syn::Pat::Ident(pat)
+                    if user_type(&typed.ty).is_some() || element_type(&typed.ty).is_some() =>
+                {
                     Some((pat.ident.to_string(), (*typed.ty).clone()))
                 }
                 _ => None,
@@ -1138,4 +1210,54 @@ fn receiver_types(sig: &syn::Signature) -> HashMap<String, syn::Type> {
 fn mentions_a_float(sig: &syn::Signature) -> bool {
     let names = identifiers(sig.to_token_stream());
     names.contains("f64") || names.contains("f32")
+}
+
+/// `&S` for a list of a type of the user's: `&[S]`, `&mut [S]`, `&Vec<S>`,
+/// `Vec<S>`, `[S; N]`, `&[S; N]`.
+fn element_type(ty: &syn::Type) -> Option<syn::Type> {
+    let inner = match ty {
+        syn::Type::Reference(reference) => &*reference.elem,
+        other => other,
+    };
+    let element = match inner {
+        syn::Type::Slice(slice) => &*slice.elem,
+        syn::Type::Array(array) => &*array.elem,
+        syn::Type::Path(path) => {
+            let segment = path.path.segments.last().filter(|s| s.ident == "Vec")?;
+            match &segment.arguments {
+                syn::PathArguments::AngleBracketed(args) => match args.args.first()? {
+                    syn::GenericArgument::Type(element) => element,
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    matches!(user_type(element), Some((_, None))).then(|| syn::parse_quote!(&#element))
+}
+
+/// The list a loop runs over, or a `let` refers to an element of: `xs`,
+/// `&xs`, `xs.iter()` (`for l in ..`), `&xs[i]` (`let l = ..`).
+fn list_named(expr: &Expr, indexed: bool) -> Option<&syn::Ident> {
+    fn name(expr: &Expr) -> Option<&syn::Ident> {
+        match crate::lower::strip_parens(expr) {
+            Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+            _ => None,
+        }
+    }
+    match (crate::lower::strip_parens(expr), indexed) {
+        (Expr::Reference(reference), true) => match crate::lower::strip_parens(&reference.expr) {
+            Expr::Index(index) if !matches!(*index.index, Expr::Range(_)) => name(&index.expr),
+            _ => None,
+        },
+        (Expr::Reference(reference), false) if reference.mutability.is_none() => {
+            name(&reference.expr)
+        }
+        (Expr::MethodCall(call), false) if call.method == "iter" && call.args.is_empty() => {
+            name(&call.receiver)
+        }
+        (plain, false) => name(plain),
+        _ => None,
+    }
 }

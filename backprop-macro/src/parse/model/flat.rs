@@ -404,7 +404,7 @@ impl Rewrite<'_> {
             });
         }
         if !stmts.is_empty() || reads(at) {
-            stmts.insert(0, syn::parse_quote!(let #at = #index;));
+            stmts.insert(0, syn::parse_quote!(let #at: usize = #index;));
         }
         Some(stmts)
     }
