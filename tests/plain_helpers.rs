@@ -221,6 +221,47 @@ pub fn layered(layers: &[Dense], x: &[f64]) -> f64 {
     t + last.unit(x, 1)
 }
 
+#[derive(Differentiable, Clone, Debug)]
+pub struct Layer {
+    pub w: Vec<f64>,
+    pub b: Vec<f64>,
+    #[differentiable(skip)]
+    pub inputs: usize,
+    #[differentiable(skip)]
+    pub outputs: usize,
+}
+
+#[derive(Differentiable, Clone, Debug)]
+pub struct Mlp {
+    pub layers: Vec<Layer>,
+}
+
+impl Layer {
+    fn forward(&self, x: &[f64], out: &mut [f64]) {
+        for j in 0..self.outputs {
+            let mut s = self.b[j];
+            for i in 0..self.inputs {
+                s += self.w[j * self.inputs + i] * x[i];
+            }
+            out[j] = s.tanh();
+        }
+    }
+}
+
+/// A model holding its layers, each applied by its method: the struct's
+/// field types are read from its definition beside the function.
+#[differentiate]
+pub fn mlp_loss(net: &Mlp, x: &[f64], y: f64) -> f64 {
+    let mut h = x.to_vec();
+    for layer in &net.layers {
+        let mut next = vec![0.0; layer.outputs];
+        layer.forward(&h, &mut next);
+        h.copy_from_slice(&next);
+    }
+    let e = h[0] - y;
+    e * e
+}
+
 /// The functions above with every helper written out by hand.
 mod by_hand {
     use super::Net;
@@ -422,6 +463,50 @@ fn methods_of_the_elements_of_a_slice_of_structs() {
                 })
                 .collect();
             layered(&layers, &v[18..])
+        };
+        assert_gradient(f, &[flat, x.to_vec()].concat(), &analytic);
+    }
+}
+
+#[test]
+fn methods_of_layers_held_by_a_model() {
+    let mut rng = Rng::new(3);
+    for _ in 0..6 {
+        let layer = |rng: &mut Rng| Layer {
+            w: (0..4).map(|_| rng.uniform(-1.0, 1.0)).collect(),
+            b: (0..2).map(|_| rng.uniform(-0.5, 0.5)).collect(),
+            inputs: 2,
+            outputs: 2,
+        };
+        let net = Mlp {
+            layers: vec![layer(&mut rng), layer(&mut rng)],
+        };
+        let x = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)];
+        let (value, g) = mlp_loss::grad(&net, &x, 0.25);
+        assert_eq!(value.to_bits(), mlp_loss(&net, &x, 0.25).to_bits());
+        let flat: Vec<f64> = net
+            .layers
+            .iter()
+            .flat_map(|l| [l.w.clone(), l.b.clone()].concat())
+            .collect();
+        let analytic: Vec<f64> = g
+            .net
+            .layers
+            .iter()
+            .flat_map(|l| [l.w.clone(), l.b.clone()].concat())
+            .chain(g.x.iter().copied())
+            .collect();
+        let f = |v: &[f64]| {
+            let layers = v[..12]
+                .chunks(6)
+                .map(|c| Layer {
+                    w: c[..4].to_vec(),
+                    b: c[4..].to_vec(),
+                    inputs: 2,
+                    outputs: 2,
+                })
+                .collect();
+            mlp_loss(&Mlp { layers }, &v[12..], 0.25)
         };
         assert_gradient(f, &[flat, x.to_vec()].concat(), &analytic);
     }

@@ -314,9 +314,20 @@ impl Inliner<'_> {
         let syn::Pat::Ident(pat) = pat else {
             return None;
         };
-        let list = list_named(list, indexed)?;
-        let ty = element_type(self.receivers.last()?.get(&list.to_string())?)?;
-        Some((pat.ident.to_string(), ty))
+        let (list, field) = list_named(list, indexed)?;
+        let ty = self.receivers.last()?.get(&list.to_string())?;
+        let ty = match field {
+            None => ty,
+            // A field of a struct of the user's.
+            Some(field) => {
+                let (owner, _) = user_type(ty)?;
+                self.siblings
+                    .fields
+                    .get(&owner.to_string())?
+                    .get(&field.to_string())?
+            }
+        };
+        Some((pat.ident.to_string(), element_type(ty)?))
     }
 
     /// Runs `visit` with `bound` (a name and its type) known as a receiver.
@@ -1238,26 +1249,33 @@ fn element_type(ty: &syn::Type) -> Option<syn::Type> {
 }
 
 /// The list a loop runs over, or a `let` refers to an element of: `xs`,
-/// `&xs`, `xs.iter()` (`for l in ..`), `&xs[i]` (`let l = ..`).
-fn list_named(expr: &Expr, indexed: bool) -> Option<&syn::Ident> {
-    fn name(expr: &Expr) -> Option<&syn::Ident> {
+/// `&xs`, `xs.iter()` (`for l in ..`), `&xs[i]` (`let l = ..`), or a field
+/// `net.layers` in their place: the name, and the field.
+fn list_named(expr: &Expr, indexed: bool) -> Option<(&syn::Ident, Option<&syn::Ident>)> {
+    fn named(expr: &Expr) -> Option<(&syn::Ident, Option<&syn::Ident>)> {
         match crate::lower::strip_parens(expr) {
-            Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+            Expr::Path(path) if path.qself.is_none() => Some((path.path.get_ident()?, None)),
+            Expr::Field(field) => match (&field.member, crate::lower::strip_parens(&field.base)) {
+                (syn::Member::Named(member), Expr::Path(path)) if path.qself.is_none() => {
+                    Some((path.path.get_ident()?, Some(member)))
+                }
+                _ => None,
+            },
             _ => None,
         }
     }
     match (crate::lower::strip_parens(expr), indexed) {
         (Expr::Reference(reference), true) => match crate::lower::strip_parens(&reference.expr) {
-            Expr::Index(index) if !matches!(*index.index, Expr::Range(_)) => name(&index.expr),
+            Expr::Index(index) if !matches!(*index.index, Expr::Range(_)) => named(&index.expr),
             _ => None,
         },
         (Expr::Reference(reference), false) if reference.mutability.is_none() => {
-            name(&reference.expr)
+            named(&reference.expr)
         }
         (Expr::MethodCall(call), false) if call.method == "iter" && call.args.is_empty() => {
-            name(&call.receiver)
+            named(&call.receiver)
         }
-        (plain, false) => name(plain),
+        (plain, false) => named(plain),
         _ => None,
     }
 }

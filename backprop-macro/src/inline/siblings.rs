@@ -22,6 +22,10 @@ pub(super) struct Siblings {
     /// `self` in any form, as free functions of the receiver (`fn
     /// predict(this: &S, x: f64)`, `self` renamed), by `(S, method)`.
     pub(super) methods: HashMap<(String, String), syn::ItemFn>,
+    /// The named fields' types of the structs without generics, by struct
+    /// and field: `layer` of `for layer in &net.layers` is a `Dense` where
+    /// `Net` has `layers: Vec<Dense>`.
+    pub(super) fields: HashMap<String, HashMap<String, syn::Type>>,
 }
 
 /// What is written beside `caller` in the module of `file` that holds it
@@ -81,7 +85,26 @@ pub(super) fn of(caller: &syn::Item, file: &Path, called: &HashSet<String>) -> O
         siblings.functions.insert(name, function.clone());
     }
     siblings.methods = methods(items);
+    siblings.fields = field_types(items);
     Some(siblings)
+}
+
+/// The named fields' types of the structs among `items` without generics.
+fn field_types(items: &[syn::Item]) -> HashMap<String, HashMap<String, syn::Type>> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Struct(s) if s.generics.params.is_empty() => {
+                let fields = s
+                    .fields
+                    .iter()
+                    .filter_map(|field| Some((field.ident.as_ref()?.to_string(), field.ty.clone())))
+                    .collect();
+                Some((s.ident.to_string(), fields))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The methods of the inherent, non-generic `impl`s among `items`, as free

@@ -342,10 +342,14 @@ impl<'a> Lowerer<'a> {
                     .float(&self.floats)
                     .as_ref()
                     .map(FloatTy::to_type),
-                // A data slice parameter: a float array too.
-                Some(array) if matches!(self.nodes[array].kind, NodeKind::Param) => {
-                    Some(self.ret.to_type())
-                }
+                // A data slice parameter: its elements' type where the
+                // signature says (`r: &[usize]`), else a float array too.
+                Some(array) if matches!(self.nodes[array].kind, NodeKind::Param) => self.nodes
+                    [array]
+                    .ty
+                    .as_ref()
+                    .and_then(element_type)
+                    .or_else(|| Some(self.ret.to_type())),
                 _ => element_type(&self.guess_type(&index.expr)?),
             },
             Expr::MethodCall(m) if m.method == "unwrap" => self.guess_type(&m.receiver),

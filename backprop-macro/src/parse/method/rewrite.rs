@@ -76,6 +76,15 @@ pub(super) fn locals(m: &Marked, type_ident: &Ident) -> Locals {
 /// `vec![2.0, self.w[3]]`, `println!("{}", self.b)`: a macro's arguments are
 /// code too, when they parse as expressions, and are rewritten like the rest.
 pub(crate) fn visit_macro_arguments(visitor: &mut impl VisitMut, mac: &mut syn::Macro) {
+    // `vec![v; n]`: both.
+    let tokens = &mac.tokens;
+    if let Ok(mut repeat) = syn::parse2::<syn::ExprRepeat>(quote!([#tokens])) {
+        visitor.visit_expr_mut(&mut repeat.expr);
+        visitor.visit_expr_mut(&mut repeat.len);
+        let (value, len) = (&repeat.expr, &repeat.len);
+        mac.tokens = quote!(#value; #len);
+        return;
+    }
     let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
     if let Ok(mut args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
         for arg in &mut args {
@@ -91,6 +100,12 @@ pub(crate) fn read_macro_arguments<V>(visitor: &mut V, mac: &syn::Macro)
 where
     V: for<'ast> syn::visit::Visit<'ast>,
 {
+    let tokens = &mac.tokens;
+    if let Ok(repeat) = syn::parse2::<syn::ExprRepeat>(quote!([#tokens])) {
+        visitor.visit_expr(&repeat.expr);
+        visitor.visit_expr(&repeat.len);
+        return;
+    }
     let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
     if let Ok(args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
         for arg in &args {
