@@ -262,6 +262,17 @@ pub fn mlp_loss(net: &Mlp, x: &[f64], y: f64) -> f64 {
     e * e
 }
 
+fn sq(t: f64) -> f64 {
+    t * t
+}
+
+/// A plain helper called inside a closure of an iterator chain.
+#[differentiate]
+pub fn variance(xs: &[f64]) -> f64 {
+    let m = xs.iter().sum::<f64>() / xs.len() as f64;
+    xs.iter().map(|x| sq(x - m)).sum::<f64>() / xs.len() as f64
+}
+
 /// The functions above with every helper written out by hand.
 mod by_hand {
     use super::Net;
@@ -509,5 +520,21 @@ fn methods_of_layers_held_by_a_model() {
             mlp_loss(&Mlp { layers }, &v[12..], 0.25)
         };
         assert_gradient(f, &[flat, x.to_vec()].concat(), &analytic);
+    }
+}
+
+#[test]
+fn a_plain_helper_called_in_a_closure() {
+    let mut rng = Rng::new(8);
+    for n in [1, 2, 5] {
+        let xs: Vec<f64> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let (value, g) = variance::grad(&xs);
+        assert_eq!(value.to_bits(), variance(&xs).to_bits());
+        // d/dx_i of the variance: 2 (x_i - mean) / n.
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        for (x, d) in xs.iter().zip(&g.xs) {
+            assert!((d - 2.0 * (x - mean) / n as f64).abs() < 1e-12);
+        }
+        assert_gradient(variance, &xs, &g.xs);
     }
 }

@@ -244,9 +244,19 @@ impl VisitMut for Inliner<'_> {
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
-            // A closure is differentiated by being inlined where it is
-            // called; the calls in it stay calls.
-            Expr::Closure(_) => {}
+            // A closure's body (`.map(|x| sq(x - m))`): what is inlined
+            // there stays in place, and its parameters are names the
+            // callee must not use for its own.
+            Expr::Closure(closure) => {
+                let outer_bound = self.bound.clone();
+                let mut params = BoundNames(HashSet::new());
+                for input in &closure.inputs {
+                    params.visit_pat(input);
+                }
+                self.bound.extend(params.0);
+                self.conditionally(|inliner| inliner.visit_expr_mut(&mut closure.body));
+                self.bound = outer_bound;
+            }
             Expr::Call(call) => {
                 for arg in call.args.iter_mut() {
                     self.visit_expr_mut(arg);
@@ -1106,8 +1116,7 @@ fn names_in_format_strings(tokens: proc_macro2::TokenStream) -> bool {
     })
 }
 
-/// The names called as `name(..)` or as methods `v.name(..)`, outside
-/// closures.
+/// The names called as `name(..)` or as methods `v.name(..)`.
 fn called_names(block: &syn::Block) -> HashSet<String> {
     struct Finder(HashSet<String>);
     impl<'ast> Visit<'ast> for Finder {
@@ -1121,7 +1130,6 @@ fn called_names(block: &syn::Block) -> HashSet<String> {
             self.0.insert(call.method.to_string());
             syn::visit::visit_expr_method_call(self, call);
         }
-        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
     let mut finder = Finder(HashSet::new());
