@@ -1,5 +1,9 @@
-//! Calls of the differentiated functions written beside the caller, replaced
-//! by their bodies before the caller is differentiated.
+//! Calls of the functions written beside the caller, replaced by their
+//! bodies before the caller is differentiated: differentiated ones
+//! (`#[differentiate]`), plain helpers (no attribute: they have no
+//! derivative of their own, so this is how they get one), and methods of
+//! the user's structs called on a parameter, on `self`, or on an element of
+//! a list of them (`for layer in &net.layers { layer.forward(..) }`).
 //!
 //! A call through a callee's module costs a tape, a scratch gradient and the
 //! lending of each slice, per call: next to a three-line helper (`cross`,
@@ -26,7 +30,7 @@
 //! call evaluates, in the same order. The callee's own calls are inlined
 //! first; a function never inlines itself (recursion keeps its calls).
 //!
-//! Which callees: those with no loop over data (straight-line helpers,
+//! Which differentiated callees: those with no loop over data (straight-line helpers,
 //! loops over literal ranges), whose call costs more than their work; one
 //! marked `#[inline]` or `#[inline(always)]` whatever its loops; never one
 //! marked `#[inline(never)]`. A callee that loops over its slices is
@@ -35,10 +39,15 @@
 //! caller's, with the loop inside its own, often cannot (measured: ADBench's
 //! GMM at d = 10, GradBench's `ode` and `kmeans` are slower inlined; the
 //! LSTM, GMM at d = 2 and bundle adjustment faster).
+//! Plain helpers and methods whatever their loops (a plain helper whose
+//! signature names no float, `fn row(k: usize) -> usize`, stays a call, as
+//! does a plain function with a custom rule, a module of its name, beside
+//! it). Calls inside closures are inlined in place.
 //! Inlining is declined (the
-//! call stays a call, as correct, slower) for callees it cannot write as a
+//! call stays a call, as correct, slower; for a plain helper, a compile
+//! error at the call, as before) for callees it cannot write as a
 //! block that means the same: generic ones,
-//! `return` or `?` in the body, a parameter other than a float, integer,
+//! `return` or `?` in the body (but early returns at its top, as guards), a parameter other than a float, integer,
 //! array, slice or `Vec` reference, a parameter bound again, labels, items
 //! inside, format strings naming variables, bodies past `MOST_TOKENS`, or a
 //! name the callee uses that the caller binds to something else. The
