@@ -273,6 +273,26 @@ pub fn variance(xs: &[f64]) -> f64 {
     xs.iter().map(|x| sq(x - m)).sum::<f64>() / xs.len() as f64
 }
 
+/// Float references: written through (`*acc += ..`) and read.
+fn accumulate(acc: &mut f64, v: f64) {
+    *acc += v * v;
+}
+
+fn scaled(x: &f64, k: f64) -> f64 {
+    *x * k
+}
+
+#[differentiate]
+pub fn accumulated(xs: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for x in xs {
+        accumulate(&mut total, *x);
+    }
+    let mut first = 1.0;
+    accumulate(&mut first, xs[0]);
+    total + scaled(&first, 3.0)
+}
+
 /// The functions above with every helper written out by hand.
 mod by_hand {
     use super::Net;
@@ -536,5 +556,16 @@ fn a_plain_helper_called_in_a_closure() {
             assert!((d - 2.0 * (x - mean) / n as f64).abs() < 1e-12);
         }
         assert_gradient(variance, &xs, &g.xs);
+    }
+}
+
+#[test]
+fn plain_helpers_taking_float_references() {
+    let mut rng = Rng::new(19);
+    for n in [1, 3] {
+        let xs: Vec<f64> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let (value, g) = accumulated::grad(&xs);
+        assert_eq!(value.to_bits(), accumulated(&xs).to_bits());
+        assert_gradient(accumulated, &xs, &g.xs);
     }
 }

@@ -1060,6 +1060,8 @@ fn bindable(ty: &syn::Type) -> bool {
         }
         syn::Type::Array(array) => bindable(&array.elem),
         syn::Type::Reference(reference) => match &*reference.elem {
+            // `acc: &mut f64`: read and written as `*acc`.
+            syn::Type::Path(path) if path.path.is_ident("f64") || path.path.is_ident("f32") => true,
             syn::Type::Slice(slice) => bindable(&slice.elem),
             syn::Type::Array(array) => bindable(&array.elem),
             syn::Type::Path(path) => path.path.segments.last().is_some_and(|segment| {

@@ -103,6 +103,15 @@ impl VisitMut for Substitution<'_> {
                 }
                 self.visit_expr_mut(&mut index.index);
             }
+            // `*acc` of `acc` given `&mut total` is `total`.
+            Expr::Unary(unary)
+                if matches!(unary.op, syn::UnOp::Deref(_))
+                    && matches!(self.of(&unary.expr), Some(Stand::Reference { .. })) =>
+            {
+                if let Some(variable) = self.variable_of(&unary.expr) {
+                    *expr = variable;
+                }
+            }
             // `this.k` of `this` given `&m` is `m.k`.
             Expr::Field(field) if self.of(&field.base).is_some() => {
                 if let Some(variable) = self.variable_of(&field.base) {
