@@ -293,6 +293,18 @@ pub fn accumulated(xs: &[f64]) -> f64 {
     total + scaled(&first, 3.0)
 }
 
+fn scale(v: &mut f64, k: f64) {
+    *v *= k;
+}
+
+/// A `&mut` element of `iter_mut()` passed on to a helper.
+#[differentiate]
+pub fn scale_each(state: &mut [f64], k: f64) {
+    for o in state.iter_mut() {
+        scale(o, k);
+    }
+}
+
 /// The functions above with every helper written out by hand.
 mod by_hand {
     use super::Net;
@@ -567,5 +579,14 @@ fn plain_helpers_taking_float_references() {
         let (value, g) = accumulated::grad(&xs);
         assert_eq!(value.to_bits(), accumulated(&xs).to_bits());
         assert_gradient(accumulated, &xs, &g.xs);
+        // Each element scaled in place: seeded with ones, d/dx_i = k and
+        // d/dk = sum x_i.
+        let k = 1.5;
+        let mut state = xs.clone();
+        let ((), tape) = scale_each::forward(&mut state, k);
+        let ones = vec![1.0; n];
+        let g = scale_each::backward(&tape, &ones[..]);
+        assert!(g.state.iter().all(|d| *d == k));
+        assert!((g.k - xs.iter().sum::<f64>()).abs() < 1e-12);
     }
 }
