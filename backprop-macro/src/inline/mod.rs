@@ -489,7 +489,13 @@ impl Inliner<'_> {
                 .enumerate()
                 .filter(|(j, _)| *j != k)
                 .map(|(_, other)| other.to_token_stream());
-            if user_type(ty).is_some() && stand_for(ty, *mutable, arg, elsewhere).is_none() {
+            // (Nor is a reference to a float, unless a copy does.)
+            let float_reference = matches!(ty, syn::Type::Reference(r)
+                if matches!(&*r.elem, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32")));
+            if (user_type(ty).is_some() || float_reference)
+                && referenced_value(ty, arg).is_none()
+                && stand_for(ty, *mutable, arg, elsewhere).is_none()
+            {
                 return None;
             }
         }
@@ -851,12 +857,15 @@ fn only_indexed(body: &syn::Block, param: &syn::Ident) -> bool {
 /// `&e` given to a reference parameter where `e` is a value, not a place
 /// (`&[x, 1.0]`, `&v.to_vec()`): `e` is bound, and the parameter refers to it.
 fn referenced_value<'a>(ty: &syn::Type, arg: &'a Expr) -> Option<&'a syn::ExprReference> {
-    let syn::Type::Reference(_) = ty else {
+    let syn::Type::Reference(param) = ty else {
         return None;
     };
+    // `&self.b`, `&v[i]` given a `&f64`: a copy of the float does.
+    let float = matches!(&*param.elem, syn::Type::Path(path) if path.path.is_ident("f64") || path.path.is_ident("f32"));
     match crate::lower::strip_parens(arg) {
         Expr::Reference(reference) => match crate::lower::strip_parens(&reference.expr) {
-            Expr::Path(_) | Expr::Index(_) | Expr::Field(_) => None,
+            Expr::Path(_) => None,
+            Expr::Index(_) | Expr::Field(_) if !float || reference.mutability.is_some() => None,
             _ => Some(reference),
         },
         _ => None,

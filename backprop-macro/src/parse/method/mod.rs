@@ -53,7 +53,12 @@ pub fn expand_impl(
     take_marked_methods(&mut stripped, &format_ident!("model"), &mut ignored);
     // On errors the impl stays, without the markers, which would otherwise be
     // expanded one by one and report that they need the impl's attribute.
-    Ok(match expand_marked(attr, block, file) {
+    // With the calls of the block's plain methods and of the functions
+    // beside it inlined; where that is refused, as written (a call the
+    // refusal then names, or one that is made through its module).
+    let expanded = expand_marked(attr.clone(), block.clone(), Some(file))
+        .or_else(|_| expand_marked(attr, block, None));
+    Ok(match expanded {
         Ok(tokens) => tokens,
         Err(error) => {
             let mut tokens = error.into_compile_error();
@@ -63,10 +68,12 @@ pub fn expand_impl(
     })
 }
 
+/// `inlining`: `None` to leave every call a call, else the file the block
+/// is written in, if the compiler says.
 fn expand_marked(
     attr: TokenStream,
     mut block: syn::ItemImpl,
-    file: Option<&std::path::Path>,
+    inlining: Option<Option<&std::path::Path>>,
 ) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     if !attr.is_empty() {
@@ -102,7 +109,9 @@ fn expand_marked(
         .map(|m| m.method.sig.ident.to_string())
         .collect();
     let mut methods: Vec<&mut syn::ImplItemFn> = marked.iter_mut().map(|m| &mut m.method).collect();
-    crate::inline::self_calls_inlined(&written, &names, &mut methods, file);
+    if let Some(file) = inlining {
+        crate::inline::self_calls_inlined(&written, &names, &mut methods, file);
+    }
     if !any_marker {
         errors.spanned(
             &block.self_ty,
