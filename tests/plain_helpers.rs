@@ -266,6 +266,15 @@ fn sq(t: f64) -> f64 {
     t * t
 }
 
+/// Nested calls in a closure over windows; inlined in place, each call is
+/// a block (`{ .. } + 100.0 * { .. }`).
+#[differentiate]
+pub fn rosenbrock(x: &[f64]) -> f64 {
+    x.windows(2)
+        .map(|w| sq(1.0 - w[0]) + 100.0 * sq(w[1] - sq(w[0])))
+        .sum()
+}
+
 /// A plain helper called inside a closure of an iterator chain.
 #[differentiate]
 pub fn variance(xs: &[f64]) -> f64 {
@@ -568,6 +577,11 @@ fn a_plain_helper_called_in_a_closure() {
             assert!((d - 2.0 * (x - mean) / n as f64).abs() < 1e-12);
         }
         assert_gradient(variance, &xs, &g.xs);
+        if n > 1 {
+            let (value, g) = rosenbrock::grad(&xs);
+            assert_eq!(value.to_bits(), rosenbrock(&xs).to_bits());
+            assert_gradient(rosenbrock, &xs, &g.x);
+        }
     }
 }
 

@@ -170,3 +170,17 @@ fn mutated_inputs_give_code_or_errors_never_a_panic() {
         "only {refused} of {cases} mutated inputs were refused"
     );
 }
+
+/// A closure body that starts with a block (`|w| { .. } + 1.0`, as inlining
+/// writes one too) once panicked in the reading of `windows`.
+#[test]
+fn a_closure_body_starting_with_a_block() {
+    let item: TokenStream = "pub fn a(x: &[f64]) -> f64 { x.windows(2).map(|w| { let t: f64 = 1.0 - w[0]; t * t } + 100.0 * { let s: f64 = w[1]; s * s }).sum() }".parse().unwrap_or_default();
+    let out = differentiate(TokenStream::new(), item, None);
+    assert!(syn::parse2::<syn::File>(out).is_ok());
+    let item: TokenStream = "pub fn b(a: [f64; 2]) -> [f64; 2] { a.map(|v| { v * v } + 1.0) }"
+        .parse()
+        .unwrap_or_default();
+    let out = differentiate(TokenStream::new(), item, None);
+    assert!(syn::parse2::<syn::File>(out).is_ok());
+}

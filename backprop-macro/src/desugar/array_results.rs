@@ -178,7 +178,8 @@ fn mapped_elements(call: &syn::ExprMethodCall, length: usize) -> Option<Vec<Expr
         match strip(&call.args[0]) {
             Expr::Closure(closure) if closure.inputs.len() == 1 => {
                 let (param, body) = (&closure.inputs[0], &closure.body);
-                Some(syn::parse_quote!({ let #param = #array[#k]; #body }))
+                // (`(#body)`: a body `{ .. } + 1.0` would end at its block.)
+                Some(syn::parse_quote!({ let #param = #array[#k]; (#body) }))
             }
             Expr::Path(function) => Some(syn::parse_quote!(#function(#array[#k]))),
             _ => None,

@@ -442,7 +442,11 @@ fn read_window(expr: &mut Expr, window: &Ident, base: &Ident, start: &Ident, wid
             }
         }
     }
-    let block: syn::Block = syn::parse_quote!({ #expr });
+    // (Built, not parsed: `{ .. } + 1.0` first in a block would end there.)
+    let block = syn::Block {
+        brace_token: Default::default(),
+        stmts: vec![syn::Stmt::Expr(expr.clone(), None)],
+    };
     if super::rebound_inside(&block, window) {
         return false;
     }

@@ -233,8 +233,12 @@ impl VisitMut for Inliner<'_> {
             }
             match stmt {
                 // `g(a, &mut b);`: the body in its place.
-                syn::Stmt::Expr(Expr::Block(inlined), _) if whole_call => {
-                    stmts.extend(as_statements(inlined.block.stmts));
+                syn::Stmt::Expr(Expr::Paren(paren), _)
+                    if whole_call && matches!(*paren.expr, Expr::Block(_)) =>
+                {
+                    if let Expr::Block(inlined) = *paren.expr {
+                        stmts.extend(as_statements(inlined.block.stmts));
+                    }
                 }
                 stmt => stmts.push(stmt),
             }
@@ -390,10 +394,16 @@ impl Inliner<'_> {
                 frame.hoisted.extend(block.stmts);
                 tail
             }
-            _ => Expr::Block(syn::ExprBlock {
+            // In parentheses: a block printed first in a statement
+            // (`{ .. } + 1.0`) would end the statement there.
+            _ => Expr::Paren(syn::ExprParen {
                 attrs: Vec::new(),
-                label: None,
-                block,
+                paren_token: Default::default(),
+                expr: Box::new(Expr::Block(syn::ExprBlock {
+                    attrs: Vec::new(),
+                    label: None,
+                    block,
+                })),
             }),
         }
     }
