@@ -314,6 +314,31 @@ pub fn scale_each(state: &mut [f64], k: f64) {
     }
 }
 
+/// Plain helpers returning vectors.
+fn matvec(w: &[f64], x: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n];
+    for i in 0..n {
+        for j in 0..x.len() {
+            out[i] += w[i * x.len() + j] * x[j];
+        }
+    }
+    out
+}
+
+fn softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+#[differentiate]
+pub fn cross_entropy(w: &[f64], x: &[f64], label: usize) -> f64 {
+    let z = matvec(w, x, 3);
+    let p = softmax(&z);
+    -p[label].ln()
+}
+
 /// The functions above with every helper written out by hand.
 mod by_hand {
     use super::Net;
@@ -602,5 +627,26 @@ fn plain_helpers_taking_float_references() {
         let g = scale_each::backward(&tape, &ones[..]);
         assert!(g.state.iter().all(|d| *d == k));
         assert!((g.k - xs.iter().sum::<f64>()).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn plain_helpers_returning_vectors() {
+    let mut rng = Rng::new(29);
+    for label in 0..3 {
+        let w: Vec<f64> = (0..6).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let x = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)];
+        let (value, g) = cross_entropy::grad(&w, &x, label);
+        assert_eq!(value.to_bits(), cross_entropy(&w, &x, label).to_bits());
+        // d/dz_i = p_i - [i == label], and z_i = w_i . x.
+        let z = matvec(&w, &x, 3);
+        let p = softmax(&z);
+        for i in 0..3 {
+            let dz = p[i] - if i == label { 1.0 } else { 0.0 };
+            for j in 0..2 {
+                assert!((g.w[i * 2 + j] - dz * x[j]).abs() < 1e-12);
+            }
+        }
+        assert_gradient(|v| cross_entropy(v, &x, label), &w, &g.w);
     }
 }

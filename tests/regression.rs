@@ -1286,3 +1286,28 @@ fn lifetime_parameters() {
         },
     );
 }
+
+/// The length of a vector collected from a chain over a parameter, read to
+/// size another (`vec![0.0; e.len()]`), was a placeholder the backward pass
+/// could not type ("its type cannot be inferred").
+#[differentiate(wrt(out))]
+fn sized_by_a_collected_vector(out: &[f64], label: usize) -> f64 {
+    let e: Vec<f64> = out.iter().map(|v| v.exp()).collect();
+    let mut p = vec![0.0; e.len()];
+    for i in 0..e.len() {
+        p[i] = e[i] * 2.0;
+    }
+    p[label] * out[0]
+}
+
+#[test]
+fn a_length_of_a_collected_vector() {
+    check(
+        &[&[0.5, -1.0, 0.25], &[2.0, 0.25, -0.5]],
+        |v| sized_by_a_collected_vector(v, 1),
+        |v| {
+            let (value, g) = sized_by_a_collected_vector::grad(v, 1);
+            (value, g.out)
+        },
+    );
+}

@@ -83,6 +83,12 @@ impl<'a> Lowerer<'a> {
             return self.dummy();
         }
         let (known, lengths) = self.lengths_known(expr);
+        // (Typed as written: a placeholder has no type of its own.)
+        let ty = self.guess_type(expr);
+        // `v.len()` alone: the length's node itself.
+        if let ([(_, len)], Expr::Path(_)) = (lengths.as_slice(), &known) {
+            return Operand::Node(*len);
+        }
         let expr = &known;
         let mut locals = self.locals_in(expr);
         locals.extend(lengths);
@@ -96,7 +102,6 @@ impl<'a> Lowerer<'a> {
                 float: literal_float(expr, &self.floats),
             });
         }
-        let ty = self.guess_type(expr);
         let hint = Hint::Op(self.content_hint(expr, &locals));
         let id = self.push(
             Node::new(
