@@ -483,12 +483,13 @@ impl Inliner<'_> {
             Hint::None if !plain && loops_over_data(&callee.block) => return None,
             Hint::None | Hint::Asked => {}
         }
-        let params = inlinable_params(callee)?;
+        let mut params = inlinable_params(callee)?;
         // Early returns at the top of the body are branches (`if x < 0.0 {
         // return 0.0; } x`), as in a function the macro differentiates.
         let mut body = (*callee.block).clone();
         crate::desugar::returns::early_returns_as_branches(&mut body);
         final_return_as_tail(&mut body);
+        parameters_made_mutable(&mut body, &mut params);
         if params.len() != args.len() || !inlinable_body(&body) {
             return None;
         }
@@ -509,10 +510,10 @@ impl Inliner<'_> {
                 return None;
             }
         }
-        let callee_bound = bound_names(&callee.block, &callee.sig);
+        let callee_bound = bound_names(&body, &callee.sig);
         // A name the callee uses but does not bind (a constant, a function)
         // must mean the same at the call.
-        if used_names(&callee.block)
+        if used_names(&body)
             .iter()
             .any(|used| !callee_bound.contains(used) && self.bound.contains(used))
         {
@@ -522,7 +523,7 @@ impl Inliner<'_> {
         // closure's parameter): its uses there are of another value, which
         // substitution would not tell apart.
         let mut body_bound = BoundNames(HashSet::new());
-        body_bound.visit_block(&callee.block);
+        body_bound.visit_block(&body);
         if params
             .iter()
             .any(|(param, ..)| body_bound.0.contains(&param.to_string()))
@@ -535,7 +536,7 @@ impl Inliner<'_> {
         if params.iter().zip(args).any(|((param, ty, _), arg)| {
             user_type(ty).is_none()
                 && (is_part(ty, arg) || self.names_part(arg))
-                && !only_indexed(&callee.block, param)
+                && !only_indexed(&body, param)
         }) {
             return None;
         }
@@ -676,6 +677,32 @@ impl Inliner<'_> {
             .unwrap_or_default();
         self.taken.insert(fresh.clone());
         syn::Ident::new(&fresh, proc_macro2::Span::call_site())
+    }
+}
+
+/// `let mut x = x;` first in a body (a parameter made mutable, as Rust
+/// programmers write it) is the parameter taken as `mut x`.
+fn parameters_made_mutable(body: &mut syn::Block, params: &mut [(syn::Ident, syn::Type, bool)]) {
+    while let Some(syn::Stmt::Local(local)) = body.stmts.first() {
+        let pat = match &local.pat {
+            syn::Pat::Type(typed) => &*typed.pat,
+            other => other,
+        };
+        let (syn::Pat::Ident(pat), Some(init)) = (pat, &local.init) else {
+            return;
+        };
+        let same = matches!(crate::lower::strip_parens(&init.expr), Expr::Path(path) if path.path.is_ident(&pat.ident));
+        let param = params.iter_mut().find(|(param, ..)| *param == pat.ident);
+        match (
+            param,
+            same && pat.mutability.is_some() && init.diverge.is_none(),
+        ) {
+            (Some(param), true) => {
+                param.2 = true;
+                body.stmts.remove(0);
+            }
+            _ => return,
+        }
     }
 }
 
