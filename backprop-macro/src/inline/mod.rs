@@ -92,22 +92,14 @@ pub fn callees_inlined(
         return None;
     }
     let mut function = generated.clone();
-    let mut inliner = Inliner {
-        siblings: &siblings,
-        taken: identifiers(generated.to_token_stream()),
-        bound: bound_names(&generated.block, &generated.sig),
-        stack: vec![generated.sig.ident.to_string()],
-        receivers: vec![receiver_types(&generated.sig)],
-        inlined: 0,
-        frames: Vec::new(),
-        conditional: 0,
-        parts: part_names(&generated.block),
-        shared: siblings
-            .functions
-            .iter()
-            .map(|(name, function)| (name.clone(), shared_params(function)))
-            .collect(),
-    };
+    let receivers = receiver_types(&generated.sig);
+    let mut inliner = Inliner::new(
+        &siblings,
+        generated.to_token_stream(),
+        &generated.block,
+        &generated.sig,
+        receivers,
+    );
     inliner.visit_block_mut(&mut function.block);
     (inliner.inlined > 0).then_some(function)
 }
@@ -142,22 +134,8 @@ pub fn self_calls_inlined(
     let self_ty = &block.self_ty;
     for method in methods.iter_mut() {
         let receivers = HashMap::from([("self".to_string(), syn::parse_quote!(&#self_ty))]);
-        let mut inliner = Inliner {
-            siblings: &siblings,
-            taken: identifiers(method.to_token_stream()),
-            bound: bound_names(&method.block, &method.sig),
-            stack: vec![method.sig.ident.to_string()],
-            receivers: vec![receivers],
-            inlined: 0,
-            frames: Vec::new(),
-            conditional: 0,
-            parts: part_names(&method.block),
-            shared: siblings
-                .functions
-                .iter()
-                .map(|(name, function)| (name.clone(), shared_params(function)))
-                .collect(),
-        };
+        let tokens = method.to_token_stream();
+        let mut inliner = Inliner::new(&siblings, tokens, &method.block, &method.sig, receivers);
         inliner.visit_block_mut(&mut method.block);
     }
 }
@@ -325,7 +303,34 @@ impl VisitMut for Inliner<'_> {
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
-impl Inliner<'_> {
+impl<'s> Inliner<'s> {
+    /// An inliner for the function (or method) of `tokens`, `block` and
+    /// `sig`, whose parameters of the user's types are `receivers`.
+    fn new(
+        siblings: &'s siblings::Siblings,
+        tokens: proc_macro2::TokenStream,
+        block: &syn::Block,
+        sig: &syn::Signature,
+        receivers: HashMap<String, syn::Type>,
+    ) -> Self {
+        Inliner {
+            siblings,
+            taken: identifiers(tokens),
+            bound: bound_names(block, sig),
+            stack: vec![sig.ident.to_string()],
+            receivers: vec![receivers],
+            inlined: 0,
+            frames: Vec::new(),
+            conditional: 0,
+            parts: part_names(block),
+            shared: siblings
+                .functions
+                .iter()
+                .map(|(name, function)| (name.clone(), shared_params(function)))
+                .collect(),
+        }
+    }
+
     /// `l` of `for l in layers` or `let l = &layers[i];`, where `layers` is
     /// a list of a type of the user's: the name, and `&Layer`.
     fn element_bound(
@@ -1291,26 +1296,8 @@ fn mentions_a_float(sig: &syn::Signature) -> bool {
 /// `&S` for a list of a type of the user's: `&[S]`, `&mut [S]`, `&Vec<S>`,
 /// `Vec<S>`, `[S; N]`, `&[S; N]`.
 fn element_type(ty: &syn::Type) -> Option<syn::Type> {
-    let inner = match ty {
-        syn::Type::Reference(reference) => &*reference.elem,
-        other => other,
-    };
-    let element = match inner {
-        syn::Type::Slice(slice) => &*slice.elem,
-        syn::Type::Array(array) => &*array.elem,
-        syn::Type::Path(path) => {
-            let segment = path.path.segments.last().filter(|s| s.ident == "Vec")?;
-            match &segment.arguments {
-                syn::PathArguments::AngleBracketed(args) => match args.args.first()? {
-                    syn::GenericArgument::Type(element) => element,
-                    _ => return None,
-                },
-                _ => return None,
-            }
-        }
-        _ => return None,
-    };
-    matches!(user_type(element), Some((_, None))).then(|| syn::parse_quote!(&#element))
+    let element = crate::lower::element_type(ty)?;
+    matches!(user_type(&element), Some((_, None))).then(|| syn::parse_quote!(&#element))
 }
 
 /// The list a loop runs over, or a `let` refers to an element of: `xs`,
