@@ -160,6 +160,26 @@ pub fn squashed(x: &[f64]) -> f64 {
     sigmoid(x[0]) * soft(x[1]) + sum_of_squares(x)
 }
 
+/// A trait's method, implemented for a struct of the user's.
+pub trait Potential {
+    fn potential(&self, x: f64) -> f64;
+}
+
+impl Potential for Spring {
+    fn potential(&self, x: f64) -> f64 {
+        0.5 * self.k * x * x + self.c * x
+    }
+}
+
+#[differentiate]
+pub fn total_potential(spring: &Spring, xs: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for x in xs {
+        total += spring.potential(*x);
+    }
+    total
+}
+
 /// A plain helper with an early return, written as a guard.
 fn clamp_below(t: f64) -> f64 {
     if t < 0.0 {
@@ -678,5 +698,20 @@ fn a_parameter_made_mutable_in_a_plain_helper() {
         let (value, g) = log_beta::grad(a, b);
         assert_eq!(value.to_bits(), log_beta(a, b).to_bits());
         assert_gradient(|v| log_beta(v[0], v[1]), &[a, b], &[g.a, g.b]);
+    }
+}
+
+#[test]
+fn a_trait_method_of_a_struct_parameter() {
+    let xs = [0.5, -1.25, 2.0];
+    for (k, c) in [(1.5, 0.25), (-0.5, 2.0)] {
+        let spring = Spring { k, c };
+        let (value, g) = total_potential::grad(&spring, &xs);
+        assert_eq!(value.to_bits(), total_potential(&spring, &xs).to_bits());
+        assert_gradient(
+            |v| total_potential(&Spring { k: v[0], c: v[1] }, &v[2..]),
+            &[k, c, xs[0], xs[1], xs[2]],
+            &[g.spring.k, g.spring.c, g.xs[0], g.xs[1], g.xs[2]],
+        );
     }
 }
