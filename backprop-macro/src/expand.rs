@@ -49,16 +49,28 @@ fn expand(
     });
     // The code generated from the function does without its lifetimes.
     let generated = crate::parse::lifetimes::without_lifetimes(&function);
-    let inlined = file
-        .filter(|_| errors.is_empty())
-        .and_then(|file| crate::inline::callees_inlined(&function, &generated, file));
-    // (Where the inlined body is refused, the calls are made through the
-    // callees' modules, as without inlining.)
-    if let Some(Ok(expansion)) = inlined
-        .as_ref()
-        .and_then(|inlined| crate::parse::model::expand_models(inlined, &generated, &args))
-    {
-        return Ok(expansion);
+    // Calls of the functions beside it inlined: plain helpers, methods and
+    // differentiated functions; where what that writes is refused, only the
+    // differentiated ones (a second try, written only then); else none,
+    // each call made through its module.
+    let attempt = |plain: bool| {
+        file.filter(|_| errors.is_empty())
+            .and_then(|file| crate::inline::callees_inlined(&function, &generated, file, plain))
+    };
+    let first = attempt(true);
+    let tries = || {
+        first
+            .iter()
+            .cloned()
+            .chain(std::iter::once_with(|| first.as_ref().and_then(|_| attempt(false))).flatten())
+    };
+    for inlined in tries() {
+        match crate::parse::model::expand_models(&inlined, &generated, &args) {
+            Some(Ok(expansion)) => return Ok(expansion),
+            Some(Err(_)) => {}
+            // Not a function over structs.
+            None => break,
+        }
     }
     if let Some(expansion) = crate::parse::model::expand_models(&generated, &generated, &args) {
         errors.finish()?;
@@ -66,10 +78,11 @@ fn expand(
         // values means the same without its lifetimes.)
         return expansion;
     }
-    let module = match inlined.map(|inlined| module_of(&inlined, &args, Errors::default())) {
-        Some(Ok(module)) => module,
-        _ => module_of(&generated, &args, errors)?,
-    };
+    let module =
+        match tries().find_map(|inlined| module_of(&inlined, &args, Errors::default()).ok()) {
+            Some(module) => module,
+            None => module_of(&generated, &args, errors)?,
+        };
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));

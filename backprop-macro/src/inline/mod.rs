@@ -74,16 +74,26 @@ const MOST_TOKENS: usize = 3000;
 /// `generated` (the function as the pipeline takes it) with the calls of its
 /// siblings inlined; `None` where it calls none. `written` is the function
 /// as written, to find it in `file`.
+///
+/// `plain`: whether plain helpers and methods are inlined too, or only the
+/// differentiated functions (the second try, where what the first wrote
+/// is refused).
 pub fn callees_inlined(
     written: &syn::ItemFn,
     generated: &syn::ItemFn,
     file: &Path,
+    plain: bool,
 ) -> Option<syn::ItemFn> {
     let called = called_names(&generated.block);
     if called.is_empty() {
         return None;
     }
-    let siblings = siblings::of(&syn::Item::Fn(written.clone()), file, &called)?;
+    let mut siblings = siblings::of(&syn::Item::Fn(written.clone()), file, &called)?;
+    if !plain {
+        let helpers = std::mem::take(&mut siblings.plain);
+        siblings.functions.retain(|name, _| !helpers.contains(name));
+        siblings.methods.clear();
+    }
     let methods: HashSet<&String> = siblings.methods.keys().map(|(_, method)| method).collect();
     if !called
         .iter()
