@@ -1311,3 +1311,29 @@ fn a_length_of_a_collected_vector() {
         },
     );
 }
+
+/// A part of a data slice bound to a name (`let v = &data[0..2];`, as an
+/// inlined helper given `&data[0..2]` binds it) was refused for want of a
+/// type; it is read through its parent, as a differentiated one is.
+#[differentiate(wrt(x))]
+fn over_a_part_of_data(x: f64, data: &[f64]) -> f64 {
+    let v = &data[1..3];
+    let mut s = x;
+    for i in 0..v.len() {
+        s = s * v[i] + x;
+    }
+    s
+}
+
+#[test]
+fn a_named_part_of_a_data_slice() {
+    let data = [0.5, -1.5, 2.0, 4.0];
+    check(
+        &[&[0.75], &[-2.0]],
+        |v| over_a_part_of_data(v[0], &data),
+        |v| {
+            let (value, g) = over_a_part_of_data::grad(v[0], &data);
+            (value, vec![g.x])
+        },
+    );
+}

@@ -415,13 +415,20 @@ struct PartFinder<'l, 'a> {
 impl PartFinder<'_, '_> {
     /// `x[a..b]` of a differentiated array local `x`.
     fn part_of(&self, index: &syn::ExprIndex) -> Option<Part> {
-        let Expr::Range(range) = strip_parens(&index.index) else {
-            return None;
-        };
         let id = self.lowerer.array_local(&index.expr)?;
         if !self.lowerer.nodes[id].active {
             return None;
         }
+        self.part_of_any(index)
+    }
+
+    /// `part_of`, of an array differentiated or not (a part of data bound
+    /// to a name is read through its parent too).
+    fn part_of_any(&self, index: &syn::ExprIndex) -> Option<Part> {
+        let Expr::Range(range) = strip_parens(&index.index) else {
+            return None;
+        };
+        self.lowerer.array_local(&index.expr)?;
         let Expr::Path(path) = strip_parens(&index.expr) else {
             return None;
         };
@@ -672,7 +679,7 @@ impl Lowerer<'_> {
             lowerer: self,
             parts: Vec::new(),
         };
-        let part = finder.part_of(index)?;
+        let part = finder.part_of_any(index)?;
         let name = &pat.ident;
         let block = syn::Block {
             brace_token: Default::default(),
