@@ -356,6 +356,9 @@ pub struct Func {
     /// `#[inline]` on a helper: inlined into its callers (written beside
     /// them) whatever its loops.
     pub inline: bool,
+    /// A plain helper, written with no attribute (over `f64` and `f32`):
+    /// inlined into its callers, its only way to a derivative.
+    pub plain: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

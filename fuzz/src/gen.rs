@@ -227,6 +227,12 @@ pub fn program(seed: u64) -> Program {
     for helper in &mut helpers {
         helper.inline = inlines.chance(0.5);
     }
+    // Drawn from a generator of its own: a third of the helpers that do not
+    // call themselves are plain (no attribute).
+    let mut plains = Rng::new(seed ^ 0x91a1_2e1f_e200_0017);
+    for (helper, kind) in helpers.iter_mut().zip(&g.helpers) {
+        helper.plain = plains.chance(1.0 / 3.0) && kind.kind != HelperKind::Recursive;
+    }
     // Drawn last: half the models are struct parameters of a free function,
     // which returns one float and takes no `&mut` parameters.
     let plain = matches!(main.ret, Ret::Scalar(_))
@@ -396,6 +402,7 @@ impl Gen {
             checkpoint: None,
             pairs: Pairs::Tuple,
             inline: false,
+            plain: false,
         }
     }
 
@@ -465,6 +472,7 @@ impl Gen {
             checkpoint: None,
             pairs: Pairs::Tuple,
             inline: false,
+            plain: false,
         }
     }
 
@@ -626,6 +634,7 @@ impl Gen {
             checkpoint: None,
             pairs: Pairs::Tuple,
             inline: false,
+            plain: false,
         }
     }
 
