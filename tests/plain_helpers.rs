@@ -347,6 +347,21 @@ fn ln_gamma(x: f64) -> f64 {
         - 1.0 / (360.0 * x3)
 }
 
+/// A parameter shadowed by a `let` of its type.
+fn squash_all(v: &mut [f64], k: f64) {
+    let k: f64 = k.cos().tan();
+    for i in 0..v.len() {
+        v[i] = (v[i] + k).tanh();
+    }
+}
+
+#[differentiate]
+pub fn squashed_pair(x: f64, y: f64) -> f64 {
+    let mut d = vec![x, y];
+    squash_all(&mut d, x * y);
+    d[0] + d[1] * x
+}
+
 #[differentiate]
 pub fn log_beta(a: f64, b: f64) -> f64 {
     ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
@@ -698,6 +713,9 @@ fn a_parameter_made_mutable_in_a_plain_helper() {
         let (value, g) = log_beta::grad(a, b);
         assert_eq!(value.to_bits(), log_beta(a, b).to_bits());
         assert_gradient(|v| log_beta(v[0], v[1]), &[a, b], &[g.a, g.b]);
+        let (value, g) = squashed_pair::grad(a, b - 1.0);
+        assert_eq!(value.to_bits(), squashed_pair(a, b - 1.0).to_bits());
+        assert_gradient(|v| squashed_pair(v[0], v[1]), &[a, b - 1.0], &[g.x, g.y]);
     }
 }
 

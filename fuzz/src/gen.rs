@@ -231,7 +231,9 @@ pub fn program(seed: u64) -> Program {
     // call themselves are plain (no attribute).
     let mut plains = Rng::new(seed ^ 0x91a1_2e1f_e200_0017);
     for (helper, kind) in helpers.iter_mut().zip(&g.helpers) {
-        helper.plain = plains.chance(1.0 / 3.0) && kind.kind != HelperKind::Recursive;
+        // (Not one with a labelled loop: a label is not inlined.)
+        let labelled = format!("{:?}", helper.body).contains("label: Some");
+        helper.plain = plains.chance(1.0 / 3.0) && kind.kind != HelperKind::Recursive && !labelled;
     }
     // Drawn last: half the models are struct parameters of a free function,
     // which returns one float and takes no `&mut` parameters.

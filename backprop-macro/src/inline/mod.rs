@@ -534,11 +534,12 @@ impl<'s> Inliner<'s> {
         {
             return None;
         }
-        // A parameter bound again in the body (by a `let`, a loop, a
-        // closure's parameter): its uses there are of another value, which
-        // substitution would not tell apart.
+        // A parameter bound again in the body (by a `let`, a loop): its uses
+        // after are of another value, which substitution would not tell
+        // apart. (A closure's parameter of its name, `.zip(x).map(|(w, x)|
+        // ..)`, is: substitution leaves the closure's own alone.)
         let mut body_bound = BoundNames(HashSet::new());
-        body_bound.visit_block(&body);
+        body_bound.visit_block(&without_closure_params(&body));
         if params
             .iter()
             .any(|(param, ..)| body_bound.0.contains(&param.to_string()))
@@ -547,12 +548,15 @@ impl<'s> Inliner<'s> {
         }
         // A part given to a parameter the body iterates or slices would be
         // copied (`lower/views.rs`); the call lends it.
-        // (A struct is no part: `let layer = &layers[l];` is an element.)
-        if params.iter().zip(args).any(|((param, ty, _), arg)| {
-            user_type(ty).is_none()
-                && (is_part(ty, arg) || self.names_part(arg))
-                && !only_indexed(&body, param)
-        }) {
+        // (A struct is no part: `let layer = &layers[l];` is an element. A
+        // plain callee has no call to keep: copied it is.)
+        if !plain
+            && params.iter().zip(args).any(|((param, ty, _), arg)| {
+                user_type(ty).is_none()
+                    && (is_part(ty, arg) || self.names_part(arg))
+                    && !only_indexed(&body, param)
+            })
+        {
             return None;
         }
         self.parts.extend(part_names(&body));
@@ -696,8 +700,36 @@ impl<'s> Inliner<'s> {
 }
 
 /// `let mut x = x;` first in a body (a parameter made mutable, as Rust
-/// programmers write it) is the parameter taken as `mut x`.
+/// programmers write it) is the parameter taken as `mut x`; and a
+/// parameter shadowed in the body's own statements by a `let` of its type
+/// (`let k: f64 = k.cos();`) is the parameter, `mut`, assigned (`k =
+/// k.cos();`).
 fn parameters_made_mutable(body: &mut syn::Block, params: &mut [(syn::Ident, syn::Type, bool)]) {
+    for stmt in body.stmts.iter_mut() {
+        let syn::Stmt::Local(local) = &*stmt else {
+            continue;
+        };
+        let (syn::Pat::Type(typed), Some(init)) = (&local.pat, &local.init) else {
+            continue;
+        };
+        let syn::Pat::Ident(pat) = &*typed.pat else {
+            continue;
+        };
+        if init.diverge.is_some() || pat.by_ref.is_some() || pat.subpat.is_some() {
+            continue;
+        }
+        let same_type = |ty: &syn::Type| {
+            ty.to_token_stream().to_string() == typed.ty.to_token_stream().to_string()
+        };
+        let Some(param) = params.iter_mut().find(|(param, ty, _)| {
+            *param == pat.ident && same_type(ty) && !matches!(ty, syn::Type::Reference(_))
+        }) else {
+            continue;
+        };
+        param.2 = true;
+        let (name, value) = (&pat.ident, &init.expr);
+        *stmt = syn::parse_quote!(#name = #value;);
+    }
     while let Some(syn::Stmt::Local(local)) = body.stmts.first() {
         let pat = match &local.pat {
             syn::Pat::Type(typed) => &*typed.pat,
@@ -832,6 +864,28 @@ fn part_names(block: &syn::Block) -> HashSet<String> {
 }
 
 struct BoundNames(HashSet<String>);
+
+/// The names a pattern binds, into `into`.
+pub(crate) fn pattern_names(pat: &syn::Pat, into: &mut Vec<String>) {
+    let mut names = BoundNames(HashSet::new());
+    names.visit_pat(pat);
+    into.extend(names.0);
+}
+
+/// `body` with its closures' parameters taken out (`|(w, x)| ..` as `||
+/// ..`): the names the rest binds.
+fn without_closure_params(body: &syn::Block) -> syn::Block {
+    struct Strip;
+    impl VisitMut for Strip {
+        fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
+            closure.inputs.clear();
+            syn::visit_mut::visit_expr_closure_mut(self, closure);
+        }
+    }
+    let mut body = body.clone();
+    Strip.visit_block_mut(&mut body);
+    body
+}
 
 impl<'ast> Visit<'ast> for BoundNames {
     fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {

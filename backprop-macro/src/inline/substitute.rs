@@ -149,6 +149,19 @@ impl VisitMut for Substitution<'_> {
                     }
                 }
             }
+            // Names its parameters bind are its own inside it.
+            Expr::Closure(closure) => {
+                let mut bound = Vec::new();
+                for input in &closure.inputs {
+                    crate::inline::pattern_names(input, &mut bound);
+                }
+                let hidden: Vec<(String, Stand)> = bound
+                    .iter()
+                    .filter_map(|name| self.names.remove_entry(name))
+                    .collect();
+                self.visit_expr_mut(&mut closure.body);
+                self.names.extend(hidden);
+            }
             Expr::Path(_) => match self.of(expr) {
                 Some(Stand::Name(name)) => *expr = syn::parse_quote!(#name),
                 Some(Stand::Reference { value, .. }) => *expr = value.clone(),
