@@ -160,6 +160,30 @@ pub fn squashed(x: &[f64]) -> f64 {
     sigmoid(x[0]) * soft(x[1]) + sum_of_squares(x)
 }
 
+#[derive(Differentiable, Clone, Debug)]
+pub struct Linear {
+    pub w: Vec<f64>,
+    pub b: f64,
+}
+
+impl Linear {
+    /// A closure's parameter named as the method's (`x`), over a part.
+    pub fn predict(&self, x: &[f64]) -> f64 {
+        self.w.iter().zip(x).map(|(w, x)| w * x).sum::<f64>() + self.b
+    }
+}
+
+#[differentiate]
+pub fn linear_mse(model: &Linear, xs: &[f64], ys: &[f64]) -> f64 {
+    let d = model.w.len();
+    let mut total = 0.0;
+    for (k, y) in ys.iter().enumerate() {
+        let r = model.predict(&xs[k * d..(k + 1) * d]) - y;
+        total += r * r;
+    }
+    total / ys.len() as f64
+}
+
 /// A trait's method, implemented for a struct of the user's.
 pub trait Potential {
     fn potential(&self, x: f64) -> f64;
@@ -731,5 +755,30 @@ fn a_trait_method_of_a_struct_parameter() {
             &[k, c, xs[0], xs[1], xs[2]],
             &[g.spring.k, g.spring.c, g.xs[0], g.xs[1], g.xs[2]],
         );
+    }
+}
+
+#[test]
+fn a_method_whose_closure_shadows_its_parameter() {
+    let mut rng = Rng::new(31);
+    for _ in 0..4 {
+        let model = Linear {
+            w: vec![rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)],
+            b: rng.uniform(-0.5, 0.5),
+        };
+        let xs: Vec<f64> = (0..6).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let ys: Vec<f64> = (0..3).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let (value, g) = linear_mse::grad(&model, &xs, &ys);
+        assert_eq!(value.to_bits(), linear_mse(&model, &xs, &ys).to_bits());
+        let f = |v: &[f64]| {
+            let m = Linear {
+                w: v[..2].to_vec(),
+                b: v[2],
+            };
+            linear_mse(&m, &v[3..], &ys)
+        };
+        let at = [model.w.clone(), vec![model.b], xs.clone()].concat();
+        let analytic = [g.model.w.clone(), vec![g.model.b], g.xs.clone()].concat();
+        assert_gradient(f, &at, &analytic);
     }
 }
