@@ -214,9 +214,9 @@ impl VisitMut for Inliner<'_> {
                 ..
             }) = &stmt
             {
-                let bound = self.element_bound(pat, &init.expr, true);
-                if let (Some((name, ty)), Some(frame)) = (bound, self.receivers.last_mut()) {
-                    elements.push((name.clone(), frame.insert(name, ty)));
+                if let Some((name, ty)) = self.element_bound(pat, &init.expr, true) {
+                    let before = self.set_receiver(&name, ty);
+                    elements.push((name, before));
                 }
             }
             match stmt {
@@ -233,13 +233,8 @@ impl VisitMut for Inliner<'_> {
         }
         block.stmts = stmts;
         self.conditional = conditional;
-        if let Some(frame) = self.receivers.last_mut() {
-            for (name, before) in elements.into_iter().rev() {
-                match before {
-                    Some(before) => frame.insert(name, before),
-                    None => frame.remove(&name),
-                };
-            }
+        for (name, before) in elements.into_iter().rev() {
+            self.restore_receiver(name, before);
         }
     }
 
@@ -250,11 +245,7 @@ impl VisitMut for Inliner<'_> {
             // callee must not use for its own.
             Expr::Closure(closure) => {
                 let outer_bound = self.bound.clone();
-                let mut params = BoundNames(HashSet::new());
-                for input in &closure.inputs {
-                    params.visit_pat(input);
-                }
-                self.bound.extend(params.0);
+                self.bound.extend(closure_params(closure));
                 self.conditionally(|inliner| inliner.visit_expr_mut(&mut closure.body));
                 self.bound = outer_bound;
             }
@@ -373,11 +364,20 @@ impl<'s> Inliner<'s> {
         let Some((name, ty)) = bound else {
             return visit(self);
         };
-        let before = self
-            .receivers
-            .last_mut()
-            .and_then(|frame| frame.insert(name.clone(), ty));
+        let before = self.set_receiver(&name, ty);
         visit(self);
+        self.restore_receiver(name, before);
+    }
+
+    /// `name` known as a receiver of type `ty`; what it was before.
+    fn set_receiver(&mut self, name: &str, ty: syn::Type) -> Option<syn::Type> {
+        self.receivers
+            .last_mut()
+            .and_then(|frame| frame.insert(name.to_string(), ty))
+    }
+
+    /// `name` as it was before `set_receiver`.
+    fn restore_receiver(&mut self, name: String, before: Option<syn::Type>) {
         if let Some(frame) = self.receivers.last_mut() {
             match before {
                 Some(before) => frame.insert(name, before),
@@ -510,17 +510,11 @@ impl<'s> Inliner<'s> {
         }
         // A struct stands for the caller's variable: it is never bound.
         for (k, ((_, ty, mutable), arg)) in params.iter().zip(args).enumerate() {
-            let elsewhere = args
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != k)
-                .map(|(_, other)| other.to_token_stream());
             // (Nor is a reference to a float, unless a copy does.)
-            let float_reference = matches!(ty, syn::Type::Reference(r)
-                if matches!(&*r.elem, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32")));
+            let float_reference = matches!(ty, syn::Type::Reference(r) if is_float(&r.elem));
             if (user_type(ty).is_some() || float_reference)
                 && referenced_value(ty, arg).is_none()
-                && stand_for(ty, *mutable, arg, elsewhere).is_none()
+                && stand_for(ty, *mutable, args, k).is_none()
             {
                 return None;
             }
@@ -611,11 +605,6 @@ impl<'s> Inliner<'s> {
         }
         let mut lets: Vec<syn::Stmt> = Vec::new();
         for (k, ((param, ty, mutable), arg)) in params.iter().zip(args).enumerate() {
-            let elsewhere = args
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != k)
-                .map(|(_, other)| other.to_token_stream());
             // `&[x, 1.0]`, `&v.to_vec()`: the value bound, and the
             // parameter a reference to it.
             if let Some(value) = referenced_value(ty, arg) {
@@ -636,7 +625,7 @@ impl<'s> Inliner<'s> {
                 );
                 continue;
             }
-            let standing = stand_for(ty, *mutable, arg, elsewhere);
+            let standing = stand_for(ty, *mutable, args, k);
             match standing {
                 Some(stand) => {
                     names.insert(param.to_string(), stand);
@@ -865,11 +854,13 @@ fn part_names(block: &syn::Block) -> HashSet<String> {
 
 struct BoundNames(HashSet<String>);
 
-/// The names a pattern binds, into `into`.
-pub(crate) fn pattern_names(pat: &syn::Pat, into: &mut Vec<String>) {
+/// The names a closure's parameters bind.
+fn closure_params(closure: &syn::ExprClosure) -> HashSet<String> {
     let mut names = BoundNames(HashSet::new());
-    names.visit_pat(pat);
-    into.extend(names.0);
+    for input in &closure.inputs {
+        names.visit_pat(input);
+    }
+    names.0
 }
 
 /// `body` with its closures' parameters taken out (`|(w, x)| ..` as `||
@@ -967,7 +958,7 @@ fn referenced_value<'a>(ty: &syn::Type, arg: &'a Expr) -> Option<&'a syn::ExprRe
         return None;
     };
     // `&self.b`, `&v[i]` given a `&f64`: a copy of the float does.
-    let float = matches!(&*param.elem, syn::Type::Path(path) if path.path.is_ident("f64") || path.path.is_ident("f32"));
+    let float = is_float(&param.elem);
     match crate::lower::strip_parens(arg) {
         Expr::Reference(reference) => match crate::lower::strip_parens(&reference.expr) {
             Expr::Path(_) => None,
@@ -978,17 +969,13 @@ fn referenced_value<'a>(ty: &syn::Type, arg: &'a Expr) -> Option<&'a syn::ExprRe
     }
 }
 
-/// What a parameter stands for, when the argument names a variable of the
-/// caller; `None` where it is bound with `let` instead. A value parameter
-/// (not `mut`) given a variable that no other argument names is that
-/// variable; a reference parameter given a variable (a slice, or `&v`,
-/// `&mut v`) is that variable, read through the reference.
-fn stand_for(
-    ty: &syn::Type,
-    mutable: bool,
-    arg: &Expr,
-    mut elsewhere: impl Iterator<Item = proc_macro2::TokenStream>,
-) -> Option<Stand> {
+/// What a parameter stands for, when its argument `args[k]` names a
+/// variable of the caller; `None` where it is bound with `let` instead. A
+/// value parameter (not `mut`) given a variable that no other argument
+/// names is that variable; a reference parameter given a variable (a
+/// slice, or `&v`, `&mut v`) is that variable, read through the reference.
+fn stand_for(ty: &syn::Type, mutable: bool, args: &[Expr], k: usize) -> Option<Stand> {
+    let arg = &args[k];
     let variable = |expr: &Expr| match crate::lower::strip_parens(expr) {
         Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
         _ => None,
@@ -1003,7 +990,9 @@ fn stand_for(
         };
     }
     let name = variable(arg).filter(|_| !mutable)?;
-    let named_elsewhere = elsewhere.any(|tokens| identifiers(tokens).contains(&name.to_string()));
+    let named_elsewhere = args.iter().enumerate().any(|(j, other)| {
+        j != k && identifiers(other.to_token_stream()).contains(&name.to_string())
+    });
     (!named_elsewhere).then_some(Stand::Name(name))
 }
 
@@ -1176,7 +1165,7 @@ fn bindable(ty: &syn::Type) -> bool {
         syn::Type::Array(array) => bindable(&array.elem),
         syn::Type::Reference(reference) => match &*reference.elem {
             // `acc: &mut f64`: read and written as `*acc`.
-            syn::Type::Path(path) if path.path.is_ident("f64") || path.path.is_ident("f32") => true,
+            float if is_float(float) => true,
             syn::Type::Slice(slice) => bindable(&slice.elem),
             syn::Type::Array(array) => bindable(&array.elem),
             syn::Type::Path(path) => path.path.segments.last().is_some_and(|segment| {
@@ -1349,6 +1338,11 @@ fn receiver_types(sig: &syn::Signature) -> HashMap<String, syn::Type> {
             syn::FnArg::Receiver(_) => None,
         })
         .collect()
+}
+
+/// `f64` or `f32`.
+fn is_float(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(path) if path.path.is_ident("f64") || path.path.is_ident("f32"))
 }
 
 /// Whether a signature names `f64` or `f32` anywhere.

@@ -1,6 +1,7 @@
 //! The differentiated functions written beside a caller: in the same file
 //! and the same module, so that a call `g(..)` in the caller names them.
 
+use super::substitute::{Stand, Substitution};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use syn::visit_mut::VisitMut;
@@ -179,7 +180,12 @@ fn as_free_function(ty: &syn::Ident, method: &syn::ImplItemFn) -> Option<syn::It
     let mut sig = method.sig.clone();
     sig.inputs[0] = syn::parse_quote!(#mutability #this: #param_ty);
     let mut block = method.block.clone();
-    SelfRenamed(&this).visit_block_mut(&mut block);
+    let shared = HashMap::new();
+    Substitution {
+        names: HashMap::from([("self".to_string(), Stand::Name(this))]),
+        shared: &shared,
+    }
+    .visit_block_mut(&mut block);
     Some(syn::ItemFn {
         attrs: method.attrs.clone(),
         vis: syn::Visibility::Inherited,
@@ -187,40 +193,6 @@ fn as_free_function(ty: &syn::Ident, method: &syn::ImplItemFn) -> Option<syn::It
         sig,
         block: Box::new(block),
     })
-}
-
-/// `self` renamed to a name, in expressions and in macros' tokens.
-struct SelfRenamed<'n>(&'n syn::Ident);
-
-impl VisitMut for SelfRenamed<'_> {
-    fn visit_expr_path_mut(&mut self, path: &mut syn::ExprPath) {
-        if path.qself.is_none() && path.path.is_ident("self") {
-            let this = self.0;
-            path.path = syn::parse_quote!(#this);
-        }
-    }
-    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
-        mac.tokens = renamed_in(std::mem::take(&mut mac.tokens), self.0);
-    }
-    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
-}
-
-fn renamed_in(tokens: proc_macro2::TokenStream, this: &syn::Ident) -> proc_macro2::TokenStream {
-    tokens
-        .into_iter()
-        .map(|tree| match tree {
-            proc_macro2::TokenTree::Ident(ident) if ident == "self" => {
-                proc_macro2::TokenTree::Ident(this.clone())
-            }
-            proc_macro2::TokenTree::Group(group) => {
-                let mut inner =
-                    proc_macro2::Group::new(group.delimiter(), renamed_in(group.stream(), this));
-                inner.set_span(group.span());
-                proc_macro2::TokenTree::Group(inner)
-            }
-            other => other,
-        })
-        .collect()
 }
 
 /// The item lists (the file's, or an inline module's) holding an item of

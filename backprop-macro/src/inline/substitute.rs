@@ -151,11 +151,7 @@ impl VisitMut for Substitution<'_> {
             }
             // Names its parameters bind are its own inside it.
             Expr::Closure(closure) => {
-                let mut bound = Vec::new();
-                for input in &closure.inputs {
-                    crate::inline::pattern_names(input, &mut bound);
-                }
-                let hidden: Vec<(String, Stand)> = bound
+                let hidden: Vec<(String, Stand)> = super::closure_params(closure)
                     .iter()
                     .filter_map(|name| self.names.remove_entry(name))
                     .collect();

@@ -19,7 +19,7 @@ mod rewrite;
 pub(crate) use fields::read_as_integers;
 use fields::{collect_fields, field_uses, Use};
 use rewrite::{free_function, locals};
-pub(crate) use rewrite::{read_macro_arguments, visit_macro_arguments};
+pub(crate) use rewrite::{read_macro_arguments, repeat_in, visit_macro_arguments};
 
 use crate::errors::Errors;
 use crate::lower::strip_parens as strip;
@@ -104,12 +104,13 @@ fn expand_marked(
     let written = block.clone();
     let mut marked = take_marked_methods(&mut block, &type_ident, &mut errors);
     // The block's unmarked methods called on `self` are inlined.
-    let names: std::collections::HashSet<String> = marked
-        .iter()
-        .map(|m| m.method.sig.ident.to_string())
-        .collect();
-    let mut methods: Vec<&mut syn::ImplItemFn> = marked.iter_mut().map(|m| &mut m.method).collect();
     if let Some(file) = inlining {
+        let names: std::collections::HashSet<String> = marked
+            .iter()
+            .map(|m| m.method.sig.ident.to_string())
+            .collect();
+        let mut methods: Vec<&mut syn::ImplItemFn> =
+            marked.iter_mut().map(|m| &mut m.method).collect();
         crate::inline::self_calls_inlined(&written, &names, &mut methods, file);
     }
     if !any_marker {

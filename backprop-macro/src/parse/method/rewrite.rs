@@ -73,12 +73,17 @@ pub(super) fn locals(m: &Marked, type_ident: &Ident) -> Locals {
     }
 }
 
+/// The value and length of a macro of the repeat form, `vec![v; n]`.
+pub(crate) fn repeat_in(mac: &syn::Macro) -> Option<syn::ExprRepeat> {
+    let tokens = &mac.tokens;
+    syn::parse2(quote!([#tokens])).ok()
+}
+
 /// `vec![2.0, self.w[3]]`, `println!("{}", self.b)`: a macro's arguments are
 /// code too, when they parse as expressions, and are rewritten like the rest.
 pub(crate) fn visit_macro_arguments(visitor: &mut impl VisitMut, mac: &mut syn::Macro) {
     // `vec![v; n]`: both.
-    let tokens = &mac.tokens;
-    if let Ok(mut repeat) = syn::parse2::<syn::ExprRepeat>(quote!([#tokens])) {
+    if let Some(mut repeat) = repeat_in(mac) {
         visitor.visit_expr_mut(&mut repeat.expr);
         visitor.visit_expr_mut(&mut repeat.len);
         let (value, len) = (&repeat.expr, &repeat.len);
@@ -100,8 +105,7 @@ pub(crate) fn read_macro_arguments<V>(visitor: &mut V, mac: &syn::Macro)
 where
     V: for<'ast> syn::visit::Visit<'ast>,
 {
-    let tokens = &mac.tokens;
-    if let Ok(repeat) = syn::parse2::<syn::ExprRepeat>(quote!([#tokens])) {
+    if let Some(repeat) = repeat_in(mac) {
         visitor.visit_expr(&repeat.expr);
         visitor.visit_expr(&repeat.len);
         return;

@@ -433,8 +433,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         // `vec![0.0; layer.n]`: the length is a count.
-        let tokens = &mac.tokens;
-        if let Ok(repeat) = syn::parse2::<syn::ExprRepeat>(quote::quote!([#tokens])) {
+        if let Some(repeat) = crate::parse::method::repeat_in(mac) {
             self.visit_expr(&repeat.expr);
             self.visit_count(&repeat.len, true);
             return;
