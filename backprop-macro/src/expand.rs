@@ -146,8 +146,19 @@ fn pipeline(
     // and the module are written around it.
     // `graph`'s backward pass is the same, with recording calls: written
     // from the same names, so its locals and the tape's fields are the same.
+    // The calls of a function to itself share its tape where the tape
+    // allows (`emit/frames.rs`); else the pass is written again without.
     let recording_names = names.clone();
-    let backward = backward::generate(&graph, &activity, &signature, &mut names, None);
+    let mut written = names.clone();
+    let mut backward = backward::generate(&graph, &activity, &signature, &mut written, None, true);
+    let share = crate::emit::frames::shareable(&signature, &graph, &backward);
+    match share {
+        true => names = written,
+        false if backward.frames.is_some() => {
+            backward = backward::generate(&graph, &activity, &signature, &mut names, None, false);
+        }
+        false => names = written,
+    }
     let recorded = (!twin).then(|| {
         let mut names = recording_names;
         let recorder = names.fresh("recorder");
@@ -157,6 +168,7 @@ fn pipeline(
             &signature,
             &mut names,
             Some(recorder.clone()),
+            share,
         );
         module::Recording {
             backward,

@@ -358,9 +358,14 @@ pub(super) fn pullback_fn(
     let (types, values) = (tuple(&types), tuple(&values));
     let g = format_ident!("g");
     let has_work = !backward.work_fields.is_empty();
-    let pullback_into = pullback_into_fn(sig, has_work, generic, None);
+    let pullback_into = pullback_into_fn(sig, has_work, generic, None, false);
     let pullback_lent = crate::emit::lending::takes_slices(sig)
-        .then(|| pullback_into_fn(sig, has_work, generic, Some((tape, backward))));
+        .then(|| pullback_into_fn(sig, has_work, generic, Some((tape, backward)), false));
+    // The inner calls of a function whose calls share its tape.
+    let pullback_frame = backward
+        .frames
+        .as_ref()
+        .map(|_| pullback_into_fn(sig, has_work, generic, Some((tape, backward)), true));
     let seed_without_value = seed_without_value_fn(sig);
     quote! {
         #seed_without_value
@@ -376,6 +381,8 @@ pub(super) fn pullback_fn(
         #pullback_into
 
         #pullback_lent
+
+        #pullback_frame
     }
 }
 
@@ -429,12 +436,15 @@ fn seed_without_value_fn(sig: &Signature) -> Option<TokenStream> {
 /// With `lent`, the function's tape, the same as `pullback_lent`, which also
 /// takes the arguments again, as a tuple (see `backprop_runtime::lent`): the
 /// slices the backward pass reads, where `forward_lent` copied none; anything
-/// for the other parameters (a differentiated caller passes `()`).
+/// for the other parameters (a differentiated caller passes `()`). With
+/// `frame` too, `pullback_frame`: the same after `forward_frame`, from the
+/// readers of the stacks of the outermost call's tape (`emit/frames.rs`).
 fn pullback_into_fn(
     sig: &Signature,
     has_work: bool,
     generic: &Generic,
     lent: Option<(&super::tape::Tape, &crate::emit::backward::Backward)>,
+    frame: bool,
 ) -> TokenStream {
     // A lifetime only where a vector is lent from `grad`.
     let lends = sig.params.iter().any(|p| {
@@ -488,11 +498,19 @@ fn pullback_into_fn(
         true => quote!(self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);),
         false => quote!(self::backward_into(tape, seed, scratch);),
     };
+    let frames = lent
+        .and_then(|(tape, backward)| Some((tape, backward.frames.as_ref()?)))
+        .filter(|_| frame);
     let (name, lent_param) = match lent {
         Some((tape, backward_pass)) => {
-            let (param, core) = lent_parameters(sig, tape, backward_pass);
+            let (param, core) = lent_parameters(sig, tape, backward_pass, frames.is_some());
             backward = core.unwrap_or(backward);
-            (quote!(pullback_lent), Some(param))
+            // (A frame of a function that lends nothing takes nothing again.)
+            let param = crate::emit::lending::takes_slices(sig).then_some(param);
+            match frames.is_some() {
+                true => (quote!(pullback_frame), param),
+                false => (quote!(pullback_lent), param),
+            }
         }
         None => (quote!(pullback_into), None),
     };
@@ -505,7 +523,9 @@ fn pullback_into_fn(
     let scalar_seed = sig.inouts().next().is_none()
         && sig.returns_value
         && sig.floats.of_type(&sig.ret_ty).is_some();
-    if scalar_seed {
+    // (Not for a frame: what the inner calls pushed is popped only by
+    // running their backward passes.)
+    if scalar_seed && frames.is_none() {
         let zero = sig.ret.zero();
         backward = quote! {
             if seed != #zero {
@@ -513,13 +533,23 @@ fn pullback_into_fn(
             }
         };
     }
-    let doc = match lent {
-        None => "`pullback` into memory the caller keeps per call site: the gradient in `scratch` is set to zero (its vectors keep their memory), filled, and handed back by position, vectors as slices of it.",
-        Some(_) => "`pullback_into` after `forward_lent`, which copied no argument: `lent` holds the arguments again, in order, the slices as they were passed (`()` or anything for the others).",
+    let doc = match (lent, frames) {
+        (None, _) => "`pullback` into memory the caller keeps per call site: the gradient in `scratch` is set to zero (its vectors keep their memory), filled, and handed back by position, vectors as slices of it.",
+        (Some(_), None) => "`pullback_into` after `forward_lent`, which copied no argument: `lent` holds the arguments again, in order, the slices as they were passed (`()` or anything for the others).",
+        (Some(_), Some(_)) => "`pullback_lent` of an inner call, whose tape is the stacks of the outermost call's, read from where the calls after it left them. Its backward pass runs whatever the seed: it reads what its forward pass pushed.",
     };
+    let (vis, tape_param) = match frames {
+        Some((tape, frames)) => {
+            let stacks = frames.stack_params(tape, true);
+            (quote!(), quote!(#stacks))
+        }
+        None => (quote!(pub), quote!(tape: &#tape_ty)),
+    };
+    let too_many = frames.map(|_| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
         #[doc = #doc]
-        pub fn #name #params (tape: &#tape_ty, seed: #ret, scratch: & #lifetime mut #scratch_ty #lent_param) -> #types #where_clause {
+        #too_many
+        #vis fn #name #params (#tape_param, seed: #ret, scratch: & #lifetime mut #scratch_ty #lent_param) -> #types #where_clause {
             #grad.clear();
             #backward
             #values
@@ -539,6 +569,7 @@ fn lent_parameters(
     sig: &Signature,
     tape: &super::tape::Tape,
     backward: &crate::emit::backward::Backward,
+    frame: bool,
 ) -> (TokenStream, Option<TokenStream>) {
     let (mut patterns, mut types) = (Vec::new(), Vec::new());
     let (mut sink_patterns, mut sink_types) = (Vec::new(), Vec::new());
@@ -574,15 +605,21 @@ fn lent_parameters(
     let param = quote! {
         , (#(#patterns,)*): (#(#types,)*), (#(#sink_patterns,)*): (#(#sink_types,)*)
     };
-    if !super::passes::has_core(tape, backward) {
+    let frames = backward.frames.as_ref().filter(|_| frame);
+    if !super::passes::has_core(tape, backward) && frames.is_none() {
         return (param, None);
     }
     // The copies of lists passed by shared reference are lent; of the
-    // others, the tape's (`forward_lent` made them).
+    // others, the tape's (`forward_lent` made them). A frame has none:
+    // its caller lends every list (`frames::shareable`).
     let slices = tape.argument_copies().map(|c| {
         let field = &c.field;
-        match c.param {
-            Some(k) if lent(k) => {
+        match (c.param, frames) {
+            (Some(k), Some(_)) => {
+                let lent = format_ident!("lent_{k}");
+                quote!(::backprop_runtime::lent::Again::or(&#lent, &[]))
+            }
+            (Some(k), None) if lent(k) => {
                 let lent = format_ident!("lent_{k}");
                 quote!(::backprop_runtime::lent::Again::or(&#lent, tape.#field.as_slice()))
             }
@@ -594,11 +631,15 @@ fn lent_parameters(
         quote!(#into)
     });
     let args: Vec<TokenStream> = slices.chain(sinks).collect();
+    let (core, tape) = match frames {
+        Some(frames) => (quote!(backward_frame), frames.stack_arguments(tape)),
+        None => (quote!(backward_core), quote!(tape)),
+    };
     let core = match backward.work_fields.is_empty() {
         false => {
-            quote!(self::backward_core(tape, seed, &mut scratch.grad, &mut scratch.work, #(#args),*);)
+            quote!(self::#core(#tape, seed, &mut scratch.grad, &mut scratch.work, #(#args),*);)
         }
-        true => quote!(self::backward_core(tape, seed, scratch, #(#args),*);),
+        true => quote!(self::#core(#tape, seed, scratch, #(#args),*);),
     };
     (param, Some(core))
 }

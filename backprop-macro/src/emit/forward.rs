@@ -36,6 +36,9 @@ pub struct Forward<'a> {
     /// Calls whose callee copies none of the slices they pass, which the
     /// backward pass lends again (`emit/lending.rs`).
     pub lent: &'a BTreeMap<NodeId, crate::emit::lending::Lending>,
+    /// The calls of the function to itself that share its tape, and the
+    /// stacks they are passed (`emit/frames.rs`).
+    pub frames: Option<(&'a BTreeSet<NodeId>, &'a TokenStream)>,
 }
 
 impl Forward<'_> {
@@ -575,13 +578,18 @@ impl Forward<'_> {
                     }
                 })
                 .collect();
-            call = crate::emit::lending::dispatch(
-                module,
-                &bound,
-                &[],
-                |args| quote::quote_spanned!(span=> forward_lent(#tape_arg, (#(#args,)*), [#(#keep),*])),
-                |args| quote::quote_spanned!(span=> #path::forward_into(#tape_arg, #(#args),*)),
-            );
+            call = match self.frames.filter(|(calls, _)| calls.contains(&id)) {
+                Some((_, stacks)) => {
+                    quote::quote_spanned!(span=> self::forward_frame(#stacks, #(#bound),*))
+                }
+                None => crate::emit::lending::dispatch(
+                    module,
+                    &bound,
+                    &[],
+                    |args| quote::quote_spanned!(span=> forward_lent(#tape_arg, (#(#args,)*), [#(#keep),*])),
+                    |args| quote::quote_spanned!(span=> #path::forward_into(#tape_arg, #(#args),*)),
+                ),
+            };
         }
         match value_read {
             true => quote!(#before let #name = #call;),

@@ -69,6 +69,19 @@ pub(crate) fn sink_names(count: usize) -> Vec<Ident> {
     (0..count).map(|k| format_ident!("into_{k}")).collect()
 }
 
+/// The arguments bound to `lent_0`, `lent_1`, .. and the sinks to `into_0`,
+/// .. (`dispatch`): the names of the arguments' locals, and the bindings.
+pub(crate) fn bound(args: &[TokenStream], sinks: &[TokenStream]) -> (Vec<Ident>, TokenStream) {
+    let names: Vec<Ident> = (0..args.len()).map(|k| format_ident!("lent_{k}")).collect();
+    let into = sink_names(sinks.len());
+    let sinks = (!sinks.is_empty()).then(|| quote!(let (#(#into,)*) = (#(#sinks,)*);));
+    let bind = quote! {
+        let (#(#names,)*) = (#(#args,)*);
+        #sinks
+    };
+    (names, bind)
+}
+
 /// `lent` where the callee's module has `LENDS = true`, else `copying`: the
 /// runtime's fallbacks glob-imported, then the callee's module in a block
 /// inside, whose items hide them. The branch not taken is compiled out. The
@@ -85,13 +98,10 @@ pub(crate) fn dispatch(
     lent: impl FnOnce(&[Ident]) -> TokenStream,
     copying: impl FnOnce(&[Ident]) -> TokenStream,
 ) -> TokenStream {
-    let names: Vec<Ident> = (0..args.len()).map(|k| format_ident!("lent_{k}")).collect();
-    let into = sink_names(sinks.len());
+    let (names, bind) = bound(args, sinks);
     let (lent, copying) = (lent(&names), copying(&names));
-    let sinks = (!sinks.is_empty()).then(|| quote!(let (#(#into,)*) = (#(#sinks,)*);));
     quote! {{
-        let (#(#names,)*) = (#(#args,)*);
-        #sinks
+        #bind
         {
             #[allow(unused_imports, clippy::wildcard_imports)]
             use ::backprop_runtime::lent::*;

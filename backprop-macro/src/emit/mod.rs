@@ -9,6 +9,7 @@ mod api;
 pub(crate) use api::gradient_type;
 pub mod backward;
 pub mod forward;
+pub mod frames;
 pub mod graph;
 pub(crate) mod lending;
 pub mod module;

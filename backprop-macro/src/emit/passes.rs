@@ -167,6 +167,10 @@ impl Passes<'_> {
         let tape_ty = generic.tape();
         let mut local_names = names.clone();
         let tape_param = local_names.fresh("tape");
+        // Where calls share the tape, the branches that run at most once
+        // write into the frame, and the calls pass the stacks on.
+        let frames = backward.frames.as_ref();
+        let frame_stacks = frames.map(|f| f.stack_arguments(tape));
         let statements = Forward {
             graph,
             saved: &backward.saved,
@@ -174,11 +178,14 @@ impl Passes<'_> {
             stacks: &backward.stacks,
             tape_stacks: &backward.tape_stacks,
             once: &backward.once,
-            tape: &tape_param,
+            tape: frames.map_or(&tape_param, |f| &f.local),
             tangents: None,
             checkpoints: &backward.checkpoints,
             record,
             lent: &backward.lent,
+            frames: frames
+                .zip(frame_stacks.as_ref())
+                .map(|(f, s)| (&f.pulled, s)),
         }
         .statements();
         let references = References::of(sig, &mut local_names);
@@ -191,6 +198,53 @@ impl Passes<'_> {
         let (take_stacks, fill_copies, store) = fill_tape(tape, &tape_param, !fused);
         let returns = returns(sig);
         let (recorder, probes) = recorder_param(record, !sig.params.is_empty());
+        if let Some(frames) = frames {
+            // The outermost frame: `graph`'s recorded pass runs it itself,
+            // the others through `forward_frame`, which the inner calls run.
+            let open = frames.open(tape, &tape_param, false);
+            let (start, push) = (frames.start(tape), frames.push(tape));
+            let frame = quote!(#start #read_references #statements #write_inouts #push);
+            if record.is_some() {
+                let function = quote! {
+                    #[allow(clippy::too_many_arguments)]
+                    #[inline]
+                    #name (#tape_param: &mut #tape_ty, #params #recorder) #returns {
+                        #probes
+                        #open
+                        #frame
+                        #fill_copies
+                        #output
+                    }
+                };
+                return (function, tape_param);
+            }
+            let value = local_names.fresh("value");
+            let (bind, result) = match sig.returns_value {
+                true => (quote!(let #value =), quote!(#value)),
+                false => (quote!(), quote!()),
+            };
+            let (stack_params, stacks) = (frames.stack_params(tape, false), frame_stacks);
+            let args = references.names(sig);
+            let function = quote! {
+                #too_many
+                #[inline]
+                #name (#tape_param: &mut #tape_ty, #params) #returns {
+                    #open
+                    #bind self::forward_frame(#stacks, #(#args),*);
+                    #fill_copies
+                    #result
+                }
+
+                /// One call's forward pass, onto the stacks of the outermost
+                /// call's tape, its frame pushed last.
+                #[allow(clippy::too_many_arguments)]
+                fn forward_frame(#stack_params, #params) #returns {
+                    #frame
+                    #output
+                }
+            };
+            return (function, tape_param);
+        }
         let function = quote! {
             #too_many
             #[inline]
@@ -304,6 +358,17 @@ impl References {
                 quote!(*#reference = #last;)
             });
         quote!(#(#writes)*)
+    }
+
+    /// The names of `params`, in order.
+    fn names(&self, sig: &Signature) -> Vec<Ident> {
+        sig.params
+            .iter()
+            .map(|p| match self.all().find(|(name, _)| *name == p.ident) {
+                Some((_, reference)) => reference.clone(),
+                None => p.ident.clone(),
+            })
+            .collect()
     }
 
     /// `forward_into`'s parameters: the user's, references renamed.
@@ -643,10 +708,55 @@ impl Passes<'_> {
         }));
         let (recorder, probes) = recorder_param(record, false);
         params.extend(recorder);
+        let Some(frames) = &backward.frames else {
+            return quote! {
+                #header #generics (#(#params),*) #where_clause {
+                    #probes
+                    #unpack
+                    #body
+                    #(#accumulate)*
+                }
+            };
+        };
+        // Frames on one tape: the outermost opens the stacks' readers;
+        // `graph`'s recorded pass runs it itself, the others through
+        // `backward_frame`, which the inner calls' pullbacks run.
+        let stacks = frames.stack_arguments(tape);
+        let body = crate::emit::frames::with_stacks(body.clone(), &frames.placeholder, &stacks);
+        let (open, pop) = (frames.open(tape, &tape_param, true), frames.pop(tape));
+        if record.is_some() {
+            return quote! {
+                #header (#(#params),*) {
+                    #probes
+                    #open
+                    #pop
+                    #body
+                    #(#accumulate)*
+                }
+            };
+        }
+        // The outermost call names what the frame's patterns may not.
+        let seed_arg = names.fresh("seed");
+        let mut outer = params.clone();
+        outer[1] = quote!(#seed_arg: #ret);
+        outer[2] = quote!(#grad: &mut #grad_ty);
+        let passed = outer.iter().skip(1).map(|param| {
+            let name = param.clone().into_iter().next();
+            quote!(#name)
+        });
+        let stack_params = frames.stack_params(tape, true);
+        let frame_params = params.iter().skip(1);
         quote! {
-            #header #generics (#(#params),*) #where_clause {
-                #probes
-                #unpack
+            #header (#(#outer),*) {
+                #open
+                self::backward_frame(#stacks, #(#passed),*);
+            }
+
+            /// One call's backward pass, from the stacks of the outermost
+            /// call's tape: its frame popped first.
+            #[allow(clippy::too_many_arguments)]
+            fn backward_frame(#stack_params, #(#frame_params),*) {
+                #pop
                 #body
                 #(#accumulate)*
             }

@@ -25,6 +25,9 @@ pub(super) struct Tape {
     pub(super) by_reference: Vec<Ident>,
     /// Fields that hold a stack: (field, the stack's local in both passes).
     pub(super) stacks: Vec<(Ident, Ident)>,
+    /// The type of each of `stacks`, in order (`Stack<f64>`,
+    /// `TapeStack<..>`), and of what it holds.
+    pub(super) stack_types: Vec<(TokenStream, TokenStream)>,
     /// Data arrays copied into the tape.
     pub(super) copies: Vec<Copied>,
     /// The tapes of calls in the function body, fields the callees fill in
@@ -107,6 +110,8 @@ pub(super) fn tape_struct(
     let mut once = Vec::new();
     let mut callee_tapes = Vec::new();
     let mut heap_fields: Vec<(Ident, Heap)> = Vec::new();
+    let mut stack_types = Vec::new();
+    let mut frame_fields = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let name = &node.name;
         let borrowed = matches!(node.kind, crate::ir::NodeKind::Param)
@@ -130,11 +135,21 @@ pub(super) fn tape_struct(
                 Some(ty) => match backward.stacks.get(&id) {
                     Some(stack) => {
                         let doc = format!("`{name}` at each pass through its branch or loop, for the backward pass.");
-                        definitions
-                            .push(quote!(#[doc = #doc] pub #name: ::backprop_runtime::Stack<#ty>));
+                        let stack_ty = quote!(::backprop_runtime::Stack<#ty>);
+                        definitions.push(quote!(#[doc = #doc] pub #name: #stack_ty));
                         heap_fields.push((name.clone(), Heap::Known));
                         defaults.push(quote!(#name: ::core::default::Default::default()));
                         stacks.push((name.clone(), stack.clone()));
+                        stack_types.push((stack_ty, quote!(#ty)));
+                    }
+                    // A frame's value, where calls share the tape.
+                    None if backward.frames.is_some() => {
+                        let doc = format!("`{name}`, saved for the backward pass.");
+                        frame_fields.push(quote!(#[doc = #doc] pub #name: #ty));
+                        fields.push(name.clone());
+                        if backward.once.contains(&id) {
+                            once.push(name.clone());
+                        }
                     }
                     None => {
                         let doc = format!("`{name}`, saved for the backward pass.");
@@ -176,12 +191,12 @@ pub(super) fn tape_struct(
             let doc = format!("The tape of the call that computed `{name}`.");
             match backward.tape_stacks.get(&id) {
                 Some(stack) => {
-                    definitions.push(
-                        quote!(#[doc = #doc] pub #tape: ::backprop_runtime::TapeStack<#tape_ty>),
-                    );
+                    let stack_ty = quote!(::backprop_runtime::TapeStack<#tape_ty>);
+                    definitions.push(quote!(#[doc = #doc] pub #tape: #stack_ty));
                     heap_fields.push((tape.clone(), Heap::Probed));
                     defaults.push(quote!(#tape: ::core::default::Default::default()));
                     stacks.push((tape.clone(), stack.clone()));
+                    stack_types.push((stack_ty, tape_ty));
                 }
                 None => {
                     definitions.push(quote!(#[doc = #doc] pub #tape: #tape_ty));
@@ -234,18 +249,37 @@ pub(super) fn tape_struct(
         errors.push(untyped(&graph.nodes[id]));
     }
     errors.finish()?;
+    let mut frame = TokenStream::new();
+    if let Some(frames) = &backward.frames {
+        let (ty, stack) = (&frames.ty, &frames.stack);
+        let doc = "The frame of each call, the outermost last: the values of its body, for the backward pass (`emit/frames.rs`: the calls of the function to itself share the tape).";
+        definitions.push(quote!(#[doc = #doc] pub #stack: ::backprop_runtime::Stack<#ty>));
+        heap_fields.push((stack.clone(), Heap::Known));
+        defaults.push(quote!(#stack: ::core::default::Default::default()));
+        let doc = format!(
+            "What the tape of one call of `{}` keeps of its body's values (its calls of itself share one tape).",
+            sig.ident
+        );
+        frame = quote! {
+            #[doc = #doc]
+            #[derive(Clone, Copy, Debug, Default)]
+            pub struct #ty { #(#frame_fields),* }
+        };
+    }
     // A marker field for the float type only where no other field mentions it.
     let marker = generic
         .marker
         .clone()
         .filter(|(_, float)| !definitions.iter().any(|d| mentions(d.clone(), float)));
     let mut definition = tape_definition(sig, generic, marker.as_ref(), &definitions, &defaults);
+    definition.extend(frame);
     definition.extend(bytes_method(generic, &heap_fields));
     Ok(Tape {
         definition,
         fields,
         by_reference,
         stacks,
+        stack_types,
         copies,
         once,
         marker,

@@ -74,15 +74,33 @@ impl Pass<'_> {
                     .zip(&into)
                     .map(|(s, i)| s.argument(i))
                     .collect();
-                crate::emit::lending::dispatch(
-                    &module,
-                    &lent,
-                    &bound,
-                    |args| quote::quote_spanned!(span=> pullback_lent(#tape, #lent_seed, #scratch, (#(#args,)*), (#(#sink_args,)*))),
-                    |_| copying,
-                )
+                match self.frame_of(id) {
+                    // The function itself, on the same tape: its stacks.
+                    Some(stacks) => {
+                        let (args, bind) = crate::emit::lending::bound(&lent, &bound);
+                        quote::quote_spanned!(span=> {
+                            #bind
+                            self::pullback_frame(#stacks, #lent_seed, #scratch, (#(#args,)*), (#(#sink_args,)*))
+                        })
+                    }
+                    None => crate::emit::lending::dispatch(
+                        &module,
+                        &lent,
+                        &bound,
+                        |args| quote::quote_spanned!(span=> pullback_lent(#tape, #lent_seed, #scratch, (#(#args,)*), (#(#sink_args,)*))),
+                        |_| copying,
+                    ),
+                }
             }
-            None => copying(&seed_tokens(self.graph, id, &seeds, has_elements)),
+            None => {
+                let seed = seed_tokens(self.graph, id, &seeds, has_elements);
+                match self.frame_of(id) {
+                    Some(stacks) => {
+                        quote::quote_spanned!(span=> self::pullback_frame(#stacks, #seed, #scratch))
+                    }
+                    None => copying(&seed),
+                }
+            }
         };
         let tuple = pattern.tuple();
         self.out.extend(quote!(let #tuple = #pullback;));
@@ -127,6 +145,16 @@ impl Pass<'_> {
                 quote!(::backprop_runtime::accumulate(&mut #da[#part], #name);)
             });
         }
+    }
+
+    /// For a call of the function to itself, which shares its tape: what
+    /// stands for the stacks' readers (`emit/frames.rs`). Its tape is no
+    /// longer the tape's to save.
+    fn frame_of(&mut self, call: NodeId) -> Option<Ident> {
+        let frames = self.frames.as_mut().filter(|f| f.calls.contains(&call))?;
+        frames.pulled.insert(call);
+        self.saved_tapes.remove(&call);
+        Some(frames.placeholder.clone())
     }
 
     /// Where a lending callee puts each argument's adjoint (`Sink`): for an

@@ -245,6 +245,7 @@ impl Pass<'_> {
             checkpoints: &[],
             record: None,
             lent: &no_lending,
+            frames: None,
         }
         .iterations(looped, iterations);
         let advance = Forward {
@@ -259,6 +260,7 @@ impl Pass<'_> {
             checkpoints: &[],
             record: None,
             lent: &no_lending,
+            frames: None,
         }
         .iterations(looped, iterations);
         (record, advance)

@@ -161,7 +161,9 @@ impl Pass<'_> {
         // First to last where no iteration's reverse feeds another's
         // (`analysis::order`) and the body's reverse allows it (`Ahead`).
         let outer = self.ahead.take();
-        if crate::analysis::order::iterations_commute(self.graph, self.activity, looped) {
+        if crate::analysis::order::iterations_commute(self.graph, self.activity, looped)
+            && !self.holds_frame(looped)
+        {
             self.ahead = Some(Ahead {
                 region: looped.body.region,
                 popped: self.popped(),
@@ -295,6 +297,19 @@ impl Pass<'_> {
             }
         }
         code
+    }
+
+    /// Whether the loop's body calls the function itself, on the same tape:
+    /// its stacks hold each inner call's values between the iterations'
+    /// own, so its reverse runs last to first (`emit/frames.rs`).
+    fn holds_frame(&self, looped: &Loop) -> bool {
+        let Some(frames) = &self.frames else {
+            return false;
+        };
+        crate::ir::traverse::any_stmt(
+            &looped.body,
+            &mut |stmt| matches!(stmt, Stmt::Node(id) if frames.calls.contains(id)),
+        )
     }
 
     /// Whether the reverse of `region`, a block whose pops are `order`, reads

@@ -74,6 +74,9 @@ pub struct Backward {
     /// Whether the seeds of `&mut [f64]` parameters are `lent::Seed`s
     /// (`backward_core` and `pullback_lent` take them so).
     pub seeded: bool,
+    /// The calls of the function to itself, pulled back through the frames
+    /// of one tape (`emit/frames.rs`), where it asked for them.
+    pub frames: Option<crate::emit::frames::Frames>,
 }
 
 /// A field of `Work`, memory the backward pass refills at each use instead of
@@ -85,16 +88,22 @@ pub struct WorkField {
 }
 
 /// The backward pass; with `record`, the same with calls to that `&mut
-/// Recorder` after each adjoint and term, for `graph`.
+/// Recorder` after each adjoint and term, for `graph`. With `share`, the
+/// calls of the function to itself are frames on its tape
+/// (`emit/frames.rs`): `frames::shareable` says whether that holds.
 pub fn generate(
     graph: &Graph,
     activity: &Activity,
     sig: &Signature,
     names: &mut Names,
     record: Option<Ident>,
+    share: bool,
 ) -> Backward {
     let grad = names.fresh("grad");
     let work = names.fresh("work");
+    let frames = share
+        .then(|| crate::emit::frames::Frames::of(graph, sig, names))
+        .flatten();
     let mut pass = Pass {
         graph,
         activity,
@@ -125,6 +134,7 @@ pub fn generate(
         sinks: Vec::new(),
         seeded: BTreeMap::new(),
         ahead: None,
+        frames,
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -215,6 +225,7 @@ pub fn generate(
         edges: pass.edges,
         seeded: !pass.seeded.is_empty(),
         sinks: pass.sinks,
+        frames: pass.frames,
     }
 }
 
@@ -265,6 +276,8 @@ struct Pass<'a> {
     /// The reversed loop being written, if it may run first to last: its
     /// body reads its stacks oldest first (`control.rs`).
     ahead: Option<control::Ahead>,
+    /// The calls of the function to itself, where they are frames.
+    frames: Option<crate::emit::frames::Frames>,
 }
 
 impl Pass<'_> {

@@ -671,6 +671,7 @@ fn statements(graph: &Graph, tangents: &Tangents, names: &mut Names) -> TokenStr
         checkpoints: &[],
         record: None,
         lent: &BTreeMap::new(),
+        frames: None,
     }
     .statements()
 }

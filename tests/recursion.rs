@@ -1,0 +1,181 @@
+//! Functions that call themselves over lists, on one tape: each call pushes
+//! its values on the outermost call's stacks and its frame last, and the
+//! backward pass pops them in exactly the reverse order
+//! (`backprop-macro/src/emit/frames.rs`). Each shape against central
+//! differences at several depths and points, both sides of every branch,
+//! and through every entry point that runs the passes (`grad`, `forward`
+//! then `backward`, a differentiated caller, forward mode, the picture).
+
+mod common;
+
+use backprop_runtime::differentiate;
+use common::{assert_gradient, Rng};
+
+/// Two calls of itself in a branch that runs at most once (its values are
+/// written into the frame) over the halves of a range.
+#[differentiate(wrt(a))]
+fn tree(a: &[f64], lo: usize, hi: usize) -> f64 {
+    if hi - lo == 1 {
+        a[lo].sin() + 1.5
+    } else {
+        let mid = (lo + hi) / 2;
+        let left = tree(a, lo, mid);
+        let right = tree(a, mid, hi);
+        left * right + (left - right).tanh()
+    }
+}
+
+/// A float carried down the recursion; a loop whose iterations commute
+/// (its reverse reads its stack oldest first) before the call.
+#[differentiate]
+fn walk(x: f64, w: &[f64], k: usize) -> f64 {
+    if k == w.len() {
+        return x.sin();
+    }
+    let mut s = 0.0;
+    for wi in &w[k..] {
+        s += (wi * x).exp() * 0.1;
+    }
+    let inner = walk(x * w[k] + s, w, k + 1);
+    inner * s + x * x
+}
+
+/// Calls in a loop whose results are compared: those not chosen get a zero
+/// seed, and their backward passes still pop what they pushed.
+#[differentiate(wrt(a))]
+fn smallest(a: &[f64], n: usize) -> f64 {
+    if n == 1 {
+        return (a[0] - 0.3).powi(2);
+    }
+    let mut best = a[0] * 10.0;
+    for k in 0..2 {
+        let v = smallest(&a[k..], n - 1) + a[k] * 0.5;
+        best = best.min(v);
+    }
+    best
+}
+
+/// A float recursion (no list to lend) with a call whose value is only
+/// compared: that call runs on a tape of its own, as the backward pass
+/// never pops what it would push.
+#[differentiate]
+fn compared(x: f64, n: u32) -> f64 {
+    if n == 0 {
+        return x.sin();
+    }
+    let y = compared(x * 0.9, n - 1);
+    let z = compared(x * 1.1, n - 1);
+    if z > 0.0 {
+        y * x
+    } else {
+        y + x
+    }
+}
+
+/// A differentiated caller of a recursion, which lends it its slice.
+#[differentiate]
+fn tree_of_squares(a: &[f64]) -> f64 {
+    let squares: Vec<f64> = a.iter().map(|v| v * v).collect();
+    tree(&squares, 0, squares.len()) + a[0]
+}
+
+fn points(len: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = Rng::new(seed);
+    (0..3)
+        .map(|_| (0..len).map(|_| rng.uniform(-1.2, 1.2)).collect())
+        .collect()
+}
+
+#[test]
+fn two_calls_in_a_branch() {
+    for len in [1, 2, 3, 7, 16] {
+        for a in points(len, 11 + len as u64) {
+            let (value, g) = tree::grad(&a, 0, len);
+            assert_eq!(value, tree(&a, 0, len));
+            assert_gradient(|a| tree(a, 0, len), &a, &g.a);
+            // The tape run backward again, from its own copy of `a`.
+            let (_, tape) = tree::forward(&a, 0, len);
+            assert_eq!(tree::backward(&tape, 1.0).a, g.a);
+        }
+    }
+}
+
+#[test]
+fn a_float_carried_down() {
+    for len in [0, 1, 4] {
+        for w in points(len, 5) {
+            for x in [-0.7, 0.4, 1.1] {
+                let (value, g) = walk::grad(x, &w, 0);
+                assert_eq!(value, walk(x, &w, 0));
+                let mut point = vec![x];
+                point.extend(&w);
+                let analytic: Vec<f64> = [g.x].iter().chain(&g.w).copied().collect();
+                assert_gradient(|p| walk(p[0], &p[1..], 0), &point, &analytic);
+            }
+        }
+    }
+}
+
+#[test]
+fn calls_not_chosen() {
+    for n in [1, 2, 3, 5] {
+        for a in points(n + 1, 23) {
+            let (value, g) = smallest::grad(&a, n);
+            assert_eq!(value, smallest(&a, n));
+            assert_gradient(|a| smallest(a, n), &a, &g.a);
+        }
+    }
+}
+
+#[test]
+fn a_call_only_compared() {
+    for n in [0, 1, 2, 5] {
+        // Both sides of the comparison: sin(1.1^k x) changes sign.
+        for x in [0.7, 2.5, -0.4, 3.3] {
+            let (value, g) = compared::grad(x, n);
+            assert_eq!(value, compared(x, n));
+            assert_gradient(|p| compared(p[0], n), &[x], &[g.x]);
+        }
+    }
+}
+
+#[test]
+fn called_from_a_differentiated_caller() {
+    for len in [1, 5, 8] {
+        for a in points(len, 3) {
+            let (value, g) = tree_of_squares::grad(&a);
+            assert_eq!(value, tree_of_squares(&a));
+            assert_gradient(tree_of_squares, &a, &g.a);
+        }
+    }
+}
+
+#[test]
+fn forward_mode_and_the_picture() {
+    let a = [0.3, -0.8, 1.1, 0.2, -0.4];
+    let (_, g) = tree::grad(&a, 0, a.len());
+    let direction = [0.5, -1.0, 0.25, 2.0, 1.0];
+    let (_, along) = tree::tangent(&a, 0, a.len(), &direction);
+    let expected: f64 = g.a.iter().zip(direction).map(|(g, d)| g * d).sum();
+    assert!((along - expected).abs() < 1e-12 * expected.abs().max(1.0));
+    let graph = tree::graph(&a, 0, a.len());
+    match graph.node("a").and_then(|n| n.gradient.clone()) {
+        Some(backprop_runtime::graph::Shown::Array { head, .. }) => {
+            assert_eq!(head, g.a[..head.len()]);
+        }
+        other => panic!("the picture shows {other:?} for a's gradient"),
+    }
+}
+
+#[test]
+fn one_tape_for_the_whole_recursion() {
+    // Its memory is the stacks', not a tape per call: a few floats per call.
+    let a: Vec<f64> = (0..64).map(|k| (k as f64 * 0.37).sin()).collect();
+    let (_, tape) = tree::forward(&a, 0, a.len());
+    let calls = 2 * a.len() - 1;
+    assert!(
+        tape.bytes() < calls * 48 + a.len() * 8 + 1024,
+        "{} bytes for {calls} calls",
+        tape.bytes()
+    );
+}
