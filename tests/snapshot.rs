@@ -222,6 +222,21 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// A function that calls itself, in a loop: its calls share one tape, each
+/// pushing its iterations' values, then its frame.
+#[differentiate(wrt(w))]
+fn nested_sum(w: &[f64], depth: usize) -> f64 {
+    if depth == 0 {
+        return w[0].sin();
+    }
+    let mut total = 0.0;
+    for k in 0..2 {
+        let inner = nested_sum(&w[k..], depth - 1);
+        total += w[k] * inner;
+    }
+    total
+}
+
 /// A model whose methods are differentiated with respect to its fields.
 pub struct Linear {
     pub w: Vec<f64>,
@@ -330,6 +345,11 @@ const SNAPSHOTS: &[Snapshot] = &[
         "iterator_chain",
         "an iterator chain, rewritten into its loop",
         &[("dot", dot::SOURCE)],
+    ),
+    (
+        "recursion",
+        "a function that calls itself, on one tape",
+        &[("nested_sum", nested_sum::SOURCE)],
     ),
     (
         "method",

@@ -545,7 +545,8 @@ fn pullback_into_fn(
         }
         None => (quote!(pub), quote!(tape: &#tape_ty)),
     };
-    let too_many = frames.map(|_| quote!(#[allow(clippy::too_many_arguments)]));
+    let lent_count = if lent_param.is_some() { 2 } else { 0 };
+    let too_many = frames.and_then(|(tape, frames)| frames.allow_many(tape, 2 + lent_count));
     quote! {
         #[doc = #doc]
         #too_many

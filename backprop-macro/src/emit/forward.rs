@@ -68,9 +68,21 @@ impl Forward<'_> {
                 let (tape, name) = (self.tape, &node.name);
                 code.extend(quote!(#tape.#name = #name;));
             }
+            // A stack of several values (a frame's) gets them together, as a
+            // tuple, where the first is pushed.
             if let Some(stack) = self.stacks.get(&id) {
-                let name = &node.name;
-                code.extend(quote!(#stack.push(#name);));
+                let mut members = self.stacks.iter().filter(|(_, s)| *s == stack);
+                let names: Vec<&Ident> = members
+                    .clone()
+                    .map(|(m, _)| &self.graph.nodes[*m].name)
+                    .collect();
+                match (members.next(), &names[..]) {
+                    (_, [name]) => code.extend(quote!(#stack.push(#name);)),
+                    (Some((first, _)), _) if *first == id => {
+                        code.extend(quote!(#stack.push((#(#names),*));));
+                    }
+                    _ => {}
+                }
             }
             if let (Some(stack), NodeKind::Call { .. }) = (self.tape_stacks.get(&id), &node.kind) {
                 code.extend(quote!(#stack.keep();));

@@ -169,6 +169,13 @@ impl Frames {
         quote!(#(#locals,)* #frames)
     }
 
+    /// Clippy's lint allowed on a frame function that takes the stacks and
+    /// `others` parameters besides, where they are more than its seven.
+    pub(super) fn allow_many(&self, tape: &Tape, others: usize) -> Option<TokenStream> {
+        let count = tape.stacks.len() + 1 + others;
+        (count > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]))
+    }
+
     /// The stacks as a frame function's parameters: `&mut` each stack, or
     /// with `reading`, each reader.
     pub(super) fn stack_params(&self, tape: &Tape, reading: bool) -> TokenStream {

@@ -206,7 +206,7 @@ impl Passes<'_> {
             let frame = quote!(#start #read_references #statements #write_inouts #push);
             if record.is_some() {
                 let function = quote! {
-                    #[allow(clippy::too_many_arguments)]
+                    #too_many
                     #[inline]
                     #name (#tape_param: &mut #tape_ty, #params #recorder) #returns {
                         #probes
@@ -225,6 +225,7 @@ impl Passes<'_> {
             };
             let (stack_params, stacks) = (frames.stack_params(tape, false), frame_stacks);
             let args = references.names(sig);
+            let allow = frames.allow_many(tape, sig.params.len());
             let function = quote! {
                 #too_many
                 #[inline]
@@ -237,7 +238,7 @@ impl Passes<'_> {
 
                 /// One call's forward pass, onto the stacks of the outermost
                 /// call's tape, its frame pushed last.
-                #[allow(clippy::too_many_arguments)]
+                #allow
                 fn forward_frame(#stack_params, #params) #returns {
                     #frame
                     #output
@@ -746,6 +747,7 @@ impl Passes<'_> {
         });
         let stack_params = frames.stack_params(tape, true);
         let frame_params = params.iter().skip(1);
+        let allow = frames.allow_many(tape, params.len() - 1);
         quote! {
             #header (#(#outer),*) {
                 #open
@@ -754,7 +756,7 @@ impl Passes<'_> {
 
             /// One call's backward pass, from the stacks of the outermost
             /// call's tape: its frame popped first.
-            #[allow(clippy::too_many_arguments)]
+            #allow
             fn backward_frame(#stack_params, #(#frame_params),*) {
                 #pop
                 #body

@@ -133,6 +133,29 @@ pub(super) fn tape_struct(
         } else if backward.saved.contains(&id) {
             match &node.ty {
                 Some(ty) => match backward.stacks.get(&id) {
+                    // Values of one block on one stack (a frame's): the field
+                    // where the first is.
+                    Some(stack) if backward.stack_groups.contains_key(stack) => {
+                        let members = backward.stacks.iter().filter(|(_, s)| *s == stack);
+                        let first = members.clone().next().map(|(m, _)| *m) == Some(id);
+                        let types = members.map(|(m, _)| graph.nodes[*m].ty.as_ref());
+                        let types = types.collect::<Option<Vec<_>>>().filter(|_| first);
+                        if let Some(types) = types {
+                            let field = &backward.stack_groups[stack];
+                            let names = backward.stacks.iter().filter(|(_, s)| *s == stack);
+                            let names: Vec<String> = names
+                                .map(|(m, _)| format!("`{}`", graph.nodes[*m].name))
+                                .collect();
+                            let doc = format!("{} at each pass through their branch or loop, for the backward pass.", names.join(", "));
+                            let element = quote!((#(#types),*));
+                            let stack_ty = quote!(::backprop_runtime::Stack<#element>);
+                            definitions.push(quote!(#[doc = #doc] pub #field: #stack_ty));
+                            heap_fields.push((field.clone(), Heap::Known));
+                            defaults.push(quote!(#field: ::core::default::Default::default()));
+                            stacks.push((field.clone(), stack.clone()));
+                            stack_types.push((stack_ty, element));
+                        }
+                    }
                     Some(stack) => {
                         let doc = format!("`{name}` at each pass through its branch or loop, for the backward pass.");
                         let stack_ty = quote!(::backprop_runtime::Stack<#ty>);

@@ -77,6 +77,9 @@ pub struct Backward {
     /// The calls of the function to itself, pulled back through the frames
     /// of one tape (`emit/frames.rs`), where it asked for them.
     pub frames: Option<crate::emit::frames::Frames>,
+    /// The stacks (their locals) that hold several values of one block, a
+    /// tuple per pass, with their field in the tape: a frame's.
+    pub stack_groups: BTreeMap<Ident, Ident>,
 }
 
 /// A field of `Work`, memory the backward pass refills at each use instead of
@@ -135,6 +138,7 @@ pub fn generate(
         seeded: BTreeMap::new(),
         ahead: None,
         frames,
+        stack_groups: BTreeMap::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -226,6 +230,7 @@ pub fn generate(
         seeded: !pass.seeded.is_empty(),
         sinks: pass.sinks,
         frames: pass.frames,
+        stack_groups: pass.stack_groups,
     }
 }
 
@@ -278,6 +283,9 @@ struct Pass<'a> {
     ahead: Option<control::Ahead>,
     /// The calls of the function to itself, where they are frames.
     frames: Option<crate::emit::frames::Frames>,
+    /// Stacks of several values of one block (a tuple each), with their
+    /// field in the tape.
+    stack_groups: BTreeMap<Ident, Ident>,
 }
 
 impl Pass<'_> {
@@ -462,6 +470,8 @@ impl Pass<'_> {
         }
         order.sort_unstable();
         let ahead = self.reads_ahead(region, &order);
+        // Frames keep a block's values in one stack, a tuple per pass.
+        let mut stacked: Vec<NodeId> = Vec::new();
         for id in order {
             let node = &self.graph.nodes[id];
             let name = &node.name;
@@ -483,6 +493,10 @@ impl Pass<'_> {
                 }
                 Storage::Stack => {}
             }
+            if self.frames.is_some() {
+                stacked.push(id);
+                continue;
+            }
             let stack = self.names.fresh(&format!("{name}_stack"));
             match self.read_ahead(ahead, &stack) {
                 Some(reader) => code.extend(quote!(let #name = #reader.read();)),
@@ -490,6 +504,11 @@ impl Pass<'_> {
             }
             self.stacks.insert(id, stack);
             self.saved.insert(id);
+        }
+        if !stacked.is_empty() {
+            // (Nothing computed again reads a stacked value: first.)
+            let pop = self.pop_together(&stacked, ahead);
+            code = quote!(#pop #code);
         }
         for (id, node) in self.graph.nodes.iter().enumerate().rev() {
             if node.region != region || !self.saved_tapes.contains(&id) {
@@ -505,6 +524,41 @@ impl Pass<'_> {
             }
         }
         code
+    }
+
+    /// The values of one block that a frame saves on a stack, popped
+    /// together: one stack of tuples (a push and a pop per pass instead of
+    /// one per value), or the value's own stack where there is one.
+    fn pop_together(&mut self, stacked: &[NodeId], ahead: bool) -> TokenStream {
+        let names: Vec<Ident> = stacked
+            .iter()
+            .map(|id| self.graph.nodes[*id].name.clone())
+            .collect();
+        let joined = match names.len() {
+            1..=3 => names
+                .iter()
+                .map(Ident::to_string)
+                .collect::<Vec<_>>()
+                .join("_"),
+            _ => format!("{}_{}_more", names[0], names[1]),
+        };
+        let stack = self.names.fresh(&format!("{joined}_stack"));
+        if names.len() > 1 {
+            let field = self.names.fresh(&joined);
+            self.stack_groups.insert(stack.clone(), field);
+        }
+        let pattern = match &names[..] {
+            [name] => quote!(#name),
+            _ => quote!((#(#names),*)),
+        };
+        for &id in stacked {
+            self.stacks.insert(id, stack.clone());
+            self.saved.insert(id);
+        }
+        match self.read_ahead(ahead, &stack) {
+            Some(reader) => quote!(let #pattern = #reader.read();),
+            None => quote!(let #pattern = #stack.pop();),
+        }
     }
 
     /// The expression that recomputes a value the plan recomputes, with locals
