@@ -358,6 +358,23 @@ pub fn scale_each(state: &mut [f64], k: f64) {
     }
 }
 
+/// A helper that writes its argument and returns it too, called as a
+/// statement (its value dropped): once for a value read after, once for
+/// one never read again.
+fn damp(v: &mut f64, k: f64) -> f64 {
+    *v *= k;
+    *v
+}
+
+#[differentiate]
+pub fn damped_twice(x: f64, k: f64) -> f64 {
+    let mut u = x;
+    damp(&mut u, k);
+    let mut unused = x * 2.0;
+    damp(&mut unused, k);
+    u * x
+}
+
 /// A parameter made mutable by `let mut x = x;`, a `while` loop.
 fn ln_gamma(x: f64) -> f64 {
     let mut x = x;
@@ -704,6 +721,15 @@ fn plain_helpers_taking_float_references() {
         let g = scale_each::backward(&tape, &ones[..]);
         assert!(g.state.iter().all(|d| *d == k));
         assert!((g.k - xs.iter().sum::<f64>()).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn a_helper_whose_value_is_dropped() {
+    for (x, k) in [(0.3, 1.5), (-1.2, 0.25)] {
+        let (value, g) = damped_twice::grad(x, k);
+        assert_eq!(value.to_bits(), damped_twice(x, k).to_bits());
+        assert_gradient(|p| damped_twice(p[0], p[1]), &[x, k], &[g.x, g.k]);
     }
 }
 

@@ -81,13 +81,23 @@ fn expand(
     let module =
         match tries().find_map(|inlined| module_of(&inlined, &args, Errors::default()).ok()) {
             Some(module) => module,
-            None => module_of(&generated, &args, errors)?,
+            // A plain helper has no module to be called through: what the
+            // function with it inlined is refused for, not a call of it.
+            None => match first.filter(|first| !same_function(attempt(false).as_ref(), first)) {
+                Some(first) => module_of(&first, &args, errors)?,
+                None => module_of(&generated, &args, errors)?,
+            },
         };
     // The user's function stays as written. Its derivative is used through the
     // module even when the function itself is never called.
     function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     crate::parse::checkpoint::strip(&mut function.block);
     Ok(quote!(#function #module))
+}
+
+/// Whether `a` is `b`, token for token.
+fn same_function(a: Option<&syn::ItemFn>, b: &syn::ItemFn) -> bool {
+    a.is_some_and(|a| quote!(#a).to_string() == quote!(#b).to_string())
 }
 
 /// The module of a function (`f::forward`, `f::backward`, ...), or every problem

@@ -753,25 +753,59 @@ fn final_return_as_tail(body: &mut syn::Block) {
     }
 }
 
-/// A unit body's statements spliced into a block: its last expression, if
-/// any, ended with `;` where it needs one.
+/// A body's statements spliced into a block, where the call was a statement:
+/// its last expression, if any, ended with `;` where it needs one, and a
+/// value the call returned (`*a` of a helper that also writes `a`) dropped
+/// as a `let _ = ..;` says.
 fn as_statements(mut stmts: Vec<syn::Stmt>) -> Vec<syn::Stmt> {
-    if let Some(syn::Stmt::Expr(last, semi @ None)) = stmts.last_mut() {
-        let block_like = matches!(
-            last,
-            Expr::Block(_)
-                | Expr::If(_)
-                | Expr::ForLoop(_)
-                | Expr::While(_)
-                | Expr::Loop(_)
-                | Expr::Match(_)
-                | Expr::Unsafe(_)
-        );
-        if !block_like {
-            *semi = Some(Default::default());
-        }
+    let Some(syn::Stmt::Expr(last, None)) = stmts.last() else {
+        return stmts;
+    };
+    let block_like = matches!(
+        last,
+        Expr::Block(_)
+            | Expr::If(_)
+            | Expr::ForLoop(_)
+            | Expr::While(_)
+            | Expr::Loop(_)
+            | Expr::Match(_)
+            | Expr::Unsafe(_)
+    );
+    // A call or an assignment is a statement of its own.
+    let statement = matches!(
+        last,
+        Expr::Call(_) | Expr::MethodCall(_) | Expr::Assign(_) | Expr::Macro(_)
+    ) || matches!(last, Expr::Binary(b) if assigns(&b.op));
+    if block_like {
+        return stmts;
     }
+    let last = match stmts.pop() {
+        Some(syn::Stmt::Expr(last, _)) => last,
+        _ => return stmts,
+    };
+    stmts.push(match statement {
+        true => syn::Stmt::Expr(last, Some(Default::default())),
+        false => syn::parse_quote!(let _ = #last;),
+    });
     stmts
+}
+
+/// `+=` and the other operators that assign.
+fn assigns(op: &syn::BinOp) -> bool {
+    use syn::BinOp::*;
+    matches!(
+        op,
+        AddAssign(_)
+            | SubAssign(_)
+            | MulAssign(_)
+            | DivAssign(_)
+            | RemAssign(_)
+            | BitXorAssign(_)
+            | BitAndAssign(_)
+            | BitOrAssign(_)
+            | ShlAssign(_)
+            | ShrAssign(_)
+    )
 }
 
 /// Whether a statement's own expression (its `let` value, its condition,
