@@ -136,23 +136,12 @@ pub(super) fn tape_struct(
                     // Values of one block on one stack (a frame's): the field
                     // where the first is.
                     Some(stack) if backward.stack_groups.contains_key(stack) => {
-                        let members = backward.stacks.iter().filter(|(_, s)| *s == stack);
-                        let first = members.clone().next().map(|(m, _)| *m) == Some(id);
-                        let types = members.map(|(m, _)| graph.nodes[*m].ty.as_ref());
-                        let types = types.collect::<Option<Vec<_>>>().filter(|_| first);
-                        if let Some(types) = types {
-                            let field = &backward.stack_groups[stack];
-                            let names = backward.stacks.iter().filter(|(_, s)| *s == stack);
-                            let names: Vec<String> = names
-                                .map(|(m, _)| format!("`{}`", graph.nodes[*m].name))
-                                .collect();
-                            let doc = format!("{} at each pass through their branch or loop, for the backward pass.", names.join(", "));
-                            let element = quote!((#(#types),*));
-                            let stack_ty = quote!(::backprop_runtime::Stack<#element>);
+                        if let Some((field, stack_ty, element)) = group_stack(graph, backward, id) {
+                            let doc = group_doc(graph, backward, stack);
                             definitions.push(quote!(#[doc = #doc] pub #field: #stack_ty));
                             heap_fields.push((field.clone(), Heap::Known));
                             defaults.push(quote!(#field: ::core::default::Default::default()));
-                            stacks.push((field.clone(), stack.clone()));
+                            stacks.push((field, stack.clone()));
                             stack_types.push((stack_ty, element));
                         }
                     }
@@ -309,6 +298,43 @@ pub(super) fn tape_struct(
         callee_tapes,
         checkpoints,
     })
+}
+
+/// The field of a stack that holds several values of one block (a
+/// frame's), where `id` is the first of them: its name, type, and the
+/// tuple it holds. `None` for the others, and where one is untyped (each
+/// reported where it is met).
+fn group_stack(
+    graph: &Graph,
+    backward: &Backward,
+    id: NodeId,
+) -> Option<(Ident, TokenStream, TokenStream)> {
+    let stack = backward.stacks.get(&id)?;
+    let mut members = backward.stacks.iter().filter(|(_, s)| *s == stack);
+    if members.clone().next().map(|(m, _)| *m) != Some(id) {
+        return None;
+    }
+    let types = members.try_fold(Vec::new(), |mut types, (m, _)| {
+        types.push(graph.nodes[*m].ty.as_ref()?);
+        Some(types)
+    })?;
+    let element = quote!((#(#types),*));
+    let stack_ty = quote!(::backprop_runtime::Stack<#element>);
+    Some((backward.stack_groups[stack].clone(), stack_ty, element))
+}
+
+/// The doc of a stack of several values: their names.
+fn group_doc(graph: &Graph, backward: &Backward, stack: &Ident) -> String {
+    let names: Vec<String> = backward
+        .stacks
+        .iter()
+        .filter(|(_, s)| *s == stack)
+        .map(|(m, _)| format!("`{}`", graph.nodes[*m].name))
+        .collect();
+    format!(
+        "{} at each pass through their branch or loop, for the backward pass.",
+        names.join(", ")
+    )
 }
 
 /// `Work`, the memory the backward pass refills (one field per call site's

@@ -775,7 +775,7 @@ fn as_statements(mut stmts: Vec<syn::Stmt>) -> Vec<syn::Stmt> {
     let statement = matches!(
         last,
         Expr::Call(_) | Expr::MethodCall(_) | Expr::Assign(_) | Expr::Macro(_)
-    ) || matches!(last, Expr::Binary(b) if assigns(&b.op));
+    ) || matches!(last, Expr::Binary(b) if crate::desugar::is_compound_assignment(&b.op));
     if block_like {
         return stmts;
     }
@@ -788,24 +788,6 @@ fn as_statements(mut stmts: Vec<syn::Stmt>) -> Vec<syn::Stmt> {
         false => syn::parse_quote!(let _ = #last;),
     });
     stmts
-}
-
-/// `+=` and the other operators that assign.
-fn assigns(op: &syn::BinOp) -> bool {
-    use syn::BinOp::*;
-    matches!(
-        op,
-        AddAssign(_)
-            | SubAssign(_)
-            | MulAssign(_)
-            | DivAssign(_)
-            | RemAssign(_)
-            | BitXorAssign(_)
-            | BitAndAssign(_)
-            | BitOrAssign(_)
-            | ShlAssign(_)
-            | ShrAssign(_)
-    )
 }
 
 /// Whether a statement's own expression (its `let` value, its condition,

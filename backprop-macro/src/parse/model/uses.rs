@@ -349,7 +349,8 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
                 return;
             }
             Expr::Binary(binary)
-                if is_compound(&binary.op) && is_integer_literal(&binary.right) =>
+                if crate::desugar::is_compound_assignment(&binary.op)
+                    && is_integer_literal(&binary.right) =>
             {
                 self.written_integer(&binary.left);
                 return;
@@ -377,7 +378,7 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             _ => {}
         }
         if let Expr::Binary(binary) = expr {
-            if is_compound(&binary.op) {
+            if crate::desugar::is_compound_assignment(&binary.op) {
                 self.written(&binary.left);
             }
         }
@@ -527,23 +528,6 @@ fn is_integer_literal(expr: &Expr) -> bool {
         }
         _ => false,
     }
-}
-
-fn is_compound(op: &syn::BinOp) -> bool {
-    use syn::BinOp::*;
-    matches!(
-        op,
-        AddAssign(_)
-            | SubAssign(_)
-            | MulAssign(_)
-            | DivAssign(_)
-            | RemAssign(_)
-            | BitXorAssign(_)
-            | BitAndAssign(_)
-            | BitOrAssign(_)
-            | ShlAssign(_)
-            | ShrAssign(_)
-    )
 }
 
 fn is_slice_method(method: &Ident) -> bool {
