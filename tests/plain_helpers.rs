@@ -375,6 +375,23 @@ pub fn damped_twice(x: f64, k: f64) -> f64 {
     u * x
 }
 
+/// A parameter bound again by an unannotated `let` that reads it (the fuzzer
+/// found it refused, then called through a module it does not have).
+fn shifted(v: &mut [f64], k: f64) {
+    let mut k = v[0] * k + k;
+    k -= 0.5 * k * k;
+    for i in 0..v.len() {
+        v[i] = (v[i] + k).tanh();
+    }
+}
+
+#[differentiate]
+pub fn shifted_sum(x: &[f64], k: f64) -> f64 {
+    let mut v = x.to_vec();
+    shifted(&mut v, k);
+    v.iter().sum()
+}
+
 /// A parameter made mutable by `let mut x = x;`, a `while` loop.
 fn ln_gamma(x: f64) -> f64 {
     let mut x = x;
@@ -721,6 +738,22 @@ fn plain_helpers_taking_float_references() {
         let g = scale_each::backward(&tape, &ones[..]);
         assert!(g.state.iter().all(|d| *d == k));
         assert!((g.k - xs.iter().sum::<f64>()).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn a_parameter_bound_again() {
+    let mut rng = Rng::new(31);
+    for n in [1, 4] {
+        let x: Vec<f64> = (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        for k in [-0.7, 0.4] {
+            let (value, g) = shifted_sum::grad(&x, k);
+            assert_eq!(value.to_bits(), shifted_sum(&x, k).to_bits());
+            let mut point = x.clone();
+            point.push(k);
+            let analytic: Vec<f64> = g.x.iter().chain([&g.k]).copied().collect();
+            assert_gradient(|p| shifted_sum(&p[..n], p[n]), &point, &analytic);
+        }
     }
 }
 

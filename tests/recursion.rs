@@ -55,6 +55,28 @@ fn smallest(a: &[f64], n: usize) -> f64 {
     best
 }
 
+/// A return out of the loop that holds the call (its trip count saved), and
+/// a loop over the list after it whose reverse reads its stack oldest first.
+#[differentiate(wrt(w))]
+fn seek(w: &[f64], depth: usize) -> f64 {
+    if depth == 0 {
+        return w[0].sin() + w[1];
+    }
+    let mut acc = 0.0;
+    for k in 0..3 {
+        let v = seek(&w[k..], depth - 1);
+        if v * w[k] > 1.2 {
+            return v * 0.5 + acc;
+        }
+        acc += v * w[k];
+    }
+    let mut t = acc;
+    for x in w.iter() {
+        t += x * x * 0.01;
+    }
+    t
+}
+
 /// A float recursion (no list to lend) with a call whose value is only
 /// compared: that call runs on a tape of its own, as the backward pass
 /// never pops what it would push.
@@ -125,6 +147,25 @@ fn calls_not_chosen() {
             assert_gradient(|a| smallest(a, n), &a, &g.a);
         }
     }
+}
+
+#[test]
+fn a_return_out_of_the_loop_that_holds_the_call() {
+    let mut returned = [false; 2];
+    for seed in 0..6 {
+        for a in points(12, 40 + seed) {
+            for depth in 0..4 {
+                let (value, g) = seek::grad(&a, depth);
+                assert_eq!(value, seek(&a, depth));
+                assert_gradient(|a| seek(a, depth), &a, &g.w);
+                if depth > 0 {
+                    let early = (0..3).any(|k| seek(&a[k..], depth - 1) * a[k] > 1.2);
+                    returned[usize::from(early)] = true;
+                }
+            }
+        }
+    }
+    assert_eq!(returned, [true, true], "both ways out of the loop");
 }
 
 #[test]

@@ -94,6 +94,9 @@ pub enum HelperKind {
     Ref,
     /// `fn h(a: F, depth: usize) -> F`, calling itself `depth` times.
     Recursive,
+    /// `fn h(v: &[F], a: F, depth: usize) -> F`, calling itself once or twice
+    /// per level on the same slice: the calls share one tape (frames).
+    RecursiveSlice,
     /// `fn h(v: &[F], k: F) -> F` that reads `v` only in `for i in 0..v.len()`:
     /// called on parts of arrays, `h(&b[1..3], e)`.
     PartRead,
@@ -167,6 +170,7 @@ pub fn program(seed: u64) -> Program {
             HelperKind::Pair,
             HelperKind::Ref,
             HelperKind::Recursive,
+            HelperKind::RecursiveSlice,
             HelperKind::PartRead,
             HelperKind::PartPair,
         ]);
@@ -233,7 +237,11 @@ pub fn program(seed: u64) -> Program {
     for (helper, kind) in helpers.iter_mut().zip(&g.helpers) {
         // (Not one with a labelled loop: a label is not inlined.)
         let labelled = format!("{:?}", helper.body).contains("label: Some");
-        helper.plain = plains.chance(1.0 / 3.0) && kind.kind != HelperKind::Recursive && !labelled;
+        let recursive = matches!(
+            kind.kind,
+            HelperKind::Recursive | HelperKind::RecursiveSlice
+        );
+        helper.plain = plains.chance(1.0 / 3.0) && !recursive && !labelled;
     }
     // Drawn last: half the models are struct parameters of a free function,
     // which returns one float and takes no `&mut` parameters.
@@ -325,7 +333,15 @@ impl Gen {
             HelperKind::MutScalar => vec![p("a", PTy::MutScalar), p("k", PTy::Scalar)],
             HelperKind::Ref => vec![p("a", PTy::RefScalar)],
             HelperKind::Recursive => vec![p("a", PTy::Scalar), p("depth", PTy::Int)],
+            HelperKind::RecursiveSlice => {
+                vec![
+                    p("v", PTy::Slice),
+                    p("a", PTy::Scalar),
+                    p("depth", PTy::Int),
+                ]
+            }
         };
+        let recursive = matches!(kind, HelperKind::Recursive | HelperKind::RecursiveSlice);
         self.reset(&params);
         if matches!(kind, HelperKind::PartRead | HelperKind::PartPair) {
             return self.part_reader(name, params);
@@ -337,7 +353,7 @@ impl Gen {
             HelperKind::Scalar | HelperKind::SliceRead | HelperKind::Ref
         );
         let mut body = Vec::new();
-        if kind == HelperKind::Recursive {
+        if recursive {
             // The base case first, then the body, then the call one level down.
             let base = self.expr(1);
             body.push(S::If {
@@ -347,18 +363,25 @@ impl Gen {
             });
         }
         body.extend(self.body());
-        if kind == HelperKind::Recursive {
+        // One call one level down, or with a slice, one or two (a tree of
+        // calls, each level's values between the next level's on the stacks).
+        let calls = match kind {
+            HelperKind::Recursive => 1,
+            HelperKind::RecursiveSlice => 1 + self.rng.below(2),
+            _ => 0,
+        };
+        for _ in 0..calls {
             let down = self.squash_expr();
-            let call = E::Call(
-                name.into(),
-                vec![Arg::E(down), Arg::Int(I::Pred("depth".into()))],
-            );
+            let mut args = vec![Arg::E(down), Arg::Int(I::Pred("depth".into()))];
+            if kind == HelperKind::RecursiveSlice {
+                args.insert(0, Arg::Slice("v".into(), false));
+            }
             let r = self.fresh();
             body.push(S::Let {
                 name: r.clone(),
                 mutable: false,
                 annot: false,
-                value: call,
+                value: E::Call(name.into(), args),
             });
             self.scope.scalars.push((r, false));
         }
@@ -1786,6 +1809,7 @@ impl Gen {
                         | HelperKind::SliceRead
                         | HelperKind::Ref
                         | HelperKind::Recursive
+                        | HelperKind::RecursiveSlice
                         | HelperKind::PartRead
                         | HelperKind::PartPair
                 )
@@ -1814,6 +1838,22 @@ impl Gen {
             HelperKind::Recursive => {
                 let depth = I::Lit(self.rng.below(4));
                 E::Call(h.name, vec![Arg::E(self.expr(d)), Arg::Int(depth)])
+            }
+            HelperKind::RecursiveSlice => {
+                if self.scope.arrays.is_empty() {
+                    return self.leaf();
+                }
+                let arr = self.rng.pick(&self.scope.arrays.clone()).clone();
+                let depth = I::Lit(self.rng.below(4));
+                let value = self.expr(d);
+                E::Call(
+                    h.name,
+                    vec![
+                        Arg::Slice(arr.name, arr.by_ref),
+                        Arg::E(value),
+                        Arg::Int(depth),
+                    ],
+                )
             }
             HelperKind::PartRead => {
                 let Some(arr) = self.readable_array() else {

@@ -505,6 +505,7 @@ impl<'s> Inliner<'s> {
         crate::desugar::returns::early_returns_as_branches(&mut body);
         final_return_as_tail(&mut body);
         parameters_made_mutable(&mut body, &mut params);
+        shadowing_lets_renamed(&mut body, &callee.sig, &params);
         if params.len() != args.len() || !inlinable_body(&body) {
             return None;
         }
@@ -738,6 +739,52 @@ fn parameters_made_mutable(body: &mut syn::Block, params: &mut [(syn::Ident, syn
                 body.stmts.remove(0);
             }
             _ => return,
+        }
+    }
+}
+
+/// A parameter bound again by a `let` among the body's own statements
+/// (`let mut k = v[2];` in a helper taking `k`, of another type or
+/// unannotated): that binding and the statements after it get a name of
+/// their own, so that the parameter's uses before it (its own value
+/// included) stay the parameter's, given the argument, and those after are
+/// the local's.
+fn shadowing_lets_renamed(
+    body: &mut syn::Block,
+    sig: &syn::Signature,
+    params: &[(syn::Ident, syn::Type, bool)],
+) {
+    let mut taken = bound_names(body, sig);
+    taken.extend(used_names(body));
+    let no_calls = HashMap::new();
+    for k in 0..body.stmts.len() {
+        let (before, after) = body.stmts.split_at_mut(k + 1);
+        let Some(syn::Stmt::Local(local)) = before.last_mut() else {
+            continue;
+        };
+        let pat = match &local.pat {
+            syn::Pat::Type(typed) => &*typed.pat,
+            other => other,
+        };
+        let syn::Pat::Ident(pat) = pat else {
+            continue;
+        };
+        if !params.iter().any(|(param, ..)| *param == pat.ident) {
+            continue;
+        }
+        let base = pat.ident.to_string();
+        let fresh = (2..)
+            .map(|n| format!("{base}_{n}"))
+            .find(|name| !taken.contains(name))
+            .unwrap_or_default();
+        taken.insert(fresh.clone());
+        let mut rename = Substitution {
+            names: HashMap::from([(base, Stand::Name(syn::Ident::new(&fresh, pat.ident.span())))]),
+            shared: &no_calls,
+        };
+        rename.visit_pat_mut(&mut local.pat);
+        for stmt in after {
+            rename.visit_stmt_mut(stmt);
         }
     }
 }
