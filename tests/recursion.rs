@@ -77,6 +77,18 @@ fn seek(w: &[f64], depth: usize) -> f64 {
     t
 }
 
+/// A float and a list passed on as they are to every call of itself: the
+/// float's value and the list's length are the same in every frame, kept
+/// once in the tape; the float's adjoint is still each call's.
+#[differentiate]
+fn scaled_tree(a: &[f64], s: f64, lo: usize, hi: usize) -> f64 {
+    if hi - lo == 1 {
+        return (a[lo] * s).sin();
+    }
+    let mid = (lo + hi) / 2;
+    s * scaled_tree(a, s, lo, mid) * scaled_tree(a, s, mid, hi) + s * s
+}
+
 /// A float recursion (no list to lend) with a call whose value is only
 /// compared: that call runs on a tape of its own, as the backward pass
 /// never pops what it would push.
@@ -166,6 +178,35 @@ fn a_return_out_of_the_loop_that_holds_the_call() {
         }
     }
     assert_eq!(returned, [true, true], "both ways out of the loop");
+}
+
+#[test]
+fn values_the_same_in_every_frame() {
+    for len in [1, 2, 5, 9] {
+        for a in points(len, 60 + len as u64) {
+            for s in [-0.8, 0.6, 1.3] {
+                let (value, g) = scaled_tree::grad(&a, s, 0, len);
+                assert_eq!(value, scaled_tree(&a, s, 0, len));
+                let mut point = a.clone();
+                point.push(s);
+                let analytic: Vec<f64> = g.a.iter().chain([&g.s]).copied().collect();
+                assert_gradient(
+                    |p| scaled_tree(&p[..len], p[len], 0, len),
+                    &point,
+                    &analytic,
+                );
+            }
+        }
+    }
+    // `s` and `a.len()` once in the tape, not in each frame.
+    let source = scaled_tree::SOURCE;
+    let frame = &source[source.find("pub struct Frame").expect("a frame")..];
+    let frame = &frame[..frame.find('}').expect("its end")];
+    assert!(
+        !frame.contains("pub s:") && !frame.contains("a_len"),
+        "{frame}"
+    );
+    assert!(source.contains("tape.s = s;"));
 }
 
 #[test]

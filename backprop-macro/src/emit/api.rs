@@ -546,7 +546,7 @@ fn pullback_into_fn(
         None => (quote!(pub), quote!(tape: &#tape_ty)),
     };
     let lent_count = if lent_param.is_some() { 2 } else { 0 };
-    let too_many = frames.and_then(|(tape, frames)| frames.allow_many(tape, 2 + lent_count));
+    let too_many = frames.and_then(|(tape, frames)| frames.allow_many(tape, 2 + lent_count, true));
     quote! {
         #[doc = #doc]
         #too_many
@@ -633,7 +633,7 @@ fn lent_parameters(
     });
     let args: Vec<TokenStream> = slices.chain(sinks).collect();
     let (core, tape) = match frames {
-        Some(frames) => (quote!(backward_frame), frames.stack_arguments(tape)),
+        Some(frames) => (quote!(backward_frame), frames.stack_arguments(tape, true)),
         None => (quote!(backward_core), quote!(tape)),
     };
     let core = match backward.work_fields.is_empty() {

@@ -143,6 +143,62 @@ pub fn shareable(sig: &Signature, graph: &Graph, backward: &Backward) -> bool {
     pulled && lent && tapes_stacked && fields_copy && copies_lent && backward.checkpoints.is_empty()
 }
 
+/// The plain values of a frame that are the same in every frame, kept once
+/// in the tape instead: a parameter every call of itself passes on as it is
+/// (`n` of `det_of_minor(a, n, m - 1, r, c)`), a number or `bool`, and the
+/// length of such a list (`a.len()`). The backward pass passes them on.
+pub(super) fn invariant(sig: &Signature, graph: &Graph, backward: &Backward) -> BTreeSet<NodeId> {
+    let Some(frames) = &backward.frames else {
+        return BTreeSet::new();
+    };
+    let passed_on = |param: NodeId| {
+        frames
+            .pulled
+            .iter()
+            .all(|&call| match &graph.nodes[call].kind {
+                NodeKind::Call { args, parts, .. } => {
+                    parts.get(param).is_some_and(Option::is_none)
+                        && args
+                            .get(param)
+                            .is_some_and(|arg| is_param(graph, arg, param))
+                }
+                _ => false,
+            })
+    };
+    let value_param = |id: NodeId| {
+        sig.params.get(id).is_some_and(|p| {
+            !matches!(p.ty, syn::Type::Reference(_)) && p.shape.is_none() && p.model.is_none()
+        })
+    };
+    backward
+        .saved
+        .iter()
+        .copied()
+        .filter(|id| !backward.stacks.contains_key(id) && !backward.once.contains(id))
+        .filter(|&id| match &graph.nodes[id].kind {
+            NodeKind::Param => value_param(id) && passed_on(id),
+            NodeKind::Len { array } => {
+                matches!(graph.nodes[*array].kind, NodeKind::Param) && passed_on(*array)
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// Whether `operand` is the parameter `param` itself.
+fn is_param(graph: &Graph, operand: &crate::ir::Operand, param: NodeId) -> bool {
+    let crate::ir::Operand::Node(id) = operand else {
+        return false;
+    };
+    match &graph.nodes[*id].kind {
+        NodeKind::Inactive { expr, locals } => {
+            matches!(crate::lower::strip_parens(expr), syn::Expr::Path(_))
+                && matches!(&locals[..], [(_, local)] if *local == param)
+        }
+        _ => *id == param,
+    }
+}
+
 /// `tokens` with `placeholder` replaced by `stacks` (a list of arguments).
 pub fn with_stacks(tokens: TokenStream, placeholder: &Ident, stacks: &TokenStream) -> TokenStream {
     tokens
@@ -163,17 +219,45 @@ pub fn with_stacks(tokens: TokenStream, placeholder: &Ident, stacks: &TokenStrea
 impl Frames {
     /// The stacks as a frame function's arguments: each stack's local (a
     /// `&mut` of the stack, or of its reader), then the frames'.
-    pub(super) fn stack_arguments(&self, tape: &Tape) -> TokenStream {
+    /// With `reading`, the values kept once in the tape after them.
+    pub(super) fn stack_arguments(&self, tape: &Tape, reading: bool) -> TokenStream {
         let locals = tape.stacks.iter().map(|(_, local)| local);
         let frames = &self.stack;
-        quote!(#(#locals,)* #frames)
+        let kept = tape.kept_once.iter().filter(|_| reading).map(|k| &k.field);
+        quote!(#(#locals,)* #frames #(, #kept)*)
     }
 
-    /// Clippy's lint allowed on a frame function that takes the stacks and
-    /// `others` parameters besides, where they are more than its seven.
-    pub(super) fn allow_many(&self, tape: &Tape, others: usize) -> Option<TokenStream> {
-        let count = tape.stacks.len() + 1 + others;
+    /// Clippy's lint allowed on a frame function that takes the stacks (and
+    /// with `reading`, the values kept once) and `others` parameters
+    /// besides, where they are more than its seven.
+    pub(super) fn allow_many(
+        &self,
+        tape: &Tape,
+        others: usize,
+        reading: bool,
+    ) -> Option<TokenStream> {
+        let kept = if reading { tape.kept_once.len() } else { 0 };
+        let count = tape.stacks.len() + 1 + kept + others;
         (count > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]))
+    }
+
+    /// After the outermost frame's forward pass: the values kept once written
+    /// into the tape, computed again from the parameters (`outer`) or, where
+    /// the frame ran in place, as it computed them.
+    pub(super) fn keep_once(&self, tape: &Tape, tape_param: &Ident, outer: bool) -> TokenStream {
+        tape.kept_once
+            .iter()
+            .map(|kept| {
+                let field = &kept.field;
+                match outer {
+                    true => {
+                        let value = &kept.outer;
+                        quote!(#tape_param.#field = #value;)
+                    }
+                    false => quote!(#tape_param.#field = #field;),
+                }
+            })
+            .collect()
     }
 
     /// The stacks as a frame function's parameters: `&mut` each stack, or
@@ -192,7 +276,11 @@ impl Frames {
             true => quote!(#frames: &mut ::backprop_runtime::Reader<'_, #ty>),
             false => quote!(#frames: &mut ::backprop_runtime::Stack<#ty>),
         };
-        quote!(#(#params,)* #frames)
+        let kept = tape.kept_once.iter().filter(|_| reading).map(|k| {
+            let (field, ty) = (&k.field, &k.ty);
+            quote!(#field: #ty)
+        });
+        quote!(#(#params,)* #frames #(, #kept)*)
     }
 
     /// Before the outermost frame: each stack bound to its local, emptied
@@ -204,12 +292,17 @@ impl Frames {
             .iter()
             .map(|(field, local)| (field, local))
             .chain([(frames, frames)]);
-        fields
+        let mut open: TokenStream = fields
             .map(|(field, local)| match reading {
                 true => quote!(let #local = &mut #tape_param.#field.reader();),
                 false => quote!(let #local = &mut #tape_param.#field; #local.clear();),
             })
-            .collect()
+            .collect();
+        for kept in tape.kept_once.iter().filter(|_| reading) {
+            let field = &kept.field;
+            open.extend(quote!(let #field = #tape_param.#field;));
+        }
+        open
     }
 
     /// At the start of a frame's forward pass: the frame that the branches

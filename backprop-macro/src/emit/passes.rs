@@ -170,7 +170,7 @@ impl Passes<'_> {
         // Where calls share the tape, the branches that run at most once
         // write into the frame, and the calls pass the stacks on.
         let frames = backward.frames.as_ref();
-        let frame_stacks = frames.map(|f| f.stack_arguments(tape));
+        let frame_stacks = frames.map(|f| f.stack_arguments(tape, false));
         let statements = Forward {
             graph,
             saved: &backward.saved,
@@ -204,6 +204,7 @@ impl Passes<'_> {
             let open = frames.open(tape, &tape_param, false);
             let (start, push) = (frames.start(tape), frames.push(tape));
             let frame = quote!(#start #read_references #statements #write_inouts #push);
+            let keep_inline = frames.keep_once(tape, &tape_param, false);
             if record.is_some() {
                 let function = quote! {
                     #too_many
@@ -212,6 +213,7 @@ impl Passes<'_> {
                         #probes
                         #open
                         #frame
+                        #keep_inline
                         #fill_copies
                         #output
                     }
@@ -225,13 +227,15 @@ impl Passes<'_> {
             };
             let (stack_params, stacks) = (frames.stack_params(tape, false), frame_stacks);
             let args = references.names(sig);
-            let allow = frames.allow_many(tape, sig.params.len());
+            let allow = frames.allow_many(tape, sig.params.len(), false);
+            let keep_once = frames.keep_once(tape, &tape_param, true);
             let function = quote! {
                 #too_many
                 #[inline]
                 #name (#tape_param: &mut #tape_ty, #params) #returns {
                     #open
                     #bind self::forward_frame(#stacks, #(#args),*);
+                    #keep_once
                     #fill_copies
                     #result
                 }
@@ -722,7 +726,7 @@ impl Passes<'_> {
         // Frames on one tape: the outermost opens the stacks' readers;
         // `graph`'s recorded pass runs it itself, the others through
         // `backward_frame`, which the inner calls' pullbacks run.
-        let stacks = frames.stack_arguments(tape);
+        let stacks = frames.stack_arguments(tape, true);
         let body = crate::emit::frames::with_stacks(body.clone(), &frames.placeholder, &stacks);
         let (open, pop) = (frames.open(tape, &tape_param, true), frames.pop(tape));
         if record.is_some() {
@@ -747,7 +751,7 @@ impl Passes<'_> {
         });
         let stack_params = frames.stack_params(tape, true);
         let frame_params = params.iter().skip(1);
-        let allow = frames.allow_many(tape, params.len() - 1);
+        let allow = frames.allow_many(tape, params.len() - 1, true);
         quote! {
             #header (#(#outer),*) {
                 #open

@@ -25,6 +25,10 @@ pub(super) struct Tape {
     pub(super) by_reference: Vec<Ident>,
     /// Fields that hold a stack: (field, the stack's local in both passes).
     pub(super) stacks: Vec<(Ident, Ident)>,
+    /// Where calls of the function to itself share the tape: the plain
+    /// values that are the same in every frame, kept once in the tape
+    /// (`frames::invariant`) and not in `fields`.
+    pub(super) kept_once: Vec<KeptOnce>,
     /// The type of each of `stacks`, in order (`Stack<f64>`,
     /// `TapeStack<..>`), and of what it holds.
     pub(super) stack_types: Vec<(TokenStream, TokenStream)>,
@@ -36,6 +40,15 @@ pub(super) struct Tape {
     /// The states checkpointed loops keep: fields, and their locals in both
     /// passes, of the same name.
     pub(super) checkpoints: Vec<Ident>,
+}
+
+/// A value of every frame kept once in the tape: its field (named like the
+/// value), its type, and how the outermost call computes it again from its
+/// parameters (`n`, `a.len()`).
+pub(super) struct KeptOnce {
+    pub(super) field: Ident,
+    pub(super) ty: TokenStream,
+    pub(super) outer: TokenStream,
 }
 
 /// An array the backward pass reads again, copied into the tape by the
@@ -112,6 +125,8 @@ pub(super) fn tape_struct(
     let mut heap_fields: Vec<(Ident, Heap)> = Vec::new();
     let mut stack_types = Vec::new();
     let mut frame_fields = Vec::new();
+    let kept_ids = crate::emit::frames::invariant(sig, graph, backward);
+    let mut kept_once = Vec::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         let name = &node.name;
         let borrowed = matches!(node.kind, crate::ir::NodeKind::Param)
@@ -153,6 +168,25 @@ pub(super) fn tape_struct(
                         defaults.push(quote!(#name: ::core::default::Default::default()));
                         stacks.push((name.clone(), stack.clone()));
                         stack_types.push((stack_ty, quote!(#ty)));
+                    }
+                    // The same in every frame: once, in the tape.
+                    None if kept_ids.contains(&id) => {
+                        let doc =
+                            format!("`{name}`, the same in every call, for the backward pass.");
+                        definitions.push(quote!(#[doc = #doc] pub #name: #ty));
+                        defaults.push(quote!(#name: ::core::default::Default::default()));
+                        let outer = match &node.kind {
+                            crate::ir::NodeKind::Len { array } => {
+                                let array = &graph.nodes[*array].name;
+                                quote!(#array.len())
+                            }
+                            _ => quote!(#name),
+                        };
+                        kept_once.push(KeptOnce {
+                            field: name.clone(),
+                            ty: quote!(#ty),
+                            outer,
+                        });
                     }
                     // A frame's value, where calls share the tape.
                     None if backward.frames.is_some() => {
@@ -292,6 +326,7 @@ pub(super) fn tape_struct(
         by_reference,
         stacks,
         stack_types,
+        kept_once,
         copies,
         once,
         marker,
