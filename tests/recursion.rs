@@ -89,6 +89,17 @@ fn scaled_tree(a: &[f64], s: f64, lo: usize, hi: usize) -> f64 {
     s * scaled_tree(a, s, lo, mid) * scaled_tree(a, s, mid, hi) + s * s
 }
 
+/// An inner call not chosen by `min` whose own derivative is infinite
+/// (`sqrt` at 0): its zero seed must add nothing, not 0 x inf = NaN.
+#[differentiate(wrt(a))]
+fn rooted(a: &[f64], n: usize) -> f64 {
+    if n == 0 {
+        return a[0].sqrt();
+    }
+    let inner = rooted(a, n - 1);
+    inner.min(a[1] * 2.0) + a[1]
+}
+
 /// A float recursion (no list to lend) with a call whose value is only
 /// compared: that call runs on a tape of its own, as the backward pass
 /// never pops what it would push.
@@ -207,6 +218,21 @@ fn values_the_same_in_every_frame() {
         "{frame}"
     );
     assert!(source.contains("tape.s = s;"));
+}
+
+#[test]
+fn a_zero_seed_adds_nothing() {
+    for n in 1..4 {
+        // min(sqrt(0), -1) at the innermost level: `sqrt` is not chosen;
+        // each level above chooses the call (f_n = f_(n-1) - 0.5), so
+        // d/da[1] = 2 + 1 + (n - 1).
+        let (_, g) = rooted::grad(&[0.0, -0.5], n);
+        assert_eq!(g.a, vec![0.0, n as f64 + 2.0], "n = {n}");
+        // Away from the kink and the root, against central differences.
+        let a = [0.8, 0.6];
+        let (_, g) = rooted::grad(&a, n);
+        assert_gradient(|a| rooted(a, n), &a, &g.a);
+    }
 }
 
 #[test]

@@ -292,15 +292,28 @@ pub mod nested_sum {
         (into_0, _): (impl ::backprop_runtime::lent::Sink<f64>, impl ::core::marker::Sized),
     ) -> (&'grad [f64], ::backprop_runtime::NotDifferentiable) {
         scratch.grad.clear();
-        self::backward_frame(
-            inner_stack,
-            frames,
-            seed,
-            &mut scratch.grad,
-            &mut scratch.work,
-            ::backprop_runtime::lent::Again::or(&lent_0, &[]),
-            into_0,
-        );
+        if seed != 0.0_f64 {
+            self::backward_frame(
+                inner_stack,
+                frames,
+                seed,
+                &mut scratch.grad,
+                &mut scratch.work,
+                ::backprop_runtime::lent::Again::or(&lent_0, &[]),
+                into_0,
+            );
+        } else {
+            self::backward_frame(
+                inner_stack,
+                frames,
+                seed,
+                &mut scratch.grad,
+                &mut scratch.work,
+                ::backprop_runtime::lent::Again::or(&lent_0, &[]),
+                (),
+            );
+            scratch.grad.clear();
+        }
         (&scratch.grad.w[..], ::backprop_runtime::NotDifferentiable)
     }
 

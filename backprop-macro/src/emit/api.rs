@@ -523,20 +523,27 @@ fn pullback_into_fn(
     let scalar_seed = sig.inouts().next().is_none()
         && sig.returns_value
         && sig.floats.of_type(&sig.ret_ty).is_some();
-    // (Not for a frame: what the inner calls pushed is popped only by
-    // running their backward passes.)
-    if scalar_seed && frames.is_none() {
+    // A frame's backward pass runs whatever the seed: what the inner calls
+    // pushed is popped only so. With a zero seed it adds into the scratch's
+    // gradient alone, cleared after (a `lent::Seeded` sink is the caller's
+    // own seed: it runs as any).
+    let seeded = lent.is_some_and(|(_, backward)| backward.seeded);
+    if scalar_seed && (frames.is_none() || !seeded) {
         let zero = sig.ret.zero();
+        let otherwise = frames.map(|_| {
+            let discarded = crate::emit::frames::with_sinks_discarded(backward.clone());
+            quote!(else { #discarded #grad.clear(); })
+        });
         backward = quote! {
             if seed != #zero {
                 #backward
-            }
+            } #otherwise
         };
     }
     let doc = match (lent, frames) {
         (None, _) => "`pullback` into memory the caller keeps per call site: the gradient in `scratch` is set to zero (its vectors keep their memory), filled, and handed back by position, vectors as slices of it.",
         (Some(_), None) => "`pullback_into` after `forward_lent`, which copied no argument: `lent` holds the arguments again, in order, the slices as they were passed (`()` or anything for the others).",
-        (Some(_), Some(_)) => "`pullback_lent` of an inner call, whose tape is the stacks of the outermost call's, read from where the calls after it left them. Its backward pass runs whatever the seed: it reads what its forward pass pushed.",
+        (Some(_), Some(_)) => "`pullback_lent` of an inner call, whose tape is the stacks of the outermost call's, read from where the calls after it left them. Its backward pass runs whatever the seed, as it reads what its forward pass pushed; a zero seed adds nothing to the caller's adjoints.",
     };
     let (vis, tape_param) = match frames {
         Some((tape, frames)) => {

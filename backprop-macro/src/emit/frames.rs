@@ -201,15 +201,35 @@ fn is_param(graph: &Graph, operand: &crate::ir::Operand, param: NodeId) -> bool 
 
 /// `tokens` with `placeholder` replaced by `stacks` (a list of arguments).
 pub fn with_stacks(tokens: TokenStream, placeholder: &Ident, stacks: &TokenStream) -> TokenStream {
+    replaced(tokens, &|ident| {
+        (ident == placeholder).then(|| stacks.clone())
+    })
+}
+
+/// A call of `backward_frame` with each sink (`into_0`, ..) replaced by
+/// `()`: the adjoints of the lists go into the scratch's gradient instead
+/// of the caller's.
+pub(super) fn with_sinks_discarded(call: TokenStream) -> TokenStream {
+    replaced(call, &|ident| {
+        let name = ident.to_string();
+        let sink = name
+            .strip_prefix("into_")
+            .is_some_and(|k| k.chars().all(|c| c.is_ascii_digit()));
+        sink.then(|| quote!(()))
+    })
+}
+
+/// `tokens` with each identifier `with` gives tokens for replaced by them.
+fn replaced(tokens: TokenStream, with: &dyn Fn(&Ident) -> Option<TokenStream>) -> TokenStream {
     tokens
         .into_iter()
         .flat_map(|token| match token {
-            TokenTree::Ident(ident) if ident == *placeholder => stacks.clone(),
+            TokenTree::Ident(ident) => with(&ident).unwrap_or_else(|| quote!(#ident)),
             TokenTree::Group(group) => {
-                let inner = with_stacks(group.stream(), placeholder, stacks);
-                let mut replaced = proc_macro2::Group::new(group.delimiter(), inner);
-                replaced.set_span(group.span());
-                quote!(#replaced)
+                let inner = replaced(group.stream(), with);
+                let mut group_replaced = proc_macro2::Group::new(group.delimiter(), inner);
+                group_replaced.set_span(group.span());
+                quote!(#group_replaced)
             }
             other => quote!(#other),
         })
