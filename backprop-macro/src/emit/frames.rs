@@ -19,6 +19,14 @@
 //! public functions open them on the tape and run the outermost frame.
 //! Where a function's tape holds what a frame cannot (`shareable`), each call
 //! keeps a tape of its own, as any call does.
+//!
+//! Three things follow from the order: a block's values go on one stack of
+//! tuples (one push and one pop per pass; `backward::pop_together`); an
+//! inner call runs its backward pass even for a zero seed, into its own
+//! scratch (it must pop what it pushed; `api::pullback_into_fn`); and a
+//! call whose value the backward pass never reads runs on a tape of its
+//! own (nothing would pop it; `Frames::pulled`). Values the same in every
+//! frame are kept once in the tape (`invariant`).
 
 use super::tape::Tape;
 use crate::emit::backward::Backward;
