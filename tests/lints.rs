@@ -419,6 +419,25 @@ pub fn spring_twice<T: Float>(spring: Spring<T>, x: T) -> T {
     spring_ref(&spring, x) + spring.k
 }
 
+/// A step taking and returning a struct by value (inlined).
+fn stretched(mut spring: Spring<f64>, by: f64) -> Spring<f64> {
+    spring.k *= by;
+    spring
+}
+
+/// A copy of a struct parameter stepped by a helper and copied again.
+#[differentiate]
+#[must_use]
+pub fn spring_steps(spring: &Spring<f64>, x: f64) -> f64 {
+    let mut s = *spring;
+    let mut before = s;
+    for _ in 0..3 {
+        before = s;
+        s = stretched(s, x);
+    }
+    s.k - before.k
+}
+
 /// Generic, by reference.
 #[differentiate]
 #[must_use]

@@ -13,6 +13,10 @@ mod slices_of_structs;
 #[path = "methods/mut_structs.rs"]
 mod mut_structs;
 
+// Structs as values: copies of a parameter, helpers returning a struct.
+#[path = "methods/struct_values.rs"]
+mod struct_values;
+
 // Slices of structs held by a struct: `model.layers`.
 #[path = "methods/held_slices.rs"]
 mod held_slices;

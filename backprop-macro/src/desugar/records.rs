@@ -1,15 +1,32 @@
 //! A local struct built from a literal and used only through its fields,
 //! `let mut s = State { x: 1.0, v: 0.0 }; .. s.v += a * dt; .. s.x`, is one
 //! local per field: `let mut s_x = 1.0; let mut s_v = 0.0; .. s_v += a * dt;
-//! .. s_x` (scalar replacement of aggregates). Assigning a literal again,
-//! `s = State { x: .., v: .. };`, assigns every field at once. A struct used
-//! otherwise (passed whole, returned, a method called) is left as written.
+//! .. s_x` (scalar replacement of aggregates).
+//!
+//! Structs are values the way a simulation uses them, and each use is
+//! written with the locals:
+//!
+//! - a literal assigned again, `s = State { x: .., v: .. };`, assigns every
+//!   field at once, `(s_x, s_v) = (.., ..);`, and `..base` gives the fields
+//!   it does not name (`..s` leaves them as they are);
+//! - another struct assigned, `s = next;`, is `(s_x, s_v) = (next.x,
+//!   next.v);`, which `next`'s own split reads as its locals;
+//! - a copy, `let mut t = s;` (what an inlined helper taking `mut s: State`
+//!   binds), or `t = s;`, is a literal of `s`'s locals, `State { x: s_x, v:
+//!   s_v }`, split in its turn; `..s` in a literal is the same locals.
+//!
+//! The locals a struct is split into are the fields its literal names, or,
+//! where the literal has a base (`State { ..*s0 }`, a copy of a parameter,
+//! `parse/model/copies.rs`), the fields read through it or any struct it is
+//! assigned to or copied from: the fields that base gives are read from it,
+//! `let mut s_x = s0.x;`. A struct used otherwise (passed whole, returned, a
+//! method called) is left as written.
 
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
 use proc_macro2::Ident;
 use quote::ToTokens;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
@@ -28,16 +45,12 @@ impl VisitMut for Splitter<'_> {
         let mut k = 0;
         while k < block.stmts.len() {
             if let Some(split) = self.split(&block.stmts[k], &block.stmts[k + 1..]) {
-                let Split {
-                    lets,
-                    fields,
-                    local,
-                } = split;
-                let count = lets.len();
+                let count = split.lets.len();
+                let Split { lets, local, path } = split;
                 block.stmts.splice(k..=k, lets);
                 let mut replace = Replace {
                     local: &local,
-                    fields: &fields,
+                    path: &path,
                 };
                 for stmt in &mut block.stmts[k + count..] {
                     replace.visit_stmt_mut(stmt);
@@ -53,64 +66,103 @@ impl VisitMut for Splitter<'_> {
 
 struct Split {
     lets: Vec<Stmt>,
-    /// Each field's local.
-    fields: BTreeMap<String, Ident>,
-    local: Ident,
+    local: Local,
+    /// The struct's path, which a copy's literal names.
+    path: syn::Path,
+}
+
+/// A struct local split: its name and each field's local, in the order of
+/// the `let`s.
+struct Local {
+    ident: Ident,
+    fields: Vec<(Ident, Ident)>,
+}
+
+impl Local {
+    fn field(&self, name: &str) -> Option<&Ident> {
+        self.fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, local)| local)
+    }
 }
 
 impl Splitter<'_> {
     /// `let [mut] s = Path { a: .., b: .. };` whose later uses are all of
-    /// its fields (or literals assigned to it whole).
+    /// its fields, copies, or structs assigned to it whole.
     fn split(&mut self, stmt: &Stmt, rest: &[Stmt]) -> Option<Split> {
         let Stmt::Local(local) = stmt else {
             return None;
         };
-        let syn::Pat::Ident(pat) = &local.pat else {
-            return None;
-        };
-        if pat.by_ref.is_some() || pat.subpat.is_some() {
-            return None;
-        }
+        let pat = plain_binding(&local.pat)?;
         let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
         let Expr::Struct(literal) = strip(&init.expr) else {
             return None;
         };
-        let field_names = literal_fields(literal)?;
         let ident = &pat.ident;
-        let mut check = Uses {
-            local: ident,
-            fields: &field_names,
-            fine: true,
+        let named = literal_fields(literal)?;
+        let base = match &literal.rest {
+            Some(rest) => Some(whole_struct(rest)?),
+            None => None,
         };
-        for stmt in rest {
-            check.visit_stmt(stmt);
+        let uses = field_uses(ident, rest);
+        if !uses.fine {
+            return None;
         }
-        if !check.fine {
+        // The fields: those named, and with a base, every one read.
+        let mut fields: Vec<String> = named.clone();
+        if base.is_some() {
+            let more = uses
+                .reads
+                .iter()
+                .chain(uses.literals.iter().flat_map(|l| &l.names));
+            for name in more {
+                if !fields.contains(name) {
+                    fields.push(name.clone());
+                }
+            }
+        }
+        let given = |names: &[String]| fields.iter().all(|f| names.contains(f));
+        let fits = uses.reads.iter().all(|read| fields.contains(read))
+            && uses.literals.iter().all(|l| l.based || given(&l.names));
+        if !fits {
             return None;
         }
         let mutability = &pat.mutability;
-        let mut fields = BTreeMap::new();
+        let mut split = Local {
+            ident: ident.clone(),
+            fields: Vec::new(),
+        };
         let mut lets = Vec::new();
-        for field in &literal.fields {
-            let syn::Member::Named(name) = &field.member else {
-                return None;
-            };
+        for name in &fields {
+            let member = Ident::new(name, ident.span());
             let local_name = self.names.fresh(&format!("{ident}_{name}"));
-            let value = &field.expr;
+            let value: Expr = match literal.fields.iter().find(|f| member_is(&f.member, name)) {
+                Some(field) => field.expr.clone(),
+                None => {
+                    let base = base?;
+                    syn::parse_quote!(#base.#member)
+                }
+            };
             lets.push(syn::parse_quote!(let #mutability #local_name = #value;));
-            fields.insert(name.to_string(), local_name);
+            split.fields.push((member, local_name));
         }
         Some(Split {
             lets,
-            fields,
-            local: ident.clone(),
+            local: split,
+            path: literal.path.clone(),
         })
     }
 }
 
-/// The named fields of a literal without `..base`, in order.
+fn member_is(member: &syn::Member, name: &str) -> bool {
+    matches!(member, syn::Member::Named(ident) if ident == name)
+}
+
+/// The named fields of a literal, in order (`None` if it names one by
+/// position). Those `..base` gives are not among them.
 fn literal_fields(literal: &syn::ExprStruct) -> Option<Vec<String>> {
-    if literal.rest.is_some() || literal.dot2_token.is_some() || literal.qself.is_some() {
+    if literal.qself.is_some() {
         return None;
     }
     literal
@@ -123,37 +175,160 @@ fn literal_fields(literal: &syn::ExprStruct) -> Option<Vec<String>> {
         .collect()
 }
 
-/// Whether every use of the local is a field of it, or an assignment of a
-/// literal with the same fields to it; and it is not bound again.
-struct Uses<'a> {
-    local: &'a Ident,
-    fields: &'a [String],
+/// A literal assigned to the struct or one joined to it: the fields it
+/// names, and whether a base gives the others.
+struct Assigned {
+    names: Vec<String>,
+    based: bool,
+}
+
+/// How a struct local is used after its `let`, with the structs joined to
+/// it there: copies of it (`let t = s;`, `t = s;`), structs assigned to it
+/// (`s = t;`), literals based on it (`..s`). Those share its fields.
+struct FieldUses {
+    /// The fields read through any of them.
+    reads: BTreeSet<String>,
+    /// The literals assigned to any of them.
+    literals: Vec<Assigned>,
+    /// Whether every use of them is one of those.
     fine: bool,
 }
 
-impl<'ast> Visit<'ast> for Uses<'_> {
-    fn visit_expr(&mut self, expr: &'ast Expr) {
-        match expr {
-            Expr::Field(field) if is_local(&field.base, self.local) => {
-                let known = matches!(&field.member, syn::Member::Named(name) if self.fields.contains(&name.to_string()));
-                self.fine &= known;
+fn field_uses(local: &Ident, rest: &[Stmt]) -> FieldUses {
+    let mut uses = Uses {
+        joined: vec![local.clone()],
+        found: FieldUses {
+            reads: BTreeSet::new(),
+            literals: Vec::new(),
+            fine: true,
+        },
+        joining: true,
+    };
+    // First the structs joined to it (a copy may be joined after its first
+    // uses: `q.a .. q = p;`), then their uses.
+    loop {
+        let before = uses.joined.len();
+        for stmt in rest {
+            uses.visit_stmt(stmt);
+        }
+        if uses.joined.len() == before {
+            break;
+        }
+    }
+    uses.joining = false;
+    uses.found.fine = true;
+    for stmt in rest {
+        uses.visit_stmt(stmt);
+    }
+    uses.found
+}
+
+struct Uses {
+    /// The local and the structs joined to it.
+    joined: Vec<Ident>,
+    found: FieldUses,
+    /// Still finding the structs joined (the first passes).
+    joining: bool,
+}
+
+impl Uses {
+    fn is_joined(&self, expr: &Expr) -> bool {
+        self.joined.iter().any(|name| is_local(expr, name))
+    }
+
+    fn join(&mut self, ident: &Ident) {
+        if self.joining && !self.joined.contains(ident) {
+            self.joined.push(ident.clone());
+        }
+    }
+
+    /// A literal given to a joined struct (`let t = State { .. }` or `s =
+    /// State { .. }`): its fields, its base joined.
+    fn literal_given(&mut self, literal: &syn::ExprStruct) {
+        let Some(names) = literal_fields(literal) else {
+            self.found.fine = false;
+            return;
+        };
+        if let Some(rest) = &literal.rest {
+            match whole_struct(rest) {
+                Some(base) => self.join(base),
+                None => self.found.fine = false,
+            }
+        }
+        if !self.joining {
+            self.found.literals.push(Assigned {
+                names,
+                based: literal.rest.is_some(),
+            });
+        }
+        for field in &literal.fields {
+            self.visit_expr(&field.expr);
+        }
+    }
+
+    /// A literal based on a joined struct, given to `target`: joined too.
+    fn based_on_joined(&self, literal: &syn::ExprStruct) -> bool {
+        literal
+            .rest
+            .as_deref()
+            .is_some_and(|rest| whole_struct(rest).is_some_and(|base| self.joined.contains(base)))
+    }
+
+    /// `target = value` or `let target = value`, where either side may be
+    /// joined: whether it was one of the forms that join them.
+    fn given(&mut self, target: &Ident, value: &Expr) -> bool {
+        let target_joined = self.joined.contains(target);
+        match strip(value) {
+            Expr::Struct(literal) if target_joined || self.based_on_joined(literal) => {
+                self.join(target);
+                self.literal_given(literal);
+                true
+            }
+            value => match whole_struct(value) {
+                Some(source) if target_joined || self.joined.contains(source) => {
+                    self.join(target);
+                    self.join(source);
+                    true
+                }
+                _ => false,
+            },
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Uses {
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let (Some(pat), Some(init)) = (plain_binding(&local.pat), &local.init) {
+            if init.diverge.is_none() && self.given(&pat.ident, &init.expr) {
                 return;
             }
-            Expr::Assign(assign) if is_local(&assign.left, self.local) => {
-                let same = match strip(&assign.right) {
-                    Expr::Struct(literal) => literal_fields(literal).is_some_and(|mut names| {
-                        let mut expected = self.fields.to_vec();
-                        names.sort();
-                        expected.sort();
-                        names == expected
-                    }),
-                    _ => false,
-                };
-                self.fine &= same;
-                return self.visit_expr(&assign.right);
+        }
+        syn::visit::visit_local(self, local);
+    }
+
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        match expr {
+            Expr::Field(field) if self.is_joined(&field.base) => {
+                match &field.member {
+                    syn::Member::Named(name) if !self.joining => {
+                        self.found.reads.insert(name.to_string());
+                    }
+                    syn::Member::Named(_) => {}
+                    syn::Member::Unnamed(_) => self.found.fine = false,
+                }
+                return;
             }
-            Expr::Path(_) if is_local(expr, self.local) => {
-                self.fine = false;
+            Expr::Assign(assign) => {
+                let target = match strip(&assign.left) {
+                    Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+                    _ => None,
+                };
+                if target.is_some_and(|target| self.given(target, &assign.right)) {
+                    return;
+                }
+            }
+            Expr::Path(_) if self.is_joined(expr) => {
+                self.found.fine = false;
                 return;
             }
             _ => {}
@@ -162,18 +337,42 @@ impl<'ast> Visit<'ast> for Uses<'_> {
     }
 
     fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
-        // Bound again (or a closure's parameter of the same name).
-        if pat.ident == *self.local {
-            self.fine = false;
+        // Bound otherwise than to a struct (or a closure's parameter of the
+        // same name).
+        if self.joined.contains(&pat.ident) {
+            self.found.fine = false;
         }
         syn::visit::visit_pat_ident(self, pat);
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         // Inside a macro the uses cannot be read reliably.
-        if identifiers(mac.tokens.clone()).contains(&self.local.to_string()) {
-            self.fine = false;
+        let mentioned = identifiers(mac.tokens.clone());
+        if self
+            .joined
+            .iter()
+            .any(|name| mentioned.contains(&name.to_string()))
+        {
+            self.found.fine = false;
         }
+    }
+}
+
+/// `s`, `mut s` or `s: State`: a name bound to the whole value.
+pub(crate) fn plain_binding(pat: &syn::Pat) -> Option<&syn::PatIdent> {
+    match pat {
+        syn::Pat::Type(typed) => plain_binding(&typed.pat),
+        syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => Some(pat),
+        _ => None,
+    }
+}
+
+/// `t` or `*t` of a local or parameter `t`: a struct taken whole.
+fn whole_struct(expr: &Expr) -> Option<&Ident> {
+    match strip(expr) {
+        Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => whole_struct(&unary.expr),
+        Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+        _ => None,
     }
 }
 
@@ -181,40 +380,116 @@ fn is_local(expr: &Expr, local: &Ident) -> bool {
     matches!(strip(expr), Expr::Path(p) if p.qself.is_none() && p.path.is_ident(local))
 }
 
-/// `s.x` becomes `s_x`; `s = State { x: a, v: b };` becomes
-/// `(s_x, s_v) = (a, b);` (every value computed before any field changes).
+/// Every use of a split struct written with its locals: `s.x` is `s_x`;
+/// `s = State { x: a, ..s }` is `(s_x,) = (a,)`, every value computed
+/// before any field changes; `s = t` is `(s_x, s_v) = (t.x, t.v)`; `..s`
+/// in a literal is `v: s_v`; and `let t = s` or `t = s` give `t` the
+/// literal `State { x: s_x, v: s_v }`.
 struct Replace<'a> {
-    local: &'a Ident,
-    fields: &'a BTreeMap<String, Ident>,
+    local: &'a Local,
+    path: &'a syn::Path,
+}
+
+impl Replace<'_> {
+    fn is_split(&self, expr: &Expr) -> bool {
+        is_local(expr, &self.local.ident)
+    }
+
+    /// `State { x: s_x, v: s_v }`.
+    fn literal(&self) -> Expr {
+        let path = self.path;
+        let fields = self
+            .local
+            .fields
+            .iter()
+            .map(|(name, local)| quote::quote!(#name: #local));
+        syn::parse_quote!(#path { #(#fields),* })
+    }
+
+    /// `(s_x, s_v) = (..)` of `s = value`, or `None` where a field has no
+    /// value.
+    fn assigned(&self, value: &Expr) -> Option<Expr> {
+        let (mut targets, mut values) = (Vec::new(), Vec::new());
+        for (name, local) in &self.local.fields {
+            let value: Expr = match strip(value) {
+                Expr::Struct(literal) => {
+                    match literal
+                        .fields
+                        .iter()
+                        .find(|f| member_is(&f.member, &name.to_string()))
+                    {
+                        Some(field) => field.expr.clone(),
+                        None => {
+                            let base = whole_struct(literal.rest.as_deref()?)?;
+                            if base == &self.local.ident {
+                                // Left as it is.
+                                continue;
+                            }
+                            syn::parse_quote!(#base.#name)
+                        }
+                    }
+                }
+                whole => {
+                    let source = whole_struct(whole)?;
+                    syn::parse_quote!(#source.#name)
+                }
+            };
+            targets.push(local.clone());
+            values.push(value);
+        }
+        Some(syn::parse_quote!((#(#targets,)*) = (#(#values,)*)))
+    }
 }
 
 impl VisitMut for Replace<'_> {
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        if let Some(init) = &mut local.init {
+            if self.is_split(&init.expr) {
+                *init.expr = self.literal();
+                return;
+            }
+        }
+        syn::visit_mut::visit_local_mut(self, local);
+    }
+
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         syn::visit_mut::visit_expr_mut(self, expr);
         match expr {
-            Expr::Field(field) if is_local(&field.base, self.local) => {
+            Expr::Field(field) if self.is_split(&field.base) => {
                 if let syn::Member::Named(name) = &field.member {
-                    if let Some(local) = self.fields.get(&name.to_string()) {
+                    if let Some(local) = self.local.field(&name.to_string()) {
                         let mut local = local.clone();
                         local.set_span(name.span());
                         *expr = syn::parse_quote!(#local);
                     }
                 }
             }
-            Expr::Assign(assign) if is_local(&assign.left, self.local) => {
-                let Expr::Struct(literal) = strip(&assign.right) else {
-                    return;
-                };
-                let (mut targets, mut values) = (Vec::new(), Vec::new());
-                for field in &literal.fields {
-                    if let syn::Member::Named(name) = &field.member {
-                        if let Some(local) = self.fields.get(&name.to_string()) {
-                            targets.push(local.clone());
-                            values.push(field.expr.clone());
-                        }
+            // `..s`: the fields it gives, each its local.
+            Expr::Struct(literal)
+                if literal
+                    .rest
+                    .as_deref()
+                    .is_some_and(|rest| self.is_split(rest)) =>
+            {
+                for (name, local) in &self.local.fields {
+                    if !literal
+                        .fields
+                        .iter()
+                        .any(|f| member_is(&f.member, &name.to_string()))
+                    {
+                        literal.fields.push(syn::parse_quote!(#name: #local));
                     }
                 }
-                *expr = syn::parse_quote!((#(#targets,)*) = (#(#values,)*));
+                literal.rest = None;
+                literal.dot2_token = None;
+            }
+            Expr::Assign(assign) if self.is_split(&assign.left) => {
+                if let Some(assigned) = self.assigned(&assign.right) {
+                    *expr = assigned;
+                }
+            }
+            Expr::Assign(assign) if self.is_split(&assign.right) => {
+                *assign.right = self.literal();
             }
             _ => {}
         }

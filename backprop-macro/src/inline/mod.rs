@@ -509,11 +509,15 @@ impl<'s> Inliner<'s> {
         if params.len() != args.len() || !inlinable_body(&body) {
             return None;
         }
-        // A struct stands for the caller's variable: it is never bound.
+        // A struct taken by reference stands for the caller's variable: it
+        // is never bound. (One taken by value is bound where it is not the
+        // caller's variable, `let mut s_2: State = s;`, a copy that
+        // `desugar/records.rs` reads field by field.)
         for (k, ((_, ty, mutable), arg)) in params.iter().zip(args).enumerate() {
             // (Nor is a reference to a float, unless a copy does.)
             let float_reference = matches!(ty, syn::Type::Reference(r) if is_float(&r.elem));
-            if (user_type(ty).is_some() || float_reference)
+            let struct_reference = matches!(user_type(ty), Some((_, Some(_))));
+            if (struct_reference || float_reference)
                 && referenced_value(ty, arg).is_none()
                 && stand_for(ty, *mutable, args, k).is_none()
             {
@@ -1366,8 +1370,9 @@ fn count_tokens(tokens: proc_macro2::TokenStream) -> usize {
 }
 
 /// `S`, `&S` or `&mut S` for a type of one name that is not a float,
-/// integer or `bool` (a struct of the user's, as far as tokens tell): the
-/// name, and whether it is a reference (`Some(true)` for `&mut`).
+/// integer or `bool` (a struct of the user's, as far as tokens tell), or
+/// such a type over a float (`Pair<f64>`): the name, and whether it is a
+/// reference (`Some(true)` for `&mut`).
 fn user_type(ty: &syn::Type) -> Option<(&syn::Ident, Option<bool>)> {
     let (inner, by_ref) = match ty {
         syn::Type::Reference(reference) => (&*reference.elem, Some(reference.mutability.is_some())),
@@ -1376,7 +1381,21 @@ fn user_type(ty: &syn::Type) -> Option<(&syn::Ident, Option<bool>)> {
     let syn::Type::Path(path) = inner else {
         return None;
     };
-    let ident = path.path.get_ident().filter(|_| path.qself.is_none())?;
+    let [segment] = path.path.segments.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let over_floats = match &segment.arguments {
+        syn::PathArguments::None => true,
+        syn::PathArguments::AngleBracketed(arguments) => arguments
+            .args
+            .iter()
+            .all(|argument| matches!(argument, syn::GenericArgument::Type(ty) if is_float(ty))),
+        syn::PathArguments::Parenthesized(_) => false,
+    };
+    if path.qself.is_some() || path.path.leading_colon.is_some() || !over_floats {
+        return None;
+    }
+    let ident = &segment.ident;
     let known = [
         "f64", "f32", "usize", "isize", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
         "bool", "Vec", "String", "str", "Self",

@@ -320,7 +320,7 @@ fn return_float(
                 // A vector of results has a place to go: a `&mut` parameter.
                 let message = match vec_element(ty).and_then(|e| floats.of_type(e)) {
                     Some(float) => format!("{MESSAGE}; write a vector of results into a `&mut [{float}]` parameter instead (`fn f(x: &[{float}], out: &mut [{float}])`, returning nothing or a float), whose final contents are outputs"),
-                    None => MESSAGE.to_string(),
+                    None => struct_output_message(ty, &sig.generics).unwrap_or_else(|| MESSAGE.to_string()),
                 };
                 errors.spanned(ty, message);
             }
@@ -331,6 +331,17 @@ fn return_float(
             None
         }
     }
+}
+
+/// The refusal of a struct returned (`-> State`), saying the two ways a
+/// struct a function computes is differentiated; `None` for other types
+/// (and the function's own type parameters).
+pub fn struct_output_message(ty: &syn::Type, generics: &syn::Generics) -> Option<String> {
+    let name = user_type_name(ty)?;
+    if generics.type_params().any(|param| param.ident == *name) {
+        return None;
+    }
+    Some(format!("a differentiated function returns `f64` or `f32`, a tuple of them, or an array `[f64; N]`, not a struct: write the step that computes a `{name}` as a plain function beside the one differentiated (`fn step(s: {name}, dt: f64) -> {name}`, inlined where `fn loss(s0: {name}, ..) -> f64` calls it), or take the struct by `&mut` and write its fields (`fn step(s: &mut {name}, dt: f64)`, whose final fields are its outputs)"))
 }
 
 fn params(sig: &syn::Signature, floats: &Floats, errors: &mut Errors) -> Vec<Param> {

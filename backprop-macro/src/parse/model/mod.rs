@@ -12,6 +12,7 @@
 //! as an integer (a range's end, an index, a cast) or only compared is data.
 
 mod chains;
+mod copies;
 mod destructure;
 mod elements;
 mod flat;
@@ -119,6 +120,13 @@ pub fn expand_models(
     let mut errors = Errors::default();
     let float_param =
         crate::parse::signature::generic_float(&function.sig.generics, &mut Errors::default());
+    // A struct returned: said before anything the body does with it.
+    if let syn::ReturnType::Type(_, ty) = &function.sig.output {
+        let generics = &function.sig.generics;
+        if let Some(message) = crate::parse::signature::struct_output_message(ty, generics) {
+            return Some(Err(syn::Error::new_spanned(ty, message)));
+        }
+    }
     // (A method's model, unused in its free function, is spelled `_model`.)
     let selected = |ident: &Ident| {
         let bare = ident.to_string();
@@ -245,6 +253,17 @@ pub fn expand_models(
             .map(|(alias, _)| alias.clone()),
     );
     destructure::fields_as_lets(&mut body, &named);
+    // `let mut s = s0;`: one local per field read.
+    let params: Vec<copies::Param> = candidates
+        .iter()
+        .filter(|c| !c.slice)
+        .map(|c| copies::Param {
+            ident: &c.ident,
+            ty: &c.ty,
+            by_ref: c.by_ref,
+        })
+        .collect();
+    copies::copies_as_locals(&mut body, &params);
     // A `Vec` of structs or rows inside an element (`block.layers` of
     // `for block in &net.blocks`): not read field by field yet.
     let elements: Vec<Ident> = aliases.keys().cloned().collect();

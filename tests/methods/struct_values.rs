@@ -1,0 +1,200 @@
+//! Structs as values (in `methods.rs`'s test binary): a copy of a struct
+//! parameter stepped by plain helpers that take and return the struct by
+//! value, `let mut s = s0; for .. { s = step(s, k, dt); }`, the way a
+//! simulation is written. Each copy is one local per field; each gradient is
+//! checked against central differences of the plain function, on both sides
+//! of the helpers' branches.
+
+use crate::common::{assert_gradient, Rng};
+use backprop_runtime::{differentiate, Differentiable, Float};
+
+/// A state with a float only read (`m`) and a count (`n`, data).
+#[derive(Differentiable, Clone, Copy, Debug, PartialEq)]
+pub struct Body {
+    x: f64,
+    v: f64,
+    m: f64,
+    n: usize,
+}
+
+/// Taken and returned by value: a new state from a literal, with a branch.
+fn step(s: Body, k: f64, dt: f64) -> Body {
+    let a = if s.x > 0.0 {
+        -k * s.x / s.m
+    } else {
+        -k * s.x.sin() - 0.1 * s.v
+    };
+    Body {
+        x: s.x + dt * s.v,
+        v: s.v + dt * a,
+        ..s
+    }
+}
+
+/// Taken by `mut` value, written field by field and returned.
+fn kick(mut s: Body, impulse: f64) -> Body {
+    s.v += impulse / s.m;
+    s
+}
+
+/// Read by reference.
+fn energy(s: &Body, k: f64) -> f64 {
+    0.5 * s.m * s.v * s.v + 0.5 * k * s.x * s.x
+}
+
+/// A copy of a parameter stepped in a loop; a copy of the state kept from
+/// the iteration before (`prev`); helpers called on each other's results.
+#[differentiate]
+fn travelled(s0: Body, k: f64, dt: f64) -> f64 {
+    let mut s = s0;
+    let mut path = 0.0;
+    for _ in 0..s0.n {
+        let prev = s;
+        s = kick(step(s, k, dt), 0.01 * k);
+        path += (s.x - prev.x) * (s.x - prev.x);
+    }
+    path + energy(&s, k)
+}
+
+/// The same from a parameter taken by reference (`*p`, a copy), and the
+/// final state bound with `let` from a call.
+#[differentiate]
+fn settled(p: &Body, k: f64, dt: f64) -> f64 {
+    let mut s = *p;
+    for _ in 0..3 {
+        s = step(s, k, dt);
+    }
+    let last = step(step(s, k, dt), k, dt);
+    energy(&last, k) + last.x
+}
+
+fn body(v: &[f64]) -> Body {
+    Body {
+        x: v[0],
+        v: v[1],
+        m: v[2],
+        n: 4,
+    }
+}
+
+fn gradient_of(g: &<Body as Differentiable>::Grad, k: f64, dt: f64) -> Vec<f64> {
+    vec![g.x, g.v, g.m, k, dt]
+}
+
+#[test]
+fn a_copied_state_stepped_by_helpers_that_return_it() {
+    let mut rng = Rng::new(41);
+    // `x` on both sides of `step`'s branch, and crossing it on the way.
+    for x in [0.7, -0.5, 0.05, -1.2] {
+        let point = [x, rng.uniform(-1.0, 1.0), rng.uniform(0.5, 2.0), 1.5, 0.2];
+        let f = |v: &[f64]| travelled(body(v), v[3], v[4]);
+        let (value, g) = travelled::grad(body(&point), point[3], point[4]);
+        assert_eq!(value, f(&point));
+        assert_gradient(f, &point, &gradient_of(&g.s0, g.k, g.dt));
+
+        let f = |v: &[f64]| settled(&body(v), v[3], v[4]);
+        let (value, g) = settled::grad(&body(&point), point[3], point[4]);
+        assert_eq!(value, f(&point));
+        assert_gradient(f, &point, &gradient_of(&g.p, g.k, g.dt));
+    }
+}
+
+/// A generic struct over the float, copied and assigned whole from a
+/// literal and from another local.
+#[derive(Differentiable, Clone, Copy, Debug, PartialEq)]
+pub struct Pair<T> {
+    a: T,
+    b: T,
+}
+
+fn rotate(p: Pair<f64>, w: f64) -> Pair<f64> {
+    Pair {
+        a: p.a * w.cos() - p.b * w.sin(),
+        b: p.a * w.sin() + p.b * w.cos(),
+    }
+}
+
+#[differentiate]
+fn spun<T: Float>(p0: Pair<T>, w: T) -> T {
+    let mut p = p0;
+    let mut q = p0;
+    for _ in 0..3 {
+        q = p;
+        p = Pair {
+            a: p.a * w + p.b,
+            b: p.b - p.a * w,
+        };
+    }
+    p.a * p.b + q.a * q.a
+}
+
+#[test]
+fn a_generic_struct_copied_and_assigned_whole() {
+    for (a, b, w) in [(0.3, 0.7, 0.9), (-1.1, 0.4, -0.3)] {
+        let f = |v: &[f64]| spun(Pair { a: v[0], b: v[1] }, v[2]);
+        let (value, g) = spun::grad(Pair { a, b }, w);
+        assert_eq!(value, f(&[a, b, w]));
+        assert_gradient(f, &[a, b, w], &[g.p0.a, g.p0.b, g.w]);
+        // In f32, the same gradient to f32's precision.
+        let (_, g32) = spun::grad(
+            Pair {
+                a: a as f32,
+                b: b as f32,
+            },
+            w as f32,
+        );
+        assert!((f64::from(g32.p0.a) - g.p0.a).abs() < 1e-4 * g.p0.a.abs().max(1.0));
+        assert!((f64::from(g32.w) - g.w).abs() < 1e-4 * g.w.abs().max(1.0));
+    }
+    // A helper taking the generic struct by value, inlined.
+    let f = |v: &[f64]| spun_rotated(Pair { a: v[0], b: v[1] }, v[2]);
+    let (_, g) = spun_rotated::grad(Pair { a: 0.3, b: -0.8 }, 0.6);
+    assert_gradient(f, &[0.3, -0.8, 0.6], &[g.p0.a, g.p0.b, g.w]);
+}
+
+#[differentiate]
+fn spun_rotated(p0: Pair<f64>, w: f64) -> f64 {
+    let mut p = p0;
+    for _ in 0..2 {
+        p = rotate(p, w);
+    }
+    p.a - 2.0 * p.b * p.b
+}
+
+/// A struct with a vector field, copied by value and written by index.
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Weights {
+    w: Vec<f64>,
+    c: f64,
+}
+
+#[differentiate]
+fn nudged(v0: Weights, x: f64) -> f64 {
+    let mut v = v0;
+    v.w[0] += x * v.c;
+    v.c *= x;
+    v.w[0] * v.w[1] + v.c
+}
+
+#[test]
+fn a_copy_with_a_vector_field_written_by_index() {
+    let f = |v: &[f64]| {
+        nudged(
+            Weights {
+                w: v[..2].to_vec(),
+                c: v[2],
+            },
+            v[3],
+        )
+    };
+    let point = [1.0, 2.0, 0.5, 0.9];
+    let (value, g) = nudged::grad(
+        Weights {
+            w: vec![1.0, 2.0],
+            c: 0.5,
+        },
+        0.9,
+    );
+    assert_eq!(value, f(&point));
+    assert_gradient(f, &point, &[g.v0.w[0], g.v0.w[1], g.v0.c, g.x]);
+}

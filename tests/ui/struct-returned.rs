@@ -1,0 +1,35 @@
+use backprop_runtime::{differentiate, Differentiable};
+
+#[derive(Differentiable, Clone, Copy, Debug)]
+pub struct State {
+    pub x: f64,
+    pub v: f64,
+}
+
+// A struct returned, from a struct parameter and from floats.
+#[differentiate]
+pub fn advance(s0: State, dt: f64) -> State {
+    let mut s = s0;
+    s.x += dt * s.v;
+    s
+}
+
+#[differentiate]
+pub fn at_rest(x: f64) -> State {
+    State { x, v: 0.0 }
+}
+
+// A copy of a parameter passed whole to a function that is not inlined.
+fn kinetic(s: &State) -> f64 {
+    0.5 * s.v * s.v
+}
+
+#[differentiate]
+pub fn copied_then_passed(s0: State, dt: f64) -> f64 {
+    let mut s = s0;
+    s.x += dt * s.v;
+    println!("{}", kinetic(&s));
+    kinetic(&s)
+}
+
+fn main() {}
