@@ -198,3 +198,69 @@ fn a_copy_with_a_vector_field_written_by_index() {
     assert_eq!(value, f(&point));
     assert_gradient(f, &point, &[g.v0.w[0], g.v0.w[1], g.v0.c, g.x]);
 }
+
+/// A model with a vector, trained by a helper that takes it by value and
+/// returns it: clones of the parameter and of the local, a vector field
+/// assigned whole (`n = sgd(n, ..)`), and a copy kept from before.
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct Net {
+    w: Vec<f64>,
+    b: f64,
+}
+
+fn sgd(mut n: Net, x: f64, lr: f64) -> Net {
+    for i in 0..n.w.len() {
+        n.w[i] -= lr * (n.w[i] * x + n.b).tanh();
+    }
+    n.b -= lr * n.b;
+    n
+}
+
+#[differentiate]
+fn unrolled(n0: &Net, x: f64, lr: f64) -> f64 {
+    let mut n = n0.clone();
+    let first = n.clone();
+    for _ in 0..3 {
+        n = sgd(n, x, lr);
+    }
+    let mut s = 0.0;
+    for i in 0..n.w.len() {
+        s += n.w[i] * n.w[i] - first.w[i] * n.b;
+    }
+    s
+}
+
+#[test]
+fn a_model_trained_by_a_helper_that_returns_it() {
+    let mut rng = Rng::new(7);
+    for _ in 0..3 {
+        let point: Vec<f64> = (0..6).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let net = |v: &[f64]| Net {
+            w: v[..4].to_vec(),
+            b: v[4],
+        };
+        let f = |v: &[f64]| unrolled(&net(v), v[5], 0.3);
+        let (value, g) = unrolled::grad(&net(&point), point[5], 0.3);
+        assert_eq!(value, f(&point));
+        let mut analytic = g.n0.w.clone();
+        analytic.extend([g.n0.b, g.x]);
+        assert_gradient(f, &point, &analytic);
+    }
+}
+
+/// A literal based on a parameter (`..*p`): the fields it does not name are
+/// the parameter's.
+#[differentiate]
+fn updated(p: &Pair<f64>, x: f64) -> f64 {
+    let q = Pair { a: x * p.b, ..*p };
+    q.a * q.b.sin()
+}
+
+#[test]
+fn a_literal_based_on_a_parameter() {
+    for (a, b, x) in [(0.3, 2.0, 1.5), (-0.7, -0.4, 0.2)] {
+        let f = |v: &[f64]| updated(&Pair { a: v[0], b: v[1] }, v[2]);
+        let (_, g) = updated::grad(&Pair { a, b }, x);
+        assert_gradient(f, &[a, b, x], &[g.p.a, g.p.b, g.x]);
+    }
+}

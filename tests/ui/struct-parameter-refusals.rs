@@ -124,9 +124,3 @@ fn changed_copy(ps: &[Particle]) -> f64 {
     p.mass
 }
 
-// A struct taken by value, read only through a copy: it would be data.
-#[differentiate]
-fn through_a_copy(p: Particle, x: f64) -> f64 {
-    let q = p.clone();
-    q.mass * x
-}

@@ -76,6 +76,8 @@ struct Split {
 struct Local {
     ident: Ident,
     fields: Vec<(Ident, Ident)>,
+    /// The fields read as arrays.
+    arrays: BTreeSet<String>,
 }
 
 impl Local {
@@ -132,6 +134,7 @@ impl Splitter<'_> {
         let mut split = Local {
             ident: ident.clone(),
             fields: Vec::new(),
+            arrays: uses.arrays.clone(),
         };
         let mut lets = Vec::new();
         for name in &fields {
@@ -139,6 +142,11 @@ impl Splitter<'_> {
             let local_name = self.names.fresh(&format!("{ident}_{name}"));
             let value: Expr = match literal.fields.iter().find(|f| member_is(&f.member, name)) {
                 Some(field) => field.expr.clone(),
+                // An array the base holds is copied: the split writes its own.
+                None if uses.arrays.contains(name) => {
+                    let base = base?;
+                    syn::parse_quote!(#base.#member.clone())
+                }
                 None => {
                     let base = base?;
                     syn::parse_quote!(#base.#member)
@@ -188,6 +196,8 @@ struct Assigned {
 struct FieldUses {
     /// The fields read through any of them.
     reads: BTreeSet<String>,
+    /// Those read as arrays: indexed, or a slice's method called.
+    arrays: BTreeSet<String>,
     /// The literals assigned to any of them.
     literals: Vec<Assigned>,
     /// Whether every use of them is one of those.
@@ -199,6 +209,7 @@ fn field_uses(local: &Ident, rest: &[Stmt]) -> FieldUses {
         joined: vec![local.clone()],
         found: FieldUses {
             reads: BTreeSet::new(),
+            arrays: BTreeSet::new(),
             literals: Vec::new(),
             fine: true,
         },
@@ -307,6 +318,20 @@ impl<'ast> Visit<'ast> for Uses {
     }
 
     fn visit_expr(&mut self, expr: &'ast Expr) {
+        let array = match expr {
+            Expr::Index(index) => Some(&*index.expr),
+            Expr::MethodCall(call) if SLICE_METHODS.contains(&call.method.to_string().as_str()) => {
+                Some(&*call.receiver)
+            }
+            _ => None,
+        };
+        if let Some(Expr::Field(field)) = array.map(strip) {
+            if let (syn::Member::Named(name), false) = (&field.member, self.joining) {
+                if self.is_joined(&field.base) {
+                    self.found.arrays.insert(name.to_string());
+                }
+            }
+        }
         match expr {
             Expr::Field(field) if self.is_joined(&field.base) => {
                 match &field.member {
@@ -358,6 +383,25 @@ impl<'ast> Visit<'ast> for Uses {
     }
 }
 
+/// Methods that tell a field is an array (`s.w.len()`).
+const SLICE_METHODS: &[&str] = &[
+    "len",
+    "is_empty",
+    "iter",
+    "iter_mut",
+    "as_slice",
+    "as_mut_slice",
+    "windows",
+    "chunks",
+    "fill",
+    "copy_from_slice",
+    "swap",
+    "first",
+    "last",
+    "get",
+    "to_vec",
+];
+
 /// `s`, `mut s` or `s: State`: a name bound to the whole value.
 pub(crate) fn plain_binding(pat: &syn::Pat) -> Option<&syn::PatIdent> {
     match pat {
@@ -367,10 +411,14 @@ pub(crate) fn plain_binding(pat: &syn::Pat) -> Option<&syn::PatIdent> {
     }
 }
 
-/// `t` or `*t` of a local or parameter `t`: a struct taken whole.
+/// `t`, `*t` or `t.clone()` of a local or parameter `t`: a struct taken
+/// whole.
 fn whole_struct(expr: &Expr) -> Option<&Ident> {
     match strip(expr) {
         Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => whole_struct(&unary.expr),
+        Expr::MethodCall(call) if call.method == "clone" && call.args.is_empty() => {
+            whole_struct(&call.receiver)
+        }
         Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
         _ => None,
     }
@@ -395,21 +443,32 @@ impl Replace<'_> {
         is_local(expr, &self.local.ident)
     }
 
-    /// `State { x: s_x, v: s_v }`.
+    /// `s`, `*s` or `s.clone()`.
+    fn is_whole(&self, expr: &Expr) -> bool {
+        whole_struct(expr) == Some(&self.local.ident)
+    }
+
+    /// `State { x: s_x, w: s_w.clone() }`: an array copied, as the
+    /// struct's copy would copy it (and `s_w` is still `s`'s).
     fn literal(&self) -> Expr {
         let path = self.path;
-        let fields = self
-            .local
-            .fields
-            .iter()
-            .map(|(name, local)| quote::quote!(#name: #local));
+        let fields = self.local.fields.iter().map(|(name, local)| {
+            match self.local.arrays.contains(&name.to_string()) {
+                true => quote::quote!(#name: #local.clone()),
+                false => quote::quote!(#name: #local),
+            }
+        });
         syn::parse_quote!(#path { #(#fields),* })
     }
 
     /// `(s_x, s_v) = (..)` of `s = value`, or `None` where a field has no
     /// value.
+    /// An array taken from another struct is copied into the split's own
+    /// (`s_w.copy_from_slice(&t.w)`, after the other fields: a vector is
+    /// not assigned whole).
     fn assigned(&self, value: &Expr) -> Option<Expr> {
         let (mut targets, mut values) = (Vec::new(), Vec::new());
+        let mut copies: Vec<syn::Stmt> = Vec::new();
         for (name, local) in &self.local.fields {
             let value: Expr = match strip(value) {
                 Expr::Struct(literal) => {
@@ -434,17 +493,26 @@ impl Replace<'_> {
                     syn::parse_quote!(#source.#name)
                 }
             };
+            let taken = matches!(&value, Expr::Field(field) if whole_struct(&field.base).is_some());
+            if taken && self.local.arrays.contains(&name.to_string()) {
+                copies.push(syn::parse_quote!(#local.copy_from_slice(&#value);));
+                continue;
+            }
             targets.push(local.clone());
             values.push(value);
         }
-        Some(syn::parse_quote!((#(#targets,)*) = (#(#values,)*)))
+        let assigned: Expr = syn::parse_quote!((#(#targets,)*) = (#(#values,)*));
+        Some(match copies.is_empty() {
+            true => assigned,
+            false => syn::parse_quote!({ #assigned; #(#copies)* }),
+        })
     }
 }
 
 impl VisitMut for Replace<'_> {
     fn visit_local_mut(&mut self, local: &mut syn::Local) {
         if let Some(init) = &mut local.init {
-            if self.is_split(&init.expr) {
+            if self.is_whole(&init.expr) {
                 *init.expr = self.literal();
                 return;
             }
@@ -488,7 +556,7 @@ impl VisitMut for Replace<'_> {
                     *expr = assigned;
                 }
             }
-            Expr::Assign(assign) if self.is_split(&assign.right) => {
+            Expr::Assign(assign) if self.is_whole(&assign.right) => {
                 *assign.right = self.literal();
             }
             _ => {}

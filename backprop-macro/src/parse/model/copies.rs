@@ -46,6 +46,19 @@ impl VisitMut for Copies<'_> {
         }
         syn::visit_mut::visit_local_mut(self, local);
     }
+
+    /// `State { x: 0.0, ..*s0 }`, written as such: split the same way.
+    fn visit_expr_struct_mut(&mut self, literal: &mut syn::ExprStruct) {
+        if literal
+            .rest
+            .as_deref()
+            .and_then(|rest| self.copied(rest))
+            .is_some()
+        {
+            self.found += 1;
+        }
+        syn::visit_mut::visit_expr_struct_mut(self, literal);
+    }
 }
 
 impl Copies<'_> {
@@ -60,10 +73,18 @@ impl Copies<'_> {
     }
 
     /// The parameter `init` copies: `p` of one taken by value, `*p` of one
-    /// taken by reference (a copy of a `Copy` struct).
+    /// taken by reference (a copy of a `Copy` struct), `p.clone()` of
+    /// either.
     fn copied(&self, init: &Expr) -> Option<&Param<'_>> {
         let (inner, deref) = match strip(init) {
             Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => (&*unary.expr, true),
+            Expr::MethodCall(call) if call.method == "clone" && call.args.is_empty() => {
+                let Expr::Path(path) = strip(&call.receiver) else {
+                    return None;
+                };
+                let ident = path.path.get_ident()?;
+                return self.params.iter().find(|param| param.ident == ident);
+            }
             other => (other, false),
         };
         let Expr::Path(path) = strip(inner) else {
