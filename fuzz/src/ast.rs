@@ -297,6 +297,29 @@ pub enum S {
         param: String,
         body: E,
     },
+    /// `let mut name = ..;` of a struct `St<F>`, read as `name.a`, `name.b`.
+    LetStruct {
+        name: String,
+        init: StructInit,
+    },
+    /// `name = step(name, k);`: a struct stepped in place by a helper that
+    /// takes and returns it.
+    StepStruct {
+        name: String,
+        call: String,
+        k: E,
+    },
+}
+
+/// How a struct local starts.
+#[derive(Clone, Debug)]
+pub enum StructInit {
+    /// `St { a: .., b: .. }`.
+    Lit(E, E),
+    /// `step(source, k)`.
+    Call { call: String, source: String, k: E },
+    /// `source` (a copy).
+    Copy(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,6 +344,8 @@ pub enum PTy {
     Int,
     /// `&mut [usize]`: a list of indices, a permutation of `0..LEN`.
     IntList,
+    /// `St<F>` by value: `struct St<T> { a: T, b: T }`, read as `s.a`, `s.b`.
+    Struct,
 }
 
 #[derive(Clone, Debug)]
@@ -335,6 +360,8 @@ pub enum Ret {
     Pair(E, E),
     /// `-> [F; 2]`.
     Array(E, E),
+    /// `-> St<F>`: `St { a: .., b: .. }`, or with `None`, `St { a: .., ..s }`.
+    Struct(E, Option<E>),
     Unit,
 }
 
@@ -418,6 +445,7 @@ impl Func {
         let ret = match &self.ret {
             Ret::Scalar(e) => e.size(),
             Ret::Pair(a, b) | Ret::Array(a, b) => a.size() + b.size(),
+            Ret::Struct(a, b) => a.size() + b.as_ref().map_or(0, E::size),
             Ret::Unit => 0,
         };
         self.params.len() + stmts_size(&self.body) + ret
@@ -461,6 +489,12 @@ impl S {
             S::LetTuple { values, .. } => values.iter().map(E::size).sum(),
             S::SinCos { value, .. } => value.size(),
             S::Closure { body, .. } => body.size(),
+            S::LetStruct { init, .. } => match init {
+                StructInit::Lit(a, b) => a.size() + b.size(),
+                StructInit::Call { k, .. } => 1 + k.size(),
+                StructInit::Copy(_) => 1,
+            },
+            S::StepStruct { k, .. } => 1 + k.size(),
         }
     }
 }

@@ -82,6 +82,8 @@ struct Scope {
     closures: Vec<String>,
     /// Lists of indices (`&mut [usize]`), permutations of `0..LEN`.
     lists: Vec<String>,
+    /// Struct locals `St<F>`, their fields among `scalars` (`st0.a`).
+    structs: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -105,6 +107,10 @@ pub enum HelperKind {
     /// different arrays (a call that lends one and has the callee keep the
     /// other, where one is a buffer written later).
     PartPair,
+    /// `fn hs(s: St<F>, k: F) -> St<F>`, a plain helper taking and returning
+    /// a struct: `main` steps struct locals with it (`st = hs(st, k);`),
+    /// copies them and reads their fields.
+    Step,
 }
 
 #[derive(Clone)]
@@ -132,6 +138,9 @@ struct Gen {
     in_helper: bool,
     /// `main` is a method of `Model`, reading `self.w` and `self.b`.
     method: bool,
+    /// The `Step` helper, with the generator its struct statements draw
+    /// from (so the programs of a seed without one stay what they were).
+    step: Option<(String, Rng)>,
 }
 
 pub fn program(seed: u64) -> Program {
@@ -157,6 +166,7 @@ pub fn program(seed: u64) -> Program {
         used: Vec::new(),
         in_helper: false,
         method: false,
+        step: None,
     };
     let mut helpers = Vec::new();
     let count = [0, 0, 1, 1, 2][g.rng.below(5)];
@@ -181,6 +191,17 @@ pub fn program(seed: u64) -> Program {
             kind,
         });
     }
+    // Drawn from a generator of its own: a third of the programs over a
+    // named float have a helper that takes and returns a struct.
+    let mut steps = Rng::new(seed ^ 0x57ec_0057_a7e0_0001);
+    if float != Float::Generic && steps.chance(1.0 / 3.0) {
+        let f = g.drawing_from(&mut steps, |g| g.helper("hs", HelperKind::Step));
+        // (A label is not inlined, and a plain helper must be.)
+        if !format!("{:?}", f.body).contains("label: Some") {
+            helpers.push(f);
+            g.step = Some(("hs".to_string(), steps));
+        }
+    }
     g.method = float == Float::F64 && g.rng.chance(0.15);
     let main = g.main();
     let model = g.method.then(|| {
@@ -196,6 +217,7 @@ pub fn program(seed: u64) -> Program {
                 (0..len).map(|_| g.away_from_zero(1.5)).collect()
             }
             PTy::Int => vec![g.rng.below(len + 1) as f64],
+            PTy::Struct => unreachable!("main takes no struct"),
             PTy::IntList => {
                 // A permutation: every value a valid index.
                 let shift = g.rng.below(len);
@@ -242,6 +264,10 @@ pub fn program(seed: u64) -> Program {
             HelperKind::Recursive | HelperKind::RecursiveSlice
         );
         helper.plain = plains.chance(1.0 / 3.0) && !recursive && !labelled;
+    }
+    // A helper that returns a struct has no derivative of its own: plain.
+    for helper in &mut helpers {
+        helper.plain |= matches!(helper.ret, Ret::Struct(..));
     }
     // Drawn last: half the models are struct parameters of a free function,
     // which returns one float and takes no `&mut` parameters.
@@ -315,6 +341,11 @@ impl Gen {
                 PTy::RefScalar => self.scope.refs.push((name, false)),
                 PTy::Int => self.scope.ints.push((name, false)),
                 PTy::IntList => self.scope.lists.push(name),
+                PTy::Struct => {
+                    for field in ["a", "b"] {
+                        self.scope.scalars.push((format!("{name}.{field}"), false));
+                    }
+                }
             }
         }
     }
@@ -333,6 +364,7 @@ impl Gen {
             HelperKind::MutScalar => vec![p("a", PTy::MutScalar), p("k", PTy::Scalar)],
             HelperKind::Ref => vec![p("a", PTy::RefScalar)],
             HelperKind::Recursive => vec![p("a", PTy::Scalar), p("depth", PTy::Int)],
+            HelperKind::Step => vec![p("s", PTy::Struct), p("k", PTy::Scalar)],
             HelperKind::RecursiveSlice => {
                 vec![
                     p("v", PTy::Slice),
@@ -414,6 +446,8 @@ impl Gen {
         }
         let ret = match kind {
             HelperKind::Pair => Ret::Pair(self.tail(), self.tail()),
+            // Half the time `..s` gives `b`.
+            HelperKind::Step => Ret::Struct(self.tail(), self.rng.chance(0.5).then(|| self.tail())),
             HelperKind::SliceWrite | HelperKind::MutScalar => Ret::Unit,
             _ => Ret::Scalar(self.tail()),
         };
@@ -991,6 +1025,51 @@ impl Gen {
         }
     }
 
+    /// Runs `f` with `rng` as the generator, and gives it back.
+    fn drawing_from<T>(&mut self, rng: &mut Rng, f: impl FnOnce(&mut Self) -> T) -> T {
+        std::mem::swap(&mut self.rng, rng);
+        let value = f(self);
+        std::mem::swap(&mut self.rng, rng);
+        value
+    }
+
+    /// A statement on struct locals: a new one from a literal, from the
+    /// helper `call` stepping another, or copying another; or one stepped in
+    /// place.
+    fn struct_stmt(&mut self, call: &str, out: &mut Vec<S>) {
+        let structs = self.scope.structs.clone();
+        let choice = match structs.is_empty() {
+            true => 0,
+            false => [0, 1, 1, 2, 3][self.rng.below(5)],
+        };
+        if choice == 1 {
+            let name = self.rng.pick(&structs).clone();
+            let k = self.expr(1);
+            out.push(S::StepStruct {
+                name,
+                call: call.to_string(),
+                k,
+            });
+            return;
+        }
+        let init = match choice {
+            0 => StructInit::Lit(self.expr(1), self.expr(1)),
+            2 => StructInit::Call {
+                call: call.to_string(),
+                source: self.rng.pick(&structs).clone(),
+                k: self.expr(1),
+            },
+            _ => StructInit::Copy(self.rng.pick(&structs).clone()),
+        };
+        let name = format!("st{}", self.counters);
+        self.counters += 1;
+        for field in ["a", "b"] {
+            self.declare_scalar(&format!("{name}.{field}"), false);
+        }
+        self.scope.structs.push(name.clone());
+        out.push(S::LetStruct { name, init });
+    }
+
     fn declare_scalar(&mut self, name: &str, mutable: bool) {
         self.scope.scalars.retain(|(n, _)| n != name);
         self.scope.scalars.push((name.to_string(), mutable));
@@ -1057,6 +1136,18 @@ impl Gen {
     }
 
     fn stmt(&mut self, out: &mut Vec<S>) {
+        if !self.in_helper {
+            if let Some((call, mut rng)) = self.step.take() {
+                let chosen = rng.chance(0.3);
+                if chosen {
+                    self.drawing_from(&mut rng, |g| g.struct_stmt(&call, out));
+                }
+                self.step = Some((call, rng));
+                if chosen {
+                    return;
+                }
+            }
+        }
         let in_loop = !self.loops.is_empty();
         let nested = self.depth < 2;
         loop {
@@ -1366,6 +1457,11 @@ impl Gen {
                     // It borrows what it captures: nothing that is written later.
                     let mark = self.scope.clone();
                     self.scope.scalars.retain(|(_, mutable)| !mutable);
+                    // (Nor a struct's field: the struct is stepped whole.)
+                    let structs = std::mem::take(&mut self.scope.structs);
+                    self.scope.scalars.retain(|(n, _)| {
+                        !structs.iter().any(|st| n.starts_with(&format!("{st}.")))
+                    });
                     self.scope.arrays.retain(|a| !a.writable);
                     self.scope.refs.retain(|(_, mutable)| !mutable);
                     // Lists of indices are rewritten later.

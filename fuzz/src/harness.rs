@@ -36,6 +36,11 @@ pub mod crule {
 }
 "#;
 
+/// The struct a `Step` helper takes and returns, over the program's float
+/// or the oracle's.
+const STRUCT: &str =
+    "#[derive(Clone, Copy, Debug)]\npub struct St<T> {\n    pub a: T,\n    pub b: T,\n}\n";
+
 pub const PRELUDE: &str = r#"#![allow(warnings, clippy::all)]
 mod dual;
 use dual::D;
@@ -153,6 +158,13 @@ fn write_program(name: &str, p: &Program, out: &mut String) -> Lines {
     if p.float == Float::F64 {
         out.push_str(CUSTOM_RULE);
     }
+    let structs = p
+        .helpers
+        .iter()
+        .any(|h| h.params.iter().any(|q| q.ty == PTy::Struct));
+    if structs {
+        out.push_str(STRUCT);
+    }
     for h in &p.helpers {
         print::function(h, d, p.len, out);
     }
@@ -160,6 +172,9 @@ fn write_program(name: &str, p: &Program, out: &mut String) -> Lines {
     let user_end = line_count(out);
     out.push_str("    pub mod oracle {\n        use crate::dual::*;\n");
     out.push_str("pub fn crule(a: D) -> D { a.sin() * D::c(2.0) + a }\n");
+    if structs {
+        out.push_str(STRUCT);
+    }
     for h in &p.helpers {
         print::function(h, Dialect::Dual, p.len, out);
     }
@@ -261,6 +276,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             PTy::Scalar | PTy::MutScalar | PTy::RefScalar => 1,
             PTy::Slice | PTy::MutSlice | PTy::Array | PTy::ArrayRef | PTy::VecRef => p.len,
             PTy::Data | PTy::Int | PTy::IntList => 0,
+            PTy::Struct => unreachable!("main takes no struct"),
         };
     }
     // The oracle: one run per direction, and the value.
@@ -307,6 +323,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 let _ = writeln!(out, "        let mut z_{v} = z_in_{v}.clone();");
                 call_args.push(format!("&mut z_{v}"));
             }
+            PTy::Struct => unreachable!("main takes no struct"),
         }
     }
     if p.model.is_some() {
@@ -327,6 +344,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             out.push_str("        z_out.push(z_r[0]);\n        z_out.push(z_r[1]);\n")
         }
         Ret::Unit => out.push_str("        let () = z_r;\n"),
+        Ret::Struct(..) => unreachable!("main returns no struct"),
     }
     for param in &f.params {
         let v = &param.name;
@@ -358,6 +376,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
         Ret::Scalar(_) => 1,
         Ret::Pair(..) | Ret::Array(..) => 2,
         Ret::Unit => 0,
+        Ret::Struct(..) => unreachable!("main returns no struct"),
     } + f
         .params
         .iter()
@@ -397,6 +416,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 let _ = writeln!(out, "    let z_u_{v} = z_in_{v};");
             }
             PTy::IntList => {}
+            PTy::Struct => unreachable!("main takes no struct"),
         }
     }
     // `call(tag)` declares fresh `&mut` copies named after `tag` and returns the
@@ -423,6 +443,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                     let _ = writeln!(out, "    let mut z_{tag}_{v} = z_in_{v}.clone();");
                     args.push(format!("&mut z_{tag}_{v}"));
                 }
+                PTy::Struct => unreachable!("main takes no struct"),
             }
         }
         if p.held_model {
@@ -456,6 +477,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
             Ret::Unit => {
                 let _ = writeln!(out, "    let () = {r};");
             }
+            Ret::Struct(..) => unreachable!("main returns no struct"),
         }
         for param in &f.params {
             let v = &param.name;
@@ -556,6 +578,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 k = 2;
             }
             Ret::Unit => {}
+            Ret::Struct(..) => unreachable!("main returns no struct"),
         }
         for param in &f.params {
             match param.ty {
@@ -737,6 +760,7 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
                 }
             }
             Ret::Unit => {}
+            Ret::Struct(..) => unreachable!("main returns no struct"),
         }
     }
     // 6. Forward mode, where the macro generates it (one float result,

@@ -180,9 +180,16 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         // twin over a generic float), which the harness then checks.
         let shape = format!("{f:?}");
         let second_order = d == Dialect::F64
-            && !["Call(\"", "CallStmt", "LetPair", "CustomRule"]
-                .iter()
-                .any(|c| shape.contains(c));
+            && ![
+                "Call(\"",
+                "CallStmt",
+                "LetPair",
+                "CustomRule",
+                "StepStruct",
+                "LetStruct",
+            ]
+            .iter()
+            .any(|c| shape.contains(c));
         let mut args = Vec::new();
         if f.wrt {
             let names: Vec<&str> = f
@@ -226,6 +233,7 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
                 PTy::VecRef => format!("&Vec<{ty}>"),
                 PTy::Int => "usize".into(),
                 PTy::IntList => "&mut [usize]".into(),
+                PTy::Struct => format!("St<{ty}>"),
             };
             format!("{}: {t}", p.name)
         })
@@ -235,6 +243,7 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         Ret::Pair(..) if f.pairs != Pairs::Tuple && f.name != "f" => format!(" -> [{ty}; 2]"),
         Ret::Pair(..) => format!(" -> ({ty}, {ty})"),
         Ret::Array(..) => format!(" -> [{ty}; 2]"),
+        Ret::Struct(..) => format!(" -> St<{ty}>"),
         Ret::Unit => String::new(),
     };
     let _ = writeln!(
@@ -283,6 +292,12 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         }
         Ret::Array(a, b) => {
             let _ = writeln!(out, "    [{}, {}]", p.expr(a), p.expr(b));
+        }
+        Ret::Struct(a, Some(b)) => {
+            let _ = writeln!(out, "    St {{ a: {}, b: {} }}", p.expr(a), p.expr(b));
+        }
+        Ret::Struct(a, None) => {
+            let _ = writeln!(out, "    St {{ a: {}, ..s }}", p.expr(a));
         }
         Ret::Unit => {}
     }
@@ -611,6 +626,21 @@ impl Printer {
             }
             S::Closure { name, param, body } => {
                 let _ = writeln!(out, "{p}let {name} = |{param}: {ty}| {};", self.expr(body));
+            }
+            S::LetStruct { name, init } => {
+                let value = match init {
+                    StructInit::Lit(a, b) => {
+                        format!("St {{ a: {}, b: {} }}", self.expr(a), self.expr(b))
+                    }
+                    StructInit::Call { call, source, k } => {
+                        format!("{call}({source}, {})", self.expr(k))
+                    }
+                    StructInit::Copy(source) => source.clone(),
+                };
+                let _ = writeln!(out, "{p}let mut {name} = {value};");
+            }
+            S::StepStruct { name, call, k } => {
+                let _ = writeln!(out, "{p}{name} = {call}({name}, {});", self.expr(k));
             }
             S::LetPair { names, call, args } => match self.pairs {
                 Pairs::Tuple => {

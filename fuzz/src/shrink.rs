@@ -209,6 +209,12 @@ fn visit_func(func: &mut Func, f: &mut dyn FnMut(&mut E)) {
             visit_expr(a, f);
             visit_expr(b, f);
         }
+        Ret::Struct(a, b) => {
+            visit_expr(a, f);
+            if let Some(b) = b {
+                visit_expr(b, f);
+            }
+        }
         Ret::Unit => {}
     }
 }
@@ -234,6 +240,15 @@ fn visit_stmts(body: &mut [S], f: &mut dyn FnMut(&mut E)) {
             S::SinCos { value, .. } => visit_expr(value, f),
             S::WhileFloat { cond, .. } => visit_cond(cond, f),
             S::Closure { body, .. } => visit_expr(body, f),
+            S::LetStruct { init, .. } => match init {
+                StructInit::Lit(a, b) => {
+                    visit_expr(a, f);
+                    visit_expr(b, f);
+                }
+                StructInit::Call { k, .. } => visit_expr(k, f),
+                StructInit::Copy(_) => {}
+            },
+            S::StepStruct { k, .. } => visit_expr(k, f),
             _ => {}
         }
         for child in children_mut(s) {

@@ -333,6 +333,12 @@ impl<'ast> Visit<'ast> for Uses {
             }
         }
         match expr {
+            // A field of a field (`s.pose.rot`): a struct inside, not split.
+            Expr::Field(field) if matches!(strip(&field.base), Expr::Field(inner) if self.is_joined(&inner.base)) =>
+            {
+                self.found.fine = false;
+                return;
+            }
             Expr::Field(field) if self.is_joined(&field.base) => {
                 match &field.member {
                     syn::Member::Named(name) if !self.joining => {

@@ -68,7 +68,9 @@ impl Copies<'_> {
         let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
         let param = self.copied(&init.expr)?;
         let path = expression_path(param.ty)?;
-        let source = param.ident;
+        // (Spanned at the copy: where it is refused, if it is.)
+        let mut source = param.ident.clone();
+        source.set_span(syn::spanned::Spanned::span(&init.expr));
         Some(syn::parse_quote!(#path { ..*#source }))
     }
 

@@ -32,4 +32,23 @@ pub fn copied_then_passed(s0: State, dt: f64) -> f64 {
     kinetic(&s)
 }
 
+// A copy whose nested struct is read (`c.pose.t`): not split yet.
+#[derive(Differentiable, Clone, Copy, Debug)]
+pub struct Pose {
+    pub t: f64,
+}
+
+#[derive(Differentiable, Clone, Copy, Debug)]
+pub struct Cam {
+    pub pose: Pose,
+    pub f: f64,
+}
+
+#[differentiate]
+pub fn nested_copy(c0: &Cam, x: f64) -> f64 {
+    let mut c = *c0;
+    c.f *= 2.0;
+    c.pose.t * x + c.f
+}
+
 fn main() {}
