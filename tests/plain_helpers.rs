@@ -392,6 +392,23 @@ pub fn shifted_sum(x: &[f64], k: f64) -> f64 {
     v.iter().sum()
 }
 
+/// A parameter bound again inside a loop's body only: after the loop, `k`
+/// is the parameter again (the fuzzer found the helper refused).
+fn smoothed(v: &mut [f64], k: f64) {
+    for i in 0..v.len() {
+        let k = v[i] * k;
+        v[i] += 0.5 * k.sin();
+    }
+    v[0] *= k;
+}
+
+#[differentiate]
+pub fn smoothed_sum(x: &[f64], k: f64) -> f64 {
+    let mut v = x.to_vec();
+    smoothed(&mut v, k);
+    v.iter().sum()
+}
+
 /// A parameter made mutable by `let mut x = x;`, a `while` loop.
 fn ln_gamma(x: f64) -> f64 {
     let mut x = x;
@@ -754,6 +771,21 @@ fn a_parameter_bound_again() {
             let analytic: Vec<f64> = g.x.iter().chain([&g.k]).copied().collect();
             assert_gradient(|p| shifted_sum(&p[..n], p[n]), &point, &analytic);
         }
+    }
+}
+
+#[test]
+fn a_parameter_bound_again_inside_a_loop() {
+    for k in [-0.7, 0.4] {
+        let x = [0.3, -1.1, 0.8];
+        let (value, g) = smoothed_sum::grad(&x, k);
+        assert_eq!(value.to_bits(), smoothed_sum(&x, k).to_bits());
+        let analytic: Vec<f64> = g.x.iter().chain([&g.k]).copied().collect();
+        assert_gradient(
+            |p| smoothed_sum(&p[..3], p[3]),
+            &[x[0], x[1], x[2], k],
+            &analytic,
+        );
     }
 }
 

@@ -1337,3 +1337,45 @@ fn a_named_part_of_a_data_slice() {
         },
     );
 }
+
+/// A plain helper with a loop of its own (`loop { if k >= 2 { break; } .. }`)
+/// called in a `while` condition: the `break` of its inner loop was taken for
+/// one leaving the condition, which was then not moved out of it (refused;
+/// fuzzer seed 10577196794239685632).
+fn settles(a: f64, b: f64) -> f64 {
+    let mut k = 0;
+    let mut c = b;
+    loop {
+        if k >= 2 {
+            break;
+        }
+        c = 0.5 * c + a;
+        k += 1;
+    }
+    c * c
+}
+
+#[differentiate]
+fn while_on_a_helper_with_a_loop(x: f64, y: f64) -> f64 {
+    let mut s = 0.0;
+    for _ in 0..3 {
+        let mut k = 0;
+        while settles(x, s) < 4.0 && k < 2 {
+            s += x * y;
+            k += 1;
+        }
+    }
+    s
+}
+
+#[test]
+fn a_helper_with_a_loop_in_a_while_condition() {
+    check(
+        &[&[0.3, 0.5], &[1.1, -0.4], &[-0.8, 0.9]],
+        |v| while_on_a_helper_with_a_loop(v[0], v[1]),
+        |v| {
+            let (value, g) = while_on_a_helper_with_a_loop::grad(v[0], v[1]);
+            (value, vec![g.x, g.y])
+        },
+    );
+}

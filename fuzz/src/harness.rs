@@ -1060,11 +1060,20 @@ fn write_check(name: &str, p: &Program, out: &mut String) {
     // gradient along v (the oracle is first order; the gradient is checked
     // against it above).
     // An `f64` program has `hvp` through its twin over a generic float when
-    // it calls nothing but closures and casts no float to `f32`.
+    // it calls nothing but closures, casts no float to `f32` and builds no
+    // struct.
     let twin = p.float == Float::F64
-        && !["Call(\"", "CallStmt", "LetPair", "CustomRule", "Cast("]
-            .iter()
-            .any(|c| shape.contains(c));
+        && ![
+            "Call(\"",
+            "CallStmt",
+            "LetPair",
+            "CustomRule",
+            "Cast(",
+            "StepStruct",
+            "LetStruct",
+        ]
+        .iter()
+        .any(|c| shape.contains(c));
     if (p.float == Float::Generic || twin)
         && matches!(f.ret, Ret::Scalar(_))
         && plain_params

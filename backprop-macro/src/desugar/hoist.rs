@@ -342,21 +342,55 @@ fn receiver_is_chain(call: &syn::ExprMethodCall) -> bool {
 /// Whether `expr` contains `return`, `break`, `continue` or `?`, which must
 /// stay where they are.
 fn diverges(expr: &Expr) -> bool {
-    struct Finder(bool);
+    /// Whether it finds a jump out of the expression: a `return` or `?`
+    /// anywhere, a `break` or `continue` other than of a loop inside it.
+    struct Finder {
+        out: bool,
+        /// Loops inside the expression around the visit, by label.
+        loops: Vec<Option<String>>,
+    }
+    impl Finder {
+        fn inside(&mut self, label: Option<&syn::Label>, visit: impl FnOnce(&mut Self)) {
+            self.loops.push(label.map(|l| l.name.ident.to_string()));
+            visit(self);
+            self.loops.pop();
+        }
+
+        fn leaves(&self, label: Option<&syn::Lifetime>) -> bool {
+            match label {
+                None => self.loops.is_empty(),
+                Some(label) => !self.loops.contains(&Some(label.ident.to_string())),
+            }
+        }
+    }
     impl<'ast> syn::visit::Visit<'ast> for Finder {
         fn visit_expr(&mut self, expr: &'ast Expr) {
             match expr {
-                Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Try(_) => {
-                    self.0 = true
+                Expr::Return(_) | Expr::Try(_) => self.out = true,
+                Expr::Break(jump) => self.out |= self.leaves(jump.label.as_ref()),
+                Expr::Continue(jump) => self.out |= self.leaves(jump.label.as_ref()),
+                Expr::Loop(looped) => {
+                    self.inside(looped.label.as_ref(), |f| f.visit_block(&looped.body))
+                }
+                Expr::While(looped) => {
+                    self.visit_expr(&looped.cond);
+                    self.inside(looped.label.as_ref(), |f| f.visit_block(&looped.body));
+                }
+                Expr::ForLoop(looped) => {
+                    self.visit_expr(&looped.expr);
+                    self.inside(looped.label.as_ref(), |f| f.visit_block(&looped.body));
                 }
                 Expr::Closure(_) => {}
                 _ => syn::visit::visit_expr(self, expr),
             }
         }
     }
-    let mut finder = Finder(false);
+    let mut finder = Finder {
+        out: false,
+        loops: Vec::new(),
+    };
     syn::visit::Visit::visit_expr(&mut finder, expr);
-    finder.0
+    finder.out
 }
 
 #[cfg(test)]
@@ -386,6 +420,39 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("if (picked) < 1.0"), "{out}");
+    }
+
+    #[test]
+    fn a_loop_inside_a_condition_is_no_jump_out_of_it() {
+        let out = hoisted(parse_quote!({
+            while {
+                loop {
+                    if k > 2 {
+                        break;
+                    }
+                    k += 1;
+                }
+                x
+            } < 1.0
+            {
+                z = x;
+            }
+        }));
+        assert!(out.starts_with("{ loop { let block ="), "{out}");
+        let kept = hoisted(parse_quote!({
+            'outer: loop {
+                while {
+                    loop {
+                        break 'outer;
+                    }
+                    x
+                } < 1.0
+                {
+                    z = x;
+                }
+            }
+        }));
+        assert!(!kept.contains("let block"), "{kept}");
     }
 
     #[test]

@@ -747,12 +747,12 @@ fn parameters_made_mutable(body: &mut syn::Block, params: &mut [(syn::Ident, syn
     }
 }
 
-/// A parameter bound again by a `let` among the body's own statements
-/// (`let mut k = v[2];` in a helper taking `k`, of another type or
-/// unannotated): that binding and the statements after it get a name of
-/// their own, so that the parameter's uses before it (its own value
-/// included) stay the parameter's, given the argument, and those after are
-/// the local's.
+/// A parameter bound again by a `let` (`let mut k = v[2];` in a helper
+/// taking `k`, of another type or unannotated), in the body or a block
+/// inside it (a loop's): that binding and the statements after it in its
+/// block get a name of their own, so that the parameter's uses before it
+/// (its own value included) and outside that block stay the parameter's,
+/// given the argument, and those after are the local's.
 fn shadowing_lets_renamed(
     body: &mut syn::Block,
     sig: &syn::Signature,
@@ -760,37 +760,61 @@ fn shadowing_lets_renamed(
 ) {
     let mut taken = bound_names(body, sig);
     taken.extend(used_names(body));
-    let no_calls = HashMap::new();
-    for k in 0..body.stmts.len() {
-        let (before, after) = body.stmts.split_at_mut(k + 1);
-        let Some(syn::Stmt::Local(local)) = before.last_mut() else {
-            continue;
-        };
-        let pat = match &local.pat {
-            syn::Pat::Type(typed) => &*typed.pat,
-            other => other,
-        };
-        let syn::Pat::Ident(pat) = pat else {
-            continue;
-        };
-        if !params.iter().any(|(param, ..)| *param == pat.ident) {
-            continue;
-        }
-        let base = pat.ident.to_string();
-        let fresh = (2..)
-            .map(|n| format!("{base}_{n}"))
-            .find(|name| !taken.contains(name))
-            .unwrap_or_default();
-        taken.insert(fresh.clone());
-        let mut rename = Substitution {
-            names: HashMap::from([(base, Stand::Name(syn::Ident::new(&fresh, pat.ident.span())))]),
-            shared: &no_calls,
-        };
-        rename.visit_pat_mut(&mut local.pat);
-        for stmt in after {
-            rename.visit_stmt_mut(stmt);
-        }
+    let params: Vec<&syn::Ident> = params.iter().map(|(param, ..)| param).collect();
+    Shadows {
+        taken,
+        params: &params,
     }
+    .visit_block_mut(body);
+}
+
+struct Shadows<'p> {
+    taken: HashSet<String>,
+    params: &'p [&'p syn::Ident],
+}
+
+impl VisitMut for Shadows<'_> {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        let no_calls = HashMap::new();
+        for k in 0..block.stmts.len() {
+            let (before, after) = block.stmts.split_at_mut(k + 1);
+            let Some(syn::Stmt::Local(local)) = before.last_mut() else {
+                continue;
+            };
+            let pat = match &local.pat {
+                syn::Pat::Type(typed) => &*typed.pat,
+                other => other,
+            };
+            let syn::Pat::Ident(pat) = pat else {
+                continue;
+            };
+            if !self.params.contains(&&pat.ident) {
+                continue;
+            }
+            let base = pat.ident.to_string();
+            let fresh = (2..)
+                .map(|n| format!("{base}_{n}"))
+                .find(|name| !self.taken.contains(name))
+                .unwrap_or_default();
+            self.taken.insert(fresh.clone());
+            let mut rename = Substitution {
+                names: HashMap::from([(
+                    base,
+                    Stand::Name(syn::Ident::new(&fresh, pat.ident.span())),
+                )]),
+                shared: &no_calls,
+            };
+            rename.visit_pat_mut(&mut local.pat);
+            for stmt in after {
+                rename.visit_stmt_mut(stmt);
+            }
+        }
+        // The blocks inside, their own `let`s.
+        syn::visit_mut::visit_block_mut(self, block);
+    }
+
+    // (A closure's body is its own: its parameters are other names.)
+    fn visit_expr_closure_mut(&mut self, _: &mut syn::ExprClosure) {}
 }
 
 /// `..; return v;` ending a body is `..; v`.
