@@ -237,6 +237,30 @@ fn nested_sum(w: &[f64], depth: usize) -> f64 {
     total
 }
 
+/// A state as a struct, stepped by a plain helper that takes and returns it:
+/// one local per field (`b_x`, `b_v`), the helper inlined.
+#[derive(Clone, Copy)]
+struct Body {
+    x: f64,
+    v: f64,
+}
+
+fn step(b: Body, k: f64, dt: f64) -> Body {
+    Body {
+        x: b.x + dt * b.v,
+        v: b.v - dt * k * b.x,
+    }
+}
+
+#[differentiate]
+fn orbit(x0: f64, v0: f64, k: f64) -> f64 {
+    let mut b = Body { x: x0, v: v0 };
+    for _ in 0..3 {
+        b = step(b, k, 0.1);
+    }
+    b.x * b.x + b.v * b.v
+}
+
 /// A model whose methods are differentiated with respect to its fields.
 pub struct Linear {
     pub w: Vec<f64>,
@@ -350,6 +374,11 @@ const SNAPSHOTS: &[Snapshot] = &[
         "recursion",
         "a function that calls itself, on one tape",
         &[("nested_sum", nested_sum::SOURCE)],
+    ),
+    (
+        "struct_values",
+        "a struct as a value, stepped by a helper that returns it",
+        &[("orbit", orbit::SOURCE)],
     ),
     (
         "method",
@@ -508,6 +537,10 @@ mod pasted {
         use super::*;
         include!("snapshots/method.rs");
     }
+    pub mod struct_values {
+        use super::*;
+        include!("snapshots/struct_values.rs");
+    }
 }
 
 /// Both `grad`s give the same value and the same gradient (their `Grad`
@@ -524,6 +557,10 @@ macro_rules! agree {
 fn pasted_expansions_compile_and_agree() {
     use pasted::*;
     for (x, y) in [(3.0, -4.0), (0.5, 1.5)] {
+        agree!(
+            struct_values::orbit::grad(x, y, 2.0),
+            orbit::grad(x, y, 2.0)
+        );
         agree!(straight_line::f::grad(x, y), f::grad(x, y));
         agree!(call::f_inline::grad(x, y), f_inline::grad(x, y));
         agree!(if_else::clipped::grad(x, y), clipped::grad(x, y));
