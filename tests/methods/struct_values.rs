@@ -264,3 +264,51 @@ fn a_literal_based_on_a_parameter() {
         assert_gradient(f, &[a, b, x], &[g.p.a, g.p.b, g.x]);
     }
 }
+
+/// Copies of elements of a slice of structs, changed (`let mut b =
+/// bodies[i];`, `bodies[0].clone()`), and stepped by a helper.
+fn push(mut b: Body, f: f64, dt: f64) -> Body {
+    b.v += dt * f / b.m;
+    b.x += dt * b.v;
+    b
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop, clippy::clone_on_copy)]
+fn kinetic_after(bodies: &[Body], g: f64, dt: f64) -> f64 {
+    let mut e = 0.0;
+    for i in 0..bodies.len() {
+        let mut b = bodies[i];
+        for _ in 0..3 {
+            b = push(b, -g * b.x, dt);
+        }
+        e += 0.5 * b.m * b.v * b.v;
+    }
+    let mut first = bodies[0].clone();
+    first.x *= 2.0;
+    e + first.x * first.m
+}
+
+#[test]
+fn copies_of_elements_changed_and_stepped() {
+    let mut rng = Rng::new(3);
+    for _ in 0..3 {
+        let point: Vec<f64> = (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let bodies = |v: &[f64]| -> Vec<Body> {
+            (0..2)
+                .map(|k| Body {
+                    x: v[3 * k],
+                    v: v[3 * k + 1],
+                    m: 1.5 + v[3 * k + 2],
+                    n: 0,
+                })
+                .collect()
+        };
+        let f = |v: &[f64]| kinetic_after(&bodies(v), v[6], v[7]);
+        let (value, g) = kinetic_after::grad(&bodies(&point), point[6], point[7]);
+        assert_eq!(value, f(&point));
+        let mut analytic: Vec<f64> = g.bodies.iter().flat_map(|b| [b.x, b.v, b.m]).collect();
+        analytic.extend([g.g, g.dt]);
+        assert_gradient(f, &point, &analytic);
+    }
+}

@@ -116,11 +116,3 @@ fn every_other(ps: &[Particle]) -> f64 {
     e
 }
 
-// A copy of an element the body changes.
-#[differentiate]
-fn changed_copy(ps: &[Particle]) -> f64 {
-    let mut p = ps[0].clone();
-    p.mass *= 2.0;
-    p.mass
-}
-

@@ -892,28 +892,49 @@ fn reads_only(stmt: &syn::Stmt) -> bool {
     let Some(head) = head else {
         return false;
     };
-    let tokens = head.to_token_stream().to_string();
-    let changing = [
-        "& mut",
-        "push",
-        "pop",
-        "insert",
-        "remove",
-        "swap",
-        "clear",
-        "extend",
-        "truncate",
-        "resize",
-        "fill",
-        "sort",
-        "reverse",
-        "copy_from_slice",
-        "iter_mut",
-        "retain",
-        "drain",
-    ];
-    !changing.iter().any(|word| tokens.contains(word)) && !crate::desugar::assigns(head)
+    /// A `&mut`, or a method that changes its receiver (a function of the
+    /// user's named `push` does not; a macro's tokens are read as words).
+    struct Changes(bool);
+    impl<'ast> Visit<'ast> for Changes {
+        fn visit_expr_reference(&mut self, reference: &'ast syn::ExprReference) {
+            self.0 |= reference.mutability.is_some();
+            syn::visit::visit_expr_reference(self, reference);
+        }
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            // (`sort_by`, `extend_from_slice`, `chunks_mut` too.)
+            let method = call.method.to_string();
+            self.0 |= CHANGING.iter().any(|m| method.starts_with(m)) || method.ends_with("_mut");
+            syn::visit::visit_expr_method_call(self, call);
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            let words = identifiers(mac.tokens.clone());
+            self.0 |= words.contains("mut") || CHANGING.iter().any(|m| words.contains(*m));
+        }
+    }
+    let mut changes = Changes(false);
+    changes.visit_expr(head);
+    !changes.0 && !crate::desugar::assigns(head)
 }
+
+/// Methods that change their receiver (and those their names start).
+const CHANGING: &[&str] = &[
+    "push",
+    "pop",
+    "insert",
+    "remove",
+    "swap",
+    "clear",
+    "extend",
+    "truncate",
+    "resize",
+    "fill",
+    "sort",
+    "reverse",
+    "copy_from_slice",
+    "iter_mut",
+    "retain",
+    "drain",
+];
 
 /// The names a block binds to parts of arrays: `let` of a reference to an
 /// index (`&x[a..b]`), and the halves of `split_at`.

@@ -8,9 +8,11 @@
 //! here too.
 
 use crate::desugar::iterators;
+use crate::emit::names::Names;
 use crate::lower::strip_parens as strip;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
+use std::collections::BTreeMap;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::Expr;
@@ -34,21 +36,47 @@ pub(super) fn reductions_as_loops(
 }
 
 /// Copies and unwraps of an element bound by `let` (`ElementCopies`), as
-/// references to it.
-pub(super) fn element_copies_as_references(block: &mut syn::Block, slices: &[Ident]) {
-    ElementCopies { slices }.visit_block_mut(block);
+/// references to it; `elements` gives each slice's element type, and
+/// `names` the names of the references a `mut` copy is made from.
+pub(super) fn element_copies_as_references(
+    block: &mut syn::Block,
+    slices: &[Ident],
+    elements: &BTreeMap<Ident, syn::Path>,
+    names: &mut Names,
+) {
+    ElementCopies {
+        slices,
+        elements,
+        names,
+    }
+    .visit_block_mut(block);
 }
 
 /// `let b = bodies[i].clone();` (or `bodies[i]` of a `Copy` struct,
 /// `bodies.first().unwrap()`, `bodies.last().expect(..)`,
 /// `bodies.get(i).unwrap()`): the element read field by field, as
-/// `let b = &bodies[i];` is. (A `mut` copy is the user's to change: not
-/// rewritten.)
+/// `let b = &bodies[i];` is. A `mut` copy, the user's to change, is a
+/// literal based on the element, `let b_element = &bodies[i]; let mut b =
+/// Body { ..*b_element };`, which `copies.rs` splits into a local per field.
 struct ElementCopies<'a> {
     slices: &'a [Ident],
+    elements: &'a BTreeMap<Ident, syn::Path>,
+    names: &'a mut Names,
 }
 
 impl VisitMut for ElementCopies<'_> {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        syn::visit_mut::visit_block_mut(self, block);
+        let mut k = 0;
+        while k < block.stmts.len() {
+            if let Some(reference) = self.mut_copy(&mut block.stmts[k]) {
+                block.stmts.insert(k, reference);
+                k += 1;
+            }
+            k += 1;
+        }
+    }
+
     fn visit_local_mut(&mut self, local: &mut syn::Local) {
         let named = matches!(&local.pat, syn::Pat::Ident(p) if p.mutability.is_none() && p.by_ref.is_none() && p.subpat.is_none());
         if let Some(init) = local.init.as_mut().filter(|i| named && i.diverge.is_none()) {
@@ -57,6 +85,35 @@ impl VisitMut for ElementCopies<'_> {
             }
         }
         syn::visit_mut::visit_local_mut(self, local);
+    }
+}
+
+impl ElementCopies<'_> {
+    /// `let mut b = bodies[i];` as `let mut b = Body { ..*b_element };`,
+    /// and the `let b_element = &bodies[i];` to put before it.
+    fn mut_copy(&mut self, stmt: &mut syn::Stmt) -> Option<syn::Stmt> {
+        let syn::Stmt::Local(local) = stmt else {
+            return None;
+        };
+        let syn::Pat::Ident(pat) = &local.pat else {
+            return None;
+        };
+        if pat.mutability.is_none() || pat.by_ref.is_some() || pat.subpat.is_some() {
+            return None;
+        }
+        let init = local.init.as_mut().filter(|i| i.diverge.is_none())?;
+        let element = element_read(&init.expr, self.slices)?;
+        let Expr::Reference(reference) = &element else {
+            return None;
+        };
+        let Expr::Index(index) = &*reference.expr else {
+            return None;
+        };
+        let path = self.elements.get(&root(&index.expr)?)?;
+        let mut reference = self.names.fresh(&format!("{}_element", pat.ident));
+        reference.set_span(syn::spanned::Spanned::span(&init.expr));
+        *init.expr = syn::parse_quote!(#path { ..*#reference });
+        Some(syn::parse_quote!(let #reference = #element;))
     }
 }
 

@@ -47,14 +47,10 @@ impl VisitMut for Copies<'_> {
         syn::visit_mut::visit_local_mut(self, local);
     }
 
-    /// `State { x: 0.0, ..*s0 }`, written as such: split the same way.
+    /// `State { x: 0.0, ..*s0 }` written as such, or a copy of an element
+    /// (`chains.rs`): split the same way.
     fn visit_expr_struct_mut(&mut self, literal: &mut syn::ExprStruct) {
-        if literal
-            .rest
-            .as_deref()
-            .and_then(|rest| self.copied(rest))
-            .is_some()
-        {
+        if literal.rest.is_some() {
             self.found += 1;
         }
         syn::visit_mut::visit_expr_struct_mut(self, literal);
@@ -100,7 +96,7 @@ impl Copies<'_> {
 }
 
 /// `State<T>` as an expression's path, `State::<T>`.
-fn expression_path(ty: &syn::Type) -> Option<syn::Path> {
+pub(super) fn expression_path(ty: &syn::Type) -> Option<syn::Path> {
     let syn::Type::Path(typed) = ty else {
         return None;
     };
