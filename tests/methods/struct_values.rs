@@ -265,8 +265,9 @@ fn a_literal_based_on_a_parameter() {
     }
 }
 
-/// Copies of elements of a slice of structs, changed (`let mut b =
-/// bodies[i];`, `bodies[0].clone()`), and stepped by a helper.
+/// Copies of elements of a slice of structs, changed (`let mut b = *body;`
+/// of the loop's element, `bodies[0].clone()`, `bodies[len - 1]`), and
+/// stepped by a helper.
 fn push(mut b: Body, f: f64, dt: f64) -> Body {
     b.v += dt * f / b.m;
     b.x += dt * b.v;
@@ -274,19 +275,21 @@ fn push(mut b: Body, f: f64, dt: f64) -> Body {
 }
 
 #[differentiate]
-#[allow(clippy::needless_range_loop, clippy::clone_on_copy)]
+#[allow(clippy::clone_on_copy)]
 fn kinetic_after(bodies: &[Body], g: f64, dt: f64) -> f64 {
     let mut e = 0.0;
-    for i in 0..bodies.len() {
-        let mut b = bodies[i];
+    for body in bodies {
+        let mut b = *body;
         for _ in 0..3 {
             b = push(b, -g * b.x, dt);
         }
-        e += 0.5 * b.m * b.v * b.v;
+        e += 0.5 * b.m * b.v * b.v + body.x;
     }
     let mut first = bodies[0].clone();
     first.x *= 2.0;
-    e + first.x * first.m
+    let mut last = bodies[bodies.len() - 1];
+    last.v -= first.x;
+    e + first.x * first.m + last.v * last.v
 }
 
 #[test]

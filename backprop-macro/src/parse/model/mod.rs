@@ -261,7 +261,15 @@ pub fn expand_models(
             .map(|(alias, _)| alias.clone()),
     );
     destructure::fields_as_lets(&mut body, &named);
-    // `let mut s = s0;`: one local per field read.
+    // `let mut s = s0;` (or `*layer` of an element): one local per field read.
+    let element_types: Vec<(Ident, syn::Type)> = aliases
+        .iter()
+        .filter(|(_, slice)| !rows.contains(slice))
+        .filter_map(|(alias, slice)| {
+            let c = candidates.iter().find(|c| c.ident == *slice)?;
+            Some((alias.clone(), crate::lower::element_type(&c.ty)?))
+        })
+        .collect();
     let params: Vec<copies::Param> = candidates
         .iter()
         .filter(|c| !c.slice)
@@ -270,6 +278,11 @@ pub fn expand_models(
             ty: &c.ty,
             by_ref: c.by_ref,
         })
+        .chain(element_types.iter().map(|(alias, ty)| copies::Param {
+            ident: alias,
+            ty,
+            by_ref: true,
+        }))
         .collect();
     copies::copies_as_locals(&mut body, &params);
     // A `Vec` of structs or rows inside an element (`block.layers` of
