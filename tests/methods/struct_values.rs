@@ -99,6 +99,29 @@ fn a_copied_state_stepped_by_helpers_that_return_it() {
     }
 }
 
+/// Fields read inside macros: `vec![..]`, `assert!`, `debug_assert!`.
+#[differentiate]
+#[allow(clippy::useless_vec)]
+fn listed(s0: Body, k: f64) -> f64 {
+    let mut s = s0;
+    s = step(s, k, 0.1);
+    assert!(s.m > 0.0, "mass {}", s.m);
+    let v = vec![s.x * k, s.v, s.x + s.v];
+    debug_assert!(v.len() == 3);
+    v[0] * v[1] - v[2]
+}
+
+#[test]
+fn fields_read_inside_macros() {
+    for x in [0.4, -0.9] {
+        let point = [x, 0.3, 1.2, 1.5];
+        let f = |v: &[f64]| listed(body(v), v[3]);
+        let (value, g) = listed::grad(body(&point), point[3]);
+        assert_eq!(value, f(&point));
+        assert_gradient(f, &point, &[g.s0.x, g.s0.v, g.s0.m, g.k]);
+    }
+}
+
 /// A generic struct over the float, copied and assigned whole from a
 /// literal and from another local.
 #[derive(Differentiable, Clone, Copy, Debug, PartialEq)]

@@ -376,17 +376,50 @@ impl<'ast> Visit<'ast> for Uses {
         syn::visit::visit_pat_ident(self, pat);
     }
 
+    /// A macro's arguments that parse as expressions (`vec![s.a, s.b]`,
+    /// `println!("{}", s.a)`) are read as code; a struct named in a format
+    /// string (`"{s:?}"`) or in tokens that are not expressions is used
+    /// whole.
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        // Inside a macro the uses cannot be read reliably.
-        let mentioned = identifiers(mac.tokens.clone());
-        if self
-            .joined
-            .iter()
-            .any(|name| mentioned.contains(&name.to_string()))
-        {
-            self.found.fine = false;
+        let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+        let parses = syn::parse::Parser::parse2(parser, mac.tokens.clone()).is_ok()
+            || crate::parse::method::repeat_in(mac).is_some();
+        let formats = format_strings(mac.tokens.clone());
+        let named = |name: &Ident| {
+            let name = name.to_string();
+            formats.iter().any(|text| {
+                text.match_indices(&format!("{{{name}")).any(|(at, found)| {
+                    !text[at + found.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                })
+            })
+        };
+        if !parses || self.joined.iter().any(named) {
+            let mentioned = identifiers(mac.tokens.clone());
+            if self
+                .joined
+                .iter()
+                .any(|name| mentioned.contains(&name.to_string()))
+            {
+                self.found.fine = false;
+            }
+        }
+        if parses {
+            crate::parse::method::read_macro_arguments(self, mac);
         }
     }
+}
+
+/// The string literals among a macro's tokens, as written.
+fn format_strings(tokens: proc_macro2::TokenStream) -> Vec<String> {
+    tokens
+        .into_iter()
+        .flat_map(|tree| match tree {
+            proc_macro2::TokenTree::Literal(literal) => vec![literal.to_string()],
+            proc_macro2::TokenTree::Group(group) => format_strings(group.stream()),
+            _ => Vec::new(),
+        })
+        .filter(|text| text.starts_with('"') || text.starts_with('r'))
+        .collect()
 }
 
 /// Methods that tell a field is an array (`s.w.len()`).
@@ -516,6 +549,10 @@ impl Replace<'_> {
 }
 
 impl VisitMut for Replace<'_> {
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        crate::parse::method::visit_macro_arguments(self, mac);
+    }
+
     fn visit_local_mut(&mut self, local: &mut syn::Local) {
         if let Some(init) = &mut local.init {
             if self.is_whole(&init.expr) {
