@@ -375,7 +375,7 @@ pub fn expand_models(
     for (_, arg) in uses.passed_args.iter().filter(|(p, _)| mutable.contains(p)) {
         errors.spanned(
             arg,
-            "a struct taken by `&mut` is not passed whole to another function yet: pass its fields (`step(&mut s.x, &mut s.v, dt)`)",
+            "a struct taken by `&mut` is passed whole only to a function inlined here (a plain helper written beside this function, or a differentiated one with no loop over data or marked `#[inline]`): mark the callee `#[inline]`, or pass its fields (`step(&mut s.x, &mut s.v, dt)`)",
         );
     }
     let mut models = Vec::new();
