@@ -338,3 +338,48 @@ fn copies_of_elements_changed_and_stepped() {
         assert_gradient(f, &point, &analytic);
     }
 }
+
+/// Methods of a local struct's type, written beside the function in an
+/// `impl` without attribute: `self` by value returning a new state, `&mut
+/// self` changing it, `&self` reading it; inlined as a parameter's are.
+impl Body {
+    fn stepped(self, k: f64, dt: f64) -> Body {
+        Body {
+            x: self.x + dt * self.v,
+            v: self.v - dt * k * self.x / self.m,
+            ..self
+        }
+    }
+
+    fn kick(&mut self, j: f64) {
+        self.v += j / self.m;
+    }
+
+    fn energy(&self, k: f64) -> f64 {
+        0.5 * self.m * self.v * self.v + 0.5 * k * self.x * self.x
+    }
+}
+
+#[differentiate]
+fn energy_after(s0: &Body, k: f64, dt: f64) -> f64 {
+    let mut s = *s0;
+    for _ in 0..4 {
+        s = s.stepped(k, dt);
+        if s.x > 0.0 {
+            s.kick(0.1 * dt);
+        }
+    }
+    let at_rest = Body { v: 0.0, ..s };
+    s.energy(k) - at_rest.energy(k)
+}
+
+#[test]
+fn methods_of_a_local_struct() {
+    for x in [0.5, -0.4, 0.02] {
+        let point = [x, -0.3, 1.3, 2.0, 0.1];
+        let f = |v: &[f64]| energy_after(&body(v), v[3], v[4]);
+        let (value, g) = energy_after::grad(&body(&point), point[3], point[4]);
+        assert_eq!(value, f(&point));
+        assert_gradient(f, &point, &gradient_of(&g.s0, g.k, g.dt));
+    }
+}

@@ -214,7 +214,10 @@ impl VisitMut for Inliner<'_> {
                 ..
             }) = &stmt
             {
-                if let Some((name, ty)) = self.element_bound(pat, &init.expr, true) {
+                let bound = self
+                    .element_bound(pat, &init.expr, true)
+                    .or_else(|| self.struct_bound(pat, &init.expr));
+                if let Some((name, ty)) = bound {
                     let before = self.set_receiver(&name, ty);
                     elements.push((name, before));
                 }
@@ -357,6 +360,53 @@ impl<'s> Inliner<'s> {
             }
         };
         Some((pat.ident.to_string(), element_type(ty)?))
+    }
+
+    /// `let mut s = State { .. };`, `let s: State = ..;`, or a copy of a
+    /// struct known as a receiver (`let mut s = s0;`, `*p`, `p.clone()`): a
+    /// local struct, the name and its type, whose methods written beside
+    /// the caller are inlined as a parameter's are (`desugar/records.rs`
+    /// then splits it).
+    fn struct_bound(&self, pat: &syn::Pat, init: &Expr) -> Option<(String, syn::Type)> {
+        let (pat, annotated) = match pat {
+            syn::Pat::Type(typed) => (&*typed.pat, Some(&*typed.ty)),
+            other => (other, None),
+        };
+        let syn::Pat::Ident(pat) = pat else {
+            return None;
+        };
+        let ty: syn::Type = match (annotated, crate::lower::strip_parens(init)) {
+            (Some(ty), _) => ty.clone(),
+            (None, Expr::Struct(literal)) if literal.qself.is_none() => {
+                let mut path = literal.path.clone();
+                for segment in &mut path.segments {
+                    if let syn::PathArguments::AngleBracketed(arguments) = &mut segment.arguments {
+                        arguments.colon2_token = None;
+                    }
+                }
+                syn::parse_quote!(#path)
+            }
+            (None, copied) => {
+                let source = match copied {
+                    Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => &*unary.expr,
+                    Expr::MethodCall(call) if call.method == "clone" && call.args.is_empty() => {
+                        &*call.receiver
+                    }
+                    other => other,
+                };
+                let Expr::Path(path) = crate::lower::strip_parens(source) else {
+                    return None;
+                };
+                let name = path.path.get_ident()?.to_string();
+                match self.receivers.last()?.get(&name)? {
+                    syn::Type::Reference(reference) => (*reference.elem).clone(),
+                    ty => ty.clone(),
+                }
+            }
+        };
+        // (A struct of the user's by value: its methods are looked up by
+        // its name.)
+        matches!(user_type(&ty), Some((_, None))).then(|| (pat.ident.to_string(), ty))
     }
 
     /// Runs `visit` with `bound` (a name and its type) known as a receiver.
