@@ -1712,8 +1712,61 @@ mod simulation {
     pub use super::pendulum_example::{
         final_angle as pendulum, final_angle_checkpointed as checkpointed,
     };
+    use backprop_runtime::differentiate;
 
     pub const STEPS: [usize; 3] = [10_000, 100_000, 1_000_000];
+
+    /// The pendulum's state as a struct, stepped by helpers that take and
+    /// return it: the same RK4 step as `pendulum`, in the same order.
+    #[derive(Clone, Copy)]
+    pub struct State {
+        theta: f64,
+        omega: f64,
+    }
+
+    fn accel(s: State, damping: f64, drive: f64, t: f64) -> f64 {
+        -s.theta.sin() - damping * s.omega + drive * t.cos()
+    }
+
+    fn rk4(s: State, damping: f64, drive: f64, t: f64, dt: f64) -> State {
+        let k1t = s.omega;
+        let k1o = accel(s, damping, drive, t);
+        let k2t = s.omega + 0.5 * dt * k1o;
+        let half = State {
+            theta: s.theta + 0.5 * dt * k1t,
+            omega: k2t,
+        };
+        let k2o = accel(half, damping, drive, t + 0.5 * dt);
+        let k3t = s.omega + 0.5 * dt * k2o;
+        let other = State {
+            theta: s.theta + 0.5 * dt * k2t,
+            omega: k3t,
+        };
+        let k3o = accel(other, damping, drive, t + 0.5 * dt);
+        let k4t = s.omega + dt * k3o;
+        let end = State {
+            theta: s.theta + dt * k3t,
+            omega: k4t,
+        };
+        let k4o = accel(end, damping, drive, t + dt);
+        State {
+            theta: s.theta + dt / 6.0 * (k1t + 2.0 * k2t + 2.0 * k3t + k4t),
+            omega: s.omega + dt / 6.0 * (k1o + 2.0 * k2o + 2.0 * k3o + k4o),
+        }
+    }
+
+    #[differentiate(wrt(damping, drive))]
+    pub fn pendulum_struct(damping: f64, drive: f64, steps: usize) -> f64 {
+        let dt = 1e-3_f64;
+        let mut s = State {
+            theta: 0.5,
+            omega: 0.0,
+        };
+        for i in 0..steps {
+            s = rk4(s, damping, drive, i as f64 * dt, dt);
+        }
+        s.theta
+    }
 }
 
 /// One step count's memory: the tape's `bytes()` and the peak heap memory of
@@ -1724,6 +1777,8 @@ struct SimulationMemory {
     peak: usize,
     checkpointed_bytes: usize,
     checkpointed_peak: usize,
+    /// Of the version over a state struct, where it runs.
+    struct_peak: Option<usize>,
 }
 
 fn bench_simulation(c: &mut Criterion) -> Vec<SimulationMemory> {
@@ -1744,6 +1799,7 @@ fn bench_simulation(c: &mut Criterion) -> Vec<SimulationMemory> {
             peak,
             checkpointed_bytes: checkpointed_tape.bytes(),
             checkpointed_peak,
+            struct_peak: None,
         });
         group.bench_function(format!("function {steps}"), |b| {
             b.iter(|| simulation::pendulum(black_box(0.2), 0.5, steps))
@@ -1754,6 +1810,19 @@ fn bench_simulation(c: &mut Criterion) -> Vec<SimulationMemory> {
         group.bench_function(format!("grad checkpointed {steps}"), |b| {
             b.iter(|| simulation::checkpointed::grad(black_box(0.2), 0.5, steps))
         });
+        if steps <= 100_000 {
+            // The state as a struct stepped by helpers: the same gradient.
+            let (structs, struct_peak) =
+                peak_bytes(|| simulation::pendulum_struct::grad(0.2, 0.5, steps));
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
+            assert!(
+                close(structs.1.damping, plain.1.damping) && close(structs.1.drive, plain.1.drive)
+            );
+            memory.last_mut().expect("pushed above").struct_peak = Some(struct_peak);
+            group.bench_function(format!("grad struct {steps}"), |b| {
+                b.iter(|| simulation::pendulum_struct::grad(black_box(0.2), 0.5, steps))
+            });
+        }
     }
     group.finish();
     memory
@@ -1780,6 +1849,23 @@ fn print_simulation_table(memory: &[SimulationMemory]) {
             m.checkpointed_bytes as f64 / 1024.0,
             mib(m.peak),
             m.checkpointed_peak as f64 / 1024.0,
+        );
+    }
+    println!("\n| RK4 pendulum, the state a struct stepped by helpers (`s = rk4(s, ..)`) | `grad` | / over floats, same run | peak memory of one `grad` | over floats |");
+    println!("|---|---|---|---|---|");
+    for m in memory {
+        let Some(struct_peak) = m.struct_peak else {
+            continue;
+        };
+        let steps = m.steps;
+        let g = mean_ns("simulation", &format!("grad {steps}")).unwrap_or(f64::NAN);
+        let s = mean_ns("simulation", &format!("grad struct {steps}")).unwrap_or(f64::NAN);
+        println!(
+            "| {steps} steps | {:.2} ms | {:.2} | {:.1} MiB | {:.1} MiB |",
+            s / 1e6,
+            s / g,
+            mib(struct_peak),
+            mib(m.peak),
         );
     }
 }

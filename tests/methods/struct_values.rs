@@ -383,3 +383,26 @@ fn methods_of_a_local_struct() {
         assert_gradient(f, &point, &gradient_of(&g.s0, g.k, g.dt));
     }
 }
+
+/// A state from literals (`x: 0.5`, typed by the struct), whose fields have
+/// methods called: their locals are typed with the function's float.
+#[differentiate]
+fn from_rest(k: f64) -> f64 {
+    let mut s = Body {
+        x: 0.5,
+        v: -0.25,
+        m: 1.0,
+        n: 0,
+    };
+    s = step(s, k, 0.1);
+    s.x.sin() * s.v.exp()
+}
+
+#[test]
+fn a_state_from_literals_with_methods_on_its_fields() {
+    for k in [0.3, 2.0] {
+        let (value, g) = from_rest::grad(k);
+        assert_eq!(value, from_rest(k));
+        assert_gradient(|v| from_rest(v[0]), &[k], &[g.k]);
+    }
+}

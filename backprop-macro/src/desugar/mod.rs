@@ -48,7 +48,8 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     paths::rebase(function);
     row_buffers::row_buffers_as_flat(&mut function.block);
     row_buffers::data_row_loops_by_index(function);
-    records::struct_locals_as_fields(&mut function.block);
+    let float = records::float_returned(&function.sig);
+    records::struct_locals_as_fields(&mut function.block, float.as_ref());
     call_arrays::call_arrays_as_buffers(&mut function.block);
     array_results::array_maps_as_elements(function);
     assignments::tuple_assignments_as_lets(&mut function.block);

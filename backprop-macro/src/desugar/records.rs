@@ -31,13 +31,37 @@ use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
 
-pub fn struct_locals_as_fields(block: &mut syn::Block) {
+/// `float` is the function's float type, `f64` or `f32`, where its result
+/// says: a field given a bare literal (`State { x: 0.5, .. }`, typed by the
+/// struct) is a local of that type, `let s_x: f64 = 0.5;`, so that a method
+/// called on it (`s_x.sin()`) knows its type.
+pub fn struct_locals_as_fields(block: &mut syn::Block, float: Option<&syn::Type>) {
     let mut names = Names::avoiding(identifiers(block.to_token_stream()));
-    Splitter { names: &mut names }.visit_block_mut(block);
+    Splitter {
+        names: &mut names,
+        float,
+    }
+    .visit_block_mut(block);
+}
+
+/// `f64` or `f32` of a function returning one, a tuple or an array of them.
+pub fn float_returned(sig: &syn::Signature) -> Option<syn::Type> {
+    let syn::ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    let element = match &**ty {
+        syn::Type::Tuple(tuple) => tuple.elems.first()?,
+        syn::Type::Array(array) => &array.elem,
+        other => other,
+    };
+    let concrete =
+        matches!(element, syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32"));
+    concrete.then(|| element.clone())
 }
 
 struct Splitter<'a> {
     names: &'a mut Names,
+    float: Option<&'a syn::Type>,
 }
 
 impl VisitMut for Splitter<'_> {
@@ -152,7 +176,10 @@ impl Splitter<'_> {
                     syn::parse_quote!(#base.#member)
                 }
             };
-            lets.push(syn::parse_quote!(let #mutability #local_name = #value;));
+            lets.push(match self.float.filter(|_| bare_float(&value)) {
+                Some(float) => syn::parse_quote!(let #mutability #local_name: #float = #value;),
+                None => syn::parse_quote!(let #mutability #local_name = #value;),
+            });
             split.fields.push((member, local_name));
         }
         Some(Split {
@@ -160,6 +187,18 @@ impl Splitter<'_> {
             local: split,
             path: literal.path.clone(),
         })
+    }
+}
+
+/// `0.5` or `-1.0`: a float literal without a suffix.
+fn bare_float(expr: &Expr) -> bool {
+    match strip(expr) {
+        Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Neg(_)) => bare_float(&unary.expr),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(float),
+            ..
+        }) => float.suffix().is_empty(),
+        _ => false,
     }
 }
 

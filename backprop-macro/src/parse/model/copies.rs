@@ -23,11 +23,12 @@ pub(super) struct Param<'a> {
 
 /// Each copy of one of `params` as a literal, and then every literal local
 /// split.
-pub(super) fn copies_as_locals(block: &mut syn::Block, params: &[Param]) {
+pub(super) fn copies_as_locals(block: &mut syn::Block, params: &[Param], sig: &syn::Signature) {
     let mut copies = Copies { params, found: 0 };
     copies.visit_block_mut(block);
     if copies.found > 0 {
-        crate::desugar::records::struct_locals_as_fields(block);
+        let float = crate::desugar::records::float_returned(sig);
+        crate::desugar::records::struct_locals_as_fields(block, float.as_ref());
     }
 }
 

@@ -284,7 +284,7 @@ pub fn expand_models(
             by_ref: true,
         }))
         .collect();
-    copies::copies_as_locals(&mut body, &params);
+    copies::copies_as_locals(&mut body, &params, &function.sig);
     // A `Vec` of structs or rows inside an element (`block.layers` of
     // `for block in &net.blocks`): not read field by field yet.
     let elements: Vec<Ident> = aliases.keys().cloned().collect();
