@@ -406,3 +406,27 @@ fn a_state_from_literals_with_methods_on_its_fields() {
         assert_gradient(|v| from_rest(v[0]), &[k], &[g.k]);
     }
 }
+
+/// A struct bound again by `let` (`let s = step(s, ..);`, `let s = Body {
+/// x: 1.0, ..s };`): the uses after each `let` are of the new value (they
+/// were once read from the first value's locals, a wrong gradient).
+#[differentiate]
+fn rebound(s0: Body, k: f64) -> f64 {
+    let s = s0;
+    let before = s.x * 2.0;
+    let s = step(s, k, 0.1);
+    let middle = s.x;
+    let s = Body { x: 1.0, ..s };
+    s.x * s.v + before + middle
+}
+
+#[test]
+fn a_struct_bound_again() {
+    for x in [0.6, -0.8] {
+        let point = [x, 0.3, 1.2, 1.5];
+        let f = |v: &[f64]| rebound(body(v), v[3]);
+        let (value, g) = rebound::grad(body(&point), point[3]);
+        assert_eq!(value, f(&point));
+        assert_gradient(f, &point, &[g.s0.x, g.s0.v, g.s0.m, g.k]);
+    }
+}

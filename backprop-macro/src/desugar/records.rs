@@ -26,7 +26,7 @@ use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
 use proc_macro2::Ident;
 use quote::ToTokens;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
@@ -76,9 +76,7 @@ impl VisitMut for Splitter<'_> {
                     local: &local,
                     path: &path,
                 };
-                for stmt in &mut block.stmts[k + count..] {
-                    replace.visit_stmt_mut(stmt);
-                }
+                replace.visit_stmts_mut(&mut block.stmts[k + count..]);
                 k += count;
                 continue;
             }
@@ -246,6 +244,7 @@ struct FieldUses {
 fn field_uses(local: &Ident, rest: &[Stmt]) -> FieldUses {
     let mut uses = Uses {
         joined: vec![local.clone()],
+        bound_twice: bound_twice(rest),
         found: FieldUses {
             reads: BTreeSet::new(),
             arrays: BTreeSet::new(),
@@ -258,30 +257,57 @@ fn field_uses(local: &Ident, rest: &[Stmt]) -> FieldUses {
     // uses: `q.a .. q = p;`), then their uses.
     loop {
         let before = uses.joined.len();
-        for stmt in rest {
-            uses.visit_stmt(stmt);
-        }
+        uses.visit_stmts(rest);
         if uses.joined.len() == before {
             break;
         }
     }
     uses.joining = false;
     uses.found.fine = true;
-    for stmt in rest {
-        uses.visit_stmt(stmt);
-    }
+    uses.visit_stmts(rest);
     uses.found
 }
 
 struct Uses {
     /// The local and the structs joined to it.
     joined: Vec<Ident>,
+    /// The names bound by more than one `let` after the local's: a struct
+    /// joined to it by such a name would be two values (its uses after the
+    /// second `let` are not of the first).
+    bound_twice: BTreeSet<String>,
     found: FieldUses,
     /// Still finding the structs joined (the first passes).
     joining: bool,
 }
 
 impl Uses {
+    /// Statements in order, to the end or to a `let` that binds the local
+    /// again (`let s = step(s);`), whose value is the last use.
+    fn visit_stmts(&mut self, stmts: &[Stmt]) {
+        for stmt in stmts {
+            if let Stmt::Local(local) = stmt {
+                let local_name = self.joined[0].clone();
+                if crate::desugar::pattern_binds(&local.pat, &local_name) {
+                    if let Some(init) = &local.init {
+                        // (`let s = State { x: 1.0, ..s };`: a literal based
+                        // on the one split, its last use.)
+                        let based = plain_binding(&local.pat).is_some()
+                            && init.diverge.is_none()
+                            && self.given(&local_name, &init.expr);
+                        if !based {
+                            self.visit_expr(&init.expr);
+                            if let Some((_, otherwise)) = &init.diverge {
+                                self.visit_expr(otherwise);
+                            }
+                        }
+                    }
+                    return;
+                }
+            }
+            self.visit_stmt(stmt);
+        }
+    }
+
     fn is_joined(&self, expr: &Expr) -> bool {
         self.joined.iter().any(|name| is_local(expr, name))
     }
@@ -347,9 +373,16 @@ impl Uses {
 }
 
 impl<'ast> Visit<'ast> for Uses {
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        self.visit_stmts(&block.stmts);
+    }
+
     fn visit_local(&mut self, local: &'ast syn::Local) {
         if let (Some(pat), Some(init)) = (plain_binding(&local.pat), &local.init) {
-            if init.diverge.is_none() && self.given(&pat.ident, &init.expr) {
+            let name = &pat.ident;
+            if self.joined.contains(name) && self.bound_twice.contains(&name.to_string()) {
+                self.found.fine = false;
+            } else if init.diverge.is_none() && self.given(name, &init.expr) {
                 return;
             }
         }
@@ -480,6 +513,30 @@ const SLICE_METHODS: &[&str] = &[
     "to_vec",
 ];
 
+/// The names more than one `let` among `stmts` (and the blocks inside them)
+/// binds.
+fn bound_twice(stmts: &[Stmt]) -> BTreeSet<String> {
+    struct Count(BTreeMap<String, usize>);
+    impl<'ast> Visit<'ast> for Count {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            if let Some(pat) = plain_binding(&local.pat) {
+                *self.0.entry(pat.ident.to_string()).or_default() += 1;
+            }
+            syn::visit::visit_local(self, local);
+        }
+    }
+    let mut count = Count(BTreeMap::new());
+    for stmt in stmts {
+        count.visit_stmt(stmt);
+    }
+    count
+        .0
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(name, _)| name)
+        .collect()
+}
+
 /// `s`, `mut s` or `s: State`: a name bound to the whole value.
 pub(crate) fn plain_binding(pat: &syn::Pat) -> Option<&syn::PatIdent> {
     match pat {
@@ -587,7 +644,25 @@ impl Replace<'_> {
     }
 }
 
+impl Replace<'_> {
+    /// Statements in order, to the end or through a `let` that binds the
+    /// struct's name again: after it, the name is another value's.
+    fn visit_stmts_mut(&mut self, stmts: &mut [Stmt]) {
+        for stmt in stmts {
+            let rebinds = matches!(stmt, Stmt::Local(local) if crate::desugar::pattern_binds(&local.pat, &self.local.ident));
+            self.visit_stmt_mut(stmt);
+            if rebinds {
+                return;
+            }
+        }
+    }
+}
+
 impl VisitMut for Replace<'_> {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        self.visit_stmts_mut(&mut block.stmts);
+    }
+
     fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
         crate::parse::method::visit_macro_arguments(self, mac);
     }
