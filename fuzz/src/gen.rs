@@ -1061,11 +1061,20 @@ impl Gen {
             },
             _ => StructInit::Copy(self.rng.pick(&structs).clone()),
         };
-        let name = format!("st{}", self.counters);
-        self.counters += 1;
+        // Half the steps bind their source's name again (`let mut st0 =
+        // hs(st0, k);`): the old value's uses end there.
+        let shadowing = match &init {
+            StructInit::Call { source, .. } if self.rng.chance(0.5) => Some(source.clone()),
+            _ => None,
+        };
+        let name = shadowing.unwrap_or_else(|| {
+            self.counters += 1;
+            format!("st{}", self.counters - 1)
+        });
         for field in ["a", "b"] {
             self.declare_scalar(&format!("{name}.{field}"), false);
         }
+        self.scope.structs.retain(|st| *st != name);
         self.scope.structs.push(name.clone());
         out.push(S::LetStruct { name, init });
     }
