@@ -284,9 +284,9 @@ impl Uses {
     /// Statements in order, to the end or to a `let` that binds the local
     /// again (`let s = step(s);`), whose value is the last use.
     fn visit_stmts(&mut self, stmts: &[Stmt]) {
+        let local_name = self.joined[0].clone();
         for stmt in stmts {
             if let Stmt::Local(local) = stmt {
-                let local_name = self.joined[0].clone();
                 if crate::desugar::pattern_binds(&local.pat, &local_name) {
                     if let Some(init) = &local.init {
                         // (`let s = State { x: 1.0, ..s };`: a literal based
@@ -456,42 +456,21 @@ impl<'ast> Visit<'ast> for Uses {
         let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
         let parses = syn::parse::Parser::parse2(parser, mac.tokens.clone()).is_ok()
             || crate::parse::method::repeat_in(mac).is_some();
-        let formats = format_strings(mac.tokens.clone());
-        let named = |name: &Ident| {
-            let name = name.to_string();
-            formats.iter().any(|text| {
-                text.match_indices(&format!("{{{name}")).any(|(at, found)| {
-                    !text[at + found.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
-                })
-            })
+        let mentioned = match parses {
+            true => crate::emit::names::format_string_names(mac.tokens.clone()),
+            false => identifiers(mac.tokens.clone()),
         };
-        if !parses || self.joined.iter().any(named) {
-            let mentioned = identifiers(mac.tokens.clone());
-            if self
-                .joined
-                .iter()
-                .any(|name| mentioned.contains(&name.to_string()))
-            {
-                self.found.fine = false;
-            }
+        if self
+            .joined
+            .iter()
+            .any(|name| mentioned.contains(&name.to_string()))
+        {
+            self.found.fine = false;
         }
         if parses {
             crate::parse::method::read_macro_arguments(self, mac);
         }
     }
-}
-
-/// The string literals among a macro's tokens, as written.
-fn format_strings(tokens: proc_macro2::TokenStream) -> Vec<String> {
-    tokens
-        .into_iter()
-        .flat_map(|tree| match tree {
-            proc_macro2::TokenTree::Literal(literal) => vec![literal.to_string()],
-            proc_macro2::TokenTree::Group(group) => format_strings(group.stream()),
-            _ => Vec::new(),
-        })
-        .filter(|text| text.starts_with('"') || text.starts_with('r'))
-        .collect()
 }
 
 /// Methods that tell a field is an array (`s.w.len()`).
@@ -583,24 +562,30 @@ impl Replace<'_> {
         whole_struct(expr) == Some(&self.local.ident)
     }
 
-    /// `State { x: s_x, w: s_w.clone() }`: an array copied, as the
-    /// struct's copy would copy it (and `s_w` is still `s`'s).
+    /// `State { x: s_x, w: s_w.clone() }`.
     fn literal(&self) -> Expr {
         let path = self.path;
-        let fields = self.local.fields.iter().map(|(name, local)| {
-            match self.local.arrays.contains(&name.to_string()) {
-                true => quote::quote!(#name: #local.clone()),
-                false => quote::quote!(#name: #local),
-            }
-        });
+        let fields = self
+            .local
+            .fields
+            .iter()
+            .map(|(name, local)| self.field_value(name, local));
         syn::parse_quote!(#path { #(#fields),* })
     }
 
+    /// `x: s_x` of a copy, or of an array `w: s_w.clone()`: copied, as the
+    /// struct's copy would copy it (and `s_w` is still `s`'s).
+    fn field_value(&self, name: &Ident, local: &Ident) -> syn::FieldValue {
+        match self.local.arrays.contains(&name.to_string()) {
+            true => syn::parse_quote!(#name: #local.clone()),
+            false => syn::parse_quote!(#name: #local),
+        }
+    }
+
     /// `(s_x, s_v) = (..)` of `s = value`, or `None` where a field has no
-    /// value.
-    /// An array taken from another struct is copied into the split's own
-    /// (`s_w.copy_from_slice(&t.w)`, after the other fields: a vector is
-    /// not assigned whole).
+    /// value. An array taken from another struct is copied into the split's
+    /// own (`s_w.copy_from_slice(&t.w)`, after the other fields: a vector
+    /// is not assigned whole).
     fn assigned(&self, value: &Expr) -> Option<Expr> {
         let (mut targets, mut values) = (Vec::new(), Vec::new());
         let mut copies: Vec<syn::Stmt> = Vec::new();
@@ -642,9 +627,7 @@ impl Replace<'_> {
             false => syn::parse_quote!({ #assigned; #(#copies)* }),
         })
     }
-}
 
-impl Replace<'_> {
     /// Statements in order, to the end or through a `let` that binds the
     /// struct's name again: after it, the name is another value's.
     fn visit_stmts_mut(&mut self, stmts: &mut [Stmt]) {
@@ -689,12 +672,13 @@ impl VisitMut for Replace<'_> {
                     }
                 }
             }
-            // `..s`: the fields it gives, each its local.
+            // `..s` (or `..*s`, `..s.clone()`, as `Uses` takes them): the
+            // fields it gives, each its local.
             Expr::Struct(literal)
                 if literal
                     .rest
                     .as_deref()
-                    .is_some_and(|rest| self.is_split(rest)) =>
+                    .is_some_and(|rest| self.is_whole(rest)) =>
             {
                 for (name, local) in &self.local.fields {
                     if !literal
@@ -702,7 +686,7 @@ impl VisitMut for Replace<'_> {
                         .iter()
                         .any(|f| member_is(&f.member, &name.to_string()))
                     {
-                        literal.fields.push(syn::parse_quote!(#name: #local));
+                        literal.fields.push(self.field_value(name, local));
                     }
                 }
                 literal.rest = None;

@@ -97,6 +97,36 @@ fn is_keyword(name: &str) -> bool {
     syn::parse_str::<Ident>(name).is_err()
 }
 
+/// The names the string literals among the tokens capture in braces, as a
+/// format string does (`x` and `s` of `"{x} {s:?}"`).
+pub fn format_string_names(tokens: TokenStream) -> HashSet<String> {
+    let mut names = HashSet::new();
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Literal(literal) => {
+                let text = literal.to_string();
+                if !text.contains('"') {
+                    continue;
+                }
+                for piece in text.split('{').skip(1) {
+                    let name: String = piece
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if name.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+                        names.insert(name);
+                    }
+                }
+            }
+            proc_macro2::TokenTree::Group(group) => {
+                names.extend(format_string_names(group.stream()))
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
 /// Every identifier in the tokens, macro bodies included.
 pub fn identifiers(tokens: TokenStream) -> HashSet<String> {
     fn walk(tokens: TokenStream, into: &mut HashSet<String>) {

@@ -1369,28 +1369,12 @@ fn inlinable_body(block: &syn::Block) -> bool {
             self.0 = false;
         }
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            self.0 &= !names_in_format_strings(mac.tokens.clone());
+            self.0 &= crate::emit::names::format_string_names(mac.tokens.clone()).is_empty();
         }
     }
     let mut finder = Finder(true);
     finder.visit_block(block);
     finder.0
-}
-
-/// Whether a string among `tokens` names a variable in braces (`"{x}"`).
-fn names_in_format_strings(tokens: proc_macro2::TokenStream) -> bool {
-    tokens.into_iter().any(|tree| match tree {
-        proc_macro2::TokenTree::Literal(literal) => {
-            let text = literal.to_string();
-            text.contains('"')
-                && text
-                    .split('{')
-                    .skip(1)
-                    .any(|rest| rest.starts_with(|c: char| c.is_alphabetic() || c == '_'))
-        }
-        proc_macro2::TokenTree::Group(group) => names_in_format_strings(group.stream()),
-        _ => false,
-    })
 }
 
 /// The names called as `name(..)` or as methods `v.name(..)`.

@@ -12,7 +12,6 @@ use crate::emit::names::Names;
 use crate::lower::strip_parens as strip;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
-use std::collections::BTreeMap;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::Expr;
@@ -36,31 +35,25 @@ pub(super) fn reductions_as_loops(
 }
 
 /// Copies and unwraps of an element bound by `let` (`ElementCopies`), as
-/// references to it; `elements` gives each slice's element type, and
-/// `names` the names of the references a `mut` copy is made from.
+/// references to it; `names` gives the names of the references a `mut` copy
+/// is made from.
 pub(super) fn element_copies_as_references(
     block: &mut syn::Block,
     slices: &[Ident],
-    elements: &BTreeMap<Ident, syn::Path>,
     names: &mut Names,
 ) {
-    ElementCopies {
-        slices,
-        elements,
-        names,
-    }
-    .visit_block_mut(block);
+    ElementCopies { slices, names }.visit_block_mut(block);
 }
 
 /// `let b = bodies[i].clone();` (or `bodies[i]` of a `Copy` struct,
 /// `bodies.first().unwrap()`, `bodies.last().expect(..)`,
 /// `bodies.get(i).unwrap()`): the element read field by field, as
-/// `let b = &bodies[i];` is. A `mut` copy, the user's to change, is a
-/// literal based on the element, `let b_element = &bodies[i]; let mut b =
-/// Body { ..*b_element };`, which `copies.rs` splits into a local per field.
+/// `let b = &bodies[i];` is. A `mut` copy, the user's to change, is a copy
+/// of a reference to the element, `let b_element = &bodies[i]; let mut b =
+/// b_element.clone();`, which `copies.rs` splits into a local per field as
+/// it does a copy of any element.
 struct ElementCopies<'a> {
     slices: &'a [Ident],
-    elements: &'a BTreeMap<Ident, syn::Path>,
     names: &'a mut Names,
 }
 
@@ -89,8 +82,8 @@ impl VisitMut for ElementCopies<'_> {
 }
 
 impl ElementCopies<'_> {
-    /// `let mut b = bodies[i];` as `let mut b = Body { ..*b_element };`,
-    /// and the `let b_element = &bodies[i];` to put before it.
+    /// `let mut b = bodies[i];` as `let mut b = b_element.clone();`, and
+    /// the `let b_element = &bodies[i];` to put before it.
     fn mut_copy(&mut self, stmt: &mut syn::Stmt) -> Option<syn::Stmt> {
         let syn::Stmt::Local(local) = stmt else {
             return None;
@@ -103,16 +96,9 @@ impl ElementCopies<'_> {
         }
         let init = local.init.as_mut().filter(|i| i.diverge.is_none())?;
         let element = element_read(&init.expr, self.slices)?;
-        let Expr::Reference(reference) = &element else {
-            return None;
-        };
-        let Expr::Index(index) = &*reference.expr else {
-            return None;
-        };
-        let path = self.elements.get(&root(&index.expr)?)?;
         let mut reference = self.names.fresh(&format!("{}_element", pat.ident));
         reference.set_span(syn::spanned::Spanned::span(&init.expr));
-        *init.expr = syn::parse_quote!(#path { ..*#reference });
+        *init.expr = syn::parse_quote!(#reference.clone());
         Some(syn::parse_quote!(let #reference = #element;))
     }
 }

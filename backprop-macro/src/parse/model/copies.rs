@@ -48,8 +48,7 @@ impl VisitMut for Copies<'_> {
         syn::visit_mut::visit_local_mut(self, local);
     }
 
-    /// `State { x: 0.0, ..*s0 }` written as such, or a copy of an element
-    /// (`chains.rs`): split the same way.
+    /// `State { x: 0.0, ..*s0 }` written as such: split the same way.
     fn visit_expr_struct_mut(&mut self, literal: &mut syn::ExprStruct) {
         if literal.rest.is_some() {
             self.found += 1;
@@ -97,7 +96,7 @@ impl Copies<'_> {
 }
 
 /// `State<T>` as an expression's path, `State::<T>`.
-pub(super) fn expression_path(ty: &syn::Type) -> Option<syn::Path> {
+fn expression_path(ty: &syn::Type) -> Option<syn::Path> {
     let syn::Type::Path(typed) = ty else {
         return None;
     };

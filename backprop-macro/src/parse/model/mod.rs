@@ -240,15 +240,7 @@ pub fn expand_models(
         .collect();
     rows::patterns_as_names(&mut body, &slices, &mut names);
     chains::reductions_as_loops(&mut body, &slices, float_param.as_ref());
-    let elements: std::collections::BTreeMap<Ident, syn::Path> = candidates
-        .iter()
-        .filter(|c| c.slice && !c.rows)
-        .filter_map(|c| {
-            let element = crate::lower::element_type(&c.ty)?;
-            Some((c.ident.clone(), copies::expression_path(&element)?))
-        })
-        .collect();
-    chains::element_copies_as_references(&mut body, &slices, &elements, &mut names);
+    chains::element_copies_as_references(&mut body, &slices, &mut names);
     let all_candidates: Vec<Ident> = candidates.iter().map(|c| c.ident.clone()).collect();
     let aliases = elements::bind_elements(&mut body, &slices, &structs, &mut names, &mut errors);
     rows::rows_as_fields(&mut body, &rows, &aliases);
