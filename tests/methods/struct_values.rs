@@ -430,3 +430,53 @@ fn a_struct_bound_again() {
         assert_gradient(f, &point, &[g.s0.x, g.s0.v, g.s0.m, g.k]);
     }
 }
+
+/// A struct the macro knows from its literal alone (no derive).
+#[derive(Clone, Copy)]
+struct Point {
+    x: f64,
+    v: f64,
+}
+
+fn advance(p: Point, k: f64) -> Point {
+    Point {
+        x: p.x + 0.1 * p.v,
+        v: p.v - 0.1 * k * p.x.sin(),
+    }
+}
+
+/// A struct bound again inside a nested block (a loop's body, a branch, a
+/// bare block): another value there, and the outer one's again after it.
+#[differentiate]
+fn shadowed_inside(x: f64, v: f64, k: f64) -> f64 {
+    let start = Point { x, v };
+    let mut p = start;
+    let mut inside = 0.0;
+    for _ in 0..2 {
+        let mut p = advance(p, k);
+        p.v *= 0.5;
+        inside += p.x * p.v;
+    }
+    if k > 1.0 {
+        let p = advance(p, 2.0 * k);
+        inside += p.v;
+    }
+    {
+        let p = Point { x: 2.0 * p.x, ..p };
+        inside += p.x * p.x;
+    }
+    p.v += inside;
+    p.x * p.v + start.x
+}
+
+#[test]
+fn a_struct_bound_again_inside_a_nested_block() {
+    // `k` on both sides of the branch.
+    for (x, k) in [(0.6, 1.5), (-0.8, 1.5), (0.6, 0.5), (-0.4, 0.7)] {
+        let point = [x, 0.3, k];
+        let f = |p: &[f64]| shadowed_inside(p[0], p[1], p[2]);
+        let (value, g) = shadowed_inside::grad(x, 0.3, k);
+        assert_eq!(value, f(&point));
+        assert_gradient(f, &point, &[g.x, g.v, g.k]);
+    }
+}

@@ -35,6 +35,7 @@ pub mod paths;
 pub mod records;
 pub mod returns;
 pub mod row_buffers;
+pub mod shadows;
 
 use syn::visit::Visit;
 

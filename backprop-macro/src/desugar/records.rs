@@ -36,6 +36,7 @@ use syn::{Expr, Stmt};
 /// struct) is a local of that type, `let s_x: f64 = 0.5;`, so that a method
 /// called on it (`s_x.sin()`) knows its type.
 pub fn struct_locals_as_fields(block: &mut syn::Block, float: Option<&syn::Type>) {
+    crate::desugar::shadows::nested_struct_shadows_renamed(block);
     let mut names = Names::avoiding(identifiers(block.to_token_stream()));
     Splitter {
         names: &mut names,
@@ -527,7 +528,7 @@ pub(crate) fn plain_binding(pat: &syn::Pat) -> Option<&syn::PatIdent> {
 
 /// `t`, `*t` or `t.clone()` of a local or parameter `t`: a struct taken
 /// whole.
-fn whole_struct(expr: &Expr) -> Option<&Ident> {
+pub(crate) fn whole_struct(expr: &Expr) -> Option<&Ident> {
     match strip(expr) {
         Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => whole_struct(&unary.expr),
         Expr::MethodCall(call) if call.method == "clone" && call.args.is_empty() => {

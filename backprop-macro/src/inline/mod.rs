@@ -56,7 +56,7 @@
 //! inlined.
 
 mod siblings;
-mod substitute;
+pub(crate) mod substitute;
 
 use crate::emit::names::identifiers;
 use quote::ToTokens;
@@ -825,7 +825,6 @@ struct Shadows<'p> {
 
 impl VisitMut for Shadows<'_> {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
-        let no_calls = HashMap::new();
         for k in 0..block.stmts.len() {
             let (before, after) = block.stmts.split_at_mut(k + 1);
             let Some(syn::Stmt::Local(local)) = before.last_mut() else {
@@ -847,17 +846,8 @@ impl VisitMut for Shadows<'_> {
                 .find(|name| !self.taken.contains(name))
                 .unwrap_or_default();
             self.taken.insert(fresh.clone());
-            let mut rename = Substitution {
-                names: HashMap::from([(
-                    base,
-                    Stand::Name(syn::Ident::new(&fresh, pat.ident.span())),
-                )]),
-                shared: &no_calls,
-            };
-            rename.visit_pat_mut(&mut local.pat);
-            for stmt in after {
-                rename.visit_stmt_mut(stmt);
-            }
+            let fresh = syn::Ident::new(&fresh, pat.ident.span());
+            substitute::rename_binding(local, after, &base, fresh);
         }
         // The blocks inside, their own `let`s.
         syn::visit_mut::visit_block_mut(self, block);

@@ -27,6 +27,26 @@ impl Stand {
     }
 }
 
+/// A `let`'s binding of `from` renamed `to`, with every use of it in the
+/// statements after it (its scope, to the end of its block): what a
+/// shadowing `let` is renamed by.
+pub(crate) fn rename_binding(
+    local: &mut syn::Local,
+    after: &mut [syn::Stmt],
+    from: &str,
+    to: syn::Ident,
+) {
+    let no_calls = HashMap::new();
+    let mut rename = Substitution {
+        names: HashMap::from([(from.to_string(), Stand::Name(to))]),
+        shared: &no_calls,
+    };
+    rename.visit_pat_mut(&mut local.pat);
+    for stmt in after {
+        rename.visit_stmt_mut(stmt);
+    }
+}
+
 pub(super) struct Substitution<'s> {
     pub(super) names: HashMap<String, Stand>,
     /// For each function the body may call by name, which parameters take a
