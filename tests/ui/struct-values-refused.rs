@@ -32,6 +32,15 @@ pub fn copied_then_passed(s0: State, dt: f64) -> f64 {
     kinetic(&s)
 }
 
+// A local literal passed whole to a helper inside a macro's arguments,
+// where calls are not inlined (without the `println!` it is accepted).
+#[differentiate]
+pub fn built_then_passed(x: f64, v: f64) -> f64 {
+    let s = State { x, v };
+    println!("{}", kinetic(&s));
+    s.x * kinetic(&s)
+}
+
 // A copy whose nested struct is read (`c.pose.t`): not split yet.
 #[derive(Differentiable, Clone, Copy, Debug)]
 pub struct Pose {

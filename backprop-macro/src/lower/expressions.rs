@@ -476,7 +476,10 @@ pub(super) fn not_differentiable(expr: &Expr) -> &'static str {
         Expr::Field(f) if matches!(&*f.base, Expr::Call(_) | Expr::MethodCall(_)) => {
             "name the outputs of a call with several first, as in `let (a, _) = f(x);` or `let (s, c) = x.sin_cos();`"
         }
-        Expr::Field(_) | Expr::Struct(_) => {
+        Expr::Struct(_) => {
+            "a local struct is one local per field where the body reads its fields, copies it, assigns it whole or passes it to plain helpers beside the function (inlined); this one is also used otherwise (passed whole to a function that is not inlined, returned, taken apart by a pattern or named in a format string): read its fields there instead"
+        }
+        Expr::Field(_) => {
             "structs holding differentiated values are supported through methods (`#[differentiate]` on the impl and the method) or as separate parameters"
         }
         _ => "this expression is not supported on a value being differentiated; supported: arithmetic, float methods, calls of differentiated functions, casts between f32 and f64",
