@@ -224,7 +224,8 @@ fn a_copy_with_a_vector_field_written_by_index() {
 
 /// A model with a vector, trained by a helper that takes it by value and
 /// returns it: clones of the parameter and of the local, a vector field
-/// assigned whole (`n = sgd(n, ..)`), and a copy kept from before.
+/// assigned whole (`n = sgd(n, ..)`), a literal based on the local itself
+/// (`n = Net { b: .., ..n }`), and a copy kept from before.
 #[derive(Differentiable, Clone, Debug, PartialEq)]
 pub struct Net {
     w: Vec<f64>,
@@ -246,6 +247,8 @@ fn unrolled(n0: &Net, x: f64, lr: f64) -> f64 {
     for _ in 0..3 {
         n = sgd(n, x, lr);
     }
+    // The vector left as it is (it was once assigned whole, refused).
+    n = Net { b: n.b * x, ..n };
     let mut s = 0.0;
     for i in 0..n.w.len() {
         s += n.w[i] * n.w[i] - first.w[i] * n.b;

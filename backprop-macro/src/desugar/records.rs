@@ -614,6 +614,11 @@ impl Replace<'_> {
                     syn::parse_quote!(#source.#name)
                 }
             };
+            // (`..s` of `s = State { x: a, ..s }`, its fields' locals by the
+            // time the assignment is rewritten: each left as it is.)
+            if whole_struct(&value) == Some(local) {
+                continue;
+            }
             let taken = matches!(&value, Expr::Field(field) if whole_struct(&field.base).is_some());
             if taken && self.local.arrays.contains(&name.to_string()) {
                 copies.push(syn::parse_quote!(#local.copy_from_slice(&#value);));
