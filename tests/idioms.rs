@@ -1304,3 +1304,71 @@ fn reductions_by_reduce() {
         assert_gradient(reduced, &x, &g.x);
     }
 }
+
+/// A constant of the module, which a constant of the body reads.
+const SCALE: f64 = 2.0;
+
+mod units {
+    pub const TURN: f64 = std::f64::consts::TAU;
+}
+
+/// `const` and `use` items among the body's statements: an array's length,
+/// a constant computed from the module's, a path through `self` (the
+/// generated passes sit one module deeper). Were refused as items.
+#[differentiate]
+fn with_items(x: &[f64]) -> f64 {
+    use self::units::TURN;
+    use std::f64::consts::PI;
+    const EPS: f64 = 1e-3;
+    const N: usize = 3;
+    const HALF_SCALE: f64 = SCALE / 2.0;
+    let mut acc = [0.0; N];
+    for i in 0..N {
+        acc[i] = (x[i] * PI).sin() * HALF_SCALE + EPS * x[i] / TURN;
+    }
+    acc[0] * acc[1] + acc[2]
+}
+
+#[test]
+fn constants_and_uses_inside_the_body() {
+    for x in [[0.3, -1.2, 2.0], [1.5, 0.2, -0.4]] {
+        let (value, g) = with_items::grad(&x);
+        assert_eq!(value, with_items(&x));
+        assert_gradient(with_items, &x, &g.x);
+    }
+}
+
+/// `all` and `any` over a differentiated slice, in a condition and bound to
+/// a name: the loop that checks each element, its result not
+/// differentiated. Were refused (an unsupported chain).
+#[differentiate]
+fn guarded(x: &[f64]) -> f64 {
+    let positive = x.iter().all(|v| *v > 0.0);
+    let large = x.iter().map(|v| v * v).any(|s| s > 4.0);
+    let entropy = if positive {
+        x.iter().map(|v| -v * v.ln()).sum()
+    } else {
+        x.iter().map(|v| v * v).sum::<f64>()
+    };
+    if large || x.iter().zip(x.iter().skip(1)).any(|(a, b)| a > b) {
+        entropy * 0.5
+    } else {
+        entropy
+    }
+}
+
+#[test]
+fn all_and_any_as_conditions() {
+    // Each side of each condition.
+    for x in [
+        [0.3, 1.2, 0.5],
+        [0.3, 0.5, 1.2],
+        [0.3, 2.5, 0.5],
+        [-0.3, 1.2, 0.5],
+        [-0.3, 0.5, 1.2],
+    ] {
+        let (value, g) = guarded::grad(&x);
+        assert_eq!(value, guarded(&x));
+        assert_gradient(guarded, &x, &g.x);
+    }
+}

@@ -128,12 +128,15 @@ fn pipeline(
     // signature.
     let generic = signature::generic_float(&function.sig.generics, &mut errors);
     let floats = Floats::new(generic);
-    // Validate: constructs refused wherever they appear.
-    valid::check(&function.block, &mut errors);
-    // Desugar: the user's syntax in a smaller language (`desugar`).
+    // The body's own `const` and `use` items, for the module.
     let mut rebased = function.clone();
+    let items = crate::parse::items::take_items(&mut rebased.block);
+    // Validate: constructs refused wherever they appear.
+    valid::check(&rebased.block, &mut errors);
+    // Desugar: the user's syntax in a smaller language (`desugar`).
     crate::desugar::desugar(&mut rebased, &floats);
-    let signature = Signature::from_syn(&rebased, args, &floats, &mut errors);
+    let signature = Signature::from_syn(&rebased, args, &floats, &mut errors)
+        .map(|signature| Signature { items, ..signature });
     // Lower: the body becomes a Wengert list.
     let mut names = Names::for_function(function);
     let graph = signature

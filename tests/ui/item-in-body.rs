@@ -1,9 +1,19 @@
 use backprop_runtime::differentiate;
 
+// `const` and `use` among the body's own statements are supported; inside
+// a block of it, or a function, are not.
 #[differentiate]
 fn f(x: f64) -> f64 {
     const K: f64 = 2.0;
-    x * K
+    let mut y = x * K;
+    if y > 1.0 {
+        const H: f64 = 0.5;
+        y *= H;
+    }
+    fn square(v: f64) -> f64 {
+        v * v
+    }
+    square(y)
 }
 
 fn main() {}

@@ -94,6 +94,51 @@ pub fn reduction(
                 }
             })
         }
+        // `x.iter().all(|v| v.is_finite())`, a condition on the elements:
+        // the loop that checks each, its result a `bool` (not differentiated).
+        "all" | "any" if call.args.len() == 1 => {
+            let Expr::Closure(closure) = &call.args[0] else {
+                return None;
+            };
+            if closure.inputs.len() != 1 {
+                return None;
+            }
+            let item_pattern = untyped(&closure.inputs[0]).clone();
+            let predicate = &closure.body;
+            let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
+            if !chain.adapters.is_empty() {
+                let item = without_references(&item_pattern);
+                steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
+            }
+            let source = chain.loop_source();
+            // (`all = all && ..`: not `if !(v > 0.0)`, which clippy asks to
+            // write otherwise.)
+            let (acc, check) = match method.as_str() {
+                "all" => {
+                    let acc = names.fresh("all");
+                    (
+                        acc.clone(),
+                        quote_spanned!(span=> #acc = #acc && (#predicate);),
+                    )
+                }
+                _ => {
+                    let acc = names.fresh("any");
+                    (
+                        acc.clone(),
+                        quote_spanned!(span=> #acc = #acc || (#predicate);),
+                    )
+                }
+            };
+            let init = method == "all";
+            let body = nest(&steps, check);
+            parsed(quote_spanned! {span=>
+                {
+                    let mut #acc = #init;
+                    for #pattern in #source { #body }
+                    #acc
+                }
+            })
+        }
         _ => None,
     }
 }

@@ -91,7 +91,8 @@ pub fn assemble(
         definition: tape_def,
         ..
     } = &tape;
-    let shown = quote!(#tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #tangents_fn #jacobian_fwd_fn #hvp_fn #hessian_fn #twin);
+    let items = &sig.items;
+    let shown = quote!(#(#items)* #tape_def #grad #work #forward_fn #backward_fn #grad_fn #pullback_fn #tangent_fn #tangents_fn #jacobian_fwd_fn #hvp_fn #hessian_fn #twin);
     let made = Made {
         tangent: tangent_fn.is_some(),
         graph: graph_fns.is_some(),

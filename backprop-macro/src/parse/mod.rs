@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod checkpoint;
+pub mod items;
 pub mod lifetimes;
 pub mod method;
 pub mod model;

@@ -130,6 +130,9 @@ pub struct Signature {
     pub generics: syn::Generics,
     /// Which types are floats: `f32`, `f64`, and `T` of a generic function.
     pub floats: Floats,
+    /// The `const` and `use` items the body declares at its top, for the
+    /// module (`parse/items.rs`).
+    pub items: Vec<syn::Item>,
 }
 
 /// What the function returns.
@@ -191,6 +194,7 @@ impl Signature {
             returns_value: !returns_unit,
             generics: sig.generics.clone(),
             floats: floats.clone(),
+            items: Vec::new(),
             ret: ret.as_ref()?.0.clone(),
             outputs: ret?.1,
             ret_ty: match &sig.output {
