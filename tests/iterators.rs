@@ -322,3 +322,34 @@ fn strided_iteration_over_slices() {
         assert_gradient(|y| strided(&x, y), &y, &g.y);
     }
 }
+
+/// A side of a zip that skips or takes: consecutive pairs (`x.iter().zip(
+/// x.iter().skip(1))`), the skip on either side, a `take` after it, in a
+/// chain and in a `for` loop. Were refused (a loop over values that depend
+/// on the inputs).
+#[differentiate]
+fn consecutive(x: &[f64], k: usize) -> f64 {
+    let variation: f64 = x
+        .iter()
+        .zip(x.iter().skip(1))
+        .map(|(a, b)| (b - a).abs())
+        .sum();
+    let backwards: f64 = x.iter().skip(1).zip(x).map(|(a, b)| a * b).sum();
+    let mut windowed = 0.0;
+    for (a, b) in x.iter().take(k).zip(x.iter().skip(2).take(k + 1)) {
+        windowed += a.sin() * b;
+    }
+    variation + backwards + windowed
+}
+
+#[test]
+fn zip_sides_that_skip_or_take() {
+    for x in [[0.3, -1.2, 2.0, 0.7, 1.1], [1.5, 0.2, -0.4, 0.9, -2.0]] {
+        // `take` shorter and longer than what is left.
+        for k in [0, 2, 9] {
+            let (value, g) = consecutive::grad(&x, k);
+            assert_eq!(value, consecutive(&x, k));
+            assert_gradient(|v| consecutive(v, k), &x, &g.x);
+        }
+    }
+}
