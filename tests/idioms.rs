@@ -1372,3 +1372,35 @@ fn all_and_any_as_conditions() {
         assert_gradient(guarded, &x, &g.x);
     }
 }
+
+/// A vector sorted in place (`sort_by` with `partial_cmp`, `sort_unstable_by`
+/// descending with `total_cmp`) and reversed: each element's adjoint follows
+/// it to where it was put. Were refused (an order changed in place).
+#[differentiate]
+fn order_statistics(x: &[f64]) -> f64 {
+    let mut y = x.to_vec();
+    y.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = y.len();
+    let median = if n % 2 == 1 {
+        y[n / 2]
+    } else {
+        0.5 * (y[n / 2 - 1] + y[n / 2])
+    };
+    let mut squares: Vec<f64> = x.iter().map(|v| v * v).collect();
+    squares.sort_unstable_by(|&a, &b| b.total_cmp(&a));
+    squares.reverse();
+    median * 3.0 + squares[n - 1] * 2.0 + squares[n - 2] - squares[0]
+}
+
+#[test]
+fn sorted_and_reversed_in_place() {
+    for x in [
+        vec![0.3, -1.2, 2.0, 0.7],
+        vec![1.5, 0.2, -0.4, 0.9, -2.0],
+        vec![-0.1, 0.8, 0.25],
+    ] {
+        let (value, g) = order_statistics::grad(&x);
+        assert_eq!(value, order_statistics(&x));
+        assert_gradient(order_statistics, &x, &g.x);
+    }
+}

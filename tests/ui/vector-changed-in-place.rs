@@ -10,8 +10,17 @@ fn stages(w: &[f64], x: &[f64]) -> f64 {
     }
     h.clear();
     h.extend_from_slice(&next);
-    h.reverse();
     h.iter().sum()
+}
+
+// Sorted by something other than the elements themselves (`reverse`, and
+// `sort_by` on the elements, are supported).
+#[differentiate]
+fn by_magnitude(x: &[f64]) -> f64 {
+    let mut h = x.to_vec();
+    h.reverse();
+    h.sort_by(|a, b| a.abs().partial_cmp(&b.abs()).unwrap());
+    h[0]
 }
 
 fn main() {}

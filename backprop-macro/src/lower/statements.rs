@@ -306,6 +306,16 @@ impl<'a> Lowerer<'a> {
                 }};
                 self.block(&swapped, Tail::Unit);
             }
+            // `v.reverse()`, `v.sort_by(|a, b| a.partial_cmp(b).unwrap())` of
+            // an array: the swaps they stand for.
+            Expr::MethodCall(call)
+                if self.array_local(&call.receiver).is_some()
+                    && reordered(call, &mut self.part_names).is_some() =>
+            {
+                if let Some(swaps) = reordered(call, &mut self.part_names) {
+                    self.block(&swaps, Tail::Unit);
+                }
+            }
             // A vector's length or order changed in place.
             Expr::MethodCall(call)
                 if [
@@ -315,6 +325,12 @@ impl<'a> Lowerer<'a> {
                 ]
                 .contains(&call.method.to_string().as_str()) =>
             {
+                if call.method == "sort_by" || call.method == "sort_unstable_by" {
+                    return self.errors.spanned(
+                        expr,
+                        format!("`{}` is supported with a comparison of the elements themselves, ascending (`|a, b| a.partial_cmp(b).unwrap()`, `|a, b| a.total_cmp(b)`, `f64::total_cmp`) or descending (`b` first); sort by anything else into a vector of its own, filled in the order wanted", call.method),
+                    );
+                }
                 self.errors.spanned(
                     expr,
                     format!("`{}` changes a vector in place, which a differentiated function does not do yet: give each stage a buffer of its own (`let mut next = vec![0.0; n];`) and copy it where it belongs (`h[..n].copy_from_slice(&next[..n]);`, with `h` as long as the longest stage), or fill a new vector with `push`", call.method),
@@ -502,4 +518,101 @@ pub(super) fn unused_float(float: &FloatTy) -> Operand {
         atomic: true,
         float: Some(float.clone()),
     })
+}
+
+/// `v.reverse()` as the swaps of its halves; `v.sort_by(..)` (or
+/// `sort_unstable_by`) with a comparison of the elements by value, ascending
+/// (`a.partial_cmp(b).unwrap()`, `a.total_cmp(b)`, `f64::total_cmp`) or
+/// descending (`b` first), as the swaps of an insertion sort, which keeps
+/// equal elements in order as `sort_by` does: each element's adjoint follows
+/// it to where it was put.
+fn reordered(
+    call: &syn::ExprMethodCall,
+    names: &mut crate::emit::names::Names,
+) -> Option<syn::Block> {
+    let array = &call.receiver;
+    let span = call.method.span();
+    match call.method.to_string().as_str() {
+        "reverse" if call.args.is_empty() => {
+            let [len, i] = ["len", "i"].map(|name| names.fresh(&format!("reverse_{name}")));
+            Some(syn::parse_quote_spanned! {span=> {
+                let #len = #array.len();
+                for #i in 0..#len / 2 {
+                    #array.swap(#i, #len - 1 - #i);
+                }
+            }})
+        }
+        "sort_by" | "sort_unstable_by" if call.args.len() == 1 => {
+            let descending = comparison_order(&call.args[0])?;
+            let [i, j] = ["i", "j"].map(|name| names.fresh(&format!("sort_{name}")));
+            let out_of_order: syn::Expr = match descending {
+                false => syn::parse_quote_spanned!(span=> #array[#j - 1] > #array[#j]),
+                true => syn::parse_quote_spanned!(span=> #array[#j - 1] < #array[#j]),
+            };
+            Some(syn::parse_quote_spanned! {span=> {
+                for #i in 1..#array.len() {
+                    let mut #j = #i;
+                    while #j > 0 && #out_of_order {
+                        #array.swap(#j - 1, #j);
+                        #j -= 1;
+                    }
+                }
+            }})
+        }
+        _ => None,
+    }
+}
+
+/// Whether a comparator orders by value descending (`Some(true)`),
+/// ascending (`Some(false)`), or otherwise (`None`): `|a, b|
+/// a.partial_cmp(b).unwrap()` (or `.expect(..)`), `a.total_cmp(b)`, the same
+/// with `b` first, and `f64::total_cmp`.
+fn comparison_order(comparator: &Expr) -> Option<bool> {
+    let closure = match strip_parens(comparator) {
+        Expr::Path(path) => {
+            let last = path.path.segments.last()?;
+            return (last.ident == "total_cmp" && path.path.segments.len() == 2).then_some(false);
+        }
+        Expr::Closure(closure) if closure.inputs.len() == 2 => closure,
+        _ => return None,
+    };
+    fn bound(pat: &syn::Pat) -> Option<proc_macro2::Ident> {
+        match pat {
+            syn::Pat::Ident(p) => Some(p.ident.clone()),
+            syn::Pat::Type(t) => bound(&t.pat),
+            syn::Pat::Reference(r) => bound(&r.pat),
+            _ => None,
+        }
+    }
+    let param = |k: usize| bound(&closure.inputs[k]);
+    let (a, b) = (param(0)?, param(1)?);
+    let mut body = strip_parens(&closure.body);
+    if let Expr::MethodCall(m) = body {
+        if (m.method == "unwrap" && m.args.is_empty())
+            || (m.method == "expect" && m.args.len() == 1)
+        {
+            body = strip_parens(&m.receiver);
+        }
+    }
+    let Expr::MethodCall(compare) = body else {
+        return None;
+    };
+    if !(compare.method == "partial_cmp" || compare.method == "total_cmp")
+        || compare.args.len() != 1
+    {
+        return None;
+    }
+    fn named(expr: &Expr) -> Option<proc_macro2::Ident> {
+        match strip_parens(expr) {
+            Expr::Path(p) => p.path.get_ident().cloned(),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => named(&u.expr),
+            Expr::Reference(r) => named(&r.expr),
+            _ => None,
+        }
+    }
+    match (named(&compare.receiver)?, named(&compare.args[0])?) {
+        (x, y) if x == a && y == b => Some(false),
+        (x, y) if x == b && y == a => Some(true),
+        _ => None,
+    }
 }
