@@ -873,3 +873,58 @@ fn a_method_whose_closure_shadows_its_parameter() {
         assert_gradient(f, &at, &analytic);
     }
 }
+
+/// Plain helpers generic over the float, as numeric crates write them:
+/// constructors of the parameter (`F::zero()`, `F::from(2.0).unwrap()`,
+/// `F::epsilon()`), `F::max` passed as a function, a `where` clause, one
+/// calling another. Inlined as their copies over the caller's float (`f64`
+/// or `f32`); were left as calls of modules that do not exist (E0432 inside
+/// the expansion).
+fn generic_dot<F: backprop_runtime::Float>(a: &[F], b: &[F]) -> F {
+    a.iter().zip(b).fold(F::zero(), |s, (x, y)| s + *x * *y)
+}
+
+fn generic_norm<F>(a: &[F]) -> F
+where
+    F: backprop_runtime::Float,
+{
+    let half = F::from(0.5).unwrap();
+    let largest = a.iter().copied().fold(F::neg_infinity(), F::max);
+    (generic_dot(a, a) + F::epsilon()).powf(half) + largest * F::from(a.len()).unwrap()
+}
+
+#[differentiate]
+fn generic_helpers_f64(w: &[f64], x: &[f64]) -> f64 {
+    generic_dot(w, x) / generic_norm(w)
+}
+
+#[differentiate]
+fn generic_helpers_f32(w: &[f32], x: &[f32]) -> f32 {
+    generic_dot(w, x) / generic_norm(w)
+}
+
+#[test]
+fn helpers_generic_over_the_float() {
+    let mut rng = Rng::new(17);
+    for _ in 0..3 {
+        let point: Vec<f64> = (0..6).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let f = |v: &[f64]| generic_helpers_f64(&v[..3], &v[3..]);
+        let (value, g) = generic_helpers_f64::grad(&point[..3], &point[3..]);
+        assert_eq!(value, f(&point));
+        let analytic: Vec<f64> = g.w.iter().chain(&g.x).copied().collect();
+        assert_gradient(f, &point, &analytic);
+        // Over f32, to f32's precision.
+        let (w32, x32): (Vec<f32>, Vec<f32>) = (
+            point[..3].iter().map(|v| *v as f32).collect(),
+            point[3..].iter().map(|v| *v as f32).collect(),
+        );
+        let (value_32, g_32) = generic_helpers_f32::grad(&w32, &x32);
+        assert!((f64::from(value_32) - value).abs() < 1e-4 * value.abs().max(1.0));
+        for (a, b) in g_32.w.iter().chain(&g_32.x).zip(&analytic) {
+            assert!(
+                (f64::from(*a) - b).abs() < 1e-3 * b.abs().max(1.0),
+                "{a} {b}"
+            );
+        }
+    }
+}

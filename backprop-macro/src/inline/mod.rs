@@ -55,6 +55,7 @@
 //! not, or the function is not found in it (written by a macro), nothing is
 //! inlined.
 
+mod generic;
 mod siblings;
 pub(crate) mod substitute;
 
@@ -177,6 +178,9 @@ struct Inliner<'s> {
     parts: HashSet<String>,
     /// Which parameters of each sibling take a shared reference.
     shared: HashMap<String, Vec<bool>>,
+    /// The float the function computes in, which a helper generic over the
+    /// float is inlined over (`generic.rs`).
+    float: Option<proc_macro2::Ident>,
 }
 
 /// The statements hoisted out of the statement being visited: an inlined
@@ -332,6 +336,7 @@ impl<'s> Inliner<'s> {
                 .iter()
                 .map(|(name, function)| (name.clone(), shared_params(function)))
                 .collect(),
+            float: generic::caller_float(sig),
         }
     }
 
@@ -482,11 +487,17 @@ impl<'s> Inliner<'s> {
         }
         let callee = self.siblings.functions.get(&name)?;
         let plain = self.siblings.plain.contains(&name);
+        // A plain helper generic over the float: its copy over the caller's.
+        let specialized = match (plain, &self.float) {
+            (true, Some(float)) => generic::specialized(callee, float),
+            _ => None,
+        };
         // A plain helper over integers only (`index(i, j)`) has no
         // derivative to give.
-        if plain && !mentions_a_float(&callee.sig) {
+        if plain && specialized.is_none() && !mentions_a_float(&callee.sig) {
             return None;
         }
+        let callee = specialized.as_ref().unwrap_or(callee);
         let args: Vec<Expr> = call.args.iter().cloned().collect();
         self.inline_call(&name, &name, callee, plain, &args)
     }
