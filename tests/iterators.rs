@@ -353,3 +353,29 @@ fn zip_sides_that_skip_or_take() {
         }
     }
 }
+
+/// A range's chain collected into a vector (a layer's units, each a sum
+/// over the inputs), from 0 and from 1 inclusive. Was refused (`collect`
+/// taken for a float method).
+#[differentiate]
+fn units(x: &[f64], w: &[f64]) -> f64 {
+    let n = x.len();
+    let hidden: Vec<f64> = (0..3)
+        .map(|j| (0..n).map(|i| w[j * n + i] * x[i]).sum::<f64>().tanh())
+        .collect();
+    let weights: Vec<f64> = (1..=n).map(|k| x[k - 1] * k as f64).collect();
+    hidden.iter().sum::<f64>() * weights.iter().map(|v| v.sin()).sum::<f64>()
+}
+
+#[test]
+fn a_range_collected() {
+    let mut rng = common::Rng::new(5);
+    for _ in 0..3 {
+        let point: Vec<f64> = (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let f = |v: &[f64]| units(&v[..2], &v[2..]);
+        let (value, g) = units::grad(&point[..2], &point[2..]);
+        assert_eq!(value, f(&point));
+        let analytic: Vec<f64> = g.x.iter().chain(&g.w).copied().collect();
+        assert_gradient(f, &point, &analytic);
+    }
+}

@@ -638,6 +638,20 @@ fn length(expr: &Expr) -> Option<TokenStream> {
             let name = p.path.get_ident()?;
             Some(quote_spanned!(span=> #name.len()))
         }
+        // `(0..k).map(..)`: `k` items, `(a..=b)` `b + 1 - a` (none where the
+        // range is empty).
+        Expr::Range(range) => {
+            let (start, end) = (range.start.as_deref()?, range.end.as_deref()?);
+            let end = match range.limits {
+                syn::RangeLimits::HalfOpen(_) => quote::quote!(#end),
+                syn::RangeLimits::Closed(_) => quote_spanned!(span=> (#end + 1)),
+            };
+            let from_zero = matches!(strip(start), Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.base10_digits() == "0");
+            Some(match from_zero {
+                true => end,
+                false => quote_spanned!(span=> #end.saturating_sub(#start)),
+            })
+        }
         _ => None,
     }
 }
