@@ -379,3 +379,34 @@ fn a_range_collected() {
         assert_gradient(f, &point, &analytic);
     }
 }
+
+/// `fold` with a tuple of accumulators taken apart by its `let`: one pass
+/// for a sum and a sum of squares, a minimum, a maximum and a count over a
+/// mapped zip. Was refused (an unsupported chain).
+#[differentiate]
+fn one_pass(x: &[f64], y: &[f64]) -> f64 {
+    let (s, q) = x.iter().fold((0.0, 0.0), |(s, q), &v| (s + v, q + v * v));
+    let n = x.len() as f64;
+    let variance = q / n - (s / n) * (s / n);
+    let (lo, hi, count) = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| a * b)
+        .fold((f64::INFINITY, f64::NEG_INFINITY, 0), |(l, h, c), p| {
+            (l.min(p), h.max(p), c + 1)
+        });
+    variance + (hi - lo) / count as f64
+}
+
+#[test]
+fn folds_of_tuples() {
+    let mut rng = common::Rng::new(9);
+    for _ in 0..4 {
+        let point: Vec<f64> = (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let f = |v: &[f64]| one_pass(&v[..4], &v[4..]);
+        let (value, g) = one_pass::grad(&point[..4], &point[4..]);
+        assert_eq!(value, f(&point));
+        let analytic: Vec<f64> = g.x.iter().chain(&g.y).copied().collect();
+        assert_gradient(f, &point, &analytic);
+    }
+}

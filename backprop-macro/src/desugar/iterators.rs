@@ -143,6 +143,127 @@ pub fn reduction(
     }
 }
 
+/// Each `let (s, q) = x.iter().fold((0.0, 0.0), |(s, q), &v| (s + v, q +
+/// v * v));` in `block` as the statements it stands for: the accumulators
+/// bound by the `let` from the start, and stepped by the loop (`let (s_next,
+/// q_next) = (s + v, q + v * v); s = s_next; q = q_next;`).
+pub fn tuple_folds_as_loops(block: &mut syn::Block) {
+    struct Folds;
+    impl VisitMut for Folds {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            syn::visit_mut::visit_block_mut(self, block);
+            let mut k = 0;
+            while k < block.stmts.len() {
+                let written = match &block.stmts[k] {
+                    syn::Stmt::Local(local) => tuple_fold(local),
+                    _ => None,
+                };
+                match written {
+                    Some(stmts) => {
+                        let count = stmts.len();
+                        block.stmts.splice(k..=k, stmts);
+                        k += count;
+                    }
+                    None => k += 1,
+                }
+            }
+        }
+    }
+    Folds.visit_block_mut(block);
+}
+
+fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
+    let Pat::Tuple(targets) = untyped(&local.pat) else {
+        return None;
+    };
+    let names: Vec<Ident> = targets
+        .elems
+        .iter()
+        .map(simple_name)
+        .collect::<Option<_>>()?;
+    let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
+    let Expr::MethodCall(call) = strip(&init.expr) else {
+        return None;
+    };
+    if call.method != "fold" || call.args.len() != 2 {
+        return None;
+    }
+    let (Expr::Tuple(start), Expr::Closure(closure)) = (strip(&call.args[0]), &call.args[1]) else {
+        return None;
+    };
+    let Some(Pat::Tuple(accumulators)) = closure.inputs.first().map(untyped) else {
+        return None;
+    };
+    let accumulators: Vec<Ident> = accumulators
+        .elems
+        .iter()
+        .map(simple_name)
+        .collect::<Option<_>>()?;
+    if closure.inputs.len() != 2
+        || names.len() < 2
+        || start.elems.len() != names.len()
+        || accumulators.len() != names.len()
+    {
+        return None;
+    }
+    let chain = Chain::of(&call.receiver)?;
+    let span = call.span();
+    let mut fresh = names_outside(call);
+    for name in &names {
+        fresh.binding(name);
+    }
+    let item_pattern = untyped(&closure.inputs[1]).clone();
+    let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut fresh)?;
+    if !chain.adapters.is_empty() {
+        let item = without_references(&item_pattern);
+        steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
+    }
+    // The closure's accumulators are the `let`'s names.
+    let mut body = (*closure.body).clone();
+    let renames: Vec<(Ident, Ident)> = accumulators.into_iter().zip(names.clone()).collect();
+    crate::inline::substitute::renamed(&mut body, &renames);
+    let next: Vec<Ident> = names
+        .iter()
+        .map(|name| fresh.fresh(&format!("{name}_next")))
+        .collect();
+    // A body written as a block (`|(l, h), p| { .. (l.min(p), h.max(p)) }`):
+    // its statements first, in the loop's body, then its value.
+    let (before, value): (Vec<syn::Stmt>, Expr) = match body {
+        Expr::Block(block) if block.label.is_none() => {
+            let mut stmts = block.block.stmts;
+            match stmts.pop() {
+                Some(syn::Stmt::Expr(tail, None)) => (stmts, tail),
+                _ => return None,
+            }
+        }
+        other => (Vec::new(), other),
+    };
+    // (Not where a `let` there binds an accumulator's name: the assignment
+    // after it would be to that local.)
+    let rebinds = before.iter().any(|stmt| {
+        matches!(stmt, syn::Stmt::Local(local)
+            if names.iter().any(|name| crate::desugar::pattern_binds(&local.pat, name)))
+    });
+    if rebinds {
+        return None;
+    }
+    let step = quote_spanned! {span=>
+        #(#before)*
+        let (#(#next,)*) = #value;
+        #(#names = #next;)*
+    };
+    let source = chain.loop_source();
+    let looped = nest(&steps, step);
+    let start = &start.elems;
+    let block: syn::Block = parsed(quote_spanned! {span=>
+        {
+            let (#(mut #names,)*) = (#start);
+            for #pattern in #source { #looped }
+        }
+    })?;
+    Some(block.stmts)
+}
+
 /// `a..b` or `a..=b` (in parentheses, as a chain's receiver is written).
 fn is_range(expr: &Expr) -> bool {
     matches!(strip(expr), Expr::Range(r) if r.start.is_some() && r.end.is_some())

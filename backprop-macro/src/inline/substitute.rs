@@ -47,6 +47,20 @@ pub(crate) fn rename_binding(
     }
 }
 
+/// `expr` with each name of `renames` written as its new name (a closure's
+/// parameters of those names left alone inside it).
+pub(crate) fn renamed(expr: &mut Expr, renames: &[(syn::Ident, syn::Ident)]) {
+    let no_calls = HashMap::new();
+    let mut rename = Substitution {
+        names: renames
+            .iter()
+            .map(|(from, to)| (from.to_string(), Stand::Name(to.clone())))
+            .collect(),
+        shared: &no_calls,
+    };
+    rename.visit_expr_mut(expr);
+}
+
 pub(super) struct Substitution<'s> {
     pub(super) names: HashMap<String, Stand>,
     /// For each function the body may call by name, which parameters take a
