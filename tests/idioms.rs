@@ -1404,3 +1404,23 @@ fn sorted_and_reversed_in_place() {
         assert_gradient(order_statistics, &x, &g.x);
     }
 }
+
+/// `to_owned()` of a slice, as `to_vec()`: a copy written in place. Was
+/// refused (a slice's method).
+#[differentiate]
+fn owned_copy(x: &[f64]) -> f64 {
+    let mut v = x.to_owned();
+    for i in 1..v.len() {
+        v[i] += v[i - 1] * 0.5;
+    }
+    v.iter().map(|a| a * a).sum()
+}
+
+#[test]
+fn a_slice_to_owned() {
+    for x in [[0.3, -1.2, 2.0], [1.5, 0.2, -0.4]] {
+        let (value, g) = owned_copy::grad(&x);
+        assert_eq!(value, owned_copy(&x));
+        assert_gradient(owned_copy, &x, &g.x);
+    }
+}

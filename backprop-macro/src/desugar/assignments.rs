@@ -208,7 +208,10 @@ fn local_vectors(block: &syn::Block) -> Vec<Ident> {
             if let (syn::Pat::Ident(p), Some(init)) = (&local.pat, &local.init) {
                 let vector = match strip_parens(&init.expr) {
                     Expr::Macro(mac) => mac.mac.path.is_ident("vec"),
-                    Expr::MethodCall(call) => call.method == "to_vec" && call.args.is_empty(),
+                    Expr::MethodCall(call) => {
+                        (call.method == "to_vec" || call.method == "to_owned")
+                            && call.args.is_empty()
+                    }
                     _ => false,
                 };
                 if vector {

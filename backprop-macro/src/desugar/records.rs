@@ -491,6 +491,7 @@ const SLICE_METHODS: &[&str] = &[
     "last",
     "get",
     "to_vec",
+    "to_owned",
 ];
 
 /// The names more than one `let` among `stmts` (and the blocks inside them)

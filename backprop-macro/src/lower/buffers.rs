@@ -79,7 +79,10 @@ impl<'a> Lowerer<'a> {
     pub(super) fn copied_array(&self, expr: &Expr, mutable: bool) -> Option<(NodeId, Ident)> {
         let (source, explicit) = match strip_parens(expr) {
             Expr::MethodCall(call)
-                if call.args.is_empty() && (call.method == "to_vec" || call.method == "clone") =>
+                if call.args.is_empty()
+                    && (call.method == "to_vec"
+                        || call.method == "to_owned"
+                        || call.method == "clone") =>
             {
                 (strip_parens(&call.receiver), true)
             }

@@ -337,7 +337,9 @@ impl<'a> Lowerer<'a> {
             }
             Expr::MethodCall(m) if m.method == "len" => Some(syn::parse_quote!(usize)),
             // `r.to_vec()`, `r.clone()` of a list: a `Vec` of its elements.
-            Expr::MethodCall(m) if m.method == "to_vec" || m.method == "clone" => {
+            Expr::MethodCall(m)
+                if m.method == "to_vec" || m.method == "to_owned" || m.method == "clone" =>
+            {
                 let element = element_type(&self.guess_type(&m.receiver)?)?;
                 Some(syn::parse_quote!(::std::vec::Vec<#element>))
             }

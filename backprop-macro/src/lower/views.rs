@@ -551,7 +551,8 @@ fn strip_to_index(expr: &Expr) -> Option<&syn::ExprIndex> {
     match strip_parens(expr) {
         Expr::Reference(r) if r.mutability.is_none() => strip_to_index(&r.expr),
         Expr::MethodCall(m)
-            if m.args.is_empty() && (m.method == "to_vec" || m.method == "clone") =>
+            if m.args.is_empty()
+                && (m.method == "to_vec" || m.method == "to_owned" || m.method == "clone") =>
         {
             match strip_parens(&m.receiver) {
                 Expr::Index(index) => Some(index),

@@ -559,6 +559,7 @@ const SLICE_METHODS: &[&str] = &[
     "iter",
     "into_iter",
     "to_vec",
+    "to_owned",
     "clone",
     "as_slice",
     "first",
