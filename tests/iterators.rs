@@ -410,3 +410,41 @@ fn folds_of_tuples() {
         assert_gradient(f, &point, &analytic);
     }
 }
+
+/// `for` loops over chains that end in `filter` or `map` (and then
+/// `enumerate`): the loop over the source, each item adapted and tested at
+/// the top of the body (`continue` and `break` inside keep their meaning). Were refused (a loop over values
+/// that depend on the inputs).
+#[differentiate]
+fn adapted_loops(x: &[f64], y: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for v in x.iter().filter(|v| v.abs() > 0.2) {
+        s += v.sin();
+    }
+    for (k, p) in x.iter().zip(y).map(|(a, b)| a * b).enumerate() {
+        if k == 3 {
+            break;
+        }
+        if p < -0.5 {
+            continue;
+        }
+        s += p * p;
+    }
+    for &v in y.iter().filter(|&&v| v > 0.0) {
+        s *= 1.0 + 0.1 * v;
+    }
+    s
+}
+
+#[test]
+fn loops_over_adapted_chains() {
+    let mut rng = common::Rng::new(21);
+    for _ in 0..5 {
+        let point: Vec<f64> = (0..10).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let f = |v: &[f64]| adapted_loops(&v[..5], &v[5..]);
+        let (value, g) = adapted_loops::grad(&point[..5], &point[5..]);
+        assert_eq!(value, f(&point));
+        let analytic: Vec<f64> = g.x.iter().chain(&g.y).copied().collect();
+        assert_gradient(f, &point, &analytic);
+    }
+}

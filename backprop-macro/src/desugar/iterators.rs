@@ -143,6 +143,77 @@ pub fn reduction(
     }
 }
 
+/// Each `for v in x.iter().filter(|v| v.abs() > 0.1) { .. }` (a loop over a
+/// chain ending in `map` or `filter`) in `block` as the loop over the
+/// chain's source, each item adapted and tested at the top of the body:
+/// `for v in x.iter() { if v.abs() > 0.1 { .. } }`.
+pub fn adapted_loops_as_loops(block: &mut syn::Block) {
+    struct Loops;
+    impl VisitMut for Loops {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            syn::visit_mut::visit_expr_mut(self, expr);
+            if let Expr::ForLoop(looped) = expr {
+                if let Some(written) = adapted_loop(looped) {
+                    *expr = written;
+                }
+            }
+        }
+    }
+    Loops.visit_block_mut(block);
+}
+
+/// The loop, or with `enumerate()` after the adapters (`for (k, p) in
+/// x.iter().map(..).enumerate()`), a block holding the count of the items
+/// that reach the body and the loop.
+fn adapted_loop(looped: &syn::ExprForLoop) -> Option<Expr> {
+    let (chain_expr, counted) = match strip(&looped.expr) {
+        Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => {
+            match untyped(&looped.pat) {
+                Pat::Tuple(t) if t.elems.len() == 2 => {
+                    (&*m.receiver, Some((&t.elems[0], &t.elems[1])))
+                }
+                _ => return None,
+            }
+        }
+        _ => (&*looped.expr, None),
+    };
+    let chain = Chain::of(chain_expr)?;
+    if chain.adapters.is_empty() || chain.window.is_some() {
+        return None;
+    }
+    let span = looped.expr.span();
+    let mut names = Names::avoiding(identifiers(quote::quote!(#looped)));
+    let item = match counted {
+        Some((_, item)) => item.clone(),
+        None => untyped(&looped.pat).clone(),
+    };
+    let (pattern, steps, value) = chain.body(item.clone(), &mut names)?;
+    let bound = without_references(&item);
+    let body = &looped.body.stmts;
+    let mut inner = match quote::quote!(#bound).to_string() == value.to_string() {
+        true => quote_spanned!(span=> #(#body)*),
+        false => quote_spanned!(span=> let #bound = #value; #(#body)*),
+    };
+    let count = names.fresh("count");
+    if let Some((index, _)) = counted {
+        inner = quote_spanned!(span=> let #index = #count; #count += 1; #inner);
+    }
+    let source = chain.loop_source();
+    let nested = nest(&steps, inner);
+    let label = &looped.label;
+    match counted {
+        Some(_) => parsed(quote_spanned! {span=>
+            {
+                let mut #count: usize = 0;
+                #label for #pattern in #source { #nested }
+            }
+        }),
+        None => parsed(quote_spanned! {span=>
+            #label for #pattern in #source { #nested }
+        }),
+    }
+}
+
 /// Each `let (s, q) = x.iter().fold((0.0, 0.0), |(s, q), &v| (s + v, q +
 /// v * v));` in `block` as the statements it stands for: the accumulators
 /// bound by the `let` from the start, and stepped by the loop (`let (s_next,

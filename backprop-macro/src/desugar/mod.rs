@@ -58,6 +58,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     conversions::intos_as_froms(&mut function.block);
     adapters::adapters_as_closures_and_loops(&mut function.block);
     iterators::tuple_folds_as_loops(&mut function.block);
+    iterators::adapted_loops_as_loops(&mut function.block);
     zips::zip_sides_as_parts(&mut function.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut function.block);
     copies::copies_as_loops(&mut function.block);
