@@ -448,3 +448,38 @@ fn loops_over_adapted_chains() {
         assert_gradient(f, &point, &analytic);
     }
 }
+
+/// `max_by` and `min_by` with a comparison of the items themselves
+/// (`total_cmp`, `partial_cmp(..).unwrap()`, `f64::total_cmp`, reversed with
+/// `b` first), unwrapped: the largest or smallest item's adjoint. Were
+/// refused (an unsupported chain).
+#[differentiate]
+fn extremes_by(x: &[f64], y: &[f64]) -> f64 {
+    let largest = x
+        .iter()
+        .map(|v| v * v)
+        .max_by(|a, b| a.total_cmp(b))
+        .unwrap();
+    let smallest = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| a - b)
+        .min_by(|a, b| a.partial_cmp(b).unwrap())
+        .expect("items");
+    let reversed = y.iter().copied().max_by(|a, b| b.total_cmp(a)).unwrap();
+    let plain = y.iter().copied().min_by(f64::total_cmp).unwrap();
+    largest * smallest + reversed.sin() + plain * 2.0
+}
+
+#[test]
+fn extremes_by_a_comparator() {
+    let mut rng = common::Rng::new(33);
+    for _ in 0..5 {
+        let point: Vec<f64> = (0..10).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let f = |v: &[f64]| extremes_by(&v[..5], &v[5..]);
+        let (value, g) = extremes_by::grad(&point[..5], &point[5..]);
+        assert_eq!(value, f(&point));
+        let analytic: Vec<f64> = g.x.iter().chain(&g.y).copied().collect();
+        assert_gradient(f, &point, &analytic);
+    }
+}

@@ -1,9 +1,10 @@
 use backprop_runtime::differentiate;
 
-// `map`, `filter`, `take`, `step_by` and `sum` are supported; `max_by` is not.
+// `map`, `filter`, `take`, `step_by`, `sum`, `max_by` are supported;
+// `take_while` is not.
 #[differentiate]
 fn f(w: &[f64]) -> f64 {
-    w.iter().map(|v| v * v).max_by(|a, b| a.total_cmp(b)).unwrap()
+    w.iter().map(|v| v * v).take_while(|v| *v < 4.0).sum()
 }
 
 fn main() {}

@@ -31,6 +31,9 @@ pub fn reduction(
     zero: &TokenStream,
     one: &TokenStream,
 ) -> Option<Expr> {
+    if let Some(looped) = extreme_by(call, zero) {
+        return Some(looped);
+    }
     let span = call.span();
     let method = call.method.to_string();
     let chain = Chain::of(&call.receiver)?;
@@ -333,6 +336,64 @@ fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
         }
     })?;
     Some(block.stmts)
+}
+
+/// `x.iter().map(..).max_by(|a, b| a.total_cmp(b)).unwrap()` (`min_by`,
+/// `partial_cmp(..).unwrap()`, `f64::total_cmp`, `b` first to reverse;
+/// `expect(..)`): the loop that keeps the largest (smallest) item, the last
+/// of equal largest as `max_by` returns and the first of equal smallest as
+/// `min_by` does, and panics as `unwrap` does where there is none.
+fn extreme_by(call: &syn::ExprMethodCall, zero: &TokenStream) -> Option<Expr> {
+    let unwraps = (call.method == "unwrap" && call.args.is_empty())
+        || (call.method == "expect" && call.args.len() == 1);
+    if !unwraps {
+        return None;
+    }
+    let Expr::MethodCall(by) = strip(&call.receiver) else {
+        return None;
+    };
+    let largest = match by.method.to_string().as_str() {
+        "max_by" if by.args.len() == 1 => true,
+        "min_by" if by.args.len() == 1 => false,
+        _ => return None,
+    };
+    let descending = crate::desugar::comparison_order(&by.args[0])?;
+    let chain = Chain::of(&by.receiver)?;
+    let span = by.span();
+    let mut names = names_outside(call);
+    let [best, seen, item] = ["best", "seen", "item"].map(|name| names.fresh(name));
+    let (pattern, steps, value) =
+        chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+    let candidate = names.fresh("candidate");
+    // By the comparator's order: the last of equal maxima, the first of
+    // equal minima.
+    let replaces = match (largest, descending) {
+        (true, false) => quote_spanned!(span=> #candidate >= #best),
+        (false, false) => quote_spanned!(span=> #candidate < #best),
+        (true, true) => quote_spanned!(span=> #candidate <= #best),
+        (false, true) => quote_spanned!(span=> #candidate > #best),
+    };
+    let body = nest(
+        &steps,
+        quote_spanned! {span=>
+            let #candidate = #value;
+            if !#seen || #replaces {
+                #best = #candidate;
+                #seen = true;
+            }
+        },
+    );
+    let source = chain.loop_source();
+    let message = format!("`{}` of no items", by.method);
+    parsed(quote_spanned! {span=>
+        {
+            let mut #best = #zero;
+            let mut #seen = false;
+            for #pattern in #source { #body }
+            assert!(#seen, #message);
+            #best
+        }
+    })
 }
 
 /// `a..b` or `a..=b` (in parentheses, as a chain's receiver is written).

@@ -39,6 +39,7 @@ pub mod shadows;
 pub mod zips;
 
 use syn::visit::Visit;
+use syn::Expr;
 
 /// Every rewrite, in order: paths one module deeper, tuple assignments as
 /// `let`s, `map(f64::exp)` as a closure and `for_each` as a loop, loops over
@@ -190,4 +191,58 @@ pub(crate) fn bound_once(block: &syn::Block, name: &syn::Ident) -> bool {
     let mut count = Count(name, 0);
     count.visit_block(block);
     count.1 == 1
+}
+
+/// Whether a comparator orders by value descending (`Some(true)`),
+/// ascending (`Some(false)`), or otherwise (`None`): `|a, b|
+/// a.partial_cmp(b).unwrap()` (or `.expect(..)`), `a.total_cmp(b)`, the same
+/// with `b` first, and `f64::total_cmp`.
+pub(crate) fn comparison_order(comparator: &Expr) -> Option<bool> {
+    let closure = match crate::lower::strip_parens(comparator) {
+        Expr::Path(path) => {
+            let last = path.path.segments.last()?;
+            return (last.ident == "total_cmp" && path.path.segments.len() == 2).then_some(false);
+        }
+        Expr::Closure(closure) if closure.inputs.len() == 2 => closure,
+        _ => return None,
+    };
+    fn bound(pat: &syn::Pat) -> Option<proc_macro2::Ident> {
+        match pat {
+            syn::Pat::Ident(p) => Some(p.ident.clone()),
+            syn::Pat::Type(t) => bound(&t.pat),
+            syn::Pat::Reference(r) => bound(&r.pat),
+            _ => None,
+        }
+    }
+    let param = |k: usize| bound(&closure.inputs[k]);
+    let (a, b) = (param(0)?, param(1)?);
+    let mut body = crate::lower::strip_parens(&closure.body);
+    if let Expr::MethodCall(m) = body {
+        if (m.method == "unwrap" && m.args.is_empty())
+            || (m.method == "expect" && m.args.len() == 1)
+        {
+            body = crate::lower::strip_parens(&m.receiver);
+        }
+    }
+    let Expr::MethodCall(compare) = body else {
+        return None;
+    };
+    if !(compare.method == "partial_cmp" || compare.method == "total_cmp")
+        || compare.args.len() != 1
+    {
+        return None;
+    }
+    fn named(expr: &Expr) -> Option<proc_macro2::Ident> {
+        match crate::lower::strip_parens(expr) {
+            Expr::Path(p) => p.path.get_ident().cloned(),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => named(&u.expr),
+            Expr::Reference(r) => named(&r.expr),
+            _ => None,
+        }
+    }
+    match (named(&compare.receiver)?, named(&compare.args[0])?) {
+        (x, y) if x == a && y == b => Some(false),
+        (x, y) if x == b && y == a => Some(true),
+        _ => None,
+    }
 }
