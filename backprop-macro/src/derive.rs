@@ -491,9 +491,20 @@ fn bounds(item: &syn::DeriveInput, fields: &[Field], float: &TokenStream) -> Vec
     // A struct of nested structs only takes its float from the first: that
     // one is bounded without naming its own float (which would ask the
     // compiler to prove `Float == Float` of itself, endlessly).
+    // (Nor is any other field of that same type: `l1: Layer, l2: Layer`.)
     let float_is_nested = fields.iter().all(|f| f.nested().is_some());
-    for (k, ty) in fields.iter().filter_map(Field::nested).enumerate() {
-        clause.push(if float_is_nested && k == 0 {
+    let source = fields
+        .iter()
+        .find_map(Field::nested)
+        .filter(|_| float_is_nested)
+        .map(|ty| quote!(#ty).to_string());
+    let mut bounded = std::collections::HashSet::new();
+    for ty in fields.iter().filter_map(Field::nested) {
+        let tokens = quote!(#ty).to_string();
+        if !bounded.insert(tokens.clone()) {
+            continue;
+        }
+        clause.push(if source.as_ref() == Some(&tokens) {
             quote_spanned!(ty.span()=> #ty: ::backprop_runtime::Differentiable)
         } else {
             quote_spanned!(ty.span()=> #ty: ::backprop_runtime::Differentiable<Float = #float>)

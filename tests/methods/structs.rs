@@ -996,3 +996,52 @@ fn structs_taken_apart_by_patterns() {
         );
     }
 }
+
+/// Two fields of the same nested struct and no float of its own: the derive
+/// once asked the compiler to prove the nested float equal to itself
+/// (E0275, overflow); a two-layer network is written this way.
+#[derive(Differentiable, Clone, Debug, PartialEq)]
+pub struct TwoLayers {
+    first: Layer,
+    second: Layer,
+}
+
+#[differentiate]
+fn nested_twice(net: &TwoLayers, x: f64) -> f64 {
+    let mut h = net.first.b;
+    for w in &net.first.w {
+        h += w * x;
+    }
+    let h = h.tanh();
+    let mut out = net.second.b;
+    for w in &net.second.w {
+        out += w * h;
+    }
+    out * out
+}
+
+#[test]
+fn two_fields_of_one_nested_struct() {
+    let mut rng = Rng::new(12);
+    let from = |v: &[f64]| TwoLayers {
+        first: Layer {
+            w: v[0..2].to_vec(),
+            b: v[2],
+        },
+        second: Layer {
+            w: v[3..5].to_vec(),
+            b: v[5],
+        },
+    };
+    for _ in 0..3 {
+        let point: Vec<f64> = (0..7).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let f = |v: &[f64]| nested_twice(&from(v), v[6]);
+        let (value, g) = nested_twice::grad(&from(&point), point[6]);
+        assert_eq!(value, f(&point));
+        let mut analytic = g.net.first.w.clone();
+        analytic.push(g.net.first.b);
+        analytic.extend(&g.net.second.w);
+        analytic.extend([g.net.second.b, g.x]);
+        assert_gradient(f, &point, &analytic);
+    }
+}
