@@ -928,3 +928,74 @@ fn helpers_generic_over_the_float() {
         }
     }
 }
+
+/// A type alias of the file (`type Vec3 = [f64; 3];`) in helpers' and the
+/// function's signatures and `let`s: the array it names. Helpers so
+/// written were left as calls (E0433 inside the expansion), and a parameter
+/// so typed was taken for a struct.
+type Vec3 = [f64; 3];
+
+fn add3(a: Vec3, b: Vec3) -> Vec3 {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
+fn scaled3(a: Vec3, s: f64) -> Vec3 {
+    [a[0] * s, a[1] * s, a[2] * s]
+}
+
+fn cross3(a: Vec3, b: Vec3) -> Vec3 {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+#[differentiate]
+fn aliased(p: Vec3, v: &[f64], dt: f64) -> f64 {
+    let mut pos = p;
+    let mut vel: Vec3 = [v[0], v[1], v[2]];
+    for _ in 0..5 {
+        vel = add3(vel, scaled3(cross3(pos, vel), dt));
+        pos = add3(pos, scaled3(vel, dt));
+    }
+    pos[0] * pos[1] + pos[2]
+}
+
+#[test]
+fn type_aliases_of_arrays() {
+    let mut rng = Rng::new(31);
+    for _ in 0..3 {
+        let point: Vec<f64> = (0..7).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let f = |v: &[f64]| aliased([v[0], v[1], v[2]], &v[3..6], v[6]);
+        let (value, g) = aliased::grad([point[0], point[1], point[2]], &point[3..6], point[6]);
+        assert_eq!(value, f(&point));
+        let analytic: Vec<f64> = g.p.iter().chain(&g.v).chain([&g.dt]).copied().collect();
+        assert_gradient(f, &point, &analytic);
+    }
+}
+
+/// The float itself by an alias of the file (`type Real = f64;`), in the
+/// signature, a cast and a helper.
+type Real = f64;
+
+fn softplus_real(v: Real) -> Real {
+    (1.0 + v.exp()).ln()
+}
+
+#[differentiate]
+fn with_real(x: Real, w: &[Real]) -> Real {
+    let scaled = x as Real * w[0];
+    softplus_real(scaled) + w[1] * x
+}
+
+#[test]
+fn a_float_by_an_alias() {
+    for point in [[0.3, -1.2, 0.8], [-1.5, 0.4, 2.0]] {
+        let f = |v: &[f64]| with_real(v[0], &v[1..]);
+        let (value, g) = with_real::grad(point[0], &point[1..]);
+        assert_eq!(value, f(&point));
+        let analytic: Vec<f64> = [g.x].iter().chain(&g.w).copied().collect();
+        assert_gradient(f, &point, &analytic);
+    }
+}

@@ -47,8 +47,13 @@ fn expand(
         errors.push(error);
         Args::default()
     });
-    // The code generated from the function does without its lifetimes.
-    let generated = crate::parse::lifetimes::without_lifetimes(&function);
+    // The code generated from the function does without its lifetimes,
+    // and writes the type aliases of its file as the types they name (`V3`
+    // is `[f64; 3]`). (The function as written finds itself in its file.)
+    let mut generated = crate::parse::lifetimes::without_lifetimes(&function);
+    if let Some(file) = file {
+        crate::inline::siblings::aliases_expanded(&mut generated, file);
+    }
     // Calls of the functions beside it inlined: plain helpers, methods and
     // differentiated functions; where what that writes is refused, only the
     // differentiated ones (a second try, written only then); else none,

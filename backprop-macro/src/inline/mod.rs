@@ -56,7 +56,7 @@
 //! inlined.
 
 mod generic;
-mod siblings;
+pub(crate) mod siblings;
 pub(crate) mod substitute;
 
 use crate::emit::names::identifiers;

@@ -87,7 +87,113 @@ pub(super) fn of(caller: &syn::Item, file: &Path, called: &HashSet<String>) -> O
     }
     siblings.methods = methods(items);
     siblings.fields = field_types(items);
+    // `type V3 = [f64; 3];`: a helper's `a: V3` is the array it names.
+    let aliases = aliases(items);
+    if !aliases.is_empty() {
+        let mut expand = Aliases(&aliases);
+        for function in siblings
+            .functions
+            .values_mut()
+            .chain(siblings.methods.values_mut())
+        {
+            expand.visit_item_fn_mut(function);
+        }
+    }
     Some(siblings)
+}
+
+/// `function` with the type aliases of its file written as the types they
+/// name (`a: V3` of `type V3 = [f64; 3];` is `a: [f64; 3]`, the same type),
+/// so that the signature and the body show what they are. The aliases are
+/// those of every module of the file, where one name means one type.
+pub(crate) fn aliases_expanded(function: &mut syn::ItemFn, file: &Path) {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
+    if !text.contains("type ") {
+        return;
+    }
+    let Ok(parsed) = syn::parse_file(&text) else {
+        return;
+    };
+    fn all_items(items: &[syn::Item], into: &mut Vec<syn::Item>) {
+        for item in items {
+            match item {
+                syn::Item::Mod(module) => {
+                    if let Some((_, inner)) = &module.content {
+                        all_items(inner, into);
+                    }
+                }
+                syn::Item::Type(_) => into.push(item.clone()),
+                _ => {}
+            }
+        }
+    }
+    let mut items = Vec::new();
+    all_items(&parsed.items, &mut items);
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut twice = HashSet::new();
+    for item in &items {
+        if let syn::Item::Type(alias) = item {
+            let ty = &alias.ty;
+            let tokens = quote::quote!(#ty).to_string();
+            if seen
+                .insert(alias.ident.to_string(), tokens.clone())
+                .is_some_and(|t| t != tokens)
+            {
+                twice.insert(alias.ident.to_string());
+            }
+        }
+    }
+    let mut aliases = aliases(&items);
+    aliases.retain(|name, _| !twice.contains(name));
+    if !aliases.is_empty() {
+        let mut expand = Aliases(&aliases);
+        expand.visit_signature_mut(&mut function.sig);
+        expand.visit_block_mut(&mut function.block);
+    }
+}
+
+/// The type aliases without generics among `items`, by name, each written
+/// with the aliases it names expanded (`type M3 = [V3; 3];`).
+fn aliases(items: &[syn::Item]) -> HashMap<String, syn::Type> {
+    let mut aliases: HashMap<String, syn::Type> = items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Type(alias) if alias.generics.params.is_empty() => {
+                Some((alias.ident.to_string(), (*alias.ty).clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    // (A few rounds: aliases of aliases; a cycle does not compile anyway.)
+    for _ in 0..4 {
+        let snapshot = aliases.clone();
+        for ty in aliases.values_mut() {
+            Aliases(&snapshot).visit_type_mut(ty);
+        }
+    }
+    aliases
+}
+
+/// Each type named by an alias written as the type itself.
+struct Aliases<'a>(&'a HashMap<String, syn::Type>);
+
+impl syn::visit_mut::VisitMut for Aliases<'_> {
+    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+        if let syn::Type::Path(path) = ty {
+            let named = path
+                .qself
+                .is_none()
+                .then(|| path.path.get_ident())
+                .flatten();
+            if let Some(aliased) = named.and_then(|name| self.0.get(&name.to_string())) {
+                *ty = aliased.clone();
+                return;
+            }
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
 }
 
 /// The named fields' types of the structs among `items` without generics.
