@@ -110,7 +110,16 @@ pub(crate) fn aliases_expanded(function: &mut syn::ItemFn, file: &Path) {
     let Ok(text) = std::fs::read_to_string(file) else {
         return;
     };
-    if !text.contains("type ") {
+    // (Parsed only where a line starts an alias.)
+    let starts_alias = |line: &str| {
+        let line = line.trim_start();
+        let line = line
+            .strip_prefix("pub(crate) ")
+            .or_else(|| line.strip_prefix("pub "))
+            .unwrap_or(line);
+        line.starts_with("type ")
+    };
+    if !text.lines().any(starts_alias) {
         return;
     }
     let Ok(parsed) = syn::parse_file(&text) else {
