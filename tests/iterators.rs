@@ -483,3 +483,29 @@ fn extremes_by_a_comparator() {
         assert_gradient(f, &point, &analytic);
     }
 }
+
+/// `count` and `position` over a differentiated slice's chain: integers
+/// the loop counts (an index read after, a count that scales). Were refused
+/// (an unsupported chain).
+#[differentiate]
+fn counted(x: &[f64]) -> f64 {
+    let positive = x.iter().filter(|v| **v > 0.0).count();
+    let first_large = x.iter().position(|v| *v > 0.5).unwrap_or(0);
+    let last = x.iter().map(|v| v * v).position(|s| s > 0.04).unwrap();
+    x[first_large] * positive as f64 + x[last].sin()
+}
+
+#[test]
+fn counts_and_positions() {
+    // Each side of each test: no element past 0.5, several, the first
+    // squared past 0.04 early and late.
+    for x in [
+        [0.3, -1.2, 2.0, 0.7],
+        [0.1, 0.15, 0.3, -0.4],
+        [-0.1, 0.1, -0.3, 0.9],
+    ] {
+        let (value, g) = counted::grad(&x);
+        assert_eq!(value, counted(&x));
+        assert_gradient(counted, &x, &g.x);
+    }
+}

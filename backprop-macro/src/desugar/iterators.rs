@@ -31,7 +31,7 @@ pub fn reduction(
     zero: &TokenStream,
     one: &TokenStream,
 ) -> Option<Expr> {
-    if let Some(looped) = extreme_by(call, zero) {
+    if let Some(looped) = extreme_by(call, zero).or_else(|| position(call)) {
         return Some(looped);
     }
     let span = call.span();
@@ -94,6 +94,23 @@ pub fn reduction(
                     let mut #acc = #init;
                     for #pattern in #source { #body }
                     #acc
+                }
+            })
+        }
+        // `x.iter().filter(|v| **v > 0.0).count()`: the items counted (a
+        // `usize`, not differentiated).
+        "count" if call.args.is_empty() => {
+            let counted = names.fresh("counted");
+            let item = names.fresh("item");
+            let (pattern, steps, _) =
+                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+            let source = chain.loop_source();
+            let body = nest(&steps, quote_spanned!(span=> #counted += 1;));
+            parsed(quote_spanned! {span=>
+                {
+                    let mut #counted: usize = 0;
+                    for #pattern in #source { #body }
+                    #counted
                 }
             })
         }
@@ -392,6 +409,63 @@ fn extreme_by(call: &syn::ExprMethodCall, zero: &TokenStream) -> Option<Expr> {
             for #pattern in #source { #body }
             assert!(#seen, #message);
             #best
+        }
+    })
+}
+
+/// `x.iter().position(|v| *v > 1.0)` unwrapped (`unwrap()`, `expect(..)`,
+/// `unwrap_or(d)`): the loop that counts the items to the first that
+/// passes, a `usize` (not differentiated); without one, `d`, or a panic as
+/// `unwrap` gives.
+fn position(call: &syn::ExprMethodCall) -> Option<Expr> {
+    let default = match (call.method.to_string().as_str(), call.args.len()) {
+        ("unwrap_or", 1) => Some(&call.args[0]),
+        ("unwrap", 0) | ("expect", 1) => None,
+        _ => return None,
+    };
+    let Expr::MethodCall(found) = strip(&call.receiver) else {
+        return None;
+    };
+    if found.method != "position" || found.args.len() != 1 {
+        return None;
+    }
+    let Expr::Closure(closure) = &found.args[0] else {
+        return None;
+    };
+    if closure.inputs.len() != 1 {
+        return None;
+    }
+    let chain = Chain::of(&found.receiver)?;
+    let span = found.span();
+    let mut names = names_outside(call);
+    let [at, count] = ["at", "count"].map(|name| names.fresh(name));
+    let item_pattern = untyped(&closure.inputs[0]).clone();
+    let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
+    if !chain.adapters.is_empty() {
+        let item = without_references(&item_pattern);
+        steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
+    }
+    let predicate = &closure.body;
+    let body = nest(
+        &steps,
+        quote_spanned! {span=>
+            if #at == usize::MAX && (#predicate) {
+                #at = #count;
+            }
+            #count += 1;
+        },
+    );
+    let source = chain.loop_source();
+    let ending = match default {
+        Some(default) => quote_spanned!(span=> if #at == usize::MAX { #default } else { #at }),
+        None => quote_spanned!(span=> { assert!(#at != usize::MAX, "`position` found none"); #at }),
+    };
+    parsed(quote_spanned! {span=>
+        {
+            let mut #at = usize::MAX;
+            let mut #count: usize = 0;
+            for #pattern in #source { #body }
+            #ending
         }
     })
 }

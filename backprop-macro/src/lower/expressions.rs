@@ -223,7 +223,7 @@ impl<'a> Lowerer<'a> {
             if self.chain_root_array(&call.receiver).is_some() {
                 self.errors.spanned(
                     expr,
-                    "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `skip`, `take`, `step_by`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` (a maximum: `fold(f64::NEG_INFINITY, f64::max)`), `max_by`/`min_by` with `total_cmp` or `partial_cmp` unwrapped, `all`, `any` or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
+                    "this iterator chain over a differentiated slice is not supported: chains of `iter`, `zip`, `enumerate`, `rev`, `skip`, `take`, `step_by`, `windows`, `map`, `filter`, `copied` ending in `sum`, `product`, `fold` (a maximum: `fold(f64::NEG_INFINITY, f64::max)`), `max_by`/`min_by` with `total_cmp` or `partial_cmp` unwrapped, `all`, `any`, `count`, `position` unwrapped or `collect` into a `let` are; else write the loop, as in `for v in w.iter() { total += v * v; }`",
                 );
                 return self.dummy();
             }
