@@ -1,0 +1,310 @@
+//! The ends of a chain that make it a value: the loop each stands for, as
+//! a block expression (`sum`, `product`, `fold`, `all`, `any`, `count`,
+//! `max_by`/`min_by` and `position` unwrapped), or as statements filling a
+//! buffer (`collect` into a `let`).
+
+use super::{
+    names_outside, nest, parsed, simple_name, untyped, without_references, Adapter, Chain, Step,
+};
+use crate::lower::strip_parens as strip;
+use proc_macro2::{Ident, TokenStream};
+use quote::quote_spanned;
+use syn::spanned::Spanned;
+use syn::{Expr, Pat};
+
+/// The loop a reduction (`sum`, `product`, `fold`) over a slice stands for, as
+/// a block expression; `None` when `call` is not such a chain.
+pub fn reduction(
+    call: &syn::ExprMethodCall,
+    zero: &TokenStream,
+    one: &TokenStream,
+) -> Option<Expr> {
+    if let Some(looped) = extreme_by(call, zero).or_else(|| position(call)) {
+        return Some(looped);
+    }
+    let span = call.span();
+    let method = call.method.to_string();
+    let chain = Chain::of(&call.receiver)?;
+    let mut names = names_outside(call);
+    match method.as_str() {
+        "sum" | "product" if call.args.is_empty() => {
+            let (init, op) = if method == "sum" {
+                (zero, quote_spanned!(span=> +))
+            } else {
+                (one, quote_spanned!(span=> *))
+            };
+            let acc = names.fresh(if method == "sum" { "total" } else { "product" });
+            let item = names.fresh("item");
+            let (pattern, steps, value) =
+                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+            let source = chain.loop_source();
+            let body = nest(&steps, quote_spanned!(span=> #acc = #acc #op (#value);));
+            parsed(quote_spanned! {span=>
+                {
+                    let mut #acc = #init;
+                    for #pattern in #source { #body }
+                    #acc
+                }
+            })
+        }
+        "fold" if call.args.len() == 2 => {
+            let init = &call.args[0];
+            let (acc, item_pattern, step) = match &call.args[1] {
+                // `|acc, x| acc + x * x`: the accumulator keeps the user's name.
+                Expr::Closure(closure) if closure.inputs.len() == 2 => {
+                    let acc = simple_name(&closure.inputs[0])?;
+                    let item = untyped(&closure.inputs[1]).clone();
+                    let body = &closure.body;
+                    (acc, item, quote_spanned!(span=> #body))
+                }
+                // `f64::max`: a function of the accumulator and the item.
+                Expr::Path(function) => {
+                    let acc = names.fresh("acc");
+                    let item = names.fresh("item");
+                    (
+                        acc.clone(),
+                        Pat::Verbatim(quote_spanned!(span=> #item)),
+                        quote_spanned!(span=> #function(#acc, #item)),
+                    )
+                }
+                _ => return None,
+            };
+            let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
+            if !chain.adapters.is_empty() {
+                // The adapted value binds the closure's item.
+                let item = without_references(&item_pattern);
+                steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
+            }
+            let source = chain.loop_source();
+            let body = nest(&steps, quote_spanned!(span=> #acc = #step;));
+            parsed(quote_spanned! {span=>
+                {
+                    let mut #acc = #init;
+                    for #pattern in #source { #body }
+                    #acc
+                }
+            })
+        }
+        // `x.iter().filter(|v| **v > 0.0).count()`: the items counted (a
+        // `usize`, not differentiated).
+        "count" if call.args.is_empty() => {
+            let counted = names.fresh("counted");
+            let item = names.fresh("item");
+            let (pattern, steps, _) =
+                chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+            let source = chain.loop_source();
+            let body = nest(&steps, quote_spanned!(span=> #counted += 1;));
+            parsed(quote_spanned! {span=>
+                {
+                    let mut #counted: usize = 0;
+                    for #pattern in #source { #body }
+                    #counted
+                }
+            })
+        }
+        // `x.iter().all(|v| v.is_finite())`, a condition on the elements:
+        // the loop that checks each, its result a `bool` (not differentiated).
+        "all" | "any" if call.args.len() == 1 => {
+            let Expr::Closure(closure) = &call.args[0] else {
+                return None;
+            };
+            if closure.inputs.len() != 1 {
+                return None;
+            }
+            let item_pattern = untyped(&closure.inputs[0]).clone();
+            let predicate = &closure.body;
+            let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
+            if !chain.adapters.is_empty() {
+                let item = without_references(&item_pattern);
+                steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
+            }
+            let source = chain.loop_source();
+            // (`all = all && ..`: not `if !(v > 0.0)`, which clippy asks to
+            // write otherwise.)
+            let (acc, check) = match method.as_str() {
+                "all" => {
+                    let acc = names.fresh("all");
+                    (
+                        acc.clone(),
+                        quote_spanned!(span=> #acc = #acc && (#predicate);),
+                    )
+                }
+                _ => {
+                    let acc = names.fresh("any");
+                    (
+                        acc.clone(),
+                        quote_spanned!(span=> #acc = #acc || (#predicate);),
+                    )
+                }
+            };
+            let init = method == "all";
+            let body = nest(&steps, check);
+            parsed(quote_spanned! {span=>
+                {
+                    let mut #acc = #init;
+                    for #pattern in #source { #body }
+                    #acc
+                }
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `x.iter().map(..).max_by(|a, b| a.total_cmp(b)).unwrap()` (`min_by`,
+/// `partial_cmp(..).unwrap()`, `f64::total_cmp`, `b` first to reverse;
+/// `expect(..)`): the loop that keeps the largest (smallest) item, the last
+/// of equal largest as `max_by` returns and the first of equal smallest as
+/// `min_by` does, and panics as `unwrap` does where there is none.
+fn extreme_by(call: &syn::ExprMethodCall, zero: &TokenStream) -> Option<Expr> {
+    let unwraps = (call.method == "unwrap" && call.args.is_empty())
+        || (call.method == "expect" && call.args.len() == 1);
+    if !unwraps {
+        return None;
+    }
+    let Expr::MethodCall(by) = strip(&call.receiver) else {
+        return None;
+    };
+    let largest = match by.method.to_string().as_str() {
+        "max_by" if by.args.len() == 1 => true,
+        "min_by" if by.args.len() == 1 => false,
+        _ => return None,
+    };
+    let descending = crate::desugar::comparison_order(&by.args[0])?;
+    let chain = Chain::of(&by.receiver)?;
+    let span = by.span();
+    let mut names = names_outside(call);
+    let [best, seen, item] = ["best", "seen", "item"].map(|name| names.fresh(name));
+    let (pattern, steps, value) =
+        chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+    let candidate = names.fresh("candidate");
+    // By the comparator's order: the last of equal maxima, the first of
+    // equal minima.
+    let replaces = match (largest, descending) {
+        (true, false) => quote_spanned!(span=> #candidate >= #best),
+        (false, false) => quote_spanned!(span=> #candidate < #best),
+        (true, true) => quote_spanned!(span=> #candidate <= #best),
+        (false, true) => quote_spanned!(span=> #candidate > #best),
+    };
+    let body = nest(
+        &steps,
+        quote_spanned! {span=>
+            let #candidate = #value;
+            if !#seen || #replaces {
+                #best = #candidate;
+                #seen = true;
+            }
+        },
+    );
+    let source = chain.loop_source();
+    let message = format!("`{}` of no items", by.method);
+    parsed(quote_spanned! {span=>
+        {
+            let mut #best = #zero;
+            let mut #seen = false;
+            for #pattern in #source { #body }
+            assert!(#seen, #message);
+            #best
+        }
+    })
+}
+
+/// `x.iter().position(|v| *v > 1.0)` unwrapped (`unwrap()`, `expect(..)`,
+/// `unwrap_or(d)`): the loop that counts the items to the first that
+/// passes, a `usize` (not differentiated); without one, `d`, or a panic as
+/// `unwrap` gives.
+fn position(call: &syn::ExprMethodCall) -> Option<Expr> {
+    let default = match (call.method.to_string().as_str(), call.args.len()) {
+        ("unwrap_or", 1) => Some(&call.args[0]),
+        ("unwrap", 0) | ("expect", 1) => None,
+        _ => return None,
+    };
+    let Expr::MethodCall(found) = strip(&call.receiver) else {
+        return None;
+    };
+    if found.method != "position" || found.args.len() != 1 {
+        return None;
+    }
+    let Expr::Closure(closure) = &found.args[0] else {
+        return None;
+    };
+    if closure.inputs.len() != 1 {
+        return None;
+    }
+    let chain = Chain::of(&found.receiver)?;
+    let span = found.span();
+    let mut names = names_outside(call);
+    let [at, count] = ["at", "count"].map(|name| names.fresh(name));
+    let item_pattern = untyped(&closure.inputs[0]).clone();
+    let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
+    if !chain.adapters.is_empty() {
+        let item = without_references(&item_pattern);
+        steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
+    }
+    let predicate = &closure.body;
+    let body = nest(
+        &steps,
+        quote_spanned! {span=>
+            if #at == usize::MAX && (#predicate) {
+                #at = #count;
+            }
+            #count += 1;
+        },
+    );
+    let source = chain.loop_source();
+    let ending = match default {
+        Some(default) => quote_spanned!(span=> if #at == usize::MAX { #default } else { #at }),
+        None => quote_spanned!(span=> { assert!(#at != usize::MAX, "`position` found none"); #at }),
+    };
+    parsed(quote_spanned! {span=>
+        {
+            let mut #at = usize::MAX;
+            let mut #count: usize = 0;
+            for #pattern in #source { #body }
+            #ending
+        }
+    })
+}
+
+/// `let v: Vec<f64> = w.iter().map(|x| x * x).collect();` as statements: a
+/// buffer of the source's length, filled in a loop.
+pub fn collect(
+    target: &Ident,
+    call: &syn::ExprMethodCall,
+    zero: &TokenStream,
+) -> Option<Vec<syn::Stmt>> {
+    if call.method != "collect" || !call.args.is_empty() {
+        return None;
+    }
+    let span = call.span();
+    let chain = Chain::of(&call.receiver)?;
+    // A filter would leave the end of the buffer unwritten.
+    let maps_only = chain.adapters.iter().all(|a| matches!(a, Adapter::Map(_)));
+    if chain.adapters.is_empty() || !maps_only {
+        return None;
+    }
+    let len = chain.length()?;
+    let mut names = names_outside(call);
+    names.binding(target);
+    let k = names.fresh("k");
+    let item = names.fresh("item");
+    let (pattern, steps, value) =
+        chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
+    let source = chain.loop_source();
+    let body = nest(
+        &steps,
+        quote_spanned!(span=> #target[#k] = #value; #k += 1;),
+    );
+    let block: syn::Block = parsed(quote_spanned! {span=>
+        {
+            let mut #target = vec![#zero; #len];
+            // In a block of its own: the counter must not shadow the user's
+            // names in the rest of the function.
+            {
+                let mut #k: usize = 0;
+                for #pattern in #source { #body }
+            }
+        }
+    })?;
+    Some(block.stmts)
+}
