@@ -114,15 +114,16 @@ pub fn tuple_folds_as_loops(block: &mut syn::Block) {
     Folds.visit_block_mut(block);
 }
 
-fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
-    let Pat::Tuple(targets) = untyped(&local.pat) else {
+/// `(a, b)` of plain names: the names.
+fn tuple_names(pat: &Pat) -> Option<Vec<Ident>> {
+    let Pat::Tuple(tuple) = untyped(pat) else {
         return None;
     };
-    let names: Vec<Ident> = targets
-        .elems
-        .iter()
-        .map(simple_name)
-        .collect::<Option<_>>()?;
+    tuple.elems.iter().map(simple_name).collect()
+}
+
+fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
+    let names = tuple_names(&local.pat)?;
     let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
     let Expr::MethodCall(call) = strip(&init.expr) else {
         return None;
@@ -133,14 +134,7 @@ fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
     let (Expr::Tuple(start), Expr::Closure(closure)) = (strip(&call.args[0]), &call.args[1]) else {
         return None;
     };
-    let Some(Pat::Tuple(accumulators)) = closure.inputs.first().map(untyped) else {
-        return None;
-    };
-    let accumulators: Vec<Ident> = accumulators
-        .elems
-        .iter()
-        .map(simple_name)
-        .collect::<Option<_>>()?;
+    let accumulators = tuple_names(closure.inputs.first()?)?;
     if closure.inputs.len() != 2
         || names.len() < 2
         || start.elems.len() != names.len()
