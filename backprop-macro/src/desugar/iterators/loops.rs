@@ -4,12 +4,12 @@
 
 use super::{
     names_outside, nest, parsed, read_window, simple_name, untyped, window_starts, windows_of,
-    without_references, Chain, Step,
+    without_references, Adapter, Chain, Step,
 };
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
 use proc_macro2::Ident;
-use quote::quote_spanned;
+use quote::{quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat};
@@ -153,6 +153,27 @@ fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
     if !chain.adapters.is_empty() {
         let item = without_references(&item_pattern);
         steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
+    }
+    // (Not where the closure reads a name the `let` binds other than as its
+    // accumulator, a variable outside it, nor where the item binds one: in
+    // the loop, those names are the accumulators.)
+    let outer_read = crate::emit::names::identifiers(closure.body.to_token_stream())
+        .into_iter()
+        .any(|used| {
+            names.iter().any(|name| *name == used) && !accumulators.iter().any(|a| *a == used)
+        });
+    let adapters = chain.adapters.iter().map(|adapter| match adapter {
+        Adapter::Map(c) | Adapter::Filter(c) => &c.inputs[0],
+    });
+    let item_binds = std::iter::once(&closure.inputs[1])
+        .chain(adapters)
+        .any(|pat| {
+            names
+                .iter()
+                .any(|name| crate::desugar::pattern_binds(pat, name))
+        });
+    if outer_read || item_binds {
+        return None;
     }
     // The closure's accumulators are the `let`'s names.
     let mut body = (*closure.body).clone();
