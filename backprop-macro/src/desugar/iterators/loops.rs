@@ -52,6 +52,9 @@ fn adapted_loop(looped: &syn::ExprForLoop) -> Option<Expr> {
     if chain.adapters.is_empty() || chain.window.is_some() {
         return None;
     }
+    if chain.hides(&looped.body.to_token_stream(), &[&looped.pat]) {
+        return None;
+    }
     let span = looped.expr.span();
     let mut names = Names::avoiding(identifiers(quote::quote!(#looped)));
     let item = match counted {
@@ -172,7 +175,10 @@ fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
                 .iter()
                 .any(|name| crate::desugar::pattern_binds(pat, name))
         });
-    if outer_read || item_binds {
+    if outer_read
+        || item_binds
+        || chain.hides(&closure.body.to_token_stream(), &[&closure.inputs[1]])
+    {
         return None;
     }
     // The closure's accumulators are the `let`'s names.

@@ -74,6 +74,69 @@ fn nest(steps: &[Step], inner: TokenStream) -> TokenStream {
     })
 }
 
+/// The names a pattern binds.
+fn bound_by(pat: &Pat) -> Vec<String> {
+    struct Bound(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Bound {
+        fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+            self.0.push(pat.ident.to_string());
+            syn::visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut bound = Bound(Vec::new());
+    syn::visit::Visit::visit_pat(&mut bound, pat);
+    bound.0
+}
+
+impl Chain<'_> {
+    /// The names the first `count` adapters' closures bind.
+    fn adapters_bind(&self, count: usize) -> Vec<String> {
+        self.adapters[..count]
+            .iter()
+            .flat_map(|adapter| {
+                let (Adapter::Map(c) | Adapter::Filter(c)) = adapter;
+                bound_by(&c.inputs[0])
+            })
+            .collect()
+    }
+
+    /// Whether an adapter's closure binds a name that `code` reads from
+    /// outside (not one of those `own` binds): in the loop the chain is
+    /// written as, the closures' parameters are bound in one body, where
+    /// they would hide it (a wrong value). Also asked of each adapter's
+    /// closure by the ones before it.
+    fn hides(&self, code: &TokenStream, own: &[&Pat]) -> bool {
+        let own: Vec<String> = own.iter().flat_map(|pat| bound_by(pat)).collect();
+        let read = identifiers(code.clone());
+        self.adapters_bind(self.adapters.len())
+            .iter()
+            .any(|name| read.contains(name) && !own.contains(name))
+    }
+
+    /// Whether an adapter's closure binds `name` (a loop-carried local of
+    /// the loop written, which it would hide).
+    fn binds(&self, name: &Ident) -> bool {
+        self.adapters_bind(self.adapters.len())
+            .contains(&name.to_string())
+    }
+
+    /// Whether an adapter's closure reads a name an earlier one binds.
+    fn adapters_hide_each_other(&self) -> bool {
+        self.adapters
+            .iter()
+            .enumerate()
+            .skip(1)
+            .any(|(k, adapter)| {
+                let (Adapter::Map(c) | Adapter::Filter(c)) = adapter;
+                let own = bound_by(&c.inputs[0]);
+                let read = identifiers(quote::quote!(#c));
+                self.adapters_bind(k)
+                    .iter()
+                    .any(|name| read.contains(name) && !own.contains(name))
+            })
+    }
+}
+
 impl<'a> Chain<'a> {
     fn of(receiver: &'a Expr) -> Option<Chain<'a>> {
         let mut adapters = Vec::new();
@@ -144,6 +207,9 @@ impl<'a> Chain<'a> {
     /// The loop's pattern, the steps that adapt each item, and the adapted
     /// value. Without adapters, `item` is the pattern and the value.
     fn body(&self, item: Pat, names: &mut Names) -> Option<(Pat, Vec<Step>, TokenStream)> {
+        if self.adapters_hide_each_other() {
+            return None;
+        }
         if let Some((base, width)) = &self.window {
             return self.window_body(base, width, names);
         }

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::lower::strip_parens as strip;
 use proc_macro2::{Ident, TokenStream};
-use quote::quote_spanned;
+use quote::{quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Expr, Pat};
 
@@ -69,6 +69,17 @@ pub fn reduction(
                 }
                 _ => return None,
             };
+            // (The accumulator and what the closure reads from outside
+            // must not be hidden by an adapter's parameter.)
+            if let Expr::Closure(closure) = &call.args[1] {
+                let params: Vec<&Pat> = closure.inputs.iter().collect();
+                if chain.hides(&closure.body.to_token_stream(), &params) {
+                    return None;
+                }
+            }
+            if chain.binds(&acc) {
+                return None;
+            }
             let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
             if !chain.adapters.is_empty() {
                 // The adapted value binds the closure's item.
@@ -113,6 +124,9 @@ pub fn reduction(
             }
             let item_pattern = untyped(&closure.inputs[0]).clone();
             let predicate = &closure.body;
+            if chain.hides(&predicate.to_token_stream(), &[&closure.inputs[0]]) {
+                return None;
+            }
             let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
             if !chain.adapters.is_empty() {
                 let item = without_references(&item_pattern);
@@ -242,6 +256,9 @@ fn position(call: &syn::ExprMethodCall) -> Option<Expr> {
         steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
     }
     let predicate = &closure.body;
+    if chain.hides(&predicate.to_token_stream(), &[&closure.inputs[0]]) {
+        return None;
+    }
     let body = nest(
         &steps,
         quote_spanned! {span=>
