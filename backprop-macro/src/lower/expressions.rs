@@ -220,6 +220,13 @@ impl<'a> Lowerer<'a> {
             if let Some(looped) = iterators::reduction(call, &float.zero(), &float.one()) {
                 return self.expr(&looped);
             }
+            if let Some(name) = iterators::hidden_name(call) {
+                self.errors.spanned(
+                    expr,
+                    format!("a closure of this chain binds `{name}`, which a later closure reads from outside it: written as one loop, the parameter would hide that variable; name them apart (`|v| ..` for the parameter)"),
+                );
+                return self.dummy();
+            }
             if self.chain_root_array(&call.receiver).is_some() {
                 self.errors.spanned(
                     expr,

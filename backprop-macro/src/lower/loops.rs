@@ -49,10 +49,16 @@ impl<'a> Lowerer<'a> {
                     other,
                     "a loop over `iter_mut()` is differentiated when its body uses each element as `*o` (read, assigned, or with a method: `o.sin()`); here the reference itself is used (passed on, or kept): write `for k in 0..v.len()` and use `v[k]`, through a local for a call: `let mut e = v[k]; step(&mut e); v[k] = e;`",
                 ),
-                other => self.errors.spanned(
-                    other,
-                    "this loop iterates over values that depend on the differentiated inputs; supported: ranges, iterators of values that do not, and arrays `[a, b, c]`",
-                ),
+                other => match crate::desugar::iterators::hidden_in_loop(looped) {
+                    Some(name) => self.errors.spanned(
+                        other,
+                        format!("a closure of this chain binds `{name}`, which the loop's body reads from outside it: written as one loop, the parameter would hide that variable; name them apart (`|v| ..` for the parameter)"),
+                    ),
+                    None => self.errors.spanned(
+                        other,
+                        "this loop iterates over values that depend on the differentiated inputs; supported: ranges, iterators of values that do not, and arrays `[a, b, c]`",
+                    ),
+                },
             }
             return;
         }

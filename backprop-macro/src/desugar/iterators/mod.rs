@@ -106,11 +106,16 @@ impl Chain<'_> {
     /// they would hide it (a wrong value). Also asked of each adapter's
     /// closure by the ones before it.
     fn hides(&self, code: &TokenStream, own: &[&Pat]) -> bool {
+        self.hidden_in(code, own).is_some()
+    }
+
+    /// The name `hides` finds.
+    fn hidden_in(&self, code: &TokenStream, own: &[&Pat]) -> Option<String> {
         let own: Vec<String> = own.iter().flat_map(|pat| bound_by(pat)).collect();
         let read = identifiers(code.clone());
         self.adapters_bind(self.adapters.len())
-            .iter()
-            .any(|name| read.contains(name) && !own.contains(name))
+            .into_iter()
+            .find(|name| read.contains(name) && !own.contains(name))
     }
 
     /// Whether an adapter's closure binds `name` (a loop-carried local of
@@ -122,18 +127,65 @@ impl Chain<'_> {
 
     /// Whether an adapter's closure reads a name an earlier one binds.
     fn adapters_hide_each_other(&self) -> bool {
+        self.hidden_between_adapters().is_some()
+    }
+
+    /// The name an adapter's closure reads that an earlier one binds.
+    fn hidden_between_adapters(&self) -> Option<String> {
         self.adapters
             .iter()
             .enumerate()
             .skip(1)
-            .any(|(k, adapter)| {
+            .find_map(|(k, adapter)| {
                 let (Adapter::Map(c) | Adapter::Filter(c)) = adapter;
                 let own = bound_by(&c.inputs[0]);
                 let read = identifiers(quote::quote!(#c));
                 self.adapters_bind(k)
-                    .iter()
-                    .any(|name| read.contains(name) && !own.contains(name))
+                    .into_iter()
+                    .find(|name| read.contains(name) && !own.contains(name))
             })
+    }
+}
+
+/// The name a closure of the chain a `for` loop runs over binds and the
+/// loop's body (or a later closure) reads from outside, for the message
+/// that refuses it.
+pub fn hidden_in_loop(looped: &syn::ExprForLoop) -> Option<String> {
+    let receiver = match strip(&looped.expr) {
+        Expr::MethodCall(m) if m.method == "enumerate" && m.args.is_empty() => &*m.receiver,
+        other => other,
+    };
+    let chain = Chain::of(receiver)?;
+    chain.hidden_between_adapters().or_else(|| {
+        chain.hidden_in(
+            &quote::ToTokens::to_token_stream(&looped.body),
+            &[&looped.pat],
+        )
+    })
+}
+
+/// The name a closure of the chain that `call` ends binds and a later
+/// closure reads from outside (`x.iter().map(|k| ..).map(|v| v * k)`), for
+/// the message that refuses it.
+pub fn hidden_name(call: &syn::ExprMethodCall) -> Option<String> {
+    let (receiver, ending) = match strip(&call.receiver) {
+        Expr::MethodCall(inner)
+            if ["max_by", "min_by", "position"].contains(&inner.method.to_string().as_str()) =>
+        {
+            (&*inner.receiver, inner.args.first())
+        }
+        _ => (&*call.receiver, call.args.last()),
+    };
+    let chain = Chain::of(receiver)?;
+    if let Some(name) = chain.hidden_between_adapters() {
+        return Some(name);
+    }
+    match ending {
+        Some(Expr::Closure(closure)) => {
+            let own: Vec<&Pat> = closure.inputs.iter().collect();
+            chain.hidden_in(&quote::ToTokens::to_token_stream(&closure.body), &own)
+        }
+        _ => None,
     }
 }
 
