@@ -109,7 +109,7 @@ impl Specialize {
     }
 
     /// `F::name(args)` over `f64`.
-    fn constructor(&mut self, float: &Ident, name: &str, args: &[Expr]) -> Option<Expr> {
+    fn constructor(float: &Ident, name: &str, args: &[Expr]) -> Option<Expr> {
         let literal = |text: String| -> Option<Expr> { syn::parse_str(&text).ok() };
         let constant = |name: &str| -> Option<Expr> {
             let name = Ident::new(name, Span::call_site());
@@ -194,7 +194,7 @@ impl VisitMut for Specialize {
                     for arg in &mut args {
                         self.visit_expr_mut(arg);
                     }
-                    match self.constructor(&float, &name, &args) {
+                    match Self::constructor(&float, &name, &args) {
                         Some(written) => *expr = written,
                         None => self.unknown = true,
                     }

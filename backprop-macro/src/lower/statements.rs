@@ -309,10 +309,10 @@ impl<'a> Lowerer<'a> {
             // `v.reverse()`, `v.sort_by(|a, b| a.partial_cmp(b).unwrap())` of
             // an array: the swaps they stand for.
             Expr::MethodCall(call)
-                if self.array_local(&call.receiver).is_some()
-                    && reordered(call, &mut self.part_names).is_some() =>
+                if self.array_local(&call.receiver).is_some() && reorder(call).is_some() =>
             {
-                if let Some(swaps) = reordered(call, &mut self.part_names) {
+                if let Some(order) = reorder(call) {
+                    let swaps = reordered(call, order, &mut self.part_names);
                     self.block(&swaps, Tail::Unit);
                 }
             }
@@ -520,36 +520,54 @@ pub(super) fn unused_float(float: &FloatTy) -> Operand {
     })
 }
 
-/// `v.reverse()` as the swaps of its halves; `v.sort_by(..)` (or
-/// `sort_unstable_by`) with a comparison of the elements by value, ascending
-/// (`a.partial_cmp(b).unwrap()`, `a.total_cmp(b)`, `f64::total_cmp`) or
-/// descending (`b` first), as the swaps of an insertion sort, which keeps
-/// equal elements in order as `sort_by` does: each element's adjoint follows
-/// it to where it was put.
+/// How a vector is reordered in place: `v.reverse()`, or `v.sort_by(..)`
+/// (or `sort_unstable_by`) with a comparison of the elements by value,
+/// ascending (`a.partial_cmp(b).unwrap()`, `a.total_cmp(b)`,
+/// `f64::total_cmp`) or descending (`b` first).
+#[derive(Clone, Copy)]
+enum Reorder {
+    Reverse,
+    Sort { descending: bool },
+}
+
+fn reorder(call: &syn::ExprMethodCall) -> Option<Reorder> {
+    match call.method.to_string().as_str() {
+        "reverse" if call.args.is_empty() => Some(Reorder::Reverse),
+        "sort_by" | "sort_unstable_by" if call.args.len() == 1 => {
+            let descending = crate::desugar::comparison_order(&call.args[0])?;
+            Some(Reorder::Sort { descending })
+        }
+        _ => None,
+    }
+}
+
+/// The swaps a reordering stands for: of the halves for `reverse`; of an
+/// insertion sort for a sort, which keeps equal elements in order as
+/// `sort_by` does. Each element's adjoint follows it to where it was put.
 fn reordered(
     call: &syn::ExprMethodCall,
+    order: Reorder,
     names: &mut crate::emit::names::Names,
-) -> Option<syn::Block> {
+) -> syn::Block {
     let array = &call.receiver;
     let span = call.method.span();
-    match call.method.to_string().as_str() {
-        "reverse" if call.args.is_empty() => {
+    match order {
+        Reorder::Reverse => {
             let [len, i] = ["len", "i"].map(|name| names.fresh(&format!("reverse_{name}")));
-            Some(syn::parse_quote_spanned! {span=> {
+            syn::parse_quote_spanned! {span=> {
                 let #len = #array.len();
                 for #i in 0..#len / 2 {
                     #array.swap(#i, #len - 1 - #i);
                 }
-            }})
+            }}
         }
-        "sort_by" | "sort_unstable_by" if call.args.len() == 1 => {
-            let descending = crate::desugar::comparison_order(&call.args[0])?;
+        Reorder::Sort { descending } => {
             let [i, j] = ["i", "j"].map(|name| names.fresh(&format!("sort_{name}")));
             let out_of_order: syn::Expr = match descending {
                 false => syn::parse_quote_spanned!(span=> #array[#j - 1] > #array[#j]),
                 true => syn::parse_quote_spanned!(span=> #array[#j - 1] < #array[#j]),
             };
-            Some(syn::parse_quote_spanned! {span=> {
+            syn::parse_quote_spanned! {span=> {
                 for #i in 1..#array.len() {
                     let mut #j = #i;
                     while #j > 0 && #out_of_order {
@@ -557,8 +575,7 @@ fn reordered(
                         #j -= 1;
                     }
                 }
-            }})
+            }}
         }
-        _ => None,
     }
 }

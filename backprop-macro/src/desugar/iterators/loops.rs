@@ -4,7 +4,7 @@
 
 use super::{
     names_outside, nest, parsed, read_window, simple_name, untyped, window_starts, windows_of,
-    without_references, Adapter, Chain, Step,
+    without_references, Adapter, Chain,
 };
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
@@ -152,11 +152,7 @@ fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
         fresh.binding(name);
     }
     let item_pattern = untyped(&closure.inputs[1]).clone();
-    let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut fresh)?;
-    if !chain.adapters.is_empty() {
-        let item = without_references(&item_pattern);
-        steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
-    }
+    let (pattern, steps) = chain.body_binding(&item_pattern, &mut fresh, span)?;
     // (Not where the closure reads a name the `let` binds other than as its
     // accumulator, a variable outside it, nor where the item binds one: in
     // the loop, those names are the accumulators.)

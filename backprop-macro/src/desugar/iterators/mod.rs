@@ -258,6 +258,23 @@ impl<'a> Chain<'a> {
 
     /// The loop's pattern, the steps that adapt each item, and the adapted
     /// value. Without adapters, `item` is the pattern and the value.
+    /// The loop's pattern and the steps that bind a closure's own item
+    /// pattern (`&v` of `|acc, &v|`, `v` of `|v| v > 0.0`) to each item,
+    /// adapted where there are adapters.
+    fn body_binding(
+        &self,
+        item: &Pat,
+        names: &mut Names,
+        span: proc_macro2::Span,
+    ) -> Option<(Pat, Vec<Step>)> {
+        let (pattern, mut steps, value) = self.body(item.clone(), names)?;
+        if !self.adapters.is_empty() {
+            let bound = without_references(item);
+            steps.push(Step::Let(quote_spanned!(span=> let #bound = #value;)));
+        }
+        Some((pattern, steps))
+    }
+
     fn body(&self, item: Pat, names: &mut Names) -> Option<(Pat, Vec<Step>, TokenStream)> {
         if self.adapters_hide_each_other() {
             return None;

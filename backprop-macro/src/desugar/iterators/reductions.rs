@@ -3,9 +3,7 @@
 //! `max_by`/`min_by` and `position` unwrapped), or as statements filling a
 //! buffer (`collect` into a `let`).
 
-use super::{
-    names_outside, nest, parsed, simple_name, untyped, without_references, Adapter, Chain, Step,
-};
+use super::{names_outside, nest, parsed, simple_name, untyped, Adapter, Chain};
 use crate::lower::strip_parens as strip;
 use proc_macro2::{Ident, TokenStream};
 use quote::{quote_spanned, ToTokens};
@@ -80,12 +78,7 @@ pub fn reduction(
             if chain.binds(&acc) {
                 return None;
             }
-            let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
-            if !chain.adapters.is_empty() {
-                // The adapted value binds the closure's item.
-                let item = without_references(&item_pattern);
-                steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
-            }
+            let (pattern, steps) = chain.body_binding(&item_pattern, &mut names, span)?;
             let source = chain.loop_source();
             let body = nest(&steps, quote_spanned!(span=> #acc = #step;));
             parsed(quote_spanned! {span=>
@@ -127,11 +120,7 @@ pub fn reduction(
             if chain.hides(&predicate.to_token_stream(), &[&closure.inputs[0]]) {
                 return None;
             }
-            let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
-            if !chain.adapters.is_empty() {
-                let item = without_references(&item_pattern);
-                steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
-            }
+            let (pattern, steps) = chain.body_binding(&item_pattern, &mut names, span)?;
             let source = chain.loop_source();
             // (`all = all && ..`: not `if !(v > 0.0)`, which clippy asks to
             // write otherwise.)
@@ -250,11 +239,7 @@ fn position(call: &syn::ExprMethodCall) -> Option<Expr> {
     let mut names = names_outside(call);
     let [at, count] = ["at", "count"].map(|name| names.fresh(name));
     let item_pattern = untyped(&closure.inputs[0]).clone();
-    let (pattern, mut steps, value) = chain.body(item_pattern.clone(), &mut names)?;
-    if !chain.adapters.is_empty() {
-        let item = without_references(&item_pattern);
-        steps.push(Step::Let(quote_spanned!(span=> let #item = #value;)));
-    }
+    let (pattern, steps) = chain.body_binding(&item_pattern, &mut names, span)?;
     let predicate = &closure.body;
     if chain.hides(&predicate.to_token_stream(), &[&closure.inputs[0]]) {
         return None;
