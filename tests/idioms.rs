@@ -1424,3 +1424,90 @@ fn a_slice_to_owned() {
         assert_gradient(owned_copy, &x, &g.x);
     }
 }
+
+fn polar(x: f64, y: f64) -> (f64, f64) {
+    (x.hypot(y), y.atan2(x))
+}
+
+/// Tuple locals read through their elements, `t.0`: a literal, a call's
+/// tuple, `sin_cos`, a branch's, assigned whole and element by element, and
+/// passed whole to a `let` pattern. Were refused ("a tuple of differentiated
+/// values is supported only as `let (a, b) = (x, y);`").
+#[differentiate]
+fn tuple_locals(x: f64, y: f64) -> f64 {
+    let t = (x * y, x + y);
+    let r = polar(x, y);
+    let sc = y.sin_cos();
+    let mut acc: (f64, f64) = (t.0.sin(), 1.0);
+    acc.1 *= r.0;
+    let ordered = if t.0 > t.1 { (t.0, t.1) } else { (t.1, t.0) };
+    for _ in 0..3 {
+        acc = (acc.1 * 0.5, acc.0 + sc.1);
+    }
+    let (lo, hi) = ordered;
+    acc.0 * acc.1 + r.1 * sc.0 + hi - 2.0 * lo
+}
+
+#[test]
+fn tuple_locals_read_by_element() {
+    // Both sides of `t.0 > t.1`.
+    for (x, y) in [(0.7, 1.3), (-0.4, 0.9), (2.0, 0.3)] {
+        check!(tuple_locals(x = x, y = y));
+    }
+}
+
+/// A matrix as a vector of vectors, `vec![vec![0.0; n]; n]`, written and
+/// read as `a[i][j]`, its rows' lengths and count asked, and its rows summed
+/// in a chain: the log-determinant by Gaussian elimination. Was refused
+/// ("only elements of a local buffer can be assigned to").
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn eliminated_log_det(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut a: Vec<Vec<f64>> = vec![vec![0.0; n]; n];
+    for i in 0..a.len() {
+        for j in 0..a[i].len() {
+            a[i][j] = if i == j {
+                2.0 + x[i] * x[i]
+            } else {
+                0.3 * x[i] * x[j]
+            };
+        }
+    }
+    let mut log_det = 0.0;
+    for k in 0..n {
+        let pivot = a[k][k];
+        log_det += pivot.abs().ln();
+        for i in k + 1..n {
+            let m = a[i][k] / pivot;
+            for j in k..n {
+                a[i][j] -= m * a[k][j];
+            }
+        }
+    }
+    let rows: f64 = a.iter().map(|row| row.iter().sum::<f64>()).sum();
+    log_det + rows / a.len() as f64
+}
+
+/// Rows of a fixed width, `vec![[0.0; 2]; n]`, in a chain over the rows.
+#[differentiate]
+fn paired_rows(x: &[f64]) -> f64 {
+    let mut m = vec![[0.0; 2]; x.len()];
+    for i in 0..x.len() {
+        m[i][0] = x[i].sin();
+        m[i][1] = x[i].cos() * x[0];
+    }
+    m.iter().map(|r| r[0] * r[1]).sum()
+}
+
+#[test]
+fn matrices_as_vectors_of_rows() {
+    for x in [vec![0.3, -1.2, 2.0, 0.7], vec![1.5, 0.2, -0.4], vec![-0.8]] {
+        let (value, g) = eliminated_log_det::grad(&x);
+        assert_eq!(value, eliminated_log_det(&x));
+        assert_gradient(eliminated_log_det, &x, &g.x);
+        let (value, g) = paired_rows::grad(&x);
+        assert_eq!(value, paired_rows(&x));
+        assert_gradient(paired_rows, &x, &g.x);
+    }
+}

@@ -1,10 +1,12 @@
 use backprop_runtime::differentiate;
 
+/// A tuple local borrowed mutably: its elements cannot stand for it.
 #[differentiate]
 fn f(x: f64) -> f64 {
-    let pair = (x, x);
-    let (a, b) = pair;
-    a * b
+    let mut pair = (x, x);
+    let held = &mut pair;
+    held.0 *= 2.0;
+    pair.0 * pair.1
 }
 
 /// A tuple taken apart from what is not a place the body can read again.

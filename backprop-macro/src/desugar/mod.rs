@@ -1,7 +1,8 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
 //! out: paths moved one module deeper (`paths`), local buffers of rows as flat
 //! buffers (`row_buffers`), local structs built from a
-//! literal as one local per field (`records`), arrays calls return read by
+//! literal as one local per field (`records`), tuple locals as one local
+//! per element (`tuples`), arrays calls return read by
 //! a loop's index as local arrays (`call_arrays`), destructuring assignments as
 //! tuple `let`s (`assignments`), `let z: f64 = x.into();` as `f64::from(x)`
 //! (`conversions`), functions named where an adapter takes a
@@ -36,6 +37,7 @@ pub mod records;
 pub mod returns;
 pub mod row_buffers;
 pub mod shadows;
+pub mod tuples;
 pub mod zips;
 
 use syn::visit::Visit;
@@ -55,6 +57,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     records::struct_locals_as_fields(&mut function.block, float.as_ref());
     call_arrays::call_arrays_as_buffers(&mut function.block);
     array_results::array_maps_as_elements(function);
+    tuples::tuple_locals_as_elements(&mut function.block);
     assignments::tuple_assignments_as_lets(&mut function.block);
     conversions::intos_as_froms(&mut function.block);
     adapters::adapters_as_closures_and_loops(&mut function.block);

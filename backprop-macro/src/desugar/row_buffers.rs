@@ -1,44 +1,86 @@
 //! Local buffers of rows, `let mut force = vec![[0.0; 3]; n];` (or
-//! `[[0.0; 3]; 4]`), as one flat buffer, `vec![0.0; 3 * n]`: `force[i][k]`
-//! is `force[3 * i + k]` (`k` checked against the row's length unless it is
-//! a literal below it), `force[i]` a view of the row's part,
-//! `force[i] = [a, b, c];` one write per element, `force.len()` the count of
-//! rows, and a loop over the rows a loop over `chunks_exact(3)`. The rest of
-//! the pipeline sees a buffer of floats, whose elements it tracks.
+//! `[[0.0; 3]; 4]`, or a matrix of vectors `vec![vec![0.0; m]; n]`), as one
+//! flat buffer, `vec![0.0; 3 * n]`: `force[i][k]` is `force[3 * i + k]` (`k`
+//! checked against the row's length unless it is a literal below it),
+//! `force[i]` a view of the row's part, `force[i] = [a, b, c];` one write
+//! per element, `force.len()` the count of rows, and a loop or a chain over
+//! the rows (`for row in &force`, `force.iter()`) one over
+//! `chunks_exact(3)`. A row length or count that is not a literal is
+//! computed once, before the buffer (`let force_width: usize = m;`), as
+//! `vec!` computes it once. The rest of the pipeline sees a buffer of
+//! floats, whose elements it tracks.
 
 use super::usize_literal;
+use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
 use proc_macro2::{Ident, TokenStream};
-use quote::quote;
+use quote::{quote, ToTokens};
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
 
 pub fn row_buffers_as_flat(block: &mut syn::Block) {
-    Flatten::default().visit_block_mut(block);
+    Flatten {
+        buffers: Vec::new(),
+        names: Names::avoiding(identifiers(block.to_token_stream())),
+    }
+    .visit_block_mut(block);
 }
 
-/// The row buffers in scope, with their row length.
-#[derive(Default)]
+/// The row buffers in scope, with their row length and, where it is not a
+/// literal, the name of their count of rows.
 struct Flatten {
-    buffers: Vec<(Ident, Expr)>,
+    buffers: Vec<(Ident, Expr, Option<Ident>)>,
+    names: Names,
 }
 
-/// `vec![[0.0; N]; count]` or `[[0.0; N]; count]`: the flat initializer and
-/// `N`.
-fn flat_init(init: &Expr) -> Option<(Expr, Expr)> {
-    let (tokens, is_vec) = match strip(init) {
-        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => (mac.mac.tokens.clone(), true),
-        Expr::Repeat(repeat) => (quote!(#repeat), false),
-        _ => return None,
-    };
-    let repeat: syn::ExprRepeat = match is_vec {
-        true => syn::parse2(quote!([#tokens])).ok()?,
-        false => syn::parse2(tokens).ok()?,
-    };
-    let Expr::Repeat(row) = strip(&repeat.expr) else {
+/// A repetition `[value; len]`, or `vec![value; len]` (`Some(true)`).
+fn repeat_of(expr: &Expr) -> Option<(syn::ExprRepeat, bool)> {
+    match strip(expr) {
+        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+            let tokens = &mac.mac.tokens;
+            Some((syn::parse2(quote!([#tokens])).ok()?, true))
+        }
+        Expr::Repeat(repeat) => Some((repeat.clone(), false)),
+        _ => None,
+    }
+}
+
+/// A flat buffer's initializer and its row length.
+struct FlatInit {
+    init: Expr,
+    width: Expr,
+    /// `let`s of the row length and count that are not literals, to come
+    /// before the buffer's, and the count's name.
+    sizes: Vec<Stmt>,
+    rows: Option<Ident>,
+}
+
+/// `vec![[0.0; N]; count]`, `[[0.0; N]; count]` or `vec![vec![0.0; N];
+/// count]` bound to `name`: its flat initializer and `N`.
+fn flat_init(name: &Ident, init: &Expr, names: &mut Names) -> Option<FlatInit> {
+    let (repeat, is_vec) = repeat_of(init)?;
+    let (row, row_is_vec) = repeat_of(&repeat.expr)?;
+    if row_is_vec && !is_vec {
         return None;
-    };
-    let (value, width, count) = (&row.expr, &row.len, &repeat.len);
+    }
+    let (value, mut width, mut count) = (&row.expr, (*row.len).clone(), (*repeat.len).clone());
+    // A vector's sizes, computed once in the order `vec!` computes them
+    // (the row's first).
+    let mut sizes = Vec::new();
+    let mut rows = None;
+    if row_is_vec {
+        for (size, role) in [(&mut width, "width"), (&mut count, "rows")] {
+            if usize_literal(size).is_none() {
+                let sized = names.fresh(&format!("{name}_{role}"));
+                sizes.push(syn::parse_quote!(let #sized: usize = #size;));
+                if role == "rows" {
+                    rows = Some(sized.clone());
+                }
+                *size = syn::parse_quote!(#sized);
+            }
+        }
+    }
+    let (width, count) = (&width, &count);
     // Literal lengths multiplied here: an array's length stays a literal.
     let len: TokenStream = match (usize_literal(width), usize_literal(count)) {
         (Some(w), Some(c)) => {
@@ -51,7 +93,12 @@ fn flat_init(init: &Expr) -> Option<(Expr, Expr)> {
         true => syn::parse_quote!(vec![#value; #len]),
         false => syn::parse_quote!([#value; #len]),
     };
-    Some((flat, (**width).clone()))
+    Some(FlatInit {
+        init: flat,
+        width: width.clone(),
+        sizes,
+        rows,
+    })
 }
 
 impl Flatten {
@@ -63,8 +110,14 @@ impl Flatten {
         self.buffers
             .iter()
             .rev()
-            .find(|(name, _)| name == ident)
-            .cloned()
+            .find(|(name, ..)| name == ident)
+            .map(|(name, width, _)| (name.clone(), width.clone()))
+    }
+
+    /// The name of a buffer's count of rows, where it has one.
+    fn rows(&self, name: &Ident) -> Option<Ident> {
+        let found = self.buffers.iter().rev().find(|(b, ..)| b == name)?;
+        found.2.clone()
     }
 
     /// `force[i][k]` as `force[N * i + k]`.
@@ -152,8 +205,9 @@ impl Flatten {
 impl VisitMut for Flatten {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         let in_scope = self.buffers.len();
-        for stmt in &mut block.stmts {
-            match stmt {
+        let stmts = std::mem::take(&mut block.stmts);
+        for mut stmt in stmts {
+            match &mut stmt {
                 Stmt::Local(local) => {
                     let named = match &local.pat {
                         syn::Pat::Ident(p) => Some(p.ident.clone()),
@@ -168,25 +222,30 @@ impl VisitMut for Flatten {
                     }
                     // A name bound again is no longer the buffer.
                     if let Some(name) = &named {
-                        self.buffers.retain(|(b, _)| b != name);
+                        self.buffers.retain(|(b, ..)| b != name);
                     }
-                    let flat = local.init.as_ref().and_then(|init| flat_init(&init.expr));
-                    if let (Some(name), Some((flat, width))) = (named, flat) {
+                    let flat = match (&named, &local.init) {
+                        (Some(name), Some(init)) => flat_init(name, &init.expr, &mut self.names),
+                        _ => None,
+                    };
+                    if let (Some(name), Some(flat)) = (named, flat) {
                         if let Some(init) = &mut local.init {
-                            *init.expr = flat;
+                            *init.expr = flat.init;
                         }
                         if let syn::Pat::Type(t) = &local.pat {
                             local.pat = (*t.pat).clone();
                         }
-                        self.buffers.push((name, width));
+                        block.stmts.extend(flat.sizes);
+                        self.buffers.push((name, flat.width, flat.rows));
                     }
                 }
                 Stmt::Expr(expr, Some(_)) => match self.row_assignment(expr) {
-                    Some(writes) => *stmt = writes,
+                    Some(writes) => stmt = writes,
                     None => self.visit_expr_mut(expr),
                 },
                 other => self.visit_stmt_mut(other),
             }
+            block.stmts.push(stmt);
         }
         self.buffers.truncate(in_scope);
     }
@@ -219,8 +278,25 @@ impl VisitMut for Flatten {
                 }
             }
             Expr::MethodCall(call) if call.method == "len" && call.args.is_empty() => {
+                // A row's length, `force[i].len()`: the rows' width.
+                if let Expr::Index(index) = strip(&call.receiver) {
+                    if let Some((_, _, width)) = self.row(index) {
+                        *expr = syn::parse_quote!((#width));
+                        return;
+                    }
+                }
                 if let Some((name, width)) = self.buffer(&call.receiver) {
-                    *expr = syn::parse_quote!((#name.len() / (#width)));
+                    *expr = match self.rows(&name) {
+                        Some(rows) => syn::parse_quote!(#rows),
+                        None => syn::parse_quote!((#name.len() / (#width))),
+                    };
+                    return;
+                }
+            }
+            // `force.iter()`, the rows, in a chain.
+            Expr::MethodCall(call) if call.method == "iter" && call.args.is_empty() => {
+                if let Some((name, width)) = self.buffer(&call.receiver) {
+                    *expr = syn::parse_quote!(#name.chunks_exact(#width));
                     return;
                 }
             }

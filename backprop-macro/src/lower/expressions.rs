@@ -463,7 +463,7 @@ pub(super) fn contains_branch(expr: &Expr) -> bool {
 pub(super) fn not_differentiable(expr: &Expr) -> &'static str {
     match expr {
         Expr::Tuple(_) => {
-            "a tuple of differentiated values is supported only as `let (a, b) = (x, y);`"
+            "a tuple of differentiated values is supported bound by a `let`, as `let t = (x, y);` read as `t.0` and `t.1` (not borrowed mutably) or `let (a, b) = (x, y);`: bind it first"
         }
         Expr::Reference(r) if matches!(&*r.expr, Expr::Index(i) if matches!(&*i.index, Expr::Range(_))) => {
             "a part of a differentiated array is taken in a statement of its own, not inside a closure, a `match` arm or the right side of `&&`/`||`: bind it first, as in `let row = &x[a..b];`"
