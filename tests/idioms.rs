@@ -1511,3 +1511,39 @@ fn matrices_as_vectors_of_rows() {
         assert_gradient(paired_rows, &x, &g.x);
     }
 }
+
+/// Sizes and counters bound to bare integer literals, `let n = 3;`, used in
+/// indices, a `vec!` length and ranges: typed `usize` as rustc infers. Were
+/// refused ("its type cannot be inferred from the code").
+#[differentiate]
+fn product_norm(a: &[f64], b: &[f64]) -> f64 {
+    let n = 3;
+    let mut c = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            for k in 0..n {
+                c[i * n + j] += a[i * n + k] * b[k * n + j];
+            }
+        }
+    }
+    let mut trace = 0.0;
+    let mut d = 0;
+    while d < n {
+        trace += c[d * n + d].sin();
+        d += 1;
+    }
+    c.iter().map(|v| v * v).sum::<f64>().sqrt() + trace
+}
+
+#[test]
+fn literal_sizes_and_counters() {
+    let mut rng = common::Rng::new(7);
+    for _ in 0..3 {
+        let ab: Vec<f64> = (0..18).map(|_| rng.uniform(-1.5, 1.5)).collect();
+        let (a, b) = ab.split_at(9);
+        let (value, g) = product_norm::grad(a, b);
+        assert_eq!(value, product_norm(a, b));
+        let both = [g.a, g.b].concat();
+        assert_gradient(|v| product_norm(&v[..9], &v[9..]), &ab, &both);
+    }
+}

@@ -1,5 +1,6 @@
 //! Rewrites of the user's syntax into a smaller language, syntax in and syntax
-//! out: paths moved one module deeper (`paths`), local buffers of rows as flat
+//! out: paths moved one module deeper (`paths`), integer locals bound to a
+//! literal and used as indices typed `usize` (`sizes`), local buffers of rows as flat
 //! buffers (`row_buffers`), local structs built from a
 //! literal as one local per field (`records`), tuple locals as one local
 //! per element (`tuples`), arrays calls return read by
@@ -37,6 +38,7 @@ pub mod records;
 pub mod returns;
 pub mod row_buffers;
 pub mod shadows;
+pub mod sizes;
 pub mod tuples;
 pub mod zips;
 
@@ -51,6 +53,7 @@ use syn::Expr;
 /// loop's body as branches, arrays returned by name as their elements.
 pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     paths::rebase(function);
+    sizes::literal_sizes_typed(&mut function.block);
     row_buffers::row_buffers_as_flat(&mut function.block);
     row_buffers::data_row_loops_by_index(function);
     let float = records::float_returned(&function.sig);
