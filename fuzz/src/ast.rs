@@ -291,6 +291,16 @@ pub enum S {
         names: [String; 2],
         values: [E; 2],
     },
+    /// `let mut t = (e1, e2);`, read and written as `t.0` and `t.1`.
+    LetTupleLocal {
+        name: String,
+        values: [E; 2],
+    },
+    /// `t = (e1, e2);`: a tuple local assigned whole.
+    AssignTuple {
+        name: String,
+        values: [E; 2],
+    },
     /// `let name = |param: F| body;`, called as `name(e)`.
     Closure {
         name: String,
@@ -486,7 +496,9 @@ impl S {
             S::Return(e) | S::Discard(e) => e.size(),
             S::Match { arms, .. } => arms.iter().map(|(_, b)| 1 + stmts_size(b)).sum(),
             S::CallStmt(_, args) | S::LetPair { args, .. } => args.iter().map(Arg::size).sum(),
-            S::LetTuple { values, .. } => values.iter().map(E::size).sum(),
+            S::LetTuple { values, .. }
+            | S::LetTupleLocal { values, .. }
+            | S::AssignTuple { values, .. } => values.iter().map(E::size).sum(),
             S::SinCos { value, .. } => value.size(),
             S::Closure { body, .. } => body.size(),
             S::LetStruct { init, .. } => match init {

@@ -84,6 +84,8 @@ struct Scope {
     lists: Vec<String>,
     /// Struct locals `St<F>`, their fields among `scalars` (`st0.a`).
     structs: Vec<String>,
+    /// Tuple locals, their elements among `scalars` (`t.0`).
+    tuples: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1451,6 +1453,22 @@ impl Gen {
                     let direct = !matches!(value, I::Len(_));
                     self.scope.ints.push((name.clone(), direct));
                     out.push(S::IntLet { name, value });
+                }
+                22 if !self.scope.tuples.is_empty() && self.rng.chance(0.3) => {
+                    // A tuple local assigned whole, its new elements read
+                    // from its old ones.
+                    let name = self.rng.pick(&self.scope.tuples.clone()).clone();
+                    let values = [self.expr(1), self.expr(1)];
+                    out.push(S::AssignTuple { name, values });
+                }
+                22 if self.rng.chance(0.5) => {
+                    let values = [self.expr(1), self.expr(1)];
+                    let name = self.fresh();
+                    for k in 0..2 {
+                        self.declare_scalar(&format!("{name}.{k}"), true);
+                    }
+                    self.scope.tuples.push(name.clone());
+                    out.push(S::LetTupleLocal { name, values });
                 }
                 22 => {
                     let values = [self.expr(1), self.expr(1)];

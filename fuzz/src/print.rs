@@ -624,6 +624,22 @@ impl Printer {
                     self.expr(&values[1])
                 );
             }
+            S::LetTupleLocal { name, values } => {
+                let _ = writeln!(
+                    out,
+                    "{p}let mut {name} = ({}, {});",
+                    self.expr(&values[0]),
+                    self.expr(&values[1])
+                );
+            }
+            S::AssignTuple { name, values } => {
+                let _ = writeln!(
+                    out,
+                    "{p}{name} = ({}, {});",
+                    self.expr(&values[0]),
+                    self.expr(&values[1])
+                );
+            }
             S::Closure { name, param, body } => {
                 let _ = writeln!(out, "{p}let {name} = |{param}: {ty}| {};", self.expr(body));
             }

@@ -236,7 +236,9 @@ fn visit_stmts(body: &mut [S], f: &mut dyn FnMut(&mut E)) {
             } => es.iter_mut().for_each(|e| visit_expr(e, f)),
             S::If { cond, .. } => visit_cond(cond, f),
             S::CallStmt(_, args) | S::LetPair { args, .. } => visit_args(args, f),
-            S::LetTuple { values, .. } => values.iter_mut().for_each(|e| visit_expr(e, f)),
+            S::LetTuple { values, .. }
+            | S::LetTupleLocal { values, .. }
+            | S::AssignTuple { values, .. } => values.iter_mut().for_each(|e| visit_expr(e, f)),
             S::SinCos { value, .. } => visit_expr(value, f),
             S::WhileFloat { cond, .. } => visit_cond(cond, f),
             S::Closure { body, .. } => visit_expr(body, f),
