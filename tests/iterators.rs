@@ -509,3 +509,34 @@ fn counts_and_positions() {
         assert_gradient(counted, &x, &g.x);
     }
 }
+
+/// `skip` and `take` after `rev()`: the last elements, or all but them,
+/// from the end down; also after a `skip` or `take` before the `rev()`.
+/// Were refused ("this loop iterates over values that depend on the
+/// differentiated inputs").
+#[differentiate]
+fn from_the_end(x: &[f64]) -> f64 {
+    let last_two: f64 = x.iter().rev().take(2).map(|v| v * v).sum();
+    let but_last = x.iter().rev().skip(1).fold(0.0, |acc, v| acc * 0.5 + v);
+    let inner: f64 = x.iter().skip(1).rev().take(3).map(|v| v.sin()).sum();
+    let mut weighted = 0.0;
+    for v in x.iter().take(4).rev().skip(1) {
+        weighted = weighted * 0.7 + v;
+    }
+    last_two * but_last + inner + weighted
+}
+
+#[test]
+fn parts_taken_from_the_end() {
+    // Shorter than every count, as long, and longer.
+    for x in [
+        vec![0.4],
+        vec![0.4, -1.1],
+        vec![0.3, -1.2, 2.0, 0.7],
+        vec![1.5, 0.2, -0.4, 0.9, -2.0, 0.6],
+    ] {
+        let (value, g) = from_the_end::grad(&x);
+        assert_eq!(value, from_the_end(&x));
+        assert_gradient(from_the_end, &x, &g.x);
+    }
+}

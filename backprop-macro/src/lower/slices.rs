@@ -38,10 +38,10 @@ impl<'a> Lowerer<'a> {
                 if (call.method == "skip" || call.method == "take") && call.args.len() == 1 =>
             {
                 let inner = self.slice_iteration(&call.receiver)?;
-                if inner.reversed {
-                    return None;
-                }
                 let count = &call.args[0];
+                if inner.reversed {
+                    return reversed_part(inner, call.method == "skip", count);
+                }
                 let start: Expr = match &inner.start {
                     Some(start) => syn::parse_quote!((#start)),
                     None => syn::parse_quote!(0),
@@ -480,4 +480,39 @@ impl<'a> Lowerer<'a> {
         .active_if(self.nodes[array].active);
         self.push(write);
     }
+}
+
+/// What `slice_loop` names the first array in the loop's bounds.
+const ARRAY_PLACEHOLDER: &str = "__array0";
+
+/// `skip(k)` or `take(k)` after `rev()` of one slice: the elements run from
+/// the end down, so `skip` lowers the end by `k` and `take` raises the start
+/// to `k` below the end (both saturating at the slice's ends, as the
+/// iterators stop there).
+fn reversed_part(inner: SliceIteration, skip: bool, count: &Expr) -> Option<SliceIteration> {
+    if inner.arrays.len() != 1 || inner.enumerate || inner.step.is_some() {
+        return None;
+    }
+    let array = Ident::new(ARRAY_PLACEHOLDER, Span::call_site());
+    let high: Expr = match &inner.end {
+        Some(end) => syn::parse_quote!(#array.len().min(#end)),
+        None => syn::parse_quote!(#array.len()),
+    };
+    let lowered: Expr = syn::parse_quote!((#high).saturating_sub(#count));
+    Some(match skip {
+        true => SliceIteration {
+            end: Some(lowered),
+            ..inner
+        },
+        false => {
+            let start: Expr = match &inner.start {
+                Some(start) => syn::parse_quote!(#lowered.max(#start)),
+                None => lowered,
+            };
+            SliceIteration {
+                start: Some(start),
+                ..inner
+            }
+        }
+    })
 }
