@@ -999,3 +999,39 @@ fn a_float_by_an_alias() {
         assert_gradient(f, &point, &analytic);
     }
 }
+
+/// Helpers the function declares in its own body (one calling another, one
+/// looping over a slice): inlined as helpers beside it are. Were refused
+/// ("items inside a differentiated function are supported as `const` and
+/// `use`").
+#[differentiate]
+fn with_nested_helpers(x: &[f64], k: f64) -> f64 {
+    fn sq(v: f64) -> f64 {
+        v * v
+    }
+    fn smooth_abs(v: f64) -> f64 {
+        (sq(v) + 1e-3).sqrt()
+    }
+    fn weighted(v: &[f64], k: f64) -> f64 {
+        let mut s = 0.0;
+        for i in 0..v.len() {
+            s += smooth_abs(v[i] - k) * (i as f64 + 1.0);
+        }
+        s
+    }
+    weighted(x, k) + sq(k) * x[0]
+}
+
+#[test]
+fn helpers_declared_in_the_body() {
+    for (x, k) in [(vec![0.3, -1.2, 2.0], 0.5), (vec![1.5, 0.2], -0.7)] {
+        let (value, g) = with_nested_helpers::grad(&x, k);
+        assert_eq!(value, with_nested_helpers(&x, k));
+        let mut point = x.clone();
+        point.push(k);
+        let mut analytic = g.x.clone();
+        analytic.push(g.k);
+        let n = x.len();
+        assert_gradient(|v| with_nested_helpers(&v[..n], v[n]), &point, &analytic);
+    }
+}

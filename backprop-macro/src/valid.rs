@@ -81,7 +81,7 @@ impl<'ast> Visit<'ast> for Checker<'_> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
         self.errors.spanned(
             item,
-            "items inside a differentiated function are supported as `const` and `use` among the body's own statements (not inside a block in it); move this item there, or outside the function",
+            "items inside a differentiated function are supported as `const`, `use` and helper `fn`s among the body's own statements (not inside a block in it); move this item there, or outside the function",
         );
     }
 }

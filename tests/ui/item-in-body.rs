@@ -1,7 +1,7 @@
 use backprop_runtime::differentiate;
 
-// `const` and `use` among the body's own statements are supported; inside
-// a block of it, or a function, are not.
+// `const`, `use` and helper functions among the body's own statements are
+// supported; inside a block of it, or other items, are not.
 #[differentiate]
 fn f(x: f64) -> f64 {
     const K: f64 = 2.0;
@@ -13,6 +13,8 @@ fn f(x: f64) -> f64 {
     fn square(v: f64) -> f64 {
         v * v
     }
+    #[derive(Clone, Copy)]
+    struct Scale(f64);
     square(y)
 }
 

@@ -89,7 +89,19 @@ pub fn callees_inlined(
     if called.is_empty() {
         return None;
     }
-    let mut siblings = siblings::of(&syn::Item::Fn(written.clone()), file, &called)?;
+    let nested = nested_functions(&generated.block);
+    let mut siblings = match siblings::of(&syn::Item::Fn(written.clone()), file, &called) {
+        Some(siblings) => siblings,
+        None if plain && !nested.is_empty() => siblings::Siblings::default(),
+        None => return None,
+    };
+    // A function the body declares for itself (`fn sq(v: f64) -> f64`) is
+    // a plain helper its calls name, before one of the file's.
+    for function in nested {
+        let name = function.sig.ident.to_string();
+        siblings.plain.insert(name.clone());
+        siblings.functions.insert(name, function);
+    }
     if !plain {
         let helpers = std::mem::take(&mut siblings.plain);
         siblings.functions.retain(|name, _| !helpers.contains(name));
@@ -112,7 +124,36 @@ pub fn callees_inlined(
         receivers,
     );
     inliner.visit_block_mut(&mut function.block);
-    (inliner.inlined > 0).then_some(function)
+    if inliner.inlined == 0 {
+        return None;
+    }
+    nested_functions_dropped(&mut function.block);
+    Some(function)
+}
+
+/// The functions declared among the body's own statements, without
+/// generics or `self` (what a plain helper is).
+fn nested_functions(block: &syn::Block) -> Vec<syn::ItemFn> {
+    block
+        .stmts
+        .iter()
+        .filter_map(|stmt| match stmt {
+            syn::Stmt::Item(syn::Item::Fn(function)) => Some(function.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The body without the functions it declares that nothing calls any more
+/// (all their calls inlined); one still called stays, and is refused.
+fn nested_functions_dropped(block: &mut syn::Block) {
+    let called = called_names(block);
+    block.stmts.retain(|stmt| match stmt {
+        syn::Stmt::Item(syn::Item::Fn(function)) => {
+            called.contains(&function.sig.ident.to_string())
+        }
+        _ => true,
+    });
 }
 
 /// In a marked `impl` block, the marked methods with their calls of the
