@@ -540,3 +540,45 @@ fn parts_taken_from_the_end() {
         assert_gradient(from_the_end, &x, &g.x);
     }
 }
+
+/// Zips of three slices, `a.iter().zip(b).zip(c)`, yielding `((x, y), w)`:
+/// in a chain, a `for` loop and enumerated, with a data slice among them.
+/// Were refused.
+#[differentiate(wrt(x, w))]
+fn weighted_residuals(x: &[f64], y: &[f64], w: &[f64]) -> f64 {
+    let chained: f64 = x
+        .iter()
+        .zip(y)
+        .zip(w)
+        .map(|((a, b), c)| c * (a - b).powi(2))
+        .sum();
+    let mut looped = 0.0;
+    for ((&a, b), &c) in w.iter().zip(x.iter()).zip(y) {
+        looped += a.exp() * b - c;
+    }
+    let mut counted = 0.0;
+    for (i, ((a, b), c)) in y.iter().zip(w).zip(x).enumerate() {
+        counted += (i as f64 + 1.0) * a * b * c.sin();
+    }
+    chained + looped * counted
+}
+
+#[test]
+fn zips_of_three_slices() {
+    let y = [0.5, -0.25, 1.5, 2.0];
+    for (x, w) in [
+        (vec![0.3, -1.2, 2.0], vec![1.0, 0.5, 2.0, 0.1]),
+        (vec![1.5, 0.2, -0.4, 0.9], vec![0.7, -0.3, 1.1, 0.4]),
+    ] {
+        let (value, g) = weighted_residuals::grad(&x, &y, &w);
+        assert_eq!(value, weighted_residuals(&x, &y, &w));
+        let n = x.len();
+        let point = [x.clone(), w.clone()].concat();
+        let analytic = [g.x, g.w].concat();
+        assert_gradient(
+            |v| weighted_residuals(&v[..n], &y, &v[n..]),
+            &point,
+            &analytic,
+        );
+    }
+}

@@ -78,7 +78,7 @@ impl<'a> Lowerer<'a> {
                     && !inner.reversed
                     && inner.start.is_none()
                     && inner.end.is_none()
-                    && (1..=2).contains(&inner.arrays.len()))
+                    && !inner.arrays.is_empty())
                 .then_some(SliceIteration {
                     enumerate: true,
                     ..inner
@@ -87,7 +87,9 @@ impl<'a> Lowerer<'a> {
             Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
                 let left = self.slice_iteration(&call.receiver)?;
                 let right = self.slice_iteration(&call.args[0])?;
-                (left.arrays.len() == 1
+                // (A zip of a zip, `a.iter().zip(b).zip(c)`, yields
+                // `((a, b), c)`: three arrays, the pattern flattened.)
+                (!left.arrays.is_empty()
                     && right.arrays.len() == 1
                     && !left.enumerate
                     && !right.enumerate
@@ -99,7 +101,7 @@ impl<'a> Lowerer<'a> {
                         .iter()
                         .all(|s| s.start.is_none() && s.end.is_none()))
                 .then(|| SliceIteration {
-                    arrays: vec![left.arrays[0], right.arrays[0]],
+                    arrays: [left.arrays, right.arrays].concat(),
                     enumerate: false,
                     reversed: false,
                     start: None,
@@ -140,17 +142,21 @@ impl<'a> Lowerer<'a> {
                 _ => None,
             }
         };
+        let count = slices.arrays.len();
         let parts: Vec<&Pat> = match &*looped.pat {
             // A zip enumerated: `(i, (a, b))`, the index and each element.
-            Pat::Tuple(tuple) if slices.enumerate && slices.arrays.len() == 2 => {
+            Pat::Tuple(tuple) if slices.enumerate && count >= 2 => {
                 match tuple.elems.iter().collect::<Vec<_>>().as_slice() {
-                    [index, Pat::Tuple(pair)] if pair.elems.len() == 2 => {
-                        vec![*index, &pair.elems[0], &pair.elems[1]]
+                    [index, zipped @ Pat::Tuple(_)] => {
+                        let mut parts = vec![*index];
+                        parts.extend(zipped_parts(zipped, count));
+                        parts
                     }
                     other => other.to_vec(),
                 }
             }
-            Pat::Tuple(tuple) if slices.arrays.len() + usize::from(slices.enumerate) > 1 => {
+            zipped @ Pat::Tuple(_) if count >= 2 => zipped_parts(zipped, count),
+            Pat::Tuple(tuple) if count + usize::from(slices.enumerate) > 1 => {
                 tuple.elems.iter().collect()
             }
             single => vec![single],
@@ -208,7 +214,7 @@ impl<'a> Lowerer<'a> {
         let length: Expr = match (placeholders.as_slice(), constant_len) {
             ([_], Some(len)) => len,
             ([a], None) => syn::parse_quote!(#a.len()),
-            ([a, b], _) => syn::parse_quote!(#a.len().min(#b.len())),
+            ([a, rest @ ..], _) => syn::parse_quote!(#a.len()#(.min(#rest.len()))*),
             _ => return,
         };
         let end: Expr = match &slices.end {
@@ -515,4 +521,19 @@ fn reversed_part(inner: SliceIteration, skip: bool, count: &Expr) -> Option<Slic
             }
         }
     })
+}
+
+/// The elements' patterns of a zip of `count` slices, `((a, b), c)` for
+/// three: each zip nests the ones before it on the left. A pattern of
+/// another shape is the parts as written (refused by their count).
+fn zipped_parts(pat: &Pat, count: usize) -> Vec<&Pat> {
+    match pat {
+        Pat::Tuple(pair) if count > 2 && pair.elems.len() == 2 => {
+            let mut parts = zipped_parts(&pair.elems[0], count - 1);
+            parts.push(&pair.elems[1]);
+            parts
+        }
+        Pat::Tuple(tuple) => tuple.elems.iter().collect(),
+        single => vec![single],
+    }
 }
