@@ -1547,3 +1547,33 @@ fn literal_sizes_and_counters() {
         assert_gradient(|v| product_norm(&v[..9], &v[9..]), &ab, &both);
     }
 }
+
+/// Vectors grown by `extend_from_slice` and `extend` (of a chain's values,
+/// of a slice's references, of a filtered part): the loops of pushes they
+/// stand for. Were refused ("changes a vector in place").
+#[differentiate]
+fn extended(x: &[f64], scale: f64) -> f64 {
+    let squares: Vec<f64> = x.iter().map(|a| a * a).collect();
+    let mut all = Vec::new();
+    all.extend_from_slice(&squares);
+    all.extend(x.iter().map(|a| a * scale));
+    all.extend(x.iter().rev().filter(|a| **a > 0.0));
+    all.extend_from_slice(&x[1..]);
+    all.iter()
+        .enumerate()
+        .map(|(i, v)| v * (i as f64 + 1.0).sqrt())
+        .sum()
+}
+
+#[test]
+fn vectors_grown_by_extend() {
+    for x in [[1.0, -2.0, 3.0], [-0.5, 0.25, -1.5]] {
+        for scale in [0.5, -1.25] {
+            let (value, g) = extended::grad(&x, scale);
+            assert_eq!(value, extended(&x, scale));
+            let f = |v: &[f64]| extended(&v[..3], v[3]);
+            let point = [x[0], x[1], x[2], scale];
+            assert_gradient(f, &point, &[g.x, vec![g.scale]].concat());
+        }
+    }
+}

@@ -10,6 +10,9 @@ fn stages(w: &[f64], x: &[f64]) -> f64 {
     }
     h.clear();
     h.extend_from_slice(&next);
+    // Grown, though it did not start empty.
+    h.push(w[1]);
+    h.extend(x.iter().map(|v| v * w[0]));
     h.iter().sum()
 }
 

@@ -319,7 +319,7 @@ impl<'a> Lowerer<'a> {
             // A vector's length or order changed in place.
             Expr::MethodCall(call)
                 if [
-                    "clear", "truncate", "resize", "extend", "extend_from_slice", "append",
+                    "push", "clear", "truncate", "resize", "extend", "extend_from_slice", "append",
                     "insert", "remove", "pop", "retain", "drain", "dedup", "sort", "sort_by",
                     "sort_unstable_by", "reverse", "rotate_left", "rotate_right",
                 ]
@@ -333,7 +333,7 @@ impl<'a> Lowerer<'a> {
                 }
                 self.errors.spanned(
                     expr,
-                    format!("`{}` changes a vector in place, which a differentiated function does not do yet: give each stage a buffer of its own (`let mut next = vec![0.0; n];`) and copy it where it belongs (`h[..n].copy_from_slice(&next[..n]);`, with `h` as long as the longest stage), or fill a new vector with `push`", call.method),
+                    format!("`{}` changes a vector in place, which a differentiated function does not do yet: give each stage a buffer of its own (`let mut next = vec![0.0; n];`) and copy it where it belongs (`h[..n].copy_from_slice(&next[..n]);`, with `h` as long as the longest stage), or fill a vector that starts empty (`Vec::new()`, `Vec::with_capacity(n)`) with `push` or `extend`", call.method),
                 );
             }
             Expr::MethodCall(call) if call.method == "for_each" => self.errors.spanned(
