@@ -1379,3 +1379,42 @@ fn a_helper_with_a_loop_in_a_while_condition() {
         },
     );
 }
+
+/// A list of indices zipped with a data slice, `for (x, &y) in
+/// xs.iter().zip(ys)`: the backward pass read `ys[k]` again, but the tape
+/// kept no copy of `ys` (only lists of floats were copied), and the
+/// generated code did not compile (E0425, `ys` not found).
+#[differentiate(wrt(w))]
+fn softmax_regression(w: &[f64], xs: &[Vec<f64>], ys: &[usize], classes: usize) -> f64 {
+    let d = xs[0].len();
+    let mut loss = 0.0;
+    for (x, &y) in xs.iter().zip(ys) {
+        let mut logits = vec![0.0; classes];
+        for c in 0..classes {
+            for j in 0..d {
+                logits[c] += w[c * d + j] * x[j];
+            }
+        }
+        let m = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = m + logits.iter().map(|z| (z - m).exp()).sum::<f64>().ln();
+        loss += lse - logits[y];
+    }
+    loss / xs.len() as f64
+}
+
+#[test]
+fn a_list_of_indices_zipped_with_data() {
+    let xs = vec![vec![0.5, -1.0], vec![1.5, 0.25], vec![-0.75, 2.0]];
+    let ys = [2, 0, 1];
+    check(
+        &[
+            &[0.1, -0.2, 0.3, 0.4, -0.5, 0.6],
+            &[1.0, 0.5, -1.5, 0.25, 0.0, -0.75],
+        ],
+        |w| softmax_regression(w, &xs, &ys, 3),
+        |w| {
+            let (value, g) = softmax_regression::grad(w, &xs, &ys, 3);
+            (value, g.w)
+        },
+    );
+}

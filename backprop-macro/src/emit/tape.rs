@@ -274,9 +274,13 @@ pub(super) fn tape_struct(
     }
     for &id in &backward.copied {
         let name = &graph.nodes[id].name;
+        // A list of floats, or of anything else the function borrows (a
+        // list of indices `ys: &[usize]` zipped with a float one).
         let element = match sig.params.get(id) {
-            Some(param) => Shape::of(&param.ty, &graph.floats).map(|(float, _, _)| float),
-            None => graph.float(id),
+            Some(param) => Shape::of(&param.ty, &graph.floats)
+                .map(|(float, _, _)| quote!(#float))
+                .or_else(|| borrowed_list(&param.ty).map(|e| quote!(#e))),
+            None => graph.float(id).map(|float| quote!(#float)),
         };
         if let Some(float) = element {
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
