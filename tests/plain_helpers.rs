@@ -1035,3 +1035,48 @@ fn helpers_declared_in_the_body() {
         assert_gradient(|v| with_nested_helpers(&v[..n], v[n]), &point, &analytic);
     }
 }
+
+pub struct Tanh {
+    pub w: Vec<f64>,
+    pub b: Vec<f64>,
+    pub n_in: usize,
+    pub n_out: usize,
+}
+
+impl Tanh {
+    pub fn forward(&self, x: &[f64], out: &mut [f64]) {
+        for o in 0..self.n_out {
+            let mut s = self.b[o];
+            for i in 0..self.n_in {
+                s += self.w[o * self.n_in + i] * x[i];
+            }
+            out[o] = s.tanh();
+        }
+    }
+}
+
+/// A buffer sized by a field of a data struct, `vec![0.0; layer.n_out]`,
+/// filled by the struct's method: the length's type is not written
+/// anywhere the macro reads, and a length is a `usize`. Was refused ("its
+/// type cannot be inferred").
+#[differentiate(wrt(x))]
+fn layer_output(layer: &Tanh, x: &[f64]) -> f64 {
+    let mut out = vec![0.0; layer.n_out];
+    layer.forward(x, &mut out);
+    out.iter().map(|v| v * v).sum()
+}
+
+#[test]
+fn a_buffer_sized_by_a_field_of_data() {
+    let layer = Tanh {
+        w: vec![0.5, -0.25, 1.0, 0.75, -1.5, 0.5],
+        b: vec![0.1, -0.2, 0.3],
+        n_in: 2,
+        n_out: 3,
+    };
+    for x in [[0.3, -1.2], [1.5, 0.2]] {
+        let (value, g) = layer_output::grad(&layer, &x);
+        assert_eq!(value, layer_output(&layer, &x));
+        assert_gradient(|v| layer_output(&layer, v), &x, &g.x);
+    }
+}

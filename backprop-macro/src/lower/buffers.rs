@@ -50,6 +50,13 @@ impl<'a> Lowerer<'a> {
             _ => self.expr(fill),
         };
         let len = self.expr(len);
+        // A length is a `usize` (`vec![0.0; layer.n_out]`, of a field whose
+        // type the function does not show): the backward pass may keep it.
+        if let Operand::Node(id) = len {
+            self.nodes[id]
+                .ty
+                .get_or_insert_with(|| syn::parse_quote!(usize));
+        }
         let active = float.is_some()
             && self
                 .nodes
