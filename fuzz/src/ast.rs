@@ -236,6 +236,9 @@ pub enum S {
         index: Option<String>,
         slice: String,
         by_ref: bool,
+        /// `.zip(r.iter())` of a list of indices, its element named:
+        /// `for (&v, &j) in s.iter().zip(r.iter())`.
+        list: Option<(String, String)>,
         body: Vec<S>,
     },
     While {

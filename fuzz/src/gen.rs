@@ -1332,7 +1332,22 @@ impl Gen {
                         None
                     };
                     let by_ref = self.rng.chance(0.7);
+                    let list = match self.scope.lists.is_empty() || !self.rng.chance(0.3) {
+                        true => None,
+                        false => {
+                            let r = self.rng.pick(&self.scope.lists).clone();
+                            let j = format!("j{}", self.counters);
+                            self.counters += 1;
+                            Some((r, j))
+                        }
+                    };
                     let mark = self.scope.clone();
+                    if let Some((_, j)) = &list {
+                        // The loop borrows the list: not written, nor read
+                        // otherwise, inside. Its elements index directly.
+                        self.scope.lists.clear();
+                        self.scope.ints.push((j.clone(), true));
+                    }
                     // The loop borrows the slice: no writes to it inside.
                     for a in &mut self.scope.arrays {
                         if a.name == slice {
@@ -1350,6 +1365,7 @@ impl Gen {
                         index,
                         slice,
                         by_ref,
+                        list,
                         body,
                     });
                 }

@@ -482,16 +482,21 @@ impl Printer {
                 index,
                 slice,
                 by_ref,
+                list,
                 body,
             } => {
-                let pat = match (index, by_ref) {
-                    (Some(i), _) => format!("({i}, &{var})"),
-                    (None, _) => format!("&{var}"),
+                let (element, zipped) = match list {
+                    Some((r, j)) => (format!("(&{var}, &{j})"), format!(".zip({r}.iter())")),
+                    None => (format!("&{var}"), String::new()),
                 };
-                let iter = match (index, by_ref) {
-                    (Some(_), _) => format!("{slice}.iter().enumerate()"),
-                    (None, true) => format!("{slice}.iter()"),
-                    (None, false) => format!("{slice}.iter().rev()"),
+                let pat = match index {
+                    Some(i) => format!("({i}, {element})"),
+                    None => element,
+                };
+                let iter = match (index, by_ref, list) {
+                    (Some(_), _, _) => format!("{slice}.iter(){zipped}.enumerate()"),
+                    (None, true, _) | (None, false, Some(_)) => format!("{slice}.iter(){zipped}"),
+                    (None, false, None) => format!("{slice}.iter().rev()"),
                 };
                 self.checkpoint(&p, out);
                 let _ = writeln!(out, "{p}for {pat} in {iter} {{");
