@@ -1418,3 +1418,36 @@ fn a_list_of_indices_zipped_with_data() {
         },
     );
 }
+
+/// Tests of a float (`is_sign_negative`, `is_nan`, `is_finite`) deciding a
+/// branch: the tape kept the decision as a float (its type taken from the
+/// receiver), and the generated code did not compile (E0308).
+#[differentiate]
+fn signed_product(x: f64, y: f64) -> f64 {
+    if x.is_nan() || !y.is_finite() {
+        0.0
+    } else if x.is_sign_negative() {
+        -x * y
+    } else {
+        let big = (x * y).is_sign_positive();
+        if big {
+            x * y * y
+        } else {
+            x + y
+        }
+    }
+}
+
+#[test]
+fn tests_of_a_float_deciding_branches() {
+    check(
+        &[&[-0.7, 1.3], &[0.4, 2.0], &[0.6, -1.5]],
+        |v| signed_product(v[0], v[1]),
+        |v| {
+            let (value, g) = signed_product::grad(v[0], v[1]);
+            (value, vec![g.x, g.y])
+        },
+    );
+    let (value, g) = signed_product::grad(f64::NAN, 1.0);
+    assert_eq!((value, g.x, g.y), (0.0, 0.0, 0.0));
+}

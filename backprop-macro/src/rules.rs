@@ -470,6 +470,11 @@ pub fn method(name: &str) -> Option<&'static Rule> {
     lookup(METHODS, name)
 }
 
+/// Whether a float method is a test, `x.is_nan()`: its value a `bool`.
+pub fn is_test(name: &str) -> bool {
+    name.starts_with("is_") && method(name).is_some()
+}
+
 pub fn runtime(name: &str) -> Option<&'static Rule> {
     lookup(RUNTIME, name)
 }

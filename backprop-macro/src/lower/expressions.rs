@@ -332,7 +332,10 @@ impl<'a> Lowerer<'a> {
         }
         let mut operands = vec![self.expr(&call.receiver)];
         operands.extend(call.args.iter().map(|a| self.expr(a)));
-        let ty = self.type_of(&operands[0]);
+        let ty = match rules::is_test(&call.method.to_string()) {
+            true => Some(syn::parse_quote!(bool)),
+            false => self.type_of(&operands[0]),
+        };
         let method = &call.method;
         let operand = self.inactive_template(
             |parts| {

@@ -332,6 +332,9 @@ impl<'a> Lowerer<'a> {
                 .guess_type(&b.left)
                 .or_else(|| self.guess_type(&b.right)),
             Expr::Binary(_) => Some(syn::parse_quote!(bool)),
+            Expr::MethodCall(m) if rules::is_test(&m.method.to_string()) => {
+                Some(syn::parse_quote!(bool))
+            }
             Expr::MethodCall(m) if rules::method(&m.method.to_string()).is_some() => {
                 self.guess_type(&m.receiver)
             }
