@@ -70,6 +70,8 @@ pub enum C {
     Not(Box<C>),
     /// An iterator chain inside a condition.
     ChainGt(Box<Chain>, f64),
+    /// A test of a float, `e.is_sign_negative()`.
+    Test(&'static str, E),
 }
 
 #[derive(Clone, Debug)]
@@ -531,6 +533,7 @@ impl C {
             C::And(a, b) | C::Or(a, b) => 1 + a.size() + b.size(),
             C::Not(a) => 1 + a.size(),
             C::ChainGt(c, _) => 1 + c.size(),
+            C::Test(_, e) => 1 + e.size(),
         }
     }
 }

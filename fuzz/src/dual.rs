@@ -214,6 +214,22 @@ impl D {
         (self.sin(), self.cos())
     }
 
+    /// Tests of the value; a sign's switches at zero, as a comparison.
+    pub fn is_sign_negative(self) -> bool {
+        note_gap(self, D::c(0.0));
+        self.v.is_sign_negative()
+    }
+    pub fn is_sign_positive(self) -> bool {
+        note_gap(self, D::c(0.0));
+        self.v.is_sign_positive()
+    }
+    pub fn is_finite(self) -> bool {
+        self.v.is_finite()
+    }
+    pub fn is_nan(self) -> bool {
+        self.v.is_nan()
+    }
+
     pub fn signum(self) -> D {
         D::c(self.v.signum())
     }

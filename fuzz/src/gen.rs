@@ -1667,6 +1667,15 @@ impl Gen {
             1 => C::And(Box::new(self.simple_cond()), Box::new(self.simple_cond())),
             2 => C::Or(Box::new(self.simple_cond()), Box::new(self.simple_cond())),
             3 => C::Not(Box::new(self.simple_cond())),
+            5 if self.rng.chance(0.5) => {
+                let test = *self.rng.pick(&[
+                    "is_sign_negative",
+                    "is_sign_positive",
+                    "is_finite",
+                    "is_nan",
+                ]);
+                C::Test(test, self.expr(1))
+            }
             4 if !self.in_helper => match self.chain() {
                 Some(chain) => C::ChainGt(Box::new(chain), self.lit()),
                 None => self.simple_cond(),

@@ -719,6 +719,7 @@ impl Printer {
             C::Or(a, b) => format!("({} || {})", self.cond(a), self.cond(b)),
             C::Not(a) => format!("!{}", self.cond(a)),
             C::ChainGt(chain, x) => format!("({} > {})", self.chain(chain), self.d.lit(*x)),
+            C::Test(test, e) => format!("({}).{test}()", self.expr(e)),
         }
     }
 

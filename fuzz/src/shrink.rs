@@ -278,6 +278,7 @@ fn visit_cond(c: &mut C, f: &mut dyn FnMut(&mut E)) {
             visit_cond(b, f);
         }
         C::Not(a) => visit_cond(a, f),
+        C::Test(_, e) => visit_expr(e, f),
         C::ICmp(..) | C::ChainGt(..) => {}
     }
 }
