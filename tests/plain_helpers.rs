@@ -1080,3 +1080,83 @@ fn a_buffer_sized_by_a_field_of_data() {
         assert_gradient(|v| layer_output(&layer, v), &x, &g.x);
     }
 }
+
+/// A small vector type with its arithmetic as operator impls, as physics
+/// code writes it (`Self`, `Self::Output`, `Mul<f64>`, `Neg`).
+#[derive(Clone, Copy, Debug)]
+pub struct V2 {
+    pub x: f64,
+    pub y: f64,
+}
+
+impl std::ops::Add for V2 {
+    type Output = Self;
+    fn add(self, o: Self) -> Self::Output {
+        Self {
+            x: self.x + o.x,
+            y: self.y + o.y,
+        }
+    }
+}
+
+impl std::ops::Sub for V2 {
+    type Output = V2;
+    fn sub(self, o: V2) -> V2 {
+        V2 {
+            x: self.x - o.x,
+            y: self.y - o.y,
+        }
+    }
+}
+
+impl std::ops::Mul<f64> for V2 {
+    type Output = V2;
+    fn mul(self, k: f64) -> V2 {
+        V2 {
+            x: self.x * k,
+            y: self.y * k,
+        }
+    }
+}
+
+impl std::ops::Neg for V2 {
+    type Output = V2;
+    fn neg(self) -> V2 {
+        V2 {
+            x: -self.x,
+            y: -self.y,
+        }
+    }
+}
+
+impl V2 {
+    pub fn norm2(self) -> f64 {
+        self.x * self.x + self.y * self.y
+    }
+}
+
+/// A spring integrated with the operators: `-p * k` (an operator on an
+/// operator's value), `v + a * dt`, `p - V2 { .. }`. Were refused (the
+/// struct "used otherwise").
+#[differentiate]
+fn spring_by_operators(k: f64, x0: f64) -> f64 {
+    let mut p = V2 { x: x0, y: 0.0 };
+    let mut v = V2 { x: 0.0, y: 1.0 };
+    let dt = 0.05;
+    for _ in 0..40 {
+        let a = -p * k;
+        v = v + a * dt;
+        p = p + v * dt;
+    }
+    let d = p - V2 { x: 1.0, y: 0.0 };
+    d.norm2()
+}
+
+#[test]
+fn operators_of_a_struct() {
+    for (k, x0) in [(2.0, 0.5), (0.7, -1.2)] {
+        let (value, g) = spring_by_operators::grad(k, x0);
+        assert_eq!(value, spring_by_operators(k, x0));
+        assert_gradient(|v| spring_by_operators(v[0], v[1]), &[k, x0], &[g.k, g.x0]);
+    }
+}

@@ -131,6 +131,37 @@ pub fn callees_inlined(
     Some(function)
 }
 
+/// The type of a struct literal `V2 { .. }`, or of a block (an inlined
+/// method's) or parentheses ending in one.
+fn literal_type(expr: &Expr) -> Option<syn::Type> {
+    match expr {
+        Expr::Paren(paren) => literal_type(&paren.expr),
+        Expr::Block(block) => match block.block.stmts.last()? {
+            syn::Stmt::Expr(tail, None) => literal_type(tail),
+            _ => None,
+        },
+        Expr::Struct(literal) if literal.qself.is_none() && literal.rest.is_none() => {
+            let path = &literal.path;
+            let ty: syn::Type = syn::parse_quote!(#path);
+            user_type(&ty).is_some().then_some(ty)
+        }
+        _ => None,
+    }
+}
+
+/// The method an arithmetic operator calls on a struct of the user's
+/// (`Add::add` for `+`).
+fn operator_method(op: &syn::BinOp) -> Option<&'static str> {
+    use syn::BinOp as B;
+    Some(match op {
+        B::Add(_) => "add",
+        B::Sub(_) => "sub",
+        B::Mul(_) => "mul",
+        B::Div(_) => "div",
+        _ => return None,
+    })
+}
+
 /// The functions declared among the body's own statements, without
 /// generics or `self` (what a plain helper is).
 fn nested_functions(block: &syn::Block) -> Vec<syn::ItemFn> {
@@ -312,6 +343,25 @@ impl VisitMut for Inliner<'_> {
                 }
                 if let Some((block, writes)) = self.inlined_method(call) {
                     *expr = self.hoisted(block, writes);
+                }
+            }
+            // `u + v` of a struct of the user's with `impl Add for V2`:
+            // the method `add` it calls.
+            Expr::Binary(binary) if operator_method(&binary.op).is_some() => {
+                self.visit_expr_mut(&mut binary.left);
+                self.visit_expr_mut(&mut binary.right);
+                if let Some(method) = operator_method(&binary.op) {
+                    let right = (*binary.right).clone();
+                    if let Some(inlined) = self.inlined_operator(&binary.left, method, Some(right))
+                    {
+                        *expr = inlined;
+                    }
+                }
+            }
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Neg(_)) => {
+                self.visit_expr_mut(&mut unary.expr);
+                if let Some(inlined) = self.inlined_operator(&unary.expr, "neg", None) {
+                    *expr = inlined;
                 }
             }
             // Evaluated or not: what is inlined there stays in place.
@@ -517,6 +567,32 @@ impl<'s> Inliner<'s> {
                 })),
             }),
         }
+    }
+
+    /// `left + right` (or `-left`, `right` none) where `left` is a struct of
+    /// the user's whose type implements the operator (`impl Add for V2`):
+    /// the method's body inlined. A `left` that is not a name (`-p * k`,
+    /// the value of an operator inlined before) is bound to one first,
+    /// where its type shows (a struct literal).
+    fn inlined_operator(&mut self, left: &Expr, method: &str, right: Option<Expr>) -> Option<Expr> {
+        let method = syn::Ident::new(method, proc_macro2::Span::call_site());
+        let args: Vec<Expr> = right.into_iter().collect();
+        if let Expr::Path(_) = crate::lower::strip_parens(left) {
+            let call: syn::ExprMethodCall = syn::parse_quote!((#left).#method(#(#args),*));
+            let (block, writes) = self.inlined_method(&call)?;
+            return Some(self.hoisted(block, writes));
+        }
+        let ty = literal_type(left)?;
+        let value = self.fresh("value");
+        let before = self.set_receiver(&value.to_string(), ty);
+        let call: syn::ExprMethodCall = syn::parse_quote!(#value.#method(#(#args),*));
+        let inlined = self.inlined_method(&call);
+        self.restore_receiver(value.to_string(), before);
+        let (mut block, writes) = inlined?;
+        block
+            .stmts
+            .insert(0, syn::parse_quote!(let #value = #left;));
+        Some(self.hoisted(block, writes))
     }
 
     /// The block standing for `call` and whether the callee writes an
@@ -1432,6 +1508,19 @@ fn called_names(block: &syn::Block) -> HashSet<String> {
         fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
             self.0.insert(call.method.to_string());
             syn::visit::visit_expr_method_call(self, call);
+        }
+        // (An operator may call a method of a struct of the user's.)
+        fn visit_expr_binary(&mut self, binary: &'ast syn::ExprBinary) {
+            if let Some(method) = operator_method(&binary.op) {
+                self.0.insert(method.to_string());
+            }
+            syn::visit::visit_expr_binary(self, binary);
+        }
+        fn visit_expr_unary(&mut self, unary: &'ast syn::ExprUnary) {
+            if matches!(unary.op, syn::UnOp::Neg(_)) {
+                self.0.insert("neg".to_string());
+            }
+            syn::visit::visit_expr_unary(self, unary);
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }

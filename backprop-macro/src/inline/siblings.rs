@@ -244,11 +244,18 @@ pub(super) fn methods(items: &[syn::Item]) -> HashMap<(String, String), syn::Ite
         if !block.generics.params.is_empty() {
             continue;
         }
+        // `type Output = V2;` of an operator's trait: what `Self::Output`
+        // names in its method.
+        let output = block.items.iter().find_map(|item| match item {
+            syn::ImplItem::Type(assoc) if assoc.ident == "Output" => Some(assoc.ty.clone()),
+            _ => None,
+        });
         for item in &block.items {
             let syn::ImplItem::Fn(method) = item else {
                 continue;
             };
-            let Some(function) = as_free_function(ty, method) else {
+            let method = self_named(method, ty, output.as_ref());
+            let Some(function) = as_free_function(ty, &method) else {
                 continue;
             };
             let key = (ty.to_string(), method.sig.ident.to_string());
@@ -259,6 +266,64 @@ pub(super) fn methods(items: &[syn::Item]) -> HashMap<(String, String), syn::Ite
     }
     methods.retain(|key, _| !twice.contains(key));
     methods
+}
+
+/// A method with `Self` written as the type it names (`Self::Output` as
+/// the impl's `Output`): `fn add(self, o: Self) -> Self::Output { Self { ..
+/// } }` of `impl Add for V2` is `fn add(self, o: V2) -> V2 { V2 { .. } }`,
+/// a function that can stand outside the impl. The receiver keeps its
+/// `self`.
+fn self_named(
+    method: &syn::ImplItemFn,
+    ty: &syn::Ident,
+    output: Option<&syn::Type>,
+) -> syn::ImplItemFn {
+    fn replaced(
+        tokens: proc_macro2::TokenStream,
+        ty: &syn::Ident,
+        output: Option<&syn::Type>,
+    ) -> proc_macro2::TokenStream {
+        use proc_macro2::TokenTree;
+        let trees: Vec<TokenTree> = tokens.into_iter().collect();
+        let mut out = proc_macro2::TokenStream::new();
+        let mut k = 0;
+        while k < trees.len() {
+            match &trees[k] {
+                TokenTree::Ident(ident) if ident == "Self" => {
+                    // `Self::Output`: four trees, `Self`, `:`, `:`, `Output`.
+                    let names_output = matches!(
+                        (trees.get(k + 1), trees.get(k + 2), trees.get(k + 3)),
+                        (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)), Some(TokenTree::Ident(o)))
+                            if a.as_char() == ':' && b.as_char() == ':' && o == "Output"
+                    );
+                    match (names_output, output) {
+                        (true, Some(output)) => {
+                            out.extend(quote::quote!(#output));
+                            k += 4;
+                            continue;
+                        }
+                        _ => out.extend(quote::quote!(#ty)),
+                    }
+                }
+                TokenTree::Group(group) => {
+                    let mut inner = proc_macro2::Group::new(
+                        group.delimiter(),
+                        replaced(group.stream(), ty, output),
+                    );
+                    inner.set_span(group.span());
+                    out.extend([TokenTree::Group(inner)]);
+                }
+                other => out.extend([other.clone()]),
+            }
+            k += 1;
+        }
+        out
+    }
+    let tokens = quote::ToTokens::to_token_stream(method);
+    if !crate::emit::names::identifiers(tokens.clone()).contains("Self") {
+        return method.clone();
+    }
+    syn::parse2(replaced(tokens, ty, output)).unwrap_or_else(|_| method.clone())
 }
 
 /// `fn m(&self, x: f64)` of `impl S` as `fn m(this: &S, x: f64)`, `self`
