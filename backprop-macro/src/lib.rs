@@ -146,5 +146,3 @@ fn file_of(item: &TokenStream) -> Option<std::path::PathBuf> {
 pub fn derive_differentiable(item: TokenStream) -> TokenStream {
     derive::derive(item.into()).into()
 }
-#[cfg(test)]
-mod scratch;
