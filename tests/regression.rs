@@ -1451,3 +1451,37 @@ fn tests_of_a_float_deciding_branches() {
     let (value, g) = signed_product::grad(f64::NAN, 1.0);
     assert_eq!((value, g.x, g.y), (0.0, 0.0, 0.0));
 }
+
+/// A reference pattern inside a loop's tuple pattern over data: `for (i,
+/// &p) in perm.iter().enumerate()` bound `p` to the reference (`*p` was
+/// dropped as if `p` were a float the lowering holds by value), and `for
+/// (&(i, j), &kk) in edges.iter().zip(k)` dereferenced an element read by
+/// value. The generated code did not compile (E0277, E0614).
+#[differentiate(wrt(x))]
+fn permuted_springs(x: &[f64], perm: &[usize], edges: &[(usize, usize)], k: &[f64]) -> f64 {
+    let mut y = vec![0.0; x.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        y[p] = x[i] * (i as f64 + 1.0);
+    }
+    let mut e = 0.0;
+    for (&(i, j), &kk) in edges.iter().zip(k) {
+        let d = y[i] - y[j];
+        e += 0.5 * kk * d * d;
+    }
+    e
+}
+
+#[test]
+fn reference_patterns_in_loops_over_data() {
+    let perm = [2, 0, 3, 1];
+    let edges = [(0, 1), (1, 2), (3, 0), (2, 3)];
+    let k = [1.0, 0.5, 2.0, 1.5];
+    check(
+        &[&[0.3, -1.2, 2.0, 0.7], &[1.5, 0.2, -0.4, 0.9]],
+        |x| permuted_springs(x, &perm, &edges, &k),
+        |x| {
+            let (value, g) = permuted_springs::grad(x, &perm, &edges, &k);
+            (value, g.x)
+        },
+    );
+}

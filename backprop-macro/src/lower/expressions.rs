@@ -23,9 +23,16 @@ impl<'a> Lowerer<'a> {
             // which the lowering holds. Not a loop variable of a `for` kept as
             // written (`for i in idx`, over a list of integers): that one is
             // the reference Rust gives, and `*i` reads it.
+            // Nor data other than floats kept as written (`let &p = item;` of
+            // `for (i, &p) in perm.iter().enumerate()`): that is what the
+            // code wrote, a reference.
             Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => {
                 if let Some(id) = dereferenced(expr).and_then(|inner| self.local(inner)) {
-                    if !matches!(self.nodes[id].kind, NodeKind::LoopVar) {
+                    let node = &self.nodes[id];
+                    let kept_as_written = matches!(node.kind, NodeKind::Inactive { .. })
+                        && !node.active
+                        && node.float(&self.floats).is_none();
+                    if !matches!(node.kind, NodeKind::LoopVar) && !kept_as_written {
                         return Operand::Node(id);
                     }
                 }

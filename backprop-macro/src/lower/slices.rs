@@ -174,6 +174,12 @@ impl<'a> Lowerer<'a> {
                     continue;
                 }
                 let item = self.part_names.fresh("item");
+                // The element is read by index, a value: `&(i, j)` takes
+                // it apart as `(i, j)`.
+                let part = match part {
+                    Pat::Reference(r) => &*r.pat,
+                    other => other,
+                };
                 lets.push(syn::parse_quote!(let #part = #item;));
                 names.push(syn::parse_quote!(#item));
             }
