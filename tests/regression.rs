@@ -1485,3 +1485,40 @@ fn reference_patterns_in_loops_over_data() {
         },
     );
 }
+
+/// Lists of indices read the ways Rust gives their items: `copied()` in a
+/// chain (the chain's loop ran over `idx.iter()`, dropping `copied`, so
+/// `x[i]` indexed by a reference), a field of a tuple reached through a
+/// reference (`for (i, w) in pairs.iter()`, `*i`: a value once read), and
+/// a reference inside an enumerated tuple.
+#[differentiate(wrt(x))]
+fn index_lists_read_every_way(x: &[f64], idx: &[usize], pairs: &[(usize, f64)]) -> f64 {
+    let copied: f64 = idx.iter().copied().map(|i| x[i].exp()).sum();
+    let cloned: f64 = idx.iter().cloned().map(|i| x[i] * x[i]).sum();
+    let mut through = 0.0;
+    for (i, w) in pairs.iter() {
+        through += w * x[*i] * x[*i];
+    }
+    for &(i, w) in pairs {
+        through += w * x[i];
+    }
+    let mut enumerated = 0.0;
+    for (k, &i) in idx.iter().enumerate().rev() {
+        enumerated += x[i] * (k as f64 + 1.0);
+    }
+    copied + cloned * through + enumerated
+}
+
+#[test]
+fn index_lists_read_by_value_and_by_reference() {
+    let idx = [2, 0, 3, 3];
+    let pairs = [(1, 0.5), (3, -1.5), (0, 2.0)];
+    check(
+        &[&[0.3, -1.2, 2.0, 0.7], &[1.5, 0.2, -0.4, 0.9]],
+        |x| index_lists_read_every_way(x, &idx, &pairs),
+        |x| {
+            let (value, g) = index_lists_read_every_way::grad(x, &idx, &pairs);
+            (value, g.x)
+        },
+    );
+}

@@ -23,16 +23,11 @@ impl<'a> Lowerer<'a> {
             // which the lowering holds. Not a loop variable of a `for` kept as
             // written (`for i in idx`, over a list of integers): that one is
             // the reference Rust gives, and `*i` reads it.
-            // Nor data other than floats kept as written (`let &p = item;` of
-            // `for (i, &p) in perm.iter().enumerate()`): that is what the
-            // code wrote, a reference.
+            // Nor a part of one (`let &p = item;` of `for (i, &p) in
+            // perm.iter().enumerate()`, `p` taken from `item.1`).
             Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => {
                 if let Some(id) = dereferenced(expr).and_then(|inner| self.local(inner)) {
-                    let node = &self.nodes[id];
-                    let kept_as_written = matches!(node.kind, NodeKind::Inactive { .. })
-                        && !node.active
-                        && node.float(&self.floats).is_none();
-                    if !matches!(node.kind, NodeKind::LoopVar) && !kept_as_written {
+                    if !self.holds_loop_reference(id) {
                         return Operand::Node(id);
                     }
                 }
@@ -300,6 +295,34 @@ impl<'a> Lowerer<'a> {
         let mut args = vec![self.expr(&call.receiver)];
         args.extend(call.args.iter().map(|a| self.expr(a)));
         self.op(rule, Form::Method, args, expr)
+    }
+
+    /// Whether a node is the variable of a `for` over data kept as written
+    /// (a reference, as Rust gives it), or, other than a float, a part of
+    /// the tuple one over `enumerate()` or `zip` gives (`item.1`, a
+    /// reference as the inner iterator gives it; a field reached through a
+    /// reference to a tuple, `item.0` of `for item in pairs.iter()`, is a
+    /// value), or a copy of either.
+    fn holds_loop_reference(&self, id: crate::ir::NodeId) -> bool {
+        let node = &self.nodes[id];
+        match &node.kind {
+            NodeKind::LoopVar => true,
+            NodeKind::Inactive { expr, locals }
+                if !node.active && node.float(&self.floats).is_none() =>
+            {
+                let [(_, inner)] = locals.as_slice() else {
+                    return false;
+                };
+                match strip_parens(expr) {
+                    Expr::Path(_) => self.holds_loop_reference(*inner),
+                    Expr::Field(field) if matches!(strip_parens(&field.base), Expr::Path(_)) => {
+                        self.reference_tuples.contains(inner)
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
     }
 
     /// `x` of `T::from(x)` when `x` is differentiated and already of the

@@ -359,6 +359,9 @@ impl<'a> Lowerer<'a> {
                 if let Some(element) = listed {
                     self.referenced.insert(node, element);
                 }
+                if yields_tuples(iter) {
+                    self.reference_tuples.insert(node);
+                }
                 self.declare(ident, node);
                 Some(node)
             }
@@ -774,6 +777,21 @@ fn has_effects(cond: &Expr) -> bool {
 fn through_iter_mut(expr: &Expr) -> bool {
     match strip_parens(expr) {
         Expr::MethodCall(m) => m.method == "iter_mut" || through_iter_mut(&m.receiver),
+        _ => false,
+    }
+}
+
+/// Whether an iterator's items are tuples it builds, `enumerate()` or
+/// `zip(..)` (through adapters that keep the items: `rev`, `skip`, ..).
+fn yields_tuples(iter: &Expr) -> bool {
+    match strip_parens(iter) {
+        Expr::MethodCall(call) => match call.method.to_string().as_str() {
+            "enumerate" | "zip" => true,
+            "rev" | "skip" | "take" | "step_by" | "filter" | "skip_while" | "take_while" => {
+                yields_tuples(&call.receiver)
+            }
+            _ => false,
+        },
         _ => false,
     }
 }

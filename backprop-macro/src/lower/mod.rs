@@ -71,6 +71,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         part_names: Names::avoiding(crate::emit::names::identifiers(quote!(#block))),
         changed_data: Vec::new(),
         referenced: std::collections::BTreeMap::new(),
+        reference_tuples: std::collections::BTreeSet::new(),
         checkpointed: None,
         models: Vec::new(),
     };
@@ -270,6 +271,10 @@ struct Lowerer<'a> {
     /// Loop variables of `for i in idx` kept as written, which Rust gives as
     /// references, and the type `*i` reads (the list's element type).
     referenced: std::collections::BTreeMap<NodeId, syn::Type>,
+    /// Loop variables of a `for` kept as written over `enumerate()` or
+    /// `zip(..)`: tuples whose parts are the inner iterators' items, as
+    /// they give them (`&p` of `for (i, &p) in perm.iter().enumerate()`).
+    reference_tuples: std::collections::BTreeSet<NodeId>,
     /// The `#[checkpoint]` of the loop being lowered, until its `Loop` takes it.
     checkpointed: Option<crate::parse::checkpoint::Checkpoint>,
     /// Struct parameters passed whole to differentiated callees (`is_model`).

@@ -110,7 +110,8 @@ impl<'a> Lowerer<'a> {
                 })
             }
             Expr::MethodCall(call)
-                if (call.method == "iter" || call.method == "copied") && call.args.is_empty() =>
+                if ["iter", "copied", "cloned"].contains(&call.method.to_string().as_str())
+                    && call.args.is_empty() =>
             {
                 self.slice_iteration(&call.receiver)
             }

@@ -210,12 +210,9 @@ impl<'a> Chain<'a> {
                         _ => return None,
                     }
                 }
-                Expr::MethodCall(m)
-                    if m.args.is_empty()
-                        && (m.method == "copied"
-                            || m.method == "cloned"
-                            || m.method == "into_iter") =>
-                {
+                // (`copied` and `cloned` stay in the source: over a list of
+                // data kept as written, they make its items values.)
+                Expr::MethodCall(m) if m.args.is_empty() && m.method == "into_iter" => {
                     source = &m.receiver;
                 }
                 _ => break,
@@ -513,7 +510,9 @@ fn is_slice_iteration(expr: &Expr) -> bool {
             is_base(&m.receiver)
         }
         Expr::MethodCall(m)
-            if (m.method == "enumerate" || m.method == "rev") && m.args.is_empty() =>
+            if ["enumerate", "rev", "copied", "cloned"]
+                .contains(&m.method.to_string().as_str())
+                && m.args.is_empty() =>
         {
             is_slice_iteration(&m.receiver)
         }
@@ -542,7 +541,8 @@ fn length(expr: &Expr) -> Option<TokenStream> {
     let span = expr.span();
     match strip(expr) {
         Expr::MethodCall(m)
-            if ["iter", "enumerate", "rev"].contains(&m.method.to_string().as_str()) =>
+            if ["iter", "enumerate", "rev", "copied", "cloned"]
+                .contains(&m.method.to_string().as_str()) =>
         {
             length(&m.receiver)
         }
