@@ -620,30 +620,14 @@ impl Printer {
                 let _ = writeln!(out, "{p}{name}[{}] = {};", int(idx), int(value));
             }
             S::LetTuple { names, values } => {
-                let _ = writeln!(
-                    out,
-                    "{p}let ({}, {}) = ({}, {});",
-                    names[0],
-                    names[1],
-                    self.expr(&values[0]),
-                    self.expr(&values[1])
-                );
+                let [a, b] = names;
+                let _ = writeln!(out, "{p}let ({a}, {b}) = {};", self.pair(values));
             }
             S::LetTupleLocal { name, values } => {
-                let _ = writeln!(
-                    out,
-                    "{p}let mut {name} = ({}, {});",
-                    self.expr(&values[0]),
-                    self.expr(&values[1])
-                );
+                let _ = writeln!(out, "{p}let mut {name} = {};", self.pair(values));
             }
             S::AssignTuple { name, values } => {
-                let _ = writeln!(
-                    out,
-                    "{p}{name} = ({}, {});",
-                    self.expr(&values[0]),
-                    self.expr(&values[1])
-                );
+                let _ = writeln!(out, "{p}{name} = {};", self.pair(values));
             }
             S::Closure { name, param, body } => {
                 let _ = writeln!(out, "{p}let {name} = |{param}: {ty}| {};", self.expr(body));
@@ -709,6 +693,11 @@ impl Printer {
             })
             .collect();
         printed.join(", ")
+    }
+
+    /// `(a, b)` of two expressions.
+    fn pair(&self, values: &[E; 2]) -> String {
+        format!("({}, {})", self.expr(&values[0]), self.expr(&values[1]))
     }
 
     fn cond(&self, c: &C) -> String {

@@ -33,10 +33,9 @@ fn growable_vectors(block: &syn::Block) -> Vec<syn::Ident> {
     impl<'ast> syn::visit::Visit<'ast> for Finder {
         fn visit_local(&mut self, local: &'ast syn::Local) {
             let binding = crate::desugar::records::plain_binding(&local.pat);
-            let empty = local
-                .init
-                .as_ref()
-                .is_some_and(|init| init.diverge.is_none() && starts_empty(&init.expr));
+            let empty = local.init.as_ref().is_some_and(|init| {
+                init.diverge.is_none() && crate::lower::is_empty_vec(&init.expr)
+            });
             if let (Some(binding), true) = (binding, empty) {
                 self.0.push(binding.ident.clone());
             }
@@ -50,32 +49,6 @@ fn growable_vectors(block: &syn::Block) -> Vec<syn::Ident> {
         .into_iter()
         .filter(|name| crate::desugar::bound_once(block, name))
         .collect()
-}
-
-fn starts_empty(expr: &Expr) -> bool {
-    match crate::lower::strip_parens(expr) {
-        Expr::Call(call) => match &*call.func {
-            Expr::Path(path) => {
-                let names: Vec<String> = path
-                    .path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect();
-                matches!(
-                    names
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .as_slice(),
-                    ["Vec", "new" | "with_capacity"]
-                )
-            }
-            _ => false,
-        },
-        Expr::Macro(mac) => mac.mac.path.is_ident("vec") && mac.mac.tokens.is_empty(),
-        _ => false,
-    }
 }
 
 /// Adapters that take a function of one item.

@@ -61,7 +61,7 @@ impl<'a> Lowerer<'a> {
                     Expr::Repeat(repeat) => self.buffer(&repeat.expr, &repeat.len, true, annotation, expr),
                     Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_buffer(&mac.mac, annotation, expr),
                     Expr::Array(array) if self.literal_is_buffer(array) => self.array_literal(array, annotation, expr, true),
-                    _ if Self::is_empty_vec(expr) => self.growable_buffer(annotation, expr),
+                    _ if super::is_empty_vec(expr) => self.growable_buffer(annotation, expr),
                     _ => self.expr(expr),
                 };
                 if let Operand::Node(array) = value {

@@ -269,34 +269,6 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// Whether `expr` makes an empty vector: `Vec::new()`,
-    /// `Vec::with_capacity(n)`, `Vec::<f64>::new()`, `vec![]`.
-    pub(super) fn is_empty_vec(expr: &Expr) -> bool {
-        match strip_parens(expr) {
-            Expr::Call(call) => match strip_parens(&call.func) {
-                Expr::Path(p) => {
-                    let segments: Vec<String> = p
-                        .path
-                        .segments
-                        .iter()
-                        .map(|s| s.ident.to_string())
-                        .collect();
-                    matches!(
-                        segments
-                            .iter()
-                            .map(String::as_str)
-                            .collect::<Vec<_>>()
-                            .as_slice(),
-                        [.., "Vec", "new"] | [.., "Vec", "with_capacity"]
-                    )
-                }
-                _ => false,
-            },
-            Expr::Macro(mac) => mac.mac.path.is_ident("vec") && mac.mac.tokens.is_empty(),
-            _ => false,
-        }
-    }
-
     /// `vec![0.0; n]`.
     pub(super) fn vec_buffer(
         &mut self,
@@ -419,4 +391,32 @@ pub(crate) fn vec_repeat(mac: &syn::Macro) -> syn::Result<(Expr, Expr)> {
         let len: Expr = input.parse()?;
         Ok((fill, len))
     })
+}
+
+/// Whether `expr` makes an empty vector: `Vec::new()`,
+/// `Vec::with_capacity(n)`, `Vec::<f64>::new()`, `vec![]`.
+pub(crate) fn is_empty_vec(expr: &Expr) -> bool {
+    match strip_parens(expr) {
+        Expr::Call(call) => match strip_parens(&call.func) {
+            Expr::Path(p) => {
+                let segments: Vec<String> = p
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
+                matches!(
+                    segments
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .as_slice(),
+                    [.., "Vec", "new"] | [.., "Vec", "with_capacity"]
+                )
+            }
+            _ => false,
+        },
+        Expr::Macro(mac) => mac.mac.path.is_ident("vec") && mac.mac.tokens.is_empty(),
+        _ => false,
+    }
 }

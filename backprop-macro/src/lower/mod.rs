@@ -18,7 +18,7 @@
 mod bindings;
 mod branches;
 mod buffers;
-pub(crate) use buffers::vec_repeat;
+pub(crate) use buffers::{is_empty_vec, vec_repeat};
 mod builder;
 mod calls;
 mod closures;
