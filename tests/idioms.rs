@@ -1577,3 +1577,35 @@ fn vectors_grown_by_extend() {
         }
     }
 }
+
+const LIMIT: usize = 2;
+
+/// A `match` on a tuple: of comparisons (as a value), of integers with an
+/// `|`, a range, a constant and a guard (as statements). Was refused ("a
+/// tuple of differentiated values is supported bound by a `let`").
+#[differentiate]
+fn quadrant(a: f64, b: f64, n: usize) -> f64 {
+    let mut r = match (a > 0.0, b > 0.0) {
+        (true, true) => a * b,
+        (true, false) => a - b * b,
+        (false, true) => a.sin() + b,
+        _ => a + b,
+    };
+    match (n % 3, n) {
+        (2, LIMIT) => r *= 2.0,
+        (0 | 1, 3..=5) => r += a * a,
+        (2, _) if a > b => r -= b.exp(),
+        _ => r = r * 0.5 + a,
+    }
+    r
+}
+
+#[test]
+fn matches_on_tuples() {
+    // Every quadrant, and every arm of the second `match` (its guard both ways).
+    for (a, b) in [(0.7, 1.3), (0.9, -0.4), (-0.6, 0.8), (-0.5, -1.1)] {
+        for n in [2, 3, 4, 5, 7, 8, 9] {
+            check!(quadrant(a = a, b = b, n));
+        }
+    }
+}

@@ -33,6 +33,7 @@ pub mod extrema;
 pub mod hoist;
 pub mod iter_mut;
 pub mod iterators;
+pub mod matches;
 pub mod paths;
 pub mod records;
 pub mod returns;
@@ -71,6 +72,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     copies::copies_as_loops(&mut function.block);
     ends::ends_as_indices(&mut function.block);
     extrema::running_extrema_as_indices(function, floats);
+    matches::tuple_matches_as_branches(&mut function.block);
     hoist::hoist_conditions(&mut function.block);
     returns::early_returns_as_branches(&mut function.block);
     continues::continues_as_branches(&mut function.block);
