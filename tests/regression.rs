@@ -1522,3 +1522,30 @@ fn index_lists_read_by_value_and_by_reference() {
         },
     );
 }
+
+/// A loop over a data list of tuples holding a vector, `for (x, y) in
+/// samples` with `samples: &[(Vec<f64>, f64)]`: the loop's `let (x, y) =
+/// item;` moved the vector out of the list (E0507). Each part is now a
+/// `let` of its own, the vector borrowed as Rust binds it.
+#[differentiate(wrt(w))]
+fn sample_loss(w: &[f64], samples: &[(Vec<f64>, f64)]) -> f64 {
+    let mut loss = 0.0;
+    for (x, y) in samples {
+        let p: f64 = x.iter().zip(w).map(|(a, b)| a * b).sum();
+        loss += (p - y).powi(2);
+    }
+    loss
+}
+
+#[test]
+fn a_list_of_tuples_holding_vectors() {
+    let samples = vec![(vec![0.5, -1.0], 1.0), (vec![1.5, 0.25], -0.5)];
+    check(
+        &[&[0.3, -1.2], &[1.5, 0.2]],
+        |w| sample_loss(w, &samples),
+        |w| {
+            let (value, g) = sample_loss::grad(w, &samples);
+            (value, g.w)
+        },
+    );
+}

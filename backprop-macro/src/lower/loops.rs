@@ -83,6 +83,31 @@ impl<'a> Lowerer<'a> {
                 rewritten.body.stmts.insert(0, copy);
                 return self.for_loop(&rewritten);
             }
+            // `for (x, y) in samples` over `&[(Vec<f64>, f64)]`: each part a
+            // `let` of its own, borrowed where it is not a plain value (a
+            // vector is not moved out of the list), as Rust binds it.
+            Pat::Tuple(tuple) if self.borrowed_parts(tuple, &looped.expr).is_some() => {
+                let borrowed = self.borrowed_parts(tuple, &looped.expr).unwrap_or_default();
+                let mut rewritten = looped.clone();
+                let item = self.part_names.fresh("item");
+                *rewritten.pat = syn::parse_quote!(#item);
+                let lets =
+                    tuple
+                        .elems
+                        .iter()
+                        .zip(borrowed)
+                        .enumerate()
+                        .map(|(k, (part, by_ref))| {
+                            let k = syn::Index::from(k);
+                            let stmt: syn::Stmt = match by_ref {
+                                true => syn::parse_quote!(let #part = &#item.#k;),
+                                false => syn::parse_quote!(let #part = #item.#k;),
+                            };
+                            stmt
+                        });
+                rewritten.body.stmts.splice(0..0, lets);
+                return self.for_loop(&rewritten);
+            }
             // `for &(t, y) in obs`, `for Obs { t, y } in obs.iter()`: each
             // element bound to a name, then taken apart by a `let`.
             Pat::Tuple(_) | Pat::Struct(_) | Pat::Reference(_) => {
@@ -625,6 +650,28 @@ impl<'a> Lowerer<'a> {
     /// The type of a loop variable, where the iterable's spelling tells.
     /// The element type of a list a `for` walks by reference: `idx`, `&idx` or
     /// `idx.iter()` of a local typed `&[T]`, `Vec<T>`, `[T; N]`.
+    /// For a tuple pattern over a list of tuples some part of which is not
+    /// a plain value (`&[(Vec<f64>, f64)]`), with a name or `_` for each
+    /// part: whether each part is borrowed.
+    fn borrowed_parts(&self, tuple: &syn::PatTuple, iter: &Expr) -> Option<Vec<bool>> {
+        let syn::Type::Tuple(parts) = self.listed_type(iter)? else {
+            return None;
+        };
+        let named = tuple.elems.iter().all(|p| {
+            matches!(p, Pat::Wild(_))
+                || matches!(p, Pat::Ident(i) if i.by_ref.is_none() && i.subpat.is_none())
+        });
+        if !named || parts.elems.len() != tuple.elems.len() {
+            return None;
+        }
+        let borrowed: Vec<bool> = parts
+            .elems
+            .iter()
+            .map(|ty| !self.floats.is_plain(ty))
+            .collect();
+        borrowed.contains(&true).then_some(borrowed)
+    }
+
     fn listed_type(&self, iter: &Expr) -> Option<syn::Type> {
         match strip_parens(iter) {
             Expr::Reference(r) => self.listed_type(&r.expr),
