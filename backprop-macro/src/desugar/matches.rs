@@ -1,9 +1,9 @@
 //! A `match` on a tuple of values, `match (a > 0.0, n % 2) { (true, 0) =>
 //! .., (true, _) => .., _ => .. }`, as the branches it stands for: the
-//! tuple's parts bound first (`let (m_0, m_1) = (a > 0.0, n % 2);`), then
-//! `if m_0 == true && m_1 == 0 { .. } else if m_0 == true { .. } else { ..
+//! tuple's parts bound first (`let (part_0, part_1) = (a > 0.0, n % 2);`),
+//! then `if part_0 && (part_1 == 0) { .. } else if part_0 { .. } else { ..
 //! }`. The parts are compared as the patterns say (a literal, `_`, `a | b`,
-//! a range); the last arm is the `else`, as rustc has checked the arms
+//! a range, a constant); the last arm is the `else`, as rustc has checked the arms
 //! cover every value. A pattern that binds a name, or a last arm with a
 //! guard, leaves the `match` as written.
 

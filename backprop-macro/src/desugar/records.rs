@@ -540,7 +540,8 @@ pub(crate) fn whole_struct(expr: &Expr) -> Option<&Ident> {
     }
 }
 
-fn is_local(expr: &Expr, local: &Ident) -> bool {
+/// Whether `expr` is the local `local` itself.
+pub(crate) fn is_local(expr: &Expr, local: &Ident) -> bool {
     matches!(strip(expr), Expr::Path(p) if p.qself.is_none() && p.path.is_ident(local))
 }
 

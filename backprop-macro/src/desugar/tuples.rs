@@ -12,6 +12,7 @@
 //! annotation. A tuple borrowed mutably (`&mut t`), or whose name is bound
 //! again inside a nested block, is left as written.
 
+use crate::desugar::records::is_local;
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
 use proc_macro2::Ident;
@@ -32,7 +33,9 @@ struct Splitter<'a> {
 impl VisitMut for Splitter<'_> {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         for k in 0..block.stmts.len() {
-            let (this, rest) = block.stmts[k..].split_first_mut().expect("k is in range");
+            let Some((this, rest)) = block.stmts[k..].split_first_mut() else {
+                break;
+            };
             if let Some(elements) = self.split(this, &*rest) {
                 Replace {
                     tuple: &elements.0,
@@ -195,27 +198,21 @@ struct UseFinder<'a> {
     refused: bool,
 }
 
-impl UseFinder<'_> {
-    fn is_tuple(&self, expr: &Expr) -> bool {
-        matches!(strip(expr), Expr::Path(p) if p.qself.is_none() && p.path.is_ident(self.tuple))
-    }
-}
-
 impl<'ast> Visit<'ast> for UseFinder<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
         match expr {
-            Expr::Field(field) if self.is_tuple(&field.base) => match &field.member {
+            Expr::Field(field) if is_local(&field.base, self.tuple) => match &field.member {
                 syn::Member::Unnamed(index) => {
                     let k = index.index as usize;
                     self.uses.highest = Some(self.uses.highest.map_or(k, |h| h.max(k)));
                 }
                 syn::Member::Named(_) => self.refused = true,
             },
-            Expr::Reference(r) if r.mutability.is_some() && self.is_tuple(&r.expr) => {
+            Expr::Reference(r) if r.mutability.is_some() && is_local(&r.expr, self.tuple) => {
                 self.refused = true
             }
             Expr::Closure(closure) if crate::desugar::closure_binds(closure, self.tuple) => {}
-            _ if self.is_tuple(expr) => self.uses.whole = true,
+            _ if is_local(expr, self.tuple) => self.uses.whole = true,
             _ => syn::visit::visit_expr(self, expr),
         }
     }
@@ -246,23 +243,19 @@ impl Replace<'_> {
             self.visit_stmt_mut(stmt);
         }
     }
-
-    fn is_tuple(&self, expr: &Expr) -> bool {
-        matches!(strip(expr), Expr::Path(p) if p.qself.is_none() && p.path.is_ident(self.tuple))
-    }
 }
 
 impl VisitMut for Replace<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
-            Expr::Field(field) if self.is_tuple(&field.base) => {
+            Expr::Field(field) if is_local(&field.base, self.tuple) => {
                 if let syn::Member::Unnamed(index) = &field.member {
                     let element = &self.elements[index.index as usize];
                     *expr = syn::parse_quote_spanned!(index.span=> #element);
                 }
             }
             Expr::Closure(closure) if crate::desugar::closure_binds(closure, self.tuple) => {}
-            _ if self.is_tuple(expr) => {
+            _ if is_local(expr, self.tuple) => {
                 let elements = self.elements;
                 let comma = (elements.len() == 1).then(|| quote::quote!(,));
                 *expr = syn::parse_quote!((#(#elements),* #comma));

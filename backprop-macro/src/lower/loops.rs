@@ -66,6 +66,23 @@ impl<'a> Lowerer<'a> {
             self.errors.spanned(tokens, message);
             return;
         }
+        // `for (x, y) in samples` over `&[(Vec<f64>, f64)]`: each part a
+        // `let` of its own, borrowed where it is not a plain value (a vector
+        // is not moved out of the list), as Rust binds it.
+        if let Pat::Tuple(tuple) = &*looped.pat {
+            if let Some(borrowed) = self.borrowed_parts(tuple, &looped.expr) {
+                let mut rewritten = looped.clone();
+                let item = self.part_names.fresh("item");
+                *rewritten.pat = syn::parse_quote!(#item);
+                let mut lets: Vec<syn::Stmt> = Vec::new();
+                for (k, (part, by_ref)) in tuple.elems.iter().zip(borrowed).enumerate() {
+                    let (k, borrow) = (syn::Index::from(k), by_ref.then(|| quote::quote!(&)));
+                    lets.push(syn::parse_quote!(let #part = #borrow #item.#k;));
+                }
+                rewritten.body.stmts.splice(0..0, lets);
+                return self.for_loop(&rewritten);
+            }
+        }
         let var = match &*looped.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
             Pat::Wild(_) => None,
@@ -81,31 +98,6 @@ impl<'a> Lowerer<'a> {
                     None => syn::parse_quote!(let #inner = *#inner;),
                 };
                 rewritten.body.stmts.insert(0, copy);
-                return self.for_loop(&rewritten);
-            }
-            // `for (x, y) in samples` over `&[(Vec<f64>, f64)]`: each part a
-            // `let` of its own, borrowed where it is not a plain value (a
-            // vector is not moved out of the list), as Rust binds it.
-            Pat::Tuple(tuple) if self.borrowed_parts(tuple, &looped.expr).is_some() => {
-                let borrowed = self.borrowed_parts(tuple, &looped.expr).unwrap_or_default();
-                let mut rewritten = looped.clone();
-                let item = self.part_names.fresh("item");
-                *rewritten.pat = syn::parse_quote!(#item);
-                let lets =
-                    tuple
-                        .elems
-                        .iter()
-                        .zip(borrowed)
-                        .enumerate()
-                        .map(|(k, (part, by_ref))| {
-                            let k = syn::Index::from(k);
-                            let stmt: syn::Stmt = match by_ref {
-                                true => syn::parse_quote!(let #part = &#item.#k;),
-                                false => syn::parse_quote!(let #part = #item.#k;),
-                            };
-                            stmt
-                        });
-                rewritten.body.stmts.splice(0..0, lets);
                 return self.for_loop(&rewritten);
             }
             // `for &(t, y) in obs`, `for Obs { t, y } in obs.iter()`: each
@@ -647,9 +639,6 @@ impl<'a> Lowerer<'a> {
         variables
     }
 
-    /// The type of a loop variable, where the iterable's spelling tells.
-    /// The element type of a list a `for` walks by reference: `idx`, `&idx` or
-    /// `idx.iter()` of a local typed `&[T]`, `Vec<T>`, `[T; N]`.
     /// For a tuple pattern over a list of tuples some part of which is not
     /// a plain value (`&[(Vec<f64>, f64)]`), with a name or `_` for each
     /// part: whether each part is borrowed.
@@ -672,6 +661,8 @@ impl<'a> Lowerer<'a> {
         borrowed.contains(&true).then_some(borrowed)
     }
 
+    /// The element type of a list a `for` walks by reference: `idx`, `&idx` or
+    /// `idx.iter()` of a local typed `&[T]`, `Vec<T>`, `[T; N]`.
     fn listed_type(&self, iter: &Expr) -> Option<syn::Type> {
         match strip_parens(iter) {
             Expr::Reference(r) => self.listed_type(&r.expr),
@@ -686,6 +677,7 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The type of a loop variable, where the iterable's spelling tells.
     pub(super) fn element_type(&self, iter: &Expr) -> Option<syn::Type> {
         match strip_parens(iter) {
             Expr::Range(range) => range

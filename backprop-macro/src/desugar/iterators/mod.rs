@@ -253,8 +253,6 @@ impl<'a> Chain<'a> {
         }
     }
 
-    /// The loop's pattern, the steps that adapt each item, and the adapted
-    /// value. Without adapters, `item` is the pattern and the value.
     /// The loop's pattern and the steps that bind a closure's own item
     /// pattern (`&v` of `|acc, &v|`, `v` of `|v| v > 0.0`) to each item,
     /// adapted where there are adapters.
@@ -272,6 +270,8 @@ impl<'a> Chain<'a> {
         Some((pattern, steps))
     }
 
+    /// The loop's pattern, the steps that adapt each item, and the adapted
+    /// value. Without adapters, `item` is the pattern and the value.
     fn body(&self, item: Pat, names: &mut Names) -> Option<(Pat, Vec<Step>, TokenStream)> {
         if self.adapters_hide_each_other() {
             return None;
