@@ -472,6 +472,32 @@ fn shadowed_inside(x: f64, v: f64, k: f64) -> f64 {
     p.x * p.v + start.x
 }
 
+/// A copy of a struct local bound again in the same block, the copy passed
+/// to a helper (`let q = p; let q = advance(q, k);`): three values, the
+/// first still read after the others (once refused: the copy and the
+/// helper's result shared a name, so neither could be split).
+#[differentiate]
+fn copy_bound_again(x: f64, v: f64, k: f64) -> f64 {
+    let p = Point { x, v };
+    let q = p;
+    let q = advance(q, k);
+    let q = Point { v: q.v * q.x, ..q };
+    let r = advance(q, 2.0 * k);
+    let r = advance(r, k);
+    q.x * q.v + r.x * p.v + r.v
+}
+
+#[test]
+fn a_copy_bound_again_in_its_block() {
+    for (x, k) in [(0.6, 1.5), (-0.8, 0.4)] {
+        let point = [x, 0.3, k];
+        let f = |p: &[f64]| copy_bound_again(p[0], p[1], p[2]);
+        let (value, g) = copy_bound_again::grad(x, 0.3, k);
+        assert_eq!(value, f(&point));
+        assert_gradient(f, &point, &[g.x, g.v, g.k]);
+    }
+}
+
 #[test]
 fn a_struct_bound_again_inside_a_nested_block() {
     // `k` on both sides of the branch.

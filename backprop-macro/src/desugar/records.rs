@@ -36,7 +36,7 @@ use syn::{Expr, Stmt};
 /// struct) is a local of that type, `let s_x: f64 = 0.5;`, so that a method
 /// called on it (`s_x.sin()`) knows its type.
 pub fn struct_locals_as_fields(block: &mut syn::Block, float: Option<&syn::Type>) {
-    crate::desugar::shadows::nested_struct_shadows_renamed(block);
+    crate::desugar::shadows::struct_shadows_renamed(block);
     let mut names = Names::avoiding(identifiers(block.to_token_stream()));
     Splitter {
         names: &mut names,

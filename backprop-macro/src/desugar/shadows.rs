@@ -1,9 +1,9 @@
-//! A struct bound again by a `let` inside a block nested in its own (`let
-//! mut s = t; { let mut s = step(s, k); .. } .. s.x`) is another value
-//! there, whose name is the first one's again after that block. `records`
-//! follows a struct by its name, so that `let` and the statements after it
-//! in its block get a name of their own first (`s_2`): two structs, each
-//! split into its own locals.
+//! A struct bound again by a `let`, inside a block nested in its own (`let
+//! mut s = t; { let mut s = step(s, k); .. } .. s.x`) or later in the same
+//! block (`let q = p; let q = step(q, k);`), is another value from there on.
+//! `records` follows a struct by its name, so that `let` and the statements
+//! after it in its block (up to the next `let` of the name) get a name of
+//! their own first (`s_2`): two structs, each split into its own locals.
 
 use crate::desugar::records::{plain_binding, whole_struct};
 use crate::emit::names::{format_string_names, identifiers, Names};
@@ -14,7 +14,7 @@ use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
 
-pub fn nested_struct_shadows_renamed(block: &mut syn::Block) {
+pub fn struct_shadows_renamed(block: &mut syn::Block) {
     let structs = struct_names(block);
     if structs.is_empty() {
         return;
@@ -75,6 +75,13 @@ impl Scopes {
     }
 }
 
+impl Scopes {
+    /// Bound by an earlier `let` of the current block.
+    fn bound_here(&self, name: &str) -> bool {
+        self.scopes.last().is_some_and(|scope| scope.contains(name))
+    }
+}
+
 impl VisitMut for Scopes {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         self.scopes.push(BTreeSet::new());
@@ -92,12 +99,12 @@ impl VisitMut for Scopes {
             // (A format string naming it, `"{s:?}"`, is not renamed: left
             // as written, `records` leaves the struct whole.)
             let shadows = self.structs.contains(&name)
-                && self.bound_outside(&name)
+                && (self.bound_outside(&name) || self.bound_here(&name))
                 && !named_in_format_string(after, &name);
             let bound = match shadows {
                 true => {
                     let fresh = self.names.fresh(&name);
-                    crate::inline::substitute::rename_binding(local, after, &name, fresh.clone());
+                    renamed_to_next_binding(local, after, &name, fresh.clone());
                     fresh.to_string()
                 }
                 false => name,
@@ -107,6 +114,37 @@ impl VisitMut for Scopes {
             }
         }
         self.scopes.pop();
+    }
+}
+
+/// `local` and the statements after it renamed up to the next `let` of the
+/// same name in this block, whose value (computed from this one) is renamed
+/// too, but not its name: that `let` is renamed in its turn, so each value
+/// has a name of its own (`let s = ..; let s = step(s); let s = Body { ..s
+/// }` is `s`, `s_2`, `s_3`), and `records` can tell the three apart.
+fn renamed_to_next_binding(
+    local: &mut syn::Local,
+    after: &mut [Stmt],
+    name: &str,
+    fresh: syn::Ident,
+) {
+    let next = after.iter().position(|stmt| {
+        matches!(stmt, Stmt::Local(l) if plain_binding(&l.pat).is_some_and(|p| p.ident == name))
+    });
+    let Some(next) = next else {
+        crate::inline::substitute::rename_binding(local, after, name, fresh);
+        return;
+    };
+    let (until, rest) = after.split_at_mut(next);
+    crate::inline::substitute::rename_binding(local, until, name, fresh.clone());
+    if let Some(Stmt::Local(rebinding)) = rest.first_mut() {
+        if let Some(init) = &mut rebinding.init {
+            let renames = [(syn::Ident::new(name, fresh.span()), fresh)];
+            crate::inline::substitute::renamed(&mut init.expr, &renames);
+            if let Some((_, otherwise)) = &mut init.diverge {
+                crate::inline::substitute::renamed(otherwise, &renames);
+            }
+        }
     }
 }
 
