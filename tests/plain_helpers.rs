@@ -1129,16 +1129,40 @@ impl std::ops::Neg for V2 {
     }
 }
 
+impl std::ops::AddAssign for V2 {
+    fn add_assign(&mut self, o: V2) {
+        self.x += o.x;
+        self.y += o.y;
+    }
+}
+
+impl std::ops::MulAssign<f64> for V2 {
+    fn mul_assign(&mut self, k: f64) {
+        self.x *= k;
+        self.y *= k;
+    }
+}
+
 impl V2 {
     pub fn norm2(self) -> f64 {
         self.x * self.x + self.y * self.y
+    }
+
+    pub fn dot(self, o: V2) -> f64 {
+        self.x * o.x + self.y * o.y
+    }
+
+    /// A method calling another on `self`: both take `self` by value.
+    pub fn norm(self) -> f64 {
+        self.dot(self).sqrt()
     }
 }
 
 /// A spring integrated with the operators: `-p * k` (an operator on an
 /// operator's value), `v + a * dt`, `p - V2 { .. }`. Were refused (the
-/// struct "used otherwise").
+/// struct "used otherwise"). (Written out although `V2` has `AddAssign`.)
 #[differentiate]
+#[allow(clippy::assign_op_pattern)]
 fn spring_by_operators(k: f64, x0: f64) -> f64 {
     let mut p = V2 { x: x0, y: 0.0 };
     let mut v = V2 { x: 0.0, y: 1.0 };
@@ -1158,5 +1182,93 @@ fn operators_of_a_struct() {
         let (value, g) = spring_by_operators::grad(k, x0);
         assert_eq!(value, spring_by_operators(k, x0));
         assert_gradient(|v| spring_by_operators(v[0], v[1]), &[k, x0], &[g.k, g.x0]);
+    }
+}
+
+/// Quadratic drag with compound operators (`v += a * dt`, `v *= k`,
+/// `impl AddAssign`, `impl MulAssign<f64>`) and a method calling another
+/// (`v.norm()` is `self.dot(self).sqrt()`). The compound operators were
+/// refused; and the nested method's parameter, inlined as the caller's `v`,
+/// hid the loop's `v` from the assignment after it: a silent wrong gradient.
+#[differentiate]
+fn drag_by_compound_operators(drag: f64, vx: f64) -> f64 {
+    let mut p = V2 { x: 0.0, y: 0.0 };
+    let mut v = V2 { x: vx, y: 2.0 };
+    let g = V2 { x: 0.0, y: -9.8 };
+    let dt = 0.02;
+    for _ in 0..30 {
+        let a = g - v * (drag * v.norm());
+        v += a * dt;
+        p += v * dt;
+        v *= 0.999;
+    }
+    p.x * p.x + p.y
+}
+
+/// The same with `v = v + ..` written out.
+#[differentiate]
+#[allow(clippy::assign_op_pattern)]
+fn drag_by_operators(drag: f64, vx: f64) -> f64 {
+    let mut p = V2 { x: 0.0, y: 0.0 };
+    let mut v = V2 { x: vx, y: 2.0 };
+    let g = V2 { x: 0.0, y: -9.8 };
+    let dt = 0.02;
+    for _ in 0..30 {
+        let a = g - v * (drag * v.norm());
+        v = v + a * dt;
+        p = p + v * dt;
+        v = v * 0.999;
+    }
+    p.x * p.x + p.y
+}
+
+#[test]
+fn compound_operators_and_a_method_calling_another() {
+    for (drag, vx) in [(0.1, 3.0), (0.4, -1.5)] {
+        let (value, g) = drag_by_compound_operators::grad(drag, vx);
+        assert_eq!(value, drag_by_compound_operators(drag, vx));
+        let f = |v: &[f64]| drag_by_compound_operators(v[0], v[1]);
+        assert_gradient(f, &[drag, vx], &[g.drag, g.vx]);
+        let (value, g) = drag_by_operators::grad(drag, vx);
+        assert_eq!(value, drag_by_operators(drag, vx));
+        assert_gradient(
+            |v| drag_by_operators(v[0], v[1]),
+            &[drag, vx],
+            &[g.drag, g.vx],
+        );
+    }
+}
+
+fn doubled_sine(x: f64) -> f64 {
+    let a = x * 2.0;
+    a.sin()
+}
+
+/// A helper calling a helper that binds the same name (`a`): the inner
+/// `a`, set beside the outer one when both are inlined, must not hide it.
+fn shifted_times_sine(x: f64) -> f64 {
+    let a = x + 1.0;
+    let b = doubled_sine(x);
+    a * b
+}
+
+fn chained_sines(y: f64) -> f64 {
+    let b = doubled_sine(y * y);
+    let x = y + b;
+    x * doubled_sine(x)
+}
+
+#[differentiate]
+fn helpers_sharing_names(x: f64, y: f64) -> f64 {
+    shifted_times_sine(x) * y + chained_sines(y)
+}
+
+#[test]
+fn helpers_calling_helpers_that_bind_the_same_names() {
+    for (x, y) in [(0.7, 1.3), (-1.1, 0.4)] {
+        let (value, g) = helpers_sharing_names::grad(x, y);
+        assert_eq!(value, helpers_sharing_names(x, y));
+        let f = |v: &[f64]| helpers_sharing_names(v[0], v[1]);
+        assert_gradient(f, &[x, y], &[g.x, g.y]);
     }
 }

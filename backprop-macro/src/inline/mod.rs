@@ -150,7 +150,8 @@ fn literal_type(expr: &Expr) -> Option<syn::Type> {
 }
 
 /// The method an arithmetic operator calls on a struct of the user's
-/// (`Add::add` for `+`).
+/// (`Add::add` for `+`, `AddAssign::add_assign` for `+=`, a `&mut self`
+/// method inlined as any other).
 fn operator_method(op: &syn::BinOp) -> Option<&'static str> {
     use syn::BinOp as B;
     Some(match op {
@@ -158,6 +159,10 @@ fn operator_method(op: &syn::BinOp) -> Option<&'static str> {
         B::Sub(_) => "sub",
         B::Mul(_) => "mul",
         B::Div(_) => "div",
+        B::AddAssign(_) => "add_assign",
+        B::SubAssign(_) => "sub_assign",
+        B::MulAssign(_) => "mul_assign",
+        B::DivAssign(_) => "div_assign",
         _ => return None,
     })
 }
@@ -273,10 +278,14 @@ impl VisitMut for Inliner<'_> {
         // end of the block.
         let mut elements = Vec::new();
         for mut stmt in std::mem::take(&mut block.stmts) {
-            let whole_call = matches!(
-                &stmt,
-                syn::Stmt::Expr(Expr::Call(_) | Expr::MethodCall(_), _)
-            );
+            // (`v += a;` of a struct with `impl AddAssign`: a call too.)
+            let whole_call = match &stmt {
+                syn::Stmt::Expr(Expr::Call(_) | Expr::MethodCall(_), _) => true,
+                syn::Stmt::Expr(Expr::Binary(binary), _) => {
+                    operator_method(&binary.op).is_some_and(|method| method.ends_with("_assign"))
+                }
+                _ => false,
+            };
             self.frames.push(Frame {
                 hoisted: Vec::new(),
                 open: reads_only(&stmt),
@@ -740,11 +749,25 @@ impl<'s> Inliner<'s> {
         // Its body stands where the call is: inside it, the names bound
         // around the call and its own.
         let outer_bound = self.bound.clone();
+        // The callee's own names are taken while its calls are inlined:
+        // a local of a call inlined into it, hoisted beside the callee's
+        // own `let`s, must not hide one of them (`let a = x + 1.0; let b =
+        // inner(x); a * b` with `let a` in `inner` too; a method's `this`
+        // passed on to another method).
+        let own: Vec<String> = callee_bound
+            .iter()
+            .filter(|name| !self.taken.contains(*name))
+            .cloned()
+            .collect();
+        self.taken.extend(own.iter().cloned());
         self.bound.extend(callee_bound);
         self.stack.push(key.to_string());
         self.receivers.push(receiver_types(&callee.sig));
         let inlined_before = self.inlined;
         self.visit_block_mut(&mut body);
+        for name in &own {
+            self.taken.remove(name);
+        }
         self.receivers.pop();
         self.stack.pop();
         self.bound = outer_bound;
