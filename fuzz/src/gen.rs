@@ -143,6 +143,11 @@ struct Gen {
     /// The `Step` helper, with the generator its struct statements draw
     /// from (so the programs of a seed without one stay what they were).
     step: Option<(String, Rng)>,
+    /// In a third of the programs, helpers call the scalar helpers written
+    /// before them (`h1`'s body calls `h0`), drawing those calls from a
+    /// generator of their own. Inlined one into the other, their locals
+    /// (drawn from the same names) meet in one body.
+    nested: Option<Rng>,
 }
 
 pub fn program(seed: u64) -> Program {
@@ -169,8 +174,22 @@ pub fn program(seed: u64) -> Program {
         in_helper: false,
         method: false,
         step: None,
+        nested: None,
     };
+    let mut nested = Rng::new(seed ^ 0x4e57_ed00_ca11_0001);
+    if nested.chance(1.0 / 3.0) {
+        g.nested = Some(nested);
+    }
     let mut helpers = Vec::new();
+    // A program whose helpers nest has a scalar helper first for the others
+    // (and `main`) to call.
+    if g.nested.is_some() {
+        helpers.push(g.helper("hn", HelperKind::Scalar));
+        g.helpers.push(Helper {
+            name: "hn".to_string(),
+            kind: HelperKind::Scalar,
+        });
+    }
     let count = [0, 0, 1, 1, 2][g.rng.below(5)];
     for k in 0..count {
         let kind = *g.rng.pick(&[
@@ -394,6 +413,18 @@ impl Gen {
                 cond: C::ICmp("==", I::Var("depth".into()), I::Lit(0)),
                 then: vec![S::Return(base)],
                 els: None,
+            });
+        }
+        // In a program whose helpers nest, most helpers start from a call
+        // of one written before them.
+        if let Some(call) = self.nested_call(1) {
+            let name = self.fresh();
+            self.declare_scalar(&name, false);
+            body.push(S::Let {
+                name,
+                mutable: false,
+                annot: false,
+                value: call,
             });
         }
         body.extend(self.body());
@@ -1908,6 +1939,10 @@ impl Gen {
                 Box::new(self.expr(d)),
             ),
             19 | 20 if !self.helpers.is_empty() && !self.in_helper => self.call(d),
+            19 | 20 if self.in_helper && self.nested.is_some() => match self.nested_call(d) {
+                Some(call) => call,
+                None => self.leaf(),
+            },
             21 if !self.in_helper => match self.chain() {
                 Some(c) => E::Chain(Box::new(c)),
                 None => self.leaf(),
@@ -1944,6 +1979,28 @@ impl Gen {
         } else {
             e
         }
+    }
+
+    /// In a helper, a call of a scalar helper written before it, its
+    /// arguments drawn from the nested calls' generator; `None` where there
+    /// is none (or that generator says not this time).
+    fn nested_call(&mut self, d: usize) -> Option<E> {
+        let earlier: Vec<String> = self
+            .helpers
+            .iter()
+            .filter(|h| h.kind == HelperKind::Scalar)
+            .map(|h| h.name.clone())
+            .collect();
+        let mut rng = self.nested.take()?;
+        let call = self.drawing_from(&mut rng, |g| {
+            if earlier.is_empty() || !g.rng.chance(0.6) {
+                return None;
+            }
+            let h = g.rng.pick(&earlier).clone();
+            Some(E::Call(h, vec![Arg::E(g.expr(d)), Arg::E(g.leaf())]))
+        });
+        self.nested = Some(rng);
+        call
     }
 
     fn call(&mut self, d: usize) -> E {
