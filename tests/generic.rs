@@ -179,3 +179,45 @@ fn a_float_and_a_length_as_generic_parameters() {
         assert!((f64::from(*a) - b).abs() < 1e-6);
     }
 }
+
+/// Plain helpers generic over the float (no attribute), with a parameter
+/// named otherwise than the caller's (`F` for `T`), over slices and floats.
+fn dot<F: Float>(a: &[F], b: &[F]) -> F {
+    let mut s = F::zero();
+    for i in 0..a.len() {
+        s = s + a[i] * b[i];
+    }
+    s
+}
+
+fn soft_square<F: Float>(v: F) -> F {
+    let half = F::from(0.5).unwrap();
+    (v * v + half).sqrt()
+}
+
+/// A generic function calling them: each inlined over the caller's `T`
+/// (were calls of differentiated functions that do not exist: rustc
+/// reported "`dot` is not a crate or module").
+#[differentiate]
+fn generic_over_plain_helpers<T: Float>(x: &[T], y: T) -> T {
+    let n = dot(x, x);
+    soft_square(y) * n + soft_square(n)
+}
+
+#[test]
+fn a_generic_function_inlines_generic_plain_helpers() {
+    let x = [0.3, -1.2, 0.5, 0.7];
+    let (value, g) = generic_over_plain_helpers::grad(&x[..3], x[3]);
+    assert_eq!(value, generic_over_plain_helpers(&x[..3], x[3]));
+    let mut gradient = g.x.clone();
+    gradient.push(g.y);
+    assert_gradient(|v| generic_over_plain_helpers(&v[..3], v[3]), &x, &gradient);
+    let single: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let (_, g32) = generic_over_plain_helpers::grad(&single[..3], single[3]);
+    for (a, b) in g32.x.iter().zip(&g.x) {
+        assert!(
+            (f64::from(*a) - b).abs() < 1e-4 * (1.0 + b.abs()),
+            "{a} {b}"
+        );
+    }
+}

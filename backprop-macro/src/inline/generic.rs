@@ -3,8 +3,8 @@
 //! the copy of it over that float, `F` written as the float in its types,
 //! and its constructors as the float's own (`F::zero()` is `0.0_f64`,
 //! `F::from(2.0).unwrap()` is `2.0_f64`, `F::epsilon()` is `f64::EPSILON`,
-//! `F::sqrt(v)` is `f64::sqrt(v)`). (From a function generic over its own
-//! `T`, such a helper stays a call: mark it `#[differentiate]`.)
+//! `F::sqrt(v)` is `f64::sqrt(v)`). From a function generic over its own
+//! `T: Float`, the copy of it over `T` (`F` written `T`).
 
 use proc_macro2::{Ident, Span};
 use syn::visit::Visit;
@@ -37,7 +37,7 @@ pub(super) fn caller_float(sig: &syn::Signature) -> Option<Ident> {
 
 /// The one type parameter of a function that is generic over the float
 /// alone (`<F: Float>`, `<F>` with `where F: Float`; lifetimes besides).
-fn float_param(sig: &syn::Signature) -> Option<Ident> {
+pub(super) fn float_param(sig: &syn::Signature) -> Option<Ident> {
     let mut types = sig.generics.params.iter().filter_map(|param| match param {
         syn::GenericParam::Type(ty) => Some(Ok(ty)),
         syn::GenericParam::Const(_) => Some(Err(())),
@@ -64,24 +64,59 @@ fn float_param(sig: &syn::Signature) -> Option<Ident> {
     (names_float(&ty.bounds) || in_where).then(|| ty.ident.clone())
 }
 
-/// `callee` over `float` in place of its float parameter, or `None` where
-/// it is not generic over the float alone, or uses its parameter otherwise
-/// than as a type and through the constructors this knows.
-pub(super) fn specialized(callee: &syn::ItemFn, float: &Ident) -> Option<syn::ItemFn> {
-    let param = float_param(&callee.sig)?;
+/// `callee` without its float parameter, written `param` (the caller's,
+/// which is a `Float` too), or `None` where it is not generic over the
+/// float alone.
+pub(super) fn over_param(callee: &syn::ItemFn, param: &Ident) -> Option<syn::ItemFn> {
+    struct Rename<'a>(&'a Ident, &'a Ident);
+    impl VisitMut for Rename<'_> {
+        fn visit_ident_mut(&mut self, ident: &mut Ident) {
+            if ident == self.0 {
+                *ident = Ident::new(&self.1.to_string(), ident.span());
+            }
+        }
+    }
+    let own = float_param(&callee.sig)?;
+    // (`&T` and `&mut T` stay calls: the inliner reads a reference to a
+    // float as one to `f64` or `f32`.)
+    let to_float = callee.sig.inputs.iter().any(|input| {
+        matches!(input, syn::FnArg::Typed(typed) if matches!(&*typed.ty,
+            syn::Type::Reference(r) if matches!(&*r.elem, syn::Type::Path(p) if p.path.is_ident(&own))))
+    });
+    if to_float {
+        return None;
+    }
+    let mut copy = without_param(callee, &own);
+    let mut rename = Rename(&own, param);
+    rename.visit_signature_mut(&mut copy.sig);
+    rename.visit_block_mut(&mut copy.block);
+    Some(copy)
+}
+
+/// `callee` with its type parameter `param` and its `where` clause gone.
+fn without_param(callee: &syn::ItemFn, param: &Ident) -> syn::ItemFn {
     let mut copy = callee.clone();
     copy.sig.generics.params = copy
         .sig
         .generics
         .params
         .into_iter()
-        .filter(|p| !matches!(p, syn::GenericParam::Type(t) if t.ident == param))
+        .filter(|p| !matches!(p, syn::GenericParam::Type(t) if t.ident == *param))
         .collect();
     copy.sig.generics.where_clause = None;
     if copy.sig.generics.params.is_empty() {
         copy.sig.generics.lt_token = None;
         copy.sig.generics.gt_token = None;
     }
+    copy
+}
+
+/// `callee` over `float` in place of its float parameter, or `None` where
+/// it is not generic over the float alone, or uses its parameter otherwise
+/// than as a type and through the constructors this knows.
+pub(super) fn specialized(callee: &syn::ItemFn, float: &Ident) -> Option<syn::ItemFn> {
+    let param = float_param(&callee.sig)?;
+    let mut copy = without_param(callee, &param);
     let mut writer = Specialize {
         param,
         float: float.clone(),

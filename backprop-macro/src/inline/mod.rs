@@ -258,6 +258,9 @@ struct Inliner<'s> {
     /// The float the function computes in, which a helper generic over the
     /// float is inlined over (`generic.rs`).
     float: Option<proc_macro2::Ident>,
+    /// The function's own float parameter (`T` of `fn f<T: Float>`), which
+    /// a helper generic over the float is inlined over in its stead.
+    float_param: Option<proc_macro2::Ident>,
 }
 
 /// The statements hoisted out of the statement being visited: an inlined
@@ -437,6 +440,7 @@ impl<'s> Inliner<'s> {
                 .map(|(name, function)| (name.clone(), shared_params(function)))
                 .collect(),
             float: generic::caller_float(sig),
+            float_param: generic::float_param(sig),
         }
     }
 
@@ -614,8 +618,9 @@ impl<'s> Inliner<'s> {
         let callee = self.siblings.functions.get(&name)?;
         let plain = self.siblings.plain.contains(&name);
         // A plain helper generic over the float: its copy over the caller's.
-        let specialized = match (plain, &self.float) {
-            (true, Some(float)) => generic::specialized(callee, float),
+        let specialized = match (plain, &self.float, &self.float_param) {
+            (true, Some(float), _) => generic::specialized(callee, float),
+            (true, None, Some(param)) => generic::over_param(callee, param),
             _ => None,
         };
         // A plain helper over integers only (`index(i, j)`) has no
@@ -685,7 +690,7 @@ impl<'s> Inliner<'s> {
             Hint::None if !plain && loops_over_data(&callee.block) => return None,
             Hint::None | Hint::Asked => {}
         }
-        let mut params = inlinable_params(callee)?;
+        let mut params = inlinable_params(callee, self.float_param.as_ref())?;
         // Early returns at the top of the body are branches (`if x < 0.0 {
         // return 0.0; } x`), as in a function the macro differentiates.
         let mut body = (*callee.block).clone();
@@ -1411,7 +1416,10 @@ fn loops_over_data(block: &syn::Block) -> bool {
 /// The callee's parameters as (name, type, `mut`), where each is one name
 /// of a type the block can bind; `None` for callees that are not inlined
 /// (generic, `async`, `unsafe`, methods).
-fn inlinable_params(callee: &syn::ItemFn) -> Option<Vec<(syn::Ident, syn::Type, bool)>> {
+fn inlinable_params(
+    callee: &syn::ItemFn,
+    float_param: Option<&syn::Ident>,
+) -> Option<Vec<(syn::Ident, syn::Type, bool)>> {
     let sig = &callee.sig;
     let generic = sig
         .generics
@@ -1438,7 +1446,7 @@ fn inlinable_params(callee: &syn::ItemFn) -> Option<Vec<(syn::Ident, syn::Type, 
             };
             if pat.by_ref.is_some()
                 || pat.subpat.is_some()
-                || !(bindable(&typed.ty) || user_type(&typed.ty).is_some())
+                || !(bindable(&typed.ty, float_param) || user_type(&typed.ty).is_some())
             {
                 return None;
             }
@@ -1451,9 +1459,10 @@ fn inlinable_params(callee: &syn::ItemFn) -> Option<Vec<(syn::Ident, syn::Type, 
         .collect()
 }
 
-/// Floats, integers, `bool`, arrays of them, and references to slices,
-/// arrays and `Vec`s.
-fn bindable(ty: &syn::Type) -> bool {
+/// Floats (and the caller's float parameter, `float_param`), integers,
+/// `bool`, arrays of them, and references to slices, arrays and `Vec`s.
+fn bindable(ty: &syn::Type, float_param: Option<&syn::Ident>) -> bool {
+    let bindable = |ty: &syn::Type| bindable(ty, float_param);
     match ty {
         syn::Type::Path(path) => {
             path.qself.is_none()
@@ -1463,6 +1472,7 @@ fn bindable(ty: &syn::Type) -> bool {
                         "i32", "i64", "bool",
                     ]
                     .contains(&ident.to_string().as_str())
+                        || Some(ident) == float_param
                 })
         }
         syn::Type::Array(array) => bindable(&array.elem),
