@@ -582,3 +582,46 @@ fn zips_of_three_slices() {
         );
     }
 }
+
+/// Chains and loops over array literals (`[x, y, t].iter()`, `for q in
+/// &[..]`, `vec![..].iter()`), `into_iter()` of parameters and local
+/// arrays, and a fold whose accumulator is named as the list it folds
+/// (`a.iter().fold(0.0, |a, v| ..)`). The literals were refused ("`sum` is
+/// not a float method"), `into_iter` of a name refused as a chain, and the
+/// fold's accumulator hid the list (rustc: no method `iter` on a float).
+#[differentiate]
+#[allow(clippy::useless_vec)]
+fn literal_sources(x: &[f64], w: [f64; 2], s: f64) -> f64 {
+    let t = x[0] + s;
+    let mixed: f64 = [x[1], s, t].iter().map(|&q| q * t).sum();
+    let mut by_loop = 0.0;
+    for q in &[s, t * t] {
+        by_loop += q.sin();
+    }
+    let from_vec = vec![s, 2.0 * t].iter().map(|v| v.exp()).product::<f64>();
+    let a = [s, t];
+    let folded = a.iter().fold(0.0, |a, v| a + v * v);
+    let owned: f64 = w.into_iter().zip(x).map(|(p, q)| p * q).sum();
+    let local: f64 = a.into_iter().map(|v| v * folded).sum();
+    let largest = [s, t, 0.5]
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    mixed + by_loop + from_vec + folded + owned + local + largest
+}
+
+#[test]
+fn chains_over_array_literals_and_into_iter() {
+    for (s, x0) in [(0.3, 0.6), (-0.9, 0.2), (0.8, -1.4)] {
+        let x = [x0, -0.7, 0.4];
+        let w = [0.5, -0.25];
+        let (value, g) = literal_sources::grad(&x, w, s);
+        assert_eq!(value, literal_sources(&x, w, s));
+        let point = [x[0], x[1], x[2], w[0], w[1], s];
+        let f = |v: &[f64]| literal_sources(&v[..3], [v[3], v[4]], v[5]);
+        let mut gradient = g.x.clone();
+        gradient.extend(g.w);
+        gradient.push(g.s);
+        assert_gradient(f, &point, &gradient);
+    }
+}

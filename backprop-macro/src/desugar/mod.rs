@@ -6,7 +6,8 @@
 //! per element (`tuples`), arrays calls return read by
 //! a loop's index as local arrays (`call_arrays`), destructuring assignments as
 //! tuple `let`s (`assignments`), `let z: f64 = x.into();` as `f64::from(x)`
-//! (`conversions`), functions named where an adapter takes a
+//! (`conversions`), array literals iterated as local arrays
+//! (`array_sources`), functions named where an adapter takes a
 //! closure as closures and `for_each` as a loop (`adapters`), loops over
 //! `iter_mut()` as index loops
 //! (`iter_mut`), `copy_from_slice` as a copying loop (`copies`),
@@ -22,6 +23,7 @@
 
 pub mod adapters;
 pub mod array_results;
+pub mod array_sources;
 pub mod assignments;
 pub mod call_arrays;
 pub mod candidates;
@@ -64,6 +66,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     tuples::tuple_locals_as_elements(&mut function.block);
     assignments::tuple_assignments_as_lets(&mut function.block);
     conversions::intos_as_froms(&mut function.block);
+    array_sources::array_sources_bound(function);
     adapters::adapters_as_closures_and_loops(&mut function.block);
     iterators::tuple_folds_as_loops(&mut function.block);
     iterators::adapted_loops_as_loops(&mut function.block);

@@ -49,10 +49,22 @@ pub fn reduction(
             let init = &call.args[0];
             let (acc, item_pattern, step) = match &call.args[1] {
                 // `|acc, x| acc + x * x`: the accumulator keeps the user's name.
+                // Renamed where the chain reads a name it would hide
+                // (`a.iter().fold(0.0, |a, v| a + v)`: the loop's source
+                // is the list `a`, not the accumulator).
                 Expr::Closure(closure) if closure.inputs.len() == 2 => {
                     let acc = simple_name(&closure.inputs[0])?;
                     let item = untyped(&closure.inputs[1]).clone();
-                    let body = &closure.body;
+                    let mut body = (*closure.body).clone();
+                    let read = crate::emit::names::identifiers(call.receiver.to_token_stream());
+                    let acc = match read.contains(&acc.to_string()) {
+                        true => {
+                            let fresh = names.fresh(&acc.to_string());
+                            crate::inline::substitute::renamed(&mut body, &[(acc, fresh.clone())]);
+                            fresh
+                        }
+                        false => acc,
+                    };
                     (acc, item, quote_spanned!(span=> #body))
                 }
                 // `f64::max`: a function of the accumulator and the item.

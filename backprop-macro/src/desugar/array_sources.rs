@@ -1,0 +1,260 @@
+//! An array literal an iterator chain starts from (`[x, y, t].iter().map(|q|
+//! q * t).sum()`, `[a, b].into_iter()`, `vec![a, b].iter()`) or a loop
+//! iterates by reference (`for q in &[x, y]`) is a local array first, `let
+//! values = [x, y, t];` before the statement, so the chain reads a named array as
+//! any other. The elements are computed where they were, before the rest
+//! of the statement; a literal inside a closure, a loop's condition or an
+//! operand evaluated only sometimes (`c && ..`, a `match` arm) is left as
+//! written.
+
+use crate::emit::names::{identifiers, Names};
+use crate::lower::strip_parens as strip;
+use quote::ToTokens;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Stmt};
+
+pub fn array_sources_bound(function: &mut syn::ItemFn) {
+    let names = Names::avoiding(identifiers(function.block.to_token_stream()));
+    Binder { names }.visit_block_mut(&mut function.block);
+    into_iters_as_iters(function);
+}
+
+/// `x.into_iter()` where `x` is a list of floats whose kind the function
+/// shows: `x.iter()` of a parameter taken by reference (`&[f64]`, `&Vec<f64>`,
+/// `&[f64; 3]`: the same items), `x.iter().copied()` of an array taken by
+/// value or a local bound once to a literal of plain elements (`[a, b]`,
+/// `vec![a, b]`, `[0.0; 3]`: the same values). Other names are left as
+/// written.
+fn into_iters_as_iters(function: &mut syn::ItemFn) {
+    let mut bound = Bindings(std::collections::BTreeMap::new());
+    syn::visit::Visit::visit_block(&mut bound, &function.block);
+    let mut lists = std::collections::BTreeMap::new();
+    let mut params = std::collections::BTreeSet::new();
+    for input in &function.sig.inputs {
+        let syn::FnArg::Typed(typed) = input else {
+            continue;
+        };
+        let syn::Pat::Ident(pat) = &*typed.pat else {
+            continue;
+        };
+        let name = pat.ident.to_string();
+        params.insert(name.clone());
+        if bound.0.contains_key(&name) {
+            continue;
+        }
+        match &*typed.ty {
+            syn::Type::Reference(_) if list_of_scalars(&typed.ty) => {
+                lists.insert(name, false);
+            }
+            syn::Type::Array(array) if scalar_type(&array.elem) => {
+                lists.insert(name, true);
+            }
+            _ => {}
+        }
+    }
+    for (name, (count, plain_literal)) in &bound.0 {
+        if *count == 1 && *plain_literal && !params.contains(name) {
+            lists.insert(name.clone(), true);
+        }
+    }
+    if !lists.is_empty() {
+        IntoIters { lists }.visit_block_mut(&mut function.block);
+    }
+}
+
+/// How many times each name is bound in the body (patterns anywhere), and
+/// whether its one `let` gives it a literal list of plain elements.
+struct Bindings(std::collections::BTreeMap<String, (usize, bool)>);
+
+impl<'ast> syn::visit::Visit<'ast> for Bindings {
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let (syn::Pat::Ident(pat), Some(init)) = (&local.pat, &local.init) {
+            let entry = self.0.entry(pat.ident.to_string()).or_default();
+            entry.1 = plain_literal(&init.expr);
+        }
+        syn::visit::visit_local(self, local);
+    }
+
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        self.0.entry(pat.ident.to_string()).or_default().0 += 1;
+        syn::visit::visit_pat_ident(self, pat);
+    }
+
+    // (A closure's parameters are names of its own: `IntoIters` leaves
+    // alone a closure that binds a list's name.)
+    fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+        self.visit_expr(&closure.body);
+    }
+}
+
+/// `[a, b]`, `[0.0; n]` or `vec![a, b]` whose elements are no lists.
+fn plain_literal(expr: &Expr) -> bool {
+    let plain = |e: &Expr| !matches!(strip(e), Expr::Array(_) | Expr::Repeat(_) | Expr::Macro(_));
+    match strip(expr) {
+        Expr::Array(array) => array.elems.iter().all(plain),
+        Expr::Repeat(repeat) => plain(&repeat.expr),
+        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+            let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+            let tokens = &mac.mac.tokens;
+            match syn::parse::Parser::parse2(parser, tokens.clone()) {
+                Ok(elements) => elements.iter().all(plain),
+                // (`vec![0.0; n]`.)
+                Err(_) => syn::parse2::<syn::ExprRepeat>(quote::quote!([#tokens]))
+                    .is_ok_and(|repeat| plain(&repeat.expr)),
+            }
+        }
+        _ => false,
+    }
+}
+
+fn scalar_type(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(path) if path.qself.is_none() && path.path.get_ident().is_some())
+}
+
+/// `&[E]`, `&mut [E]`, `&Vec<E>`, `&[E; N]` of a single-name `E`.
+fn list_of_scalars(ty: &syn::Type) -> bool {
+    let syn::Type::Reference(reference) = ty else {
+        return false;
+    };
+    match &*reference.elem {
+        syn::Type::Slice(slice) => scalar_type(&slice.elem),
+        syn::Type::Array(array) => scalar_type(&array.elem),
+        syn::Type::Path(path) => path.path.segments.last().is_some_and(|last| {
+            last.ident == "Vec"
+                && matches!(&last.arguments, syn::PathArguments::AngleBracketed(args)
+                    if args.args.len() == 1
+                        && matches!(&args.args[0], syn::GenericArgument::Type(e) if scalar_type(e)))
+        }),
+        _ => false,
+    }
+}
+
+/// The lists `into_iter` is rewritten on: whether by `iter().copied()`.
+struct IntoIters {
+    lists: std::collections::BTreeMap<String, bool>,
+}
+
+impl VisitMut for IntoIters {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::Closure(closure) = expr {
+            let params = identifiers(closure.inputs.to_token_stream());
+            if self.lists.keys().any(|list| params.contains(list)) {
+                return;
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+        let Expr::MethodCall(call) = expr else {
+            return;
+        };
+        if call.method != "into_iter" || !call.args.is_empty() || call.turbofish.is_some() {
+            return;
+        }
+        let Expr::Path(path) = strip(&call.receiver) else {
+            return;
+        };
+        let Some(copied) = path
+            .path
+            .get_ident()
+            .and_then(|name| self.lists.get(&name.to_string()))
+        else {
+            return;
+        };
+        let receiver = &call.receiver;
+        let span = call.method.span();
+        *expr = match copied {
+            true => syn::parse_quote_spanned!(span=> #receiver.iter().copied()),
+            false => syn::parse_quote_spanned!(span=> #receiver.iter()),
+        };
+    }
+}
+
+struct Binder {
+    names: Names,
+}
+
+impl VisitMut for Binder {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        syn::visit_mut::visit_block_mut(self, block);
+        let mut stmts = Vec::with_capacity(block.stmts.len());
+        for mut stmt in std::mem::take(&mut block.stmts) {
+            let mut finder = Sources {
+                names: &mut self.names,
+                lets: Vec::new(),
+            };
+            finder.visit_stmt_mut(&mut stmt);
+            stmts.extend(finder.lets);
+            stmts.push(stmt);
+        }
+        block.stmts = stmts;
+    }
+}
+
+/// The literals a statement iterates where it runs once, each replaced by
+/// a fresh name bound in `lets`.
+struct Sources<'a> {
+    names: &'a mut Names,
+    lets: Vec<Stmt>,
+}
+
+impl Sources<'_> {
+    /// `let values = array;` among the statement's `lets`: the name.
+    fn bound(&mut self, array: Expr) -> syn::Ident {
+        // (Spanned at the literal: where a chain over it is refused.)
+        let mut name = self.names.fresh("values");
+        name.set_span(syn::spanned::Spanned::span(&array));
+        self.lets.push(syn::parse_quote!(let #name = #array;));
+        name
+    }
+}
+
+impl VisitMut for Sources<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            // Run sometimes, many times, or elsewhere; a nested block binds
+            // its own.
+            Expr::Closure(_) | Expr::Block(_) | Expr::Loop(_) | Expr::Match(_) => {}
+            Expr::While(_) | Expr::Async(_) | Expr::Unsafe(_) | Expr::Const(_) => {}
+            Expr::If(branch) => self.visit_expr_mut(&mut branch.cond),
+            // `for q in &[x, y]` (by value, `for q in [x, y]`, is read as
+            // the array it is).
+            Expr::ForLoop(each) => match strip(&each.expr) {
+                Expr::Reference(reference) if matches!(strip(&reference.expr), Expr::Array(_)) => {
+                    let mut array = (*reference.expr).clone();
+                    self.visit_expr_mut(&mut array);
+                    let name = self.bound(array);
+                    *each.expr = syn::parse_quote!(&#name);
+                }
+                _ => self.visit_expr_mut(&mut each.expr),
+            },
+            Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_) | syn::BinOp::Or(_)) => {
+                self.visit_expr_mut(&mut binary.left);
+            }
+            Expr::MethodCall(call) if iterates(&call.method) => {
+                let receiver = match strip(&call.receiver) {
+                    Expr::Reference(reference) => strip(&reference.expr),
+                    other => other,
+                };
+                let literal = match receiver {
+                    Expr::Array(_) => true,
+                    Expr::Macro(mac) => mac.mac.path.is_ident("vec"),
+                    _ => false,
+                };
+                if literal {
+                    let mut array = receiver.clone();
+                    syn::visit_mut::visit_expr_mut(self, &mut array);
+                    let name = self.bound(array);
+                    *call.receiver = syn::parse_quote!(#name);
+                }
+                syn::visit_mut::visit_expr_method_call_mut(self, call);
+            }
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    // (Items are not this function's code.)
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+fn iterates(method: &syn::Ident) -> bool {
+    method == "iter" || method == "into_iter"
+}
