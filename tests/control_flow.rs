@@ -509,6 +509,36 @@ fn early_returns(x: f64, n: usize) -> f64 {
     y.sqrt()
 }
 
+/// An early return whose `if` has an `else` that goes on (`else { y += ..;
+/// }`): the rest of the body runs after that `else`. (A plain helper
+/// written so was not inlined: rustc reported "`hn` is not a crate or
+/// module" at its call.)
+#[differentiate]
+fn return_or_else(x: f64, n: usize) -> f64 {
+    let mut y = x * 0.5;
+    if x < 0.0 {
+        return y * y;
+    } else if n > 3 {
+        return y.exp();
+    } else {
+        y += x.sin();
+        for _ in 0..n {
+            y *= 1.1;
+        }
+    }
+    shifted_unless_small(y, x) + y
+}
+
+#[allow(clippy::needless_else)]
+fn shifted_unless_small(a: f64, b: f64) -> f64 {
+    let t = a * 2.0;
+    if a < 0.25 {
+        return t;
+    } else {
+    }
+    t + b * b
+}
+
 #[differentiate]
 fn matches(x: f64, n: u8, flag: bool) -> f64 {
     let scale = match n {
@@ -594,6 +624,7 @@ fn return_from_anywhere() {
     for n in [0, 1, 5, 40] {
         for x in [-1.5, 0.7, 3.0, 25.0] {
             check!(early_returns(x = x, n));
+            check!(return_or_else(x = x, n));
         }
     }
 }

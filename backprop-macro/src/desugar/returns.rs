@@ -58,6 +58,16 @@ fn returns_as_tails(branch: &mut syn::ExprIf, rest: Vec<Stmt>) -> bool {
     match &mut branch.else_branch {
         Some((_, otherwise)) => match &mut **otherwise {
             Expr::If(inner) => returns_as_tails(inner, rest),
+            // `else { .. }` that does not return: it runs, then the rest.
+            Expr::Block(last) if continues(&last.block) => {
+                for stmt in last.block.stmts.iter_mut() {
+                    if let Stmt::Expr(_, semi @ None) = stmt {
+                        *semi = Some(Default::default());
+                    }
+                }
+                last.block.stmts.extend(rest);
+                true
+            }
             _ => false,
         },
         None => {
@@ -90,8 +100,9 @@ fn restore(
     stmts
 }
 
-/// `if c { ..; return a; }` as a statement, with no `else`, or a chain of
-/// such arms (`else if d { ..; return b; }`) with no final `else`.
+/// `if c { ..; return a; }` as a statement, with no `else` (or one that
+/// does not return), or a chain of such arms (`else if d { ..; return b;
+/// }`) with no final `else` (or one that does not return).
 fn returning_if(stmt: &Stmt) -> Option<&syn::ExprIf> {
     let Stmt::Expr(Expr::If(branch), _) = stmt else {
         return None;
@@ -110,10 +121,34 @@ fn every_arm_returns(branch: &syn::ExprIf) -> bool {
     ends_in_return
         && match &branch.else_branch {
             None => true,
-            Some((_, otherwise)) => {
-                matches!(&**otherwise, Expr::If(inner) if every_arm_returns(inner))
-            }
+            Some((_, otherwise)) => match &**otherwise {
+                Expr::If(inner) => every_arm_returns(inner),
+                Expr::Block(last) => continues(&last.block),
+                _ => false,
+            },
         }
+}
+
+/// A final `else` the rest of the body can follow inside: no label, and no
+/// `let` or item of its own that the rest would then see (`else { let t =
+/// ..; }` and a `t` read after it), nor a `return` or `break` of its own.
+fn continues(block: &syn::Block) -> bool {
+    use syn::visit::Visit;
+    struct Exits(bool);
+    impl<'ast> Visit<'ast> for Exits {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut exits = Exits(false);
+    exits.visit_block(block);
+    !exits.0
+        && block
+            .stmts
+            .iter()
+            .all(|stmt| !matches!(stmt, Stmt::Local(_) | Stmt::Item(_) | Stmt::Macro(_)))
 }
 
 #[cfg(test)]
