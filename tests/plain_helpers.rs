@@ -1272,3 +1272,27 @@ fn helpers_calling_helpers_that_bind_the_same_names() {
         assert_gradient(f, &[x, y], &[g.x, g.y]);
     }
 }
+
+fn sine_of_product(a: f64, b: f64) -> f64 {
+    let t = a * b;
+    t.sin() + b
+}
+
+/// A plain helper called among a `vec!`'s elements: inlined there too (was
+/// left a call of a module that does not exist: rustc's "not a crate or
+/// module").
+#[differentiate]
+#[allow(clippy::useless_vec)]
+fn helper_in_a_vec(x: f64, y: f64) -> f64 {
+    let v = vec![x * 2.0, sine_of_product(x, y), sine_of_product(y, 3.0)];
+    v[0] * v[1] + v[2]
+}
+
+#[test]
+fn a_helper_called_inside_vec() {
+    for (x, y) in [(0.3, -0.7), (1.2, 0.4)] {
+        let (value, g) = helper_in_a_vec::grad(x, y);
+        assert_eq!(value, helper_in_a_vec(x, y));
+        assert_gradient(|v| helper_in_a_vec(v[0], v[1]), &[x, y], &[g.x, g.y]);
+    }
+}

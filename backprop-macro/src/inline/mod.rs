@@ -407,6 +407,10 @@ impl VisitMut for Inliner<'_> {
                 let bound = self.element_bound(&looped.pat, &looped.expr, false);
                 self.with_receiver(bound, |inliner| inliner.visit_block_mut(&mut looped.body));
             }
+            // `vec![a, h(x)]`: its elements are values like any other.
+            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+                crate::parse::method::visit_macro_arguments(self, &mut mac.mac);
+            }
             _ => syn::visit_mut::visit_expr_mut(self, expr),
         }
     }
@@ -1554,6 +1558,12 @@ fn called_names(block: &syn::Block) -> HashSet<String> {
                 self.0.insert("neg".to_string());
             }
             syn::visit::visit_expr_unary(self, unary);
+        }
+        // (`vec![a, h(x)]`: inlined there too.)
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            if mac.path.is_ident("vec") {
+                crate::parse::method::read_macro_arguments(self, mac);
+            }
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
