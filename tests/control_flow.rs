@@ -539,6 +539,58 @@ fn shifted_unless_small(a: f64, b: f64) -> f64 {
     t + b * b
 }
 
+/// A `loop`'s value, as Newton's method is written in Rust: `let root =
+/// loop { .. break x; .. };` (was refused: "`break` with a value is not
+/// supported"), two `break`s with the same value.
+#[differentiate]
+fn newton_root(a: f64) -> f64 {
+    let mut x = a;
+    let mut n = 0;
+    let root = loop {
+        n += 1;
+        if n > 50 {
+            break x;
+        }
+        let next = x - (x.cos() - x) / (-x.sin() - 1.0);
+        if (next - x).abs() < 1e-13 {
+            break x;
+        }
+        x = next;
+    };
+    root * a
+}
+
+/// A labelled `loop` as the body's value, left from an inner loop (`break
+/// 'outer x * y`) and from its own body.
+#[differentiate]
+fn loop_as_value(a: f64, b: f64) -> f64 {
+    let mut x = a;
+    let mut y = b;
+    'outer: loop {
+        for _ in 0..3 {
+            x = x * 0.5 + y;
+            if x > 10.0 {
+                break 'outer x * y;
+            }
+        }
+        y += 1.0;
+        if y > 5.0 {
+            break x * y;
+        }
+    }
+}
+
+#[test]
+fn loops_with_values() {
+    for a in [0.5, 2.0, -0.3] {
+        check!(newton_root(a = a));
+    }
+    // Each `break` in turn, away from where one takes over from the other.
+    for (a, b) in [(0.5, 0.2), (3.1, 4.3), (1.0, 1.7), (9.0, 6.5)] {
+        check!(loop_as_value(a = a, b = b));
+    }
+}
+
 #[differentiate]
 fn matches(x: f64, n: u8, flag: bool) -> f64 {
     let scale = match n {

@@ -136,7 +136,9 @@ fn pipeline(
     // The body's own `const` and `use` items, for the module.
     let mut rebased = function.clone();
     let items = crate::parse::items::take_items(&mut rebased.block);
-    // Validate: constructs refused wherever they appear.
+    // Validate: constructs refused wherever they appear (a `loop`'s value
+    // read after it first, where its `break`s then carry none).
+    crate::desugar::loop_values::loop_values_after_loops(&mut rebased.block);
     valid::check(&rebased.block, &mut errors);
     // Desugar: the user's syntax in a smaller language (`desugar`).
     crate::desugar::desugar(&mut rebased, &floats);

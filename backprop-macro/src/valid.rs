@@ -41,7 +41,7 @@ pub fn refusal(expr: &Expr) -> Option<&'static str> {
         Expr::Let(_) => "`let` expressions are not supported",
         // The loop's value would be a second output of the loop.
         Expr::Break(exit) if exit.expr.is_some() => {
-            "`break` with a value is not supported; assign the value to a variable before `break`"
+            "this `break` with a value is not supported: a loop's value is read after it only where every `break` of the loop carries the same expression of variables declared before the loop (`let root = loop { .. if done { break x; } .. };`); assign the value to such a variable before `break`"
         }
         _ => return None,
     })

@@ -35,6 +35,7 @@ pub mod extrema;
 pub mod hoist;
 pub mod iter_mut;
 pub mod iterators;
+pub mod loop_values;
 pub mod matches;
 pub mod paths;
 pub mod records;
