@@ -71,3 +71,31 @@ fn closures_are_inlined() {
         assert_gradient(|v| closure_with_a_body(&w, v[0]), &[x], &[g.x]);
     }
 }
+
+/// Closures returning arrays, as an ODE's right-hand side is written: an
+/// array literal as the value (was refused: "an array of differentiated
+/// values is supported as a variable"), with a type or a block.
+#[differentiate(wrt(k, c))]
+fn euler_with_closures(k: f64, c: f64, observed: &[f64]) -> f64 {
+    let rhs = |s: [f64; 2]| -> [f64; 2] { [s[1], -k * s[0] - c * s[1]] };
+    let step = |s: [f64; 2], d: [f64; 2]| [s[0] + 0.1 * d[0], s[1] + 0.1 * d[1]];
+    let mut s = [1.0, 0.0];
+    let mut loss = 0.0;
+    for &o in observed {
+        let d = rhs(s);
+        s = step(s, d);
+        loss += (s[0] - o).powi(2);
+    }
+    loss
+}
+
+#[test]
+fn closures_returning_arrays() {
+    let observed: Vec<f64> = (0..20).map(|i| (i as f64 * 0.3).cos() * 0.9).collect();
+    for (k, c) in [(2.0, 0.3), (0.7, -0.2)] {
+        let (value, g) = euler_with_closures::grad(k, c, &observed);
+        assert_eq!(value, euler_with_closures(k, c, &observed));
+        let f = |v: &[f64]| euler_with_closures(v[0], v[1], &observed);
+        assert_gradient(f, &[k, c], &[g.k, g.c]);
+    }
+}

@@ -5,7 +5,8 @@
 //! any other. The elements are computed where they were, before the rest
 //! of the statement; a literal inside a closure, a loop's condition or an
 //! operand evaluated only sometimes (`c && ..`, a `match` arm) is left as
-//! written.
+//! written. An array literal a closure returns is bound the same way,
+//! inside the closure.
 
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
@@ -15,8 +16,45 @@ use syn::{Expr, Stmt};
 
 pub fn array_sources_bound(function: &mut syn::ItemFn) {
     let names = Names::avoiding(identifiers(function.block.to_token_stream()));
-    Binder { names }.visit_block_mut(&mut function.block);
+    let mut binder = Binder { names };
+    binder.visit_block_mut(&mut function.block);
+    Results {
+        names: &mut binder.names,
+    }
+    .visit_block_mut(&mut function.block);
     into_iters_as_iters(function);
+}
+
+/// An array a closure returns as a literal, `|s: f64| [s.sin(), s.cos()]`
+/// (or a block ending in one), is bound first, `{ let values = [..];
+/// values }`: an array is a variable where the closure is inlined.
+struct Results<'a> {
+    names: &'a mut Names,
+}
+
+impl VisitMut for Results<'_> {
+    fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
+        syn::visit_mut::visit_expr_closure_mut(self, closure);
+        let tail = match &mut *closure.body {
+            Expr::Block(block) => match block.block.stmts.last_mut() {
+                Some(Stmt::Expr(tail, None)) => tail,
+                _ => return,
+            },
+            body => body,
+        };
+        if !matches!(strip(tail), Expr::Array(_)) {
+            return;
+        }
+        let mut name = self.names.fresh("values");
+        name.set_span(syn::spanned::Spanned::span(&*tail));
+        let array = tail.clone();
+        *tail = syn::parse_quote!({
+            let #name = #array;
+            #name
+        });
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
 /// `x.into_iter()` where `x` is a list of floats whose kind the function
