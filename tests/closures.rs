@@ -99,3 +99,37 @@ fn closures_returning_arrays() {
         assert_gradient(f, &[k, c], &[g.k, g.c]);
     }
 }
+
+/// Closures returning tuples: destructured, bound and read by element,
+/// one element of a call read directly, and a body with a `let` before
+/// its tuple (were refused: "a tuple of differentiated values is supported
+/// bound by a `let`").
+#[differentiate]
+fn closures_returning_tuples(x: f64, y: f64) -> f64 {
+    let scaled = |s: f64| (s.sin() * y, s.cos());
+    let (a, b) = scaled(x);
+    let c = scaled(y * 2.0);
+    let polar = |t: f64| {
+        let r = x * x + 1.0;
+        (r * t.cos(), r * t.sin())
+    };
+    let mut total = 0.0;
+    for k in 0..3 {
+        let (px, py) = polar(k as f64 * 0.5 + y);
+        total += px * py;
+    }
+    a * b + c.0 * c.1 + scaled(x + y).1 + total
+}
+
+#[test]
+fn closures_returning_tuples_are_one_closure_per_element() {
+    for (x, y) in [(0.3, -0.7), (1.1, 0.4)] {
+        let (value, g) = closures_returning_tuples::grad(x, y);
+        assert_eq!(value, closures_returning_tuples(x, y));
+        assert_gradient(
+            |v| closures_returning_tuples(v[0], v[1]),
+            &[x, y],
+            &[g.x, g.y],
+        );
+    }
+}

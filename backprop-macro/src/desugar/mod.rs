@@ -2,7 +2,8 @@
 //! out: paths moved one module deeper (`paths`), integer locals bound to a
 //! literal and used as indices typed `usize` (`sizes`), local buffers of rows as flat
 //! buffers (`row_buffers`), local structs built from a
-//! literal as one local per field (`records`), tuple locals as one local
+//! literal as one local per field (`records`), closures returning tuples as
+//! one closure per element (`closure_tuples`), tuple locals as one local
 //! per element (`tuples`), arrays calls return read by
 //! a loop's index as local arrays (`call_arrays`), destructuring assignments as
 //! tuple `let`s (`assignments`), `let z: f64 = x.into();` as `f64::from(x)`
@@ -27,6 +28,7 @@ pub mod array_sources;
 pub mod assignments;
 pub mod call_arrays;
 pub mod candidates;
+pub mod closure_tuples;
 pub mod continues;
 pub mod conversions;
 pub mod copies;
@@ -64,6 +66,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     records::struct_locals_as_fields(&mut function.block, float.as_ref());
     call_arrays::call_arrays_as_buffers(&mut function.block);
     array_results::array_maps_as_elements(function);
+    closure_tuples::closure_tuples_as_elements(&mut function.block);
     tuples::tuple_locals_as_elements(&mut function.block);
     assignments::tuple_assignments_as_lets(&mut function.block);
     conversions::intos_as_froms(&mut function.block);
