@@ -1296,3 +1296,32 @@ fn a_helper_called_inside_vec() {
         assert_gradient(|v| helper_in_a_vec(v[0], v[1]), &[x, y], &[g.x, g.y]);
     }
 }
+
+/// A plain helper that prints and asserts with variables named in its
+/// format strings (`"{y:.3}"`): inlined, the names given as arguments so
+/// that the renamed variables print (was not inlined: rustc's "not a crate
+/// or module" at the call).
+fn logged_square(x: f64) -> f64 {
+    let y = x * x;
+    if y > 1e6 {
+        println!("large: y = {y:.3} from x = {x}, {}", y + 1.0);
+    }
+    assert!(y >= 0.0, "negative square {y}");
+    y.sin()
+}
+
+#[differentiate]
+fn calls_a_logging_helper(x: f64) -> f64 {
+    let y = x + 1.0;
+    logged_square(x) * 2.0 + logged_square(y)
+}
+
+#[test]
+fn helpers_with_format_strings_are_inlined() {
+    for x in [0.7, -1.3] {
+        let (value, g) = calls_a_logging_helper::grad(x);
+        assert_eq!(value, calls_a_logging_helper(x));
+        assert_gradient(|v| calls_a_logging_helper(v[0]), &[x], &[g.x]);
+        assert!(calls_a_logging_helper::SOURCE.contains("x = x"));
+    }
+}

@@ -43,7 +43,7 @@ fn expand(
         }
     };
     let mut errors = Errors::default();
-    let args = Args::parse(attr).unwrap_or_else(|error| {
+    let mut args = Args::parse(attr).unwrap_or_else(|error| {
         errors.push(error);
         Args::default()
     });
@@ -53,6 +53,9 @@ fn expand(
     let mut generated = crate::parse::lifetimes::without_lifetimes(&function);
     if let Some(file) = file {
         crate::inline::siblings::aliases_expanded(&mut generated, file);
+    }
+    if let Some(file) = file {
+        args.plain_helpers = crate::inline::plain_helpers_called(&function, &generated, file);
     }
     // Calls of the functions beside it inlined: plain helpers, methods and
     // differentiated functions; where what that writes is refused, only the

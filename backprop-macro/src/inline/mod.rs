@@ -131,6 +131,33 @@ pub fn callees_inlined(
     Some(function)
 }
 
+/// The plain helpers beside `written` in `file` (no attribute, a float in
+/// their signature) that `generated` calls: a call of one the inliner
+/// leaves has no module to go through (`Args::plain_helpers`).
+pub fn plain_helpers_called(
+    written: &syn::ItemFn,
+    generated: &syn::ItemFn,
+    file: &Path,
+) -> Vec<String> {
+    let called = called_names(&generated.block);
+    let Some(siblings) = siblings::of(&syn::Item::Fn(written.clone()), file, &called) else {
+        return Vec::new();
+    };
+    let mut helpers: Vec<String> = siblings
+        .plain
+        .iter()
+        .filter(|name| called.contains(*name))
+        .filter(|name| {
+            siblings.functions.get(*name).is_some_and(|helper| {
+                mentions_a_float(&helper.sig) || generic::float_param(&helper.sig).is_some()
+            })
+        })
+        .cloned()
+        .collect();
+    helpers.sort();
+    helpers
+}
+
 /// The type of a struct literal `V2 { .. }`, or of a block (an inlined
 /// method's) or parentheses ending in one.
 fn literal_type(expr: &Expr) -> Option<syn::Type> {
@@ -698,6 +725,7 @@ impl<'s> Inliner<'s> {
         // Early returns at the top of the body are branches (`if x < 0.0 {
         // return 0.0; } x`), as in a function the macro differentiates.
         let mut body = (*callee.block).clone();
+        format_names_as_arguments(&mut body);
         crate::desugar::returns::early_returns_as_branches(&mut body);
         final_return_as_tail(&mut body);
         parameters_made_mutable(&mut body, &mut params);
@@ -1524,12 +1552,69 @@ fn inlinable_body(block: &syn::Block) -> bool {
             self.0 = false;
         }
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            self.0 &= crate::emit::names::format_string_names(mac.tokens.clone()).is_empty();
+            self.0 &= format_names_not_given(mac).is_empty();
         }
     }
     let mut finder = Finder(true);
     finder.visit_block(block);
     finder.0
+}
+
+/// The names a macro's format string reads (`"{y}"`) that its arguments do
+/// not give by name (`y = ..`).
+fn format_names_not_given(mac: &syn::Macro) -> HashSet<String> {
+    let mut names = crate::emit::names::format_string_names(mac.tokens.clone());
+    let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+    if let Ok(args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) {
+        for arg in &args {
+            if let Expr::Assign(assign) = arg {
+                if let Expr::Path(path) = &*assign.left {
+                    if let Some(name) = path.path.get_ident() {
+                        names.remove(&name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// A format string's captured names given as named arguments (`println!("y
+/// = {y}")` is `println!("y = {y}", y = y)`), so that renaming the
+/// variable, as inlining does, renames what is printed.
+fn format_names_as_arguments(body: &mut syn::Block) {
+    struct Writer;
+    impl VisitMut for Writer {
+        fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+            let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+            let Ok(mut args) = syn::parse::Parser::parse2(parser, mac.tokens.clone()) else {
+                return;
+            };
+            // (The format string follows the condition of `assert!`, the
+            // writer of `write!`.)
+            let format = args.iter().any(|arg| {
+                matches!(
+                    arg,
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(_),
+                        ..
+                    })
+                )
+            });
+            let mut missing: Vec<String> = format_names_not_given(mac).into_iter().collect();
+            if !format || missing.is_empty() {
+                return;
+            }
+            missing.sort();
+            for name in &missing {
+                let ident = syn::Ident::new(name, syn::spanned::Spanned::span(&mac.path));
+                args.push(syn::parse_quote!(#ident = #ident));
+            }
+            mac.tokens = quote::quote!(#args);
+        }
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    }
+    Writer.visit_block_mut(body);
 }
 
 /// The names called as `name(..)` or as methods `v.name(..)`.

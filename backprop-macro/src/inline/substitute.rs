@@ -99,6 +99,12 @@ impl Substitution<'_> {
     fn tokens(&self, tokens: TokenStream) -> TokenStream {
         let trees: Vec<TokenTree> = tokens.into_iter().collect();
         let punct = |tree: Option<&TokenTree>, ch: char| matches!(tree, Some(TokenTree::Punct(p)) if p.as_char() == ch);
+        // `name = value` among a format macro's arguments: `name` is the
+        // format string's, not a variable (`==` is a joint `=`).
+        let names_argument = |tree: Option<&TokenTree>| {
+            matches!(tree, Some(TokenTree::Punct(p))
+                if p.as_char() == '=' && p.spacing() == proc_macro2::Spacing::Alone)
+        };
         let mut out = Vec::with_capacity(trees.len());
         for (k, tree) in trees.iter().enumerate() {
             let before = k.checked_sub(1).and_then(|j| trees.get(j));
@@ -109,7 +115,8 @@ impl Substitution<'_> {
                         && !punct(before, ':')
                         && !punct(before, '\'')
                         && !punct(after, '!')
-                        && !punct(after, ':') =>
+                        && !punct(after, ':')
+                        && !names_argument(after) =>
                 {
                     let mut name = self.renamed(ident).unwrap_or_else(|| ident.clone());
                     name.set_span(ident.span());

@@ -324,6 +324,12 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The plain helper beside the function that `path` names (a bare name).
+    fn plain_helper(&self, path: &syn::Path) -> Option<String> {
+        let name = path.get_ident()?.to_string();
+        self.plain_helpers.contains(&name).then_some(name)
+    }
+
     pub(super) fn call(&mut self, call: &syn::ExprCall, expr: &Expr) -> Operand {
         if let Some(k) = self.closure_named(&call.func) {
             return self.inline_closure(k, call);
@@ -391,6 +397,13 @@ impl<'a> Lowerer<'a> {
             // An ordinary call on values that do not depend on the inputs (its
             // arguments held a branch, so they were lowered one by one).
             return self.inactive_template(|args| quote!(#path(#(#args),*)), &args, expr);
+        }
+        if let Some(helper) = self.plain_helper(path) {
+            self.errors.spanned(
+                &call.func,
+                format!("`{helper}` is a plain function (no `#[differentiate]`) that cannot be inlined here: its body returns from inside a loop or a nested block, uses `?` or a label, or declares an item, or, generic over its float, it takes `&F` or `&mut F`; mark it `#[differentiate]`, or write it without those"),
+            );
+            return self.dummy();
         }
         let float = args
             .iter()

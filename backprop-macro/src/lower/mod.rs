@@ -61,6 +61,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         errors,
         ret: sig.ret.clone(),
         floats: sig.floats.clone(),
+        plain_helpers: &sig.plain_helpers,
         written_params: written_params(sig),
         scalar_inouts: sig
             .inouts()
@@ -255,6 +256,9 @@ struct Lowerer<'a> {
     errors: &'a mut Errors,
     ret: FloatTy,
     floats: Floats,
+    /// Plain helpers beside the function: a differentiated call of one is
+    /// refused (it has no module).
+    plain_helpers: &'a [String],
     /// The `&mut [f64]` parameters, which the body may write.
     written_params: Vec<NodeId>,
     /// The `&mut f64` parameters, by name: passed on as they are

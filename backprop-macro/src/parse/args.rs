@@ -19,6 +19,11 @@ pub struct Args {
     /// (`g::generic`): every callee must be a differentiated function that
     /// has one.
     pub second_order: bool,
+    /// Plain helpers beside the function (no attribute) that it calls: a
+    /// call of one left after inlining (the inliner could not take its
+    /// body) has no module to go through, and is refused where it is
+    /// differentiated. Filled by `expand.rs`, not written by the user.
+    pub plain_helpers: Vec<String>,
 }
 
 impl Args {

@@ -133,6 +133,8 @@ pub struct Signature {
     /// The `const` and `use` items the body declares at its top, for the
     /// module (`parse/items.rs`).
     pub items: Vec<syn::Item>,
+    /// Plain helpers the inliner could not take (`Args::plain_helpers`).
+    pub plain_helpers: Vec<String>,
 }
 
 /// What the function returns.
@@ -195,6 +197,7 @@ impl Signature {
             generics: sig.generics.clone(),
             floats: floats.clone(),
             items: Vec::new(),
+            plain_helpers: args.plain_helpers.clone(),
             ret: ret.as_ref()?.0.clone(),
             outputs: ret?.1,
             ret_ty: match &sig.output {

@@ -199,6 +199,7 @@ fn flat_args(args: &Args, models: &[Model]) -> Args {
         data,
         models: passed,
         second_order: args.second_order,
+        plain_helpers: args.plain_helpers.clone(),
     }
 }
 
