@@ -401,7 +401,7 @@ impl<'a> Lowerer<'a> {
         if let Some(helper) = self.plain_helper(path) {
             self.errors.spanned(
                 &call.func,
-                format!("`{helper}` is a plain function (no `#[differentiate]`) that cannot be inlined here: its body returns from inside a loop or a nested block, uses `?` or a label, or declares an item, or, generic over its float, it takes `&F` or `&mut F`; mark it `#[differentiate]`, or write it without those"),
+                format!("`{helper}` is a plain function (no `#[differentiate]`) that cannot be inlined here: its body returns from inside a loop or a nested block, uses `?` or a label, or declares an item, or it takes a function (`impl Fn(f64) -> f64`) or, generic over its float, `&F` or `&mut F`; mark it `#[differentiate]`, or write it without those"),
             );
             return self.dummy();
         }
