@@ -398,6 +398,16 @@ impl<'a> Lowerer<'a> {
             // arguments held a branch, so they were lowered one by one).
             return self.inactive_template(|args| quote!(#path(#(#args),*)), &args, expr);
         }
+        // `P(x, y)`, `Some(x)`: a tuple struct or a variant, not a function.
+        if let Some(last) = path.segments.last() {
+            if last.ident.to_string().starts_with(|c: char| c.is_ascii_uppercase()) {
+                self.errors.spanned(
+                    &call.func,
+                    format!("`{}(..)` builds a tuple struct or an enum variant, which cannot hold differentiated values: use a struct with named fields (`struct P {{ x: f64, y: f64 }}`, built as `P {{ x, y }}`), or keep the values in locals", last.ident),
+                );
+                return self.dummy();
+            }
+        }
         if let Some(helper) = self.plain_helper(path) {
             self.errors.spanned(
                 &call.func,
