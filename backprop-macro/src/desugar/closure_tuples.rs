@@ -130,7 +130,7 @@ impl<'ast> Visit<'ast> for Uses<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
         match expr {
             Expr::Call(call) if is_name(&call.func, self.name) => {
-                if !call.args.iter().all(repeatable) {
+                if !call.args.iter().all(super::repeatable) {
                     self.fine = false;
                 }
                 for arg in &call.args {
@@ -198,24 +198,4 @@ impl Calls<'_> {
 
 fn is_name(expr: &Expr, name: &str) -> bool {
     matches!(strip(expr), Expr::Path(path) if path.qself.is_none() && path.path.is_ident(name))
-}
-
-/// An argument computed once per element means the same: no assignment,
-/// `&mut`, macro, block or closure.
-fn repeatable(expr: &Expr) -> bool {
-    struct Effects(bool);
-    impl<'ast> Visit<'ast> for Effects {
-        fn visit_expr(&mut self, expr: &'ast Expr) {
-            match expr {
-                Expr::Assign(_) | Expr::Macro(_) | Expr::Block(_) | Expr::Closure(_) => {
-                    self.0 = true
-                }
-                Expr::Reference(reference) if reference.mutability.is_some() => self.0 = true,
-                _ => syn::visit::visit_expr(self, expr),
-            }
-        }
-    }
-    let mut effects = Effects(false);
-    effects.visit_expr(expr);
-    !effects.0
 }

@@ -3,7 +3,7 @@
 //! `break` and the value read after it, `loop { ..; if c { break; } .. }
 //! let root = x;`: the value `x` has when the loop stops is the value it
 //! has after the loop. Done where that holds: every `break` of the loop
-//! carries the same expression, which reads only names bound outside the
+//! carries the same expression (`desugar::repeatable`), which reads only names bound outside the
 //! loop (none bound again inside it) and changes nothing. The loop as the
 //! body's last expression (`loop { .. break x; }` ending the function) is
 //! the same with `x` after it. Other `break`s with values are refused, as
@@ -85,7 +85,7 @@ fn plain_breaks(looped: &mut syn::ExprLoop) -> Option<Expr> {
         .values
         .iter()
         .all(|value| value.to_token_stream().to_string() == first.to_token_stream().to_string());
-    if !same || breaks.plain || !pure(&first) {
+    if !same || breaks.plain || !super::repeatable(&first) {
         return None;
     }
     // The names it reads keep their outer meaning through the loop.
@@ -187,36 +187,4 @@ impl<'ast> Visit<'ast> for Bound {
         self.0.insert(pat.ident.to_string());
         syn::visit::visit_pat_ident(self, pat);
     }
-}
-
-/// An expression that changes nothing when computed again: no assignment,
-/// `&mut`, macro, block or call of a method taking `&mut self` that this
-/// can tell (calls of functions and float methods are taken as pure, as
-/// the macro takes them).
-fn pure(expr: &Expr) -> bool {
-    struct Impure(bool);
-    impl<'ast> Visit<'ast> for Impure {
-        fn visit_expr(&mut self, expr: &'ast Expr) {
-            match expr {
-                Expr::Assign(_) | Expr::Macro(_) | Expr::Block(_) | Expr::Loop(_) => self.0 = true,
-                Expr::While(_) | Expr::ForLoop(_) | Expr::Closure(_) => self.0 = true,
-                Expr::Binary(binary)
-                    if matches!(
-                        binary.op,
-                        syn::BinOp::AddAssign(_)
-                            | syn::BinOp::SubAssign(_)
-                            | syn::BinOp::MulAssign(_)
-                            | syn::BinOp::DivAssign(_)
-                    ) =>
-                {
-                    self.0 = true
-                }
-                Expr::Reference(reference) if reference.mutability.is_some() => self.0 = true,
-                _ => syn::visit::visit_expr(self, expr),
-            }
-        }
-    }
-    let mut impure = Impure(false);
-    impure.visit_expr(expr);
-    !impure.0
 }

@@ -162,6 +162,28 @@ pub(crate) fn assigns(expr: &syn::Expr) -> bool {
     finder.0
 }
 
+/// Whether `expr`, computed again, gives the same and changes nothing: no
+/// assignment, `&mut`, macro, block, loop or closure (calls of functions
+/// and methods are taken as pure, as the macro takes them).
+pub(crate) fn repeatable(expr: &syn::Expr) -> bool {
+    struct Effects(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Effects {
+        fn visit_expr(&mut self, expr: &'ast syn::Expr) {
+            use syn::Expr as E;
+            match expr {
+                E::Assign(_) | E::Macro(_) | E::Block(_) | E::Closure(_) => self.0 = true,
+                E::Loop(_) | E::While(_) | E::ForLoop(_) => self.0 = true,
+                E::Binary(b) if is_compound_assignment(&b.op) => self.0 = true,
+                E::Reference(r) if r.mutability.is_some() => self.0 = true,
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+    }
+    let mut effects = Effects(false);
+    syn::visit::Visit::visit_expr(&mut effects, expr);
+    !effects.0
+}
+
 /// `+=`, `-=` and the other operators that assign.
 pub(crate) fn is_compound_assignment(op: &syn::BinOp) -> bool {
     use syn::BinOp as B;

@@ -400,7 +400,11 @@ impl<'a> Lowerer<'a> {
         }
         // `P(x, y)`, `Some(x)`: a tuple struct or a variant, not a function.
         if let Some(last) = path.segments.last() {
-            if last.ident.to_string().starts_with(|c: char| c.is_ascii_uppercase()) {
+            if last
+                .ident
+                .to_string()
+                .starts_with(|c: char| c.is_ascii_uppercase())
+            {
                 self.errors.spanned(
                     &call.func,
                     format!("`{}(..)` builds a tuple struct or an enum variant, which cannot hold differentiated values: use a struct with named fields (`struct P {{ x: f64, y: f64 }}`, built as `P {{ x, y }}`), or keep the values in locals", last.ident),
