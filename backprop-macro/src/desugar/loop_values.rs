@@ -3,8 +3,9 @@
 //! `break` and the value read after it, `loop { ..; if c { break; } .. }
 //! let root = x;`: the value `x` has when the loop stops is the value it
 //! has after the loop. Done where that holds: every `break` of the loop
-//! carries the same expression (`desugar::repeatable`), which reads only names bound outside the
-//! loop (none bound again inside it) and changes nothing. The loop as the
+//! carries the same expression, which reads only names bound outside the
+//! loop (none bound again inside it) and changes nothing
+//! (`desugar::repeatable`). The loop as the
 //! body's last expression (`loop { .. break x; }` ending the function) is
 //! the same with `x` after it. Other `break`s with values are refused, as
 //! before: this runs before the validation that refuses them.
