@@ -54,18 +54,21 @@ fn expand(
     if let Some(file) = file {
         crate::inline::siblings::aliases_expanded(&mut generated, file);
     }
-    if let Some(file) = file {
-        args.plain_helpers = crate::inline::plain_helpers_called(&function, &generated, file);
-    }
     // Calls of the functions beside it inlined: plain helpers, methods and
     // differentiated functions; where what that writes is refused, only the
     // differentiated ones (a second try, written only then); else none,
     // each call made through its module.
-    let attempt = |plain: bool| {
+    let inline = |plain: bool| {
         file.filter(|_| errors.is_empty())
-            .and_then(|file| crate::inline::callees_inlined(&function, &generated, file, plain))
+            .map(|file| crate::inline::callees_inlined(&function, &generated, file, plain))
+            .unwrap_or_default()
     };
-    let first = attempt(true);
+    let attempt = |plain: bool| inline(plain).function;
+    let crate::inline::Inlined {
+        function: first,
+        plain_helpers,
+    } = inline(true);
+    args.plain_helpers = plain_helpers;
     let tries = || {
         first
             .iter()

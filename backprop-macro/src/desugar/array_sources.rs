@@ -16,45 +16,8 @@ use syn::{Expr, Stmt};
 
 pub fn array_sources_bound(function: &mut syn::ItemFn) {
     let names = Names::avoiding(identifiers(function.block.to_token_stream()));
-    let mut binder = Binder { names };
-    binder.visit_block_mut(&mut function.block);
-    Results {
-        names: &mut binder.names,
-    }
-    .visit_block_mut(&mut function.block);
+    Binder { names }.visit_block_mut(&mut function.block);
     into_iters_as_iters(function);
-}
-
-/// An array a closure returns as a literal, `|s: f64| [s.sin(), s.cos()]`
-/// (or a block ending in one), is bound first, `{ let values = [..];
-/// values }`: an array is a variable where the closure is inlined.
-struct Results<'a> {
-    names: &'a mut Names,
-}
-
-impl VisitMut for Results<'_> {
-    fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
-        syn::visit_mut::visit_expr_closure_mut(self, closure);
-        let tail = match &mut *closure.body {
-            Expr::Block(block) => match block.block.stmts.last_mut() {
-                Some(Stmt::Expr(tail, None)) => tail,
-                _ => return,
-            },
-            body => body,
-        };
-        if !matches!(strip(tail), Expr::Array(_)) {
-            return;
-        }
-        let mut name = self.names.fresh("values");
-        name.set_span(syn::spanned::Spanned::span(&*tail));
-        let array = tail.clone();
-        *tail = syn::parse_quote!({
-            let #name = #array;
-            #name
-        });
-    }
-
-    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
 /// `x.into_iter()` where `x` is a list of floats whose kind the function
@@ -84,7 +47,9 @@ fn into_iters_as_iters(function: &mut syn::ItemFn) {
             syn::Type::Reference(_) if list_of_scalars(&typed.ty) => {
                 lists.insert(name, false);
             }
-            syn::Type::Array(array) if scalar_type(&array.elem) => {
+            // (Copied: of numbers, or of the function's own type
+            // parameter, a `Float`, which is `Copy`.)
+            syn::Type::Array(array) if copy_type(&array.elem, &function.sig.generics) => {
                 lists.insert(name, true);
             }
             _ => {}
@@ -132,17 +97,32 @@ fn plain_literal(expr: &Expr) -> bool {
         Expr::Array(array) => array.elems.iter().all(plain),
         Expr::Repeat(repeat) => plain(&repeat.expr),
         Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
-            let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
-            let tokens = &mac.mac.tokens;
-            match syn::parse::Parser::parse2(parser, tokens.clone()) {
-                Ok(elements) => elements.iter().all(plain),
-                // (`vec![0.0; n]`.)
-                Err(_) => syn::parse2::<syn::ExprRepeat>(quote::quote!([#tokens]))
-                    .is_ok_and(|repeat| plain(&repeat.expr)),
+            // (`vec![0.0; n]`, else `vec![a, b]`.)
+            if let Some(repeat) = crate::parse::method::repeat_in(&mac.mac) {
+                return plain(&repeat.expr);
             }
+            let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+            syn::parse::Parser::parse2(parser, mac.mac.tokens.clone())
+                .is_ok_and(|elements| elements.iter().all(plain))
         }
         _ => false,
     }
+}
+
+/// A primitive number or `bool`, or a type parameter of `generics`.
+fn copy_type(ty: &syn::Type, generics: &syn::Generics) -> bool {
+    let syn::Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(name) = path.path.get_ident().filter(|_| path.qself.is_none()) else {
+        return false;
+    };
+    let primitive = [
+        "f64", "f32", "usize", "isize", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
+        "bool",
+    ];
+    primitive.contains(&name.to_string().as_str())
+        || generics.type_params().any(|p| p.ident == *name)
 }
 
 fn scalar_type(ty: &syn::Type) -> bool {
@@ -225,6 +205,33 @@ impl VisitMut for Binder {
         }
         block.stmts = stmts;
     }
+
+    /// An array a closure returns as a literal, `|s: f64| [s.sin(),
+    /// s.cos()]` (or a block ending in one), is bound first, `{ let values
+    /// = [..]; values }`: an array is a variable where the closure is
+    /// inlined.
+    fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
+        syn::visit_mut::visit_expr_closure_mut(self, closure);
+        let tail = match &mut *closure.body {
+            Expr::Block(block) => match block.block.stmts.last_mut() {
+                Some(Stmt::Expr(tail, None)) => tail,
+                _ => return,
+            },
+            body => body,
+        };
+        if !matches!(strip(tail), Expr::Array(_)) {
+            return;
+        }
+        let mut name = self.names.fresh("values");
+        name.set_span(syn::spanned::Spanned::span(&*tail));
+        let array = tail.clone();
+        *tail = syn::parse_quote!({
+            let #name = #array;
+            #name
+        });
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
 /// The literals a statement iterates where it runs once, each replaced by

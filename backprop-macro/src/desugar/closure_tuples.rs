@@ -9,6 +9,7 @@
 //! arguments may be computed twice (no assignment, `&mut`, macro or
 //! block), and its name is not bound again; else left as written.
 
+use crate::desugar::records::is_local;
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
 use quote::ToTokens;
@@ -63,11 +64,8 @@ impl Splitter {
             return None;
         }
         let (before, tuple) = tuple_value(&closure.body)?;
-        let name = pat.ident.to_string();
-        let mut uses = Uses {
-            name: &name,
-            fine: true,
-        };
+        let name = &pat.ident;
+        let mut uses = Uses { name, fine: true };
         for stmt in rest.iter() {
             uses.visit_stmt(stmt);
         }
@@ -92,7 +90,7 @@ impl Splitter {
             })
             .collect();
         let mut calls = Calls {
-            name: &name,
+            name,
             parts: &parts,
         };
         for stmt in rest.iter_mut() {
@@ -122,14 +120,14 @@ fn tuple_value(body: &Expr) -> Option<(Vec<Stmt>, syn::ExprTuple)> {
 /// Whether every use of the closure is a call with arguments that may be
 /// computed once per element, and its name is not bound again.
 struct Uses<'a> {
-    name: &'a str,
+    name: &'a syn::Ident,
     fine: bool,
 }
 
 impl<'ast> Visit<'ast> for Uses<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
         match expr {
-            Expr::Call(call) if is_name(&call.func, self.name) => {
+            Expr::Call(call) if is_local(&call.func, self.name) => {
                 if !call.args.iter().all(super::repeatable) {
                     self.fine = false;
                 }
@@ -137,19 +135,19 @@ impl<'ast> Visit<'ast> for Uses<'_> {
                     self.visit_expr(arg);
                 }
             }
-            Expr::Path(_) if is_name(expr, self.name) => self.fine = false,
+            Expr::Path(_) if is_local(expr, self.name) => self.fine = false,
             _ => syn::visit::visit_expr(self, expr),
         }
     }
 
     fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
-        if pat.ident == self.name {
+        if pat.ident == *self.name {
             self.fine = false;
         }
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        if identifiers(mac.tokens.clone()).contains(self.name) {
+        if identifiers(mac.tokens.clone()).contains(&self.name.to_string()) {
             self.fine = false;
         }
     }
@@ -158,7 +156,7 @@ impl<'ast> Visit<'ast> for Uses<'_> {
 /// Each call `f(args)` as `(f_0(args), f_1(args))`, and `f(args).1` as
 /// `f_1(args)`.
 struct Calls<'a> {
-    name: &'a str,
+    name: &'a syn::Ident,
     parts: &'a [syn::Ident],
 }
 
@@ -180,7 +178,7 @@ impl VisitMut for Calls<'_> {
         let Expr::Call(call) = expr else {
             return;
         };
-        if !is_name(&call.func, self.name) {
+        if !is_local(&call.func, self.name) {
             return;
         }
         let args = &call.args;
@@ -192,10 +190,6 @@ impl VisitMut for Calls<'_> {
 impl Calls<'_> {
     fn is_part_call(&self, expr: &Expr) -> bool {
         matches!(expr, Expr::Call(call)
-            if self.parts.iter().any(|part| is_name(&call.func, &part.to_string())))
+            if self.parts.iter().any(|part| is_local(&call.func, part)))
     }
-}
-
-fn is_name(expr: &Expr, name: &str) -> bool {
-    matches!(strip(expr), Expr::Path(path) if path.qself.is_none() && path.path.is_ident(name))
 }

@@ -73,14 +73,15 @@ impl VisitMut for Rewriter {
 /// The loop's breaks made plain, and the value they carried; `None`, the
 /// loop untouched, where that does not mean the same.
 fn plain_breaks(looped: &mut syn::ExprLoop) -> Option<Expr> {
-    let label = looped.label.as_ref().map(|l| l.name.ident.to_string());
+    // The values taken out of a copy of the body, kept if they allow.
     let mut breaks = Breaks {
-        label: label.clone(),
+        label: looped.label.as_ref().map(|l| l.name.ident.to_string()),
         depth: 0,
         values: Vec::new(),
         plain: false,
     };
-    breaks.visit_block(&looped.body);
+    let mut body = looped.body.clone();
+    breaks.visit_block_mut(&mut body);
     let first = breaks.values.first()?.clone();
     let same = breaks
         .values
@@ -92,18 +93,17 @@ fn plain_breaks(looped: &mut syn::ExprLoop) -> Option<Expr> {
     // The names it reads keep their outer meaning through the loop.
     let read = identifiers(first.to_token_stream());
     let mut bound = Bound(Default::default());
-    bound.visit_block(&looped.body);
+    bound.visit_block(&body);
     if read.iter().any(|name| bound.0.contains(name)) {
         return None;
     }
-    let mut strip = Strip { label, depth: 0 };
-    strip.visit_block_mut(&mut looped.body);
+    looped.body = body;
     Some(first)
 }
 
-/// The values of the `break`s that leave the loop, and whether one of them
-/// leaves it with none (`break;` beside `break x;` does not type-check,
-/// but is left to rustc).
+/// Takes the values out of the `break`s that leave the loop, and notes
+/// whether one of them leaves it with none (`break;` beside `break x;`
+/// does not type-check, but is left to rustc).
 struct Breaks {
     label: Option<String>,
     /// Loops entered inside it: an unlabeled `break` there is theirs.
@@ -112,52 +112,18 @@ struct Breaks {
     plain: bool,
 }
 
-fn leaves(label: &Option<String>, depth: usize, brk: &syn::ExprBreak) -> bool {
-    match &brk.label {
-        Some(named) => label.as_deref() == Some(&named.ident.to_string()),
-        None => depth == 0,
-    }
-}
-
-impl<'ast> Visit<'ast> for Breaks {
-    fn visit_expr_break(&mut self, brk: &'ast syn::ExprBreak) {
-        if leaves(&self.label, self.depth, brk) {
-            match &brk.expr {
-                Some(value) => self.values.push((**value).clone()),
-                None => self.plain = true,
-            }
-        }
-        syn::visit::visit_expr_break(self, brk);
-    }
-    fn visit_expr_loop(&mut self, inner: &'ast syn::ExprLoop) {
-        self.depth += 1;
-        syn::visit::visit_expr_loop(self, inner);
-        self.depth -= 1;
-    }
-    fn visit_expr_while(&mut self, inner: &'ast syn::ExprWhile) {
-        self.depth += 1;
-        syn::visit::visit_expr_while(self, inner);
-        self.depth -= 1;
-    }
-    fn visit_expr_for_loop(&mut self, inner: &'ast syn::ExprForLoop) {
-        self.depth += 1;
-        syn::visit::visit_expr_for_loop(self, inner);
-        self.depth -= 1;
-    }
-    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
-}
-
-/// The loop's `break value` written `break`.
-struct Strip {
-    label: Option<String>,
-    depth: usize,
-}
-
-impl VisitMut for Strip {
+impl VisitMut for Breaks {
     fn visit_expr_break_mut(&mut self, brk: &mut syn::ExprBreak) {
-        if leaves(&self.label, self.depth, brk) {
-            brk.expr = None;
+        let leaves = match &brk.label {
+            Some(named) => self.label.as_deref() == Some(&named.ident.to_string()),
+            None => self.depth == 0,
+        };
+        if !leaves {
+            return syn::visit_mut::visit_expr_break_mut(self, brk);
+        }
+        match brk.expr.take() {
+            Some(value) => self.values.push(*value),
+            None => self.plain = true,
         }
     }
     fn visit_expr_loop_mut(&mut self, inner: &mut syn::ExprLoop) {

@@ -129,9 +129,10 @@ fn every_arm_returns(branch: &syn::ExprIf) -> bool {
         }
 }
 
-/// A final `else` the rest of the body can follow inside: no label, and no
-/// `let` or item of its own that the rest would then see (`else { let t =
-/// ..; }` and a `t` read after it), nor a `return` or `break` of its own.
+/// A final `else` the rest of the body can follow inside: no `let`, item or
+/// macro statement at its top (a `let` there the rest would then see:
+/// `else { let t = ..; }` and a `t` read after it), and no `return` of its
+/// own.
 fn continues(block: &syn::Block) -> bool {
     use syn::visit::Visit;
     struct Exits(bool);

@@ -66,19 +66,10 @@ struct Scopes {
 }
 
 impl Scopes {
-    /// Bound by a `let` in a block enclosing the current one.
-    fn bound_outside(&self, name: &str) -> bool {
-        let enclosing = self.scopes.len().saturating_sub(1);
-        self.scopes[..enclosing]
-            .iter()
-            .any(|scope| scope.contains(name))
-    }
-}
-
-impl Scopes {
-    /// Bound by an earlier `let` of the current block.
-    fn bound_here(&self, name: &str) -> bool {
-        self.scopes.last().is_some_and(|scope| scope.contains(name))
+    /// Bound already: by an earlier `let` of the current block or by one
+    /// in a block enclosing it.
+    fn bound_before(&self, name: &str) -> bool {
+        self.scopes.iter().any(|scope| scope.contains(name))
     }
 }
 
@@ -99,7 +90,7 @@ impl VisitMut for Scopes {
             // (A format string naming it, `"{s:?}"`, is not renamed: left
             // as written, `records` leaves the struct whole.)
             let shadows = self.structs.contains(&name)
-                && (self.bound_outside(&name) || self.bound_here(&name))
+                && self.bound_before(&name)
                 && !named_in_format_string(after, &name);
             let bound = match shadows {
                 true => {

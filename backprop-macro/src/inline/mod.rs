@@ -72,9 +72,20 @@ use syn::Expr;
 /// inlined: helpers of a few dozen lines; a larger function is called.
 const MOST_TOKENS: usize = 3000;
 
+/// What inlining gives: the function with its callees inlined (`None`
+/// where none was), and the plain helpers beside it in its file (no
+/// attribute, a float in their signature) that it calls, each inlined or
+/// not: a call of one left standing has no module to go through
+/// (`Args::plain_helpers`).
+#[derive(Default)]
+pub struct Inlined {
+    pub function: Option<syn::ItemFn>,
+    pub plain_helpers: Vec<String>,
+}
+
 /// `generated` (the function as the pipeline takes it) with the calls of its
-/// siblings inlined; `None` where it calls none. `written` is the function
-/// as written, to find it in `file`.
+/// siblings inlined. `written` is the function as written, to find it in
+/// `file`.
 ///
 /// `plain`: whether plain helpers and methods are inlined too, or only the
 /// differentiated functions (the second try, where what the first wrote
@@ -84,17 +95,33 @@ pub fn callees_inlined(
     generated: &syn::ItemFn,
     file: &Path,
     plain: bool,
-) -> Option<syn::ItemFn> {
+) -> Inlined {
     let called = called_names(&generated.block);
     if called.is_empty() {
-        return None;
+        return Inlined::default();
     }
     let nested = nested_functions(&generated.block);
-    let mut siblings = match siblings::of(&syn::Item::Fn(written.clone()), file, &called) {
+    let siblings = match siblings::of(&syn::Item::Fn(written.clone()), file, &called) {
         Some(siblings) => siblings,
         None if plain && !nested.is_empty() => siblings::Siblings::default(),
-        None => return None,
+        None => return Inlined::default(),
     };
+    let plain_helpers = plain_helpers_called(&siblings, &called);
+    Inlined {
+        function: inlined(generated, siblings, nested, &called, plain),
+        plain_helpers,
+    }
+}
+
+/// `generated` with the calls of `siblings` (and of the functions `nested`
+/// in its body) inlined; `None` where none is.
+fn inlined(
+    generated: &syn::ItemFn,
+    mut siblings: siblings::Siblings,
+    nested: Vec<syn::ItemFn>,
+    called: &HashSet<String>,
+    plain: bool,
+) -> Option<syn::ItemFn> {
     // A function the body declares for itself (`fn sq(v: f64) -> f64`) is
     // a plain helper its calls name, before one of the file's.
     for function in nested {
@@ -131,18 +158,9 @@ pub fn callees_inlined(
     Some(function)
 }
 
-/// The plain helpers beside `written` in `file` (no attribute, a float in
-/// their signature) that `generated` calls: a call of one the inliner
-/// leaves has no module to go through (`Args::plain_helpers`).
-pub fn plain_helpers_called(
-    written: &syn::ItemFn,
-    generated: &syn::ItemFn,
-    file: &Path,
-) -> Vec<String> {
-    let called = called_names(&generated.block);
-    let Some(siblings) = siblings::of(&syn::Item::Fn(written.clone()), file, &called) else {
-        return Vec::new();
-    };
+/// The plain helpers among `siblings` (a float in their signature) that
+/// are `called`.
+fn plain_helpers_called(siblings: &siblings::Siblings, called: &HashSet<String>) -> Vec<String> {
     let mut helpers: Vec<String> = siblings
         .plain
         .iter()
