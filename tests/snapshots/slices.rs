@@ -134,8 +134,8 @@ pub mod mse {
         let mut e_ahead = e_stack.ahead(trips);
         #[allow(clippy::needless_range_loop)]
         for k in 0..trips {
-            let x = xs[k];
             let e = e_ahead.read();
+            let x = xs[k];
             let dtotal_3 = dtotal_4;
             let dtotal_2 = dtotal_3;
             let dsq = dtotal_3;

@@ -183,17 +183,39 @@ impl Pass<'_> {
     ) -> KeptStacks {
         let graph = self.graph;
         let mut kept = KeptStacks::default();
-        for (id, stack) in popped {
-            let node = &graph.nodes[*id];
-            let Some(ty) = node.ty.clone() else {
-                // Reported with the tape's other values of unknown type.
-                self.untyped.push(*id);
+        // The values a block pushes together share a stack (of tuples, in
+        // the order of their ids, as `popped` lists them).
+        let mut stacks: Vec<&Ident> = popped.iter().map(|(_, stack)| stack).collect();
+        stacks.dedup();
+        for stack in stacks {
+            let members: Vec<NodeId> = popped
+                .iter()
+                .filter(|(_, s)| s == stack)
+                .map(|(id, _)| *id)
+                .collect();
+            let mut types = Vec::new();
+            for &id in &members {
+                match graph.nodes[id].ty.clone() {
+                    Some(ty) => types.push(ty),
+                    // Reported with the tape's other values of unknown type.
+                    None => self.untyped.push(id),
+                }
+            }
+            if types.len() < members.len() {
                 continue;
+            }
+            let ty = match &types[..] {
+                [one] => quote!(#one),
+                _ => quote!((#(#types),*)),
             };
-            let name = self.names.fresh(&format!("{}_kept", node.name));
+            let name = self
+                .names
+                .fresh(&format!("{}_kept", graph.nodes[members[0]].name));
             let place = self.work_field(&name, quote!(::backprop_runtime::Stack<#ty>));
             kept.add(&name, place, stack);
-            kept.stacks.insert(*id, name);
+            for id in members {
+                kept.stacks.insert(id, name.clone());
+            }
         }
         for (id, stack) in popped_tapes {
             let NodeKind::Call {

@@ -470,7 +470,8 @@ impl Pass<'_> {
         }
         order.sort_unstable();
         let ahead = self.reads_ahead(region, &order);
-        // Frames keep a block's values in one stack, a tuple per pass.
+        // A block's values share one stack, a tuple per pass: one push and
+        // one pop per pass, where a stack per value took one each.
         let mut stacked: Vec<NodeId> = Vec::new();
         for id in order {
             let node = &self.graph.nodes[id];
@@ -493,23 +494,15 @@ impl Pass<'_> {
                 }
                 Storage::Stack => {}
             }
-            if self.frames.is_some() {
-                stacked.push(id);
-                continue;
-            }
-            let stack = self.names.fresh(&format!("{name}_stack"));
-            match self.read_ahead(ahead, &stack) {
-                Some(reader) => code.extend(quote!(let #name = #reader.read();)),
-                None => code.extend(quote!(let #name = #stack.pop();)),
-            }
-            self.stacks.insert(id, stack);
-            self.saved.insert(id);
+            stacked.push(id);
         }
-        if !stacked.is_empty() {
-            // (Nothing computed again reads a stacked value: first.)
-            let pop = self.pop_together(&stacked, ahead);
-            code = quote!(#pop #code);
-        }
+        // (Nothing computed again reads a stacked value: first.) Tuples of
+        // at most twelve, the most the standard library's traits cover.
+        let pops: TokenStream = stacked
+            .chunks(12)
+            .map(|group| self.pop_together(group, ahead))
+            .collect();
+        code = quote!(#pops #code);
         for (id, node) in self.graph.nodes.iter().enumerate().rev() {
             if node.region != region || !self.saved_tapes.contains(&id) {
                 continue;
@@ -526,9 +519,9 @@ impl Pass<'_> {
         code
     }
 
-    /// The values of one block that a frame saves on a stack, popped
-    /// together: one stack of tuples (a push and a pop per pass instead of
-    /// one per value), or the value's own stack where there is one.
+    /// Values of one block saved on a stack, popped together: one stack of
+    /// tuples (a push and a pop per pass instead of one per value), or the
+    /// value's own stack where there is one.
     fn pop_together(&mut self, stacked: &[NodeId], ahead: bool) -> TokenStream {
         let names: Vec<Ident> = stacked
             .iter()
