@@ -625,3 +625,47 @@ fn chains_over_array_literals_and_into_iter() {
         assert_gradient(f, &point, &gradient);
     }
 }
+
+/// Weights of a constant, bound to a typed local (`let w: [f64; 3] = W;`,
+/// `let w: Vec<f64> = ..`, `let w: &[f64] = &W;`) and walked by reference,
+/// by value and with `enumerate()`, on both sides of a branch on the weight.
+/// Before, the loop kept `w` as written and the tape saved each `v` of
+/// `for v in w.iter()` as a float, where Rust gives `&f64` (rustc: E0308 at
+/// the loop's pattern); now such a local is an array of data, read by index.
+const WEIGHTS: [f64; 3] = [0.5, 1.5, -2.0];
+
+#[differentiate]
+#[allow(clippy::useless_vec)]
+fn constant_weights(x: &[f64]) -> f64 {
+    let w: [f64; 3] = WEIGHTS;
+    let mut s = 0.0;
+    for v in w.iter() {
+        s += v * x[0] * x[1];
+    }
+    for (i, v) in w.iter().enumerate() {
+        if *v > 0.0 {
+            s += v * x[i].exp();
+        } else {
+            s -= x[i] * x[i] * v;
+        }
+    }
+    let mut owned: Vec<f64> = vec![0.25, -0.5, 0.75];
+    owned[1] = 4.0;
+    for v in owned {
+        s += v * x[2].sin();
+    }
+    let borrowed: &[f64] = &WEIGHTS;
+    for &v in borrowed {
+        s += v * x[0].cos() * x[1];
+    }
+    s + w[0] * x[1]
+}
+
+#[test]
+fn typed_locals_of_constants_are_walked_as_arrays() {
+    for x in [[0.3, -0.7, 1.1], [-0.4, 0.9, -1.3], [1.2, 0.1, 0.5]] {
+        let (value, g) = constant_weights::grad(&x);
+        assert_eq!(value, constant_weights(&x));
+        assert_gradient(constant_weights, &x, &g.x);
+    }
+}

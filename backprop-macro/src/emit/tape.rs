@@ -606,10 +606,15 @@ fn untyped(node: &crate::ir::Node) -> syn::Error {
         crate::ir::Hint::User(ident) => ident.to_string(),
         crate::ir::Hint::Op(_) => "k".to_string(),
     };
+    // A loop's variable, or a part of the tuple it gives: typed by its list.
+    let walked = match node.kind {
+        crate::ir::NodeKind::LoopVar | crate::ir::NodeKind::Inactive { .. } => "; a loop's variable takes its type from the list it walks: give the list a type where it is bound, as in `let w: [f64; 3] = W;`",
+        _ => "",
+    };
     syn::Error::new(
         node.span,
         format!(
-            "the backward pass needs this value, but its type cannot be inferred from the code; give it a type annotation, as in `let {name}: usize = ...;` or `let {name}: Vec<usize> = ...;`"
+            "the backward pass needs this value, but its type cannot be inferred from the code; give it a type annotation, as in `let {name}: usize = ...;` or `let {name}: Vec<usize> = ...;`{walked}"
         ),
     )
 }

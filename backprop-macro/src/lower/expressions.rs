@@ -325,6 +325,20 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// A loop's reference to an element of a list of unknown type, or a
+    /// part of the tuple such a loop gives (`v` of `for (i, v) in
+    /// w.iter().enumerate()`), or a copy of either.
+    fn is_unknown_reference(&self, id: crate::ir::NodeId) -> bool {
+        match &self.nodes[id].kind {
+            NodeKind::LoopVar => self.unknown_references.contains(&id),
+            NodeKind::Inactive { expr, locals } => match (strip_parens(expr), locals.as_slice()) {
+                (Expr::Path(_) | Expr::Field(_), [(_, inner)]) => self.is_unknown_reference(*inner),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// `x` of `T::from(x)` when `x` is differentiated and already of the
     /// function's float type `T` (generic code converts that way).
     pub(super) fn same_float_conversion<'e>(&self, expr: &'e Expr) -> Option<&'e Expr> {
@@ -426,7 +440,7 @@ impl<'a> Lowerer<'a> {
         // (`powi`'s exponent is an `i32`): its type for the tape, should it be saved.
         for (i, arg) in args.iter().enumerate() {
             if let Operand::Node(id) = arg {
-                if self.nodes[*id].ty.is_none() {
+                if self.nodes[*id].ty.is_none() && !self.is_unknown_reference(*id) {
                     self.nodes[*id].ty = Some(match (rule.name, i) {
                         ("powi", 1) => syn::parse_quote!(i32),
                         _ => float.to_type(),

@@ -31,6 +31,7 @@ impl<'a> Lowerer<'a> {
         // Over slices, differentiated or data (`for (x, y) in xs.iter().zip(ys)`):
         // a loop over indices, each element a read of its type.
         self.adopt_zipped_views(&looped.expr);
+        self.adopt_typed_list(&looped.expr);
         if let Some(slices) = self.slice_iteration(&looped.expr) {
             if !matches!(&*looped.pat, Pat::Wild(_)) {
                 return self.slice_loop(looped, slices);
@@ -379,6 +380,9 @@ impl<'a> Lowerer<'a> {
                 if yields_tuples(iter) {
                     self.reference_tuples.insert(node);
                 }
+                if self.borrows_untyped_local(iter) {
+                    self.unknown_references.insert(node);
+                }
                 self.declare(ident, node);
                 Some(node)
             }
@@ -675,6 +679,31 @@ impl<'a> Lowerer<'a> {
             }
             _ => None,
         }
+    }
+
+    /// `w.iter()`, `&w` or `w.iter().enumerate()` of a local whose type is
+    /// not known: the loop gives references to its elements.
+    fn borrows_untyped_local(&self, iter: &Expr) -> bool {
+        let mut root = strip_parens(iter);
+        let mut borrowed = false;
+        loop {
+            match root {
+                Expr::MethodCall(m) if m.args.is_empty() && m.method == "enumerate" => {
+                    root = strip_parens(&m.receiver);
+                }
+                Expr::MethodCall(m) if m.args.is_empty() && m.method == "iter" => {
+                    (root, borrowed) = (strip_parens(&m.receiver), true);
+                }
+                Expr::Reference(r) if r.mutability.is_none() => {
+                    (root, borrowed) = (strip_parens(&r.expr), true);
+                }
+                _ => break,
+            }
+        }
+        borrowed
+            && self
+                .local(root)
+                .is_some_and(|id| self.nodes[id].ty.is_none())
     }
 
     /// The type of a loop variable, where the iterable's spelling tells.

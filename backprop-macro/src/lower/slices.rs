@@ -294,6 +294,39 @@ impl<'a> Lowerer<'a> {
         self.adopt_view(&call.args[0]);
     }
 
+    /// `for v in w.iter()`, `&w`, `w.iter().enumerate()` over a local of
+    /// data typed as a list of floats but bound to something other than a
+    /// list the lowering builds (`let w: [f64; 3] = W;` of a constant): an
+    /// array of data from here on, read by index as any other, where the
+    /// loop kept it as written and saved its elements as references.
+    pub(super) fn adopt_typed_list(&mut self, iter: &Expr) {
+        let mut root = strip_parens(iter);
+        while let Expr::MethodCall(m) = root {
+            match m.method.to_string().as_str() {
+                "enumerate" | "iter" if m.args.is_empty() => root = strip_parens(&m.receiver),
+                _ => return,
+            }
+        }
+        if let Expr::Reference(r) = root {
+            root = strip_parens(&r.expr);
+        }
+        let Some(id) = self.local(root) else {
+            return;
+        };
+        let element = self.nodes[id]
+            .ty
+            .as_ref()
+            .and_then(crate::lower::element_type);
+        let Some(element) = element.filter(|e| self.floats.of_type(e).is_some()) else {
+            return;
+        };
+        self.adopt_view(root);
+        if self.nodes[id].array.is_some() {
+            // An array's node is typed by its elements, as a buffer's is.
+            self.nodes[id].ty = Some(element);
+        }
+    }
+
     /// `row`, `&row` or `row.iter()` of a local view of data: an array of
     /// data from here on.
     fn adopt_view(&mut self, operand: &Expr) {
