@@ -628,7 +628,8 @@ fn chains_over_array_literals_and_into_iter() {
 
 /// Weights of a constant, bound to a typed local (`let w: [f64; 3] = W;`,
 /// `let w: Vec<f64> = ..`, `let w: &[f64] = &W;`) and walked by reference,
-/// by value and with `enumerate()`, on both sides of a branch on the weight.
+/// by value and with `enumerate()`, on both sides of a branch on the weight,
+/// and in chains.
 /// Before, the loop kept `w` as written and the tape saved each `v` of
 /// `for v in w.iter()` as a float, where Rust gives `&f64` (rustc: E0308 at
 /// the loop's pattern); now such a local is an array of data, read by index.
@@ -658,7 +659,14 @@ fn constant_weights(x: &[f64]) -> f64 {
     for &v in borrowed {
         s += v * x[0].cos() * x[1];
     }
-    s + w[0] * x[1]
+    // Chains over them, the typed local on either side of `zip`.
+    let chained: f64 = w.iter().zip(x).map(|(a, v)| a * v * v).sum();
+    let zipped = x
+        .iter()
+        .zip(borrowed)
+        .map(|(v, a)| a * v.sin())
+        .sum::<f64>();
+    s + w[0] * x[1] + chained + zipped
 }
 
 #[test]

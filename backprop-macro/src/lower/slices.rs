@@ -317,13 +317,8 @@ impl<'a> Lowerer<'a> {
             .ty
             .as_ref()
             .and_then(crate::lower::element_type);
-        let Some(element) = element.filter(|e| self.floats.of_type(e).is_some()) else {
-            return;
-        };
-        self.adopt_view(root);
-        if self.nodes[id].array.is_some() {
-            // An array's node is typed by its elements, as a buffer's is.
-            self.nodes[id].ty = Some(element);
+        if element.is_some_and(|e| self.floats.of_type(&e).is_some()) {
+            self.adopt_view(root);
         }
     }
 
@@ -355,6 +350,14 @@ impl<'a> Lowerer<'a> {
             len: Operand::Node(len),
             fixed: false,
         });
+        // A list of floats is typed by its elements, as a buffer is.
+        let element = self.nodes[id]
+            .ty
+            .as_ref()
+            .and_then(crate::lower::element_type);
+        if let Some(element) = element.filter(|e| self.floats.of_type(e).is_some()) {
+            self.nodes[id].ty = Some(element);
+        }
     }
 
     /// The array a local names, if it is one.
