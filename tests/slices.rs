@@ -266,3 +266,47 @@ fn indices_and_matches_from_truncated_inputs() {
         check!(interpolate(&table, x = x));
     }
 }
+
+/// An element read twice in a block is read (and saved) once, as the LSTM's
+/// cell reads `state[i]`; a write to the array, a call that may write it
+/// and a branch between the reads each keep the second read its own.
+#[differentiate(wrt(x))]
+fn step_in_place(x: &mut [f64], k: f64) {
+    for v in x.iter_mut() {
+        *v *= k;
+    }
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
+fn reads_again(x: &[f64]) -> f64 {
+    let mut s = x.to_vec();
+    let mut total = 0.0;
+    for i in 0..s.len() {
+        // The same element twice, nothing between: one read.
+        let a = s[i] * s[i].sin();
+        s[i] = a + s[i];
+        // Written above: read anew.
+        let b = s[i] * s[i];
+        total += a * b;
+    }
+    let first = s[0].exp();
+    step_in_place(&mut s, 1.5);
+    // Changed by the call: read anew.
+    let after = s[0] * first;
+    if after > 0.0 {
+        s[1] = after.cos();
+    }
+    // Perhaps written by the branch: read anew.
+    total + after + s[1] * s[1] + s[0] * s[2]
+}
+
+#[test]
+fn an_element_read_twice_is_read_once_until_it_may_change() {
+    for seed in 0..6 {
+        let x = random(100 + seed, 3);
+        let (value, g) = reads_again::grad(&x);
+        assert_eq!(value, reads_again(&x));
+        assert_gradient(reads_again, &x, &g.x);
+    }
+}

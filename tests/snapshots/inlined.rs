@@ -43,12 +43,6 @@ pub mod rotated {
         pub turned_i_3: f64,
         pub x_i_9: f64,
         pub cam_i_7: f64,
-        pub x_i_10: f64,
-        pub x_i_11: f64,
-        pub x_i_12: f64,
-        pub x_i_13: f64,
-        pub x_i_14: f64,
-        pub x_i_15: f64,
         pub sum_10: f64,
     }
 
@@ -135,19 +129,13 @@ pub mod rotated {
         let prod_9 = turned_i_3 * x_i_9;
         let sum_8 = sum_7 + prod_9;
         let cam_i_7 = cam[3];
-        let x_i_10 = x[0];
-        let x_i_11 = x[0];
-        let prod_10 = x_i_10 * x_i_11;
-        let x_i_12 = x[1];
-        let x_i_13 = x[1];
-        let prod_11 = x_i_12 * x_i_13;
-        let sum_9 = prod_10 + prod_11;
-        let x_i_14 = x[2];
-        let x_i_15 = x[2];
-        let prod_12 = x_i_14 * x_i_15;
-        let sum_10 = sum_9 + prod_12;
-        let prod_13 = cam_i_7 * sum_10;
-        let rotated = sum_8 + prod_13;
+        let sq = x_i_7 * x_i_7;
+        let sq_2 = x_i_8 * x_i_8;
+        let sum_9 = sq + sq_2;
+        let sq_3 = x_i_9 * x_i_9;
+        let sum_10 = sum_9 + sq_3;
+        let prod_10 = cam_i_7 * sum_10;
+        let rotated = sum_8 + prod_10;
         tape.cam_len = cam_len;
         tape.sum = sum;
         tape.cam_i = cam_i;
@@ -174,12 +162,6 @@ pub mod rotated {
         tape.turned_i_3 = turned_i_3;
         tape.x_i_9 = x_i_9;
         tape.cam_i_7 = cam_i_7;
-        tape.x_i_10 = x_i_10;
-        tape.x_i_11 = x_i_11;
-        tape.x_i_12 = x_i_12;
-        tape.x_i_13 = x_i_13;
-        tape.x_i_14 = x_i_14;
-        tape.x_i_15 = x_i_15;
         tape.sum_10 = sum_10;
         rotated
     }
@@ -237,52 +219,40 @@ pub mod rotated {
             turned_i_3,
             x_i_9,
             cam_i_7,
-            x_i_10,
-            x_i_11,
-            x_i_12,
-            x_i_13,
-            x_i_14,
-            x_i_15,
             sum_10,
         } = *tape;
         let dcam = ::backprop_runtime::lent::Sink::target(dcam_sink, &mut grad.cam, cam_len);
         let dx = &mut grad.x;
         let mut dturned = [0.0_f64; 3];
         let dsum_8 = drotated;
-        let dprod_13 = drotated;
-        let dcam_i_7 = dprod_13 * sum_10;
-        let dsum_10 = dprod_13 * cam_i_7;
+        let dprod_10 = drotated;
+        let dcam_i_7 = dprod_10 * sum_10;
+        let dsum_10 = dprod_10 * cam_i_7;
         let dsum_9 = dsum_10;
-        let dprod_12 = dsum_10;
-        let dx_i_14 = dprod_12 * x_i_15;
-        let dx_i_15 = dprod_12 * x_i_14;
-        dx[2] += dx_i_15;
-        dx[2] += dx_i_14;
-        let dprod_10 = dsum_9;
-        let dprod_11 = dsum_9;
-        let dx_i_12 = dprod_11 * x_i_13;
-        let dx_i_13 = dprod_11 * x_i_12;
-        dx[1] += dx_i_13;
-        dx[1] += dx_i_12;
-        let dx_i_10 = dprod_10 * x_i_11;
-        let dx_i_11 = dprod_10 * x_i_10;
-        dx[0] += dx_i_11;
-        dx[0] += dx_i_10;
+        let dsq_3 = dsum_10;
+        let dx_i_9_1 = dsq_3 * (2.0 * x_i_9);
+        let dsq = dsum_9;
+        let dsq_2 = dsum_9;
+        let dx_i_8_1 = dsq_2 * (2.0 * x_i_8);
+        let dx_i_7_1 = dsq * (2.0 * x_i_7);
         dcam[3] += dcam_i_7;
         let dsum_7 = dsum_8;
         let dprod_9 = dsum_8;
         let dturned_i_3 = dprod_9 * x_i_9;
-        let dx_i_9 = dprod_9 * turned_i_3;
+        let dx_i_9_2 = dprod_9 * turned_i_3;
+        let dx_i_9 = dx_i_9_1 + dx_i_9_2;
         dx[2] += dx_i_9;
         dturned[2] += dturned_i_3;
         let dprod_7 = dsum_7;
         let dprod_8 = dsum_7;
         let dturned_i_2 = dprod_8 * x_i_8;
-        let dx_i_8 = dprod_8 * turned_i_2;
+        let dx_i_8_2 = dprod_8 * turned_i_2;
+        let dx_i_8 = dx_i_8_1 + dx_i_8_2;
         dx[1] += dx_i_8;
         dturned[1] += dturned_i_2;
         let dturned_i = dprod_7 * x_i_7;
-        let dx_i_7 = dprod_7 * turned_i;
+        let dx_i_7_2 = dprod_7 * turned_i;
+        let dx_i_7 = dx_i_7_1 + dx_i_7_2;
         dx[0] += dx_i_7;
         dturned[0] += dturned_i;
         let ddiff_3 = dturned[2];
@@ -482,32 +452,20 @@ pub mod rotated {
         let dot_sum_8 = dot_sum_7 + dot_prod_9;
         let cam_i_7 = cam[3];
         let dot_cam_i_7 = dot_cam[3];
-        let x_i_10 = x[0];
-        let dot_x_i_10 = dot_x[0];
-        let x_i_11 = x[0];
-        let dot_x_i_11 = dot_x[0];
-        let prod_10 = x_i_10 * x_i_11;
-        let dot_prod_10 = (dot_x_i_10 * x_i_11) + (dot_x_i_11 * x_i_10);
-        let x_i_12 = x[1];
-        let dot_x_i_12 = dot_x[1];
-        let x_i_13 = x[1];
-        let dot_x_i_13 = dot_x[1];
-        let prod_11 = x_i_12 * x_i_13;
-        let dot_prod_11 = (dot_x_i_12 * x_i_13) + (dot_x_i_13 * x_i_12);
-        let sum_9 = prod_10 + prod_11;
-        let dot_sum_9 = dot_prod_10 + dot_prod_11;
-        let x_i_14 = x[2];
-        let dot_x_i_14 = dot_x[2];
-        let x_i_15 = x[2];
-        let dot_x_i_15 = dot_x[2];
-        let prod_12 = x_i_14 * x_i_15;
-        let dot_prod_12 = (dot_x_i_14 * x_i_15) + (dot_x_i_15 * x_i_14);
-        let sum_10 = sum_9 + prod_12;
-        let dot_sum_10 = dot_sum_9 + dot_prod_12;
-        let prod_13 = cam_i_7 * sum_10;
-        let dot_prod_13 = (dot_cam_i_7 * sum_10) + (dot_sum_10 * cam_i_7);
-        let rotated = sum_8 + prod_13;
-        let dot_rotated = dot_sum_8 + dot_prod_13;
+        let sq = x_i_7 * x_i_7;
+        let dot_sq = dot_x_i_7 * (2.0 * x_i_7);
+        let sq_2 = x_i_8 * x_i_8;
+        let dot_sq_2 = dot_x_i_8 * (2.0 * x_i_8);
+        let sum_9 = sq + sq_2;
+        let dot_sum_9 = dot_sq + dot_sq_2;
+        let sq_3 = x_i_9 * x_i_9;
+        let dot_sq_3 = dot_x_i_9 * (2.0 * x_i_9);
+        let sum_10 = sum_9 + sq_3;
+        let dot_sum_10 = dot_sum_9 + dot_sq_3;
+        let prod_10 = cam_i_7 * sum_10;
+        let dot_prod_10 = (dot_cam_i_7 * sum_10) + (dot_sum_10 * cam_i_7);
+        let rotated = sum_8 + prod_10;
+        let dot_rotated = dot_sum_8 + dot_prod_10;
         (rotated, dot_rotated)
     }
 
@@ -605,32 +563,20 @@ pub mod rotated {
         let dot_sum_8 = dot_sum_7 + dot_prod_9;
         let cam_i_7 = cam[3];
         let dot_cam_i_7 = dot_cam[3];
-        let x_i_10 = x[0];
-        let dot_x_i_10 = dot_x[0];
-        let x_i_11 = x[0];
-        let dot_x_i_11 = dot_x[0];
-        let prod_10 = x_i_10 * x_i_11;
-        let dot_prod_10 = (dot_x_i_10 * x_i_11) + (dot_x_i_11 * x_i_10);
-        let x_i_12 = x[1];
-        let dot_x_i_12 = dot_x[1];
-        let x_i_13 = x[1];
-        let dot_x_i_13 = dot_x[1];
-        let prod_11 = x_i_12 * x_i_13;
-        let dot_prod_11 = (dot_x_i_12 * x_i_13) + (dot_x_i_13 * x_i_12);
-        let sum_9 = prod_10 + prod_11;
-        let dot_sum_9 = dot_prod_10 + dot_prod_11;
-        let x_i_14 = x[2];
-        let dot_x_i_14 = dot_x[2];
-        let x_i_15 = x[2];
-        let dot_x_i_15 = dot_x[2];
-        let prod_12 = x_i_14 * x_i_15;
-        let dot_prod_12 = (dot_x_i_14 * x_i_15) + (dot_x_i_15 * x_i_14);
-        let sum_10 = sum_9 + prod_12;
-        let dot_sum_10 = dot_sum_9 + dot_prod_12;
-        let prod_13 = cam_i_7 * sum_10;
-        let dot_prod_13 = (dot_cam_i_7 * sum_10) + (dot_sum_10 * cam_i_7);
-        let rotated = sum_8 + prod_13;
-        let dot_rotated = dot_sum_8 + dot_prod_13;
+        let sq = x_i_7 * x_i_7;
+        let dot_sq = dot_x_i_7 * (2.0 * x_i_7);
+        let sq_2 = x_i_8 * x_i_8;
+        let dot_sq_2 = dot_x_i_8 * (2.0 * x_i_8);
+        let sum_9 = sq + sq_2;
+        let dot_sum_9 = dot_sq + dot_sq_2;
+        let sq_3 = x_i_9 * x_i_9;
+        let dot_sq_3 = dot_x_i_9 * (2.0 * x_i_9);
+        let sum_10 = sum_9 + sq_3;
+        let dot_sum_10 = dot_sum_9 + dot_sq_3;
+        let prod_10 = cam_i_7 * sum_10;
+        let dot_prod_10 = (dot_cam_i_7 * sum_10) + (dot_sum_10 * cam_i_7);
+        let rotated = sum_8 + prod_10;
+        let dot_rotated = dot_sum_8 + dot_prod_10;
         (rotated, dot_rotated)
     }
 

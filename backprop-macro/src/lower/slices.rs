@@ -2,7 +2,7 @@
 //! `&mut [f64]` parameters and local buffers.
 
 use super::loops::is_constant;
-use super::{key, node_ident, span_of, strip_parens, Header, Lowerer, SliceIteration};
+use super::{key, node_ident, span_of, strip_parens, Header, IrStmt, Lowerer, SliceIteration};
 use crate::ir::{ArrayInfo, Hint, Node, NodeId, NodeKind, Operand, Operator};
 use proc_macro2::{Ident, Span};
 use quote::{quote, ToTokens};
@@ -386,11 +386,42 @@ impl<'a> Lowerer<'a> {
         hint: Hint,
         span: Span,
     ) -> NodeId {
+        if let Some(earlier) = self.same_read_before(array, &index) {
+            return earlier;
+        }
         let node = &self.nodes[array];
         let read = Node::new(hint, NodeKind::Read { array, index }, span)
             .active_if(node.active)
             .typed(node.ty.clone());
         self.push(read)
+    }
+
+    /// An earlier read of the same element of a differentiated array in
+    /// this block (`state[i]` read twice), with nothing between that could
+    /// change it: arithmetic, other reads, and inactive values that do not
+    /// mention the array (no write, call, branch or loop). The value is
+    /// the same, so it is read, and saved for the backward pass, once.
+    fn same_read_before(&self, array: NodeId, index: &Operand) -> Option<NodeId> {
+        if !self.nodes[array].active {
+            return None;
+        }
+        for stmt in self.blocks.last()?.iter().rev() {
+            let IrStmt::Node(id) = *stmt else {
+                return None;
+            };
+            match &self.nodes[id].kind {
+                NodeKind::Read { array: a, index: i } if *a == array && same_operand(i, index) => {
+                    return Some(id);
+                }
+                NodeKind::Read { .. }
+                | NodeKind::Op { .. }
+                | NodeKind::Cast { .. }
+                | NodeKind::Len { .. } => {}
+                NodeKind::Inactive { locals, .. } if locals.iter().all(|(_, l)| *l != array) => {}
+                _ => return None,
+            }
+        }
+        None
     }
 
     pub(super) fn index(&mut self, tokens: &Expr) -> Operand {
@@ -578,5 +609,14 @@ fn zipped_parts(pat: &Pat, count: usize) -> Vec<&Pat> {
         }
         Pat::Tuple(tuple) => tuple.elems.iter().collect(),
         single => vec![single],
+    }
+}
+
+/// The same index: the same node, or constants spelled alike.
+fn same_operand(a: &Operand, b: &Operand) -> bool {
+    match (a, b) {
+        (Operand::Node(a), Operand::Node(b)) => a == b,
+        (Operand::Const(a), Operand::Const(b)) => a.tokens.to_string() == b.tokens.to_string(),
+        _ => false,
     }
 }
