@@ -684,22 +684,7 @@ impl<'a> Lowerer<'a> {
     /// `w.iter()`, `&w` or `w.iter().enumerate()` of a local whose type is
     /// not known: the loop gives references to its elements.
     fn borrows_untyped_local(&self, iter: &Expr) -> bool {
-        let mut root = strip_parens(iter);
-        let mut borrowed = false;
-        loop {
-            match root {
-                Expr::MethodCall(m) if m.args.is_empty() && m.method == "enumerate" => {
-                    root = strip_parens(&m.receiver);
-                }
-                Expr::MethodCall(m) if m.args.is_empty() && m.method == "iter" => {
-                    (root, borrowed) = (strip_parens(&m.receiver), true);
-                }
-                Expr::Reference(r) if r.mutability.is_none() => {
-                    (root, borrowed) = (strip_parens(&r.expr), true);
-                }
-                _ => break,
-            }
-        }
+        let (root, borrowed) = walked_list(iter);
         borrowed
             && self
                 .local(root)
@@ -851,6 +836,26 @@ fn through_iter_mut(expr: &Expr) -> bool {
 
 /// Whether an iterator's items are tuples it builds, `enumerate()` or
 /// `zip(..)` (through adapters that keep the items: `rev`, `skip`, ..).
+/// The list a `for` walks through `iter()`, `&` and `enumerate()` (`w` of
+/// `w.iter().enumerate()`), and whether it is walked by reference.
+pub(super) fn walked_list(iter: &Expr) -> (&Expr, bool) {
+    let (mut root, mut borrowed) = (strip_parens(iter), false);
+    loop {
+        match root {
+            Expr::MethodCall(m) if m.args.is_empty() && m.method == "enumerate" => {
+                root = strip_parens(&m.receiver);
+            }
+            Expr::MethodCall(m) if m.args.is_empty() && m.method == "iter" => {
+                (root, borrowed) = (strip_parens(&m.receiver), true);
+            }
+            Expr::Reference(r) if r.mutability.is_none() => {
+                (root, borrowed) = (strip_parens(&r.expr), true);
+            }
+            _ => return (root, borrowed),
+        }
+    }
+}
+
 fn yields_tuples(iter: &Expr) -> bool {
     match strip_parens(iter) {
         Expr::MethodCall(call) => match call.method.to_string().as_str() {

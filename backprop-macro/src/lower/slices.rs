@@ -300,16 +300,7 @@ impl<'a> Lowerer<'a> {
     /// array of data from here on, read by index as any other, where the
     /// loop kept it as written and saved its elements as references.
     pub(super) fn adopt_typed_list(&mut self, iter: &Expr) {
-        let mut root = strip_parens(iter);
-        while let Expr::MethodCall(m) = root {
-            match m.method.to_string().as_str() {
-                "enumerate" | "iter" if m.args.is_empty() => root = strip_parens(&m.receiver),
-                _ => return,
-            }
-        }
-        if let Expr::Reference(r) = root {
-            root = strip_parens(&r.expr);
-        }
+        let (root, _) = super::loops::walked_list(iter);
         let Some(id) = self.local(root) else {
             return;
         };
