@@ -217,7 +217,7 @@ pub(super) fn tape_struct(
                         }
                     }
                 },
-                None => errors.push(untyped(node)),
+                None => errors.push(untyped(graph, id)),
             }
         }
         if let (
@@ -296,7 +296,7 @@ pub(super) fn tape_struct(
         }
     }
     for &id in &backward.untyped {
-        errors.push(untyped(&graph.nodes[id]));
+        errors.push(untyped(graph, id));
     }
     errors.finish()?;
     let mut frame = TokenStream::new();
@@ -601,15 +601,15 @@ fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
 }
 
 /// The error for a value the backward pass needs whose type is unknown.
-fn untyped(node: &crate::ir::Node) -> syn::Error {
+fn untyped(graph: &Graph, id: NodeId) -> syn::Error {
+    let node = &graph.nodes[id];
     let name = match &node.hint {
         crate::ir::Hint::User(ident) => ident.to_string(),
         crate::ir::Hint::Op(_) => "k".to_string(),
     };
-    // A loop's variable, or a part of the tuple it gives: typed by its list.
-    let walked = match node.kind {
-        crate::ir::NodeKind::LoopVar | crate::ir::NodeKind::Inactive { .. } => "; a loop's variable takes its type from the list it walks: give the list a type where it is bound, as in `let w: [f64; 3] = W;`",
-        _ => "",
+    let walked = match crate::ir::loop_variable_of(&graph.nodes, id).is_some() {
+        true => "; a loop's variable takes its type from the list it walks: give the list a type where it is bound, as in `let w: [f64; 3] = W;`",
+        false => "",
     };
     syn::Error::new(
         node.span,

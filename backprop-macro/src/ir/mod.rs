@@ -472,6 +472,24 @@ pub fn unnamed() -> Ident {
     Ident::new("__unnamed", Span::call_site())
 }
 
+/// The loop variable a node is, or copies: itself, a part of the tuple it
+/// gives (`item.1` of `for (i, v) in w.iter().enumerate()`), or a copy of
+/// either (`let v = item.1;`). Such a value is typed by the list walked.
+pub fn loop_variable_of(nodes: &[Node], id: NodeId) -> Option<NodeId> {
+    match &nodes[id].kind {
+        NodeKind::LoopVar => Some(id),
+        NodeKind::Inactive { expr, locals } => {
+            match (crate::lower::strip_parens(expr), &locals[..]) {
+                (syn::Expr::Path(_) | syn::Expr::Field(_), [(_, inner)]) => {
+                    loop_variable_of(nodes, *inner)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 impl Node {
     /// A node computed by `kind`, named from `hint` once the body is lowered:
     /// inactive, of no known type and not an array until said otherwise.

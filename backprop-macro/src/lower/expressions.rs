@@ -329,14 +329,8 @@ impl<'a> Lowerer<'a> {
     /// part of the tuple such a loop gives (`v` of `for (i, v) in
     /// w.iter().enumerate()`), or a copy of either.
     fn is_unknown_reference(&self, id: crate::ir::NodeId) -> bool {
-        match &self.nodes[id].kind {
-            NodeKind::LoopVar => self.unknown_references.contains(&id),
-            NodeKind::Inactive { expr, locals } => match (strip_parens(expr), locals.as_slice()) {
-                (Expr::Path(_) | Expr::Field(_), [(_, inner)]) => self.is_unknown_reference(*inner),
-                _ => false,
-            },
-            _ => false,
-        }
+        crate::ir::loop_variable_of(&self.nodes, id)
+            .is_some_and(|var| self.unknown_references.contains(&var))
     }
 
     /// `x` of `T::from(x)` when `x` is differentiated and already of the

@@ -834,8 +834,6 @@ fn through_iter_mut(expr: &Expr) -> bool {
     }
 }
 
-/// Whether an iterator's items are tuples it builds, `enumerate()` or
-/// `zip(..)` (through adapters that keep the items: `rev`, `skip`, ..).
 /// The list a `for` walks through `iter()`, `&` and `enumerate()` (`w` of
 /// `w.iter().enumerate()`), and whether it is walked by reference.
 pub(super) fn walked_list(iter: &Expr) -> (&Expr, bool) {
@@ -856,6 +854,8 @@ pub(super) fn walked_list(iter: &Expr) -> (&Expr, bool) {
     }
 }
 
+/// Whether an iterator's items are tuples it builds, `enumerate()` or
+/// `zip(..)` (through adapters that keep the items: `rev`, `skip`, ..).
 fn yields_tuples(iter: &Expr) -> bool {
     match strip_parens(iter) {
         Expr::MethodCall(call) => match call.method.to_string().as_str() {

@@ -301,16 +301,20 @@ impl<'a> Lowerer<'a> {
     /// loop kept it as written and saved its elements as references.
     pub(super) fn adopt_typed_list(&mut self, iter: &Expr) {
         let (root, _) = super::loops::walked_list(iter);
-        let Some(id) = self.local(root) else {
-            return;
-        };
-        let element = self.nodes[id]
-            .ty
-            .as_ref()
-            .and_then(crate::lower::element_type);
-        if element.is_some_and(|e| self.floats.of_type(&e).is_some()) {
+        if self
+            .local(root)
+            .and_then(|id| self.float_elements(id))
+            .is_some()
+        {
             self.adopt_view(root);
         }
+    }
+
+    /// The element type of a local typed as a list of floats (`[f64; 3]`,
+    /// `&[T]`, `Vec<f32>`).
+    fn float_elements(&self, id: NodeId) -> Option<syn::Type> {
+        let element = crate::lower::element_type(self.nodes[id].ty.as_ref()?)?;
+        self.floats.of_type(&element).is_some().then_some(element)
     }
 
     /// `row`, `&row` or `row.iter()` of a local view of data: an array of
@@ -342,11 +346,7 @@ impl<'a> Lowerer<'a> {
             fixed: false,
         });
         // A list of floats is typed by its elements, as a buffer is.
-        let element = self.nodes[id]
-            .ty
-            .as_ref()
-            .and_then(crate::lower::element_type);
-        if let Some(element) = element.filter(|e| self.floats.of_type(e).is_some()) {
+        if let Some(element) = self.float_elements(id) {
             self.nodes[id].ty = Some(element);
         }
     }

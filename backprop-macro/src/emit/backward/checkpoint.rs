@@ -184,15 +184,17 @@ impl Pass<'_> {
         let graph = self.graph;
         let mut kept = KeptStacks::default();
         // The values a block pushes together share a stack (of tuples, in
-        // the order of their ids, as `popped` lists them).
-        let mut stacks: Vec<&Ident> = popped.iter().map(|(_, stack)| stack).collect();
-        stacks.dedup();
-        for stack in stacks {
-            let members: Vec<NodeId> = popped
-                .iter()
-                .filter(|(_, s)| s == stack)
-                .map(|(id, _)| *id)
-                .collect();
+        // the order of their ids, as `popped` lists them). The ids of a
+        // nested block's values fall between those of the loop body's, so
+        // the groups are gathered, not taken as runs.
+        let mut groups: Vec<(&Ident, Vec<NodeId>)> = Vec::new();
+        for (id, stack) in popped {
+            match groups.iter_mut().find(|(s, _)| *s == stack) {
+                Some((_, members)) => members.push(*id),
+                None => groups.push((stack, vec![*id])),
+            }
+        }
+        for (stack, members) in groups {
             let mut types = Vec::new();
             for &id in &members {
                 match graph.nodes[id].ty.clone() {
