@@ -216,6 +216,24 @@ fn scale<T: Float>(v: &mut [T], by: T) {
     }
 }
 
+/// Parts of a slice lent by `&mut` to a helper that writes them: the
+/// helper works on each part in place, and its pullback on that part of
+/// the adjoint (nothing copied in or out).
+#[differentiate]
+fn damped_halves(h: &mut [f64], rates: &[f64]) {
+    let n = h.len() / 2;
+    damp(&mut h[..n], &rates[..n]);
+    damp(&mut h[n..], &rates[n..]);
+}
+
+/// Scales each element by its rate, in place.
+#[differentiate]
+fn damp(v: &mut [f64], rates: &[f64]) {
+    for (x, r) in v.iter_mut().zip(rates) {
+        *x *= r;
+    }
+}
+
 /// An iterator chain, rewritten into its loop.
 #[differentiate]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -358,7 +376,11 @@ const SNAPSHOTS: &[Snapshot] = &[
     (
         "slices",
         "slices read, and a slice written in place",
-        &[("mse", mse::SOURCE), ("scale", scale::SOURCE)],
+        &[
+            ("mse", mse::SOURCE),
+            ("scale", scale::SOURCE),
+            ("damped_halves", damped_halves::SOURCE),
+        ],
     ),
     (
         "generic",

@@ -653,3 +653,550 @@ pub mod scale {
         }
     }
 }
+
+// The function as written:
+//
+// /// Parts of a slice lent by `&mut` to a helper that writes them: the
+// /// helper works on each part in place, and its pullback on that part of
+// /// the adjoint (nothing copied in or out).
+// #[differentiate]
+// fn damped_halves(h: &mut [f64], rates: &[f64]) {
+//     let n = h.len() / 2;
+//     damp(&mut h[..n], &rates[..n]);
+//     damp(&mut h[n..], &rates[n..]);
+// }
+
+// Generated:
+pub mod damped_halves {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        pub h_len: usize,
+        pub rates_len: usize,
+        pub n: usize,
+        pub damp_out_tape: damp::Tape,
+        pub h_len_2: usize,
+        pub rates_len_2: usize,
+        pub damp_out_2_tape: damp::Tape,
+        pub rates: ::std::vec::Vec<f64>,
+    }
+
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        #[allow(clippy::needless_borrow)]
+        fn heap_bytes(&self) -> usize {
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+            (&&::backprop_runtime::bytes::Probe(&self.damp_out_tape)).heap_bytes()
+                + (&&::backprop_runtime::bytes::Probe(&self.damp_out_2_tape)).heap_bytes()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.rates)
+        }
+    }
+
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct Grad {
+        pub h: ::std::vec::Vec<f64>,
+        pub rates: ::std::vec::Vec<f64>,
+    }
+
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.h.clear();
+            self.rates.clear();
+        }
+    }
+
+    #[derive(Default)]
+    pub struct Work {
+        damp_out_2_scratch: ::core::option::Option<::std::boxed::Box<damp::Scratch>>,
+        damp_out_scratch: ::core::option::Option<::std::boxed::Box<damp::Scratch>>,
+        dh: ::std::vec::Vec<f64>,
+    }
+
+    #[derive(Default)]
+    pub struct Scratch {
+        pub grad: Grad,
+        pub work: Work,
+    }
+
+    #[inline]
+    fn forward_core(tape: &mut Tape, h: &mut [f64], rates: &[f64]) {
+        let h_len = h.len();
+        let rates_len = rates.len();
+        let n = h.len() / 2;
+        {
+            let (lent_0, lent_1) = (&mut h[0..n], &rates[0..n]);
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use ::backprop_runtime::lent::*;
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use damp::*;
+                    if LENDS {
+                        forward_lent(
+                            &mut tape.damp_out_tape,
+                            (lent_0, lent_1),
+                            [true, false],
+                        )
+                    } else {
+                        damp::forward_into(&mut tape.damp_out_tape, lent_0, lent_1)
+                    }
+                }
+            }
+        };
+        let h_len_2 = h.len();
+        let rates_len_2 = rates.len();
+        {
+            let (lent_0, lent_1) = (&mut h[n..h_len_2], &rates[n..rates_len_2]);
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use ::backprop_runtime::lent::*;
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use damp::*;
+                    if LENDS {
+                        forward_lent(
+                            &mut tape.damp_out_2_tape,
+                            (lent_0, lent_1),
+                            [true, false],
+                        )
+                    } else {
+                        damp::forward_into(&mut tape.damp_out_2_tape, lent_0, lent_1)
+                    }
+                }
+            }
+        };
+        tape.rates.clear();
+        tape.h_len = h_len;
+        tape.rates_len = rates_len;
+        tape.n = n;
+        tape.h_len_2 = h_len_2;
+        tape.rates_len_2 = rates_len_2;
+    }
+
+    #[inline]
+    pub fn forward_into(tape: &mut Tape, h: &mut [f64], rates: &[f64]) {
+        self::forward_core(tape, h, rates);
+        tape.rates.extend_from_slice(rates);
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn forward(h: &mut [f64], rates: &[f64]) -> ((), Tape) {
+        let mut tape = Tape::default();
+        self::forward_into(&mut tape, h, rates);
+        ((), tape)
+    }
+
+    pub const LENDS: bool = true;
+
+    #[inline]
+    pub fn forward_lent(tape: &mut Tape, (h, rates): (&mut [f64], &[f64]), keep: [bool; 2]) {
+        self::forward_core(tape, h, rates);
+        if keep[1] {
+            tape.rates.extend_from_slice(rates);
+        }
+    }
+
+    #[inline]
+    fn backward_core(
+        tape: &Tape,
+        dh_final: impl ::backprop_runtime::lent::Seed<f64>,
+        grad: &mut Grad,
+        work: &mut Work,
+        rates: &[f64],
+        drates_sink: impl ::backprop_runtime::lent::Sink<f64>,
+    ) {
+        let Tape {
+            h_len,
+            rates_len,
+            n,
+            ref damp_out_tape,
+            h_len_2,
+            rates_len_2,
+            ref damp_out_2_tape,
+            ..
+        } = *tape;
+        let (dh, dh_handed_back) = ::backprop_runtime::lent::Seed::start(
+            dh_final,
+            &mut work.dh,
+            h_len,
+        );
+        if dh_handed_back {
+            ::backprop_runtime::prepare(&mut grad.h, h_len);
+        }
+        let drates = ::backprop_runtime::lent::Sink::target(
+            drates_sink,
+            &mut grad.rates,
+            rates_len,
+        );
+        let (_, drates_damp_out_2) = {
+            let (lent_0, lent_1) = ((), &rates[n..rates_len_2]);
+            let (into_0, into_1) = (&mut dh[n..h_len_2], &mut drates[n..rates_len_2]);
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use ::backprop_runtime::lent::*;
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use damp::*;
+                    if LENDS {
+                        pullback_lent(
+                            damp_out_2_tape,
+                            damp::seed_without_value(
+                                ::backprop_runtime::lent::Seeded(into_0),
+                            ),
+                            work
+                                .damp_out_2_scratch
+                                .get_or_insert_with(::core::default::Default::default),
+                            (lent_0, lent_1),
+                            ((), into_1),
+                        )
+                    } else {
+                        {
+                            let handed_back = damp::pullback_into(
+                                damp_out_2_tape,
+                                damp::seed_without_value(&*into_0),
+                                work
+                                    .damp_out_2_scratch
+                                    .get_or_insert_with(::core::default::Default::default),
+                            );
+                            ::backprop_runtime::assign(into_0, handed_back.0);
+                            handed_back
+                        }
+                    }
+                }
+            }
+        };
+        ::backprop_runtime::accumulate(&mut drates[n..rates_len_2], drates_damp_out_2);
+        let (_, drates_damp_out) = {
+            let (lent_0, lent_1) = ((), &rates[0..n]);
+            let (into_0, into_1) = (&mut dh[0..n], &mut drates[0..n]);
+            {
+                #[allow(unused_imports, clippy::wildcard_imports)]
+                use ::backprop_runtime::lent::*;
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use damp::*;
+                    if LENDS {
+                        pullback_lent(
+                            damp_out_tape,
+                            damp::seed_without_value(
+                                ::backprop_runtime::lent::Seeded(into_0),
+                            ),
+                            work
+                                .damp_out_scratch
+                                .get_or_insert_with(::core::default::Default::default),
+                            (lent_0, lent_1),
+                            ((), into_1),
+                        )
+                    } else {
+                        {
+                            let handed_back = damp::pullback_into(
+                                damp_out_tape,
+                                damp::seed_without_value(&*into_0),
+                                work
+                                    .damp_out_scratch
+                                    .get_or_insert_with(::core::default::Default::default),
+                            );
+                            ::backprop_runtime::assign(into_0, handed_back.0);
+                            handed_back
+                        }
+                    }
+                }
+            }
+        };
+        ::backprop_runtime::accumulate(&mut drates[0..n], drates_damp_out);
+        if dh_handed_back {
+            ::backprop_runtime::accumulate(&mut grad.h[..], &dh[..]);
+        }
+    }
+
+    #[inline]
+    pub fn backward_with(tape: &Tape, seed: &[f64], grad: &mut Grad, work: &mut Work) {
+        self::backward_core(tape, seed, grad, work, tape.rates.as_slice(), ());
+    }
+
+    #[inline]
+    pub fn backward_into(tape: &Tape, seed: &[f64], grad: &mut Grad) {
+        self::backward_core(
+            tape,
+            seed,
+            grad,
+            &mut Work::default(),
+            tape.rates.as_slice(),
+            (),
+        );
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn backward(tape: &Tape, seed: &[f64]) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
+    }
+
+    #[inline]
+    #[must_use]
+    pub fn seed_without_value<S0>(seed_0: S0) -> S0 {
+        seed_0
+    }
+
+    #[must_use]
+    pub fn pullback(
+        tape: &Tape,
+        seed: &[f64],
+    ) -> (::std::vec::Vec<f64>, ::std::vec::Vec<f64>) {
+        let g = self::backward(tape, seed);
+        (g.h, g.rates)
+    }
+
+    pub fn pullback_into<'grad>(
+        tape: &Tape,
+        seed: &[f64],
+        scratch: &'grad mut Scratch,
+    ) -> (&'grad [f64], &'grad [f64]) {
+        scratch.grad.clear();
+        self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        (&scratch.grad.h[..], &scratch.grad.rates[..])
+    }
+
+    pub fn pullback_lent<'grad>(
+        tape: &Tape,
+        seed: impl ::backprop_runtime::lent::Seed<f64>,
+        scratch: &'grad mut Scratch,
+        (_, lent_1): (impl ::core::marker::Sized, impl ::backprop_runtime::lent::Again<f64>),
+        (_, into_1): (impl ::core::marker::Sized, impl ::backprop_runtime::lent::Sink<f64>),
+    ) -> (&'grad [f64], &'grad [f64]) {
+        scratch.grad.clear();
+        self::backward_core(
+            tape,
+            seed,
+            &mut scratch.grad,
+            &mut scratch.work,
+            ::backprop_runtime::lent::Again::or(&lent_1, tape.rates.as_slice()),
+            into_1,
+        );
+        (&scratch.grad.h[..], &scratch.grad.rates[..])
+    }
+
+    #[allow(unused_variables)]
+    pub fn tangent(h: &mut [f64], rates: &[f64], dot_h: &mut [f64], dot_rates: &[f64]) {
+        let n = h.len() / 2;
+        let mut damp_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        damp::forward_into(&mut damp_out_tape.0, &mut h[0..n], &rates[0..n]);
+        let damp_out_tape_dot_0 = dot_h.to_vec();
+        let mut damp_out_tape_unit = ::std::vec![0.0_f64; n];
+        for damp_out_tape_element in 0..n {
+            damp_out_tape_unit[damp_out_tape_element] = 1.0_f64;
+            dot_h[damp_out_tape_element] = {
+                let (partial_0, partial_1) = damp::pullback_into(
+                    &damp_out_tape.0,
+                    damp::seed_without_value(&damp_out_tape_unit[..]),
+                    &mut damp_out_tape.1,
+                );
+                partial_0
+                    .iter()
+                    .zip(&damp_out_tape_dot_0[0..n])
+                    .fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
+                    + partial_1
+                        .iter()
+                        .zip(&dot_rates[0..n])
+                        .fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
+            };
+            damp_out_tape_unit[damp_out_tape_element] = 0.0_f64;
+        }
+        let h_len_2 = h.len();
+        let rates_len_2 = rates.len();
+        let mut damp_out_2_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        damp::forward_into(
+            &mut damp_out_2_tape.0,
+            &mut h[n..h_len_2],
+            &rates[n..rates_len_2],
+        );
+        let damp_out_2_tape_dot_0 = dot_h.to_vec();
+        let mut damp_out_2_tape_unit = ::std::vec![0.0_f64; h_len_2 - n];
+        for damp_out_2_tape_element in 0..h_len_2 - n {
+            damp_out_2_tape_unit[damp_out_2_tape_element] = 1.0_f64;
+            dot_h[n + damp_out_2_tape_element] = {
+                let (partial_0, partial_1) = damp::pullback_into(
+                    &damp_out_2_tape.0,
+                    damp::seed_without_value(&damp_out_2_tape_unit[..]),
+                    &mut damp_out_2_tape.1,
+                );
+                partial_0
+                    .iter()
+                    .zip(&damp_out_2_tape_dot_0[n..h_len_2])
+                    .fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
+                    + partial_1
+                        .iter()
+                        .zip(&dot_rates[n..rates_len_2])
+                        .fold(0.0_f64, |sum, (p, t)| sum + *t * *p)
+            };
+            damp_out_2_tape_unit[damp_out_2_tape_element] = 0.0_f64;
+        }
+    }
+
+    #[allow(unused_variables)]
+    fn tangent_lanes<const N: usize>(
+        h: &mut [f64],
+        rates: &[f64],
+        dot_h: &mut [::backprop_runtime::Lanes<f64, N>],
+        dot_rates: &[::backprop_runtime::Lanes<f64, N>],
+    ) {
+        let n = h.len() / 2;
+        let mut damp_out_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        damp::forward_into(&mut damp_out_tape.0, &mut h[0..n], &rates[0..n]);
+        let damp_out_tape_dot_0 = dot_h.to_vec();
+        let mut damp_out_tape_unit = ::std::vec![0.0_f64; n];
+        for damp_out_tape_element in 0..n {
+            damp_out_tape_unit[damp_out_tape_element] = 1.0_f64;
+            dot_h[damp_out_tape_element] = {
+                let (partial_0, partial_1) = damp::pullback_into(
+                    &damp_out_tape.0,
+                    damp::seed_without_value(&damp_out_tape_unit[..]),
+                    &mut damp_out_tape.1,
+                );
+                partial_0
+                    .iter()
+                    .zip(&damp_out_tape_dot_0[0..n])
+                    .fold(
+                        ::backprop_runtime::Lanes::<f64, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    )
+                    + partial_1
+                        .iter()
+                        .zip(&dot_rates[0..n])
+                        .fold(
+                            ::backprop_runtime::Lanes::<f64, N>::zero(),
+                            |sum, (p, t)| sum + *t * *p,
+                        )
+            };
+            damp_out_tape_unit[damp_out_tape_element] = 0.0_f64;
+        }
+        let h_len_2 = h.len();
+        let rates_len_2 = rates.len();
+        let mut damp_out_2_tape = (
+            ::core::default::Default::default(),
+            ::core::default::Default::default(),
+        );
+        damp::forward_into(
+            &mut damp_out_2_tape.0,
+            &mut h[n..h_len_2],
+            &rates[n..rates_len_2],
+        );
+        let damp_out_2_tape_dot_0 = dot_h.to_vec();
+        let mut damp_out_2_tape_unit = ::std::vec![0.0_f64; h_len_2 - n];
+        for damp_out_2_tape_element in 0..h_len_2 - n {
+            damp_out_2_tape_unit[damp_out_2_tape_element] = 1.0_f64;
+            dot_h[n + damp_out_2_tape_element] = {
+                let (partial_0, partial_1) = damp::pullback_into(
+                    &damp_out_2_tape.0,
+                    damp::seed_without_value(&damp_out_2_tape_unit[..]),
+                    &mut damp_out_2_tape.1,
+                );
+                partial_0
+                    .iter()
+                    .zip(&damp_out_2_tape_dot_0[n..h_len_2])
+                    .fold(
+                        ::backprop_runtime::Lanes::<f64, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    )
+                    + partial_1
+                        .iter()
+                        .zip(&dot_rates[n..rates_len_2])
+                        .fold(
+                            ::backprop_runtime::Lanes::<f64, N>::zero(),
+                            |sum, (p, t)| sum + *t * *p,
+                        )
+            };
+            damp_out_2_tape_unit[damp_out_2_tape_element] = 0.0_f64;
+        }
+    }
+
+    pub fn tangents<const N: usize>(
+        h: &mut [f64],
+        rates: &[f64],
+        dot_h: [&mut [f64]; N],
+        dot_rates: [&[f64]; N],
+    ) {
+        let mut dot_h_lanes = ::backprop_runtime::lanes::gather(
+            &::core::array::from_fn(|k| &*dot_h[k]),
+        );
+        self::tangent_lanes(
+            h,
+            rates,
+            &mut dot_h_lanes,
+            &::backprop_runtime::lanes::gather(&dot_rates),
+        );
+        ::backprop_runtime::lanes::scatter(&dot_h_lanes, dot_h);
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn jacobian_fwd(h: &mut [f64], rates: &[f64]) -> ((), ::std::vec::Vec<Grad>) {
+        let start_h = 0;
+        let start_rates = start_h + h.len();
+        let inputs = start_rates + rates.len();
+        let mut jacobian: ::std::vec::Vec<Grad> = (0..h.len())
+            .map(|_| {
+                let mut row = Grad::default();
+                ::backprop_runtime::prepare(&mut row.h, h.len());
+                ::backprop_runtime::prepare(&mut row.rates, rates.len());
+                row
+            })
+            .collect();
+        let initial_h = h.to_vec();
+        let mut seed_h = ::std::vec::Vec::new();
+        let mut seed_rates = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            if first > 0 {
+                h.copy_from_slice(&initial_h);
+            }
+            ::backprop_runtime::lanes::units(&mut seed_h, h.len(), start_h, first);
+            self::tangent_lanes::<
+                8,
+            >(
+                h,
+                rates,
+                &mut seed_h,
+                {
+                    ::backprop_runtime::lanes::units(
+                        &mut seed_rates,
+                        rates.len(),
+                        start_rates,
+                        first,
+                    );
+                    &seed_rates
+                },
+            );
+            let value = ();
+            for (k, lane) in seed_h.iter().enumerate() {
+                lane.read_slice(&mut jacobian[k].h, start_h, first);
+                lane.read_slice(&mut jacobian[k].rates, start_rates, first);
+            }
+            first += 8;
+            if first >= inputs {
+                break (value, jacobian);
+            }
+        }
+    }
+}

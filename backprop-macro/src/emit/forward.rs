@@ -519,7 +519,10 @@ impl Forward<'_> {
                 let a = argument(self.graph, a);
                 if let Some((start, end)) = part {
                     let (start, end) = (argument(self.graph, start), argument(self.graph, end));
-                    return quote!(&#a[#start..#end]);
+                    return match borrow {
+                        Borrow::Mutable => quote!(&mut #a[#start..#end]),
+                        _ => quote!(&#a[#start..#end]),
+                    };
                 }
                 match borrow {
                     Borrow::Shared => quote!(&#a),

@@ -166,10 +166,22 @@ impl<'a> Lowerer<'a> {
             .iter()
             .any(|a| matches!(strip_parens(a), Expr::Reference(r) if r.mutability.is_some()));
         for (k, arg) in call.args.iter().enumerate() {
-            if let Some((id, range)) = self.part_argument(arg) {
-                args.push(Operand::Node(id));
-                borrows.push(Borrow::Shared);
-                parts[k] = Some(range);
+            // `&x[a..b]` is lent as it is; `&mut x[a..b]` too, the callee
+            // writing that part of `x` in place (and, in the backward pass,
+            // turning that part of `dx` into the adjoint before the call).
+            for mutable in [false, true] {
+                if let Some((id, range)) = self.part_argument(arg, mutable) {
+                    args.push(Operand::Node(id));
+                    borrows.push(if mutable {
+                        Borrow::Mutable
+                    } else {
+                        Borrow::Shared
+                    });
+                    parts[k] = Some(range);
+                    break;
+                }
+            }
+            if parts[k].is_some() {
                 continue;
             }
             if let Some((id, borrow)) = self.passed_array(arg) {
@@ -588,9 +600,9 @@ impl<'a> Lowerer<'a> {
     }
 
     /// `&x[a..b]` (or `&x[a..]`, `&x[..b]`, `&x[a..=b]`) of a differentiated
-    /// array, passed to a callee that only reads it: the array, and where the
-    /// part starts and ends.
-    pub(super) fn part_argument(&mut self, arg: &Expr) -> Option<(NodeId, Bounds)> {
+    /// array passed to a callee, `&mut x[a..b]` if `mutable`: the array, and
+    /// where the part starts and ends.
+    pub(super) fn part_argument(&mut self, arg: &Expr, mutable: bool) -> Option<(NodeId, Bounds)> {
         let Expr::Reference(r) = strip_parens(arg) else {
             return None;
         };
@@ -601,7 +613,7 @@ impl<'a> Lowerer<'a> {
             return None;
         };
         let id = self.array_local(&index.expr)?;
-        if r.mutability.is_some() || !self.nodes[id].active {
+        if r.mutability.is_some() != mutable || !self.nodes[id].active {
             return None;
         }
         let array = &index.expr;
@@ -635,7 +647,7 @@ impl<'a> Lowerer<'a> {
             .args
             .iter()
             .map(|arg| {
-                let part = self.part_argument(arg);
+                let part = self.part_argument(arg, false);
                 parts.push(part.as_ref().map(|(_, range)| range.clone()));
                 if let Some((id, _)) = part {
                     return (Operand::Node(id), Borrow::Shared);

@@ -7,8 +7,9 @@
 //! it), so everything downstream (reads, loops, iterator chains, calls of
 //! differentiated functions) sees an ordinary buffer, and the adjoint of the
 //! copy flows back into the parent's adjoint element by element. (A part
-//! passed straight to a function, `f(&x[a..b])`, is neither: the call lends
-//! it.)
+//! passed straight to a function, `f(&x[a..b])` or `f(&mut x[a..b])`, is
+//! neither: the call lends it, and the callee's pullback works on that part
+//! of the parent's adjoint.)
 
 use super::{strip_parens, Lowerer};
 use proc_macro2::{Span, TokenStream};
@@ -444,10 +445,10 @@ impl PartFinder<'_, '_> {
         })
     }
 
-    /// `&x[a..b]` of a differentiated array, read-only.
+    /// `&x[a..b]` or `&mut x[a..b]` of a differentiated array.
     fn is_lent_part(&self, arg: &Expr) -> bool {
         match strip_parens(arg) {
-            Expr::Reference(r) if r.mutability.is_none() => match strip_parens(&r.expr) {
+            Expr::Reference(r) => match strip_parens(&r.expr) {
                 Expr::Index(index) => self.part_of(index).is_some(),
                 _ => false,
             },
@@ -483,7 +484,8 @@ impl PartFinder<'_, '_> {
 
 impl VisitMut for PartFinder<'_, '_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        // `f(&x[a..b])`: the part is lent to the callee as it is.
+        // `f(&x[a..b])`, `f(&mut x[a..b])`: the part is lent to the callee
+        // as it is.
         if let Expr::Call(call) = expr {
             for arg in &mut call.args {
                 if !self.is_lent_part(arg) {

@@ -201,9 +201,9 @@ impl Pass<'_> {
                         given.push(*array);
                         Sink::Adds(quote!(&mut #da[#part]))
                     }
-                    (true, Some(output)) if range.is_none() && !rest => {
+                    (true, Some(output)) if !rest => {
                         given.push(*array);
-                        Sink::Seeded(quote!(&mut #da[..]), output)
+                        Sink::Seeded(quote!(&mut #da[#part]), output)
                     }
                     (true, _) => Sink::Scratch,
                 }
@@ -394,7 +394,13 @@ impl Pass<'_> {
         if let Some(Operand::Node(array)) = k.checked_sub(first).map(|j| written[j]) {
             if self.graph.nodes[*array].array.is_some() {
                 let da = self.adjoint(*array);
-                return quote!(&#da[..]);
+                // The part of it the call was lent (`&mut x[a..b]`), or all.
+                let range = self.written_part(call, k - first);
+                let part = self.part_passed(*array, range.as_ref());
+                return match part {
+                    Some(part) => quote!(&#da[#part]),
+                    None => quote!(&#da[..]),
+                };
             }
         }
         let element = self
@@ -409,6 +415,23 @@ impl Pass<'_> {
             }
             _ => self.graph.float_or_ret(call).zero(),
         }
+    }
+}
+
+impl Pass<'_> {
+    /// The bounds of the `j`th argument a call writes, if it is a part
+    /// (`&mut x[a..b]`).
+    fn written_part(&self, call: NodeId, j: usize) -> Option<Bounds> {
+        let NodeKind::Call { borrows, parts, .. } = &self.graph.nodes[call].kind else {
+            return None;
+        };
+        let k = borrows
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.writes())
+            .nth(j)
+            .map(|(k, _)| k)?;
+        parts.get(k).cloned().flatten()
     }
 }
 

@@ -222,12 +222,19 @@ fn seed_picking(
 /// (`&mut h[a..b]`), or the whole array.
 fn written_len(graph: &Graph, call: NodeId, array: NodeId) -> TokenStream {
     match written_part(graph, call, array) {
-        Some((start, end)) => quote!((#end - #start)),
+        Some((start, end)) if from_zero(&start) => end,
+        Some((start, end)) => quote!(#end - #start),
         None => {
             let name = &graph.nodes[array].name;
             quote!(#name.len())
         }
     }
+}
+
+/// Whether a part's start is the literal `0` (`&mut h[..n]`), which the
+/// code leaves out rather than subtract or add.
+fn from_zero(start: &TokenStream) -> bool {
+    start.to_string() == "0"
 }
 
 /// The bounds of the part of `array` a call is lent by `&mut`, if a part.
@@ -303,8 +310,8 @@ fn written_tangents(graph: &Graph, tangents: &Tangents, call: NodeId) -> TokenSt
         let dot = &tangents.names[array];
         let len = written_len(graph, call, *array);
         let offset = match written_part(graph, call, *array) {
-            Some((start, _)) => quote!(#start +),
-            None => quote!(),
+            Some((start, _)) if !from_zero(&start) => quote!(#start +),
+            _ => quote!(),
         };
         let seed = seed_picking(graph, call, first + w, &quote!(&#unit[..]), &zeros);
         let along = through_pullback(graph, tangents, call, &seed);
