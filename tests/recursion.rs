@@ -124,6 +124,38 @@ fn tree_of_squares(a: &[f64]) -> f64 {
     tree(&squares, 0, squares.len()) + a[0]
 }
 
+/// A call of another differentiated function in each frame, made before
+/// the call of itself and saved after it: the inner frames lend and keep
+/// tapes of the same call site in between, so each frame's tape must stay
+/// its own.
+#[differentiate]
+fn bent(v: &[f64], a: f64, depth: usize) -> f64 {
+    if depth == 0 {
+        return v[0] * a;
+    }
+    let b = bend(a, v[1]);
+    let h = bent(v, b.sin(), depth - 1);
+    h * h + v[1] * a
+}
+
+#[inline(never)]
+#[differentiate]
+fn bend(a: f64, w: f64) -> f64 {
+    a.sin() * 2.0 + a * w
+}
+
+/// `bent` at depth 3, written out by hand.
+#[differentiate]
+fn bent_by_hand(v: &[f64], a: f64) -> f64 {
+    let b3 = (a.sin() * 2.0 + a * v[1]).sin();
+    let b2 = (b3.sin() * 2.0 + b3 * v[1]).sin();
+    let b1 = (b2.sin() * 2.0 + b2 * v[1]).sin();
+    let h1 = v[0] * b1;
+    let h2 = h1 * h1 + v[1] * b2;
+    let h3 = h2 * h2 + v[1] * b3;
+    h3 * h3 + v[1] * a
+}
+
 fn points(len: usize, seed: u64) -> Vec<Vec<f64>> {
     let mut rng = Rng::new(seed);
     (0..3)
@@ -286,4 +318,24 @@ fn one_tape_for_the_whole_recursion() {
         "{} bytes for {calls} calls",
         tape.bytes()
     );
+}
+
+#[test]
+fn a_call_before_the_call_of_itself_keeps_its_own_tape() {
+    // One tape and gradient for every point, as an optimiser reuses them.
+    let mut tape = bent::Tape::default();
+    let mut g = bent::Grad::default();
+    for v in points(2, 41) {
+        for a in [0.4, -0.9, 1.3] {
+            g.clear();
+            let value = bent::grad_into(&v, a, 3, &mut tape, &mut g);
+            assert_eq!(value, bent(&v, a, 3));
+            let (_, oracle) = bent_by_hand::grad(&v, a);
+            for (got, want) in g.v.iter().chain([&g.a]).zip(oracle.v.iter().chain([&oracle.a])) {
+                assert!((got - want).abs() <= 1e-12 * want.abs().max(1.0), "{got} against {want}");
+            }
+            let joined = [v.clone(), vec![a]].concat();
+            assert_gradient(|p| bent(&p[..2], p[2], 3), &joined, &[g.v.clone(), vec![g.a]].concat());
+        }
+    }
 }

@@ -768,10 +768,17 @@ impl<T: Copy> Reader<'_, T> {
 pub struct TapeStack<T> {
     /// The live tapes, then (from `live` on) spare ones whose memory is kept:
     /// `next_spare` lends the one at `live` to be refilled in place and `keep`
-    /// makes it live, so a forward pass walks the tapes in order and never
-    /// moves one.
+    /// makes it live, so a forward pass walks the tapes in order and moves
+    /// none, except where lent tapes nest (below).
     items: Vec<T>,
     live: usize,
+    /// Tapes lent by `next_spare` and not yet kept, after the live ones. In a
+    /// function that calls itself, a call's tape is lent, then the call of
+    /// itself lends and keeps tapes of the same call site, then the first is
+    /// kept: each `next_spare` lends a tape of its own, and `keep` makes the
+    /// last one lent live (they nest), so the tapes are live in the order
+    /// they are kept, as the backward pass pops them.
+    lent: usize,
 }
 
 impl<T> Default for TapeStack<T> {
@@ -779,6 +786,7 @@ impl<T> Default for TapeStack<T> {
         TapeStack {
             items: Vec::new(),
             live: 0,
+            lent: 0,
         }
     }
 }
@@ -793,6 +801,7 @@ impl<T> TapeStack<T> {
     /// Forgets every tape, keeping them (and their memory) as spares.
     pub fn clear(&mut self) {
         self.live = 0;
+        self.lent = 0;
     }
 
     /// The tape to fill next, in place: the next spare one (holding what an
@@ -803,10 +812,12 @@ impl<T> TapeStack<T> {
     where
         T: Default,
     {
-        if self.live == self.items.len() {
+        let spare = self.live + self.lent;
+        if spare == self.items.len() {
             self.items.push(T::default());
         }
-        &mut self.items[self.live]
+        self.lent += 1;
+        &mut self.items[spare]
     }
 
     /// Saves the tape `next_spare` lent: it is live from now on. (Filled in
@@ -816,7 +827,11 @@ impl<T> TapeStack<T> {
     /// # Panics
     /// If `next_spare` was not called since the last `keep`.
     pub fn keep(&mut self) {
-        assert!(self.live < self.items.len(), "`keep` without `next_spare`");
+        assert!(self.lent > 0, "`keep` without `next_spare`");
+        self.lent -= 1;
+        // The last tape lent goes before the others still lent, which keep
+        // their order (nothing moves when it is the only one).
+        self.items[self.live..=self.live + self.lent].rotate_right(1);
         self.live += 1;
     }
 
