@@ -211,8 +211,7 @@ fn pipeline(
     // Its name is `generic` (callers' twins call `g::generic`), so a
     // function that uses that name itself has none.
     let twin_name = names.fresh("generic");
-    let wanted =
-        args.second_order && twin_name == "generic" && crate::emit::second_order_covers(&signature);
+    let wanted = args.second_order && twin_name == "generic" && crate::emit::has_twin(&signature);
     let twin_module = wanted
         .then(|| crate::twin::generic_twin(function, &twin_name))
         .flatten()

@@ -76,10 +76,9 @@ pub fn generic_twin(function: &syn::ItemFn, name: &Ident) -> Option<syn::ItemFn>
         }
         rewrite.visit_type_mut(&mut typed.ty);
     }
-    let syn::ReturnType::Type(_, ret) = &mut twin.sig.output else {
-        return None;
-    };
-    rewrite.visit_type_mut(ret);
+    if let syn::ReturnType::Type(_, ret) = &mut twin.sig.output {
+        rewrite.visit_type_mut(ret);
+    }
     // Checks and prints change no value; the twin (second order only) does
     // without them, where their tokens could not be rewritten for `T`.
     ChecksLeftOut.visit_block_mut(&mut twin.block);
@@ -117,10 +116,22 @@ impl VisitMut for ChecksLeftOut {
     }
 }
 
-/// The float of a function returning one `f64` or `f32`.
+/// The float of a function returning one `f64` or `f32`, or of one that
+/// returns nothing and writes its `&mut` parameters (`fn step(y: &[f64], k:
+/// &mut [f64])`): the one float its parameters name. Such a function has
+/// no `hvp` of its own (many outputs), but its twin is what the twins of
+/// its `second_order` callers call.
 fn float_of(sig: &syn::Signature) -> Option<&'static str> {
     let syn::ReturnType::Type(_, ret) = &sig.output else {
-        return None;
+        let inputs: TokenStream = sig.inputs.iter().map(ToTokens::to_token_stream).collect();
+        let named: Vec<&'static str> = ["f64", "f32"]
+            .into_iter()
+            .filter(|f| mentions(&inputs, f))
+            .collect();
+        return match named[..] {
+            [float] => Some(float),
+            _ => None,
+        };
     };
     let syn::Type::Path(path) = &**ret else {
         return None;

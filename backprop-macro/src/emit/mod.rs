@@ -17,6 +17,6 @@ pub mod names;
 mod passes;
 pub mod pretty;
 pub(crate) mod second;
-pub(crate) use second::covered as second_order_covers;
+pub(crate) use second::has_twin;
 pub mod tangent;
 mod tape;

@@ -74,12 +74,14 @@ pub fn assemble(
         super::second::hessian_fn(sig, &grad_names, &generic, has_work)
     });
     // A function over `f64` or `f32` gets them from its twin, when it has
-    // one (written only where second order covers the signature).
+    // one, where second order covers the signature; one that returns
+    // nothing has its twin only for its callers' twins.
     let (hvp_fn, twin) = match (hvp_fn, nesting.twin) {
-        (None, Some((name, twin))) => (
+        (None, Some((name, twin))) if super::second::covered(sig) => (
             Some(super::second::through_twin(sig, &grad_names, &name)),
             Some(twin),
         ),
+        (None, Some((_, twin))) => (None, Some(twin)),
         (hvp_fn, _) => (hvp_fn, None),
     };
 

@@ -113,11 +113,19 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
 }
 
 /// Second order covers one returned result and parameters that are not
-/// structs (also asked before a twin is written: no twin where it would give
-/// no `hvp`).
+/// structs.
 pub(crate) fn covered(sig: &Signature) -> bool {
+    matches!(sig.outputs, Outputs::One) && sig.returns_value && has_twin(sig)
+}
+
+/// A function over `f64` or `f32` that asks for second order gets a twin
+/// (asked before it is written): for its own `hvp` where second order
+/// covers it, and for the twins of its callers also where it returns
+/// nothing and writes its `&mut` parameters.
+pub(crate) fn has_twin(sig: &Signature) -> bool {
     let plain = sig.params.iter().all(|p| p.model.is_none());
-    matches!(sig.outputs, Outputs::One) && sig.returns_value && plain
+    let unit = !sig.returns_value && sig.params.iter().any(|p| p.inout);
+    plain && (matches!(sig.outputs, Outputs::One) && sig.returns_value || unit)
 }
 
 /// A parameter's direction as `hvp` takes it: the parameter's type, but a
