@@ -87,6 +87,9 @@ pub enum Arg {
     Int(I),
     /// `&s[lo..hi]`: a part of a slice or buffer, lent to a helper.
     Part(String, usize, usize),
+    /// `&mut b[lo..hi]`: a part of a writable slice or buffer, lent to a
+    /// helper that writes it.
+    MutPart(String, usize, usize),
 }
 
 /// Iterator chains over one slice (and a second, zipped).

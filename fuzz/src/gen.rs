@@ -109,6 +109,10 @@ pub enum HelperKind {
     /// different arrays (a call that lends one and has the callee keep the
     /// other, where one is a buffer written later).
     PartPair,
+    /// `fn h(v: &mut [F], w: &[F], k: F)` reading and writing `v` only in
+    /// `for i in 0..v.len()`: called on a part of a writable array and a part
+    /// of the same length of another, `h(&mut b[1..3], &a[0..2], e);`.
+    PartWrite,
     /// `fn hs(s: St<F>, k: F) -> St<F>`, a plain helper taking and returning
     /// a struct: `main` steps struct locals with it (`st = hs(st, k);`),
     /// copies them and reads their fields.
@@ -204,6 +208,8 @@ pub fn program(seed: u64) -> Program {
             HelperKind::RecursiveSlice,
             HelperKind::PartRead,
             HelperKind::PartPair,
+            HelperKind::PartWrite,
+            HelperKind::PartWrite,
         ]);
         let f = g.helper(&format!("h{k}"), kind);
         helpers.push(f);
@@ -382,6 +388,9 @@ impl Gen {
                 vec![p("v", PTy::Slice), p("w", PTy::Slice), p("k", PTy::Scalar)]
             }
             HelperKind::SliceWrite => vec![p("v", PTy::MutSlice), p("k", PTy::Scalar)],
+            HelperKind::PartWrite => {
+                vec![p("v", PTy::MutSlice), p("w", PTy::Slice), p("k", PTy::Scalar)]
+            }
             HelperKind::MutScalar => vec![p("a", PTy::MutScalar), p("k", PTy::Scalar)],
             HelperKind::Ref => vec![p("a", PTy::RefScalar)],
             HelperKind::Recursive => vec![p("a", PTy::Scalar), p("depth", PTy::Int)],
@@ -398,6 +407,9 @@ impl Gen {
         self.reset(&params);
         if matches!(kind, HelperKind::PartRead | HelperKind::PartPair) {
             return self.part_reader(name, params);
+        }
+        if kind == HelperKind::PartWrite {
+            return self.part_writer(name, params);
         }
         self.in_helper = true;
         self.budget = 1 + self.rng.below(3);
@@ -490,6 +502,64 @@ impl Gen {
             params,
             body,
             ret,
+            wrt: false,
+            checkpoint: None,
+            pairs: Pairs::Tuple,
+            inline: false,
+            plain: false,
+        }
+    }
+
+    /// `let mut s = k; for i in 0..v.len() { s = step(s, v[i] * w[i]); v[i]
+    /// = new(v[i], s); }`: a body that is right for any length of `v`, and
+    /// reads each element of `v` before and after writing it.
+    fn part_writer(&mut self, name: &str, params: Vec<Param>) -> Func {
+        let v = || E::Index("v".into(), I::Var("i".into()));
+        let w = || E::Index("w".into(), I::Var("i".into()));
+        let s = || E::Var("s".into());
+        let bin = |op, a, b| E::Bin(op, Box::new(a), Box::new(b));
+        let step = match self.rng.below(2) {
+            0 => E::M1("tanh", Box::new(bin('+', bin('*', s(), E::Lit(0.5)), bin('*', v(), w())))),
+            _ => bin('+', s(), bin('*', v(), E::M1("sin", Box::new(w())))),
+        };
+        let new = match self.rng.below(3) {
+            0 => bin('*', v(), E::M1("cos", Box::new(s()))),
+            1 => bin('+', bin('*', v(), E::Lit(0.5)), bin('*', s(), w())),
+            _ => E::M1("tanh", Box::new(bin('+', v(), s()))),
+        };
+        let body = vec![
+            S::Let {
+                name: "s".into(),
+                mutable: true,
+                annot: false,
+                value: E::Var("k".into()),
+            },
+            S::For {
+                label: None,
+                var: "i".into(),
+                lo: 0,
+                hi: I::Len("v".into()),
+                rev: false,
+                body: vec![
+                    S::Assign {
+                        name: "s".into(),
+                        op: None,
+                        value: step,
+                    },
+                    S::Write {
+                        name: "v".into(),
+                        idx: I::Var("i".into()),
+                        op: None,
+                        value: new,
+                    },
+                ],
+            },
+        ];
+        Func {
+            name: name.into(),
+            params,
+            body,
+            ret: Ret::Unit,
             wrt: false,
             checkpoint: None,
             pairs: Pairs::Tuple,
@@ -1461,6 +1531,38 @@ impl Gen {
                             out.push(S::CallStmt(
                                 h.name,
                                 vec![Arg::MutSlice(arr.name, arr.by_ref), Arg::E(k)],
+                            ));
+                        }
+                        HelperKind::PartWrite => {
+                            let arrays = self.writable_arrays();
+                            if arrays.is_empty() {
+                                continue;
+                            }
+                            let arr = self.rng.pick(&arrays).clone();
+                            let others: Vec<String> = self
+                                .scope
+                                .arrays
+                                .iter()
+                                .filter(|a| a.name != arr.name)
+                                .map(|a| a.name.clone())
+                                .collect();
+                            if others.is_empty() {
+                                continue;
+                            }
+                            let read = self.rng.pick(&others).clone();
+                            let n = 1 + self.rng.below(self.len);
+                            let (lo_v, lo_w) = (
+                                self.rng.below(self.len - n + 1),
+                                self.rng.below(self.len - n + 1),
+                            );
+                            let k = self.expr_without(1, &arr.name);
+                            out.push(S::CallStmt(
+                                h.name,
+                                vec![
+                                    Arg::MutPart(arr.name, lo_v, lo_v + n),
+                                    Arg::Part(read, lo_w, lo_w + n),
+                                    Arg::E(k),
+                                ],
                             ));
                         }
                         HelperKind::MutScalar => {

@@ -690,6 +690,7 @@ impl Printer {
                 Arg::RefScalar(e) => format!("&{}", self.expr(e)),
                 Arg::Int(i) => int(i),
                 Arg::Part(name, lo, hi) => format!("&{name}[{lo}..{hi}]"),
+                Arg::MutPart(name, lo, hi) => format!("&mut {name}[{lo}..{hi}]"),
             })
             .collect();
         printed.join(", ")
