@@ -331,11 +331,22 @@ fn a_call_before_the_call_of_itself_keeps_its_own_tape() {
             let value = bent::grad_into(&v, a, 3, &mut tape, &mut g);
             assert_eq!(value, bent(&v, a, 3));
             let (_, oracle) = bent_by_hand::grad(&v, a);
-            for (got, want) in g.v.iter().chain([&g.a]).zip(oracle.v.iter().chain([&oracle.a])) {
-                assert!((got - want).abs() <= 1e-12 * want.abs().max(1.0), "{got} against {want}");
+            for (got, want) in
+                g.v.iter()
+                    .chain([&g.a])
+                    .zip(oracle.v.iter().chain([&oracle.a]))
+            {
+                assert!(
+                    (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                    "{got} against {want}"
+                );
             }
             let joined = [v.clone(), vec![a]].concat();
-            assert_gradient(|p| bent(&p[..2], p[2], 3), &joined, &[g.v.clone(), vec![g.a]].concat());
+            assert_gradient(
+                |p| bent(&p[..2], p[2], 3),
+                &joined,
+                &[g.v.clone(), vec![g.a]].concat(),
+            );
         }
     }
 }

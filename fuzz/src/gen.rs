@@ -389,7 +389,11 @@ impl Gen {
             }
             HelperKind::SliceWrite => vec![p("v", PTy::MutSlice), p("k", PTy::Scalar)],
             HelperKind::PartWrite => {
-                vec![p("v", PTy::MutSlice), p("w", PTy::Slice), p("k", PTy::Scalar)]
+                vec![
+                    p("v", PTy::MutSlice),
+                    p("w", PTy::Slice),
+                    p("k", PTy::Scalar),
+                ]
             }
             HelperKind::MutScalar => vec![p("a", PTy::MutScalar), p("k", PTy::Scalar)],
             HelperKind::Ref => vec![p("a", PTy::RefScalar)],
@@ -497,17 +501,7 @@ impl Gen {
             _ => Ret::Scalar(self.tail()),
         };
         self.in_helper = false;
-        Func {
-            name: name.into(),
-            params,
-            body,
-            ret,
-            wrt: false,
-            checkpoint: None,
-            pairs: Pairs::Tuple,
-            inline: false,
-            plain: false,
-        }
+        helper_func(name, params, body, ret)
     }
 
     /// `let mut s = k; for i in 0..v.len() { s = step(s, v[i] * w[i]); v[i]
@@ -519,7 +513,10 @@ impl Gen {
         let s = || E::Var("s".into());
         let bin = |op, a, b| E::Bin(op, Box::new(a), Box::new(b));
         let step = match self.rng.below(2) {
-            0 => E::M1("tanh", Box::new(bin('+', bin('*', s(), E::Lit(0.5)), bin('*', v(), w())))),
+            0 => E::M1(
+                "tanh",
+                Box::new(bin('+', bin('*', s(), E::Lit(0.5)), bin('*', v(), w()))),
+            ),
             _ => bin('+', s(), bin('*', v(), E::M1("sin", Box::new(w())))),
         };
         let new = match self.rng.below(3) {
@@ -527,45 +524,20 @@ impl Gen {
             1 => bin('+', bin('*', v(), E::Lit(0.5)), bin('*', s(), w())),
             _ => E::M1("tanh", Box::new(bin('+', v(), s()))),
         };
-        let body = vec![
-            S::Let {
+        let body = running_over_v(vec![
+            S::Assign {
                 name: "s".into(),
-                mutable: true,
-                annot: false,
-                value: E::Var("k".into()),
+                op: None,
+                value: step,
             },
-            S::For {
-                label: None,
-                var: "i".into(),
-                lo: 0,
-                hi: I::Len("v".into()),
-                rev: false,
-                body: vec![
-                    S::Assign {
-                        name: "s".into(),
-                        op: None,
-                        value: step,
-                    },
-                    S::Write {
-                        name: "v".into(),
-                        idx: I::Var("i".into()),
-                        op: None,
-                        value: new,
-                    },
-                ],
+            S::Write {
+                name: "v".into(),
+                idx: I::Var("i".into()),
+                op: None,
+                value: new,
             },
-        ];
-        Func {
-            name: name.into(),
-            params,
-            body,
-            ret: Ret::Unit,
-            wrt: false,
-            checkpoint: None,
-            pairs: Pairs::Tuple,
-            inline: false,
-            plain: false,
-        }
+        ]);
+        helper_func(name, params, body, Ret::Unit)
     }
 
     /// `let mut s = k; for i in 0..v.len() { s = combine(s, v[i]); } s`: a
@@ -605,37 +577,12 @@ impl Gen {
                 )),
             ),
         };
-        let body = vec![
-            S::Let {
-                name: "s".into(),
-                mutable: true,
-                annot: false,
-                value: E::Var("k".into()),
-            },
-            S::For {
-                label: None,
-                var: "i".into(),
-                lo: 0,
-                hi: I::Len("v".into()),
-                rev: false,
-                body: vec![S::Assign {
-                    name: "s".into(),
-                    op: None,
-                    value: step,
-                }],
-            },
-        ];
-        Func {
-            name: name.into(),
-            params,
-            body,
-            ret: Ret::Scalar(s()),
-            wrt: false,
-            checkpoint: None,
-            pairs: Pairs::Tuple,
-            inline: false,
-            plain: false,
-        }
+        let body = running_over_v(vec![S::Assign {
+            name: "s".into(),
+            op: None,
+            value: step,
+        }]);
+        helper_func(name, params, body, Ret::Scalar(s()))
     }
 
     fn main(&mut self) -> Func {
@@ -2293,4 +2240,41 @@ impl Gen {
         self.scope = mark;
         Some(chain)
     }
+}
+
+/// A helper as the generator writes them: neither `wrt`, checkpointed,
+/// inlined nor plain.
+fn helper_func(name: &str, params: Vec<Param>, body: Vec<S>, ret: Ret) -> Func {
+    Func {
+        name: name.into(),
+        params,
+        body,
+        ret,
+        wrt: false,
+        checkpoint: None,
+        pairs: Pairs::Tuple,
+        inline: false,
+        plain: false,
+    }
+}
+
+/// `let mut s = k; for i in 0..v.len() { step }`: right for any length of
+/// `v`, so a helper with this body can be called on parts.
+fn running_over_v(step: Vec<S>) -> Vec<S> {
+    vec![
+        S::Let {
+            name: "s".into(),
+            mutable: true,
+            annot: false,
+            value: E::Var("k".into()),
+        },
+        S::For {
+            label: None,
+            var: "i".into(),
+            lo: 0,
+            hi: I::Len("v".into()),
+            rev: false,
+            body: step,
+        },
+    ]
 }
