@@ -763,6 +763,17 @@ impl<T: Copy> Reader<'_, T> {
 /// let again = tapes.next_spare();
 /// assert!(again.capacity() >= 2);
 /// assert!(tapes.is_empty());
+///
+/// // Lent tapes nest (a function that calls itself between lending a tape
+/// // and keeping it): each is its own, live in the order kept.
+/// tapes.clear();
+/// tapes.next_spare().clone_from(&vec![1.0]);
+/// tapes.next_spare().clone_from(&vec![2.0]);
+/// tapes.keep();
+/// tapes.keep();
+/// let mut reader = tapes.reader();
+/// assert_eq!(reader.pop_ref(), &vec![1.0]);
+/// assert_eq!(reader.pop_ref(), &vec![2.0]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct TapeStack<T> {
@@ -825,7 +836,7 @@ impl<T> TapeStack<T> {
     /// itself per call.)
     ///
     /// # Panics
-    /// If `next_spare` was not called since the last `keep`.
+    /// If every tape `next_spare` lent is kept already.
     pub fn keep(&mut self) {
         assert!(self.lent > 0, "`keep` without `next_spare`");
         self.lent -= 1;

@@ -386,6 +386,21 @@ impl Pass<'_> {
         }
     }
 
+    /// The bounds of the `j`th argument a call writes, if it is a part
+    /// (`&mut x[a..b]`).
+    fn written_part(&self, call: NodeId, j: usize) -> Option<Bounds> {
+        let NodeKind::Call { borrows, parts, .. } = &self.graph.nodes[call].kind else {
+            return None;
+        };
+        let k = borrows
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.writes())
+            .nth(j)
+            .map(|(k, _)| k)?;
+        parts.get(k).cloned().flatten()
+    }
+
     /// The adjoint of output `k` of a call with several: its element's, or zero.
     fn element_adjoint(&mut self, call: NodeId, k: usize) -> TokenStream {
         // The outputs of a call that writes its arguments: its value (when used),
@@ -415,23 +430,6 @@ impl Pass<'_> {
             }
             _ => self.graph.float_or_ret(call).zero(),
         }
-    }
-}
-
-impl Pass<'_> {
-    /// The bounds of the `j`th argument a call writes, if it is a part
-    /// (`&mut x[a..b]`).
-    fn written_part(&self, call: NodeId, j: usize) -> Option<Bounds> {
-        let NodeKind::Call { borrows, parts, .. } = &self.graph.nodes[call].kind else {
-            return None;
-        };
-        let k = borrows
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.writes())
-            .nth(j)
-            .map(|(k, _)| k)?;
-        parts.get(k).cloned().flatten()
     }
 }
 
