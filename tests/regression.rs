@@ -1549,3 +1549,33 @@ fn a_list_of_tuples_holding_vectors() {
         },
     );
 }
+
+use common::cube;
+
+/// A float method on a call of a function the macro cannot see (a custom
+/// rule on data), kept for the backward pass: the value was refused as
+/// untyped (fuzz seed 1, program 1754660687037778451). `powi` makes it a
+/// float.
+#[differentiate(wrt(x, y))]
+fn float_method_on_an_unseen_call(x: f64, y: f64, data: &[f64]) -> f64 {
+    let scale = cube(data[1]).powi(-1);
+    let mut t = x;
+    #[checkpoint]
+    for _ in 0..3 {
+        t = (t + y / (scale.abs() + 0.25)).tanh();
+    }
+    t * x
+}
+
+#[test]
+fn a_float_method_types_the_value_it_is_called_on() {
+    let data = [0.3, -0.6, 1.1];
+    check(
+        &[&[0.4, -0.3], &[-0.8, 0.5]],
+        |v| float_method_on_an_unseen_call(v[0], v[1], &data),
+        |v| {
+            let (value, g) = float_method_on_an_unseen_call::grad(v[0], v[1], &data);
+            (value, vec![g.x, g.y])
+        },
+    );
+}

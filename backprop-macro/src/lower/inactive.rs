@@ -335,8 +335,26 @@ impl<'a> Lowerer<'a> {
             Expr::MethodCall(m) if rules::is_test(&m.method.to_string()) => {
                 Some(syn::parse_quote!(bool))
             }
+            // A float method keeps its receiver's type; one that integers
+            // do not have (`powi`, `sin`) makes its receiver a float even
+            // where nothing else says which (`crule(data[3]).powi(-1)`, a
+            // call of a function the macro cannot see): the function's, as
+            // for an unsuffixed literal.
             Expr::MethodCall(m) if rules::method(&m.method.to_string()).is_some() => {
-                self.guess_type(&m.receiver)
+                self.guess_type(&m.receiver).or_else(|| {
+                    let integers_have = [
+                        "abs",
+                        "max",
+                        "min",
+                        "pow",
+                        "signum",
+                        "clamp",
+                        "rem_euclid",
+                        "div_euclid",
+                    ];
+                    let method = m.method.to_string();
+                    (!integers_have.contains(&method.as_str())).then(|| self.ret.to_type())
+                })
             }
             Expr::MethodCall(m) if m.method == "len" => Some(syn::parse_quote!(usize)),
             // `r.to_vec()`, `r.clone()` of a list: a `Vec` of its elements.
