@@ -841,8 +841,10 @@ impl<T> TapeStack<T> {
         assert!(self.lent > 0, "`keep` without `next_spare`");
         self.lent -= 1;
         // The last tape lent goes before the others still lent, which keep
-        // their order (nothing moves when it is the only one).
-        self.items[self.live..=self.live + self.lent].rotate_right(1);
+        // their order; alone (no call of itself in between), it is in place.
+        if self.lent > 0 {
+            self.items[self.live..=self.live + self.lent].rotate_right(1);
+        }
         self.live += 1;
     }
 

@@ -115,7 +115,8 @@ pub(super) fn hvp_fn(sig: &Signature, names: &Names, generic: &Generic) -> Optio
 /// Second order covers one returned result and parameters that are not
 /// structs.
 pub(crate) fn covered(sig: &Signature) -> bool {
-    matches!(sig.outputs, Outputs::One) && sig.returns_value && has_twin(sig)
+    let one_result = matches!(sig.outputs, Outputs::One) && sig.returns_value;
+    one_result && sig.params.iter().all(|p| p.model.is_none())
 }
 
 /// A function over `f64` or `f32` that asks for second order gets a twin
@@ -123,9 +124,8 @@ pub(crate) fn covered(sig: &Signature) -> bool {
 /// covers it, and for the twins of its callers also where it returns
 /// nothing and writes its `&mut` parameters.
 pub(crate) fn has_twin(sig: &Signature) -> bool {
-    let plain = sig.params.iter().all(|p| p.model.is_none());
-    let unit = !sig.returns_value && sig.params.iter().any(|p| p.inout);
-    plain && (matches!(sig.outputs, Outputs::One) && sig.returns_value || unit)
+    let writes_only = !sig.returns_value && sig.params.iter().any(|p| p.inout);
+    covered(sig) || writes_only && sig.params.iter().all(|p| p.model.is_none())
 }
 
 /// A parameter's direction as `hvp` takes it: the parameter's type, but a

@@ -169,19 +169,10 @@ impl<'a> Lowerer<'a> {
             // `&x[a..b]` is lent as it is; `&mut x[a..b]` too, the callee
             // writing that part of `x` in place (and, in the backward pass,
             // turning that part of `dx` into the adjoint before the call).
-            for mutable in [false, true] {
-                if let Some((id, range)) = self.part_argument(arg, mutable) {
-                    args.push(Operand::Node(id));
-                    borrows.push(if mutable {
-                        Borrow::Mutable
-                    } else {
-                        Borrow::Shared
-                    });
-                    parts[k] = Some(range);
-                    break;
-                }
-            }
-            if parts[k].is_some() {
+            if let Some((id, range, borrow)) = self.part_argument(arg) {
+                args.push(Operand::Node(id));
+                borrows.push(borrow);
+                parts[k] = Some(range);
                 continue;
             }
             if let Some((id, borrow)) = self.passed_array(arg) {
@@ -599,10 +590,10 @@ impl<'a> Lowerer<'a> {
         Some((path, tape_args))
     }
 
-    /// `&x[a..b]` (or `&x[a..]`, `&x[..b]`, `&x[a..=b]`) of a differentiated
-    /// array passed to a callee, `&mut x[a..b]` if `mutable`: the array, and
-    /// where the part starts and ends.
-    pub(super) fn part_argument(&mut self, arg: &Expr, mutable: bool) -> Option<(NodeId, Bounds)> {
+    /// `&x[a..b]` (or `&x[a..]`, `&x[..b]`, `&x[a..=b]`) or `&mut x[a..b]` of
+    /// a differentiated array passed to a callee: the array, where the part
+    /// starts and ends, and how it is lent (`Shared` or `Mutable`).
+    pub(super) fn part_argument(&mut self, arg: &Expr) -> Option<(NodeId, Bounds, Borrow)> {
         let Expr::Reference(r) = strip_parens(arg) else {
             return None;
         };
@@ -613,9 +604,13 @@ impl<'a> Lowerer<'a> {
             return None;
         };
         let id = self.array_local(&index.expr)?;
-        if r.mutability.is_some() != mutable || !self.nodes[id].active {
+        if !self.nodes[id].active {
             return None;
         }
+        let borrow = match r.mutability {
+            Some(_) => Borrow::Mutable,
+            None => Borrow::Shared,
+        };
         let array = &index.expr;
         let start: Expr = match &range.start {
             Some(start) => (**start).clone(),
@@ -634,7 +629,7 @@ impl<'a> Lowerer<'a> {
                     .get_or_insert_with(|| syn::parse_quote!(usize));
             }
         }
-        Some((id, (start, end)))
+        Some((id, (start, end), borrow))
     }
 
     /// The arguments of a call to a differentiated function. A differentiated
@@ -647,9 +642,13 @@ impl<'a> Lowerer<'a> {
             .args
             .iter()
             .map(|arg| {
-                let part = self.part_argument(arg, false);
-                parts.push(part.as_ref().map(|(_, range)| range.clone()));
-                if let Some((id, _)) = part {
+                // (A call that writes a part, `&mut x[a..b]`, is
+                // `call_with_mut_arguments`'.)
+                let part = self
+                    .part_argument(arg)
+                    .filter(|(_, _, borrow)| *borrow == Borrow::Shared);
+                parts.push(part.as_ref().map(|(_, range, _)| range.clone()));
+                if let Some((id, _, _)) = part {
                     return (Operand::Node(id), Borrow::Shared);
                 }
                 if let Some((id, borrow)) = self.passed_array(arg) {
