@@ -1609,3 +1609,86 @@ fn matches_on_tuples() {
         }
     }
 }
+
+/// A vector filled with a differentiated value, then stepped in place: each
+/// element starts as the same `x0`.
+#[differentiate]
+fn geometric_fill(x0: f64, k: f64, n: usize) -> f64 {
+    let mut v = vec![x0; n];
+    for i in 1..n {
+        v[i] = v[i - 1] * k + 0.1;
+    }
+    v.iter().sum()
+}
+
+/// Arrays filled with a value (`[x; 3]`, `vec![x.sin(); n]`) read and written
+/// after, beside arrays built by `std::array::from_fn`.
+#[differentiate]
+fn fills_and_from_fn(a: &[f64], b: &[f64]) -> f64 {
+    let corner: [f64; 3] = [a[0] * a[1]; 3];
+    let mut waves = vec![a[1].sin(); a.len()];
+    waves[0] += corner[1];
+    let products: [f64; 3] = std::array::from_fn(|i| a[i] * b[i]);
+    let pairs = std::array::from_fn::<f64, 2, _>(|k: usize| {
+        let t = products[k] + products[k + 1];
+        t * t
+    });
+    let first: [f64; 2] = core::array::from_fn(|_| b[0]);
+    waves.iter().zip(b).map(|(w, v)| w * v).sum::<f64>()
+        + corner[2] * pairs[0]
+        + pairs[1] * first[1]
+}
+
+#[differentiate]
+fn sum_of_squares(v: &[f64]) -> f64 {
+    v.iter().map(|q| q * q).sum()
+}
+
+/// Filled buffers where no `let` names them: iterated, and lent to a call.
+#[differentiate]
+fn unnamed_fills(x: f64, n: usize) -> f64 {
+    let three: f64 = [x * 2.0; 3].iter().sum();
+    let mut waves = 0.0;
+    for v in &vec![x.sin(); n] {
+        waves += v * v;
+    }
+    three + waves + sum_of_squares(&vec![x; n]) + sum_of_squares(&[x * 0.5; 2])
+}
+
+#[differentiate]
+fn single_fill(x: f32, n: usize) -> f32 {
+    let v = vec![x * 2.0; n];
+    let mut s = 0.0;
+    for (i, value) in v.iter().enumerate() {
+        s += value * (i as f32 + 1.0);
+    }
+    s
+}
+
+#[test]
+fn buffers_filled_with_a_value_and_arrays_from_fn() {
+    for (x0, k) in [(0.7, 0.9), (-1.3, 1.4)] {
+        let (value, g) = geometric_fill::grad(x0, k, 5);
+        assert_eq!(value, geometric_fill(x0, k, 5));
+        assert_gradient(|v| geometric_fill(v[0], v[1], 5), &[x0, k], &[g.x0, g.k]);
+    }
+    for (a, b) in [
+        ([0.5, 1.5, -0.3], [1.1, 0.2, 0.7]),
+        ([-2.0, 0.4, 1.0], [0.3, -0.8, 2.2]),
+    ] {
+        let (value, g) = fills_and_from_fn::grad(&a, &b);
+        assert_eq!(value, fills_and_from_fn(&a, &b));
+        let joined = [a, b].concat();
+        assert_gradient(
+            |v| fills_and_from_fn(&v[..3], &v[3..]),
+            &joined,
+            &[g.a, g.b].concat(),
+        );
+    }
+    for x in [0.7, -2.1] {
+        let (_, g) = unnamed_fills::grad(x, 4);
+        assert_gradient(|v| unnamed_fills(v[0], 4), &[x], &[g.x]);
+    }
+    // d/dx of 2x (1 + 2 + 3 + 4) is 20, exactly.
+    assert_eq!(single_fill::grad(0.7, 4).1.x, 20.0);
+}

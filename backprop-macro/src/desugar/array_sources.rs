@@ -1,6 +1,7 @@
 //! An array literal an iterator chain starts from (`[x, y, t].iter().map(|q|
-//! q * t).sum()`, `[a, b].into_iter()`, `vec![a, b].iter()`) or a loop
-//! iterates by reference (`for q in &[x, y]`) is a local array first, `let
+//! q * t).sum()`, `[a, b].into_iter()`, `vec![a, b].iter()`, `[x; 3].iter()`)
+//! or a loop iterates by reference (`for q in &[x, y]`, `for q in &vec![x;
+//! n]`) is a local array first, `let
 //! values = [x, y, t];` before the statement, so the chain reads a named array as
 //! any other. The elements are computed where they were, before the rest
 //! of the statement; a literal inside a closure, a loop's condition or an
@@ -263,7 +264,7 @@ impl VisitMut for Sources<'_> {
             // `for q in &[x, y]` (by value, `for q in [x, y]`, is read as
             // the array it is).
             Expr::ForLoop(each) => match strip(&each.expr) {
-                Expr::Reference(reference) if matches!(strip(&reference.expr), Expr::Array(_)) => {
+                Expr::Reference(reference) if literal_list(&reference.expr) => {
                     let mut array = (*reference.expr).clone();
                     self.visit_expr_mut(&mut array);
                     let name = self.bound(array);
@@ -279,12 +280,7 @@ impl VisitMut for Sources<'_> {
                     Expr::Reference(reference) => strip(&reference.expr),
                     other => other,
                 };
-                let literal = match receiver {
-                    Expr::Array(_) => true,
-                    Expr::Macro(mac) => mac.mac.path.is_ident("vec"),
-                    _ => false,
-                };
-                if literal {
+                if literal_list(receiver) {
                     let mut array = receiver.clone();
                     syn::visit_mut::visit_expr_mut(self, &mut array);
                     let name = self.bound(array);
@@ -292,12 +288,45 @@ impl VisitMut for Sources<'_> {
                 }
                 syn::visit_mut::visit_expr_method_call_mut(self, call);
             }
+            // `g(&vec![x; n])`, `g(&[x; 3])`: the buffer a `let` makes.
+            Expr::Call(call) => {
+                for arg in call.args.iter_mut() {
+                    if let Expr::Reference(reference) = arg {
+                        if reference.mutability.is_none() && made_buffer(&reference.expr) {
+                            let mut buffer = (*reference.expr).clone();
+                            self.visit_expr_mut(&mut buffer);
+                            let name = self.bound(buffer);
+                            *reference.expr = syn::parse_quote!(#name);
+                        }
+                    }
+                }
+                syn::visit_mut::visit_expr_call_mut(self, call);
+            }
             _ => syn::visit_mut::visit_expr_mut(self, expr),
         }
     }
 
     // (Items are not this function's code.)
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// `[x; 3]`, `vec![x, y]`, `vec![x; n]`: a buffer only a `let` makes (an
+/// array literal, `[x, y]`, is read where it is).
+fn made_buffer(expr: &Expr) -> bool {
+    match strip(expr) {
+        Expr::Repeat(_) => true,
+        Expr::Macro(mac) => mac.mac.path.is_ident("vec"),
+        _ => false,
+    }
+}
+
+/// `[x, y]`, `[x; 3]`, `vec![x, y]`, `vec![x; n]`.
+fn literal_list(expr: &Expr) -> bool {
+    match strip(expr) {
+        Expr::Array(_) | Expr::Repeat(_) => true,
+        Expr::Macro(mac) => mac.mac.path.is_ident("vec"),
+        _ => false,
+    }
 }
 
 fn iterates(method: &syn::Ident) -> bool {

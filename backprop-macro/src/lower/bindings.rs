@@ -53,6 +53,13 @@ impl<'a> Lowerer<'a> {
                         }
                     }
                 }
+                let written = self
+                    .filled_buffer(&p.ident, expr, annotation)
+                    .or_else(|| self.array_from_fn(&p.ident, expr, annotation));
+                if let Some(stmts) = written {
+                    self.stmts(&stmts, Tail::Unit, expr.span());
+                    return;
+                }
                 if let Some((source, source_name)) = self.copied_array(expr, p.mutability.is_some()) {
                     return self.copy_array(&p.ident, source, &source_name, expr);
                 }

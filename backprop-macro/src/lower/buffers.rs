@@ -24,7 +24,7 @@ impl<'a> Lowerer<'a> {
         if self.mentions_active(fill) {
             self.errors.spanned(
                 fill,
-                "a buffer must start from a constant, as in `[0.0; 16]`; write the values in a loop",
+                "a buffer filled with a differentiated value is written `let v = vec![x; n];` (bound by a `let` of its own), or starts from a constant, as in `[0.0; 16]`, with the values written in a loop",
             );
             return self.dummy();
         }
@@ -306,6 +306,173 @@ impl<'a> Lowerer<'a> {
                 self.dummy()
             }
         }
+    }
+
+    /// `let v = vec![x0; n];` (or `[x0; 3]`) of a value computed from the
+    /// inputs, as the statements it stands for: the value once, a buffer of
+    /// zeros, and a loop writing the value into each element, so that each
+    /// element is a differentiated value like any other written into a
+    /// buffer. `None` where the fill is a constant (a buffer as it is).
+    pub(super) fn filled_buffer(
+        &mut self,
+        name: &Ident,
+        expr: &Expr,
+        annotation: Option<&syn::Type>,
+    ) -> Option<Vec<syn::Stmt>> {
+        let (fill, len, fixed) = match strip_parens(expr) {
+            Expr::Repeat(repeat) => ((*repeat.expr).clone(), (*repeat.len).clone(), true),
+            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+                let (fill, len) = vec_repeat(&mac.mac).ok()?;
+                (fill, len, false)
+            }
+            _ => return None,
+        };
+        if !self.mentions_active(&fill) {
+            return None;
+        }
+        let float = annotation
+            .and_then(|ty| Shape::of(ty, &self.floats))
+            .map(|(float, _, _)| float)
+            .or_else(|| {
+                self.guess_type(&fill)
+                    .and_then(|ty| self.floats.of_type(&ty))
+            })
+            .unwrap_or_else(|| self.ret.clone());
+        // (An annotation types the literal itself: `0.0` under it.)
+        let zero = match annotation {
+            Some(_) => quote!(0.0),
+            None => float.zero(),
+        };
+        let value = self.part_names.fresh(&format!("{name}_fill"));
+        let k = self.part_names.fresh("k");
+        let ty = annotation.map(|ty| quote!(: #ty));
+        let zeros = if fixed {
+            quote!([#zero; #len])
+        } else {
+            quote!(vec![#zero; #len])
+        };
+        let span = expr.span();
+        let block: syn::Block = syn::parse_quote_spanned! {span=> {
+            let #value = #fill;
+            let mut #name #ty = #zeros;
+            for #k in 0..#name.len() {
+                #name[#k] = #value;
+            }
+        }};
+        Some(block.stmts)
+    }
+
+    /// `let p: [f64; 3] = std::array::from_fn(|i| a[i] * b[i]);` as the
+    /// statements it stands for: an array of zeros, and a loop writing each
+    /// element with the closure's body, its parameter the loop's index.
+    /// `None` where the expression is no such call, or the annotation is not
+    /// an array of floats (the length comes from it).
+    pub(super) fn array_from_fn(
+        &mut self,
+        name: &Ident,
+        expr: &Expr,
+        annotation: Option<&syn::Type>,
+    ) -> Option<Vec<syn::Stmt>> {
+        let Expr::Call(call) = strip_parens(expr) else {
+            return None;
+        };
+        let Expr::Path(path) = &*call.func else {
+            return None;
+        };
+        let segments: Vec<String> = path
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        if !segments.ends_with(&["array".to_string(), "from_fn".to_string()])
+            || call.args.len() != 1
+        {
+            return None;
+        }
+        let Expr::Closure(closure) = strip_parens(&call.args[0]) else {
+            return None;
+        };
+        let refuse = |lowerer: &mut Self, message: &str| {
+            lowerer.errors.spanned(expr, message);
+            let mark = lowerer.nodes.len();
+            let id = lowerer.bind(name, lowerer.dummy(), mark, None);
+            lowerer.declare(name, id);
+            Some(Vec::new())
+        };
+        // `from_fn::<f64, 3, _>(..)` says the type as an annotation would.
+        let spelled = path
+            .path
+            .segments
+            .last()
+            .and_then(|last| match &last.arguments {
+                syn::PathArguments::AngleBracketed(args) => {
+                    match args.args.iter().collect::<Vec<_>>()[..] {
+                        [syn::GenericArgument::Type(elem), syn::GenericArgument::Const(len), _] => {
+                            Some(syn::parse_quote!([#elem; #len]))
+                        }
+                        // (A literal length parses as a type-or-const: a const.)
+                        [syn::GenericArgument::Type(elem), syn::GenericArgument::Type(len), _] => {
+                            Some(syn::parse_quote!([#elem; #len]))
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            });
+        let annotation = annotation.or(spelled.as_ref());
+        let array = match annotation {
+            Some(syn::Type::Array(array)) => array,
+            Some(_) => return None,
+            None if self.mentions_active(expr) => {
+                return refuse(
+                    self,
+                    "an array built by `std::array::from_fn` needs its type written, as in `let p: [f64; 3] = std::array::from_fn(|i| ..);`",
+                )
+            }
+            None => return None,
+        };
+        // (`[_; 3]` is of the function's float.)
+        if !matches!(&*array.elem, syn::Type::Infer(_)) {
+            self.floats.of_type(&array.elem)?;
+        }
+        let body_names = crate::emit::names::identifiers(closure.body.to_token_stream());
+        // (`return` in the closure's body would leave the loop's function.)
+        if body_names.contains("return") {
+            return None;
+        }
+        // The body reads an earlier variable of the array's name: the loop
+        // writing the new array under that name would read the new one.
+        if body_names.contains(&name.to_string()) {
+            return refuse(
+                self,
+                "this array is built from an earlier variable of the same name; give the new array another name",
+            );
+        }
+        let [param] = closure.inputs.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let index = match param {
+            syn::Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+                ident.ident.clone()
+            }
+            syn::Pat::Type(typed) => match &*typed.pat {
+                syn::Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+                    ident.ident.clone()
+                }
+                _ => return None,
+            },
+            syn::Pat::Wild(_) => self.part_names.fresh("k"),
+            _ => return None,
+        };
+        let (ty, len, body) = (annotation, &array.len, &closure.body);
+        let block: syn::Block = syn::parse_quote_spanned! {expr.span()=> {
+            let mut #name: #ty = [0.0; #len];
+            for #index in 0..#name.len() {
+                #name[#index] = #body;
+            }
+        }};
+        Some(block.stmts)
     }
 
     /// The differentiated array an iterator chain starts from: `w` in
