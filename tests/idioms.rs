@@ -1692,3 +1692,37 @@ fn buffers_filled_with_a_value_and_arrays_from_fn() {
     // d/dx of 2x (1 + 2 + 3 + 4) is 20, exactly.
     assert_eq!(single_fill::grad(0.7, 4).1.x, 20.0);
 }
+
+/// Quadrature weights, a table of constants, zipped with the inputs.
+const WEIGHTS: [f64; 3] = [0.2, 0.5, 0.3];
+
+#[differentiate]
+fn weighted_by_constants(x: &[f64]) -> f64 {
+    let front: f64 = WEIGHTS.iter().zip(x).map(|(w, v)| w * v.sin()).sum();
+    let back = x
+        .iter()
+        .zip(WEIGHTS.iter())
+        .map(|(v, w)| w * v * v)
+        .sum::<f64>();
+    let mut by_loop = 0.0;
+    for (w, v) in WEIGHTS.iter().zip(x) {
+        by_loop += w * v.exp();
+    }
+    for (v, w) in x.iter().zip(&WEIGHTS) {
+        by_loop += v.cos() * w;
+    }
+    let mut shifts = 0.0;
+    for w in &WEIGHTS {
+        shifts += w + x[0] * x[1];
+    }
+    front + back + by_loop + shifts
+}
+
+#[test]
+fn tables_of_constants_zipped_with_the_inputs() {
+    for x in [[0.3, 1.1, -0.5], [-1.4, 0.2, 2.5]] {
+        let (value, g) = weighted_by_constants::grad(&x);
+        assert_eq!(value, weighted_by_constants(&x));
+        assert_gradient(weighted_by_constants, &x, &g.x);
+    }
+}

@@ -264,6 +264,11 @@ impl VisitMut for Sources<'_> {
             // `for q in &[x, y]` (by value, `for q in [x, y]`, is read as
             // the array it is).
             Expr::ForLoop(each) => match strip(&each.expr) {
+                Expr::Reference(reference) if constant_list(&reference.expr) => {
+                    let constant = (*reference.expr).clone();
+                    let name = self.bound(syn::parse_quote!(&#constant));
+                    *each.expr = syn::parse_quote!(#name);
+                }
                 Expr::Reference(reference) if literal_list(&reference.expr) => {
                     let mut array = (*reference.expr).clone();
                     self.visit_expr_mut(&mut array);
@@ -280,11 +285,36 @@ impl VisitMut for Sources<'_> {
                     Expr::Reference(reference) => strip(&reference.expr),
                     other => other,
                 };
-                if literal_list(receiver) {
+                if constant_list(receiver) {
+                    let constant = receiver.clone();
+                    let name = self.bound(syn::parse_quote!(&#constant));
+                    *call.receiver = syn::parse_quote!(#name);
+                } else if literal_list(receiver) {
                     let mut array = receiver.clone();
                     syn::visit_mut::visit_expr_mut(self, &mut array);
                     let name = self.bound(array);
                     *call.receiver = syn::parse_quote!(#name);
+                }
+                syn::visit_mut::visit_expr_method_call_mut(self, call);
+            }
+            // `x.iter().zip(&W)`, `.zip(W.iter())` of a constant list.
+            Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
+                let constant = match strip(&call.args[0]) {
+                    Expr::Reference(r) if r.mutability.is_none() && constant_list(&r.expr) => {
+                        Some((*r.expr).clone())
+                    }
+                    Expr::MethodCall(m)
+                        if iterates(&m.method)
+                            && m.method == "iter"
+                            && constant_list(&m.receiver) =>
+                    {
+                        Some((*m.receiver).clone())
+                    }
+                    _ => None,
+                };
+                if let Some(constant) = constant {
+                    let name = self.bound(syn::parse_quote!(&#constant));
+                    call.args[0] = syn::parse_quote!(#name.iter());
                 }
                 syn::visit_mut::visit_expr_method_call_mut(self, call);
             }
@@ -308,6 +338,25 @@ impl VisitMut for Sources<'_> {
 
     // (Items are not this function's code.)
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// `W` or `consts::W`: a constant (or static) by Rust's naming, a list where
+/// it is iterated. Bound as `let values = &W;`, it is read as a list of data
+/// like a parameter's (iterated where it is, the path is not a list the
+/// lowering knows).
+fn constant_list(expr: &Expr) -> bool {
+    let Expr::Path(path) = strip(expr) else {
+        return false;
+    };
+    path.qself.is_none()
+        && path.path.segments.last().is_some_and(|last| {
+            let name = last.ident.to_string();
+            last.arguments.is_none()
+                && name.chars().any(|c| c.is_ascii_uppercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
 }
 
 /// `[x; 3]`, `vec![x, y]`, `vec![x; n]`: a buffer only a `let` makes (an
