@@ -18,22 +18,16 @@ pub mod rotated {
     #[derive(Clone, Debug, Default)]
     pub struct Tape {
         pub cam_len: usize,
-        pub sum: usize,
         pub cam_i: f64,
         pub x_i: f64,
-        pub sum_2: usize,
         pub cam_i_2: f64,
         pub x_i_2: f64,
-        pub sum_3: usize,
         pub cam_i_3: f64,
         pub x_i_3: f64,
-        pub sum_4: usize,
         pub cam_i_4: f64,
         pub x_i_4: f64,
-        pub sum_5: usize,
         pub cam_i_5: f64,
         pub x_i_5: f64,
-        pub sum_6: usize,
         pub cam_i_6: f64,
         pub x_i_6: f64,
         pub turned_i: f64,
@@ -43,7 +37,7 @@ pub mod rotated {
         pub turned_i_3: f64,
         pub x_i_9: f64,
         pub cam_i_7: f64,
-        pub sum_10: f64,
+        pub sum_4: f64,
     }
 
     impl Tape {
@@ -87,32 +81,26 @@ pub mod rotated {
             a_end,
             cam_len_2,
         );
-        let sum = a_start + ::backprop_runtime::model::fields::within(1, a_len);
-        let cam_i = cam[sum];
+        let cam_i = cam[1];
         let x_i = x[2];
         let prod = cam_i * x_i;
-        let sum_2 = a_start + ::backprop_runtime::model::fields::within(2, a_len);
-        let cam_i_2 = cam[sum_2];
+        let cam_i_2 = cam[2];
         let x_i_2 = x[1];
         let prod_2 = cam_i_2 * x_i_2;
         let diff = prod - prod_2;
         turned[0] = diff;
-        let sum_3 = a_start + ::backprop_runtime::model::fields::within(2, a_len);
-        let cam_i_3 = cam[sum_3];
+        let cam_i_3 = cam[2];
         let x_i_3 = x[0];
         let prod_3 = cam_i_3 * x_i_3;
-        let sum_4 = a_start + ::backprop_runtime::model::fields::within(0, a_len);
-        let cam_i_4 = cam[sum_4];
+        let cam_i_4 = cam[0];
         let x_i_4 = x[2];
         let prod_4 = cam_i_4 * x_i_4;
         let diff_2 = prod_3 - prod_4;
         turned[1] = diff_2;
-        let sum_5 = a_start + ::backprop_runtime::model::fields::within(0, a_len);
-        let cam_i_5 = cam[sum_5];
+        let cam_i_5 = cam[0];
         let x_i_5 = x[1];
         let prod_5 = cam_i_5 * x_i_5;
-        let sum_6 = a_start + ::backprop_runtime::model::fields::within(1, a_len);
-        let cam_i_6 = cam[sum_6];
+        let cam_i_6 = cam[1];
         let x_i_6 = x[0];
         let prod_6 = cam_i_6 * x_i_6;
         let diff_3 = prod_5 - prod_6;
@@ -123,36 +111,30 @@ pub mod rotated {
         let turned_i_2 = turned[1];
         let x_i_8 = x[1];
         let prod_8 = turned_i_2 * x_i_8;
-        let sum_7 = prod_7 + prod_8;
+        let sum = prod_7 + prod_8;
         let turned_i_3 = turned[2];
         let x_i_9 = x[2];
         let prod_9 = turned_i_3 * x_i_9;
-        let sum_8 = sum_7 + prod_9;
+        let sum_2 = sum + prod_9;
         let cam_i_7 = cam[3];
         let sq = x_i_7 * x_i_7;
         let sq_2 = x_i_8 * x_i_8;
-        let sum_9 = sq + sq_2;
+        let sum_3 = sq + sq_2;
         let sq_3 = x_i_9 * x_i_9;
-        let sum_10 = sum_9 + sq_3;
-        let prod_10 = cam_i_7 * sum_10;
-        let rotated = sum_8 + prod_10;
+        let sum_4 = sum_3 + sq_3;
+        let prod_10 = cam_i_7 * sum_4;
+        let rotated = sum_2 + prod_10;
         tape.cam_len = cam_len;
-        tape.sum = sum;
         tape.cam_i = cam_i;
         tape.x_i = x_i;
-        tape.sum_2 = sum_2;
         tape.cam_i_2 = cam_i_2;
         tape.x_i_2 = x_i_2;
-        tape.sum_3 = sum_3;
         tape.cam_i_3 = cam_i_3;
         tape.x_i_3 = x_i_3;
-        tape.sum_4 = sum_4;
         tape.cam_i_4 = cam_i_4;
         tape.x_i_4 = x_i_4;
-        tape.sum_5 = sum_5;
         tape.cam_i_5 = cam_i_5;
         tape.x_i_5 = x_i_5;
-        tape.sum_6 = sum_6;
         tape.cam_i_6 = cam_i_6;
         tape.x_i_6 = x_i_6;
         tape.turned_i = turned_i;
@@ -162,7 +144,7 @@ pub mod rotated {
         tape.turned_i_3 = turned_i_3;
         tape.x_i_9 = x_i_9;
         tape.cam_i_7 = cam_i_7;
-        tape.sum_10 = sum_10;
+        tape.sum_4 = sum_4;
         rotated
     }
 
@@ -194,22 +176,16 @@ pub mod rotated {
     ) {
         let Tape {
             cam_len,
-            sum,
             cam_i,
             x_i,
-            sum_2,
             cam_i_2,
             x_i_2,
-            sum_3,
             cam_i_3,
             x_i_3,
-            sum_4,
             cam_i_4,
             x_i_4,
-            sum_5,
             cam_i_5,
             x_i_5,
-            sum_6,
             cam_i_6,
             x_i_6,
             turned_i,
@@ -219,32 +195,32 @@ pub mod rotated {
             turned_i_3,
             x_i_9,
             cam_i_7,
-            sum_10,
+            sum_4,
         } = *tape;
         let dcam = ::backprop_runtime::lent::Sink::target(dcam_sink, &mut grad.cam, cam_len);
         let dx = &mut grad.x;
         let mut dturned = [0.0_f64; 3];
-        let dsum_8 = drotated;
+        let dsum_2 = drotated;
         let dprod_10 = drotated;
-        let dcam_i_7 = dprod_10 * sum_10;
-        let dsum_10 = dprod_10 * cam_i_7;
-        let dsum_9 = dsum_10;
-        let dsq_3 = dsum_10;
+        let dcam_i_7 = dprod_10 * sum_4;
+        let dsum_4 = dprod_10 * cam_i_7;
+        let dsum_3 = dsum_4;
+        let dsq_3 = dsum_4;
         let dx_i_9_1 = dsq_3 * (2.0 * x_i_9);
-        let dsq = dsum_9;
-        let dsq_2 = dsum_9;
+        let dsq = dsum_3;
+        let dsq_2 = dsum_3;
         let dx_i_8_1 = dsq_2 * (2.0 * x_i_8);
         let dx_i_7_1 = dsq * (2.0 * x_i_7);
         dcam[3] += dcam_i_7;
-        let dsum_7 = dsum_8;
-        let dprod_9 = dsum_8;
+        let dsum = dsum_2;
+        let dprod_9 = dsum_2;
         let dturned_i_3 = dprod_9 * x_i_9;
         let dx_i_9_2 = dprod_9 * turned_i_3;
         let dx_i_9 = dx_i_9_1 + dx_i_9_2;
         dx[2] += dx_i_9;
         dturned[2] += dturned_i_3;
-        let dprod_7 = dsum_7;
-        let dprod_8 = dsum_7;
+        let dprod_7 = dsum;
+        let dprod_8 = dsum;
         let dturned_i_2 = dprod_8 * x_i_8;
         let dx_i_8_2 = dprod_8 * turned_i_2;
         let dx_i_8 = dx_i_8_1 + dx_i_8_2;
@@ -262,11 +238,11 @@ pub mod rotated {
         let dcam_i_6 = dprod_6 * x_i_6;
         let dx_i_6 = dprod_6 * cam_i_6;
         dx[0] += dx_i_6;
-        dcam[sum_6] += dcam_i_6;
+        dcam[1] += dcam_i_6;
         let dcam_i_5 = dprod_5 * x_i_5;
         let dx_i_5 = dprod_5 * cam_i_5;
         dx[1] += dx_i_5;
-        dcam[sum_5] += dcam_i_5;
+        dcam[0] += dcam_i_5;
         let ddiff_2 = dturned[1];
         dturned[1] = 0.0_f64;
         let dprod_3 = ddiff_2;
@@ -274,11 +250,11 @@ pub mod rotated {
         let dcam_i_4 = dprod_4 * x_i_4;
         let dx_i_4 = dprod_4 * cam_i_4;
         dx[2] += dx_i_4;
-        dcam[sum_4] += dcam_i_4;
+        dcam[0] += dcam_i_4;
         let dcam_i_3 = dprod_3 * x_i_3;
         let dx_i_3 = dprod_3 * cam_i_3;
         dx[0] += dx_i_3;
-        dcam[sum_3] += dcam_i_3;
+        dcam[2] += dcam_i_3;
         let ddiff = dturned[0];
         dturned[0] = 0.0_f64;
         let dprod = ddiff;
@@ -286,11 +262,11 @@ pub mod rotated {
         let dcam_i_2 = dprod_2 * x_i_2;
         let dx_i_2 = dprod_2 * cam_i_2;
         dx[1] += dx_i_2;
-        dcam[sum_2] += dcam_i_2;
+        dcam[2] += dcam_i_2;
         let dcam_i = dprod * x_i;
         let dx_i = dprod * cam_i;
         dx[2] += dx_i;
-        dcam[sum] += dcam_i;
+        dcam[1] += dcam_i;
     }
 
     #[inline]
@@ -374,16 +350,14 @@ pub mod rotated {
             a_end,
             cam_len_2,
         );
-        let sum = a_start + ::backprop_runtime::model::fields::within(1, a_len);
-        let cam_i = cam[sum];
-        let dot_cam_i = dot_cam[sum];
+        let cam_i = cam[1];
+        let dot_cam_i = dot_cam[1];
         let x_i = x[2];
         let dot_x_i = dot_x[2];
         let prod = cam_i * x_i;
         let dot_prod = (dot_cam_i * x_i) + (dot_x_i * cam_i);
-        let sum_2 = a_start + ::backprop_runtime::model::fields::within(2, a_len);
-        let cam_i_2 = cam[sum_2];
-        let dot_cam_i_2 = dot_cam[sum_2];
+        let cam_i_2 = cam[2];
+        let dot_cam_i_2 = dot_cam[2];
         let x_i_2 = x[1];
         let dot_x_i_2 = dot_x[1];
         let prod_2 = cam_i_2 * x_i_2;
@@ -392,16 +366,14 @@ pub mod rotated {
         let dot_diff = dot_prod + (-dot_prod_2);
         turned[0] = diff;
         dot_turned[0] = dot_diff;
-        let sum_3 = a_start + ::backprop_runtime::model::fields::within(2, a_len);
-        let cam_i_3 = cam[sum_3];
-        let dot_cam_i_3 = dot_cam[sum_3];
+        let cam_i_3 = cam[2];
+        let dot_cam_i_3 = dot_cam[2];
         let x_i_3 = x[0];
         let dot_x_i_3 = dot_x[0];
         let prod_3 = cam_i_3 * x_i_3;
         let dot_prod_3 = (dot_cam_i_3 * x_i_3) + (dot_x_i_3 * cam_i_3);
-        let sum_4 = a_start + ::backprop_runtime::model::fields::within(0, a_len);
-        let cam_i_4 = cam[sum_4];
-        let dot_cam_i_4 = dot_cam[sum_4];
+        let cam_i_4 = cam[0];
+        let dot_cam_i_4 = dot_cam[0];
         let x_i_4 = x[2];
         let dot_x_i_4 = dot_x[2];
         let prod_4 = cam_i_4 * x_i_4;
@@ -410,16 +382,14 @@ pub mod rotated {
         let dot_diff_2 = dot_prod_3 + (-dot_prod_4);
         turned[1] = diff_2;
         dot_turned[1] = dot_diff_2;
-        let sum_5 = a_start + ::backprop_runtime::model::fields::within(0, a_len);
-        let cam_i_5 = cam[sum_5];
-        let dot_cam_i_5 = dot_cam[sum_5];
+        let cam_i_5 = cam[0];
+        let dot_cam_i_5 = dot_cam[0];
         let x_i_5 = x[1];
         let dot_x_i_5 = dot_x[1];
         let prod_5 = cam_i_5 * x_i_5;
         let dot_prod_5 = (dot_cam_i_5 * x_i_5) + (dot_x_i_5 * cam_i_5);
-        let sum_6 = a_start + ::backprop_runtime::model::fields::within(1, a_len);
-        let cam_i_6 = cam[sum_6];
-        let dot_cam_i_6 = dot_cam[sum_6];
+        let cam_i_6 = cam[1];
+        let dot_cam_i_6 = dot_cam[1];
         let x_i_6 = x[0];
         let dot_x_i_6 = dot_x[0];
         let prod_6 = cam_i_6 * x_i_6;
@@ -440,32 +410,32 @@ pub mod rotated {
         let dot_x_i_8 = dot_x[1];
         let prod_8 = turned_i_2 * x_i_8;
         let dot_prod_8 = (dot_turned_i_2 * x_i_8) + (dot_x_i_8 * turned_i_2);
-        let sum_7 = prod_7 + prod_8;
-        let dot_sum_7 = dot_prod_7 + dot_prod_8;
+        let sum = prod_7 + prod_8;
+        let dot_sum = dot_prod_7 + dot_prod_8;
         let turned_i_3 = turned[2];
         let dot_turned_i_3 = dot_turned[2];
         let x_i_9 = x[2];
         let dot_x_i_9 = dot_x[2];
         let prod_9 = turned_i_3 * x_i_9;
         let dot_prod_9 = (dot_turned_i_3 * x_i_9) + (dot_x_i_9 * turned_i_3);
-        let sum_8 = sum_7 + prod_9;
-        let dot_sum_8 = dot_sum_7 + dot_prod_9;
+        let sum_2 = sum + prod_9;
+        let dot_sum_2 = dot_sum + dot_prod_9;
         let cam_i_7 = cam[3];
         let dot_cam_i_7 = dot_cam[3];
         let sq = x_i_7 * x_i_7;
         let dot_sq = dot_x_i_7 * (2.0 * x_i_7);
         let sq_2 = x_i_8 * x_i_8;
         let dot_sq_2 = dot_x_i_8 * (2.0 * x_i_8);
-        let sum_9 = sq + sq_2;
-        let dot_sum_9 = dot_sq + dot_sq_2;
+        let sum_3 = sq + sq_2;
+        let dot_sum_3 = dot_sq + dot_sq_2;
         let sq_3 = x_i_9 * x_i_9;
         let dot_sq_3 = dot_x_i_9 * (2.0 * x_i_9);
-        let sum_10 = sum_9 + sq_3;
-        let dot_sum_10 = dot_sum_9 + dot_sq_3;
-        let prod_10 = cam_i_7 * sum_10;
-        let dot_prod_10 = (dot_cam_i_7 * sum_10) + (dot_sum_10 * cam_i_7);
-        let rotated = sum_8 + prod_10;
-        let dot_rotated = dot_sum_8 + dot_prod_10;
+        let sum_4 = sum_3 + sq_3;
+        let dot_sum_4 = dot_sum_3 + dot_sq_3;
+        let prod_10 = cam_i_7 * sum_4;
+        let dot_prod_10 = (dot_cam_i_7 * sum_4) + (dot_sum_4 * cam_i_7);
+        let rotated = sum_2 + prod_10;
+        let dot_rotated = dot_sum_2 + dot_prod_10;
         (rotated, dot_rotated)
     }
 
@@ -485,16 +455,14 @@ pub mod rotated {
             a_end,
             cam_len_2,
         );
-        let sum = a_start + ::backprop_runtime::model::fields::within(1, a_len);
-        let cam_i = cam[sum];
-        let dot_cam_i = dot_cam[sum];
+        let cam_i = cam[1];
+        let dot_cam_i = dot_cam[1];
         let x_i = x[2];
         let dot_x_i = dot_x[2];
         let prod = cam_i * x_i;
         let dot_prod = (dot_cam_i * x_i) + (dot_x_i * cam_i);
-        let sum_2 = a_start + ::backprop_runtime::model::fields::within(2, a_len);
-        let cam_i_2 = cam[sum_2];
-        let dot_cam_i_2 = dot_cam[sum_2];
+        let cam_i_2 = cam[2];
+        let dot_cam_i_2 = dot_cam[2];
         let x_i_2 = x[1];
         let dot_x_i_2 = dot_x[1];
         let prod_2 = cam_i_2 * x_i_2;
@@ -503,16 +471,14 @@ pub mod rotated {
         let dot_diff = dot_prod + (-dot_prod_2);
         turned[0] = diff;
         dot_turned[0] = dot_diff;
-        let sum_3 = a_start + ::backprop_runtime::model::fields::within(2, a_len);
-        let cam_i_3 = cam[sum_3];
-        let dot_cam_i_3 = dot_cam[sum_3];
+        let cam_i_3 = cam[2];
+        let dot_cam_i_3 = dot_cam[2];
         let x_i_3 = x[0];
         let dot_x_i_3 = dot_x[0];
         let prod_3 = cam_i_3 * x_i_3;
         let dot_prod_3 = (dot_cam_i_3 * x_i_3) + (dot_x_i_3 * cam_i_3);
-        let sum_4 = a_start + ::backprop_runtime::model::fields::within(0, a_len);
-        let cam_i_4 = cam[sum_4];
-        let dot_cam_i_4 = dot_cam[sum_4];
+        let cam_i_4 = cam[0];
+        let dot_cam_i_4 = dot_cam[0];
         let x_i_4 = x[2];
         let dot_x_i_4 = dot_x[2];
         let prod_4 = cam_i_4 * x_i_4;
@@ -521,16 +487,14 @@ pub mod rotated {
         let dot_diff_2 = dot_prod_3 + (-dot_prod_4);
         turned[1] = diff_2;
         dot_turned[1] = dot_diff_2;
-        let sum_5 = a_start + ::backprop_runtime::model::fields::within(0, a_len);
-        let cam_i_5 = cam[sum_5];
-        let dot_cam_i_5 = dot_cam[sum_5];
+        let cam_i_5 = cam[0];
+        let dot_cam_i_5 = dot_cam[0];
         let x_i_5 = x[1];
         let dot_x_i_5 = dot_x[1];
         let prod_5 = cam_i_5 * x_i_5;
         let dot_prod_5 = (dot_cam_i_5 * x_i_5) + (dot_x_i_5 * cam_i_5);
-        let sum_6 = a_start + ::backprop_runtime::model::fields::within(1, a_len);
-        let cam_i_6 = cam[sum_6];
-        let dot_cam_i_6 = dot_cam[sum_6];
+        let cam_i_6 = cam[1];
+        let dot_cam_i_6 = dot_cam[1];
         let x_i_6 = x[0];
         let dot_x_i_6 = dot_x[0];
         let prod_6 = cam_i_6 * x_i_6;
@@ -551,32 +515,32 @@ pub mod rotated {
         let dot_x_i_8 = dot_x[1];
         let prod_8 = turned_i_2 * x_i_8;
         let dot_prod_8 = (dot_turned_i_2 * x_i_8) + (dot_x_i_8 * turned_i_2);
-        let sum_7 = prod_7 + prod_8;
-        let dot_sum_7 = dot_prod_7 + dot_prod_8;
+        let sum = prod_7 + prod_8;
+        let dot_sum = dot_prod_7 + dot_prod_8;
         let turned_i_3 = turned[2];
         let dot_turned_i_3 = dot_turned[2];
         let x_i_9 = x[2];
         let dot_x_i_9 = dot_x[2];
         let prod_9 = turned_i_3 * x_i_9;
         let dot_prod_9 = (dot_turned_i_3 * x_i_9) + (dot_x_i_9 * turned_i_3);
-        let sum_8 = sum_7 + prod_9;
-        let dot_sum_8 = dot_sum_7 + dot_prod_9;
+        let sum_2 = sum + prod_9;
+        let dot_sum_2 = dot_sum + dot_prod_9;
         let cam_i_7 = cam[3];
         let dot_cam_i_7 = dot_cam[3];
         let sq = x_i_7 * x_i_7;
         let dot_sq = dot_x_i_7 * (2.0 * x_i_7);
         let sq_2 = x_i_8 * x_i_8;
         let dot_sq_2 = dot_x_i_8 * (2.0 * x_i_8);
-        let sum_9 = sq + sq_2;
-        let dot_sum_9 = dot_sq + dot_sq_2;
+        let sum_3 = sq + sq_2;
+        let dot_sum_3 = dot_sq + dot_sq_2;
         let sq_3 = x_i_9 * x_i_9;
         let dot_sq_3 = dot_x_i_9 * (2.0 * x_i_9);
-        let sum_10 = sum_9 + sq_3;
-        let dot_sum_10 = dot_sum_9 + dot_sq_3;
-        let prod_10 = cam_i_7 * sum_10;
-        let dot_prod_10 = (dot_cam_i_7 * sum_10) + (dot_sum_10 * cam_i_7);
-        let rotated = sum_8 + prod_10;
-        let dot_rotated = dot_sum_8 + dot_prod_10;
+        let sum_4 = sum_3 + sq_3;
+        let dot_sum_4 = dot_sum_3 + dot_sq_3;
+        let prod_10 = cam_i_7 * sum_4;
+        let dot_prod_10 = (dot_cam_i_7 * sum_4) + (dot_sum_4 * cam_i_7);
+        let rotated = sum_2 + prod_10;
+        let dot_rotated = dot_sum_2 + dot_prod_10;
         (rotated, dot_rotated)
     }
 

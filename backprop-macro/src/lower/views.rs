@@ -13,7 +13,7 @@
 
 use super::{strip_parens, Lowerer};
 use proc_macro2::{Span, TokenStream};
-use quote::quote_spanned;
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
@@ -579,9 +579,13 @@ struct ViewUses<'v> {
     /// checker keeps every other use of `x` out, so nothing reads `x` between
     /// a write and the rewrite's.)
     mutable: bool,
-    start: Option<&'v syn::Ident>,
-    len: &'v syn::Ident,
-    end: &'v syn::Ident,
+    /// The bounds as the rewritten uses read them: the names bound before
+    /// the rest, or the numbers themselves where the part's bounds are
+    /// literals (`&cam[3..6]`: `cam[3 + within(i, 3)]`, a length the backward
+    /// pass knows without the tape).
+    start: Option<TokenStream>,
+    len: TokenStream,
+    end: TokenStream,
     /// A use the rewrite does not read through (`c.iter()`, `let d = c;`,
     /// `c[a..b]`, a macro naming it, a closure whose parameter hides the
     /// parent): the part is copied instead.
@@ -595,9 +599,26 @@ impl ViewUses<'_> {
 
     /// `x[c_start + i]`, `i` checked against the part's length.
     fn element(&self, index: &Expr) -> Expr {
-        let (array, len) = (self.array, self.len);
+        let (array, len) = (self.array, &self.len);
+        // `rot[1]` of `&cam[3..6]`: `cam[4]`, checked here.
+        let number = |tokens: TokenStream| {
+            syn::parse2::<syn::LitInt>(tokens)
+                .ok()
+                .and_then(|lit| lit.base10_parse::<usize>().ok())
+        };
+        let start = self.start.clone().map_or(Some(0), number);
+        if let (Some(start), Some(len), Some(i)) = (
+            start,
+            number(len.clone()),
+            number(strip_parens(index).to_token_stream()),
+        ) {
+            if i < len {
+                let at = proc_macro2::Literal::usize_unsuffixed(start + i);
+                return syn::parse_quote!(#array[#at]);
+            }
+        }
         let checked = quote::quote!(::backprop_runtime::model::fields::within(#index, #len));
-        match self.start {
+        match &self.start {
             Some(start) => syn::parse_quote!(#array[#start + #checked]),
             None => syn::parse_quote!(#array[#checked]),
         }
@@ -615,7 +636,7 @@ impl VisitMut for ViewUses<'_> {
                 *expr = self.element(&index.index);
             }
             Expr::MethodCall(call) if self.is_name(&call.receiver) && call.args.is_empty() => {
-                let len = self.len;
+                let len = &self.len;
                 match call.method.to_string().as_str() {
                     "len" => *expr = syn::parse_quote!(#len),
                     "is_empty" => *expr = syn::parse_quote!((#len == 0)),
@@ -624,8 +645,8 @@ impl VisitMut for ViewUses<'_> {
             }
             Expr::Call(call) => {
                 self.visit_expr_mut(&mut call.func);
-                let (array, end) = (self.array, self.end);
-                let part: Expr = match (self.start, self.mutable) {
+                let (array, end) = (self.array, &self.end);
+                let part: Expr = match (&self.start, self.mutable) {
                     (Some(start), false) => syn::parse_quote!(&#array[#start..#end]),
                     (None, false) => syn::parse_quote!(&#array[..#end]),
                     (Some(start), true) => syn::parse_quote!(&mut #array[#start..#end]),
@@ -705,13 +726,46 @@ impl Lowerer<'_> {
             self.part_names.fresh(&format!("{name}_len")),
             self.part_names.fresh(&format!("{name}_end")),
         );
+        let literal = |tokens: &TokenStream| {
+            syn::parse2::<syn::LitInt>(tokens.clone())
+                .ok()
+                .and_then(|lit| lit.base10_parse::<usize>().ok())
+        };
+        let first_value = part.start.as_ref().map_or(Some(0), literal);
+        let end_number = part
+            .end
+            .as_ref()
+            .and_then(literal)
+            .map(|end| end + usize::from(part.inclusive));
+        let numbers = match (first_value, end_number) {
+            (Some(first), Some(end)) if first <= end => Some((first, end)),
+            _ => None,
+        };
         let mut uses = ViewUses {
             name,
             array,
             mutable: reference.mutability.is_some(),
-            start: start.as_ref(),
-            len: &len,
-            end: &end,
+            start: match numbers {
+                Some((first, _)) => (first > 0).then(|| {
+                    let first = proc_macro2::Literal::usize_unsuffixed(first);
+                    quote!(#first)
+                }),
+                None => start.as_ref().map(|start| quote!(#start)),
+            },
+            len: match numbers {
+                Some((first, end)) => {
+                    let len = proc_macro2::Literal::usize_unsuffixed(end - first);
+                    quote!(#len)
+                }
+                None => quote!(#len),
+            },
+            end: match numbers {
+                Some((_, end)) => {
+                    let end = proc_macro2::Literal::usize_unsuffixed(end);
+                    quote!(#end)
+                }
+                None => quote!(#end),
+            },
             other_use: false,
         };
         let mut rewritten = block;
