@@ -1718,8 +1718,28 @@ fn weighted_by_constants(x: &[f64]) -> f64 {
     front + back + by_loop + shifts
 }
 
+/// Capitals name a matrix as often as a constant: `A` here is a parameter,
+/// `B` a local array, both read where they are.
+#[allow(non_snake_case)]
+#[differentiate]
+fn capitalized_variables(A: &[f64], x: &[f64]) -> f64 {
+    let mut s: f64 = A.iter().zip(x).map(|(a, v)| a * v).sum();
+    let B = [x[0], x[1]];
+    for b in &B {
+        s += b * b;
+    }
+    s + x.iter().zip(A.iter()).map(|(v, a)| a * v * v).sum::<f64>()
+}
+
 #[test]
 fn tables_of_constants_zipped_with_the_inputs() {
+    let (a, x) = ([0.1, 0.2, 0.3], [0.5, -0.4, 1.2]);
+    let (_, g) = capitalized_variables::grad(&a, &x);
+    assert_gradient(
+        |v| capitalized_variables(&v[..3], &v[3..]),
+        &[a, x].concat(),
+        &[g.A, g.x].concat(),
+    );
     for x in [[0.3, 1.1, -0.5], [-1.4, 0.2, 2.5]] {
         let (value, g) = weighted_by_constants::grad(&x);
         assert_eq!(value, weighted_by_constants(&x));

@@ -17,7 +17,13 @@ use syn::{Expr, Stmt};
 
 pub fn array_sources_bound(function: &mut syn::ItemFn) {
     let names = Names::avoiding(identifiers(function.block.to_token_stream()));
-    Binder { names }.visit_block_mut(&mut function.block);
+    // Names the function binds (`A: &[f64]`, `let B = ..`): variables, not
+    // constants, whatever their case.
+    let mut bindings = Bindings(std::collections::BTreeMap::new());
+    syn::visit::Visit::visit_signature(&mut bindings, &function.sig);
+    syn::visit::Visit::visit_block(&mut bindings, &function.block);
+    let variables = bindings.0.into_keys().collect();
+    Binder { names, variables }.visit_block_mut(&mut function.block);
     into_iters_as_iters(function);
 }
 
@@ -189,6 +195,7 @@ impl VisitMut for IntoIters {
 
 struct Binder {
     names: Names,
+    variables: std::collections::BTreeSet<String>,
 }
 
 impl VisitMut for Binder {
@@ -198,6 +205,7 @@ impl VisitMut for Binder {
         for mut stmt in std::mem::take(&mut block.stmts) {
             let mut finder = Sources {
                 names: &mut self.names,
+                variables: &self.variables,
                 lets: Vec::new(),
             };
             finder.visit_stmt_mut(&mut stmt);
@@ -239,6 +247,7 @@ impl VisitMut for Binder {
 /// a fresh name bound in `lets`.
 struct Sources<'a> {
     names: &'a mut Names,
+    variables: &'a std::collections::BTreeSet<String>,
     lets: Vec<Stmt>,
 }
 
@@ -264,7 +273,7 @@ impl VisitMut for Sources<'_> {
             // `for q in &[x, y]` (by value, `for q in [x, y]`, is read as
             // the array it is).
             Expr::ForLoop(each) => match strip(&each.expr) {
-                Expr::Reference(reference) if constant_list(&reference.expr) => {
+                Expr::Reference(reference) if constant_list(&reference.expr, self.variables) => {
                     let constant = (*reference.expr).clone();
                     let name = self.bound(syn::parse_quote!(&#constant));
                     *each.expr = syn::parse_quote!(#name);
@@ -285,7 +294,7 @@ impl VisitMut for Sources<'_> {
                     Expr::Reference(reference) => strip(&reference.expr),
                     other => other,
                 };
-                if constant_list(receiver) {
+                if constant_list(receiver, self.variables) {
                     let constant = receiver.clone();
                     let name = self.bound(syn::parse_quote!(&#constant));
                     *call.receiver = syn::parse_quote!(#name);
@@ -300,13 +309,15 @@ impl VisitMut for Sources<'_> {
             // `x.iter().zip(&W)`, `.zip(W.iter())` of a constant list.
             Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
                 let constant = match strip(&call.args[0]) {
-                    Expr::Reference(r) if r.mutability.is_none() && constant_list(&r.expr) => {
+                    Expr::Reference(r)
+                        if r.mutability.is_none() && constant_list(&r.expr, self.variables) =>
+                    {
                         Some((*r.expr).clone())
                     }
                     Expr::MethodCall(m)
                         if iterates(&m.method)
                             && m.method == "iter"
-                            && constant_list(&m.receiver) =>
+                            && constant_list(&m.receiver, self.variables) =>
                     {
                         Some((*m.receiver).clone())
                     }
@@ -344,11 +355,16 @@ impl VisitMut for Sources<'_> {
 /// it is iterated. Bound as `let values = &W;`, it is read as a list of data
 /// like a parameter's (iterated where it is, the path is not a list the
 /// lowering knows).
-fn constant_list(expr: &Expr) -> bool {
+fn constant_list(expr: &Expr, variables: &std::collections::BTreeSet<String>) -> bool {
     let Expr::Path(path) = strip(expr) else {
         return false;
     };
-    path.qself.is_none()
+    let variable = path
+        .path
+        .get_ident()
+        .is_some_and(|name| variables.contains(&name.to_string()));
+    !variable
+        && path.qself.is_none()
         && path.path.segments.last().is_some_and(|last| {
             let name = last.ident.to_string();
             last.arguments.is_none()
