@@ -601,16 +601,11 @@ impl ViewUses<'_> {
     fn element(&self, index: &Expr) -> Expr {
         let (array, len) = (self.array, &self.len);
         // `rot[1]` of `&cam[3..6]`: `cam[4]`, checked here.
-        let number = |tokens: TokenStream| {
-            syn::parse2::<syn::LitInt>(tokens)
-                .ok()
-                .and_then(|lit| lit.base10_parse::<usize>().ok())
-        };
-        let start = self.start.clone().map_or(Some(0), number);
+        let start = self.start.as_ref().map_or(Some(0), number);
         if let (Some(start), Some(len), Some(i)) = (
             start,
-            number(len.clone()),
-            number(strip_parens(index).to_token_stream()),
+            number(len),
+            number(&strip_parens(index).to_token_stream()),
         ) {
             if i < len {
                 let at = proc_macro2::Literal::usize_unsuffixed(start + i);
@@ -726,16 +721,11 @@ impl Lowerer<'_> {
             self.part_names.fresh(&format!("{name}_len")),
             self.part_names.fresh(&format!("{name}_end")),
         );
-        let literal = |tokens: &TokenStream| {
-            syn::parse2::<syn::LitInt>(tokens.clone())
-                .ok()
-                .and_then(|lit| lit.base10_parse::<usize>().ok())
-        };
-        let first_value = part.start.as_ref().map_or(Some(0), literal);
+        let first_value = part.start.as_ref().map_or(Some(0), number);
         let end_number = part
             .end
             .as_ref()
-            .and_then(literal)
+            .and_then(number)
             .map(|end| end + usize::from(part.inclusive));
         let numbers = match (first_value, end_number) {
             (Some(first), Some(end)) if first <= end => Some((first, end)),
@@ -793,4 +783,11 @@ impl Lowerer<'_> {
         bounds.extend(rewritten.stmts);
         Some(bounds)
     }
+}
+
+/// The number an integer literal says (`3`, `3usize`), if the tokens are one.
+fn number(tokens: &TokenStream) -> Option<usize> {
+    syn::parse2::<syn::LitInt>(tokens.clone())
+        .ok()
+        .and_then(|lit| lit.base10_parse::<usize>().ok())
 }
