@@ -93,6 +93,75 @@ fn a_reused_tape_gives_what_a_fresh_one_gives() {
     }
 }
 
+/// Counts the allocations of the thread that makes them: the tests of this
+/// binary run side by side, and each reads only its own.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // (`try_with`: a thread being torn down has no counter left.)
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: CountingAllocator = CountingAllocator;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(std::cell::Cell::get)
+}
+
+/// The norms of consecutive pairs: a call per pair, each with its own
+/// gradient to fill in the backward pass.
+#[differentiate]
+fn pair_norms(x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for k in 0..x.len() / 2 {
+        total += sqnorm(&x[2 * k..2 * k + 2]).sqrt();
+    }
+    total
+}
+
+/// `grad_with` keeps the backward pass's memory (each call site's
+/// gradient) in the caller's `Work`: a minibatch allocates nothing once it
+/// has grown, and sums what `grad_into` sums.
+#[test]
+fn grad_with_reused_work_allocates_nothing() {
+    let mut rng = Rng::new(8);
+    let batch: Vec<Vec<f64>> = (0..6)
+        .map(|_| (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect())
+        .collect();
+    let (mut tape, mut work) = (pair_norms::Tape::default(), pair_norms::Work::default());
+    let mut with = pair_norms::Grad::default();
+    let mut into = pair_norms::Grad::default();
+    let mut into_tape = pair_norms::Tape::default();
+    // The first pass grows the tape and the work.
+    pair_norms::grad_with(&batch[0], &mut tape, &mut with, &mut work);
+    pair_norms::grad_into(&batch[0], &mut into_tape, &mut into);
+    let before = allocations();
+    let mut total = 0.0;
+    for x in &batch[1..] {
+        total += pair_norms::grad_with(x, &mut tape, &mut with, &mut work);
+    }
+    assert_eq!(allocations() - before, 0, "grad_with allocated");
+    for x in &batch[1..] {
+        total -= pair_norms::grad_into(x, &mut into_tape, &mut into);
+    }
+    // (Each value once in each sum, in another order.)
+    assert!(total.abs() < 1e-12, "{total}");
+    assert_eq!(with.x, into.x);
+    assert_gradient(pair_norms, &batch[1], &pair_norms::grad(&batch[1]).1.x);
+}
+
 #[test]
 fn grad_into_adds_over_a_minibatch() {
     let mut rng = Rng::new(5);

@@ -259,6 +259,21 @@ pub mod linear_predict {
         value
     }
 
+    #[inline]
+    pub fn grad_with(
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        tape: &mut Tape,
+        gradient: &mut Grad,
+        work_2: &mut Work,
+    ) -> f64 {
+        let value = self::forward_core(tape, linear, w, b, x);
+        self::backward_core(tape, 1.0_f64, gradient, work_2, w, x, (), ());
+        value
+    }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,
@@ -768,6 +783,23 @@ pub mod linear_loss {
     ) -> f64 {
         let value = self::forward_core(tape, linear, w, b, x, y);
         self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x, (), ());
+        value
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn grad_with(
+        linear: &Linear,
+        w: &[f64],
+        b: f64,
+        x: &[f64],
+        y: f64,
+        tape: &mut Tape,
+        gradient: &mut Grad,
+        work_2: &mut Work,
+    ) -> f64 {
+        let value = self::forward_core(tape, linear, w, b, x, y);
+        self::backward_core(tape, 1.0_f64, gradient, work_2, w, x, (), ());
         value
     }
 

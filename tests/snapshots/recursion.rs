@@ -241,6 +241,19 @@ pub mod nested_sum {
         value
     }
 
+    #[inline]
+    pub fn grad_with(
+        w: &[f64],
+        depth: usize,
+        tape: &mut Tape,
+        gradient: &mut Grad,
+        work_2: &mut Work,
+    ) -> f64 {
+        let value = self::forward_core(tape, w, depth);
+        self::backward_core(tape, 1.0_f64, gradient, work_2, w, ());
+        value
+    }
+
     #[must_use]
     pub fn pullback(
         tape: &Tape,

@@ -245,6 +245,28 @@ pub(super) fn grad_fn(
             copies.extend(super::passes::into_grad(backward));
             let has_work = !backward.work_fields.is_empty();
             let new_work = has_work.then(|| quote!(&mut Work::default(),));
+            // With calls, `grad_into` makes the backward pass's memory anew
+            // each time; `grad_with` takes it from the caller, as
+            // `backward_with` does, so a minibatch allocates nothing.
+            let grad_with = has_work.then(|| {
+                let work = names.fresh("work");
+                let work_ty = generic.work();
+                let with_doc = format!(
+                    "`grad_into` with the backward pass's memory kept in a `Work` you pass again (the gradients of `{}`'s calls, working copies of `&mut` seeds, buffers' adjoints): once the tape and `work` have grown, a gradient allocates nothing.",
+                    sig.ident
+                );
+                let too_many = (params.len() + 3 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+                quote! {
+                    #[doc = #with_doc]
+                    #too_many
+                    #[inline]
+                    pub fn grad_with #generics (#(#params,)* #tape: &mut #tape_ty, #grad_arg: &mut #grad_ty, #work: &mut #work_ty) -> #ret #where_clause {
+                        let #value = self::forward_core(#tape, #(#core_args),*);
+                        self::backward_core(#tape, #seed, #grad_arg, #work, #(#copies),*);
+                        #value
+                    }
+                }
+            });
             return quote! {
                 #[doc = #doc]
                 #[must_use]
@@ -264,6 +286,8 @@ pub(super) fn grad_fn(
                     self::backward_core(#tape, #seed, #grad_arg, #new_work #(#copies),*);
                     #value
                 }
+
+                #grad_with
             };
         }
         return quote! {
