@@ -939,26 +939,30 @@ fn ba_objective(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
         .sum()
 }
 
-/// Each observation's 2x15 Jacobian: one forward pass, two backward passes,
-/// into one tape, two gradients and the backward pass's memory, reused from
-/// observation to observation.
+/// Each observation's 2x15 Jacobian: one forward pass, two backward passes
+/// reading the arguments themselves (`jacobian_with`), into one tape, two
+/// rows and the backward passes' memory, reused from observation to
+/// observation.
 fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
-    use adbench::compute_reproj_error::{backward_with, forward_into, Grad, Tape, Work};
+    use adbench::compute_reproj_error::{jacobian_with, Grad, Tape, Work};
     let mut total = 0.0;
     let mut tape = Tape::default();
     let mut work = Work::default();
     let mut rows = [Grad::default(), Grad::default()];
     for i in 0..BA_OBSERVATIONS {
-        let e = forward_into(
-            &mut tape,
+        for row in &mut rows {
+            row.clear();
+        }
+        let e = jacobian_with(
             cam,
             &points[3 * i..3 * i + 3],
             0.8,
             &feats[2 * i..2 * i + 2],
+            &mut tape,
+            &mut rows,
+            &mut work,
         );
-        for (row, seed) in rows.iter_mut().zip([[1.0, 0.0], [0.0, 1.0]]) {
-            row.clear();
-            backward_with(&tape, seed, row, &mut work);
+        for row in &rows {
             total += row.cam[6] + row.x[2] + row.w;
         }
         total += e[0];

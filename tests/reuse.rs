@@ -162,6 +162,52 @@ fn grad_with_reused_work_allocates_nothing() {
     assert_gradient(pair_norms, &batch[1], &pair_norms::grad(&batch[1]).1.x);
 }
 
+/// Two outputs, through a call: a Jacobian of two rows.
+#[differentiate]
+fn polar(p: &[f64]) -> [f64; 2] {
+    let r = sqnorm(&p[0..2]).sqrt();
+    [r * p[2].cos(), r * p[2].sin()]
+}
+
+/// `jacobian_into` adds each output's gradient into its row, reading the
+/// arguments themselves; `jacobian_with` does the same in the caller's
+/// `Work`, allocating nothing once grown.
+#[test]
+fn jacobian_into_and_with_add_the_rows_jacobian_gives() {
+    let points = [[0.3, -1.2, 0.7], [1.5, 0.4, -2.0], [-0.8, 0.9, 3.0]];
+    let (mut tape, mut work) = (polar::Tape::default(), polar::Work::default());
+    let mut rows = [polar::Grad::default(), polar::Grad::default()];
+    let mut summed = [polar::Grad::default(), polar::Grad::default()];
+    polar::jacobian_with(&points[0], &mut tape, &mut rows, &mut work);
+    let mut expected = [vec![0.0; 3], vec![0.0; 3]];
+    for p in &points {
+        let (value, fresh) = polar::jacobian(p);
+        for (sum, row) in expected.iter_mut().zip(&fresh) {
+            sum.iter_mut().zip(&row.p).for_each(|(s, d)| *s += d);
+        }
+        assert_eq!(polar::jacobian_into(p, &mut tape, &mut summed), value);
+        for row in &mut rows {
+            row.clear();
+        }
+        let before = allocations();
+        assert_eq!(
+            polar::jacobian_with(p, &mut tape, &mut rows, &mut work),
+            value
+        );
+        assert_eq!(allocations() - before, 0, "jacobian_with allocated");
+        assert_eq!(rows[0].p, fresh[0].p);
+        assert_eq!(rows[1].p, fresh[1].p);
+        for (k, row) in fresh.iter().enumerate() {
+            assert_gradient(|v| polar(v)[k], p, &row.p);
+        }
+    }
+    for (sum, row) in expected.iter().zip(&summed) {
+        for (a, b) in sum.iter().zip(&row.p) {
+            assert!((a - b).abs() < 1e-12, "{a} != {b}");
+        }
+    }
+}
+
 #[test]
 fn grad_into_adds_over_a_minibatch() {
     let mut rng = Rng::new(5);

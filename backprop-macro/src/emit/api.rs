@@ -313,6 +313,61 @@ pub(super) fn grad_fn(
         let seed = unit(k);
         quote!(self::backward(&#tape, #seed))
     });
+    let jacobian_into = fused.map(|(tape_struct, backward)| {
+        let mut copies = tape_struct.passed_arguments(&args);
+        let core_args = tape_struct.core_arguments(sig, &args);
+        copies.extend(super::passes::into_grad(backward));
+        let (rows_arg, row, work) = (names.fresh("rows"), names.fresh("row"), names.fresh("work"));
+        let seed = names.fresh("seed");
+        let (tape_ty, work_ty) = (generic.tape(), generic.work());
+        let seeds: Vec<TokenStream> = (0..outputs).map(unit).collect();
+        let has_work = !backward.work_fields.is_empty();
+        let into_doc = format!(
+            "`jacobian` into a tape and rows you keep: the value of `{}`, with each output's gradient *added* into its row of `{rows_arg}`; the backward passes read the arguments themselves, not copies in the tape.",
+            sig.ident
+        );
+        let too_many = |extra: usize| (params.len() + extra > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+        let (into_many, with_many) = (too_many(2), too_many(3));
+        let body = |work_arg: TokenStream| {
+            quote! {
+                let #value = self::forward_core(#tape, #(#core_args),*);
+                for (#row, #seed) in #rows_arg.iter_mut().zip([#(#seeds),*]) {
+                    self::backward_core(#tape, #seed, #row, #work_arg #(#copies),*);
+                }
+                #value
+            }
+        };
+        let into_body = match has_work {
+            true => body(quote!(&mut #work,)),
+            false => body(quote!()),
+        };
+        let fresh_work = has_work.then(|| quote!(let mut #work = Work::default();));
+        let with = has_work.then(|| {
+            let with_doc = format!(
+                "`jacobian_into` with the backward passes' memory kept in a `Work` you pass again: once the tape and `{work}` have grown, a Jacobian allocates nothing."
+            );
+            let with_body = body(quote!(#work,));
+            quote! {
+                #[doc = #with_doc]
+                #with_many
+                #[inline]
+                pub fn jacobian_with #generics (#(#params,)* #tape: &mut #tape_ty, #rows_arg: &mut [#grad_ty; #outputs], #work: &mut #work_ty) -> #ret #where_clause {
+                    #with_body
+                }
+            }
+        });
+        quote! {
+            #[doc = #into_doc]
+            #into_many
+            #[inline]
+            pub fn jacobian_into #generics (#(#params,)* #tape: &mut #tape_ty, #rows_arg: &mut [#grad_ty; #outputs]) -> #ret #where_clause {
+                #fresh_work
+                #into_body
+            }
+
+            #with
+        }
+    });
     let doc = format!(
         "The value of `{}` and its Jacobian: one `Grad` per output, the gradient of that output (a backward pass with a unit seed each).",
         sig.ident
@@ -335,6 +390,8 @@ pub(super) fn grad_fn(
         pub fn grad #generics (#(#params),*) -> (#ret, [#grad_ty; #outputs]) #where_clause {
             self::jacobian(#(#args),*)
         }
+
+        #jacobian_into
     }
 }
 
