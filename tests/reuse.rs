@@ -208,6 +208,32 @@ fn jacobian_into_and_with_add_the_rows_jacobian_gives() {
     }
 }
 
+/// Two outputs of scalars, a tuple: the tape copies no argument.
+#[differentiate]
+fn to_cartesian(r: f64, theta: f64) -> (f64, f64) {
+    (r * theta.cos(), r * theta.sin())
+}
+
+#[test]
+fn jacobian_into_without_copies_adds_the_rows_jacobian_gives() {
+    let mut tape = to_cartesian::Tape::default();
+    let mut rows = [to_cartesian::Grad::default(), to_cartesian::Grad::default()];
+    for (r, theta) in [(1.5, 0.3), (0.7, -2.0)] {
+        let (value, fresh) = to_cartesian::jacobian(r, theta);
+        rows = [to_cartesian::Grad::default(), to_cartesian::Grad::default()];
+        assert_eq!(
+            to_cartesian::jacobian_into(r, theta, &mut tape, &mut rows),
+            value
+        );
+        assert_eq!(rows, fresh);
+    }
+    // Added into: a second pass doubles the rows.
+    let (_, fresh) = to_cartesian::jacobian(0.7, -2.0);
+    to_cartesian::jacobian_into(0.7, -2.0, &mut tape, &mut rows);
+    assert_eq!(rows[1].theta, 2.0 * fresh[1].theta);
+    assert_eq!(rows[0].r, 2.0 * fresh[0].r);
+}
+
 #[test]
 fn grad_into_adds_over_a_minibatch() {
     let mut rng = Rng::new(5);

@@ -207,6 +207,7 @@ pub(super) fn grad_fn(
     names: &mut Names,
     generic: &Generic,
     fused: Option<(&super::tape::Tape, &crate::emit::backward::Backward)>,
+    has_work: bool,
 ) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let grad_ty = generic.grad();
@@ -252,7 +253,7 @@ pub(super) fn grad_fn(
                 let work = names.fresh("work");
                 let work_ty = generic.work();
                 let with_doc = format!(
-                    "`grad_into` with the backward pass's memory kept in a `Work` you pass again (the gradients of `{}`'s calls, working copies of `&mut` seeds, buffers' adjoints): once the tape and `work` have grown, a gradient allocates nothing.",
+                    "`grad_into` with the backward pass's memory kept in a `Work` you pass again (the gradients of `{}`'s calls, working copies of `&mut` seeds, buffers' adjoints): once the tape and `{work}` have grown, a gradient allocates nothing.",
                     sig.ident
                 );
                 let too_many = (params.len() + 3 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
@@ -313,61 +314,7 @@ pub(super) fn grad_fn(
         let seed = unit(k);
         quote!(self::backward(&#tape, #seed))
     });
-    let jacobian_into = fused.map(|(tape_struct, backward)| {
-        let mut copies = tape_struct.passed_arguments(&args);
-        let core_args = tape_struct.core_arguments(sig, &args);
-        copies.extend(super::passes::into_grad(backward));
-        let (rows_arg, row, work) = (names.fresh("rows"), names.fresh("row"), names.fresh("work"));
-        let seed = names.fresh("seed");
-        let (tape_ty, work_ty) = (generic.tape(), generic.work());
-        let seeds: Vec<TokenStream> = (0..outputs).map(unit).collect();
-        let has_work = !backward.work_fields.is_empty();
-        let into_doc = format!(
-            "`jacobian` into a tape and rows you keep: the value of `{}`, with each output's gradient *added* into its row of `{rows_arg}`; the backward passes read the arguments themselves, not copies in the tape.",
-            sig.ident
-        );
-        let too_many = |extra: usize| (params.len() + extra > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-        let (into_many, with_many) = (too_many(2), too_many(3));
-        let body = |work_arg: TokenStream| {
-            quote! {
-                let #value = self::forward_core(#tape, #(#core_args),*);
-                for (#row, #seed) in #rows_arg.iter_mut().zip([#(#seeds),*]) {
-                    self::backward_core(#tape, #seed, #row, #work_arg #(#copies),*);
-                }
-                #value
-            }
-        };
-        let into_body = match has_work {
-            true => body(quote!(&mut #work,)),
-            false => body(quote!()),
-        };
-        let fresh_work = has_work.then(|| quote!(let mut #work = Work::default();));
-        let with = has_work.then(|| {
-            let with_doc = format!(
-                "`jacobian_into` with the backward passes' memory kept in a `Work` you pass again: once the tape and `{work}` have grown, a Jacobian allocates nothing."
-            );
-            let with_body = body(quote!(#work,));
-            quote! {
-                #[doc = #with_doc]
-                #with_many
-                #[inline]
-                pub fn jacobian_with #generics (#(#params,)* #tape: &mut #tape_ty, #rows_arg: &mut [#grad_ty; #outputs], #work: &mut #work_ty) -> #ret #where_clause {
-                    #with_body
-                }
-            }
-        });
-        quote! {
-            #[doc = #into_doc]
-            #into_many
-            #[inline]
-            pub fn jacobian_into #generics (#(#params,)* #tape: &mut #tape_ty, #rows_arg: &mut [#grad_ty; #outputs]) -> #ret #where_clause {
-                #fresh_work
-                #into_body
-            }
-
-            #with
-        }
-    });
+    let jacobian_into = jacobian_into_fns(sig, outputs, names, generic, (fused, has_work), &unit);
     let doc = format!(
         "The value of `{}` and its Jacobian: one `Grad` per output, the gradient of that output (a backward pass with a unit seed each).",
         sig.ident
@@ -392,6 +339,102 @@ pub(super) fn grad_fn(
         }
 
         #jacobian_into
+    }
+}
+
+/// `jacobian_into` (and, for a function whose backward pass keeps memory in
+/// a `Work`, `jacobian_with`): one forward pass into the caller's tape, then a
+/// backward pass per output with a unit seed, each adding into its row. Where
+/// the tape copies no argument (`fused` is `None`), through `forward_into`
+/// and `backward_into` (`backward_with`); otherwise the backward passes read
+/// the arguments themselves.
+fn jacobian_into_fns(
+    sig: &Signature,
+    outputs: usize,
+    names: &mut Names,
+    generic: &Generic,
+    (fused, has_work): (
+        Option<(&super::tape::Tape, &crate::emit::backward::Backward)>,
+        bool,
+    ),
+    unit: &dyn Fn(usize) -> TokenStream,
+) -> TokenStream {
+    let (generics, where_clause) = (&generic.params, &generic.where_clause);
+    let (value, tape) = (names.fresh("value"), names.fresh("tape"));
+    let (params, args) = passed_params(sig, names);
+    let (rows_arg, row, work) = (names.fresh("rows"), names.fresh("row"), names.fresh("work"));
+    let seed = names.fresh("seed");
+    let (ret, grad_ty) = (&sig.ret_ty, generic.grad());
+    let (tape_ty, work_ty) = (generic.tape(), generic.work());
+    let seeds: Vec<TokenStream> = (0..outputs).map(unit).collect();
+    // `forward` then one backward pass per row, `backward` given the work
+    // argument (empty where there is no `Work`).
+    let body = |work_arg: Option<TokenStream>| match fused {
+        Some((tape_struct, backward)) => {
+            let mut copies = tape_struct.passed_arguments(&args);
+            let core_args = tape_struct.core_arguments(sig, &args);
+            copies.extend(super::passes::into_grad(backward));
+            let work_arg = work_arg.map(|work| quote!(#work,));
+            quote! {
+                let #value = self::forward_core(#tape, #(#core_args),*);
+                for (#row, #seed) in #rows_arg.iter_mut().zip([#(#seeds),*]) {
+                    self::backward_core(#tape, #seed, #row, #work_arg #(#copies),*);
+                }
+                #value
+            }
+        }
+        None => {
+            let backward = match work_arg {
+                Some(work) => quote!(self::backward_with(#tape, #seed, #row, #work)),
+                None => quote!(self::backward_into(#tape, #seed, #row)),
+            };
+            quote! {
+                let #value = self::forward_into(#tape, #(#args),*);
+                for (#row, #seed) in #rows_arg.iter_mut().zip([#(#seeds),*]) {
+                    #backward;
+                }
+                #value
+            }
+        }
+    };
+    let into_doc = format!(
+        "`jacobian` into a tape and rows you keep: the value of `{}`, with each output's gradient *added* into its row of `{rows_arg}`, the tape's memory reused.",
+        sig.ident
+    );
+    let too_many = |extra: usize| {
+        (params.len() + extra > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]))
+    };
+    let (into_many, with_many) = (too_many(2), too_many(3));
+    let into_body = match has_work {
+        true => {
+            let body = body(Some(quote!(&mut #work)));
+            quote!(let mut #work = Work::default(); #body)
+        }
+        false => body(None),
+    };
+    let with = has_work.then(|| {
+        let with_doc = format!(
+            "`jacobian_into` with the backward passes' memory kept in a `Work` you pass again: once the tape and `{work}` have grown, a Jacobian allocates nothing."
+        );
+        let with_body = body(Some(quote!(#work)));
+        quote! {
+            #[doc = #with_doc]
+            #with_many
+            #[inline]
+            pub fn jacobian_with #generics (#(#params,)* #tape: &mut #tape_ty, #rows_arg: &mut [#grad_ty; #outputs], #work: &mut #work_ty) -> #ret #where_clause {
+                #with_body
+            }
+        }
+    });
+    quote! {
+        #[doc = #into_doc]
+        #into_many
+        #[inline]
+        pub fn jacobian_into #generics (#(#params,)* #tape: &mut #tape_ty, #rows_arg: &mut [#grad_ty; #outputs]) -> #ret #where_clause {
+            #into_body
+        }
+
+        #with
     }
 }
 

@@ -43,7 +43,15 @@ pub fn assemble(
     let backward_fn = backward_fns(&passes, names);
     let backward_fn = quote!(#(#lints)* #backward_fn);
     let fused = tape.argument_copies().next().map(|_| (&tape, backward));
-    let grad_fn = grad_fn(sig, graph.outputs.len(), &mut grad_names, &generic, fused);
+    let has_work = !backward.work_fields.is_empty();
+    let grad_fn = grad_fn(
+        sig,
+        graph.outputs.len(),
+        &mut grad_names,
+        &generic,
+        fused,
+        has_work,
+    );
     let pullback_fn = pullback_fn(sig, backward, &tape, &generic);
     let work = super::tape::work_structs(sig, backward, &generic);
     // A twin is there for `hvp` and `hessian`: no forward mode of its own
