@@ -940,27 +940,24 @@ fn ba_objective(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
 }
 
 /// Each observation's 2x15 Jacobian: one forward pass, two backward passes
-/// reading the arguments themselves (`jacobian_with`), into one tape, two
-/// rows and the backward passes' memory, reused from observation to
-/// observation.
+/// reading the arguments themselves (`jacobian_into`), into one tape and two
+/// rows reused from observation to observation.
 fn ba_jacobian(cam: &[f64], points: &[f64], feats: &[f64]) -> f64 {
-    use adbench::compute_reproj_error::{jacobian_with, Grad, Tape, Work};
+    use adbench::compute_reproj_error::{jacobian_into, Grad, Tape};
     let mut total = 0.0;
     let mut tape = Tape::default();
-    let mut work = Work::default();
     let mut rows = [Grad::default(), Grad::default()];
     for i in 0..BA_OBSERVATIONS {
         for row in &mut rows {
             row.clear();
         }
-        let e = jacobian_with(
+        let e = jacobian_into(
             cam,
             &points[3 * i..3 * i + 3],
             0.8,
             &feats[2 * i..2 * i + 2],
             &mut tape,
             &mut rows,
-            &mut work,
         );
         for row in &rows {
             total += row.cam[6] + row.x[2] + row.w;

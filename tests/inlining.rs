@@ -267,3 +267,61 @@ fn inlined_functions_are_inlined_and_recursion_is_called() {
     let (value, g) = relu::grad(2.0);
     assert_eq!((value, g.t), (0.2, 0.1));
 }
+
+/// A helper that loops over its slice: called where the slice's length is
+/// the data's, inlined where the code fixes it.
+#[differentiate]
+fn sum_of_squares(v: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..v.len() {
+        total += v[i] * v[i];
+    }
+    total
+}
+
+/// Every slice given has a length the code fixes: a literal part, a local
+/// array, a typed parameter.
+#[differentiate]
+fn short_lists_only(p: &[f64], corner: &[f64; 2]) -> f64 {
+    let q = [p[0] * 2.0, p[1].sin()];
+    let head = &p[1..4];
+    sum_of_squares(&p[0..3]) * sum_of_squares(&q) + sum_of_squares(head) + sum_of_squares(corner)
+}
+
+/// The same with the whole slice too: that call stays a call.
+#[differentiate]
+fn short_and_long_lists(p: &[f64]) -> f64 {
+    let q = [p[0] * 2.0, p[1].sin()];
+    sum_of_squares(&q) + sum_of_squares(p)
+}
+
+/// One call of the helper, for the count of its mentions per call.
+#[differentiate]
+fn one_long_list(p: &[f64]) -> f64 {
+    sum_of_squares(p)
+}
+
+#[test]
+fn looping_helpers_given_short_fixed_lists_are_inlined() {
+    assert!(!short_lists_only::SOURCE.contains("sum_of_squares::"));
+    let mentions = |source: &str| source.matches("sum_of_squares::").count();
+    assert!(mentions(one_long_list::SOURCE) > 0);
+    assert_eq!(
+        mentions(short_and_long_lists::SOURCE),
+        mentions(one_long_list::SOURCE)
+    );
+    for p in [[0.3, -1.2, 0.7, 2.0], [1.5, 0.4, -2.0, 0.1]] {
+        let corner = [p[3], -p[2]];
+        let (value, g) = short_lists_only::grad(&p, &corner);
+        assert_eq!(value, short_lists_only(&p, &corner));
+        let joined = [&p[..], &corner[..]].concat();
+        assert_gradient(
+            |v| short_lists_only(&v[..4], &[v[4], v[5]]),
+            &joined,
+            &[&g.p[..], &g.corner[..]].concat(),
+        );
+        let (value, g) = short_and_long_lists::grad(&p);
+        assert_eq!(value, short_and_long_lists(&p));
+        assert_gradient(short_and_long_lists, &p, &g.p);
+    }
+}
