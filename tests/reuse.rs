@@ -134,8 +134,30 @@ fn pair_norms(x: &[f64]) -> f64 {
 /// `grad_with` keeps the backward pass's memory (each call site's
 /// gradient) in the caller's `Work`: a minibatch allocates nothing once it
 /// has grown, and sums what `grad_into` sums.
+/// A call on a local buffer, scalar inputs: a `Work`, and no copies of
+/// arguments in the tape (`grad_with` through `forward_into` and
+/// `backward_with`).
+#[differentiate]
+fn spread(x: f64, n: usize) -> f64 {
+    let v = vec![x * x; n];
+    sqnorm(&v)
+}
+
 #[test]
 fn grad_with_reused_work_allocates_nothing() {
+    let (mut tape, mut work) = (spread::Tape::default(), spread::Work::default());
+    let mut summed = spread::Grad::default();
+    for x in [0.5, -1.5] {
+        let (value, fresh) = spread::grad(x, 3);
+        let before = summed.x;
+        assert_eq!(
+            spread::grad_with(x, 3, &mut tape, &mut summed, &mut work),
+            value
+        );
+        // Added into: what a fresh gradient gives, to rounding.
+        assert!((summed.x - before - fresh.x).abs() < 1e-12);
+    }
+
     let mut rng = Rng::new(8);
     let batch: Vec<Vec<f64>> = (0..6)
         .map(|_| (0..8).map(|_| rng.uniform(-1.0, 1.0)).collect())

@@ -306,8 +306,19 @@ pub mod f_inline {
 
     #[inline]
     pub fn grad_into(x: f64, y: f64, tape: &mut Tape, gradient: &mut Grad) -> f64 {
+        self::grad_with(x, y, tape, gradient, &mut Work::default())
+    }
+
+    #[inline]
+    pub fn grad_with(
+        x: f64,
+        y: f64,
+        tape: &mut Tape,
+        gradient: &mut Grad,
+        work_2: &mut Work,
+    ) -> f64 {
         let value = self::forward_into(tape, x, y);
-        self::backward_into(tape, 1.0_f64, gradient);
+        self::backward_with(tape, 1.0_f64, gradient, work_2);
         value
     }
 

@@ -226,8 +226,20 @@ pub mod spring {
         tape: &mut Tape,
         gradient: &mut Grad,
     ) -> f64 {
+        self::grad_with(x0, k, steps, tape, gradient, &mut Work::default())
+    }
+
+    #[inline]
+    pub fn grad_with(
+        x0: f64,
+        k: f64,
+        steps: usize,
+        tape: &mut Tape,
+        gradient: &mut Grad,
+        work_2: &mut Work,
+    ) -> f64 {
         let value = self::forward_into(tape, x0, k, steps);
-        self::backward_into(tape, 1.0_f64, gradient);
+        self::backward_with(tape, 1.0_f64, gradient, work_2);
         value
     }
 

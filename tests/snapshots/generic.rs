@@ -240,8 +240,19 @@ pub mod scaled_logistic {
         tape: &mut Tape<T>,
         gradient: &mut Grad<T>,
     ) -> T {
+        self::grad_with(w, x, tape, gradient, &mut Work::default())
+    }
+
+    #[inline]
+    pub fn grad_with<T: Float>(
+        w: &[T],
+        x: T,
+        tape: &mut Tape<T>,
+        gradient: &mut Grad<T>,
+        work_2: &mut Work<T>,
+    ) -> T {
         let value = self::forward_into(tape, w, x);
-        self::backward_into(tape, T::one(), gradient);
+        self::backward_with(tape, T::one(), gradient, work_2);
         value
     }
 
@@ -477,7 +488,7 @@ pub mod scaled_logistic {
         let mut x_dual = ::backprop_runtime::Dual::constant(x);
         let mut tape_2 = Tape::default();
         let mut g = Grad::default();
-        let mut work_2 = Work::default();
+        let mut work_3 = Work::default();
         let mut value_2 = ::core::option::Option::None;
         let mut rows = ::std::vec::Vec::with_capacity(coordinates);
         for j in 0..coordinates {
@@ -493,7 +504,7 @@ pub mod scaled_logistic {
                 &tape_2,
                 ::backprop_runtime::Dual::constant(T::one()),
                 &mut g,
-                &mut work_2,
+                &mut work_3,
             );
             if (w_start..w_start + w_dual.len()).contains(&j) {
                 w_dual[j - w_start].eps = T::zero();

@@ -254,9 +254,7 @@ pub mod linear_predict {
         tape: &mut Tape,
         gradient: &mut Grad,
     ) -> f64 {
-        let value = self::forward_core(tape, linear, w, b, x);
-        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x, (), ());
-        value
+        self::grad_with(linear, w, b, x, tape, gradient, &mut Work::default())
     }
 
     #[inline]
@@ -781,9 +779,7 @@ pub mod linear_loss {
         tape: &mut Tape,
         gradient: &mut Grad,
     ) -> f64 {
-        let value = self::forward_core(tape, linear, w, b, x, y);
-        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, x, (), ());
-        value
+        self::grad_with(linear, w, b, x, y, tape, gradient, &mut Work::default())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -236,9 +236,7 @@ pub mod nested_sum {
 
     #[inline]
     pub fn grad_into(w: &[f64], depth: usize, tape: &mut Tape, gradient: &mut Grad) -> f64 {
-        let value = self::forward_core(tape, w, depth);
-        self::backward_core(tape, 1.0_f64, gradient, &mut Work::default(), w, ());
-        value
+        self::grad_with(w, depth, tape, gradient, &mut Work::default())
     }
 
     #[inline]

@@ -315,9 +315,7 @@ impl VisitMut for Sources<'_> {
                         Some((*r.expr).clone())
                     }
                     Expr::MethodCall(m)
-                        if iterates(&m.method)
-                            && m.method == "iter"
-                            && constant_list(&m.receiver, self.variables) =>
+                        if m.method == "iter" && constant_list(&m.receiver, self.variables) =>
                     {
                         Some((*m.receiver).clone())
                     }
@@ -387,11 +385,7 @@ fn made_buffer(expr: &Expr) -> bool {
 
 /// `[x, y]`, `[x; 3]`, `vec![x, y]`, `vec![x; n]`.
 fn literal_list(expr: &Expr) -> bool {
-    match strip(expr) {
-        Expr::Array(_) | Expr::Repeat(_) => true,
-        Expr::Macro(mac) => mac.mac.path.is_ident("vec"),
-        _ => false,
-    }
+    matches!(strip(expr), Expr::Array(_)) || made_buffer(expr)
 }
 
 fn iterates(method: &syn::Ident) -> bool {

@@ -228,6 +228,23 @@ pub(super) fn grad_fn(
             Outputs::Array => quote!([#(#elements),*]),
         }
     };
+    let grad_arg = names.fresh("gradient");
+    // The `Work` parameter of `grad_with` and `jacobian_with`, where there
+    // is a `Work`.
+    let work = has_work.then(|| names.fresh("work"));
+    let (tape_ty, work_ty) = (generic.tape(), generic.work());
+    // Clippy's limit is seven parameters; these take `extra` more than the
+    // function.
+    let too_many = |extra: usize| {
+        (params.len() + extra > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]))
+    };
+    let passes = Passes {
+        sig,
+        fused,
+        args: &args,
+        tape: &tape,
+    };
+    let forward = passes.forward();
     if let Outputs::One = sig.outputs {
         let doc = format!("The value of `{}` and its gradient.", sig.ident);
         let seed = unit(0);
@@ -235,86 +252,108 @@ pub(super) fn grad_fn(
             "`grad` into a tape and a gradient you keep: the value of `{}`, with its gradient *added* into `{}` (a sum over a minibatch). The tape's memory, and that of the tapes of the calls it holds, is reused: once it has grown, a gradient allocates nothing for it. The backward pass reads the arguments themselves, not copies in the tape.",
             sig.ident, sig.ident
         );
-        let grad_arg = names.fresh("gradient");
-        let tape_ty = generic.tape();
-        // One more parameter than the function has: clippy's limit is seven.
-        let too_many = (params.len() + 2 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-        if let Some((tape_struct, backward)) = fused {
+        let grad = match fused {
             // The backward pass reads the arguments themselves: no copies.
-            let mut copies = tape_struct.passed_arguments(&args);
-            let core_args = tape_struct.core_arguments(sig, &args);
-            copies.extend(super::passes::into_grad(backward));
-            let has_work = !backward.work_fields.is_empty();
-            let new_work = has_work.then(|| quote!(&mut Work::default(),));
-            // With calls, `grad_into` makes the backward pass's memory anew
-            // each time; `grad_with` takes it from the caller, as
-            // `backward_with` does, so a minibatch allocates nothing.
-            let grad_with = has_work.then(|| {
-                let work = names.fresh("work");
-                let work_ty = generic.work();
-                let with_doc = format!(
-                    "`grad_into` with the backward pass's memory kept in a `Work` you pass again (the gradients of `{}`'s calls, working copies of `&mut` seeds, buffers' adjoints): once the tape and `{work}` have grown, a gradient allocates nothing.",
-                    sig.ident
-                );
-                let too_many = (params.len() + 3 > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
-                quote! {
-                    #[doc = #with_doc]
-                    #too_many
-                    #[inline]
-                    pub fn grad_with #generics (#(#params,)* #tape: &mut #tape_ty, #grad_arg: &mut #grad_ty, #work: &mut #work_ty) -> #ret #where_clause {
-                        let #value = self::forward_core(#tape, #(#core_args),*);
-                        self::backward_core(#tape, #seed, #grad_arg, #work, #(#copies),*);
-                        #value
-                    }
-                }
-            });
-            return quote! {
-                #[doc = #doc]
-                #[must_use]
-                #[inline]
-                pub fn grad #generics (#(#params),*) -> (#ret, #grad_ty) #where_clause {
-                    let mut #tape = Tape::default();
-                    let mut #grad_arg = Grad::default();
-                    let #value = self::grad_into(#(#args,)* &mut #tape, &mut #grad_arg);
-                    (#value, #grad_arg)
-                }
-
-                #[doc = #into_doc]
+            Some(_) => quote! {
+                let mut #tape = Tape::default();
+                let mut #grad_arg = Grad::default();
+                let #value = self::grad_into(#(#args,)* &mut #tape, &mut #grad_arg);
+                (#value, #grad_arg)
+            },
+            None => quote! {
+                let (#value, #tape) = self::forward(#(#args),*);
+                (#value, self::backward(&#tape, #seed))
+            },
+        };
+        // With a `Work`, `grad_into` makes one for `grad_with`, which takes
+        // it from the caller as `backward_with` does: then a minibatch
+        // allocates nothing.
+        let into_body = match work {
+            Some(_) => quote!(self::grad_with(#(#args,)* #tape, #grad_arg, &mut Work::default())),
+            None => {
+                let backward = passes.backward(&seed, &grad_arg.to_token_stream(), None);
+                quote!(let #value = #forward; #backward; #value)
+            }
+        };
+        let grad_with = work.as_ref().map(|work| {
+            let with_doc = format!(
+                "`grad_into` with the backward pass's memory kept in a `Work` you pass again (the gradients of `{}`'s calls, working copies of `&mut` seeds, buffers' adjoints): once the tape and `{work}` have grown, a gradient allocates nothing.",
+                sig.ident
+            );
+            let backward = passes.backward(&seed, &grad_arg.to_token_stream(), Some(work));
+            let too_many = too_many(3);
+            quote! {
+                #[doc = #with_doc]
                 #too_many
                 #[inline]
-                pub fn grad_into #generics (#(#params,)* #tape: &mut #tape_ty, #grad_arg: &mut #grad_ty) -> #ret #where_clause {
-                    let #value = self::forward_core(#tape, #(#core_args),*);
-                    self::backward_core(#tape, #seed, #grad_arg, #new_work #(#copies),*);
+                pub fn grad_with #generics (#(#params,)* #tape: &mut #tape_ty, #grad_arg: &mut #grad_ty, #work: &mut #work_ty) -> #ret #where_clause {
+                    let #value = #forward;
+                    #backward;
                     #value
                 }
-
-                #grad_with
-            };
-        }
+            }
+        });
+        let too_many = too_many(2);
         return quote! {
             #[doc = #doc]
             #[must_use]
             #[inline]
             pub fn grad #generics (#(#params),*) -> (#ret, #grad_ty) #where_clause {
-                let (#value, #tape) = self::forward(#(#args),*);
-                (#value, self::backward(&#tape, #seed))
+                #grad
             }
 
             #[doc = #into_doc]
             #too_many
             #[inline]
             pub fn grad_into #generics (#(#params,)* #tape: &mut #tape_ty, #grad_arg: &mut #grad_ty) -> #ret #where_clause {
-                let #value = self::forward_into(#tape, #(#args),*);
-                self::backward_into(#tape, #seed, #grad_arg);
-                #value
+                #into_body
             }
+
+            #grad_with
         };
     }
     let rows = (0..outputs).map(|k| {
         let seed = unit(k);
         quote!(self::backward(&#tape, #seed))
     });
-    let jacobian_into = jacobian_into_fns(sig, outputs, names, generic, (fused, has_work), &unit);
+    // `jacobian_into`: one forward pass into the caller's tape, then a
+    // backward pass per output with a unit seed, each adding into its row
+    // (through `jacobian_with` and a new `Work` where there is one).
+    let (rows_arg, row, seed_var) = (names.fresh("rows"), names.fresh("row"), names.fresh("seed"));
+    let seeds: Vec<TokenStream> = (0..outputs).map(unit).collect();
+    let rows_loop = |work: Option<&Ident>| {
+        let backward = passes.backward(&seed_var.to_token_stream(), &row.to_token_stream(), work);
+        quote! {
+            let #value = #forward;
+            for (#row, #seed_var) in #rows_arg.iter_mut().zip([#(#seeds),*]) {
+                #backward;
+            }
+            #value
+        }
+    };
+    let into_body = match work {
+        Some(_) => quote!(self::jacobian_with(#(#args,)* #tape, #rows_arg, &mut Work::default())),
+        None => rows_loop(None),
+    };
+    let into_doc = format!(
+        "`jacobian` into a tape and rows you keep: the value of `{}`, with each output's gradient *added* into its row of `{rows_arg}`, the tape's memory reused.",
+        sig.ident
+    );
+    let jacobian_with = work.as_ref().map(|work| {
+        let with_doc = format!(
+            "`jacobian_into` with the backward passes' memory kept in a `Work` you pass again: once the tape and `{work}` have grown, a Jacobian allocates nothing."
+        );
+        let (body, too_many) = (rows_loop(Some(work)), too_many(3));
+        quote! {
+            #[doc = #with_doc]
+            #too_many
+            #[inline]
+            pub fn jacobian_with #generics (#(#params,)* #tape: &mut #tape_ty, #rows_arg: &mut [#grad_ty; #outputs], #work: &mut #work_ty) -> #ret #where_clause {
+                #body
+            }
+        }
+    });
+    let into_many = too_many(2);
     let doc = format!(
         "The value of `{}` and its Jacobian: one `Grad` per output, the gradient of that output (a backward pass with a unit seed each).",
         sig.ident
@@ -338,95 +377,6 @@ pub(super) fn grad_fn(
             self::jacobian(#(#args),*)
         }
 
-        #jacobian_into
-    }
-}
-
-/// `jacobian_into` (and, for a function whose backward pass keeps memory in
-/// a `Work`, `jacobian_with`): one forward pass into the caller's tape, then a
-/// backward pass per output with a unit seed, each adding into its row. Where
-/// the tape copies no argument (`fused` is `None`), through `forward_into`
-/// and `backward_into` (`backward_with`); otherwise the backward passes read
-/// the arguments themselves.
-fn jacobian_into_fns(
-    sig: &Signature,
-    outputs: usize,
-    names: &mut Names,
-    generic: &Generic,
-    (fused, has_work): (
-        Option<(&super::tape::Tape, &crate::emit::backward::Backward)>,
-        bool,
-    ),
-    unit: &dyn Fn(usize) -> TokenStream,
-) -> TokenStream {
-    let (generics, where_clause) = (&generic.params, &generic.where_clause);
-    let (value, tape) = (names.fresh("value"), names.fresh("tape"));
-    let (params, args) = passed_params(sig, names);
-    let (rows_arg, row, work) = (names.fresh("rows"), names.fresh("row"), names.fresh("work"));
-    let seed = names.fresh("seed");
-    let (ret, grad_ty) = (&sig.ret_ty, generic.grad());
-    let (tape_ty, work_ty) = (generic.tape(), generic.work());
-    let seeds: Vec<TokenStream> = (0..outputs).map(unit).collect();
-    // `forward` then one backward pass per row, `backward` given the work
-    // argument (empty where there is no `Work`).
-    let body = |work_arg: Option<TokenStream>| match fused {
-        Some((tape_struct, backward)) => {
-            let mut copies = tape_struct.passed_arguments(&args);
-            let core_args = tape_struct.core_arguments(sig, &args);
-            copies.extend(super::passes::into_grad(backward));
-            let work_arg = work_arg.map(|work| quote!(#work,));
-            quote! {
-                let #value = self::forward_core(#tape, #(#core_args),*);
-                for (#row, #seed) in #rows_arg.iter_mut().zip([#(#seeds),*]) {
-                    self::backward_core(#tape, #seed, #row, #work_arg #(#copies),*);
-                }
-                #value
-            }
-        }
-        None => {
-            let backward = match work_arg {
-                Some(work) => quote!(self::backward_with(#tape, #seed, #row, #work)),
-                None => quote!(self::backward_into(#tape, #seed, #row)),
-            };
-            quote! {
-                let #value = self::forward_into(#tape, #(#args),*);
-                for (#row, #seed) in #rows_arg.iter_mut().zip([#(#seeds),*]) {
-                    #backward;
-                }
-                #value
-            }
-        }
-    };
-    let into_doc = format!(
-        "`jacobian` into a tape and rows you keep: the value of `{}`, with each output's gradient *added* into its row of `{rows_arg}`, the tape's memory reused.",
-        sig.ident
-    );
-    let too_many = |extra: usize| {
-        (params.len() + extra > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]))
-    };
-    let (into_many, with_many) = (too_many(2), too_many(3));
-    let into_body = match has_work {
-        true => {
-            let body = body(Some(quote!(&mut #work)));
-            quote!(let mut #work = Work::default(); #body)
-        }
-        false => body(None),
-    };
-    let with = has_work.then(|| {
-        let with_doc = format!(
-            "`jacobian_into` with the backward passes' memory kept in a `Work` you pass again: once the tape and `{work}` have grown, a Jacobian allocates nothing."
-        );
-        let with_body = body(Some(quote!(#work)));
-        quote! {
-            #[doc = #with_doc]
-            #with_many
-            #[inline]
-            pub fn jacobian_with #generics (#(#params,)* #tape: &mut #tape_ty, #rows_arg: &mut [#grad_ty; #outputs], #work: &mut #work_ty) -> #ret #where_clause {
-                #with_body
-            }
-        }
-    });
-    quote! {
         #[doc = #into_doc]
         #into_many
         #[inline]
@@ -434,7 +384,57 @@ fn jacobian_into_fns(
             #into_body
         }
 
-        #with
+        #jacobian_with
+    }
+}
+
+/// The passes `grad_into`, `grad_with` and `jacobian_into` run into the
+/// caller's tape: `forward_core` and `backward_core`, which read the
+/// arguments themselves, where the tape would copy them (`fused`), else
+/// `forward_into` and `backward_into` (`backward_with` given a `Work`).
+struct Passes<'p> {
+    sig: &'p Signature,
+    fused: Option<(&'p super::tape::Tape, &'p crate::emit::backward::Backward)>,
+    args: &'p [Ident],
+    tape: &'p Ident,
+}
+
+impl Passes<'_> {
+    /// The forward pass: its value.
+    fn forward(&self) -> TokenStream {
+        let tape = self.tape;
+        match self.fused {
+            Some((tape_struct, _)) => {
+                let core_args = tape_struct.core_arguments(self.sig, self.args);
+                quote!(self::forward_core(#tape, #(#core_args),*))
+            }
+            None => {
+                let args = self.args;
+                quote!(self::forward_into(#tape, #(#args),*))
+            }
+        }
+    }
+
+    /// The backward pass of `seed`, added into `grad`, with `work` as its
+    /// memory where given (a function with a `Work` always gets one through
+    /// `backward_core`).
+    fn backward(
+        &self,
+        seed: &TokenStream,
+        grad: &TokenStream,
+        work: Option<&Ident>,
+    ) -> TokenStream {
+        let tape = self.tape;
+        match (self.fused, work) {
+            (Some((tape_struct, backward)), work) => {
+                let mut copies = tape_struct.passed_arguments(self.args);
+                copies.extend(super::passes::into_grad(backward));
+                let work = work.map(|work| quote!(#work,));
+                quote!(self::backward_core(#tape, #seed, #grad, #work #(#copies),*))
+            }
+            (None, Some(work)) => quote!(self::backward_with(#tape, #seed, #grad, #work)),
+            (None, None) => quote!(self::backward_into(#tape, #seed, #grad)),
+        }
     }
 }
 

@@ -229,14 +229,9 @@ fn literal_part_len(expr: &Expr) -> Option<usize> {
     let Expr::Range(range) = crate::lower::strip_parens(&index.index) else {
         return None;
     };
-    let number = |bound: &Option<Box<Expr>>| match bound.as_deref().map(crate::lower::strip_parens)
-    {
+    let number = |bound: &Option<Box<Expr>>| match bound.as_deref() {
         None => Some(0),
-        Some(Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(int),
-            ..
-        })) => int.base10_parse::<usize>().ok(),
-        Some(_) => None,
+        Some(bound) => crate::desugar::usize_literal(bound),
     };
     let start = number(&range.start)?;
     let end = range.end.as_ref().and(number(&range.end))?;
@@ -268,32 +263,24 @@ fn fixed_length(arg: &Expr, fixed: &HashMap<String, usize>) -> Option<usize> {
 /// or `&x[0..3]`, or typed `[f64; 3]`; and parameters typed `[f64; 3]` or
 /// `&[f64; 3]`.
 fn fixed_lengths(function: &syn::ItemFn) -> HashMap<String, usize> {
+    use crate::desugar::usize_literal;
     struct Lets {
         lengths: HashMap<String, Option<usize>>,
     }
-    fn literal(expr: &Expr) -> Option<usize> {
-        match crate::lower::strip_parens(expr) {
-            Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Int(int),
-                ..
-            }) => int.base10_parse().ok(),
-            _ => None,
-        }
-    }
     fn array_len(ty: &syn::Type) -> Option<usize> {
         match ty {
-            syn::Type::Array(array) => literal(&array.len),
+            syn::Type::Array(array) => usize_literal(&array.len),
             syn::Type::Reference(reference) => array_len(&reference.elem),
             _ => None,
         }
     }
     fn value_len(expr: &Expr) -> Option<usize> {
         match crate::lower::strip_parens(expr) {
-            Expr::Repeat(repeat) => literal(&repeat.len),
+            Expr::Repeat(repeat) => usize_literal(&repeat.len),
             Expr::Array(array) => Some(array.elems.len()),
             Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
                 let (_, len) = crate::lower::vec_repeat(&mac.mac).ok()?;
-                literal(&len)
+                usize_literal(&len)
             }
             other => literal_part_len(other),
         }

@@ -330,18 +330,15 @@ impl<'a> Lowerer<'a> {
         if !self.mentions_active(&fill) {
             return None;
         }
-        let float = annotation
-            .and_then(|ty| Shape::of(ty, &self.floats))
-            .map(|(float, _, _)| float)
-            .or_else(|| {
-                self.guess_type(&fill)
-                    .and_then(|ty| self.floats.of_type(&ty))
-            })
-            .unwrap_or_else(|| self.ret.clone());
-        // (An annotation types the literal itself: `0.0` under it.)
+        // An annotation types the literal itself (`0.0` under it); without
+        // one, the zero says the fill's float.
         let zero = match annotation {
             Some(_) => quote!(0.0),
-            None => float.zero(),
+            None => self
+                .guess_type(&fill)
+                .and_then(|ty| self.floats.of_type(&ty))
+                .unwrap_or_else(|| self.ret.clone())
+                .zero(),
         };
         let value = self.part_names.fresh(&format!("{name}_fill"));
         let k = self.part_names.fresh("k");
@@ -401,25 +398,24 @@ impl<'a> Lowerer<'a> {
             Some(Vec::new())
         };
         // `from_fn::<f64, 3, _>(..)` says the type as an annotation would.
-        let spelled = path
-            .path
-            .segments
-            .last()
-            .and_then(|last| match &last.arguments {
-                syn::PathArguments::AngleBracketed(args) => {
-                    match args.args.iter().collect::<Vec<_>>()[..] {
-                        [syn::GenericArgument::Type(elem), syn::GenericArgument::Const(len), _] => {
-                            Some(syn::parse_quote!([#elem; #len]))
+        let spelled =
+            path.path
+                .segments
+                .last()
+                .and_then(|last| match &last.arguments {
+                    syn::PathArguments::AngleBracketed(args) => {
+                        match args.args.iter().collect::<Vec<_>>()[..] {
+                            // (A length parses as a const, or as a type where it
+                            // could be either: `N`.)
+                            [syn::GenericArgument::Type(elem), len @ (syn::GenericArgument::Const(_)
+                            | syn::GenericArgument::Type(_)), _] => {
+                                Some(syn::parse_quote!([#elem; #len]))
+                            }
+                            _ => None,
                         }
-                        // (A literal length parses as a type-or-const: a const.)
-                        [syn::GenericArgument::Type(elem), syn::GenericArgument::Type(len), _] => {
-                            Some(syn::parse_quote!([#elem; #len]))
-                        }
-                        _ => None,
                     }
-                }
-                _ => None,
-            });
+                    _ => None,
+                });
         let annotation = annotation.or(spelled.as_ref());
         let array = match annotation {
             Some(syn::Type::Array(array)) => array,
@@ -452,16 +448,15 @@ impl<'a> Lowerer<'a> {
         let [param] = closure.inputs.iter().collect::<Vec<_>>()[..] else {
             return None;
         };
+        // `|i|`, `|k: usize|`, `|_|`: the loop's index.
+        let param = match param {
+            syn::Pat::Type(typed) => &*typed.pat,
+            untyped => untyped,
+        };
         let index = match param {
             syn::Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
                 ident.ident.clone()
             }
-            syn::Pat::Type(typed) => match &*typed.pat {
-                syn::Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
-                    ident.ident.clone()
-                }
-                _ => return None,
-            },
             syn::Pat::Wild(_) => self.part_names.fresh("k"),
             _ => return None,
         };

@@ -13,7 +13,7 @@
 
 use super::{strip_parens, Lowerer};
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
@@ -731,31 +731,27 @@ impl Lowerer<'_> {
             (Some(first), Some(end)) if first <= end => Some((first, end)),
             _ => None,
         };
+        let literal = |n: usize| proc_macro2::Literal::usize_unsuffixed(n).to_token_stream();
+        let (read_start, read_len, read_end) = match numbers {
+            // (A start of 0 reads `x[i]`, not `x[0 + i]`.)
+            Some((first, end)) => (
+                (first > 0).then(|| literal(first)),
+                literal(end - first),
+                literal(end),
+            ),
+            None => (
+                start.as_ref().map(ToTokens::to_token_stream),
+                len.to_token_stream(),
+                end.to_token_stream(),
+            ),
+        };
         let mut uses = ViewUses {
             name,
             array,
             mutable: reference.mutability.is_some(),
-            start: match numbers {
-                Some((first, _)) => (first > 0).then(|| {
-                    let first = proc_macro2::Literal::usize_unsuffixed(first);
-                    quote!(#first)
-                }),
-                None => start.as_ref().map(|start| quote!(#start)),
-            },
-            len: match numbers {
-                Some((first, end)) => {
-                    let len = proc_macro2::Literal::usize_unsuffixed(end - first);
-                    quote!(#len)
-                }
-                None => quote!(#len),
-            },
-            end: match numbers {
-                Some((_, end)) => {
-                    let end = proc_macro2::Literal::usize_unsuffixed(end);
-                    quote!(#end)
-                }
-                None => quote!(#end),
-            },
+            start: read_start,
+            len: read_len,
+            end: read_end,
             other_use: false,
         };
         let mut rewritten = block;
@@ -787,7 +783,5 @@ impl Lowerer<'_> {
 
 /// The number an integer literal says (`3`, `3usize`), if the tokens are one.
 fn number(tokens: &TokenStream) -> Option<usize> {
-    syn::parse2::<syn::LitInt>(tokens.clone())
-        .ok()
-        .and_then(|lit| lit.base10_parse::<usize>().ok())
+    crate::desugar::usize_literal(&syn::parse2(tokens.clone()).ok()?)
 }
