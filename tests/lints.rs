@@ -524,3 +524,16 @@ pub fn checked(k: f64, ts: &[f64]) -> f64 {
     }
     total
 }
+
+/// Several outputs: `jacobian_into` runs one backward pass with a lane per
+/// output, and `LanesGrad` keeps its adjoints.
+#[differentiate]
+#[must_use]
+pub fn projected(cam: &[f64], point: &[f64; 3], scale: f64) -> [f64; 2] {
+    let mut rotated = [0.0; 3];
+    for i in 0..3 {
+        rotated[i] = point[i] * cam[i] + cam[3];
+    }
+    let depth = if rotated[2] > 0.5 { rotated[2] } else { 0.5 };
+    [scale * rotated[0] / depth, scale * rotated[1] / depth]
+}

@@ -8,6 +8,9 @@
 #[path = "modes/checkpoint.rs"]
 mod checkpoint;
 mod common;
+// `jacobian_into`'s one pass with a lane per output, into the tape's lanes.
+#[path = "modes/lanes.rs"]
+mod lanes;
 #[path = "modes/memory.rs"]
 mod memory;
 

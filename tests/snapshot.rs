@@ -285,6 +285,13 @@ pub struct Linear {
     pub b: f64,
 }
 
+/// Two outputs: `jacobian_into` runs one backward pass with two lanes.
+#[differentiate]
+fn polar(p: &[f64], scale: f64) -> [f64; 2] {
+    let r = (p[0] * p[0] + p[1] * p[1]).sqrt();
+    [scale * r, p[1].atan2(p[0])]
+}
+
 #[differentiate]
 impl Linear {
     #[differentiate]
@@ -401,6 +408,11 @@ const SNAPSHOTS: &[Snapshot] = &[
         "struct_values",
         "a struct as a value, stepped by a helper that returns it",
         &[("orbit", orbit::SOURCE)],
+    ),
+    (
+        "jacobian",
+        "several outputs: a Jacobian, in one backward pass with a lane per output",
+        &[("polar", polar::SOURCE)],
     ),
     (
         "method",
@@ -563,6 +575,10 @@ mod pasted {
         use super::*;
         include!("snapshots/struct_values.rs");
     }
+    pub mod jacobian {
+        use super::*;
+        include!("snapshots/jacobian.rs");
+    }
 }
 
 /// Both `grad`s give the same value and the same gradient (their `Grad`
@@ -579,6 +595,10 @@ macro_rules! agree {
 fn pasted_expansions_compile_and_agree() {
     use pasted::*;
     for (x, y) in [(3.0, -4.0), (0.5, 1.5)] {
+        agree!(
+            jacobian::polar::jacobian(&[x, y], 1.5),
+            polar::jacobian(&[x, y], 1.5)
+        );
         agree!(
             struct_values::orbit::grad(x, y, 2.0),
             orbit::grad(x, y, 2.0)

@@ -185,6 +185,16 @@ fn pipeline(
         }
         false => names = written,
     }
+    // `jacobian_into`'s pass with lanes, where every adjoint can be lanes
+    // (`emit/lanes.rs`): written from the same names too.
+    let lanes = crate::emit::lanes::lanes_pass(
+        &graph,
+        &activity,
+        &signature,
+        recording_names.clone(),
+        &backward,
+        &mut names,
+    );
     let recorded = (!twin).then(|| {
         let mut names = recording_names;
         let recorder = names.fresh("recorder");
@@ -228,7 +238,7 @@ fn pipeline(
             twin: twin_module,
             is_twin: twin,
         },
-        recorded,
+        module::Again { recorded, lanes },
     )
 }
 

@@ -8,6 +8,13 @@
 //! and its partial computed once. `Lanes` supports exactly what that code
 //! does: adding and subtracting lanes, negating them, and scaling them by a
 //! value from the right (the generated code always writes the tangent first).
+//!
+//! Reverse mode is linear in the adjoints the same way, so `f::jacobian_into`
+//! of a function with M outputs runs one backward pass with M lanes, each
+//! output's unit seed in its own lane ([`unit_seeds`]), instead of M passes:
+//! the partials are computed and the tape read once. Its adjoints are summed
+//! into vectors of lanes ([`prepare`]), then lane `k` is added into row `k`
+//! of the Jacobian ([`add_lane`]).
 
 use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 use num_traits::Float;
@@ -136,6 +143,56 @@ pub fn units<T: Float, const N: usize>(
     seeds.extend((0..len).map(|i| Lanes::unit(offset + i, first)));
 }
 
+/// The seeds of a backward pass with one lane per output: output `k`'s
+/// adjoint is one in lane `k`, zero in the others.
+#[inline]
+#[must_use]
+pub fn unit_seeds<T: Float, const N: usize>() -> [Lanes<T, N>; N] {
+    core::array::from_fn(|k| Lanes::unit(k, 0))
+}
+
+/// An adjoint of lanes made `len` zeros for the pass about to add into it,
+/// in the memory it has (`LanesGrad` is the pass's own, kept in the tape:
+/// a length from an earlier call of other lengths is simply replaced).
+#[inline]
+pub fn prepare<T: Float, const N: usize>(adjoint: &mut Vec<Lanes<T, N>>, len: usize) {
+    if adjoint.len() == len {
+        adjoint.fill(Lanes::zero());
+    } else {
+        // Element by element, as `crate::prepare` does: for the few
+        // elements of a typical parameter a call of `memset` costs more.
+        adjoint.clear();
+        adjoint.reserve(len);
+        adjoint.extend((0..len).map(|_| Lanes::zero()));
+    }
+}
+
+/// Lane `k` of a slice's adjoint added into row `k` of a Jacobian (that
+/// output's gradient), sized on first use as `backward_into` sizes it. An
+/// adjoint the pass never sized (its parameter was not reached) adds nothing.
+#[inline]
+pub fn add_lane<T: Float, const N: usize>(lanes: &[Lanes<T, N>], k: usize, row: &mut Vec<T>) {
+    if lanes.is_empty() {
+        return;
+    }
+    if row.is_empty() {
+        // A row just cleared (a Jacobian per observation): the lane itself.
+        row.reserve(lanes.len());
+        row.extend(lanes.iter().map(|lane| lane.0[k]));
+        return;
+    }
+    crate::prepare(row, lanes.len());
+    add_lane_into(lanes, k, row);
+}
+
+/// Lane `k` of an array's adjoint added into row `k`'s array.
+#[inline]
+pub fn add_lane_into<T: Float, const N: usize>(lanes: &[Lanes<T, N>], k: usize, row: &mut [T]) {
+    for (slot, lane) in row.iter_mut().zip(lanes) {
+        *slot = *slot + lane.0[k];
+    }
+}
+
 impl<T: Float, const N: usize> Default for Lanes<T, N> {
     fn default() -> Self {
         Self::zero()
@@ -215,6 +272,26 @@ mod tests {
         c -= a;
         assert_eq!(c, b);
         assert_eq!(a.cast::<f32>(), Lanes([1.0_f32, 2.0, 3.0]));
+    }
+
+    #[test]
+    fn lanes_are_added_into_their_rows() {
+        assert_eq!(
+            super::unit_seeds::<f64, 2>(),
+            [Lanes([1.0, 0.0]), Lanes([0.0, 1.0])]
+        );
+        let mut adjoint = vec![Lanes([5.0, 5.0])];
+        super::prepare::<f64, 2>(&mut adjoint, 2);
+        assert_eq!(adjoint, [Lanes::zero(); 2]);
+        adjoint[1] += Lanes([3.0, -1.0]);
+        let (mut row0, mut row1) = (Vec::new(), vec![10.0, 20.0]);
+        super::add_lane(&adjoint, 0, &mut row0);
+        super::add_lane(&adjoint, 1, &mut row1);
+        assert_eq!((row0, row1), (vec![0.0, 3.0], vec![10.0, 19.0]));
+        // An adjoint never sized leaves its row as it was.
+        let mut untouched: Vec<f64> = Vec::new();
+        super::add_lane::<f64, 2>(&[], 0, &mut untouched);
+        assert!(untouched.is_empty());
     }
 
     #[test]

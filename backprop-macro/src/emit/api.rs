@@ -208,6 +208,7 @@ pub(super) fn grad_fn(
     generic: &Generic,
     fused: Option<(&super::tape::Tape, &crate::emit::backward::Backward)>,
     has_work: bool,
+    lanes: Option<&super::lanes::LanesPass>,
 ) -> TokenStream {
     let (generics, where_clause) = (&generic.params, &generic.where_clause);
     let grad_ty = generic.grad();
@@ -321,7 +322,20 @@ pub(super) fn grad_fn(
     // (through `jacobian_with` and a new `Work` where there is one).
     let (rows_arg, row, seed_var) = (names.fresh("rows"), names.fresh("row"), names.fresh("seed"));
     let seeds: Vec<TokenStream> = (0..outputs).map(unit).collect();
+    let lanes_grad = names.fresh("lanes_grad");
     let rows_loop = |work: Option<&Ident>| {
+        if let Some(lanes) = lanes {
+            // One pass with a lane per output (`emit/lanes.rs`).
+            let copies = fused.map_or_else(Vec::new, |(tape_struct, _)| {
+                tape_struct.passed_arguments(&args)
+            });
+            let rows = lanes.jacobian_rows(&tape, &rows_arg, &lanes_grad, &copies);
+            return quote! {
+                let #value = #forward;
+                #rows
+                #value
+            };
+        }
         let backward = passes.backward(&seed_var.to_token_stream(), &row.to_token_stream(), work);
         quote! {
             let #value = #forward;
@@ -361,12 +375,23 @@ pub(super) fn grad_fn(
     let name = &sig.ident;
     let grad_doc = format!("`{name}` has several outputs: its derivative is a Jacobian, which [`jacobian`] returns. This `grad` returns the same and says so.");
     let note = format!("`{name}` has several outputs: call `{name}::jacobian(..)`, which returns the value and one `Grad` per output");
+    let jacobian = match lanes {
+        Some(_) => quote! {
+            let mut #tape = Tape::default();
+            let mut #rows_arg: [#grad_ty; #outputs] = ::core::array::from_fn(|_| Grad::default());
+            let #value = self::jacobian_into(#(#args,)* &mut #tape, &mut #rows_arg);
+            (#value, #rows_arg)
+        },
+        None => quote! {
+            let (#value, #tape) = self::forward(#(#args),*);
+            (#value, [#(#rows),*])
+        },
+    };
     quote! {
         #[doc = #doc]
         #[must_use]
         pub fn jacobian #generics (#(#params),*) -> (#ret, [#grad_ty; #outputs]) #where_clause {
-            let (#value, #tape) = self::forward(#(#args),*);
-            (#value, [#(#rows),*])
+            #jacobian
         }
 
         // Calling `grad` is a natural first guess; the note tells what to write.

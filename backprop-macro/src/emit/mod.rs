@@ -11,6 +11,7 @@ pub mod backward;
 pub mod forward;
 pub mod frames;
 pub mod graph;
+pub mod lanes;
 pub(crate) mod lending;
 pub mod module;
 pub mod names;

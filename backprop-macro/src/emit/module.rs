@@ -21,14 +21,21 @@ pub fn assemble(
     names: &mut Names,
     lints: &[syn::Attribute],
     nesting: Nesting,
-    recorded: Option<Recording>,
+    again: Again,
 ) -> syn::Result<(TokenStream, Made)> {
+    let Again { recorded, lanes } = again;
     // `grad`'s two locals only need to avoid the user's names, not the other
     // functions' locals.
     let mut grad_names = names.clone();
     let generic = Generic::of(sig, names);
-    let tape = tape_struct(sig, graph, backward, &generic)?;
-    let grad = grad_struct(sig, &generic);
+    let tape = tape_struct(
+        sig,
+        graph,
+        backward,
+        &generic,
+        lanes.as_ref().map(|l| &l.field),
+    )?;
+    let mut grad = grad_struct(sig, &generic);
     // The user's lints hold for the passes, which repeat the user's code (the
     // first item of each); on the module too, for what it defines.
     let passes = super::passes::Passes {
@@ -51,7 +58,17 @@ pub fn assemble(
         &generic,
         fused,
         has_work,
+        lanes.as_ref(),
     );
+    // `jacobian_into`'s pass with lanes, and the gradient it fills.
+    let backward_fn = match lanes {
+        Some(mut lanes) => {
+            grad.extend(lanes.grad_struct(sig));
+            let lanes_fn = lanes.backward_fn(sig, graph, &tape, &generic);
+            quote!(#backward_fn #(#lints)* #lanes_fn)
+        }
+        None => backward_fn,
+    };
     let pullback_fn = pullback_fn(sig, backward, &tape, &generic);
     let work = super::tape::work_structs(sig, backward, &generic);
     // A twin is there for `hvp` and `hessian`: no forward mode of its own
@@ -166,6 +183,13 @@ pub struct Made {
     pub hvp: bool,
     /// `Work` and `backward_with`: memory of the backward pass's own.
     pub work: bool,
+}
+
+/// The backward pass written again: with recording calls for `graph`, with
+/// lanes for `jacobian_into` (`emit/lanes.rs`), where the function has them.
+pub struct Again {
+    pub recorded: Option<Recording>,
+    pub lanes: Option<super::lanes::LanesPass>,
 }
 
 /// `graph`'s backward pass, with the recorder its calls use and the names

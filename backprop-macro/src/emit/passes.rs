@@ -653,14 +653,27 @@ impl Passes<'_> {
         names: &mut Names,
         record: Option<&Ident>,
     ) -> TokenStream {
+        self.backward_typed(header, names, record, None)
+    }
+
+    /// `backward` with the seed's and the gradient's types given
+    /// (`emit/lanes.rs`: lanes of them).
+    pub(super) fn backward_typed(
+        &self,
+        header: TokenStream,
+        names: &mut Names,
+        record: Option<&Ident>,
+        types: Option<(TokenStream, TokenStream)>,
+    ) -> TokenStream {
         let (sig, backward, tape, generic) = (self.sig, self.backward, self.tape, self.generic);
         let (generics, where_clause) = (&generic.params, &generic.where_clause);
-        let (tape_ty, grad_ty) = (generic.tape(), generic.grad());
-        let body = &backward.body;
-        let ret = &match backward.seeded {
+        let seed_ty = match backward.seeded {
             true => super::api::seeded_type(sig),
             false => seed_type(sig),
         };
+        let (ret, grad_ty) = &types.unwrap_or((seed_ty, generic.grad()));
+        let tape_ty = generic.tape();
+        let body = &backward.body;
         let seed = seed_pattern(sig, backward);
         let reads_tape =
             !tape.fields.is_empty() || !tape.stacks.is_empty() || !tape.copies.is_empty();
@@ -818,6 +831,7 @@ fn unpack_tape(tape: &Tape, tape_param: &Ident, fused: bool) -> TokenStream {
             && tape.copies.is_empty()
             && tape.checkpoints.is_empty()
             && tape.marker.is_none()
+            && tape.lanes.is_none()
         {
             quote!()
         } else {

@@ -40,6 +40,8 @@ pub(super) struct Tape {
     /// The states checkpointed loops keep: fields, and their locals in both
     /// passes, of the same name.
     pub(super) checkpoints: Vec<Ident>,
+    /// The field that keeps `jacobian_into`'s `LanesGrad` (`emit/lanes.rs`).
+    pub(super) lanes: Option<Ident>,
 }
 
 /// A value of every frame kept once in the tape: its field (named like the
@@ -111,6 +113,7 @@ pub(super) fn tape_struct(
     graph: &Graph,
     backward: &Backward,
     generic: &Generic,
+    lanes: Option<&Ident>,
 ) -> syn::Result<Tape> {
     let mut errors = Errors::default();
     let mut definitions = Vec::new();
@@ -316,6 +319,12 @@ pub(super) fn tape_struct(
             pub struct #ty { #(#frame_fields),* }
         };
     }
+    if let Some(field) = lanes {
+        let doc = "The memory of `jacobian_into`'s backward pass with a lane per output.";
+        definitions.push(quote!(#[doc = #doc] pub #field: LanesGrad));
+        heap_fields.push((field.clone(), Heap::Known));
+        defaults.push(quote!(#field: ::core::default::Default::default()));
+    }
     // A marker field for the float type only where no other field mentions it.
     let marker = generic
         .marker
@@ -336,6 +345,7 @@ pub(super) fn tape_struct(
         marker,
         callee_tapes,
         checkpoints,
+        lanes: lanes.cloned(),
     })
 }
 

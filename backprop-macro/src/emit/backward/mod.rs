@@ -102,6 +102,33 @@ pub fn generate(
     record: Option<Ident>,
     share: bool,
 ) -> Backward {
+    generate_in(graph, activity, sig, names, record, share, None)
+}
+
+/// The backward pass with `lanes` adjoints in each (`Lanes<F, lanes>`), for
+/// `jacobian_into` of a function with that many outputs: one pass for all
+/// the rows. Written from the same names as the plain pass, so its locals
+/// and the tape's fields are the same. Its gradient is `LanesGrad`, and the
+/// slice parameters' adjoints are always `LanesGrad`'s vectors (no sinks).
+pub fn generate_lanes(
+    graph: &Graph,
+    activity: &Activity,
+    sig: &Signature,
+    names: &mut Names,
+    lanes: usize,
+) -> Backward {
+    generate_in(graph, activity, sig, names, None, false, Some(lanes))
+}
+
+fn generate_in(
+    graph: &Graph,
+    activity: &Activity,
+    sig: &Signature,
+    names: &mut Names,
+    record: Option<Ident>,
+    share: bool,
+    lanes: Option<usize>,
+) -> Backward {
     let grad = names.fresh("grad");
     let work = names.fresh("work");
     let frames = share
@@ -139,6 +166,7 @@ pub fn generate(
         ahead: None,
         frames,
         stack_groups: BTreeMap::new(),
+        lanes,
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -286,6 +314,8 @@ struct Pass<'a> {
     /// Stacks of several values of one block (a tuple each), with their
     /// field in the tape.
     stack_groups: BTreeMap<Ident, Ident>,
+    /// The number of lanes of each adjoint, in `generate_lanes`'s pass.
+    lanes: Option<usize>,
 }
 
 impl Pass<'_> {
@@ -396,6 +426,9 @@ impl Pass<'_> {
 
     pub(super) fn zero(&self, id: NodeId) -> TokenStream {
         let float = self.graph.float_or_ret(id);
+        if let Some(lanes) = self.lanes {
+            return quote!(::backprop_runtime::Lanes::<#float, #lanes>::zero());
+        }
         if self.graph.passed_on_whole(id) {
             // Maybe an array, as its terms tell.
             return quote!(::backprop_runtime::Adjoint::<#float>::zero());
@@ -602,6 +635,19 @@ impl Pass<'_> {
             let len = self.value(&info.len);
             if is_param {
                 let (grad, field) = (self.grad.clone(), self.sig.params[id].ident.clone());
+                if self.lanes.is_some() {
+                    // `LanesGrad`'s vector, sized here.
+                    if !info.fixed {
+                        code.extend(
+                            quote!(::backprop_runtime::lanes::prepare(&mut #grad.#field, #len);),
+                        );
+                    }
+                    if self.activity.reached[id] {
+                        let d = self.adjoint(id);
+                        code.extend(quote!(let #d = &mut #grad.#field;));
+                    }
+                    continue;
+                }
                 if crate::emit::lending::adds_in_place(&self.sig.params[id]) {
                     // Where the caller says: a part of its own adjoint, or
                     // `Grad`'s vector.
@@ -799,6 +845,8 @@ impl Pass<'_> {
             return;
         };
         let Some(partial) = rule.partial else { return };
+        // A rule that writes a zero adjoint writes one of lanes here.
+        let lanes_zero = self.lanes.map(|_| self.zero(id));
         for (i, arg) in args.iter().enumerate() {
             if self.active(arg).is_none() {
                 continue;
@@ -807,7 +855,7 @@ impl Pass<'_> {
                 graph: self.graph,
                 node: id,
                 adjoint: d,
-                adjoint_zero: None,
+                adjoint_zero: lanes_zero.as_ref(),
                 saved: &mut self.needed,
                 later_values: true,
             };

@@ -1,0 +1,247 @@
+//! `jacobian_into` in one backward pass: for a function with M outputs, the
+//! backward pass written again with each adjoint M lanes wide
+//! (`Lanes<f64, M>`), seeded with the M unit seeds at once. Reverse mode is
+//! linear in the adjoints, so lane `k` is exactly what the pass seeded with
+//! output `k` alone computes; the partials are computed and the tape read
+//! once instead of M times (bundle adjustment's 2x15 block: one pass instead
+//! of two).
+//!
+//! The lanes' adjoints go into `LanesGrad` (a vector of lanes per slice
+//! parameter), kept in the tape so that its memory is reused, and lane `k`
+//! is then added into row `k`. Only where every adjoint of the pass is a
+//! plain float is the pass written so: no calls left after inlining (a
+//! callee's pullback takes a float seed), no `&mut` parameters, checkpoints,
+//! `Work`, model structs or generic floats, one float throughout. Elsewhere
+//! `jacobian_into` runs one pass per output, as before.
+
+use super::backward::Backward;
+use super::names::Names;
+use crate::analysis::activity::Activity;
+use crate::ir::{Graph, NodeKind};
+use crate::parse::signature::{Outputs, Shape, Signature};
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+/// The widest pass written with lanes: past this, an adjoint of lanes no
+/// longer fits a few registers, and the passes one by one do as well.
+const MOST_LANES: usize = 8;
+
+/// The backward pass with lanes, the names it took, and the tape's field
+/// that keeps its `LanesGrad`.
+pub struct LanesPass {
+    pub backward: Backward,
+    pub names: Names,
+    pub lanes: usize,
+    pub field: Ident,
+}
+
+/// The pass with lanes of a function whose Jacobian it can compute, written
+/// from `names` as they were before `plain` was (so that its locals and the
+/// tape's fields are `plain`'s), its tape field named from `taken` (the
+/// module's names); `None` where the passes one per output stay.
+pub fn lanes_pass(
+    graph: &Graph,
+    activity: &Activity,
+    sig: &Signature,
+    mut names: Names,
+    plain: &Backward,
+    taken: &mut Names,
+) -> Option<LanesPass> {
+    let lanes = lanes_of(sig, graph)?;
+    let backward = super::backward::generate_lanes(graph, activity, sig, &mut names, lanes);
+    let plain_enough = backward.work_fields.is_empty()
+        && backward.checkpoints.is_empty()
+        && backward.frames.is_none()
+        && !backward.seeded
+        && backward.sinks.is_empty()
+        && backward.saved_tapes.is_empty();
+    // The same tape: the same values saved, on the same stacks.
+    let same_tape = backward.saved == plain.saved
+        && backward.once == plain.once
+        && backward.stacks == plain.stacks
+        && backward.stack_groups == plain.stack_groups
+        && backward.copied == plain.copied;
+    (plain_enough && same_tape).then(|| LanesPass {
+        backward,
+        names,
+        lanes,
+        field: taken.fresh("lanes"),
+    })
+}
+
+/// The number of outputs, where every adjoint of the backward pass can be
+/// lanes of that many.
+fn lanes_of(sig: &Signature, graph: &Graph) -> Option<usize> {
+    let outputs = graph.outputs.len();
+    let shapes_fit = sig.params.iter().all(|p| {
+        p.model.is_none() && !p.inout && p.differentiable.iter().all(|float| *float == sig.ret)
+    });
+    let one_float = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| node.active)
+        .all(|(id, _)| graph.float_or_ret(id) == sig.ret);
+    // A callee's pullback takes a float seed.
+    let no_calls = !graph
+        .nodes
+        .iter()
+        .any(|node| matches!(node.kind, NodeKind::Call { .. }));
+    let fits = matches!(sig.outputs, Outputs::Array)
+        && (2..=MOST_LANES).contains(&outputs)
+        && sig.generics.params.is_empty()
+        && shapes_fit
+        && one_float
+        && no_calls;
+    fits.then_some(outputs)
+}
+
+impl LanesPass {
+    /// `[Lanes<F, M>; M]`, the seeds of the pass.
+    pub(super) fn seed_type(&self, sig: &Signature) -> TokenStream {
+        let (float, lanes) = (&sig.ret, self.lanes);
+        quote!([::backprop_runtime::Lanes<#float, #lanes>; #lanes])
+    }
+
+    /// `LanesGrad`: the pass's adjoints of the parameters, a lane per
+    /// output, with `add_into` (lane `k` into row `k`), `clear`, and its
+    /// heap memory for `Tape::bytes`.
+    pub(super) fn grad_struct(&self, sig: &Signature) -> TokenStream {
+        let (float, lanes) = (&sig.ret, self.lanes);
+        let lane = quote!(::backprop_runtime::Lanes<#float, #lanes>);
+        let zero = quote!(::backprop_runtime::Lanes::<#float, #lanes>::zero());
+        let mut fields = Vec::new();
+        let mut defaults = Vec::new();
+        let mut clears = Vec::new();
+        let mut adds = Vec::new();
+        let mut heaps = Vec::new();
+        for (param, _) in sig.differentiable() {
+            let name = &param.ident;
+            let doc = format!("The lanes of ∂{}/∂{name}.", sig.ident);
+            match &param.shape {
+                None => {
+                    fields.push(quote!(#[doc = #doc] pub #name: #lane));
+                    defaults.push(quote!(#name: #zero));
+                    clears.push(quote!(self.#name = #zero;));
+                    adds.push(quote!(row.#name += self.#name.0[k];));
+                }
+                Some(Shape::Slice) => {
+                    fields.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#lane>));
+                    // (Zeroed by the pass itself, `lanes::prepare`, which
+                    // knows its length.)
+                    defaults.push(quote!(#name: ::std::vec::Vec::new()));
+                    adds.push(
+                        quote!(::backprop_runtime::lanes::add_lane(&self.#name, k, &mut row.#name);),
+                    );
+                    heaps.push(
+                        quote!(::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.#name)),
+                    );
+                }
+                Some(Shape::Array(len)) => {
+                    fields.push(quote!(#[doc = #doc] pub #name: [#lane; #len]));
+                    defaults.push(quote!(#name: [#zero; #len]));
+                    clears.push(quote!(self.#name = [#zero; #len];));
+                    adds.push(quote!(::backprop_runtime::lanes::add_lane_into(&self.#name, k, &mut row.#name);));
+                }
+            }
+        }
+        let doc = format!(
+            "The adjoints of `{}`'s parameters in `jacobian_into`'s one backward pass, lane `k` for output `k`, before each lane is added into its row. The tape keeps it, so its memory is reused.",
+            sig.ident
+        );
+        let heap = match heaps.is_empty() {
+            true => quote!(0),
+            false => quote!(#(#heaps)+*),
+        };
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug)]
+            pub struct LanesGrad { #(#fields),* }
+
+            impl ::core::default::Default for LanesGrad {
+                fn default() -> Self {
+                    LanesGrad { #(#defaults),* }
+                }
+            }
+
+            impl LanesGrad {
+                /// Zero again, but for the vectors, which the pass zeroes.
+                fn clear(&mut self) {
+                    #(#clears)*
+                }
+
+                /// Lane `k` added into row `k`, the gradient of output `k`.
+                fn add_into(&self, rows: &mut [Grad; #lanes]) {
+                    for (k, row) in rows.iter_mut().enumerate() {
+                        #(#adds)*
+                    }
+                }
+            }
+
+            impl ::backprop_runtime::bytes::HeapBytes for LanesGrad {
+                fn heap_bytes(&self) -> usize {
+                    #heap
+                }
+            }
+        }
+    }
+
+    /// `backward_lanes`: the backward pass with lanes, reading the tape (and,
+    /// as `backward_core` does, the arguments it needs again).
+    pub(super) fn backward_fn(
+        &mut self,
+        sig: &Signature,
+        graph: &Graph,
+        tape: &super::tape::Tape,
+        generic: &super::module::Generic,
+    ) -> TokenStream {
+        let passes = super::passes::Passes {
+            sig,
+            graph,
+            backward: &self.backward,
+            tape,
+            generic,
+        };
+        let types = (self.seed_type(sig), quote!(LanesGrad));
+        let fun = passes.backward_typed(
+            quote!(fn backward_lanes),
+            &mut self.names,
+            None,
+            Some(types),
+        );
+        let too_many = (tape.argument_copies().count() + 3 > 7)
+            .then(|| quote!(#[allow(clippy::too_many_arguments)]));
+        let doc = format!(
+            "The backward pass of `{}` with {} lanes: lane `k` of each adjoint is what the pass seeded with output `k` alone computes.",
+            sig.ident, self.lanes
+        );
+        quote! {
+            #[doc = #doc]
+            #too_many
+            #[inline]
+            #fun
+        }
+    }
+
+    /// `jacobian_into`'s body after the forward pass (whose value is
+    /// `value`): the pass with lanes into the tape's `LanesGrad`, each lane
+    /// then added into its row. `copies` are the arguments the pass reads
+    /// again (`backward_core`'s).
+    pub(super) fn jacobian_rows(
+        &self,
+        tape: &Ident,
+        rows: &Ident,
+        lanes_grad: &Ident,
+        copies: &[TokenStream],
+    ) -> TokenStream {
+        let field = &self.field;
+        quote! {
+            // The tape lends its `LanesGrad` to the pass that reads the tape.
+            let mut #lanes_grad = ::core::mem::take(&mut #tape.#field);
+            #lanes_grad.clear();
+            self::backward_lanes(#tape, ::backprop_runtime::lanes::unit_seeds(), &mut #lanes_grad #(, #copies)*);
+            #lanes_grad.add_into(#rows);
+            #tape.#field = #lanes_grad;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! `jacobian_into` of a function with several outputs runs one backward
+//! pass with a lane per output (`emit/lanes.rs`). Lane k does exactly the
+//! arithmetic of the pass seeded with output k alone, so each row must equal
+//! `backward_into` with that unit seed to the bit (the plain pass, generated
+//! separately: an independent check of the lanes' code), whole `Grad`s
+//! compared, sizes of unreached parameters included. Also against central
+//! differences, on both sides of every branch, with the tape and rows
+//! reused across calls of other lengths.
+
+use crate::common::{central_difference, Rng};
+use backprop_runtime::differentiate;
+
+/// Slices, a fixed array and a scalar differentiated, a data slice, a loop
+/// whose values go on a stack, a branch in it, `max`, a local array.
+#[differentiate(wrt(p, q, s))]
+fn mixer(p: &[f64], q: &[f64; 3], s: f64, data: &[f64]) -> [f64; 3] {
+    let mut acc = [0.0; 3];
+    for i in 0..p.len() {
+        let t = p[i] * data[i % data.len()];
+        if t > 0.0 {
+            acc[i % 3] += t.sin() * s;
+        } else {
+            acc[i % 3] -= (t * s).exp();
+        }
+    }
+    let n = q[0] * q[0] + q[1] * q[1] + q[2] * q[2];
+    [
+        acc[0] + n.sqrt(),
+        acc[1] * q[1] + s.max(q[2]),
+        acc[2] / (1.0 + n),
+    ]
+}
+
+/// `b` is differentiated but reaches no output: its row stays as the plain
+/// pass leaves it.
+#[differentiate(wrt(a, b))]
+fn ignores_b(a: &[f64], b: &[f64]) -> [f64; 2] {
+    let _ = b.len();
+    [a[0] * a[1], a[1].tanh()]
+}
+
+#[differentiate]
+fn single(x: f32, v: &[f32]) -> [f32; 2] {
+    let mut s = 0.0;
+    for e in v {
+        s += e * x;
+    }
+    [s * s, (s - x).abs()]
+}
+
+#[differentiate]
+fn helper(v: &[f64], x: f64) -> f64 {
+    let mut s = 0.0;
+    for e in v {
+        s += (e * x).sin();
+    }
+    s
+}
+
+/// A call left after inlining (a loop over a slice of any length in the
+/// callee): passes one per output.
+#[differentiate]
+fn calls_helper(v: &[f64], x: f64, y: f64) -> [f64; 2] {
+    [helper(v, x) * y, helper(v, y)]
+}
+
+fn data(rng: &mut Rng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.uniform(-1.5, 1.5)).collect()
+}
+
+#[test]
+fn the_lanes_pass_is_the_one_jacobian_into_runs() {
+    assert!(mixer::SOURCE.contains("fn backward_lanes"));
+    assert!(ignores_b::SOURCE.contains("fn backward_lanes"));
+    assert!(single::SOURCE.contains("fn backward_lanes"));
+    assert!(!calls_helper::SOURCE.contains("fn backward_lanes"));
+}
+
+#[test]
+fn each_lane_is_the_pass_seeded_with_its_output_to_the_bit() {
+    let mut rng = Rng::new(71);
+    let mut tape = mixer::Tape::default();
+    let mut rows: [mixer::Grad; 3] = Default::default();
+    // Lengths that change from call to call: the tape's lanes are resized.
+    for n in [7, 2, 9, 9, 1] {
+        let p = data(&mut rng, n);
+        let q = [
+            rng.uniform(-1.0, 1.0),
+            rng.uniform(-1.0, 1.0),
+            rng.uniform(-1.0, 1.0),
+        ];
+        let s = rng.uniform(0.2, 1.5);
+        let d = data(&mut rng, 4);
+        for row in &mut rows {
+            row.clear();
+        }
+        let value = mixer::jacobian_into(&p, &q, s, &d, &mut tape, &mut rows);
+        assert_eq!(value, mixer(&p, &q, s, &d));
+        let (_, plain_tape) = mixer::forward(&p, &q, s, &d);
+        for (k, row) in rows.iter().enumerate() {
+            let mut seed = [0.0; 3];
+            seed[k] = 1.0;
+            assert_eq!(
+                *row,
+                mixer::backward(&plain_tape, seed),
+                "output {k}, n = {n}"
+            );
+        }
+        // `jacobian` is the same.
+        assert_eq!(mixer::jacobian(&p, &q, s, &d).1, rows);
+    }
+    let (_, rows) = ignores_b::jacobian(&[0.3, -0.7], &[1.0, 2.0, 3.0]);
+    let (_, tape) = ignores_b::forward(&[0.3, -0.7], &[1.0, 2.0, 3.0]);
+    assert_eq!(rows[0], ignores_b::backward(&tape, [1.0, 0.0]));
+    assert_eq!(rows[1], ignores_b::backward(&tape, [0.0, 1.0]));
+    let (_, rows) = single::jacobian(0.7, &[0.5, -2.0, 1.25]);
+    let (_, tape) = single::forward(0.7, &[0.5, -2.0, 1.25]);
+    assert_eq!(rows[0], single::backward(&tape, [1.0, 0.0]));
+    assert_eq!(rows[1], single::backward(&tape, [0.0, 1.0]));
+}
+
+#[test]
+fn rows_are_added_into() {
+    let (p, q, d) = ([0.4, -0.3, 1.1], [0.2, -0.5, 0.9], [0.7, -1.2]);
+    let mut tape = mixer::Tape::default();
+    let mut rows: [mixer::Grad; 3] = Default::default();
+    mixer::jacobian_into(&p, &q, 0.8, &d, &mut tape, &mut rows);
+    let once = rows.clone();
+    mixer::jacobian_into(&p, &q, 0.8, &d, &mut tape, &mut rows);
+    for (twice, once) in rows.iter().zip(&once) {
+        for (a, b) in twice.p.iter().zip(&once.p) {
+            assert_eq!(*a, 2.0 * b);
+        }
+        for (a, b) in twice.q.iter().zip(&once.q) {
+            assert_eq!(*a, 2.0 * b);
+        }
+        assert_eq!(twice.s, 2.0 * once.s);
+    }
+}
+
+#[test]
+fn the_jacobian_matches_central_differences_on_both_sides_of_each_branch() {
+    let mut rng = Rng::new(72);
+    let mut saw = [false; 2];
+    for _ in 0..8 {
+        let n = 5;
+        let mut x = data(&mut rng, n + 3);
+        x.push(rng.uniform(0.3, 1.4));
+        let d = data(&mut rng, 3);
+        let f = |x: &[f64], k: usize| {
+            let q = [x[n], x[n + 1], x[n + 2]];
+            mixer(&x[..n], &q, x[n + 3], &d)[k]
+        };
+        for i in 0..n {
+            saw[usize::from(x[i] * d[i % 3] > 0.0)] = true;
+        }
+        let q = [x[n], x[n + 1], x[n + 2]];
+        let (_, rows) = mixer::jacobian(&x[..n], &q, x[n + 3], &d);
+        for (k, row) in rows.iter().enumerate() {
+            let analytic: Vec<f64> = row.p.iter().chain(&row.q).copied().chain([row.s]).collect();
+            for (i, a) in analytic.iter().enumerate() {
+                let numeric = central_difference(|x| f(x, k), &x, i);
+                assert!(
+                    (a - numeric).abs() <= 1e-6 * a.abs().max(1.0),
+                    "output {k}, input {i}: {a} against {numeric}"
+                );
+            }
+        }
+    }
+    assert_eq!(saw, [true, true], "both sides of the branch");
+    let v = [0.5, -1.0, 2.0];
+    let (_, rows) = calls_helper::jacobian(&v, 0.3, -0.8);
+    let numeric = central_difference(|u| calls_helper(&v, u[0], u[1])[0], &[0.3, -0.8], 1);
+    assert!((rows[0].y - numeric).abs() < 1e-6);
+}
