@@ -173,3 +173,25 @@ fn the_jacobian_matches_central_differences_on_both_sides_of_each_branch() {
     let numeric = central_difference(|u| calls_helper(&v, u[0], u[1])[0], &[0.3, -0.8], 1);
     assert!((rows[0].y - numeric).abs() < 1e-6);
 }
+
+/// A tuple of results: seeds a tuple of lanes.
+#[differentiate]
+fn to_polar(x: f64, y: f64) -> (f64, f64, f64) {
+    let r2 = x * x + y * y;
+    (r2.sqrt(), y.atan2(x), r2)
+}
+
+#[test]
+fn a_tuple_of_results_gets_the_pass_with_lanes_too() {
+    assert!(to_polar::SOURCE.contains("fn backward_lanes"));
+    for (x, y) in [(0.3, -1.2), (-2.0, 0.5)] {
+        let (value, rows) = to_polar::jacobian(x, y);
+        assert_eq!(value, to_polar(x, y));
+        let (_, tape) = to_polar::forward(x, y);
+        assert_eq!(rows[0], to_polar::backward(&tape, (1.0, 0.0, 0.0)));
+        assert_eq!(rows[1], to_polar::backward(&tape, (0.0, 1.0, 0.0)));
+        assert_eq!(rows[2], to_polar::backward(&tape, (0.0, 0.0, 1.0)));
+        let numeric = central_difference(|v| to_polar(v[0], v[1]).1, &[x, y], 0);
+        assert!((rows[1].x - numeric).abs() < 1e-7);
+    }
+}

@@ -54,24 +54,24 @@ pub mod polar {
 
     #[derive(Clone, Debug)]
     pub struct LanesGrad {
-        pub p: ::std::vec::Vec<::backprop_runtime::Lanes<f64, 2usize>>,
-        pub scale: ::backprop_runtime::Lanes<f64, 2usize>,
+        pub p: ::std::vec::Vec<::backprop_runtime::Lanes<f64, 2>>,
+        pub scale: ::backprop_runtime::Lanes<f64, 2>,
     }
 
     impl ::core::default::Default for LanesGrad {
         fn default() -> Self {
             LanesGrad {
                 p: ::std::vec::Vec::new(),
-                scale: ::backprop_runtime::Lanes::<f64, 2usize>::zero(),
+                scale: ::backprop_runtime::Lanes::<f64, 2>::zero(),
             }
         }
     }
 
     impl LanesGrad {
         fn clear(&mut self) {
-            self.scale = ::backprop_runtime::Lanes::<f64, 2usize>::zero();
+            self.scale = ::backprop_runtime::Lanes::<f64, 2>::zero();
         }
-        fn add_into(&self, rows: &mut [Grad; 2usize]) {
+        fn add_into(&self, rows: &mut [Grad; 2]) {
             for (k, row) in rows.iter_mut().enumerate() {
                 ::backprop_runtime::lanes::add_lane(&self.p, k, &mut row.p);
                 row.scale += self.scale.0[k];
@@ -170,7 +170,7 @@ pub mod polar {
         tape: &Tape,
         [dpolar_0,
         dpolar_1,
-        ]: [::backprop_runtime::Lanes<f64, 2usize>; 2usize],
+        ]: [::backprop_runtime::Lanes<f64, 2>; 2],
         grad: &mut LanesGrad,
     ) {
         let Tape { scale, p_len, p_i, p_i_2, r, .. } = *tape;

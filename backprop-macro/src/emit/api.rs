@@ -329,7 +329,7 @@ pub(super) fn grad_fn(
             let copies = fused.map_or_else(Vec::new, |(tape_struct, _)| {
                 tape_struct.passed_arguments(&args)
             });
-            let rows = lanes.jacobian_rows(&tape, &rows_arg, &lanes_grad, &copies);
+            let rows = lanes.jacobian_rows(sig, &tape, &rows_arg, &lanes_grad, &copies);
             return quote! {
                 let #value = #forward;
                 #rows

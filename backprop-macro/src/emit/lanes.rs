@@ -1,6 +1,7 @@
-//! `jacobian_into` in one backward pass: for a function with M outputs, the
-//! backward pass written again with each adjoint M lanes wide
-//! (`Lanes<f64, M>`), seeded with the M unit seeds at once. Reverse mode is
+//! `jacobian_into` in one backward pass: for a function with M outputs (an
+//! array or a tuple of them), the backward pass written again with each
+//! adjoint M lanes wide (`Lanes<f64, M>`), seeded with the M unit seeds at
+//! once. Reverse mode is
 //! linear in the adjoints, so lane `k` is exactly what the pass seeded with
 //! output `k` alone computes; the partials are computed and the tape read
 //! once instead of M times (bundle adjustment's 2x15 block: one pass instead
@@ -87,7 +88,7 @@ fn lanes_of(sig: &Signature, graph: &Graph) -> Option<usize> {
         .nodes
         .iter()
         .any(|node| matches!(node.kind, NodeKind::Call { .. }));
-    let fits = matches!(sig.outputs, Outputs::Array)
+    let fits = matches!(sig.outputs, Outputs::Array | Outputs::Tuple)
         && (2..=MOST_LANES).contains(&outputs)
         && sig.generics.params.is_empty()
         && shapes_fit
@@ -97,17 +98,45 @@ fn lanes_of(sig: &Signature, graph: &Graph) -> Option<usize> {
 }
 
 impl LanesPass {
-    /// `[Lanes<F, M>; M]`, the seeds of the pass.
+    /// The number of lanes, as the generated code writes it (`2`).
+    fn count(&self) -> proc_macro2::Literal {
+        proc_macro2::Literal::usize_unsuffixed(self.lanes)
+    }
+
+    /// `[Lanes<F, M>; M]` (or a tuple of M of them, for a tuple of
+    /// results), the seeds of the pass.
     pub(super) fn seed_type(&self, sig: &Signature) -> TokenStream {
-        let (float, lanes) = (&sig.ret, self.lanes);
-        quote!([::backprop_runtime::Lanes<#float, #lanes>; #lanes])
+        let (float, lanes) = (&sig.ret, self.count());
+        let lane = quote!(::backprop_runtime::Lanes<#float, #lanes>);
+        match sig.outputs {
+            Outputs::Tuple => {
+                let each = (0..self.lanes).map(|_| &lane);
+                quote!((#(#each),*))
+            }
+            _ => quote!([#lane; #lanes]),
+        }
+    }
+
+    /// The M unit seeds, output `k`'s one in lane `k`.
+    fn unit_seeds(&self, sig: &Signature) -> TokenStream {
+        let (float, lanes) = (&sig.ret, self.count());
+        match sig.outputs {
+            Outputs::Tuple => {
+                let each = (0..self.lanes).map(|k| {
+                    let k = proc_macro2::Literal::usize_unsuffixed(k);
+                    quote!(::backprop_runtime::Lanes::<#float, #lanes>::unit(#k, 0))
+                });
+                quote!((#(#each),*))
+            }
+            _ => quote!(::backprop_runtime::lanes::unit_seeds()),
+        }
     }
 
     /// `LanesGrad`: the pass's adjoints of the parameters, a lane per
     /// output, with `add_into` (lane `k` into row `k`), `clear`, and its
     /// heap memory for `Tape::bytes`.
     pub(super) fn grad_struct(&self, sig: &Signature) -> TokenStream {
-        let (float, lanes) = (&sig.ret, self.lanes);
+        let (float, lanes) = (&sig.ret, self.count());
         let lane = quote!(::backprop_runtime::Lanes<#float, #lanes>);
         let zero = quote!(::backprop_runtime::Lanes::<#float, #lanes>::zero());
         let mut fields = Vec::new();
@@ -229,17 +258,19 @@ impl LanesPass {
     /// again (`backward_core`'s).
     pub(super) fn jacobian_rows(
         &self,
+        sig: &Signature,
         tape: &Ident,
         rows: &Ident,
         lanes_grad: &Ident,
         copies: &[TokenStream],
     ) -> TokenStream {
         let field = &self.field;
+        let seeds = self.unit_seeds(sig);
         quote! {
             // The tape lends its `LanesGrad` to the pass that reads the tape.
             let mut #lanes_grad = ::core::mem::take(&mut #tape.#field);
             #lanes_grad.clear();
-            self::backward_lanes(#tape, ::backprop_runtime::lanes::unit_seeds(), &mut #lanes_grad #(, #copies)*);
+            self::backward_lanes(#tape, #seeds, &mut #lanes_grad #(, #copies)*);
             #lanes_grad.add_into(#rows);
             #tape.#field = #lanes_grad;
         }

@@ -427,6 +427,7 @@ impl Pass<'_> {
     pub(super) fn zero(&self, id: NodeId) -> TokenStream {
         let float = self.graph.float_or_ret(id);
         if let Some(lanes) = self.lanes {
+            let lanes = proc_macro2::Literal::usize_unsuffixed(lanes);
             return quote!(::backprop_runtime::Lanes::<#float, #lanes>::zero());
         }
         if self.graph.passed_on_whole(id) {
