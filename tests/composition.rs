@@ -683,3 +683,88 @@ fn arrays_calls_return_passed_whole_to_several_calls() {
         }
     }
 }
+
+/// A tuple of results from a guard at the top: the early return becomes a
+/// branch whose arms end in tuples.
+#[differentiate]
+fn guarded_pair(v: &[f64], t: f64) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, t);
+    }
+    let s = v[0] * t;
+    (s.sin(), t * s)
+}
+
+/// A tuple of results from a `match` at the end.
+#[differentiate]
+fn matched_pair(x: f64, k: u8) -> (f64, f64) {
+    match k {
+        0 => (x, x * x),
+        1 => (x.sin(), 2.0),
+        _ => (x.exp(), x),
+    }
+}
+
+/// A tuple of results from an `if` chain at the end.
+#[differentiate]
+fn branched_pair(x: f64, y: f64) -> (f64, f64) {
+    if x > y {
+        (x * y, y)
+    } else if x < 0.0 {
+        (x, x)
+    } else {
+        (y.sin(), x + y)
+    }
+}
+
+#[test]
+fn a_tuple_of_results_may_come_from_a_branch_at_the_end() {
+    let d = |f: &dyn Fn(&[f64]) -> f64, at: &[f64], i: usize| common::central_difference(f, at, i);
+    for (v, t) in [(vec![0.7], 1.3), (vec![-0.4, 2.0], 0.6)] {
+        let (value, rows) = guarded_pair::jacobian(&v, t);
+        assert_eq!(value, guarded_pair(&v, t));
+        let at = [v[0], t];
+        let f = |k: usize| {
+            let rest = v[1..].to_vec();
+            move |a: &[f64]| {
+                let mut w = vec![a[0]];
+                w.extend(&rest);
+                let r = guarded_pair(&w, a[1]);
+                [r.0, r.1][k]
+            }
+        };
+        for (k, row) in rows.iter().enumerate() {
+            assert!((row.v[0] - d(&f(k), &at, 0)).abs() < 1e-7);
+            assert!((row.t - d(&f(k), &at, 1)).abs() < 1e-7);
+        }
+    }
+    // The guard taken: the second output is `t`.
+    let (value, rows) = guarded_pair::jacobian(&[], 2.0);
+    assert_eq!(value, (0.0, 2.0));
+    assert_eq!((rows[0].t, rows[1].t), (0.0, 1.0));
+    for k in 0..3 {
+        let (_, rows) = matched_pair::jacobian(0.5, k);
+        for (out, row) in rows.iter().enumerate() {
+            let numeric = d(
+                &|a: &[f64]| {
+                    let r = matched_pair(a[0], k);
+                    [r.0, r.1][out]
+                },
+                &[0.5],
+                0,
+            );
+            assert!((row.x - numeric).abs() < 1e-7, "k = {k}, output {out}");
+        }
+    }
+    for (x, y) in [(1.0, 0.5), (-1.0, 0.5), (0.2, 0.5)] {
+        let (_, rows) = branched_pair::jacobian(x, y);
+        for (out, row) in rows.iter().enumerate() {
+            let f = |a: &[f64]| {
+                let r = branched_pair(a[0], a[1]);
+                [r.0, r.1][out]
+            };
+            assert!((row.x - d(&f, &[x, y], 0)).abs() < 1e-7);
+            assert!((row.y - d(&f, &[x, y], 1)).abs() < 1e-7);
+        }
+    }
+}

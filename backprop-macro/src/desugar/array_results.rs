@@ -10,6 +10,11 @@
 //! - a branch ending in either, as an early return becomes (`if n < eps {
 //!   return [0.0; 3]; } .. r`, `returns`): one variable per element, set at
 //!   the end of each arm, and the array of them after the branch.
+//!
+//! A function returning a tuple that ends with a branch (`if` or `match`,
+//! also as an early return becomes) ends with the tuple of its elements
+//! instead: `let (f_0, f_1) = if .. { (a, b) } else { (c, d) }; (f_0, f_1)`,
+//! a tuple pattern the lowering knows.
 
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
@@ -69,6 +74,53 @@ pub fn locals_returned_as_elements(function: &mut syn::ItemFn, floats: &crate::i
         .push(Stmt::Expr(syn::parse_quote!([#(#outputs),*]), None));
 }
 
+/// A branch at the tail of a function returning a tuple: an `if` (also as
+/// an early return becomes) sets one local per element at the end of each
+/// arm, as for an array; a `match` is bound to one local per element (the
+/// lowering splits it element by element). The function then returns the
+/// tuple of the locals.
+pub fn tuple_branches_bound(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
+    let syn::ReturnType::Type(_, ty) = &function.sig.output else {
+        return;
+    };
+    let syn::Type::Tuple(tuple) = &**ty else {
+        return;
+    };
+    let (length, element) = match tuple.elems.first() {
+        Some(element) if tuple.elems.len() >= 2 => (tuple.elems.len(), element.clone()),
+        _ => return,
+    };
+    let Some(Stmt::Expr(tail, None)) = function.block.stmts.last() else {
+        return;
+    };
+    let tail = strip(tail).clone();
+    if !matches!(tail, Expr::If(_) | Expr::Match(_)) {
+        return;
+    }
+    let mut names = Names::avoiding(identifiers(function.to_token_stream()));
+    let outputs: Vec<syn::Ident> = (0..length)
+        .map(|k| names.fresh(&format!("{}_{k}", function.sig.ident)))
+        .collect();
+    let assigned = match (&tail, floats.of_type(&element)) {
+        (Expr::If(branch), Some(float)) => {
+            assigned_in_arms(branch, &outputs, length).map(|branch| (branch, float.zero()))
+        }
+        _ => None,
+    };
+    let stmts = &mut function.block.stmts;
+    stmts.pop();
+    match assigned {
+        Some((branch, zero)) => {
+            for output in &outputs {
+                stmts.push(syn::parse_quote!(let mut #output = #zero;));
+            }
+            stmts.push(Stmt::Expr(Expr::If(branch), None));
+        }
+        None => stmts.push(syn::parse_quote!(let (#(#outputs),*) = #tail;)),
+    }
+    stmts.push(Stmt::Expr(syn::parse_quote!((#(#outputs),*)), None));
+}
+
 /// The elements of an array-valued tail: `out` -> `out[0], ..`; `[a, b]`;
 /// `[v; N]` -> `v, v, ..` (`v` a constant, written once per element).
 fn elements(expr: &Expr, length: usize) -> Option<Vec<Expr>> {
@@ -86,6 +138,10 @@ fn elements(expr: &Expr, length: usize) -> Option<Vec<Expr>> {
         }
         Expr::Array(array) if array.elems.len() == length => {
             Some(array.elems.iter().cloned().collect())
+        }
+        // An arm of a function returning a tuple (`tuple_branches_bound`).
+        Expr::Tuple(tuple) if tuple.elems.len() == length => {
+            Some(tuple.elems.iter().cloned().collect())
         }
         // `a.map(|v| v * v)` of an array named by a path: the closure's body
         // per element, `{ let v = a[0]; v * v }` (or `f64::sqrt(a[0])` for a

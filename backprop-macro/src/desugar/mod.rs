@@ -84,6 +84,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     returns::early_returns_as_branches(&mut function.block);
     continues::continues_as_branches(&mut function.block);
     array_results::locals_returned_as_elements(function, floats);
+    array_results::tuple_branches_bound(function, floats);
 }
 
 /// `expr` as a call of one of `methods` with `args` arguments (through
