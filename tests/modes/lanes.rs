@@ -8,7 +8,7 @@
 //! reused across calls of other lengths.
 
 use crate::common::{central_difference, Rng};
-use backprop_runtime::differentiate;
+use backprop_runtime::{differentiate, relu, sigmoid, softplus};
 
 /// Slices, a fixed array and a scalar differentiated, a data slice, a loop
 /// whose values go on a stack, a branch in it, `max`, a local array.
@@ -193,5 +193,78 @@ fn a_tuple_of_results_gets_the_pass_with_lanes_too() {
         assert_eq!(rows[2], to_polar::backward(&tape, (0.0, 0.0, 1.0)));
         let numeric = central_difference(|v| to_polar(v[0], v[1]).1, &[x, y], 0);
         assert!((rows[1].x - numeric).abs() < 1e-7);
+    }
+}
+
+/// Every rule of the table in one function with three outputs: each rule's
+/// term, written for lanes, against the same rule in the plain pass.
+#[differentiate]
+fn every_rule(x: f64, y: f64) -> [f64; 3] {
+    let a = x.exp()
+        + x.exp2()
+        + x.exp_m1()
+        + (x * x + 1.0).ln()
+        + (x * x).ln_1p()
+        + (y * y + 2.0).log(3.0);
+    let b = (x * x + 1.0).log2()
+        + (y * y + 1.0).log10()
+        + (x * x + 1.0).sqrt()
+        + x.cbrt()
+        + x.powi(3)
+        + (x * x + 1.0).powf(y);
+    let c = (x + 3.0).recip()
+        + x.sin()
+        + y.cos()
+        + (0.3 * x).tan()
+        + (0.2 * x).asin()
+        + (0.1 * y).acos()
+        + x.atan()
+        + y.atan2(x);
+    let d = x.sinh()
+        + y.cosh()
+        + x.tanh()
+        + x.asinh()
+        + (y * y + 1.5).acosh()
+        + (0.3 * x).atanh()
+        + x.abs()
+        + x.to_degrees()
+        + y.to_radians();
+    let e = x.signum() * y
+        + x.floor()
+        + y.ceil()
+        + x.round()
+        + y.trunc()
+        + x.fract()
+        + x.rem_euclid(0.7)
+        + x.copysign(y);
+    let f = x.max(y)
+        + x.min(y)
+        + x.clamp(-0.5, 0.5)
+        + x.hypot(y)
+        + x.mul_add(y, 2.0)
+        + sigmoid(x)
+        + relu(y)
+        + softplus(x);
+    let g = x % 0.3 + (x - y) / (x * x + 1.0) - (-y);
+    [a + b, c + d * e, f * g]
+}
+
+#[test]
+fn every_rule_of_the_table_runs_on_lanes() {
+    assert!(every_rule::SOURCE.contains("fn backward_lanes"));
+    // Both sides of `max`, `min`, `clamp`, `relu` and `abs`.
+    for (x, y) in [(0.4, -0.7), (-0.3, 1.2), (0.45, 0.2)] {
+        let (value, rows) = every_rule::jacobian(x, y);
+        assert_eq!(value, every_rule(x, y));
+        let (_, tape) = every_rule::forward(x, y);
+        for (k, row) in rows.iter().enumerate() {
+            let mut seed = [0.0; 3];
+            seed[k] = 1.0;
+            assert_eq!(
+                *row,
+                every_rule::backward(&tape, seed),
+                "output {k} at ({x}, {y})"
+            );
+        }
     }
 }
