@@ -537,3 +537,19 @@ pub fn projected(cam: &[f64], point: &[f64; 3], scale: f64) -> [f64; 2] {
     let depth = if rotated[2] > 0.5 { rotated[2] } else { 0.5 };
     [scale * rotated[0] / depth, scale * rotated[1] / depth]
 }
+
+/// Several outputs and a buffer: the pass with lanes keeps its buffers'
+/// adjoints in `LanesWork`, and `jacobian_with` passes its `Work` by.
+#[differentiate]
+#[must_use]
+pub fn hidden_pair(w: &[f64], x: &[f64]) -> [f64; 2] {
+    let mut h = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        h[i] = (w[i] * x[i]).tanh();
+    }
+    let mut a = 0.0;
+    for i in 0..h.len() {
+        a += h[i] * w[i];
+    }
+    [a, h[0]]
+}

@@ -268,3 +268,54 @@ fn every_rule_of_the_table_runs_on_lanes() {
         }
     }
 }
+
+/// A buffer whose adjoint is a vector of lanes in `LanesWork`, which the
+/// tape keeps (`Work` holds the plain passes' one).
+#[differentiate]
+fn hidden_pair(w: &[f64], x: &[f64]) -> [f64; 2] {
+    let mut h = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        h[i] = (w[i] * x[i]).tanh();
+    }
+    let mut a = 0.0;
+    let mut b = 0.0;
+    for i in 0..h.len() {
+        a += h[i] * w[i];
+        b += h[i] * h[i];
+    }
+    [a, b.sqrt()]
+}
+
+#[test]
+fn buffers_adjoints_are_vectors_of_lanes() {
+    assert!(hidden_pair::SOURCE.contains("fn backward_lanes"));
+    assert!(hidden_pair::SOURCE.contains("struct LanesWork"));
+    let mut rng = Rng::new(73);
+    let mut tape = hidden_pair::Tape::default();
+    let mut work = hidden_pair::Work::default();
+    let mut rows: [hidden_pair::Grad; 2] = Default::default();
+    for n in [3, 5, 1, 5] {
+        let (w, x) = (data(&mut rng, n), data(&mut rng, n));
+        for row in &mut rows {
+            row.clear();
+        }
+        hidden_pair::jacobian_with(&w, &x, &mut tape, &mut rows, &mut work);
+        let (_, plain) = hidden_pair::forward(&w, &x);
+        assert_eq!(
+            rows[0],
+            hidden_pair::backward(&plain, [1.0, 0.0]),
+            "n = {n}"
+        );
+        assert_eq!(
+            rows[1],
+            hidden_pair::backward(&plain, [0.0, 1.0]),
+            "n = {n}"
+        );
+        for (k, row) in rows.iter().enumerate() {
+            for i in 0..n {
+                let numeric = central_difference(|v| hidden_pair(v, &x)[k], &w, i);
+                assert!((row.w[i] - numeric).abs() < 1e-7);
+            }
+        }
+    }
+}

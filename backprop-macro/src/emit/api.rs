@@ -345,9 +345,11 @@ pub(super) fn grad_fn(
             #value
         }
     };
-    let into_body = match work {
-        Some(_) => quote!(self::jacobian_with(#(#args,)* #tape, #rows_arg, &mut Work::default())),
-        None => rows_loop(None),
+    let into_body = match (&work, lanes) {
+        (Some(_), None) => {
+            quote!(self::jacobian_with(#(#args,)* #tape, #rows_arg, &mut Work::default()))
+        }
+        _ => rows_loop(None),
     };
     let into_doc = format!(
         "`jacobian` into a tape and rows you keep: the value of `{}`, with each output's gradient *added* into its row of `{rows_arg}`, the tape's memory reused.",
@@ -357,7 +359,16 @@ pub(super) fn grad_fn(
         let with_doc = format!(
             "`jacobian_into` with the backward passes' memory kept in a `Work` you pass again: once the tape and `{work}` have grown, a Jacobian allocates nothing."
         );
-        let (body, too_many) = (rows_loop(Some(work)), too_many(3));
+        // The pass with lanes keeps its memory in the tape: `work` is the
+        // plain passes', which it does not run.
+        let body = match lanes {
+            Some(_) => quote! {
+                let _ = #work;
+                self::jacobian_into(#(#args,)* #tape, #rows_arg)
+            },
+            None => rows_loop(Some(work)),
+        };
+        let too_many = too_many(3);
         quote! {
             #[doc = #with_doc]
             #too_many

@@ -12,7 +12,9 @@
 //! is then added into row `k`. Only where every adjoint of the pass is a
 //! plain float is the pass written so: no calls left after inlining (a
 //! callee's pullback takes a float seed), no `&mut` parameters, checkpoints,
-//! `Work`, model structs or generic floats, one float throughout. Elsewhere
+//! model structs or generic floats, one float throughout. A buffer's
+//! adjoint, in `Work` for the plain pass, is a vector of lanes in
+//! `LanesWork`, which the tape keeps too. Elsewhere
 //! `jacobian_into` runs one pass per output, as before.
 
 use super::backward::Backward;
@@ -27,13 +29,15 @@ use quote::quote;
 /// longer fits a few registers, and the passes one by one do as well.
 const MOST_LANES: usize = 8;
 
-/// The backward pass with lanes, the names it took, and the tape's field
-/// that keeps its `LanesGrad`.
+/// The backward pass with lanes, the names it took, and the tape's fields
+/// that keep its `LanesGrad` and (where its buffers' adjoints need one) its
+/// `LanesWork`.
 pub struct LanesPass {
     pub backward: Backward,
     pub names: Names,
     pub lanes: usize,
     pub field: Ident,
+    pub work_field: Option<Ident>,
 }
 
 /// The pass with lanes of a function whose Jacobian it can compute, written
@@ -50,7 +54,9 @@ pub fn lanes_pass(
 ) -> Option<LanesPass> {
     let lanes = lanes_of(sig, graph)?;
     let backward = super::backward::generate_lanes(graph, activity, sig, &mut names, lanes);
-    let plain_enough = backward.work_fields.is_empty()
+    // Its `Work` holds only buffers' adjoints (calls, `&mut` seeds and
+    // checkpoints are left out above and here), as vectors of lanes.
+    let plain_enough = backward.work_fields.len() == plain.work_fields.len()
         && backward.checkpoints.is_empty()
         && backward.frames.is_none()
         && !backward.seeded
@@ -62,11 +68,13 @@ pub fn lanes_pass(
         && backward.stacks == plain.stacks
         && backward.stack_groups == plain.stack_groups
         && backward.copied == plain.copied;
+    let has_work = !backward.work_fields.is_empty();
     (plain_enough && same_tape).then(|| LanesPass {
         backward,
         names,
         lanes,
         field: taken.fresh("lanes"),
+        work_field: has_work.then(|| taken.fresh("lanes_work")),
     })
 }
 
@@ -130,6 +138,45 @@ impl LanesPass {
             }
             _ => quote!(::backprop_runtime::lanes::unit_seeds()),
         }
+    }
+
+    /// The tape's fields for the pass's memory.
+    pub(super) fn kept_memory(&self) -> Vec<super::tape::KeptMemory> {
+        let grad = super::tape::KeptMemory {
+            field: self.field.clone(),
+            ty: quote!(LanesGrad),
+            doc: "The adjoints of `jacobian_into`'s backward pass with a lane per output.",
+        };
+        let work = self.work_field.iter().map(|field| super::tape::KeptMemory {
+            field: field.clone(),
+            ty: quote!(LanesWork),
+            doc: "The buffers' adjoints of `jacobian_into`'s backward pass with a lane per output.",
+        });
+        std::iter::once(grad).chain(work).collect()
+    }
+
+    /// `LanesWork`, the memory the pass refills (its buffers' adjoints, as
+    /// vectors of lanes), where it has any.
+    pub(super) fn work_struct(&self, sig: &Signature) -> Option<TokenStream> {
+        self.work_field.as_ref()?;
+        let fields = &self.backward.work_fields;
+        let names: Vec<&Ident> = fields.iter().map(|f| &f.name).collect();
+        let types = fields.iter().map(|f| &f.ty);
+        let doc = format!(
+            "What `jacobian_into`'s backward pass of `{}` with a lane per output refills at each use: its buffers' adjoints. The tape keeps it.",
+            sig.ident
+        );
+        Some(quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, Default)]
+            pub struct LanesWork { #(#names: #types),* }
+
+            impl ::backprop_runtime::bytes::HeapBytes for LanesWork {
+                fn heap_bytes(&self) -> usize {
+                    0 #(+ ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.#names))*
+                }
+            }
+        })
     }
 
     /// `LanesGrad`: the pass's adjoints of the parameters, a lane per
@@ -231,14 +278,19 @@ impl LanesPass {
             tape,
             generic,
         };
-        let types = (self.seed_type(sig), quote!(LanesGrad));
+        let types = super::passes::Types {
+            seed: self.seed_type(sig),
+            grad: quote!(LanesGrad),
+            work: quote!(LanesWork),
+        };
         let fun = passes.backward_typed(
             quote!(fn backward_lanes),
             &mut self.names,
             None,
             Some(types),
         );
-        let too_many = (tape.argument_copies().count() + 3 > 7)
+        let work = usize::from(self.work_field.is_some());
+        let too_many = (tape.argument_copies().count() + 3 + work > 7)
             .then(|| quote!(#[allow(clippy::too_many_arguments)]));
         let doc = format!(
             "The backward pass of `{}` with {} lanes: lane `k` of each adjoint is what the pass seeded with output `k` alone computes.",
@@ -266,13 +318,24 @@ impl LanesPass {
     ) -> TokenStream {
         let field = &self.field;
         let seeds = self.unit_seeds(sig);
+        // Its `LanesWork` too, where it has one.
+        let (take_work, work_arg, give_work) = match &self.work_field {
+            Some(work) => (
+                quote!(let mut #work = ::core::mem::take(&mut #tape.#work);),
+                quote!(, &mut #work),
+                quote!(#tape.#work = #work;),
+            ),
+            None => (quote!(), quote!(), quote!()),
+        };
         quote! {
             // The tape lends its `LanesGrad` to the pass that reads the tape.
             let mut #lanes_grad = ::core::mem::take(&mut #tape.#field);
+            #take_work
             #lanes_grad.clear();
-            self::backward_lanes(#tape, #seeds, &mut #lanes_grad #(, #copies)*);
+            self::backward_lanes(#tape, #seeds, &mut #lanes_grad #work_arg #(, #copies)*);
             #lanes_grad.add_into(#rows);
             #tape.#field = #lanes_grad;
+            #give_work
         }
     }
 }

@@ -28,13 +28,10 @@ pub fn assemble(
     // functions' locals.
     let mut grad_names = names.clone();
     let generic = Generic::of(sig, names);
-    let tape = tape_struct(
-        sig,
-        graph,
-        backward,
-        &generic,
-        lanes.as_ref().map(|l| &l.field),
-    )?;
+    let kept = lanes
+        .as_ref()
+        .map_or_else(Vec::new, |lanes| lanes.kept_memory());
+    let tape = tape_struct(sig, graph, backward, &generic, &kept)?;
     let mut grad = grad_struct(sig, &generic);
     // The user's lints hold for the passes, which repeat the user's code (the
     // first item of each); on the module too, for what it defines.
@@ -64,6 +61,7 @@ pub fn assemble(
     let backward_fn = match lanes {
         Some(mut lanes) => {
             grad.extend(lanes.grad_struct(sig));
+            grad.extend(lanes.work_struct(sig));
             let lanes_fn = lanes.backward_fn(sig, graph, &tape, &generic);
             quote!(#backward_fn #(#lints)* #lanes_fn)
         }

@@ -641,6 +641,13 @@ pub(super) fn backward_fns(passes: &Passes, names: &mut Names) -> TokenStream {
     }
 }
 
+/// The types of a backward pass's seed, gradient and `Work`.
+pub(super) struct Types {
+    pub(super) seed: TokenStream,
+    pub(super) grad: TokenStream,
+    pub(super) work: TokenStream,
+}
+
 impl Passes<'_> {
     /// The backward pass as the function `header` (`pub fn backward_into`, `fn backward_core`):
     /// the tape, the seed, the gradient added into, then (where the pass
@@ -656,22 +663,29 @@ impl Passes<'_> {
         self.backward_typed(header, names, record, None)
     }
 
-    /// `backward` with the seed's and the gradient's types given
+    /// `backward` with the seed's, the gradient's and `Work`'s types given
     /// (`emit/lanes.rs`: lanes of them).
     pub(super) fn backward_typed(
         &self,
         header: TokenStream,
         names: &mut Names,
         record: Option<&Ident>,
-        types: Option<(TokenStream, TokenStream)>,
+        types: Option<Types>,
     ) -> TokenStream {
         let (sig, backward, tape, generic) = (self.sig, self.backward, self.tape, self.generic);
         let (generics, where_clause) = (&generic.params, &generic.where_clause);
-        let seed_ty = match backward.seeded {
-            true => super::api::seeded_type(sig),
-            false => seed_type(sig),
-        };
-        let (ret, grad_ty) = &types.unwrap_or((seed_ty, generic.grad()));
+        let Types {
+            seed: ret,
+            grad: grad_ty,
+            work: work_ty,
+        } = &types.unwrap_or_else(|| Types {
+            seed: match backward.seeded {
+                true => super::api::seeded_type(sig),
+                false => seed_type(sig),
+            },
+            grad: generic.grad(),
+            work: generic.work(),
+        });
         let tape_ty = generic.tape();
         let body = &backward.body;
         let seed = seed_pattern(sig, backward);
@@ -708,7 +722,6 @@ impl Passes<'_> {
                 .add_assign(&quote::quote_spanned!(span=> #grad.#field), value, span)
         });
         let work = &backward.work;
-        let work_ty = generic.work();
         let has_work = !backward.work_fields.is_empty();
         let mut params = vec![
             quote!(#tape_param: &#tape_ty),
@@ -831,7 +844,7 @@ fn unpack_tape(tape: &Tape, tape_param: &Ident, fused: bool) -> TokenStream {
             && tape.copies.is_empty()
             && tape.checkpoints.is_empty()
             && tape.marker.is_none()
-            && tape.lanes.is_none()
+            && !tape.kept_memory
         {
             quote!()
         } else {

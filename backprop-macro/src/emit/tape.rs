@@ -40,8 +40,18 @@ pub(super) struct Tape {
     /// The states checkpointed loops keep: fields, and their locals in both
     /// passes, of the same name.
     pub(super) checkpoints: Vec<Ident>,
-    /// The field that keeps `jacobian_into`'s `LanesGrad` (`emit/lanes.rs`).
-    pub(super) lanes: Option<Ident>,
+    /// Fields of memory the tape keeps for `jacobian_into`'s pass with
+    /// lanes (`emit/lanes.rs`), which the backward passes do not unpack.
+    pub(super) kept_memory: bool,
+}
+
+/// A field of memory the tape keeps for a pass other than the backward
+/// pass (`jacobian_into`'s with lanes): its name, type (one with
+/// `HeapBytes`) and doc.
+pub(super) struct KeptMemory {
+    pub(super) field: Ident,
+    pub(super) ty: TokenStream,
+    pub(super) doc: &'static str,
 }
 
 /// A value of every frame kept once in the tape: its field (named like the
@@ -113,7 +123,7 @@ pub(super) fn tape_struct(
     graph: &Graph,
     backward: &Backward,
     generic: &Generic,
-    lanes: Option<&Ident>,
+    memory: &[KeptMemory],
 ) -> syn::Result<Tape> {
     let mut errors = Errors::default();
     let mut definitions = Vec::new();
@@ -319,9 +329,8 @@ pub(super) fn tape_struct(
             pub struct #ty { #(#frame_fields),* }
         };
     }
-    if let Some(field) = lanes {
-        let doc = "The memory of `jacobian_into`'s backward pass with a lane per output.";
-        definitions.push(quote!(#[doc = #doc] pub #field: LanesGrad));
+    for KeptMemory { field, ty, doc } in memory {
+        definitions.push(quote!(#[doc = #doc] pub #field: #ty));
         heap_fields.push((field.clone(), Heap::Known));
         defaults.push(quote!(#field: ::core::default::Default::default()));
     }
@@ -345,7 +354,7 @@ pub(super) fn tape_struct(
         marker,
         callee_tapes,
         checkpoints,
-        lanes: lanes.cloned(),
+        kept_memory: !memory.is_empty(),
     })
 }
 

@@ -705,7 +705,14 @@ impl Pass<'_> {
                     code.extend(quote!(let mut #d = [#zero; #len];));
                 } else {
                     let float = self.graph.float_or_ret(id);
-                    let d_work = self.work_field(&d, quote!(::std::vec::Vec<#float>));
+                    let element = match self.lanes {
+                        Some(lanes) => {
+                            let lanes = proc_macro2::Literal::usize_unsuffixed(lanes);
+                            quote!(::backprop_runtime::Lanes<#float, #lanes>)
+                        }
+                        None => quote!(#float),
+                    };
+                    let d_work = self.work_field(&d, quote!(::std::vec::Vec<#element>));
                     // Then a slice, held in registers: through the `&mut Vec`
                     // every store into one adjoint might change another's
                     // pointer, so a loop reloads them all at each element and
