@@ -319,7 +319,8 @@ pub(super) fn grad_fn(
     });
     // `jacobian_into`: one forward pass into the caller's tape, then a
     // backward pass per output with a unit seed, each adding into its row
-    // (through `jacobian_with` and a new `Work` where there is one).
+    // (through `jacobian_with` and a new `Work` where there is one), or one
+    // backward pass with a lane per output where there is one of those.
     let (rows_arg, row, seed_var) = (names.fresh("rows"), names.fresh("row"), names.fresh("seed"));
     let seeds: Vec<TokenStream> = (0..outputs).map(unit).collect();
     let lanes_grad = names.fresh("lanes_grad");
@@ -356,9 +357,10 @@ pub(super) fn grad_fn(
         sig.ident
     );
     let jacobian_with = work.as_ref().map(|work| {
-        let with_doc = format!(
-            "`jacobian_into` with the backward passes' memory kept in a `Work` you pass again: once the tape and `{work}` have grown, a Jacobian allocates nothing."
-        );
+        let with_doc = match lanes {
+            Some(_) => format!("`jacobian_into`, for code written for the functions whose backward passes keep their memory in a `Work`: this one's pass with a lane per output keeps its memory in the tape, and `{work}` is not used. Once the tape has grown, a Jacobian allocates nothing."),
+            None => format!("`jacobian_into` with the backward passes' memory kept in a `Work` you pass again: once the tape and `{work}` have grown, a Jacobian allocates nothing."),
+        };
         // The pass with lanes keeps its memory in the tape: `work` is the
         // plain passes', which it does not run.
         let body = match lanes {
@@ -380,8 +382,12 @@ pub(super) fn grad_fn(
     });
     let into_many = too_many(2);
     let doc = format!(
-        "The value of `{}` and its Jacobian: one `Grad` per output, the gradient of that output (a backward pass with a unit seed each).",
-        sig.ident
+        "The value of `{}` and its Jacobian: one `Grad` per output, the gradient of that output ({}).",
+        sig.ident,
+        match lanes {
+            Some(_) => "one backward pass with a lane per output, each lane's unit seed",
+            None => "a backward pass with a unit seed each",
+        }
     );
     let name = &sig.ident;
     let grad_doc = format!("`{name}` has several outputs: its derivative is a Jacobian, which [`jacobian`] returns. This `grad` returns the same and says so.");
