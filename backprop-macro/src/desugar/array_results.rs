@@ -13,8 +13,10 @@
 //!
 //! A function returning a tuple that ends with a branch (`if` or `match`,
 //! also as an early return becomes) ends with the tuple of its elements
-//! instead: `let (f_0, f_1) = if .. { (a, b) } else { (c, d) }; (f_0, f_1)`,
-//! a tuple pattern the lowering knows.
+//! instead: an `if` whose arms end in tuple expressions sets one variable
+//! per element at the end of each arm, as for an array; otherwise the
+//! branch is bound, `let (f_0, f_1) = match .. { .. }; (f_0, f_1)`, a tuple
+//! pattern the lowering splits element by element.
 
 use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
@@ -51,7 +53,7 @@ pub fn locals_returned_as_elements(function: &mut syn::ItemFn, floats: &crate::i
         .map(|k| names.fresh(&format!("{}_{k}", function.sig.ident)))
         .collect();
     let (Some(assigned), Some(float)) = (
-        assigned_in_arms(branch, &outputs, length),
+        assigned_in_arms(branch, &outputs, length, elements),
         floats.of_type(&element),
     ) else {
         return;
@@ -103,7 +105,8 @@ pub fn tuple_branches_bound(function: &mut syn::ItemFn, floats: &crate::ir::Floa
         .collect();
     let assigned = match (&tail, floats.of_type(&element)) {
         (Expr::If(branch), Some(float)) => {
-            assigned_in_arms(branch, &outputs, length).map(|branch| (branch, float.zero()))
+            assigned_in_arms(branch, &outputs, length, tuple_elements)
+                .map(|branch| (branch, float.zero()))
         }
         _ => None,
     };
@@ -119,6 +122,17 @@ pub fn tuple_branches_bound(function: &mut syn::ItemFn, floats: &crate::ir::Floa
         None => stmts.push(syn::parse_quote!(let (#(#outputs),*) = #tail;)),
     }
     stmts.push(Stmt::Expr(syn::parse_quote!((#(#outputs),*)), None));
+}
+
+/// The elements of a tuple expression of `length` elements, an arm's end in
+/// a function returning a tuple.
+fn tuple_elements(expr: &Expr, length: usize) -> Option<Vec<Expr>> {
+    match strip(expr) {
+        Expr::Tuple(tuple) if tuple.elems.len() == length => {
+            Some(tuple.elems.iter().cloned().collect())
+        }
+        _ => None,
+    }
 }
 
 /// The elements of an array-valued tail: `out` -> `out[0], ..`; `[a, b]`;
@@ -138,10 +152,6 @@ fn elements(expr: &Expr, length: usize) -> Option<Vec<Expr>> {
         }
         Expr::Array(array) if array.elems.len() == length => {
             Some(array.elems.iter().cloned().collect())
-        }
-        // An arm of a function returning a tuple (`tuple_branches_bound`).
-        Expr::Tuple(tuple) if tuple.elems.len() == length => {
-            Some(tuple.elems.iter().cloned().collect())
         }
         // `a.map(|v| v * v)` of an array named by a path: the closure's body
         // per element, `{ let v = a[0]; v * v }` (or `f64::sqrt(a[0])` for a
@@ -168,30 +178,40 @@ fn assigned_in_arms(
     branch: &syn::ExprIf,
     outputs: &[syn::Ident],
     length: usize,
+    each: Elements,
 ) -> Option<syn::ExprIf> {
     let mut branch = branch.clone();
-    assign_at_end(&mut branch.then_branch, outputs, length)?;
+    assign_at_end(&mut branch.then_branch, outputs, length, each)?;
     let (_, otherwise) = branch.else_branch.as_mut()?;
     match &mut **otherwise {
         Expr::Block(block) if block.label.is_none() => {
-            assign_at_end(&mut block.block, outputs, length)?
+            assign_at_end(&mut block.block, outputs, length, each)?
         }
-        Expr::If(inner) => *inner = assigned_in_arms(inner, outputs, length)?,
+        Expr::If(inner) => *inner = assigned_in_arms(inner, outputs, length, each)?,
         _ => return None,
     }
     Some(branch)
 }
 
-fn assign_at_end(block: &mut syn::Block, outputs: &[syn::Ident], length: usize) -> Option<()> {
+/// How an arm's end is read as elements: an array's (`elements`) or a
+/// tuple's (`tuple_elements`).
+type Elements = fn(&Expr, usize) -> Option<Vec<Expr>>;
+
+fn assign_at_end(
+    block: &mut syn::Block,
+    outputs: &[syn::Ident],
+    length: usize,
+    each: Elements,
+) -> Option<()> {
     let Some(Stmt::Expr(tail, None)) = block.stmts.last() else {
         return None;
     };
     let assignments: Vec<Stmt> = match strip(tail) {
         Expr::If(inner) => {
-            let inner = assigned_in_arms(inner, outputs, length)?;
+            let inner = assigned_in_arms(inner, outputs, length, each)?;
             vec![Stmt::Expr(Expr::If(inner), None)]
         }
-        other => elements(other, length)?
+        other => each(other, length)?
             .into_iter()
             .zip(outputs)
             .map(|(element, output)| syn::parse_quote!(#output = #element;))
