@@ -289,7 +289,7 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         }
         // Half of them (by the printed text, so no draw changes the programs
         // a seed makes) end in a branch whose arms are tuples.
-        Ret::Pair(a, b) if p.expr(a).len() % 2 == 0 => {
+        Ret::Pair(a, b) if p.expr(a).len().is_multiple_of(2) => {
             let (a, b) = (p.expr(a), p.expr(b));
             let _ = writeln!(
                 out,
