@@ -48,32 +48,17 @@ pub fn locals_returned_as_elements(function: &mut syn::ItemFn, floats: &crate::i
     let Expr::If(branch) = &tail else {
         return;
     };
-    let mut names = Names::avoiding(identifiers(function.to_token_stream()));
-    let outputs: Vec<syn::Ident> = (0..length)
-        .map(|k| names.fresh(&format!("{}_{k}", function.sig.ident)))
-        .collect();
+    let outputs = output_names(function, length);
     let (Some(assigned), Some(float)) = (
         assigned_in_arms(branch, &outputs, length, elements),
         floats.of_type(&element),
     ) else {
         return;
     };
-    let zero = float.zero();
-    function.block.stmts.pop();
-    for output in &outputs {
-        function
-            .block
-            .stmts
-            .push(syn::parse_quote!(let mut #output = #zero;));
-    }
-    function
-        .block
-        .stmts
-        .push(Stmt::Expr(Expr::If(assigned), None));
-    function
-        .block
-        .stmts
-        .push(Stmt::Expr(syn::parse_quote!([#(#outputs),*]), None));
+    let stmts = &mut function.block.stmts;
+    stmts.pop();
+    set_in_arms(stmts, &outputs, &float.zero(), assigned);
+    stmts.push(Stmt::Expr(syn::parse_quote!([#(#outputs),*]), None));
 }
 
 /// A branch at the tail of a function returning a tuple: an `if` (also as
@@ -99,10 +84,7 @@ pub fn tuple_branches_bound(function: &mut syn::ItemFn, floats: &crate::ir::Floa
     if !matches!(tail, Expr::If(_) | Expr::Match(_)) {
         return;
     }
-    let mut names = Names::avoiding(identifiers(function.to_token_stream()));
-    let outputs: Vec<syn::Ident> = (0..length)
-        .map(|k| names.fresh(&format!("{}_{k}", function.sig.ident)))
-        .collect();
+    let outputs = output_names(function, length);
     let assigned = match (&tail, floats.of_type(&element)) {
         (Expr::If(branch), Some(float)) => {
             assigned_in_arms(branch, &outputs, length, tuple_elements)
@@ -113,15 +95,32 @@ pub fn tuple_branches_bound(function: &mut syn::ItemFn, floats: &crate::ir::Floa
     let stmts = &mut function.block.stmts;
     stmts.pop();
     match assigned {
-        Some((branch, zero)) => {
-            for output in &outputs {
-                stmts.push(syn::parse_quote!(let mut #output = #zero;));
-            }
-            stmts.push(Stmt::Expr(Expr::If(branch), None));
-        }
+        Some((branch, zero)) => set_in_arms(stmts, &outputs, &zero, branch),
         None => stmts.push(syn::parse_quote!(let (#(#outputs),*) = #tail;)),
     }
     stmts.push(Stmt::Expr(syn::parse_quote!((#(#outputs),*)), None));
+}
+
+/// One local per output, `f_0`, `f_1`, .., apart from the function's names.
+fn output_names(function: &syn::ItemFn, length: usize) -> Vec<syn::Ident> {
+    let mut names = Names::avoiding(identifiers(function.to_token_stream()));
+    (0..length)
+        .map(|k| names.fresh(&format!("{}_{k}", function.sig.ident)))
+        .collect()
+}
+
+/// A tail branch whose arms set `outputs` (`assigned_in_arms`): each output
+/// declared `zero` first, then the branch.
+fn set_in_arms(
+    stmts: &mut Vec<Stmt>,
+    outputs: &[syn::Ident],
+    zero: &proc_macro2::TokenStream,
+    branch: syn::ExprIf,
+) {
+    for output in outputs {
+        stmts.push(syn::parse_quote!(let mut #output = #zero;));
+    }
+    stmts.push(Stmt::Expr(Expr::If(branch), None));
 }
 
 /// The elements of a tuple expression of `length` elements, an arm's end in

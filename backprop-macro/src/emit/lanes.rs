@@ -20,7 +20,7 @@
 use super::backward::Backward;
 use super::names::Names;
 use crate::analysis::activity::Activity;
-use crate::ir::{Graph, NodeKind};
+use crate::ir::{FloatTy, Graph, NodeKind};
 use crate::parse::signature::{Outputs, Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
@@ -105,6 +105,18 @@ fn lanes_of(sig: &Signature, graph: &Graph) -> Option<usize> {
     fits.then_some(outputs)
 }
 
+/// `Lanes<F, M>`, the type of an adjoint of the pass with `lanes` lanes.
+pub(crate) fn lane_type(float: &FloatTy, lanes: usize) -> TokenStream {
+    let lanes = proc_macro2::Literal::usize_unsuffixed(lanes);
+    quote!(::backprop_runtime::Lanes<#float, #lanes>)
+}
+
+/// An adjoint of `lanes` lanes, each zero.
+pub(crate) fn lane_zero(float: &FloatTy, lanes: usize) -> TokenStream {
+    let lanes = proc_macro2::Literal::usize_unsuffixed(lanes);
+    quote!(::backprop_runtime::Lanes::<#float, #lanes>::zero())
+}
+
 impl LanesPass {
     /// The number of lanes, as the generated code writes it (`2`).
     fn count(&self) -> proc_macro2::Literal {
@@ -114,8 +126,7 @@ impl LanesPass {
     /// `[Lanes<F, M>; M]` (or a tuple of M of them, for a tuple of
     /// results), the seeds of the pass.
     pub(super) fn seed_type(&self, sig: &Signature) -> TokenStream {
-        let (float, lanes) = (&sig.ret, self.count());
-        let lane = quote!(::backprop_runtime::Lanes<#float, #lanes>);
+        let (lane, lanes) = (lane_type(&sig.ret, self.lanes), self.count());
         match sig.outputs {
             Outputs::Tuple => {
                 let each = (0..self.lanes).map(|_| &lane);
@@ -183,9 +194,9 @@ impl LanesPass {
     /// output, with `add_into` (lane `k` into row `k`), `clear`, and its
     /// heap memory for `Tape::bytes`.
     pub(super) fn grad_struct(&self, sig: &Signature) -> TokenStream {
-        let (float, lanes) = (&sig.ret, self.count());
-        let lane = quote!(::backprop_runtime::Lanes<#float, #lanes>);
-        let zero = quote!(::backprop_runtime::Lanes::<#float, #lanes>::zero());
+        let lanes = self.count();
+        let lane = lane_type(&sig.ret, self.lanes);
+        let zero = lane_zero(&sig.ret, self.lanes);
         let mut fields = Vec::new();
         let mut defaults = Vec::new();
         let mut clears = Vec::new();

@@ -427,8 +427,7 @@ impl Pass<'_> {
     pub(super) fn zero(&self, id: NodeId) -> TokenStream {
         let float = self.graph.float_or_ret(id);
         if let Some(lanes) = self.lanes {
-            let lanes = proc_macro2::Literal::usize_unsuffixed(lanes);
-            return quote!(::backprop_runtime::Lanes::<#float, #lanes>::zero());
+            return crate::emit::lanes::lane_zero(&float, lanes);
         }
         if self.graph.passed_on_whole(id) {
             // Maybe an array, as its terms tell.
@@ -706,10 +705,7 @@ impl Pass<'_> {
                 } else {
                     let float = self.graph.float_or_ret(id);
                     let element = match self.lanes {
-                        Some(lanes) => {
-                            let lanes = proc_macro2::Literal::usize_unsuffixed(lanes);
-                            quote!(::backprop_runtime::Lanes<#float, #lanes>)
-                        }
+                        Some(lanes) => crate::emit::lanes::lane_type(&float, lanes),
                         None => quote!(#float),
                     };
                     let d_work = self.work_field(&d, quote!(::std::vec::Vec<#element>));
