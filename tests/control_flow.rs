@@ -830,3 +830,134 @@ fn match_on_enums_constants_and_guards() {
         }
     }
 }
+
+// Loops of at most four iterations over a literal range, straight-line
+// bodies: written out by the macro (`desugar/unroll.rs`), so their values
+// are fields of the tape and nothing is pushed on a stack.
+
+/// A rotation about an axis, the 3x3 matrix built and applied by nested
+/// literal loops, as geometry code writes it.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn rotated_norm(axis: [f64; 3], angle: f64, p: [f64; 3]) -> f64 {
+    let (s, c) = (angle.sin(), angle.cos());
+    let mut m = [0.0; 9];
+    for i in 0..3 {
+        for j in 0..3 {
+            m[3 * i + j] = axis[i] * axis[j] * (1.0 - c);
+        }
+        m[3 * i + i] += c;
+    }
+    m[1] -= axis[2] * s;
+    m[3] += axis[2] * s;
+    m[2] += axis[1] * s;
+    m[6] -= axis[1] * s;
+    m[5] -= axis[0] * s;
+    m[7] += axis[0] * s;
+    let mut q = [0.0; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            q[i] += m[3 * i + j] * p[j];
+        }
+    }
+    let mut total = 0.0;
+    for k in 0..3 {
+        total += (k as f64 + 1.0) * q[k] * q[k];
+    }
+    total
+}
+
+/// Reversed, closed and length-bounded ranges, and a loop that stays one
+/// (five iterations) beside them.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn mixed_ranges(x: &[f64]) -> f64 {
+    let mut acc = [0.0; 2];
+    let mut t = 0.0;
+    for i in (0..3).rev() {
+        t = t * x[i] + x[i].sin();
+    }
+    for k in 1..=2 {
+        acc[k - 1] = t * x[k] + k as f64;
+    }
+    for i in 0..acc.len() {
+        t += acc[i] * acc[i];
+    }
+    for i in 0..5 {
+        t += (x[i % 3] * t).tanh();
+    }
+    t
+}
+
+#[test]
+fn short_literal_loops_are_written_out_and_differentiate_right() {
+    let mut rng = Rng::new(31);
+    for _ in 0..5 {
+        let mut v: Vec<f64> = (0..7).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let norm = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+        v[..3].iter_mut().for_each(|a| *a /= norm);
+        let split = |v: &[f64]| ([v[0], v[1], v[2]], v[3], [v[4], v[5], v[6]]);
+        let (axis, angle, p) = split(&v);
+        let (value, g) = rotated_norm::grad(axis, angle, p);
+        assert_eq!(value, rotated_norm(axis, angle, p));
+        let mut analytic = g.axis.to_vec();
+        analytic.push(g.angle);
+        analytic.extend(g.p);
+        assert_gradient(
+            |v| {
+                let (axis, angle, p) = split(v);
+                rotated_norm(axis, angle, p)
+            },
+            &v,
+            &analytic,
+        );
+        // Written out: no stack, so the tape holds nothing on the heap.
+        let (_, tape) = rotated_norm::forward(axis, angle, p);
+        assert_eq!(tape.bytes(), std::mem::size_of_val(&tape));
+
+        let x = [v[0], v[1] * 2.0, v[4]];
+        let (value, g) = mixed_ranges::grad(&x);
+        assert_eq!(value, mixed_ranges(&x));
+        assert_gradient(mixed_ranges, &x, &g.x);
+        // The loop of five pushes its values; the short ones do not.
+        let (_, tape) = mixed_ranges::forward(&x);
+        assert!(tape.bytes() > std::mem::size_of_val(&tape));
+    }
+}
+
+/// Loops the macro keeps: the variable as a method's receiver, inside a
+/// macro, or bound again; a branch in the body. Each must still compile and
+/// differentiate as the loop it is.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn kept_loops(x: &[f64]) -> f64 {
+    let mut t = 0.0;
+    for i in 0..3 {
+        t += x[i] * (i.pow(2) as f64);
+    }
+    for i in 0..3 {
+        assert!(i < x.len());
+        t += x[i].exp();
+    }
+    for i in 0..3 {
+        let i = 2 - i;
+        t *= 1.0 + 0.1 * x[i];
+    }
+    for i in 0..3 {
+        if x[i] > 0.0 {
+            t += x[i] * x[i];
+        }
+    }
+    t
+}
+
+#[test]
+fn loops_not_written_out_still_differentiate_right() {
+    for x in [[0.3, -0.7, 1.1], [-0.2, 0.5, -1.3]] {
+        let (value, g) = kept_loops::grad(&x);
+        assert_eq!(value, kept_loops(&x));
+        assert_gradient(kept_loops, &x, &g.x);
+        let (_, tape) = kept_loops::forward(&x);
+        assert!(tape.bytes() > std::mem::size_of_val(&tape));
+    }
+}

@@ -240,8 +240,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// A function that calls itself, in a loop: its calls share one tape, each
-/// pushing its iterations' values, then its frame.
+/// A function that calls itself, in a loop of two iterations (written out:
+/// two calls): its calls share one tape, each pushing its frame, which
+/// holds both calls' values.
 #[differentiate(wrt(w))]
 fn nested_sum(w: &[f64], depth: usize) -> f64 {
     if depth == 0 {
@@ -273,10 +274,21 @@ fn step(b: Body, k: f64, dt: f64) -> Body {
 #[differentiate]
 fn orbit(x0: f64, v0: f64, k: f64) -> f64 {
     let mut b = Body { x: x0, v: v0 };
-    for _ in 0..3 {
+    for _ in 0..10 {
         b = step(b, k, 0.1);
     }
     b.x * b.x + b.v * b.v
+}
+
+/// A loop of three iterations over a literal range, written out: each
+/// iteration's values are fields of the tape, its indices constants.
+#[differentiate]
+fn weighted_sines(w: [f64; 3], x: [f64; 3]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..3 {
+        total += w[i] * x[i].sin();
+    }
+    total.sqrt()
 }
 
 /// A model whose methods are differentiated with respect to its fields.
@@ -408,6 +420,11 @@ const SNAPSHOTS: &[Snapshot] = &[
         "struct_values",
         "a struct as a value, stepped by a helper that returns it",
         &[("orbit", orbit::SOURCE)],
+    ),
+    (
+        "unrolled",
+        "a short loop over a literal range, written out",
+        &[("weighted_sines", weighted_sines::SOURCE)],
     ),
     (
         "jacobian",
@@ -579,6 +596,10 @@ mod pasted {
         use super::*;
         include!("snapshots/jacobian.rs");
     }
+    pub mod unrolled {
+        use super::*;
+        include!("snapshots/unrolled.rs");
+    }
 }
 
 /// Both `grad`s give the same value and the same gradient (their `Grad`
@@ -604,6 +625,11 @@ fn pasted_expansions_compile_and_agree() {
             orbit::grad(x, y, 2.0)
         );
         agree!(straight_line::f::grad(x, y), f::grad(x, y));
+        let (w, v) = ([x, y, 0.25], [y, 1.0, x]);
+        agree!(
+            unrolled::weighted_sines::grad(w, v),
+            weighted_sines::grad(w, v)
+        );
         agree!(call::f_inline::grad(x, y), f_inline::grad(x, y));
         agree!(if_else::clipped::grad(x, y), clipped::grad(x, y));
         agree!(early::early_return::grad(x, y), early_return::grad(x, y));

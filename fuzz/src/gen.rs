@@ -161,7 +161,10 @@ pub fn program(seed: u64) -> Program {
         1 | 2 => Float::Generic,
         _ => Float::F64,
     };
-    let len = 2 + rng.below(3);
+    // 2 to 5: loops over `0..len` of at most four iterations with
+    // straight bodies are written out by the macro, so a quarter of the
+    // programs keep those loops as loops.
+    let len = 2 + rng.below(4);
     let mut g = Gen {
         rng,
         float,

@@ -3,8 +3,9 @@
 
 // The function as written:
 //
-// /// A function that calls itself, in a loop: its calls share one tape, each
-// /// pushing its iterations' values, then its frame.
+// /// A function that calls itself, in a loop of two iterations (written out:
+// /// two calls): its calls share one tape, each pushing its frame, which
+// /// holds both calls' values.
 // #[differentiate(wrt(w))]
 // fn nested_sum(w: &[f64], depth: usize) -> f64 {
 //     if depth == 0 {
@@ -25,7 +26,6 @@ pub mod nested_sum {
 
     #[derive(Clone, Debug, Default)]
     pub struct Tape {
-        pub inner: ::backprop_runtime::Stack<f64>,
         pub w: ::std::vec::Vec<f64>,
         pub frames: ::backprop_runtime::Stack<Frame>,
     }
@@ -34,6 +34,8 @@ pub mod nested_sum {
     pub struct Frame {
         pub w_len: usize,
         pub cond: bool,
+        pub inner: f64,
+        pub inner_2: f64,
     }
 
     impl Tape {
@@ -46,8 +48,7 @@ pub mod nested_sum {
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
         fn heap_bytes(&self) -> usize {
-            ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.inner)
-                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.w)
+            ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.w)
                 + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.frames)
         }
     }
@@ -65,6 +66,7 @@ pub mod nested_sum {
 
     #[derive(Default)]
     pub struct Work {
+        inner_2_scratch: ::core::option::Option<::std::boxed::Box<nested_sum::Scratch>>,
         inner_scratch: ::core::option::Option<::std::boxed::Box<nested_sum::Scratch>>,
     }
 
@@ -76,21 +78,19 @@ pub mod nested_sum {
 
     #[inline]
     fn forward_core(tape: &mut Tape, w: &[f64], depth: usize) -> f64 {
-        let inner_stack = &mut tape.inner;
-        inner_stack.clear();
         let frames = &mut tape.frames;
         frames.clear();
-        let value = self::forward_frame(inner_stack, frames, w, depth);
+        let value = self::forward_frame(frames, w, depth);
         tape.w.clear();
         value
     }
 
     fn forward_frame(
-        inner_stack: &mut ::backprop_runtime::Stack<f64>,
         frames: &mut ::backprop_runtime::Stack<Frame>,
         w: &[f64],
         depth: usize,
     ) -> f64 {
+        let mut frame = Frame::default();
         let w_len = w.len();
         let cond = depth == 0;
         let nested_sum = if cond {
@@ -98,20 +98,23 @@ pub mod nested_sum {
             w_i.sin()
         } else {
             let total = 0.0;
-            let mut total_4 = total;
-            for k in 0..2 {
-                let w_len_2 = w.len();
-                let diff = depth - 1;
-                let inner = self::forward_frame(inner_stack, frames, &w[k..w_len_2], diff);
-                let w_i_2 = w[k];
-                let prod = w_i_2 * inner;
-                let total_3 = total_4 + prod;
-                inner_stack.push(inner);
-                total_4 = total_3;
-            }
-            total_4
+            let w_len_2 = w.len();
+            let diff = depth - 1;
+            let inner = self::forward_frame(frames, &w[0..w_len_2], diff);
+            let w_i_2 = w[0];
+            let prod = w_i_2 * inner;
+            let total_2 = total + prod;
+            let w_len_3 = w.len();
+            let diff_2 = depth - 1;
+            let inner_2 = self::forward_frame(frames, &w[1..w_len_3], diff_2);
+            let w_i_3 = w[1];
+            let prod_2 = w_i_3 * inner_2;
+            let total_3 = total_2 + prod_2;
+            frame.inner = inner;
+            frame.inner_2 = inner_2;
+            total_3
         };
-        frames.push(Frame { w_len, cond });
+        frames.push(Frame { w_len, cond, ..frame });
         nested_sum
     }
 
@@ -154,13 +157,11 @@ pub mod nested_sum {
         w: &[f64],
         dw_sink: impl ::backprop_runtime::lent::Sink<f64>,
     ) {
-        let inner_stack = &mut tape.inner.reader();
         let frames = &mut tape.frames.reader();
-        self::backward_frame(inner_stack, frames, seed, grad, work, w, dw_sink);
+        self::backward_frame(frames, seed, grad, work, w, dw_sink);
     }
 
     fn backward_frame(
-        inner_stack: &mut ::backprop_runtime::Reader<'_, f64>,
         frames: &mut ::backprop_runtime::Reader<'_, Frame>,
         dnested_sum: f64,
         grad: &mut Grad,
@@ -168,7 +169,7 @@ pub mod nested_sum {
         w: &[f64],
         dw_sink: impl ::backprop_runtime::lent::Sink<f64>,
     ) {
-        let Frame { w_len, cond } = frames.pop();
+        let Frame { w_len, cond, inner, inner_2 } = frames.pop();
         let dw = ::backprop_runtime::lent::Sink::target(dw_sink, &mut grad.w, w_len);
         if cond {
             let w_i = w[0];
@@ -176,34 +177,46 @@ pub mod nested_sum {
             let dw_i = dsin * w_i.cos();
             dw[0] += dw_i;
         } else {
-            let mut dtotal_4 = dnested_sum;
-            for k in (0..2).rev() {
-                let inner = inner_stack.pop();
-                let w_len_2 = w.len();
-                let w_i_2 = w[k];
-                let dtotal_3 = dtotal_4;
-                let dtotal_2 = dtotal_3;
-                let dprod = dtotal_3;
-                let dw_i_2 = dprod * inner;
-                let dinner = dprod * w_i_2;
-                dw[k] += dw_i_2;
-                let (dw_inner, _) = {
-                    let (lent_0, lent_1) = (&w[k..w_len_2], ());
-                    let (into_0, into_1) = (&mut dw[k..w_len_2], ());
-                    self::pullback_frame(
-                        inner_stack,
-                        frames,
-                        dinner,
-                        work
-                            .inner_scratch
-                            .get_or_insert_with(::core::default::Default::default),
-                        (lent_0, lent_1),
-                        (into_0, into_1),
-                    )
-                };
-                ::backprop_runtime::accumulate(&mut dw[k..w_len_2], dw_inner);
-                dtotal_4 = dtotal_2;
-            }
+            let w_len_2 = w.len();
+            let w_i_2 = w[0];
+            let w_len_3 = w.len();
+            let w_i_3 = w[1];
+            let dtotal_3 = dnested_sum;
+            let dtotal_2 = dtotal_3;
+            let dprod_2 = dtotal_3;
+            let dw_i_3 = dprod_2 * inner_2;
+            let dinner_2 = dprod_2 * w_i_3;
+            dw[1] += dw_i_3;
+            let (dw_inner_2, _) = {
+                let (lent_0, lent_1) = (&w[1..w_len_3], ());
+                let (into_0, into_1) = (&mut dw[1..w_len_3], ());
+                self::pullback_frame(
+                    frames,
+                    dinner_2,
+                    work
+                        .inner_2_scratch
+                        .get_or_insert_with(::core::default::Default::default),
+                    (lent_0, lent_1),
+                    (into_0, into_1),
+                )
+            };
+            ::backprop_runtime::accumulate(&mut dw[1..w_len_3], dw_inner_2);
+            let dprod = dtotal_2;
+            let dw_i_2 = dprod * inner;
+            let dinner = dprod * w_i_2;
+            dw[0] += dw_i_2;
+            let (dw_inner, _) = {
+                let (lent_0, lent_1) = (&w[0..w_len_2], ());
+                let (into_0, into_1) = (&mut dw[0..w_len_2], ());
+                self::pullback_frame(
+                    frames,
+                    dinner,
+                    work.inner_scratch.get_or_insert_with(::core::default::Default::default),
+                    (lent_0, lent_1),
+                    (into_0, into_1),
+                )
+            };
+            ::backprop_runtime::accumulate(&mut dw[0..w_len_2], dw_inner);
         }
     }
 
@@ -295,7 +308,6 @@ pub mod nested_sum {
     }
 
     fn pullback_frame<'grad>(
-        inner_stack: &mut ::backprop_runtime::Reader<'_, f64>,
         frames: &mut ::backprop_runtime::Reader<'_, Frame>,
         seed: f64,
         scratch: &'grad mut Scratch,
@@ -305,7 +317,6 @@ pub mod nested_sum {
         scratch.grad.clear();
         if seed != 0.0_f64 {
             self::backward_frame(
-                inner_stack,
                 frames,
                 seed,
                 &mut scratch.grad,
@@ -315,7 +326,6 @@ pub mod nested_sum {
             );
         } else {
             self::backward_frame(
-                inner_stack,
                 frames,
                 seed,
                 &mut scratch.grad,
@@ -339,59 +349,83 @@ pub mod nested_sum {
             (sin, dot_sin)
         } else {
             let total = 0.0;
-            let mut total_4 = total;
-            let mut dot_total_4 = 0.0_f64;
-            for k in 0..2 {
-                let total_2 = total_4;
-                let dot_total_2 = dot_total_4;
-                let w_len_2 = w.len();
-                let diff = depth - 1;
-                let mut inner_tape = (
-                    ::core::default::Default::default(),
-                    ::core::default::Default::default(),
+            let w_len_2 = w.len();
+            let diff = depth - 1;
+            let mut inner_tape = (
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+            );
+            let inner = nested_sum::forward_into(&mut inner_tape.0, &w[0..w_len_2], diff);
+            let dot_inner = {
+                fn tangent_rule(
+                    tape: &nested_sum::Tape,
+                    dots: (&[f64], ::backprop_runtime::NotDifferentiable),
+                    scratch: &mut nested_sum::Scratch,
+                ) -> f64 {
+                    let (partial_0, _) = nested_sum::pullback_into(tape, 1.0_f64, scratch);
+                    let (dot_0, _) = dots;
+                    dot_0
+                        .iter()
+                        .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_0))
+                        .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
+                }
+                let dots: (&[f64], ::backprop_runtime::NotDifferentiable) = (
+                    &dot_w[0..w_len_2],
+                    ::backprop_runtime::NotDifferentiable,
                 );
-                let inner = nested_sum::forward_into(
-                    &mut inner_tape.0,
-                    &w[k..w_len_2],
-                    diff,
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use nested_sum::*;
+                    tangent_rule(&inner_tape.0, dots, &mut inner_tape.1)
+                }
+            };
+            let w_i_2 = w[0];
+            let dot_w_i_2 = dot_w[0];
+            let prod = w_i_2 * inner;
+            let dot_prod = (dot_w_i_2 * inner) + (dot_inner * w_i_2);
+            let total_2 = total + prod;
+            let dot_total_2 = dot_prod;
+            let w_len_3 = w.len();
+            let diff_2 = depth - 1;
+            let mut inner_2_tape = (
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+            );
+            let inner_2 = nested_sum::forward_into(
+                &mut inner_2_tape.0,
+                &w[1..w_len_3],
+                diff_2,
+            );
+            let dot_inner_2 = {
+                fn tangent_rule(
+                    tape: &nested_sum::Tape,
+                    dots: (&[f64], ::backprop_runtime::NotDifferentiable),
+                    scratch: &mut nested_sum::Scratch,
+                ) -> f64 {
+                    let (partial_0, _) = nested_sum::pullback_into(tape, 1.0_f64, scratch);
+                    let (dot_0, _) = dots;
+                    dot_0
+                        .iter()
+                        .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_0))
+                        .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
+                }
+                let dots: (&[f64], ::backprop_runtime::NotDifferentiable) = (
+                    &dot_w[1..w_len_3],
+                    ::backprop_runtime::NotDifferentiable,
                 );
-                let dot_inner = {
-                    fn tangent_rule(
-                        tape: &nested_sum::Tape,
-                        dots: (&[f64], ::backprop_runtime::NotDifferentiable),
-                        scratch: &mut nested_sum::Scratch,
-                    ) -> f64 {
-                        let (partial_0, _) = nested_sum::pullback_into(
-                            tape,
-                            1.0_f64,
-                            scratch,
-                        );
-                        let (dot_0, _) = dots;
-                        dot_0
-                            .iter()
-                            .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_0))
-                            .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
-                    }
-                    let dots: (&[f64], ::backprop_runtime::NotDifferentiable) = (
-                        &dot_w[k..w_len_2],
-                        ::backprop_runtime::NotDifferentiable,
-                    );
-                    {
-                        #[allow(unused_imports, clippy::wildcard_imports)]
-                        use nested_sum::*;
-                        tangent_rule(&inner_tape.0, dots, &mut inner_tape.1)
-                    }
-                };
-                let w_i_2 = w[k];
-                let dot_w_i_2 = dot_w[k];
-                let prod = w_i_2 * inner;
-                let dot_prod = (dot_w_i_2 * inner) + (dot_inner * w_i_2);
-                let total_3 = total_2 + prod;
-                let dot_total_3 = dot_total_2 + dot_prod;
-                total_4 = total_3;
-                dot_total_4 = dot_total_3;
-            }
-            (total_4, dot_total_4)
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use nested_sum::*;
+                    tangent_rule(&inner_2_tape.0, dots, &mut inner_2_tape.1)
+                }
+            };
+            let w_i_3 = w[1];
+            let dot_w_i_3 = dot_w[1];
+            let prod_2 = w_i_3 * inner_2;
+            let dot_prod_2 = (dot_w_i_3 * inner_2) + (dot_inner_2 * w_i_3);
+            let total_3 = total_2 + prod_2;
+            let dot_total_3 = dot_total_2 + dot_prod_2;
+            (total_3, dot_total_3)
         };
         (nested_sum, dot_nested_sum)
     }
@@ -410,46 +444,65 @@ pub mod nested_sum {
             (sin, dot_sin)
         } else {
             let total = 0.0;
-            let mut total_4 = total;
-            let mut dot_total_4 = ::backprop_runtime::Lanes::<f64, N>::zero();
-            for k in 0..2 {
-                let total_2 = total_4;
-                let dot_total_2 = dot_total_4;
-                let w_len_2 = w.len();
-                let diff = depth - 1;
-                let mut inner_tape = (
-                    ::core::default::Default::default(),
-                    ::core::default::Default::default(),
+            let w_len_2 = w.len();
+            let diff = depth - 1;
+            let mut inner_tape = (
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+            );
+            let inner = nested_sum::forward_into(&mut inner_tape.0, &w[0..w_len_2], diff);
+            let dot_inner = {
+                let (partial_0, _) = nested_sum::pullback_into(
+                    &inner_tape.0,
+                    1.0_f64,
+                    &mut inner_tape.1,
                 );
-                let inner = nested_sum::forward_into(
-                    &mut inner_tape.0,
-                    &w[k..w_len_2],
-                    diff,
+                partial_0
+                    .iter()
+                    .zip(&dot_w[0..w_len_2])
+                    .fold(
+                        ::backprop_runtime::Lanes::<f64, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    )
+            };
+            let w_i_2 = w[0];
+            let dot_w_i_2 = dot_w[0];
+            let prod = w_i_2 * inner;
+            let dot_prod = (dot_w_i_2 * inner) + (dot_inner * w_i_2);
+            let total_2 = total + prod;
+            let dot_total_2 = dot_prod;
+            let w_len_3 = w.len();
+            let diff_2 = depth - 1;
+            let mut inner_2_tape = (
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+            );
+            let inner_2 = nested_sum::forward_into(
+                &mut inner_2_tape.0,
+                &w[1..w_len_3],
+                diff_2,
+            );
+            let dot_inner_2 = {
+                let (partial_0, _) = nested_sum::pullback_into(
+                    &inner_2_tape.0,
+                    1.0_f64,
+                    &mut inner_2_tape.1,
                 );
-                let dot_inner = {
-                    let (partial_0, _) = nested_sum::pullback_into(
-                        &inner_tape.0,
-                        1.0_f64,
-                        &mut inner_tape.1,
-                    );
-                    partial_0
-                        .iter()
-                        .zip(&dot_w[k..w_len_2])
-                        .fold(
-                            ::backprop_runtime::Lanes::<f64, N>::zero(),
-                            |sum, (p, t)| sum + *t * *p,
-                        )
-                };
-                let w_i_2 = w[k];
-                let dot_w_i_2 = dot_w[k];
-                let prod = w_i_2 * inner;
-                let dot_prod = (dot_w_i_2 * inner) + (dot_inner * w_i_2);
-                let total_3 = total_2 + prod;
-                let dot_total_3 = dot_total_2 + dot_prod;
-                total_4 = total_3;
-                dot_total_4 = dot_total_3;
-            }
-            (total_4, dot_total_4)
+                partial_0
+                    .iter()
+                    .zip(&dot_w[1..w_len_3])
+                    .fold(
+                        ::backprop_runtime::Lanes::<f64, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    )
+            };
+            let w_i_3 = w[1];
+            let dot_w_i_3 = dot_w[1];
+            let prod_2 = w_i_3 * inner_2;
+            let dot_prod_2 = (dot_w_i_3 * inner_2) + (dot_inner_2 * w_i_3);
+            let total_3 = total_2 + prod_2;
+            let dot_total_3 = dot_total_2 + dot_prod_2;
+            (total_3, dot_total_3)
         };
         (nested_sum, dot_nested_sum)
     }

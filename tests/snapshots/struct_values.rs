@@ -6,7 +6,7 @@
 // #[differentiate]
 // fn orbit(x0: f64, v0: f64, k: f64) -> f64 {
 //     let mut b = Body { x: x0, v: v0 };
-//     for _ in 0..3 {
+//     for _ in 0..10 {
 //         b = step(b, k, 0.1);
 //     }
 //     b.x * b.x + b.v * b.v
@@ -64,7 +64,7 @@ pub mod orbit {
         let b_v = v0;
         let mut b_x_4 = b_x;
         let mut b_v_4 = b_v;
-        for _ in 0..3 {
+        for _ in 0..10 {
             let dt: f64 = 0.1;
             let prod = dt * b_v_4;
             let sum = b_x_4 + prod;
@@ -105,7 +105,7 @@ pub mod orbit {
         let mut db_v_4 = dsq_2 * (2.0 * b_v_4);
         let mut db_x_4 = dsq * (2.0 * b_x_4);
         let mut dk = 0.0_f64;
-        for _ in 0..3 {
+        for _ in 0..10 {
             let b_x_2 = b_x_2_stack.pop();
             let dt = 0.1;
             let prod_2 = dt * k;
@@ -190,7 +190,7 @@ pub mod orbit {
         let mut dot_b_x_4 = dot_b_x;
         let mut b_v_4 = b_v;
         let mut dot_b_v_4 = dot_b_v;
-        for _ in 0..3 {
+        for _ in 0..10 {
             let b_x_2 = b_x_4;
             let dot_b_x_2 = dot_b_x_4;
             let b_v_2 = b_v_4;
@@ -244,7 +244,7 @@ pub mod orbit {
         let mut dot_b_x_4 = dot_b_x;
         let mut b_v_4 = b_v;
         let mut dot_b_v_4 = dot_b_v;
-        for _ in 0..3 {
+        for _ in 0..10 {
             let b_x_2 = b_x_4;
             let dot_b_x_2 = dot_b_x_4;
             let b_v_2 = b_v_4;

@@ -18,7 +18,9 @@
 //! early returns at the top of the body as `if`/`else` (`returns`), a
 //! local array returned by name, and arrays mapped whole, as their elements
 //! (`array_results`),
-//! `continue` at the top of a loop's body as `if`/`else` (`continues`), and
+//! `continue` at the top of a loop's body as `if`/`else` (`continues`),
+//! loops of at most four iterations over a literal range written out
+//! (`unroll`), and
 //! iterator chains over slices turned into the loops they stand for
 //! (`iterators`, used by lowering).
 
@@ -46,6 +48,7 @@ pub mod row_buffers;
 pub mod shadows;
 pub mod sizes;
 pub mod tuples;
+pub mod unroll;
 pub mod zips;
 
 use syn::visit::Visit;
@@ -56,7 +59,8 @@ use syn::Expr;
 /// `iter_mut()` by index, `x.last().unwrap()` as
 /// `x[x.len() - 1]`, running extrema as indices, values out of conditions,
 /// early returns at the top of the body and `continue` at the top of a
-/// loop's body as branches, arrays returned by name as their elements.
+/// loop's body as branches, arrays returned by name as their elements,
+/// short literal loops written out.
 pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     paths::rebase(function);
     sizes::literal_sizes_typed(&mut function.block);
@@ -85,6 +89,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     continues::continues_as_branches(&mut function.block);
     array_results::locals_returned_as_elements(function, floats);
     array_results::tuple_branches_bound(function, floats);
+    unroll::short_loops_unrolled(&mut function.block);
 }
 
 /// `expr` as a call of one of `methods` with `args` arguments (through
