@@ -1718,6 +1718,22 @@ fn weighted_by_constants(x: &[f64]) -> f64 {
     front + back + by_loop + shifts
 }
 
+/// References taken of constants and of data, with and without their type:
+/// the backward pass takes them again (a tape holds no references).
+#[differentiate(wrt(x))]
+#[allow(clippy::needless_range_loop)]
+fn through_references(x: &[f64], data: &[f64]) -> f64 {
+    let ws: &[f64] = &WEIGHTS;
+    let table = &WEIGHTS;
+    let tail: &[f64] = &data[1..];
+    let first = &data[0];
+    let mut s = ws[0] * x[0] * x[0] + first * x[1].sin();
+    for i in 0..x.len() {
+        s += ws[i] * x[i].sin() + table[2 - i] * x[i] * tail[i];
+    }
+    s
+}
+
 /// Capitals name a matrix as often as a constant: `A` here is a parameter,
 /// `B` a local array, both read where they are.
 #[allow(non_snake_case)]
@@ -1744,5 +1760,18 @@ fn tables_of_constants_zipped_with_the_inputs() {
         let (value, g) = weighted_by_constants::grad(&x);
         assert_eq!(value, weighted_by_constants(&x));
         assert_gradient(weighted_by_constants, &x, &g.x);
+        let data = [0.7, -1.2, 0.4, 2.0];
+        let (value, g) = through_references::grad(&x, &data);
+        assert_eq!(value, through_references(&x, &data));
+        assert_gradient(|x| through_references(x, &data), &x, &g.x);
+        // A later `backward` reads the data the tape kept, not the caller's.
+        let (_, tape) = through_references::forward(&x, &data);
+        assert_eq!(through_references::backward(&tape, 1.0), g);
+        // Forward mode, one direction and three at once.
+        let (_, slope) = through_references::tangent(&x, &data, &[0.5, -1.0, 2.0]);
+        let along = 0.5 * g.x[0] - g.x[1] + 2.0 * g.x[2];
+        assert!((slope - along).abs() < 1e-12 * (1.0 + along.abs()));
+        let (_, rows) = through_references::jacobian_fwd(&x, &data);
+        assert!(rows.x.iter().zip(&g.x).all(|(a, b)| (a - b).abs() < 1e-12));
     }
 }

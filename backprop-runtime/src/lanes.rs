@@ -240,6 +240,24 @@ impl<T: Float, const N: usize> Div<T> for Lanes<T, N> {
     }
 }
 
+// By a reference too, as `f64 * &f64` is: the generated code multiplies by a
+// local as the user bound it (`let first = &data[0];`).
+impl<T: Float, const N: usize> Mul<&T> for Lanes<T, N> {
+    type Output = Self;
+    #[inline]
+    fn mul(self, factor: &T) -> Self {
+        self * *factor
+    }
+}
+
+impl<T: Float, const N: usize> Div<&T> for Lanes<T, N> {
+    type Output = Self;
+    #[inline]
+    fn div(self, divisor: &T) -> Self {
+        self / *divisor
+    }
+}
+
 impl<T: Float, const N: usize> AddAssign for Lanes<T, N> {
     #[inline]
     fn add_assign(&mut self, other: Self) {

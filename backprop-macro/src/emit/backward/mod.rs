@@ -220,6 +220,7 @@ fn generate_in(
         .iter()
         .copied()
         .filter(|id| graph.nodes[*id].region == 0 || pass.plan.storage(*id) == Storage::Field)
+        .filter(|id| !taken_again(graph, &pass.plan, *id))
         .collect();
     let once = fields
         .iter()
@@ -477,7 +478,7 @@ impl Pass<'_> {
     fn pops(&mut self, region: RegionId) -> TokenStream {
         let mut code = TokenStream::new();
         if region == 0 {
-            return code;
+            return self.references_again();
         }
         // Recomputing one value may need another of this block.
         let mut order: Vec<NodeId> = Vec::new();
@@ -547,6 +548,30 @@ impl Pass<'_> {
                     None => code.extend(quote!(let #tape = #stack.pop_ref();)),
                 }
                 self.tape_stacks.insert(id, stack);
+            }
+        }
+        code
+    }
+
+    /// At the start of the backward pass, the references of the function
+    /// body it reads, taken again as the forward pass took them (`let ws:
+    /// &[f64] = &W;`, `let row = &data[k..];` of a data slice the tape
+    /// keeps): a tape cannot hold a reference, and a slice of it is as cheap
+    /// to take twice.
+    fn references_again(&mut self) -> TokenStream {
+        let mut code = TokenStream::new();
+        let again: Vec<NodeId> = self
+            .needed
+            .iter()
+            .copied()
+            .filter(|&id| taken_again(self.graph, &self.plan, id))
+            .collect();
+        for id in again {
+            // Its type as rustc infers it again: the one guessed for the
+            // node may be the element's (`&data[0]` read as a float).
+            if let Some(value) = self.recompute(id) {
+                let name = &self.graph.nodes[id].name;
+                code.extend(quote!(let #name = #value;));
             }
         }
         code
@@ -901,4 +926,21 @@ impl Pass<'_> {
             _ => None,
         }
     }
+}
+
+/// A reference the function body takes of data (`let ws: &[f64] = &W;`,
+/// `let first = &data[0];`, typed or not) and the backward pass reads: taken
+/// again at the start of the backward pass (`Pass::references_again`), not
+/// saved, where every value it is taken from is there (a constant, a data
+/// slice the tape keeps).
+fn taken_again(graph: &Graph, plan: &TapePlan, id: NodeId) -> bool {
+    let node = &graph.nodes[id];
+    let NodeKind::Inactive { expr, .. } = &node.kind else {
+        return false;
+    };
+    let taken = matches!(crate::lower::strip_parens(expr), syn::Expr::Reference(r) if r.mutability.is_none());
+    node.region == 0
+        && taken
+        && matches!(plan.storage(id), Storage::Recompute(deps)
+            if deps.iter().all(|&dep| graph.nodes[dep].region == 0 && !taken_again(graph, plan, dep)))
 }
