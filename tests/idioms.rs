@@ -1731,7 +1731,13 @@ fn through_references(x: &[f64], data: &[f64]) -> f64 {
     for i in 0..x.len() {
         s += ws[i] * x[i].sin() + table[2 - i] * x[i] * tail[i];
     }
-    s
+    // Walked by a chain whose elements the backward pass needs.
+    let untyped: &[_] = &WEIGHTS;
+    s + untyped
+        .iter()
+        .zip(x)
+        .map(|(w, v)| w * v.sin() * v)
+        .sum::<f64>()
 }
 
 /// Capitals name a matrix as often as a constant: `A` here is a parameter,

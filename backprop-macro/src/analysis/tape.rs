@@ -226,6 +226,11 @@ impl<'g> TapePlan<'g> {
                 return None;
             }
             if self.graph.nodes[*dep].array.is_some() {
+                // A reference to a constant is taken again.
+                if self.taken_again(*dep) {
+                    deps.push(*dep);
+                    continue;
+                }
                 // A data array is copied into the tape; the others change.
                 if !self.is_data_array(*dep) {
                     return None;
@@ -389,6 +394,23 @@ impl<'g> TapePlan<'g> {
     /// the backward pass reads of it is saved instead.
     fn is_opaque_param(&self, id: NodeId) -> bool {
         self.opaque.contains(&id)
+    }
+
+    /// A reference the function body takes of data (`let ws: &[f64] = &W;`,
+    /// `let first = &data[0];`, typed or not) and the backward pass reads:
+    /// taken again at the start of the backward pass, not saved (a tape
+    /// holds no references), where every value it is taken from is there (a
+    /// constant, a data slice the tape keeps).
+    pub fn taken_again(&self, id: NodeId) -> bool {
+        let node = &self.graph.nodes[id];
+        let NodeKind::Inactive { expr, .. } = &node.kind else {
+            return false;
+        };
+        let taken = matches!(crate::lower::strip_parens(expr), syn::Expr::Reference(r) if r.mutability.is_none());
+        node.region == 0
+            && taken
+            && matches!(self.storage(id), Storage::Recompute(deps)
+                if deps.iter().all(|&dep| self.graph.nodes[dep].region == 0 && !self.taken_again(dep)))
     }
 
     pub fn is_data_array(&self, id: NodeId) -> bool {

@@ -220,7 +220,7 @@ fn generate_in(
         .iter()
         .copied()
         .filter(|id| graph.nodes[*id].region == 0 || pass.plan.storage(*id) == Storage::Field)
-        .filter(|id| !taken_again(graph, &pass.plan, *id))
+        .filter(|id| !pass.plan.taken_again(*id))
         .collect();
     let once = fields
         .iter()
@@ -564,7 +564,7 @@ impl Pass<'_> {
             .needed
             .iter()
             .copied()
-            .filter(|&id| taken_again(self.graph, &self.plan, id))
+            .filter(|&id| self.plan.taken_again(id))
             .collect();
         for id in again {
             // Its type as rustc infers it again: the one guessed for the
@@ -926,21 +926,4 @@ impl Pass<'_> {
             _ => None,
         }
     }
-}
-
-/// A reference the function body takes of data (`let ws: &[f64] = &W;`,
-/// `let first = &data[0];`, typed or not) and the backward pass reads: taken
-/// again at the start of the backward pass (`Pass::references_again`), not
-/// saved, where every value it is taken from is there (a constant, a data
-/// slice the tape keeps).
-fn taken_again(graph: &Graph, plan: &TapePlan, id: NodeId) -> bool {
-    let node = &graph.nodes[id];
-    let NodeKind::Inactive { expr, .. } = &node.kind else {
-        return false;
-    };
-    let taken = matches!(crate::lower::strip_parens(expr), syn::Expr::Reference(r) if r.mutability.is_none());
-    node.region == 0
-        && taken
-        && matches!(plan.storage(id), Storage::Recompute(deps)
-            if deps.iter().all(|&dep| graph.nodes[dep].region == 0 && !taken_again(graph, plan, dep)))
 }
