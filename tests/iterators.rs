@@ -677,3 +677,32 @@ fn typed_locals_of_constants_are_walked_as_arrays() {
         assert_gradient(constant_weights, &x, &g.x);
     }
 }
+
+/// `std::iter::zip(a, b)`, the function form of `a.into_iter().zip(b)`, in
+/// a loop and in chains, over differentiated slices and data.
+#[differentiate(wrt(a, b))]
+fn zipped_by_function(a: &[f64], b: &[f64], data: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (p, q) in std::iter::zip(a, b) {
+        s += p * q.sin();
+    }
+    let weighted: f64 = core::iter::zip(data, a).map(|(d, v)| d * v * v).sum();
+    let pairs = std::iter::zip(&b[1..], a.iter())
+        .map(|(u, v)| u * v)
+        .sum::<f64>();
+    s + weighted + pairs
+}
+
+#[test]
+fn the_zip_function_is_the_method() {
+    let data = [0.5, -1.5, 2.0];
+    for (a, b) in [
+        ([0.3, -0.7, 1.1], [1.2, 0.1, 0.5]),
+        ([-0.4, 0.9, -1.3], [0.2, -0.6, 0.8]),
+    ] {
+        let (value, g) = zipped_by_function::grad(&a, &b, &data);
+        assert_eq!(value, zipped_by_function(&a, &b, &data));
+        assert_gradient(|a| zipped_by_function(a, &b, &data), &a, &g.a);
+        assert_gradient(|b| zipped_by_function(&a, b, &data), &b, &g.b);
+    }
+}

@@ -62,6 +62,7 @@ use syn::Expr;
 /// loop's body as branches, arrays returned by name as their elements,
 /// short literal loops written out.
 pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
+    zips::zip_calls_as_methods(&mut function.block);
     paths::rebase(function);
     sizes::literal_sizes_typed(&mut function.block);
     row_buffers::row_buffers_as_flat(&mut function.block);

@@ -1,7 +1,8 @@
 //! A side of a `zip` that skips or takes, `x.iter().zip(x.iter().skip(1))`
 //! (consecutive pairs), is the part of the slice it yields,
 //! `x.iter().zip(&x[1.min(x.len())..])`: lowering runs one index over both
-//! sides of a zip, and reads a part through its parent.
+//! sides of a zip, and reads a part through its parent. And the function
+//! `std::iter::zip(a, b)` is the method it stands for, `a.into_iter().zip(b)`.
 
 use crate::lower::strip_parens as strip;
 use syn::visit_mut::VisitMut;
@@ -10,6 +11,76 @@ use syn::Expr;
 pub fn zip_sides_as_parts(block: &mut syn::Block) {
     Sides.visit_block_mut(block);
 }
+
+/// `std::iter::zip(a, b)` (also `core::iter::zip`, `iter::zip`) as
+/// `a.into_iter().zip(b)`, which is how the standard library defines it. A
+/// bare `zip(a, b)` may be a function of the user's: left alone.
+pub fn zip_calls_as_methods(block: &mut syn::Block) {
+    struct Calls;
+    impl VisitMut for Calls {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            syn::visit_mut::visit_expr_mut(self, expr);
+            let Expr::Call(call) = expr else {
+                return;
+            };
+            let Expr::Path(path) = strip(&call.func) else {
+                return;
+            };
+            let segments: Vec<String> = path
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            let named = matches!(
+                segments.iter().map(String::as_str).collect::<Vec<_>>()[..],
+                ["std" | "core", "iter", "zip"] | ["iter", "zip"]
+            );
+            if !named || call.args.len() != 2 {
+                return;
+            }
+            let (a, b) = (&call.args[0], &call.args[1]);
+            // An iterator already (`a.iter()`) is its own; a borrow, `&b[1..]`,
+            // iterates by `iter()`, which is what `into_iter` of a borrowed
+            // slice, array or vector is.
+            let receiver = match a {
+                Expr::MethodCall(m) if ITERATORS.iter().any(|name| m.method == name) => {
+                    quote::quote!(#a)
+                }
+                Expr::Reference(_) => quote::quote!((#a).iter()),
+                Expr::Path(_) | Expr::Call(_) | Expr::Index(_) | Expr::Field(_) => {
+                    quote::quote!(#a.into_iter())
+                }
+                _ => quote::quote!((#a).into_iter()),
+            };
+            *expr = syn::parse_quote_spanned!(syn::spanned::Spanned::span(&call.func)=>
+                #receiver.zip(#b)
+            );
+        }
+    }
+    Calls.visit_block_mut(block);
+}
+
+/// Methods that give an iterator: a `zip` call's first argument made by one
+/// is its own receiver.
+const ITERATORS: [&str; 16] = [
+    "iter",
+    "iter_mut",
+    "into_iter",
+    "windows",
+    "chunks",
+    "chunks_exact",
+    "map",
+    "enumerate",
+    "rev",
+    "skip",
+    "take",
+    "step_by",
+    "zip",
+    "copied",
+    "cloned",
+    "filter",
+];
 
 struct Sides;
 
