@@ -1733,11 +1733,19 @@ fn through_references(x: &[f64], data: &[f64]) -> f64 {
     }
     // Walked by a chain whose elements the backward pass needs.
     let untyped: &[_] = &WEIGHTS;
-    s + untyped
+    s += untyped
         .iter()
         .zip(x)
         .map(|(w, v)| w * v.sin() * v)
-        .sum::<f64>()
+        .sum::<f64>();
+    // Loops over the constant's elements, by reference, each needed too.
+    for w in &WEIGHTS {
+        s += w * x[0].sin() * x[1] + w.exp() * x[2];
+    }
+    for w in WEIGHTS.iter() {
+        s += x[1].cos() * w * x[2] - *w * x[0];
+    }
+    s
 }
 
 /// Capitals name a matrix as often as a constant: `A` here is a parameter,

@@ -277,6 +277,17 @@ impl VisitMut for Sources<'_> {
                     let constant = (*reference.expr).clone();
                     let name = self.bound(syn::parse_quote!(&#constant));
                     *each.expr = syn::parse_quote!(#name);
+                    by_value(each);
+                }
+                Expr::MethodCall(call)
+                    if call.method == "iter"
+                        && call.args.is_empty()
+                        && constant_list(&call.receiver, self.variables) =>
+                {
+                    let constant = (*call.receiver).clone();
+                    let name = self.bound(syn::parse_quote!(&#constant));
+                    *each.expr = syn::parse_quote!(#name);
+                    by_value(each);
                 }
                 Expr::Reference(reference) if literal_list(&reference.expr) => {
                     let mut array = (*reference.expr).clone();
@@ -347,6 +358,50 @@ impl VisitMut for Sources<'_> {
 
     // (Items are not this function's code.)
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// `for w in &W { .. w .. *w .. }` as `for &w in &W { .. w .. w .. }`: the
+/// element a float, not a reference to one, which the backward pass can
+/// keep. Left as written where a macro or a closure might use the name, or
+/// the body binds it again.
+fn by_value(each: &mut syn::ExprForLoop) {
+    let syn::Pat::Ident(p) = &*each.pat else {
+        return;
+    };
+    if p.by_ref.is_some() || p.mutability.is_some() || p.subpat.is_some() {
+        return;
+    }
+    let name = p.ident.clone();
+    struct Unsure(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Unsure {
+        fn visit_macro(&mut self, _: &'ast syn::Macro) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {
+            self.0 = true;
+        }
+    }
+    let mut unsure = Unsure(false);
+    syn::visit::Visit::visit_block(&mut unsure, &each.body);
+    if unsure.0 || crate::desugar::rebound_inside(&each.body, &name) {
+        return;
+    }
+    struct Derefs<'n>(&'n syn::Ident);
+    impl VisitMut for Derefs<'_> {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            if let Expr::Unary(unary) = expr {
+                let named =
+                    matches!(strip(&unary.expr), Expr::Path(path) if path.path.is_ident(self.0));
+                if matches!(unary.op, syn::UnOp::Deref(_)) && named {
+                    *expr = (*unary.expr).clone();
+                    return;
+                }
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+    Derefs(&name).visit_block_mut(&mut each.body);
+    *each.pat = syn::parse_quote!(&#name);
 }
 
 /// `W` or `consts::W`: a constant (or static) by Rust's naming, a list where
