@@ -706,3 +706,23 @@ fn the_zip_function_is_the_method() {
         assert_gradient(|b| zipped_by_function(&a, b, &data), &b, &g.b);
     }
 }
+
+/// Chains over a range of indices: a `fold` straight on the range, and a
+/// `map` whose bound is an integer bound to a bare literal.
+#[differentiate]
+fn over_index_ranges(x: &[f64]) -> f64 {
+    let n = 2;
+    let pairs = (0..n).map(|i| x[i] * x[i + 1]).sum::<f64>();
+    let ring = (0..x.len()).fold(0.0, |acc, i| acc + x[i] * x[(i + 1) % x.len()].sin());
+    let weighted = (1..=n).fold(1.0, |p, k| p * (1.0 + x[k] * k as f64));
+    pairs + ring * weighted
+}
+
+#[test]
+fn ranges_are_folded_and_mapped_by_index() {
+    for x in [[0.3, -0.7, 1.1], [-0.4, 0.9, -1.3], [1.2, 0.1, 0.5]] {
+        let (value, g) = over_index_ranges::grad(&x);
+        assert_eq!(value, over_index_ranges(&x));
+        assert_gradient(over_index_ranges, &x, &g.x);
+    }
+}

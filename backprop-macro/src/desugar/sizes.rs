@@ -1,7 +1,8 @@
 //! An integer local bound to a bare literal, `let n = 3;` or `let mut i =
 //! 0;`, that the body uses as an index or a size (`c[i * n + j]`,
 //! `&x[..n]`, `vec![0.0; n * n]`, or the bound of a range whose variable
-//! indexes, `for k in 0..n { .. a[k] .. }`) is a `usize`, as rustc infers:
+//! indexes, `for k in 0..n { .. a[k] .. }`, `(0..n).map(|k| a[k])`) is a
+//! `usize`, as rustc infers:
 //! annotated so, `let n: usize = 3;`, because the backward pass keeps such
 //! values in its tape, whose fields need their types written out. A name
 //! bound more than once is left as written (its uses may be another
@@ -103,6 +104,21 @@ impl<'ast> Visit<'ast> for IndexUses {
             }
         }
         syn::visit::visit_expr_for_loop(self, looped);
+    }
+
+    // `(0..n).map(|i| a[i] ..)`, `(0..n).fold(0.0, |acc, i| acc + a[i])`:
+    // a range a chain runs over, its item the closure's (last) parameter.
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let item = match call.args.last() {
+            Some(Expr::Closure(closure)) => closure.inputs.last(),
+            _ => None,
+        };
+        if let (Some(item), Some(range)) = (item, range_of(&call.receiver)) {
+            if self.binds_index(item) {
+                self.collect(&Expr::Range(range.clone()));
+            }
+        }
+        syn::visit::visit_expr_method_call(self, call);
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
