@@ -476,12 +476,7 @@ impl VisitMut for Rewrite {
                     self.failed = true;
                     return;
                 };
-                let segments: Vec<String> = func
-                    .path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect();
+                let segments = crate::lower::segment_names(&func.path);
                 let last = segments.last().cloned().unwrap_or_default();
                 if self.is_float(&func.path) && segments.len() == 2 {
                     if last == "from" && call.args.len() == 1 {

@@ -163,7 +163,7 @@ impl Rewriter {
 
 /// `std::mem::swap`, `core::mem::swap` or `mem::swap`.
 pub fn is_mem_swap(path: &syn::Path) -> bool {
-    let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let names = crate::lower::segment_names(path);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     matches!(
         names.as_slice(),

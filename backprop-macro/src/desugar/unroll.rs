@@ -419,24 +419,16 @@ fn identity(binary: &syn::ExprBinary) -> Option<Expr> {
     }
 }
 
-/// Whether arithmetic with an integer 0 or 1 that does nothing is left in
-/// a statement (`identity` folds it where the other side is a name).
+/// Whether a product with an integer 0 is left in a statement: `identity`
+/// folds the other operations with 0 and 1, and a product by 0 where the
+/// other side is a name or literal.
 fn identity_left(stmt: &Stmt) -> bool {
     struct Finds(bool);
     impl<'ast> Visit<'ast> for Finds {
         fn visit_expr_binary(&mut self, binary: &'ast syn::ExprBinary) {
-            let value = |expr: &Expr| int_literal(expr).map(|(value, _)| value);
-            let (left, right) = (value(&binary.left), value(&binary.right));
-            let zero = left == Some(0) || right == Some(0);
-            let one = left == Some(1) || right == Some(1);
-            self.0 |= match binary.op {
-                syn::BinOp::Add(_) | syn::BinOp::Mul(_) => {
-                    zero || (one && matches!(binary.op, syn::BinOp::Mul(_)))
-                }
-                syn::BinOp::Sub(_) => right == Some(0),
-                syn::BinOp::Div(_) => right == Some(1),
-                _ => false,
-            };
+            let zero = |expr: &Expr| int_literal(expr).is_some_and(|(value, _)| value == 0);
+            self.0 |= matches!(binary.op, syn::BinOp::Mul(_))
+                && (zero(&binary.left) || zero(&binary.right));
             syn::visit::visit_expr_binary(self, binary);
         }
     }

@@ -26,12 +26,7 @@ pub fn zip_calls_as_methods(block: &mut syn::Block) {
             let Expr::Path(path) = strip(&call.func) else {
                 return;
             };
-            let segments: Vec<String> = path
-                .path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect();
+            let segments = crate::lower::segment_names(&path.path);
             let named = matches!(
                 segments.iter().map(String::as_str).collect::<Vec<_>>()[..],
                 ["std" | "core", "iter", "zip"] | ["iter", "zip"]

@@ -2,7 +2,7 @@
 //! elements are differentiable values.
 
 use super::expressions::{contains_branch, is_float_literal, literal_float};
-use super::{span_of, strip_parens, Lowerer};
+use super::{segment_names, span_of, strip_parens, Lowerer};
 use crate::ir::{ArrayInfo, Constant, FloatTy, Hint, Node, NodeId, NodeKind, Operand};
 use crate::parse::signature::Shape;
 use proc_macro2::{Ident, Span};
@@ -376,12 +376,7 @@ impl<'a> Lowerer<'a> {
         let Expr::Path(path) = &*call.func else {
             return None;
         };
-        let segments: Vec<String> = path
-            .path
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
+        let segments = segment_names(&path.path);
         if !segments.ends_with(&["array".to_string(), "from_fn".to_string()])
             || call.args.len() != 1
         {
@@ -561,12 +556,7 @@ pub(crate) fn is_empty_vec(expr: &Expr) -> bool {
     match strip_parens(expr) {
         Expr::Call(call) => match strip_parens(&call.func) {
             Expr::Path(p) => {
-                let segments: Vec<String> = p
-                    .path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect();
+                let segments = segment_names(&p.path);
                 matches!(
                     segments
                         .iter()

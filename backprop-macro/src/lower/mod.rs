@@ -394,6 +394,12 @@ pub fn closure_bindings(closure: &syn::ExprClosure) -> Vec<String> {
     bound.0
 }
 
+/// The names of a path's segments, `["std", "iter", "zip"]`, to match a
+/// path as written.
+pub fn segment_names(path: &syn::Path) -> Vec<String> {
+    path.segments.iter().map(|s| s.ident.to_string()).collect()
+}
+
 pub fn strip_parens(expr: &Expr) -> &Expr {
     match expr {
         Expr::Paren(p) => strip_parens(&p.expr),
