@@ -726,3 +726,38 @@ fn ranges_are_folded_and_mapped_by_index() {
         assert_gradient(over_index_ranges, &x, &g.x);
     }
 }
+
+/// The index of the largest and the smallest element as Rust writes it,
+/// `enumerate()` then `max_by`/`min_by` unwrapped; the index shows in the
+/// value, so ties must go where the iterator's go.
+#[differentiate]
+fn arg_extrema(x: &[f64]) -> f64 {
+    let (hi, _) = x
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.partial_cmp(b.1).unwrap())
+        .unwrap();
+    let (lo, &smallest) = x
+        .iter()
+        .enumerate()
+        .min_by(|(_, p), (_, q)| p.total_cmp(q))
+        .unwrap();
+    10.0 * hi as f64 + lo as f64 + x[hi] * x[0].sin() + smallest * smallest
+}
+
+#[test]
+fn arg_extrema_are_the_indices_the_iterator_picks() {
+    for x in [[0.3, -1.2, 2.5, 0.7], [-0.8, 0.2, 0.9, 0.1]] {
+        let (value, g) = arg_extrema::grad(&x);
+        assert_eq!(value, arg_extrema(&x));
+        assert_gradient(arg_extrema, &x, &g.x);
+    }
+    // Ties (no derivative across them): the last of the maxima (index 2),
+    // the first of the minima (index 1), as the value shows.
+    let x = [1.5, -0.5, 1.5, -0.5];
+    let (value, g) = arg_extrema::grad(&x);
+    assert_eq!(value, arg_extrema(&x));
+    let expected = [1.5 * 1.5_f64.cos(), -1.0, 1.5_f64.sin(), 0.0];
+    assert!(g.x.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-15));
+    assert_eq!(value, 21.0 + 1.5 * 1.5_f64.sin() + 0.25);
+}

@@ -18,13 +18,16 @@
 //! early returns at the top of the body as `if`/`else` (`returns`), a
 //! local array returned by name, and arrays mapped whole, as their elements
 //! (`array_results`),
-//! `continue` at the top of a loop's body as `if`/`else` (`continues`),
+//! `continue` at the top of a loop's body as `if`/`else` (`continues`), the
+//! index of a list's largest element by `enumerate().max_by(..)` as the
+//! loop that finds it (`arg_extrema`),
 //! loops of at most four iterations over a literal range written out
 //! (`unroll`), and
 //! iterator chains over slices turned into the loops they stand for
 //! (`iterators`, used by lowering).
 
 pub mod adapters;
+pub mod arg_extrema;
 pub mod array_results;
 pub mod array_sources;
 pub mod assignments;
@@ -64,6 +67,7 @@ use syn::Expr;
 pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     zips::zip_calls_as_methods(&mut function.block);
     paths::rebase(function);
+    arg_extrema::arg_extrema_as_indices(&mut function.block);
     sizes::literal_sizes_typed(&mut function.block);
     row_buffers::row_buffers_as_flat(&mut function.block);
     row_buffers::data_row_loops_by_index(function);

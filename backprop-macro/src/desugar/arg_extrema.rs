@@ -1,0 +1,271 @@
+//! The index of a list's largest or smallest element, as Rust writes it:
+//! `let (i, _) = x.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();`
+//! (also `min_by`, `partial_cmp(..).unwrap()`, the comparator's parameters
+//! taken apart, `|(_, a), (_, b)| ..`, and the element bound by value, `(i,
+//! &v)`), as the loop over indices it stands for:
+//!
+//! ```text
+//! let i = { let mut best = 0; .. for k in 0..x.len() { if .. x[k] >= x[best] { best = k; } } .. best };
+//! let v = x[i];
+//! ```
+//!
+//! The comparison is not differentiated; the element read at the index is,
+//! as `x[i]` is. Ties go where the iterator's would: the last of equal
+//! maxima, the first of equal minima.
+
+use crate::lower::strip_parens as strip;
+use quote::quote_spanned;
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Pat, Stmt};
+
+pub fn arg_extrema_as_indices(block: &mut syn::Block) {
+    struct Statements;
+    impl VisitMut for Statements {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            syn::visit_mut::visit_block_mut(self, block);
+            let stmts = std::mem::take(&mut block.stmts);
+            for stmt in stmts {
+                match &stmt {
+                    Stmt::Local(local) => match rewritten(local) {
+                        Some(lets) => block.stmts.extend(lets),
+                        None => block.stmts.push(stmt),
+                    },
+                    _ => block.stmts.push(stmt),
+                }
+            }
+        }
+    }
+    Statements.visit_block_mut(block);
+}
+
+/// `let (i, v) = x.iter().enumerate().max_by(..).unwrap();` as the `let`s of
+/// the index and, where bound, the element.
+fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
+    let Pat::Tuple(pair) = &local.pat else {
+        return None;
+    };
+    let [index, element] = [pair.elems.first()?, pair.elems.get(1)?];
+    if pair.elems.len() != 2 {
+        return None;
+    }
+    let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
+    let Expr::MethodCall(unwrap) = strip(&init.expr) else {
+        return None;
+    };
+    let unwraps = (unwrap.method == "unwrap" && unwrap.args.is_empty())
+        || (unwrap.method == "expect" && unwrap.args.len() == 1);
+    let Expr::MethodCall(by) = strip(&unwrap.receiver) else {
+        return None;
+    };
+    let largest = match by.method.to_string().as_str() {
+        "max_by" if by.args.len() == 1 => true,
+        "min_by" if by.args.len() == 1 => false,
+        _ => return None,
+    };
+    let list = enumerated_list(&by.receiver)?;
+    let descending = pair_order(&by.args[0])?;
+    if !unwraps {
+        return None;
+    }
+    let element = match element {
+        Pat::Wild(_) => None,
+        Pat::Reference(r) => match &*r.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let index = match index {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+        _ => return None,
+    };
+    let span = by.span();
+    // Names the statement does not use, so they hide nothing it reads.
+    let used = crate::emit::names::identifiers(quote::ToTokens::to_token_stream(local));
+    let [best, seen, k] = ["best", "seen", "k"].map(|name| {
+        let mut name = format!("{name}_{index}");
+        while used.iter().any(|u| *u == name) {
+            name.push('_');
+        }
+        syn::Ident::new(&name, span)
+    });
+    // The comparator's order: the last of equal maxima, the first of equal
+    // minima, as `max_by` and `min_by` choose.
+    let replaces = match (largest, descending) {
+        (true, false) => quote_spanned!(span=> #list[#k] >= #list[#best]),
+        (false, false) => quote_spanned!(span=> #list[#k] < #list[#best]),
+        (true, true) => quote_spanned!(span=> #list[#k] <= #list[#best]),
+        (false, true) => quote_spanned!(span=> #list[#k] > #list[#best]),
+    };
+    let message = format!("`{}` of no items", by.method);
+    let mut lets: Vec<Stmt> = vec![syn::parse_quote_spanned! {span=>
+        let #index: usize = {
+            let mut #best: usize = 0;
+            let mut #seen = false;
+            for #k in 0..#list.len() {
+                if !#seen || #replaces {
+                    #best = #k;
+                    #seen = true;
+                }
+            }
+            assert!(#seen, #message);
+            #best
+        };
+    }];
+    if let Some(element) = element {
+        lets.push(syn::parse_quote_spanned!(span=> let #element = #list[#index];));
+    }
+    Some(lets)
+}
+
+/// `x` of `x.iter().enumerate()`.
+fn enumerated_list(expr: &Expr) -> Option<syn::Ident> {
+    let Expr::MethodCall(enumerate) = strip(expr) else {
+        return None;
+    };
+    let Expr::MethodCall(iter) = strip(&enumerate.receiver) else {
+        return None;
+    };
+    if enumerate.method != "enumerate" || !enumerate.args.is_empty() || iter.method != "iter" {
+        return None;
+    }
+    match strip(&iter.receiver) {
+        Expr::Path(path) => path.path.get_ident().cloned(),
+        _ => None,
+    }
+}
+
+/// The order of a comparator of `(index, &value)` pairs by their values:
+/// `|a, b| a.1.total_cmp(b.1)` or `|(_, a), (_, b)| a.partial_cmp(b).unwrap()`
+/// is the order of `|a, b| a.total_cmp(b)` (`comparison_order`).
+fn pair_order(comparator: &Expr) -> Option<bool> {
+    let Expr::Closure(closure) = strip(comparator) else {
+        return None;
+    };
+    if closure.inputs.len() != 2 {
+        return None;
+    }
+    let mut values = closure.clone();
+    let mut named = Vec::new();
+    for input in values.inputs.iter_mut() {
+        let pat = match &*input {
+            Pat::Reference(r) => (*r.pat).clone(),
+            other => other.clone(),
+        };
+        *input = match pat {
+            // `(_, a)`: the value's name.
+            Pat::Tuple(tuple)
+                if tuple.elems.len() == 2 && matches!(tuple.elems[0], Pat::Wild(_)) =>
+            {
+                tuple.elems[1].clone()
+            }
+            // `a`, read as `a.1`.
+            Pat::Ident(p) => {
+                named.push(p.ident.clone());
+                Pat::Ident(p)
+            }
+            _ => return None,
+        };
+    }
+    for name in &named {
+        let mut seconds = Seconds { name, other: false };
+        seconds.visit_expr_mut(&mut values.body);
+        if seconds.other {
+            return None;
+        }
+    }
+    crate::desugar::comparison_order(&Expr::Closure(values))
+}
+
+/// `a.1` as `a`; `other` where `a` is used another way.
+struct Seconds<'n> {
+    name: &'n syn::Ident,
+    other: bool,
+}
+
+impl VisitMut for Seconds<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Field(field)
+                if matches!(&field.member, syn::Member::Unnamed(i) if i.index == 1)
+                    && matches!(strip(&field.base), Expr::Path(p) if p.path.is_ident(self.name)) =>
+            {
+                *expr = (*field.base).clone();
+            }
+            Expr::Path(path) if path.path.is_ident(self.name) => self.other = true,
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn rewrites(block: proc_macro2::TokenStream) -> bool {
+        let mut block: syn::Block = syn::parse2(block).unwrap();
+        let before = quote!(#block).to_string();
+        arg_extrema_as_indices(&mut block);
+        quote!(#block).to_string() != before
+    }
+
+    #[test]
+    fn the_forms_rust_writes_are_rewritten() {
+        assert!(rewrites(quote!({
+            let (i, _) = x
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.partial_cmp(b.1).unwrap())
+                .unwrap();
+        })));
+        assert!(rewrites(quote!({
+            let (i, &v) = x
+                .iter()
+                .enumerate()
+                .min_by(|(_, a), (_, b)| a.total_cmp(b))
+                .unwrap();
+        })));
+        assert!(rewrites(quote!({
+            let (i, _) = x
+                .iter()
+                .enumerate()
+                .max_by(|&(_, a), &(_, b)| b.total_cmp(a))
+                .expect("some");
+        })));
+    }
+
+    #[test]
+    fn other_forms_are_left_as_written() {
+        // The element by reference, a comparator reading the index, a key
+        // function, no unwrap, a list that is not a name.
+        assert!(!rewrites(quote!({
+            let (i, v) = x
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap();
+        })));
+        assert!(!rewrites(quote!({
+            let (i, _) = x.iter().enumerate().max_by(|a, b| a.0.cmp(&b.0)).unwrap();
+        })));
+        assert!(!rewrites(quote!({
+            let (i, _) = x.iter().enumerate().max_by_key(|a| a.0).unwrap();
+        })));
+        assert!(!rewrites(quote!({
+            let (i, _) = x
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap_or((0, &0.0));
+        })));
+        assert!(!rewrites(quote!({
+            let (i, _) =
+                s.x.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .unwrap();
+        })));
+    }
+}
