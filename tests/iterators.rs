@@ -482,6 +482,16 @@ fn extremes_by_a_comparator() {
         let analytic: Vec<f64> = g.x.iter().chain(&g.y).copied().collect();
         assert_gradient(f, &point, &analytic);
     }
+    // Signed zeros, which `total_cmp` orders (-0.0 below 0.0) and the
+    // comparisons see equal: the value keeps the sign the iterator picks.
+    let signed = |v: f64| 1.0 / v;
+    for (x, y) in [
+        ([0.0, -0.0, -0.5], [-0.0, 0.0, 0.7]),
+        ([-0.0, 0.0, 0.0], [0.0, -0.0, -0.0]),
+    ] {
+        let value = extremes_by::grad(&x, &y).0;
+        assert_eq!(signed(value), signed(extremes_by(&x, &y)));
+    }
 }
 
 /// `count` and `position` over a differentiated slice's chain: integers
@@ -760,4 +770,10 @@ fn arg_extrema_are_the_indices_the_iterator_picks() {
     let expected = [1.5 * 1.5_f64.cos(), -1.0, 1.5_f64.sin(), 0.0];
     assert!(g.x.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-15));
     assert_eq!(value, 21.0 + 1.5 * 1.5_f64.sin() + 0.25);
+    // Signed zeros: equal to `partial_cmp` (the last of the maxima, index
+    // 2), ordered by `total_cmp` (-0.0 the smaller: index 2 again, where
+    // the first of equal minima would be index 1).
+    for x in [[0.5, 0.0, -0.0, 0.5], [-0.0, 0.0, 1.0, 1.0]] {
+        assert_eq!(arg_extrema::grad(&x).0, arg_extrema(&x));
+    }
 }

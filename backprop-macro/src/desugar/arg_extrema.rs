@@ -65,6 +65,9 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
     };
     let list = enumerated_list(&by.receiver)?;
     let descending = pair_order(&by.args[0])?;
+    let total = quote::ToTokens::to_token_stream(&by.args[0])
+        .to_string()
+        .contains("total_cmp");
     if !unwraps {
         return None;
     }
@@ -92,12 +95,11 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
     });
     // The comparator's order: the last of equal maxima, the first of equal
     // minima, as `max_by` and `min_by` choose.
-    let replaces = match (largest, descending) {
-        (true, false) => quote_spanned!(span=> #list[#k] >= #list[#best]),
-        (false, false) => quote_spanned!(span=> #list[#k] < #list[#best]),
-        (true, true) => quote_spanned!(span=> #list[#k] <= #list[#best]),
-        (false, true) => quote_spanned!(span=> #list[#k] > #list[#best]),
-    };
+    let (a, b) = (
+        quote_spanned!(span=> #list[#k]),
+        quote_spanned!(span=> #list[#best]),
+    );
+    let replaces = replaces(&a, &b, largest, descending, total, span);
     let message = format!("`{}` of no items", by.method);
     let mut lets: Vec<Stmt> = vec![syn::parse_quote_spanned! {span=>
         let #index: usize = {
@@ -117,6 +119,36 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
         lets.push(syn::parse_quote_spanned!(span=> let #element = #list[#index];));
     }
     Some(lets)
+}
+
+/// Whether the item `a` takes the place of the one chosen so far, `b`, in
+/// `max_by` (`largest`) or `min_by` by a comparator in ascending or
+/// `descending` order: the last of equal maxima, the first of equal minima,
+/// as the iterator chooses. By `total_cmp`, -0.0 is below 0.0, where `>=`
+/// sees them equal. (Used by the chains' `max_by` of values too.)
+pub(crate) fn replaces(
+    a: &proc_macro2::TokenStream,
+    b: &proc_macro2::TokenStream,
+    largest: bool,
+    descending: bool,
+    total: bool,
+    span: proc_macro2::Span,
+) -> proc_macro2::TokenStream {
+    let below = |a: &proc_macro2::TokenStream, b: &proc_macro2::TokenStream| quote_spanned!(span=> (#a == #b && #a.is_sign_negative() && #b.is_sign_positive()));
+    let (a_below, b_below) = (below(a, b), below(b, a));
+    match (largest != descending, largest, total) {
+        // At least the one chosen (max_by ascending) ...
+        (true, true, false) => quote_spanned!(span=> #a >= #b),
+        (true, true, true) => quote_spanned!(span=> (#a >= #b && !#a_below)),
+        // ... below it (min_by ascending) ...
+        (false, false, false) => quote_spanned!(span=> #a < #b),
+        (false, false, true) => quote_spanned!(span=> (#a < #b || #a_below)),
+        // ... and the same, reversed by a descending comparator.
+        (false, true, false) => quote_spanned!(span=> #a <= #b),
+        (false, true, true) => quote_spanned!(span=> (#a <= #b && !#b_below)),
+        (true, false, false) => quote_spanned!(span=> #a > #b),
+        (true, false, true) => quote_spanned!(span=> (#a > #b || #b_below)),
+    }
 }
 
 /// `x` of `x.iter().enumerate()`.

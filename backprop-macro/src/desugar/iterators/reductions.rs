@@ -206,12 +206,18 @@ fn extreme_by(call: &syn::ExprMethodCall, zero: &TokenStream) -> Option<Expr> {
     let candidate = names.fresh("candidate");
     // By the comparator's order: the last of equal maxima, the first of
     // equal minima.
-    let replaces = match (largest, descending) {
-        (true, false) => quote_spanned!(span=> #candidate >= #best),
-        (false, false) => quote_spanned!(span=> #candidate < #best),
-        (true, true) => quote_spanned!(span=> #candidate <= #best),
-        (false, true) => quote_spanned!(span=> #candidate > #best),
-    };
+    let total = by.args[0]
+        .to_token_stream()
+        .to_string()
+        .contains("total_cmp");
+    let replaces = crate::desugar::arg_extrema::replaces(
+        &candidate.to_token_stream(),
+        &best.to_token_stream(),
+        largest,
+        descending,
+        total,
+        span,
+    );
     let body = nest(
         &steps,
         quote_spanned! {span=>
