@@ -321,6 +321,12 @@ fn generated_code_is_lint_clean() {
     assert!(outputs::jacobian(0.5, &[1.0, 2.0]).1[1].x.is_finite());
     assert!((identity::grad(1.0, 2.0).1.x - 1.0).abs() < f64::EPSILON);
     assert!(constant::grad(1.0).1._x.abs() < f64::EPSILON);
+    let m = [1.0, 0.5, 0.25, 0.75, 2.0, 0.1, 1.0, 0.3, 1.5];
+    assert!(matrix_norm::grad(&m, &[0.2, -0.4, 0.9])
+        .1
+        .m
+        .iter()
+        .all(|d| d.is_finite()));
 }
 
 /// Checkpointed loops: a `for` over a range with a buffer in its state, and a
@@ -552,4 +558,23 @@ pub fn hidden_pair(w: &[f64], x: &[f64]) -> [f64; 2] {
         a += h[i] * w[i];
     }
     [a, h[0]]
+}
+
+/// Short literal loops, nested, written out by the macro: their indices
+/// folded (`m[3 * i + j]`), which must leave nothing clippy calls out.
+#[differentiate]
+#[must_use]
+#[allow(clippy::needless_range_loop)]
+pub fn matrix_norm(m: &[f64; 9], v: &[f64; 3]) -> f64 {
+    let mut out = [0.0; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            out[i] += m[3 * i + j] * v[j] + m[i * 3 + 1] * v[(i + j) % 3];
+        }
+    }
+    let mut total = 0.0;
+    for k in 0..3 {
+        total += out[k] * out[k] * m[8 - k];
+    }
+    total.sqrt()
 }
