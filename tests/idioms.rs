@@ -387,7 +387,9 @@ fn ends_and_reversed_count(x: &[f64], i: usize) -> f64 {
     for (k, v) in x.iter().rev().enumerate() {
         weighted += v * (k as f64 + 1.0);
     }
-    first * last + picked.sin() + weighted
+    // The iterator's ends are the slice's.
+    let tail = *x.iter().last().unwrap() + x.iter().copied().next().unwrap();
+    first * last + picked.sin() + weighted + tail * tail
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Elements of a slice as Rust spells them through `Option`:
 //! `x.first().unwrap()`, `*x.last().unwrap()`, `x.get(i).copied().unwrap_or(0.0)`
-//! are the reads they stand for, `x[0]`, `x[x.len() - 1]`,
+//! (and `x.iter().last()`, `x.iter().next()`, the slice's ends) are the
+//! reads they stand for, `x[0]`, `x[x.len() - 1]`,
 //! `if i < x.len() { x[i] } else { 0.0 }`. (Where there is no element,
 //! `unwrap` panics either way.)
 
@@ -10,6 +11,16 @@ use syn::visit_mut::VisitMut;
 use syn::Expr;
 
 pub fn ends_as_indices(block: &mut syn::Block) {
+    struct Iterated;
+    impl VisitMut for Iterated {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            syn::visit_mut::visit_expr_mut(self, expr);
+            if let Some(end) = iterated_end(expr) {
+                *expr = end;
+            }
+        }
+    }
+    Iterated.visit_block_mut(block);
     Rewriter.visit_block_mut(block);
 }
 
@@ -51,6 +62,40 @@ impl VisitMut for Rewriter {
             *expr = read;
         }
     }
+}
+
+/// `x.iter().last()` as `x.last()`, `x.iter().next()` as `x.first()`, and
+/// with `copied()` or `cloned()` between, the same copied: the iterator's
+/// ends are the slice's.
+fn iterated_end(expr: &Expr) -> Option<Expr> {
+    let Expr::MethodCall(end) = expr else {
+        return None;
+    };
+    let slice_end = match end.method.to_string().as_str() {
+        "last" if end.args.is_empty() => "last",
+        "next" if end.args.is_empty() => "first",
+        _ => return None,
+    };
+    let (iterated, copy) = match strip(&end.receiver) {
+        Expr::MethodCall(c)
+            if c.args.is_empty() && (c.method == "copied" || c.method == "cloned") =>
+        {
+            (strip(&c.receiver), Some(&c.method))
+        }
+        other => (other, None),
+    };
+    let Expr::MethodCall(iter) = iterated else {
+        return None;
+    };
+    let Expr::Path(list) = strip(&iter.receiver) else {
+        return None;
+    };
+    if iter.method != "iter" || !iter.args.is_empty() || list.path.get_ident().is_none() {
+        return None;
+    }
+    let method = syn::Ident::new(slice_end, end.method.span());
+    let copy = copy.map(|copy| quote::quote!(.#copy()));
+    Some(syn::parse_quote_spanned!(end.method.span()=> #list.#method()#copy))
 }
 
 /// An element of a named slice, as `Option`.
