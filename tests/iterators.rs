@@ -777,3 +777,26 @@ fn arg_extrema_are_the_indices_the_iterator_picks() {
         assert_eq!(arg_extrema::grad(&x).0, arg_extrema(&x));
     }
 }
+
+/// An iterator bound to a name and consumed by the next statement, as
+/// written to name a step: the chain where it is consumed.
+#[differentiate]
+fn named_iterators(x: &[f64], y: &[f64]) -> f64 {
+    let squares = x.iter().map(|v| v * v);
+    let total: f64 = squares.sum();
+    let products = x.iter().zip(y).map(|(a, b)| a * b.sin());
+    total * products.sum::<f64>()
+}
+
+#[test]
+fn named_iterators_are_their_chains() {
+    for (x, y) in [
+        ([0.3, -0.7, 1.1], [1.2, 0.1, 0.5]),
+        ([-0.4, 0.9, -1.3], [0.2, -0.6, 0.8]),
+    ] {
+        let (value, g) = named_iterators::grad(&x, &y);
+        assert_eq!(value, named_iterators(&x, &y));
+        assert_gradient(|x| named_iterators(x, &y), &x, &g.x);
+        assert_gradient(|y| named_iterators(&x, y), &y, &g.y);
+    }
+}

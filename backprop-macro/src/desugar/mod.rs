@@ -18,7 +18,9 @@
 //! early returns at the top of the body as `if`/`else` (`returns`), a
 //! local array returned by name, and arrays mapped whole, as their elements
 //! (`array_results`),
-//! `continue` at the top of a loop's body as `if`/`else` (`continues`), the
+//! `continue` at the top of a loop's body as `if`/`else` (`continues`), an
+//! iterator bound by a `let` and consumed next written where it is
+//! consumed (`iterator_lets`), the
 //! index of a list's largest element by `enumerate().max_by(..)` as the
 //! loop that finds it (`arg_extrema`),
 //! loops of at most four iterations over a literal range written out
@@ -41,6 +43,7 @@ pub mod ends;
 pub mod extrema;
 pub mod hoist;
 pub mod iter_mut;
+pub mod iterator_lets;
 pub mod iterators;
 pub mod loop_values;
 pub mod matches;
@@ -68,6 +71,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     zips::zip_calls_as_methods(&mut function.block);
     paths::rebase(function);
     arg_extrema::arg_extrema_as_indices(&mut function.block);
+    iterator_lets::iterator_lets_inlined(&mut function.block);
     sizes::literal_sizes_typed(&mut function.block);
     row_buffers::row_buffers_as_flat(&mut function.block);
     row_buffers::data_row_loops_by_index(function);
