@@ -53,24 +53,9 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
     let Expr::MethodCall(unwrap) = strip(&init.expr) else {
         return None;
     };
-    let unwraps = (unwrap.method == "unwrap" && unwrap.args.is_empty())
-        || (unwrap.method == "expect" && unwrap.args.len() == 1);
-    let Expr::MethodCall(by) = strip(&unwrap.receiver) else {
-        return None;
-    };
-    let largest = match by.method.to_string().as_str() {
-        "max_by" if by.args.len() == 1 => true,
-        "min_by" if by.args.len() == 1 => false,
-        _ => return None,
-    };
+    let Extreme { by, largest, total } = unwrapped_extreme(unwrap)?;
     let list = enumerated_list(&by.receiver)?;
     let descending = pair_order(&by.args[0])?;
-    let total = quote::ToTokens::to_token_stream(&by.args[0])
-        .to_string()
-        .contains("total_cmp");
-    if !unwraps {
-        return None;
-    }
     let element = match element {
         Pat::Wild(_) => None,
         Pat::Reference(r) => match &*r.pat {
@@ -119,6 +104,34 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
         lets.push(syn::parse_quote_spanned!(span=> let #element = #list[#index];));
     }
     Some(lets)
+}
+
+/// `max_by(cmp)` or `min_by(cmp)` unwrapped (`unwrap()`, `expect(..)`).
+pub(crate) struct Extreme<'a> {
+    /// The `max_by` or `min_by` call.
+    pub by: &'a syn::ExprMethodCall,
+    /// `max_by`.
+    pub largest: bool,
+    /// The comparator is `total_cmp` (which orders -0.0 below 0.0).
+    pub total: bool,
+}
+
+/// `call`, the unwrapping of a `max_by` or `min_by`, taken apart.
+pub(crate) fn unwrapped_extreme(call: &syn::ExprMethodCall) -> Option<Extreme<'_>> {
+    let unwraps = (call.method == "unwrap" && call.args.is_empty())
+        || (call.method == "expect" && call.args.len() == 1);
+    let Expr::MethodCall(by) = strip(&call.receiver) else {
+        return None;
+    };
+    let largest = match by.method.to_string().as_str() {
+        "max_by" if by.args.len() == 1 => true,
+        "min_by" if by.args.len() == 1 => false,
+        _ => return None,
+    };
+    let total = quote::ToTokens::to_token_stream(&by.args[0])
+        .to_string()
+        .contains("total_cmp");
+    unwraps.then_some(Extreme { by, largest, total })
 }
 
 /// Whether the item `a` takes the place of the one chosen so far, `b`, in

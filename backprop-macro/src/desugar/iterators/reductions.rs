@@ -183,19 +183,8 @@ pub fn reduction(
 /// of equal largest as `max_by` returns and the first of equal smallest as
 /// `min_by` does, and panics as `unwrap` does where there is none.
 fn extreme_by(call: &syn::ExprMethodCall, zero: &TokenStream) -> Option<Expr> {
-    let unwraps = (call.method == "unwrap" && call.args.is_empty())
-        || (call.method == "expect" && call.args.len() == 1);
-    if !unwraps {
-        return None;
-    }
-    let Expr::MethodCall(by) = strip(&call.receiver) else {
-        return None;
-    };
-    let largest = match by.method.to_string().as_str() {
-        "max_by" if by.args.len() == 1 => true,
-        "min_by" if by.args.len() == 1 => false,
-        _ => return None,
-    };
+    let crate::desugar::arg_extrema::Extreme { by, largest, total } =
+        crate::desugar::arg_extrema::unwrapped_extreme(call)?;
     let descending = crate::desugar::comparison_order(&by.args[0])?;
     let chain = Chain::of(&by.receiver)?;
     let span = by.span();
@@ -206,10 +195,6 @@ fn extreme_by(call: &syn::ExprMethodCall, zero: &TokenStream) -> Option<Expr> {
     let candidate = names.fresh("candidate");
     // By the comparator's order: the last of equal maxima, the first of
     // equal minima.
-    let total = by.args[0]
-        .to_token_stream()
-        .to_string()
-        .contains("total_cmp");
     let replaces = crate::desugar::arg_extrema::replaces(
         &candidate.to_token_stream(),
         &best.to_token_stream(),
