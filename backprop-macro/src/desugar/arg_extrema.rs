@@ -64,8 +64,8 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
         },
         _ => return None,
     };
-    let index = match index {
-        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+    let (index, binding) = match index {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => (p.ident.clone(), p),
         _ => return None,
     };
     let span = by.span();
@@ -87,7 +87,7 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
     let replaces = replaces(&a, &b, largest, descending, total, span);
     let message = format!("`{}` of no items", by.method);
     let mut lets: Vec<Stmt> = vec![syn::parse_quote_spanned! {span=>
-        let #index: usize = {
+        let #binding: usize = {
             let mut #best: usize = 0;
             let mut #seen = false;
             for #k in 0..#list.len() {
