@@ -287,9 +287,11 @@ pub fn function(f: &Func, d: Dialect, len: usize, out: &mut String) {
         Ret::Pair(a, b) if f.pairs != Pairs::Tuple && f.name != "f" => {
             let _ = writeln!(out, "    [{}, {}]", p.expr(a), p.expr(b));
         }
-        // Half of them (by the printed text, so no draw changes the programs
-        // a seed makes) end in a branch whose arms are tuples.
-        Ret::Pair(a, b) if p.expr(a).len().is_multiple_of(2) => {
+        // Half of them end in a branch whose arms are tuples: chosen by the
+        // expression's tree (so no draw changes the programs a seed makes),
+        // not by its printed text, which differs between the function
+        // (`T::from(0.5).unwrap()`) and its oracle (`D::c(0.5)`).
+        Ret::Pair(a, b) if format!("{a:?}").len().is_multiple_of(2) => {
             let (a, b) = (p.expr(a), p.expr(b));
             let _ = writeln!(
                 out,
