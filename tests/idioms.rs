@@ -1750,6 +1750,28 @@ fn through_references(x: &[f64], data: &[f64]) -> f64 {
     s
 }
 
+/// Points of data in a `static` of a struct that is not `Copy`, walked by
+/// reference: each element stays a reference (its fields are read).
+pub struct TimedSample {
+    pub t: f64,
+    pub y: f64,
+}
+
+static SAMPLES: [TimedSample; 3] = [
+    TimedSample { t: 0.5, y: 1.0 },
+    TimedSample { t: -1.0, y: 2.0 },
+    TimedSample { t: 2.0, y: -0.5 },
+];
+
+#[differentiate]
+fn fit_to_samples(w: f64, b: f64) -> f64 {
+    let mut loss = 0.0;
+    for s in &SAMPLES {
+        loss += (s.t * w + b - s.y).powi(2);
+    }
+    loss
+}
+
 /// Capitals name a matrix as often as a constant: `A` here is a parameter,
 /// `B` a local array, both read where they are.
 #[allow(non_snake_case)]
@@ -1776,6 +1798,9 @@ fn tables_of_constants_zipped_with_the_inputs() {
         let (value, g) = weighted_by_constants::grad(&x);
         assert_eq!(value, weighted_by_constants(&x));
         assert_gradient(weighted_by_constants, &x, &g.x);
+        let (value, g) = fit_to_samples::grad(x[0], x[1]);
+        assert_eq!(value, fit_to_samples(x[0], x[1]));
+        assert_gradient(|v| fit_to_samples(v[0], v[1]), &x[..2], &[g.w, g.b]);
         let data = [0.7, -1.2, 0.4, 2.0];
         let (value, g) = through_references::grad(&x, &data);
         assert_eq!(value, through_references(&x, &data));

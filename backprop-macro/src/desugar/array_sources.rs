@@ -362,8 +362,8 @@ impl VisitMut for Sources<'_> {
 
 /// `for w in &W { .. w .. *w .. }` as `for &w in &W { .. w .. w .. }`: the
 /// element a float, not a reference to one, which the backward pass can
-/// keep. Left as written where a macro or a closure might use the name, or
-/// the body binds it again.
+/// keep. Left as written where a macro or a closure might use the name, the
+/// body reads a field of it, or binds it again.
 fn by_value(each: &mut syn::ExprForLoop) {
     let syn::Pat::Ident(p) = &*each.pat else {
         return;
@@ -372,18 +372,24 @@ fn by_value(each: &mut syn::ExprForLoop) {
         return;
     }
     let name = p.ident.clone();
-    struct Unsure(bool);
-    impl<'ast> syn::visit::Visit<'ast> for Unsure {
+    // A field read (`p.x`) says the elements are structs or tuples, which
+    // may not be `Copy`: left as written.
+    struct Unsure<'n>(&'n syn::Ident, bool);
+    impl<'ast> syn::visit::Visit<'ast> for Unsure<'_> {
         fn visit_macro(&mut self, _: &'ast syn::Macro) {
-            self.0 = true;
+            self.1 = true;
         }
         fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {
-            self.0 = true;
+            self.1 = true;
+        }
+        fn visit_expr_field(&mut self, field: &'ast syn::ExprField) {
+            self.1 |= matches!(strip(&field.base), Expr::Path(p) if p.path.is_ident(self.0));
+            syn::visit::visit_expr_field(self, field);
         }
     }
-    let mut unsure = Unsure(false);
+    let mut unsure = Unsure(&name, false);
     syn::visit::Visit::visit_block(&mut unsure, &each.body);
-    if unsure.0 || crate::desugar::rebound_inside(&each.body, &name) {
+    if unsure.1 || crate::desugar::rebound_inside(&each.body, &name) {
         return;
     }
     struct Derefs<'n>(&'n syn::Ident);
