@@ -70,14 +70,10 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
     };
     let span = by.span();
     // Names the statement does not use, so they hide nothing it reads.
-    let used = crate::emit::names::identifiers(quote::ToTokens::to_token_stream(local));
-    let [best, seen, k] = ["best", "seen", "k"].map(|name| {
-        let mut name = format!("{name}_{index}");
-        while used.iter().any(|u| *u == name) {
-            name.push('_');
-        }
-        syn::Ident::new(&name, span)
-    });
+    let mut names = crate::emit::names::Names::avoiding(crate::emit::names::identifiers(
+        quote::ToTokens::to_token_stream(local),
+    ));
+    let [best, seen, k] = ["best", "seen", "k"].map(|name| names.fresh(&format!("{name}_{index}")));
     // The comparator's order: the last of equal maxima, the first of equal
     // minima, as `max_by` and `min_by` choose.
     let (a, b) = (

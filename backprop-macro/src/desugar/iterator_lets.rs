@@ -15,27 +15,6 @@ use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat, Stmt};
 
-/// The methods that make or adapt an iterator of a slice.
-const ITERATOR_METHODS: [&str; 17] = [
-    "iter",
-    "into_iter",
-    "windows",
-    "chunks",
-    "chunks_exact",
-    "map",
-    "filter",
-    "zip",
-    "enumerate",
-    "rev",
-    "skip",
-    "take",
-    "step_by",
-    "copied",
-    "cloned",
-    "skip_while",
-    "take_while",
-];
-
 pub fn iterator_lets_inlined(block: &mut syn::Block) {
     struct Blocks;
     impl VisitMut for Blocks {
@@ -46,9 +25,9 @@ pub fn iterator_lets_inlined(block: &mut syn::Block) {
                 let (head, rest) = block.stmts.split_at_mut(k + 1);
                 match bound_iterator(&head[k]) {
                     Some((name, chain)) if used_once_plainly(&rest[0], &name) => {
-                        Substitute {
+                        crate::desugar::NameAs {
                             name: &name,
-                            chain: &chain,
+                            value: &chain,
                         }
                         .visit_stmt_mut(&mut rest[0]);
                         block.stmts.remove(k);
@@ -76,7 +55,11 @@ fn bound_iterator(stmt: &Stmt) -> Option<(syn::Ident, Expr)> {
     let Expr::MethodCall(call) = strip(&init.expr) else {
         return None;
     };
-    if !ITERATOR_METHODS.iter().any(|m| call.method == m) || moves(&init.expr) {
+    if !crate::desugar::ITERATOR_METHODS
+        .iter()
+        .any(|m| call.method == m)
+        || moves(&init.expr)
+    {
         return None;
     }
     Some((p.ident.clone(), (*init.expr).clone()))
@@ -137,21 +120,6 @@ fn used_once_plainly(stmt: &Stmt, name: &syn::Ident) -> bool {
     };
     uses.visit_stmt(stmt);
     uses.plain == 1 && !uses.nested
-}
-
-/// The name replaced by the chain.
-struct Substitute<'s> {
-    name: &'s syn::Ident,
-    chain: &'s Expr,
-}
-
-impl VisitMut for Substitute<'_> {
-    fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        match expr {
-            Expr::Path(path) if path.path.is_ident(self.name) => *expr = self.chain.clone(),
-            _ => syn::visit_mut::visit_expr_mut(self, expr),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ pub mod unroll;
 pub mod zips;
 
 use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::Expr;
 
 /// Every rewrite, in order: paths one module deeper, tuple assignments as
@@ -215,6 +216,59 @@ pub(crate) fn is_compound_assignment(op: &syn::BinOp) -> bool {
             | B::ShlAssign(_)
             | B::ShrAssign(_)
     )
+}
+
+/// Methods that make or adapt an iterator over a list: a `let` bound to
+/// one (`iterator_lets`), or `std::iter::zip`'s first argument (`zips`), is
+/// an iterator already.
+pub(crate) const ITERATOR_METHODS: [&str; 18] = [
+    "iter",
+    "iter_mut",
+    "into_iter",
+    "windows",
+    "chunks",
+    "chunks_exact",
+    "map",
+    "filter",
+    "zip",
+    "enumerate",
+    "rev",
+    "skip",
+    "take",
+    "step_by",
+    "copied",
+    "cloned",
+    "skip_while",
+    "take_while",
+];
+
+/// Every use of the local `name` written as `value`, where a rewrite puts
+/// a value in a name's place (a loop's variable as its literal, a named
+/// iterator as its chain): a closure with a parameter of that name is left
+/// alone, and a field given by the name alone (`P { i }`) gets the value
+/// (`P { i: 0 }`).
+pub(crate) struct NameAs<'a> {
+    pub name: &'a syn::Ident,
+    pub value: &'a Expr,
+}
+
+impl VisitMut for NameAs<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Path(path) if path.qself.is_none() && path.path.is_ident(self.name) => {
+                *expr = self.value.clone();
+            }
+            Expr::Closure(closure) if closure_binds(closure, self.name) => {}
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_field_value_mut(&mut self, field: &mut syn::FieldValue) {
+        if matches!(&field.member, syn::Member::Named(member) if member == self.name) {
+            field.colon_token.get_or_insert_with(Default::default);
+        }
+        syn::visit_mut::visit_field_value_mut(self, field);
+    }
 }
 
 /// An integer literal's value, `3` of `3` or `3usize`.

@@ -87,11 +87,16 @@ impl Unroll<'_> {
             let mut copy = body.clone();
             if let Some(variable) = variable {
                 let literal = syn::LitInt::new(&format!("{value}{suffix}"), span);
-                Replace {
-                    variable,
-                    value: &literal,
+                let value = Expr::Lit(syn::ExprLit {
+                    attrs: Vec::new(),
+                    lit: syn::Lit::Int(literal),
+                });
+                crate::desugar::NameAs {
+                    name: variable,
+                    value: &value,
                 }
                 .visit_block_mut(&mut copy);
+                Fold.visit_block_mut(&mut copy);
             }
             Stmt::Expr(
                 Expr::Block(syn::ExprBlock {
@@ -199,7 +204,7 @@ fn array_lengths(block: &syn::Block) -> HashMap<String, u64> {
 /// The length of `[T; 3]`.
 fn type_length(ty: &syn::Type) -> Option<u64> {
     match ty {
-        syn::Type::Array(array) => literal(&array.len),
+        syn::Type::Array(array) => length(&array.len),
         _ => None,
     }
 }
@@ -207,14 +212,14 @@ fn type_length(ty: &syn::Type) -> Option<u64> {
 /// The length of `[x; 3]` or `[a, b, c]`.
 fn literal_length(expr: &Expr) -> Option<u64> {
     match strip(expr) {
-        Expr::Repeat(repeat) => literal(&repeat.len),
+        Expr::Repeat(repeat) => length(&repeat.len),
         Expr::Array(array) => Some(array.elems.len() as u64),
         _ => None,
     }
 }
 
-fn literal(expr: &Expr) -> Option<u64> {
-    int_literal(expr).map(|(value, _)| value)
+fn length(expr: &Expr) -> Option<u64> {
+    crate::desugar::usize_literal(expr).map(|n| n as u64)
 }
 
 /// How many expressions a body holds.
@@ -260,24 +265,17 @@ fn straight(body: &syn::Block) -> bool {
     !finds.0
 }
 
-/// Whether `name` appears among a macro's tokens in the body.
+/// Whether `name` appears among a macro's tokens in the body, or in braces
+/// in a format string there (`"{i}"`).
 fn in_macro(body: &syn::Block, name: &syn::Ident) -> bool {
     struct Finds<'n>(&'n syn::Ident, bool);
     impl<'ast> Visit<'ast> for Finds<'_> {
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            self.1 |= mentions(mac.tokens.clone(), self.0);
+            use crate::emit::names::{format_string_names, identifiers};
+            let name = self.0.to_string();
+            self.1 |= identifiers(mac.tokens.clone()).contains(&name)
+                || format_string_names(mac.tokens.clone()).contains(&name);
         }
-    }
-    fn mentions(tokens: proc_macro2::TokenStream, name: &syn::Ident) -> bool {
-        tokens.into_iter().any(|token| match token {
-            proc_macro2::TokenTree::Ident(ident) => ident == *name,
-            proc_macro2::TokenTree::Group(group) => mentions(group.stream(), name),
-            // `"{i}"`: a name inside a format string.
-            proc_macro2::TokenTree::Literal(literal) => {
-                literal.to_string().contains(&name.to_string())
-            }
-            proc_macro2::TokenTree::Punct(_) => false,
-        })
     }
     let mut finds = Finds(name, false);
     finds.visit_block(body);
@@ -448,38 +446,16 @@ fn int_literal(expr: &Expr) -> Option<(u64, String)> {
     }
 }
 
-/// Every use of `variable` replaced by `value` (a closure with a parameter
-/// of that name left alone).
-struct Replace<'r> {
-    variable: &'r syn::Ident,
-    value: &'r syn::LitInt,
-}
+/// The integer arithmetic a copy's literals leave, folded (`folded`),
+/// innermost first.
+struct Fold;
 
-impl VisitMut for Replace<'_> {
+impl VisitMut for Fold {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        match expr {
-            Expr::Path(path) if path.qself.is_none() && path.path.is_ident(self.variable) => {
-                *expr = Expr::Lit(syn::ExprLit {
-                    attrs: Vec::new(),
-                    lit: syn::Lit::Int(self.value.clone()),
-                });
-            }
-            Expr::Closure(closure) if crate::desugar::closure_binds(closure, self.variable) => {}
-            _ => {
-                syn::visit_mut::visit_expr_mut(self, expr);
-                if let Some(folded) = folded(expr) {
-                    *expr = folded;
-                }
-            }
+        syn::visit_mut::visit_expr_mut(self, expr);
+        if let Some(folded) = folded(expr) {
+            *expr = folded;
         }
-    }
-
-    /// `P { i }` is `P { i: 0 }`.
-    fn visit_field_value_mut(&mut self, field: &mut syn::FieldValue) {
-        if matches!(&field.member, syn::Member::Named(name) if name == self.variable) {
-            field.colon_token.get_or_insert_with(Default::default);
-        }
-        syn::visit_mut::visit_field_value_mut(self, field);
     }
 }
 

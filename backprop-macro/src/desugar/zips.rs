@@ -39,7 +39,11 @@ pub fn zip_calls_as_methods(block: &mut syn::Block) {
             // iterates by `iter()`, which is what `into_iter` of a borrowed
             // slice, array or vector is.
             let receiver = match a {
-                Expr::MethodCall(m) if ITERATORS.iter().any(|name| m.method == name) => {
+                Expr::MethodCall(m)
+                    if crate::desugar::ITERATOR_METHODS
+                        .iter()
+                        .any(|name| m.method == name) =>
+                {
                     quote::quote!(#a)
                 }
                 Expr::Reference(_) => quote::quote!((#a).iter()),
@@ -55,27 +59,6 @@ pub fn zip_calls_as_methods(block: &mut syn::Block) {
     }
     Calls.visit_block_mut(block);
 }
-
-/// Methods that give an iterator: a `zip` call's first argument made by one
-/// is its own receiver.
-const ITERATORS: [&str; 16] = [
-    "iter",
-    "iter_mut",
-    "into_iter",
-    "windows",
-    "chunks",
-    "chunks_exact",
-    "map",
-    "enumerate",
-    "rev",
-    "skip",
-    "take",
-    "step_by",
-    "zip",
-    "copied",
-    "cloned",
-    "filter",
-];
 
 struct Sides;
 
