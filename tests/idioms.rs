@@ -1750,6 +1750,37 @@ fn through_references(x: &[f64], data: &[f64]) -> f64 {
     s
 }
 
+/// Loops over a name bound without a type to a constant or a reference to
+/// one: whether each element is a value or a reference only the compiler
+/// knows, and the backward pass needs them all.
+#[differentiate]
+fn over_untyped_lists(x: &[f64]) -> f64 {
+    let ws = &WEIGHTS;
+    let vs = WEIGHTS;
+    let mut s = 0.0;
+    for w in ws {
+        s += w * x[0] * x[1];
+    }
+    for w in ws.iter() {
+        s += (w * 2.0).sin() * x[2] * x[2];
+    }
+    for (i, w) in ws.iter().enumerate() {
+        let v = *w;
+        if v > 0.25 {
+            s += v * x[i] * x[0];
+        } else {
+            s -= w.exp() * x[i].cos();
+        }
+    }
+    for w in ws.iter().rev() {
+        s = s * w + x[1];
+    }
+    for v in vs {
+        s += v * x[2].sin() * x[0];
+    }
+    s
+}
+
 /// Points of data in a `static` of a struct that is not `Copy`, walked by
 /// reference: each element stays a reference (its fields are read).
 pub struct TimedSample {
@@ -1783,6 +1814,19 @@ fn capitalized_variables(A: &[f64], x: &[f64]) -> f64 {
         s += b * b;
     }
     s + x.iter().zip(A.iter()).map(|(v, a)| a * v * v).sum::<f64>()
+}
+
+#[test]
+fn loops_over_untyped_lists() {
+    // Both sides of the branch: the elements 0.2 and 0.3, 0.5.
+    for x in [[0.3, 1.1, -0.5], [-1.4, 0.2, 2.5], [0.9, -0.6, 0.1]] {
+        let (value, g) = over_untyped_lists::grad(&x);
+        assert_eq!(value, over_untyped_lists(&x));
+        assert_gradient(over_untyped_lists, &x, &g.x);
+        let (_, slope) = over_untyped_lists::tangent(&x, &[0.5, -1.0, 2.0]);
+        let along = 0.5 * g.x[0] - g.x[1] + 2.0 * g.x[2];
+        assert!((slope - along).abs() < 1e-12 * (1.0 + along.abs()));
+    }
 }
 
 #[test]

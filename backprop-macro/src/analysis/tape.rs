@@ -237,7 +237,9 @@ impl<'g> TapePlan<'g> {
                 }
                 continue;
             }
-            if !self.is_available(*dep) {
+            // Saved as the value, where the expression may take it as a
+            // reference (`*w` of `for w in ws`).
+            if !self.is_available(*dep) || self.graph.maybe_reference(*dep) {
                 return None;
             }
             deps.push(*dep);

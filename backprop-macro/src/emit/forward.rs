@@ -66,20 +66,26 @@ impl Forward<'_> {
             }
             if self.once.contains(&id) {
                 let (tape, name) = (self.tape, &node.name);
-                code.extend(quote!(#tape.#name = #name;));
+                let value = self.saved_value(id);
+                code.extend(quote!(#tape.#name = #value;));
             }
             // A stack of several values (a frame's) gets them together, as a
             // tuple, where the first is pushed.
             if let Some(stack) = self.stacks.get(&id) {
-                let mut members = self.stacks.iter().filter(|(_, s)| *s == stack);
-                let names: Vec<&Ident> = members
-                    .clone()
-                    .map(|(m, _)| &self.graph.nodes[*m].name)
+                let members: Vec<NodeId> = self
+                    .stacks
+                    .iter()
+                    .filter(|(_, s)| *s == stack)
+                    .map(|(m, _)| *m)
                     .collect();
-                match (members.next(), &names[..]) {
-                    (_, [name]) => code.extend(quote!(#stack.push(#name);)),
-                    (Some((first, _)), _) if *first == id => {
-                        code.extend(quote!(#stack.push((#(#names),*));));
+                match &members[..] {
+                    [_] => {
+                        let value = self.saved_value(id);
+                        code.extend(quote!(#stack.push(#value);));
+                    }
+                    [first, ..] if *first == id => {
+                        let values = members.iter().map(|m| self.saved_value(*m));
+                        code.extend(quote!(#stack.push((#(#values),*));));
                     }
                     _ => {}
                 }
@@ -89,6 +95,18 @@ impl Forward<'_> {
             }
         }
         code
+    }
+
+    /// A value as the tape keeps it: its name, or, for an element that may
+    /// be a reference (`Graph::maybe_references`), the value through
+    /// `Borrow`, which a value and a reference to one both implement.
+    fn saved_value(&self, id: NodeId) -> TokenStream {
+        let node = &self.graph.nodes[id];
+        let name = &node.name;
+        match (&node.ty, self.graph.maybe_reference(id)) {
+            (Some(ty), true) => quote!(*::core::borrow::Borrow::<#ty>::borrow(&#name)),
+            _ => quote!(#name),
+        }
     }
 
     fn stmt(&self, stmt: &Stmt) -> TokenStream {

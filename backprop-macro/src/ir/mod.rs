@@ -672,9 +672,20 @@ pub struct Graph {
     /// Data the function changes in place (lists of indices): what is read
     /// from it is saved for the backward pass, never read again.
     pub changed_data: Vec<NodeId>,
+    /// Variables of a `for` over a list whose type the function does not
+    /// show (`for w in ws` of `let ws = &W;`): each element may be a value or
+    /// a reference to one, so a saved one is taken through `Borrow` (which
+    /// both are), and nothing reads it again from the saved value.
+    pub maybe_references: std::collections::BTreeSet<NodeId>,
 }
 
 impl Graph {
+    /// Whether a node is, or copies, the variable of a `for` whose elements
+    /// may be references (`maybe_references`).
+    pub fn maybe_reference(&self, id: NodeId) -> bool {
+        loop_variable_of(&self.nodes, id).is_some_and(|var| self.maybe_references.contains(&var))
+    }
+
     /// The float type a node computes in, where its type says.
     pub fn float(&self, id: NodeId) -> Option<FloatTy> {
         self.nodes[id].float(&self.floats)

@@ -325,14 +325,6 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// A loop's reference to an element of a list of unknown type, or a
-    /// part of the tuple such a loop gives (`v` of `for (i, v) in
-    /// w.iter().enumerate()`), or a copy of either.
-    fn is_unknown_reference(&self, id: crate::ir::NodeId) -> bool {
-        crate::ir::loop_variable_of(&self.nodes, id)
-            .is_some_and(|var| self.unknown_references.contains(&var))
-    }
-
     /// `x` of `T::from(x)` when `x` is differentiated and already of the
     /// function's float type `T` (generic code converts that way).
     pub(super) fn same_float_conversion<'e>(&self, expr: &'e Expr) -> Option<&'e Expr> {
@@ -431,10 +423,12 @@ impl<'a> Lowerer<'a> {
             })
             .unwrap_or_else(|| self.ret.clone());
         // Arithmetic with a float makes an untyped inactive operand that float
-        // (`powi`'s exponent is an `i32`): its type for the tape, should it be saved.
+        // (`powi`'s exponent is an `i32`): its type for the tape, should it be
+        // saved (a loop's element that may be a reference to one is saved
+        // through `Borrow`, `Graph::maybe_references`).
         for (i, arg) in args.iter().enumerate() {
             if let Operand::Node(id) = arg {
-                if self.nodes[*id].ty.is_none() && !self.is_unknown_reference(*id) {
+                if self.nodes[*id].ty.is_none() {
                     self.nodes[*id].ty = Some(match (rule.name, i) {
                         ("powi", 1) => syn::parse_quote!(i32),
                         _ => float.to_type(),

@@ -372,6 +372,10 @@ impl<'a> Lowerer<'a> {
             } => {
                 let ty = self.element_type(iter);
                 let listed = ty.is_none().then(|| self.listed_type(iter)).flatten();
+                // Neither the spelling nor the list's type says whether the
+                // elements are values or references (`for w in table().iter()`,
+                // `for w in ws` of `let ws = &W;`).
+                let maybe_reference = ty.is_none() && listed.is_none();
                 let node =
                     self.push(self.loop_var_node(Hint::User(ident.clone()), ty, ident.span()));
                 if let Some(element) = listed {
@@ -380,8 +384,8 @@ impl<'a> Lowerer<'a> {
                 if yields_tuples(iter) {
                     self.reference_tuples.insert(node);
                 }
-                if self.borrows_untyped_local(iter) {
-                    self.unknown_references.insert(node);
+                if maybe_reference {
+                    self.maybe_references.insert(node);
                 }
                 self.declare(ident, node);
                 Some(node)
@@ -681,16 +685,6 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// `w.iter()`, `&w` or `w.iter().enumerate()` of a local whose type is
-    /// not known: the loop gives references to its elements.
-    fn borrows_untyped_local(&self, iter: &Expr) -> bool {
-        let (root, borrowed) = walked_list(iter);
-        borrowed
-            && self
-                .local(root)
-                .is_some_and(|id| self.nodes[id].ty.is_none())
-    }
-
     /// The type of a loop variable, where the iterable's spelling tells.
     pub(super) fn element_type(&self, iter: &Expr) -> Option<syn::Type> {
         match strip_parens(iter) {
@@ -835,24 +829,33 @@ fn through_iter_mut(expr: &Expr) -> bool {
 }
 
 /// The list a `for` walks through `iter()`, `&` and `enumerate()` (`w` of
-/// `w.iter().enumerate()`), and whether it is walked by reference.
-pub(super) fn walked_list(iter: &Expr) -> (&Expr, bool) {
-    let (mut root, mut borrowed) = (strip_parens(iter), false);
+/// `w.iter().enumerate()`).
+pub(super) fn walked_list(iter: &Expr) -> &Expr {
+    let mut root = strip_parens(iter);
     loop {
         match root {
-            Expr::MethodCall(m) if m.args.is_empty() && m.method == "enumerate" => {
+            Expr::MethodCall(m)
+                if m.args.is_empty()
+                    && ["enumerate", "iter"].contains(&m.method.to_string().as_str()) =>
+            {
                 root = strip_parens(&m.receiver);
             }
-            Expr::MethodCall(m) if m.args.is_empty() && m.method == "iter" => {
-                (root, borrowed) = (strip_parens(&m.receiver), true);
-            }
-            Expr::Reference(r) if r.mutability.is_none() => {
-                (root, borrowed) = (strip_parens(&r.expr), true);
-            }
-            _ => return (root, borrowed),
+            Expr::Reference(r) if r.mutability.is_none() => root = strip_parens(&r.expr),
+            _ => return root,
         }
     }
 }
+
+/// The iterator adapters whose items are their receiver's.
+const KEEPS_ITEMS: [&str; 7] = [
+    "rev",
+    "skip",
+    "take",
+    "step_by",
+    "filter",
+    "skip_while",
+    "take_while",
+];
 
 /// Whether an iterator's items are tuples it builds, `enumerate()` or
 /// `zip(..)` (through adapters that keep the items: `rev`, `skip`, ..).
@@ -860,9 +863,7 @@ fn yields_tuples(iter: &Expr) -> bool {
     match strip_parens(iter) {
         Expr::MethodCall(call) => match call.method.to_string().as_str() {
             "enumerate" | "zip" => true,
-            "rev" | "skip" | "take" | "step_by" | "filter" | "skip_while" | "take_while" => {
-                yields_tuples(&call.receiver)
-            }
+            method if KEEPS_ITEMS.contains(&method) => yields_tuples(&call.receiver),
             _ => false,
         },
         _ => false,

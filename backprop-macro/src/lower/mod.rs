@@ -73,7 +73,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         changed_data: Vec::new(),
         referenced: std::collections::BTreeMap::new(),
         reference_tuples: std::collections::BTreeSet::new(),
-        unknown_references: std::collections::BTreeSet::new(),
+        maybe_references: std::collections::BTreeSet::new(),
         checkpointed: None,
         models: Vec::new(),
     };
@@ -157,6 +157,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         floats: lowerer.floats,
         written_params: lowerer.written_params,
         changed_data: lowerer.changed_data,
+        maybe_references: lowerer.maybe_references,
     };
     indexed_and_whole(&graph, errors);
     assign_names(&mut graph, names);
@@ -280,12 +281,10 @@ struct Lowerer<'a> {
     /// `zip(..)`: tuples whose parts are the inner iterators' items, as
     /// they give them (`&p` of `for (i, &p) in perm.iter().enumerate()`).
     reference_tuples: std::collections::BTreeSet<NodeId>,
-    /// Loop variables of a `for` over `w.iter()` or `&w` (or its
-    /// `enumerate()`) of a local whose type the lowering does not know
-    /// (`let w = W;`): references to elements of unknown type, which
-    /// arithmetic does not type as its float (a saved one then asks for
-    /// an annotation, where the tape would hold a reference as a float).
-    unknown_references: std::collections::BTreeSet<NodeId>,
+    /// Loop variables of a `for` over a local whose type the lowering does
+    /// not know (`ws`, `&ws`, `ws.iter()` or their `enumerate()` of `let ws
+    /// = &W;`): values or references to them (`Graph::maybe_references`).
+    maybe_references: std::collections::BTreeSet<NodeId>,
     /// The `#[checkpoint]` of the loop being lowered, until its `Loop` takes it.
     checkpointed: Option<crate::parse::checkpoint::Checkpoint>,
     /// Struct parameters passed whole to differentiated callees (`is_model`).

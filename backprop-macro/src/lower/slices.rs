@@ -300,7 +300,7 @@ impl<'a> Lowerer<'a> {
     /// array of data from here on, read by index as any other, where the
     /// loop kept it as written and saved its elements as references.
     pub(super) fn adopt_typed_list(&mut self, iter: &Expr) {
-        let (root, _) = super::loops::walked_list(iter);
+        let root = super::loops::walked_list(iter);
         if self
             .local(root)
             .and_then(|id| self.float_elements(id))
