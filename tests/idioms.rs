@@ -1502,6 +1502,30 @@ fn paired_rows(x: &[f64]) -> f64 {
     m.iter().map(|r| r[0] * r[1]).sum()
 }
 
+/// A small matrix written out, `[[a, b, c], ..]` of differentiated values
+/// (a 3x3 `[[f64; 3]; 3]`, typed or not), multiplied, read by row and
+/// element, a row viewed and a row written. Was refused ("an array of
+/// differentiated values is supported as a variable").
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn written_out_matrices(x: &[f64]) -> f64 {
+    let m: [[f64; 3]; 3] = [[x[0], x[1], 0.0], [x[1], x[2], x[0]], [0.0, x[0], x[2]]];
+    let mut r = [[x[2].cos(), 1.0], [0.5, x[1] * x[0]]];
+    let v = [1.0, 2.0, 3.0];
+    let mut s = 0.0;
+    for i in 0..3 {
+        let mut row = 0.0;
+        for j in 0..3 {
+            row += m[i][j] * v[j];
+        }
+        s += row * row;
+    }
+    r[1][0] = m[2][2] * r[0][0];
+    r[0] = [x[0].sin(), m[1][1]];
+    let first = &r[0];
+    s + first[0] * first[1] + r[1][0] * r[1][1] + m.len() as f64
+}
+
 #[test]
 fn matrices_as_vectors_of_rows() {
     for x in [vec![0.3, -1.2, 2.0, 0.7], vec![1.5, 0.2, -0.4], vec![-0.8]] {
@@ -1511,6 +1535,11 @@ fn matrices_as_vectors_of_rows() {
         let (value, g) = paired_rows::grad(&x);
         assert_eq!(value, paired_rows(&x));
         assert_gradient(paired_rows, &x, &g.x);
+    }
+    for x in [[0.3, -1.2, 0.8], [1.1, 0.4, -2.0]] {
+        let (value, g) = written_out_matrices::grad(&x);
+        assert_eq!(value, written_out_matrices(&x));
+        assert_gradient(written_out_matrices, &x, &g.x);
     }
 }
 

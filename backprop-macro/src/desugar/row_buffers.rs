@@ -1,5 +1,6 @@
 //! Local buffers of rows, `let mut force = vec![[0.0; 3]; n];` (or
-//! `[[0.0; 3]; 4]`, or a matrix of vectors `vec![vec![0.0; m]; n]`), as one
+//! `[[0.0; 3]; 4]`, a matrix of vectors `vec![vec![0.0; m]; n]`, or one
+//! written out, `let m = [[a, b], [c, d]];`), as one
 //! flat buffer, `vec![0.0; 3 * n]`: `force[i][k]` is `force[3 * i + k]` (`k`
 //! checked against the row's length unless it is a literal below it),
 //! `force[i]` a view of the row's part, `force[i] = [a, b, c];` one write
@@ -58,6 +59,9 @@ struct FlatInit {
 /// `vec![[0.0; N]; count]`, `[[0.0; N]; count]` or `vec![vec![0.0; N];
 /// count]` bound to `name`: its flat initializer and `N`.
 fn flat_init(name: &Ident, init: &Expr, names: &mut Names) -> Option<FlatInit> {
+    if let Some(flat) = flat_literal(init) {
+        return Some(flat);
+    }
     let (repeat, is_vec) = repeat_of(init)?;
     let (row, row_is_vec) = repeat_of(&repeat.expr)?;
     if row_is_vec && !is_vec {
@@ -98,6 +102,34 @@ fn flat_init(name: &Ident, init: &Expr, names: &mut Names) -> Option<FlatInit> {
         width: width.clone(),
         sizes,
         rows,
+    })
+}
+
+/// A matrix written out, `[[a, b, c], [d, e, f]]` (rows of one length):
+/// its elements in order, `[a, b, c, d, e, f]`.
+fn flat_literal(init: &Expr) -> Option<FlatInit> {
+    let Expr::Array(matrix) = strip(init) else {
+        return None;
+    };
+    let rows: Vec<&syn::ExprArray> = matrix
+        .elems
+        .iter()
+        .map(|row| match strip(row) {
+            Expr::Array(row) => Some(row),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let width = rows.first()?.elems.len();
+    if width == 0 || rows.iter().any(|row| row.elems.len() != width) {
+        return None;
+    }
+    let elements = rows.iter().flat_map(|row| row.elems.iter());
+    let width = proc_macro2::Literal::usize_unsuffixed(width);
+    Some(FlatInit {
+        init: syn::parse_quote!([#(#elements),*]),
+        width: syn::parse_quote!(#width),
+        sizes: Vec::new(),
+        rows: None,
     })
 }
 
