@@ -1526,6 +1526,33 @@ fn written_out_matrices(x: &[f64]) -> f64 {
     s + first[0] * first[1] + r[1][0] * r[1][1] + m.len() as f64
 }
 
+/// A slice split at an end, as Rust spells it: `split_first`/`split_last`
+/// unwrapped (the element a reference, read through `*` or not, or taken
+/// by `&`), tested by `if let`, and a tuple of an element and a view.
+#[differentiate]
+fn split_at_the_ends(x: &[f64]) -> f64 {
+    let (first, rest) = x.split_first().unwrap();
+    let mut s = *first * 2.0;
+    for v in rest {
+        s += v * first;
+    }
+    let (&last, init) = x.split_last().expect("at least one element");
+    let (_, tail) = x.split_first().unwrap();
+    s += last * init.iter().sum::<f64>() + tail.iter().map(|v| v.sin()).sum::<f64>();
+    if let Some((head, others)) = x.split_first() {
+        s += *head * others.len() as f64;
+    }
+    if let Some((&end, _)) = x.split_last() {
+        if end > 0.0 {
+            s += end.exp();
+        }
+    } else {
+        s -= 1.0;
+    }
+    let (a, middle) = (x[0], &x[1..x.len() - 1]);
+    s + a * middle.iter().map(|v| v * v).sum::<f64>()
+}
+
 #[test]
 fn matrices_as_vectors_of_rows() {
     for x in [vec![0.3, -1.2, 2.0, 0.7], vec![1.5, 0.2, -0.4], vec![-0.8]] {
@@ -1855,6 +1882,20 @@ fn loops_over_untyped_lists() {
         let (_, slope) = over_untyped_lists::tangent(&x, &[0.5, -1.0, 2.0]);
         let along = 0.5 * g.x[0] - g.x[1] + 2.0 * g.x[2];
         assert!((slope - along).abs() < 1e-12 * (1.0 + along.abs()));
+    }
+}
+
+#[test]
+fn slices_split_at_the_ends() {
+    // Both sides of `end > 0.0`.
+    for x in [
+        vec![0.3, -1.2, 2.0, 0.7],
+        vec![1.5, 0.2, -0.4],
+        vec![-0.8, 0.5],
+    ] {
+        let (value, g) = split_at_the_ends::grad(&x);
+        assert_eq!(value, split_at_the_ends(&x));
+        assert_gradient(split_at_the_ends, &x, &g.x);
     }
 }
 

@@ -33,7 +33,7 @@ pub fn refusal(expr: &Expr) -> Option<&'static str> {
         Expr::Block(b) if b.label.is_some() => "labelled blocks are not supported",
         // Pattern tests would bind names on one path only.
         Expr::If(branch) if is_let(&branch.cond) && !crate::desugar::ends::is_some_end(&branch.cond) => {
-            "`if let` is not supported in a differentiated function (but for `if let Some(v) = x.first()`, `x.last()` or `x.get(i)`); test the value with a comparison"
+            "`if let` is not supported in a differentiated function (but for `if let Some(v) = x.first()`, `x.last()`, `x.get(i)` and `if let Some((first, rest)) = x.split_first()` or `split_last()`); test the value with a comparison"
         }
         Expr::While(looped) if is_let(&looped.cond) => {
             "`while let` is not supported; write a `loop` with a comparison and `break`"

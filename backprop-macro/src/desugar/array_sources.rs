@@ -392,21 +392,7 @@ fn by_value(each: &mut syn::ExprForLoop) {
     if unsure.1 || crate::desugar::rebound_inside(&each.body, &name) {
         return;
     }
-    struct Derefs<'n>(&'n syn::Ident);
-    impl VisitMut for Derefs<'_> {
-        fn visit_expr_mut(&mut self, expr: &mut Expr) {
-            if let Expr::Unary(unary) = expr {
-                let named =
-                    matches!(strip(&unary.expr), Expr::Path(path) if path.path.is_ident(self.0));
-                if matches!(unary.op, syn::UnOp::Deref(_)) && named {
-                    *expr = (*unary.expr).clone();
-                    return;
-                }
-            }
-            syn::visit_mut::visit_expr_mut(self, expr);
-        }
-    }
-    Derefs(&name).visit_block_mut(&mut each.body);
+    crate::desugar::derefs_as_values(&mut each.body.stmts, &name);
     *each.pat = syn::parse_quote!(&#name);
 }
 

@@ -3,7 +3,10 @@
 //! (and `x.iter().last()`, `x.iter().next()`, the slice's ends) are the
 //! reads they stand for, `x[0]`, `x[x.len() - 1]`,
 //! `if i < x.len() { x[i] } else { 0.0 }`. (Where there is no element,
-//! `unwrap` panics either way.)
+//! `unwrap` panics either way.) A slice split at an end, `let (first, rest)
+//! = x.split_first().unwrap();` (`split_last`, `expect`), is the element and
+//! the view of the rest, `let first = x[0]; let rest = &x[1..];`, with
+//! `*first` read as `first` after it.
 
 use crate::lower::strip_parens as strip;
 use syn::spanned::Spanned;
@@ -21,7 +24,162 @@ pub fn ends_as_indices(block: &mut syn::Block) {
         }
     }
     Iterated.visit_block_mut(block);
+    Splits.visit_block_mut(block);
     Rewriter.visit_block_mut(block);
+}
+
+/// `let (first, rest) = x.split_first().unwrap();` as two `let`s.
+struct Splits;
+
+impl VisitMut for Splits {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        let mut k = 0;
+        while k < block.stmts.len() {
+            if let Some((reference, lets)) = split_end(&block.stmts[k], &block.stmts[k + 1..]) {
+                let written = lets.len();
+                block.stmts.splice(k..=k, lets);
+                if let Some(name) = reference {
+                    crate::desugar::derefs_as_values(&mut block.stmts[k + written..], &name);
+                }
+                k += written;
+                continue;
+            }
+            syn::visit_mut::visit_stmt_mut(self, &mut block.stmts[k]);
+            k += 1;
+        }
+    }
+
+    /// `if let Some((first, rest)) = x.split_first() { .. }` as `if
+    /// !x.is_empty() { let (first, rest) = x.split_first().unwrap(); .. }`,
+    /// split then.
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::If(branch) = expr {
+            if let Some((x, split)) = some_split(&branch.cond) {
+                let span = split.span();
+                *branch.cond = syn::parse_quote_spanned!(span=> !#x.is_empty());
+                branch.then_branch.stmts.insert(0, split);
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+    }
+}
+
+/// `let Some((first, rest)) = x.split_first()` (or `split_last`): the slice
+/// and `let (first, rest) = x.split_first().unwrap();`.
+fn some_split(cond: &Expr) -> Option<(syn::Ident, syn::Stmt)> {
+    let Expr::Let(bound) = strip(cond) else {
+        return None;
+    };
+    let syn::Pat::TupleStruct(some) = &*bound.pat else {
+        return None;
+    };
+    if !some.path.is_ident("Some") || some.elems.len() != 1 {
+        return None;
+    }
+    let pair = &some.elems[0];
+    let split = super::method_call(&bound.expr, &["split_first", "split_last"], 0)?;
+    let Expr::Path(list) = strip(&split.receiver) else {
+        return None;
+    };
+    let x = list.path.get_ident()?.clone();
+    let call = &bound.expr;
+    let stmt = syn::parse_quote_spanned!(split.method.span()=> let #pair = #call.unwrap(););
+    Some((x, stmt))
+}
+
+/// The two `let`s of a slice split at an end, and the name of the element
+/// that was a reference (none for `&first` or `_`).
+fn split_end(
+    stmt: &syn::Stmt,
+    after: &[syn::Stmt],
+) -> Option<(Option<syn::Ident>, Vec<syn::Stmt>)> {
+    let syn::Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let syn::Pat::Tuple(pair) = &local.pat else {
+        return None;
+    };
+    let [element_pat, rest_pat] = [pair.elems.first()?, pair.elems.last()?];
+    if pair.elems.len() != 2 || !(is_name(rest_pat) || matches!(rest_pat, syn::Pat::Wild(_))) {
+        return None;
+    }
+    let (element, by_value) = match element_pat {
+        syn::Pat::Reference(r) if r.mutability.is_none() && is_name(&r.pat) => (&*r.pat, true),
+        syn::Pat::Wild(_) => (element_pat, true),
+        other if is_name(other) => (other, false),
+        _ => return None,
+    };
+    let named = match element {
+        syn::Pat::Ident(p) => Some(p.ident.clone()),
+        _ => None,
+    };
+    let call = &local.init.as_ref()?.expr;
+    let Expr::MethodCall(unwrap) = strip(call) else {
+        return None;
+    };
+    let unwraps = (unwrap.method == "unwrap" && unwrap.args.is_empty())
+        || (unwrap.method == "expect" && unwrap.args.len() == 1);
+    let split = super::method_call(&unwrap.receiver, &["split_first", "split_last"], 0)?;
+    let Expr::Path(list) = strip(&split.receiver) else {
+        return None;
+    };
+    let x = list.path.get_ident()?;
+    if !unwraps || local.init.as_ref()?.diverge.is_some() {
+        return None;
+    }
+    // The element was a reference: its name must mean it wherever `*name`
+    // is read as the value (not bound again, not in a macro's tokens).
+    if let (false, Some(named)) = (by_value, &named) {
+        let rest = syn::Block {
+            brace_token: Default::default(),
+            stmts: after.to_vec(),
+        };
+        if crate::desugar::rebound_inside(&rest, named) || mentioned_in_macro(&rest, named) {
+            return None;
+        }
+    }
+    let span = split.method.span();
+    let (at, rest): (Expr, Expr) = match split.method.to_string().as_str() {
+        "split_first" => (
+            syn::parse_quote_spanned!(span=> #x[0]),
+            syn::parse_quote_spanned!(span=> &#x[1..]),
+        ),
+        _ => (
+            syn::parse_quote_spanned!(span=> #x[#x.len() - 1]),
+            syn::parse_quote_spanned!(span=> &#x[..#x.len() - 1]),
+        ),
+    };
+    // A part matched by `_` is not read.
+    let mut lets = Vec::new();
+    if !matches!(element, syn::Pat::Wild(_)) {
+        lets.push(syn::parse_quote_spanned!(span=> let #element = #at;));
+    }
+    if !matches!(rest_pat, syn::Pat::Wild(_)) {
+        lets.push(syn::parse_quote_spanned!(span=> let #rest_pat = #rest;));
+    }
+    Some((named.filter(|_| !by_value), lets))
+}
+
+/// A plain name (`first`, `mut rest`).
+fn is_name(pat: &syn::Pat) -> bool {
+    match pat {
+        syn::Pat::Ident(p) => p.by_ref.is_none() && p.subpat.is_none(),
+        _ => false,
+    }
+}
+
+/// Whether a macro call in `block` has `name` among its tokens.
+fn mentioned_in_macro(block: &syn::Block, name: &syn::Ident) -> bool {
+    struct Finds<'a>(&'a syn::Ident, bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finds<'_> {
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            self.1 |=
+                crate::emit::names::identifiers(mac.tokens.clone()).contains(&self.0.to_string());
+        }
+    }
+    let mut finds = Finds(name, false);
+    syn::visit::Visit::visit_block(&mut finds, block);
+    finds.1
 }
 
 struct Rewriter;
@@ -155,7 +313,7 @@ struct SomeEnd {
 /// Whether `cond` is `let Some(v) = x.first()` (or another end `some_end`
 /// reads).
 pub fn is_some_end(cond: &Expr) -> bool {
-    some_end(cond).is_some()
+    some_end(cond).is_some() || some_split(cond).is_some()
 }
 
 fn some_end(cond: &Expr) -> Option<SomeEnd> {

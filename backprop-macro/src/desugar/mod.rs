@@ -160,6 +160,33 @@ pub(crate) fn rebound_inside(block: &syn::Block, name: &syn::Ident) -> bool {
     finds.1
 }
 
+/// `*name` as `name` in `stmts`, where `name` was a reference and is bound
+/// to the value instead (not inside a closure that binds a name of its own
+/// so).
+pub(crate) fn derefs_as_values(stmts: &mut [syn::Stmt], name: &syn::Ident) {
+    struct Derefs<'n>(&'n syn::Ident);
+    impl syn::visit_mut::VisitMut for Derefs<'_> {
+        fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+            match expr {
+                syn::Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
+                    let named = matches!(crate::lower::strip_parens(&unary.expr),
+                        syn::Expr::Path(path) if path.path.is_ident(self.0));
+                    if named {
+                        *expr = (*unary.expr).clone();
+                        return;
+                    }
+                }
+                syn::Expr::Closure(closure) if closure_binds(closure, self.0) => return,
+                _ => {}
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+    for stmt in stmts {
+        syn::visit_mut::VisitMut::visit_stmt_mut(&mut Derefs(name), stmt);
+    }
+}
+
 /// Whether evaluating `expr` assigns anything (`=`, `+=` and the other
 /// compound assignments).
 pub(crate) fn assigns(expr: &syn::Expr) -> bool {

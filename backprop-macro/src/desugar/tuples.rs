@@ -17,6 +17,7 @@ use crate::emit::names::{identifiers, Names};
 use crate::lower::strip_parens as strip;
 use proc_macro2::Ident;
 use quote::ToTokens;
+use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Stmt};
@@ -32,6 +33,10 @@ struct Splitter<'a> {
 
 impl VisitMut for Splitter<'_> {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        block.stmts = std::mem::take(&mut block.stmts)
+            .into_iter()
+            .flat_map(borrowing_tuple_split)
+            .collect();
         for k in 0..block.stmts.len() {
             let Some((this, rest)) = block.stmts[k..].split_first_mut() else {
                 break;
@@ -101,6 +106,53 @@ impl Splitter<'_> {
         }
         Some((tuple, elements))
     }
+}
+
+/// `let (first, rest) = (x[0], &x[1..]);`, a tuple of which a part is
+/// borrowed (a view), as one `let` per part, which the lowering binds as
+/// it binds each alone; where no part's value names a name the pattern
+/// binds, so that the order of binding does not matter. (A borrowed part
+/// matched by `_` is not taken.)
+fn borrowing_tuple_split(stmt: Stmt) -> Vec<Stmt> {
+    let Stmt::Local(local) = &stmt else {
+        return vec![stmt];
+    };
+    let (syn::Pat::Tuple(pattern), Some(init)) = (&local.pat, &local.init) else {
+        return vec![stmt];
+    };
+    let Expr::Tuple(values) = strip(&init.expr) else {
+        return vec![stmt];
+    };
+    let named = |p: &syn::Pat| match p {
+        syn::Pat::Ident(p) => p.by_ref.is_none() && p.subpat.is_none(),
+        syn::Pat::Wild(_) => true,
+        _ => false,
+    };
+    let borrowed = |e: &Expr| matches!(strip(e), Expr::Reference(_));
+    let bound: Vec<String> = pattern
+        .elems
+        .iter()
+        .filter_map(|p| match p {
+            syn::Pat::Ident(p) => Some(p.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    let mentioned = identifiers(values.to_token_stream());
+    if init.diverge.is_some()
+        || pattern.elems.len() != values.elems.len()
+        || !pattern.elems.iter().all(named)
+        || !values.elems.iter().any(borrowed)
+        || bound.iter().any(|name| mentioned.contains(name))
+    {
+        return vec![stmt];
+    }
+    pattern
+        .elems
+        .iter()
+        .zip(&values.elems)
+        .filter(|(p, e)| !(matches!(p, syn::Pat::Wild(_)) && borrowed(e)))
+        .map(|(p, e)| syn::parse_quote_spanned!(e.span()=> let #p = #e;))
+        .collect()
 }
 
 /// The elements' count of a tuple literal, of `x.sin_cos()`, or of a
