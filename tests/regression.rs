@@ -1579,3 +1579,32 @@ fn a_float_method_types_the_value_it_is_called_on() {
         },
     );
 }
+
+/// A buffer bound to the name of the slice it is built from: the loop that
+/// filled the new buffer read the new one (zeros), a silently wrong value
+/// and gradient (`collect`, `to_vec`, a part's `to_vec`), a panic, or a
+/// refusal (`from_fn`); and a `collect` whose closure's parameter has the
+/// buffer's name wrote into the parameter.
+#[differentiate]
+fn shadowed_sources(x: &[f64]) -> f64 {
+    let x: Vec<f64> = x.iter().map(|v| v * 2.0 + 1.0).collect();
+    let y: Vec<f64> = x.iter().map(|y| y.sin()).collect();
+    let x = x.to_vec();
+    let x = x[1..].to_vec();
+    let x: [f64; 2] = std::array::from_fn(|i| x[i] * y[i]);
+    let x = x.iter().rev().cloned().collect::<Vec<f64>>();
+    let (x, rest) = x.split_first().unwrap();
+    x * rest[0] + *x
+}
+
+#[test]
+fn buffers_named_after_their_sources() {
+    check(
+        &[&[0.4, -0.3, 1.2], &[-0.8, 0.5, 0.1]],
+        shadowed_sources,
+        |v| {
+            let (value, g) = shadowed_sources::grad(v);
+            (value, g.x)
+        },
+    );
+}

@@ -149,13 +149,17 @@ fn split_end(
             syn::parse_quote_spanned!(span=> &#x[..#x.len() - 1]),
         ),
     };
-    // A part matched by `_` is not read.
-    let mut lets = Vec::new();
+    // A part matched by `_` is not read; the element's `let` comes second
+    // where it shadows the slice (`let (x, rest) = x.split_first()..`).
+    let mut lets: Vec<syn::Stmt> = Vec::new();
     if !matches!(element, syn::Pat::Wild(_)) {
         lets.push(syn::parse_quote_spanned!(span=> let #element = #at;));
     }
     if !matches!(rest_pat, syn::Pat::Wild(_)) {
         lets.push(syn::parse_quote_spanned!(span=> let #rest_pat = #rest;));
+    }
+    if named.as_ref() == Some(x) {
+        lets.reverse();
     }
     Some((named.filter(|_| !by_value), lets))
 }

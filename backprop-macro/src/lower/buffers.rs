@@ -122,6 +122,14 @@ impl<'a> Lowerer<'a> {
             .float(&self.floats)
             .unwrap_or_else(|| self.ret.clone());
         let buffer = self.zero_buffer(Hint::User(target.clone()), float, info, span_of(expr));
+        // `let x = x.to_vec();`: filled under another name, so that the
+        // loop reads the earlier `x`, and then bound to the user's.
+        let user_target = target;
+        let filled = self.part_names.fresh(&format!("{target}_filled"));
+        let target = match target == source_name {
+            true => &filled,
+            false => target,
+        };
         self.declare(target, buffer);
         // A loop variable that is neither array's name.
         let index = ["k", "j", "i"]
@@ -137,6 +145,7 @@ impl<'a> Lowerer<'a> {
             }
         };
         self.for_loop(&looped);
+        self.declare(user_target, buffer);
     }
 
     /// `[a, b, c]` of differentiated values: a buffer of that length, written
@@ -432,14 +441,17 @@ impl<'a> Lowerer<'a> {
         if body_names.contains("return") {
             return None;
         }
-        // The body reads an earlier variable of the array's name: the loop
-        // writing the new array under that name would read the new one.
-        if body_names.contains(&name.to_string()) {
-            return refuse(
-                self,
-                "this array is built from an earlier variable of the same name; give the new array another name",
-            );
-        }
+        // The body reads an earlier variable of the array's name (`let x:
+        // [f64; 3] = from_fn(|i| x[i] * 2.0);`): the loop writes the new
+        // array under another name, bound to the user's after it, where the
+        // loop writing it under that name would read the new one.
+        let shadows = body_names.contains(&name.to_string());
+        let user_name = name;
+        let filled = self.part_names.fresh(&format!("{name}_filled"));
+        let name = match shadows {
+            true => &filled,
+            false => name,
+        };
         let [param] = closure.inputs.iter().collect::<Vec<_>>()[..] else {
             return None;
         };
@@ -456,11 +468,14 @@ impl<'a> Lowerer<'a> {
             _ => return None,
         };
         let (ty, len, body) = (annotation, &array.len, &closure.body);
+        let rebound =
+            shadows.then(|| quote::quote_spanned!(expr.span()=> let mut #user_name = #name;));
         let block: syn::Block = syn::parse_quote_spanned! {expr.span()=> {
             let mut #name: #ty = [0.0; #len];
             for #index in 0..#name.len() {
                 #name[#index] = #body;
             }
+            #rebound
         }};
         Some(block.stmts)
     }

@@ -224,6 +224,17 @@ impl<'a> Lowerer<'a> {
             None => (Vec::new(), quote_spanned!(span=> #k), end_value),
         };
         let zero = float.literal("0.0");
+        // `let x = &x[1..];`: the copy is filled under another name, so that
+        // the loop reads the parent, and then bound to the user's.
+        let user_name = name;
+        let filled = self.part_names.fresh(&format!("{name}_filled"));
+        let (name, rebound) = match name == array {
+            true => (
+                &filled,
+                Some(quote_spanned!(span=> let mut #user_name = #filled;)),
+            ),
+            false => (name, None),
+        };
         let block: syn::Block = syn::parse_quote_spanned! {span=>
             {
                 #(#start)*
@@ -232,6 +243,7 @@ impl<'a> Lowerer<'a> {
                 for #k in 0..#len {
                     #name[#k] = #array[#parent_index];
                 }
+                #rebound
             }
         };
         let fill = block.stmts;

@@ -296,21 +296,54 @@ pub fn collect(
     let chain = Chain::of(&call.receiver)?;
     // A filter would leave the end of the buffer unwritten.
     let maps_only = chain.adapters.iter().all(|a| matches!(a, Adapter::Map(_)));
-    if chain.adapters.is_empty() || !maps_only {
+    if !maps_only {
         return None;
     }
     let len = chain.length()?;
     let mut names = names_outside(call);
     names.binding(target);
+    // The buffer of a name the chain reads (`let x: Vec<f64> =
+    // x.iter().map(..).collect();`, shadowing the source): filled under
+    // another name, the user's bound to it after, as `let` binds after its
+    // value is computed.
+    let shadows =
+        crate::emit::names::identifiers(call.to_token_stream()).contains(&target.to_string());
+    let user_target = target;
+    let fresh_target = names.fresh(&format!("{target}_filled"));
+    let target = match shadows {
+        true => &fresh_target,
+        false => target,
+    };
     let k = names.fresh("k");
     let item = names.fresh("item");
-    let (pattern, steps, value) =
+    let (mut pattern, steps, value) =
         chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
     let source = chain.loop_source();
-    let body = nest(
-        &steps,
-        quote_spanned!(span=> #target[#k] = #value; #k += 1;),
-    );
+    // A closure's parameter of the buffer's own name (`let v: Vec<f64> =
+    // x.iter().map(|v| v.exp()).collect();`) would hide the buffer where
+    // it is written: the value is computed in a block of its own.
+    let hidden = chain
+        .adapters_bind(chain.adapters.len())
+        .contains(&target.to_string());
+    let body = match hidden {
+        false => nest(
+            &steps,
+            quote_spanned!(span=> #target[#k] = #value; #k += 1;),
+        ),
+        true => {
+            let computed = nest(&steps, quote_spanned!(span=> #value));
+            let element = names.fresh("element");
+            let each = names.fresh("each");
+            let code = quote_spanned!(span=>
+                let #element = { let #pattern = #each; #computed };
+                #target[#k] = #element;
+                #k += 1;
+            );
+            pattern = Pat::Verbatim(quote_spanned!(span=> #each));
+            code
+        }
+    };
+    let rebound = shadows.then(|| quote_spanned!(span=> let mut #user_target = #target;));
     let block: syn::Block = parsed(quote_spanned! {span=>
         {
             let mut #target = vec![#zero; #len];
@@ -320,6 +353,7 @@ pub fn collect(
                 let mut #k: usize = 0;
                 for #pattern in #source { #body }
             }
+            #rebound
         }
     })?;
     Some(block.stmts)
