@@ -1266,7 +1266,6 @@ impl Gen {
                     if self.scope.arrays.iter().filter(|a| a.local).count() >= 2 {
                         continue;
                     }
-                    let name = self.fresh();
                     let vec = self.rng.chance(0.5);
                     let annot = self.rng.chance(0.3);
                     let params: Vec<String> = self.param_arrays();
@@ -1289,6 +1288,16 @@ impl Gen {
                             BufInit::Collect { slice, var, body }
                         }
                         _ => BufInit::Zeros(None),
+                    };
+                    // A copy may take its source's name (`let x = x.to_vec();`),
+                    // which the buffer's filling must not read.
+                    let name = match &init {
+                        BufInit::Copy(source) | BufInit::Collect { slice: source, .. }
+                            if self.rng.chance(0.5) =>
+                        {
+                            source.clone()
+                        }
+                        _ => self.fresh(),
                     };
                     // `collect` needs the annotation.
                     let annot = annot || matches!(init, BufInit::Collect { .. });
