@@ -1553,6 +1553,24 @@ fn split_at_the_ends(x: &[f64]) -> f64 {
     s + a * middle.iter().map(|v| v * v).sum::<f64>()
 }
 
+/// A vector assigned a chain of `map`s over itself, as iterative code
+/// writes each step (`v = v.iter().map(..).collect();`, reversed, enumerated,
+/// in a loop): written back in place, every element read first.
+#[differentiate]
+fn collected_back(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    for _ in 0..2 {
+        v = v.iter().map(|a| a * a * 0.5 + 0.25).collect();
+    }
+    v = v.iter().rev().cloned().collect();
+    v = v
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a * (i as f64 + 1.0) + x[0])
+        .collect();
+    v[0] * 3.0 + v[1] * v[v.len() - 1]
+}
+
 #[test]
 fn matrices_as_vectors_of_rows() {
     for x in [vec![0.3, -1.2, 2.0, 0.7], vec![1.5, 0.2, -0.4], vec![-0.8]] {
@@ -1562,6 +1580,11 @@ fn matrices_as_vectors_of_rows() {
         let (value, g) = paired_rows::grad(&x);
         assert_eq!(value, paired_rows(&x));
         assert_gradient(paired_rows, &x, &g.x);
+    }
+    for x in [vec![0.3, -1.2, 0.8], vec![1.1, 0.4, -2.0, 0.6]] {
+        let (value, g) = collected_back::grad(&x);
+        assert_eq!(value, collected_back(&x));
+        assert_gradient(collected_back, &x, &g.x);
     }
     for x in [[0.3, -1.2, 0.8], [1.1, 0.4, -2.0]] {
         let (value, g) = written_out_matrices::grad(&x);

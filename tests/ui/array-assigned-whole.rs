@@ -31,4 +31,13 @@ fn swapped(w: &[f64], x: &[f64]) -> f64 {
     h.iter().sum()
 }
 
+// A vector assigned a `collect` whose length may differ from its own (a
+// chain of `map`s over itself is written back in place: `tests/idioms.rs`).
+#[differentiate]
+fn differences(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    v = v.windows(2).map(|w| w[1] - w[0]).collect();
+    v.iter().sum()
+}
+
 fn main() {}

@@ -86,6 +86,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     conversions::intos_as_froms(&mut function.block);
     array_sources::array_sources_bound(function);
     adapters::adapters_as_closures_and_loops(&mut function.block);
+    iterators::collect_assignments_as_copies(&mut function.block);
     iterators::tuple_folds_as_loops(&mut function.block);
     iterators::adapted_loops_as_loops(&mut function.block);
     zips::zip_sides_as_parts(&mut function.block);

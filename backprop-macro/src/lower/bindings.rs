@@ -389,6 +389,16 @@ impl<'a> Lowerer<'a> {
             self.stmts(&stmts, Tail::Unit, span);
             return;
         }
+        // (`v = v.iter().map(..).collect();` is written back in place,
+        // `desugar::iterators::collect_assignments_as_copies`.)
+        let collects = matches!(strip_parens(&assign.right), Expr::MethodCall(call) if call.method == "collect");
+        if collects && self.nodes[current].array.is_some() {
+            self.errors.spanned(
+                assign,
+                "a vector can be assigned a `collect` only of `map`s over itself (`v = v.iter().map(|a| a * 0.5).collect();`, also through `rev` or `enumerate`), whose length is its own; bind the new vector with `let` instead (`let v: Vec<f64> = v.windows(2).map(..).collect();`)",
+            );
+            return;
+        }
         let mark = self.nodes.len();
         let value = self.expr(&assign.right);
         let replaced = matches!(value, Operand::Node(v) if self.nodes[v].array.is_some());

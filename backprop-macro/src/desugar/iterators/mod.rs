@@ -36,7 +36,7 @@ mod reductions;
 pub use loops::{
     adapted_loops_as_loops, reversed_enumerate_loop, tuple_folds_as_loops, windows_loop,
 };
-pub use reductions::{collect, reduction};
+pub use reductions::{collect, collect_assignments_as_copies, reduction};
 
 /// `a..b` or `a..=b` (in parentheses, as a chain's receiver is written).
 fn is_range(expr: &Expr) -> bool {

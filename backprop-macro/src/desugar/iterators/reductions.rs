@@ -358,3 +358,59 @@ pub fn collect(
     })?;
     Some(block.stmts)
 }
+
+/// `v = v.iter().map(|a| a * a).collect();` (or `.rev()`, `.enumerate()`,
+/// `.copied()` between) of a local vector: a vector of the same length,
+/// written back into it, `{ let next: Vec<_> = ..collect(); for k in
+/// 0..v.len() { v[k] = next[k]; } }` (the chain reads every element before
+/// the first is written, as the new vector does). Left as written (and
+/// refused, as assigning a vector whole is) where the new vector's length is
+/// not the old one's by the chain's spelling (`windows`, `zip`, `skip`).
+pub fn collect_assignments_as_copies(block: &mut syn::Block) {
+    struct Rewriter(crate::emit::names::Names);
+    impl syn::visit_mut::VisitMut for Rewriter {
+        fn visit_stmt_mut(&mut self, stmt: &mut syn::Stmt) {
+            syn::visit_mut::visit_stmt_mut(self, stmt);
+            let syn::Stmt::Expr(Expr::Assign(assign), Some(_)) = stmt else {
+                return;
+            };
+            let Expr::Path(target) = strip(&assign.left) else {
+                return;
+            };
+            let Some(target) = target.path.get_ident() else {
+                return;
+            };
+            let Expr::MethodCall(call) = strip(&assign.right) else {
+                return;
+            };
+            if call.method != "collect" || !call.args.is_empty() {
+                return;
+            }
+            let same_length = Chain::of(&call.receiver).is_some_and(|chain| {
+                chain.window.is_none()
+                    && chain.adapters.iter().all(|a| matches!(a, Adapter::Map(_)))
+                    && chain.length().map(|len| len.to_string())
+                        == Some(quote::quote!(#target.len()).to_string())
+            });
+            if !same_length {
+                return;
+            }
+            let span = assign.span();
+            let next = self.0.fresh(&format!("{target}_next"));
+            let k = self.0.fresh("k");
+            let value = &assign.right;
+            *stmt = syn::parse_quote_spanned! {span=>
+                {
+                    let #next: Vec<_> = #value;
+                    for #k in 0..#target.len() {
+                        #target[#k] = #next[#k];
+                    }
+                }
+            };
+        }
+    }
+    let names = crate::emit::names::Names::avoiding(crate::emit::names::identifiers(
+        block.to_token_stream(),
+    ));
+    syn::visit_mut::VisitMut::visit_block_mut(&mut Rewriter(names), block);
+}
