@@ -67,16 +67,7 @@ impl VisitMut for Splits {
 /// `let Some((first, rest)) = x.split_first()` (or `split_last`): the slice
 /// and `let (first, rest) = x.split_first().unwrap();`.
 fn some_split(cond: &Expr) -> Option<(syn::Ident, syn::Stmt)> {
-    let Expr::Let(bound) = strip(cond) else {
-        return None;
-    };
-    let syn::Pat::TupleStruct(some) = &*bound.pat else {
-        return None;
-    };
-    if !some.path.is_ident("Some") || some.elems.len() != 1 {
-        return None;
-    }
-    let pair = &some.elems[0];
+    let (pair, bound) = let_some(cond)?;
     let split = super::method_call(&bound.expr, &["split_first", "split_last"], 0)?;
     let Expr::Path(list) = strip(&split.receiver) else {
         return None;
@@ -320,7 +311,8 @@ pub fn is_some_end(cond: &Expr) -> bool {
     some_end(cond).is_some() || some_split(cond).is_some()
 }
 
-fn some_end(cond: &Expr) -> Option<SomeEnd> {
+/// `let Some(pat) = expr`: the pattern inside `Some` and the `let`.
+fn let_some(cond: &Expr) -> Option<(&syn::Pat, &syn::ExprLet)> {
     let Expr::Let(bound) = strip(cond) else {
         return None;
     };
@@ -330,8 +322,13 @@ fn some_end(cond: &Expr) -> Option<SomeEnd> {
     if !some.path.is_ident("Some") || some.elems.len() != 1 {
         return None;
     }
+    Some((&some.elems[0], bound))
+}
+
+fn some_end(cond: &Expr) -> Option<SomeEnd> {
+    let (inner, bound) = let_some(cond)?;
     // The element by value: `v` of a reference reads as the float.
-    let pat = match &some.elems[0] {
+    let pat = match inner {
         syn::Pat::Reference(r) => (*r.pat).clone(),
         other => other.clone(),
     };
