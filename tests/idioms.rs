@@ -1553,6 +1553,22 @@ fn split_at_the_ends(x: &[f64]) -> f64 {
     s + a * middle.iter().map(|v| v * v).sum::<f64>()
 }
 
+/// The same as vectors, `vec![vec![..], ..]` and `vec![[..], ..]`, walked by
+/// row length and count and in a chain over the rows.
+#[differentiate]
+#[allow(clippy::needless_range_loop, clippy::useless_vec)]
+fn written_out_vectors_of_rows(x: &[f64]) -> f64 {
+    let m = vec![vec![x[0], x[1]], vec![x[2], x[0] * x[1]]];
+    let n = vec![[x[1], 1.0], [x[2].sin(), x[0]]];
+    let mut s = 0.0;
+    for i in 0..m.len() {
+        for j in 0..m[i].len() {
+            s += m[i][j] * n[j][i];
+        }
+    }
+    s + m.iter().map(|r| r[0] * r[1]).sum::<f64>()
+}
+
 /// A vector assigned a chain of `map`s over itself, as iterative code
 /// writes each step (`v = v.iter().map(..).collect();`, reversed, enumerated,
 /// in a loop): written back in place, every element read first.
@@ -1590,6 +1606,9 @@ fn matrices_as_vectors_of_rows() {
         let (value, g) = written_out_matrices::grad(&x);
         assert_eq!(value, written_out_matrices(&x));
         assert_gradient(written_out_matrices, &x, &g.x);
+        let (value, g) = written_out_vectors_of_rows::grad(&x);
+        assert_eq!(value, written_out_vectors_of_rows(&x));
+        assert_gradient(written_out_vectors_of_rows, &x, &g.x);
     }
 }
 

@@ -105,32 +105,48 @@ fn flat_init(name: &Ident, init: &Expr, names: &mut Names) -> Option<FlatInit> {
     })
 }
 
-/// A matrix written out, `[[a, b, c], [d, e, f]]` (rows of one length):
-/// its elements in order, `[a, b, c, d, e, f]`.
+/// A matrix written out, `[[a, b, c], [d, e, f]]` (rows of one length; or
+/// a vector of them, `vec![vec![a, b], vec![c, d]]`, `vec![[a, b], [c,
+/// d]]`): its elements in order, `[a, b, c, d, e, f]`.
 fn flat_literal(init: &Expr) -> Option<FlatInit> {
-    let Expr::Array(matrix) = strip(init) else {
-        return None;
-    };
-    let rows: Vec<&syn::ExprArray> = matrix
-        .elems
+    let (matrix, is_vec) = listed(init)?;
+    let rows: Vec<Vec<Expr>> = matrix
         .iter()
-        .map(|row| match strip(row) {
-            Expr::Array(row) => Some(row),
+        .map(|row| match listed(row) {
+            // (A vector's rows are vectors or arrays; an array's, arrays.)
+            Some((row, row_is_vec)) if is_vec || !row_is_vec => Some(row),
             _ => None,
         })
         .collect::<Option<_>>()?;
-    let width = rows.first()?.elems.len();
-    if width == 0 || rows.iter().any(|row| row.elems.len() != width) {
+    let width = rows.first()?.len();
+    if width == 0 || rows.iter().any(|row| row.len() != width) {
         return None;
     }
-    let elements = rows.iter().flat_map(|row| row.elems.iter());
+    let elements = rows.iter().flatten();
     let width = proc_macro2::Literal::usize_unsuffixed(width);
+    let init = match is_vec {
+        true => syn::parse_quote!(vec![#(#elements),*]),
+        false => syn::parse_quote!([#(#elements),*]),
+    };
     Some(FlatInit {
-        init: syn::parse_quote!([#(#elements),*]),
+        init,
         width: syn::parse_quote!(#width),
         sizes: Vec::new(),
         rows: None,
     })
+}
+
+/// The elements of an array literal `[a, b]`, or of `vec![a, b]` (`true`).
+fn listed(expr: &Expr) -> Option<(Vec<Expr>, bool)> {
+    match strip(expr) {
+        Expr::Array(array) => Some((array.elems.iter().cloned().collect(), false)),
+        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+            let tokens = &mac.mac.tokens;
+            let array: syn::ExprArray = syn::parse2(quote!([#tokens])).ok()?;
+            Some((array.elems.into_iter().collect(), true))
+        }
+        _ => None,
+    }
 }
 
 impl Flatten {
