@@ -116,6 +116,10 @@ fn roughness(x: &[f64]) -> f64 {
     for w in x.windows(3) {
         total += (w[0] - 2.0 * w[1] + w[2]).powi(2) / w.len() as f64;
     }
+    // Last window first: the order shows in the value.
+    for w in x.windows(2).rev() {
+        total = total * 0.5 + w[0] * w[1];
+    }
     total + x.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>()
 }
 
@@ -752,7 +756,13 @@ fn arg_extrema(x: &[f64]) -> f64 {
         .enumerate()
         .min_by(|(_, p), (_, q)| p.total_cmp(q))
         .unwrap();
-    10.0 * hi as f64 + lo as f64 + x[hi] * x[0].sin() + smallest * smallest
+    // The element as the iterator gives it, a reference (`*top`).
+    let (_, top) = x
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap();
+    10.0 * hi as f64 + lo as f64 + x[hi] * x[0].sin() + smallest * smallest + *top * top
 }
 
 #[test]
@@ -767,9 +777,9 @@ fn arg_extrema_are_the_indices_the_iterator_picks() {
     let x = [1.5, -0.5, 1.5, -0.5];
     let (value, g) = arg_extrema::grad(&x);
     assert_eq!(value, arg_extrema(&x));
-    let expected = [1.5 * 1.5_f64.cos(), -1.0, 1.5_f64.sin(), 0.0];
+    let expected = [1.5 * 1.5_f64.cos(), -1.0, 1.5_f64.sin() + 3.0, 0.0];
     assert!(g.x.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-15));
-    assert_eq!(value, 21.0 + 1.5 * 1.5_f64.sin() + 0.25);
+    assert_eq!(value, 21.0 + 1.5 * 1.5_f64.sin() + 0.25 + 2.25);
     // Signed zeros: equal to `partial_cmp` (the last of the maxima, index
     // 2), ordered by `total_cmp` (-0.0 the smaller: index 2 again, where
     // the first of equal minima would be index 1).

@@ -24,15 +24,22 @@ pub fn arg_extrema_as_indices(block: &mut syn::Block) {
     impl VisitMut for Statements {
         fn visit_block_mut(&mut self, block: &mut syn::Block) {
             syn::visit_mut::visit_block_mut(self, block);
-            let stmts = std::mem::take(&mut block.stmts);
-            for stmt in stmts {
-                match &stmt {
-                    Stmt::Local(local) => match rewritten(local) {
-                        Some(lets) => block.stmts.extend(lets),
-                        None => block.stmts.push(stmt),
-                    },
-                    _ => block.stmts.push(stmt),
+            let mut k = 0;
+            while k < block.stmts.len() {
+                let Stmt::Local(local) = &block.stmts[k] else {
+                    k += 1;
+                    continue;
+                };
+                let Some((lets, reference)) = rewritten(local, &block.stmts[k + 1..]) else {
+                    k += 1;
+                    continue;
+                };
+                let written = lets.len();
+                block.stmts.splice(k..=k, lets);
+                if let Some(name) = reference {
+                    crate::desugar::derefs_as_values(&mut block.stmts[k + written..], &name);
                 }
+                k += written;
             }
         }
     }
@@ -40,8 +47,10 @@ pub fn arg_extrema_as_indices(block: &mut syn::Block) {
 }
 
 /// `let (i, v) = x.iter().enumerate().max_by(..).unwrap();` as the `let`s of
-/// the index and, where bound, the element.
-fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
+/// the index and, where bound, the element (by value: where the pattern
+/// took a reference, `v`, the name of the element whose `*v` the statements
+/// `after` read as `v`).
+fn rewritten(local: &syn::Local, after: &[Stmt]) -> Option<(Vec<Stmt>, Option<syn::Ident>)> {
     let Pat::Tuple(pair) = &local.pat else {
         return None;
     };
@@ -56,23 +65,42 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
     let Extreme { by, largest, total } = unwrapped_extreme(unwrap)?;
     let list = enumerated_list(&by.receiver)?;
     let descending = pair_order(&by.args[0])?;
-    let element = match element {
-        Pat::Wild(_) => None,
+    let (element, reference) = match element {
+        Pat::Wild(_) => (None, None),
         Pat::Reference(r) => match &*r.pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p),
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => (Some(p), None),
             _ => return None,
         },
+        Pat::Ident(p)
+            if p.by_ref.is_none()
+                && p.subpat.is_none()
+                && crate::desugar::may_read_as_value(after, &p.ident) =>
+        {
+            (Some(p), Some(p.ident.clone()))
+        }
         _ => return None,
     };
-    let (index, binding) = match index {
-        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => (p.ident.clone(), p),
+    // Names neither the statement nor those after it use, so they hide
+    // nothing either reads.
+    let mut used = crate::emit::names::identifiers(quote::ToTokens::to_token_stream(local));
+    for stmt in after {
+        used.extend(crate::emit::names::identifiers(
+            quote::ToTokens::to_token_stream(stmt),
+        ));
+    }
+    let mut names = crate::emit::names::Names::avoiding(used);
+    let (index, binding): (syn::Ident, Pat) = match index {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+            (p.ident.clone(), Pat::Ident(p.clone()))
+        }
+        // `(_, v)`: the element's index under a name of its own.
+        Pat::Wild(_) if element.is_some() => {
+            let at = names.fresh("at");
+            (at.clone(), syn::parse_quote!(#at))
+        }
         _ => return None,
     };
     let span = by.span();
-    // Names the statement does not use, so they hide nothing it reads.
-    let mut names = crate::emit::names::Names::avoiding(crate::emit::names::identifiers(
-        quote::ToTokens::to_token_stream(local),
-    ));
     let [best, seen, k] = ["best", "seen", "k"].map(|name| names.fresh(&format!("{name}_{index}")));
     // The comparator's order: the last of equal maxima, the first of equal
     // minima, as `max_by` and `min_by` choose.
@@ -99,7 +127,7 @@ fn rewritten(local: &syn::Local) -> Option<Vec<Stmt>> {
     if let Some(element) = element {
         lets.push(syn::parse_quote_spanned!(span=> let #element = #list[#index];));
     }
-    Some(lets)
+    Some((lets, reference))
 }
 
 /// `max_by(cmp)` or `min_by(cmp)` unwrapped (`unwrap()`, `expect(..)`).
@@ -275,18 +303,36 @@ mod tests {
                 .max_by(|&(_, a), &(_, b)| b.total_cmp(a))
                 .expect("some");
         })));
+        // The element by reference: by value, `*v` read as `v`.
+        let mut block: syn::Block = syn::parse2(quote!({
+            let (i, v) = x
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap();
+            let w = *v * 2.0;
+        }))
+        .unwrap();
+        arg_extrema_as_indices(&mut block);
+        let text = quote!(#block).to_string();
+        assert!(
+            text.contains("let v = x [i]") && text.contains("let w = v * 2.0"),
+            "{text}"
+        );
     }
 
     #[test]
     fn other_forms_are_left_as_written() {
-        // The element by reference, a comparator reading the index, a key
-        // function, no unwrap, a list that is not a name.
+        // The element by reference read in a macro (where `*v` would stay),
+        // a comparator reading the index, a key function, no unwrap, a list
+        // that is not a name.
         assert!(!rewrites(quote!({
             let (i, v) = x
                 .iter()
                 .enumerate()
                 .max_by(|a, b| a.1.total_cmp(b.1))
                 .unwrap();
+            println!("{}", *v);
         })));
         assert!(!rewrites(quote!({
             let (i, _) = x.iter().enumerate().max_by(|a, b| a.0.cmp(&b.0)).unwrap();

@@ -121,11 +121,7 @@ fn split_end(
     // The element was a reference: its name must mean it wherever `*name`
     // is read as the value (not bound again, not in a macro's tokens).
     if let (false, Some(named)) = (by_value, &named) {
-        let rest = syn::Block {
-            brace_token: Default::default(),
-            stmts: after.to_vec(),
-        };
-        if crate::desugar::rebound_inside(&rest, named) || mentioned_in_macro(&rest, named) {
+        if !crate::desugar::may_read_as_value(after, named) {
             return None;
         }
     }
@@ -161,20 +157,6 @@ fn is_name(pat: &syn::Pat) -> bool {
         syn::Pat::Ident(p) => p.by_ref.is_none() && p.subpat.is_none(),
         _ => false,
     }
-}
-
-/// Whether a macro call in `block` has `name` among its tokens.
-fn mentioned_in_macro(block: &syn::Block, name: &syn::Ident) -> bool {
-    struct Finds<'a>(&'a syn::Ident, bool);
-    impl<'ast> syn::visit::Visit<'ast> for Finds<'_> {
-        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            self.1 |=
-                crate::emit::names::identifiers(mac.tokens.clone()).contains(&self.0.to_string());
-        }
-    }
-    let mut finds = Finds(name, false);
-    syn::visit::Visit::visit_block(&mut finds, block);
-    finds.1
 }
 
 struct Rewriter;

@@ -188,6 +188,32 @@ pub(crate) fn derefs_as_values(stmts: &mut [syn::Stmt], name: &syn::Ident) {
     }
 }
 
+/// Whether a macro call in `block` has `name` among its tokens.
+/// Whether a reference about to be bound to `name` may be bound to the
+/// value instead, with `*name` read as `name` in the statements `after` it
+/// (`derefs_as_values`): the name is not bound again there, nor read inside
+/// a macro's tokens, where `*name` would stay.
+pub(crate) fn may_read_as_value(after: &[syn::Stmt], name: &syn::Ident) -> bool {
+    let rest = syn::Block {
+        brace_token: Default::default(),
+        stmts: after.to_vec(),
+    };
+    !rebound_inside(&rest, name) && !mentioned_in_macro(&rest, name)
+}
+
+fn mentioned_in_macro(block: &syn::Block, name: &syn::Ident) -> bool {
+    struct Finds<'a>(&'a syn::Ident, bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finds<'_> {
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            self.1 |=
+                crate::emit::names::identifiers(mac.tokens.clone()).contains(&self.0.to_string());
+        }
+    }
+    let mut finds = Finds(name, false);
+    syn::visit::Visit::visit_block(&mut finds, block);
+    finds.1
+}
+
 /// Whether evaluating `expr` assigns anything (`=`, `+=` and the other
 /// compound assignments).
 pub(crate) fn assigns(expr: &syn::Expr) -> bool {

@@ -224,10 +224,13 @@ fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
 }
 
 /// `for w in x.windows(2) { .. w[1] - w[0] .. }` as a loop over start indices,
-/// `for start in 0..(x.len() + 1).saturating_sub(2) { .. x[start + 1] - x[start] .. }`;
-/// `None` when `w` is used other than indexed or measured.
+/// `for start in 0..(x.len() + 1).saturating_sub(2) { .. x[start + 1] - x[start] .. }`
+/// (`x.windows(2).rev()`: the starts reversed); `None` when `w` is used
+/// other than indexed or measured.
 pub fn windows_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
-    let (base, width) = windows_of(&looped.expr)?;
+    let reversed = crate::desugar::method_call(&looped.expr, &["rev"], 0);
+    let windows = reversed.map_or(&*looped.expr, |rev| &*rev.receiver);
+    let (base, width) = windows_of(windows)?;
     let window = simple_name(&looped.pat)?;
     let mut names = Names::avoiding(identifiers(quote::quote!(#looped)));
     let start = names.fresh("start");
@@ -242,7 +245,10 @@ pub fn windows_loop(looped: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
     let Expr::Block(block) = body else {
         return None;
     };
-    let starts = window_starts(&base, width);
+    let mut starts = window_starts(&base, width);
+    if reversed.is_some() {
+        starts = quote_spanned!(looped.span()=> (#starts).rev());
+    }
     let label = &looped.label;
     let body = &block.block;
     parsed(quote_spanned! {looped.span()=>
