@@ -961,3 +961,42 @@ fn loops_not_written_out_still_differentiate_right() {
         assert!(tape.bytes() > std::mem::size_of_val(&tape));
     }
 }
+
+/// A `match` on a differentiated value, as a piecewise function is written:
+/// arms that bind it under guards, float ranges (`..=-1.0`, `p @ lo..=hi`),
+/// a catch-all. The arms' tests are conditions (not differentiated); the
+/// value flows through each arm's binding. Was refused ("compare it with
+/// `if`").
+#[differentiate]
+fn piecewise_by_match(x: &[f64]) -> f64 {
+    let r = match x[0] * x[1] {
+        ..=-1.0 => x[2],
+        p @ -1.0..=0.5 => p * p,
+        p => p.sin() + x[0],
+    };
+    let q = match x[2] {
+        t if t > 0.0 => t.sqrt(),
+        t if t > -1.0 => t * t * x[0],
+        _ => -x[2],
+    };
+    r * x[1] + q
+}
+
+#[test]
+fn matches_on_differentiated_values() {
+    // Every arm of both: x0 * x1 below -1, in [-1, 0.5], above; x2 above
+    // 0, in (-1, 0], below -1.
+    for x in [
+        [0.5, 1.5, 2.0],
+        [-0.5, 1.2, -0.3],
+        [2.0, -0.9, -2.5],
+        [0.3, 0.2, 0.7],
+    ] {
+        let (value, g) = piecewise_by_match::grad(&x);
+        assert_eq!(value, piecewise_by_match(&x));
+        assert_gradient(piecewise_by_match, &x, &g.x);
+        let (_, slope) = piecewise_by_match::tangent(&x, &[0.5, -1.0, 2.0]);
+        let along = 0.5 * g.x[0] - g.x[1] + 2.0 * g.x[2];
+        assert!((slope - along).abs() < 1e-12 * (1.0 + along.abs()));
+    }
+}

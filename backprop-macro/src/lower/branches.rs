@@ -189,16 +189,10 @@ impl<'a> Lowerer<'a> {
             return self.dummy();
         }
         // The scrutinee is evaluated once; an arm's binding (`n if n > 3`) names it.
-        // It may be computed from differentiated values (`(x * 4.0) as u8`), but it
-        // cannot be one: patterns are not differentiable.
+        // A differentiated one (`match x { t if t < 0.0 => -t, t => t * t }`)
+        // is tested as a condition is, not differentiated, and flows through
+        // the arm's binding as any value does.
         let scrutinee = self.expr(&matched.expr);
-        if self.is_active(&scrutinee) {
-            self.errors.spanned(
-                &matched.expr,
-                "`match` on a value being differentiated is not supported; compare it with `if`",
-            );
-            return self.dummy();
-        }
         let scrutinee = match scrutinee {
             Operand::Const(c) => {
                 let node = self.copy_node(Operand::Const(c), span_of(&matched.expr));
@@ -263,11 +257,15 @@ impl<'a> Lowerer<'a> {
         scrutinee: &Operand,
         wants_value: bool,
     ) -> Option<Operand> {
+        // (A differentiated scrutinee is tested arm by arm, as `if`s.)
         let kept = match scrutinee {
-            Operand::Node(id) => self.nodes[*id]
-                .ty
-                .as_ref()
-                .is_some_and(|ty| self.floats.is_copy(ty)),
+            Operand::Node(id) => {
+                !self.nodes[*id].active
+                    && self.nodes[*id]
+                        .ty
+                        .as_ref()
+                        .is_some_and(|ty| self.floats.is_copy(ty))
+            }
             Operand::Const(_) => false,
         };
         let unguarded = arms.iter().take_while(|arm| arm.guard.is_none()).count();
@@ -323,7 +321,8 @@ impl<'a> Lowerer<'a> {
             self.inactive_template(
                 |a| {
                     let s = a.first();
-                    quote!(::core::matches!(#s, #pat))
+                    // (In parentheses: `matches!` takes no `..=hi` bare.)
+                    quote!(::core::matches!(#s, (#pat)))
                 },
                 std::slice::from_ref(scrutinee),
                 &arm.arm.pat,
