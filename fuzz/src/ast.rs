@@ -156,6 +156,10 @@ pub enum BufInit {
     Collect { slice: String, var: String, body: E },
 }
 
+/// A float match arm's guard on its bound value: `v < c` as `('<', c)`;
+/// none for the catch-all.
+pub type Guard = Option<(char, f64)>;
+
 #[derive(Clone, Debug)]
 pub enum S {
     Let {
@@ -262,6 +266,13 @@ pub enum S {
     Match {
         scrut: I,
         arms: Vec<(String, Vec<S>)>,
+    },
+    /// `match e { v if v < c => {..} .. v => {..} }` on a float: each arm
+    /// binds `var` (a guard `(op, c)` tests it), the last without a guard.
+    FloatMatch {
+        scrut: E,
+        var: String,
+        arms: Vec<(Guard, Vec<S>)>,
     },
     /// `let _ = e;`
     Discard(E),
@@ -503,6 +514,7 @@ impl S {
             | S::Loop { body, .. } => 1 + stmts_size(body),
             S::Return(e) | S::Discard(e) => e.size(),
             S::Match { arms, .. } => arms.iter().map(|(_, b)| 1 + stmts_size(b)).sum(),
+            S::FloatMatch { arms, .. } => arms.iter().map(|(_, b)| 1 + stmts_size(b)).sum(),
             S::CallStmt(_, args) | S::LetPair { args, .. } => args.iter().map(Arg::size).sum(),
             S::LetTuple { values, .. }
             | S::LetTupleLocal { values, .. }

@@ -1448,6 +1448,33 @@ impl Gen {
                         });
                     }
                 }
+                16 if nested && self.rng.chance(0.4) => {
+                    // A match on a float, as a piecewise function: guards
+                    // on the bound value, then a catch-all that binds it.
+                    let scrut = self.expr(1);
+                    let var = self.fresh();
+                    self.depth += 1;
+                    let mut arms = Vec::new();
+                    let second = self.rng.chance(0.5).then_some('>');
+                    let guards = [Some('<')]
+                        .into_iter()
+                        .chain(second.map(Some))
+                        .chain([None]);
+                    for guard in guards {
+                        let Some(op) = guard else {
+                            self.scope.scalars.push((var.clone(), false));
+                            arms.push((None, self.block()));
+                            self.scope.scalars.pop();
+                            continue;
+                        };
+                        let c = *self.rng.pick(&[-0.5, 0.0, 0.25, 1.0]);
+                        self.scope.scalars.push((var.clone(), false));
+                        arms.push((Some((op, c)), self.block()));
+                        self.scope.scalars.pop();
+                    }
+                    self.depth -= 1;
+                    out.push(S::FloatMatch { scrut, var, arms });
+                }
                 16 if nested => {
                     let ints: Vec<String> =
                         self.scope.ints.iter().map(|(n, _)| n.clone()).collect();

@@ -561,6 +561,19 @@ impl Printer {
                 }
                 let _ = writeln!(out, "{p}}}");
             }
+            S::FloatMatch { scrut, var, arms } => {
+                let _ = writeln!(out, "{p}match {} {{", self.expr(scrut));
+                for (guard, body) in arms {
+                    let pat = match guard {
+                        Some((op, c)) => format!("{var} if {var} {op} {}", d.lit(*c)),
+                        None => var.clone(),
+                    };
+                    let _ = writeln!(out, "{}{pat} => {{", pad(depth + 1));
+                    self.block(body, depth + 1, out);
+                    let _ = writeln!(out, "{}}}", pad(depth + 1));
+                }
+                let _ = writeln!(out, "{p}}}");
+            }
             S::Discard(e) => {
                 let _ = writeln!(out, "{p}let _ = {};", self.expr(e));
             }

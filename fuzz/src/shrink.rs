@@ -66,6 +66,7 @@ pub fn children(s: &S) -> Vec<&Vec<S>> {
         | S::While { body, .. }
         | S::Loop { body, .. } => vec![body],
         S::Match { arms, .. } => arms.iter().map(|(_, b)| b).collect(),
+        S::FloatMatch { arms, .. } => arms.iter().map(|(_, b)| b).collect(),
         _ => Vec::new(),
     }
 }
@@ -86,6 +87,7 @@ fn children_mut(s: &mut S) -> Vec<&mut Vec<S>> {
         | S::While { body, .. }
         | S::Loop { body, .. } => vec![body],
         S::Match { arms, .. } => arms.iter_mut().map(|(_, b)| b).collect(),
+        S::FloatMatch { arms, .. } => arms.iter_mut().map(|(_, b)| b).collect(),
         _ => Vec::new(),
     }
 }
