@@ -578,3 +578,41 @@ pub fn matrix_norm(m: &[f64; 9], v: &[f64; 3]) -> f64 {
     }
     total.sqrt()
 }
+
+/// A point with the operators its user writes for it.
+#[derive(Clone, Copy, backprop_runtime::Differentiable)]
+pub struct P2 {
+    /// Across.
+    pub x: f64,
+    /// Up.
+    pub y: f64,
+}
+
+impl std::ops::Add for P2 {
+    type Output = P2;
+    fn add(self, o: P2) -> P2 {
+        P2 {
+            x: self.x + o.x,
+            y: self.y + o.y,
+        }
+    }
+}
+
+impl std::ops::Mul<f64> for P2 {
+    type Output = P2;
+    fn mul(self, k: f64) -> P2 {
+        P2 {
+            x: self.x * k,
+            y: self.y * k,
+        }
+    }
+}
+
+/// A struct's operators inlined, one on an operand in parentheses (bound
+/// without them: rustc warns of parentheses around a `let`'s value).
+#[differentiate]
+#[must_use]
+pub fn midpoint_norm(a: P2, b: P2) -> f64 {
+    let m = (a + b) * 0.5;
+    m.x * m.x + m.y * m.y
+}

@@ -863,6 +863,9 @@ impl<'s> Inliner<'s> {
         let inlined = self.inlined_method(&call);
         self.restore_receiver(value.to_string(), before);
         let (mut block, writes) = inlined?;
+        // (Without the parentheses `(a + b) * 0.5` needs: rustc warns of
+        // those around a `let`'s value.)
+        let left = crate::lower::strip_parens(left);
         block
             .stmts
             .insert(0, syn::parse_quote!(let #value = #left;));
