@@ -616,3 +616,30 @@ pub fn midpoint_norm(a: P2, b: P2) -> f64 {
     let m = (a + b) * 0.5;
     m.x * m.x + m.y * m.y
 }
+
+/// A table of constants walked untyped (each element saved through
+/// `Borrow`), a slice split at an end, a matrix written out, a vector
+/// assigned `map`s over itself, and a `match` on a differentiated value.
+///
+/// # Panics
+/// If `x` is empty.
+#[differentiate]
+#[must_use]
+pub fn this_sessions_forms(x: &[f64]) -> f64 {
+    let table = &[0.5, -1.0, 2.0];
+    let mut total = 0.0;
+    for weight in table {
+        total += weight * x[0] * x[1];
+    }
+    let (first, rest) = x.split_first().expect("an element");
+    total += *first * rest.iter().sum::<f64>() + first;
+    let matrix = [[x[0], x[1]], [x[1], x[0]]];
+    total += matrix[0][1] * matrix[1][0];
+    let mut squares = x.to_vec();
+    squares = squares.iter().map(|a| a * a).collect();
+    total += squares[0];
+    match total {
+        big if big > 1.0 => big.ln(),
+        small => small * x[0],
+    }
+}
