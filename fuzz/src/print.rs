@@ -443,13 +443,20 @@ impl Printer {
                     (true, false) => format!(": [{ty}; {}]", len.unwrap_or(self.len)),
                 };
                 // Every other copy of a slice into a vector is written as
-                // a buffer filled by `copy_from_slice` (the same values).
-                if let (BufInit::Copy(slice), true) = (init, *vec && name.len() % 2 == 0) {
-                    let _ = writeln!(out, "{p}let mut {name}{a} = vec![{zero}; {slice}.len()];");
-                    let _ = writeln!(out, "{p}{name}.copy_from_slice(&{slice}[..]);");
-                    return;
+                // a buffer filled by `copy_from_slice` (the same values;
+                // not where the buffer takes the slice's name, which would
+                // then name the buffer).
+                let split = *vec && name.len() % 2 == 0;
+                match init {
+                    BufInit::Copy(slice) if split && name != slice => {
+                        let _ =
+                            writeln!(out, "{p}let mut {name}{a} = vec![{zero}; {slice}.len()];");
+                        let _ = writeln!(out, "{p}{name}.copy_from_slice(&{slice}[..]);");
+                    }
+                    _ => {
+                        let _ = writeln!(out, "{p}let mut {name}{a} = {value};");
+                    }
                 }
-                let _ = writeln!(out, "{p}let mut {name}{a} = {value};");
             }
             S::Write {
                 name,
