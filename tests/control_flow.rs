@@ -1000,3 +1000,50 @@ fn matches_on_differentiated_values() {
         assert!((slope - along).abs() < 1e-12 * (1.0 + along.abs()));
     }
 }
+
+/// A variable declared without a value and given one on every path of the
+/// branch after it (`let y; if c { y = a; } else { y = b; }`, nested, and
+/// through a `match`, or `let y; y = a;`): the `let` of the branch's value. Was refused ("a
+/// `let` without a value").
+#[differentiate]
+#[allow(clippy::needless_late_init)]
+fn assigned_later(x: &[f64]) -> f64 {
+    let y;
+    if x[0] > 0.0 {
+        let t = x[0].sqrt();
+        y = t * x[1];
+    } else if x[1] > 0.0 {
+        y = x[1].exp();
+    } else {
+        y = -x[0] * x[1];
+    }
+    let mut z: f64;
+    match (x[0] > x[1], x[1] > 0.5) {
+        (true, true) => z = y * y,
+        (true, false) => {
+            let w = y.sin();
+            z = w * x[0];
+        }
+        _ => z = y + x[1],
+    }
+    z *= 2.0;
+    let scaled;
+    scaled = z * x[0];
+    scaled + y
+}
+
+#[test]
+fn values_given_after_the_declaration() {
+    // Every path of both branches.
+    for x in [
+        [0.8, 0.6],
+        [0.8, 0.3],
+        [0.4, 0.9],
+        [-0.5, 0.7],
+        [-0.5, -0.2],
+    ] {
+        let (value, g) = assigned_later::grad(&x);
+        assert_eq!(value, assigned_later(&x));
+        assert_gradient(assigned_later, &x, &g.x);
+    }
+}

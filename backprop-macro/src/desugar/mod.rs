@@ -39,6 +39,7 @@ pub mod closure_tuples;
 pub mod continues;
 pub mod conversions;
 pub mod copies;
+pub mod deferred_lets;
 pub mod ends;
 pub mod extrema;
 pub mod hoist;
@@ -61,7 +62,8 @@ use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::Expr;
 
-/// Every rewrite, in order: paths one module deeper, tuple assignments as
+/// Every rewrite, in order: paths one module deeper, a `let` without a value
+/// as the `let` of the branch after it, tuple assignments as
 /// `let`s, `map(f64::exp)` as a closure and `for_each` as a loop, loops over
 /// `iter_mut()` by index, `x.last().unwrap()` as
 /// `x[x.len() - 1]`, running extrema as indices, values out of conditions,
@@ -71,6 +73,7 @@ use syn::Expr;
 pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     zips::zip_calls_as_methods(&mut function.block);
     paths::rebase(function);
+    deferred_lets::deferred_lets_as_values(&mut function.block);
     arg_extrema::arg_extrema_as_indices(&mut function.block);
     iterator_lets::iterator_lets_inlined(&mut function.block);
     sizes::literal_sizes_typed(&mut function.block);

@@ -18,7 +18,7 @@ impl<'a> Lowerer<'a> {
         let Some(init) = &local.init else {
             self.errors.spanned(
                 local,
-                "a `let` without a value is not supported; give the variable its value where it is declared",
+                "a `let` without a value is supported only where the next statement gives it one on every path (`let y; if c { y = a; } else { y = b; }`, or `y = a;`); give the variable its value where it is declared",
             );
             return;
         };
