@@ -1029,7 +1029,16 @@ fn assigned_later(x: &[f64]) -> f64 {
     z *= 2.0;
     let scaled;
     scaled = z * x[0];
-    scaled + y
+    // A pair, each path giving both in either order.
+    let (lo, hi);
+    if x[0] < x[1] {
+        lo = x[0];
+        hi = x[1] * 2.0;
+    } else {
+        hi = x[0] * 2.0;
+        lo = x[1];
+    }
+    scaled + y + hi * lo
 }
 
 #[test]

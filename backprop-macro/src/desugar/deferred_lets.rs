@@ -1,7 +1,9 @@
 //! A `let` without a value whose next statement gives it one on every path,
 //! `let y; if c { ..; y = a; } else { ..; y = b; }` (deferred
 //! initialisation, as C would write it), as the `let` of that statement's
-//! value: `let y = if c { ..; a } else { ..; b };`. The same through `else
+//! value: `let y = if c { ..; a } else { ..; b };`. Several names, `let
+//! (lo, hi);` with each path ending `lo = a; hi = b;` (in either order, no
+//! value reading another), take a tuple: `if c { (a, b) } else { (b, a) }`. The same through `else
 //! if` chains, nested branches, and `match` arms (`1 => y = a,` or a block
 //! ending so), and `let y; y = a;` as `let y = a;`. Where a path does not end by assigning the name, or assigns
 //! it elsewhere too, the `let` is left as written (and refused).
@@ -28,7 +30,8 @@ pub fn deferred_lets_as_values(block: &mut syn::Block) {
     Rewriter.visit_block_mut(block);
 }
 
-/// `let y;` (or `let mut y: f64;`) and the statement after it, as one `let`.
+/// `let y;` (or `let mut y: f64;`, `let (lo, hi);`) and the statement after
+/// it, as one `let`.
 fn valued_let(stmt: &Stmt, next: &Stmt) -> Option<Stmt> {
     let Stmt::Local(local) = stmt else {
         return None;
@@ -36,39 +39,47 @@ fn valued_let(stmt: &Stmt, next: &Stmt) -> Option<Stmt> {
     if local.init.is_some() {
         return None;
     }
-    let name = match &local.pat {
-        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => &p.ident,
-        Pat::Type(typed) => match &*typed.pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => &p.ident,
-            _ => return None,
-        },
-        _ => return None,
-    };
+    let names = declared(&local.pat)?;
     let Stmt::Expr(choice, _) = next else {
         return None;
     };
     let value = match strip(choice) {
         // `let y; y = a;`
-        Expr::Assign(assign) if is_name(&assign.left, name) => {
-            if assigns(Some(&assign.right), name) {
-                return None;
-            }
-            (*assign.right).clone()
-        }
-        _ => valued(choice, name)?,
+        Expr::Assign(_) => final_values(std::slice::from_ref(next), &names)?,
+        _ => valued(choice, &names)?,
     };
     let pat = &local.pat;
     Some(syn::parse_quote!(let #pat = #value;))
 }
 
-/// `choice` with each path's final `name = value;` as its value `value`.
-fn valued(choice: &Expr, name: &syn::Ident) -> Option<Expr> {
+/// The names a `let` without a value declares: `y`, `mut y: f64`, `(lo, hi)`.
+fn declared(pat: &Pat) -> Option<Vec<syn::Ident>> {
+    match pat {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(vec![p.ident.clone()]),
+        Pat::Type(typed) => declared(&typed.pat),
+        Pat::Tuple(tuple) if !tuple.elems.is_empty() => {
+            let mut names = Vec::new();
+            for elem in &tuple.elems {
+                let mut inner = declared(elem)?;
+                if inner.len() != 1 {
+                    return None;
+                }
+                names.append(&mut inner);
+            }
+            Some(names)
+        }
+        _ => None,
+    }
+}
+
+/// `choice` with each path's final assignments of `names` as its value.
+fn valued(choice: &Expr, names: &[syn::Ident]) -> Option<Expr> {
     match choice {
         Expr::If(branch) => {
             let (_, otherwise) = branch.else_branch.as_ref()?;
             let mut branch = branch.clone();
-            branch.then_branch = valued_block(&branch.then_branch, name)?;
-            let otherwise = valued(otherwise, name)?;
+            branch.then_branch = valued_block(&branch.then_branch, names)?;
+            let otherwise = valued(otherwise, names)?;
             if let Some((_, slot)) = &mut branch.else_branch {
                 **slot = otherwise;
             }
@@ -76,26 +87,24 @@ fn valued(choice: &Expr, name: &syn::Ident) -> Option<Expr> {
         }
         Expr::Block(block) if block.label.is_none() => {
             let mut block = block.clone();
-            block.block = valued_block(&block.block, name)?;
+            block.block = valued_block(&block.block, names)?;
             Some(Expr::Block(block))
         }
         Expr::Match(matched) => {
             let mut matched = matched.clone();
             for arm in &mut matched.arms {
                 // (A guard is part of the pattern here.)
-                let mut in_guard = Assigns(name, false);
+                let mut in_guard = Assigns(names, false);
                 in_guard.visit_pat(&arm.pat);
                 if in_guard.1 {
                     return None;
                 }
                 *arm.body = match strip(&arm.body) {
-                    Expr::Assign(assign) if is_name(&assign.left, name) => {
-                        if assigns(Some(&assign.right), name) {
-                            return None;
-                        }
-                        (*assign.right).clone()
+                    Expr::Assign(_) => {
+                        let stmt = Stmt::Expr((*arm.body).clone(), None);
+                        final_values(std::slice::from_ref(&stmt), names)?
                     }
-                    body => valued(body, name)?,
+                    body => valued(body, names)?,
                 };
                 // (`1 => y = a` may have been the last arm, unseparated.)
                 if !matches!(*arm.body, Expr::Block(_)) {
@@ -108,64 +117,87 @@ fn valued(choice: &Expr, name: &syn::Ident) -> Option<Expr> {
     }
 }
 
-/// A block whose last statement gives `name` its value, with that statement
-/// as the block's value; `None` where another statement assigns it too.
-fn valued_block(block: &syn::Block, name: &syn::Ident) -> Option<syn::Block> {
-    let (last, rest) = block.stmts.split_last()?;
-    if rest.iter().any(|stmt| stmt_assigns(stmt, name)) {
-        return None;
-    }
-    let value = match last {
-        Stmt::Expr(Expr::Assign(assign), _) if is_name(&assign.left, name) => {
-            if assigns(Some(&assign.right), name) {
+/// A block whose last statements give `names` their values (or whose last
+/// statement is a branch that does, on every path), those values as the
+/// block's value; `None` where another statement assigns one of them too.
+fn valued_block(block: &syn::Block, names: &[syn::Ident]) -> Option<syn::Block> {
+    let n = block.stmts.len();
+    let mut block = block.clone();
+    let value = match block.stmts.last()? {
+        Stmt::Expr(Expr::Assign(_), _) if n >= names.len() => {
+            let (rest, last) = block.stmts.split_at(n - names.len());
+            let value = final_values(last, names)?;
+            if rest.iter().any(|stmt| assigns(stmt, names)) {
                 return None;
             }
-            (*assign.right).clone()
+            block.stmts.truncate(n - names.len());
+            value
         }
-        Stmt::Expr(inner, _) => valued(inner, name)?,
+        Stmt::Expr(inner, _) => {
+            if block.stmts[..n - 1].iter().any(|stmt| assigns(stmt, names)) {
+                return None;
+            }
+            let value = valued(inner, names)?;
+            block.stmts.pop();
+            value
+        }
         _ => return None,
     };
-    let mut block = block.clone();
-    if let Some(slot) = block.stmts.last_mut() {
-        *slot = Stmt::Expr(value, None);
-    }
+    block.stmts.push(Stmt::Expr(value, None));
     Some(block)
+}
+
+/// The value of statements `n = a;` that assign each of `names` once (in
+/// any order), none reading any of them: `a`, or the tuple of them in the
+/// order of `names`.
+fn final_values(stmts: &[Stmt], names: &[syn::Ident]) -> Option<Expr> {
+    if stmts.len() != names.len() {
+        return None;
+    }
+    let mut values: Vec<Option<Expr>> = vec![None; names.len()];
+    for stmt in stmts {
+        let Stmt::Expr(Expr::Assign(assign), _) = stmt else {
+            return None;
+        };
+        let k = names.iter().position(|name| is_name(&assign.left, name))?;
+        let read = crate::emit::names::identifiers(quote::ToTokens::to_token_stream(&assign.right));
+        if values[k].is_some() || names.iter().any(|name| read.contains(&name.to_string())) {
+            return None;
+        }
+        values[k] = Some((*assign.right).clone());
+    }
+    let values: Vec<Expr> = values.into_iter().collect::<Option<_>>()?;
+    Some(match &values[..] {
+        [one] => one.clone(),
+        _ => syn::parse_quote!((#(#values),*)),
+    })
 }
 
 fn is_name(expr: &Expr, name: &syn::Ident) -> bool {
     matches!(strip(expr), Expr::Path(path) if path.path.is_ident(name))
 }
 
-fn stmt_assigns(stmt: &Stmt, name: &syn::Ident) -> bool {
-    let mut finds = Assigns(name, false);
+/// Whether a statement assigns (`=`, a compound assignment) or borrows
+/// mutably any of `names`.
+fn assigns(stmt: &Stmt, names: &[syn::Ident]) -> bool {
+    let mut finds = Assigns(names, false);
     finds.visit_stmt(stmt);
     finds.1
 }
 
-fn assigns(expr: Option<&Expr>, name: &syn::Ident) -> bool {
-    let mut finds = Assigns(name, false);
-    if let Some(expr) = expr {
-        finds.visit_expr(expr);
-    }
-    finds.1
-}
-
-/// Whether `name` is assigned (`=`, a compound assignment) or borrowed
-/// mutably anywhere in what is visited.
-struct Assigns<'n>(&'n syn::Ident, bool);
+struct Assigns<'n>(&'n [syn::Ident], bool);
 
 impl<'ast> Visit<'ast> for Assigns<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
+        let named = |e: &Expr| self.0.iter().any(|name| is_name(e, name));
         match expr {
-            Expr::Assign(assign) if is_name(&assign.left, self.0) => self.1 = true,
+            Expr::Assign(assign) if named(&assign.left) => self.1 = true,
             Expr::Binary(binary)
-                if super::is_compound_assignment(&binary.op) && is_name(&binary.left, self.0) =>
+                if super::is_compound_assignment(&binary.op) && named(&binary.left) =>
             {
                 self.1 = true;
             }
-            Expr::Reference(r) if r.mutability.is_some() && is_name(&r.expr, self.0) => {
-                self.1 = true;
-            }
+            Expr::Reference(r) if r.mutability.is_some() && named(&r.expr) => self.1 = true,
             _ => {}
         }
         syn::visit::visit_expr(self, expr);
@@ -221,6 +253,36 @@ mod tests {
             y
         });
         assert_eq!(text, expected.to_string());
+    }
+
+    #[test]
+    fn several_names_take_a_tuple() {
+        let text = rewritten(quote!({
+            let (lo, hi);
+            if a < b {
+                lo = a;
+                hi = b;
+            } else {
+                hi = a;
+                lo = b;
+            }
+        }));
+        let expected = quote!({
+            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        });
+        assert_eq!(text, expected.to_string());
+        // A value that reads another of the names stays as written.
+        let text = rewritten(quote!({
+            let (lo, hi);
+            if a < b {
+                lo = a;
+                hi = lo * 2.0;
+            } else {
+                lo = b;
+                hi = a;
+            }
+        }));
+        assert!(text.starts_with("{ let (lo , hi) ;"), "{text}");
     }
 
     #[test]
