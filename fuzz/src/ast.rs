@@ -274,6 +274,14 @@ pub enum S {
         var: String,
         arms: Vec<(Guard, Vec<S>)>,
     },
+    /// `let v; if cond { v = then; } else { v = els; }`: a value given
+    /// right after its declaration.
+    Deferred {
+        name: String,
+        cond: C,
+        then: E,
+        els: E,
+    },
     /// `let _ = e;`
     Discard(E),
     /// `(a, b) = (b, a);`: a destructuring assignment.
@@ -513,6 +521,9 @@ impl S {
             | S::While { body, .. }
             | S::Loop { body, .. } => 1 + stmts_size(body),
             S::Return(e) | S::Discard(e) => e.size(),
+            S::Deferred {
+                cond, then, els, ..
+            } => cond.size() + then.size() + els.size(),
             S::Match { arms, .. } => arms.iter().map(|(_, b)| 1 + stmts_size(b)).sum(),
             S::FloatMatch { arms, .. } => arms.iter().map(|(_, b)| 1 + stmts_size(b)).sum(),
             S::CallStmt(_, args) | S::LetPair { args, .. } => args.iter().map(Arg::size).sum(),

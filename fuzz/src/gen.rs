@@ -1223,6 +1223,18 @@ impl Gen {
                 0..=3 if self.rng.chance(0.12) && !self.in_helper => {
                     self.elementwise_loop(out);
                 }
+                0..=3 if self.rng.chance(0.08) => {
+                    // `let v; if c { v = a; } else { v = b; }`.
+                    let (cond, then, els) = (self.cond(), self.expr(2), self.expr(2));
+                    let name = self.fresh();
+                    self.declare_scalar(&name, false);
+                    out.push(S::Deferred {
+                        name,
+                        cond,
+                        then,
+                        els,
+                    });
+                }
                 0..=3 => {
                     let value = self.expr(2);
                     // Shadowing, of anything but a field (`self.b`).

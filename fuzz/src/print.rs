@@ -581,6 +581,19 @@ impl Printer {
                 }
                 let _ = writeln!(out, "{p}}}");
             }
+            S::Deferred {
+                name,
+                cond,
+                then,
+                els,
+            } => {
+                let _ = writeln!(out, "{p}let {name};");
+                let _ = writeln!(out, "{p}if {} {{", self.cond(cond));
+                let _ = writeln!(out, "{}{name} = {};", pad(depth + 1), self.expr(then));
+                let _ = writeln!(out, "{p}}} else {{");
+                let _ = writeln!(out, "{}{name} = {};", pad(depth + 1), self.expr(els));
+                let _ = writeln!(out, "{p}}}");
+            }
             S::Discard(e) => {
                 let _ = writeln!(out, "{p}let _ = {};", self.expr(e));
             }
