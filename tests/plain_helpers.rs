@@ -1325,3 +1325,62 @@ fn helpers_with_format_strings_are_inlined() {
         assert!(calls_a_logging_helper::SOURCE.contains("x = x"));
     }
 }
+
+/// Helpers that take a closure, as numerical code is written: a quadrature
+/// over `impl Fn(f64) -> f64`, Simpson's rule over `F: Fn(f64) -> f64` in a
+/// `where` clause, a sum over `&dyn Fn(f64) -> f64`, Newton's method over
+/// two type parameters, and a closure the caller named passed by name. Each
+/// is inlined with the closure a closure of the block (or called by its
+/// name). Were refused ("closures cannot be differentiated").
+fn trapezoid(f: impl Fn(f64) -> f64, a: f64, b: f64, n: usize) -> f64 {
+    let h = (b - a) / n as f64;
+    let mut s = 0.5 * (f(a) + f(b));
+    for i in 1..n {
+        s += f(a + i as f64 * h);
+    }
+    s * h
+}
+
+fn simpson<F>(f: F, a: f64, b: f64) -> f64
+where
+    F: Fn(f64) -> f64,
+{
+    let m = 0.5 * (a + b);
+    (b - a) / 6.0 * (f(a) + 4.0 * f(m) + f(b))
+}
+
+fn sum_of(f: &dyn Fn(f64) -> f64, xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for &x in xs {
+        s += f(x);
+    }
+    s
+}
+
+fn newton<G: Fn(f64) -> f64, D: Fn(f64) -> f64>(g: G, dg: D, x0: f64) -> f64 {
+    let mut x = x0;
+    for _ in 0..5 {
+        x -= g(x) / dg(x);
+    }
+    x
+}
+
+#[differentiate]
+fn closures_passed_to_helpers(p: &[f64]) -> f64 {
+    let k = p[0];
+    let area = trapezoid(|t| (k * t).sin() * p[1], 0.0, 1.0, 8);
+    let exact = simpson(|t| (p[0] * t).exp(), 0.0, p[1]);
+    let total = sum_of(&|v| v * v * k, p);
+    let root = newton(|x| x * x - p[0], |x| 2.0 * x, 1.0);
+    let scaled = |t: f64| t * p[1] + k;
+    area + exact + total + root + simpson(scaled, 0.0, 1.0)
+}
+
+#[test]
+fn helpers_taking_closures() {
+    for p in [[0.8, 1.2], [1.7, -0.4]] {
+        let (value, g) = closures_passed_to_helpers::grad(&p);
+        assert_eq!(value, closures_passed_to_helpers(&p));
+        assert_gradient(closures_passed_to_helpers, &p, &g.p);
+    }
+}

@@ -12,8 +12,9 @@ fn f(x: f64) -> f64 {
         }
         -v
     };
-    let square = |v: f64| v * v;
-    apply(square, x) + early(x) + total
+    // A helper taking a function is inlined where it is given a closure or
+    // a closure's name; not a path to a function.
+    apply(f64::sin, x) + early(x) + total
 }
 
 fn apply(f: impl Fn(f64) -> f64, x: f64) -> f64 {

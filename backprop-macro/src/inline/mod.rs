@@ -978,6 +978,14 @@ impl<'s> Inliner<'s> {
         if params.len() != args.len() || !inlinable_body(&body) {
             return None;
         }
+        // A closure parameter is given a closure written at the call or
+        // the name of one (not a value computed otherwise).
+        let closures = closure_type_params(&callee.sig.generics);
+        if params.iter().zip(args).any(|((_, ty, _), arg)| {
+            is_closure_type(ty, &closures) && closure_argument(arg).is_none()
+        }) {
+            return None;
+        }
         // A struct taken by reference stands for the caller's variable: it
         // is never bound. (One taken by value is bound where it is not the
         // caller's variable, `let mut s_2: State = s;`, a copy that
@@ -1091,8 +1099,27 @@ impl<'s> Inliner<'s> {
                 self.taken.insert(local);
             }
         }
+        let closures = closure_type_params(&callee.sig.generics);
         let mut lets: Vec<syn::Stmt> = Vec::new();
         for (k, ((param, ty, mutable), arg)) in params.iter().zip(args).enumerate() {
+            // A closure passed to `f: impl Fn(f64) -> f64`: a closure of the
+            // block, which the callee's `f(t)` calls as the caller's own.
+            // (One the caller named is called by that name.)
+            if is_closure_type(ty, &closures) {
+                match closure_argument(arg) {
+                    Some(ClosureArgument::Written(closure)) => {
+                        let local = self.local_named(param);
+                        lets.push(syn::parse_quote!(let #local = #closure;));
+                        names.insert(param.to_string(), Stand::Name(local));
+                        continue;
+                    }
+                    Some(ClosureArgument::Named(name)) => {
+                        names.insert(param.to_string(), Stand::Name(name.clone()));
+                        continue;
+                    }
+                    None => {}
+                }
+            }
             // `&[x, 1.0]`, `&v.to_vec()`: the value bound, and the
             // parameter a reference to it.
             if let Some(value) = referenced_value(ty, arg) {
@@ -1698,11 +1725,14 @@ fn inlinable_params(
     float_param: Option<&syn::Ident>,
 ) -> Option<Vec<(syn::Ident, syn::Type, bool)>> {
     let sig = &callee.sig;
-    let generic = sig
-        .generics
-        .params
-        .iter()
-        .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)));
+    // (Type parameters bounded by `Fn` only, `F: Fn(f64) -> f64`, are the
+    // closures passed; any other makes the callee generic.)
+    let closures = closure_type_params(&sig.generics);
+    let generic = sig.generics.params.iter().any(|param| match param {
+        syn::GenericParam::Lifetime(_) => false,
+        syn::GenericParam::Type(t) => !closures.contains(&t.ident),
+        syn::GenericParam::Const(_) => true,
+    });
     if generic
         || sig.asyncness.is_some()
         || matches!(sig.safety, syn::Safety::Unsafe(_))
@@ -1723,7 +1753,9 @@ fn inlinable_params(
             };
             if pat.by_ref.is_some()
                 || pat.subpat.is_some()
-                || !(bindable(&typed.ty, float_param) || user_type(&typed.ty).is_some())
+                || !(bindable(&typed.ty, float_param)
+                    || user_type(&typed.ty).is_some()
+                    || is_closure_type(&typed.ty, &closures))
             {
                 return None;
             }
@@ -1734,6 +1766,77 @@ fn inlinable_params(
             ))
         })
         .collect()
+}
+
+/// `impl Fn(f64) -> f64` (or `FnMut`, `FnOnce`), `&dyn Fn(..)`, `&impl
+/// Fn(..)`, or `F` / `&F` of a type parameter in `closures`: a parameter a
+/// closure is passed to.
+fn is_closure_type(ty: &syn::Type, closures: &[syn::Ident]) -> bool {
+    let bounds = match ty {
+        syn::Type::ImplTrait(bounded) => &bounded.bounds,
+        syn::Type::Path(path) => {
+            return path
+                .path
+                .get_ident()
+                .is_some_and(|name| closures.contains(name))
+        }
+        syn::Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
+            syn::Type::ImplTrait(bounded) => &bounded.bounds,
+            syn::Type::TraitObject(object) => &object.bounds,
+            inner @ syn::Type::Path(_) => return is_closure_type(inner, closures),
+            _ => return false,
+        },
+        _ => return false,
+    };
+    bounds.iter().any(is_fn_bound)
+}
+
+fn is_fn_bound(bound: &syn::TypeParamBound) -> bool {
+    match bound {
+        syn::TypeParamBound::Trait(t) => t.path.segments.last().is_some_and(|last| {
+            ["Fn", "FnMut", "FnOnce"].contains(&last.ident.to_string().as_str())
+        }),
+        _ => false,
+    }
+}
+
+/// The type parameters bounded by `Fn` (`F: Fn(f64) -> f64`, or in the
+/// `where` clause) and by nothing else.
+fn closure_type_params(generics: &syn::Generics) -> Vec<syn::Ident> {
+    generics
+        .type_params()
+        .filter(|param| {
+            let mut bounds: Vec<&syn::TypeParamBound> = param.bounds.iter().collect();
+            for predicate in generics.where_clause.iter().flat_map(|w| &w.predicates) {
+                if let syn::WherePredicate::Type(typed) = predicate {
+                    let named = matches!(&typed.bounded_ty, syn::Type::Path(p) if p.path.is_ident(&param.ident));
+                    if named {
+                        bounds.extend(&typed.bounds);
+                    }
+                }
+            }
+            !bounds.is_empty() && bounds.iter().all(|bound| is_fn_bound(bound))
+        })
+        .map(|param| param.ident.clone())
+        .collect()
+}
+
+/// A closure as a call's argument: written there, `|t| ..` or `&|t| ..`,
+/// or a name the caller bound one to, `f` or `&f`.
+enum ClosureArgument<'a> {
+    Written(&'a syn::ExprClosure),
+    Named(&'a syn::Ident),
+}
+
+fn closure_argument(arg: &Expr) -> Option<ClosureArgument<'_>> {
+    match crate::lower::strip_parens(arg) {
+        Expr::Closure(closure) => Some(ClosureArgument::Written(closure)),
+        Expr::Path(path) if path.qself.is_none() => {
+            path.path.get_ident().map(ClosureArgument::Named)
+        }
+        Expr::Reference(r) if r.mutability.is_none() => closure_argument(&r.expr),
+        _ => None,
+    }
 }
 
 /// Floats (and the caller's float parameter, `float_param`), integers,

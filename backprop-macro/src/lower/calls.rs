@@ -418,7 +418,7 @@ impl<'a> Lowerer<'a> {
         if let Some(helper) = self.plain_helper(path) {
             self.errors.spanned(
                 &call.func,
-                format!("`{helper}` is a plain function (no `#[differentiate]`) that cannot be inlined here: its body returns from inside a loop or a nested block, uses `?` or a label, or declares an item, or it takes a function (`impl Fn(f64) -> f64`) or, generic over its float, `&F` or `&mut F`; mark it `#[differentiate]`, or write it without those"),
+                format!("`{helper}` is a plain function (no `#[differentiate]`) that cannot be inlined here: its body returns from inside a loop or a nested block, uses `?` or a label, or declares an item, or it takes a function (`impl Fn(f64) -> f64`) given something other than a closure or a closure's name, or, generic over its float, `&F` or `&mut F`; mark it `#[differentiate]`, or write it without those"),
             );
             return self.dummy();
         }
