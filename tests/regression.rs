@@ -1608,3 +1608,33 @@ fn buffers_named_after_their_sources() {
         },
     );
 }
+
+/// A `&mut [usize]` parameter walked by a `zip` and then written: it was
+/// refused ("only buffers and `&mut` parameters can be written to", fuzz
+/// seed 58, program 2629908879895158247). The indices read before the write
+/// must be the ones the backward pass uses.
+#[differentiate(wrt(x))]
+fn zipped_then_written(x: &[f64], perm: &mut [usize]) -> f64 {
+    let mut s = 0.0;
+    for (v, &j) in x.iter().zip(perm.iter()) {
+        s += v * x[j] * x[j];
+    }
+    perm[0] = perm[1];
+    perm[2] = 0;
+    s + x[perm[0]] * x[perm[2]].sin()
+}
+
+#[test]
+fn index_lists_written_after_a_zip() {
+    let start = [2usize, 0, 1];
+    check(
+        &[&[0.4, -0.3, 1.2], &[-0.8, 0.5, 0.1]],
+        |v| zipped_then_written(v, &mut start.clone()),
+        |v| {
+            let mut perm = start;
+            let (value, g) = zipped_then_written::grad(v, &mut perm);
+            assert_eq!(perm, [0, 0, 0]);
+            (value, g.x)
+        },
+    );
+}

@@ -51,6 +51,9 @@ fn expand(
     // and writes the type aliases of its file as the types they name (`V3`
     // is `[f64; 3]`). (The function as written finds itself in its file.)
     let mut generated = crate::parse::lifetimes::without_lifetimes(&function);
+    // (Before inlining, which hoists a call out of a branch's condition to
+    // between a `let y;` and the branch that gives it its value.)
+    crate::desugar::deferred_lets::deferred_lets_as_values(&mut generated.block);
     if let Some(file) = file {
         crate::inline::siblings::aliases_expanded(&mut generated, file);
     }

@@ -293,7 +293,10 @@ pub fn program(seed: u64) -> Program {
             kind.kind,
             HelperKind::Recursive | HelperKind::RecursiveSlice
         );
-        helper.plain = plains.chance(1.0 / 3.0) && !recursive && !labelled;
+        helper.plain = plains.chance(1.0 / 3.0)
+            && !recursive
+            && !labelled
+            && !returns_in_loop(&helper.body, false);
     }
     // A helper that returns a struct has no derivative of its own: plain.
     for helper in &mut helpers {
@@ -2328,4 +2331,25 @@ fn running_over_v(step: Vec<S>) -> Vec<S> {
             body: step,
         },
     ]
+}
+
+/// Whether a `return` sits inside a loop of `body`: a plain helper must be
+/// inlined, and one returning from inside a loop cannot be.
+fn returns_in_loop(body: &[S], in_loop: bool) -> bool {
+    body.iter().any(|s| match s {
+        S::Return(_) => in_loop,
+        S::If { then, els, .. } => {
+            returns_in_loop(then, in_loop)
+                || els.as_deref().is_some_and(|e| returns_in_loop(e, in_loop))
+        }
+        S::For { body, .. }
+        | S::ForStep { body, .. }
+        | S::WhileFloat { body, .. }
+        | S::ForEach { body, .. }
+        | S::While { body, .. }
+        | S::Loop { body, .. } => returns_in_loop(body, true),
+        S::Match { arms, .. } => arms.iter().any(|(_, b)| returns_in_loop(b, in_loop)),
+        S::FloatMatch { arms, .. } => arms.iter().any(|(_, b)| returns_in_loop(b, in_loop)),
+        _ => false,
+    })
 }

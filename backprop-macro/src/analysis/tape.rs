@@ -353,10 +353,15 @@ impl<'g> TapePlan<'g> {
     }
 
     /// Whether `array` holds, at the end of the forward pass, what `read` read:
-    /// a parameter, or a buffer of the function body that no write changes
-    /// after the read (none later, none in a loop around both).
+    /// a parameter the function does not write, or a buffer of the function
+    /// body that no write changes after the read (none later, none in a loop
+    /// around both).
     pub fn unchanged_after(&self, array: NodeId, read: NodeId) -> bool {
         let node = &self.graph.nodes[array];
+        // Data written in place (`perm[0] = perm[1];`): what was read is saved.
+        if self.graph.changed_data.contains(&array) {
+            return false;
+        }
         match node.kind {
             NodeKind::Param if !self.graph.written_params.contains(&array) => true,
             NodeKind::Param | NodeKind::Buffer { .. } if node.region == 0 => self

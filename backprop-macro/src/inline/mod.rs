@@ -970,6 +970,7 @@ impl<'s> Inliner<'s> {
         // Early returns at the top of the body are branches (`if x < 0.0 {
         // return 0.0; } x`), as in a function the macro differentiates.
         let mut body = (*callee.block).clone();
+        crate::desugar::deferred_lets::deferred_lets_as_values(&mut body);
         format_names_as_arguments(&mut body);
         crate::desugar::returns::early_returns_as_branches(&mut body);
         final_return_as_tail(&mut body);

@@ -381,9 +381,18 @@ impl<'a> Lowerer<'a> {
             return earlier;
         }
         let node = &self.nodes[array];
+        // An element of a list of data typed by its parameter (`perm: &mut
+        // [usize]`, read by index since a loop zipped it) is of the
+        // element's type.
+        let ty = match &node.ty {
+            Some(ty @ syn::Type::Reference(_)) if !node.active => {
+                crate::lower::element_type(ty).or_else(|| Some(ty.clone()))
+            }
+            ty => ty.clone(),
+        };
         let read = Node::new(hint, NodeKind::Read { array, index }, span)
             .active_if(node.active)
-            .typed(node.ty.clone());
+            .typed(ty);
         self.push(read)
     }
 
@@ -456,6 +465,11 @@ impl<'a> Lowerer<'a> {
         if !matches!(self.nodes[array].kind, NodeKind::Buffer { .. })
             && !self.written_params.contains(&array)
         {
+            // A list of data read by index so far (`perm` of a loop over
+            // `data.iter().zip(perm.iter())`): written as data is.
+            if !self.nodes[array].active {
+                return self.write_data(array, target, op, value, span);
+            }
             self.errors.spanned(
                 &target.expr,
                 "only buffers and `&mut` parameters can be written to; copy the values into a local buffer first",
