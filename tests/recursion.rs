@@ -350,3 +350,31 @@ fn a_call_before_the_call_of_itself_keeps_its_own_tape() {
         }
     }
 }
+
+/// A generic function calling itself whose own tape holds the float type
+/// only through its calls' tapes (`TapeStack<Tape<T>>`: every value it
+/// saves is an integer or a flag): rustc refused the tape ("type parameter
+/// `T` is only used recursively", fuzz seed 59) until it got its marker.
+#[differentiate]
+fn only_recursive_float<T: backprop_runtime::Float>(v: &[T], a: T, depth: usize) -> T {
+    if depth == 0 {
+        return T::from(depth).unwrap().cos();
+    }
+    let v = v.to_vec();
+    let below = only_recursive_float(&v, T::from(0.3).unwrap(), depth - 1);
+    T::from(1.5).unwrap() * below + T::from(0.1).unwrap() * a + v[1]
+}
+
+#[test]
+fn a_tape_whose_float_is_only_in_its_calls() {
+    for depth in [0, 1, 3] {
+        let v = [0.4, -1.1];
+        let (value, g) = only_recursive_float::grad(&v, 0.7, depth);
+        assert_eq!(value, only_recursive_float(&v, 0.7, depth));
+        assert_gradient(
+            |p| only_recursive_float(&p[..2], p[2], depth),
+            &[0.4, -1.1, 0.7],
+            &[g.v, vec![g.a]].concat(),
+        );
+    }
+}

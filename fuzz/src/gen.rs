@@ -461,7 +461,9 @@ impl Gen {
             let down = self.squash_expr();
             let mut args = vec![Arg::E(down), Arg::Int(I::Pred("depth".into()))];
             if kind == HelperKind::RecursiveSlice {
-                args.insert(0, Arg::Slice("v".into(), false));
+                // (`&v` where a copy took the parameter's name.)
+                let copied = self.scope.arrays.iter().any(|a| a.name == "v" && a.local);
+                args.insert(0, Arg::Slice("v".into(), copied));
             }
             let r = self.fresh();
             body.push(S::Let {
@@ -1316,6 +1318,8 @@ impl Gen {
                     };
                     // `collect` needs the annotation.
                     let annot = annot || matches!(init, BufInit::Collect { .. });
+                    // A parameter the buffer hides is no longer in scope.
+                    self.scope.arrays.retain(|a| a.name != name);
                     self.scope.arrays.push(Arr {
                         name: name.clone(),
                         local: true,

@@ -334,11 +334,19 @@ pub(super) fn tape_struct(
         heap_fields.push((field.clone(), Heap::Known));
         defaults.push(quote!(#field: ::core::default::Default::default()));
     }
-    // A marker field for the float type only where no other field mentions it.
-    let marker = generic
-        .marker
-        .clone()
-        .filter(|(_, float)| !definitions.iter().any(|d| mentions(d.clone(), float)));
+    // A marker field for the float type only where no other field mentions
+    // it, other than through the tapes of the function's calls of itself
+    // (`TapeStack<f::Tape<T>>`), a recursive use rustc does not count.
+    let own = &sig.ident;
+    let marker = generic.marker.clone().filter(|(_, float)| {
+        let own_tape = quote!(#own::Tape<#float>).to_string();
+        !definitions.iter().any(|d| {
+            let besides = d.to_string().replace(&own_tape, "");
+            besides
+                .parse::<TokenStream>()
+                .map_or(true, |tokens| mentions(tokens, float))
+        })
+    });
     let mut definition = tape_definition(sig, generic, marker.as_ref(), &definitions, &defaults);
     definition.extend(frame);
     definition.extend(bytes_method(generic, &heap_fields));
