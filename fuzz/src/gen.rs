@@ -293,10 +293,8 @@ pub fn program(seed: u64) -> Program {
             kind.kind,
             HelperKind::Recursive | HelperKind::RecursiveSlice
         );
-        helper.plain = plains.chance(1.0 / 3.0)
-            && !recursive
-            && !labelled
-            && !returns_in_loop(&helper.body, false);
+        helper.plain =
+            plains.chance(1.0 / 3.0) && !recursive && !labelled && !returns_nested(&helper.body, 0);
     }
     // A helper that returns a struct has no derivative of its own: plain.
     for helper in &mut helpers {
@@ -2337,23 +2335,24 @@ fn running_over_v(step: Vec<S>) -> Vec<S> {
     ]
 }
 
-/// Whether a `return` sits inside a loop of `body`: a plain helper must be
-/// inlined, and one returning from inside a loop cannot be.
-fn returns_in_loop(body: &[S], in_loop: bool) -> bool {
+/// Whether a `return` sits anywhere but at the top of `body` or directly in
+/// a branch of a top-level `if` (a guard): a plain helper must be inlined,
+/// and one returning from inside a loop, a `match` or a nested block cannot.
+fn returns_nested(body: &[S], depth: usize) -> bool {
     body.iter().any(|s| match s {
-        S::Return(_) => in_loop,
+        S::Return(_) => depth > 1,
         S::If { then, els, .. } => {
-            returns_in_loop(then, in_loop)
-                || els.as_deref().is_some_and(|e| returns_in_loop(e, in_loop))
+            returns_nested(then, depth + 1)
+                || els.as_deref().is_some_and(|e| returns_nested(e, depth + 1))
         }
         S::For { body, .. }
         | S::ForStep { body, .. }
         | S::WhileFloat { body, .. }
         | S::ForEach { body, .. }
         | S::While { body, .. }
-        | S::Loop { body, .. } => returns_in_loop(body, true),
-        S::Match { arms, .. } => arms.iter().any(|(_, b)| returns_in_loop(b, in_loop)),
-        S::FloatMatch { arms, .. } => arms.iter().any(|(_, b)| returns_in_loop(b, in_loop)),
+        | S::Loop { body, .. } => returns_nested(body, depth + 2),
+        S::Match { arms, .. } => arms.iter().any(|(_, b)| returns_nested(b, depth + 2)),
+        S::FloatMatch { arms, .. } => arms.iter().any(|(_, b)| returns_nested(b, depth + 2)),
         _ => false,
     })
 }

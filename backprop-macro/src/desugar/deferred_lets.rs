@@ -160,8 +160,7 @@ fn final_values(stmts: &[Stmt], names: &[syn::Ident]) -> Option<Expr> {
             return None;
         };
         let k = names.iter().position(|name| is_name(&assign.left, name))?;
-        let read = crate::emit::names::identifiers(quote::ToTokens::to_token_stream(&assign.right));
-        if values[k].is_some() || names.iter().any(|name| read.contains(&name.to_string())) {
+        if values[k].is_some() || reads_any(&assign.right, names) {
             return None;
         }
         values[k] = Some((*assign.right).clone());
@@ -171,6 +170,24 @@ fn final_values(stmts: &[Stmt], names: &[syn::Ident]) -> Option<Expr> {
         [one] => one.clone(),
         _ => syn::parse_quote!((#(#values),*)),
     })
+}
+
+/// Whether `expr` reads one of `names` as a variable (a method of that
+/// name, `h(x).exp()` for `exp`, is not a read; a macro naming it is).
+fn reads_any(expr: &Expr, names: &[syn::Ident]) -> bool {
+    struct Reads<'n>(&'n [syn::Ident], bool);
+    impl<'ast> Visit<'ast> for Reads<'_> {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            self.1 |= self.0.iter().any(|name| path.path.is_ident(name));
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            let named = crate::emit::names::identifiers(mac.tokens.clone());
+            self.1 |= self.0.iter().any(|name| named.contains(&name.to_string()));
+        }
+    }
+    let mut reads = Reads(names, false);
+    reads.visit_expr(expr);
+    reads.1
 }
 
 fn is_name(expr: &Expr, name: &syn::Ident) -> bool {
@@ -271,6 +288,16 @@ mod tests {
             let (lo, hi) = if a < b { (a, b) } else { (b, a) };
         });
         assert_eq!(text, expected.to_string());
+        // A method of a name's spelling is not a read of it.
+        let text = rewritten(quote!({
+            let exp;
+            if c {
+                exp = a.exp();
+            } else {
+                exp = b;
+            }
+        }));
+        assert!(text.starts_with("{ let exp = if c"), "{text}");
         // A value that reads another of the names stays as written.
         let text = rewritten(quote!({
             let (lo, hi);
