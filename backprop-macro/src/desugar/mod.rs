@@ -191,7 +191,6 @@ pub(crate) fn derefs_as_values(stmts: &mut [syn::Stmt], name: &syn::Ident) {
     }
 }
 
-/// Whether a macro call in `block` has `name` among its tokens.
 /// Whether a reference about to be bound to `name` may be bound to the
 /// value instead, with `*name` read as `name` in the statements `after` it
 /// (`derefs_as_values`): the name is not bound again there, nor read inside
@@ -204,6 +203,7 @@ pub(crate) fn may_read_as_value(after: &[syn::Stmt], name: &syn::Ident) -> bool 
     !rebound_inside(&rest, name) && !mentioned_in_macro(&rest, name)
 }
 
+/// Whether a macro call in `block` has `name` among its tokens.
 fn mentioned_in_macro(block: &syn::Block, name: &syn::Ident) -> bool {
     struct Finds<'a>(&'a syn::Ident, bool);
     impl<'ast> syn::visit::Visit<'ast> for Finds<'_> {

@@ -468,8 +468,8 @@ impl<'a> Lowerer<'a> {
             _ => return None,
         };
         let (ty, len, body) = (annotation, &array.len, &closure.body);
-        let rebound =
-            shadows.then(|| quote::quote_spanned!(expr.span()=> let mut #user_name = #name;));
+        // (Bound, not copied: the array is the user's from here on.)
+        let rebound = shadows.then(|| quote::quote_spanned!(expr.span()=> let #user_name = #name;));
         let block: syn::Block = syn::parse_quote_spanned! {expr.span()=> {
             let mut #name: #ty = [0.0; #len];
             for #index in 0..#name.len() {

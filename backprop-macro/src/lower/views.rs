@@ -231,7 +231,8 @@ impl<'a> Lowerer<'a> {
         let (name, rebound) = match name == array {
             true => (
                 &filled,
-                Some(quote_spanned!(span=> let mut #user_name = #filled;)),
+                // (Bound, not copied: the copy is the user's from here on.)
+                Some(quote_spanned!(span=> let #user_name = #filled;)),
             ),
             false => (name, None),
         };

@@ -316,34 +316,18 @@ pub fn collect(
     };
     let k = names.fresh("k");
     let item = names.fresh("item");
-    let (mut pattern, steps, value) =
+    let (pattern, steps, value) =
         chain.body(Pat::Verbatim(quote_spanned!(span=> #item)), &mut names)?;
     let source = chain.loop_source();
-    // A closure's parameter of the buffer's own name (`let v: Vec<f64> =
-    // x.iter().map(|v| v.exp()).collect();`) would hide the buffer where
-    // it is written: the value is computed in a block of its own.
-    let hidden = chain
-        .adapters_bind(chain.adapters.len())
-        .contains(&target.to_string());
-    let body = match hidden {
-        false => nest(
-            &steps,
-            quote_spanned!(span=> #target[#k] = #value; #k += 1;),
-        ),
-        true => {
-            let computed = nest(&steps, quote_spanned!(span=> #value));
-            let element = names.fresh("element");
-            let each = names.fresh("each");
-            let code = quote_spanned!(span=>
-                let #element = { let #pattern = #each; #computed };
-                #target[#k] = #element;
-                #k += 1;
-            );
-            pattern = Pat::Verbatim(quote_spanned!(span=> #each));
-            code
-        }
-    };
-    let rebound = shadows.then(|| quote_spanned!(span=> let mut #user_target = #target;));
+    // (A closure's parameter of the buffer's own name, `|v|` of `let v =
+    // x.iter().map(|v| ..)`, is one the chain reads: the buffer is filled
+    // under another name, above.)
+    let body = nest(
+        &steps,
+        quote_spanned!(span=> #target[#k] = #value; #k += 1;),
+    );
+    // (Bound, not copied: the buffer is the user's from here on.)
+    let rebound = shadows.then(|| quote_spanned!(span=> let #user_target = #target;));
     let block: syn::Block = parsed(quote_spanned! {span=>
         {
             let mut #target = vec![#zero; #len];
