@@ -167,23 +167,28 @@ impl Unroll<'_> {
 }
 
 /// Locals bound once in the function to an array of a literal length:
-/// `let v = [0.0; 3];`, `let v = [a, b, c];`, `let v: [f64; 3] = ..;`.
+/// `let v = [0.0; 3];`, `let v = [a, b, c];`, `let v: [f64; 3] = ..;`,
+/// `let v = &p[3..6];`.
 fn array_lengths(block: &syn::Block) -> HashMap<String, u64> {
     struct Finds(HashMap<String, u64>);
     impl<'ast> Visit<'ast> for Finds {
         fn visit_local(&mut self, local: &'ast syn::Local) {
             let (ident, ty) = match &local.pat {
-                syn::Pat::Ident(p) if p.subpat.is_none() => (&p.ident, None),
+                syn::Pat::Ident(p) if p.subpat.is_none() => (p, None),
                 syn::Pat::Type(t) => match &*t.pat {
-                    syn::Pat::Ident(p) if p.subpat.is_none() => (&p.ident, Some(&*t.ty)),
+                    syn::Pat::Ident(p) if p.subpat.is_none() => (p, Some(&*t.ty)),
                     _ => return syn::visit::visit_local(self, local),
                 },
                 _ => return syn::visit::visit_local(self, local),
             };
+            // A view bound `mut` may be pointed elsewhere later, at
+            // another length (an array's length is its type's).
+            let view = ident.mutability.is_none();
+            let ident = &ident.ident;
             let init = local.init.as_ref().map(|init| &*init.expr);
             if let Some(len) = ty
                 .and_then(type_length)
-                .or_else(|| init.and_then(literal_length))
+                .or_else(|| init.and_then(|init| literal_length(init, view)))
             {
                 self.0.insert(ident.to_string(), len);
             }
@@ -209,13 +214,34 @@ fn type_length(ty: &syn::Type) -> Option<u64> {
     }
 }
 
-/// The length of `[x; 3]` or `[a, b, c]`.
-fn literal_length(expr: &Expr) -> Option<u64> {
+/// The length of `[x; 3]`, `[a, b, c]`, or of a view of a literal range,
+/// `&p[0..3]` (a helper's slice parameter once it is inlined: its loop over
+/// `0..rot.len()` is then three iterations. Were `p` shorter, the binding
+/// itself would panic, as the user's code does).
+fn literal_length(expr: &Expr, view: bool) -> Option<u64> {
     match strip(expr) {
         Expr::Repeat(repeat) => length(&repeat.len),
         Expr::Array(array) => Some(array.elems.len() as u64),
+        Expr::Reference(reference) if view => view_length(&reference.expr),
         _ => None,
     }
+}
+
+/// The length of `p[a..b]` or `p[a..=b]` over integer literals.
+fn view_length(expr: &Expr) -> Option<u64> {
+    let Expr::Index(index) = strip(expr) else {
+        return None;
+    };
+    let Expr::Range(range) = strip(&index.index) else {
+        return None;
+    };
+    let start = length(range.start.as_deref()?)?;
+    let end = length(range.end.as_deref()?)?;
+    let end = match range.limits {
+        syn::RangeLimits::HalfOpen(_) => end,
+        syn::RangeLimits::Closed(_) => end.checked_add(1)?,
+    };
+    end.checked_sub(start)
 }
 
 fn length(expr: &Expr) -> Option<u64> {
@@ -536,6 +562,46 @@ mod tests {
                     {
                         s += v[1];
                     }
+                }
+            }),
+        );
+    }
+
+    #[test]
+    fn a_view_of_a_literal_range_has_its_length() {
+        // An inlined helper's `sqsum(&cam[0..3])`: its loop over the view.
+        same(
+            syn::parse_quote!({
+                let rot = &cam[0..=1];
+                for i in 0..rot.len() {
+                    s += rot[i];
+                }
+                let tail = &cam[2..];
+                for i in 0..tail.len() {
+                    s += tail[i];
+                }
+                let mut moved = &cam[0..1];
+                moved = &cam[0..5];
+                for i in 0..moved.len() {
+                    s += moved[i];
+                }
+            }),
+            syn::parse_quote!({
+                let rot = &cam[0..=1];
+                {
+                    s += rot[0];
+                }
+                {
+                    s += rot[1];
+                }
+                let tail = &cam[2..];
+                for i in 0..tail.len() {
+                    s += tail[i];
+                }
+                let mut moved = &cam[0..1];
+                moved = &cam[0..5];
+                for i in 0..moved.len() {
+                    s += moved[i];
                 }
             }),
         );
