@@ -1972,3 +1972,173 @@ fn tables_of_constants_zipped_with_the_inputs() {
         assert!(rows.x.iter().zip(&g.x).all(|(a, b)| (a - b).abs() < 1e-12));
     }
 }
+
+/// The squared distance of two points, a plain helper.
+fn distance_squared(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
+}
+
+/// A list of a slice's chunks, as Rust code splits positions into atoms
+/// and a flat matrix into rows: `let atoms: Vec<&[f64]> =
+/// pos.chunks(3).collect();`, read by element (`atoms[i][1]`), as a chunk
+/// (`atoms[i].iter()`, passed to a helper), counted and looped over; the
+/// last chunk may be short. Was refused ("this iterator chain over a
+/// differentiated slice is not supported").
+#[differentiate]
+fn pairs_of_atoms(pos: &[f64]) -> f64 {
+    let atoms: Vec<&[f64]> = pos.chunks(3).collect();
+    let n = atoms.len();
+    let mut e = 0.0;
+    for i in 0..n {
+        for j in 0..i {
+            e += (-distance_squared(atoms[i], atoms[j])).exp();
+        }
+        e += atoms[i][0] * atoms[i].iter().sum::<f64>() / atoms[i].len() as f64;
+    }
+    for atom in &atoms {
+        e += atom[atom.len() - 1].sin();
+    }
+    e
+}
+
+/// The same sum with the chunks' indices written out: the oracle.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn pairs_of_atoms_by_index(pos: &[f64]) -> f64 {
+    let n = pos.len().div_ceil(3);
+    let mut e = 0.0;
+    for i in 0..n {
+        let end_i = (3 * i + 3).min(pos.len());
+        for j in 0..i {
+            let mut d = 0.0;
+            for k in 0..end_i - 3 * i {
+                let diff = pos[3 * i + k] - pos[3 * j + k];
+                d += diff * diff;
+            }
+            e += (-d).exp();
+        }
+        let mut sum = 0.0;
+        for k in 3 * i..end_i {
+            sum += pos[k];
+        }
+        e += pos[3 * i] * sum / (end_i - 3 * i) as f64;
+        e += pos[end_i - 1].sin();
+    }
+    e
+}
+
+/// Rows of a flat matrix as a list, `chunks_exact` by a slice's length.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn rows_of_a_flat_matrix(m: &[f64], v: &[f64]) -> f64 {
+    let rows = m.chunks_exact(v.len()).collect::<Vec<_>>();
+    let mut total = 0.0;
+    for r in 0..rows.len() {
+        let mut dot = 0.0;
+        for c in 0..v.len() {
+            dot += rows[r][c] * v[c];
+        }
+        total += dot.tanh();
+    }
+    for row in rows.iter() {
+        total += row.iter().map(|a| a * a).sum::<f64>();
+    }
+    total
+}
+
+/// Rows written through a list of `chunks_mut`.
+#[differentiate]
+#[allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
+fn scaled_rows(out: &mut [f64], k: f64) {
+    let mut rows: Vec<&mut [f64]> = out.chunks_mut(2).collect();
+    for r in 0..rows.len() {
+        rows[r][0] *= k;
+        rows[r][1] = rows[r][0] * rows[r][1];
+    }
+}
+
+/// `scaled_rows` as a loop over `chunks_mut`.
+#[differentiate]
+#[allow(clippy::assign_op_pattern)]
+fn scaled_rows_in_a_loop(out: &mut [f64], k: f64) {
+    for row in out.chunks_mut(2) {
+        row[0] *= k;
+        row[1] = row[0] * row[1];
+    }
+}
+
+/// Rows normalised in place, `chunks_exact_mut` enumerated, each row
+/// measured by a chain and written through `iter_mut()`.
+#[differentiate]
+fn normalised_rows(out: &mut [f64], k: f64) {
+    for (i, row) in out.chunks_exact_mut(3).enumerate() {
+        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+        for v in row.iter_mut() {
+            *v *= k / norm;
+        }
+        row[i % 3] += 1.0;
+    }
+}
+
+#[test]
+fn lists_of_chunks() {
+    for pos in [
+        vec![0.0, 0.1, 0.3, 1.1, 0.1, 0.0, 0.2, 1.2, 0.3, 1.0],
+        vec![0.5, -0.4, 0.9, 0.2, 0.7, -1.0],
+        vec![0.3, 0.8],
+    ] {
+        let (value, g) = pairs_of_atoms::grad(&pos);
+        assert_eq!(value, pairs_of_atoms(&pos));
+        assert_gradient(pairs_of_atoms, &pos, &g.pos);
+        let (oracle, by_index) = pairs_of_atoms_by_index::grad(&pos);
+        assert!((value - oracle).abs() < 1e-12);
+        assert!(g
+            .pos
+            .iter()
+            .zip(&by_index.pos)
+            .all(|(a, b)| (a - b).abs() < 1e-12));
+    }
+    let (m, v) = ([0.1, 0.2, -0.3, 0.4, 0.5, 0.6, 1.0], [0.7, -0.2, 0.9]);
+    let (value, g) = rows_of_a_flat_matrix::grad(&m, &v);
+    assert_eq!(value, rows_of_a_flat_matrix(&m, &v));
+    let joined: Vec<f64> = m.iter().chain(&v).copied().collect();
+    let mut both = g.m.clone();
+    both.extend(&g.v);
+    assert_gradient(|p| rows_of_a_flat_matrix(&p[..7], &p[7..]), &joined, &both);
+    assert_eq!(g.m[6], 0.0, "the remainder of chunks_exact is not read");
+    // `out` is read and written: the gradient of a weighted sum of it.
+    let start = [1.0, 2.0, -3.0, 4.0, 0.5, 6.0];
+    let weights = [1.0, -2.0, 3.0, 0.5, 2.0, 1.5];
+    let weighted = |p: &[f64]| {
+        let mut out = p[..6].to_vec();
+        scaled_rows(&mut out, p[6]);
+        out.iter().zip(&weights).map(|(o, w)| o * w).sum::<f64>()
+    };
+    let mut out = start.to_vec();
+    let (_, tape) = scaled_rows::forward(&mut out, 1.5);
+    let g = scaled_rows::backward(&tape, &weights);
+    let mut at = start.to_vec();
+    at.push(1.5);
+    let mut both = g.out.clone();
+    both.push(g.k);
+    assert_gradient(weighted, &at, &both);
+    let (_, tape) = scaled_rows_in_a_loop::forward(&mut start.to_vec(), 1.5);
+    let in_a_loop = scaled_rows_in_a_loop::backward(&tape, &weights);
+    assert_eq!((in_a_loop.out, in_a_loop.k), (g.out, g.k));
+    // Seven elements: the last is no row of `chunks_exact_mut(3)`.
+    let start = [1.0, 2.0, -3.0, 4.0, 0.5, 6.0, 0.7];
+    let weights = [1.0, -2.0, 3.0, 0.5, 2.0, 1.5, -1.0];
+    let weighted = |p: &[f64]| {
+        let mut out = p[..7].to_vec();
+        normalised_rows(&mut out, p[7]);
+        out.iter().zip(&weights).map(|(o, w)| o * w).sum::<f64>()
+    };
+    let (_, tape) = normalised_rows::forward(&mut start.to_vec(), 0.8);
+    let g = normalised_rows::backward(&tape, &weights);
+    let mut at = start.to_vec();
+    at.push(0.8);
+    let mut both = g.out.clone();
+    both.push(g.k);
+    assert_gradient(weighted, &at, &both);
+    assert_eq!(g.out[6], weights[6], "the remainder passes through");
+}

@@ -1,5 +1,6 @@
 // A `&mut` part of a differentiated array bound to a name and used other
-// than by index, length and calls, or split into `&mut` parts: its writes
+// than by index, length and calls, or split into `&mut` parts (a chunk of
+// `chunks_mut` used other than by element): its writes
 // would reach the parent at no clear point.
 use backprop_runtime::differentiate;
 
@@ -14,6 +15,7 @@ fn bound(x: &mut [f64], s: f64) {
 fn split(x: &mut [f64], s: f64) {
     for row in x.chunks_mut(2) {
         row[0] *= s;
+        row.reverse();
     }
 }
 

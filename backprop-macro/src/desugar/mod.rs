@@ -35,6 +35,7 @@ pub mod array_sources;
 pub mod assignments;
 pub mod call_arrays;
 pub mod candidates;
+pub mod chunk_lists;
 pub mod closure_tuples;
 pub mod continues;
 pub mod conversions;
@@ -78,6 +79,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     iterator_lets::iterator_lets_inlined(&mut function.block);
     sizes::literal_sizes_typed(&mut function.block);
     row_buffers::row_buffers_as_flat(&mut function.block);
+    chunk_lists::chunk_lists_as_views(&mut function.block);
     row_buffers::data_row_loops_by_index(function);
     let float = records::float_returned(&function.sig);
     records::struct_locals_as_fields(&mut function.block, float.as_ref());
@@ -94,6 +96,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     iterators::adapted_loops_as_loops(&mut function.block);
     zips::zip_sides_as_parts(&mut function.block);
     iter_mut::iter_mut_loops_as_index_loops(&mut function.block);
+    chunk_lists::chunk_loops_by_index(&mut function.block);
     copies::copies_as_loops(&mut function.block);
     ends::ends_as_indices(&mut function.block);
     extrema::running_extrema_as_indices(function, floats);
@@ -203,13 +206,16 @@ pub(crate) fn may_read_as_value(after: &[syn::Stmt], name: &syn::Ident) -> bool 
     !rebound_inside(&rest, name) && !mentioned_in_macro(&rest, name)
 }
 
-/// Whether a macro call in `block` has `name` among its tokens.
-fn mentioned_in_macro(block: &syn::Block, name: &syn::Ident) -> bool {
+/// Whether a macro call in `block` has `name` among its tokens (or captures
+/// it in a format string, `"{name}"`).
+pub(crate) fn mentioned_in_macro(block: &syn::Block, name: &syn::Ident) -> bool {
     struct Finds<'a>(&'a syn::Ident, bool);
     impl<'ast> syn::visit::Visit<'ast> for Finds<'_> {
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            self.1 |=
-                crate::emit::names::identifiers(mac.tokens.clone()).contains(&self.0.to_string());
+            use crate::emit::names::{format_string_names, identifiers};
+            let name = self.0.to_string();
+            self.1 |= identifiers(mac.tokens.clone()).contains(&name)
+                || format_string_names(mac.tokens.clone()).contains(&name);
         }
     }
     let mut finds = Finds(name, false);

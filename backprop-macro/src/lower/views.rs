@@ -112,10 +112,11 @@ impl<'a> Lowerer<'a> {
                         .array_local(&call.receiver)
                         .is_some_and(|id| self.lowerer.nodes[id].active)
                 {
-                    self.found.get_or_insert((
-                        quote::quote!(#call),
-                        "a differentiated array split into `&mut` parts is not supported; pass `&mut x[a..b]` to each function that writes a part, or write `x[i]` in place",
-                    ));
+                    let message = match method.as_str() {
+                        "split_at_mut" => "a differentiated array split into `&mut` parts is not supported; pass `&mut x[a..b]` to each function that writes a part, or write `x[i]` in place",
+                        _ => "a chunk of `chunks_mut` over a differentiated array is supported when it is used by element (`row[j] = ..`), measured (`row.len()`) or read (`row.iter()`, `for v in row.iter_mut()`), and is used otherwise here; write that use by element, or pass `&mut x[a..b]` to the function that does it",
+                    };
+                    self.found.get_or_insert((quote::quote!(#call), message));
                 }
                 syn::visit::visit_expr_method_call(self, call);
             }
