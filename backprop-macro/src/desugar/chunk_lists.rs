@@ -400,6 +400,22 @@ struct Uses<'l> {
     declined: bool,
 }
 
+impl Uses<'_> {
+    /// The index `i` of `list[i]`, its own uses rewritten; `None` (and the
+    /// list declined) where computing it twice, for the chunk's start and
+    /// end, could differ from computing it once.
+    fn chunk_index(&mut self, indexed: &Expr) -> Option<Expr> {
+        let i = self.list.indexed(indexed)?;
+        if !crate::desugar::repeatable(i) {
+            self.declined = true;
+            return None;
+        }
+        let mut i = i.clone();
+        self.visit_expr_mut(&mut i);
+        Some(i)
+    }
+}
+
 impl VisitMut for Uses<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         let list = self.list;
@@ -419,16 +435,11 @@ impl VisitMut for Uses<'_> {
             // `list[i].iter()`, `list[i].len()`: the chunk, borrowed by the
             // method as the list's element was.
             Expr::MethodCall(call) if list.indexed(&call.receiver).is_some() => {
-                let i = list.indexed(&call.receiver).cloned();
-                if let Some(i) = i.filter(crate::desugar::repeatable) {
-                    let mut i = i;
-                    self.visit_expr_mut(&mut i);
+                if let Some(i) = self.chunk_index(&call.receiver) {
                     *call.receiver = list.chunk(&i);
                     for arg in &mut call.args {
                         self.visit_expr_mut(arg);
                     }
-                } else {
-                    self.declined = true;
                 }
             }
             // `list.len()`, `list.iter()`, `list.iter_mut()`.
@@ -441,14 +452,21 @@ impl VisitMut for Uses<'_> {
                     _ => self.declined = true,
                 }
             }
+            // `&list[i]` (a `&&[f64]`, coerced where passed): the chunk
+            // borrowed once, as the reference borrows.
+            Expr::Reference(reference) if list.indexed(&reference.expr).is_some() => {
+                if let Some(i) = self.chunk_index(&reference.expr) {
+                    let chunk = list.chunk(&i);
+                    *expr = match reference.mutability {
+                        Some(_) => syn::parse_quote_spanned!(i.span()=> &mut #chunk),
+                        None => syn::parse_quote_spanned!(i.span()=> &#chunk),
+                    };
+                }
+            }
             // `list[i]` as a value: the chunk borrowed.
             Expr::Index(index) if list.is_list(&index.expr) => {
-                if crate::desugar::repeatable(&index.index) {
-                    let mut i = (*index.index).clone();
-                    self.visit_expr_mut(&mut i);
+                if let Some(i) = self.chunk_index(expr) {
                     *expr = list.borrowed_chunk(&i);
-                } else {
-                    self.declined = true;
                 }
             }
             // `for row in &list` / `for row in list`.
@@ -498,6 +516,7 @@ mod tests {
                 let atoms: Vec<&[f64]> = pos.chunks(3).collect();
                 for i in 0..atoms.len() {
                     e += atoms[i][1] * atoms[i].iter().sum::<f64>() + f(atoms[i]);
+                    g(&atoms[0]);
                 }
                 for a in &atoms {
                     e += a[0];
@@ -508,6 +527,7 @@ mod tests {
                     e += pos[i * 3 + 1]
                         * pos[i * 3..(i * 3 + 3).min(pos.len())].iter().sum::<f64>()
                         + f(&pos[i * 3..(i * 3 + 3).min(pos.len())]);
+                    g(&pos[0..3.min(pos.len())]);
                 }
                 for a in pos.chunks(3) {
                     e += a[0];
