@@ -25,6 +25,9 @@ enum Again {
     /// A list it cannot pass again unchanged (a buffer written after the
     /// call, an `&mut` argument): the callee keeps a copy, and gets `()`.
     Keep,
+    /// `Keep`, of a list passed by shared reference (`&h`, `&x[a..b]`): a
+    /// callee with such a parameter lends (`LENDS` and all).
+    KeepShared,
     /// A float or an integer: the callee's backward pass does not read it
     /// again (its tape holds what it needs), so `()` stands for it.
     Nothing,
@@ -36,7 +39,10 @@ impl Pass<'_> {
     /// says which lists the callee keeps); `None` where it copies.
     pub(super) fn lent_arguments(&mut self, call: NodeId) -> Option<(syn::Path, Vec<TokenStream>)> {
         let (module, again) = self.arguments_again(call)?;
-        let keep = again.iter().map(|a| matches!(a, Again::Keep)).collect();
+        let keep = again
+            .iter()
+            .map(|a| matches!(a, Again::Keep | Again::KeepShared))
+            .collect();
         let lending = Lending {
             module: module.clone(),
             keep,
@@ -63,7 +69,7 @@ impl Pass<'_> {
                     self.recompute(view).unwrap_or_default()
                 }
                 Again::Literal(operand) => self.value(&operand),
-                Again::Nothing | Again::Keep => quote!(()),
+                Again::Nothing | Again::Keep | Again::KeepShared => quote!(()),
             })
             .collect();
         Some((module, args))
@@ -99,12 +105,20 @@ impl Pass<'_> {
                 _ if borrow.writes() && (is_array || part.is_some()) => Again::Keep,
                 // A float the callee writes.
                 Borrow::Mutable | Borrow::PassedOn => Again::Nothing,
-                Borrow::Plain | Borrow::Shared => self.argument_again(call, arg, part.as_ref())?,
+                Borrow::Plain | Borrow::Shared => {
+                    self.argument_again(call, arg, *borrow, part.as_ref())?
+                }
             });
         }
+        // A call with a list to lend, or one that takes a list by shared
+        // reference and keeps it (a buffer the caller overwrites later,
+        // `sqnorm(&qxcentered)` in a loop): its adjoints are still added in
+        // place, where a copying call fills a scratch gradient, zeroed per
+        // call, and adds that. (A callee that takes no list by shared
+        // reference has no `pullback_lent`.)
         again
             .iter()
-            .any(|a| matches!(a, Again::Slice(..) | Again::View(..)))
+            .any(|a| matches!(a, Again::Slice(..) | Again::View(..) | Again::KeepShared))
             .then_some((module, again))
     }
 
@@ -112,8 +126,15 @@ impl Pass<'_> {
         &self,
         call: NodeId,
         arg: &Operand,
+        borrow: Borrow,
         part: Option<&(Operand, Operand)>,
     ) -> Option<Again> {
+        // A list the callee keeps, passed as `&h` or `&x[a..b]`: the
+        // callee's parameter is a shared reference to a list.
+        let keep = match borrow == Borrow::Shared || part.is_some() {
+            true => Again::KeepShared,
+            false => Again::Keep,
+        };
         let id = match arg {
             // A literal list (`&[0.5, 0.25]`) is written again; a number
             // (`2.0`, `T::one()`) is no list.
@@ -134,13 +155,13 @@ impl Pass<'_> {
                 Some((start, end)) if self.can_read_again(start) && self.can_read_again(end) => {
                     Again::Slice(*id, Some((start.clone(), end.clone())))
                 }
-                Some(_) => Again::Keep,
+                Some(_) => keep,
                 None => Again::Slice(*id, None),
             });
         }
         // Another array (a buffer written after the call), or a part of it.
         if part.is_some() || node.array.is_some() {
-            return Some(Again::Keep);
+            return Some(keep);
         }
         // A part of a data slice bound to a name (`let a = &points[..]`),
         // computed again at the call in the backward pass.
