@@ -1983,15 +1983,17 @@ fn distance_squared(a: &[f64], b: &[f64]) -> f64 {
 /// pos.chunks(3).collect();`, read by element (`atoms[i][1]`), as a chunk
 /// (`atoms[i].iter()`, passed to a helper), counted and looped over; the
 /// last chunk may be short. Was refused ("this iterator chain over a
-/// differentiated slice is not supported").
+/// differentiated slice is not supported"). (`&atoms[j]` borrows a
+/// reference, as code written for `Vec<Vec<f64>>` does.)
 #[differentiate]
+#[allow(clippy::needless_borrow)]
 fn pairs_of_atoms(pos: &[f64]) -> f64 {
     let atoms: Vec<&[f64]> = pos.chunks(3).collect();
     let n = atoms.len();
     let mut e = 0.0;
     for i in 0..n {
         for j in 0..i {
-            e += (-distance_squared(atoms[i], atoms[j])).exp();
+            e += (-distance_squared(atoms[i], &atoms[j])).exp();
         }
         e += atoms[i][0] * atoms[i].iter().sum::<f64>() / atoms[i].len() as f64;
     }

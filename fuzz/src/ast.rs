@@ -177,6 +177,14 @@ pub enum S {
         hi: usize,
         inclusive: bool,
     },
+    /// `let rows: Vec<_> = a.chunks(size).collect();` (or `chunks_exact`):
+    /// a list of an array's chunks, read by the statement after it.
+    Chunks {
+        name: String,
+        array: String,
+        size: usize,
+        exact: bool,
+    },
     /// `let k: usize = i + 1;`-style integer locals, and index reads of
     /// integer lists.
     IntLet {
@@ -502,6 +510,7 @@ impl S {
             S::Write { value, .. } => 1 + value.size(),
             S::IntLet { .. }
             | S::View { .. }
+            | S::Chunks { .. }
             | S::Break(_)
             | S::Continue(_)
             | S::ListWrite { .. }

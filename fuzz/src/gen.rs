@@ -834,6 +834,9 @@ impl Gen {
     /// written after it.
     fn view_and_read(&mut self, out: &mut Vec<S>) {
         let array = self.rng.pick(&self.scope.arrays).name.clone();
+        if self.rng.chance(0.3) {
+            return self.chunks_and_read(out, array);
+        }
         let view = self.fresh();
         let lo = self.rng.below(self.len);
         let hi = lo + 1 + self.rng.below(self.len - lo);
@@ -873,6 +876,54 @@ impl Gen {
         self.declare_scalar(&name, false);
         out.push(S::Let {
             name,
+            mutable: false,
+            annot: false,
+            value,
+        });
+    }
+
+    /// `let rows: Vec<_> = a.chunks(size).collect();` and a local computed
+    /// from it: an element of a chunk (`rows[r][c]`), the number of chunks,
+    /// and a helper given a chunk (`rows[r]` or `&rows[r]`). The last chunk
+    /// of `chunks` may be short; `chunks_exact` leaves the rest out.
+    fn chunks_and_read(&mut self, out: &mut Vec<S>, array: String) {
+        let name = self.fresh();
+        let size = 1 + self.rng.below(self.len);
+        let exact = self.rng.chance(0.5);
+        out.push(S::Chunks {
+            name: name.clone(),
+            array,
+            size,
+            exact,
+        });
+        let count = if exact { self.len / size } else { self.len.div_ceil(size) };
+        let chunk_len = |r: usize| size.min(self.len - r * size);
+        let r = self.rng.below(count);
+        let element = E::Index(format!("{name}[{r}]"), I::Lit(self.rng.below(chunk_len(r))));
+        let mut value = E::Bin(
+            '+',
+            Box::new(E::Bin('*', Box::new(element), Box::new(self.expr(1)))),
+            Box::new(E::IntF(I::Len(name.clone()))),
+        );
+        let takes_slice = self
+            .helpers
+            .iter()
+            .filter(|h| h.kind == HelperKind::PartRead)
+            .map(|h| h.name.clone())
+            .collect::<Vec<_>>();
+        if !takes_slice.is_empty() && !self.in_helper {
+            let h = self.rng.pick(&takes_slice).clone();
+            let r = self.rng.below(count);
+            let arg = E::Index(format!("{name}[{r}]"), I::Lit(0));
+            let borrowed = self.rng.chance(0.5);
+            let chunk = Arg::Slice(format!("{name}[{r}]"), borrowed);
+            let call = E::Call(h, vec![chunk, Arg::E(arg)]);
+            value = E::Bin('+', Box::new(value), Box::new(call));
+        }
+        let local = self.fresh();
+        self.declare_scalar(&local, false);
+        out.push(S::Let {
+            name: local,
             mutable: false,
             annot: false,
             value,

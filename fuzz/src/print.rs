@@ -391,6 +391,18 @@ impl Printer {
                 };
                 let _ = writeln!(out, "{p}let {name} = &{array}[{range}];");
             }
+            S::Chunks {
+                name,
+                array,
+                size,
+                exact,
+            } => {
+                let method = if *exact { "chunks_exact" } else { "chunks" };
+                let _ = writeln!(
+                    out,
+                    "{p}let {name}: Vec<_> = {array}.{method}({size}).collect();"
+                );
+            }
             S::IntLet { name, value } => {
                 let _ = writeln!(out, "{p}let {name}: usize = {};", int(value));
             }

@@ -142,8 +142,7 @@ pub(crate) struct Extreme<'a> {
 
 /// `call`, the unwrapping of a `max_by` or `min_by`, taken apart.
 pub(crate) fn unwrapped_extreme(call: &syn::ExprMethodCall) -> Option<Extreme<'_>> {
-    let unwraps = (call.method == "unwrap" && call.args.is_empty())
-        || (call.method == "expect" && call.args.len() == 1);
+    let unwraps = super::unwraps(call);
     let Expr::MethodCall(by) = strip(&call.receiver) else {
         return None;
     };

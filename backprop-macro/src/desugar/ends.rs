@@ -108,8 +108,7 @@ fn split_end(
     let Expr::MethodCall(unwrap) = strip(call) else {
         return None;
     };
-    let unwraps = (unwrap.method == "unwrap" && unwrap.args.is_empty())
-        || (unwrap.method == "expect" && unwrap.args.len() == 1);
+    let unwraps = super::unwraps(unwrap);
     let split = super::method_call(&unwrap.receiver, &["split_first", "split_last"], 0)?;
     let Expr::Path(list) = strip(&split.receiver) else {
         return None;
@@ -334,11 +333,7 @@ fn reduced(expr: &Expr) -> Option<Expr> {
     let Expr::MethodCall(call) = strip(expr) else {
         return None;
     };
-    let default = match (call.method.to_string().as_str(), call.args.len()) {
-        ("unwrap_or", 1) => Some(&call.args[0]),
-        ("unwrap", 0) | ("expect", 1) => None,
-        _ => return None,
-    };
+    let default = super::unwrap_default(call)?;
     let reduce = super::method_call(&call.receiver, &["reduce"], 1)?;
     let copied = super::method_call(&reduce.receiver, &["copied", "cloned"], 0)?;
     let iter = super::method_call(&copied.receiver, &["iter"], 0)?;
@@ -360,9 +355,7 @@ fn unwrapped_end(expr: &Expr) -> Option<Expr> {
     let Expr::MethodCall(call) = strip(expr) else {
         return None;
     };
-    let unwraps = (call.method == "unwrap" && call.args.is_empty())
-        || (call.method == "expect" && call.args.len() == 1);
-    if !unwraps {
+    if !super::unwraps(call) {
         return None;
     }
     let Element { array, index, .. } = end_of(&call.receiver)?;

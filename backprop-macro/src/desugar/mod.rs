@@ -109,6 +109,24 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     unroll::short_loops_unrolled(&mut function.block);
 }
 
+/// Whether a method call unwraps an `Option` (or `Result`): `.unwrap()` or
+/// `.expect("..")`. Where there is nothing, both panic, as the reads the
+/// rewrites put in their place do.
+pub(crate) fn unwraps(call: &syn::ExprMethodCall) -> bool {
+    (call.method == "unwrap" && call.args.is_empty())
+        || (call.method == "expect" && call.args.len() == 1)
+}
+
+/// What an unwrapping gives where there is nothing: `Some(Some(d))` for
+/// `.unwrap_or(d)`, `Some(None)` (a panic) for `.unwrap()` and `.expect(..)`;
+/// `None` for any other call.
+pub(crate) fn unwrap_default(call: &syn::ExprMethodCall) -> Option<Option<&Expr>> {
+    match call.method == "unwrap_or" && call.args.len() == 1 {
+        true => Some(Some(&call.args[0])),
+        false => unwraps(call).then_some(None),
+    }
+}
+
 /// `expr` as a call of one of `methods` with `args` arguments (through
 /// parentheses).
 pub(crate) fn method_call<'e>(
@@ -387,9 +405,7 @@ pub(crate) fn comparison_order(comparator: &Expr) -> Option<bool> {
     let (a, b) = (param(0)?, param(1)?);
     let mut body = crate::lower::strip_parens(&closure.body);
     if let Expr::MethodCall(m) = body {
-        if (m.method == "unwrap" && m.args.is_empty())
-            || (m.method == "expect" && m.args.len() == 1)
-        {
+        if unwraps(m) {
             body = crate::lower::strip_parens(&m.receiver);
         }
     }

@@ -204,8 +204,7 @@ impl VisitMut for Specialize {
         let float = self.float.clone();
         // `F::from(v).unwrap()`.
         if let Expr::MethodCall(call) = expr {
-            let unwraps = (call.method == "unwrap" && call.args.is_empty())
-                || (call.method == "expect" && call.args.len() == 1);
+            let unwraps = crate::desugar::unwraps(call);
             if let (true, Expr::Call(inner)) = (unwraps, crate::lower::strip_parens(&call.receiver))
             {
                 if let Expr::Path(func) = &*inner.func {

@@ -231,11 +231,7 @@ fn extreme_by(call: &syn::ExprMethodCall, zero: &TokenStream) -> Option<Expr> {
 /// passes, a `usize` (not differentiated); without one, `d`, or a panic as
 /// `unwrap` gives.
 fn position(call: &syn::ExprMethodCall) -> Option<Expr> {
-    let default = match (call.method.to_string().as_str(), call.args.len()) {
-        ("unwrap_or", 1) => Some(&call.args[0]),
-        ("unwrap", 0) | ("expect", 1) => None,
-        _ => return None,
-    };
+    let default = crate::desugar::unwrap_default(call)?;
     let Expr::MethodCall(found) = strip(&call.receiver) else {
         return None;
     };

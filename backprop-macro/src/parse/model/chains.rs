@@ -116,10 +116,7 @@ fn element_read(expr: &Expr, slices: &[Ident]) -> Option<Expr> {
                 _ => None,
             }
         }
-        Expr::MethodCall(call)
-            if (call.method == "unwrap" && call.args.is_empty())
-                || (call.method == "expect" && call.args.len() == 1) =>
-        {
+        Expr::MethodCall(call) if crate::desugar::unwraps(call) => {
             let Expr::MethodCall(end) = strip(&call.receiver) else {
                 return None;
             };
