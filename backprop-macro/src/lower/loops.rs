@@ -375,7 +375,9 @@ impl<'a> Lowerer<'a> {
                 // Neither the spelling nor the list's type says whether the
                 // elements are values or references (`for w in table().iter()`,
                 // `for w in ws` of `let ws = &W;`).
-                let maybe_reference = ty.is_none() && listed.is_none();
+                // (A range's are integers, whatever its bounds' types:
+                // `for j in 0..H1` of a constant `H1`.)
+                let maybe_reference = ty.is_none() && listed.is_none() && !over_range(iter);
                 let node =
                     self.push(self.loop_var_node(Hint::User(ident.clone()), ty, ident.span()));
                 if let Some(element) = listed {
@@ -859,6 +861,18 @@ const KEEPS_ITEMS: [&str; 7] = [
 
 /// Whether an iterator's items are tuples it builds, `enumerate()` or
 /// `zip(..)` (through adapters that keep the items: `rev`, `skip`, ..).
+/// Whether a loop runs over a range, `a..b` (reversed, stepped, ..): its
+/// variable is a value, never a reference.
+fn over_range(iter: &Expr) -> bool {
+    match strip_parens(iter) {
+        Expr::Range(_) => true,
+        Expr::MethodCall(call) if KEEPS_ITEMS.contains(&call.method.to_string().as_str()) => {
+            over_range(&call.receiver)
+        }
+        _ => false,
+    }
+}
+
 fn yields_tuples(iter: &Expr) -> bool {
     match strip_parens(iter) {
         Expr::MethodCall(call) => match call.method.to_string().as_str() {
