@@ -11,6 +11,7 @@
 //! outside a branch or loop and used inside it gets one term for the whole
 //! statement, accumulated inside it (`dx2 += ...`): the only mutable adjoints.
 
+mod accumulations;
 mod calls;
 mod checkpoint;
 mod control;
@@ -134,6 +135,11 @@ fn generate_in(
     let frames = share
         .then(|| crate::emit::frames::Frames::of(graph, sig, names))
         .flatten();
+    // (Not where the graph is recorded: each read is an edge of it.)
+    let accumulations = match &record {
+        None => accumulations::Accumulations::of(graph, activity),
+        Some(_) => accumulations::Accumulations::default(),
+    };
     let mut pass = Pass {
         graph,
         activity,
@@ -167,6 +173,7 @@ fn generate_in(
         frames,
         stack_groups: BTreeMap::new(),
         lanes,
+        accumulations,
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -317,6 +324,8 @@ struct Pass<'a> {
     stack_groups: BTreeMap<Ident, Ident>,
     /// The number of lanes of each adjoint, in `generate_lanes`'s pass.
     lanes: Option<usize>,
+    /// Elements added to in place (`out[j] += e`), whose adjoint stays.
+    accumulations: accumulations::Accumulations,
 }
 
 impl Pass<'_> {
@@ -757,6 +766,10 @@ impl Pass<'_> {
         let Some(id) = self.active(operand) else {
             return;
         };
+        // The element added to in place: its adjoint is where it was.
+        if self.accumulations.reads.contains(&id) {
+            return;
+        }
         match self
             .graph
             .child_statement(site, self.graph.nodes[id].region)
@@ -822,7 +835,7 @@ impl Pass<'_> {
     }
 
     fn node(&mut self, id: NodeId, region: RegionId) {
-        if !self.activity.reached[id] {
+        if !self.activity.reached[id] || self.accumulations.reads.contains(&id) {
             return;
         }
         self.sum(id);
@@ -861,8 +874,12 @@ impl Pass<'_> {
                 let da = self.adjoint(*array);
                 let index = self.value(index);
                 self.contribute(value, region, quote!(#da[#index]));
-                let zero = self.zero(*array);
-                self.out.extend(quote!(#da[#index] = #zero;));
+                // (Added to in place, `a[i] += e`: the value it overwrote
+                // is the sum's operand, whose adjoint is the same.)
+                if !self.accumulations.writes.contains(&id) {
+                    let zero = self.zero(*array);
+                    self.out.extend(quote!(#da[#index] = #zero;));
+                }
             }
             _ => {}
         }
