@@ -722,14 +722,21 @@ fn the_zip_function_is_the_method() {
 }
 
 /// Chains over a range of indices: a `fold` straight on the range, and a
-/// `map` whose bound is an integer bound to a bare literal.
+/// `map` whose bound is an integer bound to a bare literal. A range folded
+/// into a tuple, or with the item ignored (`|(p, q), _|`, a recurrence run
+/// a number of times, as `lax.fori_loop` is), was refused.
 #[differentiate]
 fn over_index_ranges(x: &[f64]) -> f64 {
     let n = 2;
     let pairs = (0..n).map(|i| x[i] * x[i + 1]).sum::<f64>();
     let ring = (0..x.len()).fold(0.0, |acc, i| acc + x[i] * x[(i + 1) % x.len()].sin());
     let weighted = (1..=n).fold(1.0, |p, k| p * (1.0 + x[k] * k as f64));
-    pairs + ring * weighted
+    let (a, b) = (0..4).fold((x[0], x[1]), |(p, q), _| (q, p * 0.5 + q.sin()));
+    let (lo, hi) = (0..x.len())
+        .rev()
+        .fold((x[2], x[2]), |(lo, hi), i| (lo.min(x[i]), hi.max(x[i])));
+    let halved = (0..3).fold(x[2], |h, _| 0.5 * h + 1.0);
+    pairs + ring * weighted + a * b + (hi - lo) * halved
 }
 
 #[test]

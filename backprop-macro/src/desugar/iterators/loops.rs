@@ -145,7 +145,7 @@ fn tuple_fold(local: &syn::Local) -> Option<Vec<syn::Stmt>> {
     {
         return None;
     }
-    let chain = Chain::of(&call.receiver)?;
+    let chain = Chain::folded(call)?;
     let span = call.span();
     let mut fresh = names_outside(call);
     for name in &names {

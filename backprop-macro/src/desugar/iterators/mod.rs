@@ -43,6 +43,16 @@ fn is_range(expr: &Expr) -> bool {
     matches!(strip(expr), Expr::Range(r) if r.start.is_some() && r.end.is_some())
 }
 
+/// A range, reversed or stepped (`(0..n).rev()`, `(0..n).step_by(2)`).
+fn over_range(expr: &Expr) -> bool {
+    match strip(expr) {
+        Expr::MethodCall(m) if ["rev", "step_by"].iter().any(|a| m.method == a) => {
+            over_range(&m.receiver)
+        }
+        other => is_range(other),
+    }
+}
+
 /// The adapters between a slice iteration and the end of a chain.
 struct Chain<'a> {
     /// `w.iter()`, `w.iter().zip(x)`: what the loop iterates.
@@ -230,6 +240,22 @@ impl<'a> Chain<'a> {
         })
     }
 
+    /// The chain a `fold` runs over: any chain, or a range alone
+    /// (`(0..n).fold(0.0, |acc, i| acc + x[i])`, `(0..5).fold((a, b), ..)`):
+    /// a range folded by a closure is a loop too (a `map` over it already
+    /// is one).
+    fn folded(fold: &'a syn::ExprMethodCall) -> Option<Chain<'a>> {
+        let by_closure =
+            fold.method == "fold" && matches!(fold.args.last(), Some(Expr::Closure(_)));
+        Chain::of(&fold.receiver).or_else(|| {
+            (by_closure && over_range(&fold.receiver)).then(|| Chain {
+                source: &fold.receiver,
+                adapters: Vec::new(),
+                window: None,
+            })
+        })
+    }
+
     /// What the loop iterates: the source, or a window's start indices.
     fn loop_source(&self) -> TokenStream {
         match &self.window {
@@ -280,7 +306,12 @@ impl<'a> Chain<'a> {
             return self.window_body(base, width, names);
         }
         let Some((first, rest)) = self.adapters.split_first() else {
-            let value = pattern_value(&without_references(&item))?;
+            // (An item the closure ignores, `|acc, _|`, has no value, and
+            // none is asked of it without adapters.)
+            let value = match untyped(&item) {
+                Pat::Wild(_) => quote::quote!(()),
+                _ => pattern_value(&without_references(&item))?,
+            };
             return Some((item, Vec::new(), value));
         };
         let mut steps = Vec::new();

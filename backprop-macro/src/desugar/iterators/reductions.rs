@@ -22,18 +22,7 @@ pub fn reduction(
     }
     let span = call.span();
     let method = call.method.to_string();
-    // `(0..n).fold(0.0, |acc, i| acc + x[i])`: a range folded by a closure
-    // is a chain worth a loop too (a `map` over it already is).
-    let folded_range = method == "fold"
-        && matches!(call.args.last(), Some(Expr::Closure(_)))
-        && super::is_range(&call.receiver);
-    let chain = Chain::of(&call.receiver).or_else(|| {
-        folded_range.then(|| Chain {
-            source: &call.receiver,
-            adapters: Vec::new(),
-            window: None,
-        })
-    })?;
+    let chain = Chain::folded(call)?;
     let mut names = names_outside(call);
     match method.as_str() {
         "sum" | "product" if call.args.is_empty() => {
