@@ -860,18 +860,28 @@ impl Gen {
                 Box::new(last),
             )),
         );
+        if let Some(h) = self.pick_part_reader() {
+            let arg = E::Index(view.clone(), I::Lit(0));
+            let call = E::Call(h, vec![Arg::Slice(view, false), Arg::E(arg)]);
+            value = E::Bin('+', Box::new(value), Box::new(call));
+        }
+        self.bind_fresh(out, value);
+    }
+
+    /// A helper that reads a part of any length (`PartRead`), picked, where
+    /// there is one and this is not a helper's body.
+    fn pick_part_reader(&mut self) -> Option<String> {
         let takes_slice = self
             .helpers
             .iter()
             .filter(|h| h.kind == HelperKind::PartRead)
             .map(|h| h.name.clone())
             .collect::<Vec<_>>();
-        if !takes_slice.is_empty() && !self.in_helper {
-            let h = self.rng.pick(&takes_slice).clone();
-            let arg = E::Index(view.clone(), I::Lit(0));
-            let call = E::Call(h, vec![Arg::Slice(view, false), Arg::E(arg)]);
-            value = E::Bin('+', Box::new(value), Box::new(call));
-        }
+        (!takes_slice.is_empty() && !self.in_helper).then(|| self.rng.pick(&takes_slice).clone())
+    }
+
+    /// `let v = value;`, a fresh local.
+    fn bind_fresh(&mut self, out: &mut Vec<S>, value: E) {
         let name = self.fresh();
         self.declare_scalar(&name, false);
         out.push(S::Let {
@@ -896,7 +906,11 @@ impl Gen {
             size,
             exact,
         });
-        let count = if exact { self.len / size } else { self.len.div_ceil(size) };
+        let count = if exact {
+            self.len / size
+        } else {
+            self.len.div_ceil(size)
+        };
         let chunk_len = |r: usize| size.min(self.len - r * size);
         let r = self.rng.below(count);
         let element = E::Index(format!("{name}[{r}]"), I::Lit(self.rng.below(chunk_len(r))));
@@ -905,14 +919,7 @@ impl Gen {
             Box::new(E::Bin('*', Box::new(element), Box::new(self.expr(1)))),
             Box::new(E::IntF(I::Len(name.clone()))),
         );
-        let takes_slice = self
-            .helpers
-            .iter()
-            .filter(|h| h.kind == HelperKind::PartRead)
-            .map(|h| h.name.clone())
-            .collect::<Vec<_>>();
-        if !takes_slice.is_empty() && !self.in_helper {
-            let h = self.rng.pick(&takes_slice).clone();
+        if let Some(h) = self.pick_part_reader() {
             let r = self.rng.below(count);
             let arg = E::Index(format!("{name}[{r}]"), I::Lit(0));
             let borrowed = self.rng.chance(0.5);
@@ -920,14 +927,7 @@ impl Gen {
             let call = E::Call(h, vec![chunk, Arg::E(arg)]);
             value = E::Bin('+', Box::new(value), Box::new(call));
         }
-        let local = self.fresh();
-        self.declare_scalar(&local, false);
-        out.push(S::Let {
-            name: local,
-            mutable: false,
-            annot: false,
-            value,
-        });
+        self.bind_fresh(out, value);
     }
 
     /// `let mut m = a[e]; for i in lo..LEN { m = m.max(a[i]); }` (or `min`,
