@@ -1927,6 +1927,32 @@ fn loops_over_untyped_lists() {
     }
 }
 
+/// The ends of a slice through `let .. else`, as Rust code that guards an
+/// empty slice writes them: `let Some(&first) = x.first() else { return ..
+/// };`, the element by reference or not, `get(i)` through `copied()`, a
+/// split, and in a loop with `continue`. Was refused ("`let ... else` is
+/// not supported").
+#[differentiate]
+fn guarded_ends(x: &[f64], idx: &[usize]) -> f64 {
+    let Some(&first) = x.first() else {
+        return 0.0;
+    };
+    let Some(last) = x.last() else {
+        return 1.0;
+    };
+    let Some((_, rest)) = x.split_first() else {
+        return 2.0;
+    };
+    let mut s = first * 2.0 + last * last + (*last).sin() + rest.iter().sum::<f64>();
+    for &i in idx {
+        let Some(v) = x.get(i).copied() else {
+            continue;
+        };
+        s += v * v;
+    }
+    s
+}
+
 #[test]
 fn slices_split_at_the_ends() {
     // Both sides of `end > 0.0`.
@@ -1939,6 +1965,19 @@ fn slices_split_at_the_ends() {
         assert_eq!(value, split_at_the_ends(&x));
         assert_gradient(split_at_the_ends, &x, &g.x);
     }
+}
+
+#[test]
+fn ends_guarded_by_let_else() {
+    let idx = [0usize, 7, 2, 2];
+    for x in [vec![0.3, -1.2, 0.8], vec![1.5, 0.2], vec![-0.8]] {
+        let (value, g) = guarded_ends::grad(&x, &idx);
+        assert_eq!(value, guarded_ends(&x, &idx));
+        assert_gradient(|x| guarded_ends(x, &idx), &x, &g.x);
+    }
+    // The `else` taken: the value, and nothing to differentiate.
+    let (value, g) = guarded_ends::grad(&[], &idx);
+    assert_eq!((value, g.x.iter().all(|d| *d == 0.0)), (0.0, true));
 }
 
 #[test]

@@ -24,8 +24,80 @@ pub fn ends_as_indices(block: &mut syn::Block) {
         }
     }
     Iterated.visit_block_mut(block);
+    LetElses.visit_block_mut(block);
     Splits.visit_block_mut(block);
     Rewriter.visit_block_mut(block);
+}
+
+/// `let Some(v) = x.first() else { return 0.0; };` (`x.last()`, `x.get(i)`,
+/// through `copied()` or not, `Some(&v)`, and `let Some((first, rest)) =
+/// x.split_first() else { .. };`): the test and the read it stands for,
+/// `if x.is_empty() { return 0.0; } let v = x[0];` (the split's
+/// `let` unwrapped, which `Splits` takes apart). The `else` block leaves
+/// the function, loop or iteration, as Rust requires: where it returns at
+/// the top of the body it is an early return like any other.
+struct LetElses;
+
+impl VisitMut for LetElses {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        syn::visit_mut::visit_block_mut(self, block);
+        let mut k = 0;
+        while k < block.stmts.len() {
+            match let_else(&block.stmts[k]) {
+                Some(stmts) => {
+                    let written = stmts.len();
+                    block.stmts.splice(k..=k, stmts);
+                    k += written;
+                }
+                None => k += 1,
+            }
+        }
+    }
+}
+
+/// The two statements of a `let Some(..) = end else { .. };`.
+fn let_else(stmt: &syn::Stmt) -> Option<Vec<syn::Stmt>> {
+    let syn::Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let init = local.init.as_ref()?;
+    let (_, otherwise) = init.diverge.as_ref()?;
+    let syn::Pat::TupleStruct(some) = &local.pat else {
+        return None;
+    };
+    if !some.path.is_ident("Some") || some.elems.len() != 1 {
+        return None;
+    }
+    let (inner, value, span) = (&some.elems[0], &init.expr, init.expr.span());
+    // The test `if let` would make: the readers of ends take it apart.
+    let cond: Expr = syn::parse_quote_spanned!(span=> let Some(#inner) = #value);
+    let (exists, bound): (Expr, syn::Stmt) = match some_split(&cond) {
+        Some((x, split)) => (syn::parse_quote_spanned!(span=> !#x.is_empty()), split),
+        None => {
+            let SomeEnd { exists, pat, read } = some_end(&cond)?;
+            // `x.get(i)`: `i` is computed for the test and the read.
+            if matches!(&exists, Expr::Binary(test) if !super::repeatable(&test.left)) {
+                return None;
+            }
+            (exists, syn::parse_quote_spanned!(span=> let #pat = #read;))
+        }
+    };
+    let missing = negated(exists);
+    let test: syn::Stmt = syn::parse_quote_spanned!(span=> if #missing #otherwise);
+    Some(vec![test, bound])
+}
+
+/// A test's negation as a person writes it (`!(!e)` and `!(a < b)` read as
+/// slips, and clippy says so at the user's tokens): `e`, `a >= b`.
+fn negated(test: Expr) -> Expr {
+    match test {
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) => *u.expr,
+        Expr::Binary(b) if matches!(b.op, syn::BinOp::Lt(_)) => {
+            let (left, right) = (&b.left, &b.right);
+            syn::parse_quote_spanned!(b.op.span()=> #left >= #right)
+        }
+        other => syn::parse_quote_spanned!(other.span()=> !(#other)),
+    }
 }
 
 /// `let (first, rest) = x.split_first().unwrap();` as two `let`s.
@@ -405,6 +477,43 @@ mod tests {
             let a = if !x.is_empty() { x[0] } else { 0.0 };
             let b = x[x.len() - 1];
             let c = y[y.len() - 1] * 2.0;
+        });
+        assert_eq!(quote!(#block).to_string(), quote!(#expected).to_string());
+    }
+
+    #[test]
+    fn let_else_of_an_end_is_its_test_then_its_read() {
+        let mut block: syn::Block = syn::parse_quote!({
+            let Some(&a) = x.first() else {
+                return 0.0;
+            };
+            let Some(b) = x.get(i).copied() else {
+                continue;
+            };
+            let Some(c) = opt else {
+                return 1.0;
+            };
+            let Some(d) = x.get(i + 1) else {
+                return 2.0;
+            };
+        });
+        ends_as_indices(&mut block);
+        let expected: syn::Block = syn::parse_quote!({
+            if x.is_empty() {
+                return 0.0;
+            }
+            let a = x[0];
+            if i >= x.len() {
+                continue;
+            }
+            let b = x[i];
+            let Some(c) = opt else {
+                return 1.0;
+            };
+            if i + 1 >= x.len() {
+                return 2.0;
+            }
+            let d = x[i + 1];
         });
         assert_eq!(quote!(#block).to_string(), quote!(#expected).to_string());
     }

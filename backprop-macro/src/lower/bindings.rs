@@ -25,7 +25,7 @@ impl<'a> Lowerer<'a> {
         if let Some((else_token, _)) = &init.diverge {
             self.errors.spanned(
                 else_token,
-                "`let ... else` is not supported in a differentiated function",
+                "`let ... else` is not supported in a differentiated function (but for `let Some(v) = x.first() else { .. };`, `x.last()`, `x.get(i)` and `let Some((first, rest)) = x.split_first() else { .. };` or `split_last()`); test the value with a comparison first",
             );
             return;
         }
