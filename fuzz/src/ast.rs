@@ -185,6 +185,19 @@ pub enum S {
         size: usize,
         exact: bool,
     },
+    /// `for row in a.chunks_mut(size) { row[col] op= value; }` (or
+    /// `chunks_exact_mut`, or `for (i, row) in ...enumerate()`, `i` in the
+    /// value): a write into every chunk of a writable array.
+    ChunkWrite {
+        var: String,
+        index: Option<String>,
+        array: String,
+        size: usize,
+        exact: bool,
+        col: usize,
+        op: Option<char>,
+        value: E,
+    },
     /// `let k: usize = i + 1;`-style integer locals, and index reads of
     /// integer lists.
     IntLet {
@@ -507,7 +520,7 @@ impl S {
             S::Let { value, .. } | S::Assign { value, .. } | S::AssignDeref { value, .. } => {
                 value.size()
             }
-            S::Write { value, .. } => 1 + value.size(),
+            S::Write { value, .. } | S::ChunkWrite { value, .. } => 1 + value.size(),
             S::IntLet { .. }
             | S::View { .. }
             | S::Chunks { .. }

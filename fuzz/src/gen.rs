@@ -930,6 +930,57 @@ impl Gen {
         self.bind_fresh(out, value);
     }
 
+    /// `for row in a.chunks_mut(size) { row[col] op= value; }`: a write
+    /// into each chunk (`chunks_exact_mut`, `enumerate()`d too), the value
+    /// perhaps reading another element of the chunk and the chunk's index.
+    /// The value reads no array the loop borrows.
+    fn chunk_write(&mut self, out: &mut Vec<S>, array: String) {
+        let size = 1 + self.rng.below(self.len);
+        let exact = self.rng.chance(0.5);
+        // The shortest chunk: the last of `chunks_mut` may be short.
+        let shortest = match self.len % size {
+            0 => size,
+            _ if exact => size,
+            rest => rest,
+        };
+        let col = self.rng.below(shortest);
+        let var = self.fresh();
+        let index = self.rng.chance(0.4).then(|| self.fresh());
+        let op = self.maybe_op();
+        let arrays = self.scope.arrays.clone();
+        self.scope.arrays.retain(|a| a.name != array);
+        let mut value = if op == Some('*') {
+            self.squash_expr()
+        } else {
+            self.expr(1)
+        };
+        self.scope.arrays = arrays;
+        if op != Some('*') {
+            if let Some(i) = &index {
+                let scaled = E::Bin(
+                    '*',
+                    Box::new(E::IntF(I::Var(i.clone()))),
+                    Box::new(E::Lit(0.25)),
+                );
+                value = E::Bin('+', Box::new(value), Box::new(scaled));
+            }
+            if self.rng.chance(0.5) {
+                let other = E::Index(var.clone(), I::Lit(self.rng.below(shortest)));
+                value = E::Bin('+', Box::new(value), Box::new(other));
+            }
+        }
+        out.push(S::ChunkWrite {
+            var,
+            index,
+            array,
+            size,
+            exact,
+            col,
+            op,
+            value,
+        });
+    }
+
     /// `let mut m = a[e]; for i in lo..LEN { m = m.max(a[i]); }` (or `min`,
     /// or `if a[i] > m { m = a[i]; }`), forwards or backwards, or `let m =
     /// a.iter().copied().fold(NEG_INFINITY, max);`: the running extremum the
@@ -1388,6 +1439,10 @@ impl Gen {
                         continue;
                     }
                     let arr = self.rng.pick(&arrays).name.clone();
+                    if self.rng.chance(0.2) {
+                        self.chunk_write(out, arr);
+                        continue;
+                    }
                     let idx = self.index();
                     let op = self.maybe_op();
                     let value = if op == Some('*') {

@@ -479,6 +479,32 @@ impl Printer {
                 let place = format!("{name}[{}]", int(idx));
                 let _ = writeln!(out, "{p}{}", d.compound(&place, *op, &self.expr(value)));
             }
+            S::ChunkWrite {
+                var,
+                index,
+                array,
+                size,
+                exact,
+                col,
+                op,
+                value,
+            } => {
+                let method = if *exact {
+                    "chunks_exact_mut"
+                } else {
+                    "chunks_mut"
+                };
+                let chunks = format!("{array}.{method}({size})");
+                let (pat, iter) = match index {
+                    Some(i) => (format!("({i}, {var})"), format!("{chunks}.enumerate()")),
+                    None => (var.clone(), chunks),
+                };
+                let place = format!("{var}[{col}]");
+                let write = d.compound(&place, *op, &self.expr(value));
+                let _ = writeln!(out, "{p}for {pat} in {iter} {{");
+                let _ = writeln!(out, "{p}    {write}");
+                let _ = writeln!(out, "{p}}}");
+            }
             S::If { cond, then, els } => {
                 let _ = writeln!(out, "{p}if {} {{", self.cond(cond));
                 self.block(then, depth, out);

@@ -228,6 +228,7 @@ fn visit_stmts(body: &mut [S], f: &mut dyn FnMut(&mut E)) {
             | S::Assign { value, .. }
             | S::AssignDeref { value, .. }
             | S::Write { value, .. }
+            | S::ChunkWrite { value, .. }
             | S::Return(value)
             | S::Discard(value)
             | S::IterMut { value, .. }
