@@ -2121,6 +2121,31 @@ fn normalised_rows(out: &mut [f64], k: f64) {
     }
 }
 
+/// A matrix-vector product as Rust writes it: the matrix's rows zipped with
+/// the output's `iter_mut()`, either side first, `chunks` or
+/// `chunks_exact`, a row passed to a plain helper; and rows of a local
+/// copy written through `chunks_exact_mut`. Was refused ("a loop over
+/// `iter_mut()` ... the reference itself is used").
+#[differentiate]
+fn rows_times_vector(m: &[f64], x: &[f64]) -> f64 {
+    let mut y = vec![0.0; m.len() / x.len()];
+    for (row, yi) in m.chunks_exact(x.len()).zip(y.iter_mut()) {
+        *yi = row.iter().zip(x).map(|(a, b)| a * b).sum::<f64>().tanh();
+    }
+    let mut z = vec![0.0; y.len()];
+    for (zi, row) in z.iter_mut().zip(m.chunks(x.len())) {
+        *zi = distance_squared(row, x) + row[0] * *zi;
+        *zi += row.len() as f64;
+    }
+    let mut w = [0.5; 2];
+    let mut doubled = m.to_vec();
+    for (wi, row) in w.iter_mut().zip(doubled.chunks_exact_mut(2)) {
+        row[1] *= 2.0;
+        *wi *= row[0] + row[1];
+    }
+    y.iter().sum::<f64>() + z.iter().map(|v| v * v).sum::<f64>() + w[0] * w[1] + doubled[3]
+}
+
 #[test]
 fn lists_of_chunks() {
     for pos in [
@@ -2138,6 +2163,17 @@ fn lists_of_chunks() {
             .iter()
             .zip(&by_index.pos)
             .all(|(a, b)| (a - b).abs() < 1e-12));
+    }
+    for (m, x) in [
+        ([0.1, 0.2, -0.3, 0.4, 0.5, 0.6], [0.7, -0.2]),
+        ([-0.8, 0.3, 0.25, -0.1, 1.2, 0.4], [0.2, 1.1]),
+    ] {
+        let (value, g) = rows_times_vector::grad(&m, &x);
+        assert_eq!(value, rows_times_vector(&m, &x));
+        let joined: Vec<f64> = m.iter().chain(&x).copied().collect();
+        let mut both = g.m.clone();
+        both.extend(&g.x);
+        assert_gradient(|p| rows_times_vector(&p[..6], &p[6..]), &joined, &both);
     }
     let (m, v) = ([0.1, 0.2, -0.3, 0.4, 0.5, 0.6, 1.0], [0.7, -0.2, 0.9]);
     let (value, g) = rows_of_a_flat_matrix::grad(&m, &v);

@@ -71,26 +71,13 @@ pub fn chunk_loops_by_index(block: &mut syn::Block) {
 /// x.chunks_mut(d).enumerate()`, `chunks_exact_mut`) as a loop over the
 /// chunks' indices, `row[j]` read and written as `x[i * d + j]`: the
 /// chunks of a differentiated slice are views of it, and `&mut` views
-/// bound to a name are not (the loop over `chunks` keeps its views).
+/// bound to a name are not (the loop over `chunks` keeps its views). Also
+/// chunks zipped with a list's `iter_mut()`, as a matrix-vector product
+/// is written, `for (row, yi) in m.chunks_exact(n).zip(y.iter_mut()) {
+/// *yi = .. }` (either side first, any kind of chunks): `*yi` is `y[i]`.
 fn chunk_loop(for_loop: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
-    let (chunks, enumerated) = match crate::desugar::method_call(&for_loop.expr, &["enumerate"], 0)
-    {
-        Some(enumerate) => (&enumerate.receiver, true),
-        None => (&for_loop.expr, false),
-    };
-    let methods = ["chunks_mut", "chunks_exact_mut"];
-    let chunks = crate::desugar::method_call(chunks, &methods, 1)?;
-    let plain = |pat: &syn::Pat| match pat {
-        syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
-        _ => None,
-    };
-    let (index, chunk) = match (&*for_loop.pat, enumerated) {
-        (syn::Pat::Tuple(pair), true) if pair.elems.len() == 2 => {
-            (plain(&pair.elems[0])?, plain(&pair.elems[1])?)
-        }
-        (pat, false) => (plain(pat)?, plain(pat)?),
-        _ => return None,
-    };
+    let looped = ChunkIteration::of(for_loop)?;
+    let chunks = looped.chunks;
     let Expr::Path(source) = strip(&chunks.receiver) else {
         return None;
     };
@@ -105,19 +92,31 @@ fn chunk_loop(for_loop: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
     let name = (1..)
         .map(|k| format!("chunks_{k}"))
         .find(|name| !taken.contains(name))?;
+    let method = chunks.method.to_string();
     let list = ChunkList {
         name: syn::Ident::new(&name, proc_macro2::Span::mixed_site()),
         source: source.path.get_ident()?.clone(),
         size: size.clone(),
         method: chunks.method.clone(),
-        exact: chunks.method == "chunks_exact_mut",
-        mutable: true,
+        exact: method.contains("exact"),
+        mutable: method.ends_with("_mut"),
     };
+    let index = match &looped.index {
+        Some(index) => index.clone(),
+        None => {
+            let name = format!("{}_index", looped.chunk);
+            if taken.contains(&name) {
+                return None;
+            }
+            syn::Ident::new(&name, looped.chunk.span())
+        }
+    };
+    let chunk = &looped.chunk;
     let mut body = for_loop.body.clone();
     let list_name = &list.name;
     let element: Expr = syn::parse_quote_spanned!(chunk.span()=> #list_name[#index]);
     crate::desugar::NameAs {
-        name: &chunk,
+        name: chunk,
         value: &element,
     }
     .visit_block_mut(&mut body);
@@ -126,22 +125,133 @@ fn chunk_loop(for_loop: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
         declined: false,
     };
     uses.visit_block_mut(&mut body);
+    let mut count = list.count(for_loop.expr.span());
+    let mut item_kept = false;
+    if let Some((item, written)) = &looped.zipped {
+        let place: Expr = syn::parse_quote_spanned!(item.span()=> #written[#index]);
+        let mut derefs = DerefsAsPlace {
+            name: item,
+            place: &place,
+            declined: false,
+        };
+        derefs.visit_block_mut(&mut body);
+        item_kept = derefs.declined
+            || crate::desugar::rebound_inside(&for_loop.body, item)
+            || crate::desugar::mentioned_in_macro(&for_loop.body, item)
+            || crate::desugar::rebound_inside(&body, written)
+            || assigned_whole(&body, written);
+        let chunks = factor(&count);
+        count = syn::parse_quote_spanned!(count.span()=> #chunks.min(#written.len()));
+    }
     let unchanged = [&list.source]
         .into_iter()
         .chain(size_name(size))
         .all(|name| !crate::desugar::rebound_inside(&body, name) && !assigned_whole(&body, name));
-    let chunk_kept = crate::desugar::rebound_inside(&for_loop.body, &chunk)
-        || crate::desugar::mentioned_in_macro(&for_loop.body, &chunk)
-        || !element_wise(&for_loop.body, &chunk);
-    if uses.declined || !unchanged || chunk_kept {
+    // (A `&mut` chunk only by element; a shared one is a view anywhere.)
+    let chunk_kept = crate::desugar::rebound_inside(&for_loop.body, chunk)
+        || crate::desugar::mentioned_in_macro(&for_loop.body, chunk)
+        || (list.mutable && !element_wise(&for_loop.body, chunk));
+    if uses.declined || !unchanged || chunk_kept || item_kept {
         return None;
     }
-    let count = list.count(for_loop.expr.span());
     let mut by_index = for_loop.clone();
     *by_index.pat = syn::parse_quote!(#index);
     *by_index.expr = syn::parse_quote_spanned!(count.span()=> 0..#count);
     by_index.body = body;
     Some(by_index)
+}
+
+/// A `for` over a slice's chunks, taken apart: the chunks' call, the
+/// chunk's name, the index's where enumerated, and a zipped `iter_mut()`'s
+/// item and list.
+struct ChunkIteration<'l> {
+    chunks: &'l syn::ExprMethodCall,
+    chunk: syn::Ident,
+    index: Option<syn::Ident>,
+    zipped: Option<(syn::Ident, syn::Ident)>,
+}
+
+impl<'l> ChunkIteration<'l> {
+    fn of(for_loop: &'l syn::ExprForLoop) -> Option<ChunkIteration<'l>> {
+        let plain = |pat: &syn::Pat| match pat {
+            syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+            _ => None,
+        };
+        let pair = |pat: &syn::Pat| match pat {
+            syn::Pat::Tuple(pair) if pair.elems.len() == 2 => {
+                Some((plain(&pair.elems[0])?, plain(&pair.elems[1])?))
+            }
+            _ => None,
+        };
+        let mutable = ["chunks_mut", "chunks_exact_mut"];
+        let any = ["chunks", "chunks_exact", "chunks_mut", "chunks_exact_mut"];
+        let expr = &*for_loop.expr;
+        if let Some(enumerate) = crate::desugar::method_call(expr, &["enumerate"], 0) {
+            let chunks = crate::desugar::method_call(&enumerate.receiver, &mutable, 1)?;
+            let (index, chunk) = pair(&for_loop.pat)?;
+            return Some(ChunkIteration {
+                chunks,
+                chunk,
+                index: Some(index),
+                zipped: None,
+            });
+        }
+        if let Some(zip) = crate::desugar::method_call(expr, &["zip"], 1) {
+            let (first, second) = pair(&for_loop.pat)?;
+            let iter_mut = |e: &Expr| {
+                let call = crate::desugar::method_call(e, &["iter_mut"], 0)?;
+                match strip(&call.receiver) {
+                    Expr::Path(list) => list.path.get_ident().cloned(),
+                    _ => None,
+                }
+            };
+            let (chunks, chunk, item, written) =
+                match crate::desugar::method_call(&zip.receiver, &any, 1) {
+                    Some(chunks) => (chunks, first, second, iter_mut(&zip.args[0])?),
+                    None => {
+                        let written = iter_mut(&zip.receiver)?;
+                        let chunks = crate::desugar::method_call(&zip.args[0], &any, 1)?;
+                        (chunks, second, first, written)
+                    }
+                };
+            return Some(ChunkIteration {
+                chunks,
+                chunk,
+                index: None,
+                zipped: Some((item, written)),
+            });
+        }
+        let chunks = crate::desugar::method_call(expr, &mutable, 1)?;
+        let chunk = plain(&for_loop.pat)?;
+        Some(ChunkIteration {
+            chunks,
+            index: Some(chunk.clone()),
+            chunk,
+            zipped: None,
+        })
+    }
+}
+
+/// `*name` written as `place` (`*yi` as `y[i]`); `declined` where `name` is
+/// used otherwise.
+struct DerefsAsPlace<'a> {
+    name: &'a syn::Ident,
+    place: &'a Expr,
+    declined: bool,
+}
+
+impl VisitMut for DerefsAsPlace<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        let named = |e: &Expr| matches!(strip(e), Expr::Path(p) if p.path.is_ident(self.name));
+        match expr {
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) && named(&u.expr) => {
+                *expr = self.place.clone();
+            }
+            Expr::Closure(closure) if crate::desugar::closure_binds(closure, self.name) => {}
+            _ if named(expr) => self.declined = true,
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
 }
 
 /// `let name = source.chunks(size).collect();`, read.
@@ -592,6 +702,35 @@ mod tests {
         for block in kept {
             same(block.clone(), block);
         }
+    }
+
+    #[test]
+    fn chunks_zipped_with_a_lists_iter_mut_run_over_their_indices() {
+        same(
+            syn::parse_quote!({
+                for (row, yi) in m.chunks_exact(n).zip(y.iter_mut()) {
+                    *yi = row[0] * f(row);
+                }
+                for (zi, row) in z.iter_mut().zip(m.chunks(2)) {
+                    *zi += row[1];
+                }
+            }),
+            syn::parse_quote!({
+                for row_index in 0..(m.len() / n).min(y.len()) {
+                    y[row_index] = m[row_index * n] * f(&m[row_index * n..row_index * n + n]);
+                }
+                for row_index in 0..m.len().div_ceil(2).min(z.len()) {
+                    z[row_index] += m[row_index * 2 + 1];
+                }
+            }),
+        );
+        // The item used as a reference (passed on) keeps the loop.
+        let kept: syn::Block = syn::parse_quote!({
+            for (row, yi) in m.chunks(2).zip(y.iter_mut()) {
+                g(yi, row);
+            }
+        });
+        same(kept.clone(), kept);
     }
 
     #[test]
