@@ -593,6 +593,16 @@ fn length(expr: &Expr) -> Option<TokenStream> {
             let (a, b) = (length(&m.receiver)?, length(&m.args[0])?);
             Some(quote_spanned!(span=> #a.min(#b)))
         }
+        // `x.chunks(d)`: the last chunk may be short; `chunks_exact` leaves
+        // the rest out.
+        Expr::MethodCall(m) if m.method == "chunks" && m.args.len() == 1 => {
+            let (inner, size) = (length(&m.receiver)?, &m.args[0]);
+            Some(quote_spanned!(span=> #inner.div_ceil(#size)))
+        }
+        Expr::MethodCall(m) if m.method == "chunks_exact" && m.args.len() == 1 => {
+            let (inner, size) = (length(&m.receiver)?, &m.args[0]);
+            Some(quote_spanned!(span=> #inner / #size))
+        }
         Expr::Reference(r) => length(&r.expr),
         Expr::Path(p) => {
             let name = p.path.get_ident()?;
