@@ -77,14 +77,6 @@ pub fn chunk_loops_by_index(block: &mut syn::Block) {
 /// *yi = .. }` (either side first, any kind of chunks): `*yi` is `y[i]`.
 fn chunk_loop(for_loop: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
     let looped = ChunkIteration::of(for_loop)?;
-    let chunks = looped.chunks;
-    let Expr::Path(source) = strip(&chunks.receiver) else {
-        return None;
-    };
-    let size = &chunks.args[0];
-    if crate::desugar::usize_literal(size).is_none() && size_name(size).is_none() {
-        return None;
-    }
     // The chunk read as element `index` of a list of the chunks, which
     // `Uses` reads as the source's parts; a name no one writes stands for
     // the list (none in the body), and `Uses` leaves none of it behind.
@@ -92,15 +84,8 @@ fn chunk_loop(for_loop: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
     let name = (1..)
         .map(|k| format!("chunks_{k}"))
         .find(|name| !taken.contains(name))?;
-    let method = chunks.method.to_string();
-    let list = ChunkList {
-        name: syn::Ident::new(&name, proc_macro2::Span::mixed_site()),
-        source: source.path.get_ident()?.clone(),
-        size: size.clone(),
-        method: chunks.method.clone(),
-        exact: method.contains("exact"),
-        mutable: method.ends_with("_mut"),
-    };
+    let name = syn::Ident::new(&name, proc_macro2::Span::mixed_site());
+    let list = ChunkList::of(name, looped.chunks)?;
     let index = match &looped.index {
         Some(index) => index.clone(),
         None => {
@@ -143,10 +128,7 @@ fn chunk_loop(for_loop: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
         let chunks = factor(&count);
         count = syn::parse_quote_spanned!(count.span()=> #chunks.min(#written.len()));
     }
-    let unchanged = [&list.source]
-        .into_iter()
-        .chain(size_name(size))
-        .all(|name| !crate::desugar::rebound_inside(&body, name) && !assigned_whole(&body, name));
+    let unchanged = list.stays_put(&body.stmts);
     // (A `&mut` chunk only by element; a shared one is a view anywhere.)
     let chunk_kept = crate::desugar::rebound_inside(&for_loop.body, chunk)
         || crate::desugar::mentioned_in_macro(&for_loop.body, chunk)
@@ -173,10 +155,7 @@ struct ChunkIteration<'l> {
 
 impl<'l> ChunkIteration<'l> {
     fn of(for_loop: &'l syn::ExprForLoop) -> Option<ChunkIteration<'l>> {
-        let plain = |pat: &syn::Pat| match pat {
-            syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
-            _ => None,
-        };
+        use crate::desugar::iterators::simple_name as plain;
         let pair = |pat: &syn::Pat| match pat {
             syn::Pat::Tuple(pair) if pair.elems.len() == 2 => {
                 Some((plain(&pair.elems[0])?, plain(&pair.elems[1])?))
@@ -184,7 +163,6 @@ impl<'l> ChunkIteration<'l> {
             _ => None,
         };
         let mutable = ["chunks_mut", "chunks_exact_mut"];
-        let any = ["chunks", "chunks_exact", "chunks_mut", "chunks_exact_mut"];
         let expr = &*for_loop.expr;
         if let Some(enumerate) = crate::desugar::method_call(expr, &["enumerate"], 0) {
             let chunks = crate::desugar::method_call(&enumerate.receiver, &mutable, 1)?;
@@ -206,11 +184,11 @@ impl<'l> ChunkIteration<'l> {
                 }
             };
             let (chunks, chunk, item, written) =
-                match crate::desugar::method_call(&zip.receiver, &any, 1) {
+                match crate::desugar::method_call(&zip.receiver, &CHUNKS, 1) {
                     Some(chunks) => (chunks, first, second, iter_mut(&zip.args[0])?),
                     None => {
                         let written = iter_mut(&zip.receiver)?;
-                        let chunks = crate::desugar::method_call(&zip.args[0], &any, 1)?;
+                        let chunks = crate::desugar::method_call(&zip.args[0], &CHUNKS, 1)?;
                         (chunks, second, first, written)
                     }
                 };
@@ -293,25 +271,12 @@ fn chunk_list(stmt: &Stmt) -> Option<ChunkList> {
             return None;
         }
     }
-    let methods = ["chunks", "chunks_exact", "chunks_mut", "chunks_exact_mut"];
-    let chunks = crate::desugar::method_call(&collect.receiver, &methods, 1)?;
-    let Expr::Path(source) = strip(&chunks.receiver) else {
-        return None;
-    };
-    let size = &chunks.args[0];
-    if crate::desugar::usize_literal(size).is_none() && size_name(size).is_none() {
-        return None;
-    }
-    let method = chunks.method.to_string();
-    Some(ChunkList {
-        name: name.ident.clone(),
-        source: source.path.get_ident()?.clone(),
-        size: size.clone(),
-        method: chunks.method.clone(),
-        exact: method.contains("exact"),
-        mutable: method.ends_with("_mut"),
-    })
+    let chunks = crate::desugar::method_call(&collect.receiver, &CHUNKS, 1)?;
+    ChunkList::of(name.ident.clone(), chunks)
 }
+
+/// The methods that cut a slice into chunks.
+const CHUNKS: [&str; 4] = ["chunks", "chunks_exact", "chunks_mut", "chunks_exact_mut"];
 
 /// The local a chunk size is read from: `n` of `n` or of `v.len()`.
 fn size_name(size: &Expr) -> Option<&syn::Ident> {
@@ -332,8 +297,30 @@ fn is_vec(ty: &syn::Type) -> bool {
 }
 
 impl ChunkList {
+    /// The list `name` of `source.chunks(size)` (any kind), where the source
+    /// is a local and the size a number or a local (`n`, `v.len()`).
+    fn of(name: syn::Ident, chunks: &syn::ExprMethodCall) -> Option<ChunkList> {
+        let Expr::Path(source) = strip(&chunks.receiver) else {
+            return None;
+        };
+        let size = &chunks.args[0];
+        if crate::desugar::usize_literal(size).is_none() && size_name(size).is_none() {
+            return None;
+        }
+        let method = chunks.method.to_string();
+        Some(ChunkList {
+            name,
+            source: source.path.get_ident()?.clone(),
+            size: size.clone(),
+            method: chunks.method.clone(),
+            exact: method.contains("exact"),
+            mutable: method.ends_with("_mut"),
+        })
+    }
+
     /// Whether the source, the size and the list's name mean the same in
-    /// every statement after the list: none of them bound again or assigned.
+    /// every statement after the list (or in a loop's body): none of them
+    /// bound again or assigned.
     fn stays_put(&self, rest: &[Stmt]) -> bool {
         let block = syn::Block {
             brace_token: Default::default(),
@@ -598,10 +585,7 @@ impl VisitMut for Uses<'_> {
     }
 
     fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
-        use crate::emit::names::{format_string_names, identifiers};
-        let name = self.list.name.to_string();
-        self.declined |= identifiers(mac.tokens.clone()).contains(&name)
-            || format_string_names(mac.tokens.clone()).contains(&name);
+        self.declined |= crate::desugar::macro_mentions(mac, &self.list.name);
     }
 }
 

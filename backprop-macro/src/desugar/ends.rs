@@ -24,7 +24,7 @@ pub fn ends_as_indices(block: &mut syn::Block) {
         }
     }
     Iterated.visit_block_mut(block);
-    LetElses.visit_block_mut(block);
+    super::statements_rewritten(block, let_else);
     Splits.visit_block_mut(block);
     Rewriter.visit_block_mut(block);
 }
@@ -36,26 +36,6 @@ pub fn ends_as_indices(block: &mut syn::Block) {
 /// `let` unwrapped, which `Splits` takes apart). The `else` block leaves
 /// the function, loop or iteration, as Rust requires: where it returns at
 /// the top of the body it is an early return like any other.
-struct LetElses;
-
-impl VisitMut for LetElses {
-    fn visit_block_mut(&mut self, block: &mut syn::Block) {
-        syn::visit_mut::visit_block_mut(self, block);
-        let mut k = 0;
-        while k < block.stmts.len() {
-            match let_else(&block.stmts[k]) {
-                Some(stmts) => {
-                    let written = stmts.len();
-                    block.stmts.splice(k..=k, stmts);
-                    k += written;
-                }
-                None => k += 1,
-            }
-        }
-    }
-}
-
-/// The two statements of a `let Some(..) = end else { .. };`.
 fn let_else(stmt: &syn::Stmt) -> Option<Vec<syn::Stmt>> {
     let syn::Stmt::Local(local) = stmt else {
         return None;

@@ -109,6 +109,33 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     unroll::short_loops_unrolled(&mut function.block);
 }
 
+/// Each statement of every block in `block` (inner blocks first) replaced
+/// by the statements `rewrite` gives for it, or kept where it gives none;
+/// the statements put in are not looked at again.
+pub(crate) fn statements_rewritten(
+    block: &mut syn::Block,
+    rewrite: impl FnMut(&syn::Stmt) -> Option<Vec<syn::Stmt>>,
+) {
+    struct Statements<F>(F);
+    impl<F: FnMut(&syn::Stmt) -> Option<Vec<syn::Stmt>>> VisitMut for Statements<F> {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            syn::visit_mut::visit_block_mut(self, block);
+            let mut k = 0;
+            while k < block.stmts.len() {
+                match (self.0)(&block.stmts[k]) {
+                    Some(stmts) => {
+                        let written = stmts.len();
+                        block.stmts.splice(k..=k, stmts);
+                        k += written;
+                    }
+                    None => k += 1,
+                }
+            }
+        }
+    }
+    Statements(rewrite).visit_block_mut(block);
+}
+
 /// Whether a method call unwraps an `Option` (or `Result`): `.unwrap()` or
 /// `.expect("..")`. Where there is nothing, both panic, as the reads the
 /// rewrites put in their place do.
@@ -230,15 +257,21 @@ pub(crate) fn mentioned_in_macro(block: &syn::Block, name: &syn::Ident) -> bool 
     struct Finds<'a>(&'a syn::Ident, bool);
     impl<'ast> syn::visit::Visit<'ast> for Finds<'_> {
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            use crate::emit::names::{format_string_names, identifiers};
-            let name = self.0.to_string();
-            self.1 |= identifiers(mac.tokens.clone()).contains(&name)
-                || format_string_names(mac.tokens.clone()).contains(&name);
+            self.1 |= macro_mentions(mac, self.0);
         }
     }
     let mut finds = Finds(name, false);
     syn::visit::Visit::visit_block(&mut finds, block);
     finds.1
+}
+
+/// Whether a macro call has `name` among its tokens, or captures it in a
+/// format string (`"{name}"`).
+pub(crate) fn macro_mentions(mac: &syn::Macro, name: &syn::Ident) -> bool {
+    use crate::emit::names::{format_string_names, identifiers};
+    let name = name.to_string();
+    identifiers(mac.tokens.clone()).contains(&name)
+        || format_string_names(mac.tokens.clone()).contains(&name)
 }
 
 /// Whether evaluating `expr` assigns anything (`=`, `+=` and the other

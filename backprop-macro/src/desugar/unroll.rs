@@ -76,7 +76,7 @@ impl Unroll<'_> {
         }
         if let Some(variable) = variable {
             if crate::desugar::rebound_inside(body, variable)
-                || in_macro(body, variable)
+                || crate::desugar::mentioned_in_macro(body, variable)
                 || untyped_use(body, variable)
             {
                 return None;
@@ -289,23 +289,6 @@ fn straight(body: &syn::Block) -> bool {
     let mut finds = Finds(false);
     finds.visit_block(body);
     !finds.0
-}
-
-/// Whether `name` appears among a macro's tokens in the body, or in braces
-/// in a format string there (`"{i}"`).
-fn in_macro(body: &syn::Block, name: &syn::Ident) -> bool {
-    struct Finds<'n>(&'n syn::Ident, bool);
-    impl<'ast> Visit<'ast> for Finds<'_> {
-        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            use crate::emit::names::{format_string_names, identifiers};
-            let name = self.0.to_string();
-            self.1 |= identifiers(mac.tokens.clone()).contains(&name)
-                || format_string_names(mac.tokens.clone()).contains(&name);
-        }
-    }
-    let mut finds = Finds(name, false);
-    finds.visit_block(body);
-    finds.1
 }
 
 /// Whether the body uses `name` where a bare literal in its place would have

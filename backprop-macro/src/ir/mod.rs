@@ -253,6 +253,18 @@ pub enum Operand {
     Const(Constant),
 }
 
+impl Operand {
+    /// The same value: the same node, or constants spelled alike (an
+    /// element's index, compared).
+    pub fn same(&self, other: &Operand) -> bool {
+        match (self, other) {
+            (Operand::Node(a), Operand::Node(b)) => a == b,
+            (Operand::Const(a), Operand::Const(b)) => a.tokens.to_string() == b.tokens.to_string(),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Constant {
     pub tokens: TokenStream,

@@ -859,8 +859,6 @@ const KEEPS_ITEMS: [&str; 7] = [
     "take_while",
 ];
 
-/// Whether an iterator's items are tuples it builds, `enumerate()` or
-/// `zip(..)` (through adapters that keep the items: `rev`, `skip`, ..).
 /// Whether a loop runs over a range, `a..b` (reversed, stepped, ..): its
 /// variable is a value, never a reference.
 fn over_range(iter: &Expr) -> bool {
@@ -873,6 +871,8 @@ fn over_range(iter: &Expr) -> bool {
     }
 }
 
+/// Whether an iterator's items are tuples it builds, `enumerate()` or
+/// `zip(..)` (through adapters that keep the items: `rev`, `skip`, ..).
 fn yields_tuples(iter: &Expr) -> bool {
     match strip_parens(iter) {
         Expr::MethodCall(call) => match call.method.to_string().as_str() {

@@ -410,7 +410,7 @@ impl<'a> Lowerer<'a> {
                 return None;
             };
             match &self.nodes[id].kind {
-                NodeKind::Read { array: a, index: i } if *a == array && same_operand(i, index) => {
+                NodeKind::Read { array: a, index: i } if *a == array && i.same(index) => {
                     return Some(id);
                 }
                 NodeKind::Read { .. }
@@ -614,14 +614,5 @@ fn zipped_parts(pat: &Pat, count: usize) -> Vec<&Pat> {
         }
         Pat::Tuple(tuple) => tuple.elems.iter().collect(),
         single => vec![single],
-    }
-}
-
-/// The same index: the same node, or constants spelled alike.
-fn same_operand(a: &Operand, b: &Operand) -> bool {
-    match (a, b) {
-        (Operand::Node(a), Operand::Node(b)) => a == b,
-        (Operand::Const(a), Operand::Const(b)) => a.tokens.to_string() == b.tokens.to_string(),
-        _ => false,
     }
 }

@@ -93,28 +93,10 @@ fn adapted_loop(looped: &syn::ExprForLoop) -> Option<Expr> {
 /// bound by the `let` from the start, and stepped by the loop (`let (s_next,
 /// q_next) = (s + v, q + v * v); s = s_next; q = q_next;`).
 pub fn tuple_folds_as_loops(block: &mut syn::Block) {
-    struct Folds;
-    impl VisitMut for Folds {
-        fn visit_block_mut(&mut self, block: &mut syn::Block) {
-            syn::visit_mut::visit_block_mut(self, block);
-            let mut k = 0;
-            while k < block.stmts.len() {
-                let written = match &block.stmts[k] {
-                    syn::Stmt::Local(local) => tuple_fold(local),
-                    _ => None,
-                };
-                match written {
-                    Some(stmts) => {
-                        let count = stmts.len();
-                        block.stmts.splice(k..=k, stmts);
-                        k += count;
-                    }
-                    None => k += 1,
-                }
-            }
-        }
-    }
-    Folds.visit_block_mut(block);
+    crate::desugar::statements_rewritten(block, |stmt| match stmt {
+        syn::Stmt::Local(local) => tuple_fold(local),
+        _ => None,
+    });
 }
 
 /// `(a, b)` of plain names: the names.

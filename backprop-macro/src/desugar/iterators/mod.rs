@@ -633,7 +633,7 @@ fn untyped(pat: &Pat) -> &Pat {
     }
 }
 
-fn simple_name(pat: &Pat) -> Option<Ident> {
+pub(crate) fn simple_name(pat: &Pat) -> Option<Ident> {
     match untyped(pat) {
         Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
         _ => None,

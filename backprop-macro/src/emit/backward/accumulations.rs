@@ -56,11 +56,6 @@ fn added_to(
         ("sub", [a, _]) => &[a],
         _ => return None,
     };
-    let same_index = |other: &Operand| match (index, other) {
-        (Operand::Node(a), Operand::Node(b)) => a == b,
-        (Operand::Const(a), Operand::Const(b)) => a.tokens.to_string() == b.tokens.to_string(),
-        _ => false,
-    };
     let region = node.region;
     let read = candidates.iter().find_map(|operand| {
         let Operand::Node(read) = operand else {
@@ -70,7 +65,7 @@ fn added_to(
             NodeKind::Read {
                 array: read_array,
                 index: read_index,
-            } if read_array == array && same_index(read_index) => Some(*read),
+            } if read_array == array && read_index.same(index) => Some(*read),
             _ => None,
         }
     })?;
