@@ -859,6 +859,13 @@ fn softmax_loss(w: &[f64], x: &[f64], target: usize) -> f64 {
     total.ln() + top - logits[target]
 }
 
+/// The generated `backward_core` in a function's `SOURCE`.
+fn backward_pass(source: &str) -> &str {
+    let start = source.find("fn backward_core").expect("a backward pass");
+    let end = source[start..].find("\n}\n").expect("its end");
+    &source[start..start + end]
+}
+
 #[test]
 fn running_extrema_are_the_elements_they_choose() {
     let points: [[f64; 4]; 5] = [
@@ -897,10 +904,12 @@ fn running_extrema_are_the_elements_they_choose() {
     // `max` skips a NaN where it starts, as the rewrite does.
     let (value, g) = running_max::grad(&[f64::NAN, 0.5, 2.0]);
     assert_eq!((value, &g.x[1..]), (4.0, &[0.0, 2.0][..]));
-    // Rewritten: no `max` left in the generated code; the loop that does more
-    // than keep the maximum keeps its `max`.
-    assert!(!running_max::SOURCE.contains(".max("));
-    assert!(!softmax_loss::SOURCE.contains(".max("));
+    // Rewritten: no `max` left in the backward pass, whose adjoint goes to
+    // the element chosen (the forward pass keeps the maximum so far beside
+    // its index, for the comparisons); the loop that does more than keep the
+    // maximum keeps its `max`.
+    assert!(!backward_pass(running_max::SOURCE).contains(".max("));
+    assert!(!backward_pass(softmax_loss::SOURCE).contains(".max("));
     let x = [0.5, -1.0, 2.0];
     for w in [
         [0.1, 0.2, -0.3, 1.0, -0.5, 0.25],
@@ -1132,6 +1141,72 @@ fn running_extrema_of_values_computed_in_the_body() {
     // A tie: the first centre of two at the same distance gets the adjoint.
     let (_, g) = nearest_computed_in_the_body::grad(&[0.0, 0.0], &[1.0, 0.0, -1.0, 0.0], 0.0, 2);
     assert_eq!(g.centres, [2.0, 0.0, 0.0, 0.0]);
+}
+
+/// Running extrema from starts that may be `NaN` (a parameter, `f64::NAN`):
+/// the value kept is `min` itself, and a candidate won where it changed it.
+/// From `f64::NEG_INFINITY`, which the value kept never leaves for a `NaN`:
+/// one comparison. Each skips a `NaN` candidate, as `min` and `max` do, and
+/// a `NaN` start gives way to the first candidate.
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn extrema_around_nans(x: &[f64], start: f64) -> f64 {
+    let low = x.iter().fold(start, |m, &v| m.min(v));
+    let mut high = f64::NEG_INFINITY;
+    for i in 0..x.len() {
+        high = high.max((x[i] - 0.5).sin());
+    }
+    let mut first = f64::NAN;
+    for i in 0..x.len() {
+        first = first.min(x[i] * x[i] - 1.0);
+    }
+    low * high + first
+}
+
+#[test]
+fn running_extrema_skip_nans_as_min_and_max_do() {
+    for name in ["low_at", "high_at", "first_at"] {
+        assert!(extrema_around_nans::SOURCE.contains(name), "{name}");
+    }
+    // `min` for the value kept where the start may be `NaN`; not from
+    // `NEG_INFINITY`.
+    assert!(extrema_around_nans::SOURCE.contains("low_updated"));
+    assert!(extrema_around_nans::SOURCE.contains("first_updated"));
+    assert!(!extrema_around_nans::SOURCE.contains("high_updated"));
+    let nan = f64::NAN;
+    for x in [
+        [0.3, 2.0, -1.5],
+        [nan, 2.0, 0.5],
+        [1.25, nan, -0.25],
+        [nan, nan, 0.75],
+    ] {
+        for start in [nan, 0.0, 10.0, -5.0] {
+            let (value, g) = extrema_around_nans::grad(&x, start);
+            assert_eq!(value.to_bits(), extrema_around_nans(&x, start).to_bits());
+            let plain = |x: &[f64], start: f64| extrema_around_nans(x, start);
+            if x.iter().all(|v| !v.is_nan()) && !start.is_nan() {
+                assert_gradient(|x| plain(x, start), &x, &g.x);
+                assert_gradient(|s| plain(&x, s[0]), &[start], &[g.start]);
+            }
+            // A `NaN` element is never chosen: no adjoint reaches it.
+            for (v, d) in x.iter().zip(&g.x) {
+                if v.is_nan() {
+                    assert_eq!(*d, 0.0);
+                }
+            }
+        }
+    }
+    // By hand: a `NaN` start gives way and `NaN`s are skipped; both minima
+    // are the last element's, the maximum the second's.
+    let x = [nan, 2.0, 0.5];
+    let (value, g) = extrema_around_nans::grad(&x, nan);
+    let high = (2.0_f64 - 0.5).sin();
+    assert_eq!(value, 0.5 * high + (0.5 * 0.5 - 1.0));
+    assert_eq!(g.x, [0.0, 0.5 * (2.0_f64 - 0.5).cos(), high + 2.0 * 0.5]);
+    assert_eq!(g.start, 0.0);
+    // A start below every element is the minimum.
+    let (_, g) = extrema_around_nans::grad(&x, -5.0);
+    assert_eq!((g.x[2], g.start), (2.0 * 0.5, high));
 }
 
 /// Functions named where an adapter takes a closure.

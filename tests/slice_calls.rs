@@ -834,3 +834,51 @@ fn written_lists_in_place_through_recursion_and_generics() {
     assert_eq!(smoothed::SOURCE.matches("lent::Seeded(").count(), 2);
     assert_eq!(axpy_twice::SOURCE.matches("lent::Seeded(").count(), 3);
 }
+
+/// A helper whose both lists it differentiates, called on parts of data of
+/// every length at one call site: its adjoint of the data part goes nowhere
+/// (`lent::Discard`), a vector kept from call to call and sized again as
+/// the lengths change; of the weights, into that part of the caller's.
+#[inline(never)]
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn weighted_squares(a: &[f64], w: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..a.len() {
+        total += a[i] * w[i] * w[i] + (a[i] - w[i]).sin();
+    }
+    total
+}
+
+#[differentiate(wrt(w))]
+fn over_prefixes(data: &[f64], w: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for n in (1..=data.len()).rev() {
+        total += weighted_squares(&data[..n], &w[..n]) * n as f64;
+    }
+    for n in 1..=data.len() {
+        total += weighted_squares(&data[n - 1..], &w[n - 1..]);
+    }
+    total
+}
+
+#[test]
+fn the_adjoint_of_data_passed_to_a_helper_goes_nowhere() {
+    assert!(over_prefixes::SOURCE.contains("lent::Discard"));
+    let data = [0.4, -1.3, 2.2, 0.9, -0.6];
+    let (mut tape, mut grad) = (
+        over_prefixes::Tape::default(),
+        over_prefixes::Grad::default(),
+    );
+    let mut work = over_prefixes::Work::default();
+    for w in [[0.5, 1.5, -0.5, 2.0, 0.25], [-1.0, 0.3, 0.8, -0.2, 1.1]] {
+        // Twice on one `Work`: the discarded vector kept from the first.
+        for _ in 0..2 {
+            grad.clear();
+            let value = over_prefixes::grad_with(&data, &w, &mut tape, &mut grad, &mut work);
+            assert_eq!(value.to_bits(), over_prefixes(&data, &w).to_bits());
+            assert!(grad.w.iter().all(|g| g.is_finite()));
+            assert_gradient(|w| over_prefixes(&data, w), &w, &grad.w);
+        }
+    }
+}

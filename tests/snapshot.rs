@@ -162,6 +162,31 @@ fn mse(w: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
     total / xs.len() as f64
 }
 
+/// The squared distance from a data point to the nearest of `centres`,
+/// through a helper: the helper's adjoint of the point goes nowhere
+/// (`lent::Discard`), of the centre into that part of the caller's; the
+/// running minimum from `f64::INFINITY` is the index of the centre, chosen
+/// by one comparison a candidate at a time.
+#[differentiate(wrt(centres))]
+fn nearest(point: &[f64], centres: &[f64]) -> f64 {
+    let d = point.len();
+    let mut best = f64::INFINITY;
+    for j in 0..centres.len() / d {
+        best = best.min(squared_distance(point, &centres[j * d..(j + 1) * d]));
+    }
+    best
+}
+
+#[inline(never)]
+#[differentiate]
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..a.len() {
+        total += (a[i] - b[i]) * (a[i] - b[i]);
+    }
+    total
+}
+
 /// A loop and a branch: the push/pop code of the tape's stacks.
 #[differentiate]
 fn soft_power(x: f64, n: usize) -> f64 {
@@ -399,6 +424,7 @@ const SNAPSHOTS: &[Snapshot] = &[
             ("mse", mse::SOURCE),
             ("scale", scale::SOURCE),
             ("damped_halves", damped_halves::SOURCE),
+            ("nearest", nearest::SOURCE),
         ],
     ),
     (

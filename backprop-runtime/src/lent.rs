@@ -47,8 +47,9 @@ impl<T> Again<T> for () {
 
 /// Where `pullback_lent` adds the adjoint of a list it gets again: a part
 /// of the caller's own adjoint (`&mut [T]`, added into in place: nothing
-/// zeroed, copied or added afterwards), or `()`, the scratch's vector, set to
-/// zero, which `pullback_lent` hands back as `pullback_into` does. A callee
+/// zeroed, copied or added afterwards), `()`, the scratch's vector, set to
+/// zero, which `pullback_lent` hands back as `pullback_into` does, or
+/// [`Discard`], for a list the caller does not differentiate. A callee
 /// that adds into a `&mut [T]` hands back an empty slice at that position,
 /// which callers read as zero.
 pub trait Sink<T> {
@@ -61,6 +62,13 @@ pub trait Sink<T> {
     fn target<'s>(self, scratch: &'s mut Vec<T>, len: usize) -> &'s mut [T]
     where
         Self: 's;
+
+    /// Empties the scratch's vector before the backward pass, so that an
+    /// adjoint it never reaches is handed back as zero (an empty slice).
+    #[inline]
+    fn clear(&self, scratch: &mut Vec<T>) {
+        scratch.clear();
+    }
 }
 
 impl<T> Sink<T> for &mut [T] {
@@ -80,6 +88,32 @@ impl<T> Sink<T> for &mut [T] {
 #[inline(never)]
 fn wrong_part_length(found: usize, len: usize) -> ! {
     panic!("a list's adjoint given to its callee has length {found}, but the list has length {len}")
+}
+
+/// The adjoint of a list the caller does not differentiate (its data: the
+/// points k-means measures distances from), which nobody reads: the callee
+/// adds into its scratch's vector, which keeps its length and contents from
+/// call to call, so no call zeroes it again (a few floats zeroed per call
+/// were a tenth of k-means' backward pass). It is filled with `NaN` when
+/// sized: were any backward pass ever to read it, its gradient would say so.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Discard;
+
+impl<T: crate::Real> Sink<T> for Discard {
+    #[inline]
+    fn target<'s>(self, scratch: &'s mut Vec<T>, len: usize) -> &'s mut [T]
+    where
+        Self: 's,
+    {
+        if scratch.len() != len {
+            scratch.clear();
+            scratch.resize(len, T::nan());
+        }
+        &mut scratch[..]
+    }
+
+    #[inline]
+    fn clear(&self, _scratch: &mut Vec<T>) {}
 }
 
 impl<T: crate::Real> Sink<T> for () {

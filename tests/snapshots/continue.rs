@@ -197,7 +197,8 @@ pub mod even_terms {
         (lent_0, _): (impl ::backprop_runtime::lent::Again<f64>, impl ::core::marker::Sized),
         (into_0, _): (impl ::backprop_runtime::lent::Sink<f64>, impl ::core::marker::Sized),
     ) -> (&'grad [f64], f64) {
-        scratch.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_0, &mut scratch.w);
+        scratch.x = 0.0_f64;
         if seed != 0.0_f64 {
             self::backward_core(
                 tape,

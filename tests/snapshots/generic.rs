@@ -281,7 +281,8 @@ pub mod scaled_logistic {
         (_, _): (impl ::core::marker::Sized, impl ::core::marker::Sized),
         (into_0, _): (impl ::backprop_runtime::lent::Sink<T>, impl ::core::marker::Sized),
     ) -> (&'grad [T], T) {
-        scratch.grad.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_0, &mut scratch.grad.w);
+        scratch.grad.x = T::zero();
         if seed != T::zero() {
             self::backward_core(tape, seed, &mut scratch.grad, &mut scratch.work, into_0);
         }

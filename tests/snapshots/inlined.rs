@@ -326,7 +326,8 @@ pub mod rotated {
         (_, _): (impl ::core::marker::Sized, impl ::core::marker::Sized),
         (into_0, _): (impl ::backprop_runtime::lent::Sink<f64>, impl ::core::marker::Sized),
     ) -> (&'grad [f64], [f64; 3]) {
-        scratch.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_0, &mut scratch.cam);
+        scratch.x = [0.0_f64; 3];
         if seed != 0.0_f64 {
             self::backward_core(tape, seed, scratch, into_0);
         }

@@ -202,7 +202,8 @@ pub mod dot {
             impl ::backprop_runtime::lent::Sink<f64>,
         ),
     ) -> (&'grad [f64], &'grad [f64]) {
-        scratch.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_0, &mut scratch.a);
+        ::backprop_runtime::lent::Sink::clear(&into_1, &mut scratch.b);
         if seed != 0.0_f64 {
             self::backward_core(
                 tape,

@@ -247,7 +247,8 @@ pub mod polar {
         (_, _): (impl ::core::marker::Sized, impl ::core::marker::Sized),
         (into_0, _): (impl ::backprop_runtime::lent::Sink<f64>, impl ::core::marker::Sized),
     ) -> (&'grad [f64], f64) {
-        scratch.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_0, &mut scratch.p);
+        scratch.scale = 0.0_f64;
         self::backward_core(tape, seed, scratch, into_0);
         (&scratch.p[..], scratch.scale)
     }

@@ -330,7 +330,9 @@ pub mod linear_predict {
             impl ::backprop_runtime::lent::Sink<f64>,
         ),
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64]) {
-        scratch.grad.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_1, &mut scratch.grad.w);
+        scratch.grad.b = 0.0_f64;
+        ::backprop_runtime::lent::Sink::clear(&into_3, &mut scratch.grad.x);
         if seed != 0.0_f64 {
             self::backward_core(
                 tape,
@@ -863,7 +865,10 @@ pub mod linear_loss {
             impl ::core::marker::Sized,
         ),
     ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64], f64, &'grad [f64], f64) {
-        scratch.grad.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_1, &mut scratch.grad.w);
+        scratch.grad.b = 0.0_f64;
+        ::backprop_runtime::lent::Sink::clear(&into_3, &mut scratch.grad.x);
+        scratch.grad.y = 0.0_f64;
         if seed != 0.0_f64 {
             self::backward_core(
                 tape,

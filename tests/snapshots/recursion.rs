@@ -293,7 +293,7 @@ pub mod nested_sum {
         (lent_0, _): (impl ::backprop_runtime::lent::Again<f64>, impl ::core::marker::Sized),
         (into_0, _): (impl ::backprop_runtime::lent::Sink<f64>, impl ::core::marker::Sized),
     ) -> (&'grad [f64], ::backprop_runtime::NotDifferentiable) {
-        scratch.grad.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_0, &mut scratch.grad.w);
         if seed != 0.0_f64 {
             self::backward_core(
                 tape,
@@ -307,6 +307,7 @@ pub mod nested_sum {
         (&scratch.grad.w[..], ::backprop_runtime::NotDifferentiable)
     }
 
+    #[inline]
     fn pullback_frame<'grad>(
         frames: &mut ::backprop_runtime::Reader<'_, Frame>,
         seed: f64,
@@ -314,7 +315,7 @@ pub mod nested_sum {
         (lent_0, _): (impl ::backprop_runtime::lent::Again<f64>, impl ::core::marker::Sized),
         (into_0, _): (impl ::backprop_runtime::lent::Sink<f64>, impl ::core::marker::Sized),
     ) -> (&'grad [f64], ::backprop_runtime::NotDifferentiable) {
-        scratch.grad.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_0, &mut scratch.grad.w);
         if seed != 0.0_f64 {
             self::backward_frame(
                 frames,

@@ -245,7 +245,7 @@ pub mod mse {
         ::backprop_runtime::NotDifferentiable,
         ::backprop_runtime::NotDifferentiable,
     ) {
-        scratch.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_0, &mut scratch.w);
         if seed != 0.0_f64 {
             self::backward_core(
                 tape,
@@ -976,7 +976,8 @@ pub mod damped_halves {
         (_, lent_1): (impl ::core::marker::Sized, impl ::backprop_runtime::lent::Again<f64>),
         (_, into_1): (impl ::core::marker::Sized, impl ::backprop_runtime::lent::Sink<f64>),
     ) -> (&'grad [f64], &'grad [f64]) {
-        scratch.grad.clear();
+        scratch.grad.h.clear();
+        ::backprop_runtime::lent::Sink::clear(&into_1, &mut scratch.grad.rates);
         self::backward_core(
             tape,
             seed,
@@ -1196,6 +1197,648 @@ pub mod damped_halves {
             first += 8;
             if first >= inputs {
                 break (value, jacobian);
+            }
+        }
+    }
+}
+
+// The function as written:
+//
+// /// The squared distance from a data point to the nearest of `centres`,
+// /// through a helper: the helper's adjoint of the point goes nowhere
+// /// (`lent::Discard`), of the centre into that part of the caller's; the
+// /// running minimum from `f64::INFINITY` is the index of the centre, chosen
+// /// by one comparison a candidate at a time.
+// #[differentiate(wrt(centres))]
+// fn nearest(point: &[f64], centres: &[f64]) -> f64 {
+//     let d = point.len();
+//     let mut best = f64::INFINITY;
+//     for j in 0..centres.len() / d {
+//         best = best.min(squared_distance(point, &centres[j * d..(j + 1) * d]));
+//     }
+//     best
+// }
+
+// Generated:
+pub mod nearest {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[derive(Clone, Debug, Default)]
+    pub struct Tape {
+        pub centres_len: usize,
+        pub d: usize,
+        pub best_at_5: usize,
+        pub best_found_5: bool,
+        pub squared_distance_out_tape: ::backprop_runtime::TapeStack<squared_distance::Tape>,
+        pub point: ::std::vec::Vec<f64>,
+        pub centres: ::std::vec::Vec<f64>,
+    }
+
+    impl Tape {
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            ::core::mem::size_of::<Self>()
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(self)
+        }
+    }
+
+    impl ::backprop_runtime::bytes::HeapBytes for Tape {
+        #[allow(clippy::needless_borrow)]
+        fn heap_bytes(&self) -> usize {
+            use ::backprop_runtime::bytes::{Measured as _, Unmeasured as _};
+            (&&::backprop_runtime::bytes::Probe(&self.squared_distance_out_tape))
+                .heap_bytes() + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.point)
+                + ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.centres)
+        }
+    }
+
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct Grad {
+        pub centres: ::std::vec::Vec<f64>,
+    }
+
+    impl Grad {
+        pub fn clear(&mut self) {
+            self.centres.clear();
+        }
+    }
+
+    #[derive(Default)]
+    pub struct Work {
+        squared_distance_out_scratch: ::core::option::Option<
+            ::std::boxed::Box<squared_distance::Scratch>,
+        >,
+    }
+
+    #[derive(Default)]
+    pub struct Scratch {
+        pub grad: Grad,
+        pub work: Work,
+    }
+
+    #[inline]
+    fn forward_core(tape: &mut Tape, point: &[f64], centres: &[f64]) -> f64 {
+        let squared_distance_out_tape_stack = &mut tape.squared_distance_out_tape;
+        squared_distance_out_tape_stack.clear();
+        let centres_len = centres.len();
+        let d = point.len();
+        let best_at: usize = 0;
+        let best_kept = f64::INFINITY;
+        let best_found = false;
+        let mut best_at_5 = best_at;
+        let mut best_kept_5 = best_kept;
+        let mut best_found_5 = best_found;
+        for j in 0..centres.len() / d {
+            let prod = j * d;
+            let prod_2 = (j + 1) * d;
+            let best_next = {
+                let (lent_0, lent_1) = (point, &centres[prod..prod_2]);
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use ::backprop_runtime::lent::*;
+                    {
+                        #[allow(unused_imports, clippy::wildcard_imports)]
+                        use squared_distance::*;
+                        if LENDS {
+                            forward_lent(
+                                &mut <squared_distance::Tape as ::core::default::Default>::default(),
+                                (lent_0, lent_1),
+                                [false, false],
+                            )
+                        } else {
+                            squared_distance::forward_into(
+                                &mut <squared_distance::Tape as ::core::default::Default>::default(),
+                                lent_0,
+                                lent_1,
+                            )
+                        }
+                    }
+                }
+            };
+            let cond = best_next < best_kept_5;
+            let (best_at_4, best_kept_4, best_found_4) = if cond {
+                let best_at_3 = j;
+                let best_kept_3 = best_next;
+                let best_found_3 = true;
+                (best_at_3, best_kept_3, best_found_3)
+            } else {
+                (best_at_5, best_kept_5, best_found_5)
+            };
+            best_at_5 = best_at_4;
+            best_kept_5 = best_kept_4;
+            best_found_5 = best_found_4;
+        }
+        let best = if best_found_5 {
+            let j_2 = best_at_5;
+            let prod_3 = j_2 * d;
+            let prod_4 = (j_2 + 1) * d;
+            let squared_distance_out_tape = squared_distance_out_tape_stack.next_spare();
+            let squared_distance_out = {
+                let (lent_0, lent_1) = (point, &centres[prod_3..prod_4]);
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use ::backprop_runtime::lent::*;
+                    {
+                        #[allow(unused_imports, clippy::wildcard_imports)]
+                        use squared_distance::*;
+                        if LENDS {
+                            forward_lent(
+                                squared_distance_out_tape,
+                                (lent_0, lent_1),
+                                [false, false],
+                            )
+                        } else {
+                            squared_distance::forward_into(
+                                squared_distance_out_tape,
+                                lent_0,
+                                lent_1,
+                            )
+                        }
+                    }
+                }
+            };
+            squared_distance_out_tape_stack.keep();
+            squared_distance_out
+        } else {
+            f64::INFINITY
+        };
+        tape.point.clear();
+        tape.centres.clear();
+        tape.centres_len = centres_len;
+        tape.d = d;
+        tape.best_at_5 = best_at_5;
+        tape.best_found_5 = best_found_5;
+        best
+    }
+
+    #[inline]
+    pub fn forward_into(tape: &mut Tape, point: &[f64], centres: &[f64]) -> f64 {
+        let value = self::forward_core(tape, point, centres);
+        tape.point.extend_from_slice(point);
+        tape.centres.extend_from_slice(centres);
+        value
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn forward(point: &[f64], centres: &[f64]) -> (f64, Tape) {
+        let mut tape = Tape::default();
+        let value = self::forward_into(&mut tape, point, centres);
+        (value, tape)
+    }
+
+    pub const LENDS: bool = true;
+
+    #[inline]
+    pub fn forward_lent(
+        tape: &mut Tape,
+        (point, centres): (&[f64], &[f64]),
+        keep: [bool; 2],
+    ) -> f64 {
+        let value = self::forward_core(tape, point, centres);
+        if keep[0] {
+            tape.point.extend_from_slice(point);
+        }
+        if keep[1] {
+            tape.centres.extend_from_slice(centres);
+        }
+        value
+    }
+
+    #[inline]
+    fn backward_core(
+        tape: &Tape,
+        dbest: f64,
+        grad: &mut Grad,
+        work: &mut Work,
+        point: &[f64],
+        centres: &[f64],
+        dcentres_sink: impl ::backprop_runtime::lent::Sink<f64>,
+    ) {
+        let Tape { centres_len, d, best_at_5, best_found_5, .. } = *tape;
+        let mut squared_distance_out_tape_stack = tape.squared_distance_out_tape.reader();
+        let dcentres = ::backprop_runtime::lent::Sink::target(
+            dcentres_sink,
+            &mut grad.centres,
+            centres_len,
+        );
+        if best_found_5 {
+            let j_2 = best_at_5;
+            let prod_3 = j_2 * d;
+            let prod_4 = (j_2 + 1) * d;
+            let squared_distance_out_tape = squared_distance_out_tape_stack.pop_ref();
+            let dsquared_distance_out = dbest;
+            let (_, dcentres_squared_distance_out) = {
+                let (lent_0, lent_1) = (point, &centres[prod_3..prod_4]);
+                let (into_0, into_1) = (
+                    ::backprop_runtime::lent::Discard,
+                    &mut dcentres[prod_3..prod_4],
+                );
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use ::backprop_runtime::lent::*;
+                    {
+                        #[allow(unused_imports, clippy::wildcard_imports)]
+                        use squared_distance::*;
+                        if LENDS {
+                            pullback_lent(
+                                squared_distance_out_tape,
+                                dsquared_distance_out,
+                                work
+                                    .squared_distance_out_scratch
+                                    .get_or_insert_with(::core::default::Default::default),
+                                (lent_0, lent_1),
+                                (into_0, into_1),
+                            )
+                        } else {
+                            squared_distance::pullback_into(
+                                squared_distance_out_tape,
+                                dsquared_distance_out,
+                                work
+                                    .squared_distance_out_scratch
+                                    .get_or_insert_with(::core::default::Default::default),
+                            )
+                        }
+                    }
+                }
+            };
+            ::backprop_runtime::accumulate(
+                &mut dcentres[prod_3..prod_4],
+                dcentres_squared_distance_out,
+            );
+        }
+    }
+
+    #[inline]
+    pub fn backward_with(tape: &Tape, seed: f64, grad: &mut Grad, work: &mut Work) {
+        self::backward_core(
+            tape,
+            seed,
+            grad,
+            work,
+            tape.point.as_slice(),
+            tape.centres.as_slice(),
+            (),
+        );
+    }
+
+    #[inline]
+    pub fn backward_into(tape: &Tape, seed: f64, grad: &mut Grad) {
+        self::backward_core(
+            tape,
+            seed,
+            grad,
+            &mut Work::default(),
+            tape.point.as_slice(),
+            tape.centres.as_slice(),
+            (),
+        );
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn backward(tape: &Tape, seed: f64) -> Grad {
+        let mut grad = Grad::default();
+        self::backward_into(tape, seed, &mut grad);
+        grad
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn grad(point: &[f64], centres: &[f64]) -> (f64, Grad) {
+        let mut tape = Tape::default();
+        let mut gradient = Grad::default();
+        let value = self::grad_into(point, centres, &mut tape, &mut gradient);
+        (value, gradient)
+    }
+
+    #[inline]
+    pub fn grad_into(
+        point: &[f64],
+        centres: &[f64],
+        tape: &mut Tape,
+        gradient: &mut Grad,
+    ) -> f64 {
+        self::grad_with(point, centres, tape, gradient, &mut Work::default())
+    }
+
+    #[inline]
+    pub fn grad_with(
+        point: &[f64],
+        centres: &[f64],
+        tape: &mut Tape,
+        gradient: &mut Grad,
+        work_2: &mut Work,
+    ) -> f64 {
+        let value = self::forward_core(tape, point, centres);
+        self::backward_core(tape, 1.0_f64, gradient, work_2, point, centres, ());
+        value
+    }
+
+    #[must_use]
+    pub fn pullback(
+        tape: &Tape,
+        seed: f64,
+    ) -> (::backprop_runtime::NotDifferentiable, ::std::vec::Vec<f64>) {
+        let g = self::backward(tape, seed);
+        (::backprop_runtime::NotDifferentiable, g.centres)
+    }
+
+    pub fn pullback_into<'grad>(
+        tape: &Tape,
+        seed: f64,
+        scratch: &'grad mut Scratch,
+    ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64]) {
+        scratch.grad.clear();
+        if seed != 0.0_f64 {
+            self::backward_with(tape, seed, &mut scratch.grad, &mut scratch.work);
+        }
+        (::backprop_runtime::NotDifferentiable, &scratch.grad.centres[..])
+    }
+
+    pub fn pullback_lent<'grad>(
+        tape: &Tape,
+        seed: f64,
+        scratch: &'grad mut Scratch,
+        (
+            lent_0,
+            lent_1,
+        ): (
+            impl ::backprop_runtime::lent::Again<f64>,
+            impl ::backprop_runtime::lent::Again<f64>,
+        ),
+        (_, into_1): (impl ::core::marker::Sized, impl ::backprop_runtime::lent::Sink<f64>),
+    ) -> (::backprop_runtime::NotDifferentiable, &'grad [f64]) {
+        ::backprop_runtime::lent::Sink::clear(&into_1, &mut scratch.grad.centres);
+        if seed != 0.0_f64 {
+            self::backward_core(
+                tape,
+                seed,
+                &mut scratch.grad,
+                &mut scratch.work,
+                ::backprop_runtime::lent::Again::or(&lent_0, tape.point.as_slice()),
+                ::backprop_runtime::lent::Again::or(&lent_1, tape.centres.as_slice()),
+                into_1,
+            );
+        }
+        (::backprop_runtime::NotDifferentiable, &scratch.grad.centres[..])
+    }
+
+    #[must_use]
+    pub fn tangent(point: &[f64], centres: &[f64], dot_centres: &[f64]) -> (f64, f64) {
+        let d = point.len();
+        let best_at: usize = 0;
+        let best_kept = f64::INFINITY;
+        let best_found = false;
+        let mut best_at_5 = best_at;
+        let mut best_kept_5 = best_kept;
+        let mut dot_best_kept_5 = 0.0_f64;
+        let mut best_found_5 = best_found;
+        for j in 0..centres.len() / d {
+            let best_at_2 = best_at_5;
+            let best_kept_2 = best_kept_5;
+            let dot_best_kept_2 = dot_best_kept_5;
+            let best_found_2 = best_found_5;
+            let prod = j * d;
+            let prod_2 = (j + 1) * d;
+            let mut best_next_tape = (
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+            );
+            let best_next = squared_distance::forward_into(
+                &mut best_next_tape.0,
+                point,
+                &centres[prod..prod_2],
+            );
+            let dot_best_next = {
+                fn tangent_rule(
+                    tape: &squared_distance::Tape,
+                    dots: (::backprop_runtime::NotDifferentiable, &[f64]),
+                    scratch: &mut squared_distance::Scratch,
+                ) -> f64 {
+                    let (_, partial_1) = squared_distance::pullback_into(
+                        tape,
+                        1.0_f64,
+                        scratch,
+                    );
+                    let (_, dot_1) = dots;
+                    dot_1
+                        .iter()
+                        .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_1))
+                        .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
+                }
+                let dots: (::backprop_runtime::NotDifferentiable, &[f64]) = (
+                    ::backprop_runtime::NotDifferentiable,
+                    &dot_centres[prod..prod_2],
+                );
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use squared_distance::*;
+                    tangent_rule(&best_next_tape.0, dots, &mut best_next_tape.1)
+                }
+            };
+            let cond = best_next < best_kept_2;
+            let (best_at_4, best_kept_4, best_found_4, dot_best_kept_4) = if cond {
+                let best_at_3 = j;
+                let best_kept_3 = best_next;
+                let dot_best_kept_3 = dot_best_next;
+                let best_found_3 = true;
+                (best_at_3, best_kept_3, best_found_3, dot_best_kept_3)
+            } else {
+                (best_at_2, best_kept_2, best_found_2, dot_best_kept_2)
+            };
+            best_at_5 = best_at_4;
+            best_kept_5 = best_kept_4;
+            dot_best_kept_5 = dot_best_kept_4;
+            best_found_5 = best_found_4;
+        }
+        let (best, dot_best) = if best_found_5 {
+            let j_2 = best_at_5;
+            let prod_3 = j_2 * d;
+            let prod_4 = (j_2 + 1) * d;
+            let mut squared_distance_out_tape = (
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+            );
+            let squared_distance_out = squared_distance::forward_into(
+                &mut squared_distance_out_tape.0,
+                point,
+                &centres[prod_3..prod_4],
+            );
+            let dot_squared_distance_out = {
+                fn tangent_rule(
+                    tape: &squared_distance::Tape,
+                    dots: (::backprop_runtime::NotDifferentiable, &[f64]),
+                    scratch: &mut squared_distance::Scratch,
+                ) -> f64 {
+                    let (_, partial_1) = squared_distance::pullback_into(
+                        tape,
+                        1.0_f64,
+                        scratch,
+                    );
+                    let (_, dot_1) = dots;
+                    dot_1
+                        .iter()
+                        .zip(::core::convert::AsRef::<[f64]>::as_ref(&partial_1))
+                        .fold(0.0_f64, |sum, (t, p)| sum + *t * *p)
+                }
+                let dots: (::backprop_runtime::NotDifferentiable, &[f64]) = (
+                    ::backprop_runtime::NotDifferentiable,
+                    &dot_centres[prod_3..prod_4],
+                );
+                {
+                    #[allow(unused_imports, clippy::wildcard_imports)]
+                    use squared_distance::*;
+                    tangent_rule(
+                        &squared_distance_out_tape.0,
+                        dots,
+                        &mut squared_distance_out_tape.1,
+                    )
+                }
+            };
+            (squared_distance_out, dot_squared_distance_out)
+        } else {
+            (f64::INFINITY, 0.0_f64)
+        };
+        (best, dot_best)
+    }
+
+    fn tangent_lanes<const N: usize>(
+        point: &[f64],
+        centres: &[f64],
+        dot_centres: &[::backprop_runtime::Lanes<f64, N>],
+    ) -> (f64, ::backprop_runtime::Lanes<f64, N>) {
+        let d = point.len();
+        let best_at: usize = 0;
+        let best_kept = f64::INFINITY;
+        let best_found = false;
+        let mut best_at_5 = best_at;
+        let mut best_kept_5 = best_kept;
+        let mut dot_best_kept_5 = ::backprop_runtime::Lanes::<f64, N>::zero();
+        let mut best_found_5 = best_found;
+        for j in 0..centres.len() / d {
+            let best_at_2 = best_at_5;
+            let best_kept_2 = best_kept_5;
+            let dot_best_kept_2 = dot_best_kept_5;
+            let best_found_2 = best_found_5;
+            let prod = j * d;
+            let prod_2 = (j + 1) * d;
+            let mut best_next_tape = (
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+            );
+            let best_next = squared_distance::forward_into(
+                &mut best_next_tape.0,
+                point,
+                &centres[prod..prod_2],
+            );
+            let dot_best_next = {
+                let (_, partial_1) = squared_distance::pullback_into(
+                    &best_next_tape.0,
+                    1.0_f64,
+                    &mut best_next_tape.1,
+                );
+                partial_1
+                    .iter()
+                    .zip(&dot_centres[prod..prod_2])
+                    .fold(
+                        ::backprop_runtime::Lanes::<f64, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    )
+            };
+            let cond = best_next < best_kept_2;
+            let (best_at_4, best_kept_4, best_found_4, dot_best_kept_4) = if cond {
+                let best_at_3 = j;
+                let best_kept_3 = best_next;
+                let dot_best_kept_3 = dot_best_next;
+                let best_found_3 = true;
+                (best_at_3, best_kept_3, best_found_3, dot_best_kept_3)
+            } else {
+                (best_at_2, best_kept_2, best_found_2, dot_best_kept_2)
+            };
+            best_at_5 = best_at_4;
+            best_kept_5 = best_kept_4;
+            dot_best_kept_5 = dot_best_kept_4;
+            best_found_5 = best_found_4;
+        }
+        let (best, dot_best) = if best_found_5 {
+            let j_2 = best_at_5;
+            let prod_3 = j_2 * d;
+            let prod_4 = (j_2 + 1) * d;
+            let mut squared_distance_out_tape = (
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+            );
+            let squared_distance_out = squared_distance::forward_into(
+                &mut squared_distance_out_tape.0,
+                point,
+                &centres[prod_3..prod_4],
+            );
+            let dot_squared_distance_out = {
+                let (_, partial_1) = squared_distance::pullback_into(
+                    &squared_distance_out_tape.0,
+                    1.0_f64,
+                    &mut squared_distance_out_tape.1,
+                );
+                partial_1
+                    .iter()
+                    .zip(&dot_centres[prod_3..prod_4])
+                    .fold(
+                        ::backprop_runtime::Lanes::<f64, N>::zero(),
+                        |sum, (p, t)| sum + *t * *p,
+                    )
+            };
+            (squared_distance_out, dot_squared_distance_out)
+        } else {
+            (f64::INFINITY, ::backprop_runtime::Lanes::<f64, N>::zero())
+        };
+        (best, dot_best)
+    }
+
+    #[must_use]
+    pub fn tangents<const N: usize>(
+        point: &[f64],
+        centres: &[f64],
+        dot_centres: [&[f64]; N],
+    ) -> (f64, [f64; N]) {
+        let (value_2, dot) = self::tangent_lanes(
+            point,
+            centres,
+            &::backprop_runtime::lanes::gather(&dot_centres),
+        );
+        (value_2, dot.0)
+    }
+
+    #[must_use]
+    #[inline]
+    pub fn jacobian_fwd(point: &[f64], centres: &[f64]) -> (f64, Grad) {
+        let start_centres = 0;
+        let inputs = start_centres + centres.len();
+        let mut jacobian: Grad = Grad::default();
+        ::backprop_runtime::prepare(&mut jacobian.centres, centres.len());
+        let mut seed_centres = ::std::vec::Vec::new();
+        let mut first = 0;
+        loop {
+            let (value_2, dot) = self::tangent_lanes::<
+                8,
+            >(
+                point,
+                centres,
+                {
+                    ::backprop_runtime::lanes::units(
+                        &mut seed_centres,
+                        centres.len(),
+                        start_centres,
+                        first,
+                    );
+                    &seed_centres
+                },
+            );
+            dot.read_slice(&mut jacobian.centres, start_centres, first);
+            first += 8;
+            if first >= inputs {
+                break (value_2, jacobian);
             }
         }
     }

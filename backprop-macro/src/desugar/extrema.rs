@@ -202,6 +202,8 @@ struct Chosen {
     at: syn::Ident,
     kept: syn::Ident,
     next: syn::Ident,
+    /// The value kept after a candidate, before it replaces `kept`.
+    updated: syn::Ident,
 }
 
 impl Chosen {
@@ -214,6 +216,54 @@ impl Chosen {
             Keeps::Min => quote::quote!(#next < #kept),
         }
     }
+
+    /// The update of a running `max` or `min` by a candidate, where a `NaN`
+    /// kept gives way to it. The index chosen and whether any candidate was
+    /// found (`found`) follow the update; each form is free of branches
+    /// (a branch on which candidate is closest, no predictor guesses: the
+    /// closest centroid of k-means spent a third of its forward pass on it).
+    ///
+    /// - From a start that is never `NaN` (`f64::INFINITY`, a literal) the
+    ///   value kept never is either (`max` and `min` return a `NaN` only
+    ///   from two), so one comparison decides, as a person writes it, and
+    ///   the compiler makes `maxsd` and moves of it.
+    /// - Otherwise the value kept is the method itself, and the candidate
+    ///   beat it where it changed it: `next < kept || kept.is_nan()` is
+    ///   `kept.min(next) != kept` (a `NaN` kept is unequal to anything; a
+    ///   `NaN` candidate leaves the kept value as it was; a tie too).
+    fn as_max_or_min(
+        &self,
+        keeps: Keeps,
+        candidate: &syn::Ident,
+        found: Option<&syn::Ident>,
+        never_nan: bool,
+    ) -> proc_macro2::TokenStream {
+        let (at, kept, next) = (&self.at, &self.kept, &self.next);
+        let found = found.map(|found| quote::quote!(#found = true;));
+        if never_nan {
+            let compare = self.beats(keeps);
+            return quote::quote! {
+                if #compare {
+                    #at = #candidate;
+                    #kept = #next;
+                    #found
+                }
+            };
+        }
+        let method = match keeps {
+            Keeps::Max => quote::quote!(max),
+            Keeps::Min => quote::quote!(min),
+        };
+        let updated = &self.updated;
+        quote::quote! {
+            let #updated = #kept.#method(#next);
+            if #updated != #kept {
+                #at = #candidate;
+                #found
+            }
+            #kept = #updated;
+        }
+    }
 }
 
 impl Rewriter<'_> {
@@ -222,6 +272,7 @@ impl Rewriter<'_> {
             at: self.names.fresh(&format!("{name}_at")),
             kept: self.names.fresh(&format!("{name}_kept")),
             next: self.names.fresh(&format!("{name}_next")),
+            updated: self.names.fresh(&format!("{name}_updated")),
         }
     }
 
@@ -254,12 +305,17 @@ impl Rewriter<'_> {
         }
         let chosen = self.chosen(&name);
         let compare = chosen.beats(update.keeps);
-        let Chosen { at, kept, next } = chosen;
         let candidate = self.names.fresh("at");
         let index = &update.index;
-        let condition = match update.nan_gives_way {
-            true => quote::quote!(#compare || #kept.is_nan()),
-            false => compare,
+        let Chosen { at, kept, next, .. } = &chosen;
+        let choice = match update.nan_gives_way {
+            true => chosen.as_max_or_min(update.keeps, &candidate, None, false),
+            false => quote::quote! {
+                if #compare {
+                    #at = #candidate;
+                    #kept = #next;
+                }
+            },
         };
         let (pat, range, attrs) = (&looped.pat, &looped.expr, &looped.attrs);
         let ty = ty.map(|ty| quote::quote!(: #ty));
@@ -272,10 +328,7 @@ impl Rewriter<'_> {
                 for #pat in #range {
                     let #candidate: usize = #index;
                     let #next #ty = #list[#candidate];
-                    if #condition {
-                        #at = #candidate;
-                        #kept = #next;
-                    }
+                    #choice
                 }
             },
             syn::parse_quote_spanned!(span=> let mut #name #ty = #list[#at];),
@@ -427,9 +480,8 @@ impl Rewriter<'_> {
     ) -> Vec<Stmt> {
         let Binding { name, ty, mutable } = &from.binding;
         let chosen = self.chosen(name);
-        let compare = chosen.beats(from.keeps);
         let found = self.names.fresh(&format!("{name}_found"));
-        let Chosen { at, kept, next } = &chosen;
+        let Chosen { at, kept, next, .. } = &chosen;
         let ty = ty.as_ref().map(|ty| quote::quote!(: #ty));
         let mutable = mutable.then(|| quote::quote!(mut));
         let FromStart {
@@ -444,6 +496,7 @@ impl Rewriter<'_> {
         } = &from;
         let span = *span;
         let chosen_value = (from.chosen)(at);
+        let choice = chosen.as_max_or_min(from.keeps, candidate, Some(&found), never_nan(start));
         vec![
             syn::parse_quote_spanned!(span=> let mut #at: usize = #first;),
             syn::parse_quote_spanned!(span=> let mut #kept #ty = #start;),
@@ -452,11 +505,7 @@ impl Rewriter<'_> {
                 #header {
                     #work
                     let #next #ty = #value;
-                    if #compare || #kept.is_nan() {
-                        #at = #candidate;
-                        #kept = #next;
-                        #found = true;
-                    }
+                    #choice
                 }
             },
             syn::parse_quote_spanned! {span=>
@@ -799,5 +848,39 @@ fn update(stmt: &Stmt, name: &syn::Ident) -> Option<Update> {
             })
         }
         _ => None,
+    }
+}
+
+/// Whether a start is a number that is never `NaN`: a literal, an
+/// infinity or a bound of its type (`f64::INFINITY`, `T::MAX`,
+/// `-f32::INFINITY`, `T::infinity()`).
+fn never_nan(start: &Expr) -> bool {
+    const BOUNDS: [&str; 6] = [
+        "INFINITY",
+        "NEG_INFINITY",
+        "MAX",
+        "MIN",
+        "MIN_POSITIVE",
+        "EPSILON",
+    ];
+    const BOUND_FNS: [&str; 4] = ["infinity", "neg_infinity", "max_value", "min_value"];
+    let last_is = |path: &syn::ExprPath, names: &[&str]| {
+        path.path
+            .segments
+            .last()
+            .is_some_and(|last| names.iter().any(|name| last.ident == name))
+    };
+    match strip(start) {
+        Expr::Lit(lit) => matches!(lit.lit, syn::Lit::Float(_) | syn::Lit::Int(_)),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => never_nan(expr),
+        Expr::Path(path) => last_is(path, &BOUNDS),
+        Expr::Call(call) if call.args.is_empty() => {
+            matches!(strip(&call.func), Expr::Path(path) if last_is(path, &BOUND_FNS))
+        }
+        _ => false,
     }
 }

@@ -86,9 +86,6 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
     let model_zeros = models
         .iter()
         .map(|(name, _)| quote!(#name: ::core::default::Default::default()));
-    let model_clears = models
-        .iter()
-        .map(|(name, _)| quote!(::backprop_runtime::Gradient::clear(&mut self.#name);));
     let fields = sig.differentiable().map(|(param, float)| {
         let name = &param.ident;
         let ty = gradient_type(param, &float);
@@ -129,16 +126,7 @@ pub(super) fn grad_struct(sig: &Signature, generic: &Generic) -> TokenStream {
             _ => true,
         });
     // Zero again, as `pullback_into` and `hessian` need it between passes.
-    let clears = sig.differentiable().map(|(param, float)| {
-        let name = &param.ident;
-        let zero = float.zero();
-        match &param.shape {
-            None => quote!(self.#name = #zero;),
-            Some(Shape::Slice) => quote!(self.#name.clear();),
-            Some(Shape::Array(len)) => quote!(self.#name = [#zero; #len];),
-        }
-    });
-    let clears: Vec<TokenStream> = model_clears.chain(clears).collect();
+    let clears = field_clears(sig, &quote!(self), &[]);
     let clear = quote! {
         impl #params Grad #args #where_clause {
             /// Sets the gradient to zero, keeping its vectors' memory: the next
@@ -718,17 +706,53 @@ fn pullback_into_fn(
         }
         None => (quote!(pub), quote!(tape: &#tape_ty)),
     };
+    // A lending pullback leaves each list's vector to its sink.
+    let clears = match (lent, &lent_param) {
+        (Some((_, backward)), Some(_)) => {
+            let sinks: Vec<usize> = backward.sinks.iter().map(|(k, _)| *k).collect();
+            field_clears(sig, &grad, &sinks)
+        }
+        _ => vec![quote!(#grad.clear();)],
+    };
     let lent_count = if lent_param.is_some() { 2 } else { 0 };
     let too_many = frames.and_then(|(tape, frames)| frames.allow_many(tape, 2 + lent_count, true));
+    // A frame's pullback is a step of its caller's backward pass (one call
+    // per frame, where two cost a fifth of a determinant's gradient).
+    let inline = frames.map(|_| quote!(#[inline]));
     quote! {
         #[doc = #doc]
         #too_many
+        #inline
         #vis fn #name #params (#tape_param, seed: #ret, scratch: & #lifetime mut #scratch_ty #lent_param) -> #types #where_clause {
-            #grad.clear();
+            #(#clears)*
             #backward
             #values
         }
     }
+}
+
+/// The statements that set each field of the gradient at `grad` to zero,
+/// as `Grad::clear` does; a slice parameter at an index in `sinks`, whose
+/// adjoint `pullback_lent` adds where its `into_k` says, is cleared by that
+/// sink (`lent::Sink::clear`: a `lent::Discard` keeps the vector, sized).
+fn field_clears(sig: &Signature, grad: &TokenStream, sinks: &[usize]) -> Vec<TokenStream> {
+    let models = sig.params.iter().filter(|p| p.model.is_some()).map(|p| {
+        let name = &p.ident;
+        quote!(::backprop_runtime::Gradient::clear(&mut #grad.#name);)
+    });
+    let fields = sig.params.iter().enumerate().filter_map(|(k, param)| {
+        let (name, zero) = (&param.ident, param.differentiable.as_ref()?.zero());
+        Some(match &param.shape {
+            None => quote!(#grad.#name = #zero;),
+            Some(Shape::Slice) if sinks.contains(&k) => {
+                let into = format_ident!("into_{k}");
+                quote!(::backprop_runtime::lent::Sink::clear(&#into, &mut #grad.#name);)
+            }
+            Some(Shape::Slice) => quote!(#grad.#name.clear();),
+            Some(Shape::Array(len)) => quote!(#grad.#name = [#zero; #len];),
+        })
+    });
+    models.chain(fields).collect()
 }
 
 /// `pullback_lent`'s last two parameters: the arguments lent again as a

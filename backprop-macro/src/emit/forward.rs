@@ -575,7 +575,7 @@ impl Forward<'_> {
         let mut call =
             quote::quote_spanned!(node.span=> #path::forward_into(#tape_arg, #(#passed),*));
         let lending = match self.lent.get(&id) {
-            Some(crate::emit::lending::Lending { module, keep }) => {
+            Some(crate::emit::lending::Lending { module, keep, .. }) => {
                 Some((module.clone(), keep.clone(), tape_arg))
             }
             // A call the backward pass never pulls back through (its value

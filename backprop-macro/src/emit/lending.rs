@@ -14,6 +14,10 @@ use quote::{format_ident, quote};
 pub(crate) struct Lending {
     pub(crate) module: syn::Path,
     pub(crate) keep: Vec<bool>,
+    /// Which arguments are lists of floats the callee takes by shared
+    /// reference (a slice parameter or a part of one, a buffer kept): the
+    /// ones whose adjoint a caller that does not differentiate them discards.
+    pub(crate) shared_floats: Vec<bool>,
 }
 
 /// Whether a function takes a list by shared reference (`&[f64]`, `&Vec<f64>`,

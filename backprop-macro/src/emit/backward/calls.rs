@@ -3,7 +3,7 @@
 //! a gradient the call site reuses.
 
 use super::Pass;
-use crate::ir::{Bounds, NodeId, NodeKind, Operand, RegionId};
+use crate::ir::{Borrow, Bounds, NodeId, NodeKind, Operand, RegionId};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -187,7 +187,10 @@ impl Pass<'_> {
             .map(|k| {
                 let output = output(k);
                 let Some((_, array, _, range)) = whole_arrays.iter().find(|w| w.0 == k) else {
-                    return Sink::Scratch;
+                    return match self.discardable(call, k) {
+                        true => Sink::Discarded,
+                        false => Sink::Scratch,
+                    };
                 };
                 if given.contains(array) {
                     return Sink::Scratch;
@@ -209,6 +212,23 @@ impl Pass<'_> {
                 }
             })
             .collect()
+    }
+
+    /// Whether the `k`th argument of a lending call is a list the caller
+    /// does not differentiate and the callee only reads: its adjoint goes
+    /// nowhere (`lent::Discard`). Not one the callee writes: the adjoint of
+    /// its final contents is the callee's seed, zero from the scratch.
+    fn discardable(&self, call: NodeId, k: usize) -> bool {
+        let NodeKind::Call { args, borrows, .. } = &self.graph.nodes[call].kind else {
+            return false;
+        };
+        let shared_floats = self
+            .lent
+            .get(&call)
+            .is_some_and(|lending| lending.shared_floats.get(k) == Some(&true));
+        shared_floats
+            && matches!(borrows.get(k), Some(Borrow::Plain | Borrow::Shared))
+            && args.get(k).is_some_and(|arg| self.active(arg).is_none())
     }
 
     /// The seed of a lending call, for each branch of its dispatch: the same
@@ -451,6 +471,9 @@ impl PullbackPattern {
 enum Sink {
     /// In its scratch, handed back (`()`).
     Scratch,
+    /// Nowhere anyone reads: a list the caller does not differentiate
+    /// (`lent::Discard`).
+    Discarded,
     /// Added into this part of the caller's adjoint (`lent::Sink`).
     Adds(TokenStream),
     /// A list the callee writes: the caller's adjoint of it, holding the
@@ -464,6 +487,7 @@ impl Sink {
     fn bound(&self) -> TokenStream {
         match self {
             Sink::Scratch => quote!(()),
+            Sink::Discarded => quote!(::backprop_runtime::lent::Discard),
             Sink::Adds(part) | Sink::Seeded(part, _) => part.clone(),
         }
     }
@@ -472,7 +496,7 @@ impl Sink {
     /// travels in the seed instead.
     fn argument(&self, into: &Ident) -> TokenStream {
         match self {
-            Sink::Scratch | Sink::Adds(_) => quote!(#into),
+            Sink::Scratch | Sink::Discarded | Sink::Adds(_) => quote!(#into),
             Sink::Seeded(..) => quote!(()),
         }
     }

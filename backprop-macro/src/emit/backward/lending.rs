@@ -43,9 +43,22 @@ impl Pass<'_> {
             .iter()
             .map(|a| matches!(a, Again::Keep | Again::KeepShared))
             .collect();
+        let NodeKind::Call { args, .. } = &self.graph.nodes[call].kind else {
+            return None;
+        };
+        let shared_floats = again
+            .iter()
+            .zip(args)
+            .map(|(again, arg)| match again {
+                Again::Slice(..) => true,
+                Again::KeepShared | Again::View(..) | Again::Keep => self.is_float_list(arg),
+                _ => false,
+            })
+            .collect();
         let lending = Lending {
             module: module.clone(),
             keep,
+            shared_floats,
         };
         self.lent.insert(call, lending);
         let args = again
@@ -180,6 +193,47 @@ impl Pass<'_> {
         // Anything else the callee keeps, if it is a list it takes by
         // shared reference (a flag for anything else is ignored).
         Some(if scalar { Again::Nothing } else { Again::Keep })
+    }
+
+    /// Whether an argument is a list of floats: an array (its adjoint one),
+    /// or a parameter typed so (data, as `points: &[f64]` left out of
+    /// `wrt`).
+    fn is_float_list(&self, arg: &Operand) -> bool {
+        let Operand::Node(id) = arg else {
+            return false;
+        };
+        let node = &self.graph.nodes[*id];
+        match &node.kind {
+            _ if node.array.is_some() => true,
+            NodeKind::Param => self.param_of_floats(self.sig.params.get(*id)),
+            // A part of one by shared reference (`&points[a..b]`).
+            NodeKind::Inactive { expr, .. } => match crate::lower::strip_parens(expr) {
+                syn::Expr::Reference(r) if r.mutability.is_none() => {
+                    let mut base = crate::lower::strip_parens(&r.expr);
+                    while let syn::Expr::Index(index) = base {
+                        base = crate::lower::strip_parens(&index.expr);
+                    }
+                    let syn::Expr::Path(path) = base else {
+                        return false;
+                    };
+                    let param = self
+                        .sig
+                        .params
+                        .iter()
+                        .find(|p| path.path.is_ident(&p.ident));
+                    self.param_of_floats(param)
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// Whether a parameter is a list of floats (`&[f64]`, `&[T; 3]`).
+    fn param_of_floats(&self, param: Option<&crate::parse::signature::Param>) -> bool {
+        param
+            .and_then(|p| crate::lower::element_type(&p.ty))
+            .is_some_and(|element| self.graph.floats.of_type(&element).is_some())
     }
 
     /// A list of floats the function borrows (`x: &[f64]`, `&Vec<f64>`,
