@@ -1143,11 +1143,12 @@ fn running_extrema_of_values_computed_in_the_body() {
     assert_eq!(g.centres, [2.0, 0.0, 0.0, 0.0]);
 }
 
-/// Running extrema from starts that may be `NaN` (a parameter, `f64::NAN`):
-/// the value kept is `min` itself, and a candidate won where it changed it.
-/// From `f64::NEG_INFINITY`, which the value kept never leaves for a `NaN`:
-/// one comparison. Each skips a `NaN` candidate, as `min` and `max` do, and
-/// a `NaN` start gives way to the first candidate.
+/// Running extrema from starts that may be `NaN` (a parameter, `f64::NAN`)
+/// and from `f64::NEG_INFINITY`, over elements (a comparison and a branch,
+/// `NaN` kept giving way) and over computed values (the value kept is `min`
+/// itself, and a candidate won where it changed it; from a start never
+/// `NaN`, one comparison). Each skips a `NaN` candidate, as `min` and `max`
+/// do, and a `NaN` start gives way to the first candidate.
 #[differentiate]
 #[allow(clippy::needless_range_loop)]
 fn extrema_around_nans(x: &[f64], start: f64) -> f64 {
@@ -1168,11 +1169,11 @@ fn running_extrema_skip_nans_as_min_and_max_do() {
     for name in ["low_at", "high_at", "first_at"] {
         assert!(extrema_around_nans::SOURCE.contains(name), "{name}");
     }
-    // `min` for the value kept where the start may be `NaN`; not from
-    // `NEG_INFINITY`.
-    assert!(extrema_around_nans::SOURCE.contains("low_updated"));
+    // Of computed values, `min` for the value kept where the start may be
+    // `NaN`, not from `NEG_INFINITY`; a fold over elements compares.
     assert!(extrema_around_nans::SOURCE.contains("first_updated"));
     assert!(!extrema_around_nans::SOURCE.contains("high_updated"));
+    assert!(!extrema_around_nans::SOURCE.contains("low_updated"));
     let nan = f64::NAN;
     for x in [
         [0.3, 2.0, -1.5],
