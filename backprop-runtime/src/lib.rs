@@ -648,6 +648,59 @@ impl<T> Stack<T> {
     }
 }
 
+/// A [`Stack`] written by the frames of a recursion, which pass it to each
+/// other by value: the position to write at travels with it, in registers
+/// through each call and back, instead of in the stack's length in memory,
+/// which every push would store and the next load again (one long chain of
+/// stores and loads through the whole recursion: a third of a determinant's
+/// forward pass). The values of the pass before are written over in place;
+/// [`Cursor::finish`] drops what is left of them.
+///
+/// ```
+/// use backprop_runtime::{Cursor, Stack};
+///
+/// let mut saved = Stack::new();
+/// for pass in [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] {
+///     let mut at = Cursor::new(&mut saved);
+///     for v in pass {
+///         at.push(v);
+///     }
+///     at.finish();
+/// }
+/// assert_eq!(saved.as_slice(), &[4.0, 5.0, 6.0]);
+/// let mut short = Cursor::new(&mut saved);
+/// short.push(7.0);
+/// short.finish();
+/// assert_eq!(saved.as_slice(), &[7.0]);
+/// ```
+#[derive(Debug)]
+pub struct Cursor<'s, T> {
+    stack: &'s mut Stack<T>,
+    at: usize,
+}
+
+impl<'s, T> Cursor<'s, T> {
+    /// Writes `stack` from its start.
+    pub fn new(stack: &'s mut Stack<T>) -> Self {
+        Cursor { stack, at: 0 }
+    }
+
+    /// Saves one value, over the one the pass before saved there.
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        match self.stack.items.get_mut(self.at) {
+            Some(item) => *item = value,
+            None => self.stack.items.push(value),
+        }
+        self.at += 1;
+    }
+
+    /// Ends the pass: the stack holds what it saved, and no more.
+    pub fn finish(self) {
+        self.stack.items.truncate(self.at);
+    }
+}
+
 /// Reads a [`Stack`] back in reverse, newest first; the stack itself is left
 /// as it was, so a tape can be run backward several times.
 ///

@@ -78,44 +78,49 @@ pub mod nested_sum {
 
     #[inline]
     fn forward_core(tape: &mut Tape, w: &[f64], depth: usize) -> f64 {
-        let frames = &mut tape.frames;
-        frames.clear();
-        let value = self::forward_frame(frames, w, depth);
+        let frames = ::backprop_runtime::Cursor::new(&mut tape.frames);
+        let (value, frames) = self::forward_frame(frames, w, depth);
+        frames.finish();
         tape.w.clear();
         value
     }
 
-    fn forward_frame(
-        frames: &mut ::backprop_runtime::Stack<Frame>,
+    fn forward_frame<'frames>(
+        mut frames: ::backprop_runtime::Cursor<'frames, Frame>,
         w: &[f64],
         depth: usize,
-    ) -> f64 {
-        let mut frame = Frame::default();
-        let w_len = w.len();
-        let cond = depth == 0;
-        let nested_sum = if cond {
-            let w_i = w[0];
-            w_i.sin()
-        } else {
-            let total = 0.0;
-            let w_len_2 = w.len();
-            let diff = depth - 1;
-            let inner = self::forward_frame(frames, &w[0..w_len_2], diff);
-            let w_i_2 = w[0];
-            let prod = w_i_2 * inner;
-            let total_2 = total + prod;
-            let w_len_3 = w.len();
-            let diff_2 = depth - 1;
-            let inner_2 = self::forward_frame(frames, &w[1..w_len_3], diff_2);
-            let w_i_3 = w[1];
-            let prod_2 = w_i_3 * inner_2;
-            let total_3 = total_2 + prod_2;
-            frame.inner = inner;
-            frame.inner_2 = inner_2;
-            total_3
+    ) -> (f64, ::backprop_runtime::Cursor<'frames, Frame>) {
+        let value = {
+            let mut frame = Frame::default();
+            let w_len = w.len();
+            let cond = depth == 0;
+            let nested_sum = if cond {
+                let w_i = w[0];
+                w_i.sin()
+            } else {
+                let total = 0.0;
+                let w_len_2 = w.len();
+                let diff = depth - 1;
+                let inner;
+                (inner, frames) = self::forward_frame(frames, &w[0..w_len_2], diff);
+                let w_i_2 = w[0];
+                let prod = w_i_2 * inner;
+                let total_2 = total + prod;
+                let w_len_3 = w.len();
+                let diff_2 = depth - 1;
+                let inner_2;
+                (inner_2, frames) = self::forward_frame(frames, &w[1..w_len_3], diff_2);
+                let w_i_3 = w[1];
+                let prod_2 = w_i_3 * inner_2;
+                let total_3 = total_2 + prod_2;
+                frame.inner = inner;
+                frame.inner_2 = inner_2;
+                total_3
+            };
+            frames.push(Frame { w_len, cond, ..frame });
+            nested_sum
         };
-        frames.push(Frame { w_len, cond, ..frame });
-        nested_sum
+        (value, frames)
     }
 
     #[inline]

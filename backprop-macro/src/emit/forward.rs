@@ -38,7 +38,10 @@ pub struct Forward<'a> {
     pub lent: &'a BTreeMap<NodeId, crate::emit::lending::Lending>,
     /// The calls of the function to itself that share its tape, and the
     /// stacks they are passed (`emit/frames.rs`).
-    pub frames: Option<(&'a BTreeSet<NodeId>, &'a TokenStream)>,
+    /// With `Some`, the calls pass the stacks by value as cursors and get
+    /// them back after the value, if the function returns one (`Some(true)`;
+    /// `Frames::by_cursor`).
+    pub frames: Option<(&'a BTreeSet<NodeId>, &'a TokenStream, Option<bool>)>,
 }
 
 impl Forward<'_> {
@@ -611,8 +614,18 @@ impl Forward<'_> {
                     }
                 })
                 .collect();
-            call = match self.frames.filter(|(calls, _)| calls.contains(&id)) {
-                Some((_, stacks)) => {
+            call = match self.frames.filter(|(calls, ..)| calls.contains(&id)) {
+                Some((_, stacks, Some(returns_value))) => {
+                    // The cursors passed on, and taken back.
+                    let call =
+                        quote::quote_spanned!(span=> self::forward_frame(#stacks, #(#bound),*));
+                    return match (value_read, returns_value) {
+                        (true, _) => quote!(#before let #name; (#name, #stacks) = #call;),
+                        (false, true) => quote!(#before (_, #stacks) = #call;),
+                        (false, false) => quote!(#before (#stacks,) = #call;),
+                    };
+                }
+                Some((_, stacks, None)) => {
                     quote::quote_spanned!(span=> self::forward_frame(#stacks, #(#bound),*))
                 }
                 None => crate::emit::lending::dispatch(

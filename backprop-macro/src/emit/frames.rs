@@ -288,21 +288,35 @@ impl Frames {
             .collect()
     }
 
+    /// Whether the forward frames pass the stacks on by value, as cursors
+    /// that carry the position to write at into each call and back out
+    /// (`backprop_runtime::Cursor`, where a stack's length in memory made
+    /// one chain of stores and loads through the whole recursion): where
+    /// every stack holds values (none a callee's tapes).
+    pub(super) fn by_cursor(&self, tape: &Tape) -> bool {
+        !tape.stacks_tapes
+    }
+
     /// The stacks as a frame function's parameters: `&mut` each stack, or
-    /// with `reading`, each reader.
+    /// a cursor of it (`by_cursor`), or with `reading`, each reader.
     pub(super) fn stack_params(&self, tape: &Tape, reading: bool) -> TokenStream {
         let (frames, ty) = (&self.stack, &self.ty);
+        let cursor = !reading && self.by_cursor(tape);
         let params =
             tape.stacks
                 .iter()
                 .zip(&tape.stack_types)
-                .map(|((_, local), (stack, element))| match reading {
-                    true => quote!(#local: &mut ::backprop_runtime::Reader<'_, #element>),
-                    false => quote!(#local: &mut #stack),
+                .map(|((_, local), (stack, element))| match (reading, cursor) {
+                    (true, _) => quote!(#local: &mut ::backprop_runtime::Reader<'_, #element>),
+                    (false, true) => {
+                        quote!(mut #local: ::backprop_runtime::Cursor<'frames, #element>)
+                    }
+                    (false, false) => quote!(#local: &mut #stack),
                 });
-        let frames = match reading {
-            true => quote!(#frames: &mut ::backprop_runtime::Reader<'_, #ty>),
-            false => quote!(#frames: &mut ::backprop_runtime::Stack<#ty>),
+        let frames = match (reading, cursor) {
+            (true, _) => quote!(#frames: &mut ::backprop_runtime::Reader<'_, #ty>),
+            (false, true) => quote!(mut #frames: ::backprop_runtime::Cursor<'frames, #ty>),
+            (false, false) => quote!(#frames: &mut ::backprop_runtime::Stack<#ty>),
         };
         let kept = tape.kept_once.iter().filter(|_| reading).map(|k| {
             let (field, ty) = (&k.field, &k.ty);
@@ -312,18 +326,31 @@ impl Frames {
     }
 
     /// Before the outermost frame: each stack bound to its local, emptied
-    /// (its memory kept), or with `reading`, a reader of it from its end.
-    pub(super) fn open(&self, tape: &Tape, tape_param: &Ident, reading: bool) -> TokenStream {
+    /// (its memory kept) or a cursor of it, or with `reading`, a reader of it
+    /// from its end. A cursor is `mut` where the outermost frame runs in
+    /// place (`inline`) and pushes on it, else only passed on.
+    pub(super) fn open(
+        &self,
+        tape: &Tape,
+        tape_param: &Ident,
+        reading: bool,
+        inline: bool,
+    ) -> TokenStream {
         let frames = &self.stack;
         let fields = tape
             .stacks
             .iter()
             .map(|(field, local)| (field, local))
             .chain([(frames, frames)]);
+        let cursor = !reading && self.by_cursor(tape);
         let mut open: TokenStream = fields
-            .map(|(field, local)| match reading {
-                true => quote!(let #local = &mut #tape_param.#field.reader();),
-                false => quote!(let #local = &mut #tape_param.#field; #local.clear();),
+            .map(|(field, local)| match (reading, cursor) {
+                (true, _) => quote!(let #local = &mut #tape_param.#field.reader();),
+                (false, true) => {
+                    let mutable = inline.then(|| quote!(mut));
+                    quote!(let #mutable #local = ::backprop_runtime::Cursor::new(&mut #tape_param.#field);)
+                }
+                (false, false) => quote!(let #local = &mut #tape_param.#field; #local.clear();),
             })
             .collect();
         for kept in tape.kept_once.iter().filter(|_| reading) {
@@ -331,6 +358,32 @@ impl Frames {
             open.extend(quote!(let #field = #tape_param.#field;));
         }
         open
+    }
+
+    /// After the outermost frame's forward pass: each cursor's stack left
+    /// holding what the pass saved (`by_cursor`).
+    pub(super) fn finish(&self, tape: &Tape) -> TokenStream {
+        if !self.by_cursor(tape) {
+            return TokenStream::new();
+        }
+        let locals = tape
+            .stacks
+            .iter()
+            .map(|(_, local)| local)
+            .chain([&self.stack]);
+        quote!(#(#locals.finish();)*)
+    }
+
+    /// What `forward_frame` returns: its value, and with cursors, the
+    /// cursors after it (`by_cursor`).
+    pub(super) fn returns(&self, tape: &Tape, ret: Option<&syn::Type>) -> TokenStream {
+        if !self.by_cursor(tape) {
+            return ret.map(|ret| quote!(-> #ret)).unwrap_or_default();
+        }
+        let elements = tape.stack_types.iter().map(|(_, element)| element);
+        let ty = &self.ty;
+        let ret = ret.map(|ret| quote!(#ret,));
+        quote!(-> (#ret #(::backprop_runtime::Cursor<'frames, #elements>,)* ::backprop_runtime::Cursor<'frames, #ty>))
     }
 
     /// At the start of a frame's forward pass: the frame that the branches

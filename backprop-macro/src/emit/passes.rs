@@ -185,7 +185,7 @@ impl Passes<'_> {
             lent: &backward.lent,
             frames: frames
                 .zip(frame_stacks.as_ref())
-                .map(|(f, s)| (&f.pulled, s)),
+                .map(|(f, s)| (&f.pulled, s, f.by_cursor(tape).then_some(sig.returns_value))),
         }
         .statements();
         let references = References::of(sig, &mut local_names);
@@ -201,10 +201,11 @@ impl Passes<'_> {
         if let Some(frames) = frames {
             // The outermost frame: `graph`'s recorded pass runs it itself,
             // the others through `forward_frame`, which the inner calls run.
-            let open = frames.open(tape, &tape_param, false);
+            let open = frames.open(tape, &tape_param, false, record.is_some());
             let (start, push) = (frames.start(tape), frames.push(tape));
             let frame = quote!(#start #read_references #statements #write_inouts #push);
             let keep_inline = frames.keep_once(tape, &tape_param, false);
+            let finish = frames.finish(tape);
             if record.is_some() {
                 let function = quote! {
                     #too_many
@@ -213,6 +214,7 @@ impl Passes<'_> {
                         #probes
                         #open
                         #frame
+                        #finish
                         #keep_inline
                         #fill_copies
                         #output
@@ -229,12 +231,39 @@ impl Passes<'_> {
             let args = references.names(sig);
             let allow = frames.allow_many(tape, sig.params.len(), false);
             let keep_once = frames.keep_once(tape, &tape_param, true);
+            let ret = sig.returns_value.then_some(&sig.ret_ty);
+            let frame_returns = frames.returns(tape, ret);
+            // With cursors, each frame hands them back after its value.
+            let (call, frame_fn) = match frames.by_cursor(tape) {
+                true => {
+                    let value_first = sig.returns_value.then(|| quote!(#value,));
+                    let call = quote! {
+                        let (#value_first #stacks) = self::forward_frame(#stacks, #(#args),*);
+                        #finish
+                    };
+                    let body = match sig.returns_value {
+                        true => quote! {
+                            let #value = { #frame #output };
+                            (#value, #stacks)
+                        },
+                        false => quote!(#frame (#stacks,)),
+                    };
+                    (
+                        call,
+                        quote!(fn forward_frame<'frames>(#stack_params, #params) #frame_returns { #body }),
+                    )
+                }
+                false => (
+                    quote!(#bind self::forward_frame(#stacks, #(#args),*);),
+                    quote!(fn forward_frame(#stack_params, #params) #frame_returns { #frame #output }),
+                ),
+            };
             let function = quote! {
                 #too_many
                 #[inline]
                 #name (#tape_param: &mut #tape_ty, #params) #returns {
                     #open
-                    #bind self::forward_frame(#stacks, #(#args),*);
+                    #call
                     #keep_once
                     #fill_copies
                     #result
@@ -243,10 +272,7 @@ impl Passes<'_> {
                 /// One call's forward pass, onto the stacks of the outermost
                 /// call's tape, its frame pushed last.
                 #allow
-                fn forward_frame(#stack_params, #params) #returns {
-                    #frame
-                    #output
-                }
+                #frame_fn
             };
             return (function, tape_param);
         }
@@ -754,7 +780,10 @@ impl Passes<'_> {
         // `backward_frame`, which the inner calls' pullbacks run.
         let stacks = frames.stack_arguments(tape, true);
         let body = crate::emit::frames::with_stacks(body.clone(), &frames.placeholder, &stacks);
-        let (open, pop) = (frames.open(tape, &tape_param, true), frames.pop(tape));
+        let (open, pop) = (
+            frames.open(tape, &tape_param, true, false),
+            frames.pop(tape),
+        );
         if record.is_some() {
             return quote! {
                 #header (#(#params),*) {

@@ -32,6 +32,9 @@ pub(super) struct Tape {
     /// The type of each of `stacks`, in order (`Stack<f64>`,
     /// `TapeStack<..>`), and of what it holds.
     pub(super) stack_types: Vec<(TokenStream, TokenStream)>,
+    /// Whether one of `stacks` is a `TapeStack` of callees' tapes (not a
+    /// `Stack` of values).
+    pub(super) stacks_tapes: bool,
     /// Data arrays copied into the tape.
     pub(super) copies: Vec<Copied>,
     /// The tapes of calls in the function body, fields the callees fill in
@@ -355,6 +358,10 @@ pub(super) fn tape_struct(
         fields,
         by_reference,
         stacks,
+        stacks_tapes: backward
+            .tape_stacks
+            .keys()
+            .any(|id| backward.saved_tapes.contains(id)),
         stack_types,
         kept_once,
         copies,
