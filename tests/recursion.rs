@@ -378,3 +378,31 @@ fn a_tape_whose_float_is_only_in_its_calls() {
         );
     }
 }
+
+/// A recursion that returns nothing and writes a list: its frames hand
+/// their stacks back alone (a tuple of one cursor).
+#[differentiate]
+fn pile(x: &[f64], out: &mut [f64], depth: usize) {
+    if depth > 0 {
+        out[0] += x[0] * x[0] * depth as f64;
+        out[1] += x[1].sin();
+        pile(x, out, depth - 1);
+    }
+}
+
+#[differentiate]
+fn piled(x: &[f64]) -> f64 {
+    let mut out = vec![0.0; 2];
+    pile(x, &mut out, 3);
+    out[0] * out[1]
+}
+
+#[test]
+fn a_recursion_that_returns_nothing_writes_its_list() {
+    assert!(pile::SOURCE.contains("fn forward_frame"));
+    for x in [[0.7, -0.4], [-1.3, 2.2]] {
+        let (value, g) = piled::grad(&x);
+        assert_eq!(value.to_bits(), piled(&x).to_bits());
+        assert_gradient(piled, &x, &g.x);
+    }
+}

@@ -40,6 +40,9 @@ pub enum E {
     /// `((e as f32) as f64)`: a round trip through the other float type.
     Cast(Box<E>),
     Pi,
+    /// `f64::NAN`: the start of a running extremum, which the first
+    /// candidate replaces.
+    Nan,
     /// `{ let t = e; body }`: a block expression.
     Block(String, Box<E>, Box<E>),
 }
@@ -602,7 +605,7 @@ impl Chain {
 impl E {
     pub fn size(&self) -> usize {
         match self {
-            E::Lit(_) | E::Var(_) | E::Deref(_) | E::IntF(_) | E::Pi | E::Index(..) => 1,
+            E::Lit(_) | E::Var(_) | E::Deref(_) | E::IntF(_) | E::Pi | E::Nan | E::Index(..) => 1,
             E::Bin(_, a, b) | E::M2(_, a, b) => 1 + a.size() + b.size(),
             E::Neg(a)
             | E::CallClosure(_, a)

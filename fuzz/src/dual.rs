@@ -174,13 +174,14 @@ impl D {
     pub fn to_radians(self) -> D {
         self.chain(self.v.to_radians(), std::f64::consts::PI / 180.0)
     }
+    /// As `f64::max`: a `NaN` gives way to the other.
     pub fn max(self, o: D) -> D {
         note_gap(self, o);
-        if o.v > self.v { o } else { self }
+        if o.v > self.v || self.v.is_nan() { o } else { self }
     }
     pub fn min(self, o: D) -> D {
         note_gap(self, o);
-        if o.v < self.v { o } else { self }
+        if o.v < self.v || self.v.is_nan() { o } else { self }
     }
     pub fn clamp(self, lo: D, hi: D) -> D {
         note_gap(self, lo);

@@ -1135,7 +1135,9 @@ impl Gen {
     /// `let mut m = -2.0; for i in lo..LEN { m = m.max(3.0 * squash(a[i] * e)); }`
     /// (or `min` from 2.0): a running extremum of computed values, which the
     /// macro keeps as the iteration chosen and computes once more; the start
-    /// wins now and then.
+    /// wins now and then. Now and then from `f64::NAN` (which the first
+    /// candidate replaces) or a variable: starts that may be `NaN`, which
+    /// the macro updates by `max` itself.
     fn computed_extremum(&mut self, out: &mut Vec<S>, array: String, name: String) {
         let var = format!("i{}", self.counters);
         self.counters += 1;
@@ -1143,11 +1145,19 @@ impl Gen {
             0 => ("max", -2.0),
             _ => ("min", 2.0),
         };
+        let start = match self.rng.below(6) {
+            0 => E::Nan,
+            1 if !self.scope.scalars.is_empty() => {
+                let k = self.rng.below(self.scope.scalars.len());
+                E::Var(self.scope.scalars[k].0.clone())
+            }
+            _ => E::Lit(start),
+        };
         out.push(S::Let {
             name: name.clone(),
             mutable: true,
             annot: false,
-            value: E::Lit(start),
+            value: start,
         });
         let mark = self.scope.clone();
         self.scope.ints.push((var.clone(), true));

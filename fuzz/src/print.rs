@@ -922,6 +922,12 @@ impl Printer {
                 Dialect::Generic => "T::from(std::f64::consts::PI).unwrap()".into(),
                 Dialect::Dual => "D::c(std::f64::consts::PI)".into(),
             },
+            E::Nan => match d {
+                Dialect::F64 => "f64::NAN".into(),
+                Dialect::F32 => "f32::NAN".into(),
+                Dialect::Generic => "T::nan()".into(),
+                Dialect::Dual => "D::c(f64::NAN)".into(),
+            },
             E::Block(t, a, b) => format!("{{ let {t} = {}; {} }}", self.expr(a), self.expr(b)),
         }
     }

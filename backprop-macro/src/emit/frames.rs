@@ -383,7 +383,7 @@ impl Frames {
         let elements = tape.stack_types.iter().map(|(_, element)| element);
         let ty = &self.ty;
         let ret = ret.map(|ret| quote!(#ret,));
-        quote!(-> (#ret #(::backprop_runtime::Cursor<'frames, #elements>,)* ::backprop_runtime::Cursor<'frames, #ty>))
+        quote!(-> (#ret #(::backprop_runtime::Cursor<'frames, #elements>,)* ::backprop_runtime::Cursor<'frames, #ty>,))
     }
 
     /// At the start of a frame's forward pass: the frame that the branches

@@ -238,13 +238,13 @@ impl Passes<'_> {
                 true => {
                     let value_first = sig.returns_value.then(|| quote!(#value,));
                     let call = quote! {
-                        let (#value_first #stacks) = self::forward_frame(#stacks, #(#args),*);
+                        let (#value_first #stacks,) = self::forward_frame(#stacks, #(#args),*);
                         #finish
                     };
                     let body = match sig.returns_value {
                         true => quote! {
                             let #value = { #frame #output };
-                            (#value, #stacks)
+                            (#value, #stacks,)
                         },
                         false => quote!(#frame (#stacks,)),
                     };
