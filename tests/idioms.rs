@@ -2233,6 +2233,38 @@ fn rows_times_vector(m: &[f64], x: &[f64]) -> f64 {
         + collected
 }
 
+/// A list of chunks of an `&mut` parameter, then the parameter shadowed by
+/// a local of the same name after the list's last use (found by the
+/// fuzzer, seed 31: refused before).
+#[differentiate]
+fn chunks_then_shadowed(x0: f64, m: &mut [f64]) -> f64 {
+    let w: Vec<_> = m.chunks_exact(2).collect();
+    let numer = w[0][1] * x0 + w.len() as f64;
+    m[2] += numer * m[1];
+    let mut m: Vec<f64> = m.iter().map(|&c| c * x0).collect();
+    m[1] += x0;
+    numer * m[1] + m[2]
+}
+
+#[differentiate]
+fn chunks_then_shadowed_of(x0: f64, m0: &[f64]) -> f64 {
+    let mut m = m0.to_vec();
+    chunks_then_shadowed(x0, &mut m)
+}
+
+#[test]
+fn a_chunk_list_s_source_bound_again_after_its_last_use() {
+    for (x0, m0) in [
+        (0.7, [0.3, -1.2, 0.5, 2.0]),
+        (-1.1, [1.5, 0.25, -0.75, 0.5]),
+    ] {
+        let (value, g) = chunks_then_shadowed_of::grad(x0, &m0);
+        assert_eq!(value.to_bits(), chunks_then_shadowed_of(x0, &m0).to_bits());
+        assert_gradient(|m| chunks_then_shadowed_of(x0, m), &m0, &g.m0);
+        assert_gradient(|x| chunks_then_shadowed_of(x[0], &m0), &[x0], &[g.x0]);
+    }
+}
+
 #[test]
 fn lists_of_chunks() {
     for pos in [

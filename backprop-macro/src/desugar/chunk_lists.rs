@@ -30,6 +30,16 @@ pub fn chunk_lists_as_views(block: &mut syn::Block) {
                     continue;
                 };
                 let mut rest = block.stmts[k + 1..].to_vec();
+                // The names need stay put only up to the list's last use: a
+                // source bound again after it (`let mut m: Vec<f64> = ..`)
+                // is another variable.
+                let name = list.name.to_string();
+                let used = rest
+                    .iter()
+                    .rposition(|stmt| {
+                        crate::emit::names::identifiers(stmt.to_token_stream()).contains(&name)
+                    })
+                    .map_or(0, |last| last + 1);
                 let mut rewrite = Uses {
                     list: &list,
                     declined: false,
@@ -37,7 +47,7 @@ pub fn chunk_lists_as_views(block: &mut syn::Block) {
                 for stmt in &mut rest {
                     rewrite.visit_stmt_mut(stmt);
                 }
-                if rewrite.declined || !list.stays_put(&rest) {
+                if rewrite.declined || !list.stays_put(&rest[..used]) {
                     k += 1;
                     continue;
                 }
