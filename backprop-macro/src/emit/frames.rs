@@ -249,10 +249,17 @@ impl Frames {
     /// `&mut` of the stack, or of its reader), then the frames'.
     /// With `reading`, the values kept once in the tape after them.
     pub(super) fn stack_arguments(&self, tape: &Tape, reading: bool) -> TokenStream {
-        let locals = tape.stacks.iter().map(|(_, local)| local);
-        let frames = &self.stack;
+        let locals = self.locals(tape);
         let kept = tape.kept_once.iter().filter(|_| reading).map(|k| &k.field);
-        quote!(#(#locals,)* #frames #(, #kept)*)
+        quote!(#(#locals),* #(, #kept)*)
+    }
+
+    /// Each stack's local, then the frames'.
+    fn locals<'t>(&'t self, tape: &'t Tape) -> impl Iterator<Item = &'t Ident> {
+        tape.stacks
+            .iter()
+            .map(|(_, local)| local)
+            .chain([&self.stack])
     }
 
     /// Clippy's lint allowed on a frame function that takes the stacks (and
@@ -366,11 +373,7 @@ impl Frames {
         if !self.by_cursor(tape) {
             return TokenStream::new();
         }
-        let locals = tape
-            .stacks
-            .iter()
-            .map(|(_, local)| local)
-            .chain([&self.stack]);
+        let locals = self.locals(tape);
         quote!(#(#locals.finish();)*)
     }
 

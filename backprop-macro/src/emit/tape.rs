@@ -140,6 +140,7 @@ pub(super) fn tape_struct(
     let mut callee_tapes = Vec::new();
     let mut heap_fields: Vec<(Ident, Heap)> = Vec::new();
     let mut stack_types = Vec::new();
+    let mut stacks_tapes = false;
     let mut frame_fields = Vec::new();
     let kept_ids = crate::emit::frames::invariant(sig, graph, backward);
     let mut kept_once = Vec::new();
@@ -259,6 +260,7 @@ pub(super) fn tape_struct(
                     defaults.push(quote!(#tape: ::core::default::Default::default()));
                     stacks.push((tape.clone(), stack.clone()));
                     stack_types.push((stack_ty, tape_ty));
+                    stacks_tapes = true;
                 }
                 None => {
                     definitions.push(quote!(#[doc = #doc] pub #tape: #tape_ty));
@@ -358,10 +360,7 @@ pub(super) fn tape_struct(
         fields,
         by_reference,
         stacks,
-        stacks_tapes: backward
-            .tape_stacks
-            .keys()
-            .any(|id| backward.saved_tapes.contains(id)),
+        stacks_tapes,
         stack_types,
         kept_once,
         copies,

@@ -206,8 +206,9 @@ impl Pass<'_> {
         match &node.kind {
             _ if node.array.is_some() => true,
             NodeKind::Param => self.param_of_floats(self.sig.params.get(*id)),
-            // A part of one by shared reference (`&points[a..b]`).
-            NodeKind::Inactive { expr, .. } => match crate::lower::strip_parens(expr) {
+            // A part of one by shared reference (`&points[a..b]`), its base
+            // the node the name stands for there.
+            NodeKind::Inactive { expr, locals } => match crate::lower::strip_parens(expr) {
                 syn::Expr::Reference(r) if r.mutability.is_none() => {
                     let mut base = crate::lower::strip_parens(&r.expr);
                     while let syn::Expr::Index(index) = base {
@@ -216,12 +217,11 @@ impl Pass<'_> {
                     let syn::Expr::Path(path) = base else {
                         return false;
                     };
-                    let param = self
-                        .sig
-                        .params
+                    let source = locals
                         .iter()
-                        .find(|p| path.path.is_ident(&p.ident));
-                    self.param_of_floats(param)
+                        .find(|(name, _)| path.path.is_ident(name.as_str()))
+                        .map(|(_, source)| Operand::Node(*source));
+                    source.is_some_and(|source| self.is_float_list(&source))
                 }
                 _ => false,
             },
