@@ -14,7 +14,9 @@
 //! output's unit seed in its own lane ([`unit_seeds`]), instead of M passes:
 //! the partials are computed and the tape read once. Its adjoints are summed
 //! into vectors of lanes ([`prepare`]), then lane `k` is added into row `k`
-//! of the Jacobian ([`add_lane`]).
+//! of the Jacobian ([`add_lane`]). A slice the function reads only at
+//! constant indices (`cam[0]`, .., `cam[10]`) has instead a local array of
+//! lanes for those elements, handed over as a [`Prefix`].
 
 use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 use num_traits::Float;
@@ -191,6 +193,73 @@ pub fn add_lane_into<T: Float, const N: usize>(lanes: &[Lanes<T, N>], k: usize, 
     for (slot, lane) in row.iter_mut().zip(lanes) {
         *slot = *slot + lane.0[k];
     }
+}
+
+/// The adjoint, in lanes, of a slice read only at constant indices below
+/// `M`: the lanes of its first `M` elements (the others are zero) and the
+/// slice's length. The pass with lanes sums into a local `[Lanes; M]`,
+/// which lives in registers and needs no sizing, and hands it over so.
+#[derive(Clone, Copy, Debug)]
+pub struct Prefix<T, const N: usize, const M: usize> {
+    pub lanes: [Lanes<T, N>; M],
+    pub len: usize,
+}
+
+impl<T: Float, const N: usize, const M: usize> Default for Prefix<T, N, M> {
+    fn default() -> Self {
+        Prefix {
+            lanes: [Lanes::zero(); M],
+            len: 0,
+        }
+    }
+}
+
+impl<T: Float, const N: usize, const M: usize> Prefix<T, N, M> {
+    /// Not reached by the pass: adds nothing (as a vector never sized).
+    #[inline]
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Lane `k` added into row `k` of the Jacobian, sized on first use to
+    /// the slice's length; an index the function read past the slice's end
+    /// (in a branch not taken) has a zero adjoint and no element to go to.
+    #[inline]
+    pub fn add_lane(&self, k: usize, row: &mut Vec<T>) {
+        if self.len >= M {
+            // All `M` known: a loop of a length the optimiser sees, unrolled.
+            add_known(&self.lanes, self.len, k, row);
+        } else if self.len > 0 {
+            self.add_shorter(k, row);
+        }
+    }
+
+    /// A slice shorter than `M`: indices past its end were read in a branch
+    /// not taken.
+    #[inline(never)]
+    fn add_shorter(&self, k: usize, row: &mut Vec<T>) {
+        add_known(&self.lanes[..self.len], self.len, k, row);
+    }
+}
+
+/// Lane `k` of `known`, the lanes of a slice's first elements, added into
+/// row `k`, whose other elements up to `len` get zero. Always inlined, so
+/// that the loops over an array's lanes are unrolled.
+#[inline(always)]
+fn add_known<T: Float, const N: usize>(
+    known: &[Lanes<T, N>],
+    len: usize,
+    k: usize,
+    row: &mut Vec<T>,
+) {
+    if row.is_empty() {
+        row.reserve(len);
+        row.extend(known.iter().map(|lane| lane.0[k]));
+        row.resize(len, T::zero());
+        return;
+    }
+    crate::prepare(row, len);
+    add_lane_into(known, k, row);
 }
 
 impl<T: Float, const N: usize> Default for Lanes<T, N> {

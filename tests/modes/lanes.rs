@@ -319,3 +319,68 @@ fn buffers_adjoints_are_vectors_of_lanes() {
         }
     }
 }
+
+/// A slice read only at constant indices (as helpers over `&cam[3..6]` are
+/// after inlining): its adjoint is a local array of lanes (`lanes::Prefix`),
+/// and the rows take the slice's length, zeros past the indices read. The
+/// branch not taken reads past the end of a short slice.
+#[differentiate(wrt(cam, x))]
+fn constant_reads(cam: &[f64], x: &[f64], long: bool) -> [f64; 2] {
+    let rotated = [cam[0] * x[0] - cam[1] * x[1], cam[1] * x[0] + cam[0] * x[1]];
+    let depth = if long { cam[5] + x[2] } else { 2.0 + x[2] };
+    [
+        rotated[0] / depth + cam[2],
+        (rotated[1] / depth).sin() * cam[3],
+    ]
+}
+
+#[test]
+fn slices_read_at_constant_indices_have_arrays_of_lanes() {
+    assert!(constant_reads::SOURCE.contains("lanes::Prefix<f64, 2, 6>"));
+    assert!(constant_reads::SOURCE.contains("lanes::Prefix<f64, 2, 3>"));
+    let mut rng = Rng::new(73);
+    let mut tape = constant_reads::Tape::default();
+    let mut rows: [constant_reads::Grad; 2] = Default::default();
+    // Longer than the indices read, exactly as long, and shorter (with the
+    // branch that reads `cam[5]` not taken); `x` longer than read too.
+    for (n, long) in [(9, true), (6, true), (4, false), (6, false), (4, false)] {
+        let cam = data(&mut rng, n);
+        let x = data(&mut rng, 3 + n % 2);
+        let long = long && cam[5] + x[2] != 0.0;
+        for row in &mut rows {
+            row.clear();
+        }
+        let value = constant_reads::jacobian_into(&cam, &x, long, &mut tape, &mut rows);
+        assert_eq!(value, constant_reads(&cam, &x, long));
+        let (_, plain_tape) = constant_reads::forward(&cam, &x, long);
+        for (k, row) in rows.iter().enumerate() {
+            let mut seed = [0.0; 2];
+            seed[k] = 1.0;
+            let plain = constant_reads::backward(&plain_tape, seed);
+            assert_eq!(*row, plain, "output {k}, n = {n}");
+            assert_eq!((row.cam.len(), row.x.len()), (cam.len(), x.len()));
+            let inputs: Vec<f64> = cam.iter().chain(&x).copied().collect();
+            let f = |v: &[f64]| constant_reads(&v[..n], &v[n..], long)[k];
+            for (i, a) in row.cam.iter().chain(&row.x).enumerate() {
+                let numeric = central_difference(f, &inputs, i);
+                assert!(
+                    (a - numeric).abs() <= 1e-6 * a.abs().max(1.0),
+                    "output {k}, input {i}, n = {n}: {a} against {numeric}"
+                );
+            }
+        }
+        // Added into rows that already hold a gradient: twice the rows.
+        let once = rows.clone();
+        constant_reads::jacobian_into(&cam, &x, long, &mut tape, &mut rows);
+        for (twice, once) in rows.iter().zip(&once) {
+            for (a, b) in twice
+                .cam
+                .iter()
+                .chain(&twice.x)
+                .zip(once.cam.iter().chain(&once.x))
+            {
+                assert_eq!(*a, 2.0 * b);
+            }
+        }
+    }
+}

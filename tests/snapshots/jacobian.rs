@@ -22,7 +22,6 @@ pub mod polar {
         pub p_i: f64,
         pub p_i_2: f64,
         pub r: f64,
-        pub lanes: LanesGrad,
     }
 
     impl Tape {
@@ -35,7 +34,7 @@ pub mod polar {
 
     impl ::backprop_runtime::bytes::HeapBytes for Tape {
         fn heap_bytes(&self) -> usize {
-            ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.lanes)
+            0
         }
     }
 
@@ -54,34 +53,25 @@ pub mod polar {
 
     #[derive(Clone, Debug)]
     pub struct LanesGrad {
-        pub p: ::std::vec::Vec<::backprop_runtime::Lanes<f64, 2>>,
+        pub p: ::backprop_runtime::lanes::Prefix<f64, 2, 2>,
         pub scale: ::backprop_runtime::Lanes<f64, 2>,
     }
 
     impl ::core::default::Default for LanesGrad {
         fn default() -> Self {
             LanesGrad {
-                p: ::std::vec::Vec::new(),
+                p: ::core::default::Default::default(),
                 scale: ::backprop_runtime::Lanes::<f64, 2>::zero(),
             }
         }
     }
 
     impl LanesGrad {
-        fn clear(&mut self) {
-            self.scale = ::backprop_runtime::Lanes::<f64, 2>::zero();
-        }
         fn add_into(&self, rows: &mut [Grad; 2]) {
             for (k, row) in rows.iter_mut().enumerate() {
-                ::backprop_runtime::lanes::add_lane(&self.p, k, &mut row.p);
+                self.p.add_lane(k, &mut row.p);
                 row.scale += self.scale.0[k];
             }
-        }
-    }
-
-    impl ::backprop_runtime::bytes::HeapBytes for LanesGrad {
-        fn heap_bytes(&self) -> usize {
-            ::backprop_runtime::bytes::HeapBytes::heap_bytes(&self.p)
         }
     }
 
@@ -134,7 +124,7 @@ pub mod polar {
         grad: &mut Grad,
         dp_sink: impl ::backprop_runtime::lent::Sink<f64>,
     ) {
-        let Tape { scale, p_len, p_i, p_i_2, r, .. } = *tape;
+        let Tape { scale, p_len, p_i, p_i_2, r } = *tape;
         let dp = ::backprop_runtime::lent::Sink::target(dp_sink, &mut grad.p, p_len);
         let dp_i_2_1 = dpolar_1 * p_i / (p_i * p_i + p_i_2 * p_i_2);
         let dp_i1 = -dpolar_1 * p_i_2 / (p_i * p_i + p_i_2 * p_i_2);
@@ -173,9 +163,8 @@ pub mod polar {
         ]: [::backprop_runtime::Lanes<f64, 2>; 2],
         grad: &mut LanesGrad,
     ) {
-        let Tape { scale, p_len, p_i, p_i_2, r, .. } = *tape;
-        ::backprop_runtime::lanes::prepare(&mut grad.p, p_len);
-        let dp = &mut grad.p;
+        let Tape { scale, p_len, p_i, p_i_2, r } = *tape;
+        let mut dp = [::backprop_runtime::Lanes::<f64, 2>::zero(); 2];
         let dp_i_2_1 = dpolar_1 * p_i / (p_i * p_i + p_i_2 * p_i_2);
         let dp_i1 = -dpolar_1 * p_i_2 / (p_i * p_i + p_i_2 * p_i_2);
         let dscale = dpolar_0 * r;
@@ -189,6 +178,10 @@ pub mod polar {
         let dp_i2 = dsq * (2.0 * p_i);
         let dp_i = dp_i1 + dp_i2;
         dp[0] += dp_i;
+        grad.p = ::backprop_runtime::lanes::Prefix {
+            lanes: dp,
+            len: p_len,
+        };
         grad.scale += dscale;
     }
 
@@ -216,11 +209,9 @@ pub mod polar {
         rows: &mut [Grad; 2usize],
     ) -> [f64; 2] {
         let value = self::forward_into(tape, p, scale);
-        let mut lanes_grad = ::core::mem::take(&mut tape.lanes);
-        lanes_grad.clear();
+        let mut lanes_grad = LanesGrad::default();
         self::backward_lanes(tape, ::backprop_runtime::lanes::unit_seeds(), &mut lanes_grad);
         lanes_grad.add_into(rows);
-        tape.lanes = lanes_grad;
         value
     }
 

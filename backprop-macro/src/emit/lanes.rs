@@ -20,7 +20,7 @@
 use super::backward::Backward;
 use super::names::Names;
 use crate::analysis::activity::Activity;
-use crate::ir::{FloatTy, Graph, NodeKind};
+use crate::ir::{FloatTy, Graph, NodeId, NodeKind, Operand};
 use crate::parse::signature::{Outputs, Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
@@ -38,6 +38,10 @@ pub struct LanesPass {
     pub lanes: usize,
     pub field: Ident,
     pub work_field: Option<Ident>,
+    /// `LanesGrad` holds a vector the pass sizes (a slice read at computed
+    /// indices), whose memory the tape keeps; else it is a local of
+    /// `jacobian_into`, which the optimiser keeps in registers.
+    pub grad_kept: bool,
 }
 
 /// The pass with lanes of a function whose Jacobian it can compute, written
@@ -69,7 +73,14 @@ pub fn lanes_pass(
         && backward.stack_groups == plain.stack_groups
         && backward.copied == plain.copied;
     let has_work = !backward.work_fields.is_empty();
+    let grad_kept = sig.params.iter().enumerate().any(|(id, param)| {
+        param.differentiable.is_some()
+            && matches!(param.shape, Some(Shape::Slice))
+            && activity.reached[id]
+            && !backward.prefixes.contains_key(&id)
+    });
     (plain_enough && same_tape).then(|| LanesPass {
+        grad_kept,
         backward,
         names,
         lanes,
@@ -103,6 +114,30 @@ fn lanes_of(sig: &Signature, graph: &Graph) -> Option<usize> {
         && one_float
         && no_calls;
     fits.then_some(outputs)
+}
+
+/// For a slice parameter read only at constant indices (`cam[9]`, as
+/// helpers over `&cam[9..11]` are after inlining), one past the largest:
+/// the length of the local array of lanes its adjoint can be. `None` where
+/// it is read at a computed index, or used any other way than read.
+pub(crate) fn constant_prefix(graph: &Graph, array: NodeId) -> Option<usize> {
+    let mentions = |operand: &Operand| matches!(operand, Operand::Node(id) if *id == array);
+    let mut known = 0;
+    for node in &graph.nodes {
+        match &node.kind {
+            NodeKind::Read { array: read, index } if *read == array => {
+                let Operand::Const(index) = index else {
+                    return None;
+                };
+                let index = usize::try_from(index.int_value()?).ok()?;
+                known = known.max(index.checked_add(1)?);
+            }
+            NodeKind::Write { array: written, .. } if *written == array => return None,
+            _ if node.args().iter().any(mentions) => return None,
+            _ => {}
+        }
+    }
+    (!graph.is_block_result(array)).then_some(known)
 }
 
 /// `Lanes<F, M>`, the type of an adjoint of the pass with `lanes` lanes.
@@ -153,17 +188,17 @@ impl LanesPass {
 
     /// The tape's fields for the pass's memory.
     pub(super) fn kept_memory(&self) -> Vec<super::tape::KeptMemory> {
-        let grad = super::tape::KeptMemory {
+        let grad = self.grad_kept.then(|| super::tape::KeptMemory {
             field: self.field.clone(),
             ty: quote!(LanesGrad),
             doc: "The adjoints of `jacobian_into`'s backward pass with a lane per output.",
-        };
+        });
         let work = self.work_field.iter().map(|field| super::tape::KeptMemory {
             field: field.clone(),
             ty: quote!(LanesWork),
             doc: "The buffers' adjoints of `jacobian_into`'s backward pass with a lane per output.",
         });
-        std::iter::once(grad).chain(work).collect()
+        grad.into_iter().chain(work).collect()
     }
 
     /// `LanesWork`, the memory the pass refills (its buffers' adjoints, as
@@ -195,6 +230,7 @@ impl LanesPass {
     /// heap memory for `Tape::bytes`.
     pub(super) fn grad_struct(&self, sig: &Signature) -> TokenStream {
         let lanes = self.count();
+        let float = &sig.ret;
         let lane = lane_type(&sig.ret, self.lanes);
         let zero = lane_zero(&sig.ret, self.lanes);
         let mut fields = Vec::new();
@@ -202,9 +238,21 @@ impl LanesPass {
         let mut clears = Vec::new();
         let mut adds = Vec::new();
         let mut heaps = Vec::new();
-        for (param, _) in sig.differentiable() {
+        for (id, param) in sig.params.iter().enumerate() {
+            if param.differentiable.is_none() {
+                continue;
+            }
             let name = &param.ident;
             let doc = format!("The lanes of ∂{}/∂{name}.", sig.ident);
+            if let Some(known) = self.backward.prefixes.get(&id) {
+                // Read only at constant indices: its first elements' lanes.
+                let known = proc_macro2::Literal::usize_unsuffixed(*known);
+                fields.push(quote!(#[doc = #doc] pub #name: ::backprop_runtime::lanes::Prefix<#float, #lanes, #known>));
+                defaults.push(quote!(#name: ::core::default::Default::default()));
+                clears.push(quote!(self.#name.clear();));
+                adds.push(quote!(self.#name.add_lane(k, &mut row.#name);));
+                continue;
+            }
             match &param.shape {
                 None => {
                     fields.push(quote!(#[doc = #doc] pub #name: #lane));
@@ -236,10 +284,25 @@ impl LanesPass {
             "The adjoints of `{}`'s parameters in `jacobian_into`'s one backward pass, lane `k` for output `k`, before each lane is added into its row. The tape keeps it, so its memory is reused.",
             sig.ident
         );
-        let heap = match heaps.is_empty() {
-            true => quote!(0),
-            false => quote!(#(#heaps)+*),
-        };
+        // What only a `LanesGrad` the tape keeps needs: zeroing again, and
+        // its heap memory for `Tape::bytes`.
+        let kept = self.grad_kept.then(|| {
+            quote! {
+                /// Zero again, but for the vectors, which the pass zeroes.
+                fn clear(&mut self) {
+                    #(#clears)*
+                }
+            }
+        });
+        let heap_bytes = self.grad_kept.then(|| {
+            quote! {
+                impl ::backprop_runtime::bytes::HeapBytes for LanesGrad {
+                    fn heap_bytes(&self) -> usize {
+                        #(#heaps)+*
+                    }
+                }
+            }
+        });
         quote! {
             #[doc = #doc]
             #[derive(Clone, Debug)]
@@ -252,10 +315,7 @@ impl LanesPass {
             }
 
             impl LanesGrad {
-                /// Zero again, but for the vectors, which the pass zeroes.
-                fn clear(&mut self) {
-                    #(#clears)*
-                }
+                #kept
 
                 /// Lane `k` added into row `k`, the gradient of output `k`.
                 fn add_into(&self, rows: &mut [Grad; #lanes]) {
@@ -265,11 +325,7 @@ impl LanesPass {
                 }
             }
 
-            impl ::backprop_runtime::bytes::HeapBytes for LanesGrad {
-                fn heap_bytes(&self) -> usize {
-                    #heap
-                }
-            }
+            #heap_bytes
         }
     }
 
@@ -338,12 +394,23 @@ impl LanesPass {
             ),
             None => (quote!(), quote!(), quote!()),
         };
+        let pass =
+            quote!(self::backward_lanes(#tape, #seeds, &mut #lanes_grad #work_arg #(, #copies)*););
+        if !self.grad_kept {
+            return quote! {
+                let mut #lanes_grad = LanesGrad::default();
+                #take_work
+                #pass
+                #lanes_grad.add_into(#rows);
+                #give_work
+            };
+        }
         quote! {
             // The tape lends its `LanesGrad` to the pass that reads the tape.
             let mut #lanes_grad = ::core::mem::take(&mut #tape.#field);
             #take_work
             #lanes_grad.clear();
-            self::backward_lanes(#tape, #seeds, &mut #lanes_grad #work_arg #(, #copies)*);
+            #pass
             #lanes_grad.add_into(#rows);
             #tape.#field = #lanes_grad;
             #give_work

@@ -81,6 +81,10 @@ pub struct Backward {
     /// The stacks (their locals) that hold several values of one block, a
     /// tuple per pass, with their field in the tape: a frame's.
     pub stack_groups: BTreeMap<Ident, Ident>,
+    /// In the pass with lanes, the slice parameters read only at constant
+    /// indices, with one past the largest: their adjoints are local arrays
+    /// of lanes, handed to `LanesGrad` as a `lanes::Prefix` at the end.
+    pub prefixes: BTreeMap<NodeId, usize>,
 }
 
 /// A field of `Work`, memory the backward pass refills at each use instead of
@@ -174,6 +178,7 @@ fn generate_in(
         stack_groups: BTreeMap::new(),
         lanes,
         accumulations,
+        prefixes: BTreeMap::new(),
     };
     // One seed per output: the adjoint of that output, passed in by the caller.
     let several = graph.outputs.len() > 1;
@@ -220,6 +225,7 @@ fn generate_in(
     }
     let mut body = pass.block(&graph.body, &[], TokenStream::new());
     body.extend(finish);
+    body.extend(pass.prefixes_handed_over());
     // The function body's values are plain fields of the tape, and so are those
     // of branches that run at most once, written into the tape where computed.
     let fields: Vec<NodeId> = pass
@@ -267,6 +273,11 @@ fn generate_in(
         sinks: pass.sinks,
         frames: pass.frames,
         stack_groups: pass.stack_groups,
+        prefixes: pass
+            .prefixes
+            .iter()
+            .map(|(id, (known, _))| (*id, *known))
+            .collect(),
     }
 }
 
@@ -326,6 +337,9 @@ struct Pass<'a> {
     lanes: Option<usize>,
     /// Elements added to in place (`out[j] += e`), whose adjoint stays.
     accumulations: accumulations::Accumulations,
+    /// The slice parameters whose adjoints are local arrays of lanes
+    /// (`Backward::prefixes`), with the slice's length.
+    prefixes: BTreeMap<NodeId, (usize, TokenStream)>,
 }
 
 impl Pass<'_> {
@@ -652,6 +666,19 @@ impl Pass<'_> {
         }
     }
 
+    /// The local arrays of lanes of the slice parameters read only at
+    /// constant indices, handed to `LanesGrad` with the slices' lengths.
+    fn prefixes_handed_over(&mut self) -> TokenStream {
+        let mut code = TokenStream::new();
+        for (id, (_, len)) in self.prefixes.clone() {
+            let (d, grad, field) = (self.adjoint(id), &self.grad, &self.sig.params[id].ident);
+            code.extend(quote! {
+                #grad.#field = ::backprop_runtime::lanes::Prefix { lanes: #d, len: #len };
+            });
+        }
+        code
+    }
+
     /// The adjoints of the arrays created in this block, zero at first: for a
     /// parameter, its field of `Grad` itself (sized on first use); for a buffer, a
     /// buffer of the same length.
@@ -670,6 +697,18 @@ impl Pass<'_> {
             if is_param {
                 let (grad, field) = (self.grad.clone(), self.sig.params[id].ident.clone());
                 if self.lanes.is_some() {
+                    let known = self.activity.reached[id]
+                        .then(|| crate::emit::lanes::constant_prefix(self.graph, id))
+                        .flatten();
+                    if let (Some(known), false) = (known, info.fixed) {
+                        // Read only at constant indices: a local array, kept
+                        // in registers, with no sizing and no bounds checks.
+                        let (d, zero) = (self.adjoint(id), self.zero(id));
+                        let count = proc_macro2::Literal::usize_unsuffixed(known);
+                        code.extend(quote!(let mut #d = [#zero; #count];));
+                        self.prefixes.insert(id, (known, len));
+                        continue;
+                    }
                     // `LanesGrad`'s vector, sized here.
                     if !info.fixed {
                         code.extend(
