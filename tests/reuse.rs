@@ -389,3 +389,47 @@ fn a_tape_from_grad_into_holds_no_copies_of_the_arguments() {
     let _ = least_squares::grad_into(&[1.0, 2.0], &[0.7], &[3.0], &mut tape, &mut g);
     let _ = least_squares::backward(&tape, 1.0);
 }
+
+/// A local array of constant length whose elements the backward pass reads
+/// again (`xo` in bundle adjustment): the tape keeps an array of it, written
+/// over by each forward pass, with no heap memory.
+#[differentiate]
+fn rotated_offset(p: &[f64], c: &[f64]) -> f64 {
+    let mut xo = [0.0; 3];
+    for i in 0..3 {
+        xo[i] = p[i] - c[i];
+    }
+    let (s, co) = c[3].sin_cos();
+    let a = co * xo[0] - s * xo[1];
+    // Read in the branches: the backward pass reads the array again.
+    if a > 0.0 {
+        let b = s * xo[0] + co * xo[1];
+        a * b + xo[2] * xo[2] * a
+    } else {
+        xo[1] * xo[2] - a
+    }
+}
+
+#[test]
+fn a_local_array_read_again_is_an_array_of_the_tape() {
+    assert!(rotated_offset::SOURCE.contains("pub xo: [f64; 3]"));
+    let mut rng = Rng::new(18);
+    let mut tape = rotated_offset::Tape::default();
+    let mut saw = [false; 2];
+    for _ in 0..12 {
+        let p: Vec<f64> = (0..3).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let c: Vec<f64> = (0..4).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let a = c[3].cos() * (p[0] - c[0]) - c[3].sin() * (p[1] - c[1]);
+        saw[usize::from(a > 0.0)] = true;
+        let mut summed = rotated_offset::Grad::default();
+        let value = rotated_offset::grad_into(&p, &c, &mut tape, &mut summed);
+        assert_eq!(tape.bytes(), std::mem::size_of_val(&tape));
+        assert_eq!((value, summed.clone()), rotated_offset::grad(&p, &c));
+        // The split passes read the tape's array.
+        let (_, split) = rotated_offset::forward(&p, &c);
+        assert_eq!(rotated_offset::backward(&split, 1.0), summed);
+        assert_gradient(|p| rotated_offset(p, &c), &p, &summed.p);
+        assert_gradient(|c| rotated_offset(&p, c), &c, &summed.c);
+    }
+    assert_eq!(saw, [true, true], "both sides of the branch");
+}

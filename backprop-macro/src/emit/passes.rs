@@ -473,7 +473,13 @@ fn fill_tape(
         .iter()
         .filter(|c| copy_arguments || c.param.is_none())
         .map(|c| {
-            let (field, refill) = (&c.field, refill_copy(c, &[], tape_param));
+            let field = &c.field;
+            if c.fixed.is_some() {
+                // An array of the same length, written over.
+                let contents = copy_contents(c, field);
+                return quote!(#tape_param.#field.copy_from_slice(#contents););
+            }
+            let refill = refill_copy(c, &[], tape_param);
             quote!(#tape_param.#field.clear(); #refill)
         });
     // The copies of arguments emptied (their memory kept): a backward pass
@@ -891,7 +897,11 @@ fn unpack_tape(tape: &Tape, tape_param: &Ident, fused: bool) -> TokenStream {
     // one.
     for c in tape.copies.iter().filter(|c| c.param.is_none() || !fused) {
         let field = &c.field;
-        unpack.extend(quote!(let #field = #tape_param.#field.as_slice();));
+        unpack.extend(match c.fixed {
+            // Read at constant indices with no bounds check.
+            Some(_) => quote!(let #field = &#tape_param.#field;),
+            None => quote!(let #field = #tape_param.#field.as_slice();),
+        });
     }
     unpack
 }

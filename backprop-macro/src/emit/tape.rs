@@ -5,7 +5,7 @@
 use super::module::Generic;
 use crate::emit::backward::Backward;
 use crate::errors::Errors;
-use crate::ir::{Graph, NodeId};
+use crate::ir::{Graph, NodeId, Operand};
 use crate::parse::signature::{Shape, Signature};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
@@ -79,6 +79,9 @@ pub(super) struct Copied {
     pub(super) param: Option<usize>,
     /// The element type.
     pub(super) element: TokenStream,
+    /// A local array of a constant length (`[0.0; 3]`): the copy is an
+    /// array of it, written over at each pass, with no heap memory.
+    pub(super) fixed: Option<TokenStream>,
 }
 
 impl Tape {
@@ -161,6 +164,7 @@ pub(super) fn tape_struct(
                 is_reference: is_reference(sig, id),
                 param: Some(id),
                 element: quote!(#element),
+                fixed: None,
             });
         } else if backward.saved.contains(&id) {
             match &node.ty {
@@ -302,14 +306,24 @@ pub(super) fn tape_struct(
         };
         if let Some(float) = element {
             let doc = format!("A copy of `{name}`, whose elements the backward pass reads.");
-            definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
-            heap_fields.push((name.clone(), Heap::Known));
-            defaults.push(quote!(#name: ::std::vec::Vec::new()));
+            let fixed = fixed_local(graph, sig, id);
+            match &fixed {
+                Some(len) => {
+                    definitions.push(quote!(#[doc = #doc] pub #name: [#float; #len]));
+                    defaults.push(quote!(#name: [::core::default::Default::default(); #len]));
+                }
+                None => {
+                    definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
+                    heap_fields.push((name.clone(), Heap::Known));
+                    defaults.push(quote!(#name: ::std::vec::Vec::new()));
+                }
+            }
             copies.push(Copied {
                 field: name.clone(),
                 is_reference: is_reference(sig, id),
                 param: (id < sig.params.len()).then_some(id),
                 element: quote!(#float),
+                fixed,
             });
         }
     }
@@ -489,6 +503,15 @@ pub(super) fn work_structs(sig: &Signature, backward: &Backward, generic: &Gener
 /// else (`Vec<usize>`, a callee's tape) it reads by reference.
 /// `T` of a borrowed list: `&[T]`, `&mut [T]`, `&[T; N]`, `&Vec<T>`.
 /// Whether a parameter's type is a reference; `false` for locals (a `Vec`).
+/// The constant length of a local array (`[0.0; 3]`), not a parameter's.
+fn fixed_local(graph: &Graph, sig: &Signature, id: NodeId) -> Option<TokenStream> {
+    let info = graph.nodes[id].array.as_ref()?;
+    match &info.len {
+        Operand::Const(len) if info.fixed && id >= sig.params.len() => Some(len.tokens.clone()),
+        _ => None,
+    }
+}
+
 pub(super) fn is_reference(sig: &Signature, id: NodeId) -> bool {
     sig.params
         .get(id)
