@@ -2338,3 +2338,47 @@ fn lists_of_chunks() {
     assert_gradient(weighted, &at, &both);
     assert_eq!(g.out[6], weights[6], "the remainder passes through");
 }
+
+/// Rows iterated by value: a literal of them (`for charge in [[..], [..]]`,
+/// GradBench's particle) and a local matrix (`for row in m`), read as the
+/// buffers of rows they are.
+#[differentiate]
+fn rows_by_value(p: &[f64], w: f64) -> f64 {
+    let mut pull = [0.0; 2];
+    for charge in [[10.0, 10.0 - w], [p[2], 0.0]] {
+        let d = [p[0] - charge[0], p[1] - charge[1]];
+        let r = (d[0] * d[0] + d[1] * d[1]).sqrt();
+        pull[0] += d[0] / (r * r * r);
+        pull[1] += d[1] / (r * r * r);
+    }
+    let m = [[w, p[0]], [p[1] * w, 1.0], [0.5, p[2]]];
+    let mut total = pull[0] * pull[1];
+    for row in m {
+        total += if row[0] > row[1] {
+            row[0] * row[1]
+        } else {
+            row[1].sin()
+        };
+    }
+    total
+}
+
+#[test]
+fn rows_iterated_by_value_are_differentiated() {
+    let mut saw = [false; 2];
+    for (p, w) in [
+        ([0.5, 8.0, 4.0], 0.3),
+        ([1.5, -2.0, 3.0], -0.7),
+        ([2.0, 0.2, 6.0], 1.4),
+    ] {
+        let (value, g) = rows_by_value::grad(&p, w);
+        assert_eq!(value, rows_by_value(&p, w));
+        let m = [[w, p[0]], [p[1] * w, 1.0], [0.5, p[2]]];
+        for row in m {
+            saw[usize::from(row[0] > row[1])] = true;
+        }
+        assert_gradient(|p| rows_by_value(p, w), &p, &g.p);
+        assert_gradient(|v| rows_by_value(&p, v[0]), &[w], &[g.w]);
+    }
+    assert_eq!(saw, [true, true], "both sides of the branch");
+}

@@ -250,10 +250,46 @@ impl Flatten {
     }
 }
 
+impl Flatten {
+    /// A loop over a literal of rows by value, `for c in [[x, y], [0.0,
+    /// 1.0]]`, as a loop over a buffer of them bound first: `let rows =
+    /// [[x, y], [0.0, 1.0]]; for c in &rows`.
+    fn row_literals_bound(&mut self, stmts: Vec<Stmt>) -> Vec<Stmt> {
+        let mut bound = Vec::with_capacity(stmts.len());
+        for mut stmt in stmts {
+            if let Stmt::Expr(Expr::ForLoop(looped), _) = &mut stmt {
+                if literal_of_rows(&looped.expr) && immutable_name(&looped.pat) {
+                    let rows = self.names.fresh("rows");
+                    let literal = &looped.expr;
+                    bound.push(syn::parse_quote!(let #rows = #literal;));
+                    *looped.expr = syn::parse_quote!(&#rows);
+                }
+            }
+            bound.push(stmt);
+        }
+        bound
+    }
+}
+
+/// `[[a, b], [c, d]]` or `[[0.0; 2]; 3]`: a literal of rows.
+fn literal_of_rows(expr: &Expr) -> bool {
+    let row = |e: &Expr| matches!(strip(e), Expr::Array(_) | Expr::Repeat(_));
+    match strip(expr) {
+        Expr::Array(outer) => !outer.elems.is_empty() && outer.elems.iter().all(row),
+        Expr::Repeat(outer) => row(&outer.expr),
+        _ => false,
+    }
+}
+
+/// A loop variable bound by name and not `mut`: its rows may be views.
+fn immutable_name(pat: &syn::Pat) -> bool {
+    matches!(pat, syn::Pat::Ident(p) if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none())
+}
+
 impl VisitMut for Flatten {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         let in_scope = self.buffers.len();
-        let stmts = std::mem::take(&mut block.stmts);
+        let stmts = self.row_literals_bound(std::mem::take(&mut block.stmts));
         for mut stmt in stmts {
             match &mut stmt {
                 Stmt::Local(local) => {
@@ -371,6 +407,14 @@ impl VisitMut for Flatten {
                     Expr::Reference(r) if r.mutability.is_none() => self.buffer(&r.expr),
                     Expr::MethodCall(call) if call.method == "iter" && call.args.is_empty() => {
                         self.buffer(&call.receiver)
+                    }
+                    // By value, `for row in force`: the same rows, where the
+                    // body only reads its row (it may not name the buffer,
+                    // which the copied rows would not see changed).
+                    by_value @ Expr::Path(_) if immutable_name(&looped.pat) => {
+                        self.buffer(by_value).filter(|(name, _)| {
+                            !identifiers(looped.body.to_token_stream()).contains(&name.to_string())
+                        })
                     }
                     _ => None,
                 };
