@@ -248,3 +248,73 @@ fn calls_whose_values_are_dropped() {
         assert!((along - expected).abs() <= 1e-12 * expected.abs().max(1.0));
     }
 }
+
+/// A differentiated function's own gradient, called inside another on
+/// values that do not depend on the inputs: a constant there, the call
+/// computed as written (on values that do, it is refused:
+/// `tests/ui/nested-differentiation.rs`).
+#[differentiate(wrt(x))]
+fn potential(x: &[f64], w: f64) -> f64 {
+    ((x[0] - 1.0).powi(2) + (x[1] + w).powi(2)).sqrt().recip()
+}
+
+#[differentiate]
+fn scaled_by_a_fixed_gradient(w: f64) -> f64 {
+    let (v, g) = potential::grad(&[0.5, 2.0], 1.5);
+    v * w.sin() + g.x[0] * w * w
+}
+
+#[test]
+fn a_gradient_of_constants_is_a_constant() {
+    let (value, fixed) = potential::grad(&[0.5, 2.0], 1.5);
+    for w in [-0.7, 0.3, 1.9] {
+        let (v, g) = scaled_by_a_fixed_gradient::grad(w);
+        assert_eq!(v, scaled_by_a_fixed_gradient(w));
+        let expected = value * w.cos() + fixed.x[0] * 2.0 * w;
+        assert!((g.w - expected).abs() < 1e-12, "{} against {expected}", g.w);
+        common::assert_gradient(|p| scaled_by_a_fixed_gradient(p[0]), &[w], &[g.w]);
+    }
+}
+
+/// GradBench's `particle` with the inner gradient written by hand: the
+/// acceleration `-grad_x p(x; w)`, `p` the sum of the inverse distances to
+/// the charges `(10, 10 - w)` and `(10, 0)`, stepped by naive Euler until
+/// the particle would cross the x axis; the result is the square of where
+/// it crosses, by linear interpolation.
+fn acceleration(x: [f64; 2], w: f64) -> [f64; 2] {
+    let mut a = [0.0; 2];
+    for charge in [[10.0, 10.0 - w], [10.0, 0.0]] {
+        let d = [x[0] - charge[0], x[1] - charge[1]];
+        let r = (d[0] * d[0] + d[1] * d[1]).sqrt();
+        a[0] += d[0] / (r * r * r);
+        a[1] += d[1] / (r * r * r);
+    }
+    a
+}
+
+#[differentiate]
+fn particle(w: f64) -> f64 {
+    let dt = 0.1;
+    let mut x = [0.0, 8.0];
+    let mut v = [0.75, 0.0];
+    loop {
+        let a = acceleration(x, w);
+        let next = [x[0] + dt * v[0], x[1] + dt * v[1]];
+        if next[1] <= 0.0 {
+            let dt_f = -x[1] / v[1];
+            let crossing = x[0] + dt_f * v[0];
+            return crossing * crossing;
+        }
+        x = next;
+        v = [v[0] + dt * a[0], v[1] + dt * a[1]];
+    }
+}
+
+#[test]
+fn gradbench_particle_with_its_inner_gradient_by_hand() {
+    for w in [0.0, 0.1, 0.3] {
+        let (value, g) = particle::grad(w);
+        assert_eq!(value, particle(w));
+        common::assert_gradient(|p| particle(p[0]), &[w], &[g.w]);
+    }
+}

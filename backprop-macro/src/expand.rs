@@ -70,8 +70,10 @@ fn expand(
     let crate::inline::Inlined {
         function: first,
         plain_helpers,
+        differentiated_beside,
     } = inline(true);
     args.plain_helpers = plain_helpers;
+    args.differentiated_beside = differentiated_beside;
     let tries = || {
         first
             .iter()

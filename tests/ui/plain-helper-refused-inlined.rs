@@ -1,8 +1,10 @@
 use backprop_runtime::differentiate;
 
 // A plain helper beside its caller is inlined; what the inlined body holds
-// that the macro refuses (a `format!`) is reported, not a call of the helper
-// through a module it does not have.
+// that the macro refuses (a `format!`) is reported, at the call (the
+// helper's tokens are read from the file, where they have no place a
+// compile error could point at), not a call of the helper through a module
+// it does not have.
 fn scaled(a: &mut f64, k: f64) -> f64 {
     *a *= k;
     let label = format!("{}", a);

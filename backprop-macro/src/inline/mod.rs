@@ -90,6 +90,9 @@ const MOST_TOKENS: usize = 3000;
 pub struct Inlined {
     pub function: Option<syn::ItemFn>,
     pub plain_helpers: Vec<String>,
+    /// The differentiated functions beside it whose generated functions it
+    /// calls (`Args::differentiated_beside`).
+    pub differentiated_beside: Vec<String>,
 }
 
 /// `generated` (the function as the pipeline takes it) with the calls of its
@@ -116,9 +119,15 @@ pub fn callees_inlined(
         None => return Inlined::default(),
     };
     let plain_helpers = plain_helpers_called(&siblings, &called);
+    let differentiated_beside = called
+        .iter()
+        .filter(|name| siblings.functions.contains_key(*name) && !siblings.plain.contains(*name))
+        .cloned()
+        .collect();
     Inlined {
         function: inlined(generated, siblings, nested, &called, plain),
         plain_helpers,
+        differentiated_beside,
     }
 }
 
@@ -900,7 +909,8 @@ impl<'s> Inliner<'s> {
         }
         let callee = specialized.as_ref().unwrap_or(callee);
         let args: Vec<Expr> = call.args.iter().cloned().collect();
-        self.inline_call(&name, &name, callee, plain, &args)
+        let at = syn::spanned::Spanned::span(&call.func);
+        self.inline_call(&name, &name, callee, plain, &args, at)
     }
 
     /// `m.predict(x)` of a variable whose type has that method beside the
@@ -937,13 +947,22 @@ impl<'s> Inliner<'s> {
         };
         let mut args = vec![first];
         args.extend(call.args.iter().cloned());
-        self.inline_call(&format!("{owner}::{method}"), &method, callee, true, &args)
+        let at = call.method.span();
+        self.inline_call(
+            &format!("{owner}::{method}"),
+            &method,
+            callee,
+            true,
+            &args,
+            at,
+        )
     }
 
     /// The block standing for a call of `callee` with `args`; `key` tells
     /// it in the stack of functions being inlined, `name` names its value.
     /// A `plain` callee (no derivative of its own) is inlined whatever its
-    /// loops.
+    /// loops. Its tokens (read from the file, with no place of their own)
+    /// are placed `at` the call: what is refused in them is reported there.
     fn inline_call(
         &mut self,
         key: &str,
@@ -951,6 +970,7 @@ impl<'s> Inliner<'s> {
         callee: &syn::ItemFn,
         plain: bool,
         args: &[Expr],
+        at: proc_macro2::Span,
     ) -> Option<(syn::Block, bool)> {
         if self.stack.iter().any(|on| on == key) {
             return None;
@@ -969,7 +989,7 @@ impl<'s> Inliner<'s> {
         let mut params = inlinable_params(callee, self.float_param.as_ref())?;
         // Early returns at the top of the body are branches (`if x < 0.0 {
         // return 0.0; } x`), as in a function the macro differentiates.
-        let mut body = (*callee.block).clone();
+        let mut body = placed_at(&callee.block, at);
         crate::desugar::deferred_lets::deferred_lets_as_values(&mut body);
         format_names_as_arguments(&mut body);
         crate::desugar::returns::early_returns_as_branches(&mut body);
@@ -1971,7 +1991,7 @@ fn called_names(block: &syn::Block) -> HashSet<String> {
     struct Finder(HashSet<String>);
     impl<'ast> Visit<'ast> for Finder {
         fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-            if let Some(name) = callee_name(call) {
+            if let Some(name) = callee_name(call).or_else(|| generated_of(call)) {
                 self.0.insert(name);
             }
             syn::visit::visit_expr_call(self, call);
@@ -2004,6 +2024,65 @@ fn called_names(block: &syn::Block) -> HashSet<String> {
     let mut finder = Finder(HashSet::new());
     finder.visit_block(block);
     finder.0
+}
+
+/// The functions `#[differentiate]` writes in a function's module.
+pub(crate) const GENERATED: &[&str] = &[
+    "grad",
+    "grad_into",
+    "grad_with",
+    "forward",
+    "forward_into",
+    "forward_lent",
+    "backward",
+    "backward_into",
+    "backward_with",
+    "pullback",
+    "pullback_into",
+    "pullback_lent",
+    "jacobian",
+    "jacobian_into",
+    "jacobian_with",
+    "jacobian_fwd",
+    "tangent",
+    "tangents",
+    "hvp",
+    "hessian",
+];
+
+/// `block` with every token placed at `at`.
+fn placed_at(block: &syn::Block, at: proc_macro2::Span) -> syn::Block {
+    fn placed(tokens: proc_macro2::TokenStream, at: proc_macro2::Span) -> proc_macro2::TokenStream {
+        tokens
+            .into_iter()
+            .map(|mut token| {
+                if let proc_macro2::TokenTree::Group(group) = &token {
+                    let mut inner =
+                        proc_macro2::Group::new(group.delimiter(), placed(group.stream(), at));
+                    inner.set_span(at);
+                    token = proc_macro2::TokenTree::Group(inner);
+                } else {
+                    token.set_span(at);
+                }
+                token
+            })
+            .collect()
+    }
+    syn::parse2(placed(quote::ToTokens::to_token_stream(block), at))
+        .unwrap_or_else(|_| block.clone())
+}
+
+/// `g` of a call `g::grad(..)` of a function `#[differentiate]` writes.
+fn generated_of(call: &syn::ExprCall) -> Option<String> {
+    let Expr::Path(path) = crate::lower::strip_parens(&call.func) else {
+        return None;
+    };
+    match path.path.segments.iter().collect::<Vec<_>>()[..] {
+        [module, function] if GENERATED.contains(&function.ident.to_string().as_str()) => {
+            Some(module.ident.to_string())
+        }
+        _ => None,
+    }
 }
 
 /// `g` of a call `g(..)`: one name, no generic arguments.

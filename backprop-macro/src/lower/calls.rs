@@ -327,6 +327,23 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `g::grad` where `path` names a function `#[differentiate]` wrote for
+    /// `g`, a differentiated function beside this one.
+    fn generated_beside(&self, path: &syn::Path) -> Option<(String, String)> {
+        match path.segments.iter().collect::<Vec<_>>()[..] {
+            [module, function]
+                if self
+                    .differentiated_beside
+                    .contains(&module.ident.to_string())
+                    && crate::inline::GENERATED.contains(&function.ident.to_string().as_str()) =>
+            {
+                let module = module.ident.to_string();
+                Some((module.clone(), format!("{module}::{}", function.ident)))
+            }
+            _ => None,
+        }
+    }
+
     /// The plain helper beside the function that `path` names (a bare name).
     fn plain_helper(&self, path: &syn::Path) -> Option<String> {
         let name = path.get_ident()?.to_string();
@@ -414,6 +431,13 @@ impl<'a> Lowerer<'a> {
                 );
                 return self.dummy();
             }
+        }
+        if let Some((module, nested)) = self.generated_beside(path) {
+            self.errors.spanned(
+                &call.func,
+                format!("`{nested}` is part of the derivative `#[differentiate]` writes for `{module}`; called on values that depend on the inputs, it would itself have to be differentiated (nested differentiation, a derivative of a derivative), which is not supported: call `{module}(..)` itself and let this function's derivative go through it, or write the derivative you need as a plain function beside this one (it is then differentiated like any code). On values that do not depend on the inputs the call is fine"),
+            );
+            return self.dummy();
         }
         if let Some(helper) = self.plain_helper(path) {
             self.errors.spanned(

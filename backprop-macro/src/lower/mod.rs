@@ -62,6 +62,7 @@ pub fn lower(block: &syn::Block, sig: &Signature, names: &mut Names, errors: &mu
         ret: sig.ret.clone(),
         floats: sig.floats.clone(),
         plain_helpers: &sig.plain_helpers,
+        differentiated_beside: &sig.differentiated_beside,
         written_params: written_params(sig),
         scalar_inouts: sig
             .inouts()
@@ -261,6 +262,9 @@ struct Lowerer<'a> {
     /// Plain helpers beside the function: a differentiated call of one is
     /// refused (it has no module).
     plain_helpers: &'a [String],
+    /// The differentiated functions beside it: a differentiated call of
+    /// one's generated functions (`g::grad(..)`) is refused.
+    differentiated_beside: &'a [String],
     /// The `&mut [f64]` parameters, which the body may write.
     written_params: Vec<NodeId>,
     /// The `&mut f64` parameters, by name: passed on as they are

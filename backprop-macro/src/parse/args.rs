@@ -24,6 +24,11 @@ pub struct Args {
     /// body) has no module to go through, and is refused where it is
     /// differentiated. Filled by `expand.rs`, not written by the user.
     pub plain_helpers: Vec<String>,
+    /// The differentiated functions beside it whose generated functions it
+    /// calls (`potential` of `potential::grad(..)`): differentiating such a
+    /// call would need the derivative of a derivative. Filled by
+    /// `expand.rs`.
+    pub differentiated_beside: Vec<String>,
 }
 
 impl Args {

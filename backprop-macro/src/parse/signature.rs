@@ -135,6 +135,8 @@ pub struct Signature {
     pub items: Vec<syn::Item>,
     /// Plain helpers the inliner could not take (`Args::plain_helpers`).
     pub plain_helpers: Vec<String>,
+    /// `Args::differentiated_beside`.
+    pub differentiated_beside: Vec<String>,
 }
 
 /// What the function returns.
@@ -198,6 +200,7 @@ impl Signature {
             floats: floats.clone(),
             items: Vec::new(),
             plain_helpers: args.plain_helpers.clone(),
+            differentiated_beside: args.differentiated_beside.clone(),
             ret: ret.as_ref()?.0.clone(),
             outputs: ret?.1,
             ret_ty: match &sig.output {

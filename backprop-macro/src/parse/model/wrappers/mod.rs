@@ -200,6 +200,7 @@ fn flat_args(args: &Args, models: &[Model]) -> Args {
         models: passed,
         second_order: args.second_order,
         plain_helpers: args.plain_helpers.clone(),
+        differentiated_beside: args.differentiated_beside.clone(),
     }
 }
 
