@@ -643,3 +643,46 @@ pub fn this_sessions_forms(x: &[f64]) -> f64 {
         small => small * x[0],
     }
 }
+
+/// Arrays and tuples chosen by branches whose arms compute locals of their
+/// own: one variable per element, set in each arm (no local left unused
+/// where an element does not read it).
+#[differentiate]
+#[must_use]
+pub fn chosen_in_arms(x: f64, y: f64) -> f64 {
+    let pair = if x > 0.0 {
+        [x, y]
+    } else {
+        let (twice, sine) = (y * 2.0, x.sin());
+        [twice, sine]
+    };
+    let (first, second) = if y > 0.0 {
+        (x, y)
+    } else {
+        let twice = x * 2.0;
+        let grown = y.exp();
+        (twice, grown)
+    };
+    pair[0] * pair[1] + first * second
+}
+
+/// A buffer of rows grown by `push` and read while it grows.
+#[differentiate(wrt(angles))]
+#[must_use]
+pub fn grown_rows(angles: &[f64], parents: &[usize]) -> f64 {
+    let mut frames: Vec<[f64; 2]> = Vec::with_capacity(angles.len());
+    for (b, &parent) in parents.iter().enumerate() {
+        let (sine, cosine) = angles[b].sin_cos();
+        let frame = if b == 0 {
+            [cosine, sine]
+        } else {
+            let prior = frames[parent];
+            [
+                prior[0] * cosine - prior[1] * sine,
+                prior[0] * sine + prior[1] * cosine,
+            ]
+        };
+        frames.push(frame);
+    }
+    frames[frames.len() - 1][0]
+}

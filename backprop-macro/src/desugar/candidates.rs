@@ -99,7 +99,7 @@ fn local_expression(expr: &Expr, locals: &mut Vec<syn::Ident>) -> bool {
 }
 
 /// `d`, `mut d` or `d: T`: the name bound.
-fn simple_binding(pat: &syn::Pat) -> Option<syn::Ident> {
+pub(crate) fn simple_binding(pat: &syn::Pat) -> Option<syn::Ident> {
     match pat {
         syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
         syn::Pat::Type(typed) => simple_binding(&typed.pat),

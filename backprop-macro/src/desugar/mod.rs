@@ -6,7 +6,8 @@
 //! one closure per element (`closure_tuples`), tuple locals as one local
 //! per element (`tuples`), arrays calls return read by
 //! a loop's index as local arrays (`call_arrays`), destructuring assignments as
-//! tuple `let`s (`assignments`), `let z: f64 = x.into();` as `f64::from(x)`
+//! tuple `let`s (`assignments`), arrays chosen by a branch as a variable
+//! per element set in each arm (`array_branches`), `let z: f64 = x.into();` as `f64::from(x)`
 //! (`conversions`), array literals iterated as local arrays
 //! (`array_sources`), functions named where an adapter takes a
 //! closure as closures and `for_each` as a loop (`adapters`), loops over
@@ -30,6 +31,7 @@
 
 pub mod adapters;
 pub mod arg_extrema;
+pub mod array_branches;
 pub mod array_results;
 pub mod array_sources;
 pub mod assignments;
@@ -78,6 +80,7 @@ pub fn desugar(function: &mut syn::ItemFn, floats: &crate::ir::Floats) {
     arg_extrema::arg_extrema_as_indices(&mut function.block);
     iterator_lets::iterator_lets_inlined(&mut function.block);
     sizes::literal_sizes_typed(&mut function.block);
+    array_branches::array_branches_as_elements(&mut function.block, floats);
     row_buffers::row_buffers_as_flat(&mut function.block);
     chunk_lists::chunk_lists_as_views(&mut function.block);
     row_buffers::data_row_loops_by_index(function);

@@ -105,6 +105,65 @@ fn flat_init(name: &Ident, init: &Expr, names: &mut Names) -> Option<FlatInit> {
     })
 }
 
+/// `let mut rows: Vec<[f64; 16]> = Vec::new();` (or `Vec::with_capacity(n)`,
+/// `vec![]`): a buffer of rows that pushes fill, as a flat one, `Vec::new()`
+/// (with room for `n` rows' elements).
+fn growing_rows(pat: &syn::Pat, init: &Expr) -> Option<FlatInit> {
+    let syn::Pat::Type(typed) = pat else {
+        return None;
+    };
+    let syn::Type::Path(vec) = &*typed.ty else {
+        return None;
+    };
+    let last = vec.path.segments.last().filter(|s| s.ident == "Vec")?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let Some(syn::GenericArgument::Type(syn::Type::Array(row))) = args.args.first() else {
+        return None;
+    };
+    if matches!(&*row.elem, syn::Type::Array(_)) {
+        return None;
+    }
+    usize_literal(&row.len)?;
+    let width = row.len.clone();
+    let init: Expr = match strip(init) {
+        Expr::Call(call) if call.args.is_empty() && path_ends(&call.func, &["Vec", "new"]) => {
+            syn::parse_quote!(::std::vec::Vec::new())
+        }
+        Expr::Call(call)
+            if call.args.len() == 1 && path_ends(&call.func, &["Vec", "with_capacity"]) =>
+        {
+            let count = &call.args[0];
+            syn::parse_quote!(::std::vec::Vec::with_capacity((#count) * #width))
+        }
+        Expr::Macro(mac) if mac.mac.path.is_ident("vec") && mac.mac.tokens.is_empty() => {
+            syn::parse_quote!(::std::vec::Vec::new())
+        }
+        _ => return None,
+    };
+    Some(FlatInit {
+        init,
+        width,
+        sizes: Vec::new(),
+        rows: None,
+    })
+}
+
+/// Whether `func` is a path ending in `ends` (`Vec::new`, `std::vec::Vec::new`).
+fn path_ends(func: &Expr, ends: &[&str]) -> bool {
+    let Expr::Path(path) = strip(func) else {
+        return false;
+    };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    segments.ends_with(&ends.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+}
+
 /// A matrix written out, `[[a, b, c], [d, e, f]]` (rows of one length; or
 /// a vector of them, `vec![vec![a, b], vec![c, d]]`, `vec![[a, b], [c,
 /// d]]`): its elements in order, `[a, b, c, d, e, f]`.
@@ -208,9 +267,66 @@ impl Flatten {
         Some((name, quote!((#width) * (#i)), quote!(#width)))
     }
 
-    /// `force[i] = [a, b];` (or `[x; N]`) as one write per element (the
-    /// index and the values rewritten first: the writes are of the flat
-    /// buffer already).
+    /// The array of a row's elements, `[force[3 * i], force[3 * i + 1],
+    /// ..]`, for a `let` typed as an array of a literal length given a row
+    /// by value.
+    fn row_copied(&mut self, local: &syn::Local) -> Option<Expr> {
+        let syn::Pat::Type(typed) = &local.pat else {
+            return None;
+        };
+        let syn::Type::Array(array) = &*typed.ty else {
+            return None;
+        };
+        let len = usize_literal(&array.len)?;
+        let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
+        let Expr::Index(index) = strip(&init.expr) else {
+            return None;
+        };
+        let mut index = index.clone();
+        self.visit_expr_mut(&mut index.index);
+        let (name, start, _) = self.row(&index)?;
+        let elements = (0..len).map(|k| {
+            let k = proc_macro2::Literal::usize_unsuffixed(k);
+            quote!(#name[#start + #k])
+        });
+        Some(syn::parse_quote!([#(#elements),*]))
+    }
+
+    /// `rows.push(row)` onto a growing buffer of rows: the row's elements
+    /// pushed in turn (a literal's, or a local array's; another value is
+    /// bound first).
+    fn row_push(&mut self, expr: &Expr) -> Option<Stmt> {
+        let Expr::MethodCall(call) = strip(expr) else {
+            return None;
+        };
+        if call.method != "push" || call.args.len() != 1 {
+            return None;
+        }
+        let (name, width) = self.buffer(&call.receiver)?;
+        let mut row = call.args[0].clone();
+        self.visit_expr_mut(&mut row);
+        let k = quote::format_ident!("{}_row_k", name);
+        Some(match strip(&row) {
+            Expr::Array(array) => {
+                let values = array.elems.iter();
+                syn::parse_quote!({ #(#name.push(#values);)* })
+            }
+            Expr::Path(local) if local.path.get_ident().is_some() => {
+                syn::parse_quote!(for #k in 0..#width { #name.push(#local[#k]); })
+            }
+            _ => {
+                let pushed = quote::format_ident!("{}_pushed", name);
+                syn::parse_quote!({
+                    let #pushed = #row;
+                    for #k in 0..#width { #name.push(#pushed[#k]); }
+                })
+            }
+        })
+    }
+
+    /// `force[i] = [a, b];` (or `[x; N]`, or a local array `f`) as one
+    /// write per element (the index and the values rewritten first: the
+    /// writes are of the flat buffer already).
     fn row_assignment(&mut self, expr: &Expr) -> Option<Stmt> {
         let Expr::Assign(assign) = strip(expr) else {
             return None;
@@ -243,6 +359,11 @@ impl Flatten {
                 let value = &repeat.expr;
                 let k = quote::format_ident!("{}_row_k", name);
                 vec![quote!(for #k in 0..#width { #name[#start_name + #k] = #value; })]
+            }
+            // A local array of the row's length, `force[i] = f;`.
+            Expr::Path(row) if row.path.get_ident().is_some() => {
+                let k = quote::format_ident!("{}_row_k", name);
+                vec![quote!(for #k in 0..#width { #name[#start_name + #k] = #row[#k]; })]
             }
             _ => return None,
         };
@@ -301,18 +422,33 @@ impl VisitMut for Flatten {
                         },
                         _ => None,
                     };
-                    if let Some(init) = &mut local.init {
+                    // `let v: [f64; 3] = force[i];` (a helper's parameter
+                    // given a row): the row's elements, copied.
+                    if let Some(copy) = self.row_copied(local) {
+                        if let Some(init) = &mut local.init {
+                            *init.expr = copy;
+                        }
+                    } else if let Some(init) = &mut local.init {
                         self.visit_expr_mut(&mut init.expr);
                     }
                     // A name bound again is no longer the buffer.
                     if let Some(name) = &named {
                         self.buffers.retain(|(b, ..)| b != name);
                     }
+                    // A copy of a buffer of rows, `let r = out;` (a plain
+                    // helper's local returned, inlined), is one too.
+                    let copied = local
+                        .init
+                        .as_ref()
+                        .filter(|init| init.diverge.is_none())
+                        .and_then(|init| self.buffer(&init.expr))
+                        .map(|(source, width)| (width, self.rows(&source)));
                     let flat = match (&named, &local.init) {
-                        (Some(name), Some(init)) => flat_init(name, &init.expr, &mut self.names),
+                        (Some(name), Some(init)) => flat_init(name, &init.expr, &mut self.names)
+                            .or_else(|| growing_rows(&local.pat, &init.expr)),
                         _ => None,
                     };
-                    if let (Some(name), Some(flat)) = (named, flat) {
+                    if let (Some(name), Some(flat)) = (named.clone(), flat) {
                         if let Some(init) = &mut local.init {
                             *init.expr = flat.init;
                         }
@@ -321,12 +457,19 @@ impl VisitMut for Flatten {
                         }
                         block.stmts.extend(flat.sizes);
                         self.buffers.push((name, flat.width, flat.rows));
+                    } else if let (Some(name), Some((width, rows))) = (named, copied) {
+                        if let syn::Pat::Type(t) = &local.pat {
+                            local.pat = (*t.pat).clone();
+                        }
+                        self.buffers.push((name, width, rows));
                     }
                 }
-                Stmt::Expr(expr, Some(_)) => match self.row_assignment(expr) {
-                    Some(writes) => stmt = writes,
-                    None => self.visit_expr_mut(expr),
-                },
+                Stmt::Expr(expr, Some(_)) => {
+                    match self.row_assignment(expr).or_else(|| self.row_push(expr)) {
+                        Some(writes) => stmt = writes,
+                        None => self.visit_expr_mut(expr),
+                    }
+                }
                 other => self.visit_stmt_mut(other),
             }
             block.stmts.push(stmt);
@@ -339,6 +482,24 @@ impl VisitMut for Flatten {
             return syn::visit_mut::visit_expr_mut(self, expr);
         }
         match expr {
+            // `vec![0.0; force.len()]`: what the macro is given is read as
+            // everywhere else (the count of rows, not of floats).
+            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+                let tokens = &mac.mac.tokens;
+                if let Ok(mut inside) = syn::parse2::<Expr>(quote!([#tokens])) {
+                    self.visit_expr_mut(&mut inside);
+                    let rewritten = match inside {
+                        Expr::Array(array) => array.elems.to_token_stream(),
+                        Expr::Repeat(repeat) => {
+                            let (value, len) = (&repeat.expr, &repeat.len);
+                            quote!(#value; #len)
+                        }
+                        _ => return,
+                    };
+                    mac.mac.tokens = rewritten;
+                }
+                return;
+            }
             Expr::Index(outer) => {
                 if let Some(mut flat) = self.element(outer) {
                     syn::visit_mut::visit_expr_mut(self, &mut flat);

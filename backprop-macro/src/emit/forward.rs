@@ -431,7 +431,16 @@ impl Forward<'_> {
                 };
                 let (fill, len) = (argument(self.graph, fill), argument(self.graph, len));
                 let value = if *growable {
-                    quote!(::std::vec::Vec::new())
+                    // Typed: a read may come before the first push in the
+                    // code (`v[i - 1]` in a loop that pushes `v[i]`), where
+                    // `-v_i` needs the type known.
+                    match (&annotation, node.active) {
+                        (None, true) => {
+                            let float = self.graph.float_or_ret(id);
+                            quote!(::std::vec::Vec::<#float>::new())
+                        }
+                        _ => quote!(::std::vec::Vec::new()),
+                    }
                 } else if *fixed {
                     quote!([#fill; #len])
                 } else {

@@ -35,6 +35,15 @@ impl Floats {
         Floats { generic }
     }
 
+    /// A zero of the float of a function that may be generic: `T`'s, or an
+    /// unsuffixed `0.0` that takes the type of what it is set to.
+    pub fn some_zero(&self) -> TokenStream {
+        match &self.generic {
+            Some(t) => FloatTy::Generic(t.clone()).zero(),
+            None => quote!(0.0),
+        }
+    }
+
     pub fn of_type(&self, ty: &syn::Type) -> Option<FloatTy> {
         match ty {
             syn::Type::Path(p) if p.qself.is_none() => {

@@ -651,6 +651,86 @@ fn names_outside(call: &syn::ExprMethodCall) -> Names {
 /// statements that only compute locals of their own, repeated per element)
 /// and the conditions change nothing (each element's branch tests them
 /// again).
+/// `let (a, b) = (x, y);` as `let a = x; let b = y;` (and `let (s, c) =
+/// v.sin_cos();` as the two), where no element reads a name the tuple
+/// binds (`let (a, b) = (b, a);` swaps: left as written).
+fn tuple_lets_split(work: &[syn::Stmt]) -> Vec<syn::Stmt> {
+    use quote::ToTokens;
+    let mut split = Vec::with_capacity(work.len());
+    for stmt in work {
+        let pair = match stmt {
+            syn::Stmt::Local(local) => match (&local.pat, &local.init) {
+                (syn::Pat::Tuple(names), Some(init)) if init.diverge.is_none() => {
+                    let values: Option<Vec<Expr>> = match strip(&init.expr) {
+                        Expr::Tuple(values) => Some(values.elems.iter().cloned().collect()),
+                        Expr::MethodCall(call)
+                            if call.method == "sin_cos" && call.args.is_empty() =>
+                        {
+                            let v = &call.receiver;
+                            Some(vec![
+                                syn::parse_quote!(#v.sin()),
+                                syn::parse_quote!(#v.cos()),
+                            ])
+                        }
+                        _ => None,
+                    };
+                    values
+                        .filter(|values| values.len() == names.elems.len())
+                        .map(|values| (names, values))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((names, values)) = pair else {
+            split.push(stmt.clone());
+            continue;
+        };
+        let bound = crate::emit::names::identifiers(names.to_token_stream());
+        let reads_bound = values
+            .iter()
+            .any(|v| !crate::emit::names::identifiers(v.to_token_stream()).is_disjoint(&bound));
+        if reads_bound {
+            split.push(stmt.clone());
+            continue;
+        }
+        for (name, value) in names.elems.iter().zip(values) {
+            split.push(syn::parse_quote!(let #name = #value;));
+        }
+    }
+    split
+}
+
+/// Of `work` (local statements, `candidates::local_work`), what `element`
+/// needs: a `let` whose local nothing after it reads is left out, so that
+/// each element computes only its own (and no copy binds a local unused).
+fn work_needed(work: &[syn::Stmt], element: &Expr) -> Vec<syn::Stmt> {
+    use quote::ToTokens;
+    let mut needed = crate::emit::names::identifiers(element.to_token_stream());
+    let mut kept = Vec::with_capacity(work.len());
+    for stmt in work.iter().rev() {
+        let reads = match stmt {
+            syn::Stmt::Local(local) => {
+                if let Some(name) = crate::desugar::candidates::simple_binding(&local.pat) {
+                    if !needed.remove(&name.to_string()) {
+                        continue;
+                    }
+                }
+                local.init.as_ref().map(|init| init.expr.to_token_stream())
+            }
+            other => Some(other.to_token_stream()),
+        };
+        needed.extend(
+            reads
+                .map(crate::emit::names::identifiers)
+                .unwrap_or_default(),
+        );
+        kept.push(stmt.clone());
+    }
+    kept.reverse();
+    kept
+}
+
 pub fn split_tuple(expr: &Expr, n: usize) -> Option<Vec<Expr>> {
     match strip(expr) {
         Expr::Tuple(tuple) if tuple.elems.len() == n => Some(tuple.elems.iter().cloned().collect()),
@@ -659,13 +739,17 @@ pub fn split_tuple(expr: &Expr, n: usize) -> Option<Vec<Expr>> {
             // `{ let z = x - y; (z, z * z) }`: the statements again before
             // each element, where they only compute locals of their own.
             Some((syn::Stmt::Expr(inner, None), work))
-                if crate::desugar::candidates::local_work(work) =>
+                if crate::desugar::candidates::local_work(&tuple_lets_split(work)) =>
             {
+                let work = &tuple_lets_split(work);
                 let elements = split_tuple(inner, n)?;
                 Some(
                     elements
                         .into_iter()
-                        .map(|element| syn::parse_quote!({ #(#work)* #element }))
+                        .map(|element| {
+                            let work = work_needed(work, &element);
+                            syn::parse_quote!({ #(#work)* #element })
+                        })
                         .collect(),
                 )
             }

@@ -708,7 +708,9 @@ pub fn of_node(graph: &Graph, tangents: &Tangents, id: NodeId) -> TokenStream {
         } => {
             let len = super::forward::argument(graph, len);
             if *growable {
-                quote!(let mut #dot = ::std::vec::Vec::new();)
+                // Empty, of the tangents' type (read before the first push
+                // in the code, as the primal may be).
+                quote!(let mut #dot = ::std::vec![#zero; 0];)
             } else if *fixed {
                 quote!(let mut #dot = [#zero; #len];)
             } else {
