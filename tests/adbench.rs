@@ -178,3 +178,115 @@ fn lstm_gradient() {
         }
     }
 }
+
+/// A rigid transform: a rotation by three random angles and a random move.
+fn rigid(rng: &mut Rng) -> Mat4 {
+    let r = euler_angles_to_rotation_matrix([
+        rng.uniform(-1.0, 1.0),
+        rng.uniform(-1.0, 1.0),
+        rng.uniform(-1.0, 1.0),
+    ]);
+    let mut m = [0.0; 16];
+    for i in 0..3 {
+        m[4 * i..4 * i + 3].copy_from_slice(&r[i]);
+        m[4 * i + 3] = rng.uniform(-1.0, 1.0);
+    }
+    m[15] = 1.0;
+    m
+}
+
+/// ADBench's hand model's shape: 22 bones in five chains of four under a
+/// root, random rest transforms, 40 vertices, 30 correspondences.
+fn hand_model(rng: &mut Rng, mirrored: bool) -> HandModel {
+    let n_bones = 22;
+    let n_verts = 40;
+    HandModel {
+        parents: (0..n_bones)
+            .map(|b| match b {
+                0 => -1,
+                _ if b % 4 == 1 => 0,
+                _ => b - 1,
+            })
+            .collect(),
+        base_relatives: (0..n_bones).map(|_| rigid(rng)).collect(),
+        inverse_base_absolutes: (0..n_bones).map(|_| rigid(rng)).collect(),
+        base_positions: (0..n_verts)
+            .map(|_| {
+                [
+                    rng.uniform(-1.0, 1.0),
+                    rng.uniform(-1.0, 1.0),
+                    rng.uniform(-1.0, 1.0),
+                    1.0,
+                ]
+            })
+            .collect(),
+        weights: (0..n_bones)
+            .map(|_| (0..n_verts).map(|_| rng.uniform(0.0, 1.0)).collect())
+            .collect(),
+        is_mirrored: mirrored,
+    }
+}
+
+/// The hand objective's vector-Jacobian products (a random seed on the
+/// residuals) against central differences of the seeded sum, for a mirrored
+/// hand and not, and its `tangent` against the same; the residuals the
+/// forward pass writes are the function's.
+#[test]
+fn hand_objective_vjp_and_tangent() {
+    let mut rng = Rng::new(31);
+    for mirrored in [false, true] {
+        let model = hand_model(&mut rng, mirrored);
+        let correspondences: Vec<usize> = (0..30).map(|k| (7 * k) % 40).collect();
+        let points: Vec<[f64; 3]> = (0..30)
+            .map(|_| {
+                [
+                    rng.uniform(-1.0, 1.0),
+                    rng.uniform(-1.0, 1.0),
+                    rng.uniform(-1.0, 1.0),
+                ]
+            })
+            .collect();
+        let theta = uniform(&mut rng, 26)
+            .iter()
+            .map(|t| 0.3 * t)
+            .collect::<Vec<_>>();
+        let seed = uniform(&mut rng, 90);
+        let residuals = |t: &[f64]| {
+            let mut err = vec![0.0; 90];
+            hand_objective(t, &model, &points, &correspondences, &mut err);
+            err
+        };
+        let seeded = |t: &[f64]| {
+            residuals(t)
+                .iter()
+                .zip(&seed)
+                .map(|(e, s)| e * s)
+                .sum::<f64>()
+        };
+        let mut err = vec![0.0; 90];
+        let (_, tape) =
+            hand_objective::forward(&theta, &model, &points, &correspondences, &mut err);
+        assert_eq!(err, residuals(&theta));
+        let g = hand_objective::backward(&tape, &seed);
+        assert_gradient(seeded, &theta, &g.theta);
+        // One direction forward: the residuals' change, seeded.
+        let direction = uniform(&mut rng, 26);
+        let mut err = vec![0.0; 90];
+        let mut dot_err = vec![0.0; 90];
+        hand_objective::tangent(
+            &theta,
+            &model,
+            &points,
+            &correspondences,
+            &mut err,
+            &direction,
+            &mut dot_err,
+        );
+        let along: f64 = g.theta.iter().zip(&direction).map(|(a, b)| a * b).sum();
+        let forward: f64 = dot_err.iter().zip(&seed).map(|(a, b)| a * b).sum();
+        assert!(
+            (along - forward).abs() < 1e-9 * along.abs().max(1.0),
+            "{along} against {forward}"
+        );
+    }
+}

@@ -323,3 +323,195 @@ pub fn lstm_objective(
     }
     -total / count as f64
 }
+
+// ------------------------------------------------------ hand tracking
+//
+// ADBench's hand model (`hand_light_matrix.h`): each bone's pose (three
+// Euler angles, some fixed at zero) turns its rest transform; the absolute
+// transforms are chained from each bone's parent; the vertices are skinned
+// by the bones' weights; the whole is rotated, scaled and moved by the
+// global pose; the residuals are data points minus their corresponding
+// vertices. Rotations are 3x3 arrays of rows, transforms flat 4x4
+// row-major arrays in a buffer that grows bone by bone.
+
+pub type Mat3 = [[f64; 3]; 3];
+pub type Mat4 = [f64; 16];
+
+/// The hand's rest pose, read as data.
+pub struct HandModel {
+    /// Each bone's parent, `-1` for the root (parents come first).
+    pub parents: Vec<i32>,
+    pub base_relatives: Vec<Mat4>,
+    pub inverse_base_absolutes: Vec<Mat4>,
+    /// Homogeneous rest positions of the vertices.
+    pub base_positions: Vec<[f64; 4]>,
+    /// `weights[bone][vertex]`.
+    pub weights: Vec<Vec<f64>>,
+    pub is_mirrored: bool,
+}
+
+pub fn angle_axis_to_rotation_matrix(angle_axis: [f64; 3]) -> Mat3 {
+    let norm = (angle_axis[0] * angle_axis[0]
+        + angle_axis[1] * angle_axis[1]
+        + angle_axis[2] * angle_axis[2])
+        .sqrt();
+    if norm < 0.0001 {
+        return [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    }
+    let (x, y, z) = (
+        angle_axis[0] / norm,
+        angle_axis[1] / norm,
+        angle_axis[2] / norm,
+    );
+    let (s, c) = norm.sin_cos();
+    [
+        [
+            x * x + (1.0 - x * x) * c,
+            x * y * (1.0 - c) - z * s,
+            x * z * (1.0 - c) + y * s,
+        ],
+        [
+            x * y * (1.0 - c) + z * s,
+            y * y + (1.0 - y * y) * c,
+            y * z * (1.0 - c) - x * s,
+        ],
+        [
+            x * z * (1.0 - c) - y * s,
+            z * y * (1.0 - c) + x * s,
+            z * z + (1.0 - z * z) * c,
+        ],
+    ]
+}
+
+pub fn mat3_mul(a: &Mat3, b: &Mat3) -> Mat3 {
+    let mut out = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            for k in 0..3 {
+                out[i][j] += a[i][k] * b[k][j];
+            }
+        }
+    }
+    out
+}
+
+pub fn mat4_mul(a: &[f64], b: &[f64]) -> Mat4 {
+    let mut out = [0.0; 16];
+    for i in 0..4 {
+        for j in 0..4 {
+            for k in 0..4 {
+                out[4 * i + j] += a[4 * i + k] * b[4 * k + j];
+            }
+        }
+    }
+    out
+}
+
+/// The rotation of Euler angles given as `(x, z, y)`.
+pub fn euler_angles_to_rotation_matrix(xzy: [f64; 3]) -> Mat3 {
+    let (tx, ty, tz) = (xzy[0], xzy[2], xzy[1]);
+    let rx = [
+        [1.0, 0.0, 0.0],
+        [0.0, tx.cos(), -tx.sin()],
+        [0.0, tx.sin(), tx.cos()],
+    ];
+    let ry = [
+        [ty.cos(), 0.0, ty.sin()],
+        [0.0, 1.0, 0.0],
+        [-ty.sin(), 0.0, ty.cos()],
+    ];
+    let rz = [
+        [tz.cos(), -tz.sin(), 0.0],
+        [tz.sin(), tz.cos(), 0.0],
+        [0.0, 0.0, 1.0],
+    ];
+    mat3_mul(&mat3_mul(&rz, &ry), &rx)
+}
+
+/// The residuals of the 26 pose parameters `theta` (global rotation,
+/// global translation, then four per finger) against `points`, each
+/// against the vertex `correspondences` names, into `err`.
+#[differentiate(wrt(theta, err))]
+pub fn hand_objective(
+    theta: &[f64],
+    model: &HandModel,
+    points: &[[f64; 3]],
+    correspondences: &[usize],
+    err: &mut [f64],
+) {
+    let n_bones = model.parents.len();
+    // The pose's columns: global rotation, scale, translation, then a
+    // column of angles per bone.
+    let mut pose = vec![[0.0; 3]; n_bones + 3];
+    pose[0] = [theta[0], theta[1], theta[2]];
+    pose[1] = [1.0, 1.0, 1.0];
+    pose[2] = [theta[3], theta[4], theta[5]];
+    let mut i_theta = 6;
+    let mut i_pose = 5;
+    for _finger in 0..5 {
+        for joint in 2..=4 {
+            pose[i_pose][0] = theta[i_theta];
+            i_theta += 1;
+            if joint == 2 {
+                pose[i_pose][1] = theta[i_theta];
+                i_theta += 1;
+            }
+            i_pose += 1;
+        }
+        i_pose += 1;
+    }
+    let mut absolutes: Vec<Mat4> = Vec::with_capacity(n_bones);
+    for b in 0..n_bones {
+        let r = euler_angles_to_rotation_matrix(pose[b + 3]);
+        let mut turn = [0.0; 16];
+        for i in 0..3 {
+            for j in 0..3 {
+                turn[4 * i + j] = r[i][j];
+            }
+        }
+        turn[15] = 1.0;
+        let relative = mat4_mul(&model.base_relatives[b], &turn);
+        let absolute = if model.parents[b] < 0 {
+            relative
+        } else {
+            mat4_mul(&absolutes[model.parents[b] as usize], &relative)
+        };
+        absolutes.push(absolute);
+    }
+    let n_verts = model.base_positions.len();
+    let mut positions = vec![[0.0; 3]; n_verts];
+    for b in 0..n_bones {
+        let transform = mat4_mul(&absolutes[b], &model.inverse_base_absolutes[b]);
+        for v in 0..n_verts {
+            let rest = model.base_positions[v];
+            for i in 0..3 {
+                let moved = transform[4 * i] * rest[0]
+                    + transform[4 * i + 1] * rest[1]
+                    + transform[4 * i + 2] * rest[2]
+                    + transform[4 * i + 3] * rest[3];
+                positions[v][i] += moved * model.weights[b][v];
+            }
+        }
+    }
+    if model.is_mirrored {
+        for v in 0..n_verts {
+            positions[v][0] = -positions[v][0];
+        }
+    }
+    let mut global = angle_axis_to_rotation_matrix(pose[0]);
+    for i in 0..3 {
+        for j in 0..3 {
+            global[i][j] *= pose[1][j];
+        }
+    }
+    for (k, &c) in correspondences.iter().enumerate() {
+        let vertex = positions[c];
+        for i in 0..3 {
+            let placed = global[i][0] * vertex[0]
+                + global[i][1] * vertex[1]
+                + global[i][2] * vertex[2]
+                + pose[2][i];
+            err[3 * k + i] = points[k][i] - placed;
+        }
+    }
+}
