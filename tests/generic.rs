@@ -221,3 +221,31 @@ fn a_generic_function_inlines_generic_plain_helpers() {
         );
     }
 }
+
+/// A local array read again in a branch, in a generic function: the tape
+/// keeps an array of `T`, made with `T::zero()` (a `Float` need not be
+/// `Default`; fuzzer seed 1, program 15782191687473683852).
+#[differentiate]
+fn offsets<T: Float>(p: &[T], c: T) -> T {
+    let mut xo = [T::zero(); 3];
+    for i in 0..3 {
+        xo[i] = p[i] - c;
+    }
+    if xo[0] > xo[1] {
+        xo[0] * xo[2]
+    } else {
+        xo[1].sin() - xo[2]
+    }
+}
+
+#[test]
+fn a_local_array_in_a_generic_tape() {
+    assert!(offsets::SOURCE.contains("[T; 3]"), "{}", offsets::SOURCE);
+    for p in [[0.5, -0.3, 1.2], [-0.5, 0.3, 1.2]] {
+        let (value, g) = offsets::grad(&p, 0.25);
+        assert_eq!(value, offsets(&p, 0.25));
+        assert_gradient(|q| offsets(q, 0.25), &p, &g.p);
+        let (_, g32) = offsets::grad(&p.map(|v| v as f32), 0.25_f32);
+        assert!((g32.c - g.c as f32).abs() < 1e-4);
+    }
+}

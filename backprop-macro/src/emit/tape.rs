@@ -310,7 +310,11 @@ pub(super) fn tape_struct(
             match &fixed {
                 Some(len) => {
                     definitions.push(quote!(#[doc = #doc] pub #name: [#float; #len]));
-                    defaults.push(quote!(#name: [::core::default::Default::default(); #len]));
+                    // (A generic float need not be `Default`.)
+                    let zero = graph
+                        .float(id)
+                        .map_or_else(|| quote!(0.0), |float| float.zero());
+                    defaults.push(quote!(#name: [#zero; #len]));
                 }
                 None => {
                     definitions.push(quote!(#[doc = #doc] pub #name: ::std::vec::Vec<#float>));
