@@ -133,3 +133,33 @@ fn closures_returning_tuples_are_one_closure_per_element() {
         );
     }
 }
+
+/// A closure over a state array passed by reference, `rhs(&y)`, as an ODE
+/// step's right-hand side is written: the parameter names the array.
+#[differentiate]
+fn midpoint_steps(k: f64, y0: &[f64]) -> f64 {
+    let mut y = [y0[0], y0[1]];
+    let rhs = |state: &[f64; 2]| -> [f64; 2] { [state[1], -k * state[0].sin()] };
+    let dt = 0.05;
+    for _ in 0..20 {
+        let slope = rhs(&y);
+        let half = [y[0] + 0.5 * dt * slope[0], y[1] + 0.5 * dt * slope[1]];
+        let mid = rhs(&half);
+        y[0] += dt * mid[0];
+        y[1] += dt * mid[1];
+    }
+    y[0] * y[0] + y[1]
+}
+
+#[test]
+fn a_closure_given_an_array_by_reference() {
+    for (k, y0) in [(2.0, [0.5, 0.0]), (0.7, [-1.0, 0.3])] {
+        let (value, g) = midpoint_steps::grad(k, &y0);
+        assert_eq!(value, midpoint_steps(k, &y0));
+        let mut all = vec![k];
+        all.extend_from_slice(&y0);
+        let mut analytic = vec![g.k];
+        analytic.extend_from_slice(&g.y0);
+        common::assert_gradient(|p| midpoint_steps(p[0], &p[1..]), &all, &analytic);
+    }
+}

@@ -53,6 +53,17 @@ impl<'a> Lowerer<'a> {
     /// A call of a closure: its body, lowered where the call is, with the
     /// parameters bound to the arguments and the captured variables as they
     /// were where the closure was written.
+    /// An argument of a closure: `&v` of a list (`|p: &[f64; 2]|` given
+    /// `&pos`) is the list itself, which the parameter then names.
+    fn closure_argument(&mut self, arg: &syn::Expr) -> Operand {
+        if let syn::Expr::Reference(reference) = crate::lower::strip_parens(arg) {
+            if reference.mutability.is_none() && self.array_local(&reference.expr).is_some() {
+                return self.expr(&reference.expr);
+            }
+        }
+        self.expr(arg)
+    }
+
     pub(super) fn inline_closure(&mut self, k: usize, call: &syn::ExprCall) -> Operand {
         let closure = self.closures[k].expr.clone();
         if closure.inputs.len() != call.args.len() {
@@ -62,7 +73,7 @@ impl<'a> Lowerer<'a> {
             );
             return self.dummy();
         }
-        let args: Vec<Operand> = call.args.iter().map(|a| self.expr(a)).collect();
+        let args: Vec<Operand> = call.args.iter().map(|a| self.closure_argument(a)).collect();
         let environment = self.closures[k].environment.clone();
         self.scopes.push(environment);
         self.scopes.push(Vec::new());
