@@ -768,3 +768,86 @@ fn a_tuple_of_results_may_come_from_a_branch_at_the_end() {
         }
     }
 }
+
+/// A struct with array fields, stepped by a plain helper that returns a
+/// new one: `b = step_body(b, ..)` assigns the arrays (bound first, then
+/// copied) and the float together.
+#[derive(Clone, Copy)]
+struct Body {
+    pos: [f64; 2],
+    vel: [f64; 2],
+    mass: f64,
+}
+
+fn step_body(b: Body, dt: f64, g: f64) -> Body {
+    Body {
+        pos: [b.pos[0] + dt * b.vel[0], b.pos[1] + dt * b.vel[1]],
+        vel: [b.vel[0], b.vel[1] - dt * g / b.mass],
+        mass: b.mass * 0.99,
+    }
+}
+
+#[differentiate]
+fn flight(v0: &[f64], g: f64) -> f64 {
+    let mut b = Body {
+        pos: [0.0, 0.0],
+        vel: [v0[0], v0[1]],
+        mass: 2.0,
+    };
+    for _ in 0..20 {
+        b = step_body(b, 0.05, g);
+    }
+    b.pos[0] * b.pos[1] + b.mass * b.vel[1]
+}
+
+/// A method of the user's called on an operator's result, `(cur - prev).norm()`.
+#[derive(Clone, Copy)]
+struct V2 {
+    x: f64,
+    y: f64,
+}
+
+impl std::ops::Sub for V2 {
+    type Output = V2;
+    fn sub(self, o: V2) -> V2 {
+        V2 {
+            x: self.x - o.x,
+            y: self.y - o.y,
+        }
+    }
+}
+
+impl V2 {
+    fn norm(self) -> f64 {
+        (self.x * self.x + self.y * self.y).sqrt()
+    }
+}
+
+#[differentiate]
+fn path_length(p: &[f64]) -> f64 {
+    let mut total = 0.0;
+    let mut prev = V2 { x: p[0], y: p[1] };
+    for i in 1..p.len() / 2 {
+        let cur = V2 {
+            x: p[2 * i],
+            y: p[2 * i + 1],
+        };
+        total += (cur - prev).norm();
+        prev = cur;
+    }
+    total
+}
+
+#[test]
+fn structs_of_arrays_and_methods_on_values() {
+    for v0 in [[1.0, 2.0], [-0.5, 3.0]] {
+        let (value, g) = flight::grad(&v0, 9.8);
+        assert_eq!(value, flight(&v0, 9.8));
+        assert_gradient(|v| flight(v, 9.8), &v0, &g.v0);
+        assert_gradient(|v| flight(&v0, v[0]), &[9.8], &[g.g]);
+    }
+    let p = [0.0, 0.0, 1.0, 0.5, 2.0, -0.5, 2.5, 1.0];
+    let (value, g) = path_length::grad(&p);
+    assert_eq!(value, path_length(&p));
+    assert_gradient(path_length, &p, &g.p);
+}

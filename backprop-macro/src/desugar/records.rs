@@ -76,6 +76,7 @@ impl VisitMut for Splitter<'_> {
                 let mut replace = Replace {
                     local: &local,
                     path: &path,
+                    names: self.names,
                 };
                 replace.visit_stmts_mut(&mut block.stmts[k + count..]);
                 k += count;
@@ -553,6 +554,7 @@ pub(crate) fn is_local(expr: &Expr, local: &Ident) -> bool {
 struct Replace<'a> {
     local: &'a Local,
     path: &'a syn::Path,
+    names: &'a mut Names,
 }
 
 impl Replace<'_> {
@@ -589,9 +591,12 @@ impl Replace<'_> {
     /// value. An array taken from another struct is copied into the split's
     /// own (`s_w.copy_from_slice(&t.w)`, after the other fields: a vector
     /// is not assigned whole).
-    fn assigned(&self, value: &Expr) -> Option<Expr> {
+    fn assigned(&mut self, value: &Expr) -> Option<Expr> {
         let (mut targets, mut values) = (Vec::new(), Vec::new());
         let mut copies: Vec<syn::Stmt> = Vec::new();
+        // Array literals, bound first (a tuple holds no arrays): computed,
+        // as all the values are, before any field is assigned.
+        let mut firsts: Vec<syn::Stmt> = Vec::new();
         for (name, local) in &self.local.fields {
             let value: Expr = match strip(value) {
                 Expr::Struct(literal) => {
@@ -626,13 +631,20 @@ impl Replace<'_> {
                 copies.push(syn::parse_quote!(#local.copy_from_slice(&#value);));
                 continue;
             }
+            if matches!(strip(&value), Expr::Array(_) | Expr::Repeat(_)) {
+                let first = self.names.fresh(&format!("{local}_value"));
+                firsts.push(syn::parse_quote!(let #first = #value;));
+                copies.push(syn::parse_quote!(#local.copy_from_slice(&#first);));
+                continue;
+            }
             targets.push(local.clone());
             values.push(value);
         }
         let assigned: Expr = syn::parse_quote!((#(#targets,)*) = (#(#values,)*));
+        let assigned = (!targets.is_empty()).then(|| quote::quote!(#assigned;));
         Some(match copies.is_empty() {
-            true => assigned,
-            false => syn::parse_quote!({ #assigned; #(#copies)* }),
+            true => syn::parse_quote!((#(#targets,)*) = (#(#values,)*)),
+            false => syn::parse_quote!({ #(#firsts)* #assigned #(#copies)* }),
         })
     }
 

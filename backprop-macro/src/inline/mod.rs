@@ -920,12 +920,17 @@ impl<'s> Inliner<'s> {
         if call.turbofish.is_some() {
             return None;
         }
-        let receiver = match crate::lower::strip_parens(&call.receiver) {
-            Expr::Path(path) if path.qself.is_none() => path.path.get_ident()?.clone(),
-            _ => return None,
+        // A variable of a known type, or a value whose type its end tells
+        // (`(u + v).norm()`: the inlined `add`'s block ends in a `V2 {..}`).
+        let (receiver, ty): (Expr, syn::Type) = match crate::lower::strip_parens(&call.receiver) {
+            Expr::Path(path) if path.qself.is_none() => {
+                let name = path.path.get_ident()?;
+                let ty = self.receivers.last()?.get(&name.to_string())?.clone();
+                (syn::parse_quote!(#name), ty)
+            }
+            value => (syn::parse_quote!((#value)), literal_type(value)?),
         };
-        let ty = self.receivers.last()?.get(&receiver.to_string())?;
-        let (owner, by_ref) = user_type(ty)?;
+        let (owner, by_ref) = user_type(&ty)?;
         let method = call.method.to_string();
         let callee = self
             .siblings
