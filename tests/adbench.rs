@@ -186,12 +186,12 @@ fn rigid(rng: &mut Rng) -> Mat4 {
         rng.uniform(-1.0, 1.0),
         rng.uniform(-1.0, 1.0),
     ]);
-    let mut m = [0.0; 16];
+    let mut m = [[0.0; 4]; 4];
     for i in 0..3 {
-        m[4 * i..4 * i + 3].copy_from_slice(&r[i]);
-        m[4 * i + 3] = rng.uniform(-1.0, 1.0);
+        m[i][..3].copy_from_slice(&r[i]);
+        m[i][3] = rng.uniform(-1.0, 1.0);
     }
-    m[15] = 1.0;
+    m[3][3] = 1.0;
     m
 }
 

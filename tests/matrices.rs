@@ -240,3 +240,59 @@ fn vec_sized_by_rows_counts_rows() {
     assert!((mean_row_norm(&p) - expected).abs() < 1e-12);
     assert_gradient(mean_row_norm, &p, &g.p);
 }
+
+fn mat3_vec(a: &Mat3, v: [f64; 3]) -> [f64; 3] {
+    [
+        a[0][0] * v[0] + a[0][1] * v[1] + a[0][2] * v[2],
+        a[1][0] * v[0] + a[1][1] * v[1] + a[1][2] * v[2],
+        a[2][0] * v[0] + a[2][1] * v[1] + a[2][2] * v[2],
+    ]
+}
+
+/// Buffers of matrices: a chain of rotations grown by `push` (each read
+/// through its parent while the buffer grows, passed to helpers by
+/// reference, bound by reference), and one made by `vec!` of a given count
+/// and written element by element; a matrix's row read as a whole.
+#[differentiate(wrt(angles))]
+fn matrix_chain(angles: &[f64], parents: &[usize]) -> f64 {
+    let mut frames: Vec<Mat3> = Vec::new();
+    for b in 0..angles.len() {
+        let turn = rot_z(angles[b]);
+        let frame = if b == 0 {
+            turn
+        } else {
+            mat3_mul(&frames[parents[b]], &turn)
+        };
+        frames.push(frame);
+    }
+    let mut scaled = vec![[[0.0; 3]; 3]; frames.len()];
+    for b in 0..frames.len() {
+        for i in 0..3 {
+            for j in 0..3 {
+                scaled[b][i][j] = frames[b][i][j] * (1.0 + b as f64);
+            }
+        }
+    }
+    let first = angles[0];
+    scaled[0] = [
+        [first, 1.0, 0.0],
+        [first * first, 2.0, first],
+        [0.0, 0.0, 1.0],
+    ];
+    let last = &scaled[scaled.len() - 1];
+    let tip = mat3_vec(&frames[frames.len() - 1], [1.0, 0.5, 0.0]);
+    let row = scaled[0][1];
+    tip[0] * tip[1] + last[0][1] * last[1][0] + row[0] - row[1]
+}
+
+#[test]
+fn buffers_of_matrices_are_differentiated() {
+    let mut rng = Rng::new(94);
+    let parents = [0, 0, 1, 1, 3];
+    for _ in 0..5 {
+        let angles: Vec<f64> = (0..5).map(|_| rng.uniform(-1.5, 1.5)).collect();
+        let (value, g) = matrix_chain::grad(&angles, &parents);
+        assert_eq!(value, matrix_chain(&angles, &parents));
+        assert_gradient(|a| matrix_chain(a, &parents), &angles, &g.angles);
+    }
+}

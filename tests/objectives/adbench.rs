@@ -331,11 +331,11 @@ pub fn lstm_objective(
 // transforms are chained from each bone's parent; the vertices are skinned
 // by the bones' weights; the whole is rotated, scaled and moved by the
 // global pose; the residuals are data points minus their corresponding
-// vertices. Rotations are 3x3 arrays of rows, transforms flat 4x4
-// row-major arrays in a buffer that grows bone by bone.
+// vertices. Rotations and transforms are arrays of rows, the transforms in
+// a buffer that grows bone by bone.
 
 pub type Mat3 = [[f64; 3]; 3];
-pub type Mat4 = [f64; 16];
+pub type Mat4 = [[f64; 4]; 4];
 
 /// The hand's rest pose, read as data.
 pub struct HandModel {
@@ -395,12 +395,12 @@ pub fn mat3_mul(a: &Mat3, b: &Mat3) -> Mat3 {
     out
 }
 
-pub fn mat4_mul(a: &[f64], b: &[f64]) -> Mat4 {
-    let mut out = [0.0; 16];
+pub fn mat4_mul(a: &Mat4, b: &Mat4) -> Mat4 {
+    let mut out = [[0.0; 4]; 4];
     for i in 0..4 {
         for j in 0..4 {
             for k in 0..4 {
-                out[4 * i + j] += a[4 * i + k] * b[4 * k + j];
+                out[i][j] += a[i][k] * b[k][j];
             }
         }
     }
@@ -463,13 +463,13 @@ pub fn hand_objective(
     let mut absolutes: Vec<Mat4> = Vec::with_capacity(n_bones);
     for b in 0..n_bones {
         let r = euler_angles_to_rotation_matrix(pose[b + 3]);
-        let mut turn = [0.0; 16];
+        let mut turn = [[0.0; 4]; 4];
         for i in 0..3 {
             for j in 0..3 {
-                turn[4 * i + j] = r[i][j];
+                turn[i][j] = r[i][j];
             }
         }
-        turn[15] = 1.0;
+        turn[3][3] = 1.0;
         let relative = mat4_mul(&model.base_relatives[b], &turn);
         let absolute = if model.parents[b] < 0 {
             relative
@@ -485,10 +485,10 @@ pub fn hand_objective(
         for v in 0..n_verts {
             let rest = model.base_positions[v];
             for i in 0..3 {
-                let moved = transform[4 * i] * rest[0]
-                    + transform[4 * i + 1] * rest[1]
-                    + transform[4 * i + 2] * rest[2]
-                    + transform[4 * i + 3] * rest[3];
+                let moved = transform[i][0] * rest[0]
+                    + transform[i][1] * rest[1]
+                    + transform[i][2] * rest[2]
+                    + transform[i][3] * rest[3];
                 positions[v][i] += moved * model.weights[b][v];
             }
         }

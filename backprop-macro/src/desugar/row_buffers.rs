@@ -22,6 +22,7 @@ use syn::{Expr, Stmt};
 pub fn row_buffers_as_flat(block: &mut syn::Block) {
     Flatten {
         buffers: Vec::new(),
+        matrices: Vec::new(),
         names: Names::avoiding(identifiers(block.to_token_stream())),
     }
     .visit_block_mut(block);
@@ -31,6 +32,10 @@ pub fn row_buffers_as_flat(block: &mut syn::Block) {
 /// literal, the name of their count of rows.
 struct Flatten {
     buffers: Vec<(Ident, Expr, Option<Ident>)>,
+    /// The buffers whose rows are matrices (`Vec<[[f64; 4]; 4]>`), flat
+    /// rows of `R * C` floats, with `C`, the length of a matrix's rows:
+    /// `m[b][i][j]` is `m[R * C * b + C * i + j]`.
+    matrices: Vec<(Ident, Expr)>,
     names: Names,
 }
 
@@ -54,6 +59,8 @@ struct FlatInit {
     /// before the buffer's, and the count's name.
     sizes: Vec<Stmt>,
     rows: Option<Ident>,
+    /// For a buffer of matrices, the length of a matrix's rows.
+    inner: Option<Expr>,
 }
 
 /// `vec![[0.0; N]; count]`, `[[0.0; N]; count]` or `vec![vec![0.0; N];
@@ -67,7 +74,21 @@ fn flat_init(name: &Ident, init: &Expr, names: &mut Names) -> Option<FlatInit> {
     if row_is_vec && !is_vec {
         return None;
     }
-    let (value, mut width, mut count) = (&row.expr, (*row.len).clone(), (*repeat.len).clone());
+    // A buffer of matrices, `vec![[[0.0; C]; R]; n]`: rows of `R * C`.
+    let matrix = match strip(&row.expr) {
+        Expr::Repeat(inner) if !row_is_vec => {
+            let (r, c) = (usize_literal(&row.len)?, usize_literal(&inner.len)?);
+            Some((inner.clone(), r * c))
+        }
+        _ => None,
+    };
+    let (value, mut width, mut count) = match &matrix {
+        Some((inner, size)) => {
+            let size = proc_macro2::Literal::usize_unsuffixed(*size);
+            (&inner.expr, syn::parse_quote!(#size), (*repeat.len).clone())
+        }
+        None => (&row.expr, (*row.len).clone(), (*repeat.len).clone()),
+    };
     // A vector's sizes, computed once in the order `vec!` computes them
     // (the row's first).
     let mut sizes = Vec::new();
@@ -102,6 +123,7 @@ fn flat_init(name: &Ident, init: &Expr, names: &mut Names) -> Option<FlatInit> {
         width: width.clone(),
         sizes,
         rows,
+        inner: matrix.map(|(inner, _)| (*inner.len).clone()),
     })
 }
 
@@ -122,11 +144,19 @@ fn growing_rows(pat: &syn::Pat, init: &Expr) -> Option<FlatInit> {
     let Some(syn::GenericArgument::Type(syn::Type::Array(row))) = args.args.first() else {
         return None;
     };
-    if matches!(&*row.elem, syn::Type::Array(_)) {
-        return None;
-    }
-    usize_literal(&row.len)?;
-    let width = row.len.clone();
+    // Rows of floats, or of matrices (`Vec<[[f64; 4]; 4]>`, rows of 16).
+    let rows = usize_literal(&row.len)?;
+    let (width, inner): (Expr, Option<Expr>) = match &*row.elem {
+        syn::Type::Array(matrix_row) => {
+            if matches!(&*matrix_row.elem, syn::Type::Array(_)) {
+                return None;
+            }
+            let size =
+                proc_macro2::Literal::usize_unsuffixed(rows * usize_literal(&matrix_row.len)?);
+            (syn::parse_quote!(#size), Some(matrix_row.len.clone()))
+        }
+        _ => (row.len.clone(), None),
+    };
     let init: Expr = match strip(init) {
         Expr::Call(call) if call.args.is_empty() && path_ends(&call.func, &["Vec", "new"]) => {
             syn::parse_quote!(::std::vec::Vec::new())
@@ -147,6 +177,7 @@ fn growing_rows(pat: &syn::Pat, init: &Expr) -> Option<FlatInit> {
         width,
         sizes: Vec::new(),
         rows: None,
+        inner,
     })
 }
 
@@ -192,6 +223,7 @@ fn flat_literal(init: &Expr) -> Option<FlatInit> {
         width: syn::parse_quote!(#width),
         sizes: Vec::new(),
         rows: None,
+        inner: None,
     })
 }
 
@@ -225,6 +257,81 @@ impl Flatten {
     fn rows(&self, name: &Ident) -> Option<Ident> {
         let found = self.buffers.iter().rev().find(|(b, ..)| b == name)?;
         found.2.clone()
+    }
+
+    /// The length of a matrix's rows where `expr` is one matrix of a buffer
+    /// of them (`&m[b]` or `m[b]`).
+    fn matrix_of(&self, expr: &Expr) -> Option<Expr> {
+        let index = match strip(expr) {
+            Expr::Reference(r) if r.mutability.is_none() => match strip(&r.expr) {
+                Expr::Index(index) => index,
+                _ => return None,
+            },
+            Expr::Index(index) => index,
+            _ => return None,
+        };
+        if matches!(strip(&index.index), Expr::Range(_)) {
+            return None;
+        }
+        let (name, _) = self.buffer(&index.expr)?;
+        self.matrices
+            .iter()
+            .rev()
+            .find(|(m, _)| *m == name)
+            .map(|(_, c)| c.clone())
+    }
+
+    /// In a buffer of matrices, `m[b][i][j]` as `m[W * b + C * i + j]`,
+    /// and `m[b][i]`, a matrix's row, as the view of its part.
+    fn matrix_element(&self, outer: &syn::ExprIndex) -> Option<Expr> {
+        let ranged = |e: &Expr| matches!(strip(e), Expr::Range(_));
+        let Expr::Index(middle) = strip(&outer.expr) else {
+            return None;
+        };
+        let within = |k: &Expr, n: &Expr| -> TokenStream {
+            match (usize_literal(k), usize_literal(n)) {
+                (Some(k), Some(n)) if k < n => quote!(#k),
+                _ => quote!(::backprop_runtime::model::fields::within(#k, #n)),
+            }
+        };
+        if let Expr::Index(inner) = strip(&middle.expr) {
+            // `m[b][i][j]`.
+            let (name, width) = self.buffer(&inner.expr)?;
+            let c = self
+                .matrices
+                .iter()
+                .rev()
+                .find(|(m, _)| *m == name)?
+                .1
+                .clone();
+            if [&inner.index, &middle.index, &outer.index]
+                .into_iter()
+                .any(|e| ranged(e))
+            {
+                return None;
+            }
+            let (b, i, j) = (&inner.index, &middle.index, &outer.index);
+            let rows: Expr = syn::parse_quote!((#width) / (#c));
+            let (i, j) = (within(i, &rows), within(j, &c));
+            return Some(syn::parse_quote!(#name[(#width) * (#b) + (#c) * (#i) + #j]));
+        }
+        // `m[b][i]`: the row's view.
+        let (name, width) = self.buffer(&middle.expr)?;
+        let c = self
+            .matrices
+            .iter()
+            .rev()
+            .find(|(m, _)| *m == name)?
+            .1
+            .clone();
+        if ranged(&middle.index) || ranged(&outer.index) {
+            return None;
+        }
+        let (b, i) = (&middle.index, &outer.index);
+        let rows: Expr = syn::parse_quote!((#width) / (#c));
+        let i = within(i, &rows);
+        let start = quote!((#width) * (#b) + (#c) * (#i));
+        Some(syn::parse_quote!((&#name[#start..#start + (#c)])))
     }
 
     /// `force[i][k]` as `force[N * i + k]`.
@@ -346,9 +453,14 @@ impl Flatten {
         let (name, start, width) = self.row(index)?;
         let start_name = quote::format_ident!("{}_row_start", name);
         let writes: Vec<TokenStream> = match strip(&assign.right) {
+            // (A matrix's rows, `m[b] = [[a, b], [c, d]];`, in order.)
             Expr::Array(array) => array
                 .elems
                 .iter()
+                .flat_map(|element| match strip(element) {
+                    Expr::Array(row) => row.elems.iter().cloned().collect(),
+                    _ => vec![element.clone()],
+                })
                 .enumerate()
                 .map(|(k, value)| {
                     let k = proc_macro2::Literal::usize_unsuffixed(k);
@@ -410,6 +522,7 @@ fn immutable_name(pat: &syn::Pat) -> bool {
 impl VisitMut for Flatten {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         let in_scope = self.buffers.len();
+        let matrices_in_scope = self.matrices.len();
         let stmts = self.row_literals_bound(std::mem::take(&mut block.stmts));
         for mut stmt in stmts {
             match &mut stmt {
@@ -422,6 +535,12 @@ impl VisitMut for Flatten {
                         },
                         _ => None,
                     };
+                    // `let a = &m[b];` of a buffer of matrices: the length
+                    // of the matrix's rows, read before the rewrite.
+                    let matrix_row = local
+                        .init
+                        .as_ref()
+                        .and_then(|init| self.matrix_of(&init.expr));
                     // `let v: [f64; 3] = force[i];` (a helper's parameter
                     // given a row): the row's elements, copied.
                     if let Some(copy) = self.row_copied(local) {
@@ -434,6 +553,7 @@ impl VisitMut for Flatten {
                     // A name bound again is no longer the buffer.
                     if let Some(name) = &named {
                         self.buffers.retain(|(b, ..)| b != name);
+                        self.matrices.retain(|(b, _)| b != name);
                     }
                     // A copy of a buffer of rows, `let r = out;` (a plain
                     // helper's local returned, inlined), is one too.
@@ -456,7 +576,18 @@ impl VisitMut for Flatten {
                             local.pat = (*t.pat).clone();
                         }
                         block.stmts.extend(flat.sizes);
+                        if let Some(inner) = flat.inner {
+                            self.matrices.push((name.clone(), inner));
+                        }
                         self.buffers.push((name, flat.width, flat.rows));
+                    } else if let (Some(name), Some(inner)) = (&named, matrix_row) {
+                        // One matrix of a buffer of them (`let a =
+                        // &absolutes[b];`, a helper's parameter): a buffer
+                        // of its rows.
+                        if let syn::Pat::Type(t) = &local.pat {
+                            local.pat = (*t.pat).clone();
+                        }
+                        self.buffers.push((name.clone(), inner, None));
                     } else if let (Some(name), Some((width, rows))) = (named, copied) {
                         if let syn::Pat::Type(t) = &local.pat {
                             local.pat = (*t.pat).clone();
@@ -475,6 +606,7 @@ impl VisitMut for Flatten {
             block.stmts.push(stmt);
         }
         self.buffers.truncate(in_scope);
+        self.matrices.truncate(matrices_in_scope);
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
@@ -501,6 +633,11 @@ impl VisitMut for Flatten {
                 return;
             }
             Expr::Index(outer) => {
+                if let Some(mut flat) = self.matrix_element(outer) {
+                    syn::visit_mut::visit_expr_mut(self, &mut flat);
+                    *expr = flat;
+                    return;
+                }
                 if let Some(mut flat) = self.element(outer) {
                     syn::visit_mut::visit_expr_mut(self, &mut flat);
                     *expr = flat;
