@@ -157,6 +157,9 @@ pub enum BufInit {
     Copy(String),
     /// `s.iter().map(|&v| body).collect()`, into a `Vec`.
     Collect { slice: String, var: String, body: E },
+    /// `if cond { [a, b, c] } else { [d, e, f] }`: an array chosen by a
+    /// branch (never a `Vec`).
+    Chosen { cond: C, then: Vec<E>, els: Vec<E> },
 }
 
 /// A float match arm's guard on its bound value: `v < c` as `('<', c)`;

@@ -1396,7 +1396,7 @@ impl Gen {
                     let vec = self.rng.chance(0.5);
                     let annot = self.rng.chance(0.3);
                     let params: Vec<String> = self.param_arrays();
-                    let init = match self.rng.below(4) {
+                    let init = match self.rng.below(5) {
                         0 if vec && !params.is_empty() => {
                             BufInit::Zeros(Some(self.rng.pick(&params).clone()))
                         }
@@ -1414,6 +1414,11 @@ impl Gen {
                             self.scope.scalars.pop();
                             BufInit::Collect { slice, var, body }
                         }
+                        4 if !vec && !self.in_helper => BufInit::Chosen {
+                            cond: self.cond(),
+                            then: (0..self.len).map(|_| self.expr(1)).collect(),
+                            els: (0..self.len).map(|_| self.expr(1)).collect(),
+                        },
                         _ => BufInit::Zeros(None),
                     };
                     // A copy may take its source's name (`let x = x.to_vec();`),

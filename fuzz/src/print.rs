@@ -433,6 +433,21 @@ impl Printer {
                             Some(es.len()),
                         )
                     }
+                    BufInit::Chosen { cond, then, els } => {
+                        let arm = |es: &Vec<E>| -> String {
+                            let items: Vec<String> = es.iter().map(|e| self.expr(e)).collect();
+                            format!("[{}]", items.join(", "))
+                        };
+                        (
+                            Some(format!(
+                                "if {} {{ {} }} else {{ {} }}",
+                                self.cond(cond),
+                                arm(then),
+                                arm(els)
+                            )),
+                            Some(then.len()),
+                        )
+                    }
                     BufInit::Copy(slice) => (Some(format!("{slice}.to_vec()")), None),
                     BufInit::Collect { slice, var, body } => (
                         Some(format!(

@@ -237,6 +237,13 @@ fn visit_stmts(body: &mut [S], f: &mut dyn FnMut(&mut E)) {
                 init: BufInit::Elems(es),
                 ..
             } => es.iter_mut().for_each(|e| visit_expr(e, f)),
+            S::Buf {
+                init: BufInit::Chosen { cond, then, els },
+                ..
+            } => {
+                visit_cond(cond, f);
+                then.iter_mut().chain(els).for_each(|e| visit_expr(e, f));
+            }
             S::If { cond, .. } => visit_cond(cond, f),
             S::CallStmt(_, args) | S::LetPair { args, .. } => visit_args(args, f),
             S::LetTuple { values, .. }
