@@ -2382,3 +2382,55 @@ fn rows_iterated_by_value_are_differentiated() {
     }
     assert_eq!(saw, [true, true], "both sides of the branch");
 }
+
+/// A chain over one row of a list of rows, by index (`xs[i].iter()`) and
+/// through an enumerated loop over the rows (data), and over a row of
+/// differentiated rows: the row is named first, as a loop over the rows
+/// names it.
+#[differentiate(wrt(w))]
+fn rows_dotted(w: &[f64], xs: &[Vec<f64>], ys: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for i in 0..xs.len() {
+        let pred: f64 = xs[i].iter().zip(w).map(|(a, b)| a * b).sum();
+        loss += (pred - ys[i]).powi(2);
+    }
+    for (i, x) in xs.iter().enumerate() {
+        let pred: f64 = x.iter().zip(w).map(|(a, b)| a * b).sum();
+        loss += (pred - ys[i]).abs();
+    }
+    loss
+}
+
+#[differentiate]
+#[allow(clippy::needless_range_loop)]
+fn row_norms(p: &[[f64; 3]]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..p.len() {
+        total += p[i].iter().map(|v| v * v).sum::<f64>().sqrt();
+    }
+    total
+}
+
+#[test]
+fn chains_over_a_row_of_rows() {
+    let w = [0.5, -0.2, 0.1];
+    let xs = vec![
+        vec![1.0, 2.0, 3.0],
+        vec![0.5, -1.0, 2.0],
+        vec![-0.3, 0.2, 0.9],
+    ];
+    let ys = [1.0, 0.3, -0.4];
+    let (value, g) = rows_dotted::grad(&w, &xs, &ys);
+    assert_eq!(value, rows_dotted(&w, &xs, &ys));
+    assert_gradient(|v| rows_dotted(v, &xs, &ys), &w, &g.w);
+    let p = [[0.3, -1.2, 2.0], [0.7, 0.4, -0.1]];
+    let (value, g) = row_norms::grad(&p);
+    assert_eq!(value, row_norms(&p));
+    let flat: Vec<f64> = p.iter().flatten().copied().collect();
+    let analytic: Vec<f64> = g.p.iter().flatten().copied().collect();
+    assert_gradient(
+        |v| row_norms(&[[v[0], v[1], v[2]], [v[3], v[4], v[5]]]),
+        &flat,
+        &analytic,
+    );
+}

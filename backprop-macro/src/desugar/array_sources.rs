@@ -309,6 +309,13 @@ impl VisitMut for Sources<'_> {
                     let constant = receiver.clone();
                     let name = self.bound(syn::parse_quote!(&#constant));
                     *call.receiver = syn::parse_quote!(#name);
+                } else if row_of_rows(receiver) {
+                    // `xs[i].iter()` of rows (`&[Vec<f64>]`, `&[[f64; 3]]`):
+                    // a named row, `let values = &xs[i];`, as a loop over
+                    // the rows names it.
+                    let row = receiver.clone();
+                    let name = self.bound(syn::parse_quote!(&#row));
+                    *call.receiver = syn::parse_quote!(#name);
                 } else if literal_list(receiver) {
                     let mut array = receiver.clone();
                     syn::visit_mut::visit_expr_mut(self, &mut array);
@@ -418,6 +425,14 @@ fn constant_list(expr: &Expr, variables: &std::collections::BTreeSet<String>) ->
                     .chars()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         })
+}
+
+/// `xs[i]`: a row of a list of rows, named by a path and indexed by an
+/// expression that is no range.
+fn row_of_rows(expr: &Expr) -> bool {
+    matches!(strip(expr), Expr::Index(index)
+        if matches!(strip(&index.expr), Expr::Path(p) if p.path.get_ident().is_some())
+            && !matches!(strip(&index.index), Expr::Range(_)))
 }
 
 /// `[x; 3]`, `vec![x, y]`, `vec![x; n]`: a buffer only a `let` makes (an
