@@ -259,6 +259,12 @@ impl Flatten {
         found.2.clone()
     }
 
+    /// The length of the rows of the matrices a buffer of them holds.
+    fn matrix_rows(&self, name: &Ident) -> Option<Expr> {
+        let (_, c) = self.matrices.iter().rev().find(|(m, _)| m == name)?;
+        Some(c.clone())
+    }
+
     /// The length of a matrix's rows where `expr` is one matrix of a buffer
     /// of them (`&m[b]` or `m[b]`).
     fn matrix_of(&self, expr: &Expr) -> Option<Expr> {
@@ -274,11 +280,7 @@ impl Flatten {
             return None;
         }
         let (name, _) = self.buffer(&index.expr)?;
-        self.matrices
-            .iter()
-            .rev()
-            .find(|(m, _)| *m == name)
-            .map(|(_, c)| c.clone())
+        self.matrix_rows(&name)
     }
 
     /// In a buffer of matrices, `m[b][i][j]` as `m[W * b + C * i + j]`,
@@ -288,22 +290,10 @@ impl Flatten {
         let Expr::Index(middle) = strip(&outer.expr) else {
             return None;
         };
-        let within = |k: &Expr, n: &Expr| -> TokenStream {
-            match (usize_literal(k), usize_literal(n)) {
-                (Some(k), Some(n)) if k < n => quote!(#k),
-                _ => quote!(::backprop_runtime::model::fields::within(#k, #n)),
-            }
-        };
         if let Expr::Index(inner) = strip(&middle.expr) {
             // `m[b][i][j]`.
             let (name, width) = self.buffer(&inner.expr)?;
-            let c = self
-                .matrices
-                .iter()
-                .rev()
-                .find(|(m, _)| *m == name)?
-                .1
-                .clone();
+            let c = self.matrix_rows(&name)?;
             if [&inner.index, &middle.index, &outer.index]
                 .into_iter()
                 .any(|e| ranged(e))
@@ -317,13 +307,7 @@ impl Flatten {
         }
         // `m[b][i]`: the row's view.
         let (name, width) = self.buffer(&middle.expr)?;
-        let c = self
-            .matrices
-            .iter()
-            .rev()
-            .find(|(m, _)| *m == name)?
-            .1
-            .clone();
+        let c = self.matrix_rows(&name)?;
         if ranged(&middle.index) || ranged(&outer.index) {
             return None;
         }
@@ -346,12 +330,7 @@ impl Flatten {
         }
         let (name, width) = self.buffer(&inner.expr)?;
         let (i, k) = (&inner.index, &outer.index);
-        let below_width =
-            matches!((usize_literal(k), usize_literal(&width)), (Some(k), Some(n)) if k < n);
-        let at: TokenStream = match below_width {
-            true => quote!(#k),
-            false => quote!(::backprop_runtime::model::fields::within(#k, #width)),
-        };
+        let at = within(k, &width);
         Some(syn::parse_quote!(#name[(#width) * (#i) + #at]))
     }
 
@@ -501,6 +480,15 @@ impl Flatten {
             bound.push(stmt);
         }
         bound
+    }
+}
+
+/// An index `k` into a row of `n`: as it is where a literal below `n`,
+/// else checked against `n` (the flat buffer would not catch it).
+fn within(k: &Expr, n: &Expr) -> TokenStream {
+    match (usize_literal(k), usize_literal(n)) {
+        (Some(k), Some(n)) if k < n => quote!(#k),
+        _ => quote!(::backprop_runtime::model::fields::within(#k, #n)),
     }
 }
 
