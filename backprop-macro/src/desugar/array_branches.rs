@@ -123,17 +123,11 @@ fn rewritten(
     let Expr::If(branch) = strip(&init.expr) else {
         return None;
     };
-    let (pat, ty) = match &local.pat {
-        syn::Pat::Ident(p) => (p, None),
-        syn::Pat::Type(typed) => match &*typed.pat {
-            syn::Pat::Ident(p) => (p, Some(&typed.ty)),
-            _ => return None,
-        },
-        _ => return None,
+    let pat = crate::desugar::records::plain_binding(&local.pat)?;
+    let ty = match &local.pat {
+        syn::Pat::Type(typed) => Some(&typed.ty),
+        _ => None,
     };
-    if pat.by_ref.is_some() || pat.subpat.is_some() {
-        return None;
-    }
     let shape = branch_shape(branch, arrays)?;
     let base = pat.ident.to_string();
     let elements: Vec<syn::Ident> = shape

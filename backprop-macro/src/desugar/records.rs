@@ -641,11 +641,12 @@ impl Replace<'_> {
             values.push(value);
         }
         let assigned: Expr = syn::parse_quote!((#(#targets,)*) = (#(#values,)*));
+        if copies.is_empty() {
+            return Some(assigned);
+        }
+        // (No tuple assignment where every field is copied.)
         let assigned = (!targets.is_empty()).then(|| quote::quote!(#assigned;));
-        Some(match copies.is_empty() {
-            true => syn::parse_quote!((#(#targets,)*) = (#(#values,)*)),
-            false => syn::parse_quote!({ #(#firsts)* #assigned #(#copies)* }),
-        })
+        Some(syn::parse_quote!({ #(#firsts)* #assigned #(#copies)* }))
     }
 
     /// Statements in order, to the end or through a `let` that binds the

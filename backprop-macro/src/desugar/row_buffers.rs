@@ -129,21 +129,17 @@ fn flat_init(name: &Ident, init: &Expr, names: &mut Names) -> Option<FlatInit> {
 
 /// `let mut rows: Vec<[f64; 16]> = Vec::new();` (or `Vec::with_capacity(n)`,
 /// `vec![]`): a buffer of rows that pushes fill, as a flat one, `Vec::new()`
-/// (with room for `n` rows' elements).
+/// (the forward pass writes a growing buffer's own, whatever its capacity).
 fn growing_rows(pat: &syn::Pat, init: &Expr) -> Option<FlatInit> {
     let syn::Pat::Type(typed) = pat else {
         return None;
     };
-    let syn::Type::Path(vec) = &*typed.ty else {
+    let Some(syn::Type::Array(row)) = crate::parse::signature::vec_element(&typed.ty) else {
         return None;
     };
-    let last = vec.path.segments.last().filter(|s| s.ident == "Vec")?;
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+    if !crate::lower::is_empty_vec(init) {
         return None;
-    };
-    let Some(syn::GenericArgument::Type(syn::Type::Array(row))) = args.args.first() else {
-        return None;
-    };
+    }
     // Rows of floats, or of matrices (`Vec<[[f64; 4]; 4]>`, rows of 16).
     let rows = usize_literal(&row.len)?;
     let (width, inner): (Expr, Option<Expr>) = match &*row.elem {
@@ -157,42 +153,13 @@ fn growing_rows(pat: &syn::Pat, init: &Expr) -> Option<FlatInit> {
         }
         _ => (row.len.clone(), None),
     };
-    let init: Expr = match strip(init) {
-        Expr::Call(call) if call.args.is_empty() && path_ends(&call.func, &["Vec", "new"]) => {
-            syn::parse_quote!(::std::vec::Vec::new())
-        }
-        Expr::Call(call)
-            if call.args.len() == 1 && path_ends(&call.func, &["Vec", "with_capacity"]) =>
-        {
-            let count = &call.args[0];
-            syn::parse_quote!(::std::vec::Vec::with_capacity((#count) * #width))
-        }
-        Expr::Macro(mac) if mac.mac.path.is_ident("vec") && mac.mac.tokens.is_empty() => {
-            syn::parse_quote!(::std::vec::Vec::new())
-        }
-        _ => return None,
-    };
     Some(FlatInit {
-        init,
+        init: syn::parse_quote!(::std::vec::Vec::new()),
         width,
         sizes: Vec::new(),
         rows: None,
         inner,
     })
-}
-
-/// Whether `func` is a path ending in `ends` (`Vec::new`, `std::vec::Vec::new`).
-fn path_ends(func: &Expr, ends: &[&str]) -> bool {
-    let Expr::Path(path) = strip(func) else {
-        return false;
-    };
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    segments.ends_with(&ends.iter().map(|e| e.to_string()).collect::<Vec<_>>())
 }
 
 /// A matrix written out, `[[a, b, c], [d, e, f]]` (rows of one length; or
@@ -556,29 +523,27 @@ impl VisitMut for Flatten {
                             .or_else(|| growing_rows(&local.pat, &init.expr)),
                         _ => None,
                     };
-                    if let (Some(name), Some(flat)) = (named.clone(), flat) {
-                        if let Some(init) = &mut local.init {
-                            *init.expr = flat.init;
+                    let buffer = match (flat, matrix_row, copied) {
+                        (Some(flat), ..) => {
+                            if let Some(init) = &mut local.init {
+                                *init.expr = flat.init;
+                            }
+                            block.stmts.extend(flat.sizes);
+                            Some((flat.width, flat.rows, flat.inner))
                         }
-                        if let syn::Pat::Type(t) = &local.pat {
-                            local.pat = (*t.pat).clone();
-                        }
-                        block.stmts.extend(flat.sizes);
-                        if let Some(inner) = flat.inner {
-                            self.matrices.push((name.clone(), inner));
-                        }
-                        self.buffers.push((name, flat.width, flat.rows));
-                    } else if let (Some(name), Some(inner)) = (&named, matrix_row) {
                         // One matrix of a buffer of them (`let a =
                         // &absolutes[b];`, a helper's parameter): a buffer
                         // of its rows.
+                        (None, Some(inner), _) => Some((inner, None, None)),
+                        (None, None, copied) => copied.map(|(width, rows)| (width, rows, None)),
+                    };
+                    if let (Some(name), Some((width, rows, inner))) = (named, buffer) {
+                        // Flat now: the type written for its rows goes.
                         if let syn::Pat::Type(t) = &local.pat {
                             local.pat = (*t.pat).clone();
                         }
-                        self.buffers.push((name.clone(), inner, None));
-                    } else if let (Some(name), Some((width, rows))) = (named, copied) {
-                        if let syn::Pat::Type(t) = &local.pat {
-                            local.pat = (*t.pat).clone();
+                        if let Some(inner) = inner {
+                            self.matrices.push((name.clone(), inner));
                         }
                         self.buffers.push((name, width, rows));
                     }
@@ -597,29 +562,17 @@ impl VisitMut for Flatten {
         self.matrices.truncate(matrices_in_scope);
     }
 
+    // `vec![0.0; force.len()]`: what a macro is given is read as
+    // everywhere else (the count of rows, not of floats).
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        crate::parse::method::visit_macro_arguments(self, mac);
+    }
+
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         if self.buffers.is_empty() {
             return syn::visit_mut::visit_expr_mut(self, expr);
         }
         match expr {
-            // `vec![0.0; force.len()]`: what the macro is given is read as
-            // everywhere else (the count of rows, not of floats).
-            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
-                let tokens = &mac.mac.tokens;
-                if let Ok(mut inside) = syn::parse2::<Expr>(quote!([#tokens])) {
-                    self.visit_expr_mut(&mut inside);
-                    let rewritten = match inside {
-                        Expr::Array(array) => array.elems.to_token_stream(),
-                        Expr::Repeat(repeat) => {
-                            let (value, len) = (&repeat.expr, &repeat.len);
-                            quote!(#value; #len)
-                        }
-                        _ => return,
-                    };
-                    mac.mac.tokens = rewritten;
-                }
-                return;
-            }
             Expr::Index(outer) => {
                 if let Some(mut flat) = self.matrix_element(outer) {
                     syn::visit_mut::visit_expr_mut(self, &mut flat);

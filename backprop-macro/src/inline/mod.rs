@@ -2032,7 +2032,7 @@ fn called_names(block: &syn::Block) -> HashSet<String> {
 }
 
 /// The functions `#[differentiate]` writes in a function's module.
-pub(crate) const GENERATED: &[&str] = &[
+const GENERATED: &[&str] = &[
     "grad",
     "grad_into",
     "grad_with",
@@ -2082,9 +2082,15 @@ fn generated_of(call: &syn::ExprCall) -> Option<String> {
     let Expr::Path(path) = crate::lower::strip_parens(&call.func) else {
         return None;
     };
-    match path.path.segments.iter().collect::<Vec<_>>()[..] {
+    generated_path(&path.path).map(|(module, _)| module.to_string())
+}
+
+/// `g` and `grad` of a path `g::grad`, a function `#[differentiate]`
+/// writes in the module of a function `g`.
+pub(crate) fn generated_path(path: &syn::Path) -> Option<(&syn::Ident, &syn::Ident)> {
+    match path.segments.iter().collect::<Vec<_>>()[..] {
         [module, function] if GENERATED.contains(&function.ident.to_string().as_str()) => {
-            Some(module.ident.to_string())
+            Some((&module.ident, &function.ident))
         }
         _ => None,
     }

@@ -330,18 +330,11 @@ impl<'a> Lowerer<'a> {
     /// `g::grad` where `path` names a function `#[differentiate]` wrote for
     /// `g`, a differentiated function beside this one.
     fn generated_beside(&self, path: &syn::Path) -> Option<(String, String)> {
-        match path.segments.iter().collect::<Vec<_>>()[..] {
-            [module, function]
-                if self
-                    .differentiated_beside
-                    .contains(&module.ident.to_string())
-                    && crate::inline::GENERATED.contains(&function.ident.to_string().as_str()) =>
-            {
-                let module = module.ident.to_string();
-                Some((module.clone(), format!("{module}::{}", function.ident)))
-            }
-            _ => None,
-        }
+        let (module, function) = crate::inline::generated_path(path)?;
+        let module = module.to_string();
+        self.differentiated_beside
+            .contains(&module)
+            .then(|| (module.clone(), format!("{module}::{function}")))
     }
 
     /// The plain helper beside the function that `path` names (a bare name).

@@ -50,9 +50,6 @@ impl<'a> Lowerer<'a> {
         self.declare_key(Key::of(ident), Binding::Closure(k));
     }
 
-    /// A call of a closure: its body, lowered where the call is, with the
-    /// parameters bound to the arguments and the captured variables as they
-    /// were where the closure was written.
     /// An argument of a closure: `&v` of a list (`|p: &[f64; 2]|` given
     /// `&pos`) is the list itself, which the parameter then names.
     fn closure_argument(&mut self, arg: &syn::Expr) -> Operand {
@@ -64,6 +61,9 @@ impl<'a> Lowerer<'a> {
         self.expr(arg)
     }
 
+    /// A call of a closure: its body, lowered where the call is, with the
+    /// parameters bound to the arguments and the captured variables as they
+    /// were where the closure was written.
     pub(super) fn inline_closure(&mut self, k: usize, call: &syn::ExprCall) -> Operand {
         let closure = self.closures[k].expr.clone();
         if closure.inputs.len() != call.args.len() {

@@ -645,12 +645,6 @@ fn names_outside(call: &syn::ExprMethodCall) -> Names {
     Names::avoiding(identifiers(quote::quote!(#call)))
 }
 
-/// `if c { (x, y) } else { (y, x) }` as one branch per element,
-/// `(if c { x } else { y }, if c { y } else { x })`, for `let (a, b) = ...`;
-/// also `match`. `None` unless every arm is a tuple of `n` elements (after
-/// statements that only compute locals of their own, repeated per element)
-/// and the conditions change nothing (each element's branch tests them
-/// again).
 /// `let (a, b) = (x, y);` as `let a = x; let b = y;` (and `let (s, c) =
 /// v.sin_cos();` as the two), where no element reads a name the tuple
 /// binds (`let (a, b) = (b, a);` swaps: left as written).
@@ -731,23 +725,31 @@ fn work_needed(work: &[syn::Stmt], element: &Expr) -> Vec<syn::Stmt> {
     kept
 }
 
+/// `if c { (x, y) } else { (y, x) }` as one branch per element,
+/// `(if c { x } else { y }, if c { y } else { x })`, for `let (a, b) = ...`;
+/// also `match`. `None` unless every arm is a tuple of `n` elements (after
+/// statements that only compute locals of their own, repeated per element)
+/// and the conditions change nothing (each element's branch tests them
+/// again).
 pub fn split_tuple(expr: &Expr, n: usize) -> Option<Vec<Expr>> {
     match strip(expr) {
         Expr::Tuple(tuple) if tuple.elems.len() == n => Some(tuple.elems.iter().cloned().collect()),
         Expr::Block(block) if block.label.is_none() => match block.block.stmts.split_last() {
             Some((syn::Stmt::Expr(inner, None), [])) => split_tuple(inner, n),
-            // `{ let z = x - y; (z, z * z) }`: the statements again before
-            // each element, where they only compute locals of their own.
-            Some((syn::Stmt::Expr(inner, None), work))
-                if crate::desugar::candidates::local_work(&tuple_lets_split(work)) =>
-            {
-                let work = &tuple_lets_split(work);
+            // `{ let z = x - y; (z, z * z) }`: before each element, the
+            // statements it reads, where they only compute locals of their
+            // own.
+            Some((syn::Stmt::Expr(inner, None), work)) => {
+                let work = tuple_lets_split(work);
+                if !crate::desugar::candidates::local_work(&work) {
+                    return None;
+                }
                 let elements = split_tuple(inner, n)?;
                 Some(
                     elements
                         .into_iter()
                         .map(|element| {
-                            let work = work_needed(work, &element);
+                            let work = work_needed(&work, &element);
                             syn::parse_quote!({ #(#work)* #element })
                         })
                         .collect(),
